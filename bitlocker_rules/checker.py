@@ -1,0 +1,351 @@
+"""Check a parsed ruleset against the vocabulary and resolve its names.
+
+Every problem in a file is collected in one pass (unknown facts and enum members with
+"did you mean", type mismatches, duplicate ids, undefined definitions) and raised together
+as one ``RulesError``. The result is the same tree with names resolved to facts, record
+fields, definitions and typed constants, ready for the evaluators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from . import nodes as n
+from .errors import Diagnostic, RulesError, suggest
+from .source import SourceText, Span
+from .versions import parse_windows_version
+from .vocabulary import NAMESPACES, Fact, FactType, Vocabulary
+
+SEVERITIES = ("error", "warning", "info")
+_BOOL = FactType("bool")
+_INTEGER = FactType("integer")
+_LITERAL_TYPES = {k: FactType(k) for k in ("string", "integer", "decimal", "bool", "version")}
+_NUMERIC = ("integer", "decimal")
+
+
+class _Unresolved:
+    """A bare name that can only be an enum member; resolved once the other side's type is known."""
+
+    def __init__(self, name: n.Name) -> None:
+        self.name = name
+
+
+class _Checker:
+    def __init__(self, vocabulary: Vocabulary, source: SourceText | None) -> None:
+        self.vocabulary = vocabulary
+        self.source = source
+        self.problems: list[Diagnostic] = []
+        self.definitions: dict[str, n.DefinitionRef] = {}
+
+    def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
+        self.problems.append(Diagnostic(code, message, source=self.source, span=span, help=help))
+
+    # --- declarations
+    def ruleset(self, ruleset: n.Ruleset) -> n.Ruleset:
+        definitions = tuple(self.definition(d) for d in ruleset.definitions)
+        seen: dict[str, n.Rule] = {}
+        rules = []
+        for rule in ruleset.rules:
+            if rule.id in seen:
+                self.error("E202", f"rule id `{rule.id}` is used twice in this file",
+                           rule.spans.get("id"), help="every rule needs its own stable id")
+            seen[rule.id] = rule
+            rules.append(self.rule(rule))
+        return attrs.evolve(ruleset, definitions=definitions, rules=tuple(rules))
+
+    def definition(self, definition: n.Definition) -> n.Definition:
+        if definition.name in self.definitions:
+            self.error("E203", f"`{definition.name}` is defined twice", definition.span)
+        body = self.condition(definition.expr, {})
+        self.definitions[definition.name] = n.DefinitionRef(definition.name, body, span=definition.span)
+        return attrs.evolve(definition, expr=body)
+
+    def rule(self, rule: n.Rule) -> n.Rule:
+        if rule.severity not in SEVERITIES:
+            self.error("E204", f"unknown severity `{rule.severity}`", rule.spans.get("severity"),
+                       help=suggest(rule.severity, SEVERITIES) or "use error, warning or info")
+        if rule.kind == "rule" and not rule.requirements:
+            self.error("E205", f"rule {rule.id} has no `require` clause", rule.spans.get("id"),
+                       help="add `require <condition>`; use `note` for an informational item")
+        if rule.kind == "note" and rule.requirements:
+            self.error("E206", f"note {rule.id} cannot have a `require` clause", rule.spans.get("id"),
+                       help="make it a `rule`, or drop the requirement")
+        applicability = None if rule.applicability is None else self.condition(rule.applicability, {})
+        requirements = tuple(self.condition(r, {}) for r in rule.requirements)
+        return attrs.evolve(rule, applicability=applicability, requirements=requirements)
+
+    # --- conditions (boolean positions)
+    def condition(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:
+        if isinstance(e, n.And):
+            return n.And(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
+        if isinstance(e, n.Or):
+            return n.Or(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
+        if isinstance(e, n.Not):
+            return n.Not(self.condition(e.operand, scope), span=e.span)
+        if isinstance(e, n.Implies):
+            return n.Implies(self.condition(e.antecedent, scope), self.condition(e.consequent, scope), span=e.span)
+        if isinstance(e, n.Conditional):
+            parts = (self.condition(p, scope) for p in (e.condition, e.then, e.otherwise))
+            return n.Conditional(*parts, span=e.span)
+        if isinstance(e, n.Quantified):
+            return self.quantified(e, scope)
+        if isinstance(e, n.Compare):
+            return self.compare(e, scope)
+        if isinstance(e, n.Member):
+            return self.member(e, scope)
+        if isinstance(e, n.Presence):
+            return self.presence(e, scope)
+        return self.truth(e, scope)
+
+    def truth(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:
+        """A bare operand in a boolean position: a definition, a bool fact, or true/false."""
+        if isinstance(e, n.Name) and len(e.path) == 1 and e.path[0] in self.definitions:
+            return attrs.evolve(self.definitions[e.path[0]], span=e.span)
+        resolved, ftype = self.plain_operand(e, scope)
+        if ftype is None:
+            return n.Const(False, span=e.span)
+        if ftype.kind != "bool":
+            self.error("E401", f"expected a condition, found a value of type {ftype}", e.span,
+                       help="compare it, for example `… == …`, `… in {…}` or `… is present`")
+            return n.Const(False, span=e.span)
+        if isinstance(resolved, n.Const):
+            return resolved
+        return n.Compare("==", resolved, n.Const(True, span=e.span), span=e.span)
+
+    def quantified(self, e: n.Quantified, scope: dict[str, Fact]) -> n.Expr:
+        collection, inner = self.bind(e.var, e.collection, scope, e.span)
+        body = self.condition(e.body, inner)
+        return n.Quantified(e.quantifier, e.var, collection, body, span=e.span)
+
+    def bind(self, var: str, collection: n.Expr, scope: dict[str, Fact], span):
+        resolved, ftype = self.plain_operand(collection, scope)
+        if ftype is not None and ftype.kind != "collection":
+            self.error("E402", f"`{_text(collection)}` is not a collection (it is {ftype})", collection.span)
+        if var in scope or var in self.definitions:
+            self.error("E301", f"`{var}` is already in use here", span, help="choose another variable name")
+        fact = self.vocabulary.fact(resolved.fact) if isinstance(resolved, n.FactRef) else None
+        return resolved, {**scope, var: fact} if fact else dict(scope)
+
+    def compare(self, e: n.Compare, scope) -> n.Expr:
+        left, ltype = self.operand(e.left, scope)
+        right, rtype = self.operand(e.right, scope)
+        left, ltype = self.settle(left, ltype, rtype)
+        right, rtype = self.settle(right, rtype, ltype)
+        if ltype is None or rtype is None:
+            return n.Compare(e.op, left, right, span=e.span)
+        if isinstance(left, n.Const) and isinstance(right, n.Const):
+            self.error("E403", "this compares two constants; one side must be a fact", e.span)
+        left, right = self.coerce(left, ltype, right, rtype, e)
+        if e.op not in ("==", "!=") and not (ltype.ordered or ltype.kind == "version"):
+            self.error("E404", f"`{e.op}` needs ordered values, but {_text(e.left)} is {ltype}", e.span,
+                       help="use == or != (or `in {…}`) for this type")
+        return n.Compare(e.op, left, right, span=e.span)
+
+    def member(self, e: n.Member, scope) -> n.Expr:
+        operand, otype = self.operand(e.operand, scope)
+        if isinstance(operand, _Unresolved):
+            self.unknown_name(operand.name, scope)
+            operand, otype = n.Const(None, span=e.operand.span), None
+        items = []
+        for item in e.items:
+            value, itype = self.operand(item, scope)
+            value, itype = self.settle(value, itype, otype)
+            if otype is not None and itype is not None:
+                _, value = self.coerce(operand, otype, value, itype, e)
+            if otype is not None and not isinstance(value, n.Const):
+                self.error("E405", "the items of `{…}` must be constants", item.span)
+            items.append(value)
+        return n.Member(operand, tuple(items), e.negated, span=e.span)
+
+    def presence(self, e: n.Presence, scope) -> n.Expr:
+        operand, otype = self.operand(e.operand, scope)
+        if isinstance(operand, _Unresolved):
+            self.unknown_name(operand.name, scope)
+        elif otype is not None and not isinstance(operand, (n.FactRef, n.FieldRef)):
+            self.error("E406", "`is present` / `is missing` apply to facts only", e.operand.span)
+        return n.Presence(operand, e.present, span=e.span)
+
+    # --- operands (value positions)
+    def plain_operand(self, e: n.Expr, scope) -> tuple[Any, FactType | None]:
+        """An operand that may not be a bare enum member (nothing to resolve it against)."""
+        value, vtype = self.operand(e, scope)
+        if isinstance(value, _Unresolved):
+            self.unknown_name(value.name, scope)
+            return n.Const(None, span=e.span), None
+        return value, vtype
+
+    def operand(self, e: n.Expr, scope) -> tuple[Any, FactType | None]:
+        if isinstance(e, n.Literal):
+            return n.Const(e.value, span=e.span), _LITERAL_TYPES[e.kind]
+        if isinstance(e, n.Count):
+            return self.count(e, scope)
+        if isinstance(e, n.Name):
+            return self.name(e, scope)
+        self.error("E407", "expected a value here, found a condition", e.span,
+                   help="put conditions in `require`, or compare a fact with a value")
+        return n.Const(None, span=e.span), None
+
+    def count(self, e: n.Count, scope):
+        if e.var is None:
+            collection, ftype = self.plain_operand(e.collection, scope)
+            if ftype is not None and ftype.kind != "collection":
+                self.error("E402", f"`{_text(e.collection)}` is not a collection (it is {ftype})", e.collection.span)
+            return n.Count(collection, span=e.span), _INTEGER
+        collection, inner = self.bind(e.var, e.collection, scope, e.span)
+        body = self.condition(e.body, inner)
+        return n.Count(collection, e.var, body, span=e.span), _INTEGER
+
+    def name(self, e: n.Name, scope):
+        head, *rest = e.path
+        if head in scope and scope[head] is not None:
+            return self.field(e, scope[head])
+        if len(e.path) == 1 and head in self.definitions:
+            self.error("E408", f"definition `{head}` is a condition, not a value", e.span)
+            return n.Const(None, span=e.span), None
+        if head in NAMESPACES:
+            fact = self.vocabulary.fact(e.dotted)
+            if fact is None:
+                self.error("E302", f"unknown fact `{e.dotted}`", e.span, help=self.fact_hint(e.dotted))
+                return n.Const(None, span=e.span), None
+            return n.FactRef(fact.name, span=e.span), fact.type
+        if len(e.path) == 1:
+            return _Unresolved(e), None
+        self.unknown_name(e, scope)
+        return n.Const(None, span=e.span), None
+
+    def field(self, e: n.Name, collection: Fact):
+        var = e.path[0]
+        if len(e.path) != 2:
+            self.error("E303", f"`{var}` is a record of {collection.name}; name one field, as `{var}.<field>`",
+                       e.span, help="fields: " + ", ".join(f.name for f in collection.type.fields))
+            return n.Const(None, span=e.span), None
+        spec = collection.type.field(e.path[1])
+        if spec is None:
+            names = [f.name for f in collection.type.fields]
+            self.error("E304", f"records of {collection.name} have no field `{e.path[1]}`", e.span,
+                       help=suggest(e.path[1], names) or "fields: " + ", ".join(names))
+            return n.Const(None, span=e.span), None
+        return n.FieldRef(var, spec.name, collection.name, span=e.span), spec.type
+
+    def settle(self, value, vtype, other: FactType | None):
+        """Resolve a bare name against the enum on the other side of a comparison."""
+        if not isinstance(value, _Unresolved):
+            return value, vtype
+        word = value.name.path[0]
+        if other is not None and other.enum is not None:
+            if other.enum.member(word):
+                return n.Const(word, span=value.name.span), other
+            self.error("E305", f"`{word}` is not a member of {other.enum.name}", value.name.span,
+                       help=suggest(word, other.enum.member_names)
+                       or "members: " + ", ".join(other.enum.member_names))
+            return n.Const(None, span=value.name.span), None
+        if other is not None:
+            self.error("E306", f"`{word}` is not a value of type {other}", value.name.span,
+                       help=self.name_hint(word))
+            return n.Const(None, span=value.name.span), None
+        self.unknown_name(value.name, {})
+        return n.Const(None, span=value.name.span), None
+
+    def coerce(self, left, ltype: FactType, right, rtype: FactType, e) -> tuple:
+        """Check that two sides may be compared; turn literals into the fact's value type."""
+        if ltype.kind == "collection" or rtype.kind == "collection":
+            self.error("E409", "a collection cannot be compared directly", e.span,
+                       help="use count(…), any … in …: … or all … in …: …")
+            return left, right
+        if isinstance(right, n.Const) and not isinstance(left, n.Const):
+            return left, self.convert(right, rtype, ltype, e)
+        if isinstance(left, n.Const) and not isinstance(right, n.Const):
+            return self.convert(left, ltype, rtype, e), right
+        if not _compatible(ltype, rtype):
+            self.error("E410", f"cannot compare {ltype} with {rtype}", e.span)
+        return left, right
+
+    def convert(self, const: n.Const, ctype: FactType, target: FactType, e) -> n.Const:
+        if target.kind == "version" and ctype.kind in ("integer", "string", "version"):
+            try:
+                version = parse_windows_version(const.value, self.vocabulary.releases)
+            except ValueError as exc:
+                hint = suggest(str(const.value), self.vocabulary.releases)
+                self.error("E411", f"`{const.value}` is not a Windows version", const.span,
+                           help=f"expected {exc}" + (f"; {hint}" if hint else ""))
+                return const
+            return n.Const(version, span=const.span)
+        if target.kind == "decimal" and ctype.kind == "integer":
+            return n.Const(float(const.value), span=const.span)
+        if target.enum is not None and ctype.kind == "string":
+            self.error("E412", f"{target} members are written without quotes", const.span,
+                       help=suggest(const.value, target.enum.member_names) or
+                       "members: " + ", ".join(target.enum.member_names))
+            return const
+        if not _compatible(ctype, target):
+            self.error("E410", f"cannot compare {target} with {ctype} `{_text_const(const)}`", e.span)
+        return const
+
+    # --- hints
+    def unknown_name(self, name: n.Name, scope) -> None:
+        self.error("E307", f"unknown name `{name.dotted}`", name.span, help=self.name_hint(name.dotted))
+
+    def name_hint(self, word: str) -> str | None:
+        members = {m.name for en in self.vocabulary.enums.values() for m in en.members}
+        choices = list(self.definitions) + list(self.vocabulary.facts) + sorted(members)
+        return suggest(word, choices)
+
+    def fact_hint(self, dotted: str) -> str | None:
+        hint = suggest(dotted, self.vocabulary.facts)
+        if hint:
+            return hint
+        tail = dotted.split(".")[-1]
+        by_tail = {f.split(".", 1)[1]: f for f in self.vocabulary.facts}
+        close = suggest(tail, by_tail)
+        return close and f"did you mean `{by_tail[close.split('`')[1]]}`?"
+
+
+def _compatible(a: FactType, b: FactType) -> bool:
+    if a.kind in _NUMERIC and b.kind in _NUMERIC:
+        return True
+    if a.kind == "enum" or b.kind == "enum":
+        return a.enum is not None and b.enum is not None and a.enum.name == b.enum.name
+    return a.kind == b.kind
+
+
+def _text(e: n.Expr) -> str:
+    from .printer import print_expr
+
+    return print_expr(e)
+
+
+def _text_const(c: n.Const) -> str:
+    return str(c.value)
+
+
+def check_ruleset(ruleset: n.Ruleset, vocabulary: Vocabulary) -> n.Ruleset:
+    """Check ``ruleset``; return it with names resolved, or raise RulesError with every problem."""
+    checker = _Checker(vocabulary, ruleset.text)
+    checked = checker.ruleset(ruleset)
+    problems = list(ruleset.problems) + checker.problems
+    if problems:
+        raise RulesError(sorted(problems, key=_position))
+    return checked
+
+
+def check_all(rulesets: Iterable[n.Ruleset]) -> None:
+    """Cross-file checks: a rule id must be unique across every loaded ruleset."""
+    seen: dict[str, n.Ruleset] = {}
+    problems = []
+    for ruleset in rulesets:
+        for rule in ruleset.rules:
+            if rule.id in seen and seen[rule.id] is not ruleset:
+                problems.append(Diagnostic(
+                    "E207", f"rule id `{rule.id}` is also used in ruleset {seen[rule.id].id}",
+                    source=ruleset.text, span=rule.spans.get("id"), help="rule ids must be unique",
+                ))
+            seen.setdefault(rule.id, ruleset)
+    if problems:
+        raise RulesError(problems)
+
+
+def _position(d: Diagnostic) -> int:
+    return d.span.start if d.span else -1

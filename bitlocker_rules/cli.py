@@ -1,0 +1,147 @@
+"""The ``bitlocker-rules`` command line. Exit codes: 0 pass, 1 a rule failed, 2 bad input or usage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tabulate import tabulate
+
+from . import __version__
+from .engine import Engine
+from .errors import BitLockerRulesError, redact, suggest
+from .facts import load_device_file, load_policy_file, merge_facts
+from .printer import print_rule
+from .report import render_json, render_table
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="bitlocker-rules",
+        description="Check Intune BitLocker policies against Windows device facts.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="evaluate rulesets on a policy and a device")
+    check.add_argument("--rules", action="append", metavar="NAME|FILE",
+                       help="a shipped ruleset name or a .rules file (repeatable; default: every shipped ruleset)")
+    check.add_argument("--policy", action="append", default=[], metavar="FILE", help="policy JSON (repeatable)")
+    check.add_argument("--device", metavar="FILE", help="device facts JSON")
+    check.add_argument("--format", choices=("table", "json"), default="table")
+    check.add_argument("--output", metavar="FILE", help="write the report here instead of standard output")
+    check.add_argument("--verbose", action="store_true", help="explain passing rules too")
+    check.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
+    check.add_argument("--fail-on", choices=("error", "warning", "info"), default="info",
+                       help="lowest severity of a failed rule that makes the exit code 1 (default: info)")
+    check.set_defaults(run=run_check)
+
+    rules = sub.add_parser("rules", help="list the shipped rulesets and their rules")
+    rules.add_argument("--rules", action="append", metavar="NAME|FILE", help="only these rulesets")
+    rules.set_defaults(run=run_rules)
+
+    explain = sub.add_parser("explain", help="show a rule's text, sources, rationale and remediation")
+    explain.add_argument("rule_id", metavar="RULE_ID")
+    explain.add_argument("--rules", action="append", metavar="NAME|FILE")
+    explain.set_defaults(run=run_explain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except BitLockerRulesError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_PASS
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """``check``: evaluate, print a report, return 0/1."""
+    if not args.policy and not args.device:
+        print("bitlocker-rules check: give at least one --policy or a --device", file=sys.stderr)
+        return EXIT_USAGE
+    engine = Engine.load(args.rules)
+    parts = [load_policy_file(p, engine.vocabulary) for p in args.policy]
+    if args.device:
+        parts.append(load_device_file(args.device, engine.vocabulary))
+    names = [Path(p).name for p in [*args.policy, *([args.device] if args.device else [])]]
+    facts = merge_facts(parts, name=" + ".join(names))
+    report = engine.evaluate(facts, explain_all=args.verbose)
+    if not args.quiet:
+        to_terminal = args.output is None and sys.stdout.isatty()
+        text = (render_json(report) if args.format == "json"
+                else render_table(report, colour=to_terminal, verbose=args.verbose))
+        _write(text, args.output)
+    return report.exit_code(args.fail_on)
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    """``rules``: list rulesets and rules."""
+    engine = Engine.load(args.rules)
+    rows = [
+        [loaded.id, rule.id, rule.kind, rule.severity, ", ".join(rule.sources), rule.title]
+        for loaded in engine.rulesets
+        for rule in loaded.ruleset.rules
+    ]
+    print(tabulate(rows, headers=["ruleset", "rule", "kind", "severity", "sources", "title"]))
+    return EXIT_PASS
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """``explain``: one rule in full."""
+    engine = Engine.load(args.rules)
+    for loaded in engine.rulesets:
+        for rule in loaded.ruleset.rules:
+            if rule.id.lower() == args.rule_id.lower():
+                facts = _facts_read(rule, loaded, engine)
+                print(f"{rule.id} (ruleset {loaded.id}, {loaded.path})\n")
+                print(print_rule(rule))
+                print("\nfacts it reads:")
+                for name in facts:
+                    decl = engine.vocabulary.fact(name)
+                    print(f"  {name}: {decl.label if decl else ''}")
+                return EXIT_PASS
+    known = [r.id for loaded in engine.rulesets for r in loaded.ruleset.rules]
+    hint = suggest(args.rule_id, known)
+    print(f"bitlocker-rules explain: no rule `{args.rule_id}`" + (f"; {hint}" if hint else ""), file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _facts_read(rule, loaded, engine) -> list[str]:
+    from . import nodes as n
+
+    found: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, n.FactRef) and node.fact not in found:
+            found.append(node.fact)
+        if isinstance(node, n.DefinitionRef):
+            walk(node.body)
+            return
+        for value in getattr(node, "__attrs_attrs__", ()):
+            child = getattr(node, value.name)
+            for item in child if isinstance(child, tuple) else (child,):
+                if hasattr(item, "__attrs_attrs__"):
+                    walk(item)
+
+    for expr in (rule.applicability, *rule.requirements):
+        if expr is not None:
+            walk(expr)
+    return found
+
+
+def _write(text: str, output: str | None) -> None:
+    text = redact(text)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")

@@ -1,0 +1,152 @@
+"""The façade: load rulesets once, evaluate many devices.
+
+The compiled verdict function runs for every rule; the interpreter runs only for rules
+that did not pass (or for every rule when asked), to explain them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import field, frozen
+
+from . import nodes as n
+from .checker import check_all, check_ruleset
+from .compiler import Verdicts, compile_ruleset
+from .errors import Diagnostic, RulesError, suggest
+from .facts import Facts, facts_from_mapping
+from .interpreter import Interpreter
+from .outcome import STATUS_BY_CODE, Report, RuleOutcome, Status
+from .resources import shipped_ruleset_paths, vocabulary_path
+from .syntax import parse_ruleset
+from .vocabulary import Vocabulary, load_vocabulary
+
+
+@functools.cache
+def shipped_vocabulary() -> Vocabulary:
+    """The vocabulary that ships with the package (loaded once per process)."""
+    return load_vocabulary(vocabulary_path())
+
+
+@frozen
+class LoadedRuleset:
+    """A checked ruleset with its compiled verdict function and its interpreter."""
+
+    ruleset: n.Ruleset
+    path: str
+    verdicts: Verdicts = field(eq=False, repr=False)
+    interpreter: Interpreter = field(eq=False, repr=False)
+
+    @property
+    def id(self) -> str:
+        """The ruleset id from its header."""
+        return self.ruleset.id
+
+    @property
+    def rules(self) -> tuple[n.Rule, ...]:
+        """Rules (not notes) in file order; the verdict codes follow this order."""
+        return tuple(r for r in self.ruleset.rules if r.kind == "rule")
+
+    @property
+    def notes(self) -> tuple[n.Rule, ...]:
+        """Informational notes in file order."""
+        return tuple(r for r in self.ruleset.rules if r.kind == "note")
+
+
+def compile_text(text: str, name: str = "<string>", vocabulary: Vocabulary | None = None) -> LoadedRuleset:
+    """Parse, check and compile rule text; raise RulesError with every problem."""
+    vocabulary = vocabulary or shipped_vocabulary()
+    checked = check_ruleset(parse_ruleset(text, name), vocabulary)
+    return LoadedRuleset(checked, name, compile_ruleset(checked), Interpreter(checked, vocabulary))
+
+
+def load_ruleset(name_or_path: str | Path, vocabulary: Vocabulary | None = None) -> LoadedRuleset:
+    """Load a shipped ruleset by name (``silent_enablement``) or any ``.rules`` file by path."""
+    path = resolve_ruleset(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError([Diagnostic("E003", f"cannot read rule file: {exc}", file=str(path))]) from None
+    return compile_text(text, _display_path(path), vocabulary)
+
+
+def resolve_ruleset(name_or_path: str | Path) -> Path:
+    """The file a ruleset name or path refers to; RulesError with a suggestion otherwise."""
+    shipped = shipped_ruleset_paths()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    raise RulesError([Diagnostic(
+        "E004", f"no shipped ruleset or rule file called `{name_or_path}`", file=str(name_or_path),
+        help=suggest(str(name_or_path), shipped) or "shipped rulesets: " + ", ".join(shipped),
+    )])
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+class Engine:
+    """Loaded rulesets plus a vocabulary: evaluate devices, get immutable reports."""
+
+    def __init__(self, rulesets: Iterable[LoadedRuleset], vocabulary: Vocabulary | None = None) -> None:
+        self.rulesets = tuple(rulesets)
+        self.vocabulary = vocabulary or shipped_vocabulary()
+        check_all(r.ruleset for r in self.rulesets)
+
+    @classmethod
+    def load(cls, rulesets: Iterable[str | Path] | None = None, vocabulary: Vocabulary | None = None) -> Engine:
+        """Load rulesets by name or path (default: every shipped ruleset), collecting all errors."""
+        vocabulary = vocabulary or shipped_vocabulary()
+        names = list(rulesets) if rulesets is not None else list(shipped_ruleset_paths())
+        loaded, problems = [], []
+        for name in names:
+            try:
+                loaded.append(load_ruleset(name, vocabulary))
+            except RulesError as exc:
+                problems.extend(exc.diagnostics)
+        if problems:
+            raise RulesError(problems)
+        return cls(loaded, vocabulary)
+
+    def facts(self, mapping: Mapping[str, Any], name: str = "") -> Facts:
+        """Typed Facts from a plain ``{fact name: value}`` dict (names fully qualified)."""
+        return facts_from_mapping(mapping, self.vocabulary, origin=name or "<dict>", name=name)
+
+    def evaluate(self, facts: Facts | Mapping[str, Any], *, explain_all: bool = False, subject: str = "") -> Report:
+        """Every rule's outcome for one device; reasons for each rule that did not pass."""
+        if not isinstance(facts, Facts):
+            facts = self.facts(facts)
+        values = facts.values
+        outcomes: list[RuleOutcome] = []
+        notes = []
+        for loaded in self.rulesets:
+            codes = loaded.verdicts(values)
+            for rule, code in zip(loaded.rules, codes):
+                status = STATUS_BY_CODE[code]
+                if status is Status.PASS and not explain_all:
+                    outcomes.append(_bare_outcome(loaded, rule, status))
+                else:
+                    outcomes.append(loaded.interpreter.evaluate(rule, values))
+            notes += [loaded.interpreter.note(r, values) for r in loaded.notes]
+        return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=facts.conflicts)
+
+    def verdicts(self, values: Mapping[str, Any]) -> list[tuple[int, ...]]:
+        """Only the verdict codes per ruleset: the fastest path, for fleets and benchmarks."""
+        return [loaded.verdicts(values) for loaded in self.rulesets]
+
+
+def _bare_outcome(loaded: LoadedRuleset, rule: n.Rule, status: Status) -> RuleOutcome:
+    return RuleOutcome(
+        ruleset=loaded.id, rule=rule.id, title=rule.title, severity=rule.severity,
+        sources=rule.sources, status=status, remediation=rule.remediation, events=rule.events,
+        location=loaded.interpreter.location(rule.span),
+    )

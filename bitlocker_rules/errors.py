@@ -1,0 +1,92 @@
+"""Diagnostic records and the exception family that carries them."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+from attrs import frozen
+
+from .source import SourceText, Span
+
+
+@frozen
+class Diagnostic:
+    """One finding about an input: a code, a message, where it is, and help.
+
+    ``source`` and ``span`` locate rule text; ``path`` locates a field in JSON input
+    (a JSONPath such as ``$.bitLockerSystemDrivePolicy.encryptionMethod``).
+    """
+
+    code: str
+    message: str
+    severity: str = "error"
+    source: SourceText | None = None
+    span: Span | None = None
+    path: str | None = None
+    help: str | None = None
+    file: str | None = None
+
+    @property
+    def location(self) -> str:
+        """``file:line:column`` (or ``file``, or ``file: $.path``) for this diagnostic."""
+        name = self.source.name if self.source is not None else self.file
+        if self.source is None or self.span is None:
+            parts = [p for p in (name, self.path) if p]
+            return ": ".join(parts) or "<input>"
+        line, column = self.source.position(self.span.start)
+        return f"{self.source.name}:{line}:{column}"
+
+    def render(self) -> str:
+        """The diagnostic as a user reads it: location, message, caret snippet, help."""
+        lines = [f"{self.location}: {self.severity}[{self.code}]: {self.message}"]
+        if self.source is not None and self.span is not None:
+            lines.append(self.source.snippet(self.span))
+        if self.help:
+            lines.append(f"  help: {self.help}")
+        return redact("\n".join(lines))
+
+
+class BitLockerRulesError(Exception):
+    """Base of every error this library raises on purpose; carries diagnostics."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """All diagnostics, rendered, one block each."""
+        return "\n\n".join(d.render() for d in self.diagnostics)
+
+
+class RulesError(BitLockerRulesError):
+    """Rule text that does not parse or does not check against the vocabulary."""
+
+
+class InputError(BitLockerRulesError):
+    """Policy, device or fleet input that cannot be read as facts."""
+
+
+class VocabularyError(BitLockerRulesError):
+    """A vocabulary file that is not well formed."""
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """A "did you mean" hint: the closest choice to ``word``, if any is close."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not matches:
+        lowered = {c.lower(): c for c in choices}
+        match = lowered.get(word.lower())
+        return f"did you mean `{match}`?" if match else None
+    return f"did you mean `{matches[0]}`?"
+
+
+# A BitLocker recovery password: eight groups of six digits (the separator may vary).
+_RECOVERY_PASSWORD = re.compile(r"\b\d{6}(?:[- ]?\d{6}){7}\b")
+SECRET_MASK = "******-******-******-******-******-******-******-******"
+
+
+def redact(text: str) -> str:
+    """Mask every recovery password in ``text``; every renderer passes output through this."""
+    return _RECOVERY_PASSWORD.sub(SECRET_MASK, text)

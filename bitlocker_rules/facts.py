@@ -1,0 +1,191 @@
+"""Facts about one device: typed values by fact name, where each came from, and conflicts.
+
+The project's own JSON formats are read here (a policy's ``settings`` and a device's
+``facts``, keyed by fact name); importers for Graph exports produce the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from attrs import field, frozen
+
+from .errors import Diagnostic, InputError, redact, suggest
+from .source import SourceText, Span
+from .vocabulary import Vocabulary
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+@frozen
+class Conflict:
+    """Two or more sources give one fact different values; the fact counts as unknown."""
+
+    fact: str
+    values: tuple[tuple[str, Any], ...]  # (source description, value)
+
+
+@frozen
+class Facts:
+    """Typed fact values by name (an absent name is missing), their origins and conflicts."""
+
+    values: Mapping[str, Any] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
+    origins: Mapping[str, str] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
+    conflicts: tuple[Conflict, ...] = ()
+    name: str = ""
+
+    def get(self, fact: str) -> Any:
+        """The value of ``fact``, or None when it is missing."""
+        return self.values.get(fact)
+
+
+def facts_from_mapping(
+    mapping: Mapping[str, Any],
+    vocabulary: Vocabulary,
+    *,
+    origin: str = "<input>",
+    default_namespace: str = "device",
+    allowed: Iterable[str] | None = None,
+    path: str = "$",
+    name: str = "",
+) -> Facts:
+    """Typed Facts from ``{fact name: raw value}``; raise InputError listing every bad entry.
+
+    Names without a namespace get ``default_namespace``; ``None`` values are missing.
+    """
+    allowed = tuple(allowed) if allowed else None
+    values, origins, problems = {}, {}, []
+    for key, raw in mapping.items():
+        fact_name = key if "." in key else f"{default_namespace}.{key}"
+        where = f"{path}[{json.dumps(key)}]" if "." in key else f"{path}.{key}"
+        fact = vocabulary.fact(fact_name)
+        if fact is None or (allowed and fact.namespace not in allowed):
+            problems.append(_unknown_fact(fact_name, where, origin, vocabulary, allowed))
+            continue
+        if raw is None:
+            continue
+        try:
+            values[fact.name] = vocabulary.parse_value(fact, raw)
+        except ValueError as exc:
+            problems.append(Diagnostic(
+                "I201", f"{_shown(raw)} is not a valid value for {fact.name} ({fact.label})",
+                path=where, file=origin, help=f"expected {exc}",
+            ))
+            continue
+        origins[fact.name] = f"{name or origin} {where}"
+    if problems:
+        raise InputError(problems)
+    return Facts(values, origins, name=name)
+
+
+def _unknown_fact(fact_name, where, origin, vocabulary, allowed) -> Diagnostic:
+    choices = [f for f, d in vocabulary.facts.items() if not allowed or d.namespace in allowed]
+    hint = suggest(fact_name, choices)
+    if hint is None:
+        tails = {f.split(".", 1)[1]: f for f in choices}
+        close = suggest(fact_name.split(".", 1)[1], tails)
+        hint = close and f"did you mean `{tails[close.split('`')[1]]}`?"
+    what = "unknown fact" if vocabulary.fact(fact_name) is None else "fact not allowed here"
+    return Diagnostic("I202", f"{what} `{fact_name}`", path=where, file=origin, help=hint)
+
+
+def _shown(raw: Any) -> str:
+    return redact(json.dumps(raw)[:80])
+
+
+def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:
+    """Combine facts from several sources; equal values agree, different values conflict."""
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    seen: dict[str, list[tuple[str, Any]]] = {}
+    for part in parts:
+        for fact, value in part.values.items():
+            seen.setdefault(fact, []).append((part.origins.get(fact, part.name), value))
+    conflicts = []
+    for fact, given in seen.items():
+        if len({repr(v) for _, v in given}) > 1:
+            conflicts.append(Conflict(fact, tuple(given)))
+            continue
+        values[fact] = given[0][1]
+        origins[fact] = "; ".join(src for src, _ in given)
+    return Facts(values, origins, tuple(conflicts), name=name)
+
+
+# ---------------------------------------------------------------------------
+# JSON input files.
+
+
+def read_json(path: str | Path) -> tuple[Any, SourceText]:
+    """Parse a JSON file; errors carry file, line and column; size and depth are limited."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise InputError([Diagnostic("I001", f"larger than {MAX_INPUT_BYTES} bytes", file=str(path))])
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError([Diagnostic("I002", f"cannot read the file: {exc.strerror}", file=str(path))]) from None
+    except UnicodeDecodeError:
+        raise InputError([Diagnostic("I003", "not UTF-8 text", file=str(path))]) from None
+    return parse_json(text, str(path)), SourceText(text, str(path))
+
+
+def parse_json(text: str, name: str = "<input>") -> Any:
+    """Parse JSON text with the same errors and limits as ``read_json``."""
+    source = SourceText(text, name)
+    depth_at = _too_deep(text)
+    if depth_at is not None:
+        raise InputError([Diagnostic("I004", f"JSON nested deeper than {MAX_JSON_DEPTH} levels",
+                                     source=source, span=Span(depth_at, depth_at + 1))])
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError([Diagnostic("I005", f"malformed JSON: {exc.msg}", source=source,
+                                     span=Span(exc.pos, exc.pos + 1))]) from None
+
+
+def _too_deep(text: str) -> int | None:
+    """Offset of the first bracket past MAX_JSON_DEPTH, ignoring brackets inside strings."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None
+    depth = 0
+    blanked = _STRINGS.sub(lambda m: " " * len(m.group()), text)
+    for match in re.finditer(r"[\[\]{}]", blanked):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return match.start()
+    return None
+
+
+def load_policy_file(path: str | Path, vocabulary: Vocabulary) -> Facts:
+    """Read the project's own policy JSON: ``{"id", "displayName", "settings": {fact: value}}``."""
+    data, _ = read_json(path)
+    settings = _section(data, "settings", path)
+    name = f"policy {data.get('displayName') or data.get('id') or Path(path).name!r}"
+    return facts_from_mapping(settings, vocabulary, origin=str(path), default_namespace="policy",
+                              allowed=("policy",), path="$.settings", name=name)
+
+
+def load_device_file(path: str | Path, vocabulary: Vocabulary) -> Facts:
+    """Read the project's own device JSON: ``{"id", "deviceName", "facts": {fact: value}}``."""
+    data, _ = read_json(path)
+    facts = _section(data, "facts", path)
+    name = f"device {data.get('deviceName') or data.get('id') or Path(path).name!r}"
+    return facts_from_mapping(facts, vocabulary, origin=str(path), default_namespace="device",
+                              allowed=("device", "actor", "action", "tenant"), path="$.facts", name=name)
+
+
+def _section(data: Any, key: str, path) -> Mapping[str, Any]:
+    if not isinstance(data, dict) or not isinstance(data.get(key), dict):
+        raise InputError([Diagnostic(
+            "I101", f"expected a JSON object with an object `{key}`", path=f"$.{key}", file=str(path),
+            help=f'write {{"{key}": {{"<fact name>": <value>, …}}}}; see docs/input-formats.md',
+        )])
+    return data[key]

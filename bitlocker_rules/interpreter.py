@@ -1,0 +1,269 @@
+"""The reference interpreter: plain tree-walking, Kleene three-valued, full outcomes.
+
+It is the oracle the compiled evaluator is tested against and the explainer: for every
+verdict it returns the atomic conditions that decided it. Truth values are True, False
+and None (unknown).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping
+from typing import Any
+
+from . import nodes as n
+from .outcome import Condition, NoteOutcome, RuleOutcome, Status
+from .source import SourceText
+from .versions import WindowsVersion
+from .vocabulary import Fact, Vocabulary
+
+Truth = bool | None
+Result = tuple[Truth, tuple[Condition, ...]]
+
+OPERATORS = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
+    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+_WORDS = {"==": "{}", "!=": "anything but {}", "<": "less than {}", "<=": "at most {}",
+          ">": "more than {}", ">=": "at least {}"}
+_VERSION_WORDS = {"<": "earlier than {}", "<=": "{} or earlier", ">": "later than {}",
+                  ">=": "{} or later"}
+_STATUS = {True: Status.PASS, False: Status.FAIL, None: Status.UNKNOWN}
+
+
+class _Item:
+    """A quantifier variable's binding: which record of which collection."""
+
+    __slots__ = ("collection", "index", "record")
+
+    def __init__(self, collection: str, index: int, record: Mapping[str, Any]) -> None:
+        self.collection, self.index, self.record = collection, index, record
+
+
+class Interpreter:
+    """Evaluates checked rules of one ruleset against fact values, with explanations."""
+
+    def __init__(self, ruleset: n.Ruleset, vocabulary: Vocabulary) -> None:
+        self.ruleset = ruleset
+        self.vocabulary = vocabulary
+        self.source: SourceText | None = ruleset.text
+
+    # --- rules
+    def evaluate(self, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
+        """The verdict of ``rule`` on ``values`` (fact name → typed value), with reasons."""
+        status, reasons = self.verdict(rule, values)
+        return RuleOutcome(
+            ruleset=self.ruleset.id, rule=rule.id, title=rule.title, severity=rule.severity,
+            sources=rule.sources, status=status, reasons=reasons,
+            remediation=rule.remediation, events=rule.events, location=self.location(rule.span),
+        )
+
+    def verdict(self, rule: n.Rule, values: Mapping[str, Any]) -> tuple[Status, tuple[Condition, ...]]:
+        """Status and deciding conditions; applicability first, then the requirements."""
+        applies: Result = (True, ())
+        if rule.applicability is not None:
+            applies = self.eval(rule.applicability, values, {})
+            if applies[0] is False:
+                return Status.NOT_APPLICABLE, applies[1]
+        truth, reasons = _all([self.eval(r, values, {}) for r in rule.requirements])
+        if applies[0] is None and truth is not True:
+            # It may not apply, and it does not pass: the missing facts decide.
+            return Status.UNKNOWN, applies[1] + reasons
+        return _STATUS[truth], reasons
+
+    def note(self, rule: n.Rule, values: Mapping[str, Any]) -> NoteOutcome:
+        """Whether an informational note applies."""
+        applies = True if rule.applicability is None else self.eval(rule.applicability, values, {})[0]
+        return NoteOutcome(self.ruleset.id, rule.id, rule.title, rule.sources, applies, rule.rationale)
+
+    # --- expressions
+    def eval(self, e: n.Expr, values: Mapping[str, Any], env: dict[str, _Item]) -> Result:
+        """Truth of a condition and the atomic conditions that decided it."""
+        if isinstance(e, n.And):
+            return _all([self.eval(o, values, env) for o in e.operands])
+        if isinstance(e, n.Or):
+            return _any([self.eval(o, values, env) for o in e.operands])
+        if isinstance(e, n.Not):
+            truth, reasons = self.eval(e.operand, values, env)
+            return (None if truth is None else not truth), reasons
+        if isinstance(e, n.Implies):
+            return self.implies(e.antecedent, e.consequent, values, env)
+        if isinstance(e, n.Conditional):
+            return _all([
+                self.implies(e.condition, e.then, values, env),
+                self.implies(n.Not(e.condition), e.otherwise, values, env),
+            ])
+        if isinstance(e, n.DefinitionRef):
+            return self.eval(e.body, values, env)
+        if isinstance(e, n.Quantified):
+            return self.quantified(e, values, env)
+        if isinstance(e, n.Const):
+            return e.value, ()
+        return self.atom(e, values, env)
+
+    def implies(self, antecedent, consequent, values, env) -> Result:
+        truth, reasons = self.eval(antecedent, values, env)
+        negated = (None if truth is None else not truth), reasons
+        return _any([negated, self.eval(consequent, values, env)])
+
+    def quantified(self, e: n.Quantified, values, env) -> Result:
+        items, fact = self.value(e.collection, values, env)
+        if items is None:
+            return None, (self.missing_condition(e, fact, "a value"),)
+        results = [
+            self.eval(e.body, values, {**env, e.var: _Item(fact, i, record)})
+            for i, record in enumerate(items)
+        ]
+        if not results:
+            empty = e.quantifier == "all"
+            return empty, (self.empty_condition(e, fact, empty),)
+        return _all(results) if e.quantifier == "all" else _any(results)
+
+    # --- atoms
+    def atom(self, e: n.Expr, values, env) -> Result:
+        truth = self.truth(e, values, env)
+        return truth, (self.condition(e, truth, values, env),)
+
+    def truth(self, e: n.Expr, values, env) -> Truth:
+        """Truth of an atomic condition (compare, member, presence)."""
+        if isinstance(e, n.Presence):
+            present = self.value(e.operand, values, env)[0] is not None
+            return present if e.present else not present
+        if isinstance(e, n.Member):
+            value = self.value(e.operand, values, env)[0]
+            if value is None:
+                return None
+            inside = any(value == item.value for item in e.items)
+            return not inside if e.negated else inside
+        if isinstance(e, n.Compare):
+            left = self.value(e.left, values, env)[0]
+            right = self.value(e.right, values, env)[0]
+            if left is None or right is None:
+                return None
+            return OPERATORS[e.op](left, right)
+        raise TypeError(f"not a condition: {type(e).__name__}")
+
+    def value(self, e: n.Expr, values, env) -> tuple[Any, str]:
+        """A value and the name of the fact it comes from ('' for a constant)."""
+        if isinstance(e, n.FactRef):
+            return values.get(e.fact), e.fact
+        if isinstance(e, n.FieldRef):
+            item = env[e.var]
+            return item.record.get(e.field), f"{item.collection}[{item.index}].{e.field}"
+        if isinstance(e, n.Const):
+            return e.value, ""
+        if isinstance(e, n.Count):
+            return self.count(e, values, env)
+        raise TypeError(f"not a value: {type(e).__name__}")
+
+    def count(self, e: n.Count, values, env) -> tuple[Any, str]:
+        items, fact = self.value(e.collection, values, env)
+        if items is None or e.body is None:
+            return (None if items is None else len(items)), fact
+        truths = [self.eval(e.body, values, {**env, e.var: _Item(fact, i, r)})[0] for i, r in enumerate(items)]
+        return (None if None in truths else sum(1 for t in truths if t)), fact
+
+    # --- explanation records
+    def condition(self, e: n.Expr, truth: Truth, values, env) -> Condition:
+        """The Condition record for an atom: which fact, its value, what the rule needs."""
+        subject, other, op = _subject(e)
+        actual, fact_name = self.value(subject, values, env)
+        decl = self.declaration(subject)
+        label = decl.label if decl else fact_name
+        if isinstance(subject, n.Count):
+            label = f"Number of {decl.item_label or 'items'} in {decl.label}" if decl else "Count"
+        required = self.required(e, op, other, decl, values, env)
+        return Condition(
+            fact=fact_name, label=label,
+            actual=None if actual is None else self.display(decl, actual, subject),
+            required=required, status=_STATUS[truth],
+            text=self.excerpt(e), span=e.span, origin=self.location(e.span),
+        )
+
+    def required(self, e, op, other, decl, values, env) -> str:
+        if isinstance(e, n.Presence):
+            return "a value" if e.present else "no value"
+        if isinstance(e, n.Member):
+            shown = ", ".join(self.display(decl, i.value, i) for i in e.items)
+            return f"{'none' if e.negated else 'one'} of: {shown}"
+        shown = self.display(decl, self.value(other, values, env)[0], other)
+        if not isinstance(other, n.Const):
+            other_decl = self.declaration(other)
+            shown = f"{other_decl.label if other_decl else 'the other value'} ({shown})"
+        words = _VERSION_WORDS if decl is not None and decl.type.kind == "version" else {}
+        return words.get(op, _WORDS[op]).format(shown)
+
+    def display(self, decl: Fact | None, value: Any, node: n.Expr | None = None) -> str:
+        """A value in the admin's words; version constants as the rule wrote them."""
+        if value is None:
+            return "missing"
+        if isinstance(value, WindowsVersion) and isinstance(node, n.Const) and node.span and self.source:
+            written = self.source.excerpt(node.span).strip('"')
+            return written if written == str(value) else f"{written} ({value})"
+        if isinstance(node, n.Count) or decl is None:
+            return str(value)
+        return self.vocabulary.display(decl, value)
+
+    def declaration(self, e: n.Expr) -> Fact | None:
+        """The vocabulary declaration behind a fact, field or count operand."""
+        if isinstance(e, n.FactRef):
+            return self.vocabulary.fact(e.fact)
+        if isinstance(e, n.FieldRef):
+            collection = self.vocabulary.fact(e.collection)
+            return collection.type.field(e.field) if collection else None
+        if isinstance(e, n.Count):
+            return self.declaration(e.collection)
+        return None
+
+    def missing_condition(self, e: n.Quantified, fact: str, required: str) -> Condition:
+        decl = self.vocabulary.fact(fact)
+        return Condition(fact, decl.label if decl else fact, None, required, Status.UNKNOWN,
+                         self.excerpt(e), e.span, self.location(e.span))
+
+    def empty_condition(self, e: n.Quantified, fact: str, truth: bool) -> Condition:
+        decl = self.vocabulary.fact(fact)
+        noun = (decl.item_label or "item") if decl else "item"
+        return Condition(fact, decl.label if decl else fact, f"no {noun}s",
+                         f"at least one {noun} that meets the condition", _STATUS[truth],
+                         self.excerpt(e), e.span, self.location(e.span))
+
+    def excerpt(self, e: n.Expr) -> str:
+        if self.source is None or e.span is None:
+            from .printer import print_expr
+
+            return print_expr(e)
+        return self.source.excerpt(e.span)
+
+    def location(self, span) -> str:
+        if self.source is None or span is None:
+            return ""
+        line, column = self.source.position(span.start)
+        return f"{self.source.name}:{line}:{column}"
+
+
+def _subject(e: n.Expr) -> tuple[n.Expr, n.Expr | None, str]:
+    """The fact side of an atom, the other side, and the operator read from the fact's side."""
+    if isinstance(e, n.Compare):
+        if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
+            return e.right, e.left, _FLIP[e.op]
+        return e.left, e.right, e.op
+    return e.operand, None, ""
+
+
+def _all(results: list[Result]) -> Result:
+    """Kleene conjunction; the reasons are the children that decided it."""
+    for wanted in (False, None):
+        deciding = [r for r in results if r[0] is wanted]
+        if deciding:
+            return wanted, sum((r[1] for r in deciding), ())
+    return True, sum((r[1] for r in results), ())
+
+
+def _any(results: list[Result]) -> Result:
+    """Kleene disjunction; the reasons are the children that decided it."""
+    for wanted in (True, None):
+        deciding = [r for r in results if r[0] is wanted]
+        if deciding:
+            return wanted, sum((r[1] for r in deciding), ())
+    return False, sum((r[1] for r in results), ())

@@ -1,0 +1,227 @@
+"""The rule language's syntax tree: small frozen classes; spans are not part of equality.
+
+The parser builds ``Name`` and ``Literal`` leaves; the checker replaces them with the
+resolved leaves ``FactRef``, ``FieldRef``, ``DefinitionRef`` and ``Const`` and leaves the
+rest of the tree's shape as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Union
+
+from attrs import field, frozen
+
+from .errors import Diagnostic
+from .source import SourceText, Span
+
+_SPAN = field(default=None, eq=False, repr=False, kw_only=True)
+
+
+# --- leaves as parsed -----------------------------------------------------
+
+
+@frozen
+class Name:
+    """A dotted name as written: a fact, a definition, a bound variable or an enum member."""
+
+    path: tuple[str, ...]
+    span: Span | None = _SPAN
+
+    @property
+    def dotted(self) -> str:
+        """The name as written, dots included."""
+        return ".".join(self.path)
+
+
+@frozen
+class Literal:
+    """A literal as written; ``kind`` is string, integer, decimal, version or bool."""
+
+    value: Any
+    kind: str
+    span: Span | None = _SPAN
+
+
+# --- leaves after checking ----------------------------------------------------
+
+
+@frozen
+class FactRef:
+    """A resolved reference to a declared fact."""
+
+    fact: str
+    span: Span | None = _SPAN
+
+
+@frozen
+class FieldRef:
+    """A field of the record a quantifier variable is bound to."""
+
+    var: str
+    field: str
+    collection: str
+    span: Span | None = _SPAN
+
+
+@frozen
+class DefinitionRef:
+    """A use of a named definition, with the checked body it stands for."""
+
+    name: str
+    body: Expr
+    span: Span | None = _SPAN
+
+
+@frozen
+class Const:
+    """A typed constant: bool, int, float, str, enum member name or WindowsVersion."""
+
+    value: Any
+    span: Span | None = _SPAN
+
+
+# --- structure -------------------------------------------------------------------
+
+
+@frozen
+class Compare:
+    """``left op right`` with op one of ``== != < <= > >=``."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span | None = _SPAN
+
+
+@frozen
+class Member:
+    """``operand in {…}`` or, negated, ``operand not in {…}``."""
+
+    operand: Expr
+    items: tuple[Expr, ...]
+    negated: bool = False
+    span: Span | None = _SPAN
+
+
+@frozen
+class Presence:
+    """``operand is present`` or ``operand is missing``."""
+
+    operand: Expr
+    present: bool
+    span: Span | None = _SPAN
+
+
+@frozen
+class Not:
+    """``not operand``."""
+
+    operand: Expr
+    span: Span | None = _SPAN
+
+
+@frozen
+class And:
+    """``a and b and …``."""
+
+    operands: tuple[Expr, ...]
+    span: Span | None = _SPAN
+
+
+@frozen
+class Or:
+    """``a or b or …``."""
+
+    operands: tuple[Expr, ...]
+    span: Span | None = _SPAN
+
+
+@frozen
+class Implies:
+    """``antecedent implies consequent``, also written ``if a then b``."""
+
+    antecedent: Expr
+    consequent: Expr
+    span: Span | None = _SPAN
+
+
+@frozen
+class Conditional:
+    """``if condition then a else b``: ``(condition implies a) and (not condition implies b)``."""
+
+    condition: Expr
+    then: Expr
+    otherwise: Expr
+    span: Span | None = _SPAN
+
+
+@frozen
+class Quantified:
+    """``any x in collection: body`` or ``all x in collection: body``."""
+
+    quantifier: str
+    var: str
+    collection: Expr
+    body: Expr
+    span: Span | None = _SPAN
+
+
+@frozen
+class Count:
+    """``count(collection)`` or ``count(x in collection: body)``."""
+
+    collection: Expr
+    var: str | None = None
+    body: Expr | None = None
+    span: Span | None = _SPAN
+
+
+Expr = Union[
+    Name, Literal, FactRef, FieldRef, DefinitionRef, Const,
+    Compare, Member, Presence, Not, And, Or, Implies, Conditional, Quantified, Count,
+]  # fmt: skip
+
+
+# --- declarations ------------------------------------------------------------------
+
+
+@frozen
+class Definition:
+    """``define name = expr``."""
+
+    name: str
+    expr: Expr
+    span: Span | None = _SPAN
+
+
+@frozen
+class Rule:
+    """A rule (``kind == "rule"``) or an informational note (``kind == "note"``)."""
+
+    id: str
+    title: str
+    kind: str = "rule"
+    severity: str = "error"
+    sources: tuple[str, ...] = ()
+    rationale: str = ""
+    remediation: str = ""
+    events: tuple[int, ...] = ()
+    applicability: Expr | None = None
+    requirements: tuple[Expr, ...] = ()
+    span: Span | None = _SPAN
+    spans: Mapping[str, Span] = field(factory=dict, eq=False, repr=False, kw_only=True)
+
+
+@frozen
+class Ruleset:
+    """One rule file: a header, definitions, and rules and notes in file order."""
+
+    id: str
+    title: str
+    source: str = ""
+    definitions: tuple[Definition, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    span: Span | None = _SPAN
+    text: SourceText | None = field(default=None, eq=False, repr=False, kw_only=True)
+    problems: tuple[Diagnostic, ...] = field(default=(), eq=False, repr=False, kw_only=True)

@@ -1,0 +1,121 @@
+"""Result records: verdicts, the conditions that decided them, and a device's report."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from attrs import frozen
+
+from .source import Span
+
+
+class Status(str, Enum):
+    """The verdict of one rule on one device."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    NOT_APPLICABLE = "not_applicable"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Compact verdict codes the compiled evaluator returns, in the order of Status.
+STATUS_BY_CODE = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)
+CODE_BY_STATUS = {s: i for i, s in enumerate(STATUS_BY_CODE)}
+
+
+@frozen
+class Condition:
+    """One atomic condition that decided a verdict.
+
+    ``fact`` is the fact name (``device.volumes[1].protection_status`` for a record field);
+    ``actual`` is the value as the admin reads it, or None when the fact is missing;
+    ``required`` says what the rule needs, in the same words; ``text`` and ``span`` are
+    the condition as written in the rule file.
+    """
+
+    fact: str
+    label: str
+    actual: str | None
+    required: str
+    status: Status
+    text: str = ""
+    span: Span | None = None
+    origin: str = ""
+
+    @property
+    def missing(self) -> bool:
+        """Whether the fact had no value."""
+        return self.actual is None
+
+    def sentence(self) -> str:
+        """One line a reviewer can act on."""
+        if self.missing:
+            return f"{self.label} is not known (fact {self.fact} is missing); the rule needs {self.required}"
+        verb = "as required" if self.status is Status.PASS else f"the rule needs {self.required}"
+        return f"{self.label} is {self.actual}; {verb}"
+
+
+@frozen
+class RuleOutcome:
+    """The verdict of one rule on one device, with the conditions that decided it."""
+
+    ruleset: str
+    rule: str
+    title: str
+    severity: str
+    sources: tuple[str, ...]
+    status: Status
+    reasons: tuple[Condition, ...] = ()
+    remediation: str = ""
+    events: tuple[int, ...] = ()
+    location: str = ""
+
+    @property
+    def missing_facts(self) -> tuple[str, ...]:
+        """Facts whose absence made the verdict unknown."""
+        return tuple(dict.fromkeys(c.fact for c in self.reasons if c.missing))
+
+
+@frozen
+class NoteOutcome:
+    """An informational note and whether it applies to the device (None: cannot tell)."""
+
+    ruleset: str
+    rule: str
+    title: str
+    sources: tuple[str, ...]
+    applies: bool | None
+    rationale: str = ""
+
+
+@frozen
+class Report:
+    """Every outcome for one device (or one policy with one device)."""
+
+    subject: str
+    outcomes: tuple[RuleOutcome, ...]
+    notes: tuple[NoteOutcome, ...] = ()
+    conflicts: tuple = ()
+
+    def count(self, status: Status) -> int:
+        """How many rules ended with ``status``."""
+        return sum(1 for o in self.outcomes if o.status is status)
+
+    @property
+    def failed(self) -> tuple[RuleOutcome, ...]:
+        """Rules that failed."""
+        return tuple(o for o in self.outcomes if o.status is Status.FAIL)
+
+    @property
+    def passed(self) -> bool:
+        """True when no rule failed."""
+        return not self.failed
+
+    def exit_code(self, fail_on: str = "info") -> int:
+        """0 when nothing failed at or above ``fail_on`` severity, else 1."""
+        levels = {"error": 0, "warning": 1, "info": 2}
+        limit = levels[fail_on]
+        return int(any(levels.get(o.severity, 0) <= limit for o in self.failed))

@@ -1,0 +1,128 @@
+"""AST → canonical rule text. ``parse_ruleset(print_ruleset(r)) == r`` holds for every ruleset."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from . import nodes as n
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)+$")
+
+# Binding strength, loosest first; a child printed where a tighter form is needed gets parentheses.
+_LEVEL = {
+    n.Conditional: 0, n.Quantified: 0, n.Implies: 1, n.Or: 2, n.And: 3, n.Not: 4,
+    n.Compare: 5, n.Member: 5, n.Presence: 5,
+}
+
+
+def print_ruleset(ruleset: n.Ruleset) -> str:
+    """The canonical text of a whole rule file."""
+    lines = [f"ruleset {ruleset.id} {quote(ruleset.title)}"]
+    if ruleset.source:
+        lines.append(f"  source {quote(ruleset.source)}")
+    for definition in ruleset.definitions:
+        lines += ["", f"define {definition.name} = {print_expr(definition.expr)}"]
+    for rule in ruleset.rules:
+        lines += ["", print_rule(rule)]
+    return "\n".join(lines) + "\n"
+
+
+def print_rule(rule: n.Rule) -> str:
+    """The canonical text of one rule or note."""
+    lines = [f"{rule.kind} {rule.id} {quote(rule.title)}", f"  severity {rule.severity}"]
+    if rule.sources:
+        lines.append("  sources " + ", ".join(_source_ref(s) for s in rule.sources))
+    if rule.events:
+        lines.append("  events " + ", ".join(str(e) for e in rule.events))
+    if rule.applicability is not None:
+        lines.append(f"  when {print_expr(rule.applicability)}")
+    lines += [f"  require {print_expr(r)}" for r in rule.requirements]
+    if rule.rationale:
+        lines.append(f"  rationale {quote(rule.rationale)}")
+    if rule.remediation:
+        lines.append(f"  remediation {quote(rule.remediation)}")
+    return "\n".join(lines)
+
+
+def print_expr(expr: n.Expr, level: int = 0) -> str:
+    """The canonical text of an expression, parenthesised where ``level`` needs it."""
+    text = _print(expr)
+    own = _LEVEL.get(type(expr), 6)
+    return f"({text})" if own < level else text
+
+
+def _print(e: n.Expr) -> str:
+    if isinstance(e, n.Conditional):
+        return f"if {print_expr(e.condition, 1)} then {print_expr(e.then, 1)} else {print_expr(e.otherwise)}"
+    if isinstance(e, n.Quantified):
+        return f"{e.quantifier} {e.var} in {print_expr(e.collection, 6)}: {print_expr(e.body)}"
+    if isinstance(e, n.Implies):
+        return f"{print_expr(e.antecedent, 2)} implies {print_expr(e.consequent, 1)}"
+    if isinstance(e, n.Or):
+        return " or ".join(print_expr(o, 3) for o in e.operands)
+    if isinstance(e, n.And):
+        return " and ".join(print_expr(o, 4) for o in e.operands)
+    if isinstance(e, n.Not):
+        return f"not {print_expr(e.operand, 4)}"
+    if isinstance(e, n.Compare):
+        return f"{print_expr(e.left, 6)} {e.op} {print_expr(e.right, 6)}"
+    if isinstance(e, n.Member):
+        items = ", ".join(print_expr(i, 6) for i in e.items)
+        return f"{print_expr(e.operand, 6)} {'not in' if e.negated else 'in'} {{{items}}}"
+    if isinstance(e, n.Presence):
+        return f"{print_expr(e.operand, 6)} is {'present' if e.present else 'missing'}"
+    if isinstance(e, n.Count):
+        if e.var is None:
+            return f"count({print_expr(e.collection, 6)})"
+        return f"count({e.var} in {print_expr(e.collection, 6)}: {print_expr(e.body)})"
+    return _print_leaf(e)
+
+
+def _print_leaf(e: n.Expr) -> str:
+    if isinstance(e, n.Name):
+        return e.dotted
+    if isinstance(e, n.FactRef):
+        return e.fact
+    if isinstance(e, n.FieldRef):
+        return f"{e.var}.{e.field}"
+    if isinstance(e, n.DefinitionRef):
+        return e.name
+    if isinstance(e, n.Literal):
+        return print_literal(e.value, e.kind)
+    if isinstance(e, n.Const):
+        return print_literal(e.value, _const_kind(e.value))
+    raise TypeError(f"cannot print {type(e).__name__}")
+
+
+def print_literal(value, kind: str) -> str:
+    """A literal value in rule syntax."""
+    if kind == "bool":
+        return "true" if value else "false"
+    if kind == "string":
+        return quote(value)
+    if kind == "decimal":
+        text = format(Decimal(repr(float(value))), "f")
+        return text if "." in text else text + ".0"
+    return str(value)
+
+
+def _const_kind(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, float):
+        return "decimal"
+    if isinstance(value, str):
+        return "name" if _IDENTIFIER.match(value) else "string"
+    return "other"
+
+
+def quote(text: str) -> str:
+    """A rule-language string literal for ``text``."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def _source_ref(ref: str) -> str:
+    return ref if _IDENTIFIER.match(ref) or _RULE_ID.match(ref) else quote(ref)

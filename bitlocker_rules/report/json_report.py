@@ -1,0 +1,58 @@
+"""The JSON report: one document per device, with stable field names (schema version 1)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import redact
+from ..outcome import Condition, Report, RuleOutcome, Status
+
+SCHEMA = "bitlocker-rules/report/1"
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The report as plain JSON-ready data."""
+    return {
+        "schema": SCHEMA,
+        "subject": report.subject,
+        "summary": {s.value: report.count(s) for s in Status},
+        "results": [_outcome(o) for o in report.outcomes],
+        "notes": [
+            {"ruleset": n.ruleset, "rule": n.rule, "title": n.title, "sources": list(n.sources),
+             "applies": n.applies, "text": n.rationale}
+            for n in report.notes
+        ],
+        "conflicts": [
+            {"fact": c.fact, "values": [{"source": s, "value": _plain(v)} for s, v in c.values]}
+            for c in report.conflicts
+        ],
+    }
+
+
+def render_json(report: Report) -> str:
+    """The report as an indented JSON document, secrets masked."""
+    return redact(json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)) + "\n"
+
+
+def _outcome(o: RuleOutcome) -> dict[str, Any]:
+    return {
+        "ruleset": o.ruleset, "rule": o.rule, "title": o.title, "severity": o.severity,
+        "sources": list(o.sources), "status": o.status.value,
+        "reasons": [_condition(c) for c in o.reasons],
+        "missing_facts": list(o.missing_facts),
+        "remediation": o.remediation if o.status is not Status.PASS else "",
+        "events": list(o.events), "location": o.location,
+    }
+
+
+def _condition(c: Condition) -> dict[str, Any]:
+    return {
+        "fact": c.fact, "label": c.label, "actual": c.actual, "required": c.required,
+        "status": c.status.value, "text": c.text, "location": c.origin,
+        "explanation": c.sentence(),
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)

@@ -1,0 +1,72 @@
+"""The terminal report: one row per rule, then what to fix for each rule that did not pass."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from ..errors import redact
+from ..outcome import Report, RuleOutcome, Status
+
+_COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.UNKNOWN: "33", Status.NOT_APPLICABLE: "2"}
+_LABELS = {Status.PASS: "pass", Status.FAIL: "FAIL", Status.UNKNOWN: "unknown", Status.NOT_APPLICABLE: "n/a"}
+
+
+def render_table(report: Report, *, colour: bool = False, verbose: bool = False) -> str:
+    """The report as a tabulate table plus details of failing and unknown rules."""
+    rows = [
+        [_status(o.status, colour), o.rule, o.severity, o.title, _short_reason(o)]
+        for o in report.outcomes
+    ]
+    parts = [f"BitLocker rules for {report.subject or 'the given facts'}", ""]
+    parts.append(tabulate(rows, headers=["status", "rule", "severity", "title", "reason"], tablefmt="simple"))
+    parts.append("")
+    parts.append(_summary(report))
+    for outcome in report.outcomes:
+        if outcome.status in (Status.FAIL, Status.UNKNOWN) or (verbose and outcome.reasons):
+            parts += ["", *_details(outcome)]
+    if report.conflicts:
+        parts += ["", "Conflicting settings (treated as unknown):"]
+        for conflict in report.conflicts:
+            given = "; ".join(f"{src} sets {value}" for src, value in conflict.values)
+            parts.append(f"  - {conflict.fact}: {given}")
+    applicable = [note for note in report.notes if note.applies is not False]
+    if applicable:
+        parts += ["", "Notes:"]
+        parts += [f"  - {note.rule} {note.title}: {note.rationale}" for note in applicable]
+    return redact("\n".join(parts)) + "\n"
+
+
+def _status(status: Status, colour: bool) -> str:
+    label = _LABELS[status]
+    return f"\x1b[{_COLOURS[status]}m{label}\x1b[0m" if colour else label
+
+
+def _short_reason(outcome: RuleOutcome) -> str:
+    if outcome.status is Status.PASS or not outcome.reasons:
+        return ""
+    first = outcome.reasons[0]
+    if outcome.status is Status.UNKNOWN and outcome.missing_facts:
+        return "missing: " + ", ".join(outcome.missing_facts)
+    if first.missing:
+        return f"{first.label}: missing"
+    more = f" (+{len(outcome.reasons) - 1} more)" if len(outcome.reasons) > 1 else ""
+    return f"{first.label} is {first.actual}{more}"
+
+
+def _summary(report: Report) -> str:
+    counts = ", ".join(f"{report.count(s)} {s.value}" for s in Status)
+    return f"{len(report.outcomes)} rules: {counts}"
+
+
+def _details(outcome: RuleOutcome) -> list[str]:
+    head = f"{outcome.rule} {outcome.title} [{outcome.status.value}, {outcome.severity}]"
+    lines = [head, f"  sources: {', '.join(outcome.sources)}" + (f"  rule: {outcome.location}" if outcome.location else "")]
+    for condition in outcome.reasons:
+        lines.append(f"  - {condition.sentence()}")
+        if condition.text:
+            lines.append(f"      rule text: {condition.text}  ({condition.origin})")
+    if outcome.status is Status.FAIL and outcome.remediation:
+        lines.append(f"  fix: {outcome.remediation}")
+    if outcome.events:
+        lines.append(f"  events: {', '.join(str(e) for e in outcome.events)}")
+    return lines

@@ -1,0 +1,59 @@
+"""Rule text with its origin: spans, line/column arithmetic and caret snippets."""
+
+from __future__ import annotations
+
+import bisect
+
+from attrs import field, frozen
+
+
+@frozen
+class Span:
+    """A half-open range of character offsets ``[start, end)`` into one source text."""
+
+    start: int
+    end: int
+
+    def cover(self, other: Span) -> Span:
+        """The smallest span that holds both spans."""
+        return Span(min(self.start, other.start), max(self.end, other.end))
+
+
+@frozen
+class SourceText:
+    """The text of one rule file (or JSON input) and the name it is reported under."""
+
+    text: str
+    name: str = "<string>"
+    _line_starts: tuple[int, ...] = field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+        object.__setattr__(self, "_line_starts", tuple(starts))
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of an offset; columns count characters, tabs as one."""
+        offset = max(0, min(offset, len(self.text)))
+        line = bisect.bisect_right(self._line_starts, offset) - 1
+        return line + 1, offset - self._line_starts[line] + 1
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line without its line ending."""
+        start = self._line_starts[line - 1]
+        end = self._line_starts[line] - 1 if line < len(self._line_starts) else len(self.text)
+        return self.text[start:end].rstrip("\r")
+
+    def excerpt(self, span: Span) -> str:
+        """The exact text a span covers."""
+        return self.text[span.start : span.end]
+
+    def snippet(self, span: Span) -> str:
+        """The first line of a span with a caret line under the spanned characters."""
+        line, column = self.position(span.start)
+        text = self.line_text(line)
+        end_line, end_column = self.position(span.end)
+        width = (end_column - column) if end_line == line else len(text) - column + 1
+        gutter = f"{line:>4} | "
+        # Tabs are kept in the caret line so the caret stays under the text.
+        pad = "".join(ch if ch == "\t" else " " for ch in text[: column - 1])
+        return f"{gutter}{text}\n{' ' * len(gutter)}{pad}{'^' * max(1, width)}"

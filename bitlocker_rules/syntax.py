@@ -1,0 +1,297 @@
+"""Rule text → syntax tree → AST. The only module that imports lark.
+
+Syntax errors become ``RulesError`` diagnostics in the user's words: a location, a caret
+under the offending text and what would have been accepted there.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import nodes as n
+from .errors import Diagnostic, RulesError
+from .resources import grammar_path
+from .source import SourceText, Span
+
+MAX_TEXT_BYTES = 1_000_000
+MAX_NESTING = 64
+
+# What a terminal is called in an error message; keywords and punctuation show as typed.
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "RULE_ID": "a rule id such as SE-01",
+    "STRING": 'a quoted text such as "…"',
+    "INTEGER": "a whole number",
+    "DECIMAL": "a decimal number such as 2.0",
+    "VERSION": "a Windows version such as 10.0.17763",
+    "RELEASE": "a release name such as 21H2",
+    "COMPARATOR": "a comparison (==, !=, <, <=, >, >=)",
+    "$END": "the end of the file",
+}
+
+
+@functools.cache
+def _parser() -> Lark:
+    # One Lark instance per process; building it costs tens of milliseconds.
+    return Lark(
+        grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=True,
+    )
+
+
+def parse_ruleset(text: str, name: str = "<string>") -> n.Ruleset:
+    """Parse one rule file into a ``Ruleset``; raise ``RulesError`` on bad syntax."""
+    source = SourceText(text, name)
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise RulesError([Diagnostic("E001", f"rule file is larger than {MAX_TEXT_BYTES} bytes", source=source)])
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as exc:
+        raise RulesError([_syntax_diagnostic(exc, source)]) from None
+    _check_nesting(tree, source)
+    builder = _Builder(source)
+    ruleset = builder.transform(tree)
+    return ruleset
+
+
+def _check_nesting(tree: Tree, source: SourceText) -> None:
+    """Refuse trees nested deeper than MAX_NESTING before anything recurses over them."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            span = Span(node.meta.start_pos, node.meta.end_pos) if not node.meta.empty else None
+            raise RulesError([
+                Diagnostic(
+                    "E002", f"expression nested deeper than {MAX_NESTING} levels",
+                    source=source, span=span, help="split it into named definitions with `define`",
+                )
+            ])
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, source: SourceText) -> Diagnostic:
+    if isinstance(exc, UnexpectedCharacters):
+        char = source.text[exc.pos_in_stream]
+        return Diagnostic(
+            "E101", f"unexpected character {char!r}",
+            source=source, span=Span(exc.pos_in_stream, exc.pos_in_stream + 1),
+            help=_expected(exc.allowed),
+        )
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        end = len(source.text.rstrip())
+        return Diagnostic(
+            "E102", "unexpected end of file",
+            source=source, span=Span(max(0, end - 1), end), help=_expected(exc.expected),
+        )
+    assert isinstance(exc, UnexpectedToken)
+    token = exc.token
+    return Diagnostic(
+        "E103", f"unexpected {_describe_token(token)}",
+        source=source, span=Span(token.start_pos, token.end_pos),
+        help=_expected(exc.accepts or exc.expected),
+    )
+
+
+def _describe_token(token: Token) -> str:
+    return f"`{token}`"
+
+
+def _expected(names) -> str | None:
+    if not names:
+        return None
+    patterns = {t.name: t.pattern for t in _parser().terminals}
+    words = sorted({_terminal_word(name, patterns) for name in names if not name.startswith("__")})
+    if not words:
+        return None
+    return "expected " + (words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1])
+
+
+def _terminal_word(name: str, patterns) -> str:
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    pattern = patterns.get(name)
+    if pattern is not None and pattern.type == "str":
+        return f"`{pattern.value}`"
+    return name.lower()
+
+
+def _span(meta) -> Span | None:
+    return None if meta.empty else Span(meta.start_pos, meta.end_pos)
+
+
+def _token_span(token: Token) -> Span:
+    return Span(token.start_pos, token.end_pos)
+
+
+def unescape(quoted: str) -> str:
+    """The value of a quoted STRING token (backslash escapes \\" \\\\ \\n \\t)."""
+    out, chars = [], iter(quoted[1:-1])
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+@v_args(meta=True)
+class _Builder(Transformer):
+    """Builds nodes from the parse tree; it evaluates nothing."""
+
+    def __init__(self, source: SourceText) -> None:
+        super().__init__()
+        self.source = source
+        self.problems: list[Diagnostic] = []
+
+    # --- file structure
+    def start(self, meta, children):
+        (rs_id, title, origin), *items = children
+        definitions = tuple(i for i in items if isinstance(i, n.Definition))
+        rules = tuple(i for i in items if isinstance(i, n.Rule))
+        return n.Ruleset(
+            rs_id, title, origin, definitions, rules,
+            span=_span(meta), text=self.source, problems=tuple(self.problems),
+        )
+
+    def header(self, meta, children):
+        origin = children[2] if len(children) > 2 else ""
+        return (str(children[0]), children[1], origin)
+
+    def source_clause(self, meta, children):
+        return children[0]
+
+    def text(self, meta, children):
+        return " ".join(unescape(str(t)) for t in children)
+
+    def definition(self, meta, children):
+        name, expr = children
+        return n.Definition(str(name), expr, span=_token_span(name))
+
+    def rule(self, meta, children):
+        return self._rule("rule", meta, children)
+
+    def note(self, meta, children):
+        return self._rule("note", meta, children)
+
+    def _rule(self, kind, meta, children):
+        (rule_id, id_span), title, *clauses = children
+        fields: dict = {"requirements": []}
+        spans = {"id": id_span}
+        for clause_kind, value, span in clauses:
+            if clause_kind == "requirements":
+                fields["requirements"].append(value)
+                continue
+            if clause_kind in fields:
+                self.problems.append(
+                    Diagnostic("E201", f"`{clause_kind}` is given twice in {kind} {rule_id}",
+                               source=self.source, span=span, help="keep one of them")
+                )
+            fields[clause_kind] = value
+            spans[clause_kind] = span
+        fields["requirements"] = tuple(fields["requirements"])
+        if kind == "note":
+            fields.setdefault("severity", "info")
+        return n.Rule(rule_id, title, kind=kind, span=_span(meta), spans=spans, **fields)
+
+    def rule_id(self, meta, children):
+        return str(children[0]), _token_span(children[0])
+
+    def severity(self, meta, children):
+        return ("severity", str(children[0]), _token_span(children[0]))
+
+    def sources(self, meta, children):
+        refs = tuple(unescape(str(c)) if c.type == "STRING" else str(c) for c in children)
+        return ("sources", refs, _span(meta))
+
+    def rationale(self, meta, children):
+        return ("rationale", children[0], _span(meta))
+
+    def remediation(self, meta, children):
+        return ("remediation", children[0], _span(meta))
+
+    def events(self, meta, children):
+        return ("events", tuple(int(c) for c in children), _span(meta))
+
+    def applicability(self, meta, children):
+        return ("applicability", children[0], _span(meta))
+
+    def requirement(self, meta, children):
+        return ("requirements", children[0], _span(meta))
+
+    # --- expressions
+    def conditional(self, meta, children):
+        if len(children) == 2:
+            return n.Implies(children[0], children[1], span=_span(meta))
+        return n.Conditional(*children, span=_span(meta))
+
+    def quantified(self, meta, children):
+        quantifier, var, collection, body = children
+        return n.Quantified(str(quantifier.children[0]), str(var), collection, body, span=_span(meta))
+
+    def implies(self, meta, children):
+        return n.Implies(children[0], children[1], span=_span(meta))
+
+    def disjunction(self, meta, children):
+        return n.Or(tuple(children), span=_span(meta))
+
+    def conjunction(self, meta, children):
+        return n.And(tuple(children), span=_span(meta))
+
+    def negation(self, meta, children):
+        return n.Not(children[0], span=_span(meta))
+
+    def compare(self, meta, children):
+        left, op, right = children
+        return n.Compare(str(op), left, right, span=_span(meta))
+
+    def member(self, meta, children):
+        return n.Member(children[0], children[1], False, span=_span(meta))
+
+    def not_member(self, meta, children):
+        return n.Member(children[0], children[1], True, span=_span(meta))
+
+    def missing(self, meta, children):
+        return n.Presence(children[0], False, span=_span(meta))
+
+    def present(self, meta, children):
+        return n.Presence(children[0], True, span=_span(meta))
+
+    def count(self, meta, children):
+        if len(children) == 1:
+            return n.Count(children[0], span=_span(meta))
+        var, collection, body = children
+        return n.Count(collection, str(var), body, span=_span(meta))
+
+    def set(self, meta, children):
+        return tuple(children)
+
+    def name(self, meta, children):
+        return n.Name(tuple(str(c) for c in children), span=_span(meta))
+
+    # --- literals
+    def string(self, meta, children):
+        return n.Literal(unescape(str(children[0])), "string", span=_span(meta))
+
+    def integer(self, meta, children):
+        return n.Literal(int(children[0]), "integer", span=_span(meta))
+
+    def decimal(self, meta, children):
+        return n.Literal(float(children[0]), "decimal", span=_span(meta))
+
+    def version(self, meta, children):
+        return n.Literal(str(children[0]), "version", span=_span(meta))
+
+    def true(self, meta, children):
+        return n.Literal(True, "bool", span=_span(meta))
+
+    def false(self, meta, children):
+        return n.Literal(False, "bool", span=_span(meta))
+

@@ -1,0 +1,339 @@
+"""The vocabulary: every fact a rule may name, its type, Intune label and origins.
+
+The declarations are data (``rulesets/vocabulary.toml``); this module loads them and
+turns raw input values into the typed values the evaluators compare.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from attrs import field, frozen
+
+from .errors import Diagnostic, VocabularyError, suggest
+from .versions import WindowsVersion, parse_windows_version
+
+SCALAR_KINDS = ("bool", "integer", "decimal", "string", "version")
+ORDERED_KINDS = ("integer", "decimal", "version")
+NAMESPACES = ("policy", "device", "actor", "action", "tenant")
+_FACT_NAME = re.compile(r"^(policy|device|actor|action|tenant)\.[a-z][a-z0-9_]*$")
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_MEMBER_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+
+
+def _frozen_map(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+@frozen
+class EnumMember:
+    """One member of an enumeration: the name rules use, the Intune label, raw origin values."""
+
+    name: str
+    label: str
+    origins: Mapping[str, Any] = field(factory=_frozen_map, converter=_frozen_map, eq=False)
+
+
+@frozen
+class EnumType:
+    """A named enumeration of the vocabulary."""
+
+    name: str
+    description: str
+    members: tuple[EnumMember, ...]
+
+    def member(self, name: str) -> EnumMember | None:
+        """The member called ``name``, or None."""
+        return next((m for m in self.members if m.name == name), None)
+
+    @property
+    def member_names(self) -> tuple[str, ...]:
+        """Member names in declaration order."""
+        return tuple(m.name for m in self.members)
+
+
+@frozen
+class FactType:
+    """The type of a fact: a scalar kind, an enum, or a collection of records."""
+
+    kind: str
+    enum: EnumType | None = None
+    fields: tuple[Fact, ...] = ()
+
+    @property
+    def ordered(self) -> bool:
+        """Whether ``<``, ``<=``, ``>``, ``>=`` apply."""
+        return self.kind in ORDERED_KINDS
+
+    def field(self, name: str) -> Fact | None:
+        """A record field of a collection type, or None."""
+        return next((f for f in self.fields if f.name == name), None)
+
+    def __str__(self) -> str:
+        return f"enum {self.enum.name}" if self.enum else self.kind
+
+
+@frozen
+class Fact:
+    """A declared fact (or a field of a collection's records)."""
+
+    name: str
+    type: FactType
+    label: str
+    description: str = ""
+    section: str = ""
+    default: str = ""
+    item_label: str = ""
+    reference: tuple[str, ...] = ()
+    origins: Mapping[str, Any] = field(factory=_frozen_map, converter=_frozen_map, eq=False)
+    member_labels: Mapping[str, str] = field(factory=_frozen_map, converter=_frozen_map, eq=False)
+    member_values: Mapping[str, Mapping[str, Any]] = field(
+        factory=_frozen_map, converter=_frozen_map, eq=False
+    )
+
+    @property
+    def namespace(self) -> str:
+        """``policy``, ``device``, ``actor``, ``action`` or ``tenant``."""
+        return self.name.split(".", 1)[0]
+
+    @property
+    def policy_controlled(self) -> bool:
+        """Whether a policy sets this fact (so a repair may change it)."""
+        return self.namespace == "policy"
+
+    def member_label(self, member: str) -> str:
+        """The words Intune shows for an enum member of this fact."""
+        if member in self.member_labels:
+            return self.member_labels[member]
+        found = self.type.enum.member(member) if self.type.enum else None
+        return found.label if found else member
+
+
+@frozen
+class Vocabulary:
+    """Every fact a rule may name, the enumerations, and Windows release names."""
+
+    facts: Mapping[str, Fact] = field(converter=_frozen_map)
+    enums: Mapping[str, EnumType] = field(converter=_frozen_map)
+    releases: Mapping[str, WindowsVersion] = field(converter=_frozen_map)
+    origin: str = "<vocabulary>"
+
+    def fact(self, name: str) -> Fact | None:
+        """The declared fact called ``name``, or None."""
+        return self.facts.get(name)
+
+    def parse_value(self, fact: Fact, raw: Any) -> Any:
+        """Turn a raw input value into the typed value of ``fact``; ValueError says what was expected."""
+        return parse_typed(fact.type, raw, self.releases)
+
+    def display(self, fact: Fact, value: Any) -> str:
+        """A value as the admin reads it (enum members by their Intune label)."""
+        if fact.type.enum is not None and isinstance(value, str):
+            return fact.member_label(value)
+        if isinstance(value, bool):
+            return "Yes" if value else "No"
+        if isinstance(value, tuple) and fact.type.kind == "collection":
+            return f"{len(value)} {fact.item_label or 'item'}{'' if len(value) == 1 else 's'}"
+        return str(value)
+
+
+def parse_typed(ftype: FactType, raw: Any, releases: Mapping[str, WindowsVersion]) -> Any:
+    """Convert ``raw`` to a value of ``ftype``; raise ValueError naming what was expected."""
+    kind = ftype.kind
+    if kind == "bool":
+        return _parse_bool(raw)
+    if kind == "integer":
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+                return int(raw)
+            raise ValueError("an integer")
+        return raw
+    if kind == "decimal":
+        return _parse_decimal(raw)
+    if kind == "string":
+        if not isinstance(raw, str):
+            raise ValueError("a string")
+        return raw
+    if kind == "version":
+        return parse_windows_version(raw, releases)
+    if kind == "enum":
+        return _parse_member(ftype.enum, raw)
+    return _parse_collection(ftype, raw, releases)
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise ValueError("true or false")
+
+
+def _parse_decimal(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("a number")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("a number such as 2.0") from None
+    if not math.isfinite(value):
+        raise ValueError("a finite number")
+    return value
+
+
+def _parse_member(enum: EnumType | None, raw: Any) -> str:
+    assert enum is not None
+    if isinstance(raw, str):
+        if enum.member(raw):
+            return raw
+        folded = {m.name.lower(): m.name for m in enum.members}
+        if raw.lower() in folded:
+            return folded[raw.lower()]
+    hint = suggest(str(raw), enum.member_names) if isinstance(raw, str) else None
+    expected = f"one of {', '.join(enum.member_names)} (enum {enum.name})"
+    raise ValueError(expected + (f"; {hint}" if hint else ""))
+
+
+def _parse_collection(ftype: FactType, raw: Any, releases: Mapping[str, WindowsVersion]) -> tuple:
+    if not isinstance(raw, list):
+        raise ValueError("a list of records")
+    items = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ValueError(f"a list of records (item {index} is not an object)")
+        record = {}
+        for key, value in item.items():
+            spec = ftype.field(key)
+            if spec is None:
+                hint = suggest(key, [f.name for f in ftype.fields])
+                raise ValueError(f"item {index}: no field `{key}`" + (f"; {hint}" if hint else ""))
+            if value is not None:
+                try:
+                    record[key] = parse_typed(spec.type, value, releases)
+                except ValueError as exc:
+                    raise ValueError(f"item {index}, field `{key}`: {exc}") from None
+        items.append(MappingProxyType(record))
+    return tuple(items)
+
+
+# ---------------------------------------------------------------------------
+# Loading the TOML declarations.
+
+
+def load_vocabulary(path: str | Path) -> Vocabulary:
+    """Load and validate a vocabulary file; raise VocabularyError with every problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise VocabularyError([Diagnostic("V001", f"cannot read vocabulary: {exc}", path=str(path))])
+    return build_vocabulary(data, origin=str(path))
+
+
+def build_vocabulary(data: Mapping[str, Any], origin: str = "<vocabulary>") -> Vocabulary:
+    """Build a Vocabulary from already-parsed declarations (the TOML's shape)."""
+    problems: list[Diagnostic] = []
+    releases = _build_releases(data.get("releases", {}), problems, origin)
+    enums = {
+        name: _build_enum(name, spec, problems, origin)
+        for name, spec in data.get("enums", {}).items()
+    }
+    facts: dict[str, Fact] = {}
+    for index, spec in enumerate(data.get("facts", [])):
+        where = f"{origin}: facts[{index}]"
+        fact = _build_fact(spec, enums, problems, where, _FACT_NAME, collection_ok=True)
+        if fact is None:
+            continue
+        if fact.name in facts:
+            problems.append(Diagnostic("V002", f"fact `{fact.name}` is declared twice", path=where))
+        facts[fact.name] = fact
+    if problems:
+        raise VocabularyError(problems)
+    return Vocabulary(facts=facts, enums=enums, releases=releases, origin=origin)
+
+
+def _build_releases(spec: Mapping[str, str], problems: list[Diagnostic], origin: str):
+    releases: dict[str, WindowsVersion] = {}
+    for name, text in spec.items():
+        try:
+            releases[name] = parse_windows_version(text, {})
+        except ValueError as exc:
+            problems.append(Diagnostic("V003", f"release `{name}`: expected {exc}", path=origin))
+    return releases
+
+
+def _build_enum(name: str, spec: Mapping[str, Any], problems: list[Diagnostic], origin: str):
+    members = []
+    for raw in spec.get("members", []):
+        member_name = raw.get("name", "")
+        if not _MEMBER_NAME.match(member_name):
+            problems.append(
+                Diagnostic("V004", f"enum {name}: bad member name `{member_name}`", path=origin)
+            )
+        origins = {k: v for k, v in raw.items() if k not in ("name", "label")}
+        members.append(EnumMember(member_name, raw.get("label", member_name), origins))
+    return EnumType(name, spec.get("description", ""), tuple(members))
+
+
+def _build_fact(spec, enums, problems, where, pattern, collection_ok) -> Fact | None:
+    name = spec.get("name", "")
+    if not pattern.match(name):
+        problems.append(Diagnostic("V005", f"bad fact name `{name}`", path=where))
+        return None
+    ftype = _build_type(spec, enums, problems, f"{where} ({name})", collection_ok)
+    if ftype is None:
+        return None
+    fact = Fact(
+        name=name,
+        type=ftype,
+        label=spec.get("label", name),
+        description=spec.get("description", ""),
+        section=spec.get("section", ""),
+        default=str(spec.get("default", "")),
+        item_label=spec.get("item_label", ""),
+        reference=tuple(spec.get("reference", ())),
+        origins=spec.get("origins", {}),
+        member_labels=spec.get("member_labels", {}),
+        member_values=spec.get("member_values", {}),
+    )
+    _check_member_keys(fact, problems, where)
+    return fact
+
+
+def _build_type(spec, enums, problems, where, collection_ok) -> FactType | None:
+    text = str(spec.get("type", "")).strip()
+    if text in SCALAR_KINDS:
+        return FactType(text)
+    if text.startswith("enum "):
+        enum_name = text[5:].strip()
+        if enum_name not in enums:
+            hint = suggest(enum_name, enums)
+            problems.append(Diagnostic("V006", f"unknown enum `{enum_name}`", path=where, help=hint))
+            return None
+        return FactType("enum", enum=enums[enum_name])
+    if text == "collection" and collection_ok:
+        fields = [
+            _build_fact(f, enums, problems, where, _FIELD_NAME, collection_ok=False)
+            for f in spec.get("fields", [])
+        ]
+        return FactType("collection", fields=tuple(f for f in fields if f is not None))
+    problems.append(Diagnostic("V007", f"unknown type `{text}`", path=where))
+    return None
+
+
+def _check_member_keys(fact: Fact, problems: list[Diagnostic], where: str) -> None:
+    keys = set(fact.member_labels) | set(fact.member_values)
+    if keys and fact.type.enum is None:
+        problems.append(Diagnostic("V008", f"`{fact.name}` has member labels but no enum", path=where))
+        return
+    for key in sorted(keys):
+        if fact.type.enum is not None and fact.type.enum.member(key) is None:
+            problems.append(
+                Diagnostic("V009", f"`{fact.name}`: `{key}` is not a member of {fact.type.enum.name}", path=where)
+            )
