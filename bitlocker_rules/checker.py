@@ -130,10 +130,13 @@ class _Checker:
         return resolved, {**scope, var: fact} if fact else dict(scope)
 
     def compare(self, e: n.Compare, scope) -> n.Expr:
+        before = len(self.problems)
         left, ltype = self.operand(e.left, scope)
         right, rtype = self.operand(e.right, scope)
-        left, ltype = self.settle(left, ltype, rtype)
-        right, rtype = self.settle(right, rtype, ltype)
+        # Once one side is wrong, a bare name on the other side cannot be judged: stay quiet.
+        quiet = len(self.problems) > before
+        left, ltype = self.settle(left, ltype, rtype, quiet)
+        right, rtype = self.settle(right, rtype, ltype, quiet)
         if ltype is None or rtype is None:
             return n.Compare(e.op, left, right, span=e.span)
         if isinstance(left, n.Const) and isinstance(right, n.Const):
@@ -145,14 +148,16 @@ class _Checker:
         return n.Compare(e.op, left, right, span=e.span)
 
     def member(self, e: n.Member, scope) -> n.Expr:
+        before = len(self.problems)
         operand, otype = self.operand(e.operand, scope)
+        quiet = len(self.problems) > before
         if isinstance(operand, _Unresolved):
             self.unknown_name(operand.name, scope)
             operand, otype = n.Const(None, span=e.operand.span), None
         items = []
         for item in e.items:
             value, itype = self.operand(item, scope)
-            value, itype = self.settle(value, itype, otype)
+            value, itype = self.settle(value, itype, otype, quiet)
             if otype is not None and itype is not None:
                 _, value = self.coerce(operand, otype, value, itype, e)
             if otype is not None and not isinstance(value, n.Const):
@@ -230,11 +235,13 @@ class _Checker:
             return n.Const(None, span=e.span), None
         return n.FieldRef(var, spec.name, collection.name, span=e.span), spec.type
 
-    def settle(self, value, vtype, other: FactType | None):
+    def settle(self, value, vtype, other: FactType | None, quiet: bool = False):
         """Resolve a bare name against the enum on the other side of a comparison."""
         if not isinstance(value, _Unresolved):
             return value, vtype
         word = value.name.path[0]
+        if quiet and other is None:
+            return n.Const(None, span=value.name.span), None
         if other is not None and other.enum is not None:
             if other.enum.member(word):
                 return n.Const(word, span=value.name.span), other

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Sequence
 from pathlib import Path
 
 from tabulate import tabulate
 
-from . import __version__
 from .engine import Engine
 from .errors import BitLockerRulesError, redact, suggest
 from .facts import load_device_file, load_policy_file, merge_facts
@@ -19,13 +19,20 @@ from .report import render_json, render_table
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
+def _version() -> str:
+    try:
+        return version("bitlocker-rules")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
         prog="bitlocker-rules",
         description="Check Intune BitLocker policies against Windows device facts.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="evaluate rulesets on a policy and a device")

@@ -11,13 +11,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 from attrs import field, frozen
 
 from . import nodes as n
 from .checker import check_all, check_ruleset
 from .compiler import Verdicts, compile_ruleset
 from .errors import Diagnostic, RulesError, suggest
-from .facts import Facts, facts_from_mapping
+from .facts import Conflict, Facts, facts_from_mapping
 from .interpreter import Interpreter
 from .outcome import STATUS_BY_CODE, Report, RuleOutcome, Status
 from .resources import shipped_ruleset_paths, vocabulary_path
@@ -126,6 +127,7 @@ class Engine:
         if not isinstance(facts, Facts):
             facts = self.facts(facts)
         values = facts.values
+        conflicts = {c.fact: c for c in facts.conflicts}
         outcomes: list[RuleOutcome] = []
         notes = []
         for loaded in self.rulesets:
@@ -135,13 +137,31 @@ class Engine:
                 if status is Status.PASS and not explain_all:
                     outcomes.append(_bare_outcome(loaded, rule, status))
                 else:
-                    outcomes.append(loaded.interpreter.evaluate(rule, values))
+                    outcome = loaded.interpreter.evaluate(rule, values)
+                    outcomes.append(_mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
             notes += [loaded.interpreter.note(r, values) for r in loaded.notes]
         return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=facts.conflicts)
 
     def verdicts(self, values: Mapping[str, Any]) -> list[tuple[int, ...]]:
         """Only the verdict codes per ruleset: the fastest path, for fleets and benchmarks."""
         return [loaded.verdicts(values) for loaded in self.rulesets]
+
+
+def _mark_conflicts(outcome: RuleOutcome, conflicts: Mapping[str, Conflict], vocabulary: Vocabulary) -> RuleOutcome:
+    """Say which sources disagree where a fact is unknown because of a conflict."""
+    reasons = tuple(
+        attrs.evolve(c, conflict=describe_conflict(conflicts[c.fact], vocabulary))
+        if c.missing and c.fact in conflicts else c
+        for c in outcome.reasons
+    )
+    return attrs.evolve(outcome, reasons=reasons)
+
+
+def describe_conflict(conflict: Conflict, vocabulary: Vocabulary) -> str:
+    """``policy 'A' sets Require; policy 'B' sets Not configured`` in the admin's words."""
+    fact = vocabulary.fact(conflict.fact)
+    shown = (vocabulary.display(fact, v) if fact else str(v) for _, v in conflict.values)
+    return "; ".join(f"{src.split(' $')[0]} sets {value}" for (src, _), value in zip(conflict.values, shown))
 
 
 def _bare_outcome(loaded: LoadedRuleset, rule: n.Rule, status: Status) -> RuleOutcome:

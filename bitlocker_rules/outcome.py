@@ -44,6 +44,7 @@ class Condition:
     text: str = ""
     span: Span | None = None
     origin: str = ""
+    conflict: str = ""
 
     @property
     def missing(self) -> bool:
@@ -52,6 +53,8 @@ class Condition:
 
     def sentence(self) -> str:
         """One line a reviewer can act on."""
+        if self.missing and self.conflict:
+            return f"{self.label} is in conflict ({self.conflict}); the rule needs {self.required}"
         if self.missing:
             return f"{self.label} is not known (fact {self.fact} is missing); the rule needs {self.required}"
         verb = "as required" if self.status is Status.PASS else f"the rule needs {self.required}"

@@ -140,7 +140,21 @@ class Vocabulary:
             return "Yes" if value else "No"
         if isinstance(value, tuple) and fact.type.kind == "collection":
             return f"{len(value)} {fact.item_label or 'item'}{'' if len(value) == 1 else 's'}"
+        if isinstance(value, WindowsVersion):
+            return self.display_version(value)
         return str(value)
+
+    def display_version(self, version: WindowsVersion) -> str:
+        """A version with the release it belongs to, e.g. ``10.0.17134.0 (1803)``."""
+        shipped = [(v, name) for name, v in self.releases.items() if v.build <= version.build]
+        if not shipped:
+            return str(version)
+        best = max(v.build for v, _ in shipped)
+        names = [name for v, name in shipped if v.build == best]
+        # Prefer the fullest name ("Windows 11 23H2" over "23H2").
+        name = max(names, key=len)
+        exact = "" if best == version.build else "later than "
+        return f"{version} ({exact}{name})"
 
 
 def parse_typed(ftype: FactType, raw: Any, releases: Mapping[str, WindowsVersion]) -> Any:

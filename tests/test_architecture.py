@@ -1,0 +1,66 @@
+"""Imports point one way: from the edge (cli) toward the leaves (source, errors)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
+
+# Lower rank = closer to the leaves. A module may import only modules of lower rank.
+RANK = {
+    "source": 0, "errors": 1, "versions": 1, "resources": 1,
+    "vocabulary": 2, "nodes": 2, "outcome": 2,
+    "syntax": 3, "printer": 3, "facts": 3,
+    "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4,
+    "engine": 5, "report": 6, "cli": 7, "__main__": 8, "__init__": 9,
+}
+
+
+def local_imports(path: Path) -> set[str]:
+    """Top-level package modules that ``path`` imports (a subpackage's own modules excluded)."""
+    depth = len(path.relative_to(PACKAGE).parts)  # 1 for a module, 2 inside a subpackage
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.ImportFrom) or node.level != depth:
+            continue
+        base = (node.module or "").split(".")[0]
+        found.update([base] if base else [alias.name for alias in node.names])
+    return found
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0] if len(rel.parts) > 1 else path.stem
+
+
+def test_every_module_has_a_rank():
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    assert modules <= set(RANK), modules - set(RANK)
+
+
+def test_imports_point_toward_the_leaves():
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        me = module_name(path)
+        for other in local_imports(path):
+            if other != me and RANK.get(other, 99) >= RANK[me]:
+                wrong.append(f"{path.relative_to(PACKAGE)} imports {other}")
+    assert not wrong, wrong
+
+
+def test_only_syntax_imports_lark():
+    users = [p.name for p in PACKAGE.rglob("*.py") if "import lark" in p.read_text() or "from lark" in p.read_text()]
+    assert users == ["syntax.py"]
+
+
+def test_no_eval_or_exec_anywhere():
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in ("eval", "exec"), f"{path.name} calls {node.func.id}"
+
+
+def test_grammar_lives_in_its_file():
+    for path in PACKAGE.rglob("*.py"):
+        assert "%import common" not in path.read_text(), path

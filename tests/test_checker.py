@@ -1,0 +1,157 @@
+"""The checker: every problem of a file at once, located, with help."""
+
+from __future__ import annotations
+
+import pytest
+
+from bitlocker_rules import RulesError, compile_text
+from bitlocker_rules.versions import WindowsVersion
+from bitlocker_rules import nodes as n
+
+HEADER = 'ruleset t "Test"\n'
+
+
+def diagnostics(text: str):
+    with pytest.raises(RulesError) as info:
+        compile_text(HEADER + text, "t.rules")
+    return info.value.diagnostics
+
+
+def only(text: str):
+    found = diagnostics(text)
+    assert len(found) == 1, [d.render() for d in found]
+    return found[0]
+
+
+def test_misspelled_fact_is_located_with_a_suggestion():
+    d = only('rule A-1 "x"\n  require policy.tpm_startup_pn != Required\n')
+    assert d.code == "E302"
+    assert d.location == "t.rules:3:11"
+    assert d.help == "did you mean `policy.tpm_startup_pin`?"
+    rendered = d.render()
+    assert "   3 |   require policy.tpm_startup_pn != Required" in rendered
+    assert rendered.splitlines()[2].endswith("^" * len("policy.tpm_startup_pn"))
+
+
+def test_fact_in_wrong_namespace_is_suggested_by_its_last_part():
+    d = only('rule A-1 "x" require device.tpm_startup_pin != Required\n')
+    assert "policy.tpm_startup_pin" in d.help
+
+
+def test_misspelled_enum_member():
+    d = only('rule A-1 "x" require policy.tpm_startup_pin != Requird\n')
+    assert d.code == "E305"
+    assert d.help == "did you mean `Required`?"
+
+
+def test_member_of_the_wrong_enum():
+    d = only('rule A-1 "x" require policy.tpm_startup_pin == Block\n')
+    assert d.code == "E305"
+    assert "ConfigurationUsage" in d.message
+
+
+def test_version_compared_with_an_enum_member():
+    d = only('rule A-1 "x" require device.os_version >= Required\n')
+    assert d.code == "E306"
+
+
+def test_two_facts_of_different_types():
+    d = only('rule A-1 "x" require device.os_version == policy.tpm_startup_pin\n')
+    assert d.code == "E410"
+
+
+def test_ordering_an_enum_is_refused():
+    d = only('rule A-1 "x" require policy.tpm_startup_pin < Required\n')
+    assert d.code == "E404"
+
+
+def test_quoted_member_gets_a_hint():
+    d = only('rule A-1 "x" require policy.tpm_startup_pin == "Required"\n')
+    assert d.code == "E412"
+
+
+def test_unknown_release_name():
+    d = only('rule A-1 "x" require device.os_version >= "Windows 12"\n')
+    assert d.code == "E411"
+
+
+def test_all_problems_are_reported_together_in_file_order():
+    found = diagnostics(
+        'rule A-1 "x" severity eror require device.os_versio >= 1809\n'
+        'rule A-1 "y" require policy.tpm_startup_pin == Nope\n'
+        'rule B-1 "z"\n'
+    )
+    assert [d.code for d in found] == ["E204", "E302", "E202", "E305", "E205"]
+    assert [d.span.start for d in found] == sorted(d.span.start for d in found)
+
+
+def test_undefined_and_duplicate_definitions():
+    found = diagnostics(
+        "define a = device.tpm_present\ndefine a = device.tpm_ready\n"
+        'rule A-1 "x" require a and b\n'
+    )
+    assert {d.code for d in found} == {"E203", "E307"}
+
+
+def test_definition_used_as_value():
+    d = only('define a = device.tpm_present\nrule A-1 "x" require a == true\n')
+    assert d.code == "E408"
+
+
+def test_non_condition_in_require():
+    d = only('rule A-1 "x" require device.tpm_version\n')
+    assert d.code == "E401"
+
+
+def test_collection_compared_directly():
+    d = only('rule A-1 "x" require device.volumes == 1\n')
+    assert d.code == "E409"
+
+
+def test_unknown_record_field_and_shadowed_variable():
+    found = diagnostics(
+        'rule A-1 "x" require any v in device.volumes: v.protection == On\n'
+        'rule A-2 "x" require any v in device.volumes: any v in device.volumes: v.drive_letter == "C:"\n'
+    )
+    assert [d.code for d in found] == ["E304", "E301"]
+    assert "protection_status" in found[0].help
+
+
+def test_note_cannot_require_and_rule_must():
+    found = diagnostics('note N-1 "n" require device.tpm_present\nrule A-1 "x" severity error\n')
+    assert [d.code for d in found] == ["E206", "E205"]
+
+
+def test_nesting_limit_is_a_diagnostic_not_a_recursion_error():
+    deep = "not " * 100 + "(device.tpm_present and " * 50 + "device.tpm_ready" + ")" * 50
+    d = only(f'rule A-1 "x" require {deep}\n')
+    assert d.code == "E002"
+
+
+def test_parentheses_alone_do_not_nest():
+    compile_text(HEADER + 'rule A-1 "x" require ' + "(" * 500 + "device.tpm_present" + ")" * 500 + "\n")
+
+
+def test_constants_are_typed():
+    loaded = compile_text(
+        HEADER + 'rule A-1 "x" require device.os_version >= 1809 and device.tpm_version >= 1'
+        ' and device.os_version < "Windows 11" and device.os_version != 10.0.19045.3000\n'
+    )
+    consts = [e.right.value for e in loaded.rules[0].requirements[0].operands]
+    assert consts == [WindowsVersion(10, 0, 17763), 1.0, WindowsVersion(10, 0, 22000), WindowsVersion(10, 0, 19045, 3000)]
+    assert isinstance(loaded.rules[0].requirements[0].operands[0].left, n.FactRef)
+
+
+def test_bool_fact_alone_is_a_condition():
+    loaded = compile_text(HEADER + 'rule A-1 "x" require device.tpm_present\n')
+    assert loaded.rules[0].requirements[0] == n.Compare("==", n.FactRef("device.tpm_present"), n.Const(True))
+
+
+def test_duplicate_ids_across_rulesets(tmp_path):
+    from bitlocker_rules import Engine
+
+    path = tmp_path / "dup.rules"
+    path.write_text('ruleset dup "Dup"\nrule SE-09 "x" require device.tpm_present\n')
+    with pytest.raises(RulesError) as info:
+        Engine.load(["silent_enablement", str(path)])
+    assert info.value.diagnostics[0].code == "E207"

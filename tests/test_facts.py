@@ -1,0 +1,80 @@
+"""Device and policy input: typed values, JSON paths in errors, limits, masked secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bitlocker_rules import InputError, WindowsVersion, facts_from_mapping, load_device_file, merge_facts, shipped_vocabulary
+from bitlocker_rules.facts import parse_json
+
+VOCABULARY = shipped_vocabulary()
+KEY = "123456-234567-345678-456789-567890-678901-789012-890123"
+
+
+def test_values_are_typed():
+    facts = facts_from_mapping(
+        {"os_version": "1809", "tpm_version": "2.0", "tpm_present": True, "join_type": "azureadjoined",
+         "recovery_keys": [{"volume_type": "OperatingSystem"}]},
+        VOCABULARY,
+    )
+    assert facts.get("device.os_version") == WindowsVersion(10, 0, 17763)
+    assert facts.get("device.tpm_version") == 2.0
+    assert facts.get("device.join_type") == "AzureADJoined"
+    assert facts.get("device.recovery_keys")[0]["volume_type"] == "OperatingSystem"
+
+
+def test_null_is_missing():
+    facts = facts_from_mapping({"tpm_present": None}, VOCABULARY)
+    assert "device.tpm_present" not in facts.values
+
+
+def test_every_bad_entry_is_reported_with_its_json_path():
+    with pytest.raises(InputError) as info:
+        facts_from_mapping({"tpm_presnt": True, "tpm_version": "new", "join_type": "AzureJoined"}, VOCABULARY,
+                           origin="d.json", path="$.facts")
+    found = info.value.diagnostics
+    assert [d.path for d in found] == ["$.facts.tpm_presnt", "$.facts.tpm_version", "$.facts.join_type"]
+    assert found[0].help == "did you mean `device.tpm_present`?"
+    assert "did you mean `AzureADJoined`" in found[2].help
+    assert found[1].location == "d.json: $.facts.tpm_version"
+
+
+def test_malformed_json_has_line_and_column(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{\n  "facts": {\n    "tpm_present": tru\n  }\n}\n')
+    with pytest.raises(InputError) as info:
+        load_device_file(path, VOCABULARY)
+    (d,) = info.value.diagnostics
+    assert d.location == f"{path}:3:20"
+    assert "^" in d.render()
+
+
+def test_deep_json_is_refused_without_recursion_error():
+    with pytest.raises(InputError) as info:
+        parse_json("[" * 100_000 + "]" * 100_000, "deep.json")
+    assert info.value.diagnostics[0].code == "I004"
+
+
+def test_brackets_inside_strings_do_not_count():
+    assert parse_json(json.dumps({"a": "[" * 500}))["a"] == "[" * 500
+
+
+def test_recovery_password_never_echoed():
+    with pytest.raises(InputError) as info:
+        facts_from_mapping({"tpm_version": KEY}, VOCABULARY)
+    assert KEY not in info.value.render()
+    assert "******" in info.value.render()
+
+
+def test_merge_keeps_agreement_and_records_conflicts():
+    a = facts_from_mapping({"tpm_startup_pin": "Blocked", "tpm_startup": "Allowed"}, VOCABULARY,
+                           default_namespace="policy", name="policy 'A'")
+    b = facts_from_mapping({"tpm_startup_pin": "Required", "tpm_startup": "Allowed"}, VOCABULARY,
+                           default_namespace="policy", name="policy 'B'")
+    merged = merge_facts([a, b])
+    assert merged.get("policy.tpm_startup") == "Allowed"
+    assert "policy.tpm_startup_pin" not in merged.values
+    (conflict,) = merged.conflicts
+    assert [v for _, v in conflict.values] == ["Blocked", "Required"]
