@@ -14,6 +14,7 @@ from .engine import Engine
 from .errors import BitLockerRulesError, redact, suggest
 from .facts import load_device_file, load_policy_file, merge_facts
 from .printer import print_rule
+from .requirements import coverage
 from .report import render_json, render_table
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="list the shipped rulesets and their rules")
     rules.add_argument("--rules", action="append", metavar="NAME|FILE", help="only these rulesets")
+    rules.add_argument("--coverage", action="store_true",
+                       help="list every seed requirement and failure cause with the rules that cover it")
     rules.set_defaults(run=run_rules)
 
     explain = sub.add_parser("explain", help="show a rule's text, sources, rationale and remediation")
@@ -92,8 +95,10 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_rules(args: argparse.Namespace) -> int:
-    """``rules``: list rulesets and rules."""
+    """``rules``: list rulesets and rules, or the requirement coverage."""
     engine = Engine.load(args.rules)
+    if args.coverage:
+        return _print_coverage(engine)
     rows = [
         [loaded.id, rule.id, rule.kind, rule.severity, ", ".join(rule.sources), rule.title]
         for loaded in engine.rulesets
@@ -101,6 +106,16 @@ def run_rules(args: argparse.Namespace) -> int:
     ]
     print(tabulate(rows, headers=["ruleset", "rule", "kind", "severity", "sources", "title"]))
     return EXIT_PASS
+
+
+def _print_coverage(engine: Engine) -> int:
+    table = coverage(loaded.ruleset for loaded in engine.rulesets)
+    rows = [[c.requirement.id, c.requirement.kind, c.requirement.title, ", ".join(c.rules) or "NOT COVERED"]
+            for c in table]
+    print(tabulate(rows, headers=["id", "kind", "requirement", "rules"]))
+    missing = [c.requirement.id for c in table if not c.covered]
+    print(f"\n{len(table) - len(missing)} of {len(table)} covered" + (f"; not covered: {', '.join(missing)}" if missing else ""))
+    return EXIT_FAIL if missing else EXIT_PASS
 
 
 def run_explain(args: argparse.Namespace) -> int:

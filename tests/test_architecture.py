@@ -12,7 +12,8 @@ RANK = {
     "source": 0, "errors": 1, "versions": 1, "resources": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2,
     "syntax": 3, "printer": 3, "facts": 3,
-    "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4,
+    "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "requirements": 4,
+    "importers": 4, "analysis": 5,
     "engine": 5, "report": 6, "cli": 7, "__main__": 8, "__init__": 9,
 }
 

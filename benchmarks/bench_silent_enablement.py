@@ -1,0 +1,682 @@
+"""Benchmark: the silent_enablement ruleset against a hand-written floor and peer engines.
+
+    python benchmarks/bench_silent_enablement.py [--devices 20000] [--repeat 5] [--json FILE]
+
+What it does (see benchmarks/README.md for how to read the output):
+
+1. Generates ``--devices`` seeded device+policy fact sets, a third passing every rule, a third
+   near misses (one fact off or missing), a third random (each fact may be missing). Raw
+   JSON-like values are typed with ``Vocabulary.parse_value`` exactly as the engine does; the
+   typed values are plain dicts ``{fact name: value}`` with missing facts absent. Generation is
+   outside the timing.
+2. Times, in one run, the median of ``--repeat`` passes over all devices (``time.perf_counter``,
+   garbage collector off during a pass, engines interleaved round-robin so drift hits all):
+   - the floor: a hand-written Python function returning the 13 verdict codes (0 pass, 1 fail,
+     2 unknown, 3 not applicable, Kleene logic) of every rule of silent_enablement;
+   - the compiled evaluator ``loaded.verdicts(values)``;
+   - the reference interpreter ``loaded.interpreter.verdict(rule, values)`` for every rule;
+   - for the peers, which decide one thing, a second floor: a hand-written function for the
+     combined decision "ready" (every rule passes or does not apply), and rule-engine,
+     cedarpy and regopy (when installed) encoding that same combined decision, each timed per
+     call including the adaptation of the typed values into the peer's input.
+3. Checks every engine against its floor on every device and prints the mismatches.
+4. Times ``python -m bitlocker_rules check`` on the shipped examples (median of 10 runs, the
+   first run discarded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+try:  # a checkout without `pip install -e .` still runs
+    import bitlocker_rules  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(ROOT))
+
+from tabulate import tabulate  # noqa: E402
+
+from bitlocker_rules import Engine, WindowsVersion  # noqa: E402
+from bitlocker_rules.outcome import CODE_BY_STATUS  # noqa: E402
+
+# ---------------------------------------------------------------------------------------------
+# The facts silent_enablement reads.
+
+RDE = "policy.require_device_encryption"
+WARN = "policy.warning_for_other_disk_encryption"
+PTYPE = "policy.policy_type"
+ROLE = "device.user_role"
+OS = "device.os_version"
+JOIN = "device.join_type"
+TPM_PRESENT = "device.tpm_present"
+TPM_VERSION = "device.tpm_version"
+FIRMWARE = "device.firmware_mode"
+ASUE = "policy.allow_standard_user_encryption"
+STARTUP = "policy.tpm_startup"
+PIN = "policy.tpm_startup_pin"
+KEY = "policy.tpm_startup_key"
+KEY_PIN = "policy.tpm_startup_key_and_pin"
+FACTS = (RDE, WARN, PTYPE, ROLE, OS, JOIN, TPM_PRESENT, TPM_VERSION, FIRMWARE, ASUE, STARTUP, PIN,
+         KEY, KEY_PIN)
+RULE_IDS = ("SE-00", "SE-P2", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08",
+            "SE-09", "SE-10", "SE-11")
+
+# ---------------------------------------------------------------------------------------------
+# Seeded device generation (raw values as the JSON inputs carry them, several spellings).
+
+OS_LOW = ["1607", "1703", "1709", 16299, "10.0.15063.0"]           # before 1803
+OS_MID = ["1803", "10.0.17134.1304", 17134]                       # 1803 up to (not incl.) 1809
+OS_HIGH = ["1809", "1909", "21H2", "10.0.19045.4291", 22631, "Windows 11", "10.0.26100.1742",
+           "Windows 11 23H2"]                                     # 1809 and later
+PASS_VALUES: dict[str, list[Any]] = {
+    RDE: ["Require", "require"],
+    WARN: ["Block"],
+    PTYPE: ["EndpointProtectionTemplate"],
+    ROLE: ["Administrator", "StandardUser"],
+    OS: OS_HIGH,
+    JOIN: ["AzureADJoined", "HybridAzureADJoined"],
+    TPM_PRESENT: [True, "true"],
+    TPM_VERSION: [1.2, 2.0, "2.0", 2],
+    FIRMWARE: ["UEFI", "uefi"],
+    ASUE: ["Allow"],
+    STARTUP: ["Allowed", "Required"],
+    PIN: ["Blocked", "Allowed", "NotConfigured"],
+    KEY: ["Blocked", "Allowed", "NotConfigured"],
+    KEY_PIN: ["Blocked", "Allowed", "NotConfigured"],
+}
+OFF_VALUES: dict[str, list[Any]] = {
+    RDE: ["NotConfigured"],
+    WARN: ["NotConfigured"],
+    PTYPE: ["EndpointSecurityDiskEncryption", "SettingsCatalog", "CustomOmaUri", "SecurityBaseline"],
+    ROLE: ["StandardUser"],  # set on an administrator device running 1803 (see _near_miss)
+    OS: OS_LOW,
+    JOIN: ["AzureADRegistered", "NotJoined", "Unknown"],
+    TPM_PRESENT: [False, "false"],
+    TPM_VERSION: [1.0, "1.1", 0],
+    FIRMWARE: ["LegacyBIOS"],
+    ASUE: ["NotConfigured"],
+    STARTUP: ["Blocked", "NotConfigured"],
+    PIN: ["Required"],
+    KEY: ["Required"],
+    KEY_PIN: ["Required"],
+}
+ANY_VALUES = {f: PASS_VALUES[f] + OFF_VALUES[f] + (OS_MID if f == OS else []) for f in FACTS}
+
+
+def _passing(rng: random.Random) -> dict[str, Any]:
+    raw = {f: rng.choice(PASS_VALUES[f]) for f in FACTS}
+    if raw[ROLE] == "Administrator" and rng.random() < 0.3:
+        raw[OS] = rng.choice(OS_MID)       # administrators pass from 1803 on
+    if raw[OS] in OS_HIGH and rng.random() < 0.1:
+        raw[ROLE] = None                   # role unknown: both role rules may apply; 1809+ passes
+    return raw
+
+
+def _near_miss(rng: random.Random) -> dict[str, Any]:
+    raw = _passing(rng)
+    fact = rng.choice(FACTS)
+    if rng.random() < 0.25:
+        raw[fact] = None                   # one fact missing
+    elif fact == ROLE:
+        raw[OS] = rng.choice(OS_MID)       # an administrator on 1803 passes; a standard user not
+        raw[ROLE] = "StandardUser"
+    elif fact == OS:
+        raw[OS] = rng.choice(OS_LOW + (OS_MID if raw[ROLE] != "Administrator" else []))
+    else:
+        raw[fact] = rng.choice(OFF_VALUES[fact])
+    return raw
+
+
+def _random(rng: random.Random) -> dict[str, Any]:
+    return {f: None if rng.random() < 0.15 else rng.choice(ANY_VALUES[f]) for f in FACTS}
+
+
+def generate(count: int, seed: int, engine: Engine) -> tuple[list[dict[str, Any]], list[str]]:
+    """``count`` typed fact dicts (missing facts absent) and the category of each."""
+    rng = random.Random(seed)
+    makers = (("pass", _passing), ("near miss", _near_miss), ("random", _random))
+    kinds = [makers[i * 3 // count][0] if count else "" for i in range(count)]
+    rng.shuffle(kinds)
+    by_name = dict(makers)
+    vocabulary = engine.vocabulary
+    decls = {f: vocabulary.fact(f) for f in FACTS}
+    devices = []
+    for kind in kinds:
+        raw = by_name[kind](rng)
+        devices.append({f: vocabulary.parse_value(decls[f], v) for f, v in raw.items() if v is not None})
+    return devices, kinds
+
+
+# ---------------------------------------------------------------------------------------------
+# The floor: the 13 rules of silent_enablement by hand, same verdict codes, Kleene logic.
+
+V1803 = WindowsVersion(10, 0, 17134, 0)
+V1809 = WindowsVersion(10, 0, 17763, 0)
+JOINED = frozenset({"AzureADJoined", "HybridAzureADJoined"})
+TPM_STARTUP_OK = frozenset({"Allowed", "Required"})
+
+
+def floor_verdicts(f: Mapping[str, Any]) -> tuple[int, ...]:
+    """Verdict codes of every rule of silent_enablement, in file order."""
+    get = f.get
+    rde, warn, role, os_version = get(RDE), get(WARN), get(ROLE), get(OS)
+    # SE-00: require policy.require_device_encryption == Require
+    se00 = 2 if rde is None else (0 if rde == "Require" else 1)
+    # SE-P2: when silent_policy (rde == Require and warn == Block) require policy_type == EPT
+    if (rde is not None and rde != "Require") or (warn is not None and warn != "Block"):
+        sep2 = 3
+    else:
+        ptype = get(PTYPE)
+        if ptype is None:
+            sep2 = 2
+        elif ptype == "EndpointProtectionTemplate":
+            sep2 = 0
+        else:
+            sep2 = 2 if rde is None or warn is None else 1
+    # SE-01: when user_role == Administrator require os_version >= 1803
+    if role is not None and role != "Administrator":
+        se01 = 3
+    elif os_version is None:
+        se01 = 2
+    elif os_version >= V1803:
+        se01 = 0
+    else:
+        se01 = 2 if role is None else 1
+    # SE-02: when user_role == StandardUser require os_version >= 1809
+    if role is not None and role != "StandardUser":
+        se02 = 3
+    elif os_version is None:
+        se02 = 2
+    elif os_version >= V1809:
+        se02 = 0
+    else:
+        se02 = 2 if role is None else 1
+    # SE-03: require join_type in {AzureADJoined, HybridAzureADJoined}
+    join = get(JOIN)
+    se03 = 2 if join is None else (0 if join in JOINED else 1)
+    # SE-04: require tpm_present and tpm_version >= 1.2
+    present, version = get(TPM_PRESENT), get(TPM_VERSION)
+    if present is False or (version is not None and not version >= 1.2):
+        se04 = 1
+    elif present is None or version is None:
+        se04 = 2
+    else:
+        se04 = 0
+    # SE-05: require firmware_mode == UEFI
+    firmware = get(FIRMWARE)
+    se05 = 2 if firmware is None else (0 if firmware == "UEFI" else 1)
+    # SE-06: require warning_for_other_disk_encryption == Block
+    se06 = 2 if warn is None else (0 if warn == "Block" else 1)
+    # SE-07: require allow_standard_user_encryption == Allow
+    asue = get(ASUE)
+    se07 = 2 if asue is None else (0 if asue == "Allow" else 1)
+    # SE-08: require tpm_startup in {Allowed, Required}
+    startup = get(STARTUP)
+    se08 = 2 if startup is None else (0 if startup in TPM_STARTUP_OK else 1)
+    # SE-09, SE-10, SE-11: the startup PIN / key / key and PIN are not Required
+    pin, key, key_pin = get(PIN), get(KEY), get(KEY_PIN)
+    se09 = 2 if pin is None else (1 if pin == "Required" else 0)
+    se10 = 2 if key is None else (1 if key == "Required" else 0)
+    se11 = 2 if key_pin is None else (1 if key_pin == "Required" else 0)
+    return (se00, sep2, se01, se02, se03, se04, se05, se06, se07, se08, se09, se10, se11)
+
+
+def floor_ready(f: Mapping[str, Any]) -> bool:
+    """The combined decision: every rule passes or does not apply (unknown is not ready)."""
+    get = f.get
+    if get(RDE) != "Require" or get(WARN) != "Block" or get(PTYPE) != "EndpointProtectionTemplate":
+        return False
+    os_version = get(OS)
+    if os_version is None:
+        return False   # whatever the role, a role rule applies (or may) and needs the version
+    if os_version < (V1803 if get(ROLE) == "Administrator" else V1809):
+        return False   # role missing: both role rules may apply, so 1809 is needed
+    if get(JOIN) not in JOINED or get(TPM_PRESENT) is not True or get(FIRMWARE) != "UEFI":
+        return False
+    version = get(TPM_VERSION)
+    if version is None or not version >= 1.2:
+        return False
+    if get(ASUE) != "Allow" or get(STARTUP) not in TPM_STARTUP_OK:
+        return False
+    pin, key, key_pin = get(PIN), get(KEY), get(KEY_PIN)
+    return not (pin is None or pin == "Required" or key is None or key == "Required"
+                or key_pin is None or key_pin == "Required")
+
+
+def ready_from_codes(codes: tuple[int, ...]) -> bool:
+    """The combined decision read off verdict codes."""
+    return 1 not in codes and 2 not in codes
+
+
+# ---------------------------------------------------------------------------------------------
+# Engines. Each builder returns (decide one device, optional decide all devices at once).
+
+
+class Bench:
+    """One row: a per-device callable (or a whole-batch callable) and what it is checked against."""
+
+    def __init__(self, name: str, workload: str, floor: str, setup_ms: float,
+                 per_device: Callable[[Any], Any] | None = None,
+                 batch: Callable[[list], list] | None = None, mode: str = "per call",
+                 devices: list | None = None) -> None:
+        self.name, self.workload, self.floor, self.setup_ms = name, workload, floor, setup_ms
+        self.per_device, self.batch, self.mode = per_device, batch, mode
+        self.devices = devices  # an engine-specific view of the devices, else the shared one
+        self.times: list[float] = []
+        self.results: list | None = None
+        self.mismatches: int | None = None
+        self.note = ""
+
+    def run(self, devices: list) -> float:
+        devices = self.devices if self.devices is not None else devices
+        fn = self.per_device
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            if fn is not None:
+                results = [fn(d) for d in devices]
+            else:
+                results = self.batch(devices)
+            elapsed = time.perf_counter() - start
+        finally:
+            gc.enable()
+        if self.results is None:
+            self.results = results
+        self.times.append(elapsed)
+        return elapsed
+
+
+def _timed_setup(build: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    built = build()
+    return built, (time.perf_counter() - start) * 1000
+
+
+def version_list(v: WindowsVersion) -> list[int]:
+    return [v.major, v.minor, v.build, v.revision]
+
+
+def version_long(v: WindowsVersion) -> int:
+    """A Windows version as one integer that orders like the version (Cedar has no version type)."""
+    return ((v.major * 100 + v.minor) * 100_000 + v.build) * 100_000 + v.revision
+
+
+# Short input names for the peers; the typed values are renamed and adapted per call.
+PEER_NAMES = {RDE: "rde", WARN: "warn", PTYPE: "ptype", ROLE: "role", OS: "os", JOIN: "join",
+              TPM_PRESENT: "tpm_present", TPM_VERSION: "tpm_version", FIRMWARE: "firmware",
+              ASUE: "asue", STARTUP: "startup", PIN: "pin", KEY: "key", KEY_PIN: "key_pin"}
+
+RULE_ENGINE_TEXT = """
+rde == "Require" and warn == "Block" and ptype == "EndpointProtectionTemplate"
+and os != null
+and ((role == "Administrator" and os >= [10, 0, 17134, 0])
+     or (role != "Administrator" and os >= [10, 0, 17763, 0]))
+and join in ["AzureADJoined", "HybridAzureADJoined"]
+and tpm_present == true and tpm_version != null and tpm_version >= 1.2
+and firmware == "UEFI" and asue == "Allow" and startup in ["Allowed", "Required"]
+and pin != null and pin != "Required" and key != null and key != "Required"
+and key_pin != null and key_pin != "Required"
+"""
+
+
+def rule_engine_bench() -> Bench:
+    import rule_engine
+
+    rule, setup = _timed_setup(lambda: rule_engine.Rule(RULE_ENGINE_TEXT))
+    matches = rule.matches
+    items = tuple(PEER_NAMES.items())
+
+    def decide(f: Mapping[str, Any]) -> bool:
+        record = {short: f.get(name) for name, short in items}  # every symbol must resolve
+        os_version = record["os"]
+        if os_version is not None:
+            record["os"] = version_list(os_version)
+        return matches(record)
+
+    return Bench("rule-engine Rule.matches, flat record", "1 decision", "ready", setup, decide)
+
+
+CEDAR_POLICY = """
+permit (principal, action == Action::"enableSilently", resource)
+when {
+  context has rde && context.rde == "Require" &&
+  context has warn && context.warn == "Block" &&
+  context has ptype && context.ptype == "EndpointProtectionTemplate" &&
+  context has os &&
+  (if context has role && context.role == "Administrator"
+     then context.os >= 1000017134_00000
+     else context.os >= 1000017763_00000) &&
+  context has join && ["AzureADJoined", "HybridAzureADJoined"].contains(context.join) &&
+  context has tpm_present && context.tpm_present &&
+  context has tpm_version && context.tpm_version.greaterThanOrEqual(decimal("1.2")) &&
+  context has firmware && context.firmware == "UEFI" &&
+  context has asue && context.asue == "Allow" &&
+  context has startup && ["Allowed", "Required"].contains(context.startup) &&
+  context has pin && context.pin != "Required" &&
+  context has key && context.key != "Required" &&
+  context has key_pin && context.key_pin != "Required"
+};
+""".replace("1000017134_00000", str(version_long(V1803))).replace("1000017763_00000", str(version_long(V1809)))
+
+
+def _cedar_request(f: Mapping[str, Any], items=tuple(PEER_NAMES.items())) -> dict[str, Any]:
+    context = {short: f[name] for name, short in items if name in f}
+    if "os" in context:
+        context["os"] = version_long(context["os"])
+    if "tpm_version" in context:  # Cedar has no float: decimal extension, at most 4 digits
+        context["tpm_version"] = {"__extn": {"fn": "decimal", "arg": f"{context['tpm_version']:.4f}"}}
+    return {"principal": 'Device::"device"', "action": 'Action::"enableSilently"',
+            "resource": 'Policy::"policy"', "context": context}
+
+
+def cedarpy_benches() -> list[Bench]:
+    import cedarpy
+
+    (policies, entities), setup = _timed_setup(
+        lambda: (cedarpy.PolicySet.from_str(CEDAR_POLICY), cedarpy.Entities.from_json_str("[]")))
+    is_authorized, is_authorized_batch = cedarpy.is_authorized, cedarpy.is_authorized_batch
+
+    def decide(f: Mapping[str, Any]) -> bool:
+        result = is_authorized(_cedar_request(f), policies, entities)
+        if result.diagnostics.errors:
+            raise RuntimeError(f"cedar evaluation error: {result.diagnostics.errors}")
+        return result.allowed
+
+    def decide_all(devices: list) -> list[bool]:
+        results = is_authorized_batch([_cedar_request(f) for f in devices], policies, entities)
+        return [r.allowed for r in results]
+
+    return [
+        Bench("cedarpy is_authorized", "1 decision", "ready", setup, decide),
+        Bench("cedarpy is_authorized_batch", "1 decision", "ready", setup, batch=decide_all,
+              mode="batch: 1 call, all N"),
+    ]
+
+
+REGO_MODULE = """
+package se
+
+import rego.v1
+
+default ready := false
+
+ready if {
+  input.rde == "Require"
+  input.warn == "Block"
+  input.ptype == "EndpointProtectionTemplate"
+  os_ok
+  input.join in {"AzureADJoined", "HybridAzureADJoined"}
+  input.tpm_present == true
+  input.tpm_version >= 1.2
+  input.firmware == "UEFI"
+  input.asue == "Allow"
+  input.startup in {"Allowed", "Required"}
+  input.pin != "Required"
+  input.key != "Required"
+  input.key_pin != "Required"
+}
+
+os_ok if {
+  input.role == "Administrator"
+  input.os >= [10, 0, 17134, 0]
+}
+
+os_ok if {
+  not input.role == "Administrator"
+  input.os >= [10, 0, 17763, 0]
+}
+"""
+
+
+def regopy_bench() -> Bench:
+    import regopy
+
+    def build():
+        interpreter = regopy.Interpreter()
+        interpreter.add_module("se.rego", REGO_MODULE)
+        bundle = interpreter.build(None, ["se/ready"])
+        if not bundle.ok():
+            raise RuntimeError("regopy: the bundle did not build")
+        return interpreter, bundle
+
+    (interpreter, bundle), setup = _timed_setup(build)
+    set_input, query, make_input = interpreter.set_input, interpreter.query_bundle_entrypoint, regopy.Input
+    items = tuple(PEER_NAMES.items())
+
+    def decide(f: Mapping[str, Any]) -> bool:
+        document = {short: f[name] for name, short in items if name in f}  # missing = undefined
+        if "os" in document:
+            document["os"] = version_list(document["os"])
+        set_input(make_input(document))
+        output = query(bundle, "se/ready")
+        if not output.ok():
+            raise RuntimeError(f"regopy error: {output}")
+        results = output.results
+        return bool(results) and results[0].expressions == [True]
+
+    return Bench("regopy bundle entrypoint, Input()", "1 decision", "ready", setup, decide)
+
+
+PEERS = (("rule-engine", rule_engine_bench), ("cedarpy", cedarpy_benches), ("regopy", regopy_bench))
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification.
+
+
+def check_codes(bench: Bench, expected: list[tuple[int, ...]], devices: list) -> dict[str, int]:
+    """Per-rule mismatch counts; prints the first mismatching device and rule."""
+    per_rule: Counter[str] = Counter()
+    first = None
+    for index, (got, want) in enumerate(zip(bench.results, expected)):
+        if got != want:
+            for rule, g, w in zip(RULE_IDS, got, want):
+                if g != w:
+                    per_rule[rule] += 1
+                    if first is None:
+                        first = (index, rule, g, w)
+    bench.mismatches = sum(per_rule.values())
+    if first is not None:
+        index, rule, got, want = first
+        print(f"\nBUG? {bench.name}: first mismatch on device #{index}, rule {rule}: "
+              f"got {got}, floor says {want}")
+        print("  device:", {k: str(v) for k, v in devices[index].items()})
+        print("  per rule:", dict(per_rule))
+    return dict(per_rule)
+
+
+def check_ready(bench: Bench, expected: list[bool], devices: list) -> None:
+    wrong = [i for i, (g, w) in enumerate(zip(bench.results, expected)) if bool(g) != w]
+    bench.mismatches = len(wrong)
+    if wrong:
+        index = wrong[0]
+        print(f"\n{bench.name}: {len(wrong)} mismatches; first on device #{index}: "
+              f"got {bench.results[index]}, floor says {expected[index]}")
+        print("  device:", {k: str(v) for k, v in devices[index].items()})
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line, as a user runs it.
+
+
+def time_cli(runs: int) -> dict[str, Any]:
+    """Wall time of one `check` (median of ``runs`` after one discarded warm-up run)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    check = [sys.executable, "-m", "bitlocker_rules", "check", "--rules", "silent_enablement",
+             "--policy", "examples/policy-silent.json", "--device", "examples/device-ready.json"]
+    bare = [sys.executable, "-c", "pass"]
+    figures: dict[str, Any] = {"command": " ".join(["python", *check[1:]])}
+    for label, argv in (("check", check), ("python -c pass", bare)):
+        times, codes = [], set()
+        for i in range(runs + 1):
+            start = time.perf_counter()
+            done = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            elapsed = time.perf_counter() - start
+            codes.add(done.returncode)
+            if done.returncode not in (0, 1):
+                raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-2000:]}")
+            if i:
+                times.append(elapsed)
+        figures[label] = {"median_ms": statistics.median(times) * 1000, "min_ms": min(times) * 1000,
+                          "max_ms": max(times) * 1000, "exit_codes": sorted(codes)}
+    return figures
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=20_240_601)
+    parser.add_argument("--cli-runs", type=int, default=10, help="timed CLI runs (one more is discarded)")
+    parser.add_argument("--no-cli", action="store_true", help="skip the CLI timing")
+    parser.add_argument("--no-interpreter", action="store_true", help="skip the (slow) interpreter row")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+
+    # --- setup (untimed, except each engine's own setup_ms)
+    engine, load_ms = _timed_setup(lambda: Engine.load(["silent_enablement"]))
+    loaded = engine.rulesets[0]
+    assert tuple(r.id for r in loaded.rules) == RULE_IDS, [r.id for r in loaded.rules]
+    start = time.perf_counter()
+    devices, kinds = generate(args.devices, args.seed, engine)
+    gen_s = time.perf_counter() - start
+    proxied = [MappingProxyType(d) for d in devices]
+
+    verdicts = loaded.verdicts
+    interpreter, rules, code_of = loaded.interpreter, loaded.rules, CODE_BY_STATUS
+
+    def interpret(values: Mapping[str, Any]) -> tuple[int, ...]:
+        return tuple([code_of[interpreter.verdict(rule, values)[0]] for rule in rules])
+
+    def compiled_ready(values: Mapping[str, Any]) -> bool:
+        codes = verdicts(values)
+        return 1 not in codes and 2 not in codes
+
+    benches = [
+        Bench("python hand-written (floor)", "13 verdicts", "verdicts", 0.0, floor_verdicts),
+        Bench("bitlocker-rules compiled verdicts", "13 verdicts", "verdicts", load_ms, verdicts),
+        Bench("bitlocker-rules compiled, Facts.values proxy (extra)", "13 verdicts", "verdicts",
+              load_ms, verdicts, devices=proxied),
+    ]
+    if not args.no_interpreter:
+        benches.append(Bench("bitlocker-rules interpreter .verdict x13", "13 verdicts", "verdicts",
+                             load_ms, interpret))
+    benches += [
+        Bench("python hand-written, combined (floor)", "1 decision", "ready", 0.0, floor_ready),
+        Bench("bitlocker-rules compiled -> combined", "1 decision", "ready", load_ms, compiled_ready),
+    ]
+    missing_peers = []
+    for label, build in PEERS:
+        try:
+            built = build()
+        except ImportError:
+            missing_peers.append(label)
+            continue
+        benches.extend(built if isinstance(built, list) else [built])
+
+    print(f"bitlocker-rules silent_enablement benchmark: {args.devices} devices (seed {args.seed}), "
+          f"median of {args.repeat}; Python {platform.python_version()} on {platform.machine()}, "
+          f"{os.cpu_count()} CPUs")
+    print(f"generation and typing {gen_s:.2f} s (untimed); Engine.load {load_ms:.1f} ms")
+
+    # --- timing, interleaved so that machine drift spreads over every engine
+    for _ in range(args.repeat):
+        for bench in benches:
+            bench.run(devices)
+
+    # --- verification against the floors
+    want_codes = benches[0].results
+    want_ready = [floor_ready(d) for d in devices]
+    assert want_ready == [ready_from_codes(c) for c in want_codes], "the two floors disagree"
+    per_rule_mismatches = {}
+    for bench in benches:
+        if bench.floor == "verdicts":
+            per_rule_mismatches[bench.name] = check_codes(bench, want_codes, devices)
+        else:
+            check_ready(bench, want_ready, devices)
+
+    # --- what the devices exercise
+    by_kind = Counter((k, ready) for k, ready in zip(kinds, want_ready))
+    print("devices: " + ", ".join(f"{k}: {by_kind[k, True] + by_kind[k, False]} "
+                                 f"({by_kind[k, True]} ready)" for k in ("pass", "near miss", "random")))
+    names = ("pass", "fail", "unknown", "n/a")
+    dist = [[rule, *(Counter(c[i] for c in want_codes)[code] for code in range(4))]
+            for i, rule in enumerate(RULE_IDS)]
+    print("verdicts per rule (floor):")
+    print(tabulate(dist, headers=["rule", *names], tablefmt="simple"))
+
+    # --- the table
+    floors = {"verdicts": statistics.median(benches[0].times),
+              "ready": statistics.median(next(b for b in benches if b.floor == "ready").times)}
+    rows, figures = [], []
+    for bench in benches:
+        median = statistics.median(bench.times)
+        ratio = median / floors[bench.floor]
+        rows.append([bench.name, bench.workload, bench.mode, f"{median:.4f}",
+                     f"{median / args.devices * 1e6:.2f}", f"{ratio:.1f}x" if ratio >= 10 else f"{ratio:.2f}x",
+                     f"{bench.setup_ms:.1f}", f"{min(bench.times):.4f}-{max(bench.times):.4f}",
+                     bench.mismatches])
+        figures.append({"engine": bench.name, "workload": bench.workload, "mode": bench.mode,
+                        "total_s_median": median, "us_per_decision": median / args.devices * 1e6,
+                        "ratio_vs_floor": ratio, "floor": bench.floor, "setup_ms": bench.setup_ms,
+                        "min_s": min(bench.times), "max_s": max(bench.times), "times_s": bench.times,
+                        "mismatches": bench.mismatches})
+    for label in missing_peers:
+        rows.append([label, "1 decision", "", "not installed", "", "", "", "", ""])
+        figures.append({"engine": label, "installed": False})
+    print()
+    print(tabulate(rows, headers=["engine", "workload", "mode", "total s (median)", "us / decision",
+                                  "vs floor", "setup ms", "min-max s", "mismatches"],
+                   tablefmt="github", disable_numparse=True))
+    print("vs floor: 13-verdict rows against the hand-written 13-verdict floor, 1-decision rows "
+          "against the hand-written combined floor.")
+
+    compiled = next(f for f in figures if f["engine"] == "bitlocker-rules compiled verdicts")
+    goal_compiled = compiled["ratio_vs_floor"] <= 1.5
+    print(f"\ngoal compiled <= 1.5x floor: {'MET' if goal_compiled else 'NOT MET'} "
+          f"({compiled['ratio_vs_floor']:.2f}x)")
+
+    cli = None
+    if not args.no_cli:
+        cli = time_cli(args.cli_runs)
+        c, bare = cli["check"], cli["python -c pass"]
+        goal_cli = c["median_ms"] < 300
+        print(f"CLI `{cli['command']}`: median {c['median_ms']:.0f} ms "
+              f"(min {c['min_ms']:.0f}, max {c['max_ms']:.0f}, {args.cli_runs} runs after 1 discarded, "
+              f"exit {c['exit_codes']}); `python -c pass` {bare['median_ms']:.0f} ms")
+        print(f"goal CLI check < 300 ms: {'MET' if goal_cli else 'NOT MET'}")
+
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "devices": args.devices, "repeat": args.repeat, "seed": args.seed,
+            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "engine_load_ms": load_ms, "generation_s": gen_s, "rows": figures,
+            "per_rule_mismatches": per_rule_mismatches, "cli": cli,
+            "verdict_distribution": {r[0]: dict(zip(names, r[1:])) for r in dist},
+        }, indent=2) + "\n", encoding="utf-8")
+        print(f"figures written to {args.json}")
+    bad = any(b.mismatches for b in benches)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""Markdown reference pages generated from the declarations: the vocabulary and the rulesets.
+
+``docs/vocabulary.md`` and ``docs/rulesets.md`` are this module's output; regenerate them
+from the repository root with::
+
+    python -m bitlocker_rules.reference vocabulary > docs/vocabulary.md
+    python -m bitlocker_rules.reference rulesets > docs/rulesets.md
+
+The renderers take records and return text; they read nothing and the output depends only
+on their input (declaration order of facts and rules, sorted enums and releases), so a test
+can compare a regenerated page with the committed one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from . import nodes as n
+from .printer import print_expr, print_rule
+from .vocabulary import NAMESPACES, EnumMember, EnumType, Fact, FactType, Vocabulary
+
+# The commands that regenerate each page; the pages and tests/test_docs.py quote them.
+COMMANDS = {
+    "vocabulary": "python -m bitlocker_rules.reference vocabulary > docs/vocabulary.md",
+    "rulesets": "python -m bitlocker_rules.reference rulesets > docs/rulesets.md",
+}
+
+# Raw-value columns, in this order; any other origin key follows, sorted.
+_VALUE_KEYS = ("csp", "graph", "catalog")
+_VALUE_TITLES = {"csp": "CSP", "graph": "Graph", "catalog": "Settings catalog"}
+_NAMESPACE_TITLES = {
+    "policy": "Policy settings (`policy.`)",
+    "device": "Device facts (`device.`)",
+    "actor": "Actor facts (`actor.`)",
+    "action": "Action facts (`action.`)",
+    "tenant": "Tenant facts (`tenant.`)",
+}
+_NAMESPACE_INTROS = {
+    "policy": "Settings a policy controls; a repair may change them. Read from the `settings` "
+              "of a policy file.",
+    "device": "Facts about the device; no policy changes them. Read from the `facts` of a "
+              "device file.",
+    "actor": "Who performs an administrative action: roles and permissions.",
+    "action": "The administrative action a rule is asked about.",
+    "tenant": "Tenant and Configuration Manager facts.",
+}
+
+
+# ---------------------------------------------------------------------------
+# Markdown helpers.
+
+_ESCAPE = re.compile(r"([\\`*\[\]<>|#])")
+_LONE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def _text(value: str) -> str:
+    """Prose safe for Markdown (no stray emphasis, HTML or table breaks), on one line."""
+    escaped = _ESCAPE.sub(r"\\\1", " ".join(str(value).split()))
+    return _LONE_UNDERSCORE.sub(r"\\_", escaped)
+
+
+def _code(value: str) -> str:
+    """An inline code span that survives backticks and pipes inside ``value``."""
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    fence = "``" if "`" in text else "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.lower())
+    return text.replace(" ", "-")
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _raw(value: Any) -> str:
+    """A raw origin value as JSON (strings quoted, booleans lower case), in code."""
+    return _code(json.dumps(value, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------------------
+# The vocabulary page.
+
+
+def _enum_heading(enum: EnumType) -> str:
+    return f"`{enum.name}`"
+
+
+def _fact_heading(fact: Fact) -> str:
+    return f"`{fact.name}`"
+
+
+def _type_text(ftype: FactType) -> str:
+    """A fact type in words, enums linked to their section."""
+    if ftype.enum is not None:
+        return f"enum [{_code(ftype.enum.name)}](#{_anchor(_enum_heading(ftype.enum))})"
+    if ftype.kind == "collection":
+        return "collection of records"
+    return ftype.kind
+
+
+def _value_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    keys = {k for row in rows for k in row}
+    return [k for k in _VALUE_KEYS if k in keys] + sorted(keys - set(_VALUE_KEYS))
+
+
+def _member_rows(members: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[str]:
+    """A table of members: name, label and one column per raw-value kind present."""
+    columns = _value_columns([values for _, _, values in members])
+    headers = ["Member (rule text)", "Intune label"] + [_VALUE_TITLES.get(c, _code(c)) for c in columns]
+    rows = [
+        [_code(name), _text(label)] + [_raw(values[c]) if c in values else "" for c in columns]
+        for name, label, values in members
+    ]
+    return _table(headers, rows)
+
+
+def _effective_members(fact: Fact) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """The members of an enum fact with this fact's labels and raw values (they override the enum's)."""
+    enum = fact.type.enum
+    assert enum is not None
+    return [
+        (m.name, fact.member_label(m.name), {**m.origins, **fact.member_values.get(m.name, {})})
+        for m in enum.members
+    ]
+
+
+def _origin_rows(fact: Fact) -> list[list[str]]:
+    origins = dict(fact.origins)
+    rows = []
+    if "csp" in origins:
+        node = _code(origins.pop("csp"))
+        data_id = origins.pop("csp_data_id", None)
+        rows.append(["CSP node", node + (f", data id {_code(data_id)}" if data_id else "")])
+    elif "csp_data_id" in origins:
+        rows.append(["CSP data id", _code(origins.pop("csp_data_id"))])
+    if "graph" in origins or "graph_type" in origins:
+        path = origins.pop("graph", None)
+        resource = origins.pop("graph_type", None)
+        text = _code(path) if path else "(no property)"
+        if resource:
+            text += f" on {_code(resource)}"
+        if origins.pop("inverted", False):
+            text += " (inverted: Graph `true` is the opposite of the CSP value 1)"
+        rows.append(["Graph property", text])
+    if "catalog" in origins:
+        rows.append(["Settings catalog id", _code(origins.pop("catalog"))])
+    for key in sorted(origins):
+        rows.append([_code(key), _raw(origins[key])])
+    return rows
+
+
+def _fact_section(fact: Fact, level: str = "###") -> list[str]:
+    lines = [f"{level} {_fact_heading(fact)}", ""]
+    rows = [
+        ["Intune label", _text(fact.label)],
+        ["Type", _type_text(fact.type)],
+    ]
+    if fact.section:
+        rows.append(["Section", _text(fact.section)])
+    if fact.item_label:
+        rows.append(["One record is", _text(fact.item_label)])
+    if fact.default:
+        rows.append(["Default", _text(fact.default)])
+    rows += _origin_rows(fact)
+    if fact.reference:
+        rows.append(["Reference", ", ".join(_text(r) for r in fact.reference)])
+    lines += _table(["", ""], rows)
+    if fact.description:
+        lines += ["", _text(fact.description)]
+    if fact.type.enum is not None:
+        lines += ["", "Members:", ""] + _member_rows(_effective_members(fact))
+    if fact.type.kind == "collection":
+        lines += ["", "Record fields (write `x.<field>` inside `any x in …`, `all x in …`, `count(x in …: …)`):", ""]
+        lines += _table(
+            ["Field", "Type", "Label", "Description"],
+            [[_code(f.name), _type_text(f.type), _text(f.label), _text(f.description)] for f in fact.type.fields],
+        )
+    return lines + [""]
+
+
+def _enum_users(vocabulary: Vocabulary) -> dict[str, list[str]]:
+    users: dict[str, list[str]] = {}
+    for fact in vocabulary.facts.values():
+        if fact.type.enum is not None:
+            users.setdefault(fact.type.enum.name, []).append(fact.name)
+        for spec in fact.type.fields:
+            if spec.type.enum is not None:
+                users.setdefault(spec.type.enum.name, []).append(f"{fact.name} (field {spec.name})")
+    return users
+
+
+def _enum_section(enum: EnumType, users: Sequence[str]) -> list[str]:
+    lines = [f"### {_enum_heading(enum)}", ""]
+    if enum.description:
+        lines += [_text(enum.description), ""]
+    lines += _member_rows([(m.name, m.label, m.origins) for m in enum.members])
+    if users:
+        links = ", ".join(
+            f"[{_code(u.split(' ')[0])}](#{_anchor(_fact_heading_text(u.split(' ')[0]))})"
+            + (" " + _text(u.split(" ", 1)[1]) if " " in u else "")
+            for u in users
+        )
+        lines += ["", f"Used by: {links}."]
+    return lines + [""]
+
+
+def _fact_heading_text(name: str) -> str:
+    return f"`{name}`"
+
+
+def render_vocabulary_markdown(vocabulary: Vocabulary) -> str:
+    """The vocabulary as a Markdown reference: releases, enumerations, then facts by namespace."""
+    facts_by_ns = {ns: [f for f in vocabulary.facts.values() if f.namespace == ns] for ns in NAMESPACES}
+    enums = sorted(vocabulary.enums.values(), key=lambda e: e.name)
+    users = _enum_users(vocabulary)
+    lines = [
+        "# Vocabulary reference",
+        "",
+        "<!-- Generated from rulesets/vocabulary.toml; do not edit. Regenerate with:",
+        f"     {COMMANDS['vocabulary']} -->",
+        "",
+        "Every fact a rule may name, with its type, the label Intune (or msinfo32, or the encryption",
+        "report) shows for it, and where its value comes from: the BitLocker CSP node and ADMX data",
+        "id, the Microsoft Graph property and resource, and the settings-catalog setting id. The",
+        "declarations live in `rulesets/vocabulary.toml`; this page is generated from them.",
+        "",
+        f"{len(vocabulary.facts)} facts, {len(vocabulary.enums)} enumerations, "
+        f"{len(vocabulary.releases)} Windows release names.",
+        "",
+        "- [Windows releases](#windows-releases)",
+        "- [Enumerations](#enumerations)",
+    ]
+    for ns in NAMESPACES:
+        if facts_by_ns[ns]:
+            lines.append(f"- [{_NAMESPACE_TITLES[ns]}](#{_anchor(_NAMESPACE_TITLES[ns])})")
+    lines += [
+        "",
+        "## Windows releases",
+        "",
+        "Release names a rule may compare `device.os_version` with (`>= 1809`, `>= 21H2`,",
+        '`>= "Windows 11"`); names are matched without regard to case or spaces. `21H2` and `22H2`',
+        'alone are the Windows 10 releases; write `"Windows 11 22H2"` for Windows 11.',
+        "",
+    ]
+    releases = sorted(vocabulary.releases.items(), key=lambda item: (item[1], item[0]))
+    lines += _table(["Release name", "Version"], [[_code(name), _code(str(v))] for name, v in releases])
+    lines += [
+        "",
+        "## Enumerations",
+        "",
+        "Rules write a member by its name, without quotes (`policy.tpm_startup_pin != Required`); a",
+        "bare name takes its type from the other side of the comparison. Input files may write the",
+        "name in any case. The CSP, Graph and settings-catalog columns are the raw values an",
+        "exported policy carries for the member.",
+        "",
+    ]
+    for enum in enums:
+        lines += _enum_section(enum, users.get(enum.name, []))
+    for ns in NAMESPACES:
+        facts = facts_by_ns[ns]
+        if not facts:
+            continue
+        lines += [f"## {_NAMESPACE_TITLES[ns]}", "", _NAMESPACE_INTROS[ns], ""]
+        lines += _table(
+            ["Fact", "Type", "Intune label"],
+            [
+                [f"[{_code(f.name)}](#{_anchor(_fact_heading(f))})", _type_text(f.type), _text(f.label)]
+                for f in facts
+            ],
+        )
+        lines.append("")
+        for fact in facts:
+            lines += _fact_section(fact)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------------------
+# The rulesets page.
+
+
+def _rule_heading(rule: n.Rule) -> str:
+    return f"{rule.id}: {rule.title}"
+
+
+def render_rulesets_markdown(loaded_rulesets: Iterable[Any]) -> str:
+    """Every ruleset (id, title, source, file) and every rule and note in full, with its text.
+
+    Takes objects with ``.ruleset`` (a ``nodes.Ruleset``) and ``.path``, such as the
+    ``LoadedRuleset`` records of ``Engine.load()``.
+    """
+    loaded = list(loaded_rulesets)
+    lines = [
+        "# Shipped rulesets",
+        "",
+        "<!-- Generated from rulesets/*.rules; do not edit. Regenerate with:",
+        f"     {COMMANDS['rulesets']} -->",
+        "",
+        "The rulesets that ship with bitlocker-rules, every rule and note with its sources, the",
+        "BitLocker event ids it relates to, why it exists and how to fix a device that fails it.",
+        "Rule text is shown in canonical form (`bitlocker-rules explain RULE_ID` prints the same);",
+        "the language is described in [language.md](language.md) and the facts in",
+        "[vocabulary.md](vocabulary.md).",
+        "",
+    ]
+    for item in loaded:
+        ruleset: n.Ruleset = item.ruleset
+        title = f"{ruleset.id}: {ruleset.title}"
+        lines.append(f"- [{_text(title)}](#{_anchor(title)})")
+    lines.append("")
+    for item in loaded:
+        lines += _ruleset_section(item.ruleset, str(item.path))
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _ruleset_section(ruleset: n.Ruleset, path: str) -> list[str]:
+    lines = [f"## {ruleset.id}: {_text(ruleset.title)}", ""]
+    rows = [["Ruleset id", _code(ruleset.id)], ["Title", _text(ruleset.title)]]
+    if ruleset.source:
+        rows.append(["Source", _text(ruleset.source)])
+    rows.append(["File", _code(path.replace("\\", "/"))])
+    rows.append(["Rules", str(sum(1 for r in ruleset.rules if r.kind == "rule"))])
+    rows.append(["Notes", str(sum(1 for r in ruleset.rules if r.kind == "note"))])
+    lines += _table(["", ""], rows) + [""]
+    lines += _table(
+        ["Id", "Kind", "Severity", "Title"],
+        [
+            [f"[{rule.id}](#{_anchor(_rule_heading(rule))})", rule.kind, rule.severity, _text(rule.title)]
+            for rule in ruleset.rules
+        ],
+    )
+    lines.append("")
+    if ruleset.definitions:
+        lines += ["Definitions the rules use:", "", "```rules"]
+        lines += [f"define {d.name} = {print_expr(d.expr)}" for d in ruleset.definitions]
+        lines += ["```", ""]
+    for rule in ruleset.rules:
+        lines += _rule_section(rule)
+    return lines
+
+
+def _rule_section(rule: n.Rule) -> list[str]:
+    lines = [f"### {_text(_rule_heading(rule))}", ""]
+    rows = [
+        ["Kind", "rule" if rule.kind == "rule" else "note (informational; never fails)"],
+        ["Severity", rule.severity],
+        ["Sources", ", ".join(_text(s) for s in rule.sources) or "none"],
+        ["Events", ", ".join(str(e) for e in rule.events) or "none"],
+    ]
+    lines += _table(["", ""], rows) + [""]
+    if rule.rationale:
+        lines += [f"**Rationale.** {_text(rule.rationale)}", ""]
+    if rule.remediation:
+        lines += [f"**Remediation.** {_text(rule.remediation)}", ""]
+    lines += ["```rules", print_rule(rule), "```", ""]
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Command line: regenerate a page from what ships.
+
+
+class ShownRuleset(NamedTuple):
+    """A ruleset with the path the rulesets page shows for it."""
+
+    ruleset: n.Ruleset
+    path: str
+
+
+def generate(page: str) -> str:
+    """The page ``vocabulary`` or ``rulesets`` for what ships with the package.
+
+    Shipped rule files are shown as ``rulesets/<name>.rules`` wherever the package is
+    installed, so the page does not depend on the working directory.
+    """
+    # The command line is the edge: only here does this module reach for the engine.
+    from bitlocker_rules.engine import Engine, shipped_vocabulary
+
+    if page == "vocabulary":
+        return render_vocabulary_markdown(shipped_vocabulary())
+    if page == "rulesets":
+        engine = Engine.load()
+        return render_rulesets_markdown(
+            ShownRuleset(item.ruleset, f"rulesets/{Path(str(item.path)).name}") for item in engine.rulesets
+        )
+    raise ValueError(f"unknown page {page!r}; expected one of: {', '.join(COMMANDS)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bitlocker_rules.reference vocabulary|rulesets``: print the page to standard output."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1 or args[0] not in COMMANDS:
+        print("usage: python -m bitlocker_rules.reference vocabulary|rulesets", file=sys.stderr)
+        return 2
+    sys.stdout.write(generate(args[0]))
+    return 0
+
+
+__all__ = [
+    "COMMANDS", "ShownRuleset", "generate", "main", "render_rulesets_markdown", "render_vocabulary_markdown",
+]
+
+if __name__ == "__main__":
+    sys.exit(main())
