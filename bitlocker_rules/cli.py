@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Sequence
@@ -12,10 +14,12 @@ from tabulate import tabulate
 
 from .engine import Engine
 from .errors import BitLockerRulesError, redact, suggest
-from .facts import load_device_file, load_policy_file, merge_facts
+from .facts import Facts, load_device_file, load_policy_file, merge_facts
+from .fleet import evaluate_fleet, evaluate_fleet_parallel, read_fleet, write_jsonl
+from .nodes import facts_read
 from .printer import print_rule
 from .requirements import coverage
-from .report import render_json, render_table
+from .report import render_fleet_json, render_fleet_table, render_json, render_table
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -41,8 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a shipped ruleset name or a .rules file (repeatable; default: every shipped ruleset)")
     check.add_argument("--policy", action="append", default=[], metavar="FILE", help="policy JSON (repeatable)")
     check.add_argument("--device", metavar="FILE", help="device facts JSON")
+    check.add_argument("--fleet", metavar="FILE",
+                       help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream")
+    check.add_argument("--jobs", type=int, default=1, metavar="N", help="with --fleet: use N processes")
     check.add_argument("--format", choices=("table", "json"), default="table")
-    check.add_argument("--output", metavar="FILE", help="write the report here instead of standard output")
+    check.add_argument("--output", metavar="FILE",
+                       help="write the report here; with --fleet, one JSON line per device")
     check.add_argument("--verbose", action="store_true", help="explain passing rules too")
     check.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
     check.add_argument("--fail-on", choices=("error", "warning", "info"), default="info",
@@ -76,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """``check``: evaluate, print a report, return 0/1."""
+    if args.fleet:
+        return run_fleet(args)
     if not args.policy and not args.device:
         print("bitlocker-rules check: give at least one --policy or a --device", file=sys.stderr)
         return EXIT_USAGE
@@ -92,6 +102,60 @@ def run_check(args: argparse.Namespace) -> int:
                 else render_table(report, colour=to_terminal, verbose=args.verbose))
         _write(text, args.output)
     return report.exit_code(args.fail_on)
+
+
+def run_fleet(args: argparse.Namespace) -> int:
+    """``check --fleet``: evaluate every device row, print a summary, write JSON Lines."""
+    if args.device:
+        print("bitlocker-rules check: give --device or --fleet, not both", file=sys.stderr)
+        return EXIT_USAGE
+    if args.jobs < 1:
+        print("bitlocker-rules check: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    make_engine = functools.partial(fleet_engine, tuple(args.rules or ()) or None, tuple(args.policy))
+    engine, policy = make_engine()
+    rows = read_fleet(args.fleet)
+    progress = _progress if sys.stderr.isatty() and not args.quiet else None
+    with _jsonl_output(args.output) as write:
+        if args.jobs == 1:
+            summary = evaluate_fleet(rows, engine, policy, write=write, progress=progress)
+        else:
+            summary = evaluate_fleet_parallel(rows, args.jobs, make_engine, write=write, progress=progress)
+    if progress:
+        print(file=sys.stderr)
+    if not args.quiet:
+        sys.stdout.write(render_fleet_json(summary) if args.format == "json" else render_fleet_table(summary))
+    if summary.bad_rows:
+        return EXIT_USAGE
+    return EXIT_FAIL if any(
+        t.counts["fail"] and _severity_counts(t.severity, args.fail_on) for t in summary.rules
+    ) else EXIT_PASS
+
+
+def fleet_engine(rules, policies) -> tuple[Engine, Facts | None]:
+    """The engine and merged policy facts for a fleet run (also built in each worker process)."""
+    engine = Engine.load(list(rules) if rules else None)
+    parts = [load_policy_file(p, engine.vocabulary) for p in policies]
+    return engine, (merge_facts(parts, name="policies") if parts else None)
+
+
+def _severity_counts(severity: str, fail_on: str) -> bool:
+    levels = {"error": 0, "warning": 1, "info": 2}
+    return levels.get(severity, 0) <= levels[fail_on]
+
+
+def _progress(done: int) -> None:
+    if done % 1000 == 0:
+        print(f"\r{done} devices", end="", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _jsonl_output(path: str | None):
+    if path is None:
+        yield None
+        return
+    with open(path, "w", encoding="utf-8") as stream:
+        yield write_jsonl(stream)
 
 
 def run_rules(args: argparse.Namespace) -> int:
@@ -124,9 +188,10 @@ def run_explain(args: argparse.Namespace) -> int:
     for loaded in engine.rulesets:
         for rule in loaded.ruleset.rules:
             if rule.id.lower() == args.rule_id.lower():
-                facts = _facts_read(rule, loaded, engine)
+                facts = facts_read(rule.applicability, *rule.requirements)
                 print(f"{rule.id} (ruleset {loaded.id}, {loaded.path})\n")
-                print(print_rule(rule))
+                source = loaded.ruleset.text
+                print(source.excerpt(rule.span).rstrip() if source and rule.span else print_rule(rule))
                 print("\nfacts it reads:")
                 for name in facts:
                     decl = engine.vocabulary.fact(name)
@@ -136,29 +201,6 @@ def run_explain(args: argparse.Namespace) -> int:
     hint = suggest(args.rule_id, known)
     print(f"bitlocker-rules explain: no rule `{args.rule_id}`" + (f"; {hint}" if hint else ""), file=sys.stderr)
     return EXIT_USAGE
-
-
-def _facts_read(rule, loaded, engine) -> list[str]:
-    from . import nodes as n
-
-    found: list[str] = []
-
-    def walk(node) -> None:
-        if isinstance(node, n.FactRef) and node.fact not in found:
-            found.append(node.fact)
-        if isinstance(node, n.DefinitionRef):
-            walk(node.body)
-            return
-        for value in getattr(node, "__attrs_attrs__", ()):
-            child = getattr(node, value.name)
-            for item in child if isinstance(child, tuple) else (child,):
-                if hasattr(item, "__attrs_attrs__"):
-                    walk(item)
-
-    for expr in (rule.applicability, *rule.requirements):
-        if expr is not None:
-            walk(expr)
-    return found
 
 
 def _write(text: str, output: str | None) -> None:

@@ -95,6 +95,9 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
+_MEMO_LIMIT = 50_000
+
+
 class Engine:
     """Loaded rulesets plus a vocabulary: evaluate devices, get immutable reports."""
 
@@ -102,6 +105,12 @@ class Engine:
         self.rulesets = tuple(rulesets)
         self.vocabulary = vocabulary or shipped_vocabulary()
         check_all(r.ruleset for r in self.rulesets)
+        # Explanations depend only on the values a rule reads: memoise them by those values.
+        self._reads = {
+            (loaded.id, rule.id): n.facts_read(rule.applicability, *rule.requirements)
+            for loaded in self.rulesets for rule in loaded.rules
+        }
+        self._explained: dict[tuple, RuleOutcome] = {}
 
     @classmethod
     def load(cls, rulesets: Iterable[str | Path] | None = None, vocabulary: Vocabulary | None = None) -> Engine:
@@ -137,10 +146,22 @@ class Engine:
                 if status is Status.PASS and not explain_all:
                     outcomes.append(_bare_outcome(loaded, rule, status))
                 else:
-                    outcome = loaded.interpreter.evaluate(rule, values)
+                    outcome = self._explain(loaded, rule, values)
                     outcomes.append(_mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
             notes += [loaded.interpreter.note(r, values) for r in loaded.notes]
         return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=facts.conflicts)
+
+    def _explain(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
+        key = (loaded.id, rule.id, *(values.get(f) for f in self._reads[(loaded.id, rule.id)]))
+        try:
+            cached = self._explained.get(key)
+        except TypeError:  # collection values are not hashable: explain without the memo
+            return loaded.interpreter.evaluate(rule, values)
+        if cached is None:
+            if len(self._explained) >= _MEMO_LIMIT:
+                self._explained.clear()
+            cached = self._explained[key] = loaded.interpreter.evaluate(rule, values)
+        return cached
 
     def verdicts(self, values: Mapping[str, Any]) -> list[tuple[int, ...]]:
         """Only the verdict codes per ruleset: the fastest path, for fleets and benchmarks."""

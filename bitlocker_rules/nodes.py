@@ -225,3 +225,28 @@ class Ruleset:
     span: Span | None = _SPAN
     text: SourceText | None = field(default=None, eq=False, repr=False, kw_only=True)
     problems: tuple[Diagnostic, ...] = field(default=(), eq=False, repr=False, kw_only=True)
+
+
+def children(node: object) -> tuple:
+    """The direct child nodes of a node (attrs fields holding nodes or tuples of nodes)."""
+    found = []
+    for spec in getattr(type(node), "__attrs_attrs__", ()):
+        if spec.name in ("span", "spans", "text", "problems"):
+            continue
+        value = getattr(node, spec.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if hasattr(type(item), "__attrs_attrs__"):
+                found.append(item)
+    return tuple(found)
+
+
+def facts_read(*exprs: Expr | None) -> tuple[str, ...]:
+    """Every fact a set of checked expressions reads, definitions included, in first-use order."""
+    found: dict[str, None] = {}
+    stack = [e for e in reversed(exprs) if e is not None]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FactRef):
+            found[node.fact] = None
+        stack.extend(reversed(children(node)))
+    return tuple(found)

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from . import nodes as n
 from .printer import print_expr, print_rule
-from .vocabulary import NAMESPACES, EnumMember, EnumType, Fact, FactType, Vocabulary
+from .vocabulary import NAMESPACES, EnumType, Fact, FactType, Vocabulary
 
 # The commands that regenerate each page; the pages and tests/test_docs.py quote them.
 COMMANDS = {
@@ -54,14 +54,15 @@ _NAMESPACE_INTROS = {
 # ---------------------------------------------------------------------------
 # Markdown helpers.
 
-_ESCAPE = re.compile(r"([\\`*\[\]<>|#])")
+_ESCAPE = re.compile(r"([\\`*\[\]<|])")
 _LONE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_LINE_START = re.compile(r"^([#>+=-])")
 
 
 def _text(value: str) -> str:
-    """Prose safe for Markdown (no stray emphasis, HTML or table breaks), on one line."""
+    """Prose safe for Markdown (no stray emphasis, HTML, block markers or table breaks), on one line."""
     escaped = _ESCAPE.sub(r"\\\1", " ".join(str(value).split()))
-    return _LONE_UNDERSCORE.sub(r"\\_", escaped)
+    return _LINE_START.sub(r"\\\1", _LONE_UNDERSCORE.sub(r"\\_", escaped))
 
 
 def _code(value: str) -> str:
@@ -94,7 +95,8 @@ def _raw(value: Any) -> str:
 
 
 def _enum_heading(enum: EnumType) -> str:
-    return f"`{enum.name}`"
+    # "Enum" keeps the anchor apart from a fact's (`ActionKind` and `action.kind` would collide).
+    return f"Enum `{enum.name}`"
 
 
 def _fact_heading(fact: Fact) -> str:
@@ -152,7 +154,7 @@ def _origin_rows(fact: Fact) -> list[list[str]]:
         if resource:
             text += f" on {_code(resource)}"
         if origins.pop("inverted", False):
-            text += " (inverted: Graph `true` is the opposite of the CSP value 1)"
+            text += " (inverted: the Graph Boolean has the opposite polarity of the CSP value)"
         rows.append(["Graph property", text])
     if "catalog" in origins:
         rows.append(["Settings catalog id", _code(origins.pop("catalog"))])
@@ -190,34 +192,30 @@ def _fact_section(fact: Fact, level: str = "###") -> list[str]:
     return lines + [""]
 
 
-def _enum_users(vocabulary: Vocabulary) -> dict[str, list[str]]:
-    users: dict[str, list[str]] = {}
+def _enum_users(vocabulary: Vocabulary) -> dict[str, list[tuple[Fact, str]]]:
+    """Enum name -> the facts (and record fields, by name) of that type, in declaration order."""
+    users: dict[str, list[tuple[Fact, str]]] = {}
     for fact in vocabulary.facts.values():
         if fact.type.enum is not None:
-            users.setdefault(fact.type.enum.name, []).append(fact.name)
+            users.setdefault(fact.type.enum.name, []).append((fact, ""))
         for spec in fact.type.fields:
             if spec.type.enum is not None:
-                users.setdefault(spec.type.enum.name, []).append(f"{fact.name} (field {spec.name})")
+                users.setdefault(spec.type.enum.name, []).append((fact, spec.name))
     return users
 
 
-def _enum_section(enum: EnumType, users: Sequence[str]) -> list[str]:
+def _enum_section(enum: EnumType, users: Sequence[tuple[Fact, str]]) -> list[str]:
     lines = [f"### {_enum_heading(enum)}", ""]
     if enum.description:
         lines += [_text(enum.description), ""]
     lines += _member_rows([(m.name, m.label, m.origins) for m in enum.members])
     if users:
         links = ", ".join(
-            f"[{_code(u.split(' ')[0])}](#{_anchor(_fact_heading_text(u.split(' ')[0]))})"
-            + (" " + _text(u.split(" ", 1)[1]) if " " in u else "")
-            for u in users
+            f"[{_code(fact.name)}](#{_anchor(_fact_heading(fact))})" + (f" (field {_code(field)})" if field else "")
+            for fact, field in users
         )
         lines += ["", f"Used by: {links}."]
     return lines + [""]
-
-
-def _fact_heading_text(name: str) -> str:
-    return f"`{name}`"
 
 
 def render_vocabulary_markdown(vocabulary: Vocabulary) -> str:
@@ -235,6 +233,8 @@ def render_vocabulary_markdown(vocabulary: Vocabulary) -> str:
         "report) shows for it, and where its value comes from: the BitLocker CSP node and ADMX data",
         "id, the Microsoft Graph property and resource, and the settings-catalog setting id. The",
         "declarations live in `rulesets/vocabulary.toml`; this page is generated from them.",
+        "*Reference* lists the source keys and section numbers of the project's BitLocker domain",
+        "reference that a declaration rests on.",
         "",
         f"{len(vocabulary.facts)} facts, {len(vocabulary.enums)} enumerations, "
         f"{len(vocabulary.releases)} Windows release names.",
@@ -309,8 +309,9 @@ def render_rulesets_markdown(loaded_rulesets: Iterable[Any]) -> str:
         "",
         "The rulesets that ship with bitlocker-rules, every rule and note with its sources, the",
         "BitLocker event ids it relates to, why it exists and how to fix a device that fails it.",
-        "Rule text is shown in canonical form (`bitlocker-rules explain RULE_ID` prints the same);",
-        "the language is described in [language.md](language.md) and the facts in",
+        "Rule text is shown in canonical form, as `bitlocker-rules explain RULE_ID` prints it: release",
+        "names appear as the version they stand for (`1809` as `10.0.17763.0`) and long texts on one line.",
+        "The language is described in [language.md](language.md) and the facts in",
         "[vocabulary.md](vocabulary.md).",
         "",
     ]
@@ -346,11 +347,11 @@ def _ruleset_section(ruleset: n.Ruleset, path: str) -> list[str]:
         lines += [f"define {d.name} = {print_expr(d.expr)}" for d in ruleset.definitions]
         lines += ["```", ""]
     for rule in ruleset.rules:
-        lines += _rule_section(rule)
+        lines += _rule_section(rule, ruleset, path)
     return lines
 
 
-def _rule_section(rule: n.Rule) -> list[str]:
+def _rule_section(rule: n.Rule, ruleset: n.Ruleset, path: str) -> list[str]:
     lines = [f"### {_text(_rule_heading(rule))}", ""]
     rows = [
         ["Kind", "rule" if rule.kind == "rule" else "note (informational; never fails)"],
@@ -358,6 +359,9 @@ def _rule_section(rule: n.Rule) -> list[str]:
         ["Sources", ", ".join(_text(s) for s in rule.sources) or "none"],
         ["Events", ", ".join(str(e) for e in rule.events) or "none"],
     ]
+    if ruleset.text is not None and rule.span is not None:
+        line, _ = ruleset.text.position(rule.span.start)
+        rows.append(["Defined at", _code(f"{path.replace(chr(92), '/')}:{line}")])
     lines += _table(["", ""], rows) + [""]
     if rule.rationale:
         lines += [f"**Rationale.** {_text(rule.rationale)}", ""]

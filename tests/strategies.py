@@ -240,6 +240,11 @@ def _refs(kind: str, scope: tuple[str, ...]) -> list[n.Name]:
     return refs
 
 
+def _kinds(scope: tuple[str, ...]) -> list[str]:
+    """The types some operand has in this scope (record fields only inside a quantifier)."""
+    return [k for k in KINDS if _refs(k, scope)]
+
+
 def _numeric(kind: str) -> bool:
     return kind in ("integer", "decimal")
 
@@ -262,7 +267,7 @@ def counts(scope: tuple[str, ...] = (), definitions: int = 0) -> st.SearchStrate
 @functools.cache
 def value_operands(kind: str, scope: tuple[str, ...] = (), definitions: int = 0) -> st.SearchStrategy[n.Expr]:
     """Non-constant operands of a type: facts, fields of bound records, and counts for numbers."""
-    numeric = [k for k in ("integer", "decimal")] if _numeric(kind) else [kind]
+    numeric = ["integer", "decimal"] if _numeric(kind) else [kind]
     refs = [r for k in numeric for r in _refs(k, scope)]
     options = [st.sampled_from(refs)] if refs else []
     if _numeric(kind):
@@ -273,7 +278,7 @@ def value_operands(kind: str, scope: tuple[str, ...] = (), definitions: int = 0)
 @st.composite
 def compares(draw, scope: tuple[str, ...] = (), definitions: int = 0) -> n.Compare:
     """``a op b``: a fact, field or count against a constant or a compatible operand."""
-    kind = draw(st.sampled_from(KINDS))
+    kind = draw(st.sampled_from(_kinds(scope)))
     left = draw(value_operands(kind, scope, definitions))
     right = draw(st.one_of(literals_of(kind), value_operands(kind, scope, definitions)))
     op = draw(st.sampled_from(ALL_OPS if kind in ORDERED else EQUALITY_OPS))
@@ -285,7 +290,7 @@ def compares(draw, scope: tuple[str, ...] = (), definitions: int = 0) -> n.Compa
 @st.composite
 def members(draw, scope: tuple[str, ...] = (), definitions: int = 0) -> n.Member:
     """``a in {…}`` / ``a not in {…}`` with constants of a's type."""
-    kind = draw(st.sampled_from(KINDS))
+    kind = draw(st.sampled_from(_kinds(scope)))
     operand = draw(value_operands(kind, scope, definitions))
     items = draw(st.lists(literals_of(kind), min_size=1, max_size=4).map(tuple))
     return n.Member(operand, items, draw(st.booleans()))
@@ -331,11 +336,13 @@ def conditions(scope: tuple[str, ...] = (), definitions: int = 0, max_leaves: in
             st.builds(n.Conditional, children, children, children),
         ]
         if len(scope) < MAX_SCOPE:
-            var = st.sampled_from(_free_variables(scope))
-            options.append(var.flatmap(lambda v: st.builds(
-                n.Quantified, st.sampled_from(["any", "all"]), st.just(v), st.just(name(COLLECTION)),
-                conditions(scope + (v,), definitions),
-            )))
+            options += [
+                st.builds(
+                    n.Quantified, st.sampled_from(["any", "all"]), st.just(var), st.just(name(COLLECTION)),
+                    conditions(scope + (var,), definitions),
+                )
+                for var in _free_variables(scope)
+            ]
         return st.one_of(options)
 
     return st.recursive(atoms(scope, definitions), extend, max_leaves=max_leaves)

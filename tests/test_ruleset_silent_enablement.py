@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-
 from bitlocker_rules import (Engine, InputError, Report, RuleOutcome, Status, load_device_file, load_policy_file,
                              merge_facts)
 

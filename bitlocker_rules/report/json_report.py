@@ -56,3 +56,26 @@ def _condition(c: Condition) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+FLEET_SCHEMA = "bitlocker-rules/fleet/1"
+
+
+def fleet_to_dict(summary) -> dict[str, Any]:
+    """A fleet summary as plain JSON-ready data."""
+    return {
+        "schema": FLEET_SCHEMA,
+        "devices": summary.devices,
+        "failed_devices": summary.failed_devices,
+        "rules": [
+            {"ruleset": t.ruleset, "rule": t.rule, "title": t.title, "severity": t.severity, **t.counts}
+            for t in summary.rules
+        ],
+        "top_failure_reasons": [{"reason": r, "devices": c} for r, c in summary.top_reasons()],
+        "bad_rows": [{"row": b.number, "message": b.message} for b in summary.bad_rows],
+    }
+
+
+def render_fleet_json(summary) -> str:
+    """A fleet summary as an indented JSON document, secrets masked."""
+    return redact(json.dumps(fleet_to_dict(summary), indent=2, ensure_ascii=False)) + "\n"

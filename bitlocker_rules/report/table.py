@@ -70,3 +70,25 @@ def _details(outcome: RuleOutcome) -> list[str]:
     if outcome.events:
         lines.append(f"  events: {', '.join(str(e) for e in outcome.events)}")
     return lines
+
+
+def render_fleet_table(summary, *, bad_row_limit: int = 20) -> str:
+    """A fleet summary: per rule, how many devices pass, fail, are unknown or not applicable."""
+    rows = [
+        [t.ruleset, t.rule, t.severity, t.counts["pass"], t.counts["fail"], t.counts["unknown"],
+         t.counts["not_applicable"], t.title]
+        for t in summary.rules
+    ]
+    parts = [f"Fleet: {summary.devices} devices evaluated, {summary.failed_devices} failing at least one rule"
+             + (f", {len(summary.bad_rows)} rows not read" if summary.bad_rows else ""), ""]
+    parts.append(tabulate(rows, headers=["ruleset", "rule", "severity", "pass", "fail", "unknown", "n/a", "title"]))
+    reasons = summary.top_reasons()
+    if reasons:
+        parts += ["", "Most common failure reasons:"]
+        parts += [f"  {count:>7}  {reason}" for reason, count in reasons]
+    if summary.bad_rows:
+        parts += ["", "Rows that could not be read:"]
+        parts += [f"  row {bad.number}: {bad.message}" for bad in summary.bad_rows[:bad_row_limit]]
+        if len(summary.bad_rows) > bad_row_limit:
+            parts.append(f"  … and {len(summary.bad_rows) - bad_row_limit} more")
+    return redact("\n".join(parts)) + "\n"
