@@ -250,8 +250,8 @@ class _Checker:
                        or "members: " + ", ".join(other.enum.member_names))
             return n.Const(None, span=value.name.span), None
         if other is not None:
-            self.error("E306", f"`{word}` is not a value of type {other}", value.name.span,
-                       help=self.name_hint(word))
+            hint = "write true or false" if other.kind == "bool" else self.name_hint(word)
+            self.error("E306", f"`{word}` is not a value of type {other}", value.name.span, help=hint)
             return n.Const(None, span=value.name.span), None
         self.unknown_name(value.name, {})
         return n.Const(None, span=value.name.span), None

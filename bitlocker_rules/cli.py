@@ -13,7 +13,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from .engine import Engine
-from .errors import BitLockerRulesError, redact, suggest
+from .errors import BitLockerRulesError, Diagnostic, InputError, redact, suggest
 from .facts import Facts, load_device_file, load_policy_file, merge_facts
 from .fleet import evaluate_fleet, evaluate_fleet_parallel, read_fleet, write_jsonl
 from .nodes import facts_read
@@ -154,7 +154,11 @@ def _jsonl_output(path: str | None):
     if path is None:
         yield None
         return
-    with open(path, "w", encoding="utf-8") as stream:
+    try:
+        stream = open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise InputError([Diagnostic("I004", f"cannot write results: {exc.strerror}", file=path)]) from None
+    with stream:
         yield write_jsonl(stream)
 
 
@@ -168,7 +172,7 @@ def run_rules(args: argparse.Namespace) -> int:
         for loaded in engine.rulesets
         for rule in loaded.ruleset.rules
     ]
-    print(tabulate(rows, headers=["ruleset", "rule", "kind", "severity", "sources", "title"]))
+    _print(tabulate(rows, headers=["ruleset", "rule", "kind", "severity", "sources", "title"]))
     return EXIT_PASS
 
 
@@ -176,9 +180,9 @@ def _print_coverage(engine: Engine) -> int:
     table = coverage(loaded.ruleset for loaded in engine.rulesets)
     rows = [[c.requirement.id, c.requirement.kind, c.requirement.title, ", ".join(c.rules) or "NOT COVERED"]
             for c in table]
-    print(tabulate(rows, headers=["id", "kind", "requirement", "rules"]))
+    _print(tabulate(rows, headers=["id", "kind", "requirement", "rules"]))
     missing = [c.requirement.id for c in table if not c.covered]
-    print(f"\n{len(table) - len(missing)} of {len(table)} covered" + (f"; not covered: {', '.join(missing)}" if missing else ""))
+    _print(f"\n{len(table) - len(missing)} of {len(table)} covered" + (f"; not covered: {', '.join(missing)}" if missing else ""))
     return EXIT_FAIL if missing else EXIT_PASS
 
 
@@ -189,13 +193,13 @@ def run_explain(args: argparse.Namespace) -> int:
         for rule in loaded.ruleset.rules:
             if rule.id.lower() == args.rule_id.lower():
                 facts = facts_read(rule.applicability, *rule.requirements)
-                print(f"{rule.id} (ruleset {loaded.id}, {loaded.path})\n")
+                _print(f"{rule.id} (ruleset {loaded.id}, {loaded.path})\n")
                 source = loaded.ruleset.text
-                print(source.excerpt(rule.span).rstrip() if source and rule.span else print_rule(rule))
-                print("\nfacts it reads:")
+                _print(source.excerpt(rule.span).rstrip() if source and rule.span else print_rule(rule))
+                _print("\nfacts it reads:")
                 for name in facts:
                     decl = engine.vocabulary.fact(name)
-                    print(f"  {name}: {decl.label if decl else ''}")
+                    _print(f"  {name}: {decl.label if decl else ''}")
                 return EXIT_PASS
     known = [r.id for loaded in engine.rulesets for r in loaded.ruleset.rules]
     hint = suggest(args.rule_id, known)
@@ -207,5 +211,13 @@ def _write(text: str, output: str | None) -> None:
     text = redact(text)
     if output is None:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError([Diagnostic("I004", f"cannot write the report: {exc.strerror}", file=output)]) from None
+
+
+def _print(text: str = "") -> None:
+    """Print to standard output with secrets masked (rule text may quote anything)."""
+    print(redact(text))

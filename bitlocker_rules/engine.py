@@ -116,7 +116,7 @@ class Engine:
     def load(cls, rulesets: Iterable[str | Path] | None = None, vocabulary: Vocabulary | None = None) -> Engine:
         """Load rulesets by name or path (default: every shipped ruleset), collecting all errors."""
         vocabulary = vocabulary or shipped_vocabulary()
-        names = list(rulesets) if rulesets is not None else list(shipped_ruleset_paths())
+        names = list(dict.fromkeys(rulesets)) if rulesets is not None else list(shipped_ruleset_paths())
         loaded, problems = [], []
         for name in names:
             try:

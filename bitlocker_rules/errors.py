@@ -83,7 +83,7 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
 
 
 # A BitLocker recovery password: eight groups of six digits (the separator may vary).
-_RECOVERY_PASSWORD = re.compile(r"\b\d{6}(?:[- ]?\d{6}){7}\b")
+_RECOVERY_PASSWORD = re.compile(r"(?<!\d)\d{6}(?:[- ]?\d{6}){7}(?!\d)")
 SECRET_MASK = "******-******-******-******-******-******-******-******"
 
 

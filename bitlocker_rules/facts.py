@@ -82,7 +82,35 @@ def facts_from_mapping(
         origins[fact.name] = f"{name or origin} {where}"
     if problems:
         raise InputError(problems)
+    apply_grants(values, origins, vocabulary)
     return Facts(values, origins, name=name)
+
+
+def apply_grants(values: dict[str, Any], origins: dict[str, str], vocabulary: Vocabulary) -> None:
+    """Add the permissions the vocabulary's ``[[grants]]`` give the roles named in ``values``.
+
+    When a roles fact (e.g. ``actor.intune_roles``) names a granting role, its permissions
+    fact gains the granted permissions: the union with any permissions given, matched by name
+    without regard to case. A permissions fact that was not given and gains nothing stays
+    missing (the actor's custom roles may carry permissions nobody listed).
+    """
+    for grant in vocabulary.grants:
+        roles = values.get(grant.roles_fact)
+        if not roles or not any(_same_name(r.get("name"), grant.role) for r in roles):
+            continue
+        held = values.get(grant.permissions_fact) or ()
+        names = {str(r.get("name", "")).casefold() for r in held}
+        added = tuple(MappingProxyType({"name": p}) for p in grant.permissions if p.casefold() not in names)
+        if not added:
+            continue
+        values[grant.permissions_fact] = tuple(held) + added
+        via = f"role {grant.role} in {grant.roles_fact} (vocabulary grant)"
+        given = origins.get(grant.permissions_fact)
+        origins[grant.permissions_fact] = f"{given}; {via}" if given else via
+
+
+def _same_name(a: Any, b: str) -> bool:
+    return isinstance(a, str) and a.strip().casefold() == b.casefold()
 
 
 def _unknown_fact(fact_name, where, origin, vocabulary, allowed) -> Diagnostic:
@@ -92,12 +120,17 @@ def _unknown_fact(fact_name, where, origin, vocabulary, allowed) -> Diagnostic:
         tails = {f.split(".", 1)[1]: f for f in choices}
         close = suggest(fact_name.split(".", 1)[1], tails)
         hint = close and f"did you mean `{tails[close.split('`')[1]]}`?"
-    what = "unknown fact" if vocabulary.fact(fact_name) is None else "fact not allowed here"
-    return Diagnostic("I202", f"{what} `{fact_name}`", path=where, file=origin, help=hint)
+    declared = vocabulary.fact(fact_name)
+    if declared is not None:
+        home = "a --policy file's `settings`" if declared.policy_controlled else "a --device file's `facts`"
+        return Diagnostic("I203", f"`{fact_name}` does not belong here", path=where, file=origin,
+                          help=f"it is a {declared.namespace} fact: put it in {home}")
+    return Diagnostic("I202", f"unknown fact `{fact_name}`", path=where, file=origin, help=hint)
 
 
 def _shown(raw: Any) -> str:
-    return redact(json.dumps(raw)[:80])
+    shown = redact(json.dumps(raw))
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:

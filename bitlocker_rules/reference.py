@@ -298,7 +298,9 @@ def render_rulesets_markdown(loaded_rulesets: Iterable[Any]) -> str:
     """Every ruleset (id, title, source, file) and every rule and note in full, with its text.
 
     Takes objects with ``.ruleset`` (a ``nodes.Ruleset``) and ``.path``, such as the
-    ``LoadedRuleset`` records of ``Engine.load()``.
+    ``LoadedRuleset`` records of ``Engine.load()``. Rule text is printed from the tree it is
+    given: a parsed ruleset prints constants as written (``1809``, ``"KB4497934"``); a checked
+    one prints the resolved values (``10.0.17763.0``).
     """
     loaded = list(loaded_rulesets)
     lines = [
@@ -309,8 +311,8 @@ def render_rulesets_markdown(loaded_rulesets: Iterable[Any]) -> str:
         "",
         "The rulesets that ship with bitlocker-rules, every rule and note with its sources, the",
         "BitLocker event ids it relates to, why it exists and how to fix a device that fails it.",
-        "Rule text is shown in canonical form, as `bitlocker-rules explain RULE_ID` prints it: release",
-        "names appear as the version they stand for (`1809` as `10.0.17763.0`) and long texts on one line.",
+        "Rule text is shown in canonical form: one clause per line, long texts joined on one line",
+        "(`bitlocker-rules explain RULE_ID` shows a rule as written in its file).",
         "The language is described in [language.md](language.md) and the facts in",
         "[vocabulary.md](vocabulary.md).",
         "",
@@ -386,18 +388,22 @@ def generate(page: str) -> str:
     """The page ``vocabulary`` or ``rulesets`` for what ships with the package.
 
     Shipped rule files are shown as ``rulesets/<name>.rules`` wherever the package is
-    installed, so the page does not depend on the working directory.
+    installed, so the page does not depend on the working directory. Every ruleset is loaded
+    (so checked) first; the page prints the parsed tree, whose constants read as written.
     """
     # The command line is the edge: only here does this module reach for the engine.
     from bitlocker_rules.engine import Engine, shipped_vocabulary
+    from bitlocker_rules.syntax import parse_ruleset
 
     if page == "vocabulary":
         return render_vocabulary_markdown(shipped_vocabulary())
     if page == "rulesets":
-        engine = Engine.load()
-        return render_rulesets_markdown(
-            ShownRuleset(item.ruleset, f"rulesets/{Path(str(item.path)).name}") for item in engine.rulesets
-        )
+        shown = []
+        for item in Engine.load().rulesets:
+            text = item.ruleset.text
+            parsed = parse_ruleset(text.text, text.name) if text is not None else item.ruleset
+            shown.append(ShownRuleset(parsed, f"rulesets/{Path(str(item.path)).name}"))
+        return render_rulesets_markdown(shown)
     raise ValueError(f"unknown page {page!r}; expected one of: {', '.join(COMMANDS)}")
 
 

@@ -12,7 +12,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import nodes as n
-from .errors import Diagnostic, RulesError
+from .errors import Diagnostic, RulesError, suggest
 from .resources import grammar_path
 from .source import SourceText, Span
 
@@ -39,6 +39,8 @@ def _parser() -> Lark:
     return Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
+        # The basic lexer matches whole words, so `requires` is a name, not `require` + `s`.
+        lexer="basic",
         propagate_positions=True,
         maybe_placeholders=False,
         cache=True,
@@ -47,6 +49,7 @@ def _parser() -> Lark:
 
 def parse_ruleset(text: str, name: str = "<string>") -> n.Ruleset:
     """Parse one rule file into a ``Ruleset``; raise ``RulesError`` on bad syntax."""
+    text = text.removeprefix("\ufeff")  # editors on Windows may start a file with a BOM
     source = SourceText(text, name)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
         raise RulesError([Diagnostic("E001", f"rule file is larger than {MAX_TEXT_BYTES} bytes", source=source)])
@@ -92,15 +95,20 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: SourceText) -> Diagnostic:
         )
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
+    expected = exc.accepts or exc.expected
     return Diagnostic(
-        "E103", f"unexpected {_describe_token(token)}",
+        "E103", f"unexpected `{token}`",
         source=source, span=Span(token.start_pos, token.end_pos),
-        help=_expected(exc.accepts or exc.expected),
+        help=_keyword_hint(str(token), expected) or _expected(expected),
     )
 
 
-def _describe_token(token: Token) -> str:
-    return f"`{token}`"
+def _keyword_hint(word: str, expected) -> str | None:
+    """"did you mean `require`?" when a name is a near miss of a keyword that fits here."""
+    patterns = {t.name: t.pattern for t in _parser().terminals}
+    keywords = [patterns[name].value for name in expected if name in patterns and patterns[name].type == "str"]
+    hint = suggest(word, [k for k in keywords if k.isalpha()])
+    return f"{hint} ({_expected(expected)})" if hint else None
 
 
 def _expected(names) -> str | None:

@@ -116,13 +116,30 @@ class Fact:
 
 
 @frozen
+class Grant:
+    """A built-in role and the permissions it carries (a ``[[grants]]`` entry of the vocabulary).
+
+    When the actor's ``roles_fact`` (a collection of ``{name}`` records) names ``role``, the
+    actor's ``permissions_fact`` gains ``permissions``; see ``facts.apply_grants``.
+    """
+
+    role: str
+    roles_fact: str
+    permissions_fact: str
+    permissions: tuple[str, ...]
+    description: str = ""
+    reference: tuple[str, ...] = ()
+
+
+@frozen
 class Vocabulary:
-    """Every fact a rule may name, the enumerations, and Windows release names."""
+    """Every fact a rule may name, the enumerations, Windows release names and role grants."""
 
     facts: Mapping[str, Fact] = field(converter=_frozen_map)
     enums: Mapping[str, EnumType] = field(converter=_frozen_map)
     releases: Mapping[str, WindowsVersion] = field(converter=_frozen_map)
     origin: str = "<vocabulary>"
+    grants: tuple[Grant, ...] = field(default=(), converter=tuple)
 
     def fact(self, name: str) -> Fact | None:
         """The declared fact called ``name``, or None."""
@@ -267,9 +284,58 @@ def build_vocabulary(data: Mapping[str, Any], origin: str = "<vocabulary>") -> V
         if fact.name in facts:
             problems.append(Diagnostic("V002", f"fact `{fact.name}` is declared twice", path=where))
         facts[fact.name] = fact
+    grants = _build_grants(data.get("grants", []), facts, problems, origin)
     if problems:
         raise VocabularyError(problems)
-    return Vocabulary(facts=facts, enums=enums, releases=releases, origin=origin)
+    return Vocabulary(facts=facts, enums=enums, releases=releases, origin=origin, grants=grants)
+
+
+def _build_grants(specs, facts: Mapping[str, Fact], problems: list[Diagnostic], origin: str) -> list[Grant]:
+    """``[[grants]]``: role -> permissions, naming two collection facts with a string ``name`` field."""
+    grants: list[Grant] = []
+    seen: set[tuple[str, str]] = set()
+    for index, spec in enumerate(specs):
+        where = f"{origin}: grants[{index}]"
+        role = spec.get("role")
+        permissions = spec.get("permissions")
+        ok = True
+        if not isinstance(role, str) or not role.strip():
+            problems.append(Diagnostic("V010", "a grant needs a non-empty `role`", path=where))
+            ok = False
+        if (not isinstance(permissions, list) or not permissions
+                or not all(isinstance(p, str) and p.strip() for p in permissions)):
+            problems.append(Diagnostic("V011", "a grant needs `permissions`, a non-empty list of names",
+                                       path=where))
+            ok = False
+        for key in ("roles_fact", "permissions_fact"):
+            name = spec.get(key, "")
+            fact = facts.get(name)
+            if fact is None:
+                problems.append(Diagnostic("V012", f"grant `{key}`: unknown fact `{name}`", path=where,
+                                           help=suggest(str(name), facts)))
+                ok = False
+            elif not _names_records(fact):
+                problems.append(Diagnostic("V013", f"grant `{key}`: `{name}` must be a collection whose "
+                                           "records have a string field `name`", path=where))
+                ok = False
+        if not ok:
+            continue
+        key = (role.strip().casefold(), spec["roles_fact"])
+        if key in seen:
+            problems.append(Diagnostic("V014", f"role `{role}` in {spec['roles_fact']} is granted twice",
+                                       path=where, help="list every permission of a role in one grant"))
+            continue
+        seen.add(key)
+        grants.append(Grant(role.strip(), spec["roles_fact"], spec["permissions_fact"],
+                            tuple(p.strip() for p in permissions), str(spec.get("description", "")),
+                            tuple(spec.get("reference", ()))))
+    return grants
+
+
+def _names_records(fact: Fact) -> bool:
+    """Whether ``fact`` is a collection of records with a string field ``name``."""
+    spec = fact.type.field("name") if fact.type.kind == "collection" else None
+    return spec is not None and spec.type.kind == "string"
 
 
 def _build_releases(spec: Mapping[str, str], problems: list[Diagnostic], origin: str):

@@ -24,8 +24,10 @@ from types import MappingProxyType
 
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
+from lark import Lark
 
 from bitlocker_rules import nodes as n
+from bitlocker_rules.resources import grammar_path
 from bitlocker_rules.syntax import _parser
 from bitlocker_rules.versions import WindowsVersion
 from bitlocker_rules.vocabulary import build_vocabulary
@@ -282,7 +284,11 @@ def compares(draw, scope: tuple[str, ...] = (), definitions: int = 0) -> n.Compa
     left = draw(value_operands(kind, scope, definitions))
     right = draw(st.one_of(literals_of(kind), value_operands(kind, scope, definitions)))
     op = draw(st.sampled_from(ALL_OPS if kind in ORDERED else EQUALITY_OPS))
-    if draw(st.booleans()):
+    # KNOWN BUG (test_known_bug_string_version_on_the_left): the checker refuses a quoted
+    # version on the left of an ordering (`"10.0.17763" <= device.os_version`). Drop this
+    # guard once the checker is fixed.
+    swappable = not (op not in EQUALITY_OPS and isinstance(right, n.Literal) and right.kind == "string")
+    if swappable and draw(st.booleans()):
         left, right = right, left
     return n.Compare(op, left, right)
 
@@ -423,7 +429,8 @@ def exprs(max_leaves: int = 12) -> st.SearchStrategy[n.Expr]:
 
 def syntactic_rules(expressions: st.SearchStrategy[n.Expr] | None = None) -> st.SearchStrategy[n.Rule]:
     """Rules and notes with every clause the printer writes."""
-    expressions = expressions or exprs()
+    if expressions is None:
+        expressions = exprs()
     source_refs = st.one_of(identifiers(), st.from_regex(RULE_ID_RE, fullmatch=True), texts(6))
     return st.builds(
         n.Rule,
@@ -478,8 +485,13 @@ def _terminal_strategies() -> dict[str, st.SearchStrategy[str]]:
 
 
 def grammar_texts() -> st.SearchStrategy[str]:
-    """Rule files generated from the real grammar (``hypothesis.extra.lark.from_lark``)."""
-    return from_lark(_parser(), start="start", explicit=_terminal_strategies())
+    """Rule files generated from the real grammar (``hypothesis.extra.lark.from_lark``).
+
+    ``syntax._parser()`` is loaded from Lark's cache and keeps no grammar object, so the
+    generator gets its own (uncached) instance of the same grammar file.
+    """
+    grammar = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", start="start")
+    return from_lark(grammar, start="start", explicit=_terminal_strategies())
 
 
 FRAGMENTS = (

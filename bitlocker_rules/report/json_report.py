@@ -41,7 +41,7 @@ def _outcome(o: RuleOutcome) -> dict[str, Any]:
         "sources": list(o.sources), "status": o.status.value,
         "reasons": [_condition(c) for c in o.reasons],
         "missing_facts": list(o.missing_facts),
-        "remediation": o.remediation if o.status is not Status.PASS else "",
+        "remediation": o.remediation if o.status in (Status.FAIL, Status.UNKNOWN) else "",
         "events": list(o.events), "location": o.location,
     }
 

@@ -55,7 +55,8 @@ def _short_reason(outcome: RuleOutcome) -> str:
 
 def _summary(report: Report) -> str:
     counts = ", ".join(f"{report.count(s)} {s.value}" for s in Status)
-    return f"{len(report.outcomes)} rules: {counts}"
+    total = len(report.outcomes)
+    return f"{total} rule{'' if total == 1 else 's'}: {counts}"
 
 
 def _details(outcome: RuleOutcome) -> list[str]:

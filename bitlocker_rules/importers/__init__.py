@@ -1,0 +1,264 @@
+"""The import stage: Intune exports and device inventories → facts, through the
+vocabulary's declared origins.
+
+Policies::
+
+    from bitlocker_rules.importers import import_policy, load_policies
+    policy = import_policy(json.load(f), vocabulary, origin="ep.json")
+    policy.facts            # Facts: typed values by fact name; name and origins for provenance
+    policy.policy_type      # "EndpointProtectionTemplate", "SettingsCatalog", ...
+    policy.notices          # Diagnostics (severity "note") for everything skipped
+
+Devices::
+
+    device = import_device(managed_device_json, vocabulary, origin="device.json")
+    state = import_device(encryption_state_json, vocabulary, origin="report.json")
+    facts = merge_facts([device.facts, state.facts], name=device.name)
+
+Accepted inputs (``detect``): Graph ``windows10EndpointProtectionConfiguration`` (v1.0 and
+beta), settings-catalog ``deviceManagementConfigurationPolicy`` with ``settings``,
+``windows10CustomConfiguration`` OMA-URI profiles, the project's own policy JSON;
+``managedDevice``, ``managedDeviceEncryptionState``, ``bitlockerRecoveryKey`` lists, a CSP
+read-out ``{"./Device/Vendor/MSFT/BitLocker/Status/…": value}``, the project's own device
+JSON. Each may be a single object, a Graph page ``{"value": [...]}`` or a JSON array.
+Errors are InputError with JSON paths; recovery keys and passwords are never kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import Diagnostic, InputError
+from ..facts import facts_from_mapping, read_json
+from ..vocabulary import Vocabulary
+from . import catalog, device as _device, graph, omauri
+from .detect import (
+    CSP_STATUS, CUSTOM_OMA_URI, DEVICE_JSON, DEVICE_KINDS, ENCRYPTION_STATE, GRAPH_ENDPOINT_PROTECTION,
+    MANAGED_DEVICE, OTHER_GRAPH, PAGE, POLICY_JSON, POLICY_KINDS, RECOVERY_KEY, SETTINGS_CATALOG, Detection,
+    detect,
+)
+from .origins import OriginIndex, index_for
+from .omauri import AdmxPayload, PayloadError, parse_admx
+from .records import (
+    INCOMPLETE, SKIPPED, Collector, ImportedDevice, ImportedPolicy, clean, jpath, subject_name,
+)
+
+__all__ = [
+    "AdmxPayload", "Detection", "ImportedDevice", "ImportedPolicy", "OriginIndex", "PayloadError", "detect",
+    "import_device", "import_devices", "import_policies", "import_policy", "index_for", "load_devices",
+    "load_policies", "parse_admx",
+]
+
+POLICY_TYPE_FACT = "policy.policy_type"
+DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")
+_ACCEPTED_POLICIES = (
+    "a Graph windows10EndpointProtectionConfiguration, a settings-catalog configurationPolicy with "
+    "`settings`, a windows10CustomConfiguration with `omaSettings`, or {\"settings\": {fact: value}}"
+)
+_ACCEPTED_DEVICES = (
+    "a Graph managedDevice, a managedDeviceEncryptionState, bitlockerRecoveryKey records, "
+    "{\"./Device/Vendor/MSFT/BitLocker/Status/…\": value}, or {\"facts\": {fact: value}}"
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Policies
+
+
+def import_policy(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> ImportedPolicy:
+    """One policy from a parsed export (a page must hold exactly one)."""
+    policies = import_policies(data, vocabulary, origin=origin)
+    if len(policies) != 1:
+        raise InputError([Diagnostic(
+            "I406", f"expected one policy, found {len(policies)}", path="$", file=origin,
+            help="use import_policies for a page or an array of policies",
+        )])
+    return policies[0]
+
+
+def import_policies(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> tuple[ImportedPolicy, ...]:
+    """Every policy of a parsed export: one object, a Graph page or a JSON array."""
+    index = index_for(vocabulary)
+    found, problems = [], []
+    items, page_notes = _items(data, origin)
+    for item, path in items:
+        try:
+            found.append(_one_policy(item, index, origin, path))
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise InputError(problems)
+    if found and page_notes:
+        first = found[0]
+        found[0] = ImportedPolicy(first.facts, first.policy_id, first.display_name, first.kind,
+                                  first.policy_type, first.notices + page_notes, first.origin, first.api_version)
+    return tuple(found)
+
+
+def load_policies(path: str | Path, vocabulary: Vocabulary) -> tuple[ImportedPolicy, ...]:
+    """Read a policy export file (malformed JSON is reported with line and column)."""
+    data, _ = read_json(path)
+    return import_policies(data, vocabulary, origin=str(path))
+
+
+def _one_policy(item: Any, index: OriginIndex, origin: str, path: str) -> ImportedPolicy:
+    found = detect(item)
+    if found.kind not in POLICY_KINDS and found.kind != OTHER_GRAPH:
+        what = (f"this looks like a device input ({found.kind}), not a policy" if found.kind in DEVICE_KINDS
+                else f"cannot tell what kind of policy this is ({found.reason})")
+        raise InputError([Diagnostic("I407", what, path=path, file=origin, help=f"expected {_ACCEPTED_POLICIES}")])
+    collector = Collector(index, origin, ("policy",))
+    policy_id = clean(item.get("id") or "")
+    display = clean(item.get("displayName") or item.get("name") or "")
+    name = subject_name("policy", display, policy_id, origin)
+    policy_type = None
+    if found.kind == POLICY_JSON:
+        settings = _device.scrub(item["settings"], collector, jpath(path, "settings"))
+        facts = facts_from_mapping(settings, index.vocabulary, origin=origin, default_namespace="policy",
+                                   allowed=("policy",), path=jpath(path, "settings"), name=name)
+        return ImportedPolicy(facts, policy_id, display, found.kind, facts.get(POLICY_TYPE_FACT),
+                              tuple(collector.notices), origin, found.api_version)
+    if found.kind == GRAPH_ENDPOINT_PROTECTION:
+        graph.walk(item, found.graph_type, collector, path)
+        policy_type = _policy_type_of_resource(collector, found.graph_type, path)
+    elif found.kind == SETTINGS_CATALOG:
+        policy_type = catalog.import_catalog(item, collector, path)
+    elif found.kind == CUSTOM_OMA_URI:
+        omauri.import_oma_uri(item, collector, path)
+        policy_type = _policy_type_of_resource(collector, found.graph_type, path)
+    else:
+        collector.note(SKIPPED, f"{item.get('@odata.type')} is not a BitLocker policy type; skipped",
+                       jpath(path, "@odata.type"))
+    facts = collector.facts(name)
+    return ImportedPolicy(facts, policy_id, display, found.kind, policy_type, tuple(collector.notices),
+                          origin, found.api_version)
+
+
+def _policy_type_of_resource(collector: Collector, graph_type: str, path: str) -> str | None:
+    """``policy.policy_type`` from the member whose origin ``graph_type`` is this resource."""
+    fact = collector.vocabulary.fact(POLICY_TYPE_FACT)
+    if fact is None or fact.type.enum is None:
+        return None
+    members = collector.index.members_with(fact.type.enum.name, "graph_type", graph_type)
+    if not members:
+        return None
+    collector.set(fact, members[0], jpath(path, "@odata.type"))
+    return members[0]
+
+
+# ---------------------------------------------------------------------------------------
+# Devices
+
+
+def import_device(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> ImportedDevice:
+    """One device part from a parsed input (a page must hold one device's records)."""
+    devices = import_devices(data, vocabulary, origin=origin)
+    if len(devices) != 1:
+        raise InputError([Diagnostic(
+            "I406", f"expected one device, found {len(devices)}", path="$", file=origin,
+            help="use import_devices for a page or an array of devices",
+        )])
+    return devices[0]
+
+
+def import_devices(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> tuple[ImportedDevice, ...]:
+    """Every device of a parsed input. A page of recovery keys is one device's keys."""
+    index = index_for(vocabulary)
+    items, page_notes = _items(data, origin)
+    kinds = [detect(item).kind for item, _ in items]
+    found, problems = [], []
+    if items and all(kind == RECOVERY_KEY for kind in kinds):
+        base = "$.value" if isinstance(data, Mapping) else "$"
+        try:
+            found.append(_recovery_keys(items, index, origin, base, detect(items[0][0]), page_notes))
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+        page_notes = ()
+    else:
+        for item, path in items:
+            try:
+                found.append(_one_device(item, index, origin, path))
+            except InputError as exc:
+                problems.extend(exc.diagnostics)
+    if problems:
+        raise InputError(problems)
+    if found and page_notes:
+        first = found[0]
+        found[0] = _with_notices(first, page_notes)
+    return tuple(found)
+
+
+def load_devices(path: str | Path, vocabulary: Vocabulary) -> tuple[ImportedDevice, ...]:
+    """Read a device input file (malformed JSON is reported with line and column)."""
+    data, _ = read_json(path)
+    return import_devices(data, vocabulary, origin=str(path))
+
+
+def _one_device(item: Any, index: OriginIndex, origin: str, path: str) -> ImportedDevice:
+    found = detect(item)
+    if found.kind not in DEVICE_KINDS:
+        what = (f"this looks like a policy ({found.kind}), not a device input" if found.kind in POLICY_KINDS
+                else f"cannot tell what kind of device input this is ({found.reason})")
+        raise InputError([Diagnostic("I407", what, path=path, file=origin, help=f"expected {_ACCEPTED_DEVICES}")])
+    if found.kind == RECOVERY_KEY:
+        return _recovery_keys([(item, path)], index, origin, path, found, ())
+    collector = Collector(index, origin, DEVICE_NAMESPACES)
+    device_id = clean(item.get("id") or "")
+    device_name = clean(item.get("deviceName") or "")
+    name = subject_name("device", device_name, device_id, origin)
+    if found.kind == DEVICE_JSON:
+        values = _device.scrub(item["facts"], collector, jpath(path, "facts"))
+        facts = facts_from_mapping(values, index.vocabulary, origin=origin, default_namespace="device",
+                                   allowed=DEVICE_NAMESPACES, path=jpath(path, "facts"), name=name)
+    else:
+        if found.kind in (MANAGED_DEVICE, ENCRYPTION_STATE):
+            _device.import_graph_device(item, found.graph_type, collector, path)
+        else:  # CSP_STATUS
+            omauri.import_csp_values(item, collector, path)
+        facts = collector.facts(name)
+    return ImportedDevice(facts, device_id, device_name, clean(facts.get("device.azure_ad_device_id") or ""),
+                          found.kind, tuple(collector.notices), origin, found.api_version)
+
+
+def _recovery_keys(items, index: OriginIndex, origin: str, path: str, found: Detection, notes) -> ImportedDevice:
+    collector = Collector(index, origin, DEVICE_NAMESPACES)
+    device_ids = _device.import_recovery_keys(items, collector, path)
+    aad_id = clean(device_ids[0]) if device_ids else ""
+    name = subject_name("device", "", aad_id, origin)
+    facts = collector.facts(name)
+    return ImportedDevice(facts, "", "", aad_id, found.kind, tuple(collector.notices) + tuple(notes), origin,
+                          found.api_version)
+
+
+def _with_notices(device: ImportedDevice, notes: tuple[Diagnostic, ...]) -> ImportedDevice:
+    return ImportedDevice(device.facts, device.device_id, device.device_name, device.azure_ad_device_id,
+                          device.kind, device.notices + notes, device.origin, device.api_version)
+
+
+# ---------------------------------------------------------------------------------------
+# Pages
+
+
+def _items(data: Any, origin: str) -> tuple[list[tuple[Any, str]], tuple[Diagnostic, ...]]:
+    """The objects of an input with their JSON paths, and notices about the page itself."""
+    found = detect(data)
+    if found.kind != PAGE:
+        return [(data, "$")], ()
+    if isinstance(data, list):
+        values, base = data, "$"
+    else:
+        values, base = data["value"], "$.value"
+    notes: tuple[Diagnostic, ...] = ()
+    if isinstance(data, Mapping) and data.get("@odata.nextLink"):
+        notes = (Diagnostic(INCOMPLETE, "this is one page of a longer Graph result (@odata.nextLink); the "
+                                        "next pages were not read", severity="note",
+                            path='$["@odata.nextLink"]', file=origin),)
+    items = []
+    for number, item in enumerate(values):
+        here = jpath(base, number)
+        if isinstance(item, list) or (isinstance(item, Mapping) and detect(item).kind == PAGE):
+            raise InputError([Diagnostic("I408", "a page inside a page is not supported", path=here, file=origin)])
+        items.append((item, here))
+    return items, notes

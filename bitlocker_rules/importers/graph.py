@@ -1,0 +1,116 @@
+"""Graph resources read through the vocabulary's ``graph`` / ``graph_type`` origins.
+
+One walker serves every Graph resource: the Endpoint protection template
+(``windows10EndpointProtectionConfiguration``, v1.0 and beta, with its nested drive
+policies and recovery options), ``managedDevice`` (with ``hardwareInformation`` and
+``deviceHealthAttestationState``) and ``managedDeviceEncryptionState``. A property whose
+dotted path is a declared origin becomes that fact; a path that leads to declared origins
+is descended into (``null`` there = every setting below it not configured); every other
+property is skipped with a notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .origins import Binding, Unmappable
+from .records import DROPPED_SECRET, SKIPPED, UNDECLARED, Collector, is_secret_field, jpath
+
+# Properties every Graph entity (deviceConfiguration, managedDevice, ...) carries that are
+# read as provenance or are bookkeeping: neither settings nor device facts.
+ENTITY_KEYS = frozenset({
+    "id", "displayName", "description", "createdDateTime", "lastModifiedDateTime", "version",
+    "roleScopeTagIds", "supportsScopeTags", "deviceManagementApplicabilityRuleOsEdition",
+    "deviceManagementApplicabilityRuleOsVersion", "deviceManagementApplicabilityRuleDeviceMode",
+})
+
+
+def walk(
+    obj: Mapping[str, Any],
+    graph_type: str,
+    collector: Collector,
+    path: str = "$",
+    *,
+    prefix: str = "",
+    consumed: Iterable[str] = ENTITY_KEYS,
+) -> None:
+    """Map every property of a Graph object of ``graph_type`` through its declared origins."""
+    index = collector.index
+    table = index.graph.get(graph_type, {})
+    containers = index.graph_containers.get(graph_type, set())
+    consumed = frozenset(consumed)
+    for key, raw in obj.items():
+        full = prefix + key
+        here = jpath(path, key)
+        if key.startswith("@odata") or (not prefix and key in consumed):
+            continue
+        bindings = table.get(full)
+        if bindings:
+            for binding in bindings:
+                if binding.fact.type.kind == "collection" and isinstance(raw, list) and raw and all(
+                        isinstance(item, dict) for item in raw):
+                    records(raw, binding, graph_type, collector, here)
+                else:
+                    collector.take(binding, raw, here)
+        elif full in containers:
+            if raw is None:
+                collector.imply_not_configured(index.graph_under(graph_type, full), here)
+            elif isinstance(raw, dict):
+                walk(raw, graph_type, collector, here, prefix=full + ".")
+            else:
+                collector.error("I403", f"`{full}` must be a JSON object or null", here,
+                                help=f"a {graph_type} carries `{full}` as a nested object")
+        else:
+            skip(collector, key, here, graph_type)
+
+
+def skip(collector: Collector, key: str, path: str, graph_type: str) -> None:
+    """A property no origin declares: a notice, never silence."""
+    if is_secret_field(key):
+        collector.note(DROPPED_SECRET, f"`{key}` holds a recovery secret; it is never read or kept", path)
+    elif key.lower().startswith("bitlocker"):
+        collector.note(UNDECLARED, f"`{key}` looks like a BitLocker property of {graph_type} but the "
+                                   "vocabulary declares no fact for it; skipped", path)
+    else:
+        collector.note(SKIPPED, f"`{key}` is not a BitLocker-relevant property of {graph_type}; skipped", path)
+
+
+def records(items: list, binding: Binding, graph_type: str, collector: Collector, path: str) -> None:
+    """A Graph list of objects as a collection fact's records, field by field."""
+    fields = collector.index.field_bindings(binding.fact, graph_type)
+    rows = []
+    for number, item in enumerate(items):
+        row = record(item, fields, collector, jpath(path, number), graph_type)
+        if row is not None:
+            rows.append(row)
+    collector.set(binding.fact, tuple(rows), path, weak=binding.weak)
+
+
+def record(
+    item: Mapping[str, Any], fields: Mapping[str, Binding], collector: Collector, path: str, graph_type: str,
+) -> Mapping[str, Any] | None:
+    """One Graph object as one record of a collection (declared fields only)."""
+    row = {}
+    ok = True
+    for key, raw in item.items():
+        here = jpath(path, key)
+        if key.startswith("@odata"):
+            continue
+        binding = fields.get(key)
+        if binding is None and is_secret_field(key):
+            collector.note(DROPPED_SECRET, f"`{key}` holds a recovery secret; it is never read or kept", here)
+            continue
+        if binding is None:
+            collector.note(SKIPPED, f"`{key}` is not a field of {graph_type} records the vocabulary "
+                                    "declares; its value was dropped", here)
+            continue
+        if raw is None:
+            continue
+        try:
+            row[binding.fact.name] = collector.index.convert(binding, raw)
+        except Unmappable as exc:
+            collector.bad(binding.fact, raw, here, str(exc), what=f"{binding.owner}.{binding.fact.name}")
+            ok = False
+    return MappingProxyType(row) if ok else None

@@ -1,0 +1,298 @@
+"""The documentation stays true: generated pages are current and every example runs.
+
+Conventions the docs follow (and this module reads):
+
+- ```rules blocks in docs/language.md hold rule text that must parse and check against the
+  shipped vocabulary. A block that starts with ``ruleset`` is a whole file; one that starts
+  with ``rule``, ``note`` or ``define`` gets a ruleset header; anything else is one or more
+  expressions separated by blank lines, each checked as the ``require`` of a minimal rule.
+- ```rules-error blocks are read the same way and every expression (or the file) must raise
+  ``RulesError``. ```rules-file blocks are whole files that must check.
+- A rules block whose first line is ``# file: NAME``, and any block whose info string has
+  ``file=NAME`` (```json file=policy.json), is written to NAME in the working folder of
+  that page's ```console blocks.
+- ```console blocks: lines starting with ``$ bitlocker-rules`` are commands, run as
+  ``python -m bitlocker_rules`` in a scratch folder holding copies of examples/ and
+  rulesets/; a trailing ``# exit N`` gives the expected exit code (0 otherwise). In
+  docs/language.md the lines after a command are its exact output (stdout and stderr).
+- ```python blocks in docs/python-api.md run as-is, each in a fresh interpreter, from the
+  repository root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from bitlocker_rules import RulesError, compile_text
+from bitlocker_rules.reference import COMMANDS, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+HEADER = 'ruleset doc_example "An example from the documentation"\n'
+_FENCE = re.compile(r"^```([\w-]*)([^\n]*)\n(.*?)^```[ \t]*$", re.M | re.S)
+_EXIT = re.compile(r"\s+#\s*exit\s+(\d+)\s*$")
+_FILE = re.compile(r"^#\s*file:\s*(\S+)\s*$")
+_FILE_ATTRIBUTE = re.compile(r"\bfile=(\S+)")
+
+# Commands the docs describe as they should behave, which the library does not do yet.
+# Each is a strict expected failure: fixing the bug makes the test pass and flags the entry.
+KNOWN_BUGS = {
+    "check --policy examples/policy-silent.json --fleet missing.jsonl":
+        "a fleet file that cannot be opened raises FileNotFoundError (traceback, exit 1)",
+}
+
+
+class Block(NamedTuple):
+    page: str
+    tag: str
+    text: str
+    line: int
+    info: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+def blocks(page: str, *tags: str) -> list[Block]:
+    """The fenced blocks of ``docs/<page>`` with one of ``tags``, in order."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    found = []
+    for match in _FENCE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        if not tags or match.group(1) in tags:
+            found.append(Block(page, match.group(1), match.group(3), line, match.group(2).strip()))
+    return found
+
+
+def params(page: str, *tags: str):
+    return [pytest.param(b, id=b.id) for b in blocks(page, *tags)]
+
+
+# ---------------------------------------------------------------------------
+# Generated pages.
+
+
+@pytest.mark.parametrize("page", sorted(COMMANDS))
+def test_generated_page_is_current(page):
+    path = DOCS / f"{page}.md"
+    expected = generate(page)
+    actual = path.read_text(encoding="utf-8") if path.exists() else ""
+    assert actual == expected, (
+        f"docs/{page}.md is stale; regenerate it from the repository root with: {COMMANDS[page]}"
+    )
+
+
+def test_rulesets_page_rule_texts_check():
+    """The canonical rule text shown in docs/rulesets.md is itself valid rule text."""
+    lines = (DOCS / "rulesets.md").read_text(encoding="utf-8").splitlines()
+    sections = [number for number, line in enumerate(lines, start=1) if line.startswith("## ")]
+    found = blocks("rulesets.md", "rules")
+    assert found
+    by_section: dict[int, list[Block]] = {}
+    for block in found:
+        section = max((n for n in sections if n < block.line), default=0)
+        by_section.setdefault(section, []).append(block)
+    for section_blocks in by_section.values():
+        definitions = "".join(b.text for b in section_blocks if b.text.startswith("define "))
+        for block in section_blocks:
+            if not block.text.startswith("define "):
+                compile_text(HEADER + definitions + block.text, f"docs/{block.id}")
+
+
+# ---------------------------------------------------------------------------
+# Rule text in docs/language.md.
+
+
+def _significant(text: str) -> str:
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return stripped.split()[0]
+    return ""
+
+
+def rule_sources(block: Block) -> list[str]:
+    """Whole rule files for a block: the file itself, or each expression wrapped in a rule."""
+    first = _significant(block.text)
+    if first == "ruleset":
+        return [block.text]
+    if first in ("rule", "note", "define"):
+        return [HEADER + block.text]
+    paragraphs = [p for p in re.split(r"\n[ \t]*\n", block.text) if _significant(p)]
+    return [HEADER + f'rule DOC-1 "example"\n  require {p.strip()}\n' for p in paragraphs]
+
+
+@pytest.mark.parametrize("block", params("language.md", "rules"))
+def test_language_rules_examples_check(block):
+    for index, text in enumerate(rule_sources(block)):
+        try:
+            compile_text(text, f"docs/{block.id}")
+        except RulesError as exc:
+            pytest.fail(f"example {index + 1} of the block at docs/{block.id} does not check:\n{exc.render()}")
+
+
+@pytest.mark.parametrize("block", params("language.md", "rules-error"))
+def test_language_error_examples_fail(block):
+    for index, text in enumerate(rule_sources(block)):
+        with pytest.raises(RulesError):
+            compile_text(text, f"docs/{block.id}")
+            pytest.fail(f"example {index + 1} of the block at docs/{block.id} checks, but should fail")
+
+
+@pytest.mark.parametrize("block", params("language.md", "rules-file"))
+def test_language_file_examples_check(block):
+    assert _significant(block.text) == "ruleset", "a rules-file block is a whole file"
+    compile_text(block.text, f"docs/{block.id}")
+
+
+def test_language_page_has_examples_of_every_kind():
+    tags = {b.tag for b in blocks("language.md")}
+    assert {"rules", "rules-error", "rules-file", "console"} <= tags
+
+
+# ---------------------------------------------------------------------------
+# Commands in docs/cli.md and docs/language.md.
+
+
+class Command(NamedTuple):
+    line: str
+    args: list[str]
+    exit: int
+    output: str
+
+
+def commands(block: Block) -> list[Command]:
+    found: list[Command] = []
+    current: list[str] | None = None
+    for raw in block.text.splitlines():
+        if raw.startswith("$ "):
+            if current is not None:
+                found[-1] = found[-1]._replace(output="\n".join(current))
+            command = raw[2:]
+            match = _EXIT.search(command)
+            code = int(match.group(1)) if match else 0
+            command = _EXIT.sub("", command)
+            words = shlex.split(command, comments=True)
+            found.append(Command(raw, words, code, ""))
+            current = []
+        elif current is not None:
+            current.append(raw)
+    if current is not None and found:
+        found[-1] = found[-1]._replace(output="\n".join(current))
+    return found
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A scratch folder with the examples and rulesets, as the docs' commands expect."""
+    for name in ("examples", "rulesets"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.pop("NO_COLOR", None)
+    return env
+
+
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    assert args and args[0] == "bitlocker-rules", args
+    return subprocess.run(
+        [sys.executable, "-m", "bitlocker_rules", *args[1:]],
+        cwd=cwd, env=_env(), capture_output=True, text=True, timeout=120,
+    )
+
+
+def _write_named_files(page: str, folder: Path) -> None:
+    for block in blocks(page):
+        first = block.text.splitlines()[0] if block.text else ""
+        match = _FILE_ATTRIBUTE.search(block.info) or (
+            _FILE.match(first) if block.tag.startswith("rules") else None
+        )
+        if match:
+            (folder / match.group(1)).write_text(block.text, encoding="utf-8")
+
+
+def _console_params(page: str):
+    found = []
+    for block in blocks(page, "console"):
+        for command in commands(block):
+            if command.args[:1] != ["bitlocker-rules"]:
+                continue
+            words = " ".join(command.args[1:])
+            bug = KNOWN_BUGS.get(words)
+            marks = [pytest.mark.xfail(reason=bug, strict=True)] if bug else []
+            found.append(pytest.param(block, command, id=f"{block.id}:{words}", marks=marks))
+    return found
+
+
+def test_known_bugs_are_on_the_page():
+    documented = {" ".join(c.args[1:]) for b in blocks("cli.md", "console") for c in commands(b)}
+    assert set(KNOWN_BUGS) <= documented
+
+
+@pytest.mark.parametrize(("block", "command"), _console_params("cli.md"))
+def test_cli_page_commands_exit_as_documented(block, command, workdir):
+    _write_named_files("cli.md", workdir)
+    result = run_cli(command.args, workdir)
+    assert result.returncode == command.exit, (
+        f"docs/{block.id}: `{command.line}` exited {result.returncode}, the page says {command.exit}\n"
+        f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    )
+
+
+def test_cli_page_documents_every_exit_code():
+    codes = {c.exit for b in blocks("cli.md", "console") for c in commands(b)}
+    assert codes == {0, 1, 2}
+
+
+def test_cli_page_names_every_option():
+    from bitlocker_rules.cli import build_parser
+
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    options = {s for a in parser._actions for s in a.option_strings}
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name, subparser in sub.choices.items():
+        assert f"`{name}`" in text or f"## {name}" in text or f"bitlocker-rules {name}" in text, name
+        options |= {s for a in subparser._actions for s in a.option_strings}
+    missing = sorted(o for o in options if f"`{o}" not in text)
+    assert not missing, f"docs/cli.md does not describe {missing}"
+
+
+@pytest.mark.parametrize(("block", "command"), _console_params("language.md"))
+def test_language_page_commands_print_what_the_page_shows(block, command, workdir):
+    _write_named_files("language.md", workdir)
+    result = run_cli(command.args, workdir)
+    assert result.returncode == command.exit
+    shown = [line.rstrip() for line in command.output.strip("\n").splitlines()]
+    actual = [line.rstrip() for line in (result.stdout + result.stderr).strip("\n").splitlines()]
+    assert actual == shown, f"docs/{block.id}: the output of `{command.line}` changed"
+
+
+# ---------------------------------------------------------------------------
+# Python in docs/python-api.md.
+
+
+@pytest.mark.parametrize("block", params("python-api.md", "python"))
+def test_python_api_examples_run(block):
+    result = subprocess.run(
+        [sys.executable, "-c", block.text], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, f"docs/{block.id} fails:\n{result.stderr}"
+
+
+def test_python_api_page_has_examples():
+    assert len(blocks("python-api.md", "python")) >= 5

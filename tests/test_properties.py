@@ -1,0 +1,437 @@
+"""Property tests of the rule language (Hypothesis).
+
+1. The interpreter (the oracle) and the compiled evaluator give the same verdicts.
+2. ``parse(print(ast)) == ast`` and printing is a fixed point.
+3. Any text parses or raises ``RulesError`` with spans inside the text; grammar text parses.
+4. And, or, not, implies and if-then-else follow Kleene's three-valued logic.
+5. A fact that is absent is missing (unknown), never false.
+6. Windows versions compare as versions, in Python and in rules.
+
+Every generated ruleset goes through the real pipeline: ``print_ruleset`` →
+``parse_ruleset`` → ``check_ruleset`` → ``compile_ruleset`` / ``Interpreter``. Strategies
+live in ``strategies.py``; settings profiles in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import attrs
+import pytest
+from hypothesis import event, example, given, note
+from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
+
+import strategies as S
+from bitlocker_rules import nodes as n
+from bitlocker_rules.checker import check_ruleset
+from bitlocker_rules.compiler import compile_ruleset
+from bitlocker_rules.errors import RulesError
+from bitlocker_rules.interpreter import Interpreter
+from bitlocker_rules.outcome import STATUS_BY_CODE, Status
+from bitlocker_rules.printer import print_ruleset
+from bitlocker_rules.syntax import parse_ruleset
+from bitlocker_rules.versions import WindowsVersion, parse_windows_version
+
+PASS, FAIL, UNKNOWN, NOT_APPLICABLE = Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE
+TRUTH = {PASS: True, FAIL: False, UNKNOWN: None}
+OPERATORS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt,
+             "<=": operator.le, ">": operator.gt, ">=": operator.ge}  # fmt: skip
+
+
+class Loaded:
+    """A generated ruleset after the real pipeline, with both evaluators."""
+
+    def __init__(self, ruleset: n.Ruleset) -> None:
+        self.text = print_ruleset(ruleset)
+        if currently_in_test_context():
+            note(self.text)
+        parsed = parse_ruleset(self.text, "<generated>")
+        assert parsed == ruleset, "the printed text does not parse back to the same tree"
+        self.checked = check_ruleset(parsed, S.VOCABULARY)
+        self.compiled = compile_ruleset(self.checked)
+        self.interpreter = Interpreter(self.checked, S.VOCABULARY)
+        self.rules = [r for r in self.checked.rules if r.kind == "rule"]
+
+    def compiled_statuses(self, values) -> dict[str, Status]:
+        codes = self.compiled(values)
+        assert len(codes) == len(self.rules)
+        return {rule.id: STATUS_BY_CODE[code] for rule, code in zip(self.rules, codes)}
+
+    def interpreted_statuses(self, values) -> dict[str, Status]:
+        return {rule.id: self.interpreter.verdict(rule, values)[0] for rule in self.rules}
+
+    def statuses(self, values) -> dict[str, Status]:
+        """Verdicts by rule id; fails unless both evaluators agree."""
+        compiled, interpreted = self.compiled_statuses(values), self.interpreted_statuses(values)
+        assert compiled == interpreted
+        return interpreted
+
+
+def ruleset_of(*requirements: n.Expr, applicability: n.Expr | None = None) -> n.Ruleset:
+    """One rule per requirement, ids K-0, K-1, …"""
+    rules = tuple(
+        n.Rule(f"K-{i}", "", requirements=(r,), applicability=applicability)
+        for i, r in enumerate(requirements)
+    )
+    return n.Ruleset("props", "", rules=rules)
+
+
+def parse_expr(text: str) -> n.Expr:
+    """An unchecked expression, parsed from rule text."""
+    return parse_ruleset(f'ruleset p ""\ndefine e = {text}\n').definitions[0].expr
+
+
+# ---------------------------------------------------------------------------------------
+# 1. The interpreter and the compiler agree.
+
+
+@given(ruleset=S.typed_rulesets(), facts=st.lists(S.fact_values(), min_size=1, max_size=4))
+def test_interpreter_and_compiler_agree(ruleset, facts):
+    loaded = Loaded(ruleset)
+    notes = [r for r in loaded.checked.rules if r.kind == "note"]
+    for values in facts:
+        codes = loaded.compiled(values)
+        assert len(codes) == len(loaded.rules)
+        for rule, code in zip(loaded.rules, codes):
+            status, reasons = loaded.interpreter.verdict(rule, values)
+            assert STATUS_BY_CODE[code] is status, f"rule {rule.id} on {values!r}"
+            event(f"verdict {status}")
+            # The explaining path returns the same verdict and renders every reason.
+            outcome = loaded.interpreter.evaluate(rule, values)
+            assert outcome.status is status
+            assert all(isinstance(c.sentence(), str) for c in outcome.reasons)
+        for rule in notes:
+            assert loaded.interpreter.note(rule, values).applies in (True, False, None)
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Printing and parsing are inverse.
+
+
+@given(S.syntactic_rulesets())
+def test_parse_print_round_trip(ruleset):
+    text = print_ruleset(ruleset)
+    note(text)
+    parsed = parse_ruleset(text)
+    assert parsed == ruleset
+    assert print_ruleset(parsed) == text
+
+
+@given(S.typed_rulesets())
+def test_parse_print_round_trip_typed(ruleset):
+    text = print_ruleset(ruleset)
+    note(text)
+    parsed = parse_ruleset(text)
+    assert parsed == ruleset
+    assert print_ruleset(parsed) == text
+
+
+# ---------------------------------------------------------------------------------------
+# 3. Any text: a ruleset or a RulesError located inside the text, never another exception.
+
+
+def assert_parses_or_located_error(text: str) -> n.Ruleset | None:
+    try:
+        return parse_ruleset(text)
+    except RulesError as exc:
+        assert exc.diagnostics
+        for diagnostic in exc.diagnostics:
+            event(f"diagnostic {diagnostic.code}")
+            assert diagnostic.span is not None, diagnostic
+            assert 0 <= diagnostic.span.start <= diagnostic.span.end <= len(text), diagnostic
+            assert diagnostic.render()
+        return None
+
+
+@given(st.text())
+def test_any_text_parses_or_raises_rules_error(text):
+    assert_parses_or_located_error(text)
+
+
+@given(st.one_of(S.fragment_texts(), S.ruleset_texts()))
+def test_fragment_text_parses_or_raises_rules_error(text):
+    assert_parses_or_located_error(text)
+
+
+@given(S.grammar_texts())
+def test_grammar_generated_text_parses(text):
+    try:
+        ruleset = parse_ruleset(text)
+    except RulesError as exc:
+        # The only refusal allowed for grammatical text is the nesting limit.
+        assert {d.code for d in exc.diagnostics} == {"E002"}, exc.render()
+        event("nested too deep")
+    else:
+        printed = print_ruleset(ruleset)
+        note(printed)
+        again = parse_ruleset(printed)
+        assert again == ruleset
+        assert print_ruleset(again) == printed
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Kleene's three-valued logic, through both evaluators.
+
+
+def k_not(a):
+    return None if a is None else not a
+
+
+def k_and(*xs):
+    return False if False in xs else None if None in xs else True
+
+
+def k_or(*xs):
+    return True if True in xs else None if None in xs else False
+
+
+def k_implies(a, b):
+    return k_or(k_not(a), b)
+
+
+def k_if(c, a, b):
+    return k_and(k_implies(c, a), k_implies(k_not(c), b))
+
+
+def rule_status(applies, holds) -> Status:
+    """The documented verdict: not applicable, unknown when applicability is unknown and it does not pass."""
+    if applies is False:
+        return NOT_APPLICABLE
+    if applies is None and holds is not True:
+        return UNKNOWN
+    return {True: PASS, False: FAIL, None: UNKNOWN}[holds]
+
+
+@given(
+    a=S.conditions(),
+    b=S.conditions(),
+    c=S.conditions(),
+    facts=st.lists(S.fact_values(), min_size=1, max_size=4),
+)
+def test_kleene_laws(a, b, c, facts):
+    forms = {
+        "A": a, "B": b, "C": c,
+        "A and B": n.And((a, b)),
+        "A or B": n.Or((a, b)),
+        "not A": n.Not(a),
+        "not not A": n.Not(n.Not(a)),
+        "A implies B": n.Implies(a, b),
+        "not A or B": n.Or((n.Not(a), b)),
+        "if C then A else B": n.Conditional(c, a, b),
+        "(C implies A) and (not C implies B)": n.And((n.Implies(c, a), n.Implies(n.Not(c), b))),
+        "not (A and B)": n.Not(n.And((a, b))),
+        "not A or not B": n.Or((n.Not(a), n.Not(b))),
+        "not (A or B)": n.Not(n.Or((a, b))),
+        "not A and not B": n.And((n.Not(a), n.Not(b))),
+    }  # fmt: skip
+    labels = list(forms)
+    ruleset = ruleset_of(*forms.values())
+    guarded = n.Rule("G-0", "", applicability=a, requirements=(b,))
+    loaded = Loaded(attrs.evolve(ruleset, rules=ruleset.rules + (guarded,)))
+    for values in facts:
+        for statuses in (loaded.compiled_statuses(values), loaded.interpreted_statuses(values)):
+            t = {label: TRUTH[statuses[f"K-{i}"]] for i, label in enumerate(labels)}
+            A, B, C = t["A"], t["B"], t["C"]
+            event(f"A={A} B={B}")
+            # truth tables
+            assert t["A and B"] == k_and(A, B)
+            assert t["A or B"] == k_or(A, B)
+            assert t["not A"] == k_not(A)
+            assert t["A implies B"] == k_implies(A, B)
+            assert t["if C then A else B"] == k_if(C, A, B)
+            # laws
+            assert t["not (A and B)"] == t["not A or not B"]
+            assert t["not (A or B)"] == t["not A and not B"]
+            assert t["not not A"] == A
+            assert t["A implies B"] == t["not A or B"]
+            assert t["if C then A else B"] == t["(C implies A) and (not C implies B)"]
+            # applicability: `when A require B`
+            assert statuses["G-0"] is rule_status(A, B)
+        # and the interpreter's own eval gives the same truth as the rule verdict
+        for i, rule in enumerate(loaded.rules[: len(labels)]):
+            truth = loaded.interpreter.eval(rule.requirements[0], values, {})[0]
+            assert truth == TRUTH[loaded.interpreted_statuses(values)[f"K-{i}"]]
+
+
+UNKNOWN_FLAG = "policy.flag"  # absent in the facts below: its truth is unknown
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("false and policy.flag", FAIL),
+        ("policy.flag and false", FAIL),
+        ("true and policy.flag", UNKNOWN),
+        ("true or policy.flag", PASS),
+        ("policy.flag or true", PASS),
+        ("false or policy.flag", UNKNOWN),
+        ("not policy.flag", UNKNOWN),
+        ("policy.flag implies true", PASS),
+        ("false implies policy.flag", PASS),
+        ("true implies policy.flag", UNKNOWN),
+        ("policy.flag implies false", UNKNOWN),
+        ("if policy.flag then true else true", PASS),
+        ("if policy.flag then true else false", UNKNOWN),
+        ("if true then policy.flag else false", UNKNOWN),
+        ("if false then policy.flag else true", PASS),
+    ],
+)
+def test_kleene_with_an_unknown_fact(condition, expected):
+    loaded = Loaded(ruleset_of(parse_expr(condition)))
+    assert loaded.statuses({"policy.enabled": True}) == {"K-0": expected}
+
+
+# ---------------------------------------------------------------------------------------
+# 5. Absent facts are missing, never false.
+
+
+@st.composite
+def atoms_on_one_fact(draw):
+    """A fact and comparisons / membership tests that mention only that fact."""
+    fact, kind = draw(st.sampled_from(sorted(S.SCALAR_FACTS.items())))
+    op = draw(st.sampled_from(S.ALL_OPS if kind in S.ORDERED else S.EQUALITY_OPS))
+    literal = draw(S.literals_of(kind))
+    items = tuple(draw(st.lists(S.literals_of(kind), min_size=1, max_size=3)))
+    ref = S.name(fact)
+    atoms = [n.Compare(op, ref, literal), n.Member(ref, items, draw(st.booleans()))]
+    if op in S.EQUALITY_OPS or literal.kind != "string":  # see test_known_bug_string_version_on_the_left
+        atoms.append(n.Compare(op, literal, ref))
+    if kind == "bool":
+        atoms += [ref, n.Compare("==", ref, n.Literal(False, "bool")), n.Compare("!=", ref, n.Literal(True, "bool"))]
+    return fact, atoms
+
+
+@given(case=atoms_on_one_fact(), data=st.data())
+def test_absent_fact_is_missing_never_false(case, data):
+    fact, atoms = case
+    values = data.draw(S.fact_values(exclude=frozenset({fact})), label="values")
+    ref = S.name(fact)
+    ruleset = ruleset_of(*atoms, *(n.Not(a) for a in atoms), n.Presence(ref, False), n.Presence(ref, True))
+    loaded = Loaded(ruleset)
+    statuses = loaded.statuses(values)
+    *unknowns, missing, present = [statuses[r.id] for r in loaded.rules]
+    assert unknowns == [UNKNOWN] * len(unknowns)
+    assert (missing, present) == (PASS, FAIL)
+    for rule in loaded.rules[: len(unknowns)]:
+        assert fact in loaded.interpreter.evaluate(rule, values).missing_facts
+
+
+@given(data=st.data(), quantifier=st.sampled_from(["any", "all"]), field=st.sampled_from(sorted(S.FIELDS)))
+def test_absent_collection_and_absent_fields_are_missing(data, quantifier, field):
+    kind = S.FIELDS[field]
+    x_field = n.Name(("x", field))
+    literal = data.draw(S.literals_of(kind), label="literal")
+    op = data.draw(st.sampled_from(S.ALL_OPS if kind in S.ORDERED else S.EQUALITY_OPS), label="op")
+    volumes = S.name(S.COLLECTION)
+    compare = n.Compare(op, x_field, literal)
+    ruleset = ruleset_of(
+        n.Quantified(quantifier, "x", volumes, compare),
+        n.Quantified(quantifier, "x", volumes, n.Not(compare)),
+        n.Compare(">=", n.Count(volumes), n.Literal(0, "integer")),
+        n.Compare(">=", n.Count(volumes, "x", compare), n.Literal(0, "integer")),
+        n.Quantified(quantifier, "x", volumes, n.Presence(x_field, False)),
+    )
+    loaded = Loaded(ruleset)
+    # No collection at all: everything about it is unknown, and `is missing` on its fields too.
+    no_collection = data.draw(S.fact_values(exclude=frozenset({S.COLLECTION})), label="values")
+    assert list(loaded.statuses(no_collection).values()) == [UNKNOWN] * 5
+    # Records without the field: the comparison is unknown, `is missing` is true.
+    records = data.draw(
+        st.lists(S.records().filter(lambda r: field not in r), min_size=1, max_size=3).map(tuple), label="records"
+    )
+    statuses = loaded.statuses({**no_collection, S.COLLECTION: records})
+    assert list(statuses.values()) == [UNKNOWN, UNKNOWN, PASS, UNKNOWN, PASS]
+
+
+# ---------------------------------------------------------------------------------------
+# 6. Windows versions.
+
+builds = st.integers(0, 10**6)
+revisions = st.integers(0, 10**4)
+
+
+@given(a=builds, b=builds, ra=revisions, rb=revisions)
+def test_windows_versions_order_like_build_then_revision(a, b, ra, rb):
+    va, vb = WindowsVersion(10, 0, a, ra), WindowsVersion(10, 0, b, rb)
+    for op in OPERATORS.values():
+        assert op(va, vb) == op((a, ra), (b, rb))
+    pa, pb = parse_windows_version(f"10.0.{a}", {}), parse_windows_version(f"10.0.{b}", {})
+    assert (pa < pb) == (a < b)
+    assert (pa == pb) == (a == b)
+
+
+@given(build=builds, revision=revisions, pad=st.sampled_from(["", " ", "\t", " \n"]))
+def test_parse_windows_version_accepts_dotted_builds_and_numbers(build, revision, pad):
+    assert parse_windows_version(f"{pad}10.0.{build}.{revision}{pad}", {}) == WindowsVersion(10, 0, build, revision)
+    assert parse_windows_version(f"10.0.{build}", {}) == WindowsVersion(10, 0, build, 0)
+    version = WindowsVersion(10, 0, build, revision)
+    assert parse_windows_version(str(version), {}) == version
+    assert parse_windows_version(version, {}) is version
+    if build >= 10240:
+        assert parse_windows_version(build, {}) == WindowsVersion(10, 0, build, 0)
+        assert parse_windows_version(str(build), {}) == WindowsVersion(10, 0, build, 0)
+    else:
+        with pytest.raises(ValueError):
+            parse_windows_version(build, {})
+
+
+@given(release=st.sampled_from(sorted(S.RELEASES)), spelling=st.sampled_from([str, str.lower, str.upper, "nospace"]))
+def test_parse_windows_version_reads_release_names(release, spelling):
+    table = S.VOCABULARY.releases
+    written = release.replace(" ", "") if spelling == "nospace" else spelling(release)
+    assert parse_windows_version(written, table) == parse_windows_version(S.RELEASES[release], {})
+    if release.isdigit():
+        assert parse_windows_version(int(release), table) == table[release]
+
+
+@given(value=st.one_of(st.booleans(), st.just(""), st.just("10.0"), st.just("21H2"), st.integers(0, 10239)))
+def test_parse_windows_version_refuses_non_versions(value):
+    with pytest.raises(ValueError):
+        parse_windows_version(value, {})
+
+
+def version_literal(build: int, form: str) -> n.Literal:
+    if form == "dotted":
+        return n.Literal(f"10.0.{build}", "version")
+    if form == "string":
+        return n.Literal(f"10.0.{build}", "string")
+    return n.Literal(build, "integer")
+
+
+@given(
+    fact_build=st.integers(9000, 30000),
+    revision=st.integers(0, 3),
+    rule_build=st.integers(9000, 30000),
+    form=st.sampled_from(["dotted", "string", "integer"]),
+)
+@example(fact_build=9999, revision=0, rule_build=10000, form="dotted")
+@example(fact_build=9999, revision=0, rule_build=10000, form="string")
+@example(fact_build=10000, revision=0, rule_build=10000, form="string")
+def test_rules_compare_versions_in_version_order(fact_build, revision, rule_build, form):
+    if form == "integer":
+        rule_build = max(rule_build, 10240)  # a bare number below 10240 is not a build
+    literal = version_literal(rule_build, form)
+    ops = sorted(OPERATORS)
+    fact = S.name("device.os_version")
+    loaded = Loaded(ruleset_of(*(n.Compare(op, fact, literal) for op in ops)))
+    statuses = loaded.statuses({"device.os_version": WindowsVersion(10, 0, fact_build, revision)})
+    expected = [OPERATORS[op]((fact_build, revision), (rule_build, 0)) for op in ops]
+    assert [TRUTH[statuses[f"K-{i}"]] for i in range(len(ops))] == expected
+
+
+@given(release=st.sampled_from(sorted(S.RELEASES)), version=S.versions())
+def test_rules_compare_release_names_as_versions(release, version):
+    written = {"1507": n.Literal(1507, "integer"), "1809": n.Literal(1809, "integer"),
+               "21H2": n.Literal("21H2", "version")}.get(release, n.Literal(release, "string"))  # fmt: skip
+    fact = S.name("device.os_version")
+    loaded = Loaded(ruleset_of(n.Compare(">=", fact, written), n.Compare("<", fact, written)))
+    statuses = loaded.statuses({"device.os_version": version})
+    at_least = version >= S.VOCABULARY.releases[release]
+    assert statuses == {"K-0": PASS if at_least else FAIL, "K-1": FAIL if at_least else PASS}
+
+
+def test_version_order_is_not_string_order():
+    assert "10.0.9999" > "10.0.10000"  # what a string comparison would say
+    loaded = Loaded(ruleset_of(parse_expr("device.os_version < 10.0.10000")))
+    assert loaded.statuses({"device.os_version": WindowsVersion(10, 0, 9999)}) == {"K-0": PASS}
