@@ -14,8 +14,9 @@ from tabulate import tabulate
 
 from .engine import Engine
 from .errors import BitLockerRulesError, Diagnostic, InputError, redact, suggest
-from .facts import Facts, load_device_file, load_policy_file, merge_facts
-from .fleet import evaluate_fleet, evaluate_fleet_parallel, read_fleet, write_jsonl
+from .facts import Facts, merge_facts
+from .importers import load_devices, load_policies
+from .fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet, write_jsonl
 from .nodes import facts_read
 from .printer import print_rule
 from .requirements import coverage
@@ -43,8 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="evaluate rulesets on a policy and a device")
     check.add_argument("--rules", action="append", metavar="NAME|FILE",
                        help="a shipped ruleset name or a .rules file (repeatable; default: every shipped ruleset)")
-    check.add_argument("--policy", action="append", default=[], metavar="FILE", help="policy JSON (repeatable)")
-    check.add_argument("--device", metavar="FILE", help="device facts JSON")
+    check.add_argument("--policy", action="append", default=[], metavar="FILE",
+                       help="a policy export: Graph endpoint protection, settings catalog, OMA-URI, "
+                            "or the project's JSON (repeatable; several policies are merged)")
+    check.add_argument("--device", action="append", default=[], metavar="FILE",
+                       help="device facts: Graph managedDevice, encryption report row, recovery keys, "
+                            "CSP status, or the project's JSON (repeatable: parts of one device)")
     check.add_argument("--fleet", metavar="FILE",
                        help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream")
     check.add_argument("--jobs", type=int, default=1, metavar="N", help="with --fleet: use N processes")
@@ -90,11 +95,11 @@ def run_check(args: argparse.Namespace) -> int:
         print("bitlocker-rules check: give at least one --policy or a --device", file=sys.stderr)
         return EXIT_USAGE
     engine = Engine.load(args.rules)
-    parts = [load_policy_file(p, engine.vocabulary) for p in args.policy]
-    if args.device:
-        parts.append(load_device_file(args.device, engine.vocabulary))
-    names = [Path(p).name for p in [*args.policy, *([args.device] if args.device else [])]]
-    facts = merge_facts(parts, name=" + ".join(names))
+    policies = [p for path in args.policy for p in load_policies(path, engine.vocabulary)]
+    devices = [_one_device(path, engine) for path in args.device]
+    _show_notices([*policies, *devices], args)
+    subject = devices[0].name if devices else " + ".join(p.name for p in policies)
+    facts = merge_facts([*(p.facts for p in policies), *(d.facts for d in devices)], name=subject)
     report = engine.evaluate(facts, explain_all=args.verbose)
     if not args.quiet:
         to_terminal = args.output is None and sys.stdout.isatty()
@@ -102,6 +107,32 @@ def run_check(args: argparse.Namespace) -> int:
                 else render_table(report, colour=to_terminal, verbose=args.verbose))
         _write(text, args.output)
     return report.exit_code(args.fail_on)
+
+
+def _one_device(path: str, engine: Engine):
+    parts = load_devices(path, engine.vocabulary)
+    if len(parts) != 1:
+        raise InputError([Diagnostic("I409", f"{len(parts)} devices in one --device file", file=path,
+                                     help="use --fleet FILE for many devices")])
+    return parts[0]
+
+
+def _show_notices(inputs, args: argparse.Namespace) -> None:
+    """Say what each input was read as and what was skipped: nothing is dropped silently."""
+    if args.quiet:
+        return
+    for item in inputs:
+        skipped = list(item.notices)
+        if not skipped and not args.verbose:
+            continue
+        line = f"note: {item.origin}: read as {item.kind}" + (f" ({item.api_version})" if item.api_version else "")
+        if skipped:
+            line += f"; {len(skipped)} notice{'s' if len(skipped) != 1 else ''}"
+            line += "" if args.verbose else " (--verbose lists them)"
+        print(redact(line), file=sys.stderr)
+        if args.verbose:
+            for notice in skipped:
+                print(redact(f"  {notice.location}: {notice.message}"), file=sys.stderr)
 
 
 def run_fleet(args: argparse.Namespace) -> int:
@@ -118,9 +149,10 @@ def run_fleet(args: argparse.Namespace) -> int:
     progress = _progress if sys.stderr.isatty() and not args.quiet else None
     with _jsonl_output(args.output) as write:
         if args.jobs == 1:
-            summary = evaluate_fleet(rows, engine, policy, write=write, progress=progress)
+            summary = evaluate_fleet(rows, engine, policy, write=write, progress=progress, reader=fleet_device)
         else:
-            summary = evaluate_fleet_parallel(rows, args.jobs, make_engine, write=write, progress=progress)
+            summary = evaluate_fleet_parallel(rows, args.jobs, make_engine, write=write, progress=progress,
+                                              reader=fleet_device)
     if progress:
         print(file=sys.stderr)
     if not args.quiet:
@@ -135,7 +167,7 @@ def run_fleet(args: argparse.Namespace) -> int:
 def fleet_engine(rules, policies) -> tuple[Engine, Facts | None]:
     """The engine and merged policy facts for a fleet run (also built in each worker process)."""
     engine = Engine.load(list(rules) if rules else None)
-    parts = [load_policy_file(p, engine.vocabulary) for p in policies]
+    parts = [p.facts for path in policies for p in load_policies(path, engine.vocabulary)]
     return engine, (merge_facts(parts, name="policies") if parts else None)
 
 

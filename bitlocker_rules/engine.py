@@ -20,7 +20,7 @@ from .compiler import Verdicts, compile_ruleset
 from .errors import Diagnostic, RulesError, suggest
 from .facts import Conflict, Facts, facts_from_mapping
 from .interpreter import Interpreter
-from .outcome import STATUS_BY_CODE, Report, RuleOutcome, Status
+from .outcome import STATUS_BY_CODE, ConflictRecord, Report, RuleOutcome, Status
 from .resources import shipped_ruleset_paths, vocabulary_path
 from .syntax import parse_ruleset
 from .vocabulary import Vocabulary, load_vocabulary
@@ -149,7 +149,8 @@ class Engine:
                     outcome = self._explain(loaded, rule, values)
                     outcomes.append(_mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
             notes += [loaded.interpreter.note(r, values) for r in loaded.notes]
-        return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=facts.conflicts)
+        records = tuple(conflict_record(c, self.vocabulary) for c in facts.conflicts)
+        return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=records)
 
     def _explain(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
         key = (loaded.id, rule.id, *(values.get(f) for f in self._reads[(loaded.id, rule.id)]))
@@ -180,9 +181,18 @@ def _mark_conflicts(outcome: RuleOutcome, conflicts: Mapping[str, Conflict], voc
 
 def describe_conflict(conflict: Conflict, vocabulary: Vocabulary) -> str:
     """``policy 'A' sets Require; policy 'B' sets Not configured`` in the admin's words."""
+    record = conflict_record(conflict, vocabulary)
+    return "; ".join(f"{source} sets {shown}" for source, _, shown in record.values)
+
+
+def conflict_record(conflict: Conflict, vocabulary: Vocabulary) -> ConflictRecord:
+    """A conflict with the setting's Intune label and each value as Intune shows it."""
     fact = vocabulary.fact(conflict.fact)
-    shown = (vocabulary.display(fact, v) if fact else str(v) for _, v in conflict.values)
-    return "; ".join(f"{src.split(' $')[0]} sets {value}" for (src, _), value in zip(conflict.values, shown))
+    values = tuple(
+        (source.split(" $")[0], str(value), vocabulary.display(fact, value) if fact else str(value))
+        for source, value in conflict.values
+    )
+    return ConflictRecord(conflict.fact, fact.label if fact else conflict.fact, values)
 
 
 def _bare_outcome(loaded: LoadedRuleset, rule: n.Rule, status: Status) -> RuleOutcome:

@@ -196,6 +196,22 @@ def device_facts(data: Any, engine: Engine, number: int) -> Facts:
                               allowed=("device", "actor", "action", "tenant"))
 
 
+def fleet_device(data: Any, engine: Engine, number: int) -> Facts:
+    """A fleet row in any device format: the project's rows fast, Graph records through the importers."""
+    if isinstance(data, dict) and _own_row(data, engine):
+        return device_facts(data, engine, number)
+    from .importers import import_device
+
+    return import_device(data, engine.vocabulary, origin=f"row {number}").facts
+
+
+def _own_row(data: dict, engine: Engine) -> bool:
+    if isinstance(data.get("facts"), dict):
+        return True
+    facts = engine.vocabulary.facts
+    return all(k in ("id", "deviceName") or k in facts or f"device.{k}" in facts for k in data)
+
+
 def evaluate_fleet(
     rows: Iterable[FleetRow],
     engine: Engine,
@@ -299,6 +315,7 @@ def evaluate_fleet_parallel(
     *,
     write: Callable[[dict], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    reader: DeviceReader = device_facts,
 ) -> FleetSummary:
     """``evaluate_fleet`` over ``jobs`` processes; rows are read and results written in order.
 
@@ -312,7 +329,7 @@ def evaluate_fleet_parallel(
     with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(make_engine,)) as pool:
         pending = []
         for batch in _batches(rows, _BATCH):
-            pending.append(pool.submit(_run_batch, batch))
+            pending.append(pool.submit(_run_batch, batch, reader))
             if len(pending) >= 2 * jobs:
                 summary, done = _collect(pending.pop(0), summary, done, write, progress)
         for future in pending:
@@ -349,7 +366,8 @@ def _start_worker(make_engine) -> None:
     _worker_state["engine"], _worker_state["policy"] = make_engine()
 
 
-def _run_batch(batch: list[FleetRow]) -> tuple[FleetSummary, list[dict]]:
+def _run_batch(batch: list[FleetRow], reader: DeviceReader) -> tuple[FleetSummary, list[dict]]:
     records: list[dict] = []
-    summary = evaluate_fleet(batch, _worker_state["engine"], _worker_state["policy"], write=records.append)
+    summary = evaluate_fleet(batch, _worker_state["engine"], _worker_state["policy"], write=records.append,
+                             reader=reader)
     return summary, records

@@ -95,13 +95,27 @@ class NoteOutcome:
 
 
 @frozen
+class ConflictRecord:
+    """A setting that assigned policies give different values: each source with its value."""
+
+    fact: str
+    label: str
+    values: tuple[tuple[str, str, str], ...]  # (source, raw value, value as Intune shows it)
+
+    def sentence(self) -> str:
+        """``Compatible TPM startup PIN: policy 'A' sets X; policy 'B' sets Y``."""
+        given = "; ".join(f"{source} sets {shown}" for source, _, shown in self.values)
+        return f"{self.label}: {given}"
+
+
+@frozen
 class Report:
     """Every outcome for one device (or one policy with one device)."""
 
     subject: str
     outcomes: tuple[RuleOutcome, ...]
     notes: tuple[NoteOutcome, ...] = ()
-    conflicts: tuple = ()
+    conflicts: tuple[ConflictRecord, ...] = ()
 
     def count(self, status: Status) -> int:
         """How many rules ended with ``status``."""

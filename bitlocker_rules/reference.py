@@ -100,7 +100,11 @@ def _enum_heading(enum: EnumType) -> str:
 
 
 def _fact_heading(fact: Fact) -> str:
-    return f"`{fact.name}`"
+    return _fact_heading_name(fact.name)
+
+
+def _fact_heading_name(name: str) -> str:
+    return f"`{name}`"
 
 
 def _type_text(ftype: FactType) -> str:
@@ -245,6 +249,9 @@ def render_vocabulary_markdown(vocabulary: Vocabulary) -> str:
     for ns in NAMESPACES:
         if facts_by_ns[ns]:
             lines.append(f"- [{_NAMESPACE_TITLES[ns]}](#{_anchor(_NAMESPACE_TITLES[ns])})")
+    grants = tuple(getattr(vocabulary, "grants", ()))
+    if grants:
+        lines.append("- [Role grants](#role-grants)")
     lines += [
         "",
         "## Windows releases",
@@ -283,7 +290,32 @@ def render_vocabulary_markdown(vocabulary: Vocabulary) -> str:
         lines.append("")
         for fact in facts:
             lines += _fact_section(fact)
+    if grants:
+        lines += _grants_section(grants)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _grants_section(grants: Sequence[Any]) -> list[str]:
+    """Built-in roles and the permissions they carry (``[[grants]]``), in declaration order."""
+    lines = [
+        "## Role grants",
+        "",
+        "When an input names one of these built-in roles in the roles fact, the permissions fact",
+        "gains the role's permissions (matched by name without regard to case), in addition to",
+        "any permissions the input lists.",
+        "",
+    ]
+    rows = [
+        [
+            _text(g.role),
+            f"[{_code(g.roles_fact)}](#{_anchor(_fact_heading_name(g.roles_fact))})",
+            f"[{_code(g.permissions_fact)}](#{_anchor(_fact_heading_name(g.permissions_fact))})",
+            "<br>".join(_text(p) for p in g.permissions),
+            _text(" ".join(filter(None, [g.description, "Reference: " + ", ".join(g.reference) if g.reference else ""]))),
+        ]
+        for g in grants
+    ]
+    return lines + _table(["Role", "Roles fact", "Permissions fact", "Permissions", "Notes"], rows) + [""]
 
 
 # ---------------------------------------------------------------------------

@@ -97,8 +97,12 @@ def _fails(cases: RulesetCases, rule: str):
         assert found.events == declared.events
         assert f"{cases.ruleset}.rules:" in found.location
         assert found.reasons, "a failing rule names the conditions that decided it"
+        # The reason a reviewer reads says what is wrong: some condition failed, and (when the
+        # case names it) that condition is about the expected setting or fact.
+        failed = [c for c in found.reasons if c.status is Status.FAIL]
+        assert failed, found.reasons
         if label is not None:
-            assert label in [c.label for c in found.reasons], [c.label for c in found.reasons]
+            assert label in [c.label for c in failed], [c.label for c in found.reasons]
         for condition in found.reasons:
             assert condition.sentence()
 

@@ -14,9 +14,10 @@ Conventions the docs follow (and this module reads):
 - ```console blocks: lines starting with ``$ bitlocker-rules`` are commands, run as
   ``python -m bitlocker_rules`` in a scratch folder holding copies of examples/ and
   rulesets/; a trailing ``# exit N`` gives the expected exit code (0 otherwise). In
-  docs/language.md the lines after a command are its exact output (stdout and stderr).
+  docs/language.md and docs/input-formats.md the lines after a command are its exact
+  output (stdout and stderr); in docs/cli.md only the exit code is checked.
 - ```python blocks in docs/python-api.md run as-is, each in a fresh interpreter, from the
-  repository root.
+  repository root; a ```text output block right after one is exactly what it prints.
 """
 
 from __future__ import annotations
@@ -272,11 +273,20 @@ def test_cli_page_names_every_option():
     assert not missing, f"docs/cli.md does not describe {missing}"
 
 
-@pytest.mark.parametrize(("block", "command"), _console_params("language.md"))
-def test_language_page_commands_print_what_the_page_shows(block, command, workdir):
-    _write_named_files("language.md", workdir)
+# Pages whose console blocks show the exact output of each command.
+EXACT_OUTPUT_PAGES = ("language.md", "input-formats.md")
+
+
+@pytest.mark.parametrize(
+    ("page", "block", "command"),
+    [pytest.param(page, *p.values, id=p.id, marks=p.marks) for page in EXACT_OUTPUT_PAGES for p in _console_params(page)],
+)
+def test_commands_print_what_the_page_shows(page, block, command, workdir):
+    _write_named_files(page, workdir)
     result = run_cli(command.args, workdir)
-    assert result.returncode == command.exit
+    assert result.returncode == command.exit, (
+        f"docs/{block.id}: `{command.line}` exited {result.returncode}\n{result.stdout}{result.stderr}"
+    )
     shown = [line.rstrip() for line in command.output.strip("\n").splitlines()]
     actual = [line.rstrip() for line in (result.stdout + result.stderr).strip("\n").splitlines()]
     assert actual == shown, f"docs/{block.id}: the output of `{command.line}` changed"
@@ -286,13 +296,75 @@ def test_language_page_commands_print_what_the_page_shows(block, command, workdi
 # Python in docs/python-api.md.
 
 
-@pytest.mark.parametrize("block", params("python-api.md", "python"))
-def test_python_api_examples_run(block):
+def _python_params():
+    """Each python block with the output block right after it (```text output), if any."""
+    found = blocks("python-api.md", "python", "text")
+    params = []
+    for index, block in enumerate(found):
+        if block.tag != "python":
+            continue
+        after = found[index + 1] if index + 1 < len(found) else None
+        output = after.text if after is not None and after.tag == "text" and "output" in after.info else None
+        params.append(pytest.param(block, output, id=block.id))
+    return params
+
+
+@pytest.mark.parametrize(("block", "output"), _python_params())
+def test_python_api_examples_run(block, output):
     result = subprocess.run(
         [sys.executable, "-c", block.text], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, f"docs/{block.id} fails:\n{result.stderr}"
+    if output is not None:
+        assert result.stdout.rstrip("\n").splitlines() == output.rstrip("\n").splitlines(), (
+            f"docs/{block.id}: the output block under this example is not what it prints"
+        )
 
 
 def test_python_api_page_has_examples():
     assert len(blocks("python-api.md", "python")) >= 5
+
+
+# ---------------------------------------------------------------------------
+# docs/architecture.md and the page set.
+
+
+def test_architecture_page_names_every_module():
+    package = ROOT / "bitlocker_rules"
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    modules = {p.stem for p in package.glob("*.py") if p.stem != "__main__"}
+    modules |= {f"{p.name}/" for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    missing = sorted(m for m in modules if f"`{m}`" not in text)
+    assert not missing, f"docs/architecture.md does not describe {missing}"
+
+
+def test_readme_links_resolve():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in re.findall(r"`docs/([\w-]+\.md)`", text):
+        assert (DOCS / name).is_file(), f"README.md names docs/{name}, which does not exist"
+
+
+def _anchors(page: str) -> set[str]:
+    """The heading anchors GitHub makes for a page (duplicates get -1, -2, …)."""
+    text = _FENCE.sub("", (DOCS / page).read_text(encoding="utf-8"))
+    seen: dict[str, int] = {}
+    anchors = set()
+    for heading in re.findall(r"^#{1,6} (.+?)\s*$", text, re.M):
+        anchor = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        count = seen.get(anchor, 0)
+        seen[anchor] = count + 1
+        anchors.add(anchor if count == 0 else f"{anchor}-{count}")
+    return anchors
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")))
+def test_links_between_pages_resolve(page):
+    text = _FENCE.sub("", (DOCS / page).read_text(encoding="utf-8"))
+    broken = []
+    for target, anchor in re.findall(r"\]\(([\w.-]*\.md|)(?:#([^)\s]+))?\)", text):
+        name = target or page
+        if not (DOCS / name).is_file():
+            broken.append(f"{target}#{anchor}")
+        elif anchor and anchor not in _anchors(name):
+            broken.append(f"{name}#{anchor}")
+    assert not broken, f"docs/{page} links to {broken}"

@@ -60,7 +60,7 @@ PASSING = {
     "ER-04": [{}, details("NoUserConsent")],
     "ER-05": [{}],
     "ER-06": [{}],
-    "ER-07": [{}, details("TpmNotAvailable")] and [{}],
+    "ER-07": [{}, details("FixedDriveNotEncrypted")],
     "ER-08": [{}],
     "ER-09": [{}],
     "ER-10": [{}],
@@ -73,7 +73,8 @@ PASSING = {
     "ER-16": [{}, {"device.os_version": "1809", "device.installed_updates": [{"kb": "KB4497934"}]}],
     "ER-17": [{}],
     "ER-18": [{}],
-    "ER-19": [{"device.os_version": "1809"}, {**ADMIN, "device.os_version": "1803"}],
+    "ER-19": [{"device.os_version": "1809", "device.installed_updates": [{"kb": "KB4497934"}]},
+              {**ADMIN, "device.os_version": "1803"}],
     "ER-20": [{"device.autopilot_enrolled": False}],
     "ER-21": [{"device.os_volume_encryption_method": "XtsAes128", "policy.os_encryption_method": "XtsAes128"}],
     "ER-22": [{}],
@@ -124,8 +125,8 @@ CASES = RulesetCases("encryption_readiness", BASE, PASSING, FAILING, notes=["ER-
 install(globals(), CASES)
 
 
-def test_baseline_leaves_only_the_1809_rule_not_applicable():
-    assert with_status(CASES.evaluate(), Status.NOT_APPLICABLE) == {"ER-12"}
+def test_baseline_leaves_only_the_1809_and_autopilot_cipher_rules_not_applicable():
+    assert with_status(CASES.evaluate(), Status.NOT_APPLICABLE) == {"ER-12", "ER-21"}
 
 
 def test_report_rules_do_not_apply_without_the_report():
@@ -157,7 +158,7 @@ def test_autopilot_default_cipher_is_told_apart_from_another_tool_s_cipher():
 def test_standard_user_on_1803_fails_but_administrator_passes():
     assert outcome(CASES.evaluate({"device.os_version": "1803"}), "ER-19").status is Status.FAIL
     assert outcome(CASES.evaluate({**ADMIN, "device.os_version": "1709"}), "ER-19").status is Status.FAIL
-    unknown_role = CASES.evaluate({"device.user_role": None, "device.os_version": "1809"})
+    unknown_role = CASES.evaluate({"device.user_role": None, "device.os_version": "1903"})
     assert outcome(unknown_role, "ER-19").status is Status.PASS
 
 

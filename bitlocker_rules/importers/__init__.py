@@ -35,7 +35,7 @@ from ..facts import facts_from_mapping, read_json
 from ..vocabulary import Vocabulary
 from . import catalog, device as _device, graph, omauri
 from .detect import (
-    CSP_STATUS, CUSTOM_OMA_URI, DEVICE_JSON, DEVICE_KINDS, ENCRYPTION_STATE, GRAPH_ENDPOINT_PROTECTION,
+    CUSTOM_OMA_URI, DEVICE_JSON, DEVICE_KINDS, ENCRYPTION_STATE, GRAPH_ENDPOINT_PROTECTION,
     MANAGED_DEVICE, OTHER_GRAPH, PAGE, POLICY_JSON, POLICY_KINDS, RECOVERY_KEY, SETTINGS_CATALOG, Detection,
     detect,
 )

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import graph
+from .origins import looks_secret
 from .records import DROPPED_SECRET, SKIPPED, Collector, clean, is_secret_field, jpath
 
 MANAGED_DEVICE = "managedDevice"
@@ -76,6 +77,8 @@ def scrub(value: Any, collector: Collector, path: str) -> Any:
         return kept
     if isinstance(value, list):
         return [scrub(item, collector, jpath(path, n)) for n, item in enumerate(value)]
-    return clean(value) if isinstance(value, str) else value
+    if isinstance(value, str) or looks_secret(value):
+        return clean(value)
+    return value
 
 

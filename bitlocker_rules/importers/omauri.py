@@ -191,10 +191,11 @@ def read_value(node: str, raw: Any, own: list[Binding], admx: list[Binding], col
                 continue
             collector.take(binding, value, f"{path} <data id={data_id}>")
         return
+    if admx:
+        collector.error("I404", "this node takes an ADMX payload", path,
+                        help='expected <enabled/><data id="…" value="…"/>… or <disabled/>')
+        return
     if not own:
-        if admx:
-            collector.error("I404", "this node takes an ADMX payload", path,
-                            help='expected <enabled/><data id="…" value="…"/>… or <disabled/>')
         return
     if isinstance(raw, bool):
         raw = 1 if raw else 0

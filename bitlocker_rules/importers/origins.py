@@ -68,6 +68,14 @@ def shown(raw: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def looks_secret(raw: Any) -> bool:
+    """Whether a raw string or number holds a recovery password."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        return False
+    text = str(raw)
+    return len(text) >= 48 and redact(text) != text
+
+
 def _graph_key(raw: Any) -> tuple | None:
     if isinstance(raw, bool):
         return ("bool", raw)
@@ -107,6 +115,7 @@ class OriginIndex:
         self.csp_data: dict[tuple[str, str], Binding] = {}
         self.csp_admx: dict[str, list[Binding]] = {}
         self._members: dict[tuple[str, str, str], dict] = {}
+        self._raws: dict[tuple[str, str, str], list] = {}
         for fact in vocabulary.facts.values():
             self._add(fact, fact.origins, pending.FACT_ORIGINS.get(fact.name, {}))
         self.graph_containers = {
@@ -190,24 +199,27 @@ class OriginIndex:
         cache_key = (fact.name, fact.type.enum.name, source)
         table = self._members.get(cache_key)
         if table is None:
-            table = {}
+            table, raws = {}, []
             for member in fact.type.enum.members:
                 given = fact.member_values.get(member.name, {})
                 raw = given[source] if source in given else self.member_origin(fact.type.enum.name, member.name, source)
                 if raw is None:
                     continue
                 key = _graph_key(raw) if source == GRAPH else _int_key(raw)
-                if key is not None:
-                    table.setdefault(key, member.name)
-            self._members[cache_key] = table
+                if key is not None and key not in table:
+                    table[key] = member.name
+                    raws.append(raw)
+            self._members[cache_key], self._raws[cache_key] = table, raws
         return table
 
     def convert(self, binding: Binding, raw: Any) -> Any:
         """The typed value of ``raw`` for the binding's fact; Unmappable says what was expected."""
         fact = binding.fact
+        kind = fact.type.kind
+        if looks_secret(raw) and kind != "string":
+            raise Unmappable(f"a {kind} value (this one holds a recovery password and was not read)")
         if binding.values:
             return self._from_values(binding, raw)
-        kind = fact.type.kind
         if kind == "enum":
             return self._member(binding, raw)
         if kind == "bool":
@@ -268,8 +280,8 @@ class OriginIndex:
     def expected(self, binding: Binding) -> str:
         """What a source may carry for this binding's enum fact, in the source's own terms."""
         fact, source = binding.fact, binding.source
-        table = self.member_table(fact, source)
-        raws = [k[1] for k in table]
+        self.member_table(fact, source)
+        raws = self._raws[(fact.name, fact.type.enum.name, source)]
         enum = f"enum {fact.type.enum.name}"
         if source == GRAPH:
             shown_raws = [json.dumps(r) for r in raws] or [json.dumps(m) for m in fact.type.enum.member_names]

@@ -24,7 +24,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             for n in report.notes
         ],
         "conflicts": [
-            {"fact": c.fact, "values": [{"source": s, "value": _plain(v)} for s, v in c.values]}
+            {"fact": c.fact, "label": c.label,
+             "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in c.values]}
             for c in report.conflicts
         ],
     }
@@ -53,9 +54,6 @@ def _condition(c: Condition) -> dict[str, Any]:
         "explanation": c.sentence(),
     }
 
-
-def _plain(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
 
 
 FLEET_SCHEMA = "bitlocker-rules/fleet/1"

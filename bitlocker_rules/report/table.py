@@ -26,9 +26,9 @@ def render_table(report: Report, *, colour: bool = False, verbose: bool = False)
             parts += ["", *_details(outcome)]
     if report.conflicts:
         parts += ["", "Conflicting settings (treated as unknown):"]
-        for conflict in report.conflicts:
-            given = "; ".join(f"{src} sets {value}" for src, value in conflict.values)
-            parts.append(f"  - {conflict.fact}: {given}")
+        rows = [[c.label, c.fact, "\n".join(f"{src}: {shown}" for src, _, shown in c.values)]
+                for c in report.conflicts]
+        parts.append(tabulate(rows, headers=["setting", "fact", "values by policy"], tablefmt="simple"))
     applicable = [note for note in report.notes if note.applies is not False]
     if applicable:
         parts += ["", "Notes:"]

@@ -1,0 +1,972 @@
+"""The import stage: Graph exports, settings catalog, OMA-URI profiles and device inputs
+mapped to facts through the vocabulary's declared origins."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from bitlocker_rules import InputError, WindowsVersion, load_device_file, merge_facts, shipped_vocabulary
+from bitlocker_rules.engine import describe_conflict
+from bitlocker_rules.importers import (
+    import_device, import_devices, import_policies, import_policy, load_devices, load_policies, parse_admx,
+)
+from bitlocker_rules.importers.detect import detect
+from bitlocker_rules.importers.omauri import PayloadError
+
+VOCABULARY = shipped_vocabulary()
+KEY = "123456-234567-345678-456789-567890-678901-789012-890123"
+KEY_BARE = KEY.replace("-", "")
+ROOT = Path(__file__).resolve().parent.parent
+GRAPH_EXAMPLES = ROOT / "examples" / "graph"
+PACKAGE = ROOT / "bitlocker_rules" / "importers"
+CATALOG = "device_vendor_msft_bitlocker_"
+
+
+# --- input builders ----------------------------------------------------------------------
+
+
+def ep(**props):
+    return {"@odata.type": "#microsoft.graph.windows10EndpointProtectionConfiguration",
+            "id": "e-1", "displayName": "EP one", **props}
+
+
+def system(**props):
+    return ep(bitLockerSystemDrivePolicy={"@odata.type": "microsoft.graph.bitLockerSystemDrivePolicy", **props})
+
+
+def full(did):
+    return did if did.startswith("device_") else CATALOG + did
+
+
+def choice(did, option, *children):
+    did = full(did)
+    return {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+            "settingDefinitionId": did,
+            "choiceSettingValue": {"value": option if isinstance(option, str) else f"{did}_{option}",
+                                   "children": list(children)}}
+
+
+def simple(did, value):
+    kind = "Integer" if isinstance(value, int) else "String"
+    return {"@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
+            "settingDefinitionId": full(did),
+            "simpleSettingValue": {"@odata.type": f"#microsoft.graph.deviceManagementConfiguration{kind}SettingValue",
+                                   "value": value}}
+
+
+def catalog(*instances, family="none"):
+    return {"id": "c-1", "name": "Catalog one", "platforms": "windows10", "technologies": "mdm",
+            "templateReference": {"templateId": "", "templateFamily": family},
+            "settings": [{"id": str(i), "settingInstance": inst} for i, inst in enumerate(instances)]}
+
+
+def oma(*settings):
+    return {"@odata.type": "#microsoft.graph.windows10CustomConfiguration", "id": "o-1",
+            "displayName": "OMA one", "omaSettings": list(settings)}
+
+
+def oma_int(node, value, root="./Device/Vendor/MSFT/BitLocker/"):
+    return {"@odata.type": "#microsoft.graph.omaSettingInteger", "displayName": node,
+            "omaUri": root + node, "value": value}
+
+
+def oma_str(node, value, root="./Device/Vendor/MSFT/BitLocker/"):
+    return {"@odata.type": "#microsoft.graph.omaSettingString", "displayName": node,
+            "omaUri": root + node, "value": value, "isEncrypted": False}
+
+
+def admx(*data, enabled=True):
+    state = "<enabled/>" if enabled else "<disabled/>"
+    return state + "".join(f'<data id="{i}" value="{v}"/>' for i, v in data)
+
+
+def values(data):
+    return dict(import_policy(data, VOCABULARY, origin="test.json").facts.values)
+
+
+def device_values(data):
+    return dict(import_device(data, VOCABULARY, origin="test.json").facts.values)
+
+
+def problems(data, *, device=False):
+    with pytest.raises(InputError) as info:
+        (import_device if device else import_policy)(data, VOCABULARY, origin="bad.json")
+    return info.value.diagnostics
+
+
+def codes(notices):
+    return [(n.code, n.path) for n in notices]
+
+
+def example(name):
+    return json.loads((GRAPH_EXAMPLES / name).read_text())
+
+
+# --- Graph windows10EndpointProtectionConfiguration ---------------------------------------
+
+
+def test_graph_beta_export_maps_every_bitlocker_property():
+    policy = import_policy(example("endpoint-protection-beta.json"), VOCABULARY, origin="ep.json")
+    got = policy.facts.values
+    assert policy.kind == "graph-endpoint-protection" and policy.api_version == "beta"
+    assert policy.policy_type == got["policy.policy_type"] == "EndpointProtectionTemplate"
+    assert got["policy.require_device_encryption"] == "Require"
+    assert got["policy.warning_for_other_disk_encryption"] == "Block"
+    assert got["policy.allow_standard_user_encryption"] == "Allow"
+    assert got["policy.storage_card_encryption"] == "NotConfigured"
+    assert got["policy.recovery_password_rotation"] == "AzureAD"
+    assert got["policy.os_encryption_method"] == "XtsAes256"
+    assert got["policy.removable_encryption_method"] == "AesCbc256"
+    assert got["policy.additional_authentication_at_startup"] == "Require"
+    assert got["policy.block_without_compatible_tpm"] == "Block"
+    assert (got["policy.tpm_startup"], got["policy.tpm_startup_pin"]) == ("Allowed", "Blocked")
+    assert got["policy.os_recovery_information_to_store"] == "PasswordAndKey"
+    assert got["policy.fdv_recovery_information_to_store"] == "PasswordOnly"
+    assert got["policy.os_require_recovery_backup_before_enabling"] == "Required"
+    assert got["policy.removable_unprotected_write_access"] == "Block"
+    assert got["policy.removable_cross_org_write_access"] == "NotConfigured"
+    assert "policy.minimum_pin_length" not in got  # null Int32: not set
+
+
+def test_graph_v1_shape_has_only_its_four_properties():
+    data = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#deviceManagement/deviceConfigurations/$entity",
+            **ep(bitLockerEncryptDevice=True, bitLockerDisableWarningForOtherDiskEncryption=False,
+                 bitLockerEnableStorageCardEncryptionOnMobile=False,
+                 bitLockerRemovableDrivePolicy={"encryptionMethod": "aesCbc128", "requireEncryptionForWriteAccess": False,
+                                                "blockCrossOrganizationWriteAccess": True})}
+    policy = import_policy(data, VOCABULARY)
+    assert policy.api_version == "v1.0"
+    assert set(policy.facts.values) == {
+        "policy.require_device_encryption", "policy.warning_for_other_disk_encryption",
+        "policy.storage_card_encryption", "policy.removable_encryption_method",
+        "policy.removable_unprotected_write_access", "policy.removable_cross_org_write_access", "policy.policy_type",
+    }
+    assert policy.facts.get("policy.removable_cross_org_write_access") == "Block"
+
+
+def test_graph_null_is_not_configured():
+    got = values(ep(bitLockerEncryptDevice=None, bitLockerRecoveryPasswordRotation=None,
+                    bitLockerSystemDrivePolicy={"encryptionMethod": None, "minimumPinLength": None,
+                                                "startupAuthenticationTpmPinUsage": None}))
+    assert got["policy.require_device_encryption"] == "NotConfigured"
+    assert got["policy.recovery_password_rotation"] == "NotConfigured"
+    assert got["policy.os_encryption_method"] == "NotConfigured"
+    assert got["policy.tpm_startup_pin"] == "NotConfigured"
+    assert "policy.minimum_pin_length" not in got  # an integer has no "not configured" value
+
+
+def test_graph_null_drive_policy_makes_every_setting_below_it_not_configured():
+    got = values(ep(bitLockerSystemDrivePolicy=None))
+    assert got["policy.tpm_startup_pin"] == "NotConfigured"
+    assert got["policy.os_recovery_password_usage"] == "NotConfigured"
+    assert got["policy.os_save_recovery_to_azure_ad"] == "NotConfigured"
+    assert "policy.os_recovery_information_to_store" not in got  # enum without NotConfigured
+    assert "policy.fixed_encryption_method" not in got  # other drive policies: absent, not null
+
+
+def test_graph_null_recovery_options_inside_a_drive_policy():
+    got = values(system(startupAuthenticationTpmPinUsage="required", recoveryOptions=None))
+    assert got["policy.tpm_startup_pin"] == "Required"
+    assert got["policy.os_recovery_block_dra"] == "NotConfigured"
+    assert "policy.fdv_recovery_block_dra" not in got
+
+
+def test_graph_page_is_several_policies():
+    page = {"@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/deviceConfigurations",
+            "value": [ep(bitLockerEncryptDevice=True), {**ep(bitLockerEncryptDevice=False), "id": "e-2"}]}
+    policies = import_policies(page, VOCABULARY)
+    assert [p.facts.get("policy.require_device_encryption") for p in policies] == ["Require", "NotConfigured"]
+    assert [p.policy_id for p in policies] == ["e-1", "e-2"]
+    assert policies[0].facts.origins["policy.require_device_encryption"].endswith("$.value[0].bitLockerEncryptDevice")
+    with pytest.raises(InputError) as info:
+        import_policy(page, VOCABULARY)
+    assert info.value.diagnostics[0].code == "I406"
+
+
+def test_graph_page_with_a_next_link_says_so():
+    page = {"value": [ep(bitLockerEncryptDevice=True)], "@odata.nextLink": "https://graph.example/next"}
+    (policy,) = import_policies(page, VOCABULARY)
+    assert ("N406", '$["@odata.nextLink"]') in codes(policy.notices)
+
+
+def test_graph_properties_that_are_not_bitlocker_are_listed_as_notices():
+    policy = import_policy(ep(bitLockerEncryptDevice=True, firewallBlockStatefulFTP=True,
+                              bitLockerSomethingNew=True, bitLockerSystemDrivePolicy={"futureFlag": 1}), VOCABULARY)
+    assert codes(policy.notices) == [
+        ("N401", "$.firewallBlockStatefulFTP"),
+        ("N402", "$.bitLockerSomethingNew"),
+        ("N401", "$.bitLockerSystemDrivePolicy.futureFlag"),
+    ]
+    assert all(n.severity == "note" for n in policy.notices)
+
+
+def test_example_export_lists_its_other_endpoint_protection_areas():
+    policy = import_policy(example("endpoint-protection-beta.json"), VOCABULARY)
+    skipped = {n.path for n in policy.notices if n.code == "N401"}
+    assert {"$.firewallBlockStatefulFTP", "$.defenderExploitProtectionXml", "$.applicationGuardEnabled"} <= skipped
+
+
+def test_a_graph_policy_of_another_kind_is_skipped_with_a_notice():
+    policy = import_policy({"@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "id": "g",
+                            "displayName": "General", "passwordRequired": True}, VOCABULARY)
+    assert policy.kind == "other-graph" and policy.policy_type is None
+    assert dict(policy.facts.values) == {}
+    assert [n.code for n in policy.notices] == ["N401"]
+
+
+# --- value mappings that differ between sources ------------------------------------------
+
+ROTATION_GRAPH = [("notConfigured", "NotConfigured"), ("disabled", "Disabled"),
+                  ("enabledForAzureAd", "AzureAD"), ("enabledForAzureAdAndHybrid", "AzureADAndHybrid")]
+ROTATION_CSP = [(0, "Disabled"), (1, "AzureAD"), (2, "AzureADAndHybrid")]
+
+
+@pytest.mark.parametrize("graph, member", ROTATION_GRAPH)
+def test_rotation_from_graph_by_member_name(graph, member):
+    assert values(ep(bitLockerRecoveryPasswordRotation=graph))["policy.recovery_password_rotation"] == member
+
+
+@pytest.mark.parametrize("csp, member", ROTATION_CSP)
+def test_rotation_from_csp_and_catalog_numbers(csp, member):
+    assert values(oma(oma_int("ConfigureRecoveryPasswordRotation", csp)))["policy.recovery_password_rotation"] == member
+    assert values(catalog(choice("configurerecoverypasswordrotation", csp)))["policy.recovery_password_rotation"] == member
+
+
+def test_rotation_graph_numbers_are_shifted_by_one_and_never_read_as_csp_numbers():
+    # C8: Graph enabledForAzureAd is enum number 2, CSP 1. Both mean the same member.
+    assert values(ep(bitLockerRecoveryPasswordRotation="enabledForAzureAd"))["policy.recovery_password_rotation"] \
+        == values(oma(oma_int("ConfigureRecoveryPasswordRotation", 1)))["policy.recovery_password_rotation"]
+    # A Graph number is refused rather than misread through the CSP table.
+    (found,) = problems(ep(bitLockerRecoveryPasswordRotation=2))
+    assert found.path == "$.bitLockerRecoveryPasswordRotation"
+    assert '"enabledForAzureAd"' in found.help
+
+
+USAGE = [("blocked", 0, "Blocked"), ("required", 1, "Required"), ("allowed", 2, "Allowed")]
+
+
+@pytest.mark.parametrize("graph, csp, member", USAGE)
+def test_configuration_usage_names_match_csp_numbers(graph, csp, member):
+    from_graph = values(system(startupAuthenticationTpmPinUsage=graph))
+    from_csp = values(oma(oma_str("SystemDrivesRequireStartupAuthentication",
+                                  admx(("ConfigurePINUsageDropDown_Name", csp))))),
+    from_catalog = values(catalog(choice("systemdrivesrequirestartupauthentication", 1,
+                                         choice("systemdrivesrequirestartupauthentication_configurepinusagedropdown_name",
+                                                csp))))
+    assert from_graph["policy.tpm_startup_pin"] == from_csp[0]["policy.tpm_startup_pin"] == member
+    assert from_catalog["policy.tpm_startup_pin"] == member
+
+
+def test_configuration_usage_not_configured_exists_only_in_graph():
+    assert values(system(startupAuthenticationTpmUsage="notConfigured"))["policy.tpm_startup"] == "NotConfigured"
+    (found,) = problems(oma(oma_str("SystemDrivesRequireStartupAuthentication",
+                                    admx(("ConfigureTPMUsageDropDown_Name", 3)))))
+    assert found.code == "I401" and "0, 1, 2" in found.help
+
+
+@pytest.mark.parametrize("graph, member", [(True, "Block"), (False, "NotConfigured")])
+def test_inverted_warning_for_other_disk_encryption_from_graph(graph, member):
+    # bitLockerDisableWarningForOtherDiskEncryption true = AllowWarningForOtherDiskEncryption 0 = Block
+    assert values(ep(bitLockerDisableWarningForOtherDiskEncryption=graph))[
+        "policy.warning_for_other_disk_encryption"] == member
+
+
+@pytest.mark.parametrize("csp, member", [(0, "Block"), (1, "NotConfigured")])
+def test_inverted_warning_for_other_disk_encryption_from_csp_and_catalog(csp, member):
+    assert values(oma(oma_int("AllowWarningForOtherDiskEncryption", csp)))[
+        "policy.warning_for_other_disk_encryption"] == member
+    assert values(catalog(choice("allowwarningforotherdiskencryption", csp)))[
+        "policy.warning_for_other_disk_encryption"] == member
+
+
+@pytest.mark.parametrize("graph, admx_value, member", [(True, "false", "Block"), (False, "true", "NotConfigured")])
+def test_inverted_data_recovery_agent(graph, admx_value, member):
+    from_graph = values(system(recoveryOptions={"blockDataRecoveryAgent": graph}))
+    from_csp = values(oma(oma_str("SystemDrivesRecoveryOptions", admx(("OSAllowDRA_Name", admx_value)))))
+    assert from_graph["policy.os_recovery_block_dra"] == from_csp["policy.os_recovery_block_dra"] == member
+
+
+@pytest.mark.parametrize("graph, admx_value, member", [(True, "false", "Block"), (False, "true", "NotConfigured")])
+def test_inverted_block_without_compatible_tpm(graph, admx_value, member):
+    from_graph = values(system(startupAuthenticationBlockWithoutTpmChip=graph))
+    from_csp = values(oma(oma_str("SystemDrivesRequireStartupAuthentication",
+                                  admx(("ConfigureNonTPMStartupKeyUsage_Name", admx_value)))))
+    assert from_graph["policy.block_without_compatible_tpm"] == from_csp["policy.block_without_compatible_tpm"] == member
+
+
+def test_hide_recovery_options_is_not_inverted():
+    assert values(system(recoveryOptions={"hideRecoveryOptions": True}))["policy.os_hide_recovery_options"] == "Block"
+    assert values(oma(oma_str("SystemDrivesRecoveryOptions", admx(("OSHideRecoveryPage_Name", "true")))))[
+        "policy.os_hide_recovery_options"] == "Block"
+
+
+METHODS = [("aesCbc128", 3, "AesCbc128"), ("aesCbc256", 4, "AesCbc256"),
+           ("xtsAes128", 6, "XtsAes128"), ("xtsAes256", 7, "XtsAes256")]
+DRIVES = ("os", "fixed", "removable")
+
+
+@pytest.mark.parametrize("graph, csp, member", METHODS)
+def test_encryption_method_from_graph(graph, csp, member):
+    got = values(ep(bitLockerSystemDrivePolicy={"encryptionMethod": graph},
+                    bitLockerFixedDrivePolicy={"encryptionMethod": graph},
+                    bitLockerRemovableDrivePolicy={"encryptionMethod": graph}))
+    assert [got[f"policy.{d}_encryption_method"] for d in DRIVES] == [member] * 3
+
+
+@pytest.mark.parametrize("graph, csp, member", METHODS)
+def test_encryption_method_from_oma_uri(graph, csp, member):
+    got = values(oma(oma_str("EncryptionMethodByDriveType", admx(
+        ("EncryptionMethodWithXtsOsDropDown_Name", csp), ("EncryptionMethodWithXtsFdvDropDown_Name", csp),
+        ("EncryptionMethodWithXtsRdvDropDown_Name", csp)))))
+    assert [got[f"policy.{d}_encryption_method"] for d in DRIVES] == [member] * 3
+    assert got["policy.configure_encryption_methods"] == "Enabled"
+
+
+@pytest.mark.parametrize("graph, csp, member", METHODS)
+def test_encryption_method_from_catalog(graph, csp, member):
+    parent = "encryptionmethodbydrivetype"
+    got = values(catalog(choice(parent, 1, *(choice(f"{parent}_encryptionmethodwithxts{d}dropdown_name", csp)
+                                            for d in ("os", "fdv", "rdv")))))
+    assert [got[f"policy.{d}_encryption_method"] for d in DRIVES] == [member] * 3
+
+
+def test_encryption_method_numbers_outside_3_4_6_7_are_refused():
+    (found,) = problems(oma(oma_str("EncryptionMethodByDriveType", admx(("EncryptionMethodWithXtsOsDropDown_Name", 5)))))
+    assert found.code == "I401" and "3, 4, 6, 7" in found.help
+
+
+# --- settings catalog -------------------------------------------------------------------
+
+
+def test_endpoint_security_bitlocker_profile():
+    policy = import_policy(example("settings-catalog-bitlocker.json"), VOCABULARY)
+    got = policy.facts.values
+    assert policy.kind == "settings-catalog"
+    assert policy.policy_type == got["policy.policy_type"] == "EndpointSecurityDiskEncryption"
+    assert policy.display_name == "ES - Disk encryption - BitLocker (OS)"
+    assert got["policy.allow_standard_user_encryption"] == "Allow"  # nested child
+    assert got["policy.tpm_startup"] == "Allowed"
+    assert got["policy.minimum_pin_length"] == 6
+    assert got["policy.identification_field"] == "CONTOSO-IT"
+    assert got["policy.removable_excluded_from_encryption"][0]["hardware_id"].startswith("USBSTOR\\")
+    assert policy.notices == ()
+
+
+@pytest.mark.parametrize("reference, expected", [
+    ({"templateId": "", "templateFamily": "none"}, "SettingsCatalog"),
+    (None, "SettingsCatalog"),
+    ({"templateFamily": "endpointSecurityDiskEncryption"}, "EndpointSecurityDiskEncryption"),
+])
+def test_catalog_policy_type_from_template_family(reference, expected):
+    data = catalog(choice("requiredeviceencryption", 1))
+    data["templateReference"] = reference
+    assert import_policy(data, VOCABULARY).policy_type == expected
+
+
+def test_unknown_template_family_is_read_as_settings_catalog_with_a_notice():
+    policy = import_policy(catalog(choice("requiredeviceencryption", 1), family="baseline"), VOCABULARY)
+    assert policy.policy_type == "SettingsCatalog"
+    assert codes(policy.notices) == [("N407", "$.templateReference.templateFamily")]
+
+
+def test_catalog_admx_parent_disabled_makes_its_data_ids_not_configured():
+    got = values(catalog(choice("systemdrivesrequirestartupauthentication", 0)))
+    assert got["policy.additional_authentication_at_startup"] == "NotConfigured"
+    assert got["policy.tpm_startup_pin"] == got["policy.tpm_startup"] == "NotConfigured"
+    assert got["policy.block_without_compatible_tpm"] == "NotConfigured"
+
+
+def test_catalog_parent_without_a_fact_of_its_own():
+    parent = "systemdrivesencryptiontype"
+    assert values(catalog(choice(parent, 0)))["policy.os_encryption_type"] == "NotConfigured"
+    got = values(catalog(choice(parent, 1, choice(f"{parent}_osencryptiontypedropdown_name", 2))))
+    assert got == {"policy.os_encryption_type": "UsedSpaceOnly", "policy.policy_type": "SettingsCatalog"}
+
+
+def test_child_of_a_non_admx_choice_is_read_not_implied():
+    # allowstandarduserencryption hangs below allowwarningforotherdiskencryption_0 (silent),
+    # but is a node of its own, not an ADMX data id: _0 of the parent does not unset it.
+    got = values(catalog(choice("allowwarningforotherdiskencryption", 0, choice("allowstandarduserencryption", 1))))
+    assert got["policy.warning_for_other_disk_encryption"] == "Block"
+    assert got["policy.allow_standard_user_encryption"] == "Allow"
+    assert "policy.allow_standard_user_encryption" not in values(catalog(choice("allowwarningforotherdiskencryption", 0)))
+
+
+def test_catalog_simple_integer_string_and_collection():
+    got = values(catalog(
+        choice("systemdrivesminimumpinlength", 1, simple("systemdrivesminimumpinlength_minpinlength", 8)),
+        choice("identificationfield", 1, simple("identificationfield_identificationfield", "CONTOSO"),
+               simple("identificationfield_secidentificationfield", "FABRIKAM")),
+        {"@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingCollectionInstance",
+         "settingDefinitionId": CATALOG + "removabledrivesexcludedfromencryption",
+         "simpleSettingCollectionValue": [{"value": "USBSTOR\\A"}, {"value": "USBSTOR\\B"}]},
+    ))
+    assert got["policy.minimum_pin_length"] == 8
+    assert (got["policy.identification_field"], got["policy.allowed_identification_field"]) == ("CONTOSO", "FABRIKAM")
+    assert [r["hardware_id"] for r in got["policy.removable_excluded_from_encryption"]] == ["USBSTOR\\A", "USBSTOR\\B"]
+
+
+def test_catalog_boolean_data_id_and_policy_state():
+    got = values(catalog(
+        choice("removabledrivesconfigurebde", 1, choice("removabledrivesconfigurebde_rdvallowbde_name", 1),
+               choice("removabledrivesconfigurebde_rdvdisablebde_name", 0)),
+        choice("systemdrivesenhancedpin", 0),
+    ))
+    assert got["policy.removable_configure_bde"] == "Enabled"
+    assert (got["policy.removable_allow_bde"], got["policy.removable_disable_bde"]) == (True, False)
+    assert got["policy.enhanced_pin"] == "Disabled"
+
+
+def test_catalog_settings_that_are_not_bitlocker_are_listed():
+    policy = import_policy(catalog(choice("requiredeviceencryption", 1),
+                                   choice("device_vendor_msft_policy_config_defender_allowarchivescanning", 1),
+                                   choice("rotaterecoverypasswords", 1)), VOCABULARY)
+    assert codes(policy.notices) == [("N401", "$.settings[1].settingInstance"),
+                                     ("N402", "$.settings[2].settingInstance")]
+
+
+def test_catalog_without_expanded_settings_says_how_to_export_it():
+    data = catalog()
+    del data["settings"]
+    policy = import_policy(data, VOCABULARY)
+    assert codes(policy.notices) == [("N406", "$.settings")]
+    assert "$expand=settings" in policy.notices[0].message
+
+
+def test_catalog_bad_option_is_an_error_with_its_path():
+    (found,) = problems(catalog(choice("requiredeviceencryption", 7)))
+    assert found.path == "$.settings[0].settingInstance.choiceSettingValue.value"
+    assert "device_vendor_msft_bitlocker_requiredeviceencryption_1" in found.help
+    (found,) = problems(catalog(choice("requiredeviceencryption", CATALOG + "allowstandarduserencryption_1")))
+    assert found.code == "I401"
+
+
+# --- custom OMA-URI ---------------------------------------------------------------------
+
+
+def test_oma_uri_profile_example():
+    policy = import_policy(example("custom-oma-uri.json"), VOCABULARY)
+    got = policy.facts.values
+    assert policy.kind == "custom-oma-uri" and policy.policy_type == "CustomOmaUri"
+    assert got["policy.require_device_encryption"] == "Require"
+    assert got["policy.warning_for_other_disk_encryption"] == "Block"
+    assert got["policy.tpm_startup"] == "Allowed" and got["policy.tpm_startup_pin"] == "Blocked"
+    assert got["policy.os_require_recovery_backup_before_enabling"] == "Required"
+    assert got["policy.fixed_unprotected_write_access"] == "NotConfigured"  # <disabled/>
+    assert codes(policy.notices) == [("N401", "$.omaSettings[8].omaUri")]
+
+
+def test_oma_uri_disabled_payload_unsets_the_node_and_its_data_ids():
+    got = values(oma(oma_str("SystemDrivesRequireStartupAuthentication", "<disabled/>")))
+    assert got["policy.additional_authentication_at_startup"] == "NotConfigured"
+    assert got["policy.tpm_startup_key"] == "NotConfigured"
+    assert values(oma(oma_str("SystemDrivesEnhancedPIN", "<disabled/>")))["policy.enhanced_pin"] == "Disabled"
+    assert values(oma(oma_str("SystemDrivesEnhancedPIN", "<enabled/>")))["policy.enhanced_pin"] == "Enabled"
+
+
+def test_oma_uri_short_device_scope_and_string_list_node():
+    got = values(oma(oma_int("RequireDeviceEncryption", 1, root="./Vendor/MSFT/BitLocker/"),
+                     oma_str("RemovableDrivesExcludedFromEncryption", "USBSTOR\\A, USBSTOR\\B")))
+    assert got["policy.require_device_encryption"] == "Require"
+    assert [r["hardware_id"] for r in got["policy.removable_excluded_from_encryption"]] == ["USBSTOR\\A", "USBSTOR\\B"]
+
+
+def test_oma_uri_data_values_are_typed():
+    got = values(oma(
+        oma_str("SystemDrivesMinimumPINLength", admx(("MinPINLength", 8))),
+        oma_str("SystemDrivesRecoveryMessage", admx(("PrebootRecoveryInfoDropDown_Name", 2),
+                                                    ("RecoveryMessage_Input", "Call the help desk"),
+                                                    ("RecoveryUrl_Input", ""))),
+    ))
+    assert got["policy.configure_minimum_pin_length"] == "Enabled" and got["policy.minimum_pin_length"] == 8
+    assert got["policy.preboot_recovery_message_type"] == "CustomMessage"
+    assert got["policy.preboot_recovery_message"] == "Call the help desk"
+
+
+def test_oma_uri_string_xml_value_is_base64():
+    payload = base64.b64encode(admx(("ConfigurePINUsageDropDown_Name", 1)).encode()).decode()
+    setting = {"@odata.type": "#microsoft.graph.omaSettingStringXml",
+               "omaUri": "./Device/Vendor/MSFT/BitLocker/SystemDrivesRequireStartupAuthentication",
+               "fileName": "startup.xml", "value": payload}
+    assert values(oma(setting))["policy.tpm_startup_pin"] == "Required"
+
+
+def test_oma_uri_nodes_that_are_not_settings_are_listed():
+    policy = import_policy(oma(
+        oma_int("ActiveHoursStart", 8, root="./Device/Vendor/MSFT/Policy/Config/Update/"),
+        oma_str("RotateRecoveryPasswords", "a-request-id"),
+        oma_int("Status/DeviceEncryptionStatus", 0),
+        oma_str("SystemDrivesRecoveryOptions", admx(("OSFutureThing_Name", "true"))),
+    ), VOCABULARY)
+    assert codes(policy.notices) == [
+        ("N401", "$.omaSettings[0].omaUri"), ("N402", "$.omaSettings[1].omaUri"),
+        ("N401", "$.omaSettings[2].omaUri"), ("N402", "$.omaSettings[3].value"),
+    ]
+    assert policy.facts.get("policy.os_recovery") == "Enabled"
+
+
+def test_oma_uri_encrypted_value_is_unreadable_not_guessed():
+    setting = {**oma_str("SystemDrivesRequireStartupAuthentication", "****"), "isEncrypted": True,
+               "secretReferenceValueId": "a1b2"}
+    policy = import_policy(oma(setting), VOCABULARY)
+    assert "policy.tpm_startup_pin" not in policy.facts.values
+    assert codes(policy.notices) == [("N403", "$.omaSettings[0].value")]
+
+
+def test_oma_uri_bad_values_are_errors_with_paths():
+    found = problems(oma(oma_int("RequireDeviceEncryption", 5), oma_str("EncryptionMethodByDriveType", "7"),
+                         oma_str("SystemDrivesRequireStartupAuthentication", "<enabled><data/>")))
+    assert [(d.code, d.path) for d in found] == [
+        ("I401", "$.omaSettings[0].value"), ("I404", "$.omaSettings[1].value"), ("I404", "$.omaSettings[2].value"),
+    ]
+
+
+def test_oma_uri_same_node_twice_with_different_values_is_an_error():
+    (found,) = problems(oma(oma_int("RequireDeviceEncryption", 1), oma_int("RequireDeviceEncryption", 0)))
+    assert found.code == "I402" and "$.omaSettings[0].value" in found.message
+
+
+# --- ADMX payloads: no XML library, no entities -------------------------------------------
+
+
+def test_admx_payload_forms():
+    assert parse_admx('<enabled/><data id="A" value="1"/>').data == (("A", "1"),)
+    assert parse_admx("<![CDATA[<enabled/>\n  <data id='A' value='x'/>]]>").data == (("A", "x"),)
+    assert parse_admx("< Disabled />").enabled is False
+    assert parse_admx('<enabled/><data id="M" value="a &lt;b&gt; &amp; &#65;&#x42;"/>').data == (("M", "a <b> & AB"),)
+
+
+@pytest.mark.parametrize("text", [
+    '<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><enabled/><data id="A" value="&x;"/>',
+    '<enabled/><data id="A" value="&x;"/>',
+    '<enabled/><data id="A" value="a & b"/>',
+    '<enabled/><?xml-stylesheet href="x"?>',
+    '<data id="A" value="1"/>',
+    "<enabled/><disabled/>",
+    '<enabled/><data id="A"/>',
+    "7",
+])
+def test_admx_payloads_that_are_refused(text):
+    with pytest.raises(PayloadError):
+        parse_admx(text)
+
+
+def test_importers_use_no_xml_library_and_no_engine():
+    for path in PACKAGE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [node.module or ""] if isinstance(node, ast.ImportFrom) \
+                    else [a.name for a in node.names]
+                assert not any("xml" in n or n in ("engine", "cli") for n in names), (path.name, names)
+
+
+# --- detection ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("endpoint-protection-beta.json", "graph-endpoint-protection"),
+    ("settings-catalog-bitlocker.json", "settings-catalog"),
+    ("custom-oma-uri.json", "custom-oma-uri"),
+    ("managed-device.json", "managed-device"),
+])
+def test_detection_by_odata_type_and_by_shape(name, kind):
+    data = example(name)
+    assert detect(data).kind == kind
+    bare = {k: v for k, v in data.items() if not k.startswith("@odata")}
+    assert detect(bare).kind == kind
+
+
+@pytest.mark.parametrize("data, kind", [
+    ({"value": []}, "page"),
+    ([], "page"),
+    ({"settings": {"tpm_startup": "Allowed"}}, "policy-json"),
+    ({"facts": {"tpm_present": True}}, "device-json"),
+    ({"advancedBitLockerStates": "success"}, "encryption-state"),
+    ({"id": "k", "volumeType": "1", "deviceId": "d"}, "recovery-key"),
+    ({"./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 0}, "csp-status"),
+    ({"@odata.type": "#microsoft.graph.windowsManagedDevice", "id": "x"}, "managed-device"),
+    ({"@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/configurationPolicies/$entity",
+      "id": "x"}, "settings-catalog"),
+    ({"@odata.type": "#microsoft.graph.iosGeneralDeviceConfiguration"}, "other-graph"),
+    ({"hello": 1}, None),
+])
+def test_detection_of_every_shape(data, kind):
+    assert detect(data).kind == kind
+
+
+def test_undetectable_or_wrong_side_input_is_an_error():
+    (found,) = problems({"hello": 1})
+    assert found.code == "I407" and "endpointprotection" in found.help.lower().replace(" ", "")
+    (found,) = problems(example("managed-device.json"))
+    assert "device input" in found.message
+    (found,) = problems(example("endpoint-protection-beta.json"), device=True)
+    assert "policy" in found.message
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def test_unknown_enum_value_names_path_value_and_expected():
+    (found,) = problems(system(startupAuthenticationTpmPinUsage="sometimes"))
+    assert found.code == "I401"
+    assert found.path == "$.bitLockerSystemDrivePolicy.startupAuthenticationTpmPinUsage"
+    assert '"sometimes"' in found.message and "policy.tpm_startup_pin" in found.message
+    assert '"blocked"' in found.help and '"notConfigured"' in found.help
+    assert found.location == "bad.json: $.bitLockerSystemDrivePolicy.startupAuthenticationTpmPinUsage"
+
+
+def test_wrong_types_are_errors_and_every_one_is_reported():
+    found = problems(ep(bitLockerEncryptDevice="yes", bitLockerFixedDrivePolicy=5,
+                        bitLockerSystemDrivePolicy={"minimumPinLength": "six", "prebootRecoveryMessage": 12}))
+    assert [(d.code, d.path) for d in found] == [
+        ("I401", "$.bitLockerEncryptDevice"),
+        ("I403", "$.bitLockerFixedDrivePolicy"),
+        ("I401", "$.bitLockerSystemDrivePolicy.minimumPinLength"),
+        ("I401", "$.bitLockerSystemDrivePolicy.prebootRecoveryMessage"),
+    ]
+    assert "true" in found[0].help
+
+
+def test_errors_in_a_page_carry_the_item_path():
+    found = problems({"value": [ep(bitLockerEncryptDevice=True), ep(bitLockerEncryptDevice=1)]})
+    assert found[0].path == "$.value[1].bitLockerEncryptDevice"
+
+
+def test_malformed_json_file_has_line_and_column(tmp_path):
+    path = tmp_path / "ep.json"
+    path.write_text('{\n  "bitLockerEncryptDevice": tru\n}\n')
+    with pytest.raises(InputError) as info:
+        load_policies(path, VOCABULARY)
+    assert info.value.diagnostics[0].location == f"{path}:2:29"
+
+
+# --- devices ------------------------------------------------------------------------------
+
+
+def test_managed_device_record():
+    dev = import_device(example("managed-device.json"), VOCABULARY, origin="md.json")
+    got = dev.facts.values
+    assert (dev.kind, dev.device_id, dev.device_name) == ("managed-device", "c7a1e2f3-4b5c-4d6e-8f90-123456789abc",
+                                                          "CONTOSO-LT-0423")
+    assert dev.azure_ad_device_id == "8b6f4c2e-1d3a-4e5f-9a7b-0c1d2e3f4a5b"
+    assert got["device.os_version"] == WindowsVersion(10, 0, 22631, 3593)
+    assert got["device.join_type"] == "AzureADJoined"
+    assert got["device.os_edition"] == "Enterprise"
+    assert got["device.enrollment_type"] == "WindowsAzureADJoin"
+    assert got["device.tpm_version"] == 2.0
+    assert got["device.secure_boot"] == "On"
+    assert got["device.encrypted"] is True and got["device.autopilot_enrolled"] is True
+    assert ("N402", "$.deviceHealthAttestationState.bitLockerStatus") in codes(dev.notices)
+    assert ("N401", "$.serialNumber") in codes(dev.notices)
+
+
+@pytest.mark.parametrize("raw, version", [("2.0, 0, 1.59", 2.0), ("1.2", 1.2), ("2.0", 2.0)])
+def test_tpm_specification_version_takes_the_leading_number(raw, version):
+    md = {"@odata.type": "#microsoft.graph.managedDevice", "hardwareInformation": {"tpmSpecificationVersion": raw}}
+    assert device_values(md)["device.tpm_version"] == version
+    assert device_values({"tpmSpecificationVersion": raw, "encryptionReadinessState": "ready"})[
+        "device.tpm_version"] == version
+
+
+def test_tpm_specification_version_without_a_number_is_an_error():
+    (found,) = problems({"@odata.type": "#microsoft.graph.managedDevice",
+                         "hardwareInformation": {"tpmSpecificationVersion": "none"}}, device=True)
+    assert found.path == "$.hardwareInformation.tpmSpecificationVersion"
+
+
+@pytest.mark.parametrize("sku, member", [("Enterprise", "Enterprise"), ("enterprise", "Enterprise"),
+                                         ("Pro Education", "ProEducation"), ("IoTEnterprise", "IoTEnterprise")])
+def test_edition_is_matched_by_member_name_or_label(sku, member):
+    assert device_values({"@odata.type": "#microsoft.graph.managedDevice", "skuFamily": sku})["device.os_edition"] == member
+
+
+def test_alternate_origin_fills_in_and_a_disagreement_is_noticed():
+    md = {"@odata.type": "#microsoft.graph.managedDevice", "hardwareInformation": {"operatingSystemEdition": "Pro"}}
+    assert device_values(md)["device.os_edition"] == "Pro"
+    dev = import_device({**md, "skuFamily": "Enterprise"}, VOCABULARY)
+    assert dev.facts.get("device.os_edition") == "Enterprise"
+    assert ("N404", "$.hardwareInformation.operatingSystemEdition") in codes(dev.notices)
+
+
+@pytest.mark.parametrize("graph, member", [("enabled", "On"), ("disabled", "Off"), ("Unsupported", "Unsupported")])
+def test_secure_boot_from_health_attestation(graph, member):
+    md = {"@odata.type": "#microsoft.graph.managedDevice", "deviceHealthAttestationState": {"secureBoot": graph}}
+    assert device_values(md)["device.secure_boot"] == member
+
+
+def test_unknown_enum_value_in_a_device_record():
+    (found,) = problems({"@odata.type": "#microsoft.graph.managedDevice", "joinType": "workplaceJoined"}, device=True)
+    assert found.path == "$.joinType" and '"azureADJoined"' in found.help
+
+
+def test_encryption_report_row():
+    dev = import_device(example("encryption-state.json"), VOCABULARY)
+    got = dev.facts.values
+    assert dev.kind == "encryption-state"
+    assert got["device.encryption_readiness"] == "Ready"
+    assert got["device.encrypted"] is False  # encryptionState notEncrypted
+    assert [r["detail"] for r in got["device.encryption_status_details"]] == [
+        "OsVolumeUnprotected", "WindowsRecoveryEnvironmentNotConfigured"]
+    assert got["device.encryption_policies"][0]["policy_name"] == "ES - Disk encryption - BitLocker (OS)"
+
+
+def details(data):
+    return [r["detail"] for r in device_values(data)["device.encryption_status_details"]]
+
+
+def graph_state(value):
+    return {"@odata.type": "#microsoft.graph.managedDeviceEncryptionState", "id": "d", "advancedBitLockerStates": value}
+
+
+def csp_status(value):
+    return {"./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": value}
+
+
+@pytest.mark.parametrize("number, graph_member, csp_member", [
+    (2, "OsVolumeUnprotected", "OsVolumeEncryptionMethodMismatch"),
+    (4, "OsVolumeTpmRequired", "OsVolumeUnprotected"),
+    (128, "OsVolumeEncryptionMethodMismatch", "OsVolumeTpmRequired"),
+    (4096, "WindowsRecoveryEnvironmentNotConfigured", "WindowsRecoveryEnvironmentNotConfigured"),
+])
+def test_graph_flags_and_csp_bits_are_decoded_with_their_own_tables(number, graph_member, csp_member):
+    # Conflict C1: the same number means different conditions in Graph and in the CSP.
+    assert details(graph_state(number)) == [graph_member]
+    assert details(csp_status(number)) == [csp_member]
+
+
+def test_graph_flag_names_and_numbers_agree():
+    assert details(graph_state("osVolumeTpmRequired,tpmNotReady")) == details(graph_state(4 + 16384))
+    assert details(graph_state("tpmNotReady, osVolumeTpmRequired")) == ["OsVolumeTpmRequired", "TpmNotReady"]
+
+
+def test_csp_bitmask_decodes_every_bit():
+    assert details(csp_status(4 + 4096 + 65536)) == [
+        "OsVolumeUnprotected", "WindowsRecoveryEnvironmentNotConfigured", "OsVolumeEncryptionTypeMismatch"]
+
+
+@pytest.mark.parametrize("data", [graph_state("success"), graph_state(0), csp_status(0)])
+def test_compliant_means_no_status_details(data):
+    assert details(data) == []
+
+
+@pytest.mark.parametrize("data, path", [
+    (graph_state(65536), "$.advancedBitLockerStates"),  # the CSP has bit 16; Graph has no such flag
+    (graph_state("osVolumeUnprotected,everythingFine"), "$.advancedBitLockerStates"),
+    (csp_status(1 << 20), '$["./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus"]'),
+    (csp_status(-1), '$["./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus"]'),
+])
+def test_undefined_status_bits_are_errors(data, path):
+    (found,) = problems(data, device=True)
+    assert found.path == path
+
+
+def test_csp_read_out():
+    dev = import_device({
+        "./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 4100,
+        "./Vendor/MSFT/BitLocker/Status/RotateRecoveryPasswordsStatus": 2,
+        "./Vendor/MSFT/DeviceStatus/SecureBootState": 2,
+        "./Vendor/MSFT/DeviceStatus/Compliance/EncryptionCompliance": 1,
+        "./Vendor/MSFT/DeviceStatus/TPM/SpecificationVersion": "2.0",
+        "./Device/Vendor/MSFT/BitLocker/RequireDeviceEncryption": 1,
+        "./Vendor/MSFT/DeviceStatus/OS/Mode": 0,
+    }, VOCABULARY)
+    got = dev.facts.values
+    assert dev.kind == "csp-status"
+    assert got["device.secure_boot"] == "Off" and got["device.encrypted"] is True
+    assert got["device.tpm_version"] == 2.0 and got["device.rotate_recovery_passwords_status"] == 2
+    assert len(got["device.encryption_status_details"]) == 2
+    assert [n.code for n in dev.notices] == ["N401", "N401"]  # a policy node; an undeclared node
+
+
+def test_recovery_keys_keep_id_type_and_date_never_the_key():
+    page = example("recovery-keys.json")
+    page["value"][0]["key"] = KEY
+    dev = import_device(page, VOCABULARY)
+    keys = dev.facts.get("device.recovery_keys")
+    assert [(k["key_id"], k["volume_type"]) for k in keys] == [
+        ("b1f0c6d2-7e8a-4b9c-a0d1-e2f3a4b5c6d7", "OperatingSystem"), ("e4d3c2b1-a098-4f7e-8d6c-5b4a39281706", "FixedData")]
+    assert all("key" not in k for k in keys)
+    assert dev.azure_ad_device_id == "8b6f4c2e-1d3a-4e5f-9a7b-0c1d2e3f4a5b"
+    assert ("N405", "$.value[0].key") in codes(dev.notices)
+    assert ("N406", '$["@odata.nextLink"]') in codes(dev.notices)
+    assert KEY not in repr(dev) and KEY_BARE not in repr(dev)
+
+
+def test_recovery_key_volume_type_by_number_or_name():
+    one = {"@odata.type": "#microsoft.graph.bitlockerRecoveryKey", "id": "k", "deviceId": "d",
+           "volumeType": "removableDataVolume"}
+    assert device_values(one)["device.recovery_keys"][0]["volume_type"] == "RemovableData"
+    assert device_values({**one, "volumeType": 2})["device.recovery_keys"][0]["volume_type"] == "FixedData"
+
+
+def test_recovery_keys_of_several_devices_are_refused():
+    keys = [{"id": "a", "volumeType": "1", "deviceId": "d1"}, {"id": "b", "volumeType": "1", "deviceId": "d2"}]
+    (found,) = problems({"value": keys}, device=True)
+    assert found.code == "I405"
+
+
+def test_project_device_json_reads_like_load_device_file():
+    path = ROOT / "examples" / "device-ready.json"
+    dev = import_device(json.loads(path.read_text()), VOCABULARY, origin=str(path))
+    assert dict(dev.facts.values) == dict(load_device_file(path, VOCABULARY).values)
+    assert dev.kind == "device-json" and dev.device_name == "CONTOSO-LT-0423"
+
+
+def test_project_policy_json():
+    policy = import_policy(json.loads((ROOT / "examples" / "policy-silent.json").read_text()), VOCABULARY)
+    assert policy.kind == "policy-json" and policy.policy_type == "EndpointProtectionTemplate"
+    assert policy.facts.get("policy.tpm_startup_pin") == "Blocked"
+
+
+def test_a_page_of_managed_devices_is_several_devices():
+    md = example("managed-device.json")
+    devices = import_devices({"value": [md, {**md, "id": "x", "deviceName": "OTHER"}]}, VOCABULARY)
+    assert [d.device_name for d in devices] == ["CONTOSO-LT-0423", "OTHER"]
+
+
+def test_device_parts_merge_and_disagreements_become_conflicts():
+    parts = [import_device(example("managed-device.json"), VOCABULARY),
+             import_device(example("encryption-state.json"), VOCABULARY)]
+    merged = merge_facts([p.facts for p in parts], name=parts[0].name)
+    assert merged.get("device.os_version") == WindowsVersion(10, 0, 22631, 3593)  # both agree
+    (conflict,) = merged.conflicts
+    assert conflict.fact == "device.encrypted"  # isEncrypted true, encryptionState notEncrypted
+
+
+# --- provenance and the conflict demo -----------------------------------------------------
+
+
+def test_each_policy_keeps_its_id_and_display_name():
+    policy = import_policy(example("endpoint-protection-beta.json"), VOCABULARY)
+    assert policy.policy_id == "5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10"
+    assert policy.facts.name == "policy 'WIN - EP - BitLocker silent' (5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10)"
+    assert policy.facts.origins["policy.tpm_startup_pin"] == (
+        policy.facts.name + " $.bitLockerSystemDrivePolicy.startupAuthenticationTpmPinUsage")
+
+
+def test_two_policies_that_disagree_on_the_startup_pin_name_both_sources():
+    first, second = (load_policies(GRAPH_EXAMPLES / n, VOCABULARY)[0]
+                     for n in ("endpoint-protection-beta.json", "endpoint-protection-startup-pin.json"))
+    merged = merge_facts([first.facts, second.facts])
+    assert [c.fact for c in merged.conflicts] == ["policy.tpm_startup_pin"]
+    assert merged.get("policy.minimum_pin_length") == 6  # set by one policy only: no conflict
+    text = describe_conflict(merged.conflicts[0], VOCABULARY)
+    assert text == ("policy 'WIN - EP - BitLocker silent' (5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10) sets "
+                    "Do not allow startup PIN with TPM; policy 'WIN - EP - BitLocker with startup PIN' "
+                    "(0d9f5e44-2c61-4f1e-a9a7-61b7f3c0e2d5) sets Require startup PIN with TPM")
+
+
+def test_the_same_setting_from_three_formats_agrees():
+    parts = [import_policy(example(n), VOCABULARY).facts
+             for n in ("endpoint-protection-beta.json", "settings-catalog-bitlocker.json", "custom-oma-uri.json")]
+    merged = merge_facts(parts)
+    conflicting = {c.fact for c in merged.conflicts}
+    for fact in ("policy.require_device_encryption", "policy.warning_for_other_disk_encryption",
+                 "policy.tpm_startup_pin", "policy.os_encryption_method", "policy.recovery_password_rotation"):
+        assert fact not in conflicting, fact
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in GRAPH_EXAMPLES.glob("*.json")))
+def test_every_graph_example_is_plain_json_and_imports(name):
+    text = (GRAPH_EXAMPLES / name).read_text()
+    assert "//" not in text.replace("https://", "")
+    data = json.loads(text)
+    kind = detect(data).kind
+    if kind == "page":
+        kind = detect(data["value"][0]).kind
+    loaded = load_devices if kind in ("managed-device", "encryption-state", "recovery-key") else load_policies
+    assert loaded(GRAPH_EXAMPLES / name, VOCABULARY)
+
+
+# --- secrets never leave ------------------------------------------------------------------
+
+
+def _secret_inputs(secret):
+    """(label, side, input) feeding a recovery password through every format and path."""
+    return [
+        ("graph string setting", "policy", system(prebootRecoveryMessage=f"Key: {secret}")),
+        ("graph display name", "policy", {**ep(bitLockerEncryptDevice=True), "displayName": secret}),
+        ("graph bad enum", "policy", system(startupAuthenticationTpmPinUsage=secret)),
+        ("graph other property", "policy", ep(firewallRules=[secret], **{secret: 1})),
+        ("catalog string", "policy", catalog(choice("identificationfield", 1,
+                                                    simple("identificationfield_identificationfield", secret)))),
+        ("catalog bad option", "policy", catalog(choice("requiredeviceencryption", secret))),
+        ("catalog other setting", "policy", catalog(simple("device_vendor_msft_x_" + secret, secret))),
+        ("oma admx data", "policy", oma(oma_str("SystemDrivesRecoveryMessage", admx(
+            ("PrebootRecoveryInfoDropDown_Name", 2), ("RecoveryMessage_Input", secret), ("RecoveryUrl_Input", "")))),
+         ),
+        ("oma bad int", "policy", oma(oma_int("RequireDeviceEncryption", secret))),
+        ("oma bad payload", "policy", oma(oma_str("EncryptionMethodByDriveType", f"<enabled/>{secret}"))),
+        ("oma other node", "policy", oma(oma_str("X" + secret, secret, root="./Device/Vendor/MSFT/Policy/"))),
+        ("policy json", "policy", {"id": secret, "settings": {"identification_field": secret,
+                                                               "recovery_password": secret}}),
+        ("policy json bad", "policy", {"settings": {"tpm_startup_pin": secret}}),
+        ("managed device", "device", {**example("managed-device.json"), "notes": secret, "deviceName": secret}),
+        ("managed device bad", "device", {"@odata.type": "#microsoft.graph.managedDevice", "osVersion": secret}),
+        ("encryption state bad", "device", graph_state(secret)),
+        ("recovery key", "device", {"value": [{"id": "k", "volumeType": "1", "deviceId": "d", "key": secret}]}),
+        ("recovery key bad", "device", {"value": [{"id": secret, "volumeType": secret, "deviceId": "d"}]}),
+        ("csp read-out", "device", {"./Device/Vendor/MSFT/BitLocker/Status/RotateRecoveryPasswordsRequestID": secret,
+                                    "./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": secret}),
+        ("csp read-out keys", "device", {f"./Device/Vendor/MSFT/X/{secret}": 1}),
+        ("device json", "device", {"deviceName": secret, "facts": {
+            "azure_ad_device_id": secret, "recovery_keys": [{"key_id": "a", "key": secret, "volume_type": "FixedData"}]}}),
+        ("device json bad", "device", {"facts": {"recovery_keys": [{"key_id": "a", "password": secret, "x": secret}]}}),
+    ]
+
+
+@pytest.mark.parametrize("secret", [KEY, KEY_BARE, KEY.replace("-", " ")])
+@pytest.mark.parametrize("case", range(len(_secret_inputs(KEY))))
+def test_recovery_passwords_never_appear_in_results_or_errors(case, secret):
+    label, side, data = _secret_inputs(secret)[case]
+    run = import_policies if side == "policy" else import_devices
+    digits = secret.replace("-", "").replace(" ", "")
+    try:
+        result = run(data, VOCABULARY, origin="in.json")
+    except InputError as exc:
+        shown = "\n".join([str(exc), exc.render(), repr(exc.diagnostics)])
+    else:
+        shown = "\n".join([str(result), repr(result)] + [n.render() for r in result for n in r.notices])
+    flat = shown.replace("-", "").replace(" ", "")
+    assert secret not in shown and digits not in flat, label
+
+
+# --- origins come from the vocabulary -----------------------------------------------------
+
+
+def _vocabulary_with(edit):
+    import tomllib
+
+    from bitlocker_rules.resources import vocabulary_path
+    from bitlocker_rules.vocabulary import build_vocabulary
+
+    data = tomllib.loads(Path(vocabulary_path()).read_text(encoding="utf-8"))
+    edit(data)
+    return build_vocabulary(data)
+
+
+def test_alternate_origins_declared_in_the_vocabulary_are_used():
+    def edit(data):
+        fact = next(f for f in data["facts"] if f["name"] == "device.tpm_version")
+        fact["origins"]["also"] = [{"graph": "deviceHealthAttestationState.tpmVersion", "graph_type": "managedDevice"}]
+
+    vocabulary = _vocabulary_with(edit)
+    md = {"@odata.type": "#microsoft.graph.managedDevice", "deviceHealthAttestationState": {"tpmVersion": "1.2"}}
+    assert import_device(md, vocabulary).facts.get("device.tpm_version") == 1.2
+    assert "device.tpm_version" not in device_values(md)  # the shipped vocabulary does not declare it
+
+
+def test_a_renamed_catalog_id_in_the_vocabulary_moves_the_mapping():
+    def edit(data):
+        fact = next(f for f in data["facts"] if f["name"] == "policy.require_device_encryption")
+        fact["origins"]["catalog"] = "device_vendor_msft_bitlocker_renamed"
+
+    vocabulary = _vocabulary_with(edit)
+    got = import_policy(catalog(choice("renamed", 1)), vocabulary).facts.values
+    assert got["policy.require_device_encryption"] == "Require"
+    assert "policy.require_device_encryption" not in values(catalog(choice("renamed", 1)))
