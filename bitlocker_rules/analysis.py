@@ -74,7 +74,7 @@ from .outcome import Condition, Status
 from .versions import WindowsVersion
 from .vocabulary import Fact, Vocabulary
 
-MAX_COLLECTION_CANDIDATES = 5000
+MAX_COLLECTION_CANDIDATES = 20000
 MAX_CONFLICTS = 50
 
 PASS, FAIL, UNKNOWN, NOT_APPLICABLE = Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE
@@ -705,8 +705,8 @@ _OPERATORS = {
 class _Compiler:
     """Checked expressions → closures that return the mask of still-possible truth values."""
 
-    def __init__(self) -> None:
-        self.keys = itertools.count()
+    # Atom keys index the per-search mask cache, shared by every rule: unique per process.
+    keys = itertools.count()
 
     def condition(self, e) -> Eval:
         if isinstance(e, n.And):
@@ -1627,7 +1627,9 @@ def check_satisfiable(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules:
 def _values_of(facts: Any) -> Mapping[str, Any]:
     if facts is None:
         return {}
-    return getattr(facts, "values", facts)
+    if isinstance(facts, Mapping):
+        return facts
+    return facts.values
 
 
 def _fixed(entries: Sequence[_Entry], facts: Any, namespaces: set[str], vocabulary: Vocabulary) -> dict[str, Any]:

@@ -184,7 +184,7 @@ class _Checker:
 
     def operand(self, e: n.Expr, scope) -> tuple[Any, FactType | None]:
         if isinstance(e, n.Literal):
-            return n.Const(e.value, span=e.span), _LITERAL_TYPES[e.kind]
+            return n.Const(e.value, span=e.span, kind=e.kind), _LITERAL_TYPES[e.kind]
         if isinstance(e, n.Count):
             return self.count(e, scope)
         if isinstance(e, n.Name):
@@ -244,7 +244,7 @@ class _Checker:
             return n.Const(None, span=value.name.span), None
         if other is not None and other.enum is not None:
             if other.enum.member(word):
-                return n.Const(word, span=value.name.span), other
+                return n.Const(word, span=value.name.span, kind="member"), other
             self.error("E305", f"`{word}` is not a member of {other.enum.name}", value.name.span,
                        help=suggest(word, other.enum.member_names)
                        or "members: " + ", ".join(other.enum.member_names))
@@ -279,9 +279,9 @@ class _Checker:
                 self.error("E411", f"`{const.value}` is not a Windows version", const.span,
                            help=f"expected {exc}" + (f"; {hint}" if hint else ""))
                 return const
-            return n.Const(version, span=const.span)
+            return n.Const(version, span=const.span, kind="version")
         if target.kind == "decimal" and ctype.kind == "integer":
-            return n.Const(float(const.value), span=const.span)
+            return n.Const(float(const.value), span=const.span, kind="decimal")
         if target.enum is not None and ctype.kind == "string":
             self.error("E412", f"{target} members are written without quotes", const.span,
                        help=suggest(const.value, target.enum.member_names) or

@@ -189,7 +189,7 @@ def _jsonl_output(path: str | None):
     try:
         stream = open(path, "w", encoding="utf-8")
     except OSError as exc:
-        raise InputError([Diagnostic("I004", f"cannot write results: {exc.strerror}", file=path)]) from None
+        raise InputError([Diagnostic("I006", f"cannot write results: {exc.strerror}", file=path)]) from None
     with stream:
         yield write_jsonl(stream)
 
@@ -247,7 +247,7 @@ def _write(text: str, output: str | None) -> None:
     try:
         Path(output).write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise InputError([Diagnostic("I004", f"cannot write the report: {exc.strerror}", file=output)]) from None
+        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror}", file=output)]) from None
 
 
 def _print(text: str = "") -> None:

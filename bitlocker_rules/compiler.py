@@ -213,7 +213,8 @@ def _function(source: str, consts: list[Any], ruleset: n.Ruleset) -> Verdicts:
     except (SyntaxError, RecursionError, MemoryError) as exc:
         text = ruleset.text
         raise RulesError([Diagnostic("E501", f"ruleset {ruleset.id} is too deeply nested to compile ({exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__})",
-                                     source=text, help="split deep expressions into definitions")]) from None
+                                     source=text, help="nest fewer quantifiers (any, all, count with a condition) inside each other; "
+                                          "definitions are expanded where used, so they do not reduce nesting")]) from None
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     # Tracebacks and debuggers can show the generated source.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)

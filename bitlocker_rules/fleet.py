@@ -92,7 +92,10 @@ class FleetSummary:
 def read_fleet(path: str | Path) -> Iterator[FleetRow]:
     """Rows of a fleet file, streamed; the format comes from the extension or the first byte."""
     path = Path(path)
-    handle = path.open("r", encoding="utf-8-sig", newline="")
+    try:
+        handle = path.open("r", encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InputError([Diagnostic("I002", f"cannot read the fleet file: {exc.strerror}", file=str(path))]) from None
     with handle:
         kind = _fleet_kind(path, handle)
         if kind == "csv":
@@ -160,7 +163,8 @@ def _array_rows(handle: TextIO, name: str) -> Iterator[FleetRow]:
             if not exhausted and len(buffer) - position < _MAX_ELEMENT:
                 buffer, position, exhausted = _refill(handle, buffer, position)
                 continue
-            yield FleetRow(number + 1, BadRow(number + 1, f"element {number + 1}: malformed JSON: {exc.msg}"))
+            yield FleetRow(number + 1, BadRow(
+                number + 1, f"element {number + 1}: malformed JSON: {exc.msg}; the rest of the array was not read"))
             return
         number += 1
         yield FleetRow(number, value)
@@ -187,12 +191,12 @@ DeviceReader = Callable[[Any, Engine, int], Facts]
 def device_facts(data: Any, engine: Engine, number: int) -> Facts:
     """A fleet row as device facts: ``{"facts": {...}}`` or a flat ``{fact name: value}`` row."""
     if not isinstance(data, dict):
-        raise InputError([Diagnostic("I301", f"row {number}: expected a JSON object for one device")])
+        raise InputError([Diagnostic("I301", "expected a JSON object for one device")])
     name = str(data.get("deviceName") or data.get("id") or f"row {number}")
     raw = data["facts"] if isinstance(data.get("facts"), dict) else {
         k: v for k, v in data.items() if k not in ("id", "deviceName")
     }
-    return facts_from_mapping(raw, engine.vocabulary, origin=f"row {number}", name=f"device {name!r}",
+    return facts_from_mapping(raw, engine.vocabulary, origin="", name=f"device {name!r}",
                               allowed=("device", "actor", "action", "tenant"))
 
 
@@ -239,12 +243,17 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally) -> Report | None
     try:
         device = reader(row.data, engine, row.number)
     except BitLockerRulesError as exc:
-        tally.bad_rows.append(BadRow(row.number, redact(" ".join(d.render() for d in exc.diagnostics))))
+        tally.bad_rows.append(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
     facts = merge_facts([policy, device], name=device.name) if policy else device
     report = engine.evaluate(facts, subject=device.name)
     tally.add(report)
     return report
+
+
+def _row_problem(d: Diagnostic) -> str:
+    where = f"{d.path}: " if d.path else ""
+    return f"{where}{d.message}" + (f" ({d.help})" if d.help else "")
 
 
 def device_record(number: int, report: Report) -> dict:

@@ -8,6 +8,8 @@ and None (unknown).
 from __future__ import annotations
 
 import operator
+
+import attrs
 from collections.abc import Mapping
 from typing import Any
 
@@ -86,7 +88,7 @@ class Interpreter:
             return _any([self.eval(o, values, env) for o in e.operands])
         if isinstance(e, n.Not):
             truth, reasons = self.eval(e.operand, values, env)
-            return (None if truth is None else not truth), reasons
+            return (None if truth is None else not truth), tuple(_negated(c) for c in reasons)
         if isinstance(e, n.Implies):
             return self.implies(e.antecedent, e.consequent, values, env)
         if isinstance(e, n.Conditional):
@@ -104,7 +106,7 @@ class Interpreter:
 
     def implies(self, antecedent, consequent, values, env) -> Result:
         truth, reasons = self.eval(antecedent, values, env)
-        negated = (None if truth is None else not truth), reasons
+        negated = (None if truth is None else not truth), tuple(_negated(c) for c in reasons)
         return _any([negated, self.eval(consequent, values, env)])
 
     def quantified(self, e: n.Quantified, values, env) -> Result:
@@ -172,7 +174,7 @@ class Interpreter:
         decl = self.declaration(subject)
         label = decl.label if decl else fact_name
         if isinstance(subject, n.Count):
-            label = f"Number of {decl.item_label or 'items'} in {decl.label}" if decl else "Count"
+            label = _count_label(decl)
         required = self.required(e, op, other, decl, values, env)
         return Condition(
             fact=fact_name, label=label,
@@ -242,6 +244,20 @@ class Interpreter:
         return f"{self.source.name}:{line}:{column}"
 
 
+_NEGATED_STATUS = {Status.PASS: Status.FAIL, Status.FAIL: Status.PASS, Status.UNKNOWN: Status.UNKNOWN}
+
+
+def _negated(condition: Condition) -> Condition:
+    """The same condition seen through ``not``: the opposite requirement and status."""
+    required = condition.required
+    opposite = {"Yes": "No", "No": "Yes", "a value": "no value", "no value": "a value"}
+    if required in opposite:
+        required = opposite[required]
+    else:
+        required = required[4:] if required.startswith("not ") else f"not {required}"
+    return attrs.evolve(condition, required=required, status=_NEGATED_STATUS[condition.status])
+
+
 def _subject(e: n.Expr) -> tuple[n.Expr, n.Expr | None, str]:
     """The fact side of an atom, the other side, and the operator read from the fact's side."""
     if isinstance(e, n.Compare):
@@ -251,13 +267,20 @@ def _subject(e: n.Expr) -> tuple[n.Expr, n.Expr | None, str]:
     return e.operand, None, ""
 
 
+def _count_label(decl: Fact | None) -> str:
+    if decl is None:
+        return "Count"
+    noun = decl.item_label or "item"
+    return f"Number of {noun if noun.endswith('s') else noun + 's'} ({decl.label})"
+
+
 def _all(results: list[Result]) -> Result:
     """Kleene conjunction; the reasons are the children that decided it."""
     for wanted in (False, None):
         deciding = [r for r in results if r[0] is wanted]
         if deciding:
-            return wanted, sum((r[1] for r in deciding), ())
-    return True, sum((r[1] for r in results), ())
+            return wanted, _union(deciding)
+    return True, _union(results)
 
 
 def _any(results: list[Result]) -> Result:
@@ -265,5 +288,10 @@ def _any(results: list[Result]) -> Result:
     for wanted in (True, None):
         deciding = [r for r in results if r[0] is wanted]
         if deciding:
-            return wanted, sum((r[1] for r in deciding), ())
-    return False, sum((r[1] for r in results), ())
+            return wanted, _union(deciding)
+    return False, _union(results)
+
+
+def _union(results: list[Result]) -> tuple[Condition, ...]:
+    """The reasons of several results, each condition once, in order."""
+    return tuple(dict.fromkeys(c for r in results for c in r[1]))

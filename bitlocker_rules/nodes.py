@@ -75,10 +75,15 @@ class DefinitionRef:
 
 @frozen
 class Const:
-    """A typed constant: bool, int, float, str, enum member name or WindowsVersion."""
+    """A typed constant: bool, int, float, str, enum member name or WindowsVersion.
+
+    ``kind`` says how it was written (``member``, ``string``, ``integer``, ``decimal``,
+    ``version``, ``bool``) so the printer can write it back; it is not part of equality.
+    """
 
     value: Any
     span: Span | None = _SPAN
+    kind: str = field(default="", eq=False, repr=False, kw_only=True)
 
 
 # --- structure -------------------------------------------------------------------

@@ -92,7 +92,7 @@ def _print_leaf(e: n.Expr) -> str:
     if isinstance(e, n.Literal):
         return print_literal(e.value, e.kind)
     if isinstance(e, n.Const):
-        return print_literal(e.value, _const_kind(e.value))
+        return print_literal(e.value, e.kind or _const_kind(e.value))
     raise TypeError(f"cannot print {type(e).__name__}")
 
 

@@ -181,7 +181,7 @@ def parse_typed(ftype: FactType, raw: Any, releases: Mapping[str, WindowsVersion
         return _parse_bool(raw)
     if kind == "integer":
         if isinstance(raw, bool) or not isinstance(raw, int):
-            if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+            if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
                 return int(raw)
             raise ValueError("an integer")
         return raw

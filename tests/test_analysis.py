@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-from hypothesis import given, note
+from hypothesis import given, note, reject
 from hypothesis import strategies as st
 
 from bitlocker_rules import analysis as A
@@ -256,6 +256,23 @@ def cases(draw, max_rules: int = 3) -> Case:
     return Case(vocab, text, rules)
 
 
+def refusals_rejected(test):
+    """Discard the rare generated case the analyser refuses as too large (A103); the
+    refusal itself is tested on its own below."""
+    import functools
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        try:
+            return test(*args, **kwargs)
+        except A.AnalysisError as exc:
+            if all(d.code == "A103" for d in exc.diagnostics):
+                reject()
+            raise
+
+    return run
+
+
 def statuses_by_interpreter(case: Case, values) -> dict[str, Status]:
     return {r.id: case.interpreter.verdict(r, values)[0] for r in case.checked.rules if r.kind == "rule"}
 
@@ -270,6 +287,7 @@ def long_collection(witness: A.Witness) -> bool:
 
 
 @given(cases())
+@refusals_rejected
 def test_satisfiability_agrees_with_brute_force(case):
     result = A.check_satisfiable([case.checked], case.vocabulary)
     expected = case.sat(case.ids)
@@ -287,6 +305,7 @@ def test_satisfiability_agrees_with_brute_force(case):
 
 
 @given(cases(max_rules=2))
+@refusals_rejected
 def test_every_verdict_goal_agrees_with_brute_force(case):
     for rule in case.ids:
         for status in (PASS, FAIL, UNKNOWN, NA):
@@ -300,6 +319,7 @@ def test_every_verdict_goal_agrees_with_brute_force(case):
 
 
 @given(cases(), st.data())
+@refusals_rejected
 def test_fixed_facts_agree_with_brute_force(case, data):
     device = [name for name, _ in case.vocab.scalars if name.startswith("device.")]
     device += [COLLECTION] if case.vocab.fields else []
@@ -321,6 +341,7 @@ def test_fixed_facts_agree_with_brute_force(case, data):
 
 
 @given(cases(), st.data())
+@refusals_rejected
 def test_repair_is_optimal_and_passes(case, data):
     values = {name: data.draw(st.sampled_from(case.domain(name)), label=name) for name in case.names}
     given_values = {k: x for k, x in values.items() if x is not None}
@@ -353,6 +374,7 @@ def test_repair_is_optimal_and_passes(case, data):
 
 
 @given(cases(max_rules=3), st.data())
+@refusals_rejected
 def test_compare_agrees_with_brute_force(case, data):
     split = data.draw(st.integers(1, len(case.ids)), label="split")
     left, right = case.ids[:split], case.ids[split:] or case.ids[:1]
@@ -386,6 +408,7 @@ class _Only:
 
 
 @given(cases(max_rules=3))
+@refusals_rejected
 def test_lint_agrees_with_brute_force(case):
     findings = A.lint([case.checked], case.vocabulary)
     by_code: dict[str, list[tuple[str, ...]]] = {}
@@ -451,7 +474,7 @@ def test_a_count_compared_with_a_fact_is_refused():
 
 def test_large_counts_are_decided_exactly():
     ruleset = _checked(
-        f'rule R-1 "r" require count(y in {COLLECTION}: y.flag) >= 200 and any x in {COLLECTION}: x.kind == Xx\n'
+        f'rule R-1 "r" require count(y in {COLLECTION}: y.flag) >= 200 and (any x in {COLLECTION}: x.kind == Xx)\n'
         f'rule R-2 "s" require count(y in {COLLECTION}: y.flag) < 201\n'
     )
     result = A.check_satisfiable([ruleset], REFUSED.vocabulary)

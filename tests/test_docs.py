@@ -46,10 +46,7 @@ _FILE_ATTRIBUTE = re.compile(r"\bfile=(\S+)")
 
 # Commands the docs describe as they should behave, which the library does not do yet.
 # Each is a strict expected failure: fixing the bug makes the test pass and flags the entry.
-KNOWN_BUGS = {
-    "check --policy examples/policy-silent.json --fleet missing.jsonl":
-        "a fleet file that cannot be opened raises FileNotFoundError (traceback, exit 1)",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 class Block(NamedTuple):

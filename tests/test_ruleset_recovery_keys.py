@@ -37,10 +37,10 @@ PASSING = {
 }
 
 FAILING = {
-    "RK-01": ({"device.recovery_keys": []}, "Number of recovery key in Recovery keys"),
+    "RK-01": ({"device.recovery_keys": []}, "Number of recovery keys (Recovery keys)"),
     "RK-02": ({"device.recovery_keys": keys(2, "FixedData")}, "Drive Type"),
-    "RK-03": ({"device.recovery_keys": keys(200)}, "Number of recovery key in Recovery keys"),
-    "RK-04": ({"device.recovery_keys": keys(195)}, "Number of recovery key in Recovery keys"),
+    "RK-03": ({"device.recovery_keys": keys(200)}, "Number of recovery keys (Recovery keys)"),
+    "RK-04": ({"device.recovery_keys": keys(195)}, "Number of recovery keys (Recovery keys)"),
     "RK-05": ({"device.encryption_status_details": [{"detail": "RecoveryKeyBackupFailed"}]}, "Status detail"),
     "RK-06": ({"device.bitlocker_events": [{"event_id": 846, "error_code": "0x801c0450"}]}, "Event ID"),
     "RK-07": (DELETE, "OS drive protection status"),

@@ -44,12 +44,17 @@ def _status(status: Status, colour: bool) -> str:
 def _short_reason(outcome: RuleOutcome) -> str:
     if outcome.status is Status.PASS or not outcome.reasons:
         return ""
-    first = outcome.reasons[0]
+    conflicted = [c.fact for c in outcome.reasons if c.conflict]
+    if outcome.status is Status.UNKNOWN and conflicted:
+        return "conflict: " + ", ".join(dict.fromkeys(conflicted))
     if outcome.status is Status.UNKNOWN and outcome.missing_facts:
         return "missing: " + ", ".join(outcome.missing_facts)
+    # The conditions that decided the verdict: failing ones for a failure, all for n/a.
+    deciding = [c for c in outcome.reasons if c.status is Status.FAIL] or list(outcome.reasons)
+    first = deciding[0]
     if first.missing:
         return f"{first.label}: missing"
-    more = f" (+{len(outcome.reasons) - 1} more)" if len(outcome.reasons) > 1 else ""
+    more = f" (+{len(deciding) - 1} more)" if len(deciding) > 1 else ""
     return f"{first.label} is {first.actual}{more}"
 
 
@@ -61,7 +66,9 @@ def _summary(report: Report) -> str:
 
 def _details(outcome: RuleOutcome) -> list[str]:
     head = f"{outcome.rule} {outcome.title} [{outcome.status.value}, {outcome.severity}]"
-    lines = [head, f"  sources: {', '.join(outcome.sources)}" + (f"  rule: {outcome.location}" if outcome.location else "")]
+    where = [f"sources: {', '.join(outcome.sources)}"] if outcome.sources else []
+    where += [f"rule: {outcome.location}"] if outcome.location else []
+    lines = [head] + (["  " + "  ".join(where)] if where else [])
     for condition in outcome.reasons:
         lines.append(f"  - {condition.sentence()}")
         if condition.text:
@@ -80,7 +87,8 @@ def render_fleet_table(summary, *, bad_row_limit: int = 20) -> str:
          t.counts["not_applicable"], t.title]
         for t in summary.rules
     ]
-    parts = [f"Fleet: {summary.devices} devices evaluated, {summary.failed_devices} failing at least one rule"
+    devices = f"{summary.devices} device{'' if summary.devices == 1 else 's'}"
+    parts = [f"Fleet: {devices} evaluated, {summary.failed_devices} failing at least one rule"
              + (f", {len(summary.bad_rows)} rows not read" if summary.bad_rows else ""), ""]
     parts.append(tabulate(rows, headers=["ruleset", "rule", "severity", "pass", "fail", "unknown", "n/a", "title"]))
     reasons = summary.top_reasons()
