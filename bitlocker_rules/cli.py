@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+import attrs
 import contextlib
 import functools
 import sys
@@ -18,6 +20,7 @@ from .facts import Facts, merge_facts
 from .importers import load_devices, load_policies
 from .fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet, write_jsonl
 from .nodes import facts_read
+from .outcome import InputRecord
 from .printer import print_rule
 from .requirements import coverage
 from .report import render_fleet_json, render_fleet_table, render_json, render_table
@@ -101,6 +104,8 @@ def run_check(args: argparse.Namespace) -> int:
     subject = devices[0].name if devices else " + ".join(p.name for p in policies)
     facts = merge_facts([*(p.facts for p in policies), *(d.facts for d in devices)], name=subject)
     report = engine.evaluate(facts, explain_all=args.verbose)
+    inputs = tuple(InputRecord(item.name, item.origin, item.kind) for item in [*policies, *devices])
+    report = attrs.evolve(report, inputs=inputs)
     if not args.quiet:
         to_terminal = args.output is None and sys.stdout.isatty()
         text = (render_json(report) if args.format == "json"

@@ -146,7 +146,7 @@ class Engine:
                 if status is Status.PASS and not explain_all:
                     outcomes.append(_bare_outcome(loaded, rule, status))
                 else:
-                    outcome = self._explain(loaded, rule, values)
+                    outcome = _with_sources(self._explain(loaded, rule, values), facts.origins)
                     outcomes.append(_mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
             notes += [loaded.interpreter.note(r, values) for r in loaded.notes]
         records = tuple(conflict_record(c, self.vocabulary) for c in facts.conflicts)
@@ -167,6 +167,14 @@ class Engine:
     def verdicts(self, values: Mapping[str, Any]) -> list[tuple[int, ...]]:
         """Only the verdict codes per ruleset: the fastest path, for fleets and benchmarks."""
         return [loaded.verdicts(values) for loaded in self.rulesets]
+
+
+def _with_sources(outcome: RuleOutcome, origins: Mapping[str, str]) -> RuleOutcome:
+    """Name where each cited value came from (policy or device input and JSON path)."""
+    if not any(c.fact in origins for c in outcome.reasons):
+        return outcome
+    reasons = tuple(attrs.evolve(c, source=origins[c.fact]) if c.fact in origins else c for c in outcome.reasons)
+    return attrs.evolve(outcome, reasons=reasons)
 
 
 def _mark_conflicts(outcome: RuleOutcome, conflicts: Mapping[str, Conflict], vocabulary: Vocabulary) -> RuleOutcome:

@@ -45,6 +45,7 @@ class Condition:
     span: Span | None = None
     origin: str = ""
     conflict: str = ""
+    source: str = ""  # where the value came from: "policy 'Name' (id) $.json.path"
 
     @property
     def missing(self) -> bool:
@@ -109,6 +110,15 @@ class ConflictRecord:
 
 
 @frozen
+class InputRecord:
+    """One input file the facts were read from: its name in reports, path and kind."""
+
+    name: str
+    file: str
+    kind: str
+
+
+@frozen
 class Report:
     """Every outcome for one device (or one policy with one device)."""
 
@@ -116,6 +126,7 @@ class Report:
     outcomes: tuple[RuleOutcome, ...]
     notes: tuple[NoteOutcome, ...] = ()
     conflicts: tuple[ConflictRecord, ...] = ()
+    inputs: tuple[InputRecord, ...] = ()
 
     def count(self, status: Status) -> int:
         """How many rules ended with ``status``."""

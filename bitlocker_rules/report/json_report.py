@@ -23,6 +23,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
              "applies": n.applies, "text": n.rationale}
             for n in report.notes
         ],
+        "inputs": [{"name": i.name, "file": i.file, "kind": i.kind} for i in report.inputs],
         "conflicts": [
             {"fact": c.fact, "label": c.label,
              "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in c.values]}
@@ -50,7 +51,8 @@ def _outcome(o: RuleOutcome) -> dict[str, Any]:
 def _condition(c: Condition) -> dict[str, Any]:
     return {
         "fact": c.fact, "label": c.label, "actual": c.actual, "required": c.required,
-        "status": c.status.value, "text": c.text, "location": c.origin,
+        "status": c.status.value, "text": c.text, "location": c.origin, "source": c.source,
+        "conflict": c.conflict,
         "explanation": c.sentence(),
     }
 
