@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 
 import attrs
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import nodes as n
@@ -46,15 +46,26 @@ class _Item:
 class Interpreter:
     """Evaluates checked rules of one ruleset against fact values, with explanations."""
 
-    def __init__(self, ruleset: n.Ruleset, vocabulary: Vocabulary) -> None:
+    def __init__(self, ruleset: n.Ruleset, vocabulary: Vocabulary, keep: frozenset | None = None) -> None:
         self.ruleset = ruleset
         self.vocabulary = vocabulary
         self.source: SourceText | None = ruleset.text
+        # When set, only these conditions keep their truth; every other atom counts as unknown.
+        self.keep = keep
+
+    def masked(self, keep: Iterable[Condition]) -> Interpreter:
+        """An interpreter that treats every condition outside ``keep`` as unknown."""
+        return Interpreter(self.ruleset, self.vocabulary, frozenset(keep))
 
     # --- rules
     def evaluate(self, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
         """The verdict of ``rule`` on ``values`` (fact name → typed value), with reasons."""
         status, reasons = self.verdict(rule, values)
+        if status in (Status.FAIL, Status.NOT_APPLICABLE) and len(reasons) > 1:
+            decisive = set(self.minimal_reasons(rule, values, status, reasons))
+            reasons = tuple(attrs.evolve(c, decisive=c in decisive) for c in reasons)
+        else:
+            reasons = tuple(attrs.evolve(c, decisive=True) for c in reasons)
         return RuleOutcome(
             ruleset=self.ruleset.id, rule=rule.id, title=rule.title, severity=rule.severity,
             sources=rule.sources, status=status, reasons=reasons,
@@ -73,6 +84,20 @@ class Interpreter:
             # It may not apply, and it does not pass: the missing facts decide.
             return Status.UNKNOWN, applies[1] + reasons
         return _STATUS[truth], reasons
+
+    def minimal_reasons(self, rule: n.Rule, values, status: Status, reasons) -> tuple[Condition, ...]:
+        """A smallest-by-deletion subset of ``reasons`` that alone forces ``status``.
+
+        Sufficiency is checked by re-evaluating with every other condition unknown; Kleene
+        logic is sound for that (a verdict forced with unknowns holds for every value), so a
+        kept set decides the verdict whatever the uncited conditions are.
+        """
+        kept = list(reasons)
+        for condition in reasons:
+            trial = [c for c in kept if c is not condition]
+            if trial and self.masked(trial).verdict(rule, values)[0] is status:
+                kept = trial
+        return tuple(kept)
 
     def note(self, rule: n.Rule, values: Mapping[str, Any]) -> NoteOutcome:
         """Whether an informational note applies."""
@@ -112,20 +137,26 @@ class Interpreter:
     def quantified(self, e: n.Quantified, values, env) -> Result:
         items, fact = self.value(e.collection, values, env)
         if items is None:
-            return None, (self.missing_condition(e, fact, "a value"),)
+            return self.kept(None, self.missing_condition(e, fact, "a value"))
         results = [
             self.eval(e.body, values, {**env, e.var: _Item(fact, i, record)})
             for i, record in enumerate(items)
         ]
         if not results:
             empty = e.quantifier == "all"
-            return empty, (self.empty_condition(e, fact, empty),)
+            return self.kept(empty, self.empty_condition(e, fact, empty))
         return _all(results) if e.quantifier == "all" else _any(results)
 
     # --- atoms
     def atom(self, e: n.Expr, values, env) -> Result:
         truth = self.truth(e, values, env)
-        return truth, (self.condition(e, truth, values, env),)
+        return self.kept(truth, self.condition(e, truth, values, env))
+
+    def kept(self, truth: Truth, condition: Condition) -> Result:
+        """An atom's result, or unknown when a mask leaves this condition out."""
+        if self.keep is not None and condition not in self.keep:
+            return None, (condition,)
+        return truth, (condition,)
 
     def truth(self, e: n.Expr, values, env) -> Truth:
         """Truth of an atomic condition (compare, member, presence)."""

@@ -46,6 +46,7 @@ class Condition:
     origin: str = ""
     conflict: str = ""
     source: str = ""  # where the value came from: "policy 'Name' (id) $.json.path"
+    decisive: bool = True  # in the minimal set that alone decides the verdict
 
     @property
     def missing(self) -> bool:

@@ -1,8 +1,9 @@
 """Lookup tables built from the vocabulary's declared origins, and raw-value conversion.
 
-Nothing in this module names a setting: the tables come from ``[facts.origins]``,
-``[facts.member_values]`` and enum members' ``csp`` / ``graph`` / ``catalog`` values
-(plus the few pending declarations in ``pending.py``, merged under them).
+Nothing in this module names a setting: the tables come from ``[facts.origins]`` (with
+its alternates ``also`` and ``graph_empty``), ``[facts.fields.origins]`` (``graph_numeric``),
+``[facts.member_values]`` and enum members' ``csp`` / ``graph`` / ``catalog`` /
+``graph_number`` / ``graph_type`` values.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from attrs import field, frozen
 
 from ..errors import redact
 from ..vocabulary import Fact, Vocabulary
-from . import pending
 
 GRAPH, CATALOG, CSP = "graph", "catalog", "csp"
 NOT_CONFIGURED = "NotConfigured"
@@ -117,7 +117,7 @@ class OriginIndex:
         self._members: dict[tuple[str, str, str], dict] = {}
         self._raws: dict[tuple[str, str, str], list] = {}
         for fact in vocabulary.facts.values():
-            self._add(fact, fact.origins, pending.FACT_ORIGINS.get(fact.name, {}))
+            self._add(fact, fact.origins)
         self.graph_containers = {
             gt: {p.rsplit(".", i)[0] for p in paths for i in range(1, p.count(".") + 1)}
             for gt, paths in self.graph.items()
@@ -125,28 +125,24 @@ class OriginIndex:
 
     # -- building ---------------------------------------------------------------------
 
-    def _add(self, fact: Fact, origins: Mapping[str, Any], extra: Mapping[str, Any]) -> None:
-        merged = {**extra, **origins}
-        also = list(origins.get("also", ())) + [
-            a for a in extra.get("also", ()) if a not in list(origins.get("also", ()))
-        ]
-        empty = tuple(merged.get("graph_empty", ()))
-        if merged.get("graph_type") and merged.get("graph"):
-            self._graph(Binding(fact, GRAPH, merged["graph"], merged["graph_type"], empty=empty))
-        elif merged.get("graph_type") and fact.type.kind == "collection":
-            self.graph_records.setdefault(merged["graph_type"], []).append(fact)
-        if merged.get("catalog"):
-            self.catalog[merged["catalog"]] = Binding(fact, CATALOG, merged["catalog"])
-        if merged.get("csp"):
-            node = normalise_csp(merged["csp"])
-            data_id = merged.get("csp_data_id", "")
+    def _add(self, fact: Fact, origins: Mapping[str, Any]) -> None:
+        empty = tuple(origins.get("graph_empty", ()))
+        if origins.get("graph_type") and origins.get("graph"):
+            self._graph(Binding(fact, GRAPH, origins["graph"], origins["graph_type"], empty=empty))
+        elif origins.get("graph_type") and fact.type.kind == "collection":
+            self.graph_records.setdefault(origins["graph_type"], []).append(fact)
+        if origins.get("catalog"):
+            self.catalog[origins["catalog"]] = Binding(fact, CATALOG, origins["catalog"])
+        if origins.get("csp"):
+            node = normalise_csp(origins["csp"])
+            data_id = origins.get("csp_data_id", "")
             binding = Binding(fact, CSP, node, data_id=data_id)
             if data_id:
                 self.csp_data[(node, data_id.lower())] = binding
                 self.csp_admx.setdefault(node, []).append(binding)
             else:
                 self.csp_node.setdefault(node, []).append(binding)
-        for alt in also:
+        for alt in origins.get("also", ()):
             if alt.get("graph") and alt.get("graph_type"):
                 self._graph(Binding(fact, GRAPH, alt["graph"], alt["graph_type"], weak=True,
                                     values=alt.get("values", {}), empty=empty))
@@ -163,10 +159,10 @@ class OriginIndex:
         """Graph property name → binding, for the record fields of a collection fact."""
         found = {}
         for spec in fact.type.fields:
-            merged = {**pending.FIELD_ORIGINS.get((fact.name, spec.name), {}), **spec.origins}
-            if merged.get("graph") and merged.get("graph_type", graph_type) == graph_type:
-                found[merged["graph"]] = Binding(spec, GRAPH, merged["graph"], graph_type,
-                                                 numeric=merged.get("graph_numeric", ""), owner=fact.name)
+            origins = spec.origins
+            if origins.get("graph") and origins.get("graph_type", graph_type) == graph_type:
+                found[origins["graph"]] = Binding(spec, GRAPH, origins["graph"], graph_type,
+                                                  numeric=origins.get("graph_numeric", ""), owner=fact.name)
         return found
 
     def graph_under(self, graph_type: str, container: str) -> list[Binding]:
@@ -180,12 +176,10 @@ class OriginIndex:
         return [b for cid, b in self.catalog.items() if cid.startswith(prefix) and b.fact.origins.get("csp_data_id")]
 
     def member_origin(self, enum_name: str, member: str, key: str) -> Any:
-        """An enum member's declared origin value, falling back to the pending table."""
+        """An enum member's declared origin value (``csp``, ``graph``, ``graph_number``, …), or None."""
         enum = self.vocabulary.enums.get(enum_name)
         found = enum.member(member) if enum else None
-        if found is not None and key in found.origins:
-            return found.origins[key]
-        return pending.MEMBER_ORIGINS.get(enum_name, {}).get(member, {}).get(key)
+        return found.origins.get(key) if found is not None else None
 
     def members_with(self, enum_name: str, key: str, value: Any) -> list[str]:
         """Members of an enum whose origin ``key`` equals ``value``."""

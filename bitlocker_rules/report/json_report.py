@@ -52,7 +52,7 @@ def _condition(c: Condition) -> dict[str, Any]:
     return {
         "fact": c.fact, "label": c.label, "actual": c.actual, "required": c.required,
         "status": c.status.value, "text": c.text, "location": c.origin, "source": c.source,
-        "conflict": c.conflict,
+        "conflict": c.conflict, "decisive": c.decisive,
         "explanation": c.sentence(),
     }
 
