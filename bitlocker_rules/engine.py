@@ -180,7 +180,8 @@ def _with_sources(outcome: RuleOutcome, origins: Mapping[str, str]) -> RuleOutco
 def _mark_conflicts(outcome: RuleOutcome, conflicts: Mapping[str, Conflict], vocabulary: Vocabulary) -> RuleOutcome:
     """Say which sources disagree where a fact is unknown because of a conflict."""
     reasons = tuple(
-        attrs.evolve(c, conflict=describe_conflict(conflicts[c.fact], vocabulary))
+        attrs.evolve(c, conflict=describe_conflict(conflicts[c.fact], vocabulary),
+                     source=c.source or "; ".join(source for source, _ in conflicts[c.fact].values))
         if c.missing and c.fact in conflicts else c
         for c in outcome.reasons
     )

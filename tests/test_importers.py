@@ -970,3 +970,82 @@ def test_a_renamed_catalog_id_in_the_vocabulary_moves_the_mapping():
     got = import_policy(catalog(choice("renamed", 1)), vocabulary).facts.values
     assert got["policy.require_device_encryption"] == "Require"
     assert "policy.require_device_encryption" not in values(catalog(choice("renamed", 1)))
+
+
+def _strip(data, fact_name, key, field_name=None):
+    fact = next(f for f in data["facts"] if f["name"] == fact_name)
+    if field_name is not None:
+        fact = next(f for f in fact["fields"] if f["name"] == field_name)
+    del fact["origins"][key]
+
+
+def _strip_member_key(data, enum_name, key):
+    for member in data["enums"][enum_name]["members"]:
+        member.pop(key, None)
+
+
+def test_alternate_origins_and_their_values_come_from_the_vocabulary():
+    state = {"@odata.type": "#microsoft.graph.managedDeviceEncryptionState", "id": "d", "encryptionState": "encrypted"}
+    assert device_values(state)["device.encrypted"] is True
+    vocabulary = _vocabulary_with(lambda data: _strip(data, "device.encrypted", "also"))
+    dev = import_device(state, vocabulary)
+    assert "device.encrypted" not in dev.facts.values
+    assert ("N401", "$.encryptionState") in codes(dev.notices)
+
+
+def test_graph_empty_values_come_from_the_vocabulary():
+    assert details(graph_state("success")) == []
+    vocabulary = _vocabulary_with(lambda data: _strip(data, "device.encryption_status_details", "graph_empty"))
+    with pytest.raises(InputError) as info:
+        import_device(graph_state("success"), vocabulary)
+    assert info.value.diagnostics[0].path == "$.advancedBitLockerStates"
+
+
+def test_graph_numeric_field_origin_comes_from_the_vocabulary():
+    key = {"@odata.type": "#microsoft.graph.bitlockerRecoveryKey", "id": "k", "deviceId": "d", "volumeType": "1"}
+    assert device_values(key)["device.recovery_keys"][0]["volume_type"] == "OperatingSystem"
+    vocabulary = _vocabulary_with(lambda data: _strip(data, "device.recovery_keys", "graph_numeric", "volume_type"))
+    with pytest.raises(InputError) as info:
+        import_device(key, vocabulary)
+    assert info.value.diagnostics[0].path == "$.volumeType"
+
+
+def test_graph_flag_numbers_come_from_the_vocabulary():
+    def edit(data):  # swap the Graph numbers of two flags
+        for member in data["enums"]["EncryptionStatusDetail"]["members"]:
+            if member["name"] in ("OsVolumeUnprotected", "OsVolumeTpmRequired"):
+                member["graph_number"] = 6 - member["graph_number"]
+
+    assert details(graph_state(2)) == ["OsVolumeUnprotected"]
+    got = import_device(graph_state(2), _vocabulary_with(edit)).facts.get("device.encryption_status_details")
+    assert [r["detail"] for r in got] == ["OsVolumeTpmRequired"]
+    stripped = _vocabulary_with(lambda data: _strip_member_key(data, "EncryptionStatusDetail", "graph_number"))
+    with pytest.raises(InputError):
+        import_device(graph_state(2), stripped)
+    assert [r["detail"] for r in import_device(graph_state("osVolumeUnprotected"), stripped).facts.get(
+        "device.encryption_status_details")] == ["OsVolumeUnprotected"]  # flag names still read
+
+
+def test_the_policy_type_of_a_graph_resource_comes_from_the_vocabulary():
+    assert import_policy(oma(), VOCABULARY).policy_type == "CustomOmaUri"
+    assert import_policy(ep(), VOCABULARY).policy_type == "EndpointProtectionTemplate"
+    vocabulary = _vocabulary_with(lambda data: _strip_member_key(data, "PolicyType", "graph_type"))
+    assert import_policy(oma(), vocabulary).policy_type is None
+    assert import_policy(ep(), vocabulary).policy_type is None
+
+
+def test_secure_boot_graph_spelling_comes_from_the_vocabulary():
+    def edit(data):
+        for member in data["enums"]["SecureBootState"]["members"]:
+            if member["name"] == "On":
+                member["graph"] = "secureBootOn"
+
+    md = {"@odata.type": "#microsoft.graph.managedDevice", "deviceHealthAttestationState": {"secureBoot": "secureBootOn"}}
+    assert import_device(md, _vocabulary_with(edit)).facts.get("device.secure_boot") == "On"
+    with pytest.raises(InputError):
+        import_device(md, VOCABULARY)
+
+
+def test_the_importers_keep_no_origin_tables_of_their_own():
+    # The vocabulary is the single source of origins; the former pending.py table is gone.
+    assert not (PACKAGE / "pending.py").exists()

@@ -1,0 +1,99 @@
+"""What a fleet report shows beyond the counters, collected as the fleet streams, in bounded memory.
+
+``WorstDevices`` keeps the N device records (as ``fleet.device_record`` makes them) with the
+most failed rules; ``RuleExamples`` keeps, per rule, the first outcome that failed and the
+first that was unknown, so a report can explain a rule once with its settings, rule text and
+fix. Both hold at most a fixed number of items however many devices pass through.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..outcome import Report, RuleOutcome, Status
+
+DEFAULT_LIMIT = 50
+
+
+def badness(record: Mapping[str, Any]) -> tuple[int, int]:
+    """How bad a device record is: (failed rules, unknown rules)."""
+    summary = record.get("summary") or {}
+    return int(summary.get("fail", 0)), int(summary.get("unknown", 0))
+
+
+class WorstDevices:
+    """The ``limit`` device records with the most failed (then unknown) rules, earliest rows first on ties."""
+
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+        self.limit = max(0, limit)
+        self._heap: list[tuple[tuple[int, int], int, dict]] = []
+        self._order = itertools.count()
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Offer one device record; devices with nothing failed or unknown are not kept."""
+        key = badness(record)
+        if key == (0, 0) or self.limit == 0:
+            return
+        # The heap's smallest item is the least bad kept so far (later rows lose ties).
+        item = (key, -next(self._order), dict(record))
+        if len(self._heap) < self.limit:
+            heapq.heappush(self._heap, item)
+        elif item[:2] > self._heap[0][:2]:
+            heapq.heapreplace(self._heap, item)
+
+    def devices(self) -> list[dict]:
+        """The kept records, worst first."""
+        return [record for _, _, record in sorted(self._heap, key=lambda i: i[:2], reverse=True)]
+
+
+def worst_devices(records: Iterable[Mapping[str, Any]] | None, limit: int = DEFAULT_LIMIT) -> list[dict]:
+    """At most ``limit`` of ``records``, worst first (see ``WorstDevices``)."""
+    keep = WorstDevices(limit)
+    for record in records or ():
+        keep.add(record)
+    return keep.devices()
+
+
+class RuleExamples:
+    """Per rule, the first failing and the first unknown outcome seen, with their reasons."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str, Status], RuleOutcome] = {}
+
+    def add(self, report: Report) -> None:
+        """Look at one device's outcomes."""
+        for outcome in report.outcomes:
+            if outcome.status in (Status.FAIL, Status.UNKNOWN) and outcome.reasons:
+                self._kept.setdefault((outcome.ruleset, outcome.rule, outcome.status), outcome)
+
+    def outcomes(self) -> list[RuleOutcome]:
+        """The kept outcomes, in the order they were first seen."""
+        return list(self._kept.values())
+
+
+def examples_by_rule(examples: Iterable[RuleOutcome]) -> dict[tuple[str, Status], RuleOutcome]:
+    """Example outcomes indexed by (rule id, status)."""
+    found: dict[tuple[str, Status], RuleOutcome] = {}
+    for outcome in examples or ():
+        found.setdefault((outcome.rule, outcome.status), outcome)
+    return found
+
+
+def reasons_by_rule(reason_counts: Mapping[str, int]) -> dict[str, list[tuple[str, int]]]:
+    """A fleet's failure reasons (``"SE-02: OS version is 1803"``) grouped by rule, most frequent first."""
+    grouped: dict[str, list[tuple[str, int]]] = {}
+    for reason, count in reason_counts.items():
+        rule, _, text = reason.partition(": ")
+        grouped.setdefault(rule, []).append((text or reason, count))
+    for items in grouped.values():
+        items.sort(key=lambda item: (-item[1], item[0]))
+    return grouped
+
+
+def split_reason(reason: str) -> tuple[str, str]:
+    """``"SE-02: OS version is 1803"`` as ``("SE-02", "OS version is 1803")``."""
+    rule, sep, text = reason.partition(": ")
+    return (rule, text) if sep else ("", reason)

@@ -1,0 +1,574 @@
+"""SARIF 2.1.0 for policy findings: each failing or unknown setting, located in the export file.
+
+A result is one condition of a rule that failed (level from the rule's severity) or could not
+be decided (level ``note``), whose value came from an input file: a policy export or a device
+file. ``Condition.source`` names the input and the JSON path of the value (``policy 'Name'
+(id) $.bitLockerSystemDrivePolicy.startupAuthenticationTpmPinUsage``); the input is matched
+by name with ``Report.inputs`` and the path is resolved to a line and column by scanning
+the file's JSON text (``locate_json_path``), so code scanning shows the finding on the line
+of the setting. A value several policies agree on (or disagree on, for a conflict) gives one
+result with a location in each file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+from ..errors import redact
+from ..outcome import Condition, InputRecord, Report, RuleOutcome, Status
+from ..source import SourceText
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+TOOL_NAME = "bitlocker-rules"
+_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+Segment = str | int
+ReadText = Callable[[str], str | None]
+
+
+# --- JSON paths -----------------------------------------------------------------------------
+
+
+def parse_json_path(path: str, start: int = 0) -> tuple[tuple[Segment, ...], int]:
+    """The segments of a JSONPath at ``path[start:]`` and the offset just after it.
+
+    Accepts ``$``, ``.name``, ``[3]``, ``["name"]`` (a JSON string, escapes allowed) and
+    ``['name']``; stops at the first character that cannot continue the path (a space
+    before a note such as ``<data id=...>``). Raises ValueError when there is no path.
+    """
+    if path[start : start + 1] != "$":
+        raise ValueError(f"a JSON path starts with $: {path[start:]!r}")
+    i, segments = start + 1, []
+    while i < len(path):
+        ch = path[i]
+        if ch == ".":
+            j = i + 1
+            while j < len(path) and path[j] not in ".[ \t;":
+                j += 1
+            if j == i + 1:
+                raise ValueError(f"empty name in JSON path at offset {i}")
+            segments.append(path[i + 1 : j])
+            i = j
+        elif ch == "[":
+            j = i + 1
+            if path[j : j + 1] in ('"', "'"):
+                name, j = _string(path, j)
+                segments.append(name)
+            else:
+                k = j
+                while k < len(path) and path[k].isdigit():
+                    k += 1
+                if k == j:
+                    raise ValueError(f"expected an index or a quoted name in JSON path at offset {j}")
+                segments.append(int(path[j:k]))
+                j = k
+            if path[j : j + 1] != "]":
+                raise ValueError(f"expected ] in JSON path at offset {j}")
+            i = j + 1
+        else:
+            break
+    return tuple(segments), i
+
+
+class Region(NamedTuple):
+    """1-based start line and column, and the end (column just after the last character)."""
+
+    start_line: int
+    start_column: int
+    end_line: int
+    end_column: int
+
+
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
+_WHITESPACE = " \t\n\r\ufeff"
+_LITERAL_END = ",]}:" + _WHITESPACE
+
+
+def _string(text: str, i: int) -> tuple[str, int]:
+    """Decode the quoted string starting at ``text[i]``; return it and the offset after it."""
+    quote_char, out, i = text[i], [], i + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == quote_char:
+            return "".join(out), i + 1
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        escape = text[i + 1 : i + 2]
+        if escape == "u":
+            code = int(text[i + 2 : i + 6], 16) if len(text[i + 2 : i + 6]) == 4 else -1
+            if code < 0:
+                raise ValueError(f"bad \\u escape at offset {i}")
+            i += 6
+            if 0xD800 <= code < 0xDC00 and text[i : i + 2] == "\\u":  # a surrogate pair
+                low = int(text[i + 2 : i + 6], 16)
+                if 0xDC00 <= low < 0xE000:
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
+            out.append(chr(code))
+        elif escape in _ESCAPES:
+            out.append(_ESCAPES[escape])
+            i += 2
+        else:
+            raise ValueError(f"bad escape at offset {i}")
+    raise ValueError("unterminated string")
+
+
+def _skip_ws(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _WHITESPACE:
+        i += 1
+    return i
+
+
+def _skip_value(text: str, i: int) -> int:
+    """The offset just after the JSON value starting at ``text[i]`` (no recursion)."""
+    if i >= len(text):
+        raise ValueError("expected a value, found the end of the text")
+    ch = text[i]
+    if ch == '"':
+        return _string(text, i)[1]
+    if ch not in "[{":
+        j = i
+        while j < len(text) and text[j] not in _LITERAL_END:
+            j += 1
+        if j == i:
+            raise ValueError(f"expected a value at offset {i}")
+        return j
+    depth = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            i = _string(text, i)[1]
+            continue
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise ValueError("unterminated array or object")
+
+
+def _member(text: str, i: int, name: str) -> tuple[int, int] | None:
+    """In the object at ``text[i]``, the offsets of the key and of the value of ``name``.
+
+    Like a JSON parser, the last of duplicate keys wins.
+    """
+    found = None
+    i = _skip_ws(text, i + 1)
+    if text[i : i + 1] == "}":
+        return None
+    while i < len(text):
+        if text[i] != '"':
+            raise ValueError(f"expected a key at offset {i}")
+        key, after = _string(text, i)
+        colon = _skip_ws(text, after)
+        if text[colon : colon + 1] != ":":
+            raise ValueError(f"expected : at offset {colon}")
+        value = _skip_ws(text, colon + 1)
+        if key == name:
+            found = (i, value)
+        i = _skip_ws(text, _skip_value(text, value))
+        if text[i : i + 1] == ",":
+            i = _skip_ws(text, i + 1)
+        elif text[i : i + 1] == "}":
+            return found
+        else:
+            raise ValueError(f"expected , or }} at offset {i}")
+    raise ValueError("unterminated object")
+
+
+def _element(text: str, i: int, index: int) -> int | None:
+    """In the array at ``text[i]``, the offset of element ``index``."""
+    i = _skip_ws(text, i + 1)
+    if text[i : i + 1] == "]":
+        return None
+    for n in range(index + 1):
+        if n == index:
+            return i
+        i = _skip_ws(text, _skip_value(text, i))
+        if text[i : i + 1] == ",":
+            i = _skip_ws(text, i + 1)
+        else:
+            return None
+    return None
+
+
+def locate_json_offsets(text: str, segments: Sequence[Segment]) -> tuple[int, int, int]:
+    """Offsets (start, end, depth) of the deepest value on ``segments`` that exists.
+
+    ``start`` is the member's key for an object member (so the region starts on the line
+    that names the property), the value itself for an array element or the root; ``end`` is
+    just after the value; ``depth`` is how many segments were resolved (all of them when
+    the path exists). Raises ValueError for text that is not JSON on the way.
+    """
+    value = _skip_ws(text, 0)
+    start, depth = value, 0
+    for segment in segments:
+        ch = text[value : value + 1]
+        if ch == "{" and isinstance(segment, str):
+            found = _member(text, value, segment)
+            if found is None:
+                break
+            start, value = found
+        elif ch == "[" and isinstance(segment, int):
+            element = _element(text, value, segment)
+            if element is None:
+                break
+            start = value = element
+        else:
+            break
+        depth += 1
+    return start, _skip_value(text, value), depth
+
+
+def locate_json_path(text: str, path: str | Sequence[Segment]) -> Region | None:
+    """The region of the value at a JSONPath in JSON ``text``, or None if it is not there."""
+    segments = parse_json_path(path)[0] if isinstance(path, str) else tuple(path)
+    try:
+        start, end, depth = locate_json_offsets(text, segments)
+    except ValueError:
+        return None
+    if depth < len(segments):
+        return None
+    return _region(SourceText(text), start, end)
+
+
+def _region(source: SourceText, start: int, end: int) -> Region:
+    line, column = source.position(start)
+    end_line, end_column = source.position(end)
+    return Region(line, column, end_line, end_column)
+
+
+# --- sources ------------------------------------------------------------------------------
+
+
+class SourceRef(NamedTuple):
+    """One place a value came from: the input's name, the JSON path, and any note after it."""
+
+    name: str
+    path: tuple[Segment, ...]
+    note: str
+
+
+def split_source(source: str, names: Iterable[str] = ()) -> list[SourceRef]:
+    """``"policy 'A' (1) $.x; policy 'B' (2) $.y <data id=Z>"`` as one SourceRef per input.
+
+    Known input ``names`` are matched first (so a name may hold `` $`` or ``; ``); otherwise
+    the name is everything before `` $``. Entries without a JSON path (a vocabulary grant)
+    are skipped. After a path, the next ``; `` starts the next entry.
+    """
+    names = sorted(set(names), key=len, reverse=True)
+    refs, i = [], 0
+    while i < len(source):
+        name = next((n for n in names if source.startswith(n + " $", i)), None)
+        if name is None:
+            mark, semi = source.find(" $", i), source.find("; ", i)
+            if mark < 0:
+                break
+            if 0 <= semi < mark:  # an entry without a path
+                i = semi + 2
+                continue
+            name = source[i:mark]
+        try:
+            path, after = parse_json_path(source, i + len(name) + 1)
+        except ValueError:
+            after = i + len(name) + 1
+            path = None
+        following = source.find("; ", after)
+        following = len(source) if following < 0 else following
+        if path is not None:
+            refs.append(SourceRef(name, path, source[after:following].strip()))
+        i = following + 2
+    return refs
+
+
+_DATA_ID = re.compile(r"<data id=([^>\s]+)>")
+
+
+class _Locator:
+    """Reads input files once each and turns source references into SARIF locations."""
+
+    def __init__(self, inputs: Sequence[InputRecord], read_text: ReadText | None = None) -> None:
+        self.inputs = tuple(inputs)
+        self.read_text = read_text or _read_file
+        self._texts: dict[str, SourceText | None] = {}
+
+    def text(self, file: str) -> SourceText | None:
+        if file not in self._texts:
+            text = self.read_text(file)
+            self._texts[file] = None if text is None else SourceText(text, file)
+        return self._texts[file]
+
+    def locations(self, condition: Condition) -> list[dict[str, Any]]:
+        """One SARIF location per input the condition's value came from (none if unknown)."""
+        found = []
+        for ref in split_source(condition.source, (i.name for i in self.inputs)):
+            candidates = [i for i in self.inputs if i.name == ref.name]
+            best = None
+            for candidate in candidates:
+                located = self._locate(candidate, ref)
+                if located is not None and (best is None or located[1] > best[1]):
+                    best = located
+                if best is not None and best[1] == len(ref.path):
+                    break
+            if best is not None:
+                found.append(best[0])
+            elif candidates:
+                found.append(_location(candidates[0].file, None, ref))
+        return found
+
+    def _locate(self, record: InputRecord, ref: SourceRef) -> tuple[dict[str, Any], int] | None:
+        source = self.text(record.file)
+        if source is None:
+            return None
+        try:
+            start, end, depth = locate_json_offsets(source.text, ref.path)
+        except ValueError:
+            return None
+        match = _DATA_ID.search(ref.note)
+        if match and depth == len(ref.path):  # an ADMX value: point at its <data id=...>
+            inner = source.text.find(match.group(1), start, end)
+            if inner >= 0:
+                start, end = inner, inner + len(match.group(1))
+        return _location(record.file, _region(source, start, end), ref), depth
+
+
+def _read_file(file: str) -> str | None:
+    try:
+        return Path(file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def artifact_uri(file: str) -> str:
+    """A file name as a SARIF artifact URI: relative paths stay relative, with ``/``."""
+    path = Path(file)
+    if path.is_absolute():
+        return path.as_uri()
+    return quote(str(PurePosixPath(*path.parts)) if path.parts else file, safe="/")
+
+
+def _location(file: str, region: Region | None, ref: SourceRef) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(file)}}
+    physical["region"] = (
+        {"startLine": region.start_line, "startColumn": region.start_column,
+         "endLine": region.end_line, "endColumn": region.end_column}
+        if region is not None else {"startLine": 1}
+    )
+    path = _path_text(ref.path)
+    return {"physicalLocation": physical,
+            "logicalLocations": [{"fullyQualifiedName": path, "kind": "member"}],
+            "message": {"text": f"{ref.name} {path}" + (f" {ref.note}" if ref.note else "")}}
+
+
+def _path_text(segments: Sequence[Segment]) -> str:
+    out = "$"
+    for segment in segments:
+        if isinstance(segment, int):
+            out += f"[{segment}]"
+        elif re.fullmatch(r"[A-Za-z_@][\w@-]*", segment) and not segment.startswith("@"):
+            out += f".{segment}"
+        else:
+            out += f"[{json.dumps(segment, ensure_ascii=False)}]"
+    return out
+
+
+def _rule_location(location: str, message: str, ident: int) -> dict[str, Any] | None:
+    """``rulesets/x.rules:104:11`` as a SARIF related location."""
+    match = re.fullmatch(r"(.+):(\d+):(\d+)", location or "")
+    if not match:
+        return None
+    return {"id": ident, "message": {"text": message},
+            "physicalLocation": {"artifactLocation": {"uri": artifact_uri(match.group(1))},
+                                 "region": {"startLine": int(match.group(2)),
+                                            "startColumn": int(match.group(3))}}}
+
+
+# --- the log ------------------------------------------------------------------------------------
+
+
+def _findings(outcome: RuleOutcome) -> list[Condition]:
+    """The conditions of a rule that become results: failing ones, or undecided ones."""
+    if outcome.status is Status.FAIL:
+        return [c for c in outcome.reasons if c.status is Status.FAIL and c.source]
+    if outcome.status is Status.UNKNOWN:
+        return [c for c in outcome.reasons if c.status is Status.UNKNOWN and c.source]
+    return []
+
+
+def _level(outcome: RuleOutcome) -> str:
+    return _LEVELS.get(outcome.severity, "warning") if outcome.status is Status.FAIL else "note"
+
+
+def _rule_name(title: str) -> str:
+    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", title)) or "Rule"
+
+
+def _rule_descriptor(outcome: RuleOutcome) -> dict[str, Any]:
+    help_text = outcome.remediation or "See the rule's rationale."
+    if outcome.events:
+        help_text += f" BitLocker event ids: {', '.join(str(e) for e in outcome.events)}."
+    return {
+        "id": outcome.rule,
+        "name": _rule_name(outcome.title),
+        "shortDescription": {"text": outcome.title},
+        "fullDescription": {"text": f"{outcome.title} (ruleset {outcome.ruleset})"},
+        "help": {"text": help_text},
+        "defaultConfiguration": {"level": _LEVELS.get(outcome.severity, "warning")},
+        "properties": {
+            "ruleset": outcome.ruleset,
+            "severity": outcome.severity,
+            "sources": list(outcome.sources),
+            "location": outcome.location,
+            "tags": ["bitlocker", "intune", outcome.ruleset],
+        },
+    }
+
+
+def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
+            locations: list[dict[str, Any]], devices: int | None = None) -> dict[str, Any]:
+    message = f"{condition.sentence()} ({outcome.rule}: {outcome.title})"
+    if outcome.status is Status.FAIL and outcome.remediation:
+        message += f". Fix: {outcome.remediation}"
+    properties: dict[str, Any] = {
+        "status": outcome.status.value,
+        "severity": outcome.severity,
+        "fact": condition.fact,
+        "label": condition.label,
+        "actual": condition.actual,
+        "required": condition.required,
+        "ruleText": condition.text,
+        "ruleLocation": condition.origin,
+        "source": condition.source,
+        "decisive": condition.decisive,
+    }
+    if condition.conflict:
+        properties["conflict"] = condition.conflict
+    if devices is not None:
+        properties["devices"] = devices
+    fingerprint = hashlib.sha256(
+        "\x1f".join([outcome.ruleset, outcome.rule, condition.fact, condition.source]).encode()
+    ).hexdigest()[:32]
+    result: dict[str, Any] = {
+        "ruleId": outcome.rule,
+        "ruleIndex": rule_index,
+        "level": _level(outcome),
+        "message": {"text": message},
+        "locations": locations,
+        "partialFingerprints": {"bitlockerRulesFinding/v1": fingerprint},
+        "properties": properties,
+    }
+    related = _rule_location(condition.origin, f"rule text: {condition.text}", 1)
+    if related is not None:
+        result["relatedLocations"] = [related]
+    return result
+
+
+def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]],
+         inputs: Sequence[InputRecord]) -> dict[str, Any]:
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [{
+            "tool": {"driver": {"name": TOOL_NAME, "rules": rules,
+                                "shortDescription": {"text": "Intune BitLocker policies checked against device facts"}}},
+            "columnKind": "unicodeCodePoints",
+            "artifacts": [{"location": {"uri": artifact_uri(i.file)},
+                           "description": {"text": f"{i.name} ({i.kind})"}}
+                          for i in _unique_files(inputs)],
+            "results": results,
+        }],
+    }
+
+
+def _unique_files(inputs: Sequence[InputRecord]) -> list[InputRecord]:
+    seen, unique = set(), []
+    for record in inputs:
+        if record.file not in seen:
+            seen.add(record.file)
+            unique.append(record)
+    return unique
+
+
+def _dump(log: dict[str, Any]) -> str:
+    return redact(json.dumps(log, indent=2, ensure_ascii=False)) + "\n"
+
+
+def sarif_log(report: Report, *, read_text: ReadText | None = None) -> dict[str, Any]:
+    """A device report as a SARIF log (plain data); ``read_text`` reads an input file's text."""
+    locator = _Locator(report.inputs, read_text)
+    rules, index = _rules(report.outcomes)
+    results = []
+    for outcome in report.outcomes:
+        for condition in _findings(outcome):
+            locations = locator.locations(condition)
+            if locations:
+                results.append(_result(outcome, condition, index[outcome.rule], locations))
+    return _log(rules, results, report.inputs)
+
+
+def render_sarif(report: Report, *, read_text: ReadText | None = None) -> str:
+    """A device report as a SARIF 2.1.0 document, secrets masked."""
+    return _dump(sarif_log(report, read_text=read_text))
+
+
+def _rules(outcomes: Iterable[RuleOutcome]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    rules, index = [], {}
+    for outcome in outcomes:
+        if outcome.rule not in index:
+            index[outcome.rule] = len(rules)
+            rules.append(_rule_descriptor(outcome))
+    return rules, index
+
+
+class FleetSarif:
+    """SARIF for a fleet: the policy findings, each once, with how many devices it affects.
+
+    Feed it every device's report as the fleet streams (``add``); memory holds one entry per
+    distinct finding (rule, setting, source), not per device. Device facts in a fleet come
+    from rows, not from input files, so only findings located in an input file are kept.
+    """
+
+    def __init__(self, inputs: Sequence[InputRecord], *, read_text: ReadText | None = None) -> None:
+        self.inputs = tuple(inputs)
+        self._locator = _Locator(self.inputs, read_text)
+        self._outcomes: dict[str, RuleOutcome] = {}
+        self._found: dict[tuple[str, str, str, str], list] = {}
+
+    def add(self, report: Report) -> None:
+        """Count the findings of one device."""
+        for outcome in report.outcomes:
+            self._outcomes.setdefault(outcome.rule, _bare(outcome))
+            for condition in _findings(outcome):
+                key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
+                entry = self._found.get(key)
+                if entry is None:
+                    locations = self._locator.locations(condition)
+                    entry = self._found[key] = [outcome, condition, locations, 0]
+                entry[3] += 1
+
+    def log(self) -> dict[str, Any]:
+        """The SARIF log (plain data)."""
+        rules, index = _rules(self._outcomes.values())
+        results = [_result(outcome, condition, index[outcome.rule], locations, devices)
+                   for outcome, condition, locations, devices in self._found.values() if locations]
+        return _log(rules, results, self.inputs)
+
+    def render(self) -> str:
+        """The SARIF 2.1.0 document, secrets masked."""
+        return _dump(self.log())
+
+
+def _bare(outcome: RuleOutcome) -> RuleOutcome:
+    return RuleOutcome(outcome.ruleset, outcome.rule, outcome.title, outcome.severity, outcome.sources,
+                       Status.PASS, (), outcome.remediation, outcome.events, outcome.location)
