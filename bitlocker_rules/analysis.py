@@ -27,28 +27,41 @@ Facts compared with each other (``a == b``, ``x.size > policy.min``) form compon
 whose terms share their constants and get enough representatives per interval to realise
 every order between them, so the truth of every atom is preserved exactly.
 
-Collections are decided with a bounded number of records, and the bound is exact for
-the *record-local* fragment: a quantifier's or count's body may read the fields of its own
-variable, facts, and nested quantifiers that do not read an outer variable. Records are
-multisets of record types (the referenced fields over their value sets, each field may be
-missing); the bound per collection is ``max(Q + sum(M_b + 2), M_0 + 1)`` where Q is the
-number of distinct quantifiers over it, M_b the largest constant a ``count(x in c: b)`` is
-compared with and M_0 the largest constant ``count(c)`` is compared with: any collection
-can be cut down to one witness per quantifier plus enough records per count without
-changing a single atom. Two constructs are *rejected* with a diagnostic, never guessed:
-a body that reads the variable of an outer quantifier (``A101``), a count compared with
-anything but constants (``A102``); and a collection whose bounded space would exceed
-``MAX_COLLECTION_CANDIDATES`` values is rejected as too large (``A103``).
+Collections are decided exactly for the *record-local* fragment: a quantifier's or
+count's body may read the fields of its own variable, facts, and nested quantifiers that
+do not read an outer variable. Record types are the referenced fields over their value
+sets (each field may be missing); types that every body treats alike, for every value of
+the facts the bodies read, are merged into one. A collection is then one of:
+
+* without counts: a set of at most one record per quantifier (any collection can be cut
+  down to one witness per quantifier without changing an atom);
+* with counts, whichever exact set is smaller: multisets of at most
+  ``max(Q + sum(M_b + 2), M_0 + 1)`` records (Q quantifiers, M_b the largest constant a
+  ``count(x in c: b)`` is compared with, M_0 the same for ``count(c)``), or, for one count
+  expression with any constants, a set of distinct records plus extra copies of one of
+  them, as many as reach each interval between the constants; ``count(c) < 200`` thus
+  costs a few candidates, not 200 records.
+
+Three things are *refused* with a diagnostic, never guessed: a body that reads the
+variable of an outer quantifier (``A101``), a count compared with anything but constants
+(``A102``), and a collection whose candidate set would exceed
+``MAX_COLLECTION_CANDIDATES`` (``A103``; e.g. several different counts over one
+collection with large constants).
 
 Search is backtracking over the free facts, most constrained first (the fact of the open
 rule with the fewest unassigned facts, then the smallest value set), with three-valued
 partial evaluation for pruning: an unassigned fact is *undetermined* (distinct from
 missing); every node evaluates to the set of Kleene values it may still take, and a rule
-whose possible verdicts miss the goal cuts the branch. The search is exhaustive over the
-finite value sets, so it is exact: no sampling decides anything. A witness is re-checked
-with the real ``Interpreter`` before it is returned. An unsatisfiable set yields a minimal
-conflicting subset (QuickXplain, a deletion-based minimisation: removing any one rule
-makes the rest satisfiable).
+whose possible verdicts miss the goal cuts the branch. Groups of rules that share no free
+fact are searched separately; a failed branch backjumps over facts its conflict does not
+involve (conflict-directed backjumping). The search is exhaustive over the finite value
+sets, so it is exact: no sampling decides anything (lint samples assignments only to
+*refute* implications cheaply; every claim that holds is proved by search). A witness is
+re-checked with the real ``Interpreter`` before it is returned. An unsatisfiable set
+yields a minimal conflicting subset (QuickXplain, a deletion-based minimisation:
+removing any one rule makes the rest satisfiable). Repairs use iterative deepening on
+the number of changed settings per independent group, pruned by a lower bound (rules
+that fail today and share no setting each need a change of their own).
 
 Lint, compare and repair are built on the procedure; see ``lint``, ``compare``,
 ``repair`` and ``fleet_repair``. ``findings_to_sarif`` renders lint findings as SARIF 2.1.0.
@@ -1037,8 +1050,9 @@ def _scalar_values(ftype, consts: list, m: int, kinds: set[str]) -> list:
 
 def _order_values(values: list, consts: list) -> list:
     """Constants the rules name first (nicer witnesses and repairs), then the others."""
-    named = [v for v in values if any(v == c and type(v) is type(c) for c in consts)]
-    rest = [v for v in values if not any(v == c and type(v) is type(c) for c in consts)]
+    known = {(type(c), c) for c in consts}
+    named = [v for v in values if (type(v), v) in known]
+    rest = [v for v in values if (type(v), v) not in known]
     return named + rest
 
 
@@ -1069,6 +1083,7 @@ def _domains(entries: Sequence[_Entry], vocabulary: Vocabulary, fixed: Mapping[s
         shared = [c for t in members for c in consts.get(t, ())]
         if len(members) > 1:
             shared += [fixed[t[1]] for t in members if t[0] == "f" and fixed.get(t[1]) is not None]
+        shared = list({(type(c), c): c for c in shared}.values())
         free_globals = [t for t in members if t[0] == "f" and t[1] not in fixed]
         per_coll: dict[str, int] = {}
         for t in members:
@@ -1230,20 +1245,42 @@ def _status(c: _Constraint, ctx: _Ctx) -> int:
     return result
 
 
+def _prepare(constraints: Sequence[_Constraint], fixed: Mapping[str, Any]) -> None:
+    for c in constraints:
+        c.vars = tuple(dict.fromkeys(f for e in c.entries for f in e.facts if f not in fixed))
+
+
+def _groups(constraints: Sequence[_Constraint]) -> list[list[_Constraint]]:
+    """Constraints that share no free fact, apart: each group is decided on its own."""
+    union = _Union()
+    for i, c in enumerate(constraints):
+        union.find(("c", i))
+        for v in c.vars:
+            union.union(("c", i), ("v", v))
+    groups: dict[tuple, list[_Constraint]] = {}
+    for i, c in enumerate(constraints):
+        groups.setdefault(union.find(("c", i)), []).append(c)
+    return list(groups.values())
+
+
 def _search(constraints: Sequence[_Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
-            current: Mapping[str, Any] | None = None, budget: int | None = None) -> dict[str, Any] | None:
+            current: Mapping[str, Any] | None = None, budget: int | None = None,
+            violated: Sequence[tuple[str, ...]] = ()) -> dict[str, Any] | None:
     """Backtracking over the free facts; an assignment (facts read → value) or None.
 
-    With ``current`` and ``budget``: only assignments that change at most ``budget`` facts
-    away from ``current`` (unassigned facts keep their current value).
+    ``constraints`` must have been prepared (``_prepare``) with the same ``fixed``. With
+    ``current`` and ``budget``: only assignments that change at most ``budget`` facts away
+    from ``current`` (unassigned facts keep their current value); ``violated`` lists the
+    free facts of constraints that fail under ``current``: each such constraint whose facts
+    are all still unassigned needs a change of its own, a lower bound that prunes.
     """
-    asg = {k: v for k, v in fixed.items()}
+    asg = dict(fixed)
     ctx = _Ctx(asg, domains)
     by_var: dict[str, list[int]] = {}
     for i, c in enumerate(constraints):
-        c.vars = tuple(dict.fromkeys(f for e in c.entries for f in e.facts if f not in fixed))
         for v in c.vars:
             by_var.setdefault(v, []).append(i)
+    left = [len(c.vars) for c in constraints]
     open_set = set()
     for i, c in enumerate(constraints):
         st = _status(c, ctx)
@@ -1253,20 +1290,35 @@ def _search(constraints: Sequence[_Constraint], fixed: Mapping[str, Any], domain
             open_set.add(i)
 
     def choose() -> str:
-        best, best_key = None, None
-        for i in open_set:
-            unassigned = [v for v in constraints[i].vars if v not in asg]
-            for v in unassigned:
-                key = (len(unassigned), len(domains[v]), -len(by_var[v]))
-                if best_key is None or key < best_key:
-                    best, best_key = v, key
-        assert best is not None, "an open constraint with every fact assigned"
-        return best
+        i = min(open_set, key=left.__getitem__)
+        unassigned = [v for v in constraints[i].vars if v not in asg]
+        assert unassigned, "an open constraint with every fact assigned"
+        return min(unassigned, key=lambda v: (len(domains[v]), -len(by_var[v])))
 
-    def dfs(cost: int) -> bool:
+    def bound() -> int:
+        used: set[str] = set()
+        count = 0
+        for facts in violated:
+            if not used.intersection(facts) and not any(f in asg for f in facts):
+                used.update(facts)
+                count += 1
+        return count
+
+    jump = budget is None
+    everything = frozenset(by_var)
+
+    def dfs(cost: int) -> frozenset | None:
+        """None on success; otherwise the assigned facts the failure depends on
+        (conflict-directed backjumping: a fact outside it need not try other values)."""
         if not open_set:
-            return True
+            return None
+        if violated and cost + bound() > budget:
+            return everything
         var = choose()
+        touched = by_var[var]
+        for i in touched:
+            left[i] -= 1
+        conflict: set[str] = set()
         for value in domains[var]:
             spent = cost
             if budget is not None:
@@ -1274,23 +1326,35 @@ def _search(constraints: Sequence[_Constraint], fixed: Mapping[str, Any], domain
                 if spent > budget:
                     continue
             asg[var] = value
-            closed, ok = [], True
-            for i in by_var[var]:
+            closed, dead = [], None
+            for i in touched:
                 if i in open_set:
                     st = _status(constraints[i], ctx)
                     if st == _DEAD:
-                        ok = False
+                        dead = i
                         break
                     if st == _DONE:
                         open_set.discard(i)
                         closed.append(i)
-            if ok and dfs(spent):
-                return True
+            if dead is not None:
+                why = frozenset(v for v in constraints[dead].vars if v in asg and v not in fixed)
+            else:
+                why = dfs(spent)
+                if why is None:
+                    return None
             open_set.update(closed)
             del asg[var]
-        return False
+            if jump and var not in why:
+                for i in touched:
+                    left[i] += 1
+                return why
+            conflict |= why
+        for i in touched:
+            left[i] += 1
+        conflict.discard(var)
+        return frozenset(conflict) if jump else everything
 
-    if not dfs(0):
+    if dfs(0) is not None:
         return None
     result = dict(asg)
     if current is not None:
@@ -1316,6 +1380,7 @@ class Analyzer:
         self.vocabulary = vocabulary
         self.rulesets = tuple(rulesets)
         self.entries = _entries(self.rulesets, vocabulary, rules)
+        self._domain_cache: dict[tuple[int, ...], dict[str, tuple]] = {}
 
     @property
     def unsupported(self) -> tuple[tuple[str, tuple[Diagnostic, ...]], ...]:
@@ -1355,8 +1420,27 @@ class Analyzer:
         for e in involved:
             if e.problems:
                 raise AnalysisError(e.problems)
-        domains = _domains(involved, self.vocabulary, fixed)
-        return _search(constraints, fixed, domains)
+        _prepare(constraints, fixed)
+        result = dict(fixed)
+        for group in _groups(constraints):
+            entries = list({e.index: e for c in group for e in c.entries}.values())
+            found = _search(group, fixed, self.domains(entries, fixed))
+            if found is None:
+                return None
+            result.update(found)
+        return result
+
+    def domains(self, entries: Sequence[_Entry], fixed: Mapping[str, Any]) -> dict[str, tuple]:
+        """Value sets for a query; remembered for small queries without fixed facts."""
+        if fixed or len(entries) > 2:
+            return _domains(entries, self.vocabulary, fixed)
+        key = tuple(sorted(e.index for e in entries))
+        found = self._domain_cache.get(key)
+        if found is None:
+            if len(self._domain_cache) > 4096:
+                self._domain_cache.clear()
+            found = self._domain_cache[key] = _domains(entries, self.vocabulary, fixed)
+        return found
 
     def satisfiable(self, entries: Sequence[_Entry], goal: int, fixed: Mapping[str, Any] | None = None) -> bool:
         return self.solve([(e, goal) for e in entries], fixed) is not None
@@ -1390,7 +1474,48 @@ class Analyzer:
                 return self._quickxplain(component, goal, fixed)
         return None
 
-    def _quickxplain(self, entries: list[_Entry], goal: int, fixed) -> list[_Entry]:
+    def split(self, entries: Sequence[_Entry], goal: int, fixed: Mapping[str, Any] | None = None
+              ) -> tuple[list[_Entry], list[list[_Entry]]]:
+        """Grow a satisfiable subset in selection order; each rule that does not fit is left
+        out, with a minimal conflicting set it forms with the rules kept before it.
+
+        Returns (kept, conflicts); every conflict ends with the rule left out.
+        """
+        fixed = dict(fixed or {})
+        kept: list[_Entry] = []
+        conflicts: list[list[_Entry]] = []
+        witness = dict(fixed)
+        for e in entries:
+            # Most rules fit the witness found so far: try that first, cheaply.
+            found = self.solve([(e, goal)], witness)
+            if found is None:
+                found = self.solve([(x, goal) for x in kept + [e]], fixed)
+                if found is not None:
+                    witness = dict(fixed)
+            if found is not None:
+                kept.append(e)
+                witness.update(found)
+                continue
+            mine = {f for f in e.facts if f not in fixed}
+            neighbours = [x for x in kept if mine.intersection(x.facts)]
+            # A rule at odds with a single kept rule is the common case: pairs first.
+            core = next(([x] for x in neighbours if self.solve([(x, goal), (e, goal)], fixed) is None), None)
+            if core is None:
+                core = self._quickxplain(self._connected(e, kept, fixed), goal, fixed, background=[e])
+            order = {x.index: i for i, x in enumerate(entries)}
+            conflicts.append(sorted(core, key=lambda x: order[x.index]) + [e])
+        return kept, conflicts
+
+    @staticmethod
+    def _connected(e: _Entry, others: Sequence[_Entry], fixed: Mapping[str, Any]) -> list[_Entry]:
+        """The rules linked to ``e`` through shared free facts (a minimal core lies among them)."""
+        for component in _components([e, *others], fixed):
+            if any(x is e for x in component):
+                return [x for x in component if x is not e]
+        return []
+
+    def _quickxplain(self, entries: list[_Entry], goal: int, fixed,
+                     background: Sequence[_Entry] = ()) -> list[_Entry]:
         def sat(items: list[_Entry]) -> bool:
             return self.satisfiable(items, goal, fixed)
 
@@ -1405,7 +1530,7 @@ class Analyzer:
             d1 = qx(background + d2, bool(d2), first)
             return d1 + d2
 
-        core = qx([], False, entries)
+        core = qx(list(background), bool(background), entries)
         order = {e.index: i for i, e in enumerate(entries)}
         return sorted(core, key=lambda e: order[e.index])
 
@@ -1761,11 +1886,13 @@ def _unused_definitions(analyzer: Analyzer) -> list[Finding]:
 def _samples(analyzer: Analyzer, entries: Sequence[_Entry], can) -> list[dict[str, Any]]:
     """Assignments to refute implications cheaply: every witness found so far, plus random ones."""
     samples: list[dict[str, Any]] = []
+    rng = random.Random(20240611)
     for e in entries:
         for assignment in (can.get(e.index) or {}).values():
             if assignment is not None:
                 samples.append(assignment)
-    rng = random.Random(20240611)
+    if len(samples) > _SAMPLES:
+        samples = rng.sample(samples, _SAMPLES)
     pools: dict[str, tuple] = {}
     for e in entries:
         if e.index not in can:
@@ -1793,6 +1920,12 @@ def _satisfied_bits(e: _Entry, samples: Sequence[Mapping[str, Any]]) -> int:
     return out
 
 
+def _holds(e: _Entry, assignment: Mapping[str, Any], goal: int) -> bool:
+    """Whether ``e`` certainly reaches ``goal`` under ``assignment`` (absent facts missing)."""
+    state = e.state(_Ctx(_complete(assignment, e.facts), _EMPTY))
+    return bool(state & goal) and not state & ~goal
+
+
 def _complete(sample: Mapping[str, Any], facts: Iterable[str]) -> dict[str, Any]:
     asg = dict(sample)
     for f in facts:
@@ -1817,25 +1950,51 @@ def _implications(analyzer: Analyzer, entries: Sequence[_Entry], can, bits) -> l
             checked.add(key)
             if bits[a.index] & ~bits[b.index]:
                 continue  # a sample satisfies a and not b
+            if any(_holds(b, w, broken) for w in (can[a.index]["pass"], can[a.index]["satisfied"]) if w):
+                continue  # a's own witnesses satisfy a and not b
             if analyzer.solve([(a, satisfied), (b, broken)]) is None:
                 implied.add(key)
-    findings = []
+    return _implication_findings(entries, implied)
+
+
+def _implication_findings(entries: Sequence[_Entry], implied: set[tuple[int, int]]) -> list[Finding]:
+    """Equivalent rules as one finding per class; one-way implications between classes,
+    without those that follow from two others (A ⇒ C ⇒ B makes A ⇒ B redundant to say)."""
     index = {e.index: e for e in entries}
-    for a_i, b_i in sorted(implied):
-        a, b = index[a_i], index[b_i]
-        # Rulesets are selected one by one, so an overlap between two of them is by design:
-        # worth knowing (info), while a redundant rule inside one ruleset is a warning.
-        same = a.ruleset is b.ruleset
-        where = "" if same else f" (ruleset {a.ruleset.id} and ruleset {b.ruleset.id} overlap)"
-        severity = "warning" if same else "info"
-        if (b_i, a_i) in implied:
-            if a_i < b_i:
-                findings.append(_finding("L105", f"{a.id} and {b.id} are equivalent: every assignment "
-                                         f"satisfies both or neither{where}", [a, b], severity=severity))
-        else:
-            findings.append(_finding("L104", f"{b.id} is redundant: every assignment that satisfies {a.id} "
-                                     f"also satisfies {b.id}{where}", [b, a], details={"implied_by": a.id},
-                                     severity=severity))
+    union = _Union()
+    for a, b in implied:
+        union.find(("r", a))
+        if (b, a) in implied:
+            union.union(("r", a), ("r", b))
+    classes: dict[tuple, list[_Entry]] = {}
+    for e in entries:
+        classes.setdefault(union.find(("r", e.index)), []).append(e)
+    head = {e.index: members[0].index for members in classes.values() for e in members}
+    findings = []
+    for members in classes.values():
+        if len(members) > 1:
+            rulesets = [m.ruleset for m in members]
+            same = len({id(r) for r in rulesets}) < len(rulesets)
+            names = ", ".join(m.id for m in members[:-1]) + f" and {members[-1].id}"
+            where = "" if len({id(r) for r in rulesets}) == 1 else \
+                " (rulesets " + ", ".join(dict.fromkeys(r.id for r in rulesets)) + " overlap)"
+            verb = "are equivalent: every assignment satisfies both or neither" if len(members) == 2 else \
+                "are equivalent: every assignment satisfies all of them or none"
+            findings.append(_finding("L105", f"{names} {verb}{where}", members,
+                                     severity="warning" if same else "info"))
+    edges = {(head[a], head[b]) for a, b in implied if head[a] != head[b]}
+    after: dict[int, set[int]] = {}
+    for a, b in edges:
+        after.setdefault(a, set()).add(b)
+    for a, b in sorted(edges):
+        if any(b in after.get(c, ()) for c in after[a] if c != b):
+            continue  # a ⇒ c ⇒ b: already said
+        x, y = index[a], index[b]
+        same = x.ruleset is y.ruleset
+        where = "" if same else f" (ruleset {x.ruleset.id} and ruleset {y.ruleset.id} overlap)"
+        findings.append(_finding("L104", f"{y.id} is redundant: every assignment that satisfies {x.id} "
+                                 f"also satisfies {y.id}{where}", [y, x], details={"implied_by": x.id},
+                                 severity="warning" if same else "info"))
     return findings
 
 
@@ -1859,12 +2018,7 @@ def _conflicts(analyzer: Analyzer, entries: Sequence[_Entry], can, bits) -> list
     # Then larger cores among what remains once one rule of each pair is set aside.
     removed = {core[-1].index for core in cores}
     rest = [e for e in entries if e.index not in removed]
-    while len(cores) < MAX_CONFLICTS:
-        core = analyzer.minimal_conflict(rest, satisfied)
-        if not core:
-            break
-        cores.append(core)
-        rest = [e for e in rest if e.index != core[-1].index]
+    cores += analyzer.split(rest, satisfied)[1][:MAX_CONFLICTS]
     findings = []
     for core in cores:
         record = analyzer.conflict(core)
@@ -2038,15 +2192,9 @@ def repair(rulesets: Iterable[Any], vocabulary: Vocabulary, facts: Any, *, rules
             reachable.append(e)
         else:
             prerequisites.append(_prerequisite(analyzer, e, fixed, values))
-    conflicts, rest, left_out = [], list(reachable), []
-    while True:
-        core = analyzer.minimal_conflict(rest, satisfied, fixed)
-        if not core:
-            break
-        blocking = _blocking(analyzer, core, fixed)
-        conflicts.append(analyzer.conflict(core, blocking))
-        left_out.append(core[-1].id)
-        rest = [e for e in rest if e.index != core[-1].index]
+    rest, cores = analyzer.split(reachable, satisfied, fixed)
+    conflicts = [analyzer.conflict(core, _blocking(analyzer, core, fixed)) for core in cores]
+    left_out = [core[-1].id for core in cores]
     assignment = _optimal(analyzer, rest, fixed, current, max_changes)
     if assignment is None:
         raise AnalysisError([Diagnostic("A201", f"no repair with at most {max_changes} changes")])
@@ -2055,8 +2203,10 @@ def repair(rulesets: Iterable[Any], vocabulary: Vocabulary, facts: Any, *, rules
     for e in rest:
         if not _interpreter_state(e, after) & satisfied:
             raise AssertionError(f"analysis bug: the repair does not satisfy {e.id}")
+    disputed = {c.fact: c for c in getattr(facts, "conflicts", ())}
     changes = tuple(
-        _change(analyzer, f, current.get(f), v, _alternatives(analyzer, rest, fixed, assignment, f))
+        _change(analyzer, f, current.get(f), v, _alternatives(analyzer, rest, fixed, assignment, f),
+                disputed.get(f))
         for f, v in sorted(changed.items(), key=lambda kv: _order_key(entries, kv[0]))
     )
     outcomes = tuple((e.id, e.interpreter.verdict(e.rule, after)[0]) for e in entries)
@@ -2079,18 +2229,36 @@ def _order_key(entries: Sequence[_Entry], fact: str) -> tuple[int, int]:
 
 
 def _optimal(analyzer: Analyzer, entries: Sequence[_Entry], fixed, current, max_changes) -> dict[str, Any] | None:
-    """Iterative deepening on the number of changed settings: the first k that works is optimal."""
+    """Iterative deepening on the number of changed settings, per independent group of
+    rules: the first budget that works is optimal for the group, and the groups add up."""
     satisfied = _GOAL_WORDS["satisfied"]
-    if not entries:
-        return dict(current)
-    domains = _domains(entries, analyzer.vocabulary, fixed, first=current)
-    limit = len(current) if max_changes is None else min(max_changes, len(current))
-    for k in range(limit + 1):
-        constraints = [_Constraint([e], satisfied) for e in entries]
-        found = _search(constraints, fixed, domains, current, k)
-        if found is not None:
-            return found
-    return None
+    constraints = [_Constraint([e], satisfied) for e in entries]
+    _prepare(constraints, fixed)
+    result = dict(fixed) | dict(current)
+    spent = 0
+    for group in _groups(constraints):
+        members = [c.entries[0] for c in group]
+        domains = _domains(members, analyzer.vocabulary, fixed, first=current)
+        here = {v: current.get(v) for c in group for v in c.vars}
+        probe = _Ctx({**fixed, **here}, domains)
+        violated = [c.vars for c in group if _status(c, probe) == _DEAD]
+        used: set[str] = set()
+        low = 0
+        for facts in violated:  # disjoint violated rules each need a change of their own
+            if not used.intersection(facts):
+                used.update(facts)
+                low += 1
+        limit = len(here) if max_changes is None else min(max_changes - spent, len(here))
+        found = None
+        for k in range(low, limit + 1):
+            found = _search(group, fixed, domains, here, k, violated)
+            if found is not None:
+                spent += k
+                break
+        if found is None:
+            return None
+        result.update(found)
+    return result
 
 
 def _alternatives(analyzer: Analyzer, entries, fixed, assignment, fact) -> tuple[str, ...]:
@@ -2111,10 +2279,17 @@ def _alternatives(analyzer: Analyzer, entries, fixed, assignment, fact) -> tuple
     return tuple(found)
 
 
-def _change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives=()) -> SettingChange:
+def _change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives=(), disputed=None) -> SettingChange:
+    """A SettingChange in the Intune words; a setting the assigned policies disagree on
+    (a merge conflict, so missing) shows what each policy sets."""
+    before = _show(analyzer.vocabulary, fact, old) if old is not None else "not set"
+    if disputed is not None:
+        before = "in conflict: " + "; ".join(
+            f"{source.split(' $')[0]} sets {_show(analyzer.vocabulary, fact, value)}"
+            for source, value in disputed.values
+        )
     return SettingChange(
-        fact, analyzer.label(fact),
-        _show(analyzer.vocabulary, fact, old) if old is not None else "not set",
+        fact, analyzer.label(fact), before,
         _show(analyzer.vocabulary, fact, new) if new is not None else "not set",
         old, new, alternatives,
     )

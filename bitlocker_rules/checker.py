@@ -16,6 +16,7 @@ import attrs
 from . import nodes as n
 from .errors import Diagnostic, RulesError, suggest
 from .source import SourceText, Span
+from .syntax import KEYWORDS
 from .versions import parse_windows_version
 from .vocabulary import NAMESPACES, Fact, FactType, Vocabulary
 
@@ -57,6 +58,9 @@ class _Checker:
         return attrs.evolve(ruleset, definitions=definitions, rules=tuple(rules))
 
     def definition(self, definition: n.Definition) -> n.Definition:
+        if definition.name in KEYWORDS:
+            self.error("E208", f"`{definition.name}` is a keyword of the rule language", definition.span,
+                       help="choose another name for the definition")
         if definition.name in self.definitions:
             self.error("E203", f"`{definition.name}` is defined twice", definition.span)
         body = self.condition(definition.expr, {})
@@ -142,8 +146,10 @@ class _Checker:
         if isinstance(left, n.Const) and isinstance(right, n.Const):
             self.error("E403", "this compares two constants; one side must be a fact", e.span)
         left, right = self.coerce(left, ltype, right, rtype, e)
-        if e.op not in ("==", "!=") and not (ltype.ordered or ltype.kind == "version"):
-            self.error("E404", f"`{e.op}` needs ordered values, but {_text(e.left)} is {ltype}", e.span,
+        # Orderability is the fact's: a literal on either side takes the fact's type.
+        ftype, fnode = (rtype, e.right) if isinstance(left, n.Const) else (ltype, e.left)
+        if e.op not in ("==", "!=") and not ftype.ordered:
+            self.error("E404", f"`{e.op}` needs ordered values, but {_text(fnode)} is {ftype}", e.span,
                        help="use == or != (or `in {…}`) for this type")
         return n.Compare(e.op, left, right, span=e.span)
 

@@ -18,14 +18,20 @@ from .engine import Engine
 from .errors import BitLockerRulesError, Diagnostic, InputError, redact, suggest
 from .facts import Facts, merge_facts
 from .importers import load_devices, load_policies
-from .fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet, write_jsonl
+from .fleet import device_record, evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet, write_jsonl
 from .nodes import facts_read
-from .outcome import InputRecord
+from .outcome import InputRecord, Report
 from .printer import print_rule
 from .requirements import coverage
-from .report import render_fleet_json, render_fleet_table, render_json, render_table
+from .report import (
+    FleetSarif, JUnitWriter, render_fleet_html, render_fleet_json, render_fleet_markdown, render_fleet_table,
+    render_html, render_json, render_junit, render_markdown, render_sarif, render_table,
+)
+from .report.fleet_detail import RuleExamples, WorstDevices
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
+WORST_DEVICES = 50  # how many of the worst devices a fleet's HTML or Markdown report keeps
 
 
 def _version() -> str:
@@ -56,9 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fleet", metavar="FILE",
                        help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream")
     check.add_argument("--jobs", type=int, default=1, metavar="N", help="with --fleet: use N processes")
-    check.add_argument("--format", choices=("table", "json"), default="table")
+    check.add_argument("--format", choices=FORMATS, default="table",
+                       help="table (default), json, markdown, sarif (policy findings located in the input "
+                            "files), junit (one test case per rule and device) or html (one self-contained page)")
     check.add_argument("--output", metavar="FILE",
-                       help="write the report here; with --fleet, one JSON line per device")
+                       help="write the report here; with --fleet and --format table or json, "
+                            "one JSON line per device (the summary goes to standard output)")
     check.add_argument("--verbose", action="store_true", help="explain passing rules too")
     check.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
     check.add_argument("--fail-on", choices=("error", "warning", "info"), default="info",
@@ -108,10 +117,23 @@ def run_check(args: argparse.Namespace) -> int:
     report = attrs.evolve(report, inputs=inputs)
     if not args.quiet:
         to_terminal = args.output is None and sys.stdout.isatty()
-        text = (render_json(report) if args.format == "json"
-                else render_table(report, colour=to_terminal, verbose=args.verbose))
-        _write(text, args.output)
+        _write(render_device(report, args.format, colour=to_terminal, verbose=args.verbose), args.output)
     return report.exit_code(args.fail_on)
+
+
+def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bool = False) -> str:
+    """One device's report in ``fmt`` (one of FORMATS)."""
+    if fmt == "json":
+        return render_json(report)
+    if fmt == "markdown":
+        return render_markdown(report, verbose=verbose)
+    if fmt == "sarif":
+        return render_sarif(report)
+    if fmt == "junit":
+        return render_junit(report, verbose=verbose)
+    if fmt == "html":
+        return render_html(report, verbose=verbose)
+    return render_table(report, colour=colour, verbose=verbose)
 
 
 def _one_device(path: str, engine: Engine):
@@ -141,7 +163,7 @@ def _show_notices(inputs, args: argparse.Namespace) -> None:
 
 
 def run_fleet(args: argparse.Namespace) -> int:
-    """``check --fleet``: evaluate every device row, print a summary, write JSON Lines."""
+    """``check --fleet``: evaluate every device row; a summary and JSON Lines, or a report in another format."""
     if args.device:
         print("bitlocker-rules check: give --device or --fleet, not both", file=sys.stderr)
         return EXIT_USAGE
@@ -152,21 +174,86 @@ def run_fleet(args: argparse.Namespace) -> int:
     engine, policy = make_engine()
     rows = read_fleet(args.fleet)
     progress = _progress if sys.stderr.isatty() and not args.quiet else None
-    with _jsonl_output(args.output) as write:
+
+    def evaluate(write, record=None):
         if args.jobs == 1:
-            summary = evaluate_fleet(rows, engine, policy, write=write, progress=progress, reader=fleet_device)
-        else:
-            summary = evaluate_fleet_parallel(rows, args.jobs, make_engine, write=write, progress=progress,
-                                              reader=fleet_device)
-    if progress:
-        print(file=sys.stderr)
-    if not args.quiet:
-        sys.stdout.write(render_fleet_json(summary) if args.format == "json" else render_fleet_table(summary))
+            return evaluate_fleet(rows, engine, policy, write=write, progress=progress, reader=fleet_device,
+                                  record=record)
+        return evaluate_fleet_parallel(rows, args.jobs, make_engine, write=write, progress=progress,
+                                       reader=fleet_device, record=record)
+
+    if args.format in ("table", "json"):
+        with _jsonl_output(args.output) as write:
+            summary = evaluate(write)
+        if progress:
+            print(file=sys.stderr)
+        if not args.quiet:
+            sys.stdout.write(render_fleet_json(summary) if args.format == "json" else render_fleet_table(summary))
+    else:
+        summary = _fleet_report(args, evaluate, engine)
+        if progress:
+            print(file=sys.stderr)
     if summary.bad_rows:
         return EXIT_USAGE
     return EXIT_FAIL if any(
         t.counts["fail"] and _severity_counts(t.severity, args.fail_on) for t in summary.rules
     ) else EXIT_PASS
+
+
+def _fleet_report(args: argparse.Namespace, evaluate, engine: Engine):
+    """A fleet as Markdown, HTML, JUnit or SARIF, written to --output (or standard output).
+
+    Reports stream past: HTML and Markdown keep the worst devices (at most WORST_DEVICES) and one
+    example outcome per rule, SARIF one entry per distinct policy finding, and JUnit writes each
+    device's test cases as soon as they are made, so memory stays flat however large the fleet.
+    """
+    if args.quiet and args.output is None:  # nothing to write: only the exit code is wanted
+        return evaluate(None)
+    inputs = tuple(InputRecord(p.name, p.origin, p.kind)
+                   for path in args.policy for p in load_policies(path, engine.vocabulary))
+    inputs += (InputRecord("fleet", args.fleet, "fleet"),)
+    if args.format == "junit":
+        with _report_stream(args.output) as stream:
+            writer = JUnitWriter(stream, fleet=True)
+            summary = evaluate(lambda item: writer.add(item[1]), _numbered_report)
+            writer.close()
+        return summary
+    if args.format == "sarif":
+        sarif = FleetSarif(inputs)
+        summary = evaluate(lambda item: sarif.add(item[1]), _numbered_report)
+        text = sarif.render(summary.bad_rows)
+    else:
+        worst, examples = WorstDevices(WORST_DEVICES), RuleExamples()
+
+        def keep(item):
+            worst.add(device_record(*item))
+            examples.add(item[1])
+
+        summary = evaluate(keep, _numbered_report)
+        render = render_fleet_html if args.format == "html" else render_fleet_markdown
+        text = render(summary, devices=worst.devices(), examples=examples.outcomes(), inputs=inputs,
+                      limit=WORST_DEVICES)
+    _write(text, args.output)
+    return summary
+
+
+def _numbered_report(number: int, report: Report) -> tuple[int, Report]:
+    """A fleet result that keeps the whole report (module level: worker processes pickle it)."""
+    return number, report
+
+
+@contextlib.contextmanager
+def _report_stream(path: str | None):
+    """Where a streamed report goes: the --output file, or standard output."""
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        stream = open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror}", file=path)]) from None
+    with stream:
+        yield stream
 
 
 def fleet_engine(rules, policies) -> tuple[Engine, Facts | None]:

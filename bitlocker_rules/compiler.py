@@ -30,6 +30,8 @@ class _Emitter:
         self.const_names: dict[tuple[type, Any], str] = {}
         self.fact_vars: dict[str, str] = {}
         self.items: dict[str, str] = {}
+        self.prelude: list[str] = []
+        self.definitions: dict[str, str] = {}
         self.ids = count()
 
     def temp(self, prefix: str = "_t") -> str:
@@ -93,7 +95,7 @@ class _Emitter:
         if isinstance(e, n.Const):
             return self.const(e.value)
         if isinstance(e, n.DefinitionRef):
-            return self.cond(e.body, d)
+            return self.definition(e)
         if isinstance(e, (n.And, n.Or)):
             return self.junction(e, d)
         if isinstance(e, n.Not):
@@ -107,6 +109,17 @@ class _Emitter:
         if isinstance(e, n.Quantified):
             return self.quantified(e, d)
         return self.atom(e, d)
+
+    def definition(self, e: n.DefinitionRef) -> str:
+        """A definition's value, computed once at the top of the function (definitions are closed)."""
+        if e.name not in self.definitions:
+            # Definitions it uses come first, so every definition is computed unconditionally.
+            for inner in _definitions_used(e.body):
+                self.definition(inner)
+            body, self.lines = self.lines, self.prelude
+            self.definitions[e.name] = self.cond(e.body, 1)
+            self.lines = body
+        return self.definitions[e.name]
 
     def junction(self, e: n.And | n.Or, d: int) -> str:
         # Flat short-circuit: each operand is guarded by the result so far, so nesting
@@ -134,14 +147,16 @@ class _Emitter:
         return out
 
     def conditional(self, e: n.Conditional, d: int) -> str:
-        c, out = self.cond(e.condition, d), self.temp()
-        self.emit(d, f"if {c} is True:")
-        self.emit(d + 1, f"{out} = {self.cond(e.then, d + 1)}")
-        self.emit(d, f"elif {c} is False:")
-        self.emit(d + 1, f"{out} = {self.cond(e.otherwise, d + 1)}")
-        self.emit(d, "else:")
-        x, y = self.cond(e.then, d + 1), self.cond(e.otherwise, d + 1)
-        self.emit(d + 1, f"{out} = True if ({x} is True and {y} is True) else None")
+        # Each branch is emitted once (code size stays linear) and runs only when needed.
+        c, x, y, out = self.cond(e.condition, d), self.temp(), self.temp(), self.temp()
+        self.emit(d, f"{x} = {y} = None")
+        self.emit(d, f"if {c} is not False:")
+        self.emit(d + 1, f"{x} = {self.cond(e.then, d + 1)}")
+        self.emit(d, f"if {c} is not True:")
+        self.emit(d + 1, f"{y} = {self.cond(e.otherwise, d + 1)}")
+        self.emit(d, f"if {c} is True: {out} = {x}")
+        self.emit(d, f"elif {c} is False: {out} = {y}")
+        self.emit(d, f"else: {out} = True if ({x} is True and {y} is True) else None")
         return out
 
     def quantified(self, e: n.Quantified, d: int) -> str:
@@ -191,6 +206,18 @@ class _Emitter:
         return out
 
 
+def _definitions_used(expr: n.Expr) -> list[n.DefinitionRef]:
+    """Definitions an expression refers to directly (not those inside them)."""
+    found, stack = [], [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, n.DefinitionRef):
+            found.append(node)
+            continue
+        stack.extend(n.children(node))
+    return found
+
+
 def compile_ruleset(ruleset: n.Ruleset) -> Verdicts:
     """A function from fact values (name → typed value) to one verdict code per rule.
 
@@ -202,7 +229,7 @@ def compile_ruleset(ruleset: n.Ruleset) -> Verdicts:
     loads = [f"    {var} = _f.get({emitter.const(fact)})" for fact, var in emitter.fact_vars.items()]
     params = "".join(f", {name}=None" for name in emitter.const_names.values())
     ret = f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})"
-    source = "\n".join([f"def _verdicts(_f{params}):", *loads, *body, ret]) + "\n"
+    source = "\n".join([f"def _verdicts(_f{params}):", *loads, *emitter.prelude, *body, ret]) + "\n"
     return _function(source, emitter.consts, ruleset)
 
 

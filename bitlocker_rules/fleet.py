@@ -224,13 +224,20 @@ def evaluate_fleet(
     write: Callable[[dict], None] | None = None,
     progress: Callable[[int], None] | None = None,
     reader: DeviceReader = device_facts,
+    record: Callable[[int, Report], Any] | None = None,
 ) -> FleetSummary:
-    """Evaluate every row; ``write`` gets one result record per device as it is made."""
+    """Evaluate every row; ``write`` gets one result per device as it is made.
+
+    The result is ``record(row number, report)``: by default ``device_record``'s JSON-ready
+    record; a renderer that needs the whole report passes its own (a module-level function,
+    so that ``evaluate_fleet_parallel`` can send it to the worker processes).
+    """
+    record = record or device_record
     tally = _Tally(engine)
     for row in rows:
         report = _evaluate_row(row, engine, policy, reader, tally)
         if report is not None and write is not None:
-            write(device_record(row.number, report))
+            write(record(row.number, report))
         if progress is not None:
             progress(tally.devices + len(tally.bad_rows))
     return tally.summary()
@@ -325,6 +332,7 @@ def evaluate_fleet_parallel(
     write: Callable[[dict], None] | None = None,
     progress: Callable[[int], None] | None = None,
     reader: DeviceReader = device_facts,
+    record: Callable[[int, Report], Any] | None = None,
 ) -> FleetSummary:
     """``evaluate_fleet`` over ``jobs`` processes; rows are read and results written in order.
 
@@ -338,7 +346,7 @@ def evaluate_fleet_parallel(
     with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(make_engine,)) as pool:
         pending = []
         for batch in _batches(rows, _BATCH):
-            pending.append(pool.submit(_run_batch, batch, reader))
+            pending.append(pool.submit(_run_batch, batch, reader, record))
             if len(pending) >= 2 * jobs:
                 summary, done = _collect(pending.pop(0), summary, done, write, progress)
         for future in pending:
@@ -375,8 +383,8 @@ def _start_worker(make_engine) -> None:
     _worker_state["engine"], _worker_state["policy"] = make_engine()
 
 
-def _run_batch(batch: list[FleetRow], reader: DeviceReader) -> tuple[FleetSummary, list[dict]]:
-    records: list[dict] = []
+def _run_batch(batch: list[FleetRow], reader: DeviceReader, record=None) -> tuple[FleetSummary, list]:
+    records: list = []
     summary = evaluate_fleet(batch, _worker_state["engine"], _worker_state["policy"], write=records.append,
-                             reader=reader)
+                             reader=reader, record=record)
     return summary, records

@@ -7,6 +7,8 @@ under the offending text and what would have been accepted there.
 from __future__ import annotations
 
 import functools
+import math
+import re
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -18,6 +20,7 @@ from .source import SourceText, Span
 
 MAX_TEXT_BYTES = 1_000_000
 MAX_NESTING = 64
+_MAX_DIGITS = 4000  # Python refuses to convert integers of more than 4300 digits
 
 # What a terminal is called in an error message; keywords and punctuation show as typed.
 _TERMINAL_WORDS = {
@@ -31,6 +34,15 @@ _TERMINAL_WORDS = {
     "COMPARATOR": "a comparison (==, !=, <, <=, >, >=)",
     "$END": "the end of the file",
 }
+
+
+def _keywords() -> frozenset[str]:
+    text = grammar_path().read_text(encoding="utf-8")
+    return frozenset(word for word in re.findall(r'"([a-z]+)"', text))
+
+
+# Words the grammar reserves; they cannot name a definition or a variable.
+KEYWORDS = _keywords()
 
 
 @functools.cache
@@ -52,7 +64,8 @@ def parse_ruleset(text: str, name: str = "<string>") -> n.Ruleset:
     text = text.removeprefix("\ufeff")  # editors on Windows may start a file with a BOM
     source = SourceText(text, name)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
-        raise RulesError([Diagnostic("E001", f"rule file is larger than {MAX_TEXT_BYTES} bytes", source=source)])
+        raise RulesError([Diagnostic("E001", f"rule file is larger than {MAX_TEXT_BYTES} bytes",
+                                     source=source, span=Span(0, 0))])
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
@@ -226,7 +239,7 @@ class _Builder(Transformer):
         return ("remediation", children[0], _span(meta))
 
     def events(self, meta, children):
-        return ("events", tuple(int(c) for c in children), _span(meta))
+        return ("events", tuple(self.number(c, int) for c in children), _span(meta))
 
     def applicability(self, meta, children):
         return ("applicability", children[0], _span(meta))
@@ -289,10 +302,19 @@ class _Builder(Transformer):
         return n.Literal(unescape(str(children[0])), "string", span=_span(meta))
 
     def integer(self, meta, children):
-        return n.Literal(int(children[0]), "integer", span=_span(meta))
+        return n.Literal(self.number(children[0], int), "integer", span=_span(meta))
 
     def decimal(self, meta, children):
-        return n.Literal(float(children[0]), "decimal", span=_span(meta))
+        return n.Literal(self.number(children[0], float), "decimal", span=_span(meta))
+
+    def number(self, token: Token, kind):
+        """A number literal; absurdly large ones are a diagnostic, not a crash or infinity."""
+        value = kind(token) if len(token) <= _MAX_DIGITS else math.inf
+        if value == math.inf:
+            self.problems.append(Diagnostic("E104", "this number is too large",
+                                            source=self.source, span=_token_span(token)))
+            return kind(0)
+        return value
 
     def version(self, meta, children):
         return n.Literal(str(children[0]), "version", span=_span(meta))

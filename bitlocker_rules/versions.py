@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-_DOTTED = re.compile(r"^\s*(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?\s*$")
+_DOTTED = re.compile(r"^\s*([0-9]{1,9})\.([0-9]{1,9})\.([0-9]{1,9})(?:\.([0-9]{1,9}))?\s*$")
 _LOWEST_BUILD = 10240  # Windows 10 1507; lower numbers are not Windows 10/11 builds.
 
 
@@ -39,7 +39,7 @@ def parse_windows_version(raw: object, releases: Mapping[str, WindowsVersion]) -
     if match:
         major, minor, build, revision = (int(g) if g else 0 for g in match.groups())
         return WindowsVersion(major, minor, build, revision)
-    if text.isdigit() and int(text) >= _LOWEST_BUILD:
+    if text.isascii() and text.isdigit() and len(text) <= 9 and int(text) >= _LOWEST_BUILD:
         return WindowsVersion(10, 0, int(text), 0)
     raise ValueError(
         "a Windows version: a build number (17763), a dotted version (10.0.17763.1) "

@@ -284,11 +284,7 @@ def compares(draw, scope: tuple[str, ...] = (), definitions: int = 0) -> n.Compa
     left = draw(value_operands(kind, scope, definitions))
     right = draw(st.one_of(literals_of(kind), value_operands(kind, scope, definitions)))
     op = draw(st.sampled_from(ALL_OPS if kind in ORDERED else EQUALITY_OPS))
-    # KNOWN BUG (test_known_bug_string_version_on_the_left): the checker refuses a quoted
-    # version on the left of an ordering (`"10.0.17763" <= device.os_version`). Drop this
-    # guard once the checker is fixed.
-    swappable = not (op not in EQUALITY_OPS and isinstance(right, n.Literal) and right.kind == "string")
-    if swappable and draw(st.booleans()):
+    if draw(st.booleans()):
         left, right = right, left
     return n.Compare(op, left, right)
 

@@ -1,10 +1,12 @@
-"""Golden files: the exact ``check`` output (table and JSON) for the shipped examples.
+"""Golden files: the exact ``check`` output in every format for the shipped examples.
 
-Each case runs ``bitlocker-rules check --rules silent_enablement --policy P --device D
+Each device case runs ``bitlocker-rules check --rules silent_enablement --policy P --device D
 --format F`` in-process from the repository root (so every path in the output is relative)
-and compares standard output byte for byte with ``tests/golden/<case>.<txt|json>``.
-Output is deterministic: no absolute paths, and no colour because standard output is not
-a terminal under pytest.
+and compares standard output byte for byte with ``tests/golden/<case>.<ext>`` (``txt`` for
+the table, ``json``, ``md`` for Markdown, ``sarif``, ``xml`` for JUnit, ``html``). Each fleet
+case runs ``check --fleet examples/fleet.jsonl`` the same way. Output is deterministic: no
+absolute paths, no dates, and no colour because standard output is not a terminal under
+pytest.
 
 After an intended change of the output, regenerate the files and review the diff::
 
@@ -25,29 +27,59 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
-# case name -> (policy file, device file, expected exit code)
+# case name -> (policy file or files, device file, expected exit code)
 CASES = {
     "silent-ready": ("examples/policy-silent.json", "examples/device-ready.json", 0),
     "silent-legacy": ("examples/policy-silent.json", "examples/device-legacy.json", 1),
     "startup-pin-ready": ("examples/policy-startup-pin.json", "examples/device-ready.json", 1),
+    # Two policies that disagree on three settings: conflicts, unknown rules, failures.
+    "conflict-legacy": (("examples/policy-silent.json", "examples/policy-startup-pin.json"),
+                        "examples/device-legacy.json", 1),
 }
-FORMATS = {"table": "txt", "json": "json"}
+FORMATS = {"table": "txt", "json": "json", "markdown": "md", "sarif": "sarif", "junit": "xml", "html": "html"}
+
+# fleet case name -> (arguments after `check`, expected exit code, formats). The example fleet
+# has a row that cannot be read, so the exit code is 2 and every format shows that row.
+# JUnit has one test case per rule and device: its case checks one ruleset to stay small.
+FLEET = ["--policy", "examples/policy-silent.json", "--fleet", "examples/fleet.jsonl"]
+FLEET_CASES = {
+    "fleet": (["--rules", "silent_enablement", "--rules", "encryption_readiness", *FLEET], 2,
+              ("table", "json", "markdown", "sarif", "html")),
+    "fleet-silent": (["--rules", "silent_enablement", *FLEET], 2, ("junit",)),
+}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("case", CASES)
 def test_golden(case, fmt, capsys, monkeypatch):
-    policy, device, expected_code = CASES[case]
+    policies, device, expected_code = CASES[case]
+    policies = [policies] if isinstance(policies, str) else list(policies)
     monkeypatch.chdir(ROOT)
-    code = main(["check", "--rules", "silent_enablement", "--policy", policy, "--device", device,
-                 "--format", fmt])
+    code = main(["check", "--rules", "silent_enablement", *(a for p in policies for a in ("--policy", p)),
+                 "--device", device, "--format", fmt])
     out, err = capsys.readouterr()
     assert err == ""
     assert code == expected_code
     assert str(ROOT) not in out, "absolute path in the output"
     assert "\x1b[" not in out, "colour codes in the output"
 
-    golden = GOLDEN / f"{case}.{FORMATS[fmt]}"
+    compare(out, GOLDEN / f"{case}.{FORMATS[fmt]}")
+
+
+@pytest.mark.parametrize(("case", "fmt"), [(c, f) for c, (_, _, formats) in FLEET_CASES.items() for f in formats])
+def test_golden_fleet(case, fmt, capsys, monkeypatch):
+    argv, expected_code, _ = FLEET_CASES[case]
+    monkeypatch.chdir(ROOT)
+    code = main(["check", *argv, "--format", fmt])
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert code == expected_code
+    assert str(ROOT) not in out, "absolute path in the output"
+    assert "\x1b[" not in out, "colour codes in the output"
+    compare(out, GOLDEN / f"{case}.{FORMATS[fmt]}")
+
+
+def compare(out: str, golden: Path) -> None:
     if UPDATE:
         GOLDEN.mkdir(exist_ok=True)
         golden.write_text(out, encoding="utf-8", newline="\n")
@@ -62,5 +94,6 @@ def test_golden(case, fmt, capsys, monkeypatch):
 def test_no_stray_golden_files():
     """Every file in tests/golden/ belongs to a case, so none goes stale unnoticed."""
     expected = {f"{case}.{ext}" for case in CASES for ext in FORMATS.values()}
+    expected |= {f"{case}.{FORMATS[fmt]}" for case, (_, _, formats) in FLEET_CASES.items() for fmt in formats}
     present = {p.name for p in GOLDEN.iterdir()} if GOLDEN.is_dir() else set()
     assert present <= expected, f"unexpected golden files: {sorted(present - expected)}"

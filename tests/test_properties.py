@@ -295,9 +295,7 @@ def atoms_on_one_fact(draw):
     literal = draw(S.literals_of(kind))
     items = tuple(draw(st.lists(S.literals_of(kind), min_size=1, max_size=3)))
     ref = S.name(fact)
-    atoms = [n.Compare(op, ref, literal), n.Member(ref, items, draw(st.booleans()))]
-    if op in S.EQUALITY_OPS or literal.kind != "string":  # see test_known_bug_string_version_on_the_left
-        atoms.append(n.Compare(op, literal, ref))
+    atoms = [n.Compare(op, ref, literal), n.Member(ref, items, draw(st.booleans())), n.Compare(op, literal, ref)]
     if kind == "bool":
         atoms += [ref, n.Compare("==", ref, n.Literal(False, "bool")), n.Compare("!=", ref, n.Literal(True, "bool"))]
     return fact, atoms
@@ -439,32 +437,16 @@ def test_version_order_is_not_string_order():
 
 
 # ---------------------------------------------------------------------------------------
-# Known bugs found by the properties above: minimal reproductions, expected to fail until
-# the library is fixed (strict, so a fix turns them into an XPASS failure: then delete the
-# marker and the workaround the reason names).
+# Bugs the properties above found, kept as regression tests now that they are fixed.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RulesError,
-    reason="checker.compare tests orderability on the literal's own type (string) after converting "
-    "it to a version, so a quoted version on the LEFT of <, <=, >, >= is refused with E404 while the "
-    "same comparison written the other way round is accepted. Workaround in strategies.compares and "
-    "atoms_on_one_fact: remove it when fixed.",
-)
-def test_known_bug_string_version_on_the_left():
+def test_fixed_string_version_on_the_left():
     left = Loaded(ruleset_of(parse_expr('"10.0.17763" <= device.os_version')))  # raises E404 today
     right = Loaded(ruleset_of(parse_expr('device.os_version >= "10.0.17763"')))
     values = {"device.os_version": WindowsVersion(10, 0, 17763)}
     assert left.statuses(values) == right.statuses(values) == {"K-0": PASS}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=VisitError,
-    reason="syntax._Builder.integer/events call int() on the token; above 4300 digits Python raises "
-    "ValueError, which Lark wraps in lark.exceptions.VisitError instead of a RulesError.",
-)
 @pytest.mark.parametrize(
     "text",
     [
@@ -473,17 +455,11 @@ def test_known_bug_string_version_on_the_left():
     ],
     ids=["integer-literal", "events"],
 )
-def test_known_bug_huge_integer_is_not_a_rules_error(text):
+def test_fixed_huge_integer_is_not_a_rules_error(text):
     assert_parses_or_located_error(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RulesError,
-    reason="a DECIMAL of more than ~309 digits parses to float('inf'); printer.print_literal then "
-    "writes `Infinity.0`, which does not parse (E103), so print(parse(text)) is not rule text.",
-)
-def test_known_bug_huge_decimal_does_not_print_back():
+def test_fixed_huge_decimal_does_not_print_back():
     text = 'ruleset r ""\nrule R-1 "" require device.tpm_version < ' + "9" * 400 + ".0\n"
     ruleset = assert_parses_or_located_error(text)  # a RulesError here would be a fine fix too
     assert ruleset is None or parse_ruleset(print_ruleset(ruleset)) == ruleset
@@ -505,16 +481,8 @@ def _nested_ifs(depth: int) -> str:
     return body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="compiler.conditional emits `then` and `else` twice (known branch and unknown branch), "
-    "and DefinitionRef is inlined at every use, so generated code doubles per nesting level: "
-    "14 nested if-then-else (~600 characters) take ~8 s to compile, 18 take over a minute; "
-    "16 definitions `define dN = dN-1 and dN-1` take ~15 s.",
-)
 @pytest.mark.parametrize("shape", ["if-then-else", "definitions"])
-def test_known_bug_compiled_code_grows_exponentially(shape):
+def test_fixed_compiled_code_grows_exponentially(shape):
     if shape == "if-then-else":
         small, large = _bytecode_size(_nested_ifs(4)), _bytecode_size(_nested_ifs(8))
     else:
@@ -523,24 +491,11 @@ def test_known_bug_compiled_code_grows_exponentially(shape):
     assert large < 4 * small
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="E001 (file larger than MAX_TEXT_BYTES) carries no span, unlike every other syntax "
-    "diagnostic; give it Span(0, 0) or declare E001 exempt from the `span inside the text` contract.",
-)
-def test_known_bug_oversized_text_error_has_no_span():
+def test_fixed_oversized_text_error_has_no_span():
     assert_parses_or_located_error("#" * 1_000_001)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="versions.parse_windows_version: str.isdigit() is true for '²' (and int() refuses more "
-    "than 4300 digits), so int() raises its own ValueError and the rule author reads "
-    "`expected invalid literal for int() with base 10: '²'` instead of the designed message.",
-)
 @pytest.mark.parametrize("raw", ["²", "1" * 4400], ids=["superscript", "4400-digits"])
-def test_known_bug_version_error_message_leaks_int_error(raw):
+def test_fixed_version_error_message_leaks_int_error(raw):
     with pytest.raises(ValueError, match="^a Windows version"):
         parse_windows_version(raw, {})

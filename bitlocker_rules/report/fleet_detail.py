@@ -25,7 +25,10 @@ def badness(record: Mapping[str, Any]) -> tuple[int, int]:
 
 
 class WorstDevices:
-    """The ``limit`` device records with the most failed (then unknown) rules, earliest rows first on ties."""
+    """The ``limit`` device records with the most failed (then unknown) rules, earliest rows first on ties.
+
+    Only devices that failed at least one rule are kept.
+    """
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = max(0, limit)
@@ -33,9 +36,9 @@ class WorstDevices:
         self._order = itertools.count()
 
     def add(self, record: Mapping[str, Any]) -> None:
-        """Offer one device record; devices with nothing failed or unknown are not kept."""
+        """Offer one device record; devices that failed no rule are not kept."""
         key = badness(record)
-        if key == (0, 0) or self.limit == 0:
+        if key[0] == 0 or self.limit == 0:
             return
         # The heap's smallest item is the least bad kept so far (later rows lose ties).
         item = (key, -next(self._order), dict(record))

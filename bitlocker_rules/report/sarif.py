@@ -376,7 +376,7 @@ def _path_text(segments: Sequence[Segment]) -> str:
     for segment in segments:
         if isinstance(segment, int):
             out += f"[{segment}]"
-        elif re.fullmatch(r"[A-Za-z_@][\w@-]*", segment) and not segment.startswith("@"):
+        elif re.fullmatch(r"[A-Za-z_]\w*", segment):
             out += f".{segment}"
         else:
             out += f"[{json.dumps(segment, ensure_ascii=False)}]"
@@ -411,7 +411,9 @@ def _level(outcome: RuleOutcome) -> str:
 
 
 def _rule_name(title: str) -> str:
-    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", title)) or "Rule"
+    """``A startup PIN is not required`` as ``AStartupPINIsNotRequired`` (masked first)."""
+    words = re.findall(r"[A-Za-z0-9*]+", redact(title))
+    return "".join(word[:1].upper() + word[1:] for word in words) or "Rule"
 
 
 def _rule_descriptor(outcome: RuleOutcome) -> dict[str, Any]:
@@ -475,20 +477,25 @@ def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
 
 
 def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]],
-         inputs: Sequence[InputRecord]) -> dict[str, Any]:
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": SARIF_VERSION,
-        "runs": [{
-            "tool": {"driver": {"name": TOOL_NAME, "rules": rules,
-                                "shortDescription": {"text": "Intune BitLocker policies checked against device facts"}}},
-            "columnKind": "unicodeCodePoints",
-            "artifacts": [{"location": {"uri": artifact_uri(i.file)},
-                           "description": {"text": f"{i.name} ({i.kind})"}}
-                          for i in _unique_files(inputs)],
-            "results": results,
-        }],
+         inputs: Sequence[InputRecord], bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": TOOL_NAME, "rules": rules,
+                            "shortDescription": {"text": "Intune BitLocker policies checked against device facts"}}},
     }
+    if bad_rows:  # fleet rows that could not be read: the run did not cover every device
+        run["invocations"] = [{
+            "executionSuccessful": False,
+            "toolExecutionNotifications": [
+                {"level": "error", "message": {"text": f"row {bad.number}: {bad.message}"}} for bad in bad_rows],
+        }]
+    run.update({
+        "columnKind": "unicodeCodePoints",
+        "artifacts": [{"location": {"uri": artifact_uri(i.file)},
+                       "description": {"text": f"{i.name} ({i.kind})"}}
+                      for i in _unique_files(inputs)],
+        "results": results,
+    })
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
 def _unique_files(inputs: Sequence[InputRecord]) -> list[InputRecord]:
@@ -505,7 +512,11 @@ def _dump(log: dict[str, Any]) -> str:
 
 
 def sarif_log(report: Report, *, read_text: ReadText | None = None) -> dict[str, Any]:
-    """A device report as a SARIF log (plain data); ``read_text`` reads an input file's text."""
+    """A device report as a SARIF log (plain data); ``read_text`` reads an input file's text.
+
+    Findings are located through ``report.inputs`` (the command line fills it in); a report
+    without inputs gives a valid log with the rules and no results.
+    """
     locator = _Locator(report.inputs, read_text)
     rules, index = _rules(report.outcomes)
     results = []
@@ -554,19 +565,21 @@ class FleetSarif:
                 entry = self._found.get(key)
                 if entry is None:
                     locations = self._locator.locations(condition)
+                    if not locations:  # a value from a fleet row, not from a file: nothing to keep
+                        continue
                     entry = self._found[key] = [outcome, condition, locations, 0]
                 entry[3] += 1
 
-    def log(self) -> dict[str, Any]:
-        """The SARIF log (plain data)."""
+    def log(self, bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
+        """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications."""
         rules, index = _rules(self._outcomes.values())
         results = [_result(outcome, condition, index[outcome.rule], locations, devices)
-                   for outcome, condition, locations, devices in self._found.values() if locations]
-        return _log(rules, results, self.inputs)
+                   for outcome, condition, locations, devices in self._found.values()]
+        return _log(rules, results, self.inputs, bad_rows)
 
-    def render(self) -> str:
+    def render(self, bad_rows: Sequence[Any] = ()) -> str:
         """The SARIF 2.1.0 document, secrets masked."""
-        return _dump(self.log())
+        return _dump(self.log(bad_rows))
 
 
 def _bare(outcome: RuleOutcome) -> RuleOutcome:

@@ -1,0 +1,549 @@
+"""The HTML report: one self-contained page, for a fleet (the encryption-readiness picture) or a device.
+
+Everything is in the one file: the style sheet is inline, the charts are inline SVG drawn
+here, there are no scripts, fonts, images or links to fetch, so the page opens the same
+offline, from a mail attachment or an artifact store. Text from the inputs is escaped with
+``html.escape``; the finished page passes through ``redact``.
+
+A fleet page shows the headline numbers, a stacked bar per rule (pass, fail, unknown, not
+applicable), a bar per failure cause (the most common failure reasons), the devices with the
+most failed rules (from the device records, at most ``limit``), an explanation of every
+failing rule (its reasons, what it needs, the rule text, the fix and the event ids), the rules
+that could not be decided, the rows that could not be read and the inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+from ..errors import redact
+from ..outcome import Condition, ConflictRecord, InputRecord, Report, RuleOutcome, Status
+from .fleet_detail import DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, split_reason, worst_devices
+
+_ORDER = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)
+_NAMES = {Status.PASS: "pass", Status.FAIL: "fail", Status.UNKNOWN: "unknown", Status.NOT_APPLICABLE: "n/a"}
+_FILL = {Status.PASS: "#2da44e", Status.FAIL: "#cf222e", Status.UNKNOWN: "#d4a72c", Status.NOT_APPLICABLE: "#c4cbd3"}
+_INK = {Status.PASS: "#ffffff", Status.FAIL: "#ffffff", Status.UNKNOWN: "#3b2300", Status.NOT_APPLICABLE: "#24292f"}
+_CHAR = 6.5  # average width of a character of 13px system text, for truncating labels
+
+_CSS = """
+:root { --fg: #1f2328; --muted: #59636e; --border: #d1d9e0; --line: #eaeef2; --bg: #f3f5f8;
+  --pass: #1a7f37; --fail: #cf222e; --unknown: #9a6700; --na: #6e7781; --accent: #0969da; }
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body { margin: 0; background: var(--bg); color: var(--fg);
+  font: 14px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", "Noto Sans", Helvetica, Arial, sans-serif; }
+.top { background: #ffffff; border-bottom: 1px solid var(--border); }
+.wrap { max-width: 1180px; margin: 0 auto; padding: 0 32px; }
+.top .wrap { padding-top: 26px; padding-bottom: 22px; }
+.eyebrow { color: var(--accent); font-size: 12px; font-weight: 600; letter-spacing: .08em; text-transform: uppercase; }
+h1 { font-size: 26px; line-height: 1.25; margin: 4px 0 6px; font-weight: 650; }
+.subtitle { color: var(--muted); margin: 0; }
+main.wrap { padding-top: 22px; padding-bottom: 40px; }
+.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(190px, 1fr)); gap: 14px; margin-bottom: 22px; }
+.kpi { background: #ffffff; border: 1px solid var(--border); border-radius: 10px; padding: 14px 18px 16px; }
+.kpi .label { color: var(--muted); font-size: 13px; }
+.kpi .value { font-size: 30px; font-weight: 650; line-height: 1.2; font-variant-numeric: tabular-nums; }
+.kpi .value small { font-size: 15px; color: var(--muted); font-weight: 500; margin-left: 4px; }
+.kpi.fail .value { color: var(--fail); } .kpi.pass .value { color: var(--pass); }
+.kpi.unknown .value { color: var(--unknown); } .kpi.na .value { color: var(--na); }
+.meter { height: 6px; border-radius: 3px; background: var(--line); margin-top: 8px; overflow: hidden; display: flex; }
+.meter span { display: block; height: 100%; }
+section.card { background: #ffffff; border: 1px solid var(--border); border-radius: 10px; padding: 20px 24px 22px; margin-bottom: 22px; }
+h2 { font-size: 18px; margin: 0 0 2px; font-weight: 650; }
+h3 { font-size: 15px; margin: 0; font-weight: 650; }
+.lead { color: var(--muted); margin: 0 0 14px; }
+.legend { display: flex; flex-wrap: wrap; gap: 16px; margin: 0 0 10px; color: var(--muted); font-size: 13px; }
+.legend i { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
+svg.chart { display: block; width: 100%; height: auto; }
+svg.chart text { font-family: inherit; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 7px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-size: 12px; font-weight: 600; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; border-bottom-color: var(--border); }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr:last-child td { border-bottom: 0; }
+code { font-family: ui-monospace, SFMono-Regular, "SF Mono", Menlo, Consolas, "Liberation Mono", monospace;
+  font-size: 12.5px; background: #f3f5f8; border: 1px solid var(--line); border-radius: 4px; padding: 0 4px; overflow-wrap: break-word; }
+.badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px; font-weight: 600; white-space: nowrap; }
+.badge.fail { background: #ffebe9; color: #a40e26; } .badge.pass { background: #dafbe1; color: #116329; }
+.badge.unknown { background: #fff8c5; color: #7d4e00; } .badge.na { background: #eaeef2; color: #424a53; }
+.badge.sev { background: #ffffff; border: 1px solid var(--border); color: var(--muted); font-weight: 500; }
+.chip { display: inline-block; font-weight: 600; font-size: 12px; padding: 0 6px; border-radius: 4px; background: #eaeef2; color: #24292f; margin-right: 4px; white-space: nowrap; }
+.chip.fail { background: #ffebe9; color: #a40e26; }
+.rule { border: 1px solid var(--line); border-left: 4px solid var(--fail); border-radius: 8px; padding: 14px 18px; margin-top: 14px; }
+.rule.unknown { border-left-color: #d4a72c; } .rule.pass { border-left-color: #2da44e; } .rule.na { border-left-color: #c4cbd3; }
+.rule-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 8px 12px; }
+.rule-head .where { color: var(--muted); font-size: 13px; margin-left: auto; }
+.rule table { margin-top: 10px; }
+.fix { margin: 12px 0 0; padding: 10px 14px; background: #f0f7ff; border: 1px solid #c7e0fb; border-radius: 6px; }
+.fix b { color: #0550ae; }
+.muted { color: var(--muted); }
+ul.reasons { margin: 8px 0 0; padding-left: 20px; }
+ul.reasons li { margin: 2px 0; }
+.count { font-variant-numeric: tabular-nums; font-weight: 600; }
+.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 22px; }
+@media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } .wrap { padding: 0 16px; } }
+footer { color: var(--muted); font-size: 12px; padding: 6px 0 30px; }
+@media print { body { background: #ffffff; } section.card, .kpi { break-inside: avoid; } }
+"""
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _c(value: Any) -> str:
+    """Text in a code span that may wrap after ``.``, ``_`` and ``[`` (fact names, JSON paths)."""
+    text = _e(value)
+    for mark in (".", "_", "["):
+        text = text.replace(mark, mark + "<wbr>")
+    return f"<code>{text}</code>"
+
+
+def _lines(items: Sequence[str]) -> str:
+    return "\n".join(items)
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "0%"
+
+
+def _num(value: float) -> str:
+    """A coordinate for SVG: at most one decimal, no trailing zeros."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _clip(text: str, width: float) -> str:
+    """``text`` cut to about ``width`` pixels (masked first, so no part of a secret is left)."""
+    text = redact(text)
+    chars = max(4, int(width / _CHAR))
+    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
+
+
+def _page(title: str, eyebrow: str, subtitle: str, body: list[str]) -> str:
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="color-scheme" content="light">',
+        f"<title>{_e(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        '<header class="top"><div class="wrap">',
+        f'<div class="eyebrow">{_e(eyebrow)}</div>',
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="subtitle">{subtitle}</p>',
+        "</div></header>",
+        '<main class="wrap">',
+        *body,
+        "<footer>Made by bitlocker-rules. This page is self-contained: it loads nothing from the network.</footer>",
+        "</main>",
+        "</body>",
+        "</html>",
+    ]) + "\n"
+
+
+def _legend() -> str:
+    items = "".join(f'<span><i style="background:{_FILL[s]}"></i>{_NAMES[s]}</span>' for s in _ORDER)
+    return f'<div class="legend" aria-hidden="true">{items}</div>'
+
+
+def _kpi(label: str, value: Any, kind: str = "", extra: str = "", meter: str = "") -> str:
+    return (f'<div class="kpi {kind}"><div class="label">{_e(label)}</div>'
+            f'<div class="value">{_e(value)}{extra}</div>{meter}</div>')
+
+
+def _meter(parts: Sequence[tuple[int, str]], whole: int) -> str:
+    spans = "".join(f'<span style="width:{_num(100 * n / whole)}%;background:{colour}"></span>'
+                    for n, colour in parts if whole and n)
+    return f'<div class="meter">{spans}</div>'
+
+
+def _badge(status: Status) -> str:
+    kind = "na" if status is Status.NOT_APPLICABLE else status.value
+    return f'<span class="badge {kind}">{_NAMES[status]}</span>'
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = (),
+           widths: Sequence[int] = ()) -> str:
+    cols = "<colgroup>" + "".join(f'<col style="width:{w}%">' for w in widths) + "</colgroup>" if widths else ""
+    head = "".join(f'<th{" class=num" if i in numeric else ""}>{_e(h)}</th>' for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(f'<td{" class=num" if i in numeric else ""}>{cell}</td>' for i, cell in enumerate(row)) + "</tr>"
+        for row in rows)
+    return f"<table>{cols}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+def _rule_chart(tallies: Sequence[Any], devices: int) -> str:
+    """One stacked bar per rule, grouped by ruleset: the share of devices in each status."""
+    width, label_w, bar_x, bar_w = 1100, 470, 480, 480
+    row_h, bar_h, group_h, axis_h = 24, 14, 30, 22
+    groups: dict[str, list[Any]] = {}
+    for tally in tallies:
+        groups.setdefault(tally.ruleset, []).append(tally)
+    y = axis_h
+    out = []
+    for tick in range(0, 101, 25):
+        x = bar_x + bar_w * tick / 100
+        out.append(f'<text x="{_num(x)}" y="13" font-size="11" fill="#6e7781" text-anchor="middle">{tick}%</text>')
+    grid_top = y
+    for ruleset, items in groups.items():
+        y += 6
+        out.append(f'<text x="0" y="{_num(y + 16)}" font-size="12" font-weight="600" fill="#59636e" '
+                   f'letter-spacing=".04em">{_e(ruleset.upper().replace("_", " "))}</text>')
+        y += group_h - 6
+        for tally in items:
+            mid = y + row_h / 2
+            label = f"{tally.rule} {tally.title}"
+            out.append(f'<text x="0" y="{_num(mid + 4.5)}" font-size="13" fill="#1f2328">'
+                       f'<title>{_e(label)}</title><tspan font-weight="600">{_e(tally.rule)}</tspan>'
+                       f'<tspan x="62" fill="#424a53">{_e(_clip(tally.title, label_w - 70))}</tspan></text>')
+            x = bar_x
+            out.append(f'<rect x="{bar_x}" y="{_num(mid - bar_h / 2)}" width="{bar_w}" height="{bar_h}" '
+                       f'rx="2" fill="#f3f5f8"/>')
+            for status in _ORDER:
+                count = tally.counts[status.value]
+                if not count or not devices:
+                    continue
+                w = bar_w * count / devices
+                out.append(f'<rect x="{_num(x)}" y="{_num(mid - bar_h / 2)}" width="{_num(w)}" height="{bar_h}" '
+                           f'fill="{_FILL[status]}"><title>{_e(tally.rule)} {_NAMES[status]}: {count} of '
+                           f'{devices} devices ({_pct(count, devices)})</title></rect>')
+                if w >= 8 * len(str(count)) + 6:
+                    out.append(f'<text x="{_num(x + w / 2)}" y="{_num(mid + 4)}" font-size="11" font-weight="600" '
+                               f'fill="{_INK[status]}" text-anchor="middle">{count}</text>')
+                x += w
+            fail, unknown = tally.counts["fail"], tally.counts["unknown"]
+            notes = []
+            if fail:
+                notes.append(f'<tspan fill="#cf222e" font-weight="600">{fail} fail</tspan>')
+            if unknown:
+                notes.append(f'<tspan fill="#9a6700">{unknown} unknown</tspan>')
+            if not notes:
+                notes.append('<tspan fill="#8c959f">no failures</tspan>')
+            out.append(f'<text x="{bar_x + bar_w + 14}" y="{_num(mid + 4.5)}" font-size="12">'
+                       + " · ".join(notes) + "</text>")
+            y += row_h
+    for tick in range(0, 101, 25):
+        x = bar_x + bar_w * tick / 100
+        out.insert(0, f'<line x1="{_num(x)}" y1="{grid_top - 4}" x2="{_num(x)}" y2="{_num(y + 2)}" '
+                      f'stroke="#eaeef2" stroke-width="1"/>')
+    height = y + 6
+    return (f'<svg class="chart" viewBox="0 0 {width} {_num(height)}" role="img" '
+            f'aria-label="Share of devices that pass, fail, are unknown or not applicable, per rule">'
+            f'<title>Verdicts per rule</title>\n{_lines(out)}\n</svg>')
+
+
+def _cause_chart(reasons: Sequence[tuple[str, int]], devices: int) -> str:
+    """One bar per failure cause: how many devices fail a rule for that reason."""
+    width, bar_w, row_h = 1100, 760, 46
+    scale_to = max([1, *(count for _, count in reasons)])  # the longest bar is the most common cause
+    out, y = [], 0
+    for reason, count in reasons:
+        rule, text = split_reason(reason)
+        out.append(f'<text x="0" y="{y + 15}" font-size="13" fill="#1f2328"><title>{_e(reason)}</title>'
+                   f'<tspan font-weight="600">{_e(rule)}</tspan>'
+                   f'<tspan dx="8" fill="#424a53">{_e(_clip(text, width - 90))}</tspan></text>')
+        w = max(2.0, bar_w * count / scale_to)
+        out.append(f'<rect x="0" y="{y + 22}" width="{bar_w}" height="14" rx="3" fill="#f3f5f8"/>')
+        out.append(f'<rect x="0" y="{y + 22}" width="{_num(w)}" height="14" rx="3" fill="#cf222e">'
+                   f'<title>{count} devices</title></rect>')
+        out.append(f'<text x="{_num(bar_w + 12)}" y="{y + 34}" font-size="12" fill="#1f2328">'
+                   f'<tspan font-weight="600">{count}</tspan><tspan fill="#59636e"> '
+                   f'device{"" if count == 1 else "s"} · {_pct(count, devices)} of the fleet</tspan></text>')
+        y += row_h
+    return (f'<svg class="chart" viewBox="0 0 {width} {max(y, 1)}" role="img" '
+            f'aria-label="Devices per failure cause"><title>Failure causes</title>\n{_lines(out)}\n</svg>')
+
+
+def _status_bar(counts: Mapping[Status, int], total: int) -> str:
+    """A single stacked bar of a device's verdicts."""
+    width, h = 1100, 26
+    out, x = [], 0.0
+    for status in _ORDER:
+        count = counts[status]
+        if not count or not total:
+            continue
+        w = width * count / total
+        out.append(f'<rect x="{_num(x)}" y="0" width="{_num(w)}" height="{h}" fill="{_FILL[status]}">'
+                   f'<title>{_NAMES[status]}: {count}</title></rect>')
+        if w > 60:
+            out.append(f'<text x="{_num(x + 10)}" y="17" font-size="13" font-weight="600" fill="{_INK[status]}">'
+                       f'{count} {_NAMES[status]}</text>')
+        x += w
+    return (f'<svg class="chart" viewBox="0 0 {width} {h}" role="img" aria-label="Verdicts of the rules">'
+            f'<title>Verdicts of the rules</title>\n{_lines(out)}\n</svg>')
+
+
+# --- a fleet ---------------------------------------------------------------------------------------
+
+
+def render_fleet_html(
+    summary,
+    *,
+    devices: Iterable[Mapping[str, Any]] | None = None,
+    examples: Iterable[RuleOutcome] = (),
+    inputs: Sequence[InputRecord] = (),
+    limit: int = DEFAULT_LIMIT,
+    title: str = "BitLocker encryption readiness",
+    bad_row_limit: int = 50,
+) -> str:
+    """The fleet page for a ``fleet.FleetSummary``.
+
+    ``devices``: device records as ``fleet.device_record`` makes them (any number; at most
+    ``limit`` worst are kept); ``examples``: failing or unknown outcomes (one per rule is
+    enough) to explain each rule with its settings, rule text and fix; ``inputs``: the files
+    read.
+    """
+    total = summary.devices
+    failing_rules = [t for t in summary.rules if t.counts["fail"]]
+    unknown_rules = [t for t in summary.rules if t.counts["unknown"]]
+    rulesets = list(dict.fromkeys(t.ruleset for t in summary.rules))
+    clean = total - summary.failed_devices
+    subtitle = (f"{total} device{'' if total == 1 else 's'} checked against "
+                f"{len(summary.rules)} rules of {_e(', '.join(rulesets) or 'no ruleset')}")
+    body = ['<div class="kpis">',
+            _kpi("Devices evaluated", total, meter=_meter([(clean, "#2da44e"), (summary.failed_devices, "#cf222e")], total)),
+            _kpi("Failing at least one rule", summary.failed_devices, "fail",
+                 f"<small>{_pct(summary.failed_devices, total)}</small>"),
+            _kpi("Passing every rule", clean, "pass", f"<small>{_pct(clean, total)}</small>"),
+            _kpi("Rules failing somewhere", len(failing_rules), "fail" if failing_rules else "",
+                 f"<small>of {len(summary.rules)}</small>"),
+            _kpi("Rows not read", len(summary.bad_rows), "unknown" if summary.bad_rows else "na"),
+            "</div>"]
+    body += ['<section class="card">', "<h2>Verdicts per rule</h2>",
+             '<p class="lead">The share of devices for which each rule passed, failed, could not be decided '
+             "(a setting or device fact was missing or in conflict) or did not apply.</p>",
+             _legend(), _rule_chart(summary.rules, total), "</section>"]
+    reasons = summary.top_reasons()
+    if reasons:
+        body += ['<section class="card">', "<h2>Failure causes</h2>",
+                 '<p class="lead">The most common reasons a rule failed: the setting or device fact at fault and '
+                 "its value, with the number of devices.</p>",
+                 _cause_chart(reasons, total), "</section>"]
+    worst = worst_devices(devices, limit)
+    if worst:
+        body += ['<section class="card">', "<h2>Devices with the most failed rules</h2>",
+                 f'<p class="lead">Devices that failed a rule, the most failed rules first, then the most '
+                 f"undecided: {len(worst)} shown (at most {limit}).</p>",
+                 _worst_table(worst), "</section>"]
+    if failing_rules:
+        explained = examples_by_rule(examples)
+        grouped = reasons_by_rule(summary.reason_counts)
+        body += ['<section class="card">', "<h2>Why rules fail, and the fix</h2>",
+                 '<p class="lead">Every rule that failed on a device, most failures first: the reasons seen, '
+                 "what the rule needs, where the rule is written, and what to change.</p>"]
+        for tally in sorted(failing_rules, key=lambda t: (-t.counts["fail"], rulesets.index(t.ruleset))):
+            body.append(_fleet_rule(tally, total, grouped.get(tally.rule, []),
+                                    explained.get((tally.rule, Status.FAIL))))
+        body.append("</section>")
+    if unknown_rules:
+        explained = examples_by_rule(examples)
+        rows = []
+        for tally in sorted(unknown_rules, key=lambda t: -t.counts["unknown"]):
+            example = explained.get((tally.rule, Status.UNKNOWN))
+            missing = ""
+            if example is not None:
+                missing = ", ".join(dict.fromkeys(
+                    f"{_e(c.label)} {_c(c.fact)}" + (" (conflict)" if c.conflict else "")
+                    for c in example.reasons if c.missing))
+            rows.append([f'<span class="chip">{_e(tally.rule)}</span>', _e(tally.title),
+                         f'<span class="count">{tally.counts["unknown"]}</span>', missing or '<span class="muted">—</span>'])
+        body += ['<section class="card">', "<h2>Rules that could not be decided</h2>",
+                 '<p class="lead">A missing fact or a conflict between policies leaves a rule unknown: not failed, '
+                 "but not known to pass. Add the fact to the inventory, or resolve the conflict.</p>",
+                 _table(["Rule", "Title", "Devices", "Missing or conflicting"], rows, numeric=(2,)), "</section>"]
+    if summary.bad_rows:
+        shown = summary.bad_rows[:bad_row_limit]
+        more = len(summary.bad_rows) - len(shown)
+        body += ['<section class="card">', "<h2>Rows that could not be read</h2>",
+                 '<p class="lead">These rows were skipped; the other rows were evaluated.</p>',
+                 _table(["Row", "Problem"], [[str(b.number), _e(b.message)] for b in shown], numeric=(0,)),
+                 f'<p class="muted">… and {more} more.</p>' if more else "", "</section>"]
+    body += _inputs_section(inputs)
+    return redact(_page(title, "Fleet report", subtitle, body))
+
+
+def _worst_table(worst: Sequence[Mapping[str, Any]]) -> str:
+    rows = []
+    for record in worst:
+        failing = [r for r in record.get("results", []) if r.get("status") == "fail"]
+        items = []
+        for result in failing[:4]:
+            first = (result.get("reasons") or [""])[0]
+            items.append(f'<div><span class="chip fail">{_e(result["rule"])}</span>{_e(first)}</div>')
+        if len(failing) > 4:
+            items.append(f'<div class="muted">and {len(failing) - 4} more</div>')
+        summary = record.get("summary", {})
+        rows.append([_device_name(str(record.get("device", ""))), str(record.get("row", "")),
+                     f'<span class="count" style="color:var(--fail)">{summary.get("fail", 0)}</span>',
+                     str(summary.get("unknown", 0)), "".join(items)])
+    return _table(["Device", "Row", "Failed", "Unknown", "Failing rules and the first reason"], rows,
+                  numeric=(1, 2, 3))
+
+
+_SUBJECT = re.compile(r"device '(?P<name>.*)'(?: \((?P<id>[^()]*)\))?")
+
+
+def _device_name(subject: str) -> str:
+    """``device 'NAME' (id)`` as the name in bold with the id under it."""
+    match = _SUBJECT.fullmatch(subject)
+    if not match:
+        return _e(subject)
+    ident = match.group("id")
+    return f'<b>{_e(match.group("name"))}</b>' + (f'<br><span class="muted">{_e(ident)}</span>' if ident else "")
+
+
+def _fleet_rule(tally: Any, devices: int, reasons: Sequence[tuple[str, int]], example: RuleOutcome | None) -> str:
+    head = (f'<div class="rule-head"><span class="chip fail">{_e(tally.rule)}</span><h3>{_e(tally.title)}</h3>'
+            f'<span class="badge sev">{_e(tally.severity)}</span>'
+            f'<span class="where">fails on <b>{tally.counts["fail"]}</b> of {devices} devices '
+            f'({_pct(tally.counts["fail"], devices)}) · {_e(tally.ruleset)}</span></div>')
+    parts = [f'<div class="rule">{head}']
+    if reasons:
+        parts.append('<ul class="reasons">' + "".join(
+            f'<li><span class="count">{count}</span> × {_e(reason)}</li>' for reason, count in reasons[:8]) + "</ul>")
+    if example is not None:
+        rows = [[f"{_e(c.label)}<br>{_c(c.fact)}", _e(c.required),
+                 _c(c.text) + (f'<br><span class="muted">{_e(c.origin)}</span>' if c.origin else "")]
+                for c in example.reasons if c.status is Status.FAIL]
+        if rows:
+            parts.append(_table(["Setting or fact", "What the rule needs", "Rule text"], rows, widths=(30, 30, 40)))
+        parts.append(_fix(example))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _fix(outcome: RuleOutcome) -> str:
+    items = []
+    if outcome.remediation:
+        items.append(f"<b>Fix:</b> {_e(outcome.remediation)}")
+    if outcome.events:
+        items.append(f"<b>BitLocker event ids:</b> {_e(', '.join(str(e) for e in outcome.events))}")
+    return f'<div class="fix">{"<br>".join(items)}</div>' if items else ""
+
+
+def _inputs_section(inputs: Sequence[InputRecord]) -> list[str]:
+    if not inputs:
+        return []
+    return ['<section class="card">', "<h2>Inputs read</h2>",
+            _table(["Input", "File", "Read as"],
+                   [[_e(i.name), _c(i.file), _e(i.kind)] for i in inputs]),
+            "</section>"]
+
+
+# --- a device ---------------------------------------------------------------------------------------
+
+
+def render_html(report: Report, *, verbose: bool = False) -> str:
+    """The page for one device: verdicts, every failing and unknown rule explained, conflicts, notes."""
+    counts = {s: report.count(s) for s in Status}
+    total = len(report.outcomes)
+    subject = report.subject or "the given facts"
+    conflicts = {c.fact: c for c in report.conflicts}
+    subtitle = f"{total} rule{'' if total == 1 else 's'} of {_e(', '.join(dict.fromkeys(o.ruleset for o in report.outcomes)) or 'no ruleset')}"
+    body = ['<div class="kpis">',
+            _kpi("Failed", counts[Status.FAIL], "fail"),
+            _kpi("Unknown", counts[Status.UNKNOWN], "unknown"),
+            _kpi("Passed", counts[Status.PASS], "pass"),
+            _kpi("Not applicable", counts[Status.NOT_APPLICABLE], "na"),
+            "</div>",
+            '<section class="card">', "<h2>Verdicts</h2>",
+            '<p class="lead">' + (_e(f"{counts[Status.FAIL]} rule{'' if counts[Status.FAIL] == 1 else 's'} failed.")
+                                  if counts[Status.FAIL] else "No rule failed.") + "</p>",
+            _legend(), _status_bar(counts, total), '<div style="height:16px"></div>',
+            _table(["Status", "Rule", "Severity", "Title", "Reason"],
+                   [[_badge(o.status), f'<span class="chip">{_e(o.rule)}</span>', _e(o.severity), _e(o.title),
+                     _e(_short_reason(o))] for o in report.outcomes]),
+            "</section>"]
+    for status, heading, lead in (
+        (Status.FAIL, "Failing rules", "The settings at fault, their values, what each rule needs, and the fix."),
+        (Status.UNKNOWN, "Rules that could not be decided",
+         "A fact is missing or assigned policies disagree on a setting."),
+    ):
+        chosen = [o for o in report.outcomes if o.status is status]
+        if chosen:
+            body += ['<section class="card">', f"<h2>{heading}</h2>", f'<p class="lead">{lead}</p>',
+                     *(_device_rule(o, conflicts) for o in chosen), "</section>"]
+    if verbose:
+        chosen = [o for o in report.outcomes if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons]
+        if chosen:
+            body += ['<section class="card">', "<h2>Passing and not applicable rules</h2>",
+                     *(_device_rule(o, conflicts) for o in chosen), "</section>"]
+    if report.conflicts:
+        rows = [[_e(c.label) if i == 0 else "", f"{_c(c.fact)}" if i == 0 else "", _e(source), _e(shown)]
+                for c in report.conflicts for i, (source, _, shown) in enumerate(c.values)]
+        body += ['<section class="card">', "<h2>Conflicting settings</h2>",
+                 '<p class="lead">Assigned policies give these settings different values; the rules that read them '
+                 "are unknown until one value wins.</p>",
+                 _table(["Setting", "Fact", "Policy", "Value"], rows), "</section>"]
+    notes = [n for n in report.notes if n.applies is not False]
+    if notes:
+        body += ['<section class="card">', "<h2>Notes</h2>", '<ul class="reasons">'] + [
+            f'<li><span class="chip">{_e(n.rule)}</span><b>{_e(n.title)}</b>'
+            + (' <span class="muted">(may apply)</span>' if n.applies is None else "")
+            + (f": {_e(n.rationale)}" if n.rationale else "") + "</li>" for n in notes] + ["</ul>", "</section>"]
+    body += _inputs_section(report.inputs)
+    return redact(_page(f"BitLocker rules: {subject}", "Device report", subtitle, body))
+
+
+def _short_reason(outcome: RuleOutcome) -> str:
+    if outcome.status is Status.PASS or not outcome.reasons:
+        return ""
+    conflicted = [c.label for c in outcome.reasons if c.conflict]
+    if outcome.status is Status.UNKNOWN and conflicted:
+        return "conflict: " + ", ".join(dict.fromkeys(conflicted))
+    if outcome.status is Status.UNKNOWN:
+        return "missing: " + ", ".join(dict.fromkeys(c.label for c in outcome.reasons if c.missing))
+    failing = [c for c in outcome.reasons if c.status is Status.FAIL]
+    deciding = [c for c in failing if c.decisive] or failing or list(outcome.reasons)
+    first = deciding[0]
+    more = f" (+{len(deciding) - 1} more)" if len(deciding) > 1 else ""
+    return (f"{first.label}: missing" if first.missing else f"{first.label} is {first.actual}") + more
+
+
+def _device_rule(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord]) -> str:
+    kind = "na" if outcome.status is Status.NOT_APPLICABLE else outcome.status.value
+    where = " · ".join(filter(None, [
+        f"sources {', '.join(outcome.sources)}" if outcome.sources else "", outcome.location]))
+    head = (f'<div class="rule-head"><span class="chip{" fail" if kind == "fail" else ""}">{_e(outcome.rule)}</span>'
+            f"<h3>{_e(outcome.title)}</h3>{_badge(outcome.status)}<span class=\"badge sev\">{_e(outcome.severity)}</span>"
+            f'<span class="where">{_e(where)}</span></div>')
+    rows = [_condition_row(c, conflicts) for c in outcome.reasons]
+    table = _table(["Setting", "Actual value", "What the rule needs", "Value from", "Rule text"], rows,
+                   widths=(21, 15, 16, 26, 22)) if rows else ""
+    fix = _fix(outcome) if outcome.status in (Status.FAIL, Status.UNKNOWN) else ""
+    return f'<div class="rule {kind}">{head}{table}{fix}</div>'
+
+
+def _condition_row(c: Condition, conflicts: Mapping[str, ConflictRecord]) -> list[str]:
+    setting = f"{_e(c.label)}<br>{_c(c.fact)}"
+    if not c.decisive:
+        setting += '<br><span class="muted">also wrong; not needed for the verdict</span>'
+    if c.conflict and c.fact in conflicts:
+        actual = '<span class="badge unknown">conflict</span><br>' + "<br>".join(
+            _e(shown) for _, _, shown in conflicts[c.fact].values)
+    elif c.conflict:
+        actual = f'<span class="badge unknown">conflict</span> {_e(c.conflict)}'
+    elif c.missing:
+        actual = '<span class="badge na">missing</span>'
+    else:
+        actual = f"<b>{_e(c.actual)}</b>"
+    source = "<br>".join(_source_html(entry) for entry in c.source.split("; ")) if c.source else \
+        '<span class="muted">not given</span>'
+    rule_text = _c(c.text) + (f'<br><span class="muted">{_e(c.origin)}</span>' if c.origin else "")
+    return [setting, actual, _e(c.required), source, rule_text]
+
+
+def _source_html(entry: str) -> str:
+    name, mark, path = entry.partition(" $")
+    return f"{_e(name)}<br>{_c('$' + path)}" if mark else _e(entry)

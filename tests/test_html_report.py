@@ -1,0 +1,75 @@
+"""The HTML fleet report in a real browser: headless Chromium takes a screenshot of it.
+
+Skipped when no ``chromium`` is on PATH (CI installs Debian's ``chromium`` package in
+``.ci/run``; a failed install only skips this test). The page must render offline to a
+non-trivial image; the browser runs with networking features off, so a page that needed the
+network would render incomplete. ``UPDATE_GOLDEN=1`` also refreshes the screenshot kept in
+``docs/img/fleet-report.png`` (look at it before committing it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bitlocker_rules.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "docs" / "img" / "fleet-report.png"
+WIDTH, HEIGHT = 1280, 1600
+CHROMIUM = shutil.which("chromium")
+
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not on PATH")
+
+
+def screenshot(page: Path, png: Path, profile: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--hide-scrollbars", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000",
+         f"--user-data-dir={profile}", f"--screenshot={png}", f"--window-size={WIDTH},{HEIGHT}",
+         page.as_uri()],
+        capture_output=True, text=True, timeout=180,
+    )
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_fleet_report_renders_in_headless_chromium(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    page = tmp_path / "fleet.html"
+    code = main(["check", "--rules", "silent_enablement", "--rules", "encryption_readiness",
+                 "--policy", "examples/policy-silent.json", "--fleet", "examples/fleet.jsonl",
+                 "--format", "html", "--output", str(page)])
+    capsys.readouterr()
+    assert code == 2  # the example fleet has a row that cannot be read
+    png = tmp_path / "fleet.png"
+    done = screenshot(page, png, tmp_path / "profile")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert png.is_file(), done.stderr[-2000:]
+    data = png.read_bytes()
+    assert png_size(data) == (WIDTH, HEIGHT)
+    # A blank or half-painted page compresses to a few kilobytes; the report is text and charts.
+    assert len(data) > 60_000, f"suspiciously small screenshot: {len(data)} bytes"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SCREENSHOT.write_bytes(data)
+
+
+def test_kept_screenshot_is_small():
+    """docs/img/fleet-report.png is the page as last looked at; it stays small enough to ship."""
+    assert SCREENSHOT.is_file(), "run UPDATE_GOLDEN=1 python -m pytest tests/test_html_report.py"
+    data = SCREENSHOT.read_bytes()
+    assert png_size(data) == (WIDTH, HEIGHT)
+    assert len(data) < 300_000

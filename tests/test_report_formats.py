@@ -1,0 +1,812 @@
+"""The report formats: Markdown, SARIF, JUnit XML, HTML, and the JSON schemas.
+
+Golden files for every format are in ``tests/test_golden.py``; this module checks what a
+golden file cannot: the JSON-path locator behind SARIF locations (also as a property), the
+structure SARIF and JUnit consumers rely on, escaping, self-containment of the HTML page,
+masking of recovery passwords in every format, the JSON outputs against the schema files in
+``docs/schema/``, and the command-line options that choose and write the formats.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bitlocker_rules.cli import main
+from bitlocker_rules.engine import Engine
+from bitlocker_rules.facts import facts_from_mapping, merge_facts
+from bitlocker_rules.fleet import device_record
+from bitlocker_rules.importers import load_devices, load_policies
+from bitlocker_rules.outcome import Condition, InputRecord, Report, RuleOutcome, Status
+from bitlocker_rules.report.fleet_detail import WorstDevices, worst_devices
+from bitlocker_rules.report.html import render_fleet_html, render_html
+from bitlocker_rules.report.junit import render_junit
+from bitlocker_rules.report.markdown import code, render_markdown, text
+from bitlocker_rules.report.sarif import (
+    FleetSarif, Region, locate_json_offsets, locate_json_path, parse_json_path, render_sarif, split_source,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "docs" / "schema"
+POLICY = "examples/policy-silent.json"
+PIN_POLICY = "examples/policy-startup-pin.json"
+LEGACY = "examples/device-legacy.json"
+READY = "examples/device-ready.json"
+BETA = "examples/graph/endpoint-protection-beta.json"
+BETA_PIN = "examples/graph/endpoint-protection-startup-pin.json"
+MANAGED = "examples/graph/managed-device.json"
+FLEET = "examples/fleet.jsonl"
+SE = ("--rules", "silent_enablement")
+FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
+
+SECRET = "123456-234567-345678-456789-567890-678901-789012-890123"
+MASK = "******-******-******-******-******-******-******-******"
+
+
+@pytest.fixture(autouse=True)
+def in_repository_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code_ = main(list(argv))
+    out, err = capsys.readouterr()
+    return code_, out, err
+
+
+def evaluate(policies=(), devices=(), rules=("silent_enablement",), explain_all=False) -> Report:
+    """A report as ``check`` makes it, with the inputs recorded."""
+    engine = Engine.load(list(rules) if rules is not None else None)
+    pols = [p for path in policies for p in load_policies(path, engine.vocabulary)]
+    devs = [d for path in devices for d in load_devices(path, engine.vocabulary)]
+    subject = devs[0].name if devs else " + ".join(p.name for p in pols)
+    facts = merge_facts([*(p.facts for p in pols), *(d.facts for d in devs)], name=subject)
+    report = engine.evaluate(facts, explain_all=explain_all)
+    return attrs.evolve(report, inputs=tuple(InputRecord(i.name, i.origin, i.kind) for i in [*pols, *devs]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The JSON-path locator
+
+
+@pytest.mark.parametrize(("path", "segments", "rest"), [
+    ("$", (), ""),
+    ("$.bitLockerSystemDrivePolicy.startupAuthenticationTpmPinUsage",
+     ("bitLockerSystemDrivePolicy", "startupAuthenticationTpmPinUsage"), ""),
+    ("$.settings.tpm_startup_pin", ("settings", "tpm_startup_pin"), ""),
+    ('$["settings"]["x"]', ("settings", "x"), ""),
+    ("$['settings']['x y']", ("settings", "x y"), ""),
+    ('$[0].settings[3].settingInstance', (0, "settings", 3, "settingInstance"), ""),
+    ('$["@odata.type"]', ("@odata.type",), ""),
+    ('$["a\\"b\\u00e9"]', ('a"bé',), ""),
+    ("$.omaSettings[5].value <data id=X>", ("omaSettings", 5, "value"), " <data id=X>"),
+    ("$.a; policy 'B' $.b", ("a",), "; policy 'B' $.b"),
+])
+def test_parse_json_path(path, segments, rest):
+    found, end = parse_json_path(path)
+    assert found == segments
+    assert path[end:] == rest
+
+
+@pytest.mark.parametrize("path", ["", "settings.x", "$.", "$[", "$[x]", '$["a"', "$[1"])
+def test_parse_json_path_refuses_what_is_not_a_path(path):
+    with pytest.raises(ValueError):
+        parse_json_path(path)
+
+
+TRICKY = """{
+  "a": "text with } and ] and \\" and \\\\",
+  "b": {"c": [1, {"d": "x"}, [2, 3]], "e": null},
+  "b\\u0020c": true,
+  "list": [
+    {"name": "first"},
+    {"name": "second", "value": "<enabled/><data id=\\"Pin\\" value=\\"1\\"/>"}
+  ],
+  "dup": 1,
+  "dup": 2,
+  "unicode": {"\\ud83d\\ude00": "smile", "é": "accent"}
+}"""
+
+
+@pytest.mark.parametrize(("path", "line_has", "value"), [
+    ("$.a", '"a":', 'text with } and ] and " and \\'),
+    ("$.b.c[1].d", '"d": "x"', "x"),
+    ("$.b.c[2][1]", "[2, 3]", 3),
+    ("$.b.e", '"e": null', None),
+    ('$["b c"]', '"b\\u0020c"', True),
+    ("$.list[1].name", '"name": "second"', "second"),
+    ("$.list[1]", '{"name": "second"', {"name": "second", "value": '<enabled/><data id="Pin" value="1"/>'}),
+    ("$.dup", '"dup": 2', 2),
+    ('$.unicode["\U0001F600"]', '"\\ud83d\\ude00"', "smile"),
+    ("$.unicode.é", '"é"', "accent"),
+    ("$", "{", json.loads(TRICKY)),
+])
+def test_locate_in_tricky_json(path, line_has, value):
+    region = locate_json_path(TRICKY, path)
+    assert region is not None
+    lines = TRICKY.splitlines()
+    assert line_has in lines[region.start_line - 1]
+    segments = parse_json_path(path)[0]
+    start, end, depth = locate_json_offsets(TRICKY, segments)
+    assert depth == len(segments)
+    fragment = TRICKY[start:end]
+    if segments and isinstance(segments[-1], str):  # a member: its key, a colon, the value
+        key, key_end = json.JSONDecoder().raw_decode(fragment)
+        assert key == segments[-1]
+        fragment = fragment[key_end:].lstrip().removeprefix(":")
+    assert json.loads(fragment) == value
+
+
+@pytest.mark.parametrize("path", ["$.missing", "$.b.c[9]", "$.a.b", "$.b[0]", "$.list[1].name.x"])
+def test_locate_missing_path_is_none(path):
+    assert locate_json_path(TRICKY, path) is None
+
+
+def test_locate_region_columns_and_end():
+    text_ = '{\n  "x": {\n    "y": [1,\n      2]\n  }\n}'
+    assert locate_json_path(text_, "$.x.y") == Region(3, 5, 4, 9)
+    assert locate_json_path(text_, "$.x.y[1]") == Region(4, 7, 4, 8)
+
+
+def test_locate_skips_a_byte_order_mark_and_counts_code_points():
+    text_ = '\ufeff{"é": {"k": 1}, "😀": 2}'
+    assert locate_json_path(text_, '$["é"].k') == Region(1, 9, 1, 15)
+    assert locate_json_path(text_, '$["😀"]') == Region(1, 18, 1, 24)
+
+
+def test_locate_deepest_existing_prefix():
+    start, end, depth = locate_json_offsets(TRICKY, ("b", "c", 7))
+    assert depth == 2
+    assert TRICKY[start:end].startswith('"c"')
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _paths(value, prefix=()):
+    yield prefix, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*prefix, index))
+
+
+@given(json_values, st.sampled_from([None, 0, 2, "\t"]), st.booleans(), st.data())
+def test_locator_finds_every_value(value, indent, ascii_only, data):
+    """Whatever the layout and escaping, the located text is the value at the path."""
+    dumped = json.dumps(value, indent=indent, ensure_ascii=ascii_only)
+    path, expected = data.draw(st.sampled_from(list(_paths(value))))
+    start, end, depth = locate_json_offsets(dumped, path)
+    assert depth == len(path)
+    fragment = dumped[start:end]
+    if path and isinstance(path[-1], str):  # a member: its key first
+        key, key_end = json.JSONDecoder().raw_decode(fragment)
+        assert key == path[-1]
+        fragment = fragment[key_end:].lstrip().removeprefix(":")
+    assert json.loads(fragment) == expected
+    region = locate_json_path(dumped, path)
+    assert region is not None and region.start_line >= 1 and region.start_column >= 1
+
+
+def test_split_source_with_several_inputs_and_notes():
+    names = ["policy 'A; $odd' (1)", "policy 'B' (2)"]
+    source = ("policy 'A; $odd' (1) $.x.y; policy 'B' (2) $.omaSettings[4].value <data id=Pin>; "
+              "role R in actor.intune_roles (vocabulary grant)")
+    refs = split_source(source, names)
+    assert [(r.name, r.path, r.note) for r in refs] == [
+        ("policy 'A; $odd' (1)", ("x", "y"), ""),
+        ("policy 'B' (2)", ("omaSettings", 4, "value"), "<data id=Pin>"),
+    ]
+    assert [r.name for r in split_source("device 'X' $.facts.os_version")] == ["device 'X'"]
+
+
+# ---------------------------------------------------------------------------------------------
+# SARIF
+
+
+def assert_valid_sarif(log: dict) -> None:
+    """The parts of SARIF 2.1.0 that code scanning needs."""
+    assert log["version"] == "2.1.0"
+    assert log["$schema"].endswith("sarif-2.1.0.json")
+    assert len(log["runs"]) == 1
+    run_ = log["runs"][0]
+    driver = run_["tool"]["driver"]
+    assert driver["name"] == "bitlocker-rules"
+    ids = [rule["id"] for rule in driver["rules"]]
+    assert len(ids) == len(set(ids))
+    for rule in driver["rules"]:
+        assert rule["name"] and rule["shortDescription"]["text"] and rule["help"]["text"]
+        assert rule["properties"]["severity"] in ("error", "warning", "info")
+        assert isinstance(rule["properties"]["sources"], list)
+        assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
+    for result in run_["results"]:
+        assert result["ruleId"] in ids
+        assert ids[result["ruleIndex"]] == result["ruleId"]
+        assert result["level"] in ("error", "warning", "note")
+        assert result["message"]["text"].strip()
+        assert result["locations"]
+        for location in result["locations"]:
+            physical = location["physicalLocation"]
+            assert physical["artifactLocation"]["uri"]
+            region = physical["region"]
+            assert region["startLine"] >= 1
+            assert region.get("startColumn", 1) >= 1
+            assert region.get("endLine", region["startLine"]) >= region["startLine"]
+
+
+def sarif_of(capsys, *argv: str) -> dict:
+    code_, out, err = run(capsys, "check", *argv, "--format", "sarif")
+    assert code_ in (0, 1), err
+    log = json.loads(out)
+    assert_valid_sarif(log)
+    return log
+
+
+def test_sarif_locations_point_at_the_setting_in_the_graph_export(capsys):
+    """Two Graph profiles disagree on the startup PIN: a note located in both files."""
+    log = sarif_of(capsys, *SE, "--policy", BETA, "--policy", BETA_PIN, "--device", MANAGED)
+    (result,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "SE-09"]
+    assert result["level"] == "note"
+    files = {}
+    for location in result["locations"]:
+        physical = location["physicalLocation"]
+        files[physical["artifactLocation"]["uri"]] = physical["region"]
+    assert set(files) == {BETA, BETA_PIN}
+    for uri, region in files.items():
+        line = (ROOT / uri).read_text(encoding="utf-8").splitlines()[region["startLine"] - 1]
+        assert '"startupAuthenticationTpmPinUsage"' in line
+        assert line.index('"startupAuthenticationTpmPinUsage"') + 1 == region["startColumn"]
+
+
+def test_sarif_failure_in_the_graph_export_is_an_error_on_its_line(capsys):
+    log = sarif_of(capsys, *SE, "--policy", BETA_PIN, "--device", MANAGED)
+    (result,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "SE-09"]
+    assert result["level"] == "error"
+    physical = result["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"]["uri"] == BETA_PIN
+    line = (ROOT / BETA_PIN).read_text().splitlines()[physical["region"]["startLine"] - 1]
+    assert '"startupAuthenticationTpmPinUsage": "required"' in line
+    assert result["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        "rulesets/silent_enablement.rules"
+
+
+@pytest.mark.parametrize("policy", [
+    BETA, BETA_PIN, "examples/graph/settings-catalog-bitlocker.json", "examples/graph/custom-oma-uri.json",
+    POLICY,
+])
+def test_every_cited_source_resolves_to_its_line(policy):
+    """Explain every rule on an export: each value's path points at a line naming it."""
+    report = evaluate([policy], [MANAGED], rules=None, explain_all=True)
+    texts = {i.name: (ROOT / i.file).read_text(encoding="utf-8") for i in report.inputs}
+    checked = 0
+    for outcome in report.outcomes:
+        for condition in outcome.reasons:
+            for ref in split_source(condition.source, texts):
+                if ref.name not in texts:
+                    continue
+                region = locate_json_path(texts[ref.name], ref.path)
+                assert region is not None, (condition.source, ref)
+                line = texts[ref.name].splitlines()[region.start_line - 1]
+                last = [s for s in ref.path if isinstance(s, str)][-1]
+                assert json.dumps(last) in line, (ref, line)
+                checked += 1
+    assert checked > 5
+
+
+def test_sarif_levels_follow_severity_and_unknown_is_a_note(tmp_path):
+    outcomes = tuple(
+        RuleOutcome("custom", f"C-0{i}", f"Rule {i}", severity, ("S1",), status,
+                    (Condition("policy.tpm_startup_pin", "Compatible TPM startup PIN", None if status is Status.UNKNOWN
+                               else "Require", "not Require", status, "policy.tpm_startup_pin != Required",
+                               source="policy 'P' (1) $.settings.tpm_startup_pin"),),
+                    remediation="Change it.", events=(851,), location="custom.rules:3:1")
+        for i, (severity, status) in enumerate([("error", Status.FAIL), ("warning", Status.FAIL),
+                                                 ("info", Status.FAIL), ("error", Status.UNKNOWN),
+                                                 ("error", Status.PASS)]))
+    policy = tmp_path / "p.json"
+    policy.write_text('{\n  "settings": {\n    "tpm_startup_pin": "Required"\n  }\n}\n')
+    report = Report("policy 'P' (1)", outcomes, inputs=(InputRecord("policy 'P' (1)", str(policy), "policy-json"),))
+    log = json.loads(render_sarif(report))
+    assert_valid_sarif(log)
+    results = log["runs"][0]["results"]
+    assert [(r["ruleId"], r["level"]) for r in results] == [
+        ("C-00", "error"), ("C-01", "warning"), ("C-02", "note"), ("C-03", "note")]
+    assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] == 3 for r in results)
+    assert log["runs"][0]["tool"]["driver"]["rules"][0]["help"]["text"] == "Change it. BitLocker event ids: 851."
+
+
+def test_sarif_without_input_files_has_no_results_and_is_valid():
+    report = evaluate([POLICY], [LEGACY])
+    report = attrs.evolve(report, inputs=())
+    log = json.loads(render_sarif(report))
+    assert_valid_sarif(log)
+    assert log["runs"][0]["results"] == []
+
+
+def test_fleet_sarif_counts_devices_per_policy_finding(capsys, tmp_path):
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_text("\n".join(json.dumps({"deviceName": f"D{i}", "facts": {"os_version": "22H2"}})
+                               for i in range(3)) + "\n")
+    code_, out, err = run(capsys, "check", *SE, "--policy", PIN_POLICY, "--fleet", str(fleet), "--format", "sarif")
+    assert code_ == 1
+    log = json.loads(out)
+    assert_valid_sarif(log)
+    (result,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "SE-09"]
+    assert result["properties"]["devices"] == 3
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == PIN_POLICY
+
+
+def test_fleet_sarif_keeps_one_entry_per_policy_finding_however_many_devices():
+    """Device facts of a fleet come from rows: each device's own findings are not kept."""
+    engine = Engine.load(["silent_enablement"])
+    policy = load_policies(PIN_POLICY, engine.vocabulary)[0]
+    sarif = FleetSarif([InputRecord(policy.name, PIN_POLICY, policy.kind)])
+    for i in range(200):
+        device = facts_from_mapping({"os_version": "1803", "firmware_mode": "LegacyBIOS"}, engine.vocabulary,
+                                    origin="", name=f"device 'D{i}'")
+        sarif.add(engine.evaluate(merge_facts([policy.facts, device], name=device.name)))
+    assert len(sarif._found) == 3  # SE-06, SE-07 and SE-09 fail on the policy's settings
+    log = sarif.log()
+    assert_valid_sarif(log)
+    assert {r["properties"]["devices"] for r in log["runs"][0]["results"]} == {200}
+
+
+# ---------------------------------------------------------------------------------------------
+# JUnit XML
+
+
+def test_junit_device_report_structure():
+    report = evaluate([POLICY, PIN_POLICY], [LEGACY])
+    root = ET.fromstring(render_junit(report))
+    assert root.tag == "testsuites"
+    (suite,) = root.findall("testsuite")
+    assert suite.get("name") == "silent_enablement"
+    cases = suite.findall("testcase")
+    assert len(cases) == len(report.outcomes) == int(suite.get("tests"))
+    by_name = {case.get("name"): case for case in cases}
+    assert set(by_name) == {f"{o.rule} {o.title}" for o in report.outcomes}
+    assert all(case.get("classname") == "silent_enablement" for case in cases)
+    failures = [case for case in cases if case.find("failure") is not None]
+    assert len(failures) == report.count(Status.FAIL) == int(suite.get("failures"))
+    failure = by_name["SE-05 The firmware runs in native UEFI mode"].find("failure")
+    assert failure.get("message") == "BIOS Mode is Legacy; the rule needs UEFI"
+    assert "fix: Switch the firmware to UEFI mode" in failure.text
+    assert "events: 851" in failure.text
+    unknown = by_name["SE-09 A startup PIN is not required"].find("skipped")
+    assert unknown.get("message").startswith("unknown: Compatible TPM startup PIN is in conflict")
+    assert "fix:" in unknown.text
+    not_applicable = by_name["SE-01 Windows supports silent enablement for an administrator"].find("skipped")
+    assert not_applicable.get("message").startswith("not applicable: Signed-in user role is Standard user")
+    assert int(suite.get("skipped")) == report.count(Status.UNKNOWN) + report.count(Status.NOT_APPLICABLE)
+    assert int(suite.get("errors")) == 0
+
+
+def test_junit_fleet_has_a_suite_per_ruleset_and_device():
+    reports = [evaluate([POLICY], [LEGACY], rules=("silent_enablement", "platform_support")),
+               evaluate([POLICY], [READY], rules=("silent_enablement", "platform_support"))]
+    root = ET.fromstring(render_junit(iter(reports)))
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == [
+        f"{ruleset} ({report.subject})" for report in reports for ruleset in ("silent_enablement", "platform_support")]
+    assert sum(len(s.findall("testcase")) for s in suites) == sum(len(r.outcomes) for r in reports)
+    assert {s.get("hostname") for s in suites} == {r.subject for r in reports}
+
+
+def test_junit_drops_characters_xml_cannot_hold():
+    outcome = RuleOutcome("rs", "R-1", "Title \x01 with control", "error", (), Status.FAIL,
+                          (Condition("device.x", "X", "bad \x0b value", "good", Status.FAIL),))
+    root = ET.fromstring(render_junit(Report("device 'A\x02'", (outcome,))))
+    case = root.find("testsuite/testcase")
+    assert case.get("name") == "R-1 Title  with control"
+    assert case.find("failure").get("message") == "X is bad  value; the rule needs good"
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+
+@pytest.mark.parametrize(("raw", "escaped"), [
+    ("a|b", "a\\|b"),
+    ("<data id=X>", "\\<data id=X\\>"),
+    ("*not* _this_ [link](x) `code` ~~s~~ & co", "\\*not\\* \\_this\\_ \\[link\\](x) \\`code\\` \\~\\~s\\~\\~ \\& co"),
+    ("tpm_startup_pin", "tpm_startup_pin"),
+    ("# not a heading", "\\# not a heading"),
+    ("two\nlines", "two lines"),
+])
+def test_markdown_text_escaping(raw, escaped):
+    assert text(raw) == escaped
+
+
+@pytest.mark.parametrize(("raw", "table", "expected"), [
+    ("a == b", True, "`a == b`"),
+    ("a | b", True, "`a \\| b`"),
+    ("a | b", False, "`a | b`"),
+    ("x`y", True, "``x`y``"),
+    ("`x`", True, "`` `x` ``"),
+])
+def test_markdown_code_spans(raw, table, expected):
+    assert code(raw, table=table) == expected
+
+
+def _table_lines(markdown: str) -> list[list[str]]:
+    """The tables of a Markdown page, each as its lines."""
+    tables, current = [], []
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables + ([current] if current else [])
+
+
+def test_markdown_tables_keep_their_columns_whatever_the_text(tmp_path):
+    rules = tmp_path / "pipes.rules"
+    rules.write_text('ruleset pipes "Pipes | and <tags>"\n\nrule P-01 "A | title with `ticks`"\n  severity error\n'
+                     '  sources S14\n  require device.azure_ad_device_id == "a|b"\n'
+                     '  remediation "Set | it to `a|b`."\n')
+    device = tmp_path / "device.json"
+    device.write_text(json.dumps({"deviceName": "PIPE|DEVICE", "facts": {"azure_ad_device_id": "x|y<z>"}}))
+    engine = Engine.load([str(rules)])
+    dev = load_devices(str(device), engine.vocabulary)[0]
+    report = attrs.evolve(engine.evaluate(dev.facts, subject=dev.name),
+                          inputs=(InputRecord(dev.name, str(device), dev.kind),))
+    page = render_markdown(report)
+    for table in _table_lines(page):
+        widths = {len(re.findall(r"(?<!\\)\|", line)) for line in table}
+        assert len(widths) == 1, table
+    assert "x\\|y\\<z\\>" in page
+
+
+def test_markdown_device_report_names_settings_values_sources_and_fixes():
+    page = re.sub(" +", " ", render_markdown(evaluate([POLICY, PIN_POLICY], [LEGACY])))
+    assert "## Failing rules" in page and "## Rules that could not be decided" in page
+    assert "### SE-05 The firmware runs in native UEFI mode" in page
+    assert "| BIOS Mode<br>`device.firmware_mode` | fail | Legacy | UEFI |" in page
+    assert "`$.facts.firmware_mode`" in page
+    assert "`device.firmware_mode == UEFI`<br>`rulesets/silent_enablement.rules:70:11`" in page
+    assert "**Fix:** Switch the firmware to UEFI mode" in page
+    assert "**BitLocker event ids:** 851" in page
+    assert "## Conflicting settings" in page
+    assert "| policy 'WIN - EP - BitLocker with startup PIN' (0d9f5e44-2c61-4f1e-a9a7-61b7f3c0e2d5) | Require startup PIN with TPM |" in page
+    assert "## Inputs read" in page and "`examples/policy-startup-pin.json`" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+
+
+def assert_self_contained(page: str) -> None:
+    lowered = page.lower()
+    for forbidden in ("<script", "<link", "<img", "<iframe", "<object", "src=", "url(", "@import",
+                      "http://", "https://", "//fonts", "href="):
+        assert forbidden not in lowered, forbidden
+    assert lowered.startswith("<!doctype html>")
+    assert "<svg" in lowered
+
+
+def fleet_summary_and_records(rows: int = 120):
+    engine = Engine.load(["silent_enablement"])
+    from bitlocker_rules.fleet import evaluate_fleet, FleetRow
+    data = [FleetRow(i + 1, {"deviceName": f"D-{i:03d}", "facts": {
+        "os_version": "1803" if i % 3 else "22H2", "join_type": "AzureADRegistered" if i % 5 else "AzureADJoined",
+        "firmware_mode": "LegacyBIOS" if i % 7 == 0 else "UEFI", "user_role": "StandardUser",
+        "tpm_present": True, "tpm_version": 2.0}}) for i in range(rows)]
+    records = []
+    policy = load_policies(POLICY, engine.vocabulary)[0].facts
+    summary = evaluate_fleet(data, engine, policy, write=records.append)
+    return summary, records
+
+
+def test_html_fleet_report_is_self_contained_and_keeps_at_most_the_limit():
+    summary, records = fleet_summary_and_records()
+    page = render_fleet_html(summary, devices=records, limit=50)
+    assert_self_contained(page)
+    worst_rows = re.search(r"<h2>Devices with the most failed rules</h2>.*?</table>", page, re.S).group(0)
+    assert worst_rows.count("<tr>") == 50 + 1  # the header row
+    assert "50 shown (at most 50)" in page
+    assert page.count('<svg class="chart"') == 2
+
+
+def test_html_device_report_is_self_contained():
+    page = render_html(evaluate([POLICY, PIN_POLICY], [LEGACY]), verbose=True)
+    assert_self_contained(page)
+    assert "Conflicting settings" in page and "Passing and not applicable rules" in page
+    assert "Switch the firmware to UEFI mode" in page
+
+
+def test_html_escapes_text_from_the_inputs():
+    outcome = RuleOutcome("rs", "R-1", "<b>bold</b> & co", "error", (), Status.FAIL,
+                          (Condition("device.x", "X<script>", "\"'<>", "good", Status.FAIL,
+                                     source="device '<i>' $.facts.x"),))
+    page = render_html(Report("device '<img src=x>'", (outcome,)))
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt; &amp; co" in page
+    assert "<script>" not in page and "<img" not in page and "<i>" not in page
+
+
+def test_worst_devices_keeps_the_worst_in_bounded_memory():
+    keep = WorstDevices(3)
+    for row in range(1, 1001):
+        keep.add({"row": row, "device": f"D{row}", "summary": {"fail": row % 10, "unknown": row % 4}, "results": []})
+        assert len(keep._heap) <= 3
+    assert [(d["summary"]["fail"], d["summary"]["unknown"], d["row"]) for d in keep.devices()] == [
+        (9, 3, 19), (9, 3, 39), (9, 3, 59)]
+    assert worst_devices([{"row": 1, "summary": {"fail": 0, "unknown": 5}}]) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Recovery passwords are masked in every format
+
+SECRET_RULES = """ruleset custom "Custom"
+
+rule C-01 "The device has a known Azure AD id"
+  severity error
+  sources S14
+  require device.azure_ad_device_id == "00000000-0000-0000-0000-000000000000"
+  remediation "Re-register the device."
+"""
+
+
+def assert_masked(output: str) -> None:
+    digits = SECRET.replace("-", "")
+    assert SECRET not in output and digits not in output
+    for group in ("234567-345678", "234567345678", "345678 456789"):
+        assert group not in output
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("secret", [SECRET, SECRET.replace("-", ""), SECRET.replace("-", " ")],
+                         ids=["dashes", "digits", "spaces"])
+def test_every_device_format_masks_a_recovery_password(capsys, tmp_path, fmt, secret):
+    rules = tmp_path / "secret.rules"
+    rules.write_text(SECRET_RULES.replace('"The device has a known Azure AD id"', f'"Not {secret}"'))
+    device = tmp_path / "device.json"
+    device.write_text(json.dumps({"deviceName": f"PC {secret}", "facts": {"azure_ad_device_id": secret}}, indent=2))
+    code_, out, err = run(capsys, "check", "--rules", str(rules), "--device", str(device), "--format", fmt, "--verbose")
+    assert code_ == 1
+    assert_masked(out + err)
+    assert MASK in out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_fleet_format_masks_a_recovery_password(capsys, tmp_path, fmt):
+    rules = tmp_path / "secret.rules"
+    rules.write_text(SECRET_RULES)
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_text(json.dumps({"deviceName": f"PC {SECRET}", "facts": {"azure_ad_device_id": SECRET}}) + "\n"
+                     + json.dumps({"deviceName": "BAD", "facts": {"tpm_version": SECRET}}) + "\n")
+    output = tmp_path / "out"
+    code_, out, err = run(capsys, "check", "--rules", str(rules), "--fleet", str(fleet), "--format", fmt,
+                          "--output", str(output))
+    assert code_ == 2  # the bad row
+    written = output.read_text(encoding="utf-8")
+    assert_masked(out + err + written)
+    assert MASK in out + written
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON schemas (docs/schema/*.json) against real outputs, with a small validator
+
+SUPPORTED = {"$schema", "$id", "$ref", "$defs", "title", "description", "type", "properties", "required",
+             "additionalProperties", "items", "enum", "const", "minimum", "pattern"}
+
+
+def validate(instance, schema: dict, root: dict | None = None, where: str = "$") -> list[str]:
+    """Problems of ``instance`` against a JSON Schema using only the SUPPORTED keywords."""
+    root = root or schema
+    unknown = set(schema) - SUPPORTED
+    if unknown:
+        return [f"{where}: schema keywords this validator does not know: {sorted(unknown)}"]
+    if "$ref" in schema:
+        target = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return validate(instance, target, root, where)
+    problems = []
+    types = schema.get("type")
+    if types is not None:
+        allowed = [types] if isinstance(types, str) else types
+        checks = {"object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
+                  "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
+                  "null": lambda v: v is None,
+                  "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+                  "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if not any(checks[t](instance) for t in allowed):
+            return [f"{where}: {instance!r} is not of type {types}"]
+    if "const" in schema and instance != schema["const"]:
+        problems.append(f"{where}: {instance!r} is not {schema['const']!r}")
+    if "enum" in schema and instance not in schema["enum"]:
+        problems.append(f"{where}: {instance!r} is not one of {schema['enum']}")
+    if "minimum" in schema and isinstance(instance, (int, float)) and instance < schema["minimum"]:
+        problems.append(f"{where}: {instance} < {schema['minimum']}")
+    if "pattern" in schema and isinstance(instance, str) and not re.search(schema["pattern"], instance):
+        problems.append(f"{where}: {instance!r} does not match {schema['pattern']}")
+    if isinstance(instance, dict):
+        properties = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in instance:
+                problems.append(f"{where}: missing required field {name!r}")
+        for name, item in instance.items():
+            if name in properties:
+                problems += validate(item, properties[name], root, f"{where}.{name}")
+            elif schema.get("additionalProperties", True) is False:
+                problems.append(f"{where}: field {name!r} is not in the schema")
+    if isinstance(instance, list) and "items" in schema:
+        for i, item in enumerate(instance):
+            problems += validate(item, schema["items"], root, f"{where}[{i}]")
+    return problems
+
+
+def load_schema(name: str) -> dict:
+    return json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+
+
+def _object_schemas(node):
+    if isinstance(node, dict):
+        if node.get("type") == "object":
+            yield node
+        for value in node.values():
+            yield from _object_schemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _object_schemas(value)
+
+
+@pytest.mark.parametrize("name", ["report-1.json", "fleet-1.json"])
+def test_schemas_close_every_object(name):
+    """additionalProperties is false everywhere: a new output field fails until it is in the schema."""
+    schema = load_schema(name)
+    assert validate({}, {"type": "object"}) == []
+    objects = list(_object_schemas(schema))
+    assert objects
+    for node in objects:
+        assert node.get("additionalProperties") is False, node
+        assert set(node["required"]) <= set(node["properties"]), node
+        assert set(node["properties"]) - set(node["required"]) <= {"reasons"}, node  # only a device line's
+
+
+DEVICE_RUNS = [
+    (SE, [POLICY], [READY], False),
+    (SE, [POLICY], [LEGACY], True),
+    (SE, [POLICY, PIN_POLICY], [LEGACY], False),
+    ((), [PIN_POLICY], [], True),
+    ((), [BETA, BETA_PIN], [MANAGED], False),
+    ((), ["examples/graph/custom-oma-uri.json"], ["examples/graph/recovery-keys.json"], True),
+]
+
+
+@pytest.mark.parametrize(("rules", "policies", "devices", "verbose"), DEVICE_RUNS)
+def test_device_json_matches_the_schema(capsys, rules, policies, devices, verbose):
+    argv = ["check", *rules, *(a for p in policies for a in ("--policy", p)),
+            *(a for d in devices for a in ("--device", d)), "--format", "json"] + (["--verbose"] if verbose else [])
+    code_, out, _ = run(capsys, *argv)
+    assert code_ in (0, 1)
+    document = json.loads(out)
+    assert validate(document, load_schema("report-1.json")) == []
+
+
+def test_fleet_json_and_device_lines_match_the_schema(capsys, tmp_path):
+    lines = tmp_path / "results.jsonl"
+    code_, out, _ = run(capsys, "check", "--policy", POLICY, "--fleet", FLEET, "--format", "json",
+                        "--output", str(lines))
+    assert code_ == 2
+    schema = load_schema("fleet-1.json")
+    document = json.loads(out)
+    assert validate(document, schema) == []
+    assert document["bad_rows"] and document["top_failure_reasons"]
+    device_schema = {"$ref": "#/$defs/device"}
+    records = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert records
+    for record in records:
+        assert validate(record, device_schema, schema) == []
+
+
+def test_a_field_added_to_the_output_fails_the_schema(capsys):
+    _, out, _ = run(capsys, "check", *SE, "--policy", POLICY, "--device", LEGACY, "--format", "json")
+    document = json.loads(out)
+    document["results"][3]["reasons"][0]["new_field"] = 1
+    document["extra"] = True
+    problems = validate(document, load_schema("report-1.json"))
+    assert "$.results[3].reasons[0]: field 'new_field' is not in the schema" in problems
+    assert "$: field 'extra' is not in the schema" in problems
+
+
+@pytest.mark.parametrize("name", ["report-1.json", "fleet-1.json"])
+def test_schema_page_documents_every_field(name):
+    page = (ROOT / "docs" / "json-schema.md").read_text(encoding="utf-8")
+    fields = set()
+    for node in _object_schemas(load_schema(name)):
+        fields |= set(node["properties"])
+    missing = sorted(f for f in fields if f"`{f}`" not in page)
+    assert not missing, f"docs/json-schema.md does not document {missing}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_output_file_gets_the_same_report_in_every_format(capsys, tmp_path, fmt):
+    code_, expected, _ = run(capsys, "check", *SE, "--policy", POLICY, "--device", LEGACY, "--format", fmt)
+    target = tmp_path / f"report.{fmt}"
+    code_to_file, out, err = run(capsys, "check", *SE, "--policy", POLICY, "--device", LEGACY, "--format", fmt,
+                                 "--output", str(target))
+    assert code_ == code_to_file == 1
+    assert out == err == ""
+    assert target.read_text(encoding="utf-8") == expected
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "sarif", "junit", "html"])
+def test_quiet_prints_nothing_in_any_format(capsys, fmt):
+    assert run(capsys, "check", *SE, "--policy", POLICY, "--device", LEGACY, "--format", fmt, "--quiet") == (1, "", "")
+    assert run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", fmt, "--quiet") == (2, "", "")
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "sarif", "junit", "html"])
+def test_fleet_report_goes_to_output_and_matches_standard_output(capsys, tmp_path, fmt):
+    code_, expected, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", fmt)
+    target = tmp_path / "report"
+    code_to_file, out, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", fmt,
+                                 "--output", str(target), "--quiet")
+    assert code_ == code_to_file == 2
+    assert out == err == ""
+    assert target.read_text(encoding="utf-8") == expected
+
+
+@pytest.mark.parametrize("fmt", ["junit", "html"])
+def test_fleet_reports_are_the_same_with_several_processes(capsys, fmt):
+    _, one, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", fmt)
+    _, two, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", fmt, "--jobs", "2")
+    assert one == two
+
+
+def test_fleet_markdown_explains_the_failing_rules(capsys):
+    code_, out, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", "markdown")
+    assert code_ == 2
+    assert "## Most common failure reasons" in out
+    assert "## Devices with the most failed rules (at most 50)" in out
+    assert "### SE-03 The device is Azure AD joined or hybrid Azure AD joined" in out
+    assert "**Fix:** Join the device to Azure AD" in out
+    assert "## Rows that could not be read" in out and "Windows 95" in out
+    assert "`examples/fleet.jsonl`" in out
+
+
+def test_fleet_fail_on_still_sets_the_exit_code(capsys, tmp_path):
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_text(json.dumps({"deviceName": "A", "facts": {"firmware_mode": "LegacyBIOS"}}) + "\n")
+    for fmt in ("markdown", "html", "junit", "sarif"):
+        code_, _, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", str(fleet), "--format", fmt)
+        assert code_ == 1
+    rules = tmp_path / "warn.rules"
+    rules.write_text('ruleset warn "W"\n\nrule W-01 "UEFI"\n  severity warning\n  sources S5\n'
+                     '  require device.firmware_mode == UEFI\n')
+    code_, _, _ = run(capsys, "check", "--rules", str(rules), "--fleet", str(fleet), "--format", "html",
+                      "--fail-on", "error")
+    assert code_ == 0
+
+
+def test_fleet_report_that_cannot_be_written_is_an_input_error(capsys, tmp_path):
+    code_, out, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", "junit",
+                          "--output", str(tmp_path / "missing" / "report.xml"))
+    assert code_ == 2
+    assert "error[I006]: cannot write the report" in err
+
+
+def test_device_record_of_a_report_is_what_the_worst_devices_read():
+    report = evaluate([POLICY], [LEGACY])
+    record = device_record(7, report)
+    assert worst_devices([record]) == [record]
