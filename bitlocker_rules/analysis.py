@@ -273,6 +273,18 @@ class Witness:
         return {name: _raw(value) for name, value in self.values.items()}
 
 
+def _requirement_dict(r: Requirement) -> dict[str, Any]:
+    return {"rule": r.rule, "ruleset": r.ruleset, "fact": r.fact, "label": r.label, "role": r.role,
+            "required": r.required, "text": r.text, "sentence": r.sentence(),
+            "location": str(r.location) if r.location else None}
+
+
+def _witness_dict(w: Witness) -> dict[str, Any]:
+    return {"values": w.to_json(), "missing": list(w.missing),
+            "shown": [{"fact": f, "label": label, "value": shown} for f, label, shown in w.shown],
+            "outcomes": {rule: str(status) for rule, status in w.outcomes}}
+
+
 @frozen
 class RuleConflict:
     """Rules that cannot all be satisfied together; removing any one of them resolves it.
@@ -295,6 +307,12 @@ class RuleConflict:
             text += ": " + "; ".join(r.sentence() for r in self.requirements)
         return text + "."
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"rules": list(self.rules), "rulesets": list(self.rulesets), "message": self.message(),
+                "requirements": [_requirement_dict(r) for r in self.requirements],
+                "device_facts": list(self.device_facts)}
+
 
 @frozen
 class Satisfiability:
@@ -303,6 +321,12 @@ class Satisfiability:
     satisfiable: bool
     witness: Witness | None = None
     conflict: RuleConflict | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"satisfiable": self.satisfiable,
+                "witness": _witness_dict(self.witness) if self.witness else None,
+                "conflict": self.conflict.to_dict() if self.conflict else None}
 
 
 @frozen
@@ -351,6 +375,11 @@ class Difference:
     witness: Witness
     failing_rules: tuple[str, ...]
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"satisfies": self.satisfies, "fails": self.fails, "failing_rules": list(self.failing_rules),
+                "witness": _witness_dict(self.witness)}
+
 
 @frozen
 class Comparison:
@@ -360,6 +389,12 @@ class Comparison:
     relation: str
     a_not_b: Difference | None = None
     b_not_a: Difference | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"relation": self.relation,
+                "a_not_b": self.a_not_b.to_dict() if self.a_not_b else None,
+                "b_not_a": self.b_not_a.to_dict() if self.b_not_a else None}
 
 
 @frozen
@@ -378,6 +413,12 @@ class SettingChange:
         """``Compatible TPM startup PIN: Require startup PIN with TPM → Do not allow …``."""
         return f"{self.label}: {self.old} → {self.new}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (raw values as the policy JSON writes them)."""
+        return {"fact": self.fact, "label": self.label, "old": self.old, "new": self.new,
+                "old_value": _raw(self.old_value), "new_value": _raw(self.new_value),
+                "alternatives": list(self.alternatives)}
+
 
 @frozen
 class Prerequisite:
@@ -393,6 +434,12 @@ class Prerequisite:
     facts: tuple[str, ...]
     conditions: tuple[Condition, ...] = ()
     needed: tuple[tuple[str, str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"rule": self.rule, "ruleset": self.ruleset, "title": self.title, "facts": list(self.facts),
+                "conditions": [c.sentence() for c in self.conditions],
+                "needed": [{"fact": f, "label": label, "value": shown} for f, label, shown in self.needed]}
 
 
 @frozen
@@ -417,6 +464,13 @@ class Repair:
         """Whether the changes alone satisfy every selected rule."""
         return not self.prerequisites and not self.conflicts
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"complete": self.complete, "changes": [c.to_dict() for c in self.changes],
+                "prerequisites": [p.to_dict() for p in self.prerequisites],
+                "conflicts": [c.to_dict() for c in self.conflicts], "left_out": list(self.left_out),
+                "outcomes": {rule: str(status) for rule, status in self.outcomes}}
+
 
 @frozen
 class FleetChange:
@@ -434,6 +488,14 @@ class FleetRepair:
     before: int
     total: int
     ranking: tuple[FleetChange, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        def one(c: FleetChange) -> dict[str, Any]:
+            return {"change": c.change.to_dict() if c.change else None, "devices_satisfied": c.devices_satisfied}
+
+        return {"best": one(self.best), "before": self.before, "total": self.total,
+                "ranking": [one(c) for c in self.ranking]}
 
 
 # --- selected rules ------------------------------------------------------------------------

@@ -734,3 +734,17 @@ def test_repair_of_a_setting_in_conflict_between_policies(vocabulary):
     assert change.old.startswith("in conflict: ") and "Require startup PIN with TPM" in change.old
     values = {**facts.values, **{c.fact: c.new_value for c in result.changes}}
     assert engine.evaluate(values).passed
+
+
+def test_records_serialise_to_json(vocabulary):
+    silent = load_ruleset("silent_enablement")
+    baseline = load_ruleset(EXAMPLES / "baseline-startup-pin.rules")
+    facts = merge_facts([load_policy_file(EXAMPLES / "policy-startup-pin.json", vocabulary),
+                         load_device_file(EXAMPLES / "device-legacy.json", vocabulary)])
+    for record in (A.repair([silent, baseline], vocabulary, facts),
+                   A.compare([silent], [baseline], vocabulary),
+                   A.check_satisfiable([silent, baseline], vocabulary),
+                   A.check_satisfiable([silent], vocabulary),
+                   A.fleet_repair([silent], vocabulary, [facts.values])):
+        data = json.loads(json.dumps(record.to_dict()))
+        assert data
