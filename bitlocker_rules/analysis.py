@@ -1144,7 +1144,10 @@ def _domains(entries: Sequence[_Entry], vocabulary: Vocabulary, fixed: Mapping[s
     for members in components.values():
         shared = [c for t in members for c in consts.get(t, ())]
         if len(members) > 1:
+            # A fact compared with another may need to equal (or pass) the other's value:
+            # fixed values, and the current values a repair may keep, act as constants.
             shared += [fixed[t[1]] for t in members if t[0] == "f" and fixed.get(t[1]) is not None]
+            shared += [first[t[1]] for t in members if t[0] == "f" and first and first.get(t[1]) is not None]
         shared = list({(type(c), c): c for c in shared}.values())
         free_globals = [t for t in members if t[0] == "f" and t[1] not in fixed]
         per_coll: dict[str, int] = {}

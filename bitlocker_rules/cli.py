@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import attrs
 import contextlib
@@ -14,8 +15,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from .engine import Engine
-from .errors import BitLockerRulesError, Diagnostic, InputError, redact, suggest
+from .analysis import compare, diagnostic_findings, findings_to_sarif, fleet_repair, lint, lint_exit_code, repair
+from .engine import Engine, load_ruleset, shipped_vocabulary
+from .errors import BitLockerRulesError, Diagnostic, InputError, RulesError, redact, suggest
 from .facts import Facts, merge_facts
 from .importers import load_devices, load_policies
 from .fleet import device_record, evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet, write_jsonl
@@ -23,6 +25,7 @@ from .nodes import facts_read
 from .outcome import InputRecord, Report
 from .printer import print_rule
 from .requirements import coverage
+from .resources import shipped_ruleset_paths
 from .report import (
     FleetSarif, JUnitWriter, render_fleet_html, render_fleet_json, render_fleet_markdown, render_fleet_table,
     render_html, render_json, render_junit, render_markdown, render_sarif, render_table,
@@ -84,6 +87,33 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("rule_id", metavar="RULE_ID")
     explain.add_argument("--rules", action="append", metavar="NAME|FILE")
     explain.set_defaults(run=run_explain)
+
+    lint_cmd = sub.add_parser("lint", help="check rule files: errors, rules that can never pass or fail, "
+                                           "redundant rules, rulesets that contradict each other")
+    lint_cmd.add_argument("paths", nargs="*", metavar="NAME|FILE|DIR",
+                          help="rule files, folders of them, or shipped ruleset names (default: every shipped ruleset)")
+    lint_cmd.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    lint_cmd.add_argument("--output", metavar="FILE")
+    lint_cmd.add_argument("--fail-on", choices=("error", "warning", "info"), default="warning",
+                          help="lowest severity of a finding that makes the exit code 1 (default: warning)")
+    lint_cmd.set_defaults(run=run_lint)
+
+    compare_cmd = sub.add_parser("compare", help="is ruleset A stricter than, looser than, equivalent to "
+                                                 "or incomparable with ruleset B?")
+    compare_cmd.add_argument("a", metavar="A", help="a shipped ruleset name or a .rules file (comma-separate several)")
+    compare_cmd.add_argument("b", metavar="B", help="the same for the other side")
+    compare_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    compare_cmd.set_defaults(run=run_compare)
+
+    repair_cmd = sub.add_parser("repair", help="the fewest policy settings to change so the rules pass on a device")
+    repair_cmd.add_argument("--rules", action="append", metavar="NAME|FILE")
+    repair_cmd.add_argument("--policy", action="append", default=[], metavar="FILE")
+    repair_cmd.add_argument("--device", action="append", default=[], metavar="FILE")
+    repair_cmd.add_argument("--fleet", metavar="FILE", help="the one change that makes the most devices pass")
+    repair_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    repair_cmd.add_argument("--quiet", action="store_true")
+    repair_cmd.add_argument("--verbose", action="store_true")
+    repair_cmd.set_defaults(run=run_repair)
     return parser
 
 
@@ -107,18 +137,142 @@ def run_check(args: argparse.Namespace) -> int:
         print("bitlocker-rules check: give at least one --policy or a --device", file=sys.stderr)
         return EXIT_USAGE
     engine = Engine.load(args.rules)
+    facts, inputs = _read_inputs(args, engine)
+    report = attrs.evolve(engine.evaluate(facts, explain_all=args.verbose), inputs=inputs)
+    if not args.quiet:
+        to_terminal = args.output is None and sys.stdout.isatty()
+        _write(render_device(report, args.format, colour=to_terminal, verbose=args.verbose), args.output)
+    return report.exit_code(args.fail_on)
+
+
+def _read_inputs(args: argparse.Namespace, engine: Engine) -> tuple[Facts, tuple[InputRecord, ...]]:
+    """The merged facts of every --policy and --device file, and what each file was."""
     policies = [p for path in args.policy for p in load_policies(path, engine.vocabulary)]
     devices = [_one_device(path, engine) for path in args.device]
     _show_notices([*policies, *devices], args)
     subject = devices[0].name if devices else " + ".join(p.name for p in policies)
     facts = merge_facts([*(p.facts for p in policies), *(d.facts for d in devices)], name=subject)
-    report = engine.evaluate(facts, explain_all=args.verbose)
-    inputs = tuple(InputRecord(item.name, item.origin, item.kind) for item in [*policies, *devices])
-    report = attrs.evolve(report, inputs=inputs)
+    return facts, tuple(InputRecord(item.name, item.origin, item.kind) for item in [*policies, *devices])
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    """``lint``: the checker's diagnostics and the analyser's findings over every file given."""
+    vocabulary = shipped_vocabulary()
+    loaded, findings, unreadable = [], [], False
+    for target in _lint_targets(args.paths):
+        try:
+            loaded.append(load_ruleset(target, vocabulary))
+        except RulesError as exc:
+            findings += diagnostic_findings(exc.diagnostics)
+            unreadable = True
+    findings += lint(loaded, vocabulary)
+    if args.format == "json":
+        text = json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False) + "\n"
+    elif args.format == "sarif":
+        text = json.dumps(findings_to_sarif(findings, _version()), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = "\n".join(f.render() for f in findings) + "\n" + _lint_summary(findings, len(loaded))
+    _write(text, args.output)
+    return EXIT_USAGE if unreadable else lint_exit_code(findings, args.fail_on)
+
+
+def _lint_targets(paths: Sequence[str]) -> list[str]:
+    if not paths:
+        return list(shipped_ruleset_paths())
+    found: list[str] = []
+    for path in paths:
+        folder = Path(path)
+        found += [str(p) for p in sorted(folder.glob("*.rules"))] if folder.is_dir() else [path]
+    return found
+
+
+def _lint_summary(findings, rulesets: int) -> str:
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
+    return f"{rulesets} ruleset(s) checked: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "\n"
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``compare``: the relation between two selections of rules, with a witness per difference."""
+    a = Engine.load(args.a.split(","))
+    b = Engine.load(args.b.split(","))
+    result = compare(a.rulesets, b.rulesets, a.vocabulary)
+    if args.format == "json":
+        _write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
+    else:
+        _write(_comparison_text(result, args.a, args.b), None)
+    return EXIT_PASS if result.relation == "equivalent" else EXIT_FAIL
+
+
+def _comparison_text(result, a: str, b: str) -> str:
+    joiner = {"equivalent": "to", "stricter": "than", "looser": "than"}.get(result.relation, "with")
+    lines = [f"{a} is {result.relation} {joiner} {b}"]
+    for difference, (yes, no) in ((result.a_not_b, (a, b)), (result.b_not_a, (b, a))):
+        if difference is None:
+            continue
+        lines += ["", f"A device and policy that satisfy {yes} but not {no} "
+                      f"(fails {', '.join(difference.failing_rules)}):"]
+        lines += [f"  {label}: {shown}" for _, label, shown in difference.witness.shown]
+    return "\n".join(lines) + "\n"
+
+
+def run_repair(args: argparse.Namespace) -> int:
+    """``repair``: the smallest policy change that makes the rules pass (0 when it is enough)."""
+    engine = Engine.load(args.rules)
+    if args.fleet:
+        return _repair_fleet(args, engine)
+    if not args.device and not args.policy:
+        print("bitlocker-rules repair: give --policy and --device files (or --fleet)", file=sys.stderr)
+        return EXIT_USAGE
+    facts, _ = _read_inputs(args, engine)
+    result = repair(engine.rulesets, engine.vocabulary, facts)
     if not args.quiet:
-        to_terminal = args.output is None and sys.stdout.isatty()
-        _write(render_device(report, args.format, colour=to_terminal, verbose=args.verbose), args.output)
-    return report.exit_code(args.fail_on)
+        text = (json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json"
+                else _repair_text(result, facts.name))
+        _write(text, None)
+    return EXIT_PASS if result.complete else EXIT_FAIL
+
+
+def _repair_text(result, subject: str) -> str:
+    lines = [f"Repair for {subject or 'the given facts'}"]
+    if result.changes:
+        lines += ["", f"Change {len(result.changes)} policy setting{'s' if len(result.changes) != 1 else ''}:"]
+        for change in result.changes:
+            also = f"  (or: {', '.join(change.alternatives)})" if change.alternatives else ""
+            lines.append(f"  - {change.sentence()}{also}")
+    elif result.complete:
+        lines += ["", "Nothing to change: every selected rule is already satisfied."]
+    if result.prerequisites:
+        lines += ["", "Device prerequisites (no policy setting can satisfy these):"]
+        for item in result.prerequisites:
+            needed = "; ".join(f"{label}: {shown}" for _, label, shown in item.needed)
+            lines.append(f"  - {item.rule} {item.title}" + (f" — needs {needed}" if needed else ""))
+            lines += [f"      {c.sentence()}" for c in item.conditions]
+    if result.conflicts:
+        lines += ["", "Rules that no policy can satisfy together on this device:"]
+        lines += [f"  - {conflict.message()}" for conflict in result.conflicts]
+    return "\n".join(lines) + "\n"
+
+
+def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
+    parts = [p.facts for path in args.policy for p in load_policies(path, engine.vocabulary)]
+    policy = merge_facts(parts) if parts else None
+    devices, bad = [], 0
+    for row in read_fleet(args.fleet):
+        try:
+            device = fleet_device(row.data, engine, row.number)
+        except BitLockerRulesError:
+            bad += 1
+            continue
+        devices.append(merge_facts([policy, device]) if policy else device)
+    result = fleet_repair(engine.rulesets, engine.vocabulary, devices)
+    if args.format == "json":
+        _write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
+    else:
+        best = result.best
+        change = best.change.sentence() if best.change else "no single change helps"
+        _write(f"{result.before} of {result.total} devices satisfy every rule now; with one change, "
+               f"{best.devices_satisfied}:\n  {change}\n" + (f"{bad} rows could not be read\n" if bad else ""), None)
+    return EXIT_USAGE if bad else EXIT_PASS
 
 
 def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bool = False) -> str:

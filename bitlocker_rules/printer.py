@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 
 from . import nodes as n
+from .resources import keywords
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)+$")
@@ -125,4 +126,5 @@ def quote(text: str) -> str:
 
 
 def _source_ref(ref: str) -> str:
-    return ref if _IDENTIFIER.match(ref) or _RULE_ID.match(ref) else quote(ref)
+    bare = (_IDENTIFIER.match(ref) or _RULE_ID.match(ref)) and ref not in keywords()
+    return ref if bare else quote(ref)

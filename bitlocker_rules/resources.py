@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -25,6 +27,12 @@ def data_dir(name: str) -> Path:
 def grammar_path() -> Path:
     """The rule language's Lark grammar."""
     return data_dir("grammar") / "bitlocker_rules.lark"
+
+
+@functools.cache
+def keywords() -> frozenset[str]:
+    """The words the grammar reserves (``rule``, ``and``, ``true`` …), read from the grammar."""
+    return frozenset(re.findall(r'"([a-z]+)"', grammar_path().read_text(encoding="utf-8")))
 
 
 def rulesets_dir() -> Path:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError, suggest
-from .resources import grammar_path
+from .resources import grammar_path, keywords
 from .source import SourceText, Span
 
 MAX_TEXT_BYTES = 1_000_000
@@ -36,13 +35,8 @@ _TERMINAL_WORDS = {
 }
 
 
-def _keywords() -> frozenset[str]:
-    text = grammar_path().read_text(encoding="utf-8")
-    return frozenset(word for word in re.findall(r'"([a-z]+)"', text))
-
-
 # Words the grammar reserves; they cannot name a definition or a variable.
-KEYWORDS = _keywords()
+KEYWORDS = keywords()
 
 
 @functools.cache

@@ -794,3 +794,65 @@ def test_recovery_password_in_rule_text_is_masked_by_rules_and_explain(capsys, t
     code, out, err = run(capsys, *command, "--rules", rules)
     assert code == 0
     assert_masked(out + err)
+
+
+# ---------------------------------------------------------------------------------------------
+# lint, compare, repair
+
+
+def test_lint_reports_the_pin_contradiction_with_both_rules(capsys):
+    code, out, _ = run(capsys, "lint", "rulesets/", "examples/baseline-startup-pin.rules")
+    assert code == 1
+    (line,) = [l for l in out.splitlines() if "[L107]" in l]
+    assert "SE-09" in line and "CB-01" in line
+    assert "anything but Require startup PIN with TPM" in line and "to be Require startup PIN with TPM" in line
+    assert "examples/baseline-startup-pin.rules:" in out
+
+
+def test_lint_of_the_shipped_rulesets_has_no_warnings_or_errors(capsys):
+    code, out, _ = run(capsys, "lint")
+    assert code == 0
+    assert "0 error, 0 warning" in out
+
+
+def test_lint_sarif_points_into_rule_files(capsys):
+    code, out, _ = run(capsys, "lint", "--format", "sarif", "silent_enablement", "examples/baseline-startup-pin.rules")
+    log = json.loads(out)
+    assert log["version"] == "2.1.0"
+    result = next(r for r in log["runs"][0]["results"] if r["ruleId"] == "L107")
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert region["startLine"] >= 1
+
+
+def test_lint_bad_file_reports_the_diagnostic_and_exits_2(capsys, tmp_path):
+    path = tmp_path / "bad.rules"
+    path.write_text('ruleset bad "B"\nrule B-1 "x" require device.tpm_presnt\n')
+    code, out, _ = run(capsys, "lint", str(path))
+    assert code == 2
+    assert "E302" in out and "bad.rules:2:" in out
+
+
+def test_compare_gives_a_witness_each_way(capsys):
+    code, out, _ = run(capsys, "compare", "silent_enablement", "examples/baseline-startup-pin.rules")
+    assert code == 1
+    assert out.startswith("silent_enablement is incomparable with examples/baseline-startup-pin.rules")
+    assert "(fails CB-01)" in out and "(fails SE-09)" in out
+
+
+def test_compare_a_ruleset_with_itself_is_equivalent(capsys):
+    code, out, _ = run(capsys, "compare", "silent_enablement", "silent_enablement")
+    assert code == 0 and "equivalent" in out
+
+
+def test_repair_names_settings_and_device_prerequisites(capsys):
+    code, out, _ = run(capsys, "repair", *SE, "--policy", PIN_POLICY, "--device", LEGACY)
+    assert code == 1
+    assert "Compatible TPM startup PIN: Require startup PIN with TPM → Do not allow startup PIN with TPM" in out
+    assert "Device prerequisites" in out and "BIOS Mode: UEFI" in out
+
+
+def test_repair_json_on_a_device_that_can_pass(capsys):
+    code, out, _ = run(capsys, "repair", *SE, "--policy", PIN_POLICY, "--device", READY, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["complete"] is True
+    assert {c["fact"] for c in doc["changes"]} >= {"policy.tpm_startup_pin"}

@@ -1,0 +1,1072 @@
+"""Benchmark: a fleet of devices through every shipped ruleset, against a hand-written floor.
+
+    python benchmarks/bench_fleet.py [--devices 100000] [--sizes 10000,100000] [--jobs 1]
+                                     [--policy examples/policy-silent.json] [--seed N]
+                                     [--repeat 3] [--repeat-large 1] [--no-cli] [--profile]
+                                     [--tracemalloc]
+
+What it does (see benchmarks/README.md, section ``bench_fleet.py``, for how to read it):
+
+1. Generates seeded devices as JSON Lines in a temporary folder, one file per size (the
+   smaller files are prefixes of the largest): the project's own device rows
+   ``{"id", "deviceName", "facts": {...}}`` with fact names from the vocabulary; a third pass
+   every device-side rule, a third are near misses (one fact off, or missing), a third are
+   random (each fact may be missing; some rows carry action, actor and tenant facts).
+   Generation is not timed.
+2. Verifies, on every device of the largest file, that the hand-written floor's typed values
+   and verdicts equal what the tool computes (``fleet_device`` + ``merge_facts`` +
+   ``engine.verdicts``), and that the per-rule counts of every timed run equal the floor's.
+3. Times, in a fresh subprocess per run (so peak memory is per run), round-robin:
+   - floor: read the file line by line with ``json.loads``, type the raw values with a
+     hand-written converter (versions through ``parse_windows_version``), run a hand-written
+     Python check of all 76 rules of the 8 shipped rulesets (codes 0 pass, 1 fail, 2 unknown,
+     3 not applicable, Kleene logic), count verdicts per rule;
+   - floor (extra): the same with ``vocabulary.parse_value`` as the converter;
+   - tool: ``read_fleet`` + ``evaluate_fleet(rows, engine, policy, reader=fleet_device)``,
+     the path of ``bitlocker-rules check --fleet`` (explanations memoised), no output;
+   - tool + JSON Lines (extra): the same with ``write=write_jsonl(/dev/null)``, what the
+     command does with ``--output``;
+   - the command line: ``python -m bitlocker_rules check --fleet FILE --policy POLICY
+     --output /dev/null --format json``, wall time, with ``--jobs 1`` and ``--jobs N``
+     (N = ``--jobs`` when above 1, else 2).
+4. Prints devices per second, the ratio to the floor, and memory per run: peak RSS, its growth
+   over the RSS before the first row, the growth of live Python memory blocks (sampled every
+   1,000 rows) and the engine's memo size; with ``--tracemalloc`` also the tracemalloc peak
+   (separate untimed runs, about 5x slower). Then a per-stage breakdown of the tool's time
+   and, with ``--profile`` or when the tool misses the 2x goal, a cProfile of the tool on the
+   smallest size.
+
+The exit code is 1 when the floor and the tool disagree on a typed value, a verdict or a
+per-rule count, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+try:  # a checkout without `pip install -e .` still runs
+    import bitlocker_rules  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(ROOT))
+
+from bitlocker_rules.versions import parse_windows_version  # noqa: E402
+
+DEFAULT_POLICY = ROOT / "examples" / "policy-silent.json"
+GOAL_RATIO = 2.0
+
+# ---------------------------------------------------------------------------------------------
+# The floor: typing raw values by hand.
+
+
+def make_converters(vocabulary) -> dict[str, Callable[[Any], Any]]:
+    """One hand-written converter per fact, the same conversions as ``vocabulary.parse_typed``."""
+    releases = vocabulary.releases
+
+    def boolean(raw):
+        if raw is True or raw is False:
+            return raw
+        if isinstance(raw, str):
+            folded = raw.strip().lower()
+            if folded == "true":
+                return True
+            if folded == "false":
+                return False
+        raise ValueError("true or false")
+
+    def integer(raw):
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str):
+            return int(raw)
+        raise ValueError("an integer")
+
+    def decimal(raw):
+        if isinstance(raw, bool):
+            raise ValueError("a number")
+        return float(raw)
+
+    def string(raw):
+        if not isinstance(raw, str):
+            raise ValueError("a string")
+        return raw
+
+    def version(raw):
+        return parse_windows_version(raw, releases)
+
+    def enum(members):
+        exact = {m: m for m in members}
+        folded = {m.lower(): m for m in members}
+
+        def convert(raw):
+            try:
+                return exact[raw]
+            except (KeyError, TypeError):
+                if isinstance(raw, str) and raw.lower() in folded:
+                    return folded[raw.lower()]
+                raise ValueError(f"one of {', '.join(members)}") from None
+        return convert
+
+    def scalar(ftype):
+        if ftype.kind == "enum":
+            return enum(ftype.enum.member_names)
+        return {"bool": boolean, "integer": integer, "decimal": decimal, "string": string,
+                "version": version}[ftype.kind]
+
+    def collection(fields):
+        def convert(raw):
+            return tuple(
+                MappingProxyType({k: fields[k](v) for k, v in item.items() if v is not None})
+                for item in raw
+            )
+        return convert
+
+    converters = {}
+    for name, fact in vocabulary.facts.items():
+        if fact.type.kind == "collection":
+            converters[name] = collection({f.name: scalar(f.type) for f in fact.type.fields})
+        else:
+            converters[name] = scalar(fact.type)
+    return converters
+
+
+def vocabulary_converters(vocabulary) -> dict[str, Callable[[Any], Any]]:
+    """The extra floor's converters: the library's own ``vocabulary.parse_value``."""
+    return {name: (lambda raw, fact=fact: vocabulary.parse_value(fact, raw))
+            for name, fact in vocabulary.facts.items()}
+
+
+def typed_device(facts: Mapping[str, Any], convert: Mapping[str, Callable[[Any], Any]],
+                 base: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy's typed values plus this device's (bare names are device facts)."""
+    values = dict(base)
+    for key, raw in facts.items():
+        if raw is None:
+            continue
+        name = key if "." in key else "device." + key
+        values[name] = convert[name](raw)
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# The floor: every rule of every shipped ruleset, by hand.
+
+RULE_IDS = (
+    # encryption_readiness
+    "ER-01", "ER-02", "ER-03", "ER-04", "ER-05", "ER-06", "ER-07", "ER-08", "ER-09", "ER-10",
+    "ER-11", "ER-12", "ER-13", "ER-14", "ER-15", "ER-16", "ER-17", "ER-18", "ER-19", "ER-20",
+    "ER-21", "ER-22", "ER-23", "ER-24", "ER-25", "ER-26", "ER-27", "ER-28",
+    # key_rotation
+    "KR-01", "KR-02", "KR-03", "KR-04", "KR-05", "KR-06", "KR-07", "KR-08", "KR-09", "KR-10",
+    # permissions
+    "PM-01", "PM-02", "PM-03", "PM-04", "PM-05",
+    # platform_support
+    "PS-01", "PS-02", "PS-03", "PS-04",
+    # policy_types
+    "PT-01", "PT-02", "PT-03", "PT-04", "PT-05",
+    # recovery_keys
+    "RK-01", "RK-02", "RK-03", "RK-04", "RK-05", "RK-06", "RK-07", "RK-08",
+    # silent_enablement
+    "SE-00", "SE-P2", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08",
+    "SE-09", "SE-10", "SE-11",
+    # tenant_attach
+    "TA-01", "TA-02", "TA-03",
+)
+
+V1703 = V1803 = V1809 = V1903 = V1909 = V24H2 = None  # release constants, set by init_floor
+
+# Code of a rule without `when`, from its requirement's truth value (True / False / None).
+R = {True: 0, False: 1, None: 2}
+# Code of a rule with `when`: W[(when, requirement)].
+W = {
+    (True, True): 0, (True, False): 1, (True, None): 2,
+    (False, True): 3, (False, False): 3, (False, None): 3,
+    (None, True): 0, (None, False): 2, (None, None): 2,
+}
+ENCRYPTION_ON = frozenset({"AzureADJoined", "HybridAzureADJoined"})
+ROTATION_AAD = frozenset({"AzureAD", "AzureADAndHybrid"})
+REMOTE_ENROLLMENTS = frozenset({"WindowsAzureADJoin", "WindowsBulkAzureDomainJoin",
+                                "WindowsAzureADJoinUsingDeviceAuth", "WindowsCoManagement"})
+KB_1809 = frozenset({"KB4497934", "kb4497934"})
+BACKUP_ERROR = frozenset({"0x80072f9a", "0x80072F9A"})
+ROTATION_FAILED = frozenset({856, 858, 859})
+BACKUP_FAILED = frozenset({846, 847})
+ROTATION_OK = frozenset({0, 1, 2})
+ROTATE_PERMISSIONS = frozenset({"Rotate BitLocker Keys", "Rotate BitLockerKeys (preview)"})
+TPM_USABLE = frozenset({"Allowed", "Required"})
+DOCUMENTED_TYPES = frozenset({"EndpointSecurityDiskEncryption", "EndpointProtectionTemplate"})
+OTHER_TYPES = frozenset({"SecurityBaseline", "CustomOmaUri"})
+
+
+def init_floor(vocabulary) -> None:
+    """The release constants the rules compare with (resolved once, like the checker does)."""
+    global V1703, V1803, V1809, V1903, V1909, V24H2
+    rel = vocabulary.releases
+    V1703, V1803, V1809, V1903, V1909 = (rel[k] for k in ("1703", "1803", "1809", "1903", "1909"))
+    V24H2 = rel["Windows 11 24H2"]
+
+
+def _and(*xs):
+    """Kleene conjunction: False if any is False, else None if any is None, else True."""
+    if False in xs:  # `in` uses ==, and 0 == False: operands are only True / False / None here
+        return False
+    return None if None in xs else True
+
+
+def _or(*xs):
+    """Kleene disjunction."""
+    if True in xs:
+        return True
+    return None if None in xs else False
+
+
+def _all(items, key, test):
+    """`all x in items: test(x.key)`, the item's field None when missing; test gets a non-None."""
+    if items is None:
+        return None
+    result = True
+    for item in items:
+        value = item.get(key)
+        if value is None:
+            result = None
+        elif not test(value):
+            return False
+    return result
+
+
+def _any(items, key, test):
+    if items is None:
+        return None
+    result = False
+    for item in items:
+        value = item.get(key)
+        if value is None:
+            result = None
+        elif test(value):
+            return True
+    return result
+
+
+def _no_detail(details, detail):
+    """`all d in device.encryption_status_details: d.detail != detail`."""
+    if details is None:
+        return None
+    result = True
+    for item in details:
+        value = item.get("detail")
+        if value is None:
+            result = None
+        elif value == detail:
+            return False
+    return result
+
+
+def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
+    """The 76 verdict codes of every shipped rule, in ``RULE_IDS`` order."""
+    g = v.get
+    # --- facts
+    os_version = g("device.os_version")
+    os_edition = g("device.os_edition")
+    join = g("device.join_type")
+    enrollment = g("device.enrollment_type")
+    role = g("device.user_role")
+    tpm_present = g("device.tpm_present")
+    tpm_version = g("device.tpm_version")
+    tpm_ready = g("device.tpm_ready")
+    firmware = g("device.firmware_mode")
+    secure_boot = g("device.secure_boot")
+    winre = g("device.winre_configured")
+    bootable = g("device.bootable_media_present")
+    network = g("device.network_available")
+    ntfs = g("device.os_drive_ntfs")
+    system_mb = g("device.system_partition_mb")
+    pcr7_profile = g("device.pcr7_in_validation_profile")
+    pcr7_binding = g("device.pcr7_binding_supported")
+    dma = g("device.unallowed_dma_buses")
+    autopilot = g("device.autopilot_enrolled")
+    encrypted = g("device.encrypted")
+    os_method = g("device.os_volume_encryption_method")
+    protection = g("device.os_volume_protection_status")
+    readiness = g("device.encryption_readiness")
+    details = g("device.encryption_status_details")
+    keys = g("device.recovery_keys")
+    events = g("device.bitlocker_events")
+    updates = g("device.installed_updates")
+    rotation_status = g("device.rotate_recovery_passwords_status")
+    action = g("action.kind")
+    intune_permissions = g("actor.intune_permissions")
+    entra_permissions = g("actor.entra_permissions")
+    configmgr_permissions = g("actor.configmgr_collection_permissions")
+    onprem_user = g("actor.has_onprem_user")
+    attach = g("tenant.tenant_attach_configured")
+    site = g("tenant.configmgr_site_version")
+    kb11121541 = g("tenant.configmgr_kb11121541_installed")
+    p_type = g("policy.policy_type")
+    p_require = g("policy.require_device_encryption")
+    p_warning = g("policy.warning_for_other_disk_encryption")
+    p_standard = g("policy.allow_standard_user_encryption")
+    p_os_method = g("policy.os_encryption_method")
+    p_tpm = g("policy.tpm_startup")
+    p_pin = g("policy.tpm_startup_pin")
+    p_key = g("policy.tpm_startup_key")
+    p_key_pin = g("policy.tpm_startup_key_and_pin")
+    p_block_no_tpm = g("policy.block_without_compatible_tpm")
+    p_rotation = g("policy.recovery_password_rotation")
+    p_os_save = g("policy.os_save_recovery_to_azure_ad")
+    p_os_backup_first = g("policy.os_require_recovery_backup_before_enabling")
+    p_os_password = g("policy.os_recovery_password_usage")
+    p_fdv_save = g("policy.fdv_save_recovery_to_azure_ad")
+    p_fdv_backup_first = g("policy.fdv_require_recovery_backup_before_enabling")
+    p_methods = g("policy.configure_encryption_methods")
+    p_message_and_url = g("policy.preboot_recovery_message_and_url")
+
+    # --- atoms shared by several rules (None when a fact is missing)
+    nv = os_version is None
+    ge_1803 = None if nv else os_version >= V1803
+    ge_1809 = None if nv else os_version >= V1809
+    administrator = None if role is None else role == "Administrator"
+    standard_user = None if role is None else role == "StandardUser"
+    silent_policy = _and(None if p_require is None else p_require == "Require",
+                         None if p_warning is None else p_warning == "Block")
+    report = details is not None
+    no_pin = None if p_pin is None else p_pin != "Required"
+    no_key = None if p_key is None else p_key != "Required"
+    no_key_pin = None if p_key_pin is None else p_key_pin != "Required"
+    tpm_12 = _and(tpm_present, None if tpm_version is None else tpm_version >= 1.2)
+    joined = None if join is None else join in ENCRYPTION_ON
+    aad_joined = None if join is None else join == "AzureADJoined"
+    standard_allowed = None if p_standard is None else p_standard == "Allow"
+    same_method = None if (os_method is None or p_os_method is None) else os_method == p_os_method
+    cipher_policy = _and(encrypted, None if p_os_method is None else p_os_method != "NotConfigured")
+    xts128 = None if os_method is None else os_method == "XtsAes128"
+    autopilot_default = _and(autopilot, xts128)
+    not_autopilot_default = _or(None if autopilot is None else autopilot is False,
+                                None if xts128 is None else not xts128)
+    has_events = events is not None
+    rotating = action is not None and action == "RotateKeys"
+    reading_key = action is not None and action == "ReadRecoveryKey"
+    reading_attached = action is not None and action == "ReadTenantAttachedKey"
+    deleting = action is not None and action == "DeleteAzureADObject"
+    key_count = None if keys is None else len(keys)
+    below_200 = None if key_count is None else key_count < 200
+    custom = None if p_type is None else p_type == "CustomOmaUri"
+    silent_type = None if p_type is None else p_type == "EndpointProtectionTemplate"
+
+    # ER-19: if standard_user then os >= 1809 else os >= 1803
+    if standard_user is True:
+        er19 = ge_1809
+    elif standard_user is False:
+        er19 = ge_1803
+    else:
+        er19 = True if (ge_1809 is True and ge_1803 is True) else None
+    tenant_attached = _or(reading_attached, attach)
+
+    return (
+        # encryption_readiness
+        R[tpm_present],
+        W[report, _no_detail(details, "TpmNotAvailable")],
+        W[tpm_present, tpm_ready],
+        W[report, _no_detail(details, "TpmNotReady")],
+        R[None if bootable is None else bootable is False],
+        R[winre],
+        W[report, _no_detail(details, "WindowsRecoveryEnvironmentNotConfigured")],
+        R[None if firmware is None else firmware == "UEFI"],
+        R[None if secure_boot is None else secure_boot == "On"],
+        R[pcr7_profile],
+        R[pcr7_binding],
+        W[_and(_and(ge_1809, None if nv else os_version < V1903), standard_allowed),
+          _any(updates, "kb", KB_1809.__contains__)],
+        W[has_events, _error_free(events)],
+        R[_or(None if p_os_password is None else p_os_password != "Blocked",
+              None if p_os_backup_first is None else p_os_backup_first != "Required")],
+        W[silent_policy, _and(no_pin, no_key, no_key_pin)],
+        W[None if nv else os_version < V24H2, None if dma is None else dma is False],
+        W[standard_user, standard_allowed],
+        W[report, _no_detail(details, "LoggedOnUserNonAdmin")],
+        R[er19],
+        W[_and(cipher_policy, not_autopilot_default), same_method],
+        W[_and(cipher_policy, autopilot_default), same_method],
+        W[report, _no_detail(details, "OsVolumeEncryptionMethodMismatch")],
+        R[network],
+        W[report, _no_detail(details, "NetworkError")],
+        R[joined],
+        R[ntfs],
+        R[None if system_mb is None else system_mb >= 350],
+        W[readiness is not None, None if readiness is None else readiness != "NotReady"],
+        # key_rotation
+        R[None if nv else os_version >= V1909],
+        W[aad_joined, None if p_rotation is None else p_rotation in ROTATION_AAD],
+        W[None if join is None else join == "HybridAzureADJoined",
+          None if p_rotation is None else p_rotation == "AzureADAndHybrid"],
+        R[None if p_os_save is None else p_os_save == "Enabled"],
+        R[None if p_os_backup_first is None else p_os_backup_first == "Required"],
+        R[_and(None if p_fdv_save is None else p_fdv_save == "Enabled",
+               None if p_fdv_backup_first is None else p_fdv_backup_first == "Required")],
+        W[rotating, joined],
+        W[rotating, None if enrollment is None else enrollment in REMOTE_ENROLLMENTS],
+        W[has_events, _all(events, "event_id", lambda e: e not in ROTATION_FAILED)],
+        W[rotation_status is not None, None if rotation_status is None else rotation_status in ROTATION_OK],
+        # permissions
+        W[rotating, _any(intune_permissions, "name", ROTATE_PERMISSIONS.__contains__)],
+        W[reading_key, _any(entra_permissions, "name",
+                            lambda p: p == "microsoft.directory/bitlockerKeys/key/read")],
+        W[reading_attached, _any(intune_permissions, "name", lambda p: p == "View BitLocker keys")],
+        W[reading_attached, onprem_user],
+        W[reading_attached, _any(configmgr_permissions, "name", lambda p: p == "Read BitLocker Recovery Key")],
+        # platform_support
+        R[None if nv else os_version >= V1703],
+        W[None if os_edition is None else os_edition == "Pro", ge_1809],
+        R[None if os_edition is None else os_edition != "Home"],
+        W[_or(None if p_tpm is None else p_tpm == "Required", None if p_pin is None else p_pin == "Required",
+              None if p_key is None else p_key == "Required",
+              None if p_key_pin is None else p_key_pin == "Required",
+              None if p_block_no_tpm is None else p_block_no_tpm == "Block"),
+          tpm_12],
+        # policy_types
+        W[None if p_type is None else p_type not in OTHER_TYPES,
+          None if p_type is None else p_type in DOCUMENTED_TYPES],
+        W[silent_policy, silent_type],
+        W[None if p_type is None else p_type == "SecurityBaseline", _and(no_pin, no_key, no_key_pin)],
+        W[_and(custom, None if p_methods is None else p_methods == "Enabled"),
+          p_os_method is not None and g("policy.fixed_encryption_method") is not None
+          and g("policy.removable_encryption_method") is not None],
+        W[_and(custom, None if p_message_and_url is None else p_message_and_url == "Enabled"),
+          g("policy.preboot_recovery_message_type") is not None
+          and g("policy.preboot_recovery_message") is not None
+          and g("policy.preboot_recovery_url") is not None],
+        # recovery_keys
+        W[encrypted, None if key_count is None else key_count >= 1],
+        W[_and(encrypted, None if key_count is None else key_count >= 1),
+          _any(keys, "volume_type", lambda t: t == "OperatingSystem")],
+        R[below_200],
+        W[below_200, None if key_count is None else key_count < 190],
+        W[report, _no_detail(details, "RecoveryKeyBackupFailed")],
+        W[has_events, _all(events, "event_id", lambda e: e not in BACKUP_FAILED)],
+        W[_and(deleting, aad_joined), None if protection is None else protection != "On"],
+        W[encrypted, None if protection is None else protection != "Suspended"],
+        # silent_enablement
+        R[None if p_require is None else p_require == "Require"],
+        W[silent_policy, silent_type],
+        W[administrator, ge_1803],
+        W[standard_user, ge_1809],
+        R[joined],
+        R[tpm_12],
+        R[None if firmware is None else firmware == "UEFI"],
+        R[None if p_warning is None else p_warning == "Block"],
+        R[standard_allowed],
+        R[None if p_tpm is None else p_tpm in TPM_USABLE],
+        R[no_pin],
+        R[no_key],
+        R[no_key_pin],
+        # tenant_attach
+        W[reading_attached, attach],
+        W[tenant_attached, None if site is None else site >= 2107],
+        W[_and(tenant_attached, None if site is None else site == 2107, aad_joined), kb11121541],
+    )
+
+
+def _error_free(events):
+    """ER-13: `all e in events: e.error_code is missing or e.error_code not in {...}`."""
+    if events is None:
+        return None
+    for item in events:
+        code = item.get("error_code")
+        if code is not None and code in BACKUP_ERROR:
+            return False
+    return True
+
+
+def run_floor(path: Path, policy_values: Mapping[str, Any], convert,
+              probe: Callable[[int], None] | None = None) -> list[list[int]]:
+    """The floor over one JSON Lines file: per-rule counts of codes 0-3."""
+    tallies = [[0, 0, 0, 0] for _ in RULE_IDS]
+    check = floor_check
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            values = typed_device(row["facts"], convert, policy_values)
+            for tally, code in zip(tallies, check(values)):
+                tally[code] += 1
+            if probe is not None:
+                probe(number)
+    return tallies
+
+
+# ---------------------------------------------------------------------------------------------
+# Devices.
+
+def _version(rng: random.Random, good: bool) -> Any:
+    if good:
+        build, names = rng.choice([(19044, ["21H2"]), (19045, ["22H2", "Windows 10 22H2"]),
+                                   (22621, ["Windows 11 22H2"]), (22631, ["Windows 11 23H2", "Windows 11"]),
+                                   (26100, ["Windows 11 24H2"]), (18363, ["1909"]), (19041, ["2004"])])
+    else:
+        build, names = rng.choice([(17134, ["1803"]), (17763, ["1809"]), (16299, ["1709"]),
+                                   (14393, ["1607"]), (15063, ["1703"])])
+    form = rng.random()
+    if form < 0.6:  # most inventories give the full build with a revision
+        return f"10.0.{build}.{rng.choice((1, 2, 3, 376, 1000, 2033, 3593, 4291, 4412, 5011))}"
+    if form < 0.8:
+        return rng.choice(names)
+    return build if form < 0.9 else str(build)
+
+
+def _details(rng, good):
+    if good:
+        return rng.choice([[], [{"detail": "NoUserConsent"}], [{"detail": "FixedDriveNotEncrypted"}]])
+    return [{"detail": rng.choice(["TpmNotAvailable", "TpmNotReady", "WindowsRecoveryEnvironmentNotConfigured",
+                                   "LoggedOnUserNonAdmin", "OsVolumeEncryptionMethodMismatch",
+                                   "NetworkError", "RecoveryKeyBackupFailed"])},
+            *rng.choice([[], [{"detail": "NoUserConsent"}], [{}]])]
+
+
+def _keys(rng, good):
+    def key(i, kind):
+        return {"key_id": f"{i:08x}-0000-4000-8000-{rng.randrange(16 ** 12):012x}", "volume_type": kind,
+                "created": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00Z"}
+    if good:
+        return [key(0, "OperatingSystem")] + [key(i, "FixedData") for i in range(1, rng.randint(1, 3))]
+    shape = rng.random()
+    if shape < 0.4:
+        return []
+    if shape < 0.8:
+        return [key(0, rng.choice(["FixedData", "RemovableData"]))]
+    return [key(i, "OperatingSystem") for i in range(rng.choice((195, 200, 201)))]
+
+
+def _events(rng, good):
+    if good:
+        return rng.choice([[{"event_id": 845}], [{"event_id": 768}, {"event_id": 845, "error_code": "0x0"}]])
+    return [rng.choice([{"event_id": 846, "error_code": "0x80072f9a"}, {"event_id": 851, "error_code": "0x80072F9A"},
+                        {"event_id": 858}, {"event_id": 847}, {"event_id": 856}, {}])]
+
+
+# Device facts: fact name -> (passing raw values, failing raw values); a callable draws a value.
+DEVICE_FACTS: dict[str, tuple[Any, Any]] = {
+    "os_version": (lambda r: _version(r, True), lambda r: _version(r, False)),
+    "os_edition": (["Enterprise", "Education", "Pro", "enterprise", "ProForWorkstations"], ["Home"]),
+    "join_type": (["AzureADJoined", "HybridAzureADJoined", "azureadjoined"], ["AzureADRegistered", "NotJoined"]),
+    "enrollment_type": (["WindowsAzureADJoin", "WindowsCoManagement", "WindowsBulkAzureDomainJoin"],
+                        ["UserEnrollment", "WindowsAutoEnrollment"]),
+    "user_role": (["Administrator", "StandardUser", "standarduser"], ["StandardUser"]),
+    "tpm_present": ([True, "true"], [False]),
+    "tpm_version": ([2.0, 2, "2.0", 1.2], [1.0, "1.0"]),
+    "tpm_ready": ([True], [False, "false"]),
+    "firmware_mode": (["UEFI", "uefi"], ["LegacyBIOS"]),
+    "secure_boot": (["On"], ["Off", "Unsupported"]),
+    "winre_configured": ([True, "true"], [False]),
+    "bootable_media_present": ([False, "false"], [True]),
+    "network_available": ([True], [False]),
+    "os_drive_ntfs": ([True], [False]),
+    "system_partition_mb": ([500, 529, "350", 1024], [100, "260"]),
+    "pcr7_in_validation_profile": ([True], [False]),
+    "pcr7_binding_supported": ([True], [False]),
+    "unallowed_dma_buses": ([False], [True]),
+    "autopilot_enrolled": ([True, False], [True]),
+    "encrypted": ([True, False], [True]),
+    "os_volume_encryption_method": (["XtsAes256"], ["XtsAes128", "AesCbc128"]),
+    "os_volume_protection_status": (["On", "Off"], ["Suspended"]),
+    "encryption_readiness": (["Ready", "NotApplicable"], ["NotReady"]),
+    "encryption_status_details": (lambda r: _details(r, True), lambda r: _details(r, False)),
+    "recovery_keys": (lambda r: _keys(r, True), lambda r: _keys(r, False)),
+    "bitlocker_events": (lambda r: _events(r, True), lambda r: _events(r, False)),
+    "installed_updates": (lambda r: [{"kb": "KB4497934"}, {"kb": "KB5034441"}],
+                          lambda r: [{"kb": "KB5034441"}]),
+    "rotate_recovery_passwords_status": ([0, 1, 2], [3, 4, 5]),
+    "user_has_bitlocker_management_license": ([True], [False]),
+}
+# Facts most inventories do not carry: present in a passing device with this probability.
+OPTIONAL = {"encryption_status_details": 0.5, "recovery_keys": 0.7, "bitlocker_events": 0.3,
+            "installed_updates": 0.2, "rotate_recovery_passwords_status": 0.2, "encryption_readiness": 0.5,
+            "enrollment_type": 0.6, "autopilot_enrolled": 0.5, "user_has_bitlocker_management_license": 0.3}
+# Action, actor and tenant facts (random devices only).
+OTHER_FACTS: dict[str, list[Any]] = {
+    "action.kind": ["RotateKeys", "ReadRecoveryKey", "ReadTenantAttachedKey", "DeleteAzureADObject"],
+    "actor.intune_permissions": [[{"name": "Rotate BitLocker Keys"}], [{"name": "View BitLocker keys"}],
+                                 [{"name": "Wipe"}], []],
+    "actor.entra_permissions": [[{"name": "microsoft.directory/bitlockerKeys/key/read"}], []],
+    "actor.configmgr_collection_permissions": [[{"name": "Read BitLocker Recovery Key"}], [{"name": "Read"}]],
+    "actor.has_onprem_user": [True, False],
+    "tenant.tenant_attach_configured": [True, False],
+    "tenant.configmgr_site_version": [2107, 2203, 2010, "2107"],
+    "tenant.configmgr_kb11121541_installed": [True, False],
+}
+
+
+def _draw(rng: random.Random, choices: Any) -> Any:
+    return choices(rng) if callable(choices) else rng.choice(choices)
+
+
+def _passing(rng: random.Random) -> dict[str, Any]:
+    facts = {}
+    for name, (good, _) in DEVICE_FACTS.items():
+        if rng.random() < OPTIONAL.get(name, 1.0):
+            facts[name] = _draw(rng, good)
+    if facts.get("encrypted") is True:  # every rule passes: the OS key is escrowed, the report agrees
+        facts["recovery_keys"] = _keys(rng, True)
+        facts["os_volume_encryption_method"] = "XtsAes256"
+        facts["autopilot_enrolled"] = False
+    return facts
+
+
+def _near_miss(rng: random.Random) -> dict[str, Any]:
+    facts = _passing(rng)
+    name = rng.choice(list(DEVICE_FACTS))
+    if rng.random() < 0.25:
+        facts.pop(name, None)
+    else:
+        facts[name] = _draw(rng, DEVICE_FACTS[name][1])
+    return facts
+
+
+def _random(rng: random.Random) -> dict[str, Any]:
+    facts = {}
+    for name, (good, bad) in DEVICE_FACTS.items():
+        if rng.random() < 0.15 + (1 - OPTIONAL.get(name, 1.0)) * 0.7:
+            continue
+        facts[name] = _draw(rng, good if rng.random() < 0.6 else bad)
+    for name, choices in OTHER_FACTS.items():
+        if rng.random() < 0.2:
+            facts[name] = rng.choice(choices)
+    return facts
+
+
+def generate(sizes: list[int], seed: int, folder: Path) -> dict[int, Path]:
+    """One JSON Lines file per size; each smaller file is a prefix of the larger ones."""
+    rng = random.Random(seed)
+    paths = {n: folder / f"fleet-{n}.jsonl" for n in sizes}
+    handles = {n: open(p, "w", encoding="utf-8") for n, p in paths.items()}
+    makers = (_passing, _near_miss, _random)
+    try:
+        for i in range(max(sizes)):
+            kind = makers[i % 3]
+            row = {"id": f"{rng.randrange(16 ** 8):08x}-{i:04x}-4000-8000-{rng.randrange(16 ** 12):012x}",
+                   "deviceName": f"CONTOSO-{rng.choice(('LT', 'DT', 'SF'))}-{i:06d}",
+                   "facts": kind(rng)}
+            line = json.dumps(row) + "\n"
+            for n, handle in handles.items():
+                if i < n:
+                    handle.write(line)
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# One timed run in a fresh process (``--child MODE FILE POLICY``).
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
+    from bitlocker_rules.cli import fleet_engine
+    from bitlocker_rules.fleet import evaluate_fleet, fleet_device, read_fleet, write_jsonl
+
+    engine, policy_facts = fleet_engine(None, (str(policy),))
+    if mode.startswith("floor"):
+        init_floor(engine.vocabulary)
+        convert = (make_converters if mode == "floor" else vocabulary_converters)(engine.vocabulary)
+        raw_policy = json.loads(policy.read_text(encoding="utf-8"))["settings"]
+        policy_values = {f"policy.{k}" if "." not in k else k: convert[f"policy.{k}" if "." not in k else k](v)
+                         for k, v in raw_policy.items() if v is not None}
+
+        def run():
+            return run_floor(path, policy_values, convert, probe)
+    else:
+        sink = open(os.devnull, "w", encoding="utf-8") if mode == "tool-jsonl" else None
+
+        def run():
+            summary = evaluate_fleet(read_fleet(path), engine, policy_facts, reader=fleet_device,
+                                     write=write_jsonl(sink) if sink else None, progress=probe)
+            return [[t.counts[s] for s in ("pass", "fail", "unknown", "not_applicable")] for t in summary.rules]
+
+    # Live Python objects, sampled every 1,000 rows (sys.getallocatedblocks: cheap, unlike tracemalloc).
+    blocks = [0]
+
+    def probe(done: int) -> None:
+        if done % 1000 == 0:
+            blocks[0] = max(blocks[0], sys.getallocatedblocks())
+
+    gc.collect()
+    rss_setup = _rss_kb("VmRSS")
+    blocks_setup = sys.getallocatedblocks()
+    if trace:
+        import tracemalloc
+        tracemalloc.start()
+    start = time.perf_counter()
+    tallies = run()
+    seconds = time.perf_counter() - start
+    traced = None
+    if trace:
+        import tracemalloc
+        traced = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    memo = getattr(engine, "_explained", None)
+    return {"seconds": seconds, "tallies": tallies, "rss_setup_kb": rss_setup, "rss_peak_kb": _rss_kb("VmHWM"),
+            "traced_peak": traced, "blocks_growth": max(blocks[0] - blocks_setup, 0),
+            "memo": len(memo) if memo is not None and not mode.startswith("floor") else None}
+
+
+def run_child(mode: str, path: Path, policy: Path, trace: bool = False) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, str(path), str(policy)]
+    if trace:
+        cmd.append("--trace")
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=_env())
+    if out.returncode != 0:
+        raise SystemExit(f"child {mode} failed:\n{out.stderr}")
+    return json.loads(out.stdout)
+
+
+def run_cli(path: Path, policy: Path, jobs: int) -> dict[str, Any]:
+    """The whole command as a subprocess: wall time and the largest RSS of any of its processes."""
+    cmd = [sys.executable, "-m", "bitlocker_rules", "check", "--fleet", str(path), "--policy", str(policy),
+           "--output", os.devnull, "--format", "json", "--jobs", str(jobs)]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env=_env())
+        _, status, usage = os.wait4(proc.pid, 0)  # reaped here, so that its rusage is ours
+        seconds = time.perf_counter() - start
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if code not in (0, 1):
+            raise SystemExit(f"the command failed ({code}):\n{err.read().decode()}")
+        summary = json.loads(out.read())
+    return {"seconds": seconds, "rss_peak_kb": usage.ru_maxrss, "summary": summary}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification.
+
+def verify(path: Path, policy: Path) -> dict[str, Any]:
+    """Floor typed values and verdicts against the tool's, on every device of ``path``."""
+    from bitlocker_rules.cli import fleet_engine
+    from bitlocker_rules.facts import merge_facts
+    from bitlocker_rules.fleet import fleet_device
+
+    engine, policy_facts = fleet_engine(None, (str(policy),))
+    init_floor(engine.vocabulary)
+    ids = [(loaded.id, rule.id) for loaded in engine.rulesets for rule in loaded.rules]
+    if [r for _, r in ids] != list(RULE_IDS):
+        raise SystemExit(f"the shipped rules changed; the floor covers {RULE_IDS}, the engine has {ids}")
+    convert = make_converters(engine.vocabulary)
+    policy_values = dict(policy_facts.values)
+    devices = value_mismatch = 0
+    mismatches: dict[str, int] = {}
+    first: tuple | None = None
+    tallies = [[0, 0, 0, 0] for _ in RULE_IDS]
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            row = json.loads(line)
+            mine = typed_device(row["facts"], convert, policy_values)
+            theirs = merge_facts([policy_facts, fleet_device(row, engine, number)]).values
+            if mine != dict(theirs):
+                value_mismatch += 1
+            floor = floor_check(mine)
+            tool = tuple(code for codes in engine.verdicts(theirs) for code in codes)
+            devices += 1
+            for tally, code in zip(tallies, floor):
+                tally[code] += 1
+            if floor != tool:
+                for rule, a, b in zip(RULE_IDS, floor, tool):
+                    if a != b:
+                        mismatches[rule] = mismatches.get(rule, 0) + 1
+                        if first is None:
+                            first = (number, rule, a, b, row)
+    return {"devices": devices, "value_mismatches": value_mismatch, "rule_mismatches": mismatches,
+            "first": first, "tallies": tallies}
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the tool's time goes (in this process, on the smallest file).
+
+def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, float]]:
+    """Per-device microseconds of each stage of ``evaluate_fleet``, each timed alone (median)."""
+    from bitlocker_rules import fleet as fleet_module
+    from bitlocker_rules.cli import fleet_engine
+    from bitlocker_rules.errors import redact
+    from bitlocker_rules.facts import merge_facts
+    from bitlocker_rules.fleet import device_record, evaluate_fleet, fleet_device, read_fleet
+
+    engine, policy_facts = fleet_engine(None, (str(policy),))
+    init_floor(engine.vocabulary)
+    convert = make_converters(engine.vocabulary)
+    policy_values = dict(policy_facts.values)
+    rows = list(read_fleet(path))
+    raws = [json.loads(line) for line in open(path, encoding="utf-8")]
+    typed = [typed_device(r["facts"], convert, policy_values) for r in raws]
+    n = len(rows)
+    devices = [fleet_device(r.data, engine, r.number) for r in rows]
+    merged = [merge_facts([policy_facts, d], name=d.name) for d in devices]
+    memo = getattr(engine, "_explained", None)
+    reports = [engine.evaluate(f, subject=f.name) for f in merged]
+    tally_class = getattr(fleet_module, "_Tally", None)
+    records = [device_record(r.number, rep) for r, rep in zip(rows, reports)]
+
+    def cold_evaluate():
+        if memo is not None:
+            memo.clear()
+        for f in merged:
+            engine.evaluate(f, subject=f.name)
+
+    def tally():
+        t = tally_class(engine)
+        for rep in reports:
+            t.add(rep)
+
+    stages: list[tuple[str, Callable[[], Any]]] = [
+        ("floor: json.loads per line", lambda: [json.loads(line) for line in open(path, encoding="utf-8")]),
+        ("floor: typing (hand-written converters)", lambda: [typed_device(r["facts"], convert, policy_values)
+                                                            for r in raws]),
+        ("floor: hand-written check of 76 rules", lambda: [floor_check(v) for v in typed]),
+        ("read_fleet (json.loads + FleetRow)", lambda: list(read_fleet(path))),
+        ("fleet_device (facts_from_mapping -> Facts)", lambda: [fleet_device(r.data, engine, r.number) for r in rows]),
+        ("merge_facts([policy, device])", lambda: [merge_facts([policy_facts, d], name=d.name) for d in devices]),
+        ("engine.verdicts only (compiled, 8 rulesets)", lambda: [engine.verdicts(f.values) for f in merged]),
+        ("engine.evaluate (memo emptied first)", cold_evaluate),
+    ]
+    if tally_class is not None:
+        stages.append(("tally.add (per-rule counters, reasons)", tally))
+    stages += [
+        ("device_record (not timed by 'tool')", lambda: [device_record(r.number, rep) for r, rep in zip(rows, reports)]),
+        ("json.dumps + redact (not timed by 'tool')", lambda: [redact(json.dumps(rec, ensure_ascii=False))
+                                                                for rec in records]),
+        ("evaluate_fleet end to end (= tool)", lambda: evaluate_fleet(read_fleet(path), engine, policy_facts,
+                                                                        reader=fleet_device)),
+    ]
+    results = []
+    for name, fn in stages:
+        times: list[float] = []
+        while len(times) < passes and sum(times) < 2.0:  # slow stages once, fast ones up to `passes` times
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        results.append((name, statistics.median(times) / n * 1e6))
+    return results
+
+
+def profile(path: Path, policy: Path, limit: int = 25) -> str:
+    from bitlocker_rules.cli import fleet_engine
+    from bitlocker_rules.fleet import evaluate_fleet, fleet_device, read_fleet
+
+    engine, policy_facts = fleet_engine(None, (str(policy),))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    evaluate_fleet(read_fleet(path), engine, policy_facts, reader=fleet_device)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(limit)
+    stats.sort_stats("cumulative").print_stats(limit)
+    text = out.getvalue().replace(str(ROOT) + os.sep, "").replace(os.path.dirname(os.__file__) + os.sep, "")
+    return "\n".join(line for line in text.splitlines() if line.strip() and not line.startswith(
+        ("   List reduced", "   Ordered by")) or line.startswith("   Ordered by"))
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    fmt = lambda r: "  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths)))
+    return "\n".join([fmt(headers), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=100_000, help="the largest fleet (default 100000)")
+    parser.add_argument("--sizes", default="10000,100000", help="fleet sizes to time (default 10000,100000)")
+    parser.add_argument("--jobs", type=int, default=1, help="also run the command with --jobs N (default: 1 and 2)")
+    parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
+    parser.add_argument("--seed", type=int, default=20240521)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row for fleets up to 20000 devices")
+    parser.add_argument("--repeat-large", type=int, default=1, help="runs per row for larger fleets")
+    parser.add_argument("--no-cli", action="store_true", help="skip the command-line rows")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the tool even within the goal")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="also measure the tracemalloc peak of floor and tool per size (untimed runs, ~5x slower)")
+    parser.add_argument("--child", nargs=3, metavar=("MODE", "FILE", "POLICY"), help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        mode, file, policy = args.child
+        print(json.dumps(child(mode, Path(file), Path(policy), args.trace)))
+        return 0
+
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()} | {args.devices})
+    sizes = [s for s in sizes if s <= args.devices] or [args.devices]
+    policy = args.policy.resolve()
+    jobs = sorted({1, args.jobs if args.jobs > 1 else 2})
+    started = time.perf_counter()
+    print(f"bench_fleet: Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
+          f"sizes {sizes}; policy {policy.relative_to(ROOT) if policy.is_relative_to(ROOT) else policy}; "
+          f"seed {args.seed}; load average {_load()}")
+
+    with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
+        t0 = time.perf_counter()
+        paths = generate(sizes, args.seed, Path(tmp))
+        print(f"generated {max(sizes)} devices in {time.perf_counter() - t0:.1f} s "
+              f"({paths[max(sizes)].stat().st_size / 2 ** 20:.1f} MB of JSON Lines)")
+
+        # --- verification (untimed)
+        t0 = time.perf_counter()
+        check = verify(paths[max(sizes)], policy)
+        codes = [sum(t[c] for t in check["tallies"]) for c in range(4)]
+        print(f"\nverification on {check['devices']} devices ({time.perf_counter() - t0:.1f} s): "
+              f"typed values differing from the tool's: {check['value_mismatches']}; "
+              f"devices x rules with a different verdict: {sum(check['rule_mismatches'].values())}")
+        if check["first"]:
+            number, rule, a, b, row = check["first"]
+            print(f"  FIRST MISMATCH: row {number}, rule {rule}: floor {a}, tool {b}; mismatches per rule "
+                  f"{check['rule_mismatches']}\n  row: {json.dumps(row)[:600]}")
+        exercised = {c: sum(1 for t in check["tallies"] if t[c]) for c in range(4)}
+        print(f"  verdicts over all devices x 76 rules: pass {codes[0]}, fail {codes[1]}, unknown {codes[2]}, "
+              f"n/a {codes[3]}; rules showing each verdict at least once: pass {exercised[0]}, "
+              f"fail {exercised[1]}, unknown {exercised[2]}, n/a {exercised[3]}")
+        expected = {}
+
+        # --- timing, round-robin, a fresh process per run
+        modes = ["floor", "floor-vocab", "tool", "tool-jsonl"]
+        if not args.no_cli:
+            modes += [f"cli-j{j}" for j in jobs]
+        runs: dict[tuple[int, str], list[dict]] = {}
+        for size in sizes:
+            repeats = args.repeat if size <= 20_000 else args.repeat_large
+            for _ in range(repeats):
+                for mode in modes:
+                    if mode.startswith("cli"):
+                        result = run_cli(paths[size], policy, int(mode[5:]))
+                        result["tallies"] = [[r[s] for s in ("pass", "fail", "unknown", "not_applicable")]
+                                             for r in result.pop("summary")["rules"]]
+                    else:
+                        result = run_child(mode, paths[size], policy)
+                    runs.setdefault((size, mode), []).append(result)
+            if args.tracemalloc:  # untimed: the Python heap peak of the evaluation itself (about 5x slower)
+                for mode in ("floor", "tool"):
+                    runs[(size, mode)][0]["traced_peak"] = run_child(mode, paths[size], policy, trace=True)["traced_peak"]
+
+        # counts of every run must equal the floor's over the same prefix
+        wrong_counts = []
+        for (size, mode), results in runs.items():
+            first = runs[(size, "floor")][0]["tallies"]
+            for result in results:
+                if result["tallies"] != first:
+                    wrong_counts.append((size, mode))
+        print("per-rule counts of every timed run equal the floor's: "
+              + ("yes" if not wrong_counts else f"NO, differing runs: {sorted(set(wrong_counts))}"))
+
+        labels = {"floor": "floor: json.loads + hand typing + hand rules", "floor-vocab": "floor, typing by vocabulary.parse_value",
+                  "tool": "tool: read_fleet + evaluate_fleet", "tool-jsonl": "tool + write_jsonl(/dev/null)"}
+        labels.update({f"cli-j{j}": f"CLI check --fleet --jobs {j} (wall)" for j in jobs})
+        rows = []
+        headline: dict[int, float] = {}
+        for size in sizes:
+            floor_s = statistics.median(r["seconds"] for r in runs[(size, "floor")])
+            for mode in modes:
+                results = runs[(size, mode)]
+                secs = [r["seconds"] for r in results]
+                med = statistics.median(secs)
+                if mode == "tool":
+                    headline[size] = med / floor_s
+                peak = statistics.median(r["rss_peak_kb"] for r in results) / 1024
+                setup = results[0].get("rss_setup_kb")
+                traced = results[0].get("traced_peak")
+                blocks = results[0].get("blocks_growth")
+                memo = results[0].get("memo")
+                rows.append([
+                    f"{size:,}", labels[mode], len(secs), f"{med:.2f}",
+                    f"{min(secs):.2f}-{max(secs):.2f}" if len(secs) > 1 else "",
+                    f"{size / med:,.0f}", f"{med / floor_s:.2f}x", f"{peak:.0f}",
+                    f"{(peak - setup / 1024):+.0f}" if setup else "",
+                    f"{blocks / 1000:+.0f}k" if blocks is not None else "",
+                    f"{memo:,}" if memo is not None else "",
+                    *([f"{traced / 2 ** 20:.1f}" if traced is not None else ""] if args.tracemalloc else []),
+                ])
+        print()
+        print(_table(["devices", "row", "runs", "median s", "min-max s", "devices/s", "vs floor",
+                      "peak RSS MB", "RSS growth MB", "live blocks growth", "memo entries",
+                      *(["tracemalloc peak MB"] if args.tracemalloc else [])], rows))
+        print("\nRSS growth: peak RSS (VmHWM) minus RSS after loading engine and policy, before the first row. "
+              "Live blocks growth: the most\nPython memory blocks alive (sys.getallocatedblocks, sampled every "
+              "1,000 rows) minus the count before the first row.\nMemo entries: explanations memoised by the "
+              "engine at the end (capped at 50,000). CLI rows: wall time including start-up;\npeak RSS is the "
+              "largest of any one of its processes (wait4 ru_maxrss).")
+
+        big, small = max(sizes), min(sizes)
+        print("\nGoals:")
+        for size in sizes:
+            ratio = headline[size]
+            print(f"  tool within {GOAL_RATIO:.0f}x of the floor on one process, {size:,} devices: "
+                  f"{ratio:.2f}x -> {'MET' if ratio <= GOAL_RATIO else 'NOT MET'}")
+        if big != small:
+            def rss(size):
+                return statistics.median(r["rss_peak_kb"] for r in runs[(size, "tool")]) / 1024
+
+            def growth(size):
+                return runs[(size, "tool")][0]["rss_peak_kb"] / 1024 - runs[(size, "tool")][0]["rss_setup_kb"] / 1024
+            # "Flat": the growth over the start-up RSS at the big size is within 8 MB or 1.5x of the small size's.
+            flat = growth(big) <= max(1.5 * growth(small), growth(small) + 8)
+            traced = ""
+            if args.tracemalloc:
+                traced = (f", tracemalloc peak {runs[(small, 'tool')][0]['traced_peak'] / 2 ** 20:.1f} -> "
+                          f"{runs[(big, 'tool')][0]['traced_peak'] / 2 ** 20:.1f} MB")
+            print(f"  peak memory flat from {small:,} to {big:,} devices (tool, one process): peak RSS "
+                  f"{rss(small):.0f} -> {rss(big):.0f} MB, growth over start-up {growth(small):+.0f} -> "
+                  f"{growth(big):+.0f} MB{traced} -> {'MET' if flat else 'NOT MET'}")
+
+        # --- where the time goes
+        print(f"\nWhere the tool's time goes ({small:,} devices, in this process, each stage alone; "
+              "median of up to 3 passes):")
+        stages = breakdown(paths[small], policy)
+        total = dict(stages)["evaluate_fleet end to end (= tool)"]
+        print(_table(["stage", "us/device", "share of tool"],
+                     [[name, f"{us:.1f}", f"{us / total:.0%}" if not name.startswith("floor") else ""]
+                      for name, us in stages]))
+        if args.profile or any(r > GOAL_RATIO for r in headline.values()):
+            print(f"\ncProfile of evaluate_fleet on {small:,} devices (tool over the goal, or --profile):")
+            print(profile(paths[small], policy))
+    print(f"total {time.perf_counter() - started:.0f} s; load average at the end {_load()} "
+          "(other work on the machine slows the CLI --jobs rows first)")
+    return 1 if check["first"] or check["value_mismatches"] or wrong_counts else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
