@@ -18,6 +18,18 @@ RANK = {
 }
 
 
+# Inside the analysis package, the same rule between its own modules (bottom to top).
+ANALYSIS_RANK = {
+    "logic": 0, "values": 0, "unionfind": 0, "summary": 0,
+    "records": 1, "evaluation": 1,
+    "selection": 2,
+    "domains": 3, "search": 3, "wording": 3,
+    "analyzer": 4,
+    "lint": 5, "sarif": 5, "compare": 5, "repair": 5,
+    "__init__": 6,
+}
+
+
 def local_imports(path: Path) -> set[str]:
     """Top-level package modules that ``path`` imports (a subpackage's own modules excluded)."""
     depth = len(path.relative_to(PACKAGE).parts)  # 1 for a module, 2 inside a subpackage
@@ -47,6 +59,28 @@ def test_imports_point_toward_the_leaves():
         for other in local_imports(path):
             if other != me and RANK.get(other, 99) >= RANK[me]:
                 wrong.append(f"{path.relative_to(PACKAGE)} imports {other}")
+    assert not wrong, wrong
+
+
+def sibling_imports(path: Path) -> set[str]:
+    """Modules of its own subpackage that ``path`` imports (``from .x import`` or ``from . import x``)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found.update([node.module.split(".")[0]] if node.module else [alias.name for alias in node.names])
+    return found
+
+
+def test_analysis_package_imports_point_one_way():
+    package = PACKAGE / "analysis"
+    modules = {p.stem for p in package.glob("*.py")}
+    assert modules == set(ANALYSIS_RANK), modules ^ set(ANALYSIS_RANK)
+    wrong = [
+        f"analysis/{path.name} imports {other}"
+        for path in package.glob("*.py")
+        for other in sibling_imports(path)
+        if ANALYSIS_RANK[other] >= ANALYSIS_RANK[path.stem]
+    ]
     assert not wrong, wrong
 
 

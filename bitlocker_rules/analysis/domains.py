@@ -1,0 +1,300 @@
+"""Finite value sets that represent every value of a free fact exactly: ordered facts cut at
+their constants, enums, strings, and candidate collections (refused past a limit)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from .. import nodes as n
+from ..errors import Diagnostic
+from ..versions import WindowsVersion
+from ..vocabulary import Vocabulary
+from .evaluation import _EMPTY, _Compiler, _Ctx
+from .records import AnalysisError
+from .selection import _Entry
+from .summary import _Coll
+from .unionfind import _Union
+from .values import _Bag, _same
+
+
+MAX_COLLECTION_CANDIDATES = 20000
+
+
+def _term_type(vocabulary: Vocabulary, term: tuple):
+    if term[0] == "f":
+        return vocabulary.fact(term[1]).type
+    return vocabulary.fact(term[1]).type.field(term[2]).type
+
+
+def _fresh_strings(consts: set, count: int) -> list[str]:
+    out, i = [], 1
+    while len(out) < count:
+        word = "(other)" if i == 1 else f"(other {i})"
+        if word not in consts:
+            out.append(word)
+        i += 1
+    return out
+
+
+def _integer_points(consts: list, m: int) -> list[int]:
+    bounds = sorted(set(consts))
+    if not bounds:
+        return list(range(m))
+    points = [int(c) for c in bounds if isinstance(c, int) or float(c).is_integer()]
+    low = math.ceil(bounds[0]) - 1
+    points += [low - i for i in range(m)]
+    for lo, hi in zip(bounds, bounds[1:]):
+        start = math.floor(lo) + 1
+        points += [x for x in range(start, start + m) if x < hi]
+    high = math.floor(bounds[-1]) + 1
+    points += [high + i for i in range(m)]
+    return sorted(set(points))
+
+
+def _decimal_points(consts: list, m: int) -> list[float]:
+    bounds = sorted({float(c) for c in consts})
+    if not bounds:
+        return [float(i) for i in range(m)]
+    points = list(bounds)
+    points += [math.floor(bounds[0]) - (1 if float(bounds[0]).is_integer() else 0) - i for i in range(m)]
+    points += [math.ceil(bounds[-1]) + (1 if float(bounds[-1]).is_integer() else 0) + i for i in range(m)]
+    for lo, hi in zip(bounds, bounds[1:]):
+        whole = [float(x) for x in range(math.floor(lo) + 1, math.ceil(hi)) if lo < x < hi][:m]
+        inner = sorted(set([lo, *whole, hi]))
+        while len(inner) - 2 < m:
+            gaps = sorted(zip(inner, inner[1:]), key=lambda g: g[1] - g[0], reverse=True)
+            a, b = gaps[0]
+            mid = a + (b - a) / 2
+            if not a < mid < b:
+                break
+            inner = sorted(set(inner + [mid]))
+        points += inner
+    return sorted({float(p) for p in points})
+
+
+
+
+def _version_points(consts: list, m: int) -> list[WindowsVersion]:
+    bounds = sorted(set(consts))
+    if not bounds:
+        return [WindowsVersion(10, 0, 19045, i) for i in range(m)]
+    points = list(bounds)
+    below, v = [], bounds[0]
+    for _ in range(m):
+        v = _version_below(v)
+        if v is None:
+            break
+        below.append(v)
+    points += below
+    for lo, hi in zip(bounds, bounds[1:]):
+        v = lo
+        for _ in range(m):
+            v = WindowsVersion(v.major, v.minor, v.build, v.revision + 1)
+            if v >= hi:
+                break
+            points.append(v)
+    v = bounds[-1]
+    for _ in range(m):
+        v = WindowsVersion(v.major, v.minor, v.build, v.revision + 1)
+        points.append(v)
+    return sorted(set(points))
+
+
+def _version_below(v: WindowsVersion) -> WindowsVersion | None:
+    if v.revision > 0:
+        return WindowsVersion(v.major, v.minor, v.build, v.revision - 1)
+    if v.build > 0:
+        return WindowsVersion(v.major, v.minor, v.build - 1, 0)
+    if v.minor > 0:
+        return WindowsVersion(v.major, v.minor - 1, 0, 0)
+    if v.major > 0:
+        return WindowsVersion(v.major - 1, 0, 0, 0)
+    return None
+
+
+def _scalar_values(ftype, consts: list, m: int, kinds: set[str]) -> list:
+    kind = ftype.kind
+    if kind == "bool":
+        return [True, False]
+    if kind == "enum":
+        names = ftype.enum.member_names
+        named = [x for x in names if x in consts]
+        others = [x for x in names if x not in consts][:m]
+        return [x for x in names if x in named or x in others]
+    if kind == "string":
+        strings = sorted({c for c in consts if isinstance(c, str)})
+        return strings + _fresh_strings(set(strings), m)
+    if kind == "version":
+        return _version_points([c for c in consts if isinstance(c, WindowsVersion)], m)
+    numbers = [c for c in consts if isinstance(c, (int, float)) and not isinstance(c, bool)]
+    if kind == "integer":
+        return _integer_points(numbers, m)
+    if "integer" in kinds:
+        numbers = numbers + _integer_points(numbers, m)
+    return _decimal_points(numbers, m)
+
+
+def _order_values(values: list, consts: list) -> list:
+    """Constants the rules name first (nicer witnesses and repairs), then the others."""
+    known = {(type(c), c) for c in consts}
+    named = [v for v in values if (type(v), v) in known]
+    rest = [v for v in values if (type(v), v) not in known]
+    return named + rest
+
+
+def _domains(entries: Sequence[_Entry], vocabulary: Vocabulary, fixed: Mapping[str, Any],
+             first: Mapping[str, Any] | None = None) -> dict[str, tuple]:
+    """The value set of every free fact the entries read (None = missing is always included).
+
+    ``first`` gives values that must head a fact's value set (a repair's current values).
+    """
+    union = _Union()
+    consts: dict[tuple, list] = {}
+    terms: set[tuple] = set()
+    colls: dict[str, _Coll] = {}
+    for entry in entries:
+        info = entry.info
+        terms |= info.terms
+        for term, value in info.consts:
+            consts.setdefault(term, []).append(value)
+        for a, b in info.edges:
+            union.union(a, b)
+        for name, coll in info.colls.items():
+            colls.setdefault(name, _Coll()).merge(coll)
+    components: dict[tuple, list[tuple]] = {}
+    for term in terms:
+        components.setdefault(union.find(term), []).append(term)
+    values: dict[tuple, list] = {}
+    for members in components.values():
+        shared = [c for t in members for c in consts.get(t, ())]
+        if len(members) > 1:
+            # A fact compared with another may need to equal (or pass) the other's value:
+            # fixed values, and the current values a repair may keep, act as constants.
+            shared += [fixed[t[1]] for t in members if t[0] == "f" and fixed.get(t[1]) is not None]
+            shared += [first[t[1]] for t in members if t[0] == "f" and first and first.get(t[1]) is not None]
+        shared = list({(type(c), c): c for c in shared}.values())
+        free_globals = [t for t in members if t[0] == "f" and t[1] not in fixed]
+        per_coll: dict[str, int] = {}
+        for t in members:
+            if t[0] == "c":
+                per_coll[t[1]] = per_coll.get(t[1], 0) + 1
+        k = max(per_coll.values(), default=0)
+        g = len(free_globals)
+        m = g + (g + 1) * k if k else max(g, 1)
+        kinds = {_term_type(vocabulary, t).kind for t in members}
+        for t in members:
+            if t[0] == "f" and t[1] in fixed:
+                continue
+            ftype = _term_type(vocabulary, t)
+            values[t] = _order_values(_scalar_values(ftype, shared, m, kinds), shared)
+    out: dict[str, tuple] = {}
+    for entry in entries:
+        for name in entry.facts:
+            if name in fixed or name in out:
+                continue
+            decl = vocabulary.fact(name)
+            if decl.type.kind == "collection":
+                out[name] = _collection_values(name, colls.get(name) or _Coll(), values, entry, fixed, vocabulary)
+            else:
+                out[name] = tuple(values.get(("f", name), [])) + (None,)
+    if first:
+        for name, value in first.items():
+            if name in out:
+                out[name] = (value,) + tuple(v for v in out[name] if not _same(v, value))
+    return out
+
+
+def _collection_values(name: str, coll: _Coll, values: dict[tuple, list], entry: _Entry,
+                       fixed: Mapping[str, Any], vocabulary: Vocabulary) -> tuple:
+    """Candidate collections: every combination of record types the rules can tell apart.
+
+    Without counts: sets of at most one record per quantifier. With counts, whichever of
+    two exact sets is smaller: explicit multisets of up to ``_Coll.bound`` records, or (one
+    count expression, any constants) a set of distinct records (quantifier witnesses plus
+    the records that carry the count) with extra copies of one of them, as many as reach
+    each interval between the constants (so ``count(c) < 200`` costs no 200 records).
+    """
+    fields = sorted(coll.fields)
+    choices = [list(values.get(("c", name, f), [])) + [None] for f in fields]
+    types = [
+        MappingProxyType({f: v for f, v in zip(fields, combo) if v is not None})
+        for combo in itertools.product(*choices)
+    ]
+    types = _distinct_types(name, coll, types, values, fixed, vocabulary)
+    if not coll.counts:
+        bound = min(len(coll.quants), len(types))
+        total = sum(math.comb(len(types), s) for s in range(bound + 1))
+        _limit(name, total, bound, entry)
+        out = [tuple(c) for size in range(bound + 1) for c in itertools.combinations(types, size)]
+        return tuple(out) + (None,)
+    bound = coll.bound()
+    explicit = sum(math.comb(len(types) + s - 1, s) for s in range(bound + 1))
+    carried = None
+    if len(coll.counts) == 1:
+        count, consts = coll.counts[0]
+        support = min(len(coll.quants) + (1 if count.body is None else 2), len(types))
+        lows = sorted({0} | {x for c in consts if c >= 0 for x in (math.ceil(c), math.floor(c) + 1)})
+        carried = sum(math.comb(len(types), s) * max(s, 1) * (len(lows) * s + 1) for s in range(support + 1))
+    if carried is not None and carried < explicit:
+        _limit(name, carried, support, entry)
+        out: list = [()]
+        for size in range(1, support + 1):
+            extras = sorted({0} | {low - s for low in lows for s in range(size + 1) if low - s > 0})
+            for combo in itertools.combinations(types, size):
+                for carrier in range(size):
+                    for extra in extras:
+                        if extra == 0 and carrier > 0:
+                            continue
+                        mult = [1] * size
+                        mult[carrier] += extra
+                        out.append(_Bag(combo, mult) if extra else tuple(combo))
+        return tuple(out) + (None,)
+    _limit(name, explicit, bound, entry)
+    out = [tuple(c) for size in range(bound + 1)
+           for c in itertools.combinations_with_replacement(types, size)]
+    return tuple(out) + (None,)
+
+
+_SIGNATURE_LIMIT = 512
+
+
+def _distinct_types(name: str, coll: _Coll, types: list, values: dict[tuple, list],
+                    fixed: Mapping[str, Any], vocabulary: Vocabulary) -> list:
+    """One record type per behaviour: records whose every body (quantifier or count over
+    this collection) has the same truth value, for every value of the facts the bodies
+    read, cannot be told apart by any rule, so one of them stands for all."""
+    bodies = [(q.var, q.body) for q in coll.quants] + [(c.var, c.body) for c, _ in coll.counts if c.body is not None]
+    if len(types) <= 1 or not bodies:
+        return types[:1] if not bodies else types
+    read = list(dict.fromkeys(f for _, body in bodies for f in n.facts_read(body)))
+    options = []
+    for f in read:
+        decl = vocabulary.fact(f)
+        if decl is None or decl.type.kind == "collection":
+            return types
+        options.append([fixed[f]] if f in fixed else list(values.get(("f", f), [])) + [None])
+    if math.prod(len(o) for o in options) > _SIGNATURE_LIMIT:
+        return types
+    compiler = _Compiler()
+    compiled = [(var, compiler.condition(body)) for var, body in bodies]
+    contexts = [_Ctx(dict(zip(read, combo)), _EMPTY) for combo in itertools.product(*options)]
+    seen: dict[tuple, Any] = {}
+    for record in types:
+        signature = tuple(fn(ctx, {var: record}) for ctx in contexts for var, fn in compiled)
+        seen.setdefault(signature, record)
+    return list(seen.values())
+
+
+def _limit(name: str, total: int, bound: int, entry: _Entry) -> None:
+    if total > MAX_COLLECTION_CANDIDATES:
+        raise AnalysisError([Diagnostic(
+            "A103", f"{name} would need {total} candidate collections (up to {bound} distinct records) "
+            f"for an exact answer; the analyser stops at {MAX_COLLECTION_CANDIDATES}",
+            severity="warning", source=entry.source, span=entry.rule.span,
+            help="count one expression per collection, compare counts with smaller numbers, "
+                 "or quantify over fewer fields",
+        )])

@@ -1,0 +1,252 @@
+"""Compiled partial evaluation: checked expressions become closures that return the mask of
+truth values a node may still take while some facts are undetermined."""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .. import nodes as n
+from .logic import ALL, F, N, T, _AND, _NOT, _OR, _TRUTH_BIT
+
+
+class _Unassigned:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<undetermined>"
+
+
+_UN: Any = _Unassigned()
+
+
+class _Ctx:
+    """One search: the assignment (fact → value, None = missing; absent = undetermined)."""
+
+    __slots__ = ("asg", "domains", "cache")
+
+    def __init__(self, asg: dict[str, Any], domains: Mapping[str, tuple]) -> None:
+        self.asg = asg
+        self.domains = domains
+        self.cache: dict[int, int] = {}
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _complete(sample: Mapping[str, Any], facts: Iterable[str]) -> dict[str, Any]:
+    asg = dict(sample)
+    for f in facts:
+        asg.setdefault(f, None)
+    return asg
+
+
+Eval = Callable[[_Ctx, Mapping[str, Any]], int]
+Get = Callable[[_Ctx, Mapping[str, Any]], Any]
+_OPERATORS = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
+    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+
+
+class _Compiler:
+    """Checked expressions → closures that return the mask of still-possible truth values."""
+
+    # Atom keys index the per-search mask cache, shared by every rule: unique per process.
+    keys = itertools.count()
+
+    def condition(self, e) -> Eval:
+        if isinstance(e, n.And):
+            return self.junction([self.condition(o) for o in e.operands], conjunction=True)
+        if isinstance(e, n.Or):
+            return self.junction([self.condition(o) for o in e.operands], conjunction=False)
+        if isinstance(e, n.Not):
+            inner = self.condition(e.operand)
+            return lambda ctx, env: _NOT[inner(ctx, env)]
+        if isinstance(e, n.Implies):
+            return self.implies(self.condition(e.antecedent), self.condition(e.consequent))
+        if isinstance(e, n.Conditional):
+            c, a, b = (self.condition(p) for p in (e.condition, e.then, e.otherwise))
+
+            def conditional(ctx, env):
+                m = c(ctx, env)
+                return _AND[_OR[_NOT[m]][a(ctx, env)]][_OR[m][b(ctx, env)]]
+
+            return conditional
+        if isinstance(e, n.DefinitionRef):
+            return self.condition(e.body)
+        if isinstance(e, n.Quantified):
+            return self.quantified(e)
+        if isinstance(e, n.Const):
+            bit = _TRUTH_BIT.get(e.value, N)
+            return lambda ctx, env: bit
+        if isinstance(e, n.Compare):
+            return self.compare(e)
+        if isinstance(e, n.Member):
+            return self.member(e)
+        if isinstance(e, n.Presence):
+            return self.presence(e)
+        raise TypeError(f"not a condition: {type(e).__name__}")
+
+    @staticmethod
+    def junction(parts: list[Eval], conjunction: bool) -> Eval:
+        stop, start, table = (F, T, _AND) if conjunction else (T, F, _OR)
+
+        def junction(ctx, env):
+            acc = start
+            for g in parts:
+                m = g(ctx, env)
+                if m == stop:
+                    return stop
+                acc = table[acc][m]
+            return acc
+
+        return junction
+
+    @staticmethod
+    def implies(a: Eval, c: Eval) -> Eval:
+        def implies(ctx, env):
+            m = a(ctx, env)
+            if m == F:
+                return T
+            return _OR[_NOT[m]][c(ctx, env)]
+
+        return implies
+
+    def quantified(self, e: n.Quantified) -> Eval:
+        name, var, body = e.collection.fact, e.var, self.condition(e.body)
+        every = e.quantifier == "all"
+
+        def quantified(ctx, env):
+            items = ctx.asg.get(name, _UN)
+            if items is _UN:
+                return ALL
+            if items is None:
+                return N
+            acc = T if every else F
+            for record in items:
+                m = body(ctx, {**env, var: record})
+                if every:
+                    if m == F:
+                        return F
+                    acc = _AND[acc][m]
+                else:
+                    if m == T:
+                        return T
+                    acc = _OR[acc][m]
+            return acc
+
+        return quantified
+
+    def getter(self, e) -> Get:
+        if isinstance(e, n.FactRef):
+            name = e.fact
+            return lambda ctx, env: ctx.asg.get(name, _UN)
+        if isinstance(e, n.FieldRef):
+            var, fld = e.var, e.field
+            return lambda ctx, env: env[var].get(fld)
+        if isinstance(e, n.Const):
+            value = e.value
+            return lambda ctx, env: value
+        if isinstance(e, n.Count):
+            return self.count(e)
+        raise TypeError(f"not a value: {type(e).__name__}")
+
+    def count(self, e: n.Count) -> Get:
+        name, var = e.collection.fact, e.var
+        body = None if e.body is None else self.condition(e.body)
+
+        def count(ctx, env):
+            items = ctx.asg.get(name, _UN)
+            if items is _UN or items is None:
+                return items
+            mult = getattr(items, "mult", None)
+            if body is None:
+                return len(items) if mult is None else sum(mult)
+            total, unknown, open_ = 0, False, False
+            for i, record in enumerate(items):
+                m = body(ctx, {**env, var: record})
+                if m == T:
+                    total += 1 if mult is None else mult[i]
+                elif m == N:
+                    unknown = True
+                elif m != F:
+                    open_ = True
+            return None if unknown else _UN if open_ else total
+
+        return count
+
+    def atom(self, truth: Callable[[Any, Any], int], left, right) -> Eval:
+        """An atom over one or two operands; ``truth(a, b)`` on determined values."""
+        gl = self.getter(left)
+        gr = self.getter(right) if right is not None else (lambda ctx, env: None)
+        lfact = left.fact if isinstance(left, n.FactRef) else None
+        rfact = right.fact if isinstance(right, n.FactRef) else None
+        lstatic = right is None or isinstance(right, n.Const)
+        rstatic = isinstance(left, n.Const)
+        key = next(self.keys)
+
+        def atom(ctx, env):
+            a = gl(ctx, env)
+            b = gr(ctx, env)
+            if a is not _UN and b is not _UN:
+                return truth(a, b)
+            if b is not _UN and lfact is not None:
+                return _over(ctx, lfact, key if lstatic else None, lambda v: truth(v, b))
+            if a is not _UN and rfact is not None:
+                return _over(ctx, rfact, key if rstatic else None, lambda v: truth(a, v))
+            return ALL
+
+        return atom
+
+    def compare(self, e: n.Compare) -> Eval:
+        op = _OPERATORS[e.op]
+
+        def truth(a, b):
+            if a is None or b is None:
+                return N
+            return T if op(a, b) else F
+
+        return self.atom(truth, e.left, e.right)
+
+    def member(self, e: n.Member) -> Eval:
+        items = tuple(i.value for i in e.items)
+        negated = e.negated
+
+        def truth(a, _):
+            if a is None:
+                return N
+            inside = any(a == item for item in items)
+            return F if inside == negated else T
+
+        return self.atom(truth, e.operand, None)
+
+    def presence(self, e: n.Presence) -> Eval:
+        present = e.present
+
+        def truth(a, _):
+            return T if (a is not None) == present else F
+
+        return self.atom(truth, e.operand, None)
+
+
+def _over(ctx: _Ctx, fact: str, key: int | None, truth: Callable[[Any], int]) -> int:
+    """The mask of an atom over every value an undetermined fact may still take."""
+    if key is not None:
+        cached = ctx.cache.get(key)
+        if cached is not None:
+            return cached
+    domain = ctx.domains.get(fact)
+    if domain is None:
+        return ALL
+    mask = 0
+    for value in domain:
+        mask |= truth(value)
+        if mask == ALL:
+            break
+    if key is not None:
+        ctx.cache[key] = mask
+    return mask

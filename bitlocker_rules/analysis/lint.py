@@ -1,0 +1,298 @@
+"""Lint: semantic findings per rule, per pair and over the selection; the checker's
+diagnostics as findings; the exit code findings give."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .. import nodes as n
+from ..errors import Diagnostic
+from ..vocabulary import Vocabulary
+from .analyzer import Analyzer
+from .domains import _domains
+from .evaluation import _EMPTY, _complete, _Ctx
+from .logic import FAIL, PASS, _APPLICABLE, _GOAL_WORDS, goal_mask
+from .records import _CODES, AnalysisError, Finding, Location, _location
+from .selection import _Entry
+from .unionfind import _Union
+
+
+MAX_CONFLICTS = 50
+
+
+_SAMPLES = 96
+
+
+def lint(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str] | None = None,
+         implication: bool = True) -> list[Finding]:
+    """Semantic findings for the selected rules (the checker's diagnostics come from loading).
+
+    Per rule: can never pass (L101), can never fail (L102), never applicable (L103). Per
+    pair: implied by another rule (L104; *satisfied* = pass or not applicable, so A implies B
+    when every assignment satisfying A satisfies B), equivalent (L105). Per file: unused
+    definitions (L106). Over the whole selection: minimal sets of rules that cannot be
+    satisfied together (L107), condition by condition. Rules the analyser cannot decide
+    are reported (L100) and left out of the rest.
+    """
+    analyzer = Analyzer(rulesets, vocabulary, rules)
+    findings: list[Finding] = []
+    findings += _unused_definitions(analyzer)
+    usable: list[_Entry] = []
+    for e in analyzer.entries:
+        if e.problems:
+            findings.append(_finding("L100", e.problems[0].message + f" (rule {e.id} is not analysed)",
+                                     [e], details={"problems": [d.code for d in e.problems]},
+                                     span=e.problems[0].span))
+        else:
+            usable.append(e)
+    can: dict[int, dict[str, dict[str, Any] | None]] = {}
+    healthy: list[_Entry] = []
+    holdable: list[_Entry] = []
+    for e in usable:
+        try:
+            found = _reachable(analyzer, e)
+        except AnalysisError as exc:
+            findings.append(_finding("L100", exc.diagnostics[0].message + f" (rule {e.id} is not analysed)", [e]))
+            continue
+        can[e.index] = found
+        if e.rule.applicability is not None and found["applicable"] is None:
+            findings.append(_finding("L103", f"{e.id} never applies: its `when` condition can never be true",
+                                     [e], span=e.rule.applicability.span))
+        elif found["pass"] is None:
+            findings.append(_finding("L101", f"{e.id} can never pass: whenever it applies it fails or is unknown", [e]))
+        elif found["fail"] is None:
+            findings.append(_finding("L102", f"{e.id} can never fail, so it checks nothing", [e]))
+        else:
+            healthy.append(e)
+        if found["satisfied"] is not None:
+            holdable.append(e)
+    samples = _samples(analyzer, usable, can)
+    bits = {e.index: _satisfied_bits(e, samples) for e in usable if e.index in can}
+    if implication:
+        findings += _implications(analyzer, healthy, can, bits)
+    findings += _conflicts(analyzer, holdable, can, bits)
+    return findings
+
+
+def _finding(code: str, message: str, entries: Sequence[_Entry], details: Mapping[str, Any] | None = None,
+             span=None, severity: str | None = None) -> Finding:
+    locations = []
+    for i, e in enumerate(entries):
+        where = _location(e.path, e.source, span if (i == 0 and span is not None) else e.rule.spans.get("id", e.rule.span))
+        if where is not None:
+            locations.append(where)
+    info = {"rulesets": [e.ruleset.id for e in entries], **(details or {})}
+    return Finding(code, severity or _CODES[code][2], message, tuple(e.id for e in entries), tuple(locations), info)
+
+
+def _reachable(analyzer: Analyzer, e: _Entry) -> dict[str, dict[str, Any] | None]:
+    """For one rule: an assignment reaching each interesting state, or None when none does."""
+    goals = {
+        "pass": goal_mask(PASS), "fail": goal_mask(FAIL), "satisfied": goal_mask("satisfied"),
+        "not_satisfied": goal_mask("not_satisfied"),
+    }
+    if e.rule.applicability is not None:
+        goals["applicable"] = _APPLICABLE
+    return {name: analyzer.solve([(e, mask)]) for name, mask in goals.items()}
+
+
+def _unused_definitions(analyzer: Analyzer) -> list[Finding]:
+    findings = []
+    seen = set()
+    for item in analyzer.rulesets:
+        ruleset = getattr(item, "ruleset", item)
+        if id(ruleset) in seen:
+            continue
+        seen.add(id(ruleset))
+        path = getattr(item, "path", None) or (ruleset.text.name if ruleset.text else ruleset.id)
+        used: set[str] = set()
+        stack = [x for r in ruleset.rules for x in (r.applicability, *r.requirements) if x is not None]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, n.DefinitionRef):
+                if node.name in used:
+                    continue
+                used.add(node.name)
+            stack.extend(n.children(node))
+        for d in ruleset.definitions:
+            if d.name not in used:
+                where = _location(path, ruleset.text, d.span)
+                findings.append(Finding(
+                    "L106", "warning", f"definition `{d.name}` is never used by a rule or note",
+                    (), (where,) if where else (), {"rulesets": [ruleset.id], "definition": d.name},
+                ))
+    return findings
+
+
+def _samples(analyzer: Analyzer, entries: Sequence[_Entry], can) -> list[dict[str, Any]]:
+    """Assignments to refute implications cheaply: every witness found so far, plus random ones."""
+    samples: list[dict[str, Any]] = []
+    rng = random.Random(20240611)
+    for e in entries:
+        for assignment in (can.get(e.index) or {}).values():
+            if assignment is not None:
+                samples.append(assignment)
+    if len(samples) > _SAMPLES:
+        samples = rng.sample(samples, _SAMPLES)
+    pools: dict[str, tuple] = {}
+    for e in entries:
+        if e.index not in can:
+            continue
+        try:
+            domains = _domains([e], analyzer.vocabulary, {})
+        except AnalysisError:
+            continue
+        for name, values in domains.items():
+            if len(values) > len(pools.get(name, ())):
+                pools[name] = values
+    for _ in range(_SAMPLES if pools else 0):
+        samples.append({name: rng.choice(values) for name, values in pools.items()})
+    return samples
+
+
+def _satisfied_bits(e: _Entry, samples: Sequence[Mapping[str, Any]]) -> int:
+    """Bit i set when the rule is satisfied on sample i (unknown facts count as missing)."""
+    goal = _GOAL_WORDS["satisfied"]
+    out = 0
+    for i, sample in enumerate(samples):
+        ctx = _Ctx(_complete(sample, e.facts), _EMPTY)
+        if e.state(ctx) & goal:
+            out |= 1 << i
+    return out
+
+
+def _holds(e: _Entry, assignment: Mapping[str, Any], goal: int) -> bool:
+    """Whether ``e`` certainly reaches ``goal`` under ``assignment`` (absent facts missing)."""
+    state = e.state(_Ctx(_complete(assignment, e.facts), _EMPTY))
+    return bool(state & goal) and not state & ~goal
+
+
+def _implications(analyzer: Analyzer, entries: Sequence[_Entry], can, bits) -> list[Finding]:
+    satisfied, broken = _GOAL_WORDS["satisfied"], _GOAL_WORDS["not_satisfied"]
+    by_fact: dict[str, list[_Entry]] = {}
+    for e in entries:
+        for f in set(e.facts):
+            by_fact.setdefault(f, []).append(e)
+    implied: set[tuple[int, int]] = set()
+    checked: set[tuple[int, int]] = set()
+    for a in entries:
+        partners = {b.index: b for f in set(a.facts) for b in by_fact[f] if b.index != a.index}
+        for b in partners.values():
+            key = (a.index, b.index)
+            if key in checked:
+                continue
+            checked.add(key)
+            if bits[a.index] & ~bits[b.index]:
+                continue  # a sample satisfies a and not b
+            if any(_holds(b, w, broken) for w in (can[a.index]["pass"], can[a.index]["satisfied"]) if w):
+                continue  # a's own witnesses satisfy a and not b
+            if analyzer.solve([(a, satisfied), (b, broken)]) is None:
+                implied.add(key)
+    return _implication_findings(entries, implied)
+
+
+def _implication_findings(entries: Sequence[_Entry], implied: set[tuple[int, int]]) -> list[Finding]:
+    """Equivalent rules as one finding per class; one-way implications between classes,
+    without those that follow from two others (A ⇒ C ⇒ B makes A ⇒ B redundant to say)."""
+    index = {e.index: e for e in entries}
+    union = _Union()
+    for a, b in implied:
+        union.find(("r", a))
+        if (b, a) in implied:
+            union.union(("r", a), ("r", b))
+    classes: dict[tuple, list[_Entry]] = {}
+    for e in entries:
+        classes.setdefault(union.find(("r", e.index)), []).append(e)
+    head = {e.index: members[0].index for members in classes.values() for e in members}
+    findings = []
+    for members in classes.values():
+        if len(members) > 1:
+            rulesets = [m.ruleset for m in members]
+            same = len({id(r) for r in rulesets}) < len(rulesets)
+            names = ", ".join(m.id for m in members[:-1]) + f" and {members[-1].id}"
+            where = "" if len({id(r) for r in rulesets}) == 1 else \
+                " (rulesets " + ", ".join(dict.fromkeys(r.id for r in rulesets)) + " overlap)"
+            verb = "are equivalent: every assignment satisfies both or neither" if len(members) == 2 else \
+                "are equivalent: every assignment satisfies all of them or none"
+            findings.append(_finding("L105", f"{names} {verb}{where}", members,
+                                     severity="warning" if same else "info"))
+    edges = {(head[a], head[b]) for a, b in implied if head[a] != head[b]}
+    after: dict[int, set[int]] = {}
+    for a, b in edges:
+        after.setdefault(a, set()).add(b)
+    for a, b in sorted(edges):
+        if any(b in after.get(c, ()) for c in after[a] if c != b):
+            continue  # a ⇒ c ⇒ b: already said
+        x, y = index[a], index[b]
+        same = x.ruleset is y.ruleset
+        where = "" if same else f" (ruleset {x.ruleset.id} and ruleset {y.ruleset.id} overlap)"
+        findings.append(_finding("L104", f"{y.id} is redundant: every assignment that satisfies {x.id} "
+                                 f"also satisfies {y.id}{where}", [y, x], details={"implied_by": x.id},
+                                 severity="warning" if same else "info"))
+    return findings
+
+
+def _conflicts(analyzer: Analyzer, entries: Sequence[_Entry], can, bits) -> list[Finding]:
+    """Minimal sets of satisfiable rules that cannot be satisfied together."""
+    satisfied = _GOAL_WORDS["satisfied"]
+    cores: list[list[_Entry]] = []
+    by_fact: dict[str, list[_Entry]] = {}
+    for e in entries:
+        for f in set(e.facts):
+            by_fact.setdefault(f, []).append(e)
+    # Pairs first: every conflict of two rules is found exactly.
+    done: set[tuple[int, int]] = set()
+    for a in entries:
+        for b in {b.index: b for f in set(a.facts) for b in by_fact[f] if b.index > a.index}.values():
+            if (a.index, b.index) in done or bits[a.index] & bits[b.index]:
+                continue
+            done.add((a.index, b.index))
+            if analyzer.solve([(a, satisfied), (b, satisfied)]) is None:
+                cores.append([a, b])
+    # Then larger cores among what remains once one rule of each pair is set aside.
+    removed = {core[-1].index for core in cores}
+    rest = [e for e in entries if e.index not in removed]
+    cores += analyzer.split(rest, satisfied)[1][:MAX_CONFLICTS]
+    findings = []
+    for core in cores:
+        record = analyzer.conflict(core)
+        rulesets = list(dict.fromkeys(record.rulesets))
+        if len(rulesets) > 1:
+            lead = "rulesets " + " and ".join(rulesets) + " contradict each other: "
+        else:
+            lead = f"rules of ruleset {rulesets[0]} contradict each other: "
+        finding = _finding("L107", lead + record.message(), core, details={
+            "requirements": [
+                {"rule": r.rule, "ruleset": r.ruleset, "fact": r.fact, "label": r.label, "role": r.role,
+                 "required": r.required, "text": r.text, "sentence": r.sentence()}
+                for r in record.requirements
+            ],
+        })
+        # Point at the conditions that clash (the first one of each rule), not at the rule ids.
+        at = {r.rule: r.location for r in reversed(record.requirements) if r.location is not None}
+        places = tuple(at.get(e.id) or loc for e, loc in zip(core, finding.locations))
+        findings.append(Finding(finding.code, finding.severity, finding.message, finding.rules, places,
+                                finding.details))
+    return findings
+
+
+def diagnostic_findings(diagnostics: Iterable[Diagnostic]) -> list[Finding]:
+    """The checker's (or parser's) diagnostics as findings, for one lint report."""
+    out = []
+    for d in diagnostics:
+        locations: tuple[Location, ...] = ()
+        if d.source is not None and d.span is not None:
+            locations = (_location(d.source.name, d.source, d.span),)
+        elif d.file:
+            locations = (Location(d.file, 1, 1, 1, 1),)
+        details = {"help": d.help} if d.help else {}
+        out.append(Finding(d.code, d.severity, d.message, (), locations, details))
+    return out
+
+
+def lint_exit_code(findings: Iterable[Finding], fail_on: str = "warning") -> int:
+    """0 when no finding is at or above ``fail_on`` (error, warning, info), else 1."""
+    levels = {"error": 0, "warning": 1, "info": 2}
+    return int(any(levels.get(f.severity, 0) <= levels[fail_on] for f in findings))

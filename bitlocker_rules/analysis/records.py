@@ -1,0 +1,323 @@
+"""The records the analyser returns, and its error: frozen, JSON-ready, nothing printed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import field, frozen
+
+from ..errors import BitLockerRulesError
+from ..outcome import Condition, Status
+from .values import _raw
+
+
+class AnalysisError(BitLockerRulesError):
+    """Rules the analyser cannot decide exactly (each diagnostic says which construct)."""
+
+
+@frozen
+class Location:
+    """A place in a rule file: 1-based lines and columns; the end column is exclusive."""
+
+    path: str
+    start_line: int
+    start_column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.start_line}:{self.start_column}"
+
+
+def _location(path: str, source, span) -> Location | None:
+    if source is None or span is None:
+        return None
+    line, column = source.position(span.start)
+    end_line, end_column = source.position(span.end)
+    return Location(path, line, column, end_line, end_column)
+
+
+@frozen
+class Requirement:
+    """What one condition of a rule needs of a fact, in the admin's words.
+
+    ``role`` is ``requires`` (a ``require`` clause) or ``applies when`` (the ``when``
+    clause); ``required`` is the interpreter's wording (``anything but Require``,
+    ``at least 6``), already turned around where the condition sits under a negation.
+    """
+
+    rule: str
+    ruleset: str
+    fact: str
+    label: str
+    required: str
+    text: str
+    role: str = "requires"
+    location: Location | None = None
+
+    def sentence(self) -> str:
+        """``SE-09 requires Compatible TPM startup PIN to be anything but Require``."""
+        verb = "to have" if self.required in ("a value", "no value") else "to be"
+        if self.role == "applies when":
+            verb = "has" if verb == "to have" else "is"
+            return f"{self.rule} applies when {self.label} {verb} {self.required}"
+        return f"{self.rule} requires {self.label} {verb} {self.required}"
+
+
+@frozen
+class Witness:
+    """A concrete assignment found by the analyser and confirmed by the interpreter.
+
+    ``values`` holds every fact of the assignment that has a value (typed, as the
+    evaluators take them); ``missing`` the facts the analyser chose to leave missing;
+    ``shown`` (fact, label, value in the admin's words) rows; ``outcomes`` the verdict of
+    every rule involved, as the interpreter gives it.
+    """
+
+    values: Mapping[str, Any]
+    missing: tuple[str, ...] = ()
+    shown: tuple[tuple[str, str, str], ...] = ()
+    outcomes: tuple[tuple[str, Status], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The assignment as plain JSON values (enum member names, versions as text)."""
+        return {name: _raw(value) for name, value in self.values.items()}
+
+
+def _requirement_dict(r: Requirement) -> dict[str, Any]:
+    return {"rule": r.rule, "ruleset": r.ruleset, "fact": r.fact, "label": r.label, "role": r.role,
+            "required": r.required, "text": r.text, "sentence": r.sentence(),
+            "location": str(r.location) if r.location else None}
+
+
+def _witness_dict(w: Witness) -> dict[str, Any]:
+    return {"values": w.to_json(), "missing": list(w.missing),
+            "shown": [{"fact": f, "label": label, "value": shown} for f, label, shown in w.shown],
+            "outcomes": {rule: str(status) for rule, status in w.outcomes}}
+
+
+@frozen
+class RuleConflict:
+    """Rules that cannot all be satisfied together; removing any one of them resolves it.
+
+    ``device_facts`` (repair only) are the device facts that block: with them free the
+    rules could be satisfied; empty when no device could satisfy them.
+    """
+
+    rules: tuple[str, ...]
+    rulesets: tuple[str, ...]
+    requirements: tuple[Requirement, ...] = ()
+    device_facts: tuple[str, ...] = ()
+
+    def message(self) -> str:
+        """One paragraph: which rules, and condition by condition what each requires."""
+        names = [f"{r} ({s})" for r, s in zip(self.rules, self.rulesets)]
+        head = (" and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1])
+        text = f"{head} cannot all be satisfied together" if len(names) > 2 else f"{head} cannot both be satisfied"
+        if self.requirements:
+            text += ": " + "; ".join(r.sentence() for r in self.requirements)
+        return text + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"rules": list(self.rules), "rulesets": list(self.rulesets), "message": self.message(),
+                "requirements": [_requirement_dict(r) for r in self.requirements],
+                "device_facts": list(self.device_facts)}
+
+
+@frozen
+class Satisfiability:
+    """The answer of ``check_satisfiable``: a witness, or a minimal conflicting set of rules."""
+
+    satisfiable: bool
+    witness: Witness | None = None
+    conflict: RuleConflict | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"satisfiable": self.satisfiable,
+                "witness": _witness_dict(self.witness) if self.witness else None,
+                "conflict": self.conflict.to_dict() if self.conflict else None}
+
+
+# Lint codes: (name, short description, default severity). ``Finding.name`` and SARIF read them.
+_CODES = {
+    "L100": ("not-analysed", "A rule uses a construct the analyser does not decide", "warning"),
+    "L101": ("never-passes", "A rule can never pass", "error"),
+    "L102": ("never-fails", "A rule can never fail", "warning"),
+    "L103": ("never-applicable", "A rule's applicability condition can never be true", "warning"),
+    "L104": ("redundant", "A rule is implied by another rule", "warning"),
+    "L105": ("equivalent", "Two rules are satisfied by exactly the same facts", "warning"),
+    "L106": ("unused-definition", "A definition is never used", "warning"),
+    "L107": ("conflict", "Rules cannot all be satisfied together", "error"),
+}
+
+
+@frozen
+class Finding:
+    """One lint result: a code, a severity, a message, the rules and places it concerns."""
+
+    code: str
+    severity: str
+    message: str
+    rules: tuple[str, ...] = ()
+    locations: tuple[Location, ...] = ()
+    details: Mapping[str, Any] = field(factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The short name of the finding's code (``never-passes``)."""
+        return _CODES.get(self.code, ("checker-error", "", ""))[0]
+
+    def render(self) -> str:
+        """``path:line:col: severity[code]: message`` (one line per further location)."""
+        where = str(self.locations[0]) if self.locations else "<rules>"
+        lines = [f"{where}: {self.severity}[{self.code}]: {self.message}"]
+        lines += [f"  see also {loc}" for loc in self.locations[1:]]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as JSON-ready data."""
+        return {
+            "code": self.code, "name": self.name, "severity": self.severity, "message": self.message,
+            "rules": list(self.rules),
+            "locations": [
+                {"path": loc.path, "line": loc.start_line, "column": loc.start_column,
+                 "end_line": loc.end_line, "end_column": loc.end_column}
+                for loc in self.locations
+            ],
+            "details": dict(self.details),
+        }
+
+
+@frozen
+class Difference:
+    """An assignment that satisfies one side of a comparison and not the other."""
+
+    satisfies: str
+    fails: str
+    witness: Witness
+    failing_rules: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"satisfies": self.satisfies, "fails": self.fails, "failing_rules": list(self.failing_rules),
+                "witness": _witness_dict(self.witness)}
+
+
+@frozen
+class Comparison:
+    """``relation`` of A to B: ``stricter`` (A's satisfying set is inside B's), ``looser``,
+    ``equivalent`` or ``incomparable``; a witness for each direction that differs."""
+
+    relation: str
+    a_not_b: Difference | None = None
+    b_not_a: Difference | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"relation": self.relation,
+                "a_not_b": self.a_not_b.to_dict() if self.a_not_b else None,
+                "b_not_a": self.b_not_a.to_dict() if self.b_not_a else None}
+
+
+@frozen
+class SettingChange:
+    """Set ``fact`` (Intune ``label``) from ``old`` to ``new`` (both in the Intune words)."""
+
+    fact: str
+    label: str
+    old: str
+    new: str
+    old_value: Any = None
+    new_value: Any = None
+    alternatives: tuple[str, ...] = ()
+
+    def sentence(self) -> str:
+        """``Compatible TPM startup PIN: Require startup PIN with TPM → Do not allow …``."""
+        return f"{self.label}: {self.old} → {self.new}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (raw values as the policy JSON writes them)."""
+        return {"fact": self.fact, "label": self.label, "old": self.old, "new": self.new,
+                "old_value": _raw(self.old_value), "new_value": _raw(self.new_value),
+                "alternatives": list(self.alternatives)}
+
+
+@frozen
+class Prerequisite:
+    """A rule no policy change can satisfy on this device, and the device facts that block it.
+
+    ``conditions`` are the failing conditions in the evaluator's words; ``needed`` shows,
+    per blocking fact, a value under which the rule could be satisfied.
+    """
+
+    rule: str
+    ruleset: str
+    title: str
+    facts: tuple[str, ...]
+    conditions: tuple[Condition, ...] = ()
+    needed: tuple[tuple[str, str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"rule": self.rule, "ruleset": self.ruleset, "title": self.title, "facts": list(self.facts),
+                "conditions": [c.sentence() for c in self.conditions],
+                "needed": [{"fact": f, "label": label, "value": shown} for f, label, shown in self.needed]}
+
+
+@frozen
+class Repair:
+    """The smallest change to policy settings that satisfies the selected rules on a device.
+
+    ``changes`` is optimal in the number of settings changed, for the rules that a policy
+    can satisfy at all on this device. ``prerequisites`` lists rules only a device change
+    can satisfy; ``conflicts`` lists minimal sets of rules that no policy satisfies together
+    on this device; ``left_out`` the rule of each conflict (its last) that the repair does
+    not satisfy. ``outcomes`` are the verdicts after the change.
+    """
+
+    changes: tuple[SettingChange, ...]
+    prerequisites: tuple[Prerequisite, ...] = ()
+    conflicts: tuple[RuleConflict, ...] = ()
+    outcomes: tuple[tuple[str, Status], ...] = ()
+    left_out: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the changes alone satisfy every selected rule."""
+        return not self.prerequisites and not self.conflicts
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"complete": self.complete, "changes": [c.to_dict() for c in self.changes],
+                "prerequisites": [p.to_dict() for p in self.prerequisites],
+                "conflicts": [c.to_dict() for c in self.conflicts], "left_out": list(self.left_out),
+                "outcomes": {rule: str(status) for rule, status in self.outcomes}}
+
+
+@frozen
+class FleetChange:
+    """One candidate change across a fleet and how many devices satisfy every rule with it."""
+
+    change: SettingChange | None
+    devices_satisfied: int
+
+
+@frozen
+class FleetRepair:
+    """The single policy change that makes the most devices satisfy every selected rule."""
+
+    best: FleetChange
+    before: int
+    total: int
+    ranking: tuple[FleetChange, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        def one(c: FleetChange) -> dict[str, Any]:
+            return {"change": c.change.to_dict() if c.change else None, "devices_satisfied": c.devices_satisfied}
+
+        return {"best": one(self.best), "before": self.before, "total": self.total,
+                "ranking": [one(c) for c in self.ranking]}

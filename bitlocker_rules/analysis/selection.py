@@ -1,0 +1,94 @@
+"""The selected rules: each with its static summary, its compiled partial evaluator, and its
+state as the reference interpreter computes it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .. import nodes as n
+from ..errors import Diagnostic
+from ..interpreter import Interpreter
+from ..vocabulary import Vocabulary
+from .evaluation import _EMPTY, _Compiler, _Ctx
+from .logic import ALL, NOT_APPLICABLE, F, T, _AND, _STATES, _TRUTH_BIT, _and3, _state_bit, _verdict
+from .records import AnalysisError
+from .summary import _Info
+
+
+class _Entry:
+    """One selected rule with its compiled partial evaluator and static summary."""
+
+    __slots__ = ("index", "ruleset", "rule", "interpreter", "path", "facts", "problems",
+                 "app", "reqs", "info", "source")
+
+    def __init__(self, index, ruleset: n.Ruleset, rule: n.Rule, interpreter: Interpreter, path: str) -> None:
+        self.index = index
+        self.ruleset = ruleset
+        self.rule = rule
+        self.interpreter = interpreter
+        self.path = path
+        self.source = ruleset.text
+        self.facts = n.facts_read(rule.applicability, *rule.requirements)
+        info = _Info(interpreter.vocabulary, ruleset.text)
+        for expr in (rule.applicability, *rule.requirements):
+            if expr is not None:
+                info.walk(expr, ())
+        self.info = info
+        self.problems = tuple(info.problems)
+        if not self.problems:
+            compiler = _Compiler()
+            self.app = None if rule.applicability is None else compiler.condition(rule.applicability)
+            self.reqs = tuple(compiler.condition(r) for r in rule.requirements)
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    def state(self, ctx: _Ctx) -> int:
+        """The set of (applicability, requirement) states still possible."""
+        a = T if self.app is None else self.app(ctx, _EMPTY)
+        if a == F:
+            return _STATES[F][ALL]
+        r = T
+        for g in self.reqs:
+            m = g(ctx, _EMPTY)
+            if m == F:
+                r = F
+                break
+            r = _AND[r][m]
+        return _STATES[a][r]
+
+
+def _entries(rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None) -> list[_Entry]:
+    """Selected rules of LoadedRuleset-like objects (``.ruleset``, ``.path``, ``.interpreter``) or Rulesets."""
+    wanted = None if rules is None else set(rules)
+    found: list[_Entry] = []
+    for item in rulesets:
+        ruleset = getattr(item, "ruleset", item)
+        interpreter = getattr(item, "interpreter", None) or Interpreter(ruleset, vocabulary)
+        path = getattr(item, "path", None) or (ruleset.text.name if ruleset.text else ruleset.id)
+        for rule in ruleset.rules:
+            if rule.kind != "rule" or (wanted is not None and rule.id not in wanted):
+                continue
+            found.append(_Entry(len(found), ruleset, rule, interpreter, path))
+    if wanted is not None:
+        missing = wanted - {e.id for e in found}
+        if missing:
+            raise AnalysisError([Diagnostic("A001", f"no selected rule called `{r}`") for r in sorted(missing)])
+    return found
+
+
+def _interpreter_state(entry: _Entry, values: Mapping[str, Any]) -> int:
+    """The (applicability, requirements) state bit, computed by the reference interpreter."""
+    interp, rule = entry.interpreter, entry.rule
+    a = T if rule.applicability is None else _TRUTH_BIT[interp.eval(rule.applicability, values, {})[0]]
+    r = T
+    for req in rule.requirements:
+        r = _and3(r, _TRUTH_BIT[interp.eval(req, values, {})[0]])
+    status = interp.verdict(rule, values)[0]
+    if a == F:
+        return _STATES[F][ALL] if status is NOT_APPLICABLE else 0
+    if status is not _verdict(a, r):
+        raise AssertionError(f"analysis bug: state of {entry.id} disagrees with the interpreter")
+    return _state_bit(a, r)

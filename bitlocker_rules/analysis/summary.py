@@ -1,0 +1,166 @@
+"""What the rules ask of their facts: terms, constants, comparisons between terms and, per
+collection, the fields, quantifiers and counts; constructs outside the fragment as problems."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import nodes as n
+from ..errors import Diagnostic
+from ..vocabulary import Vocabulary
+
+
+class _Coll:
+    """What the selected rules ask of one collection: fields read, quantifiers, counts."""
+
+    __slots__ = ("fields", "quants", "counts")
+
+    def __init__(self) -> None:
+        self.fields: set[str] = set()
+        self.quants: list[n.Quantified] = []
+        self.counts: list[tuple[n.Count, list]] = []  # distinct count expressions, constants
+
+    def merge(self, other: _Coll) -> None:
+        self.fields |= other.fields
+        for q in other.quants:
+            if q not in self.quants:
+                self.quants.append(q)
+        for c, consts in other.counts:
+            self.add_count(c, consts)
+
+    def add_count(self, count: n.Count, consts: list) -> None:
+        for known, values in self.counts:
+            if known == count:
+                values.extend(consts)
+                return
+        self.counts.append((count, list(consts)))
+
+    def bound(self) -> int:
+        """Records enough for any combination of quantifier and count values (explicit multisets)."""
+        witnesses, plain = len(self.quants), 0
+        for count, consts in self.counts:
+            top = _top(consts)
+            if count.body is None:
+                plain = top + 1
+            else:
+                witnesses += top + 2
+        return max(witnesses, plain)
+
+
+def _top(consts: list) -> int:
+    return max([math.floor(c) for c in consts if _number(c)] + [0])
+
+
+def _number(c: Any) -> bool:
+    return isinstance(c, (int, float)) and not isinstance(c, bool)
+
+
+class _Info:
+    """What domain construction needs from a rule: terms, constants, comparisons, collections."""
+
+    def __init__(self, vocabulary: Vocabulary, source) -> None:
+        self.vocabulary = vocabulary
+        self.source = source
+        self.consts: list[tuple[tuple, Any]] = []
+        self.edges: list[tuple[tuple, tuple]] = []
+        self.terms: set[tuple] = set()
+        self.colls: dict[str, _Coll] = {}
+        self.problems: list[Diagnostic] = []
+
+    def coll(self, name: str) -> _Coll:
+        return self.colls.setdefault(name, _Coll())
+
+    def problem(self, code: str, message: str, node, help: str) -> None:
+        self.problems.append(Diagnostic(code, message, severity="warning", source=self.source,
+                                        span=getattr(node, "span", None), help=help))
+
+    def walk(self, e, scope: tuple[str, ...]) -> None:
+        if isinstance(e, (n.And, n.Or)):
+            for o in e.operands:
+                self.walk(o, scope)
+        elif isinstance(e, n.Not):
+            self.walk(e.operand, scope)
+        elif isinstance(e, n.Implies):
+            self.walk(e.antecedent, scope)
+            self.walk(e.consequent, scope)
+        elif isinstance(e, n.Conditional):
+            for part in (e.condition, e.then, e.otherwise):
+                self.walk(part, scope)
+        elif isinstance(e, n.DefinitionRef):
+            self.walk(e.body, scope)
+        elif isinstance(e, n.Quantified):
+            if self.collection(e.collection, e):
+                self.coll(e.collection.fact).quants.append(e)
+            self.walk(e.body, scope + (e.var,))
+        elif isinstance(e, n.Compare):
+            self.compare(e, scope)
+        elif isinstance(e, n.Member):
+            if isinstance(e.operand, n.Count):
+                self.count(e.operand, [i.value for i in e.items], scope)
+            else:
+                term = self.term(e.operand, scope)
+                if term is not None:
+                    self.consts += [(term, i.value) for i in e.items]
+        elif isinstance(e, n.Presence):
+            self.term(e.operand, scope)
+        elif isinstance(e, n.Const):
+            pass
+        else:
+            self.problem("A104", f"the analyser cannot read a {type(e).__name__} here", e,
+                         "check the rule with the checker first")
+
+    def collection(self, e, node) -> bool:
+        if isinstance(e, n.FactRef):
+            return True
+        self.problem("A104", "the analyser needs a collection fact here", node, "quantify over a collection fact")
+        return False
+
+    def compare(self, e: n.Compare, scope) -> None:
+        left, right = e.left, e.right
+        for count, other in ((left, right), (right, left)):
+            if isinstance(count, n.Count):
+                if not isinstance(other, n.Const):
+                    self.problem("A102", "a count compared with something other than a constant is outside "
+                                 "what the analyser decides", e, "compare count(…) with a number")
+                    self.count(count, [], scope)
+                    if isinstance(other, n.Count):
+                        self.count(other, [], scope)
+                    return
+                self.count(count, [other.value], scope)
+                return
+        lt, rt = self.term(left, scope), self.term(right, scope)
+        if lt is not None and rt is not None:
+            self.edges.append((lt, rt))
+        elif lt is not None and isinstance(right, n.Const):
+            self.consts.append((lt, right.value))
+        elif rt is not None and isinstance(left, n.Const):
+            self.consts.append((rt, left.value))
+
+    def count(self, e: n.Count, constants: list, scope) -> None:
+        if not self.collection(e.collection, e):
+            return
+        self.coll(e.collection.fact).add_count(e, [c for c in constants if _number(c)])
+        if e.body is not None:
+            self.walk(e.body, scope + (e.var,))
+
+    def term(self, e, scope) -> tuple | None:
+        if isinstance(e, n.FactRef):
+            fact = self.vocabulary.fact(e.fact)
+            if fact is not None and fact.type.kind == "collection":
+                self.coll(e.fact)
+                return None
+            term = ("f", e.fact)
+            self.terms.add(term)
+            return term
+        if isinstance(e, n.FieldRef):
+            if not scope or e.var != scope[-1]:
+                self.problem("A101", f"`{e.var}.{e.field}` reads the record of an outer quantifier; the analyser "
+                             "decides quantifiers whose bodies read only their own variable", e,
+                             "split the rule, or compare each record with facts and constants")
+                return None
+            self.coll(e.collection).fields.add(e.field)
+            term = ("c", e.collection, e.field)
+            self.terms.add(term)
+            return term
+        return None

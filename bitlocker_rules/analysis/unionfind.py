@@ -1,0 +1,18 @@
+"""Disjoint sets: terms that share constants, rules and constraints that share free facts."""
+
+from __future__ import annotations
+
+
+class _Union:
+    def __init__(self) -> None:
+        self.parent: dict[tuple, tuple] = {}
+
+    def find(self, x: tuple) -> tuple:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: tuple, b: tuple) -> None:
+        self.parent[self.find(a)] = self.find(b)

@@ -1,0 +1,108 @@
+"""What each condition of a rule requires of a fact, in the admin's words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import nodes as n
+from .records import Requirement, _location
+from .selection import _Entry
+
+
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+_OP_WORDS = {"==": "equal to {}", "!=": "different from {}", "<": "less than {}", "<=": "at most {}",
+             ">": "more than {}", ">=": "at least {}"}
+
+
+def requirements_of(entry: _Entry, facts: set[str] | None = None) -> list[Requirement]:
+    """What each condition of a rule requires, for the conditions that read ``facts`` (all if None)."""
+    out: list[Requirement] = []
+    rule = entry.rule
+    if rule.applicability is not None:
+        _collect(entry, rule.applicability, 1, "applies when", facts, out)
+    for req in rule.requirements:
+        _collect(entry, req, 1, "requires", facts, out)
+    seen, unique = set(), []
+    for r in out:
+        key = (r.fact, r.required, r.role, r.text)
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    return unique
+
+
+def _collect(entry: _Entry, e, polarity: int, role: str, facts, out: list[Requirement]) -> None:
+    if isinstance(e, (n.And, n.Or)):
+        for o in e.operands:
+            _collect(entry, o, polarity, role, facts, out)
+    elif isinstance(e, n.Not):
+        _collect(entry, e.operand, -polarity, role, facts, out)
+    elif isinstance(e, n.Implies):
+        _collect(entry, e.antecedent, -polarity, role, facts, out)
+        _collect(entry, e.consequent, polarity, role, facts, out)
+    elif isinstance(e, n.Conditional):
+        _collect(entry, e.condition, 0, role, facts, out)
+        _collect(entry, e.then, polarity, role, facts, out)
+        _collect(entry, e.otherwise, polarity, role, facts, out)
+    elif isinstance(e, n.DefinitionRef):
+        _collect(entry, e.body, polarity, role, facts, out)
+    elif isinstance(e, n.Quantified):
+        _collect(entry, e.body, polarity, role, facts, out)
+    elif isinstance(e, (n.Compare, n.Member, n.Presence)):
+        found = _requirement(entry, e, polarity, role, facts)
+        if found is not None:
+            out.append(found)
+
+
+def _requirement(entry: _Entry, e, polarity: int, role: str, facts) -> Requirement | None:
+    interp = entry.interpreter
+    subject, other, op = _subject(e)
+    if isinstance(subject, n.FactRef):
+        fact = subject.fact
+    elif isinstance(subject, n.FieldRef):
+        fact = subject.collection
+    elif isinstance(subject, n.Count):
+        fact = subject.collection.fact if isinstance(subject.collection, n.FactRef) else ""
+    else:
+        return None
+    if facts is not None and fact not in facts:
+        return None
+    decl = interp.declaration(subject)
+    label = decl.label if decl else fact
+    if isinstance(subject, n.FieldRef):
+        collection = interp.vocabulary.fact(subject.collection)
+        label = f"{label} of each {collection.item_label or 'item'} in {collection.label}" if collection else label
+        fact = f"{subject.collection}[].{subject.field}"
+    if isinstance(subject, n.Count):
+        collection = interp.vocabulary.fact(fact)
+        label = f"Number of {collection.item_label or 'item'}s in {collection.label}" if collection else "Count"
+    text = interp.excerpt(e)
+    if polarity == 0:
+        required = f"as in `{text}`"
+    else:
+        if polarity < 0:
+            if isinstance(e, n.Member):
+                e = n.Member(e.operand, e.items, not e.negated, span=e.span)
+            elif isinstance(e, n.Presence):
+                e = n.Presence(e.operand, not e.present, span=e.span)
+            else:
+                op = _NEGATE[op]
+        if isinstance(e, n.Compare) and not isinstance(other, n.Const):
+            other_decl = interp.declaration(other)
+            required = _OP_WORDS[op].format(other_decl.label if other_decl else interp.excerpt(other))
+        else:
+            try:
+                required = interp.required(e, op, other, decl, {}, {})
+            except (KeyError, TypeError, AttributeError):
+                required = f"as in `{text}`"
+    return Requirement(entry.id, entry.ruleset.id, fact, label, required, text, role,
+                       _location(entry.path, entry.source, getattr(e, "span", None)))
+
+
+def _subject(e) -> tuple[Any, Any, str]:
+    if isinstance(e, n.Compare):
+        if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
+            return e.right, e.left, _FLIP[e.op]
+        return e.left, e.right, e.op
+    return e.operand, None, ""
