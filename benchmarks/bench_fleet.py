@@ -902,6 +902,20 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join([fmt(headers), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
 
 
+_SPIN = "import time\ns = time.perf_counter()\nx = 0\nfor i in range(8_000_000): x += i\nprint(time.perf_counter() - s)"
+
+
+def effective_cores() -> float:
+    """How many CPU-bound processes the machine runs at full speed right now (2 = two free cores)."""
+    def spin(count: int) -> float:
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True)
+                 for _ in range(count)]
+        return statistics.mean(float(p.communicate()[0]) for p in procs)
+    alone = min(spin(1) for _ in range(2))
+    together = min(spin(2) for _ in range(2))
+    return 2 * alone / together
+
+
 def _load() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -968,6 +982,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_cli:
             modes += [f"cli-j{j}" for j in jobs]
         runs: dict[tuple[int, str], list[dict]] = {}
+        cores_before = effective_cores()
         for size in sizes:
             repeats = args.repeat if size <= 20_000 else args.repeat_large
             for _ in range(repeats):
@@ -993,6 +1008,7 @@ def main(argv: list[str] | None = None) -> int:
         print("per-rule counts of every timed run equal the floor's: "
               + ("yes" if not wrong_counts else f"NO, differing runs: {sorted(set(wrong_counts))}"))
 
+        cores_after = effective_cores()
         labels = {"floor": "floor: json.loads + hand typing + hand rules", "floor-vocab": "floor, typing by vocabulary.parse_value",
                   "tool": "tool: read_fleet + evaluate_fleet", "tool-jsonl": "tool + write_jsonl(/dev/null)"}
         labels.update({f"cli-j{j}": f"CLI check --fleet --jobs {j} (wall)" for j in jobs})
@@ -1031,6 +1047,9 @@ def main(argv: list[str] | None = None) -> int:
               "largest of any one of its processes (wait4 ru_maxrss).")
 
         big, small = max(sizes), min(sizes)
+        print(f"\nEffective cores before / after the timed runs: {cores_before:.1f} / {cores_after:.1f} of "
+              f"{os.cpu_count()} (two CPU-bound processes together vs one alone; below 2, other work shares the "
+              "machine:\nevery row slows, and the --jobs rows cannot scale)")
         print("\nGoals:")
         for size in sizes:
             ratio = headline[size]
@@ -1063,8 +1082,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile or any(r > GOAL_RATIO for r in headline.values()):
             print(f"\ncProfile of evaluate_fleet on {small:,} devices (tool over the goal, or --profile):")
             print(profile(paths[small], policy))
-    print(f"total {time.perf_counter() - started:.0f} s; load average at the end {_load()} "
-          "(other work on the machine slows the CLI --jobs rows first)")
+    print(f"total {time.perf_counter() - started:.0f} s; load average at the end {_load()}")
     return 1 if check["first"] or check["value_mismatches"] or wrong_counts else 0
 
 

@@ -9,6 +9,7 @@ neither ``exec`` nor ``eval`` is used. Codes: 0 pass, 1 fail, 2 unknown, 3 not a
 
 from __future__ import annotations
 
+import functools
 import linecache
 import types
 from collections.abc import Callable, Mapping
@@ -195,15 +196,76 @@ class _Emitter:
     # --- rules
     def rule(self, rule: n.Rule, d: int) -> str:
         out = self.temp("_r")
-        applies = "True"
-        if rule.applicability is not None:
-            applies = self.cond(rule.applicability, d)
+        when = _simple_atoms(rule.applicability) if rule.applicability is not None else ()
+        require = _simple_atoms(n.And(rule.requirements))
+        if when is not None and require is not None:
+            self.flat_rule(out, when, require, d)
+            return out
+        holds = self.cond(n.And(rule.requirements), d) if rule.applicability is None else None
+        if holds is not None:
+            self.emit(d, f"{out} = 0 if {holds} is True else (1 if {holds} is False else 2)")
+            return out
+        applies = self.cond(rule.applicability, d)
         self.emit(d, f"if {applies} is False: {out} = 3")
         self.emit(d, "else:")
         holds = self.cond(n.And(rule.requirements), d + 1)
         self.emit(d + 1, f"if {applies} is None and {holds} is not True: {out} = 2")
         self.emit(d + 1, f"else: {out} = 0 if {holds} is True else (1 if {holds} is False else 2)")
         return out
+
+    def flat_rule(self, out: str, when: list, require: list, d: int) -> None:
+        """A rule whose ``when`` and ``require`` are conjunctions of tests of one fact each.
+
+        Kleene's answer then needs no three-valued locals: not applicable when a ``when`` test
+        is known false; failing (unknown if a ``when`` fact is missing) when a ``require``
+        test is known false; unknown when a ``require`` fact is missing; else passing.
+        """
+        branches = []
+        if when:
+            branches.append((self.any_false(when), "3"))
+        if require:
+            missing_when = self.any_missing(when)
+            fail = f"(2 if {missing_when} else 1)" if when else "1"
+            branches += [(self.any_false(require), fail), (self.any_missing(require), "2")]
+        for index, (test, code) in enumerate(branches):
+            self.emit(d, f"{'if' if index == 0 else 'elif'} {test}: {out} = {code}")
+        self.emit(d, f"else: {out} = 0" if branches else f"{out} = 0")
+
+    def test(self, atom: n.Expr) -> tuple[str, str]:
+        """(the fact's local, the test as an expression) for a one-fact atom."""
+        if isinstance(atom, n.Member):
+            value = self.value(atom.operand, 0)
+            items = self.const(frozenset(i.value for i in atom.items))
+            return value, f"({value} {'not in' if atom.negated else 'in'} {items})"
+        left, right = self.value(atom.left, 0), self.value(atom.right, 0)
+        value = left if isinstance(atom.left, n.FactRef) else right
+        return value, f"({left} {_OPS[atom.op]} {right})"
+
+    def any_false(self, atoms: list) -> str:
+        return " or ".join(f"({v} is not None and not {t})" for v, t in map(self.test, atoms))
+
+    def any_missing(self, atoms: list) -> str:
+        names = list(dict.fromkeys(self.test(a)[0] for a in atoms))
+        return " or ".join(f"{v} is None" for v in names) or "False"
+
+
+@functools.lru_cache(maxsize=4096)
+def _simple_atoms(expr: n.Expr) -> tuple[n.Expr, ...] | None:
+    """The distinct operands of a conjunction if each tests one fact against constants, else None.
+
+    Memoised on the (hashable, span-free) node, so shared definitions are walked once.
+    """
+    if isinstance(expr, n.DefinitionRef):
+        return _simple_atoms(expr.body)
+    if isinstance(expr, n.And):
+        parts = [_simple_atoms(o) for o in expr.operands]
+        return None if any(p is None for p in parts) else tuple(dict.fromkeys(a for p in parts for a in p))
+    if isinstance(expr, n.Member) and isinstance(expr.operand, n.FactRef):
+        return (expr,)
+    if isinstance(expr, n.Compare):
+        sides = {type(expr.left), type(expr.right)}
+        return (expr,) if sides == {n.FactRef, n.Const} else None
+    return None
 
 
 def _definitions_used(expr: n.Expr) -> list[n.DefinitionRef]:

@@ -111,6 +111,11 @@ class Engine:
             for loaded in self.rulesets for rule in loaded.rules
         }
         self._explained: dict[tuple, RuleOutcome] = {}
+        # A passing rule's outcome carries no reasons: the same record serves every device.
+        self._passed = {
+            (loaded.id, rule.id): _bare_outcome(loaded, rule, Status.PASS)
+            for loaded in self.rulesets for rule in loaded.rules
+        }
 
     @classmethod
     def load(cls, rulesets: Iterable[str | Path] | None = None, vocabulary: Vocabulary | None = None) -> Engine:
@@ -135,7 +140,7 @@ class Engine:
         """Every rule's outcome for one device; reasons for each rule that did not pass."""
         if not isinstance(facts, Facts):
             facts = self.facts(facts)
-        values = facts.values
+        values = facts.table
         conflicts = {c.fact: c for c in facts.conflicts}
         outcomes: list[RuleOutcome] = []
         notes = []
@@ -144,7 +149,7 @@ class Engine:
             for rule, code in zip(loaded.rules, codes):
                 status = STATUS_BY_CODE[code]
                 if status is Status.PASS and not explain_all:
-                    outcomes.append(_bare_outcome(loaded, rule, status))
+                    outcomes.append(self._passed[(loaded.id, rule.id)])
                 else:
                     outcome = _with_sources(self._explain(loaded, rule, values), facts.origins)
                     outcomes.append(_mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
