@@ -15,7 +15,6 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from .analysis import compare, diagnostic_findings, findings_to_sarif, fleet_repair, lint, lint_exit_code, repair
 from .engine import Engine, load_ruleset, shipped_vocabulary
 from .errors import BitLockerRulesError, Diagnostic, InputError, RulesError, redact, suggest
 from .facts import Facts, merge_facts
@@ -26,11 +25,7 @@ from .outcome import InputRecord, Report
 from .printer import print_rule
 from .requirements import coverage
 from .resources import shipped_ruleset_paths
-from .report import (
-    FleetSarif, JUnitWriter, render_fleet_html, render_fleet_json, render_fleet_markdown, render_fleet_table,
-    render_html, render_json, render_junit, render_markdown, render_sarif, render_table,
-)
-from .report.fleet_detail import RuleExamples, WorstDevices
+from . import report as renderers  # each renderer module loads on first use
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
@@ -44,13 +39,21 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``; the installed version is looked up only when asked (it costs start-up time)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
         prog="bitlocker-rules",
         description="Check Intune BitLocker policies against Windows device facts.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the installed version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="evaluate rulesets on a policy and a device")
@@ -157,23 +160,25 @@ def _read_inputs(args: argparse.Namespace, engine: Engine) -> tuple[Facts, tuple
 
 def run_lint(args: argparse.Namespace) -> int:
     """``lint``: the checker's diagnostics and the analyser's findings over every file given."""
+    from . import analysis  # only lint, compare and repair need the analyser
+
     vocabulary = shipped_vocabulary()
     loaded, findings, unreadable = [], [], False
     for target in _lint_targets(args.paths):
         try:
             loaded.append(load_ruleset(target, vocabulary))
         except RulesError as exc:
-            findings += diagnostic_findings(exc.diagnostics)
+            findings += analysis.diagnostic_findings(exc.diagnostics)
             unreadable = True
-    findings += lint(loaded, vocabulary)
+    findings += analysis.lint(loaded, vocabulary)
     if args.format == "json":
         text = json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False) + "\n"
     elif args.format == "sarif":
-        text = json.dumps(findings_to_sarif(findings, _version()), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(analysis.findings_to_sarif(findings, _version()), indent=2, ensure_ascii=False) + "\n"
     else:
         text = "\n".join(f.render() for f in findings) + "\n" + _lint_summary(findings, len(loaded))
     _write(text, args.output)
-    return EXIT_USAGE if unreadable else lint_exit_code(findings, args.fail_on)
+    return EXIT_USAGE if unreadable else analysis.lint_exit_code(findings, args.fail_on)
 
 
 def _lint_targets(paths: Sequence[str]) -> list[str]:
@@ -193,9 +198,11 @@ def _lint_summary(findings, rulesets: int) -> str:
 
 def run_compare(args: argparse.Namespace) -> int:
     """``compare``: the relation between two selections of rules, with a witness per difference."""
+    from . import analysis  # only lint, compare and repair need the analyser
+
     a = Engine.load(args.a.split(","))
     b = Engine.load(args.b.split(","))
-    result = compare(a.rulesets, b.rulesets, a.vocabulary)
+    result = analysis.compare(a.rulesets, b.rulesets, a.vocabulary)
     if args.format == "json":
         _write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
     else:
@@ -217,6 +224,8 @@ def _comparison_text(result, a: str, b: str) -> str:
 
 def run_repair(args: argparse.Namespace) -> int:
     """``repair``: the smallest policy change that makes the rules pass (0 when it is enough)."""
+    from . import analysis  # only lint, compare and repair need the analyser
+
     engine = Engine.load(args.rules)
     if args.fleet:
         return _repair_fleet(args, engine)
@@ -224,7 +233,7 @@ def run_repair(args: argparse.Namespace) -> int:
         print("bitlocker-rules repair: give --policy and --device files (or --fleet)", file=sys.stderr)
         return EXIT_USAGE
     facts, _ = _read_inputs(args, engine)
-    result = repair(engine.rulesets, engine.vocabulary, facts)
+    result = analysis.repair(engine.rulesets, engine.vocabulary, facts)
     if not args.quiet:
         text = (json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json"
                 else _repair_text(result, facts.name))
@@ -254,6 +263,8 @@ def _repair_text(result, subject: str) -> str:
 
 
 def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
+    from . import analysis  # only lint, compare and repair need the analyser
+
     parts = [p.facts for path in args.policy for p in load_policies(path, engine.vocabulary)]
     policy = merge_facts(parts) if parts else None
     devices, bad = [], 0
@@ -264,7 +275,7 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
             bad += 1
             continue
         devices.append(merge_facts([policy, device]) if policy else device)
-    result = fleet_repair(engine.rulesets, engine.vocabulary, devices)
+    result = analysis.fleet_repair(engine.rulesets, engine.vocabulary, devices)
     if args.format == "json":
         _write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
     else:
@@ -278,16 +289,16 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
 def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bool = False) -> str:
     """One device's report in ``fmt`` (one of FORMATS)."""
     if fmt == "json":
-        return render_json(report)
+        return renderers.render_json(report)
     if fmt == "markdown":
-        return render_markdown(report, verbose=verbose)
+        return renderers.render_markdown(report, verbose=verbose)
     if fmt == "sarif":
-        return render_sarif(report)
+        return renderers.render_sarif(report)
     if fmt == "junit":
-        return render_junit(report, verbose=verbose)
+        return renderers.render_junit(report, verbose=verbose)
     if fmt == "html":
-        return render_html(report, verbose=verbose)
-    return render_table(report, colour=colour, verbose=verbose)
+        return renderers.render_html(report, verbose=verbose)
+    return renderers.render_table(report, colour=colour, verbose=verbose)
 
 
 def _one_device(path: str, engine: Engine):
@@ -342,7 +353,7 @@ def run_fleet(args: argparse.Namespace) -> int:
         if progress:
             print(file=sys.stderr)
         if not args.quiet:
-            sys.stdout.write(render_fleet_json(summary) if args.format == "json" else render_fleet_table(summary))
+            sys.stdout.write(renderers.render_fleet_json(summary) if args.format == "json" else renderers.render_fleet_table(summary))
     else:
         summary = _fleet_report(args, evaluate, engine)
         if progress:
@@ -368,23 +379,23 @@ def _fleet_report(args: argparse.Namespace, evaluate, engine: Engine):
     inputs += (InputRecord("fleet", args.fleet, "fleet"),)
     if args.format == "junit":
         with _report_stream(args.output) as stream:
-            writer = JUnitWriter(stream, fleet=True)
+            writer = renderers.JUnitWriter(stream, fleet=True)
             summary = evaluate(lambda item: writer.add(item[1]), _numbered_report)
             writer.close()
         return summary
     if args.format == "sarif":
-        sarif = FleetSarif(inputs)
+        sarif = renderers.FleetSarif(inputs)
         summary = evaluate(lambda item: sarif.add(item[1]), _numbered_report)
         text = sarif.render(summary.bad_rows)
     else:
-        worst, examples = WorstDevices(WORST_DEVICES), RuleExamples()
+        worst, examples = renderers.WorstDevices(WORST_DEVICES), renderers.RuleExamples()
 
         def keep(item):
             worst.add(device_record(*item))
             examples.add(item[1])
 
         summary = evaluate(keep, _numbered_report)
-        render = render_fleet_html if args.format == "html" else render_fleet_markdown
+        render = renderers.render_fleet_html if args.format == "html" else renderers.render_fleet_markdown
         text = render(summary, devices=worst.devices(), examples=examples.outcomes(), inputs=inputs,
                       limit=WORST_DEVICES)
     _write(text, args.output)

@@ -1,14 +1,26 @@
-"""Renderers: reports as text for people (table, Markdown, HTML) and for programs (JSON, SARIF, JUnit XML)."""
+"""Renderers: reports as text for people (table, Markdown, HTML) and for programs (JSON, SARIF, JUnit XML).
 
-from .html import render_fleet_html, render_html
-from .json_report import fleet_to_dict, render_fleet_json, render_json, report_to_dict
-from .junit import JUnitWriter, render_junit
-from .markdown import render_fleet_markdown, render_markdown
-from .sarif import FleetSarif, locate_json_path, render_sarif
-from .table import render_fleet_table, render_table
+Each renderer module is imported on first use (PEP 562 ``__getattr__``): one run of the
+command line renders one format, and importing all of them costs start-up time.
+"""
 
-__all__ = [
-    "FleetSarif", "JUnitWriter", "fleet_to_dict", "locate_json_path", "render_fleet_html", "render_fleet_json",
-    "render_fleet_markdown", "render_fleet_table", "render_html", "render_json", "render_junit",
-    "render_markdown", "render_sarif", "render_table", "report_to_dict",
-]
+import importlib
+
+_HOMES = {
+    "render_fleet_html": "html", "render_html": "html",
+    "fleet_to_dict": "json_report", "render_fleet_json": "json_report", "render_json": "json_report",
+    "report_to_dict": "json_report",
+    "JUnitWriter": "junit", "render_junit": "junit",
+    "render_fleet_markdown": "markdown", "render_markdown": "markdown",
+    "FleetSarif": "sarif", "locate_json_path": "sarif", "render_sarif": "sarif",
+    "render_fleet_table": "table", "render_table": "table",
+    "RuleExamples": "fleet_detail", "WorstDevices": "fleet_detail",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
