@@ -50,12 +50,12 @@ class Interpreter:
         self.ruleset = ruleset
         self.vocabulary = vocabulary
         self.source: SourceText | None = ruleset.text
-        # When set, only these conditions keep their truth; every other atom counts as unknown.
+        # When set, only these conditions (by identity) keep their truth; the rest are unknown.
         self.keep = keep
 
     def masked(self, keep: Iterable[Condition]) -> Interpreter:
         """An interpreter that treats every condition outside ``keep`` as unknown."""
-        return Interpreter(self.ruleset, self.vocabulary, frozenset(keep))
+        return Interpreter(self.ruleset, self.vocabulary, frozenset(_identity(c) for c in keep))
 
     # --- rules
     def evaluate(self, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
@@ -66,9 +66,14 @@ class Interpreter:
             reasons = tuple(attrs.evolve(c, decisive=c in decisive) for c in reasons)
         else:
             reasons = tuple(attrs.evolve(c, decisive=True) for c in reasons)
+        applies_because: tuple[Condition, ...] = ()
+        if status is Status.FAIL:
+            # Why it applies is context; the reasons are the requirements that do not hold.
+            applies_because = tuple(c for c in reasons if c.role == "when")
+            reasons = tuple(c for c in reasons if c.role != "when")
         return RuleOutcome(
             ruleset=self.ruleset.id, rule=rule.id, title=rule.title, severity=rule.severity,
-            sources=rule.sources, status=status, reasons=reasons,
+            sources=rule.sources, status=status, reasons=reasons, applies_because=applies_because,
             remediation=rule.remediation, events=rule.events, location=self.location(rule.span),
         )
 
@@ -76,13 +81,17 @@ class Interpreter:
         """Status and deciding conditions; applicability first, then the requirements."""
         applies: Result = (True, ())
         if rule.applicability is not None:
-            applies = self.eval(rule.applicability, values, {})
+            truth, reasons = self.eval(rule.applicability, values, {})
+            applies = truth, tuple(attrs.evolve(c, role="when") for c in reasons)
             if applies[0] is False:
                 return Status.NOT_APPLICABLE, applies[1]
         truth, reasons = _all([self.eval(r, values, {}) for r in rule.requirements])
         if applies[0] is None and truth is not True:
             # It may not apply, and it does not pass: the missing facts decide.
             return Status.UNKNOWN, applies[1] + reasons
+        if truth is False:
+            # A failure needs both: the rule applies, and a requirement does not hold.
+            return Status.FAIL, applies[1] + reasons
         return _STATUS[truth], reasons
 
     def minimal_reasons(self, rule: n.Rule, values, status: Status, reasons) -> tuple[Condition, ...]:
@@ -126,7 +135,7 @@ class Interpreter:
         if isinstance(e, n.Quantified):
             return self.quantified(e, values, env)
         if isinstance(e, n.Const):
-            return e.value, ()
+            return self.kept(e.value, self.constant_condition(e))
         return self.atom(e, values, env)
 
     def implies(self, antecedent, consequent, values, env) -> Result:
@@ -154,7 +163,7 @@ class Interpreter:
 
     def kept(self, truth: Truth, condition: Condition) -> Result:
         """An atom's result, or unknown when a mask leaves this condition out."""
-        if self.keep is not None and condition not in self.keep:
+        if self.keep is not None and _identity(condition) not in self.keep:
             return None, (condition,)
         return truth, (condition,)
 
@@ -194,7 +203,9 @@ class Interpreter:
         items, fact = self.value(e.collection, values, env)
         if items is None or e.body is None:
             return (None if items is None else len(items)), fact
-        truths = [self.eval(e.body, values, {**env, e.var: _Item(fact, i, r)})[0] for i, r in enumerate(items)]
+        # A comparison with a count is one condition: its body is never masked.
+        whole = self if self.keep is None else Interpreter(self.ruleset, self.vocabulary)
+        truths = [whole.eval(e.body, values, {**env, e.var: _Item(fact, i, r)})[0] for i, r in enumerate(items)]
         return (None if None in truths else sum(1 for t in truths if t)), fact
 
     # --- explanation records
@@ -249,6 +260,12 @@ class Interpreter:
             return self.declaration(e.collection)
         return None
 
+    def constant_condition(self, e: n.Const) -> Condition:
+        """A literal ``true`` or ``false`` written as a condition."""
+        shown = "true" if e.value else "false"
+        return Condition("", "The constant", shown, "true", _STATUS[bool(e.value)],
+                         self.excerpt(e), e.span, self.location(e.span))
+
     def missing_condition(self, e: n.Quantified, fact: str, required: str) -> Condition:
         decl = self.vocabulary.fact(fact)
         return Condition(fact, decl.label if decl else fact, None, required, Status.UNKNOWN,
@@ -273,6 +290,11 @@ class Interpreter:
             return ""
         line, column = self.source.position(span.start)
         return f"{self.source.name}:{line}:{column}"
+
+
+def _identity(condition: Condition) -> tuple:
+    """What makes two condition records the same atom, seen through ``not`` or not."""
+    return (condition.fact, condition.span, condition.text, condition.actual)
 
 
 _NEGATED_STATUS = {Status.PASS: Status.FAIL, Status.FAIL: Status.PASS, Status.UNKNOWN: Status.UNKNOWN}

@@ -47,6 +47,7 @@ class Condition:
     conflict: str = ""
     source: str = ""  # where the value came from: "policy 'Name' (id) $.json.path"
     decisive: bool = True  # in the minimal set that alone decides the verdict
+    role: str = "require"  # "when" for a condition of the rule's applicability
 
     @property
     def missing(self) -> bool:
@@ -55,12 +56,22 @@ class Condition:
 
     def sentence(self) -> str:
         """One line a reviewer can act on."""
+        if self.role == "when":
+            return self._applicability_sentence()
         if self.missing and self.conflict:
             return f"{self.label} is in conflict ({self.conflict}); the rule needs {self.required}"
         if self.missing:
             return f"{self.label} is not known (fact {self.fact} is missing); the rule needs {self.required}"
         verb = "as required" if self.status is Status.PASS else f"the rule needs {self.required}"
         return f"{self.label} is {self.actual}; {verb}"
+
+    def _applicability_sentence(self) -> str:
+        if self.missing:
+            why = f"in conflict ({self.conflict})" if self.conflict else f"not known (fact {self.fact} is missing)"
+            return f"Whether the rule applies is not known: {self.label} is {why}"
+        if self.status is Status.PASS:
+            return f"The rule applies: {self.label} is {self.actual}"
+        return f"The rule does not apply: {self.label} is {self.actual} (it applies when it is {self.required})"
 
 
 @frozen
@@ -77,6 +88,7 @@ class RuleOutcome:
     remediation: str = ""
     events: tuple[int, ...] = ()
     location: str = ""
+    applies_because: tuple[Condition, ...] = ()  # for a failure: the conditions that made it apply
 
     @property
     def missing_facts(self) -> tuple[str, ...]:

@@ -390,7 +390,7 @@ def test_junit_device_report_structure():
     assert unknown.get("message").startswith("unknown: Compatible TPM startup PIN is in conflict")
     assert "fix:" in unknown.text
     not_applicable = by_name["SE-01 Windows supports silent enablement for an administrator"].find("skipped")
-    assert not_applicable.get("message").startswith("not applicable: Signed-in user role is Standard user")
+    assert not_applicable.get("message").startswith("The rule does not apply: Signed-in user role is Standard user")
     assert int(suite.get("skipped")) == report.count(Status.UNKNOWN) + report.count(Status.NOT_APPLICABLE)
     assert int(suite.get("errors")) == 0
 

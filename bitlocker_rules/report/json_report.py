@@ -42,6 +42,7 @@ def _outcome(o: RuleOutcome) -> dict[str, Any]:
         "ruleset": o.ruleset, "rule": o.rule, "title": o.title, "severity": o.severity,
         "sources": list(o.sources), "status": o.status.value,
         "reasons": [_condition(c) for c in o.reasons],
+        "applies_because": [_condition(c) for c in o.applies_because],
         "missing_facts": list(o.missing_facts),
         "remediation": o.remediation if o.status in (Status.FAIL, Status.UNKNOWN) else "",
         "events": list(o.events), "location": o.location,
@@ -52,7 +53,7 @@ def _condition(c: Condition) -> dict[str, Any]:
     return {
         "fact": c.fact, "label": c.label, "actual": c.actual, "required": c.required,
         "status": c.status.value, "text": c.text, "location": c.origin, "source": c.source,
-        "conflict": c.conflict, "decisive": c.decisive,
+        "conflict": c.conflict, "decisive": c.decisive, "role": c.role,
         "explanation": c.sentence(),
     }
 

@@ -74,7 +74,7 @@ def _testcase(outcome: RuleOutcome, verbose: bool) -> ET.Element:
                                                    "type": _clean(outcome.severity)})
         failure.text = _clean(_details(outcome))
     elif outcome.status is Status.NOT_APPLICABLE:
-        message = "not applicable" + (f": {_first_reason(outcome)}" if outcome.reasons else "")
+        message = _first_reason(outcome) if outcome.reasons else "The rule does not apply"
         ET.SubElement(case, "skipped", {"message": _clean(message)})
     elif outcome.status is Status.UNKNOWN:
         message = "unknown" + (f": {_first_reason(outcome)}" if outcome.reasons else "")
