@@ -20,7 +20,7 @@ from .compiler import Verdicts, compile_ruleset
 from .errors import Diagnostic, RulesError, suggest
 from .facts import Conflict, Facts, facts_from_mapping
 from .interpreter import Interpreter
-from .outcome import STATUS_BY_CODE, ConflictRecord, Report, RuleOutcome, Status
+from .outcome import ConflictRecord, Report, RuleOutcome, Status
 from .resources import shipped_ruleset_paths, vocabulary_path
 from .syntax import parse_ruleset
 from .vocabulary import Vocabulary, load_vocabulary
@@ -110,7 +110,12 @@ class Engine:
             (loaded.id, rule.id): n.facts_read(rule.applicability, *rule.requirements)
             for loaded in self.rulesets for rule in loaded.rules
         }
-        self._explained: dict[tuple, RuleOutcome] = {}
+        self._rules = {loaded.id: loaded.rules for loaded in self.rulesets}
+        self._note_reads = {
+            (loaded.id, rule.id): n.facts_read(rule.applicability)
+            for loaded in self.rulesets for rule in loaded.notes
+        }
+        self._explained: dict[tuple, Any] = {}
         # A passing rule's outcome carries no reasons: the same record serves every device.
         self._passed = {
             (loaded.id, rule.id): _bare_outcome(loaded, rule, Status.PASS)
@@ -136,8 +141,13 @@ class Engine:
         """Typed Facts from a plain ``{fact name: value}`` dict (names fully qualified)."""
         return facts_from_mapping(mapping, self.vocabulary, origin=name or "<dict>", name=name)
 
-    def evaluate(self, facts: Facts | Mapping[str, Any], *, explain_all: bool = False, subject: str = "") -> Report:
-        """Every rule's outcome for one device; reasons for each rule that did not pass."""
+    def evaluate(self, facts: Facts | Mapping[str, Any], *, explain_all: bool = False, subject: str = "",
+                 sources: bool = True) -> Report:
+        """Every rule's outcome for one device; reasons for each rule that did not pass.
+
+        ``sources=False`` skips naming where each cited value came from (fleets that do not
+        show it save the work).
+        """
         if not isinstance(facts, Facts):
             facts = self.facts(facts)
         values = facts.table
@@ -146,14 +156,14 @@ class Engine:
         notes = []
         for loaded in self.rulesets:
             codes = loaded.verdicts(values)
-            for rule, code in zip(loaded.rules, codes):
-                status = STATUS_BY_CODE[code]
-                if status is Status.PASS and not explain_all:
+            for rule, code in zip(self._rules[loaded.id], codes):
+                if code == 0 and not explain_all:  # 0: pass
                     outcomes.append(self._passed[(loaded.id, rule.id)])
                 else:
-                    outcome = _with_sources(self._explain(loaded, rule, values), facts.origins)
+                    outcome = self._explain(loaded, rule, values)
+                    outcome = _with_sources(outcome, facts.origins) if sources else outcome
                     outcomes.append(_mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
-            notes += [loaded.interpreter.note(r, values) for r in loaded.notes]
+            notes += [self._note(loaded, r, values) for r in loaded.notes]
         records = tuple(conflict_record(c, self.vocabulary) for c in facts.conflicts)
         return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=records)
 
@@ -167,6 +177,16 @@ class Engine:
             if len(self._explained) >= _MEMO_LIMIT:
                 self._explained.clear()
             cached = self._explained[key] = loaded.interpreter.evaluate(rule, values)
+        return cached
+
+    def _note(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]):
+        key = ("note", loaded.id, rule.id, *(values.get(f) for f in self._note_reads[(loaded.id, rule.id)]))
+        try:
+            cached = self._explained.get(key)
+        except TypeError:
+            return loaded.interpreter.note(rule, values)
+        if cached is None:
+            cached = self._explained[key] = loaded.interpreter.note(rule, values)
         return cached
 
     def verdicts(self, values: Mapping[str, Any]) -> list[tuple[int, ...]]:

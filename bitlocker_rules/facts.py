@@ -143,17 +143,23 @@ def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:
     """Combine facts from several sources; equal values agree, different values conflict."""
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    seen: dict[str, list[tuple[str, Any]]] = {}
+    given: dict[str, list[tuple[str, Any]]] = {}  # only facts that more than one part sets
     for part in parts:
         for fact, value in part.values.items():
-            seen.setdefault(fact, []).append((part.origins.get(fact, part.name), value))
+            source = part.origins.get(fact, part.name)
+            if fact in given:
+                given[fact].append((source, value))
+            elif fact in values:
+                given[fact] = [(origins.pop(fact), values.pop(fact)), (source, value)]
+            else:
+                values[fact], origins[fact] = value, source
     conflicts = []
-    for fact, given in seen.items():
-        if len({repr(v) for _, v in given}) > 1:
-            conflicts.append(Conflict(fact, tuple(given)))
-            continue
-        values[fact] = given[0][1]
-        origins[fact] = "; ".join(src for src, _ in given)
+    for fact, sources in given.items():
+        # repr tells apart values that == would equate (True and 1, 1 and 1.0).
+        if len({repr(v) for _, v in sources}) > 1:
+            conflicts.append(Conflict(fact, tuple(sources)))
+        else:
+            values[fact], origins[fact] = sources[0][1], "; ".join(src for src, _ in sources)
     return Facts(values, origins, tuple(conflicts), name=name)
 
 

@@ -232,10 +232,11 @@ def evaluate_fleet(
     record; a renderer that needs the whole report passes its own (a module-level function,
     so that ``evaluate_fleet_parallel`` can send it to the worker processes).
     """
+    sources = record is not None  # the default record does not show where values came from
     record = record or device_record
     tally = _Tally(engine)
     for row in rows:
-        report = _evaluate_row(row, engine, policy, reader, tally)
+        report = _evaluate_row(row, engine, policy, reader, tally, sources)
         if report is not None and write is not None:
             write(record(row.number, report))
         if progress is not None:
@@ -243,7 +244,7 @@ def evaluate_fleet(
     return tally.summary()
 
 
-def _evaluate_row(row: FleetRow, engine, policy, reader, tally) -> Report | None:
+def _evaluate_row(row: FleetRow, engine, policy, reader, tally, sources: bool = True) -> Report | None:
     if isinstance(row.data, BadRow):
         tally.bad_rows.append(row.data)
         return None
@@ -253,7 +254,7 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally) -> Report | None
         tally.bad_rows.append(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
     facts = merge_facts([policy, device], name=device.name) if policy else device
-    report = engine.evaluate(facts, subject=device.name)
+    report = engine.evaluate(facts, subject=device.name, sources=sources)
     tally.add(report)
     return report
 
@@ -265,10 +266,11 @@ def _row_problem(d: Diagnostic) -> str:
 
 def device_record(number: int, report: Report) -> dict:
     """The JSON Lines record for one device: its verdicts and reasons for rules that did not pass."""
+    counts = Counter(o.status.value for o in report.outcomes)
     return {
         "row": number,
         "device": report.subject,
-        "summary": {s.value: report.count(s) for s in Status},
+        "summary": {s.value: counts.get(s.value, 0) for s in Status},
         "results": [
             {"rule": o.rule, "status": o.status.value,
              **({"reasons": [c.sentence() for c in o.reasons]} if o.status in (Status.FAIL, Status.UNKNOWN) else {})}
@@ -291,21 +293,22 @@ class _Tally:
 
     def add(self, report: Report) -> None:
         self.totals[0] += 1
-        self.totals[1] += 0 if report.passed else 1
+        failed = False
         for outcome in report.outcomes:
-            key = (outcome.ruleset, outcome.rule)
-            self.counts.setdefault(key, Counter())[outcome.status.value] += 1
+            key = (outcome.ruleset, outcome.rule, outcome.status.value)
+            self.counts[key] = self.counts.get(key, 0) + 1
             if outcome.status is Status.FAIL:
+                failed = True
                 for condition in outcome.reasons:
                     self.reasons[f"{outcome.rule}: {condition.label} is {condition.actual}"] += 1
+        self.totals[1] += failed
 
     def summary(self) -> FleetSummary:
         rules = []
         for loaded in self.engine.rulesets:
             for rule in loaded.rules:
-                counts = self.counts.get((loaded.id, rule.id), Counter())
-                rules.append(RuleTally(loaded.id, rule.id, rule.title, rule.severity,
-                                       {s.value: counts.get(s.value, 0) for s in Status}))
+                counts = {s.value: self.counts.get((loaded.id, rule.id, s.value), 0) for s in Status}
+                rules.append(RuleTally(loaded.id, rule.id, rule.title, rule.severity, counts))
         return FleetSummary(self.totals[0], tuple(rules), dict(self.reasons),
                             tuple(self.bad_rows), self.totals[1])
 
