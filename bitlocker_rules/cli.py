@@ -21,7 +21,7 @@ from .facts import Facts, merge_facts
 from .importers import load_devices, load_policies
 from .fleet import device_record, evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet, write_jsonl
 from .nodes import facts_read
-from .outcome import InputRecord, Report
+from .outcome import InputRecord, Report, SuggestedChange
 from .printer import print_rule
 from .requirements import coverage
 from .resources import shipped_ruleset_paths
@@ -142,10 +142,29 @@ def run_check(args: argparse.Namespace) -> int:
     engine = Engine.load(args.rules)
     facts, inputs = _read_inputs(args, engine)
     report = attrs.evolve(engine.evaluate(facts, explain_all=args.verbose), inputs=inputs)
+    if report.failed and args.format in ("table", "json", "markdown"):
+        report = _with_fix(report, engine, facts)
     if not args.quiet:
         to_terminal = args.output is None and sys.stdout.isatty()
         _write(render_device(report, args.format, colour=to_terminal, verbose=args.verbose), args.output)
     return report.exit_code(args.fail_on)
+
+
+def _with_fix(report: Report, engine: Engine, facts: Facts) -> Report:
+    """Attach the smallest policy change that makes the failing rules pass (the repair)."""
+    from . import analysis  # loaded only when a rule failed
+
+    failing = [o.rule for o in report.failed]
+    result = analysis.repair(engine.rulesets, engine.vocabulary, facts, rules=failing)
+    changes = tuple(SuggestedChange(c.fact, c.label, c.old, c.new) for c in result.changes)
+    prerequisites = tuple(f"{p.rule} {p.title}: " + "; ".join(_needs(p)) for p in result.prerequisites)
+    return attrs.evolve(report, suggested_changes=changes, device_prerequisites=prerequisites)
+
+
+def _needs(prerequisite) -> list[str]:
+    """What the device lacks, in the evaluator's words (or the value it would need)."""
+    failing = [c.sentence() for c in prerequisite.conditions if c.status.value != "pass"]
+    return failing or [f"{label} must be {shown}" for _, label, shown in prerequisite.needed]
 
 
 def _read_inputs(args: argparse.Namespace, engine: Engine) -> tuple[Facts, tuple[InputRecord, ...]]:

@@ -132,6 +132,20 @@ class InputRecord:
 
 
 @frozen
+class SuggestedChange:
+    """One setting of the smallest policy change that makes the failing rules pass."""
+
+    fact: str
+    label: str
+    current: str
+    new: str
+
+    def sentence(self) -> str:
+        """``Compatible TPM startup PIN: Require startup PIN with TPM → Do not allow …``."""
+        return f"{self.label}: {self.current} → {self.new}"
+
+
+@frozen
 class Report:
     """Every outcome for one device (or one policy with one device)."""
 
@@ -140,6 +154,10 @@ class Report:
     notes: tuple[NoteOutcome, ...] = ()
     conflicts: tuple[ConflictRecord, ...] = ()
     inputs: tuple[InputRecord, ...] = ()
+    # The fewest policy settings to change so every rule a policy can fix passes (computed by
+    # the analyser's repair); and the rules only a device change can fix.
+    suggested_changes: tuple[SuggestedChange, ...] = ()
+    device_prerequisites: tuple[str, ...] = ()
 
     def count(self, status: Status) -> int:
         """How many rules ended with ``status``."""

@@ -856,3 +856,14 @@ def test_repair_json_on_a_device_that_can_pass(capsys):
     doc = json.loads(out)
     assert code == 0 and doc["complete"] is True
     assert {c["fact"] for c in doc["changes"]} >= {"policy.tpm_startup_pin"}
+
+
+def test_failing_check_names_the_smallest_policy_change_and_device_prerequisites(capsys):
+    code, out, _ = run(capsys, "check", *SE, "--policy", PIN_POLICY, "--device", LEGACY, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    changes = {c["fact"]: (c["current"], c["new"]) for c in doc["suggested_changes"]}
+    assert changes["policy.tpm_startup_pin"] == ("Require startup PIN with TPM", "Do not allow startup PIN with TPM")
+    assert any(p.startswith("SE-05 ") and "BIOS Mode is Legacy" in p for p in doc["device_prerequisites"])
+    code, out, _ = run(capsys, "check", *SE, "--policy", PIN_POLICY, "--device", LEGACY)
+    assert "Smallest policy change that makes the failing rules pass:" in out

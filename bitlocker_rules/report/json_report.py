@@ -24,6 +24,10 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             for n in report.notes
         ],
         "inputs": [{"name": i.name, "file": i.file, "kind": i.kind} for i in report.inputs],
+        "suggested_changes": [
+            {"fact": c.fact, "label": c.label, "current": c.current, "new": c.new} for c in report.suggested_changes
+        ],
+        "device_prerequisites": list(report.device_prerequisites),
         "conflicts": [
             {"fact": c.fact, "label": c.label,
              "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in c.values]}

@@ -84,6 +84,14 @@ def render_markdown(report: Report, *, verbose: bool = False) -> str:
             parts += ["", "## Passing and not applicable rules"]
             for outcome in explained:
                 parts += ["", *_explain(outcome, conflicts)]
+    if report.suggested_changes or report.device_prerequisites:
+        parts += ["", "## The fix", ""]
+        if report.suggested_changes:
+            parts += ["The fewest policy settings to change so that the failing rules pass:", ""]
+            parts += [f"- **{text(c.label)}**: {text(c.current)} → **{text(c.new)}**" for c in report.suggested_changes]
+        if report.device_prerequisites:
+            parts += ["", "No policy setting can fix these; the device must change:", ""]
+            parts += [f"- {text(item)}" for item in report.device_prerequisites]
     if report.conflicts:
         parts += ["", "## Conflicting settings", "",
                   "Assigned policies give these settings different values, so the rules that read "

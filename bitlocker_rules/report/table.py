@@ -24,6 +24,12 @@ def render_table(report: Report, *, colour: bool = False, verbose: bool = False)
     for outcome in report.outcomes:
         if outcome.status in (Status.FAIL, Status.UNKNOWN) or (verbose and outcome.reasons):
             parts += ["", *_details(outcome)]
+    if report.suggested_changes:
+        parts += ["", "Smallest policy change that makes the failing rules pass:"]
+        parts += [f"  - {change.sentence()}" for change in report.suggested_changes]
+    if report.device_prerequisites:
+        parts += ["", "Device prerequisites (no policy setting can fix these):"]
+        parts += [f"  - {item}" for item in report.device_prerequisites]
     if report.conflicts:
         parts += ["", "Conflicting settings (treated as unknown):"]
         rows = [[c.label, c.fact, "\n".join(f"{src}: {shown}" for src, _, shown in c.values)]
