@@ -81,11 +81,11 @@ class Interpreter:
         """Status and deciding conditions; applicability first, then the requirements."""
         applies: Result = (True, ())
         if rule.applicability is not None:
-            truth, reasons = self.eval(rule.applicability, values, {})
+            truth, reasons = self.decide(rule.applicability, values, {})
             applies = truth, tuple(attrs.evolve(c, role="when") for c in reasons)
             if applies[0] is False:
                 return Status.NOT_APPLICABLE, applies[1]
-        truth, reasons = _all([self.eval(r, values, {}) for r in rule.requirements])
+        truth, reasons = _all([self.decide(r, values, {}) for r in rule.requirements])
         if applies[0] is None and truth is not True:
             # It may not apply, and it does not pass: the missing facts decide.
             return Status.UNKNOWN, applies[1] + reasons
@@ -110,18 +110,18 @@ class Interpreter:
 
     def note(self, rule: n.Rule, values: Mapping[str, Any]) -> NoteOutcome:
         """Whether an informational note applies."""
-        applies = True if rule.applicability is None else self.eval(rule.applicability, values, {})[0]
+        applies = True if rule.applicability is None else self.decide(rule.applicability, values, {})[0]
         return NoteOutcome(self.ruleset.id, rule.id, rule.title, rule.sources, applies, rule.rationale)
 
     # --- expressions
-    def eval(self, e: n.Expr, values: Mapping[str, Any], env: dict[str, _Item]) -> Result:
+    def decide(self, e: n.Expr, values: Mapping[str, Any], env: dict[str, _Item]) -> Result:
         """Truth of a condition and the atomic conditions that decided it."""
         if isinstance(e, n.And):
-            return _all([self.eval(o, values, env) for o in e.operands])
+            return _all([self.decide(o, values, env) for o in e.operands])
         if isinstance(e, n.Or):
-            return _any([self.eval(o, values, env) for o in e.operands])
+            return _any([self.decide(o, values, env) for o in e.operands])
         if isinstance(e, n.Not):
-            truth, reasons = self.eval(e.operand, values, env)
+            truth, reasons = self.decide(e.operand, values, env)
             return (None if truth is None else not truth), tuple(_negated(c) for c in reasons)
         if isinstance(e, n.Implies):
             return self.implies(e.antecedent, e.consequent, values, env)
@@ -131,7 +131,7 @@ class Interpreter:
                 self.implies(n.Not(e.condition), e.otherwise, values, env),
             ])
         if isinstance(e, n.DefinitionRef):
-            return self.eval(e.body, values, env)
+            return self.decide(e.body, values, env)
         if isinstance(e, n.Quantified):
             return self.quantified(e, values, env)
         if isinstance(e, n.Const):
@@ -139,16 +139,16 @@ class Interpreter:
         return self.atom(e, values, env)
 
     def implies(self, antecedent, consequent, values, env) -> Result:
-        truth, reasons = self.eval(antecedent, values, env)
+        truth, reasons = self.decide(antecedent, values, env)
         negated = (None if truth is None else not truth), tuple(_negated(c) for c in reasons)
-        return _any([negated, self.eval(consequent, values, env)])
+        return _any([negated, self.decide(consequent, values, env)])
 
     def quantified(self, e: n.Quantified, values, env) -> Result:
         items, fact = self.value(e.collection, values, env)
         if items is None:
             return self.kept(None, self.missing_condition(e, fact, "a value"))
         results = [
-            self.eval(e.body, values, {**env, e.var: _Item(fact, i, record)})
+            self.decide(e.body, values, {**env, e.var: _Item(fact, i, record)})
             for i, record in enumerate(items)
         ]
         if not results:
@@ -205,7 +205,7 @@ class Interpreter:
             return (None if items is None else len(items)), fact
         # A comparison with a count is one condition: its body is never masked.
         whole = self if self.keep is None else Interpreter(self.ruleset, self.vocabulary)
-        truths = [whole.eval(e.body, values, {**env, e.var: _Item(fact, i, r)})[0] for i, r in enumerate(items)]
+        truths = [whole.decide(e.body, values, {**env, e.var: _Item(fact, i, r)})[0] for i, r in enumerate(items)]
         return (None if None in truths else sum(1 for t in truths if t)), fact
 
     # --- explanation records

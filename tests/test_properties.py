@@ -253,7 +253,7 @@ def test_kleene_laws(a, b, c, facts):
         # and the interpreter's own eval gives the same truth as the rule verdict
         interpreted = loaded.interpreted_statuses(values)
         for i, rule in enumerate(loaded.rules[: len(labels)]):
-            assert loaded.interpreter.eval(rule.requirements[0], values, {})[0] == TRUTH[interpreted[f"K-{i}"]]
+            assert loaded.interpreter.decide(rule.requirements[0], values, {})[0] == TRUTH[interpreted[f"K-{i}"]]
 
 
 

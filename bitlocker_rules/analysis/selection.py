@@ -82,10 +82,10 @@ def _entries(rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[st
 def _interpreter_state(entry: _Entry, values: Mapping[str, Any]) -> int:
     """The (applicability, requirements) state bit, computed by the reference interpreter."""
     interp, rule = entry.interpreter, entry.rule
-    a = T if rule.applicability is None else _TRUTH_BIT[interp.eval(rule.applicability, values, {})[0]]
+    a = T if rule.applicability is None else _TRUTH_BIT[interp.decide(rule.applicability, values, {})[0]]
     r = T
     for req in rule.requirements:
-        r = _and3(r, _TRUTH_BIT[interp.eval(req, values, {})[0]])
+        r = _and3(r, _TRUTH_BIT[interp.decide(req, values, {})[0]])
     status = interp.verdict(rule, values)[0]
     if a == F:
         return _STATES[F][ALL] if status is NOT_APPLICABLE else 0
