@@ -95,6 +95,21 @@ class RuleOutcome:
         """Facts whose absence made the verdict unknown."""
         return tuple(dict.fromkeys(c.fact for c in self.reasons if c.missing))
 
+    def short_reason(self) -> str:
+        """One phrase for a table cell: the deciding condition, or what is missing or in conflict."""
+        if self.status is Status.PASS or not self.reasons:
+            return ""
+        if self.status is Status.UNKNOWN:
+            conflicted = [c.label for c in self.reasons if c.conflict]
+            if conflicted:
+                return "conflict: " + ", ".join(dict.fromkeys(conflicted))
+            return "missing: " + ", ".join(dict.fromkeys(c.label for c in self.reasons if c.missing))
+        failing = [c for c in self.reasons if c.status is Status.FAIL]
+        deciding = [c for c in failing if c.decisive] or failing or list(self.reasons)
+        first = deciding[0]
+        more = f" (+{len(deciding) - 1} more)" if len(deciding) > 1 else ""
+        return (f"{first.label}: missing" if first.missing else f"{first.label} is {first.actual}") + more
+
 
 @frozen
 class NoteOutcome:

@@ -463,7 +463,7 @@ def render_html(report: Report, *, verbose: bool = False) -> str:
             _legend(), _status_bar(counts, total), '<div style="height:16px"></div>',
             _table(["Status", "Rule", "Severity", "Title", "Reason"],
                    [[_badge(o.status), f'<span class="chip">{_e(o.rule)}</span>', _e(o.severity), _e(o.title),
-                     _e(_short_reason(o))] for o in report.outcomes]),
+                     _e(o.short_reason())] for o in report.outcomes]),
             "</section>"]
     for status, heading, lead in (
         (Status.FAIL, "Failing rules", "The settings at fault, their values, what each rule needs, and the fix."),
@@ -494,21 +494,6 @@ def render_html(report: Report, *, verbose: bool = False) -> str:
             + (f": {_e(n.rationale)}" if n.rationale else "") + "</li>" for n in notes] + ["</ul>", "</section>"]
     body += _inputs_section(report.inputs)
     return redact(_page(f"BitLocker rules: {subject}", "Device report", subtitle, body))
-
-
-def _short_reason(outcome: RuleOutcome) -> str:
-    if outcome.status is Status.PASS or not outcome.reasons:
-        return ""
-    conflicted = [c.label for c in outcome.reasons if c.conflict]
-    if outcome.status is Status.UNKNOWN and conflicted:
-        return "conflict: " + ", ".join(dict.fromkeys(conflicted))
-    if outcome.status is Status.UNKNOWN:
-        return "missing: " + ", ".join(dict.fromkeys(c.label for c in outcome.reasons if c.missing))
-    failing = [c for c in outcome.reasons if c.status is Status.FAIL]
-    deciding = [c for c in failing if c.decisive] or failing or list(outcome.reasons)
-    first = deciding[0]
-    more = f" (+{len(deciding) - 1} more)" if len(deciding) > 1 else ""
-    return (f"{first.label}: missing" if first.missing else f"{first.label} is {first.actual}") + more
 
 
 def _device_rule(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord]) -> str:

@@ -70,7 +70,7 @@ def render_markdown(report: Report, *, verbose: bool = False) -> str:
     parts += ["", "## Rules", "", _table(
         ["Status", "Rule", "Severity", "Title", "Reason"],
         [[_STATUS_WORDS[o.status], code(o.rule), text(o.severity),
-          text(o.title), text(_short_reason(o))] for o in report.outcomes])]
+          text(o.title), text(o.short_reason())] for o in report.outcomes])]
     for status, heading in ((Status.FAIL, "Failing rules"), (Status.UNKNOWN, "Rules that could not be decided")):
         chosen = [o for o in report.outcomes if o.status is status]
         if chosen:
@@ -124,21 +124,6 @@ def _verdict_line(report: Report) -> str:
     if unknown:
         line += f" {_plural(unknown, 'rule')} could not be decided (missing or conflicting settings)."
     return line
-
-
-def _short_reason(outcome: RuleOutcome) -> str:
-    if outcome.status is Status.PASS or not outcome.reasons:
-        return ""
-    conflicted = [c.label for c in outcome.reasons if c.conflict]
-    if outcome.status is Status.UNKNOWN and conflicted:
-        return "conflict: " + ", ".join(dict.fromkeys(conflicted))
-    if outcome.status is Status.UNKNOWN:
-        return "missing: " + ", ".join(dict.fromkeys(c.label for c in outcome.reasons if c.missing))
-    deciding = [c for c in outcome.reasons if c.status is Status.FAIL and c.decisive] or \
-        [c for c in outcome.reasons if c.status is Status.FAIL] or list(outcome.reasons)
-    first = deciding[0]
-    more = f" (+{len(deciding) - 1} more)" if len(deciding) > 1 else ""
-    return (f"{first.label}: missing" if first.missing else f"{first.label} is {first.actual}") + more
 
 
 def _explain(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord]) -> list[str]:

@@ -14,7 +14,7 @@ _LABELS = {Status.PASS: "pass", Status.FAIL: "FAIL", Status.UNKNOWN: "unknown", 
 def render_table(report: Report, *, colour: bool = False, verbose: bool = False) -> str:
     """The report as a tabulate table plus details of failing and unknown rules."""
     rows = [
-        [_status(o.status, colour), o.rule, o.severity, o.title, _short_reason(o)]
+        [_status(o.status, colour), o.rule, o.severity, o.title, o.short_reason()]
         for o in report.outcomes
     ]
     parts = [f"BitLocker rules for {report.subject or 'the given facts'}", ""]
@@ -45,23 +45,6 @@ def render_table(report: Report, *, colour: bool = False, verbose: bool = False)
 def _status(status: Status, colour: bool) -> str:
     label = _LABELS[status]
     return f"\x1b[{_COLOURS[status]}m{label}\x1b[0m" if colour else label
-
-
-def _short_reason(outcome: RuleOutcome) -> str:
-    if outcome.status is Status.PASS or not outcome.reasons:
-        return ""
-    conflicted = [c.fact for c in outcome.reasons if c.conflict]
-    if outcome.status is Status.UNKNOWN and conflicted:
-        return "conflict: " + ", ".join(dict.fromkeys(conflicted))
-    if outcome.status is Status.UNKNOWN and outcome.missing_facts:
-        return "missing: " + ", ".join(outcome.missing_facts)
-    # The conditions that decided the verdict: failing ones for a failure, all for n/a.
-    deciding = [c for c in outcome.reasons if c.status is Status.FAIL] or list(outcome.reasons)
-    first = deciding[0]
-    if first.missing:
-        return f"{first.label}: missing"
-    more = f" (+{len(deciding) - 1} more)" if len(deciding) > 1 else ""
-    return f"{first.label} is {first.actual}{more}"
 
 
 def _summary(report: Report) -> str:
