@@ -17,7 +17,9 @@ from .engine import Engine, LoadedRuleset, compile_text, load_ruleset, shipped_v
 from .errors import BitLockerRulesError, Diagnostic, InputError, RulesError, VocabularyError
 from .facts import Conflict, Facts, facts_from_mapping, load_device_file, load_policy_file, merge_facts
 from .interpreter import Interpreter
-from .outcome import Condition, NoteOutcome, Report, RuleOutcome, Status
+from .outcome import (
+    Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, Status, SuggestedChange,
+)
 from .printer import print_expr, print_ruleset
 from .source import SourceText, Span
 from .syntax import parse_ruleset
@@ -25,9 +27,9 @@ from .versions import WindowsVersion, parse_windows_version
 from .vocabulary import Fact, FactType, Vocabulary, load_vocabulary
 
 __all__ = [
-    "BitLockerRulesError", "Condition", "Conflict", "Diagnostic", "Engine", "Fact", "FactType",
-    "Facts", "InputError", "Interpreter", "LoadedRuleset", "NoteOutcome", "Report", "RuleOutcome",
-    "RulesError", "SourceText", "Span", "Status", "Vocabulary", "VocabularyError", "WindowsVersion",
+    "BitLockerRulesError", "Condition", "Conflict", "ConflictRecord", "Diagnostic", "Engine", "Fact", "FactType",
+    "Facts", "InputError", "InputRecord", "Interpreter", "LoadedRuleset", "NoteOutcome", "Report", "RuleOutcome",
+    "RulesError", "SourceText", "Span", "Status", "SuggestedChange", "Vocabulary", "VocabularyError", "WindowsVersion",
     "check_ruleset", "compile_ruleset", "compile_text", "facts_from_mapping", "load_device_file",
     "load_policy_file", "load_ruleset", "load_vocabulary", "merge_facts", "parse_ruleset",
     "parse_windows_version", "print_expr", "print_ruleset", "shipped_vocabulary",
