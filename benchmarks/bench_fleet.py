@@ -9,9 +9,10 @@ What it does (see benchmarks/README.md, section ``bench_fleet.py``, for how to r
 
 1. Generates seeded devices as JSON Lines in a temporary folder, one file per size (the
    smaller files are prefixes of the largest): the project's own device rows
-   ``{"id", "deviceName", "facts": {...}}`` with fact names from the vocabulary; a third pass
-   every device-side rule, a third are near misses (one fact off, or missing), a third are
-   random (each fact may be missing; some rows carry action, actor and tenant facts).
+   ``{"id", "deviceName", "facts": {...}}`` with fact names from the vocabulary; a third are
+   built to pass every rule their device facts decide, a third are near misses (one fact
+   off, or missing), a third are random (each fact may be missing; some rows carry action,
+   actor and tenant facts).
    Generation is not timed.
 2. Verifies, on every device of the largest file, that the hand-written floor's typed values
    and verdicts equal what the tool computes (``fleet_device`` + ``merge_facts`` +
