@@ -21,7 +21,7 @@ from .facts import Facts, merge_facts
 from .importers import load_devices, load_policies
 from .fleet import device_record, evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet, write_jsonl
 from .nodes import facts_read
-from .outcome import InputRecord, Report, SuggestedChange
+from .outcome import InputRecord, Report, SuggestedChange, at_or_above
 from .printer import print_rule
 from .requirements import coverage
 from .resources import shipped_ruleset_paths
@@ -284,8 +284,7 @@ def _repair_text(result, subject: str) -> str:
 def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     from . import analysis  # only lint, compare and repair need the analyser
 
-    parts = [p.facts for path in args.policy for p in load_policies(path, engine.vocabulary)]
-    policy = merge_facts(parts) if parts else None
+    policy = policy_facts(args.policy, engine)
     devices, bad = [], 0
     for row in read_fleet(args.fleet):
         try:
@@ -380,7 +379,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     if summary.bad_rows:
         return EXIT_USAGE
     return EXIT_FAIL if any(
-        t.counts["fail"] and _severity_counts(t.severity, args.fail_on) for t in summary.rules
+        t.counts["fail"] and at_or_above(t.severity, args.fail_on) for t in summary.rules
     ) else EXIT_PASS
 
 
@@ -426,30 +425,34 @@ def _numbered_report(number: int, report: Report) -> tuple[int, Report]:
     return number, report
 
 
+def _open_output(path: str):
+    """The --output file, opened for writing; a clear error (exit 2) when it cannot be."""
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror}", file=path)]) from None
+
+
 @contextlib.contextmanager
 def _report_stream(path: str | None):
     """Where a streamed report goes: the --output file, or standard output."""
     if path is None:
         yield sys.stdout
         return
-    try:
-        stream = open(path, "w", encoding="utf-8")
-    except OSError as exc:
-        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror}", file=path)]) from None
-    with stream:
+    with _open_output(path) as stream:
         yield stream
 
 
 def fleet_engine(rules, policies) -> tuple[Engine, Facts | None]:
     """The engine and merged policy facts for a fleet run (also built in each worker process)."""
     engine = Engine.load(list(rules) if rules else None)
-    parts = [p.facts for path in policies for p in load_policies(path, engine.vocabulary)]
-    return engine, (merge_facts(parts, name="policies") if parts else None)
+    return engine, policy_facts(policies, engine)
 
 
-def _severity_counts(severity: str, fail_on: str) -> bool:
-    levels = {"error": 0, "warning": 1, "info": 2}
-    return levels.get(severity, 0) <= levels[fail_on]
+def policy_facts(paths, engine: Engine) -> Facts | None:
+    """Every policy in the given files, merged (None when there is none)."""
+    parts = [p.facts for path in paths for p in load_policies(path, engine.vocabulary)]
+    return merge_facts(parts, name="policies") if parts else None
 
 
 def _progress(done: int) -> None:
@@ -462,11 +465,7 @@ def _jsonl_output(path: str | None):
     if path is None:
         yield None
         return
-    try:
-        stream = open(path, "w", encoding="utf-8")
-    except OSError as exc:
-        raise InputError([Diagnostic("I006", f"cannot write results: {exc.strerror}", file=path)]) from None
-    with stream:
+    with _open_output(path) as stream:
         yield write_jsonl(stream)
 
 
@@ -520,10 +519,8 @@ def _write(text: str, output: str | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror}", file=output)]) from None
+    with _open_output(output) as stream:
+        stream.write(text)
 
 
 def _print(text: str = "") -> None:

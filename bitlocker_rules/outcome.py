@@ -21,6 +21,14 @@ class Status(str, Enum):
         return self.value
 
 
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def at_or_above(severity: str, fail_on: str) -> bool:
+    """Whether a finding of ``severity`` counts under ``--fail-on fail_on`` (unknown counts as error)."""
+    return SEVERITY_RANK.get(severity, 0) <= SEVERITY_RANK[fail_on]
+
+
 # Compact verdict codes the compiled evaluator returns, in the order of Status.
 STATUS_BY_CODE = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)
 CODE_BY_STATUS = {s: i for i, s in enumerate(STATUS_BY_CODE)}
@@ -190,6 +198,4 @@ class Report:
 
     def exit_code(self, fail_on: str = "info") -> int:
         """0 when nothing failed at or above ``fail_on`` severity, else 1."""
-        levels = {"error": 0, "warning": 1, "info": 2}
-        limit = levels[fail_on]
-        return int(any(levels.get(o.severity, 0) <= limit for o in self.failed))
+        return int(any(at_or_above(o.severity, fail_on) for o in self.failed))

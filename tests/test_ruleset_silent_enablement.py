@@ -21,6 +21,7 @@ import pytest
 
 from bitlocker_rules import (Engine, InputError, Report, RuleOutcome, Status, load_device_file, load_policy_file,
                              merge_facts)
+from rule_cases import failing, with_status
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -72,12 +73,6 @@ def evaluate(changes: Mapping[str, Any] | None = None, remove: tuple[str, ...] =
     return report
 
 
-def with_status(report: Report, status: Status) -> set[str]:
-    return {o.rule for o in report.outcomes if o.status is status}
-
-
-def failing(report: Report) -> set[str]:
-    return with_status(report, Status.FAIL)
 
 
 def shows(shown: str | None, expected: str) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import nodes as n
 from ..errors import Diagnostic
+from ..outcome import at_or_above
 from ..vocabulary import Vocabulary
 from .analyzer import Analyzer
 from .domains import _domains
@@ -294,5 +295,4 @@ def diagnostic_findings(diagnostics: Iterable[Diagnostic]) -> list[Finding]:
 
 def lint_exit_code(findings: Iterable[Finding], fail_on: str = "warning") -> int:
     """0 when no finding is at or above ``fail_on`` (error, warning, info), else 1."""
-    levels = {"error": 0, "warning": 1, "info": 2}
-    return int(any(levels.get(f.severity, 0) <= levels[fail_on] for f in findings))
+    return int(any(at_or_above(f.severity, fail_on) for f in findings))

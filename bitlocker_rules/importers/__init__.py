@@ -63,19 +63,22 @@ _ACCEPTED_DEVICES = (
 )
 
 
+def _exactly_one(found: tuple, noun: str, plural: str, origin: str):
+    if len(found) != 1:
+        raise InputError([Diagnostic(
+            "I406", f"expected one {noun}, found {len(found)}", path="$", file=origin,
+            help=f"use import_{plural} for a page or an array of {plural}",
+        )])
+    return found[0]
+
+
 # ---------------------------------------------------------------------------------------
 # Policies
 
 
 def import_policy(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> ImportedPolicy:
     """One policy from a parsed export (a page must hold exactly one)."""
-    policies = import_policies(data, vocabulary, origin=origin)
-    if len(policies) != 1:
-        raise InputError([Diagnostic(
-            "I406", f"expected one policy, found {len(policies)}", path="$", file=origin,
-            help="use import_policies for a page or an array of policies",
-        )])
-    return policies[0]
+    return _exactly_one(import_policies(data, vocabulary, origin=origin), "policy", "policies", origin)
 
 
 def import_policies(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> tuple[ImportedPolicy, ...]:
@@ -154,13 +157,7 @@ def _policy_type_of_resource(collector: Collector, graph_type: str, path: str) -
 
 def import_device(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> ImportedDevice:
     """One device part from a parsed input (a page must hold one device's records)."""
-    devices = import_devices(data, vocabulary, origin=origin)
-    if len(devices) != 1:
-        raise InputError([Diagnostic(
-            "I406", f"expected one device, found {len(devices)}", path="$", file=origin,
-            help="use import_devices for a page or an array of devices",
-        )])
-    return devices[0]
+    return _exactly_one(import_devices(data, vocabulary, origin=origin), "device", "devices", origin)
 
 
 def import_devices(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> tuple[ImportedDevice, ...]:
