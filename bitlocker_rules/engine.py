@@ -107,12 +107,12 @@ class Engine:
         check_all(r.ruleset for r in self.rulesets)
         # Explanations depend only on the values a rule reads: memoise them by those values.
         self._reads = {
-            (loaded.id, rule.id): n.facts_read(rule.applicability, *rule.requirements)
+            (loaded.id, rule.id): self._memo_reads(rule.applicability, *rule.requirements)
             for loaded in self.rulesets for rule in loaded.rules
         }
         self._rules = {loaded.id: loaded.rules for loaded in self.rulesets}
         self._note_reads = {
-            (loaded.id, rule.id): n.facts_read(rule.applicability)
+            ("note", loaded.id, rule.id): self._memo_reads(rule.applicability)
             for loaded in self.rulesets for rule in loaded.notes
         }
         self._explained: dict[tuple, Any] = {}
@@ -160,38 +160,83 @@ class Engine:
                 if code == 0 and not explain_all:  # 0: pass
                     outcomes.append(self._passed[(loaded.id, rule.id)])
                 else:
-                    outcome = self._explain(loaded, rule, values)
+                    outcome = self.explain(loaded, rule, values)
                     outcome = _with_sources(outcome, facts.origins) if sources else outcome
-                    outcomes.append(_mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
+                    outcomes.append(mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
             notes += [self._note(loaded, r, values) for r in loaded.notes]
         records = tuple(conflict_record(c, self.vocabulary) for c in facts.conflicts)
         return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=records)
 
-    def _explain(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
-        key = (loaded.id, rule.id, *(values.get(f) for f in self._reads[(loaded.id, rule.id)]))
-        try:
-            cached = self._explained.get(key)
-        except TypeError:  # collection values are not hashable: explain without the memo
-            return loaded.interpreter.evaluate(rule, values)
+    def explain(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
+        """One rule's outcome with its reasons (no sources, no conflicts), memoised by what it reads."""
+        key = self._memo_key((loaded.id, rule.id), self._reads[(loaded.id, rule.id)], values)
+        cached = self._recall(key)
         if cached is None:
-            if len(self._explained) >= _MEMO_LIMIT:
-                self._explained.clear()
-            cached = self._explained[key] = loaded.interpreter.evaluate(rule, values)
+            cached = loaded.interpreter.evaluate(rule, values)
+            self._remember(key, cached)
         return cached
 
     def _note(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]):
-        key = ("note", loaded.id, rule.id, *(values.get(f) for f in self._note_reads[(loaded.id, rule.id)]))
-        try:
-            cached = self._explained.get(key)
-        except TypeError:
-            return loaded.interpreter.note(rule, values)
+        key = self._memo_key(("note", loaded.id, rule.id), self._note_reads[("note", loaded.id, rule.id)], values)
+        cached = self._recall(key)
         if cached is None:
-            cached = self._explained[key] = loaded.interpreter.note(rule, values)
+            cached = loaded.interpreter.note(rule, values)
+            self._remember(key, cached)
         return cached
+
+    def _memo_reads(self, *exprs: n.Expr | None) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
+        """The facts an explanation depends on; for a collection, also the record fields it reads."""
+        fields = n.fields_read(*exprs)
+        return tuple(
+            (fact, fields.get(fact, ()) if _is_collection(self.vocabulary, fact) else None)
+            for fact in n.facts_read(*exprs)
+        )
+
+    @staticmethod
+    def _memo_key(head: tuple, reads, values: Mapping[str, Any]) -> tuple | None:
+        """What an explanation depends on: each fact's value, a collection by the fields the rule reads.
+
+        Two collections that agree on those fields, item by item, explain alike (reasons name
+        items by index and show only the fields the rule reads), so serial numbers, dates and
+        ids that differ on every device do not defeat the memo. None when a collection is not records.
+        """
+        parts = list(head)
+        for fact, fields in reads:
+            value = values.get(fact)
+            if fields is not None and value is not None:
+                try:
+                    value = tuple([tuple([item.get(f) for f in fields]) for item in value])
+                except (AttributeError, TypeError):
+                    return None
+            parts.append(value)
+        return tuple(parts)
+
+    def _recall(self, key: tuple | None) -> Any:
+        if key is None:
+            return None
+        try:
+            return self._explained.get(key)
+        except TypeError:  # a value given through the Python API that cannot be a key
+            return None
+
+    def _remember(self, key: tuple | None, explained: Any) -> None:
+        if key is None:
+            return
+        if len(self._explained) >= _MEMO_LIMIT:
+            self._explained.clear()
+        try:
+            self._explained[key] = explained
+        except TypeError:
+            pass
 
     def verdicts(self, values: Mapping[str, Any]) -> list[tuple[int, ...]]:
         """Only the verdict codes per ruleset: the fastest path, for fleets and benchmarks."""
         return [loaded.verdicts(values) for loaded in self.rulesets]
+
+
+def _is_collection(vocabulary: Vocabulary, fact: str) -> bool:
+    declared = vocabulary.fact(fact)
+    return declared is not None and declared.type.kind == "collection"
 
 
 def _with_sources(outcome: RuleOutcome, origins: Mapping[str, str]) -> RuleOutcome:
@@ -202,7 +247,7 @@ def _with_sources(outcome: RuleOutcome, origins: Mapping[str, str]) -> RuleOutco
     return attrs.evolve(outcome, reasons=reasons)
 
 
-def _mark_conflicts(outcome: RuleOutcome, conflicts: Mapping[str, Conflict], vocabulary: Vocabulary) -> RuleOutcome:
+def mark_conflicts(outcome: RuleOutcome, conflicts: Mapping[str, Conflict], vocabulary: Vocabulary) -> RuleOutcome:
     """Say which sources disagree where a fact is unknown because of a conflict."""
     reasons = tuple(
         attrs.evolve(c, conflict=describe_conflict(conflicts[c.fact], vocabulary),

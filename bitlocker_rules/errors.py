@@ -87,6 +87,32 @@ _RECOVERY_PASSWORD = re.compile(r"(?<!\d)\d{6}(?:[- ]?\d{6}){7}(?!\d)")
 SECRET_MASK = "******-******-******-******-******-******-******-******"
 
 
+def _digit_folding() -> bytes:
+    table = bytearray(range(256))
+    for byte in b"0123456789":
+        table[byte] = ord("0")
+    table[ord(" ")] = ord("-")
+    for byte in range(0x80, 0x100):  # any byte of a non-ASCII character: \d also matches other scripts' digits
+        table[byte] = ord("0")
+    return bytes(table)
+
+
+_DIGIT_FOLDING = _digit_folding()
+
+
 def redact(text: str) -> str:
     """Mask every recovery password in ``text``; every renderer passes output through this."""
+    if not _may_hold_password(text):
+        return text
     return _RECOVERY_PASSWORD.sub(SECRET_MASK, text)
+
+
+def _may_hold_password(text: str) -> bool:
+    """False only when ``text`` has no two adjacent six-digit groups, which every password has.
+
+    Scanning with the full pattern costs ~20 ns a character; this check, ~1 ns. Digits fold
+    to ``0`` and spaces to ``-`` as bytes; every byte of a non-ASCII character also folds to
+    ``0``, so other scripts' digits can never slip past (such text merely takes the full scan).
+    """
+    folded = text.encode("utf-8", "surrogatepass").translate(_DIGIT_FOLDING)
+    return b"000000-000000" in folded or b"000000000000" in folded

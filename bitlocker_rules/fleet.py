@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from attrs import field, frozen
+from attrs import frozen
 
-from .engine import Engine
+from . import nodes as n
+from .engine import Engine, mark_conflicts
 from .errors import BitLockerRulesError, Diagnostic, InputError, redact
-from .facts import Facts, facts_from_mapping, merge_facts
-from .outcome import Report, Status
+from .facts import Facts, apply_grants, facts_from_mapping, merge_facts
+from .outcome import Report, RuleOutcome, Status
 
 _DECODER = json.JSONDecoder()
 _CHUNK = 1 << 16
@@ -192,12 +193,11 @@ def device_facts(data: Any, engine: Engine, number: int) -> Facts:
     """A fleet row as device facts: ``{"facts": {...}}`` or a flat ``{fact name: value}`` row."""
     if not isinstance(data, dict):
         raise InputError([Diagnostic("I301", "expected a JSON object for one device")])
-    name = str(data.get("deviceName") or data.get("id") or f"row {number}")
     raw = data["facts"] if isinstance(data.get("facts"), dict) else {
         k: v for k, v in data.items() if k not in ("id", "deviceName")
     }
-    return facts_from_mapping(raw, engine.vocabulary, origin="", name=f"device {name!r}",
-                              allowed=("device", "actor", "action", "tenant"))
+    return facts_from_mapping(raw, engine.vocabulary, origin="", name=device_subject(data, number),
+                              allowed=_DEVICE_NAMESPACES)
 
 
 def fleet_device(data: Any, engine: Engine, number: int) -> Facts:
@@ -228,35 +228,42 @@ def evaluate_fleet(
 ) -> FleetSummary:
     """Evaluate every row; ``write`` gets one result per device as it is made.
 
-    The result is ``record(row number, report)``: by default ``device_record``'s JSON-ready
-    record; a renderer that needs the whole report passes its own (a module-level function,
-    so that ``evaluate_fleet_parallel`` can send it to the worker processes).
+    The result is ``record(row number, report)``. By default it is ``device_record``'s
+    JSON-ready record, made from verdict codes without building a Report (the records share
+    their per-rule entries: treat them as read-only). A renderer that needs the whole report
+    passes its own ``record`` (a module-level function, so that ``evaluate_fleet_parallel``
+    can send it to the worker processes).
     """
-    sources = record is not None  # the default record does not show where values came from
-    record = record or device_record
     tally = _Tally(engine)
+    codes = _VerdictPath(engine, policy, tally) if record is None else None
     for row in rows:
-        report = _evaluate_row(row, engine, policy, reader, tally, sources)
-        if report is not None and write is not None:
-            write(record(row.number, report))
+        result = _evaluate_row(row, engine, policy, reader, tally, codes, record, write is not None)
+        if result is not None and write is not None:
+            write(result)
         if progress is not None:
             progress(tally.devices + len(tally.bad_rows))
     return tally.summary()
 
 
-def _evaluate_row(row: FleetRow, engine, policy, reader, tally, sources: bool = True) -> Report | None:
+def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, wanted: bool) -> Any:
+    """One row's result (None when it was bad, or when no result is wanted)."""
     if isinstance(row.data, BadRow):
         tally.bad_rows.append(row.data)
         return None
     try:
+        if codes is not None:
+            return codes.evaluate(row, reader, wanted)
         device = reader(row.data, engine, row.number)
     except BitLockerRulesError as exc:
         tally.bad_rows.append(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
-    facts = merge_facts([policy, device], name=device.name) if policy else device
-    report = engine.evaluate(facts, subject=device.name, sources=sources)
+    report = engine.evaluate(_merged(policy, device), subject=device.name)
     tally.add(report)
-    return report
+    return record(row.number, report) if wanted else None
+
+
+def _merged(policy: Facts | None, device: Facts) -> Facts:
+    return merge_facts([policy, device], name=device.name) if policy else device
 
 
 def _row_problem(d: Diagnostic) -> str:
@@ -267,56 +274,238 @@ def _row_problem(d: Diagnostic) -> str:
 def device_record(number: int, report: Report) -> dict:
     """The JSON Lines record for one device: its verdicts and reasons for rules that did not pass."""
     counts = Counter(o.status.value for o in report.outcomes)
-    return {
-        "row": number,
-        "device": report.subject,
-        "summary": {s.value: counts.get(s.value, 0) for s in Status},
-        "results": [
-            {"rule": o.rule, "status": o.status.value,
-             **({"reasons": [c.sentence() for c in o.reasons]} if o.status in (Status.FAIL, Status.UNKNOWN) else {})}
-            for o in report.outcomes
-        ],
-    }
+    return _record(number, report.subject, counts, [outcome_entry(o) for o in report.outcomes])
 
 
-@frozen
+def _record(number: int, subject: str, counts: Mapping[str, int], results: list[dict]) -> dict:
+    return {"row": number, "device": subject, "summary": {s.value: counts.get(s.value, 0) for s in Status},
+            "results": results}
+
+
+class DeviceRecord(dict):
+    """A device record (a plain dict to every reader) that also carries the JSON text of each entry.
+
+    The fleet's default path makes these: each distinct per-rule entry is serialised once and
+    reused, so writing a JSON line costs a join, not a ``json.dumps`` of every entry.
+    """
+
+    __slots__ = ("entry_texts",)
+
+    def __init__(self, record: dict, entry_texts: list[str]) -> None:
+        super().__init__(record)
+        self.entry_texts = entry_texts
+
+    def json_text(self) -> str:
+        """``json.dumps(self, ensure_ascii=False)``, the same text, from the stored entry texts."""
+        head = json.dumps({k: v for k, v in self.items() if k != "results"}, ensure_ascii=False)
+        return f'{head[:-1]}, "results": [{", ".join(self.entry_texts)}]}}'
+
+    def __reduce__(self):  # worker processes send records back pickled
+        return DeviceRecord, (dict(self), self.entry_texts)
+
+
+def outcome_entry(outcome: RuleOutcome) -> dict:
+    """One rule in a device record: its id and status, and reasons when it failed or is unknown."""
+    entry = {"rule": outcome.rule, "status": outcome.status.value}
+    if outcome.status in (Status.FAIL, Status.UNKNOWN):
+        entry["reasons"] = [c.sentence() for c in outcome.reasons]
+    return entry
+
+
+def failure_reasons(outcome: RuleOutcome) -> tuple[str, ...]:
+    """How a failed rule counts in the fleet's most common failure reasons."""
+    return tuple(f"{outcome.rule}: {c.label} is {c.actual}" for c in outcome.reasons)
+
+
+_STATUSES = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)  # by verdict code
+_CODES = {status: code for code, status in enumerate(_STATUSES)}
+
+
 class _Tally:
-    engine: Engine
-    counts: dict = field(factory=dict)
-    reasons: Counter = field(factory=Counter)
-    bad_rows: list = field(factory=list)
-    totals: list = field(factory=lambda: [0, 0])  # devices, failed devices
+    """A fleet run's counters: per rule (in engine order) devices by verdict code, reasons, bad rows."""
 
-    @property
-    def devices(self) -> int:
-        return self.totals[0]
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.counts = [[0, 0, 0, 0] for loaded in engine.rulesets for _ in loaded.rules]
+        self.reasons: Counter = Counter()
+        self.bad_rows: list[BadRow] = []
+        self.devices = 0
+        self.failed_devices = 0
 
     def add(self, report: Report) -> None:
-        self.totals[0] += 1
+        """Count one device's report."""
+        self.devices += 1
         failed = False
-        for outcome in report.outcomes:
-            key = (outcome.ruleset, outcome.rule, outcome.status.value)
-            self.counts[key] = self.counts.get(key, 0) + 1
+        for counts, outcome in zip(self.counts, report.outcomes):
+            counts[_CODES[outcome.status]] += 1
             if outcome.status is Status.FAIL:
                 failed = True
-                for condition in outcome.reasons:
-                    self.reasons[f"{outcome.rule}: {condition.label} is {condition.actual}"] += 1
-        self.totals[1] += failed
+                self.reasons.update(failure_reasons(outcome))
+        self.failed_devices += failed
 
     def summary(self) -> FleetSummary:
-        rules = []
-        for loaded in self.engine.rulesets:
-            for rule in loaded.rules:
-                counts = {s.value: self.counts.get((loaded.id, rule.id, s.value), 0) for s in Status}
-                rules.append(RuleTally(loaded.id, rule.id, rule.title, rule.severity, counts))
-        return FleetSummary(self.totals[0], tuple(rules), dict(self.reasons),
-                            tuple(self.bad_rows), self.totals[1])
+        """The counters as a FleetSummary."""
+        rules = [(loaded.id, rule) for loaded in self.engine.rulesets for rule in loaded.rules]
+        tallies = tuple(
+            RuleTally(ruleset, rule.id, rule.title, rule.severity, dict(zip((s.value for s in _STATUSES), counts)))
+            for (ruleset, rule), counts in zip(rules, self.counts)
+        )
+        return FleetSummary(self.devices, tallies, dict(self.reasons), tuple(self.bad_rows), self.failed_devices)
+
+
+class _Detail:
+    """What a fleet needs of one explained outcome: its failure reasons and its record entry."""
+
+    __slots__ = ("outcome", "reasons", "entry", "text")
+
+    def __init__(self, outcome: RuleOutcome, shown: RuleOutcome) -> None:
+        self.outcome = outcome  # held, so that its id is not reused while this is cached
+        self.reasons = failure_reasons(shown) if shown.status is Status.FAIL else ()
+        self.entry = outcome_entry(shown)
+        self.text = json.dumps(self.entry, ensure_ascii=False)
+
+
+class _VerdictPath:
+    """The default fleet path: verdict codes per device; only failed and unknown rules explained.
+
+    It counts and writes what ``_Tally.add`` and ``device_record`` make of the full report
+    (the tests compare both), without building a Report: passing and not applicable rules
+    need no explanation, and the explanations of the others are memoised by the engine. A
+    device whose own facts conflict or overlap the policy's takes the report path.
+    """
+
+    def __init__(self, engine: Engine, policy: Facts | None, tally: _Tally) -> None:
+        self.engine, self.policy, self.tally = engine, policy, tally
+        self.plan = tuple((loaded, loaded.rules) for loaded in engine.rulesets)
+        self.base = dict(policy.table) if policy else {}
+        self.taken = frozenset(policy.values).union(c.fact for c in policy.conflicts) if policy else frozenset()
+        self.conflicts = {c.fact: c for c in policy.conflicts} if policy else {}
+        self.typer = _RowTyper(engine.vocabulary)
+        self.fixed = [  # per rule, the entries of a pass (code 0) and not applicable (3), with their text
+            {code: _fixed_entry(rule, code) for code in (0, 3)} for _, rules in self.plan for rule in rules
+        ]
+        self.details: dict[int, _Detail] = {}
+
+    def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool) -> dict | None:
+        """Count one device; its record when ``wanted``. Raises InputError for a bad row."""
+        values = self.typer.values(row.data) if reader in (device_facts, fleet_device) else None
+        if values is None:
+            device = reader(row.data, self.engine, row.number)
+            if device.conflicts or not self.taken.isdisjoint(device.values):
+                report = self.engine.evaluate(_merged(self.policy, device), subject=device.name, sources=False)
+                self.tally.add(report)
+                return device_record(row.number, report) if wanted else None
+            values, subject = device.table, device.name
+        else:
+            subject = ""
+        if self.base:
+            values = {**self.base, **values}
+        return self._count(values, row, subject, wanted)
+
+    def _count(self, values: dict, row: FleetRow, subject: str, wanted: bool) -> dict | None:
+        tally, counts, fixed = self.tally, self.tally.counts, self.fixed
+        results: list[dict] = []
+        texts: list[str] = []
+        index = 0
+        failed = False
+        for loaded, rules in self.plan:
+            for rule, code in zip(rules, loaded.verdicts(values)):
+                counts[index][code] += 1
+                if code == 1 or code == 2:
+                    detail = self._detail(loaded, rule, values)
+                    if code == 1:
+                        failed = True
+                        tally.reasons.update(detail.reasons)
+                    if wanted:
+                        results.append(detail.entry)
+                        texts.append(detail.text)
+                elif wanted:
+                    entry, text = fixed[index][code]
+                    results.append(entry)
+                    texts.append(text)
+                index += 1
+        tally.devices += 1
+        tally.failed_devices += failed
+        if not wanted:
+            return None
+        statuses = Counter(entry["status"] for entry in results)
+        subject = subject or device_subject(row.data, row.number)
+        return DeviceRecord(_record(row.number, subject, statuses, results), texts)
+
+    def _detail(self, loaded, rule: n.Rule, values: dict) -> _Detail:
+        outcome = self.engine.explain(loaded, rule, values)
+        detail = self.details.get(id(outcome))
+        if detail is None or detail.outcome is not outcome:
+            shown = mark_conflicts(outcome, self.conflicts, self.engine.vocabulary) if self.conflicts else outcome
+            if len(self.details) >= _DETAILS_LIMIT:
+                self.details.clear()
+            detail = self.details[id(outcome)] = _Detail(outcome, shown)
+        return detail
+
+
+def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, str]:
+    entry = {"rule": rule.id, "status": _STATUSES[code].value}
+    return entry, json.dumps(entry, ensure_ascii=False)
+
+
+_DETAILS_LIMIT = 50_000
+_DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")
+
+
+class _RowTyper:
+    """Types the project's own device rows straight into a value dict: the fleet's hot path.
+
+    It gives None for anything it does not take as it is (another format, an unknown name, a
+    bad value); the row then goes through ``device_facts`` or the importers, which report
+    problems with their JSON paths. Origins are not kept: fleet records do not show them.
+    """
+
+    def __init__(self, vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self.columns: dict[str, tuple[str, Callable[[Any], Any]]] = {}
+        for name, convert in vocabulary.converters.items():
+            namespace, _, bare = name.partition(".")
+            if namespace in _DEVICE_NAMESPACES:
+                self.columns[name] = (name, convert)
+            if namespace == "device":
+                self.columns[bare] = (name, convert)
+
+    def values(self, data: Any) -> dict | None:
+        """Typed values of a ``{"facts": {...}}`` or flat row, or None (see the class)."""
+        if type(data) is not dict:
+            return None
+        raw = data.get("facts")
+        flat = type(raw) is not dict
+        raw = data if flat else raw
+        typed: dict[str, Any] = {}
+        columns = self.columns
+        try:
+            for key, value in raw.items():
+                column = columns.get(key)
+                if column is None:
+                    if flat and key in ("id", "deviceName"):
+                        continue
+                    return None
+                if value is not None:
+                    typed[column[0]] = column[1](value)
+        except ValueError:
+            return None
+        if self.vocabulary.grants:
+            apply_grants(typed, {}, self.vocabulary)
+        return typed
+
+
+def device_subject(data: Any, number: int) -> str:
+    """How a report names a device of the project's own row format."""
+    name = str(data.get("deviceName") or data.get("id") or f"row {number}") if isinstance(data, dict) else f"row {number}"
+    return f"device {name!r}"
 
 
 def write_jsonl(stream: io.TextIOBase) -> Callable[[dict], None]:
     """A ``write`` callback that appends one JSON line per record, secrets masked."""
     def write(record: dict) -> None:
-        stream.write(redact(json.dumps(record, ensure_ascii=False)) + "\n")
+        text = record.json_text() if isinstance(record, DeviceRecord) else json.dumps(record, ensure_ascii=False)
+        stream.write(redact(text) + "\n")
 
     return write
 

@@ -255,3 +255,15 @@ def facts_read(*exprs: Expr | None) -> tuple[str, ...]:
             found[node.fact] = None
         stack.extend(reversed(children(node)))
     return tuple(found)
+
+
+def fields_read(*exprs: Expr | None) -> dict[str, tuple[str, ...]]:
+    """Per collection fact, the record fields a set of checked expressions reads, definitions included."""
+    found: dict[str, dict[str, None]] = {}
+    stack = [e for e in exprs if e is not None]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FieldRef):
+            found.setdefault(node.collection, {})[node.field] = None
+        stack.extend(children(node))
+    return {collection: tuple(sorted(fields)) for collection, fields in found.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -47,10 +47,14 @@ class EnumType:
     name: str
     description: str
     members: tuple[EnumMember, ...]
+    _by_name: Mapping[str, EnumMember] = field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {m.name: m for m in reversed(self.members)})
 
     def member(self, name: str) -> EnumMember | None:
         """The member called ``name``, or None."""
-        return next((m for m in self.members if m.name == name), None)
+        return self._by_name.get(name) if isinstance(name, str) else None
 
     @property
     def member_names(self) -> tuple[str, ...]:
@@ -65,6 +69,10 @@ class FactType:
     kind: str
     enum: EnumType | None = None
     fields: tuple[Fact, ...] = ()
+    _by_name: Mapping[str, Fact] = field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {f.name: f for f in reversed(self.fields)})
 
     @property
     def ordered(self) -> bool:
@@ -73,7 +81,7 @@ class FactType:
 
     def field(self, name: str) -> Fact | None:
         """A record field of a collection type, or None."""
-        return next((f for f in self.fields if f.name == name), None)
+        return self._by_name.get(name) if isinstance(name, str) else None
 
     def __str__(self) -> str:
         return f"enum {self.enum.name}" if self.enum else self.kind
@@ -140,6 +148,12 @@ class Vocabulary:
     releases: Mapping[str, WindowsVersion] = field(converter=_frozen_map)
     origin: str = "<vocabulary>"
     grants: tuple[Grant, ...] = field(default=(), converter=tuple)
+    # One converter per fact, built once (see ``value_converter``): what fleets type values with.
+    converters: Mapping[str, Converter] = field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        converters = {name: value_converter(f.type, self.releases) for name, f in self.facts.items()}
+        object.__setattr__(self, "converters", MappingProxyType(converters))
 
     def fact(self, name: str) -> Fact | None:
         """The declared fact called ``name``, or None."""
@@ -147,6 +161,8 @@ class Vocabulary:
 
     def parse_value(self, fact: Fact, raw: Any) -> Any:
         """Turn a raw input value into the typed value of ``fact``; ValueError says what was expected."""
+        if self.facts.get(fact.name) is fact:
+            return self.converters[fact.name](raw)
         return parse_typed(fact.type, raw, self.releases)
 
     def display(self, fact: Fact, value: Any) -> str:
@@ -211,7 +227,7 @@ def _parse_decimal(raw: Any) -> float:
         raise ValueError("a number")
     try:
         value = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError("a number such as 2.0") from None
     if not math.isfinite(value):
         raise ValueError("a finite number")
@@ -251,6 +267,93 @@ def _parse_collection(ftype: FactType, raw: Any, releases: Mapping[str, WindowsV
                     raise ValueError(f"item {index}, field `{key}`: {exc}") from None
         items.append(MappingProxyType(record))
     return tuple(items)
+
+
+# ---------------------------------------------------------------------------
+# Converters built once per fact, for inputs typed by the thousand (fleets).
+
+Converter = Callable[[Any], Any]
+_KNOWN_VERSIONS = 4096  # distinct raw versions remembered per fact; fleets repeat a few hundred
+
+
+def value_converter(ftype: FactType, releases: Mapping[str, WindowsVersion]) -> Converter:
+    """``parse_typed(ftype, ·, releases)`` as one function, built once.
+
+    Common well-formed inputs take a type check or a dict lookup; everything else, every error
+    included, goes through ``parse_typed`` itself, so the two always give the same value or
+    the same ValueError.
+    """
+    def slow(raw: Any) -> Any:
+        return parse_typed(ftype, raw, releases)
+
+    kind = ftype.kind
+    if kind == "collection":
+        return _collection_converter(ftype, slow, releases)
+    if kind == "enum":
+        return _enum_converter(ftype.enum, slow)
+    if kind == "version":
+        return _version_converter(slow)
+    exact = {"bool": bool, "integer": int, "string": str}.get(kind)
+    if exact is not None:
+        return lambda raw: raw if type(raw) is exact else slow(raw)
+    return lambda raw: raw if type(raw) is float and math.isfinite(raw) else slow(raw)
+
+
+def _enum_converter(enum: EnumType | None, slow: Converter) -> Converter:
+    assert enum is not None
+    names = frozenset(enum.member_names)
+    folded = {m.lower(): m for m in enum.member_names}  # the last wins, as in _parse_member
+
+    def convert(raw: Any) -> Any:
+        if type(raw) is str:
+            if raw in names:
+                return raw
+            found = folded.get(raw.lower())
+            if found is not None:
+                return found
+        return slow(raw)
+
+    return convert
+
+
+def _version_converter(slow: Converter) -> Converter:
+    known: dict[Any, WindowsVersion] = {}  # str and int keys only: 1 and True must not meet
+
+    def convert(raw: Any) -> Any:
+        if type(raw) is not str and type(raw) is not int:
+            return slow(raw)
+        found = known.get(raw)
+        if found is None:
+            found = slow(raw)
+            if len(known) < _KNOWN_VERSIONS:
+                known[raw] = found
+        return found
+
+    return convert
+
+
+def _collection_converter(ftype: FactType, slow: Converter, releases) -> Converter:
+    fields = {f.name: value_converter(f.type, releases) for f in reversed(ftype.fields)}
+
+    def record(item: Any) -> MappingProxyType:
+        if type(item) is not dict:
+            raise TypeError("not an object")
+        typed = {}
+        for key, value in item.items():
+            convert = fields[key]  # an unknown field is an error even when its value is null
+            if value is not None:
+                typed[key] = convert(value)
+        return MappingProxyType(typed)
+
+    def convert(raw: Any) -> Any:
+        if type(raw) is list:
+            try:
+                return tuple([record(item) for item in raw])
+            except (KeyError, TypeError, ValueError):
+                pass  # parse_typed says what is wrong, in its words
+        return slow(raw)
+
+    return convert
 
 
 # ---------------------------------------------------------------------------
