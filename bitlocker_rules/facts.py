@@ -140,11 +140,19 @@ def _shown(raw: Any) -> str:
 
 
 def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:
-    """Combine facts from several sources; equal values agree, different values conflict."""
+    """Combine facts from several sources; equal values agree, different values conflict.
+
+    A part's own conflicts stay conflicts (merging already merged policies with a device
+    keeps them), joined by whatever the other parts give for the same fact.
+    """
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    given: dict[str, list[tuple[str, Any]]] = {}  # only facts that more than one part sets
+    given: dict[str, list[tuple[str, Any]]] = {}  # only facts that more than one source sets
     for part in parts:
+        for conflict in part.conflicts:
+            given.setdefault(conflict.fact, []).extend(conflict.values)
+            if conflict.fact in values:
+                given[conflict.fact].insert(0, (origins.pop(conflict.fact), values.pop(conflict.fact)))
         for fact, value in part.values.items():
             source = part.origins.get(fact, part.name)
             if fact in given:

@@ -78,3 +78,16 @@ def test_merge_keeps_agreement_and_records_conflicts():
     assert "policy.tpm_startup_pin" not in merged.values
     (conflict,) = merged.conflicts
     assert [v for _, v in conflict.values] == ["Blocked", "Required"]
+
+
+def test_merging_merged_facts_keeps_their_conflicts():
+    a = facts_from_mapping({"policy.tpm_startup_pin": "Required"}, VOCABULARY, origin="a.json", name="A")
+    b = facts_from_mapping({"policy.tpm_startup_pin": "Blocked"}, VOCABULARY, origin="b.json", name="B")
+    c = facts_from_mapping({"policy.tpm_startup_pin": "Allowed"}, VOCABULARY, origin="c.json", name="C")
+    device = facts_from_mapping({"device.tpm_present": True}, VOCABULARY, origin="d.json", name="D")
+    policies = merge_facts([a, b])
+    merged = merge_facts([policies, device])
+    assert merged.conflicts == policies.conflicts and merged.get("device.tpm_present") is True
+    # A later source joins the conflict; an earlier value of the same fact leads it.
+    assert [v for _, v in merge_facts([policies, c]).conflicts[0].values] == ["Required", "Blocked", "Allowed"]
+    assert [v for _, v in merge_facts([c, policies]).conflicts[0].values] == ["Allowed", "Required", "Blocked"]

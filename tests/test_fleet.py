@@ -123,3 +123,134 @@ def test_cli_fleet_jsonl_output_masks_secrets(tmp_path):
     assert len(out.read_text().splitlines()) == 3
     for text in (result.stdout, result.stderr, out.read_text()):
         assert KEY not in text and "234567-345678" not in text
+
+
+# --- the default path (verdict codes, no Report) against the report path and a fresh interpreter
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from bitlocker_rules.engine import mark_conflicts  # noqa: E402
+from bitlocker_rules.facts import Facts, merge_facts  # noqa: E402
+from bitlocker_rules.fleet import DeviceRecord, FleetRow, device_record, outcome_entry  # noqa: E402
+
+STARTUP_PIN = ROOT / "examples" / "policy-startup-pin.json"
+
+
+@pytest.fixture(scope="module")
+def every_rule() -> Engine:
+    return Engine.load()
+
+
+def _raw(fact) -> st.SearchStrategy:
+    """Raw JSON values for a fact, as inventories write them (some of them not valid)."""
+    kind = fact.type.kind
+    if kind == "bool":
+        return st.sampled_from([True, False, "true", "False", "yes"])
+    if kind == "integer":
+        return st.one_of(st.integers(-5, 5000), st.sampled_from(["350", "2107", "x"]))
+    if kind == "decimal":
+        return st.sampled_from([1.2, 2.0, 2, "2.0", 1.0, "two"])
+    if kind == "string":
+        return st.sampled_from(["", "0x80072f9a", "KB4497934", "Rotate BitLocker Keys", "Contoso"])
+    if kind == "version":
+        return st.sampled_from(["1809", "1803", "10.0.19045.4291", 17763, "Windows 11 23H2", "22H2", "nope"])
+    if kind == "enum":
+        names = fact.type.enum.member_names
+        return st.sampled_from([*names, *(m.lower() for m in names[:2]), "NotAMember"])
+    fields = {f.name: _raw(f) for f in fact.type.fields}
+    return st.lists(st.fixed_dictionaries({}, optional=fields), max_size=3)
+
+
+def _rows(vocabulary) -> st.SearchStrategy:
+    facts = [f for f in vocabulary.facts.values() if f.namespace != "policy"]
+    one = st.sampled_from(facts).flatmap(lambda f: st.tuples(st.just(f.name), _raw(f)))
+    device = st.lists(one, max_size=12).map(lambda pairs: {
+        (name.split(".", 1)[1] if name.startswith("device.") else name): raw for name, raw in pairs})
+    return st.lists(device.map(lambda facts: {"deviceName": "PC", "facts": facts}), min_size=1, max_size=6)
+
+
+def _reference(engine: Engine, policy: Facts | None, number: int, data: dict) -> dict:
+    """The device record computed the slow, obvious way: a fresh interpreter for every rule."""
+    device = fleet_device(data, engine, number)
+    facts = merge_facts([policy, device], name=device.name) if policy else device
+    conflicts = {c.fact: c for c in facts.conflicts}
+    entries = []
+    for loaded in engine.rulesets:
+        for rule in loaded.rules:
+            outcome = loaded.interpreter.evaluate(rule, facts.table)
+            entries.append(outcome_entry(mark_conflicts(outcome, conflicts, engine.vocabulary)
+                                         if conflicts else outcome))
+    counts = {s: sum(1 for e in entries if e["status"] == s) for s in ("pass", "fail", "unknown", "not_applicable")}
+    return {"row": number, "device": device.name, "summary": counts, "results": entries}
+
+
+@pytest.fixture(scope="module")
+def conflicting_policies(every_rule) -> Facts:
+    """The silent policy and the startup-PIN policy: they disagree on several settings."""
+    return merge_facts([load_policy_file(POLICY, every_rule.vocabulary),
+                        load_policy_file(STARTUP_PIN, every_rule.vocabulary)], name="policies")
+
+
+@given(data=st.data())
+def test_default_path_records_and_counts_equal_a_fresh_interpreter(every_rule, conflicting_policies, data):
+    policy = data.draw(st.sampled_from([None, conflicting_policies]))
+    raw_rows = data.draw(_rows(every_rule.vocabulary))
+    rows = [FleetRow(i + 1, row) for i, row in enumerate(raw_rows)]
+    records: list = []
+    summary = evaluate_fleet(rows, every_rule, policy, write=records.append, reader=fleet_device)
+    bad = {b.number for b in summary.bad_rows}
+    expected = [_reference(every_rule, policy, r.number, r.data) for r in rows if r.number not in bad]
+    assert records == expected
+    assert all(isinstance(r, DeviceRecord) and r.json_text() == json.dumps(r, ensure_ascii=False) for r in records)
+    # The report path (what a renderer asking for whole reports gets) counts the same.
+    by_report = evaluate_fleet(rows, every_rule, policy, reader=fleet_device, record=device_record)
+    assert summary == by_report
+    for tally, index in zip(summary.rules, range(len(summary.rules))):
+        assert tally.counts == {s: sum(1 for r in expected if r["results"][index]["status"] == s)
+                                for s in ("pass", "fail", "unknown", "not_applicable")}
+
+
+def test_bad_values_take_the_reader_and_keep_their_json_path(every_rule):
+    rows = [FleetRow(1, {"facts": {"tpm_version": "two"}}), FleetRow(2, {"facts": {"os_version": "1809"}})]
+    summary = evaluate_fleet(rows, every_rule, reader=fleet_device)
+    assert summary.devices == 1 and [b.number for b in summary.bad_rows] == [1]
+    assert summary.bad_rows[0].message.startswith("$.tpm_version: ")
+
+
+def test_conflicting_policies_show_both_sources_in_device_records(every_rule, conflicting_policies):
+    records: list = []
+    evaluate_fleet([FleetRow(1, {"facts": {"os_version": "22H2"}})], every_rule, conflicting_policies,
+                   write=records.append, reader=fleet_device)
+    reasons = [r for e in records[0]["results"] for r in e.get("reasons", ())]
+    assert any("is in conflict (policy 'WIN - EP - BitLocker silent' sets" in r for r in reasons)
+
+
+def test_a_device_overlapping_the_policy_takes_the_report_path(every_rule):
+    policy = load_policy_file(POLICY, every_rule.vocabulary)
+
+    def reader(data, engine, number):  # a custom reader may return any facts, policy facts included
+        return Facts({"policy.os_encryption_method": "XtsAes128"}, name="device 'odd'")
+
+    records: list = []
+    evaluate_fleet([FleetRow(1, {})], every_rule, policy, write=records.append, reader=reader)
+    assert not isinstance(records[0], DeviceRecord)
+    reasons = [r for e in records[0]["results"] for r in e.get("reasons", ())]
+    assert any("in conflict (policy 'WIN - EP - BitLocker silent' sets XTS-AES 256-bit; device 'odd' sets "
+               "XTS-AES 128-bit)" in r for r in reasons)
+
+
+def test_explanations_of_collections_are_shared_across_devices_that_differ_only_in_unread_fields(every_rule):
+    def device(serial: int) -> Facts:
+        keys = [{"key_id": f"{serial:08x}-0000", "volume_type": "FixedData", "created": f"2024-01-{serial % 28 + 1:02d}"}]
+        return every_rule.facts({"device.recovery_keys": keys, "device.encrypted": True, "device.join_type": "AzureADJoined"})
+
+    loaded = next(r for r in every_rule.rulesets if r.id == "recovery_keys")
+    rule = next(r for r in loaded.rules if r.id == "RK-02")
+    first = every_rule.explain(loaded, rule, device(1).table)
+    size = len(every_rule._explained)
+    for serial in range(2, 30):
+        values = device(serial).table
+        assert every_rule.explain(loaded, rule, values) is first  # from the memo
+        assert loaded.interpreter.evaluate(rule, values) == first  # and what a fresh explanation says
+    assert len(every_rule._explained) == size
