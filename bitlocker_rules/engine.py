@@ -106,8 +106,10 @@ class Engine:
         self.vocabulary = vocabulary or shipped_vocabulary()
         check_all(r.ruleset for r in self.rulesets)
         # Explanations depend only on the values a rule reads: memoise them by those values.
+        # By rule identity (the engine holds every rule, so ids stay theirs): a dict lookup per
+        # explanation, without hashing the rule's tree.
         self._reads = {
-            (loaded.id, rule.id): self._memo_reads(rule.applicability, *rule.requirements)
+            id(rule): ((loaded.id, rule.id), self._memo_reads(rule.applicability, *rule.requirements))
             for loaded in self.rulesets for rule in loaded.rules
         }
         self._rules = {loaded.id: loaded.rules for loaded in self.rulesets}
@@ -169,7 +171,8 @@ class Engine:
 
     def explain(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
         """One rule's outcome with its reasons (no sources, no conflicts), memoised by what it reads."""
-        key = self._memo_key((loaded.id, rule.id), self._reads[(loaded.id, rule.id)], values)
+        plan = self._reads.get(id(rule))  # None for a rule this engine did not load: not memoised
+        key = self._memo_key(*plan, values) if plan is not None else None
         cached = self._recall(key)
         if cached is None:
             cached = loaded.interpreter.evaluate(rule, values)

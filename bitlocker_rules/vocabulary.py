@@ -258,7 +258,7 @@ def _parse_collection(ftype: FactType, raw: Any, releases: Mapping[str, WindowsV
         for key, value in item.items():
             spec = ftype.field(key)
             if spec is None:
-                hint = suggest(key, [f.name for f in ftype.fields])
+                hint = suggest(str(key), [f.name for f in ftype.fields])
                 raise ValueError(f"item {index}: no field `{key}`" + (f"; {hint}" if hint else ""))
             if value is not None:
                 try:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import math
+from types import MappingProxyType
 
-from bitlocker_rules import VocabularyError, WindowsVersion, parse_windows_version, shipped_vocabulary
-from bitlocker_rules.vocabulary import build_vocabulary
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bitlocker_rules import VocabularyError, WindowsVersion, parse_windows_version
+from bitlocker_rules.engine import shipped_vocabulary
+from bitlocker_rules.vocabulary import build_vocabulary, parse_typed, value_converter
 
 VOCABULARY = shipped_vocabulary()
 
@@ -73,3 +79,287 @@ def test_bad_declarations_are_reported_together():
                       {"name": "device.z", "type": "float"}],
         })
     assert [d.code for d in info.value.diagnostics] == ["V004", "V005", "V006", "V007"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-fact converters (``Vocabulary.converters``) agree with ``parse_typed`` on every input.
+# VOCABULARY's converters (and the version memo) persist from example to example, as in a fleet run.
+
+FACTS_BY_KIND: dict[str, list] = {}
+for _fact in VOCABULARY.facts.values():
+    FACTS_BY_KIND.setdefault(_fact.type.kind, []).append(_fact)
+KINDS = ("bool", "integer", "decimal", "string", "version", "enum", "collection")
+VERSION_FACT = "device.os_version"
+HUGE = 10**400
+
+
+class Text(str):
+    """A str subclass: never takes a fast path, must give what parse_typed gives."""
+
+
+class Number(int):
+    """An int subclass."""
+
+
+class Real(float):
+    """A float subclass."""
+
+
+class Record(dict):
+    """A dict subclass, as a collection item."""
+
+
+class Items(list):
+    """A list subclass, as a collection value."""
+
+
+def _choose(*strategies):
+    """One of ``strategies``, each equally likely (``st.one_of`` flattens nested choices)."""
+    return st.sampled_from(strategies).flatmap(lambda strategy: strategy)
+
+
+_recase = st.sampled_from([str, str.lower, str.upper, str.swapcase, str.title, lambda s: f" {s} ",
+                           lambda s: s.replace(" ", ""), lambda s: s.replace(" ", "  ")])
+_padding = st.sampled_from(["", " ", "\t", "  ", "\n"])
+
+
+@st.composite
+def _mixed_case(draw, word: str) -> str:
+    flips = draw(st.lists(st.booleans(), min_size=len(word), max_size=len(word)))
+    return "".join(c.swapcase() if f else c for c, f in zip(word, flips))
+
+
+def _cased(words) -> st.SearchStrategy[str]:
+    """Words as written by hand: any case, padded, squeezed."""
+    words = sorted(words)
+    return _choose(st.builds(lambda w, f: f(w), st.sampled_from(words), _recase),
+                   st.sampled_from(words).flatmap(_mixed_case))
+
+
+def _padded(strategy):
+    return st.builds(lambda a, v, b: f"{a}{v}{b}", _padding, strategy, _padding)
+
+
+# Bad values any fact may be given (never None: callers skip None).
+ODD = st.one_of(
+    st.booleans(),
+    st.integers(),
+    st.just(HUGE),
+    st.floats(),
+    st.text(max_size=12),
+    st.binary(max_size=4),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.tuples(st.integers()),
+    st.builds(Text, st.text(max_size=6)),
+)
+
+INTEGERS = _choose(st.integers(), st.integers(min_value=-(2**70), max_value=2**70),
+                   st.sampled_from([0, 1, -1, HUGE, -HUGE, 2**63]))
+INTEGER_TEXT = _choose(
+    _padded(INTEGERS.map(str)),
+    st.sampled_from(["-0", "+1", "1.0", "1_000", "0x10", " - 1", "", "12a", "١٢٣", "１２", "٠"]),
+)
+FLOATS = _choose(st.floats(), st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 1e308, 5e-324, 2.0]))
+FLOAT_TEXT = _choose(
+    _padded(st.floats().map(repr)),
+    _cased(["nan", "inf", "-inf", "infinity", "1e400", "-1e400", "1_000.5", "2.0", ".5", "1e", "٣.٥"]),
+)
+
+
+def _bool_values():
+    good = _choose(st.booleans(), _cased(["true", "false"]), st.sampled_from(["true", "TRUE", "False"]))
+    bad = st.sampled_from(["yes", "no", "1", "0", "on", "t", "", "truee", 0, 1, 0.0, 1.0])
+    return _choose(good, good, good.map(Text), bad, ODD)
+
+
+def _integer_values():
+    good = _choose(INTEGERS, INTEGER_TEXT)
+    return _choose(good, good, good.map(Text), INTEGERS.map(Number), FLOATS, st.booleans(), ODD)
+
+
+def _decimal_values():
+    good = _choose(FLOATS, INTEGERS, FLOAT_TEXT, INTEGER_TEXT)
+    return _choose(good, good, good.map(Text), INTEGERS.map(Number), FLOATS.map(Real), st.booleans(), ODD)
+
+
+def _string_values():
+    good = _choose(st.text(max_size=20), st.sampled_from(["", " ", "Required", "true", "17763"]))
+    return _choose(good, good, good.map(Text), ODD)
+
+
+def _dotted():
+    part = _choose(st.integers(min_value=0, max_value=99999), st.integers(min_value=0, max_value=10**11))
+    three = st.builds(lambda a, b, c: f"{a}.{b}.{c}", part, part, part)
+    four = st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", part, part, part, part)
+    return _padded(_choose(three, four, st.sampled_from(["10.0.19045.1", "10.0.17763", "10.0", "10..0.1",
+                                                         "10.0.17763.1.2", "１０.0.17763"])))
+
+
+def _version_values():
+    releases = VOCABULARY.releases
+    builds = _choose(
+        st.sampled_from(sorted({v.build for v in releases.values()})),
+        st.integers(min_value=10230, max_value=30000),
+        st.integers(min_value=-5, max_value=20),
+        st.integers(min_value=10**8, max_value=10**10),
+        st.sampled_from([17763, 1809, 1903, 2004, 0, 1, -1, HUGE]),
+    )
+    names = _cased(list(releases) + ["21h2", " 21h2 ", "Windows 11 23H2", "Windows 12", "23H3", "Windows"])
+    good = _choose(builds, _padded(builds.map(str)), names, _dotted(), st.sampled_from(list(releases.values())))
+    return _choose(good, good, good, good.map(lambda v: Text(v) if type(v) is str else v),
+                   builds.map(Number), builds.filter(lambda b: abs(b) < 2**1000).map(float), st.booleans(), FLOATS, ODD)
+
+
+def _near_misses(names):
+    """Member names one edit away: a dropped or doubled letter, an inserted underscore."""
+    def edit(name, i, how):
+        i %= len(name)
+        if how == 0:
+            return name[:i] + name[i + 1:]
+        if how == 1:
+            return name[:i] + name[i] * 2 + name[i + 1:]
+        return name[:i] + "_" + name[i:]
+    return st.builds(edit, st.sampled_from(sorted(names)), st.integers(0, 40), st.integers(0, 2))
+
+
+def _enum_values(enum):
+    names = enum.member_names
+    good = _cased(names)
+    other = st.sampled_from(sorted({m for e in VOCABULARY.enums.values() for m in e.member_names}))
+    bad = _choose(_near_misses(names), other, st.sampled_from(["", "İnvalid", "ＲＥＱＵＩＲＥＤ"]),
+                  st.sampled_from([m.label for m in enum.members]))
+    return _choose(good, good, good.map(Text), bad, ODD)
+
+
+def _scalar_values(fact):
+    ftype = fact.type
+    return {
+        "bool": _bool_values, "integer": _integer_values, "decimal": _decimal_values,
+        "string": _string_values, "version": _version_values,
+    }.get(ftype.kind, lambda: _enum_values(ftype.enum))()
+
+
+def _collection_values(fact):
+    fields = fact.type.fields
+    names = [f.name for f in fields]
+    field_pair = _choose(*[st.tuples(st.just(spec.name), _choose(st.none(), _scalar_values(spec)))
+                           for spec in fields])
+    bad_pair = st.tuples(
+        _choose(st.sampled_from(["key", "nme", "Name", "password", "", "namee"] + [n.upper() for n in names]),
+                st.text(max_size=6)),
+        _choose(st.none(), st.none(), st.text(max_size=4), st.integers()),
+    )
+    plain = st.lists(field_pair, max_size=4).map(dict)
+    mixed = st.builds(lambda good, bad, first: dict(bad + good if first else good + bad),
+                      st.lists(field_pair, max_size=3), st.lists(bad_pair, min_size=1, max_size=2),
+                      st.booleans())
+    subclassed_key = st.sampled_from(names).map(lambda n: {Text(n): None})
+    not_a_record = _choose(st.text(max_size=4), st.integers(), st.lists(st.integers(), max_size=2),
+                           st.tuples(), st.none())
+    item = _choose(plain, plain, plain, mixed, plain.map(Record), mixed.map(Record), subclassed_key,
+                   not_a_record)
+    good_list = st.lists(plain, max_size=4)
+    any_list = st.lists(item, min_size=1, max_size=4)
+    return _choose(good_list, good_list, any_list, any_list, any_list.map(Items), any_list.map(tuple),
+                   plain, st.text(max_size=4).map(Text), ODD)
+
+
+def _raw_values(fact):
+    return _collection_values(fact) if fact.type.kind == "collection" else _scalar_values(fact)
+
+
+def _lookalikes(raw) -> list:
+    """Values equal to ``raw`` (or hashing alike) but of another type: a memo must tell them apart."""
+    if type(raw) is bool:
+        return [int(raw), float(raw), Number(raw)]
+    if type(raw) is int:
+        out = [Number(raw), str(raw)] + ([bool(raw)] if raw in (0, 1) else [])
+        return out + ([float(raw)] if abs(raw) < 2**1000 else [])
+    if type(raw) is float:
+        return [Real(raw)] + ([int(raw)] if math.isfinite(raw) and raw == int(raw) else [])
+    if type(raw) is str:
+        return [Text(raw)]
+    return []
+
+
+def _typed(value):
+    """A value with every type in it spelled out, so ``==`` also compares types (1 vs True)."""
+    if isinstance(value, MappingProxyType):
+        return (MappingProxyType, tuple((type(k), k, _typed(v)) for k, v in value.items()))
+    if type(value) is tuple:
+        return (tuple, tuple(_typed(v) for v in value))
+    if isinstance(value, float):
+        return (type(value), repr(value))  # tells -0.0 from 0.0
+    return (type(value), value)
+
+
+def _outcome(convert, raw):
+    try:
+        value = convert(raw)
+    except Exception as exc:  # noqa: BLE001 - compared below: it must be the same ValueError
+        return ("raised", type(exc).__name__, str(exc))
+    return ("value", _typed(value))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@given(data=st.data())
+def test_converters_agree_with_parse_typed(kind, data):
+    fact = data.draw(st.sampled_from(FACTS_BY_KIND[kind]), label="fact")
+    raws = data.draw(st.lists(_raw_values(fact), min_size=1, max_size=4), label="raws")
+    convert = VOCABULARY.converters[fact.name]
+    # Each raw twice (the second may come from the memo), then what looks like it, then the
+    # first raw again after all the others went through the converter.
+    checks = [r for raw in raws for r in (raw, *_lookalikes(raw))] + raws[:1]
+    for raw in checks:
+        expected = _outcome(lambda r: parse_typed(fact.type, r, VOCABULARY.releases), raw)
+        assert expected[0] == "value" or expected[1] == "ValueError", (fact.name, raw, expected)
+        first = _outcome(convert, raw)
+        second = _outcome(convert, raw)
+        assert first == expected, (fact.name, raw, first, expected)
+        assert second == expected, (fact.name, raw, second, expected)
+        assert _outcome(lambda r: VOCABULARY.parse_value(fact, r), raw) == expected
+
+
+def test_every_fact_has_a_converter():
+    assert set(VOCABULARY.converters) == set(VOCABULARY.facts)
+    assert set(FACTS_BY_KIND) == set(KINDS)
+
+
+def test_unknown_field_with_a_null_value_is_still_an_error():
+    fact = VOCABULARY.fact("device.volumes")
+    raw = [{"volume_type": "OperatingSystem", "pasword": None}]
+    with pytest.raises(ValueError) as fast:
+        VOCABULARY.converters[fact.name](raw)
+    with pytest.raises(ValueError) as slow:
+        parse_typed(fact.type, raw, VOCABULARY.releases)
+    assert str(fast.value) == str(slow.value)
+    assert str(fast.value).startswith("item 0: no field `pasword`")
+
+
+def test_a_huge_integer_is_not_a_decimal_overflow():
+    (fact,) = FACTS_BY_KIND["decimal"]
+    for convert in (value_converter(fact.type, VOCABULARY.releases), VOCABULARY.converters[fact.name]):
+        with pytest.raises(ValueError, match="a number such as 2.0"):
+            convert(HUGE)
+
+
+def test_the_version_memo_does_not_take_true_for_one():
+    fact = VOCABULARY.fact(VERSION_FACT)
+    assert fact.type.kind == "version"
+    convert = value_converter(fact.type, VOCABULARY.releases)  # a fresh memo
+    assert convert(17763) == WindowsVersion(10, 0, 17763, 0)
+    with pytest.raises(ValueError):
+        convert(1)
+    with pytest.raises(ValueError, match="not a boolean"):
+        convert(True)
+    # Nor a float for the int it equals: 17763 is remembered, 17763.0 is not a version.
+    with pytest.raises(ValueError):
+        convert(17763.0)
+    assert convert("1809") == convert("1809") == WindowsVersion(10, 0, 17763, 0)
+
+
+def test_a_non_string_field_name_is_a_value_error():
+    fact = VOCABULARY.fact("device.volumes")
+    with pytest.raises(ValueError, match="item 0: no field `1`"):
+        VOCABULARY.parse_value(fact, [{1: None}])
