@@ -19,7 +19,8 @@ from .engine import Engine, load_ruleset, shipped_vocabulary
 from .errors import BitLockerRulesError, Diagnostic, InputError, RulesError, redact, suggest
 from .facts import Facts, merge_facts
 from .importers import load_devices, load_policies
-from .fleet import device_record, evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet, write_jsonl
+from .fleet import (device_record, evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_line, read_fleet,
+                    write_jsonl)
 from .nodes import facts_read
 from .outcome import InputRecord, Report, SuggestedChange, at_or_above
 from .printer import print_rule
@@ -355,19 +356,19 @@ def run_fleet(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     make_engine = functools.partial(fleet_engine, tuple(args.rules or ()) or None, tuple(args.policy))
     engine, policy = make_engine()
-    rows = read_fleet(args.fleet)
+    rows = read_fleet(args.fleet, decode=False)  # each process decodes the rows it evaluates
     progress = _progress if sys.stderr.isatty() and not args.quiet else None
 
-    def evaluate(write, record=None):
+    def evaluate(write, record=None, encode=None):
         if args.jobs == 1:
             return evaluate_fleet(rows, engine, policy, write=write, progress=progress, reader=fleet_device,
-                                  record=record)
+                                  record=record, encode=encode)
         return evaluate_fleet_parallel(rows, args.jobs, make_engine, write=write, progress=progress,
-                                       reader=fleet_device, record=record)
+                                       reader=fleet_device, record=record, encode=encode)
 
     if args.format in ("table", "json"):
         with _jsonl_output(args.output) as write:
-            summary = evaluate(write)
+            summary = evaluate(write, encode=json_line)
         if progress:
             print(file=sys.stderr)
         if not args.quiet:

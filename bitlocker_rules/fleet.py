@@ -46,6 +46,17 @@ class BadRow:
 
 
 @frozen
+class JsonLine:
+    """A JSON Lines row not decoded yet: ``read_fleet(decode=False)`` leaves it to the evaluation.
+
+    With ``--jobs N`` the worker processes decode their own rows, so the reading process only
+    splits lines (decoding was the larger part of its work).
+    """
+
+    text: str
+
+
+@frozen
 class RuleTally:
     """How many devices ended with each verdict for one rule."""
 
@@ -90,8 +101,11 @@ class FleetSummary:
 # --- reading --------------------------------------------------------------------------
 
 
-def read_fleet(path: str | Path) -> Iterator[FleetRow]:
-    """Rows of a fleet file, streamed; the format comes from the extension or the first byte."""
+def read_fleet(path: str | Path, *, decode: bool = True) -> Iterator[FleetRow]:
+    """Rows of a fleet file, streamed; the format comes from the extension or the first byte.
+
+    ``decode=False`` leaves JSON Lines rows as ``JsonLine`` for the evaluation to decode.
+    """
     path = Path(path)
     try:
         handle = path.open("r", encoding="utf-8-sig", newline="")
@@ -104,7 +118,7 @@ def read_fleet(path: str | Path) -> Iterator[FleetRow]:
         elif kind == "array":
             yield from _array_rows(handle, str(path))
         else:
-            yield from _jsonl_rows(handle)
+            yield from _jsonl_rows(handle, decode)
 
 
 def _fleet_kind(path: Path, handle: TextIO) -> str:
@@ -120,14 +134,18 @@ def _fleet_kind(path: Path, handle: TextIO) -> str:
     return "array" if head == "[" else "jsonl"
 
 
-def _jsonl_rows(handle: TextIO) -> Iterator[FleetRow]:
+def _jsonl_rows(handle: TextIO, decode: bool) -> Iterator[FleetRow]:
     for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield FleetRow(number, json.loads(line))
-        except json.JSONDecodeError as exc:
-            yield FleetRow(number, BadRow(number, f"line {number}, column {exc.colno}: malformed JSON: {exc.msg}"))
+        if line.strip():
+            yield FleetRow(number, _decoded(number, line) if decode else JsonLine(line))
+
+
+def _decoded(number: int, line: str) -> Any:
+    """One JSON Lines row's data, or a BadRow saying where the JSON is malformed."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return BadRow(number, f"line {number}, column {exc.colno}: malformed JSON: {exc.msg}")
 
 
 def _csv_rows(handle: TextIO) -> Iterator[FleetRow]:
@@ -225,21 +243,27 @@ def evaluate_fleet(
     progress: Callable[[int], None] | None = None,
     reader: DeviceReader = device_facts,
     record: Callable[[int, Report], Any] | None = None,
+    encode: Callable[[Any], Any] | None = None,
 ) -> FleetSummary:
     """Evaluate every row; ``write`` gets one result per device as it is made.
 
     The result is ``record(row number, report)``. By default it is ``device_record``'s
     JSON-ready record, made from verdict codes without building a Report (the records share
     their per-rule entries: treat them as read-only). A renderer that needs the whole report
-    passes its own ``record`` (a module-level function, so that ``evaluate_fleet_parallel``
-    can send it to the worker processes).
+    passes its own ``record``. ``encode``, when given, turns each result into what ``write``
+    gets (``json_line`` for JSON Lines); ``evaluate_fleet_parallel`` runs it in the worker
+    processes, so both must be module-level functions there.
     """
+    codes = _VerdictPath(engine, policy) if record is None else None
+    return _evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode)
+
+
+def _evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode) -> FleetSummary:
     tally = _Tally(engine)
-    codes = _VerdictPath(engine, policy, tally) if record is None else None
     for row in rows:
         result = _evaluate_row(row, engine, policy, reader, tally, codes, record, write is not None)
         if result is not None and write is not None:
-            write(result)
+            write(encode(result) if encode is not None else result)
         if progress is not None:
             progress(tally.devices + len(tally.bad_rows))
     return tally.summary()
@@ -247,12 +271,14 @@ def evaluate_fleet(
 
 def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, wanted: bool) -> Any:
     """One row's result (None when it was bad, or when no result is wanted)."""
+    if isinstance(row.data, JsonLine):
+        row = FleetRow(row.number, _decoded(row.number, row.data.text))
     if isinstance(row.data, BadRow):
         tally.bad_rows.append(row.data)
         return None
     try:
         if codes is not None:
-            return codes.evaluate(row, reader, wanted)
+            return codes.evaluate(row, reader, wanted, tally)
         device = reader(row.data, engine, row.number)
     except BitLockerRulesError as exc:
         tally.bad_rows.append(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
@@ -374,8 +400,8 @@ class _VerdictPath:
     device whose own facts conflict or overlap the policy's takes the report path.
     """
 
-    def __init__(self, engine: Engine, policy: Facts | None, tally: _Tally) -> None:
-        self.engine, self.policy, self.tally = engine, policy, tally
+    def __init__(self, engine: Engine, policy: Facts | None) -> None:
+        self.engine, self.policy = engine, policy
         self.plan = tuple((loaded, loaded.rules) for loaded in engine.rulesets)
         self.base = dict(policy.table) if policy else {}
         self.taken = frozenset(policy.values).union(c.fact for c in policy.conflicts) if policy else frozenset()
@@ -386,24 +412,24 @@ class _VerdictPath:
         ]
         self.details: dict[int, _Detail] = {}
 
-    def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool) -> dict | None:
+    def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: _Tally) -> dict | None:
         """Count one device; its record when ``wanted``. Raises InputError for a bad row."""
         values = self.typer.values(row.data) if reader in (device_facts, fleet_device) else None
         if values is None:
             device = reader(row.data, self.engine, row.number)
             if device.conflicts or not self.taken.isdisjoint(device.values):
                 report = self.engine.evaluate(_merged(self.policy, device), subject=device.name, sources=False)
-                self.tally.add(report)
+                tally.add(report)
                 return device_record(row.number, report) if wanted else None
             values, subject = device.table, device.name
         else:
             subject = ""
         if self.base:
             values = {**self.base, **values}
-        return self._count(values, row, subject, wanted)
+        return self._count(values, row, subject, wanted, tally)
 
-    def _count(self, values: dict, row: FleetRow, subject: str, wanted: bool) -> dict | None:
-        tally, counts, fixed = self.tally, self.tally.counts, self.fixed
+    def _count(self, values: dict, row: FleetRow, subject: str, wanted: bool, tally: _Tally) -> dict | None:
+        counts, fixed = tally.counts, self.fixed
         results: list[dict] = []
         texts: list[str] = []
         index = 0
@@ -501,11 +527,16 @@ def device_subject(data: Any, number: int) -> str:
     return f"device {name!r}"
 
 
-def write_jsonl(stream: io.TextIOBase) -> Callable[[dict], None]:
-    """A ``write`` callback that appends one JSON line per record, secrets masked."""
-    def write(record: dict) -> None:
-        text = record.json_text() if isinstance(record, DeviceRecord) else json.dumps(record, ensure_ascii=False)
-        stream.write(redact(text) + "\n")
+def json_line(record: dict) -> str:
+    """One device record as a line of JSON (without the newline), secrets masked."""
+    text = record.json_text() if isinstance(record, DeviceRecord) else json.dumps(record, ensure_ascii=False)
+    return redact(text)
+
+
+def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
+    """A ``write`` callback that appends one JSON line per record (or per line ``json_line`` made)."""
+    def write(record: dict | str) -> None:
+        stream.write((record if isinstance(record, str) else json_line(record)) + "\n")
 
     return write
 
@@ -521,24 +552,28 @@ def evaluate_fleet_parallel(
     jobs: int,
     make_engine: Callable[[], tuple[Engine, Facts | None]],
     *,
-    write: Callable[[dict], None] | None = None,
+    write: Callable[[Any], None] | None = None,
     progress: Callable[[int], None] | None = None,
     reader: DeviceReader = device_facts,
     record: Callable[[int, Report], Any] | None = None,
+    encode: Callable[[Any], Any] | None = None,
 ) -> FleetSummary:
     """``evaluate_fleet`` over ``jobs`` processes; rows are read and results written in order.
 
     At most ``2 * jobs`` batches are in flight, so memory stays flat however large the fleet.
     ``make_engine`` must be picklable (a module-level function or a functools.partial of one).
+    Results are encoded in the workers: a JSON line crosses between processes far more
+    cheaply than the record it was made from.
     """
     from concurrent.futures import ProcessPoolExecutor
 
     summary: FleetSummary | None = None
     done = 0
+    options = (reader, record, encode, write is not None)
     with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(make_engine,)) as pool:
         pending = []
         for batch in _batches(rows, _BATCH):
-            pending.append(pool.submit(_run_batch, batch, reader, record))
+            pending.append(pool.submit(_run_batch, [(r.number, r.data) for r in batch], *options))
             if len(pending) >= 2 * jobs:
                 summary, done = _collect(pending.pop(0), summary, done, write, progress)
         for future in pending:
@@ -575,8 +610,13 @@ def _start_worker(make_engine) -> None:
     _worker_state["engine"], _worker_state["policy"] = make_engine()
 
 
-def _run_batch(batch: list[FleetRow], reader: DeviceReader, record=None) -> tuple[FleetSummary, list]:
-    records: list = []
-    summary = evaluate_fleet(batch, _worker_state["engine"], _worker_state["policy"], write=records.append,
-                             reader=reader, record=record)
-    return summary, records
+def _run_batch(batch: list[tuple[int, Any]], reader: DeviceReader, record, encode, wanted: bool):
+    engine, policy = _worker_state["engine"], _worker_state["policy"]
+    codes = None
+    if record is None:  # one path per worker: its record entries are made once, not once per batch
+        codes = _worker_state.get("codes") or _worker_state.setdefault("codes", _VerdictPath(engine, policy))
+    results: list = []
+    rows = [FleetRow(number, data) for number, data in batch]
+    summary = _evaluate_rows(rows, engine, policy, codes, results.append if wanted else None, None, reader,
+                             record, encode)
+    return summary, results

@@ -13,6 +13,7 @@ import bitlocker_rules.fleet as fleet
 from bitlocker_rules import Engine, load_policy_file
 from bitlocker_rules.fleet import BadRow, evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet
 from bitlocker_rules.cli import fleet_engine
+from bitlocker_rules.errors import redact
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "examples" / "policy-silent.json"
@@ -254,3 +255,37 @@ def test_explanations_of_collections_are_shared_across_devices_that_differ_only_
         assert every_rule.explain(loaded, rule, values) is first  # from the memo
         assert loaded.interpreter.evaluate(rule, values) == first  # and what a fresh explanation says
     assert len(every_rule._explained) == size
+
+
+def test_undecoded_json_lines_evaluate_like_decoded_ones(tmp_path, engine):
+    lines = [json.dumps(d) for d in devices(5)]
+    path = tmp_path / "fleet.jsonl"
+    path.write_text("\n".join([lines[0], "{not json", "", *lines[1:]]) + "\n")
+    lazy = list(read_fleet(path, decode=False))
+    assert all(isinstance(r.data, fleet.JsonLine) for r in lazy) and [r.number for r in lazy] == [1, 2, 4, 5, 6, 7]
+    one, two = [], []
+    decoded = evaluate_fleet(read_fleet(path), engine, write=one.append, reader=fleet_device)
+    undecoded = evaluate_fleet(lazy, engine, write=two.append, reader=fleet_device)
+    assert decoded == undecoded and one == two
+    assert undecoded.bad_rows == (BadRow(2, "line 2, column 2: malformed JSON: Expecting property name enclosed in "
+                                            "double quotes"),)
+
+
+def test_workers_encode_json_lines_as_the_single_process_does(tmp_path):
+    import functools
+
+    from bitlocker_rules.fleet import json_line
+
+    path = tmp_path / "fleet.jsonl"
+    rows = devices(1100)
+    rows[7]["facts"]["azure_ad_device_id"] = f"id {KEY}"
+    path.write_text("\n".join(json.dumps(d) for d in rows) + "\n")
+    make = functools.partial(fleet_engine, ("silent_enablement",), (str(POLICY),))
+    engine, policy = make()
+    single: list = []
+    evaluate_fleet(read_fleet(path), engine, policy, write=single.append, reader=fleet_device)
+    lines: list = []
+    evaluate_fleet_parallel(read_fleet(path, decode=False), 2, make, write=lines.append, reader=fleet_device,
+                            encode=json_line)
+    assert lines == [json_line(r) for r in single] == [redact(json.dumps(r, ensure_ascii=False)) for r in single]
+    assert all(isinstance(line, str) for line in lines) and not any(KEY in line for line in lines)
