@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import inspect
 import io
 import json
 import os
@@ -814,12 +813,10 @@ def verify(path: Path, policy: Path) -> dict[str, Any]:
 # Where the tool's time goes (in this process, on the smallest file).
 
 def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, float]]:
-    """Per-device microseconds of each stage of ``evaluate_fleet``, each timed alone (best pass)."""
+    """Per-device microseconds of each stage of ``evaluate_fleet``'s default path, each timed alone (best pass)."""
     from bitlocker_rules import fleet as fleet_module
     from bitlocker_rules.cli import fleet_engine
-    from bitlocker_rules.errors import redact
-    from bitlocker_rules.facts import merge_facts
-    from bitlocker_rules.fleet import device_record, evaluate_fleet, fleet_device, read_fleet
+    from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_line, read_fleet
 
     engine, policy_facts = fleet_engine(None, (str(policy),))
     init_floor(engine.vocabulary)
@@ -829,43 +826,32 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
     raws = [json.loads(line) for line in open(path, encoding="utf-8")]
     typed = [typed_device(r["facts"], convert, policy_values) for r in raws]
     n = len(rows)
-    devices = [fleet_device(r.data, engine, r.number) for r in rows]
-    merged = [merge_facts([policy_facts, d], name=d.name) for d in devices]
-    memo = getattr(engine, "_explained", None)
-    # evaluate_fleet with the default record skips naming sources, where the engine offers that.
-    kw = {"sources": False} if "sources" in inspect.signature(engine.evaluate).parameters else {}
-    reports = [engine.evaluate(f, subject=f.name, **kw) for f in merged]
-    tally_class = getattr(fleet_module, "_Tally", None)
-    records = [device_record(r.number, rep) for r, rep in zip(rows, reports)]
+    codes = fleet_module._VerdictPath(engine, policy_facts)
+    own = [codes.typer.values(r.data) for r in rows]
+    merged = [{**codes.base, **values} for values in own]
+    memo = engine._explained
 
-    def cold_evaluate():
-        if memo is not None:
+    def count(wanted: bool, cold: bool = False):
+        if cold:
             memo.clear()
-        for f in merged:
-            engine.evaluate(f, subject=f.name, **kw)
+            codes.details.clear()
+        tally = fleet_module._Tally(engine)
+        return [codes._count(values, row, "", wanted, tally) for values, row in zip(merged, rows)]
 
-    def tally():
-        t = tally_class(engine)
-        for rep in reports:
-            t.add(rep)
-
+    records = count(True)
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("floor: json.loads per line", lambda: [json.loads(line) for line in open(path, encoding="utf-8")]),
         ("floor: typing (hand-written converters)", lambda: [typed_device(r["facts"], convert, policy_values)
                                                             for r in raws]),
         ("floor: hand-written check of 76 rules", lambda: [floor_check(v) for v in typed]),
         ("read_fleet (json.loads + FleetRow)", lambda: list(read_fleet(path))),
-        ("fleet_device (facts_from_mapping -> Facts)", lambda: [fleet_device(r.data, engine, r.number) for r in rows]),
-        ("merge_facts([policy, device])", lambda: [merge_facts([policy_facts, d], name=d.name) for d in devices]),
-        ("engine.verdicts only (compiled, 8 rulesets)", lambda: [engine.verdicts(f.values) for f in merged]),
-        ("engine.evaluate (memo emptied first)" + (", sources=False" if kw else ""), cold_evaluate),
-    ]
-    if tally_class is not None:
-        stages.append(("tally.add (per-rule counters, reasons)", tally))
-    stages += [
-        ("device_record (not timed by 'tool')", lambda: [device_record(r.number, rep) for r, rep in zip(rows, reports)]),
-        ("json.dumps + redact (not timed by 'tool')", lambda: [redact(json.dumps(rec, ensure_ascii=False))
-                                                                for rec in records]),
+        ("typing the row (vocabulary converters)", lambda: [codes.typer.values(r.data) for r in rows]),
+        ("policy values + device values", lambda: [{**codes.base, **values} for values in own]),
+        ("engine.verdicts only (compiled, 8 rulesets)", lambda: [engine.verdicts(v) for v in merged]),
+        ("count verdicts, explain failed/unknown (memo warm)", lambda: count(False)),
+        ("the same, memo emptied first", lambda: count(False, cold=True)),
+        ("the same + device record (for --output)", lambda: count(True)),
+        ("json_line of a record (for --output)", lambda: [json_line(r) for r in records]),
         ("evaluate_fleet end to end (= tool)", lambda: evaluate_fleet(read_fleet(path), engine, policy_facts,
                                                                         reader=fleet_device)),
     ]
@@ -873,9 +859,12 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
     for name, fn in stages:
         times: list[float] = []
         while len(times) < passes and sum(times) < 2.0:  # slow stages once, fast ones up to `passes` times
+            gc.collect()
+            gc.disable()  # the inputs held here for every stage would make collections cost more than in a run
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)
+            gc.enable()
         results.append((name, min(times) / n * 1e6))  # the best pass: other work on the machine only adds
     return results
 
