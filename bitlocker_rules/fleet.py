@@ -179,15 +179,60 @@ def _array_rows(handle: TextIO, name: str) -> Iterator[FleetRow]:
         try:
             value, end = _DECODER.raw_decode(buffer, position)
         except json.JSONDecodeError as exc:
-            if not exhausted and len(buffer) - position < _MAX_ELEMENT:
+            room = not exhausted and len(buffer) - position < _MAX_ELEMENT
+            cut = len(buffer) - exc.pos <= len("false") or exc.msg.startswith("Unterminated string")
+            end = None if room and cut else _element_end(buffer, position)
+            if end is None and room:  # most likely cut off by the end of the buffer: read on
                 buffer, position, exhausted = _refill(handle, buffer, position)
                 continue
-            yield FleetRow(number + 1, BadRow(
-                number + 1, f"element {number + 1}: malformed JSON: {exc.msg}; the rest of the array was not read"))
-            return
+            number += 1
+            if end is None:  # no end in sight: nothing after it can be trusted to be an element
+                yield FleetRow(number, BadRow(
+                    number, f"element {number}: malformed JSON: {exc.msg}; the rest of the array was not read"))
+                return
+            yield FleetRow(number, BadRow(number, f"element {number}: malformed JSON: {exc.msg}"))
+            position = end
+            continue
         number += 1
         yield FleetRow(number, value)
         position = end
+
+
+def _element_end(buffer: str, position: int) -> int | None:
+    """Where the array element starting at ``position`` ends: the ``,`` or ``]`` after it.
+
+    Brackets are balanced and strings skipped, so a malformed element is passed over as a
+    whole; None when the buffer ends first.
+    """
+    depth, index, size = 0, position, len(buffer)
+    while index < size:
+        char = buffer[index]
+        if char == '"':
+            index = _string_end(buffer, index + 1)
+            if index is None:
+                return None
+        elif char in "[{":
+            depth += 1
+        elif char in "]}" and depth > 0:
+            depth -= 1
+        elif char in ",]" and depth == 0:
+            return index
+        index += 1
+    return None
+
+
+def _string_end(buffer: str, index: int) -> int | None:
+    """The index of the quote closing a JSON string whose text starts at ``index``."""
+    while True:
+        index = buffer.find('"', index)
+        if index < 0:
+            return None
+        escape = index
+        while buffer[escape - 1] == "\\":  # the opening quote stops this
+            escape -= 1
+        if (index - escape) % 2 == 0:
+            return index
+        index += 1
 
 
 def _refill(handle: TextIO, buffer: str, position: int) -> tuple[str, int, bool]:

@@ -289,3 +289,24 @@ def test_workers_encode_json_lines_as_the_single_process_does(tmp_path):
                             encode=json_line)
     assert lines == [json_line(r) for r in single] == [redact(json.dumps(r, ensure_ascii=False)) for r in single]
     assert all(isinstance(line, str) for line in lines) and not any(KEY in line for line in lines)
+
+
+@pytest.mark.parametrize("chunk", [5, 64, 1 << 16])
+def test_a_malformed_array_element_is_reported_and_the_elements_after_it_are_read(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(fleet, "_CHUNK", chunk)
+    good = [dict(d, note='brackets ] } [ { , and a quote \\" in a string \\\\') for d in devices(4)]
+    parts = [json.dumps(good[0]), '{"deviceName": "bad", "facts": {"x": 1,, "y": [1, {"z": "]"}]}}', json.dumps(good[1]),
+             '{"facts": tru}', json.dumps(good[2]), '{"a": "unterminated}', json.dumps(good[3])]
+    path = tmp_path / "fleet.json"
+    path.write_text("[\n" + ",\n".join(parts[:-2]) + "\n]")
+    rows = list(read_fleet(path))
+    assert [r.number for r in rows] == [1, 2, 3, 4, 5]
+    assert [r.data["deviceName"] for r in rows if not isinstance(r.data, BadRow)] == ["PC-000", "PC-001", "PC-002"]
+    assert [r.data.message for r in rows if isinstance(r.data, BadRow)] == [
+        "element 2: malformed JSON: Expecting property name enclosed in double quotes",
+        "element 4: malformed JSON: Expecting value"]
+    # An element whose end cannot be found (here a string never closed) ends the reading.
+    path.write_text("[\n" + ",\n".join(parts) + "\n]")
+    rows = list(read_fleet(path))
+    assert [r.number for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert rows[-1].data.message.endswith("; the rest of the array was not read")
