@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from .assignments import AssignedPolicies, AssignedPolicy, read_assignments
 from .engine import Engine, load_ruleset, shipped_vocabulary
 from .errors import BitLockerRulesError, Diagnostic, InputError, RulesError, redact, suggest
 from .facts import Facts, merge_facts
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fleet", metavar="FILE",
                        help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream")
     check.add_argument("--jobs", type=int, default=1, metavar="N", help="with --fleet: use N processes")
+    check.add_argument("--assignments", metavar="FILE",
+                       help="with --fleet: which --policy applies to which device or group "
+                            "(default: every policy to every device)")
     check.add_argument("--format", choices=FORMATS, default="table",
                        help="table (default), json, markdown, sarif (policy findings located in the input "
                             "files), junit (one test case per rule and device) or html (one self-contained page)")
@@ -137,6 +141,9 @@ def run_check(args: argparse.Namespace) -> int:
     """``check``: evaluate, print a report, return 0/1."""
     if args.fleet:
         return run_fleet(args)
+    if args.assignments:
+        print("bitlocker-rules check: --assignments goes with --fleet", file=sys.stderr)
+        return EXIT_USAGE
     if not args.policy and not args.device:
         print("bitlocker-rules check: give at least one --policy or a --device", file=sys.stderr)
         return EXIT_USAGE
@@ -354,8 +361,13 @@ def run_fleet(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("bitlocker-rules check: --jobs must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    make_engine = functools.partial(fleet_engine, tuple(args.rules or ()) or None, tuple(args.policy))
+    make_engine = functools.partial(fleet_engine, tuple(args.rules or ()) or None, tuple(args.policy),
+                                    args.assignments)
     engine, policy = make_engine()
+    if isinstance(policy, AssignedPolicies) and not args.quiet:
+        for policy_id in policy.assignments.unassigned:
+            print(redact(f"note: {args.assignments}: no device or group is assigned policy {policy_id}"),
+                  file=sys.stderr)
     rows = read_fleet(args.fleet, decode=False)  # each process decodes the rows it evaluates
     progress = _progress if sys.stderr.isatty() and not args.quiet else None
 
@@ -444,10 +456,17 @@ def _report_stream(path: str | None):
         yield stream
 
 
-def fleet_engine(rules, policies) -> tuple[Engine, Facts | None]:
-    """The engine and merged policy facts for a fleet run (also built in each worker process)."""
+def fleet_engine(rules, policies, assignments: str | None = None) -> tuple[Engine, Facts | AssignedPolicies | None]:
+    """The engine and the policies of a fleet run (also built in each worker process).
+
+    Without an assignment file every policy applies to every device: their merged facts.
+    """
     engine = Engine.load(list(rules) if rules else None)
-    return engine, policy_facts(policies, engine)
+    if assignments is None:
+        return engine, policy_facts(policies, engine)
+    given = [AssignedPolicy(p.policy_id or p.display_name or f"{path}#{i}", p.display_name, p.facts)
+             for path in policies for i, p in enumerate(load_policies(path, engine.vocabulary))]
+    return engine, AssignedPolicies(read_assignments(assignments, given), given)
 
 
 def policy_facts(paths, engine: Engine) -> Facts | None:

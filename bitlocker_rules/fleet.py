@@ -19,10 +19,11 @@ from typing import Any, TextIO
 from attrs import frozen
 
 from . import nodes as n
-from .engine import Engine, mark_conflicts
+from .assignments import AssignedPolicies
+from .engine import Engine, conflict_record, mark_conflicts
 from .errors import BitLockerRulesError, Diagnostic, InputError, redact
 from .facts import Facts, apply_grants, facts_from_mapping, merge_facts
-from .outcome import Report, RuleOutcome, Status
+from .outcome import ConflictRecord, Report, RuleOutcome, Status
 
 _DECODER = json.JSONDecoder()
 _CHUNK = 1 << 16
@@ -68,14 +69,23 @@ class RuleTally:
 
 
 @frozen
+class FleetConflict:
+    """A setting the policies assigned to some devices disagree on, and how many devices get it."""
+
+    record: ConflictRecord
+    devices: int
+
+
+@frozen
 class FleetSummary:
-    """Counts per rule, failure reasons with their counts, and the rows that could not be read."""
+    """Counts per rule, failure reasons with their counts, policy conflicts, and the rows not read."""
 
     devices: int
     rules: tuple[RuleTally, ...]
     reason_counts: Mapping[str, int]
     bad_rows: tuple[BadRow, ...] = ()
     failed_devices: int = 0
+    conflicts: tuple[FleetConflict, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -94,8 +104,11 @@ class FleetSummary:
         )
         reasons = Counter(self.reason_counts)
         reasons.update(other.reason_counts)
+        conflicts = Counter({c.record: c.devices for c in self.conflicts})
+        conflicts.update({c.record: c.devices for c in other.conflicts})
         return FleetSummary(self.devices + other.devices, rules, dict(reasons),
-                            self.bad_rows + other.bad_rows, self.failed_devices + other.failed_devices)
+                            self.bad_rows + other.bad_rows, self.failed_devices + other.failed_devices,
+                            tuple(FleetConflict(r, n) for r, n in conflicts.items()))
 
 
 # --- reading --------------------------------------------------------------------------
@@ -282,7 +295,7 @@ def _own_row(data: dict, engine: Engine) -> bool:
 def evaluate_fleet(
     rows: Iterable[FleetRow],
     engine: Engine,
-    policy: Facts | None = None,
+    policy: Facts | AssignedPolicies | None = None,
     *,
     write: Callable[[dict], None] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -291,6 +304,9 @@ def evaluate_fleet(
     encode: Callable[[Any], Any] | None = None,
 ) -> FleetSummary:
     """Evaluate every row; ``write`` gets one result per device as it is made.
+
+    ``policy`` is the policy facts every device shares, or ``AssignedPolicies`` saying which
+    policies each device gets (from an assignment file).
 
     The result is ``record(row number, report)``. By default it is ``device_record``'s
     JSON-ready record, made from verdict codes without building a Report (the records share
@@ -328,7 +344,7 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, w
     except BitLockerRulesError as exc:
         tally.bad_rows.append(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
-    report = engine.evaluate(_merged(policy, device), subject=device.name)
+    report = engine.evaluate(_merged(_policy_for(policy, row.data), device), subject=device.name)
     tally.add(report)
     return record(row.number, report) if wanted else None
 
@@ -402,10 +418,12 @@ class _Tally:
         self.bad_rows: list[BadRow] = []
         self.devices = 0
         self.failed_devices = 0
+        self.conflicts: Counter = Counter()  # ConflictRecord -> devices that got it
 
     def add(self, report: Report) -> None:
         """Count one device's report."""
         self.devices += 1
+        self.conflicts.update(report.conflicts)
         failed = False
         for counts, outcome in zip(self.counts, report.outcomes):
             counts[_CODES[outcome.status]] += 1
@@ -421,7 +439,9 @@ class _Tally:
             RuleTally(ruleset, rule.id, rule.title, rule.severity, dict(zip((s.value for s in _STATUSES), counts)))
             for (ruleset, rule), counts in zip(rules, self.counts)
         )
-        return FleetSummary(self.devices, tallies, dict(self.reasons), tuple(self.bad_rows), self.failed_devices)
+        conflicts = tuple(FleetConflict(record, devices) for record, devices in self.conflicts.items())
+        return FleetSummary(self.devices, tallies, dict(self.reasons), tuple(self.bad_rows), self.failed_devices,
+                            conflicts)
 
 
 class _Detail:
@@ -442,38 +462,40 @@ class _VerdictPath:
     It counts and writes what ``_Tally.add`` and ``device_record`` make of the full report
     (the tests compare both), without building a Report: passing and not applicable rules
     need no explanation, and the explanations of the others are memoised by the engine. A
-    device whose own facts conflict or overlap the policy's takes the report path.
+    device whose own facts conflict or overlap its policies' takes the report path.
     """
 
-    def __init__(self, engine: Engine, policy: Facts | None) -> None:
+    def __init__(self, engine: Engine, policy: Facts | AssignedPolicies | None) -> None:
         self.engine, self.policy = engine, policy
         self.plan = tuple((loaded, loaded.rules) for loaded in engine.rulesets)
-        self.base = dict(policy.table) if policy else {}
-        self.taken = frozenset(policy.values).union(c.fact for c in policy.conflicts) if policy else frozenset()
-        self.conflicts = {c.fact: c for c in policy.conflicts} if policy else {}
         self.typer = _RowTyper(engine.vocabulary)
         self.fixed = [  # per rule, the entries of a pass (code 0) and not applicable (3), with their text
             {code: _fixed_entry(rule, code) for code in (0, 3)} for _, rules in self.plan for rule in rules
         ]
-        self.details: dict[int, _Detail] = {}
+        self.contexts: dict[int, _PolicyContext] = {}
 
     def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: _Tally) -> dict | None:
         """Count one device; its record when ``wanted``. Raises InputError for a bad row."""
+        policy = _policy_for(self.policy, row.data)
+        context = self.contexts.get(id(policy))
+        if context is None:  # one per distinct set of merged policies; it holds them, so ids stay theirs
+            context = self.contexts[id(policy)] = _PolicyContext(policy, self.engine.vocabulary)
         values = self.typer.values(row.data) if reader in (device_facts, fleet_device) else None
         if values is None:
             device = reader(row.data, self.engine, row.number)
-            if device.conflicts or not self.taken.isdisjoint(device.values):
-                report = self.engine.evaluate(_merged(self.policy, device), subject=device.name, sources=False)
+            if device.conflicts or not context.taken.isdisjoint(device.values):
+                report = self.engine.evaluate(_merged(policy, device), subject=device.name, sources=False)
                 tally.add(report)
                 return device_record(row.number, report) if wanted else None
             values, subject = device.table, device.name
         else:
             subject = ""
-        if self.base:
-            values = {**self.base, **values}
-        return self._count(values, row, subject, wanted, tally)
+        if context.base:
+            values = {**context.base, **values}
+        return self._count(values, row, subject, wanted, tally, context)
 
-    def _count(self, values: dict, row: FleetRow, subject: str, wanted: bool, tally: _Tally) -> dict | None:
+    def _count(self, values: dict, row: FleetRow, subject: str, wanted: bool, tally: _Tally,
+               context: _PolicyContext) -> dict | None:
         counts, fixed = tally.counts, self.fixed
         results: list[dict] = []
         texts: list[str] = []
@@ -483,7 +505,7 @@ class _VerdictPath:
             for rule, code in zip(rules, loaded.verdicts(values)):
                 counts[index][code] += 1
                 if code == 1 or code == 2:
-                    detail = self._detail(loaded, rule, values)
+                    detail = self._detail(loaded, rule, values, context)
                     if code == 1:
                         failed = True
                         tally.reasons.update(detail.reasons)
@@ -497,21 +519,43 @@ class _VerdictPath:
                 index += 1
         tally.devices += 1
         tally.failed_devices += failed
+        if context.records:
+            tally.conflicts.update(context.records)
         if not wanted:
             return None
         statuses = Counter(entry["status"] for entry in results)
         subject = subject or device_subject(row.data, row.number)
         return DeviceRecord(_record(row.number, subject, statuses, results), texts)
 
-    def _detail(self, loaded, rule: n.Rule, values: dict) -> _Detail:
+    def _detail(self, loaded, rule: n.Rule, values: dict, context: _PolicyContext) -> _Detail:
         outcome = self.engine.explain(loaded, rule, values)
-        detail = self.details.get(id(outcome))
+        detail = context.details.get(id(outcome))
         if detail is None or detail.outcome is not outcome:
-            shown = mark_conflicts(outcome, self.conflicts, self.engine.vocabulary) if self.conflicts else outcome
-            if len(self.details) >= _DETAILS_LIMIT:
-                self.details.clear()
-            detail = self.details[id(outcome)] = _Detail(outcome, shown)
+            conflicts = context.conflicts
+            shown = mark_conflicts(outcome, conflicts, self.engine.vocabulary) if conflicts else outcome
+            if len(context.details) >= _DETAILS_LIMIT:
+                context.details.clear()
+            detail = context.details[id(outcome)] = _Detail(outcome, shown)
         return detail
+
+
+class _PolicyContext:
+    """One set of merged policies as the default path uses it: values, conflicts, explained entries."""
+
+    __slots__ = ("policy", "base", "taken", "conflicts", "records", "details")
+
+    def __init__(self, policy: Facts | None, vocabulary) -> None:
+        self.policy = policy
+        self.base = dict(policy.table) if policy else {}
+        self.taken = frozenset(policy.values).union(c.fact for c in policy.conflicts) if policy else frozenset()
+        self.conflicts = {c.fact: c for c in policy.conflicts} if policy else {}
+        self.records = tuple(conflict_record(c, vocabulary) for c in policy.conflicts) if policy else ()
+        self.details: dict[int, _Detail] = {}
+
+
+def _policy_for(policy: Facts | AssignedPolicies | None, data: Any) -> Facts | None:
+    """The merged policies a row's device gets."""
+    return policy.for_row(data) if isinstance(policy, AssignedPolicies) else policy
 
 
 def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, str]:
@@ -595,7 +639,7 @@ _worker_state: dict = {}
 def evaluate_fleet_parallel(
     rows: Iterable[FleetRow],
     jobs: int,
-    make_engine: Callable[[], tuple[Engine, Facts | None]],
+    make_engine: Callable[[], tuple[Engine, Facts | AssignedPolicies | None]],
     *,
     write: Callable[[Any], None] | None = None,
     progress: Callable[[int], None] | None = None,

@@ -13,7 +13,7 @@ RANK = {
     "vocabulary": 2, "nodes": 2, "outcome": 2,
     "syntax": 3, "printer": 3, "facts": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "requirements": 4,
-    "importers": 4, "analysis": 5,
+    "importers": 4, "assignments": 4, "analysis": 5,
     "engine": 5, "fleet": 6, "report": 6, "cli": 7, "__main__": 8, "__init__": 9,
 }
 
