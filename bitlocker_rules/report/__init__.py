@@ -9,7 +9,7 @@ import importlib
 _HOMES = {
     "render_fleet_html": "html", "render_html": "html",
     "fleet_to_dict": "json_report", "render_fleet_json": "json_report", "render_json": "json_report",
-    "report_to_dict": "json_report",
+    "conflict_to_dict": "json_report", "report_to_dict": "json_report",
     "JUnitWriter": "junit", "render_junit": "junit",
     "render_fleet_markdown": "markdown", "render_markdown": "markdown",
     "FleetSarif": "sarif", "locate_json_path": "sarif", "render_sarif": "sarif",

@@ -100,3 +100,8 @@ def split_reason(reason: str) -> tuple[str, str]:
     """``"SE-02: OS version is 1803"`` as ``("SE-02", "OS version is 1803")``."""
     rule, sep, text = reason.partition(": ")
     return (rule, text) if sep else ("", reason)
+
+
+def sorted_conflicts(conflicts: Iterable[Any]) -> list[Any]:
+    """A fleet's policy conflicts (``fleet.FleetConflict``): most devices first, then by setting."""
+    return sorted(conflicts or (), key=lambda c: (-c.devices, c.record.label, c.record.fact, c.record.values))

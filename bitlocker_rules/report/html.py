@@ -6,7 +6,8 @@ offline, from a mail attachment or an artifact store. Text from the inputs is es
 ``html.escape``; the finished page passes through ``redact``.
 
 A fleet page shows the headline numbers, a stacked bar per rule (pass, fail, unknown, not
-applicable), a bar per failure cause (the most common failure reasons), the devices with the
+applicable), the settings the assigned policies disagree on (with how many devices get each
+conflict), a bar per failure cause (the most common failure reasons), the devices with the
 most failed rules (from the device records, at most ``limit``), an explanation of every
 failing rule (its reasons, what it needs, the rule text, the fix and the event ids), the rules
 that could not be decided, the rows that could not be read and the inputs.
@@ -21,12 +22,16 @@ from typing import Any
 
 from ..errors import redact
 from ..outcome import Condition, ConflictRecord, InputRecord, Report, RuleOutcome, Status
-from .fleet_detail import DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, split_reason, worst_devices
+from .fleet_detail import (
+    DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
+)
 
 _ORDER = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)
 _NAMES = {Status.PASS: "pass", Status.FAIL: "fail", Status.UNKNOWN: "unknown", Status.NOT_APPLICABLE: "n/a"}
 _FILL = {Status.PASS: "#2da44e", Status.FAIL: "#cf222e", Status.UNKNOWN: "#d4a72c", Status.NOT_APPLICABLE: "#c4cbd3"}
 _INK = {Status.PASS: "#ffffff", Status.FAIL: "#ffffff", Status.UNKNOWN: "#3b2300", Status.NOT_APPLICABLE: "#24292f"}
+_CONFLICTS_LEAD = ("Assigned policies give these settings different values; the rules that read them are unknown "
+                   "until one value wins.")
 _CHAR = 6.5  # average width of a character of 13px system text, for truncating labels
 
 _CSS = """
@@ -324,6 +329,14 @@ def render_fleet_html(
              '<p class="lead">The share of devices for which each rule passed, failed, could not be decided '
              "(a setting or device fact was missing or in conflict) or did not apply.</p>",
              _legend(), _rule_chart(summary.rules, total), "</section>"]
+    conflicts = sorted_conflicts(summary.conflicts)
+    if conflicts:
+        body += ['<section class="card">', "<h2>Policy conflicts</h2>",
+                 f'<p class="lead">{_CONFLICTS_LEAD} Devices: how many evaluated devices get the conflict.</p>',
+                 _table(["Setting", "Fact", "Policy", "Value", "Devices"],
+                        [row for c in conflicts
+                         for row in _conflict_rows(c.record, [f'<span class="count">{c.devices}</span>'])],
+                        numeric=(4,)), "</section>"]
     reasons = summary.top_reasons()
     if reasons:
         body += ['<section class="card">', "<h2>Failure causes</h2>",
@@ -480,12 +493,9 @@ def render_html(report: Report, *, verbose: bool = False) -> str:
             body += ['<section class="card">', "<h2>Passing and not applicable rules</h2>",
                      *(_device_rule(o, conflicts) for o in chosen), "</section>"]
     if report.conflicts:
-        rows = [[_e(c.label) if i == 0 else "", f"{_c(c.fact)}" if i == 0 else "", _e(source), _e(shown)]
-                for c in report.conflicts for i, (source, _, shown) in enumerate(c.values)]
-        body += ['<section class="card">', "<h2>Conflicting settings</h2>",
-                 '<p class="lead">Assigned policies give these settings different values; the rules that read them '
-                 "are unknown until one value wins.</p>",
-                 _table(["Setting", "Fact", "Policy", "Value"], rows), "</section>"]
+        body += ['<section class="card">', "<h2>Conflicting settings</h2>", f'<p class="lead">{_CONFLICTS_LEAD}</p>',
+                 _table(["Setting", "Fact", "Policy", "Value"],
+                        [row for c in report.conflicts for row in _conflict_rows(c)]), "</section>"]
     notes = [n for n in report.notes if n.applies is not False]
     if notes:
         body += ['<section class="card">', "<h2>Notes</h2>", '<ul class="reasons">'] + [
@@ -494,6 +504,13 @@ def render_html(report: Report, *, verbose: bool = False) -> str:
             + (f": {_e(n.rationale)}" if n.rationale else "") + "</li>" for n in notes] + ["</ul>", "</section>"]
     body += _inputs_section(report.inputs)
     return redact(_page(f"BitLocker rules: {subject}", "Device report", subtitle, body))
+
+
+def _conflict_rows(conflict: ConflictRecord, extra: Sequence[str] = ()) -> list[list[str]]:
+    """A conflict as table rows, one per policy: the setting and ``extra`` cells on the first row only."""
+    return [[_e(conflict.label) if i == 0 else "", _c(conflict.fact) if i == 0 else "", _e(source), _e(shown),
+             *(extra if i == 0 else [""] * len(extra))]
+            for i, (source, _, shown) in enumerate(conflict.values)]
 
 
 def _device_rule(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord]) -> str:

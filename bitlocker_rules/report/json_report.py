@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from ..errors import redact
-from ..outcome import Condition, Report, RuleOutcome, Status
+from ..outcome import Condition, ConflictRecord, Report, RuleOutcome, Status
+from .fleet_detail import sorted_conflicts
 
 SCHEMA = "bitlocker-rules/report/1"
 
@@ -28,12 +29,14 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             {"fact": c.fact, "label": c.label, "current": c.current, "new": c.new} for c in report.suggested_changes
         ],
         "device_prerequisites": list(report.device_prerequisites),
-        "conflicts": [
-            {"fact": c.fact, "label": c.label,
-             "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in c.values]}
-            for c in report.conflicts
-        ],
+        "conflicts": [conflict_to_dict(c) for c in report.conflicts],
     }
+
+
+def conflict_to_dict(c: ConflictRecord) -> dict[str, Any]:
+    """A setting in conflict: its fact, label, and each policy with its value."""
+    return {"fact": c.fact, "label": c.label,
+            "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in c.values]}
 
 
 def render_json(report: Report) -> str:
@@ -62,7 +65,6 @@ def _condition(c: Condition) -> dict[str, Any]:
     }
 
 
-
 FLEET_SCHEMA = "bitlocker-rules/fleet/1"
 
 
@@ -77,6 +79,9 @@ def fleet_to_dict(summary) -> dict[str, Any]:
             for t in summary.rules
         ],
         "top_failure_reasons": [{"reason": r, "devices": c} for r, c in summary.top_reasons()],
+        "conflicts": [
+            {**conflict_to_dict(c.record), "devices": c.devices} for c in sorted_conflicts(summary.conflicts)
+        ],
         "bad_rows": [{"row": b.number, "message": b.message} for b in summary.bad_rows],
     }
 

@@ -15,10 +15,14 @@ from tabulate import tabulate
 
 from ..errors import redact
 from ..outcome import Condition, ConflictRecord, InputRecord, Report, RuleOutcome, Status
-from .fleet_detail import DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, split_reason, worst_devices
+from .fleet_detail import (
+    DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
+)
 
 _STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "**FAIL**", Status.UNKNOWN: "unknown",
                  Status.NOT_APPLICABLE: "n/a"}
+_CONFLICTS_LEAD = ("Assigned policies give these settings different values, so the rules that read them are "
+                   "unknown until one value wins.")
 _SPECIAL = re.compile(r"([\\`*\[\]<>|~&])|((?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))|(^#)", re.M)
 
 
@@ -93,13 +97,9 @@ def render_markdown(report: Report, *, verbose: bool = False) -> str:
             parts += ["", "No policy setting can fix these; the device must change:", ""]
             parts += [f"- {text(item)}" for item in report.device_prerequisites]
     if report.conflicts:
-        parts += ["", "## Conflicting settings", "",
-                  "Assigned policies give these settings different values, so the rules that read "
-                  "them are unknown until one value wins.", "",
+        parts += ["", "## Conflicting settings", "", _CONFLICTS_LEAD, "",
                   _table(["Setting", "Fact", "Policy", "Value"],
-                         [[text(c.label) if i == 0 else "", code(c.fact) if i == 0 else "",
-                           text(source), text(shown)]
-                          for c in report.conflicts for i, (source, _, shown) in enumerate(c.values)])]
+                         [row for c in report.conflicts for row in _conflict_rows(c)])]
     notes = [n for n in report.notes if n.applies is not False]
     if notes:
         parts += ["", "## Notes", ""]
@@ -108,6 +108,13 @@ def render_markdown(report: Report, *, verbose: bool = False) -> str:
                   + (f": {text(n.rationale)}" if n.rationale else "") for n in notes]
     parts += _inputs(report.inputs)
     return redact("\n".join(parts)) + "\n"
+
+
+def _conflict_rows(conflict: ConflictRecord, extra: Sequence[str] = ()) -> list[list[str]]:
+    """A conflict as table rows, one per policy: the setting and ``extra`` cells on the first row only."""
+    return [[text(conflict.label) if i == 0 else "", code(conflict.fact) if i == 0 else "",
+             text(source), text(shown), *(extra if i == 0 else [""] * len(extra))]
+            for i, (source, _, shown) in enumerate(conflict.values)]
 
 
 def _verdict_line(report: Report) -> str:
@@ -196,7 +203,7 @@ def render_fleet_markdown(
     limit: int = DEFAULT_LIMIT,
     bad_row_limit: int = 50,
 ) -> str:
-    """A fleet summary (``fleet.FleetSummary``): counts per rule, top failure reasons, bad rows.
+    """A fleet summary (``fleet.FleetSummary``): counts per rule, policy conflicts, top failure reasons, bad rows.
 
     ``devices`` (records as ``fleet.device_record`` makes them) adds the worst devices, at
     most ``limit``; ``examples`` (failing or unknown outcomes, one per rule is enough) adds
@@ -218,6 +225,13 @@ def render_fleet_markdown(
           f"**{t.counts['fail']}**" if t.counts["fail"] else "0",
           str(t.counts["unknown"]), str(t.counts["not_applicable"])] for t in summary.rules],
         ["left", "left", "left", "left", "right", "right", "right", "right"])]
+    conflicts = sorted_conflicts(summary.conflicts)
+    if conflicts:
+        parts += ["", "## Policy conflicts", "",
+                  _CONFLICTS_LEAD + " Devices: how many evaluated devices get the conflict.", "",
+                  _table(["Setting", "Fact", "Policy", "Value", "Devices"],
+                         [row for c in conflicts for row in _conflict_rows(c.record, [str(c.devices)])],
+                         ["left", "left", "left", "left", "right"])]
     reasons = summary.top_reasons()
     if reasons:
         parts += ["", "## Most common failure reasons", "", _table(

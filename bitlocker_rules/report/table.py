@@ -6,6 +6,7 @@ from tabulate import tabulate
 
 from ..errors import redact
 from ..outcome import Report, RuleOutcome, Status
+from .fleet_detail import sorted_conflicts
 
 _COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.UNKNOWN: "33", Status.NOT_APPLICABLE: "2"}
 _LABELS = {Status.PASS: "pass", Status.FAIL: "FAIL", Status.UNKNOWN: "unknown", Status.NOT_APPLICABLE: "n/a"}
@@ -80,6 +81,10 @@ def render_fleet_table(summary, *, bad_row_limit: int = 20) -> str:
     parts = [f"Fleet: {devices} evaluated, {summary.failed_devices} failing at least one rule"
              + (f", {len(summary.bad_rows)} rows not read" if summary.bad_rows else ""), ""]
     parts.append(tabulate(rows, headers=["ruleset", "rule", "severity", "pass", "fail", "unknown", "n/a", "title"]))
+    conflicts = sorted_conflicts(summary.conflicts)
+    if conflicts:
+        parts += ["", "Policy conflicts (these settings are unknown on the devices that get them):"]
+        parts += [f"  {c.devices:>7}  {c.record.sentence()}" for c in conflicts]
     reasons = summary.top_reasons()
     if reasons:
         parts += ["", "Most common failure reasons:"]
