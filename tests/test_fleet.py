@@ -310,3 +310,18 @@ def test_a_malformed_array_element_is_reported_and_the_elements_after_it_are_rea
     rows = list(read_fleet(path))
     assert [r.number for r in rows] == [1, 2, 3, 4, 5, 6]
     assert rows[-1].data.message.endswith("; the rest of the array was not read")
+
+
+def test_csv_columns_by_graph_property_name_go_through_the_importers(tmp_path, engine):
+    path = tmp_path / "fleet.csv"
+    path.write_text("deviceName,id,osVersion,operatingSystem,joinType,isEncrypted\n"
+                    "PC-1,aaa-1,10.0.19045.4291,Windows,azureADJoined,true\n"
+                    "PC-2,aaa-2,10.0.17134.1,Windows,hybridAzureADJoined,FALSE\n"
+                    "PC-3,aaa-3,10.0.17134.1,Windows,hybridAzureADJoined,maybe\n")
+    rows = list(read_fleet(path))
+    first, second = (fleet_device(r.data, engine, r.number) for r in rows[:2])
+    assert first.get("device.encrypted") is True and first.get("device.join_type") == "AzureADJoined"
+    assert second.get("device.encrypted") is False and second.get("device.os_version").build == 17134
+    summary = evaluate_fleet(rows, engine, reader=fleet_device)
+    assert summary.devices == 2 and [b.number for b in summary.bad_rows] == [4]
+    assert "$.isEncrypted" in summary.bad_rows[0].message

@@ -246,6 +246,8 @@ class OriginIndex:
         if binding.source == GRAPH:
             if isinstance(raw, bool):
                 return raw
+            if isinstance(raw, str) and raw.strip().casefold() in ("true", "false"):
+                return raw.strip().casefold() == "true"  # a CSV cell of a fleet file with Graph columns
             raise Unmappable("true or false")
         key = _int_key(raw)
         if key is None or key[1] not in (0, 1):
