@@ -162,7 +162,12 @@ def _with_fix(report: Report, engine: Engine, facts: Facts) -> Report:
     """Attach the smallest policy change that makes the failing rules pass (the repair)."""
     from . import analysis  # loaded only when a rule failed
 
-    failing = [o.rule for o in report.failed]
+    # A rule decided per policy is not repaired on the merged settings: its fix is in the
+    # policy that failed it (the reasons name it), which a merged view cannot express.
+    per_policy = engine.per_policy_rules() if len(facts.profiles) > 1 else set()
+    failing = [o.rule for o in report.failed if (o.ruleset, o.rule) not in per_policy]
+    if not failing:
+        return report
     result = analysis.repair(engine.rulesets, engine.vocabulary, facts, rules=failing)
     changes = tuple(SuggestedChange(c.fact, c.label, c.old, c.new) for c in result.changes)
     prerequisites = tuple(f"{p.rule} {p.title}: " + "; ".join(_needs(p)) for p in result.prerequisites)

@@ -7,7 +7,7 @@ that did not pass (or for every rule when asked), to explain them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,12 @@ class Engine:
             for loaded in self.rulesets for rule in loaded.rules
         }
         self._rules = {loaded.id: loaded.rules for loaded in self.rulesets}
+        self._per_policy = {
+            loaded.id: tuple(i for i, rule in enumerate(loaded.rules)
+                             if any(_per_policy(self.vocabulary, f) for f in n.facts_read(rule.applicability,
+                                                                                         *rule.requirements)))
+            for loaded in self.rulesets
+        }
         self._note_reads = {
             ("note", loaded.id, rule.id): self._memo_reads(rule.applicability)
             for loaded in self.rulesets for rule in loaded.notes
@@ -153,21 +159,35 @@ class Engine:
         if not isinstance(facts, Facts):
             facts = self.facts(facts)
         values = facts.table
-        conflicts = {c.fact: c for c in facts.conflicts}
+        conflicts = {c.fact: c for c in self.conflicts(facts)}
+        views = [policy_view(values, p.table) for p in facts.profiles]
         outcomes: list[RuleOutcome] = []
         notes = []
         for loaded in self.rulesets:
-            codes = loaded.verdicts(values)
-            for rule, code in zip(self._rules[loaded.id], codes):
+            codes, decided_on = self.verdicts_per_policy(loaded, values, views)
+            for index, (rule, code) in enumerate(zip(self._rules[loaded.id], codes)):
                 if code == 0 and not explain_all:  # 0: pass
                     outcomes.append(self._passed[(loaded.id, rule.id)])
+                elif index in decided_on:  # on one policy's own settings: nothing there is in conflict
+                    profile = facts.profiles[decided_on[index]]
+                    outcome = self.explain(loaded, rule, views[decided_on[index]])
+                    outcomes.append(_with_sources(outcome, policy_view(facts.origins, profile.origins)) if sources
+                                    else outcome)
                 else:
                     outcome = self.explain(loaded, rule, values)
                     outcome = _with_sources(outcome, facts.origins) if sources else outcome
                     outcomes.append(mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
             notes += [self._note(loaded, r, values) for r in loaded.notes]
-        records = tuple(conflict_record(c, self.vocabulary) for c in facts.conflicts)
+        records = tuple(conflict_record(c, self.vocabulary) for c in conflicts.values())
         return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=records)
+
+    def per_policy_rules(self) -> set[tuple[str, str]]:
+        """(ruleset, rule) of every rule that reads a per-policy fact, so is decided per policy."""
+        return {(loaded.id, self._rules[loaded.id][i].id) for loaded in self.rulesets for i in self._per_policy[loaded.id]}
+
+    def conflicts(self, facts: Facts) -> tuple[Conflict, ...]:
+        """The settings in conflict: a per-policy fact (the profile type) differing is not one."""
+        return tuple(c for c in facts.conflicts if not _per_policy(self.vocabulary, c.fact))
 
     def explain(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
         """One rule's outcome with its reasons (no sources, no conflicts), memoised by what it reads."""
@@ -232,9 +252,46 @@ class Engine:
         except TypeError:
             pass
 
+    def verdicts_per_policy(self, loaded: LoadedRuleset, values: Mapping[str, Any],
+                            views: Sequence[Mapping[str, Any]]) -> tuple[tuple[int, ...], dict[int, int]]:
+        """A ruleset's verdict codes, each rule that reads a per-policy fact decided per policy.
+
+        ``views`` are the values as each assigned policy alone sets them (``policy_view``); with
+        two or more, such a rule fails when it fails on any of them, else passes when it passes
+        on one, else is unknown when it is unknown on one, else does not apply. A policy leaves
+        unset what another sets, so on its own it often cannot decide a rule another policy
+        decides: that is why a pass outranks an unknown here. The second result maps those
+        rules' indexes to the view that decided them.
+        """
+        codes = loaded.verdicts(values)
+        indexes = self._per_policy[loaded.id]
+        if len(views) < 2 or not indexes:
+            return codes, {}
+        each = [loaded.verdicts(view) for view in views]
+        decided_on = {i: max(range(len(views)), key=lambda k: (_DECIDING[each[k][i]], -k)) for i in indexes}
+        codes = tuple(each[decided_on[i]][i] if i in decided_on else code for i, code in enumerate(codes))
+        return codes, decided_on
+
     def verdicts(self, values: Mapping[str, Any]) -> list[tuple[int, ...]]:
         """Only the verdict codes per ruleset: the fastest path, for fleets and benchmarks."""
         return [loaded.verdicts(values) for loaded in self.rulesets]
+
+
+# Verdict code -> precedence over the policies: a fail anywhere fails; else a pass by one policy
+# passes (the others leave the rule undecided or it does not apply to them); else unknown; else n/a.
+_DECIDING = {1: 3, 0: 2, 2: 1, 3: 0}
+
+
+def policy_view(values: Mapping[str, Any], policy: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with one policy's own settings in place of the merged ones."""
+    view = {fact: value for fact, value in values.items() if not fact.startswith("policy.")}
+    view.update(policy)
+    return view
+
+
+def _per_policy(vocabulary: Vocabulary, fact: str) -> bool:
+    declared = vocabulary.fact(fact)
+    return declared is not None and declared.per_policy
 
 
 def _is_collection(vocabulary: Vocabulary, fact: str) -> bool:

@@ -40,6 +40,9 @@ class Facts:
     origins: Mapping[str, str] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
     conflicts: tuple[Conflict, ...] = ()
     name: str = ""
+    # The policies merged into these facts, each with its own settings, when there are several:
+    # rules that read a per-policy fact (the profile type) are decided on each of them.
+    profiles: tuple[Facts, ...] = field(default=(), eq=False, repr=False)
     # The same values as a plain dict, for the evaluators' hot path (a read-only proxy's
     # .get costs about twice a dict's). Never mutated.
     table: dict[str, Any] = field(init=False, eq=False, repr=False)
@@ -143,8 +146,10 @@ def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:
     """Combine facts from several sources; equal values agree, different values conflict.
 
     A part's own conflicts stay conflicts (merging already merged policies with a device
-    keeps them), joined by whatever the other parts give for the same fact.
+    keeps them), joined by whatever the other parts give for the same fact. Each part that
+    sets policy facts is kept as a profile (a merged part brings its own profiles).
     """
+    parts = list(parts)
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
     given: dict[str, list[tuple[str, Any]]] = {}  # only facts that more than one source sets
@@ -168,7 +173,18 @@ def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:
             conflicts.append(Conflict(fact, tuple(sources)))
         else:
             values[fact], origins[fact] = sources[0][1], "; ".join(src for src, _ in sources)
-    return Facts(values, origins, tuple(conflicts), name=name)
+    return Facts(values, origins, tuple(conflicts), name=name, profiles=_profiles(parts))
+
+
+def _profiles(parts: list[Facts]) -> tuple[Facts, ...]:
+    """The policies among ``parts`` (more than one, or none: one policy is the merged facts)."""
+    found = [p for part in parts for p in (part.profiles or ([part] if _sets_policy(part) else []))]
+    return tuple(found) if len(found) > 1 else ()
+
+
+def _sets_policy(part: Facts) -> bool:
+    return any(f.startswith("policy.") for f in part.values) or any(
+        c.fact.startswith("policy.") for c in part.conflicts)
 
 
 # ---------------------------------------------------------------------------

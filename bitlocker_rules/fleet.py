@@ -20,7 +20,7 @@ from attrs import frozen
 
 from . import nodes as n
 from .assignments import AssignedPolicies
-from .engine import Engine, conflict_record, mark_conflicts
+from .engine import Engine, conflict_record, mark_conflicts, policy_view
 from .errors import BitLockerRulesError, Diagnostic, InputError, redact
 from .facts import Facts, apply_grants, facts_from_mapping, merge_facts
 from .outcome import ConflictRecord, Report, RuleOutcome, Status
@@ -479,7 +479,7 @@ class _VerdictPath:
         policy = _policy_for(self.policy, row.data)
         context = self.contexts.get(id(policy))
         if context is None:  # one per distinct set of merged policies; it holds them, so ids stay theirs
-            context = self.contexts[id(policy)] = _PolicyContext(policy, self.engine.vocabulary)
+            context = self.contexts[id(policy)] = _PolicyContext(policy, self.engine)
         values = self.typer.values(row.data) if reader in (device_facts, fleet_device) else None
         if values is None:
             device = reader(row.data, self.engine, row.number)
@@ -501,11 +501,20 @@ class _VerdictPath:
         texts: list[str] = []
         index = 0
         failed = False
+        views = [policy_view(values, table) for table in context.profiles]
+        decided_on: dict[int, int] = {}
         for loaded, rules in self.plan:
-            for rule, code in zip(rules, loaded.verdicts(values)):
+            if views:
+                codes, decided_on = self.engine.verdicts_per_policy(loaded, values, views)
+            else:
+                codes = loaded.verdicts(values)
+            for local, (rule, code) in enumerate(zip(rules, codes)):
                 counts[index][code] += 1
                 if code == 1 or code == 2:
-                    detail = self._detail(loaded, rule, values, context)
+                    if local in decided_on:  # decided on one policy's own settings
+                        detail = self._detail(loaded, rule, views[decided_on[local]], context, per_policy=True)
+                    else:
+                        detail = self._detail(loaded, rule, values, context)
                     if code == 1:
                         failed = True
                         tally.reasons.update(detail.reasons)
@@ -527,29 +536,33 @@ class _VerdictPath:
         subject = subject or device_subject(row.data, row.number)
         return DeviceRecord(_record(row.number, subject, statuses, results), texts)
 
-    def _detail(self, loaded, rule: n.Rule, values: dict, context: _PolicyContext) -> _Detail:
+    def _detail(self, loaded, rule: n.Rule, values: dict, context: _PolicyContext, per_policy: bool = False) -> _Detail:
         outcome = self.engine.explain(loaded, rule, values)
-        detail = context.details.get(id(outcome))
+        details = context.policy_details if per_policy else context.details
+        detail = details.get(id(outcome))
         if detail is None or detail.outcome is not outcome:
-            conflicts = context.conflicts
+            conflicts = {} if per_policy else context.conflicts  # one policy's own settings conflict with nothing
             shown = mark_conflicts(outcome, conflicts, self.engine.vocabulary) if conflicts else outcome
-            if len(context.details) >= _DETAILS_LIMIT:
-                context.details.clear()
-            detail = context.details[id(outcome)] = _Detail(outcome, shown)
+            if len(details) >= _DETAILS_LIMIT:
+                details.clear()
+            detail = details[id(outcome)] = _Detail(outcome, shown)
         return detail
 
 
 class _PolicyContext:
     """One set of merged policies as the default path uses it: values, conflicts, explained entries."""
 
-    __slots__ = ("policy", "base", "taken", "conflicts", "records", "details")
+    __slots__ = ("policy", "base", "taken", "conflicts", "records", "details", "profiles", "policy_details")
 
-    def __init__(self, policy: Facts | None, vocabulary) -> None:
+    def __init__(self, policy: Facts | None, engine: Engine) -> None:
         self.policy = policy
+        self.profiles = tuple(p.table for p in policy.profiles) if policy else ()  # each policy's own settings
+        self.policy_details: dict[int, _Detail] = {}
         self.base = dict(policy.table) if policy else {}
         self.taken = frozenset(policy.values).union(c.fact for c in policy.conflicts) if policy else frozenset()
-        self.conflicts = {c.fact: c for c in policy.conflicts} if policy else {}
-        self.records = tuple(conflict_record(c, vocabulary) for c in policy.conflicts) if policy else ()
+        conflicts = engine.conflicts(policy) if policy else ()
+        self.conflicts = {c.fact: c for c in conflicts}
+        self.records = tuple(conflict_record(c, engine.vocabulary) for c in conflicts)
         self.details: dict[int, _Detail] = {}
 
 

@@ -179,6 +179,9 @@ def _fact_section(fact: Fact, level: str = "###") -> list[str]:
         rows.append(["One record is", _text(fact.item_label)])
     if fact.default:
         rows.append(["Default", _text(fact.default)])
+    if fact.per_policy:
+        rows.append(["Several policies", "describes each policy: a rule that reads it is decided on each "
+                     "assigned policy's own settings (a fail on any fails; else a pass on one passes)"])
     rows += _origin_rows(fact)
     if fact.reference:
         rows.append(["Reference", ", ".join(_text(r) for r in fact.reference)])

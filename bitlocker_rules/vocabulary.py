@@ -104,6 +104,9 @@ class Fact:
     member_values: Mapping[str, Mapping[str, Any]] = field(
         factory=_frozen_map, converter=_frozen_map, eq=False
     )
+    # Describes each policy rather than setting something (the profile type): a rule that reads
+    # it is decided on each assigned policy's own settings, never on the merged ones.
+    per_policy: bool = False
 
     @property
     def namespace(self) -> str:
@@ -484,8 +487,11 @@ def _build_fact(spec, enums, problems, where, pattern, collection_ok) -> Fact | 
         origins=spec.get("origins", {}),
         member_labels=spec.get("member_labels", {}),
         member_values=spec.get("member_values", {}),
+        per_policy=spec.get("per_policy", False) is True,
     )
     _check_member_keys(fact, problems, where)
+    if fact.per_policy and fact.namespace != "policy":
+        problems.append(Diagnostic("V015", f"`{name}`: only a policy fact can be per_policy", path=where))
     return fact
 
 

@@ -134,6 +134,9 @@ from hypothesis import strategies as st  # noqa: E402
 from bitlocker_rules.engine import mark_conflicts  # noqa: E402
 from bitlocker_rules.facts import Facts, merge_facts  # noqa: E402
 from bitlocker_rules.fleet import DeviceRecord, FleetRow, device_record, outcome_entry  # noqa: E402
+from bitlocker_rules.nodes import facts_read  # noqa: E402
+from bitlocker_rules.outcome import Status  # noqa: E402
+from bitlocker_rules.facts import facts_from_mapping  # noqa: E402
 
 STARTUP_PIN = ROOT / "examples" / "policy-startup-pin.json"
 
@@ -179,11 +182,35 @@ def _reference(engine: Engine, policy: Facts | None, number: int, data: dict) ->
     entries = []
     for loaded in engine.rulesets:
         for rule in loaded.rules:
+            reads = facts_read(rule.applicability, *rule.requirements)
+            if len(facts.profiles) > 1 and any(engine.vocabulary.fact(f).per_policy for f in reads):
+                entries.append(outcome_entry(_per_policy_outcome(loaded, rule, facts)))
+                continue
             outcome = loaded.interpreter.evaluate(rule, facts.table)
             entries.append(outcome_entry(mark_conflicts(outcome, conflicts, engine.vocabulary)
                                          if conflicts else outcome))
     counts = {s: sum(1 for e in entries if e["status"] == s) for s in ("pass", "fail", "unknown", "not_applicable")}
     return {"row": number, "device": device.name, "summary": counts, "results": entries}
+
+
+def _per_policy_outcome(loaded, rule, facts: Facts):
+    """A rule that reads the profile type, decided on each policy alone: a fail anywhere, else a pass, else unknown."""
+    device = {f: v for f, v in facts.table.items() if not f.startswith("policy.")}
+    outcomes = [loaded.interpreter.evaluate(rule, {**device, **p.table}) for p in facts.profiles]
+    for status in (Status.FAIL, Status.PASS, Status.UNKNOWN, Status.NOT_APPLICABLE):
+        found = [o for o in outcomes if o.status is status]
+        if found:
+            return found[0]
+    raise AssertionError("no outcome")
+
+
+@pytest.fixture(scope="module")
+def baseline_and_silent(every_rule) -> Facts:
+    """The silent policy and a security baseline that requires a startup PIN (F19)."""
+    baseline = facts_from_mapping({"policy_type": "SecurityBaseline", "tpm_startup_pin": "Required"},
+                                  every_rule.vocabulary, default_namespace="policy", allowed=("policy",),
+                                  name="policy 'Baseline'")
+    return merge_facts([load_policy_file(POLICY, every_rule.vocabulary), baseline], name="policies")
 
 
 @pytest.fixture(scope="module")
@@ -194,8 +221,9 @@ def conflicting_policies(every_rule) -> Facts:
 
 
 @given(data=st.data())
-def test_default_path_records_and_counts_equal_a_fresh_interpreter(every_rule, conflicting_policies, data):
-    policy = data.draw(st.sampled_from([None, conflicting_policies]))
+def test_default_path_records_and_counts_equal_a_fresh_interpreter(every_rule, conflicting_policies,
+                                                                    baseline_and_silent, data):
+    policy = data.draw(st.sampled_from([None, conflicting_policies, baseline_and_silent]))
     raw_rows = data.draw(_rows(every_rule.vocabulary))
     rows = [FleetRow(i + 1, row) for i, row in enumerate(raw_rows)]
     records: list = []

@@ -81,6 +81,14 @@ def test_bad_declarations_are_reported_together():
     assert [d.code for d in info.value.diagnostics] == ["V004", "V005", "V006", "V007"]
 
 
+def test_only_a_policy_fact_is_per_policy():
+    assert build_vocabulary({"facts": [{"name": "policy.kind", "type": "string", "per_policy": True}]}).fact(
+        "policy.kind").per_policy
+    with pytest.raises(VocabularyError) as info:
+        build_vocabulary({"facts": [{"name": "device.kind", "type": "string", "per_policy": True}]})
+    assert [d.code for d in info.value.diagnostics] == ["V015"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Per-fact converters (``Vocabulary.converters``) agree with ``parse_typed`` on every input.
 # VOCABULARY's converters (and the version memo) persist from example to example, as in a fleet run.
