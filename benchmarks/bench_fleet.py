@@ -827,16 +827,17 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
     typed = [typed_device(r["facts"], convert, policy_values) for r in raws]
     n = len(rows)
     codes = fleet_module._VerdictPath(engine, policy_facts)
+    context = fleet_module._PolicyContext(policy_facts, engine)
     own = [codes.typer.values(r.data) for r in rows]
-    merged = [{**codes.base, **values} for values in own]
+    merged = [{**context.base, **values} for values in own]
     memo = engine._explained
 
     def count(wanted: bool, cold: bool = False):
         if cold:
             memo.clear()
-            codes.details.clear()
+            context.details.clear()
         tally = fleet_module._Tally(engine)
-        return [codes._count(values, row, "", wanted, tally) for values, row in zip(merged, rows)]
+        return [codes._count(values, row, "", wanted, tally, context) for values, row in zip(merged, rows)]
 
     records = count(True)
     stages: list[tuple[str, Callable[[], Any]]] = [
@@ -846,7 +847,7 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
         ("floor: hand-written check of 76 rules", lambda: [floor_check(v) for v in typed]),
         ("read_fleet (json.loads + FleetRow)", lambda: list(read_fleet(path))),
         ("typing the row (vocabulary converters)", lambda: [codes.typer.values(r.data) for r in rows]),
-        ("policy values + device values", lambda: [{**codes.base, **values} for values in own]),
+        ("policy values + device values", lambda: [{**context.base, **values} for values in own]),
         ("engine.verdicts only (compiled, 8 rulesets)", lambda: [engine.verdicts(v) for v in merged]),
         ("count verdicts, explain failed/unknown (memo warm)", lambda: count(False)),
         ("the same, memo emptied first", lambda: count(False, cold=True)),

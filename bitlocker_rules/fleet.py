@@ -501,18 +501,20 @@ class _VerdictPath:
         texts: list[str] = []
         index = 0
         failed = False
-        views = [policy_view(values, table) for table in context.profiles]
+        views = [policy_view(values, table) for table in context.profiles] if context.profiles else None
         decided_on: dict[int, int] = {}
         for loaded, rules in self.plan:
-            if views:
-                codes, decided_on = self.engine.verdicts_per_policy(loaded, values, views)
-            else:
+            if views is None:
                 codes = loaded.verdicts(values)
-            for local, (rule, code) in enumerate(zip(rules, codes)):
+            else:
+                codes, decided_on = self.engine.verdicts_per_policy(loaded, values, views)
+            first = index
+            for rule, code in zip(rules, codes):
                 counts[index][code] += 1
                 if code == 1 or code == 2:
-                    if local in decided_on:  # decided on one policy's own settings
-                        detail = self._detail(loaded, rule, views[decided_on[local]], context, per_policy=True)
+                    if decided_on and index - first in decided_on:  # decided on one policy's own settings
+                        view = views[decided_on[index - first]]
+                        detail = self._detail(loaded, rule, view, context, per_policy=True)
                     else:
                         detail = self._detail(loaded, rule, values, context)
                     if code == 1:
