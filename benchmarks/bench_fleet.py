@@ -814,7 +814,7 @@ def verify(path: Path, policy: Path) -> dict[str, Any]:
 
 def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, float]]:
     """Per-device microseconds of each stage of ``evaluate_fleet``'s default path, each timed alone (best pass)."""
-    from bitlocker_rules import fleet as fleet_module
+    from bitlocker_rules.fleet import evaluation as fleet_module
     from bitlocker_rules.cli import fleet_engine
     from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_line, read_fleet
 
@@ -836,7 +836,7 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
         if cold:
             memo.clear()
             context.details.clear()
-        tally = fleet_module._Tally(engine)
+        tally = fleet_module._Tally(engine)  # evaluation imports it from records
         return [codes._count(values, row, "", wanted, tally, context) for values, row in zip(merged, rows)]
 
     records = count(True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 
 # Lower rank = closer to the leaves. A module may import only modules of lower rank.
@@ -71,15 +73,20 @@ def sibling_imports(path: Path) -> set[str]:
     return found
 
 
-def test_analysis_package_imports_point_one_way():
-    package = PACKAGE / "analysis"
-    modules = {p.stem for p in package.glob("*.py")}
-    assert modules == set(ANALYSIS_RANK), modules ^ set(ANALYSIS_RANK)
+# Inside the fleet package: reading rows and devices, then records, then one process, then several.
+FLEET_RANK = {"rows": 0, "devices": 0, "records": 1, "evaluation": 2, "parallel": 3, "__init__": 4}
+
+
+@pytest.mark.parametrize("package, ranks", [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK)])
+def test_subpackage_imports_point_one_way(package, ranks):
+    folder = PACKAGE / package
+    modules = {p.stem for p in folder.glob("*.py")}
+    assert modules == set(ranks), modules ^ set(ranks)
     wrong = [
-        f"analysis/{path.name} imports {other}"
-        for path in package.glob("*.py")
+        f"{package}/{path.name} imports {other}"
+        for path in folder.glob("*.py")
         for other in sibling_imports(path)
-        if ANALYSIS_RANK[other] >= ANALYSIS_RANK[path.stem]
+        if ranks[other] >= ranks[path.stem]
     ]
     assert not wrong, wrong
 

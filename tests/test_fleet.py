@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import bitlocker_rules.fleet as fleet
+import bitlocker_rules.fleet.rows as fleet_rows
 from bitlocker_rules import Engine, load_policy_file
 from bitlocker_rules.fleet import BadRow, evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet
 from bitlocker_rules.cli import fleet_engine
@@ -35,7 +36,7 @@ def engine() -> Engine:
 
 
 def test_json_array_is_read_across_chunk_boundaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(fleet, "_CHUNK", 5)
+    monkeypatch.setattr(fleet_rows, "_CHUNK", 5)
     path = tmp_path / "fleet.json"
     path.write_text(json.dumps(devices(30), indent=2))
     rows = list(read_fleet(path))
@@ -321,7 +322,7 @@ def test_workers_encode_json_lines_as_the_single_process_does(tmp_path):
 
 @pytest.mark.parametrize("chunk", [5, 64, 1 << 16])
 def test_a_malformed_array_element_is_reported_and_the_elements_after_it_are_read(tmp_path, monkeypatch, chunk):
-    monkeypatch.setattr(fleet, "_CHUNK", chunk)
+    monkeypatch.setattr(fleet_rows, "_CHUNK", chunk)
     good = [dict(d, note='brackets ] } [ { , and a quote \\" in a string \\\\') for d in devices(4)]
     parts = [json.dumps(good[0]), '{"deviceName": "bad", "facts": {"x": 1,, "y": [1, {"z": "]"}]}}', json.dumps(good[1]),
              '{"facts": tru}', json.dumps(good[2]), '{"a": "unterminated}', json.dumps(good[3])]

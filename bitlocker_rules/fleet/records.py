@@ -1,0 +1,169 @@
+"""What a fleet run produces: the summary's counters and each device's JSON Lines record."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+from attrs import frozen
+
+from ..engine import Engine
+from ..errors import redact
+from ..outcome import ConflictRecord, Report, RuleOutcome, Status
+from .rows import BadRow
+
+
+@frozen
+class RuleTally:
+    """How many devices ended with each verdict for one rule."""
+
+    ruleset: str
+    rule: str
+    title: str
+    severity: str
+    counts: Mapping[str, int]
+
+
+@frozen
+class FleetConflict:
+    """A setting the policies assigned to some devices disagree on, and how many devices get it."""
+
+    record: ConflictRecord
+    devices: int
+
+
+@frozen
+class FleetSummary:
+    """Counts per rule, failure reasons with their counts, policy conflicts, and the rows not read."""
+
+    devices: int
+    rules: tuple[RuleTally, ...]
+    reason_counts: Mapping[str, int]
+    bad_rows: tuple[BadRow, ...] = ()
+    failed_devices: int = 0
+    conflicts: tuple[FleetConflict, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        """2 if a row was bad, else 1 if any device failed a rule, else 0."""
+        return 2 if self.bad_rows else (1 if self.failed_devices else 0)
+
+    def top_reasons(self, limit: int = 10) -> list[tuple[str, int]]:
+        """The most common failure reasons, most frequent first."""
+        return Counter(self.reason_counts).most_common(limit)
+
+    def merge(self, other: FleetSummary) -> FleetSummary:
+        """The summary of both parts of a fleet (same rulesets, rows in order)."""
+        rules = tuple(
+            RuleTally(a.ruleset, a.rule, a.title, a.severity, {k: a.counts[k] + b.counts[k] for k in a.counts})
+            for a, b in zip(self.rules, other.rules)
+        )
+        reasons = Counter(self.reason_counts)
+        reasons.update(other.reason_counts)
+        conflicts = Counter({c.record: c.devices for c in self.conflicts})
+        conflicts.update({c.record: c.devices for c in other.conflicts})
+        return FleetSummary(self.devices + other.devices, rules, dict(reasons),
+                            self.bad_rows + other.bad_rows, self.failed_devices + other.failed_devices,
+                            tuple(FleetConflict(r, n) for r, n in conflicts.items()))
+
+
+def device_record(number: int, report: Report) -> dict:
+    """The JSON Lines record for one device: its verdicts and reasons for rules that did not pass."""
+    counts = Counter(o.status.value for o in report.outcomes)
+    return _record(number, report.subject, counts, [outcome_entry(o) for o in report.outcomes])
+
+
+def _record(number: int, subject: str, counts: Mapping[str, int], results: list[dict]) -> dict:
+    return {"row": number, "device": subject, "summary": {s.value: counts.get(s.value, 0) for s in Status},
+            "results": results}
+
+
+class DeviceRecord(dict):
+    """A device record (a plain dict to every reader) that also carries the JSON text of each entry.
+
+    The fleet's default path makes these: each distinct per-rule entry is serialised once and
+    reused, so writing a JSON line costs a join, not a ``json.dumps`` of every entry.
+    """
+
+    __slots__ = ("entry_texts",)
+
+    def __init__(self, record: dict, entry_texts: list[str]) -> None:
+        super().__init__(record)
+        self.entry_texts = entry_texts
+
+    def json_text(self) -> str:
+        """``json.dumps(self, ensure_ascii=False)``, the same text, from the stored entry texts."""
+        head = json.dumps({k: v for k, v in self.items() if k != "results"}, ensure_ascii=False)
+        return f'{head[:-1]}, "results": [{", ".join(self.entry_texts)}]}}'
+
+    def __reduce__(self):  # worker processes send records back pickled
+        return DeviceRecord, (dict(self), self.entry_texts)
+
+
+def outcome_entry(outcome: RuleOutcome) -> dict:
+    """One rule in a device record: its id and status, and reasons when it failed or is unknown."""
+    entry = {"rule": outcome.rule, "status": outcome.status.value}
+    if outcome.status in (Status.FAIL, Status.UNKNOWN):
+        entry["reasons"] = [c.sentence() for c in outcome.reasons]
+    return entry
+
+
+def failure_reasons(outcome: RuleOutcome) -> tuple[str, ...]:
+    """How a failed rule counts in the fleet's most common failure reasons."""
+    return tuple(f"{outcome.rule}: {c.label} is {c.actual}" for c in outcome.reasons)
+
+
+def json_line(record: dict) -> str:
+    """One device record as a line of JSON (without the newline), secrets masked."""
+    text = record.json_text() if isinstance(record, DeviceRecord) else json.dumps(record, ensure_ascii=False)
+    return redact(text)
+
+
+def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
+    """A ``write`` callback that appends one JSON line per record (or per line ``json_line`` made)."""
+    def write(record: dict | str) -> None:
+        stream.write((record if isinstance(record, str) else json_line(record)) + "\n")
+
+    return write
+
+
+_STATUSES = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)  # by verdict code
+_CODES = {status: code for code, status in enumerate(_STATUSES)}
+
+
+class _Tally:
+    """A fleet run's counters: per rule (in engine order) devices by verdict code, reasons, bad rows."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.counts = [[0, 0, 0, 0] for loaded in engine.rulesets for _ in loaded.rules]
+        self.reasons: Counter = Counter()
+        self.bad_rows: list[BadRow] = []
+        self.devices = 0
+        self.failed_devices = 0
+        self.conflicts: Counter = Counter()  # ConflictRecord -> devices that got it
+
+    def add(self, report: Report) -> None:
+        """Count one device's report."""
+        self.devices += 1
+        self.conflicts.update(report.conflicts)
+        failed = False
+        for counts, outcome in zip(self.counts, report.outcomes):
+            counts[_CODES[outcome.status]] += 1
+            if outcome.status is Status.FAIL:
+                failed = True
+                self.reasons.update(failure_reasons(outcome))
+        self.failed_devices += failed
+
+    def summary(self) -> FleetSummary:
+        """The counters as a FleetSummary."""
+        rules = [(loaded.id, rule) for loaded in self.engine.rulesets for rule in loaded.rules]
+        tallies = tuple(
+            RuleTally(ruleset, rule.id, rule.title, rule.severity, dict(zip((s.value for s in _STATUSES), counts)))
+            for (ruleset, rule), counts in zip(rules, self.counts)
+        )
+        conflicts = tuple(FleetConflict(record, devices) for record, devices in self.conflicts.items())
+        return FleetSummary(self.devices, tallies, dict(self.reasons), tuple(self.bad_rows), self.failed_devices,
+                            conflicts)
