@@ -107,11 +107,13 @@ class _Reader:
     def __init__(self, origin: str, policies: Sequence[AssignedPolicy]) -> None:
         self.origin = origin
         self.problems: list[Diagnostic] = []
-        self.by_name: dict[str, str] = {}
+        self.by_name: dict[str, str] = {}  # case-folded id or display name -> policy id
+        self.names: list[str] = []  # the ids and display names as the policies give them
         for policy in policies:
             for name in (policy.display_name, policy.policy_id):
-                if name:
-                    self.by_name.setdefault(name.casefold(), policy.policy_id)
+                if name and name.casefold() not in self.by_name:
+                    self.by_name[name.casefold()] = policy.policy_id
+                    self.names.append(name)
         self.order = [p.policy_id for p in policies]
 
     def assignments(self, data: Any) -> Assignments:
@@ -151,7 +153,7 @@ class _Reader:
             if found is None:
                 known = ", ".join(f"`{i}`" for i in self.order) or "none (give --policy files)"
                 self.problem(f"{path}[{index}]", f"no --policy has the id or display name `{name}`",
-                             suggest(name, list(self.by_name)) or f"the policies given: {known}")
+                             suggest(name, self.names) or f"the policies given: {known}")
             else:
                 ids.add(found)
         return tuple(i for i in self.order if i in ids)

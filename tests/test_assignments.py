@@ -78,7 +78,7 @@ def test_every_problem_is_reported_with_its_json_path(tmp_path, policies):
     assert found[('$.groups["pilot"].polices', "I501")][1] == "did you mean `policies`?"
     message, hint = found[('$.groups["pilot"].policies[0]', "I501")]
     assert message == "no --policy has the id or display name `WIN - EP - BitLocker silnet`"
-    assert hint == "did you mean `win - ep - bitlocker silent`?"
+    assert hint == "did you mean `WIN - EP - BitLocker silent`?"
     assert found[('$.devices["PC-2"][0]', "I501")][1].startswith("did you mean `0d9f5e44-2c61-4f1e-a9a7-61b7f3c0e2d5`")
     assert found[('$.devices["PC-3"]', "I501")][0] == "expected a list of strings"
     assert all(d.file == str(path) for d in info.value.diagnostics)

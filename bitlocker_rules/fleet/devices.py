@@ -9,10 +9,7 @@ from ..engine import Engine
 from ..errors import Diagnostic, InputError
 from ..facts import Facts, apply_grants, facts_from_mapping
 
-
 DeviceReader = Callable[[Any, Engine, int], Facts]
-
-
 _DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")
 
 
@@ -45,8 +42,8 @@ def _own_row(data: dict, engine: Engine) -> bool:
 
 def device_subject(data: Any, number: int) -> str:
     """How a report names a device of the project's own row format."""
-    name = str(data.get("deviceName") or data.get("id") or f"row {number}") if isinstance(data, dict) else f"row {number}"
-    return f"device {name!r}"
+    name = (data.get("deviceName") or data.get("id")) if isinstance(data, dict) else None
+    return f"device {str(name or f'row {number}')!r}"
 
 
 class _RowTyper:

@@ -19,7 +19,8 @@ from ..errors import BitLockerRulesError, Diagnostic, redact
 from ..facts import Facts, merge_facts
 from ..outcome import Report, RuleOutcome, Status
 from .devices import DeviceReader, _RowTyper, device_facts, device_subject, fleet_device
-from .records import _STATUSES, DeviceRecord, FleetSummary, _record, _Tally, device_record, failure_reasons, outcome_entry
+from .records import (_STATUSES, DeviceRecord, FleetSummary, _record, _Tally, device_record, failure_reasons,
+                      outcome_entry)
 from .rows import BadRow, FleetRow, JsonLine, _decoded
 
 

@@ -14,7 +14,6 @@ from .evaluation import _evaluate_rows, _VerdictPath
 from .records import FleetSummary, _Tally
 from .rows import FleetRow
 
-
 _BATCH = 500
 
 

@@ -16,7 +16,6 @@ from attrs import frozen
 
 from ..errors import Diagnostic, InputError
 
-
 _DECODER = json.JSONDecoder()
 _CHUNK = 1 << 16
 _MAX_ELEMENT = 16 << 20  # one device record larger than this is refused
