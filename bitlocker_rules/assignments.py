@@ -74,6 +74,11 @@ class AssignedPolicies:
         self.policies = tuple(policies)
         self._merged: dict[frozenset[str], Facts | None] = {}
 
+    def names_for_row(self, data: Any) -> tuple[str, ...]:
+        """How reports name the policies a fleet row's device gets, in the order they were given."""
+        ids = self.assignments.policy_ids(device_keys(data))
+        return tuple(p.facts.name or p.policy_id for p in self.policies if p.policy_id in ids)
+
     def for_row(self, data: Any) -> Facts | None:
         """The merged policies of the device a fleet row describes (None when it gets none)."""
         ids = self.assignments.policy_ids(device_keys(data))

@@ -745,7 +745,8 @@ def test_schemas_close_every_object(name):
     for node in objects:
         assert node.get("additionalProperties") is False, node
         assert set(node["required"]) <= set(node["properties"]), node
-        assert set(node["properties"]) - set(node["required"]) <= {"reasons"}, node  # only a device line's
+        # Optional fields: a device line's rule reasons, and its policies (with an assignment file only).
+        assert set(node["properties"]) - set(node["required"]) <= {"reasons", "policies"}, node
 
 
 DEVICE_RUNS = [
@@ -782,6 +783,23 @@ def test_fleet_json_and_device_lines_match_the_schema(capsys, tmp_path):
     assert records
     for record in records:
         assert validate(record, device_schema, schema) == []
+
+
+def test_device_lines_with_an_assignment_file_name_their_policies_and_match_the_schema(capsys, tmp_path):
+    lines = tmp_path / "results.jsonl"
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    run(capsys, "check", "--rules", "silent_enablement", "--policy", str(examples / "policy-silent.json"),
+        "--policy", str(examples / "policy-startup-pin.json"), "--fleet", FLEET,
+        "--assignments", str(examples / "assignments.json"), "--output", str(lines), "--quiet")
+    schema = load_schema("fleet-1.json")
+    records = {r["device"]: r for r in map(json.loads, lines.read_text().splitlines())}
+    for record in records.values():
+        assert validate(record, {"$ref": "#/$defs/device"}, schema) == []
+        assert list(record)[:3] == ["row", "device", "policies"]
+    assert records["device 'CONTOSO-LT-6232'"]["policies"] == [
+        "policy 'WIN - EP - BitLocker with startup PIN' (0d9f5e44-2c61-4f1e-a9a7-61b7f3c0e2d5)"]
+    assert records["device 'CONTOSO-LT-6920'"]["policies"] == []  # the kiosk group is excluded from every policy
+    assert len(records["device 'CONTOSO-SF-6116'"]["policies"]) == 2
 
 
 def test_a_field_added_to_the_output_fails_the_schema(capsys):

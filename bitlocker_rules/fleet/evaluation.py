@@ -78,7 +78,7 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, w
         return None
     report = engine.evaluate(_merged(_policy_for(policy, row.data), device), subject=device.name)
     tally.add(report)
-    return record(row.number, report) if wanted else None
+    return record(row.number, report) if wanted else None  # a renderer's record: whole reports, no policy list
 
 
 def _merged(policy: Facts | None, device: Facts) -> Facts:
@@ -132,7 +132,7 @@ class _VerdictPath:
             if device.conflicts or not context.taken.isdisjoint(device.values):
                 report = self.engine.evaluate(_merged(policy, device), subject=device.name, sources=False)
                 tally.add(report)
-                return device_record(row.number, report) if wanted else None
+                return device_record(row.number, report, self._names(row)) if wanted else None
             values, subject = device.table, device.name
         else:
             subject = ""
@@ -182,7 +182,11 @@ class _VerdictPath:
             return None
         statuses = Counter(entry["status"] for entry in results)
         subject = subject or device_subject(row.data, row.number)
-        return DeviceRecord(_record(row.number, subject, statuses, results), texts)
+        return DeviceRecord(_record(row.number, subject, statuses, results, self._names(row)), texts)
+
+    def _names(self, row: FleetRow) -> tuple[str, ...] | None:
+        """The policies an assignment file gave the row's device (None without one: every device gets all)."""
+        return self.policy.names_for_row(row.data) if isinstance(self.policy, AssignedPolicies) else None
 
     def _detail(self, loaded, rule: n.Rule, values: dict, context: _PolicyContext, per_policy: bool = False) -> _Detail:
         outcome = self.engine.explain(loaded, rule, values)

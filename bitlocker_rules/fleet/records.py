@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from attrs import frozen
 
@@ -69,15 +69,23 @@ class FleetSummary:
                             tuple(FleetConflict(r, n) for r, n in conflicts.items()))
 
 
-def device_record(number: int, report: Report) -> dict:
-    """The JSON Lines record for one device: its verdicts and reasons for rules that did not pass."""
+def device_record(number: int, report: Report, policies: Sequence[str] | None = None) -> dict:
+    """The JSON Lines record for one device: its verdicts and reasons for rules that did not pass.
+
+    ``policies`` names the policies an assignment file gave the device (None: no assignment file).
+    """
     counts = Counter(o.status.value for o in report.outcomes)
-    return _record(number, report.subject, counts, [outcome_entry(o) for o in report.outcomes])
+    return _record(number, report.subject, counts, [outcome_entry(o) for o in report.outcomes], policies)
 
 
-def _record(number: int, subject: str, counts: Mapping[str, int], results: list[dict]) -> dict:
-    return {"row": number, "device": subject, "summary": {s.value: counts.get(s.value, 0) for s in Status},
-            "results": results}
+def _record(number: int, subject: str, counts: Mapping[str, int], results: list[dict],
+            policies: Sequence[str] | None = None) -> dict:
+    record: dict = {"row": number, "device": subject}
+    if policies is not None:
+        record["policies"] = list(policies)
+    record["summary"] = {s.value: counts.get(s.value, 0) for s in Status}
+    record["results"] = results  # last: DeviceRecord.json_text relies on it
+    return record
 
 
 class DeviceRecord(dict):
