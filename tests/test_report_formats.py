@@ -525,6 +525,20 @@ def test_html_fleet_report_is_self_contained_and_keeps_at_most_the_limit():
     assert page.count('<svg class="chart"') == 2
 
 
+def test_fleet_pages_take_their_examples_from_a_one_shot_iterator():
+    from bitlocker_rules.fleet import FleetRow, evaluate_fleet
+    from bitlocker_rules.report import RuleExamples
+
+    engine = Engine.load(["silent_enablement"])
+    rows = [FleetRow(1, {"deviceName": "A", "facts": {"os_version": "1803", "user_role": "StandardUser"}})]
+    kept = RuleExamples()
+    summary = evaluate_fleet(rows, engine, write=kept.add, record=lambda number, report: report)
+    examples = kept.outcomes()
+    assert {o.status for o in examples} == {Status.FAIL, Status.UNKNOWN}  # both sections read them
+    for render in (render_fleet_html, render_fleet_markdown):
+        assert render(summary, examples=iter(examples)) == render(summary, examples=examples)
+
+
 def test_html_device_report_is_self_contained():
     page = render_html(evaluate([POLICY, PIN_POLICY], [LEGACY]), verbose=True)
     assert_self_contained(page)

@@ -21,7 +21,7 @@ from html import escape
 from typing import Any
 
 from ..errors import redact
-from ..outcome import Condition, ConflictRecord, InputRecord, Report, RuleOutcome, Status
+from ..outcome import Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, Status
 from .fleet_detail import (
     DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
 )
@@ -33,6 +33,10 @@ _INK = {Status.PASS: "#ffffff", Status.FAIL: "#ffffff", Status.UNKNOWN: "#3b2300
 _CONFLICTS_LEAD = ("Assigned policies give these settings different values; the rules that read them are unknown "
                    "until one value wins.")
 _CHAR = 6.5  # average width of a character of 13px system text, for truncating labels
+
+# The rule chart's layout, in SVG units: the labels take the left, the bars the middle, the notes the right.
+_CHART_W, _LABEL_W, _BAR_X, _BAR_W = 1100, 470, 480, 480
+_ROW_H, _BAR_H, _RULESET_H, _AXIS_H = 24, 14, 30, 22  # a rule's row, its bar, a ruleset's label, the axis
 
 _CSS = """
 :root { --fg: #1f2328; --muted: #59636e; --border: #d1d9e0; --line: #eaeef2; --bg: #f3f5f8;
@@ -190,62 +194,94 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Seque
 
 def _rule_chart(tallies: Sequence[Any], devices: int) -> str:
     """One stacked bar per rule, grouped by ruleset: the share of devices in each status."""
-    width, label_w, bar_x, bar_w = 1100, 470, 480, 480
-    row_h, bar_h, group_h, axis_h = 24, 14, 30, 22
+    rows, y = [], _AXIS_H
+    for ruleset, items in _by_ruleset(tallies).items():
+        rows.append(_ruleset_label(ruleset, y + 6))
+        y += _RULESET_H
+        for tally in items:
+            rows += _rule_row(tally, y + _ROW_H / 2, devices)
+            y += _ROW_H
+    out = [*_grid_lines(y + 2), *_axis_labels(), *rows]
+    return (f'<svg class="chart" viewBox="0 0 {_CHART_W} {_num(y + 6)}" role="img" '
+            f'aria-label="Share of devices that pass, fail, are unknown or not applicable, per rule">'
+            f'<title>Verdicts per rule</title>\n{_lines(out)}\n</svg>')
+
+
+def _by_ruleset(tallies: Sequence[Any]) -> dict[str, list[Any]]:
+    """The tallies grouped by ruleset, rulesets and rules in the order first seen."""
     groups: dict[str, list[Any]] = {}
     for tally in tallies:
         groups.setdefault(tally.ruleset, []).append(tally)
-    y = axis_h
-    out = []
-    for tick in range(0, 101, 25):
-        x = bar_x + bar_w * tick / 100
-        out.append(f'<text x="{_num(x)}" y="13" font-size="11" fill="#6e7781" text-anchor="middle">{tick}%</text>')
-    grid_top = y
-    for ruleset, items in groups.items():
-        y += 6
-        out.append(f'<text x="0" y="{_num(y + 16)}" font-size="12" font-weight="600" fill="#59636e" '
-                   f'letter-spacing=".04em">{_e(ruleset.upper().replace("_", " "))}</text>')
-        y += group_h - 6
-        for tally in items:
-            mid = y + row_h / 2
-            label = f"{tally.rule} {tally.title}"
-            out.append(f'<text x="0" y="{_num(mid + 4.5)}" font-size="13" fill="#1f2328">'
-                       f'<title>{_e(label)}</title><tspan font-weight="600">{_e(tally.rule)}</tspan>'
-                       f'<tspan x="62" fill="#424a53">{_e(_clip(tally.title, label_w - 70))}</tspan></text>')
-            x = bar_x
-            out.append(f'<rect x="{bar_x}" y="{_num(mid - bar_h / 2)}" width="{bar_w}" height="{bar_h}" '
-                       f'rx="2" fill="#f3f5f8"/>')
-            for status in _ORDER:
-                count = tally.counts[status.value]
-                if not count or not devices:
-                    continue
-                w = bar_w * count / devices
-                out.append(f'<rect x="{_num(x)}" y="{_num(mid - bar_h / 2)}" width="{_num(w)}" height="{bar_h}" '
-                           f'fill="{_FILL[status]}"><title>{_e(tally.rule)} {_NAMES[status]}: {count} of '
-                           f'{devices} devices ({_pct(count, devices)})</title></rect>')
-                if w >= 8 * len(str(count)) + 6:
-                    out.append(f'<text x="{_num(x + w / 2)}" y="{_num(mid + 4)}" font-size="11" font-weight="600" '
-                               f'fill="{_INK[status]}" text-anchor="middle">{count}</text>')
-                x += w
-            fail, unknown = tally.counts["fail"], tally.counts["unknown"]
-            notes = []
-            if fail:
-                notes.append(f'<tspan fill="#cf222e" font-weight="600">{fail} fail</tspan>')
-            if unknown:
-                notes.append(f'<tspan fill="#9a6700">{unknown} unknown</tspan>')
-            if not notes:
-                notes.append('<tspan fill="#8c959f">no failures</tspan>')
-            out.append(f'<text x="{bar_x + bar_w + 14}" y="{_num(mid + 4.5)}" font-size="12">'
-                       + " · ".join(notes) + "</text>")
-            y += row_h
-    for tick in range(0, 101, 25):
-        x = bar_x + bar_w * tick / 100
-        out.insert(0, f'<line x1="{_num(x)}" y1="{grid_top - 4}" x2="{_num(x)}" y2="{_num(y + 2)}" '
-                      f'stroke="#eaeef2" stroke-width="1"/>')
-    height = y + 6
-    return (f'<svg class="chart" viewBox="0 0 {width} {_num(height)}" role="img" '
-            f'aria-label="Share of devices that pass, fail, are unknown or not applicable, per rule">'
-            f'<title>Verdicts per rule</title>\n{_lines(out)}\n</svg>')
+    return groups
+
+
+def _tick_xs() -> list[tuple[int, float]]:
+    """Each percentage the axis marks (every 25%), with its x on the bar."""
+    return [(tick, _BAR_X + _BAR_W * tick / 100) for tick in range(0, 101, 25)]
+
+
+def _axis_labels() -> list[str]:
+    """The percentages above the bars."""
+    return [f'<text x="{_num(x)}" y="13" font-size="11" fill="#6e7781" text-anchor="middle">{tick}%</text>'
+            for tick, x in _tick_xs()]
+
+
+def _grid_lines(bottom: float) -> list[str]:
+    """A vertical line at each percentage, from under the axis labels down to ``bottom``.
+
+    Drawn first, right to left, so that every bar and label is painted over them.
+    """
+    return [f'<line x1="{_num(x)}" y1="{_AXIS_H - 4}" x2="{_num(x)}" y2="{_num(bottom)}" '
+            f'stroke="#eaeef2" stroke-width="1"/>' for _, x in reversed(_tick_xs())]
+
+
+def _ruleset_label(ruleset: str, top: float) -> str:
+    """A ruleset's name in small capitals above its rules."""
+    return (f'<text x="0" y="{_num(top + 16)}" font-size="12" font-weight="600" fill="#59636e" '
+            f'letter-spacing=".04em">{_e(ruleset.upper().replace("_", " "))}</text>')
+
+
+def _rule_row(tally: Any, mid: float, devices: int) -> list[str]:
+    """One rule's row centred on ``mid``: its label, the bar's track and parts, and a note of what went wrong."""
+    label = f"{tally.rule} {tally.title}"
+    return [f'<text x="0" y="{_num(mid + 4.5)}" font-size="13" fill="#1f2328">'
+            f'<title>{_e(label)}</title><tspan font-weight="600">{_e(tally.rule)}</tspan>'
+            f'<tspan x="62" fill="#424a53">{_e(_clip(tally.title, _LABEL_W - 70))}</tspan></text>',
+            f'<rect x="{_BAR_X}" y="{_num(mid - _BAR_H / 2)}" width="{_BAR_W}" height="{_BAR_H}" '
+            f'rx="2" fill="#f3f5f8"/>',
+            *_bar_parts(tally, mid, devices),
+            _rule_note(tally, mid)]
+
+
+def _bar_parts(tally: Any, mid: float, devices: int) -> list[str]:
+    """The coloured part of the bar for each status, with its count written inside where it fits."""
+    out, x = [], _BAR_X
+    for status in _ORDER:
+        count = tally.counts[status.value]
+        if not count or not devices:
+            continue
+        w = _BAR_W * count / devices
+        out.append(f'<rect x="{_num(x)}" y="{_num(mid - _BAR_H / 2)}" width="{_num(w)}" height="{_BAR_H}" '
+                   f'fill="{_FILL[status]}"><title>{_e(tally.rule)} {_NAMES[status]}: {count} of '
+                   f'{devices} devices ({_pct(count, devices)})</title></rect>')
+        if w >= 8 * len(str(count)) + 6:  # about 8px a digit and a margin: a narrower part stays unlabelled
+            out.append(f'<text x="{_num(x + w / 2)}" y="{_num(mid + 4)}" font-size="11" font-weight="600" '
+                       f'fill="{_INK[status]}" text-anchor="middle">{count}</text>')
+        x += w
+    return out
+
+
+def _rule_note(tally: Any, mid: float) -> str:
+    """Right of the bar: how many devices fail and are unknown, or that none fail."""
+    fail, unknown = tally.counts["fail"], tally.counts["unknown"]
+    notes = []
+    if fail:
+        notes.append(f'<tspan fill="#cf222e" font-weight="600">{fail} fail</tspan>')
+    if unknown:
+        notes.append(f'<tspan fill="#9a6700">{unknown} unknown</tspan>')
+    if not notes:
+        notes.append('<tspan fill="#8c959f">no failures</tspan>')
+    return f'<text x="{_BAR_X + _BAR_W + 14}" y="{_num(mid + 4.5)}" font-size="12">' + " · ".join(notes) + "</text>"
 
 
 def _cause_chart(reasons: Sequence[tuple[str, int]], devices: int) -> str:
@@ -309,81 +345,137 @@ def render_fleet_html(
     enough) to explain each rule with its settings, rule text and fix; ``inputs``: the files
     read.
     """
-    total = summary.devices
-    failing_rules = [t for t in summary.rules if t.counts["fail"]]
-    unknown_rules = [t for t in summary.rules if t.counts["unknown"]]
-    rulesets = list(dict.fromkeys(t.ruleset for t in summary.rules))
-    clean = total - summary.failed_devices
-    subtitle = (f"{total} device{'' if total == 1 else 's'} checked against "
-                f"{len(summary.rules)} rules of {_e(', '.join(rulesets) or 'no ruleset')}")
-    body = ['<div class="kpis">',
-            _kpi("Devices evaluated", total, meter=_meter([(clean, "#2da44e"), (summary.failed_devices, "#cf222e")], total)),
-            _kpi("Failing at least one rule", summary.failed_devices, "fail",
-                 f"<small>{_pct(summary.failed_devices, total)}</small>"),
+    examples = tuple(examples)  # read by two sections: a one-shot iterator must serve both
+    subtitle = (f"{summary.devices} device{'' if summary.devices == 1 else 's'} checked against "
+                f"{len(summary.rules)} rules of {_ruleset_names(summary.rules)}")
+    body = [
+        *_fleet_kpis(summary),
+        *_verdicts_per_rule(summary.rules, summary.devices),
+        *_policy_conflicts(summary.conflicts),
+        *_failure_causes(summary.top_reasons(), summary.devices),
+        *_worst_devices(worst_devices(devices, limit), limit),
+        *_why_rules_fail(summary, examples),
+        *_undecided_rules(summary.rules, examples),
+        *_bad_rows(summary.bad_rows, bad_row_limit),
+        *_inputs_section(inputs),
+    ]
+    return redact(_page(title, "Fleet report", subtitle, body))
+
+
+def _ruleset_names(items: Iterable[Any]) -> str:
+    """The rulesets of ``items`` (rule tallies or outcomes) in the order first seen, escaped, for a subtitle."""
+    return _e(", ".join(dict.fromkeys(i.ruleset for i in items)) or "no ruleset")
+
+
+def _card(heading: str, *content: str) -> list[str]:
+    """A section of the page: a card with ``heading``, then ``content``, one item a line."""
+    return ['<section class="card">', f"<h2>{heading}</h2>", *content, "</section>"]
+
+
+def _lead(html: str) -> str:
+    """The paragraph under a card's heading that says what the card shows."""
+    return f'<p class="lead">{html}</p>'
+
+
+def _fleet_kpis(summary: Any) -> list[str]:
+    """The headline numbers: devices evaluated, failing and passing, rules failing somewhere, rows not read."""
+    total, failed = summary.devices, summary.failed_devices
+    clean = total - failed
+    failing_rules = sum(1 for t in summary.rules if t.counts["fail"])
+    return ['<div class="kpis">',
+            _kpi("Devices evaluated", total, meter=_meter([(clean, "#2da44e"), (failed, "#cf222e")], total)),
+            _kpi("Failing at least one rule", failed, "fail", f"<small>{_pct(failed, total)}</small>"),
             _kpi("Passing every rule", clean, "pass", f"<small>{_pct(clean, total)}</small>"),
-            _kpi("Rules failing somewhere", len(failing_rules), "fail" if failing_rules else "",
+            _kpi("Rules failing somewhere", failing_rules, "fail" if failing_rules else "",
                  f"<small>of {len(summary.rules)}</small>"),
             _kpi("Rows not read", len(summary.bad_rows), "unknown" if summary.bad_rows else "na"),
             "</div>"]
-    body += ['<section class="card">', "<h2>Verdicts per rule</h2>",
-             '<p class="lead">The share of devices for which each rule passed, failed, could not be decided '
-             "(a setting or device fact was missing or in conflict) or did not apply.</p>",
-             _legend(), _rule_chart(summary.rules, total), "</section>"]
-    conflicts = sorted_conflicts(summary.conflicts)
-    if conflicts:
-        body += ['<section class="card">', "<h2>Policy conflicts</h2>",
-                 f'<p class="lead">{_CONFLICTS_LEAD} Devices: how many evaluated devices get the conflict.</p>',
-                 _table(["Setting", "Fact", "Policy", "Value", "Devices"],
-                        [row for c in conflicts
-                         for row in _conflict_rows(c.record, [f'<span class="count">{c.devices}</span>'])],
-                        numeric=(4,)), "</section>"]
-    reasons = summary.top_reasons()
-    if reasons:
-        body += ['<section class="card">', "<h2>Failure causes</h2>",
-                 '<p class="lead">The most common reasons a rule failed: the setting or device fact at fault and '
-                 "its value, with the number of devices.</p>",
-                 _cause_chart(reasons, total), "</section>"]
-    worst = worst_devices(devices, limit)
-    if worst:
-        body += ['<section class="card">', "<h2>Devices with the most failed rules</h2>",
-                 f'<p class="lead">Devices that failed a rule, the most failed rules first, then the most '
-                 f"undecided: {len(worst)} shown (at most {limit}).</p>",
-                 _worst_table(worst), "</section>"]
-    if failing_rules:
-        explained = examples_by_rule(examples)
-        grouped = reasons_by_rule(summary.reason_counts)
-        body += ['<section class="card">', "<h2>Why rules fail, and the fix</h2>",
-                 '<p class="lead">Every rule that failed on a device, most failures first: the reasons seen, '
-                 "what the rule needs, where the rule is written, and what to change.</p>"]
-        for tally in sorted(failing_rules, key=lambda t: (-t.counts["fail"], rulesets.index(t.ruleset))):
-            body.append(_fleet_rule(tally, total, grouped.get(tally.rule, []),
-                                    explained.get((tally.rule, Status.FAIL))))
-        body.append("</section>")
-    if unknown_rules:
-        explained = examples_by_rule(examples)
-        rows = []
-        for tally in sorted(unknown_rules, key=lambda t: -t.counts["unknown"]):
-            example = explained.get((tally.rule, Status.UNKNOWN))
-            missing = ""
-            if example is not None:
-                missing = ", ".join(dict.fromkeys(
-                    f"{_e(c.label)} {_c(c.fact)}" + (" (conflict)" if c.conflict else "")
-                    for c in example.reasons if c.missing))
-            rows.append([f'<span class="chip">{_e(tally.rule)}</span>', _e(tally.title),
-                         f'<span class="count">{tally.counts["unknown"]}</span>', missing or '<span class="muted">—</span>'])
-        body += ['<section class="card">', "<h2>Rules that could not be decided</h2>",
-                 '<p class="lead">A missing fact or a conflict between policies leaves a rule unknown: not failed, '
-                 "but not known to pass. Add the fact to the inventory, or resolve the conflict.</p>",
-                 _table(["Rule", "Title", "Devices", "Missing or conflicting"], rows, numeric=(2,)), "</section>"]
-    if summary.bad_rows:
-        shown = summary.bad_rows[:bad_row_limit]
-        more = len(summary.bad_rows) - len(shown)
-        body += ['<section class="card">', "<h2>Rows that could not be read</h2>",
-                 '<p class="lead">These rows were skipped; the other rows were evaluated.</p>',
+
+
+def _verdicts_per_rule(tallies: Sequence[Any], devices: int) -> list[str]:
+    """The chart of every rule's verdicts across the fleet."""
+    return _card("Verdicts per rule",
+                 _lead("The share of devices for which each rule passed, failed, could not be decided "
+                       "(a setting or device fact was missing or in conflict) or did not apply."),
+                 _legend(), _rule_chart(tallies, devices))
+
+
+def _policy_conflicts(conflicts: Iterable[Any]) -> list[str]:
+    """The settings assigned policies disagree on, most devices first, with how many devices get each."""
+    ordered = sorted_conflicts(conflicts)
+    if not ordered:
+        return []
+    rows = [row for c in ordered for row in _conflict_rows(c.record, [f'<span class="count">{c.devices}</span>'])]
+    return _card("Policy conflicts", _lead(f"{_CONFLICTS_LEAD} Devices: how many evaluated devices get the conflict."),
+                 _table(["Setting", "Fact", "Policy", "Value", "Devices"], rows, numeric=(4,)))
+
+
+def _failure_causes(reasons: Sequence[tuple[str, int]], devices: int) -> list[str]:
+    """The chart of the most common failure reasons."""
+    if not reasons:
+        return []
+    return _card("Failure causes",
+                 _lead("The most common reasons a rule failed: the setting or device fact at fault and "
+                       "its value, with the number of devices."),
+                 _cause_chart(reasons, devices))
+
+
+def _worst_devices(worst: Sequence[Mapping[str, Any]], limit: int) -> list[str]:
+    """The devices with the most failed rules (already chosen, at most ``limit``)."""
+    if not worst:
+        return []
+    return _card("Devices with the most failed rules",
+                 _lead(f"Devices that failed a rule, the most failed rules first, then the most "
+                       f"undecided: {len(worst)} shown (at most {limit})."),
+                 _worst_table(worst))
+
+
+def _why_rules_fail(summary: Any, examples: Iterable[RuleOutcome]) -> list[str]:
+    """Every rule that failed somewhere, most failures first (ties in ruleset order), with its reasons and fix."""
+    failing = [t for t in summary.rules if t.counts["fail"]]
+    if not failing:
+        return []
+    explained = examples_by_rule(examples)
+    grouped = reasons_by_rule(summary.reason_counts)
+    rulesets = list(dict.fromkeys(t.ruleset for t in summary.rules))
+    return _card("Why rules fail, and the fix",
+                 _lead("Every rule that failed on a device, most failures first: the reasons seen, "
+                       "what the rule needs, where the rule is written, and what to change."),
+                 *(_fleet_rule(tally, summary.devices, grouped.get(tally.rule, []),
+                               explained.get((tally.rule, Status.FAIL)))
+                   for tally in sorted(failing, key=lambda t: (-t.counts["fail"], rulesets.index(t.ruleset)))))
+
+
+def _undecided_rules(tallies: Sequence[Any], examples: Iterable[RuleOutcome]) -> list[str]:
+    """The rules left unknown on some devices, most first, with the facts an example was missing."""
+    undecided = sorted((t for t in tallies if t.counts["unknown"]), key=lambda t: -t.counts["unknown"])
+    if not undecided:
+        return []
+    explained = examples_by_rule(examples)
+    rows = [_undecided_row(t, explained.get((t.rule, Status.UNKNOWN))) for t in undecided]
+    return _card("Rules that could not be decided",
+                 _lead("A missing fact or a conflict between policies leaves a rule unknown: not failed, "
+                       "but not known to pass. Add the fact to the inventory, or resolve the conflict."),
+                 _table(["Rule", "Title", "Devices", "Missing or conflicting"], rows, numeric=(2,)))
+
+
+def _undecided_row(tally: Any, example: RuleOutcome | None) -> list[str]:
+    """An undecided rule's row: the rule, how many devices, and the facts ``example`` was missing (if any)."""
+    missing = "" if example is None else ", ".join(dict.fromkeys(
+        f"{_e(c.label)} {_c(c.fact)}" + (" (conflict)" if c.conflict else "") for c in example.reasons if c.missing))
+    return [f'<span class="chip">{_e(tally.rule)}</span>', _e(tally.title),
+            f'<span class="count">{tally.counts["unknown"]}</span>', missing or '<span class="muted">—</span>']
+
+
+def _bad_rows(bad_rows: Sequence[Any], limit: int) -> list[str]:
+    """The rows that could not be read, at most ``limit``, and how many more there were."""
+    if not bad_rows:
+        return []
+    shown = bad_rows[:limit]
+    more = len(bad_rows) - len(shown)
+    return _card("Rows that could not be read", _lead("These rows were skipped; the other rows were evaluated."),
                  _table(["Row", "Problem"], [[str(b.number), _e(b.message)] for b in shown], numeric=(0,)),
-                 f'<p class="muted">… and {more} more.</p>' if more else "", "</section>"]
-    body += _inputs_section(inputs)
-    return redact(_page(title, "Fleet report", subtitle, body))
+                 f'<p class="muted">… and {more} more.</p>' if more else "")
 
 
 def _worst_table(worst: Sequence[Mapping[str, Any]]) -> str:
@@ -446,12 +538,11 @@ def _fix(outcome: RuleOutcome) -> str:
 
 
 def _inputs_section(inputs: Sequence[InputRecord]) -> list[str]:
+    """The files read and what each was read as."""
     if not inputs:
         return []
-    return ['<section class="card">', "<h2>Inputs read</h2>",
-            _table(["Input", "File", "Read as"],
-                   [[_e(i.name), _c(i.file), _e(i.kind)] for i in inputs]),
-            "</section>"]
+    return _card("Inputs read", _table(["Input", "File", "Read as"],
+                                       [[_e(i.name), _c(i.file), _e(i.kind)] for i in inputs]))
 
 
 # --- a device ---------------------------------------------------------------------------------------
@@ -459,51 +550,76 @@ def _inputs_section(inputs: Sequence[InputRecord]) -> list[str]:
 
 def render_html(report: Report, *, verbose: bool = False) -> str:
     """The page for one device: verdicts, every failing and unknown rule explained, conflicts, notes."""
+    outcomes, conflicts = report.outcomes, {c.fact: c for c in report.conflicts}
     counts = {s: report.count(s) for s in Status}
-    total = len(report.outcomes)
-    subject = report.subject or "the given facts"
-    conflicts = {c.fact: c for c in report.conflicts}
-    subtitle = f"{total} rule{'' if total == 1 else 's'} of {_e(', '.join(dict.fromkeys(o.ruleset for o in report.outcomes)) or 'no ruleset')}"
-    body = ['<div class="kpis">',
+    # passing rules are explained only on request, and only those with reasons: the others would say nothing
+    passes = [o for o in outcomes if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons] if verbose else []
+    subtitle = f"{len(outcomes)} rule{'' if len(outcomes) == 1 else 's'} of {_ruleset_names(outcomes)}"
+    body = [
+        *_device_kpis(counts),
+        *_verdicts(report, counts),
+        *_rules_card("Failing rules", [o for o in outcomes if o.status is Status.FAIL], conflicts,
+                     "The settings at fault, their values, what each rule needs, and the fix."),
+        *_rules_card("Rules that could not be decided", [o for o in outcomes if o.status is Status.UNKNOWN], conflicts,
+                     "A fact is missing or assigned policies disagree on a setting."),
+        *_rules_card("Passing and not applicable rules", passes, conflicts),
+        *_conflicting_settings(report.conflicts),
+        *_notes(report.notes),
+        *_inputs_section(report.inputs),
+    ]
+    return redact(_page(f"BitLocker rules: {report.subject or 'the given facts'}", "Device report", subtitle, body))
+
+
+def _device_kpis(counts: Mapping[Status, int]) -> list[str]:
+    """The headline numbers: how many rules failed, were unknown, passed and did not apply."""
+    return ['<div class="kpis">',
             _kpi("Failed", counts[Status.FAIL], "fail"),
             _kpi("Unknown", counts[Status.UNKNOWN], "unknown"),
             _kpi("Passed", counts[Status.PASS], "pass"),
             _kpi("Not applicable", counts[Status.NOT_APPLICABLE], "na"),
-            "</div>",
-            '<section class="card">', "<h2>Verdicts</h2>",
-            '<p class="lead">' + (_e(f"{counts[Status.FAIL]} rule{'' if counts[Status.FAIL] == 1 else 's'} failed.")
-                                  if counts[Status.FAIL] else "No rule failed.") + "</p>",
-            _legend(), _status_bar(counts, total), '<div style="height:16px"></div>',
-            _table(["Status", "Rule", "Severity", "Title", "Reason"],
-                   [[_badge(o.status), f'<span class="chip">{_e(o.rule)}</span>', _e(o.severity), _e(o.title),
-                     _e(o.short_reason())] for o in report.outcomes]),
-            "</section>"]
-    for status, heading, lead in (
-        (Status.FAIL, "Failing rules", "The settings at fault, their values, what each rule needs, and the fix."),
-        (Status.UNKNOWN, "Rules that could not be decided",
-         "A fact is missing or assigned policies disagree on a setting."),
-    ):
-        chosen = [o for o in report.outcomes if o.status is status]
-        if chosen:
-            body += ['<section class="card">', f"<h2>{heading}</h2>", f'<p class="lead">{lead}</p>',
-                     *(_device_rule(o, conflicts) for o in chosen), "</section>"]
-    if verbose:
-        chosen = [o for o in report.outcomes if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons]
-        if chosen:
-            body += ['<section class="card">', "<h2>Passing and not applicable rules</h2>",
-                     *(_device_rule(o, conflicts) for o in chosen), "</section>"]
-    if report.conflicts:
-        body += ['<section class="card">', "<h2>Conflicting settings</h2>", f'<p class="lead">{_CONFLICTS_LEAD}</p>',
-                 _table(["Setting", "Fact", "Policy", "Value"],
-                        [row for c in report.conflicts for row in _conflict_rows(c)]), "</section>"]
-    notes = [n for n in report.notes if n.applies is not False]
-    if notes:
-        body += ['<section class="card">', "<h2>Notes</h2>", '<ul class="reasons">'] + [
-            f'<li><span class="chip">{_e(n.rule)}</span><b>{_e(n.title)}</b>'
-            + (' <span class="muted">(may apply)</span>' if n.applies is None else "")
-            + (f": {_e(n.rationale)}" if n.rationale else "") + "</li>" for n in notes] + ["</ul>", "</section>"]
-    body += _inputs_section(report.inputs)
-    return redact(_page(f"BitLocker rules: {subject}", "Device report", subtitle, body))
+            "</div>"]
+
+
+def _verdicts(report: Report, counts: Mapping[Status, int]) -> list[str]:
+    """How many rules failed, the verdicts as one bar, and every rule in a table."""
+    failed = counts[Status.FAIL]
+    return _card("Verdicts",
+                 _lead(_e(f"{failed} rule{'' if failed == 1 else 's'} failed.") if failed else "No rule failed."),
+                 _legend(), _status_bar(counts, len(report.outcomes)), '<div style="height:16px"></div>',
+                 _table(["Status", "Rule", "Severity", "Title", "Reason"],
+                        [[_badge(o.status), f'<span class="chip">{_e(o.rule)}</span>', _e(o.severity), _e(o.title),
+                          _e(o.short_reason())] for o in report.outcomes]))
+
+
+def _rules_card(heading: str, outcomes: Sequence[RuleOutcome], conflicts: Mapping[str, ConflictRecord],
+                lead: str = "") -> list[str]:
+    """A card that explains each of ``outcomes`` in full; nothing when there are none."""
+    if not outcomes:
+        return []
+    return _card(heading, *([_lead(lead)] if lead else []), *(_device_rule(o, conflicts) for o in outcomes))
+
+
+def _conflicting_settings(conflicts: Sequence[ConflictRecord]) -> list[str]:
+    """The settings the device's policies disagree on, one row per policy."""
+    if not conflicts:
+        return []
+    return _card("Conflicting settings", _lead(_CONFLICTS_LEAD),
+                 _table(["Setting", "Fact", "Policy", "Value"], [row for c in conflicts for row in _conflict_rows(c)]))
+
+
+def _notes(notes: Sequence[NoteOutcome]) -> list[str]:
+    """The notes that apply or may apply (those known not to apply are left out)."""
+    shown = [n for n in notes if n.applies is not False]
+    if not shown:
+        return []
+    return _card("Notes", '<ul class="reasons">', *(_note_item(n) for n in shown), "</ul>")
+
+
+def _note_item(note: NoteOutcome) -> str:
+    """A note as a list item: the rule, its title, whether it only may apply, and why it matters."""
+    return (f'<li><span class="chip">{_e(note.rule)}</span><b>{_e(note.title)}</b>'
+            + (' <span class="muted">(may apply)</span>' if note.applies is None else "")
+            + (f": {_e(note.rationale)}" if note.rationale else "") + "</li>")
 
 
 def _conflict_rows(conflict: ConflictRecord, extra: Sequence[str] = ()) -> list[list[str]]:

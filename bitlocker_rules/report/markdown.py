@@ -14,7 +14,7 @@ from typing import Any
 from tabulate import tabulate
 
 from ..errors import redact
-from ..outcome import Condition, ConflictRecord, InputRecord, Report, RuleOutcome, Status
+from ..outcome import Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, Status
 from .fleet_detail import (
     DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
 )
@@ -62,52 +62,89 @@ def _plural(count: int, word: str) -> str:
 
 def render_markdown(report: Report, *, verbose: bool = False) -> str:
     """A device report: summary, failing and unknown rules explained, conflicts, notes, inputs."""
-    subject = report.subject or "the given facts"
-    counts = {s: report.count(s) for s in Status}
-    conflicts = {c.fact: c for c in report.conflicts}
-    parts = [f"# BitLocker rules report: {text(subject)}", ""]
-    parts.append(_verdict_line(report))
-    parts += ["", _table(["Rules", "Failed", "Unknown", "Passed", "Not applicable"],
-                         [[str(len(report.outcomes)), str(counts[Status.FAIL]), str(counts[Status.UNKNOWN]),
-                           str(counts[Status.PASS]), str(counts[Status.NOT_APPLICABLE])]],
-                         ["right"] * 5)]
-    parts += ["", "## Rules", "", _table(
+    outcomes, conflicts = report.outcomes, {c.fact: c for c in report.conflicts}
+    # passing rules are explained only on request, and only those with reasons: the others would say nothing
+    passes = [o for o in outcomes if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons] if verbose else []
+    return _document([
+        _device_headline(report),
+        _device_rules(outcomes),
+        _explained("Failing rules", [o for o in outcomes if o.status is Status.FAIL], conflicts),
+        _explained("Rules that could not be decided", [o for o in outcomes if o.status is Status.UNKNOWN], conflicts),
+        _explained("Passing and not applicable rules", passes, conflicts),
+        _the_fix(report),
+        _device_conflicts(report.conflicts),
+        _notes(report.notes),
+        _inputs(report.inputs),
+    ])
+
+
+def _document(sections: Iterable[Sequence[str]]) -> str:
+    """The sections' lines as one page, ending in a newline; redacted last, so no section can leak a secret."""
+    return redact("\n".join(line for section in sections for line in section)) + "\n"
+
+
+def _device_headline(report: Report) -> list[str]:
+    """The title, the verdict in a sentence, and how many rules ended with each status."""
+    statuses = (Status.FAIL, Status.UNKNOWN, Status.PASS, Status.NOT_APPLICABLE)
+    counts = [str(len(report.outcomes)), *(str(report.count(s)) for s in statuses)]
+    return [f"# BitLocker rules report: {text(report.subject or 'the given facts')}", "",
+            _verdict_line(report), "",
+            _table(["Rules", "Failed", "Unknown", "Passed", "Not applicable"], [counts], ["right"] * 5)]
+
+
+def _device_rules(outcomes: Sequence[RuleOutcome]) -> list[str]:
+    """Every rule in one table: its status, severity, title and the short reason."""
+    return ["", "## Rules", "", _table(
         ["Status", "Rule", "Severity", "Title", "Reason"],
         [[_STATUS_WORDS[o.status], code(o.rule), text(o.severity),
-          text(o.title), text(o.short_reason())] for o in report.outcomes])]
-    for status, heading in ((Status.FAIL, "Failing rules"), (Status.UNKNOWN, "Rules that could not be decided")):
-        chosen = [o for o in report.outcomes if o.status is status]
-        if chosen:
-            parts += ["", f"## {heading}"]
-            for outcome in chosen:
-                parts += ["", *_explain(outcome, conflicts)]
-    if verbose:
-        explained = [o for o in report.outcomes
-                     if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons]
-        if explained:
-            parts += ["", "## Passing and not applicable rules"]
-            for outcome in explained:
-                parts += ["", *_explain(outcome, conflicts)]
-    if report.suggested_changes or report.device_prerequisites:
-        parts += ["", "## The fix", ""]
-        if report.suggested_changes:
-            parts += ["The fewest policy settings to change so that the failing rules pass:", ""]
-            parts += [f"- **{text(c.label)}**: {text(c.current)} → **{text(c.new)}**" for c in report.suggested_changes]
-        if report.device_prerequisites:
-            parts += ["", "No policy setting can fix these; the device must change:", ""]
-            parts += [f"- {text(item)}" for item in report.device_prerequisites]
-    if report.conflicts:
-        parts += ["", "## Conflicting settings", "", _CONFLICTS_LEAD, "",
-                  _table(["Setting", "Fact", "Policy", "Value"],
-                         [row for c in report.conflicts for row in _conflict_rows(c)])]
-    notes = [n for n in report.notes if n.applies is not False]
-    if notes:
-        parts += ["", "## Notes", ""]
-        parts += [f"- {code(n.rule, table=False)} **{text(n.title)}**"
-                  + (" (may apply)" if n.applies is None else "")
-                  + (f": {text(n.rationale)}" if n.rationale else "") for n in notes]
-    parts += _inputs(report.inputs)
-    return redact("\n".join(parts)) + "\n"
+          text(o.title), text(o.short_reason())] for o in outcomes])]
+
+
+def _explained(heading: str, outcomes: Sequence[RuleOutcome], conflicts: Mapping[str, ConflictRecord]) -> list[str]:
+    """A section that explains each of ``outcomes`` in full; nothing when there are none."""
+    if not outcomes:
+        return []
+    lines = ["", f"## {heading}"]
+    for outcome in outcomes:
+        lines += ["", *_explain(outcome, conflicts)]
+    return lines
+
+
+def _the_fix(report: Report) -> list[str]:
+    """The fewest policy changes that make the failing rules pass, and what only the device can change."""
+    if not (report.suggested_changes or report.device_prerequisites):
+        return []
+    lines = ["", "## The fix", ""]
+    if report.suggested_changes:
+        lines += ["The fewest policy settings to change so that the failing rules pass:", ""]
+        lines += [f"- **{text(c.label)}**: {text(c.current)} → **{text(c.new)}**" for c in report.suggested_changes]
+    if report.device_prerequisites:
+        lines += ["", "No policy setting can fix these; the device must change:", ""]
+        lines += [f"- {text(item)}" for item in report.device_prerequisites]
+    return lines
+
+
+def _device_conflicts(conflicts: Sequence[ConflictRecord]) -> list[str]:
+    """The settings the device's policies disagree on, one row per policy."""
+    if not conflicts:
+        return []
+    return ["", "## Conflicting settings", "", _CONFLICTS_LEAD, "",
+            _table(["Setting", "Fact", "Policy", "Value"], [row for c in conflicts for row in _conflict_rows(c)])]
+
+
+def _notes(notes: Sequence[NoteOutcome]) -> list[str]:
+    """The notes that apply or may apply (those known not to apply are left out)."""
+    shown = [n for n in notes if n.applies is not False]
+    if not shown:
+        return []
+    return ["", "## Notes", "", *(_note_line(n) for n in shown)]
+
+
+def _note_line(note: NoteOutcome) -> str:
+    """A note as a list item: the rule, its title, whether it only may apply, and why it matters."""
+    return (f"- {code(note.rule, table=False)} **{text(note.title)}**"
+            + (" (may apply)" if note.applies is None else "")
+            + (f": {text(note.rationale)}" if note.rationale else ""))
 
 
 def _conflict_rows(conflict: ConflictRecord, extra: Sequence[str] = ()) -> list[list[str]]:
@@ -134,6 +171,7 @@ def _verdict_line(report: Report) -> str:
 
 
 def _explain(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord]) -> list[str]:
+    """One rule in full: its verdict, severity and sources, the settings it read, and the fix."""
     lines = [f"### {text(outcome.rule)} {text(outcome.title)}", ""]
     facts = [f"**{outcome.status.value}**", f"severity {text(outcome.severity)}"]
     if outcome.sources:
@@ -145,7 +183,13 @@ def _explain(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord]) -> l
         lines += ["", _conditions_table(outcome.reasons, conflicts)]
         if any(not c.decisive for c in outcome.reasons):
             lines += ["", "Settings marked *also* are wrong too, but the others alone decide the verdict."]
-    if outcome.status in (Status.FAIL, Status.UNKNOWN) and outcome.remediation:
+    return lines + _fix_and_events(outcome, with_fix=outcome.status in (Status.FAIL, Status.UNKNOWN))
+
+
+def _fix_and_events(outcome: RuleOutcome, *, with_fix: bool = True) -> list[str]:
+    """The rule's fix (when ``with_fix``: a passing rule needs none) and the BitLocker event ids it names."""
+    lines = []
+    if with_fix and outcome.remediation:
         lines += ["", f"**Fix:** {text(outcome.remediation)}"]
     if outcome.events:
         lines += ["", f"**BitLocker event ids:** {', '.join(str(e) for e in outcome.events)}"]
@@ -210,84 +254,132 @@ def render_fleet_markdown(
     an explanation of each failing rule: its settings, what they must be, the rule text and
     the fix.
     """
-    parts = ["# BitLocker rules report: fleet", ""]
+    explained = examples_by_rule(examples)  # indexed once: the failing and the undecided rules both read it
+    return _document([
+        _fleet_headline(summary),
+        _fleet_rules(summary.rules),
+        _fleet_conflicts(summary.conflicts),
+        _failure_reasons(summary.top_reasons()),
+        _worst_devices(worst_devices(devices, limit), limit),
+        _why_rules_fail(summary, explained),
+        _undecided_rules(summary.rules, explained),
+        _bad_rows(summary.bad_rows, bad_row_limit),
+        _inputs(inputs),
+    ])
+
+
+def _fleet_headline(summary: Any) -> list[str]:
+    """The title and one sentence: devices evaluated, how many failed, and the rows not read."""
     line = (f"**{_plural(summary.devices, 'device')} evaluated, "
             f"{summary.failed_devices} failing at least one rule**")
     if summary.devices:
         line += f" ({100 * summary.failed_devices / summary.devices:.0f}%)"
     if summary.bad_rows:
         line += f"; {_plural(len(summary.bad_rows), 'row')} could not be read"
-    parts += [line + ".", ""]
-    parts += ["## Rules", "", _table(
+    return ["# BitLocker rules report: fleet", "", line + "."]
+
+
+def _fleet_rules(tallies: Sequence[Any]) -> list[str]:
+    """Every rule with how many devices it passed, failed (in bold when any), left unknown or did not apply to."""
+    return ["", "## Rules", "", _table(
         ["Ruleset", "Rule", "Severity", "Title", "Pass", "Fail", "Unknown", "N/A"],
         [[text(t.ruleset), code(t.rule), text(t.severity),
           text(t.title), str(t.counts["pass"]),
           f"**{t.counts['fail']}**" if t.counts["fail"] else "0",
-          str(t.counts["unknown"]), str(t.counts["not_applicable"])] for t in summary.rules],
+          str(t.counts["unknown"]), str(t.counts["not_applicable"])] for t in tallies],
         ["left", "left", "left", "left", "right", "right", "right", "right"])]
-    conflicts = sorted_conflicts(summary.conflicts)
-    if conflicts:
-        parts += ["", "## Policy conflicts", "",
-                  _CONFLICTS_LEAD + " Devices: how many evaluated devices get the conflict.", "",
-                  _table(["Setting", "Fact", "Policy", "Value", "Devices"],
-                         [row for c in conflicts for row in _conflict_rows(c.record, [str(c.devices)])],
-                         ["left", "left", "left", "left", "right"])]
-    reasons = summary.top_reasons()
-    if reasons:
-        parts += ["", "## Most common failure reasons", "", _table(
-            ["Devices", "Rule", "Reason"],
-            [[str(count), code(split_reason(reason)[0]), text(split_reason(reason)[1])]
-             for reason, count in reasons], ["right", "left", "left"])]
-    worst = worst_devices(devices, limit)
-    if worst:
-        parts += ["", f"## Devices with the most failed rules (at most {limit})", "", _table(
-            ["Row", "Device", "Failed", "Unknown", "Failing rules"],
-            [[str(d.get("row", "")), text(d.get("device", "")), str(d["summary"].get("fail", 0)),
-              str(d["summary"].get("unknown", 0)),
-              ", ".join(code(r["rule"]) for r in d.get("results", []) if r.get("status") == "fail")]
-             for d in worst], ["right", "left", "right", "right", "left"])]
-    explained = examples_by_rule(examples)
+
+
+def _fleet_conflicts(conflicts: Iterable[Any]) -> list[str]:
+    """The settings assigned policies disagree on, most devices first, with how many devices get each."""
+    ordered = sorted_conflicts(conflicts)
+    if not ordered:
+        return []
+    return ["", "## Policy conflicts", "",
+            _CONFLICTS_LEAD + " Devices: how many evaluated devices get the conflict.", "",
+            _table(["Setting", "Fact", "Policy", "Value", "Devices"],
+                   [row for c in ordered for row in _conflict_rows(c.record, [str(c.devices)])],
+                   ["left", "left", "left", "left", "right"])]
+
+
+def _failure_reasons(reasons: Sequence[tuple[str, int]]) -> list[str]:
+    """The most common failure reasons (``"RULE: reason"``) with how many devices each."""
+    if not reasons:
+        return []
+    return ["", "## Most common failure reasons", "", _table(
+        ["Devices", "Rule", "Reason"],
+        [[str(count), code(split_reason(reason)[0]), text(split_reason(reason)[1])]
+         for reason, count in reasons], ["right", "left", "left"])]
+
+
+def _worst_devices(worst: Sequence[Mapping[str, Any]], limit: int) -> list[str]:
+    """The devices with the most failed rules (already chosen, at most ``limit``), one row each."""
+    if not worst:
+        return []
+    return ["", f"## Devices with the most failed rules (at most {limit})", "", _table(
+        ["Row", "Device", "Failed", "Unknown", "Failing rules"],
+        [[str(d.get("row", "")), text(d.get("device", "")), str(d["summary"].get("fail", 0)),
+          str(d["summary"].get("unknown", 0)),
+          ", ".join(code(r["rule"]) for r in d.get("results", []) if r.get("status") == "fail")]
+         for d in worst], ["right", "left", "right", "right", "left"])]
+
+
+def _why_rules_fail(summary: Any, explained: Mapping[tuple[str, Status], RuleOutcome]) -> list[str]:
+    """Every rule that failed somewhere, most failures first, explained with its reasons and an example."""
     failing = [t for t in summary.rules if t.counts["fail"]]
-    if failing:
-        grouped = reasons_by_rule(summary.reason_counts)
-        parts += ["", "## Why rules fail"]
-        for tally in sorted(failing, key=lambda t: -t.counts["fail"]):
-            parts += ["", f"### {text(tally.rule)} {text(tally.title)}", "",
-                      f"**Fails on {_plural(tally.counts['fail'], 'device')}** "
-                      f"of {summary.devices} · severity {text(tally.severity)} · ruleset {text(tally.ruleset)}"]
-            found = grouped.get(tally.rule, [])
-            if found:
-                parts += [""] + [f"- {count} × {text(reason)}" for reason, count in found[:10]]
-            example = explained.get((tally.rule, Status.FAIL))
-            if example is not None:
-                parts += ["", _fleet_conditions(example)]
-                if example.remediation:
-                    parts += ["", f"**Fix:** {text(example.remediation)}"]
-                if example.events:
-                    parts += ["", f"**BitLocker event ids:** {', '.join(str(e) for e in example.events)}"]
-    undecided = [t for t in summary.rules if t.counts["unknown"]]
-    if undecided:
-        rows = []
-        for tally in sorted(undecided, key=lambda t: -t.counts["unknown"]):
-            example = explained.get((tally.rule, Status.UNKNOWN))
-            missing = [] if example is None else list(dict.fromkeys(
-                f"{text(c.label)} {code(c.fact)}" + (" (conflict)" if c.conflict else "")
-                for c in example.reasons if c.missing))
-            rows.append([code(tally.rule), text(tally.title), str(tally.counts["unknown"]), ", ".join(missing)])
-        parts += ["", "## Rules that could not be decided", "",
-                  "A missing fact or a conflict between policies leaves a rule unknown: not failed, but not "
-                  "known to pass.", "",
-                  _table(["Rule", "Title", "Devices", "Missing or conflicting"], rows,
-                         ["left", "left", "right", "left"])]
-    if summary.bad_rows:
-        shown = summary.bad_rows[:bad_row_limit]
-        parts += ["", "## Rows that could not be read", "",
-                  _table(["Row", "Problem"], [[str(b.number), text(b.message)] for b in shown],
-                         ["right", "left"])]
-        if len(summary.bad_rows) > bad_row_limit:
-            parts += ["", f"… and {len(summary.bad_rows) - bad_row_limit} more."]
-    parts += _inputs(inputs)
-    return redact("\n".join(parts)) + "\n"
+    if not failing:
+        return []
+    grouped = reasons_by_rule(summary.reason_counts)
+    lines = ["", "## Why rules fail"]
+    for tally in sorted(failing, key=lambda t: -t.counts["fail"]):
+        lines += _failing_rule(tally, summary.devices, grouped.get(tally.rule, []),
+                               explained.get((tally.rule, Status.FAIL)))
+    return lines
+
+
+def _failing_rule(tally: Any, devices: int, reasons: Sequence[tuple[str, int]],
+                  example: RuleOutcome | None) -> list[str]:
+    """One failing rule: how often, its ten commonest reasons, and from ``example`` the settings and the fix."""
+    lines = ["", f"### {text(tally.rule)} {text(tally.title)}", "",
+             f"**Fails on {_plural(tally.counts['fail'], 'device')}** "
+             f"of {devices} · severity {text(tally.severity)} · ruleset {text(tally.ruleset)}"]
+    if reasons:
+        lines += [""] + [f"- {count} × {text(reason)}" for reason, count in reasons[:10]]
+    if example is not None:
+        lines += ["", _fleet_conditions(example), *_fix_and_events(example)]
+    return lines
+
+
+def _undecided_rules(tallies: Sequence[Any], explained: Mapping[tuple[str, Status], RuleOutcome]) -> list[str]:
+    """The rules left unknown on some devices, most first, with the facts an example was missing."""
+    undecided = sorted((t for t in tallies if t.counts["unknown"]), key=lambda t: -t.counts["unknown"])
+    if not undecided:
+        return []
+    rows = [[code(t.rule), text(t.title), str(t.counts["unknown"]),
+             _missing_facts(explained.get((t.rule, Status.UNKNOWN)))] for t in undecided]
+    return ["", "## Rules that could not be decided", "",
+            "A missing fact or a conflict between policies leaves a rule unknown: not failed, but not "
+            "known to pass.", "",
+            _table(["Rule", "Title", "Devices", "Missing or conflicting"], rows, ["left", "left", "right", "left"])]
+
+
+def _missing_facts(example: RuleOutcome | None) -> str:
+    """The facts missing or in conflict in ``example``, each once, in order; empty without an example."""
+    return "" if example is None else ", ".join(dict.fromkeys(
+        f"{text(c.label)} {code(c.fact)}" + (" (conflict)" if c.conflict else "")
+        for c in example.reasons if c.missing))
+
+
+def _bad_rows(bad_rows: Sequence[Any], limit: int) -> list[str]:
+    """The rows that could not be read, at most ``limit``, and how many more there were."""
+    if not bad_rows:
+        return []
+    lines = ["", "## Rows that could not be read", "",
+             _table(["Row", "Problem"], [[str(b.number), text(b.message)] for b in bad_rows[:limit]],
+                    ["right", "left"])]
+    if len(bad_rows) > limit:
+        lines += ["", f"… and {len(bad_rows) - limit} more."]
+    return lines
 
 
 def _fleet_conditions(outcome: RuleOutcome) -> str:
