@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from attrs import frozen
+
 from .. import nodes as n
 from ..errors import Diagnostic
 from ..versions import WindowsVersion
@@ -74,8 +76,6 @@ def _decimal_points(consts: list, m: int) -> list[float]:
             inner = sorted(set(inner + [mid]))
         points += inner
     return sorted({float(p) for p in points})
-
-
 
 
 def _version_points(consts: list, m: int) -> list[WindowsVersion]:
@@ -152,60 +152,107 @@ def _domains(entries: Sequence[_Entry], vocabulary: Vocabulary, fixed: Mapping[s
 
     ``first`` gives values that must head a fact's value set (a repair's current values).
     """
-    union = _Union()
-    consts: dict[tuple, list] = {}
-    terms: set[tuple] = set()
-    colls: dict[str, _Coll] = {}
-    for entry in entries:
-        info = entry.info
-        terms |= info.terms
-        for term, value in info.consts:
-            consts.setdefault(term, []).append(value)
-        for a, b in info.edges:
-            union.union(a, b)
-        for name, coll in info.colls.items():
-            colls.setdefault(name, _Coll()).merge(coll)
-    components: dict[tuple, list[tuple]] = {}
-    for term in terms:
-        components.setdefault(union.find(term), []).append(term)
+    info = _MergedInfo.of(entries)
     values: dict[tuple, list] = {}
-    for members in components.values():
-        shared = [c for t in members for c in consts.get(t, ())]
-        if len(members) > 1:
-            # A fact compared with another may need to equal (or pass) the other's value:
-            # fixed values, and the current values a repair may keep, act as constants.
-            shared += [fixed[t[1]] for t in members if t[0] == "f" and fixed.get(t[1]) is not None]
-            shared += [first[t[1]] for t in members if t[0] == "f" and first and first.get(t[1]) is not None]
-        shared = list({(type(c), c): c for c in shared}.values())
-        free_globals = [t for t in members if t[0] == "f" and t[1] not in fixed]
-        per_coll: dict[str, int] = {}
-        for t in members:
-            if t[0] == "c":
-                per_coll[t[1]] = per_coll.get(t[1], 0) + 1
-        k = max(per_coll.values(), default=0)
-        g = len(free_globals)
-        m = g + (g + 1) * k if k else max(g, 1)
-        kinds = {_term_type(vocabulary, t).kind for t in members}
-        for t in members:
-            if t[0] == "f" and t[1] in fixed:
-                continue
-            ftype = _term_type(vocabulary, t)
-            values[t] = _order_values(_scalar_values(ftype, shared, m, kinds), shared)
+    for members in info.components():
+        _add_component_values(values, members, info.consts, vocabulary, fixed, first)
+    out = _fact_values(entries, vocabulary, fixed, values, info.colls)
+    if first:
+        _put_first(out, first)
+    return out
+
+
+@frozen
+class _MergedInfo:
+    """What a set of rules asks of its facts, merged over the rules (see ``_Info``)."""
+
+    terms: set[tuple]
+    consts: dict[tuple, list]  # term → the constants it is compared with
+    colls: dict[str, _Coll]
+    compared: _Union  # terms compared with each other, joined
+
+    @classmethod
+    def of(cls, entries: Sequence[_Entry]) -> _MergedInfo:
+        """The infos of ``entries``, merged."""
+        terms: set[tuple] = set()
+        consts: dict[tuple, list] = {}
+        colls: dict[str, _Coll] = {}
+        compared = _Union()
+        for entry in entries:
+            info = entry.info
+            terms |= info.terms
+            for term, value in info.consts:
+                consts.setdefault(term, []).append(value)
+            for a, b in info.edges:
+                compared.union(a, b)
+            for name, coll in info.colls.items():
+                colls.setdefault(name, _Coll()).merge(coll)
+        return cls(terms, consts, colls, compared)
+
+    def components(self) -> list[list[tuple]]:
+        """The terms in groups compared with each other (directly or through others)."""
+        components: dict[tuple, list[tuple]] = {}
+        for term in self.terms:
+            components.setdefault(self.compared.find(term), []).append(term)
+        return list(components.values())
+
+
+def _add_component_values(values: dict[tuple, list], members: list[tuple], consts: Mapping[tuple, list],
+                          vocabulary: Vocabulary, fixed: Mapping[str, Any], first: Mapping[str, Any] | None) -> None:
+    """Put in ``values`` the value set of each free term of one component, cut at the
+    constants the terms share."""
+    shared = _shared_constants(members, consts, fixed, first)
+    m = _representatives(members, fixed)
+    kinds = {_term_type(vocabulary, t).kind for t in members}
+    for t in members:
+        if not (t[0] == "f" and t[1] in fixed):
+            values[t] = _order_values(_scalar_values(_term_type(vocabulary, t), shared, m, kinds), shared)
+
+
+def _shared_constants(members: list[tuple], consts: Mapping[tuple, list], fixed: Mapping[str, Any],
+                      first: Mapping[str, Any] | None) -> list:
+    """The constants of every term of a component, once each (1 and 1.0 are two)."""
+    shared = [c for t in members for c in consts.get(t, ())]
+    if len(members) > 1:
+        # A fact compared with another may need to equal (or pass) the other's value:
+        # fixed values, and the current values a repair may keep, act as constants.
+        shared += [fixed[t[1]] for t in members if t[0] == "f" and fixed.get(t[1]) is not None]
+        shared += [first[t[1]] for t in members if t[0] == "f" and first and first.get(t[1]) is not None]
+    return list({(type(c), c): c for c in shared}.values())
+
+
+def _representatives(members: list[tuple], fixed: Mapping[str, Any]) -> int:
+    """How many values each interval between constants needs so that the component's free
+    facts (g) and the fields of one collection's records (k at most) realise every order."""
+    g = len([t for t in members if t[0] == "f" and t[1] not in fixed])
+    fields: dict[str, int] = {}  # collection → how many of its fields are members
+    for t in members:
+        if t[0] == "c":
+            fields[t[1]] = fields.get(t[1], 0) + 1
+    k = max(fields.values(), default=0)
+    return g + (g + 1) * k if k else max(g, 1)
+
+
+def _fact_values(entries: Sequence[_Entry], vocabulary: Vocabulary, fixed: Mapping[str, Any],
+                 values: Mapping[tuple, list], colls: Mapping[str, _Coll]) -> dict[str, tuple]:
+    """Every free fact the entries read → its value set, from the terms' values (missing last)."""
     out: dict[str, tuple] = {}
     for entry in entries:
         for name in entry.facts:
             if name in fixed or name in out:
                 continue
-            decl = vocabulary.fact(name)
-            if decl.type.kind == "collection":
+            if vocabulary.fact(name).type.kind == "collection":
                 out[name] = _collection_values(name, colls.get(name) or _Coll(), values, entry, fixed, vocabulary)
             else:
                 out[name] = tuple(values.get(("f", name), [])) + (None,)
-    if first:
-        for name, value in first.items():
-            if name in out:
-                out[name] = (value,) + tuple(v for v in out[name] if not _same(v, value))
     return out
+
+
+def _put_first(out: dict[str, tuple], first: Mapping[str, Any]) -> None:
+    """Move each fact's value in ``first`` to the head of its value set."""
+    for name, value in first.items():
+        if name in out:
+            out[name] = (value,) + tuple(v for v in out[name] if not _same(v, value))
 
 
 def _collection_values(name: str, coll: _Coll, values: dict[tuple, list], entry: _Entry,
@@ -218,45 +265,73 @@ def _collection_values(name: str, coll: _Coll, values: dict[tuple, list], entry:
     the records that carry the count) with extra copies of one of them, as many as reach
     each interval between the constants (so ``count(c) < 200`` costs no 200 records).
     """
+    types = _record_types(name, coll, values, fixed, vocabulary)
+    if not coll.counts:
+        bound = min(len(coll.quants), len(types))
+        _limit(name, sum(math.comb(len(types), s) for s in range(bound + 1)), bound, entry)
+        return _combinations(types, bound, itertools.combinations)
+    bound = coll.bound()
+    explicit = sum(math.comb(len(types) + s - 1, s) for s in range(bound + 1))
+    carried = _CarriedCopies.plan(coll, len(types))
+    if carried is not None and carried.total < explicit:
+        _limit(name, carried.total, carried.support, entry)
+        return carried.candidates(types)
+    _limit(name, explicit, bound, entry)
+    return _combinations(types, bound, itertools.combinations_with_replacement)
+
+
+def _record_types(name: str, coll: _Coll, values: dict[tuple, list], fixed: Mapping[str, Any],
+                  vocabulary: Vocabulary) -> list:
+    """Records of the fields the rules read, over the fields' value sets (each may be
+    missing), one per behaviour."""
     fields = sorted(coll.fields)
     choices = [list(values.get(("c", name, f), [])) + [None] for f in fields]
     types = [
         MappingProxyType({f: v for f, v in zip(fields, combo) if v is not None})
         for combo in itertools.product(*choices)
     ]
-    types = _distinct_types(name, coll, types, values, fixed, vocabulary)
-    if not coll.counts:
-        bound = min(len(coll.quants), len(types))
-        total = sum(math.comb(len(types), s) for s in range(bound + 1))
-        _limit(name, total, bound, entry)
-        out = [tuple(c) for size in range(bound + 1) for c in itertools.combinations(types, size)]
-        return tuple(out) + (None,)
-    bound = coll.bound()
-    explicit = sum(math.comb(len(types) + s - 1, s) for s in range(bound + 1))
-    carried = None
-    if len(coll.counts) == 1:
+    return _distinct_types(name, coll, types, values, fixed, vocabulary)
+
+
+def _combinations(types: list, bound: int, choose) -> tuple:
+    """Collections of up to ``bound`` records chosen by ``choose`` (sets or multisets), and missing."""
+    return tuple(tuple(c) for size in range(bound + 1) for c in choose(types, size)) + (None,)
+
+
+@frozen
+class _CarriedCopies:
+    """For one count expression: sets of up to ``support`` distinct records, one of them (the
+    carrier) with extra copies, as many as bring the count to each of ``lows``."""
+
+    support: int
+    lows: tuple[int, ...]  # the lowest count of each interval between the constants
+    total: int  # how many candidates that makes
+
+    @classmethod
+    def plan(cls, coll: _Coll, type_count: int) -> _CarriedCopies | None:
+        """The plan for ``coll``, or None unless it has exactly one count expression."""
+        if len(coll.counts) != 1:
+            return None
         count, consts = coll.counts[0]
-        support = min(len(coll.quants) + (1 if count.body is None else 2), len(types))
-        lows = sorted({0} | {x for c in consts if c >= 0 for x in (math.ceil(c), math.floor(c) + 1)})
-        carried = sum(math.comb(len(types), s) * max(s, 1) * (len(lows) * s + 1) for s in range(support + 1))
-    if carried is not None and carried < explicit:
-        _limit(name, carried, support, entry)
+        support = min(len(coll.quants) + (1 if count.body is None else 2), type_count)
+        lows = tuple(sorted({0} | {x for c in consts if c >= 0 for x in (math.ceil(c), math.floor(c) + 1)}))
+        total = sum(math.comb(type_count, s) * max(s, 1) * (len(lows) * s + 1) for s in range(support + 1))
+        return cls(support, lows, total)
+
+    def candidates(self, types: list) -> tuple:
+        """The candidate collections (the empty one first, missing last)."""
         out: list = [()]
-        for size in range(1, support + 1):
-            extras = sorted({0} | {low - s for low in lows for s in range(size + 1) if low - s > 0})
+        for size in range(1, self.support + 1):
+            extras = sorted({0} | {low - s for low in self.lows for s in range(size + 1) if low - s > 0})
             for combo in itertools.combinations(types, size):
                 for carrier in range(size):
                     for extra in extras:
                         if extra == 0 and carrier > 0:
-                            continue
+                            continue  # the plain set, once
                         mult = [1] * size
                         mult[carrier] += extra
                         out.append(_Bag(combo, mult) if extra else tuple(combo))
         return tuple(out) + (None,)
-    _limit(name, explicit, bound, entry)
-    out = [tuple(c) for size in range(bound + 1)
-           for c in itertools.combinations_with_replacement(types, size)]
-    return tuple(out) + (None,)
 
 
 _SIGNATURE_LIMIT = 512
@@ -290,6 +365,7 @@ def _distinct_types(name: str, coll: _Coll, types: list, values: dict[tuple, lis
 
 
 def _limit(name: str, total: int, bound: int, entry: _Entry) -> None:
+    """Refuse (A103) a collection that would need more than MAX_COLLECTION_CANDIDATES candidates."""
     if total > MAX_COLLECTION_CANDIDATES:
         raise AnalysisError([Diagnostic(
             "A103", f"{name} would need {total} candidate collections (up to {bound} distinct records) "

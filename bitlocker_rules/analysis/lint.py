@@ -7,6 +7,8 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from attrs import evolve, frozen
+
 from .. import nodes as n
 from ..errors import Diagnostic
 from ..outcome import at_or_above
@@ -38,47 +40,74 @@ def lint(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str
     are reported (L100) and left out of the rest.
     """
     analyzer = Analyzer(rulesets, vocabulary, rules)
-    findings: list[Finding] = []
-    findings += _unused_definitions(analyzer)
-    usable: list[_Entry] = []
-    for e in analyzer.entries:
-        if e.problems:
-            findings.append(_finding("L100", e.problems[0].message + f" (rule {e.id} is not analysed)",
-                                     [e], details={"problems": [d.code for d in e.problems]},
-                                     span=e.problems[0].span))
-        else:
-            usable.append(e)
+    findings = _unused_definitions(analyzer)
+    findings += [_unsupported(e) for e in analyzer.entries if e.problems]
+    usable = [e for e in analyzer.entries if not e.problems]
+    per_rule = _check_each_rule(analyzer, usable)
+    findings += per_rule.findings
+    samples = _samples(analyzer, usable, per_rule.can)
+    bits = {e.index: _satisfied_bits(e, samples) for e in usable if e.index in per_rule.can}
+    if implication:
+        findings += _implications(analyzer, per_rule.healthy, per_rule.can, bits)
+    findings += _conflicts(analyzer, per_rule.holdable, bits)
+    return findings
+
+
+@frozen
+class _PerRule:
+    """What lint learns from each rule on its own."""
+
+    can: dict[int, dict[str, dict[str, Any] | None]]  # rule index → state → a witness, or None
+    findings: list[Finding]
+    healthy: list[_Entry]  # rules that can pass and can fail: checked for implications
+    holdable: list[_Entry]  # rules that can be satisfied: checked for conflicts
+
+
+def _check_each_rule(analyzer: Analyzer, entries: Sequence[_Entry]) -> _PerRule:
+    """The states each rule can reach, and a finding for each rule that never applies,
+    never passes or never fails (or that the analyser cannot decide after all)."""
     can: dict[int, dict[str, dict[str, Any] | None]] = {}
+    findings: list[Finding] = []
     healthy: list[_Entry] = []
     holdable: list[_Entry] = []
-    for e in usable:
+    for e in entries:
         try:
             found = _reachable(analyzer, e)
         except AnalysisError as exc:
             findings.append(_finding("L100", exc.diagnostics[0].message + f" (rule {e.id} is not analysed)", [e]))
             continue
         can[e.index] = found
-        if e.rule.applicability is not None and found["applicable"] is None:
-            findings.append(_finding("L103", f"{e.id} never applies: its `when` condition can never be true",
-                                     [e], span=e.rule.applicability.span))
-        elif found["pass"] is None:
-            findings.append(_finding("L101", f"{e.id} can never pass: whenever it applies it fails or is unknown", [e]))
-        elif found["fail"] is None:
-            findings.append(_finding("L102", f"{e.id} can never fail, so it checks nothing", [e]))
-        else:
+        finding = _useless(e, found)
+        if finding is None:
             healthy.append(e)
+        else:
+            findings.append(finding)
         if found["satisfied"] is not None:
             holdable.append(e)
-    samples = _samples(analyzer, usable, can)
-    bits = {e.index: _satisfied_bits(e, samples) for e in usable if e.index in can}
-    if implication:
-        findings += _implications(analyzer, healthy, can, bits)
-    findings += _conflicts(analyzer, holdable, can, bits)
-    return findings
+    return _PerRule(can, findings, healthy, holdable)
+
+
+def _unsupported(e: _Entry) -> Finding:
+    """L100 for a rule outside the fragment the analyser decides."""
+    return _finding("L100", e.problems[0].message + f" (rule {e.id} is not analysed)", [e],
+                    details={"problems": [d.code for d in e.problems]}, span=e.problems[0].span)
+
+
+def _useless(e: _Entry, found: Mapping[str, dict[str, Any] | None]) -> Finding | None:
+    """L103, L101 or L102 when the rule never applies, never passes or never fails, else None."""
+    if e.rule.applicability is not None and found["applicable"] is None:
+        return _finding("L103", f"{e.id} never applies: its `when` condition can never be true",
+                        [e], span=e.rule.applicability.span)
+    if found["pass"] is None:
+        return _finding("L101", f"{e.id} can never pass: whenever it applies it fails or is unknown", [e])
+    if found["fail"] is None:
+        return _finding("L102", f"{e.id} can never fail, so it checks nothing", [e])
+    return None
 
 
 def _finding(code: str, message: str, entries: Sequence[_Entry], details: Mapping[str, Any] | None = None,
              span=None, severity: str | None = None) -> Finding:
+    """A Finding about ``entries``, located at each rule's id (the first rule at ``span`` if given)."""
     locations = []
     for i, e in enumerate(entries):
         where = _location(e.path, e.source, span if (i == 0 and span is not None) else e.rule.spans.get("id", e.rule.span))
@@ -170,34 +199,46 @@ def _holds(e: _Entry, assignment: Mapping[str, Any], goal: int) -> bool:
     return bool(state & goal) and not state & ~goal
 
 
-def _implications(analyzer: Analyzer, entries: Sequence[_Entry], can, bits) -> list[Finding]:
-    satisfied, broken = _GOAL_WORDS["satisfied"], _GOAL_WORDS["not_satisfied"]
-    by_fact: dict[str, list[_Entry]] = {}
+def _readers(entries: Sequence[_Entry]) -> dict[str, list[_Entry]]:
+    """Each fact → the entries that read it."""
+    readers: dict[str, list[_Entry]] = {}
     for e in entries:
         for f in set(e.facts):
-            by_fact.setdefault(f, []).append(e)
+            readers.setdefault(f, []).append(e)
+    return readers
+
+
+def _implications(analyzer: Analyzer, entries: Sequence[_Entry], can, bits) -> list[Finding]:
+    """L104 and L105: rules implied by, or equivalent to, another rule they share a fact with."""
+    satisfied, broken = _GOAL_WORDS["satisfied"], _GOAL_WORDS["not_satisfied"]
+    readers = _readers(entries)
     implied: set[tuple[int, int]] = set()
-    checked: set[tuple[int, int]] = set()
     for a in entries:
-        partners = {b.index: b for f in set(a.facts) for b in by_fact[f] if b.index != a.index}
+        partners = {b.index: b for f in set(a.facts) for b in readers[f] if b.index != a.index}
         for b in partners.values():
-            key = (a.index, b.index)
-            if key in checked:
-                continue
-            checked.add(key)
             if bits[a.index] & ~bits[b.index]:
                 continue  # a sample satisfies a and not b
             if any(_holds(b, w, broken) for w in (can[a.index]["pass"], can[a.index]["satisfied"]) if w):
                 continue  # a's own witnesses satisfy a and not b
             if analyzer.solve([(a, satisfied), (b, broken)]) is None:
-                implied.add(key)
+                implied.add((a.index, b.index))
     return _implication_findings(entries, implied)
 
 
 def _implication_findings(entries: Sequence[_Entry], implied: set[tuple[int, int]]) -> list[Finding]:
     """Equivalent rules as one finding per class; one-way implications between classes,
     without those that follow from two others (A ⇒ C ⇒ B makes A ⇒ B redundant to say)."""
+    classes = _equivalence_classes(entries, implied)
+    findings = [_equivalent(members) for members in classes if len(members) > 1]
+    head = {e.index: members[0].index for members in classes for e in members}
+    edges = {(head[a], head[b]) for a, b in implied if head[a] != head[b]}
     index = {e.index: e for e in entries}
+    findings += [_redundant(index[b], index[a]) for a, b in _not_transitive(edges)]
+    return findings
+
+
+def _equivalence_classes(entries: Sequence[_Entry], implied: set[tuple[int, int]]) -> list[list[_Entry]]:
+    """The entries grouped by mutual implication, in selection order."""
     union = _Union()
     for a, b in implied:
         union.find(("r", a))
@@ -206,77 +247,80 @@ def _implication_findings(entries: Sequence[_Entry], implied: set[tuple[int, int
     classes: dict[tuple, list[_Entry]] = {}
     for e in entries:
         classes.setdefault(union.find(("r", e.index)), []).append(e)
-    head = {e.index: members[0].index for members in classes.values() for e in members}
-    findings = []
-    for members in classes.values():
-        if len(members) > 1:
-            rulesets = [m.ruleset for m in members]
-            same = len({id(r) for r in rulesets}) < len(rulesets)
-            names = ", ".join(m.id for m in members[:-1]) + f" and {members[-1].id}"
-            where = "" if len({id(r) for r in rulesets}) == 1 else \
-                " (rulesets " + ", ".join(dict.fromkeys(r.id for r in rulesets)) + " overlap)"
-            verb = "are equivalent: every assignment satisfies both or neither" if len(members) == 2 else \
-                "are equivalent: every assignment satisfies all of them or none"
-            findings.append(_finding("L105", f"{names} {verb}{where}", members,
-                                     severity="warning" if same else "info"))
-    edges = {(head[a], head[b]) for a, b in implied if head[a] != head[b]}
+    return list(classes.values())
+
+
+def _not_transitive(edges: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The implications a ⇒ b, in order, that do not follow from some a ⇒ c ⇒ b."""
     after: dict[int, set[int]] = {}
     for a, b in edges:
         after.setdefault(a, set()).add(b)
-    for a, b in sorted(edges):
-        if any(b in after.get(c, ()) for c in after[a] if c != b):
-            continue  # a ⇒ c ⇒ b: already said
-        x, y = index[a], index[b]
-        same = x.ruleset is y.ruleset
-        where = "" if same else f" (ruleset {x.ruleset.id} and ruleset {y.ruleset.id} overlap)"
-        findings.append(_finding("L104", f"{y.id} is redundant: every assignment that satisfies {x.id} "
-                                 f"also satisfies {y.id}{where}", [y, x], details={"implied_by": x.id},
-                                 severity="warning" if same else "info"))
-    return findings
+    return [(a, b) for a, b in sorted(edges) if not any(b in after.get(c, ()) for c in after[a] if c != b)]
 
 
-def _conflicts(analyzer: Analyzer, entries: Sequence[_Entry], can, bits) -> list[Finding]:
+def _equivalent(members: Sequence[_Entry]) -> Finding:
+    """L105 for one class of equivalent rules (a warning within a ruleset, else info)."""
+    rulesets = [m.ruleset for m in members]
+    same = len({id(r) for r in rulesets}) < len(rulesets)
+    names = ", ".join(m.id for m in members[:-1]) + f" and {members[-1].id}"
+    where = "" if len({id(r) for r in rulesets}) == 1 else \
+        " (rulesets " + ", ".join(dict.fromkeys(r.id for r in rulesets)) + " overlap)"
+    verb = "are equivalent: every assignment satisfies both or neither" if len(members) == 2 else \
+        "are equivalent: every assignment satisfies all of them or none"
+    return _finding("L105", f"{names} {verb}{where}", members, severity="warning" if same else "info")
+
+
+def _redundant(rule: _Entry, implied_by: _Entry) -> Finding:
+    """L104 for a rule that another implies (a warning within a ruleset, else info)."""
+    same = implied_by.ruleset is rule.ruleset
+    where = "" if same else f" (ruleset {implied_by.ruleset.id} and ruleset {rule.ruleset.id} overlap)"
+    return _finding("L104", f"{rule.id} is redundant: every assignment that satisfies {implied_by.id} "
+                    f"also satisfies {rule.id}{where}", [rule, implied_by], details={"implied_by": implied_by.id},
+                    severity="warning" if same else "info")
+
+
+def _conflicts(analyzer: Analyzer, entries: Sequence[_Entry], bits) -> list[Finding]:
     """Minimal sets of satisfiable rules that cannot be satisfied together."""
-    satisfied = _GOAL_WORDS["satisfied"]
-    cores: list[list[_Entry]] = []
-    by_fact: dict[str, list[_Entry]] = {}
-    for e in entries:
-        for f in set(e.facts):
-            by_fact.setdefault(f, []).append(e)
-    # Pairs first: every conflict of two rules is found exactly.
-    done: set[tuple[int, int]] = set()
-    for a in entries:
-        for b in {b.index: b for f in set(a.facts) for b in by_fact[f] if b.index > a.index}.values():
-            if (a.index, b.index) in done or bits[a.index] & bits[b.index]:
-                continue
-            done.add((a.index, b.index))
-            if analyzer.solve([(a, satisfied), (b, satisfied)]) is None:
-                cores.append([a, b])
+    cores = _conflicting_pairs(analyzer, entries, bits)
     # Then larger cores among what remains once one rule of each pair is set aside.
     removed = {core[-1].index for core in cores}
     rest = [e for e in entries if e.index not in removed]
-    cores += analyzer.split(rest, satisfied)[1][:MAX_CONFLICTS]
-    findings = []
-    for core in cores:
-        record = analyzer.conflict(core)
-        rulesets = list(dict.fromkeys(record.rulesets))
-        if len(rulesets) > 1:
-            lead = "rulesets " + " and ".join(rulesets) + " contradict each other: "
-        else:
-            lead = f"rules of ruleset {rulesets[0]} contradict each other: "
-        finding = _finding("L107", lead + record.message(), core, details={
-            "requirements": [
-                {"rule": r.rule, "ruleset": r.ruleset, "fact": r.fact, "label": r.label, "role": r.role,
-                 "required": r.required, "text": r.text, "sentence": r.sentence()}
-                for r in record.requirements
-            ],
-        })
-        # Point at the conditions that clash (the first one of each rule), not at the rule ids.
-        at = {r.rule: r.location for r in reversed(record.requirements) if r.location is not None}
-        places = tuple(at.get(e.id) or loc for e, loc in zip(core, finding.locations))
-        findings.append(Finding(finding.code, finding.severity, finding.message, finding.rules, places,
-                                finding.details))
-    return findings
+    cores += analyzer.split(rest, _GOAL_WORDS["satisfied"])[1][:MAX_CONFLICTS]
+    return [_conflict_finding(analyzer, core) for core in cores]
+
+
+def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[_Entry], bits) -> list[list[_Entry]]:
+    """Every pair of rules sharing a fact that cannot be satisfied together (found exactly)."""
+    satisfied = _GOAL_WORDS["satisfied"]
+    readers = _readers(entries)
+    cores: list[list[_Entry]] = []
+    for a in entries:
+        for b in {b.index: b for f in set(a.facts) for b in readers[f] if b.index > a.index}.values():
+            if bits[a.index] & bits[b.index]:
+                continue  # a sample satisfies both
+            if analyzer.solve([(a, satisfied), (b, satisfied)]) is None:
+                cores.append([a, b])
+    return cores
+
+
+def _conflict_finding(analyzer: Analyzer, core: Sequence[_Entry]) -> Finding:
+    """L107 for one minimal set of rules that cannot be satisfied together."""
+    record = analyzer.conflict(core)
+    rulesets = list(dict.fromkeys(record.rulesets))
+    if len(rulesets) > 1:
+        lead = "rulesets " + " and ".join(rulesets) + " contradict each other: "
+    else:
+        lead = f"rules of ruleset {rulesets[0]} contradict each other: "
+    finding = _finding("L107", lead + record.message(), core, details={
+        "requirements": [
+            {"rule": r.rule, "ruleset": r.ruleset, "fact": r.fact, "label": r.label, "role": r.role,
+             "required": r.required, "text": r.text, "sentence": r.sentence()}
+            for r in record.requirements
+        ],
+    })
+    # Point at the conditions that clash (the first one of each rule), not at the rule ids.
+    at = {r.rule: r.location for r in reversed(record.requirements) if r.location is not None}
+    return evolve(finding, locations=tuple(at.get(e.id) or loc for e, loc in zip(core, finding.locations)))
 
 
 def diagnostic_findings(diagnostics: Iterable[Diagnostic]) -> list[Finding]:

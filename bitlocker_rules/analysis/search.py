@@ -3,7 +3,7 @@ conflict-directed backjumping; constraints that share no free fact are split apa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 from .evaluation import _Ctx
@@ -13,6 +13,8 @@ from .values import _same
 
 
 class _Constraint:
+    """One entry that must reach ``goal`` or, with ``any_``, entries of which one must."""
+
     __slots__ = ("entries", "goal", "any", "vars")
 
     def __init__(self, entries: Sequence[_Entry], goal: int, any_: bool = False) -> None:
@@ -26,6 +28,8 @@ _DEAD, _DONE, _OPEN = 0, 1, 2
 
 
 def _status(c: _Constraint, ctx: _Ctx) -> int:
+    """Whether ``c`` is dead (cannot reach its goal), done (reaches it whatever the
+    unassigned facts) or still open under ``ctx``."""
     if not c.any:
         s = c.entries[0].state(ctx)
         if not s & c.goal:
@@ -42,6 +46,7 @@ def _status(c: _Constraint, ctx: _Ctx) -> int:
 
 
 def _prepare(constraints: Sequence[_Constraint], fixed: Mapping[str, Any]) -> None:
+    """Give each constraint its free facts: those its entries read that are not fixed."""
     for c in constraints:
         c.vars = tuple(dict.fromkeys(f for e in c.entries for f in e.facts if f not in fixed))
 
@@ -70,91 +75,144 @@ def _search(constraints: Sequence[_Constraint], fixed: Mapping[str, Any], domain
     free facts of constraints that fail under ``current``: each such constraint whose facts
     are all still unassigned needs a change of its own, a lower bound that prunes.
     """
-    asg = dict(fixed)
-    ctx = _Ctx(asg, domains)
-    by_var: dict[str, list[int]] = {}
+    return _Backtracking(constraints, fixed, domains, current, budget, violated).run()
+
+
+def _changes_needed(violated: Sequence[tuple[str, ...]], assigned: Container[str] = ()) -> int:
+    """A lower bound on the changes still to make: violated constraints that share no fact
+    with each other and have no fact assigned yet each need a change of their own."""
+    used: set[str] = set()
+    count = 0
+    for facts in violated:
+        if not used.intersection(facts) and not any(f in assigned for f in facts):
+            used.update(facts)
+            count += 1
+    return count
+
+
+def _readers(constraints: Sequence[_Constraint]) -> dict[str, list[int]]:
+    """Each free fact → the indices of the constraints that read it."""
+    readers: dict[str, list[int]] = {}
     for i, c in enumerate(constraints):
         for v in c.vars:
-            by_var.setdefault(v, []).append(i)
-    left = [len(c.vars) for c in constraints]
-    open_set = set()
-    for i, c in enumerate(constraints):
-        st = _status(c, ctx)
-        if st == _DEAD:
+            readers.setdefault(v, []).append(i)
+    return readers
+
+
+class _Backtracking:
+    """The state of one ``_search``: the partial assignment, the constraints still undecided,
+    and per constraint how many of its facts are unassigned (to pick the most constrained)."""
+
+    __slots__ = ("constraints", "fixed", "domains", "current", "budget", "violated", "assigned", "ctx",
+                 "readers", "unassigned", "undecided", "backjump", "all_facts")
+
+    def __init__(self, constraints: Sequence[_Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
+                 current: Mapping[str, Any] | None, budget: int | None, violated: Sequence[tuple[str, ...]]) -> None:
+        self.constraints = constraints
+        self.fixed = fixed
+        self.domains = domains
+        self.current = current
+        self.budget = budget
+        self.violated = violated
+        self.assigned = dict(fixed)
+        self.ctx = _Ctx(self.assigned, domains)  # sees every later assignment
+        self.readers = _readers(constraints)
+        self.unassigned = [len(c.vars) for c in constraints]
+        self.undecided: set[int] = set()
+        # Under a budget a failure also depends on what earlier choices spent, so it is
+        # blamed on every fact: no backjumping.
+        self.backjump = budget is None
+        self.all_facts = frozenset(self.readers)
+
+    def run(self) -> dict[str, Any] | None:
+        """The assignment found (facts read → value), or None."""
+        if not self._open_undecided() or self._dfs(0) is not None:
             return None
-        if st == _OPEN:
-            open_set.add(i)
+        return self._result()
 
-    def choose() -> str:
-        i = min(open_set, key=left.__getitem__)
-        unassigned = [v for v in constraints[i].vars if v not in asg]
-        assert unassigned, "an open constraint with every fact assigned"
-        return min(unassigned, key=lambda v: (len(domains[v]), -len(by_var[v])))
-
-    def bound() -> int:
-        used: set[str] = set()
-        count = 0
-        for facts in violated:
-            if not used.intersection(facts) and not any(f in asg for f in facts):
-                used.update(facts)
-                count += 1
-        return count
-
-    jump = budget is None
-    everything = frozenset(by_var)
-
-    def dfs(cost: int) -> frozenset | None:
+    def _dfs(self, cost: int) -> frozenset | None:
         """None on success; otherwise the assigned facts the failure depends on
         (conflict-directed backjumping: a fact outside it need not try other values)."""
-        if not open_set:
+        if not self.undecided:
             return None
-        if violated and cost + bound() > budget:
-            return everything
-        var = choose()
-        touched = by_var[var]
-        for i in touched:
-            left[i] -= 1
+        if self.violated and cost + _changes_needed(self.violated, self.assigned) > self.budget:
+            return self.all_facts
+        var = self._choose()
+        touched = self.readers[var]
+        self._count_unassigned(touched, -1)
         conflict: set[str] = set()
-        for value in domains[var]:
-            spent = cost
-            if budget is not None:
-                spent += 0 if _same(value, current.get(var)) else 1
-                if spent > budget:
-                    continue
-            asg[var] = value
-            closed, dead = [], None
-            for i in touched:
-                if i in open_set:
-                    st = _status(constraints[i], ctx)
-                    if st == _DEAD:
-                        dead = i
-                        break
-                    if st == _DONE:
-                        open_set.discard(i)
-                        closed.append(i)
-            if dead is not None:
-                why = frozenset(v for v in constraints[dead].vars if v in asg and v not in fixed)
-            else:
-                why = dfs(spent)
-                if why is None:
-                    return None
-            open_set.update(closed)
-            del asg[var]
-            if jump and var not in why:
-                for i in touched:
-                    left[i] += 1
+        for value in self.domains[var]:
+            spent = self._spent(cost, var, value)
+            if self.budget is not None and spent > self.budget:
+                continue
+            self.assigned[var] = value
+            closed, dead = self._settle(touched)
+            why = self._blame(dead) if dead is not None else self._dfs(spent)
+            if why is None:
+                return None
+            self.undecided.update(closed)
+            del self.assigned[var]
+            if self.backjump and var not in why:
+                self._count_unassigned(touched, 1)
                 return why
             conflict |= why
-        for i in touched:
-            left[i] += 1
+        self._count_unassigned(touched, 1)
         conflict.discard(var)
-        return frozenset(conflict) if jump else everything
+        return frozenset(conflict) if self.backjump else self.all_facts
 
-    if dfs(0) is not None:
-        return None
-    result = dict(asg)
-    if current is not None:
-        for v in by_var:
-            if v not in result:
-                result[v] = current.get(v)
-    return result
+    def _open_undecided(self) -> bool:
+        """Mark the constraints the fixed facts leave undecided; False when one is already dead."""
+        for i, c in enumerate(self.constraints):
+            state = _status(c, self.ctx)
+            if state == _DEAD:
+                return False
+            if state == _OPEN:
+                self.undecided.add(i)
+        return True
+
+    def _choose(self) -> str:
+        """The next fact: of the undecided constraint with the fewest unassigned facts, the
+        fact with the smallest value set, then the one the most constraints read."""
+        i = min(self.undecided, key=self.unassigned.__getitem__)
+        candidates = [v for v in self.constraints[i].vars if v not in self.assigned]
+        assert candidates, "an open constraint with every fact assigned"
+        return min(candidates, key=lambda v: (len(self.domains[v]), -len(self.readers[v])))
+
+    def _count_unassigned(self, touched: list[int], step: int) -> None:
+        """Add ``step`` to the unassigned counts of the constraints that read the fact just
+        assigned (-1) or unassigned (+1)."""
+        for i in touched:
+            self.unassigned[i] += step
+
+    def _spent(self, cost: int, var: str, value: Any) -> int:
+        """The changes made once ``var`` takes ``value`` (counted only under a budget)."""
+        if self.budget is None or _same(value, self.current.get(var)):
+            return cost
+        return cost + 1
+
+    def _settle(self, touched: list[int]) -> tuple[list[int], int | None]:
+        """Close the touched constraints the new value decides, up to the first it kills:
+        (the closed ones, to reopen on the way back; the dead one or None)."""
+        closed = []
+        for i in touched:
+            if i in self.undecided:
+                state = _status(self.constraints[i], self.ctx)
+                if state == _DEAD:
+                    return closed, i
+                if state == _DONE:
+                    self.undecided.discard(i)
+                    closed.append(i)
+        return closed, None
+
+    def _blame(self, dead: int) -> frozenset:
+        """The free facts assigned so far that a dead constraint reads: its failure's cause."""
+        return frozenset(v for v in self.constraints[dead].vars if v in self.assigned and v not in self.fixed)
+
+    def _result(self) -> dict[str, Any]:
+        """The assignment, with every fact left unassigned at its current value (if any)."""
+        result = dict(self.assigned)
+        if self.current is not None:
+            for v in self.readers:
+                if v not in result:
+                    result[v] = self.current.get(v)
+        return result

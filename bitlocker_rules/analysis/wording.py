@@ -56,48 +56,70 @@ def _collect(entry: _Entry, e, polarity: int, role: str, facts, out: list[Requir
 
 
 def _requirement(entry: _Entry, e, polarity: int, role: str, facts) -> Requirement | None:
+    """What one condition requires of its fact, or None when it reads no fact of ``facts``.
+    ``polarity`` is -1 under a negation and 0 where the condition only chooses a branch."""
     interp = entry.interpreter
     subject, other, op = _subject(e)
-    if isinstance(subject, n.FactRef):
-        fact = subject.fact
-    elif isinstance(subject, n.FieldRef):
-        fact = subject.collection
-    elif isinstance(subject, n.Count):
-        fact = subject.collection.fact if isinstance(subject.collection, n.FactRef) else ""
-    else:
-        return None
-    if facts is not None and fact not in facts:
+    fact = _subject_fact(subject)
+    if fact is None or (facts is not None and fact not in facts):
         return None
     decl = interp.declaration(subject)
-    label = decl.label if decl else fact
+    label = _label(interp, subject, fact, decl)
     if isinstance(subject, n.FieldRef):
-        collection = interp.vocabulary.fact(subject.collection)
-        label = f"{label} of each {collection.item_label or 'item'} in {collection.label}" if collection else label
         fact = f"{subject.collection}[].{subject.field}"
-    if isinstance(subject, n.Count):
-        collection = interp.vocabulary.fact(fact)
-        label = f"Number of {collection.item_label or 'item'}s in {collection.label}" if collection else "Count"
     text = interp.excerpt(e)
     if polarity == 0:
         required = f"as in `{text}`"
     else:
-        if polarity < 0:
-            if isinstance(e, n.Member):
-                e = n.Member(e.operand, e.items, not e.negated, span=e.span)
-            elif isinstance(e, n.Presence):
-                e = n.Presence(e.operand, not e.present, span=e.span)
-            else:
-                op = _NEGATE[op]
-        if isinstance(e, n.Compare) and not isinstance(other, n.Const):
-            other_decl = interp.declaration(other)
-            required = _OP_WORDS[op].format(other_decl.label if other_decl else interp.excerpt(other))
-        else:
-            try:
-                required = interp.required(e, op, other, decl, {}, {})
-            except (KeyError, TypeError, AttributeError):
-                required = f"as in `{text}`"
+        wanted, op = _negated(e, op) if polarity < 0 else (e, op)
+        required = _required(interp, wanted, op, other, decl, text)
     return Requirement(entry.id, entry.ruleset.id, fact, label, required, text, role,
                        _location(entry.path, entry.source, getattr(e, "span", None)))
+
+
+def _subject_fact(subject) -> str | None:
+    """The fact a condition's subject reads (a field's or a count's collection), or None."""
+    if isinstance(subject, n.FactRef):
+        return subject.fact
+    if isinstance(subject, n.FieldRef):
+        return subject.collection
+    if isinstance(subject, n.Count):
+        return subject.collection.fact if isinstance(subject.collection, n.FactRef) else ""
+    return None
+
+
+def _label(interp, subject, fact: str, decl) -> str:
+    """The subject in the admin's words (Intune's label, of each record for a field)."""
+    label = decl.label if decl else fact
+    if isinstance(subject, n.FieldRef):
+        collection = interp.vocabulary.fact(subject.collection)
+        return f"{label} of each {collection.item_label or 'item'} in {collection.label}" if collection else label
+    if isinstance(subject, n.Count):
+        collection = interp.vocabulary.fact(fact)
+        return f"Number of {collection.item_label or 'item'}s in {collection.label}" if collection else "Count"
+    return label
+
+
+def _negated(e, op: str) -> tuple[Any, str]:
+    """The condition turned around: (the node, the operator)."""
+    if isinstance(e, n.Member):
+        return n.Member(e.operand, e.items, not e.negated, span=e.span), op
+    if isinstance(e, n.Presence):
+        return n.Presence(e.operand, not e.present, span=e.span), op
+    return e, _NEGATE[op]
+
+
+def _required(interp, e, op: str, other, decl, text: str) -> str:
+    """What the condition requires, in the interpreter's words (``at least 6``)."""
+    if isinstance(e, n.Compare) and not isinstance(other, n.Const):
+        other_decl = interp.declaration(other)
+        return _OP_WORDS[op].format(other_decl.label if other_decl else interp.excerpt(other))
+    try:
+        return interp.required(e, op, other, decl, {}, {})
+    except (KeyError, TypeError, AttributeError):
+        # Worded from the operands alone (no values, no bindings); where the interpreter
+        # cannot, the rule's own text says it.
+        return f"as in `{text}`"
 
 
 def _subject(e) -> tuple[Any, Any, str]:
