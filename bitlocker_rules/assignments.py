@@ -72,19 +72,16 @@ class AssignedPolicies:
     def __init__(self, assignments: Assignments, policies: Sequence[AssignedPolicy]) -> None:
         self.assignments = assignments
         self.policies = tuple(policies)
-        self._merged: dict[frozenset[str], Facts | None] = {}
+        self._merged: dict[frozenset[str], tuple[Facts | None, tuple[str, ...]]] = {}
 
-    def names_for_row(self, data: Any) -> tuple[str, ...]:
-        """How reports name the policies a fleet row's device gets, in the order they were given."""
-        ids = self.assignments.policy_ids(device_keys(data))
-        return tuple(p.facts.name or p.policy_id for p in self.policies if p.policy_id in ids)
-
-    def for_row(self, data: Any) -> Facts | None:
-        """The merged policies of the device a fleet row describes (None when it gets none)."""
+    def for_row(self, data: Any) -> tuple[Facts | None, tuple[str, ...]]:
+        """The merged policies of the device a fleet row describes (None when it gets none), and
+        how reports name those policies, in the order they were given."""
         ids = self.assignments.policy_ids(device_keys(data))
         if ids not in self._merged:
-            parts = [p.facts for p in self.policies if p.policy_id in ids]
-            self._merged[ids] = merge_facts(parts, name="policies") if parts else None
+            chosen = [p for p in self.policies if p.policy_id in ids]
+            merged = merge_facts([p.facts for p in chosen], name="policies") if chosen else None
+            self._merged[ids] = merged, tuple(p.facts.name or p.policy_id for p in chosen)
         return self._merged[ids]
 
 

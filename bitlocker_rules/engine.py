@@ -113,10 +113,9 @@ class Engine:
             for loaded in self.rulesets for rule in loaded.rules
         }
         self._rules = {loaded.id: loaded.rules for loaded in self.rulesets}
+        # The rules decided on each policy's own settings when several policies apply.
         self._per_policy = {
-            loaded.id: tuple(i for i, rule in enumerate(loaded.rules)
-                             if any(_per_policy(self.vocabulary, f) for f in n.facts_read(rule.applicability,
-                                                                                         *rule.requirements)))
+            loaded.id: tuple(i for i, rule in enumerate(loaded.rules) if self._reads_per_policy_fact(rule))
             for loaded in self.rulesets
         }
         self._note_reads = {
@@ -183,7 +182,8 @@ class Engine:
 
     def per_policy_rules(self) -> set[tuple[str, str]]:
         """(ruleset, rule) of every rule that reads a per-policy fact, so is decided per policy."""
-        return {(loaded.id, self._rules[loaded.id][i].id) for loaded in self.rulesets for i in self._per_policy[loaded.id]}
+        return {(loaded.id, self._rules[loaded.id][i].id)
+                for loaded in self.rulesets for i in self._per_policy[loaded.id]}
 
     def conflicts(self, facts: Facts) -> tuple[Conflict, ...]:
         """The settings in conflict: a per-policy fact (the profile type) differing is not one."""
@@ -206,6 +206,9 @@ class Engine:
             cached = loaded.interpreter.note(rule, values)
             self._remember(key, cached)
         return cached
+
+    def _reads_per_policy_fact(self, rule: n.Rule) -> bool:
+        return any(_per_policy(self.vocabulary, f) for f in n.facts_read(rule.applicability, *rule.requirements))
 
     def _memo_reads(self, *exprs: n.Expr | None) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
         """The facts an explanation depends on; for a collection, also the record fields it reads."""

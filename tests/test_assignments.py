@@ -55,9 +55,10 @@ def test_all_devices_groups_direct_and_exclusions(tmp_path, policies):
 def test_the_same_set_of_policies_is_merged_once(tmp_path, policies):
     chosen = AssignedPolicies(read_assignments(write(tmp_path, {"devices": {"a": [PIN, SILENT], "b": [SILENT, PIN]}}),
                                                policies), policies)
-    both = chosen.for_row({"deviceName": "A"})
-    assert both is chosen.for_row({"id": "b"}) and len(both.conflicts) == 3
-    assert chosen.for_row({"deviceName": "nobody"}) is None
+    both, names = chosen.for_row({"deviceName": "A"})
+    assert both is chosen.for_row({"id": "b"})[0] and len(both.conflicts) == 3
+    assert names == ("policy 'WIN - EP - BitLocker silent'", "policy 'WIN - EP - BitLocker with startup PIN'")
+    assert chosen.for_row({"deviceName": "nobody"}) == (None, ())
 
 
 def test_a_policy_nobody_gets_is_listed(tmp_path, policies):

@@ -76,7 +76,7 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, w
     except BitLockerRulesError as exc:
         tally.bad_rows.append(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
-    report = engine.evaluate(_merged(_policy_for(policy, row.data), device), subject=device.name)
+    report = engine.evaluate(_merged(_policy_for(policy, row.data)[0], device), subject=device.name)
     tally.add(report)
     return record(row.number, report) if wanted else None  # a renderer's record: whole reports, no policy list
 
@@ -122,7 +122,7 @@ class _VerdictPath:
 
     def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: _Tally) -> dict | None:
         """Count one device; its record when ``wanted``. Raises InputError for a bad row."""
-        policy = _policy_for(self.policy, row.data)
+        policy, names = _policy_for(self.policy, row.data)
         context = self.contexts.get(id(policy))
         if context is None:  # one per distinct set of merged policies; it holds them, so ids stay theirs
             context = self.contexts[id(policy)] = _PolicyContext(policy, self.engine)
@@ -132,16 +132,16 @@ class _VerdictPath:
             if device.conflicts or not context.taken.isdisjoint(device.values):
                 report = self.engine.evaluate(_merged(policy, device), subject=device.name, sources=False)
                 tally.add(report)
-                return device_record(row.number, report, self._names(row)) if wanted else None
+                return device_record(row.number, report, names) if wanted else None
             values, subject = device.table, device.name
         else:
             subject = ""
         if context.base:
             values = {**context.base, **values}
-        return self._count(values, row, subject, wanted, tally, context)
+        return self._count(values, row, subject, wanted, tally, context, names)
 
     def _count(self, values: dict, row: FleetRow, subject: str, wanted: bool, tally: _Tally,
-               context: _PolicyContext) -> dict | None:
+               context: _PolicyContext, names: tuple[str, ...] | None = None) -> dict | None:
         counts, fixed = tally.counts, self.fixed
         results: list[dict] = []
         texts: list[str] = []
@@ -182,11 +182,7 @@ class _VerdictPath:
             return None
         statuses = Counter(entry["status"] for entry in results)
         subject = subject or device_subject(row.data, row.number)
-        return DeviceRecord(_record(row.number, subject, statuses, results, self._names(row)), texts)
-
-    def _names(self, row: FleetRow) -> tuple[str, ...] | None:
-        """The policies an assignment file gave the row's device (None without one: every device gets all)."""
-        return self.policy.names_for_row(row.data) if isinstance(self.policy, AssignedPolicies) else None
+        return DeviceRecord(_record(row.number, subject, statuses, results, names), texts)
 
     def _detail(self, loaded, rule: n.Rule, values: dict, context: _PolicyContext, per_policy: bool = False) -> _Detail:
         outcome = self.engine.explain(loaded, rule, values)
@@ -218,9 +214,9 @@ class _PolicyContext:
         self.details: dict[int, _Detail] = {}
 
 
-def _policy_for(policy: Facts | AssignedPolicies | None, data: Any) -> Facts | None:
-    """The merged policies a row's device gets."""
-    return policy.for_row(data) if isinstance(policy, AssignedPolicies) else policy
+def _policy_for(policy: Facts | AssignedPolicies | None, data: Any) -> tuple[Facts | None, tuple[str, ...] | None]:
+    """The merged policies a row's device gets, and their names when an assignment file chose them."""
+    return policy.for_row(data) if isinstance(policy, AssignedPolicies) else (policy, None)
 
 
 def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, str]:
