@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ..errors import Diagnostic, InputError
 from ..facts import facts_from_mapping, read_json
 from ..vocabulary import Vocabulary
@@ -83,21 +85,8 @@ def import_policy(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>")
 
 def import_policies(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> tuple[ImportedPolicy, ...]:
     """Every policy of a parsed export: one object, a Graph page or a JSON array."""
-    index = index_for(vocabulary)
-    found, problems = [], []
     items, page_notes = _items(data, origin)
-    for item, path in items:
-        try:
-            found.append(_one_policy(item, index, origin, path))
-        except InputError as exc:
-            problems.extend(exc.diagnostics)
-    if problems:
-        raise InputError(problems)
-    if found and page_notes:
-        first = found[0]
-        found[0] = ImportedPolicy(first.facts, first.policy_id, first.display_name, first.kind,
-                                  first.policy_type, first.notices + page_notes, first.origin, first.api_version)
-    return tuple(found)
+    return _read_each(items, _one_policy, index_for(vocabulary), origin, page_notes)
 
 
 def load_policies(path: str | Path, vocabulary: Vocabulary) -> tuple[ImportedPolicy, ...]:
@@ -164,27 +153,10 @@ def import_devices(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>"
     """Every device of a parsed input. A page of recovery keys is one device's keys."""
     index = index_for(vocabulary)
     items, page_notes = _items(data, origin)
-    kinds = [detect(item).kind for item, _ in items]
-    found, problems = [], []
-    if items and all(kind == RECOVERY_KEY for kind in kinds):
+    if items and all(detect(item).kind == RECOVERY_KEY for item, _ in items):
         base = "$.value" if isinstance(data, Mapping) else "$"
-        try:
-            found.append(_recovery_keys(items, index, origin, base, detect(items[0][0]), page_notes))
-        except InputError as exc:
-            problems.extend(exc.diagnostics)
-        page_notes = ()
-    else:
-        for item, path in items:
-            try:
-                found.append(_one_device(item, index, origin, path))
-            except InputError as exc:
-                problems.extend(exc.diagnostics)
-    if problems:
-        raise InputError(problems)
-    if found and page_notes:
-        first = found[0]
-        found[0] = _with_notices(first, page_notes)
-    return tuple(found)
+        return (_recovery_keys(items, index, origin, base, detect(items[0][0]), page_notes),)
+    return _read_each(items, _one_device, index, origin, page_notes)
 
 
 def load_devices(path: str | Path, vocabulary: Vocabulary) -> tuple[ImportedDevice, ...]:
@@ -229,9 +201,20 @@ def _recovery_keys(items, index: OriginIndex, origin: str, path: str, found: Det
                           found.api_version)
 
 
-def _with_notices(device: ImportedDevice, notes: tuple[Diagnostic, ...]) -> ImportedDevice:
-    return ImportedDevice(device.facts, device.device_id, device.device_name, device.azure_ad_device_id,
-                          device.kind, device.notices + notes, device.origin, device.api_version)
+def _read_each(items, read_one, index: OriginIndex, origin: str, page_notes: tuple[Diagnostic, ...]) -> tuple:
+    """Each item read by ``read_one``; every item's problems reported together; the page's notes
+    go with the first item read."""
+    found, problems = [], []
+    for item, path in items:
+        try:
+            found.append(read_one(item, index, origin, path))
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise InputError(problems)
+    if found and page_notes:
+        found[0] = attrs.evolve(found[0], notices=found[0].notices + page_notes)
+    return tuple(found)
 
 
 # ---------------------------------------------------------------------------------------
