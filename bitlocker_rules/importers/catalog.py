@@ -66,10 +66,7 @@ def read_policy_type(policy: Mapping[str, Any], collector: Collector, path: str)
 def import_catalog(policy: Mapping[str, Any], collector: Collector, path: str = "$") -> str | None:
     """Read a configurationPolicy's settings; return its policy type."""
     policy_type = read_policy_type(policy, collector, path)
-    for key in policy:
-        if key not in CONTAINER_KEYS and not key.startswith("@odata"):
-            collector.note(SKIPPED, f"`{key}` is not a BitLocker-relevant property of {GRAPH_TYPE}; skipped",
-                           jpath(path, key))
+    collector.skip_other_keys(policy, CONTAINER_KEYS, GRAPH_TYPE, path)
     settings = policy.get("settings")
     here = jpath(path, "settings")
     if settings is None:

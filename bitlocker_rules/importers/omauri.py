@@ -112,10 +112,7 @@ def _unescape(text: str) -> str:
 
 def import_oma_uri(profile: Mapping[str, Any], collector: Collector, path: str = "$") -> None:
     """Read a custom profile's ``omaSettings``."""
-    for key in profile:
-        if key not in CONTAINER_KEYS and not key.startswith("@odata"):
-            collector.note(SKIPPED, f"`{key}` is not a BitLocker-relevant property of {GRAPH_TYPE}; skipped",
-                           jpath(path, key))
+    collector.skip_other_keys(profile, CONTAINER_KEYS, GRAPH_TYPE, path)
     settings = profile.get("omaSettings")
     here = jpath(path, "omaSettings")
     if not isinstance(settings, list):

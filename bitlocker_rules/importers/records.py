@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from attrs import frozen
@@ -180,6 +181,13 @@ class Collector:
     def note(self, code: str, message: str, path: str) -> None:
         """Something read but not used: never silently."""
         self.notices.append(Diagnostic(code, redact(message), severity="note", path=path, file=self.origin))
+
+    def skip_other_keys(self, item: Mapping[str, Any], read: Collection[str], graph_type: str, path: str) -> None:
+        """A notice for every property of ``item`` outside ``read`` (and not ``@odata``)."""
+        for key in item:
+            if key not in read and not key.startswith("@odata"):
+                self.note(SKIPPED, f"`{key}` is not a BitLocker-relevant property of {graph_type}; skipped",
+                          jpath(path, key))
 
     # -- results --------------------------------------------------------------------------
 
