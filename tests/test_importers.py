@@ -661,7 +661,8 @@ def test_managed_device_record():
     assert got["device.tpm_version"] == 2.0
     assert got["device.secure_boot"] == "On"
     assert got["device.encrypted"] is True and got["device.autopilot_enrolled"] is True
-    assert ("N402", "$.deviceHealthAttestationState.bitLockerStatus") in codes(dev.notices)
+    # Not read, and the notice says why (its Graph values are not documented).
+    assert ("N401", "$.deviceHealthAttestationState.bitLockerStatus") in codes(dev.notices)
     assert ("N401", "$.serialNumber") in codes(dev.notices)
 
 
@@ -1049,3 +1050,251 @@ def test_secure_boot_graph_spelling_comes_from_the_vocabulary():
 def test_the_importers_keep_no_origin_tables_of_their_own():
     # The vocabulary is the single source of origins; the former pending.py table is gone.
     assert not (PACKAGE / "pending.py").exists()
+
+
+# --- OData annotations are metadata (issue 10) --------------------------------------------
+
+# Annotations as real exports carry them: on properties, on navigation properties, action
+# links (keys that start with "#"), and instance annotations.
+ANNOTATIONS = {
+    "@odata.id": "deviceManagement/x('1')", "@odata.editLink": "deviceManagement/x('1')",
+    "@odata.etag": 'W/"1"', "createdDateTime@odata.type": "#DateTimeOffset",
+    "settings@odata.navigationLink": "https://graph.microsoft.com/beta/x/settings",
+    "assignments@odata.associationLink": "https://graph.microsoft.com/beta/x/assignments/$ref",
+    "#microsoft.graph.assign": {"title": "microsoft.graph.assign", "target": "https://graph.microsoft.com/x"},
+    "@microsoft.graph.tips": "instance annotation",
+}
+
+
+def annotated(obj, **more):
+    return {**ANNOTATIONS, **obj, **more}
+
+
+def annotation_notices(notices):
+    """Notices about annotation keys (the last segment of the JSON path)."""
+    def last(path):
+        return path.rsplit('["', 1)[-1].rstrip('"]') if path.endswith('"]') else path.rsplit(".", 1)[-1]
+    return [n for n in notices if "@odata." in last(n.path) or last(n.path).startswith(("@", "#"))]
+
+
+def test_annotations_of_an_endpoint_protection_profile_are_ignored_at_every_level():
+    drive = annotated({"encryptionMethod": "xtsAes256", "recoveryOptions": annotated({"hideRecoveryOptions": True})})
+    data = annotated(ep(bitLockerEncryptDevice=True, firewallBlockStatefulFTP=True, bitLockerSystemDrivePolicy=drive))
+    policy = import_policy(data, VOCABULARY)
+    assert policy.policy_type == "EndpointProtectionTemplate"  # @odata.type is still read
+    assert policy.facts.get("policy.os_encryption_method") == "XtsAes256"
+    assert codes(policy.notices) == [("N401", "$.firewallBlockStatefulFTP")]  # a real property keeps its notice
+
+
+def test_annotations_of_a_settings_catalog_policy_are_ignored_at_every_level():
+    child = annotated(choice("allowstandarduserencryption", 1))
+    parent = choice("allowwarningforotherdiskencryption", 0, child)
+    parent["choiceSettingValue"] = annotated(parent["choiceSettingValue"], **{
+        "children@odata.type": "#Collection(microsoft.graph.deviceManagementConfigurationSettingInstance)"})
+    data = annotated(catalog(annotated(parent), family="endpointSecurityDiskEncryption"))
+    data["settings"][0] = annotated(data["settings"][0], **{
+        "settingDefinitions@odata.associationLink": "https://graph.microsoft.com/beta/x/settingDefinitions/$ref"})
+    data["templateReference"] = annotated(data["templateReference"])
+    policy = import_policy(data, VOCABULARY)
+    assert policy.policy_type == "EndpointSecurityDiskEncryption"
+    assert policy.facts.get("policy.allow_standard_user_encryption") == "Allow"
+    assert policy.notices == ()
+
+
+def test_annotations_of_a_custom_profile_and_a_csp_read_out_are_ignored():
+    policy = import_policy(annotated(oma(annotated(oma_int("RequireDeviceEncryption", 1)))), VOCABULARY)
+    assert policy.facts.get("policy.require_device_encryption") == "Require"
+    assert policy.notices == ()
+    device = import_device({"@odata.context": "https://example/$metadata#x",
+                            "./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 0}, VOCABULARY)
+    assert device.kind == "csp-status" and device.notices == ()
+
+
+def test_annotations_of_device_inputs_are_ignored_at_every_level():
+    md = annotated({"@odata.type": "#microsoft.graph.managedDevice", "id": "d", "osVersion": "10.0.22631.1",
+                    "hardwareInformation": annotated({"isEncrypted": True}),
+                    "deviceHealthAttestationState": annotated({"secureBoot": "enabled"})})
+    dev = import_device(md, VOCABULARY)
+    assert (dev.facts.get("device.encrypted"), dev.facts.get("device.secure_boot")) == (True, "On")
+    assert annotation_notices(dev.notices) == []
+    assert codes(dev.notices) == [("N401", "$.deviceHealthAttestationState.secureBoot")]  # why no firmware mode
+    state = annotated(graph_state("success"), policyDetails=[annotated({"policyId": "p", "policyName": "P"})])
+    dev = import_device(state, VOCABULARY)
+    assert dev.facts.get("device.encryption_policies")[0]["policy_id"] == "p"
+    assert dev.notices == ()
+    keys = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys",
+            "value": [annotated({"@odata.type": "#microsoft.graph.bitlockerRecoveryKey", "id": "k", "volumeType": "1",
+                                 "deviceId": "d", "createdDateTime": "2024-01-01T00:00:00Z"})]}
+    dev = import_device(keys, VOCABULARY)
+    assert [r["key_id"] for r in dev.facts.get("device.recovery_keys")] == ["k"]
+    assert dev.notices == ()
+
+
+@pytest.mark.parametrize("data, kind", [
+    (annotated({"settings": [], "name": "x"}), "settings-catalog"),
+    (annotated({"omaSettings": []}), "custom-oma-uri"),
+    (annotated({"bitLockerEncryptDevice": True}), "graph-endpoint-protection"),
+    (annotated({"joinType": "azureADJoined"}), "managed-device"),
+    (annotated({"id": "k", "volumeType": "1", "deviceId": "d"}), "recovery-key"),
+    (annotated({"./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 0}), "csp-status"),
+])
+def test_detection_looks_past_annotations(data, kind):
+    assert detect(data).kind == kind
+
+
+# --- {"value": {...}}: one object in Graph's response wrapper -----------------------------
+
+
+def test_a_single_policy_wrapped_in_value_is_read():
+    policy = import_policy({"value": ep(bitLockerEncryptDevice=True, firewallBlockStatefulFTP=True)}, VOCABULARY)
+    assert policy.facts.get("policy.require_device_encryption") == "Require"
+    assert codes(policy.notices) == [("N401", "$.value.firewallBlockStatefulFTP")]
+    assert policy.facts.origins["policy.require_device_encryption"].endswith("$.value.bitLockerEncryptDevice")
+
+
+def test_a_single_device_wrapped_in_value_is_read_with_its_annotations():
+    data = {"@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/managedDevices/$entity",
+            "value": {"@odata.type": "#microsoft.graph.managedDevice", "id": "d", "joinType": "azureADJoined"}}
+    assert import_device(data, VOCABULARY).facts.get("device.join_type") == "AzureADJoined"
+    (found,) = problems({"value": {"@odata.type": "#microsoft.graph.managedDevice", "joinType": "x"}}, device=True)
+    assert found.path == "$.value.joinType"
+
+
+def test_a_wrapped_page_or_a_value_beside_real_properties_is_not_a_wrapper():
+    (found,) = problems({"value": {"value": [ep()]}})
+    assert found.code == "I408" and found.path == "$.value"
+    assert detect({"value": {"a": 1}, "id": "x"}).kind is None
+
+
+# --- managedDevice and encryption report: TPM, Secure Boot, firmware ------------------------
+
+
+def md(**props):
+    return {"@odata.type": "#microsoft.graph.managedDevice", "id": "d", **props}
+
+
+@pytest.mark.parametrize("raw", ["2.0", "2.0, 0, 1.38", "1.2, 2, 3", " 2.0"])
+def test_a_tpm_specification_version_means_a_tpm_is_present(raw):
+    assert device_values(md(hardwareInformation={"tpmSpecificationVersion": raw}))["device.tpm_present"] is True
+    assert device_values(graph_state("success") | {"tpmSpecificationVersion": raw})["device.tpm_present"] is True
+
+
+@pytest.mark.parametrize("raw", [None, "", "   "])
+def test_a_missing_or_empty_tpm_specification_version_says_nothing(raw):
+    got = device_values(md(hardwareInformation={"tpmSpecificationVersion": raw}))
+    assert "device.tpm_present" not in got and "device.tpm_version" not in got  # unknown, never false
+    got = device_values(graph_state("success") | {"tpmSpecificationVersion": raw})
+    assert "device.tpm_present" not in got and "device.tpm_version" not in got
+
+
+def test_a_tpm_specification_version_that_is_no_version_is_one_error():
+    found = problems(md(hardwareInformation={"tpmSpecificationVersion": "not available"}), device=True)
+    assert [(d.code, d.path) for d in found] == [("I401", "$.hardwareInformation.tpmSpecificationVersion")]
+
+
+def test_empty_graph_values_of_a_device_are_missing():
+    got = device_values(md(osVersion="", joinType="", deviceEnrollmentType=" ", skuFamily="", azureADDeviceId="",
+                           autopilotEnrolled=None, isEncrypted=None,
+                           hardwareInformation={"operatingSystemEdition": "", "isEncrypted": None},
+                           deviceHealthAttestationState={"secureBoot": ""}))
+    assert got == {}
+    got = device_values(graph_state("") | {"encryptionState": "", "encryptionReadinessState": "", "osVersion": ""})
+    assert got == {}
+
+
+def test_an_empty_field_of_a_device_record_is_missing_for_that_record():
+    got = device_values(graph_state("success") | {"policyDetails": [{"policyId": "", "policyName": "ES - BitLocker"}]})
+    assert [dict(r) for r in got["device.encryption_policies"]] == [{"policy_name": "ES - BitLocker"}]
+
+
+def test_unmapped_tpm_and_firmware_properties_say_why():
+    dev = import_device(md(hardwareInformation={"tpmVersion": "7.2.3.1", "tpmManufacturer": "NTC",
+                                                "systemManagementBIOSVersion": "1.12.0", "osBuildNumber": "22631"},
+                           deviceHealthAttestationState={"tpmVersion": "2.0"}), VOCABULARY)
+    assert dict(dev.facts.values) == {}
+    by_path = {n.path: n for n in dev.notices}
+    assert set(by_path) == {"$.hardwareInformation.tpmVersion", "$.hardwareInformation.tpmManufacturer",
+                            "$.hardwareInformation.systemManagementBIOSVersion", "$.hardwareInformation.osBuildNumber",
+                            "$.deviceHealthAttestationState.tpmVersion"}
+    assert all(n.code == "N401" for n in dev.notices)
+    assert "device.tpm_version" in by_path["$.hardwareInformation.tpmVersion"].message
+    assert "manufacturer" in by_path["$.hardwareInformation.tpmVersion"].message
+    assert "hardwareInformation.tpmManufacturer" in by_path["$.hardwareInformation.tpmManufacturer"].message
+    assert "device.firmware_mode" in by_path["$.hardwareInformation.systemManagementBIOSVersion"].message
+    assert "Android" in by_path["$.hardwareInformation.osBuildNumber"].message
+    assert "device.tpm_version" in by_path["$.deviceHealthAttestationState.tpmVersion"].message
+
+
+def test_secure_boot_is_read_but_firmware_mode_is_not_derived_from_it():
+    dev = import_device(md(deviceHealthAttestationState={"secureBoot": "enabled"}), VOCABULARY)
+    assert dict(dev.facts.values) == {"device.secure_boot": "On"}
+    (note,) = dev.notices
+    assert note.path == "$.deviceHealthAttestationState.secureBoot" and "device.firmware_mode" in note.message
+
+
+@pytest.mark.parametrize("raw, expected", [("enabled", True), ("disabled", False), ("notApplicable", None),
+                                           ("unknownFutureValue", None)])
+def test_memory_access_protection_is_kernel_dma_protection(raw, expected):
+    got = device_values(md(deviceHealthAttestationState={"memoryAccessProtection": raw}))
+    assert got.get("device.kernel_dma_protection") == expected
+
+
+def test_memory_access_protection_outside_its_documented_values_is_an_error():
+    (found,) = problems(md(deviceHealthAttestationState={"memoryAccessProtection": "on"}), device=True)
+    assert found.path == "$.deviceHealthAttestationState.memoryAccessProtection" and '"enabled"' in found.help
+
+
+def test_join_state_booleans_are_not_read_as_the_join_type():
+    dev = import_device(md(azureADRegistered=True, joinType="hybridAzureADJoined"), VOCABULARY)
+    assert dev.facts.get("device.join_type") == "HybridAzureADJoined"
+    (note,) = dev.notices
+    assert note.path == "$.azureADRegistered" and "device.join_type" in note.message
+
+
+# --- these mappings are data in the vocabulary ----------------------------------------------
+
+
+def test_the_tpm_present_pattern_comes_from_the_vocabulary():
+    vocabulary = _vocabulary_with(lambda data: _strip(data, "device.tpm_present", "also"))
+    dev = import_device(md(hardwareInformation={"tpmSpecificationVersion": "2.0"}), vocabulary)
+    assert dict(dev.facts.values) == {"device.tpm_version": 2.0}
+
+    def edit(data):  # only TPM 2.0 counts
+        fact = next(f for f in data["facts"] if f["name"] == "device.tpm_present")
+        for alt in fact["origins"]["also"]:
+            alt["pattern"] = r"^\s*2\.0"
+    vocabulary = _vocabulary_with(edit)
+    assert import_device(md(hardwareInformation={"tpmSpecificationVersion": "2.0"}), vocabulary).facts.get(
+        "device.tpm_present") is True
+    with pytest.raises(InputError):
+        import_device(md(hardwareInformation={"tpmSpecificationVersion": "1.2"}), vocabulary)
+
+
+def test_a_bad_pattern_in_the_vocabulary_is_a_vocabulary_error():
+    from bitlocker_rules import VocabularyError
+    from bitlocker_rules.importers import index_for
+
+    def edit(data):
+        fact = next(f for f in data["facts"] if f["name"] == "device.tpm_present")
+        fact["origins"]["also"][0]["pattern"] = "(unclosed"
+    with pytest.raises(VocabularyError) as info:
+        index_for(_vocabulary_with(edit))
+    assert "device.tpm_present" in info.value.diagnostics[0].message
+
+
+def test_reasons_for_unread_properties_come_from_the_vocabulary():
+    def edit(data):
+        fact = next(f for f in data["facts"] if f["name"] == "device.tpm_version")
+        for item in fact["origins"]["not_read"]:
+            item["why"] = "a reason written in the vocabulary"
+    dev = import_device(md(hardwareInformation={"tpmVersion": "7.2"}), _vocabulary_with(edit))
+    assert "a reason written in the vocabulary" in dev.notices[0].message
+
+
+def test_values_that_mean_unknown_come_from_the_vocabulary():
+    def edit(data):
+        fact = next(f for f in data["facts"] if f["name"] == "device.kernel_dma_protection")
+        fact["origins"]["also"][0]["unknown"] = []
+    with pytest.raises(InputError):
+        import_device(md(deviceHealthAttestationState={"memoryAccessProtection": "notApplicable"}),
+                      _vocabulary_with(edit))

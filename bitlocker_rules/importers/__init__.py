@@ -20,7 +20,8 @@ beta), settings-catalog ``deviceManagementConfigurationPolicy`` with ``settings`
 ``windows10CustomConfiguration`` OMA-URI profiles, the project's own policy JSON;
 ``managedDevice``, ``managedDeviceEncryptionState``, ``bitlockerRecoveryKey`` lists, a CSP
 read-out ``{"./Device/Vendor/MSFT/BitLocker/Status/…": value}``, the project's own device
-JSON. Each may be a single object, a Graph page ``{"value": [...]}`` or a JSON array.
+JSON. Each may be a single object, a Graph page ``{"value": [...]}``, a single object in
+Graph's wrapper ``{"value": {...}}`` or a JSON array. OData annotations are ignored everywhere.
 Errors are InputError with JSON paths; recovery keys and passwords are never kept.
 """
 
@@ -39,7 +40,7 @@ from . import catalog, device as _device, graph, omauri
 from .detect import (
     CUSTOM_OMA_URI, DEVICE_JSON, DEVICE_KINDS, ENCRYPTION_STATE, GRAPH_ENDPOINT_PROTECTION,
     MANAGED_DEVICE, OTHER_GRAPH, PAGE, POLICY_JSON, POLICY_KINDS, RECOVERY_KEY, SETTINGS_CATALOG, Detection,
-    detect,
+    detect, is_wrapped_object,
 )
 from .origins import OriginIndex, index_for
 from .omauri import AdmxPayload, PayloadError, parse_admx
@@ -226,6 +227,8 @@ def _items(data: Any, origin: str) -> tuple[list[tuple[Any, str]], tuple[Diagnos
     found = detect(data)
     if found.kind != PAGE:
         return [(data, "$")], ()
+    if isinstance(data, Mapping) and is_wrapped_object(data):
+        return [_unwrapped(data["value"], origin)], ()
     if isinstance(data, list):
         values, base = data, "$"
     else:
@@ -242,3 +245,10 @@ def _items(data: Any, origin: str) -> tuple[list[tuple[Any, str]], tuple[Diagnos
             raise InputError([Diagnostic("I408", "a page inside a page is not supported", path=here, file=origin)])
         items.append((item, here))
     return items, notes
+
+
+def _unwrapped(item: Mapping[str, Any], origin: str) -> tuple[Any, str]:
+    """The one object of ``{"value": {...}}`` (Graph's single-object response wrapper)."""
+    if detect(item).kind == PAGE:
+        raise InputError([Diagnostic("I408", "a page inside a page is not supported", path="$.value", file=origin)])
+    return item, "$.value"

@@ -2,8 +2,10 @@
 
 Order of evidence: an explicit ``@odata.type``; then ``@odata.context`` (Graph puts the
 entity set there, e.g. ``…/configurationPolicies(settings())/$entity``); then the keys the
-document carries. A Graph page (``{"value": [...]}``) or a bare JSON array is a ``page``
-whose items are detected one by one.
+document carries, OData annotations aside (they are metadata, never a resource's shape). A
+Graph page (``{"value": [...]}``), a single object in Graph's response wrapper
+(``{"value": {...}}``, as the Graph reference shows GET responses) or a bare JSON array is a
+``page`` whose items are detected one by one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from attrs import frozen
+
+from .records import is_annotation
 
 # Input kinds.
 GRAPH_ENDPOINT_PROTECTION = "graph-endpoint-protection"
@@ -89,6 +93,8 @@ def detect(data: Any) -> Detection:
         return Detection(None, reason="not a JSON object")
     if isinstance(data.get("value"), list) and not _has_resource_keys(data):
         return Detection(PAGE, api_version=version, reason="a Graph page (`value` list)")
+    if is_wrapped_object(data):
+        return Detection(PAGE, api_version=version, reason="one object in Graph's `value` wrapper")
     odata = graph_type_name(data)
     if odata:
         if odata in GRAPH_TYPES:
@@ -104,12 +110,17 @@ def detect(data: Any) -> Detection:
     return _by_shape(data, version)
 
 
+def is_wrapped_object(data: Mapping[str, Any]) -> bool:
+    """``{"value": {...}}`` with nothing beside ``value`` but annotations: one object."""
+    return isinstance(data.get("value"), Mapping) and all(k == "value" or is_annotation(k) for k in data)
+
+
 def _has_resource_keys(data: Mapping[str, Any]) -> bool:
     return any(k in data for k in ("settings", "omaSettings", "facts", "settingDefinitionId"))
 
 
 def _by_shape(data: Mapping[str, Any], version: str | None) -> Detection:
-    keys = set(data)
+    keys = {k for k in data if not is_annotation(k)}
     settings = data.get("settings")
     if isinstance(settings, list) or "templateReference" in keys or "settingCount" in keys:
         return Detection(SETTINGS_CATALOG, "deviceManagementConfigurationPolicy", version,

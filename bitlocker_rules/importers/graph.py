@@ -5,8 +5,10 @@ One walker serves every Graph resource: the Endpoint protection template
 policies and recovery options), ``managedDevice`` (with ``hardwareInformation`` and
 ``deviceHealthAttestationState``) and ``managedDeviceEncryptionState``. A property whose
 dotted path is a declared origin becomes that fact; a path that leads to declared origins
-is descended into (``null`` there = every setting below it not configured); every other
-property is skipped with a notice.
+is descended into (``null`` there = every setting below it not configured); a property the
+vocabulary lists as ``not_read`` gets a notice saying why; every other property is skipped
+with a notice. OData annotations (``@odata.type``, ``x@odata.navigationLink``,
+``#microsoft.graph.assign``) are metadata, not properties: ignored at every level.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .origins import Binding, Unmappable
-from .records import DROPPED_SECRET, SKIPPED, UNDECLARED, Collector, is_secret_field, jpath
+from .origins import Binding, NotRead, Unmappable
+from .records import (
+    DROPPED_SECRET, SKIPPED, UNDECLARED, Collector, is_annotation, is_blank, is_secret_field, jpath,
+)
 
 # Properties every Graph entity (deviceConfiguration, managedDevice, ...) carries that are
 # read as provenance or are bookkeeping: neither settings nor device facts.
@@ -40,12 +44,15 @@ def walk(
     index = collector.index
     table = index.graph.get(graph_type, {})
     containers = index.graph_containers.get(graph_type, set())
+    not_read = index.graph_not_read.get(graph_type, {})
     consumed = frozenset(consumed)
     for key, raw in obj.items():
         full = prefix + key
         here = jpath(path, key)
-        if key.startswith("@odata") or (not prefix and key in consumed):
+        if is_annotation(key) or (not prefix and key in consumed):
             continue
+        if full in not_read and raw is not None and not is_blank(raw):
+            note_not_read(collector, full, not_read[full], here)
         bindings = table.get(full)
         if bindings:
             for binding in bindings:
@@ -62,19 +69,26 @@ def walk(
             else:
                 collector.error("I403", f"`{full}` must be a JSON object or null", here,
                                 help=f"a {graph_type} carries `{full}` as a nested object")
-        else:
-            skip(collector, key, here, graph_type)
+        elif full not in not_read:
+            skip(collector, full, here, graph_type)
 
 
-def skip(collector: Collector, key: str, path: str, graph_type: str) -> None:
-    """A property no origin declares: a notice, never silence."""
+def note_not_read(collector: Collector, name: str, entries: Iterable[NotRead], path: str) -> None:
+    """A property the vocabulary deliberately does not read as a fact: a notice with its reason."""
+    for entry in entries:
+        collector.note(SKIPPED, f"`{name}` is not read as {entry.fact.name} ({entry.fact.label}): {entry.why}", path)
+
+
+def skip(collector: Collector, name: str, path: str, graph_type: str) -> None:
+    """A property no origin declares (``name`` is its dotted path): a notice, never silence."""
+    key = name.rsplit(".", 1)[-1]
     if is_secret_field(key):
-        collector.note(DROPPED_SECRET, f"`{key}` holds a recovery secret; it is never read or kept", path)
+        collector.note(DROPPED_SECRET, f"`{name}` holds a recovery secret; it is never read or kept", path)
     elif key.lower().startswith("bitlocker"):
-        collector.note(UNDECLARED, f"`{key}` looks like a BitLocker property of {graph_type} but the "
+        collector.note(UNDECLARED, f"`{name}` looks like a BitLocker property of {graph_type} but the "
                                    "vocabulary declares no fact for it; skipped", path)
     else:
-        collector.note(SKIPPED, f"`{key}` is not a BitLocker-relevant property of {graph_type}; skipped", path)
+        collector.note(SKIPPED, f"`{name}` is not a BitLocker-relevant property of {graph_type}; skipped", path)
 
 
 def records(items: list, binding: Binding, graph_type: str, collector: Collector, path: str) -> None:
@@ -96,7 +110,7 @@ def record(
     ok = True
     for key, raw in item.items():
         here = jpath(path, key)
-        if key.startswith("@odata"):
+        if is_annotation(key):
             continue
         binding = fields.get(key)
         if binding is None and is_secret_field(key):
@@ -106,8 +120,8 @@ def record(
             collector.note(SKIPPED, f"`{key}` is not a field of {graph_type} records the vocabulary "
                                     "declares; its value was dropped", here)
             continue
-        if raw is None:
-            continue
+        if raw is None or (is_blank(raw) and not binding.owner.startswith("policy.")):
+            continue  # a field a device record leaves empty is missing for that record
         try:
             row[binding.fact.name] = collector.index.convert(binding, raw)
         except Unmappable as exc:

@@ -22,7 +22,7 @@ from attrs import frozen
 
 from .detect import graph_type_name
 from .origins import BITLOCKER_NODE, Binding, normalise_csp
-from .records import SKIPPED, UNDECLARED, UNREADABLE, Collector, jpath
+from .records import SKIPPED, UNDECLARED, UNREADABLE, Collector, is_annotation, jpath
 
 GRAPH_TYPE = "windows10CustomConfiguration"
 CONTAINER_KEYS = frozenset({
@@ -216,6 +216,8 @@ def import_csp_values(values: Mapping[str, Any], collector: Collector, path: str
     """A device's CSP read-out, ``{"./Device/Vendor/MSFT/BitLocker/Status/…": value, …}``."""
     index = collector.index
     for uri, raw in values.items():
+        if is_annotation(uri):
+            continue  # metadata a tool wrote beside the read-out (@odata.context), no node
         here = jpath(path, uri)
         node = normalise_csp(uri)
         own = index.csp_node.get(node, [])

@@ -1,7 +1,8 @@
 """Lookup tables built from the vocabulary's declared origins, and raw-value conversion.
 
 Nothing in this module names a setting: the tables come from ``[facts.origins]`` (with
-its alternates ``also`` and ``graph_empty``), ``[facts.fields.origins]`` (``graph_numeric``),
+its alternates ``also`` and their ``values`` / ``pattern`` + ``value`` / ``unknown``, and
+``graph_empty`` and ``not_read``), ``[facts.fields.origins]`` (``graph_numeric``),
 ``[facts.member_values]`` and enum members' ``csp`` / ``graph`` / ``catalog`` /
 ``graph_number`` / ``graph_type`` values.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ..errors import redact
+from ..errors import Diagnostic, VocabularyError, redact
 from ..vocabulary import Fact, Vocabulary
 
 GRAPH, CATALOG, CSP = "graph", "catalog", "csp"
@@ -45,6 +46,18 @@ class Binding:
     numeric: str = ""  # Graph numbers of this enum are this source's numbers
     empty: tuple = ()  # raw values that mean "no records" (flags collections)
     owner: str = ""  # for a field binding: the collection fact's name
+    pattern: re.Pattern | None = None  # a raw string that matches gives ``pattern_value``
+    pattern_value: Any = None
+    expect: str = ""  # what the pattern accepts, in words (for the error)
+    unknown: tuple = ()  # raw values the source documents as "not known": the fact stays missing
+
+
+@frozen
+class NotRead:
+    """A source property deliberately not read as a fact, and why (``not_read`` in the vocabulary)."""
+
+    fact: Fact
+    why: str
 
 
 def normalise_csp(uri: str) -> str:
@@ -114,13 +127,20 @@ class OriginIndex:
         self.csp_node: dict[str, list[Binding]] = {}
         self.csp_data: dict[tuple[str, str], Binding] = {}
         self.csp_admx: dict[str, list[Binding]] = {}
+        self.graph_not_read: dict[str, dict[str, list[NotRead]]] = {}
         self._members: dict[tuple[str, str, str], dict] = {}
         self._raws: dict[tuple[str, str, str], list] = {}
+        self._problems: list[Diagnostic] = []
         for fact in vocabulary.facts.values():
             self._add(fact, fact.origins)
+        if self._problems:
+            raise VocabularyError(self._problems)
+        # Nested objects to descend into: those above a declared origin or a `not_read` entry.
+        paths = {gt: set(self.graph.get(gt, {})) | set(self.graph_not_read.get(gt, {}))
+                 for gt in set(self.graph) | set(self.graph_not_read)}
         self.graph_containers = {
-            gt: {p.rsplit(".", i)[0] for p in paths for i in range(1, p.count(".") + 1)}
-            for gt, paths in self.graph.items()
+            gt: {p.rsplit(".", i)[0] for p in found for i in range(1, p.count(".") + 1)}
+            for gt, found in paths.items()
         }
 
     # -- building ---------------------------------------------------------------------
@@ -143,12 +163,39 @@ class OriginIndex:
             else:
                 self.csp_node.setdefault(node, []).append(binding)
         for alt in origins.get("also", ()):
+            extra = self._alternate(fact, alt)
             if alt.get("graph") and alt.get("graph_type"):
-                self._graph(Binding(fact, GRAPH, alt["graph"], alt["graph_type"], weak=True,
-                                    values=alt.get("values", {}), empty=empty))
+                self._graph(Binding(fact, GRAPH, alt["graph"], alt["graph_type"], weak=True, empty=empty, **extra))
             elif alt.get("csp"):
                 self.csp_node.setdefault(normalise_csp(alt["csp"]), []).append(
-                    Binding(fact, CSP, normalise_csp(alt["csp"]), weak=True, values=alt.get("values", {})))
+                    Binding(fact, CSP, normalise_csp(alt["csp"]), weak=True, **extra))
+        for item in origins.get("not_read", ()):
+            why = item.get("why") if isinstance(item, Mapping) else None
+            if not (isinstance(why, str) and why.strip() and item.get("graph") and item.get("graph_type")):
+                self._problem(fact, "a `not_read` entry needs `graph`, `graph_type` and a non-empty `why`")
+                continue
+            self.graph_not_read.setdefault(item["graph_type"], {}).setdefault(item["graph"], []).append(
+                NotRead(fact, why.strip()))
+
+    def _alternate(self, fact: Fact, alt: Mapping[str, Any]) -> dict[str, Any]:
+        """The value translation an alternate origin declares: ``values``, ``pattern`` with
+        ``value`` (and ``expect``), ``unknown``."""
+        extra: dict[str, Any] = {"values": alt.get("values", {}), "unknown": tuple(alt.get("unknown", ()))}
+        if "pattern" in alt:
+            try:
+                extra["pattern"] = re.compile(alt["pattern"])
+            except (re.error, TypeError) as exc:
+                self._problem(fact, f"`pattern` {alt['pattern']!r} is not a regular expression ({exc})")
+                return extra
+            if "value" not in alt:
+                self._problem(fact, "an alternate origin with a `pattern` needs the `value` it gives")
+            extra["pattern_value"] = alt.get("value")
+            extra["expect"] = str(alt.get("expect", ""))
+        return extra
+
+    def _problem(self, fact: Fact, message: str) -> None:
+        self._problems.append(Diagnostic("V401", f"{fact.name}: {message}", path=self.vocabulary.origin,
+                                         help="see the comments at the top of the vocabulary on [facts.origins]"))
 
     def _graph(self, binding: Binding) -> None:
         self.graph.setdefault(binding.graph_type, {}).setdefault(binding.key, []).append(binding)
@@ -206,12 +253,20 @@ class OriginIndex:
             self._members[cache_key], self._raws[cache_key] = table, raws
         return table
 
+    def means_unknown(self, binding: Binding, raw: Any) -> bool:
+        """Whether ``raw`` is a value the binding's source documents as "not known"."""
+        return isinstance(raw, str) and raw.casefold() in {u.casefold() for u in binding.unknown}
+
     def convert(self, binding: Binding, raw: Any) -> Any:
         """The typed value of ``raw`` for the binding's fact; Unmappable says what was expected."""
         fact = binding.fact
         kind = fact.type.kind
         if looks_secret(raw) and kind != "string":
             raise Unmappable(f"a {kind} value (this one holds a recovery password and was not read)")
+        if binding.pattern is not None:
+            if isinstance(raw, str) and binding.pattern.search(raw):
+                return binding.pattern_value
+            raise Unmappable(binding.expect or f"a string matching {binding.pattern.pattern}")
         if binding.values:
             return self._from_values(binding, raw)
         if kind == "enum":

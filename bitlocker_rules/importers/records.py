@@ -82,6 +82,20 @@ def is_secret_field(name: str) -> bool:
     return name.casefold() in SECRET_FIELDS
 
 
+def is_annotation(key: object) -> bool:
+    """An OData annotation: ``@odata.type``, ``createdDateTime@odata.type``,
+    ``settings@odata.navigationLink``, an instance annotation ``@ns.term`` or an action link
+    ``#microsoft.graph.assign``. Metadata about the payload, never a property of it: ignored
+    without a notice (the importers read ``@odata.type`` and ``@odata.context`` themselves,
+    where they tell what a resource is)."""
+    return isinstance(key, str) and ("@odata." in key or key.startswith(("@", "#")))
+
+
+def is_blank(raw: Any) -> bool:
+    """A Graph string with nothing in it: for a device fact that is missing, never a value."""
+    return isinstance(raw, str) and not raw.strip()
+
+
 def jpath(path: str, key: str | int) -> str:
     """``$.a.b`` / ``$.a[0]`` / ``$["@odata.type"]``."""
     if isinstance(key, int):
@@ -133,6 +147,10 @@ class Collector:
             if fact.type.enum is not None and fact.type.enum.member(NOT_CONFIGURED):
                 self.set(fact, NOT_CONFIGURED, path, weak=binding.weak)
             return
+        if (is_blank(raw) and not fact.policy_controlled) or self.index.means_unknown(binding, raw):
+            # An inventory that reports nothing, or a value its source documents as "not
+            # known" (notApplicable): the fact is missing, never false.
+            return
         try:
             value = self.index.convert(binding, raw)
         except Unmappable as exc:
@@ -167,7 +185,10 @@ class Collector:
     # -- findings -------------------------------------------------------------------------
 
     def bad(self, fact: Fact, raw: Any, path: str, expected: str, what: str = "") -> None:
-        """A value of the wrong type or an unknown enum value."""
+        """A value of the wrong type or an unknown enum value (once per value: a property read
+        as two facts gives one error)."""
+        if any(p.code == "I401" and p.path == path for p in self.problems):
+            return
         self.problems.append(Diagnostic(
             "I401", f"{shown(raw)} is not a valid value for {what or fact.name} ({fact.label})",
             path=path, file=self.origin, help=f"expected {redact(expected)}",
@@ -183,9 +204,9 @@ class Collector:
         self.notices.append(Diagnostic(code, redact(message), severity="note", path=path, file=self.origin))
 
     def skip_other_keys(self, item: Mapping[str, Any], read: Collection[str], graph_type: str, path: str) -> None:
-        """A notice for every property of ``item`` outside ``read`` (and not ``@odata``)."""
+        """A notice for every property of ``item`` outside ``read`` (annotations are no properties)."""
         for key in item:
-            if key not in read and not key.startswith("@odata"):
+            if key not in read and not is_annotation(key):
                 self.note(SKIPPED, f"`{key}` is not a BitLocker-relevant property of {graph_type}; skipped",
                           jpath(path, key))
 
