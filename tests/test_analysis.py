@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from bitlocker_rules import analysis as A
 from bitlocker_rules.checker import check_ruleset
 from bitlocker_rules.compiler import compile_ruleset
-from bitlocker_rules.engine import Engine, load_ruleset, shipped_vocabulary
+from bitlocker_rules.engine import Engine, compile_text, load_ruleset, shipped_vocabulary
 from bitlocker_rules.facts import load_device_file, load_policy_file, merge_facts
 from bitlocker_rules.interpreter import Interpreter
 from bitlocker_rules.outcome import STATUS_BY_CODE, Status
@@ -73,18 +73,35 @@ ORDERED = ("integer", "decimal", "version")
 COLLECTION = "device.items"
 
 
-class Vocab:
-    """A generated vocabulary: scalar facts (name, kind) and optionally one collection."""
+# Strength declarations a generated policy fact may carry (None: none declared). Enum E has no
+# NotConfigured member, so its chains are exactly the order: a total order, one with Bb and Cc
+# incomparable, and one where Bb is comparable with nothing.
+STRENGTHS = {
+    "bool": [None, "none", [[False, True]], [[True, False]]],
+    "enum": [None, "none", [["Aa", "Bb", "Cc"]], [["Aa", "Bb"], ["Aa", "Cc"]], [["Bb"], ["Cc", "Aa"]]],
+    "integer": [None, "higher", "lower"],
+    "decimal": [None, "higher", "lower"],
+    "version": [None, "higher", "lower"],
+    "string": [None, "none"],
+}
 
-    def __init__(self, scalars: list[tuple[str, str]], fields: list[tuple[str, str]]) -> None:
+
+class Vocab:
+    """A generated vocabulary: scalar facts (name, kind) and optionally one collection;
+    ``strengths`` gives policy facts a ``strength`` declaration (see STRENGTHS)."""
+
+    def __init__(self, scalars: list[tuple[str, str]], fields: list[tuple[str, str]],
+                 strengths: dict[str, object] | None = None) -> None:
         self.scalars = scalars
         self.fields = fields
+        self.strengths = {k: x for k, x in (strengths or {}).items() if x is not None}
         data = {
             "enums": {
                 "E": {"members": [{"name": m, "label": f"Label {m}"} for m in BRUTE["enum"]]},
                 "G": {"members": [{"name": m, "label": f"Label {m}"} for m in FIELD_BRUTE["enum2"]]},
             },
             "facts": [{"name": name, "type": TYPE_TEXT.get(kind, kind), "label": name.upper()}
+                      | ({"strength": self.strengths[name]} if name in self.strengths else {})
                       for name, kind in scalars],
         }
         if fields:
@@ -98,28 +115,45 @@ class Vocab:
         return dict(self.scalars)[name]
 
 
+def _strengths(draw, scalars: list[tuple[str, str]], ordered: bool = False) -> dict[str, object]:
+    """A strength declaration for each policy fact: any of STRENGTHS, or with ``ordered`` an
+    order wherever the kind has one (lowering then matters to every repair)."""
+    def options(kind: str) -> list:
+        real = [x for x in STRENGTHS[kind] if x not in (None, "none")]
+        return real if ordered and real else STRENGTHS[kind]
+
+    return {name: draw(st.sampled_from(options(kind)), label=f"strength of {name}")
+            for name, kind in scalars if name.startswith("policy.")}
+
+
+def _namespaces(ordered: bool) -> st.SearchStrategy[str]:
+    """Where a generated fact lives; for repairs (``ordered``) mostly among the policy settings."""
+    return st.sampled_from(["policy", "policy", "policy", "device"] if ordered else ["policy", "device"])
+
+
 @st.composite
-def wide_vocabs(draw) -> Vocab:
+def wide_vocabs(draw, ordered: bool = False) -> Vocab:
     """More facts with few values each: deeper searches (backjumping, independent groups)."""
     count = draw(st.integers(4, 6))
     kinds = draw(st.lists(st.sampled_from(["bool", "enum"]), min_size=count, max_size=count))
-    spaces = ["policy"] + [draw(st.sampled_from(["policy", "device"])) for _ in kinds[1:]]
-    return Vocab([(f"{ns}.f{i}", k) for i, (ns, k) in enumerate(zip(spaces, kinds))], [])
+    spaces = ["policy"] + [draw(_namespaces(ordered)) for _ in kinds[1:]]
+    scalars = [(f"{ns}.f{i}", k) for i, (ns, k) in enumerate(zip(spaces, kinds))]
+    return Vocab(scalars, [], _strengths(draw, scalars, ordered))
 
 
 @st.composite
-def vocabs(draw) -> Vocab:
+def vocabs(draw, ordered: bool = False) -> Vocab:
     with_collection = draw(st.booleans())
     count = draw(st.integers(1, 1 if with_collection else 3))
     kinds = draw(st.lists(st.sampled_from(sorted(BRUTE)), min_size=count, max_size=count))
     # The first fact is a policy setting (repairs need one); the others may be either.
-    spaces = ["policy"] + [draw(st.sampled_from(["policy", "device"])) for _ in kinds[1:]]
+    spaces = ["policy"] + [draw(_namespaces(ordered)) for _ in kinds[1:]]
     scalars = [(f"{ns}.f{i}", k) for i, (ns, k) in enumerate(zip(spaces, kinds))]
     fields: list[tuple[str, str]] = []
     if with_collection:
         fields = draw(st.sampled_from([[("flag", "bool")], [("kind", "enum2")], [("flag", "bool"), ("kind", "enum2")],
                                        [("size", "integer")]]))
-    return Vocab(scalars, fields)
+    return Vocab(scalars, fields, _strengths(draw, scalars, ordered))
 
 
 # --- rule text ----------------------------------------------------------------------------
@@ -272,12 +306,13 @@ class Case:
 
 
 @st.composite
-def cases(draw, max_rules: int = 3) -> Case:
+def cases(draw, max_rules: int = 3, ordered: bool = False) -> Case:
+    """Generated rules over a generated vocabulary (``ordered``: policy facts have strength orders)."""
     if draw(st.integers(0, 3)) == 0:
-        vocab = draw(wide_vocabs())
+        vocab = draw(wide_vocabs(ordered))
         max_rules += 2
     else:
-        vocab = draw(vocabs())
+        vocab = draw(vocabs(ordered))
     text, rules = draw(rule_texts(vocab, max_rules))
     return Case(vocab, text, rules)
 
@@ -366,38 +401,165 @@ def test_fixed_facts_agree_with_brute_force(case, data):
             assert case.sat([r for r in core if r != rule], fixed=fixed)
 
 
-@given(cases(), st.data())
-@refusals_rejected
-def test_repair_is_optimal_and_passes(case, data):
-    # Current values leave room above and below (a repair may move a setting past another).
-    values = {name: data.draw(st.sampled_from(case.fixed_domain(name)), label=name) for name in case.names}
+NOT_FAILED = {PASS, NA, UNKNOWN}
+
+
+def _same_value(a, b) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _above(chains, low, high) -> bool:
+    """Whether ``high`` is above ``low`` by the chains: a path of consecutive pairs upward."""
+    up: dict = {}
+    for chain in chains:
+        for a, b in zip(chain, chain[1:]):
+            up.setdefault(a, []).append(b)
+    seen, todo = set(), [low]
+    while todo:
+        for value in up.get(todo.pop(), []):
+            if _same_value(value, high):
+                return True
+            if value not in seen:
+                seen.add(value)
+                todo.append(value)
+    return False
+
+
+def lowers(strength, old, new) -> bool:
+    """The test's own reading of a strength declaration: whether ``old`` → ``new`` lowers the
+    setting (a weaker value, or one the order does not compare with ``old``)."""
+    if strength is None or strength == "none" or old is None or _same_value(old, new):
+        return False
+    if new is None:
+        return True
+    if strength == "higher":
+        return not new > old
+    if strength == "lower":
+        return not new < old
+    return not _above(strength, old, new)
+
+
+def current_values(case: Case, data) -> dict:
+    """Values now for every fact, from the fixed domains (room above and below each: a
+    repair may move a setting past another); mostly a state where some rule fails, so that
+    the repair has work to do (a failing rule that some policy makes pass)."""
+    def fixed(name: str, value) -> bool:
+        return any(_same_value(value, x) for x in case.fixed_domain(name))
+
+    device = [name for name in case.names if not name.startswith("policy.")]
+    passable: dict[tuple, set[int]] = {}  # device values -> the rules some policy makes pass
+    for row, st_, _ in case.table:
+        key = tuple(repr(row.get(name)) for name in device)
+        passable.setdefault(key, set()).update(i for i, s in enumerate(st_) if s is PASS)
+    failing = [{name: row.get(name) for name in case.names} for row, st_, _ in case.table
+               if any(s is FAIL and i in passable[tuple(repr(row.get(n)) for n in device)] for i, s in enumerate(st_))
+               and all(fixed(name, row.get(name)) for name in case.names)]
+    if failing and data.draw(st.integers(0, 3), label="fails now") > 0:
+        return data.draw(st.sampled_from(failing), label="values now")
+    return {name: data.draw(st.sampled_from(case.fixed_domain(name)), label=name) for name in case.names}
+
+
+def reaches(statuses, goals: dict[int, set]) -> bool:
+    """Whether every rule (by index) has a status in its goal."""
+    return all(statuses[i] in goal for i, goal in goals.items())
+
+
+def achievable(case: Case, goals: dict[int, set], fixed: dict) -> bool:
+    return any(reaches(st_, goals) for _, st_, _ in case.rows(fixed))
+
+
+def assert_right_repair(case: Case, values: dict) -> None:
+    """The repair of ``values`` (every fact; None = missing) against the brute force: failing
+    rules pass (not merely stop applying), the others keep their state, the lowered settings
+    are an inclusion-minimal set, and no such repair changes fewer settings."""
     given_values = {k: x for k, x in values.items() if x is not None}
     result = A.repair([case.checked], case.vocabulary, given_values)
     policy = [name for name in case.names if name.startswith("policy.")]
     device = {name: values[name] for name in case.names if name not in policy}
-    for change in result.changes:
-        assert change.fact in policy
+    now = statuses_by_interpreter(case, given_values)
+    targets = {r for r, s in now.items() if s is FAIL}
+    goals = {case.ids.index(r): {PASS} if s is FAIL else SATISFIED if s in SATISFIED else NOT_FAILED
+             for r, s in now.items()}
+    # Prerequisites: exactly the failing rules no policy change makes pass on this device.
     blocked = {p.rule for p in result.prerequisites}
-    for rule in blocked:
-        assert not case.sat([rule], fixed=device), f"{rule} can be satisfied by a policy change"
+    assert blocked == {r for r in targets if not case.sat([r], {PASS}, fixed=device)}
     for conflict in result.conflicts:
-        assert not case.sat(list(conflict.rules), fixed=device)
-        for rule in conflict.rules:
-            assert case.sat([r for r in conflict.rules if r != rule], fixed=device)
-    target = [r for r in case.ids if r not in blocked and r not in result.left_out]
-    after = {**given_values, **{c.fact: c.new_value for c in result.changes}}
-    after = {k: x for k, x in after.items() if x is not None}
+        core = {case.ids.index(r): goals[case.ids.index(r)] for r in conflict.rules}
+        assert not achievable(case, core, device)
+        for i in core:
+            assert achievable(case, {j: g for j, g in core.items() if j != i}, device)
+    assert set(result.left_out) <= targets
+    # The repair: failing rules pass (not merely stop applying), the others keep their state.
+    unfixed = blocked | set(result.left_out)
+    wanted = {i: g for i, g in goals.items() if case.ids[i] not in unfixed}
+    changed = {c.fact: c.new_value for c in result.changes}
+    assert set(changed) <= set(policy)
+    after = {k: x for k, x in {**given_values, **changed}.items() if x is not None}
     got = statuses_by_interpreter(case, after)
-    assert all(got[r] in SATISFIED for r in target), got
-    # No smaller repair: enumerate every assignment that keeps the device facts.
-    idx = [case.ids.index(r) for r in target]
-    best = min(
-        (sum(1 for p in policy if row.get(p) != values[p]) for row, st_, _ in case.rows(device)
-         if all(st_[i] in SATISFIED for i in idx)),
-        default=None,
+    assert reaches([got[r] for r in case.ids], wanted), got
+    # No needless lowering: no repair lowers a proper subset of the settings this one lowers.
+    strengths = {p: case.vocab.strengths.get(p) for p in policy}
+
+    def lowered(row) -> frozenset:
+        return frozenset(p for p in policy if lowers(strengths[p], values[p], row.get(p)))
+
+    valid = [row for row, st_, _ in case.rows(device) if reaches(st_, wanted)]
+    assert not any(lowered(row) < lowered(after) for row in valid), "a repair that lowers fewer settings exists"
+    # Optimal: no allowed repair (its lowered settings an inclusion-minimal set) changes fewer.
+    sets = {lowered(row) for row in valid}
+    minimal = {s for s in sets if not any(other < s for other in sets)}
+    assert len(result.changes) == min(
+        sum(1 for p in policy if row.get(p) != values[p]) for row in valid if lowered(row) in minimal
     )
-    assert best is not None
-    assert len(result.changes) == best
+    # What would only turn a rule off is offered apart, for a rule the repair leaves failing.
+    for item in result.turn_off:
+        assert item.rule in unfixed and item.changes
+        off = {**after, **{c.fact: c.new_value for c in item.changes}}
+        turned = statuses_by_interpreter(case, {k: x for k, x in off.items() if x is not None})
+        assert turned[item.rule] is NA and reaches([turned[r] for r in case.ids], wanted), turned
+
+
+@st.composite
+def fact_atoms(draw, name: str, kind: str) -> str:
+    """One condition on one fact: equal to, different from, or (not) in a set of its values."""
+    form = draw(st.sampled_from(["==", "!=", "in", "not in"]))
+    if form in ("in", "not in"):
+        items = draw(st.lists(st.sampled_from(LITERALS[kind]), min_size=1, max_size=2, unique=True))
+        return f"{name} {form} {{{', '.join(items)}}}"
+    return f"{name} {form} {draw(st.sampled_from(LITERALS[kind]))}"
+
+
+@st.composite
+def alternative_cases(draw) -> Case:
+    """Rules that pass in one of two ways over distinct policy settings, optionally under a
+    condition on another: one way may change fewer settings but lower one, the other raise
+    more; and the condition can turn the rule off."""
+    count = draw(st.integers(3, 4))
+    kinds = draw(st.lists(st.sampled_from(["bool", "enum"]), min_size=count, max_size=count))
+    scalars = [(f"policy.f{i}", kind) for i, kind in enumerate(kinds)]
+    vocab = Vocab(scalars, [], _strengths(draw, scalars, ordered=True))
+    lines, rules = ['ruleset gen "Generated rules"', ""], []
+    for i in range(draw(st.integers(1, 2))):
+        order = draw(st.permutations(scalars))
+        when = draw(st.none() | fact_atoms(*order[0]))
+        cut = draw(st.integers(2, len(order) - 1))
+        ways = [" and ".join(draw(fact_atoms(name, kind)) for name, kind in part)
+                for part in (order[1:cut], order[cut:])]
+        requires = [f"({ways[0]}) or ({ways[1]})"]
+        lines += [f'rule R-{i} "Rule {i}"', *([f"  when {when}"] if when else []), f"  require {requires[0]}"]
+        rules.append((f"R-{i}", when, requires))
+    return Case(vocab, "\n".join(lines) + "\n", rules)
+
+
+@given(cases(ordered=True), st.data())
+@refusals_rejected
+def test_repair_makes_failing_rules_pass_lowering_only_what_they_need(case, data):
+    assert_right_repair(case, current_values(case, data))
+
+
+@given(alternative_cases(), st.data())
+def test_repair_changes_more_settings_rather_than_lower_one_needlessly(case, data):
+    assert_right_repair(case, current_values(case, data))
 
 
 @given(cases(max_rules=3), st.data())
@@ -562,10 +724,17 @@ def test_each_shipped_ruleset_alone_lints_clean(vocabulary):
         assert A.lint([loaded], vocabulary) == [], loaded.id
 
 
+# Silent enablement declared (as naming its ruleset does on the command line), so the rules are
+# read as they apply in it.
+IN_SILENT_ENABLEMENT = {"scenario.silent_enablement": True, "scenario.interactive_startup": False}
+
+
 def test_baseline_contradicts_silent_enablement_in_exactly_two_rules(vocabulary):
     silent = load_ruleset("silent_enablement")
     baseline = load_ruleset(EXAMPLES / "baseline-startup-pin.rules")
-    findings = A.lint([silent, baseline], vocabulary)
+    # Out of its scenario a silent rule does not apply, so nothing contradicts it there.
+    assert not [f for f in A.lint([silent, baseline], vocabulary) if f.code == "L107"]
+    findings = A.lint([silent, baseline], vocabulary, assumed=IN_SILENT_ENABLEMENT)
     conflicts = [f for f in findings if f.code == "L107"]
     assert len(conflicts) == 1, [f.render() for f in findings]
     conflict = conflicts[0]
@@ -586,14 +755,31 @@ def test_baseline_contradicts_silent_enablement_in_exactly_two_rules(vocabulary)
     assert "policy.tpm_startup_pin == Required" in baseline.ruleset.text.line_text(cb.start_line)
     # Nothing else in the pair of rulesets is wrong.
     assert [f.code for f in findings if f.code != "L107"] == []
-    result = A.check_satisfiable([silent, baseline], vocabulary)
+    result = A.check_satisfiable([silent, baseline], vocabulary, facts=IN_SILENT_ENABLEMENT)
     assert not result.satisfiable and result.conflict.rules == ("SE-09", "CB-01")
 
 
+# Repairs against rule text compiled here (the shipped rulesets change on their own schedule).
+SILENT = """ruleset se "Silent enablement, as the repair tests need it"
+rule SE-05 "UEFI" require device.firmware_mode == UEFI
+rule SE-06 "No warning" require policy.warning_for_other_disk_encryption == Block
+rule SE-07 "Standard users"
+  when device.user_role == StandardUser
+  require policy.allow_standard_user_encryption == Allow
+rule SE-09 "No startup PIN required" require policy.tpm_startup_pin != Required
+"""
+BASELINE = """ruleset cb "A baseline that requires a startup PIN"
+rule CB-01 "A startup PIN" require policy.tpm_startup_pin == Required
+"""
+
+
+def _facts(vocabulary, policy: str, device: str):
+    return merge_facts([load_policy_file(EXAMPLES / policy, vocabulary), load_device_file(EXAMPLES / device, vocabulary)])
+
+
 def test_repair_of_the_startup_pin_policy_on_a_ready_device(vocabulary):
-    engine = Engine.load(["silent_enablement"])
-    facts = merge_facts([load_policy_file(EXAMPLES / "policy-startup-pin.json", vocabulary),
-                         load_device_file(EXAMPLES / "device-ready.json", vocabulary)])
+    engine = Engine([compile_text(SILENT, "se.rules")], vocabulary)
+    facts = _facts(vocabulary, "policy-startup-pin.json", "device-ready.json")
     assert not engine.evaluate(facts).passed
     result = A.repair(engine.rulesets, vocabulary, facts)
     assert result.complete
@@ -601,38 +787,40 @@ def test_repair_of_the_startup_pin_policy_on_a_ready_device(vocabulary):
     assert set(changes) == {"policy.tpm_startup_pin", "policy.warning_for_other_disk_encryption",
                             "policy.allow_standard_user_encryption"}
     pin = changes["policy.tpm_startup_pin"]
+    # SE-09 asks for a lower setting: the smallest lowering, the next one offered; never Not configured.
     assert (pin.label, pin.old, pin.new) == ("Compatible TPM startup PIN", "Require startup PIN with TPM",
-                                             "Do not allow startup PIN with TPM")
-    assert set(pin.alternatives) == {"Allow startup PIN with TPM", "Not configured"}
+                                             "Allow startup PIN with TPM")
+    assert pin.alternatives == ("Do not allow startup PIN with TPM",)
     assert changes["policy.warning_for_other_disk_encryption"].new == "Block"
     values = {**facts.values, **{c.fact: c.new_value for c in result.changes}}
     assert engine.evaluate(values).passed
 
 
 def test_repair_reports_device_prerequisites(vocabulary):
-    engine = Engine.load(["silent_enablement"])
-    facts = merge_facts([load_policy_file(EXAMPLES / "policy-startup-pin.json", vocabulary),
-                         load_device_file(EXAMPLES / "device-legacy.json", vocabulary)])
-    result = A.repair(engine.rulesets, vocabulary, facts)
+    engine = Engine([compile_text(SILENT, "se.rules")], vocabulary)
+    result = A.repair(engine.rulesets, vocabulary, _facts(vocabulary, "policy-startup-pin.json", "device-legacy.json"))
     assert not result.complete
-    blocked = {p.rule: p for p in result.prerequisites}
-    assert set(blocked) == {"SE-02", "SE-03", "SE-05"}
-    assert blocked["SE-05"].facts == ("device.firmware_mode",)
-    assert blocked["SE-05"].needed == (("device.firmware_mode", "BIOS Mode", "UEFI"),)
-    assert blocked["SE-05"].conditions[0].sentence() == "BIOS Mode is Legacy; the rule needs UEFI"
+    (blocked,) = result.prerequisites
+    assert (blocked.rule, blocked.facts) == ("SE-05", ("device.firmware_mode",))
+    assert blocked.needed == (("device.firmware_mode", "BIOS Mode", "UEFI"),)
+    assert blocked.conditions[0].sentence() == "BIOS Mode is Legacy; the rule needs UEFI"
     assert {c.fact for c in result.changes} == {"policy.tpm_startup_pin", "policy.warning_for_other_disk_encryption",
                                                 "policy.allow_standard_user_encryption"}
+    assert result.turn_off == ()  # SE-05 applies to every device: nothing turns it off
 
 
-def test_repair_names_the_conflict_no_policy_can_resolve(vocabulary):
-    silent = load_ruleset("silent_enablement")
-    baseline = load_ruleset(EXAMPLES / "baseline-startup-pin.rules")
-    facts = merge_facts([load_policy_file(EXAMPLES / "policy-startup-pin.json", vocabulary),
-                         load_device_file(EXAMPLES / "device-ready.json", vocabulary)])
+def test_repair_keeps_a_passing_rule_and_names_the_conflict(vocabulary):
+    silent, baseline = compile_text(SILENT, "se.rules"), compile_text(BASELINE, "cb.rules")
+    facts = _facts(vocabulary, "policy-startup-pin.json", "device-ready.json")
     result = A.repair([silent, baseline], vocabulary, facts)
-    assert [c.rules for c in result.conflicts] == [("SE-09", "CB-01")]
-    assert result.conflicts[0].device_facts == ()  # no device could satisfy both
-    assert result.left_out == ("CB-01",)
+    # CB-01 passes now and keeps passing; SE-09, which fails, is the rule left out.
+    (conflict,) = result.conflicts
+    assert conflict.rules == ("CB-01", "SE-09") and conflict.passing == ("SE-09",)
+    assert conflict.device_facts == ()  # no device could satisfy both
+    assert "cannot both be satisfied with SE-09 passing" in conflict.message()
+    assert result.left_out == ("SE-09",)
+    assert "policy.tpm_startup_pin" not in {c.fact for c in result.changes}
+    assert dict(result.outcomes)["CB-01"] is PASS
 
 
 def test_fleet_repair_finds_the_change_that_helps_most_devices(vocabulary):
@@ -666,7 +854,7 @@ def test_compare_a_stricter_ruleset(vocabulary, tmp_path):
     assert A.compare([a], [a], vocabulary).relation == "equivalent"
     silent = load_ruleset("silent_enablement")
     baseline = load_ruleset(EXAMPLES / "baseline-startup-pin.rules")
-    result = A.compare([silent], [baseline], vocabulary)
+    result = A.compare([silent], [baseline], vocabulary, assumed=IN_SILENT_ENABLEMENT)
     assert result.relation == "incomparable"
     assert result.a_not_b.failing_rules == ("CB-01",)
     assert result.b_not_a.failing_rules == ("SE-09",)
@@ -699,7 +887,7 @@ def test_dead_and_vacuous_rules(vocabulary, tmp_path):
 def test_findings_as_sarif(vocabulary):
     silent = load_ruleset("silent_enablement")
     baseline = load_ruleset(EXAMPLES / "baseline-startup-pin.rules")
-    sarif = A.findings_to_sarif(A.lint([silent, baseline], vocabulary), tool_version="0.1.0")
+    sarif = A.findings_to_sarif(A.lint([silent, baseline], vocabulary, assumed=IN_SILENT_ENABLEMENT), tool_version="0.1.0")
     json.dumps(sarif)  # plain JSON
     assert sarif["version"] == "2.1.0" and "sarif-2.1.0" in sarif["$schema"]
     run = sarif["runs"][0]
@@ -730,25 +918,27 @@ def test_checker_diagnostics_become_findings(vocabulary, tmp_path):
 
 
 def test_repair_of_a_setting_in_conflict_between_policies(vocabulary):
-    engine = Engine.load(["silent_enablement"])
-    silent = load_policy_file(EXAMPLES / "policy-silent.json", vocabulary)
-    pin = load_policy_file(EXAMPLES / "policy-startup-pin.json", vocabulary)
-    device = load_device_file(EXAMPLES / "device-ready.json", vocabulary)
-    facts = merge_facts([silent, pin, device])
+    # The policies disagree on the startup PIN (so it is missing); the rule fails on the PIN length.
+    loaded = compile_text('ruleset t "T"\nrule T-1 "PIN" require policy.tpm_startup_pin != Required '
+                          'and policy.minimum_pin_length >= 8\n', "t.rules")
+    facts = merge_facts([load_policy_file(EXAMPLES / "policy-silent.json", vocabulary),
+                         load_policy_file(EXAMPLES / "policy-startup-pin.json", vocabulary),
+                         load_device_file(EXAMPLES / "device-ready.json", vocabulary)])
     assert any(c.fact == "policy.tpm_startup_pin" for c in facts.conflicts)
-    result = A.repair(engine.rulesets, vocabulary, facts)
+    result = A.repair([loaded], vocabulary, facts)
     change = next(c for c in result.changes if c.fact == "policy.tpm_startup_pin")
     assert change.old.startswith("in conflict: ") and "Require startup PIN with TPM" in change.old
     values = {**facts.values, **{c.fact: c.new_value for c in result.changes}}
-    assert engine.evaluate(values).passed
+    assert Engine([loaded], vocabulary).evaluate(values).passed
 
 
 def test_records_serialise_to_json(vocabulary):
     silent = load_ruleset("silent_enablement")
     baseline = load_ruleset(EXAMPLES / "baseline-startup-pin.rules")
-    facts = merge_facts([load_policy_file(EXAMPLES / "policy-startup-pin.json", vocabulary),
-                         load_device_file(EXAMPLES / "device-legacy.json", vocabulary)])
-    for record in (A.repair([silent, baseline], vocabulary, facts),
+    facts = _facts(vocabulary, "policy-startup-pin.json", "device-legacy.json")
+    guarded = compile_text(GUARDED, "g.rules")
+    for record in (A.repair([compile_text(SILENT, "se.rules"), compile_text(BASELINE, "cb.rules")], vocabulary, facts),
+                   A.repair([guarded], vocabulary, facts),
                    A.compare([silent], [baseline], vocabulary),
                    A.check_satisfiable([silent, baseline], vocabulary),
                    A.check_satisfiable([silent], vocabulary),
@@ -764,3 +954,99 @@ def test_repair_may_match_one_setting_to_another():
     result = A.repair([ruleset], vocab.vocabulary, {"policy.f0": v(17763), "policy.f1": v(17761)})
     (change,) = result.changes  # one setting takes the other's value
     assert change.new_value in (v(17763), v(17761))
+
+
+# --- repairs never weaken a policy to make a rule go away ------------------------------------
+
+GUARDED = """ruleset g "A rule that applies only with a startup PIN"
+rule T-2 "A PIN needs TPM 2.0"
+  when policy.tpm_startup_pin == Required
+  require device.tpm_version >= 2.0
+"""
+
+
+def _repair_text(vocabulary, text: str, facts):
+    return A.repair([compile_text('ruleset t "T"\n' + text, "t.rules", vocabulary)], vocabulary, facts)
+
+
+def test_a_failing_rule_that_can_pass_is_fixed_not_turned_off(vocabulary):
+    # Turning T-1 off takes one change (no PIN required), making it pass two: the two are the fix.
+    result = _repair_text(vocabulary, 'rule T-1 "PIN length"\n  when policy.tpm_startup_pin == Required\n'
+                          '  require policy.configure_minimum_pin_length == Enabled\n'
+                          '  require policy.minimum_pin_length >= 8\n',
+                          _facts(vocabulary, "policy-startup-pin.json", "device-ready.json"))
+    assert [(c.fact, c.new) for c in result.changes] == [("policy.configure_minimum_pin_length", "Enable"),
+                                                         ("policy.minimum_pin_length", "8")]
+    assert dict(result.outcomes)["T-1"] is PASS
+    assert result.complete and result.turn_off == ()
+
+
+def test_an_unknown_rule_is_not_turned_off_by_weakening_a_setting(vocabulary):
+    # T-20 is unknown (whether the drive is encrypted is missing): not a target. Before, the
+    # repair "satisfied" it by setting the cipher to Not configured.
+    result = _repair_text(vocabulary, 'rule T-5 "UEFI" require device.firmware_mode == UEFI\n'
+                          'rule T-20 "Cipher"\n'
+                          '  when device.encrypted and policy.os_encryption_method != NotConfigured\n'
+                          '  require device.os_volume_encryption_method == policy.os_encryption_method\n',
+                          _facts(vocabulary, "policy-silent.json", "device-legacy.json"))
+    assert result.changes == ()
+    assert [p.rule for p in result.prerequisites] == ["T-5"]
+    assert dict(result.outcomes)["T-20"] is UNKNOWN
+
+
+def test_a_setting_is_raised_rather_than_lowered(vocabulary):
+    result = _repair_text(vocabulary, 'rule T-1 "Not CBC 256" require policy.os_encryption_method != AesCbc256\n',
+                          {"policy.os_encryption_method": "AesCbc256"})
+    (change,) = result.changes
+    assert (change.new, change.alternatives) == ("XTS-AES 256-bit", ())
+
+
+def test_a_lowering_the_rule_asks_for_is_the_smallest(vocabulary):
+    # AES-CBC 256 → XTS-AES 128 changes to an incomparable member (a lowering, as the rule
+    # asks), but a smaller one than AES-CBC 128, which is weaker.
+    result = _repair_text(vocabulary,
+                          'rule T-1 "128-bit" require policy.os_encryption_method in {AesCbc128, XtsAes128}\n',
+                          {"policy.os_encryption_method": "AesCbc256"})
+    (change,) = result.changes
+    assert (change.new, change.alternatives) == ("XTS-AES 128-bit", ("AES-CBC 128-bit",))
+
+
+def test_not_configured_only_when_a_rule_asks_for_exactly_that(vocabulary):
+    result = _repair_text(vocabulary, 'rule T-1 "Off" require policy.tpm_startup_pin == NotConfigured\n',
+                          {"policy.tpm_startup_pin": "Required"})
+    assert [(c.new, c.alternatives) for c in result.changes] == [("Not configured", ())]
+    result = _repair_text(vocabulary, 'rule T-1 "No PIN" require policy.tpm_startup_pin in {Blocked, NotConfigured}\n',
+                          {"policy.tpm_startup_pin": "Required"})
+    assert [(c.new, c.alternatives) for c in result.changes] == [("Do not allow startup PIN with TPM", ())]
+
+
+def test_changes_that_only_turn_a_rule_off_are_offered_apart(vocabulary):
+    result = A.repair([compile_text(GUARDED, "g.rules", vocabulary)], vocabulary,
+                      _facts(vocabulary, "policy-startup-pin.json", "device-legacy.json"))
+    assert result.changes == () and not result.complete
+    (blocked,) = result.prerequisites
+    assert (blocked.rule, blocked.needed) == ("T-2", (("device.tpm_version", "TPM version", "2.0"),))
+    (off,) = result.turn_off
+    assert off.rule == "T-2"
+    assert [(c.fact, c.old, c.new) for c in off.changes] == [
+        ("policy.tpm_startup_pin", "Require startup PIN with TPM", "Allow startup PIN with TPM")]
+    assert dict(result.outcomes)["T-2"] is FAIL
+    assert result.to_dict()["turn_off"][0]["changes"][0]["new_value"] == "Allowed"
+
+
+def test_a_repair_never_changes_a_scenario():
+    vocab = build_vocabulary({
+        "facts": [{"name": "policy.f0", "type": "bool", "label": "F0", "strength": [[False, True]]},
+                  {"name": "device.d0", "type": "bool", "label": "D0"}],
+        "scenarios": {"demo": {"label": "Demo"}},
+    })
+    if vocab.fact("scenario.demo") is None:
+        pytest.skip("this vocabulary has no scenarios")
+    ruleset = check_ruleset(parse_ruleset('ruleset t "T"\n'
+                                          'rule R-1 "r"\n  scenario demo\n  require device.d0 and policy.f0\n'
+                                          'rule R-2 "s"\n  scenario demo\n  require policy.f0\n'), vocab)
+    result = A.repair([ruleset], vocab, {"scenario.demo": True, "device.d0": False, "policy.f0": False})
+    assert [c.fact for c in result.changes] == ["policy.f0"]
+    assert [p.rule for p in result.prerequisites] == ["R-1"]
+    assert result.turn_off == ()  # out of the scenario R-1 would not apply, but no policy sets that
+

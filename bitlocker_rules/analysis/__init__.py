@@ -59,9 +59,17 @@ sets, so it is exact: no sampling decides anything (lint samples assignments onl
 *refute* implications cheaply; every claim that holds is proved by search). A witness is
 re-checked with the real ``Interpreter`` before it is returned. An unsatisfiable set
 yields a minimal conflicting subset (QuickXplain, a deletion-based minimisation:
-removing any one rule makes the rest satisfiable). Repairs use iterative deepening on
-the number of changed settings per independent group, pruned by a lower bound (rules
-that fail today and share no setting each need a change of their own).
+removing any one rule makes the rest satisfiable).
+
+Repairs make the rules that fail now *pass* (not merely not apply), keep the rules that
+pass or do not apply satisfied and the unknown ones from failing, and never weaken a policy
+needlessly: a setting is lowered (a weaker value by the vocabulary's ``strength`` orders, or
+one not comparable) only as part of an inclusion-minimal set of lowered settings, found as
+the minimal hitting sets of "cores" of settings that cannot all keep their strength
+(``lowering``). For each such set, iterative deepening on the number of changed settings
+per independent group, pruned by a lower bound (rules that fail today and share no setting
+each need a change of their own), gives the fewest changes; the best set wins. Changes that
+would only turn a failing rule off are offered apart (``TurnOff``).
 
 Lint, compare and repair are built on the procedure; see ``lint``, ``compare``,
 ``repair`` and ``fleet_repair``. ``findings_to_sarif`` renders lint findings as SARIF 2.1.0.
@@ -72,8 +80,9 @@ values in words), ``unionfind``, ``records`` (the public records and ``AnalysisE
 ``summary`` (what the rules ask of their facts), ``evaluation`` (compiled partial
 evaluation), ``selection`` (the selected rules), ``domains`` (finite value sets),
 ``search`` (backtracking), ``wording`` (requirements in words), ``analyzer`` (the
-``Analyzer`` and ``check_satisfiable``); on top ``lint``, ``sarif``, ``compare`` and
-``repair``.
+``Analyzer`` and ``check_satisfiable``), ``lowering`` (strength orders, minimal sets of
+lowered settings); on top ``lint``, ``sarif``, ``compare``, ``repair`` (one device) and
+``fleet_repairs`` (a fleet).
 """
 
 from __future__ import annotations
@@ -86,9 +95,10 @@ from .lint import MAX_CONFLICTS, diagnostic_findings, lint, lint_exit_code
 from .logic import ALL, FAIL, NOT_APPLICABLE, PASS, SATISFIED, UNKNOWN, F, N, T, goal_mask
 from .records import (
     AnalysisError, Comparison, Difference, Finding, FleetChange, FleetRepair, Location, Prerequisite, Repair,
-    Requirement, RuleConflict, Satisfiability, SettingChange, Witness,
+    Requirement, RuleConflict, Satisfiability, SettingChange, TurnOff, Witness,
 )
-from .repair import fleet_repair, repair
+from .fleet_repairs import fleet_repair
+from .repair import repair
 from .sarif import findings_to_sarif
 from .wording import requirements_of
 
@@ -96,6 +106,6 @@ __all__ = [
     "ALL", "FAIL", "MAX_COLLECTION_CANDIDATES", "MAX_CONFLICTS", "NOT_APPLICABLE", "PASS", "SATISFIED", "UNKNOWN",
     "AnalysisError", "Analyzer", "Comparison", "Difference", "Eval", "F", "Finding", "FleetChange", "FleetRepair",
     "Get", "Location", "N", "Prerequisite", "Repair", "Requirement", "RuleConflict", "Satisfiability",
-    "SettingChange", "T", "Witness", "check_satisfiable", "compare", "diagnostic_findings", "findings_to_sarif",
-    "fleet_repair", "goal_mask", "lint", "lint_exit_code", "repair", "requirements_of",
+    "SettingChange", "T", "TurnOff", "Witness", "check_satisfiable", "compare", "diagnostic_findings",
+    "findings_to_sarif", "fleet_repair", "goal_mask", "lint", "lint_exit_code", "repair", "requirements_of",
 ]

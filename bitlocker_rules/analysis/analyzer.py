@@ -20,6 +20,10 @@ from .values import _show, _typed
 from .wording import requirements_of
 
 
+# A question's goal: one mask for every rule, or a mask per rule (by entry index).
+Goal = int | Mapping[int, int]
+
+
 class Analyzer:
     """Selected rules of one or more checked rulesets, ready for exact questions.
 
@@ -95,8 +99,9 @@ class Analyzer:
             found = self._domain_cache[key] = _domains(entries, self.vocabulary, fixed)
         return found
 
-    def satisfiable(self, entries: Sequence[_Entry], goal: int, fixed: Mapping[str, Any] | None = None) -> bool:
-        return self.solve([(e, goal) for e in entries], fixed) is not None
+    def satisfiable(self, entries: Sequence[_Entry], goal: Goal, fixed: Mapping[str, Any] | None = None) -> bool:
+        """Whether some assignment gives every entry its goal (one mask, or a mask per entry index)."""
+        return self.solve([(e, _goal_of(goal, e)) for e in entries], fixed) is not None
 
     def witness(self, assignment: Mapping[str, Any], entries: Sequence[_Entry],
                 check: Sequence[tuple[_Entry, int]] = ()) -> Witness:
@@ -127,10 +132,11 @@ class Analyzer:
                 return self._quickxplain(component, goal, fixed)
         return None
 
-    def split(self, entries: Sequence[_Entry], goal: int, fixed: Mapping[str, Any] | None = None
+    def split(self, entries: Sequence[_Entry], goal: Goal, fixed: Mapping[str, Any] | None = None
               ) -> tuple[list[_Entry], list[list[_Entry]]]:
-        """Grow a satisfiable subset in selection order; each rule that does not fit is left
-        out, with a minimal conflicting set it forms with the rules kept before it.
+        """Grow a satisfiable subset in the order of ``entries``; each rule that does not fit is
+        left out, with a minimal conflicting set it forms with the rules kept before it.
+        ``goal`` is one mask, or a mask per entry index.
 
         Returns (kept, conflicts); every conflict ends with the rule left out.
         """
@@ -140,9 +146,9 @@ class Analyzer:
         witness = dict(fixed)
         for e in entries:
             # Most rules fit the witness found so far: try that first, cheaply.
-            found = self.solve([(e, goal)], witness)
+            found = self.solve([(e, _goal_of(goal, e))], witness)
             if found is None:
-                found = self.solve([(x, goal) for x in kept + [e]], fixed)
+                found = self.solve([(x, _goal_of(goal, x)) for x in kept + [e]], fixed)
                 if found is not None:
                     witness = dict(fixed)
             if found is not None:
@@ -152,7 +158,7 @@ class Analyzer:
             mine = {f for f in e.facts if f not in fixed}
             neighbours = [x for x in kept if mine.intersection(x.facts)]
             # A rule at odds with a single kept rule is the common case: pairs first.
-            core = next(([x] for x in neighbours if self.solve([(x, goal), (e, goal)], fixed) is None), None)
+            core = next(([x] for x in neighbours if not self.satisfiable([x, e], goal, fixed)), None)
             if core is None:
                 core = self._quickxplain(self._connected(e, kept, fixed), goal, fixed, background=[e])
             order = {x.index: i for i, x in enumerate(entries)}
@@ -167,7 +173,7 @@ class Analyzer:
                 return [x for x in component if x is not e]
         return []
 
-    def _quickxplain(self, entries: list[_Entry], goal: int, fixed,
+    def _quickxplain(self, entries: list[_Entry], goal: Goal, fixed,
                      background: Sequence[_Entry] = ()) -> list[_Entry]:
         def sat(items: list[_Entry]) -> bool:
             return self.satisfiable(items, goal, fixed)
@@ -196,6 +202,11 @@ class Analyzer:
         shared = {f for f, c in counts.items() if c > 1} or set(counts)
         requirements = tuple(r for e in core for r in requirements_of(e, shared))
         return RuleConflict(tuple(e.id for e in core), tuple(e.ruleset.id for e in core), requirements, device_facts)
+
+
+def _goal_of(goal: Goal, entry: _Entry) -> int:
+    """The goal mask of ``entry``: ``goal`` itself, or its entry under the entry's index."""
+    return goal if isinstance(goal, int) else goal[entry.index]
 
 
 def _components(entries: Sequence[_Entry], fixed: Mapping[str, Any]) -> list[list[_Entry]]:

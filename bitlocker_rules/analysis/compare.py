@@ -3,23 +3,25 @@ witness for each direction that differs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..vocabulary import Vocabulary
 from .analyzer import Analyzer
 from .logic import _GOAL_WORDS
 from .records import Comparison, Difference
-from .selection import _Entry, _interpreter_state
+from .selection import _Entry, _interpreter_state, assuming
 
 
-def compare(a: Iterable[Any], b: Iterable[Any], vocabulary: Vocabulary) -> Comparison:
+def compare(a: Iterable[Any], b: Iterable[Any], vocabulary: Vocabulary,
+            assumed: Mapping[str, bool] | None = None) -> Comparison:
     """Is ruleset (selection) A stricter than, looser than, equivalent to or incomparable with B?
 
     A is stricter when every assignment that satisfies every rule of A satisfies every rule
-    of B. Each direction that differs comes with a witness.
+    of B. Each direction that differs comes with a witness. ``assumed`` decides scenario
+    facts (the declared scenarios and those they exclude) on both sides.
     """
-    left, right = Analyzer(a, vocabulary), Analyzer(b, vocabulary)
+    left, right = Analyzer(assuming(a, assumed or {}), vocabulary), Analyzer(assuming(b, assumed or {}), vocabulary)
     ea, eb = left.select(), right.select()
     for i, e in enumerate(eb):
         e.index = len(ea) + i

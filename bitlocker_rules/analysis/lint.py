@@ -18,7 +18,7 @@ from .domains import _domains
 from .evaluation import _EMPTY, _complete, _Ctx
 from .logic import FAIL, PASS, _APPLICABLE, _GOAL_WORDS, goal_mask
 from .records import _CODES, AnalysisError, Finding, Location, _location
-from .selection import _Entry
+from .selection import _Entry, assuming
 from .unionfind import _Union
 
 
@@ -29,7 +29,7 @@ _SAMPLES = 96
 
 
 def lint(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str] | None = None,
-         implication: bool = True) -> list[Finding]:
+         implication: bool = True, assumed: Mapping[str, bool] | None = None) -> list[Finding]:
     """Semantic findings for the selected rules (the checker's diagnostics come from loading).
 
     Per rule: can never pass (L101), can never fail (L102), never applicable (L103). Per
@@ -37,9 +37,11 @@ def lint(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str
     when every assignment satisfying A satisfies B), equivalent (L105). Per file: unused
     definitions (L106). Over the whole selection: minimal sets of rules that cannot be
     satisfied together (L107), condition by condition. Rules the analyser cannot decide
-    are reported (L100) and left out of the rest.
+    are reported (L100) and left out of the rest. ``assumed`` decides scenario facts
+    (``scenario.x`` → bool, the declared scenarios and those they exclude): the rules are
+    read as they apply in those scenarios.
     """
-    analyzer = Analyzer(rulesets, vocabulary, rules)
+    analyzer = Analyzer(assuming(rulesets, assumed or {}), vocabulary, rules)
     findings = _unused_definitions(analyzer)
     findings += [_unsupported(e) for e in analyzer.entries if e.problems]
     usable = [e for e in analyzer.entries if not e.problems]

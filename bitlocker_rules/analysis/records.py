@@ -102,19 +102,27 @@ class RuleConflict:
     """Rules that cannot all be satisfied together; removing any one of them resolves it.
 
     ``device_facts`` (repair only) are the device facts that block: with them free the
-    rules could be satisfied; empty when no device could satisfy them.
+    rules could be satisfied; empty when no device could satisfy them. ``passing`` (repair
+    only) are the rules of the set that must pass, not merely not apply (they fail now).
     """
 
     rules: tuple[str, ...]
     rulesets: tuple[str, ...]
     requirements: tuple[Requirement, ...] = ()
     device_facts: tuple[str, ...] = ()
+    passing: tuple[str, ...] = ()
 
     def message(self) -> str:
         """One paragraph: which rules, and condition by condition what each requires."""
         names = [f"{r} ({s})" for r, s in zip(self.rules, self.rulesets)]
         head = (" and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1])
-        text = f"{head} cannot all be satisfied together" if len(names) > 2 else f"{head} cannot both be satisfied"
+        many = len(names) > 2
+        if set(self.passing) >= set(self.rules):
+            text = f"{head} cannot all pass together" if many else f"{head} cannot both pass"
+        else:
+            text = f"{head} cannot all be satisfied together" if many else f"{head} cannot both be satisfied"
+            if self.passing:
+                text += " with " + " and ".join(self.passing) + " passing"
         if self.requirements:
             text += ": " + "; ".join(r.sentence() for r in self.requirements)
         return text + "."
@@ -123,7 +131,7 @@ class RuleConflict:
         """JSON-ready data."""
         return {"rules": list(self.rules), "rulesets": list(self.rulesets), "message": self.message(),
                 "requirements": [_requirement_dict(r) for r in self.requirements],
-                "device_facts": list(self.device_facts)}
+                "device_facts": list(self.device_facts), "passing": list(self.passing)}
 
 
 @frozen
@@ -235,7 +243,7 @@ class SettingChange:
     alternatives: tuple[str, ...] = ()
 
     def sentence(self) -> str:
-        """``Compatible TPM startup PIN: Require startup PIN with TPM → Do not allow …``."""
+        """``Compatible TPM startup PIN: Require startup PIN with TPM → Allow startup PIN with TPM``."""
         return f"{self.label}: {self.old} → {self.new}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -247,10 +255,11 @@ class SettingChange:
 
 @frozen
 class Prerequisite:
-    """A rule no policy change can satisfy on this device, and the device facts that block it.
+    """A failing rule no policy change makes pass on this device, and the device facts that
+    block it.
 
-    ``conditions`` are the failing conditions in the evaluator's words; ``needed`` shows,
-    per blocking fact, a value under which the rule could be satisfied.
+    ``conditions`` are the failing conditions in the evaluator's words (on the facts now);
+    ``needed`` shows, per blocking fact, a value under which the rule could pass.
     """
 
     rule: str
@@ -268,14 +277,40 @@ class Prerequisite:
 
 
 @frozen
-class Repair:
-    """The smallest change to policy settings that satisfies the selected rules on a device.
+class TurnOff:
+    """Policy changes that only turn a failing rule off: it would no longer apply, because no
+    policy change makes it pass (it needs the device, or conflicts with rules kept). Shown apart
+    from the fix: it silences the rule rather than fixing what it checks. ``changes`` come on
+    top of the repair's, the fewest that keep every other rule at its goal."""
 
-    ``changes`` is optimal in the number of settings changed, for the rules that a policy
-    can satisfy at all on this device. ``prerequisites`` lists rules only a device change
-    can satisfy; ``conflicts`` lists minimal sets of rules that no policy satisfies together
-    on this device; ``left_out`` the rule of each conflict (its last) that the repair does
-    not satisfy. ``outcomes`` are the verdicts after the change.
+    rule: str
+    ruleset: str
+    title: str
+    changes: tuple[SettingChange, ...]
+
+    def sentence(self) -> str:
+        """``SE-02 Windows supports …: Allow standard users …: Allow → Not configured``."""
+        return f"{self.rule} {self.title}: " + "; ".join(c.sentence() for c in self.changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"rule": self.rule, "ruleset": self.ruleset, "title": self.title,
+                "changes": [c.to_dict() for c in self.changes]}
+
+
+@frozen
+class Repair:
+    """The smallest change to policy settings that makes a device's failing rules pass.
+
+    ``changes`` makes every failing rule a policy can fix pass (not merely not apply), keeps
+    the rules that pass or do not apply satisfied and the unknown ones from failing, lowers
+    a setting only where the rules leave no other way (an inclusion-minimal set of lowered
+    settings, by the vocabulary's strength orders), and is optimal in the number of settings
+    changed among such repairs. ``prerequisites`` lists failing rules only a device change
+    can make pass; ``conflicts`` lists minimal sets of rules that no policy brings to their
+    goals together on this device; ``left_out`` the rule of each conflict (its last) that the
+    repair does not make pass. ``turn_off`` offers, apart, the changes that would only turn
+    such a rule off. ``outcomes`` are the verdicts after the change.
     """
 
     changes: tuple[SettingChange, ...]
@@ -283,10 +318,11 @@ class Repair:
     conflicts: tuple[RuleConflict, ...] = ()
     outcomes: tuple[tuple[str, Status], ...] = ()
     left_out: tuple[str, ...] = ()
+    turn_off: tuple[TurnOff, ...] = ()
 
     @property
     def complete(self) -> bool:
-        """Whether the changes alone satisfy every selected rule."""
+        """Whether the changes alone make every failing rule pass."""
         return not self.prerequisites and not self.conflicts
 
     def to_dict(self) -> dict[str, Any]:
@@ -294,6 +330,7 @@ class Repair:
         return {"complete": self.complete, "changes": [c.to_dict() for c in self.changes],
                 "prerequisites": [p.to_dict() for p in self.prerequisites],
                 "conflicts": [c.to_dict() for c in self.conflicts], "left_out": list(self.left_out),
+                "turn_off": [t.to_dict() for t in self.turn_off],
                 "outcomes": {rule: str(status) for rule, status in self.outcomes}}
 
 

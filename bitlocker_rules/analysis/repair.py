@@ -1,57 +1,85 @@
-"""Repairs: the fewest policy-setting changes for one device, and the one change that
-helps a fleet most."""
+"""Repairs: the fewest policy-setting changes that make a device's failing rules pass without
+weakening the policy (the one change that helps a fleet most is in ``fleet_repairs``).
+
+A repair's targets are the rules that fail now: each must pass afterwards, not merely stop
+applying. Rules that pass or do not apply now stay satisfied; unknown ones must not fail. A
+setting is lowered (given a weaker value, or one not comparable with its value now, by the
+vocabulary's strength orders) only where the rules leave no other way: the set of lowered
+settings is inclusion-minimal (see ``lowering``). Among those repairs, the fewest settings
+change. A failing rule that no policy makes pass is a prerequisite (or in a conflict); the
+changes that would only turn it off (make it not apply) are offered apart.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from ..errors import Diagnostic
+from ..outcome import Status
 from ..vocabulary import Vocabulary
-from .analyzer import Analyzer, _values_of
+from .analyzer import Analyzer, Goal, _values_of
 from .domains import _domains
-from .evaluation import _EMPTY, _complete, _Ctx
-from .logic import _GOAL_WORDS
-from .records import AnalysisError, FleetChange, FleetRepair, Prerequisite, Repair, SettingChange
+from .evaluation import _Ctx
+from .logic import goal_mask
+from .lowering import _Lowering, _minimal_lowerings, _repair_domains, _restricted
+from .records import AnalysisError, Prerequisite, Repair, RuleConflict, SettingChange, TurnOff
 from .search import _DEAD, _changes_needed, _Constraint, _groups, _prepare, _search, _status
 from .selection import _Entry, _interpreter_state
 from .values import _same, _show, _typed
 
 
-_SATISFIED = _GOAL_WORDS["satisfied"]
+_SATISFIED = goal_mask("satisfied")
+_PASS = goal_mask(Status.PASS)
+_FAIL = goal_mask(Status.FAIL)
+_UNKNOWN = goal_mask(Status.UNKNOWN)
+_NOT_FAILED = goal_mask([Status.PASS, Status.NOT_APPLICABLE, Status.UNKNOWN])
+_OFF = goal_mask(Status.NOT_APPLICABLE)
+_ANY = goal_mask(list(Status))
 
 
 def repair(rulesets: Iterable[Any], vocabulary: Vocabulary, facts: Any, *, rules: Iterable[str] | None = None,
-           max_changes: int | None = None) -> Repair:
-    """The fewest policy-setting changes that satisfy the selected rules on one device.
+           max_changes: int | None = None, targets: Iterable[str] | None = None) -> Repair:
+    """The fewest policy-setting changes that make the failing rules pass on one device.
 
     ``facts`` are the device's effective facts (a Facts record or a values mapping: the
     policy settings and the device facts merged; facts in conflict are absent, hence
     missing). Only facts of the ``policy`` namespace change; every other fact keeps its
-    value (or stays missing). Rules that no policy can satisfy on this device become
-    prerequisites with the device facts that block them; rules that cannot be satisfied
-    together are reported as conflicts (minimal sets) and one rule of each is left out.
+    value (or stays missing). The targets are the selected rules that fail now (only those
+    named in ``targets``, when given); each must pass. Rules that no policy makes pass on
+    this device become prerequisites with the device facts that block them; targets that
+    cannot pass together with the other rules' goals are reported as conflicts (minimal
+    sets) and left out. No setting is lowered unless the rules leave no other way.
     """
     analyzer = Analyzer(rulesets, vocabulary, rules)
     entries = analyzer.select()
     device = _DeviceFacts.of(entries, vocabulary, facts)
-    reachable, prerequisites = _split_reachable(analyzer, entries, device.fixed)
-    rest, cores = analyzer.split(reachable, _SATISFIED, device.fixed)
-    conflicts = tuple(analyzer.conflict(core, _blocking(analyzer, core, device.fixed)) for core in cores)
-    assignment = _optimal(analyzer, rest, device.fixed, device.current, max_changes)
+    goals = _Goals.of(entries, device.values, targets)
+    reachable, prerequisites = _split_reachable(analyzer, goals.targets, device.fixed)
+    # The other rules first: what passes now keeps passing, so a conflict leaves out a target.
+    rest, cores = analyzer.split(goals.others + reachable, goals.masks, device.fixed)
+    conflicts = tuple(_conflict(analyzer, core, goals.masks, device.fixed) for core in cores)
+    lowering = _Lowering.of(vocabulary, device.current)
+    assignment = _optimal(analyzer, rest, goals.masks, device.fixed, lowering, max_changes)
     if assignment is None:
         raise AnalysisError([Diagnostic("A201", f"no repair with at most {max_changes} changes")])
+    assignment = _strongest_values(analyzer, rest, goals.masks, assignment, lowering)
     changed = device.changed(assignment)
     after = _typed({**device.values, **changed})
-    _confirm(rest, after)
-    changes = _setting_changes(analyzer, entries, rest, device, assignment, changed)
+    _confirm(rest, goals.masks, after)
+    changes = _setting_changes(analyzer, entries, rest, goals.masks, device, assignment, changed, lowering)
     outcomes = tuple((e.id, e.interpreter.verdict(e.rule, after)[0]) for e in entries)
+    # The reasons a prerequisite fails are read on the facts now: after the repair it may
+    # not even apply (another rule's fix can turn it off).
     prerequisites = [
-        _with_conditions(p, next(e for e in entries if e.id == p.rule), after) for p in prerequisites
+        _with_conditions(p, next(e for e in entries if e.id == p.rule), _typed(device.values)) for p in prerequisites
     ]
-    return Repair(changes, tuple(prerequisites), conflicts, outcomes, tuple(core[-1].id for core in cores))
+    kept = {e.index for e in rest}
+    unfixed = [e for e in goals.targets if e.index not in kept]
+    turn_off = _turn_offs(analyzer, rest, goals.masks, unfixed, device, assignment, after)
+    return Repair(changes, tuple(prerequisites), conflicts, outcomes, tuple(core[-1].id for core in cores), turn_off)
 
 
 @frozen
@@ -79,37 +107,151 @@ class _DeviceFacts:
         return {f: v for f, v in assignment.items() if f in self.current and not _same(v, self.current.get(f))}
 
 
+@frozen
+class _Goals:
+    """What the repair asks of each rule (goal masks by entry index), from its verdict now: a
+    target (it fails) must pass, a rule that passes or does not apply stays satisfied, an
+    unknown one must not fail; a failing rule that is not a target may end anyhow."""
+
+    masks: dict[int, int]
+    targets: list[_Entry]
+    others: list[_Entry]
+
+    @classmethod
+    def of(cls, entries: Sequence[_Entry], values: Mapping[str, Any], targets: Iterable[str] | None) -> _Goals:
+        """The goals of ``entries`` under ``values`` (the facts now); ``targets``: see ``repair``."""
+        wanted = None if targets is None else set(targets)
+        typed = _typed(values)
+        masks, chosen, others = {}, [], []
+        for e in entries:
+            state = _interpreter_state(e, typed)
+            # A disputed rule never fails (it is reported unknown): it is never a target.
+            if state & _FAIL and not e.rule.disputed and (wanted is None or e.id in wanted):
+                masks[e.index] = _PASS
+                chosen.append(e)
+                continue
+            masks[e.index] = _SATISFIED if state & _SATISFIED else _NOT_FAILED if state & _UNKNOWN else _ANY
+            others.append(e)
+        return cls(masks, chosen, others)
+
+
+def _conflict(analyzer: Analyzer, core: Sequence[_Entry], goals: Mapping[int, int], fixed: Mapping[str, Any]
+              ) -> RuleConflict:
+    """The record of rules that cannot reach their goals together: the device facts that
+    block them, and which of them must pass."""
+    found = analyzer.conflict(core, _blocking(analyzer, core, goals, fixed))
+    return evolve(found, passing=tuple(e.id for e in core if goals[e.index] == _PASS))
+
+
 def _policy(vocabulary: Vocabulary, name: str) -> bool:
     """Whether ``name`` is a policy setting (a fact a repair may change)."""
     decl = vocabulary.fact(name)
     return decl is not None and decl.policy_controlled
 
 
-def _split_reachable(analyzer: Analyzer, entries: Sequence[_Entry], fixed: Mapping[str, Any]
+def _split_reachable(analyzer: Analyzer, targets: Sequence[_Entry], fixed: Mapping[str, Any]
                      ) -> tuple[list[_Entry], list[Prerequisite]]:
-    """The rules some policy satisfies on this device, and the others as prerequisites."""
+    """The targets some policy makes pass on this device, and the others as prerequisites."""
     reachable, prerequisites = [], []
-    for e in entries:
-        if analyzer.satisfiable([e], _SATISFIED, fixed):
+    for e in targets:
+        if analyzer.satisfiable([e], _PASS, fixed):
             reachable.append(e)
         else:
             prerequisites.append(_prerequisite(analyzer, e, fixed))
     return reachable, prerequisites
 
 
-def _confirm(entries: Sequence[_Entry], after: Mapping[str, Any]) -> None:
-    """Check with the interpreter that the repaired values satisfy every rule they should."""
+def _confirm(entries: Sequence[_Entry], goals: Mapping[int, int], after: Mapping[str, Any]) -> None:
+    """Check with the interpreter that the repaired values give every rule its goal."""
     for e in entries:
-        if not _interpreter_state(e, after) & _SATISFIED:
-            raise AssertionError(f"analysis bug: the repair does not satisfy {e.id}")
+        if not _interpreter_state(e, after) & goals[e.index]:
+            raise AssertionError(f"analysis bug: the repair does not bring {e.id} to its goal")
 
 
-def _setting_changes(analyzer: Analyzer, entries: Sequence[_Entry], rest: Sequence[_Entry], device: _DeviceFacts,
-                     assignment: Mapping[str, Any], changed: Mapping[str, Any]) -> tuple[SettingChange, ...]:
+def _optimal(analyzer: Analyzer, entries: Sequence[_Entry], goals: Mapping[int, int], fixed: Mapping[str, Any],
+             lowering: _Lowering, max_changes: int | None) -> dict[str, Any] | None:
+    """Per independent group of rules, the fewest changed settings among the repairs that
+    lower an inclusion-minimal set of settings; the groups add up (they share no setting)."""
+    constraints = [_Constraint([e], goals[e.index]) for e in entries]
+    _prepare(constraints, fixed)
+    result = dict(fixed) | dict(lowering.current)
+    spent = 0
+    for group in _groups(constraints):
+        room = None if max_changes is None else max_changes - spent
+        found = _group_repair(analyzer, group, fixed, lowering, room)
+        if found is None:
+            return None
+        changes, assignment = found
+        spent += changes
+        result.update(assignment)
+    return result
+
+
+def _group_repair(analyzer: Analyzer, group: Sequence[_Constraint], fixed: Mapping[str, Any],
+                  lowering: _Lowering, room: int | None) -> tuple[int, dict[str, Any]] | None:
+    """(changes, assignment) for one group: for each minimal set of settings it must lower,
+    the fewest changes that lower only those; the best of them (None past ``room``)."""
+    domains = _domains([c.entries[0] for c in group], analyzer.vocabulary, fixed, first=lowering.current)
+    domains = _repair_domains(domains, lowering, analyzer.vocabulary)
+    best = None
+    for free in _minimal_lowerings(group, fixed, domains, lowering):
+        limit = room if best is None else best[0] - 1 if room is None else min(room, best[0] - 1)
+        found = _fewest_changes(group, fixed, _restricted(domains, lowering, free), lowering.current, limit)
+        if found is not None:
+            best = found
+    return best
+
+
+def _fewest_changes(group: Sequence[_Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
+                    current: Mapping[str, Any], room: int | None) -> tuple[int, dict[str, Any]] | None:
+    """Iterative deepening on the number of changed settings: (changes, assignment) with the
+    fewest, at most ``room`` (None: no limit), or None when no such assignment exists."""
+    here = {v: current.get(v) for c in group for v in c.vars}
+    probe = _Ctx({**fixed, **here}, domains)
+    violated = [c.vars for c in group if _status(c, probe) == _DEAD]
+    limit = len(here) if room is None else min(room, len(here))
+    for k in range(_changes_needed(violated), limit + 1):
+        found = _search(group, fixed, domains, here, k, violated)
+        if found is not None:
+            return k, found
+    return None
+
+
+def _options(analyzer: Analyzer, entries: Sequence[_Entry], goals: Mapping[int, int],
+             assignment: Mapping[str, Any], fact: str) -> list[Any]:
+    """The values of an enum or bool ``fact`` that keep every rule reading it at its goal,
+    the rest of ``assignment`` unchanged (none for other kinds)."""
+    decl = analyzer.vocabulary.fact(fact)
+    if decl is None or decl.type.kind not in ("enum", "bool"):
+        return []
+    values = decl.type.enum.member_names if decl.type.enum else (True, False)
+    touching = [e for e in entries if fact in e.facts]
+    return [v for v in values
+            if all(_interpreter_state(e, _typed({**assignment, fact: v})) & goals[e.index] for e in touching)]
+
+
+def _strongest_values(analyzer: Analyzer, entries: Sequence[_Entry], goals: Mapping[int, int],
+                      assignment: Mapping[str, Any], lowering: _Lowering) -> dict[str, Any]:
+    """``assignment`` with each lowered setting at the smallest lowering that works with the
+    rest unchanged: Require → Allow rather than Require → Do not allow."""
+    result = dict(assignment)
+    for fact in sorted(lowering.current):
+        if fact not in result or not lowering.lowers(fact, result[fact]):
+            continue
+        better = [v for v in _options(analyzer, entries, goals, result, fact)
+                  if lowering.lowers(fact, v) and lowering.stronger(fact, v, result[fact])]
+        if better:
+            result[fact] = lowering.preferred(fact, better)[0]
+    return result
+
+
+def _setting_changes(analyzer: Analyzer, entries: Sequence[_Entry], rest: Sequence[_Entry],
+                     goals: Mapping[int, int], device: _DeviceFacts, assignment: Mapping[str, Any],
+                     changed: Mapping[str, Any], lowering: _Lowering) -> tuple[SettingChange, ...]:
     """The changed settings in the Intune words, in the order the rules read them, each
     with the other values that work as well."""
     return tuple(
-        _change(analyzer, f, device.current.get(f), v, _alternatives(analyzer, rest, device.fixed, assignment, f),
+        _change(analyzer, f, device.current.get(f), v, _alternatives(analyzer, rest, goals, assignment, f, lowering),
                 device.disputed.get(f))
         for f, v in sorted(changed.items(), key=lambda kv: _order_key(entries, kv[0]))
     )
@@ -123,55 +265,20 @@ def _order_key(entries: Sequence[_Entry], fact: str) -> tuple[int, int]:
     return len(entries), 0
 
 
-def _optimal(analyzer: Analyzer, entries: Sequence[_Entry], fixed, current, max_changes) -> dict[str, Any] | None:
-    """Iterative deepening on the number of changed settings, per independent group of
-    rules: the first budget that works is optimal for the group, and the groups add up."""
-    constraints = [_Constraint([e], _SATISFIED) for e in entries]
-    _prepare(constraints, fixed)
-    result = dict(fixed) | dict(current)
-    spent = 0
-    for group in _groups(constraints):
-        room = None if max_changes is None else max_changes - spent
-        found = _fewest_changes(analyzer, group, fixed, current, room)
-        if found is None:
-            return None
-        changes, assignment = found
-        spent += changes
-        result.update(assignment)
-    return result
-
-
-def _fewest_changes(analyzer: Analyzer, group: Sequence[_Constraint], fixed: Mapping[str, Any],
-                    current: Mapping[str, Any], room: int | None) -> tuple[int, dict[str, Any]] | None:
-    """(changes, assignment) for one group with the fewest changed settings, at most
-    ``room`` (None: no limit), or None when no such assignment exists."""
-    domains = _domains([c.entries[0] for c in group], analyzer.vocabulary, fixed, first=current)
-    here = {v: current.get(v) for c in group for v in c.vars}
-    probe = _Ctx({**fixed, **here}, domains)
-    violated = [c.vars for c in group if _status(c, probe) == _DEAD]
-    limit = len(here) if room is None else min(room, len(here))
-    for k in range(_changes_needed(violated), limit + 1):
-        found = _search(group, fixed, domains, here, k, violated)
-        if found is not None:
-            return k, found
-    return None
-
-
-def _alternatives(analyzer: Analyzer, entries, fixed, assignment, fact) -> tuple[str, ...]:
-    """Other values of ``fact`` that work with the rest of the repair unchanged."""
-    decl = analyzer.vocabulary.fact(fact)
-    if decl is None or decl.type.kind not in ("enum", "bool"):
-        return ()
-    options = list(decl.type.enum.member_names) if decl.type.enum else [True, False]
-    touching = [e for e in entries if fact in e.facts]
-    found = []
-    for option in options:
-        if _same(option, assignment.get(fact)):
-            continue
-        trial = _typed({**assignment, fact: option})
-        if all(_interpreter_state(e, trial) & _SATISFIED for e in touching):
-            found.append(_show(analyzer.vocabulary, fact, option))
-    return tuple(found)
+def _alternatives(analyzer: Analyzer, entries: Sequence[_Entry], goals: Mapping[int, int],
+                  assignment: Mapping[str, Any], fact: str, lowering: _Lowering) -> tuple[str, ...]:
+    """Other values of ``fact`` that work with the rest of the repair unchanged: for a setting
+    the repair does not lower, those that lower nothing; for one it lowers, the other
+    lowerings, smallest first. The weakest value (Not configured) is offered only when the
+    repair's own value is as weak."""
+    chosen = assignment.get(fact)
+    lowered = lowering.lowers(fact, chosen)
+    found = [
+        v for v in _options(analyzer, entries, goals, assignment, fact)
+        if not _same(v, chosen) and lowering.lowers(fact, v) == lowered
+        and (lowering.weakest(fact, chosen) or not lowering.weakest(fact, v))
+    ]
+    return tuple(_show(analyzer.vocabulary, fact, v) for v in lowering.preferred(fact, found))
 
 
 def _change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives=(), disputed=None) -> SettingChange:
@@ -190,17 +297,51 @@ def _change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives=(), 
     )
 
 
-def _blocking(analyzer: Analyzer, entries: Sequence[_Entry], fixed: Mapping[str, Any]) -> tuple[str, ...]:
-    """A minimal set of fixed facts that, set free, makes ``entries`` satisfiable (() if none does)."""
+def _turn_offs(analyzer: Analyzer, kept: Sequence[_Entry], goals: Mapping[int, int], unfixed: Sequence[_Entry],
+               device: _DeviceFacts, assignment: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[TurnOff, ...]:
+    """For each target the repair does not make pass (and that still applies after it), the
+    fewest further changes that turn it off, when some do."""
+    now = {f: assignment.get(f) for f in device.current}
+    found = []
+    for e in unfixed:
+        if _interpreter_state(e, after) & _OFF or not analyzer.satisfiable([e], _OFF, device.fixed):
+            continue
+        off = _turn_off(analyzer, kept, goals, e, device, now)
+        if off is not None:
+            found.append(off)
+    return tuple(found)
+
+
+def _turn_off(analyzer: Analyzer, kept: Sequence[_Entry], goals: Mapping[int, int], e: _Entry,
+              device: _DeviceFacts, now: Mapping[str, Any]) -> TurnOff | None:
+    """The fewest changes, from the repaired settings ``now``, that make ``e`` not apply while
+    every kept rule keeps its goal (lowering as little as that allows); None when none do."""
+    entries, masks = [*kept, e], {**goals, e.index: _OFF}
+    if not analyzer.satisfiable(entries, masks, device.fixed):
+        return None
+    lowering = _Lowering.of(analyzer.vocabulary, now)
+    assignment = _optimal(analyzer, entries, masks, device.fixed, lowering, None)
+    assert assignment is not None, "analysis bug: a satisfiable turn-off without an assignment"
+    assignment = _strongest_values(analyzer, entries, masks, assignment, lowering)
+    changed = {f: v for f, v in assignment.items() if f in now and not _same(v, now.get(f))}
+    _confirm(entries, masks, _typed({**device.values, **now, **changed}))
+    changes = tuple(_change(analyzer, f, now.get(f), v)
+                    for f, v in sorted(changed.items(), key=lambda kv: _order_key(entries, kv[0])))
+    return TurnOff(e.id, e.ruleset.id, e.rule.title, changes)
+
+
+def _blocking(analyzer: Analyzer, entries: Sequence[_Entry], goal: Goal, fixed: Mapping[str, Any]
+              ) -> tuple[str, ...]:
+    """A minimal set of fixed facts that, set free, lets ``entries`` reach ``goal`` (() if none does)."""
     read = list(dict.fromkeys(f for e in entries for f in e.facts if f in fixed))
     free = {k: v for k, v in fixed.items() if k not in read}
-    if not analyzer.satisfiable(entries, _SATISFIED, free):
+    if not analyzer.satisfiable(entries, goal, free):
         return ()
     needed = []
     kept = dict(free)
     for f in read:
         trial = {**kept, f: fixed[f]}
-        if analyzer.satisfiable(entries, _SATISFIED, trial):
+        if analyzer.satisfiable(entries, goal, trial):
             kept = trial
         else:
             needed.append(f)
@@ -208,13 +349,13 @@ def _blocking(analyzer: Analyzer, entries: Sequence[_Entry], fixed: Mapping[str,
 
 
 def _prerequisite(analyzer: Analyzer, e: _Entry, fixed: Mapping[str, Any]) -> Prerequisite:
-    """A rule no policy satisfies on this device: the device facts that block it and, for
-    each, a value under which the rule could be satisfied."""
-    blocking = _blocking(analyzer, [e], fixed)
+    """A failing rule no policy makes pass on this device: the device facts that block it
+    and, for each, a value under which the rule could pass."""
+    blocking = _blocking(analyzer, [e], _PASS, fixed)
     needed: tuple[tuple[str, str, str], ...] = ()
     if blocking:
         free = {k: v for k, v in fixed.items() if k not in blocking}
-        assignment = analyzer.solve([(e, _SATISFIED)], free) or {}
+        assignment = analyzer.solve([(e, _PASS)], free) or {}
         needed = tuple((f, analyzer.label(f), _show(analyzer.vocabulary, f, assignment.get(f))) for f in blocking)
     return Prerequisite(e.id, e.ruleset.id, e.rule.title, blocking, (), needed)
 
@@ -226,62 +367,3 @@ def _with_conditions(p: Prerequisite, e: _Entry, values: Mapping[str, Any]) -> P
     wanted = set(p.facts)
     conditions = tuple(c for c in outcome.reasons if c.fact.split("[", 1)[0] in wanted) or outcome.reasons
     return Prerequisite(p.rule, p.ruleset, p.title, p.facts, conditions, p.needed)
-
-
-def fleet_repair(rulesets: Iterable[Any], vocabulary: Vocabulary, devices: Iterable[Any], *,
-                 rules: Iterable[str] | None = None, top: int = 5) -> FleetRepair:
-    """The one policy-setting change (fact → value, set on every device) that makes the most
-    devices satisfy every selected rule. ``devices`` are Facts records or values mappings
-    (each with its own effective policy settings)."""
-    analyzer = Analyzer(rulesets, vocabulary, rules)
-    entries = analyzer.select()
-    fleet = [dict(_values_of(d)) for d in devices]
-    settings = list(dict.fromkeys(f for e in entries for f in e.facts if _policy(vocabulary, f)))
-    domains = _domains(entries, vocabulary, {})
-    base = [[_satisfied(e, values) for e in entries] for values in fleet]
-    before = sum(all(row) for row in base)
-    ranking = [FleetChange(None, before)]
-    for fact in settings:
-        ranking += _fleet_changes(analyzer, entries, fleet, base, fact, domains.get(fact, ()))
-    ranking.sort(key=lambda c: -c.devices_satisfied)
-    best = ranking[0]
-    if best.change is not None and best.devices_satisfied == before:
-        best = FleetChange(None, before)
-    if best.change is not None:
-        _confirm_fleet(entries, fleet, best.change)
-    return FleetRepair(best, before, len(fleet), tuple(ranking[:top]))
-
-
-def _satisfied(e: _Entry, values: Mapping[str, Any]) -> bool:
-    """Whether ``e`` is satisfied under ``values`` (absent facts missing)."""
-    ctx = _Ctx(_complete(values, e.facts), _EMPTY)
-    return bool(e.state(ctx) & _SATISFIED)
-
-
-def _fleet_changes(analyzer: Analyzer, entries: Sequence[_Entry], fleet: Sequence[Mapping[str, Any]],
-                   base: Sequence[Sequence[bool]], fact: str, values: Iterable[Any]) -> list[FleetChange]:
-    """Each value of one setting, set on every device, with how many devices then satisfy
-    every rule (``base``: which rules each device satisfies now)."""
-    touching = [i for i, e in enumerate(entries) if fact in e.facts]
-    others = [i for i in range(len(entries)) if i not in touching]
-    # A device that fails a rule not reading ``fact`` fails it whatever value ``fact`` takes.
-    ready = [d for d, row in enumerate(base) if all(row[i] for i in others)]
-    olds = {repr(fleet[d].get(fact)) for d in range(len(fleet))}
-    old = fleet[0].get(fact) if len(olds) == 1 and fleet else None
-    found = []
-    for value in values:
-        count = sum(1 for d in ready if all(_satisfied(entries[i], {**fleet[d], fact: value}) for i in touching))
-        change = _change(analyzer, fact, old, value)
-        if len(olds) > 1:
-            change = SettingChange(change.fact, change.label, "(varies)", change.new, None, value)
-        found.append(FleetChange(change, count))
-    return found
-
-
-def _confirm_fleet(entries: Sequence[_Entry], fleet: Sequence[Mapping[str, Any]], change: SettingChange) -> None:
-    """Check with the interpreter, device by device, the fleet evaluation of ``change``."""
-    for values in fleet:
-        after = _typed({**values, change.fact: change.new_value})
-        ok = all(_interpreter_state(e, after) & _SATISFIED for e in entries)
-        if ok != all(_satisfied(e, {**values, change.fact: change.new_value}) for e in entries):
-            raise AssertionError("analysis bug: fleet evaluation disagrees with the interpreter")

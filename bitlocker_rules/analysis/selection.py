@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import attrs
+
 from .. import nodes as n
 from ..errors import Diagnostic
 from ..interpreter import Interpreter
@@ -58,6 +60,19 @@ class _Entry:
                 break
             r = _AND[r][m]
         return _STATES[a][r]
+
+
+def assuming(rulesets: Iterable[Any], assumed: Mapping[str, bool]) -> list[Any]:
+    """The rulesets (LoadedRuleset-like or Rulesets) with the assumed scenario facts
+    (``scenario.x`` → bool) decided, so the analyser reads the rules as they apply then."""
+    if not assumed:
+        return list(rulesets)
+    found = []
+    for item in rulesets:
+        ruleset = getattr(item, "ruleset", item)
+        specialised = attrs.evolve(ruleset, rules=tuple(n.assume_scenarios(r, assumed) for r in ruleset.rules))
+        found.append(specialised if item is ruleset else attrs.evolve(item, ruleset=specialised))
+    return found
 
 
 def _entries(rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None) -> list[_Entry]:
