@@ -21,13 +21,18 @@ from html import escape
 from typing import Any
 
 from ..errors import redact
-from ..outcome import Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, Status
+from ..outcome import Cause, Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, Status, Undecided
 from .fleet_detail import (
     DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
+)
+from .wording import (
+    citations, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, rules_broken, scenario_pending,
+    shown_outcomes, value_from, verdict,
 )
 
 _ORDER = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)
 _NAMES = {Status.PASS: "pass", Status.FAIL: "fail", Status.UNKNOWN: "unknown", Status.NOT_APPLICABLE: "n/a"}
+_DEVICE_NAMES = {**_NAMES, Status.NOT_APPLICABLE: "does not apply"}  # one device's page says it in words
 _FILL = {Status.PASS: "#2da44e", Status.FAIL: "#cf222e", Status.UNKNOWN: "#d4a72c", Status.NOT_APPLICABLE: "#c4cbd3"}
 _INK = {Status.PASS: "#ffffff", Status.FAIL: "#ffffff", Status.UNKNOWN: "#3b2300", Status.NOT_APPLICABLE: "#24292f"}
 _CONFLICTS_LEAD = ("Assigned policies give these settings different values; the rules that read them are unknown "
@@ -90,6 +95,10 @@ code { font-family: ui-monospace, SFMono-Regular, "SF Mono", Menlo, Consolas, "L
 .fix { margin: 12px 0 0; padding: 10px 14px; background: #f0f7ff; border: 1px solid #c7e0fb; border-radius: 6px; }
 .fix b { color: #0550ae; }
 .muted { color: var(--muted); }
+.verdict { font-size: 16px; margin: 0 0 14px; } .verdict .badge { font-size: 14px; padding: 2px 12px; margin-right: 6px; }
+.fix ul.reasons { margin: 2px 0 4px; }
+ul.cites { margin: 8px 0 0; padding-left: 20px; color: var(--muted); font-size: 13px; }
+.caveat { margin: 10px 0 0; padding: 8px 12px; background: #fff8c5; border-radius: 6px; }
 ul.reasons { margin: 8px 0 0; padding-left: 20px; }
 ul.reasons li { margin: 2px 0; }
 .count { font-variant-numeric: tabular-nums; font-weight: 600; }
@@ -158,8 +167,8 @@ def _page(title: str, eyebrow: str, subtitle: str, body: list[str]) -> str:
     ]) + "\n"
 
 
-def _legend() -> str:
-    items = "".join(f'<span><i style="background:{_FILL[s]}"></i>{_NAMES[s]}</span>' for s in _ORDER)
+def _legend(names: Mapping[Status, str] = _NAMES) -> str:
+    items = "".join(f'<span><i style="background:{_FILL[s]}"></i>{names[s]}</span>' for s in _ORDER)
     return f'<div class="legend" aria-hidden="true">{items}</div>'
 
 
@@ -174,9 +183,9 @@ def _meter(parts: Sequence[tuple[int, str]], whole: int) -> str:
     return f'<div class="meter">{spans}</div>'
 
 
-def _badge(status: Status) -> str:
+def _badge(status: Status, names: Mapping[Status, str] = _NAMES) -> str:
     kind = "na" if status is Status.NOT_APPLICABLE else status.value
-    return f'<span class="badge {kind}">{_NAMES[status]}</span>'
+    return f'<span class="badge {kind}">{names[status]}</span>'
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[int] = (),
@@ -306,7 +315,7 @@ def _cause_chart(reasons: Sequence[tuple[str, int]], devices: int) -> str:
             f'aria-label="Devices per failure cause"><title>Failure causes</title>\n{_lines(out)}\n</svg>')
 
 
-def _status_bar(counts: Mapping[Status, int], total: int) -> str:
+def _status_bar(counts: Mapping[Status, int], total: int, names: Mapping[Status, str] = _NAMES) -> str:
     """A single stacked bar of a device's verdicts."""
     width, h = 1100, 26
     out, x = [], 0.0
@@ -316,10 +325,10 @@ def _status_bar(counts: Mapping[Status, int], total: int) -> str:
             continue
         w = width * count / total
         out.append(f'<rect x="{_num(x)}" y="0" width="{_num(w)}" height="{h}" fill="{_FILL[status]}">'
-                   f'<title>{_NAMES[status]}: {count}</title></rect>')
-        if w > 60:
+                   f'<title>{names[status]}: {count}</title></rect>')
+        if w > 10 * len(f"{count} {names[status]}"):  # about 10px a character of 13px bold: else no label
             out.append(f'<text x="{_num(x + 10)}" y="17" font-size="13" font-weight="600" fill="{_INK[status]}">'
-                       f'{count} {_NAMES[status]}</text>')
+                       f'{count} {names[status]}</text>')
         x += w
     return (f'<svg class="chart" viewBox="0 0 {width} {h}" role="img" aria-label="Verdicts of the rules">'
             f'<title>Verdicts of the rules</title>\n{_lines(out)}\n</svg>')
@@ -549,21 +558,29 @@ def _inputs_section(inputs: Sequence[InputRecord]) -> list[str]:
 
 
 def render_html(report: Report, *, verbose: bool = False) -> str:
-    """The page for one device: verdicts, every failing and unknown rule explained, conflicts, notes."""
+    """The page for one device: the verdict, scenarios, causes, what is unknown and the fix
+    first; then the rules that fail or could not be decided (every rule with ``verbose``),
+    each explained, the conflicts, the notes and the inputs."""
     outcomes, conflicts = report.outcomes, {c.fact: c for c in report.conflicts}
     counts = {s: report.count(s) for s in Status}
+    shown = shown_outcomes(report, verbose)
     # passing rules are explained only on request, and only those with reasons: the others would say nothing
-    passes = [o for o in outcomes if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons] if verbose else []
+    passes = [o for o in shown if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons]
     subtitle = f"{len(outcomes)} rule{'' if len(outcomes) == 1 else 's'} of {_ruleset_names(outcomes)}"
     body = [
         *_device_kpis(counts),
-        *_verdicts(report, counts),
-        *_rules_card("Failing rules", [o for o in outcomes if o.status is Status.FAIL], conflicts,
+        *_verdict_card(report),
+        *_causes_card(report),
+        *_undecided_card(report.undecided()),
+        *_fix_card(report),
+        *_verdicts(report, counts, shown, verbose),
+        *_rules_card("Failing rules", [o for o in shown if o.status is Status.FAIL], conflicts, report,
                      "The settings at fault, their values, what each rule needs, and the fix."),
-        *_rules_card("Rules that could not be decided", [o for o in outcomes if o.status is Status.UNKNOWN], conflicts,
-                     "A fact is missing or assigned policies disagree on a setting."),
-        *_rules_card("Passing and not applicable rules", passes, conflicts),
-        *_conflicting_settings(report.conflicts),
+        *_rules_card("Rules that could not be decided", [o for o in shown if o.status is Status.UNKNOWN], conflicts,
+                     report, "A fact is missing, assigned policies disagree on a setting, or the sources "
+                             "do not settle the verdict."),
+        *_rules_card("Rules that pass or do not apply", passes, conflicts, report),
+        *_conflicting_settings(other_conflicts(report)),
         *_notes(report.notes),
         *_inputs_section(report.inputs),
     ]
@@ -571,39 +588,127 @@ def render_html(report: Report, *, verbose: bool = False) -> str:
 
 
 def _device_kpis(counts: Mapping[Status, int]) -> list[str]:
-    """The headline numbers: how many rules failed, were unknown, passed and did not apply."""
+    """The headline numbers: how many rules fail, are unknown, pass and do not apply."""
     return ['<div class="kpis">',
-            _kpi("Failed", counts[Status.FAIL], "fail"),
+            _kpi("Fail", counts[Status.FAIL], "fail"),
             _kpi("Unknown", counts[Status.UNKNOWN], "unknown"),
-            _kpi("Passed", counts[Status.PASS], "pass"),
-            _kpi("Not applicable", counts[Status.NOT_APPLICABLE], "na"),
+            _kpi("Pass", counts[Status.PASS], "pass"),
+            _kpi("Do not apply", counts[Status.NOT_APPLICABLE], "na"),
             "</div>"]
 
 
-def _verdicts(report: Report, counts: Mapping[Status, int]) -> list[str]:
-    """How many rules failed, the verdicts as one bar, and every rule in a table."""
-    failed = counts[Status.FAIL]
-    return _card("Verdicts",
-                 _lead(_e(f"{failed} rule{'' if failed == 1 else 's'} failed.") if failed else "No rule failed."),
-                 _legend(), _status_bar(counts, len(report.outcomes)), '<div style="height:16px"></div>',
-                 _table(["Status", "Rule", "Severity", "Title", "Reason"],
-                        [[_badge(o.status), f'<span class="chip">{_e(o.rule)}</span>', _e(o.severity), _e(o.title),
-                          _e(o.short_reason())] for o in report.outcomes]))
+def _verdict_card(report: Report) -> list[str]:
+    """The verdict in a sentence, then what the check is about: each scenario and how it was decided."""
+    word, sentence = verdict(report)
+    line = f'<p class="verdict"><span class="badge {word.lower()}">{word}</span> {_e(sentence)}</p>'
+    shown = report.relevant_scenarios()
+    if not shown:
+        return _card("Verdict", line)
+    items = []
+    for scenario in shown:
+        pending = scenario_pending(report, scenario)
+        items.append(f"<li><b>{_e(scenario.label)}</b>: {_e(scenario.state)}, {_e(scenario.provenance())}"
+                     + (f'. <span class="muted">{_e(pending[0].upper() + pending[1:])}</span>' if pending else "")
+                     + "</li>")
+    return _card("Verdict", line, "<h3>What this check is about</h3>", '<ul class="reasons">', *items, "</ul>")
+
+
+def _causes_card(report: Report) -> list[str]:
+    """Each distinct cause, worst first: the value at fault, the rules it breaks, the fix."""
+    causes = report.causes()
+    if not causes:
+        return []
+    return _card("Causes", _lead("Each setting or device fact at fault, with the rules it breaks; the worst first."),
+                 *(_cause_block(number, cause, report) for number, cause in enumerate(causes, 1)))
+
+
+def _cause_block(number: int, cause: Cause, report: Report) -> str:
+    """One cause: its value (or each policy's), the rules with what each needs, the fix and events."""
+    kind = "unknown" if cause.kind == "conflict" else "fail"
+    heading = (f"{cause.label} is in conflict between policies" if cause.kind == "conflict" else cause.sentence())
+    source = value_from(cause.source, report.inputs) if cause.kind != "conflict" else ""
+    where = " · ".join(filter(None, [rules_broken(cause), f"value from {source}" if source else ""]))
+    parts = [f'<div class="rule {kind}"><div class="rule-head"><span class="chip{" fail" if kind == "fail" else ""}">'
+             f'{number}</span><h3>{_e(heading)}</h3><span class="badge sev">{_e(cause.severity)}</span>'
+             f'<span class="where">{_e(where)}</span></div>']
+    if cause.kind == "conflict":
+        parts.append(_table(["Policy", "Value"], [[_e(src), f"<b>{_e(shown)}</b>"] for src, _, shown in cause.values]))
+    parts.append(_table(["Rule", "Severity", "Title", "What the rule needs"],
+                        [[f'<span class="chip">{_e(r.rule)}</span>', _e(r.severity), _e(r.title), _e(r.required)]
+                         for r in cause.rules], widths=(10, 10, 45, 35)))
+    fixes = ([conflict_fix(cause)] if cause.kind == "conflict" else []) + list(cause.fixes)
+    items = ([f"<b>Fix:</b> {_e(fixes[0])}"] if len(fixes) == 1 else
+             ['<b>Fix:</b><ul class="reasons">' + "".join(f"<li>{_e(fix)}</li>" for fix in fixes) + "</ul>"]
+             if fixes else [])
+    if cause.events:
+        items.append(f"<b>BitLocker event ids:</b> {_e(', '.join(str(e) for e in cause.events))}")
+    if items:
+        parts.append('<div class="fix">' + "".join(f"<div>{item}</div>" for item in items) + "</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _undecided_card(groups: Sequence[Undecided]) -> list[str]:
+    """The rules that could not be decided, one row per set of missing facts (or caveat)."""
+    if not groups:
+        return []
+    rows = [["<br>".join(f"{_e(label)} {_c(fact)}" for fact, label in g.facts) if g.facts else _e(g.caveat),
+             "<br>".join(f'<span class="chip">{_e(r.rule)}</span>{_e(r.title)}' for r in g.rules)]
+            for g in groups]
+    total = sum(len(g.rules) for g in groups)
+    return _card("What is not known",
+                 _lead(_e(f"{total} rule{'' if total == 1 else 's'} could not be decided. "
+                          "Give the missing facts to decide them.")),
+                 _table(["Missing", "Rules"], rows, widths=(45, 55)))
+
+
+def _fix_card(report: Report) -> list[str]:
+    """The smallest policy change, the device prerequisites, and what would only turn a rule off."""
+    parts = []
+    if report.suggested_changes:
+        parts += [_lead("The fewest policy settings to change so that the failing rules pass:"),
+                  _table(["Setting", "Now", "Change to"],
+                         [[_e(c.label), _e(c.current), f"<b>{_e(c.new)}</b>"] for c in report.suggested_changes])]
+    numbers, others = device_only(report)
+    if numbers:  # already shown as causes: say which, rather than repeat them
+        parts.append(f"<p>{_e(device_causes(numbers))}</p>")
+    if others:
+        parts += ["<p>No policy setting can fix these; the device must change:</p>",
+                  '<ul class="reasons">', *(f"<li>{_e(item)}</li>" for item in others), "</ul>"]
+    if report.turn_off_changes:
+        parts += ["<p>Not a fix: these changes would only turn a rule off (it would no longer apply):</p>",
+                  '<ul class="reasons">', *(f"<li>{_e(item.sentence())}</li>" for item in report.turn_off_changes),
+                  "</ul>"]
+    return _card("The fix", *parts) if parts else []
+
+
+def _verdicts(report: Report, counts: Mapping[Status, int], shown: Sequence[RuleOutcome], verbose: bool) -> list[str]:
+    """The verdicts as one bar, the rules listed in a table, and what was left out."""
+    hidden = hidden_rows(report, verbose)
+    table = _table(["Status", "Rule", "Severity", "Title", "Reason"],
+                   [[_badge(o.status, _DEVICE_NAMES), f'<span class="chip">{_e(o.rule)}</span>',
+                     _e(o.severity) + (' <span class="muted">advice</span>' if o.advice else ""), _e(o.title),
+                     _e(o.short_reason())] for o in shown]) if shown else ""
+    heading = "Every rule" if verbose else "Rules that fail or could not be decided" if shown else "Verdicts"
+    return _card(heading,
+                 _legend(_DEVICE_NAMES), _status_bar(counts, len(report.outcomes), _DEVICE_NAMES),
+                 '<div style="height:16px"></div>', table,
+                 f'<p class="muted">{_e(hidden)}</p>' if hidden else "")
 
 
 def _rules_card(heading: str, outcomes: Sequence[RuleOutcome], conflicts: Mapping[str, ConflictRecord],
-                lead: str = "") -> list[str]:
+                report: Report, lead: str = "") -> list[str]:
     """A card that explains each of ``outcomes`` in full; nothing when there are none."""
     if not outcomes:
         return []
-    return _card(heading, *([_lead(lead)] if lead else []), *(_device_rule(o, conflicts) for o in outcomes))
+    return _card(heading, *([_lead(lead)] if lead else []), *(_device_rule(o, conflicts, report) for o in outcomes))
 
 
 def _conflicting_settings(conflicts: Sequence[ConflictRecord]) -> list[str]:
-    """The settings the device's policies disagree on, one row per policy."""
+    """The settings the device's policies disagree on that no cause shows, one row per policy."""
     if not conflicts:
         return []
-    return _card("Conflicting settings", _lead(_CONFLICTS_LEAD),
+    return _card("Other settings in conflict", _lead(_CONFLICTS_LEAD + " No rule checked reads these."),
                  _table(["Setting", "Fact", "Policy", "Value"], [row for c in conflicts for row in _conflict_rows(c)]))
 
 
@@ -629,18 +734,24 @@ def _conflict_rows(conflict: ConflictRecord, extra: Sequence[str] = ()) -> list[
             for i, (source, _, shown) in enumerate(conflict.values)]
 
 
-def _device_rule(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord]) -> str:
+def _device_rule(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord], report: Report) -> str:
+    """One rule in full: verdict, severity, what it encodes or advises on, its conditions and the fix."""
     kind = "na" if outcome.status is Status.NOT_APPLICABLE else outcome.status.value
-    where = " · ".join(filter(None, [
-        f"sources {', '.join(outcome.sources)}" if outcome.sources else "", outcome.location]))
+    advice = '<span class="badge sev">advice</span>' if outcome.advice else ""
     head = (f'<div class="rule-head"><span class="chip{" fail" if kind == "fail" else ""}">{_e(outcome.rule)}</span>'
-            f"<h3>{_e(outcome.title)}</h3>{_badge(outcome.status)}<span class=\"badge sev\">{_e(outcome.severity)}</span>"
-            f'<span class="where">{_e(where)}</span></div>')
+            f"<h3>{_e(outcome.title)}</h3>{_badge(outcome.status, _DEVICE_NAMES)}"
+            f'<span class="badge sev">{_e(outcome.severity)}</span>{advice}'
+            f'<span class="where">{_e(outcome.location)}</span></div>')
+    cited = citations(outcome, report)
+    cites = ('<ul class="cites">' + "".join(f"<li>{_e(c[:1].upper() + c[1:])}</li>" for c in cited) + "</ul>"
+             if cited else "")
+    caveat = (f'<p class="caveat"><b>Unknown because</b> {_e(outcome.caveat.rstrip("."))}.</p>'
+              if outcome.caveat else "")
     rows = [_condition_row(c, conflicts) for c in outcome.reasons]
     table = _table(["Setting", "Actual value", "What the rule needs", "Value from", "Rule text"], rows,
                    widths=(21, 15, 16, 26, 22)) if rows else ""
     fix = _fix(outcome) if outcome.status in (Status.FAIL, Status.UNKNOWN) else ""
-    return f'<div class="rule {kind}">{head}{table}{fix}</div>'
+    return f'<div class="rule {kind}">{head}{cites}{caveat}{table}{fix}</div>'
 
 
 def _condition_row(c: Condition, conflicts: Mapping[str, ConflictRecord]) -> list[str]:

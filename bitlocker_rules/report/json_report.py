@@ -1,4 +1,8 @@
-"""The JSON report: one document per device, with stable field names (schema version 1)."""
+"""The JSON report: one document per device, with stable field names (schema version 1).
+
+The scenarios and the causes lead, as in the reports for people; fields are only ever added
+within a version (see docs/json-schema.md).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import json
 from typing import Any
 
 from ..errors import redact
-from ..outcome import Condition, ConflictRecord, Report, RuleOutcome, Status
+from ..outcome import Cause, Condition, ConflictRecord, Report, RuleOutcome, ScenarioRecord, Status
 from .fleet_detail import sorted_conflicts
 
 SCHEMA = "bitlocker-rules/report/1"
@@ -18,6 +22,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "schema": SCHEMA,
         "subject": report.subject,
         "summary": {s.value: report.count(s) for s in Status},
+        "scenarios": [_scenario(sc, report) for sc in report.scenarios],
+        "causes": [_cause(c) for c in report.causes()],
         "results": [_outcome(o) for o in report.outcomes],
         "notes": [
             {"ruleset": n.ruleset, "rule": n.rule, "title": n.title, "sources": list(n.sources),
@@ -29,7 +35,14 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             {"fact": c.fact, "label": c.label, "current": c.current, "new": c.new} for c in report.suggested_changes
         ],
         "device_prerequisites": list(report.device_prerequisites),
+        "turn_off_changes": [
+            {"rule": t.rule, "title": t.title,
+             "changes": [{"fact": c.fact, "label": c.label, "current": c.current, "new": c.new} for c in t.changes]}
+            for t in report.turn_off_changes
+        ],
         "conflicts": [conflict_to_dict(c) for c in report.conflicts],
+        "citations": [{"id": c.id, "title": c.title, "url": c.url, "kind": c.kind, "source": c.source}
+                      for c in report.citations],
     }
 
 
@@ -53,6 +66,26 @@ def _outcome(o: RuleOutcome) -> dict[str, Any]:
         "missing_facts": list(o.missing_facts),
         "remediation": o.remediation if o.status in (Status.FAIL, Status.UNKNOWN) else "",
         "events": list(o.events), "location": o.location,
+        "related": list(o.related), "advice": o.advice, "caveat": o.caveat, "scenarios": list(o.scenarios),
+    }
+
+
+def _scenario(scenario: ScenarioRecord, report: Report) -> dict[str, Any]:
+    return {
+        "name": scenario.name, "label": scenario.label, "fact": scenario.fact, "holds": scenario.holds,
+        "how": scenario.how, "because": scenario.because, "explanation": scenario.sentence(),
+        "not_evaluated": [o.rule for o in report.not_evaluated(scenario.name)],
+    }
+
+
+def _cause(cause: Cause) -> dict[str, Any]:
+    return {
+        "kind": cause.kind, "fact": cause.fact, "label": cause.label, "actual": cause.actual,
+        "severity": cause.severity, "source": cause.source,
+        "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in cause.values],
+        "rules": [{"ruleset": r.ruleset, "rule": r.rule, "title": r.title, "severity": r.severity,
+                   "status": r.status.value, "required": r.required} for r in cause.rules],
+        "remediations": list(cause.fixes), "events": list(cause.events), "explanation": cause.sentence(),
     }
 
 

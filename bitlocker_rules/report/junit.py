@@ -22,6 +22,7 @@ from typing import TextIO
 
 from ..errors import redact
 from ..outcome import Condition, Report, RuleOutcome, Status
+from .wording import citations
 
 SUITES_NAME = "bitlocker-rules"
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -40,12 +41,16 @@ def _deciding(outcome: RuleOutcome) -> list[Condition]:
 
 
 def _first_reason(outcome: RuleOutcome) -> str:
+    if outcome.caveat:  # the facts decide, the sources do not: that is the reason
+        return outcome.caveat
     deciding = _deciding(outcome)
     return deciding[0].sentence() if deciding else outcome.title
 
 
-def _details(outcome: RuleOutcome) -> str:
-    lines = []
+def _details(outcome: RuleOutcome, report: Report) -> str:
+    lines = [f"{cited[:1].upper()}{cited[1:]}" for cited in citations(outcome, report)]
+    if outcome.caveat:
+        lines.append(f"unknown because {outcome.caveat}")
     for c in outcome.reasons:
         lines.append(f"- {c.sentence()}")
         if c.text:
@@ -61,7 +66,7 @@ def _details(outcome: RuleOutcome) -> str:
     return "\n".join(lines)
 
 
-def _testcase(outcome: RuleOutcome, verbose: bool) -> ET.Element:
+def _testcase(outcome: RuleOutcome, verbose: bool, report: Report) -> ET.Element:
     case = ET.Element("testcase", {
         "classname": _clean(outcome.ruleset),
         "name": _clean(f"{outcome.rule} {outcome.title}"),
@@ -72,16 +77,16 @@ def _testcase(outcome: RuleOutcome, verbose: bool) -> ET.Element:
     if outcome.status is Status.FAIL:
         failure = ET.SubElement(case, "failure", {"message": _clean(_first_reason(outcome)),
                                                    "type": _clean(outcome.severity)})
-        failure.text = _clean(_details(outcome))
+        failure.text = _clean(_details(outcome, report))
     elif outcome.status is Status.NOT_APPLICABLE:
         message = _first_reason(outcome) if outcome.reasons else "The rule does not apply"
         ET.SubElement(case, "skipped", {"message": _clean(message)})
     elif outcome.status is Status.UNKNOWN:
         message = "unknown" + (f": {_first_reason(outcome)}" if outcome.reasons else "")
         skipped = ET.SubElement(case, "skipped", {"message": _clean(message), "type": "unknown"})
-        skipped.text = _clean(_details(outcome))
+        skipped.text = _clean(_details(outcome, report))
     elif verbose and outcome.reasons:
-        ET.SubElement(case, "system-out").text = _clean(_details(outcome))
+        ET.SubElement(case, "system-out").text = _clean(_details(outcome, report))
     return case
 
 
@@ -109,8 +114,11 @@ def report_suites(report: Report, *, fleet: bool = False, verbose: bool = False)
         ET.SubElement(properties, "property", {"name": "unknown", "value": str(count[Status.UNKNOWN])})
         ET.SubElement(properties, "property",
                       {"name": "not_applicable", "value": str(count[Status.NOT_APPLICABLE])})
+        for scenario in report.relevant_scenarios():  # what the check is about, and how that was decided
+            ET.SubElement(properties, "property", {"name": _clean(scenario.fact),
+                                                   "value": _clean(f"{scenario.state}, {scenario.provenance()}")})
         for outcome in outcomes:
-            suite.append(_testcase(outcome, verbose))
+            suite.append(_testcase(outcome, verbose, report))
         suites.append(suite)
     return suites
 

@@ -14,13 +14,19 @@ from typing import Any
 from tabulate import tabulate
 
 from ..errors import redact
-from ..outcome import Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, Status
+from ..outcome import (
+    Cause, Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, RuleTurnOff, Status, Undecided,
+)
 from .fleet_detail import (
     DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
 )
+from .wording import (
+    STATUS_WORDS, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, rules_broken, scenario_pending,
+    shown_outcomes, value_from, verdict,
+)
 
 _STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "**FAIL**", Status.UNKNOWN: "unknown",
-                 Status.NOT_APPLICABLE: "n/a"}
+                 Status.NOT_APPLICABLE: "does not apply"}
 _CONFLICTS_LEAD = ("Assigned policies give these settings different values, so the rules that read them are "
                    "unknown until one value wins.")
 _SPECIAL = re.compile(r"([\\`*\[\]<>|~&])|((?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))|(^#)", re.M)
@@ -61,18 +67,24 @@ def _plural(count: int, word: str) -> str:
 
 
 def render_markdown(report: Report, *, verbose: bool = False) -> str:
-    """A device report: summary, failing and unknown rules explained, conflicts, notes, inputs."""
-    outcomes, conflicts = report.outcomes, {c.fact: c for c in report.conflicts}
+    """A device report: the verdict, scenarios, causes, what is unknown and the fix first; then
+    the rules that fail or could not be decided (every rule with ``verbose``) in full."""
+    conflicts = {c.fact: c for c in report.conflicts}
+    shown = shown_outcomes(report, verbose)
     # passing rules are explained only on request, and only those with reasons: the others would say nothing
-    passes = [o for o in outcomes if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons] if verbose else []
+    passes = [o for o in shown if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons]
     return _document([
         _device_headline(report),
-        _device_rules(outcomes),
-        _explained("Failing rules", [o for o in outcomes if o.status is Status.FAIL], conflicts),
-        _explained("Rules that could not be decided", [o for o in outcomes if o.status is Status.UNKNOWN], conflicts),
-        _explained("Passing and not applicable rules", passes, conflicts),
+        _scenarios(report),
+        _causes(report),
+        _undecided(report.undecided()),
         _the_fix(report),
-        _device_conflicts(report.conflicts),
+        _device_rules(report, shown, verbose),
+        _explained("Failing rules", [o for o in shown if o.status is Status.FAIL], conflicts, report),
+        _explained("Rules that could not be decided", [o for o in shown if o.status is Status.UNKNOWN], conflicts,
+                   report),
+        _explained("Rules that pass or do not apply", passes, conflicts, report),
+        _device_conflicts(other_conflicts(report)),
         _notes(report.notes),
         _inputs(report.inputs),
     ])
@@ -87,48 +99,138 @@ def _device_headline(report: Report) -> list[str]:
     """The title, the verdict in a sentence, and how many rules ended with each status."""
     statuses = (Status.FAIL, Status.UNKNOWN, Status.PASS, Status.NOT_APPLICABLE)
     counts = [str(len(report.outcomes)), *(str(report.count(s)) for s in statuses)]
+    word, sentence = verdict(report)
     return [f"# BitLocker rules report: {text(report.subject or 'the given facts')}", "",
-            _verdict_line(report), "",
-            _table(["Rules", "Failed", "Unknown", "Passed", "Not applicable"], [counts], ["right"] * 5)]
+            f"**{word}** — {text(sentence)}", "",
+            _table(["Rules", "Fail", "Unknown", "Pass", "Do not apply"], [counts], ["right"] * 5)]
 
 
-def _device_rules(outcomes: Sequence[RuleOutcome]) -> list[str]:
-    """Every rule in one table: its status, severity, title and the short reason."""
-    return ["", "## Rules", "", _table(
-        ["Status", "Rule", "Severity", "Title", "Reason"],
-        [[_STATUS_WORDS[o.status], code(o.rule), text(o.severity),
-          text(o.title), text(o.short_reason())] for o in outcomes])]
+def _scenarios(report: Report) -> list[str]:
+    """What the check is about: each scenario, its state and how it was decided; for one not
+    known, the rules it left unevaluated and how to declare it."""
+    shown = report.relevant_scenarios()
+    if not shown:
+        return []
+    lines = ["", "## What this check is about", ""]
+    for scenario in shown:
+        pending = scenario_pending(report, scenario)
+        line = f"- **{text(scenario.label)}**: {text(scenario.state)}, {text(scenario.provenance())}"
+        if pending:
+            line += ". " + text(pending[0].upper() + pending[1:]).replace(
+                text(f"--scenario {scenario.name}"), code(f"--scenario {scenario.name}", table=False))
+        lines.append(line)
+    return lines
 
 
-def _explained(heading: str, outcomes: Sequence[RuleOutcome], conflicts: Mapping[str, ConflictRecord]) -> list[str]:
+def _causes(report: Report) -> list[str]:
+    """Each distinct cause, worst first: the value at fault, the rules it breaks, the fix."""
+    causes = report.causes()
+    if not causes:
+        return []
+    lines = ["", "## Causes", "",
+             "Each setting or device fact at fault, with the rules it breaks; the worst first."]
+    for number, cause in enumerate(causes, 1):
+        lines += ["", *_cause(number, cause, report)]
+    return lines
+
+
+def _cause(number: int, cause: Cause, report: Report) -> list[str]:
+    """One cause: a heading with the value, the rules with what each needs, the fix and events."""
+    if cause.kind == "conflict":
+        lines = [f"### {number}. {text(cause.label)} is in conflict between policies", "",
+                 _table(["Policy", "Value"], [[text(s), text(shown)] for s, _, shown in cause.values]), ""]
+    else:
+        lines = [f"### {number}. {text(cause.sentence())}", ""]
+    facts = [text(rules_broken(cause).capitalize())]
+    if cause.fact:
+        facts.append(code(cause.fact, table=False))
+    source = value_from(cause.source, report.inputs) if cause.kind != "conflict" else ""
+    if source:
+        facts.append("value from " + _source_cell(source).replace("<br>", "; "))
+    lines += [" · ".join(facts), "",
+              _table(["Rule", "Severity", "Title", "Needs"],
+                     [[code(r.rule), text(r.severity), text(r.title), text(r.required)] for r in cause.rules])]
+    fixes = ([conflict_fix(cause)] if cause.kind == "conflict" else []) + list(cause.fixes)
+    if len(fixes) == 1:
+        lines += ["", f"**Fix:** {text(fixes[0])}"]
+    elif fixes:
+        lines += ["", "**Fix:**", "", *(f"- {text(fix)}" for fix in fixes)]
+    if cause.events:
+        lines += ["", f"**BitLocker event ids:** {', '.join(str(e) for e in cause.events)}"]
+    return lines
+
+
+def _undecided(groups: Sequence[Undecided]) -> list[str]:
+    """The rules that could not be decided, one row per set of missing facts (or caveat)."""
+    if not groups:
+        return []
+    rows = []
+    for group in groups:
+        why = ("<br>".join(f"{text(label)} {code(fact)}" for fact, label in group.facts) if group.facts
+               else text(group.caveat))
+        rows.append([why, "<br>".join(f"{code(r.rule)} {text(r.title)}" for r in group.rules)])
+    total = sum(len(g.rules) for g in groups)
+    return ["", "## What is not known", "",
+            f"{text(_plural(total, 'rule'))} could not be decided. Give the missing facts to decide them.", "",
+            _table(["Missing", "Rules"], rows)]
+
+
+def _device_rules(report: Report, shown: Sequence[RuleOutcome], verbose: bool) -> list[str]:
+    """The rules listed, one row each (status, severity, title, short reason), and what was left out."""
+    lines = ["", "## Rules that fail or could not be decided" if shown and not verbose else "## Rules"]
+    if shown:
+        lines += ["", _table(
+            ["Status", "Rule", "Severity", "Title", "Reason"],
+            [[_STATUS_WORDS[o.status], code(o.rule), text(o.severity) + (" (advice)" if o.advice else ""),
+              text(o.title), text(o.short_reason())] for o in shown])]
+    hidden = hidden_rows(report, verbose)
+    if hidden:
+        lines += ["", text(hidden).replace(text("--verbose"), code("--verbose", table=False))]
+    return lines
+
+
+def _explained(heading: str, outcomes: Sequence[RuleOutcome], conflicts: Mapping[str, ConflictRecord],
+               report: Report) -> list[str]:
     """A section that explains each of ``outcomes`` in full; nothing when there are none."""
     if not outcomes:
         return []
     lines = ["", f"## {heading}"]
     for outcome in outcomes:
-        lines += ["", *_explain(outcome, conflicts)]
+        lines += ["", *_explain(outcome, conflicts, report)]
     return lines
 
 
 def _the_fix(report: Report) -> list[str]:
     """The fewest policy changes that make the failing rules pass, and what only the device can change."""
-    if not (report.suggested_changes or report.device_prerequisites):
+    if not (report.suggested_changes or report.device_prerequisites or report.turn_off_changes):
         return []
-    lines = ["", "## The fix", ""]
+    lines = ["", "## The fix"]
     if report.suggested_changes:
-        lines += ["The fewest policy settings to change so that the failing rules pass:", ""]
+        lines += ["", "The fewest policy settings to change so that the failing rules pass:", ""]
         lines += [f"- **{text(c.label)}**: {text(c.current)} → **{text(c.new)}**" for c in report.suggested_changes]
-    if report.device_prerequisites:
+    numbers, others = device_only(report)
+    if numbers:  # already shown as causes: say which, rather than repeat them
+        lines += ["", text(device_causes(numbers))]
+    if others:
         lines += ["", "No policy setting can fix these; the device must change:", ""]
-        lines += [f"- {text(item)}" for item in report.device_prerequisites]
+        lines += [f"- {text(item)}" for item in others]
+    if report.turn_off_changes:
+        lines += ["", "Not a fix: these changes would only turn a rule off (it would no longer apply):", ""]
+        lines += [_turn_off(t) for t in report.turn_off_changes]
     return lines
 
 
+def _turn_off(item: RuleTurnOff) -> str:
+    """One rule and the changes that would only turn it off, as a list item."""
+    changes = "; ".join(f"**{text(c.label)}**: {text(c.current)} → {text(c.new)}" for c in item.changes)
+    return f"- {text(item.rule)} {text(item.title)}: {changes}"
+
+
 def _device_conflicts(conflicts: Sequence[ConflictRecord]) -> list[str]:
-    """The settings the device's policies disagree on, one row per policy."""
+    """The settings the device's policies disagree on that no cause shows, one row per policy."""
     if not conflicts:
         return []
-    return ["", "## Conflicting settings", "", _CONFLICTS_LEAD, "",
+    return ["", "## Other settings in conflict", "", _CONFLICTS_LEAD + " No rule checked reads these.", "",
             _table(["Setting", "Fact", "Policy", "Value"], [row for c in conflicts for row in _conflict_rows(c)])]
 
 
@@ -154,36 +256,34 @@ def _conflict_rows(conflict: ConflictRecord, extra: Sequence[str] = ()) -> list[
             for i, (source, _, shown) in enumerate(conflict.values)]
 
 
-def _verdict_line(report: Report) -> str:
-    failed = report.failed
-    if failed:
-        by_severity = {}
-        for outcome in failed:
-            by_severity[outcome.severity] = by_severity.get(outcome.severity, 0) + 1
-        detail = ", ".join(f"{count} {severity}" for severity, count in by_severity.items())
-        line = f"**Result: {_plural(len(failed), 'rule')} failed** ({detail})."
-    else:
-        line = "**Result: no rule failed.**"
-    unknown = report.count(Status.UNKNOWN)
-    if unknown:
-        line += f" {_plural(unknown, 'rule')} could not be decided (missing or conflicting settings)."
-    return line
-
-
-def _explain(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord]) -> list[str]:
-    """One rule in full: its verdict, severity and sources, the settings it read, and the fix."""
+def _explain(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord], report: Report) -> list[str]:
+    """One rule in full: its verdict, severity, what it encodes, the settings it read, and the fix."""
     lines = [f"### {text(outcome.rule)} {text(outcome.title)}", ""]
-    facts = [f"**{outcome.status.value}**", f"severity {text(outcome.severity)}"]
-    if outcome.sources:
-        facts.append(f"sources {text(', '.join(outcome.sources))}")
+    facts = [f"**{STATUS_WORDS[outcome.status]}**", f"severity {text(outcome.severity)}"]
+    if outcome.advice:
+        facts.append("advice")
     if outcome.location:
         facts.append(f"rule at {code(outcome.location, table=False)}")
     lines.append(" · ".join(facts))
+    cited = [_citation("Encodes", ref, report) for ref in outcome.sources]
+    cited += [_citation("Advice about", ref, report) for ref in outcome.related]
+    if cited:
+        lines += ["", *cited]
+    if outcome.caveat:
+        lines += ["", f"**Unknown because** {text(outcome.caveat.rstrip('.'))}."]
     if outcome.reasons:
         lines += ["", _conditions_table(outcome.reasons, conflicts)]
         if any(not c.decisive for c in outcome.reasons):
             lines += ["", "Settings marked *also* are wrong too, but the others alone decide the verdict."]
     return lines + _fix_and_events(outcome, with_fix=outcome.status in (Status.FAIL, Status.UNKNOWN))
+
+
+def _citation(verb: str, ref: str, report: Report) -> str:
+    """``- Encodes [S9](url): title (document)`` as a list item, linked when the id has an address."""
+    cited = report.citation(ref)
+    name = f"[{text(cited.id)}](<{cited.url}>)" if cited.url else f"**{text(cited.id)}**"
+    title = f": {text(cited.title)}" if cited.title else ""
+    return f"- {verb} {name}{title}" + (f" ({text(cited.source)})" if cited.source else "")
 
 
 def _fix_and_events(outcome: RuleOutcome, *, with_fix: bool = True) -> list[str]:

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from ..errors import redact
-from ..outcome import Condition, InputRecord, Report, RuleOutcome, Status
+from ..outcome import Citation, Condition, InputRecord, Report, RuleOutcome, ScenarioRecord, Status
 from ..source import SourceText
 
 SARIF_VERSION = "2.1.0"
@@ -402,7 +402,9 @@ def _findings(outcome: RuleOutcome) -> list[Condition]:
     if outcome.status is Status.FAIL:
         return [c for c in outcome.reasons if c.status is Status.FAIL and c.source]
     if outcome.status is Status.UNKNOWN:
-        return [c for c in outcome.reasons if c.status is Status.UNKNOWN and c.source]
+        # A failure the sources disagree on is unknown: its failing conditions are the finding.
+        undecided = (Status.UNKNOWN, Status.FAIL) if outcome.caveat else (Status.UNKNOWN,)
+        return [c for c in outcome.reasons if c.status in undecided and c.source]
     return []
 
 
@@ -416,21 +418,32 @@ def _rule_name(title: str) -> str:
     return "".join(word[:1].upper() + word[1:] for word in words) or "Rule"
 
 
-def _rule_descriptor(outcome: RuleOutcome) -> dict[str, Any]:
+def _rule_descriptor(outcome: RuleOutcome, cited: Callable[[str], Citation] | None = None) -> dict[str, Any]:
+    """A rule of ``tool.driver.rules``: the fix as help, with what the rule encodes (ids with their
+    titles, from ``cited``) so that code scanning shows where the requirement comes from."""
     help_text = outcome.remediation or "See the rule's rationale."
     if outcome.events:
         help_text += f" BitLocker event ids: {', '.join(str(e) for e in outcome.events)}."
+    cite = cited or (lambda ref: Citation(ref, ""))
+    if outcome.sources:
+        help_text += " Encodes " + "; ".join(cite(ref).sentence() for ref in outcome.sources) + "."
+    if outcome.related:
+        help_text += " Advice about " + "; ".join(cite(ref).sentence() for ref in outcome.related) + "."
+    where = next((cite(ref).url for ref in (*outcome.sources, *outcome.related) if cite(ref).url), "")
     return {
         "id": outcome.rule,
         "name": _rule_name(outcome.title),
         "shortDescription": {"text": outcome.title},
         "fullDescription": {"text": f"{outcome.title} (ruleset {outcome.ruleset})"},
         "help": {"text": help_text},
+        **({"helpUri": where} if where else {}),
         "defaultConfiguration": {"level": _LEVELS.get(outcome.severity, "warning")},
         "properties": {
             "ruleset": outcome.ruleset,
             "severity": outcome.severity,
             "sources": list(outcome.sources),
+            "related": list(outcome.related),
+            "scenarios": list(outcome.scenarios),
             "location": outcome.location,
             "tags": ["bitlocker", "intune", outcome.ruleset],
         },
@@ -440,6 +453,8 @@ def _rule_descriptor(outcome: RuleOutcome) -> dict[str, Any]:
 def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
             locations: list[dict[str, Any]], devices: int | None = None) -> dict[str, Any]:
     message = f"{condition.sentence()} ({outcome.rule}: {outcome.title})"
+    if outcome.caveat:
+        message += f"; unknown because {outcome.caveat}"
     if outcome.status is Status.FAIL and outcome.remediation:
         message += f". Fix: {outcome.remediation}"
     properties: dict[str, Any] = {
@@ -477,7 +492,8 @@ def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
 
 
 def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]],
-         inputs: Sequence[InputRecord], bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
+         inputs: Sequence[InputRecord], bad_rows: Sequence[Any] = (),
+         properties: dict[str, Any] | None = None) -> dict[str, Any]:
     run: dict[str, Any] = {
         "tool": {"driver": {"name": TOOL_NAME, "rules": rules,
                             "shortDescription": {"text": "Intune BitLocker policies checked against device facts"}}},
@@ -495,6 +511,8 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]],
                       for i in _unique_files(inputs)],
         "results": results,
     })
+    if properties:
+        run["properties"] = properties
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
@@ -518,14 +536,22 @@ def sarif_log(report: Report, *, read_text: ReadText | None = None) -> dict[str,
     without inputs gives a valid log with the rules and no results.
     """
     locator = _Locator(report.inputs, read_text)
-    rules, index = _rules(report.outcomes)
+    rules, index = _rules(report.outcomes, report.citation)
     results = []
     for outcome in report.outcomes:
         for condition in _findings(outcome):
             locations = locator.locations(condition)
             if locations:
                 results.append(_result(outcome, condition, index[outcome.rule], locations))
-    return _log(rules, results, report.inputs)
+    return _log(rules, results, report.inputs, properties={"scenarios": [_scenario(s, report) for s in report.scenarios]})
+
+
+def _scenario(scenario: ScenarioRecord, report: Report) -> dict[str, Any]:
+    """A scenario of the check for the run's properties: its state, how it was decided, and the
+    rules left unknown because it is not known."""
+    return {"name": scenario.name, "label": scenario.label, "holds": scenario.holds, "how": scenario.how,
+            "because": scenario.because, "text": scenario.sentence(),
+            "notEvaluated": [o.rule for o in report.not_evaluated(scenario.name)]}
 
 
 def render_sarif(report: Report, *, read_text: ReadText | None = None) -> str:
@@ -533,12 +559,13 @@ def render_sarif(report: Report, *, read_text: ReadText | None = None) -> str:
     return _dump(sarif_log(report, read_text=read_text))
 
 
-def _rules(outcomes: Iterable[RuleOutcome]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def _rules(outcomes: Iterable[RuleOutcome], cited: Callable[[str], Citation] | None = None,
+           ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     rules, index = [], {}
     for outcome in outcomes:
         if outcome.rule not in index:
             index[outcome.rule] = len(rules)
-            rules.append(_rule_descriptor(outcome))
+            rules.append(_rule_descriptor(outcome, cited))
     return rules, index
 
 
@@ -555,9 +582,12 @@ class FleetSarif:
         self._locator = _Locator(self.inputs, read_text)
         self._outcomes: dict[str, RuleOutcome] = {}
         self._found: dict[tuple[str, str, str, str], list] = {}
+        self._citations: dict[str, Citation] = {}  # the same rules on every device: the first report's
 
     def add(self, report: Report) -> None:
         """Count the findings of one device."""
+        if not self._citations:
+            self._citations = {c.id: c for c in report.citations}
         for outcome in report.outcomes:
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
             for condition in _findings(outcome):
@@ -572,7 +602,7 @@ class FleetSarif:
 
     def log(self, bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
         """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications."""
-        rules, index = _rules(self._outcomes.values())
+        rules, index = _rules(self._outcomes.values(), lambda ref: self._citations.get(ref, Citation(ref, "")))
         results = [_result(outcome, condition, index[outcome.rule], locations, devices)
                    for outcome, condition, locations, devices in self._found.values()]
         return _log(rules, results, self.inputs, bad_rows)
@@ -584,4 +614,5 @@ class FleetSarif:
 
 def _bare(outcome: RuleOutcome) -> RuleOutcome:
     return RuleOutcome(outcome.ruleset, outcome.rule, outcome.title, outcome.severity, outcome.sources,
-                       Status.PASS, (), outcome.remediation, outcome.events, outcome.location)
+                       Status.PASS, (), outcome.remediation, outcome.events, outcome.location,
+                       related=outcome.related, scenarios=outcome.scenarios)
