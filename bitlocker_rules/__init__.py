@@ -18,7 +18,7 @@ from .errors import BitLockerRulesError, Diagnostic, InputError, RulesError, Voc
 from .facts import Conflict, Facts, facts_from_mapping, load_device_file, load_policy_file, merge_facts
 from .interpreter import Interpreter
 from .outcome import (
-    Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, Status, SuggestedChange,
+    Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, RuleTurnOff, Status, SuggestedChange,
 )
 from .printer import print_expr, print_ruleset
 from .source import SourceText, Span
@@ -29,7 +29,8 @@ from .vocabulary import Fact, FactType, Vocabulary, load_vocabulary
 __all__ = [
     "BitLockerRulesError", "Condition", "Conflict", "ConflictRecord", "Diagnostic", "Engine", "Fact", "FactType",
     "Facts", "InputError", "InputRecord", "Interpreter", "LoadedRuleset", "NoteOutcome", "Report", "RuleOutcome",
-    "RulesError", "SourceText", "Span", "Status", "SuggestedChange", "Vocabulary", "VocabularyError", "WindowsVersion",
+    "RuleTurnOff", "RulesError", "SourceText", "Span", "Status", "SuggestedChange", "Vocabulary", "VocabularyError",
+    "WindowsVersion",
     "check_ruleset", "compile_ruleset", "compile_text", "facts_from_mapping", "load_device_file",
     "load_policy_file", "load_ruleset", "load_vocabulary", "merge_facts", "parse_ruleset",
     "parse_windows_version", "print_expr", "print_ruleset", "shipped_vocabulary",

@@ -47,6 +47,7 @@ class _Checker:
     # --- declarations
     def ruleset(self, ruleset: n.Ruleset) -> n.Ruleset:
         definitions = tuple(self.definition(d) for d in ruleset.definitions)
+        self.scenario_names(ruleset.scenarios, ruleset.spans.get("scenarios"))
         seen: dict[str, n.Rule] = {}
         rules = []
         for rule in ruleset.rules:
@@ -54,8 +55,23 @@ class _Checker:
                 self.error("E202", f"rule id `{rule.id}` is used twice in this file",
                            rule.spans.get("id"), help="every rule needs its own stable id")
             seen[rule.id] = rule
-            rules.append(self.rule(rule))
+            rules.append(self.rule(rule, ruleset.scenarios, ruleset.spans.get("scenarios")))
         return attrs.evolve(ruleset, definitions=definitions, rules=tuple(rules))
+
+    def scenario_names(self, names: tuple[str, ...], span: Span | None) -> None:
+        """Every name of a ``scenario`` clause is a scenario the vocabulary declares."""
+        known = self.vocabulary.scenarios
+        for name in names:
+            if name not in known:
+                self.error("E210", f"unknown scenario `{name}`", self.word_span(span, name),
+                           help=suggest(name, known) or "scenarios: " + ", ".join(known))
+
+    def word_span(self, span: Span | None, word: str) -> Span | None:
+        """The span of ``word`` inside a clause (the clause's span when it cannot be found)."""
+        if span is None or self.source is None:
+            return span
+        at = self.source.text.find(word, span.start + len("scenario"), span.end)
+        return Span(at, at + len(word)) if at >= 0 else span
 
     def definition(self, definition: n.Definition) -> n.Definition:
         if definition.name in KEYWORDS:
@@ -67,7 +83,7 @@ class _Checker:
         self.definitions[definition.name] = n.DefinitionRef(definition.name, body, span=definition.span)
         return attrs.evolve(definition, expr=body)
 
-    def rule(self, rule: n.Rule) -> n.Rule:
+    def rule(self, rule: n.Rule, inherited: tuple[str, ...] = (), inherited_span: Span | None = None) -> n.Rule:
         if rule.severity not in SEVERITIES:
             self.error("E204", f"unknown severity `{rule.severity}`", rule.spans.get("severity"),
                        help=suggest(rule.severity, SEVERITIES) or "use error, warning or info")
@@ -77,9 +93,29 @@ class _Checker:
         if rule.kind == "note" and rule.requirements:
             self.error("E206", f"note {rule.id} cannot have a `require` clause", rule.spans.get("id"),
                        help="make it a `rule`, or drop the requirement")
+        if rule.sources and rule.related:
+            self.error("E209", f"{rule.kind} {rule.id} has both `sources` and `related`", rule.spans.get("related"),
+                       help="a rule either encodes what its sources say (`sources`) or is advice "
+                            "related to them (`related`): keep one")
+        if rule.disputed and rule.unconfirmed:
+            self.error("E211", f"rule {rule.id} is both `disputed` and `unconfirmed`", rule.spans.get("unconfirmed"),
+                       help="`disputed`: the sources disagree, so a failure is unknown; `unconfirmed`: no source "
+                            "confirms that passing is enough, so a pass is unknown; keep the one that holds")
+        if rule.kind == "note" and (rule.disputed or rule.unconfirmed):
+            clause = "disputed" if rule.disputed else "unconfirmed"
+            self.error("E212", f"note {rule.id} cannot be `{clause}`", rule.spans.get(clause),
+                       help="a note never passes or fails; say it in its rationale")
+        self.scenario_names(rule.scenarios, rule.spans.get("scenarios"))
+        scenarios = rule.scenarios or inherited
         applicability = None if rule.applicability is None else self.condition(rule.applicability, {})
+        if scenarios:
+            # The rule applies only in its scenarios: that is part of its applicability.
+            where = rule.spans.get("scenarios") if rule.scenarios else inherited_span
+            about = n.scenario_condition(tuple(s for s in scenarios if s in self.vocabulary.scenarios), where) \
+                if all(s in self.vocabulary.scenarios for s in scenarios) else n.Const(False, span=where)
+            applicability = about if applicability is None else n.And((about, applicability), span=applicability.span)
         requirements = tuple(self.condition(r, {}) for r in rule.requirements)
-        return attrs.evolve(rule, applicability=applicability, requirements=requirements)
+        return attrs.evolve(rule, applicability=applicability, requirements=requirements, scenarios=scenarios)
 
     # --- conditions (boolean positions)
     def condition(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:
@@ -341,6 +377,15 @@ def check_ruleset(ruleset: n.Ruleset, vocabulary: Vocabulary) -> n.Ruleset:
     problems = list(ruleset.problems) + checker.problems
     if problems:
         raise RulesError(sorted(problems, key=_position))
+    return checked
+
+
+def check_condition(expr: n.Expr, vocabulary: Vocabulary, source: SourceText | None = None) -> n.Expr:
+    """Check one parsed condition (as the vocabulary writes scenario inferences); RulesError if wrong."""
+    checker = _Checker(vocabulary, source)
+    checked = checker.condition(expr, {})
+    if checker.problems:
+        raise RulesError(sorted(checker.problems, key=_position))
     return checked
 
 

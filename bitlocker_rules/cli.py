@@ -8,6 +8,7 @@ import json
 import attrs
 import contextlib
 import functools
+import shutil
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Sequence
@@ -23,10 +24,11 @@ from .importers import load_devices, load_policies
 from .fleet import (device_record, evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_line, read_fleet,
                     write_jsonl)
 from .nodes import facts_read
-from .outcome import InputRecord, Report, SuggestedChange, at_or_above
+from .outcome import InputRecord, Report, RuleTurnOff, SuggestedChange, at_or_above
 from .printer import print_rule
 from .requirements import coverage
 from .resources import shipped_ruleset_paths
+from .scenarios import ScenarioResolver, declared_by_rulesets
 from . import report as renderers  # each renderer module loads on first use
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--device", action="append", default=[], metavar="FILE",
                        help="device facts: Graph managedDevice, encryption report row, recovery keys, "
                             "CSP status, or the project's JSON (repeatable: parts of one device)")
+    _scenario_option(check)
     check.add_argument("--fleet", metavar="FILE",
                        help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream")
     check.add_argument("--jobs", type=int, default=1, metavar="N", help="with --fleet: use N processes")
@@ -100,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "redundant rules, rulesets that contradict each other")
     lint_cmd.add_argument("paths", nargs="*", metavar="NAME|FILE|DIR",
                           help="rule files, folders of them, or shipped ruleset names (default: every shipped ruleset)")
+    _scenario_option(lint_cmd)
     lint_cmd.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     lint_cmd.add_argument("--output", metavar="FILE")
     lint_cmd.add_argument("--fail-on", choices=("error", "warning", "info"), default="warning",
@@ -110,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "or incomparable with ruleset B?")
     compare_cmd.add_argument("a", metavar="A", help="a shipped ruleset name or a .rules file (comma-separate several)")
     compare_cmd.add_argument("b", metavar="B", help="the same for the other side")
+    _scenario_option(compare_cmd)
     compare_cmd.add_argument("--format", choices=("text", "json"), default="text")
     compare_cmd.set_defaults(run=run_compare)
 
@@ -117,12 +122,26 @@ def build_parser() -> argparse.ArgumentParser:
     repair_cmd.add_argument("--rules", action="append", metavar="NAME|FILE")
     repair_cmd.add_argument("--policy", action="append", default=[], metavar="FILE")
     repair_cmd.add_argument("--device", action="append", default=[], metavar="FILE")
+    _scenario_option(repair_cmd)
     repair_cmd.add_argument("--fleet", metavar="FILE", help="the one change that makes the most devices pass")
     repair_cmd.add_argument("--format", choices=("text", "json"), default="text")
     repair_cmd.add_argument("--quiet", action="store_true")
     repair_cmd.add_argument("--verbose", action="store_true")
     repair_cmd.set_defaults(run=run_repair)
     return parser
+
+
+def _scenario_option(command: argparse.ArgumentParser) -> None:
+    names = ", ".join(shipped_vocabulary().scenarios)
+    command.add_argument("--scenario", action="append", default=[], metavar="NAME",
+                         help=f"what the check is about ({names}; repeatable). Rules about a scenario "
+                              "apply only in it; undeclared scenarios are inferred from the policies, and "
+                              "naming a scenario's ruleset with --rules declares it")
+
+
+def declared_scenarios(args: argparse.Namespace) -> dict[str, str]:
+    """The scenarios declared with --scenario, each with how it was declared."""
+    return {name: f"with --scenario {name}" for name in getattr(args, "scenario", ())}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,19 +166,23 @@ def run_check(args: argparse.Namespace) -> int:
     if not args.policy and not args.device:
         print("bitlocker-rules check: give at least one --policy or a --device", file=sys.stderr)
         return EXIT_USAGE
-    engine = Engine.load(args.rules)
+    engine = Engine.load(args.rules, scenarios=declared_scenarios(args))
     facts, inputs = _read_inputs(args, engine)
     report = attrs.evolve(engine.evaluate(facts, explain_all=args.verbose), inputs=inputs)
-    if report.failed and args.format in ("table", "json", "markdown"):
+    if report.failed and args.format in ("table", "json", "markdown", "html"):
         report = _with_fix(report, engine, facts)
     if not args.quiet:
         to_terminal = args.output is None and sys.stdout.isatty()
-        _write(render_device(report, args.format, colour=to_terminal, verbose=args.verbose), args.output)
+        # A terminal's own width; a file or a pipe gets the renderer's fixed one, so saved reports are stable.
+        width = shutil.get_terminal_size().columns if to_terminal else None
+        _write(render_device(report, args.format, colour=to_terminal, verbose=args.verbose, width=width), args.output)
     return report.exit_code(args.fail_on)
 
 
 def _with_fix(report: Report, engine: Engine, facts: Facts) -> Report:
-    """Attach the smallest policy change that makes the failing rules pass (the repair)."""
+    """Attach the repair: the smallest policy change that makes the failing rules pass without
+    weakening the policy, the device prerequisites, and apart the changes that would only
+    turn a rule off."""
     from . import analysis  # loaded only when a rule failed
 
     # A rule decided per policy is not repaired on the merged settings: its fix is in the
@@ -168,10 +191,26 @@ def _with_fix(report: Report, engine: Engine, facts: Facts) -> Report:
     failing = [o.rule for o in report.failed if (o.ruleset, o.rule) not in per_policy]
     if not failing:
         return report
-    result = analysis.repair(engine.rulesets, engine.vocabulary, facts, rules=failing)
-    changes = tuple(SuggestedChange(c.fact, c.label, c.old, c.new) for c in result.changes)
+    try:  # every rule is read: those that pass must keep passing
+        result = analysis.repair(engine.rulesets, engine.vocabulary, _analysed(engine, facts), targets=failing)
+    except analysis.AnalysisError:
+        return report  # a rule the analyser cannot decide exactly: no fix rather than a guess
+    changes = tuple(_suggested(c) for c in result.changes)
     prerequisites = tuple(f"{p.rule} {p.title}: " + "; ".join(_needs(p)) for p in result.prerequisites)
-    return attrs.evolve(report, suggested_changes=changes, device_prerequisites=prerequisites)
+    turn_off = tuple(RuleTurnOff(t.rule, t.title, tuple(_suggested(c) for c in t.changes)) for t in result.turn_off)
+    return attrs.evolve(report, suggested_changes=changes, device_prerequisites=prerequisites,
+                        turn_off_changes=turn_off)
+
+
+def _analysed(engine: Engine, facts: Facts) -> Facts:
+    """``facts`` as the rules read them (scenario and derived facts included), for a repair:
+    those are not policy settings, so a repair keeps them as they are."""
+    return attrs.evolve(facts, values=engine.resolved(facts.table))
+
+
+def _suggested(change) -> SuggestedChange:
+    """An analyser's SettingChange as a report's SuggestedChange."""
+    return SuggestedChange(change.fact, change.label, change.old, change.new)
 
 
 def _needs(prerequisite) -> list[str]:
@@ -202,7 +241,9 @@ def run_lint(args: argparse.Namespace) -> int:
         except RulesError as exc:
             findings += analysis.diagnostic_findings(exc.diagnostics)
             unreadable = True
-    findings += analysis.lint(loaded, vocabulary)
+    # As for check: naming a ruleset declares its scenarios, and the rules are read as they apply then.
+    declared = {**(declared_by_rulesets(r.ruleset for r in loaded) if args.paths else {}), **declared_scenarios(args)}
+    findings += analysis.lint(loaded, vocabulary, assumed=ScenarioResolver(vocabulary, declared).values({}))
     if args.format == "json":
         text = json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False) + "\n"
     elif args.format == "sarif":
@@ -234,7 +275,10 @@ def run_compare(args: argparse.Namespace) -> int:
 
     a = Engine.load(args.a.split(","))
     b = Engine.load(args.b.split(","))
-    result = analysis.compare(a.rulesets, b.rulesets, a.vocabulary)
+    # The scenarios either side declares hold on both: the sides are compared where they apply.
+    declared = {**a.scenarios.declared, **b.scenarios.declared, **declared_scenarios(args)}
+    assumed = ScenarioResolver(a.vocabulary, declared).values({})
+    result = analysis.compare(a.rulesets, b.rulesets, a.vocabulary, assumed=assumed)
     if args.format == "json":
         _write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
     else:
@@ -258,14 +302,14 @@ def run_repair(args: argparse.Namespace) -> int:
     """``repair``: the smallest policy change that makes the rules pass (0 when it is enough)."""
     from . import analysis  # only lint, compare and repair need the analyser
 
-    engine = Engine.load(args.rules)
+    engine = Engine.load(args.rules, scenarios=declared_scenarios(args))
     if args.fleet:
         return _repair_fleet(args, engine)
     if not args.device and not args.policy:
         print("bitlocker-rules repair: give --policy and --device files (or --fleet)", file=sys.stderr)
         return EXIT_USAGE
     facts, _ = _read_inputs(args, engine)
-    result = analysis.repair(engine.rulesets, engine.vocabulary, facts)
+    result = analysis.repair(engine.rulesets, engine.vocabulary, _analysed(engine, facts))
     if not args.quiet:
         text = (json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json"
                 else _repair_text(result, facts.name))
@@ -281,9 +325,9 @@ def _repair_text(result, subject: str) -> str:
             also = f"  (or: {', '.join(change.alternatives)})" if change.alternatives else ""
             lines.append(f"  - {change.sentence()}{also}")
     elif result.complete:
-        lines += ["", "Nothing to change: every selected rule is already satisfied."]
+        lines += ["", "Nothing to change: no selected rule fails."]
     if result.prerequisites:
-        lines += ["", "Device prerequisites (no policy setting can satisfy these):"]
+        lines += ["", "Device prerequisites (no policy setting makes these pass):"]
         for item in result.prerequisites:
             needed = "; ".join(f"{label}: {shown}" for _, label, shown in item.needed)
             lines.append(f"  - {item.rule} {item.title}" + (f" — needs {needed}" if needed else ""))
@@ -291,6 +335,9 @@ def _repair_text(result, subject: str) -> str:
     if result.conflicts:
         lines += ["", "Rules that no policy can satisfy together on this device:"]
         lines += [f"  - {conflict.message()}" for conflict in result.conflicts]
+    if result.turn_off:
+        lines += ["", "Not a fix: changes that would only turn a rule off (it would no longer apply):"]
+        lines += [f"  - {item.sentence()}" for item in result.turn_off]
     return "\n".join(lines) + "\n"
 
 
@@ -305,7 +352,7 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
         except BitLockerRulesError:
             bad += 1
             continue
-        devices.append(merge_facts([policy, device]) if policy else device)
+        devices.append(_analysed(engine, merge_facts([policy, device]) if policy else device))
     result = analysis.fleet_repair(engine.rulesets, engine.vocabulary, devices)
     if args.format == "json":
         _write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
@@ -317,8 +364,9 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     return EXIT_USAGE if bad else EXIT_PASS
 
 
-def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bool = False) -> str:
-    """One device's report in ``fmt`` (one of FORMATS)."""
+def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bool = False,
+                  width: int | None = None) -> str:
+    """One device's report in ``fmt`` (one of FORMATS); ``width`` (columns) for the table, else its default."""
     if fmt == "json":
         return renderers.render_json(report)
     if fmt == "markdown":
@@ -329,7 +377,7 @@ def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bo
         return renderers.render_junit(report, verbose=verbose)
     if fmt == "html":
         return renderers.render_html(report, verbose=verbose)
-    return renderers.render_table(report, colour=colour, verbose=verbose)
+    return renderers.render_table(report, colour=colour, verbose=verbose, width=width)
 
 
 def _one_device(path: str, engine: Engine):
@@ -367,7 +415,7 @@ def run_fleet(args: argparse.Namespace) -> int:
         print("bitlocker-rules check: --jobs must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     make_engine = functools.partial(fleet_engine, tuple(args.rules or ()) or None, tuple(args.policy),
-                                    args.assignments)
+                                    args.assignments, declared_scenarios(args))
     engine, policy = make_engine()
     if isinstance(policy, AssignedPolicies) and not args.quiet:
         for policy_id in policy.assignments.unassigned:
@@ -461,12 +509,13 @@ def _report_stream(path: str | None):
         yield stream
 
 
-def fleet_engine(rules, policies, assignments: str | None = None) -> tuple[Engine, Facts | AssignedPolicies | None]:
+def fleet_engine(rules, policies, assignments: str | None = None, scenarios: dict[str, str] | None = None
+                 ) -> tuple[Engine, Facts | AssignedPolicies | None]:
     """The engine and the policies of a fleet run (also built in each worker process).
 
     Without an assignment file every policy applies to every device: their merged facts.
     """
-    engine = Engine.load(list(rules) if rules else None)
+    engine = Engine.load(list(rules) if rules else None, scenarios=scenarios)
     if assignments is None:
         return engine, policy_facts(policies, engine)
     given = [AssignedPolicy(p.policy_id or p.display_name or f"{path}#{i}", p.display_name, p.facts)
@@ -500,21 +549,35 @@ def run_rules(args: argparse.Namespace) -> int:
     if args.coverage:
         return _print_coverage(engine)
     rows = [
-        [loaded.id, rule.id, rule.kind, rule.severity, ", ".join(rule.sources), rule.title]
+        [loaded.id, rule.id, _kind(rule), rule.severity if rule.kind == "rule" else "",
+         ", ".join(rule.sources or rule.related), ", ".join(rule.scenarios), rule.title]
         for loaded in engine.rulesets
         for rule in loaded.ruleset.rules
     ]
-    _print(tabulate(rows, headers=["ruleset", "rule", "kind", "severity", "sources", "title"]))
+    _print(tabulate(rows, headers=["ruleset", "rule", "kind", "severity", "cites", "scenario", "title"]))
     return EXIT_PASS
 
 
+def _kind(rule) -> str:
+    """``rule``, ``advice`` (cites only ``related`` ids), ``note``; ``disputed``/``unconfirmed`` marked."""
+    kind = "advice" if rule.kind == "rule" and rule.related and not rule.sources else rule.kind
+    return kind + (" (disputed)" if rule.disputed else " (unconfirmed)" if rule.unconfirmed else "")
+
+
 def _print_coverage(engine: Engine) -> int:
+    """Each requirement and cause with the rules that encode it; advice is listed but does not count."""
     table = coverage(loaded.ruleset for loaded in engine.rulesets)
-    rows = [[c.requirement.id, c.requirement.kind, c.requirement.title, ", ".join(c.rules) or "NOT COVERED"]
+    rows = [[c.requirement.id, c.requirement.kind, c.requirement.title, ", ".join(c.rules) or "NOT ENCODED",
+             ", ".join(c.advice), "yes" if c.requirement.deviation else ""]
             for c in table]
-    _print(tabulate(rows, headers=["id", "kind", "requirement", "rules"]))
-    missing = [c.requirement.id for c in table if not c.covered]
-    _print(f"\n{len(table) - len(missing)} of {len(table)} covered" + (f"; not covered: {', '.join(missing)}" if missing else ""))
+    _print(tabulate(rows, headers=["id", "kind", "requirement", "encoded by", "advice", "deviation"],
+                    maxcolwidths=[None, None, 50, 40, 20, None]))
+    unencoded = [c.requirement for c in table if not c.covered]
+    deviating = [r.id for r in unencoded if r.deviation]
+    missing = [r.id for r in unencoded if not r.deviation]
+    _print(f"\n{len(table) - len(unencoded)} of {len(table)} encoded by a rule or note (advice does not count)"
+           + (f"; not encoded, with a documented deviation: {', '.join(deviating)}" if deviating else "")
+           + (f"; NOT ENCODED: {', '.join(missing)}" if missing else ""))
     return EXIT_FAIL if missing else EXIT_PASS
 
 

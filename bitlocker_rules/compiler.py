@@ -195,6 +195,14 @@ class _Emitter:
 
     # --- rules
     def rule(self, rule: n.Rule, d: int) -> str:
+        out = self.verdict(rule, d)
+        # Where the sources disagree a failure is unknown; where none confirms a pass, so is a pass.
+        for flag, code in ((rule.disputed, 1), (rule.unconfirmed, 0)):
+            if flag:
+                self.emit(d, f"if {out} == {code}: {out} = 2")
+        return out
+
+    def verdict(self, rule: n.Rule, d: int) -> str:
         out = self.temp("_r")
         when = _simple_atoms(rule.applicability) if rule.applicability is not None else ()
         require = _simple_atoms(n.And(rule.requirements))

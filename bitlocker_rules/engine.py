@@ -18,10 +18,12 @@ from . import nodes as n
 from .checker import check_all, check_ruleset
 from .compiler import Verdicts, compile_ruleset
 from .errors import Diagnostic, RulesError, suggest
-from .facts import Conflict, Facts, facts_from_mapping
+from .facts import Conflict, Facts, derived, facts_from_mapping
 from .interpreter import Interpreter
 from .outcome import ConflictRecord, Report, RuleOutcome, Status
-from .resources import shipped_ruleset_paths, vocabulary_path
+from .requirements import citations
+from .resources import rulesets_dir, shipped_ruleset_paths, vocabulary_path
+from .scenarios import ScenarioResolver, declared_by_rulesets
 from .syntax import parse_ruleset
 from .vocabulary import Vocabulary, load_vocabulary
 
@@ -89,8 +91,13 @@ def resolve_ruleset(name_or_path: str | Path) -> Path:
 
 
 def _display_path(path: Path) -> str:
+    """How reports name a rule file: a shipped one as ``rulesets/<name>.rules`` wherever the
+    package is installed, another one relative to the working folder when it lies inside it."""
+    resolved = path.resolve()
+    if resolved.parent == rulesets_dir().resolve():
+        return f"rulesets/{resolved.name}"
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
+        return str(resolved.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
 
@@ -99,12 +106,21 @@ _MEMO_LIMIT = 50_000
 
 
 class Engine:
-    """Loaded rulesets plus a vocabulary: evaluate devices, get immutable reports."""
+    """Loaded rulesets plus a vocabulary: evaluate devices, get immutable reports.
 
-    def __init__(self, rulesets: Iterable[LoadedRuleset], vocabulary: Vocabulary | None = None) -> None:
+    ``scenarios`` are the scenarios the check is declared to be about: names, or a mapping
+    from name to how it was declared ("with --scenario silent_enablement"). The others are
+    inferred for each device (see ``scenarios.ScenarioResolver``).
+    """
+
+    def __init__(self, rulesets: Iterable[LoadedRuleset], vocabulary: Vocabulary | None = None,
+                 scenarios: Iterable[str] | Mapping[str, str] | None = None) -> None:
         self.rulesets = tuple(rulesets)
         self.vocabulary = vocabulary or shipped_vocabulary()
         check_all(r.ruleset for r in self.rulesets)
+        declared = scenarios if isinstance(scenarios, Mapping) else {s: "in the Python API" for s in scenarios or ()}
+        self.scenarios = ScenarioResolver(self.vocabulary, declared)
+        self.citations = citations(r.ruleset for r in self.rulesets)
         # Explanations depend only on the values a rule reads: memoise them by those values.
         # By rule identity (the engine holds every rule, so ids stay theirs): a dict lookup per
         # explanation, without hashing the rule's tree.
@@ -130,8 +146,13 @@ class Engine:
         }
 
     @classmethod
-    def load(cls, rulesets: Iterable[str | Path] | None = None, vocabulary: Vocabulary | None = None) -> Engine:
-        """Load rulesets by name or path (default: every shipped ruleset), collecting all errors."""
+    def load(cls, rulesets: Iterable[str | Path] | None = None, vocabulary: Vocabulary | None = None,
+             scenarios: Iterable[str] | Mapping[str, str] | None = None) -> Engine:
+        """Load rulesets by name or path (default: every shipped ruleset), collecting all errors.
+
+        Naming a ruleset whose header declares a scenario declares that scenario, as
+        ``scenarios`` does (see ``Engine``).
+        """
         vocabulary = vocabulary or shipped_vocabulary()
         names = list(dict.fromkeys(rulesets)) if rulesets is not None else list(shipped_ruleset_paths())
         loaded, problems = [], []
@@ -142,7 +163,10 @@ class Engine:
                 problems.extend(exc.diagnostics)
         if problems:
             raise RulesError(problems)
-        return cls(loaded, vocabulary)
+        declared = scenarios if isinstance(scenarios, Mapping) else {s: "in the Python API" for s in scenarios or ()}
+        if rulesets is not None:
+            declared = {**declared_by_rulesets(r.ruleset for r in loaded), **declared}
+        return cls(loaded, vocabulary, declared)
 
     def facts(self, mapping: Mapping[str, Any], name: str = "") -> Facts:
         """Typed Facts from a plain ``{fact name: value}`` dict (names fully qualified)."""
@@ -157,8 +181,13 @@ class Engine:
         """
         if not isinstance(facts, Facts):
             facts = self.facts(facts)
-        values = facts.table
+        values = self.resolved(facts.table)
         conflicts = {c.fact: c for c in self.conflicts(facts)}
+
+        @functools.cache
+        def origins() -> Mapping[str, str]:  # where each value came from, scenarios included
+            return {**facts.origins, **self.scenarios.origins(facts.table)}
+
         views = [policy_view(values, p.table) for p in facts.profiles]
         outcomes: list[RuleOutcome] = []
         notes = []
@@ -170,15 +199,25 @@ class Engine:
                 elif index in decided_on:  # on one policy's own settings: nothing there is in conflict
                     profile = facts.profiles[decided_on[index]]
                     outcome = self.explain(loaded, rule, views[decided_on[index]])
-                    outcomes.append(_with_sources(outcome, policy_view(facts.origins, profile.origins)) if sources
+                    outcomes.append(_with_sources(outcome, policy_view(origins(), profile.origins)) if sources
                                     else outcome)
                 else:
                     outcome = self.explain(loaded, rule, values)
-                    outcome = _with_sources(outcome, facts.origins) if sources else outcome
+                    outcome = _with_sources(outcome, origins()) if sources else outcome
                     outcomes.append(mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
             notes += [self._note(loaded, r, values) for r in loaded.notes]
         records = tuple(conflict_record(c, self.vocabulary) for c in conflicts.values())
-        return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=records)
+        return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=records,
+                      scenarios=self.scenarios.records(facts.table, facts.origins), citations=self.citations)
+
+    def resolved(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``values`` with the facts derived from them and the scenario facts the declarations
+        and the inference give."""
+        more = derived(values)
+        if more:
+            values = {**values, **more}
+        scenarios = self.scenarios.values(values)
+        return {**values, **scenarios} if scenarios else values
 
     def per_policy_rules(self) -> set[tuple[str, str]]:
         """(ruleset, rule) of every rule that reads a per-policy fact, so is decided per policy."""
@@ -260,8 +299,10 @@ class Engine:
         """A ruleset's verdict codes, each rule that reads a per-policy fact decided per policy.
 
         ``views`` are the values as each assigned policy alone sets them (``policy_view``); with
-        two or more, such a rule fails when it fails on any of them, else passes when it passes
-        on one, else is unknown when it is unknown on one, else does not apply. A policy leaves
+        two or more, such a rule fails when it fails on any of them, else is unknown when the
+        sources disagree about it on one (a ``disputed`` rule that would fail there), else
+        passes when it passes on one, else is unknown when it is unknown on one, else does not
+        apply. A policy leaves
         unset what another sets, so on its own it often cannot decide a rule another policy
         decides: that is why a pass outranks an unknown here. The second result maps those
         rules' indexes to the view that decided them.
@@ -272,11 +313,18 @@ class Engine:
             return codes, {}
         each = [loaded.verdicts(view) for view in views]
         decided_on = {i: max(range(len(views)), key=lambda k: (_DECIDING[each[k][i]], -k)) for i in indexes}
+        for i in indexes:  # a disagreement of the sources on one policy is not outranked by another's pass
+            rule = self._rules[loaded.id][i]
+            if rule.disputed and each[decided_on[i]][i] != 1:
+                disputed = [k for k in range(len(views)) if each[k][i] == 2
+                            and loaded.interpreter.verdict(rule, views[k])[0] is Status.FAIL]
+                decided_on[i] = disputed[0] if disputed else decided_on[i]
         codes = tuple(each[decided_on[i]][i] if i in decided_on else code for i, code in enumerate(codes))
         return codes, decided_on
 
     def verdicts(self, values: Mapping[str, Any]) -> list[tuple[int, ...]]:
         """Only the verdict codes per ruleset: the fastest path, for fleets and benchmarks."""
+        values = self.resolved(values)
         return [loaded.verdicts(values) for loaded in self.rulesets]
 
 
@@ -341,5 +389,5 @@ def _bare_outcome(loaded: LoadedRuleset, rule: n.Rule, status: Status) -> RuleOu
     return RuleOutcome(
         ruleset=loaded.id, rule=rule.id, title=rule.title, severity=rule.severity,
         sources=rule.sources, status=status, remediation=rule.remediation, events=rule.events,
-        location=loaded.interpreter.location(rule.span),
+        location=loaded.interpreter.location(rule.span), related=rule.related, scenarios=rule.scenarios,
     )

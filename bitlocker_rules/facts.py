@@ -95,27 +95,53 @@ def facts_from_mapping(
     return Facts(values, origins, name=name)
 
 
+def derived(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Facts that follow from others the input gives, and that it does not give itself.
+
+    The OS build revision is the fourth number of the OS version; a version written without
+    one (a release name, three numbers) parses with 0 there, which no released build has, so
+    0 means "not known".
+    """
+    version = values.get("device.os_version")
+    if version is not None and version.revision and "device.os_build_revision" not in values:
+        return {"device.os_build_revision": version.revision}
+    return {}
+
+
 def apply_grants(values: dict[str, Any], origins: dict[str, str], vocabulary: Vocabulary) -> None:
     """Add the permissions the vocabulary's ``[[grants]]`` give the roles named in ``values``.
 
-    When a roles fact (e.g. ``actor.intune_roles``) names a granting role, its permissions
-    fact gains the granted permissions: the union with any permissions given, matched by name
-    without regard to case. A permissions fact that was not given and gains nothing stays
-    missing (the actor's custom roles may carry permissions nobody listed).
+    When a roles fact (e.g. ``actor.intune_roles``) names a granting role, the permissions fact
+    it grants into gains the granted permissions: the union with any permissions given, matched
+    by name without regard to case. Built-in roles are a closed list: when no permissions were
+    given, every roles fact that grants into the permissions fact is given, and every role they
+    name is listed for it, the permissions fact holds exactly what those roles grant, possibly
+    nothing. Otherwise a permissions fact that was not given and gains nothing stays missing (a
+    custom role, or roles nobody listed, may carry permissions).
     """
-    for grant in vocabulary.grants:
-        roles = values.get(grant.roles_fact)
-        if not roles or not any(_same_name(r.get("name"), grant.role) for r in roles):
-            continue
-        held = values.get(grant.permissions_fact) or ()
+    for permissions_fact in dict.fromkeys(g.permissions_fact for g in vocabulary.grants):
+        grants = [g for g in vocabulary.grants if g.permissions_fact == permissions_fact]
+        roles_facts = list(dict.fromkeys(g.roles_fact for g in grants))
+        named = {fact: [r.get("name") for r in values.get(fact) or ()] for fact in roles_facts}
+        matched = [g for g in grants if any(_same_name(name, g.role) for name in named[g.roles_fact])]
+        given = values.get(permissions_fact)
+        held = tuple(given or ())
         names = {str(r.get("name", "")).casefold() for r in held}
-        added = tuple(MappingProxyType({"name": p}) for p in grant.permissions if p.casefold() not in names)
-        if not added:
+        added = tuple(dict.fromkeys(p for g in matched for p in g.permissions if p.casefold() not in names))
+        closed = given is None and all(
+            values.get(fact) is not None
+            and all(any(_same_name(name, g.role) for g in grants if g.roles_fact == fact) for name in named[fact])
+            for fact in roles_facts
+        )
+        if not added and not closed:
             continue
-        values[grant.permissions_fact] = tuple(held) + added
-        via = f"role {grant.role} in {grant.roles_fact} (vocabulary grant)"
-        given = origins.get(grant.permissions_fact)
-        origins[grant.permissions_fact] = f"{given}; {via}" if given else via
+        values[permissions_fact] = held + tuple(MappingProxyType({"name": p}) for p in added)
+        roles = ", ".join(g.role for g in matched) or "none"
+        via = (f"built-in roles ({roles}) in {' and '.join(roles_facts)}, which grant only what the vocabulary "
+               f"lists" if closed else
+               f"role {', '.join(g.role for g in matched if set(g.permissions) & set(added))} (vocabulary grant)")
+        before = origins.get(permissions_fact)
+        origins[permissions_fact] = f"{before}; {via}" if before else via
 
 
 def _same_name(a: Any, b: str) -> bool:

@@ -71,10 +71,12 @@ class Interpreter:
             # Why it applies is context; the reasons are the requirements that do not hold.
             applies_because = tuple(c for c in reasons if c.role == "when")
             reasons = tuple(c for c in reasons if c.role != "when")
+        status, caveat = caveated(rule, status)
         return RuleOutcome(
             ruleset=self.ruleset.id, rule=rule.id, title=rule.title, severity=rule.severity,
             sources=rule.sources, status=status, reasons=reasons, applies_because=applies_because,
             remediation=rule.remediation, events=rule.events, location=self.location(rule.span),
+            related=rule.related, scenarios=rule.scenarios, caveat=caveat,
         )
 
     def verdict(self, rule: n.Rule, values: Mapping[str, Any]) -> tuple[Status, tuple[Condition, ...]]:
@@ -121,8 +123,9 @@ class Interpreter:
         if isinstance(e, n.Or):
             return _any([self.decide(o, values, env) for o in e.operands])
         if isinstance(e, n.Not):
-            truth, reasons = self.decide(e.operand, values, env)
-            return (None if truth is None else not truth), tuple(_negated(c) for c in reasons)
+            # Decided as the negated condition, so each reason says what the rule needs in
+            # the condition's own words ("earlier than 1809", "anything but Standard user").
+            return self.decide(negate(e.operand), values, env)
         if isinstance(e, n.Implies):
             return self.implies(e.antecedent, e.consequent, values, env)
         if isinstance(e, n.Conditional):
@@ -139,9 +142,11 @@ class Interpreter:
         return self.atom(e, values, env)
 
     def implies(self, antecedent, consequent, values, env) -> Result:
+        # The antecedent is context, not something the rule needs: its conditions say when the
+        # consequent applies ("the rule applies: Signed-in user role is Standard user").
         truth, reasons = self.decide(antecedent, values, env)
-        negated = (None if truth is None else not truth), tuple(_negated(c) for c in reasons)
-        return _any([negated, self.decide(consequent, values, env)])
+        context = (None if truth is None else not truth), tuple(attrs.evolve(c, role="when") for c in reasons)
+        return _any([context, self.decide(consequent, values, env)])
 
     def quantified(self, e: n.Quantified, values, env) -> Result:
         items, fact = self.value(e.collection, values, env)
@@ -292,23 +297,61 @@ class Interpreter:
         return f"{self.source.name}:{line}:{column}"
 
 
+def caveated(rule: n.Rule, status: Status) -> tuple[Status, str]:
+    """The reported verdict: a disputed rule's failure and an unconfirmed rule's pass are unknown."""
+    if status is Status.FAIL and rule.disputed:
+        return Status.UNKNOWN, f"the sources disagree: {rule.disputed}"
+    if status is Status.PASS and rule.unconfirmed:
+        return Status.UNKNOWN, f"not confirmed by the sources: {rule.unconfirmed}"
+    return status, ""
+
+
+_NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
+
+
+def negate(e: n.Expr) -> n.Expr:
+    """The condition that holds exactly when ``e`` does not, negation pushed down to the atoms.
+
+    Exact in Kleene logic (De Morgan and double negation hold; unknown stays unknown). An
+    implication and an if-then-else are negated in their expanded forms, since
+    ``c or not c`` is not true when ``c`` is unknown.
+    """
+    if isinstance(e, n.Not):
+        return e.operand
+    if isinstance(e, n.And):
+        return n.Or(tuple(negate(o) for o in e.operands), span=e.span)
+    if isinstance(e, n.Or):
+        return n.And(tuple(negate(o) for o in e.operands), span=e.span)
+    if isinstance(e, n.Implies):
+        return n.And((e.antecedent, negate(e.consequent)), span=e.span)
+    if isinstance(e, n.Conditional):
+        return n.Or((n.And((e.condition, negate(e.then)), span=e.span),
+                     n.And((negate(e.condition), negate(e.otherwise)), span=e.span)), span=e.span)
+    if isinstance(e, n.DefinitionRef):
+        return negate(e.body)
+    if isinstance(e, n.Quantified):
+        other = "any" if e.quantifier == "all" else "all"
+        return n.Quantified(other, e.var, e.collection, negate(e.body), span=e.span)
+    if isinstance(e, n.Const):
+        return n.Const(not e.value, span=e.span, kind=e.kind)
+    if isinstance(e, n.Member):
+        return n.Member(e.operand, e.items, not e.negated, span=e.span)
+    if isinstance(e, n.Presence):
+        return n.Presence(e.operand, not e.present, span=e.span)
+    if isinstance(e, n.Compare):
+        for side, other in ((e.right, e.left), (e.left, e.right)):
+            if e.op in ("==", "!=") and isinstance(side, n.Const) and isinstance(side.value, bool):
+                # `x == true` negated reads better as `x == false` than as `x != true`.
+                flipped = n.Const(not side.value, span=side.span, kind=side.kind)
+                sides = (other, flipped) if side is e.right else (flipped, other)
+                return n.Compare(e.op, *sides, span=e.span)
+        return n.Compare(_NEGATED_OP[e.op], e.left, e.right, span=e.span)
+    raise TypeError(f"not a condition: {type(e).__name__}")
+
+
 def _identity(condition: Condition) -> tuple:
     """What makes two condition records the same atom, seen through ``not`` or not."""
     return (condition.fact, condition.span, condition.text, condition.actual)
-
-
-_NEGATED_STATUS = {Status.PASS: Status.FAIL, Status.FAIL: Status.PASS, Status.UNKNOWN: Status.UNKNOWN}
-
-
-def _negated(condition: Condition) -> Condition:
-    """The same condition seen through ``not``: the opposite requirement and status."""
-    required = condition.required
-    opposite = {"Yes": "No", "No": "Yes", "a value": "no value", "no value": "a value"}
-    if required in opposite:
-        required = opposite[required]
-    else:
-        required = required[4:] if required.startswith("not ") else f"not {required}"
-    return attrs.evolve(condition, required=required, status=_NEGATED_STATUS[condition.status])
 
 
 def _subject(e: n.Expr) -> tuple[n.Expr, n.Expr | None, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Union
 
+import attrs
 from attrs import field, frozen
 
 from .errors import Diagnostic
@@ -202,13 +203,24 @@ class Definition:
 
 @frozen
 class Rule:
-    """A rule (``kind == "rule"``) or an informational note (``kind == "note"``)."""
+    """A rule (``kind == "rule"``) or an informational note (``kind == "note"``).
+
+    ``sources`` are the requirements the rule encodes; ``related`` those it only gives advice
+    about (a rule has one or the other). ``scenarios`` are the scenarios it is about, as
+    written (its own clause, else its ruleset's); after checking, ``applicability`` also
+    holds them. ``disputed`` says how the sources disagree: a failure is then unknown;
+    ``unconfirmed`` says why no source confirms that passing is enough: a pass is then unknown.
+    """
 
     id: str
     title: str
     kind: str = "rule"
     severity: str = "error"
     sources: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    disputed: str = ""
+    unconfirmed: str = ""
     rationale: str = ""
     remediation: str = ""
     events: tuple[int, ...] = ()
@@ -220,16 +232,64 @@ class Rule:
 
 @frozen
 class Ruleset:
-    """One rule file: a header, definitions, and rules and notes in file order."""
+    """One rule file: a header (with the scenarios all its rules are about), definitions, and
+    rules and notes in file order."""
 
     id: str
     title: str
     source: str = ""
     definitions: tuple[Definition, ...] = ()
     rules: tuple[Rule, ...] = ()
+    scenarios: tuple[str, ...] = ()
     span: Span | None = _SPAN
+    spans: Mapping[str, Span] = field(factory=dict, eq=False, repr=False, kw_only=True)
     text: SourceText | None = field(default=None, eq=False, repr=False, kw_only=True)
     problems: tuple[Diagnostic, ...] = field(default=(), eq=False, repr=False, kw_only=True)
+
+
+def scenario_condition(names: tuple[str, ...], span: Span | None) -> Expr:
+    """The condition a ``scenario`` clause adds to a rule's applicability: any of its scenarios holds."""
+    tests = tuple(Compare("==", FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"),
+                          span=span) for name in names)
+    return tests[0] if len(tests) == 1 else Or(tests, span=span)
+
+
+def _is_scenario_condition(e: Expr) -> bool:
+    tests = e.operands if isinstance(e, Or) else (e,)
+    return all(isinstance(t, Compare) and isinstance(t.left, FactRef) and t.left.fact.startswith("scenario.")
+               for t in tests)
+
+
+def written_applicability(rule: Rule) -> Expr | None:
+    """A rule's ``when`` as written: a checked rule's applicability without its scenarios' condition."""
+    e = rule.applicability
+    if not rule.scenarios or e is None:
+        return e
+    if _is_scenario_condition(e):
+        return None
+    if isinstance(e, And) and len(e.operands) == 2 and _is_scenario_condition(e.operands[0]):
+        return e.operands[1]
+    return e
+
+
+def assume_scenarios(rule: Rule, states: Mapping[str, bool]) -> Rule:
+    """``rule`` with the scenario facts in ``states`` (``scenario.x`` → bool) read as constants.
+
+    The analyser then reasons about the rule as it applies when those scenarios are declared:
+    its scenario condition is decided, everything else stays as it was.
+    """
+    if rule.applicability is None or not rule.scenarios:
+        return rule
+    return attrs.evolve(rule, applicability=_assumed(rule.applicability, states))
+
+
+def _assumed(e: Expr, states: Mapping[str, bool]) -> Expr:
+    if isinstance(e, Compare) and isinstance(e.left, FactRef) and e.left.fact in states \
+            and isinstance(e.right, Const):
+        return Const(states[e.left.fact] == e.right.value, span=e.span, kind="bool")
+    if isinstance(e, (And, Or)):
+        return attrs.evolve(e, operands=tuple(_assumed(o, states) for o in e.operands))
+    return e
 
 
 def children(node: object) -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 
 from attrs import frozen
@@ -22,6 +23,7 @@ class Status(str, Enum):
 
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+SCENARIO_PREFIX = "scenario."  # the facts the scenarios of a check give a value to
 
 
 def at_or_above(severity: str, fail_on: str) -> bool:
@@ -73,7 +75,20 @@ class Condition:
         verb = "as required" if self.status is Status.PASS else f"the rule needs {self.required}"
         return f"{self.label} is {self.actual}; {verb}"
 
+    @property
+    def scenario(self) -> str:
+        """The scenario this condition asks about (``key_rotation`` for ``scenario.key_rotation``), or ""."""
+        return self.fact.removeprefix("scenario.") if self.fact.startswith("scenario.") else ""
+
     def _applicability_sentence(self) -> str:
+        if self.missing and self.scenario and not self.conflict:
+            return (f"Whether the rule applies is not known: the scenario {self.label.removesuffix(' (scenario)')} "
+                    f"is neither declared nor shown by the input (declare it with --scenario {self.scenario})")
+        if self.missing and self.status is not Status.UNKNOWN:
+            # A presence test decides on a missing value: `x is present` is false, `x is missing` true.
+            if self.status is Status.PASS:
+                return f"The rule applies: {self.label} is not given"
+            return f"The rule does not apply: {self.label} is not given (it applies when it is)"
         if self.missing:
             why = f"in conflict ({self.conflict})" if self.conflict else f"not known (fact {self.fact} is missing)"
             return f"Whether the rule applies is not known: {self.label} is {why}"
@@ -97,14 +112,35 @@ class RuleOutcome:
     events: tuple[int, ...] = ()
     location: str = ""
     applies_because: tuple[Condition, ...] = ()  # for a failure: the conditions that made it apply
+    related: tuple[str, ...] = ()  # the sources the rule gives advice about (it encodes none)
+    scenarios: tuple[str, ...] = ()  # the scenarios the rule is about
+    # Why a verdict is unknown although the facts decide it: the sources disagree, or none
+    # confirms that passing is enough.
+    caveat: str = ""
+
+    @property
+    def advice(self) -> bool:
+        """Whether the rule is advice related to its sources rather than what they say."""
+        return bool(self.related) and not self.sources
 
     @property
     def missing_facts(self) -> tuple[str, ...]:
         """Facts whose absence made the verdict unknown."""
         return tuple(dict.fromkeys(c.fact for c in self.reasons if c.missing))
 
+    @property
+    def pending_scenarios(self) -> tuple[str, ...]:
+        """For an unknown verdict: the scenarios (``tenant_attach``) that are not known and that
+        the rule is about, so the rule was not evaluated; empty otherwise."""
+        if self.status is not Status.UNKNOWN:
+            return ()
+        return tuple(dict.fromkeys(c.fact.removeprefix(SCENARIO_PREFIX) for c in self.reasons
+                                   if c.missing and c.fact.startswith(SCENARIO_PREFIX)))
+
     def short_reason(self) -> str:
         """One phrase for a table cell: the deciding condition, or what is missing or in conflict."""
+        if self.caveat:
+            return self.caveat
         if self.status is Status.PASS or not self.reasons:
             return ""
         if self.status is Status.UNKNOWN:
@@ -146,6 +182,64 @@ class ConflictRecord:
 
 
 @frozen
+class Citation:
+    """An id a rule cites (``S9``, ``F8``, ``bitlocker-csp``), as a report shows it.
+
+    ``kind`` is ``requirement`` (of the Intune BitLocker page), ``cause`` (a documented cause
+    of failed silent encryption), ``document``, or empty for an id the shipped list lacks;
+    ``source`` names the document(s) a requirement or cause comes from.
+    """
+
+    id: str
+    title: str
+    url: str = ""
+    kind: str = ""
+    source: str = ""
+
+    def sentence(self) -> str:
+        """``S9: Compatible TPM startup PIN is not … (Encrypt Windows devices with BitLocker in Intune)``."""
+        if not self.title:
+            return self.id
+        return f"{self.id}: {self.title}" + (f" ({self.source})" if self.source else "")
+
+
+@frozen
+class ScenarioRecord:
+    """A scenario the check can be about: whether it holds, and how that was decided.
+
+    ``holds`` is None when it was neither declared nor can be inferred; ``how`` is
+    ``declared``, ``excluded`` (by a declared scenario), ``inferred`` or ``unknown``;
+    ``because`` says by what, in the admin's words.
+    """
+
+    name: str
+    label: str
+    fact: str
+    holds: bool | None
+    how: str
+    because: str
+
+    @property
+    def state(self) -> str:
+        """``in scope``, ``out of scope`` or ``not known``."""
+        return {True: "in scope", False: "out of scope", None: "not known"}[self.holds]
+
+    def provenance(self) -> str:
+        """``declared with --scenario silent_enablement``, ``inferred from …`` and so on."""
+        if self.how == "declared":
+            return f"declared {self.because}".rstrip()
+        if self.how == "excluded":
+            return f"because {self.because}"
+        if self.how == "inferred":
+            return f"inferred from {self.because}"
+        return f"not declared, and the input does not show it ({self.because})"
+
+    def sentence(self) -> str:
+        """``Silent enablement: in scope, inferred from Warning for other disk encryption is Block``."""
+        return f"{self.label}: {self.state}, {self.provenance()}"
+
+
+@frozen
 class InputRecord:
     """One input file the facts were read from: its name in reports, path and kind."""
 
@@ -164,8 +258,22 @@ class SuggestedChange:
     new: str
 
     def sentence(self) -> str:
-        """``Compatible TPM startup PIN: Require startup PIN with TPM → Do not allow …``."""
+        """``Compatible TPM startup PIN: Require startup PIN with TPM → Allow startup PIN with TPM``."""
         return f"{self.label}: {self.current} → {self.new}"
+
+
+@frozen
+class RuleTurnOff:
+    """Changes that would only turn a failing rule off (it would no longer apply), offered
+    apart from the fix because no policy change makes the rule pass."""
+
+    rule: str
+    title: str
+    changes: tuple[SuggestedChange, ...]
+
+    def sentence(self) -> str:
+        """``T-2 A PIN needs TPM 2.0: Compatible TPM startup PIN: Require … → Allow …``."""
+        return f"{self.rule} {self.title}: " + "; ".join(c.sentence() for c in self.changes)
 
 
 @frozen
@@ -181,6 +289,32 @@ class Report:
     # the analyser's repair); and the rules only a device change can fix.
     suggested_changes: tuple[SuggestedChange, ...] = ()
     device_prerequisites: tuple[str, ...] = ()
+    # Apart from the fix: changes that would only turn off a failing rule no policy makes pass.
+    turn_off_changes: tuple[RuleTurnOff, ...] = ()
+    scenarios: tuple[ScenarioRecord, ...] = ()  # what the check is about, and how that was decided
+    citations: tuple[Citation, ...] = ()  # every id the rules cite, with its title
+
+    def citation(self, ref: str) -> Citation:
+        """The citation of ``ref`` (the id alone when the report does not know it)."""
+        return next((c for c in self.citations if c.id == ref), Citation(ref, ""))
+
+    def causes(self) -> tuple[Cause, ...]:
+        """The distinct root causes of the failures, and the settings in conflict, worst first."""
+        return find_causes(self.outcomes, self.conflicts)
+
+    def undecided(self) -> tuple[Undecided, ...]:
+        """The unknown rules grouped by what they miss, leaving out those whose scenario is not
+        known (see ``not_evaluated``) and those unknown only through a conflict (a cause)."""
+        return group_undecided(self.outcomes)
+
+    def not_evaluated(self, scenario: str) -> tuple[RuleOutcome, ...]:
+        """The rules left unknown because ``scenario`` (a name) is not known."""
+        return tuple(o for o in self.outcomes if scenario in o.pending_scenarios)
+
+    def relevant_scenarios(self) -> tuple[ScenarioRecord, ...]:
+        """The scenarios a report shows: those a rule of the report is about, and those declared."""
+        about = {name for o in self.outcomes for name in o.scenarios}
+        return tuple(s for s in self.scenarios if s.name in about or s.how == "declared")
 
     def count(self, status: Status) -> int:
         """How many rules ended with ``status``."""
@@ -199,3 +333,171 @@ class Report:
     def exit_code(self, fail_on: str = "info") -> int:
         """0 when nothing failed at or above ``fail_on`` severity, else 1."""
         return int(any(at_or_above(o.severity, fail_on) for o in self.failed))
+
+
+# --- causes and undecided rules: what a report leads with ------------------------------------------
+
+
+@frozen
+class RuleRef:
+    """A rule as a cause or a group of undecided rules lists it.
+
+    ``required`` is what the rule needs of the cause's setting or fact, in the admin's words
+    (empty when the rule is listed for another reason).
+    """
+
+    ruleset: str
+    rule: str
+    title: str
+    severity: str
+    status: Status
+    required: str = ""
+    advice: bool = False
+
+    @classmethod
+    def of(cls, outcome: RuleOutcome, required: str = "") -> RuleRef:
+        """The reference to ``outcome``'s rule."""
+        return cls(outcome.ruleset, outcome.rule, outcome.title, outcome.severity, outcome.status,
+                   required, outcome.advice)
+
+
+@frozen
+class Cause:
+    """One root cause: a setting or fact with the value at fault, and every rule it breaks.
+
+    ``kind`` is ``setting`` (a policy setting), ``fact`` (a device, tenant or admin fact),
+    ``conflict`` (assigned policies give the setting different values: ``values`` holds each
+    policy's, and the rules that read it are unknown) or ``rule`` (a failure no condition
+    explains: the rule alone). ``fixes`` are the rules' remediations, each once; ``source``
+    is where the value came from, when known.
+    """
+
+    kind: str
+    fact: str
+    label: str
+    actual: str | None
+    rules: tuple[RuleRef, ...]
+    fixes: tuple[str, ...] = ()
+    events: tuple[int, ...] = ()
+    source: str = ""
+    values: tuple[tuple[str, str, str], ...] = ()  # for a conflict: (source, raw value, shown value)
+
+    @property
+    def severity(self) -> str:
+        """The worst severity of the rules it breaks."""
+        return min((r.severity for r in self.rules), key=lambda s: SEVERITY_RANK.get(s, 0), default="info")
+
+    def sentence(self) -> str:
+        """``OS version is 10.0.17134.0 (1803)``; for a conflict, who sets what."""
+        if self.kind == "conflict":
+            return f"{self.label} is in conflict: " + "; ".join(f"{src} sets {shown}" for src, _, shown in self.values)
+        return self.label if self.actual is None else f"{self.label} is {self.actual}"
+
+
+@frozen
+class Undecided:
+    """Unknown rules that miss the same facts (``(fact, label)`` pairs), or share a caveat."""
+
+    facts: tuple[tuple[str, str], ...]
+    caveat: str
+    rules: tuple[RuleRef, ...]
+
+    def sentence(self) -> str:
+        """``Encryption status and Autopilot enrolled are not known``, or the caveat."""
+        if not self.facts:
+            return self.caveat
+        labels = [label for _, label in self.facts]
+        named = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+        return f"{named} {'is' if len(labels) == 1 else 'are'} not known"
+
+
+def find_causes(outcomes: Iterable[RuleOutcome], conflicts: Iterable[ConflictRecord] = ()) -> tuple[Cause, ...]:
+    """The distinct causes of the failing outcomes, and the settings in conflict, worst first.
+
+    A failing rule is blamed on its decisive failing requirements (what alone forces the
+    failure); one setting or fact with one value is one cause, however many rules it breaks.
+    Sorted by the worst severity, then by how many rules, then failures before conflicts.
+    """
+    outcomes = tuple(outcomes)
+    found: dict[tuple[str, str | None], list] = {}  # key -> [first condition, [(outcome, required)]]
+    for outcome in outcomes:
+        if outcome.status is not Status.FAIL:
+            continue
+        for condition in _at_fault(outcome):
+            key = (condition.fact, condition.actual) if condition.fact else ("", outcome.rule)
+            entry = found.setdefault(key, [condition, []])
+            if all(o is not outcome for o, _ in entry[1]):  # an `or` names one fact twice: one rule once
+                entry[1].append((outcome, condition.required))
+    causes = [_value_cause(condition, blamed) for condition, blamed in found.values()]
+    causes += [c for c in (_conflict_cause(record, outcomes) for record in conflicts) if c.rules]
+    order = {id(c): i for i, c in enumerate(causes)}
+    return tuple(sorted(causes, key=lambda c: (SEVERITY_RANK.get(c.severity, 0), -len(c.rules),
+                                               c.kind == "conflict", order[id(c)])))
+
+
+def group_undecided(outcomes: Iterable[RuleOutcome]) -> tuple[Undecided, ...]:
+    """Unknown rules grouped by the facts they miss (or by their caveat), in report order.
+
+    A rule whose scenario is not known is left out (it was not evaluated), and so is one that
+    misses nothing but settings in conflict (the conflict is a cause).
+    """
+    groups: dict[tuple, list[RuleOutcome]] = {}
+    for outcome in outcomes:
+        if outcome.status is not Status.UNKNOWN or outcome.pending_scenarios:
+            continue
+        missing = tuple(dict.fromkeys((c.fact, c.label) for c in outcome.reasons if c.missing and not c.conflict))
+        if outcome.caveat:
+            key: tuple = ((), outcome.caveat)
+        elif missing:
+            key = (missing, "")
+        elif any(c.conflict for c in outcome.reasons):
+            continue
+        else:
+            key = ((), outcome.short_reason() or outcome.title)
+        groups.setdefault(key, []).append(outcome)
+    return tuple(Undecided(facts, caveat, _by_severity(RuleRef.of(o) for o in members))
+                 for (facts, caveat), members in groups.items())
+
+
+def _at_fault(outcome: RuleOutcome) -> list[Condition]:
+    """The conditions a failure is blamed on: the decisive failing requirements (else every failing one)."""
+    failing = [c for c in outcome.reasons if c.status is Status.FAIL and c.role == "require"]
+    failing = [c for c in failing if c.decisive] or failing or [c for c in outcome.reasons if c.status is Status.FAIL]
+    return failing or [Condition("", outcome.title, None, "", Status.FAIL)]
+
+
+def _value_cause(condition: Condition, blamed: list[tuple[RuleOutcome, str]]) -> Cause:
+    outcomes = [o for o, _ in blamed]
+    kind = "rule" if not condition.fact else "setting" if condition.fact.startswith("policy.") else "fact"
+    return Cause(kind, condition.fact, condition.label, condition.actual,
+                 _by_severity(RuleRef.of(o, required) for o, required in blamed),
+                 _fixes(outcomes), _events(outcomes), condition.source)
+
+
+def _conflict_cause(record: ConflictRecord, outcomes: tuple[RuleOutcome, ...]) -> Cause:
+    """A setting in conflict, with the rules it leaves undecided (or breaks, per policy)."""
+    seen: dict[str, tuple[RuleOutcome, str]] = {}  # one entry per rule, however often it reads the setting
+    for outcome in outcomes:
+        for c in outcome.reasons:
+            if outcome.status is not Status.PASS and c.fact == record.fact and c.conflict:
+                seen.setdefault(outcome.rule, (outcome, c.required))
+    blamed = list(seen.values())
+    return Cause("conflict", record.fact, record.label, None,
+                 _by_severity(RuleRef.of(o, required) for o, required in blamed),
+                 _fixes(o for o, _ in blamed), _events(o for o, _ in blamed),
+                 "; ".join(source for source, _, _ in record.values), record.values)
+
+
+def _by_severity(refs: Iterable[RuleRef]) -> tuple[RuleRef, ...]:
+    """Worst severity first; otherwise in report order (the sort is stable)."""
+    return tuple(sorted(refs, key=lambda r: SEVERITY_RANK.get(r.severity, 0)))
+
+
+def _fixes(outcomes: Iterable[RuleOutcome]) -> tuple[str, ...]:
+    """The remediations of ``outcomes`` (sorted worst first), each once."""
+    ordered = sorted(outcomes, key=lambda o: SEVERITY_RANK.get(o.severity, 0))
+    return tuple(dict.fromkeys(o.remediation for o in ordered if o.remediation))
+
+
+def _events(outcomes: Iterable[RuleOutcome]) -> tuple[int, ...]:
+    return tuple(sorted({e for o in outcomes for e in o.events}))

@@ -23,6 +23,8 @@ def print_ruleset(ruleset: n.Ruleset) -> str:
     lines = [f"ruleset {ruleset.id} {quote(ruleset.title)}"]
     if ruleset.source:
         lines.append(f"  source {quote(ruleset.source)}")
+    if ruleset.scenarios:
+        lines.append("  scenario " + ", ".join(ruleset.scenarios))
     for definition in ruleset.definitions:
         lines += ["", f"define {definition.name} = {print_expr(definition.expr)}"]
     for rule in ruleset.rules:
@@ -35,10 +37,19 @@ def print_rule(rule: n.Rule) -> str:
     lines = [f"{rule.kind} {rule.id} {quote(rule.title)}", f"  severity {rule.severity}"]
     if rule.sources:
         lines.append("  sources " + ", ".join(_source_ref(s) for s in rule.sources))
+    if rule.related:
+        lines.append("  related " + ", ".join(_source_ref(s) for s in rule.related))
+    if rule.scenarios:
+        lines.append("  scenario " + ", ".join(rule.scenarios))
+    if rule.disputed:
+        lines.append(f"  disputed {quote(rule.disputed)}")
+    if rule.unconfirmed:
+        lines.append(f"  unconfirmed {quote(rule.unconfirmed)}")
     if rule.events:
         lines.append("  events " + ", ".join(str(e) for e in rule.events))
-    if rule.applicability is not None:
-        lines.append(f"  when {print_expr(rule.applicability)}")
+    when = n.written_applicability(rule)
+    if when is not None:
+        lines.append(f"  when {print_expr(when)}")
     lines += [f"  require {print_expr(r)}" for r in rule.requirements]
     if rule.rationale:
         lines.append(f"  rationale {quote(rule.rationale)}")

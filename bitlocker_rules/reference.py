@@ -22,12 +22,14 @@ from typing import Any, NamedTuple
 
 from . import nodes as n
 from .printer import print_expr, print_rule
-from .vocabulary import NAMESPACES, EnumType, Fact, FactType, Vocabulary
+from .requirements import coverage, load_requirements, registry
+from .vocabulary import NAMESPACES, EnumType, Fact, FactType, Scenario, Vocabulary
 
 # The commands that regenerate each page; the pages and tests/test_docs.py quote them.
 COMMANDS = {
     "vocabulary": "python -m bitlocker_rules.reference vocabulary > docs/vocabulary.md",
     "rulesets": "python -m bitlocker_rules.reference rulesets > docs/rulesets.md",
+    "requirements": "python -m bitlocker_rules.reference requirements > docs/requirements.md",
 }
 
 # Raw-value columns, in this order; any other origin key follows, sorted.
@@ -39,15 +41,24 @@ _NAMESPACE_TITLES = {
     "actor": "Actor facts (`actor.`)",
     "action": "Action facts (`action.`)",
     "tenant": "Tenant facts (`tenant.`)",
+    "scenario": "Scenarios (`scenario.`)",
 }
 _NAMESPACE_INTROS = {
     "policy": "Settings a policy controls; a repair may change them. Read from the `settings` "
-              "of a policy file.",
+              "of a policy file. A repair lowers a setting (gives it a weaker value, or one not "
+              "comparable) only where a failing rule asks: *Strength* lists the values weakest first, "
+              "each chain `;`-separated (values no chain orders are not comparable); a missing setting "
+              "is weaker than any value.",
     "device": "Facts about the device; no policy changes them. Read from the `facts` of a "
               "device file.",
     "actor": "Who performs an administrative action: roles and permissions.",
     "action": "The administrative action a rule is asked about.",
     "tenant": "Tenant and Configuration Manager facts.",
+    "scenario": "What a check is about. A rule or ruleset with `scenario NAME` applies only when the "
+                "scenario holds: declared (`--scenario NAME`, or naming a ruleset that declares it), "
+                "else inferred from the facts as each scenario below says; a scenario neither declared "
+                "nor inferable is unknown, so its rules are unknown where they would otherwise fail. "
+                "Rules name scenarios with the `scenario` clause, not as facts.",
 }
 
 
@@ -167,7 +178,7 @@ def _origin_rows(fact: Fact) -> list[list[str]]:
     return rows
 
 
-def _fact_section(fact: Fact, level: str = "###") -> list[str]:
+def _fact_section(fact: Fact, level: str = "###", scenario: Scenario | None = None) -> list[str]:
     lines = [f"{level} {_fact_heading(fact)}", ""]
     rows = [
         ["Intune label", _text(fact.label)],
@@ -179,12 +190,15 @@ def _fact_section(fact: Fact, level: str = "###") -> list[str]:
         rows.append(["One record is", _text(fact.item_label)])
     if fact.default:
         rows.append(["Default", _text(fact.default)])
+    if fact.strength is not None:
+        rows.append(["Strength", _strength_text(fact)])
     if fact.per_policy:
         rows.append(["Several policies", "describes each policy: a rule that reads it is decided on each "
                      "assigned policy's own settings (a fail on any fails; else a pass on one passes)"])
-    rows += _origin_rows(fact)
-    if fact.reference:
-        rows.append(["Reference", ", ".join(_text(r) for r in fact.reference)])
+    rows += _origin_rows(fact) + _scenario_rows(scenario)
+    reference = fact.reference or (scenario.reference if scenario is not None else ())
+    if reference:
+        rows.append(["Reference", _references(reference)])
     lines += _table(["", ""], rows)
     if fact.description:
         lines += ["", _text(fact.description)]
@@ -197,6 +211,49 @@ def _fact_section(fact: Fact, level: str = "###") -> list[str]:
             [[_code(f.name), _type_text(f.type), _text(f.label), _text(f.description)] for f in fact.type.fields],
         )
     return lines + [""]
+
+
+def _scenario_rows(scenario: Scenario | None) -> list[list[str]]:
+    """How a scenario is declared and inferred, as rows of its fact's table."""
+    if scenario is None:
+        return []
+    rows = [["Declared by", f"`--scenario {scenario.name}`, or naming a ruleset whose header says "
+                            f"`scenario {scenario.name}`"]]
+    for word, text in (("in scope", scenario.inferred_on), ("out of scope", scenario.inferred_off)):
+        if text.strip():
+            rows.append([f"Inferred {word} when", _code(" ".join(text.split()))])
+    if scenario.excludes:
+        rows.append(["Excludes", ", ".join(_code(name) for name in scenario.excludes)])
+    return rows
+
+
+def _references(refs: Sequence[str]) -> str:
+    """Cited documents by title, each linked to its URL (``[[documents]]`` of rulesets/requirements.toml).
+
+    A third-party document says so; an id that is not a document shows as code.
+    """
+    known = registry()
+    cells = []
+    for ref in refs:
+        item = known.get(ref)
+        if item is None or item.kind != "document":
+            cells.append(_code(ref))
+            continue
+        title = f"[{_text(item.title)}]({item.url})" if item.url else _text(item.title)
+        cells.append(title + (" (third party)" if item.third_party else ""))
+    return "; ".join(cells)
+
+
+def _strength_text(fact: Fact) -> str:
+    """Which values of a policy setting are stronger (its ``strength``), in the admin's words."""
+    strength = fact.strength
+    assert strength is not None
+    if strength.order == "none":
+        return "no value is stronger than another"
+    if strength.order in ("higher", "lower"):
+        return f"a {strength.order} value is stronger"
+    return _text("; ".join(" < ".join(fact.member_label(v) if isinstance(v, str) else json.dumps(v) for v in chain)
+                           for chain in strength.chains))
 
 
 def _enum_users(vocabulary: Vocabulary) -> dict[str, list[tuple[Fact, str]]]:
@@ -240,8 +297,8 @@ def render_vocabulary_markdown(vocabulary: Vocabulary) -> str:
         "report) shows for it, and where its value comes from: the BitLocker CSP node and ADMX data",
         "id, the Microsoft Graph property and resource, and the settings-catalog setting id. The",
         "declarations live in `rulesets/vocabulary.toml`; this page is generated from them.",
-        "*Reference* lists the source keys and section numbers of the project's BitLocker domain",
-        "reference that a declaration rests on.",
+        "*Reference* lists the documents a declaration rests on, each linked by its title; they are",
+        "the documents listed in `rulesets/requirements.toml` (third-party material is marked so).",
         "",
         f"{len(vocabulary.facts)} facts, {len(vocabulary.enums)} enumerations, "
         f"{len(vocabulary.releases)} Windows release names.",
@@ -292,7 +349,8 @@ def render_vocabulary_markdown(vocabulary: Vocabulary) -> str:
         )
         lines.append("")
         for fact in facts:
-            lines += _fact_section(fact)
+            lines += _fact_section(fact, scenario=vocabulary.scenarios.get(fact.name.split(".", 1)[1])
+                                   if ns == "scenario" else None)
     if grants:
         lines += _grants_section(grants)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -314,7 +372,8 @@ def _grants_section(grants: Sequence[Any]) -> list[str]:
             f"[{_code(g.roles_fact)}](#{_anchor(_fact_heading_name(g.roles_fact))})",
             f"[{_code(g.permissions_fact)}](#{_anchor(_fact_heading_name(g.permissions_fact))})",
             "<br>".join(_text(p) for p in g.permissions),
-            _text(" ".join(filter(None, [g.description, "Reference: " + ", ".join(g.reference) if g.reference else ""]))),
+            " ".join(filter(None, [_text(g.description),
+                                   "Reference: " + _references(g.reference) if g.reference else ""])),
         ]
         for g in grants
     ]
@@ -391,11 +450,17 @@ def _ruleset_section(ruleset: n.Ruleset, path: str) -> list[str]:
 def _rule_section(rule: n.Rule, ruleset: n.Ruleset, path: str) -> list[str]:
     lines = [f"### {_text(_rule_heading(rule))}", ""]
     rows = [
-        ["Kind", "rule" if rule.kind == "rule" else "note (informational; never fails)"],
+        ["Kind", _rule_kind(rule)],
         ["Severity", rule.severity],
-        ["Sources", ", ".join(_text(s) for s in rule.sources) or "none"],
+        ["Encodes" if rule.sources or not rule.related else "Advice about",
+         _citations(rule.sources or rule.related) or "none"],
+        ["Scenario", ", ".join(_code(s) for s in rule.scenarios or ruleset.scenarios) or "any"],
         ["Events", ", ".join(str(e) for e in rule.events) or "none"],
     ]
+    if rule.disputed:
+        rows.append(["Sources disagree", _text(rule.disputed) + " A failure is reported as unknown."])
+    if rule.unconfirmed:
+        rows.append(["Not confirmed", _text(rule.unconfirmed) + " A pass is reported as unknown."])
     if ruleset.text is not None and rule.span is not None:
         line, _ = ruleset.text.position(rule.span.start)
         rows.append(["Defined at", _code(f"{path.replace(chr(92), '/')}:{line}")])
@@ -406,6 +471,124 @@ def _rule_section(rule: n.Rule, ruleset: n.Ruleset, path: str) -> list[str]:
         lines += [f"**Remediation.** {_text(rule.remediation)}", ""]
     lines += ["```rules", print_rule(rule), "```", ""]
     return lines
+
+
+def _rule_kind(rule: n.Rule) -> str:
+    if rule.kind == "note":
+        return "note (informational; never fails)"
+    return "advice (the project's advice about the ids it cites, not what they say)" if not rule.sources \
+        and rule.related else "rule"
+
+
+def _citations(refs: Sequence[str]) -> str:
+    """Cited ids with their titles: ``S9 (Compatible TPM startup PIN is not …)``."""
+    known = registry()
+    return "; ".join(f"{_code(ref)} {_text(known[ref].title)}" if ref in known else _code(ref) for ref in refs)
+
+
+# ---------------------------------------------------------------------------
+# The requirements page: every citable id and how the shipped rules encode it.
+
+
+def render_requirements_markdown(rulesets: Sequence[ShownRuleset]) -> str:
+    """Documents, requirements and causes with the rules that encode each, then id by id how."""
+    parsed = [item.ruleset for item in rulesets]
+    table = coverage(parsed)
+    rules = {rule.id: (rule, item.ruleset) for item in rulesets for rule in item.ruleset.rules}
+    documents = [r for r in load_requirements() if r.kind == "document"]
+    lines = [
+        "# Requirements, causes and the rules that encode them",
+        "",
+        "<!-- Generated from rulesets/requirements.toml and the shipped rules; do not edit. Regenerate with:",
+        f"     {COMMANDS['requirements']} -->",
+        "",
+        "The shipped rules rest on the public documents listed first. The ids P1 ... M1 number the",
+        "items of the Intune page *Encrypt Windows devices with BitLocker in Intune* (version of 6",
+        "December 2021); F1 ... F19 number the documented causes of failed silent encryption, each",
+        "with the documents that describe it. A rule **encodes** an id (`sources`) when it says",
+        "what the id says and applies when its condition holds; it gives **advice** about an id",
+        "(`related`) when it goes beyond it. `bitlocker-rules rules --coverage` counts encodings only.",
+        "Where the rules deliberately do not encode an item as the 2021 page words it, the",
+        "*deviation* says why (usually: Microsoft's current page says otherwise).",
+        "",
+        "- [Documents](#documents)",
+        "- [Requirements of the Intune BitLocker page](#requirements-of-the-intune-bitlocker-page)",
+        "- [Documented failure causes](#documented-failure-causes)",
+        "- [How each item is encoded](#how-each-item-is-encoded)",
+        "",
+        "## Documents",
+        "",
+    ]
+    lines += _table(["Id", "Document", "Published"], [
+        [_code(d.id), f"[{_text(d.title)}]({d.url})" if d.url else _text(d.title),
+         _text(", ".join(p for p in (d.publisher, d.date) if p))]
+        for d in documents
+    ])
+    lines += ["", "## Requirements of the Intune BitLocker page", ""]
+    lines += _table(["Id", "Area", "Requirement", "Encoded by", "Advice", "Deviation"], [
+        [_link_id(c.requirement.id), c.requirement.area, _text(c.requirement.title), _rule_links(c.rules),
+         _rule_links(c.advice), "yes" if c.requirement.deviation else ""]
+        for c in table if c.requirement.kind == "requirement"
+    ])
+    lines += ["", "## Documented failure causes", ""]
+    lines += _table(["Id", "Events", "Cause", "Documents", "Encoded by", "Advice"], [
+        [_link_id(c.requirement.id), c.requirement.area.removeprefix("events "), _text(c.requirement.title),
+         ", ".join(_code(d) for d in c.requirement.documents), _rule_links(c.rules), _rule_links(c.advice)]
+        for c in table if c.requirement.kind == "cause"
+    ])
+    lines += ["", "## How each item is encoded", "",
+              "Each item's words, then every rule that encodes it or gives advice about it, with the",
+              "scenario it applies in and its conditions as written, then any deviation.", ""]
+    for c in table:
+        lines += _encoding_section(c, rules)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _definitions_used(ruleset: n.Ruleset, *exprs: n.Expr | None) -> list[tuple[str, n.Expr]]:
+    """The ruleset's definitions a parsed rule names, each once, those they name included."""
+    defined = {d.name: d.expr for d in ruleset.definitions}
+    found: dict[str, n.Expr] = {}
+    stack = [e for e in exprs if e is not None]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, n.Name) and len(node.path) == 1 and node.path[0] in defined \
+                and node.path[0] not in found:
+            found[node.path[0]] = defined[node.path[0]]
+            stack.append(defined[node.path[0]])
+        stack.extend(n.children(node))
+    return list(found.items())
+
+
+def _link_id(ref: str) -> str:
+    return f"[{ref}](#{ref.lower()})"
+
+
+def _rule_links(cited: Sequence[str]) -> str:
+    return ", ".join(ref.split("/", 1)[1] for ref in cited)
+
+
+def _encoding_section(c, rules) -> list[str]:
+    item = c.requirement
+    lines = [f"### {item.id}", "", f"*{_text(item.title)}*" + (f" ({_text(item.area)})" if item.area else ""), ""]
+    for word, cited in (("Encoded by", c.rules), ("Advice", c.advice)):
+        for ref in cited:
+            rule, ruleset = rules[ref.split("/", 1)[1]]
+            scenario = ", ".join(rule.scenarios or ruleset.scenarios) or "any"
+            caveat = " Disputed: a failure is reported as unknown." if rule.disputed else \
+                " Unconfirmed: a pass is reported as unknown." if rule.unconfirmed else ""
+            lines.append(f"- {word} **{rule.id}** ({rule.kind if rule.kind == 'note' else rule.severity}; "
+                         f"scenario: {scenario}): {_text(rule.title)}.{caveat}")
+            if rule.applicability is not None:
+                lines.append(f"  Applies when `{print_expr(rule.applicability)}`.")
+            for requirement in rule.requirements:
+                lines.append(f"  Requires `{print_expr(requirement)}`.")
+            for name, expr in _definitions_used(ruleset, rule.applicability, *rule.requirements):
+                lines.append(f"  Where `{name}` is `{print_expr(expr)}`.")
+    if not c.rules and not c.advice:
+        lines.append("- Not encoded by any shipped rule.")
+    if item.deviation:
+        lines += ["", f"**Deviation.** {_text(item.deviation)}"]
+    return lines + [""]
 
 
 # ---------------------------------------------------------------------------
@@ -420,7 +603,7 @@ class ShownRuleset(NamedTuple):
 
 
 def generate(page: str) -> str:
-    """The page ``vocabulary`` or ``rulesets`` for what ships with the package.
+    """The page ``vocabulary``, ``rulesets`` or ``requirements`` for what ships with the package.
 
     Shipped rule files are shown as ``rulesets/<name>.rules`` wherever the package is
     installed, so the page does not depend on the working directory. Every ruleset is loaded
@@ -432,28 +615,29 @@ def generate(page: str) -> str:
 
     if page == "vocabulary":
         return render_vocabulary_markdown(shipped_vocabulary())
-    if page == "rulesets":
+    if page in ("rulesets", "requirements"):
         shown = []
         for item in Engine.load().rulesets:
             text = item.ruleset.text
             parsed = parse_ruleset(text.text, text.name) if text is not None else item.ruleset
             shown.append(ShownRuleset(parsed, f"rulesets/{Path(str(item.path)).name}"))
-        return render_rulesets_markdown(shown)
+        return render_rulesets_markdown(shown) if page == "rulesets" else render_requirements_markdown(shown)
     raise ValueError(f"unknown page {page!r}; expected one of: {', '.join(COMMANDS)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bitlocker_rules.reference vocabulary|rulesets``: print the page to standard output."""
+    """``python -m bitlocker_rules.reference vocabulary|rulesets|requirements``: print the page to standard output."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1 or args[0] not in COMMANDS:
-        print("usage: python -m bitlocker_rules.reference vocabulary|rulesets", file=sys.stderr)
+        print(f"usage: python -m bitlocker_rules.reference {'|'.join(COMMANDS)}", file=sys.stderr)
         return 2
     sys.stdout.write(generate(args[0]))
     return 0
 
 
 __all__ = [
-    "COMMANDS", "ShownRuleset", "generate", "main", "render_rulesets_markdown", "render_vocabulary_markdown",
+    "COMMANDS", "ShownRuleset", "generate", "main", "render_requirements_markdown", "render_rulesets_markdown",
+    "render_vocabulary_markdown",
 ]
 
 if __name__ == "__main__":

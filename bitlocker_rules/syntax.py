@@ -35,6 +35,9 @@ _TERMINAL_WORDS = {
 }
 
 
+# A rule's field → the keyword of its clause, where the two differ.
+_KEYWORD = {"scenarios": "scenario", "applicability": "when"}
+
 # Words the grammar reserves; they cannot name a definition or a variable.
 KEYWORDS = keywords()
 
@@ -49,8 +52,18 @@ def _parser() -> Lark:
         lexer="basic",
         propagate_positions=True,
         maybe_placeholders=False,
+        start=["start", "condition_only"],
         cache=True,
     )
+
+
+def parse_condition(text: str, name: str = "<string>") -> n.Expr:
+    """Parse one condition on its own (as the vocabulary writes scenario inferences)."""
+    source = SourceText(text, name)
+    expr, problems = _build(source, "condition_only")
+    if problems:
+        raise RulesError(problems)
+    return expr
 
 
 def parse_ruleset(text: str, name: str = "<string>") -> n.Ruleset:
@@ -60,14 +73,19 @@ def parse_ruleset(text: str, name: str = "<string>") -> n.Ruleset:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
         raise RulesError([Diagnostic("E001", f"rule file is larger than {MAX_TEXT_BYTES} bytes",
                                      source=source, span=Span(0, 0))])
+    ruleset, _ = _build(source, "start")  # the ruleset carries its problems for the checker
+    return ruleset
+
+
+def _build(source: SourceText, start: str):
+    """Parse ``source`` from the grammar rule ``start`` and build its nodes, with the problems found."""
     try:
-        tree = _parser().parse(text)
+        tree = _parser().parse(source.text, start=start)
     except UnexpectedInput as exc:
         raise RulesError([_syntax_diagnostic(exc, source)]) from None
     _check_nesting(tree, source)
     builder = _Builder(source)
-    ruleset = builder.transform(tree)
-    return ruleset
+    return builder.transform(tree), builder.problems
 
 
 def _check_nesting(tree: Tree, source: SourceText) -> None:
@@ -145,6 +163,11 @@ def _token_span(token: Token) -> Span:
     return Span(token.start_pos, token.end_pos)
 
 
+def _refs(tokens) -> tuple[str, ...]:
+    """Source ids as written: a quoted one without its quotes."""
+    return tuple(unescape(str(t)) if t.type == "STRING" else str(t) for t in tokens)
+
+
 def unescape(quoted: str) -> str:
     """The value of a quoted STRING token (backslash escapes \\" \\\\ \\n \\t)."""
     out, chars = [], iter(quoted[1:-1])
@@ -168,20 +191,28 @@ class _Builder(Transformer):
 
     # --- file structure
     def start(self, meta, children):
-        (rs_id, title, origin), *items = children
+        (rs_id, title, origin, scenarios), *items = children
         definitions = tuple(i for i in items if isinstance(i, n.Definition))
         rules = tuple(i for i in items if isinstance(i, n.Rule))
+        spans = {"scenarios": scenarios[2]} if scenarios else {}
         return n.Ruleset(
-            rs_id, title, origin, definitions, rules,
-            span=_span(meta), text=self.source, problems=tuple(self.problems),
+            rs_id, title, origin, definitions, rules=rules, scenarios=scenarios[1] if scenarios else (),
+            span=_span(meta), spans=spans, text=self.source, problems=tuple(self.problems),
         )
 
+    def condition_only(self, meta, children):
+        return children[0]
+
     def header(self, meta, children):
-        origin = children[2] if len(children) > 2 else ""
-        return (str(children[0]), children[1], origin)
+        origin = next((c for c in children[2:] if isinstance(c, str)), "")
+        scenarios = next((c for c in children[2:] if isinstance(c, tuple)), None)
+        return (str(children[0]), children[1], origin, scenarios)
 
     def source_clause(self, meta, children):
         return children[0]
+
+    def scenario_clause(self, meta, children):
+        return ("scenarios", tuple(str(c) for c in children), _span(meta))
 
     def text(self, meta, children):
         return " ".join(unescape(str(t)) for t in children)
@@ -206,7 +237,7 @@ class _Builder(Transformer):
                 continue
             if clause_kind in fields:
                 self.problems.append(
-                    Diagnostic("E201", f"`{clause_kind}` is given twice in {kind} {rule_id}",
+                    Diagnostic("E201", f"`{_KEYWORD.get(clause_kind, clause_kind)}` is given twice in {kind} {rule_id}",
                                source=self.source, span=span, help="keep one of them")
                 )
             fields[clause_kind] = value
@@ -223,8 +254,16 @@ class _Builder(Transformer):
         return ("severity", str(children[0]), _token_span(children[0]))
 
     def sources(self, meta, children):
-        refs = tuple(unescape(str(c)) if c.type == "STRING" else str(c) for c in children)
-        return ("sources", refs, _span(meta))
+        return ("sources", _refs(children), _span(meta))
+
+    def related(self, meta, children):
+        return ("related", _refs(children), _span(meta))
+
+    def disputed(self, meta, children):
+        return ("disputed", children[0], _span(meta))
+
+    def unconfirmed(self, meta, children):
+        return ("unconfirmed", children[0], _span(meta))
 
     def rationale(self, meta, children):
         return ("rationale", children[0], _span(meta))

@@ -14,15 +14,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 
 from .errors import Diagnostic, VocabularyError, suggest
 from .versions import WindowsVersion, parse_windows_version
 
 SCALAR_KINDS = ("bool", "integer", "decimal", "string", "version")
 ORDERED_KINDS = ("integer", "decimal", "version")
-NAMESPACES = ("policy", "device", "actor", "action", "tenant")
+NAMESPACES = ("policy", "device", "actor", "action", "tenant", "scenario")
 _FACT_NAME = re.compile(r"^(policy|device|actor|action|tenant)\.[a-z][a-z0-9_]*$")
+_SCENARIO_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MEMBER_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
@@ -88,6 +89,38 @@ class FactType:
 
 
 @frozen
+class Strength:
+    """Which values of a policy setting are stronger (the vocabulary's ``strength`` key).
+
+    ``order`` is ``higher`` or ``lower`` (an ordered fact whose higher, or lower, value is
+    stronger), ``chains`` (enum members or booleans in a partial order: ``chains`` lists
+    them weakest first, ``below`` maps each value to every value weaker than it) or ``none``
+    (no value is stronger than another). A missing value is weaker than any value.
+    """
+
+    order: str
+    chains: tuple[tuple[Any, ...], ...] = ()
+    below: Mapping[Any, frozenset] = field(factory=_frozen_map, converter=_frozen_map, eq=False)
+
+    def at_least(self, value: Any, other: Any) -> bool:
+        """Whether ``value`` is at least as strong as ``other``: the same, or stronger."""
+        if self.order == "none" or other is None or (type(value) is type(other) and value == other):
+            return True
+        if value is None:
+            return False
+        if self.order == "higher":
+            return value > other
+        if self.order == "lower":
+            return value < other
+        return other in self.below.get(value, ())
+
+    def lowers(self, old: Any, new: Any) -> bool:
+        """Whether setting ``old`` to ``new`` lowers the setting: ``new`` is weaker, or the
+        two are not comparable (neither is stronger)."""
+        return not self.at_least(new, old)
+
+
+@frozen
 class Fact:
     """A declared fact (or a field of a collection's records)."""
 
@@ -107,6 +140,8 @@ class Fact:
     # Describes each policy rather than setting something (the profile type): a rule that reads
     # it is decided on each assigned policy's own settings, never on the merged ones.
     per_policy: bool = False
+    # Which values of a policy setting are stronger: a repair lowers one only when a rule asks.
+    strength: Strength | None = None
 
     @property
     def namespace(self) -> str:
@@ -119,7 +154,7 @@ class Fact:
         return self.namespace == "policy"
 
     def member_label(self, member: str) -> str:
-        """The words Intune shows for an enum member of this fact."""
+        """The words Intune shows for an enum member of this fact (for a bool, ``true``/``false``)."""
         if member in self.member_labels:
             return self.member_labels[member]
         found = self.type.enum.member(member) if self.type.enum else None
@@ -143,14 +178,39 @@ class Grant:
 
 
 @frozen
+class Scenario:
+    """A scenario a check can be about (silent enablement, key rotation, ...).
+
+    Rules about it apply only when it holds: declared by the user, or else inferred from the
+    facts with ``inferred_on`` / ``inferred_off``, conditions in rule syntax (Kleene: a
+    condition that is unknown infers nothing). ``excludes`` are the scenarios that cannot hold
+    with it. It is also the bool fact ``scenario.<name>`` that the rules read.
+    """
+
+    name: str
+    label: str
+    description: str = ""
+    excludes: tuple[str, ...] = ()
+    inferred_on: str = ""
+    inferred_off: str = ""
+    reference: tuple[str, ...] = ()
+
+    @property
+    def fact(self) -> str:
+        """The fact the rules about this scenario read."""
+        return f"scenario.{self.name}"
+
+
+@frozen
 class Vocabulary:
-    """Every fact a rule may name, the enumerations, Windows release names and role grants."""
+    """Every fact a rule may name, the enumerations, Windows release names, role grants and scenarios."""
 
     facts: Mapping[str, Fact] = field(converter=_frozen_map)
     enums: Mapping[str, EnumType] = field(converter=_frozen_map)
     releases: Mapping[str, WindowsVersion] = field(converter=_frozen_map)
     origin: str = "<vocabulary>"
     grants: tuple[Grant, ...] = field(default=(), converter=tuple)
+    scenarios: Mapping[str, Scenario] = field(factory=_frozen_map, converter=_frozen_map)
     # One converter per fact, built once (see ``value_converter``): what fleets type values with.
     converters: Mapping[str, Converter] = field(init=False, eq=False, repr=False)
 
@@ -173,7 +233,7 @@ class Vocabulary:
         if fact.type.enum is not None and isinstance(value, str):
             return fact.member_label(value)
         if isinstance(value, bool):
-            return "Yes" if value else "No"
+            return fact.member_labels.get(str(value).lower(), "Yes" if value else "No")
         if isinstance(value, tuple) and fact.type.kind == "collection":
             return f"{len(value)} {fact.item_label or 'item'}{'' if len(value) == 1 else 's'}"
         if isinstance(value, WindowsVersion):
@@ -391,10 +451,42 @@ def build_vocabulary(data: Mapping[str, Any], origin: str = "<vocabulary>") -> V
             problems.append(Diagnostic("V002", f"fact `{fact.name}` is declared twice", path=where))
         facts[fact.name] = fact
     grants = _build_grants(data.get("grants", []), facts, problems, origin)
+    _add_strengths(data, facts, problems, origin)
+    scenarios = _build_scenarios(data.get("scenarios", {}), problems, origin)
+    facts.update((s.fact, _scenario_fact(s)) for s in scenarios.values())
     if problems:
         raise VocabularyError(problems)
-    return Vocabulary(facts=facts, enums=enums, releases=releases, origin=origin, grants=grants)
+    return Vocabulary(facts=facts, enums=enums, releases=releases, origin=origin, grants=grants,
+                      scenarios=scenarios)
 
+
+def _build_scenarios(specs: Mapping[str, Any], problems: list[Diagnostic], origin: str) -> dict[str, Scenario]:
+    """``[scenarios.<name>]``: label, description, excludes, inferred_on / inferred_off conditions."""
+    scenarios = {}
+    for name, spec in specs.items():
+        where = f"{origin}: scenarios.{name}"
+        if not _SCENARIO_NAME.match(name) or not isinstance(spec, Mapping):
+            problems.append(Diagnostic("V016", f"bad scenario `{name}`", path=where,
+                                       help="a lower-case name with a table of label, description, ..."))
+            continue
+        scenarios[name] = Scenario(
+            name, str(spec.get("label", name)), str(spec.get("description", "")),
+            tuple(spec.get("excludes", ())), str(spec.get("inferred_on", "")), str(spec.get("inferred_off", "")),
+            tuple(spec.get("reference", ())),
+        )
+    for scenario in scenarios.values():
+        for other in scenario.excludes:
+            if other not in scenarios:
+                problems.append(Diagnostic("V017", f"scenario `{scenario.name}` excludes unknown scenario `{other}`",
+                                           path=f"{origin}: scenarios.{scenario.name}",
+                                           help=suggest(other, scenarios)))
+    return scenarios
+
+
+def _scenario_fact(scenario: Scenario) -> Fact:
+    """The bool fact ``scenario.<name>``: whether the check is about the scenario."""
+    return Fact(scenario.fact, FactType("bool"), f"{scenario.label} (scenario)", scenario.description, section="Scenarios",
+                member_labels={"true": "in scope", "false": "out of scope"})
 
 def _build_grants(specs, facts: Mapping[str, Fact], problems: list[Diagnostic], origin: str) -> list[Grant]:
     """``[[grants]]``: role -> permissions, naming two collection facts with a string ``name`` field."""
@@ -408,10 +500,9 @@ def _build_grants(specs, facts: Mapping[str, Fact], problems: list[Diagnostic], 
         if not isinstance(role, str) or not role.strip():
             problems.append(Diagnostic("V010", "a grant needs a non-empty `role`", path=where))
             ok = False
-        if (not isinstance(permissions, list) or not permissions
-                or not all(isinstance(p, str) and p.strip() for p in permissions)):
-            problems.append(Diagnostic("V011", "a grant needs `permissions`, a non-empty list of names",
-                                       path=where))
+        if not isinstance(permissions, list) or not all(isinstance(p, str) and p.strip() for p in permissions):
+            problems.append(Diagnostic("V011", "a grant needs `permissions`, a list of names (empty for a "
+                                       "built-in role that grants none)", path=where))
             ok = False
         for key in ("roles_fact", "permissions_fact"):
             name = spec.get(key, "")
@@ -426,9 +517,10 @@ def _build_grants(specs, facts: Mapping[str, Fact], problems: list[Diagnostic], 
                 ok = False
         if not ok:
             continue
-        key = (role.strip().casefold(), spec["roles_fact"])
+        key = (role.strip().casefold(), spec["roles_fact"], spec["permissions_fact"])
         if key in seen:
-            problems.append(Diagnostic("V014", f"role `{role}` in {spec['roles_fact']} is granted twice",
+            problems.append(Diagnostic("V014", f"role `{role}` in {spec['roles_fact']} is granted twice into "
+                                       f"{spec['permissions_fact']}",
                                        path=where, help="list every permission of a role in one grant"))
             continue
         seen.add(key)
@@ -518,6 +610,8 @@ def _build_type(spec, enums, problems, where, collection_ok) -> FactType | None:
 
 def _check_member_keys(fact: Fact, problems: list[Diagnostic], where: str) -> None:
     keys = set(fact.member_labels) | set(fact.member_values)
+    if fact.type.kind == "bool" and set(fact.member_labels) <= {"true", "false"} and not fact.member_values:
+        return  # a bool's own words for true and false
     if keys and fact.type.enum is None:
         problems.append(Diagnostic("V008", f"`{fact.name}` has member labels but no enum", path=where))
         return
@@ -526,3 +620,86 @@ def _check_member_keys(fact: Fact, problems: list[Diagnostic], where: str) -> No
             problems.append(
                 Diagnostic("V009", f"`{fact.name}`: `{key}` is not a member of {fact.type.enum.name}", path=where)
             )
+
+
+# ---------------------------------------------------------------------------
+# Strength of policy settings (``strength``): which changes a repair counts as lowering.
+
+
+def _add_strengths(data: Mapping[str, Any], facts: dict[str, Fact], problems: list[Diagnostic], origin: str) -> None:
+    """Give each policy fact its strength: its own ``strength``, else its enum's."""
+    by_enum = {
+        name: _build_strength(spec["strength"], "enum", tuple(m.get("name") for m in spec.get("members", [])),
+                              problems, f"{origin}: enums.{name}")
+        for name, spec in data.get("enums", {}).items() if isinstance(spec, Mapping) and "strength" in spec
+    }
+    for index, spec in enumerate(data.get("facts", [])):
+        fact = facts.get(spec.get("name", ""))
+        if fact is None:
+            continue
+        where = f"{origin}: facts[{index}] ({fact.name})"
+        if "strength" in spec and not fact.policy_controlled:
+            problems.append(Diagnostic("V020", f"`{fact.name}`: only a policy setting has a `strength`", path=where))
+        elif "strength" in spec:
+            values = fact.type.enum.member_names if fact.type.enum else (False, True)
+            strength = _build_strength(spec["strength"], fact.type.kind, values, problems, where)
+            facts[fact.name] = evolve(fact, strength=strength)
+        elif fact.policy_controlled and fact.type.enum is not None and by_enum.get(fact.type.enum.name):
+            facts[fact.name] = evolve(fact, strength=by_enum[fact.type.enum.name])
+
+
+def _build_strength(raw: Any, kind: str, values: tuple, problems: list[Diagnostic], where: str) -> Strength | None:
+    """One ``strength`` declaration: ``"higher"`` or ``"lower"`` (ordered facts), ``"none"``,
+    or chains of values, each weakest first (enums and booleans)."""
+    if raw == "none":
+        return Strength("none")
+    if raw in ("higher", "lower") and kind in ORDERED_KINDS:
+        return Strength(raw)
+    if kind not in ("enum", "bool") or not _is_chains(raw):
+        problems.append(Diagnostic(
+            "V020", "bad `strength`", path=where,
+            help='"higher" or "lower" for an ordered fact, "none", or for an enum or a bool a list of chains, '
+                 'each weakest first: [["NotConfigured", "Allowed", "Required"]]'))
+        return None
+    strange = [v for chain in raw for v in chain if not any(type(v) is type(x) and v == x for x in values)]
+    if strange:
+        problems.append(Diagnostic("V021", f"`strength` names `{strange[0]}`, not a value of this setting",
+                                   path=where, help=suggest(str(strange[0]), [str(v) for v in values])))
+        return None
+    chains = [tuple(chain) for chain in raw]
+    if "NotConfigured" in values and not any("NotConfigured" in chain for chain in chains):
+        # Not configured is the weakest unless the data places it.
+        chains = [("NotConfigured", *chain) for chain in chains]
+    left = [v for v in values if not any(v in chain for chain in chains)]
+    if left:
+        problems.append(Diagnostic("V022", f"`strength` leaves out `{left[0]}`", path=where,
+                                   help="put every value in a chain (a chain of one value is comparable with none)"))
+        return None
+    below = _weaker_values(chains)
+    if any(v in lower for v, lower in below.items()):
+        problems.append(Diagnostic("V023", "the chains of `strength` make a value weaker than itself", path=where))
+        return None
+    return Strength("chains", tuple(chains), below)
+
+
+def _is_chains(raw: Any) -> bool:
+    """Whether ``raw`` is a non-empty list of non-empty lists of names or booleans."""
+    return (isinstance(raw, list) and bool(raw)
+            and all(isinstance(c, list) and c and all(isinstance(v, (str, bool)) for v in c) for c in raw))
+
+
+def _weaker_values(chains: list[tuple]) -> dict[Any, frozenset]:
+    """Each value of the chains -> every value weaker than it (the transitive closure)."""
+    below: dict[Any, set] = {v: set() for chain in chains for v in chain}
+    for chain in chains:
+        for i, value in enumerate(chain):
+            below[value].update(chain[:i])
+    grown = True
+    while grown:
+        grown = False
+        for lower in below.values():
+            more = set().union(*(below[v] for v in lower)) - lower
+            if more:
+                lower |= more
+                grown = True
+    return {v: frozenset(lower) for v, lower in below.items()}

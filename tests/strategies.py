@@ -73,6 +73,7 @@ VOCABULARY_DATA = {
         name: {"description": name, "members": [{"name": m, "label": m.lower()} for m in members]}
         for name, members in ENUMS.items()
     },
+    "scenarios": {"alpha": {"label": "Alpha"}, "beta": {"label": "Beta", "excludes": ["alpha"]}},
     "facts": [{"name": name, "type": kind, "label": name} for name, kind in SCALAR_FACTS.items()]
     + [
         {
@@ -85,6 +86,7 @@ VOCABULARY_DATA = {
     ],
 }
 VOCABULARY = build_vocabulary(VOCABULARY_DATA, origin="<test vocabulary>")
+SCENARIOS = ("alpha", "beta")
 
 ALL_FACTS = (*SCALAR_FACTS, COLLECTION)
 ORDERED = ("integer", "decimal", "version")
@@ -224,6 +226,7 @@ def records() -> st.SearchStrategy[MappingProxyType]:
 def fact_values(exclude: frozenset[str] = frozenset()) -> st.SearchStrategy[dict]:
     """A values dict (fact name → typed value); any fact may be missing, collections may be empty."""
     optional = {f: typed_values(k) for f, k in SCALAR_FACTS.items() if f not in exclude}
+    optional.update((f"scenario.{s}", st.booleans()) for s in SCENARIOS if f"scenario.{s}" not in exclude)
     if COLLECTION not in exclude:
         optional[COLLECTION] = st.lists(records(), max_size=3).map(tuple)
     return st.fixed_dictionaries({}, optional=optional)
@@ -356,9 +359,14 @@ def typed_rules(draw, rule_id: str, definitions: int = 0, kind: str = "rule") ->
     condition = conditions((), definitions)
     applicability = draw(st.none() | condition)
     requirements = tuple(draw(st.lists(condition, min_size=1, max_size=2))) if kind == "rule" else ()
+    # A rule may be disputed (a failure is unknown) or unconfirmed (a pass is unknown), not both.
+    caveat = draw(st.sampled_from(["", "disputed", "unconfirmed"])) if kind == "rule" else ""
     return n.Rule(
         rule_id, draw(texts()), kind=kind,
         severity=draw(st.sampled_from(["error", "warning", "info"])),
+        scenarios=tuple(draw(st.lists(st.sampled_from(SCENARIOS), max_size=2, unique=True))),
+        disputed="the sources differ" if caveat == "disputed" else "",
+        unconfirmed="nothing confirms it" if caveat == "unconfirmed" else "",
         applicability=applicability, requirements=requirements,
     )
 
@@ -374,7 +382,9 @@ def typed_rulesets(draw, max_rules: int = 4) -> n.Ruleset:
     rules = [draw(typed_rules(f"R-{i}", len(definitions))) for i in range(count)]
     if draw(st.booleans()):
         rules.insert(draw(st.integers(0, len(rules))), draw(typed_rules("N-1", len(definitions), "note")))
-    return n.Ruleset(draw(identifiers()), draw(texts()), definitions=definitions, rules=tuple(rules))
+    scenarios = tuple(draw(st.lists(st.sampled_from(SCENARIOS), max_size=1)))
+    return n.Ruleset(draw(identifiers()), draw(texts()), definitions=definitions, rules=tuple(rules),
+                     scenarios=scenarios)
 
 
 # ---------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ RANK = {
     "source": 0, "errors": 1, "versions": 1, "resources": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2,
     "syntax": 3, "printer": 3, "facts": 3,
-    "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "requirements": 4,
-    "importers": 4, "assignments": 4, "analysis": 5,
-    "engine": 5, "fleet": 6, "report": 6, "cli": 7, "__main__": 8, "__init__": 9,
+    "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "requirements": 3,
+    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5,
+    "engine": 6, "fleet": 7, "report": 7, "cli": 8, "__main__": 9, "__init__": 10,
 }
 
 
@@ -26,9 +26,10 @@ ANALYSIS_RANK = {
     "records": 1, "evaluation": 1,
     "selection": 2,
     "domains": 3, "search": 3, "wording": 3,
-    "analyzer": 4,
+    "analyzer": 4, "lowering": 4,
     "lint": 5, "sarif": 5, "compare": 5, "repair": 5,
-    "__init__": 6,
+    "fleet_repairs": 6,
+    "__init__": 7,
 }
 
 

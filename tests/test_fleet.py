@@ -180,26 +180,32 @@ def _reference(engine: Engine, policy: Facts | None, number: int, data: dict) ->
     device = fleet_device(data, engine, number)
     facts = merge_facts([policy, device], name=device.name) if policy else device
     conflicts = {c.fact: c for c in facts.conflicts}
+    # Scenarios and derived facts are resolved as the engine does (tests/test_scenarios.py checks that).
+    values = engine.resolved(facts.table)
     entries = []
     for loaded in engine.rulesets:
         for rule in loaded.rules:
             reads = facts_read(rule.applicability, *rule.requirements)
             if len(facts.profiles) > 1 and any(engine.vocabulary.fact(f).per_policy for f in reads):
-                entries.append(outcome_entry(_per_policy_outcome(loaded, rule, facts)))
+                entries.append(outcome_entry(_per_policy_outcome(loaded, rule, facts, values)))
                 continue
-            outcome = loaded.interpreter.evaluate(rule, facts.table)
+            outcome = loaded.interpreter.evaluate(rule, values)
             entries.append(outcome_entry(mark_conflicts(outcome, conflicts, engine.vocabulary)
                                          if conflicts else outcome))
     counts = {s: sum(1 for e in entries if e["status"] == s) for s in ("pass", "fail", "unknown", "not_applicable")}
     return {"row": number, "device": device.name, "summary": counts, "results": entries}
 
 
-def _per_policy_outcome(loaded, rule, facts: Facts):
-    """A rule that reads the profile type, decided on each policy alone: a fail anywhere, else a pass, else unknown."""
-    device = {f: v for f, v in facts.table.items() if not f.startswith("policy.")}
+def _per_policy_outcome(loaded, rule, facts: Facts, values):
+    """A rule that reads the profile type, decided on each policy alone: a fail anywhere, else the sources'
+    disagreement on one, else a pass, else unknown."""
+    device = {f: v for f, v in values.items() if not f.startswith("policy.")}
     outcomes = [loaded.interpreter.evaluate(rule, {**device, **p.table}) for p in facts.profiles]
-    for status in (Status.FAIL, Status.PASS, Status.UNKNOWN, Status.NOT_APPLICABLE):
-        found = [o for o in outcomes if o.status is status]
+    ranked = (lambda o: o.status is Status.FAIL, lambda o: o.caveat.startswith("the sources disagree"),
+              lambda o: o.status is Status.PASS, lambda o: o.status is Status.UNKNOWN,
+              lambda o: o.status is Status.NOT_APPLICABLE)
+    for wanted in ranked:
+        found = [o for o in outcomes if wanted(o)]
         if found:
             return found[0]
     raise AssertionError("no outcome")

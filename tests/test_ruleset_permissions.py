@@ -1,21 +1,26 @@
 """The shipped ``permissions`` ruleset, rule by rule (see ``rule_cases`` for the shape).
 
-Built-in roles count through the vocabulary's ``[[grants]]``: the baseline admin holds the
-Intune role Help Desk Operator and the Azure AD role Cloud Device Administrator and lists no
-rotate or key-read permission of their own.
+Built-in roles count through the vocabulary's ``[[grants]]``, a closed list: an actor whose
+roles are all listed built-in roles, and who gives no permissions, holds exactly what they
+grant (possibly nothing). A role the list does not know (a custom role) leaves the permission
+unknown. The baseline admin holds the Intune role Help Desk Operator and the Microsoft Entra
+role Cloud Device Administrator and lists no rotate or key-read permission of their own.
 """
 
 from __future__ import annotations
 
 import json
 
-from rule_cases import RulesetCases, install, outcome, with_status
+import pytest
+from rule_cases import RulesetCases, failing, install, outcome, unknown, with_status
 
 from bitlocker_rules import Status, load_device_file
+from bitlocker_rules import nodes as n
 
 ROTATE = {"action.kind": "RotateKeys"}
 READ = {"action.kind": "ReadRecoveryKey"}
 TENANT = {"action.kind": "ReadTenantAttachedKey"}
+KEY_READ = "microsoft.directory/bitlockerKeys/key/read"
 
 BASE = {
     **ROTATE,
@@ -26,23 +31,40 @@ BASE = {
     "actor.configmgr_collection_permissions": [{"name": "Read BitLocker Recovery Key"}],
 }
 
+
+def intune(*roles: str) -> dict:
+    """An admin with these Intune roles, no Microsoft Entra role, and no permissions given (the grants
+    decide: with every role known, the built-in roles are a closed list)."""
+    return {"actor.intune_roles": [{"name": r} for r in roles], "actor.intune_permissions": None,
+            "actor.entra_roles": []}
+
+
+def entra(*roles: str) -> dict:
+    """An admin with these Microsoft Entra roles and no permissions given (the grants decide)."""
+    return {"actor.entra_roles": [{"name": r} for r in roles], "actor.entra_permissions": None}
+
+
+ENTRA_KEY_READERS = ("Cloud Device Administrator", "Helpdesk Administrator", "Global Administrator",
+                     "Intune Administrator", "Intune Service Administrator", "Security Administrator",
+                     "Security Reader", "Global Reader")
+
 PASSING = {
-    "PM-01": [{}, {"actor.intune_roles": [{"name": "Endpoint Security Administrator"}]},
+    "PM-01": [{}, intune("Help Desk Operator"), intune("Endpoint Security Manager"), intune("help desk operator"),
+              intune("Read Only Operator", "Help Desk Operator"),
               {"actor.intune_roles": [], "actor.intune_permissions": [{"name": "Rotate BitLockerKeys (preview)"}]},
-              {"actor.intune_roles": [{"name": "help desk operator"}], "actor.intune_permissions": None}],
-    "PM-02": [READ, {**READ, "actor.entra_roles": [{"name": "Helpdesk Administrator"}]},
-              {**READ, "actor.entra_roles": [],
-               "actor.entra_permissions": [{"name": "microsoft.directory/bitlockerKeys/key/read"}]}],
-    "PM-03": [TENANT],
+              {**intune("My custom role"), "actor.intune_permissions": [{"name": "Rotate BitLocker Keys"}]}],
+    "PM-02": [READ, *({**READ, **entra(role)} for role in ENTRA_KEY_READERS),
+              {**READ, "actor.entra_roles": [], "actor.entra_permissions": [{"name": KEY_READ}]}],
+    # Unconfirmed: an admin with an Intune role is unknown (with a caveat), never passed.
+    "PM-03": [TENANT, {**TENANT, **intune("Read Only Operator")}],
     "PM-04": [TENANT],
     "PM-05": [TENANT],
 }
 
 FAILING = {
-    "PM-01": ({"actor.intune_roles": [{"name": "Read Only Operator"}]}, "Permission"),
-    "PM-02": ({**READ, "actor.entra_roles": [{"name": "Global Reader"}],
-               "actor.entra_permissions": [{"name": "microsoft.directory/devices/standard/read"}]}, "Permission"),
-    "PM-03": ({**TENANT, "actor.intune_permissions": []}, "Permission"),
+    "PM-01": ({**intune("Read Only Operator")}, "Intune RBAC permissions"),
+    "PM-02": ({**READ, **entra("Security Operator")}, "Microsoft Entra permissions"),
+    "PM-03": ({**TENANT, "actor.intune_roles": []}, "Number of Intune roles (Intune roles)"),
     "PM-04": ({**TENANT, "actor.has_onprem_user": False}, "Associated on-premises user"),
     "PM-05": ({**TENANT, "actor.configmgr_collection_permissions": [{"name": "Read"}]}, "Permission"),
 }
@@ -51,25 +73,135 @@ CASES = RulesetCases("permissions", BASE, PASSING, FAILING)
 install(globals(), CASES)
 
 
+def status(rule: str, changes: dict) -> Status:
+    return CASES.status(rule, changes)
+
+
 def test_each_action_checks_only_its_own_rules():
     assert with_status(CASES.evaluate(), Status.NOT_APPLICABLE) == {"PM-02", "PM-03", "PM-04", "PM-05"}
     assert with_status(CASES.evaluate(READ), Status.NOT_APPLICABLE) == {"PM-01", "PM-03", "PM-04", "PM-05"}
     assert with_status(CASES.evaluate(TENANT), Status.NOT_APPLICABLE) == {"PM-01", "PM-02"}
-    report = CASES.evaluate({"action.kind": None})
-    assert with_status(report, Status.NOT_APPLICABLE) == set(CASES.rule_ids)
 
 
-def test_a_role_without_a_grant_leaves_the_permission_unknown():
-    """Custom roles may carry permissions nobody listed: no permissions given is not no permission."""
-    report = CASES.evaluate({**READ, "actor.entra_roles": [{"name": "Global Reader"}]})
-    assert outcome(report, "PM-02").status is Status.UNKNOWN
-    assert outcome(report, "PM-02").missing_facts == ("actor.entra_permissions",)
+def test_without_an_action_no_access_rule_fails():
+    """No action: the rotate and read rules do not apply; whether tenant-attached keys are
+    viewed cannot be told, so the tenant-attach rules are unknown where they would fail."""
+    report = CASES.evaluate({"action.kind": None, "actor.intune_roles": [], "actor.has_onprem_user": False,
+                             "actor.configmgr_collection_permissions": []})
+    assert failing(report) == set()
+    assert with_status(report, Status.NOT_APPLICABLE) == {"PM-01", "PM-02"}
+    assert unknown(report) == {"PM-03", "PM-04", "PM-05"}
+    assert all("scenario.tenant_attach" in outcome(report, r).missing_facts for r in ("PM-03", "PM-04", "PM-05"))
 
 
-def test_the_rotate_reason_names_the_permissions_held():
-    report = CASES.evaluate(FAILING["PM-01"][0])
+def test_the_tenant_attach_rules_follow_the_scenario():
+    assert {r.id for r in CASES.loaded.rules if r.scenarios} == {"PM-03", "PM-04", "PM-05"}
+    report = CASES.evaluate({**READ, "actor.has_onprem_user": False})
+    assert outcome(report, "PM-04").status is Status.NOT_APPLICABLE
+
+
+# --- PM-01: Intune permission to rotate keys -------------------------------------------------------------
+
+
+def test_PM_01_read_only_operator_is_denied_rotation():
+    """Read Only Operator is a listed built-in role that grants no BitLocker permission."""
+    report = CASES.evaluate(intune("Read Only Operator"))
     found = outcome(report, "PM-01")
+    assert found.status is Status.FAIL
+    (reason,) = found.reasons
+    assert (reason.label, reason.actual) == ("Intune RBAC permissions", "no Intune permissions")
+    assert "Read Only Operator" in reason.source and "grant only what the vocabulary lists" in reason.source
+
+
+@pytest.mark.parametrize("roles", [("School Administrator",), ("Intune Role Administrator",),
+                                   ("Policy and Profile Manager",), ("Application Manager",),
+                                   ("Read Only Operator", "Application Manager")])
+def test_PM_01_other_listed_built_in_roles_are_denied_rotation(roles):
+    assert status("PM-01", intune(*roles)) is Status.FAIL
+
+
+@pytest.mark.parametrize("roles", [("Contoso key rotators",), ("Read Only Operator", "Contoso key rotators"),
+                                   ("Endpoint Security Administrator",)])
+def test_PM_01_a_role_the_list_does_not_know_leaves_rotation_unknown(roles):
+    """A custom role may carry the permission; Endpoint Security Administrator is not an Intune
+    role (the built-in roles page names Endpoint Security Manager)."""
+    found = outcome(CASES.evaluate(intune(*roles)), "PM-01")
+    assert found.status is Status.UNKNOWN
+    assert found.missing_facts == ("actor.intune_permissions",)
+
+
+def test_PM_01_endpoint_security_manager_grants_rotation_and_the_administrator_name_does_not():
+    assert status("PM-01", intune("Endpoint Security Manager")) is Status.PASS
+    assert status("PM-01", intune("Endpoint Security Administrator")) is Status.UNKNOWN
+
+
+def test_PM_01_accepts_both_spellings_of_the_permission():
+    for name in ("Rotate BitLocker Keys", "Rotate BitLockerKeys (preview)"):
+        assert status("PM-01", {"actor.intune_roles": None, "actor.intune_permissions": [{"name": name}]}) \
+            is Status.PASS, name
+
+
+def test_PM_01_permissions_given_are_not_completed_by_the_closed_list():
+    """Permissions given explicitly are what the admin holds, plus what listed roles grant."""
+    given = {"actor.intune_roles": [{"name": "Read Only Operator"}],
+             "actor.intune_permissions": [{"name": "View BitLocker keys"}]}
+    found = outcome(CASES.evaluate(given), "PM-01")
+    assert found.status is Status.FAIL
     assert [c.actual for c in found.reasons] == ["View BitLocker keys"]
+
+
+# --- PM-02: Microsoft Entra permission to read keys ------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["Security Reader", "Global Reader", "Intune Administrator"])
+def test_PM_02_entra_readers_and_intune_administrator_may_read_a_key(role):
+    assert status("PM-02", {**READ, **entra(role)}) is Status.PASS
+
+
+def test_PM_02_security_operator_alone_may_not_read_a_key():
+    found = outcome(CASES.evaluate({**READ, **entra("Security Operator")}), "PM-02")
+    assert found.status is Status.FAIL
+    assert [(c.label, c.actual) for c in found.reasons] == [
+        ("Microsoft Entra permissions", "no Microsoft Entra permissions")]
+
+
+def test_PM_02_an_unknown_entra_role_leaves_the_permission_unknown():
+    for roles in (("Contoso key readers",), ("Security Operator", "Contoso key readers")):
+        found = outcome(CASES.evaluate({**READ, **entra(*roles)}), "PM-02")
+        assert found.status is Status.UNKNOWN, roles
+        assert found.missing_facts == ("actor.entra_permissions",)
+
+
+def test_PM_02_a_security_operator_who_is_also_a_security_reader_may_read():
+    assert status("PM-02", {**READ, **entra("Security Operator", "Security Reader")}) is Status.PASS
+
+
+# --- PM-03: an Intune role for tenant-attached keys (unconfirmed) ----------------------------------------
+
+
+def test_PM_03_an_admin_with_an_intune_role_is_unknown_with_a_caveat_never_failed():
+    report = CASES.evaluate({**TENANT, **intune("Help Desk Operator")})
+    found = outcome(report, "PM-03")
+    assert found.status is Status.UNKNOWN
+    assert found.caveat.startswith("not confirmed by the sources: ")
+    assert "does not name the Intune permission" in found.caveat
+    assert found.short_reason() == found.caveat
+    assert failing(report) == set()
+
+
+def test_PM_03_an_admin_without_an_intune_role_fails():
+    found = outcome(CASES.evaluate({**TENANT, "actor.intune_roles": []}), "PM-03")
+    assert found.status is Status.FAIL and found.caveat == ""
+    assert [(c.label, c.actual) for c in found.reasons] == [("Number of Intune roles (Intune roles)", "0")]
+
+
+def test_PM_03_never_asks_for_a_guessed_permission_name():
+    rule = CASES.rule("PM-03")
+    assert set(n.facts_read(rule.applicability, *rule.requirements)) == {"scenario.tenant_attach",
+                                                                         "actor.intune_roles"}
+
+
+# --- device files ------------------------------------------------------------------------------------
 
 
 def test_grants_apply_to_device_files(tmp_path):
@@ -78,5 +210,26 @@ def test_grants_apply_to_device_files(tmp_path):
         "action.kind": "RotateKeys", "actor.intune_roles": [{"name": "Help Desk Operator"}]}}))
     facts = load_device_file(path, CASES.engine.vocabulary)
     assert [p["name"] for p in facts.get("actor.intune_permissions")] == ["Rotate BitLocker Keys"]
-    report = CASES.engine.evaluate(facts)
-    assert outcome(report, "PM-01").status is Status.PASS
+    assert outcome(CASES.engine.evaluate(facts), "PM-01").status is Status.PASS
+
+
+def test_the_closed_list_applies_to_device_files(tmp_path):
+    path = tmp_path / "reader.json"
+    path.write_text(json.dumps({"deviceName": "reader", "facts": {
+        "action.kind": "RotateKeys", "actor.intune_roles": [{"name": "Read Only Operator"}],
+        "actor.entra_roles": []}}))
+    facts = load_device_file(path, CASES.engine.vocabulary)
+    assert facts.get("actor.intune_permissions") == ()
+    assert outcome(CASES.engine.evaluate(facts), "PM-01").status is Status.FAIL
+
+
+def test_PM_01_an_entra_intune_administrator_may_rotate_without_an_intune_role():
+    for role in ("Intune Administrator", "Global Administrator"):
+        assert status("PM-01", {**intune(), "actor.entra_roles": [{"name": role}]}) is Status.PASS
+
+
+def test_PM_01_is_unknown_while_the_admin_s_entra_roles_are_not_known():
+    """Read Only Operator alone is denied only when the Entra roles are known too."""
+    assert status("PM-01", {**intune("Read Only Operator"), "actor.entra_roles": None}) is Status.UNKNOWN
+    assert status("PM-01", {**intune("Read Only Operator"),
+                            "actor.entra_roles": [{"name": "Helpdesk Administrator"}]}) is Status.UNKNOWN

@@ -1,12 +1,27 @@
-"""The shipped ``policy_types`` ruleset, rule by rule (see ``rule_cases`` for the shape)."""
+"""The shipped ``policy_types`` ruleset, rule by rule (see ``rule_cases`` for the shape).
+
+PT-01 is a note (the settings catalog also configures BitLocker), never a failure. PT-02 encodes
+the December 2021 Intune page's restriction of silent enablement to the Endpoint protection
+template, which the page's earlier and later versions do not make: it is ``disputed``, so a
+silent policy of another type is unknown with a caveat, never a failure.
+"""
 
 from __future__ import annotations
 
-from rule_cases import RulesetCases, install, outcome, with_status
+import json
+import subprocess
+import sys
+from pathlib import Path
 
-from bitlocker_rules import Status
+import pytest
+from rule_cases import DISPUTED, RulesetCases, failing, install, outcome, unknown, with_status
 
-# A silent-enablement policy in the Endpoint protection template with no startup PIN or key.
+from bitlocker_rules import Engine, Status, facts_from_mapping, merge_facts
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A silent-enablement policy in the Endpoint protection template with no startup PIN or key,
+# that leaves the encryption methods and the pre-boot recovery message not configured.
 BASE = {
     "policy.policy_type": "EndpointProtectionTemplate",
     "policy.require_device_encryption": "Require",
@@ -14,8 +29,10 @@ BASE = {
     "policy.tpm_startup_pin": "Blocked",
     "policy.tpm_startup_key": "Blocked",
     "policy.tpm_startup_key_and_pin": "Blocked",
+    "policy.configure_encryption_methods": "NotConfigured",
+    "policy.preboot_recovery_message_and_url": "NotConfigured",
 }
-# A profile that does not enable BitLocker silently (so the silent rule PT-02 does not apply).
+# A profile that does not enable BitLocker silently (so PT-02's `when` does not hold).
 NOT_SILENT = {"policy.require_device_encryption": "NotConfigured"}
 BASELINE = {**NOT_SILENT, "policy.policy_type": "SecurityBaseline"}
 CUSTOM = {**NOT_SILENT, "policy.policy_type": "CustomOmaUri"}
@@ -23,9 +40,9 @@ METHODS = {"policy.configure_encryption_methods": "Enabled", "policy.os_encrypti
            "policy.fixed_encryption_method": "XtsAes256", "policy.removable_encryption_method": "AesCbc256"}
 MESSAGE = {"policy.preboot_recovery_message_and_url": "Enabled", "policy.preboot_recovery_message_type": "CustomUrl",
            "policy.preboot_recovery_message": "", "policy.preboot_recovery_url": "https://contoso.example/recovery"}
+INTERACTIVE = {"policy.warning_for_other_disk_encryption": "NotConfigured", "policy.tpm_startup_pin": "Required"}
 
 PASSING = {
-    "PT-01": [{}, {"policy.policy_type": "EndpointSecurityDiskEncryption", **NOT_SILENT}],
     "PT-02": [{}],
     "PT-03": [BASELINE, {**BASELINE, "policy.tpm_startup_pin": "Allowed"}],
     "PT-04": [{**CUSTOM, **METHODS}],
@@ -33,14 +50,18 @@ PASSING = {
 }
 
 FAILING = {
-    "PT-01": ({**NOT_SILENT, "policy.policy_type": "SettingsCatalog"}, "Policy type"),
+    # Disputed: the failing variant is unknown with the caveat that the sources disagree.
     "PT-02": ({"policy.policy_type": "EndpointSecurityDiskEncryption"}, "Policy type"),
     "PT-03": ({**BASELINE, "policy.tpm_startup_key": "Required"}, "Compatible TPM startup key"),
     "PT-04": ({**CUSTOM, **METHODS, "policy.fixed_encryption_method": None}, "Encryption for fixed data-drives"),
     "PT-05": ({**CUSTOM, **MESSAGE, "policy.preboot_recovery_message": None}, "Custom recovery message option"),
 }
 
-CASES = RulesetCases("policy_types", BASE, PASSING, FAILING)
+NOTES = {"PT-01": [({"policy.policy_type": "SettingsCatalog"}, True), ({}, False),
+                   ({"policy.policy_type": "EndpointSecurityDiskEncryption"}, False),
+                   ({"policy.policy_type": None}, None)]}
+
+CASES = RulesetCases("policy_types", BASE, PASSING, FAILING, notes=NOTES)
 install(globals(), CASES)
 
 
@@ -48,14 +69,52 @@ def test_baseline_applies_only_the_generic_rules():
     assert with_status(CASES.evaluate(), Status.NOT_APPLICABLE) == {"PT-03", "PT-04", "PT-05"}
 
 
-def test_custom_and_baseline_profiles_are_not_judged_by_the_documented_types_rule():
-    for changes in (CUSTOM, BASELINE):
-        assert outcome(CASES.evaluate(changes), "PT-01").status is Status.NOT_APPLICABLE
+# --- PT-01: a note, not a failure ----------------------------------------------------------------------
 
 
-def test_silent_settings_in_a_settings_catalog_policy_fail_the_silent_rule():
-    report = CASES.evaluate({"policy.policy_type": "SettingsCatalog"})
-    assert {"PT-01", "PT-02"} == with_status(report, Status.FAIL)
+def test_PT_01_is_a_note_and_fails_no_settings_catalog_policy():
+    assert CASES.rule("PT-01").kind == "note"
+    assert "PT-01" not in CASES.rule_ids
+    for changes in ({"policy.policy_type": "SettingsCatalog"}, {**NOT_SILENT, "policy.policy_type": "SettingsCatalog"}):
+        report = CASES.evaluate(changes)
+        assert failing(report) == set()
+        assert "PT-01" not in {o.rule for o in report.outcomes}
+
+
+# --- PT-02: disputed -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["EndpointSecurityDiskEncryption", "SettingsCatalog", "CustomOmaUri",
+                                  "SecurityBaseline"])
+def test_PT_02_a_silent_policy_of_another_type_is_unknown_never_failed(kind):
+    report = CASES.evaluate({"policy.policy_type": kind})
+    found = outcome(report, "PT-02")
+    assert found.status is Status.UNKNOWN
+    assert found.caveat == DISPUTED + CASES.rule("PT-02").disputed
+    assert "December 2021" in found.caveat
+    assert failing(report) == set() and unknown(report) == {"PT-02"}
+    # The reason still says what the 2021 page would object to.
+    assert [(c.label, c.status) for c in found.reasons] == [("Policy type", Status.FAIL)]
+    assert report.exit_code() == 0
+
+
+def test_PT_02_passes_for_the_endpoint_protection_template_and_skips_policies_that_are_not_silent():
+    assert CASES.status("PT-02", {}) is Status.PASS
+    assert CASES.status("PT-02", {**NOT_SILENT, "policy.policy_type": "EndpointSecurityDiskEncryption"}) \
+        is Status.NOT_APPLICABLE
+
+
+def test_PT_02_is_about_silent_enablement_only():
+    report = CASES.evaluate({**INTERACTIVE, "policy.policy_type": "EndpointSecurityDiskEncryption"})
+    assert outcome(report, "PT-02").status is Status.NOT_APPLICABLE
+
+
+def test_PT_02_is_information_that_cites_P2():
+    rule = CASES.rule("PT-02")
+    assert (rule.severity, rule.sources, rule.scenarios) == ("info", ("P2",), ("silent_enablement",))
+
+
+# --- PT-03 ... PT-05 -------------------------------------------------------------------------------------
 
 
 def test_a_baseline_requiring_a_startup_pin_names_the_setting():
@@ -64,11 +123,23 @@ def test_a_baseline_requiring_a_startup_pin_names_the_setting():
     assert reason.label == "Compatible TPM startup PIN" and reason.actual == "Require startup PIN with TPM"
 
 
+def test_a_baseline_s_startup_pin_is_not_faulted_when_the_check_is_not_about_silent_enablement():
+    report = CASES.evaluate({**BASELINE, **INTERACTIVE})
+    assert outcome(report, "PT-03").status is Status.NOT_APPLICABLE
+
+
+def test_the_oma_uri_rules_apply_only_to_custom_profiles_that_set_the_node():
+    incomplete = {**METHODS, "policy.fixed_encryption_method": None}
+    assert CASES.status("PT-04", {**BASELINE, **incomplete}) is Status.NOT_APPLICABLE
+    assert CASES.status("PT-04", {**CUSTOM, **incomplete, "policy.configure_encryption_methods": "NotConfigured"}) \
+        is Status.NOT_APPLICABLE
+    message = {**MESSAGE, "policy.preboot_recovery_url": None}
+    assert CASES.status("PT-05", {**CUSTOM, **message}) is Status.FAIL
+    assert CASES.status("PT-05", {**CUSTOM, **message, "policy.preboot_recovery_message_and_url": "NotConfigured"}) \
+        is Status.NOT_APPLICABLE
+
+
 # --- several assigned policies: the rules that read the profile type are decided per policy
-
-import pytest  # noqa: E402
-
-from bitlocker_rules import Engine, facts_from_mapping, merge_facts  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +164,28 @@ def test_a_baseline_requiring_a_startup_pin_fails_beside_the_silent_profile(engi
                      profile(engine, "Baseline", {**BASELINE, "policy.tpm_startup_pin": "Required"}))
     assert found["PT-03"].status is Status.FAIL
     assert found["PT-03"].reasons[0].source == "policy 'Baseline' $[\"policy.tpm_startup_pin\"]"
-    # The profile type differs, but no policy is in conflict over it: the silent settings come
-    # from the Endpoint protection profile, so the rules on where they come from pass.
-    assert found["PT-01"].status is found["PT-02"].status is found["SE-P2"].status is Status.PASS
+    # The silent settings come from the Endpoint protection profile, so PT-02 passes.
+    assert found["PT-02"].status is Status.PASS
     # The PIN setting itself is in conflict between the two, as Intune reports it.
     assert found["SE-09"].status is Status.UNKNOWN and found["SE-09"].reasons[0].conflict
 
 
-def test_silent_settings_in_a_disk_encryption_profile_fail_even_beside_the_template(engine):
+def test_silent_settings_in_a_disk_encryption_profile_never_fail_PT_02_beside_the_template(engine):
     found = statuses(engine, profile(engine, "EP", BASE),
                      profile(engine, "ESDE", {**BASE, "policy.policy_type": "EndpointSecurityDiskEncryption"}))
-    assert found["PT-02"].status is Status.FAIL
-    assert found["PT-02"].reasons[0].source == "policy 'ESDE' $[\"policy.policy_type\"]"
+    assert found["PT-02"].status is not Status.FAIL
+
+
+def test_silent_settings_in_a_disk_encryption_profile_beside_the_template_show_the_dispute(engine):
+    found = statuses(engine, profile(engine, "EP", BASE),
+                     profile(engine, "ESDE", {**BASE, "policy.policy_type": "EndpointSecurityDiskEncryption"}))
+    assert found["PT-02"].status is Status.UNKNOWN
+    assert found["PT-02"].caveat.startswith(DISPUTED)
+
+
+def test_a_disk_encryption_profile_alone_is_unknown_with_the_dispute(engine):
+    found = statuses(engine, profile(engine, "ESDE", {**BASE, "policy.policy_type": "EndpointSecurityDiskEncryption"}))
+    assert found["PT-02"].status is Status.UNKNOWN and found["PT-02"].caveat.startswith(DISPUTED)
 
 
 def test_an_incomplete_oma_uri_payload_is_not_hidden_by_another_profile(engine):
@@ -127,22 +208,17 @@ def test_profile_types_that_differ_are_not_a_conflict(engine):
     assert "policy.policy_type" in {c.fact for c in policies.conflicts}  # the merge itself keeps it
 
 
-def test_the_command_line_neither_lists_nor_repairs_the_profile_type(tmp_path):
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
+def test_the_command_line_neither_lists_nor_repairs_the_profile_type():
     result = subprocess.run(
         [sys.executable, "-m", "bitlocker_rules", "check", "--format", "json",
          "--policy", "examples/graph/endpoint-protection-beta.json",
          "--policy", "examples/graph/settings-catalog-bitlocker.json", "--device", "examples/device-ready.json"],
-        capture_output=True, text=True, cwd=root,
+        capture_output=True, text=True, cwd=ROOT,
     )
     report = json.loads(result.stdout)
     assert "policy.policy_type" not in {c["fact"] for c in report["conflicts"]}
     assert "policy.policy_type" not in {c["fact"] for c in report["suggested_changes"]}
-    se_p2 = next(o for o in report["results"] if o["rule"] == "SE-P2")
-    assert se_p2["status"] == "fail"  # the settings-catalog (endpoint security) profile also sets the silent settings
-    assert "ES - Disk encryption - BitLocker (OS)" in json.dumps(se_p2["reasons"])
+    results = {o["rule"]: o for o in report["results"]}
+    assert "SE-P2" not in results and "PT-01" not in results
+    assert results["PT-02"]["status"] != "fail"
+    assert [o["rule"] for o in report["results"] if o["status"] == "fail"] == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rule_cases import RulesetCases, install, outcome, with_status
+from rule_cases import RulesetCases, failing, install, outcome, unknown, with_status
 
 from bitlocker_rules import Status
 
@@ -12,8 +12,8 @@ def keys(count: int, volume_type: str = "OperatingSystem") -> list[dict[str, str
     return [{"key_id": f"key-{i}", "volume_type": volume_type} for i in range(count)]
 
 
-# An encrypted, protected, Azure AD joined device with its OS key escrowed; the report and the
-# BitLocker log show nothing wrong; an admin is about to show the recovery key.
+# An encrypted, protected, Microsoft Entra joined device with its OS key escrowed; the report and
+# the BitLocker log show nothing wrong; an admin is about to show the recovery key.
 BASE = {
     "device.encrypted": True,
     "device.recovery_keys": keys(1),
@@ -27,12 +27,13 @@ DELETE = {"action.kind": "DeleteAzureADObject"}
 
 PASSING = {
     "RK-01": [{}, {"device.recovery_keys": keys(3)}],
-    "RK-02": [{"device.recovery_keys": keys(1, "FixedData") + keys(1)}],
-    "RK-03": [{"device.recovery_keys": keys(189)}],
+    "RK-02": [{}, {"device.recovery_keys": keys(1, "FixedData") + keys(1)}],
+    "RK-03": [{"device.recovery_keys": keys(189)}, {"device.recovery_keys": [], "action.kind": None}],
     "RK-04": [{"device.recovery_keys": keys(189)}],
     "RK-05": [{}, {"device.encryption_status_details": [{"detail": "TpmNotReady"}]}],
     "RK-06": [{}, {"device.bitlocker_events": [{"event_id": 768}, {"event_id": 845}]}],
-    "RK-07": [{**DELETE, "device.os_volume_protection_status": "Off"}],
+    "RK-07": [{**DELETE, "device.os_volume_protection_status": "Off"},
+              {**DELETE, "device.os_volume_protection_status": "Suspended", "device.encrypted": False}],
     "RK-08": [{}, {"device.os_volume_protection_status": "Off"}],
 }
 
@@ -47,30 +48,62 @@ FAILING = {
     "RK-08": ({"device.os_volume_protection_status": "Suspended"}, "OS drive protection status"),
 }
 
-CASES = RulesetCases("recovery_keys", BASE, PASSING, FAILING, notes=["RK-09"])
+NOTES = {"RK-09": [({}, True), ({"action.kind": "ReadTenantAttachedKey"}, True), ({"action.kind": "RotateKeys"}, False),
+                   (DELETE, False), ({"action.kind": None}, False)]}
+
+CASES = RulesetCases("recovery_keys", BASE, PASSING, FAILING, notes=NOTES)
 install(globals(), CASES)
+ADVICE = {"RK-02", "RK-04", "RK-08"}
+
+
+def test_no_rule_is_about_a_scenario():
+    assert all(not r.scenarios for r in CASES.loaded.ruleset.rules)
+
+
+def test_advice_rules_are_related_to_their_item_and_information_only():
+    rules = {r.id: r for r in CASES.loaded.rules}
+    assert {r for r, rule in rules.items() if rule.related} == ADVICE
+    assert {r: rules[r].related for r in ADVICE} == {"RK-02": ("K1",), "RK-04": ("K3",), "RK-08": ("K4",)}
+    assert all(rules[r].sources == () and rules[r].severity == "info" for r in ADVICE)
+    report = CASES.evaluate({"device.recovery_keys": keys(195, "FixedData"),
+                             "device.os_volume_protection_status": "Suspended"})
+    assert failing(report) == ADVICE
+    assert all(o.advice for o in report.failed)
+    assert report.exit_code("warning") == 0
+
+
+def test_RK_01_applies_only_when_a_key_is_shown():
+    """An encrypted hybrid device may back its keys up to AD DS: no keys in Microsoft Entra ID
+    is not a fault unless a key is to be shown in Intune."""
+    hybrid = {"device.join_type": "HybridAzureADJoined", "device.recovery_keys": []}
+    for action in (None, "RotateKeys", "DeleteAzureADObject", "ReadTenantAttachedKey"):
+        report = CASES.evaluate({**hybrid, "action.kind": action})
+        assert outcome(report, "RK-01").status is Status.NOT_APPLICABLE, action
+        assert failing(report) == set(), action
+    assert CASES.status("RK-01", {**hybrid, "action.kind": "ReadRecoveryKey"}) is Status.FAIL
 
 
 def test_key_limit_boundaries():
     assert with_status(CASES.evaluate({"device.recovery_keys": keys(199)}), Status.FAIL) == {"RK-04"}
     at_limit = CASES.evaluate({"device.recovery_keys": keys(200)})
     assert outcome(at_limit, "RK-04").status is Status.NOT_APPLICABLE
+    assert failing(at_limit) == {"RK-03"}
     assert with_status(CASES.evaluate({"device.recovery_keys": keys(190)}), Status.FAIL) == {"RK-04"}
     assert with_status(CASES.evaluate({"device.recovery_keys": keys(250)}), Status.FAIL) == {"RK-03"}
+
+
+def test_the_key_limit_applies_whatever_the_action():
+    report = CASES.evaluate({"device.recovery_keys": keys(200), "action.kind": None})
+    assert failing(report) == {"RK-03"}
+    assert outcome(report, "RK-03").events == (846, 847)
 
 
 def test_no_key_escrowed_explains_what_the_admin_sees():
     report = CASES.evaluate(FAILING["RK-01"][0])
     found = outcome(report, "RK-01")
-    rule = next(r for r in CASES.loaded.rules if r.id == "RK-01")
-    assert "No BitLocker key found for this device" in rule.rationale
+    assert "No BitLocker key found for this device" in CASES.rule("RK-01").rationale
     (reason,) = found.reasons
     assert reason.actual == "0" and reason.required == "at least 1"
-
-
-def test_unencrypted_device_needs_no_escrowed_key():
-    report = CASES.evaluate({"device.encrypted": False, "device.recovery_keys": []})
-    assert outcome(report, "RK-01").status is Status.NOT_APPLICABLE
 
 
 def test_deleting_the_object_of_a_hybrid_device_is_not_flagged():
@@ -78,17 +111,12 @@ def test_deleting_the_object_of_a_hybrid_device_is_not_flagged():
     assert outcome(report, "RK-07").status is Status.NOT_APPLICABLE
 
 
-def test_key_access_note_applies_only_to_key_access():
-    def note(changes):
-        (found,) = [n for n in CASES.evaluate(changes).notes if n.rule == "RK-09"]
-        return found.applies
-
-    assert note({}) is True
-    assert note({"action.kind": "ReadTenantAttachedKey"}) is True
-    assert note({"action.kind": "RotateKeys"}) is False
-    assert note({"action.kind": None}) is False
+def test_a_suspended_drive_is_advice_only_when_the_device_is_encrypted():
+    assert CASES.status("RK-08", {"device.encrypted": False, "device.os_volume_protection_status": "Suspended"}) \
+        is Status.NOT_APPLICABLE
 
 
 def test_missing_keys_are_unknown_not_zero():
     report = CASES.evaluate(remove=("device.recovery_keys",))
-    assert {"RK-01", "RK-03", "RK-04"} <= with_status(report, Status.UNKNOWN)
+    assert {"RK-01", "RK-03", "RK-04"} <= unknown(report)
+    assert failing(report) == set()

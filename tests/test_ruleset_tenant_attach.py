@@ -1,13 +1,15 @@
-"""The shipped ``tenant_attach`` ruleset, rule by rule (see ``rule_cases`` for the shape)."""
+"""The shipped ``tenant_attach`` ruleset, rule by rule (see ``rule_cases`` for the shape), and the
+tenant-attach scenario: the rules apply only when the check is about viewing the recovery key
+of a Configuration Manager tenant-attached device (declared, or inferred from that action)."""
 
 from __future__ import annotations
 
-from rule_cases import RulesetCases, install, outcome, with_status
+from rule_cases import RulesetCases, failing, install, outcome, unknown, with_status
 
-from bitlocker_rules import Status
+from bitlocker_rules import Engine, Status
 
-# Tenant attach set up on a 2107 site with KB11121541; an admin views the key of an Azure AD
-# joined tenant-attached device.
+# Tenant attach set up on a 2107 site with KB11121541; an admin views the key of a Microsoft
+# Entra joined tenant-attached device.
 BASE = {
     "action.kind": "ReadTenantAttachedKey",
     "tenant.tenant_attach_configured": True,
@@ -30,9 +32,58 @@ FAILING = {
 
 CASES = RulesetCases("tenant_attach", BASE, PASSING, FAILING)
 install(globals(), CASES)
+INFERRED = CASES.undeclared
+TA = {"TA-01", "TA-02", "TA-03"}
+# A 2107 site without the rollup, tenant attach not set up: every TA rule would fail.
+UNFIT = {"tenant.tenant_attach_configured": False, "tenant.configmgr_kb11121541_installed": False}
 
 
-def test_rollup_is_needed_only_on_2107_and_only_for_azure_ad_joined_devices():
+def scenario(report):
+    (found,) = [s for s in report.scenarios if s.name == "tenant_attach"]
+    return found
+
+
+def test_every_rule_is_about_tenant_attached_keys():
+    assert CASES.loaded.ruleset.scenarios == ("tenant_attach",)
+    assert all(r.scenarios == ("tenant_attach",) for r in CASES.loaded.rules)
+
+
+def test_a_site_without_a_key_viewing_action_fails_no_rule():
+    """Nothing says tenant-attached keys are viewed: unknown where a rule would fail, never failed."""
+    report = CASES.evaluate({**UNFIT, "action.kind": None}, engine=INFERRED)
+    assert failing(report) == set()
+    assert unknown(report) == {"TA-01", "TA-03"}  # TA-02 holds: the site runs 2107
+    assert all("scenario.tenant_attach" in outcome(report, r).missing_facts for r in ("TA-01", "TA-03"))
+    assert scenario(report).state == "not known"
+    report = CASES.evaluate({"action.kind": None, "tenant.configmgr_site_version": 2010}, engine=INFERRED)
+    assert outcome(report, "TA-02").status is Status.UNKNOWN
+
+
+def test_another_action_puts_the_site_rules_out_of_scope():
+    for action in ("ReadRecoveryKey", "RotateKeys", "DeleteAzureADObject"):
+        report = CASES.evaluate({**UNFIT, "action.kind": action, "tenant.configmgr_site_version": 2010},
+                                engine=INFERRED)
+        assert with_status(report, Status.NOT_APPLICABLE) == TA, action
+        record = scenario(report)
+        assert (record.holds, record.how) == (False, "inferred")
+
+
+def test_viewing_a_tenant_attached_key_puts_every_rule_in_scope():
+    report = CASES.evaluate(UNFIT, engine=INFERRED)
+    assert failing(report) == {"TA-01", "TA-03"}
+    report = CASES.evaluate({**UNFIT, "tenant.configmgr_site_version": 2010}, engine=INFERRED)
+    assert failing(report) == {"TA-01", "TA-02"}
+    assert scenario(report).holds is True and scenario(report).how == "inferred"
+
+
+def test_declaring_the_scenario_applies_the_rules_without_an_action():
+    report = CASES.evaluate({"action.kind": None, "tenant.configmgr_site_version": 2010})
+    assert failing(report) == {"TA-02"}
+    engine = Engine([CASES.loaded], scenarios=["tenant_attach"])
+    assert failing(CASES.evaluate({"action.kind": None, **UNFIT}, engine=engine)) == {"TA-01", "TA-03"}
+
+
+def test_rollup_is_needed_only_on_2107_and_only_for_entra_joined_devices():
     later = CASES.evaluate({"tenant.configmgr_site_version": 2111, "tenant.configmgr_kb11121541_installed": False})
     assert outcome(later, "TA-03").status is Status.NOT_APPLICABLE
     hybrid = CASES.evaluate({"device.join_type": "HybridAzureADJoined",
@@ -40,12 +91,6 @@ def test_rollup_is_needed_only_on_2107_and_only_for_azure_ad_joined_devices():
     assert outcome(hybrid, "TA-03").status is Status.NOT_APPLICABLE
 
 
-def test_site_rules_apply_when_tenant_attach_is_configured_without_an_action():
-    report = CASES.evaluate({"action.kind": None, "tenant.configmgr_site_version": 2010})
-    assert outcome(report, "TA-01").status is Status.NOT_APPLICABLE
-    assert outcome(report, "TA-02").status is Status.FAIL
-
-
-def test_nothing_applies_without_tenant_attach_or_a_key_view():
-    report = CASES.evaluate({"action.kind": "RotateKeys", "tenant.tenant_attach_configured": False})
-    assert with_status(report, Status.NOT_APPLICABLE) == {"TA-01", "TA-02", "TA-03"}
+def test_the_site_version_boundary_is_2107():
+    assert CASES.status("TA-02", {"tenant.configmgr_site_version": 2107}) is Status.PASS
+    assert CASES.status("TA-02", {"tenant.configmgr_site_version": 2106}) is Status.FAIL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from types import MappingProxyType
 
 import pytest
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 
 from bitlocker_rules import VocabularyError, WindowsVersion, parse_windows_version
 from bitlocker_rules.engine import shipped_vocabulary
+from bitlocker_rules.requirements import load_requirements
+from bitlocker_rules.resources import rulesets_dir
 from bitlocker_rules.vocabulary import build_vocabulary, parse_typed, value_converter
 
 VOCABULARY = shipped_vocabulary()
@@ -48,6 +51,81 @@ def test_labels_as_intune_shows_them():
 def test_no_recovery_key_value_is_declared():
     fields = VOCABULARY.fact("device.recovery_keys").type.fields
     assert "key" not in {f.name for f in fields}
+
+
+# ---------------------------------------------------------------------------------------------
+# Every citation a user reads resolves to a public document: `reference` lists name documents
+# of rulesets/requirements.toml, and the prose cites documents by name and the Intune page's
+# items by their requirement ids ("item S6"), never internal keys, section numbers or paths.
+
+DOCUMENTS = {r.id for r in load_requirements() if r.kind == "document"}
+REQUIREMENTS = {r.id for r in load_requirements() if r.kind == "requirement"}
+# "item S6", "items S1 and S2", "items P1, P2": ids of rulesets/requirements.toml.
+_ITEMS = re.compile(r"\bitems? ([A-Z][0-9]+(?:(?:,| and| or) [A-Z][0-9]+)*)")
+# Source keys (S1, S1o), conflict and gap ids (C5, G1) outside an "item" citation.
+_BARE_KEY = re.compile(r"\b(?:S[0-9]+o?|[CG][0-9]+)\b")
+_LEAKS = {
+    "seed": re.compile(r"\bseeds?\b", re.I),
+    "INFERRED": re.compile(r"INFERRED"),
+    "UNCONFIRMED": re.compile(r"UNCONFIRMED"),
+    "a local path": re.compile(r"/work/|/shared/"),
+    "the internal reference": re.compile(r"\bthe reference\b|bitlocker-reference|graph-shapes", re.I),
+    "a section number": re.compile(r"\b(?:reference|section) [0-9]|\([0-9]\.[0-9]+\)", re.I),
+    "a conflict or gap id": re.compile(r"\b(?:conflict|gap) [CG]?[0-9]", re.I),
+}
+
+
+def _cited_references():
+    """``(where, reference list)`` of every fact, record field, grant and scenario."""
+    for fact in VOCABULARY.facts.values():
+        yield fact.name, fact.reference
+        for spec in fact.type.fields:
+            yield f"{fact.name}.{spec.name}", spec.reference
+    for grant in VOCABULARY.grants:
+        yield f"grant {grant.role}", grant.reference
+    for name, scenario in VOCABULARY.scenarios.items():
+        yield f"scenario {name}", scenario.reference
+
+
+def _prose():
+    """``(where, text)`` of every description and default a user reads."""
+    for enum in VOCABULARY.enums.values():
+        yield f"enum {enum.name}", enum.description
+    for fact in VOCABULARY.facts.values():
+        yield fact.name, fact.description
+        yield f"{fact.name} default", fact.default
+        for spec in fact.type.fields:
+            yield f"{fact.name}.{spec.name}", spec.description
+    for grant in VOCABULARY.grants:
+        yield f"grant {grant.role}", grant.description
+    for name, scenario in VOCABULARY.scenarios.items():
+        yield f"scenario {name}", scenario.description
+
+
+def test_every_reference_is_a_listed_document():
+    unknown = {where: [r for r in refs if r not in DOCUMENTS] for where, refs in _cited_references()}
+    assert {where: refs for where, refs in unknown.items() if refs} == {}
+    repeated = [where for where, refs in _cited_references() if len(set(refs)) != len(refs)]
+    assert repeated == []
+    assert any(refs for _, refs in _cited_references())
+
+
+def test_descriptions_cite_documents_and_items_not_internal_keys():
+    problems = []
+    for where, text in _prose():
+        for what, pattern in _LEAKS.items():
+            if pattern.search(text):
+                problems.append(f"{where}: {what}")
+        for match in _ITEMS.finditer(text):
+            problems += [f"{where}: item {i} is not a requirement id"
+                         for i in re.findall(r"[A-Z][0-9]+", match.group(1)) if i not in REQUIREMENTS]
+        problems += [f"{where}: bare key {m.group()}" for m in _BARE_KEY.finditer(_ITEMS.sub("", text))]
+    assert problems == []
+
+
+def test_the_vocabulary_file_points_to_no_internal_notes():
+    text = (rulesets_dir() / "vocabulary.toml").read_text(encoding="utf-8")
+    assert not re.search(r"/work/|/shared/|bitlocker-reference|graph-shapes|\bseed\b", text)
 
 
 @pytest.mark.parametrize(
@@ -371,3 +449,70 @@ def test_a_non_string_field_name_is_a_value_error():
     fact = VOCABULARY.fact("device.volumes")
     with pytest.raises(ValueError, match="item 0: no field `1`"):
         VOCABULARY.parse_value(fact, [{1: None}])
+
+
+# --- strength of policy settings: which values are stronger (a repair lowers one only when a rule asks)
+
+_ORDERABLE = ("enum", "bool", "integer", "decimal", "version")
+
+
+def test_every_policy_setting_declares_its_strength():
+    undeclared = [f.name for f in VOCABULARY.facts.values()
+                  if f.policy_controlled and f.type.kind in _ORDERABLE and f.strength is None]
+    assert undeclared == []
+    assert all(f.strength is None for f in VOCABULARY.facts.values() if not f.policy_controlled)
+
+
+def test_strength_orders_of_the_shipped_settings():
+    pin = VOCABULARY.fact("policy.tpm_startup_pin").strength
+    assert pin.lowers("Required", "Allowed") and pin.lowers("Allowed", "Blocked")
+    assert pin.lowers("Blocked", "NotConfigured") and pin.lowers("Required", None)
+    assert not pin.lowers("Blocked", "Required") and not pin.lowers(None, "NotConfigured")
+    cipher = VOCABULARY.fact("policy.os_encryption_method").strength
+    assert cipher.lowers("AesCbc256", "XtsAes128") and cipher.lowers("XtsAes128", "AesCbc256")  # not comparable
+    assert not cipher.lowers("AesCbc128", "XtsAes256") and cipher.lowers("AesCbc128", "NotConfigured")
+    startup = VOCABULARY.fact("policy.tpm_startup").strength
+    assert startup.lowers("Required", "Blocked") and startup.lowers("Blocked", "Required")
+    assert not startup.lowers("NotConfigured", "Allowed")
+    length = VOCABULARY.fact("policy.minimum_pin_length").strength
+    assert length.lowers(8, 6) and not length.lowers(6, 8)
+    assert VOCABULARY.fact("policy.removable_disable_bde").strength.lowers(False, True)
+    exception = VOCABULARY.fact("policy.preboot_pin_exception_on_de_capable_device").strength
+    assert exception.lowers("NotConfigured", "Enabled") and not exception.lowers("Enabled", "Disabled")
+    assert not VOCABULARY.fact("policy.policy_type").strength.lowers("CustomOmaUri", "SettingsCatalog")
+
+
+def _mode_vocabulary(fact_strength=None, enum_strength=None, name="policy.mode", kind="enum Mode"):
+    enum = {"members": [{"name": m} for m in ("Blocked", "Allowed", "Required", "NotConfigured")]}
+    if enum_strength is not None:
+        enum["strength"] = enum_strength
+    fact = {"name": name, "type": kind, "label": "Mode"}
+    if fact_strength is not None:
+        fact["strength"] = fact_strength
+    return build_vocabulary({"enums": {"Mode": enum}, "facts": [fact]})
+
+
+def test_a_fact_takes_its_enums_strength_with_not_configured_weakest():
+    strength = _mode_vocabulary(enum_strength=[["Blocked", "Allowed"], ["Required"]]).fact("policy.mode").strength
+    assert strength.lowers("Allowed", "Blocked") and strength.lowers("Required", "NotConfigured")
+    assert strength.lowers("Allowed", "Required") and strength.lowers("Required", "Allowed")
+    own = _mode_vocabulary("none", [["Blocked", "Allowed", "Required"]]).fact("policy.mode").strength
+    assert not own.lowers("Required", "NotConfigured")
+    assert _mode_vocabulary(enum_strength="none", name="device.mode").fact("device.mode").strength is None
+
+
+@pytest.mark.parametrize("fact_strength, kind, name, code", [
+    ("highest", "enum Mode", "policy.mode", "V020"),
+    ("higher", "enum Mode", "policy.mode", "V020"),
+    ([["Blocked", "Allowed"]], "integer", "policy.mode", "V020"),
+    ("none", "enum Mode", "device.mode", "V020"),
+    ([["Blocked", "Sometimes"]], "enum Mode", "policy.mode", "V021"),
+    ([["Allowed", "Required"]], "enum Mode", "policy.mode", "V022"),
+    ([["Blocked", "Allowed", "Required", "Blocked"]], "enum Mode", "policy.mode", "V023"),
+    ([[True]], "bool", "policy.mode", "V022"),
+])
+def test_bad_strength_declarations_are_located(fact_strength, kind, name, code):
+    with pytest.raises(VocabularyError) as info:
+        _mode_vocabulary(fact_strength, name=name, kind=kind)
+    assert [d.code for d in info.value.diagnostics] == [code]
+    assert f"facts[0] ({name})" in info.value.diagnostics[0].path

@@ -138,7 +138,7 @@ class _VerdictPath:
             subject = ""
         if context.base:
             values = {**context.base, **values}
-        return self._count(values, row, subject, wanted, tally, context, names)
+        return self._count(self.engine.resolved(values), row, subject, wanted, tally, context, names)
 
     def _count(self, values: dict, row: FleetRow, subject: str, wanted: bool, tally: _Tally,
                context: _PolicyContext, names: tuple[str, ...] | None = None) -> dict | None:

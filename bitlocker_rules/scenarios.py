@@ -1,0 +1,177 @@
+"""Which scenarios a check is about: declared by the user, else inferred from the facts.
+
+A rule about a scenario (its ``scenario`` clause) applies only when the scenario holds: the
+checker adds ``scenario.<name>`` to its applicability, and this stage gives that fact its
+value for each device. A declared scenario holds, and the scenarios it excludes do not. An
+undeclared one is inferred with the vocabulary's ``inferred_on`` / ``inferred_off``
+conditions (Kleene: an unknown condition infers nothing), or is off because a scenario that
+excludes it holds; otherwise it stays unknown, so a rule about it never fails on a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import nodes as n
+from .checker import check_condition
+from .compiler import compile_ruleset
+from .errors import Diagnostic, InputError, suggest
+from .interpreter import Interpreter
+from .outcome import Condition, ScenarioRecord, Status
+from .source import SourceText
+from .syntax import parse_condition
+from .vocabulary import Scenario, Vocabulary
+
+# Codes of the compiled inference conditions (the compiler's verdict codes of a one-condition rule).
+_TRUE, _FALSE = 0, 1
+
+
+class ScenarioResolver:
+    """Resolves the scenarios of one check: the declared ones, and the inference for the rest.
+
+    ``declared`` maps a scenario name to how it was declared, worded to follow "declared"
+    (``with --scenario silent_enablement``, ``with --rules silent_enablement``, ``in the
+    Python API``). InputError for an unknown name or for two declared scenarios that exclude
+    each other.
+    """
+
+    def __init__(self, vocabulary: Vocabulary, declared: Mapping[str, str] | None = None) -> None:
+        self.vocabulary = vocabulary
+        self.scenarios = vocabulary.scenarios
+        self.declared = dict(declared or {})
+        _check_declared(self.declared, self.scenarios)
+        self.excluded = {other: f"{self.scenarios[name].label} is declared {why}"
+                         for name, why in self.declared.items() for other in _excluded_by(name, self.scenarios)}
+        self.inferred = [s for s in self.scenarios.values() if s.name not in self.declared and s.name not in self.excluded]
+        self.checks = _inference_ruleset(self.inferred, vocabulary)
+        self.codes = compile_ruleset(self.checks) if self.inferred else None
+        self.interpreter = Interpreter(self.checks, vocabulary)
+
+    @property
+    def facts(self) -> tuple[str, ...]:
+        """Every scenario fact this resolver gives a value to."""
+        return tuple(s.fact for s in self.scenarios.values())
+
+    def values(self, values: Mapping[str, Any]) -> dict[str, bool]:
+        """The scenario facts that are known for ``values`` (an unknown scenario is left out)."""
+        known = {self.scenarios[name].fact: True for name in self.declared}
+        known.update((self.scenarios[name].fact, False) for name in self.excluded)
+        if self.codes is not None:
+            codes = self.codes(values)
+            # What holds excludes what it rules out: the declared, the input's own, the inferred.
+            on = {s.name for i, s in enumerate(self.inferred) if codes[2 * i] == _TRUE}
+            on |= set(self.declared) | {s.name for s in self.inferred if values.get(s.fact) is True}
+            for i, s in enumerate(self.inferred):
+                if s.fact in values:  # given by the input itself
+                    continue
+                if codes[2 * i] == _TRUE:
+                    known[s.fact] = True
+                elif codes[2 * i + 1] == _TRUE or _excluded_by_any(s.name, on, self.scenarios):
+                    known[s.fact] = False
+        return known
+
+    def records(self, values: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> tuple[ScenarioRecord, ...]:
+        """Every scenario with its state and how it was decided, for a report."""
+        given = {s.fact: values[s.fact] for s in self.scenarios.values() if s.fact in values}
+        known = {**given, **self.values(values)}
+        return tuple(self._record(s, values, known, origins or {}) for s in self.scenarios.values())
+
+    def origins(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """Where each known scenario fact came from, as a reason's source."""
+        return {r.fact: r.provenance() for r in self.records(values) if r.holds is not None}
+
+    def _record(self, s: Scenario, values, known: Mapping[str, bool], origins: Mapping[str, str]) -> ScenarioRecord:
+        record = ScenarioRecord(s.name, s.label, s.fact, known.get(s.fact), "unknown", "")
+        if s.name in self.declared:
+            return _evolve(record, "declared", self.declared[s.name])
+        if s.name in self.excluded:
+            return _evolve(record, "excluded", self.excluded[s.name])
+        if s.fact in values:
+            return ScenarioRecord(s.name, s.label, s.fact, bool(values[s.fact]), "declared",
+                                  f"in the input ({origins[s.fact]})" if origins.get(s.fact) else "in the input")
+        index = self.inferred.index(s)
+        if record.holds is True:
+            return _evolve(record, "inferred", self._because(2 * index, values))
+        if record.holds is False:
+            if self.codes(values)[2 * index + 1] == _TRUE:
+                return _evolve(record, "inferred", self._because(2 * index + 1, values))
+            return _evolve(record, "excluded", self._excluding(s, known))
+        return _evolve(record, "unknown", self._unknown_because(index, values))
+
+    def _because(self, index: int, values) -> str:
+        """The conditions that made inference condition ``index`` true, in the admin's words."""
+        rule = self.checks.rules[index]
+        truth, reasons = self.interpreter.decide(rule.requirements[0], values, {})
+        return "; ".join(_phrase(c) for c in reasons if c.status is Status.PASS) or rule.title
+
+    def _excluding(self, s: Scenario, known: Mapping[str, bool]) -> str:
+        holding = [o for o in self.scenarios.values() if known.get(o.fact) is True and
+                   (o.name in s.excludes or s.name in o.excludes)]
+        return " and ".join(f"{o.label} is in scope" for o in holding)
+
+    def _unknown_because(self, index: int, values) -> str:
+        """Why neither inference condition decided: the facts they would need."""
+        missing: dict[str, None] = {}
+        for rule in self.checks.rules[2 * index: 2 * index + 2]:
+            _, reasons = self.interpreter.decide(rule.requirements[0], values, {})
+            missing.update((_phrase(c), None) for c in reasons if c.status is Status.UNKNOWN or c.missing)
+        return "; ".join(missing) or "nothing in the input shows it"
+
+
+def declared_by_rulesets(rulesets: Iterable[n.Ruleset], why: str = "with --rules {}") -> dict[str, str]:
+    """The scenarios that naming these rulesets declares (their headers' ``scenario`` clauses)."""
+    declared: dict[str, str] = {}
+    for ruleset in rulesets:
+        for name in ruleset.scenarios:
+            declared.setdefault(name, why.format(ruleset.id))
+    return declared
+
+
+def _check_declared(declared: Mapping[str, str], scenarios: Mapping[str, Scenario]) -> None:
+    problems = [Diagnostic("I601", f"unknown scenario `{name}`",
+                           help=suggest(name, scenarios) or "scenarios: " + ", ".join(scenarios))
+                for name in declared if name not in scenarios]
+    if not problems:
+        problems += [Diagnostic("I602", f"scenarios `{a}` ({declared[a]}) and `{b}` ({declared[b]}) exclude each other",
+                                help="declare one of them")
+                     for a in declared for b in declared if a < b and b in _excluded_by(a, scenarios)]
+    if problems:
+        raise InputError(problems)
+
+
+def _excluded_by(name: str, scenarios: Mapping[str, Scenario]) -> set[str]:
+    """The scenarios that cannot hold with ``name`` (exclusion goes both ways)."""
+    return set(scenarios[name].excludes) | {o.name for o in scenarios.values() if name in o.excludes}
+
+
+def _excluded_by_any(name: str, holding: set[str], scenarios: Mapping[str, Scenario]) -> bool:
+    return any(name in _excluded_by(other, scenarios) for other in holding)
+
+
+def _inference_ruleset(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Ruleset:
+    """The inference conditions as a checked ruleset of one-condition rules, two per scenario.
+
+    A ruleset so that the compiler and the interpreter evaluate them as they do every rule;
+    a scenario without a condition gets ``false`` (it infers nothing).
+    """
+    rules = []
+    for s in inferred:
+        for side, text in (("on", s.inferred_on), ("off", s.inferred_off)):
+            where = f"{vocabulary.origin}: scenarios.{s.name}.inferred_{side}"
+            expr = n.Const(False)
+            if text.strip():
+                expr = check_condition(parse_condition(text, where), vocabulary, SourceText(text, where))
+            rules.append(n.Rule(f"scenario-{s.name}-{side}", f"{s.label}: inferred {side}", requirements=(expr,)))
+    return n.Ruleset("scenarios", "Scenario inference", rules=tuple(rules))
+
+
+def _phrase(c: Condition) -> str:
+    """``Warning for other disk encryption is Block``; ``no Action is given``."""
+    if c.actual is not None:
+        return f"{c.label} is {c.actual}"
+    return f"no {c.label} is given" if c.required in ("a value", "no value") else f"{c.label} is not known"
+
+
+def _evolve(record: ScenarioRecord, how: str, because: str) -> ScenarioRecord:
+    return ScenarioRecord(record.name, record.label, record.fact, record.holds, how, because)

@@ -1,0 +1,247 @@
+"""Scenarios, advice, disputed and unconfirmed rules: the language, the checker, the resolver
+that declares or infers scenarios, the engine and the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bitlocker_rules import Engine, InputError, RulesError, Status, compile_text, parse_ruleset, print_ruleset
+from bitlocker_rules.cli import main
+from bitlocker_rules.scenarios import ScenarioResolver
+from bitlocker_rules.vocabulary import build_vocabulary
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+VOCABULARY = build_vocabulary({
+    "enums": {"Usage": {"description": "", "members": [{"name": m, "label": m} for m in ("Blocked", "Required")]}},
+    "facts": [
+        {"name": "policy.warning", "type": "bool", "label": "Warning for other disk encryption blocked"},
+        {"name": "policy.pin", "type": "enum Usage", "label": "Compatible TPM startup PIN"},
+        {"name": "device.tpm_present", "type": "bool", "label": "TPM present"},
+    ],
+    "scenarios": {
+        "silent": {"label": "Silent enablement", "excludes": ["interactive"], "inferred_on": "policy.warning"},
+        "interactive": {"label": "Interactive startup", "inferred_on": "policy.warning == false and policy.pin == Required"},
+        "rotation": {"label": "Rotation"},
+    },
+})
+
+RULES = '''ruleset demo "Demo"
+  scenario silent
+
+rule D-1 "A startup PIN is not required"
+  sources S9
+  require policy.pin != Required
+
+rule D-2 "A TPM is present"
+  related S4
+  scenario interactive
+  when policy.pin == Required
+  require device.tpm_present
+'''
+
+
+def loaded(text: str = RULES):
+    return compile_text(text, "demo.rules", VOCABULARY)
+
+
+def statuses(engine: Engine, values: dict) -> dict[str, Status]:
+    return {o.rule: o.status for o in engine.evaluate(engine.facts(values)).outcomes}
+
+
+# ---- the language -----------------------------------------------------------------------------
+
+
+def test_scenario_clauses_parse_and_print_back():
+    ruleset = parse_ruleset(RULES + '\nrule D-3 "x"\n  disputed "they differ"\n  require policy.warning\n'
+                            '\nrule D-4 "y"\n  unconfirmed "not named"\n  require policy.warning\n')
+    assert ruleset.scenarios == ("silent",)
+    assert [r.scenarios for r in ruleset.rules] == [(), ("interactive",), (), ()]
+    assert ruleset.rules[1].related == ("S4",) and ruleset.rules[1].sources == ()
+    assert ruleset.rules[2].disputed == "they differ" and ruleset.rules[3].unconfirmed == "not named"
+    assert parse_ruleset(print_ruleset(ruleset)) == ruleset
+
+
+def test_a_rule_applies_only_in_its_scenario_its_own_clause_or_its_ruleset_s():
+    checked = loaded().ruleset
+    assert [r.scenarios for r in checked.rules] == [("silent",), ("interactive",)]
+    # A checked tree prints each rule's scenarios as a clause (never as the fact it reads), and
+    # checks to the same rules again.
+    text = print_ruleset(checked)
+    assert "scenario.silent" not in text
+    assert compile_text(text, "again.rules", VOCABULARY).ruleset.rules == checked.rules
+
+
+def test_the_scenario_condition_points_at_the_clause():
+    engine = Engine([loaded()], VOCABULARY, scenarios={"interactive": "with --scenario interactive"})
+    (d1,) = [o for o in engine.evaluate(engine.facts({"policy.pin": "Blocked"}), explain_all=True).outcomes
+             if o.rule == "D-1"]
+    assert d1.status is Status.NOT_APPLICABLE
+    (reason,) = d1.reasons
+    assert reason.text == "scenario silent" and reason.origin == "demo.rules:2:3"
+    assert reason.sentence() == ("The rule does not apply: Silent enablement (scenario) is out of scope "
+                                 "(it applies when it is in scope)")
+
+
+@pytest.mark.parametrize("text, code, message, hint", [
+    ('ruleset d "D"\n  scenario silnt\nrule D-1 "x"\n  require policy.warning\n', "E210",
+     "unknown scenario `silnt`", "did you mean `silent`?"),
+    ('ruleset d "D"\nrule D-1 "x"\n  scenario rotatoin\n  require policy.warning\n', "E210",
+     "unknown scenario `rotatoin`", "did you mean `rotation`?"),
+    ('ruleset d "D"\nrule D-1 "x"\n  sources S1\n  related S2\n  require policy.warning\n', "E209",
+     "rule D-1 has both `sources` and `related`", None),
+    ('ruleset d "D"\nrule D-1 "x"\n  disputed "a"\n  unconfirmed "b"\n  require policy.warning\n', "E211",
+     "rule D-1 is both `disputed` and `unconfirmed`", None),
+    ('ruleset d "D"\nnote D-1 "x"\n  disputed "a"\n', "E212", "note D-1 cannot be `disputed`", None),
+])
+def test_clause_mistakes_are_located_errors(text, code, message, hint):
+    with pytest.raises(RulesError) as info:
+        compile_text(text, "bad.rules", VOCABULARY)
+    (found,) = [d for d in info.value.diagnostics if d.code == code]
+    assert found.message == message and found.span is not None
+    if hint:
+        assert hint in found.help
+    if code == "E210":  # the caret sits under the misspelled name itself
+        assert text[found.span.start:found.span.end] in ("silnt", "rotatoin")
+
+
+def test_a_disputed_failure_and_an_unconfirmed_pass_are_unknown_with_the_reason():
+    ruleset = loaded('ruleset d "D"\nrule D-1 "x"\n  disputed "the pages disagree"\n  require policy.warning\n'
+                     'rule D-2 "y"\n  unconfirmed "no page names it"\n  require policy.warning\n')
+    engine = Engine([ruleset], VOCABULARY)
+    report = engine.evaluate(engine.facts({"policy.warning": False}))
+    d1, d2 = report.outcomes
+    assert (d1.status, d2.status) == (Status.UNKNOWN, Status.FAIL)
+    assert d1.caveat == "the sources disagree: the pages disagree" and d1.short_reason() == d1.caveat
+    report = engine.evaluate(engine.facts({"policy.warning": True}))
+    d1, d2 = report.outcomes
+    assert (d1.status, d2.status) == (Status.PASS, Status.UNKNOWN)
+    assert d2.caveat == "not confirmed by the sources: no page names it"
+    assert [codes for codes in engine.verdicts({"policy.warning": True})] == [(0, 2)]
+
+
+def test_advice_rules_say_so():
+    engine = Engine([loaded()], VOCABULARY, scenarios=["interactive"])
+    outcomes = {o.rule: o for o in engine.evaluate(engine.facts({"policy.pin": "Required"})).outcomes}
+    assert outcomes["D-2"].advice and outcomes["D-2"].related == ("S4",)
+    assert not outcomes["D-1"].advice and outcomes["D-1"].sources == ("S9",)
+
+
+# ---- declaring and inferring scenarios -------------------------------------------------------
+
+
+def test_inferred_on_infers_a_scenario_and_excludes_the_other():
+    resolver = ScenarioResolver(VOCABULARY, {})
+    assert resolver.values({"policy.warning": True}) == {"scenario.silent": True, "scenario.interactive": False}
+    records = {r.name: r for r in resolver.records({"policy.warning": True})}
+    assert records["silent"].sentence() == ("Silent enablement: in scope, inferred from Warning for other disk "
+                                            "encryption blocked is Yes")
+    assert records["interactive"].how == "excluded" and records["interactive"].holds is False
+    assert records["rotation"].holds is None and records["rotation"].how == "unknown"
+
+
+def test_nothing_to_infer_from_leaves_a_scenario_unknown_never_off():
+    resolver = ScenarioResolver(VOCABULARY, {})
+    assert resolver.values({}) == {}
+    records = {r.name: r for r in resolver.records({})}
+    assert records["silent"].state == "not known"
+    assert "Warning for other disk encryption blocked is not known" in records["silent"].because
+
+
+def test_a_declared_scenario_holds_and_the_one_it_excludes_does_not():
+    resolver = ScenarioResolver(VOCABULARY, {"interactive": "with --scenario interactive"})
+    assert resolver.values({"policy.warning": True}) == {"scenario.interactive": True, "scenario.silent": False}
+    records = {r.name: r for r in resolver.records({"policy.warning": True})}
+    assert records["interactive"].provenance() == "declared with --scenario interactive"
+    assert records["silent"].provenance() == ("because Interactive startup is declared with --scenario "
+                                              "interactive")
+
+
+def test_an_input_may_give_a_scenario_itself():
+    resolver = ScenarioResolver(VOCABULARY, {})
+    assert resolver.values({"scenario.silent": False, "policy.warning": True}) == {"scenario.interactive": False} \
+        or resolver.values({"scenario.silent": False, "policy.warning": True}) == {}
+    (silent, *_) = resolver.records({"scenario.silent": False}, {"scenario.silent": "device 'PC' $.facts"})
+    assert silent.how == "declared" and silent.holds is False and "device 'PC'" in silent.because
+
+
+def test_declaring_an_unknown_or_two_exclusive_scenarios_is_an_input_error():
+    with pytest.raises(InputError) as info:
+        ScenarioResolver(VOCABULARY, {"silnt": "with --scenario silnt"})
+    assert info.value.diagnostics[0].code == "I601" and "did you mean `silent`?" in info.value.diagnostics[0].help
+    with pytest.raises(InputError) as info:
+        ScenarioResolver(VOCABULARY, {"silent": "a", "interactive": "b"})
+    assert info.value.diagnostics[0].code == "I602"
+
+
+def test_rules_follow_the_declared_or_inferred_scenario():
+    engine = Engine([loaded()], VOCABULARY)
+    assert statuses(engine, {"policy.warning": True, "policy.pin": "Required"})["D-1"] is Status.FAIL
+    assert statuses(engine, {"policy.warning": False, "policy.pin": "Required"})["D-1"] is Status.NOT_APPLICABLE
+    # Neither declared nor inferable: never a failure on a guess.
+    assert statuses(engine, {"policy.pin": "Required"})["D-1"] is Status.UNKNOWN
+    declared = Engine([loaded()], VOCABULARY, scenarios=["silent"])
+    assert statuses(declared, {"policy.pin": "Required"})["D-1"] is Status.FAIL
+
+
+def test_naming_a_ruleset_declares_its_scenario(tmp_path):
+    path = tmp_path / "demo.rules"
+    path.write_text(RULES, encoding="utf-8")
+    named = Engine.load([str(path)], VOCABULARY)
+    assert named.scenarios.declared == {"silent": "with --rules demo"}
+    assert Engine.load(None).scenarios.declared == {}
+
+
+# ---- the shipped rules and the command line ----------------------------------------------------
+
+
+def test_the_shipped_vocabulary_infers_silent_enablement_from_the_silent_setting():
+    engine = Engine.load()
+    report = engine.evaluate({"policy.warning_for_other_disk_encryption": "Block"})
+    (silent,) = [s for s in report.scenarios if s.name == "silent_enablement"]
+    assert silent.sentence() == ("Silent enablement: in scope, inferred from Warning for other disk encryption "
+                                 "is Block")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+PIN = str(EXAMPLES / "policy-startup-pin.json")
+READY = str(EXAMPLES / "device-ready.json")
+
+
+def test_an_interactive_pin_policy_fails_no_silent_rule(capsys):
+    code, out, _ = run(capsys, "check", "--policy", PIN, "--device", READY, "--format", "json")
+    assert code == 0, out
+    declared, _, _ = run(capsys, "check", "--scenario", "interactive_startup", "--policy", PIN, "--device", READY)
+    assert declared == 0
+
+
+def test_declaring_silent_enablement_fails_the_pin_rule(capsys):
+    for argv in (("--rules", "silent_enablement"), ("--scenario", "silent_enablement")):
+        code, out, _ = run(capsys, "check", *argv, "--policy", PIN, "--device", READY, "--format", "json")
+        assert code == 1
+        assert '"rule": "SE-09",\n      "title": "A startup PIN is not required"' in out or '"SE-09"' in out
+
+
+def test_scenario_mistakes_exit_2_with_a_suggestion(capsys):
+    code, _, err = run(capsys, "check", "--scenario", "silent_enablemnt", "--policy", PIN)
+    assert code == 2 and "did you mean `silent_enablement`?" in err
+    code, _, err = run(capsys, "check", "--scenario", "silent_enablement", "--scenario", "interactive_startup",
+                       "--policy", PIN)
+    assert code == 2 and "exclude each other" in err
+
+
+def test_the_help_lists_the_shipped_scenarios(capsys):
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    out = capsys.readouterr().out.replace("\n", " ")
+    for name in Engine.load().vocabulary.scenarios:
+        assert name in out
+
+
