@@ -48,6 +48,10 @@ class ScenarioResolver:
         self.codes = compile_ruleset(self.checks) if self.inferred else None
         self.interpreter = Interpreter(self.checks, vocabulary)
 
+    def excluded_by(self, name: str) -> set[str]:
+        """The scenarios that cannot hold with ``name`` (exclusion goes both ways)."""
+        return _excluded_by(name, self.scenarios)
+
     @property
     def facts(self) -> tuple[str, ...]:
         """Every scenario fact this resolver gives a value to."""

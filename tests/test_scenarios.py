@@ -245,3 +245,19 @@ def test_the_help_lists_the_shipped_scenarios(capsys):
         assert name in out
 
 
+
+
+def test_a_fleet_summary_counts_each_scenario_over_its_devices(capsys):
+    code, out, _ = run(capsys, "check", "--policy", str(EXAMPLES / "policy-silent.json"), "--fleet",
+                       str(EXAMPLES / "fleet.jsonl"), "--format", "json")
+    import json
+
+    scenarios = {s["name"]: s for s in json.loads(out)["scenarios"]}
+    devices = json.loads(out)["devices"]
+    assert scenarios["silent_enablement"] == {"name": "silent_enablement", "label": "Silent enablement",
+                                              "in_scope": devices, "out_of_scope": 0, "not_known": 0}
+    rotation = scenarios["key_rotation"]
+    assert rotation["in_scope"] + rotation["out_of_scope"] + rotation["not_known"] == devices
+    _, table, _ = run(capsys, "check", "--policy", PIN, "--fleet", str(EXAMPLES / "fleet.jsonl"))
+    assert f"  - Interactive startup authentication: in scope on {devices} devices" in table
+    assert f"  - Silent enablement: out of scope on {devices} devices" in table

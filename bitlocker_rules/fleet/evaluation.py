@@ -176,6 +176,7 @@ class _VerdictPath:
                 index += 1
         tally.devices += 1
         tally.failed_devices += failed
+        tally.count_scenarios(values)
         if context.records:
             tally.conflicts.update(context.records)
         if not wanted:

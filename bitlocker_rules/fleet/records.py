@@ -27,6 +27,25 @@ class RuleTally:
 
 
 @frozen
+class FleetScenario:
+    """How many devices a scenario held for, did not, or could not be told for."""
+
+    name: str
+    label: str
+    in_scope: int
+    out_of_scope: int
+    not_known: int
+
+    def sentence(self) -> str:
+        """``Silent enablement: in scope on 30 devices, out of scope on 5, not known on 5``."""
+        parts = [f"{word} on {count}" for word, count in
+                 (("in scope", self.in_scope), ("out of scope", self.out_of_scope), ("not known", self.not_known))
+                 if count]
+        return f"{self.label}: " + (", ".join(parts) + " device" + ("s" if max(
+            self.in_scope, self.out_of_scope, self.not_known) != 1 else "") if parts else "no device")
+
+
+@frozen
 class FleetConflict:
     """A setting the policies assigned to some devices disagree on, and how many devices get it."""
 
@@ -44,6 +63,7 @@ class FleetSummary:
     bad_rows: tuple[BadRow, ...] = ()
     failed_devices: int = 0
     conflicts: tuple[FleetConflict, ...] = ()
+    scenarios: tuple[FleetScenario, ...] = ()  # per scenario, on how many devices it held
 
     @property
     def exit_code(self) -> int:
@@ -64,9 +84,11 @@ class FleetSummary:
         reasons.update(other.reason_counts)
         conflicts = Counter({c.record: c.devices for c in self.conflicts})
         conflicts.update({c.record: c.devices for c in other.conflicts})
+        scenarios = tuple(FleetScenario(a.name, a.label, a.in_scope + b.in_scope, a.out_of_scope + b.out_of_scope,
+                                        a.not_known + b.not_known) for a, b in zip(self.scenarios, other.scenarios))
         return FleetSummary(self.devices + other.devices, rules, dict(reasons),
                             self.bad_rows + other.bad_rows, self.failed_devices + other.failed_devices,
-                            tuple(FleetConflict(r, n) for r, n in conflicts.items()))
+                            tuple(FleetConflict(r, n) for r, n in conflicts.items()), scenarios)
 
 
 def device_record(number: int, report: Report, policies: Sequence[str] | None = None) -> dict:
@@ -152,11 +174,14 @@ class _Tally:
         self.devices = 0
         self.failed_devices = 0
         self.conflicts: Counter = Counter()  # ConflictRecord -> devices that got it
+        self.scenario_facts = tuple(s.fact for s in engine.vocabulary.scenarios.values())
+        self.scenarios: Counter = Counter()  # (scenario fact, True / False / None) -> devices
 
     def add(self, report: Report) -> None:
         """Count one device's report."""
         self.devices += 1
         self.conflicts.update(report.conflicts)
+        self.scenarios.update((s.fact, s.holds) for s in report.scenarios)
         failed = False
         for counts, outcome in zip(self.counts, report.outcomes):
             counts[_CODES[outcome.status]] += 1
@@ -173,5 +198,15 @@ class _Tally:
             for (ruleset, rule), counts in zip(rules, self.counts)
         )
         conflicts = tuple(FleetConflict(record, devices) for record, devices in self.conflicts.items())
+        # The scenarios the rules are about, and the declared ones: the others say nothing of this run.
+        about = {name for loaded in self.engine.rulesets for rule in loaded.ruleset.rules for name in rule.scenarios}
+        about |= set(self.engine.scenarios.declared)
+        about |= {other for name in about for other in self.engine.scenarios.excluded_by(name)}  # say why out
+        scenarios = tuple(FleetScenario(s.name, s.label, *(self.scenarios[(s.fact, held)] for held in (True, False, None)))
+                          for s in self.engine.vocabulary.scenarios.values() if s.name in about)
         return FleetSummary(self.devices, tallies, dict(self.reasons), tuple(self.bad_rows), self.failed_devices,
-                            conflicts)
+                            conflicts, scenarios)
+
+    def count_scenarios(self, values: Mapping) -> None:
+        """Count which scenarios held for one device, from its resolved values (the fast path)."""
+        self.scenarios.update((fact, values.get(fact)) for fact in self.scenario_facts)

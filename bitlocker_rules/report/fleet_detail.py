@@ -105,3 +105,9 @@ def split_reason(reason: str) -> tuple[str, str]:
 def sorted_conflicts(conflicts: Iterable[Any]) -> list[Any]:
     """A fleet's policy conflicts (``fleet.FleetConflict``): most devices first, then by setting."""
     return sorted(conflicts or (), key=lambda c: (-c.devices, c.record.label, c.record.fact, c.record.values))
+
+
+def fleet_scenarios(summary: Any) -> list[Any]:
+    """The scenarios a fleet report shows: those with a device in or out of scope (a scenario
+    nothing showed for any device says nothing about the fleet)."""
+    return [s for s in getattr(summary, "scenarios", ()) if s.in_scope or s.out_of_scope]

@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import redact
 from ..outcome import Cause, Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, Status, Undecided
 from .fleet_detail import (
-    DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
+    DEFAULT_LIMIT, examples_by_rule, fleet_scenarios, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
 )
 from .wording import (
     citations, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, rules_broken, scenario_pending,
@@ -359,6 +359,7 @@ def render_fleet_html(
                 f"{len(summary.rules)} rules of {_ruleset_names(summary.rules)}")
     body = [
         *_fleet_kpis(summary),
+        *_fleet_scenarios(summary),
         *_verdicts_per_rule(summary.rules, summary.devices),
         *_policy_conflicts(summary.conflicts),
         *_failure_causes(summary.top_reasons(), summary.devices),
@@ -407,6 +408,17 @@ def _verdicts_per_rule(tallies: Sequence[Any], devices: int) -> list[str]:
                  _lead("The share of devices for which each rule passed, failed, could not be decided "
                        "(a setting or device fact was missing or in conflict) or did not apply."),
                  _legend(), _rule_chart(tallies, devices))
+
+
+def _fleet_scenarios(summary: Any) -> list[str]:
+    """Per scenario, on how many devices it was in scope, out of scope or not known."""
+    scenarios = fleet_scenarios(summary)
+    if not scenarios:
+        return []
+    items = "".join(f"<li>{_e(s.sentence())}</li>" for s in scenarios)
+    return _card("What the checks are about",
+                 _lead("Declared for the whole run, or inferred device by device from the policies it gets."),
+                 f"<ul>{items}</ul>")
 
 
 def _policy_conflicts(conflicts: Iterable[Any]) -> list[str]:

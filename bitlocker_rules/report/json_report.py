@@ -116,6 +116,11 @@ def fleet_to_dict(summary) -> dict[str, Any]:
             {**conflict_to_dict(c.record), "devices": c.devices} for c in sorted_conflicts(summary.conflicts)
         ],
         "bad_rows": [{"row": b.number, "message": b.message} for b in summary.bad_rows],
+        "scenarios": [
+            {"name": s.name, "label": s.label, "in_scope": s.in_scope, "out_of_scope": s.out_of_scope,
+             "not_known": s.not_known}
+            for s in summary.scenarios
+        ],
     }
 
 

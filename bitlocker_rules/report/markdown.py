@@ -18,7 +18,7 @@ from ..outcome import (
     Cause, Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, RuleTurnOff, Status, Undecided,
 )
 from .fleet_detail import (
-    DEFAULT_LIMIT, examples_by_rule, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
+    DEFAULT_LIMIT, examples_by_rule, fleet_scenarios, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
 )
 from .wording import (
     STATUS_WORDS, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, rules_broken, scenario_pending,
@@ -357,6 +357,7 @@ def render_fleet_markdown(
     explained = examples_by_rule(examples)  # indexed once: the failing and the undecided rules both read it
     return _document([
         _fleet_headline(summary),
+        _fleet_scenarios(summary),
         _fleet_rules(summary.rules),
         _fleet_conflicts(summary.conflicts),
         _failure_reasons(summary.top_reasons()),
@@ -377,6 +378,16 @@ def _fleet_headline(summary: Any) -> list[str]:
     if summary.bad_rows:
         line += f"; {_plural(len(summary.bad_rows), 'row')} could not be read"
     return ["# BitLocker rules report: fleet", "", line + "."]
+
+
+def _fleet_scenarios(summary: Any) -> list[str]:
+    """Per scenario, on how many devices it was in scope, out of scope or not known."""
+    scenarios = fleet_scenarios(summary)
+    if not scenarios:
+        return []
+    return ["", "## What the checks are about", "",
+            "Declared for the whole run, or inferred device by device from the policies it gets.", "",
+            *(f"- {text(s.sentence())}" for s in scenarios)]
 
 
 def _fleet_rules(tallies: Sequence[Any]) -> list[str]:

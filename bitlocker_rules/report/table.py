@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from ..errors import redact
 from ..outcome import Cause, Condition, Report, RuleOutcome, Status, Undecided
-from .fleet_detail import sorted_conflicts
+from .fleet_detail import fleet_scenarios, sorted_conflicts
 from .wording import (
     citations, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, plural, rules_broken,
     scenario_pending, shown_outcomes, status_tag, value_from, verdict,
@@ -294,6 +294,10 @@ def render_fleet_table(summary, *, bad_row_limit: int = 20) -> str:
     devices = f"{summary.devices} device{'' if summary.devices == 1 else 's'}"
     parts = [f"Fleet: {devices} evaluated, {summary.failed_devices} failing at least one rule"
              + (f", {len(summary.bad_rows)} rows not read" if summary.bad_rows else ""), ""]
+    scenarios = fleet_scenarios(summary)
+    if scenarios:
+        parts += ["What the checks are about (declared, or inferred device by device):"]
+        parts += [f"  - {s.sentence()}" for s in scenarios] + [""]
     parts.append(tabulate(rows, headers=["ruleset", "rule", "severity", "pass", "fail", "unknown", "n/a", "title"]))
     conflicts = sorted_conflicts(summary.conflicts)
     if conflicts:
