@@ -3,6 +3,7 @@ that declares or infers scenarios, the engine and the command line."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,12 @@ def test_a_fleet_summary_counts_each_scenario_over_its_devices(capsys):
     _, table, _ = run(capsys, "check", "--policy", PIN, "--fleet", str(EXAMPLES / "fleet.jsonl"))
     assert f"  - Interactive startup authentication: in scope on {devices} devices" in table
     assert f"  - Silent enablement: out of scope on {devices} devices" in table
+
+
+def test_a_report_says_the_rules_of_a_scenario_out_of_scope_were_not_applied_and_why(capsys):
+    code, out, _ = run(capsys, "check", "--scenario", "interactive_startup", "--policy", PIN, "--device", READY)
+    assert code == 0
+    text = " ".join(out.split())
+    assert ("Silent enablement: out of scope, because Interactive startup authentication is declared with "
+            "--scenario interactive_startup. ") in text
+    assert re.search(r"\. \d+ rules about it were not applied\.", text)

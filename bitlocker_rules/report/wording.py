@@ -51,7 +51,11 @@ def counts(report: Report) -> str:
 
 
 def scenario_pending(report: Report, scenario: ScenarioRecord) -> str:
-    """For a scenario that is not known: which rules were not evaluated, and how to declare it."""
+    """For a scenario out of scope: how many of its rules were not applied; for one that is not
+    known: which rules were not evaluated, and how to declare it."""
+    if scenario.holds is False:
+        off = [o for o in report.outcomes if scenario.name in o.scenarios and o.status is Status.NOT_APPLICABLE]
+        return f"{plural(len(off), 'rule')} about it {'was' if len(off) == 1 else 'were'} not applied." if off else ""
     rules = report.not_evaluated(scenario.name)
     if not rules:
         return ""
