@@ -38,10 +38,13 @@ def lint(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str
     definitions (L106). Over the whole selection: minimal sets of rules that cannot be
     satisfied together (L107), condition by condition. Rules the analyser cannot decide
     are reported (L100) and left out of the rest. ``assumed`` decides scenario facts
-    (``scenario.x`` → bool, the declared scenarios and those they exclude): the rules are
-    read as they apply in those scenarios.
+    (``scenario.x`` → bool, the declared scenarios and those they exclude) for the
+    conflicts: rulesets contradict each other when their scenarios hold together. A rule
+    is useless, redundant or equivalent only if it is so in every scenario, so the other
+    findings read the rules as written.
     """
-    analyzer = Analyzer(assuming(rulesets, assumed or {}), vocabulary, rules)
+    rulesets = list(rulesets)
+    analyzer = Analyzer(rulesets, vocabulary, rules)
     findings = _unused_definitions(analyzer)
     findings += [_unsupported(e) for e in analyzer.entries if e.problems]
     usable = [e for e in analyzer.entries if not e.problems]
@@ -51,7 +54,14 @@ def lint(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str
     bits = {e.index: _satisfied_bits(e, samples) for e in usable if e.index in per_rule.can}
     if implication:
         findings += _implications(analyzer, per_rule.healthy, per_rule.can, bits)
-    findings += _conflicts(analyzer, per_rule.holdable, bits)
+    if assumed:
+        scoped = Analyzer(assuming(rulesets, assumed), vocabulary, rules)
+        holdable = {e.index for e in per_rule.holdable}
+        entries = [e for e in scoped.entries if e.index in holdable and scoped.satisfiable([e], _GOAL_WORDS["satisfied"])]
+        samples = _samples(scoped, entries, {e.index: per_rule.can[e.index] for e in entries})
+        findings += _conflicts(scoped, entries, {e.index: _satisfied_bits(e, samples) for e in entries})
+    else:
+        findings += _conflicts(analyzer, per_rule.holdable, bits)
     return findings
 
 
