@@ -12,16 +12,21 @@ What it does (see benchmarks/README.md, section ``bench_fleet.py``, for how to r
    ``{"id", "deviceName", "facts": {...}}`` with fact names from the vocabulary; a third are
    built to pass every rule their device facts decide, a third are near misses (one fact
    off, or missing), a third are random (each fact may be missing; some rows carry action,
-   actor and tenant facts).
+   actor (roles included) and tenant facts).
    Generation is not timed.
 2. Verifies, on every device of the largest file, that the hand-written floor's typed values
-   and verdicts equal what the tool computes (``fleet_device`` + ``merge_facts`` +
-   ``engine.verdicts``), and that the per-rule counts of every timed run equal the floor's.
+   (built-in role grants included), scenario states and verdicts equal what the tool computes
+   (``fleet_device`` + ``merge_facts``, ``engine.resolved``, ``engine.verdicts``); the same on
+   the first ``VARIANT_DEVICES`` devices with nine other policies (silent enablement out of
+   scope and not known, other rotation settings, profile types and conflicts); and that the
+   per-rule counts of every timed run equal the floor's.
 3. Times, in a fresh subprocess per run (so peak memory is per run), round-robin:
    - floor: read the file line by line with ``json.loads``, type the raw values with a
-     hand-written converter (versions through ``parse_windows_version``), run a hand-written
-     Python check of all 76 rules of the 8 shipped rulesets (codes 0 pass, 1 fail, 2 unknown,
-     3 not applicable, Kleene logic), count verdicts per rule;
+     hand-written converter (versions through ``parse_windows_version``) and the built-in role
+     grants by hand, run a hand-written Python check of all 77 rules of the 8 shipped rulesets
+     (codes 0 pass, 1 fail, 2 unknown, 3 not applicable, Kleene logic; the scenarios inferred
+     and the OS build revision derived by hand, as ``Engine.resolved`` does; disputed failures
+     and unconfirmed passes reported unknown), count verdicts per rule;
    - floor (extra): the same with ``vocabulary.parse_value`` as the converter;
    - tool: ``read_fleet`` + ``evaluate_fleet(rows, engine, policy, reader=fleet_device)``,
      the path of ``bitlocker-rules check --fleet`` (explanations memoised), no output;
@@ -37,8 +42,8 @@ What it does (see benchmarks/README.md, section ``bench_fleet.py``, for how to r
    and, with ``--profile`` or when the tool misses the 2x goal, a cProfile of the tool on the
    smallest size.
 
-The exit code is 1 when the floor and the tool disagree on a typed value, a verdict or a
-per-rule count, else 0.
+The exit code is 1 when the floor and the tool disagree on a typed value, a scenario, a verdict
+or a per-rule count, else 0.
 """
 
 from __future__ import annotations
@@ -154,15 +159,62 @@ def vocabulary_converters(vocabulary) -> dict[str, Callable[[Any], Any]]:
             for name, fact in vocabulary.facts.items()}
 
 
+# Built-in role grants (the vocabulary's [[grants]]), set by init_grants: per permissions fact,
+# the roles facts that grant into it, the roles each lists (casefolded), and the grants in file
+# order as (roles fact, role casefolded, permissions).
+GRANTS: list[tuple[str, dict[str, frozenset[str]], tuple[tuple[str, str, tuple[str, ...]], ...]]] = []
+ROLE_FACTS: tuple[str, ...] = ()
+
+
+def init_grants(vocabulary) -> None:
+    """The grants table, read once from the vocabulary (data, like the release names)."""
+    global ROLE_FACTS
+    GRANTS.clear()
+    for permissions_fact in dict.fromkeys(g.permissions_fact for g in vocabulary.grants):
+        grants = tuple((g.roles_fact, g.role.casefold(), tuple(g.permissions))
+                       for g in vocabulary.grants if g.permissions_fact == permissions_fact)
+        listed = {fact: frozenset(role for f, role, _ in grants if f == fact) for fact, _, _ in grants}
+        GRANTS.append((permissions_fact, listed, grants))
+    ROLE_FACTS = tuple(dict.fromkeys(g.roles_fact for g in vocabulary.grants))
+
+
+def grant(values: dict[str, Any]) -> None:
+    """What built-in roles give, by hand: a role named (case and surrounding spaces aside) adds
+    its permissions to those given; when no permissions were given and every roles fact granting
+    into them is given and names only listed roles, the permissions are exactly the granted ones
+    (a closed list, possibly empty). Otherwise a permissions fact nobody gave stays missing."""
+    for permissions_fact, listed, grants in GRANTS:
+        named: dict[str, set] = {}
+        closed = True
+        for roles_fact, roles in listed.items():
+            records = values.get(roles_fact)
+            names = named[roles_fact] = {r.get("name").strip().casefold() if isinstance(r.get("name"), str)
+                                         else None for r in records or ()}
+            if records is None or not names <= roles:
+                closed = False
+        given = values.get(permissions_fact)
+        held = tuple(given) if given else ()
+        have = {str(r.get("name", "")).casefold() for r in held}
+        added = [p for p in dict.fromkeys(p for fact, role, permissions in grants if role in named[fact]
+                                          for p in permissions) if p.casefold() not in have]
+        if added or (closed and given is None):
+            values[permissions_fact] = held + tuple(MappingProxyType({"name": p}) for p in added)
+
+
 def typed_device(facts: Mapping[str, Any], convert: Mapping[str, Callable[[Any], Any]],
                  base: Mapping[str, Any]) -> dict[str, Any]:
-    """The policy's typed values plus this device's (bare names are device facts)."""
+    """The policy's typed values plus this device's (bare names are device facts), with what
+    the actor's built-in roles grant."""
     values = dict(base)
     for key, raw in facts.items():
         if raw is None:
             continue
         name = key if "." in key else "device." + key
         values[name] = convert[name](raw)
+    for roles_fact in ROLE_FACTS:
+        if roles_fact in values:
+            grant(values)
+            break
     return values
 
 
@@ -172,8 +224,9 @@ def typed_device(facts: Mapping[str, Any], convert: Mapping[str, Callable[[Any],
 RULE_IDS = (
     # encryption_readiness
     "ER-01", "ER-02", "ER-03", "ER-04", "ER-05", "ER-06", "ER-07", "ER-08", "ER-09", "ER-10",
-    "ER-11", "ER-12", "ER-13", "ER-14", "ER-15", "ER-16", "ER-17", "ER-18", "ER-19", "ER-20",
-    "ER-21", "ER-22", "ER-23", "ER-24", "ER-25", "ER-26", "ER-27", "ER-28",
+    "ER-11", "ER-16", "ER-12", "ER-13", "ER-14", "ER-15", "ER-30", "ER-32", "ER-31", "ER-17",
+    "ER-18", "ER-19", "ER-20", "ER-21", "ER-22", "ER-23", "ER-24", "ER-25", "ER-26", "ER-27",
+    "ER-28",
     # key_rotation
     "KR-01", "KR-02", "KR-03", "KR-04", "KR-05", "KR-06", "KR-07", "KR-08", "KR-09", "KR-10",
     # permissions
@@ -181,15 +234,16 @@ RULE_IDS = (
     # platform_support
     "PS-01", "PS-02", "PS-03", "PS-04",
     # policy_types
-    "PT-01", "PT-02", "PT-03", "PT-04", "PT-05",
+    "PT-02", "PT-03", "PT-04", "PT-05",
     # recovery_keys
     "RK-01", "RK-02", "RK-03", "RK-04", "RK-05", "RK-06", "RK-07", "RK-08",
     # silent_enablement
-    "SE-00", "SE-P2", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08",
-    "SE-09", "SE-10", "SE-11",
+    "SE-00", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08", "SE-09",
+    "SE-10", "SE-11",
     # tenant_attach
     "TA-01", "TA-02", "TA-03",
 )
+N_RULES = len(RULE_IDS)
 
 V1703 = V1803 = V1809 = V1903 = V1909 = V24H2 = None  # release constants, set by init_floor
 
@@ -201,8 +255,23 @@ W = {
     (False, True): 3, (False, False): 3, (False, None): 3,
     (None, True): 0, (None, False): 2, (None, None): 2,
 }
-ENCRYPTION_ON = frozenset({"AzureADJoined", "HybridAzureADJoined"})
+# A rule about a scenario applies when `scenario.<name> == true and <when>` (Kleene). With the
+# scenario in scope that is the `when` alone (R, W); out of scope the rule never applies; with
+# the scenario not known a false requirement gives unknown instead of fail (what W gives for an
+# unknown `when`), a `when` known false still not applicable. Each group of rules about one
+# scenario reads its codes from the pair of tables for the device's state of that scenario.
+R_UNKNOWN = {True: 0, False: 2, None: 2}
+W_UNKNOWN = {key: (2 if code == 1 else code) for key, code in W.items()}
+R_OUT = dict.fromkeys(R, 3)
+W_OUT = dict.fromkeys(W, 3)
+SCOPE = {True: (R, W), False: (R_OUT, W_OUT), None: (R_UNKNOWN, W_UNKNOWN)}
+# `disputed` (a failure is reported unknown) and `unconfirmed` (a pass is reported unknown).
+DISPUTED = (0, 2, 2, 3)
+UNCONFIRMED = (2, 1, 2, 3)
+
+JOINED = frozenset({"AzureADJoined", "HybridAzureADJoined"})
 ROTATION_AAD = frozenset({"AzureAD", "AzureADAndHybrid"})
+ROTATION_OFF = frozenset({"NotConfigured", "Disabled"})
 REMOTE_ENROLLMENTS = frozenset({"WindowsAzureADJoin", "WindowsBulkAzureDomainJoin",
                                 "WindowsAzureADJoinUsingDeviceAuth", "WindowsCoManagement"})
 KB_1809 = frozenset({"KB4497934", "kb4497934"})
@@ -212,13 +281,13 @@ BACKUP_FAILED = frozenset({846, 847})
 ROTATION_OK = frozenset({0, 1, 2})
 ROTATE_PERMISSIONS = frozenset({"Rotate BitLocker Keys", "Rotate BitLockerKeys (preview)"})
 TPM_USABLE = frozenset({"Allowed", "Required"})
-DOCUMENTED_TYPES = frozenset({"EndpointSecurityDiskEncryption", "EndpointProtectionTemplate"})
-OTHER_TYPES = frozenset({"SecurityBaseline", "CustomOmaUri"})
 
 
 def init_floor(vocabulary) -> None:
-    """The release constants the rules compare with (resolved once, like the checker does)."""
+    """The release constants the rules compare with (resolved once, like the checker does), and
+    the built-in role grants the hand typing applies."""
     global V1703, V1803, V1809, V1903, V1909, V24H2
+    init_grants(vocabulary)
     rel = vocabulary.releases
     V1703, V1803, V1809, V1903, V1909 = (rel[k] for k in ("1703", "1803", "1809", "1903", "1909"))
     V24H2 = rel["Windows 11 24H2"]
@@ -236,6 +305,10 @@ def _or(*xs):
     if True in xs:
         return True
     return None if None in xs else False
+
+
+def _not(x):
+    return None if x is None else not x
 
 
 def _all(items, key, test):
@@ -279,8 +352,45 @@ def _no_detail(details, detail):
     return result
 
 
+def _error_free(events):
+    """ER-13: `all e in events: e.error_code is missing or e.error_code not in {...}`."""
+    if events is None:
+        return None
+    for item in events:
+        code = item.get("error_code")
+        if code is not None and code in BACKUP_ERROR:
+            return False
+    return True
+
+
+def floor_scenarios(v: Mapping[str, Any]) -> tuple[bool | None, bool | None, bool | None]:
+    """scenario.silent_enablement, .key_rotation and .tenant_attach (None: not known), inferred
+    as rulesets/vocabulary.toml's [scenarios] say (nothing is declared in a fleet run, and a
+    fleet row cannot give a scenario fact). For the verification; floor_check inlines it."""
+    g = v.get
+    warn, action, rotation, join = (g("policy.warning_for_other_disk_encryption"), g("action.kind"),
+                                    g("policy.recovery_password_rotation"), g("device.join_type"))
+    silent = None
+    if warn == "Block":
+        silent = True
+    elif warn is not None and "Required" in (g("policy.tpm_startup_pin"), g("policy.tpm_startup_key"),
+                                             g("policy.tpm_startup_key_and_pin")):
+        silent = False  # interactive_startup is inferred, and it excludes silent_enablement
+    if action == "RotateKeys":
+        rotating = True
+    elif rotation is None:
+        rotating = None
+    elif rotation in ROTATION_OFF:
+        rotating = False
+    elif rotation == "AzureAD":
+        rotating = None if join is None else join == "AzureADJoined"
+    else:
+        rotating = None if join is None else join in JOINED
+    return silent, rotating, (None if action is None else action == "ReadTenantAttachedKey")
+
+
 def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
-    """The 76 verdict codes of every shipped rule, in ``RULE_IDS`` order."""
+    """The 77 verdict codes of every shipped rule, in ``RULE_IDS`` order."""
     g = v.get
     # --- facts
     os_version = g("device.os_version")
@@ -311,7 +421,9 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
     events = g("device.bitlocker_events")
     updates = g("device.installed_updates")
     rotation_status = g("device.rotate_recovery_passwords_status")
+    revision = g("device.os_build_revision")
     action = g("action.kind")
+    intune_roles = g("actor.intune_roles")
     intune_permissions = g("actor.intune_permissions")
     entra_permissions = g("actor.entra_permissions")
     configmgr_permissions = g("actor.configmgr_collection_permissions")
@@ -329,6 +441,8 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
     p_key = g("policy.tpm_startup_key")
     p_key_pin = g("policy.tpm_startup_key_and_pin")
     p_block_no_tpm = g("policy.block_without_compatible_tpm")
+    p_startup_auth = g("policy.additional_authentication_at_startup")
+    p_removable_write = g("policy.removable_unprotected_write_access")
     p_rotation = g("policy.recovery_password_rotation")
     p_os_save = g("policy.os_save_recovery_to_azure_ad")
     p_os_backup_first = g("policy.os_require_recovery_backup_before_enabling")
@@ -337,6 +451,31 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
     p_fdv_backup_first = g("policy.fdv_require_recovery_backup_before_enabling")
     p_methods = g("policy.configure_encryption_methods")
     p_message_and_url = g("policy.preboot_recovery_message_and_url")
+
+    # --- the derived fact: the OS build revision is the version's fourth number (0: not known)
+    if revision is None and os_version is not None and os_version.revision:
+        revision = os_version.revision
+
+    # --- the scenarios (see floor_scenarios), as the tables of their rules' codes
+    pin_required = None if p_pin is None else p_pin == "Required"
+    key_required = None if p_key is None else p_key == "Required"
+    key_pin_required = None if p_key_pin is None else p_key_pin == "Required"
+    if p_warning == "Block":
+        Rs, Ws = R, W
+    elif p_warning is not None and (pin_required or key_required or key_pin_required):
+        Rs, Ws = R_OUT, W_OUT  # interactive_startup inferred: it excludes silent_enablement
+    else:
+        Rs, Ws = R_UNKNOWN, W_UNKNOWN
+    if action == "RotateKeys":
+        Rk, Wk = R, W
+    elif p_rotation is None:
+        Rk, Wk = R_UNKNOWN, W_UNKNOWN
+    elif p_rotation in ROTATION_OFF:
+        Rk, Wk = R_OUT, W_OUT
+    else:  # AzureAD covers Microsoft Entra joined devices, AzureADAndHybrid hybrid joined ones too
+        Rk, Wk = SCOPE[None if join is None else
+                       (join == "AzureADJoined" if p_rotation == "AzureAD" else join in JOINED)]
+    Rt, Wt = SCOPE[None if action is None else action == "ReadTenantAttachedKey"]
 
     # --- atoms shared by several rules (None when a fact is missing)
     nv = os_version is None
@@ -347,11 +486,11 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
     silent_policy = _and(None if p_require is None else p_require == "Require",
                          None if p_warning is None else p_warning == "Block")
     report = details is not None
-    no_pin = None if p_pin is None else p_pin != "Required"
-    no_key = None if p_key is None else p_key != "Required"
-    no_key_pin = None if p_key_pin is None else p_key_pin != "Required"
+    no_pin = _not(pin_required)
+    no_key = _not(key_required)
+    no_key_pin = _not(key_pin_required)
     tpm_12 = _and(tpm_present, None if tpm_version is None else tpm_version >= 1.2)
-    joined = None if join is None else join in ENCRYPTION_ON
+    joined = None if join is None else join in JOINED
     aad_joined = None if join is None else join == "AzureADJoined"
     standard_allowed = None if p_standard is None else p_standard == "Allow"
     same_method = None if (os_method is None or p_os_method is None) else os_method == p_os_method
@@ -361,14 +500,15 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
     not_autopilot_default = _or(None if autopilot is None else autopilot is False,
                                 None if xts128 is None else not xts128)
     has_events = events is not None
-    rotating = action is not None and action == "RotateKeys"
-    reading_key = action is not None and action == "ReadRecoveryKey"
-    reading_attached = action is not None and action == "ReadTenantAttachedKey"
-    deleting = action is not None and action == "DeleteAzureADObject"
+    rotating = action == "RotateKeys"  # `action.kind is present and action.kind == ...`: never unknown
+    reading_key = action == "ReadRecoveryKey"
+    deleting = action == "DeleteAzureADObject"
     key_count = None if keys is None else len(keys)
     below_200 = None if key_count is None else key_count < 200
     custom = None if p_type is None else p_type == "CustomOmaUri"
-    silent_type = None if p_type is None else p_type == "EndpointProtectionTemplate"
+    tpm_required = None if p_tpm is None else p_tpm == "Required"
+    no_pin_allowed = None if p_pin is None else p_pin != "Allowed"
+    no_key_allowed = None if p_key is None else p_key != "Allowed"
 
     # ER-19: if standard_user then os >= 1809 else os >= 1803
     if standard_user is True:
@@ -377,74 +517,78 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
         er19 = ge_1803
     else:
         er19 = True if (ge_1809 is True and ge_1803 is True) else None
-    tenant_attached = _or(reading_attached, attach)
+    # ER-31: at most one startup authentication option is required
+    er31 = _and(_not(_and(tpm_required, _or(pin_required, key_required, key_pin_required))),
+                _not(_and(pin_required, _or(key_required, key_pin_required))),
+                _not(_and(key_required, key_pin_required)))
 
     return (
         # encryption_readiness
-        R[tpm_present],
+        Rs[tpm_present],
         W[report, _no_detail(details, "TpmNotAvailable")],
-        W[tpm_present, tpm_ready],
+        Ws[tpm_present, tpm_ready],
         W[report, _no_detail(details, "TpmNotReady")],
-        R[None if bootable is None else bootable is False],
-        R[winre],
+        Rs[None if bootable is None else bootable is False],
+        Rs[winre],
         W[report, _no_detail(details, "WindowsRecoveryEnvironmentNotConfigured")],
-        R[None if firmware is None else firmware == "UEFI"],
-        R[None if secure_boot is None else secure_boot == "On"],
-        R[pcr7_profile],
-        R[pcr7_binding],
-        W[_and(_and(ge_1809, None if nv else os_version < V1903), standard_allowed),
-          _any(updates, "kb", KB_1809.__contains__)],
+        Rs[None if firmware is None else firmware == "UEFI"],
+        Rs[None if secure_boot is None else secure_boot == "On"],
+        Rs[pcr7_profile],
+        Rs[pcr7_binding],
+        Ws[None if nv else os_version < V24H2, None if dma is None else dma is False],
+        Ws[_and(ge_1809, None if nv else os_version < V1903, standard_allowed),
+           _or(None if revision is None else revision >= 529, _any(updates, "kb", KB_1809.__contains__))],
         W[has_events, _error_free(events)],
         R[_or(None if p_os_password is None else p_os_password != "Blocked",
               None if p_os_backup_first is None else p_os_backup_first != "Required")],
-        W[silent_policy, _and(no_pin, no_key, no_key_pin)],
-        W[None if nv else os_version < V24H2, None if dma is None else dma is False],
-        W[standard_user, standard_allowed],
+        Rs[_and(no_pin, no_key, no_key_pin)],
+        Ws[_and(None if p_removable_write is None else p_removable_write == "Block",
+                None if p_startup_auth is None else p_startup_auth == "Require"),
+           _and(None if p_key is None else p_key == "Blocked", None if p_key_pin is None else p_key_pin == "Blocked")],
+        DISPUTED[Rs[_and(no_pin_allowed, no_key_allowed)]],
+        R[er31],
+        Ws[standard_user, standard_allowed],
         W[report, _no_detail(details, "LoggedOnUserNonAdmin")],
-        R[er19],
+        Rs[er19],
         W[_and(cipher_policy, not_autopilot_default), same_method],
         W[_and(cipher_policy, autopilot_default), same_method],
         W[report, _no_detail(details, "OsVolumeEncryptionMethodMismatch")],
-        R[network],
+        Rs[network],
         W[report, _no_detail(details, "NetworkError")],
-        R[joined],
+        Rs[joined],
         R[ntfs],
         R[None if system_mb is None else system_mb >= 350],
         W[readiness is not None, None if readiness is None else readiness != "NotReady"],
         # key_rotation
-        R[None if nv else os_version >= V1909],
-        W[aad_joined, None if p_rotation is None else p_rotation in ROTATION_AAD],
-        W[None if join is None else join == "HybridAzureADJoined",
-          None if p_rotation is None else p_rotation == "AzureADAndHybrid"],
-        R[None if p_os_save is None else p_os_save == "Enabled"],
-        R[None if p_os_backup_first is None else p_os_backup_first == "Required"],
-        R[_and(None if p_fdv_save is None else p_fdv_save == "Enabled",
-               None if p_fdv_backup_first is None else p_fdv_backup_first == "Required")],
-        W[rotating, joined],
-        W[rotating, None if enrollment is None else enrollment in REMOTE_ENROLLMENTS],
-        W[has_events, _all(events, "event_id", lambda e: e not in ROTATION_FAILED)],
-        W[rotation_status is not None, None if rotation_status is None else rotation_status in ROTATION_OK],
+        Rk[None if nv else os_version >= V1909],
+        Wk[aad_joined, None if p_rotation is None else p_rotation in ROTATION_AAD],
+        Wk[None if join is None else join == "HybridAzureADJoined",
+           None if p_rotation is None else p_rotation == "AzureADAndHybrid"],
+        Wk[joined, None if p_os_save is None else p_os_save == "Enabled"],
+        Wk[joined, None if p_os_backup_first is None else p_os_backup_first == "Required"],
+        Wk[joined, _and(None if p_fdv_save is None else p_fdv_save == "Enabled",
+                        None if p_fdv_backup_first is None else p_fdv_backup_first == "Required")],
+        Wk[rotating, joined],
+        Wk[rotating, None if enrollment is None else enrollment in REMOTE_ENROLLMENTS],
+        Wk[has_events, _all(events, "event_id", lambda e: e not in ROTATION_FAILED)],
+        Wk[rotation_status is not None, None if rotation_status is None else rotation_status in ROTATION_OK],
         # permissions
         W[rotating, _any(intune_permissions, "name", ROTATE_PERMISSIONS.__contains__)],
         W[reading_key, _any(entra_permissions, "name",
                             lambda p: p == "microsoft.directory/bitlockerKeys/key/read")],
-        W[reading_attached, _any(intune_permissions, "name", lambda p: p == "View BitLocker keys")],
-        W[reading_attached, onprem_user],
-        W[reading_attached, _any(configmgr_permissions, "name", lambda p: p == "Read BitLocker Recovery Key")],
+        UNCONFIRMED[Rt[None if intune_roles is None else len(intune_roles) >= 1]],
+        Rt[onprem_user],
+        Rt[_any(configmgr_permissions, "name", lambda p: p == "Read BitLocker Recovery Key")],
         # platform_support
         R[None if nv else os_version >= V1703],
         W[None if os_edition is None else os_edition == "Pro", ge_1809],
         R[None if os_edition is None else os_edition != "Home"],
-        W[_or(None if p_tpm is None else p_tpm == "Required", None if p_pin is None else p_pin == "Required",
-              None if p_key is None else p_key == "Required",
-              None if p_key_pin is None else p_key_pin == "Required",
+        W[_or(tpm_required, pin_required, key_required, key_pin_required,
               None if p_block_no_tpm is None else p_block_no_tpm == "Block"),
           tpm_12],
         # policy_types
-        W[None if p_type is None else p_type not in OTHER_TYPES,
-          None if p_type is None else p_type in DOCUMENTED_TYPES],
-        W[silent_policy, silent_type],
-        W[None if p_type is None else p_type == "SecurityBaseline", _and(no_pin, no_key, no_key_pin)],
+        DISPUTED[Ws[silent_policy, None if p_type is None else p_type == "EndpointProtectionTemplate"]],
+        Ws[None if p_type is None else p_type == "SecurityBaseline", _and(no_pin, no_key, no_key_pin)],
         W[_and(custom, None if p_methods is None else p_methods == "Enabled"),
           p_os_method is not None and g("policy.fixed_encryption_method") is not None
           and g("policy.removable_encryption_method") is not None],
@@ -453,8 +597,8 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
           and g("policy.preboot_recovery_message") is not None
           and g("policy.preboot_recovery_url") is not None],
         # recovery_keys
-        W[encrypted, None if key_count is None else key_count >= 1],
-        W[_and(encrypted, None if key_count is None else key_count >= 1),
+        W[reading_key, None if key_count is None else key_count >= 1],
+        W[_and(reading_key, None if key_count is None else key_count >= 1),
           _any(keys, "volume_type", lambda t: t == "OperatingSystem")],
         R[below_200],
         W[below_200, None if key_count is None else key_count < 190],
@@ -463,35 +607,23 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
         W[_and(deleting, aad_joined), None if protection is None else protection != "On"],
         W[encrypted, None if protection is None else protection != "Suspended"],
         # silent_enablement
-        R[None if p_require is None else p_require == "Require"],
-        W[silent_policy, silent_type],
-        W[administrator, ge_1803],
-        W[standard_user, ge_1809],
-        R[joined],
-        R[tpm_12],
-        R[None if firmware is None else firmware == "UEFI"],
-        R[None if p_warning is None else p_warning == "Block"],
-        R[standard_allowed],
-        R[None if p_tpm is None else p_tpm in TPM_USABLE],
-        R[no_pin],
-        R[no_key],
-        R[no_key_pin],
+        Rs[None if p_require is None else p_require == "Require"],
+        Ws[administrator, ge_1803],
+        Ws[standard_user, ge_1809],
+        Rs[joined],
+        Rs[tpm_12],
+        Rs[None if firmware is None else firmware == "UEFI"],
+        Rs[None if p_warning is None else p_warning == "Block"],
+        Ws[_not(administrator), standard_allowed],
+        Rs[None if p_tpm is None else p_tpm in TPM_USABLE],
+        Rs[no_pin],
+        Rs[no_key],
+        Rs[no_key_pin],
         # tenant_attach
-        W[reading_attached, attach],
-        W[tenant_attached, None if site is None else site >= 2107],
-        W[_and(tenant_attached, None if site is None else site == 2107, aad_joined), kb11121541],
+        Rt[attach],
+        Rt[None if site is None else site >= 2107],
+        Wt[_and(None if site is None else site == 2107, aad_joined), kb11121541],
     )
-
-
-def _error_free(events):
-    """ER-13: `all e in events: e.error_code is missing or e.error_code not in {...}`."""
-    if events is None:
-        return None
-    for item in events:
-        code = item.get("error_code")
-        if code is not None and code in BACKUP_ERROR:
-            return False
-    return True
 
 
 def run_floor(path: Path, policy_values: Mapping[str, Any], convert,
@@ -594,11 +726,13 @@ DEVICE_FACTS: dict[str, tuple[Any, Any]] = {
                           lambda r: [{"kb": "KB5034441"}]),
     "rotate_recovery_passwords_status": ([0, 1, 2], [3, 4, 5]),
     "user_has_bitlocker_management_license": ([True], [False]),
+    "os_build_revision": ([529, 2033, "4291"], [1, 376]),  # else derived from a four-number version
 }
 # Facts most inventories do not carry: present in a passing device with this probability.
 OPTIONAL = {"encryption_status_details": 0.5, "recovery_keys": 0.7, "bitlocker_events": 0.3,
             "installed_updates": 0.2, "rotate_recovery_passwords_status": 0.2, "encryption_readiness": 0.5,
-            "enrollment_type": 0.6, "autopilot_enrolled": 0.5, "user_has_bitlocker_management_license": 0.3}
+            "enrollment_type": 0.6, "autopilot_enrolled": 0.5, "user_has_bitlocker_management_license": 0.3,
+            "os_build_revision": 0.05}
 # Action, actor and tenant facts (random devices only).
 OTHER_FACTS: dict[str, list[Any]] = {
     "action.kind": ["RotateKeys", "ReadRecoveryKey", "ReadTenantAttachedKey", "DeleteAzureADObject"],
@@ -607,6 +741,12 @@ OTHER_FACTS: dict[str, list[Any]] = {
     "actor.entra_permissions": [[{"name": "microsoft.directory/bitlockerKeys/key/read"}], []],
     "actor.configmgr_collection_permissions": [[{"name": "Read BitLocker Recovery Key"}], [{"name": "Read"}]],
     "actor.has_onprem_user": [True, False],
+    # Built-in roles grant permissions (the vocabulary's [[grants]], a closed list); a custom role does not.
+    "actor.intune_roles": [[{"name": "Help Desk Operator"}], [{"name": "Read Only Operator"}],
+                           [{"name": " help desk operator"}, {"name": "School Administrator"}],
+                           [{"name": "BitLocker custom role"}], []],
+    "actor.entra_roles": [[{"name": "Cloud Device Administrator"}], [{"name": "Security Operator"}],
+                          [{"name": "Global Administrator"}], [{"name": "Custom directory role"}], []],
     "tenant.tenant_attach_configured": [True, False],
     "tenant.configmgr_site_version": [2107, 2203, 2010, "2107"],
     "tenant.configmgr_kb11121541_installed": [True, False],
@@ -645,8 +785,13 @@ def _random(rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.15 + (1 - OPTIONAL.get(name, 1.0)) * 0.7:
             continue
         facts[name] = _draw(rng, good if rng.random() < 0.6 else bad)
+    # An action in a fifth of the rows; the actor and tenant facts mostly come with one.
+    action = rng.random() < 0.2
     for name, choices in OTHER_FACTS.items():
-        if rng.random() < 0.2:
+        if name == "action.kind":
+            if action:
+                facts[name] = rng.choice(choices)
+        elif rng.random() < (0.6 if action else 0.1):
             facts[name] = rng.choice(choices)
     return facts
 
@@ -770,8 +915,12 @@ def _env() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 # Verification.
 
-def verify(path: Path, policy: Path) -> dict[str, Any]:
-    """Floor typed values and verdicts against the tool's, on every device of ``path``."""
+SCENARIO_FACTS = ("scenario.silent_enablement", "scenario.key_rotation", "scenario.tenant_attach")
+
+
+def verify(path: Path, policy: Path, limit: int | None = None) -> dict[str, Any]:
+    """Floor typed values, scenarios and verdicts against the tool's, on every device of ``path``
+    (the first ``limit``)."""
     from bitlocker_rules.cli import fleet_engine
     from bitlocker_rules.facts import merge_facts
     from bitlocker_rules.fleet import fleet_device
@@ -781,19 +930,37 @@ def verify(path: Path, policy: Path) -> dict[str, Any]:
     ids = [(loaded.id, rule.id) for loaded in engine.rulesets for rule in loaded.rules]
     if [r for _, r in ids] != list(RULE_IDS):
         raise SystemExit(f"the shipped rules changed; the floor covers {RULE_IDS}, the engine has {ids}")
+    if engine.scenarios.declared or {f"scenario.{s}" for loaded in engine.rulesets for r in loaded.rules
+                                     for s in r.scenarios} != set(SCENARIO_FACTS):
+        raise SystemExit("the scenarios the rules are about changed; the floor resolves " + ", ".join(SCENARIO_FACTS))
     convert = make_converters(engine.vocabulary)
     policy_values = dict(policy_facts.values)
-    devices = value_mismatch = 0
+    devices = value_mismatch = scenario_mismatch = 0
     mismatches: dict[str, int] = {}
     first: tuple | None = None
+    first_value: tuple | None = None
     tallies = [[0, 0, 0, 0] for _ in RULE_IDS]
+    scenarios = [{True: 0, False: 0, None: 0} for _ in SCENARIO_FACTS]
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
+            if limit is not None and number > limit:
+                break
             row = json.loads(line)
             mine = typed_device(row["facts"], convert, policy_values)
             theirs = merge_facts([policy_facts, fleet_device(row, engine, number)]).values
             if mine != dict(theirs):
                 value_mismatch += 1
+                if first_value is None:
+                    differ = sorted(f for f in set(mine) | set(theirs) if mine.get(f) != theirs.get(f))
+                    first_value = (number, {f: (repr(mine.get(f)), repr(theirs.get(f))) for f in differ})
+            states = floor_scenarios(mine)
+            resolved = engine.resolved(theirs)
+            if states != tuple(resolved.get(f) for f in SCENARIO_FACTS):
+                scenario_mismatch += 1
+                if first is None:
+                    first = (number, "scenarios", states, tuple(resolved.get(f) for f in SCENARIO_FACTS), row)
+            for counts, state in zip(scenarios, states):
+                counts[state] += 1
             floor = floor_check(mine)
             tool = tuple(code for codes in engine.verdicts(theirs) for code in codes)
             devices += 1
@@ -806,7 +973,99 @@ def verify(path: Path, policy: Path) -> dict[str, Any]:
                         if first is None:
                             first = (number, rule, a, b, row)
     return {"devices": devices, "value_mismatches": value_mismatch, "rule_mismatches": mismatches,
-            "first": first, "tallies": tallies}
+            "scenario_mismatches": scenario_mismatch, "first": first, "first_value": first_value,
+            "tallies": tallies, "scenarios": scenarios}
+
+
+# Policies the verification also runs the first VARIANT_DEVICES devices with, so that the rules
+# about policy settings and the scenarios see what examples/policy-silent.json never gives:
+# silent enablement out of scope (interactive startup) and not known, rotation for hybrid
+# joined devices, disabled and not configured, and the conflicts and profile types the rules
+# look for. (Some verdicts no policy can give: see README.md.)
+VARIANT_DEVICES = 3000
+VARIANT_POLICIES: dict[str, dict[str, Any]] = {
+    "interactive-startup baseline": {
+        "policy_type": "SecurityBaseline", "require_device_encryption": "Require",
+        "warning_for_other_disk_encryption": "NotConfigured", "allow_standard_user_encryption": "Allow",
+        "os_encryption_method": "XtsAes128", "tpm_startup": "Required", "tpm_startup_pin": "Required",
+        "tpm_startup_key": "Allowed", "tpm_startup_key_and_pin": "Blocked", "block_without_compatible_tpm": "Block",
+        "additional_authentication_at_startup": "Require", "recovery_password_rotation": "AzureADAndHybrid",
+        "os_save_recovery_to_azure_ad": "Enabled", "os_require_recovery_backup_before_enabling": "Required",
+        "os_recovery_password_usage": "Blocked", "fdv_save_recovery_to_azure_ad": "Enabled",
+        "fdv_require_recovery_backup_before_enabling": "Required"},
+    "silent baseline with conflicts": {
+        "policy_type": "SecurityBaseline", "require_device_encryption": "NotConfigured",
+        "warning_for_other_disk_encryption": "Block", "allow_standard_user_encryption": "NotConfigured",
+        "tpm_startup": "Required", "tpm_startup_pin": "Allowed", "tpm_startup_key": "Allowed",
+        "tpm_startup_key_and_pin": "Required", "removable_unprotected_write_access": "Block",
+        "additional_authentication_at_startup": "Require", "recovery_password_rotation": "NotConfigured",
+        "os_recovery_password_usage": "Allowed", "os_require_recovery_backup_before_enabling": "Required",
+        "fdv_save_recovery_to_azure_ad": "NotConfigured"},
+    "silent with startup PIN and key": {
+        "policy_type": "EndpointProtectionTemplate", "require_device_encryption": "Require",
+        "warning_for_other_disk_encryption": "Block", "allow_standard_user_encryption": "Allow",
+        "tpm_startup": "Allowed", "tpm_startup_pin": "Required", "tpm_startup_key": "Required",
+        "tpm_startup_key_and_pin": "Blocked", "recovery_password_rotation": "AzureADAndHybrid",
+        "os_save_recovery_to_azure_ad": "Enabled", "os_require_recovery_backup_before_enabling": "Required"},
+    "endpoint security disk encryption": {
+        "policy_type": "EndpointSecurityDiskEncryption", "require_device_encryption": "Require",
+        "warning_for_other_disk_encryption": "Block", "allow_standard_user_encryption": "Allow",
+        "os_encryption_method": "XtsAes256", "tpm_startup": "Blocked", "tpm_startup_pin": "Blocked",
+        "tpm_startup_key": "Blocked", "tpm_startup_key_and_pin": "Blocked",
+        "block_without_compatible_tpm": "NotConfigured", "removable_unprotected_write_access": "Block",
+        "additional_authentication_at_startup": "NotConfigured", "recovery_password_rotation": "AzureAD",
+        "os_save_recovery_to_azure_ad": "NotConfigured", "os_require_recovery_backup_before_enabling": "NotConfigured"},
+    "security baseline without the warning": {
+        "policy_type": "SecurityBaseline", "require_device_encryption": "Require", "tpm_startup_pin": "Blocked",
+        "tpm_startup_key": "Allowed", "tpm_startup_key_and_pin": "NotConfigured"},
+    "custom OMA-URI, a method missing": {
+        "policy_type": "CustomOmaUri", "require_device_encryption": "Require",
+        "warning_for_other_disk_encryption": "NotConfigured", "configure_encryption_methods": "Enabled",
+        "os_encryption_method": "XtsAes256", "fixed_encryption_method": "XtsAes256",
+        "preboot_recovery_message_and_url": "Enabled", "preboot_recovery_message_type": "CustomMessage",
+        "preboot_recovery_message": "Call the help desk", "preboot_recovery_url": "",
+        "recovery_password_rotation": "Disabled", "tpm_startup_pin": "Allowed", "tpm_startup_key": "Blocked",
+        "removable_unprotected_write_access": "Block", "additional_authentication_at_startup": "Require"},
+    "custom OMA-URI, the message missing": {
+        "policy_type": "CustomOmaUri", "require_device_encryption": "Require",
+        "warning_for_other_disk_encryption": "Block", "configure_encryption_methods": "Enabled",
+        "os_encryption_method": "XtsAes256", "fixed_encryption_method": "XtsAes256",
+        "removable_encryption_method": "AesCbc256", "preboot_recovery_message_and_url": "Enabled",
+        "preboot_recovery_message_type": "CustomUrl", "preboot_recovery_url": "https://aka.ms/recovery"},
+    "security baseline, little else": {"policy_type": "SecurityBaseline", "warning_for_other_disk_encryption": "Block"},
+    "custom OMA-URI, nothing else": {"policy_type": "CustomOmaUri"},
+}
+
+
+def write_variant_policies(folder: Path) -> dict[str, Path]:
+    paths = {}
+    for i, (name, settings) in enumerate(VARIANT_POLICIES.items()):
+        path = folder / f"policy-variant-{i}.json"
+        path.write_text(json.dumps({"id": f"variant-{i}", "displayName": name, "settings": settings}), encoding="utf-8")
+        paths[name] = path
+    return paths
+
+
+def report_check(label: str, check: dict[str, Any], seconds: float) -> None:
+    print(f"{label} ({seconds:.1f} s): typed values differing from the tool's: {check['value_mismatches']}; "
+          f"scenario facts differing: {check['scenario_mismatches']}; devices x rules with a different verdict: "
+          f"{sum(check['rule_mismatches'].values())}")
+    states = ", ".join(f"{fact.split('.')[1]} in/out/not known {c[True]}/{c[False]}/{c[None]}"
+                       for fact, c in zip(SCENARIO_FACTS, check["scenarios"]))
+    print(f"  scenarios: {states}")
+    if check["first_value"]:
+        number, differ = check["first_value"]
+        print(f"  FIRST VALUE MISMATCH: row {number}: (floor, tool) {differ}")
+    if check["first"]:
+        number, rule, a, b, row = check["first"]
+        print(f"  FIRST MISMATCH: row {number}, rule {rule}: floor {a}, tool {b}; mismatches per rule "
+              f"{check['rule_mismatches']}\n  row: {json.dumps(row)[:600]}")
+
+
+def exercised(tallies: list[list[int]]) -> str:
+    shown = {c: sum(1 for t in tallies if t[c]) for c in range(4)}
+    return (f"rules showing each verdict at least once: pass {shown[0]}, fail {shown[1]}, unknown {shown[2]}, "
+            f"n/a {shown[3]} (of {len(tallies)})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -830,6 +1089,8 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
     context = fleet_module._PolicyContext(policy_facts, engine)
     own = [codes.typer.values(r.data) for r in rows]
     merged = [{**context.base, **values} for values in own]
+    resolved = [engine.resolved(values) for values in merged]
+    rulesets = engine.rulesets
     memo = engine._explained
 
     def count(wanted: bool, cold: bool = False):
@@ -837,19 +1098,23 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
             memo.clear()
             context.details.clear()
         tally = fleet_module._Tally(engine)  # evaluation imports it from records
-        return [codes._count(values, row, "", wanted, tally, context) for values, row in zip(merged, rows)]
+        return [codes._count(values, row, "", wanted, tally, context) for values, row in zip(resolved, rows)]
 
     records = count(True)
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("floor: json.loads per line", lambda: [json.loads(line) for line in open(path, encoding="utf-8")]),
         ("floor: typing (hand-written converters)", lambda: [typed_device(r["facts"], convert, policy_values)
                                                             for r in raws]),
-        ("floor: hand-written check of 76 rules", lambda: [floor_check(v) for v in typed]),
+        (f"floor: hand-written check of {N_RULES} rules (scenarios included)", lambda: [floor_check(v) for v in typed]),
         ("read_fleet (json.loads + FleetRow)", lambda: list(read_fleet(path))),
         ("typing the row (vocabulary converters)", lambda: [codes.typer.values(r.data) for r in rows]),
         ("policy values + device values", lambda: [{**context.base, **values} for values in own]),
-        ("engine.verdicts only (compiled, 8 rulesets)", lambda: [engine.verdicts(v) for v in merged]),
-        ("count verdicts, explain failed/unknown (memo warm)", lambda: count(False)),
+        ("engine.resolved (scenario and derived facts)", lambda: [engine.resolved(v) for v in merged]),
+        ("compiled verdicts of the 8 rulesets on resolved values", lambda: [[r.verdicts(v) for r in rulesets]
+                                                                          for v in resolved]),
+        ("engine.verdicts (= the two above)", lambda: [engine.verdicts(v) for v in merged]),
+        ("count verdicts, explain failed/unknown (memo warm; resolved values, verdicts included)",
+         lambda: count(False)),
         ("the same, memo emptied first", lambda: count(False, cold=True)),
         ("the same + device record (for --output)", lambda: count(True)),
         ("json_line of a record (for --output)", lambda: [json_line(r) for r in records]),
@@ -955,21 +1220,24 @@ def main(argv: list[str] | None = None) -> int:
               f"({paths[max(sizes)].stat().st_size / 2 ** 20:.1f} MB of JSON Lines)")
 
         # --- verification (untimed)
+        print()
         t0 = time.perf_counter()
         check = verify(paths[max(sizes)], policy)
         codes = [sum(t[c] for t in check["tallies"]) for c in range(4)]
-        print(f"\nverification on {check['devices']} devices ({time.perf_counter() - t0:.1f} s): "
-              f"typed values differing from the tool's: {check['value_mismatches']}; "
-              f"devices x rules with a different verdict: {sum(check['rule_mismatches'].values())}")
-        if check["first"]:
-            number, rule, a, b, row = check["first"]
-            print(f"  FIRST MISMATCH: row {number}, rule {rule}: floor {a}, tool {b}; mismatches per rule "
-                  f"{check['rule_mismatches']}\n  row: {json.dumps(row)[:600]}")
-        exercised = {c: sum(1 for t in check["tallies"] if t[c]) for c in range(4)}
-        print(f"  verdicts over all devices x 76 rules: pass {codes[0]}, fail {codes[1]}, unknown {codes[2]}, "
-              f"n/a {codes[3]}; rules showing each verdict at least once: pass {exercised[0]}, "
-              f"fail {exercised[1]}, unknown {exercised[2]}, n/a {exercised[3]}")
-        expected = {}
+        report_check(f"verification on {check['devices']} devices", check, time.perf_counter() - t0)
+        print(f"  verdicts over all devices x {N_RULES} rules: pass {codes[0]}, fail {codes[1]}, unknown {codes[2]}, "
+              f"n/a {codes[3]}; {exercised(check['tallies'])}")
+        checks = [check]
+        for name, variant in write_variant_policies(Path(tmp)).items():
+            t0 = time.perf_counter()
+            checks.append(verify(paths[min(sizes)], variant, VARIANT_DEVICES))
+            report_check(f"  with the policy '{name}', {checks[-1]['devices']} devices", checks[-1],
+                         time.perf_counter() - t0)
+        together = [[sum(c["tallies"][i][code] for c in checks) for code in range(4)] for i in range(N_RULES)]
+        print(f"  all verifications together: {exercised(together)}; never: "
+              + "; ".join(f"{label} {', '.join(RULE_IDS[i] for i in range(N_RULES) if not together[i][code]) or '-'}"
+                          for code, label in enumerate(("pass", "fail", "unknown", "n/a"))))
+        disagree = any(c["first"] or c["first_value"] for c in checks)
 
         # --- timing, round-robin, a fresh process per run
         modes = ["floor", "floor-vocab", "tool", "tool-jsonl"]
@@ -1077,7 +1345,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\ncProfile of evaluate_fleet on {small:,} devices (tool over the goal, or --profile):")
             print(profile(paths[small], policy))
     print(f"total {time.perf_counter() - started:.0f} s; load average at the end {_load()}")
-    return 1 if check["first"] or check["value_mismatches"] or wrong_counts else 0
+    return 1 if disagree or wrong_counts else 0
 
 
 if __name__ == "__main__":
