@@ -265,6 +265,9 @@ def _simple_atoms(expr: n.Expr) -> tuple[n.Expr, ...] | None:
     """
     if isinstance(expr, n.DefinitionRef):
         return _simple_atoms(expr.body)
+    if isinstance(expr, n.Not):  # `not standard_user`: one atom, negated, is one atom
+        inner = _simple_atoms(expr.operand)
+        return (n.negate(inner[0]),) if inner is not None and len(inner) == 1 else None
     if isinstance(expr, n.And):
         parts = [_simple_atoms(o) for o in expr.operands]
         return None if any(p is None for p in parts) else tuple(dict.fromkeys(a for p in parts for a in p))

@@ -212,12 +212,16 @@ class Engine:
 
     def resolved(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
         """``values`` with the facts derived from them and the scenario facts the declarations
-        and the inference give."""
+        and the inference give (a new dict; ``values`` itself when there is nothing to add)."""
         more = derived(values)
-        if more:
-            values = {**values, **more}
-        scenarios = self.scenarios.values(values)
-        return {**values, **scenarios} if scenarios else values
+        scenarios = self.scenarios.values({**values, **more} if more else values)
+        return {**values, **more, **scenarios} if more or scenarios else values
+
+    def resolve(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``resolved`` in place, for a dict the caller owns (a fleet's fresh row)."""
+        values.update(derived(values))
+        values.update(self.scenarios.values(values))
+        return values
 
     def per_policy_rules(self) -> set[tuple[str, str]]:
         """(ruleset, rule) of every rule that reads a per-policy fact, so is decided per policy."""

@@ -119,6 +119,8 @@ def apply_grants(values: dict[str, Any], origins: dict[str, str], vocabulary: Vo
     nothing. Otherwise a permissions fact that was not given and gains nothing stays missing (a
     custom role, or roles nobody listed, may carry permissions).
     """
+    if all(g.roles_fact not in values for g in vocabulary.grants):
+        return  # no roles given: nothing to grant, nothing to close
     for permissions_fact in dict.fromkeys(g.permissions_fact for g in vocabulary.grants):
         grants = [g for g in vocabulary.grants if g.permissions_fact == permissions_fact]
         roles_facts = list(dict.fromkeys(g.roles_fact for g in grants))

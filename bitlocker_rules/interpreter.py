@@ -125,7 +125,7 @@ class Interpreter:
         if isinstance(e, n.Not):
             # Decided as the negated condition, so each reason says what the rule needs in
             # the condition's own words ("earlier than 1809", "anything but Standard user").
-            return self.decide(negate(e.operand), values, env)
+            return self.decide(n.negate(e.operand), values, env)
         if isinstance(e, n.Implies):
             return self.implies(e.antecedent, e.consequent, values, env)
         if isinstance(e, n.Conditional):
@@ -304,49 +304,6 @@ def caveated(rule: n.Rule, status: Status) -> tuple[Status, str]:
     if status is Status.PASS and rule.unconfirmed:
         return Status.UNKNOWN, f"not confirmed by the sources: {rule.unconfirmed}"
     return status, ""
-
-
-_NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
-
-
-def negate(e: n.Expr) -> n.Expr:
-    """The condition that holds exactly when ``e`` does not, negation pushed down to the atoms.
-
-    Exact in Kleene logic (De Morgan and double negation hold; unknown stays unknown). An
-    implication and an if-then-else are negated in their expanded forms, since
-    ``c or not c`` is not true when ``c`` is unknown.
-    """
-    if isinstance(e, n.Not):
-        return e.operand
-    if isinstance(e, n.And):
-        return n.Or(tuple(negate(o) for o in e.operands), span=e.span)
-    if isinstance(e, n.Or):
-        return n.And(tuple(negate(o) for o in e.operands), span=e.span)
-    if isinstance(e, n.Implies):
-        return n.And((e.antecedent, negate(e.consequent)), span=e.span)
-    if isinstance(e, n.Conditional):
-        return n.Or((n.And((e.condition, negate(e.then)), span=e.span),
-                     n.And((negate(e.condition), negate(e.otherwise)), span=e.span)), span=e.span)
-    if isinstance(e, n.DefinitionRef):
-        return negate(e.body)
-    if isinstance(e, n.Quantified):
-        other = "any" if e.quantifier == "all" else "all"
-        return n.Quantified(other, e.var, e.collection, negate(e.body), span=e.span)
-    if isinstance(e, n.Const):
-        return n.Const(not e.value, span=e.span, kind=e.kind)
-    if isinstance(e, n.Member):
-        return n.Member(e.operand, e.items, not e.negated, span=e.span)
-    if isinstance(e, n.Presence):
-        return n.Presence(e.operand, not e.present, span=e.span)
-    if isinstance(e, n.Compare):
-        for side, other in ((e.right, e.left), (e.left, e.right)):
-            if e.op in ("==", "!=") and isinstance(side, n.Const) and isinstance(side.value, bool):
-                # `x == true` negated reads better as `x == false` than as `x != true`.
-                flipped = n.Const(not side.value, span=side.span, kind=side.kind)
-                sides = (other, flipped) if side is e.right else (flipped, other)
-                return n.Compare(e.op, *sides, span=e.span)
-        return n.Compare(_NEGATED_OP[e.op], e.left, e.right, span=e.span)
-    raise TypeError(f"not a condition: {type(e).__name__}")
 
 
 def _identity(condition: Condition) -> tuple:

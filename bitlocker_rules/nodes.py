@@ -247,6 +247,49 @@ class Ruleset:
     problems: tuple[Diagnostic, ...] = field(default=(), eq=False, repr=False, kw_only=True)
 
 
+_NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
+
+
+def negate(e: Expr) -> Expr:
+    """The condition that holds exactly when ``e`` does not, negation pushed down to the atoms.
+
+    Exact in Kleene logic (De Morgan and double negation hold; unknown stays unknown). An
+    implication and an if-then-else are negated in their expanded forms, since
+    ``c or not c`` is not true when ``c`` is unknown.
+    """
+    if isinstance(e, Not):
+        return e.operand
+    if isinstance(e, And):
+        return Or(tuple(negate(o) for o in e.operands), span=e.span)
+    if isinstance(e, Or):
+        return And(tuple(negate(o) for o in e.operands), span=e.span)
+    if isinstance(e, Implies):
+        return And((e.antecedent, negate(e.consequent)), span=e.span)
+    if isinstance(e, Conditional):
+        return Or((And((e.condition, negate(e.then)), span=e.span),
+                   And((negate(e.condition), negate(e.otherwise)), span=e.span)), span=e.span)
+    if isinstance(e, DefinitionRef):
+        return negate(e.body)
+    if isinstance(e, Quantified):
+        other = "any" if e.quantifier == "all" else "all"
+        return Quantified(other, e.var, e.collection, negate(e.body), span=e.span)
+    if isinstance(e, Const):
+        return Const(not e.value, span=e.span, kind=e.kind)
+    if isinstance(e, Member):
+        return Member(e.operand, e.items, not e.negated, span=e.span)
+    if isinstance(e, Presence):
+        return Presence(e.operand, not e.present, span=e.span)
+    if isinstance(e, Compare):
+        for side, other in ((e.right, e.left), (e.left, e.right)):
+            if e.op in ("==", "!=") and isinstance(side, Const) and isinstance(side.value, bool):
+                # `x == true` negated reads better as `x == false` than as `x != true`.
+                flipped = Const(not side.value, span=side.span, kind=side.kind)
+                sides = (other, flipped) if side is e.right else (flipped, other)
+                return Compare(e.op, *sides, span=e.span)
+        return Compare(_NEGATED_OP[e.op], e.left, e.right, span=e.span)
+    raise TypeError(f"not a condition: {type(e).__name__}")
+
+
 def scenario_condition(names: tuple[str, ...], span: Span | None) -> Expr:
     """The condition a ``scenario`` clause adds to a rule's applicability: any of its scenarios holds."""
     tests = tuple(Compare("==", FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"),

@@ -47,6 +47,7 @@ class ScenarioResolver:
         self.checks = _inference_ruleset(self.inferred, vocabulary)
         self.codes = compile_ruleset(self.checks) if self.inferred else None
         self.interpreter = Interpreter(self.checks, vocabulary)
+        self._plan()
 
     def excluded_by(self, name: str) -> set[str]:
         """The scenarios that cannot hold with ``name`` (exclusion goes both ways)."""
@@ -58,22 +59,35 @@ class ScenarioResolver:
         return tuple(s.fact for s in self.scenarios.values())
 
     def values(self, values: Mapping[str, Any]) -> dict[str, bool]:
-        """The scenario facts that are known for ``values`` (an unknown scenario is left out)."""
-        known = {self.scenarios[name].fact: True for name in self.declared}
-        known.update((self.scenarios[name].fact, False) for name in self.excluded)
-        if self.codes is not None:
-            codes = self.codes(values)
-            # What holds excludes what it rules out: the declared, the input's own, the inferred.
-            on = {s.name for i, s in enumerate(self.inferred) if codes[2 * i] == _TRUE}
-            on |= set(self.declared) | {s.name for s in self.inferred if values.get(s.fact) is True}
-            for i, s in enumerate(self.inferred):
-                if s.fact in values:  # given by the input itself
-                    continue
-                if codes[2 * i] == _TRUE:
-                    known[s.fact] = True
-                elif codes[2 * i + 1] == _TRUE or _excluded_by_any(s.name, on, self.scenarios):
-                    known[s.fact] = False
+        """The scenario facts that are known for ``values`` (an unknown scenario is left out).
+
+        Runs for every device of a fleet: the plan (facts, code indexes, who excludes whom) is
+        built once in ``_plan``.
+        """
+        known = dict(self._fixed)
+        if self.codes is None:
+            return known
+        codes = self.codes(values)
+        holding = self._declared_names
+        for name, fact, on, _, _ in self._steps:  # what holds excludes what it rules out
+            if codes[on] == _TRUE or values.get(fact) is True:
+                holding = holding | {name}
+        for name, fact, on, off, excluders in self._steps:
+            if fact in values:  # given by the input itself
+                continue
+            if codes[on] == _TRUE:
+                known[fact] = True
+            elif codes[off] == _TRUE or not excluders.isdisjoint(holding):
+                known[fact] = False
         return known
+
+    def _plan(self) -> None:
+        """What ``values`` reads for every device, computed once."""
+        self._fixed = {self.scenarios[name].fact: True for name in self.declared}
+        self._fixed.update((self.scenarios[name].fact, False) for name in self.excluded)
+        self._declared_names = frozenset(self.declared)
+        self._steps = tuple((s.name, s.fact, 2 * i, 2 * i + 1, frozenset(_excluded_by(s.name, self.scenarios)))
+                            for i, s in enumerate(self.inferred))
 
     def records(self, values: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> tuple[ScenarioRecord, ...]:
         """Every scenario with its state and how it was decided, for a report."""

@@ -57,6 +57,7 @@ class _RowTyper:
     def __init__(self, vocabulary) -> None:
         self.vocabulary = vocabulary
         self.columns: dict[str, tuple[str, Callable[[Any], Any]]] = {}
+        self.roles_facts = frozenset(g.roles_fact for g in vocabulary.grants)
         for name, convert in vocabulary.converters.items():
             namespace, _, bare = name.partition(".")
             if namespace in _DEVICE_NAMESPACES:
@@ -84,6 +85,6 @@ class _RowTyper:
                     typed[column[0]] = column[1](value)
         except ValueError:
             return None
-        if self.vocabulary.grants:
+        if not self.roles_facts.isdisjoint(typed):  # most rows name no role: nothing to grant
             apply_grants(typed, {}, self.vocabulary)
         return typed

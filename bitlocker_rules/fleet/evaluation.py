@@ -133,12 +133,13 @@ class _VerdictPath:
                 report = self.engine.evaluate(_merged(policy, device), subject=device.name, sources=False)
                 tally.add(report)
                 return device_record(row.number, report, names) if wanted else None
-            values, subject = device.table, device.name
+            values, subject = dict(device.table), device.name
         else:
             subject = ""
         if context.base:
             values = {**context.base, **values}
-        return self._count(self.engine.resolved(values), row, subject, wanted, tally, context, names)
+        # A dict of this row's own (the typer's, a copy of the device's, or the merge): resolved in place.
+        return self._count(self.engine.resolve(values), row, subject, wanted, tally, context, names)
 
     def _count(self, values: dict, row: FleetRow, subject: str, wanted: bool, tally: _Tally,
                context: _PolicyContext, names: tuple[str, ...] | None = None) -> dict | None:
