@@ -119,7 +119,8 @@ class Engine:
         self.vocabulary = vocabulary or shipped_vocabulary()
         check_all(r.ruleset for r in self.rulesets)
         declared = scenarios if isinstance(scenarios, Mapping) else {s: "in the Python API" for s in scenarios or ()}
-        self.scenarios = ScenarioResolver(self.vocabulary, declared)
+        needed = {name for loaded in self.rulesets for rule in loaded.ruleset.rules for name in rule.scenarios}
+        self.scenarios = ScenarioResolver(self.vocabulary, declared, needed)
         self.citations = citations(r.ruleset for r in self.rulesets)
         # Explanations depend only on the values a rule reads: memoise them by those values.
         # By rule identity (the engine holds every rule, so ids stay theirs): a dict lookup per

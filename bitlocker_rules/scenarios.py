@@ -36,7 +36,8 @@ class ScenarioResolver:
     each other.
     """
 
-    def __init__(self, vocabulary: Vocabulary, declared: Mapping[str, str] | None = None) -> None:
+    def __init__(self, vocabulary: Vocabulary, declared: Mapping[str, str] | None = None,
+                 needed: Iterable[str] | None = None) -> None:
         self.vocabulary = vocabulary
         self.scenarios = vocabulary.scenarios
         self.declared = dict(declared or {})
@@ -45,9 +46,17 @@ class ScenarioResolver:
                          for name, why in self.declared.items() for other in _excluded_by(name, self.scenarios)}
         self.inferred = [s for s in self.scenarios.values() if s.name not in self.declared and s.name not in self.excluded]
         self.checks = _inference_ruleset(self.inferred, vocabulary)
-        self.codes = compile_ruleset(self.checks) if self.inferred else None
         self.interpreter = Interpreter(self.checks, vocabulary)
-        self._plan()
+        fixed = {self.scenarios[name].fact: True for name in self.declared}
+        fixed.update((self.scenarios[name].fact, False) for name in self.excluded)
+        self._full = _Plan(self.inferred, self.checks, fixed, self.scenarios)
+        # Every device's evaluation infers only the scenarios its rules read (and those that
+        # exclude them); a report's records infer them all.
+        wanted = set(self.scenarios) if needed is None else set(needed)
+        wanted |= {other for name in wanted for other in _excluded_by(name, self.scenarios)}
+        fast = [s for s in self.inferred if s.name in wanted]
+        self._fast = self._full if len(fast) == len(self.inferred) else \
+            _Plan(fast, _inference_ruleset(fast, vocabulary), fixed, self.scenarios)
 
     def excluded_by(self, name: str) -> set[str]:
         """The scenarios that cannot hold with ``name`` (exclusion goes both ways)."""
@@ -58,41 +67,19 @@ class ScenarioResolver:
         """Every scenario fact this resolver gives a value to."""
         return tuple(s.fact for s in self.scenarios.values())
 
+    @property
+    def codes(self):
+        """The compiled inference conditions of every undeclared scenario (None when all are declared)."""
+        return self._full.codes
+
     def values(self, values: Mapping[str, Any]) -> dict[str, bool]:
-        """The scenario facts that are known for ``values`` (an unknown scenario is left out).
-
-        Runs for every device of a fleet: the plan (facts, code indexes, who excludes whom) is
-        built once in ``_plan``.
-        """
-        known = dict(self._fixed)
-        if self.codes is None:
-            return known
-        codes = self.codes(values)
-        holding = self._declared_names
-        for name, fact, on, _, _ in self._steps:  # what holds excludes what it rules out
-            if codes[on] == _TRUE or values.get(fact) is True:
-                holding = holding | {name}
-        for name, fact, on, off, excluders in self._steps:
-            if fact in values:  # given by the input itself
-                continue
-            if codes[on] == _TRUE:
-                known[fact] = True
-            elif codes[off] == _TRUE or not excluders.isdisjoint(holding):
-                known[fact] = False
-        return known
-
-    def _plan(self) -> None:
-        """What ``values`` reads for every device, computed once."""
-        self._fixed = {self.scenarios[name].fact: True for name in self.declared}
-        self._fixed.update((self.scenarios[name].fact, False) for name in self.excluded)
-        self._declared_names = frozenset(self.declared)
-        self._steps = tuple((s.name, s.fact, 2 * i, 2 * i + 1, frozenset(_excluded_by(s.name, self.scenarios)))
-                            for i, s in enumerate(self.inferred))
+        """The scenario facts the rules read that are known for ``values`` (an unknown one is left out)."""
+        return self._fast.known(values)
 
     def records(self, values: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> tuple[ScenarioRecord, ...]:
         """Every scenario with its state and how it was decided, for a report."""
         given = {s.fact: values[s.fact] for s in self.scenarios.values() if s.fact in values}
-        known = {**given, **self.values(values)}
+        known = {**given, **self._full.known(values)}
         return tuple(self._record(s, values, known, origins or {}) for s in self.scenarios.values())
 
     def origins(self, values: Mapping[str, Any]) -> dict[str, str]:
@@ -135,6 +122,44 @@ class ScenarioResolver:
             _, reasons = self.interpreter.decide(rule.requirements[0], values, {})
             missing.update((_phrase(c), None) for c in reasons if c.status is Status.UNKNOWN or c.missing)
         return "; ".join(missing) or "nothing in the input shows it"
+
+
+class _Plan:
+    """What inferring a set of scenarios reads for every device, computed once: the compiled
+    conditions (two per scenario: in scope, out of scope) and who excludes whom."""
+
+    def __init__(self, inferred: list[Scenario], checks: n.Ruleset, fixed: dict[str, bool],
+                 scenarios: Mapping[str, Scenario]) -> None:
+        self.codes = compile_ruleset(checks) if inferred else None
+        self.fixed = fixed
+        on = {s.name: (2 * i, s.fact) for i, s in enumerate(inferred)}
+        # Per scenario: its fact, its two condition codes, and the scenarios that exclude it
+        # (each as its in-scope code and its fact: it holds when inferred or given so).
+        self.steps = tuple(
+            (s.fact, 2 * i, 2 * i + 1, tuple(on[o] for o in sorted(_excluded_by(s.name, scenarios)) if o in on))
+            for i, s in enumerate(inferred)
+        )
+
+    def known(self, values: Mapping[str, Any]) -> dict[str, bool]:
+        """The declared and excluded scenario facts, and those the inference decides for ``values``."""
+        known = dict(self.fixed)
+        if self.codes is None:
+            return known
+        codes = self.codes(values)
+        for fact, on, off, excluders in self.steps:
+            if fact in values:  # given by the input itself
+                continue
+            if codes[on] == _TRUE:
+                known[fact] = True
+                continue
+            out = codes[off] == _TRUE
+            for i, other in excluders:  # a plain loop: this runs for every device of a fleet
+                if out:
+                    break
+                out = codes[i] == _TRUE or values.get(other) is True
+            if out:
+                known[fact] = False
+        return known
 
 
 def declared_by_rulesets(rulesets: Iterable[n.Ruleset], why: str = "with --rules {}") -> dict[str, str]:
