@@ -10,7 +10,7 @@ excludes it holds; otherwise it stays unknown, so a rule about it never fails on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import nodes as n
@@ -63,12 +63,7 @@ class ScenarioResolver:
         return _excluded_by(name, self.scenarios)
 
     @property
-    def facts(self) -> tuple[str, ...]:
-        """Every scenario fact this resolver gives a value to."""
-        return tuple(s.fact for s in self.scenarios.values())
-
-    @property
-    def codes(self):
+    def codes(self) -> Callable[[Mapping[str, Any]], tuple[int, ...]] | None:
         """The compiled inference conditions of every undeclared scenario (None when all are declared)."""
         return self._full.codes
 
@@ -107,13 +102,13 @@ class ScenarioResolver:
     def _because(self, index: int, values) -> str:
         """The conditions that made inference condition ``index`` true, in the admin's words."""
         rule = self.checks.rules[index]
-        truth, reasons = self.interpreter.decide(rule.requirements[0], values, {})
+        _, reasons = self.interpreter.decide(rule.requirements[0], values, {})
         return "; ".join(_phrase(c) for c in reasons if c.status is Status.PASS) or rule.title
 
     def _excluding(self, s: Scenario, known: Mapping[str, bool]) -> str:
-        holding = [o for o in self.scenarios.values() if known.get(o.fact) is True and
-                   (o.name in s.excludes or s.name in o.excludes)]
-        return " and ".join(f"{o.label} is in scope" for o in holding)
+        excluding = self.excluded_by(s.name)
+        return " and ".join(f"{o.label} is in scope" for o in self.scenarios.values()
+                            if o.name in excluding and known.get(o.fact) is True)
 
     def _unknown_because(self, index: int, values) -> str:
         """Why neither inference condition decided: the facts they would need."""
@@ -186,10 +181,6 @@ def _check_declared(declared: Mapping[str, str], scenarios: Mapping[str, Scenari
 def _excluded_by(name: str, scenarios: Mapping[str, Scenario]) -> set[str]:
     """The scenarios that cannot hold with ``name`` (exclusion goes both ways)."""
     return set(scenarios[name].excludes) | {o.name for o in scenarios.values() if name in o.excludes}
-
-
-def _excluded_by_any(name: str, holding: set[str], scenarios: Mapping[str, Scenario]) -> bool:
-    return any(name in _excluded_by(other, scenarios) for other in holding)
 
 
 def _inference_ruleset(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Ruleset:
