@@ -830,7 +830,7 @@ def _rss_kb(field: str) -> int:
 
 
 def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
-    from bitlocker_rules.cli import fleet_engine
+    from bitlocker_rules.fleet.job import fleet_engine
     from bitlocker_rules.fleet import evaluate_fleet, fleet_device, read_fleet, write_jsonl
 
     engine, policy_facts = fleet_engine(None, (str(policy),))
@@ -921,7 +921,7 @@ SCENARIO_FACTS = ("scenario.silent_enablement", "scenario.key_rotation", "scenar
 def verify(path: Path, policy: Path, limit: int | None = None) -> dict[str, Any]:
     """Floor typed values, scenarios and verdicts against the tool's, on every device of ``path``
     (the first ``limit``)."""
-    from bitlocker_rules.cli import fleet_engine
+    from bitlocker_rules.fleet.job import fleet_engine
     from bitlocker_rules.facts import merge_facts
     from bitlocker_rules.fleet import fleet_device
 
@@ -1074,7 +1074,7 @@ def exercised(tallies: list[list[int]]) -> str:
 def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, float]]:
     """Per-device microseconds of each stage of ``evaluate_fleet``'s default path, each timed alone (best pass)."""
     from bitlocker_rules.fleet import evaluation as fleet_module
-    from bitlocker_rules.cli import fleet_engine
+    from bitlocker_rules.fleet.job import fleet_engine
     from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_line, read_fleet
 
     engine, policy_facts = fleet_engine(None, (str(policy),))
@@ -1136,7 +1136,7 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
 
 
 def profile(path: Path, policy: Path, limit: int = 25) -> str:
-    from bitlocker_rules.cli import fleet_engine
+    from bitlocker_rules.fleet.job import fleet_engine
     from bitlocker_rules.fleet import evaluate_fleet, fleet_device, read_fleet
 
     engine, policy_facts = fleet_engine(None, (str(policy),))

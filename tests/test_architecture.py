@@ -75,10 +75,15 @@ def sibling_imports(path: Path) -> set[str]:
 
 
 # Inside the fleet package: reading rows and devices, then records, then one process, then several.
-FLEET_RANK = {"rows": 0, "devices": 0, "records": 1, "evaluation": 2, "parallel": 3, "__init__": 4}
+FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "records": 1, "evaluation": 2, "parallel": 3, "__init__": 4}
 
 
-@pytest.mark.parametrize("package, ranks", [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK)])
+# Inside the command line: output and the parser, then one module per command, then dispatch.
+CLI_RANK = {"status": 0, "output": 0, "parser": 0, "check": 1, "rules": 1, "lint": 1, "compare": 1, "fleet": 1,
+            "repair": 2, "__init__": 3}
+
+
+@pytest.mark.parametrize("package, ranks", [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK), ("cli", CLI_RANK)])
 def test_subpackage_imports_point_one_way(package, ranks):
     folder = PACKAGE / package
     modules = {p.stem for p in folder.glob("*.py")}

@@ -13,7 +13,7 @@ import bitlocker_rules.fleet as fleet
 import bitlocker_rules.fleet.rows as fleet_rows
 from bitlocker_rules import Engine, load_policy_file
 from bitlocker_rules.fleet import BadRow, evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet
-from bitlocker_rules.cli import fleet_engine
+from bitlocker_rules.fleet.job import fleet_engine
 from bitlocker_rules.errors import redact
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,40 @@
+"""``compare``: the relation between two selections of rules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..engine import Engine
+from ..scenarios import ScenarioResolver
+from .output import write_output
+from .parser import declared_scenarios
+from .status import EXIT_FAIL, EXIT_PASS
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``compare``: the relation between two selections of rules, with a witness per difference."""
+    from .. import analysis  # only lint, compare and repair need the analyser
+
+    a = Engine.load(args.a.split(","))
+    b = Engine.load(args.b.split(","))
+    # The scenarios either side declares hold on both: the sides are compared where they apply.
+    declared = {**a.scenarios.declared, **b.scenarios.declared, **declared_scenarios(args)}
+    assumed = ScenarioResolver(a.vocabulary, declared).values({})
+    result = analysis.compare(a.rulesets, b.rulesets, a.vocabulary, assumed=assumed)
+    if args.format == "json":
+        write_output(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
+    else:
+        write_output(_comparison_text(result, args.a, args.b), None)
+    return EXIT_PASS if result.relation == "equivalent" else EXIT_FAIL
+
+def _comparison_text(result, a: str, b: str) -> str:
+    joiner = {"equivalent": "to", "stricter": "than", "looser": "than"}.get(result.relation, "with")
+    lines = [f"{a} is {result.relation} {joiner} {b}"]
+    for difference, (yes, no) in ((result.a_not_b, (a, b)), (result.b_not_a, (b, a))):
+        if difference is None:
+            continue
+        lines += ["", f"A device and policy that satisfy {yes} but not {no} "
+                      f"(fails {', '.join(difference.failing_rules)}):"]
+        lines += [f"  {label}: {shown}" for _, label, shown in difference.witness.shown]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,54 @@
+"""``lint``: the checker's diagnostics and the analyser's findings over rule files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..engine import load_ruleset, shipped_vocabulary
+from ..errors import RulesError
+from ..resources import shipped_ruleset_paths
+from ..scenarios import ScenarioResolver, declared_by_rulesets
+from .output import write_output
+from .parser import declared_scenarios, installed_version
+from .status import EXIT_USAGE
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    """``lint``: the checker's diagnostics and the analyser's findings over every file given."""
+    from .. import analysis  # only lint, compare and repair need the analyser
+
+    vocabulary = shipped_vocabulary()
+    loaded, findings, unreadable = [], [], False
+    for target in _lint_targets(args.paths):
+        try:
+            loaded.append(load_ruleset(target, vocabulary))
+        except RulesError as exc:
+            findings += analysis.diagnostic_findings(exc.diagnostics)
+            unreadable = True
+    # As for check: naming a ruleset declares its scenarios, and the rules are read as they apply then.
+    declared = {**(declared_by_rulesets(r.ruleset for r in loaded) if args.paths else {}), **declared_scenarios(args)}
+    findings += analysis.lint(loaded, vocabulary, assumed=ScenarioResolver(vocabulary, declared).values({}))
+    if args.format == "json":
+        text = json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False) + "\n"
+    elif args.format == "sarif":
+        text = json.dumps(analysis.findings_to_sarif(findings, installed_version()), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = "\n".join(f.render() for f in findings) + "\n" + _lint_summary(findings, len(loaded))
+    write_output(text, args.output)
+    return EXIT_USAGE if unreadable else analysis.lint_exit_code(findings, args.fail_on)
+
+def _lint_targets(paths: Sequence[str]) -> list[str]:
+    if not paths:
+        return list(shipped_ruleset_paths())
+    found: list[str] = []
+    for path in paths:
+        folder = Path(path)
+        found += [str(p) for p in sorted(folder.glob("*.rules"))] if folder.is_dir() else [path]
+    return found
+
+def _lint_summary(findings, rulesets: int) -> str:
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
+    return f"{rulesets} ruleset(s) checked: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "\n"

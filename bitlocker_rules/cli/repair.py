@@ -1,0 +1,81 @@
+"""``repair``: the smallest policy change that makes the rules pass, on a device or a fleet."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..engine import Engine
+from ..errors import BitLockerRulesError
+from ..facts import merge_facts
+from ..fleet import fleet_device, read_fleet
+from ..fleet.job import policy_facts
+from .check import analysed, read_inputs
+from .output import write_output
+from .parser import declared_scenarios
+from .status import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+
+
+def run_repair(args: argparse.Namespace) -> int:
+    """``repair``: the smallest policy change that makes the rules pass (0 when it is enough)."""
+    from .. import analysis  # only lint, compare and repair need the analyser
+
+    engine = Engine.load(args.rules, scenarios=declared_scenarios(args))
+    if args.fleet:
+        return _repair_fleet(args, engine)
+    if not args.device and not args.policy:
+        print("bitlocker-rules repair: give --policy and --device files (or --fleet)", file=sys.stderr)
+        return EXIT_USAGE
+    facts, _ = read_inputs(args, engine)
+    result = analysis.repair(engine.rulesets, engine.vocabulary, analysed(engine, facts))
+    if not args.quiet:
+        text = (json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json"
+                else _repair_text(result, facts.name))
+        write_output(text, None)
+    return EXIT_PASS if result.complete else EXIT_FAIL
+
+def _repair_text(result, subject: str) -> str:
+    lines = [f"Repair for {subject or 'the given facts'}"]
+    if result.changes:
+        lines += ["", f"Change {len(result.changes)} policy setting{'s' if len(result.changes) != 1 else ''}:"]
+        for change in result.changes:
+            also = f"  (or: {', '.join(change.alternatives)})" if change.alternatives else ""
+            lines.append(f"  - {change.sentence()}{also}")
+    elif result.complete:
+        lines += ["", "Nothing to change: no selected rule fails."]
+    if result.prerequisites:
+        lines += ["", "Device prerequisites (no policy setting makes these pass):"]
+        for item in result.prerequisites:
+            needed = "; ".join(f"{label}: {shown}" for _, label, shown in item.needed)
+            lines.append(f"  - {item.rule} {item.title}" + (f" — needs {needed}" if needed else ""))
+            lines += [f"      {c.sentence()}" for c in item.conditions]
+    if result.conflicts:
+        lines += ["", "Rules that no policy can satisfy together on this device:"]
+        lines += [f"  - {conflict.message()}" for conflict in result.conflicts]
+    if result.turn_off:
+        lines += ["", "Not a fix: changes that would only turn a rule off (it would no longer apply):"]
+        lines += [f"  - {item.sentence()}" for item in result.turn_off]
+    return "\n".join(lines) + "\n"
+
+def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
+    from .. import analysis  # only lint, compare and repair need the analyser
+
+    policy = policy_facts(args.policy, engine)
+    devices, bad = [], 0
+    for row in read_fleet(args.fleet):
+        try:
+            device = fleet_device(row.data, engine, row.number)
+        except BitLockerRulesError:
+            bad += 1
+            continue
+        devices.append(analysed(engine, merge_facts([policy, device]) if policy else device))
+    result = analysis.fleet_repair(engine.rulesets, engine.vocabulary, devices)
+    if args.format == "json":
+        write_output(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
+    else:
+        best = result.best
+        change = best.change.sentence() if best.change else "no single change helps"
+        write_output(f"{result.before} of {result.total} devices satisfy every rule now; with one change, "
+               f"{best.devices_satisfied}:\n  {change}\n" + (f"{bad} rows could not be read\n" if bad else ""), None)
+    return EXIT_USAGE if bad else EXIT_PASS
