@@ -116,3 +116,28 @@ def _may_hold_password(text: str) -> bool:
     """
     folded = text.encode("utf-8", "surrogatepass").translate(_DIGIT_FOLDING)
     return b"000000-000000" in folded or b"000000000000" in folded
+
+
+# Characters that would drive a terminal (C0 and C1 controls, DEL) or reorder text on screen
+# (bidirectional overrides), except the newline and tab that the output's own layout uses.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` with every control character shown as an escape (ESC as ``\x1b``), so text read
+    from an input can never clear a screen, retitle a terminal or hide itself in a report."""
+    if text.isprintable():
+        return text
+    return _CONTROLS.sub(_escaped, text)
+
+
+def _escaped(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clip(text: str, limit: int = 200) -> str:
+    """``text`` shortened to about ``limit`` characters for a message, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
