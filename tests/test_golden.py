@@ -12,11 +12,16 @@ After an intended change of the output, regenerate the files and review the diff
 
     UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py -q
     git diff tests/golden/
+
+An update run never passes: a case whose file it rewrote fails (naming the file to review), a
+case whose file was already right is skipped. Only a run without ``UPDATE_GOLDEN`` compares
+the output with a file, so no run compares a file with the output it was just written from.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,14 +86,36 @@ def test_golden_fleet(case, fmt, capsys, monkeypatch):
 
 def compare(out: str, golden: Path) -> None:
     if UPDATE:
-        GOLDEN.mkdir(exist_ok=True)
-        golden.write_text(out, encoding="utf-8", newline="\n")
+        update(out, golden)
     assert golden.is_file(), f"{golden} is missing; run UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py"
     expected = golden.read_text(encoding="utf-8")
     assert out == expected, (
         f"output differs from {golden.relative_to(ROOT)}; if the change is intended, "
         "regenerate with UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py"
     )
+
+
+def update(out: str, golden: Path) -> None:
+    """Write ``out`` to ``golden``, then fail (the file changed: review it) or skip (it did not)."""
+    old = golden.read_text(encoding="utf-8") if golden.is_file() else None
+    if old == out:
+        pytest.skip(f"UPDATE_GOLDEN=1: {golden.relative_to(ROOT)} is already up to date")
+    GOLDEN.mkdir(exist_ok=True)
+    golden.write_text(out, encoding="utf-8", newline="\n")
+    pytest.fail(f"UPDATE_GOLDEN=1 rewrote {golden.relative_to(ROOT)}: review `git diff tests/golden/`, "
+                "then run the tests again without UPDATE_GOLDEN", pytrace=False)
+
+
+def test_update_mode_never_passes(tmp_path, monkeypatch):
+    """An update writes the file and fails, or skips when nothing changed: it never passes."""
+    monkeypatch.setattr(sys.modules[__name__], "GOLDEN", tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    golden = tmp_path / "case.txt"
+    with pytest.raises(pytest.fail.Exception, match="rewrote case.txt"):
+        update("new output\n", golden)
+    assert golden.read_text(encoding="utf-8") == "new output\n"
+    with pytest.raises(pytest.skip.Exception, match="already up to date"):
+        update("new output\n", golden)
 
 
 def test_no_stray_golden_files():

@@ -4,7 +4,7 @@ Skipped when no ``chromium`` is on PATH (CI installs Debian's ``chromium`` packa
 ``.ci/run``; a failed install only skips this test). The page must render offline to a
 non-trivial image; the browser runs with networking features off, so a page that needed the
 network would render incomplete. ``UPDATE_GOLDEN=1`` also refreshes the screenshot kept in
-``docs/img/fleet-report.png`` (look at it before committing it).
+``docs/img/fleet-report.png`` and then fails, so that someone looks at it before committing it.
 """
 
 from __future__ import annotations
@@ -63,8 +63,11 @@ def test_fleet_report_renders_in_headless_chromium(tmp_path, monkeypatch, capsys
     # A blank or half-painted page compresses to a few kilobytes; the report is text and charts.
     assert len(data) > 60_000, f"suspiciously small screenshot: {len(data)} bytes"
     if os.environ.get("UPDATE_GOLDEN") == "1":
+        # An update run never passes: it writes the screenshot and says to look at it.
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         SCREENSHOT.write_bytes(data)
+        pytest.fail(f"UPDATE_GOLDEN=1 rewrote {SCREENSHOT.relative_to(ROOT)}: look at it before committing it, "
+                    "then run the tests again without UPDATE_GOLDEN", pytrace=False)
 
 
 def test_kept_screenshot_is_small():
