@@ -8,12 +8,13 @@ them (``Name`` and ``Literal`` leaves, no spans):
 * *syntactic* expressions with arbitrary names and literals that only need to print and
   parse back (``exprs``, ``syntactic_rulesets``).
 
-Plus fact values shaped as ``Vocabulary.parse_value`` returns them (``fact_values``), and
-rule text: from the real grammar (``grammar_texts``), from keyword fragments
-(``fragment_texts``) and plain ``st.text``.
+Plus fact values shaped as ``Vocabulary.parse_value`` returns them (``fact_values``), the
+sources a device's facts are merged from (``fact_sources``: several policies that may
+disagree, each kept as a profile, and the device), and rule text: from the real grammar
+(``grammar_texts``), from keyword fragments (``fragment_texts``) and plain ``st.text``.
 
-Trees are bounded with ``st.recursive(max_leaves=…)``; quantifier scopes nest at most two
-deep, so every strategy is finite.
+Trees are bounded with ``st.recursive(max_leaves=…)``; quantifier and count scopes nest at
+most three deep (``MAX_SCOPE``), so every strategy is finite.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ ENUMS = {
     "Mode": ("Require", "Block", "NotConfigured"),
     "JoinType": ("AzureADJoined", "HybridAzureADJoined", "Workgroup"),
     "VolumeKind": ("OperatingSystem", "FixedData", "Removable"),
+    "Kind": ("Template", "Catalog"),
 }
 
 # Fact name → declared type ("enum X" for enums).
@@ -63,7 +65,11 @@ SCALAR_FACTS = {
     "policy.other_mode": "enum Mode",
     "device.join_type": "enum JoinType",
     "device.name": "string",
+    "policy.kind": "enum Kind",
 }
+# Facts that describe each policy rather than set something (the vocabulary's ``per_policy``):
+# a rule reading one is decided on each merged policy's own settings.
+PER_POLICY = frozenset({"policy.kind"})
 COLLECTION = "device.volumes"
 FIELDS = {"encrypted": "bool", "size": "integer", "kind": "enum VolumeKind"}
 
@@ -74,7 +80,8 @@ VOCABULARY_DATA = {
         for name, members in ENUMS.items()
     },
     "scenarios": {"alpha": {"label": "Alpha"}, "beta": {"label": "Beta", "excludes": ["alpha"]}},
-    "facts": [{"name": name, "type": kind, "label": name} for name, kind in SCALAR_FACTS.items()]
+    "facts": [{"name": name, "type": kind, "label": name} | ({"per_policy": True} if name in PER_POLICY else {})
+              for name, kind in SCALAR_FACTS.items()]
     + [
         {
             "name": COLLECTION,
@@ -93,7 +100,7 @@ ORDERED = ("integer", "decimal", "version")
 EQUALITY_OPS = ("==", "!=")
 ALL_OPS = ("==", "!=", "<", "<=", ">", ">=")
 VARIABLES = ("x", "y", "vol")
-MAX_SCOPE = 2  # quantifiers / counts nest at most this deep
+MAX_SCOPE = 3  # quantifiers / counts nest at most this deep
 
 # Builds around the interesting edges: 9999/10000 (string order differs from version
 # order), the lowest Windows 10 build, and the release builds of the table.
@@ -232,6 +239,27 @@ def fact_values(exclude: frozenset[str] = frozenset()) -> st.SearchStrategy[dict
     return st.fixed_dictionaries({}, optional=optional)
 
 
+POLICY_FACTS = frozenset(f for f in SCALAR_FACTS if f.startswith("policy."))
+_NOT_POLICY = frozenset(ALL_FACTS) - POLICY_FACTS | {f"scenario.{s}" for s in SCENARIOS}
+
+
+@st.composite
+def fact_sources(draw) -> tuple[list[dict], dict]:
+    """The sources of one device's facts: one to three policies (each a values dict of policy
+    settings, drawn from few values so that they often agree and sometimes disagree) and the
+    device's own values. Merged, a setting the policies disagree on is a conflict (missing),
+    and each policy is kept as a profile with its own settings."""
+    device = draw(fact_values(exclude=POLICY_FACTS), label="device")
+    shared = draw(fact_values(exclude=_NOT_POLICY), label="shared settings")
+    policies = []
+    for i in range(draw(st.integers(1, 3), label="policies")):
+        own = draw(fact_values(exclude=_NOT_POLICY), label=f"policy {i}")
+        # Mostly the shared settings, some of them overridden or left out by this policy.
+        keep = draw(st.sets(st.sampled_from(sorted(shared))), label=f"policy {i} keeps") if shared else set()
+        policies.append({**{f: shared[f] for f in keep}, **{f: v for f, v in own.items() if draw(st.booleans())}})
+    return policies, device
+
+
 # ---------------------------------------------------------------------------------------
 # Well-typed conditions over VOCABULARY. ``scope`` is the tuple of bound variables (each a
 # record of device.volumes); ``definitions`` is how many definitions d0, d1, … are visible.
@@ -330,7 +358,7 @@ def _junctions(cls, children):
 def conditions(scope: tuple[str, ...] = (), definitions: int = 0, max_leaves: int | None = None):
     """Well-typed conditions: and/or/not/implies/if-then-else/quantifiers over atoms."""
     if max_leaves is None:
-        max_leaves = (6, 3, 2)[len(scope)]
+        max_leaves = (6, 3, 2, 2)[len(scope)]
 
     def extend(children):
         options = [
@@ -372,19 +400,27 @@ def typed_rules(draw, rule_id: str, definitions: int = 0, kind: str = "rule") ->
 
 
 @st.composite
-def typed_rulesets(draw, max_rules: int = 4) -> n.Ruleset:
-    """A ruleset of well-typed definitions d0, d1, … (each may use the earlier ones), rules and notes."""
+def typed_rulesets(draw, max_rules: int = 4, prefix: str = "R", ruleset_id: str | None = None) -> n.Ruleset:
+    """A ruleset of well-typed definitions d0, d1, … (each may use the earlier ones), rules and
+    notes; rule ids ``{prefix}-0``, ``{prefix}-1``, … (rule ids are unique across rulesets)."""
     definitions = tuple(
         n.Definition(f"d{i}", draw(conditions((), i)))
         for i in range(draw(st.integers(0, 2)))
     )
     count = draw(st.integers(1, max_rules))
-    rules = [draw(typed_rules(f"R-{i}", len(definitions))) for i in range(count)]
+    rules = [draw(typed_rules(f"{prefix}-{i}", len(definitions))) for i in range(count)]
     if draw(st.booleans()):
-        rules.insert(draw(st.integers(0, len(rules))), draw(typed_rules("N-1", len(definitions), "note")))
+        rules.insert(draw(st.integers(0, len(rules))), draw(typed_rules(f"N{prefix}-1", len(definitions), "note")))
     scenarios = tuple(draw(st.lists(st.sampled_from(SCENARIOS), max_size=1)))
-    return n.Ruleset(draw(identifiers()), draw(texts()), definitions=definitions, rules=tuple(rules),
+    return n.Ruleset(ruleset_id or draw(identifiers()), draw(texts()), definitions=definitions, rules=tuple(rules),
                      scenarios=scenarios)
+
+
+def several_rulesets(max_rulesets: int = 3, max_rules: int = 3) -> st.SearchStrategy[list[n.Ruleset]]:
+    """One to ``max_rulesets`` typed rulesets loaded together (ids ``rs0``, ``rs1``, …)."""
+    return st.integers(1, max_rulesets).flatmap(lambda k: st.tuples(*(
+        typed_rulesets(max_rules, prefix=f"R{i}", ruleset_id=f"rs{i}") for i in range(k)
+    )).map(list))
 
 
 # ---------------------------------------------------------------------------------------
