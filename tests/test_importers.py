@@ -1047,9 +1047,42 @@ def test_secure_boot_graph_spelling_comes_from_the_vocabulary():
         import_device(md, VOCABULARY)
 
 
+def _declared_raw_strings() -> tuple[set[str], set[str]]:
+    """What the vocabulary declares the sources give: the raw string values of enum members and
+    facts' members (compared as written), and the CSP nodes, ADMX data ids and settings-catalog
+    ids (compared in lower case, as the importers do). Graph property names are left out:
+    recognising a resource by its properties is the detector's job."""
+    values, ids = set(), set()
+    for enum in VOCABULARY.enums.values():
+        values |= {v for m in enum.members for k, v in m.origins.items() if isinstance(v, str) and k != "graph_type"}
+    for fact in VOCABULARY.facts.values():
+        for origins in (fact.origins, *(f.origins for f in fact.type.fields)):
+            ids |= {origins[k].lower() for k in ("csp", "csp_data_id", "catalog") if k in origins}
+        values |= {v for raw in fact.member_values.values() for v in raw.values() if isinstance(v, str)}
+    return values, ids
+
+
+# Literals in the importers that equal a declared raw value for a reason of their own.
+NOT_ORIGIN_TABLES = {
+    "none": "an absent templateFamily is read as Graph's documented default, none (catalog.read_policy_type)",
+    "enabled": "the ADMX <enabled/> element of a CSP payload (omauri.parse_admx), not Secure Boot's Graph value",
+    "unknown": "the vocabulary's key `unknown` of an alternate origin (origins.py), not joinType's Graph value",
+}
+
+
 def test_the_importers_keep_no_origin_tables_of_their_own():
-    # The vocabulary is the single source of origins; the former pending.py table is gone.
-    assert not (PACKAGE / "pending.py").exists()
+    # The vocabulary is the single source of origins: no module of the importers spells a raw
+    # value, CSP node, data id or catalog id the vocabulary declares (a table such as
+    # {"azureADJoined": "AzureADJoined"} or the former pending.py would).
+    values, ids = _declared_raw_strings()
+    literals = {}
+    for module in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                    node.value in values or node.value.lower() in ids):
+                literals.setdefault(node.value, []).append(f"{module.name}:{node.lineno}")
+    assert {k: v for k, v in literals.items() if k not in NOT_ORIGIN_TABLES} == {}
+    assert set(NOT_ORIGIN_TABLES) <= set(literals), "an allowance no importer needs any more"
 
 
 # --- OData annotations are metadata (issue 10) --------------------------------------------
