@@ -201,7 +201,7 @@ def text_problems(rule: n.Rule, vocabulary: Vocabulary, known: set[str]) -> list
 def _passes(cases: RulesetCases, rule: str):
     def test() -> None:
         declared = cases.rule(rule)
-        assert cases.passing[rule], "at least one passing variant"
+        assert cases.passing.get(rule), f"{rule} has no passing variant"
         for changes in cases.passing[rule]:
             report = cases.evaluate(changes)
             found = outcome(report, rule)
@@ -222,6 +222,7 @@ def _passes(cases: RulesetCases, rule: str):
 def _fails(cases: RulesetCases, rule: str):
     def test() -> None:
         declared = cases.rule(rule)
+        assert rule in cases.failing, f"{rule} has no failing variant"
         changes, label = cases.failing[rule]
         report = cases.evaluate(changes)
         found = outcome(report, rule)
@@ -265,6 +266,7 @@ def _fails(cases: RulesetCases, rule: str):
 def _scenario_decides(cases: RulesetCases, rule: str):
     def test() -> None:
         declared = cases.rule(rule)
+        assert rule in cases.failing, f"{rule} has no failing variant"
         changes, _ = cases.failing[rule]
         out = {f"scenario.{s}": False for s in declared.scenarios}
         assert cases.status(rule, {**changes, **out}, engine=cases.undeclared) is Status.NOT_APPLICABLE
@@ -277,6 +279,7 @@ def _scenario_decides(cases: RulesetCases, rule: str):
 
 def _applies(cases: RulesetCases, note: str):
     def test() -> None:
+        assert cases.notes.get(note), f"{note} has no cases saying when it applies"
         expected = {applies for _, applies in cases.notes[note]}
         if cases.rule(note).applicability is None:
             assert expected == {True}, "a note without `when` or `scenario` always applies"
@@ -330,17 +333,16 @@ def install(namespace: MutableMapping[str, Any], cases: RulesetCases) -> None:
             test = mark(test)
         namespace[_name(rule, suffix)] = test
 
+    # One test per rule (and note) of the ruleset, whether its cases are given or not: a rule
+    # without cases fails its own tests, by name, rather than having none.
     for rule in cases.rule_ids:
-        if rule in cases.passing:
-            add(rule, "passes", _passes(cases, rule), "its passing variants.")
-        if rule in cases.failing:
-            add(rule, "fails", _fails(cases, rule), "its failing variant.")
-            if cases.rule(rule).scenarios:
-                add(rule, "follows_its_scenario", _scenario_decides(cases, rule),
-                    "applies to its failing variant only when its scenario is in scope.")
+        add(rule, "passes", _passes(cases, rule), "its passing variants.")
+        add(rule, "fails", _fails(cases, rule), "its failing variant.")
+        if cases.rule(rule).scenarios:
+            add(rule, "follows_its_scenario", _scenario_decides(cases, rule),
+                "applies to its failing variant only when its scenario is in scope.")
     for note in cases.note_ids:
-        if note in cases.notes:
-            add(note, "applies", _applies(cases, note), "when the note applies.")
+        add(note, "applies", _applies(cases, note), "when the note applies.")
     for rule in [*cases.rule_ids, *cases.note_ids]:
         gap = cases.text_gaps.get(rule)
         marks = [pytest.mark.xfail(reason=gap, strict=True)] if gap else []
