@@ -90,10 +90,10 @@ class Interpreter:
         truth, reasons = _all([self.decide(r, values, {}) for r in rule.requirements])
         if applies[0] is None and truth is not True:
             # It may not apply, and it does not pass: the missing facts decide.
-            return Status.UNKNOWN, applies[1] + reasons
+            return Status.UNKNOWN, _once(applies[1] + reasons)
         if truth is False:
             # A failure needs both: the rule applies, and a requirement does not hold.
-            return Status.FAIL, applies[1] + reasons
+            return Status.FAIL, _once(applies[1] + reasons)
         return _STATUS[truth], reasons
 
     def minimal_reasons(self, rule: n.Rule, values, status: Status, reasons) -> tuple[Condition, ...]:
@@ -347,4 +347,9 @@ def _any(results: list[Result]) -> Result:
 
 def _union(results: list[Result]) -> tuple[Condition, ...]:
     """The reasons of several results, each condition once, in order."""
-    return tuple(dict.fromkeys(c for r in results for c in r[1]))
+    return _once(c for r in results for c in r[1])
+
+
+def _once(conditions: Iterable[Condition]) -> tuple[Condition, ...]:
+    """Each condition once, in order (``when`` and an ``implies`` may cite the same one)."""
+    return tuple(dict.fromkeys(conditions))

@@ -66,3 +66,17 @@ def test_every_failing_rule_names_a_failing_condition(ruleset, facts):
             # Unknown either because of a missing fact, or because the sources disagree (a
             # disputed rule that fails) or do not confirm a pass: then the caveat says so.
             assert outcome.caveat or any(c.missing or c.status is Status.UNKNOWN for c in outcome.reasons)
+
+
+def test_a_condition_that_decides_both_when_and_a_requirement_is_cited_once():
+    # `when` and the condition of an `implies` both read d0: one reason, not two alike.
+    from test_properties import parse_expr
+
+    off = {"policy.flag": False, "policy.enabled": False}
+    ruleset = n.Ruleset("props", "", definitions=(n.Definition("d0", parse_expr("not policy.flag")),), rules=(
+        n.Rule("K-0", "", applicability=parse_expr("d0"), requirements=(parse_expr("d0 implies policy.enabled"),)),))
+    loaded = Loaded(ruleset)
+    outcome = loaded.interpreter.evaluate(loaded.rules[0], off)
+    assert outcome.status is Status.FAIL
+    assert [c.text for c in outcome.applies_because] == ["policy.flag"]
+    assert [c.text for c in outcome.reasons] == ["policy.enabled"]
