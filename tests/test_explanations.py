@@ -1,9 +1,15 @@
-"""Explanations are minimal and sufficient (issue 6), checked on generated rules and facts.
+"""Explanations are complete, sufficient and minimal (issue 6), checked on generated rules and facts.
 
-For every rule that fails or does not apply, the conditions marked ``decisive``:
-- suffice: with every other condition unknown the verdict is the same, and changing any
-  fact they do not cite (to any generated value, or to missing) leaves the verdict as it is;
-- are minimal: leave any one of them out too and the verdict is no longer forced.
+For every rule that fails or does not apply:
+
+- complete: the reasons cite every condition that failed. With every cited condition unknown
+  the verdict is no longer forced, so no condition the reasons leave out decides it (citing
+  only the first failing operand of a false `and` leaves the second forcing the failure);
+- sufficient: the conditions marked ``decisive`` alone force the verdict, and the verdict
+  stays the same for *every* value of the facts they do not cite, collections included:
+  checked against the brute-force table of every assignment over small domains
+  (``test_analysis.Case``), not against one random replacement;
+- minimal: leave any one decisive condition out too and the verdict is no longer forced.
 """
 
 from __future__ import annotations
@@ -12,47 +18,98 @@ from hypothesis import given, strategies as st
 
 import strategies as S
 from bitlocker_rules import nodes as n
-from bitlocker_rules.outcome import Status
-from test_properties import Loaded
+from bitlocker_rules.interpreter import Interpreter, _identity
+from bitlocker_rules.outcome import STATUS_BY_CODE, Status
+from test_analysis import cases
+from test_properties import Loaded, parse_expr, ruleset_of
+
+EXPLAINED = (Status.FAIL, Status.NOT_APPLICABLE)
 
 
-def cited_facts(rule, conditions) -> set[str]:
-    """Every fact the cited conditions read (both sides of a comparison, the body of a count).
-    Collections count as context: a condition on a record holds for the records there were."""
+class Dropping(Interpreter):
+    """An interpreter that treats the conditions in ``drop`` as unknown (and every other one as it is)."""
+
+    def __init__(self, interpreter: Interpreter, drop) -> None:
+        super().__init__(interpreter.ruleset, interpreter.vocabulary)
+        self.drop = frozenset(_identity(c) for c in drop)
+
+    def kept(self, truth, condition):
+        return (None, (condition,)) if _identity(condition) in self.drop else (truth, (condition,))
+
+
+def cited_facts(rule: n.Rule, conditions) -> set[str]:
+    """Every fact the cited conditions read: both sides of a comparison, the body of a count,
+    and the collection of every quantifier a cited condition sits in (a condition on a record,
+    or evaluated once per record, holds for the records there were)."""
     spans = {c.span for c in conditions}
-    found, stack = set(COLLECTIONS), [e for e in (rule.applicability, *rule.requirements) if e is not None]
+    found: set[str] = set()
+    stack = [(e, ()) for e in (rule.applicability, *rule.requirements) if e is not None]
     while stack:
-        node = stack.pop()
+        node, within = stack.pop()
         if getattr(node, "span", None) in spans:
-            found.update(n.facts_read(node))
-        stack.extend((node.body,) if isinstance(node, n.DefinitionRef) else n.children(node))
+            found.update(n.facts_read(node), n.fields_read(node), within)
+        if isinstance(node, (n.Quantified, n.Count)):
+            found_in = (*within, *n.facts_read(node.collection))
+            stack.append((node.collection, within))
+            stack.extend((child, found_in) for child in n.children(node) if child is not node.collection)
+            if isinstance(node, n.Quantified) and node.span in spans:
+                found.update(n.facts_read(node.collection))
+            continue
+        children = (node.body,) if isinstance(node, n.DefinitionRef) else n.children(node)
+        stack.extend((child, within) for child in children)
     return found
 
 
-COLLECTIONS = {name for name, fact in S.VOCABULARY.facts.items() if fact.type.kind == "collection"}
+def explained_outcomes(interpreter, rules, values):
+    for rule in rules:
+        outcome = interpreter.evaluate(rule, values)
+        if outcome.status in EXPLAINED:
+            yield rule, outcome
 
 
-@given(ruleset=S.typed_rulesets(), facts=S.fact_values(), other=S.fact_values())
-def test_decisive_conditions_are_sufficient_and_minimal(ruleset, facts, other):
-    loaded = Loaded(ruleset)
-    for rule in loaded.rules:
-        outcome = loaded.interpreter.evaluate(rule, facts)
-        if outcome.status not in (Status.FAIL, Status.NOT_APPLICABLE):
-            continue
-        decisive = [c for c in (*outcome.applies_because, *outcome.reasons) if c.decisive]
-        assert decisive, outcome
-        # Sufficient: the decisive conditions alone force the verdict ...
-        assert loaded.interpreter.masked(decisive).verdict(rule, facts)[0] is outcome.status
-        # ... whatever the facts they do not cite are.
+def assert_complete(interpreter, rule, outcome, values) -> None:
+    """With every cited condition unknown, the verdict is no longer the one explained."""
+    cited = outcome.reasons if outcome.status is Status.FAIL else (*outcome.applies_because, *outcome.reasons)
+    assert cited, outcome
+    assert Dropping(interpreter, cited).verdict(rule, values)[0] is not outcome.status, (
+        "a condition the reasons leave out still forces the verdict", outcome.reasons)
+
+
+def assert_minimal(interpreter, rule, outcome, values) -> list:
+    """The decisive conditions force the verdict, and none of them can be left out; returns them."""
+    decisive = [c for c in (*outcome.applies_because, *outcome.reasons) if c.decisive]
+    assert decisive, outcome
+    assert interpreter.masked(decisive).verdict(rule, values)[0] is outcome.status
+    for condition in decisive:
+        rest = [c for c in decisive if c is not condition]
+        assert interpreter.masked(rest).verdict(rule, values)[0] is not outcome.status
+    return decisive
+
+
+@given(case=cases(), data=st.data())
+def test_explanations_are_complete_sufficient_and_minimal_on_small_domains(case, data):
+    values, now, _ = data.draw(st.sampled_from(case.table), label="values")
+    rules = [r for r in case.checked.rules if r.kind == "rule"]
+    for rule, outcome in explained_outcomes(case.interpreter, rules, values):
+        assert now[case.ids.index(rule.id)] is outcome.status, "the compiled verdict differs"
+        assert_complete(case.interpreter, rule, outcome, values)
+        decisive = assert_minimal(case.interpreter, rule, outcome, values)
+        # Sufficient: every assignment that agrees on the facts the decisive conditions cite
+        # (any value, or missing, for the others; any collection when none is cited) has
+        # the same verdict.
         keep = cited_facts(rule, decisive)
-        changed = {k: v for k, v in facts.items() if k in keep}
-        changed.update({k: v for k, v in other.items() if k not in keep})
-        assert loaded.interpreter.verdict(rule, changed)[0] is outcome.status
-        assert loaded.compiled_statuses(changed)[rule.id] is outcome.status
-        # Minimal: without any one of them the verdict is no longer forced.
-        for condition in decisive:
-            rest = [c for c in decisive if c is not condition]
-            assert loaded.interpreter.masked(rest).verdict(rule, facts)[0] is not outcome.status
+        index = case.ids.index(rule.id)
+        for row, statuses, _ in case.table:
+            if all(row.get(f) == values.get(f) for f in keep):
+                assert statuses[index] is outcome.status, (rule.id, keep, row)
+
+
+@given(ruleset=S.typed_rulesets(), facts=S.fact_values())
+def test_explanations_are_complete_and_minimal(ruleset, facts):
+    loaded = Loaded(ruleset)
+    for rule, outcome in explained_outcomes(loaded.interpreter, loaded.rules, facts):
+        assert_complete(loaded.interpreter, rule, outcome, facts)
+        assert_minimal(loaded.interpreter, rule, outcome, facts)
 
 
 @given(ruleset=S.typed_rulesets(), facts=S.fact_values())
@@ -61,22 +118,56 @@ def test_every_failing_rule_names_a_failing_condition(ruleset, facts):
     for rule in loaded.rules:
         outcome = loaded.interpreter.evaluate(rule, facts)
         if outcome.status is Status.FAIL:
-            assert outcome.reasons
+            assert any(c.status is Status.FAIL for c in outcome.reasons), outcome.reasons
         if outcome.status is Status.UNKNOWN:
             # Unknown either because of a missing fact, or because the sources disagree (a
             # disputed rule that fails) or do not confirm a pass: then the caveat says so.
             assert outcome.caveat or any(c.missing or c.status is Status.UNKNOWN for c in outcome.reasons)
 
 
+# --- every failing operand is cited: examples ---------------------------------------------------
+
+OFF = {"policy.flag": False, "policy.enabled": False, "device.tpm_present": False}
+
+
+def cited(condition_text: str, values: dict, *, applicability: str | None = None) -> list[str]:
+    """The texts of the reasons of rule K-0, whose requirement is ``condition_text``."""
+    when = parse_expr(applicability) if applicability else None
+    loaded = Loaded(ruleset_of(parse_expr(condition_text), applicability=when))
+    (rule,) = loaded.rules
+    outcome = loaded.interpreter.evaluate(rule, values)
+    assert STATUS_BY_CODE[loaded.compiled(values)[0]] is outcome.status
+    return [c.text for c in outcome.reasons]
+
+
+def test_a_false_and_cites_every_false_operand():
+    assert cited("policy.flag and policy.enabled and device.tpm_present", OFF) == [
+        "policy.flag", "policy.enabled", "device.tpm_present"]
+    assert cited("policy.flag and true and policy.enabled", OFF) == ["policy.flag", "policy.enabled"]
+
+
+def test_a_false_or_cites_every_operand():
+    assert cited("policy.flag or policy.enabled", OFF) == ["policy.flag", "policy.enabled"]
+
+
+def test_several_failing_requirements_are_all_cited():
+    two = n.Rule("K-0", "", requirements=(parse_expr("policy.flag"), parse_expr("policy.enabled")))
+    loaded = Loaded(n.Ruleset("props", "", rules=(two,)))
+    outcome = loaded.interpreter.evaluate(loaded.rules[0], OFF)
+    assert [c.text for c in outcome.reasons] == ["policy.flag", "policy.enabled"]
+
+
+def test_a_rule_that_does_not_apply_cites_every_false_condition_of_when():
+    assert cited("policy.flag", OFF, applicability="policy.enabled and device.tpm_present") == [
+        "policy.enabled", "device.tpm_present"]
+
+
 def test_a_condition_that_decides_both_when_and_a_requirement_is_cited_once():
     # `when` and the condition of an `implies` both read d0: one reason, not two alike.
-    from test_properties import parse_expr
-
-    off = {"policy.flag": False, "policy.enabled": False}
     ruleset = n.Ruleset("props", "", definitions=(n.Definition("d0", parse_expr("not policy.flag")),), rules=(
         n.Rule("K-0", "", applicability=parse_expr("d0"), requirements=(parse_expr("d0 implies policy.enabled"),)),))
     loaded = Loaded(ruleset)
-    outcome = loaded.interpreter.evaluate(loaded.rules[0], off)
+    outcome = loaded.interpreter.evaluate(loaded.rules[0], OFF)
     assert outcome.status is Status.FAIL
     assert [c.text for c in outcome.applies_because] == ["policy.flag"]
     assert [c.text for c in outcome.reasons] == ["policy.enabled"]
