@@ -779,6 +779,17 @@ def test_lint_agrees_with_brute_force(case):
         assert witness is not None and long_collection(witness)
 
 
+def test_fleet_repair_may_set_a_setting_to_a_value_a_device_holds():
+    # The rules name no constant: the value that helps is the devices' own (1.5), which a value
+    # set cut at the rules' constants alone does not hold.
+    vocab = Vocab([("policy.f0", "decimal"), ("device.f1", "decimal")], [])
+    checked = check_ruleset(parse_ruleset('ruleset g "G"\nrule R-0 "r" require policy.f0 == device.f1\n'), vocab.vocabulary)
+    fleet = [{"policy.f0": 1.0, "device.f1": 1.5}, {"policy.f0": 2.0, "device.f1": 1.5}, {"device.f1": 2.5}]
+    result = A.fleet_repair([checked], vocab.vocabulary, fleet)
+    assert (result.before, result.best.devices_satisfied) == (0, 2)
+    assert (result.best.change.fact, result.best.change.new_value) == ("policy.f0", 1.5)
+
+
 # --- what the analyser refuses ---------------------------------------------------------------
 
 REFUSED = Vocab([("policy.f0", "integer")], [("flag", "bool"), ("kind", "enum2")])

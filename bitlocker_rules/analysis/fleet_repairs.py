@@ -8,13 +8,13 @@ from typing import Any
 
 from ..vocabulary import Vocabulary
 from .analyzer import Analyzer, _values_of
-from .domains import _domains
+from .domains import _domains, _MergedInfo
 from .evaluation import _EMPTY, _complete, _Ctx
 from .logic import goal_mask
 from .records import FleetChange, FleetRepair, SettingChange
 from .repair import _change, _policy
 from .selection import _Entry, _interpreter_state
-from .values import _typed
+from .values import _same, _typed
 
 
 _SATISFIED = goal_mask("satisfied")
@@ -29,7 +29,7 @@ def fleet_repair(rulesets: Iterable[Any], vocabulary: Vocabulary, devices: Itera
     entries = analyzer.select()
     fleet = [dict(_values_of(d)) for d in devices]
     settings = list(dict.fromkeys(f for e in entries for f in e.facts if _policy(vocabulary, f)))
-    domains = _domains(entries, vocabulary, {})
+    domains = _fleet_domains(entries, vocabulary, fleet)
     base = [[_satisfied(e, values) for e in entries] for values in fleet]
     before = sum(all(row) for row in base)
     ranking = [FleetChange(None, before)]
@@ -42,6 +42,35 @@ def fleet_repair(rulesets: Iterable[Any], vocabulary: Vocabulary, devices: Itera
     if best.change is not None:
         _confirm_fleet(entries, fleet, best.change)
     return FleetRepair(best, before, len(fleet), tuple(ranking[:top]))
+
+
+def _fleet_domains(entries: Sequence[_Entry], vocabulary: Vocabulary, fleet: Sequence[Mapping[str, Any]]
+                   ) -> dict[str, tuple]:
+    """Each setting's candidate values for the fleet. A setting compared with a device fact may
+    need to equal (or pass) a device's value of it, so the value sets are made with each
+    distinct device's values of those facts fixed, and joined."""
+    linked = _compared_with_settings(entries, vocabulary)
+    found: dict[str, list] = {}
+    seen: set[str] = set()
+    for values in fleet or [{}]:
+        fixed = {f: values.get(f) for f in linked}
+        key = repr(sorted(fixed.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        for fact, options in _domains(entries, vocabulary, fixed).items():
+            known = found.setdefault(fact, [])
+            known += [v for v in options if not any(_same(v, w) for w in known)]
+    return {fact: tuple(options) for fact, options in found.items()}
+
+
+def _compared_with_settings(entries: Sequence[_Entry], vocabulary: Vocabulary) -> list[str]:
+    """The device facts (collections by their fields) the rules compare with a setting."""
+    linked: dict[str, None] = {}
+    for members in _MergedInfo.of(entries).components():
+        if any(t[0] == "f" and _policy(vocabulary, t[1]) for t in members):
+            linked.update((t[1], None) for t in members if not (t[0] == "f" and _policy(vocabulary, t[1])))
+    return list(linked)
 
 
 def _satisfied(e: _Entry, values: Mapping[str, Any]) -> bool:
