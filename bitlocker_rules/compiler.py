@@ -9,7 +9,6 @@ neither ``exec`` nor ``eval`` is used. Codes: 0 pass, 1 fail, 2 unknown, 3 not a
 
 from __future__ import annotations
 
-import functools
 import linecache
 import types
 from collections.abc import Callable, Mapping
@@ -34,6 +33,9 @@ class _Emitter:
         self.prelude: list[str] = []
         self.definitions: dict[str, str] = {}
         self.ids = count()
+        # _simple_atoms per node, for this ruleset only: nodes are compared without their
+        # constants' types (1 == True), which only one vocabulary's rules keep apart.
+        self.atoms: dict[n.Expr, tuple[n.Expr, ...] | None] = {}
 
     def temp(self, prefix: str = "_t") -> str:
         return f"{prefix}{next(self.ids)}"
@@ -204,8 +206,8 @@ class _Emitter:
 
     def verdict(self, rule: n.Rule, d: int) -> str:
         out = self.temp("_r")
-        when = _simple_atoms(rule.applicability) if rule.applicability is not None else ()
-        require = _simple_atoms(n.And(rule.requirements))
+        when = _simple_atoms(rule.applicability, self.atoms) if rule.applicability is not None else ()
+        require = _simple_atoms(n.And(rule.requirements), self.atoms)
         if when is not None and require is not None:
             self.flat_rule(out, when, require, d)
             return out
@@ -257,19 +259,24 @@ class _Emitter:
         return " or ".join(f"{v} is None" for v in names) or "False"
 
 
-@functools.lru_cache(maxsize=4096)
-def _simple_atoms(expr: n.Expr) -> tuple[n.Expr, ...] | None:
+def _simple_atoms(expr: n.Expr, memo: dict) -> tuple[n.Expr, ...] | None:
     """The distinct operands of a conjunction if each tests one fact against constants, else None.
 
-    Memoised on the (hashable, span-free) node, so shared definitions are walked once.
+    Memoised in ``memo`` on the (hashable, span-free) node, so shared definitions are walked once.
     """
+    if expr not in memo:
+        memo[expr] = _atoms_of(expr, memo)
+    return memo[expr]
+
+
+def _atoms_of(expr: n.Expr, memo: dict) -> tuple[n.Expr, ...] | None:
     if isinstance(expr, n.DefinitionRef):
-        return _simple_atoms(expr.body)
+        return _simple_atoms(expr.body, memo)
     if isinstance(expr, n.Not):  # `not standard_user`: one atom, negated, is one atom
-        inner = _simple_atoms(expr.operand)
+        inner = _simple_atoms(expr.operand, memo)
         return (n.negate(inner[0]),) if inner is not None and len(inner) == 1 else None
     if isinstance(expr, n.And):
-        parts = [_simple_atoms(o) for o in expr.operands]
+        parts = [_simple_atoms(o, memo) for o in expr.operands]
         return None if any(p is None for p in parts) else tuple(dict.fromkeys(a for p in parts for a in p))
     if isinstance(expr, n.Member) and isinstance(expr.operand, n.FactRef):
         return (expr,)

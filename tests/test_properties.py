@@ -37,6 +37,7 @@ from bitlocker_rules.outcome import STATUS_BY_CODE, Status
 from bitlocker_rules.printer import print_ruleset
 from bitlocker_rules.syntax import parse_ruleset
 from bitlocker_rules.versions import WindowsVersion, parse_windows_version
+from bitlocker_rules.vocabulary import build_vocabulary
 
 PASS, FAIL, UNKNOWN, NOT_APPLICABLE = Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE
 TRUTH = {PASS: True, FAIL: False, UNKNOWN: None}
@@ -581,3 +582,15 @@ def test_fixed_oversized_text_is_refused_with_a_located_error():
 def test_fixed_version_error_message_does_not_leak_int_error(raw):
     with pytest.raises(ValueError, match="^a Windows version"):
         parse_windows_version(raw, {})
+
+
+def test_fixed_compiled_rules_share_no_atoms_across_vocabularies():
+    # `policy.x == true` (bool) and `policy.x == 1` (integer) are equal nodes to Python (1 == True):
+    # compiled one after the other, the second once took the first's atoms, and its `not`
+    # became `policy.x == false`, so -2 made the rule not apply.
+    text = 'ruleset r ""\nrule R-1 ""\n  when not (policy.x == {c})\n  require policy.x == {c}\n'
+    typed = {kind: build_vocabulary({"facts": [{"name": "policy.x", "type": kind, "label": "X"}]})
+             for kind in ("bool", "integer")}
+    compile_ruleset(check_ruleset(parse_ruleset(text.format(c="true")), typed["bool"]))
+    verdicts = compile_ruleset(check_ruleset(parse_ruleset(text.format(c="1")), typed["integer"]))
+    assert verdicts({"policy.x": -2}) == (1,)  # -2 is not 1: the rule applies, and fails
