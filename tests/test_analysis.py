@@ -50,9 +50,11 @@ LITERALS = {
     "enum": ["Aa", "Bb", "Cc"],
     "integer": ["1", "3"],
     "decimal": ["1.0", "2.5"],
-    "version": ["10.0.17763", "10.0.19044"],
+    # Release names as rules write them (the vocabulary's [releases]): the same builds again.
+    "version": ["10.0.17763", "10.0.19044", "1809", "21H2"],
     "string": ['"a"', '"b"'],
 }
+RELEASES = {"1809": "10.0.17763", "21H2": "10.0.19044"}
 BRUTE = {
     "bool": [True, False],
     "enum": ["Aa", "Bb", "Cc"],
@@ -97,6 +99,7 @@ class Vocab:
         self.fields = fields
         self.strengths = {k: x for k, x in (strengths or {}).items() if x is not None}
         data = {
+            "releases": RELEASES,
             "enums": {
                 "E": {"members": [{"name": m, "label": f"Label {m}"} for m in BRUTE["enum"]]},
                 "G": {"members": [{"name": m, "label": f"Label {m}"} for m in FIELD_BRUTE["enum2"]]},
@@ -164,22 +167,28 @@ def _ops(kind: str) -> list[str]:
     return ["==", "!=", "<", "<=", ">", ">="] if kind in ORDERED else ["==", "!="]
 
 
+# Quantifier and count variables, outermost first: a body reads only its own variable (the
+# analyser refuses a body that reads an outer one, A101), so scopes nest up to three deep.
+INNER = {None: "x", "x": "y", "y": "z", "z": None}
+
+
 @st.composite
 def atoms(draw, vocab: Vocab, var: str | None, counts: bool) -> str:
     subjects = [(name, kind) for name, kind in vocab.scalars]
     if var is not None:
         subjects += [(f"{var}.{f}", k) for f, k in vocab.fields]
-    if vocab.fields and var is None:
+    if vocab.fields and (var is None or (counts and INNER[var])):
         subjects.append((COLLECTION, "collection"))
     subject, kind = draw(st.sampled_from(subjects))
     if kind == "collection":
-        form = draw(st.sampled_from(["presence", "count", "count"] if counts else ["presence"]))
+        form = draw(st.sampled_from(["presence", "count", "count"] if counts and INNER[var] else ["presence"]))
         if form == "presence":
             return f"{COLLECTION} is {draw(st.sampled_from(['present', 'missing']))}"
         body = ""
         if draw(st.booleans()):
-            body = draw(conditions(vocab, 0, "y", counts=False))
-            text = f"count(y in {COLLECTION}: {body})"
+            inner = INNER[var]
+            body = draw(conditions(vocab, 0, inner, counts=False))
+            text = f"count({inner} in {COLLECTION}: {body})"
         else:
             text = f"count({COLLECTION})"
         return f"{text} {draw(st.sampled_from(_ops('integer')))} {draw(st.sampled_from(['0', '1', '2']))}"
@@ -208,7 +217,7 @@ def conditions(draw, vocab: Vocab, depth: int, var: str | None = None, definitio
     options = ["atom", "atom"]
     if depth > 0:
         options += ["not", "and", "or", "implies", "if"]
-        if vocab.fields and var is None:
+        if vocab.fields and INNER[var]:
             options += ["any", "all"]
     if definitions and var is None:
         options.append("definition")
@@ -226,25 +235,30 @@ def conditions(draw, vocab: Vocab, depth: int, var: str | None = None, definitio
         return f"({sub()}) implies ({sub()})"
     if form == "if":
         return f"(if ({sub()}) then ({sub()}) else ({sub()}))"
-    body = draw(conditions(vocab, depth - 1, "x", 0, counts=False))
-    return f"({form} x in {COLLECTION}: {body})"
+    inner = INNER[var]
+    # Counts inside a body only one level down (each count multiplies the candidate collections).
+    body = draw(conditions(vocab, depth - 1, inner, 0, counts=counts and var is None))
+    return f"({form} {inner} in {COLLECTION}: {body})"
 
 
 @st.composite
 def rule_texts(draw, vocab: Vocab, max_rules: int = 3) -> tuple[str, list[tuple[str, str | None, list[str]]]]:
-    definitions = draw(st.integers(0, 1))
+    definitions = draw(st.integers(0, 2))
     lines = ['ruleset gen "Generated rules"', ""]
-    for i in range(definitions):
-        lines.append(f"define d{i} = {draw(conditions(vocab, 1))}")
+    for i in range(definitions):  # each may use the ones before it
+        lines.append(f"define d{i} = {draw(conditions(vocab, 1, definitions=i))}")
     rules = []
     for i in range(draw(st.integers(1, max_rules))):
         when = draw(st.none() | conditions(vocab, 1, definitions=definitions))
-        requires = draw(st.lists(conditions(vocab, 2, definitions=definitions), min_size=1, max_size=2))
+        depth = draw(st.sampled_from([2, 2, 2, 3]), label="depth")  # 3: quantifiers nest three deep
+        requires = draw(st.lists(conditions(vocab, depth, definitions=definitions), min_size=1, max_size=2))
         lines.append(f'rule R-{i} "Rule {i}"')
         if when is not None:
             lines.append(f"  when {when}")
         lines += [f"  require {r}" for r in requires]
         rules.append((f"R-{i}", when, requires))
+    if draw(st.booleans(), label="a note"):  # notes are no rules: the analyser leaves them out
+        lines += ['note N-0 "A note"', f"  when {draw(conditions(vocab, 1, definitions=definitions))}"]
     return "\n".join(lines) + "\n", rules
 
 
@@ -260,7 +274,7 @@ class Case:
         self.checked = check_ruleset(parse_ruleset(text, "gen.rules"), self.vocabulary)
         self.ids = [r.id for r in self.checked.rules if r.kind == "rule"]
         self.interpreter = Interpreter(self.checked, self.vocabulary)
-        compiled = compile_ruleset(self.checked)
+        self.compiled = compiled = compile_ruleset(self.checked)
         # Applicability alone, as a second compiled ruleset: PASS exactly when it is true.
         when = ['ruleset gen_when "Applicability"'] + [
             f'rule W-{i} "w"\n  require {w if w is not None else "true"}' for i, (_, w, _) in enumerate(rules)
@@ -336,6 +350,19 @@ def refusals_rejected(test):
     return run
 
 
+def rulesets_of(case: Case, data) -> list:
+    """The case's rules as one ruleset, or split over two (each with every definition): the
+    analyser selects rules across rulesets alike."""
+    if len(case.ids) < 2 or not data.draw(st.booleans(), label="split over two rulesets"):
+        return [case.checked]
+    import attrs
+
+    cut = data.draw(st.integers(1, len(case.ids) - 1), label="rules in the first ruleset")
+    rules = [r for r in case.checked.rules if r.kind == "rule"]
+    return [attrs.evolve(case.checked, rules=tuple(rules[:cut])),
+            attrs.evolve(case.checked, id="gen2", rules=tuple(rules[cut:]))]
+
+
 def statuses_by_interpreter(case: Case, values) -> dict[str, Status]:
     return {r.id: case.interpreter.verdict(r, values)[0] for r in case.checked.rules if r.kind == "rule"}
 
@@ -349,10 +376,10 @@ def long_collection(witness: A.Witness) -> bool:
 # --- properties ------------------------------------------------------------------------------
 
 
-@given(cases())
+@given(cases(), st.data())
 @refusals_rejected
-def test_satisfiability_agrees_with_brute_force(case):
-    result = A.check_satisfiable([case.checked], case.vocabulary)
+def test_satisfiability_agrees_with_brute_force(case, data):
+    result = A.check_satisfiable(rulesets_of(case, data), case.vocabulary)
     expected = case.sat(case.ids)
     if result.satisfiable:
         got = statuses_by_interpreter(case, result.witness.values)
@@ -544,12 +571,22 @@ def achievable(case: Case, goals: dict[int, set], fixed: dict) -> bool:
     return any(reaches(st_, goals) for _, st_, _ in case.rows(fixed))
 
 
-def assert_right_repair(case: Case, values: dict) -> None:
+def assert_right_repair(case: Case, values: dict, rulesets: list | None = None,
+                        max_changes: int | None = None) -> None:
     """The repair of ``values`` (every fact; None = missing) against the brute force: failing
     rules pass (not merely stop applying), the others keep their state, the lowered settings
-    are an inclusion-minimal set, and no such repair changes fewer settings."""
+    are an inclusion-minimal set, and no such repair changes fewer settings. With
+    ``max_changes``: the same repair when it changes no more, else A201."""
     given_values = {k: x for k, x in values.items() if x is not None}
-    result = A.repair([case.checked], case.vocabulary, given_values)
+    rulesets = rulesets or [case.checked]
+    result = A.repair(rulesets, case.vocabulary, given_values)
+    if max_changes is not None:
+        try:
+            bounded = A.repair(rulesets, case.vocabulary, given_values, max_changes=max_changes)
+        except A.AnalysisError as exc:
+            assert [d.code for d in exc.diagnostics] == ["A201"] and len(result.changes) > max_changes
+        else:
+            assert len(result.changes) <= max_changes and len(bounded.changes) == len(result.changes)
     policy = [name for name in case.names if name.startswith("policy.")]
     device = {name: values[name] for name in case.names if name not in policy}
     now = statuses_by_interpreter(case, given_values)
@@ -630,7 +667,8 @@ def alternative_cases(draw) -> Case:
 @given(cases(ordered=True), st.data())
 @refusals_rejected
 def test_repair_makes_failing_rules_pass_lowering_only_what_they_need(case, data):
-    assert_right_repair(case, current_values(case, data))
+    max_changes = data.draw(st.sampled_from([None, None, 0, 1, 2]), label="max_changes")
+    assert_right_repair(case, current_values(case, data), rulesets_of(case, data), max_changes)
 
 
 @given(alternative_cases(), st.data())
@@ -698,6 +736,10 @@ def test_compare_agrees_with_brute_force(case, data):
         return not any(all(s[i] in SATISFIED for i in ix) and not all(s[i] in SATISFIED for i in iy)
                        for _, s, _ in case.table)
 
+    # The relation is what the two differences say: no difference either way is equivalence.
+    relation = {(True, True): "equivalent", (True, False): "stricter", (False, True): "looser",
+                (False, False): "incomparable"}
+    assert result.relation == relation[(result.a_not_b is None, result.b_not_a is None)]
     for diff, xs, ys, holds in ((result.a_not_b, left, right, implies(left, right)),
                                 (result.b_not_a, right, left, implies(right, left))):
         if diff is None:
@@ -779,6 +821,32 @@ def test_lint_agrees_with_brute_force(case):
         assert witness is not None and long_collection(witness)
 
 
+@given(cases(max_rules=2), st.data())
+@refusals_rejected
+def test_fleet_repair_agrees_with_brute_force(case, data):
+    fleet = [current_values(case, data) for _ in range(data.draw(st.integers(1, 4), label="devices"))]
+    devices = [{k: x for k, x in values.items() if x is not None} for values in fleet]
+    result = A.fleet_repair([case.checked], case.vocabulary, devices)
+
+    def satisfied(values) -> bool:
+        return all(STATUS_BY_CODE[c] in SATISFIED for c in case.compiled(values))
+
+    def count(fact, value) -> int:
+        return sum(satisfied({k: x for k, x in {**d, fact: value}.items() if x is not None}) for d in devices)
+
+    before = sum(satisfied(d) for d in devices)
+    policy = [name for name in case.names if name.startswith("policy.")]
+    best = max([before] + [count(f, x) for f in policy for x in case.domain(f)])
+    assert (result.before, result.total) == (before, len(devices))
+    assert result.best.devices_satisfied == best, "a change that helps more devices exists"
+    if result.best.change is not None:  # the change it names does what it says
+        assert result.best.devices_satisfied > before
+        assert count(result.best.change.fact, result.best.change.new_value) == best
+    for ranked in result.ranking:
+        if ranked.change is not None:
+            assert count(ranked.change.fact, ranked.change.new_value) == ranked.devices_satisfied
+
+
 def test_fleet_repair_may_set_a_setting_to_a_value_a_device_holds():
     # The rules name no constant: the value that helps is the devices' own (1.5), which a value
     # set cut at the rules' constants alone does not hold.
@@ -788,6 +856,23 @@ def test_fleet_repair_may_set_a_setting_to_a_value_a_device_holds():
     result = A.fleet_repair([checked], vocab.vocabulary, fleet)
     assert (result.before, result.best.devices_satisfied) == (0, 2)
     assert (result.best.change.fact, result.best.change.new_value) == ("policy.f0", 1.5)
+
+
+@given(cases(), st.sampled_from(_ops("integer")), st.booleans())
+@refusals_rejected
+def test_a_count_compared_with_a_setting_is_refused_where_it_is(case, op, count_first):
+    """A count compared with a fact (not a constant) is refused (A102), located at that rule,
+    and lint reports that rule (L100) rather than guessing about it."""
+    vocab = Vocab(case.vocab.scalars + [("policy.limit", "integer")], case.vocab.fields or [("flag", "bool")])
+    sides = [f"count({COLLECTION})", "policy.limit"]
+    condition = " ".join([sides[0], op, sides[1]] if count_first else [sides[1], op, sides[0]])
+    text = case.text + f'rule C-1 "Counts against a setting"\n  require {condition}\n'
+    checked = check_ruleset(parse_ruleset(text, "gen.rules"), vocab.vocabulary)
+    with pytest.raises(A.AnalysisError) as info:
+        A.check_satisfiable([checked], vocab.vocabulary)
+    refused = [d for d in info.value.diagnostics if d.code == "A102"]
+    assert refused and all(text[d.span.start:d.span.end] == condition for d in refused)
+    assert ("C-1",) in [f.rules for f in A.lint([checked], vocab.vocabulary) if f.code == "L100"]
 
 
 # --- what the analyser refuses ---------------------------------------------------------------
