@@ -821,7 +821,21 @@ def test_lint_agrees_with_brute_force(case):
         assert witness is not None and long_collection(witness)
 
 
-@given(cases(max_rules=2), st.data())
+@st.composite
+def linked_cases(draw) -> Case:
+    """A setting compared with a device fact of its kind (``policy.f0 OP device.f1``) beside
+    generated rules over the two: the setting may need a value only the devices hold."""
+    kind = draw(st.sampled_from(ORDERED))
+    scalars = [("policy.f0", kind), ("device.f1", kind)]
+    vocab = Vocab(scalars, [], _strengths(draw, scalars))
+    text, rules = draw(rule_texts(vocab, 1))
+    # Mostly ==: only the device's own value passes it, and the rules' constants may not hold it.
+    link = f"policy.f0 {draw(st.sampled_from(['=='] * 6 + _ops(kind)))} device.f1"
+    text += f'rule L-0 "Linked"\n  require {link}\n'
+    return Case(vocab, text, rules + [("L-0", None, [link])])
+
+
+@given(cases(max_rules=2) | linked_cases(), st.data())
 @refusals_rejected
 def test_fleet_repair_agrees_with_brute_force(case, data):
     fleet = [current_values(case, data) for _ in range(data.draw(st.integers(1, 4), label="devices"))]
