@@ -124,16 +124,17 @@ _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u20
 
 
 def escape_controls(text: str) -> str:
-    r"""``text`` with every control character shown as an escape (ESC as ``\x1b``), so text read
-    from an input can never clear a screen, retitle a terminal or hide itself in a report."""
+    r"""``text`` with every control character shown as an escape (ESC as ``\u001b``), so text read
+    from an input can never clear a screen, retitle a terminal or hide itself in a report.
+
+    The escape is JSON's, so a JSON document stays valid (and means the same) once escaped."""
     if text.isprintable():
         return text
     return _CONTROLS.sub(_escaped, text)
 
 
 def _escaped(match: re.Match) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return f"\\u{ord(match.group()):04x}"
 
 
 def clip(text: str, limit: int = 200) -> str:
