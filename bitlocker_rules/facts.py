@@ -7,7 +7,6 @@ The project's own JSON formats are read here (a policy's ``settings`` and a devi
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -16,12 +15,9 @@ from typing import Any
 from attrs import field, frozen
 
 from .errors import Diagnostic, InputError, redact, suggest
-from .source import SourceText, Span
+from .reading import input_name, read_json
 from .vocabulary import Vocabulary
 
-MAX_INPUT_BYTES = 64 * 1024 * 1024
-MAX_JSON_DEPTH = 64
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 @frozen
@@ -219,54 +215,12 @@ def _sets_policy(part: Facts) -> bool:
 # JSON input files.
 
 
-def read_json(path: str | Path) -> tuple[Any, SourceText]:
-    """Parse a JSON file; errors carry file, line and column; size and depth are limited."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise InputError([Diagnostic("I001", f"larger than {MAX_INPUT_BYTES} bytes", file=str(path))])
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError([Diagnostic("I002", f"cannot read the file: {exc.strerror}", file=str(path))]) from None
-    except UnicodeDecodeError:
-        raise InputError([Diagnostic("I003", "not UTF-8 text", file=str(path))]) from None
-    return parse_json(text, str(path)), SourceText(text, str(path))
-
-
-def parse_json(text: str, name: str = "<input>") -> Any:
-    """Parse JSON text with the same errors and limits as ``read_json``."""
-    source = SourceText(text, name)
-    depth_at = _too_deep(text)
-    if depth_at is not None:
-        raise InputError([Diagnostic("I004", f"JSON nested deeper than {MAX_JSON_DEPTH} levels",
-                                     source=source, span=Span(depth_at, depth_at + 1))])
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError([Diagnostic("I005", f"malformed JSON: {exc.msg}", source=source,
-                                     span=Span(exc.pos, exc.pos + 1))]) from None
-
-
-def _too_deep(text: str) -> int | None:
-    """Offset of the first bracket past MAX_JSON_DEPTH, ignoring brackets inside strings."""
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return None
-    depth = 0
-    blanked = _STRINGS.sub(lambda m: " " * len(m.group()), text)
-    for match in re.finditer(r"[\[\]{}]", blanked):
-        depth += 1 if match.group() in "[{" else -1
-        if depth > MAX_JSON_DEPTH:
-            return match.start()
-    return None
-
-
 def load_policy_file(path: str | Path, vocabulary: Vocabulary) -> Facts:
     """Read the project's own policy JSON: ``{"id", "displayName", "settings": {fact: value}}``."""
     data, _ = read_json(path)
     settings = _section(data, "settings", path)
-    name = f"policy {data.get('displayName') or data.get('id') or Path(path).name!r}"
-    return facts_from_mapping(settings, vocabulary, origin=str(path), default_namespace="policy",
+    name = f"policy {data.get('displayName') or data.get('id') or Path(input_name(path)).name!r}"
+    return facts_from_mapping(settings, vocabulary, origin=input_name(path), default_namespace="policy",
                               allowed=("policy",), path="$.settings", name=name)
 
 
@@ -274,15 +228,15 @@ def load_device_file(path: str | Path, vocabulary: Vocabulary) -> Facts:
     """Read the project's own device JSON: ``{"id", "deviceName", "facts": {fact: value}}``."""
     data, _ = read_json(path)
     facts = _section(data, "facts", path)
-    name = f"device {data.get('deviceName') or data.get('id') or Path(path).name!r}"
-    return facts_from_mapping(facts, vocabulary, origin=str(path), default_namespace="device",
+    name = f"device {data.get('deviceName') or data.get('id') or Path(input_name(path)).name!r}"
+    return facts_from_mapping(facts, vocabulary, origin=input_name(path), default_namespace="device",
                               allowed=("device", "actor", "action", "tenant"), path="$.facts", name=name)
 
 
 def _section(data: Any, key: str, path) -> Mapping[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get(key), dict):
         raise InputError([Diagnostic(
-            "I101", f"expected a JSON object with an object `{key}`", path=f"$.{key}", file=str(path),
+            "I101", f"expected a JSON object with an object `{key}`", path=f"$.{key}", file=input_name(path),
             help=f'write {{"{key}": {{"<fact name>": <value>, …}}}}; see docs/input-formats.md',
         )])
     return data[key]

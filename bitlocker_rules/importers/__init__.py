@@ -34,7 +34,8 @@ from typing import Any
 import attrs
 
 from ..errors import Diagnostic, InputError
-from ..facts import facts_from_mapping, read_json
+from ..facts import facts_from_mapping
+from ..reading import read_json
 from ..vocabulary import Vocabulary
 from . import catalog, device as _device, graph, omauri
 from .detect import (
@@ -92,8 +93,8 @@ def import_policies(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>
 
 def load_policies(path: str | Path, vocabulary: Vocabulary) -> tuple[ImportedPolicy, ...]:
     """Read a policy export file (malformed JSON is reported with line and column)."""
-    data, _ = read_json(path)
-    return import_policies(data, vocabulary, origin=str(path))
+    data, source = read_json(path)
+    return import_policies(data, vocabulary, origin=source.name)
 
 
 def _one_policy(item: Any, index: OriginIndex, origin: str, path: str) -> ImportedPolicy:
@@ -162,8 +163,8 @@ def import_devices(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>"
 
 def load_devices(path: str | Path, vocabulary: Vocabulary) -> tuple[ImportedDevice, ...]:
     """Read a device input file (malformed JSON is reported with line and column)."""
-    data, _ = read_json(path)
-    return import_devices(data, vocabulary, origin=str(path))
+    data, source = read_json(path)
+    return import_devices(data, vocabulary, origin=source.name)
 
 
 def _one_device(item: Any, index: OriginIndex, origin: str, path: str) -> ImportedDevice:
