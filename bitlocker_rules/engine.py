@@ -19,7 +19,7 @@ from . import nodes as n
 from .checker import check_all, check_ruleset
 from .compiler import Decide, ScenarioStep, Verdicts, compile_decision, compile_ruleset
 from .errors import Diagnostic, RulesError, suggest
-from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping
+from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
     PASSED, ConflictRecord, Decision, Report, RuleOutcome, Status, UsageError, at_or_above, require,
@@ -29,7 +29,7 @@ from .requirements import citations
 from .resources import rulesets_dir, shipped_ruleset_paths
 from .scenarios import ScenarioResolver, declared_by_rulesets
 from .syntax import parse_ruleset
-from .vocabulary import Vocabulary, is_typed, shipped_vocabulary
+from .vocabulary import Vocabulary, is_typed, shipped_vocabulary  # noqa: F401 - shipped_vocabulary: re-exported
 
 
 @frozen
@@ -61,7 +61,7 @@ def compile_text(text: str, name: str = "<string>", vocabulary: Vocabulary | Non
     """Parse, check and compile rule text; raise RulesError with every problem."""
     require(text, str, "compile_text(text)", "rule text (str)")
     require(name, str, "compile_text(name)", "the file name diagnostics show (str)")
-    vocabulary = _vocabulary(vocabulary, "compile_text(vocabulary)")
+    vocabulary = given_vocabulary(vocabulary, "compile_text(vocabulary)")
     checked = check_ruleset(parse_ruleset(text, name), vocabulary)
     return LoadedRuleset(checked, name, compile_ruleset(checked), Interpreter(checked, vocabulary))
 
@@ -117,7 +117,7 @@ class Engine:
     def __init__(self, rulesets: Iterable[LoadedRuleset], vocabulary: Vocabulary | None = None,
                  scenarios: Iterable[str] | Mapping[str, str] | None = None) -> None:
         self.rulesets = _loaded_rulesets(rulesets)
-        self.vocabulary = _vocabulary(vocabulary, "Engine(vocabulary)")
+        self.vocabulary = given_vocabulary(vocabulary, "Engine(vocabulary)")
         check_all(r.ruleset for r in self.rulesets)
         declared = _declared(scenarios, "Engine(scenarios)")
         needed = {name for loaded in self.rulesets for rule in loaded.ruleset.rules for name in rule.scenarios}
@@ -171,7 +171,7 @@ class Engine:
         Naming a ruleset whose header declares a scenario declares that scenario, as
         ``scenarios`` does (see ``Engine``).
         """
-        vocabulary = _vocabulary(vocabulary, "Engine.load(vocabulary)")
+        vocabulary = given_vocabulary(vocabulary, "Engine.load(vocabulary)")
         names = _ruleset_names(rulesets) if rulesets is not None else list(shipped_ruleset_paths())
         loaded: list[LoadedRuleset] = []
         problems: list[Diagnostic] = []
@@ -472,13 +472,6 @@ class Engine:
                             f"{declared.type} value", file=argument,
                     help="build Facts with engine.facts({...}) or facts_from_mapping, which convert raw values"))
         return UsageError(found) if found else None
-
-
-def _vocabulary(vocabulary: Any, argument: str) -> Vocabulary:
-    if vocabulary is None:
-        return shipped_vocabulary()
-    require(vocabulary, Vocabulary, argument, "a Vocabulary (shipped_vocabulary() or load_vocabulary(path)) or None")
-    return vocabulary
 
 
 def _loaded_rulesets(rulesets: Any) -> tuple[LoadedRuleset, ...]:

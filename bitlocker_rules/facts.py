@@ -73,7 +73,7 @@ def facts_from_mapping(
     vocabulary is the shipped one unless given. UsageError when ``mapping`` is not a mapping.
     """
     require(mapping, Mapping, "facts_from_mapping(mapping)", "a mapping {fact name: value}")
-    vocabulary = _vocabulary(vocabulary, "facts_from_mapping(vocabulary)")
+    vocabulary = given_vocabulary(vocabulary, "facts_from_mapping(vocabulary)")
     allowed = tuple(allowed) if allowed else None
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -106,8 +106,8 @@ def facts_from_mapping(
     return Facts(values, origins, name=name)
 
 
-def _vocabulary(vocabulary: Vocabulary | None, argument: str) -> Vocabulary:
-    """``vocabulary``, the shipped one when None; UsageError for anything else."""
+def given_vocabulary(vocabulary: Vocabulary | None, argument: str) -> Vocabulary:
+    """``vocabulary``, the shipped one when None; UsageError (naming ``argument``) for anything else."""
     if vocabulary is None:
         return shipped_vocabulary()
     require(vocabulary, Vocabulary, argument, "a Vocabulary (shipped_vocabulary() or load_vocabulary(path)) or None")
@@ -302,7 +302,7 @@ def load_policy_file(path: str | Path, vocabulary: Vocabulary | None = None) -> 
     An Intune export (Graph JSON) is read by ``bitlocker_rules.load_policies`` instead.
     """
     require(path, (str, PathLike), "load_policy_file(path)", "a file path (str or pathlib.Path)")
-    vocabulary = _vocabulary(vocabulary, "load_policy_file(vocabulary)")
+    vocabulary = given_vocabulary(vocabulary, "load_policy_file(vocabulary)")
     data, _ = read_json(path)
     settings = _section(data, "settings", path)
     name = f"policy {data.get('displayName') or data.get('id') or Path(path).name!r}"
@@ -316,7 +316,7 @@ def load_device_file(path: str | Path, vocabulary: Vocabulary | None = None) -> 
     A Graph ``managedDevice`` or another device export is read by ``bitlocker_rules.load_devices``.
     """
     require(path, (str, PathLike), "load_device_file(path)", "a file path (str or pathlib.Path)")
-    vocabulary = _vocabulary(vocabulary, "load_device_file(vocabulary)")
+    vocabulary = given_vocabulary(vocabulary, "load_device_file(vocabulary)")
     data, _ = read_json(path)
     facts = _section(data, "facts", path)
     name = f"device {data.get('deviceName') or data.get('id') or Path(path).name!r}"
