@@ -27,7 +27,7 @@ from . import nodes as n
 from .errors import Diagnostic, RulesError
 
 Verdicts = Callable[[Mapping[str, Any]], tuple[int, ...]]
-Decide = Callable[[Mapping[str, Any]], int]
+Decide = Callable[[Mapping[str, Any]], int]  # an index into the engine's decisions (strict: a bool)
 
 
 @frozen
@@ -116,18 +116,18 @@ class _Emitter:
     def load(self, fact: str) -> None:
         """Read ``fact`` into a new local, ahead of the code that needs it (a scenario fact: resolve it there)."""
         step = self.scenarios.get(fact)
-        inferred = step is not None and step.infer and step.fixed is None
-        if inferred:
-            for read in n.facts_read(step.on, step.off, *(on for _, on in step.excluders)):
+        inferred = step if step is not None and step.infer and step.fixed is None else None
+        if inferred is not None:
+            for read in n.facts_read(inferred.on, inferred.off, *(on for _, on in inferred.excluders)):
                 if read not in self.fact_vars:  # first, so the resolution below reads locals only
                     self.load(read)
         var = self.fact_vars[fact] = self.temp("_v")
         value = repr(step.fixed) if step is not None and step.fixed is not None else \
             f"{self.getter}({self.const(fact)})"
         self.loads.append("    " * self.top + f"{var} = {value}")
-        if inferred:
+        if inferred is not None:
             body, self.lines = self.lines, self.loads
-            self.resolve(var, step)
+            self.resolve(var, inferred)
             self.lines = body
 
     def resolve(self, var: str, step: ScenarioStep) -> None:

@@ -7,10 +7,10 @@ that did not pass (or for every rule when asked), to explain them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from attrs import field, frozen
@@ -66,7 +66,7 @@ def compile_text(text: str, name: str = "<string>", vocabulary: Vocabulary | Non
     return LoadedRuleset(checked, name, compile_ruleset(checked), Interpreter(checked, vocabulary))
 
 
-def load_ruleset(name_or_path: str | Path, vocabulary: Vocabulary | None = None) -> LoadedRuleset:
+def load_ruleset(name_or_path: str | PathLike[str], vocabulary: Vocabulary | None = None) -> LoadedRuleset:
     """Load a shipped ruleset by name (``silent_enablement``) or any ``.rules`` file by path."""
     require(name_or_path, (str, PathLike), "load_ruleset(name_or_path)", "a ruleset name or a file path")
     path = resolve_ruleset(name_or_path)
@@ -77,7 +77,7 @@ def load_ruleset(name_or_path: str | Path, vocabulary: Vocabulary | None = None)
     return compile_text(text, _display_path(path), vocabulary)
 
 
-def resolve_ruleset(name_or_path: str | Path) -> Path:
+def resolve_ruleset(name_or_path: str | PathLike[str]) -> Path:
     """The file a ruleset name or path refers to; RulesError with a suggestion otherwise."""
     shipped = shipped_ruleset_paths()
     if str(name_or_path) in shipped:
@@ -161,10 +161,10 @@ class Engine:
         self._plain = not self._derives and not self._decides_per_policy
         # fail_on -> the compiled function, when a Facts record's table can go straight in (_plain).
         self._fast_decide: dict[str, Decide] = {}
-        self._fast_passes: dict[str, Decide] = {}
+        self._fast_passes: dict[str, Callable[[Mapping[str, Any]], bool]] = {}
 
     @classmethod
-    def load(cls, rulesets: Iterable[str | Path] | None = None, vocabulary: Vocabulary | None = None,
+    def load(cls, rulesets: Iterable[str | PathLike[str]] | None = None, vocabulary: Vocabulary | None = None,
              scenarios: Iterable[str] | Mapping[str, str] | None = None) -> Engine:
         """Load rulesets by name or path (default: every shipped ruleset), collecting all errors.
 
@@ -397,8 +397,10 @@ class Engine:
             counted = [(k, rule) for k, (_, rule) in enumerate(self._order) if at_or_above(rule.severity, fail_on)]
             self._deciders[key] = compile_decision(counted, self._scenario_steps(), strict=strict,
                                                    name=f"{'passes' if strict else 'decision'}, fail on {fail_on}")
-            if self._plain:  # no derived fact read, no rule decided per policy: Facts go straight in
-                (self._fast_passes if strict else self._fast_decide)[fail_on] = self._deciders[key]
+            if self._plain and strict:  # no derived fact read, no rule decided per policy: Facts go straight in
+                self._fast_passes[fail_on] = cast(Callable[[Mapping[str, Any]], bool], self._deciders[key])
+            elif self._plain:
+                self._fast_decide[fail_on] = self._deciders[key]
         values = {**facts.table, **derived(facts.table)} if self._derives else facts.table
         try:
             return self._deciders[key](values)
@@ -485,7 +487,7 @@ def _loaded_rulesets(rulesets: Any) -> tuple[LoadedRuleset, ...]:
     return found
 
 
-def _ruleset_names(rulesets: Any) -> list[str | PathLike]:
+def _ruleset_names(rulesets: Any) -> list[str | PathLike[str]]:
     """``Engine.load(rulesets)`` checked: a list of names or paths, each once, in order."""
     if isinstance(rulesets, (str, bytes, PathLike)) or not isinstance(rulesets, Iterable):
         hint = f"write Engine.load([{str(rulesets)!r}])" if isinstance(rulesets, (str, PathLike)) else None
