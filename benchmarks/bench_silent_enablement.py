@@ -783,6 +783,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli-runs", type=int, default=10, help="timed CLI runs (one more is discarded)")
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI timing")
     parser.add_argument("--no-interpreter", action="store_true", help="skip the (slow) interpreter row")
+    parser.add_argument("--no-peers", action="store_true", help="skip rule-engine, cedarpy and regopy")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="time with time.perf_counter (wall) or time.process_time (this process's CPU "
@@ -852,7 +853,7 @@ def main(argv: list[str] | None = None) -> int:
               unwrap=lambda decision: DECIDED[decision.status]),
     ]
     missing_peers = []
-    for label, build in PEERS:
+    for label, build in () if args.no_peers else PEERS:
         try:
             built = build()
         except ImportError:
