@@ -350,7 +350,11 @@ class Engine:
     def verdicts(self, values: Mapping[str, Any]) -> list[tuple[int, ...]]:
         """Only the verdict codes per ruleset, on typed values (a ``Facts`` record's ``values``):
         the path for fleets and benchmarks."""
-        values = self.resolved(values)
+        try:
+            values = self.resolved(values)
+        except AttributeError:  # checked only when it breaks: this runs once per device of a fleet
+            require(values, Mapping, "Engine.verdicts(values)", "a mapping {fact name: typed value}")
+            raise
         return [loaded.verdicts(values) for loaded in self.rulesets]
 
     def decide(self, facts: Facts | Mapping[str, Any], *, fail_on: str = "info") -> Decision:

@@ -139,6 +139,9 @@ def test_other_entry_points_check_their_arguments():
         load_policy_file(3)
     with pytest.raises(UsageError):
         merge_facts(Facts({}))
+    with pytest.raises(UsageError) as error:
+        SILENT.verdicts([("device.os_version", "1809")])
+    assert "a mapping {fact name: typed value}" in usage(error)
 
 
 def test_a_fact_name_that_is_not_a_string_is_an_input_error():
