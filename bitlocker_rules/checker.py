@@ -15,8 +15,8 @@ import attrs
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError, suggest
+from .resources import keywords
 from .source import SourceText, Span
-from .syntax import KEYWORDS
 from .versions import parse_windows_version
 from .vocabulary import NAMESPACES, Fact, FactType, Vocabulary
 
@@ -74,7 +74,7 @@ class _Checker:
         return Span(at, at + len(word)) if at >= 0 else span
 
     def definition(self, definition: n.Definition) -> n.Definition:
-        if definition.name in KEYWORDS:
+        if definition.name in keywords():
             self.error("E208", f"`{definition.name}` is a keyword of the rule language", definition.span,
                        help="choose another name for the definition")
         if definition.name in self.definitions:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import Diagnostic, InputError, escape_controls, redact
-from ..fleet import write_jsonl
 
 STANDARD_STREAM = "-"  # as an --output, standard output; as an input, standard input
 
@@ -121,6 +120,8 @@ def jsonl_output(path: str | None):
     if path is None:
         yield None
         return
+    from ..fleet import write_jsonl  # noqa: PLC0415 - only a fleet run pays for importing the fleet package
+
     with report_stream(path) as stream:
         yield write_jsonl(stream)
 
