@@ -103,3 +103,22 @@ def test_a_cached_check_never_loads_the_parser(cache_dir):
     assert cold == "LOADED ['bitlocker_rules.syntax', 'lark']"
     assert warm == "LOADED []"
     assert runs[0].stdout == runs[1].stdout
+
+
+def test_a_cached_tree_hashes_as_a_fresh_one_in_another_process(cache_dir):
+    """String hashes differ between processes: a hash cached in a node must not outlive its process."""
+    program = (
+        "from bitlocker_rules.engine import compile_text, load_ruleset, resolve_ruleset\n"
+        "cached = load_ruleset('silent_enablement').ruleset\n"
+        "fresh = compile_text(resolve_ruleset('silent_enablement').read_text(), 'rulesets/silent_enablement.rules')"
+        ".ruleset\n"
+        "assert cached == fresh\n"
+        "pairs = [(a, b) for r, s in zip(cached.rules, fresh.rules) for a, b in zip(r.requirements, s.requirements)]\n"
+        "assert pairs and all(hash(a) == hash(b) for a, b in pairs)\n"
+        "print('ok', len(pairs))\n"
+    )
+    for seed in ("1", "2"):
+        env = {**os.environ, "BITLOCKER_RULES_CACHE": str(cache_dir), "PYTHONHASHSEED": seed}
+        run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, cwd=ROOT)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith("ok")
