@@ -7,7 +7,7 @@ rest of the tree's shape as written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
 import attrs
@@ -18,11 +18,16 @@ from .source import SourceText, Span
 
 _SPAN = field(default=None, eq=False, repr=False, kw_only=True)
 
+# Nodes cache their hash: definitions are shared sub-trees (``define d2 = d1 and d1``), so a
+# chain of them is a tree of exponential size but a graph of linear size; a cached hash is
+# computed once per object, so hashing it costs the graph, not the tree.
+_node = frozen(cache_hash=True)
+
 
 # --- leaves as parsed -----------------------------------------------------
 
 
-@frozen
+@_node
 class Name:
     """A dotted name as written: a fact, a definition, a bound variable or an enum member."""
 
@@ -35,7 +40,7 @@ class Name:
         return ".".join(self.path)
 
 
-@frozen
+@_node
 class Literal:
     """A literal as written; ``kind`` is string, integer, decimal, version or bool."""
 
@@ -47,7 +52,7 @@ class Literal:
 # --- leaves after checking ----------------------------------------------------
 
 
-@frozen
+@_node
 class FactRef:
     """A resolved reference to a declared fact."""
 
@@ -55,7 +60,7 @@ class FactRef:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class FieldRef:
     """A field of the record a quantifier variable is bound to."""
 
@@ -65,7 +70,7 @@ class FieldRef:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class DefinitionRef:
     """A use of a named definition, with the checked body it stands for."""
 
@@ -74,7 +79,7 @@ class DefinitionRef:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Const:
     """A typed constant: bool, int, float, str, enum member name or WindowsVersion.
 
@@ -90,7 +95,7 @@ class Const:
 # --- structure -------------------------------------------------------------------
 
 
-@frozen
+@_node
 class Compare:
     """``left op right`` with op one of ``== != < <= > >=``."""
 
@@ -100,7 +105,7 @@ class Compare:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Member:
     """``operand in {…}`` or, negated, ``operand not in {…}``."""
 
@@ -110,7 +115,7 @@ class Member:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Presence:
     """``operand is present`` or ``operand is missing``."""
 
@@ -119,7 +124,7 @@ class Presence:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Not:
     """``not operand``."""
 
@@ -127,7 +132,7 @@ class Not:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class And:
     """``a and b and …``."""
 
@@ -135,7 +140,7 @@ class And:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Or:
     """``a or b or …``."""
 
@@ -143,7 +148,7 @@ class Or:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Implies:
     """``antecedent implies consequent``, also written ``if a then b``."""
 
@@ -152,7 +157,7 @@ class Implies:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Conditional:
     """``if condition then a else b``: ``(condition implies a) and (not condition implies b)``."""
 
@@ -162,7 +167,7 @@ class Conditional:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Quantified:
     """``any x in collection: body`` or ``all x in collection: body``."""
 
@@ -173,7 +178,7 @@ class Quantified:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Count:
     """``count(collection)`` or ``count(x in collection: body)``."""
 
@@ -192,7 +197,7 @@ Expr = Union[
 # --- declarations ------------------------------------------------------------------
 
 
-@frozen
+@_node
 class Definition:
     """``define name = expr``."""
 
@@ -201,7 +206,7 @@ class Definition:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Rule:
     """A rule (``kind == "rule"``) or an informational note (``kind == "note"``).
 
@@ -230,7 +235,7 @@ class Rule:
     spans: Mapping[str, Span] = field(factory=dict, eq=False, repr=False, kw_only=True)
 
 
-@frozen
+@_node
 class Ruleset:
     """One rule file: a header (with the scenarios all its rules are about), definitions, and
     rules and notes in file order."""
@@ -255,24 +260,33 @@ def negate(e: Expr) -> Expr:
 
     Exact in Kleene logic (De Morgan and double negation hold; unknown stays unknown). An
     implication and an if-then-else are negated in their expanded forms, since
-    ``c or not c`` is not true when ``c`` is unknown.
+    ``c or not c`` is not true when ``c`` is unknown. A definition used several times is
+    negated once (its negation is shared), so the result is as small as the input graph.
     """
+    return _negate(e, {})
+
+
+def _negate(e: Expr, done: dict[int, Expr]) -> Expr:
     if isinstance(e, Not):
         return e.operand
     if isinstance(e, And):
-        return Or(tuple(negate(o) for o in e.operands), span=e.span)
+        return Or(tuple(_negate(o, done) for o in e.operands), span=e.span)
     if isinstance(e, Or):
-        return And(tuple(negate(o) for o in e.operands), span=e.span)
+        return And(tuple(_negate(o, done) for o in e.operands), span=e.span)
     if isinstance(e, Implies):
-        return And((e.antecedent, negate(e.consequent)), span=e.span)
+        return And((e.antecedent, _negate(e.consequent, done)), span=e.span)
     if isinstance(e, Conditional):
-        return Or((And((e.condition, negate(e.then)), span=e.span),
-                   And((negate(e.condition), negate(e.otherwise)), span=e.span)), span=e.span)
+        return Or((And((e.condition, _negate(e.then, done)), span=e.span),
+                   And((_negate(e.condition, done), _negate(e.otherwise, done)), span=e.span)), span=e.span)
     if isinstance(e, DefinitionRef):
-        return negate(e.body)
+        # Keyed by the body's identity: every use of one definition shares its body.
+        found = done.get(id(e.body))
+        if found is None:
+            found = done[id(e.body)] = _negate(e.body, done)
+        return found
     if isinstance(e, Quantified):
         other = "any" if e.quantifier == "all" else "all"
-        return Quantified(other, e.var, e.collection, negate(e.body), span=e.span)
+        return Quantified(other, e.var, e.collection, _negate(e.body, done), span=e.span)
     if isinstance(e, Const):
         return Const(not e.value, span=e.span, kind=e.kind)
     if isinstance(e, Member):
@@ -348,25 +362,31 @@ def children(node: object) -> tuple:
     return tuple(found)
 
 
-def facts_read(*exprs: Expr | None) -> tuple[str, ...]:
-    """Every fact a set of checked expressions reads, definitions included, in first-use order."""
-    found: dict[str, None] = {}
+def walk(*exprs: Expr | None) -> Iterator[object]:
+    """Every node of checked expressions, depth first in reading order, each definition's
+    body once (a definition used many times is walked once: the walk costs the graph of
+    shared definitions, not the tree they expand to)."""
+    seen: set[int] = set()
     stack = [e for e in reversed(exprs) if e is not None]
     while stack:
         node = stack.pop()
-        if isinstance(node, FactRef):
-            found[node.fact] = None
+        if isinstance(node, DefinitionRef):
+            if id(node.body) in seen:
+                continue
+            seen.add(id(node.body))
+        yield node
         stack.extend(reversed(children(node)))
-    return tuple(found)
+
+
+def facts_read(*exprs: Expr | None) -> tuple[str, ...]:
+    """Every fact a set of checked expressions reads, definitions included, in first-use order."""
+    return tuple(dict.fromkeys(node.fact for node in walk(*exprs) if isinstance(node, FactRef)))
 
 
 def fields_read(*exprs: Expr | None) -> dict[str, tuple[str, ...]]:
     """Per collection fact, the record fields a set of checked expressions reads, definitions included."""
     found: dict[str, dict[str, None]] = {}
-    stack = [e for e in exprs if e is not None]
-    while stack:
-        node = stack.pop()
+    for node in walk(*exprs):
         if isinstance(node, FieldRef):
             found.setdefault(node.collection, {})[node.field] = None
-        stack.extend(children(node))
     return {collection: tuple(sorted(fields)) for collection, fields in found.items()}

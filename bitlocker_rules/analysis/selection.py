@@ -49,6 +49,8 @@ class _Entry:
 
     def state(self, ctx: _Ctx) -> int:
         """The set of (applicability, requirement) states still possible."""
+        if ctx.memo:
+            ctx.memo.clear()  # the assignment may have changed since
         a = T if self.app is None else self.app(ctx, _EMPTY)
         if a == F:
             return _STATES[F][ALL]
