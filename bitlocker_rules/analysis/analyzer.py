@@ -12,7 +12,7 @@ from ..outcome import Status
 from ..vocabulary import Vocabulary
 from .domains import _domains
 from .logic import goal_mask
-from .records import AnalysisError, RuleConflict, Satisfiability, Witness
+from .records import AnalysisError, Deadline, RuleConflict, Satisfiability, Undecided, Witness
 from .search import _Constraint, _groups, _prepare, _search
 from .selection import _Entry, _entries, _interpreter_state
 from .unionfind import _Union
@@ -30,12 +30,15 @@ class Analyzer:
     ``rulesets`` are LoadedRulesets (``engine.load_ruleset``) or checked ``Ruleset``s;
     ``rules`` optionally restricts the selection to these rule ids. Rules outside the
     decidable fragment are listed in ``unsupported`` (with diagnostics); a question that
-    involves them raises ``AnalysisError``.
+    involves them raises ``AnalysisError``. Every search stops at ``deadline`` (a
+    ``Deadline``, or seconds from now; None: no limit) with ``Undecided``.
     """
 
-    def __init__(self, rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None) -> None:
+    def __init__(self, rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None,
+                 deadline: Deadline | float | None = None) -> None:
         self.vocabulary = vocabulary
         self.rulesets = tuple(rulesets)
+        self.deadline = Deadline.of(deadline)
         self.entries = _entries(self.rulesets, vocabulary, rules)
         self._domain_cache: dict[tuple[int, ...], dict[str, tuple]] = {}
 
@@ -81,7 +84,7 @@ class Analyzer:
         result = dict(fixed)
         for group in _groups(constraints):
             entries = list({e.index: e for c in group for e in c.entries}.values())
-            found = _search(group, fixed, self.domains(entries, fixed))
+            found = _search(group, fixed, self.domains(entries, fixed), deadline=self.deadline)
             if found is None:
                 return None
             result.update(found)
@@ -225,21 +228,29 @@ def _components(entries: Sequence[_Entry], fixed: Mapping[str, Any]) -> list[lis
 
 def check_satisfiable(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str] | None = None,
                       facts: Mapping[str, Any] | Any = None, fixed_namespaces: Iterable[str] = (),
-                      goal: str | Status | Iterable[Status | str] = "satisfied") -> Satisfiability:
+                      goal: str | Status | Iterable[Status | str] = "satisfied",
+                      timeout: float | Deadline | None = None) -> Satisfiability:
     """Can some assignment of the free facts give every selected rule a verdict in ``goal``?
 
     ``facts`` (a values mapping or a Facts record) fixes those facts; facts of a namespace
     in ``fixed_namespaces`` that ``facts`` lacks are fixed as missing. Returns a witness
-    validated by the interpreter, or a minimal conflicting set of rules.
+    validated by the interpreter, or a minimal conflicting set of rules. ``timeout``
+    (seconds, or a ``Deadline``; None: no limit): past it the answer is undecided
+    (``satisfiable`` None, ``undecided`` says so).
     """
-    analyzer = Analyzer(rulesets, vocabulary, rules)
+    analyzer = Analyzer(rulesets, vocabulary, rules, Deadline.of(timeout))
     entries = analyzer.select()
     mask = goal_mask(goal)
     fixed = _fixed(entries, facts, set(fixed_namespaces), vocabulary)
-    assignment = analyzer.solve([(e, mask) for e in entries], fixed)
-    if assignment is not None:
-        return Satisfiability(True, analyzer.witness(assignment, entries, [(e, mask) for e in entries]))
-    core = analyzer.minimal_conflict(entries, mask, fixed) or []
+    try:
+        analyzer.deadline.step("searching for an assignment that satisfies every rule")
+        assignment = analyzer.solve([(e, mask) for e in entries], fixed)
+        if assignment is not None:
+            return Satisfiability(True, analyzer.witness(assignment, entries, [(e, mask) for e in entries]))
+        analyzer.deadline.step("shrinking the rules that conflict to a minimal set")
+        core = analyzer.minimal_conflict(entries, mask, fixed) or []
+    except Undecided as exc:
+        return Satisfiability(None, undecided=exc.diagnostics[0].message)
     return Satisfiability(False, conflict=analyzer.conflict(core))
 
 
