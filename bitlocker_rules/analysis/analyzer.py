@@ -16,7 +16,7 @@ from .records import AnalysisError, Deadline, RuleConflict, Satisfiability, Unde
 from .search import _Constraint, _groups, _prepare, _search
 from .selection import _Entry, _entries, _interpreter_state
 from .unionfind import _Union
-from .values import _show, _typed
+from .values import MAX_RECORDS, _show, _too_large, _typed
 from .wording import requirements_of
 
 
@@ -109,7 +109,7 @@ class Analyzer:
     def witness(self, assignment: Mapping[str, Any], entries: Sequence[_Entry],
                 check: Sequence[tuple[_Entry, int]] = ()) -> Witness:
         """A Witness for ``assignment``; every (entry, goal) in ``check`` is confirmed by the interpreter."""
-        values = _typed(assignment)
+        values = _typed(_written_out(assignment))
         for entry, goal in check:
             state = _interpreter_state(entry, values)
             if not state & goal:
@@ -205,6 +205,16 @@ class Analyzer:
         shared = {f for f, c in counts.items() if c > 1} or set(counts)
         requirements = tuple(r for e in core for r in requirements_of(e, shared))
         return RuleConflict(tuple(e.id for e in core), tuple(e.ruleset.id for e in core), requirements, device_facts)
+
+
+def _written_out(assignment: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``assignment``, if no collection in it is too large to write out; else AnalysisError (A105)."""
+    found = _too_large(assignment)
+    if found is not None:
+        raise AnalysisError([Diagnostic(
+            "A105", f"the answer needs {found[1]} records of {found[0]}; the analyser writes out at most "
+            f"{MAX_RECORDS}", severity="warning", help="compare counts with smaller numbers")])
+    return assignment
 
 
 def _goal_of(goal: Goal, entry: _Entry) -> int:

@@ -267,7 +267,9 @@ def _over(ctx: _Ctx, fact: str, key: int | None, truth: Callable[[Any], int]) ->
     if domain is None:
         return ALL
     mask = 0
-    for value in domain:
+    # Missing (last in every value set) first: with it, most atoms reach every truth value
+    # within a few values, and the loop stops there rather than running through thousands.
+    for value in reversed(domain):
         mask |= truth(value)
         if mask == ALL:
             break

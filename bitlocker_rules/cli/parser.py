@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint_cmd.add_argument("--output", metavar="FILE")
     lint_cmd.add_argument("--fail-on", choices=("error", "warning", "info"), default="warning",
                           help="lowest severity of a finding that makes the exit code 1 (default: warning)")
+    _timeout_option(lint_cmd)
 
     compare_cmd = sub.add_parser("compare", help="is ruleset A stricter than, looser than, equivalent to "
                                                  "or incomparable with ruleset B?")
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_cmd.add_argument("b", metavar="B", help="the same for the other side")
     _scenario_option(compare_cmd)
     compare_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    _timeout_option(compare_cmd)
 
     repair_cmd = sub.add_parser("repair", help="the fewest policy settings to change so the rules pass on a device")
     repair_cmd.add_argument("--rules", action="append", metavar="NAME|FILE")
@@ -94,7 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     repair_cmd.add_argument("--format", choices=("text", "json"), default="text")
     repair_cmd.add_argument("--quiet", action="store_true")
     repair_cmd.add_argument("--verbose", action="store_true")
+    _timeout_option(repair_cmd)
     return parser
+
+# How long lint, compare and repair search before answering "undecided" (exit code 4).
+DEFAULT_TIMEOUT = 30.0
+
+def _timeout_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                         help=f"stop searching after this long and answer undecided, exit code 4 "
+                              f"(default: {DEFAULT_TIMEOUT:g})")
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds (argparse reports anything else as a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"the time limit must be a positive number of seconds, not {text}")
+    return value
 
 def _scenario_option(command: argparse.ArgumentParser) -> None:
     names = ", ".join(shipped_vocabulary().scenarios)
