@@ -128,24 +128,26 @@ class _Checker:
         return attrs.evolve(rule, applicability=applicability, requirements=requirements, scenarios=scenarios)
 
     def within_depth(self, e: n.Expr, what: str, span: Span | None) -> int:
-        """The depth of ``e`` with its definitions expanded; E213 past MAX_DEPTH (then 0 is
-        returned, so the uses of a definition already reported are not reported again)."""
+        """The depth of ``e`` with its definitions expanded, or -1 past MAX_DEPTH: E213 the
+        first time, not again where a definition already reported is used."""
         depth = self.depth(e)
-        if depth <= MAX_DEPTH:
-            return depth
-        self.error("E213", f"{what} nests {depth} levels deep once its definitions are expanded; "
-                   f"the limit is {MAX_DEPTH}", span,
-                   help="a long chain of definitions that each use the one before: write the condition more directly")
-        return 0
+        if depth > MAX_DEPTH:
+            self.error("E213", f"{what} nests {depth} levels deep once its definitions are expanded; "
+                       f"the limit is {MAX_DEPTH}", span,
+                       help="a long chain of definitions that each use the one before: write the condition more directly")
+            return -1
+        return depth
 
     def depth(self, e: n.Expr) -> int:
-        """Nodes on the longest path down ``e``; a definition counts its body's depth, known
-        from where it was defined (the recursion stays within one expression, itself limited
-        by the parser)."""
+        """Nodes on the longest path down ``e``, -1 when it uses a definition already too deep;
+        a definition counts its body's depth, known from where it was defined (the recursion
+        stays within one expression, itself limited by the parser)."""
         if isinstance(e, n.DefinitionRef):
             known = self.depths.get(id(e.body))
-            return 1 + (self.depth(e.body) if known is None else known)
-        return 1 + max((self.depth(c) for c in n.children(e)), default=0)
+            below = [self.depth(e.body) if known is None else known]
+        else:
+            below = [self.depth(c) for c in n.children(e)] or [0]
+        return -1 if min(below) < 0 else 1 + max(below)
 
     # --- conditions (boolean positions)
     def condition(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:

@@ -18,10 +18,44 @@ from .source import SourceText, Span
 
 _SPAN = field(default=None, eq=False, repr=False, kw_only=True)
 
-# Nodes cache their hash: definitions are shared sub-trees (``define d2 = d1 and d1``), so a
-# chain of them is a tree of exponential size but a graph of linear size; a cached hash is
-# computed once per object, so hashing it costs the graph, not the tree.
-_node = frozen(cache_hash=True)
+# Definitions are shared sub-trees (``define d2 = d1 and d1``): a chain of them is a tree of
+# exponential size but a graph of linear size. Nodes cache their hash, computed once per
+# object, and compare without recursion, each pair of objects once: both cost the graph, not
+# the tree, also between two separately loaded copies of a rule file.
+_EQ_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _node(cls):
+    cls = frozen(cache_hash=True)(cls)
+    _EQ_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.eq)
+    cls.__eq__ = _same_tree
+    return cls
+
+
+def _same_tree(self, other: object) -> bool:
+    """Equality as attrs defines it (the fields that take part, spans aside), computed
+    without recursion and comparing each pair of objects once."""
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[Any, Any]] = [(self, other)]
+    while stack:
+        a, b = stack.pop()
+        if a is b or (id(a), id(b)) in seen:
+            continue
+        seen.add((id(a), id(b)))
+        fields = _EQ_FIELDS.get(type(a))
+        if fields is not None:
+            if type(b) is not type(a) or hash(a) != hash(b):
+                return False
+            stack.extend((getattr(a, f), getattr(b, f)) for f in fields)
+        elif isinstance(a, tuple) and isinstance(b, tuple) and type(b) is type(a):
+            if len(a) != len(b):
+                return False
+            stack.extend(zip(a, b))
+        elif a != b:
+            return False
+    return True
 
 
 # --- leaves as parsed -----------------------------------------------------
