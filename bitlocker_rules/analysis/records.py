@@ -69,7 +69,6 @@ class Deadline:
         self.check()
 
 
-
 @frozen
 class Location:
     """A place in a rule file: 1-based lines and columns; the end column is exclusive."""

@@ -37,6 +37,7 @@ def run_compare(args: argparse.Namespace) -> int:
     differs = result.a_not_b is not None or result.b_not_a is not None
     return EXIT_FAIL if differs else EXIT_UNDECIDED
 
+
 def _comparison_text(result, a: str, b: str) -> str:
     joiner = {"equivalent": "to", "stricter": "than", "looser": "than"}.get(result.relation, "with")
     lines = [f"{a} is {result.relation} {joiner} {b}"]

@@ -49,6 +49,7 @@ def run_lint(args: argparse.Namespace) -> int:
     # A check that did not finish is neither a finding nor a clean bill: 4, unless a finding fails.
     return EXIT_UNDECIDED if code == EXIT_PASS and any(f.code == "L108" for f in findings) else code
 
+
 def _lint_targets(paths: Sequence[str]) -> list[str]:
     if not paths:
         return list(shipped_ruleset_paths())
@@ -57,6 +58,7 @@ def _lint_targets(paths: Sequence[str]) -> list[str]:
         folder = Path(path)
         found += [str(p) for p in sorted(folder.glob("*.rules"))] if folder.is_dir() else [path]
     return found
+
 
 def _lint_summary(findings, rulesets: int) -> str:
     counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}

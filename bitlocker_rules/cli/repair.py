@@ -43,6 +43,7 @@ def run_repair(args: argparse.Namespace) -> int:
         write_output(text, None)
     return EXIT_PASS if result.complete else EXIT_FAIL
 
+
 def _undecided(args: argparse.Namespace, exc, title: str) -> int:
     """Say that no repair was found within the time limit (JSON: ``undecided``); exit code 4."""
     message = exc.diagnostics[0].message
@@ -52,6 +53,7 @@ def _undecided(args: argparse.Namespace, exc, title: str) -> int:
                 f"in time; --timeout gives the search more time.\n")
         write_output(text, None)
     return EXIT_UNDECIDED
+
 
 def _repair_text(result, subject: str) -> str:
     lines = [f"Repair for {subject or 'the given facts'}"]
@@ -75,6 +77,7 @@ def _repair_text(result, subject: str) -> str:
         lines += ["", "Not a fix: changes that would only turn a rule off (it would no longer apply):"]
         lines += [f"  - {item.sentence()}" for item in result.turn_off]
     return "\n".join(lines) + "\n"
+
 
 def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     from .. import analysis  # only lint, compare and repair need the analyser
