@@ -267,6 +267,28 @@ def test_repair_command_exits_4_when_undecided(capsys):
     assert json.loads(out)["undecided"].startswith("undecided within 1e-06 s")
 
 
+def test_check_leaves_out_a_fix_it_cannot_find_within_its_time_limit(capsys, monkeypatch):
+    # check runs the repair for its fix line: with any rule text it must answer promptly, so
+    # the repair gets a small time limit and a fix not found by then is left out. Here the
+    # analysis's clock jumps a minute at each reading: without a limit the fix is still found.
+    import itertools
+    import types
+
+    from bitlocker_rules.analysis import records
+
+    argv = ["check", "--rules", "silent_enablement", "--policy", str(EXAMPLES / "policy-startup-pin.json"),
+            "--device", str(EXAMPLES / "device-ready.json"), "--format", "json"]
+    assert main(argv) == 1
+    assert json.loads(capsys.readouterr().out)["suggested_changes"]  # the fix, when there is time
+    ticks = itertools.count()
+    monkeypatch.setattr(records, "time", types.SimpleNamespace(monotonic=lambda: 60.0 * next(ticks)))
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["suggested_changes"] == [] and report["summary"]["fail"] == 3
+    assert "Traceback" not in err
+
+
 def test_satisfiability_is_undecided_past_its_time_limit(vocabulary):
     result = A.check_satisfiable(Engine.load().rulesets, vocabulary, timeout=1e-9)
     assert result.satisfiable is None and result.undecided.startswith("undecided within")
