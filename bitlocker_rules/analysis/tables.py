@@ -39,7 +39,7 @@ class _Tables:
             if len(e.facts) == 1 and vocabulary.fact(e.facts[0]).type.kind != "collection":
                 groups.setdefault(e.facts[0], []).append(e)
         for fact, members in groups.items():
-            deadline.step(f"the truth table of {fact} ({len(members)} rules read it alone)")
+            deadline.step(f"the truth table of {fact}, which {len(members)} of the rules read alone")
             values = _domains(members, vocabulary, {})[fact]
             contexts = [_Ctx({fact: v}, {}) for v in values]
             tables.values[fact] = values
