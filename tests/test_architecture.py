@@ -23,10 +23,10 @@ RANK = {
 # Inside the analysis package, the same rule between its own modules (bottom to top).
 ANALYSIS_RANK = {
     "logic": 0, "values": 0, "unionfind": 0, "summary": 0,
-    "records": 1, "evaluation": 1,
+    "records": 1, "evaluation": 1, "relations": 1,
     "selection": 2,
     "domains": 3, "search": 3, "wording": 3,
-    "analyzer": 4, "lowering": 4,
+    "analyzer": 4, "lowering": 4, "tables": 4,
     "lint": 5, "sarif": 5, "compare": 5, "repair": 5,
     "fleet_repairs": 6,
     "__init__": 7,
