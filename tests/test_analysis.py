@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-from hypothesis import Phase, given, note, reject, settings
+from hypothesis import given, note, reject, settings
 from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
 
@@ -470,25 +470,6 @@ def fixed_collection_cases(draw) -> tuple[Case, dict]:
     return case, {COLLECTION: draw(st.sampled_from(case.fixed_domain(COLLECTION)), label="device.items")}
 
 
-def _collection_domain_bug() -> bool:
-    """Whether the known example of the collection-domain bug still fails (fixed on branch bounds)."""
-    vocab = Vocab([("policy.f0", "integer")], [("size", "integer")])
-    checked = check_ruleset(parse_ruleset(f'ruleset k "K"\nrule K-1 "k" require any x in {COLLECTION}: '
-                                          'x.size == policy.f0\n'), vocab.vocabulary)
-    items = (MappingProxyType({"size": 5}),)
-    return not A.check_satisfiable([checked], vocab.vocabulary, facts={COLLECTION: items},
-                                   fixed_namespaces=["device"]).satisfiable
-
-
-COLLECTION_DOMAIN_BUG = "collection-domain bug: fixed on branch bounds"
-_KNOWN_BUG = _collection_domain_bug()
-
-
-# While the known example fails, the generator finds the same bug: the property is expected to
-# fail (not strictly, and without spending CI time on shrinking); once the fix is merged it must
-# pass, and the example's strict mark fails until it is removed.
-@pytest.mark.xfail(_KNOWN_BUG, reason=COLLECTION_DOMAIN_BUG, strict=False)
-@settings(phases=[Phase.explicit, Phase.reuse, Phase.generate] if _KNOWN_BUG else list(Phase))
 @given(fixed_collection_cases())
 @refusals_rejected
 def test_a_setting_compared_with_a_fixed_collection_agrees_with_brute_force(shaped):
@@ -496,8 +477,9 @@ def test_a_setting_compared_with_a_fixed_collection_agrees_with_brute_force(shap
     assert_sat_with_fixed_facts(case, fixed)
 
 
-@pytest.mark.xfail(strict=True, reason=COLLECTION_DOMAIN_BUG)
 def test_a_setting_may_take_a_value_only_a_fixed_collection_holds():
+    # The collection-domain bug (fixed on branch bounds): the domain of policy.f0 left out 5,
+    # which occurs only in the fixed collection's records, so this was called unsatisfiable.
     vocab = Vocab([("policy.f0", "integer")], [("size", "integer")])
     text = f'ruleset gen "G"\nrule R-0 "r"\n  require any x in {COLLECTION}: x.size == policy.f0\n'
     case = Case(vocab, text, [("R-0", None, [f"any x in {COLLECTION}: x.size == policy.f0"])])
