@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import functools
 import re
+import sys
+import unicodedata
 from collections.abc import Iterable
 
 from attrs import frozen
@@ -59,6 +63,11 @@ class BitLockerRulesError(Exception):
         """All diagnostics, rendered, one block each."""
         return "\n\n".join(d.render() for d in self.diagnostics)
 
+    def __reduce__(self):
+        # Pickled with its diagnostics (worker processes send errors back), not with the
+        # rendered text Exception.args holds, which __init__ cannot take.
+        return type(self), (self.diagnostics,)
+
 
 class RulesError(BitLockerRulesError):
     """Rule text that does not parse or does not check against the vocabulary."""
@@ -82,40 +91,251 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean `{matches[0]}`?"
 
 
-# A BitLocker recovery password: eight groups of six digits (the separator may vary).
-_RECOVERY_PASSWORD = re.compile(r"(?<!\d)\d{6}(?:[- ]?\d{6}){7}(?!\d)")
+# ---------------------------------------------------------------------------------------------
+# Recovery passwords
+#
+# The character classes are written out (computing them from ``unicodedata`` at import would
+# cost every start-up ~0.3 s); tests/test_secrets.py checks them against ``unicodedata``.
+
+# Characters other than decimal digits (``\d``) that Unicode gives a digit value: superscripts,
+# subscripts, circled and dingbat digits. Read as the ASCII digit they stand for.
+_OTHER_DIGITS = (r"\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468"
+                 r"\u2474-\u247c\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788\u278a-\u2792"
+                 r"\U00010a40-\U00010a43\U00010e60-\U00010e68\U00011052-\U0001105a\U0001f100-\U0001f10a")
+# Separators between groups: any white space (tab, line breaks, no-break and other spaces), every
+# dash (Unicode Pd: hyphen, U+2011 non-breaking hyphen, en and em dash…) and minus sign, every
+# connector (``_``), full stops and middle dots.
+_SEPARATOR = (r"\s\u2212\u02d7"
+              r"\-\u058a\u05be\u1400\u1806\u2010-\u2015\u2e17\u2e1a\u2e3a\u2e3b\u2e40\u2e5d\u301c\u3030"
+              r"\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead"
+              r"_\u203f\u2040\u2054\ufe33\ufe34\ufe4d-\ufe4f\uff3f"
+              r".\u00b7\u2024\u2027\u30fb\uff0e\uff65")
+# Invisible characters, ignored anywhere, even inside a group: Unicode format characters (Cf:
+# zero-width space and joiners, soft hyphen, bidirectional marks, BOM, tags), the combining
+# grapheme joiner, variation selectors and the keycap mark.
+_INVISIBLE = (r"\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+              r"\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+              r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+              r"\u034f\ufe00-\ufe0f\U000e0100-\U000e01ef\u20e3")
+_ASCII_SEPARATOR = r"\t-\r\x1c-\x1f \-._"  # the ASCII characters of _SEPARATOR
+_MAX_GAP = 4  # separator characters between two groups ("123456 - 234567" has three)
+_MIN_GROUPS = 4  # see redact: of a password split in two, the larger part is masked
+
+
+def _password_pattern(digit: str, separator: str) -> re.Pattern:
+    group = f"{digit}{{6}}"
+    return re.compile(f"{group}(?:[{separator}]{{0,{_MAX_GAP}}}{group}){{{_MIN_GROUPS - 1},}}{digit}*")
+
+
+# On normalised text (escapes read, invisible characters dropped, other digits made ASCII); the
+# ASCII pattern is the same for ASCII text, and three times faster to search.
+_RECOVERY_PASSWORD = _password_pattern(r"\d", _SEPARATOR)
+_RECOVERY_PASSWORD_ASCII = _password_pattern("[0-9]", _ASCII_SEPARATOR)
+_PASSWORD_PART = re.compile(rf"[\d{_OTHER_DIGITS}{_SEPARATOR}{_INVISIBLE}]")
+_UNUSUAL = re.compile(f"[{_OTHER_DIGITS}{_INVISIBLE}]")
+_INVISIBLE_CHAR = re.compile(f"[{_INVISIBLE}]")
 SECRET_MASK = "******-******-******-******-******-******-******-******"
+
+# How outputs and inputs escape a character: JSON and Python (``\u002d``, a surrogate pair,
+# ``\U…``, ``\x…``, ``\n``; any number of backslashes, as JSON in JSON doubles them), Markdown
+# (``\_``), HTML and XML (``&#45;``, ``&#x2d;``, ``&ndash;``, and ``<wbr>``, a line-break
+# opportunity, read as nothing) and URIs (``%20``, UTF-8 bytes as in SARIF's artifact URIs).
+# Every alternative starts with a literal, so the search skips to the next \ & < or % fast.
+@functools.cache
+def _escape_pattern() -> re.Pattern:
+    import html.entities  # built on first use: most output has no escapes
+
+    # Only the named references of a digit, separator or invisible character: the common
+    # ones (&amp; &lt; &quot;) are not even matched.
+    names = sorted({name.rstrip(";") for name, char in html.entities.html5.items()
+                    if name.endswith(";") and len(char) == 1 and _PASSWORD_PART.match(char)})
+    return re.compile(
+        r"\\\\*u(?P<high>[dD][89abAB][0-9a-fA-F]{2})\\+u(?P<low>[dD][c-fC-F][0-9a-fA-F]{2})"
+        r"|\\\\*(?:U(?P<hex8>[0-9a-fA-F]{8})|u(?P<hex>[0-9a-fA-F]{4})|x(?P<hex2>[0-9a-fA-F]{2})"
+        r"|(?P<control>[ntrfv])|(?P<punct>[-_.]))"
+        r"|&(?:#(?P<decimal>[0-9]{1,7})|#[xX](?P<ref>[0-9a-fA-F]{1,6})|(?P<entity>" + "|".join(names) + "));"
+        r"|<(?P<wbr>wbr\s*/?>)"
+        r"|%(?P<percent>[0-7][0-9a-fA-F]|[cdCD][0-9a-fA-F]%[89abAB][0-9a-fA-F]"
+        r"|[eE][0-9a-fA-F](?:%[89abAB][0-9a-fA-F]){2}|[fF][0-4](?:%[89abAB][0-9a-fA-F]){3})"
+    )
+
+
+_CONTROL_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v"}
+_ESCAPE_CHARS = "\\&%<"  # the characters escapes start with
+_ESCAPE_NESTING = 3
+
+_Anchors = list[tuple[int, int, int, int]]  # see _rewritten
+
+
+def redact(text: str) -> str:
+    """``text`` with every recovery password replaced by SECRET_MASK; all output passes through this.
+
+    A BitLocker recovery password is 48 digits in eight groups of six. What is masked, so that
+    no spelling an admin pastes and no escaping an output format applies lets one through:
+
+    - **digits** of any script (``\\d``: Arabic-Indic, full-width…) and every other character
+      Unicode gives a digit value (superscript, circled);
+    - **groups** of six digits, joined by nothing or by a gap of at most four separators: any
+      white space (double space, tab, line break, no-break space), any dash (``-``, en dash,
+      U+2011) or minus sign, ``_``, ``.``, middle dot. Invisible characters (zero-width space,
+      soft hyphen, bidirectional marks, variation selectors) are ignored anywhere, even inside
+      a group;
+    - **escapes** of those characters count as the characters, and the whole escaped text is
+      masked: JSON and Python (``\\u002d``, ``\\u0661``, ``\\n``, ``\\x2d``, doubled backslashes),
+      Markdown (``\\_``), HTML and XML (``&#45;``, ``&ndash;``, ``<wbr>``), URIs (``%20``);
+    - **four or more groups** in a row, not only eight: of a password split over two fields (an
+      id and a display name), the larger part has at least four groups and is masked, so at most
+      three groups (18 of the 48 digits, 48 of its 128 bits) can show. Three six-digit numbers
+      in a row are too ordinary to mask;
+    - **digits joined** to the groups without a separator (``9<password>7``) go with them:
+      where a password starts in a run of digits cannot be told, so the whole run is masked.
+
+    So any run of 24 digits or more is masked too; no fact this tool reports is one. A password
+    written any other way (spelt out, reversed, broken by letters or by more than four
+    separators) is not recognised: masking catches carelessness, not deliberate encoding.
+    Text that cannot hold one returns after a byte scan (see ``_may_hold_password``).
+    """
+    normal, layers = _normalised(text)
+    if not _digit_run_possible(normal):
+        return text
+    pattern = _RECOVERY_PASSWORD_ASCII if normal.isascii() else _RECOVERY_PASSWORD
+    pieces, last = [], 0
+    for match in pattern.finditer(normal):
+        start = match.start()
+        while start and normal[start - 1].isdecimal():  # digits joined in front go too
+            start -= 1
+        start, end = _original(layers, start), _original(layers, match.end())
+        pieces += [text[last:start], SECRET_MASK]
+        last = end
+    return "".join(pieces) + text[last:] if pieces else text
+
+
+def _normalised(text: str) -> tuple[str, list[_Anchors]]:
+    """``text`` as the pattern reads it: escapes of digits, separators and invisible characters
+    read as those characters, invisible characters dropped, other digits as ASCII digits; and
+    the anchors of each rewriting, to map positions back.
+
+    An escape may spell the backslash (``&#92;``, ``%5C``) that starts another escape, so escapes
+    are read again while a reading made one, up to _ESCAPE_NESTING levels deep."""
+    layers = []
+    escaped = "\\" in text or "&" in text or "%" in text or "<wbr" in text  # `in` is the fastest scan
+    for _ in range(_ESCAPE_NESTING if escaped else 0):
+        text, anchors = _rewritten(text, _escape_pattern(), _escaped_plain)
+        if anchors:
+            layers.append(anchors)
+        if not any(length and text[end - 1] in _ESCAPE_CHARS for end, _, _, length in anchors):
+            break
+    if not text.isascii():
+        text, anchors = _rewritten(text, _UNUSUAL, lambda match: _plain(match.group()))
+        if anchors:
+            layers.append(anchors)
+    return text, layers
+
+
+def _rewritten(text: str, pattern: re.Pattern, plain_of) -> tuple[str, _Anchors]:
+    """``text`` with each match of ``pattern`` replaced by ``plain_of(match)`` (left alone when
+    that is None); anchors (where the change ends in the new text, its start and end in
+    ``text``, its length in the new text: 0 or 1) map positions back."""
+    pieces, anchors, last, shift = [], [], 0, 0
+    for match in pattern.finditer(text):
+        plain = plain_of(match)
+        if plain is None:
+            continue
+        start, end = match.span()
+        pieces += [text[last:start], plain]
+        shift += end - start - len(plain)
+        anchors.append((end - shift, start, end, len(plain)))
+        last = end
+    if not anchors:
+        return text, anchors
+    pieces.append(text[last:])
+    return "".join(pieces), anchors
+
+
+def _plain(char: str) -> str | None:
+    """How the pattern reads ``char``: itself, an ASCII digit, nothing (invisible), or None when it
+    cannot be part of a password."""
+    if len(char) != 1 or not _PASSWORD_PART.match(char):
+        return None
+    if _INVISIBLE_CHAR.match(char):
+        return ""
+    return char if char.isdecimal() or not char.isdigit() else str(unicodedata.digit(char))
+
+
+def _escaped_plain(match: re.Match) -> str | None:
+    """How the pattern reads an escape: as _plain reads its character, or as the character
+    itself when that starts another escape; None (left as it is) for anything else."""
+    char = _escaped_char(match)
+    if char is None:
+        return None
+    return char if char in _ESCAPE_CHARS else _plain(char)
+
+
+def _escaped_char(match: re.Match) -> str | None:
+    """The character an escape stands for, or None when it is no valid escape of one."""
+    kind = match.lastgroup
+    value = match.group(kind)
+    if kind == "low":  # a surrogate pair: both halves matched
+        high, low = int(match.group("high"), 16), int(value, 16)
+        return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+    if kind in ("hex", "hex8", "hex2", "ref", "decimal"):
+        code = int(value, 10 if kind == "decimal" else 16)
+        return chr(code) if code <= 0x10FFFF else None
+    if kind in ("control", "punct"):
+        return _CONTROL_ESCAPES.get(value, value)
+    if kind == "wbr":
+        return "\u200b"  # a line-break opportunity shows nothing: as a zero-width space
+    if kind == "entity":
+        import html.entities
+
+        return html.entities.html5[value + ";"]
+    try:  # percent: the bytes of one UTF-8 encoded character
+        return bytes.fromhex(value.replace("%", "")).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _original(layers: list[_Anchors], index: int) -> int:
+    """Where position ``index`` of the normalised text is in the original text."""
+    for anchors in reversed(layers):
+        k = bisect.bisect_right(anchors, (index, sys.maxsize))
+        if k < len(anchors) and anchors[k][3] and anchors[k][0] == index + 1:
+            index = anchors[k][1]  # the character a rewriting made: where that rewriting starts
+        elif k:
+            new_end, _, end, _ = anchors[k - 1]
+            index = end + index - new_end
+    return index
 
 
 def _digit_folding() -> bytes:
     table = bytearray(range(256))
     for byte in b"0123456789":
         table[byte] = ord("0")
-    table[ord(" ")] = ord("-")
-    for byte in range(0x80, 0x100):  # any byte of a non-ASCII character: \d also matches other scripts' digits
-        table[byte] = ord("0")
+    for byte in range(0x80, 0x100):  # any byte of a non-ASCII character: it may be a digit or a
+        table[byte] = ord("0")       # separator; either way it only lengthens a run of zeros
     return bytes(table)
 
 
 _DIGIT_FOLDING = _digit_folding()
-
-
-def redact(text: str) -> str:
-    """Mask every recovery password in ``text``; every renderer passes output through this."""
-    if not _may_hold_password(text):
-        return text
-    return _RECOVERY_PASSWORD.sub(SECRET_MASK, text)
+_ASCII_SEPARATORS = bytes(b for b in range(0x80) if re.fullmatch(f"[{_ASCII_SEPARATOR}]", chr(b)))
+_MIN_DIGITS = b"0" * (6 * _MIN_GROUPS)
 
 
 def _may_hold_password(text: str) -> bool:
-    """False only when ``text`` has no two adjacent six-digit groups, which every password has.
+    """False only when ``text`` cannot hold anything ``redact`` masks.
 
-    Scanning with the full pattern costs ~20 ns a character; this check, ~1 ns. Digits fold
-    to ``0`` and spaces to ``-`` as bytes; every byte of a non-ASCII character also folds to
-    ``0``, so other scripts' digits can never slip past (such text merely takes the full scan).
+    Searching with the pattern costs ~10-30 ns a character; this check ~1-2 ns on ASCII text
+    without escapes. On the normalised text (see ``_normalised``), as bytes, ASCII digits fold
+    to ``0``, ASCII separators are deleted and every byte of a non-ASCII character folds to
+    ``0``: whatever the pattern matches (at least 24 digits and separators, nothing else) then
+    becomes a run of at least 24 zeros. Text with many non-ASCII letters merely takes the search.
     """
-    folded = text.encode("utf-8", "surrogatepass").translate(_DIGIT_FOLDING)
-    return b"000000-000000" in folded or b"000000000000" in folded
+    return _digit_run_possible(_normalised(text)[0])
+
+
+def _digit_run_possible(normal: str) -> bool:
+    folded = normal.encode("utf-8", "surrogatepass").translate(_DIGIT_FOLDING, _ASCII_SEPARATORS)
+    return _MIN_DIGITS in folded
 
 
 # Characters that would drive a terminal (C0 and C1 controls, DEL) or reorder text on screen
