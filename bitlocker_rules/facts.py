@@ -73,7 +73,7 @@ def facts_from_mapping(
     values, origins, problems = {}, {}, []
     for key, raw in mapping.items():
         fact_name = key if "." in key else f"{default_namespace}.{key}"
-        where = f"{path}[{json.dumps(key)}]" if "." in key else f"{path}.{key}"
+        where = _key_path(path, key)
         fact = vocabulary.fact(fact_name)
         if fact is None or (allowed and fact.namespace not in allowed):
             problems.append(_unknown_fact(fact_name, where, origin, vocabulary, allowed))
@@ -165,8 +165,17 @@ def _unknown_fact(fact_name, where, origin, vocabulary, allowed) -> Diagnostic:
     return Diagnostic("I202", f"unknown fact `{fact_name}`", path=where, file=origin, help=hint)
 
 
+def _key_path(path: str, key: str) -> str:
+    """``$.facts.key`` or ``$.facts["a.key"]``; a recovery password in the key is masked before
+    it is quoted (JSON would escape other scripts' digits out of the mask's sight)."""
+    key = redact(key)
+    return f"{path}[{json.dumps(key, ensure_ascii=False)}]" if "." in key else f"{path}.{key}"
+
+
 def _shown(raw: Any) -> str:
-    shown = redact(json.dumps(raw))
+    """A bad value as a message quotes it: JSON as written (other scripts' digits not escaped,
+    so the mask sees them), recovery passwords masked, then shortened."""
+    shown = redact(json.dumps(raw, ensure_ascii=False))
     return shown if len(shown) <= 80 else shown[:77] + "..."
 
 

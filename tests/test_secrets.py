@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import html
 import io
 import json
@@ -142,10 +143,16 @@ class Planted:
         """A field's text: the place's marker, then one password in each spelling."""
         return f"{marker(place)} " + " | ".join(self.password(place, s) for s in spellings)
 
-    def leaks(self, text: str) -> list[tuple[str, str]]:
-        """The (place, spelling) of every planted password whose digits ``text`` still shows."""
-        seen = [digits_of(view) for view in views(text)]
-        return [where for where, digits in self.digits.items() if any(digits in s for s in seen)]
+    def leaks(self, text: str, run: int = 48) -> list[tuple[str, str]]:
+        """The (place, spelling) of every planted password of which ``text`` still shows ``run``
+        digits in order (all 48 by default; a renderer that cuts or wraps a password before
+        masking it shows fewer)."""
+        seen = set()
+        for view in views(text):
+            digits = digits_of(view)
+            seen.update(digits[i:i + run] for i in range(len(digits) - run + 1))
+        return [where for where, digits in self.digits.items()
+                if any(digits[i:i + run] in seen for i in range(len(digits) - run + 1))]
 
 
 def marker(place: str) -> str:
@@ -324,3 +331,249 @@ def test_a_rules_error_with_its_source_survives_pickling():
         parse_ruleset('ruleset r "R"\nrule C-01 "T" require ((', "r.rules")
     copy = pickle.loads(pickle.dumps(info.value))
     assert copy.render() == info.value.render() and "^" in copy.render()
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages quote bad values as written, masked before anything escapes them
+
+def test_a_bad_value_is_quoted_as_written_with_its_password_masked(tmp_path):
+    from bitlocker_rules.engine import shipped_vocabulary
+    from bitlocker_rules.facts import facts_from_mapping
+
+    planted = Planted()
+    value = "PC-é " + planted.password("I201", "arabic-indic")
+    with pytest.raises(InputError) as info:
+        facts_from_mapping({"tpm_version": value, "x.é" + value: 1}, shipped_vocabulary(), origin="d.json")
+    bad_value, unknown_key = info.value.diagnostics
+    assert bad_value.message.startswith(f'"PC-é {SECRET_MASK}" is not a valid value'), bad_value.message
+    assert unknown_key.path == f'$["x.éPC-é {SECRET_MASK}"]', unknown_key.path
+    assert not planted.leaks(info.value.render())
+
+
+# ---------------------------------------------------------------------------------------------
+# Every command, every format, a password planted in every kind of input
+#
+# One scenario holds every input kind at once, each field with one distinct password in every
+# spelling (so one run checks them all, and a leak names its place and spelling). Each field
+# also carries a marker word, so a test can tell the field reached the output at all.
+
+# Rule ids and ruleset names allow only some spellings (letters, digits, `-` or `_`).
+ID_SPELLINGS = ("dashes", "no-separator", "digits-joined", "digits-joined-no-separator")
+# One spelling per file name (each name stays well under 255 bytes), covering the separators.
+FILE_SPELLINGS = {"policy": "spaces", "graph-policy": "no-break-space", "device": "dashes",
+                  "managed-device": "arabic-indic", "recovery-keys": "underscore", "rules": "dot",
+                  "rules-b": "en-dash", "fleet": "no-separator", "csv": "fullwidth", "assignments": "digits-joined"}
+
+
+class Scenario:
+    """Every input kind in one folder, each with passwords planted (see Planted)."""
+
+    def __init__(self, folder: Path) -> None:
+        from bitlocker_rules.engine import shipped_vocabulary
+
+        self.folder, self.planted = folder, Planted()
+        self.vocabulary = shipped_vocabulary()
+        self.files: dict[str, str] = {}
+        self.rule_ids = [f"C-{self.planted.password('rule id', s)}" for s in ID_SPELLINGS]
+        self._write_policies()
+        self._write_devices()
+        self._write_rules()
+        self._write_fleets()
+
+    def text(self, place: str, spellings: Iterable[str] = SPELLINGS) -> str:
+        return self.planted.text(place, spellings)
+
+    def write(self, kind: str, suffix: str, content: str) -> str:
+        """Write ``content`` to a file whose name holds a password; return its name."""
+        name = f"{kind} {self.planted.password(f'{kind} file name', FILE_SPELLINGS[kind])}{suffix}"
+        (self.folder / name).write_text(content, encoding="utf-8")
+        self.files[kind] = name
+        return name
+
+    def _write_policies(self) -> None:
+        self.write("policy", ".json", json.dumps({
+            "id": "p-1", "displayName": self.text("policy displayName"),
+            "settings": {"preboot_recovery_message": self.text("policy recovery message"),
+                         "tpm_startup_pin": "Blocked"}}, indent=2))
+        graph = json.loads((ROOT / "examples/graph/endpoint-protection-beta.json").read_text())
+        graph["displayName"], graph["id"] = self.text("graph policy displayName"), self.text("graph policy id")
+        graph["description"] = self.text("graph policy description")
+        graph["bitLockerSystemDrivePolicy"]["prebootRecoveryMessage"] = self.text("graph policy recovery message")
+        self.write("graph-policy", ".json", json.dumps(graph, indent=2, ensure_ascii=False))
+
+    def _write_devices(self) -> None:
+        self.write("device", ".json", json.dumps({
+            "id": self.text("device id"), "deviceName": self.text("device name"),
+            "facts": {"os_version": "10.0.19045.4291"}}))
+        managed = json.loads((ROOT / "examples/graph/managed-device.json").read_text())
+        managed["deviceName"] = self.text("managed device name")
+        managed["azureADDeviceId"] = managed["azureActiveDirectoryDeviceId"] = self.text("managed device entra id")
+        managed["serialNumber"] = self.text("managed device serial number")
+        self.write("managed-device", ".json", json.dumps(managed, indent=2))
+        keys = json.loads((ROOT / "examples/graph/recovery-keys.json").read_text())
+        for record in keys["value"]:
+            record["key"] = self.text("recovery key")  # where Graph really puts one: never read
+            record["id"] = self.text("recovery key id")
+        self.write("recovery-keys", ".json", json.dumps(keys, indent=2))
+
+    def _write_rules(self) -> None:
+        literal = json.dumps(self.text("rule literal"), ensure_ascii=False)
+        rules = [f'''ruleset r_{self.planted.password("ruleset name", "underscore")} {self._string("ruleset title")}
+  source {self._string("ruleset source")}
+''']
+        for n, rule_id in enumerate(self.rule_ids):
+            rules.append(f'''
+rule {rule_id} {self._string(f"rule title {'abcd'[n]}")}
+  severity error
+  sources S4
+  rationale {self._string("rationale")}
+  remediation {self._string("remediation")}
+  require device.azure_ad_device_id in {{{self._string("rule literal")}, "x"}}
+''')
+        rules.append(f'''
+rule P-01 "The recovery message is the approved one"
+  severity warning
+  sources S4
+  require policy.preboot_recovery_message == {literal}
+''')
+        self.write("rules", ".rules", "".join(rules))
+        self.write("rules-b", ".rules", f'''ruleset r{self.planted.password("ruleset b name", "no-separator")} {self._string("ruleset b title")}
+
+rule D-{self.planted.password("rule b id", "dashes")} {self._string("rule b title")}
+  severity error
+  sources S4
+  require device.azure_ad_device_id == {self._string("rule b literal")}
+''')
+
+    def _string(self, place: str) -> str:
+        """A quoted rule-language string holding the place's passwords (``\\n`` for a newline)."""
+        return '"' + self.text(place).replace("\\", "\\\\").replace("\n", "\\n") + '"'
+
+    def _write_fleets(self) -> None:
+        graph_row = json.loads((ROOT / "examples/graph/managed-device.json").read_text())
+        graph_row["deviceName"], graph_row["azureADDeviceId"] = self.text("fleet graph row name"), self.text("fleet graph row entra id")
+        bad_values = {fact: self.planted.password("fleet bad value", spelling)
+                      for fact, spelling in zip(self.typed_device_facts(), SPELLINGS)}
+        # Assignment files name the policy and device by plain ids: names are masked when read.
+        rows = [{"deviceName": self.text("fleet row name"), "id": "row-1",
+                 "facts": {"azure_ad_device_id": self.text("fleet row entra id"), "os_version": "1809"}},
+                graph_row,
+                {"deviceName": self.text("fleet bad row name"), "facts": bad_values}]
+        self.write("fleet", ".jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([
+            ["deviceName", "azure_ad_device_id", "os_version", "tpm_version"],
+            [self.text("csv name"), self.text("csv entra id"), "1809", "2.0"],
+            ["BAD", "", "1809", self.text("csv bad value")],
+        ])
+        self.write("csv", ".csv", buffer.getvalue())
+        self.write("assignments", ".json", json.dumps({
+            "groups": {self.text("assignment group"): {"members": ["row-1"], "policies": ["p-1"]}},
+            "devices": {"row-1": ["p-1"]},
+        }, ensure_ascii=False))
+
+    def typed_device_facts(self) -> list[str]:
+        """Device facts a string is never a valid value of, one per spelling (each gets an error)."""
+        facts = [name for name, fact in self.vocabulary.facts.items()
+                 if fact.namespace == "device" and fact.type.kind in ("bool", "integer", "decimal", "version")]
+        assert len(facts) >= len(SPELLINGS)
+        return facts[:len(SPELLINGS)]
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory) -> Scenario:
+    return Scenario(tmp_path_factory.mktemp("planted"))
+
+
+def run_cli(argv: list[str], folder: Path) -> tuple[int, str]:
+    """Run the command line in-process in ``folder``; the exit code and everything it wrote
+    (standard output, standard error, and every file it created there)."""
+    before = set(folder.iterdir())
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(folder), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse's usage errors
+            code = exit_.code
+    written = [path.read_text(encoding="utf-8") for path in sorted(set(folder.iterdir()) - before)]
+    for path in set(folder.iterdir()) - before:
+        path.unlink()
+    return code, "\n".join([out.getvalue(), err.getvalue(), *written])
+
+
+# Three groups: no renderer may show even part of a whole planted password (cut or wrapped
+# before it was masked); the rule masks runs of four groups.
+PART = 18
+MASKED = "******"  # a piece of SECRET_MASK: shows a masked password where no marker can (ids)
+
+
+def assert_nothing_leaks(planted: Planted, text: str, *, shown: Iterable[str] = ()) -> None:
+    """Not even three groups of a planted password in ``text``; every place in ``shown``
+    reached it (its marker is there)."""
+    leaks = planted.leaks(text, PART)
+    assert not leaks, "recovery passwords leaked: " + ", ".join(f"{place} ({spelling})" for place, spelling in leaks)
+    missing = [place for place in shown if (place if place == MASKED else marker(place)) not in text]
+    assert not missing, f"these inputs never reached the output, so the test proves nothing about them: {missing}"
+
+
+def _one_device(f: dict[str, str]) -> list[str]:
+    return ["--rules", f["rules"], "--policy", f["policy"], "--policy", f["graph-policy"],
+            "--device", f["device"], "--device", f["managed-device"], "--device", f["recovery-keys"]]
+
+
+def _fleet(f: dict[str, str]) -> list[str]:
+    return ["--rules", f["rules"], "--policy", f["policy"], "--policy", f["graph-policy"],
+            "--fleet", f["fleet"], "--assignments", f["assignments"]]
+
+
+RULE_TITLES = ("rule title a", "rule title b", "rule title c", "rule title d")
+CHECK_SHOWN = ("device id", "device name", "managed device name", "managed device entra id", "policy displayName",
+               "policy recovery message", "graph policy displayName", "graph policy id",
+               "graph policy recovery message", "remediation", "rule literal", *RULE_TITLES)
+FLEET_SHOWN = ("fleet row name", "fleet row entra id", "fleet graph row name", "fleet graph row entra id",
+               "policy displayName", "policy recovery message", "rule literal", *RULE_TITLES)
+FLEET_SARIF_SHOWN = ("policy displayName", "policy recovery message", "rule literal", *RULE_TITLES)
+FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
+
+# name: (arguments, given the scenario's files; exit code; the places that must reach the output,
+# or MASKED where only a masked password can show)
+COMMANDS: dict[str, tuple[Callable[[dict[str, str]], list[str]], int, tuple[str, ...]]] = {
+    **{f"check --format {fmt}": (lambda f, fmt=fmt: ["check", *_one_device(f), "--format", fmt, "--verbose"],
+                                 1, CHECK_SHOWN) for fmt in FORMATS},
+    "check --output": (lambda f: ["check", *_one_device(f), "--format", "html", "--output", "report.html"],
+                       1, CHECK_SHOWN),
+    **{f"check --fleet --format {fmt}": (lambda f, fmt=fmt: ["check", *_fleet(f), "--format", fmt, "--output", "out"],
+                                         2, FLEET_SARIF_SHOWN if fmt == "sarif" else FLEET_SHOWN) for fmt in FORMATS},
+    "check --fleet (CSV)": (lambda f: ["check", "--rules", f["rules"], "--policy", f["policy"], "--fleet", f["csv"],
+                                       "--output", "out.jsonl"], 2, ("csv name", "csv entra id", *RULE_TITLES)),
+    "check --fleet --jobs 2": (lambda f: ["check", *_fleet(f), "--format", "json", "--jobs", "2"],
+                               2, ("fleet row entra id", *RULE_TITLES)),
+    **{f"repair --format {fmt}": (lambda f, fmt=fmt: ["repair", *_one_device(f), "--format", fmt],
+                                  1, ("managed device entra id", "rule literal")) for fmt in ("text", "json")},
+    # One policy: with two, their recovery messages conflict and no repair shows either.
+    **{f"repair --fleet --format {fmt}": (lambda f, fmt=fmt: ["repair", "--rules", f["rules"], "--policy", f["policy"],
+                                                              "--fleet", f["fleet"], "--format", fmt],
+                                          2, ("policy recovery message", "rule literal") if fmt == "json" else ())
+       for fmt in ("text", "json")},
+    **{f"lint --format {fmt}": (lambda f, fmt=fmt: ["lint", f["rules"], f["rules-b"], "--format", fmt],
+                                1, ("rule literal", "rule b literal")) for fmt in ("text", "json", "sarif")},
+    "lint --output": (lambda f: ["lint", f["rules"], f["rules-b"], "--format", "sarif", "--output", "lint.sarif"],
+                      1, ("rule literal", "rule b literal")),
+    **{f"compare --format {fmt}": (lambda f, fmt=fmt: ["compare", f["rules"], f["rules-b"], "--format", fmt],
+                                   1, ("rule literal", "rule b literal")) for fmt in ("text", "json")},
+    "explain": (lambda f: ["explain", "--rules", f["rules"], "--", _RULE_ID[0]],
+                0, ("rule title a", "rationale", "remediation", "rule literal")),
+    "rules": (lambda f: ["rules", "--rules", f["rules"], "--rules", f["rules-b"]], 0, (*RULE_TITLES, "rule b title")),
+    "rules --coverage": (lambda f: ["rules", "--coverage", "--rules", f["rules"], "--rules", f["rules-b"]],
+                         1, (MASKED,)),  # rule ids only (no marker), masked, then wrapped at 40 columns
+}
+_RULE_ID: list[str] = []  # the first planted rule id, for explain (set by the scenario fixture)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_no_command_shows_a_planted_password(scenario, command):
+    arguments, code, shown = COMMANDS[command]
+    _RULE_ID[:] = scenario.rule_ids[:1]
+    exit_code, written = run_cli(arguments(scenario.files), scenario.folder)
+    assert exit_code == code, written[-3000:]
+    assert_nothing_leaks(scenario.planted, written, shown=shown)
