@@ -24,6 +24,7 @@ import io
 import json
 import pickle
 import random
+import os
 import re
 import subprocess
 import sys
@@ -577,3 +578,213 @@ def test_no_command_shows_a_planted_password(scenario, command):
     exit_code, written = run_cli(arguments(scenario.files), scenario.folder)
     assert exit_code == code, written[-3000:]
     assert_nothing_leaks(scenario.planted, written, shown=shown)
+
+
+def test_the_command_as_installed_masks_what_it_prints(scenario):
+    # Once through a real process: the module entry point, real standard streams (not capsys).
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-m", "bitlocker_rules", "check", *_one_device(scenario.files), "--verbose"],
+                          cwd=scenario.folder, env=env, capture_output=True, timeout=120)
+    written = (done.stdout + done.stderr).decode("utf-8", "replace")
+    assert done.returncode == 1, written[-3000:]
+    assert_nothing_leaks(scenario.planted, written, shown=CHECK_SHOWN)
+
+
+def test_the_matrix_sees_a_leak_when_the_output_stops_masking(scenario, monkeypatch):
+    # The oracle is only worth what it catches: with the masking of the command line's output
+    # removed, lint's and compare's reports (masked nowhere else) must show it the passwords.
+    monkeypatch.setattr("bitlocker_rules.cli.output.redact", lambda text: text)
+    for argv in (["lint", "--format", "json"], ["compare"]):
+        _, written = run_cli([*argv, scenario.files["rules"], scenario.files["rules-b"]], scenario.folder)
+        assert {"rule literal", "rule b literal"} <= {place for place, _ in scenario.planted.leaks(written)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs that are wrong: the error messages quote them, masked
+
+def _malformed(scenario: Scenario, place: str, ascii_only: bool) -> str:
+    """A JSON object whose first line holds the place's passwords and, after them, a syntax
+    error, so the message's snippet quotes that line (as JSON escapes it when ``ascii_only``)."""
+    return f'{{"displayName": {json.dumps(scenario.text(place), ensure_ascii=ascii_only)} "settings": {{}}}}\n'
+
+
+def _bad_device_values(scenario: Scenario) -> str:
+    facts: dict[str, object] = {fact: scenario.planted.password("device bad value", spelling)
+                                for fact, spelling in zip(scenario.typed_device_facts(), SPELLINGS)}
+    facts[scenario.text("unknown fact key")] = 1  # I202, its JSON path quoting the key
+    facts["device." + scenario.text("unknown dotted key")] = 1
+    return json.dumps({"deviceName": "D", "facts": facts}, ensure_ascii=False)
+
+
+def _bad_policy_values(scenario: Scenario) -> str:
+    enums = [name for name, fact in scenario.vocabulary.facts.items()
+             if fact.namespace == "policy" and fact.type.kind == "enum"]
+    settings = {fact: scenario.planted.password("policy bad value", spelling) for fact, spelling in zip(enums, SPELLINGS)}
+    return json.dumps({"displayName": "P", "settings": settings}, ensure_ascii=False)
+
+
+def _bad_graph_policy(scenario: Scenario) -> str:
+    graph = json.loads((ROOT / "examples/graph/endpoint-protection-beta.json").read_text())
+    drive = graph["bitLockerSystemDrivePolicy"]
+    for key in ("encryptionMethod", "startupAuthenticationTpmUsage", "startupAuthenticationTpmPinUsage",
+                "startupAuthenticationTpmKeyUsage", "startupAuthenticationTpmPinAndKeyUsage"):
+        drive[key] = scenario.text(f"graph bad {key}")
+    graph["bitLockerRecoveryPasswordRotation"] = scenario.text("graph bad rotation")
+    return json.dumps(graph, ensure_ascii=False)
+
+
+def _bad_managed_device(scenario: Scenario) -> str:
+    managed = json.loads((ROOT / "examples/graph/managed-device.json").read_text())
+    managed["osVersion"], managed["isEncrypted"] = scenario.text("graph bad os version"), scenario.text("graph bad encrypted")
+    return json.dumps(managed)  # non-ASCII digits as \\u escapes, as Graph writes them
+
+
+def _unchecked_rules(scenario: Scenario) -> str:
+    return f'''ruleset unchecked "U"
+
+rule C-01 "T"
+  severity error
+  require device.x_{scenario.planted.password("unknown fact in a rule", "underscore")} == "a"
+    and device.os_version == {scenario._string("version compared with text")}
+'''
+
+
+def _malformed_rules(scenario: Scenario) -> str:
+    return f'ruleset malformed "M"\n\nrule C-01 {scenario._string("title before a syntax error")} require (\n'
+
+
+# name: (file name, its content, the arguments that read it, the places its message must quote)
+BAD_INPUTS: dict[str, tuple[str, Callable[[Scenario], str], Callable[[str, dict[str, str]], list[str]], tuple[str, ...]]] = {
+    "malformed policy JSON, escaped": ("bad-policy.json", lambda s: _malformed(s, "malformed policy", True),
+                                       lambda path, f: ["check", "--policy", path], ("malformed policy",)),
+    "malformed device JSON": ("bad-device.json", lambda s: _malformed(s, "malformed device", False),
+                              lambda path, f: ["check", "--device", path], ("malformed device",)),
+    "malformed Graph export": ("bad-graph.json", lambda s: _malformed(s, "malformed graph", True),
+                               lambda path, f: ["check", "--device", f["managed-device"], "--device", path],
+                               ("malformed graph",)),
+    "malformed fleet row": ("bad-fleet.jsonl", lambda s: _malformed(s, "malformed fleet row", False),
+                            lambda path, f: ["check", "--fleet", path, "--format", "markdown"], ()),
+    "malformed assignment file": ("bad-assignments.json", lambda s: _malformed(s, "malformed assignments", False),
+                                  lambda path, f: ["check", "--policy", f["policy"], "--fleet", f["fleet"],
+                                                   "--assignments", path], ("malformed assignments",)),
+    "assignment of an unknown policy": ("unknown-policy.json", lambda s: json.dumps(
+                                            {"all_devices": [s.text("unknown policy")]}, ensure_ascii=False),
+                                        lambda path, f: ["check", "--policy", f["policy"], "--fleet", f["fleet"],
+                                                         "--assignments", path], ("unknown policy",)),
+    "bad device values and keys": ("bad-values.json", _bad_device_values,
+                                   lambda path, f: ["check", "--device", path],
+                                   ("unknown fact key", "unknown dotted key")),
+    "bad policy values": ("bad-settings.json", _bad_policy_values, lambda path, f: ["check", "--policy", path],
+                          (MASKED,)),
+    "bad Graph policy values": ("bad-ep.json", _bad_graph_policy, lambda path, f: ["check", "--policy", path],
+                                ("graph bad encryptionMethod",)),
+    "bad managed device values": ("bad-managed.json", _bad_managed_device, lambda path, f: ["check", "--device", path],
+                                  ("graph bad os version",)),
+    "rule file that does not check": ("unchecked.rules", _unchecked_rules,
+                                      lambda path, f: ["check", "--rules", path, "--device", f["device"]],
+                                      ("version compared with text",)),
+    "malformed rule file": ("malformed.rules", _malformed_rules,
+                            lambda path, f: ["check", "--rules", path, "--device", f["device"]],
+                            ("title before a syntax error",)),
+    **{f"malformed rule file, lint --format {fmt}": (
+        "malformed.rules", _malformed_rules, lambda path, f, fmt=fmt: ["lint", path, "--format", fmt], ())
+       for fmt in ("text", "json", "sarif")},
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_no_error_message_shows_a_planted_password(scenario, case):
+    name, content, arguments, shown = BAD_INPUTS[case]
+    (scenario.folder / name).write_text(content(scenario), encoding="utf-8")
+    exit_code, written = run_cli(arguments(name, scenario.files), scenario.folder)
+    assert exit_code == 2, written[-3000:]
+    assert "Traceback" not in written
+    assert_nothing_leaks(scenario.planted, written, shown=shown)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line arguments the output repeats
+
+def planted_argument(scenario: Scenario, place: str) -> str:
+    """An argument with the place's passwords, one per path segment (a file name may not be
+    longer than 255 bytes)."""
+    return f"{marker(place)} " + "/".join(scenario.planted.password(place, s) for s in SPELLINGS)
+
+
+# name: the arguments, given the planted argument and the scenario's files
+ARGUMENTS: dict[str, Callable[[str, dict[str, str]], list[str]]] = {
+    "check --rules NAME": lambda arg, f: ["check", "--rules", arg, "--device", f["device"]],
+    "check --policy FILE": lambda arg, f: ["check", "--policy", arg],
+    "check --device FILE": lambda arg, f: ["check", "--device", arg],
+    "check --fleet FILE": lambda arg, f: ["check", "--fleet", arg],
+    "check --assignments FILE": lambda arg, f: ["check", "--policy", f["policy"], "--fleet", f["fleet"],
+                                                "--assignments", arg],
+    "check --scenario NAME": lambda arg, f: ["check", "--scenario", arg, "--device", f["device"]],
+    "check --output FILE": lambda arg, f: ["check", "--device", f["device"], "--output", f"missing/{arg}"],
+    "repair --rules NAME": lambda arg, f: ["repair", "--rules", arg, "--device", f["device"]],
+    "lint PATH": lambda arg, f: ["lint", arg],
+    "compare A B": lambda arg, f: ["compare", arg, f["rules"]],
+    "rules --rules NAME": lambda arg, f: ["rules", "--rules", arg],
+    "explain --rules NAME": lambda arg, f: ["explain", "C-01", "--rules", arg],
+}
+
+
+def assert_argument_masked(scenario: Scenario, case: str, arguments: Callable[[str, dict[str, str]], list[str]]) -> None:
+    """The command refuses the planted argument (exit 2) and repeats it only masked."""
+    exit_code, written = run_cli(arguments(planted_argument(scenario, case), scenario.files), scenario.folder)
+    assert exit_code == 2, written[-3000:]
+    assert_nothing_leaks(scenario.planted, written, shown=(case,))
+
+
+@pytest.mark.parametrize("case", ARGUMENTS)
+def test_no_echoed_argument_shows_a_planted_password(scenario, case):
+    assert_argument_masked(scenario, case, ARGUMENTS[case])
+
+
+# The lead's cli/output.py (every message through one masking function, a crash exit code and a
+# masked --debug traceback) makes these pass; until then they fail, as they must.
+NEEDS_OUTPUT = pytest.mark.xfail(strict=True, reason="needs the lead's cli/output.py")
+
+ECHOED_BY_THE_PARSER_AND_EXPLAIN = {
+    "explain RULE_ID": lambda arg, f: ["explain", "--rules", f["rules"], "--", arg],
+    "check --format (invalid choice)": lambda arg, f: ["check", "--format", arg, "--device", f["device"]],
+    "lint --fail-on (invalid choice)": lambda arg, f: ["lint", "--fail-on", arg],
+    "COMMAND (invalid choice)": lambda arg, f: [arg],
+}
+
+
+@NEEDS_OUTPUT
+@pytest.mark.parametrize("case", ECHOED_BY_THE_PARSER_AND_EXPLAIN)
+def test_arguments_echoed_by_the_parser_and_explain_are_masked(scenario, case):
+    assert_argument_masked(scenario, case, ECHOED_BY_THE_PARSER_AND_EXPLAIN[case])
+
+
+def _crash(secret: str):
+    def crash(*args, **kwargs):
+        raise RuntimeError(f"an unforeseen failure near {secret}")
+    return crash
+
+
+@NEEDS_OUTPUT
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "--debug"])
+def test_a_crash_is_exit_code_3_and_its_message_and_traceback_are_masked(scenario, monkeypatch, debug):
+    from bitlocker_rules.engine import Engine
+
+    secret = scenario.text("crash message")
+    monkeypatch.setattr(Engine, "evaluate", _crash(secret))
+    argv = ["--debug"] * debug + ["check", *_one_device(scenario.files)]
+    exit_code, written = run_cli(argv, scenario.folder)
+    assert exit_code == 3
+    assert ("Traceback" in written) == debug and "RuntimeError" in written
+    assert_nothing_leaks(scenario.planted, written, shown=("crash message",))
+
+
+@NEEDS_OUTPUT
+def test_a_name_too_long_for_the_file_system_does_not_leak_through_a_traceback(scenario):
+    # engine.resolve_ruleset's Path.is_file() raises OSError (ENAMETOOLONG) for a name over
+    # 255 bytes, as cli/lint.py's Path.is_dir() does: a crash, not exit 2 (reported to the lead).
+    name = scenario.text("name too long")
+    exit_code, written = run_cli(["check", "--rules", name, "--device", scenario.files["device"]], scenario.folder)
+    assert exit_code in (2, 3)
+    assert_nothing_leaks(scenario.planted, written, shown=("name too long",))
