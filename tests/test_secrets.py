@@ -206,7 +206,11 @@ def test_redact_masks_every_spelling_however_escaped(spelling):
     ("{p}", SECRET_MASK),
     ("a{p}b{p}c", f"a{SECRET_MASK}b{SECRET_MASK}c"),
     ('{{"key": "{p}"}}', '{"key": "' + SECRET_MASK + '"}'),
-    ("id 123456-234567-345678-456789, name 567890-678901-789012-890123", f"id {SECRET_MASK}, name {SECRET_MASK}"),
+    # Read raw and with escapes read: "%20" would swallow the password's first digit.
+    ("%2072792-300830-116143-896618-256084-104077-123482-101188", "%" + SECRET_MASK),
+    ("123456\\u002d234567\\u002d345678\\u002d456789\\u002d567890\\u002d678901\\u002d789012\\u002d890123", SECRET_MASK),
+    # Half a password in each field: four groups are masked when they are blocks BitLocker makes.
+    ("id 013574-440000-720885-008547, name 055000-660000-353100-000132", f"id {SECRET_MASK}, name {SECRET_MASK}"),
 ])
 def test_redact_replaces_the_whole_run(text, masked):
     password = "123456-234567-345678-456789-567890-678901-789012-890123"
@@ -215,6 +219,10 @@ def test_redact_replaces_the_whole_run(text, masked):
 
 @pytest.mark.parametrize("text", [
     "123456-234567-345678",  # three groups: three six-digit numbers are ordinary
+    "013574-440000-720885",  # three groups, even of valid blocks
+    "123456-234567-345678-456789",  # four groups that no password has (123456 is no multiple of 11)
+    "013574-440000-720885-720896",  # 720896 = 11 * 65536: one past the last block
+    "SE-01  error  152340  120003  100052  110011  title",  # a fleet table's counts at 400,000 devices
     "5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10",  # a GUID
     "10.0.22631.3593 10.0.19045.4291 10.0.17763.0",  # builds
     "2024-09-02T07:48:13.0000000Z",
@@ -227,9 +235,15 @@ def test_redact_leaves_ordinary_text_alone(text):
     assert redact(text) == text
 
 
+def valid_groups(seed: str) -> list[str]:
+    """Eight groups as BitLocker makes them: each a 16-bit number times 11."""
+    rng = random.Random(seed)
+    return [f"{11 * rng.randrange(1 << 16):06d}" for _ in range(8)]
+
+
 def test_redact_masks_the_larger_part_of_a_password_split_over_two_fields():
     # Half in an id, half in a display name: each half (four groups) is masked wherever it is.
-    groups = ["123456", "234567", "345678", "456789", "567890", "678901", "789012", "890123"]
+    groups = valid_groups("split")
     for cut in range(1, 8):
         first, second = "-".join(groups[:cut]), "-".join(groups[cut:])
         shown = redact(f"policy '{second}' ({first})")
@@ -265,7 +279,7 @@ def test_every_space_dash_connector_and_format_character_is_a_separator_or_invis
         where = by_category.get(unicodedata.category(char))
         assert where is None or char in where, f"U+{ord(char):04X} {unicodedata.name(char, '')}"
     assert {c for c in _EVERY_CHARACTER if c.isspace()} <= separators
-    assert {c for c in separators if c.isascii()} == _matched(errors._ASCII_SEPARATOR)
+    assert {c for c in separators if c.isascii()} == set(errors._ASCII_SEPARATOR)
     assert not separators & invisible and not (separators | invisible) & _matched(r"\d" + errors._OTHER_DIGITS)
 
 
@@ -294,8 +308,8 @@ def test_the_pre_check_never_misses_a_password_the_oracle_sees(noise, spelling, 
     if planted_one:
         pieces.insert(min(at, len(pieces)), _escapings(planted.password("property", spelling))[how])
     text = "".join(pieces)
-    if planted_one:
-        assert planted.leaks(text) and errors._may_hold_password(text), ascii(text)
+    if planted.leaks(text):  # noise can break it (``&#`` before its first digits reads as one character)
+        assert errors._may_hold_password(text), ascii(text)
         assert not planted.leaks(redact(text)), ascii(text)
     if not errors._may_hold_password(text):
         assert redact(text) == text, ascii(text)
