@@ -203,8 +203,9 @@ def redact(text: str) -> str:
     four separators) is not recognised: masking catches carelessness, not deliberate encoding.
     Text that cannot hold one returns after a byte scan (see ``_may_hold_password``).
     """
-    spans = sorted(span for normal, layers in _readings(text) if _digit_run_possible(normal)
-                   for span in _password_spans(normal, layers))
+    if not _may_escape(text) and not _digit_run_possible(text):
+        return text  # nearly all text: one byte scan (see _readings)
+    spans = sorted(span for normal, layers in _readings(text) for span in _password_spans(normal, layers))
     pieces, last = [], 0
     for start, end in spans:
         if start >= last:
@@ -215,11 +216,22 @@ def redact(text: str) -> str:
 
 def _readings(text: str) -> Iterator[tuple[str, list[_Anchors]]]:
     """``text`` as the pattern reads it (see _normalised): as written, and, when it has escapes,
-    with them read. Both: an escape can hide a password (``123456\u002d234567…``), and reading
-    one can swallow a digit a reader sees (``%2`` before ``0123…`` reads as ``%20``)."""
-    yield _normalised(text, escapes=False)
-    if "\\" in text or "&" in text or "%" in text or "<wbr" in text:  # `in` is the fastest scan
-        yield _normalised(text, escapes=True)
+    with them read; each only when the byte scan finds it may hold a password. Both readings:
+    an escape can hide a password (``123456\\u002d234567…``), and reading one can swallow a
+    digit a reader sees (``%2`` before ``0123…`` reads as ``%20``)."""
+    # Reading as written only drops characters and makes digits ASCII, and each character it
+    # keeps folds to one zero or more in the text itself, so the text's own scan rules it out.
+    if _digit_run_possible(text):
+        yield _normalised(text, escapes=False)
+    if _may_escape(text):
+        normal, layers = _normalised(text, escapes=True)
+        if _digit_run_possible(normal):
+            yield normal, layers
+
+
+def _may_escape(text: str) -> bool:
+    """Whether ``text`` has a character an escape starts with (``in`` is the fastest scan)."""
+    return "\\" in text or "&" in text or "%" in text or "<wbr" in text
 
 
 def _password_spans(normal: str, layers: list[_Anchors]) -> Iterator[tuple[int, int]]:
@@ -361,12 +373,12 @@ def _may_hold_password(text: str) -> bool:
     """False only when ``text`` cannot hold anything ``redact`` masks.
 
     Searching with the pattern costs ~10-30 ns a character; this check ~1-2 ns on ASCII text
-    without escapes. On the normalised text (see ``_normalised``), as bytes, ASCII digits fold
-    to ``0``, ASCII separators are deleted and every byte of a non-ASCII character folds to
+    without escapes. On each reading of the text (see ``_readings``), as bytes, ASCII digits
+    fold to ``0``, ASCII separators are deleted and every byte of a non-ASCII character folds to
     ``0``: whatever the pattern matches (at least 24 digits and separators, nothing else) then
     becomes a run of at least 24 zeros. Text with many non-ASCII letters merely takes the search.
     """
-    return any(_digit_run_possible(normal) for normal, _ in _readings(text))
+    return any(True for _ in _readings(text))
 
 
 def _digit_run_possible(normal: str) -> bool:

@@ -315,7 +315,9 @@ def test_the_pre_check_never_misses_a_password_the_oracle_sees(noise, spelling, 
         assert redact(text) == text, ascii(text)
 
 
-_digit_soup = st.text(st.sampled_from("0123456789٠١٢٣٤٥٦٧٨٩¹²³ -_.\t\u200b\u00a0\\u002d&#45;%20x"), max_size=120)
+_SOUP = [*"0123456789٠١٢٣٤٥٦٧٨٩¹²³ -_.\t\u200b\u00a0x", "\\u002d", "&#45;", "%20", "\\u0661", "&ndash;", "<wbr>",
+         "\\n", "123456", "013574"]
+_digit_soup = st.lists(st.sampled_from(_SOUP), max_size=60).map("".join)
 
 
 @given(_digit_soup)
@@ -452,7 +454,8 @@ rule P-01 "The recovery message is the approved one"
   require policy.preboot_recovery_message == {literal}
 ''')
         self.write("rules", ".rules", "".join(rules))
-        self.write("rules-b", ".rules", f'''ruleset r{self.planted.password("ruleset b name", "no-separator")} {self._string("ruleset b title")}
+        name = f'r{self.planted.password("ruleset b name", "no-separator")}'
+        self.write("rules-b", ".rules", f'''ruleset {name} {self._string("ruleset b title")}
 
 rule D-{self.planted.password("rule b id", "dashes")} {self._string("rule b title")}
   severity error
@@ -466,7 +469,8 @@ rule D-{self.planted.password("rule b id", "dashes")} {self._string("rule b titl
 
     def _write_fleets(self) -> None:
         graph_row = json.loads((ROOT / "examples/graph/managed-device.json").read_text())
-        graph_row["deviceName"], graph_row["azureADDeviceId"] = self.text("fleet graph row name"), self.text("fleet graph row entra id")
+        graph_row["deviceName"] = self.text("fleet graph row name")
+        graph_row["azureADDeviceId"] = self.text("fleet graph row entra id")
         bad_values = {fact: self.planted.password("fleet bad value", spelling)
                       for fact, spelling in zip(self.typed_device_facts(), SPELLINGS)}
         # Assignment files name the policy and device by plain ids: names are masked when read.
@@ -634,7 +638,8 @@ def _bad_device_values(scenario: Scenario) -> str:
 def _bad_policy_values(scenario: Scenario) -> str:
     enums = [name for name, fact in scenario.vocabulary.facts.items()
              if fact.namespace == "policy" and fact.type.kind == "enum"]
-    settings = {fact: scenario.planted.password("policy bad value", spelling) for fact, spelling in zip(enums, SPELLINGS)}
+    settings = {fact: scenario.planted.password("policy bad value", spelling)
+                for fact, spelling in zip(enums, SPELLINGS)}
     return json.dumps({"displayName": "P", "settings": settings}, ensure_ascii=False)
 
 
@@ -650,7 +655,8 @@ def _bad_graph_policy(scenario: Scenario) -> str:
 
 def _bad_managed_device(scenario: Scenario) -> str:
     managed = json.loads((ROOT / "examples/graph/managed-device.json").read_text())
-    managed["osVersion"], managed["isEncrypted"] = scenario.text("graph bad os version"), scenario.text("graph bad encrypted")
+    managed["osVersion"] = scenario.text("graph bad os version")
+    managed["isEncrypted"] = scenario.text("graph bad encrypted")
     return json.dumps(managed)  # non-ASCII digits as \\u escapes, as Graph writes them
 
 
@@ -669,7 +675,9 @@ def _malformed_rules(scenario: Scenario) -> str:
 
 
 # name: (file name, its content, the arguments that read it, the places its message must quote)
-BAD_INPUTS: dict[str, tuple[str, Callable[[Scenario], str], Callable[[str, dict[str, str]], list[str]], tuple[str, ...]]] = {
+Arguments = Callable[[str, dict[str, str]], list[str]]  # (a path or a planted argument, the files) -> argv
+
+BAD_INPUTS: dict[str, tuple[str, Callable[[Scenario], str], Arguments, tuple[str, ...]]] = {
     "malformed policy JSON, escaped": ("bad-policy.json", lambda s: _malformed(s, "malformed policy", True),
                                        lambda path, f: ["check", "--policy", path], ("malformed policy",)),
     "malformed device JSON": ("bad-device.json", lambda s: _malformed(s, "malformed device", False),
@@ -727,7 +735,7 @@ def planted_argument(scenario: Scenario, place: str) -> str:
 
 
 # name: the arguments, given the planted argument and the scenario's files
-ARGUMENTS: dict[str, Callable[[str, dict[str, str]], list[str]]] = {
+ARGUMENTS: dict[str, Arguments] = {
     "check --rules NAME": lambda arg, f: ["check", "--rules", arg, "--device", f["device"]],
     "check --policy FILE": lambda arg, f: ["check", "--policy", arg],
     "check --device FILE": lambda arg, f: ["check", "--device", arg],
@@ -744,7 +752,7 @@ ARGUMENTS: dict[str, Callable[[str, dict[str, str]], list[str]]] = {
 }
 
 
-def assert_argument_masked(scenario: Scenario, case: str, arguments: Callable[[str, dict[str, str]], list[str]]) -> None:
+def assert_argument_masked(scenario: Scenario, case: str, arguments: Arguments) -> None:
     """The command refuses the planted argument (exit 2) and repeats it only masked."""
     exit_code, written = run_cli(arguments(planted_argument(scenario, case), scenario.files), scenario.folder)
     assert exit_code == 2, written[-3000:]
