@@ -535,14 +535,20 @@ def assert_nothing_leaks(planted: Planted, text: str, *, shown: Iterable[str] = 
     assert not missing, f"these inputs never reached the output, so the test proves nothing about them: {missing}"
 
 
-def _one_device(f: dict[str, str]) -> list[str]:
+def _one_device(s: Scenario) -> list[str]:
+    f = s.files
     return ["--rules", f["rules"], "--policy", f["policy"], "--policy", f["graph-policy"],
             "--device", f["device"], "--device", f["managed-device"], "--device", f["recovery-keys"]]
 
 
-def _fleet(f: dict[str, str]) -> list[str]:
+def _fleet(s: Scenario) -> list[str]:
+    f = s.files
     return ["--rules", f["rules"], "--policy", f["policy"], "--policy", f["graph-policy"],
             "--fleet", f["fleet"], "--assignments", f["assignments"]]
+
+
+def _rule_files(s: Scenario) -> list[str]:
+    return [s.files["rules"], s.files["rules-b"]]
 
 
 RULE_TITLES = ("rule title a", "rule title b", "rule title c", "rule title d")
@@ -554,46 +560,47 @@ FLEET_SHOWN = ("fleet row name", "fleet row entra id", "fleet graph row name", "
 FLEET_SARIF_SHOWN = ("policy displayName", "policy recovery message", "rule literal", *RULE_TITLES)
 FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
 
-# name: (arguments, given the scenario's files; exit code; the places that must reach the output,
+# name: (arguments, given the scenario; exit code; the places that must reach the output,
 # or MASKED where only a masked password can show)
-COMMANDS: dict[str, tuple[Callable[[dict[str, str]], list[str]], int, tuple[str, ...]]] = {
-    **{f"check --format {fmt}": (lambda f, fmt=fmt: ["check", *_one_device(f), "--format", fmt, "--verbose"],
+COMMANDS: dict[str, tuple[Callable[[Scenario], list[str]], int, tuple[str, ...]]] = {
+    **{f"check --format {fmt}": (lambda s, fmt=fmt: ["check", *_one_device(s), "--format", fmt, "--verbose"],
                                  1, CHECK_SHOWN) for fmt in FORMATS},
-    "check --output": (lambda f: ["check", *_one_device(f), "--format", "html", "--output", "report.html"],
+    "check --output": (lambda s: ["check", *_one_device(s), "--format", "html", "--output", "report.html"],
                        1, CHECK_SHOWN),
-    **{f"check --fleet --format {fmt}": (lambda f, fmt=fmt: ["check", *_fleet(f), "--format", fmt, "--output", "out"],
+    **{f"check --fleet --format {fmt}": (lambda s, fmt=fmt: ["check", *_fleet(s), "--format", fmt, "--output", "out"],
                                          2, FLEET_SARIF_SHOWN if fmt == "sarif" else FLEET_SHOWN) for fmt in FORMATS},
-    "check --fleet (CSV)": (lambda f: ["check", "--rules", f["rules"], "--policy", f["policy"], "--fleet", f["csv"],
-                                       "--output", "out.jsonl"], 2, ("csv name", "csv entra id", *RULE_TITLES)),
-    "check --fleet --jobs 2": (lambda f: ["check", *_fleet(f), "--format", "json", "--jobs", "2"],
+    "check --fleet (CSV)": (lambda s: ["check", "--rules", s.files["rules"], "--policy", s.files["policy"],
+                                       "--fleet", s.files["csv"], "--output", "out.jsonl"],
+                            2, ("csv name", "csv entra id", *RULE_TITLES)),
+    "check --fleet --jobs 2": (lambda s: ["check", *_fleet(s), "--format", "json", "--jobs", "2"],
                                2, ("fleet row entra id", *RULE_TITLES)),
-    **{f"repair --format {fmt}": (lambda f, fmt=fmt: ["repair", *_one_device(f), "--format", fmt],
+    **{f"repair --format {fmt}": (lambda s, fmt=fmt: ["repair", *_one_device(s), "--format", fmt],
                                   1, ("managed device entra id", "rule literal")) for fmt in ("text", "json")},
     # One policy: with two, their recovery messages conflict and no repair shows either.
-    **{f"repair --fleet --format {fmt}": (lambda f, fmt=fmt: ["repair", "--rules", f["rules"], "--policy", f["policy"],
-                                                              "--fleet", f["fleet"], "--format", fmt],
+    **{f"repair --fleet --format {fmt}": (lambda s, fmt=fmt: ["repair", "--rules", s.files["rules"], "--policy",
+                                                              s.files["policy"], "--fleet", s.files["fleet"],
+                                                              "--format", fmt],
                                           2, ("policy recovery message", "rule literal") if fmt == "json" else ())
        for fmt in ("text", "json")},
-    **{f"lint --format {fmt}": (lambda f, fmt=fmt: ["lint", f["rules"], f["rules-b"], "--format", fmt],
+    **{f"lint --format {fmt}": (lambda s, fmt=fmt: ["lint", *_rule_files(s), "--format", fmt],
                                 1, ("rule literal", "rule b literal")) for fmt in ("text", "json", "sarif")},
-    "lint --output": (lambda f: ["lint", f["rules"], f["rules-b"], "--format", "sarif", "--output", "lint.sarif"],
+    "lint --output": (lambda s: ["lint", *_rule_files(s), "--format", "sarif", "--output", "lint.sarif"],
                       1, ("rule literal", "rule b literal")),
-    **{f"compare --format {fmt}": (lambda f, fmt=fmt: ["compare", f["rules"], f["rules-b"], "--format", fmt],
+    **{f"compare --format {fmt}": (lambda s, fmt=fmt: ["compare", *_rule_files(s), "--format", fmt],
                                    1, ("rule literal", "rule b literal")) for fmt in ("text", "json")},
-    "explain": (lambda f: ["explain", "--rules", f["rules"], "--", _RULE_ID[0]],
+    "explain": (lambda s: ["explain", "--rules", s.files["rules"], "--", s.rule_ids[0]],
                 0, ("rule title a", "rationale", "remediation", "rule literal")),
-    "rules": (lambda f: ["rules", "--rules", f["rules"], "--rules", f["rules-b"]], 0, (*RULE_TITLES, "rule b title")),
-    "rules --coverage": (lambda f: ["rules", "--coverage", "--rules", f["rules"], "--rules", f["rules-b"]],
+    "rules": (lambda s: ["rules", "--rules", s.files["rules"], "--rules", s.files["rules-b"]],
+              0, (*RULE_TITLES, "rule b title")),
+    "rules --coverage": (lambda s: ["rules", "--coverage", "--rules", s.files["rules"], "--rules", s.files["rules-b"]],
                          1, (MASKED,)),  # rule ids only (no marker), masked, then wrapped at 40 columns
 }
-_RULE_ID: list[str] = []  # the first planted rule id, for explain (set by the scenario fixture)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_no_command_shows_a_planted_password(scenario, command):
     arguments, code, shown = COMMANDS[command]
-    _RULE_ID[:] = scenario.rule_ids[:1]
-    exit_code, written = run_cli(arguments(scenario.files), scenario.folder)
+    exit_code, written = run_cli(arguments(scenario), scenario.folder)
     assert exit_code == code, written[-3000:]
     assert_nothing_leaks(scenario.planted, written, shown=shown)
 
@@ -602,7 +609,7 @@ def test_the_command_as_installed_masks_what_it_prints(scenario):
     # Once through a real process: the module entry point, real standard streams (not capsys).
     env = {**os.environ, "PYTHONIOENCODING": "utf-8",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "bitlocker_rules", "check", *_one_device(scenario.files), "--verbose"],
+    done = subprocess.run([sys.executable, "-m", "bitlocker_rules", "check", *_one_device(scenario), "--verbose"],
                           cwd=scenario.folder, env=env, capture_output=True, timeout=120)
     written = (done.stdout + done.stderr).decode("utf-8", "replace")
     assert done.returncode == 1, written[-3000:]
@@ -614,7 +621,7 @@ def test_the_matrix_sees_a_leak_when_the_output_stops_masking(scenario, monkeypa
     # removed, lint's and compare's reports (masked nowhere else) must show it the passwords.
     monkeypatch.setattr("bitlocker_rules.cli.output.redact", lambda text: text)
     for argv in (["lint", "--format", "json"], ["compare"]):
-        _, written = run_cli([*argv, scenario.files["rules"], scenario.files["rules-b"]], scenario.folder)
+        _, written = run_cli([*argv, *_rule_files(scenario)], scenario.folder)
         assert {"rule literal", "rule b literal"} <= {place for place, _ in scenario.planted.leaks(written)}
 
 
@@ -795,7 +802,7 @@ def test_a_crash_is_exit_code_3_and_its_message_and_traceback_are_masked(scenari
 
     secret = scenario.text("crash message")
     monkeypatch.setattr(Engine, "evaluate", _crash(secret))
-    argv = ["--debug"] * debug + ["check", *_one_device(scenario.files)]
+    argv = ["--debug"] * debug + ["check", *_one_device(scenario)]
     exit_code, written = run_cli(argv, scenario.folder)
     assert exit_code == 3
     assert ("Traceback" in written) == debug and "RuntimeError" in written
