@@ -8,7 +8,7 @@ import functools
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from attrs import frozen
 
@@ -46,10 +46,20 @@ class Diagnostic:
         """The diagnostic as a user reads it: location, message, caret snippet, help."""
         lines = [f"{self.location}: {self.severity}[{self.code}]: {self.message}"]
         if self.source is not None and self.span is not None:
-            lines.append(self.source.snippet(self.span))
+            lines.append(_masked_near(self.source, self.span.start).snippet(self.span))
         if self.help:
             lines.append(f"  help: {self.help}")
         return redact("\n".join(lines))
+
+
+def _masked_near(source: SourceText, offset: int) -> SourceText:
+    """``source`` with every recovery password near ``offset`` (as far as a snippet shows, and
+    as far again for context) turned into as many ``*``: the snippet may cut a long line to a
+    window, and masked first, the cut can leave no part of one; columns and carets stay."""
+    start, end = max(0, offset - _SNIPPET_REACH), offset + _SNIPPET_REACH
+    near = source.text[start:end]
+    masked = _masked_in_place(near)
+    return source if masked == near else SourceText(source.text[:start] + masked + source.text[end:], source.name)
 
 
 class BitLockerRulesError(Exception):
@@ -168,6 +178,7 @@ def _escape_pattern() -> re.Pattern:
 _CONTROL_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v"}
 _ESCAPE_CHARS = "\\&%<"  # the characters escapes start with
 _ESCAPE_NESTING = 3
+_SNIPPET_REACH = 600  # characters either side of a diagnostic's offset masked before its snippet is cut
 
 _Anchors = list[tuple[int, int, int, int]]  # see _rewritten
 
@@ -203,14 +214,28 @@ def redact(text: str) -> str:
     four separators) is not recognised: masking catches carelessness, not deliberate encoding.
     Text that cannot hold one returns after a byte scan (see ``_may_hold_password``).
     """
+    return _masked(text, lambda span: SECRET_MASK)
+
+
+def _masked_in_place(text: str) -> str:
+    """``text`` with every recovery password (as redact finds them) turned into as many ``*``."""
+    return _masked(text, lambda span: "*" * (span[1] - span[0]))
+
+
+def _masked(text: str, mask: Callable[[tuple[int, int]], str]) -> str:
+    """``text`` with each password's span replaced by ``mask(span)``."""
     if not _may_escape(text) and not _digit_run_possible(text):
         return text  # nearly all text: one byte scan (see _readings)
-    spans = sorted(span for normal, layers in _readings(text) for span in _password_spans(normal, layers))
+    spans: list[list[int]] = []
+    for start, end in sorted(span for normal, layers in _readings(text) for span in _password_spans(normal, layers)):
+        if spans and start < spans[-1][1]:  # the two readings found the same password: one mask
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
     pieces, last = [], 0
     for start, end in spans:
-        if start >= last:
-            pieces += [text[last:start], SECRET_MASK]
-        last = max(last, end)  # the two readings may find the same password: one mask
+        pieces += [text[last:start], mask((start, end))]
+        last = end
     return "".join(pieces) + text[last:] if pieces else text
 
 
@@ -388,17 +413,24 @@ def _digit_run_possible(normal: str) -> bool:
 
 # Characters that would drive a terminal (C0 and C1 controls, DEL) or reorder text on screen
 # (bidirectional overrides), except the newline and tab that the output's own layout uses.
+_SGR = re.compile("\x1b\\[[0-9;]*m")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-def escape_controls(text: str) -> str:
+def escape_controls(text: str, *, keep_colour: bool = False) -> str:
     r"""``text`` with every control character shown as an escape (ESC as ``\u001b``), so text read
     from an input can never clear a screen, retitle a terminal or hide itself in a report.
 
-    The escape is JSON's, so a JSON document stays valid (and means the same) once escaped."""
+    The escape is JSON's, so a JSON document stays valid (and means the same) once escaped.
+    ``keep_colour`` keeps SGR colour codes (``ESC [ … m``): a renderer's own, added after it
+    escaped its inputs' text.
+    """
     if text.isprintable():
         return text
-    return _CONTROLS.sub(_escaped, text)
+    if not keep_colour:
+        return _CONTROLS.sub(_escaped, text)
+    pieces, codes = _SGR.split(text), _SGR.findall(text)
+    return "".join(_CONTROLS.sub(_escaped, piece) + code for piece, code in zip(pieces, [*codes, ""]))
 
 
 def _escaped(match: re.Match) -> str:
@@ -406,7 +438,9 @@ def _escaped(match: re.Match) -> str:
 
 
 def clip(text: str, limit: int = 200) -> str:
-    """``text`` shortened to about ``limit`` characters for a message, saying how much was left out."""
+    """``text`` shortened to about ``limit`` characters for a message, saying how much was left
+    out; masked first, so the cut can leave no part of a recovery password."""
+    text = redact(text)
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text) - limit} more characters)"

@@ -26,6 +26,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     if args.device:
         print("bitlocker-rules check: give --device or --fleet, not both", file=sys.stderr)
         return EXIT_USAGE
+    args.jobs = 1 if args.jobs is None else args.jobs
     if args.jobs < 1:
         print("bitlocker-rules check: --jobs must be at least 1", file=sys.stderr)
         return EXIT_USAGE
@@ -46,7 +47,7 @@ def run_fleet(args: argparse.Namespace) -> int:
         return evaluate_fleet_parallel(rows, args.jobs, make_engine, write=write, progress=progress,
                                        reader=fleet_device, record=record, encode=encode)
 
-    if args.format in ("table", "json"):
+    if args.format in ("text", "json"):
         with jsonl_output(args.output) as write:
             summary = evaluate(write, encode=json_line)
         if progress:
@@ -62,6 +63,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     return EXIT_FAIL if any(
         t.counts["fail"] and at_or_above(t.severity, args.fail_on) for t in summary.rules
     ) else EXIT_PASS
+
 
 def _fleet_report(args: argparse.Namespace, evaluate, engine: Engine):
     """A fleet as Markdown, HTML, JUnit or SARIF, written to --output (or standard output).
@@ -98,6 +100,7 @@ def _fleet_report(args: argparse.Namespace, evaluate, engine: Engine):
                       limit=WORST_DEVICES)
     write_output(text, args.output)
     return summary
+
 
 def _numbered_report(number: int, report: Report) -> tuple[int, Report]:
     """A fleet result that keeps the whole report (module level: worker processes pickle it)."""
