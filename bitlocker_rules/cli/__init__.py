@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from ..errors import BitLockerRulesError, clip
 from .parser import FORMATS, build_parser
-from .status import EXIT_CRASH, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE
+from .status import EXIT_CRASH, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_UNDECIDED, EXIT_USAGE
 
 # command → (module, function)
 _COMMANDS = {
@@ -31,8 +31,8 @@ _COMMANDS = {
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 
-__all__ = ["EXIT_CRASH", "EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_USAGE", "FORMATS", "build_parser",
-           "main"]
+__all__ = ["EXIT_CRASH", "EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_UNDECIDED", "EXIT_USAGE", "FORMATS",
+           "build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
