@@ -108,8 +108,11 @@ def resolve_ruleset(name_or_path: str | PathLike[str]) -> Path:
     if str(name_or_path) in shipped:
         return shipped[str(name_or_path)]
     path = Path(name_or_path)
-    if path.is_file():
-        return path
+    try:
+        if path.is_file():
+            return path
+    except OSError as exc:  # a name the system cannot look up (too long, say) names no file
+        raise RulesError([Diagnostic("E003", f"cannot read rule file: {exc.strerror}", file=str(name_or_path))]) from None
     raise RulesError([Diagnostic(
         "E004", f"no shipped ruleset or rule file called `{name_or_path}`", file=str(name_or_path),
         help=suggest(str(name_or_path), shipped) or "shipped rulesets: " + ", ".join(shipped),
