@@ -22,7 +22,7 @@ from .checker import check_all, check_ruleset
 from .compiler import (
     Decide, ScenarioStep, Verdicts, compile_decision, compile_ruleset, frozen_verdicts, thawed_verdicts,
 )
-from .errors import Diagnostic, RulesError, suggest
+from .errors import Diagnostic, RulesError, redact, suggest
 from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
@@ -108,8 +108,11 @@ def resolve_ruleset(name_or_path: str | PathLike[str]) -> Path:
     if str(name_or_path) in shipped:
         return shipped[str(name_or_path)]
     path = Path(name_or_path)
-    if path.is_file():
-        return path
+    try:
+        if path.is_file():
+            return path
+    except OSError as exc:  # a name the system cannot look up (too long, say) names no file
+        raise RulesError([Diagnostic("E003", f"cannot read rule file: {exc.strerror}", file=str(name_or_path))]) from None
     raise RulesError([Diagnostic(
         "E004", f"no shipped ruleset or rule file called `{name_or_path}`", file=str(name_or_path),
         help=suggest(str(name_or_path), shipped) or "shipped rulesets: " + ", ".join(shipped),
@@ -548,6 +551,7 @@ def _declared(scenarios: Any, argument: str) -> dict[str, str]:
 
 
 def _clip(text: str) -> str:
+    text = redact(text)  # before the cut, which could leave a part of a password no mask knows
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -55,9 +55,16 @@ def _lint_targets(paths: Sequence[str]) -> list[str]:
         return list(shipped_ruleset_paths())
     found: list[str] = []
     for path in paths:
-        folder = Path(path)
-        found += [str(p) for p in sorted(folder.glob("*.rules"))] if folder.is_dir() else [path]
+        found += [str(p) for p in sorted(Path(path).glob("*.rules"))] if _is_folder(path) else [path]
     return found
+
+
+def _is_folder(path: str) -> bool:
+    """True for a folder; a name the system cannot look up (too long) is read as a file and fails there."""
+    try:
+        return Path(path).is_dir()
+    except OSError:
+        return False
 
 
 def _lint_summary(findings, rulesets: int) -> str:

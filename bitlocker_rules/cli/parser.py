@@ -6,7 +6,6 @@ import argparse
 import re
 import sys
 
-from ..engine import shipped_vocabulary
 from ..errors import suggest
 from ..resources import installed_version
 
@@ -225,6 +224,8 @@ def _seconds(text: str) -> float:
 
 
 def _scenario_option(command: argparse.ArgumentParser) -> None:
+    from ..vocabulary import shipped_vocabulary  # noqa: PLC0415 - read when the parser is built, not imported
+
     names = ", ".join(shipped_vocabulary().scenarios)
     command.add_argument("--scenario", action="append", default=[], metavar="NAME",
                          help=f"what the check is about ({names}; repeatable). Rules about a scenario "
