@@ -71,6 +71,9 @@ FIELD_LITERALS = {"bool": ["true", "false"], "enum2": ["Xx", "Yy"], "integer": L
 # Integer fields may be compared with an integer fact: records below, between and above it
 # need three values per interval (see the integers in BRUTE).
 FIELD_BRUTE = {"bool": [True, False], "enum2": ["Xx", "Yy"], "integer": BRUTE["integer"]}
+# The field values of a fixed collection's records: like FIXED, room on either side of each in
+# the brute force, and none of them a rule's constant (LITERALS): values only the records hold.
+FIELD_FIXED = {**FIELD_BRUTE, "integer": [0, 2, 4]}
 TYPE_TEXT = {"enum": "enum E", "enum2": "enum G"}
 ORDERED = ("integer", "decimal", "version")
 COLLECTION = "device.items"
@@ -289,10 +292,10 @@ class Case:
             applies = tuple(STATUS_BY_CODE[c] is PASS for c in applicable(values))
             self.table.append((values, statuses, applies))
 
-    def domain(self, name: str) -> list:
+    def domain(self, name: str, field_values: dict = FIELD_BRUTE) -> list:
         if name == COLLECTION:
             fields = [f for f, _ in self.vocab.fields]
-            choices = [FIELD_BRUTE[k] + [None] for _, k in self.vocab.fields]
+            choices = [field_values[k] + [None] for _, k in self.vocab.fields]
             types = [MappingProxyType({f: x for f, x in zip(fields, combo) if x is not None})
                      for combo in itertools.product(*choices)]
             bags = [tuple(c) for size in range(MAX_RECORDS + 1)
@@ -303,7 +306,7 @@ class Case:
     def fixed_domain(self, name: str) -> list:
         """The values a fixed fact is drawn from (see FIXED)."""
         if name == COLLECTION:
-            return self.domain(name)
+            return self.domain(name, FIELD_FIXED)
         return FIXED[self.vocab.kind(name)] + [None]
 
     def assignments(self):
