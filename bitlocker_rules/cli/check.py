@@ -21,9 +21,10 @@ from .status import EXIT_USAGE
 
 def run_check(args: argparse.Namespace) -> int:
     """``check``: evaluate, print a report, return 0/1."""
-    if args.assignments:
-        print("bitlocker-rules check: --assignments goes with --fleet", file=sys.stderr)
-        return EXIT_USAGE
+    for option, given in (("--assignments", args.assignments), ("--jsonl", args.jsonl)):
+        if given:
+            print(f"bitlocker-rules check: {option} goes with --fleet", file=sys.stderr)
+            return EXIT_USAGE
     if not args.policy and not args.device:
         print("bitlocker-rules check: give at least one --policy or a --device", file=sys.stderr)
         return EXIT_USAGE

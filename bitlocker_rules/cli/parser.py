@@ -43,17 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
                             "CSP status, or the project's JSON (repeatable: parts of one device)")
     _scenario_option(check)
     check.add_argument("--fleet", metavar="FILE",
-                       help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream")
-    check.add_argument("--jobs", type=int, default=1, metavar="N", help="with --fleet: use N processes")
+                       help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream "
+                            "(- for standard input)")
+    check.add_argument("--jobs", type=int, default=1, metavar="N",
+                       help="with --fleet: use N processes (at most the processors available)")
+    check.add_argument("--jsonl", metavar="FILE",
+                       help="with --fleet: also write each device's result as one JSON line to FILE "
+                            "(- for standard output)")
     check.add_argument("--assignments", metavar="FILE",
                        help="with --fleet: which --policy applies to which device or group "
                             "(default: every policy to every device)")
     check.add_argument("--format", choices=FORMATS, default="table",
                        help="table (default), json, markdown, sarif (policy findings located in the input "
-                            "files), junit (one test case per rule and device) or html (one self-contained page)")
+                            "files), junit (one test case per rule) or html (one self-contained page)")
     check.add_argument("--output", metavar="FILE",
-                       help="write the report here; with --fleet and --format table or json, "
-                            "one JSON line per device (the summary goes to standard output)")
+                       help="write the report here instead of standard output (with --fleet too: the "
+                            "summary or report in --format; each device's JSON line goes to --jsonl)")
     check.add_argument("--verbose", action="store_true", help="explain passing rules too")
     check.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
     check.add_argument("--fail-on", choices=("error", "warning", "info"), default="info",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -111,25 +112,58 @@ def _record(number: int, subject: str, counts: Mapping[str, int], results: list[
 
 
 class DeviceRecord(dict):
-    """A device record (a plain dict to every reader) that also carries the JSON text of each entry.
+    """A device record (a plain dict to every reader) that also carries the JSON text of its results.
 
-    The fleet's default path makes these: each distinct per-rule entry is serialised once and
-    reused, so writing a JSON line costs a join, not a ``json.dumps`` of every entry.
+    The fleet's default path makes these: each distinct per-rule entry is serialised (and its
+    secrets masked) once and reused, so writing a JSON line costs a join, not a ``json.dumps``
+    of every entry. ``result_texts`` are runs of entry texts, each already comma-separated.
     """
 
-    __slots__ = ("entry_texts",)
+    __slots__ = ("result_texts",)
 
-    def __init__(self, record: dict, entry_texts: list[str]) -> None:
+    def __init__(self, record: dict, result_texts: list[str]) -> None:
         super().__init__(record)
-        self.entry_texts = entry_texts
+        self.result_texts = result_texts
 
-    def json_text(self) -> str:
-        """``json.dumps(self, ensure_ascii=False)``, the same text, from the stored entry texts."""
-        head = json.dumps({k: v for k, v in self.items() if k != "results"}, ensure_ascii=False)
-        return f'{head[:-1]}, "results": [{", ".join(self.entry_texts)}]}}'
+    def json_text(self, mask: Callable[[str], str] = lambda text: text) -> str:
+        """``json.dumps(self, ensure_ascii=False)``, the same text, from the stored result texts;
+        ``mask`` is applied to the head (row, device, policies, summary), not to the results."""
+        head = mask(_ENCODE({k: v for k, v in self.items() if k != "results"}))
+        return f'{head[:-1]}, "results": [{", ".join(self.result_texts)}]}}'
 
     def __reduce__(self):  # worker processes send records back pickled
-        return DeviceRecord, (dict(self), self.entry_texts)
+        return DeviceRecord, (dict(self), self.result_texts)
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+class DeviceResult:
+    """One evaluated device as a fleet report's collector sees it (made only when one is given).
+
+    ``record`` is its device record; ``outcomes`` the rules that failed or are unknown, as the
+    record explains them, with the policy files each cited setting came from; ``report()``
+    the whole report, as ``Engine.evaluate`` makes it (built on first call: it costs far more).
+    """
+
+    __slots__ = ("number", "record", "outcomes", "_report", "_make_report")
+
+    def __init__(self, number: int, record: dict, outcomes: Sequence[RuleOutcome],
+                 make_report: Callable[[], Report]) -> None:
+        self.number, self.record, self.outcomes = number, record, tuple(outcomes)
+        self._report: Report | None = None
+        self._make_report = make_report
+
+    @property
+    def subject(self) -> str:
+        """How the reports name the device."""
+        return self.record["device"]
+
+    def report(self) -> Report:
+        """The device's whole report."""
+        if self._report is None:
+            self._report = self._make_report()
+        return self._report
 
 
 def outcome_entry(outcome: RuleOutcome) -> dict:
@@ -146,9 +180,15 @@ def failure_reasons(outcome: RuleOutcome) -> tuple[str, ...]:
 
 
 def json_line(record: dict) -> str:
-    """One device record as a line of JSON (without the newline), secrets masked."""
-    text = record.json_text() if isinstance(record, DeviceRecord) else json.dumps(record, ensure_ascii=False)
-    return redact(text)
+    """One device record as a line of JSON (without the newline), secrets masked.
+
+    A ``DeviceRecord``'s result texts were masked when they were made; its head is masked here.
+    Masking the parts is masking the whole: each part starts with ``{`` and ends with ``}``, so
+    no recovery password (digits and separators only) can span two of them.
+    """
+    if isinstance(record, DeviceRecord):
+        return record.json_text(redact)
+    return redact(json.dumps(record, ensure_ascii=False))
 
 
 def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
@@ -176,6 +216,19 @@ class _Tally:
         self.conflicts: Counter = Counter()  # ConflictRecord -> devices that got it
         self.scenario_facts = tuple(s.fact for s in engine.vocabulary.scenarios.values())
         self.scenarios: Counter = Counter()  # (scenario fact, True / False / None) -> devices
+        self.scenario_states: dict[tuple, int] = {}  # the fast path's: each scenario's state, in order -> devices
+        # The default path counts each ruleset's verdict codes by distinct tuple (a dict update
+        # per ruleset, not a counter per rule), folded into ``counts`` now and then.
+        self.by_codes: list[dict[tuple[int, ...], int]] = [{} for _ in engine.rulesets]
+        self.firsts = tuple(itertools.accumulate((len(loaded.rules) for loaded in engine.rulesets), initial=0))
+
+    def fold_codes(self, index: int) -> None:
+        """Add one ruleset's counts by codes tuple to the per-rule counts (and forget them)."""
+        counts, first = self.counts, self.firsts[index]
+        for codes, devices in self.by_codes[index].items():
+            for offset, code in enumerate(codes):
+                counts[first + offset][code] += devices
+        self.by_codes[index].clear()
 
     def add(self, report: Report) -> None:
         """Count one device's report."""
@@ -192,6 +245,12 @@ class _Tally:
 
     def summary(self) -> FleetSummary:
         """The counters as a FleetSummary."""
+        for index in range(len(self.by_codes)):
+            self.fold_codes(index)
+        for states, devices in self.scenario_states.items():
+            for fact, state in zip(self.scenario_facts, states):
+                self.scenarios[(fact, state)] += devices
+        self.scenario_states.clear()
         rules = [(loaded.id, rule) for loaded in self.engine.rulesets for rule in loaded.rules]
         tallies = tuple(
             RuleTally(ruleset, rule.id, rule.title, rule.severity, dict(zip((s.value for s in _STATUSES), counts)))
@@ -209,4 +268,5 @@ class _Tally:
 
     def count_scenarios(self, values: Mapping) -> None:
         """Count which scenarios held for one device, from its resolved values (the fast path)."""
-        self.scenarios.update((fact, values.get(fact)) for fact in self.scenario_facts)
+        states = tuple(map(values.get, self.scenario_facts))
+        self.scenario_states[states] = self.scenario_states.get(states, 0) + 1

@@ -572,33 +572,61 @@ def _rules(outcomes: Iterable[RuleOutcome], cited: Callable[[str], Citation] | N
 class FleetSarif:
     """SARIF for a fleet: the policy findings, each once, with how many devices it affects.
 
-    Feed it every device's report as the fleet streams (``add``); memory holds one entry per
-    distinct finding (rule, setting, source), not per device. Device facts in a fleet come
-    from rows, not from input files, so only findings located in an input file are kept.
+    Feed it every device's report as the fleet streams (``add``: a ``Report``, or a
+    ``fleet.DeviceResult``, whose outcomes are the failed and unknown ones); memory holds one
+    entry per distinct finding (rule, setting, source), not per device. Device facts in a
+    fleet come from rows, not from input files, so only findings located in an input file are
+    kept. ``rules`` (outcomes of every rule, for ``tool.driver.rules``) and ``citations`` may be
+    given up front; otherwise they come from the reports added. It is a collector
+    (``fleet.parallel.Collector``): ``take`` in a worker process, ``merge`` in the reading one.
     """
 
-    def __init__(self, inputs: Sequence[InputRecord], *, read_text: ReadText | None = None) -> None:
+    def __init__(self, inputs: Sequence[InputRecord], *, read_text: ReadText | None = None,
+                 rules: Iterable[RuleOutcome] = (), citations: Iterable[Citation] = ()) -> None:
         self.inputs = tuple(inputs)
-        self._locator = _Locator(self.inputs, read_text)
+        self._read_text = read_text
+        self._locator: _Locator | None = None
         self._outcomes: dict[str, RuleOutcome] = {}
-        self._found: dict[tuple[str, str, str, str], list] = {}
-        self._citations: dict[str, Citation] = {}  # the same rules on every device: the first report's
+        for outcome in rules:
+            self._outcomes.setdefault(outcome.rule, _bare(outcome))
+        self._found: dict[tuple[str, str, str, str], list] = {}  # key -> [outcome, condition, locations, devices]
+        self._counted: dict[tuple[str, str, str, str], int] = {}  # devices per finding since the last take()
+        self._citations: dict[str, Citation] = {c.id: c for c in citations}
 
-    def add(self, report: Report) -> None:
+    def __getstate__(self) -> dict[str, Any]:  # a worker process reads the files itself
+        return {**self.__dict__, "_locator": None}
+
+    def add(self, report: Any) -> None:
         """Count the findings of one device."""
-        if not self._citations:
-            self._citations = {c.id: c for c in report.citations}
+        if not self._citations:  # the same rules on every device: the first report's
+            self._citations = {c.id: c for c in getattr(report, "citations", ())}
+        if self._locator is None:
+            self._locator = _Locator(self.inputs, self._read_text)
         for outcome in report.outcomes:
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
             for condition in _findings(outcome):
                 key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
-                entry = self._found.get(key)
-                if entry is None:
+                if key not in self._found:
                     locations = self._locator.locations(condition)
                     if not locations:  # a value from a fleet row, not from a file: nothing to keep
                         continue
-                    entry = self._found[key] = [outcome, condition, locations, 0]
-                entry[3] += 1
+                    self._found[key] = [outcome, condition, locations, 0]
+                self._found[key][3] += 1
+                self._counted[key] = self._counted.get(key, 0) + 1
+
+    def take(self) -> list[list]:
+        """The findings counted since the last take, each with that count (for ``merge``)."""
+        taken = [[*self._found[key][:3], devices] for key, devices in self._counted.items()]
+        self._counted.clear()
+        return taken
+
+    def merge(self, findings: Iterable[list]) -> None:
+        """Add the findings another process took."""
+        for outcome, condition, locations, devices in findings:
+            key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
+            self._outcomes.setdefault(outcome.rule, _bare(outcome))
+            entry = self._found.setdefault(key, [outcome, condition, locations, 0])
+            entry[3] += devices
 
     def log(self, bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
         """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications."""
