@@ -76,35 +76,38 @@ def evaluate_fleet_parallel(
     Results are encoded in the workers: a JSON line crosses between processes far more
     cheaply than the record it was made from. A worker that dies raises ``WorkerError``.
     """
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor  # here: it costs start-up time
     from concurrent.futures.process import BrokenProcessPool
 
     summary: FleetSummary | None = None
     done = 0
     options = (reader, record, encode, write is not None)
     pool = ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(make_engine, collector))
+    workers: dict = {}  # the worker processes, kept to say how one ended
     try:
         with pool:
             pending = []
             for batch in _batches(rows, _BATCH):
                 pending.append(pool.submit(_run_batch, _packed(batch), *options))
+                workers.update(getattr(pool, "_processes", None) or {})
                 if len(pending) >= 2 * jobs:
                     summary, done = _collect(pending.pop(0), summary, done, write, progress, collector)
             for future in pending:
                 summary, done = _collect(future, summary, done, write, progress, collector)
     except BrokenProcessPool:
-        raise WorkerError([_dead_worker(pool, done)]) from None
+        raise WorkerError([_dead_worker(workers.values(), jobs, done)]) from None
     if summary is None:
         engine, _ = make_engine()
         summary = _Tally(engine).summary()
     return summary
 
 
-def _dead_worker(pool, done: int) -> Diagnostic:
-    codes = [p.exitcode for p in (getattr(pool, "_processes", None) or {}).values() if p.exitcode]
+def _dead_worker(workers, jobs: int, done: int) -> Diagnostic:
+    # The pool ends the other workers itself (SIGTERM) once one has died: name the first death.
+    codes = sorted((p.exitcode for p in workers if p.exitcode), key=lambda code: code == -signal.SIGTERM)
     how = f" ({_exit_status(codes[0])})" if codes else ""
     return Diagnostic("P001", f"a worker process ended before its rows were evaluated{how}; {done} rows were "
-                              "evaluated and written, the rest were not",
+                              "evaluated and written, the rest were not", file=f"--jobs {jobs}",
                       help="the system may have stopped it (out of memory?): run again with fewer --jobs")
 
 

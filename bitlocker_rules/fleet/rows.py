@@ -272,57 +272,69 @@ def _decoded(number: int, raw: bytes, encoding: str = "UTF-8") -> Any:
 
 
 def _csv_rows(lines: Iterator[tuple[int, bytes | None]], encoding: str) -> Iterator[FleetRow]:
-    records = _csv_records(lines, encoding)
-    header: _CsvHeader | None = None
-    for number, cells in records:
-        if isinstance(cells, BadRow):
-            yield FleetRow(number, cells)
-        elif header is None:
-            header = _CsvHeader(cells)
-            if header.problems:
-                yield FleetRow(number, BadRow(number, f"row {number} (the header): " + "; ".join(header.problems)))
-        else:
-            yield FleetRow(number, header.row(number, cells))
+    yield from _CsvReader(lines, encoding).rows()
 
 
-def _csv_records(lines: Iterator[tuple[int, bytes | None]], encoding: str) -> Iterator[tuple[int, list[str] | BadRow]]:
-    """Each CSV record with the line it starts on: its cells, or a BadRow.
+class _CsvReader:
+    """CSV records, each with the line it starts on; a record goes on past a line end while a
+    quote is open.
 
-    A record goes on past a line end while a quote is open. A quote never closed (within
-    MAX_ROW_BYTES, or before the end of the file) makes the record's first line a bad row, and
-    the lines after it are read again as records: an unbalanced quote cannot swallow the file.
+    A quote never closed (within MAX_ROW_BYTES, or before the end of the file), or closed lines
+    later but not where a cell ends, makes the record's first line a bad row, and the lines
+    after it are read again as records: an unbalanced quote cannot swallow the file.
     """
-    again: deque[tuple[int, str | None]] = deque()  # lines to read again after an unclosed quote
-    texts = _csv_texts(lines, encoding)
 
-    def next_line():
-        return again.popleft() if again else next(texts, None)
+    def __init__(self, lines: Iterator[tuple[int, bytes | None]], encoding: str) -> None:
+        self.texts = _csv_texts(lines, encoding)
+        self.again: deque[tuple[int, str | BadRow | None]] = deque()  # lines to read again
+        self.header: _CsvHeader | None = None
 
-    while (item := next_line()) is not None:
-        number, text = item
-        if text is None or isinstance(text, BadRow):
-            yield number, text if isinstance(text, BadRow) else _overlong(number)
-            continue
-        if not text.strip():
-            continue  # a line with nothing on it is no row
-        taken: list[tuple[int, str | None]] = []
+    def next_line(self) -> tuple[int, str | BadRow | None] | None:
+        return self.again.popleft() if self.again else next(self.texts, None)
+
+    def rows(self) -> Iterator[FleetRow]:
+        """Every row: the header's problems (row 1), then a device's ``{column: value}`` or a BadRow."""
+        while (item := self.next_line()) is not None:
+            number, text = item
+            if not isinstance(text, str):
+                yield FleetRow(number, text if isinstance(text, BadRow) else _overlong(number))
+                continue
+            if not text.strip():
+                continue  # a line with nothing on it is no row
+            record, taken = self.record(text)
+            cells = _csv_cells(number, record) if record is not None else None
+            if taken and not self.fits(cells):
+                self.again.extendleft(reversed(taken))
+                yield FleetRow(number, BadRow(number, f"row {number}: a quote opened on this line is not closed where "
+                                                      "a cell ends; the lines after it are read as rows"))
+            elif isinstance(cells, BadRow):
+                yield FleetRow(number, cells)
+            elif self.header is None:
+                self.header = _CsvHeader(cells)
+                if self.header.problems:
+                    yield FleetRow(number, BadRow(number, f"row {number} (the header): "
+                                                          + "; ".join(self.header.problems)))
+            else:
+                yield FleetRow(number, self.header.row(number, cells))
+
+    def record(self, text: str) -> tuple[str | None, list[tuple[int, str | BadRow | None]]]:
+        """The record starting with ``text`` (None when its quote is never closed) and the lines it took."""
+        taken: list[tuple[int, str | BadRow | None]] = []
         size = len(text)
         while text.count('"') % 2:  # a quote is open: the record goes on on the next line
-            more = next_line()
-            if more is None or not isinstance(more[1], str) or size > MAX_ROW_BYTES:
-                if more is not None:
-                    taken.append(more)
-                again.extendleft(reversed(taken))
-                text = None
-                break
+            more = self.next_line()
+            if more is None:
+                return None, taken
             taken.append(more)
+            if not isinstance(more[1], str) or size > MAX_ROW_BYTES:
+                return None, taken
             text += "\n" + more[1]
             size += len(more[1])
-        if text is None:
-            yield number, BadRow(number, f"row {number}: a quote opened on this line is never closed; "
-                                         "the lines after it are read as rows")
-            continue
-        yield number, _csv_cells(number, text)
+        return text, taken
+
+    def fits(self, cells: list[str] | BadRow | None) -> bool:
+        """Whether a record of several lines parsed, into as many cells as the header names."""
+        return isinstance(cells, list) and (self.header is None or len(cells) == len(self.header.names))
 
 
 def _csv_texts(lines: Iterator[tuple[int, bytes | None]], encoding: str) -> Iterator[tuple[int, str | BadRow | None]]:
@@ -337,14 +349,14 @@ def _csv_texts(lines: Iterator[tuple[int, bytes | None]], encoding: str) -> Iter
 
 
 def _csv_cells(number: int, text: str) -> list[str] | BadRow:
+    if "\x00" in text:
+        return BadRow(number, f"row {number}: a NUL character (is this a binary file?)")
     try:
-        return next(csv.reader([text]), [])
+        return next(csv.reader([text], strict=True), [])
     except csv.Error as exc:
-        reason = str(exc)
+        reason = f"malformed CSV: {exc}"
         if "field larger than field limit" in reason:
             reason = f"a cell longer than {csv.field_size_limit():,} characters"
-        elif "NUL" in reason:
-            reason = "a NUL character (is this a binary file?)"
         return BadRow(number, f"row {number}: {reason}")
 
 
