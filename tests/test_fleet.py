@@ -134,7 +134,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from bitlocker_rules.engine import mark_conflicts  # noqa: E402
 from bitlocker_rules.facts import Facts, merge_facts  # noqa: E402
-from bitlocker_rules.fleet import DeviceRecord, FleetRow, device_record, outcome_entry  # noqa: E402
+from bitlocker_rules.fleet import DeviceRecord, FleetRow, device_record, json_line, outcome_entry  # noqa: E402
 from bitlocker_rules.nodes import facts_read  # noqa: E402
 from bitlocker_rules.outcome import Status  # noqa: E402
 from bitlocker_rules.facts import facts_from_mapping  # noqa: E402
@@ -239,9 +239,14 @@ def test_default_path_records_and_counts_equal_a_fresh_interpreter(every_rule, c
     expected = [_reference(every_rule, policy, r.number, r.data) for r in rows if r.number not in bad]
     assert records == expected
     assert all(isinstance(r, DeviceRecord) and r.json_text() == json.dumps(r, ensure_ascii=False) for r in records)
+    lines: list = []  # JSON lines are made straight from the parts, without the records: the same text
+    evaluate_fleet(rows, every_rule, policy, write=lines.append, reader=fleet_device, encode=json_line)
+    assert lines == [redact(json.dumps(r, ensure_ascii=False)) for r in expected]
     # The report path (what a renderer asking for whole reports gets) counts the same.
     by_report = evaluate_fleet(rows, every_rule, policy, reader=fleet_device, record=device_record)
     assert summary == by_report
+    # Counted only (no record wanted, only failed rules explained): the same summary.
+    assert evaluate_fleet(rows, every_rule, policy, reader=fleet_device) == summary
     for tally, index in zip(summary.rules, range(len(summary.rules))):
         assert tally.counts == {s: sum(1 for r in expected if r["results"][index]["status"] == s)
                                 for s in ("pass", "fail", "unknown", "not_applicable")}

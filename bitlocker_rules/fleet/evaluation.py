@@ -1,10 +1,10 @@
 """Evaluating a fleet: each row's device with its policies, counted and recorded.
 
-By default no Report is built: the compiled verdict codes are counted per ruleset, and only
-the rules that failed or are unknown are explained (through the engine's memo). What a
-ruleset contributes to a device's record (its entries, their JSON text, the failure reasons)
-is made once per distinct combination of verdict codes and of the values its unexplained
-rules read, and shared by every device with that combination.
+By default no Report is built: the compiled verdict codes are counted per ruleset (by
+distinct codes tuple), and only the rules that failed or are unknown are explained (through
+the engine's memo; only the failed ones when no record is wanted). What a ruleset contributes
+to a device's record (its entries, their JSON text, the failure reasons) is made once per
+distinct combination of verdict codes and explanations, and shared by every device with it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..facts import Facts, merge_facts
 from ..outcome import Report, RuleOutcome, Status
 from .devices import DeviceReader, _RowTyper, device_facts, device_subject, fleet_device
 from .records import (_STATUSES, DeviceRecord, DeviceResult, FleetSummary, _record, _Tally, device_record,
-                      failure_reasons, outcome_entry)
+                      failure_reasons, json_head, json_line, outcome_entry)
 from .rows import BadRow, FleetRow, JsonLine, _decoded
 
 Collect = Callable[[DeviceResult], None]
@@ -65,10 +65,20 @@ def _evaluate_rows(rows, engine, policy, codes, write, progress, reader, record,
     for row in rows:
         result = _evaluate_row(row, engine, policy, reader, tally, codes, record, wanted, collect)
         if result is not None and write is not None:
-            write(encode(result) if encode is not None else result)
+            write(_output(result, encode))
         if progress is not None:
             progress(tally.devices + len(tally.bad_rows))
     return tally.summary()
+
+
+def _output(result: Any, encode: Callable[[Any], Any] | None) -> Any:
+    """What ``write`` gets for one result: a device counted on the default path becomes its JSON
+    line straight from its parts (no record is built for it), or its record."""
+    if type(result) is _Counted:
+        if encode is json_line:
+            return result.line()
+        result = result.record()
+    return encode(result) if encode is not None else result
 
 
 def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, wanted: bool, collect) -> Any:
@@ -108,7 +118,9 @@ def _row_problem(d: Diagnostic) -> str:
 def _report_result(number: int, report: Report, policies) -> DeviceResult:
     """A device evaluated through its whole report, as a collector sees it."""
     shown = [o for o in report.outcomes if o.status in (Status.FAIL, Status.UNKNOWN)]
-    return DeviceResult(number, device_record(number, report, policies), shown, lambda: report)
+    badness = (report.count(Status.FAIL), report.count(Status.UNKNOWN))
+    return DeviceResult(number, report.subject, badness, shown, lambda: device_record(number, report, policies),
+                        lambda: report)
 
 
 class _Detail:
@@ -118,7 +130,7 @@ class _Detail:
     __slots__ = ("outcome", "reasons", "entry", "text", "_sources", "_conflicts", "_sourced", "_vocabulary")
 
     def __init__(self, outcome: RuleOutcome, shown: RuleOutcome, sources, conflicts, vocabulary) -> None:
-        self.outcome = outcome  # held, so that its id is not reused while this is cached
+        self.outcome = outcome
         self.reasons = failure_reasons(shown) if shown.status is Status.FAIL else ()
         self.entry = outcome_entry(shown)
         self.text = redact(json.dumps(self.entry, ensure_ascii=False))
@@ -136,17 +148,30 @@ class _Detail:
 
 class _Part:
     """What one ruleset gives a device's record and the fleet's counters, for one combination
-    of verdict codes and explanations (shared by every device that has it)."""
+    of verdict codes and explanations (shared by every device that has it). Its JSON text is
+    made at once (every JSON line uses it); its list of entries only when a record asks for it."""
 
-    __slots__ = ("entries", "text", "reasons", "failed", "statuses", "details")
+    __slots__ = ("plan", "details", "text", "reasons", "failed", "statuses", "_entries")
 
-    def __init__(self, entries: list[dict], texts: list[str], details: list[_Detail], codes: tuple[int, ...]) -> None:
-        self.entries = entries
-        self.text = ", ".join(texts)
-        self.details = tuple(details)
+    def __init__(self, plan: _CodesPlan, details: list[_Detail]) -> None:
+        self.plan, self.details = plan, tuple(details)
+        codes = plan.codes
+        explained = iter(details)
+        self.text = ", ".join([next(explained).text if code == 1 or code == 2 else fixed[code][1]
+                               for fixed, code in zip(plan.path.fixed, codes)])
         self.failed = 1 in codes
         self.reasons = tuple(r for d in details for r in d.reasons)
         self.statuses = tuple(codes.count(code) for code in range(4))
+        self._entries: list[dict] | None = None
+
+    @property
+    def entries(self) -> list[dict]:
+        """The ruleset's entries of a device record, in rule order."""
+        if self._entries is None:
+            explained = iter(self.details)
+            self._entries = [next(explained).entry if code == 1 or code == 2 else fixed[code][0]
+                             for fixed, code in zip(self.plan.path.fixed, self.plan.codes)]
+        return self._entries
 
 
 class _RulesetPath:
@@ -156,7 +181,6 @@ class _RulesetPath:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
         self.fixed = [{code: _fixed_entry(rule, code) for code in (0, 3)} for rule in loaded.rules]
-        self.reads = [engine._reads[id(rule)][1] for rule in loaded.rules]  # what each explanation reads
         self.plans: dict[tuple[int, ...], _CodesPlan] = {}
 
     def plan(self, codes: tuple[int, ...]) -> _CodesPlan:
@@ -170,45 +194,20 @@ class _RulesetPath:
 
 
 class _CodesPlan:
-    """A ruleset's verdict codes on a device: which rules need explaining, what they read
-    together (the key of their shared part), and the part itself when none does."""
+    """A ruleset's verdict codes on a device: which rules need explaining (those that failed or
+    are unknown; only the failed ones when no record is made), and the part when none does."""
 
-    __slots__ = ("path", "codes", "open", "head", "reads", "fixed")
+    __slots__ = ("path", "codes", "open", "failing", "fixed")
 
     def __init__(self, path: _RulesetPath, codes: tuple[int, ...]) -> None:
         self.path, self.codes = path, codes
         self.open = tuple(i for i, code in enumerate(codes) if code == 1 or code == 2)
-        self.head = (path.index, codes)
-        self.reads = _joined_reads(path.reads[i] for i in self.open)
+        self.failing = tuple(i for i, code in enumerate(codes) if code == 1)
         self.fixed = None if self.open else self.part([])
 
     def part(self, details: list[_Detail]) -> _Part:
         """The part with ``details`` for the open rules, in order."""
-        entries: list[dict] = []
-        texts: list[str] = []
-        explained = iter(details)
-        for fixed, code in zip(self.path.fixed, self.codes):
-            if code == 1 or code == 2:
-                detail = next(explained)
-                entries.append(detail.entry)
-                texts.append(detail.text)
-            else:
-                entry, text = fixed[code]
-                entries.append(entry)
-                texts.append(text)
-        return _Part(entries, texts, details, self.codes)
-
-
-def _joined_reads(reads: Iterable[tuple]) -> tuple:
-    """The facts several explanations read, a collection by every field any of them reads."""
-    joined: dict[str, set[str] | None] = {}
-    for plan in reads:
-        for fact, fields in plan:
-            if fields is None:
-                joined.setdefault(fact, None)
-            else:
-                joined[fact] = (joined.get(fact) or set()) | set(fields)
-    return tuple((fact, None if fields is None else tuple(sorted(fields))) for fact, fields in joined.items())
+        return _Part(self, details)
 
 
 class _VerdictPath:
@@ -223,6 +222,7 @@ class _VerdictPath:
     def __init__(self, engine: Engine, policy: Facts | AssignedPolicies | None) -> None:
         self.engine, self.policy = engine, policy
         per_policy = engine.per_policy_rules()
+        self.reads = engine._reads  # by rule: the head and the facts of the engine's explanation memo key
         self.rulesets = tuple(_RulesetPath(i, loaded, engine, per_policy) for i, loaded in enumerate(engine.rulesets))
         self.typer = _RowTyper(engine.vocabulary)
         self.contexts: dict[int, _PolicyContext] = {}
@@ -249,23 +249,24 @@ class _VerdictPath:
         if context.base:
             values = {**context.base, **values}
         # A dict of this row's own (the typer's, a copy of the device's, or the merge): resolved in place.
-        parts = self._count(self.engine.resolve(values), tally, context)
+        parts = self._count(self.engine.resolve(values), tally, context, wanted)
         if not wanted:
             return None
-        record = _device_record(row, subject, names, parts)
+        counted = _Counted(row.number, subject or device_subject(row.data, row.number), names, parts)
         if collect is not None:
             engine = self.engine
 
             def whole_report() -> Report:
                 device = reader(row.data, engine, row.number)
-                return engine.evaluate(_merged(policy, device), subject=record["device"])
+                return engine.evaluate(_merged(policy, device), subject=counted.subject)
 
-            collect(DeviceResult(row.number, record, [d.sourced for part in parts for d in part.details],
-                                 whole_report))
-        return record
+            statuses = counted.statuses()
+            collect(DeviceResult(row.number, counted.subject, (statuses[1], statuses[2]),
+                                 [d.sourced for part in parts for d in part.details], counted.record, whole_report))
+        return counted
 
-    def _count(self, values: dict, tally: _Tally, context: _PolicyContext) -> list[_Part]:
-        """Count one device's verdicts, reasons and scenarios; the parts of its record."""
+    def _count(self, values: dict, tally: _Tally, context: _PolicyContext, wanted: bool = True) -> list[_Part]:
+        """Count one device's verdicts, reasons and scenarios; the parts of its record when ``wanted``."""
         parts: list[_Part] = []
         failed = False
         views = [policy_view(values, table) for table in context.profiles] if context.profiles else None
@@ -281,15 +282,17 @@ class _VerdictPath:
                 tally.fold_codes(path.index)
             plan = path.plans.get(codes) or path.plan(codes)
             if plan.fixed is not None:
-                part = plan.fixed
-            elif decided_on:
-                part = self._part_per_policy(plan, values, views, decided_on, context)
-            else:
-                part = self._part(plan, values, context)
-            if part.failed:
+                parts.append(plan.fixed)
+            elif wanted:
+                part = self._part(plan, self._details(plan, plan.open, values, views, decided_on, context), context)
+                if part.failed:
+                    failed = True
+                    tally.reasons.update(part.reasons)
+                parts.append(part)
+            elif plan.failing:  # counted only: the reasons of the failures, nothing else is explained
                 failed = True
-                tally.reasons.update(part.reasons)
-            parts.append(part)
+                for detail in self._details(plan, plan.failing, values, views, decided_on, context):
+                    tally.reasons.update(detail.reasons)
         tally.devices += 1
         tally.failed_devices += failed
         tally.count_scenarios(values)
@@ -297,79 +300,108 @@ class _VerdictPath:
             tally.conflicts.update(context.records)
         return parts
 
-    def _part(self, plan: _CodesPlan, values: dict, context: _PolicyContext) -> _Part:
-        """The part for these codes and the values their open rules read (memoised)."""
-        key = self.engine._memo_key(plan.head, plan.reads, values)
-        memo = context.parts
-        try:
-            part = memo.get(key) if key is not None else None
-        except TypeError:  # a value given through the Python API that cannot be a key
-            part, key = None, None
-        if part is None:
-            loaded, rules = plan.path.loaded, plan.path.rules
-            part = plan.part([self._detail(loaded, rules[i], values, context) for i in plan.open])
-            if key is not None:
-                if len(memo) >= _PARTS_LIMIT:
-                    memo.clear()
-                memo[key] = part
-        return part
-
-    def _part_per_policy(self, plan: _CodesPlan, values: dict, views: list[dict], decided_on: dict[int, int],
-                         context: _PolicyContext) -> _Part:
-        """The part when some rules were decided on one policy's own settings (not memoised: rare)."""
+    def _details(self, plan: _CodesPlan, indexes: tuple[int, ...], values: dict, views: list[dict] | None,
+                 decided_on: dict[int, int] | None, context: _PolicyContext) -> list[_Detail]:
+        """The explanations of some of a ruleset's rules; those decided on one policy's own settings, on them."""
         loaded, rules = plan.path.loaded, plan.path.rules
-        details = [self._detail(loaded, rules[i], views[decided_on[i]], context, profile=decided_on[i])
-                   if i in decided_on else self._detail(loaded, rules[i], values, context) for i in plan.open]
-        return plan.part(details)
+        if not decided_on:
+            return [self._detail(loaded, rules[i], values, context) for i in indexes]
+        return [self._detail(loaded, rules[i], views[decided_on[i]], context, profile=decided_on[i])
+                if i in decided_on else self._detail(loaded, rules[i], values, context) for i in indexes]
+
+    def _part(self, plan: _CodesPlan, details: list[_Detail], context: _PolicyContext) -> _Part:
+        """The part for these codes and explanations, made once per combination (by identity)."""
+        key = (plan, *details)
+        part = context.parts.get(key)
+        if part is None:
+            if len(context.parts) >= _PARTS_LIMIT:
+                context.parts.clear()
+            part = context.parts[key] = plan.part(details)
+        return part
 
     def _detail(self, loaded, rule: n.Rule, values: dict, context: _PolicyContext, profile: int | None = None
                 ) -> _Detail:
-        outcome = self.engine.explain(loaded, rule, values)
-        details = context.details if profile is None else context.policy_details
-        detail = details.get(id(outcome))
-        if detail is None or detail.outcome is not outcome:
+        """One rule's explanation as the fleet uses it, memoised by the engine's memo key (the
+        values the explanation depends on) for this set of policies."""
+        head, reads = self.reads[id(rule)]
+        key = Engine._memo_key(head if profile is None else (profile, *head), reads, values)
+        details = context.details
+        try:
+            detail = details.get(key) if key is not None else None
+        except TypeError:  # a value given through the Python API that cannot be a key
+            detail, key = None, None
+        if detail is None:
+            outcome = self.engine.explain(loaded, rule, values)
             # One policy's own settings conflict with nothing; their sources are that policy's.
             conflicts = context.conflicts if profile is None else {}
             sources = context.origins if profile is None else context.profile_origins[profile]
             shown = mark_conflicts(outcome, conflicts, self.engine.vocabulary) if conflicts else outcome
-            if len(details) >= _DETAILS_LIMIT:
-                details.clear()
-            detail = details[id(outcome)] = _Detail(outcome, shown, sources, conflicts, self.engine.vocabulary)
+            detail = _Detail(outcome, shown, sources, conflicts, self.engine.vocabulary)
+            if key is not None:
+                if len(details) >= _DETAILS_LIMIT:
+                    details.clear()
+                details[key] = detail
         return detail
 
 
-def _device_record(row: FleetRow, subject: str, names: tuple[str, ...] | None, parts: list[_Part]) -> DeviceRecord:
-    totals = [0, 0, 0, 0]
-    for part in parts:
-        statuses = part.statuses
-        totals[0] += statuses[0]
-        totals[1] += statuses[1]
-        totals[2] += statuses[2]
-        totals[3] += statuses[3]
-    results = list(itertools.chain.from_iterable(part.entries for part in parts))
-    counts = dict(zip(_STATUS_NAMES, totals))
-    record = _record(row.number, subject or device_subject(row.data, row.number), counts, results, names)
-    return DeviceRecord(record, [part.text for part in parts if part.text])
+class _Counted:
+    """A device counted on the default path: what its record and its JSON line are made from."""
+
+    __slots__ = ("number", "subject", "names", "parts", "_record")
+
+    def __init__(self, number: int, subject: str, names: tuple[str, ...] | None, parts: list[_Part]) -> None:
+        self.number, self.subject, self.names, self.parts = number, subject, names, parts
+        self._record: DeviceRecord | None = None
+
+    def statuses(self) -> list[int]:
+        """How many rules passed, failed, are unknown, do not apply."""
+        totals = [0, 0, 0, 0]
+        for part in self.parts:
+            statuses = part.statuses
+            totals[0] += statuses[0]
+            totals[1] += statuses[1]
+            totals[2] += statuses[2]
+            totals[3] += statuses[3]
+        return totals
+
+    def record(self) -> DeviceRecord:
+        """The device record (made once)."""
+        if self._record is None:
+            results = list(itertools.chain.from_iterable(part.entries for part in self.parts))
+            record = _record(self.number, self.subject, dict(zip(_STATUS_NAMES, self.statuses())), results, self.names)
+            self._record = DeviceRecord(record, [part.text for part in self.parts if part.text])
+        return self._record
+
+    def line(self) -> str:
+        """``json_line(self.record())``, the same text, without making the record: the head's
+        secrets masked here, the parts' when they were made (see ``json_line``)."""
+        pieces = [redact(json_head(self.number, self.subject, self.names, self.statuses()))]
+        for part in self.parts:
+            if part.text:
+                pieces += (part.text, ", ")
+        if len(pieces) > 1:
+            pieces.pop()
+        pieces.append("]}")
+        return "".join(pieces)
 
 
 class _PolicyContext:
     """One set of merged policies as the default path uses it: values, conflicts, explained entries."""
 
-    __slots__ = ("policy", "base", "taken", "conflicts", "records", "details", "profiles", "policy_details",
-                 "origins", "profile_origins", "parts")
+    __slots__ = ("policy", "base", "taken", "conflicts", "records", "details", "profiles", "origins",
+                 "profile_origins", "parts")
 
     def __init__(self, policy: Facts | None, engine: Engine) -> None:
         self.policy = policy
         self.profiles = tuple(p.table for p in policy.profiles) if policy else ()  # each policy's own settings
         self.profile_origins = tuple(p.origins for p in policy.profiles) if policy else ()
         self.origins = policy.origins if policy else {}
-        self.policy_details: dict[int, _Detail] = {}
         self.base = dict(policy.table) if policy else {}
         self.taken = frozenset(policy.values).union(c.fact for c in policy.conflicts) if policy else frozenset()
         conflicts = engine.conflicts(policy) if policy else ()
         self.conflicts = {c.fact: c for c in conflicts}
         self.records = tuple(conflict_record(c, engine.vocabulary) for c in conflicts)
-        self.details: dict[int, _Detail] = {}
+        self.details: dict[tuple, _Detail] = {}  # by the engine's memo key (the profile's index first, if any)
         self.parts: dict[tuple, _Part] = {}
 
 

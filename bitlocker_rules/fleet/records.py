@@ -136,28 +136,41 @@ class DeviceRecord(dict):
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_STRING = json.encoder.encode_basestring  # a str as JSON text, as json.dumps(ensure_ascii=False) writes it
+
+
+def json_head(number: int, subject: str, policies: Sequence[str] | None, statuses: Sequence[int]) -> str:
+    """A device record's JSON text up to its results (``{"row": 1, …, "results": [``), written
+    as ``json.dumps(record, ensure_ascii=False)`` writes it; ``statuses``: the counts by verdict code."""
+    named = f'"policies": {_ENCODE(list(policies))}, ' if policies is not None else ""
+    return (f'{{"row": {number}, "device": {_STRING(subject)}, {named}"summary": {{"pass": {statuses[0]}, '
+            f'"fail": {statuses[1]}, "unknown": {statuses[2]}, "not_applicable": {statuses[3]}}}, "results": [')
 
 
 class DeviceResult:
     """One evaluated device as a fleet report's collector sees it (made only when one is given).
 
-    ``record`` is its device record; ``outcomes`` the rules that failed or are unknown, as the
-    record explains them, with the policy files each cited setting came from; ``report()``
-    the whole report, as ``Engine.evaluate`` makes it (built on first call: it costs far more).
+    ``subject`` names it and ``badness`` is (failed rules, unknown rules); ``outcomes`` are the
+    rules that failed or are unknown, as its record explains them, with the policy files each
+    cited setting came from. ``record()`` is its device record and ``report()`` its whole
+    report, as ``Engine.evaluate`` makes it: each is built on first call (a report costs far
+    more), so a collector pays only for what it keeps.
     """
 
-    __slots__ = ("number", "record", "outcomes", "_report", "_make_report")
+    __slots__ = ("number", "subject", "badness", "outcomes", "_record", "_report", "_make_record", "_make_report")
 
-    def __init__(self, number: int, record: dict, outcomes: Sequence[RuleOutcome],
-                 make_report: Callable[[], Report]) -> None:
-        self.number, self.record, self.outcomes = number, record, tuple(outcomes)
+    def __init__(self, number: int, subject: str, badness: tuple[int, int], outcomes: Sequence[RuleOutcome],
+                 make_record: Callable[[], dict], make_report: Callable[[], Report]) -> None:
+        self.number, self.subject, self.badness, self.outcomes = number, subject, badness, tuple(outcomes)
+        self._record: dict | None = None
         self._report: Report | None = None
-        self._make_report = make_report
+        self._make_record, self._make_report = make_record, make_report
 
-    @property
-    def subject(self) -> str:
-        """How the reports name the device."""
-        return self.record["device"]
+    def record(self) -> dict:
+        """The device record."""
+        if self._record is None:
+            self._record = self._make_record()
+        return self._record
 
     def report(self) -> Report:
         """The device's whole report."""

@@ -40,6 +40,12 @@ class WorstDevices:
         self._order = itertools.count()
         self._new: set[int] = set()  # rows kept since the last take()
 
+    def keeps(self, key: tuple[int, int], row: int) -> bool:
+        """Whether a device this bad, at this row, would be kept now (its record need not be made otherwise)."""
+        if key[0] == 0 or self.limit == 0:
+            return False
+        return len(self._heap) < self.limit or (key, -row) > self._heap[0][:2]
+
     def add(self, record: Mapping[str, Any]) -> None:
         """Offer one device record; devices that failed no rule are not kept."""
         key = badness(record)
@@ -98,7 +104,8 @@ class RuleExamples:
 
     def wants(self, outcomes: Iterable[RuleOutcome]) -> bool:
         """Whether any of these failed or unknown outcomes would be a new example."""
-        return any(o.reasons and (o.ruleset, o.rule, o.status) not in self._kept for o in outcomes)
+        kept = self._kept
+        return any((o.ruleset, o.rule, o.status) not in kept and o.reasons for o in outcomes)
 
     def outcomes(self) -> list[RuleOutcome]:
         """The kept outcomes, in the order they were first seen."""
@@ -126,7 +133,8 @@ class FleetDetail:
 
     def add(self, result: Any) -> None:
         """Take one device's result (a ``fleet.DeviceResult``)."""
-        self.worst.add(result.record)
+        if self.worst.keeps(result.badness, result.number):
+            self.worst.add(result.record())
         if self.examples.wants(result.outcomes):
             self.examples.add(result.report())
 

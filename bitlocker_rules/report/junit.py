@@ -181,8 +181,12 @@ class FleetCases:
 
     def add(self, result) -> None:
         """Take one device's result (a ``fleet.DeviceResult``)."""
+        devices, limit = self.devices, self.limit
         for outcome in result.outcomes:
-            self._name((outcome.ruleset, outcome.rule, outcome.status), [result.subject], self._new)
+            key = (outcome.ruleset, outcome.rule, outcome.status)
+            named = devices.get(key)
+            if named is None or len(named) < limit:  # most rules soon have their devices named
+                self._name(key, [result.subject], self._new)
         if self.examples.wants(result.outcomes):
             self.examples.add(result.report())
 

@@ -591,10 +591,11 @@ class FleetSarif:
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
         self._found: dict[tuple[str, str, str, str], list] = {}  # key -> [outcome, condition, locations, devices]
         self._counted: dict[tuple[str, str, str, str], int] = {}  # devices per finding since the last take()
+        self._by_outcome: dict[int, tuple[RuleOutcome, list]] = {}
         self._citations: dict[str, Citation] = {c.id: c for c in citations}
 
     def __getstate__(self) -> dict[str, Any]:  # a worker process reads the files itself
-        return {**self.__dict__, "_locator": None}
+        return {**self.__dict__, "_locator": None, "_by_outcome": {}}
 
     def add(self, report: Any) -> None:
         """Count the findings of one device."""
@@ -603,16 +604,31 @@ class FleetSarif:
         if self._locator is None:
             self._locator = _Locator(self.inputs, self._read_text)
         for outcome in report.outcomes:
-            self._outcomes.setdefault(outcome.rule, _bare(outcome))
-            for condition in _findings(outcome):
-                key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
-                if key not in self._found:
-                    locations = self._locator.locations(condition)
-                    if not locations:  # a value from a fleet row, not from a file: nothing to keep
-                        continue
-                    self._found[key] = [outcome, condition, locations, 0]
+            if outcome.rule not in self._outcomes:
+                self._outcomes[outcome.rule] = _bare(outcome)
+            for key in self._keys(outcome):
                 self._found[key][3] += 1
                 self._counted[key] = self._counted.get(key, 0) + 1
+
+    def _keys(self, outcome: RuleOutcome) -> list[tuple[str, str, str, str]]:
+        """The keys of an outcome's findings located in an input file (remembered by outcome:
+        a fleet's devices share their explanations)."""
+        known = self._by_outcome.get(id(outcome))
+        if known is not None and known[0] is outcome:
+            return known[1]
+        keys = []
+        for condition in _findings(outcome):
+            key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
+            if key not in self._found:
+                locations = self._locator.locations(condition)
+                if not locations:  # a value from a fleet row, not from a file: nothing to keep
+                    continue
+                self._found[key] = [outcome, condition, locations, 0]
+            keys.append(key)
+        if len(self._by_outcome) >= _OUTCOMES_REMEMBERED:
+            self._by_outcome.clear()
+        self._by_outcome[id(outcome)] = (outcome, keys)  # the outcome held, so that its id stays its own
+        return keys
 
     def take(self) -> list[list]:
         """The findings counted since the last take, each with that count (for ``merge``)."""
@@ -638,6 +654,9 @@ class FleetSarif:
     def render(self, bad_rows: Sequence[Any] = ()) -> str:
         """The SARIF 2.1.0 document, secrets masked."""
         return _dump(self.log(bad_rows))
+
+
+_OUTCOMES_REMEMBERED = 50_000
 
 
 def _bare(outcome: RuleOutcome) -> RuleOutcome:
