@@ -416,3 +416,19 @@ def test_the_junit_report_does_not_grow_with_the_fleet(capsys, tmp_path, big_fle
         sizes.append(len(out.encode()))
     assert sizes[1] < sizes[0] * 1.2  # ten times the devices: a few more digits, the same devices named
     assert sizes[1] / 1300 < 30  # bytes per device
+
+
+def test_rows_that_cannot_be_read_are_listed_up_to_a_limit_and_counted(capsys, tmp_path, monkeypatch):
+    import bitlocker_rules.fleet.records as records
+
+    monkeypatch.setattr(records, "BAD_ROWS_LISTED", 5)
+    path = tmp_path / "fleet.jsonl"
+    path.write_bytes(b"".join(line(f"D{i}") if i % 2 else b"{bad\n" for i in range(24)))
+    code, out, _ = run(capsys, "check", *SE, "--fleet", str(path), "--format", "json")
+    document = json.loads(out)
+    assert code == 2 and document["devices"] == 12
+    assert len(document["bad_rows"]) == 5 and document["bad_rows_not_listed"] == 7
+    schema = json.loads((ROOT / "docs" / "schema" / "fleet-1.json").read_text())
+    assert set(document) <= set(schema["properties"])
+    _, table, _ = run(capsys, "check", *SE, "--fleet", str(path))
+    assert "12 rows not read" in table and "… and 7 more" in table

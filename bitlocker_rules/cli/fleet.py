@@ -119,7 +119,7 @@ def _render(args: argparse.Namespace, summary, collector, inputs: tuple[InputRec
     if args.format == "junit":
         return renderers.render_fleet_junit(summary, collector, citations=engine.citations, verbose=args.verbose)
     if args.format == "sarif":
-        return collector.render(summary.bad_rows)
+        return collector.render(summary.bad_rows, summary.unlisted_bad_rows)
     render = renderers.render_fleet_html if args.format == "html" else renderers.render_fleet_markdown
     return render(summary, devices=collector.worst.devices(), examples=collector.examples.outcomes(), inputs=inputs,
                   limit=WORST_DEVICES)

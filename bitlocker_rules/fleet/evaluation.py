@@ -67,7 +67,7 @@ def _evaluate_rows(rows, engine, policy, codes, write, progress, reader, record,
         if result is not None and write is not None:
             write(_output(result, encode))
         if progress is not None:
-            progress(tally.devices + len(tally.bad_rows))
+            progress(tally.rows())
     return tally.summary()
 
 
@@ -86,17 +86,17 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, w
     if isinstance(row.data, JsonLine):
         row = FleetRow(row.number, _decoded(row.number, row.data.raw, row.data.encoding))
     if isinstance(row.data, BadRow):
-        tally.bad_rows.append(row.data)
+        tally.bad(row.data)
         return None
     try:
         if codes is not None:
             return codes.evaluate(row, reader, wanted, tally, collect)
         device = reader(row.data, engine, row.number)
     except BitLockerRulesError as exc:
-        tally.bad_rows.append(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
+        tally.bad(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
     except RecursionError:  # data nested deeper than the reading of a value can follow
-        tally.bad_rows.append(BadRow(row.number, "nested too deeply to read"))
+        tally.bad(BadRow(row.number, "nested too deeply to read"))
         return None
     report = engine.evaluate(_merged(_policy_for(policy, row.data)[0], device), subject=device.name)
     tally.add(report)

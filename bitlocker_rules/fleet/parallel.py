@@ -149,7 +149,7 @@ def _collect(future, summary, done, write, progress, collector):
             write(result)
     if collector is not None:
         collector.merge(gathered)
-    done += part.devices + len(part.bad_rows)
+    done += part.devices + part.bad_row_count
     if progress is not None:
         progress(done)
     return (part if summary is None else summary.merge(part)), done

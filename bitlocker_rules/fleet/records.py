@@ -65,11 +65,17 @@ class FleetSummary:
     failed_devices: int = 0
     conflicts: tuple[FleetConflict, ...] = ()
     scenarios: tuple[FleetScenario, ...] = ()  # per scenario, on how many devices it held
+    unlisted_bad_rows: int = 0  # rows not read beyond the first BAD_ROWS_LISTED, counted, not kept
 
     @property
     def exit_code(self) -> int:
         """2 if a row was bad, else 1 if any device failed a rule, else 0."""
         return 2 if self.bad_rows else (1 if self.failed_devices else 0)
+
+    @property
+    def bad_row_count(self) -> int:
+        """How many rows could not be read (``bad_rows`` lists the first of them)."""
+        return len(self.bad_rows) + self.unlisted_bad_rows
 
     def top_reasons(self, limit: int = 10) -> list[tuple[str, int]]:
         """The most common failure reasons, most frequent first."""
@@ -87,9 +93,11 @@ class FleetSummary:
         conflicts.update({c.record: c.devices for c in other.conflicts})
         scenarios = tuple(FleetScenario(a.name, a.label, a.in_scope + b.in_scope, a.out_of_scope + b.out_of_scope,
                                         a.not_known + b.not_known) for a, b in zip(self.scenarios, other.scenarios))
+        bad_rows = self.bad_rows + other.bad_rows
         return FleetSummary(self.devices + other.devices, rules, dict(reasons),
-                            self.bad_rows + other.bad_rows, self.failed_devices + other.failed_devices,
-                            tuple(FleetConflict(r, n) for r, n in conflicts.items()), scenarios)
+                            bad_rows[:BAD_ROWS_LISTED], self.failed_devices + other.failed_devices,
+                            tuple(FleetConflict(r, n) for r, n in conflicts.items()), scenarios,
+                            self.unlisted_bad_rows + other.unlisted_bad_rows + max(0, len(bad_rows) - BAD_ROWS_LISTED))
 
 
 def device_record(number: int, report: Report, policies: Sequence[str] | None = None) -> dict:
@@ -213,6 +221,7 @@ def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
 
 
 _STATUSES = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)  # by verdict code
+BAD_ROWS_LISTED = 1000  # a summary lists this many rows that could not be read, and counts the others
 _CODES = {status: code for code, status in enumerate(_STATUSES)}
 
 
@@ -223,7 +232,8 @@ class _Tally:
         self.engine = engine
         self.counts = [[0, 0, 0, 0] for loaded in engine.rulesets for _ in loaded.rules]
         self.reasons: Counter = Counter()
-        self.bad_rows: list[BadRow] = []
+        self.bad_rows: list[BadRow] = []  # the first BAD_ROWS_LISTED; the others are counted
+        self.unlisted_bad_rows = 0
         self.devices = 0
         self.failed_devices = 0
         self.conflicts: Counter = Counter()  # ConflictRecord -> devices that got it
@@ -277,7 +287,18 @@ class _Tally:
         scenarios = tuple(FleetScenario(s.name, s.label, *(self.scenarios[(s.fact, held)] for held in (True, False, None)))
                           for s in self.engine.vocabulary.scenarios.values() if s.name in about)
         return FleetSummary(self.devices, tallies, dict(self.reasons), tuple(self.bad_rows), self.failed_devices,
-                            conflicts, scenarios)
+                            conflicts, scenarios, self.unlisted_bad_rows)
+
+    def bad(self, row: BadRow) -> None:
+        """Note a row that could not be read (memory stays bounded however many there are)."""
+        if len(self.bad_rows) < BAD_ROWS_LISTED:
+            self.bad_rows.append(row)
+        else:
+            self.unlisted_bad_rows += 1
+
+    def rows(self) -> int:
+        """How many rows were read so far, bad ones included."""
+        return self.devices + len(self.bad_rows) + self.unlisted_bad_rows
 
     def count_scenarios(self, values: Mapping) -> None:
         """Count which scenarios held for one device, from its resolved values (the fast path)."""

@@ -239,7 +239,7 @@ def _fleet_suite(ruleset: str, tallies: list, summary, cases: FleetCases, exampl
                                      "errors": "0", "skipped": str(skipped), "time": "0"})
     properties = ET.SubElement(suite, "properties")
     for name, value in (("devices", summary.devices), ("failed_devices", summary.failed_devices),
-                        ("rows_not_read", len(summary.bad_rows))):
+                        ("rows_not_read", summary.bad_row_count)):
         ET.SubElement(properties, "property", {"name": name, "value": str(value)})
     for tally in tallies:
         suite.append(_fleet_case(tally, summary.devices, cases, examples, reasons, cited, verbose))
@@ -309,11 +309,12 @@ def _input_suite(summary) -> ET.Element:
     case = ET.SubElement(suite, "testcase", {"classname": FLEET_INPUT_SUITE, "name": "every row can be read",
                                              "time": "0"})
     if bad:
-        error = ET.SubElement(case, "error", {"message": _clean(f"{plural(len(bad), 'row')} could not be read"),
+        count = summary.bad_row_count
+        error = ET.SubElement(case, "error", {"message": _clean(f"{plural(count, 'row')} could not be read"),
                                               "type": "input"})
         shown = [f"row {b.number}: {b.message}" for b in bad[:_BAD_ROW_LIMIT]]
-        if len(bad) > _BAD_ROW_LIMIT:
-            shown.append(f"… and {len(bad) - _BAD_ROW_LIMIT} more")
+        if count > len(shown):
+            shown.append(f"… and {count - len(shown)} more")
         error.text = _clean("\n".join(shown))
     return suite
 

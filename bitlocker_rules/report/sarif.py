@@ -493,17 +493,17 @@ def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
 
 def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]],
          inputs: Sequence[InputRecord], bad_rows: Sequence[Any] = (),
-         properties: dict[str, Any] | None = None) -> dict[str, Any]:
+         properties: dict[str, Any] | None = None, unlisted: int = 0) -> dict[str, Any]:
     run: dict[str, Any] = {
         "tool": {"driver": {"name": TOOL_NAME, "rules": rules,
                             "shortDescription": {"text": "Intune BitLocker policies checked against device facts"}}},
     }
     if bad_rows:  # fleet rows that could not be read: the run did not cover every device
-        run["invocations"] = [{
-            "executionSuccessful": False,
-            "toolExecutionNotifications": [
-                {"level": "error", "message": {"text": f"row {bad.number}: {bad.message}"}} for bad in bad_rows],
-        }]
+        notifications = [{"level": "error", "message": {"text": f"row {bad.number}: {bad.message}"}}
+                         for bad in bad_rows]
+        if unlisted:
+            notifications.append({"level": "error", "message": {"text": f"… and {unlisted} more rows"}})
+        run["invocations"] = [{"executionSuccessful": False, "toolExecutionNotifications": notifications}]
     run.update({
         "columnKind": "unicodeCodePoints",
         "artifacts": [{"location": {"uri": artifact_uri(i.file)},
@@ -644,16 +644,17 @@ class FleetSarif:
             entry = self._found.setdefault(key, [outcome, condition, locations, 0])
             entry[3] += devices
 
-    def log(self, bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
-        """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications."""
+    def log(self, bad_rows: Sequence[Any] = (), unlisted: int = 0) -> dict[str, Any]:
+        """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications
+        (and ``unlisted``, how many more there were, one more)."""
         rules, index = _rules(self._outcomes.values(), lambda ref: self._citations.get(ref, Citation(ref, "")))
         results = [_result(outcome, condition, index[outcome.rule], locations, devices)
                    for outcome, condition, locations, devices in self._found.values()]
-        return _log(rules, results, self.inputs, bad_rows)
+        return _log(rules, results, self.inputs, bad_rows, unlisted=unlisted)
 
-    def render(self, bad_rows: Sequence[Any] = ()) -> str:
+    def render(self, bad_rows: Sequence[Any] = (), unlisted: int = 0) -> str:
         """The SARIF 2.1.0 document, secrets masked."""
-        return _dump(self.log(bad_rows))
+        return _dump(self.log(bad_rows, unlisted))
 
 
 _OUTCOMES_REMEMBERED = 50_000
