@@ -23,7 +23,11 @@ What it does (see benchmarks/README.md for how to read the output):
    - for the peers, which decide one thing, a second floor: a hand-written function for the
      combined decision "ready" (every rule passes or does not apply), and rule-engine,
      cedarpy and regopy (when installed) encoding that same combined decision, each timed per
-     call including the adaptation of the typed values into the peer's input.
+     call including the adaptation of the typed values into the peer's input;
+   - the engine's own decisions: ``engine.passes(facts)`` (that same yes-or-no question, a
+     compiled function that stops at the first rule that does not pass) against the combined
+     floor, and ``engine.decide(facts)`` (pass, fail or unknown, stopping at the first failing
+     rule) against a third floor, hand-written for that three-valued decision.
 3. Checks every engine against its floor on every device and prints the mismatches.
 4. Times ``python -m bitlocker_rules check`` on the shipped examples (median of 10 runs, the
    first run discarded).
@@ -56,7 +60,7 @@ except ImportError:
 
 from tabulate import tabulate  # noqa: E402
 
-from bitlocker_rules import Engine, WindowsVersion  # noqa: E402
+from bitlocker_rules import Engine, Facts, Status, WindowsVersion  # noqa: E402
 from bitlocker_rules.engine import load_ruleset  # noqa: E402
 from bitlocker_rules.interpreter import caveated  # noqa: E402
 from bitlocker_rules.outcome import CODE_BY_STATUS  # noqa: E402
@@ -323,12 +327,96 @@ def ready_from_codes(codes: tuple[int, ...]) -> bool:
     return 1 not in codes and 2 not in codes
 
 
+def floor_decision(f: Mapping[str, Any]) -> bool | None:
+    """The three-valued decision, hand-written: False at the first rule that fails, else None
+    when a rule is unknown, else True (every rule passes or does not apply): ``engine.decide``.
+
+    Unlike ``floor_ready`` it cannot stop at an unknown rule: a later one may still fail. In
+    scope a requirement known false fails its rule (when the rule's role condition is known);
+    with the scenario not known it leaves the rule unknown.
+    """
+    get = f.get
+    scenario, warn = get(SCENARIO), get(WARN)
+    pin, key, key_pin = get(PIN), get(KEY), get(KEY_PIN)
+    if scenario is None:
+        if warn == "Block":
+            scenario = True
+        elif warn is not None and (pin == "Required" or key == "Required" or key_pin == "Required"):
+            return True    # interactive startup inferred: silent enablement is out of scope
+    elif scenario is False:
+        return True
+    sure = scenario is True
+    unknown = False
+    rde = get(RDE)
+    if rde != "Require":                                     # SE-00
+        if sure and rde is not None:
+            return False
+        unknown = True
+    role, os_version = get(ROLE), get(OS)
+    for needed, minimum in (("Administrator", V1803), ("StandardUser", V1809)):   # SE-01, SE-02
+        if role is None or role == needed:
+            if os_version is None:
+                unknown = True
+            elif os_version < minimum:
+                if sure and role is not None:
+                    return False
+                unknown = True
+    join = get(JOIN)
+    if join not in JOINED:                                   # SE-03
+        if sure and join is not None:
+            return False
+        unknown = True
+    present, version = get(TPM_PRESENT), get(TPM_VERSION)
+    if present is False or (version is not None and not version >= 1.2):   # SE-04
+        if sure:
+            return False
+        unknown = True
+    elif present is None or version is None:
+        unknown = True
+    firmware = get(FIRMWARE)
+    if firmware != "UEFI":                                   # SE-05
+        if sure and firmware is not None:
+            return False
+        unknown = True
+    if warn != "Block":                                      # SE-06
+        if sure and warn is not None:
+            return False
+        unknown = True
+    if role != "Administrator":                              # SE-07
+        asue = get(ASUE)
+        if asue != "Allow":
+            if sure and role is not None and asue is not None:
+                return False
+            unknown = True
+    startup = get(STARTUP)
+    if startup not in TPM_STARTUP_OK:                        # SE-08
+        if sure and startup is not None:
+            return False
+        unknown = True
+    for setting in (pin, key, key_pin):                      # SE-09, SE-10, SE-11
+        if setting is None or setting == "Required":
+            if sure and setting is not None:
+                return False
+            unknown = True
+    return None if unknown else True
+
+
+def decision_from_codes(codes: tuple[int, ...]) -> bool | None:
+    """The three-valued decision read off verdict codes."""
+    return False if 1 in codes else None if 2 in codes else True
+
+
+DECIDED = {Status.PASS: True, Status.FAIL: False, Status.UNKNOWN: None}  # Decision.status -> floor_decision
+
+
 # ---------------------------------------------------------------------------------------------
 # Engines. Each builder returns (decide one device, optional decide all devices at once).
 
 
 class Bench:
     """One row: a per-device callable (or a whole-batch callable) and what it is checked against."""
+
+    clock: Callable[[], float] = time.perf_counter  # --clock cpu: time.process_time
 
     def __init__(self, name: str, workload: str, floor: str, setup_ms: float,
                  per_device: Callable[[Any], Any] | None = None,
@@ -349,12 +437,13 @@ class Bench:
         gc.collect()
         gc.disable()
         try:
-            start = time.perf_counter()
+            clock = Bench.clock
+            start = clock()
             if fn is not None:
                 results = [fn(d) for d in devices]
             else:
                 results = self.batch(devices)
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
         finally:
             gc.enable()
         if self.results is None:
@@ -630,8 +719,10 @@ def check_scenario(bench: Bench, expected: list[bool | None], devices: list) -> 
         print("  device:", {k: str(v) for k, v in devices[index].items()})
 
 
-def check_ready(bench: Bench, expected: list[bool], devices: list) -> None:
-    wrong = [i for i, (g, w) in enumerate(zip(bench.results, expected)) if bool(g) != w]
+def check_ready(bench: Bench, expected: list[bool | None], devices: list) -> None:
+    """Each result against the floor's (a yes-or-no one as a bool, a three-valued one as it is)."""
+    wrong = [i for i, (g, w) in enumerate(zip(bench.results, expected))
+             if (g is not w if bench.floor == "decision" else bool(g) != w)]
     bench.mismatches = len(wrong)
     if wrong:
         index = wrong[0]
@@ -692,8 +783,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli-runs", type=int, default=10, help="timed CLI runs (one more is discarded)")
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI timing")
     parser.add_argument("--no-interpreter", action="store_true", help="skip the (slow) interpreter row")
+    parser.add_argument("--no-peers", action="store_true", help="skip rule-engine, cedarpy and regopy")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="time with time.perf_counter (wall) or time.process_time (this process's CPU "
+                             "time: steadier on a machine other work shares)")
     args = parser.parse_args(argv)
+    Bench.clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
     # --- setup (untimed, except each engine's own setup_ms)
     # The scenario is not declared (Engine.load(["silent_enablement"]) would declare it, as
@@ -707,6 +803,10 @@ def main(argv: list[str] | None = None) -> int:
     assert set(loaded.ruleset.scenarios) == {"silent_enablement"} and not engine.scenarios.declared
     start = time.perf_counter()
     devices, kinds = generate(args.devices, args.seed, engine)
+    # engine.passes and engine.decide take Facts records; every row reads the same dicts (each
+    # record's table), so no row gains from where its devices lie in memory.
+    facts = [Facts(d) for d in devices]
+    devices = [f.table for f in facts]
     gen_s = time.perf_counter() - start
     resolved = [engine.resolved(d) for d in devices]   # for the rows that time only the verdicts
     proxied = [MappingProxyType(d) for d in resolved]
@@ -739,12 +839,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_interpreter:
         benches.append(Bench(f"bitlocker-rules interpreter (resolve + .verdict x{N_RULES})", label, "verdicts",
                              load_ms, interpret))
+    passes_ms = _timed_setup(lambda: engine.passes(facts[0]))[1]   # compiles the decision function
+    decide_ms = _timed_setup(lambda: engine.decide(facts[0]))[1]
     benches += [
         Bench("python hand-written, combined (floor)", "1 decision", "ready", 0.0, floor_ready),
         Bench("bitlocker-rules compiled -> combined", "1 decision", "ready", load_ms, compiled_ready),
+        Bench("bitlocker-rules engine.passes (stops at the first rule not passing)", "1 decision", "ready",
+              load_ms + passes_ms, engine.passes, devices=facts),
+        Bench("python hand-written, pass/fail/unknown (floor)", "1 decision, 3-valued", "decision", 0.0,
+              floor_decision),
+        Bench("bitlocker-rules engine.decide (stops at the first failing rule)", "1 decision, 3-valued",
+              "decision", load_ms + decide_ms, engine.decide, devices=facts,
+              unwrap=lambda decision: DECIDED[decision.status]),
     ]
     missing_peers = []
-    for label, build in PEERS:
+    for label, build in () if args.no_peers else PEERS:
         try:
             built = build()
         except ImportError:
@@ -765,8 +874,10 @@ def main(argv: list[str] | None = None) -> int:
     # --- verification against the floors
     want_codes = benches[0].results
     want_ready = [floor_ready(d) for d in devices]
+    want_decision = [floor_decision(d) for d in devices]
     want_scenario = [floor_scenario(d) for d in devices]
     assert want_ready == [ready_from_codes(c) for c in want_codes], "the two floors disagree"
+    assert want_decision == [decision_from_codes(c) for c in want_codes], "the decision floor disagrees"
     assert all(c == NOT_APPLICABLE for c, s in zip(want_codes, want_scenario) if s is False), \
         "the floor applies a rule out of its scenario"
     # Declared, the scenario holds on every device whatever its values say.
@@ -779,6 +890,8 @@ def main(argv: list[str] | None = None) -> int:
             per_rule_mismatches[bench.name] = check_codes(bench, want_declared, devices)
         elif bench.floor == "scenario":
             check_scenario(bench, want_scenario, devices)
+        elif bench.floor == "decision":
+            check_ready(bench, want_decision, devices)
         else:
             check_ready(bench, want_ready, devices)
 
@@ -799,7 +912,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- the table
     floors = {"verdicts": statistics.median(benches[0].times),
-              "ready": statistics.median(next(b for b in benches if b.floor == "ready").times)}
+              "ready": statistics.median(next(b for b in benches if b.floor == "ready").times),
+              "decision": statistics.median(next(b for b in benches if b.floor == "decision").times)}
     floors["scenario"] = floors["declared"] = floors["verdicts"]
     rows, figures = [], []
     for bench in benches:
@@ -824,7 +938,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"vs floor: {N_RULES}-verdict rows and the resolve row against the hand-written {N_RULES}-verdict "
           "floor, which resolves the scenario by hand\n(the declared row is checked against the floor with the "
           "scenario given on every device, the resolve row on the scenario fact\nit gives); 1-decision rows "
-          "against the hand-written combined floor.")
+          "against the hand-written combined floor; 3-valued rows against the hand-written pass/fail/unknown floor.")
+    print(f"clock: {'time.process_time (CPU time of this process)' if args.clock == 'cpu' else 'time.perf_counter'}")
 
     compiled = next(f for f in figures if f["engine"].startswith("bitlocker-rules engine.verdicts"))
     only = next(f for f in figures if f["engine"].startswith("compiled verdicts only"))
@@ -832,6 +947,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ngoal compiled <= 1.5x floor: {'MET' if goal_compiled else 'NOT MET'} "
           f"(engine.verdicts, scenario resolution included: {compiled['ratio_vs_floor']:.2f}x; "
           f"the compiled function alone on resolved values: {only['ratio_vs_floor']:.2f}x)")
+
+    passes = next(f for f in figures if f["engine"].startswith("bitlocker-rules engine.passes"))
+    decide = next(f for f in figures if f["engine"].startswith("bitlocker-rules engine.decide"))
+    goal_passes = passes["ratio_vs_floor"] <= 1.2
+    print(f"goal engine.passes <= 1.2x the combined floor: {'MET' if goal_passes else 'NOT MET'} "
+          f"({passes['ratio_vs_floor']:.2f}x; engine.decide {decide['ratio_vs_floor']:.2f}x the pass/fail/unknown "
+          f"floor; the verdicts then combined: {next(f for f in figures if 'compiled -> combined' in f['engine'])['ratio_vs_floor']:.2f}x)")
 
     cli = None
     if not args.no_cli:
@@ -851,7 +973,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps({
             "devices": args.devices, "repeat": args.repeat, "seed": args.seed,
             "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "engine_load_ms": load_ms, "generation_s": gen_s, "rows": figures,
+            "engine_load_ms": load_ms, "generation_s": gen_s, "clock": args.clock, "rows": figures,
             "per_rule_mismatches": per_rule_mismatches, "cli": cli,
             "verdict_distribution": {r[0]: dict(zip(names, r[1:])) for r in dist},
         }, indent=2) + "\n", encoding="utf-8")

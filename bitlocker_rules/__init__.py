@@ -7,31 +7,38 @@ Load rulesets once, build facts, evaluate, read an immutable report::
     report = engine.evaluate({"device.os_version": "10.0.22631", "policy.tpm_startup_pin": "Blocked"})
     for outcome in report.outcomes:
         print(outcome.rule, outcome.status, [c.sentence() for c in outcome.reasons])
+
+Intune exports are read with ``load_policies(path)`` and ``load_devices(path)``; a yes-or-no
+answer without explanations is ``engine.passes(facts)`` (``engine.decide`` says which rule).
+The names in ``__all__`` are the supported API (docs/python-api.md).
 """
 
 __version__ = "0.1.0"
 
 from .checker import check_ruleset
 from .compiler import compile_ruleset
-from .engine import Engine, LoadedRuleset, compile_text, load_ruleset, shipped_vocabulary
+from .engine import Engine, LoadedRuleset, compile_text, load_ruleset
 from .errors import BitLockerRulesError, Diagnostic, InputError, RulesError, VocabularyError
 from .facts import Conflict, Facts, facts_from_mapping, load_device_file, load_policy_file, merge_facts
+from .importers import ImportedDevice, ImportedPolicy, load_devices, load_policies
 from .interpreter import Interpreter
 from .outcome import (
-    Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, RuleTurnOff, Status, SuggestedChange,
+    Cause, Citation, Condition, ConflictRecord, Decision, InputRecord, NoteOutcome, Report, RuleOutcome, RuleRef,
+    RuleTurnOff, ScenarioRecord, Status, SuggestedChange, Undecided, UsageError,
 )
 from .printer import print_expr, print_ruleset
 from .source import SourceText, Span
 from .syntax import parse_ruleset
 from .versions import WindowsVersion, parse_windows_version
-from .vocabulary import Fact, FactType, Vocabulary, load_vocabulary
+from .vocabulary import Fact, FactType, Vocabulary, load_vocabulary, shipped_vocabulary
 
 __all__ = [
-    "BitLockerRulesError", "Condition", "Conflict", "ConflictRecord", "Diagnostic", "Engine", "Fact", "FactType",
-    "Facts", "InputError", "InputRecord", "Interpreter", "LoadedRuleset", "NoteOutcome", "Report", "RuleOutcome",
-    "RuleTurnOff", "RulesError", "SourceText", "Span", "Status", "SuggestedChange", "Vocabulary", "VocabularyError",
-    "WindowsVersion",
-    "check_ruleset", "compile_ruleset", "compile_text", "facts_from_mapping", "load_device_file",
-    "load_policy_file", "load_ruleset", "load_vocabulary", "merge_facts", "parse_ruleset",
+    "BitLockerRulesError", "Cause", "Citation", "Condition", "Conflict", "ConflictRecord", "Decision", "Diagnostic",
+    "Engine", "Fact", "FactType", "Facts", "ImportedDevice", "ImportedPolicy", "InputError", "InputRecord",
+    "Interpreter", "LoadedRuleset", "NoteOutcome", "Report", "RuleOutcome", "RuleRef", "RuleTurnOff", "RulesError",
+    "ScenarioRecord", "SourceText", "Span", "Status", "SuggestedChange", "Undecided", "UsageError", "Vocabulary",
+    "VocabularyError", "WindowsVersion",
+    "check_ruleset", "compile_ruleset", "compile_text", "facts_from_mapping", "load_device_file", "load_devices",
+    "load_policies", "load_policy_file", "load_ruleset", "load_vocabulary", "merge_facts", "parse_ruleset",
     "parse_windows_version", "print_expr", "print_ruleset", "shipped_vocabulary",
 ]

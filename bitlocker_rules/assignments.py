@@ -18,7 +18,8 @@ from typing import Any
 from attrs import frozen
 
 from .errors import Diagnostic, InputError, suggest
-from .facts import Facts, merge_facts, read_json
+from .facts import Facts, merge_facts
+from .reading import read_json
 
 _SECTIONS = ("all_devices", "groups", "devices")
 _GROUP_KEYS = ("members", "policies", "excluded_from")
@@ -95,8 +96,8 @@ def device_keys(data: Any) -> tuple[str, ...]:
 
 def read_assignments(path: str | Path, policies: Sequence[AssignedPolicy]) -> Assignments:
     """Read an assignment file; InputError lists every problem with its JSON path."""
-    data, _ = read_json(path)
-    reader = _Reader(str(path), policies)
+    data, source = read_json(path)
+    reader = _Reader(source.name, policies)
     assignments = reader.assignments(data)
     if reader.problems:
         raise InputError(reader.problems)

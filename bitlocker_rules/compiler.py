@@ -1,31 +1,65 @@
-"""Checked rules → one fast verdict function per ruleset.
+"""Checked rules → one fast verdict function per ruleset, and one decision function per engine.
 
 The generated Python is built only from templates and names this module mints
 (``_v3``, ``_t7``, ``_c2``); every value taken from a rule file (fact names, enum members,
 strings, versions) reaches the function as a default argument object, never as source
 text. The module code is compiled and the function object is taken from it directly, so
 neither ``exec`` nor ``eval`` is used. Codes: 0 pass, 1 fail, 2 unknown, 3 not applicable.
+
+A decision function (``compile_decision``) runs the rules of several rulesets one after the
+other and returns at the first that fails; it resolves the scenario facts the rules read
+itself, lazily, so a device that fails early pays for little.
 """
 
 from __future__ import annotations
 
 import functools
 import linecache
+import re
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from itertools import count
 from typing import Any
+
+from attrs import frozen
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError
 
 Verdicts = Callable[[Mapping[str, Any]], tuple[int, ...]]
+Decide = Callable[[Mapping[str, Any]], int]  # an index into the engine's decisions (strict: a bool)
+
+
+@frozen
+class ScenarioStep:
+    """How a decision function gives a scenario fact its value, as ``Engine.resolved`` does.
+
+    ``fixed`` is the value of a declared (True) or excluded (False) scenario, whatever the
+    input says. Otherwise the input's own value stands; without one, ``on`` true puts the
+    scenario in scope, and ``off`` true, or an excluding scenario's ``on`` condition true or
+    its fact given true (``excluders``: (fact, on) pairs), puts it out of scope; else it stays
+    missing. ``infer`` False: the input's value only (a scenario the engine does not infer).
+    """
+
+    fact: str
+    fixed: bool | None = None
+    infer: bool = True
+    on: n.Expr = n.Const(False)
+    off: n.Expr = n.Const(False)
+    excluders: tuple[tuple[str, n.Expr], ...] = ()
 
 _OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
 class _Emitter:
-    def __init__(self) -> None:
+    def __init__(self, scenarios: Mapping[str, ScenarioStep] | None = None) -> None:
+        self.scenarios = scenarios or {}
+        self.getter = "_f.get"  # how a fact is read from the values
+        self.top = 1  # the depth facts are read and definitions computed at
+        self.strict = False  # a decision function that stops at the first rule that does not pass
+        self.not_false: n.Expr | None = None  # the condition known not false where a group's rules run
+        self.computed: dict[int, str] = {}  # a rule's conditions computed three-valued, by node identity
+        self.loads: list[str] = []  # each fact read once, into its local, at the function's top level
         self.lines: list[str] = []
         self.consts: list[Any] = []
         self.const_names: dict[tuple[type, Any], str] = {}
@@ -52,7 +86,7 @@ class _Emitter:
     def value(self, e: n.Expr, d: int) -> str:
         if isinstance(e, n.FactRef):
             if e.fact not in self.fact_vars:
-                self.fact_vars[e.fact] = self.temp("_v")
+                self.load(e.fact)
             return self.fact_vars[e.fact]
         if isinstance(e, n.FieldRef):
             name = self.temp()
@@ -78,6 +112,168 @@ class _Emitter:
         self.emit(d + 3, "break")
         self.emit(d + 2, f"if {body}: {out} += 1")
         return out
+
+    def load(self, fact: str) -> None:
+        """Read ``fact`` into a new local, ahead of the code that needs it (a scenario fact: resolve it there)."""
+        step = self.scenarios.get(fact)
+        inferred = step if step is not None and step.infer and step.fixed is None else None
+        if inferred is not None:
+            for read in n.facts_read(inferred.on, inferred.off, *(on for _, on in inferred.excluders)):
+                if read not in self.fact_vars:  # first, so the resolution below reads locals only
+                    self.load(read)
+        var = self.fact_vars[fact] = self.temp("_v")
+        value = repr(step.fixed) if step is not None and step.fixed is not None else \
+            f"{self.getter}({self.const(fact)})"
+        self.loads.append("    " * self.top + f"{var} = {value}")
+        if inferred is not None:
+            body, self.lines = self.lines, self.loads
+            self.resolve(var, inferred)
+            self.lines = body
+
+    def resolve(self, var: str, step: ScenarioStep) -> None:
+        """Infer a scenario the input does not give: its own conditions first, then who excludes it."""
+        d = self.top
+        self.emit(d, f"if {var} is None:")
+        saved, self.computed = self.computed, {}  # what is computed in this block stays in it
+        on = self.truth(step.on, True, d + 1)
+        tests = [] if _never(step.off) else [self.truth(step.off, True, d + 1)]
+        tests += [f"{self.truth(excluding, True, d + 1)} or {self.getter}({self.const(fact)}) is True"
+                  for fact, excluding in step.excluders]
+        self.computed = saved
+        self.emit(d + 1, f"if {on}: {var} = True")
+        if tests:
+            self.emit(d + 1, f"elif {' or '.join(tests)}: {var} = False")
+
+    # --- two-valued tests of a three-valued condition, for the decision function
+    def truth(self, e: n.Expr, want: bool, d: int) -> str:
+        """An expression that is True exactly when ``e`` is ``want`` in Kleene logic, else False.
+
+        And, or, not and one-fact tests become plain Python expressions (evaluated lazily, left
+        to right); anything else is computed three-valued by ``cond`` at depth ``d`` first.
+        """
+        if isinstance(e, n.Const) and isinstance(e.value, bool):
+            return repr(e.value is want)
+        if want is False and self.not_false is not None and e == self.not_false:
+            return "False"  # inside the block of rules that runs only when it is not false
+        if isinstance(e, (n.And, n.Or)):
+            return _joined(" and " if isinstance(e, n.And) == want else " or ",
+                           [self.truth(o, want, d) for o in e.operands])
+        if isinstance(e, n.Not):
+            return self.truth(e.operand, not want, d)
+        if isinstance(e, n.DefinitionRef):
+            inlined = self.truth(e.body, want, d) if len(n.facts_read(e.body)) <= _INLINE_FACTS else ""
+            if inlined and len(inlined) <= _INLINE_CHARS:
+                return inlined
+            return f"({self.definition(e)} is {want})"
+        tests = self.tests_of(e)
+        if tests is not None:
+            return tests[0] if want else tests[1]
+        if id(e) not in self.computed:
+            self.computed[id(e)] = self.cond(e, d)
+        return f"({self.computed[id(e)]} is {want})"
+
+    def tests_of(self, e: n.Expr) -> tuple[str, str] | None:
+        """(true test, false test) of a test of facts against constants, None for anything else.
+
+        A missing fact makes both false. ``v == c`` and ``v in {…}`` are false for a missing
+        ``v`` already (a constant is never None), so those tests need no guard.
+        """
+        if isinstance(e, n.Presence) and isinstance(e.operand, n.FactRef):
+            value = self.value(e.operand, 0)
+            present, absent = f"({value} is not None)", f"({value} is None)"
+            return (present, absent) if e.present else (absent, present)
+        if isinstance(e, n.Member) and isinstance(e.operand, n.FactRef):
+            value = self.value(e.operand, 0)
+            inside = f"({value} in {self.const(frozenset(i.value for i in e.items))})"
+            outside = f"({value} is not None and not {inside})"
+            return (outside, inside) if e.negated else (inside, outside)
+        if not (isinstance(e, n.Compare) and all(isinstance(side, (n.FactRef, n.Const)) for side in (e.left, e.right))):
+            return None
+        left, right = self.value(e.left, 0), self.value(e.right, 0)
+        facts = [v for v, side in ((left, e.left), (right, e.right)) if isinstance(side, n.FactRef)]
+        constant = e.right if isinstance(e.right, n.Const) else e.left
+        if len(facts) == 1 and e.op in ("==", "!=") and isinstance(constant.value, bool):
+            # A bool fact holds True or False (typed values), so identity is equality here.
+            same = f"({facts[0]} is {constant.value!r})"
+            other = f"({facts[0]} is {(not constant.value)!r})"
+            return (same, other) if e.op == "==" else (other, same)
+        guard = " and ".join(f"{v} is not None" for v in facts)
+        test = f"({left} {_OPS[e.op]} {right})"
+        if len(facts) == 1 and e.op in ("==", "!="):
+            equal = f"({left} == {right})"
+            unequal = f"({guard} and {left} != {right})"
+            return (equal, unequal) if e.op == "==" else (unequal, equal)
+        return f"({guard} and {test})", f"({guard} and not {test})"
+
+    def decision_rule(self, rule: n.Rule, fails: int, unknown: int) -> list[str]:
+        """A rule of the decision function: return ``fails`` if it fails, note ``unknown`` once
+        (or, ``strict``, return False if it does either: a yes-or-no decision stops there).
+
+        Passing or not applying is the common case, so it is tested first: the requirements
+        known true (unless no source confirms a pass suffices), or the applicability known false.
+        """
+        d = self.top
+        require = rule.requirements[0] if len(rule.requirements) == 1 else n.And(rule.requirements)
+        when = rule.applicability
+        self.lines, self.computed = [], {}
+        fine = _joined(" or ", ([] if rule.unconfirmed else [self.truth(require, True, d)]) +
+                       ([] if when is None else [self.truth(when, False, d)]))
+        if fine == "True":  # it cannot fail nor be unknown here
+            return self.flush()
+        if self.strict:
+            self.emit(d, f"if not {fine}: return False" if fine != "False" else "return False")
+            return self.flush()
+        failing = None if rule.disputed else self.truth(require, False, d)
+        if failing is not None and when is not None:
+            failing = _joined(" and ", [self.truth(when, True, d), failing])
+        if fine != "False":
+            self.emit(d, f"if not {fine}:")
+            d += 1
+        if failing is not None:
+            self.emit(d, f"if {failing}: return {fails}")
+        self.emit(d, f"if not _u: _u = {unknown}")
+        return self.flush()
+
+    def decision_group(self, lead: n.Expr, rules: Sequence[tuple[int, n.Rule]]) -> list[str]:
+        """Rules whose applicability starts with ``lead`` (their scenario), skipped together
+        when it is known false. What they read inside the block is read again after it."""
+        self.lines, self.computed = [], {}
+        skip = self.truth(lead, False, self.top)
+        lines = [*self.flush(), "    " * self.top + f"if not {skip}:"]
+        known, defined = set(self.fact_vars), set(self.definitions)
+        self.top += 1
+        self.not_false = lead
+        lines += self.decision_rules(rules)
+        self.not_false = None
+        self.top -= 1
+        for fact in set(self.fact_vars) - known:
+            del self.fact_vars[fact]
+        for name in set(self.definitions) - defined:
+            del self.definitions[name]
+        return lines
+
+    def decision_rules(self, rules: Sequence[tuple[int, n.Rule]]) -> list[str]:
+        """Rules of the decision function, in order; ``strict``, in the order of what they cost:
+        any rule that does not pass answers a yes-or-no question, so those that read only facts
+        already read go first (the facts a scenario was inferred from, say)."""
+        lines, waiting = [], list(rules)
+        while waiting:
+            if self.strict:
+                new = [len(set(n.facts_read(rule.applicability, *rule.requirements)) - set(self.fact_vars))
+                       for _, rule in waiting]
+                position, rule = waiting.pop(new.index(min(new)))
+            else:
+                position, rule = waiting.pop(0)
+            lines += self.decision_rule(rule, 2 * position + 1, 2 * position + 2)
+        return lines
+
+    def flush(self) -> list[str]:
+        """The reads, definitions and code emitted since the last flush, in that order."""
+        lines = [*self.loads, *self.prelude, *self.lines]
+        self.loads.clear()
+        self.prelude.clear()
+        self.lines = []
+        return lines
 
     def loop(self, var: str, coll: str, body: n.Expr, d: int) -> str:
         item = self.temp("_i")
@@ -118,7 +314,7 @@ class _Emitter:
             for inner in _definitions_used(e.body):
                 self.definition(inner)
             body, self.lines = self.lines, self.prelude
-            self.definitions[e.name] = self.cond(e.body, 1)
+            self.definitions[e.name] = self.cond(e.body, self.top)
             self.lines = body
         return self.definitions[e.name]
 
@@ -279,6 +475,17 @@ def _simple_atoms(expr: n.Expr) -> tuple[n.Expr, ...] | None:
     return None
 
 
+# A definition is written out where a decision tests it when that stays small (else its
+# three-valued local is computed once and tested).
+_INLINE_FACTS = 8
+_INLINE_CHARS = 600
+
+
+def _never(expr: n.Expr) -> bool:
+    """Whether ``expr`` is the constant false (a scenario without that inference condition)."""
+    return isinstance(expr, n.Const) and expr.value is False
+
+
 def _definitions_used(expr: n.Expr) -> list[n.DefinitionRef]:
     """Definitions an expression refers to directly (not those inside them)."""
     found, stack = [], [expr]
@@ -298,24 +505,117 @@ def compile_ruleset(ruleset: n.Ruleset) -> Verdicts:
     """
     emitter = _Emitter()
     results = [emitter.rule(r, 1) for r in ruleset.rules if r.kind == "rule"]
-    body = emitter.lines
-    loads = [f"    {var} = _f.get({emitter.const(fact)})" for fact, var in emitter.fact_vars.items()]
-    params = "".join(f", {name}=None" for name in emitter.const_names.values())
     ret = f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})"
-    source = "\n".join([f"def _verdicts(_f{params}):", *loads, *emitter.prelude, *body, ret]) + "\n"
-    return _function(source, emitter.consts, ruleset)
+    lines = [*emitter.loads, *emitter.prelude, *emitter.lines, ret]
+    return _function("_verdicts", lines, emitter, ruleset.id, ruleset.text)
 
 
-def _function(source: str, consts: list[Any], ruleset: n.Ruleset) -> Verdicts:
-    filename = f"<bitlocker-rules compiled {ruleset.id}>"
+def compile_decision(rules: Sequence[tuple[int, n.Rule]], scenarios: Mapping[str, ScenarioStep],
+                     name: str = "decision", *, strict: bool = False) -> Decide:
+    """One function from fact values to the first failing rule, for rules of several rulesets.
+
+    ``rules`` are (position, rule) pairs in the order to run them; the function returns
+    ``2 * position + 1`` for the first rule that fails, else ``2 * position + 2`` for the first
+    that is unknown, else 0 (every rule passes or does not apply). ``strict``: True when every
+    rule passes or does not apply, else False at the first that fails or is unknown, for a
+    yes-or-no question (the rules run cheapest first). Each rule's facts are read (and its
+    scenario facts resolved, see ``ScenarioStep``) just before it, so the rules after the
+    answer cost nothing.
+    """
+    emitter = _Emitter(scenarios)
+    emitter.getter = "_g"
+    emitter.strict = strict
+    lines = ["    _g = _f.get"] if strict else ["    _u = 0", "    _g = _f.get"]
+    for lead, group in _groups(rules):
+        if lead is None:
+            lines += emitter.decision_rules(group)
+        else:
+            lines += emitter.decision_group(lead, group)
+    lines.append("    return True" if strict else "    return _u")
+    return _function("_decide", _inline_reads(lines), emitter, name, None, constants_in_globals=True)
+
+
+_READ = re.compile(r"( *)(_v\d+) = _g\((_c\d+)\)")
+_MINTED = re.compile(r"_[a-z]\d+")
+
+
+def _inline_reads(lines: list[str]) -> list[str]:
+    """Each fact read into a local that only the test right after it uses, read in that test
+    instead (``if not (_g(_c9) == _c10)``): a store and a load fewer per fact.
+
+    Only minted names move, only into an ``if`` line at the same depth with nothing but other
+    reads between, so the read happens where it did (or not at all, short-circuited).
+    """
+    uses: dict[str, int] = {}
+    for line in lines:
+        for name in _MINTED.findall(line):
+            uses[name] = uses.get(name, 0) + 1
+    out = list(lines)
+    for index, line in enumerate(lines):
+        read = _READ.fullmatch(line)
+        if read is None or uses.get(read.group(2)) != 2:  # the assignment and one use
+            continue
+        indent, var, key = read.groups()
+        after = index + 1
+        while after < len(lines) and _READ.fullmatch(lines[after]) and lines[after].startswith(indent + "_"):
+            after += 1
+        target = out[after] if after < len(out) else ""
+        if target.startswith(indent + "if ") and not target.startswith(indent + " ") and \
+                len(re.findall(rf"\b{var}\b", target)) == 1:
+            out[after] = re.sub(rf"\b{var}\b", f"_g({key})", target)
+            out[index] = ""
+    return [line for line in out if line]
+
+
+def _groups(rules: Sequence[tuple[int, n.Rule]]) -> list[tuple[n.Expr | None, list[tuple[int, n.Rule]]]]:
+    """Consecutive rules whose applicability starts with the same condition (a ruleset's
+    scenario), with that condition; a rule alone gets None."""
+    groups: list[tuple[n.Expr | None, list[tuple[int, n.Rule]]]] = []
+    for position, rule in rules:
+        lead = _lead(rule.applicability)
+        if groups and lead is not None and groups[-1][0] == lead:
+            groups[-1][1].append((position, rule))
+        else:
+            groups.append((lead, [(position, rule)]))
+    return [(lead if len(group) > 1 else None, group) for lead, group in groups]
+
+
+def _joined(joiner: str, parts: list[str]) -> str:
+    """``parts`` joined by `` and `` or `` or ``, the constant parts folded away."""
+    neutral, absorbing = ("True", "False") if joiner == " and " else ("False", "True")
+    if absorbing in parts:
+        return absorbing
+    parts = [part for part in parts if part != neutral]
+    if not parts:
+        return neutral
+    return parts[0] if len(parts) == 1 else "(" + joiner.join(parts) + ")"
+
+
+def _lead(applicability: n.Expr | None) -> n.Expr | None:
+    if isinstance(applicability, n.And):
+        return applicability.operands[0]
+    return applicability
+
+
+def _function(name: str, lines: list[str], emitter: _Emitter, label: str, text: Any,
+              *, constants_in_globals: bool = False) -> Callable[..., Any]:
+    """The function ``name`` built from ``lines``: the constants are its default arguments, or
+    (``constants_in_globals``) names of its own globals, which a call does not copy: the
+    decision function, called per device, spends nothing on its constants."""
+    params = "" if constants_in_globals else "".join(f", {const}=None" for const in emitter.const_names.values())
+    source = "\n".join([f"def {name}(_f{params}):", *lines]) + "\n"
+    filename = f"<bitlocker-rules compiled {label}>"
     try:
         module = compile(source, filename, "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:
-        text = ruleset.text
-        raise RulesError([Diagnostic("E501", f"ruleset {ruleset.id} is too deeply nested to compile ({exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__})",
+        raise RulesError([Diagnostic("E501", f"ruleset {label} is too deeply nested to compile ({exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__})",
                                      source=text, help="nest fewer quantifiers (any, all, count with a condition) inside each other; "
                                           "definitions are expanded where used, so they do not reduce nesting")]) from None
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     # Tracebacks and debuggers can show the generated source.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    return types.FunctionType(code, {"__builtins__": {"len": len}}, "_verdicts", tuple(consts))
+    namespace: dict[str, Any] = {"__builtins__": {"len": len}}
+    if constants_in_globals:
+        namespace.update(zip(emitter.const_names.values(), emitter.consts))
+        return types.FunctionType(code, namespace, name)
+    return types.FunctionType(code, namespace, name, tuple(emitter.consts))

@@ -7,31 +7,29 @@ that did not pass (or for every rule when asked), to explain them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from attrs import field, frozen
 
 from . import nodes as n
 from .checker import check_all, check_ruleset
-from .compiler import Verdicts, compile_ruleset
+from .compiler import Decide, ScenarioStep, Verdicts, compile_decision, compile_ruleset
 from .errors import Diagnostic, RulesError, suggest
-from .facts import Conflict, Facts, derived, facts_from_mapping
+from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
-from .outcome import ConflictRecord, Report, RuleOutcome, Status
+from .outcome import (
+    PASSED, ConflictRecord, Decision, Report, RuleOutcome, Status, UsageError, at_or_above, require,
+    severity_threshold, usage_error,
+)
 from .requirements import citations
-from .resources import rulesets_dir, shipped_ruleset_paths, vocabulary_path
+from .resources import rulesets_dir, shipped_ruleset_paths
 from .scenarios import ScenarioResolver, declared_by_rulesets
 from .syntax import parse_ruleset
-from .vocabulary import Vocabulary, load_vocabulary
-
-
-@functools.cache
-def shipped_vocabulary() -> Vocabulary:
-    """The vocabulary that ships with the package (loaded once per process)."""
-    return load_vocabulary(vocabulary_path())
+from .vocabulary import Vocabulary, is_typed, shipped_vocabulary  # noqa: F401 - shipped_vocabulary: re-exported
 
 
 @frozen
@@ -61,13 +59,16 @@ class LoadedRuleset:
 
 def compile_text(text: str, name: str = "<string>", vocabulary: Vocabulary | None = None) -> LoadedRuleset:
     """Parse, check and compile rule text; raise RulesError with every problem."""
-    vocabulary = vocabulary or shipped_vocabulary()
+    require(text, str, "compile_text(text)", "rule text (str)")
+    require(name, str, "compile_text(name)", "the file name diagnostics show (str)")
+    vocabulary = given_vocabulary(vocabulary, "compile_text(vocabulary)")
     checked = check_ruleset(parse_ruleset(text, name), vocabulary)
     return LoadedRuleset(checked, name, compile_ruleset(checked), Interpreter(checked, vocabulary))
 
 
-def load_ruleset(name_or_path: str | Path, vocabulary: Vocabulary | None = None) -> LoadedRuleset:
+def load_ruleset(name_or_path: str | PathLike[str], vocabulary: Vocabulary | None = None) -> LoadedRuleset:
     """Load a shipped ruleset by name (``silent_enablement``) or any ``.rules`` file by path."""
+    require(name_or_path, (str, PathLike), "load_ruleset(name_or_path)", "a ruleset name or a file path")
     path = resolve_ruleset(name_or_path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -76,7 +77,7 @@ def load_ruleset(name_or_path: str | Path, vocabulary: Vocabulary | None = None)
     return compile_text(text, _display_path(path), vocabulary)
 
 
-def resolve_ruleset(name_or_path: str | Path) -> Path:
+def resolve_ruleset(name_or_path: str | PathLike[str]) -> Path:
     """The file a ruleset name or path refers to; RulesError with a suggestion otherwise."""
     shipped = shipped_ruleset_paths()
     if str(name_or_path) in shipped:
@@ -115,12 +116,13 @@ class Engine:
 
     def __init__(self, rulesets: Iterable[LoadedRuleset], vocabulary: Vocabulary | None = None,
                  scenarios: Iterable[str] | Mapping[str, str] | None = None) -> None:
-        self.rulesets = tuple(rulesets)
-        self.vocabulary = vocabulary or shipped_vocabulary()
+        self.rulesets = _loaded_rulesets(rulesets)
+        self.vocabulary = given_vocabulary(vocabulary, "Engine(vocabulary)")
         check_all(r.ruleset for r in self.rulesets)
-        declared = scenarios if isinstance(scenarios, Mapping) else {s: "in the Python API" for s in scenarios or ()}
+        declared = _declared(scenarios, "Engine(scenarios)")
         needed = {name for loaded in self.rulesets for rule in loaded.ruleset.rules for name in rule.scenarios}
         self.scenarios = ScenarioResolver(self.vocabulary, declared, needed)
+        self._needed = needed
         self.citations = citations(r.ruleset for r in self.rulesets)
         # Explanations depend only on the values a rule reads: memoise them by those values.
         # By rule identity (the engine holds every rule, so ids stay theirs): a dict lookup per
@@ -145,18 +147,34 @@ class Engine:
             (loaded.id, rule.id): _bare_outcome(loaded, rule, Status.PASS)
             for loaded in self.rulesets for rule in loaded.rules
         }
+        # Decisions: every rule in report order; the compiled decision function returns an
+        # index into ``_decisions`` (0 pass, 2k+1 rule k fails, 2k+2 rule k is unknown).
+        self._order = tuple((loaded, rule) for loaded in self.rulesets for rule in loaded.rules)
+        self._decisions = (PASSED, *(
+            Decision(status, loaded.id, rule.id, rule.title, rule.severity)
+            for loaded, rule in self._order for status in (Status.FAIL, Status.UNKNOWN)))
+        self._deciders: dict[tuple[str, bool], Decide] = {}  # by (fail_on, strict), compiled on first use
+        self._decides_per_policy = any(self._per_policy.values())
+        self._derives = bool(set(DERIVED_FACTS) & set(n.facts_read(
+            *(e for _, rule in self._order for e in (rule.applicability, *rule.requirements)),
+            *(rule.requirements[0] for rule in self.scenarios.checks.rules))))
+        self._plain = not self._derives and not self._decides_per_policy
+        # fail_on -> the compiled function, when a Facts record's table can go straight in (_plain).
+        self._fast_decide: dict[str, Decide] = {}
+        self._fast_passes: dict[str, Callable[[Mapping[str, Any]], bool]] = {}
 
     @classmethod
-    def load(cls, rulesets: Iterable[str | Path] | None = None, vocabulary: Vocabulary | None = None,
+    def load(cls, rulesets: Iterable[str | PathLike[str]] | None = None, vocabulary: Vocabulary | None = None,
              scenarios: Iterable[str] | Mapping[str, str] | None = None) -> Engine:
         """Load rulesets by name or path (default: every shipped ruleset), collecting all errors.
 
         Naming a ruleset whose header declares a scenario declares that scenario, as
         ``scenarios`` does (see ``Engine``).
         """
-        vocabulary = vocabulary or shipped_vocabulary()
-        names = list(dict.fromkeys(rulesets)) if rulesets is not None else list(shipped_ruleset_paths())
-        loaded, problems = [], []
+        vocabulary = given_vocabulary(vocabulary, "Engine.load(vocabulary)")
+        names = _ruleset_names(rulesets) if rulesets is not None else list(shipped_ruleset_paths())
+        loaded: list[LoadedRuleset] = []
+        problems: list[Diagnostic] = []
         for name in names:
             try:
                 loaded.append(load_ruleset(name, vocabulary))
@@ -164,24 +182,26 @@ class Engine:
                 problems.extend(exc.diagnostics)
         if problems:
             raise RulesError(problems)
-        declared = scenarios if isinstance(scenarios, Mapping) else {s: "in the Python API" for s in scenarios or ()}
+        declared = _declared(scenarios, "Engine.load(scenarios)")
         if rulesets is not None:
             declared = {**declared_by_rulesets(r.ruleset for r in loaded), **declared}
         return cls(loaded, vocabulary, declared)
 
     def facts(self, mapping: Mapping[str, Any], name: str = "") -> Facts:
         """Typed Facts from a plain ``{fact name: value}`` dict (names fully qualified)."""
+        require(mapping, Mapping, "Engine.facts(mapping)", "a mapping {fact name: value}")
+        require(name, str, "Engine.facts(name)", "a name for reports (str)")
         return facts_from_mapping(mapping, self.vocabulary, origin=name or "<dict>", name=name)
 
     def evaluate(self, facts: Facts | Mapping[str, Any], *, explain_all: bool = False, subject: str = "",
                  sources: bool = True) -> Report:
         """Every rule's outcome for one device; reasons for each rule that did not pass.
 
-        ``sources=False`` skips naming where each cited value came from (fleets that do not
-        show it save the work).
+        ``facts`` is a ``Facts`` record or a ``{fact name: raw value}`` mapping (typed as
+        ``Engine.facts`` does). ``sources=False`` skips naming where each cited value came
+        from (fleets that do not show it save the work).
         """
-        if not isinstance(facts, Facts):
-            facts = self.facts(facts)
+        facts = self._typed_facts(facts, "Engine.evaluate(facts)")
         values = self.resolved(facts.table)
         conflicts = {c.fact: c for c in self.conflicts(facts)}
 
@@ -328,9 +348,182 @@ class Engine:
         return codes, decided_on
 
     def verdicts(self, values: Mapping[str, Any]) -> list[tuple[int, ...]]:
-        """Only the verdict codes per ruleset: the fastest path, for fleets and benchmarks."""
-        values = self.resolved(values)
+        """Only the verdict codes per ruleset, on typed values (a ``Facts`` record's ``values``):
+        the path for fleets and benchmarks."""
+        try:
+            values = self.resolved(values)
+        except AttributeError:  # checked only when it breaks: this runs once per device of a fleet
+            require(values, Mapping, "Engine.verdicts(values)", "a mapping {fact name: typed value}")
+            raise
         return [loaded.verdicts(values) for loaded in self.rulesets]
+
+    def decide(self, facts: Facts | Mapping[str, Any], *, fail_on: str = "info") -> Decision:
+        """Whether a device passes the rules of at least ``fail_on`` severity (error, warning,
+        info): the first rule that fails, else the first that is unknown, else a pass; the same
+        as ``evaluate(facts).decision(fail_on)``, without explanations.
+
+        One function compiled per engine and ``fail_on`` runs the rules in report order,
+        resolves scenarios and derived facts as ``evaluate`` does, and stops at the first
+        failure. A ``Facts`` record is trusted to hold typed values (as the library makes them);
+        a mapping is typed first, as ``evaluate`` does.
+        """
+        try:  # the fast path: a Facts record, and fail_on's function compiled for its table alone
+            if type(facts) is Facts:
+                return self._decisions[self._fast_decide[fail_on](facts.table)]
+        except (KeyError, TypeError):
+            pass  # not compiled yet, a fail_on to check, or values that are not typed: the general path
+        return self._decisions[self._decide(facts, fail_on, "Engine.decide", strict=False)]
+
+    def passes(self, facts: Facts | Mapping[str, Any], *, fail_on: str = "info") -> bool:
+        """Whether every rule of at least ``fail_on`` severity passes or does not apply: ``bool(decide(...))``.
+
+        The yes-or-no question, answered at the first rule that fails or is unknown (unknown is
+        not a pass); ``decide`` tells which rule and whether it failed.
+        """
+        try:
+            if type(facts) is Facts:
+                return self._fast_passes[fail_on](facts.table)
+        except (KeyError, TypeError):
+            pass
+        return self._decide(facts, fail_on, "Engine.passes", strict=True) is True
+
+    def _decide(self, facts: Any, fail_on: Any, name: str, *, strict: bool) -> int:
+        """The general path of ``decide`` (an index into ``_decisions``) and ``passes`` (``strict``:
+        True or False): arguments checked, the function compiled on first use, mappings
+        typed, derived facts added, per-policy rules per policy."""
+        fail_on = severity_threshold(fail_on, f"{name}(fail_on)")
+        facts = self._as_facts(facts, f"{name}(facts)")
+        if self._decides_per_policy and len(facts.profiles) > 1:
+            index = self._decide_per_policy(facts, fail_on)
+            return index == 0 if strict else index
+        key = (fail_on, strict)
+        if key not in self._deciders:
+            counted = [(k, rule) for k, (_, rule) in enumerate(self._order) if at_or_above(rule.severity, fail_on)]
+            self._deciders[key] = compile_decision(counted, self._scenario_steps(), strict=strict,
+                                                   name=f"{'passes' if strict else 'decision'}, fail on {fail_on}")
+            if self._plain and strict:  # no derived fact read, no rule decided per policy: Facts go straight in
+                self._fast_passes[fail_on] = cast(Callable[[Mapping[str, Any]], bool], self._deciders[key])
+            elif self._plain:
+                self._fast_decide[fail_on] = self._deciders[key]
+        values = {**facts.table, **derived(facts.table)} if self._derives else facts.table
+        try:
+            return self._deciders[key](values)
+        except TypeError as exc:
+            raise self._untyped(facts, f"{name}(facts)") or exc
+
+    def _scenario_steps(self) -> dict[str, ScenarioStep]:
+        """How the decision function resolves each scenario fact, as ``resolved`` does."""
+        resolver, scenarios = self.scenarios, self.vocabulary.scenarios
+        wanted = self._needed | {other for name in self._needed for other in resolver.excluded_by(name)}
+        inferred = {s.name: i for i, s in enumerate(resolver.inferred)}
+
+        def on(name: str) -> n.Expr:
+            return resolver.checks.rules[2 * inferred[name]].requirements[0]
+
+        steps = {}
+        for s in scenarios.values():
+            if s.name in resolver.declared or s.name in resolver.excluded:
+                steps[s.fact] = ScenarioStep(s.fact, fixed=s.name in resolver.declared)
+            elif s.name not in wanted:
+                steps[s.fact] = ScenarioStep(s.fact, infer=False)
+            else:
+                excluders = tuple((scenarios[o].fact, on(o)) for o in sorted(resolver.excluded_by(s.name))
+                                  if o in inferred)
+                off = resolver.checks.rules[2 * inferred[s.name] + 1].requirements[0]
+                steps[s.fact] = ScenarioStep(s.fact, on=on(s.name), off=off, excluders=excluders)
+        return steps
+
+    def _decide_per_policy(self, facts: Facts, fail_on: str) -> int:
+        """The decision index from the verdict codes, each per-policy rule decided per policy."""
+        values = self.resolved(facts.table)
+        views = [policy_view(values, p.table) for p in facts.profiles]
+        unknown, position = 0, 0
+        for loaded in self.rulesets:
+            codes, _ = self.verdicts_per_policy(loaded, values, views)
+            for rule, code in zip(self._rules[loaded.id], codes):
+                if at_or_above(rule.severity, fail_on):
+                    if code == 1:
+                        return 2 * position + 1
+                    if code == 2 and not unknown:
+                        unknown = 2 * position + 2
+                position += 1
+        return unknown
+
+    def _as_facts(self, facts: Any, argument: str) -> Facts:
+        """``facts`` as a Facts record: a mapping is typed; anything else is a UsageError."""
+        if isinstance(facts, Facts):
+            return facts
+        if not isinstance(facts, Mapping):
+            raise usage_error(argument, facts, "a Facts record or a mapping {fact name: value}",
+                              hint="one device at a time; for many, see bitlocker_rules.fleet")
+        return self.facts(facts)
+
+    def _typed_facts(self, facts: Any, argument: str) -> Facts:
+        """``_as_facts``, and a Facts record built by hand is checked to hold typed values."""
+        if not isinstance(facts, Facts):
+            return self._as_facts(facts, argument)
+        error = self._untyped(facts, argument)
+        if error is not None:
+            raise error
+        return facts
+
+    def _untyped(self, facts: Facts, argument: str) -> UsageError | None:
+        """A UsageError naming each value of ``facts`` that is not typed for its fact, or None."""
+        found = []
+        for name, value in facts.table.items():
+            declared = self.vocabulary.fact(name)
+            if declared is not None and not is_typed(declared.type, value):
+                found.append(Diagnostic(
+                    "U003", f"`{name}` holds the {type(value).__name__} {_clip(repr(value))}, not a typed "
+                            f"{declared.type} value", file=argument,
+                    help="build Facts with engine.facts({...}) or facts_from_mapping, which convert raw values"))
+        return UsageError(found) if found else None
+
+
+def _loaded_rulesets(rulesets: Any) -> tuple[LoadedRuleset, ...]:
+    """``Engine(rulesets)`` checked: LoadedRuleset records (names are for ``Engine.load``)."""
+    hint = "Engine.load([...]) loads rulesets by name or path"
+    if isinstance(rulesets, (str, bytes, PathLike, LoadedRuleset)) or not isinstance(rulesets, Iterable):
+        raise usage_error("Engine(rulesets)", rulesets, "a list of LoadedRuleset records", hint=hint)
+    found = tuple(rulesets)
+    for loaded in found:
+        require(loaded, LoadedRuleset, "Engine(rulesets)", f"LoadedRuleset records ({hint})")
+    return found
+
+
+def _ruleset_names(rulesets: Any) -> list[str | PathLike[str]]:
+    """``Engine.load(rulesets)`` checked: a list of names or paths, each once, in order."""
+    if isinstance(rulesets, (str, bytes, PathLike)) or not isinstance(rulesets, Iterable):
+        hint = f"write Engine.load([{str(rulesets)!r}])" if isinstance(rulesets, (str, PathLike)) else None
+        raise usage_error("Engine.load(rulesets)", rulesets, "a list of ruleset names or paths, or None for all",
+                          hint=hint)
+    names = list(rulesets)
+    for name in names:
+        require(name, (str, PathLike), "Engine.load(rulesets)", "ruleset names or paths (str or pathlib.Path)")
+    return list(dict.fromkeys(names))
+
+
+def _declared(scenarios: Any, argument: str) -> dict[str, str]:
+    """``scenarios=`` checked: names, or a mapping from name to how it was declared."""
+    expected = 'a list of scenario names such as ["silent_enablement"], or None'
+    if scenarios is None:
+        return {}
+    if isinstance(scenarios, Mapping):
+        for name, why in scenarios.items():
+            require(name, str, argument, "scenario names (str) as keys")
+            require(why, str, argument, "how each scenario was declared (str) as values")
+        return dict(scenarios)
+    if isinstance(scenarios, (str, bytes)) or not isinstance(scenarios, Iterable):
+        hint = f"write [{scenarios!r}]" if isinstance(scenarios, str) else None
+        raise usage_error(argument, scenarios, expected, hint=hint)
+    names = list(scenarios)
+    for name in names:
+        require(name, str, argument, "scenario names (str)")
+    return {name: "in the Python API" for name in names}
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # Verdict code -> precedence over the policies: a fail anywhere fails; else a pass by one policy

@@ -122,20 +122,28 @@ def _may_hold_password(text: str) -> bool:
 
 # Characters that would drive a terminal (C0 and C1 controls, DEL) or reorder text on screen
 # (bidirectional overrides), except the newline and tab that the output's own layout uses.
+_SGR = re.compile("\x1b\\[[0-9;]*m")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-def escape_controls(text: str) -> str:
-    r"""``text`` with every control character shown as an escape (ESC as ``\x1b``), so text read
-    from an input can never clear a screen, retitle a terminal or hide itself in a report."""
+def escape_controls(text: str, *, keep_colour: bool = False) -> str:
+    r"""``text`` with every control character shown as an escape (ESC as ``\u001b``), so text read
+    from an input can never clear a screen, retitle a terminal or hide itself in a report.
+
+    The escape is JSON's, so a JSON document stays valid (and means the same) once escaped.
+    ``keep_colour`` keeps SGR colour codes (``ESC [ … m``): a renderer's own, added after it
+    escaped its inputs' text.
+    """
     if text.isprintable():
         return text
-    return _CONTROLS.sub(_escaped, text)
+    if not keep_colour:
+        return _CONTROLS.sub(_escaped, text)
+    pieces, codes = _SGR.split(text), _SGR.findall(text)
+    return "".join(_CONTROLS.sub(_escaped, piece) + code for piece, code in zip(pieces, [*codes, ""]))
 
 
 def _escaped(match: re.Match) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return f"\\u{ord(match.group()):04x}"
 
 
 def clip(text: str, limit: int = 200) -> str:

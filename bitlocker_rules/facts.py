@@ -7,8 +7,8 @@ The project's own JSON formats are read here (a policy's ``settings`` and a devi
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
+from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -16,12 +16,10 @@ from typing import Any
 from attrs import field, frozen
 
 from .errors import Diagnostic, InputError, redact, suggest
-from .source import SourceText, Span
-from .vocabulary import Vocabulary
+from .outcome import require, usage_error
+from .reading import input_name, read_json
+from .vocabulary import Vocabulary, shipped_vocabulary
 
-MAX_INPUT_BYTES = 64 * 1024 * 1024
-MAX_JSON_DEPTH = 64
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 @frozen
@@ -57,7 +55,7 @@ class Facts:
 
 def facts_from_mapping(
     mapping: Mapping[str, Any],
-    vocabulary: Vocabulary,
+    vocabulary: Vocabulary | None = None,
     *,
     origin: str = "<input>",
     default_namespace: str = "device",
@@ -67,11 +65,20 @@ def facts_from_mapping(
 ) -> Facts:
     """Typed Facts from ``{fact name: raw value}``; raise InputError listing every bad entry.
 
-    Names without a namespace get ``default_namespace``; ``None`` values are missing.
+    Names without a namespace get ``default_namespace``; ``None`` values are missing. The
+    vocabulary is the shipped one unless given. UsageError when ``mapping`` is not a mapping.
     """
+    require(mapping, Mapping, "facts_from_mapping(mapping)", "a mapping {fact name: value}")
+    vocabulary = given_vocabulary(vocabulary, "facts_from_mapping(vocabulary)")
     allowed = tuple(allowed) if allowed else None
-    values, origins, problems = {}, {}, []
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    problems: list[Diagnostic] = []
     for key, raw in mapping.items():
+        if not isinstance(key, str):
+            problems.append(Diagnostic("I202", f"a fact name must be a string, not the {type(key).__name__} "
+                                               f"{_shown(key)}", path=path, file=origin))
+            continue
         fact_name = key if "." in key else f"{default_namespace}.{key}"
         where = f"{path}[{json.dumps(key)}]" if "." in key else f"{path}.{key}"
         fact = vocabulary.fact(fact_name)
@@ -93,6 +100,17 @@ def facts_from_mapping(
         raise InputError(problems)
     apply_grants(values, origins, vocabulary)
     return Facts(values, origins, name=name)
+
+
+def given_vocabulary(vocabulary: Vocabulary | None, argument: str) -> Vocabulary:
+    """``vocabulary``, the shipped one when None; UsageError (naming ``argument``) for anything else."""
+    if vocabulary is None:
+        return shipped_vocabulary()
+    require(vocabulary, Vocabulary, argument, "a Vocabulary (shipped_vocabulary() or load_vocabulary(path)) or None")
+    return vocabulary
+
+
+DERIVED_FACTS = ("device.os_build_revision",)  # the facts ``derived`` can give
 
 
 def derived(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,7 +184,13 @@ def _unknown_fact(fact_name, where, origin, vocabulary, allowed) -> Diagnostic:
 
 
 def _shown(raw: Any) -> str:
-    shown = redact(json.dumps(raw))
+    """A raw value as a message quotes it: as JSON, or by its type when it is not JSON (a
+    Python object given through the API), clipped and with recovery passwords masked."""
+    try:
+        shown = json.dumps(raw)
+    except (TypeError, ValueError, RecursionError):
+        shown = f"a Python {type(raw).__name__}"
+    shown = redact(shown)
     return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
@@ -176,8 +200,15 @@ def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:
     A part's own conflicts stay conflicts (merging already merged policies with a device
     keeps them), joined by whatever the other parts give for the same fact. Each part that
     sets policy facts is kept as a profile (a merged part brings its own profiles).
+    UsageError when a part is not a Facts record (an imported policy or device: pass its ``.facts``).
     """
+    if isinstance(parts, (str, bytes, Facts)) or not isinstance(parts, Iterable):
+        raise usage_error("merge_facts(parts)", parts, "a list of Facts records")
     parts = list(parts)
+    for part in parts:
+        if not isinstance(part, Facts):
+            hint = "pass its .facts" if isinstance(getattr(part, "facts", None), Facts) else None
+            raise usage_error("merge_facts(parts)", part, "a list of Facts records", hint=hint)
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
     given: dict[str, list[tuple[str, Any]]] = {}  # only facts that more than one source sets
@@ -219,70 +250,39 @@ def _sets_policy(part: Facts) -> bool:
 # JSON input files.
 
 
-def read_json(path: str | Path) -> tuple[Any, SourceText]:
-    """Parse a JSON file; errors carry file, line and column; size and depth are limited."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise InputError([Diagnostic("I001", f"larger than {MAX_INPUT_BYTES} bytes", file=str(path))])
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError([Diagnostic("I002", f"cannot read the file: {exc.strerror}", file=str(path))]) from None
-    except UnicodeDecodeError:
-        raise InputError([Diagnostic("I003", "not UTF-8 text", file=str(path))]) from None
-    return parse_json(text, str(path)), SourceText(text, str(path))
+def load_policy_file(path: str | Path, vocabulary: Vocabulary | None = None) -> Facts:
+    """Read the project's own policy JSON: ``{"id", "displayName", "settings": {fact: value}}``.
 
-
-def parse_json(text: str, name: str = "<input>") -> Any:
-    """Parse JSON text with the same errors and limits as ``read_json``."""
-    source = SourceText(text, name)
-    depth_at = _too_deep(text)
-    if depth_at is not None:
-        raise InputError([Diagnostic("I004", f"JSON nested deeper than {MAX_JSON_DEPTH} levels",
-                                     source=source, span=Span(depth_at, depth_at + 1))])
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError([Diagnostic("I005", f"malformed JSON: {exc.msg}", source=source,
-                                     span=Span(exc.pos, exc.pos + 1))]) from None
-
-
-def _too_deep(text: str) -> int | None:
-    """Offset of the first bracket past MAX_JSON_DEPTH, ignoring brackets inside strings."""
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return None
-    depth = 0
-    blanked = _STRINGS.sub(lambda m: " " * len(m.group()), text)
-    for match in re.finditer(r"[\[\]{}]", blanked):
-        depth += 1 if match.group() in "[{" else -1
-        if depth > MAX_JSON_DEPTH:
-            return match.start()
-    return None
-
-
-def load_policy_file(path: str | Path, vocabulary: Vocabulary) -> Facts:
-    """Read the project's own policy JSON: ``{"id", "displayName", "settings": {fact: value}}``."""
+    An Intune export (Graph JSON) is read by ``bitlocker_rules.load_policies`` instead.
+    """
+    require(path, (str, PathLike), "load_policy_file(path)", "a file path (str or pathlib.Path)")
+    vocabulary = given_vocabulary(vocabulary, "load_policy_file(vocabulary)")
     data, _ = read_json(path)
     settings = _section(data, "settings", path)
-    name = f"policy {data.get('displayName') or data.get('id') or Path(path).name!r}"
-    return facts_from_mapping(settings, vocabulary, origin=str(path), default_namespace="policy",
+    name = f"policy {data.get('displayName') or data.get('id') or Path(input_name(path)).name!r}"
+    return facts_from_mapping(settings, vocabulary, origin=input_name(path), default_namespace="policy",
                               allowed=("policy",), path="$.settings", name=name)
 
 
-def load_device_file(path: str | Path, vocabulary: Vocabulary) -> Facts:
-    """Read the project's own device JSON: ``{"id", "deviceName", "facts": {fact: value}}``."""
+def load_device_file(path: str | Path, vocabulary: Vocabulary | None = None) -> Facts:
+    """Read the project's own device JSON: ``{"id", "deviceName", "facts": {fact: value}}``.
+
+    A Graph ``managedDevice`` or another device export is read by ``bitlocker_rules.load_devices``.
+    """
+    require(path, (str, PathLike), "load_device_file(path)", "a file path (str or pathlib.Path)")
+    vocabulary = given_vocabulary(vocabulary, "load_device_file(vocabulary)")
     data, _ = read_json(path)
     facts = _section(data, "facts", path)
-    name = f"device {data.get('deviceName') or data.get('id') or Path(path).name!r}"
-    return facts_from_mapping(facts, vocabulary, origin=str(path), default_namespace="device",
+    name = f"device {data.get('deviceName') or data.get('id') or Path(input_name(path)).name!r}"
+    return facts_from_mapping(facts, vocabulary, origin=input_name(path), default_namespace="device",
                               allowed=("device", "actor", "action", "tenant"), path="$.facts", name=name)
 
 
 def _section(data: Any, key: str, path) -> Mapping[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get(key), dict):
         raise InputError([Diagnostic(
-            "I101", f"expected a JSON object with an object `{key}`", path=f"$.{key}", file=str(path),
-            help=f'write {{"{key}": {{"<fact name>": <value>, …}}}}; see docs/input-formats.md',
+            "I101", f"expected a JSON object with an object `{key}`", path=f"$.{key}", file=input_name(path),
+            help=f'write {{"{key}": {{"<fact name>": <value>, …}}}}; see docs/input-formats.md (an Intune '
+                 f'export is read by load_{"policies" if key == "settings" else "devices"}, or by the command line)',
         )])
     return data[key]

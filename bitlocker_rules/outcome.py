@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import Enum
+from typing import Any
 
 from attrs import frozen
 
+from .errors import BitLockerRulesError, Diagnostic, suggest
 from .source import Span
 
 
@@ -21,14 +23,71 @@ class Status(str, Enum):
     def __str__(self) -> str:
         return self.value
 
+    @classmethod
+    def of(cls, value: Status | str, argument: str = "status") -> Status:
+        """``value`` as a Status: a member, or its value (``"fail"``, ``"not_applicable"``);
+        UsageError naming the accepted values otherwise."""
+        if isinstance(value, Status):
+            return value
+        if isinstance(value, str):
+            found = _STATUS_BY_VALUE.get(value)
+            if found is not None:
+                return found
+            raise usage_error(argument, value, _STATUS_SPELLINGS, "U002", suggest(value, _STATUS_BY_VALUE))
+        raise usage_error(argument, value, _STATUS_SPELLINGS)
+
+
+_STATUS_BY_VALUE = {s.value: s for s in Status}
+_STATUS_SPELLINGS = "a Status or one of " + ", ".join(f'"{s.value}"' for s in Status)
+
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 SCENARIO_PREFIX = "scenario."  # the facts the scenarios of a check give a value to
 
 
+class UsageError(BitLockerRulesError, TypeError, ValueError):
+    """A call of the Python API with an argument of the wrong type (U001) or a value that is
+    not one of the accepted spellings (U002); the diagnostic says what was expected.
+
+    It is also a ``TypeError`` and a ``ValueError``, so code that catches those catches it.
+    It lives with the result records because ``Status`` and the severities are the first
+    spellings it checks, and every module that checks arguments may import this one.
+    """
+
+
+def usage_error(argument: str, got: Any, expected: str, code: str = "U001", hint: str | None = None) -> UsageError:
+    """The UsageError for ``argument`` (``Report.count(status)``, its location) given ``got``
+    where ``expected`` was expected."""
+    shown = f"the {type(got).__name__} {_clipped_repr(got)}" if code == "U001" else _clipped_repr(got)
+    return UsageError([Diagnostic(code, f"expected {expected}, got {shown}", file=argument, help=hint)])
+
+
+def _clipped_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a user's object whose repr fails is still named by its type
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def require(value: Any, types: type | tuple[type, ...], argument: str, expected: str) -> None:
+    """Raise UsageError (U001) unless ``value`` is an instance of ``types``."""
+    if not isinstance(value, types):
+        raise usage_error(argument, value, expected)
+
+
+def severity_threshold(fail_on: Any, argument: str = "fail_on") -> str:
+    """``fail_on`` checked: one of ``error``, ``warning``, ``info``; UsageError (U002) otherwise."""
+    if isinstance(fail_on, str) and fail_on in SEVERITY_RANK:
+        return fail_on
+    hint = suggest(fail_on, SEVERITY_RANK) if isinstance(fail_on, str) else None
+    raise usage_error(argument, fail_on, "one of error, warning, info", "U002" if isinstance(fail_on, str) else "U001",
+                      hint)
+
+
 def at_or_above(severity: str, fail_on: str) -> bool:
     """Whether a finding of ``severity`` counts under ``--fail-on fail_on`` (unknown counts as error)."""
-    return SEVERITY_RANK.get(severity, 0) <= SEVERITY_RANK[fail_on]
+    return SEVERITY_RANK.get(severity, 0) <= SEVERITY_RANK[severity_threshold(fail_on)]
 
 
 # Compact verdict codes the compiled evaluator returns, in the order of Status.
@@ -277,6 +336,40 @@ class RuleTurnOff:
 
 
 @frozen
+class Decision:
+    """Whether a device passes a set of rules, without the explanations (``Engine.decide``).
+
+    ``status`` is ``Status.PASS`` (every rule counted passes or does not apply),
+    ``Status.FAIL`` (``ruleset``, ``rule``, ``title`` and ``severity`` name the first rule
+    that fails, in report order) or ``Status.UNKNOWN`` (none fails; they name the first rule
+    that is unknown). Truthy only when it passes (unknown is not a pass), as ``Engine.passes``.
+    """
+
+    status: Status
+    ruleset: str = ""
+    rule: str = ""
+    title: str = ""
+    severity: str = ""
+
+    def __bool__(self) -> bool:
+        return self.status is Status.PASS
+
+
+PASSED = Decision(Status.PASS)
+
+
+def decision_of(outcomes: Iterable[RuleOutcome], fail_on: str = "info") -> Decision:
+    """The decision ``outcomes`` imply, counting the rules at or above ``fail_on`` severity."""
+    fail_on = severity_threshold(fail_on)
+    counted = [o for o in outcomes if at_or_above(o.severity, fail_on)]
+    first = next((o for o in counted if o.status is Status.FAIL), None) or \
+        next((o for o in counted if o.status is Status.UNKNOWN), None)
+    if first is None:
+        return PASSED
+    return Decision(first.status, first.ruleset, first.rule, first.title, first.severity)
+
+
+@frozen
 class Report:
     """Every outcome for one device (or one policy with one device)."""
 
@@ -316,8 +409,9 @@ class Report:
         about = {name for o in self.outcomes for name in o.scenarios}
         return tuple(s for s in self.scenarios if s.name in about or s.how == "declared")
 
-    def count(self, status: Status) -> int:
-        """How many rules ended with ``status``."""
+    def count(self, status: Status | str) -> int:
+        """How many rules ended with ``status``: a Status or its value (``"fail"``); UsageError otherwise."""
+        status = Status.of(status, "Report.count(status)")
         return sum(1 for o in self.outcomes if o.status is status)
 
     @property
@@ -330,8 +424,13 @@ class Report:
         """True when no rule failed."""
         return not self.failed
 
+    def decision(self, fail_on: str = "info") -> Decision:
+        """The decision this report implies (``Engine.decide`` gives the same without the report)."""
+        return decision_of(self.outcomes, severity_threshold(fail_on, "Report.decision(fail_on)"))
+
     def exit_code(self, fail_on: str = "info") -> int:
-        """0 when nothing failed at or above ``fail_on`` severity, else 1."""
+        """0 when nothing failed at or above ``fail_on`` severity (error, warning, info), else 1."""
+        fail_on = severity_threshold(fail_on, "Report.exit_code(fail_on)")
         return int(any(at_or_above(o.severity, fail_on) for o in self.failed))
 
 

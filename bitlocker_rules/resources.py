@@ -48,3 +48,13 @@ def vocabulary_path() -> Path:
 def shipped_ruleset_paths() -> dict[str, Path]:
     """Shipped ruleset name → path, sorted by name."""
     return {p.stem: p for p in sorted(rulesets_dir().glob("*.rules"))}
+
+
+def installed_version() -> str:
+    """The installed package's version, as its metadata gives it (or says it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version  # costs start-up time: only when asked
+
+    try:
+        return version("bitlocker-rules")
+    except PackageNotFoundError:
+        return "unknown (not installed)"

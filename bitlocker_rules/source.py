@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 
 from attrs import field, frozen
 
@@ -19,6 +20,9 @@ class Span:
         return Span(min(self.start, other.start), max(self.end, other.end))
 
 
+SNIPPET_WIDTH = 100  # characters of a long line shown around a span
+
+
 @frozen
 class SourceText:
     """The text of one rule file (or JSON input) and the name it is reported under."""
@@ -28,7 +32,7 @@ class SourceText:
     _line_starts: tuple[int, ...] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+        starts = [0] + [match.end() for match in re.finditer("\n", self.text)]
         object.__setattr__(self, "_line_starts", tuple(starts))
 
     def position(self, offset: int) -> tuple[int, int]:
@@ -48,11 +52,20 @@ class SourceText:
         return self.text[span.start : span.end]
 
     def snippet(self, span: Span) -> str:
-        """The first line of a span with a caret line under the spanned characters."""
+        """The first line of a span with a caret line under the spanned characters.
+
+        A long line (a minified export is one line) shows only a window around the span.
+        """
         line, column = self.position(span.start)
         text = self.line_text(line)
         end_line, end_column = self.position(span.end)
         width = (end_column - column) if end_line == line else len(text) - column + 1
+        if len(text) > SNIPPET_WIDTH:
+            start = max(0, min(column - 1 - SNIPPET_WIDTH // 3, len(text) - SNIPPET_WIDTH))
+            shown = text[start:start + SNIPPET_WIDTH]
+            text = ("…" if start else "") + shown + ("…" if start + SNIPPET_WIDTH < len(text) else "")
+            column = column - start + (1 if start else 0)
+            width = min(width, SNIPPET_WIDTH - column + 2)
         gutter = f"{line:>4} | "
         # Tabs are kept in the caret line so the caret stays under the text.
         pad = "".join(ch if ch == "\t" else " " for ch in text[: column - 1])

@@ -31,6 +31,9 @@ def parse_windows_version(raw: object, releases: Mapping[str, WindowsVersion]) -
         raise ValueError("a Windows version, not a boolean")
     if isinstance(raw, WindowsVersion):
         return raw
+    if not isinstance(raw, (str, int)):
+        raise ValueError("a Windows version: a build number (17763), a dotted version (10.0.17763.1) "
+                         "or a release name (1809, 21H2, Windows 11)")
     text = str(raw).strip()
     release = _release(text, releases)
     if release is not None:
@@ -43,8 +46,18 @@ def parse_windows_version(raw: object, releases: Mapping[str, WindowsVersion]) -
         return WindowsVersion(10, 0, int(text), 0)
     raise ValueError(
         "a Windows version: a build number (17763), a dotted version (10.0.17763.1) "
-        "or a release name (1809, 21H2, Windows 11)"
+        "or a release name (1809, 21H2, Windows 11)" + other_digits(text)
     )
+
+
+def other_digits(raw: object) -> str:
+    """``, with the digits 0-9 only (this value has other digits: ٣)`` when ``raw`` is text
+    holding digits other than 0-9, which Windows and Graph never write; else empty. Said in
+    the error, since such a value looks right on screen."""
+    if not isinstance(raw, str):
+        return ""
+    found = "".join(dict.fromkeys(c for c in raw if c.isdigit() and not ("0" <= c <= "9")))
+    return f", with the digits 0-9 only (this value has other digits: {found[:8]})" if found else ""
 
 
 def _release(text: str, releases: Mapping[str, WindowsVersion]) -> WindowsVersion | None:

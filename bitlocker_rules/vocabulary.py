@@ -6,7 +6,9 @@ turns raw input values into the typed values the evaluators compare.
 
 from __future__ import annotations
 
+import functools
 import math
+import numbers
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -17,7 +19,8 @@ from typing import Any
 from attrs import evolve, field, frozen
 
 from .errors import Diagnostic, VocabularyError, suggest
-from .versions import WindowsVersion, parse_windows_version
+from .resources import vocabulary_path
+from .versions import WindowsVersion, other_digits, parse_windows_version
 
 SCALAR_KINDS = ("bool", "integer", "decimal", "string", "version")
 ORDERED_KINDS = ("integer", "decimal", "version")
@@ -259,11 +262,7 @@ def parse_typed(ftype: FactType, raw: Any, releases: Mapping[str, WindowsVersion
     if kind == "bool":
         return _parse_bool(raw)
     if kind == "integer":
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
-                return int(raw)
-            raise ValueError("an integer")
-        return raw
+        return _parse_integer(raw)
     if kind == "decimal":
         return _parse_decimal(raw)
     if kind == "string":
@@ -277,6 +276,30 @@ def parse_typed(ftype: FactType, raw: Any, releases: Mapping[str, WindowsVersion
     return _parse_collection(ftype, raw, releases)
 
 
+def is_typed(ftype: FactType, value: Any) -> bool:
+    """Whether ``value`` is already a value of ``ftype`` as ``parse_typed`` gives it (an int
+    counts as a decimal; a collection is a tuple of record mappings)."""
+    kind = ftype.kind
+    if kind == "bool":
+        return type(value) is bool
+    if kind in ("integer", "decimal"):
+        numeric = int if kind == "integer" else (int, float)
+        return isinstance(value, numeric) and not isinstance(value, bool)
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "version":
+        return isinstance(value, WindowsVersion)
+    if kind == "enum":
+        return isinstance(value, str) and ftype.enum is not None and ftype.enum.member(value) is not None
+    return isinstance(value, tuple) and all(isinstance(item, Mapping) and all(
+        _typed_field(ftype, key, field_value) for key, field_value in item.items()) for item in value)
+
+
+def _typed_field(ftype: FactType, key: Any, value: Any) -> bool:
+    spec = ftype.field(key)
+    return spec is not None and (value is None or is_typed(spec.type, value))
+
+
 def _parse_bool(raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -285,12 +308,28 @@ def _parse_bool(raw: Any) -> bool:
     raise ValueError("true or false")
 
 
+# Numbers in text are written as Windows, Graph and JSON write them: ASCII digits only, no
+# digit-group underscores, so "٣٥٠" or "1_000" is an error rather than a silent conversion.
+_INTEGER_TEXT = re.compile(r"\s*-?[0-9]{1,4000}\s*", re.ASCII)  # Python reads up to 4300 digits
+_DECIMAL_TEXT = re.compile(r"\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*", re.ASCII)
+
+
+def _parse_integer(raw: Any) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return int(raw)
+    if isinstance(raw, str) and _INTEGER_TEXT.fullmatch(raw):
+        return int(raw)
+    raise ValueError("an integer" + other_digits(raw))
+
+
 def _parse_decimal(raw: Any) -> float:
-    if isinstance(raw, bool):
-        raise ValueError("a number")
+    if isinstance(raw, bool) or not isinstance(raw, (numbers.Real, str)):
+        raise ValueError("a number such as 2.0")
+    if isinstance(raw, str) and not _DECIMAL_TEXT.fullmatch(raw):
+        raise ValueError("a number such as 2.0" + other_digits(raw))
     try:
         value = float(raw)
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:  # an int too large for a float
         raise ValueError("a number such as 2.0") from None
     if not math.isfinite(value):
         raise ValueError("a finite number")
@@ -421,6 +460,12 @@ def _collection_converter(ftype: FactType, slow: Converter, releases) -> Convert
 
 # ---------------------------------------------------------------------------
 # Loading the TOML declarations.
+
+
+@functools.cache
+def shipped_vocabulary() -> Vocabulary:
+    """The vocabulary that ships with the package (loaded once per process)."""
+    return load_vocabulary(vocabulary_path())
 
 
 def load_vocabulary(path: str | Path) -> Vocabulary:

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 # Lower rank = closer to the leaves. A module may import only modules of lower rank.
 RANK = {
     "source": 0, "errors": 1, "versions": 1, "resources": 1,
-    "vocabulary": 2, "nodes": 2, "outcome": 2,
+    "vocabulary": 2, "nodes": 2, "outcome": 2, "reading": 2,
     "syntax": 3, "printer": 3, "facts": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "requirements": 3,
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5,
@@ -79,8 +79,8 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "records": 1, "evaluation": 2, 
 
 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
-CLI_RANK = {"status": 0, "output": 0, "parser": 0, "check": 1, "rules": 1, "lint": 1, "compare": 1, "fleet": 1,
-            "repair": 2, "__init__": 3}
+CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
+            "compare": 3, "fleet": 3, "repair": 4, "__init__": 5}
 
 
 @pytest.mark.parametrize("package, ranks", [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK), ("cli", CLI_RANK)])

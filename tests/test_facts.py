@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bitlocker_rules import InputError, WindowsVersion, facts_from_mapping, load_device_file, merge_facts, shipped_vocabulary
-from bitlocker_rules.facts import parse_json
+from bitlocker_rules.reading import parse_json
 
 VOCABULARY = shipped_vocabulary()
 KEY = "123456-234567-345678-456789-567890-678901-789012-890123"

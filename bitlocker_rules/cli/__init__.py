@@ -1,18 +1,23 @@
-"""The ``bitlocker-rules`` command line. Exit codes: 0 pass, 1 a rule failed, 2 bad input or usage.
+"""The ``bitlocker-rules`` command line.
 
-One module per command; ``main`` imports only the module of the command it runs, so a
-command pays at start-up for what it uses and nothing else.
+Exit codes: 0 pass; 1 a rule failed (or a finding, a conflict, a difference); 2 bad input or
+usage, or an output that cannot be written; 3 an internal error or a worker process that died;
+130 interrupted. One module per command; ``main`` imports only the module of the command it
+runs, so a command pays at start-up for what it uses and nothing else.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
-from ..errors import BitLockerRulesError
+from ..errors import BitLockerRulesError, clip
 from .parser import FORMATS, build_parser
-from .status import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from .status import EXIT_CRASH, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE
 
 # command → (module, function)
 _COMMANDS = {
@@ -22,21 +27,88 @@ _COMMANDS = {
     "lint": ("lint", "run_lint"),
     "compare": ("compare", "run_compare"),
     "repair": ("repair", "run_repair"),
+    "completion": ("completion", "run_completion"),
 }
+REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 
-__all__ = ["EXIT_FAIL", "EXIT_PASS", "EXIT_USAGE", "FORMATS", "build_parser", "main"]
+__all__ = ["EXIT_CRASH", "EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_USAGE", "FORMATS", "build_parser",
+           "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
-    module, function = ("fleet", "run_fleet") if getattr(args, "fleet", None) and args.command == "check" \
-        else _COMMANDS[args.command]
-    run = getattr(importlib.import_module(f".{module}", __name__), function)
     try:
-        return run(args)
+        code = _run(args)
+        _flush()  # a full disk or a closed pipe shows here, not as a traceback at exit
+        return code
     except BitLockerRulesError as exc:
-        print(exc.render(), file=sys.stderr)
+        _say(exc.render())
         return EXIT_USAGE
     except BrokenPipeError:
+        _silence_stdout()  # the reader has gone (`| head`): nothing more to say to anyone
         return EXIT_PASS
+    except KeyboardInterrupt:
+        _say("bitlocker-rules: interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 -- the one place an unexpected error becomes a message
+        return _crashed(exc, args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .inputs import usage_problem  # the command line's files, checked before anything is read
+    from .output import usage_error
+
+    problem = usage_problem(args)
+    if problem:
+        return usage_error(args.command, problem)
+    module, function = ("fleet", "run_fleet") if args.command == "check" and args.fleet else _COMMANDS[args.command]
+    return getattr(importlib.import_module(f".{module}", __name__), function)(args)
+
+
+def _crashed(exc: BaseException, args: argparse.Namespace) -> int:
+    """An error no code path expected: one line, the traceback only with --debug; exit 3."""
+    if getattr(args, "debug", False):
+        _say("".join(traceback.format_exception(exc)).rstrip())
+    _say(f"bitlocker-rules: internal error ({type(exc).__name__}: {clip(str(exc), 160)}). This is a bug; "
+         f"please report it at {REPORT_BUGS} with the command you ran"
+         + ("" if getattr(args, "debug", False) else " and the output of the same command with --debug"))
+    return EXIT_CRASH
+
+
+def _say(text: str) -> None:
+    from .output import say
+
+    with _quiet_failures():
+        say(text)
+
+
+class _quiet_failures:
+    """Standard error itself may be gone (a closed terminal): then there is no one to tell."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, value, tb) -> bool:
+        return kind is not None and issubclass(kind, OSError)
+
+
+def _flush() -> None:
+    from .output import flush_standard_output
+
+    try:
+        flush_standard_output()
+    except BitLockerRulesError:
+        _silence_stdout()  # what could not be written is dropped, so the exit itself stays quiet
+        raise
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so the interpreter's own flush at exit is quiet."""
+    try:
+        target = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture): nothing to flush at exit
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, target)
+    os.close(devnull)

@@ -10,35 +10,32 @@ import attrs
 
 from .. import report as renderers  # each renderer module loads on first use
 from ..engine import Engine
-from ..errors import Diagnostic, InputError, redact
+from ..errors import Diagnostic, InputError
 from ..facts import Facts, merge_facts
 from ..importers import load_devices, load_policies
 from ..outcome import InputRecord, Report, RuleTurnOff, SuggestedChange
-from .output import write_output
+from .output import STANDARD_STREAM, say, usage_error, wants_colour, write_output
 from .parser import declared_scenarios
-from .status import EXIT_USAGE
 
 
 def run_check(args: argparse.Namespace) -> int:
     """``check``: evaluate, print a report, return 0/1."""
-    for option, given in (("--assignments", args.assignments), ("--jsonl", args.jsonl)):
-        if given:
-            print(f"bitlocker-rules check: {option} goes with --fleet", file=sys.stderr)
-            return EXIT_USAGE
     if not args.policy and not args.device:
-        print("bitlocker-rules check: give at least one --policy or a --device", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("check", "give at least one --policy or a --device (or a --fleet)")
     engine = Engine.load(args.rules, scenarios=declared_scenarios(args))
     facts, inputs = read_inputs(args, engine)
     report = attrs.evolve(engine.evaluate(facts, explain_all=args.verbose), inputs=inputs)
-    if report.failed and args.format in ("table", "json", "markdown", "html"):
+    if report.failed and args.format in ("text", "json", "markdown", "html"):
         report = _with_fix(report, engine, facts)
     if not args.quiet:
-        to_terminal = args.output is None and sys.stdout.isatty()
+        to_terminal = args.output in (None, STANDARD_STREAM) and sys.stdout.isatty()
         # A terminal's own width; a file or a pipe gets the renderer's fixed one, so saved reports are stable.
         width = shutil.get_terminal_size().columns if to_terminal else None
-        write_output(render_device(report, args.format, colour=to_terminal, verbose=args.verbose, width=width), args.output)
+        colour = wants_colour(args.color, to_terminal) and args.format == "text"
+        write_output(render_device(report, args.format, colour=colour, verbose=args.verbose, width=width),
+                     args.output, colour=colour)
     return report.exit_code(args.fail_on)
+
 
 def _with_fix(report: Report, engine: Engine, facts: Facts) -> Report:
     """Attach the repair: the smallest policy change that makes the failing rules pass without
@@ -62,19 +59,23 @@ def _with_fix(report: Report, engine: Engine, facts: Facts) -> Report:
     return attrs.evolve(report, suggested_changes=changes, device_prerequisites=prerequisites,
                         turn_off_changes=turn_off)
 
+
 def analysed(engine: Engine, facts: Facts) -> Facts:
     """``facts`` as the rules read them (scenario and derived facts included), for a repair:
     those are not policy settings, so a repair keeps them as they are."""
     return attrs.evolve(facts, values=engine.resolved(facts.table))
 
+
 def _suggested(change) -> SuggestedChange:
     """An analyser's SettingChange as a report's SuggestedChange."""
     return SuggestedChange(change.fact, change.label, change.old, change.new)
+
 
 def _needs(prerequisite) -> list[str]:
     """What the device lacks, in the evaluator's words (or the value it would need)."""
     failing = [c.sentence() for c in prerequisite.conditions if c.status.value != "pass"]
     return failing or [f"{label} must be {shown}" for _, label, shown in prerequisite.needed]
+
 
 def read_inputs(args: argparse.Namespace, engine: Engine) -> tuple[Facts, tuple[InputRecord, ...]]:
     """The merged facts of every --policy and --device file, and what each file was."""
@@ -84,6 +85,7 @@ def read_inputs(args: argparse.Namespace, engine: Engine) -> tuple[Facts, tuple[
     subject = devices[0].name if devices else " + ".join(p.name for p in policies)
     facts = merge_facts([*(p.facts for p in policies), *(d.facts for d in devices)], name=subject)
     return facts, tuple(InputRecord(item.name, item.origin, item.kind) for item in [*policies, *devices])
+
 
 def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bool = False,
                   width: int | None = None) -> str:
@@ -100,12 +102,14 @@ def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bo
         return renderers.render_html(report, verbose=verbose)
     return renderers.render_table(report, colour=colour, verbose=verbose, width=width)
 
+
 def _one_device(path: str, engine: Engine):
     parts = load_devices(path, engine.vocabulary)
     if len(parts) != 1:
         raise InputError([Diagnostic("I409", f"{len(parts)} devices in one --device file", file=path,
                                      help="use --fleet FILE for many devices")])
     return parts[0]
+
 
 def show_notices(inputs, args: argparse.Namespace) -> None:
     """Say what each input was read as and what was skipped: nothing is dropped silently."""
@@ -119,7 +123,7 @@ def show_notices(inputs, args: argparse.Namespace) -> None:
         if skipped:
             line += f"; {len(skipped)} notice{'s' if len(skipped) != 1 else ''}"
             line += "" if args.verbose else " (--verbose lists them)"
-        print(redact(line), file=sys.stderr)
+        say(line)
         if args.verbose:
             for notice in skipped:
-                print(redact(f"  {notice.location}: {notice.message}"), file=sys.stderr)
+                say(f"  {notice.location}: {notice.message}")

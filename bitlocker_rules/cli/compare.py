@@ -28,6 +28,7 @@ def run_compare(args: argparse.Namespace) -> int:
         write_output(_comparison_text(result, args.a, args.b), None)
     return EXIT_PASS if result.relation == "equivalent" else EXIT_FAIL
 
+
 def _comparison_text(result, a: str, b: str) -> str:
     joiner = {"equivalent": "to", "stricter": "than", "looser": "than"}.get(result.relation, "with")
     lines = [f"{a} is {result.relation} {joiner} {b}"]

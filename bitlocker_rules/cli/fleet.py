@@ -1,7 +1,7 @@
 """``check --fleet``: every device row of a fleet file, summarised or reported.
 
 The report in ``--format`` goes to ``--output`` (or standard output), whatever the format:
-``table`` and ``json`` are the fleet's summary, the others its report. Each device's result,
+``text`` and ``json`` are the fleet's summary, the others its report. Each device's result,
 one JSON line each, goes to ``--jsonl`` when it is given, beside any report, in one pass.
 """
 
@@ -14,36 +14,33 @@ import sys
 from .. import report as renderers  # each renderer module loads on first use
 from ..assignments import AssignedPolicies
 from ..engine import Engine
-from ..errors import redact
 from ..facts import Facts
 from ..fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_line, read_fleet
 from ..fleet.job import fleet_engine
-from ..fleet.parallel import usable_cores
+from ..fleet.parallel import WorkerError, usable_cores
 from ..importers import load_policies
 from ..outcome import InputRecord, at_or_above
-from .output import jsonl_output, show_progress, write_output
+from .output import STANDARD_STREAM, jsonl_output, say, show_progress, usage_error, write_output
 from .parser import declared_scenarios
-from .status import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from .status import EXIT_CRASH, EXIT_FAIL, EXIT_PASS, EXIT_USAGE
 
 WORST_DEVICES = 50  # how many of the worst devices a fleet's HTML or Markdown report keeps
-STDOUT = "-"
 
 
 def run_fleet(args: argparse.Namespace) -> int:
     """``check --fleet``: evaluate every device row; the report in ``--format``, each device's
     JSON line in ``--jsonl``."""
+    args.jobs = 1 if args.jobs is None else args.jobs
     problem = _usage_problem(args)
     if problem:
-        print(f"bitlocker-rules check: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("check", problem)
     jobs = _jobs(args)
     make_engine = functools.partial(fleet_engine, tuple(args.rules or ()) or None, tuple(args.policy),
                                     args.assignments, declared_scenarios(args))
     engine, policy = make_engine()
     if isinstance(policy, AssignedPolicies) and not args.quiet:
         for policy_id in policy.assignments.unassigned:
-            print(redact(f"note: {args.assignments}: no device or group is assigned policy {policy_id}"),
-                  file=sys.stderr)
+            say(f"note: {args.assignments}: no device or group is assigned policy {policy_id}")
     wanted = not args.quiet or args.output is not None  # else only the exit code (and --jsonl) are wanted
     inputs = _inputs(args, engine) if wanted and args.format in ("markdown", "html", "sarif") else ()
     collector = _collector(args.format, inputs, engine) if wanted else None
@@ -55,8 +52,12 @@ def run_fleet(args: argparse.Namespace) -> int:
             summary = evaluate_fleet(rows, engine, policy, write=write, progress=progress, reader=fleet_device,
                                      encode=encode, collect=collector.add if collector is not None else None)
         else:
-            summary = evaluate_fleet_parallel(rows, jobs, make_engine, write=write, progress=progress,
-                                              reader=fleet_device, encode=encode, collector=collector)
+            try:
+                summary = evaluate_fleet_parallel(rows, jobs, make_engine, write=write, progress=progress,
+                                                  reader=fleet_device, encode=encode, collector=collector)
+            except WorkerError as exc:  # the environment failed, not the input: the crash code, one message
+                say(exc.render())
+                return EXIT_CRASH
     if progress:
         print(file=sys.stderr)
     if wanted:
@@ -73,7 +74,7 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return "give --device or --fleet, not both"
     if args.jobs < 1:
         return "--jobs must be at least 1"
-    if args.jsonl == STDOUT and args.output in (None, STDOUT) and not args.quiet:
+    if args.jsonl == STANDARD_STREAM and args.output in (None, STANDARD_STREAM) and not args.quiet:
         return ("--jsonl - and the report would both go to standard output: "
                 "give the report a file with --output FILE, or --quiet")
     return None
@@ -85,8 +86,7 @@ def _jobs(args: argparse.Namespace) -> int:
     if args.jobs <= cores:
         return args.jobs
     if not args.quiet:
-        print(f"note: --jobs {args.jobs} is more than the {cores} processors available; using {cores}",
-              file=sys.stderr)
+        say(f"note: --jobs {args.jobs} is more than the {cores} processors available; using {cores}")
     return cores
 
 
@@ -112,7 +112,7 @@ def _collector(fmt: str, inputs: tuple[InputRecord, ...], engine: Engine):
 
 
 def _render(args: argparse.Namespace, summary, collector, inputs: tuple[InputRecord, ...], engine: Engine) -> str:
-    if args.format == "table":
+    if args.format == "text":
         return renderers.render_fleet_table(summary)
     if args.format == "json":
         return renderers.render_fleet_json(summary)

@@ -40,6 +40,7 @@ def run_lint(args: argparse.Namespace) -> int:
     write_output(text, args.output)
     return EXIT_USAGE if unreadable else analysis.lint_exit_code(findings, args.fail_on)
 
+
 def _lint_targets(paths: Sequence[str]) -> list[str]:
     if not paths:
         return list(shipped_ruleset_paths())
@@ -48,6 +49,7 @@ def _lint_targets(paths: Sequence[str]) -> list[str]:
         folder = Path(path)
         found += [str(p) for p in sorted(folder.glob("*.rules"))] if folder.is_dir() else [path]
     return found
+
 
 def _lint_summary(findings, rulesets: int) -> str:
     counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}

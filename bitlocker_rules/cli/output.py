@@ -1,50 +1,184 @@
-"""Where the command line's text goes: every report and message passes through here, masked."""
+"""Where the command line's text goes.
+
+Every report, message and error leaves through ``shown``: recovery passwords masked, control
+characters from the inputs escaped (so a device name cannot clear the screen or retitle the
+terminal). Reports are written atomically: to a temporary file beside the target, renamed at
+the end, so an interrupted run leaves the previous report and never half of one.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TextIO
 
-from ..errors import Diagnostic, InputError, redact
+from ..errors import Diagnostic, InputError, escape_controls, redact
 from ..fleet import write_jsonl
 
+STANDARD_STREAM = "-"  # as an --output, standard output; as an input, standard input
 
-def open_output(path: str):
-    """The --output file, opened for writing; a clear error (exit 2) when it cannot be."""
-    try:
-        return open(path, "w", encoding="utf-8")
-    except OSError as exc:
-        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror}", file=path)]) from None
+
+def shown(text: str, *, colour: bool = False) -> str:
+    """``text`` as it may be shown: passwords masked, control characters escaped.
+
+    With ``colour`` the renderer's own colour codes stay; it escaped its inputs' text itself,
+    so no other escape sequence is left to reach the terminal.
+    """
+    return escape_controls(redact(text), keep_colour=colour)
+
+
+def wants_colour(choice: str, to_terminal: bool) -> bool:
+    """``--color``: always, never, or auto (a terminal, unless NO_COLOR is set: no-color.org)."""
+    if choice != "auto":
+        return choice == "always"
+    return to_terminal and not os.environ.get("NO_COLOR")
+
+
+def say(text: str) -> None:
+    """One message on standard error (a note, a usage problem, an error)."""
+    print(shown(text), file=sys.stderr)
+
+
+def usage_error(command: str, message: str) -> int:
+    """Say what is wrong with the command line; the usage exit code."""
+    from .status import EXIT_USAGE
+
+    say(f"bitlocker-rules {command}: {message}")
+    return EXIT_USAGE
+
+
+def print_out(text: str = "") -> None:
+    """One block of text on standard output."""
+    with _writing(sys.stdout):
+        print(shown(text))
+
+
+def write_output(text: str, output: str | None, *, colour: bool = False) -> None:
+    """A whole report, to ``output`` (``-`` or None: standard output)."""
+    with report_stream(output, colour=colour) as stream:
+        stream.write(text)
+
+
+class ShownStream:
+    """A text stream that shows (masks and escapes) whatever is written to it."""
+
+    def __init__(self, stream: TextIO, *, colour: bool = False) -> None:
+        self._stream = stream
+        self._colour = colour
+
+    def write(self, text: str) -> int:
+        """Write ``text``, shown."""
+        with _writing(self._stream):
+            return self._stream.write(shown(text, colour=self._colour))
+
+    def flush(self) -> None:
+        """Flush the stream underneath."""
+        with _writing(self._stream):
+            self._stream.flush()
+
+
+def flush_standard_output() -> None:
+    """Flush standard output, where a full disk shows at last."""
+    with _writing(sys.stdout):
+        sys.stdout.flush()
+
 
 @contextlib.contextmanager
-def report_stream(path: str | None):
-    """Where a streamed report goes: the --output file, or standard output."""
-    if path is None:
-        yield sys.stdout
+def _writing(stream) -> Iterator[None]:
+    """A failure to write standard output (a full disk) is the user's to fix: a clear error, exit 2.
+    A closed pipe (``| head``) is not a failure: it goes on up as ``BrokenPipeError``."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if stream is not sys.stdout:
+            raise
+        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}",
+                                     file="standard output")]) from None
+
+
+@contextlib.contextmanager
+def report_stream(path: str | None, *, colour: bool = False) -> Iterator[ShownStream]:
+    """Where a report goes, as a stream: the --output file (atomically), or standard output."""
+    if path is None or path == STANDARD_STREAM:
+        yield ShownStream(sys.stdout, colour=colour)
         return
-    with open_output(path) as stream:
-        yield stream
+    with _written(Path(path)) as stream:
+        yield ShownStream(stream, colour=colour)
+
+
+open_output = report_stream  # a streamed report's file: the same rules as any report
+
 
 @contextlib.contextmanager
 def jsonl_output(path: str | None):
+    """A ``write`` callback appending one JSON line per device to ``path``; None when no path."""
     if path is None:
         yield None
         return
-    with open_output(path) as stream:
+    with report_stream(path) as stream:
         yield write_jsonl(stream)
 
-def write_output(text: str, output: str | None) -> None:
-    text = redact(text)
-    if output is None:
-        sys.stdout.write(text)
-        return
-    with open_output(output) as stream:
-        stream.write(text)
 
-def print_out(text: str = "") -> None:
-    """Print to standard output with secrets masked (rule text may quote anything)."""
-    print(redact(text))
+@contextlib.contextmanager
+def _written(target: Path) -> Iterator[TextIO]:
+    """``target`` opened for writing through a temporary file renamed over it on success.
+
+    A device or a pipe (``/dev/stdout``, ``/dev/full``, a FIFO) cannot be replaced: it is written
+    in place. Failures to write (a full disk) are the user's to fix: a clear error, exit 2.
+    """
+    try:
+        if target.exists() and not target.is_file():
+            with open(target, "w", encoding="utf-8") as stream:
+                yield stream
+            return
+        with _replacing(target) as stream:
+            yield stream
+    except OSError as exc:
+        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}",
+                                     file=str(target))]) from None
+
+
+@contextlib.contextmanager
+def _replacing(target: Path) -> Iterator[TextIO]:
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        with open(handle, "w", encoding="utf-8") as stream:
+            yield stream
+        os.chmod(temporary, _mode_for(target))
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _mode_for(target: Path) -> int:
+    """The replaced file's permissions, or a new file's (what ``open`` would give it)."""
+    if target.exists():
+        return target.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def refuse_overwriting_inputs(output: str | None, inputs: Iterable[str]) -> None:
+    """An --output that names one of the inputs would destroy it before it is read: refuse it."""
+    if output is None or output == STANDARD_STREAM or not os.path.exists(output):
+        return
+    for path in inputs:
+        if path != STANDARD_STREAM and os.path.exists(path) and os.path.samefile(output, path):
+            raise InputError([Diagnostic(
+                "I008", "--output names an input file: the report would overwrite it", file=output,
+                help="write the report to another file")])
+
 
 def show_progress(done: int) -> None:
+    """A fleet's progress on a terminal: every thousand devices."""
     if done % 1000 == 0:
         print(f"\r{done} devices", end="", file=sys.stderr, flush=True)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from importlib.metadata import PackageNotFoundError, version
+import re
+import sys
 
 from ..engine import shipped_vocabulary
+from ..errors import suggest
+from ..resources import installed_version
 
-FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
+FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
 
-
-def installed_version() -> str:
-    try:
-        return version("bitlocker-rules")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
 
 class _VersionAction(argparse.Action):
     """``--version``; the installed version is looked up only when asked (it costs start-up time)."""
@@ -23,83 +20,188 @@ class _VersionAction(argparse.Action):
         print(f"{parser.prog} {installed_version()}")
         parser.exit()
 
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its messages shown like every other output (an echoed argument is masked)."""
+
+    def _print_message(self, message: str, file=None) -> None:
+        if message:
+            from .output import shown  # the output module imports the fleet package: only when printing
+
+            (file or sys.stderr).write(shown(message))
+
+    def error(self, message: str):
+        """A usage error, with "did you mean" for a misspelled option or command."""
+        hint = _misspelling_hint(message, self)
+        super().error(f"{message}; {hint}" if hint else message)
+
+
+def _misspelling_hint(message: str, parser: argparse.ArgumentParser) -> str | None:
+    choice = _INVALID_CHOICE.search(message)
+    if choice:
+        return suggest(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
+    words = message.split(": ", 1)[1].split() if message.startswith("unrecognized arguments: ") else []
+    known = _option_names(parser)
+    for word in words:
+        if word.startswith("-"):
+            hint = suggest(word.split("=")[0], known)
+            if hint:
+                return hint
+    return None
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '(.*)' \(choose from (.*)\)$")
+
+
+def _option_names(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option of ``parser`` and of its subcommands."""
+    names = {s for a in parser._actions for s in a.option_strings}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                names |= _option_names(command)
+    return names
+
+
+def format_name(text: str) -> str:
+    """``--format`` values: ``table`` is an older name of ``text``, still accepted."""
+    return "text" if text == "table" else text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="bitlocker-rules",
-        description="Check Intune BitLocker policies against Windows device facts.",
-    )
+    parser = _Parser(prog="bitlocker-rules", description="Check Intune BitLocker policies against Windows device facts.",
+                     epilog=f"exit codes: {EXIT_CODES}")
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the installed version and exit")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _debug_option(parser, default=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    _check_command(sub)
+    _rules_commands(sub)
+    _lint_command(sub)
+    _compare_command(sub)
+    _repair_command(sub)
+    completion = sub.add_parser("completion", help="print a shell completion script (bash, zsh or fish)",
+                                description="Print a completion script for the shell. bash: "
+                                            "`source <(bitlocker-rules completion bash)`; zsh: "
+                                            "`bitlocker-rules completion zsh > ~/.zfunc/_bitlocker-rules`; fish: "
+                                            "`bitlocker-rules completion fish > ~/.config/fish/completions/bitlocker-rules.fish`")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
+    _debug_option(completion)
+    return parser
 
-    check = sub.add_parser("check", help="evaluate rulesets on a policy and a device")
-    check.add_argument("--rules", action="append", metavar="NAME|FILE",
-                       help="a shipped ruleset name or a .rules file (repeatable; default: every shipped ruleset)")
+
+EXIT_CODES = ("0 every rule passed; 1 a rule failed (or a finding, a conflict, a difference); 2 bad input or "
+              "usage, or an output that cannot be written; 3 an internal error (a bug: please report it) or a "
+              "worker process that died; 130 interrupted")
+
+
+def _debug_option(command: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+    # SUPPRESS on the subcommands: their default would otherwise undo a --debug given before the command.
+    command.add_argument("--debug", action="store_true", default=default,
+                         help="on an internal error, show the traceback (secrets still masked)")
+
+
+def _check_command(sub) -> None:
+    check = sub.add_parser("check", help="evaluate rulesets on a policy and a device, or on a fleet",
+                           epilog=f"exit codes: {EXIT_CODES}")
+    _rules_option(check)
     check.add_argument("--policy", action="append", default=[], metavar="FILE",
                        help="a policy export: Graph endpoint protection, settings catalog, OMA-URI, "
-                            "or the project's JSON (repeatable; several policies are merged)")
+                            "or the project's JSON (repeatable; several policies are merged; - reads standard input)")
     check.add_argument("--device", action="append", default=[], metavar="FILE",
                        help="device facts: Graph managedDevice, encryption report row, recovery keys, "
-                            "CSP status, or the project's JSON (repeatable: parts of one device)")
+                            "CSP status, or the project's JSON (repeatable: parts of one device; - reads standard input)")
     _scenario_option(check)
     check.add_argument("--fleet", metavar="FILE",
                        help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream "
-                            "(- for standard input)")
-    check.add_argument("--jobs", type=int, default=1, metavar="N",
+                            "(- reads standard input)")
+    check.add_argument("--jobs", type=int, default=None, metavar="N",
                        help="with --fleet: use N processes (at most the processors available)")
     check.add_argument("--jsonl", metavar="FILE",
                        help="with --fleet: also write each device's result as one JSON line to FILE "
-                            "(- for standard output)")
+                            "(- is standard output)")
     check.add_argument("--assignments", metavar="FILE",
                        help="with --fleet: which --policy applies to which device or group "
                             "(default: every policy to every device)")
-    check.add_argument("--format", choices=FORMATS, default="table",
-                       help="table (default), json, markdown, sarif (policy findings located in the input "
-                            "files), junit (one test case per rule) or html (one self-contained page)")
+    check.add_argument("--format", type=format_name, choices=FORMATS, default="text",
+                       help="text (default; for a terminal), json, markdown, sarif (policy findings located in the "
+                            "input files), junit (test cases) or html (one self-contained page)")
     check.add_argument("--output", metavar="FILE",
-                       help="write the report here instead of standard output (with --fleet too: the "
-                            "summary or report in --format; each device's JSON line goes to --jsonl)")
+                       help="write the report here (- is standard output); with --fleet too: the report in "
+                            "--format, each device's JSON line goes to --jsonl")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="colour the text report: auto (default) colours a terminal unless NO_COLOR is set")
     check.add_argument("--verbose", action="store_true", help="explain passing rules too")
     check.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
-    check.add_argument("--fail-on", choices=("error", "warning", "info"), default="info",
-                       help="lowest severity of a failed rule that makes the exit code 1 (default: info)")
+    _fail_on_option(check, "a failed rule", "info")
+    _debug_option(check)
 
+
+def _rules_commands(sub) -> None:
     rules = sub.add_parser("rules", help="list the shipped rulesets and their rules")
-    rules.add_argument("--rules", action="append", metavar="NAME|FILE", help="only these rulesets")
+    rules.add_argument("--rules", action="append", metavar="NAME|FILE",
+                       help="only these rulesets: a shipped name or a .rules file (repeatable)")
     rules.add_argument("--coverage", action="store_true",
-                       help="list every seed requirement and failure cause with the rules that cover it")
+                       help="list every requirement and failure cause with the rules that encode it")
+    _debug_option(rules)
 
-    explain = sub.add_parser("explain", help="show a rule's text, sources, rationale and remediation")
-    explain.add_argument("rule_id", metavar="RULE_ID")
-    explain.add_argument("--rules", action="append", metavar="NAME|FILE")
+    explain = sub.add_parser("explain", help="show a rule's text, sources and the facts it reads")
+    explain.add_argument("rule_id", metavar="RULE_ID", help="the rule's id, such as SE-01 (any case)")
+    _rules_option(explain, "where to look for the rule")
+    _debug_option(explain)
 
-    lint_cmd = sub.add_parser("lint", help="check rule files: errors, rules that can never pass or fail, "
-                                           "redundant rules, rulesets that contradict each other")
-    lint_cmd.add_argument("paths", nargs="*", metavar="NAME|FILE|DIR",
-                          help="rule files, folders of them, or shipped ruleset names (default: every shipped ruleset)")
-    _scenario_option(lint_cmd)
-    lint_cmd.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    lint_cmd.add_argument("--output", metavar="FILE")
-    lint_cmd.add_argument("--fail-on", choices=("error", "warning", "info"), default="warning",
-                          help="lowest severity of a finding that makes the exit code 1 (default: warning)")
 
-    compare_cmd = sub.add_parser("compare", help="is ruleset A stricter than, looser than, equivalent to "
-                                                 "or incomparable with ruleset B?")
-    compare_cmd.add_argument("a", metavar="A", help="a shipped ruleset name or a .rules file (comma-separate several)")
-    compare_cmd.add_argument("b", metavar="B", help="the same for the other side")
-    _scenario_option(compare_cmd)
-    compare_cmd.add_argument("--format", choices=("text", "json"), default="text")
+def _lint_command(sub) -> None:
+    lint = sub.add_parser("lint", help="check rule files: errors, rules that can never pass or fail, "
+                                       "redundant rules, rulesets that contradict each other")
+    lint.add_argument("paths", nargs="*", metavar="NAME|FILE|DIR",
+                      help="rule files, folders of them, or shipped ruleset names (default: every shipped ruleset)")
+    _scenario_option(lint)
+    lint.add_argument("--format", type=format_name, choices=("text", "json", "sarif"), default="text",
+                      help="text (default), json, or sarif (for code-scanning tools)")
+    lint.add_argument("--output", metavar="FILE", help="write the findings here (- is standard output)")
+    _fail_on_option(lint, "a finding", "warning")
+    _debug_option(lint)
 
-    repair_cmd = sub.add_parser("repair", help="the fewest policy settings to change so the rules pass on a device")
-    repair_cmd.add_argument("--rules", action="append", metavar="NAME|FILE")
-    repair_cmd.add_argument("--policy", action="append", default=[], metavar="FILE")
-    repair_cmd.add_argument("--device", action="append", default=[], metavar="FILE")
-    _scenario_option(repair_cmd)
-    repair_cmd.add_argument("--fleet", metavar="FILE", help="the one change that makes the most devices pass")
-    repair_cmd.add_argument("--format", choices=("text", "json"), default="text")
-    repair_cmd.add_argument("--quiet", action="store_true")
-    repair_cmd.add_argument("--verbose", action="store_true")
-    return parser
+
+def _compare_command(sub) -> None:
+    compare = sub.add_parser("compare", help="is ruleset A stricter than, looser than, equivalent to "
+                                             "or incomparable with ruleset B?")
+    compare.add_argument("a", metavar="A", help="a shipped ruleset name or a .rules file (comma-separate several)")
+    compare.add_argument("b", metavar="B", help="the same for the other side")
+    _scenario_option(compare)
+    compare.add_argument("--format", type=format_name, choices=("text", "json"), default="text",
+                         help="text (default) or json (the relation and a witness per difference)")
+    _debug_option(compare)
+
+
+def _repair_command(sub) -> None:
+    repair = sub.add_parser("repair", help="the fewest policy settings to change so the rules pass on a device")
+    _rules_option(repair)
+    repair.add_argument("--policy", action="append", default=[], metavar="FILE",
+                        help="a policy export, as for check (repeatable; - reads standard input)")
+    repair.add_argument("--device", action="append", default=[], metavar="FILE",
+                        help="device facts, as for check (repeatable; - reads standard input)")
+    _scenario_option(repair)
+    repair.add_argument("--fleet", metavar="FILE",
+                        help="instead of one device: the one change that makes the most devices of a fleet pass")
+    repair.add_argument("--format", type=format_name, choices=("text", "json"), default="text",
+                        help="text (default) or json")
+    repair.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
+    repair.add_argument("--verbose", action="store_true", help="say what each input was read as")
+    _debug_option(repair)
+
+
+def _rules_option(command: argparse.ArgumentParser, purpose: str = "the rules to check") -> None:
+    command.add_argument("--rules", action="append", metavar="NAME|FILE",
+                         help=f"{purpose}: a shipped ruleset name or a .rules file "
+                              "(repeatable; default: every shipped ruleset)")
+
+
+def _fail_on_option(command: argparse.ArgumentParser, what: str, default: str) -> None:
+    command.add_argument("--fail-on", choices=("error", "warning", "info"), default=default,
+                         help=f"lowest severity of {what} that makes the exit code 1 (default: {default})")
+
 
 def _scenario_option(command: argparse.ArgumentParser) -> None:
     names = ", ".join(shipped_vocabulary().scenarios)
@@ -107,6 +209,7 @@ def _scenario_option(command: argparse.ArgumentParser) -> None:
                          help=f"what the check is about ({names}; repeatable). Rules about a scenario "
                               "apply only in it; undeclared scenarios are inferred from the policies, and "
                               "naming a scenario's ruleset with --rules declares it")
+
 
 def declared_scenarios(args: argparse.Namespace) -> dict[str, str]:
     """The scenarios declared with --scenario, each with how it was declared."""

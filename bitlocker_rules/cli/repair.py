@@ -35,6 +35,7 @@ def run_repair(args: argparse.Namespace) -> int:
         write_output(text, None)
     return EXIT_PASS if result.complete else EXIT_FAIL
 
+
 def _repair_text(result, subject: str) -> str:
     lines = [f"Repair for {subject or 'the given facts'}"]
     if result.changes:
@@ -57,6 +58,7 @@ def _repair_text(result, subject: str) -> str:
         lines += ["", "Not a fix: changes that would only turn a rule off (it would no longer apply):"]
         lines += [f"  - {item.sentence()}" for item in result.turn_off]
     return "\n".join(lines) + "\n"
+
 
 def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     from .. import analysis  # only lint, compare and repair need the analyser

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from tabulate import tabulate
 
@@ -12,8 +11,8 @@ from ..errors import suggest
 from ..nodes import facts_read
 from ..printer import print_rule
 from ..requirements import coverage
-from .output import print_out
-from .status import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from .output import print_out, usage_error
+from .status import EXIT_FAIL, EXIT_PASS
 
 
 def run_rules(args: argparse.Namespace) -> int:
@@ -30,10 +29,12 @@ def run_rules(args: argparse.Namespace) -> int:
     print_out(tabulate(rows, headers=["ruleset", "rule", "kind", "severity", "cites", "scenario", "title"]))
     return EXIT_PASS
 
+
 def _kind(rule) -> str:
     """``rule``, ``advice`` (cites only ``related`` ids), ``note``; ``disputed``/``unconfirmed`` marked."""
     kind = "advice" if rule.kind == "rule" and rule.related and not rule.sources else rule.kind
     return kind + (" (disputed)" if rule.disputed else " (unconfirmed)" if rule.unconfirmed else "")
+
 
 def _print_coverage(engine: Engine) -> int:
     """Each requirement and cause with the rules that encode it; advice is listed but does not count."""
@@ -50,6 +51,7 @@ def _print_coverage(engine: Engine) -> int:
            + (f"; not encoded, with a documented deviation: {', '.join(deviating)}" if deviating else "")
            + (f"; NOT ENCODED: {', '.join(missing)}" if missing else ""))
     return EXIT_FAIL if missing else EXIT_PASS
+
 
 def run_explain(args: argparse.Namespace) -> int:
     """``explain``: one rule in full."""
@@ -68,5 +70,4 @@ def run_explain(args: argparse.Namespace) -> int:
                 return EXIT_PASS
     known = [r.id for loaded in engine.rulesets for r in loaded.ruleset.rules]
     hint = suggest(args.rule_id, known)
-    print(f"bitlocker-rules explain: no rule `{args.rule_id}`" + (f"; {hint}" if hint else ""), file=sys.stderr)
-    return EXIT_USAGE
+    return usage_error("explain", f"no rule `{args.rule_id}`" + (f"; {hint}" if hint else ""))

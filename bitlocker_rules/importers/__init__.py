@@ -1,6 +1,10 @@
 """The import stage: Intune exports and device inventories → facts, through the
 vocabulary's declared origins.
 
+``load_policies(path)`` and ``load_devices(path)`` are the entry points for files (exported
+from ``bitlocker_rules`` too); ``import_*`` take JSON already parsed. The vocabulary is the
+shipped one unless given.
+
 Policies::
 
     from bitlocker_rules.importers import import_policy, load_policies
@@ -28,25 +32,27 @@ Errors are InputError with JSON paths; recovery keys and passwords are never kep
 from __future__ import annotations
 
 from collections.abc import Mapping
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from ..errors import Diagnostic, InputError
-from ..facts import facts_from_mapping, read_json
+from ..facts import facts_from_mapping, given_vocabulary
+from ..outcome import require
+from ..reading import read_json
 from ..vocabulary import Vocabulary
-from . import catalog, device as _device, graph, omauri
+from . import catalog, graph, omauri
+from . import device as _device
 from .detect import (
-    CUSTOM_OMA_URI, DEVICE_JSON, DEVICE_KINDS, ENCRYPTION_STATE, GRAPH_ENDPOINT_PROTECTION,
-    MANAGED_DEVICE, OTHER_GRAPH, PAGE, POLICY_JSON, POLICY_KINDS, RECOVERY_KEY, SETTINGS_CATALOG, Detection,
-    detect, is_wrapped_object,
+    CUSTOM_OMA_URI, DEVICE_JSON, DEVICE_KINDS, ENCRYPTION_STATE, GRAPH_ENDPOINT_PROTECTION, MANAGED_DEVICE,
+    OTHER_GRAPH, PAGE, POLICY_JSON, POLICY_KINDS, RECOVERY_KEY, SETTINGS_CATALOG, Detection, detect,
+    is_wrapped_object,
 )
-from .origins import OriginIndex, index_for
 from .omauri import AdmxPayload, PayloadError, parse_admx
-from .records import (
-    INCOMPLETE, SKIPPED, Collector, ImportedDevice, ImportedPolicy, clean, jpath, subject_name,
-)
+from .origins import OriginIndex, index_for
+from .records import INCOMPLETE, SKIPPED, Collector, ImportedDevice, ImportedPolicy, clean, jpath, subject_name
 
 __all__ = [
     "AdmxPayload", "Detection", "ImportedDevice", "ImportedPolicy", "OriginIndex", "PayloadError", "detect",
@@ -79,21 +85,29 @@ def _exactly_one(found: tuple, noun: str, plural: str, origin: str):
 # Policies
 
 
-def import_policy(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> ImportedPolicy:
+def import_policy(data: Any, vocabulary: Vocabulary | None = None, *, origin: str = "<input>") -> ImportedPolicy:
     """One policy from a parsed export (a page must hold exactly one)."""
     return _exactly_one(import_policies(data, vocabulary, origin=origin), "policy", "policies", origin)
 
 
-def import_policies(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> tuple[ImportedPolicy, ...]:
+def import_policies(data: Any, vocabulary: Vocabulary | None = None, *,
+                    origin: str = "<input>") -> tuple[ImportedPolicy, ...]:
     """Every policy of a parsed export: one object, a Graph page or a JSON array."""
+    vocabulary = given_vocabulary(vocabulary, "import_policies(vocabulary)")
     items, page_notes = _items(data, origin)
     return _read_each(items, _one_policy, index_for(vocabulary), origin, page_notes)
 
 
-def load_policies(path: str | Path, vocabulary: Vocabulary) -> tuple[ImportedPolicy, ...]:
-    """Read a policy export file (malformed JSON is reported with line and column)."""
-    data, _ = read_json(path)
-    return import_policies(data, vocabulary, origin=str(path))
+def load_policies(path: str | Path, vocabulary: Vocabulary | None = None) -> tuple[ImportedPolicy, ...]:
+    """Every policy of a policy file, whatever its kind: a Graph Endpoint protection profile,
+    a settings-catalog policy, a custom OMA-URI profile (each alone, in a Graph page or in an
+    array) or the project's own policy JSON, as ``check --policy`` reads it. Each has its
+    ``facts`` (merge them with ``merge_facts``) and its ``notices`` (what was skipped, and
+    why). Malformed JSON is reported with line and column."""
+    require(path, (str, PathLike), "load_policies(path)", "a file path (str or pathlib.Path)")
+    vocabulary = given_vocabulary(vocabulary, "load_policies(vocabulary)")
+    data, source = read_json(path)
+    return import_policies(data, vocabulary, origin=source.name)
 
 
 def _one_policy(item: Any, index: OriginIndex, origin: str, path: str) -> ImportedPolicy:
@@ -145,14 +159,15 @@ def _policy_type_of_resource(collector: Collector, graph_type: str, path: str) -
 # Devices
 
 
-def import_device(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> ImportedDevice:
+def import_device(data: Any, vocabulary: Vocabulary | None = None, *, origin: str = "<input>") -> ImportedDevice:
     """One device part from a parsed input (a page must hold one device's records)."""
     return _exactly_one(import_devices(data, vocabulary, origin=origin), "device", "devices", origin)
 
 
-def import_devices(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>") -> tuple[ImportedDevice, ...]:
+def import_devices(data: Any, vocabulary: Vocabulary | None = None, *,
+                   origin: str = "<input>") -> tuple[ImportedDevice, ...]:
     """Every device of a parsed input. A page of recovery keys is one device's keys."""
-    index = index_for(vocabulary)
+    index = index_for(given_vocabulary(vocabulary, "import_devices(vocabulary)"))
     items, page_notes = _items(data, origin)
     if items and all(detect(item).kind == RECOVERY_KEY for item, _ in items):
         base = "$.value" if isinstance(data, Mapping) else "$"
@@ -160,10 +175,15 @@ def import_devices(data: Any, vocabulary: Vocabulary, *, origin: str = "<input>"
     return _read_each(items, _one_device, index, origin, page_notes)
 
 
-def load_devices(path: str | Path, vocabulary: Vocabulary) -> tuple[ImportedDevice, ...]:
-    """Read a device input file (malformed JSON is reported with line and column)."""
-    data, _ = read_json(path)
-    return import_devices(data, vocabulary, origin=str(path))
+def load_devices(path: str | Path, vocabulary: Vocabulary | None = None) -> tuple[ImportedDevice, ...]:
+    """Every device part of a device file, whatever its kind: a Graph managedDevice, a
+    managedDeviceEncryptionState, bitlockerRecoveryKey records, a CSP read-out or the
+    project's own device JSON, as ``check --device`` reads it (each with ``facts`` and
+    ``notices``). Malformed JSON is reported with line and column."""
+    require(path, (str, PathLike), "load_devices(path)", "a file path (str or pathlib.Path)")
+    vocabulary = given_vocabulary(vocabulary, "load_devices(vocabulary)")
+    data, source = read_json(path)
+    return import_devices(data, vocabulary, origin=source.name)
 
 
 def _one_device(item: Any, index: OriginIndex, origin: str, path: str) -> ImportedDevice:

@@ -20,8 +20,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from ..errors import redact
+from ..errors import InputError, redact
 from ..outcome import Citation, Condition, InputRecord, Report, RuleOutcome, ScenarioRecord, Status
+from ..reading import input_text
+from ..resources import installed_version
 from ..source import SourceText
 
 SARIF_VERSION = "2.1.0"
@@ -345,8 +347,8 @@ class _Locator:
 
 def _read_file(file: str) -> str | None:
     try:
-        return Path(file).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+        return input_text(file)
+    except InputError:
         return None
 
 
@@ -495,7 +497,7 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]],
          inputs: Sequence[InputRecord], bad_rows: Sequence[Any] = (),
          properties: dict[str, Any] | None = None, unlisted: int = 0) -> dict[str, Any]:
     run: dict[str, Any] = {
-        "tool": {"driver": {"name": TOOL_NAME, "rules": rules,
+        "tool": {"driver": {"name": TOOL_NAME, "version": installed_version(), "rules": rules,
                             "shortDescription": {"text": "Intune BitLocker policies checked against device facts"}}},
     }
     if bad_rows:  # fleet rows that could not be read: the run did not cover every device

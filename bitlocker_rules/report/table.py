@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from ..errors import redact
+from ..errors import escape_controls, redact
 from ..outcome import Cause, Condition, Report, RuleOutcome, Status, Undecided
 from .fleet_detail import fleet_scenarios, sorted_conflicts
 from .wording import (
@@ -55,9 +55,10 @@ def _wrap(text: str, width: int, indent: str = "", hanging: str | None = None) -
     """``text`` as lines of at most ``width`` columns. Only a word longer than a whole line is
     broken (a JSON path in a narrow terminal); hyphenated words stay whole.
 
-    Masked before it is wrapped: a recovery password split over two lines would escape the mask.
+    Masked before it is wrapped: a recovery password split over two lines would escape the mask;
+    control characters are escaped first too, so the lines keep their width on screen.
     """
-    lines = textwrap.wrap(redact(text), width, initial_indent=indent,
+    lines = textwrap.wrap(escape_controls(redact(text)), width, initial_indent=indent,
                           subsequent_indent=indent if hanging is None else hanging, break_on_hyphens=False)
     return lines or [indent.rstrip()]
 
@@ -189,9 +190,10 @@ def _fit(rows: list[list[str]], headers: list[str], width: int, flexible: tuple[
     """A table no wider than ``width``: the two ``flexible`` columns wrap, sharing the room so
     that the table has the fewest lines.
 
-    Cells are masked before they are wrapped, as in ``_wrap``.
+    Cells are masked and escaped before they are wrapped, as in ``_wrap`` (the status column's
+    colour codes are the renderer's own and stay).
     """
-    rows = [[redact(cell) for cell in row] for row in rows]
+    rows = [[escape_controls(redact(cell), keep_colour=True) for cell in row] for row in rows]
     # tabulate pads a header by two columns at least (its MIN_PADDING)
     natural = [max([len(h) + 2] + [max((len(line) for line in _plain(row[i]).splitlines()), default=0)
                                    for row in rows])

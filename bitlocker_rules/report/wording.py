@@ -18,7 +18,7 @@ STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "fail", Status.UNKNOWN: "unkno
 
 def input_text(text: str, limit: int = 300) -> str:
     r"""Text that came from an input (a device name, a value, a problem with a fleet row) as a
-    report shows it: control characters escaped (ESC as ``\x1b``), so it cannot drive a terminal,
+    report shows it: control characters escaped (ESC as ``\u001b``), so it cannot drive a terminal,
     and shortened to about ``limit`` characters."""
     return escape_controls(clip(text, limit))
 

@@ -1,0 +1,182 @@
+"""Input files read safely: a path, or ``-`` for standard input.
+
+Pipes are read once, never seeked; at most ``MAX_INPUT_BYTES`` are read, counted as they
+come (``/dev/zero`` ends in a clear error, not in an exhausted memory); UTF-8 (with or without
+a byte-order mark) and UTF-16 with a byte-order mark, as PowerShell writes it, are decoded.
+JSON is parsed with limits on nesting and on the length of numbers, and a key given twice in
+one object is an error: which of the two values was meant cannot be known.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import Diagnostic, DuplicateKeyError, InputError, clip, unique_keys
+from .source import SourceText, Span
+
+STANDARD_INPUT = "-"
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+_MAX_NUMBER_DIGITS = 4300  # Python's own limit on converting digits to an integer
+_JSON_TOKENS = re.compile(r'\\.|["\[\]{}:,]', re.DOTALL)
+_LONG_NUMBER = re.compile(r"\d{%d,}" % (_MAX_NUMBER_DIGITS + 1))
+
+
+def input_name(path: str | Path) -> str:
+    """How diagnostics name an input: its path, or ``<stdin>``."""
+    return "<stdin>" if str(path) == STANDARD_INPUT else str(path)
+
+
+_read_from_standard_input: dict[str, str] = {}  # standard input can be read once: its text, kept
+
+
+def read_source(path: str | Path) -> SourceText:
+    """The text of an input file (``-``: standard input), decoded, within the size limit."""
+    name = input_name(path)
+    text = _decoded(_read_bytes(path, name), name)
+    if str(path) == STANDARD_INPUT:
+        _read_from_standard_input[name] = text
+    return SourceText(text, name)
+
+
+def input_text(name: str) -> str:
+    """The text of an input already read, by the name diagnostics give it (a report locating its
+    findings reads its inputs again; standard input cannot be read again, so its text is kept)."""
+    if name in _read_from_standard_input:
+        return _read_from_standard_input[name]
+    return read_source(name).text
+
+
+def read_json(path: str | Path) -> tuple[Any, SourceText]:
+    """Parse a JSON input file; errors carry file, line and column; size and depth are limited."""
+    source = read_source(path)
+    return parse_json(source.text, source.name), source
+
+
+def _read_bytes(path: str | Path, name: str) -> bytes:
+    try:
+        if str(path) == STANDARD_INPUT:
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with open(path, "rb") as stream:
+                data = stream.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise InputError([Diagnostic("I002", f"cannot read the file: {exc.strerror or exc}", file=name)]) from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError([Diagnostic("I001", f"larger than {MAX_INPUT_BYTES} bytes", file=name,
+                                     help="split the export, or give the devices as a --fleet, read as a stream")])
+    return data
+
+
+def _decoded(data: bytes, name: str) -> str:
+    """UTF-8 (a BOM skipped), or UTF-16 when a BOM says so; anything else is an error saying where."""
+    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        text = data[:exc.start].decode(encoding, "replace")
+        line = text.count("\n") + 1
+        column = len(text) - (text.rfind("\n") + 1) + 1
+        kind = "UTF-16" if encoding == "utf-16" else "UTF-8"
+        raise InputError([Diagnostic(
+            "I003", f"not {kind} text: byte 0x{data[exc.start]:02x} at line {line}, column {column} cannot be "
+                    f"decoded", file=name,
+            help="save the export as UTF-8 (or UTF-16 with a byte-order mark)")]) from None
+
+
+def parse_json(text: str, name: str = "<input>") -> Any:
+    """Parse JSON text with the same errors and limits as ``read_json``."""
+    source = SourceText(text, name)
+    try:
+        data = json.loads(text, object_pairs_hook=unique_keys)
+    except json.JSONDecodeError as exc:
+        raise _error(source, "I005", f"malformed JSON: {exc.msg}", exc.pos) from None
+    except DuplicateKeyError as exc:
+        at = _structure(text).duplicate_at
+        raise _error(source, "I007", f"the key {clip(json.dumps(exc.key, ensure_ascii=False), 80)} is given twice "
+                                     "in one object: which value is meant cannot be known", at,
+                     help_text="keep one of the two") from None
+    except RecursionError:
+        raise _too_deep(source) from None
+    except ValueError as exc:  # only a number too long to convert raises a bare ValueError
+        found = _LONG_NUMBER.search(text)
+        raise _error(source, "I005", f"malformed JSON: a number longer than {_MAX_NUMBER_DIGITS} digits",
+                     found.start() if found else 0) from exc
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise _too_deep(source)
+    return data
+
+
+def _error(source: SourceText, code: str, message: str, offset: int | None, help_text: str | None = None) -> InputError:
+    if offset is None:
+        return InputError([Diagnostic(code, message, file=source.name, help=help_text)])
+    offset = min(offset, max(len(source.text) - 1, 0))
+    return InputError([Diagnostic(code, message, source=source, span=Span(offset, offset + 1), help=help_text)])
+
+
+def _too_deep(source: SourceText) -> InputError:
+    return _error(source, "I004", f"JSON nested deeper than {MAX_JSON_DEPTH} levels", _structure(source.text).deep_at)
+
+
+def _depth(data: Any) -> int:
+    """How deeply ``data`` nests arrays and objects (iteratively: no recursion to exhaust)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:  # deeper is already too deep: no need to look further
+                stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+class _Structure:
+    """One pass over JSON text, in linear time: where the nesting first goes past the limit and
+    where an object first repeats a key. Only run to locate an error already found."""
+
+    def __init__(self) -> None:
+        self.deep_at: int | None = None
+        self.duplicate_at: int | None = None
+
+
+def _structure(text: str) -> _Structure:
+    found, depth = _Structure(), 0
+    keys: list[set[str] | None] = []  # per open bracket: an object's keys so far (None for an array)
+    string_start: int | None = None
+    last_string: tuple[int, int] | None = None
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if string_start is not None:  # inside a string only its closing quote matters (escapes are skipped whole)
+            if token == '"':
+                last_string, string_start = (string_start, match.end()), None
+            continue
+        if token == '"':
+            string_start = match.start()
+        elif token in "[{":
+            depth += 1
+            keys.append(set() if token == "{" else None)
+            if depth > MAX_JSON_DEPTH and found.deep_at is None:
+                found.deep_at = match.start()
+        elif token in "]}":
+            depth -= 1
+            if keys:
+                keys.pop()
+        elif token == ":" and last_string and keys and keys[-1] is not None and found.duplicate_at is None:
+            key = _decoded_key(text[last_string[0]:last_string[1]])
+            if key in keys[-1]:
+                found.duplicate_at = last_string[0]
+            keys[-1].add(key)
+    return found
+
+
+def _decoded_key(token: str) -> str:
+    """A key as JSON means it (``"\\u0061"`` is ``"a"``); as written when it does not decode."""
+    try:
+        return json.loads(token)
+    except ValueError:
+        return token

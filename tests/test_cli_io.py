@@ -1,0 +1,457 @@
+"""The command line as the shell expects it: pipes and ``-``, atomic outputs, exit codes for
+crashes and interrupts, colour, escaped control characters, usage errors, completion."""
+
+from __future__ import annotations
+
+import json
+import re
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bitlocker_rules import cli
+from bitlocker_rules.cli import main
+from bitlocker_rules.cli.output import report_stream, wants_colour
+from bitlocker_rules.errors import InputError
+from bitlocker_rules.reading import MAX_INPUT_BYTES, parse_json, read_json
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+POLICY = str(EXAMPLES / "policy-silent.json")
+READY = str(EXAMPLES / "device-ready.json")
+LEGACY = str(EXAMPLES / "device-legacy.json")
+PASSWORD = "123456-234567-345678-456789-567890-678901-789012-890123"
+
+
+def run(*args: str, stdin: bytes | str | None = None, env: dict | None = None, timeout: float = 60):
+    """The installed command as a shell runs it: a new process, real pipes."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    done = subprocess.run([sys.executable, "-m", "bitlocker_rules", *args], input=data, capture_output=True,
+                          env=environment, timeout=timeout, cwd=ROOT)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode("utf-8", "replace"),
+                                       done.stderr.decode("utf-8", "replace"))
+
+
+# ---------------------------------------------------------------------------
+# Inputs from standard input and pipes.
+
+
+def test_policy_from_standard_input():
+    piped = run("check", "--rules", "silent_enablement", "--policy", "-", "--device", READY,
+                stdin=Path(POLICY).read_bytes())
+    from_file = run("check", "--rules", "silent_enablement", "--policy", POLICY, "--device", READY)
+    assert piped.returncode == from_file.returncode == 0, piped.stderr
+    assert piped.stdout.splitlines()[2:] == from_file.stdout.splitlines()[2:]
+
+
+def test_device_from_dev_stdin_pipe():
+    result = run("check", "--rules", "silent_enablement", "--policy", POLICY, "--device", "/dev/stdin",
+                 stdin=Path(LEGACY).read_bytes())
+    assert result.returncode == 1, result.stderr
+    assert "BIOS Mode is Legacy" in result.stdout
+
+
+def test_standard_input_named_twice_is_a_usage_error():
+    result = run("check", "--policy", "-", "--device", "-", stdin=b"{}")
+    assert result.returncode == 2
+    assert "standard input (-) can be read once" in result.stderr
+
+
+def test_errors_in_standard_input_name_it():
+    result = run("check", "--policy", "-", stdin='{"settings": {"policy.tpm_startup_pin": }}')
+    assert result.returncode == 2
+    assert result.stderr.startswith("<stdin>:1:")
+    assert "malformed JSON" in result.stderr
+
+
+def test_sarif_locates_findings_in_standard_input():
+    startup_pin = EXAMPLES / "graph" / "endpoint-protection-startup-pin.json"
+    result = run("check", "--rules", "silent_enablement", "--policy", "-", "--device",
+                 str(EXAMPLES / "graph" / "managed-device.json"), "--format", "sarif",
+                 stdin=startup_pin.read_bytes())
+    results = json.loads(result.stdout)["runs"][0]["results"]
+    assert results, result.stderr
+    region = results[0]["locations"][0]["physicalLocation"]["region"]
+    line = startup_pin.read_text(encoding="utf-8").splitlines()[region["startLine"] - 1]
+    assert "tpmStartupPin" in line or "startupAuthenticationTpmPinUsage" in line
+
+
+# ---------------------------------------------------------------------------
+# Input limits: counted bytes, linear checks, clear errors.
+
+
+def test_endless_input_stops_at_the_limit():
+    started = time.monotonic()
+    result = run("check", "--policy", "/dev/zero", timeout=60)
+    assert result.returncode == 2
+    assert f"larger than {MAX_INPUT_BYTES} bytes" in result.stderr
+    assert time.monotonic() - started < 30
+
+
+def test_depth_check_is_linear_on_escaped_quotes():
+    text = "[" * 65 + '"' + '\\"' * 100_000
+    started = time.monotonic()
+    with pytest.raises(InputError) as caught:
+        parse_json(text, "deep.json")
+    assert time.monotonic() - started < 2
+    assert caught.value.diagnostics[0].code in ("I004", "I005")
+
+
+def test_too_deep_json_is_located():
+    with pytest.raises(InputError) as caught:
+        parse_json('{"a": ' + "[" * 70 + "]" * 70 + "}", "deep.json")
+    diagnostic = caught.value.diagnostics[0]
+    assert diagnostic.code == "I004"
+    assert diagnostic.location == "deep.json:1:70"  # the 64th array is the 65th level: the object and 63 arrays fit
+
+
+def test_a_number_too_long_to_convert_is_an_input_error():
+    with pytest.raises(InputError) as caught:
+        parse_json('{"x": ' + "9" * 5000 + "}", "long.json")
+    diagnostic = caught.value.diagnostics[0]
+    assert (diagnostic.code, diagnostic.location) == ("I005", "long.json:1:7")
+    assert "longer than 4300 digits" in diagnostic.message
+
+
+def test_a_key_given_twice_is_refused_with_its_place():
+    with pytest.raises(InputError) as caught:
+        parse_json('{"settings": {"a": 1,\n  "a": 2}, "a": 3}', "twice.json")
+    diagnostic = caught.value.diagnostics[0]
+    assert (diagnostic.code, diagnostic.location) == ("I007", "twice.json:2:3")
+
+
+def test_the_same_key_in_two_objects_is_fine():
+    assert parse_json('[{"a": 1}, {"a": 2}, {"b": {"a": 3}}]') == [{"a": 1}, {"a": 2}, {"b": {"a": 3}}]
+
+
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "policy.json"
+    path.write_bytes(Path(POLICY).read_text(encoding="utf-8").encode("utf-16"))
+    assert read_json(path)[0] == json.loads(Path(POLICY).read_text(encoding="utf-8"))
+
+
+def test_invalid_utf8_is_located(tmp_path):
+    path = tmp_path / "policy.json"
+    path.write_bytes(b'{"settings":\n  {"x": "\xff"}}')
+    with pytest.raises(InputError) as caught:
+        read_json(path)
+    assert "byte 0xff at line 2, column 10" in caught.value.diagnostics[0].message
+
+
+def test_a_long_line_shows_a_window_around_the_error():
+    with pytest.raises(InputError) as caught:
+        parse_json('{"x": "' + "a" * 10_000 + '", }', "wide.json")
+    snippet = caught.value.render().splitlines()[1]
+    assert len(snippet) < 120
+    assert snippet.endswith("…") or snippet.rstrip().endswith("}")
+
+
+# ---------------------------------------------------------------------------
+# Outputs: standard output, atomic files, never an input.
+
+
+def test_output_dash_is_standard_output(tmp_path):
+    result = run("check", "--policy", POLICY, "--device", READY, "--format", "json", "--output", "-")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["schema"] == "bitlocker-rules/report/1"
+    assert not (ROOT / "-").exists()
+
+
+def test_output_naming_an_input_is_refused_and_the_input_kept(tmp_path):
+    policy = tmp_path / "policy.json"
+    shutil.copy(POLICY, policy)
+    before = policy.read_bytes()
+    code = main(["check", "--policy", str(policy), "--device", READY, "--output", str(policy)])
+    assert code == 2
+    assert policy.read_bytes() == before
+
+
+def test_an_interrupted_report_leaves_the_previous_one(tmp_path):
+    target = tmp_path / "report.txt"
+    target.write_text("the previous report\n")
+    with pytest.raises(KeyboardInterrupt), report_stream(str(target)) as stream:
+        stream.write("half of a new report")
+        raise KeyboardInterrupt
+    assert target.read_text() == "the previous report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]  # no temporary file left behind
+
+
+def test_a_written_report_keeps_the_replaced_files_permissions(tmp_path):
+    target = tmp_path / "report.txt"
+    target.write_text("old")
+    target.chmod(0o640)
+    assert main(["check", "--policy", POLICY, "--device", READY, "--output", str(target)]) == 0
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert target.read_text().startswith("BitLocker rules for")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_a_clear_error():
+    to_file = run("check", "--policy", POLICY, "--device", READY, "--output", "/dev/full")
+    assert to_file.returncode == 2
+    assert to_file.stderr.strip() == "/dev/full: error[I006]: cannot write the report: No space left on device"
+    with open("/dev/full", "w") as full:
+        to_stdout = subprocess.run([sys.executable, "-m", "bitlocker_rules", "rules"], stdout=full,
+                                   stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert to_stdout.returncode == 2
+    assert "Traceback" not in to_stdout.stderr
+    assert "cannot write the report: No space left on device" in to_stdout.stderr
+
+
+def test_a_closed_pipe_ends_quietly():
+    reader = subprocess.Popen([sys.executable, "-m", "bitlocker_rules", "rules"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    reader.stdout.readline()
+    reader.stdout.close()  # like `| head -1`
+    stderr = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 0
+    assert stderr == ""
+
+
+# ---------------------------------------------------------------------------
+# Crashes and interrupts: their own exit codes, one line, no traceback unless asked.
+
+
+def _crash(monkeypatch, exception: BaseException):
+    from bitlocker_rules.cli import check
+
+    def broken(*args, **kwargs):
+        raise exception
+
+    monkeypatch.setattr(check, "render_device", broken)
+
+
+def test_an_internal_error_is_one_line_and_exit_3(monkeypatch, capsys):
+    _crash(monkeypatch, RuntimeError(f"unexpected state {PASSWORD}"))
+    assert main(["check", "--policy", POLICY, "--device", READY]) == cli.EXIT_CRASH == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "internal error (RuntimeError: unexpected state ******-" in err
+    assert "please report it" in err and "--debug" in err
+    assert PASSWORD not in err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback_masked(monkeypatch, capsys, where):
+    _crash(monkeypatch, RuntimeError(f"unexpected state {PASSWORD}"))
+    args = ["check", "--policy", POLICY, "--device", READY]
+    args = ["--debug", *args] if where == "before" else [*args, "--debug"]
+    assert main(args) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert "RuntimeError" in err and PASSWORD not in err
+
+
+def test_ctrl_c_in_process_exits_130(monkeypatch, capsys):
+    _crash(monkeypatch, KeyboardInterrupt())
+    assert main(["check", "--policy", POLICY, "--device", READY]) == 130
+    assert capsys.readouterr().err == "bitlocker-rules: interrupted\n"
+
+
+def test_sigint_while_reading_a_pipe_exits_130():
+    process = subprocess.Popen([sys.executable, "-m", "bitlocker_rules", "check", "--policy", "-"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    time.sleep(1.5)  # started, and waiting for its standard input
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.decode() == "bitlocker-rules: interrupted\n"
+
+
+# ---------------------------------------------------------------------------
+# Colour, control characters, usage.
+
+
+def test_colour_follows_the_option_and_no_color():
+    assert wants_colour("always", False) and not wants_colour("never", True)
+    assert wants_colour("auto", True) and not wants_colour("auto", False)
+
+
+def test_no_color_turns_automatic_colour_off(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not wants_colour("auto", True)
+    assert wants_colour("always", True)
+
+
+def test_colour_always_colours_a_pipe_and_never_does_not():
+    coloured = run("check", "--policy", POLICY, "--device", LEGACY, "--color", "always")
+    plain = run("check", "--policy", POLICY, "--device", LEGACY, "--color", "never")
+    assert "\x1b[31mFAIL\x1b[0m" in coloured.stdout
+    assert "\x1b" not in plain.stdout
+
+
+HOSTILE = "\x1b]0;PWNED\x07\x1b[2J"
+
+
+def test_control_characters_from_a_device_never_reach_the_terminal(tmp_path):
+    device = tmp_path / "device.json"
+    device.write_text(json.dumps({"deviceName": f"LAPTOP{HOSTILE}", "facts": {
+        f"device.os_version{HOSTILE}": "10.0.19045", "device.firmware_mode": f"UEFI{HOSTILE}"}}))
+    for colour in ("always", "never"):
+        result = run("check", "--policy", POLICY, "--device", str(device), "--color", colour, "--verbose")
+        for stream in (result.stdout, result.stderr):
+            assert "\x07" not in stream and "\x1b]" not in stream and "\x1b[2J" not in stream
+        assert "\\u001b]0;PWNED" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown", "html", "junit", "sarif"])
+def test_control_characters_are_escaped_in_every_format(tmp_path, fmt):
+    device = tmp_path / "device.json"
+    device.write_text(json.dumps({"deviceName": f"LAPTOP{HOSTILE}\u202e", "facts": {"device.os_version": "10.0.19045"}}))
+    result = run("check", "--policy", POLICY, "--device", str(device), "--format", fmt)
+    assert not any(ch in result.stdout for ch in "\x1b\x07\u202e")
+    if fmt in ("json", "sarif"):
+        json.loads(result.stdout)  # still valid JSON
+
+
+def test_table_is_still_accepted_as_the_text_format(capsys):
+    assert main(["check", "--policy", POLICY, "--device", READY, "--format", "table"]) == 0
+    table = capsys.readouterr().out
+    assert main(["check", "--policy", POLICY, "--device", READY, "--format", "text"]) == 0
+    assert capsys.readouterr().out == table
+
+
+def test_jobs_without_a_fleet_is_a_usage_error(capsys):
+    assert main(["check", "--policy", POLICY, "--jobs", "2"]) == 2
+    assert capsys.readouterr().err == "bitlocker-rules check: --jobs goes with --fleet\n"
+
+
+@pytest.mark.parametrize(("args", "hint"), [
+    (["check", "--frmat", "json"], "did you mean `--format`?"),
+    (["chek"], "did you mean `check`?"),
+    (["lint", "--format", "sarf"], "did you mean `sarif`?"),
+])
+def test_usage_errors_suggest_the_nearest_name(capsys, args, hint):
+    with pytest.raises(SystemExit) as caught:
+        main(args)
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.rstrip().endswith(hint)
+
+
+def test_echoed_arguments_are_masked(capsys):
+    with pytest.raises(SystemExit):
+        main(["check", "--format", PASSWORD])
+    assert main(["explain", f"X{HOSTILE}{PASSWORD}"]) == 2
+    err = capsys.readouterr().err
+    assert PASSWORD not in err and "\x1b" not in err
+
+
+def test_every_option_of_every_command_has_help_text():
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
+    missing = [f"{name} {action.option_strings or action.dest}"
+               for name, command in commands.items() for action in command._actions if not action.help]
+    assert not missing, missing
+
+
+def test_sarif_of_check_names_the_tool_version(capsys):
+    from bitlocker_rules.resources import installed_version
+
+    main(["check", "--policy", POLICY, "--device", LEGACY, "--format", "sarif"])
+    driver = json.loads(capsys.readouterr().out)["runs"][0]["tool"]["driver"]
+    assert driver["version"] == installed_version()
+
+
+# ---------------------------------------------------------------------------
+# Shell completion, run in each shell.
+
+
+def _script(shell: str, tmp_path: Path) -> Path:
+    result = run("completion", shell)
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "_bitlocker-rules"
+    path.write_text(result.stdout)
+    return path
+
+
+def _bash_complete(script: Path, words: list[str]) -> list[str]:
+    line = " ".join(f"'{w}'" for w in words)
+    program = (f"source '{script}'; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; "
+               "_bitlocker_rules; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    result = subprocess.run(["bash", "--norc", "-c", program], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_bash_completes_commands_options_and_values(tmp_path):
+    script = _script("bash", tmp_path)
+    assert {"check", "lint", "compare", "completion"} <= set(_bash_complete(script, ["bitlocker-rules", ""]))
+    assert _bash_complete(script, ["bitlocker-rules", "check", "--for"]) == ["--format"]
+    assert _bash_complete(script, ["bitlocker-rules", "lint", "--format", ""]) == ["text", "json", "sarif"]
+    assert "silent_enablement" in _bash_complete(script, ["bitlocker-rules", "check", "--rules", "sil"])
+    assert "interactive_startup" in _bash_complete(script, ["bitlocker-rules", "check", "--scenario", "i"])
+    assert "SE-09" in _bash_complete(script, ["bitlocker-rules", "explain", "SE-"])
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed (.ci/run installs it)")
+def test_fish_completes_commands_options_and_values(tmp_path):
+    script = _script("fish", tmp_path)
+
+    def complete(line: str) -> list[str]:
+        result = subprocess.run(["fish", "--no-config", "-c", f"source '{script}'; complete -C '{line}'"],
+                                capture_output=True, text=True, timeout=30, env={**os.environ, "PATH": os.environ["PATH"]})
+        assert result.returncode == 0, result.stderr
+        return [entry.split("\t")[0] for entry in result.stdout.splitlines()]
+
+    assert "check" in complete("bitlocker-rules ")
+    assert complete("bitlocker-rules lint --format ") == ["json", "sarif", "text"]
+    assert "SE-09" in complete("bitlocker-rules explain SE-0")
+    assert "--fail-on" in complete("bitlocker-rules check --fa")
+
+
+ZSH_DRIVER = r"""
+zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z "PS1='>'; fpath=(%(folder)s $fpath); autoload -Uz compinit; compinit -u -D; print READY"
+zpty -r z line '*READY*'
+zpty -r z line '*READY*'
+zpty -w -n z "%(line)s"$'\t'
+local all="" chunk
+integer i
+for i in {1..100}; do
+  if zpty -r -t z chunk; then all+=$chunk; fi
+  [[ $all == *"%(expect)s"* ]] && break
+  sleep 0.1
+done
+print -r -- "$all"
+zpty -d z
+"""
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed (.ci/run installs it)")
+@pytest.mark.parametrize(("line", "expect"), [
+    ("bitlocker-rules lint --format ", "sarif"),
+    ("bitlocker-rules explain SE-0", "A startup PIN is not required"),
+    ("bitlocker-rules compare --fo", "--format"),
+])
+def test_zsh_completes_in_a_real_shell(tmp_path, line, expect):
+    _script("zsh", tmp_path)
+    driver = tmp_path / "driver.zsh"
+    driver.write_text(ZSH_DRIVER % {"folder": tmp_path, "line": line, "expect": expect})
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(["zsh", "-f", str(driver)], capture_output=True, text=True, timeout=60, env=env)
+    assert expect in result.stdout, result.stdout[-2000:]
+    assert "_arguments" not in result.stdout  # no error from zsh's completion system
+
+
+# ---------------------------------------------------------------------------
+# The examples folder's README names only files that are there.
+
+
+def test_graph_examples_readme_lists_the_files_it_has():
+    folder = EXAMPLES / "graph"
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"`([\w.-]+\.json)`", text))
+    assert listed == {p.name for p in folder.glob("*.json")}
+    for path in re.findall(r"`((?:tests|examples)/[\w./-]+)`", text):
+        assert (ROOT / path).exists(), path
