@@ -348,6 +348,14 @@ def test_jsonl_goes_with_fleet(capsys, tmp_path):
     assert code == 2 and "--jsonl goes with --fleet" in err
 
 
+def test_jsonl_naming_an_input_is_refused(capsys, tmp_path):
+    path = tmp_path / "fleet.jsonl"
+    path.write_bytes(line("A") + line("B"))
+    code, _, err = run(capsys, "check", *SE, "--fleet", str(path), "--jsonl", str(path))
+    assert code == 2 and "--jsonl names an input file" in err
+    assert path.read_bytes() == line("A") + line("B")
+
+
 def test_jobs_are_capped_at_the_processors_available(capsys, tmp_path, monkeypatch):
     import concurrent.futures
 

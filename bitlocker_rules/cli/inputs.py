@@ -28,4 +28,5 @@ def usage_problem(args: argparse.Namespace) -> str | None:
     if paths.count(STANDARD_STREAM) > 1:
         return "standard input (-) can be read once: give the other inputs as files"
     refuse_overwriting_inputs(getattr(args, "output", None), paths)
+    refuse_overwriting_inputs(getattr(args, "jsonl", None), paths, "--jsonl")
     return None
