@@ -919,6 +919,24 @@ def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[i
                   "bytes/device"], rows))
 
 
+def print_flat(runs: dict, mode: str, small: int, big: int, traced: bool) -> None:
+    """The goal of flat memory: peak RSS and its growth over start-up, at the smallest and largest size."""
+    def rss(size):
+        return statistics.median(r["rss_peak_kb"] for r in runs[(size, mode)]) / 1024
+
+    def growth(size):
+        return runs[(size, mode)][0]["rss_peak_kb"] / 1024 - runs[(size, mode)][0]["rss_setup_kb"] / 1024
+    # "Flat": the growth over the start-up RSS at the big size is within 8 MB or 1.5x of the small size's.
+    flat = growth(big) <= max(1.5 * growth(small), growth(small) + 8)
+    peaks = ""
+    if traced:
+        peaks = (f", tracemalloc peak {runs[(small, mode)][0]['traced_peak'] / 2 ** 20:.1f} -> "
+                 f"{runs[(big, mode)][0]['traced_peak'] / 2 ** 20:.1f} MB")
+    print(f"  peak memory flat from {small:,} to {big:,} devices ({mode}, one process): peak RSS "
+          f"{rss(small):.0f} -> {rss(big):.0f} MB, growth over start-up {growth(small):+.0f} -> "
+          f"{growth(big):+.0f} MB{peaks} -> {'MET' if flat else 'NOT MET'}")
+
+
 def run_cli(path: Path, policy: Path, jobs: int, fmt: str = "json") -> dict[str, Any]:
     """The whole command as a subprocess: wall time, the largest RSS of any of its processes, the
     report's size in bytes and, for ``json`` and ``jsonl`` (the fleet document on standard
@@ -1377,20 +1395,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"{size:,} devices: {speedup:.2f}x -> {'MET' if speedup >= JOBS_GOAL_SPEEDUP else 'NOT MET'}"
                           " (needs two free cores)")
         if big != small:
-            def rss(size):
-                return statistics.median(r["rss_peak_kb"] for r in runs[(size, "tool")]) / 1024
-
-            def growth(size):
-                return runs[(size, "tool")][0]["rss_peak_kb"] / 1024 - runs[(size, "tool")][0]["rss_setup_kb"] / 1024
-            # "Flat": the growth over the start-up RSS at the big size is within 8 MB or 1.5x of the small size's.
-            flat = growth(big) <= max(1.5 * growth(small), growth(small) + 8)
-            traced = ""
-            if args.tracemalloc:
-                traced = (f", tracemalloc peak {runs[(small, 'tool')][0]['traced_peak'] / 2 ** 20:.1f} -> "
-                          f"{runs[(big, 'tool')][0]['traced_peak'] / 2 ** 20:.1f} MB")
-            print(f"  peak memory flat from {small:,} to {big:,} devices (tool, one process): peak RSS "
-                  f"{rss(small):.0f} -> {rss(big):.0f} MB, growth over start-up {growth(small):+.0f} -> "
-                  f"{growth(big):+.0f} MB{traced} -> {'MET' if flat else 'NOT MET'}")
+            for mode in ("tool", "tool-jsonl"):
+                print_flat(runs, mode, small, big, args.tracemalloc and mode == "tool")
 
         # --- where the time goes
         print(f"\nWhere the tool's time goes ({small:,} devices, in this process, each stage alone; "
