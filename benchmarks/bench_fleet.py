@@ -910,13 +910,19 @@ def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[i
     for size in sizes:
         for fmt in formats:
             one, many = _median(runs, size, f"cli:{fmt}:1"), _median(runs, size, f"cli:{fmt}:{jobs[-1]}")
+            cpu_one, cpu_many = (statistics.median(r["cpu_seconds"] for r in runs[(size, f"cli:{fmt}:{j}")])
+                                 for j in (1, jobs[-1]))
             size_bytes = runs[(size, f"cli:{fmt}:1")][0]["report_bytes"]
             rows.append([f"{size:,}", fmt, f"{one:.2f}", f"{many:.2f}", f"{one / many:.2f}x",
+                         f"{cpu_one:.2f}", f"{cpu_many:.2f}", f"{cpu_many / cpu_one:.2f}x",
                          f"{size_bytes:,}", f"{size_bytes / size:.1f}"])
     print(f"\nThe command per format (wall, median): --jobs 1 against --jobs {jobs[-1]}; the report's size "
           "(jsonl: the fleet document; the device lines go to the null device)")
-    print(_table(["devices", "format", "--jobs 1 s", f"--jobs {jobs[-1]} s", "speed-up", "report bytes",
-                  "bytes/device"], rows))
+    print(_table(["devices", "format", "--jobs 1 s", f"--jobs {jobs[-1]} s", "speed-up", "--jobs 1 CPU s",
+                  f"--jobs {jobs[-1]} CPU s", "CPU ratio", "report bytes", "bytes/device"], rows))
+    print("CPU: user + system seconds of the command and its workers. On a busy machine the wall-time speed-up "
+          "cannot show;\nthe CPU ratio can: near 1.0x, the work spreads over the processes with little added, "
+          f"so on {jobs[-1]} free cores the speed-up\napproaches {jobs[-1]}x less the reading process's share.")
 
 
 def print_flat(runs: dict, mode: str, small: int, big: int, traced: bool) -> None:
@@ -961,7 +967,8 @@ def run_cli(path: Path, policy: Path, jobs: int, fmt: str = "json") -> dict[str,
         text = out.read()
         size = len(text) if fmt in ("json", "jsonl") else report.stat().st_size
         summary = json.loads(text) if fmt in ("json", "jsonl") else None
-    return {"seconds": seconds, "rss_peak_kb": usage.ru_maxrss, "summary": summary, "report_bytes": size}
+    return {"seconds": seconds, "rss_peak_kb": usage.ru_maxrss, "summary": summary, "report_bytes": size,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime}  # its workers included: they were waited for
 
 
 def _env() -> dict[str, str]:
