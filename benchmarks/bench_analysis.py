@@ -9,6 +9,13 @@
    shipped vocabulary. The generated rules are built to hold at one hidden assignment (as a
    real ruleset is meant to be satisfiable) except for a few deliberate contradictions, so
    lint has conflicts, redundancies and implications to find.
+4. compare (issue 11): every ordered pair of shipped rulesets, A == B included, each side
+   loaded on its own as `bitlocker-rules compare A B` does, and unions (all eight against all
+   eight, against each single ruleset, and a few smaller unions); the worst pair is reported
+   (goal: under 2 s each);
+5. the pathological rule texts of issue 11 (a count between far-apart constants, a wide
+   decimal range, 30 doubling definitions, 4,000 failing conditions to explain, lint of 1,000
+   one-line rules), each analysed once.
 
 The machine is shared and noisy: figures are medians; no timing assertion lives in tests.
 """
@@ -26,8 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bitlocker_rules import analysis as A  # noqa: E402
+from bitlocker_rules import nodes as n  # noqa: E402
 from bitlocker_rules.engine import Engine, compile_text, shipped_vocabulary  # noqa: E402
 from bitlocker_rules.facts import load_device_file, load_policy_file, merge_facts  # noqa: E402
+from bitlocker_rules.interpreter import Interpreter  # noqa: E402
+from bitlocker_rules.scenarios import ScenarioResolver  # noqa: E402
 from bitlocker_rules.versions import WindowsVersion  # noqa: E402
 
 
@@ -109,6 +119,82 @@ def generated_rules(count: int, seed: int = 7) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- compare: every pair --------------------------------------------------------------------
+
+
+def compare_pairs() -> list[tuple[str, str]]:
+    """Every ordered pair of shipped rulesets, A == B included, and unions of them."""
+    names = sorted(p.stem for p in (ROOT / "rulesets").glob("*.rules"))
+    every = ",".join(names)
+    pairs = [(a, b) for a in names for b in names]
+    pairs += [(every, every)] + [(every, name) for name in names] + [(name, every) for name in names]
+    pairs += [(",".join(names[:4]), ",".join(names[4:])), (",".join(names[::2]), names[1]),
+              ("tenant_attach,permissions", "encryption_readiness")]
+    return pairs
+
+
+def time_compare(a: str, b: str) -> tuple[float, str]:
+    """One comparison as the command line makes it (each side loaded apart, scenarios either
+    side declares assumed on both); the loading is not timed."""
+    left, right = Engine.load(a.split(",")), Engine.load(b.split(","))
+    declared = {**left.scenarios.declared, **right.scenarios.declared}
+    assumed = ScenarioResolver(left.vocabulary, declared).values({})
+    start = time.perf_counter()
+    result = A.compare(left.rulesets, right.rulesets, left.vocabulary, assumed=assumed)
+    return time.perf_counter() - start, result.relation
+
+
+def run_compare_pairs() -> None:
+    pairs = compare_pairs()
+    timed = [(time_compare(a, b), a, b) for a, b in pairs]
+    print(f"\nCompare: {len(pairs)} pairs of shipped rulesets and unions, each once")
+    total = sum(seconds for (seconds, _), _, _ in timed)
+    (worst, relation), a, b = max(timed)
+    show(f"total of {len(pairs)} comparisons", total)
+    show("worst pair", worst, goal=2.0, extra=f"  [{a} vs {b}: {relation}]")
+    same = [seconds for (seconds, _), a, b in timed if a == b]
+    show(f"worst of the {len(same)} identical pairs (no search)", max(same))
+
+
+# --- the pathological inputs of issue 11 ----------------------------------------------------
+
+
+def run_pathological(vocabulary) -> None:
+    print("\nPathological rule texts (issue 11), each once")
+    head = 'ruleset t "T"\nrule T-1 "t"\n'
+    count = compile_text(head + "  require count(device.volumes) > 1 and count(device.volumes) < 1000000000\n",
+                         "count.rules", vocabulary)
+    show("count between 1 and 10^9: satisfiable + lint", _once(
+        lambda: (A.check_satisfiable([count], vocabulary), A.lint([count], vocabulary))))
+    wide = compile_text(head + "  require device.tpm_version > 1.0 and device.tpm_version < 100000000000000.0\n",
+                        "wide.rules", vocabulary)
+    show("decimal range 1.0 .. 10^14: satisfiable + lint", _once(
+        lambda: (A.check_satisfiable([wide], vocabulary), A.lint([wide], vocabulary))))
+    lines = ['ruleset t "T"', "define d0 = policy.minimum_pin_length >= 8"]
+    lines += [f"define d{i} = d{i - 1} and d{i - 1}" for i in range(1, 31)] + ['rule T-1 "t"', "  require d30"]
+    doubling = "\n".join(lines) + "\n"
+    show("30 doubling definitions: load, lint, repair, compare", _once(lambda: _doubling(doubling, vocabulary)))
+    pin = n.FactRef("policy.minimum_pin_length")
+    rule = n.Rule("T-1", "t", requirements=(n.And(tuple(n.Compare(">=", pin, n.Const(8 + i)) for i in range(4000))),))
+    interpreter = Interpreter(n.Ruleset("t", "T", rules=(rule,)), vocabulary)
+    show("4,000 failing conditions: explain (decisive reasons)", _once(
+        lambda: interpreter.evaluate(rule, {"policy.minimum_pin_length": 6})))
+    many = compile_text('ruleset t "T"\n' + "".join(
+        f'rule L-{i} "r{i}" require policy.minimum_pin_length >= {i}\n' for i in range(1000)), "many.rules", vocabulary)
+    show("lint of 1,000 one-line rules", _once(lambda: A.lint([many], vocabulary)))
+
+
+def _doubling(text: str, vocabulary) -> None:
+    loaded = compile_text(text, "doubling.rules", vocabulary)
+    A.lint([loaded], vocabulary)
+    A.repair([loaded], vocabulary, {"policy.minimum_pin_length": 6})
+    A.compare([loaded], [compile_text(text, "again.rules", vocabulary)], vocabulary)
+
+
+def _once(fn) -> float:
+    return median_seconds(fn, 1)
+
+
 # --- runs -----------------------------------------------------------------------------------
 
 
@@ -159,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         sat_s = median_seconds(lambda: A.check_satisfiable([loaded], vocabulary), reps)
         rep_s = median_seconds(lambda: A.repair([loaded], vocabulary, every_facts), reps)
         print(f"  {count:>6} {_fmt(lint_s):>10} {len(found):>9} {_fmt(sat_s):>12} {_fmt(rep_s):>10}")
+    run_compare_pairs()
+    run_pathological(vocabulary)
     return 0
 
 

@@ -13,24 +13,53 @@ answer without explanations is ``engine.passes(facts)`` (``engine.decide`` says 
 The names in ``__all__`` are the supported API (docs/python-api.md).
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .checker import check_ruleset
-from .compiler import compile_ruleset
-from .engine import Engine, LoadedRuleset, compile_text, load_ruleset
-from .errors import BitLockerRulesError, Diagnostic, InputError, RulesError, VocabularyError
-from .facts import Conflict, Facts, facts_from_mapping, load_device_file, load_policy_file, merge_facts
-from .importers import ImportedDevice, ImportedPolicy, load_devices, load_policies
-from .interpreter import Interpreter
-from .outcome import (
-    Cause, Citation, Condition, ConflictRecord, Decision, InputRecord, NoteOutcome, Report, RuleOutcome, RuleRef,
-    RuleTurnOff, ScenarioRecord, Status, SuggestedChange, Undecided, UsageError,
-)
-from .printer import print_expr, print_ruleset
-from .source import SourceText, Span
-from .syntax import parse_ruleset
-from .versions import WindowsVersion, parse_windows_version
-from .vocabulary import Fact, FactType, Vocabulary, load_vocabulary, shipped_vocabulary
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
+    from .checker import check_ruleset
+    from .compiler import compile_ruleset
+    from .engine import Engine, LoadedRuleset, compile_text, load_ruleset
+    from .errors import BitLockerRulesError, Diagnostic, InputError, RulesError, VocabularyError
+    from .facts import Conflict, Facts, facts_from_mapping, load_device_file, load_policy_file, merge_facts
+    from .importers import ImportedDevice, ImportedPolicy, load_devices, load_policies
+    from .interpreter import Interpreter
+    from .outcome import (
+        Cause, Citation, Condition, ConflictRecord, Decision, InputRecord, NoteOutcome, Report, RuleOutcome, RuleRef,
+        RuleTurnOff, ScenarioRecord, Status, SuggestedChange, Undecided, UsageError,
+    )
+    from .printer import print_expr, print_ruleset
+    from .source import SourceText, Span
+    from .syntax import parse_ruleset
+    from .versions import WindowsVersion, parse_windows_version
+    from .vocabulary import Fact, FactType, Vocabulary, load_vocabulary, shipped_vocabulary
+
+# Each public name and the module it lives in. The names are imported on first use (PEP 562),
+# so a command pays only for the modules it needs.
+_HOMES = {
+    "check_ruleset": "checker",
+    "compile_ruleset": "compiler",
+    "Engine": "engine", "LoadedRuleset": "engine", "compile_text": "engine", "load_ruleset": "engine",
+    "BitLockerRulesError": "errors", "Diagnostic": "errors", "InputError": "errors", "RulesError": "errors",
+    "VocabularyError": "errors",
+    "Conflict": "facts", "Facts": "facts", "facts_from_mapping": "facts", "load_device_file": "facts",
+    "load_policy_file": "facts", "merge_facts": "facts",
+    "ImportedDevice": "importers", "ImportedPolicy": "importers", "load_devices": "importers",
+    "load_policies": "importers",
+    "Interpreter": "interpreter",
+    "Cause": "outcome", "Citation": "outcome", "Condition": "outcome", "ConflictRecord": "outcome",
+    "Decision": "outcome", "InputRecord": "outcome", "NoteOutcome": "outcome", "Report": "outcome",
+    "RuleOutcome": "outcome", "RuleRef": "outcome", "RuleTurnOff": "outcome", "ScenarioRecord": "outcome",
+    "Status": "outcome", "SuggestedChange": "outcome", "Undecided": "outcome", "UsageError": "outcome",
+    "print_expr": "printer", "print_ruleset": "printer",
+    "SourceText": "source", "Span": "source",
+    "parse_ruleset": "syntax",
+    "WindowsVersion": "versions", "parse_windows_version": "versions",
+    "Fact": "vocabulary", "FactType": "vocabulary", "Vocabulary": "vocabulary", "load_vocabulary": "vocabulary",
+    "shipped_vocabulary": "vocabulary",
+}
 
 __all__ = [
     "BitLockerRulesError", "Cause", "Citation", "Condition", "Conflict", "ConflictRecord", "Decision", "Diagnostic",
@@ -42,3 +71,17 @@ __all__ = [
     "load_policies", "load_policy_file", "load_ruleset", "load_vocabulary", "merge_facts", "parse_ruleset",
     "parse_windows_version", "print_expr", "print_ruleset", "shipped_vocabulary",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use and keep it (PEP 562)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'bitlocker_rules' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

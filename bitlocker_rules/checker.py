@@ -8,6 +8,7 @@ fields, definitions and typed constants, ready for the evaluators.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,8 +16,8 @@ import attrs
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError, suggest
+from .resources import keywords
 from .source import SourceText, Span
-from .syntax import KEYWORDS
 from .versions import parse_windows_version
 from .vocabulary import NAMESPACES, Fact, FactType, Vocabulary
 
@@ -25,6 +26,10 @@ _BOOL = FactType("bool")
 _INTEGER = FactType("integer")
 _LITERAL_TYPES = {k: FactType(k) for k in ("string", "integer", "decimal", "bool", "version")}
 _NUMERIC = ("integer", "decimal")
+# How deep a checked condition may nest once its definitions are expanded where they are
+# used. The parser limits one expression (E002); a chain of definitions could still nest
+# without end, and every evaluator walks the expanded tree.
+MAX_DEPTH = 256
 
 
 class _Unresolved:
@@ -40,6 +45,7 @@ class _Checker:
         self.source = source
         self.problems: list[Diagnostic] = []
         self.definitions: dict[str, n.DefinitionRef] = {}
+        self.depths: dict[int, int] = {}  # id of a definition's checked body → its depth
 
     def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
         self.problems.append(Diagnostic(code, message, source=self.source, span=span, help=help))
@@ -74,12 +80,13 @@ class _Checker:
         return Span(at, at + len(word)) if at >= 0 else span
 
     def definition(self, definition: n.Definition) -> n.Definition:
-        if definition.name in KEYWORDS:
+        if definition.name in keywords():
             self.error("E208", f"`{definition.name}` is a keyword of the rule language", definition.span,
                        help="choose another name for the definition")
         if definition.name in self.definitions:
             self.error("E203", f"`{definition.name}` is defined twice", definition.span)
         body = self.condition(definition.expr, {})
+        self.depths[id(body)] = self.within_depth(body, f"definition `{definition.name}`", definition.span)
         self.definitions[definition.name] = n.DefinitionRef(definition.name, body, span=definition.span)
         return attrs.evolve(definition, expr=body)
 
@@ -115,7 +122,32 @@ class _Checker:
                 if all(s in self.vocabulary.scenarios for s in scenarios) else n.Const(False, span=where)
             applicability = about if applicability is None else n.And((about, applicability), span=applicability.span)
         requirements = tuple(self.condition(r, {}) for r in rule.requirements)
+        for expr in (applicability, *requirements):
+            if expr is not None:
+                self.within_depth(expr, f"{rule.kind} {rule.id}", expr.span or rule.spans.get("id"))
         return attrs.evolve(rule, applicability=applicability, requirements=requirements, scenarios=scenarios)
+
+    def within_depth(self, e: n.Expr, what: str, span: Span | None) -> int:
+        """The depth of ``e`` with its definitions expanded, or -1 past MAX_DEPTH: E213 the
+        first time, not again where a definition already reported is used."""
+        depth = self.depth(e)
+        if depth > MAX_DEPTH:
+            self.error("E213", f"{what} nests {depth} levels deep once its definitions are expanded; "
+                       f"the limit is {MAX_DEPTH}", span,
+                       help="a long chain of definitions that each use the one before: write the condition more directly")
+            return -1
+        return depth
+
+    def depth(self, e: n.Expr) -> int:
+        """Nodes on the longest path down ``e``, -1 when it uses a definition already too deep;
+        a definition counts its body's depth, known from where it was defined (the recursion
+        stays within one expression, itself limited by the parser)."""
+        if isinstance(e, n.DefinitionRef):
+            known = self.depths.get(id(e.body))
+            below = [self.depth(e.body) if known is None else known]
+        else:
+            below = [self.depth(c) for c in n.children(e)] or [0]
+        return -1 if min(below) < 0 else 1 + max(below)
 
     # --- conditions (boolean positions)
     def condition(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:
@@ -323,7 +355,12 @@ class _Checker:
                 return const
             return n.Const(version, span=const.span, kind="version")
         if target.kind == "decimal" and ctype.kind == "integer":
-            return n.Const(float(const.value), span=const.span, kind="decimal")
+            try:
+                return n.Const(float(const.value), span=const.span, kind="decimal")
+            except OverflowError:
+                self.error("E104", f"this number is too large to compare with {target}", const.span,
+                           help=f"a decimal holds numbers up to about {sys.float_info.max:.1e}")
+                return n.Const(None, span=const.span)
         if target.enum is not None and ctype.kind == "string":
             self.error("E412", f"{target} members are written without quotes", const.span,
                        help=suggest(const.value, target.enum.member_names) or

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import functools
 import linecache
+import marshal
+import pickle
 import re
 import types
 from collections.abc import Callable, Mapping, Sequence
 from itertools import count
-from typing import Any
+from typing import Any, cast
 
 from attrs import frozen
 
@@ -612,10 +614,36 @@ def _function(name: str, lines: list[str], emitter: _Emitter, label: str, text: 
                                      source=text, help="nest fewer quantifiers (any, all, count with a condition) inside each other; "
                                           "definitions are expanded where used, so they do not reduce nesting")]) from None
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
-    # Tracebacks and debuggers can show the generated source.
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict[str, Any] = {"__builtins__": {"len": len}}
+    _show_source(filename, source)
+    namespace = _namespace()
     if constants_in_globals:
         namespace.update(zip(emitter.const_names.values(), emitter.consts))
         return types.FunctionType(code, namespace, name)
     return types.FunctionType(code, namespace, name, tuple(emitter.consts))
+
+
+def _namespace() -> dict[str, Any]:
+    """The only globals a compiled function sees: no builtins but ``len``."""
+    return {"__builtins__": {"len": len}}
+
+
+def _show_source(filename: str, source: str) -> None:
+    """Let tracebacks and debuggers show the generated source."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
+def frozen_verdicts(verdicts: Verdicts) -> bytes:
+    """A verdict function from ``compile_ruleset`` as bytes that ``thawed_verdicts`` turns back into it."""
+    function = cast(types.FunctionType, verdicts)
+    code = function.__code__
+    source = "".join(linecache.cache.get(code.co_filename, (0, None, [], ""))[2])
+    return pickle.dumps((marshal.dumps(code), function.__defaults__, source), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def thawed_verdicts(data: bytes) -> Verdicts:
+    """The verdict function ``frozen_verdicts`` wrote (by this Python: marshal is version-bound)."""
+    code_bytes, defaults, source = pickle.loads(data)
+    code = marshal.loads(code_bytes)
+    if source:
+        _show_source(code.co_filename, source)
+    return types.FunctionType(code, _namespace(), code.co_name, defaults)

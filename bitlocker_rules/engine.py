@@ -7,6 +7,7 @@ that did not pass (or for every rule when asked), to explain them.
 from __future__ import annotations
 
 import functools
+import pickle
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -16,9 +17,12 @@ import attrs
 from attrs import field, frozen
 
 from . import nodes as n
+from .cache import cache_key, cached
 from .checker import check_all, check_ruleset
-from .compiler import Decide, ScenarioStep, Verdicts, compile_decision, compile_ruleset
-from .errors import Diagnostic, RulesError, suggest
+from .compiler import (
+    Decide, ScenarioStep, Verdicts, compile_decision, compile_ruleset, frozen_verdicts, thawed_verdicts,
+)
+from .errors import Diagnostic, RulesError, redact, suggest
 from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
@@ -28,7 +32,6 @@ from .outcome import (
 from .requirements import citations
 from .resources import rulesets_dir, shipped_ruleset_paths
 from .scenarios import ScenarioResolver, declared_by_rulesets
-from .syntax import parse_ruleset
 from .vocabulary import Vocabulary, is_typed, shipped_vocabulary  # noqa: F401 - shipped_vocabulary: re-exported
 
 
@@ -62,8 +65,30 @@ def compile_text(text: str, name: str = "<string>", vocabulary: Vocabulary | Non
     require(text, str, "compile_text(text)", "rule text (str)")
     require(name, str, "compile_text(name)", "the file name diagnostics show (str)")
     vocabulary = given_vocabulary(vocabulary, "compile_text(vocabulary)")
+    from .syntax import parse_ruleset  # noqa: PLC0415 - the parser's import is paid only when rules are parsed
+
     checked = check_ruleset(parse_ruleset(text, name), vocabulary)
     return LoadedRuleset(checked, name, compile_ruleset(checked), Interpreter(checked, vocabulary))
+
+
+def _compile_file(text: str, name: str, vocabulary: Vocabulary) -> LoadedRuleset:
+    """``compile_text``, read back from the cache when this text was built against this vocabulary before."""
+    if not vocabulary.fingerprint:
+        return compile_text(text, name, vocabulary)
+    key = cache_key("ruleset", vocabulary.fingerprint, name, text)
+    return cached(key, LoadedRuleset, lambda: compile_text(text, name, vocabulary), _frozen,
+                  lambda data: _thawed(data, vocabulary))
+
+
+def _frozen(loaded: LoadedRuleset) -> bytes:
+    return pickle.dumps((loaded.ruleset, loaded.path, frozen_verdicts(loaded.verdicts)), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _thawed(data: bytes, vocabulary: Vocabulary) -> LoadedRuleset:
+    ruleset, path, verdicts = pickle.loads(data)
+    if not isinstance(ruleset, n.Ruleset):
+        raise TypeError("not a cached ruleset")
+    return LoadedRuleset(ruleset, path, thawed_verdicts(verdicts), Interpreter(ruleset, vocabulary))
 
 
 def load_ruleset(name_or_path: str | PathLike[str], vocabulary: Vocabulary | None = None) -> LoadedRuleset:
@@ -74,7 +99,7 @@ def load_ruleset(name_or_path: str | PathLike[str], vocabulary: Vocabulary | Non
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesError([Diagnostic("E003", f"cannot read rule file: {exc}", file=str(path))]) from None
-    return compile_text(text, _display_path(path), vocabulary)
+    return _compile_file(text, _display_path(path), given_vocabulary(vocabulary, "load_ruleset(vocabulary)"))
 
 
 def resolve_ruleset(name_or_path: str | PathLike[str]) -> Path:
@@ -83,8 +108,11 @@ def resolve_ruleset(name_or_path: str | PathLike[str]) -> Path:
     if str(name_or_path) in shipped:
         return shipped[str(name_or_path)]
     path = Path(name_or_path)
-    if path.is_file():
-        return path
+    try:
+        if path.is_file():
+            return path
+    except OSError as exc:  # a name the system cannot look up (too long, say) names no file
+        raise RulesError([Diagnostic("E003", f"cannot read rule file: {exc.strerror}", file=str(name_or_path))]) from None
     raise RulesError([Diagnostic(
         "E004", f"no shipped ruleset or rule file called `{name_or_path}`", file=str(name_or_path),
         help=suggest(str(name_or_path), shipped) or "shipped rulesets: " + ", ".join(shipped),
@@ -523,6 +551,7 @@ def _declared(scenarios: Any, argument: str) -> dict[str, str]:
 
 
 def _clip(text: str) -> str:
+    text = redact(text)  # before the cut, which could leave a part of a password no mask knows
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -80,7 +80,7 @@ def facts_from_mapping(
                                                f"{_shown(key)}", path=path, file=origin))
             continue
         fact_name = key if "." in key else f"{default_namespace}.{key}"
-        where = f"{path}[{json.dumps(key)}]" if "." in key else f"{path}.{key}"
+        where = _key_path(path, key)
         fact = vocabulary.fact(fact_name)
         if fact is None or (allowed and fact.namespace not in allowed):
             problems.append(_unknown_fact(fact_name, where, origin, vocabulary, allowed))
@@ -183,11 +183,19 @@ def _unknown_fact(fact_name, where, origin, vocabulary, allowed) -> Diagnostic:
     return Diagnostic("I202", f"unknown fact `{fact_name}`", path=where, file=origin, help=hint)
 
 
+def _key_path(path: str, key: str) -> str:
+    """``$.facts.key`` or ``$.facts["a.key"]``; a recovery password in the key is masked before
+    it is quoted (JSON would escape other scripts' digits out of the mask's sight)."""
+    key = redact(key)
+    return f"{path}[{json.dumps(key, ensure_ascii=False)}]" if "." in key else f"{path}.{key}"
+
+
 def _shown(raw: Any) -> str:
-    """A raw value as a message quotes it: as JSON, or by its type when it is not JSON (a
-    Python object given through the API), clipped and with recovery passwords masked."""
+    """A raw value as a message quotes it: as JSON written as is (other scripts' digits not
+    escaped, so the mask sees them), or by its type when it is not JSON (a Python object given
+    through the API); recovery passwords masked, then clipped."""
     try:
-        shown = json.dumps(raw)
+        shown = json.dumps(raw, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         shown = f"a Python {type(raw).__name__}"
     shown = redact(shown)

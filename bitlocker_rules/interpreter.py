@@ -82,12 +82,13 @@ class Interpreter:
     def verdict(self, rule: n.Rule, values: Mapping[str, Any]) -> tuple[Status, tuple[Condition, ...]]:
         """Status and deciding conditions; applicability first, then the requirements."""
         applies: Result = (True, ())
+        memo: dict = {}
         if rule.applicability is not None:
-            truth, reasons = self.decide(rule.applicability, values, {})
+            truth, reasons = self.decide(rule.applicability, values, {}, memo)
             applies = truth, tuple(attrs.evolve(c, role="when") for c in reasons)
             if applies[0] is False:
                 return Status.NOT_APPLICABLE, applies[1]
-        truth, reasons = _all([self.decide(r, values, {}) for r in rule.requirements])
+        truth, reasons = _all([self.decide(r, values, {}, memo) for r in rule.requirements])
         if applies[0] is None and truth is not True:
             # It may not apply, and it does not pass: the missing facts decide.
             return Status.UNKNOWN, applies[1] + reasons
@@ -102,13 +103,16 @@ class Interpreter:
         Sufficiency is checked by re-evaluating with every other condition unknown; Kleene
         logic is sound for that (a verdict forced with unknowns holds for every value), so a
         kept set decides the verdict whatever the uncited conditions are.
+
+        Conditions are dropped in order, as one by one, but a block of them is tried at once
+        (halved when it cannot all go), and the verdict is re-evaluated on a recorded formula
+        of the rule's atoms, not by walking the rule again: a rule with thousands of failing
+        conditions costs a few dozen cheap evaluations. Past ``MAX_REASON_WORK`` atom
+        evaluations the conditions not yet tried are kept: still sufficient, perhaps not minimal.
         """
-        kept = list(reasons)
-        for condition in reasons:
-            trial = [c for c in kept if c is not condition]
-            if trial and self.masked(trial).verdict(rule, values)[0] is status:
-                kept = trial
-        return tuple(kept)
+        formula = _Formula.record(self, rule, values)
+        kept = _Deletion(formula, status).run([_identity(c) for c in reasons])
+        return tuple(reasons[i] for i in kept)
 
     def note(self, rule: n.Rule, values: Mapping[str, Any]) -> NoteOutcome:
         """Whether an informational note applies."""
@@ -116,44 +120,51 @@ class Interpreter:
         return NoteOutcome(self.ruleset.id, rule.id, rule.title, rule.sources, applies, rule.rationale)
 
     # --- expressions
-    def decide(self, e: n.Expr, values: Mapping[str, Any], env: dict[str, _Item]) -> Result:
-        """Truth of a condition and the atomic conditions that decided it."""
+    def decide(self, e: n.Expr, values: Mapping[str, Any], env: dict[str, _Item],
+               memo: dict | None = None) -> Result:
+        """Truth of a condition and the atomic conditions that decided it.
+
+        ``memo`` keeps each definition's result for one set of ``values``: definitions are
+        closed, so a definition used many times (``define d2 = d1 and d1``) is decided once.
+        """
+        memo = {} if memo is None else memo
         if isinstance(e, n.And):
-            return _all([self.decide(o, values, env) for o in e.operands])
+            return _all([self.decide(o, values, env, memo) for o in e.operands])
         if isinstance(e, n.Or):
-            return _any([self.decide(o, values, env) for o in e.operands])
+            return _any([self.decide(o, values, env, memo) for o in e.operands])
         if isinstance(e, n.Not):
             # Decided as the negated condition, so each reason says what the rule needs in
             # the condition's own words ("earlier than 1809", "anything but Standard user").
-            return self.decide(n.negate(e.operand), values, env)
+            return _shared(memo, e, lambda: self.decide(n.negate(e.operand), values, env, memo))
         if isinstance(e, n.Implies):
-            return self.implies(e.antecedent, e.consequent, values, env)
+            return self.implies(e.antecedent, e.consequent, values, env, memo)
         if isinstance(e, n.Conditional):
             return _all([
-                self.implies(e.condition, e.then, values, env),
-                self.implies(n.Not(e.condition), e.otherwise, values, env),
+                self.implies(e.condition, e.then, values, env, memo),
+                self.implies(n.Not(e.condition), e.otherwise, values, env, memo),
             ])
         if isinstance(e, n.DefinitionRef):
-            return self.decide(e.body, values, env)
+            return _shared(memo, e, lambda: self.decide(e.body, values, env, memo))
         if isinstance(e, n.Quantified):
-            return self.quantified(e, values, env)
+            return self.quantified(e, values, env, memo)
         if isinstance(e, n.Const):
             return self.kept(e.value, self.constant_condition(e))
         return self.atom(e, values, env)
 
-    def implies(self, antecedent, consequent, values, env) -> Result:
+    def implies(self, antecedent, consequent, values, env, memo: dict | None = None) -> Result:
         # The antecedent is context, not something the rule needs: its conditions say when the
         # consequent applies ("the rule applies: Signed-in user role is Standard user").
-        truth, reasons = self.decide(antecedent, values, env)
+        memo = {} if memo is None else memo
+        truth, reasons = self.decide(antecedent, values, env, memo)
         context = (None if truth is None else not truth), tuple(attrs.evolve(c, role="when") for c in reasons)
-        return _any([context, self.decide(consequent, values, env)])
+        return _any([context, self.decide(consequent, values, env, memo)])
 
-    def quantified(self, e: n.Quantified, values, env) -> Result:
+    def quantified(self, e: n.Quantified, values, env, memo: dict | None = None) -> Result:
         items, fact = self.value(e.collection, values, env)
         if items is None:
             return self.kept(None, self.missing_condition(e, fact, "a value"))
         results = [
-            self.decide(e.body, values, {**env, e.var: _Item(fact, i, record)})
+            self.decide(e.body, values, {**env, e.var: _Item(fact, i, record)}, memo)
             for i, record in enumerate(items)
         ]
         if not results:
@@ -295,6 +306,156 @@ class Interpreter:
             return ""
         line, column = self.source.position(span.start)
         return f"{self.source.name}:{line}:{column}"
+
+
+def _shared(memo: dict, e: n.Expr, decide):
+    """The result of a definition (or of its negation), decided once per ``memo``; any other
+    node is decided each time (it may read a quantifier's variable)."""
+    target = e.operand if isinstance(e, n.Not) else e
+    if not isinstance(target, n.DefinitionRef):
+        return decide()
+    key = (target is not e, id(target.body))
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = decide()
+    return found
+
+
+# How many atom evaluations the search for decisive reasons may spend on one verdict.
+MAX_REASON_WORK = 2_000_000
+
+_Node = Any  # a slot number (an atom), or (operator, operands)
+
+
+class _Formula:
+    """A rule's verdict on fixed values as a formula over its atoms, recorded once: which
+    condition each atom gives (by identity) and its truth. The verdict with some conditions
+    made unknown (a masked interpreter's) is then a cheap walk of the formula.
+
+    The recording follows ``Interpreter.decide`` node for node.
+    """
+
+    def __init__(self, interp: Interpreter, values: Mapping[str, Any]) -> None:
+        self.interp = interp
+        self.values = values
+        self.slots: list[tuple] = []  # identity of each atom's condition
+        self.truths: list[Truth] = []
+        self.app: _Node | None = None
+        self.reqs: _Node = ("and", ())
+        self.memo: dict = {}
+
+    @classmethod
+    def record(cls, interp: Interpreter, rule: n.Rule, values: Mapping[str, Any]) -> _Formula:
+        """The formula of ``rule`` on ``values``."""
+        formula = cls(interp, values)
+        if rule.applicability is not None:
+            formula.app = formula.node(rule.applicability, {})
+        formula.reqs = ("and", tuple(formula.node(r, {}) for r in rule.requirements))
+        return formula
+
+    def node(self, e: n.Expr, env: dict[str, _Item]) -> _Node:
+        if isinstance(e, (n.And, n.Or)):
+            return ("and" if isinstance(e, n.And) else "or", tuple(self.node(o, env) for o in e.operands))
+        if isinstance(e, n.Not):
+            return _shared(self.memo, e, lambda: self.node(n.negate(e.operand), env))
+        if isinstance(e, n.Implies):
+            return self.implies(e.antecedent, e.consequent, env)
+        if isinstance(e, n.Conditional):
+            return ("and", (self.implies(e.condition, e.then, env), self.implies(n.Not(e.condition), e.otherwise, env)))
+        if isinstance(e, n.DefinitionRef):
+            return _shared(self.memo, e, lambda: self.node(e.body, env))
+        if isinstance(e, n.Quantified):
+            return self.quantified(e, env)
+        interp = self.interp
+        if isinstance(e, n.Const):
+            return self.slot(e.value, interp.constant_condition(e))
+        truth = interp.truth(e, self.values, env)
+        return self.slot(truth, interp.condition(e, truth, self.values, env))
+
+    def implies(self, antecedent, consequent, env) -> _Node:
+        return ("or", (("not", self.node(antecedent, env)), self.node(consequent, env)))
+
+    def quantified(self, e: n.Quantified, env) -> _Node:
+        interp = self.interp
+        items, fact = interp.value(e.collection, self.values, env)
+        if items is None:
+            return self.slot(None, interp.missing_condition(e, fact, "a value"))
+        if not items:
+            empty = e.quantifier == "all"
+            return self.slot(empty, interp.empty_condition(e, fact, empty))
+        parts = tuple(self.node(e.body, {**env, e.var: _Item(fact, i, record)}) for i, record in enumerate(items))
+        return ("and" if e.quantifier == "all" else "or", parts)
+
+    def slot(self, truth: Truth, condition: Condition) -> int:
+        self.slots.append(_identity(condition))
+        self.truths.append(truth)
+        return len(self.slots) - 1
+
+
+class _Deletion:
+    """Deletion of conditions that are not needed to force a verdict, evaluated on a formula:
+    in order, a block at a time (a block that cannot all go is halved), which drops exactly
+    what dropping them one by one would, since a superset of a sufficient set is sufficient."""
+
+    def __init__(self, formula: _Formula, status: Status) -> None:
+        self.formula = formula
+        self.status = status
+        self.work = 0
+
+    def run(self, identities: list[tuple]) -> list[int]:
+        """The positions of the conditions kept, given each condition's identity in order."""
+        everything = list(range(len(identities)))
+        return self.drop(everything, everything, identities)
+
+    def drop(self, kept: list[int], block: list[int], identities: list[tuple]) -> list[int]:
+        if not block or self.work > MAX_REASON_WORK:
+            return kept
+        gone = set(block)
+        trial = [i for i in kept if i not in gone]
+        if trial and self.verdict({identities[i] for i in trial}) is self.status:
+            return trial
+        if len(block) == 1:
+            return kept
+        half = len(block) // 2
+        kept = self.drop(kept, block[:half], identities)
+        return self.drop(kept, block[half:], identities)
+
+    def verdict(self, keep: set[tuple]) -> Status:
+        """The verdict with every condition outside ``keep`` unknown (as ``Interpreter.masked``)."""
+        f = self.formula
+        memo: dict[int, Truth] = {}
+        applies: Truth = True
+        if f.app is not None:
+            applies = self.truth(f.app, keep, memo)
+            if applies is False:
+                return Status.NOT_APPLICABLE
+        holds = self.truth(f.reqs, keep, memo)
+        if applies is None and holds is not True:
+            return Status.UNKNOWN
+        return _STATUS[holds]
+
+    def truth(self, node: _Node, keep: set[tuple], memo: dict[int, Truth]) -> Truth:
+        self.work += 1
+        if isinstance(node, int):
+            return self.formula.truths[node] if self.formula.slots[node] in keep else None
+        if id(node) in memo:
+            return memo[id(node)]
+        op, parts = node
+        if op == "not":
+            inner = self.truth(parts, keep, memo)
+            found = None if inner is None else not inner
+        else:
+            found = _kleene(op, [self.truth(p, keep, memo) for p in parts])
+        memo[id(node)] = found
+        return found
+
+
+def _kleene(op: str, truths: list[Truth]) -> Truth:
+    """Kleene conjunction ("and") or disjunction ("or") of truth values."""
+    decisive, other = (False, True) if op == "and" else (True, False)
+    if decisive in truths:
+        return decisive
+    return None if None in truths else other
 
 
 def caveated(rule: n.Rule, status: Status) -> tuple[Status, str]:

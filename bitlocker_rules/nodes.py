@@ -7,7 +7,7 @@ rest of the tree's shape as written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
 import attrs
@@ -18,11 +18,50 @@ from .source import SourceText, Span
 
 _SPAN = field(default=None, eq=False, repr=False, kw_only=True)
 
+# Definitions are shared sub-trees (``define d2 = d1 and d1``): a chain of them is a tree of
+# exponential size but a graph of linear size. Nodes cache their hash, computed once per
+# object, and compare without recursion, each pair of objects once: both cost the graph, not
+# the tree, also between two separately loaded copies of a rule file.
+_EQ_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _node(cls):
+    cls = frozen(cache_hash=True)(cls)
+    _EQ_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.eq)
+    cls.__eq__ = _same_tree
+    return cls
+
+
+def _same_tree(self, other: object) -> bool:
+    """Equality as attrs defines it (the fields that take part, spans aside), computed
+    without recursion and comparing each pair of objects once."""
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[Any, Any]] = [(self, other)]
+    while stack:
+        a, b = stack.pop()
+        if a is b or (id(a), id(b)) in seen:
+            continue
+        seen.add((id(a), id(b)))
+        fields = _EQ_FIELDS.get(type(a))
+        if fields is not None:
+            if type(b) is not type(a) or hash(a) != hash(b):
+                return False
+            stack.extend((getattr(a, f), getattr(b, f)) for f in fields)
+        elif isinstance(a, tuple) and isinstance(b, tuple) and type(b) is type(a):
+            if len(a) != len(b):
+                return False
+            stack.extend(zip(a, b))
+        elif a != b:
+            return False
+    return True
+
 
 # --- leaves as parsed -----------------------------------------------------
 
 
-@frozen
+@_node
 class Name:
     """A dotted name as written: a fact, a definition, a bound variable or an enum member."""
 
@@ -35,7 +74,7 @@ class Name:
         return ".".join(self.path)
 
 
-@frozen
+@_node
 class Literal:
     """A literal as written; ``kind`` is string, integer, decimal, version or bool."""
 
@@ -47,7 +86,7 @@ class Literal:
 # --- leaves after checking ----------------------------------------------------
 
 
-@frozen
+@_node
 class FactRef:
     """A resolved reference to a declared fact."""
 
@@ -55,7 +94,7 @@ class FactRef:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class FieldRef:
     """A field of the record a quantifier variable is bound to."""
 
@@ -65,7 +104,7 @@ class FieldRef:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class DefinitionRef:
     """A use of a named definition, with the checked body it stands for."""
 
@@ -74,7 +113,7 @@ class DefinitionRef:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Const:
     """A typed constant: bool, int, float, str, enum member name or WindowsVersion.
 
@@ -90,7 +129,7 @@ class Const:
 # --- structure -------------------------------------------------------------------
 
 
-@frozen
+@_node
 class Compare:
     """``left op right`` with op one of ``== != < <= > >=``."""
 
@@ -100,7 +139,7 @@ class Compare:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Member:
     """``operand in {…}`` or, negated, ``operand not in {…}``."""
 
@@ -110,7 +149,7 @@ class Member:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Presence:
     """``operand is present`` or ``operand is missing``."""
 
@@ -119,7 +158,7 @@ class Presence:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Not:
     """``not operand``."""
 
@@ -127,7 +166,7 @@ class Not:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class And:
     """``a and b and …``."""
 
@@ -135,7 +174,7 @@ class And:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Or:
     """``a or b or …``."""
 
@@ -143,7 +182,7 @@ class Or:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Implies:
     """``antecedent implies consequent``, also written ``if a then b``."""
 
@@ -152,7 +191,7 @@ class Implies:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Conditional:
     """``if condition then a else b``: ``(condition implies a) and (not condition implies b)``."""
 
@@ -162,7 +201,7 @@ class Conditional:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Quantified:
     """``any x in collection: body`` or ``all x in collection: body``."""
 
@@ -173,7 +212,7 @@ class Quantified:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Count:
     """``count(collection)`` or ``count(x in collection: body)``."""
 
@@ -192,7 +231,7 @@ Expr = Union[
 # --- declarations ------------------------------------------------------------------
 
 
-@frozen
+@_node
 class Definition:
     """``define name = expr``."""
 
@@ -201,7 +240,7 @@ class Definition:
     span: Span | None = _SPAN
 
 
-@frozen
+@_node
 class Rule:
     """A rule (``kind == "rule"``) or an informational note (``kind == "note"``).
 
@@ -230,7 +269,7 @@ class Rule:
     spans: Mapping[str, Span] = field(factory=dict, eq=False, repr=False, kw_only=True)
 
 
-@frozen
+@_node
 class Ruleset:
     """One rule file: a header (with the scenarios all its rules are about), definitions, and
     rules and notes in file order."""
@@ -255,24 +294,33 @@ def negate(e: Expr) -> Expr:
 
     Exact in Kleene logic (De Morgan and double negation hold; unknown stays unknown). An
     implication and an if-then-else are negated in their expanded forms, since
-    ``c or not c`` is not true when ``c`` is unknown.
+    ``c or not c`` is not true when ``c`` is unknown. A definition used several times is
+    negated once (its negation is shared), so the result is as small as the input graph.
     """
+    return _negate(e, {})
+
+
+def _negate(e: Expr, done: dict[int, Expr]) -> Expr:
     if isinstance(e, Not):
         return e.operand
     if isinstance(e, And):
-        return Or(tuple(negate(o) for o in e.operands), span=e.span)
+        return Or(tuple(_negate(o, done) for o in e.operands), span=e.span)
     if isinstance(e, Or):
-        return And(tuple(negate(o) for o in e.operands), span=e.span)
+        return And(tuple(_negate(o, done) for o in e.operands), span=e.span)
     if isinstance(e, Implies):
-        return And((e.antecedent, negate(e.consequent)), span=e.span)
+        return And((e.antecedent, _negate(e.consequent, done)), span=e.span)
     if isinstance(e, Conditional):
-        return Or((And((e.condition, negate(e.then)), span=e.span),
-                   And((negate(e.condition), negate(e.otherwise)), span=e.span)), span=e.span)
+        return Or((And((e.condition, _negate(e.then, done)), span=e.span),
+                   And((_negate(e.condition, done), _negate(e.otherwise, done)), span=e.span)), span=e.span)
     if isinstance(e, DefinitionRef):
-        return negate(e.body)
+        # Keyed by the body's identity: every use of one definition shares its body.
+        found = done.get(id(e.body))
+        if found is None:
+            found = done[id(e.body)] = _negate(e.body, done)
+        return found
     if isinstance(e, Quantified):
         other = "any" if e.quantifier == "all" else "all"
-        return Quantified(other, e.var, e.collection, negate(e.body), span=e.span)
+        return Quantified(other, e.var, e.collection, _negate(e.body, done), span=e.span)
     if isinstance(e, Const):
         return Const(not e.value, span=e.span, kind=e.kind)
     if isinstance(e, Member):
@@ -348,25 +396,31 @@ def children(node: object) -> tuple:
     return tuple(found)
 
 
-def facts_read(*exprs: Expr | None) -> tuple[str, ...]:
-    """Every fact a set of checked expressions reads, definitions included, in first-use order."""
-    found: dict[str, None] = {}
+def walk(*exprs: Expr | None) -> Iterator[object]:
+    """Every node of checked expressions, depth first in reading order, each definition's
+    body once (a definition used many times is walked once: the walk costs the graph of
+    shared definitions, not the tree they expand to)."""
+    seen: set[int] = set()
     stack = [e for e in reversed(exprs) if e is not None]
     while stack:
         node = stack.pop()
-        if isinstance(node, FactRef):
-            found[node.fact] = None
+        if isinstance(node, DefinitionRef):
+            if id(node.body) in seen:
+                continue
+            seen.add(id(node.body))
+        yield node
         stack.extend(reversed(children(node)))
-    return tuple(found)
+
+
+def facts_read(*exprs: Expr | None) -> tuple[str, ...]:
+    """Every fact a set of checked expressions reads, definitions included, in first-use order."""
+    return tuple(dict.fromkeys(node.fact for node in walk(*exprs) if isinstance(node, FactRef)))
 
 
 def fields_read(*exprs: Expr | None) -> dict[str, tuple[str, ...]]:
     """Per collection fact, the record fields a set of checked expressions reads, definitions included."""
     found: dict[str, dict[str, None]] = {}
-    stack = [e for e in exprs if e is not None]
-    while stack:
-        node = stack.pop()
+    for node in walk(*exprs):
         if isinstance(node, FieldRef):
             found.setdefault(node.collection, {})[node.field] = None
-        stack.extend(children(node))
     return {collection: tuple(sorted(fields)) for collection, fields in found.items()}

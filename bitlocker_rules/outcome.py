@@ -8,7 +8,7 @@ from typing import Any
 
 from attrs import frozen
 
-from .errors import BitLockerRulesError, Diagnostic, suggest
+from .errors import BitLockerRulesError, Diagnostic, redact, suggest
 from .source import Span
 
 
@@ -67,6 +67,7 @@ def _clipped_repr(value: Any) -> str:
         text = repr(value)
     except Exception:  # noqa: BLE001 - a user's object whose repr fails is still named by its type
         text = f"<{type(value).__name__}>"
+    text = redact(text)  # before the cut, which could leave a part of a password no mask knows
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -10,17 +10,17 @@ excludes it holds; otherwise it stays unknown, so a rule about it never fails on
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import nodes as n
-from .checker import check_condition
+from .cache import cache_key, cached
 from .compiler import compile_ruleset
 from .errors import Diagnostic, InputError, suggest
 from .interpreter import Interpreter
 from .outcome import Condition, ScenarioRecord, Status
 from .source import SourceText
-from .syntax import parse_condition
 from .vocabulary import Scenario, Vocabulary
 
 # Codes of the compiled inference conditions (the compiler's verdict codes of a one-condition rule).
@@ -187,8 +187,20 @@ def _inference_ruleset(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Ru
     """The inference conditions as a checked ruleset of one-condition rules, two per scenario.
 
     A ruleset so that the compiler and the interpreter evaluate them as they do every rule;
-    a scenario without a condition gets ``false`` (it infers nothing).
+    a scenario without a condition gets ``false`` (it infers nothing). Kept between runs
+    for a vocabulary read from a file (see ``cache``).
     """
+    if not vocabulary.fingerprint:
+        return _parsed_inference(inferred, vocabulary)
+    key = cache_key("scenarios", vocabulary.fingerprint, *(s.name for s in inferred))
+    return cached(key, n.Ruleset, lambda: _parsed_inference(inferred, vocabulary), pickle.dumps, pickle.loads)
+
+
+def _parsed_inference(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Ruleset:
+    # Imported here: a run that finds the inference cached never loads the parser.
+    from .checker import check_condition  # noqa: PLC0415
+    from .syntax import parse_condition  # noqa: PLC0415
+
     rules = []
     for s in inferred:
         for side, text in (("on", s.inferred_on), ("off", s.inferred_off)):

@@ -7,6 +7,8 @@ turns raw input values into the typed values the evaluators compare.
 from __future__ import annotations
 
 import functools
+import hashlib
+import marshal
 import math
 import numbers
 import re
@@ -18,6 +20,7 @@ from typing import Any
 
 from attrs import evolve, field, frozen
 
+from .cache import cache_key, cached
 from .errors import Diagnostic, VocabularyError, suggest
 from .resources import vocabulary_path
 from .versions import WindowsVersion, other_digits, parse_windows_version
@@ -216,6 +219,9 @@ class Vocabulary:
     scenarios: Mapping[str, Scenario] = field(factory=_frozen_map, converter=_frozen_map)
     # One converter per fact, built once (see ``value_converter``): what fleets type values with.
     converters: Mapping[str, Converter] = field(init=False, eq=False, repr=False)
+    # A digest of the file it was loaded from ("" when built in code): rulesets checked against
+    # it can be kept between runs under that digest (see ``cache``).
+    fingerprint: str = field(default="", eq=False, repr=False, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         converters = {name: value_converter(f.type, self.releases) for name, f in self.facts.items()}
@@ -472,14 +478,20 @@ def load_vocabulary(path: str | Path) -> Vocabulary:
     """Load and validate a vocabulary file; raise VocabularyError with every problem."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise VocabularyError([Diagnostic("V001", f"cannot read vocabulary: {exc}", path=str(path))])
-    return build_vocabulary(data, origin=str(path))
+        text = path.read_text(encoding="utf-8")
+        data = cached(cache_key("vocabulary", text), dict, lambda: tomllib.loads(text), marshal.dumps, marshal.loads)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise VocabularyError([Diagnostic("V001", f"cannot read vocabulary: {exc}", path=str(path))]) from None
+    return build_vocabulary(data, origin=str(path),
+                            fingerprint=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
 
 
-def build_vocabulary(data: Mapping[str, Any], origin: str = "<vocabulary>") -> Vocabulary:
-    """Build a Vocabulary from already-parsed declarations (the TOML's shape)."""
+def build_vocabulary(data: Mapping[str, Any], origin: str = "<vocabulary>", *, fingerprint: str = "") -> Vocabulary:
+    """Build a Vocabulary from already-parsed declarations (the TOML's shape).
+
+    ``fingerprint`` names the exact text they were read from, so that what is built from this
+    vocabulary may be cached between runs; leave it empty for declarations built in code.
+    """
     problems: list[Diagnostic] = []
     releases = _build_releases(data.get("releases", {}), problems, origin)
     enums = {
@@ -501,7 +513,7 @@ def build_vocabulary(data: Mapping[str, Any], origin: str = "<vocabulary>") -> V
     facts.update((s.fact, _scenario_fact(s)) for s in scenarios.values())
     if problems:
         raise VocabularyError(problems)
-    return Vocabulary(facts=facts, enums=enums, releases=releases, origin=origin, grants=grants,
+    return Vocabulary(facts=facts, enums=enums, releases=releases, origin=origin, grants=grants, fingerprint=fingerprint,
                       scenarios=scenarios)
 
 

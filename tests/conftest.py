@@ -40,3 +40,11 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config):
+    """Keep the built-rulesets cache of this run in a folder of its own, not the user's."""
+    if "BITLOCKER_RULES_CACHE" not in os.environ:
+        import tempfile
+
+        os.environ["BITLOCKER_RULES_CACHE"] = tempfile.mkdtemp(prefix="bitlocker-rules-cache-")

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 
 # Lower rank = closer to the leaves. A module may import only modules of lower rank.
 RANK = {
-    "source": 0, "errors": 1, "versions": 1, "resources": 1,
+    "source": 0, "errors": 1, "versions": 1, "resources": 1, "cache": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2, "reading": 2,
     "syntax": 3, "printer": 3, "facts": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "requirements": 3,
@@ -23,10 +23,10 @@ RANK = {
 # Inside the analysis package, the same rule between its own modules (bottom to top).
 ANALYSIS_RANK = {
     "logic": 0, "values": 0, "unionfind": 0, "summary": 0,
-    "records": 1, "evaluation": 1,
+    "records": 1, "evaluation": 1, "relations": 1,
     "selection": 2,
     "domains": 3, "search": 3, "wording": 3,
-    "analyzer": 4, "lowering": 4,
+    "analyzer": 4, "lowering": 4, "tables": 4,
     "lint": 5, "sarif": 5, "compare": 5, "repair": 5,
     "fleet_repairs": 6,
     "__init__": 7,

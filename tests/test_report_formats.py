@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bitlocker_rules.cli import main
-from bitlocker_rules.errors import _RECOVERY_PASSWORD, SECRET_MASK, _may_hold_password, redact
+from bitlocker_rules.errors import SECRET_MASK, _may_hold_password, redact
 from bitlocker_rules.engine import Engine
 from bitlocker_rules.facts import facts_from_mapping, merge_facts
 from bitlocker_rules.fleet import device_record
@@ -616,57 +616,7 @@ def test_every_fleet_format_masks_a_recovery_password(capsys, tmp_path, fmt):
     assert MASK in out + written
 
 
-# ``redact`` skips the regex when the byte-folding pre-check rules a password out; it must
-# still mask exactly what the full substitution masks.
-
-DIGIT_SETS = ("0123456789", "٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９", "۰۱۲۳۴۵۶۷۸۹", "०१२३४५६७८९")
-SEPARATORS = ("-", " ", "", "--", "  ", "_", ".", "\t", "–", "\u00a0")
-
-
-def _digits(size) -> st.SearchStrategy[str]:
-    """``size`` decimal digits, all ASCII, all of another script, or mixed."""
-    one_script = st.sampled_from(DIGIT_SETS).flatmap(
-        lambda digits: st.text(alphabet=digits, min_size=size, max_size=size))
-    mixed = st.text(alphabet="".join(DIGIT_SETS), min_size=size, max_size=size)
-    return st.sampled_from([one_script, one_script, mixed]).flatmap(lambda strategy: strategy)
-
-
-def _joined(groups: int) -> st.SearchStrategy[str]:
-    """``groups`` groups of six digits, each gap a separator that may or may not count."""
-    return st.tuples(
-        st.lists(_digits(6), min_size=groups, max_size=groups),
-        st.lists(st.sampled_from(SEPARATORS), min_size=groups, max_size=groups),
-    ).map(lambda parts: "".join(g + (sep if i < groups - 1 else "")
-                                for i, (g, sep) in enumerate(zip(*parts))))
-
-
-_separator = st.sampled_from(["-", " ", ""])
-_password = st.lists(_digits(6), min_size=8, max_size=8).flatmap(
-    lambda groups: st.one_of(
-        _separator.map(lambda sep: sep.join(groups)),  # one separator throughout
-        st.lists(_separator, min_size=7, max_size=7).map(  # or any mix
-            lambda seps: groups[0] + "".join(s + g for s, g in zip(seps, groups[1:]))),
-    ))
-_fragment = st.one_of(
-    st.text(max_size=12, alphabet=st.characters(blacklist_categories=("Cs",))),
-    st.text(max_size=12, alphabet="ab -_:\n"),
-    st.text(max_size=6, alphabet="".join(DIGIT_SETS) + "- "),
-    st.integers(min_value=1, max_value=13).flatmap(_digits),
-    st.integers(min_value=2, max_value=10).flatmap(_joined),
-    _password,
-    st.tuples(_digits(1), _password).map("".join),  # a digit just before
-    st.tuples(_password, _digits(1)).map("".join),  # a digit just after
-    st.sampled_from([SECRET, SECRET.replace("-", ""), SECRET.replace("-", " "), MASK, "-", " ", "é", "٣"]),
-)
-
-
-@given(st.lists(_fragment, max_size=8))
-def test_redact_masks_exactly_what_the_full_pattern_masks(fragments):
-    # The whole text, and each fragment alone (where no other fragment trips the pre-check).
-    for text in ["".join(fragments), *fragments]:
-        assert redact(text) == _RECOVERY_PASSWORD.sub(SECRET_MASK, text), ascii(text)
-        if _RECOVERY_PASSWORD.search(text):
-            assert _may_hold_password(text), ascii(text)
+# The masking rule itself, its pre-check and every command's output: tests/test_secrets.py.
 
 
 def test_redact_masks_a_password_in_arabic_indic_digits():

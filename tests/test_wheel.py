@@ -51,6 +51,6 @@ def test_installed_wheel_checks_a_ruleset_outside_the_checkout(wheel, tmp_path):
     assert "BIOS Mode is Legacy" in result.stdout
     where = subprocess.run(
         [str(python), "-c", "import bitlocker_rules.resources as r; print(r.grammar_path())"],
-        cwd=tmp_path, capture_output=True, text=True, check=True,
+        cwd=tmp_path, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": ""},
     )
     assert "_data" in where.stdout and str(ROOT) not in where.stdout

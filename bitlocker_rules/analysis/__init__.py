@@ -94,8 +94,8 @@ from .evaluation import Eval, Get
 from .lint import MAX_CONFLICTS, diagnostic_findings, lint, lint_exit_code
 from .logic import ALL, FAIL, NOT_APPLICABLE, PASS, SATISFIED, UNKNOWN, F, N, T, goal_mask
 from .records import (
-    AnalysisError, Comparison, Difference, Finding, FleetChange, FleetRepair, Location, Prerequisite, Repair,
-    Requirement, RuleConflict, Satisfiability, SettingChange, TurnOff, Witness,
+    AnalysisError, Comparison, Deadline, Difference, Finding, FleetChange, FleetRepair, Location, Prerequisite,
+    Repair, Requirement, RuleConflict, Satisfiability, SettingChange, TurnOff, Undecided, Witness,
 )
 from .fleet_repairs import fleet_repair
 from .repair import repair
@@ -104,8 +104,8 @@ from .wording import requirements_of
 
 __all__ = [
     "ALL", "FAIL", "MAX_COLLECTION_CANDIDATES", "MAX_CONFLICTS", "NOT_APPLICABLE", "PASS", "SATISFIED", "UNKNOWN",
-    "AnalysisError", "Analyzer", "Comparison", "Difference", "Eval", "F", "Finding", "FleetChange", "FleetRepair",
+    "AnalysisError", "Analyzer", "Comparison", "Deadline", "Difference", "Eval", "F", "Finding", "FleetChange", "FleetRepair",
     "Get", "Location", "N", "Prerequisite", "Repair", "Requirement", "RuleConflict", "Satisfiability",
-    "SettingChange", "T", "TurnOff", "Witness", "check_satisfiable", "compare", "diagnostic_findings",
+    "SettingChange", "T", "TurnOff", "Undecided", "Witness", "check_satisfiable", "compare", "diagnostic_findings",
     "findings_to_sarif", "fleet_repair", "goal_mask", "lint", "lint_exit_code", "repair", "requirements_of",
 ]

@@ -12,11 +12,11 @@ from ..outcome import Status
 from ..vocabulary import Vocabulary
 from .domains import _domains
 from .logic import goal_mask
-from .records import AnalysisError, RuleConflict, Satisfiability, Witness
+from .records import AnalysisError, Deadline, RuleConflict, Satisfiability, Undecided, Witness
 from .search import _Constraint, _groups, _prepare, _search
 from .selection import _Entry, _entries, _interpreter_state
 from .unionfind import _Union
-from .values import _show, _typed
+from .values import MAX_RECORDS, _show, _too_large, _typed
 from .wording import requirements_of
 
 
@@ -30,12 +30,15 @@ class Analyzer:
     ``rulesets`` are LoadedRulesets (``engine.load_ruleset``) or checked ``Ruleset``s;
     ``rules`` optionally restricts the selection to these rule ids. Rules outside the
     decidable fragment are listed in ``unsupported`` (with diagnostics); a question that
-    involves them raises ``AnalysisError``.
+    involves them raises ``AnalysisError``. Every search stops at ``deadline`` (a
+    ``Deadline``, or seconds from now; None: no limit) with ``Undecided``.
     """
 
-    def __init__(self, rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None) -> None:
+    def __init__(self, rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None,
+                 deadline: Deadline | float | None = None) -> None:
         self.vocabulary = vocabulary
         self.rulesets = tuple(rulesets)
+        self.deadline = Deadline.of(deadline)
         self.entries = _entries(self.rulesets, vocabulary, rules)
         self._domain_cache: dict[tuple[int, ...], dict[str, tuple]] = {}
 
@@ -81,7 +84,7 @@ class Analyzer:
         result = dict(fixed)
         for group in _groups(constraints):
             entries = list({e.index: e for c in group for e in c.entries}.values())
-            found = _search(group, fixed, self.domains(entries, fixed))
+            found = _search(group, fixed, self.domains(entries, fixed), deadline=self.deadline)
             if found is None:
                 return None
             result.update(found)
@@ -106,7 +109,7 @@ class Analyzer:
     def witness(self, assignment: Mapping[str, Any], entries: Sequence[_Entry],
                 check: Sequence[tuple[_Entry, int]] = ()) -> Witness:
         """A Witness for ``assignment``; every (entry, goal) in ``check`` is confirmed by the interpreter."""
-        values = _typed(assignment)
+        values = _typed(_written_out(assignment))
         for entry, goal in check:
             state = _interpreter_state(entry, values)
             if not state & goal:
@@ -204,6 +207,16 @@ class Analyzer:
         return RuleConflict(tuple(e.id for e in core), tuple(e.ruleset.id for e in core), requirements, device_facts)
 
 
+def _written_out(assignment: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``assignment``, if no collection in it is too large to write out; else AnalysisError (A105)."""
+    found = _too_large(assignment)
+    if found is not None:
+        raise AnalysisError([Diagnostic(
+            "A105", f"the answer needs {found[1]} records of {found[0]}; the analyser writes out at most "
+            f"{MAX_RECORDS}", severity="warning", help="compare counts with smaller numbers")])
+    return assignment
+
+
 def _goal_of(goal: Goal, entry: _Entry) -> int:
     """The goal mask of ``entry``: ``goal`` itself, or its entry under the entry's index."""
     return goal if isinstance(goal, int) else goal[entry.index]
@@ -225,21 +238,29 @@ def _components(entries: Sequence[_Entry], fixed: Mapping[str, Any]) -> list[lis
 
 def check_satisfiable(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str] | None = None,
                       facts: Mapping[str, Any] | Any = None, fixed_namespaces: Iterable[str] = (),
-                      goal: str | Status | Iterable[Status | str] = "satisfied") -> Satisfiability:
+                      goal: str | Status | Iterable[Status | str] = "satisfied",
+                      timeout: float | Deadline | None = None) -> Satisfiability:
     """Can some assignment of the free facts give every selected rule a verdict in ``goal``?
 
     ``facts`` (a values mapping or a Facts record) fixes those facts; facts of a namespace
     in ``fixed_namespaces`` that ``facts`` lacks are fixed as missing. Returns a witness
-    validated by the interpreter, or a minimal conflicting set of rules.
+    validated by the interpreter, or a minimal conflicting set of rules. ``timeout``
+    (seconds, or a ``Deadline``; None: no limit): past it the answer is undecided
+    (``satisfiable`` None, ``undecided`` says so).
     """
-    analyzer = Analyzer(rulesets, vocabulary, rules)
+    analyzer = Analyzer(rulesets, vocabulary, rules, Deadline.of(timeout))
     entries = analyzer.select()
     mask = goal_mask(goal)
     fixed = _fixed(entries, facts, set(fixed_namespaces), vocabulary)
-    assignment = analyzer.solve([(e, mask) for e in entries], fixed)
-    if assignment is not None:
-        return Satisfiability(True, analyzer.witness(assignment, entries, [(e, mask) for e in entries]))
-    core = analyzer.minimal_conflict(entries, mask, fixed) or []
+    try:
+        analyzer.deadline.step("searching for an assignment that satisfies every rule")
+        assignment = analyzer.solve([(e, mask) for e in entries], fixed)
+        if assignment is not None:
+            return Satisfiability(True, analyzer.witness(assignment, entries, [(e, mask) for e in entries]))
+        analyzer.deadline.step("shrinking the rules that conflict to a minimal set")
+        core = analyzer.minimal_conflict(entries, mask, fixed) or []
+    except Undecided as exc:
+        return Satisfiability(None, undecided=exc.diagnostics[0].message)
     return Satisfiability(False, conflict=analyzer.conflict(core))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
@@ -58,14 +59,18 @@ def _integer_points(consts: list, m: int) -> list[int]:
 
 
 def _decimal_points(consts: list, m: int) -> list[float]:
-    bounds = sorted({float(c) for c in consts})
+    """Every decimal constant, and ``m`` values in each interval around and between them
+    (whole numbers first, then midpoints): as many points as constants, whatever the range."""
+    # A number past the largest float compares alike with every decimal: it cuts nothing.
+    bounds = sorted({float(c) for c in consts if abs(c) <= sys.float_info.max})
     if not bounds:
         return [float(i) for i in range(m)]
     points = list(bounds)
     points += [math.floor(bounds[0]) - (1 if float(bounds[0]).is_integer() else 0) - i for i in range(m)]
     points += [math.ceil(bounds[-1]) + (1 if float(bounds[-1]).is_integer() else 0) + i for i in range(m)]
     for lo, hi in zip(bounds, bounds[1:]):
-        whole = [float(x) for x in range(math.floor(lo) + 1, math.ceil(hi)) if lo < x < hi][:m]
+        first = math.floor(lo) + 1  # the whole numbers strictly between, at most m of them
+        whole = [float(x) for x in range(first, min(math.ceil(hi), first + m))]
         inner = sorted(set([lo, *whole, hi]))
         while len(inner) - 2 < m:
             gaps = sorted(zip(inner, inner[1:]), key=lambda g: g[1] - g[0], reverse=True)
@@ -215,10 +220,19 @@ def _shared_constants(members: list[tuple], consts: Mapping[tuple, list], fixed:
     shared = [c for t in members for c in consts.get(t, ())]
     if len(members) > 1:
         # A fact compared with another may need to equal (or pass) the other's value:
-        # fixed values, and the current values a repair may keep, act as constants.
-        shared += [fixed[t[1]] for t in members if t[0] == "f" and fixed.get(t[1]) is not None]
-        shared += [first[t[1]] for t in members if t[0] == "f" and first and first.get(t[1]) is not None]
+        # fixed values, and the current values a repair may keep, act as constants; so do
+        # the fields of a fixed collection's records (a device's volumes).
+        for given in (fixed, first or {}):
+            shared += [given[t[1]] for t in members if t[0] == "f" and given.get(t[1]) is not None]
+            shared += [value for t in members if t[0] == "c" for value in _field_values(given.get(t[1]), t[2])]
     return list({(type(c), c): c for c in shared}.values())
+
+
+def _field_values(records: Any, name: str) -> list:
+    """The values the records of a given collection (None: missing) hold in field ``name``."""
+    if not records:
+        return []
+    return [record.get(name) for record in records if record.get(name) is not None]
 
 
 def _representatives(members: list[tuple], fixed: Mapping[str, Any]) -> int:
@@ -271,13 +285,25 @@ def _collection_values(name: str, coll: _Coll, values: dict[tuple, list], entry:
         _limit(name, sum(math.comb(len(types), s) for s in range(bound + 1)), bound, entry)
         return _combinations(types, bound, itertools.combinations)
     bound = coll.bound()
-    explicit = sum(math.comb(len(types) + s - 1, s) for s in range(bound + 1))
+    explicit = _multisets(len(types), bound)
     carried = _CarriedCopies.plan(coll, len(types))
     if carried is not None and carried.total < explicit:
         _limit(name, carried.total, carried.support, entry)
         return carried.candidates(types)
     _limit(name, explicit, bound, entry)
     return _combinations(types, bound, itertools.combinations_with_replacement)
+
+
+def _multisets(types: int, bound: int) -> int:
+    """How many multisets of up to ``bound`` records of ``types`` kinds there are, counted
+    only up to just past MAX_COLLECTION_CANDIDATES (a count compared with 1000000000 would
+    otherwise add up a billion binomials before being refused)."""
+    total = 0
+    for size in range(bound + 1):
+        total += math.comb(types + size - 1, size)
+        if total > MAX_COLLECTION_CANDIDATES:
+            break
+    return total
 
 
 def _record_types(name: str, coll: _Coll, values: dict[tuple, list], fixed: Mapping[str, Any],
@@ -368,8 +394,8 @@ def _limit(name: str, total: int, bound: int, entry: _Entry) -> None:
     """Refuse (A103) a collection that would need more than MAX_COLLECTION_CANDIDATES candidates."""
     if total > MAX_COLLECTION_CANDIDATES:
         raise AnalysisError([Diagnostic(
-            "A103", f"{name} would need {total} candidate collections (up to {bound} distinct records) "
-            f"for an exact answer; the analyser stops at {MAX_COLLECTION_CANDIDATES}",
+            "A103", f"{name} would need more than {MAX_COLLECTION_CANDIDATES} candidate collections "
+            f"(of up to {bound} records) for an exact answer",
             severity="warning", source=entry.source, span=entry.rule.span,
             help="count one expression per collection, compare counts with smaller numbers, "
                  "or quantify over fewer fields",

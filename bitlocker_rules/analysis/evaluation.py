@@ -24,14 +24,19 @@ _UN: Any = _Unassigned()
 
 
 class _Ctx:
-    """One search: the assignment (fact → value, None = missing; absent = undetermined)."""
+    """One search: the assignment (fact → value, None = missing; absent = undetermined).
 
-    __slots__ = ("asg", "domains", "cache")
+    ``memo`` holds the masks of definitions under the assignment as it is now; whoever
+    changes the assignment clears it (``_Entry.state`` does, before each evaluation).
+    """
+
+    __slots__ = ("asg", "domains", "cache", "memo")
 
     def __init__(self, asg: dict[str, Any], domains: Mapping[str, tuple]) -> None:
         self.asg = asg
         self.domains = domains
         self.cache: dict[int, int] = {}
+        self.memo: dict[int, int] = {}
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -58,6 +63,9 @@ class _Compiler:
     # Atom keys index the per-search mask cache, shared by every rule: unique per process.
     keys = itertools.count()
 
+    def __init__(self) -> None:
+        self.definitions: dict[int, Eval] = {}  # id of a definition's body → its closure
+
     def condition(self, e) -> Eval:
         if isinstance(e, n.And):
             return self.junction([self.condition(o) for o in e.operands], conjunction=True)
@@ -77,7 +85,10 @@ class _Compiler:
 
             return conditional
         if isinstance(e, n.DefinitionRef):
-            return self.condition(e.body)
+            found = self.definitions.get(id(e.body))
+            if found is None:
+                found = self.definitions[id(e.body)] = self.definition(self.condition(e.body))
+            return found
         if isinstance(e, n.Quantified):
             return self.quantified(e)
         if isinstance(e, n.Const):
@@ -90,6 +101,19 @@ class _Compiler:
         if isinstance(e, n.Presence):
             return self.presence(e)
         raise TypeError(f"not a condition: {type(e).__name__}")
+
+    def definition(self, body: Eval) -> Eval:
+        """A definition's closure: evaluated once per assignment (definitions are closed, so
+        its mask does not depend on quantifier variables), however often it is used."""
+        key = next(self.keys)
+
+        def definition(ctx, env):
+            found = ctx.memo.get(key)
+            if found is None:
+                found = ctx.memo[key] = body(ctx, env)
+            return found
+
+        return definition
 
     @staticmethod
     def junction(parts: list[Eval], conjunction: bool) -> Eval:
@@ -243,7 +267,9 @@ def _over(ctx: _Ctx, fact: str, key: int | None, truth: Callable[[Any], int]) ->
     if domain is None:
         return ALL
     mask = 0
-    for value in domain:
+    # Missing (last in every value set) first: with it, most atoms reach every truth value
+    # within a few values, and the loop stops there rather than running through thousands.
+    for value in reversed(domain):
         mask |= truth(value)
         if mask == ALL:
             break

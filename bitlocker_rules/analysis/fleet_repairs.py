@@ -11,7 +11,7 @@ from .analyzer import Analyzer, _values_of
 from .domains import _domains
 from .evaluation import _EMPTY, _complete, _Ctx
 from .logic import goal_mask
-from .records import FleetChange, FleetRepair, SettingChange
+from .records import Deadline, FleetChange, FleetRepair, SettingChange
 from .repair import _change, _policy
 from .selection import _Entry, _interpreter_state
 from .values import _typed
@@ -21,11 +21,13 @@ _SATISFIED = goal_mask("satisfied")
 
 
 def fleet_repair(rulesets: Iterable[Any], vocabulary: Vocabulary, devices: Iterable[Any], *,
-                 rules: Iterable[str] | None = None, top: int = 5) -> FleetRepair:
+                 rules: Iterable[str] | None = None, top: int = 5,
+                 timeout: float | Deadline | None = None) -> FleetRepair:
     """The one policy-setting change (fact → value, set on every device) that makes the most
     devices satisfy every selected rule. ``devices`` are Facts records or values mappings
-    (each with its own effective policy settings)."""
-    analyzer = Analyzer(rulesets, vocabulary, rules)
+    (each with its own effective policy settings). ``timeout`` (seconds, or a ``Deadline``;
+    None: no limit): past it ``Undecided`` is raised."""
+    analyzer = Analyzer(rulesets, vocabulary, rules, Deadline.of(timeout))
     entries = analyzer.select()
     fleet = [dict(_values_of(d)) for d in devices]
     settings = list(dict.fromkeys(f for e in entries for f in e.facts if _policy(vocabulary, f)))
@@ -34,6 +36,7 @@ def fleet_repair(rulesets: Iterable[Any], vocabulary: Vocabulary, devices: Itera
     before = sum(all(row) for row in base)
     ranking = [FleetChange(None, before)]
     for fact in settings:
+        analyzer.deadline.step(f"setting {fact} on every device")
         ranking += _fleet_changes(analyzer, entries, fleet, base, fact, domains.get(fact, ()))
     ranking.sort(key=lambda c: -c.devices_satisfied)
     best = ranking[0]
@@ -62,6 +65,7 @@ def _fleet_changes(analyzer: Analyzer, entries: Sequence[_Entry], fleet: Sequenc
     old = fleet[0].get(fact) if len(olds) == 1 and fleet else None
     found = []
     for value in values:
+        analyzer.deadline.check()
         count = sum(1 for d in ready if all(_satisfied(entries[i], {**fleet[d], fact: value}) for i in touching))
         change = _change(analyzer, fact, old, value)
         if len(olds) > 1:

@@ -4,7 +4,7 @@ diagnostics as findings; the exit code findings give."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from attrs import evolve, frozen
@@ -17,9 +17,10 @@ from .analyzer import Analyzer
 from .domains import _domains
 from .evaluation import _EMPTY, _complete, _Ctx
 from .logic import FAIL, PASS, _APPLICABLE, _GOAL_WORDS, goal_mask
-from .records import _CODES, AnalysisError, Finding, Location, _location
-from .selection import _Entry, assuming
-from .unionfind import _Union
+from . import relations
+from .records import _CODES, AnalysisError, Deadline, Finding, Location, Undecided, _location
+from .selection import _Entry, _Shapes, assuming
+from .tables import _Tables, _masks
 
 
 MAX_CONFLICTS = 50
@@ -29,7 +30,8 @@ _SAMPLES = 96
 
 
 def lint(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str] | None = None,
-         implication: bool = True, assumed: Mapping[str, bool] | None = None) -> list[Finding]:
+         implication: bool = True, assumed: Mapping[str, bool] | None = None,
+         timeout: float | Deadline | None = None, progress: Callable[[str], None] | None = None) -> list[Finding]:
     """Semantic findings for the selected rules (the checker's diagnostics come from loading).
 
     Per rule: can never pass (L101), can never fail (L102), never applicable (L103). Per
@@ -42,27 +44,44 @@ def lint(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str
     conflicts: rulesets contradict each other when their scenarios hold together. A rule
     is useless, redundant or equivalent only if it is so in every scenario, so the other
     findings read the rules as written.
+
+    ``timeout`` (seconds, or a ``Deadline``; None: no limit): the checks still running when
+    it passes are reported as one finding L108 (undecided), after every finding made by
+    then, the cheap ones (L100, L106) first; ``progress`` is told what is being checked.
     """
     rulesets = list(rulesets)
-    analyzer = Analyzer(rulesets, vocabulary, rules)
+    analyzer = Analyzer(rulesets, vocabulary, rules, Deadline.of(timeout, progress))
     findings = _unused_definitions(analyzer)
     findings += [_unsupported(e) for e in analyzer.entries if e.problems]
+    try:
+        _semantic_findings(analyzer, rulesets, rules, implication, assumed, findings)
+    except Undecided as exc:
+        findings.append(_finding("L108", f"{exc.diagnostics[0].message}: lint stopped there; the findings "
+                                 "before this one hold, others may be missing", [],
+                                 details={"time_limit": exc.limit, "doing": exc.doing}))
+    return findings
+
+
+def _semantic_findings(analyzer: Analyzer, rulesets: list[Any], rules: Iterable[str] | None, implication: bool,
+                       assumed: Mapping[str, bool] | None, findings: list[Finding]) -> None:
+    """Append to ``findings`` what lint finds per rule, per pair and over the selection."""
     usable = [e for e in analyzer.entries if not e.problems]
-    per_rule = _check_each_rule(analyzer, usable)
-    findings += per_rule.findings
+    tables = _Tables.of(usable, analyzer.vocabulary, analyzer.deadline)
+    per_rule = _check_each_rule(analyzer, usable, tables, findings)
+    analyzer.deadline.step("sampling assignments")
     samples = _samples(analyzer, usable, per_rule.can)
     bits = {e.index: _satisfied_bits(e, samples) for e in usable if e.index in per_rule.can}
     if implication:
-        findings += _implications(analyzer, per_rule.healthy, per_rule.can, bits)
+        _implications(analyzer, per_rule.healthy, per_rule.can, bits, tables, findings)
     if assumed:
-        scoped = Analyzer(assuming(rulesets, assumed), vocabulary, rules)
+        scoped = Analyzer(assuming(rulesets, assumed), analyzer.vocabulary, rules, analyzer.deadline)
         holdable = {e.index for e in per_rule.holdable}
         entries = [e for e in scoped.entries if e.index in holdable and scoped.satisfiable([e], _GOAL_WORDS["satisfied"])]
         samples = _samples(scoped, entries, {e.index: per_rule.can[e.index] for e in entries})
-        findings += _conflicts(scoped, entries, {e.index: _satisfied_bits(e, samples) for e in entries})
+        scoped_tables = _Tables.of(entries, scoped.vocabulary, scoped.deadline)
+        _conflicts(scoped, entries, {e.index: _satisfied_bits(e, samples) for e in entries}, scoped_tables, findings)
     else:
-        findings += _conflicts(analyzer, per_rule.holdable, bits)
-    return findings
+        _conflicts(analyzer, per_rule.holdable, bits, tables, findings)
 
 
 @frozen
@@ -70,21 +89,23 @@ class _PerRule:
     """What lint learns from each rule on its own."""
 
     can: dict[int, dict[str, dict[str, Any] | None]]  # rule index → state → a witness, or None
-    findings: list[Finding]
     healthy: list[_Entry]  # rules that can pass and can fail: checked for implications
     holdable: list[_Entry]  # rules that can be satisfied: checked for conflicts
 
 
-def _check_each_rule(analyzer: Analyzer, entries: Sequence[_Entry]) -> _PerRule:
-    """The states each rule can reach, and a finding for each rule that never applies,
-    never passes or never fails (or that the analyser cannot decide after all)."""
+def _check_each_rule(analyzer: Analyzer, entries: Sequence[_Entry], tables: _Tables,
+                     findings: list[Finding]) -> _PerRule:
+    """The states each rule can reach; appends to ``findings`` one for each rule that never
+    applies, never passes or never fails (or that the analyser cannot decide after all)."""
     can: dict[int, dict[str, dict[str, Any] | None]] = {}
-    findings: list[Finding] = []
     healthy: list[_Entry] = []
     holdable: list[_Entry] = []
-    for e in entries:
+    for i, e in enumerate(entries):
+        analyzer.deadline.step(f"rule {e.id} on its own ({i + 1} of {len(entries)})")
         try:
-            found = _reachable(analyzer, e)
+            found = _reachable(analyzer, e, tables)
+        except Undecided:
+            raise
         except AnalysisError as exc:
             findings.append(_finding("L100", exc.diagnostics[0].message + f" (rule {e.id} is not analysed)", [e]))
             continue
@@ -96,7 +117,7 @@ def _check_each_rule(analyzer: Analyzer, entries: Sequence[_Entry]) -> _PerRule:
             findings.append(finding)
         if found["satisfied"] is not None:
             holdable.append(e)
-    return _PerRule(can, findings, healthy, holdable)
+    return _PerRule(can, healthy, holdable)
 
 
 def _unsupported(e: _Entry) -> Finding:
@@ -129,7 +150,7 @@ def _finding(code: str, message: str, entries: Sequence[_Entry], details: Mappin
     return Finding(code, severity or _CODES[code][2], message, tuple(e.id for e in entries), tuple(locations), info)
 
 
-def _reachable(analyzer: Analyzer, e: _Entry) -> dict[str, dict[str, Any] | None]:
+def _reachable(analyzer: Analyzer, e: _Entry, tables: _Tables) -> dict[str, dict[str, Any] | None]:
     """For one rule: an assignment reaching each interesting state, or None when none does."""
     goals = {
         "pass": goal_mask(PASS), "fail": goal_mask(FAIL), "satisfied": goal_mask("satisfied"),
@@ -137,6 +158,8 @@ def _reachable(analyzer: Analyzer, e: _Entry) -> dict[str, dict[str, Any] | None
     }
     if e.rule.applicability is not None:
         goals["applicable"] = _APPLICABLE
+    if tables.has(e):
+        return {name: tables.witness(e, mask) for name, mask in goals.items()}
     return {name: analyzer.solve([(e, mask)]) for name, mask in goals.items()}
 
 
@@ -220,54 +243,83 @@ def _readers(entries: Sequence[_Entry]) -> dict[str, list[_Entry]]:
     return readers
 
 
-def _implications(analyzer: Analyzer, entries: Sequence[_Entry], can, bits) -> list[Finding]:
-    """L104 and L105: rules implied by, or equivalent to, another rule they share a fact with."""
-    satisfied, broken = _GOAL_WORDS["satisfied"], _GOAL_WORDS["not_satisfied"]
-    readers = _readers(entries)
-    implied: set[tuple[int, int]] = set()
-    for a in entries:
-        partners = {b.index: b for f in set(a.facts) for b in readers[f] if b.index != a.index}
-        for b in partners.values():
-            if bits[a.index] & ~bits[b.index]:
-                continue  # a sample satisfies a and not b
-            if any(_holds(b, w, broken) for w in (can[a.index]["pass"], can[a.index]["satisfied"]) if w):
-                continue  # a's own witnesses satisfy a and not b
-            if analyzer.solve([(a, satisfied), (b, broken)]) is None:
-                implied.add((a.index, b.index))
-    return _implication_findings(entries, implied)
+def _implications(analyzer: Analyzer, entries: Sequence[_Entry], can, bits, tables: _Tables,
+                  findings: list[Finding]) -> None:
+    """L104 and L105: rules implied by, or equivalent to, another rule they share a fact with
+    (appended to ``findings``; those proved so far when time runs out). Rules with the same
+    conditions are equivalent without a search: one of them stands for the others."""
+    same = _same_conditions(entries)
+    distinct = [e for e in entries if e.index in same]
+    readers = _readers(distinct)
+    masks = _masks(tables, distinct, _GOAL_WORDS["satisfied"])
+    tabled: dict[str, list[tuple[int, int]]] = {}  # fact → (index, mask) of the rules of its table
+    for e in distinct:
+        if e.index in masks:
+            tabled.setdefault(tables.fact[e.index], []).append((e.index, masks[e.index]))
+    untabled = {f: [b for b in readers[f] if b.index not in masks] for f in readers}
+    implied: dict[int, int] = {}  # rule index → the rules it implies, as bits
+    try:
+        for i, a in enumerate(distinct):
+            analyzer.deadline.step(f"rules implied by {a.id} ({i + 1} of {len(distinct)})")
+            found = 0
+            mine = masks.get(a.index)
+            if mine is not None:  # read off the table: exact, no search
+                for b, theirs in tabled[tables.fact[a.index]]:
+                    if b != a.index and not mine & ~theirs:
+                        found |= 1 << b
+            partners = {b.index: b for f in set(a.facts) for b in (readers[f] if mine is None else untabled[f])
+                        if b.index != a.index}
+            for b in partners.values():
+                if _implies(analyzer, a, b, can, bits):
+                    found |= 1 << b.index
+            implied[a.index] = found
+    finally:
+        findings += _implication_findings(entries, _with_same(implied, same))
 
 
-def _implication_findings(entries: Sequence[_Entry], implied: set[tuple[int, int]]) -> list[Finding]:
+def _same_conditions(entries: Sequence[_Entry]) -> dict[int, int]:
+    """For the first of each group of entries with the same conditions: the group, as bits."""
+    shapes = _Shapes()
+    first: dict[int, int] = {}
+    groups: dict[int, int] = {}
+    for e in entries:
+        head = first.setdefault(shapes.rule(e.rule), e.index)
+        groups[head] = groups.get(head, 0) | 1 << e.index
+    return groups
+
+
+def _with_same(implied: Mapping[int, int], same: Mapping[int, int]) -> dict[int, int]:
+    """The implications among the first of each group, extended to every member of the groups
+    (which imply each other)."""
+    full: dict[int, int] = {}
+    for head, targets in implied.items():
+        reached = 0
+        for b in relations.bits(targets):
+            reached |= same[b]
+        for member in relations.bits(same[head]):
+            full[member] = reached | same[head] & ~(1 << member)
+    return full
+
+
+def _implies(analyzer: Analyzer, a: _Entry, b: _Entry, can, bits) -> bool:
+    """Whether every assignment that satisfies ``a`` satisfies ``b``."""
+    if bits[a.index] & ~bits[b.index]:
+        return False  # a sample satisfies a and not b
+    broken = _GOAL_WORDS["not_satisfied"]
+    if any(_holds(b, w, broken) for w in (can[a.index]["pass"], can[a.index]["satisfied"]) if w):
+        return False  # a's own witnesses satisfy a and not b
+    return analyzer.solve([(a, _GOAL_WORDS["satisfied"]), (b, broken)]) is None
+
+
+def _implication_findings(entries: Sequence[_Entry], implied: Mapping[int, int]) -> list[Finding]:
     """Equivalent rules as one finding per class; one-way implications between classes,
     without those that follow from two others (A ⇒ C ⇒ B makes A ⇒ B redundant to say)."""
-    classes = _equivalence_classes(entries, implied)
-    findings = [_equivalent(members) for members in classes if len(members) > 1]
-    head = {e.index: members[0].index for members in classes for e in members}
-    edges = {(head[a], head[b]) for a, b in implied if head[a] != head[b]}
     index = {e.index: e for e in entries}
-    findings += [_redundant(index[b], index[a]) for a, b in _not_transitive(edges)]
+    classes = relations.equivalence_classes([e.index for e in entries], implied)
+    findings = [_equivalent([index[i] for i in members]) for members in classes if len(members) > 1]
+    edges = relations.between_classes(classes, implied)
+    findings += [_redundant(index[b], index[a]) for a, b in relations.not_transitive(edges)]
     return findings
-
-
-def _equivalence_classes(entries: Sequence[_Entry], implied: set[tuple[int, int]]) -> list[list[_Entry]]:
-    """The entries grouped by mutual implication, in selection order."""
-    union = _Union()
-    for a, b in implied:
-        union.find(("r", a))
-        if (b, a) in implied:
-            union.union(("r", a), ("r", b))
-    classes: dict[tuple, list[_Entry]] = {}
-    for e in entries:
-        classes.setdefault(union.find(("r", e.index)), []).append(e)
-    return list(classes.values())
-
-
-def _not_transitive(edges: set[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The implications a ⇒ b, in order, that do not follow from some a ⇒ c ⇒ b."""
-    after: dict[int, set[int]] = {}
-    for a, b in edges:
-        after.setdefault(a, set()).add(b)
-    return [(a, b) for a, b in sorted(edges) if not any(b in after.get(c, ()) for c in after[a] if c != b)]
 
 
 def _equivalent(members: Sequence[_Entry]) -> Finding:
@@ -291,28 +343,105 @@ def _redundant(rule: _Entry, implied_by: _Entry) -> Finding:
                     severity="warning" if same else "info")
 
 
-def _conflicts(analyzer: Analyzer, entries: Sequence[_Entry], bits) -> list[Finding]:
-    """Minimal sets of satisfiable rules that cannot be satisfied together."""
-    cores = _conflicting_pairs(analyzer, entries, bits)
-    # Then larger cores among what remains once one rule of each pair is set aside.
-    removed = {core[-1].index for core in cores}
-    rest = [e for e in entries if e.index not in removed]
-    cores += analyzer.split(rest, _GOAL_WORDS["satisfied"])[1][:MAX_CONFLICTS]
-    return [_conflict_finding(analyzer, core) for core in cores]
+def _conflicts(analyzer: Analyzer, entries: Sequence[_Entry], bits, tables: _Tables,
+               findings: list[Finding]) -> None:
+    """Minimal sets of satisfiable rules that cannot be satisfied together (appended to
+    ``findings``; those found so far when time runs out)."""
+    cores: list[list[_Entry]] = []
+    try:
+        _conflicting_pairs(analyzer, entries, bits, tables, cores)
+        # Then larger cores among what remains once one rule of each pair is set aside:
+        # read off the tables among rules of one fact, then searched among all the rest
+        # unless a quick assignment satisfies them all.
+        removed = {core[-1].index for core in cores}
+        rest = [e for e in entries if e.index not in removed]
+        cores += _table_conflicts(tables, rest)
+        removed |= {core[-1].index for core in cores}
+        rest = [e for e in rest if e.index not in removed]
+        analyzer.deadline.step(f"conflicts among {len(rest)} rules")
+        if not _all_satisfiable(analyzer, rest, tables):
+            cores += analyzer.split(rest, _GOAL_WORDS["satisfied"])[1][:MAX_CONFLICTS]
+    finally:
+        findings += [_conflict_finding(analyzer, core) for core in cores]
 
 
-def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[_Entry], bits) -> list[list[_Entry]]:
-    """Every pair of rules sharing a fact that cannot be satisfied together (found exactly)."""
+def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[_Entry], bits, tables: _Tables,
+                       cores: list[list[_Entry]]) -> None:
+    """Append to ``cores`` every pair of rules sharing a fact that cannot be satisfied together."""
     satisfied = _GOAL_WORDS["satisfied"]
     readers = _readers(entries)
-    cores: list[list[_Entry]] = []
-    for a in entries:
+    masks = _masks(tables, entries, satisfied)
+    for i, a in enumerate(entries):
+        analyzer.deadline.step(f"rules in conflict with {a.id} ({i + 1} of {len(entries)})")
         for b in {b.index: b for f in set(a.facts) for b in readers[f] if b.index > a.index}.values():
             if bits[a.index] & bits[b.index]:
                 continue  # a sample satisfies both
+            if tables.shared(a, b):
+                if not masks[a.index] & masks[b.index]:
+                    cores.append([a, b])
+                continue
             if analyzer.solve([(a, satisfied), (b, satisfied)]) is None:
                 cores.append([a, b])
+
+
+def _table_conflicts(tables: _Tables, entries: Sequence[_Entry]) -> list[list[_Entry]]:
+    """Minimal conflicting sets among rules of one fact, read off their tables: in order, each
+    rule that satisfies nothing together with the rules kept before it is left out, with a
+    minimal set of those rules (each shrunk by deletion, in order), then itself."""
+    masks = _masks(tables, entries, _GOAL_WORDS["satisfied"])
+    cores: list[list[_Entry]] = []
+    kept: dict[str, list[_Entry]] = {}
+    for e in entries:
+        if e.index not in masks:
+            continue
+        group = kept.setdefault(tables.fact[e.index], [])
+        if _common(masks, group) & masks[e.index]:
+            group.append(e)
+        else:
+            cores.append(_mask_core(masks, group, masks[e.index]) + [e])
     return cores
+
+
+def _common(masks: Mapping[int, int], entries: Sequence[_Entry]) -> int:
+    """The values every entry of ``entries`` is satisfied on (all values for none)."""
+    common = -1
+    for e in entries:
+        common &= masks[e.index]
+    return common
+
+
+def _mask_core(masks: Mapping[int, int], kept: Sequence[_Entry], mask: int) -> list[_Entry]:
+    """A minimal subset of ``kept`` satisfied on no value of ``mask``, by deletion in order
+    (what is kept so far and what is still to try, each as one mask)."""
+    after = [-1] * (len(kept) + 1)
+    for i in range(len(kept) - 1, -1, -1):
+        after[i] = after[i + 1] & masks[kept[i].index]
+    core, before = [], mask
+    for i, e in enumerate(kept):
+        if before & after[i + 1]:  # needed: without it some value would satisfy them all
+            core.append(e)
+            before &= masks[e.index]
+    return core
+
+
+def _all_satisfiable(analyzer: Analyzer, entries: Sequence[_Entry], tables: _Tables) -> bool:
+    """True when a quick assignment satisfies every entry: each tabled fact at a value that
+    satisfies all of its rules, the other rules searched with those values fixed (False
+    proves nothing)."""
+    satisfied = _GOAL_WORDS["satisfied"]
+    masks = _masks(tables, entries, satisfied)
+    groups: dict[str, list[_Entry]] = {}
+    for e in entries:
+        if e.index in masks:
+            groups.setdefault(tables.fact[e.index], []).append(e)
+    chosen = {}
+    for fact, members in groups.items():
+        common = _common(masks, members)
+        if not common:
+            return False
+        chosen[fact] = tables.values[fact][(common & -common).bit_length() - 1]
+    others = [(e, satisfied) for e in entries if e.index not in masks]
+    return analyzer.solve(others, chosen) is not None
 
 
 def _conflict_finding(analyzer: Analyzer, core: Sequence[_Entry]) -> Finding:
@@ -350,5 +479,6 @@ def diagnostic_findings(diagnostics: Iterable[Diagnostic]) -> list[Finding]:
 
 
 def lint_exit_code(findings: Iterable[Finding], fail_on: str = "warning") -> int:
-    """0 when no finding is at or above ``fail_on`` (error, warning, info), else 1."""
-    return int(any(at_or_above(f.severity, fail_on) for f in findings))
+    """0 when no finding is at or above ``fail_on`` (error, warning, info), else 1. An
+    undecided check (L108) is not a finding about the rules: it never makes the code 1."""
+    return int(any(at_or_above(f.severity, fail_on) for f in findings if f.code != "L108"))

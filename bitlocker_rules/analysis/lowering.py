@@ -18,6 +18,7 @@ from typing import Any
 from attrs import frozen
 
 from ..vocabulary import Strength, Vocabulary
+from .records import Deadline
 from .search import _Constraint, _search
 from .values import _same
 
@@ -91,7 +92,7 @@ def _restricted(domains: Mapping[str, tuple], lowering: _Lowering, free: Contain
 
 
 def _minimal_lowerings(group: Sequence[_Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
-                       lowering: _Lowering) -> list[frozenset[str]]:
+                       lowering: _Lowering, deadline: Deadline | None = None) -> list[frozenset[str]]:
     """Every inclusion-minimal set of settings the group can reach its goals by lowering
     (``[frozenset()]`` when it needs to lower none), smallest first.
 
@@ -100,7 +101,7 @@ def _minimal_lowerings(group: Sequence[_Constraint], fixed: Mapping[str, Any], d
     candidates = frozenset(f for f, values in domains.items() if any(lowering.lowers(f, v) for v in values))
 
     def works(free: frozenset[str]) -> bool:
-        return _search(group, fixed, _restricted(domains, lowering, free)) is not None
+        return _search(group, fixed, _restricted(domains, lowering, free), deadline=deadline) is not None
 
     cores: list[frozenset[str]] = []
     while True:

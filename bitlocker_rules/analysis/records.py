@@ -2,18 +2,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from attrs import field, frozen
 
-from ..errors import BitLockerRulesError
+from ..errors import BitLockerRulesError, Diagnostic
 from ..outcome import Condition, Status
 from .values import _raw
 
 
 class AnalysisError(BitLockerRulesError):
     """Rules the analyser cannot decide exactly (each diagnostic says which construct)."""
+
+
+class Undecided(AnalysisError):
+    """The analysis did not finish within its time limit (``limit`` seconds): no answer was
+    found in time, which says nothing either way. Its diagnostic (A300) says what it was doing."""
+
+    def __init__(self, limit: float, doing: str = "") -> None:
+        self.limit = limit
+        self.doing = doing
+        super().__init__([Diagnostic(
+            "A300", f"undecided within {limit:g} s" + (f" ({doing})" if doing else ""), severity="warning",
+            help="give the analysis more time (--timeout SECONDS), or analyse fewer rules at once",
+        )])
+
+
+class Deadline:
+    """When an analysis must stop (``limit`` seconds from now; None: no limit), and whom to
+    tell, every fifth of a second at most, what it is doing (``progress``, for a display).
+
+    Searches call ``check`` often; past the end it raises ``Undecided``. It is cheap: one
+    clock reading, and nothing at all without a limit or a display.
+    """
+
+    __slots__ = ("_next", "doing", "end", "limit", "progress")
+
+    def __init__(self, limit: float | None = None, progress: Callable[[str], None] | None = None) -> None:
+        self.limit = limit
+        self.end = None if limit is None else time.monotonic() + limit
+        self.progress = progress
+        self.doing = ""
+        self._next = 0.0
+
+    @classmethod
+    def of(cls, timeout: float | Deadline | None, progress: Callable[[str], None] | None = None) -> Deadline:
+        """A deadline from a number of seconds (None: no limit), or the one given."""
+        return timeout if isinstance(timeout, Deadline) else cls(timeout, progress)
+
+    def check(self) -> None:
+        """Raise ``Undecided`` once the time is up; tell ``progress`` what is being done."""
+        if self.end is None and self.progress is None:
+            return
+        now = time.monotonic()
+        if self.end is not None and now > self.end:
+            raise Undecided(self.limit, self.doing)
+        if self.progress is not None and now >= self._next:
+            self._next = now + 0.2
+            self.progress(self.doing)
+
+    def step(self, doing: str) -> None:
+        """Say what the analysis does now (the progress display and ``Undecided`` show it)."""
+        self.doing = doing
+        self.check()
 
 
 @frozen
@@ -136,17 +189,21 @@ class RuleConflict:
 
 @frozen
 class Satisfiability:
-    """The answer of ``check_satisfiable``: a witness, or a minimal conflicting set of rules."""
+    """The answer of ``check_satisfiable``: a witness, or a minimal conflicting set of rules;
+    or, past the time limit, neither: ``satisfiable`` None and ``undecided`` saying so
+    (``undecided within 30 s``)."""
 
-    satisfiable: bool
+    satisfiable: bool | None
     witness: Witness | None = None
     conflict: RuleConflict | None = None
+    undecided: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
         return {"satisfiable": self.satisfiable,
                 "witness": _witness_dict(self.witness) if self.witness else None,
-                "conflict": self.conflict.to_dict() if self.conflict else None}
+                "conflict": self.conflict.to_dict() if self.conflict else None,
+                "undecided": self.undecided or None}
 
 
 # Lint codes: (name, short description, default severity). ``Finding.name`` and SARIF read them.
@@ -159,6 +216,7 @@ _CODES = {
     "L105": ("equivalent", "Two rules are satisfied by exactly the same facts", "warning"),
     "L106": ("unused-definition", "A definition is never used", "warning"),
     "L107": ("conflict", "Rules cannot all be satisfied together", "error"),
+    "L108": ("undecided", "Lint did not finish within its time limit", "info"),
 }
 
 
@@ -217,17 +275,21 @@ class Difference:
 @frozen
 class Comparison:
     """``relation`` of A to B: ``stricter`` (A's satisfying set is inside B's), ``looser``,
-    ``equivalent`` or ``incomparable``; a witness for each direction that differs."""
+    ``equivalent`` or ``incomparable``; a witness for each direction that differs. Past the
+    time limit the relation is ``undecided``: ``undecided`` says what was decided and what
+    not (a difference found by then is kept)."""
 
     relation: str
     a_not_b: Difference | None = None
     b_not_a: Difference | None = None
+    undecided: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
         return {"relation": self.relation,
                 "a_not_b": self.a_not_b.to_dict() if self.a_not_b else None,
-                "b_not_a": self.b_not_a.to_dict() if self.b_not_a else None}
+                "b_not_a": self.b_not_a.to_dict() if self.b_not_a else None,
+                "undecided": self.undecided or None}
 
 
 @frozen

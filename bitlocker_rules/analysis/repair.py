@@ -12,7 +12,7 @@ changes that would only turn it off (make it not apply) are offered apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from attrs import evolve, frozen
@@ -20,12 +20,12 @@ from attrs import evolve, frozen
 from ..errors import Diagnostic
 from ..outcome import Status
 from ..vocabulary import Vocabulary
-from .analyzer import Analyzer, Goal, _values_of
+from .analyzer import Analyzer, Goal, _values_of, _written_out
 from .domains import _domains
 from .evaluation import _Ctx
 from .logic import goal_mask
 from .lowering import _Lowering, _minimal_lowerings, _repair_domains, _restricted
-from .records import AnalysisError, Prerequisite, Repair, RuleConflict, SettingChange, TurnOff
+from .records import AnalysisError, Deadline, Prerequisite, Repair, RuleConflict, SettingChange, TurnOff
 from .search import _DEAD, _changes_needed, _Constraint, _groups, _prepare, _search, _status
 from .selection import _Entry, _interpreter_state
 from .values import _same, _show, _typed
@@ -41,7 +41,8 @@ _ANY = goal_mask(list(Status))
 
 
 def repair(rulesets: Iterable[Any], vocabulary: Vocabulary, facts: Any, *, rules: Iterable[str] | None = None,
-           max_changes: int | None = None, targets: Iterable[str] | None = None) -> Repair:
+           max_changes: int | None = None, targets: Iterable[str] | None = None,
+           timeout: float | Deadline | None = None, progress: Callable[[str], None] | None = None) -> Repair:
     """The fewest policy-setting changes that make the failing rules pass on one device.
 
     ``facts`` are the device's effective facts (a Facts record or a values mapping: the
@@ -52,20 +53,27 @@ def repair(rulesets: Iterable[Any], vocabulary: Vocabulary, facts: Any, *, rules
     this device become prerequisites with the device facts that block them; targets that
     cannot pass together with the other rules' goals are reported as conflicts (minimal
     sets) and left out. No setting is lowered unless the rules leave no other way.
+
+    ``timeout`` (seconds, or a ``Deadline``; None: no limit): past it ``Undecided`` (an
+    ``AnalysisError``) is raised rather than a repair that might not be the smallest;
+    ``progress`` is told what is being searched.
     """
-    analyzer = Analyzer(rulesets, vocabulary, rules)
+    analyzer = Analyzer(rulesets, vocabulary, rules, Deadline.of(timeout, progress))
     entries = analyzer.select()
     device = _DeviceFacts.of(entries, vocabulary, facts)
     goals = _Goals.of(entries, device.values, targets)
+    analyzer.deadline.step("which failing rules a policy change can make pass")
     reachable, prerequisites = _split_reachable(analyzer, goals.targets, device.fixed)
     # The other rules first: what passes now keeps passing, so a conflict leaves out a target.
+    analyzer.deadline.step("which rules can reach their goals together")
     rest, cores = analyzer.split(goals.others + reachable, goals.masks, device.fixed)
     conflicts = tuple(_conflict(analyzer, core, goals.masks, device.fixed) for core in cores)
     lowering = _Lowering.of(vocabulary, device.current)
+    analyzer.deadline.step("the fewest settings to change")
     assignment = _optimal(analyzer, rest, goals.masks, device.fixed, lowering, max_changes)
     if assignment is None:
         raise AnalysisError([Diagnostic("A201", f"no repair with at most {max_changes} changes")])
-    assignment = _strongest_values(analyzer, rest, goals.masks, assignment, lowering)
+    assignment = _strongest_values(analyzer, rest, goals.masks, _written_out(assignment), lowering)
     changed = device.changed(assignment)
     after = _typed({**device.values, **changed})
     _confirm(rest, goals.masks, after)
@@ -194,16 +202,18 @@ def _group_repair(analyzer: Analyzer, group: Sequence[_Constraint], fixed: Mappi
     domains = _domains([c.entries[0] for c in group], analyzer.vocabulary, fixed, first=lowering.current)
     domains = _repair_domains(domains, lowering, analyzer.vocabulary)
     best = None
-    for free in _minimal_lowerings(group, fixed, domains, lowering):
+    for free in _minimal_lowerings(group, fixed, domains, lowering, analyzer.deadline):
         limit = room if best is None else best[0] - 1 if room is None else min(room, best[0] - 1)
-        found = _fewest_changes(group, fixed, _restricted(domains, lowering, free), lowering.current, limit)
+        found = _fewest_changes(group, fixed, _restricted(domains, lowering, free), lowering.current, limit,
+                                analyzer.deadline)
         if found is not None:
             best = found
     return best
 
 
 def _fewest_changes(group: Sequence[_Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
-                    current: Mapping[str, Any], room: int | None) -> tuple[int, dict[str, Any]] | None:
+                    current: Mapping[str, Any], room: int | None, deadline: Deadline | None = None
+                    ) -> tuple[int, dict[str, Any]] | None:
     """Iterative deepening on the number of changed settings: (changes, assignment) with the
     fewest, at most ``room`` (None: no limit), or None when no such assignment exists."""
     here = {v: current.get(v) for c in group for v in c.vars}
@@ -211,7 +221,7 @@ def _fewest_changes(group: Sequence[_Constraint], fixed: Mapping[str, Any], doma
     violated = [c.vars for c in group if _status(c, probe) == _DEAD]
     limit = len(here) if room is None else min(room, len(here))
     for k in range(_changes_needed(violated), limit + 1):
-        found = _search(group, fixed, domains, here, k, violated)
+        found = _search(group, fixed, domains, here, k, violated, deadline)
         if found is not None:
             return k, found
     return None
@@ -322,7 +332,7 @@ def _turn_off(analyzer: Analyzer, kept: Sequence[_Entry], goals: Mapping[int, in
     lowering = _Lowering.of(analyzer.vocabulary, now)
     assignment = _optimal(analyzer, entries, masks, device.fixed, lowering, None)
     assert assignment is not None, "analysis bug: a satisfiable turn-off without an assignment"
-    assignment = _strongest_values(analyzer, entries, masks, assignment, lowering)
+    assignment = _strongest_values(analyzer, entries, masks, _written_out(assignment), lowering)
     changed = {f: v for f, v in assignment.items() if f in now and not _same(v, now.get(f))}
     _confirm(entries, masks, _typed({**device.values, **now, **changed}))
     changes = tuple(_change(analyzer, f, now.get(f), v)

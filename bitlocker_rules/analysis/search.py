@@ -7,6 +7,7 @@ from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 from .evaluation import _Ctx
+from .records import Deadline
 from .selection import _Entry
 from .unionfind import _Union
 from .values import _same
@@ -66,16 +67,20 @@ def _groups(constraints: Sequence[_Constraint]) -> list[list[_Constraint]]:
 
 def _search(constraints: Sequence[_Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
             current: Mapping[str, Any] | None = None, budget: int | None = None,
-            violated: Sequence[tuple[str, ...]] = ()) -> dict[str, Any] | None:
+            violated: Sequence[tuple[str, ...]] = (), deadline: Deadline | None = None) -> dict[str, Any] | None:
     """Backtracking over the free facts; an assignment (facts read → value) or None.
 
     ``constraints`` must have been prepared (``_prepare``) with the same ``fixed``. With
     ``current`` and ``budget``: only assignments that change at most ``budget`` facts away
     from ``current`` (unassigned facts keep their current value); ``violated`` lists the
     free facts of constraints that fail under ``current``: each such constraint whose facts
-    are all still unassigned needs a change of its own, a lower bound that prunes.
+    are all still unassigned needs a change of its own, a lower bound that prunes. Past
+    ``deadline`` it raises ``Undecided``.
     """
-    return _Backtracking(constraints, fixed, domains, current, budget, violated).run()
+    search = _Backtracking(constraints, fixed, domains, current, budget, violated)
+    if deadline is not None:
+        search.deadline = deadline
+    return search.run()
 
 
 def _changes_needed(violated: Sequence[tuple[str, ...]], assigned: Container[str] = ()) -> int:
@@ -104,7 +109,7 @@ class _Backtracking:
     and per constraint how many of its facts are unassigned (to pick the most constrained)."""
 
     __slots__ = ("constraints", "fixed", "domains", "current", "budget", "violated", "assigned", "ctx",
-                 "readers", "unassigned", "undecided", "backjump", "all_facts")
+                 "readers", "unassigned", "undecided", "backjump", "all_facts", "deadline")
 
     def __init__(self, constraints: Sequence[_Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
                  current: Mapping[str, Any] | None, budget: int | None, violated: Sequence[tuple[str, ...]]) -> None:
@@ -123,6 +128,7 @@ class _Backtracking:
         # blamed on every fact: no backjumping.
         self.backjump = budget is None
         self.all_facts = frozenset(self.readers)
+        self.deadline = Deadline()
 
     def run(self) -> dict[str, Any] | None:
         """The assignment found (facts read → value), or None."""
@@ -135,6 +141,7 @@ class _Backtracking:
         (conflict-directed backjumping: a fact outside it need not try other values)."""
         if not self.undecided:
             return None
+        self.deadline.check()
         if self.violated and cost + _changes_needed(self.violated, self.assigned) > self.budget:
             return self.all_facts
         var = self._choose()

@@ -49,6 +49,8 @@ class _Entry:
 
     def state(self, ctx: _Ctx) -> int:
         """The set of (applicability, requirement) states still possible."""
+        if ctx.memo:
+            ctx.memo.clear()  # the assignment may have changed since
         a = T if self.app is None else self.app(ctx, _EMPTY)
         if a == F:
             return _STATES[F][ALL]
@@ -60,6 +62,48 @@ class _Entry:
                 break
             r = _AND[r][m]
         return _STATES[a][r]
+
+
+class _Shapes:
+    """A number for the shape of each checked tree: equal trees (spans aside) get one
+    number. Each object is numbered once (by identity, without recursion), so trees that
+    share definitions cost their graph, not the tree they expand to; comparing rules this
+    way is linear where ``==`` on two separately loaded copies is not."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[tuple, int] = {}
+        self.seen: dict[int, tuple[int, object]] = {}  # id → (number, the object, kept alive)
+
+    def rule(self, rule: n.Rule) -> int:
+        """The number of what a rule means to the analyser: its applicability and requirements."""
+        return self.of((rule.applicability, rule.requirements))
+
+    def of(self, root: object) -> int:
+        stack = [root]
+        while stack:
+            node = stack[-1]
+            if id(node) in self.seen:
+                stack.pop()
+                continue
+            parts = _parts(node)
+            pending = [p for p in parts if _parts(p) is not None and id(p) not in self.seen]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            shape = (type(node), tuple((type(p), p) if _parts(p) is None else self.seen[id(p)][0] for p in parts))
+            self.seen[id(node)] = (self.numbers.setdefault(shape, len(self.numbers)), node)
+        return self.seen[id(root)][0]
+
+
+def _parts(node: object) -> list | None:
+    """What a tree node or tuple is made of (the fields equality reads), or None for a value."""
+    if isinstance(node, tuple):
+        return list(node)
+    spec = getattr(type(node), "__attrs_attrs__", None)
+    if spec is None:
+        return None
+    return [getattr(node, f.name) for f in spec if f.eq]
 
 
 def assuming(rulesets: Iterable[Any], assumed: Mapping[str, bool]) -> list[Any]:

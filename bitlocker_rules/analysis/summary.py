@@ -67,6 +67,7 @@ class _Info:
         self.terms: set[tuple] = set()
         self.colls: dict[str, _Coll] = {}
         self.problems: list[Diagnostic] = []
+        self.walked: set[int] = set()  # definition bodies already walked (by identity)
 
     def coll(self, name: str) -> _Coll:
         return self.colls.setdefault(name, _Coll())
@@ -88,7 +89,11 @@ class _Info:
             for part in (e.condition, e.then, e.otherwise):
                 self.walk(part, scope)
         elif isinstance(e, n.DefinitionRef):
-            self.walk(e.body, scope)
+            # A definition is closed and reads the same wherever it is used: once is enough
+            # (a chain of definitions that each use the one before twice stays linear).
+            if id(e.body) not in self.walked:
+                self.walked.add(id(e.body))
+                self.walk(e.body, scope)
         elif isinstance(e, n.Quantified):
             if self.collection(e.collection, e):
                 self.coll(e.collection.fact).quants.append(e)

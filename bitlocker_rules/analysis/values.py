@@ -10,6 +10,20 @@ from ..versions import WindowsVersion
 from ..vocabulary import Fact, Vocabulary
 
 
+# The most records a witness or a repair writes out for one collection: a count compared with
+# 1000000000 is decided on bags (distinct records with multiplicities), but a witness that
+# needs that many records is not written out.
+MAX_RECORDS = 100_000
+
+
+def _too_large(assignment: Mapping[str, Any]) -> tuple[str, int] | None:
+    """(fact, records) of a collection of ``assignment`` with more than MAX_RECORDS records."""
+    for name, value in assignment.items():
+        if isinstance(value, _Bag) and sum(value.mult) > MAX_RECORDS:
+            return name, sum(value.mult)
+    return None
+
+
 class _Bag(tuple):
     """Distinct records with multiplicities: a collection of many records, stored compactly.
 

@@ -19,10 +19,11 @@ def requirements_of(entry: _Entry, facts: set[str] | None = None) -> list[Requir
     """What each condition of a rule requires, for the conditions that read ``facts`` (all if None)."""
     out: list[Requirement] = []
     rule = entry.rule
+    seen_definitions: set[tuple] = set()
     if rule.applicability is not None:
-        _collect(entry, rule.applicability, 1, "applies when", facts, out)
+        _collect(entry, rule.applicability, 1, "applies when", facts, out, seen_definitions)
     for req in rule.requirements:
-        _collect(entry, req, 1, "requires", facts, out)
+        _collect(entry, req, 1, "requires", facts, out, seen_definitions)
     seen, unique = set(), []
     for r in out:
         key = (r.fact, r.required, r.role, r.text)
@@ -32,23 +33,28 @@ def requirements_of(entry: _Entry, facts: set[str] | None = None) -> list[Requir
     return unique
 
 
-def _collect(entry: _Entry, e, polarity: int, role: str, facts, out: list[Requirement]) -> None:
+def _collect(entry: _Entry, e, polarity: int, role: str, facts, out: list[Requirement], seen: set[tuple]) -> None:
+    """Append to ``out`` what each condition under ``e`` requires; ``seen`` holds the
+    definitions (body, polarity, role) already read: a definition used twice says the same."""
     if isinstance(e, (n.And, n.Or)):
         for o in e.operands:
-            _collect(entry, o, polarity, role, facts, out)
+            _collect(entry, o, polarity, role, facts, out, seen)
     elif isinstance(e, n.Not):
-        _collect(entry, e.operand, -polarity, role, facts, out)
+        _collect(entry, e.operand, -polarity, role, facts, out, seen)
     elif isinstance(e, n.Implies):
-        _collect(entry, e.antecedent, -polarity, role, facts, out)
-        _collect(entry, e.consequent, polarity, role, facts, out)
+        _collect(entry, e.antecedent, -polarity, role, facts, out, seen)
+        _collect(entry, e.consequent, polarity, role, facts, out, seen)
     elif isinstance(e, n.Conditional):
-        _collect(entry, e.condition, 0, role, facts, out)
-        _collect(entry, e.then, polarity, role, facts, out)
-        _collect(entry, e.otherwise, polarity, role, facts, out)
+        _collect(entry, e.condition, 0, role, facts, out, seen)
+        _collect(entry, e.then, polarity, role, facts, out, seen)
+        _collect(entry, e.otherwise, polarity, role, facts, out, seen)
     elif isinstance(e, n.DefinitionRef):
-        _collect(entry, e.body, polarity, role, facts, out)
+        key = (id(e.body), polarity, role)
+        if key not in seen:
+            seen.add(key)
+            _collect(entry, e.body, polarity, role, facts, out, seen)
     elif isinstance(e, n.Quantified):
-        _collect(entry, e.body, polarity, role, facts, out)
+        _collect(entry, e.body, polarity, role, facts, out, seen)
     elif isinstance(e, (n.Compare, n.Member, n.Presence)):
         found = _requirement(entry, e, polarity, role, facts)
         if found is not None:

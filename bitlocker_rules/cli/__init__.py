@@ -8,16 +8,21 @@ runs, so a command pays at start-up for what it uses and nothing else.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..errors import BitLockerRulesError, clip
-from .parser import FORMATS, build_parser
-from .status import EXIT_CRASH, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE
+from .status import EXIT_CRASH, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_UNDECIDED, EXIT_USAGE
+
+if TYPE_CHECKING:
+    import argparse
+
+    from .parser import FORMATS, build_parser
+
+# Importing this module loads nothing else of the package: Ctrl-C from here on is caught by
+# ``main``'s handlers (the parser, which reads the vocabulary, loads inside them).
 
 # command → (module, function)
 _COMMANDS = {
@@ -31,14 +36,20 @@ _COMMANDS = {
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 
-__all__ = ["EXIT_CRASH", "EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_USAGE", "FORMATS", "build_parser",
-           "main"]
+__all__ = ["EXIT_CRASH", "EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_UNDECIDED", "EXIT_USAGE", "FORMATS",
+           "build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    args = build_parser().parse_args(argv)
+    args = None
     try:
+        from ..errors import BitLockerRulesError
+        from .parser import build_parser
+    except KeyboardInterrupt:
+        return _interrupted()
+    try:
+        args = build_parser().parse_args(argv)
         code = _run(args)
         _flush()  # a full disk or a closed pipe shows here, not as a traceback at exit
         return code
@@ -49,8 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()  # the reader has gone (`| head`): nothing more to say to anyone
         return EXIT_PASS
     except KeyboardInterrupt:
-        _say("bitlocker-rules: interrupted")
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except Exception as exc:  # noqa: BLE001 -- the one place an unexpected error becomes a message
         return _crashed(exc, args)
 
@@ -66,8 +76,26 @@ def _run(args: argparse.Namespace) -> int:
     return getattr(importlib.import_module(f".{module}", __name__), function)(args)
 
 
-def _crashed(exc: BaseException, args: argparse.Namespace) -> int:
+def __getattr__(name: str) -> Any:
+    """``FORMATS`` and ``build_parser``, imported on first use (see the module's imports)."""
+    if name in ("FORMATS", "build_parser"):
+        from . import parser
+
+        return getattr(parser, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _interrupted() -> int:
+    _say("bitlocker-rules: interrupted")
+    return EXIT_INTERRUPTED
+
+
+def _crashed(exc: BaseException, args: argparse.Namespace | None) -> int:
     """An error no code path expected: one line, the traceback only with --debug; exit 3."""
+    import traceback
+
+    from ..errors import clip
+
     if getattr(args, "debug", False):
         _say("".join(traceback.format_exception(exc)).rstrip())
     _say(f"bitlocker-rules: internal error ({type(exc).__name__}: {clip(str(exc), 160)}). This is a bug; "
@@ -94,6 +122,7 @@ class _quiet_failures:
 
 
 def _flush() -> None:
+    from ..errors import BitLockerRulesError
     from .output import flush_standard_output
 
     try:

@@ -37,6 +37,11 @@ def run_check(args: argparse.Namespace) -> int:
     return report.exit_code(args.fail_on)
 
 
+# How long check searches for its fix line: any rule text must get a prompt answer; a fix not
+# found by then is left out (``repair`` itself searches longer, --timeout).
+FIX_TIMEOUT = 2.0
+
+
 def _with_fix(report: Report, engine: Engine, facts: Facts) -> Report:
     """Attach the repair: the smallest policy change that makes the failing rules pass without
     weakening the policy, the device prerequisites, and apart the changes that would only
@@ -50,9 +55,10 @@ def _with_fix(report: Report, engine: Engine, facts: Facts) -> Report:
     if not failing:
         return report
     try:  # every rule is read: those that pass must keep passing
-        result = analysis.repair(engine.rulesets, engine.vocabulary, analysed(engine, facts), targets=failing)
-    except analysis.AnalysisError:
-        return report  # a rule the analyser cannot decide exactly: no fix rather than a guess
+        result = analysis.repair(engine.rulesets, engine.vocabulary, analysed(engine, facts), targets=failing,
+                                 timeout=FIX_TIMEOUT)
+    except analysis.AnalysisError:  # Undecided (past FIX_TIMEOUT) is one too
+        return report  # a rule the analyser cannot decide exactly, or not in time: no fix rather than a guess
     changes = tuple(_suggested(c) for c in result.changes)
     prerequisites = tuple(f"{p.rule} {p.title}: " + "; ".join(_needs(p)) for p in result.prerequisites)
     turn_off = tuple(RuleTurnOff(t.rule, t.title, tuple(_suggested(c) for c in t.changes)) for t in result.turn_off)

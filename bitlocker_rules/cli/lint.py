@@ -11,9 +11,9 @@ from ..engine import load_ruleset, shipped_vocabulary
 from ..errors import RulesError
 from ..resources import shipped_ruleset_paths
 from ..scenarios import ScenarioResolver, declared_by_rulesets
-from .output import write_output
+from .output import Progress, write_output
 from .parser import declared_scenarios, installed_version
-from .status import EXIT_USAGE
+from .status import EXIT_PASS, EXIT_UNDECIDED, EXIT_USAGE
 
 
 def run_lint(args: argparse.Namespace) -> int:
@@ -30,7 +30,12 @@ def run_lint(args: argparse.Namespace) -> int:
             unreadable = True
     # As for check: naming a ruleset declares its scenarios, and the rules are read as they apply then.
     declared = {**(declared_by_rulesets(r.ruleset for r in loaded) if args.paths else {}), **declared_scenarios(args)}
-    findings += analysis.lint(loaded, vocabulary, assumed=ScenarioResolver(vocabulary, declared).values({}))
+    progress = Progress.on_terminal("lint")
+    try:
+        findings += analysis.lint(loaded, vocabulary, assumed=ScenarioResolver(vocabulary, declared).values({}),
+                                  timeout=args.timeout, progress=progress.report)
+    finally:
+        progress.done()
     if args.format == "json":
         text = json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False) + "\n"
     elif args.format == "sarif":
@@ -38,7 +43,11 @@ def run_lint(args: argparse.Namespace) -> int:
     else:
         text = "\n".join(f.render() for f in findings) + "\n" + _lint_summary(findings, len(loaded))
     write_output(text, args.output)
-    return EXIT_USAGE if unreadable else analysis.lint_exit_code(findings, args.fail_on)
+    if unreadable:
+        return EXIT_USAGE
+    code = analysis.lint_exit_code(findings, args.fail_on)
+    # A check that did not finish is neither a finding nor a clean bill: 4, unless a finding fails.
+    return EXIT_UNDECIDED if code == EXIT_PASS and any(f.code == "L108" for f in findings) else code
 
 
 def _lint_targets(paths: Sequence[str]) -> list[str]:
@@ -46,9 +55,16 @@ def _lint_targets(paths: Sequence[str]) -> list[str]:
         return list(shipped_ruleset_paths())
     found: list[str] = []
     for path in paths:
-        folder = Path(path)
-        found += [str(p) for p in sorted(folder.glob("*.rules"))] if folder.is_dir() else [path]
+        found += [str(p) for p in sorted(Path(path).glob("*.rules"))] if _is_folder(path) else [path]
     return found
+
+
+def _is_folder(path: str) -> bool:
+    """True for a folder; a name the system cannot look up (too long) is read as a file and fails there."""
+    try:
+        return Path(path).is_dir()
+    except OSError:
+        return False
 
 
 def _lint_summary(findings, rulesets: int) -> str:

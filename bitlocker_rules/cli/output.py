@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 from ..errors import Diagnostic, InputError, escape_controls, redact
-from ..fleet import write_jsonl
 
 STANDARD_STREAM = "-"  # as an --output, standard output; as an input, standard input
 
@@ -121,6 +122,8 @@ def jsonl_output(path: str | None):
     if path is None:
         yield None
         return
+    from ..fleet import write_jsonl  # noqa: PLC0415 - only a fleet run pays for importing the fleet package
+
     with report_stream(path) as stream:
         yield write_jsonl(stream)
 
@@ -183,3 +186,39 @@ def show_progress(done: int) -> None:
     """A fleet's progress on a terminal: every thousand devices."""
     if done % 1000 == 0:
         print(f"\r{done} devices", end="", file=sys.stderr, flush=True)
+
+class Progress:
+    """A one-line status on standard error while lint, compare or repair runs longer than a
+    second, on a terminal only: how long, and what it is doing. ``done`` wipes it."""
+
+    def __init__(self, command: str, enabled: bool) -> None:
+        self.command = command
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.shown = False
+
+    @classmethod
+    def on_terminal(cls, command: str, quiet: bool = False) -> Progress:
+        """A display for ``command`` that shows only on a terminal, and not when ``quiet``."""
+        return cls(command, not quiet and sys.stderr.isatty())
+
+    @property
+    def report(self):
+        """What the analysis calls with what it is doing (None when nothing is shown)."""
+        return self.show if self.enabled else None
+
+    def show(self, doing: str) -> None:
+        elapsed = time.monotonic() - self.start
+        if elapsed < 1.0:
+            return
+        width = shutil.get_terminal_size().columns
+        line = shown(f"{self.command}: {elapsed:.0f} s, {doing}")[: max(width - 1, 10)]
+        sys.stderr.write("\r" + line + "\x1b[K")
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False

@@ -6,7 +6,6 @@ import argparse
 import re
 import sys
 
-from ..engine import shipped_vocabulary
 from ..errors import suggest
 from ..resources import installed_version
 
@@ -92,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 EXIT_CODES = ("0 every rule passed; 1 a rule failed (or a finding, a conflict, a difference); 2 bad input or "
               "usage, or an output that cannot be written; 3 an internal error (a bug: please report it) or a "
-              "worker process that died; 130 interrupted")
+              "worker process that died; 4 lint, compare or repair undecided within --timeout; 130 interrupted")
 
 
 def _debug_option(command: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
@@ -161,6 +160,7 @@ def _lint_command(sub) -> None:
                       help="text (default), json, or sarif (for code-scanning tools)")
     lint.add_argument("--output", metavar="FILE", help="write the findings here (- is standard output)")
     _fail_on_option(lint, "a finding", "warning")
+    _timeout_option(lint)
     _debug_option(lint)
 
 
@@ -172,6 +172,7 @@ def _compare_command(sub) -> None:
     _scenario_option(compare)
     compare.add_argument("--format", type=format_name, choices=("text", "json"), default="text",
                          help="text (default) or json (the relation and a witness per difference)")
+    _timeout_option(compare)
     _debug_option(compare)
 
 
@@ -189,6 +190,7 @@ def _repair_command(sub) -> None:
                         help="text (default) or json")
     repair.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
     repair.add_argument("--verbose", action="store_true", help="say what each input was read as")
+    _timeout_option(repair)
     _debug_option(repair)
 
 
@@ -203,7 +205,30 @@ def _fail_on_option(command: argparse.ArgumentParser, what: str, default: str) -
                          help=f"lowest severity of {what} that makes the exit code 1 (default: {default})")
 
 
+# How long lint, compare and repair search before answering "undecided" (exit code 4).
+DEFAULT_TIMEOUT = 30.0
+
+
+def _timeout_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                         help=f"stop searching after this long and answer undecided, exit code 4 "
+                              f"(default: {DEFAULT_TIMEOUT:g})")
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds (argparse reports anything else as a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"the time limit must be a positive number of seconds, not {text}")
+    return value
+
+
 def _scenario_option(command: argparse.ArgumentParser) -> None:
+    from ..vocabulary import shipped_vocabulary  # noqa: PLC0415 - read when the parser is built, not imported
+
     names = ", ".join(shipped_vocabulary().scenarios)
     command.add_argument("--scenario", action="append", default=[], metavar="NAME",
                          help=f"what the check is about ({names}; repeatable). Rules about a scenario "

@@ -12,13 +12,14 @@ from ..facts import merge_facts
 from ..fleet import fleet_device, read_fleet
 from ..fleet.job import policy_facts
 from .check import analysed, read_inputs
-from .output import write_output
+from .output import Progress, write_output
 from .parser import declared_scenarios
-from .status import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from .status import EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED, EXIT_USAGE
 
 
 def run_repair(args: argparse.Namespace) -> int:
-    """``repair``: the smallest policy change that makes the rules pass (0 when it is enough)."""
+    """``repair``: the smallest policy change that makes the rules pass (0 when it is enough,
+    1 when it is not, 4 when none was found within --timeout)."""
     from .. import analysis  # only lint, compare and repair need the analyser
 
     engine = Engine.load(args.rules, scenarios=declared_scenarios(args))
@@ -28,12 +29,30 @@ def run_repair(args: argparse.Namespace) -> int:
         print("bitlocker-rules repair: give --policy and --device files (or --fleet)", file=sys.stderr)
         return EXIT_USAGE
     facts, _ = read_inputs(args, engine)
-    result = analysis.repair(engine.rulesets, engine.vocabulary, analysed(engine, facts))
+    progress = Progress.on_terminal("repair", args.quiet)
+    try:
+        result = analysis.repair(engine.rulesets, engine.vocabulary, analysed(engine, facts),
+                                 timeout=args.timeout, progress=progress.report)
+    except analysis.Undecided as exc:
+        return _undecided(args, exc, f"Repair for {facts.name or 'the given facts'}")
+    finally:
+        progress.done()
     if not args.quiet:
         text = (json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json"
                 else _repair_text(result, facts.name))
         write_output(text, None)
     return EXIT_PASS if result.complete else EXIT_FAIL
+
+
+def _undecided(args: argparse.Namespace, exc, title: str) -> int:
+    """Say that no repair was found within the time limit (JSON: ``undecided``); exit code 4."""
+    message = exc.diagnostics[0].message
+    if not args.quiet:
+        text = (json.dumps({"complete": False, "undecided": message}, indent=2, ensure_ascii=False) + "\n"
+                if args.format == "json" else f"{title}\n\n{message[0].upper()}{message[1:]}: no repair was found "
+                f"in time; --timeout gives the search more time.\n")
+        write_output(text, None)
+    return EXIT_UNDECIDED
 
 
 def _repair_text(result, subject: str) -> str:
@@ -72,7 +91,10 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
             bad += 1
             continue
         devices.append(analysed(engine, merge_facts([policy, device]) if policy else device))
-    result = analysis.fleet_repair(engine.rulesets, engine.vocabulary, devices)
+    try:
+        result = analysis.fleet_repair(engine.rulesets, engine.vocabulary, devices, timeout=args.timeout)
+    except analysis.Undecided as exc:
+        return _undecided(args, exc, f"Repair for the {len(devices)} devices of {args.fleet}")
     if args.format == "json":
         write_output(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
     else:

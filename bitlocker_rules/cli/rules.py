@@ -7,7 +7,7 @@ import argparse
 from tabulate import tabulate
 
 from ..engine import Engine
-from ..errors import suggest
+from ..errors import redact, suggest
 from ..nodes import facts_read
 from ..printer import print_rule
 from ..requirements import coverage
@@ -26,8 +26,14 @@ def run_rules(args: argparse.Namespace) -> int:
         for loaded in engine.rulesets
         for rule in loaded.ruleset.rules
     ]
-    print_out(tabulate(rows, headers=["ruleset", "rule", "kind", "severity", "cites", "scenario", "title"]))
+    print_out(tabulate(_masked(rows), headers=["ruleset", "rule", "kind", "severity", "cites", "scenario", "title"]))
     return EXIT_PASS
+
+
+def _masked(rows: list[list[str]]) -> list[list[str]]:
+    """Cells masked before tabulate wraps them or sets their lines beside other columns, which
+    would split a recovery password where the mask of the whole table cannot see it."""
+    return [[redact(cell) for cell in row] for row in rows]
 
 
 def _kind(rule) -> str:
@@ -42,7 +48,7 @@ def _print_coverage(engine: Engine) -> int:
     rows = [[c.requirement.id, c.requirement.kind, c.requirement.title, ", ".join(c.rules) or "NOT ENCODED",
              ", ".join(c.advice), "yes" if c.requirement.deviation else ""]
             for c in table]
-    print_out(tabulate(rows, headers=["id", "kind", "requirement", "encoded by", "advice", "deviation"],
+    print_out(tabulate(_masked(rows), headers=["id", "kind", "requirement", "encoded by", "advice", "deviation"],
                     maxcolwidths=[None, None, 50, 40, 20, None]))
     unencoded = [c.requirement for c in table if not c.covered]
     deviating = [r.id for r in unencoded if r.deviation]

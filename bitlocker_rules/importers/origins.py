@@ -86,7 +86,7 @@ def looks_secret(raw: Any) -> bool:
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         return False
     text = str(raw)
-    return len(text) >= 48 and redact(text) != text
+    return redact(text) != text
 
 
 def _graph_key(raw: Any) -> tuple | None:

@@ -100,8 +100,7 @@ def jpath(path: str, key: str | int) -> str:
     """``$.a.b`` / ``$.a[0]`` / ``$["@odata.type"]``."""
     if isinstance(key, int):
         return f"{path}[{key}]"
-    if len(key) >= 48:  # long enough to hold a recovery password: mask it
-        key = redact(key)
+    key = redact(key)  # before JSON quotes it: escaped digits would hide from a later mask
     return f"{path}.{key}" if _IDENT.match(key) else f"{path}[{json.dumps(key)}]"
 
 

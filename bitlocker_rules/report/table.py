@@ -288,9 +288,11 @@ def _notes(report: Report, width: int) -> list[str]:
 
 def render_fleet_table(summary, *, bad_row_limit: int = 20) -> str:
     """A fleet summary: per rule, how many devices pass, fail, are unknown or not applicable."""
+    # Text cells masked before tabulate lays them out: a cell of several lines is set beside the
+    # other columns, so a password split over its lines would escape the mask of the whole table.
     rows = [
-        [t.ruleset, t.rule, t.severity, t.counts["pass"], t.counts["fail"], t.counts["unknown"],
-         t.counts["not_applicable"], t.title]
+        [redact(t.ruleset), redact(t.rule), t.severity, t.counts["pass"], t.counts["fail"], t.counts["unknown"],
+         t.counts["not_applicable"], redact(t.title)]
         for t in summary.rules
     ]
     devices = f"{summary.devices} device{'' if summary.devices == 1 else 's'}"

@@ -1,0 +1,80 @@
+"""Truth tables of the rules that read a single free scalar fact: each rule's state on every
+value of that fact's value set, shared by every such rule.
+
+The value set is built from the constants of all the rules that read the fact, so it is
+exact for each of them (more constants only cut the intervals finer): whether a rule can
+reach a state, whether one rule implies another and whether two conflict are then read off
+the tables, with no search. Lint asks these questions of every rule and every pair; with a
+thousand rules on one setting that is a million questions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..vocabulary import Vocabulary
+from .domains import _domains
+from .evaluation import _Ctx
+from .records import Deadline
+from .selection import _Entry
+
+
+class _Tables:
+    """Per entry that reads one free scalar fact: the fact, and per value of its shared
+    value set the entry's state (one state bit, every fact being assigned)."""
+
+    def __init__(self) -> None:
+        self.fact: dict[int, str] = {}  # entry index → the fact it reads
+        self.values: dict[str, tuple] = {}  # fact → its shared value set
+        self.states: dict[int, list[int]] = {}  # entry index → state bit per value
+        self.masks: dict[tuple[int, int], int] = {}  # (entry index, goal) → ``mask``
+
+    @classmethod
+    def of(cls, entries: Sequence[_Entry], vocabulary: Vocabulary, deadline: Deadline) -> _Tables:
+        """The tables of every entry of ``entries`` (all decidable) that reads one scalar fact."""
+        tables = cls()
+        groups: dict[str, list[_Entry]] = {}
+        for e in entries:
+            if len(e.facts) == 1 and vocabulary.fact(e.facts[0]).type.kind != "collection":
+                groups.setdefault(e.facts[0], []).append(e)
+        for fact, members in groups.items():
+            deadline.step(f"the truth table of {fact}, which {len(members)} of the rules read alone")
+            values = _domains(members, vocabulary, {})[fact]
+            contexts = [_Ctx({fact: v}, {}) for v in values]
+            tables.values[fact] = values
+            for e in members:
+                deadline.check()
+                tables.fact[e.index] = fact
+                tables.states[e.index] = [e.state(ctx) for ctx in contexts]
+        return tables
+
+    def has(self, e: _Entry) -> bool:
+        """Whether ``e`` has a table."""
+        return e.index in self.fact
+
+    def shared(self, a: _Entry, b: _Entry) -> bool:
+        """Whether ``a`` and ``b`` have tables over the same fact (so one value set decides both)."""
+        fact = self.fact.get(a.index)
+        return fact is not None and fact == self.fact.get(b.index)
+
+    def mask(self, e: _Entry, goal: int) -> int:
+        """Bit i set when ``e`` reaches ``goal`` on the fact's i-th value."""
+        found = self.masks.get((e.index, goal))
+        if found is None:
+            reached = "".join("1" if state & goal else "0" for state in reversed(self.states[e.index]))
+            found = self.masks[(e.index, goal)] = int(reached or "0", 2)
+        return found
+
+    def witness(self, e: _Entry, goal: int) -> dict[str, Any] | None:
+        """An assignment (the fact → a value) under which ``e`` reaches ``goal``, or None."""
+        fact = self.fact[e.index]
+        for value, state in zip(self.values[fact], self.states[e.index]):
+            if state & goal:
+                return {fact: value}
+        return None
+
+
+def _masks(tables: _Tables, entries: Sequence[_Entry], goal: int) -> Mapping[int, int]:
+    """``tables.mask`` of each entry of ``entries`` that has a table, by entry index."""
+    return {e.index: tables.mask(e, goal) for e in entries if tables.has(e)}
