@@ -1,6 +1,7 @@
 """Benchmark: a fleet of devices through every shipped ruleset, against a hand-written floor.
 
     python benchmarks/bench_fleet.py [--devices 100000] [--sizes 10000,100000] [--jobs 1]
+                                     [--formats json,jsonl,text,markdown,html,sarif,junit]
                                      [--policy examples/policy-silent.json] [--seed N]
                                      [--repeat 3] [--repeat-large 1] [--no-cli] [--profile]
                                      [--tracemalloc]
@@ -30,12 +31,15 @@ What it does (see benchmarks/README.md, section ``bench_fleet.py``, for how to r
    - floor (extra): the same with ``vocabulary.parse_value`` as the converter;
    - tool: ``read_fleet`` + ``evaluate_fleet(rows, engine, policy, reader=fleet_device)``,
      the path of ``bitlocker-rules check --fleet`` (explanations memoised), no output;
-   - tool + JSON Lines (extra): the same with ``write=write_jsonl(/dev/null)``, what the
-     command does with ``--output``;
+   - tool + JSON Lines (extra): the same with ``write=write_jsonl(/dev/null)`` and
+     ``encode=json_line``, what the command does with ``--jsonl``;
    - the command line: ``python -m bitlocker_rules check --fleet FILE --policy POLICY
-     --output /dev/null --format json``, wall time, with ``--jobs 1`` and ``--jobs N``
-     (N = ``--jobs`` when above 1, else 2).
-4. Prints devices per second, the ratio to the floor, and memory per run: peak RSS, its growth
+     --format FORMAT --jobs J``, wall time, for each of ``--formats`` (``jsonl`` is
+     ``--format json --jsonl /dev/null``; the report of the other formats is written to a
+     temporary file and its size kept), with ``--jobs 1`` and ``--jobs N`` (N = ``--jobs``
+     when above 1, else 2).
+4. Prints devices per second, the ratio to the floor, and memory per run (then, per format, the
+   command's speed-up from ``--jobs 1`` to ``--jobs N`` and its report's bytes per device): peak RSS, its growth
    over the RSS before the first row, the growth of live Python memory blocks (sampled every
    1,000 rows) and the engine's memo size; with ``--tracemalloc`` also the tracemalloc peak
    (separate untimed runs, about 5x slower). Then a per-stage breakdown of the tool's time
@@ -831,7 +835,7 @@ def _rss_kb(field: str) -> int:
 
 def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
     from bitlocker_rules.fleet.job import fleet_engine
-    from bitlocker_rules.fleet import evaluate_fleet, fleet_device, read_fleet, write_jsonl
+    from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_line, read_fleet, write_jsonl
 
     engine, policy_facts = fleet_engine(None, (str(policy),))
     if mode.startswith("floor"):
@@ -846,9 +850,10 @@ def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
     else:
         sink = open(os.devnull, "w", encoding="utf-8") if mode == "tool-jsonl" else None
 
-        def run():
-            summary = evaluate_fleet(read_fleet(path), engine, policy_facts, reader=fleet_device,
-                                     write=write_jsonl(sink) if sink else None, progress=probe)
+        def run():  # as the command runs it: rows decoded by the evaluation, lines encoded from the parts
+            summary = evaluate_fleet(read_fleet(path, decode=False), engine, policy_facts, reader=fleet_device,
+                                     write=write_jsonl(sink) if sink else None, progress=probe,
+                                     encode=json_line if sink else None)
             return [[t.counts[s] for s in ("pass", "fail", "unknown", "not_applicable")] for t in summary.rules]
 
     # Live Python objects, sampled every 1,000 rows (sys.getallocatedblocks: cheap, unlike tracemalloc).
@@ -888,11 +893,68 @@ def run_child(mode: str, path: Path, policy: Path, trace: bool = False) -> dict[
     return json.loads(out.stdout)
 
 
-def run_cli(path: Path, policy: Path, jobs: int) -> dict[str, Any]:
-    """The whole command as a subprocess: wall time and the largest RSS of any of its processes."""
+CLI_FORMATS = ("json", "jsonl", "text", "markdown", "html", "sarif", "junit")
+
+
+JSONL_GOAL_RATIO = 1.5  # the tool writing every device's JSON line, against the floor
+JOBS_GOAL_SPEEDUP = 1.7  # --jobs 2 against --jobs 1, every format, on two free cores
+
+
+def _median(runs: dict, size: int, mode: str) -> float:
+    return statistics.median(r["seconds"] for r in runs[(size, mode)])
+
+
+def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[int]) -> None:
+    """Per format: the command with --jobs 1 and --jobs N, the speed-up, the report's bytes per device."""
+    rows = []
+    for size in sizes:
+        for fmt in formats:
+            one, many = _median(runs, size, f"cli:{fmt}:1"), _median(runs, size, f"cli:{fmt}:{jobs[-1]}")
+            cpu_one, cpu_many = (statistics.median(r["cpu_seconds"] for r in runs[(size, f"cli:{fmt}:{j}")])
+                                 for j in (1, jobs[-1]))
+            size_bytes = runs[(size, f"cli:{fmt}:1")][0]["report_bytes"]
+            rows.append([f"{size:,}", fmt, f"{one:.2f}", f"{many:.2f}", f"{one / many:.2f}x",
+                         f"{cpu_one:.2f}", f"{cpu_many:.2f}", f"{cpu_many / cpu_one:.2f}x",
+                         f"{size_bytes:,}", f"{size_bytes / size:.1f}"])
+    print(f"\nThe command per format (wall, median): --jobs 1 against --jobs {jobs[-1]}; the report's size "
+          "(jsonl: the fleet document; the device lines go to the null device)")
+    print(_table(["devices", "format", "--jobs 1 s", f"--jobs {jobs[-1]} s", "speed-up", "--jobs 1 CPU s",
+                  f"--jobs {jobs[-1]} CPU s", "CPU ratio", "report bytes", "bytes/device"], rows))
+    print("CPU: user + system seconds of the command and its workers. On a busy machine the wall-time speed-up "
+          "cannot show;\nthe CPU ratio can: near 1.0x, the work spreads over the processes with little added, "
+          f"so on {jobs[-1]} free cores the speed-up\napproaches {jobs[-1]}x less the reading process's share.")
+
+
+def print_flat(runs: dict, mode: str, small: int, big: int, traced: bool) -> None:
+    """The goal of flat memory: peak RSS and its growth over start-up, at the smallest and largest size."""
+    def rss(size):
+        return statistics.median(r["rss_peak_kb"] for r in runs[(size, mode)]) / 1024
+
+    def growth(size):
+        return runs[(size, mode)][0]["rss_peak_kb"] / 1024 - runs[(size, mode)][0]["rss_setup_kb"] / 1024
+    # "Flat": the growth over the start-up RSS at the big size is within 8 MB or 1.5x of the small size's.
+    flat = growth(big) <= max(1.5 * growth(small), growth(small) + 8)
+    peaks = ""
+    if traced:
+        peaks = (f", tracemalloc peak {runs[(small, mode)][0]['traced_peak'] / 2 ** 20:.1f} -> "
+                 f"{runs[(big, mode)][0]['traced_peak'] / 2 ** 20:.1f} MB")
+    print(f"  peak memory flat from {small:,} to {big:,} devices ({mode}, one process): peak RSS "
+          f"{rss(small):.0f} -> {rss(big):.0f} MB, growth over start-up {growth(small):+.0f} -> "
+          f"{growth(big):+.0f} MB{peaks} -> {'MET' if flat else 'NOT MET'}")
+
+
+def run_cli(path: Path, policy: Path, jobs: int, fmt: str = "json") -> dict[str, Any]:
+    """The whole command as a subprocess: wall time, the largest RSS of any of its processes, the
+    report's size in bytes and, for ``json`` and ``jsonl`` (the fleet document on standard
+    output; ``jsonl`` also writes every device's line to the null device), the summary."""
     cmd = [sys.executable, "-m", "bitlocker_rules", "check", "--fleet", str(path), "--policy", str(policy),
-           "--output", os.devnull, "--format", "json", "--jobs", str(jobs)]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+           "--jobs", str(jobs), "--format", "json" if fmt == "jsonl" else fmt]
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        report = Path(folder) / f"report.{fmt}"
+        if fmt == "jsonl":
+            cmd += ["--jsonl", os.devnull]
+        elif fmt != "json":
+            cmd += ["--output", str(report)]
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env=_env())
         _, status, usage = os.wait4(proc.pid, 0)  # reaped here, so that its rusage is ours
@@ -902,8 +964,11 @@ def run_cli(path: Path, policy: Path, jobs: int) -> dict[str, Any]:
         err.seek(0)
         if code not in (0, 1):
             raise SystemExit(f"the command failed ({code}):\n{err.read().decode()}")
-        summary = json.loads(out.read())
-    return {"seconds": seconds, "rss_peak_kb": usage.ru_maxrss, "summary": summary}
+        text = out.read()
+        size = len(text) if fmt in ("json", "jsonl") else report.stat().st_size
+        summary = json.loads(text) if fmt in ("json", "jsonl") else None
+    return {"seconds": seconds, "rss_peak_kb": usage.ru_maxrss, "summary": summary, "report_bytes": size,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime}  # its workers included: they were waited for
 
 
 def _env() -> dict[str, str]:
@@ -1098,9 +1163,10 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
             memo.clear()
             context.details.clear()
         tally = fleet_module._Tally(engine)  # evaluation imports it from records
-        return [codes._count(values, row, "", wanted, tally, context) for values, row in zip(resolved, rows)]
+        return [codes._count(dict(values), tally, context, wanted) for values in resolved]
 
-    records = count(True)
+    tally = fleet_module._Tally(engine)
+    records = [codes.evaluate(row, fleet_device, True, tally) for row in rows]
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("floor: json.loads per line", lambda: [json.loads(line) for line in open(path, encoding="utf-8")]),
         ("floor: typing (hand-written converters)", lambda: [typed_device(r["facts"], convert, policy_values)
@@ -1116,8 +1182,9 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
         ("count verdicts, explain failed/unknown (memo warm; resolved values, verdicts included)",
          lambda: count(False)),
         ("the same, memo emptied first", lambda: count(False, cold=True)),
-        ("the same + device record (for --output)", lambda: count(True)),
-        ("json_line of a record (for --output)", lambda: [json_line(r) for r in records]),
+        ("the same + the record's parts (for --jsonl)", lambda: count(True)),
+        ("the JSON line, straight from the parts (for --jsonl)", lambda: [fleet_module._output(r, json_line)
+                                                                        for r in records]),
         ("evaluate_fleet end to end (= tool)", lambda: evaluate_fleet(read_fleet(path), engine, policy_facts,
                                                                         reader=fleet_device)),
     ]
@@ -1187,6 +1254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=100_000, help="the largest fleet (default 100000)")
     parser.add_argument("--sizes", default="10000,100000", help="fleet sizes to time (default 10000,100000)")
     parser.add_argument("--jobs", type=int, default=1, help="also run the command with --jobs N (default: 1 and 2)")
+    parser.add_argument("--formats", default=",".join(CLI_FORMATS),
+                        help=f"the command's report formats to time (default {','.join(CLI_FORMATS)})")
     parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     parser.add_argument("--seed", type=int, default=20240521)
     parser.add_argument("--repeat", type=int, default=3, help="runs per row for fleets up to 20000 devices")
@@ -1241,8 +1310,9 @@ def main(argv: list[str] | None = None) -> int:
 
         # --- timing, round-robin, a fresh process per run
         modes = ["floor", "floor-vocab", "tool", "tool-jsonl"]
+        formats = [f for f in args.formats.split(",") if f.strip()]
         if not args.no_cli:
-            modes += [f"cli-j{j}" for j in jobs]
+            modes += [f"cli:{fmt}:{j}" for fmt in formats for j in jobs]
         runs: dict[tuple[int, str], list[dict]] = {}
         cores_before = effective_cores()
         for size in sizes:
@@ -1250,9 +1320,11 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(repeats):
                 for mode in modes:
                     if mode.startswith("cli"):
-                        result = run_cli(paths[size], policy, int(mode[5:]))
-                        result["tallies"] = [[r[s] for s in ("pass", "fail", "unknown", "not_applicable")]
-                                             for r in result.pop("summary")["rules"]]
+                        _, fmt, j = mode.split(":")
+                        result = run_cli(paths[size], policy, int(j), fmt)
+                        summary = result.pop("summary")
+                        result["tallies"] = None if summary is None else [
+                            [r[s] for s in ("pass", "fail", "unknown", "not_applicable")] for r in summary["rules"]]
                     else:
                         result = run_child(mode, paths[size], policy)
                     runs.setdefault((size, mode), []).append(result)
@@ -1265,7 +1337,7 @@ def main(argv: list[str] | None = None) -> int:
         for (size, mode), results in runs.items():
             first = runs[(size, "floor")][0]["tallies"]
             for result in results:
-                if result["tallies"] != first:
+                if result["tallies"] is not None and result["tallies"] != first:
                     wrong_counts.append((size, mode))
         print("per-rule counts of every timed run equal the floor's: "
               + ("yes" if not wrong_counts else f"NO, differing runs: {sorted(set(wrong_counts))}"))
@@ -1273,7 +1345,8 @@ def main(argv: list[str] | None = None) -> int:
         cores_after = effective_cores()
         labels = {"floor": "floor: json.loads + hand typing + hand rules", "floor-vocab": "floor, typing by vocabulary.parse_value",
                   "tool": "tool: read_fleet + evaluate_fleet", "tool-jsonl": "tool + write_jsonl(/dev/null)"}
-        labels.update({f"cli-j{j}": f"CLI check --fleet --jobs {j} (wall)" for j in jobs})
+        labels.update({f"cli:{fmt}:{j}": f"CLI --format {fmt} --jobs {j} (wall)" if fmt != "jsonl"
+                       else f"CLI --format json --jsonl --jobs {j} (wall)" for fmt in formats for j in jobs})
         rows = []
         headline: dict[int, float] = {}
         for size in sizes:
@@ -1308,6 +1381,8 @@ def main(argv: list[str] | None = None) -> int:
               "engine at the end (capped at 50,000). CLI rows: wall time including start-up;\npeak RSS is the "
               "largest of any one of its processes (wait4 ru_maxrss).")
 
+        if not args.no_cli:
+            print_formats(runs, sizes, formats, jobs)
         big, small = max(sizes), min(sizes)
         print(f"\nEffective cores before / after the timed runs: {cores_before:.1f} / {cores_after:.1f} of "
               f"{os.cpu_count()} (two CPU-bound processes together vs one alone; below 2, other work shares the "
@@ -1317,21 +1392,18 @@ def main(argv: list[str] | None = None) -> int:
             ratio = headline[size]
             print(f"  tool within {GOAL_RATIO:.0f}x of the floor on one process, {size:,} devices: "
                   f"{ratio:.2f}x -> {'MET' if ratio <= GOAL_RATIO else 'NOT MET'}")
+            jsonl = _median(runs, size, "tool-jsonl") / _median(runs, size, "floor")
+            print(f"  tool + JSON Lines within {JSONL_GOAL_RATIO}x of the floor, {size:,} devices: {jsonl:.2f}x -> "
+                  f"{'MET' if jsonl <= JSONL_GOAL_RATIO else 'NOT MET'}")
+            if not args.no_cli:
+                for fmt in formats:
+                    speedup = _median(runs, size, f"cli:{fmt}:1") / _median(runs, size, f"cli:{fmt}:{jobs[-1]}")
+                    print(f"  --jobs {jobs[-1]} at least {JOBS_GOAL_SPEEDUP}x faster than --jobs 1, --format {fmt}, "
+                          f"{size:,} devices: {speedup:.2f}x -> {'MET' if speedup >= JOBS_GOAL_SPEEDUP else 'NOT MET'}"
+                          " (needs two free cores)")
         if big != small:
-            def rss(size):
-                return statistics.median(r["rss_peak_kb"] for r in runs[(size, "tool")]) / 1024
-
-            def growth(size):
-                return runs[(size, "tool")][0]["rss_peak_kb"] / 1024 - runs[(size, "tool")][0]["rss_setup_kb"] / 1024
-            # "Flat": the growth over the start-up RSS at the big size is within 8 MB or 1.5x of the small size's.
-            flat = growth(big) <= max(1.5 * growth(small), growth(small) + 8)
-            traced = ""
-            if args.tracemalloc:
-                traced = (f", tracemalloc peak {runs[(small, 'tool')][0]['traced_peak'] / 2 ** 20:.1f} -> "
-                          f"{runs[(big, 'tool')][0]['traced_peak'] / 2 ** 20:.1f} MB")
-            print(f"  peak memory flat from {small:,} to {big:,} devices (tool, one process): peak RSS "
-                  f"{rss(small):.0f} -> {rss(big):.0f} MB, growth over start-up {growth(small):+.0f} -> "
-                  f"{growth(big):+.0f} MB{traced} -> {'MET' if flat else 'NOT MET'}")
+            for mode in ("tool", "tool-jsonl"):
+                print_flat(runs, mode, small, big, args.tracemalloc and mode == "tool")
 
         # --- where the time goes
         print(f"\nWhere the tool's time goes ({small:,} devices, in this process, each stage alone; "

@@ -5,10 +5,12 @@ from __future__ import annotations
 import bisect
 import difflib
 import functools
+import json
 import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from attrs import frozen
 
@@ -444,3 +446,23 @@ def clip(text: str, limit: int = 200) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object that gives one key twice, refused by ``unique_keys``."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"the key {escape_controls(clip(json.dumps(key, ensure_ascii=False), 80))} "
+                         "is given twice in one object")
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object from its pairs, refusing a key given twice (``DuplicateKeyError``): plain
+    ``json.loads`` keeps the last value and drops the others without a word. Use it as
+    ``json.loads(text, object_pairs_hook=unique_keys)``."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise DuplicateKeyError(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return obj

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import Diagnostic, InputError, clip
+from .errors import Diagnostic, DuplicateKeyError, InputError, clip, unique_keys
 from .source import SourceText, Span
 
 STANDARD_INPUT = "-"
@@ -89,28 +89,14 @@ def _decoded(data: bytes, name: str) -> str:
             help="save the export as UTF-8 (or UTF-16 with a byte-order mark)")]) from None
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
-    return result
-
-
 def parse_json(text: str, name: str = "<input>") -> Any:
     """Parse JSON text with the same errors and limits as ``read_json``."""
     source = SourceText(text, name)
     try:
-        data = json.loads(text, object_pairs_hook=_unique_keys)
+        data = json.loads(text, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise _error(source, "I005", f"malformed JSON: {exc.msg}", exc.pos) from None
-    except _DuplicateKey as exc:
+    except DuplicateKeyError as exc:
         at = _structure(text).duplicate_at
         raise _error(source, "I007", f"the key {clip(json.dumps(exc.key, ensure_ascii=False), 80)} is given twice "
                                      "in one object: which value is meant cannot be known", at,

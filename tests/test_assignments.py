@@ -99,7 +99,7 @@ def test_the_cli_applies_the_shipped_example(tmp_path):
         [sys.executable, "-m", "bitlocker_rules", "check", "--rules", "silent_enablement",
          "--policy", str(EXAMPLES / "policy-silent.json"), "--policy", str(EXAMPLES / "policy-startup-pin.json"),
          "--fleet", str(EXAMPLES / "fleet.jsonl"), "--assignments", str(EXAMPLES / "assignments.json"),
-         "--output", str(out), "--format", "json"],
+         "--jsonl", str(out), "--format", "json"],
         capture_output=True, text=True, cwd=ROOT,
     )
     assert result.returncode == 2, result.stderr  # the example fleet has one bad row

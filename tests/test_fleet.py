@@ -118,7 +118,7 @@ def test_cli_fleet_jsonl_output_masks_secrets(tmp_path):
     out = tmp_path / "out.jsonl"
     result = subprocess.run(
         [sys.executable, "-m", "bitlocker_rules", "check", "--rules", "silent_enablement", "--fleet", str(path),
-         "--policy", str(POLICY), "--output", str(out), "--format", "json"],
+         "--policy", str(POLICY), "--jsonl", str(out), "--format", "json"],
         capture_output=True, text=True, cwd=ROOT,
     )
     assert result.returncode == 2  # the fourth row is bad
@@ -134,7 +134,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from bitlocker_rules.engine import mark_conflicts  # noqa: E402
 from bitlocker_rules.facts import Facts, merge_facts  # noqa: E402
-from bitlocker_rules.fleet import DeviceRecord, FleetRow, device_record, outcome_entry  # noqa: E402
+from bitlocker_rules.fleet import DeviceRecord, FleetRow, device_record, json_line, outcome_entry  # noqa: E402
 from bitlocker_rules.nodes import facts_read  # noqa: E402
 from bitlocker_rules.outcome import Status  # noqa: E402
 from bitlocker_rules.facts import facts_from_mapping  # noqa: E402
@@ -239,9 +239,14 @@ def test_default_path_records_and_counts_equal_a_fresh_interpreter(every_rule, c
     expected = [_reference(every_rule, policy, r.number, r.data) for r in rows if r.number not in bad]
     assert records == expected
     assert all(isinstance(r, DeviceRecord) and r.json_text() == json.dumps(r, ensure_ascii=False) for r in records)
+    lines: list = []  # JSON lines are made straight from the parts, without the records: the same text
+    evaluate_fleet(rows, every_rule, policy, write=lines.append, reader=fleet_device, encode=json_line)
+    assert lines == [redact(json.dumps(r, ensure_ascii=False)) for r in expected]
     # The report path (what a renderer asking for whole reports gets) counts the same.
     by_report = evaluate_fleet(rows, every_rule, policy, reader=fleet_device, record=device_record)
     assert summary == by_report
+    # Counted only (no record wanted, only failed rules explained): the same summary.
+    assert evaluate_fleet(rows, every_rule, policy, reader=fleet_device) == summary
     for tally, index in zip(summary.rules, range(len(summary.rules))):
         assert tally.counts == {s: sum(1 for r in expected if r["results"][index]["status"] == s)
                                 for s in ("pass", "fail", "unknown", "not_applicable")}
@@ -338,13 +343,15 @@ def test_a_malformed_array_element_is_reported_and_the_elements_after_it_are_rea
     assert [r.number for r in rows] == [1, 2, 3, 4, 5]
     assert [r.data["deviceName"] for r in rows if not isinstance(r.data, BadRow)] == ["PC-000", "PC-001", "PC-002"]
     assert [r.data.message for r in rows if isinstance(r.data, BadRow)] == [
-        "element 2: malformed JSON: Expecting property name enclosed in double quotes",
-        "element 4: malformed JSON: Expecting value"]
-    # An element whose end cannot be found (here a string never closed) ends the reading.
+        "element 2 (line 3, column 40): malformed JSON: Expecting property name enclosed in double quotes",
+        "element 4 (line 5, column 11): malformed JSON: Expecting value"]
+    # An element whose end cannot be found (here a string never closed) ends the reading: the file ends in it.
     path.write_text("[\n" + ",\n".join(parts) + "\n]")
     rows = list(read_fleet(path))
     assert [r.number for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert rows[-1].data.message.endswith("; the rest of the array was not read")
+    assert rows[-1].data.message == (
+        "element 6 (line 7, column 22): malformed JSON: a control character inside a string (a string not closed "
+        "before the line ends?); the file ends before the element does")
 
 
 def test_csv_columns_by_graph_property_name_go_through_the_importers(tmp_path, engine):

@@ -1,4 +1,9 @@
-"""``check --fleet``: every device row of a fleet file, summarised or reported."""
+"""``check --fleet``: every device row of a fleet file, summarised or reported.
+
+The report in ``--format`` goes to ``--output`` (or standard output), whatever the format:
+``text`` and ``json`` are the fleet's summary, the others its report. Each device's result,
+one JSON line each, goes to ``--jsonl`` when it is given, beside any report, in one pass.
+"""
 
 from __future__ import annotations
 
@@ -9,55 +14,54 @@ import sys
 from .. import report as renderers  # each renderer module loads on first use
 from ..assignments import AssignedPolicies
 from ..engine import Engine
-from ..errors import redact
-from ..fleet import device_record, evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_line, read_fleet
+from ..facts import Facts
+from ..fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_line, read_fleet
 from ..fleet.job import fleet_engine
+from ..fleet.parallel import WorkerError, usable_cores
 from ..importers import load_policies
-from ..outcome import InputRecord, Report, at_or_above
-from .output import jsonl_output, report_stream, show_progress, write_output
+from ..outcome import InputRecord, at_or_above
+from .output import STANDARD_STREAM, jsonl_output, say, show_progress, usage_error, write_output
 from .parser import declared_scenarios
-from .status import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from .status import EXIT_CRASH, EXIT_FAIL, EXIT_PASS, EXIT_USAGE
 
 WORST_DEVICES = 50  # how many of the worst devices a fleet's HTML or Markdown report keeps
 
 
 def run_fleet(args: argparse.Namespace) -> int:
-    """``check --fleet``: evaluate every device row; a summary and JSON Lines, or a report in another format."""
-    if args.device:
-        print("bitlocker-rules check: give --device or --fleet, not both", file=sys.stderr)
-        return EXIT_USAGE
+    """``check --fleet``: evaluate every device row; the report in ``--format``, each device's
+    JSON line in ``--jsonl``."""
     args.jobs = 1 if args.jobs is None else args.jobs
-    if args.jobs < 1:
-        print("bitlocker-rules check: --jobs must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
+    problem = _usage_problem(args)
+    if problem:
+        return usage_error("check", problem)
+    jobs = _jobs(args)
     make_engine = functools.partial(fleet_engine, tuple(args.rules or ()) or None, tuple(args.policy),
                                     args.assignments, declared_scenarios(args))
     engine, policy = make_engine()
     if isinstance(policy, AssignedPolicies) and not args.quiet:
         for policy_id in policy.assignments.unassigned:
-            print(redact(f"note: {args.assignments}: no device or group is assigned policy {policy_id}"),
-                  file=sys.stderr)
+            say(f"note: {args.assignments}: no device or group is assigned policy {policy_id}")
+    wanted = not args.quiet or args.output is not None  # else only the exit code (and --jsonl) are wanted
+    inputs = _inputs(args, engine) if wanted and args.format in ("markdown", "html", "sarif") else ()
+    collector = _collector(args.format, inputs, engine) if wanted else None
     rows = read_fleet(args.fleet, decode=False)  # each process decodes the rows it evaluates
     progress = show_progress if sys.stderr.isatty() and not args.quiet else None
-
-    def evaluate(write, record=None, encode=None):
-        if args.jobs == 1:
-            return evaluate_fleet(rows, engine, policy, write=write, progress=progress, reader=fleet_device,
-                                  record=record, encode=encode)
-        return evaluate_fleet_parallel(rows, args.jobs, make_engine, write=write, progress=progress,
-                                       reader=fleet_device, record=record, encode=encode)
-
-    if args.format in ("text", "json"):
-        with jsonl_output(args.output) as write:
-            summary = evaluate(write, encode=json_line)
-        if progress:
-            print(file=sys.stderr)
-        if not args.quiet:
-            sys.stdout.write(renderers.render_fleet_json(summary) if args.format == "json" else renderers.render_fleet_table(summary))
-    else:
-        summary = _fleet_report(args, evaluate, engine)
-        if progress:
-            print(file=sys.stderr)
+    with jsonl_output(args.jsonl) as write:
+        encode = json_line if write is not None else None
+        if jobs == 1:
+            summary = evaluate_fleet(rows, engine, policy, write=write, progress=progress, reader=fleet_device,
+                                     encode=encode, collect=collector.add if collector is not None else None)
+        else:
+            try:
+                summary = evaluate_fleet_parallel(rows, jobs, make_engine, write=write, progress=progress,
+                                                  reader=fleet_device, encode=encode, collector=collector)
+            except WorkerError as exc:  # the environment failed, not the input: the crash code, one message
+                say(exc.render())
+                return EXIT_CRASH
+    if progress:
+        print(file=sys.stderr)
+    if wanted:
+        write_output(_render(args, summary, collector, inputs, engine), args.output)
     if summary.bad_rows:
         return EXIT_USAGE
     return EXIT_FAIL if any(
@@ -65,43 +69,57 @@ def run_fleet(args: argparse.Namespace) -> int:
     ) else EXIT_PASS
 
 
-def _fleet_report(args: argparse.Namespace, evaluate, engine: Engine):
-    """A fleet as Markdown, HTML, JUnit or SARIF, written to --output (or standard output).
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    if args.device:
+        return "give --device or --fleet, not both"
+    if args.jobs < 1:
+        return "--jobs must be at least 1"
+    if args.jsonl == STANDARD_STREAM and args.output in (None, STANDARD_STREAM) and not args.quiet:
+        return ("--jsonl - and the report would both go to standard output: "
+                "give the report a file with --output FILE, or --quiet")
+    return None
 
-    Reports stream past: HTML and Markdown keep the worst devices (at most WORST_DEVICES) and one
-    example outcome per rule, SARIF one entry per distinct policy finding, and JUnit writes each
-    device's test cases as soon as they are made, so memory stays flat however large the fleet.
-    """
-    if args.quiet and args.output is None:  # nothing to write: only the exit code is wanted
-        return evaluate(None)
+
+def _jobs(args: argparse.Namespace) -> int:
+    """--jobs, at most the processors this process may use (more would only compete for them)."""
+    cores = usable_cores()
+    if args.jobs <= cores:
+        return args.jobs
+    if not args.quiet:
+        say(f"note: --jobs {args.jobs} is more than the {cores} processors available; using {cores}")
+    return cores
+
+
+def _inputs(args: argparse.Namespace, engine: Engine) -> tuple[InputRecord, ...]:
     inputs = tuple(InputRecord(p.name, p.origin, p.kind)
                    for path in args.policy for p in load_policies(path, engine.vocabulary))
-    inputs += (InputRecord("fleet", args.fleet, "fleet"),)
+    return inputs + (InputRecord("fleet", args.fleet, "fleet"),)
+
+
+def _collector(fmt: str, inputs: tuple[InputRecord, ...], engine: Engine):
+    """What the report in ``fmt`` gathers beyond the counters, in bounded memory (None: nothing).
+
+    Workers gather into copies of it and send back only what is new, never whole reports.
+    """
+    if fmt in ("markdown", "html"):
+        return renderers.FleetDetail(WORST_DEVICES)
+    if fmt == "junit":
+        return renderers.FleetCases()
+    if fmt == "sarif":
+        # An empty device gives every rule's outcome: the rules SARIF lists, with their titles and fixes.
+        return renderers.FleetSarif(inputs, rules=engine.evaluate(Facts()).outcomes, citations=engine.citations)
+    return None
+
+
+def _render(args: argparse.Namespace, summary, collector, inputs: tuple[InputRecord, ...], engine: Engine) -> str:
+    if args.format == "text":
+        return renderers.render_fleet_table(summary)
+    if args.format == "json":
+        return renderers.render_fleet_json(summary)
     if args.format == "junit":
-        with report_stream(args.output) as stream:
-            writer = renderers.JUnitWriter(stream, fleet=True)
-            summary = evaluate(lambda item: writer.add(item[1]), _numbered_report)
-            writer.close()
-        return summary
+        return renderers.render_fleet_junit(summary, collector, citations=engine.citations, verbose=args.verbose)
     if args.format == "sarif":
-        sarif = renderers.FleetSarif(inputs)
-        summary = evaluate(lambda item: sarif.add(item[1]), _numbered_report)
-        text = sarif.render(summary.bad_rows)
-    else:
-        worst, examples = renderers.WorstDevices(WORST_DEVICES), renderers.RuleExamples()
-
-        def keep(item):
-            worst.add(device_record(*item))
-            examples.add(item[1])
-
-        summary = evaluate(keep, _numbered_report)
-        render = renderers.render_fleet_html if args.format == "html" else renderers.render_fleet_markdown
-        text = render(summary, devices=worst.devices(), examples=examples.outcomes(), inputs=inputs,
-                      limit=WORST_DEVICES)
-    write_output(text, args.output)
-    return summary
-
-
-def _numbered_report(number: int, report: Report) -> tuple[int, Report]:
-    """A fleet result that keeps the whole report (module level: worker processes pickle it)."""
-    return number, report
+        return collector.render(summary.bad_rows, summary.unlisted_bad_rows)
+    render = renderers.render_fleet_html if args.format == "html" else renderers.render_fleet_markdown
+    return render(summary, devices=collector.worst.devices(), examples=collector.examples.outcomes(), inputs=inputs,
+                  limit=WORST_DEVICES)

@@ -6,7 +6,7 @@ import argparse
 
 from .output import STANDARD_STREAM, refuse_overwriting_inputs
 
-_FLEET_ONLY = ("jobs", "assignments")  # check options that mean something only with --fleet
+_FLEET_ONLY = ("jobs", "jsonl", "assignments")  # check options that mean something only with --fleet
 
 
 def input_paths(args: argparse.Namespace) -> list[str]:
@@ -28,4 +28,5 @@ def usage_problem(args: argparse.Namespace) -> str | None:
     if paths.count(STANDARD_STREAM) > 1:
         return "standard input (-) can be read once: give the other inputs as files"
     refuse_overwriting_inputs(getattr(args, "output", None), paths)
+    refuse_overwriting_inputs(getattr(args, "jsonl", None), paths, "--jsonl")
     return None

@@ -170,14 +170,15 @@ def _mode_for(target: Path) -> int:
     return 0o666 & ~umask
 
 
-def refuse_overwriting_inputs(output: str | None, inputs: Iterable[str]) -> None:
-    """An --output that names one of the inputs would destroy it before it is read: refuse it."""
+def refuse_overwriting_inputs(output: str | None, inputs: Iterable[str], option: str = "--output") -> None:
+    """An --output (or another ``option`` naming a file written) that names one of the inputs
+    would destroy it before it is read: refuse it."""
     if output is None or output == STANDARD_STREAM or not os.path.exists(output):
         return
     for path in inputs:
         if path != STANDARD_STREAM and os.path.exists(path) and os.path.samefile(output, path):
             raise InputError([Diagnostic(
-                "I008", "--output names an input file: the report would overwrite it", file=output,
+                "I008", f"{option} names an input file: the report would overwrite it", file=output,
                 help="write the report to another file")])
 
 

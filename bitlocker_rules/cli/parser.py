@@ -115,7 +115,10 @@ def _check_command(sub) -> None:
                        help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream "
                             "(- reads standard input)")
     check.add_argument("--jobs", type=int, default=None, metavar="N",
-                       help="with --fleet: use N processes (at most the number of cores)")
+                       help="with --fleet: use N processes (at most the processors available)")
+    check.add_argument("--jsonl", metavar="FILE",
+                       help="with --fleet: also write each device's result as one JSON line to FILE "
+                            "(- is standard output)")
     check.add_argument("--assignments", metavar="FILE",
                        help="with --fleet: which --policy applies to which device or group "
                             "(default: every policy to every device)")
@@ -123,8 +126,8 @@ def _check_command(sub) -> None:
                        help="text (default; for a terminal), json, markdown, sarif (policy findings located in the "
                             "input files), junit (test cases) or html (one self-contained page)")
     check.add_argument("--output", metavar="FILE",
-                       help="write the report here (- is standard output); with --fleet and --format text "
-                            "or json, one JSON line per device (the summary goes to standard output)")
+                       help="write the report here (- is standard output); with --fleet too: the report in "
+                            "--format, each device's JSON line goes to --jsonl")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour the text report: auto (default) colours a terminal unless NO_COLOR is set")
     check.add_argument("--verbose", action="store_true", help="explain passing rules too")

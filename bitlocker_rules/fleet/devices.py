@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..engine import Engine
-from ..errors import Diagnostic, InputError
+from ..errors import Diagnostic, InputError, clip
 from ..facts import Facts, apply_grants, facts_from_mapping
 
 DeviceReader = Callable[[Any, Engine, int], Facts]
 _DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")
+_NAME_LIMIT = 200  # a device name longer than this is shortened in reports
 
 
 def device_facts(data: Any, engine: Engine, number: int) -> Facts:
@@ -43,7 +44,7 @@ def _own_row(data: dict, engine: Engine) -> bool:
 def device_subject(data: Any, number: int) -> str:
     """How a report names a device of the project's own row format."""
     name = (data.get("deviceName") or data.get("id")) if isinstance(data, dict) else None
-    return f"device {str(name or f'row {number}')!r}"
+    return f"device {clip(str(name or f'row {number}'), _NAME_LIMIT)!r}"  # repr escapes control characters
 
 
 class _RowTyper:

@@ -1,23 +1,59 @@
-"""A fleet over several processes: rows in batches, results written in row order."""
+"""A fleet over several processes: rows in batches, results written in row order.
+
+The reading process only splits rows and writes what comes back; the workers decode, evaluate
+and encode. What crosses between processes is compact: the rows' bytes, finished JSON lines,
+and per batch the summary's counters and what a report's collector gathered (bounded), never
+a device's whole report.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
-from ..engine import Engine
-from ..facts import Facts
 from ..assignments import AssignedPolicies
+from ..engine import Engine
+from ..errors import BitLockerRulesError, Diagnostic
+from ..facts import Facts
 from ..outcome import Report
 from .devices import DeviceReader, device_facts
 from .evaluation import _evaluate_rows, _VerdictPath
-from .records import FleetSummary, _Tally
-from .rows import FleetRow
+from .records import DeviceResult, FleetSummary, _Tally
+from .rows import FleetRow, JsonLine
 
 _BATCH = 500
 
 
+class Collector(Protocol):
+    """What a fleet report gathers beyond the counters, in bounded memory, in any process.
+
+    ``add`` takes each device's result in row order; in a worker, ``take`` returns what was
+    gathered since the last ``take`` (picklable), and the reading process ``merge``s those
+    parts in row order, so the outcome is the one a single process would have gathered.
+    """
+
+    def add(self, result: DeviceResult) -> None: ...
+
+    def take(self) -> Any: ...
+
+    def merge(self, part: Any) -> None: ...
+
+
+class WorkerError(BitLockerRulesError):
+    """A worker process of ``--jobs`` ended without finishing its rows (killed, out of memory)."""
+
+
 _worker_state: dict = {}
+
+
+def usable_cores() -> int:
+    """How many processors this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def evaluate_fleet_parallel(
@@ -30,31 +66,58 @@ def evaluate_fleet_parallel(
     reader: DeviceReader = device_facts,
     record: Callable[[int, Report], Any] | None = None,
     encode: Callable[[Any], Any] | None = None,
+    collector: Collector | None = None,
 ) -> FleetSummary:
     """``evaluate_fleet`` over ``jobs`` processes; rows are read and results written in order.
 
     At most ``2 * jobs`` batches are in flight, so memory stays flat however large the fleet.
-    ``make_engine`` must be picklable (a module-level function or a functools.partial of one).
+    ``make_engine`` must be picklable (a module-level function or a functools.partial of one),
+    and so must ``collector`` (given empty: each worker gathers into a copy of its own).
     Results are encoded in the workers: a JSON line crosses between processes far more
-    cheaply than the record it was made from.
+    cheaply than the record it was made from. A worker that dies raises ``WorkerError``.
     """
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor  # here: it costs start-up time
+    from concurrent.futures.process import BrokenProcessPool
 
     summary: FleetSummary | None = None
     done = 0
     options = (reader, record, encode, write is not None)
-    with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(make_engine,)) as pool:
-        pending = []
-        for batch in _batches(rows, _BATCH):
-            pending.append(pool.submit(_run_batch, [(r.number, r.data) for r in batch], *options))
-            if len(pending) >= 2 * jobs:
-                summary, done = _collect(pending.pop(0), summary, done, write, progress)
-        for future in pending:
-            summary, done = _collect(future, summary, done, write, progress)
+    pool = ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(make_engine, collector))
+    workers: dict = {}  # the worker processes, kept to say how one ended
+    try:
+        with pool:
+            pending = []
+            for batch in _batches(rows, _BATCH):
+                pending.append(pool.submit(_run_batch, _packed(batch), *options))
+                workers.update(getattr(pool, "_processes", None) or {})
+                if len(pending) >= 2 * jobs:
+                    summary, done = _collect(pending.pop(0), summary, done, write, progress, collector)
+            for future in pending:
+                summary, done = _collect(future, summary, done, write, progress, collector)
+    except BrokenProcessPool:
+        raise WorkerError([_dead_worker(workers.values(), jobs, done)]) from None
     if summary is None:
         engine, _ = make_engine()
         summary = _Tally(engine).summary()
     return summary
+
+
+def _dead_worker(workers, jobs: int, done: int) -> Diagnostic:
+    # The pool ends the other workers itself (SIGTERM) once one has died: name the first death.
+    codes = sorted((p.exitcode for p in workers if p.exitcode), key=lambda code: code == -signal.SIGTERM)
+    how = f" ({_exit_status(codes[0])})" if codes else ""
+    return Diagnostic("P001", f"a worker process ended before its rows were evaluated{how}; {done} rows were "
+                              "evaluated and written, the rest were not", file=f"--jobs {jobs}",
+                      help="the system may have stopped it (out of memory?): run again with fewer --jobs")
+
+
+def _exit_status(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _batches(rows: Iterable[FleetRow], size: int) -> Iterator[list[FleetRow]]:
@@ -68,28 +131,41 @@ def _batches(rows: Iterable[FleetRow], size: int) -> Iterator[list[FleetRow]]:
         yield batch
 
 
-def _collect(future, summary, done, write, progress):
-    part, records = future.result()
+def _packed(batch: list[FleetRow]) -> list[tuple[int, Any, str | None]]:
+    """A batch as plain data: an undecoded JSON line crosses as its bytes (far cheaper to pickle)."""
+    return [(row.number, row.data.raw, row.data.encoding) if type(row.data) is JsonLine else (row.number, row.data, None)
+            for row in batch]
+
+
+def _unpacked(batch: list[tuple[int, Any, str | None]]) -> list[FleetRow]:
+    return [FleetRow(number, JsonLine(data, encoding) if encoding is not None else data)
+            for number, data, encoding in batch]
+
+
+def _collect(future, summary, done, write, progress, collector):
+    part, results, gathered = future.result()
     if write is not None:
-        for record in records:
-            write(record)
-    done += part.devices + len(part.bad_rows)
+        for result in results:
+            write(result)
+    if collector is not None:
+        collector.merge(gathered)
+    done += part.devices + part.bad_row_count
     if progress is not None:
         progress(done)
     return (part if summary is None else summary.merge(part)), done
 
 
-def _start_worker(make_engine) -> None:
+def _start_worker(make_engine, collector) -> None:
     _worker_state["engine"], _worker_state["policy"] = make_engine()
+    _worker_state["collector"] = collector
 
 
-def _run_batch(batch: list[tuple[int, Any]], reader: DeviceReader, record, encode, wanted: bool):
-    engine, policy = _worker_state["engine"], _worker_state["policy"]
+def _run_batch(batch: list[tuple[int, Any, str | None]], reader: DeviceReader, record, encode, wanted: bool):
+    engine, policy, collector = _worker_state["engine"], _worker_state["policy"], _worker_state["collector"]
     codes = None
     if record is None:  # one path per worker: its record entries are made once, not once per batch
         codes = _worker_state.get("codes") or _worker_state.setdefault("codes", _VerdictPath(engine, policy))
     results: list = []
-    rows = [FleetRow(number, data) for number, data in batch]
-    summary = _evaluate_rows(rows, engine, policy, codes, results.append if wanted else None, None, reader,
-                             record, encode)
-    return summary, results
+    summary = _evaluate_rows(_unpacked(batch), engine, policy, codes, results.append if wanted else None, None,
+                             reader, record, encode, collector.add if collector is not None else None)
+    return summary, results, collector.take() if collector is not None else None

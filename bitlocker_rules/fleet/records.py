@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -64,11 +65,17 @@ class FleetSummary:
     failed_devices: int = 0
     conflicts: tuple[FleetConflict, ...] = ()
     scenarios: tuple[FleetScenario, ...] = ()  # per scenario, on how many devices it held
+    unlisted_bad_rows: int = 0  # rows not read beyond the first BAD_ROWS_LISTED, counted, not kept
 
     @property
     def exit_code(self) -> int:
         """2 if a row was bad, else 1 if any device failed a rule, else 0."""
         return 2 if self.bad_rows else (1 if self.failed_devices else 0)
+
+    @property
+    def bad_row_count(self) -> int:
+        """How many rows could not be read (``bad_rows`` lists the first of them)."""
+        return len(self.bad_rows) + self.unlisted_bad_rows
 
     def top_reasons(self, limit: int = 10) -> list[tuple[str, int]]:
         """The most common failure reasons, most frequent first."""
@@ -86,9 +93,11 @@ class FleetSummary:
         conflicts.update({c.record: c.devices for c in other.conflicts})
         scenarios = tuple(FleetScenario(a.name, a.label, a.in_scope + b.in_scope, a.out_of_scope + b.out_of_scope,
                                         a.not_known + b.not_known) for a, b in zip(self.scenarios, other.scenarios))
+        bad_rows = self.bad_rows + other.bad_rows
         return FleetSummary(self.devices + other.devices, rules, dict(reasons),
-                            self.bad_rows + other.bad_rows, self.failed_devices + other.failed_devices,
-                            tuple(FleetConflict(r, n) for r, n in conflicts.items()), scenarios)
+                            bad_rows[:BAD_ROWS_LISTED], self.failed_devices + other.failed_devices,
+                            tuple(FleetConflict(r, n) for r, n in conflicts.items()), scenarios,
+                            self.unlisted_bad_rows + other.unlisted_bad_rows + max(0, len(bad_rows) - BAD_ROWS_LISTED))
 
 
 def device_record(number: int, report: Report, policies: Sequence[str] | None = None) -> dict:
@@ -111,25 +120,71 @@ def _record(number: int, subject: str, counts: Mapping[str, int], results: list[
 
 
 class DeviceRecord(dict):
-    """A device record (a plain dict to every reader) that also carries the JSON text of each entry.
+    """A device record (a plain dict to every reader) that also carries the JSON text of its results.
 
-    The fleet's default path makes these: each distinct per-rule entry is serialised once and
-    reused, so writing a JSON line costs a join, not a ``json.dumps`` of every entry.
+    The fleet's default path makes these: each distinct per-rule entry is serialised (and its
+    secrets masked) once and reused, so writing a JSON line costs a join, not a ``json.dumps``
+    of every entry. ``result_texts`` are runs of entry texts, each already comma-separated.
     """
 
-    __slots__ = ("entry_texts",)
+    __slots__ = ("result_texts",)
 
-    def __init__(self, record: dict, entry_texts: list[str]) -> None:
+    def __init__(self, record: dict, result_texts: list[str]) -> None:
         super().__init__(record)
-        self.entry_texts = entry_texts
+        self.result_texts = result_texts
 
-    def json_text(self) -> str:
-        """``json.dumps(self, ensure_ascii=False)``, the same text, from the stored entry texts."""
-        head = json.dumps({k: v for k, v in self.items() if k != "results"}, ensure_ascii=False)
-        return f'{head[:-1]}, "results": [{", ".join(self.entry_texts)}]}}'
+    def json_text(self, mask: Callable[[str], str] = lambda text: text) -> str:
+        """``json.dumps(self, ensure_ascii=False)``, the same text, from the stored result texts;
+        ``mask`` is applied to the head (row, device, policies, summary), not to the results."""
+        head = mask(_ENCODE({k: v for k, v in self.items() if k != "results"}))
+        return f'{head[:-1]}, "results": [{", ".join(self.result_texts)}]}}'
 
     def __reduce__(self):  # worker processes send records back pickled
-        return DeviceRecord, (dict(self), self.entry_texts)
+        return DeviceRecord, (dict(self), self.result_texts)
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_STRING = json.encoder.encode_basestring  # a str as JSON text, as json.dumps(ensure_ascii=False) writes it
+
+
+def json_head(number: int, subject: str, policies: Sequence[str] | None, statuses: Sequence[int]) -> str:
+    """A device record's JSON text up to its results (``{"row": 1, …, "results": [``), written
+    as ``json.dumps(record, ensure_ascii=False)`` writes it; ``statuses``: the counts by verdict code."""
+    named = f'"policies": {_ENCODE(list(policies))}, ' if policies is not None else ""
+    return (f'{{"row": {number}, "device": {_STRING(subject)}, {named}"summary": {{"pass": {statuses[0]}, '
+            f'"fail": {statuses[1]}, "unknown": {statuses[2]}, "not_applicable": {statuses[3]}}}, "results": [')
+
+
+class DeviceResult:
+    """One evaluated device as a fleet report's collector sees it (made only when one is given).
+
+    ``subject`` names it and ``badness`` is (failed rules, unknown rules); ``outcomes`` are the
+    rules that failed or are unknown, as its record explains them, with the policy files each
+    cited setting came from. ``record()`` is its device record and ``report()`` its whole
+    report, as ``Engine.evaluate`` makes it: each is built on first call (a report costs far
+    more), so a collector pays only for what it keeps.
+    """
+
+    __slots__ = ("number", "subject", "badness", "outcomes", "_record", "_report", "_make_record", "_make_report")
+
+    def __init__(self, number: int, subject: str, badness: tuple[int, int], outcomes: Sequence[RuleOutcome],
+                 make_record: Callable[[], dict], make_report: Callable[[], Report]) -> None:
+        self.number, self.subject, self.badness, self.outcomes = number, subject, badness, tuple(outcomes)
+        self._record: dict | None = None
+        self._report: Report | None = None
+        self._make_record, self._make_report = make_record, make_report
+
+    def record(self) -> dict:
+        """The device record."""
+        if self._record is None:
+            self._record = self._make_record()
+        return self._record
+
+    def report(self) -> Report:
+        """The device's whole report."""
+        if self._report is None:
+            self._report = self._make_report()
+        return self._report
 
 
 def outcome_entry(outcome: RuleOutcome) -> dict:
@@ -146,9 +201,15 @@ def failure_reasons(outcome: RuleOutcome) -> tuple[str, ...]:
 
 
 def json_line(record: dict) -> str:
-    """One device record as a line of JSON (without the newline), secrets masked."""
-    text = record.json_text() if isinstance(record, DeviceRecord) else json.dumps(record, ensure_ascii=False)
-    return redact(text)
+    """One device record as a line of JSON (without the newline), secrets masked.
+
+    A ``DeviceRecord``'s result texts were masked when they were made; its head is masked here.
+    Masking the parts is masking the whole: each part starts with ``{`` and ends with ``}``, so
+    no recovery password (digits and separators only) can span two of them.
+    """
+    if isinstance(record, DeviceRecord):
+        return record.json_text(redact)
+    return redact(json.dumps(record, ensure_ascii=False))
 
 
 def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
@@ -160,6 +221,7 @@ def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
 
 
 _STATUSES = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)  # by verdict code
+BAD_ROWS_LISTED = 1000  # a summary lists this many rows that could not be read, and counts the others
 _CODES = {status: code for code, status in enumerate(_STATUSES)}
 
 
@@ -170,12 +232,26 @@ class _Tally:
         self.engine = engine
         self.counts = [[0, 0, 0, 0] for loaded in engine.rulesets for _ in loaded.rules]
         self.reasons: Counter = Counter()
-        self.bad_rows: list[BadRow] = []
+        self.bad_rows: list[BadRow] = []  # the first BAD_ROWS_LISTED; the others are counted
+        self.unlisted_bad_rows = 0
         self.devices = 0
         self.failed_devices = 0
         self.conflicts: Counter = Counter()  # ConflictRecord -> devices that got it
         self.scenario_facts = tuple(s.fact for s in engine.vocabulary.scenarios.values())
         self.scenarios: Counter = Counter()  # (scenario fact, True / False / None) -> devices
+        self.scenario_states: dict[tuple, int] = {}  # the fast path's: each scenario's state, in order -> devices
+        # The default path counts each ruleset's verdict codes by distinct tuple (a dict update
+        # per ruleset, not a counter per rule), folded into ``counts`` now and then.
+        self.by_codes: list[dict[tuple[int, ...], int]] = [{} for _ in engine.rulesets]
+        self.firsts = tuple(itertools.accumulate((len(loaded.rules) for loaded in engine.rulesets), initial=0))
+
+    def fold_codes(self, index: int) -> None:
+        """Add one ruleset's counts by codes tuple to the per-rule counts (and forget them)."""
+        counts, first = self.counts, self.firsts[index]
+        for codes, devices in self.by_codes[index].items():
+            for offset, code in enumerate(codes):
+                counts[first + offset][code] += devices
+        self.by_codes[index].clear()
 
     def add(self, report: Report) -> None:
         """Count one device's report."""
@@ -192,6 +268,12 @@ class _Tally:
 
     def summary(self) -> FleetSummary:
         """The counters as a FleetSummary."""
+        for index in range(len(self.by_codes)):
+            self.fold_codes(index)
+        for states, devices in self.scenario_states.items():
+            for fact, state in zip(self.scenario_facts, states):
+                self.scenarios[(fact, state)] += devices
+        self.scenario_states.clear()
         rules = [(loaded.id, rule) for loaded in self.engine.rulesets for rule in loaded.rules]
         tallies = tuple(
             RuleTally(ruleset, rule.id, rule.title, rule.severity, dict(zip((s.value for s in _STATUSES), counts)))
@@ -205,8 +287,20 @@ class _Tally:
         scenarios = tuple(FleetScenario(s.name, s.label, *(self.scenarios[(s.fact, held)] for held in (True, False, None)))
                           for s in self.engine.vocabulary.scenarios.values() if s.name in about)
         return FleetSummary(self.devices, tallies, dict(self.reasons), tuple(self.bad_rows), self.failed_devices,
-                            conflicts, scenarios)
+                            conflicts, scenarios, self.unlisted_bad_rows)
+
+    def bad(self, row: BadRow) -> None:
+        """Note a row that could not be read (memory stays bounded however many there are)."""
+        if len(self.bad_rows) < BAD_ROWS_LISTED:
+            self.bad_rows.append(row)
+        else:
+            self.unlisted_bad_rows += 1
+
+    def rows(self) -> int:
+        """How many rows were read so far, bad ones included."""
+        return self.devices + len(self.bad_rows) + self.unlisted_bad_rows
 
     def count_scenarios(self, values: Mapping) -> None:
         """Count which scenarios held for one device, from its resolved values (the fast path)."""
-        self.scenarios.update((fact, values.get(fact)) for fact in self.scenario_facts)
+        states = tuple(map(values.get, self.scenario_facts))
+        self.scenario_states[states] = self.scenario_states.get(states, 0) + 1

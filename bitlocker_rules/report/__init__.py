@@ -10,11 +10,11 @@ _HOMES = {
     "render_fleet_html": "html", "render_html": "html",
     "fleet_to_dict": "json_report", "render_fleet_json": "json_report", "render_json": "json_report",
     "conflict_to_dict": "json_report", "report_to_dict": "json_report",
-    "JUnitWriter": "junit", "render_junit": "junit",
+    "FleetCases": "junit", "JUnitWriter": "junit", "render_fleet_junit": "junit", "render_junit": "junit",
     "render_fleet_markdown": "markdown", "render_markdown": "markdown",
     "FleetSarif": "sarif", "locate_json_path": "sarif", "render_sarif": "sarif",
     "render_fleet_table": "table", "render_table": "table",
-    "RuleExamples": "fleet_detail", "WorstDevices": "fleet_detail",
+    "FleetDetail": "fleet_detail", "RuleExamples": "fleet_detail", "WorstDevices": "fleet_detail",
 }
 
 __all__ = sorted(_HOMES)

@@ -3,7 +3,10 @@
 ``WorstDevices`` keeps the N device records (as ``fleet.device_record`` makes them) with the
 most failed rules; ``RuleExamples`` keeps, per rule, the first outcome that failed and the
 first that was unknown, so a report can explain a rule once with its settings, rule text and
-fix. Both hold at most a fixed number of items however many devices pass through.
+fix. Both hold at most a fixed number of items however many devices pass through; each can
+``take`` what it gathered in a worker process and ``merge`` it in the reading process, with
+the same result as one process. ``FleetDetail`` is both, as the HTML and Markdown reports'
+collector.
 """
 
 from __future__ import annotations
@@ -27,13 +30,21 @@ def badness(record: Mapping[str, Any]) -> tuple[int, int]:
 class WorstDevices:
     """The ``limit`` device records with the most failed (then unknown) rules, earliest rows first on ties.
 
-    Only devices that failed at least one rule are kept.
+    Only devices that failed at least one rule are kept. Records are ordered by their row
+    number on ties, so parts gathered by several processes merge into the same choice.
     """
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = max(0, limit)
         self._heap: list[tuple[tuple[int, int], int, dict]] = []
         self._order = itertools.count()
+        self._new: set[int] = set()  # rows kept since the last take()
+
+    def keeps(self, key: tuple[int, int], row: int) -> bool:
+        """Whether a device this bad, at this row, would be kept now (its record need not be made otherwise)."""
+        if key[0] == 0 or self.limit == 0:
+            return False
+        return len(self._heap) < self.limit or (key, -row) > self._heap[0][:2]
 
     def add(self, record: Mapping[str, Any]) -> None:
         """Offer one device record; devices that failed no rule are not kept."""
@@ -41,15 +52,30 @@ class WorstDevices:
         if key[0] == 0 or self.limit == 0:
             return
         # The heap's smallest item is the least bad kept so far (later rows lose ties).
-        item = (key, -next(self._order), dict(record))
+        row = record.get("row")
+        item = (key, -(row if isinstance(row, int) else next(self._order)), dict(record))
         if len(self._heap) < self.limit:
             heapq.heappush(self._heap, item)
         elif item[:2] > self._heap[0][:2]:
             heapq.heapreplace(self._heap, item)
+        else:
+            return
+        self._new.add(item[1])
 
     def devices(self) -> list[dict]:
         """The kept records, worst first."""
         return [record for _, _, record in sorted(self._heap, key=lambda i: i[:2], reverse=True)]
+
+    def take(self) -> list[dict]:
+        """The records that came in since the last take and are still kept (for ``merge``)."""
+        taken = [record for _, order, record in self._heap if order in self._new]
+        self._new.clear()
+        return taken
+
+    def merge(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Offer the records another process took."""
+        for record in records:
+            self.add(record)
 
 
 def worst_devices(records: Iterable[Mapping[str, Any]] | None, limit: int = DEFAULT_LIMIT) -> list[dict]:
@@ -65,16 +91,62 @@ class RuleExamples:
 
     def __init__(self) -> None:
         self._kept: dict[tuple[str, str, Status], RuleOutcome] = {}
+        self._new: list[tuple[str, str, Status]] = []  # kept since the last take()
 
     def add(self, report: Report) -> None:
         """Look at one device's outcomes."""
         for outcome in report.outcomes:
             if outcome.status in (Status.FAIL, Status.UNKNOWN) and outcome.reasons:
-                self._kept.setdefault((outcome.ruleset, outcome.rule, outcome.status), outcome)
+                key = (outcome.ruleset, outcome.rule, outcome.status)
+                if key not in self._kept:
+                    self._kept[key] = outcome
+                    self._new.append(key)
+
+    def wants(self, outcomes: Iterable[RuleOutcome]) -> bool:
+        """Whether any of these failed or unknown outcomes would be a new example."""
+        kept = self._kept
+        return any((o.ruleset, o.rule, o.status) not in kept and o.reasons for o in outcomes)
 
     def outcomes(self) -> list[RuleOutcome]:
         """The kept outcomes, in the order they were first seen."""
         return list(self._kept.values())
+
+    def take(self) -> list[RuleOutcome]:
+        """The outcomes kept since the last take (for ``merge``)."""
+        taken = [self._kept[key] for key in self._new]
+        self._new.clear()
+        return taken
+
+    def merge(self, outcomes: Iterable[RuleOutcome]) -> None:
+        """Keep the outcomes another process took, unless one is kept already."""
+        self.add(Report("", tuple(outcomes)))
+
+
+class FleetDetail:
+    """What the HTML and Markdown fleet reports keep beyond the counters: the worst devices and
+    an example of each rule's failure. A collector (``fleet.parallel.Collector``): it takes each
+    device's result, and asks for the whole report only when it holds a new example."""
+
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+        self.worst = WorstDevices(limit)
+        self.examples = RuleExamples()
+
+    def add(self, result: Any) -> None:
+        """Take one device's result (a ``fleet.DeviceResult``)."""
+        if self.worst.keeps(result.badness, result.number):
+            self.worst.add(result.record())
+        if self.examples.wants(result.outcomes):
+            self.examples.add(result.report())
+
+    def take(self) -> tuple[list[dict], list[RuleOutcome]]:
+        """What was gathered since the last take."""
+        return self.worst.take(), self.examples.take()
+
+    def merge(self, part: tuple[list[dict], list[RuleOutcome]]) -> None:
+        """Add what another process gathered (parts in row order)."""
+        records, outcomes = part
+        self.worst.merge(records)
+        self.examples.merge(outcomes)
 
 
 def examples_by_rule(examples: Iterable[RuleOutcome]) -> dict[tuple[str, Status], RuleOutcome]:

@@ -366,7 +366,7 @@ def render_fleet_html(
         *_worst_devices(worst_devices(devices, limit), limit),
         *_why_rules_fail(summary, examples),
         *_undecided_rules(summary.rules, examples),
-        *_bad_rows(summary.bad_rows, bad_row_limit),
+        *_bad_rows(summary.bad_rows, bad_row_limit, summary.bad_row_count),
         *_inputs_section(inputs),
     ]
     return redact(_page(title, "Fleet report", subtitle, body))
@@ -398,7 +398,7 @@ def _fleet_kpis(summary: Any) -> list[str]:
             _kpi("Passing every rule", clean, "pass", f"<small>{_pct(clean, total)}</small>"),
             _kpi("Rules failing somewhere", failing_rules, "fail" if failing_rules else "",
                  f"<small>of {len(summary.rules)}</small>"),
-            _kpi("Rows not read", len(summary.bad_rows), "unknown" if summary.bad_rows else "na"),
+            _kpi("Rows not read", summary.bad_row_count, "unknown" if summary.bad_rows else "na"),
             "</div>"]
 
 
@@ -488,12 +488,12 @@ def _undecided_row(tally: Any, example: RuleOutcome | None) -> list[str]:
             f'<span class="count">{tally.counts["unknown"]}</span>', missing or '<span class="muted">—</span>']
 
 
-def _bad_rows(bad_rows: Sequence[Any], limit: int) -> list[str]:
-    """The rows that could not be read, at most ``limit``, and how many more there were."""
+def _bad_rows(bad_rows: Sequence[Any], limit: int, count: int) -> list[str]:
+    """The rows that could not be read, at most ``limit`` of the ``count``, and how many more there were."""
     if not bad_rows:
         return []
     shown = bad_rows[:limit]
-    more = len(bad_rows) - len(shown)
+    more = count - len(shown)
     return _card("Rows that could not be read", _lead("These rows were skipped; the other rows were evaluated."),
                  _table(["Row", "Problem"], [[str(b.number), _e(b.message)] for b in shown], numeric=(0,)),
                  f'<p class="muted">… and {more} more.</p>' if more else "")

@@ -116,6 +116,7 @@ def fleet_to_dict(summary) -> dict[str, Any]:
             {**conflict_to_dict(c.record), "devices": c.devices} for c in sorted_conflicts(summary.conflicts)
         ],
         "bad_rows": [{"row": b.number, "message": b.message} for b in summary.bad_rows],
+        "bad_rows_not_listed": summary.unlisted_bad_rows,  # counted beyond the rows listed, so memory stays bounded
         "scenarios": [
             {"name": s.name, "label": s.label, "in_scope": s.in_scope, "out_of_scope": s.out_of_scope,
              "not_known": s.not_known}

@@ -364,7 +364,7 @@ def render_fleet_markdown(
         _worst_devices(worst_devices(devices, limit), limit),
         _why_rules_fail(summary, explained),
         _undecided_rules(summary.rules, explained),
-        _bad_rows(summary.bad_rows, bad_row_limit),
+        _bad_rows(summary.bad_rows, bad_row_limit, summary.bad_row_count),
         _inputs(inputs),
     ])
 
@@ -376,7 +376,7 @@ def _fleet_headline(summary: Any) -> list[str]:
     if summary.devices:
         line += f" ({100 * summary.failed_devices / summary.devices:.0f}%)"
     if summary.bad_rows:
-        line += f"; {_plural(len(summary.bad_rows), 'row')} could not be read"
+        line += f"; {_plural(summary.bad_row_count, 'row')} could not be read"
     return ["# BitLocker rules report: fleet", "", line + "."]
 
 
@@ -481,15 +481,15 @@ def _missing_facts(example: RuleOutcome | None) -> str:
         for c in example.reasons if c.missing))
 
 
-def _bad_rows(bad_rows: Sequence[Any], limit: int) -> list[str]:
-    """The rows that could not be read, at most ``limit``, and how many more there were."""
+def _bad_rows(bad_rows: Sequence[Any], limit: int, count: int) -> list[str]:
+    """The rows that could not be read, at most ``limit`` of the ``count``, and how many more there were."""
     if not bad_rows:
         return []
     lines = ["", "## Rows that could not be read", "",
              _table(["Row", "Problem"], [[str(b.number), text(b.message)] for b in bad_rows[:limit]],
                     ["right", "left"])]
-    if len(bad_rows) > limit:
-        lines += ["", f"… and {len(bad_rows) - limit} more."]
+    if count > limit:
+        lines += ["", f"… and {count - min(limit, len(bad_rows))} more."]
     return lines
 
 

@@ -495,17 +495,17 @@ def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
 
 def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]],
          inputs: Sequence[InputRecord], bad_rows: Sequence[Any] = (),
-         properties: dict[str, Any] | None = None) -> dict[str, Any]:
+         properties: dict[str, Any] | None = None, unlisted: int = 0) -> dict[str, Any]:
     run: dict[str, Any] = {
         "tool": {"driver": {"name": TOOL_NAME, "version": installed_version(), "rules": rules,
                             "shortDescription": {"text": "Intune BitLocker policies checked against device facts"}}},
     }
     if bad_rows:  # fleet rows that could not be read: the run did not cover every device
-        run["invocations"] = [{
-            "executionSuccessful": False,
-            "toolExecutionNotifications": [
-                {"level": "error", "message": {"text": f"row {bad.number}: {bad.message}"}} for bad in bad_rows],
-        }]
+        notifications = [{"level": "error", "message": {"text": f"row {bad.number}: {bad.message}"}}
+                         for bad in bad_rows]
+        if unlisted:
+            notifications.append({"level": "error", "message": {"text": f"… and {unlisted} more rows"}})
+        run["invocations"] = [{"executionSuccessful": False, "toolExecutionNotifications": notifications}]
     run.update({
         "columnKind": "unicodeCodePoints",
         "artifacts": [{"location": {"uri": artifact_uri(i.file)},
@@ -574,44 +574,92 @@ def _rules(outcomes: Iterable[RuleOutcome], cited: Callable[[str], Citation] | N
 class FleetSarif:
     """SARIF for a fleet: the policy findings, each once, with how many devices it affects.
 
-    Feed it every device's report as the fleet streams (``add``); memory holds one entry per
-    distinct finding (rule, setting, source), not per device. Device facts in a fleet come
-    from rows, not from input files, so only findings located in an input file are kept.
+    Feed it every device's report as the fleet streams (``add``: a ``Report``, or a
+    ``fleet.DeviceResult``, whose outcomes are the failed and unknown ones); memory holds one
+    entry per distinct finding (rule, setting, source), not per device. Device facts in a
+    fleet come from rows, not from input files, so only findings located in an input file are
+    kept. ``rules`` (outcomes of every rule, for ``tool.driver.rules``) and ``citations`` may be
+    given up front; otherwise they come from the reports added. It is a collector
+    (``fleet.parallel.Collector``): ``take`` in a worker process, ``merge`` in the reading one.
     """
 
-    def __init__(self, inputs: Sequence[InputRecord], *, read_text: ReadText | None = None) -> None:
+    def __init__(self, inputs: Sequence[InputRecord], *, read_text: ReadText | None = None,
+                 rules: Iterable[RuleOutcome] = (), citations: Iterable[Citation] = ()) -> None:
         self.inputs = tuple(inputs)
-        self._locator = _Locator(self.inputs, read_text)
+        self._read_text = read_text
+        self._locator: _Locator | None = None
         self._outcomes: dict[str, RuleOutcome] = {}
-        self._found: dict[tuple[str, str, str, str], list] = {}
-        self._citations: dict[str, Citation] = {}  # the same rules on every device: the first report's
-
-    def add(self, report: Report) -> None:
-        """Count the findings of one device."""
-        if not self._citations:
-            self._citations = {c.id: c for c in report.citations}
-        for outcome in report.outcomes:
+        for outcome in rules:
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
-            for condition in _findings(outcome):
-                key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
-                entry = self._found.get(key)
-                if entry is None:
-                    locations = self._locator.locations(condition)
-                    if not locations:  # a value from a fleet row, not from a file: nothing to keep
-                        continue
-                    entry = self._found[key] = [outcome, condition, locations, 0]
-                entry[3] += 1
+        self._found: dict[tuple[str, str, str, str], list] = {}  # key -> [outcome, condition, locations, devices]
+        self._counted: dict[tuple[str, str, str, str], int] = {}  # devices per finding since the last take()
+        self._by_outcome: dict[int, tuple[RuleOutcome, list]] = {}
+        self._citations: dict[str, Citation] = {c.id: c for c in citations}
 
-    def log(self, bad_rows: Sequence[Any] = ()) -> dict[str, Any]:
-        """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications."""
+    def __getstate__(self) -> dict[str, Any]:  # a worker process reads the files itself
+        return {**self.__dict__, "_locator": None, "_by_outcome": {}}
+
+    def add(self, report: Any) -> None:
+        """Count the findings of one device."""
+        if not self._citations:  # the same rules on every device: the first report's
+            self._citations = {c.id: c for c in getattr(report, "citations", ())}
+        if self._locator is None:
+            self._locator = _Locator(self.inputs, self._read_text)
+        for outcome in report.outcomes:
+            if outcome.rule not in self._outcomes:
+                self._outcomes[outcome.rule] = _bare(outcome)
+            for key in self._keys(outcome):
+                self._found[key][3] += 1
+                self._counted[key] = self._counted.get(key, 0) + 1
+
+    def _keys(self, outcome: RuleOutcome) -> list[tuple[str, str, str, str]]:
+        """The keys of an outcome's findings located in an input file (remembered by outcome:
+        a fleet's devices share their explanations)."""
+        known = self._by_outcome.get(id(outcome))
+        if known is not None and known[0] is outcome:
+            return known[1]
+        keys = []
+        for condition in _findings(outcome):
+            key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
+            if key not in self._found:
+                locations = self._locator.locations(condition)
+                if not locations:  # a value from a fleet row, not from a file: nothing to keep
+                    continue
+                self._found[key] = [outcome, condition, locations, 0]
+            keys.append(key)
+        if len(self._by_outcome) >= _OUTCOMES_REMEMBERED:
+            self._by_outcome.clear()
+        self._by_outcome[id(outcome)] = (outcome, keys)  # the outcome held, so that its id stays its own
+        return keys
+
+    def take(self) -> list[list]:
+        """The findings counted since the last take, each with that count (for ``merge``)."""
+        taken = [[*self._found[key][:3], devices] for key, devices in self._counted.items()]
+        self._counted.clear()
+        return taken
+
+    def merge(self, findings: Iterable[list]) -> None:
+        """Add the findings another process took."""
+        for outcome, condition, locations, devices in findings:
+            key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
+            self._outcomes.setdefault(outcome.rule, _bare(outcome))
+            entry = self._found.setdefault(key, [outcome, condition, locations, 0])
+            entry[3] += devices
+
+    def log(self, bad_rows: Sequence[Any] = (), unlisted: int = 0) -> dict[str, Any]:
+        """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications
+        (and ``unlisted``, how many more there were, one more)."""
         rules, index = _rules(self._outcomes.values(), lambda ref: self._citations.get(ref, Citation(ref, "")))
         results = [_result(outcome, condition, index[outcome.rule], locations, devices)
                    for outcome, condition, locations, devices in self._found.values()]
-        return _log(rules, results, self.inputs, bad_rows)
+        return _log(rules, results, self.inputs, bad_rows, unlisted=unlisted)
 
-    def render(self, bad_rows: Sequence[Any] = ()) -> str:
+    def render(self, bad_rows: Sequence[Any] = (), unlisted: int = 0) -> str:
         """The SARIF 2.1.0 document, secrets masked."""
-        return _dump(self.log(bad_rows))
+        return _dump(self.log(bad_rows, unlisted))
+
+
+_OUTCOMES_REMEMBERED = 50_000
 
 
 def _bare(outcome: RuleOutcome) -> RuleOutcome:

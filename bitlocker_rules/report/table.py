@@ -21,8 +21,8 @@ from ..errors import escape_controls, redact
 from ..outcome import Cause, Condition, Report, RuleOutcome, Status, Undecided
 from .fleet_detail import fleet_scenarios, sorted_conflicts
 from .wording import (
-    citations, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, plural, rules_broken,
-    scenario_pending, shown_outcomes, status_tag, value_from, verdict,
+    citations, conflict_fix, device_causes, device_only, hidden_rows, input_text, other_conflicts, plural,
+    rules_broken, scenario_pending, shown_outcomes, status_tag, value_from, verdict,
 )
 
 DEFAULT_WIDTH = 100  # columns, when the report does not go to a terminal
@@ -297,7 +297,7 @@ def render_fleet_table(summary, *, bad_row_limit: int = 20) -> str:
     ]
     devices = f"{summary.devices} device{'' if summary.devices == 1 else 's'}"
     parts = [f"Fleet: {devices} evaluated, {summary.failed_devices} failing at least one rule"
-             + (f", {len(summary.bad_rows)} rows not read" if summary.bad_rows else ""), ""]
+             + (f", {summary.bad_row_count} rows not read" if summary.bad_rows else ""), ""]
     scenarios = fleet_scenarios(summary)
     if scenarios:
         parts += ["What the checks are about (declared, or inferred device by device):"]
@@ -306,14 +306,15 @@ def render_fleet_table(summary, *, bad_row_limit: int = 20) -> str:
     conflicts = sorted_conflicts(summary.conflicts)
     if conflicts:
         parts += ["", "Policy conflicts (these settings are unknown on the devices that get them):"]
-        parts += [f"  {c.devices:>7}  {c.record.sentence()}" for c in conflicts]
+        parts += [f"  {c.devices:>7}  {input_text(c.record.sentence())}" for c in conflicts]
     reasons = summary.top_reasons()
     if reasons:
         parts += ["", "Most common failure reasons:"]
-        parts += [f"  {count:>7}  {reason}" for reason, count in reasons]
+        parts += [f"  {count:>7}  {input_text(reason)}" for reason, count in reasons]
     if summary.bad_rows:
         parts += ["", "Rows that could not be read:"]
-        parts += [f"  row {bad.number}: {bad.message}" for bad in summary.bad_rows[:bad_row_limit]]
-        if len(summary.bad_rows) > bad_row_limit:
-            parts.append(f"  … and {len(summary.bad_rows) - bad_row_limit} more")
+        listed = summary.bad_rows[:bad_row_limit]
+        parts += [f"  row {bad.number}: {input_text(bad.message, 1000)}" for bad in listed]
+        if summary.bad_row_count > len(listed):
+            parts.append(f"  … and {summary.bad_row_count - len(listed)} more")
     return redact("\n".join(parts)) + "\n"

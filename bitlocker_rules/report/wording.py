@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..errors import clip, escape_controls
 from ..outcome import Cause, ConflictRecord, InputRecord, Report, RuleOutcome, ScenarioRecord, Status
 
 STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "fail", Status.UNKNOWN: "unknown",
                 Status.NOT_APPLICABLE: "does not apply"}
+
+
+def input_text(text: str, limit: int = 300) -> str:
+    r"""Text that came from an input (a device name, a value, a problem with a fleet row) as a
+    report shows it: control characters escaped (ESC as ``\u001b``), so it cannot drive a terminal,
+    and shortened to about ``limit`` characters."""
+    return escape_controls(clip(text, limit))
 
 
 def plural(count: int, word: str, many: str = "") -> str:
