@@ -26,7 +26,9 @@ def run_check(args: argparse.Namespace) -> int:
     facts, inputs = read_inputs(args, engine)
     report = attrs.evolve(engine.evaluate(facts, explain_all=args.verbose), inputs=inputs)
     if report.failed and args.format in ("text", "json", "markdown", "html"):
-        report = _with_fix(report, engine, facts)
+        report, why_no_fix = _with_fix(report, engine, facts)
+        if why_no_fix and not args.quiet:
+            say(f"note: no fix is suggested: {why_no_fix}")
     if not args.quiet:
         to_terminal = args.output in (None, STANDARD_STREAM) and sys.stdout.isatty()
         # A terminal's own width; a file or a pipe gets the renderer's fixed one, so saved reports are stable.
@@ -42,10 +44,10 @@ def run_check(args: argparse.Namespace) -> int:
 FIX_TIMEOUT = 2.0
 
 
-def _with_fix(report: Report, engine: Engine, facts: Facts) -> Report:
+def _with_fix(report: Report, engine: Engine, facts: Facts) -> tuple[Report, str]:
     """Attach the repair: the smallest policy change that makes the failing rules pass without
     weakening the policy, the device prerequisites, and apart the changes that would only
-    turn a rule off."""
+    turn a rule off. With it, why no fix is attached ("" when one is, or none is needed)."""
     from .. import analysis  # loaded only when a rule failed
 
     # A rule decided per policy is not repaired on the merged settings: its fix is in the
@@ -53,17 +55,20 @@ def _with_fix(report: Report, engine: Engine, facts: Facts) -> Report:
     per_policy = engine.per_policy_rules() if len(facts.profiles) > 1 else set()
     failing = [o.rule for o in report.failed if (o.ruleset, o.rule) not in per_policy]
     if not failing:
-        return report
+        return report, ""
     try:  # every rule is read: those that pass must keep passing
         result = analysis.repair(engine.rulesets, engine.vocabulary, analysed(engine, facts), targets=failing,
                                  timeout=FIX_TIMEOUT)
-    except analysis.AnalysisError:  # Undecided (past FIX_TIMEOUT) is one too
-        return report  # a rule the analyser cannot decide exactly, or not in time: no fix rather than a guess
+    except analysis.Undecided:
+        return report, (f"the smallest change was not found within {FIX_TIMEOUT:g} s "
+                        "(`bitlocker-rules repair` searches longer: --timeout)")
+    except analysis.AnalysisError as exc:  # no fix rather than a guess
+        return report, f"the rules cannot be analysed exactly ({exc.diagnostics[0].message})"
     changes = tuple(_suggested(c) for c in result.changes)
     prerequisites = tuple(f"{p.rule} {p.title}: " + "; ".join(_needs(p)) for p in result.prerequisites)
     turn_off = tuple(RuleTurnOff(t.rule, t.title, tuple(_suggested(c) for c in t.changes)) for t in result.turn_off)
     return attrs.evolve(report, suggested_changes=changes, device_prerequisites=prerequisites,
-                        turn_off_changes=turn_off)
+                        turn_off_changes=turn_off), ""
 
 
 def analysed(engine: Engine, facts: Facts) -> Facts:
