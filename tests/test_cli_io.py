@@ -260,7 +260,7 @@ def test_ctrl_c_in_process_exits_130(monkeypatch, capsys):
 def test_sigint_while_reading_a_pipe_exits_130():
     process = subprocess.Popen([sys.executable, "-m", "bitlocker_rules", "check", "--policy", "-"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_default_sigint)
     _wait_until_reading_standard_input(process.pid)
     process.send_signal(signal.SIGINT)
     # Standard input stays open, as a terminal's does: closing it now could end the read with
@@ -276,12 +276,18 @@ def test_sigint_while_starting_is_one_line_never_a_traceback(delay):
     any of this package runs) or the one line and 130, never a traceback from the package."""
     process = subprocess.Popen([sys.executable, "-m", "bitlocker_rules", "check", "--policy", "-"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_default_sigint)
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     if "bitlocker_rules" in err.decode():
         assert (process.returncode, err.decode()) == (130, "bitlocker-rules: interrupted\n")
+
+
+def _default_sigint() -> None:
+    """A shell runs background jobs with SIGINT ignored, and the child would inherit that (Python
+    then installs no KeyboardInterrupt handler): give the child the default, as a terminal does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 # The read system call's number, by machine: where /proc shows a process blocked in it.
