@@ -414,9 +414,10 @@ def _digit_run_possible(normal: str) -> bool:
 
 
 # Characters that would drive a terminal (C0 and C1 controls, DEL) or reorder text on screen
-# (bidirectional overrides), except the newline and tab that the output's own layout uses.
+# (bidirectional overrides), except the newline and tab that the output's own layout uses; and
+# lone surrogates, which JSON input may carry (``"\ud800"``) but no output can encode.
 _SGR = re.compile("\x1b\\[[0-9;]*m")
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def escape_controls(text: str, *, keep_colour: bool = False) -> str:

@@ -499,3 +499,13 @@ def test_graph_examples_readme_lists_the_files_it_has():
     assert listed == {p.name for p in folder.glob("*.json")}
     for path in re.findall(r"`((?:tests|examples)/[\w./-]+)`", text):
         assert (ROOT / path).exists(), path
+
+
+@pytest.mark.parametrize("form", ["text", "json", "markdown", "sarif", "junit", "html"])
+def test_a_lone_surrogate_in_an_input_is_shown_escaped_in_every_format(form):
+    # JSON may carry "\ud800", which is no character: every output must still encode (it crashed
+    # with UnicodeEncodeError, exit 3, in four formats), and shows it as its escape.
+    policy = Path(POLICY).read_text(encoding="utf-8").replace('"id": "', '"id": "\\ud800', 1)
+    done = run("check", "--rules", "policy_types", "--policy", "-", "--device", READY, "--format", form, stdin=policy)
+    assert done.returncode in (0, 1), done.stderr
+    assert "\ufffd" not in done.stdout + done.stderr
