@@ -70,7 +70,7 @@ def _semantic_findings(analyzer: Analyzer, rulesets: list[Any], rules: Iterable[
     per_rule = _check_each_rule(analyzer, usable, tables, findings)
     analyzer.deadline.step("sampling assignments")
     samples = _samples(analyzer, usable, per_rule.can)
-    bits = {e.index: _satisfied_bits(e, samples) for e in usable if e.index in per_rule.can}
+    bits = {e.index: _satisfied_bits(e, samples, analyzer.deadline) for e in usable if e.index in per_rule.can}
     if implication:
         _implications(analyzer, per_rule.healthy, per_rule.can, bits, tables, findings)
     if assumed:
@@ -79,7 +79,8 @@ def _semantic_findings(analyzer: Analyzer, rulesets: list[Any], rules: Iterable[
         entries = [e for e in scoped.entries if e.index in holdable and scoped.satisfiable([e], _GOAL_WORDS["satisfied"])]
         samples = _samples(scoped, entries, {e.index: per_rule.can[e.index] for e in entries})
         scoped_tables = _Tables.of(entries, scoped.vocabulary, scoped.deadline)
-        _conflicts(scoped, entries, {e.index: _satisfied_bits(e, samples) for e in entries}, scoped_tables, findings)
+        _conflicts(scoped, entries, {e.index: _satisfied_bits(e, samples, scoped.deadline) for e in entries},
+                   scoped_tables, findings)
     else:
         _conflicts(analyzer, per_rule.holdable, bits, tables, findings)
 
@@ -217,8 +218,9 @@ def _samples(analyzer: Analyzer, entries: Sequence[_Entry], can) -> list[dict[st
     return samples
 
 
-def _satisfied_bits(e: _Entry, samples: Sequence[Mapping[str, Any]]) -> int:
+def _satisfied_bits(e: _Entry, samples: Sequence[Mapping[str, Any]], deadline: Deadline) -> int:
     """Bit i set when the rule is satisfied on sample i (unknown facts count as missing)."""
+    deadline.check()
     goal = _GOAL_WORDS["satisfied"]
     out = 0
     for i, sample in enumerate(samples):

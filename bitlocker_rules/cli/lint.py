@@ -56,7 +56,24 @@ def _lint_targets(paths: Sequence[str]) -> list[str]:
     found: list[str] = []
     for path in paths:
         found += [str(p) for p in sorted(Path(path).glob("*.rules"))] if _is_folder(path) else [path]
-    return found
+    return _each_once(found)
+
+
+def _each_once(targets: list[str]) -> list[str]:
+    """The targets without repeats: a file named twice (or as a name and a path) is linted once,
+    as its rules, linted against themselves, would only report each other."""
+    shipped = shipped_ruleset_paths()
+    seen: set[str] = set()
+    kept = []
+    for target in targets:
+        try:
+            key = str((shipped[target] if target in shipped else Path(target)).resolve())
+        except OSError:  # a name the system cannot look up: the load reports it
+            key = target
+        if key not in seen:
+            seen.add(key)
+            kept.append(target)
+    return kept
 
 
 def _is_folder(path: str) -> bool:
