@@ -942,7 +942,9 @@ def family_argv(rng, n):
 
 
 def io_cases(rng) -> list[Case]:
-    rows = Path(FLEET_FILE).read_bytes()
+    # The shipped fleet keeps one row that cannot be read ("Windows 95", which makes a run exit
+    # 2 as documented); piped fleets here are its readable rows, so 0 or 1 is the right answer.
+    rows = b"".join(r for r in Path(FLEET_FILE).read_bytes().splitlines(keepends=True) if b"Windows 95" not in r)
     policy, device = Path(POLICY_FILE).read_bytes(), Path(DEVICE_FILE).read_bytes()
     rules = (RULESETS / "tenant_attach.rules").read_bytes()
     one = ["--policy", POLICY_FILE, "--device", DEVICE_FILE]

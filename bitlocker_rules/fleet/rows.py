@@ -27,6 +27,9 @@ from ..errors import Diagnostic, DuplicateKeyError, InputError, clip, escape_con
 
 _CHUNK = 1 << 16
 MAX_ROW_BYTES = 16 << 20  # one row (a line, an array element, a CSV record) larger than this is refused
+# A line still without its end this far past the row limit is no row: an endless stream
+# (``/dev/zero``) or a binary file. Reading stops there, rather than skipping for ever.
+MAX_SKIPPED_BYTES = 16 * MAX_ROW_BYTES
 _MESSAGE_LIMIT = 1000  # a bad row's message is shortened past this many characters
 _PEEK_LIMIT = 1 << 20  # how far leading white space is read to tell a JSON array from JSON Lines
 STDIN = "-"
@@ -82,11 +85,11 @@ def read_fleet(path: str | Path, *, decode: bool = True) -> Iterator[FleetRow]:
         head, chunks = _peek(chunks)
         kind = _fleet_kind(path, head)
         if kind == "csv":
-            yield from _csv_rows(_lines(chunks), encoding)
+            yield from _csv_rows(_lines(chunks, name), encoding)
         elif kind == "array":
             yield from _array_rows(chunks, encoding)
         else:
-            yield from _jsonl_rows(_lines(chunks), decode, encoding)
+            yield from _jsonl_rows(_lines(chunks, name), decode, encoding)
 
 
 @contextlib.contextmanager
@@ -167,9 +170,10 @@ def _fleet_kind(path: str | Path, head: bytes) -> str:
     return "array" if head == b"[" else "jsonl"
 
 
-def _lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes | None]]:
+def _lines(chunks: Iterator[bytes], name: str) -> Iterator[tuple[int, bytes | None]]:
     """Physical lines (without the newline) with their numbers from 1; None for a line longer
-    than ``MAX_ROW_BYTES``, whose bytes are skipped up to its end without being kept."""
+    than ``MAX_ROW_BYTES``, whose bytes are skipped up to its end without being kept (up to
+    ``MAX_SKIPPED_BYTES``: past that, InputError)."""
     number = 0
     pending: list[bytes] = []  # the start of a line that has not ended yet
     size = 0
@@ -177,12 +181,16 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes | None]]:
     for chunk in chunks:
         end = chunk.find(b"\n")
         if end < 0:
+            size += len(chunk)
             if not overlong:
                 pending.append(chunk)
-                size += len(chunk)
                 overlong = size > MAX_ROW_BYTES
                 if overlong:
-                    pending, size = [], 0
+                    pending = []
+            elif size > MAX_SKIPPED_BYTES:
+                raise InputError([Diagnostic(
+                    "I009", f"line {number + 1}: no line end within {MAX_SKIPPED_BYTES >> 20} MiB; the rest is not read",
+                    file=name, help="a fleet is JSON Lines, a JSON array or CSV: is this a binary file or an endless stream?")])
             continue
         number += 1
         if overlong:
