@@ -10,6 +10,7 @@ masking of recovery passwords in every format, the JSON outputs against the sche
 from __future__ import annotations
 
 import json
+import textwrap
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -988,3 +989,13 @@ def test_fleet_sarif_and_junit_show_conflicts_through_the_conditions_as_for_a_de
     assert [s.get("message").split(":")[0] for s in skipped] == [  # one test case per rule, its devices counted
         "unknown on 40 of 40 devices", "unknown on 24 of 40 devices", "unknown on 40 of 40 devices"]
     assert all(" is in conflict (" in s.get("message") for s in skipped)
+
+
+@given(st.lists(st.sampled_from(["a", "bb", "c-d", " ", "\t", "\n", "é", "x" * 15, "."]), max_size=30).map("".join),
+       st.integers(min_value=1, max_value=40))
+def test_a_cells_height_is_textwraps_line_count(text, width):
+    # The table chooses its column widths by these heights: they must be what textwrap (and so
+    # tabulate) makes of the cell, computed once per cell instead of once per width tried.
+    from bitlocker_rules.report.table import _Cell
+
+    assert _Cell(text).height(width) == (max(1, len(textwrap.wrap(text, width))) if text else 1)

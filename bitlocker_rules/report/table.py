@@ -216,17 +216,29 @@ def _split(room: int, firsts: Sequence[str], seconds: Sequence[str], first_wants
     if first_wants + second_wants <= room:
         return first_wants, second_wants
     best: tuple[int, int, int] | None = None  # (lines, -first width, first width)
+    first_cells, second_cells = [_Cell(text) for text in firsts], [_Cell(text) for text in seconds]
     for left in range(max(least, room - second_wants), min(first_wants, room - least) + 1):
-        lines = sum(max(_height(a, left), _height(b, room - left)) for a, b in zip(firsts, seconds))
+        lines = sum(max(a.height(left), b.height(room - left)) for a, b in zip(first_cells, second_cells))
         if best is None or (lines, -left) < best[:2]:
             best = (lines, -left, left)
     left = best[2] if best else max(least, room // 2)
     return left, max(least, room - left)
 
 
-def _height(text: str, width: int) -> int:
-    """How many lines ``text`` takes wrapped to ``width`` (as tabulate wraps a cell)."""
-    return max(1, len(textwrap.wrap(text, width))) if text else 1
+class _Cell:
+    """A cell's text, split into textwrap's chunks once: ``_split`` asks its height at many widths."""
+
+    _wrapper = textwrap.TextWrapper()
+
+    def __init__(self, text: str) -> None:
+        self.chunks = self._wrapper._split_chunks(text) if text else []
+
+    def height(self, width: int) -> int:
+        """How many lines the text takes wrapped to ``width`` (as ``textwrap.wrap``, so as tabulate wraps a cell)."""
+        if not self.chunks:
+            return 1
+        self._wrapper.width = width
+        return max(1, len(self._wrapper._wrap_chunks(list(self.chunks))))
 
 
 def _plain(text: str) -> str:
