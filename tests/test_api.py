@@ -405,3 +405,18 @@ def test_every_public_name_and_method_has_a_docstring():
                         and not (inspect.getdoc(v) or "").strip()]
     assert not missing, missing
 
+
+
+def test_the_lazy_facade_names_each_public_name_once_and_where_it_lives():
+    # bitlocker_rules/__init__ lists its names three times (for type checkers, for the lazy
+    # import, and __all__): they must agree, and each must be defined where it says.
+    import ast
+    import importlib
+
+    tree = ast.parse(Path(bitlocker_rules.__file__).read_text(encoding="utf-8"))
+    eager = {alias.name: node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1
+             for alias in node.names}
+    assert eager == bitlocker_rules._HOMES
+    assert sorted(bitlocker_rules.__all__) == sorted(bitlocker_rules._HOMES)
+    for name, home in bitlocker_rules._HOMES.items():
+        assert getattr(importlib.import_module(f"bitlocker_rules.{home}"), name) is getattr(bitlocker_rules, name)
