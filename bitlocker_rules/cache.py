@@ -2,8 +2,9 @@
 
 Parsing, checking and compiling the shipped rulesets costs more than the rest of a ``check``
 run. A run whose inputs are unchanged reads the built result back instead. The key hashes the
-input text, the Python version and the size and time of every file of this package, so an
-edited rule file, vocabulary, grammar or module never reads a stale entry.
+input text, the Python version and the size and time of every file of this package (the
+callers add the grammar's and the vocabulary's text), so an edited rule file, vocabulary,
+grammar or module never reads a stale entry.
 
 Entries are pickles, which run code when read. The cache therefore has the trust model of
 Python's own ``__pycache__``: it lives in the user's own folder, and a folder that another user

@@ -30,7 +30,7 @@ from .outcome import (
     severity_threshold, usage_error,
 )
 from .requirements import citations
-from .resources import rulesets_dir, shipped_ruleset_paths
+from .resources import grammar_text, rulesets_dir, shipped_ruleset_paths
 from .scenarios import ScenarioResolver, declared_by_rulesets
 from .vocabulary import Vocabulary, is_typed, shipped_vocabulary  # noqa: F401 - shipped_vocabulary: re-exported
 
@@ -75,7 +75,7 @@ def _compile_file(text: str, name: str, vocabulary: Vocabulary) -> LoadedRuleset
     """``compile_text``, read back from the cache when this text was built against this vocabulary before."""
     if not vocabulary.fingerprint:
         return compile_text(text, name, vocabulary)
-    key = cache_key("ruleset", vocabulary.fingerprint, name, text)
+    key = cache_key("ruleset", grammar_text(), vocabulary.fingerprint, name, text)
     return cached(key, LoadedRuleset, lambda: compile_text(text, name, vocabulary), _frozen,
                   lambda data: _thawed(data, vocabulary))
 

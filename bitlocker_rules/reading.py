@@ -38,10 +38,13 @@ _read_from_standard_input: dict[str, str] = {}  # standard input can be read onc
 def read_source(path: str | Path) -> SourceText:
     """The text of an input file (``-``: standard input), decoded, within the size limit."""
     name = input_name(path)
-    text = _decoded(_read_bytes(path, name), name)
     if str(path) == STANDARD_INPUT:
-        _read_from_standard_input[name] = text
-    return SourceText(text, name)
+        # Standard input can be read once: a second reader of ``-`` (a fleet's report naming its
+        # inputs, a forked worker loading the policies) gets the text the first one read.
+        if name not in _read_from_standard_input:
+            _read_from_standard_input[name] = _decoded(_read_bytes(path, name), name)
+        return SourceText(_read_from_standard_input[name], name)
+    return SourceText(_decoded(_read_bytes(path, name), name), name)
 
 
 def input_text(name: str) -> str:

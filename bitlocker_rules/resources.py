@@ -30,9 +30,15 @@ def grammar_path() -> Path:
 
 
 @functools.cache
+def grammar_text() -> str:
+    """The rule language's Lark grammar, read once per process."""
+    return grammar_path().read_text(encoding="utf-8")
+
+
+@functools.cache
 def keywords() -> frozenset[str]:
     """The words the grammar reserves (``rule``, ``and``, ``true`` …), read from the grammar."""
-    return frozenset(re.findall(r'"([a-z]+)"', grammar_path().read_text(encoding="utf-8")))
+    return frozenset(re.findall(r'"([a-z]+)"', grammar_text()))
 
 
 def rulesets_dir() -> Path:

@@ -20,6 +20,7 @@ from .compiler import compile_ruleset
 from .errors import Diagnostic, InputError, suggest
 from .interpreter import Interpreter
 from .outcome import Condition, ScenarioRecord, Status
+from .resources import grammar_text
 from .source import SourceText
 from .vocabulary import Scenario, Vocabulary
 
@@ -192,7 +193,7 @@ def _inference_ruleset(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Ru
     """
     if not vocabulary.fingerprint:
         return _parsed_inference(inferred, vocabulary)
-    key = cache_key("scenarios", vocabulary.fingerprint, *(s.name for s in inferred))
+    key = cache_key("scenarios", grammar_text(), vocabulary.fingerprint, *(s.name for s in inferred))
     return cached(key, n.Ruleset, lambda: _parsed_inference(inferred, vocabulary), pickle.dumps, pickle.loads)
 
 

@@ -14,7 +14,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError, suggest
-from .resources import grammar_path, keywords
+from .resources import grammar_text, keywords
 from .source import SourceText, Span
 
 MAX_TEXT_BYTES = 1_000_000
@@ -46,7 +46,7 @@ KEYWORDS = keywords()
 def _parser() -> Lark:
     # One Lark instance per process; building it costs tens of milliseconds.
     return Lark(
-        grammar_path().read_text(encoding="utf-8"),
+        grammar_text(),
         parser="lalr",
         # The basic lexer matches whole words, so `requires` is a name, not `require` + `s`.
         lexer="basic",

@@ -122,3 +122,12 @@ def test_a_cached_tree_hashes_as_a_fresh_one_in_another_process(cache_dir):
         run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, cwd=ROOT)
         assert run.returncode == 0, run.stderr
         assert run.stdout.startswith("ok")
+
+
+def test_an_edited_grammar_is_a_new_key(cache_dir, monkeypatch):
+    from bitlocker_rules import engine
+
+    load_ruleset("silent_enablement")
+    monkeypatch.setattr(engine, "grammar_text", lambda: "an edited grammar")
+    load_ruleset("silent_enablement")
+    assert sum(p.name.startswith("ruleset-") for p in cache_dir.iterdir()) == 2

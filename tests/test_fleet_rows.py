@@ -450,3 +450,21 @@ def test_an_endless_line_stops_the_reading_with_one_error(capsys, jobs):
     code, out, err = run(capsys, "check", "--policy", POLICY, "--fleet", "/dev/zero", "--jobs", jobs)
     assert code == 2
     assert err.startswith("/dev/zero: error[I009]: line 1: no line end within 256 MiB; the rest is not read")
+
+
+@pytest.mark.parametrize("options", [["--format", "markdown"], ["--format", "html"], ["--jobs", "2"]])
+def test_policies_from_standard_input_are_read_once_for_a_fleet(tmp_path, options):
+    # The report naming its inputs and each --jobs worker read the policies again: from standard
+    # input that second read found nothing (I005 malformed JSON; with --jobs, a dead worker, exit 3).
+    result = command("check", *SE, "--policy", "-", "--fleet", str(EXAMPLES / "fleet.jsonl"), *options,
+                     "--output", str(tmp_path / "report"), stdin=Path(POLICY).read_bytes())
+    assert result.returncode == 2 and b"row 18" not in result.stderr  # the example's one bad row, in the report
+    assert result.stderr == b""
+    assert (tmp_path / "report").stat().st_size > 0
+
+
+def test_jsonl_and_output_naming_one_file_is_refused(capsys, tmp_path):
+    target = str(tmp_path / "both")
+    code, _, err = run(capsys, "check", "--policy", POLICY, "--fleet", str(EXAMPLES / "fleet.jsonl"),
+                       "--jsonl", target, "--output", target)
+    assert code == 2 and "--jsonl and --output name the same file" in err

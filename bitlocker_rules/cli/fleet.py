@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import multiprocessing
+import os
 import sys
 
 from .. import report as renderers  # each renderer module loads on first use
@@ -77,6 +79,12 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
     if args.jsonl == STANDARD_STREAM and args.output in (None, STANDARD_STREAM) and not args.quiet:
         return ("--jsonl - and the report would both go to standard output: "
                 "give the report a file with --output FILE, or --quiet")
+    if args.jsonl not in (None, STANDARD_STREAM) and args.output not in (None, STANDARD_STREAM) \
+            and os.path.abspath(args.jsonl) == os.path.abspath(args.output):
+        return "--jsonl and --output name the same file: the report would replace the device lines"
+    if args.jobs > 1 and STANDARD_STREAM in (*args.policy, args.assignments) \
+            and multiprocessing.get_start_method() != "fork":
+        return "with --jobs above 1, give the policies and assignments as files (each worker reads them)"
     return None
 
 

@@ -113,7 +113,6 @@ def report_stream(path: str | None, *, colour: bool = False) -> Iterator[ShownSt
         yield ShownStream(stream, colour=colour)
 
 
-open_output = report_stream  # a streamed report's file: the same rules as any report
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
     def _print_message(self, message: str, file=None) -> None:
         if message:
-            from .output import shown  # the output module imports the fleet package: only when printing
+            from .output import shown  # only when printing: building the parser stays light
 
             (file or sys.stderr).write(shown(message))
 
