@@ -118,7 +118,7 @@ class _Checker:
         if scenarios:
             # The rule applies only in its scenarios: that is part of its applicability.
             where = rule.spans.get("scenarios") if rule.scenarios else inherited_span
-            about = n.scenario_condition(tuple(s for s in scenarios if s in self.vocabulary.scenarios), where) \
+            about = n.scenario_condition(tuple(scenarios), where) \
                 if all(s in self.vocabulary.scenarios for s in scenarios) else n.Const(False, span=where)
             applicability = about if applicability is None else n.And((about, applicability), span=applicability.span)
         requirements = tuple(self.condition(r, {}) for r in rule.requirements)

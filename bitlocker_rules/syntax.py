@@ -14,7 +14,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError, suggest
-from .resources import grammar_text, keywords
+from .resources import grammar_text
 from .source import SourceText, Span
 
 MAX_TEXT_BYTES = 1_000_000
@@ -37,9 +37,6 @@ _TERMINAL_WORDS = {
 
 # A rule's field → the keyword of its clause, where the two differ.
 _KEYWORD = {"scenarios": "scenario", "applicability": "when"}
-
-# Words the grammar reserves; they cannot name a definition or a variable.
-KEYWORDS = keywords()
 
 
 @functools.cache

@@ -271,17 +271,20 @@ def test_sigint_while_reading_a_pipe_exits_130():
 
 
 @pytest.mark.parametrize("delay", [0.05, 0.2, 0.4])
-def test_sigint_while_starting_is_one_line_never_a_traceback(delay):
-    """Ctrl-C during start-up: either the interpreter's own default (killed by the signal, before
-    any of this package runs) or the one line and 130, never a traceback from the package."""
+def test_sigint_while_starting_is_the_one_line_or_the_interpreters_default(delay):
+    """Ctrl-C during start-up: the one line and 130, or, while the interpreter is still importing
+    (before ``main``'s handlers exist), its own default: killed by the signal. Never an exit code
+    of ours for an interrupt we did not handle."""
     process = subprocess.Popen([sys.executable, "-m", "bitlocker_rules", "check", "--policy", "-"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_default_sigint)
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
-    if "bitlocker_rules" in err.decode():
-        assert (process.returncode, err.decode()) == (130, "bitlocker-rules: interrupted\n")
+    # Before the package's own code runs, the interpreter's default applies (killed by SIGINT,
+    # its traceback through whatever it was importing); from then on, the one line and 130.
+    assert (process.returncode, err.decode()) == (130, "bitlocker-rules: interrupted\n") \
+        or process.returncode == -signal.SIGINT
 
 
 def _default_sigint() -> None:

@@ -21,8 +21,8 @@ from .fleet_detail import (
     DEFAULT_LIMIT, examples_by_rule, fleet_scenarios, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
 )
 from .wording import (
-    STATUS_WORDS, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, rules_broken, scenario_pending,
-    shown_outcomes, value_from, verdict,
+    STATUS_WORDS, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, plural, rules_broken,
+    scenario_pending, shown_outcomes, value_from, verdict,
 )
 
 _STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "**FAIL**", Status.UNKNOWN: "unknown",
@@ -57,10 +57,6 @@ def code(value: Any, *, table: bool = True) -> str:
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: Sequence[str] | None = None) -> str:
     return tabulate(list(rows), headers=list(headers), tablefmt="github", disable_numparse=True,
                     colalign=align)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 # --- a device -----------------------------------------------------------------------------------
@@ -171,7 +167,7 @@ def _undecided(groups: Sequence[Undecided]) -> list[str]:
         rows.append([why, "<br>".join(f"{code(r.rule)} {text(r.title)}" for r in group.rules)])
     total = sum(len(g.rules) for g in groups)
     return ["", "## What is not known", "",
-            f"{text(_plural(total, 'rule'))} could not be decided. Give the missing facts to decide them.", "",
+            f"{text(plural(total, 'rule'))} could not be decided. Give the missing facts to decide them.", "",
             _table(["Missing", "Rules"], rows)]
 
 
@@ -371,12 +367,12 @@ def render_fleet_markdown(
 
 def _fleet_headline(summary: Any) -> list[str]:
     """The title and one sentence: devices evaluated, how many failed, and the rows not read."""
-    line = (f"**{_plural(summary.devices, 'device')} evaluated, "
+    line = (f"**{plural(summary.devices, 'device')} evaluated, "
             f"{summary.failed_devices} failing at least one rule**")
     if summary.devices:
         line += f" ({100 * summary.failed_devices / summary.devices:.0f}%)"
     if summary.bad_rows:
-        line += f"; {_plural(summary.bad_row_count, 'row')} could not be read"
+        line += f"; {plural(summary.bad_row_count, 'row')} could not be read"
     return ["# BitLocker rules report: fleet", "", line + "."]
 
 
@@ -452,7 +448,7 @@ def _failing_rule(tally: Any, devices: int, reasons: Sequence[tuple[str, int]],
                   example: RuleOutcome | None) -> list[str]:
     """One failing rule: how often, its ten commonest reasons, and from ``example`` the settings and the fix."""
     lines = ["", f"### {text(tally.rule)} {text(tally.title)}", "",
-             f"**Fails on {_plural(tally.counts['fail'], 'device')}** "
+             f"**Fails on {plural(tally.counts['fail'], 'device')}** "
              f"of {devices} · severity {text(tally.severity)} · ruleset {text(tally.ruleset)}"]
     if reasons:
         lines += [""] + [f"- {count} × {text(reason)}" for reason, count in reasons[:10]]
