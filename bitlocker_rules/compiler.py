@@ -60,6 +60,7 @@ class _Emitter:
         self.strict = False  # a decision function that stops at the first rule that does not pass
         self.not_false: n.Expr | None = None  # the condition known not false where a group's rules run
         self.computed: dict[int, str] = {}  # a rule's conditions computed three-valued, by node identity
+        self.truths: dict[tuple[int, bool, int], str] = {}  # a definition's two-valued test (see ``truth``)
         self.loads: list[str] = []  # each fact read once, into its local, at the function's top level
         self.lines: list[str] = []
         self.consts: list[Any] = []
@@ -165,10 +166,14 @@ class _Emitter:
         if isinstance(e, n.Not):
             return self.truth(e.operand, not want, d)
         if isinstance(e, n.DefinitionRef):
-            inlined = self.truth(e.body, want, d) if len(n.facts_read(e.body)) <= _INLINE_FACTS else ""
-            if inlined and len(inlined) <= _INLINE_CHARS:
-                return inlined
-            return f"({self.definition(e)} is {want})"
+            # Once per definition, condition sought and block: a chain of definitions that each
+            # use the one before twice is a tree of exponential size (``define d2 = d1 and d1``).
+            key = (id(e.body), want, id(self.not_false))
+            if key not in self.truths:
+                inlined = self.truth(e.body, want, d) if len(n.facts_read(e.body)) <= _INLINE_FACTS else ""
+                self.truths[key] = inlined if inlined and len(inlined) <= _INLINE_CHARS \
+                    else f"({self.definition(e)} is {want})"
+            return self.truths[key]
         tests = self.tests_of(e)
         if tests is not None:
             return tests[0] if want else tests[1]

@@ -87,7 +87,7 @@ class Interpreter:
             truth, reasons = self.decide(rule.applicability, values, {}, memo)
             applies = truth, tuple(attrs.evolve(c, role="when") for c in reasons)
             if applies[0] is False:
-                return Status.NOT_APPLICABLE, applies[1]
+                return Status.NOT_APPLICABLE, _once(applies[1])
         truth, reasons = _all([self.decide(r, values, {}, memo) for r in rule.requirements])
         if applies[0] is None and truth is not True:
             # It may not apply, and it does not pass: the missing facts decide.
@@ -135,7 +135,7 @@ class Interpreter:
         if isinstance(e, n.Not):
             # Decided as the negated condition, so each reason says what the rule needs in
             # the condition's own words ("earlier than 1809", "anything but Standard user").
-            return _shared(memo, e, lambda: self.decide(n.negate(e.operand), values, env, memo))
+            return _shared(memo, e, lambda: self.decide(_negation(memo, e), values, env, memo))
         if isinstance(e, n.Implies):
             return self.implies(e.antecedent, e.consequent, values, env, memo)
         if isinstance(e, n.Conditional):
@@ -308,6 +308,17 @@ class Interpreter:
         return f"{self.source.name}:{line}:{column}"
 
 
+def _negation(memo: dict, e: n.Not) -> n.Expr:
+    """``negate(e.operand)``, made once per ``memo`` for each operand. The memo's keys are ids
+    of nodes, so the operand and its negation are kept alive with it: no new object may take
+    their ids while it lives (a ``Not`` itself may be a temporary, as a conditional makes)."""
+    key = ("negation", id(e.operand))
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = (e.operand, n.negate(e.operand))
+    return found[1]
+
+
 def _shared(memo: dict, e: n.Expr, decide):
     """The result of a definition (or of its negation), decided once per ``memo``; any other
     node is decided each time (it may read a quantifier's variable)."""
@@ -357,7 +368,7 @@ class _Formula:
         if isinstance(e, (n.And, n.Or)):
             return ("and" if isinstance(e, n.And) else "or", tuple(self.node(o, env) for o in e.operands))
         if isinstance(e, n.Not):
-            return _shared(self.memo, e, lambda: self.node(n.negate(e.operand), env))
+            return _shared(self.memo, e, lambda: self.node(_negation(self.memo, e), env))
         if isinstance(e, n.Implies):
             return self.implies(e.antecedent, e.consequent, env)
         if isinstance(e, n.Conditional):

@@ -313,10 +313,11 @@ def _negate(e: Expr, done: dict[int, Expr]) -> Expr:
         return Or((And((e.condition, _negate(e.then, done)), span=e.span),
                    And((_negate(e.condition, done), _negate(e.otherwise, done)), span=e.span)), span=e.span)
     if isinstance(e, DefinitionRef):
-        # Keyed by the body's identity: every use of one definition shares its body.
+        # Keyed by the body's identity: every use of one definition shares its negation, which
+        # stays a definition (``not d``), so evaluators that decide each definition once still do.
         found = done.get(id(e.body))
         if found is None:
-            found = done[id(e.body)] = _negate(e.body, done)
+            found = done[id(e.body)] = DefinitionRef(f"not {e.name}", _negate(e.body, done), span=e.span)
         return found
     if isinstance(e, Quantified):
         other = "any" if e.quantifier == "all" else "all"

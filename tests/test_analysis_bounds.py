@@ -183,6 +183,11 @@ def test_definitions_that_double_at_each_step_stay_linear(vocabulary):
         assert A.lint([loaded], vocabulary) == []
         assert [c.new_value for c in A.repair([loaded], vocabulary, facts).changes] == [8]
         assert A.compare([loaded], [load(text, vocabulary, "again.rules")], vocabulary).relation == "equivalent"
+        engine = Engine([loaded], vocabulary)  # the decision function inlined each use of a definition
+        assert engine.passes(facts) is False and engine.passes({"policy.minimum_pin_length": 8}) is True
+        whole = load(chained_definitions(30, "{p} and {p}").replace("require d30", "require not d30"), vocabulary)
+        assert whole.interpreter.evaluate(whole.ruleset.rules[0], {"policy.minimum_pin_length": 8}).status is Status.FAIL
+        assert Engine([whole], vocabulary).evaluate(facts).outcomes[0].status is Status.PASS
         negated = load(chained_definitions(30, "not ({p} and {p})"), vocabulary)
         assert negated.interpreter.evaluate(negated.ruleset.rules[0], facts).status in (Status.PASS, Status.FAIL)
 

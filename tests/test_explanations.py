@@ -171,3 +171,20 @@ def test_a_condition_that_decides_both_when_and_a_requirement_is_cited_once():
     assert outcome.status is Status.FAIL
     assert [c.text for c in outcome.applies_because] == ["policy.flag"]
     assert [c.text for c in outcome.reasons] == ["policy.enabled"]
+
+
+def test_a_condition_reached_twice_through_definitions_is_cited_once():
+    # `when d1 implies d0` with d1 = `d0 implies ...`: the atom of d0 that makes the rule not
+    # apply was cited twice (once through each use of d0), and both copies marked decisive.
+    # Found by the minimality property.
+    text = ('ruleset a ""\n\ndefine d0 = policy.flag == false and policy.flag == false and policy.flag\n\n'
+            'define d1 = d0 implies policy.flag\n\nrule R-0 ""\n  severity error\n  when d1 implies d0\n'
+            '  require policy.flag == false\n')
+    from bitlocker_rules.engine import compile_text
+
+    compiled = compile_text(text, "<generated>", S.VOCABULARY)
+    rule = compiled.ruleset.rules[0]
+    outcome = compiled.interpreter.evaluate(rule, {"policy.flag": False})
+    assert outcome.status is Status.NOT_APPLICABLE
+    assert [c.text for c in outcome.reasons] == ["policy.flag"]
+    assert_minimal(compiled.interpreter, rule, outcome, {"policy.flag": False})
