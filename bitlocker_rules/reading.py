@@ -110,7 +110,7 @@ def parse_json(text: str, name: str = "<input>") -> Any:
         found = _LONG_NUMBER.search(text)
         raise _error(source, "I005", f"malformed JSON: a number longer than {_MAX_NUMBER_DIGITS} digits",
                      found.start() if found else 0) from exc
-    if _depth(data) > MAX_JSON_DEPTH:
+    if json_depth(data) > MAX_JSON_DEPTH:
         raise _too_deep(source)
     return data
 
@@ -126,7 +126,7 @@ def _too_deep(source: SourceText) -> InputError:
     return _error(source, "I004", f"JSON nested deeper than {MAX_JSON_DEPTH} levels", _structure(source.text).deep_at)
 
 
-def _depth(data: Any) -> int:
+def json_depth(data: Any) -> int:
     """How deeply ``data`` nests arrays and objects (iteratively: no recursion to exhaust)."""
     deepest, stack = 0, [(data, 1)]
     while stack:

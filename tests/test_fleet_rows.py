@@ -468,3 +468,17 @@ def test_jsonl_and_output_naming_one_file_is_refused(capsys, tmp_path):
     code, _, err = run(capsys, "check", "--policy", POLICY, "--fleet", str(EXAMPLES / "fleet.jsonl"),
                        "--jsonl", target, "--output", target)
     assert code == 2 and "--jsonl and --output name the same file" in err
+
+
+def test_a_row_nested_past_a_device_files_limit_is_that_rows_error(capsys, tmp_path):
+    # Rows promised the limits a device file has, but only a nesting deep enough to exhaust
+    # Python's recursion was refused: 70 levels were evaluated as a device.
+    deep: dict = {}
+    inner = deep
+    for _ in range(70):
+        inner["a"] = {}
+        inner = inner["a"]
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_bytes(line("A") + json.dumps({"deviceName": "B", "extra": deep}).encode() + b"\n")
+    code, out, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", str(fleet))
+    assert code == 2 and "row 2" in out and "nested deeper than 64 levels" in out

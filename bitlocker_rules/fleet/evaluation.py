@@ -95,9 +95,6 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, w
     except BitLockerRulesError as exc:
         tally.bad(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
-    except RecursionError:  # data nested deeper than the reading of a value can follow
-        tally.bad(BadRow(row.number, "nested too deeply to read"))
-        return None
     report = engine.evaluate(_merged(_policy_for(policy, row.data)[0], device), subject=device.name)
     tally.add(report)
     if collect is not None:

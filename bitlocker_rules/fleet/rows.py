@@ -24,6 +24,7 @@ from typing import Any
 from attrs import field, frozen
 
 from ..errors import Diagnostic, DuplicateKeyError, InputError, clip, escape_controls, unique_keys
+from ..reading import MAX_JSON_DEPTH, json_depth
 
 _CHUNK = 1 << 16
 MAX_ROW_BYTES = 16 << 20  # one row (a line, an array element, a CSV record) larger than this is refused
@@ -222,7 +223,7 @@ _TOO_LONG = "a number too long to read (over 4,300 digits)"
 def _loads(text: str) -> Any:
     """One row's JSON; a _RowProblem for what json.loads would crash on or silently lose."""
     try:
-        return _DECODER.decode(text)
+        data = _DECODER.decode(text)
     except json.JSONDecodeError:
         raise
     except DuplicateKeyError as exc:
@@ -231,6 +232,9 @@ def _loads(text: str) -> Any:
         raise _RowProblem(_TOO_DEEP) from None
     except ValueError:  # int() refuses numbers over sys.get_int_max_str_digits() digits
         raise _RowProblem(_TOO_LONG) from None
+    if json_depth(data) > MAX_JSON_DEPTH:  # the limit a device file has
+        raise _RowProblem(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
 
 
 def _json_error(exc: json.JSONDecodeError, text: str) -> str:
