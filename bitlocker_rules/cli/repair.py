@@ -96,7 +96,8 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     except analysis.Undecided as exc:
         return _undecided(args, exc, f"Repair for the {len(devices)} devices of {args.fleet}")
     if args.format == "json":
-        write_output(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
+        document = {**result.to_dict(), "unreadable_rows": bad}  # left out of the repair, said so
+        write_output(json.dumps(document, indent=2, ensure_ascii=False) + "\n", None)
     else:
         best = result.best
         change = best.change.sentence() if best.change else "no single change helps"

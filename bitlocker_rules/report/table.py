@@ -20,7 +20,7 @@ from ..errors import escape_controls, redact
 from ..outcome import Cause, Condition, Report, RuleOutcome, Status, Undecided
 from .fleet_detail import fleet_scenarios, sorted_conflicts
 from .wording import (
-    citations, conflict_fix, device_causes, device_only, hidden_rows, input_text, other_conflicts, plural,
+    citations, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, plural, shown_input,
     rules_broken, scenario_pending, shown_outcomes, status_tag, value_from, verdict,
 )
 
@@ -321,15 +321,15 @@ def render_fleet_table(summary, *, bad_row_limit: int = 20) -> str:
     conflicts = sorted_conflicts(summary.conflicts)
     if conflicts:
         parts += ["", "Policy conflicts (these settings are unknown on the devices that get them):"]
-        parts += [f"  {c.devices:>7}  {input_text(c.record.sentence())}" for c in conflicts]
+        parts += [f"  {c.devices:>7}  {shown_input(c.record.sentence())}" for c in conflicts]
     reasons = summary.top_reasons()
     if reasons:
         parts += ["", "Most common failure reasons:"]
-        parts += [f"  {count:>7}  {input_text(reason)}" for reason, count in reasons]
+        parts += [f"  {count:>7}  {shown_input(reason)}" for reason, count in reasons]
     if summary.bad_rows:
         parts += ["", "Rows that could not be read:"]
         listed = summary.bad_rows[:bad_row_limit]
-        parts += [f"  row {bad.number}: {input_text(bad.message, 1000)}" for bad in listed]
+        parts += [f"  row {bad.number}: {shown_input(bad.message, 1000)}" for bad in listed]
         if summary.bad_row_count > len(listed):
             parts.append(f"  … and {summary.bad_row_count - len(listed)} more")
     return redact("\n".join(parts)) + "\n"

@@ -16,7 +16,7 @@ STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "fail", Status.UNKNOWN: "unkno
                 Status.NOT_APPLICABLE: "does not apply"}
 
 
-def input_text(text: str, limit: int = 300) -> str:
+def shown_input(text: str, limit: int = 300) -> str:
     r"""Text that came from an input (a device name, a value, a problem with a fleet row) as a
     report shows it: control characters escaped (ESC as ``\u001b``), so it cannot drive a terminal,
     and shortened to about ``limit`` characters."""
