@@ -16,8 +16,6 @@ The names in ``__all__`` are the supported API (docs/python-api.md).
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from .checker import check_ruleset
     from .compiler import compile_ruleset
@@ -35,6 +33,8 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and editors
     from .syntax import parse_ruleset
     from .versions import WindowsVersion, parse_windows_version
     from .vocabulary import Fact, FactType, Vocabulary, load_vocabulary, shipped_vocabulary
+
+    __version__: str
 
 # Each public name and the module it lives in. The names are imported on first use (PEP 562),
 # so a command pays only for the modules it needs.
@@ -75,6 +75,13 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """Import a public name on first use and keep it (PEP 562)."""
+    if name == "__version__":
+        # The installed distribution's metadata (one version, in pyproject.toml), read when
+        # asked: importlib.metadata costs start-up time. A source tree that is not installed
+        # says so: "unknown (not installed)".
+        value = importlib.import_module(".resources", __name__).installed_version()
+        globals()[name] = value
+        return value
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'bitlocker_rules' has no attribute {name!r}")

@@ -75,10 +75,21 @@ class BitLockerRulesError(Exception):
         """All diagnostics, rendered, one block each."""
         return "\n\n".join(d.render() for d in self.diagnostics)
 
-    def __reduce__(self):
-        # Pickled with its diagnostics (worker processes send errors back), not with the
-        # rendered text Exception.args holds, which __init__ cannot take.
-        return type(self), (self.diagnostics,)
+    def __reduce__(self) -> tuple[Callable[..., BitLockerRulesError], tuple[Any, ...]]:
+        # Worker processes send errors back pickled. Exception's own reduction calls the class
+        # with ``args`` (the rendered text), which no __init__ here takes; a subclass's own
+        # __init__ (``Undecided(limit, doing)``) takes other arguments again. So the copy is
+        # made without calling __init__: the same class, message and attributes (diagnostics
+        # included), whatever its constructor.
+        return _restored, (type(self), self.args, self.__dict__)
+
+
+def _restored(cls: type[BitLockerRulesError], args: tuple[Any, ...], state: dict[str, Any]) -> BitLockerRulesError:
+    """An error of class ``cls`` rebuilt from its pickled message and attributes."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class RulesError(BitLockerRulesError):
@@ -456,6 +467,10 @@ class DuplicateKeyError(ValueError):
         self.key = key
         super().__init__(f"the key {escape_controls(clip(json.dumps(key, ensure_ascii=False), 80))} "
                          "is given twice in one object")
+
+    def __reduce__(self) -> tuple[type[DuplicateKeyError], tuple[str]]:
+        # Rebuilt from the key: Exception's reduction would pass the message as the key.
+        return type(self), (self.key,)
 
 
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
