@@ -1,10 +1,7 @@
 """Markdown reference pages generated from the declarations: the vocabulary and the rulesets.
 
-``docs/vocabulary.md`` and ``docs/rulesets.md`` are this module's output; regenerate them
-from the repository root with::
-
-    python -m bitlocker_rules.reference vocabulary > docs/vocabulary.md
-    python -m bitlocker_rules.reference rulesets > docs/rulesets.md
+``docs/vocabulary.md``, ``docs/rulesets.md`` and ``docs/requirements.md`` are this module's
+output; ``bitlocker_rules.pages`` loads what ships and regenerates them (``COMMANDS``).
 
 The renderers take records and return text; they read nothing and the output depends only
 on their input (declaration order of facts and rules, sorted enums and releases), so a test
@@ -15,9 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import nodes as n
@@ -27,9 +22,9 @@ from .vocabulary import NAMESPACES, EnumType, Fact, FactType, Scenario, Vocabula
 
 # The commands that regenerate each page; the pages and tests/test_docs.py quote them.
 COMMANDS = {
-    "vocabulary": "python -m bitlocker_rules.reference vocabulary > docs/vocabulary.md",
-    "rulesets": "python -m bitlocker_rules.reference rulesets > docs/rulesets.md",
-    "requirements": "python -m bitlocker_rules.reference requirements > docs/requirements.md",
+    "vocabulary": "python -m bitlocker_rules.pages vocabulary > docs/vocabulary.md",
+    "rulesets": "python -m bitlocker_rules.pages rulesets > docs/rulesets.md",
+    "requirements": "python -m bitlocker_rules.pages requirements > docs/requirements.md",
 }
 
 # Raw-value columns, in this order; any other origin key follows, sorted.
@@ -592,7 +587,7 @@ def _encoding_section(c, rules) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
-# Command line: regenerate a page from what ships.
+# What the rulesets and requirements pages show of a ruleset.
 
 
 class ShownRuleset(NamedTuple):
@@ -602,43 +597,7 @@ class ShownRuleset(NamedTuple):
     path: str
 
 
-def generate(page: str) -> str:
-    """The page ``vocabulary``, ``rulesets`` or ``requirements`` for what ships with the package.
-
-    Shipped rule files are shown as ``rulesets/<name>.rules`` wherever the package is
-    installed, so the page does not depend on the working directory. Every ruleset is loaded
-    (so checked) first; the page prints the parsed tree, whose constants read as written.
-    """
-    # The command line is the edge: only here does this module reach for the engine.
-    from bitlocker_rules.engine import Engine, shipped_vocabulary
-    from bitlocker_rules.syntax import parse_ruleset
-
-    if page == "vocabulary":
-        return render_vocabulary_markdown(shipped_vocabulary())
-    if page in ("rulesets", "requirements"):
-        shown = []
-        for item in Engine.load().rulesets:
-            text = item.ruleset.text
-            parsed = parse_ruleset(text.text, text.name) if text is not None else item.ruleset
-            shown.append(ShownRuleset(parsed, f"rulesets/{Path(str(item.path)).name}"))
-        return render_rulesets_markdown(shown) if page == "rulesets" else render_requirements_markdown(shown)
-    raise ValueError(f"unknown page {page!r}; expected one of: {', '.join(COMMANDS)}")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bitlocker_rules.reference vocabulary|rulesets|requirements``: print the page to standard output."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or args[0] not in COMMANDS:
-        print(f"usage: python -m bitlocker_rules.reference {'|'.join(COMMANDS)}", file=sys.stderr)
-        return 2
-    sys.stdout.write(generate(args[0]))
-    return 0
-
-
 __all__ = [
-    "COMMANDS", "ShownRuleset", "generate", "main", "render_requirements_markdown", "render_rulesets_markdown",
+    "COMMANDS", "ShownRuleset", "render_requirements_markdown", "render_rulesets_markdown",
     "render_vocabulary_markdown",
 ]
-
-if __name__ == "__main__":
-    sys.exit(main())

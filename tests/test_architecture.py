@@ -16,7 +16,7 @@ RANK = {
     "syntax": 3, "printer": 3, "facts": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "requirements": 3,
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5,
-    "engine": 6, "fleet": 7, "report": 7, "cli": 8, "__main__": 9, "__init__": 10,
+    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "cli": 8, "__main__": 9, "__init__": 10,
 }
 
 
@@ -34,15 +34,47 @@ ANALYSIS_RANK = {
 
 
 def local_imports(path: Path) -> set[str]:
-    """Top-level package modules that ``path`` imports (a subpackage's own modules excluded)."""
+    """Top-level package modules that ``path`` imports (a subpackage's own modules excluded).
+
+    Relative imports (``from .x import y``, ``from .. import x``) and absolute ones (``from
+    bitlocker_rules.x import y``, ``import bitlocker_rules.x``), wherever they are: at the top,
+    inside a function, or under ``if TYPE_CHECKING``.
+    """
     depth = len(path.relative_to(PACKAGE).parts)  # 1 for a module, 2 inside a subpackage
+    return imports_in(path.read_text(), depth)
+
+
+def imports_in(code: str, depth: int) -> set[str]:
+    """Top-level package modules that ``code``, a module ``depth`` folders into the package, imports."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if not isinstance(node, ast.ImportFrom) or node.level != depth:
-            continue
-        base = (node.module or "").split(".")[0]
-        found.update([base] if base else [alias.name for alias in node.names])
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            found.update(_package_module(alias.name) for alias in node.names if _in_package(alias.name))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and _in_package(node.module or ""):
+            inner = _package_module(node.module or "")
+            found.update([inner] if inner else [alias.name for alias in node.names])
+        elif isinstance(node, ast.ImportFrom) and node.level == depth:
+            base = (node.module or "").split(".")[0]
+            found.update([base] if base else [alias.name for alias in node.names])
     return found
+
+
+def _in_package(dotted: str) -> bool:
+    return dotted.split(".")[0] == PACKAGE.name
+
+
+def _package_module(dotted: str) -> str:
+    """``bitlocker_rules.engine.x`` -> ``engine``; the package itself -> ``""``."""
+    parts = dotted.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_absolute_imports_are_read():
+    # The imports of a module of the package are found however they are written.
+    code = ("from bitlocker_rules.engine import Engine\nimport bitlocker_rules.cli.output\n"
+            "from bitlocker_rules import syntax\ndef f():\n    from .checker import check\n")
+    assert imports_in(code, depth=1) == {"engine", "cli", "syntax", "checker"}
+    assert imports_in("from ..vocabulary import Fact\nfrom .rows import x\n", depth=2) == {"vocabulary"}
 
 
 def module_name(path: Path) -> str:

@@ -34,7 +34,8 @@ from typing import NamedTuple
 import pytest
 
 from bitlocker_rules import RulesError, compile_text
-from bitlocker_rules.reference import COMMANDS, generate
+from bitlocker_rules.pages import generate
+from bitlocker_rules.reference import COMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
