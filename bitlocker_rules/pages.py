@@ -12,11 +12,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .engine import Engine, LoadedRuleset, shipped_vocabulary
+from .engine import Engine, LoadedRuleset
 from .reference import (
-    COMMANDS, ShownRuleset, render_requirements_markdown, render_rulesets_markdown, render_vocabulary_markdown,
+    COMMANDS,
+    ShownRuleset,
+    render_requirements_markdown,
+    render_rulesets_markdown,
+    render_vocabulary_markdown,
 )
 from .syntax import parse_ruleset
+from .vocabulary import shipped_vocabulary
 
 
 def generate(page: str) -> str:

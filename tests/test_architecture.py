@@ -115,7 +115,12 @@ CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3,
             "compare": 3, "fleet": 3, "repair": 4, "__init__": 5}
 
 
-@pytest.mark.parametrize("package, ranks", [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK), ("cli", CLI_RANK)])
+# Inside the vocabulary: the declarations' records, converting values, the whole, loading it.
+VOCABULARY_RANK = {"declarations": 0, "conversion": 1, "strengths": 1, "model": 2, "loading": 3, "__init__": 4}
+
+
+@pytest.mark.parametrize("package, ranks", [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK), ("cli", CLI_RANK),
+                                            ("vocabulary", VOCABULARY_RANK)])
 def test_subpackage_imports_point_one_way(package, ranks):
     folder = PACKAGE / package
     modules = {p.stem for p in folder.glob("*.py")}

@@ -36,8 +36,15 @@ def subclasses(cls: type) -> set[type]:
 every_module()
 ERRORS = sorted(subclasses(BitLockerRulesError) | {BitLockerRulesError}, key=lambda c: (c.__module__, c.__name__))
 
-DIAGNOSTIC = Diagnostic("E123", "something is wrong", source=SourceText("rule X\n", "r.rules"), span=Span(5, 6),
-                        help="write it otherwise", path="$.facts.x", file="f.json")
+DIAGNOSTIC = Diagnostic(
+    "E123",
+    "something is wrong",
+    source=SourceText("rule X\n", "r.rules"),
+    span=Span(5, 6),
+    help="write it otherwise",
+    path="$.facts.x",
+    file="f.json",
+)
 
 # Classes with an __init__ of their own, and the arguments that build one.
 OWN_ARGUMENTS = {"Undecided": (2.5, "searching for a witness")}
@@ -53,8 +60,15 @@ def build(cls: type[BitLockerRulesError]) -> BitLockerRulesError:
 
 def test_enumeration_finds_the_errors_of_every_layer():
     names = {cls.__name__ for cls in ERRORS}
-    assert {"RulesError", "InputError", "VocabularyError", "UsageError", "AnalysisError", "Undecided",
-            "WorkerError"} <= names
+    assert {
+        "RulesError",
+        "InputError",
+        "VocabularyError",
+        "UsageError",
+        "AnalysisError",
+        "Undecided",
+        "WorkerError",
+    } <= names
 
 
 @pytest.mark.parametrize("cls", ERRORS, ids=lambda c: c.__name__)

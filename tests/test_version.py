@@ -28,8 +28,10 @@ def test_version_follows_the_metadata_not_a_copy_in_the_code(tmp_path):
 
 
 def test_a_source_tree_that_is_not_installed_says_so():
-    code = ("import importlib.metadata as m\n"
-            "def missing(name): raise m.PackageNotFoundError(name)\n"
-            "m.version = missing\n"
-            "import bitlocker_rules; print(bitlocker_rules.__version__)")
+    code = (
+        "import importlib.metadata as m\n"
+        "def missing(name): raise m.PackageNotFoundError(name)\n"
+        "m.version = missing\n"
+        "import bitlocker_rules; print(bitlocker_rules.__version__)"
+    )
     assert python(code) == "unknown (not installed)\n"
