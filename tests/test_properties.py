@@ -579,7 +579,7 @@ def test_fixed_oversized_text_is_refused_with_a_located_error():
 
 
 @pytest.mark.parametrize("raw", ["²", "1" * 4400], ids=["superscript", "4400-digits"])
-def test_fixed_version_error_message_does_not_leak_int_error(raw):
+def test_a_version_of_odd_digits_is_refused_in_the_tools_words(raw):
     with pytest.raises(ValueError, match="^a Windows version"):
         parse_windows_version(raw, {})
 
