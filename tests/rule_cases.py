@@ -104,8 +104,9 @@ class RulesetCases:
             values.pop(name, None)
         return values
 
-    def evaluate(self, changes: Changes | None = None, remove: Sequence[str] = (), *,
-                 engine: Engine | None = None) -> Report:
+    def evaluate(
+        self, changes: Changes | None = None, remove: Sequence[str] = (), *, engine: Engine | None = None
+    ) -> Report:
         engine = engine or self.engine
         values = self.facts(changes, remove)
         report = engine.evaluate(engine.facts(values))
@@ -115,12 +116,14 @@ class RulesetCases:
         assert fast == slow, f"compiled and interpreted verdicts differ for {values}"
         return report
 
-    def status(self, rule: str, changes: Changes | None = None, remove: Sequence[str] = (), *,
-               engine: Engine | None = None) -> Status:
+    def status(
+        self, rule: str, changes: Changes | None = None, remove: Sequence[str] = (), *, engine: Engine | None = None
+    ) -> Status:
         return outcome(self.evaluate(changes, remove, engine=engine), rule).status
 
-    def note(self, note: str, changes: Changes | None = None, remove: Sequence[str] = (), *,
-             engine: Engine | None = None) -> bool | None:
+    def note(
+        self, note: str, changes: Changes | None = None, remove: Sequence[str] = (), *, engine: Engine | None = None
+    ) -> bool | None:
         (found,) = [o for o in self.evaluate(changes, remove, engine=engine).notes if o.rule == note]
         return found.applies
 
@@ -167,16 +170,24 @@ def text_problems(rule: n.Rule, vocabulary: Vocabulary, known: set[str]) -> list
     problems = []
     if bool(rule.sources) == bool(rule.related):
         problems.append("cites with both `sources` and `related`" if rule.sources else "cites nothing")
-    problems += [f"cites {ref}, which rulesets/requirements.toml does not list"
-                 for ref in (*rule.sources, *rule.related) if ref not in known]
-    texts = {"title": rule.title, "rationale": rule.rationale, "remediation": rule.remediation,
-             "disputed": rule.disputed, "unconfirmed": rule.unconfirmed}
+    problems += [
+        f"cites {ref}, which rulesets/requirements.toml does not list"
+        for ref in (*rule.sources, *rule.related)
+        if ref not in known
+    ]
+    texts = {
+        "title": rule.title,
+        "rationale": rule.rationale,
+        "remediation": rule.remediation,
+        "disputed": rule.disputed,
+        "unconfirmed": rule.unconfirmed,
+    }
     for name, text in texts.items():
         for word in re.findall(r"\b(seeds?|references?)\b", text, flags=re.IGNORECASE):
             problems.append(f"{name} says {word!r}")
         for match in _DOTTED.finditer(text):
             number = match.group(1)
-            before = text[:match.start()].rstrip()
+            before = text[: match.start()].rstrip()
             if not (_ALLOWED_DOTTED.match(number) or before.endswith("TPM")):
                 problems.append(f"{name} carries the section number {number}")
         for old in re.finditer(r"Azure AD|Azure Active Directory", text):
@@ -190,8 +201,7 @@ def text_problems(rule: n.Rule, vocabulary: Vocabulary, known: set[str]) -> list
     settings = [f.label for f in vocabulary.facts.values() if f.name.startswith("policy.")]
     named = [label for label in settings if re.search(rf"(?<![\w-]){re.escape(label)}(?![\w-])", rule.remediation)]
     if named and " > " not in rule.remediation:
-        problems.append(f"remediation names {max(named, key=len)!r} without the path to it in the admin center "
-                        "(A > B)")
+        problems.append(f"remediation names {max(named, key=len)!r} without the path to it in the admin center (A > B)")
     return problems
 
 
@@ -322,8 +332,12 @@ def install(namespace: MutableMapping[str, Any], cases: RulesetCases) -> None:
     def test_text_gaps_are_rules_of_this_ruleset() -> None:
         assert set(cases.text_gaps) <= set(cases.rule_ids) | set(cases.note_ids)
 
-    for test in (test_every_rule_has_a_passing_and_a_failing_case, test_every_note_has_its_cases,
-                 test_baseline_fails_no_rule_and_knows_every_fact, test_text_gaps_are_rules_of_this_ruleset):
+    for test in (
+        test_every_rule_has_a_passing_and_a_failing_case,
+        test_every_note_has_its_cases,
+        test_baseline_fails_no_rule_and_knows_every_fact,
+        test_text_gaps_are_rules_of_this_ruleset,
+    ):
         namespace[test.__name__] = test
 
     def add(rule: str, suffix: str, test, doc: str, marks: Iterable[Any] = ()) -> None:
@@ -339,8 +353,12 @@ def install(namespace: MutableMapping[str, Any], cases: RulesetCases) -> None:
         add(rule, "passes", _passes(cases, rule), "its passing variants.")
         add(rule, "fails", _fails(cases, rule), "its failing variant.")
         if cases.rule(rule).scenarios:
-            add(rule, "follows_its_scenario", _scenario_decides(cases, rule),
-                "applies to its failing variant only when its scenario is in scope.")
+            add(
+                rule,
+                "follows_its_scenario",
+                _scenario_decides(cases, rule),
+                "applies to its failing variant only when its scenario is in scope.",
+            )
     for note in cases.note_ids:
         add(note, "applies", _applies(cases, note), "when the note applies.")
     for rule in [*cases.rule_ids, *cases.note_ids]:

@@ -10,6 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 
 # Lower rank = closer to the leaves. A module may import only modules of lower rank.
+# fmt: off
 RANK = {
     "source": 0, "errors": 1, "versions": 1, "resources": 1, "cache": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2, "reading": 2,
@@ -18,9 +19,11 @@ RANK = {
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5,
     "engine": 6, "fleet": 7, "report": 7, "pages": 7, "cli": 8, "__main__": 9, "__init__": 10,
 }
+# fmt: on
 
 
 # Inside the analysis package, the same rule between its own modules (bottom to top).
+# fmt: off
 ANALYSIS_RANK = {
     "logic": 0, "values": 0, "unionfind": 0, "summary": 0,
     "records": 1, "evaluation": 1, "relations": 1,
@@ -31,6 +34,7 @@ ANALYSIS_RANK = {
     "fleet_repairs": 6,
     "__init__": 7,
 }
+# fmt: on
 
 
 def local_imports(path: Path) -> set[str]:
@@ -71,8 +75,10 @@ def _package_module(dotted: str) -> str:
 
 def test_absolute_imports_are_read():
     # The imports of a module of the package are found however they are written.
-    code = ("from bitlocker_rules.engine import Engine\nimport bitlocker_rules.cli.output\n"
-            "from bitlocker_rules import syntax\ndef f():\n    from .checker import check\n")
+    code = (
+        "from bitlocker_rules.engine import Engine\nimport bitlocker_rules.cli.output\n"
+        "from bitlocker_rules import syntax\ndef f():\n    from .checker import check\n"
+    )
     assert imports_in(code, depth=1) == {"engine", "cli", "syntax", "checker"}
     assert imports_in("from ..vocabulary import Fact\nfrom .rows import x\n", depth=2) == {"vocabulary"}
 
@@ -107,20 +113,28 @@ def sibling_imports(path: Path) -> set[str]:
 
 
 # Inside the fleet package: reading rows and devices, then records, then one process, then several.
+# fmt: off
 FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "records": 1, "evaluation": 2, "parallel": 3, "__init__": 4}
+# fmt: on
 
 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
+# fmt: off
 CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
             "compare": 3, "fleet": 3, "repair": 4, "__init__": 5}
+# fmt: on
 
 
 # Inside the vocabulary: the declarations' records, converting values, the whole, loading it.
+# fmt: off
 VOCABULARY_RANK = {"declarations": 0, "conversion": 1, "strengths": 1, "model": 2, "loading": 3, "__init__": 4}
+# fmt: on
 
 
-@pytest.mark.parametrize("package, ranks", [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK), ("cli", CLI_RANK),
-                                            ("vocabulary", VOCABULARY_RANK)])
+@pytest.mark.parametrize(
+    "package, ranks",
+    [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK), ("cli", CLI_RANK), ("vocabulary", VOCABULARY_RANK)],
+)
 def test_subpackage_imports_point_one_way(package, ranks):
     folder = PACKAGE / package
     modules = {p.stem for p in folder.glob("*.py")}

@@ -11,6 +11,7 @@ documents rules may cite. A rule or note *encodes* an id when its ``sources`` cl
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +20,6 @@ from bitlocker_rules.cli import main
 from bitlocker_rules.pages import generate
 from bitlocker_rules.requirements import coverage, load_requirements, registry
 from bitlocker_rules.resources import shipped_ruleset_paths
-
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE = Engine.load()
@@ -32,8 +31,27 @@ def items(kind: str) -> list[str]:
 
 
 def test_the_registry_lists_the_page_s_items_and_the_causes_in_order():
-    assert items("requirement") == ["P1", "P2", "P3", "R1", "R2", "R3", *(f"S{i}" for i in range(1, 13)),
-                                    "K1", "K2", "K3", "K4", "C1", "T1", "T2", "Q1", "Q2", "Q3", "Q4", "M1"]
+    assert items("requirement") == [
+        "P1",
+        "P2",
+        "P3",
+        "R1",
+        "R2",
+        "R3",
+        *(f"S{i}" for i in range(1, 13)),
+        "K1",
+        "K2",
+        "K3",
+        "K4",
+        "C1",
+        "T1",
+        "T2",
+        "Q1",
+        "Q2",
+        "Q3",
+        "Q4",
+        "M1",
+    ]
     assert items("cause") == [f"F{i}" for i in range(1, 20)]
     assert all(r.title and (r.documents or r.kind == "document") for r in load_requirements())
 
@@ -52,14 +70,21 @@ def test_advice_does_not_count_as_an_encoding():
 
 def test_rules_cite_only_known_ids():
     known = registry()
-    unknown = {(loaded.id, rule.id, ref) for loaded in ENGINE.rulesets for rule in loaded.ruleset.rules
-               for ref in (*rule.sources, *rule.related) if ref not in known}
+    unknown = {
+        (loaded.id, rule.id, ref)
+        for loaded in ENGINE.rulesets
+        for rule in loaded.ruleset.rules
+        for ref in (*rule.sources, *rule.related)
+        if ref not in known
+    }
     assert not unknown
 
 
 def test_every_document_a_cause_or_requirement_names_is_listed():
     known = registry()
-    assert {d for r in load_requirements() for d in r.documents} <= {k for k, v in known.items() if v.kind == "document"}
+    assert {d for r in load_requirements() for d in r.documents} <= {
+        k for k, v in known.items() if v.kind == "document"
+    }
     assert all(known[d].url.startswith("https://") for d in known if known[d].kind == "document")
 
 
@@ -79,8 +104,11 @@ def test_the_requirements_page_shows_every_id_with_its_rules_and_deviations():
 def test_rules_coverage_counts_encodings_and_names_the_deviation(capsys):
     assert main(["rules", "--coverage"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"\n48 of 49 encoded by a rule or note \(advice does not count\); not encoded, with a "
-                     r"documented deviation: F10\n", out)
+    assert re.search(
+        r"\n48 of 49 encoded by a rule or note \(advice does not count\); not encoded, with a "
+        r"documented deviation: F10\n",
+        out,
+    )
 
 
 def test_every_shipped_ruleset_has_its_test_module():

@@ -86,9 +86,7 @@ def test_generated_page_is_current(page):
     path = DOCS / f"{page}.md"
     expected = generate(page)
     actual = path.read_text(encoding="utf-8") if path.exists() else ""
-    assert actual == expected, (
-        f"docs/{page}.md is stale; regenerate it from the repository root with: {COMMANDS[page]}"
-    )
+    assert actual == expected, f"docs/{page}.md is stale; regenerate it from the repository root with: {COMMANDS[page]}"
 
 
 def test_rulesets_page_rule_texts_check():
@@ -211,16 +209,18 @@ def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     assert args and args[0] == "bitlocker-rules", args
     return subprocess.run(
         [sys.executable, "-m", "bitlocker_rules", *args[1:]],
-        cwd=cwd, env=_env(), capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def _write_named_files(page: str, folder: Path) -> None:
     for block in blocks(page):
         first = block.text.splitlines()[0] if block.text else ""
-        match = _FILE_ATTRIBUTE.search(block.info) or (
-            _FILE.match(first) if block.tag.startswith("rules") else None
-        )
+        match = _FILE_ATTRIBUTE.search(block.info) or (_FILE.match(first) if block.tag.startswith("rules") else None)
         if match:
             (folder / match.group(1)).write_text(block.text, encoding="utf-8")
 
@@ -275,7 +275,11 @@ EXACT_OUTPUT_PAGES = ("language.md", "input-formats.md", "cli.md")
 
 @pytest.mark.parametrize(
     ("page", "block", "command"),
-    [pytest.param(page, *p.values, id=p.id, marks=p.marks) for page in EXACT_OUTPUT_PAGES for p in _console_params(page)],
+    [
+        pytest.param(page, *p.values, id=p.id, marks=p.marks)
+        for page in EXACT_OUTPUT_PAGES
+        for p in _console_params(page)
+    ],
 )
 def test_commands_print_what_the_page_shows(page, block, command, workdir):
     _write_named_files(page, workdir)
@@ -285,8 +289,7 @@ def test_commands_print_what_the_page_shows(page, block, command, workdir):
     )
     shown = [line.rstrip() for line in command.output.strip("\n").splitlines()]
     actual = [line.rstrip() for line in (result.stdout + result.stderr).strip("\n").splitlines()]
-    assert matches(shown, actual), (
-        f"docs/{block.id}: the output of `{command.line}` changed:\n" + "\n".join(actual))
+    assert matches(shown, actual), f"docs/{block.id}: the output of `{command.line}` changed:\n" + "\n".join(actual)
 
 
 ELISION = "…"  # a line of its own in a page's output: any number of lines the page leaves out
@@ -301,14 +304,17 @@ def matches(shown: list[str], actual: list[str]) -> bool:
     return bool(actual) and actual[0] == shown[0] and matches(shown[1:], actual[1:])
 
 
-@pytest.mark.parametrize(("shown", "actual", "expected"), [
-    (["a", "b"], ["a", "b"], True),
-    (["a", "b"], ["a", "c"], False),
-    (["a", ELISION, "d"], ["a", "b", "c", "d"], True),
-    (["a", ELISION, "d"], ["a", "b", "c"], False),
-    (["a", ELISION], ["a"], True),
-    ([], ["a"], False),
-])
+@pytest.mark.parametrize(
+    ("shown", "actual", "expected"),
+    [
+        (["a", "b"], ["a", "b"], True),
+        (["a", "b"], ["a", "c"], False),
+        (["a", ELISION, "d"], ["a", "b", "c", "d"], True),
+        (["a", ELISION, "d"], ["a", "b", "c"], False),
+        (["a", ELISION], ["a"], True),
+        ([], ["a"], False),
+    ],
+)
 def test_elision_stands_for_any_run_of_lines(shown, actual, expected):
     assert matches(shown, actual) is expected
 
@@ -333,7 +339,12 @@ def _python_params():
 @pytest.mark.parametrize(("block", "output"), _python_params())
 def test_python_api_examples_run(block, output):
     result = subprocess.run(
-        [sys.executable, "-c", block.text], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", block.text],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, f"docs/{block.id} fails:\n{result.stderr}"
     if output is not None:

@@ -77,14 +77,21 @@ PASSING = {
     "ER-10": [{}],
     "ER-11": [{}],
     "ER-16": [{}],
-    "ER-12": [{"device.os_version": "10.0.17763.5329"},                  # fully patched, KB not listed
-              {**WIN10_1809_UNPATCHED, **KB},                             # KB listed
-              {**WIN10_1809_UNPATCHED, "device.installed_updates": [{"kb": "kb4497934"}]},
-              {"device.os_version": "10.0.17763.529", "device.installed_updates": None},
-              {"device.os_version": "1809", **KB}],                       # no revision, KB listed
+    "ER-12": [
+        {"device.os_version": "10.0.17763.5329"},  # fully patched, KB not listed
+        {**WIN10_1809_UNPATCHED, **KB},  # KB listed
+        {**WIN10_1809_UNPATCHED, "device.installed_updates": [{"kb": "kb4497934"}]},
+        {"device.os_version": "10.0.17763.529", "device.installed_updates": None},
+        {"device.os_version": "1809", **KB},
+    ],  # no revision, KB listed
     "ER-13": [{}, {"device.bitlocker_events": [{"event_id": 851, "error_code": "0x80310001"}]}],
-    "ER-14": [{}, {"policy.os_recovery_password_usage": "Blocked",
-                   "policy.os_require_recovery_backup_before_enabling": "NotConfigured"}],
+    "ER-14": [
+        {},
+        {
+            "policy.os_recovery_password_usage": "Blocked",
+            "policy.os_require_recovery_backup_before_enabling": "NotConfigured",
+        },
+    ],
     "ER-15": [{}, {"policy.tpm_startup_pin": "NotConfigured"}],
     "ER-30": [{}, {"policy.tpm_startup_pin": "NotConfigured"}],
     "ER-32": [{}, {"policy.tpm_startup_pin": "NotConfigured"}],
@@ -117,21 +124,32 @@ FAILING = {
     "ER-11": ({"device.pcr7_binding_supported": False}, "PCR7 Configuration"),
     "ER-16": ({"device.unallowed_dma_buses": True}, "Un-allowed DMA capable bus/device(s) detected"),
     "ER-12": ({**WIN10_1809_UNPATCHED, "device.installed_updates": [{"kb": "KB4489899"}]}, "OS build revision"),
-    "ER-13": ({"device.bitlocker_events": [{"event_id": 846, "error_code": "0x80072f9a"},
-                                           {"event_id": 778}, {"event_id": 851, "error_code": "0x80072F9A"}]},
-              "Error code"),
+    "ER-13": (
+        {
+            "device.bitlocker_events": [
+                {"event_id": 846, "error_code": "0x80072f9a"},
+                {"event_id": 778},
+                {"event_id": 851, "error_code": "0x80072F9A"},
+            ]
+        },
+        "Error code",
+    ),
     "ER-14": ({"policy.os_recovery_password_usage": "Blocked"}, "User creation of recovery password"),
     "ER-15": ({"policy.tpm_startup_pin": "Required"}, "Compatible TPM startup PIN"),
     "ER-30": ({"policy.tpm_startup_key_and_pin": "Allowed"}, "Compatible TPM startup key and PIN"),
     # Disputed: reported as unknown, with the disagreement as its caveat.
     "ER-32": ({"policy.tpm_startup_pin": "Allowed"}, "Compatible TPM startup PIN"),
     "ER-31": ({**INTERACTIVE, "policy.tpm_startup": "Required"}, "Compatible TPM startup"),
-    "ER-17": ({"policy.allow_standard_user_encryption": "NotConfigured"},
-              "Allow standard users to enable encryption during Microsoft Entra join"),
+    "ER-17": (
+        {"policy.allow_standard_user_encryption": "NotConfigured"},
+        "Allow standard users to enable encryption during Microsoft Entra join",
+    ),
     "ER-18": (details("LoggedOnUserNonAdmin"), "Status detail"),
     "ER-19": ({"device.os_version": "1803"}, "OS version"),
-    "ER-20": ({"device.autopilot_enrolled": False, "device.os_volume_encryption_method": "AesCbc128"},
-              "OS drive encryption method"),
+    "ER-20": (
+        {"device.autopilot_enrolled": False, "device.os_volume_encryption_method": "AesCbc128"},
+        "OS drive encryption method",
+    ),
     "ER-21": ({"device.os_volume_encryption_method": "XtsAes128"}, "OS drive encryption method"),
     "ER-22": (details("OsVolumeEncryptionMethodMismatch"), "Status detail"),
     "ER-23": ({"device.network_available": False}, "Network available"),
@@ -148,8 +166,25 @@ CASES = RulesetCases("encryption_readiness", BASE, PASSING, FAILING, notes=NOTES
 install(globals(), CASES)
 
 # The rules about failed silent encryption, and those that read what the device reports.
-SILENT = {"ER-01", "ER-03", "ER-05", "ER-06", "ER-08", "ER-09", "ER-10", "ER-11", "ER-16", "ER-12", "ER-15",
-          "ER-30", "ER-32", "ER-17", "ER-19", "ER-23", "ER-25"}
+SILENT = {
+    "ER-01",
+    "ER-03",
+    "ER-05",
+    "ER-06",
+    "ER-08",
+    "ER-09",
+    "ER-10",
+    "ER-11",
+    "ER-16",
+    "ER-12",
+    "ER-15",
+    "ER-30",
+    "ER-32",
+    "ER-17",
+    "ER-19",
+    "ER-23",
+    "ER-25",
+}
 REPORTED = {"ER-02", "ER-04", "ER-07", "ER-13", "ER-18", "ER-22", "ER-24", "ER-28"}
 
 
@@ -172,23 +207,38 @@ def test_the_silent_causes_are_exactly_the_rules_about_silent_enablement():
 def test_the_device_s_own_reports_apply_whatever_the_scenario():
     for rule_id in REPORTED:
         assert rule(rule_id).scenarios == ()
-    report = CASES.evaluate({**INTERACTIVE, **details("TpmNotAvailable", "NetworkError"),
-                             "device.bitlocker_events": [{"event_id": 846, "error_code": "0x80072f9a"}],
-                             "device.encryption_readiness": "NotReady"})
+    report = CASES.evaluate(
+        {
+            **INTERACTIVE,
+            **details("TpmNotAvailable", "NetworkError"),
+            "device.bitlocker_events": [{"event_id": 846, "error_code": "0x80072f9a"}],
+            "device.encryption_readiness": "NotReady",
+        }
+    )
     assert failing(report) == {"ER-02", "ER-13", "ER-24", "ER-28"}
 
 
 def test_a_device_failing_every_silent_cause_fails_none_when_the_policy_is_interactive():
-    everything = {"device.tpm_present": False, "device.bootable_media_present": True,
-                  "device.winre_configured": False, "device.firmware_mode": "LegacyBIOS", "device.secure_boot": "Off",
-                  "device.pcr7_in_validation_profile": False, "device.pcr7_binding_supported": False,
-                  "device.unallowed_dma_buses": True, "device.os_version": "10.0.17763.107",
-                  "policy.tpm_startup_key": "Allowed", "policy.allow_standard_user_encryption": "NotConfigured",
-                  "device.network_available": False, "device.join_type": "AzureADRegistered"}
+    everything = {
+        "device.tpm_present": False,
+        "device.bootable_media_present": True,
+        "device.winre_configured": False,
+        "device.firmware_mode": "LegacyBIOS",
+        "device.secure_boot": "Off",
+        "device.pcr7_in_validation_profile": False,
+        "device.pcr7_binding_supported": False,
+        "device.unallowed_dma_buses": True,
+        "device.os_version": "10.0.17763.107",
+        "policy.tpm_startup_key": "Allowed",
+        "policy.allow_standard_user_encryption": "NotConfigured",
+        "device.network_available": False,
+        "device.join_type": "AzureADRegistered",
+    }
     # ER-32 is disputed: unknown, never failed.
     assert failing(CASES.evaluate(everything)) == SILENT - {"ER-03", "ER-12", "ER-15", "ER-19", "ER-32"}
-    assert failing(CASES.evaluate({**everything, "policy.tpm_startup_pin": "Required",
-                                   "device.os_version": "1803"})) == SILENT - {"ER-03", "ER-12", "ER-32"}
+    assert failing(
+        CASES.evaluate({**everything, "policy.tpm_startup_pin": "Required", "device.os_version": "1803"})
+    ) == SILENT - {"ER-03", "ER-12", "ER-32"}
     report = CASES.evaluate({**everything, **INTERACTIVE})
     assert failing(report) & SILENT == set()
     assert with_status(report, Status.NOT_APPLICABLE) >= SILENT
@@ -196,9 +246,15 @@ def test_a_device_failing_every_silent_cause_fails_none_when_the_policy_is_inter
 
 def test_silent_causes_are_unknown_never_failed_when_the_scenario_cannot_be_told():
     """Neither declared nor inferable: no warning setting, no startup PIN."""
-    report = CASES.evaluate({"device.tpm_present": False, "device.tpm_ready": None,
-                             "device.firmware_mode": "LegacyBIOS", "device.network_available": False},
-                            remove=("policy.warning_for_other_disk_encryption", "policy.tpm_startup_pin"))
+    report = CASES.evaluate(
+        {
+            "device.tpm_present": False,
+            "device.tpm_ready": None,
+            "device.firmware_mode": "LegacyBIOS",
+            "device.network_available": False,
+        },
+        remove=("policy.warning_for_other_disk_encryption", "policy.tpm_startup_pin"),
+    )
     assert failing(report) & SILENT == set()
     assert {"ER-01", "ER-08", "ER-23"} <= unknown(report)
     for rule_id in ("ER-01", "ER-08", "ER-23"):
@@ -220,26 +276,38 @@ def test_silent_enablement_is_inferred_from_warning_for_other_disk_encryption():
 
 def test_secure_boot_pcr7_and_dma_are_warnings_and_all_but_secure_boot_are_advice():
     assert {r: rule(r).severity for r in ("ER-09", "ER-10", "ER-11", "ER-16")} == dict.fromkeys(
-        ("ER-09", "ER-10", "ER-11", "ER-16"), "warning")
+        ("ER-09", "ER-10", "ER-11", "ER-16"), "warning"
+    )
     assert rule("ER-09").sources == ("F5", "intune-bitlocker") and rule("ER-09").related == ()
     assert {r: rule(r).related for r in ("ER-10", "ER-11", "ER-16")} == {
-        "ER-10": ("F5",), "ER-11": ("F5",), "ER-16": ("F10",)}
+        "ER-10": ("F5",),
+        "ER-11": ("F5",),
+        "ER-16": ("F10",),
+    }
     assert all(rule(r).sources == () for r in ("ER-10", "ER-11", "ER-16"))
     advice = {r.id for r in CASES.loaded.rules if r.related}
     assert advice == {"ER-10", "ER-11", "ER-16"}
 
 
 def test_the_warnings_do_not_fail_a_check_at_error_level():
-    report = CASES.evaluate({"device.secure_boot": "Off", "device.pcr7_in_validation_profile": False,
-                             "device.pcr7_binding_supported": False, "device.unallowed_dma_buses": True})
+    report = CASES.evaluate(
+        {
+            "device.secure_boot": "Off",
+            "device.pcr7_in_validation_profile": False,
+            "device.pcr7_binding_supported": False,
+            "device.unallowed_dma_buses": True,
+        }
+    )
     assert failing(report) == {"ER-09", "ER-10", "ER-11", "ER-16"}
     assert {o.rule for o in report.failed if o.advice} == {"ER-10", "ER-11", "ER-16"}
     assert report.exit_code("error") == 0 and report.exit_code("warning") == 1
 
 
 def test_dma_advice_does_not_apply_from_windows_11_24h2():
-    assert status("ER-16", {"device.os_version": "Windows 11 24H2", "device.unallowed_dma_buses": True}) \
+    assert (
+        status("ER-16", {"device.os_version": "Windows 11 24H2", "device.unallowed_dma_buses": True})
         is Status.NOT_APPLICABLE
+    )
     assert status("ER-16", {"device.os_version": "Windows 11 23H2", "device.unallowed_dma_buses": True}) is Status.FAIL
 
 
@@ -286,17 +354,21 @@ def test_ER_12_a_revision_given_directly_wins_over_the_os_version():
 def test_ER_12_applies_only_to_1809_with_standard_user_encryption():
     assert status("ER-12", {"device.os_version": "10.0.18362.107"}) is Status.NOT_APPLICABLE  # 1903
     assert status("ER-12", {"device.os_version": "10.0.17134.107"}) is Status.NOT_APPLICABLE  # 1803
-    assert status("ER-12", {**WIN10_1809_UNPATCHED, "policy.allow_standard_user_encryption": "NotConfigured"}) \
+    assert (
+        status("ER-12", {**WIN10_1809_UNPATCHED, "policy.allow_standard_user_encryption": "NotConfigured"})
         is Status.NOT_APPLICABLE
+    )
 
 
 # --- startup authentication: ER-15, ER-30, ER-31 ---------------------------------------------------------
 
 
 def test_ER_15_fails_on_each_required_startup_option():
-    for setting, label in (("policy.tpm_startup_pin", "Compatible TPM startup PIN"),
-                           ("policy.tpm_startup_key", "Compatible TPM startup key"),
-                           ("policy.tpm_startup_key_and_pin", "Compatible TPM startup key and PIN")):
+    for setting, label in (
+        ("policy.tpm_startup_pin", "Compatible TPM startup PIN"),
+        ("policy.tpm_startup_key", "Compatible TPM startup key"),
+        ("policy.tpm_startup_key_and_pin", "Compatible TPM startup key and PIN"),
+    ):
         report = CASES.evaluate({setting: "Required", "policy.removable_unprotected_write_access": "NotConfigured"})
         assert failing(report) == {"ER-15"}, setting
         assert [c.label for c in outcome(report, "ER-15").reasons if c.status is Status.FAIL] == [label]
@@ -304,31 +376,51 @@ def test_ER_15_fails_on_each_required_startup_option():
 
 def test_ER_30_reads_the_removable_write_access_with_the_startup_key_options():
     read = set(n.facts_read(rule("ER-30").applicability, *rule("ER-30").requirements))
-    assert read == {"scenario.silent_enablement", "policy.removable_unprotected_write_access",
-                    "policy.additional_authentication_at_startup", "policy.tpm_startup_key",
-                    "policy.tpm_startup_key_and_pin"}
+    assert read == {
+        "scenario.silent_enablement",
+        "policy.removable_unprotected_write_access",
+        "policy.additional_authentication_at_startup",
+        "policy.tpm_startup_key",
+        "policy.tpm_startup_key_and_pin",
+    }
     report = CASES.evaluate({"policy.tpm_startup_key": "Allowed"})
     found = outcome(report, "ER-30")
     assert found.status is Status.FAIL
     assert [(c.label, c.actual) for c in found.applies_because if c.fact.startswith("policy.")] == [
         ("Write access to removable data-drive not protected by BitLocker", "Block"),
-        ("Additional authentication at startup", "Require")]
+        ("Additional authentication at startup", "Require"),
+    ]
     assert [(c.label, c.actual) for c in found.reasons if c.status is Status.FAIL] == [
-        ("Compatible TPM startup key", "Allow startup key with TPM")]
+        ("Compatible TPM startup key", "Allow startup key with TPM")
+    ]
 
 
 def test_ER_30_asks_for_do_not_allow_only_while_unprotected_removable_drives_are_read_only():
     for value in ("Allowed", "NotConfigured"):
         assert status("ER-30", {"policy.tpm_startup_key": value}) is Status.FAIL, value
-        assert status("ER-30", {"policy.tpm_startup_key": value,
-                                "policy.removable_unprotected_write_access": "NotConfigured"}) \
-            is Status.NOT_APPLICABLE, value
-    assert status("ER-30", {"policy.tpm_startup_key": "Allowed",
-                            "policy.removable_unprotected_write_access": None}) is Status.UNKNOWN
+        assert (
+            status(
+                "ER-30", {"policy.tpm_startup_key": value, "policy.removable_unprotected_write_access": "NotConfigured"}
+            )
+            is Status.NOT_APPLICABLE
+        ), value
+    assert (
+        status("ER-30", {"policy.tpm_startup_key": "Allowed", "policy.removable_unprotected_write_access": None})
+        is Status.UNKNOWN
+    )
     assert status("ER-30", {"policy.tpm_startup_pin": "Allowed"}) is Status.PASS  # the PIN needs no USB key
     # Without additional authentication at startup only the TPM is used: no startup key at all.
-    assert status("ER-30", {"policy.tpm_startup_key": "NotConfigured", "policy.tpm_startup_key_and_pin": "NotConfigured",
-                            "policy.additional_authentication_at_startup": "NotConfigured"}) is Status.NOT_APPLICABLE
+    assert (
+        status(
+            "ER-30",
+            {
+                "policy.tpm_startup_key": "NotConfigured",
+                "policy.tpm_startup_key_and_pin": "NotConfigured",
+                "policy.additional_authentication_at_startup": "NotConfigured",
+            },
+        )
+        is Status.NOT_APPLICABLE
+    )
 
 
 def test_ER_32_an_allowed_pin_or_key_is_disputed_never_failed():
@@ -339,16 +431,23 @@ def test_ER_32_an_allowed_pin_or_key_is_disputed_never_failed():
 
 
 def test_ER_31_allows_one_required_startup_option_at_most():
-    pairs = [("policy.tpm_startup", "policy.tpm_startup_pin"), ("policy.tpm_startup", "policy.tpm_startup_key"),
-             ("policy.tpm_startup", "policy.tpm_startup_key_and_pin"),
-             ("policy.tpm_startup_pin", "policy.tpm_startup_key"),
-             ("policy.tpm_startup_pin", "policy.tpm_startup_key_and_pin"),
-             ("policy.tpm_startup_key", "policy.tpm_startup_key_and_pin")]
+    pairs = [
+        ("policy.tpm_startup", "policy.tpm_startup_pin"),
+        ("policy.tpm_startup", "policy.tpm_startup_key"),
+        ("policy.tpm_startup", "policy.tpm_startup_key_and_pin"),
+        ("policy.tpm_startup_pin", "policy.tpm_startup_key"),
+        ("policy.tpm_startup_pin", "policy.tpm_startup_key_and_pin"),
+        ("policy.tpm_startup_key", "policy.tpm_startup_key_and_pin"),
+    ]
     interactive = {"policy.warning_for_other_disk_encryption": "NotConfigured"}
     for first, second in pairs:
         assert status("ER-31", {**interactive, first: "Required", second: "Required"}) is Status.FAIL, (first, second)
-    for only in ("policy.tpm_startup", "policy.tpm_startup_pin", "policy.tpm_startup_key",
-                 "policy.tpm_startup_key_and_pin"):
+    for only in (
+        "policy.tpm_startup",
+        "policy.tpm_startup_pin",
+        "policy.tpm_startup_key",
+        "policy.tpm_startup_key_and_pin",
+    ):
         assert status("ER-31", {**interactive, only: "Required"}) is Status.PASS, only
 
 
@@ -365,9 +464,10 @@ def test_baseline_leaves_only_the_1809_and_autopilot_cipher_rules_not_applicable
 
 
 def test_report_rules_do_not_apply_without_the_report():
-    report = CASES.evaluate({"device.encryption_status_details": None, "device.bitlocker_events": None,
-                             "device.encryption_readiness": None})
-    assert REPORTED <= with_status(report, Status.NOT_APPLICABLE)
+    report = CASES.evaluate(
+        {"device.encryption_status_details": None, "device.bitlocker_events": None, "device.encryption_readiness": None}
+    )
+    assert with_status(report, Status.NOT_APPLICABLE) >= REPORTED
     assert unknown(report) == set()
 
 
@@ -394,13 +494,14 @@ def test_standard_user_on_1803_fails_but_administrator_passes():
 
 
 def test_the_cipher_is_not_compared_on_an_unencrypted_device():
-    assert status("ER-20", {"device.encrypted": False, "device.os_volume_encryption_method": "AesCbc128"}) \
+    assert (
+        status("ER-20", {"device.encrypted": False, "device.os_volume_encryption_method": "AesCbc128"})
         is Status.NOT_APPLICABLE
+    )
 
 
 def test_standard_user_encryption_is_not_asked_when_an_administrator_signs_in():
-    assert status("ER-17", {**ADMIN, "policy.allow_standard_user_encryption": "NotConfigured"}) \
-        is Status.NOT_APPLICABLE
+    assert status("ER-17", {**ADMIN, "policy.allow_standard_user_encryption": "NotConfigured"}) is Status.NOT_APPLICABLE
 
 
 def test_every_failure_cause_rule_carries_its_documented_event_ids():

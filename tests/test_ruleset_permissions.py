@@ -35,8 +35,11 @@ BASE = {
 def intune(*roles: str) -> dict:
     """An admin with these Intune roles, no Microsoft Entra role, and no permissions given (the grants
     decide: with every role known, the built-in roles are a closed list)."""
-    return {"actor.intune_roles": [{"name": r} for r in roles], "actor.intune_permissions": None,
-            "actor.entra_roles": []}
+    return {
+        "actor.intune_roles": [{"name": r} for r in roles],
+        "actor.intune_permissions": None,
+        "actor.entra_roles": [],
+    }
 
 
 def entra(*roles: str) -> dict:
@@ -44,17 +47,32 @@ def entra(*roles: str) -> dict:
     return {"actor.entra_roles": [{"name": r} for r in roles], "actor.entra_permissions": None}
 
 
-ENTRA_KEY_READERS = ("Cloud Device Administrator", "Helpdesk Administrator", "Global Administrator",
-                     "Intune Administrator", "Intune Service Administrator", "Security Administrator",
-                     "Security Reader", "Global Reader")
+ENTRA_KEY_READERS = (
+    "Cloud Device Administrator",
+    "Helpdesk Administrator",
+    "Global Administrator",
+    "Intune Administrator",
+    "Intune Service Administrator",
+    "Security Administrator",
+    "Security Reader",
+    "Global Reader",
+)
 
 PASSING = {
-    "PM-01": [{}, intune("Help Desk Operator"), intune("Endpoint Security Manager"), intune("help desk operator"),
-              intune("Read Only Operator", "Help Desk Operator"),
-              {"actor.intune_roles": [], "actor.intune_permissions": [{"name": "Rotate BitLockerKeys (preview)"}]},
-              {**intune("My custom role"), "actor.intune_permissions": [{"name": "Rotate BitLocker Keys"}]}],
-    "PM-02": [READ, *({**READ, **entra(role)} for role in ENTRA_KEY_READERS),
-              {**READ, "actor.entra_roles": [], "actor.entra_permissions": [{"name": KEY_READ}]}],
+    "PM-01": [
+        {},
+        intune("Help Desk Operator"),
+        intune("Endpoint Security Manager"),
+        intune("help desk operator"),
+        intune("Read Only Operator", "Help Desk Operator"),
+        {"actor.intune_roles": [], "actor.intune_permissions": [{"name": "Rotate BitLockerKeys (preview)"}]},
+        {**intune("My custom role"), "actor.intune_permissions": [{"name": "Rotate BitLocker Keys"}]},
+    ],
+    "PM-02": [
+        READ,
+        *({**READ, **entra(role)} for role in ENTRA_KEY_READERS),
+        {**READ, "actor.entra_roles": [], "actor.entra_permissions": [{"name": KEY_READ}]},
+    ],
     # Unconfirmed: an admin with an Intune role is unknown (with a caveat), never passed.
     "PM-03": [TENANT, {**TENANT, **intune("Read Only Operator")}],
     "PM-04": [TENANT],
@@ -86,8 +104,14 @@ def test_each_action_checks_only_its_own_rules():
 def test_without_an_action_no_access_rule_fails():
     """No action: the rotate and read rules do not apply; whether tenant-attached keys are
     viewed cannot be told, so the tenant-attach rules are unknown where they would fail."""
-    report = CASES.evaluate({"action.kind": None, "actor.intune_roles": [], "actor.has_onprem_user": False,
-                             "actor.configmgr_collection_permissions": []})
+    report = CASES.evaluate(
+        {
+            "action.kind": None,
+            "actor.intune_roles": [],
+            "actor.has_onprem_user": False,
+            "actor.configmgr_collection_permissions": [],
+        }
+    )
     assert failing(report) == set()
     assert with_status(report, Status.NOT_APPLICABLE) == {"PM-01", "PM-02"}
     assert unknown(report) == {"PM-03", "PM-04", "PM-05"}
@@ -113,15 +137,24 @@ def test_PM_01_read_only_operator_is_denied_rotation():
     assert "Read Only Operator" in reason.source and "grant only what the vocabulary lists" in reason.source
 
 
-@pytest.mark.parametrize("roles", [("School Administrator",), ("Intune Role Administrator",),
-                                   ("Policy and Profile Manager",), ("Application Manager",),
-                                   ("Read Only Operator", "Application Manager")])
+@pytest.mark.parametrize(
+    "roles",
+    [
+        ("School Administrator",),
+        ("Intune Role Administrator",),
+        ("Policy and Profile Manager",),
+        ("Application Manager",),
+        ("Read Only Operator", "Application Manager"),
+    ],
+)
 def test_PM_01_other_listed_built_in_roles_are_denied_rotation(roles):
     assert status("PM-01", intune(*roles)) is Status.FAIL
 
 
-@pytest.mark.parametrize("roles", [("Contoso key rotators",), ("Read Only Operator", "Contoso key rotators"),
-                                   ("Endpoint Security Administrator",)])
+@pytest.mark.parametrize(
+    "roles",
+    [("Contoso key rotators",), ("Read Only Operator", "Contoso key rotators"), ("Endpoint Security Administrator",)],
+)
 def test_PM_01_a_role_the_list_does_not_know_leaves_rotation_unknown(roles):
     """A custom role may carry the permission; Endpoint Security Administrator is not an Intune
     role (the built-in roles page names Endpoint Security Manager)."""
@@ -137,14 +170,17 @@ def test_PM_01_endpoint_security_manager_grants_rotation_and_the_administrator_n
 
 def test_PM_01_accepts_both_spellings_of_the_permission():
     for name in ("Rotate BitLocker Keys", "Rotate BitLockerKeys (preview)"):
-        assert status("PM-01", {"actor.intune_roles": None, "actor.intune_permissions": [{"name": name}]}) \
-            is Status.PASS, name
+        assert (
+            status("PM-01", {"actor.intune_roles": None, "actor.intune_permissions": [{"name": name}]}) is Status.PASS
+        ), name
 
 
 def test_PM_01_permissions_given_are_not_completed_by_the_closed_list():
     """Permissions given explicitly are what the admin holds, plus what listed roles grant."""
-    given = {"actor.intune_roles": [{"name": "Read Only Operator"}],
-             "actor.intune_permissions": [{"name": "View BitLocker keys"}]}
+    given = {
+        "actor.intune_roles": [{"name": "Read Only Operator"}],
+        "actor.intune_permissions": [{"name": "View BitLocker keys"}],
+    }
     found = outcome(CASES.evaluate(given), "PM-01")
     assert found.status is Status.FAIL
     assert [c.actual for c in found.reasons] == ["View BitLocker keys"]
@@ -162,7 +198,8 @@ def test_PM_02_security_operator_alone_may_not_read_a_key():
     found = outcome(CASES.evaluate({**READ, **entra("Security Operator")}), "PM-02")
     assert found.status is Status.FAIL
     assert [(c.label, c.actual) for c in found.reasons] == [
-        ("Microsoft Entra permissions", "no Microsoft Entra permissions")]
+        ("Microsoft Entra permissions", "no Microsoft Entra permissions")
+    ]
 
 
 def test_PM_02_an_unknown_entra_role_leaves_the_permission_unknown():
@@ -197,8 +234,7 @@ def test_PM_03_an_admin_without_an_intune_role_fails():
 
 def test_PM_03_never_asks_for_a_guessed_permission_name():
     rule = CASES.rule("PM-03")
-    assert set(n.facts_read(rule.applicability, *rule.requirements)) == {"scenario.tenant_attach",
-                                                                         "actor.intune_roles"}
+    assert set(n.facts_read(rule.applicability, *rule.requirements)) == {"scenario.tenant_attach", "actor.intune_roles"}
 
 
 # --- device files ------------------------------------------------------------------------------------
@@ -206,8 +242,14 @@ def test_PM_03_never_asks_for_a_guessed_permission_name():
 
 def test_grants_apply_to_device_files(tmp_path):
     path = tmp_path / "helpdesk.json"
-    path.write_text(json.dumps({"deviceName": "operator", "facts": {
-        "action.kind": "RotateKeys", "actor.intune_roles": [{"name": "Help Desk Operator"}]}}))
+    path.write_text(
+        json.dumps(
+            {
+                "deviceName": "operator",
+                "facts": {"action.kind": "RotateKeys", "actor.intune_roles": [{"name": "Help Desk Operator"}]},
+            }
+        )
+    )
     facts = load_device_file(path, CASES.engine.vocabulary)
     assert [p["name"] for p in facts.get("actor.intune_permissions")] == ["Rotate BitLocker Keys"]
     assert outcome(CASES.engine.evaluate(facts), "PM-01").status is Status.PASS
@@ -215,9 +257,18 @@ def test_grants_apply_to_device_files(tmp_path):
 
 def test_the_closed_list_applies_to_device_files(tmp_path):
     path = tmp_path / "reader.json"
-    path.write_text(json.dumps({"deviceName": "reader", "facts": {
-        "action.kind": "RotateKeys", "actor.intune_roles": [{"name": "Read Only Operator"}],
-        "actor.entra_roles": []}}))
+    path.write_text(
+        json.dumps(
+            {
+                "deviceName": "reader",
+                "facts": {
+                    "action.kind": "RotateKeys",
+                    "actor.intune_roles": [{"name": "Read Only Operator"}],
+                    "actor.entra_roles": [],
+                },
+            }
+        )
+    )
     facts = load_device_file(path, CASES.engine.vocabulary)
     assert facts.get("actor.intune_permissions") == ()
     assert outcome(CASES.engine.evaluate(facts), "PM-01").status is Status.FAIL
@@ -231,5 +282,7 @@ def test_PM_01_an_entra_intune_administrator_may_rotate_without_an_intune_role()
 def test_PM_01_is_unknown_while_the_admin_s_entra_roles_are_not_known():
     """Read Only Operator alone is denied only when the Entra roles are known too."""
     assert status("PM-01", {**intune("Read Only Operator"), "actor.entra_roles": None}) is Status.UNKNOWN
-    assert status("PM-01", {**intune("Read Only Operator"),
-                            "actor.entra_roles": [{"name": "Helpdesk Administrator"}]}) is Status.UNKNOWN
+    assert (
+        status("PM-01", {**intune("Read Only Operator"), "actor.entra_roles": [{"name": "Helpdesk Administrator"}]})
+        is Status.UNKNOWN
+    )

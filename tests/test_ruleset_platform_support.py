@@ -17,18 +17,26 @@ BASE = {
     "policy.tpm_startup": "Required",
 }
 # No setting that needs a TPM.
-NO_TPM_SETTING = {"policy.tpm_startup": "Allowed", "policy.tpm_startup_pin": "Blocked",
-                  "policy.tpm_startup_key": "Blocked", "policy.tpm_startup_key_and_pin": "Blocked",
-                  "policy.block_without_compatible_tpm": "NotConfigured"}
+NO_TPM_SETTING = {
+    "policy.tpm_startup": "Allowed",
+    "policy.tpm_startup_pin": "Blocked",
+    "policy.tpm_startup_key": "Blocked",
+    "policy.tpm_startup_key_and_pin": "Blocked",
+    "policy.block_without_compatible_tpm": "NotConfigured",
+}
 
 PASSING = {
     "PS-01": [{"device.os_version": "1703"}, {"device.os_version": "Windows 11"}],
-    "PS-02": [{"device.os_edition": "Pro", "device.os_version": "1809"},
-              {"device.os_edition": "Pro", "device.os_version": "Windows 11 23H2"}],
+    "PS-02": [
+        {"device.os_edition": "Pro", "device.os_version": "1809"},
+        {"device.os_edition": "Pro", "device.os_version": "Windows 11 23H2"},
+    ],
     "PS-03": [{"device.os_edition": e} for e in ("Pro", "Education", "SE", "IoTEnterprise", "ProEducation")],
-    "PS-04": [{"device.tpm_version": 1.2},
-              {"policy.tpm_startup": "Allowed", "policy.block_without_compatible_tpm": "Block"},
-              {"policy.tpm_startup": "Allowed", "policy.tpm_startup_pin": "Required"}],
+    "PS-04": [
+        {"device.tpm_version": 1.2},
+        {"policy.tpm_startup": "Allowed", "policy.block_without_compatible_tpm": "Block"},
+        {"policy.tpm_startup": "Allowed", "policy.tpm_startup_pin": "Required"},
+    ],
 }
 
 FAILING = {
@@ -38,8 +46,13 @@ FAILING = {
     "PS-04": ({"device.tpm_present": False}, "TPM present"),
 }
 
-NOTES = {"PS-05": [({}, False), ({"device.user_has_bitlocker_management_license": False}, True),
-                   ({"device.user_has_bitlocker_management_license": None}, None)]}
+NOTES = {
+    "PS-05": [
+        ({}, False),
+        ({"device.user_has_bitlocker_management_license": False}, True),
+        ({"device.user_has_bitlocker_management_license": None}, None),
+    ]
+}
 
 CASES = RulesetCases("platform_support", BASE, PASSING, FAILING, notes=NOTES)
 install(globals(), CASES)
@@ -56,9 +69,13 @@ def test_tpm_rule_does_not_apply_when_no_setting_needs_a_tpm():
 
 
 def test_each_setting_that_needs_a_tpm_applies_the_tpm_rule():
-    for setting, value in (("policy.tpm_startup", "Required"), ("policy.tpm_startup_pin", "Required"),
-                           ("policy.tpm_startup_key", "Required"), ("policy.tpm_startup_key_and_pin", "Required"),
-                           ("policy.block_without_compatible_tpm", "Block")):
+    for setting, value in (
+        ("policy.tpm_startup", "Required"),
+        ("policy.tpm_startup_pin", "Required"),
+        ("policy.tpm_startup_key", "Required"),
+        ("policy.tpm_startup_key_and_pin", "Required"),
+        ("policy.block_without_compatible_tpm", "Block"),
+    ):
         changes = {**NO_TPM_SETTING, setting: value, "device.tpm_present": False}
         assert CASES.status("PS-04", changes) is Status.FAIL, setting
 

@@ -36,10 +36,18 @@ BASE = {
 NOT_SILENT = {"policy.require_device_encryption": "NotConfigured"}
 BASELINE = {**NOT_SILENT, "policy.policy_type": "SecurityBaseline"}
 CUSTOM = {**NOT_SILENT, "policy.policy_type": "CustomOmaUri"}
-METHODS = {"policy.configure_encryption_methods": "Enabled", "policy.os_encryption_method": "XtsAes256",
-           "policy.fixed_encryption_method": "XtsAes256", "policy.removable_encryption_method": "AesCbc256"}
-MESSAGE = {"policy.preboot_recovery_message_and_url": "Enabled", "policy.preboot_recovery_message_type": "CustomUrl",
-           "policy.preboot_recovery_message": "", "policy.preboot_recovery_url": "https://contoso.example/recovery"}
+METHODS = {
+    "policy.configure_encryption_methods": "Enabled",
+    "policy.os_encryption_method": "XtsAes256",
+    "policy.fixed_encryption_method": "XtsAes256",
+    "policy.removable_encryption_method": "AesCbc256",
+}
+MESSAGE = {
+    "policy.preboot_recovery_message_and_url": "Enabled",
+    "policy.preboot_recovery_message_type": "CustomUrl",
+    "policy.preboot_recovery_message": "",
+    "policy.preboot_recovery_url": "https://contoso.example/recovery",
+}
 INTERACTIVE = {"policy.warning_for_other_disk_encryption": "NotConfigured", "policy.tpm_startup_pin": "Required"}
 
 PASSING = {
@@ -57,9 +65,14 @@ FAILING = {
     "PT-05": ({**CUSTOM, **MESSAGE, "policy.preboot_recovery_message": None}, "Custom recovery message option"),
 }
 
-NOTES = {"PT-01": [({"policy.policy_type": "SettingsCatalog"}, True), ({}, False),
-                   ({"policy.policy_type": "EndpointSecurityDiskEncryption"}, False),
-                   ({"policy.policy_type": None}, None)]}
+NOTES = {
+    "PT-01": [
+        ({"policy.policy_type": "SettingsCatalog"}, True),
+        ({}, False),
+        ({"policy.policy_type": "EndpointSecurityDiskEncryption"}, False),
+        ({"policy.policy_type": None}, None),
+    ]
+}
 
 CASES = RulesetCases("policy_types", BASE, PASSING, FAILING, notes=NOTES)
 install(globals(), CASES)
@@ -84,8 +97,9 @@ def test_PT_01_is_a_note_and_fails_no_settings_catalog_policy():
 # --- PT-02: disputed -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["EndpointSecurityDiskEncryption", "SettingsCatalog", "CustomOmaUri",
-                                  "SecurityBaseline"])
+@pytest.mark.parametrize(
+    "kind", ["EndpointSecurityDiskEncryption", "SettingsCatalog", "CustomOmaUri", "SecurityBaseline"]
+)
 def test_PT_02_a_silent_policy_of_another_type_is_unknown_never_failed(kind):
     report = CASES.evaluate({"policy.policy_type": kind})
     found = outcome(report, "PT-02")
@@ -100,8 +114,10 @@ def test_PT_02_a_silent_policy_of_another_type_is_unknown_never_failed(kind):
 
 def test_PT_02_passes_for_the_endpoint_protection_template_and_skips_policies_that_are_not_silent():
     assert CASES.status("PT-02", {}) is Status.PASS
-    assert CASES.status("PT-02", {**NOT_SILENT, "policy.policy_type": "EndpointSecurityDiskEncryption"}) \
+    assert (
+        CASES.status("PT-02", {**NOT_SILENT, "policy.policy_type": "EndpointSecurityDiskEncryption"})
         is Status.NOT_APPLICABLE
+    )
 
 
 def test_PT_02_is_about_silent_enablement_only():
@@ -131,12 +147,16 @@ def test_a_baseline_s_startup_pin_is_not_faulted_when_the_check_is_not_about_sil
 def test_the_oma_uri_rules_apply_only_to_custom_profiles_that_set_the_node():
     incomplete = {**METHODS, "policy.fixed_encryption_method": None}
     assert CASES.status("PT-04", {**BASELINE, **incomplete}) is Status.NOT_APPLICABLE
-    assert CASES.status("PT-04", {**CUSTOM, **incomplete, "policy.configure_encryption_methods": "NotConfigured"}) \
+    assert (
+        CASES.status("PT-04", {**CUSTOM, **incomplete, "policy.configure_encryption_methods": "NotConfigured"})
         is Status.NOT_APPLICABLE
+    )
     message = {**MESSAGE, "policy.preboot_recovery_url": None}
     assert CASES.status("PT-05", {**CUSTOM, **message}) is Status.FAIL
-    assert CASES.status("PT-05", {**CUSTOM, **message, "policy.preboot_recovery_message_and_url": "NotConfigured"}) \
+    assert (
+        CASES.status("PT-05", {**CUSTOM, **message, "policy.preboot_recovery_message_and_url": "NotConfigured"})
         is Status.NOT_APPLICABLE
+    )
 
 
 # --- several assigned policies: the rules that read the profile type are decided per policy
@@ -152,16 +172,23 @@ def profile(engine: Engine, name: str, settings: dict):
 
 
 def statuses(engine: Engine, *policies) -> dict:
-    facts = merge_facts([merge_facts(list(policies), name="policies"),
-                         facts_from_mapping({"device.os_version": "22H2"}, engine.vocabulary, name="device 'PC'")])
+    facts = merge_facts(
+        [
+            merge_facts(list(policies), name="policies"),
+            facts_from_mapping({"device.os_version": "22H2"}, engine.vocabulary, name="device 'PC'"),
+        ]
+    )
     report = engine.evaluate(facts)
     return {o.rule: o for o in report.outcomes}
 
 
 def test_a_baseline_requiring_a_startup_pin_fails_beside_the_silent_profile(engine):
     """F19: the baseline comes on top of the BitLocker profile; its own PIN setting is what fails."""
-    found = statuses(engine, profile(engine, "EP", BASE),
-                     profile(engine, "Baseline", {**BASELINE, "policy.tpm_startup_pin": "Required"}))
+    found = statuses(
+        engine,
+        profile(engine, "EP", BASE),
+        profile(engine, "Baseline", {**BASELINE, "policy.tpm_startup_pin": "Required"}),
+    )
     assert found["PT-03"].status is Status.FAIL
     assert found["PT-03"].reasons[0].source == "policy 'Baseline' $[\"policy.tpm_startup_pin\"]"
     # The silent settings come from the Endpoint protection profile, so PT-02 passes.
@@ -171,14 +198,20 @@ def test_a_baseline_requiring_a_startup_pin_fails_beside_the_silent_profile(engi
 
 
 def test_silent_settings_in_a_disk_encryption_profile_never_fail_PT_02_beside_the_template(engine):
-    found = statuses(engine, profile(engine, "EP", BASE),
-                     profile(engine, "ESDE", {**BASE, "policy.policy_type": "EndpointSecurityDiskEncryption"}))
+    found = statuses(
+        engine,
+        profile(engine, "EP", BASE),
+        profile(engine, "ESDE", {**BASE, "policy.policy_type": "EndpointSecurityDiskEncryption"}),
+    )
     assert found["PT-02"].status is not Status.FAIL
 
 
 def test_silent_settings_in_a_disk_encryption_profile_beside_the_template_show_the_dispute(engine):
-    found = statuses(engine, profile(engine, "EP", BASE),
-                     profile(engine, "ESDE", {**BASE, "policy.policy_type": "EndpointSecurityDiskEncryption"}))
+    found = statuses(
+        engine,
+        profile(engine, "EP", BASE),
+        profile(engine, "ESDE", {**BASE, "policy.policy_type": "EndpointSecurityDiskEncryption"}),
+    )
     assert found["PT-02"].status is Status.UNKNOWN
     assert found["PT-02"].caveat.startswith(DISPUTED)
 
@@ -201,8 +234,9 @@ def test_one_policy_is_decided_as_before(engine):
 
 
 def test_profile_types_that_differ_are_not_a_conflict(engine):
-    policies = merge_facts([profile(engine, "EP", BASE),
-                            profile(engine, "Baseline", {**BASELINE, "policy.tpm_startup_pin": "Required"})])
+    policies = merge_facts(
+        [profile(engine, "EP", BASE), profile(engine, "Baseline", {**BASELINE, "policy.tpm_startup_pin": "Required"})]
+    )
     report = engine.evaluate(policies)
     assert [c.fact for c in report.conflicts] == ["policy.require_device_encryption", "policy.tpm_startup_pin"]
     assert "policy.policy_type" in {c.fact for c in policies.conflicts}  # the merge itself keeps it
@@ -210,10 +244,23 @@ def test_profile_types_that_differ_are_not_a_conflict(engine):
 
 def test_the_command_line_neither_lists_nor_repairs_the_profile_type():
     result = subprocess.run(
-        [sys.executable, "-m", "bitlocker_rules", "check", "--format", "json",
-         "--policy", "examples/graph/endpoint-protection-beta.json",
-         "--policy", "examples/graph/settings-catalog-bitlocker.json", "--device", "examples/device-ready.json"],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "bitlocker_rules",
+            "check",
+            "--format",
+            "json",
+            "--policy",
+            "examples/graph/endpoint-protection-beta.json",
+            "--policy",
+            "examples/graph/settings-catalog-bitlocker.json",
+            "--device",
+            "examples/device-ready.json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     report = json.loads(result.stdout)
     assert "policy.policy_type" not in {c["fact"] for c in report["conflicts"]}

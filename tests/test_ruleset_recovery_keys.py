@@ -32,8 +32,10 @@ PASSING = {
     "RK-04": [{"device.recovery_keys": keys(189)}],
     "RK-05": [{}, {"device.encryption_status_details": [{"detail": "TpmNotReady"}]}],
     "RK-06": [{}, {"device.bitlocker_events": [{"event_id": 768}, {"event_id": 845}]}],
-    "RK-07": [{**DELETE, "device.os_volume_protection_status": "Off"},
-              {**DELETE, "device.os_volume_protection_status": "Suspended", "device.encrypted": False}],
+    "RK-07": [
+        {**DELETE, "device.os_volume_protection_status": "Off"},
+        {**DELETE, "device.os_volume_protection_status": "Suspended", "device.encrypted": False},
+    ],
     "RK-08": [{}, {"device.os_volume_protection_status": "Off"}],
 }
 
@@ -48,8 +50,15 @@ FAILING = {
     "RK-08": ({"device.os_volume_protection_status": "Suspended"}, "OS drive protection status"),
 }
 
-NOTES = {"RK-09": [({}, True), ({"action.kind": "ReadTenantAttachedKey"}, True), ({"action.kind": "RotateKeys"}, False),
-                   (DELETE, False), ({"action.kind": None}, False)]}
+NOTES = {
+    "RK-09": [
+        ({}, True),
+        ({"action.kind": "ReadTenantAttachedKey"}, True),
+        ({"action.kind": "RotateKeys"}, False),
+        (DELETE, False),
+        ({"action.kind": None}, False),
+    ]
+}
 
 CASES = RulesetCases("recovery_keys", BASE, PASSING, FAILING, notes=NOTES)
 install(globals(), CASES)
@@ -65,8 +74,9 @@ def test_advice_rules_are_related_to_their_item_and_information_only():
     assert {r for r, rule in rules.items() if rule.related} == ADVICE
     assert {r: rules[r].related for r in ADVICE} == {"RK-02": ("K1",), "RK-04": ("K3",), "RK-08": ("K4",)}
     assert all(rules[r].sources == () and rules[r].severity == "info" for r in ADVICE)
-    report = CASES.evaluate({"device.recovery_keys": keys(195, "FixedData"),
-                             "device.os_volume_protection_status": "Suspended"})
+    report = CASES.evaluate(
+        {"device.recovery_keys": keys(195, "FixedData"), "device.os_volume_protection_status": "Suspended"}
+    )
     assert failing(report) == ADVICE
     assert all(o.advice for o in report.failed)
     assert report.exit_code("warning") == 0
@@ -112,8 +122,10 @@ def test_deleting_the_object_of_a_hybrid_device_is_not_flagged():
 
 
 def test_a_suspended_drive_is_advice_only_when_the_device_is_encrypted():
-    assert CASES.status("RK-08", {"device.encrypted": False, "device.os_volume_protection_status": "Suspended"}) \
+    assert (
+        CASES.status("RK-08", {"device.encrypted": False, "device.os_volume_protection_status": "Suspended"})
         is Status.NOT_APPLICABLE
+    )
 
 
 def test_missing_keys_are_unknown_not_zero():

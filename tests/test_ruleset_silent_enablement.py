@@ -19,16 +19,23 @@ from typing import Any
 import pytest
 from rule_cases import RulesetCases, failing, install, outcome, unknown, with_status
 
-from bitlocker_rules import (Engine, InputError, Report, Status, load_device_file, load_policy_file, load_ruleset,
-                             merge_facts)
+from bitlocker_rules import (
+    Engine,
+    InputError,
+    Report,
+    Status,
+    load_device_file,
+    load_policy_file,
+    load_ruleset,
+    merge_facts,
+)
 from bitlocker_rules.importers import load_policies
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 REAL = ROOT / "tests" / "fixtures" / "real"
 
-RULE_IDS = ["SE-00", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08", "SE-09", "SE-10",
-            "SE-11"]
+RULE_IDS = ["SE-00", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08", "SE-09", "SE-10", "SE-11"]
 
 # A policy that enables BitLocker silently, and a standard-user device that is ready for it.
 BASE_POLICY = {
@@ -77,15 +84,24 @@ FAILS: dict[str, tuple[dict[str, Any], str, str]] = {
     "SE-03": ({"device.join_type": "AzureADRegistered"}, "Join type", "Microsoft Entra registered"),
     "SE-04": ({"device.tpm_version": 1.1}, "TPM version", "1.1"),
     "SE-05": ({"device.firmware_mode": "LegacyBIOS"}, "BIOS Mode", "Legacy"),
-    "SE-06": ({"policy.warning_for_other_disk_encryption": "NotConfigured"},
-              "Warning for other disk encryption", "Not configured"),
-    "SE-07": ({"policy.allow_standard_user_encryption": "NotConfigured"},
-              "Allow standard users to enable encryption during Microsoft Entra join", "Not configured"),
+    "SE-06": (
+        {"policy.warning_for_other_disk_encryption": "NotConfigured"},
+        "Warning for other disk encryption",
+        "Not configured",
+    ),
+    "SE-07": (
+        {"policy.allow_standard_user_encryption": "NotConfigured"},
+        "Allow standard users to enable encryption during Microsoft Entra join",
+        "Not configured",
+    ),
     "SE-08": ({"policy.tpm_startup": "Blocked"}, "Compatible TPM startup", "Do not allow TPM"),
     "SE-09": (PIN, "Compatible TPM startup PIN", "Require startup PIN with TPM"),
     "SE-10": ({"policy.tpm_startup_key": "Required"}, "Compatible TPM startup key", "Require startup key with TPM"),
-    "SE-11": ({"policy.tpm_startup_key_and_pin": "Required"}, "Compatible TPM startup key and PIN",
-              "Require startup key and PIN with TPM"),
+    "SE-11": (
+        {"policy.tpm_startup_key_and_pin": "Required"},
+        "Compatible TPM startup key and PIN",
+        "Require startup key and PIN with TPM",
+    ),
 }
 FAILING = {rule: (changes, label) for rule, (changes, label, _) in FAILS.items()}
 
@@ -251,10 +267,16 @@ def test_the_startup_pin_example_policy_fails_three_rules_when_silent_enablement
 BOTH = [load_ruleset("silent_enablement"), load_ruleset("encryption_readiness")]
 ER_SILENT = {r.id for r in BOTH[1].rules if r.scenarios == ("silent_enablement",)}
 # Everything a silent check could fault on the device, and a PIN required by the policy.
-BROKEN_DEVICE = {"device.os_version": "1709", "device.join_type": "AzureADRegistered", "device.tpm_present": False,
-                 "device.firmware_mode": "LegacyBIOS", "device.winre_configured": False,
-                 "device.bootable_media_present": True, "device.network_available": False,
-                 "device.secure_boot": "Off"}
+BROKEN_DEVICE = {
+    "device.os_version": "1709",
+    "device.join_type": "AzureADRegistered",
+    "device.tpm_present": False,
+    "device.firmware_mode": "LegacyBIOS",
+    "device.winre_configured": False,
+    "device.bootable_media_present": True,
+    "device.network_available": False,
+    "device.secure_boot": "Off",
+}
 
 
 def scenario(report: Report, name: str):
@@ -286,8 +308,9 @@ def test_declared_interactive_startup_puts_every_silent_rule_out_of_scope():
     record = scenario(report, "silent_enablement")
     assert (record.holds, record.state, record.how) == (False, "out of scope", "excluded")
     assert record.because == "Interactive startup authentication is declared in the Python API"
-    assert record.sentence() == ("Silent enablement: out of scope, because Interactive startup authentication "
-                                 "is declared in the Python API")
+    assert record.sentence() == (
+        "Silent enablement: out of scope, because Interactive startup authentication is declared in the Python API"
+    )
     (note,) = report.notes[:1]
     assert (note.rule, note.applies) == ("SE-12", False)
 
@@ -302,8 +325,11 @@ def test_not_declared_and_not_inferable_no_silent_rule_fails_at_error_level():
     """No Warning for other disk encryption value and no PIN: whether the check is about silent
     enablement cannot be told, so the silent rules are unknown where they would fail."""
     engine = Engine(BOTH)
-    values = {k: v for k, v in {**BASE, **BROKEN_DEVICE}.items()
-              if k not in ("policy.warning_for_other_disk_encryption", "policy.tpm_startup_pin")}
+    values = {
+        k: v
+        for k, v in {**BASE, **BROKEN_DEVICE}.items()
+        if k not in ("policy.warning_for_other_disk_encryption", "policy.tpm_startup_pin")
+    }
     report = engine.evaluate(engine.facts(values))
     silent = set(RULE_IDS) | ER_SILENT
     assert not [o.rule for o in report.failed if o.rule in silent and o.severity == "error"]
@@ -374,8 +400,9 @@ def test_SE_04_unknown_without_tpm_version():
     (reason,) = found.reasons
     assert reason.missing and reason.actual is None
     assert reason.label == "TPM version"
-    assert reason.sentence() == ("TPM version is not known (fact device.tpm_version is missing); "
-                                 "the rule needs at least 1.2")
+    assert reason.sentence() == (
+        "TPM version is not known (fact device.tpm_version is missing); the rule needs at least 1.2"
+    )
     assert unknown(report) == {"SE-04"}
     assert failing(report) == set()
     assert report.exit_code() == 0
@@ -408,17 +435,21 @@ def test_SE_04_unknown_names_both_missing_facts():
     assert found.missing_facts == ("device.tpm_present", "device.tpm_version")
 
 
-@pytest.mark.parametrize(("fact", "rule"), [
-    ("policy.require_device_encryption", "SE-00"),
-    ("device.join_type", "SE-03"),
-    ("device.firmware_mode", "SE-05"),
-    ("policy.warning_for_other_disk_encryption", "SE-06"),
-    ("policy.allow_standard_user_encryption", "SE-07"),
-    ("policy.tpm_startup", "SE-08"),
-    ("policy.tpm_startup_pin", "SE-09"),
-    ("policy.tpm_startup_key", "SE-10"),
-    ("policy.tpm_startup_key_and_pin", "SE-11"),
-], ids=lambda v: v.replace("-", "_") if v.startswith("SE-") else v)
+@pytest.mark.parametrize(
+    ("fact", "rule"),
+    [
+        ("policy.require_device_encryption", "SE-00"),
+        ("device.join_type", "SE-03"),
+        ("device.firmware_mode", "SE-05"),
+        ("policy.warning_for_other_disk_encryption", "SE-06"),
+        ("policy.allow_standard_user_encryption", "SE-07"),
+        ("policy.tpm_startup", "SE-08"),
+        ("policy.tpm_startup_pin", "SE-09"),
+        ("policy.tpm_startup_key", "SE-10"),
+        ("policy.tpm_startup_key_and_pin", "SE-11"),
+    ],
+    ids=lambda v: v.replace("-", "_") if v.startswith("SE-") else v,
+)
 def test_missing_setting_makes_its_rule_unknown(fact, rule):
     report = evaluate(remove=(fact,))
     found = outcome(report, rule)
@@ -449,7 +480,9 @@ def test_unknown_user_role_with_1803_leaves_the_standard_user_rule_unknown():
     assert found.status is Status.UNKNOWN
     assert found.missing_facts == ("device.user_role",)
     assert {(c.fact, c.status) for c in found.reasons} == {
-        ("device.user_role", Status.UNKNOWN), ("device.os_version", Status.FAIL)}
+        ("device.user_role", Status.UNKNOWN),
+        ("device.os_version", Status.FAIL),
+    }
     assert failing(report) == set()
 
 
@@ -471,7 +504,8 @@ def test_SE_01_not_applicable_for_a_standard_user():
     found = outcome(report, "SE-01")
     assert found.status is Status.NOT_APPLICABLE
     assert [(c.label, c.actual) for c in found.reasons if c.fact != "scenario.silent_enablement"] == [
-        ("Signed-in user role", "Standard user")]
+        ("Signed-in user role", "Standard user")
+    ]
     assert failing(report) == {"SE-02"}
 
 
@@ -494,13 +528,33 @@ def test_SE_02_not_applicable_for_an_administrator():
 # Windows versions: release names, builds, dotted strings, Windows 11
 
 STANDARD_USER_PASSES = [
-    "1809", 1809, "10.0.17763", "10.0.17763.0", "10.0.17763.1", 17763, "17763", "1903", "1909",
-    "2004", "20H2", "21H1", "21H2", "22H2", "Windows 10 22H2", "Windows 11", "windows 11",
-    "Windows 11 21H2", "Windows 11 22H2", "Windows 11 23H2", "Windows 11 24H2", "10.0.22000",
-    "10.0.22631.3593", 22631, "10.0.26100.1",
+    "1809",
+    1809,
+    "10.0.17763",
+    "10.0.17763.0",
+    "10.0.17763.1",
+    17763,
+    "17763",
+    "1903",
+    "1909",
+    "2004",
+    "20H2",
+    "21H1",
+    "21H2",
+    "22H2",
+    "Windows 10 22H2",
+    "Windows 11",
+    "windows 11",
+    "Windows 11 21H2",
+    "Windows 11 22H2",
+    "Windows 11 23H2",
+    "Windows 11 24H2",
+    "10.0.22000",
+    "10.0.22631.3593",
+    22631,
+    "10.0.26100.1",
 ]
-STANDARD_USER_FAILS = ["1507", "1607", "1703", "1709", "1803", 1803, "10.0.17134.1", 17134, "17762",
-                       "10.0.17762.9999"]
+STANDARD_USER_FAILS = ["1507", "1607", "1703", "1709", "1803", 1803, "10.0.17134.1", 17134, "17762", "10.0.17762.9999"]
 
 
 @pytest.mark.parametrize("version", STANDARD_USER_PASSES, ids=repr)
@@ -559,7 +613,7 @@ def test_invalid_versions_are_input_errors(version):
 # ---------------------------------------------------------------------------------------------
 # The text checks themselves catch what they guard (on copies of SE-09 compiled from a string)
 
-SE_09 = '''ruleset copy "A copy of SE-09"
+SE_09 = """ruleset copy "A copy of SE-09"
 rule SE-09 "A startup PIN is not required"
   severity error
   sources S9, F8, F19
@@ -567,7 +621,7 @@ rule SE-09 "A startup PIN is not required"
   rationale "A required startup PIN needs the user at the keyboard."
   remediation "In Devices > Configuration > (the profile) > Windows Encryption, set Compatible TPM startup PIN"
               "to Do not allow startup PIN with TPM."
-'''
+"""
 
 
 def copy_problems(old: str = "", new: str = "") -> list[str]:
@@ -585,17 +639,26 @@ def test_the_text_checks_pass_the_copy_as_written():
     assert copy_problems() == []
 
 
-@pytest.mark.parametrize(("old", "new", "problem"), [
-    ("A required startup PIN", "Seed S9: a required startup PIN", "rationale says 'Seed'"),
-    ("at the keyboard.", "at the keyboard (reference 4.1).", "rationale says 'reference'"),
-    ("at the keyboard.", "at the keyboard (see 5.3).", "rationale carries the section number 5.3"),
-    ("sources S9, F8, F19", "sources S9, F8, Z99", "cites Z99, which rulesets/requirements.toml does not list"),
-    ("sources S9, F8, F19", "related S9", ""),
-    ("In Devices > Configuration > (the profile) > Windows Encryption, set", "Set",
-     "remediation names 'Compatible TPM startup PIN' without the path to it in the admin center (A > B)"),
-    ('"A startup PIN is not required"', '"Azure AD devices need no startup PIN"',
-     "title says 'Azure AD' instead of Microsoft Entra"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("A required startup PIN", "Seed S9: a required startup PIN", "rationale says 'Seed'"),
+        ("at the keyboard.", "at the keyboard (reference 4.1).", "rationale says 'reference'"),
+        ("at the keyboard.", "at the keyboard (see 5.3).", "rationale carries the section number 5.3"),
+        ("sources S9, F8, F19", "sources S9, F8, Z99", "cites Z99, which rulesets/requirements.toml does not list"),
+        ("sources S9, F8, F19", "related S9", ""),
+        (
+            "In Devices > Configuration > (the profile) > Windows Encryption, set",
+            "Set",
+            "remediation names 'Compatible TPM startup PIN' without the path to it in the admin center (A > B)",
+        ),
+        (
+            '"A startup PIN is not required"',
+            '"Azure AD devices need no startup PIN"',
+            "title says 'Azure AD' instead of Microsoft Entra",
+        ),
+    ],
+)
 def test_the_text_checks_catch_a_broken_copy(old, new, problem):
     problems = copy_problems(old, new)
     if problem:

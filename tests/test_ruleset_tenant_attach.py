@@ -61,8 +61,9 @@ def test_a_site_without_a_key_viewing_action_fails_no_rule():
 
 def test_another_action_puts_the_site_rules_out_of_scope():
     for action in ("ReadRecoveryKey", "RotateKeys", "DeleteAzureADObject"):
-        report = CASES.evaluate({**UNFIT, "action.kind": action, "tenant.configmgr_site_version": 2010},
-                                engine=INFERRED)
+        report = CASES.evaluate(
+            {**UNFIT, "action.kind": action, "tenant.configmgr_site_version": 2010}, engine=INFERRED
+        )
         assert with_status(report, Status.NOT_APPLICABLE) == TA, action
         record = scenario(report)
         assert (record.holds, record.how) == (False, "inferred")
@@ -86,8 +87,7 @@ def test_declaring_the_scenario_applies_the_rules_without_an_action():
 def test_rollup_is_needed_only_on_2107_and_only_for_entra_joined_devices():
     later = CASES.evaluate({"tenant.configmgr_site_version": 2111, "tenant.configmgr_kb11121541_installed": False})
     assert outcome(later, "TA-03").status is Status.NOT_APPLICABLE
-    hybrid = CASES.evaluate({"device.join_type": "HybridAzureADJoined",
-                             "tenant.configmgr_kb11121541_installed": False})
+    hybrid = CASES.evaluate({"device.join_type": "HybridAzureADJoined", "tenant.configmgr_kb11121541_installed": False})
     assert outcome(hybrid, "TA-03").status is Status.NOT_APPLICABLE
 
 

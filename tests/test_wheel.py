@@ -21,7 +21,9 @@ def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (built,) = out.glob("bitlocker_rules-*.whl")
     return built
@@ -43,14 +45,29 @@ def test_installed_wheel_checks_a_ruleset_outside_the_checkout(wheel, tmp_path):
     subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True)
     example = ROOT / "examples"
     result = subprocess.run(
-        [str(env_dir / "bin" / "bitlocker-rules"), "check", "--rules", "silent_enablement",
-         "--policy", str(example / "policy-silent.json"), "--device", str(example / "device-legacy.json")],
-        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""},
+        [
+            str(env_dir / "bin" / "bitlocker-rules"),
+            "check",
+            "--rules",
+            "silent_enablement",
+            "--policy",
+            str(example / "policy-silent.json"),
+            "--device",
+            str(example / "device-legacy.json"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ""},
     )
     assert result.returncode == 1, result.stderr
     assert "BIOS Mode is Legacy" in result.stdout
     where = subprocess.run(
         [str(python), "-c", "import bitlocker_rules.resources as r; print(r.grammar_path())"],
-        cwd=tmp_path, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": ""},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": ""},
     )
     assert "_data" in where.stdout and str(ROOT) not in where.stdout
