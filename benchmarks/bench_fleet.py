@@ -1150,7 +1150,7 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
     raws = [json.loads(line) for line in open(path, encoding="utf-8")]
     typed = [typed_device(r["facts"], convert, policy_values) for r in raws]
     n = len(rows)
-    codes = fleet_module._VerdictPath(engine, policy_facts)
+    codes = fleet_module.VerdictPath(engine, policy_facts)
     context = fleet_module._PolicyContext(policy_facts, engine)
     own = [codes.typer.values(r.data) for r in rows]
     merged = [{**context.base, **values} for values in own]
@@ -1162,10 +1162,10 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
         if cold:
             memo.clear()
             context.details.clear()
-        tally = fleet_module._Tally(engine)  # evaluation imports it from records
+        tally = fleet_module.Tally(engine)  # evaluation imports it from records
         return [codes._count(dict(values), tally, context, wanted) for values in resolved]
 
-    tally = fleet_module._Tally(engine)
+    tally = fleet_module.Tally(engine)
     records = [codes.evaluate(row, fleet_device, True, tally) for row in rows]
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("floor: json.loads per line", lambda: [json.loads(line) for line in open(path, encoding="utf-8")]),

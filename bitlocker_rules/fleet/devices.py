@@ -47,7 +47,7 @@ def device_subject(data: Any, number: int) -> str:
     return f"device {clip(str(name or f'row {number}'), _NAME_LIMIT)!r}"  # repr escapes control characters
 
 
-class _RowTyper:
+class RowTyper:
     """Types the project's own device rows straight into a value dict: the fleet's hot path.
 
     It gives None for anything it does not take as it is (another format, an unknown name, a

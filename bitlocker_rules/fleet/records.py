@@ -13,6 +13,7 @@ from attrs import frozen
 from ..engine import Engine
 from ..errors import redact
 from ..outcome import ConflictRecord, Report, RuleOutcome, Status
+from ..verdict import CODES, STATUSES
 from .rows import BadRow
 
 
@@ -106,11 +107,12 @@ def device_record(number: int, report: Report, policies: Sequence[str] | None = 
     ``policies`` names the policies an assignment file gave the device (None: no assignment file).
     """
     counts = Counter(o.status.value for o in report.outcomes)
-    return _record(number, report.subject, counts, [outcome_entry(o) for o in report.outcomes], policies)
+    return record_from_parts(number, report.subject, counts, [outcome_entry(o) for o in report.outcomes], policies)
 
 
-def _record(number: int, subject: str, counts: Mapping[str, int], results: list[dict],
-            policies: Sequence[str] | None = None) -> dict:
+def record_from_parts(number: int, subject: str, counts: Mapping[str, int], results: list[dict],
+                      policies: Sequence[str] | None = None) -> dict:
+    """A device's JSON Lines record from its parts: the counts by status name, the results' entries."""
     record: dict = {"row": number, "device": subject}
     if policies is not None:
         record["policies"] = list(policies)
@@ -220,12 +222,10 @@ def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
     return write
 
 
-_STATUSES = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)  # by verdict code
 BAD_ROWS_LISTED = 1000  # a summary lists this many rows that could not be read, and counts the others
-_CODES = {status: code for code, status in enumerate(_STATUSES)}
 
 
-class _Tally:
+class Tally:
     """A fleet run's counters: per rule (in engine order) devices by verdict code, reasons, bad rows."""
 
     def __init__(self, engine: Engine) -> None:
@@ -260,7 +260,7 @@ class _Tally:
         self.scenarios.update((s.fact, s.holds) for s in report.scenarios)
         failed = False
         for counts, outcome in zip(self.counts, report.outcomes):
-            counts[_CODES[outcome.status]] += 1
+            counts[CODES[outcome.status]] += 1
             if outcome.status is Status.FAIL:
                 failed = True
                 self.reasons.update(failure_reasons(outcome))
@@ -276,7 +276,7 @@ class _Tally:
         self.scenario_states.clear()
         rules = [(loaded.id, rule) for loaded in self.engine.rulesets for rule in loaded.rules]
         tallies = tuple(
-            RuleTally(ruleset, rule.id, rule.title, rule.severity, dict(zip((s.value for s in _STATUSES), counts)))
+            RuleTally(ruleset, rule.id, rule.title, rule.severity, dict(zip((s.value for s in STATUSES), counts)))
             for (ruleset, rule), counts in zip(rules, self.counts)
         )
         conflicts = tuple(FleetConflict(record, devices) for record, devices in self.conflicts.items())
