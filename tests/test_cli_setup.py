@@ -54,3 +54,28 @@ def test_the_fleet_usage_checks_run_before_anything_is_read(reads, capsys):
     assert main(["check", "--fleet", FLEET, "--policy", POLICY, "--jobs", "0"]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
     assert reads[POLICY] == 0
+
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_each_json_line_is_masked_once_where_it_leaves(tmp_path, monkeypatch, jobs):
+    import bitlocker_rules.cli.output as output
+    import bitlocker_rules.fleet.evaluation as evaluation
+    import bitlocker_rules.fleet.records as records
+
+    masked: list[tuple[str, str]] = []  # (where, text) for each text masked in this process
+
+    def recording(where, real):
+        def redact(text):
+            masked.append((where, text))
+            return real(text)
+        return redact
+
+    for where, module in (("door", output), ("evaluation", evaluation), ("records", records)):
+        monkeypatch.setattr(module, "redact", recording(where, module.redact))
+    lines = tmp_path / "out.jsonl"
+    main(["check", "--fleet", FLEET, "--policy", POLICY, "--jsonl", str(lines), "--quiet", "--jobs", jobs])
+    written = lines.read_text(encoding="utf-8").splitlines()
+    assert len(written) > 10
+    for line in written:
+        assert [where for where, text in masked if text.strip() and text.strip() in line] == ["door"], line[:80]

@@ -12,7 +12,7 @@ import sys
 
 from ..assignments import AssignedPolicies
 from ..facts import Facts
-from ..fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_line, read_fleet
+from ..fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_text, read_fleet
 from ..fleet.job import FleetJob, FleetSetup
 from ..fleet.parallel import WorkerError, usable_cores
 from ..outcome import InputRecord, at_or_above
@@ -38,7 +38,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     rows = read_fleet(args.fleet, decode=False)  # each process decodes the rows it evaluates
     progress = show_progress if sys.stderr.isatty() and not args.quiet else None
     with jsonl_output(args.jsonl) as write:
-        encode = json_line if write is not None else None
+        encode = json_text if write is not None else None  # each line masked once, where it is written
         if jobs == 1:
             summary = evaluate_fleet(rows, engine, setup.policy, write=write, progress=progress, reader=fleet_device,
                                      encode=encode, collect=collector.add if collector is not None else None)

@@ -23,7 +23,7 @@ from ..outcome import Report, RuleOutcome, Status
 from ..verdict import OPEN, STATUSES, Verdict
 from .devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device
 from .records import (DeviceRecord, DeviceResult, FleetSummary, Tally, device_record, failure_reasons, json_head,
-                      json_line, outcome_entry, record_from_parts)
+                      json_line, json_text, outcome_entry, record_from_parts)
 from .rows import BadRow, FleetRow, JsonLine, decoded_row
 
 Collect = Callable[[DeviceResult], None]
@@ -66,18 +66,20 @@ def evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, 
     for row in rows:
         result = _evaluate_row(row, engine, policy, reader, tally, codes, record, wanted, collect)
         if result is not None and write is not None:
-            write(_output(result, encode))
+            write(output(result, encode))
         if progress is not None:
             progress(tally.rows())
     return tally.summary()
 
 
-def _output(result: Any, encode: Callable[[Any], Any] | None) -> Any:
+def output(result: Any, encode: Callable[[Any], Any] | None) -> Any:
     """What ``write`` gets for one result: a device counted on the default path becomes its JSON
     line straight from its parts (no record is built for it), or its record."""
     if type(result) is _Counted:
-        if encode is json_line:
+        if encode is json_text:
             return result.line()
+        if encode is json_line:
+            return redact(result.line())
         result = result.record()
     return encode(result) if encode is not None else result
 
@@ -131,7 +133,7 @@ class _Detail:
         self.outcome = outcome
         self.reasons = failure_reasons(shown) if shown.status is Status.FAIL else ()
         self.entry = outcome_entry(shown)
-        self.text = redact(json.dumps(self.entry, ensure_ascii=False))
+        self.text = json.dumps(self.entry, ensure_ascii=False)  # masked in the line, where it leaves
         self._sources, self._conflicts, self._vocabulary = sources, conflicts, vocabulary
         self._sourced: RuleOutcome | None = None
 
@@ -370,9 +372,9 @@ class _Counted:
         return self._record
 
     def line(self) -> str:
-        """``json_line(self.record())``, the same text, without making the record: the head's
-        secrets masked here, the parts' when they were made (see ``json_line``)."""
-        pieces = [redact(json_head(self.number, self.subject, self.names, self.statuses()))]
+        """``json_text(self.record())``, the same text, without making the record (not masked:
+        see ``json_text``)."""
+        pieces = [json_head(self.number, self.subject, self.names, self.statuses())]
         for part in self.parts:
             if part.text:
                 pieces += (part.text, ", ")
@@ -409,7 +411,7 @@ def _policy_for(policy: Facts | AssignedPolicies | None, data: Any) -> tuple[Fac
 
 def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, str]:
     entry = {"rule": rule.id, "status": STATUSES[code].value}
-    return entry, redact(json.dumps(entry, ensure_ascii=False))
+    return entry, json.dumps(entry, ensure_ascii=False)
 
 
 _STATUS_NAMES = tuple(status.value for status in STATUSES)

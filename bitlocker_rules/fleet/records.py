@@ -124,9 +124,10 @@ def record_from_parts(number: int, subject: str, counts: Mapping[str, int], resu
 class DeviceRecord(dict):
     """A device record (a plain dict to every reader) that also carries the JSON text of its results.
 
-    The fleet's default path makes these: each distinct per-rule entry is serialised (and its
-    secrets masked) once and reused, so writing a JSON line costs a join, not a ``json.dumps``
-    of every entry. ``result_texts`` are runs of entry texts, each already comma-separated.
+    The fleet's default path makes these: each distinct per-rule entry is serialised once and
+    reused, so writing a JSON line costs a join, not a ``json.dumps`` of every entry.
+    ``result_texts`` are runs of entry texts, each already comma-separated (not masked: the
+    line is, where it leaves, see ``json_line``).
     """
 
     __slots__ = ("result_texts",)
@@ -135,10 +136,9 @@ class DeviceRecord(dict):
         super().__init__(record)
         self.result_texts = result_texts
 
-    def json_text(self, mask: Callable[[str], str] = lambda text: text) -> str:
-        """``json.dumps(self, ensure_ascii=False)``, the same text, from the stored result texts;
-        ``mask`` is applied to the head (row, device, policies, summary), not to the results."""
-        head = mask(_ENCODE({k: v for k, v in self.items() if k != "results"}))
+    def json_text(self) -> str:
+        """``json.dumps(self, ensure_ascii=False)``, the same text, from the stored result texts."""
+        head = _ENCODE({k: v for k, v in self.items() if k != "results"})
         return f'{head[:-1]}, "results": [{", ".join(self.result_texts)}]}}'
 
     def __reduce__(self):  # worker processes send records back pickled
@@ -203,15 +203,16 @@ def failure_reasons(outcome: RuleOutcome) -> tuple[str, ...]:
 
 
 def json_line(record: dict) -> str:
-    """One device record as a line of JSON (without the newline), secrets masked.
+    """One device record as a line of JSON (without the newline), secrets masked: ``json_text`` masked."""
+    return redact(json_text(record))
 
-    A ``DeviceRecord``'s result texts were masked when they were made; its head is masked here.
-    Masking the parts is masking the whole: each part starts with ``{`` and ends with ``}``, so
-    no recovery password (digits and separators only) can span two of them.
-    """
+
+def json_text(record: dict) -> str:
+    """One device record as a line of JSON (without the newline), not masked: for a writer that
+    masks whatever it writes (the command line's output), so each line is masked once, there."""
     if isinstance(record, DeviceRecord):
-        return record.json_text(redact)
-    return redact(json.dumps(record, ensure_ascii=False))
+        return record.json_text()
+    return json.dumps(record, ensure_ascii=False)
 
 
 def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
