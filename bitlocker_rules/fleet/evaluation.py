@@ -179,7 +179,9 @@ class _RulesetPath:
     def __init__(self, index: int, loaded, engine: Engine, per_policy: set[tuple[str, str]]) -> None:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
-        self.fixed = [{code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in loaded.rules]
+        self.fixed: list[dict[int, tuple[dict, str]]] = [
+            {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)}
+            for rule in loaded.rules]
         self.plans: dict[tuple[int, ...], _CodesPlan] = {}
 
     def plan(self, codes: tuple[int, ...]) -> _CodesPlan:
@@ -226,8 +228,8 @@ class VerdictPath:
         self.contexts: dict[int, _PolicyContext] = {}
 
     def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: Tally,
-                 collect: Collect | None = None) -> dict | None:
-        """Count one device; its record when ``wanted``. Raises InputError for a bad row."""
+                 collect: Collect | None = None) -> dict | _Counted | None:
+        """Count one device; its record (or what it is made from) when ``wanted``. Raises InputError for a bad row."""
         policy, names = _policy_for(self.policy, row.data)
         context = self.contexts.get(id(policy))
         if context is None:  # one per distinct set of merged policies; it holds them, so ids stay theirs
@@ -302,7 +304,7 @@ class VerdictPath:
                  decided_on: dict[int, int] | None, context: _PolicyContext) -> list[_Detail]:
         """The explanations of some of a ruleset's rules; those decided on one policy's own settings, on them."""
         loaded, rules = plan.path.loaded, plan.path.rules
-        if not decided_on:
+        if not decided_on or views is None:
             return [self._detail(loaded, rules[i], values, context) for i in indexes]
         return [self._detail(loaded, rules[i], views[decided_on[i]], context, profile=decided_on[i])
                 if i in decided_on else self._detail(loaded, rules[i], values, context) for i in indexes]

@@ -31,6 +31,10 @@ def _names(names: Iterable[str] | None) -> tuple[str, ...] | None:
     return tuple(names) if names else None
 
 
+def _paths(paths: Iterable[str]) -> tuple[str, ...]:
+    return tuple(paths)
+
+
 def _pairs(scenarios: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
     items = scenarios.items() if isinstance(scenarios, Mapping) else scenarios or ()
     return tuple((name, why) for name, why in items)
@@ -42,7 +46,7 @@ class FleetJob:
     an assignment file, and the declared scenarios with how each was declared."""
 
     rules: tuple[str, ...] | None = field(default=None, converter=_names)
-    policies: tuple[str, ...] = field(default=(), converter=tuple)
+    policies: tuple[str, ...] = field(default=(), converter=_paths)
     assignments: str | None = None
     scenarios: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from attrs import frozen
 
@@ -191,7 +191,7 @@ class DeviceResult:
 
 def outcome_entry(outcome: RuleOutcome) -> dict:
     """One rule in a device record: its id and status, and reasons when it failed or is unknown."""
-    entry = {"rule": outcome.rule, "status": outcome.status.value}
+    entry: dict[str, Any] = {"rule": outcome.rule, "status": outcome.status.value}
     if outcome.status in (Status.FAIL, Status.UNKNOWN):
         entry["reasons"] = [c.sentence() for c in outcome.reasons]
     return entry
@@ -215,7 +215,14 @@ def json_text(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
-def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
+class TextSink(Protocol):
+    """Anything text can be written to: a file opened for writing, the command line's masking stream."""
+
+    def write(self, text: str, /) -> Any:
+        """Write ``text``."""
+
+
+def write_jsonl(stream: TextSink) -> Callable[[dict | str], None]:
     """A ``write`` callback that appends one JSON line per record (or per line ``json_line`` made)."""
     def write(record: dict | str) -> None:
         stream.write((record if isinstance(record, str) else json_line(record)) + "\n")
