@@ -246,14 +246,14 @@ class Engine:
             for index, (rule, code) in enumerate(zip(self._rules[loaded.id], codes)):
                 if code == Verdict.PASS and not explain_all:
                     outcomes.append(self._passed[(loaded.id, rule.id)])
-                elif index in decided_on:  # on one policy's own settings: nothing there is in conflict
-                    profile = facts.profiles[decided_on[index]]
-                    outcome = self.explain(loaded, rule, views[decided_on[index]])
-                    outcomes.append(shown_outcome(outcome, policy_view(origins(), profile.origins) if sources else {},
-                                                  {}, self.vocabulary))
-                else:
-                    outcome = self.explain(loaded, rule, values)
+                    continue
+                on, profile = deciding_values(index, values, views, decided_on)
+                outcome = self.explain(loaded, rule, on)
+                if profile is None:
                     outcomes.append(shown_outcome(outcome, origins() if sources else {}, conflicts, self.vocabulary))
+                else:  # on one policy's own settings: nothing there is in conflict
+                    view = policy_view(origins(), facts.profiles[profile].origins) if sources else {}
+                    outcomes.append(shown_outcome(outcome, view, {}, self.vocabulary))
             notes += [self._note(loaded, r, values) for r in loaded.notes]
         records = tuple(conflict_record(c, self.vocabulary) for c in conflicts.values())
         return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=records,
@@ -569,6 +569,17 @@ def _clip(text: str) -> str:
 # Verdict code -> precedence over the policies: a fail anywhere fails; else a pass by one policy
 # passes (the others leave the rule undecided or it does not apply to them); else unknown; else n/a.
 _DECIDING = {Verdict.FAIL: 3, Verdict.PASS: 2, Verdict.UNKNOWN: 1, Verdict.NOT_APPLICABLE: 0}
+
+
+def deciding_values(index: int, values: Mapping[str, Any], views: Sequence[Mapping[str, Any]] | None,
+                    decided_on: Mapping[int, int] | None) -> tuple[Mapping[str, Any], int | None]:
+    """What rule ``index`` of a ruleset is explained on, given ``verdicts_per_policy``'s choice:
+    the settings of the one policy that decided it (with that policy's index), else the merged
+    values (with None)."""
+    profile = decided_on.get(index) if decided_on else None
+    if profile is None or views is None:
+        return values, None
+    return views[profile], profile
 
 
 def policy_view(values: Mapping[str, Any], policy: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .. import nodes as n
 from ..assignments import AssignedPolicies
-from ..engine import Engine, conflict_record, mark_conflicts, policy_view, shown_outcome
+from ..engine import Engine, conflict_record, deciding_values, mark_conflicts, policy_view, shown_outcome
 from ..errors import BitLockerRulesError, Diagnostic, clip, redact
 from ..facts import Facts, merge_facts
 from ..outcome import Report, RuleOutcome, Status
@@ -304,10 +304,10 @@ class VerdictPath:
                  decided_on: dict[int, int] | None, context: _PolicyContext) -> list[_Detail]:
         """The explanations of some of a ruleset's rules; those decided on one policy's own settings, on them."""
         loaded, rules = plan.path.loaded, plan.path.rules
-        if not decided_on or views is None:
-            return [self._detail(loaded, rules[i], values, context) for i in indexes]
-        return [self._detail(loaded, rules[i], views[decided_on[i]], context, profile=decided_on[i])
-                if i in decided_on else self._detail(loaded, rules[i], values, context) for i in indexes]
+        if not decided_on:  # nothing decided per policy (most devices): no choice to make per rule
+            return [self._detail(loaded, rules[i], values, None, context) for i in indexes]
+        return [self._detail(loaded, rules[i], *deciding_values(i, values, views, decided_on), context)
+                for i in indexes]
 
     def _part(self, plan: _CodesPlan, details: list[_Detail], context: _PolicyContext) -> _Part:
         """The part for these codes and explanations, made once per combination (by identity)."""
@@ -319,7 +319,7 @@ class VerdictPath:
             part = context.parts[key] = plan.part(details)
         return part
 
-    def _detail(self, loaded, rule: n.Rule, values: dict, context: _PolicyContext, profile: int | None = None
+    def _detail(self, loaded, rule: n.Rule, values: Mapping[str, Any], profile: int | None, context: _PolicyContext
                 ) -> _Detail:
         """One rule's explanation as the fleet uses it, kept for this set of policies by the
         engine's memo key (the values the explanation depends on; the profile's index first,
