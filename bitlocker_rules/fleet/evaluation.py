@@ -98,7 +98,7 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, w
     except BitLockerRulesError as exc:
         tally.bad(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
-    report = engine.evaluate(_merged(_policy_for(policy, row.data)[0], device), subject=device.name)
+    report = engine.evaluate(_merged(_policy_for(policy, row.data)[1], device), subject=device.name)
     tally.add(report)
     if collect is not None:
         collect(_report_result(row.number, report, None))
@@ -225,15 +225,15 @@ class VerdictPath:
         per_policy = engine.per_policy_rules()
         self.rulesets = tuple(_RulesetPath(i, loaded, engine, per_policy) for i, loaded in enumerate(engine.rulesets))
         self.typer = RowTyper(engine.vocabulary)
-        self.contexts: dict[int, _PolicyContext] = {}
+        self.contexts: dict[frozenset[str], _PolicyContext] = {}  # by the ids of the policies chosen
 
     def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: Tally,
                  collect: Collect | None = None) -> dict | _Counted | None:
         """Count one device; its record (or what it is made from) when ``wanted``. Raises InputError for a bad row."""
-        policy, names = _policy_for(self.policy, row.data)
-        context = self.contexts.get(id(policy))
-        if context is None:  # one per distinct set of merged policies; it holds them, so ids stay theirs
-            context = self.contexts[id(policy)] = _PolicyContext(policy, self.engine)
+        chosen, policy, names = _policy_for(self.policy, row.data)
+        context = self.contexts.get(chosen)
+        if context is None:  # one per distinct set of policies
+            context = self.contexts[chosen] = _PolicyContext(policy, self.engine)
         values = self.typer.values(row.data) if reader in (device_facts, fleet_device) else None
         if values is None:
             device = reader(row.data, self.engine, row.number)
@@ -406,9 +406,11 @@ class _PolicyContext:
         self.parts: dict[tuple, _Part] = {}
 
 
-def _policy_for(policy: Facts | AssignedPolicies | None, data: Any) -> tuple[Facts | None, tuple[str, ...] | None]:
-    """The merged policies a row's device gets, and their names when an assignment file chose them."""
-    return policy.for_row(data) if isinstance(policy, AssignedPolicies) else (policy, None)
+def _policy_for(policy: Facts | AssignedPolicies | None, data: Any
+                ) -> tuple[frozenset[str], Facts | None, tuple[str, ...] | None]:
+    """The policies a row's device gets: the ids of those an assignment file chose (none
+    without one), their merged facts, and their names (None without an assignment file)."""
+    return policy.chosen(data) if isinstance(policy, AssignedPolicies) else (_EVERY_POLICY, policy, None)
 
 
 def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, str]:
@@ -417,6 +419,7 @@ def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, str]:
 
 
 _STATUS_NAMES = tuple(status.value for status in STATUSES)
+_EVERY_POLICY: frozenset[str] = frozenset()  # without an assignment file: every device gets every policy
 _DETAILS_LIMIT = 50_000
 _PARTS_LIMIT = 2_000  # per set of policies: each part holds its ruleset's entries and their text (kilobytes;
 # 20,000 held 45 MB more at 40,000 devices with --jsonl, for no measurable speed)
