@@ -568,7 +568,7 @@ def _clip(text: str) -> str:
 
 # Verdict code -> precedence over the policies: a fail anywhere fails; else a pass by one policy
 # passes (the others leave the rule undecided or it does not apply to them); else unknown; else n/a.
-_DECIDING = {Verdict.FAIL: 3, Verdict.PASS: 2, Verdict.UNKNOWN: 1, Verdict.NOT_APPLICABLE: 0}
+_DECIDING: dict[int, int] = {Verdict.FAIL: 3, Verdict.PASS: 2, Verdict.UNKNOWN: 1, Verdict.NOT_APPLICABLE: 0}
 
 
 def deciding_values(index: int, values: Mapping[str, Any], views: Sequence[Mapping[str, Any]] | None,
