@@ -70,9 +70,9 @@ class RowTyper:
         """Typed values of a ``{"facts": {...}}`` or flat row, or None (see the class)."""
         if type(data) is not dict:
             return None
-        raw = data.get("facts")
-        flat = type(raw) is not dict
-        raw = data if flat else raw
+        nested = data.get("facts")
+        flat = type(nested) is not dict
+        raw: dict = data if flat or type(nested) is not dict else nested  # (the type test again: for mypy)
         typed: dict[str, Any] = {}
         columns = self.columns
         try:
