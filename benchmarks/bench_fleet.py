@@ -31,8 +31,8 @@ What it does (see benchmarks/README.md, section ``bench_fleet.py``, for how to r
    - floor (extra): the same with ``vocabulary.parse_value`` as the converter;
    - tool: ``read_fleet`` + ``evaluate_fleet(rows, engine, policy, reader=fleet_device)``,
      the path of ``bitlocker-rules check --fleet`` (explanations memoised), no output;
-   - tool + JSON Lines (extra): the same with ``write=write_jsonl(/dev/null)`` and
-     ``encode=json_line``, what the command does with ``--jsonl``;
+   - tool + JSON Lines (extra): the same with ``write=write_jsonl(/dev/null)`` through the
+     command line's masking stream and ``encode=json_text``, what the command does with ``--jsonl``;
    - the command line: ``python -m bitlocker_rules check --fleet FILE --policy POLICY
      --format FORMAT --jobs J``, wall time, for each of ``--formats`` (``jsonl`` is
      ``--format json --jsonl /dev/null``; the report of the other formats is written to a
@@ -835,7 +835,8 @@ def _rss_kb(field: str) -> int:
 
 def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
     from bitlocker_rules.fleet.job import fleet_engine
-    from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_line, read_fleet, write_jsonl
+    from bitlocker_rules.cli.output import ShownStream
+    from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_text, read_fleet, write_jsonl
 
     engine, policy_facts = fleet_engine(None, (str(policy),))
     if mode.startswith("floor"):
@@ -848,12 +849,13 @@ def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
         def run():
             return run_floor(path, policy_values, convert, probe)
     else:
-        sink = open(os.devnull, "w", encoding="utf-8") if mode == "tool-jsonl" else None
+        # The command's door: each line masked (and escaped) once, where it is written.
+        sink = ShownStream(open(os.devnull, "w", encoding="utf-8")) if mode == "tool-jsonl" else None
 
         def run():  # as the command runs it: rows decoded by the evaluation, lines encoded from the parts
             summary = evaluate_fleet(read_fleet(path, decode=False), engine, policy_facts, reader=fleet_device,
                                      write=write_jsonl(sink) if sink else None, progress=probe,
-                                     encode=json_line if sink else None)
+                                     encode=json_text if sink else None)
             return [[t.counts[s] for s in ("pass", "fail", "unknown", "not_applicable")] for t in summary.rules]
 
     # Live Python objects, sampled every 1,000 rows (sys.getallocatedblocks: cheap, unlike tracemalloc).
@@ -1140,7 +1142,8 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
     """Per-device microseconds of each stage of ``evaluate_fleet``'s default path, each timed alone (best pass)."""
     from bitlocker_rules.fleet import evaluation as fleet_module
     from bitlocker_rules.fleet.job import fleet_engine
-    from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_line, read_fleet
+    from bitlocker_rules.errors import redact
+    from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_text, read_fleet
 
     engine, policy_facts = fleet_engine(None, (str(policy),))
     init_floor(engine.vocabulary)
@@ -1150,7 +1153,7 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
     raws = [json.loads(line) for line in open(path, encoding="utf-8")]
     typed = [typed_device(r["facts"], convert, policy_values) for r in raws]
     n = len(rows)
-    codes = fleet_module._VerdictPath(engine, policy_facts)
+    codes = fleet_module.VerdictPath(engine, policy_facts)
     context = fleet_module._PolicyContext(policy_facts, engine)
     own = [codes.typer.values(r.data) for r in rows]
     merged = [{**context.base, **values} for values in own]
@@ -1162,10 +1165,10 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
         if cold:
             memo.clear()
             context.details.clear()
-        tally = fleet_module._Tally(engine)  # evaluation imports it from records
+        tally = fleet_module.Tally(engine)  # evaluation imports it from records
         return [codes._count(dict(values), tally, context, wanted) for values in resolved]
 
-    tally = fleet_module._Tally(engine)
+    tally = fleet_module.Tally(engine)
     records = [codes.evaluate(row, fleet_device, True, tally) for row in rows]
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("floor: json.loads per line", lambda: [json.loads(line) for line in open(path, encoding="utf-8")]),
@@ -1183,8 +1186,8 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
          lambda: count(False)),
         ("the same, memo emptied first", lambda: count(False, cold=True)),
         ("the same + the record's parts (for --jsonl)", lambda: count(True)),
-        ("the JSON line, straight from the parts (for --jsonl)", lambda: [fleet_module._output(r, json_line)
-                                                                        for r in records]),
+        ("the JSON line, straight from the parts, masked (for --jsonl)",
+         lambda: [redact(fleet_module.output(r, json_text)) for r in records]),
         ("evaluate_fleet end to end (= tool)", lambda: evaluate_fleet(read_fleet(path), engine, policy_facts,
                                                                         reader=fleet_device)),
     ]

@@ -67,23 +67,33 @@ class Assignments:
         return frozenset(ids - excluded)
 
 
+# A device's policies: their ids, their merged facts (None when there is none), how reports name them.
+ChosenPolicies = tuple[frozenset[str], Facts | None, tuple[str, ...]]
+
+
 class AssignedPolicies:
     """The merged policy facts each fleet row gets, merged once per distinct set of policies."""
 
     def __init__(self, assignments: Assignments, policies: Sequence[AssignedPolicy]) -> None:
         self.assignments = assignments
         self.policies = tuple(policies)
-        self._merged: dict[frozenset[str], tuple[Facts | None, tuple[str, ...]]] = {}
+        self._merged: dict[frozenset[str], ChosenPolicies] = {}
 
     def for_row(self, data: Any) -> tuple[Facts | None, tuple[str, ...]]:
         """The merged policies of the device a fleet row describes (None when it gets none), and
         how reports name those policies, in the order they were given."""
+        _, merged, names = self.chosen(data)
+        return merged, names
+
+    def chosen(self, data: Any) -> ChosenPolicies:
+        """``for_row`` with the ids of the policies chosen first (what tells one set from another)."""
         ids = self.assignments.policy_ids(device_keys(data))
-        if ids not in self._merged:
+        found = self._merged.get(ids)
+        if found is None:
             chosen = [p for p in self.policies if p.policy_id in ids]
             merged = merge_facts([p.facts for p in chosen], name="policies") if chosen else None
-            self._merged[ids] = merged, tuple(p.facts.name or p.policy_id for p in chosen)
-        return self._merged[ids]
+            found = self._merged[ids] = ids, merged, tuple(p.facts.name or p.policy_id for p in chosen)
+        return found
 
 
 def device_keys(data: Any) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from .outcome import (
 from .requirements import citations
 from .resources import grammar_text, rulesets_dir, shipped_ruleset_paths
 from .scenarios import ScenarioResolver, declared_by_rulesets
+from .verdict import Verdict
 from .vocabulary import Vocabulary, is_typed, shipped_vocabulary  # noqa: F401 - shipped_vocabulary: re-exported
 
 
@@ -243,17 +244,16 @@ class Engine:
         for loaded in self.rulesets:
             codes, decided_on = self.verdicts_per_policy(loaded, values, views)
             for index, (rule, code) in enumerate(zip(self._rules[loaded.id], codes)):
-                if code == 0 and not explain_all:  # 0: pass
+                if code == Verdict.PASS and not explain_all:
                     outcomes.append(self._passed[(loaded.id, rule.id)])
-                elif index in decided_on:  # on one policy's own settings: nothing there is in conflict
-                    profile = facts.profiles[decided_on[index]]
-                    outcome = self.explain(loaded, rule, views[decided_on[index]])
-                    outcomes.append(_with_sources(outcome, policy_view(origins(), profile.origins)) if sources
-                                    else outcome)
-                else:
-                    outcome = self.explain(loaded, rule, values)
-                    outcome = _with_sources(outcome, origins()) if sources else outcome
-                    outcomes.append(mark_conflicts(outcome, conflicts, self.vocabulary) if conflicts else outcome)
+                    continue
+                on, profile = deciding_values(index, values, views, decided_on)
+                outcome = self.explain(loaded, rule, on)
+                if profile is None:
+                    outcomes.append(shown_outcome(outcome, origins() if sources else {}, conflicts, self.vocabulary))
+                else:  # on one policy's own settings: nothing there is in conflict
+                    view = policy_view(origins(), facts.profiles[profile].origins) if sources else {}
+                    outcomes.append(shown_outcome(outcome, view, {}, self.vocabulary))
             notes += [self._note(loaded, r, values) for r in loaded.notes]
         records = tuple(conflict_record(c, self.vocabulary) for c in conflicts.values())
         return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=records,
@@ -283,8 +283,19 @@ class Engine:
 
     def explain(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
         """One rule's outcome with its reasons (no sources, no conflicts), memoised by what it reads."""
-        plan = self._reads.get(id(rule))  # None for a rule this engine did not load: not memoised
-        key = self._memo_key(*plan, values) if plan is not None else None
+        return self.explain_by_key(loaded, rule, values, self.explanation_key(rule, values))
+
+    def explanation_key(self, rule: n.Rule, values: Mapping[str, Any]) -> tuple | None:
+        """What ``rule``'s explanation on ``values`` depends on, as the memo's key: the rule and
+        the values it reads (a collection by the record fields it reads). None when it cannot be
+        memoised: a rule this engine did not load, a collection that is not records."""
+        plan = self._reads.get(id(rule))
+        return self._memo_key(*plan, values) if plan is not None else None
+
+    def explain_by_key(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any],
+                       key: tuple | None) -> RuleOutcome:
+        """``explain`` with its memo key already made (``explanation_key``), for a caller that
+        keys its own records of the explanation by it too (the fleet's)."""
         cached = self._recall(key)
         if cached is None:
             cached = loaded.interpreter.evaluate(rule, values)
@@ -368,8 +379,8 @@ class Engine:
         decided_on = {i: max(range(len(views)), key=lambda k: (_DECIDING[each[k][i]], -k)) for i in indexes}
         for i in indexes:  # a disagreement of the sources on one policy is not outranked by another's pass
             rule = self._rules[loaded.id][i]
-            if rule.disputed and each[decided_on[i]][i] != 1:
-                disputed = [k for k in range(len(views)) if each[k][i] == 2
+            if rule.disputed and each[decided_on[i]][i] != Verdict.FAIL:
+                disputed = [k for k in range(len(views)) if each[k][i] == Verdict.UNKNOWN
                             and loaded.interpreter.verdict(rule, views[k])[0] is Status.FAIL]
                 decided_on[i] = disputed[0] if disputed else decided_on[i]
         codes = tuple(each[decided_on[i]][i] if i in decided_on else code for i, code in enumerate(codes))
@@ -470,9 +481,9 @@ class Engine:
             codes, _ = self.verdicts_per_policy(loaded, values, views)
             for rule, code in zip(self._rules[loaded.id], codes):
                 if at_or_above(rule.severity, fail_on):
-                    if code == 1:
+                    if code == Verdict.FAIL:
                         return 2 * position + 1
-                    if code == 2 and not unknown:
+                    if code == Verdict.UNKNOWN and not unknown:
                         unknown = 2 * position + 2
                 position += 1
         return unknown
@@ -557,7 +568,18 @@ def _clip(text: str) -> str:
 
 # Verdict code -> precedence over the policies: a fail anywhere fails; else a pass by one policy
 # passes (the others leave the rule undecided or it does not apply to them); else unknown; else n/a.
-_DECIDING = {1: 3, 0: 2, 2: 1, 3: 0}
+_DECIDING: dict[int, int] = {Verdict.FAIL: 3, Verdict.PASS: 2, Verdict.UNKNOWN: 1, Verdict.NOT_APPLICABLE: 0}
+
+
+def deciding_values(index: int, values: Mapping[str, Any], views: Sequence[Mapping[str, Any]] | None,
+                    decided_on: Mapping[int, int] | None) -> tuple[Mapping[str, Any], int | None]:
+    """What rule ``index`` of a ruleset is explained on, given ``verdicts_per_policy``'s choice:
+    the settings of the one policy that decided it (with that policy's index), else the merged
+    values (with None)."""
+    profile = decided_on.get(index) if decided_on else None
+    if profile is None or views is None:
+        return values, None
+    return views[profile], profile
 
 
 def policy_view(values: Mapping[str, Any], policy: Mapping[str, Any]) -> dict[str, Any]:
@@ -575,6 +597,14 @@ def _per_policy(vocabulary: Vocabulary, fact: str) -> bool:
 def _is_collection(vocabulary: Vocabulary, fact: str) -> bool:
     declared = vocabulary.fact(fact)
     return declared is not None and declared.type.kind == "collection"
+
+
+def shown_outcome(outcome: RuleOutcome, origins: Mapping[str, str], conflicts: Mapping[str, Conflict],
+                  vocabulary: Vocabulary) -> RuleOutcome:
+    """An explained outcome as a report shows it: where each cited value came from (``origins``,
+    empty to name none) and, where a conflict left a fact unknown, which sources disagree."""
+    outcome = _with_sources(outcome, origins)
+    return mark_conflicts(outcome, conflicts, vocabulary) if conflicts else outcome
 
 
 def _with_sources(outcome: RuleOutcome, origins: Mapping[str, str]) -> RuleOutcome:

@@ -8,12 +8,12 @@ import sys
 
 import attrs
 
-from .. import report as renderers  # each renderer module loads on first use
 from ..engine import Engine
 from ..errors import Diagnostic, InputError
 from ..facts import Facts, merge_facts
 from ..importers import load_devices, load_policies
 from ..outcome import InputRecord, Report, RuleTurnOff, SuggestedChange
+from ..report import render_device  # the renderer of the format asked for loads on first use
 from .output import STANDARD_STREAM, say, usage_error, wants_colour, write_output
 from .parser import declared_scenarios
 
@@ -96,22 +96,6 @@ def read_inputs(args: argparse.Namespace, engine: Engine) -> tuple[Facts, tuple[
     subject = devices[0].name if devices else " + ".join(p.name for p in policies)
     facts = merge_facts([*(p.facts for p in policies), *(d.facts for d in devices)], name=subject)
     return facts, tuple(InputRecord(item.name, item.origin, item.kind) for item in [*policies, *devices])
-
-
-def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bool = False,
-                  width: int | None = None) -> str:
-    """One device's report in ``fmt`` (one of FORMATS); ``width`` (columns) for the table, else its default."""
-    if fmt == "json":
-        return renderers.render_json(report)
-    if fmt == "markdown":
-        return renderers.render_markdown(report, verbose=verbose)
-    if fmt == "sarif":
-        return renderers.render_sarif(report)
-    if fmt == "junit":
-        return renderers.render_junit(report, verbose=verbose)
-    if fmt == "html":
-        return renderers.render_html(report, verbose=verbose)
-    return renderers.render_table(report, colour=colour, verbose=verbose, width=width)
 
 
 def _one_device(path: str, engine: Engine):

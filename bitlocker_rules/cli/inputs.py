@@ -1,8 +1,9 @@
-"""The command line's files, checked before anything is read or written."""
+"""The command line's files and options, checked before anything is read or written."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from .output import STANDARD_STREAM, refuse_overwriting_inputs
 
@@ -19,7 +20,8 @@ def input_paths(args: argparse.Namespace) -> list[str]:
 
 def usage_problem(args: argparse.Namespace) -> str | None:
     """What cannot work, said before anything runs: fleet options without a fleet, standard
-    input named twice. (An output that would overwrite an input raises ``InputError``.)"""
+    input named twice, a fleet's options that contradict each other. (An output that would
+    overwrite an input raises ``InputError``.)"""
     if args.command == "check" and not args.fleet:
         given = [f"--{name}" for name in _FLEET_ONLY if getattr(args, name) is not None]
         if given:
@@ -29,4 +31,29 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         return "standard input (-) can be read once: give the other inputs as files"
     refuse_overwriting_inputs(getattr(args, "output", None), paths)
     refuse_overwriting_inputs(getattr(args, "jsonl", None), paths, "--jsonl")
+    return fleet_problem(args) if args.command == "check" and args.fleet else None
+
+
+def fleet_problem(args: argparse.Namespace) -> str | None:
+    """What cannot work in ``check --fleet``'s options."""
+    jobs = 1 if args.jobs is None else args.jobs
+    if args.device:
+        return "give --device or --fleet, not both"
+    if jobs < 1:
+        return "--jobs must be at least 1"
+    if args.jsonl == STANDARD_STREAM and args.output in (None, STANDARD_STREAM) and not args.quiet:
+        return ("--jsonl - and the report would both go to standard output: "
+                "give the report a file with --output FILE, or --quiet")
+    if args.jsonl not in (None, STANDARD_STREAM) and args.output not in (None, STANDARD_STREAM) \
+            and os.path.abspath(args.jsonl) == os.path.abspath(args.output):
+        return "--jsonl and --output name the same file: the report would replace the device lines"
+    if jobs > 1 and STANDARD_STREAM in (*args.policy, args.assignments) and not _workers_forked():
+        return "with --jobs above 1, give the policies and assignments as files (each worker reads them)"
     return None
+
+
+def _workers_forked() -> bool:
+    """Whether worker processes are forked (they then share what this process read from standard input)."""
+    import multiprocessing  # noqa: PLC0415 - only a fleet run with --jobs pays for it
+
+    return multiprocessing.get_start_method() == "fork"

@@ -47,7 +47,7 @@ def device_subject(data: Any, number: int) -> str:
     return f"device {clip(str(name or f'row {number}'), _NAME_LIMIT)!r}"  # repr escapes control characters
 
 
-class _RowTyper:
+class RowTyper:
     """Types the project's own device rows straight into a value dict: the fleet's hot path.
 
     It gives None for anything it does not take as it is (another format, an unknown name, a
@@ -70,9 +70,9 @@ class _RowTyper:
         """Typed values of a ``{"facts": {...}}`` or flat row, or None (see the class)."""
         if type(data) is not dict:
             return None
-        raw = data.get("facts")
-        flat = type(raw) is not dict
-        raw = data if flat else raw
+        nested = data.get("facts")
+        flat = type(nested) is not dict
+        raw: dict = data if flat or type(nested) is not dict else nested  # (the type test again: for mypy)
         typed: dict[str, Any] = {}
         columns = self.columns
         try:

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .. import nodes as n
 from ..assignments import AssignedPolicies
-from ..engine import Engine, _with_sources, conflict_record, mark_conflicts, policy_view
+from ..engine import Engine, conflict_record, deciding_values, mark_conflicts, policy_view, shown_outcome
 from ..errors import BitLockerRulesError, Diagnostic, clip, redact
 from ..facts import Facts, merge_facts
 from ..outcome import Report, RuleOutcome, Status
-from .devices import DeviceReader, _RowTyper, device_facts, device_subject, fleet_device
-from .records import (_STATUSES, DeviceRecord, DeviceResult, FleetSummary, _record, _Tally, device_record,
-                      failure_reasons, json_head, json_line, outcome_entry)
-from .rows import BadRow, FleetRow, JsonLine, _decoded
+from ..verdict import OPEN, STATUSES, Verdict
+from .devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device
+from .records import (DeviceRecord, DeviceResult, FleetSummary, Tally, device_record, failure_reasons, json_head,
+                      json_line, json_text, outcome_entry, record_from_parts)
+from .rows import BadRow, FleetRow, JsonLine, decoded_row
 
 Collect = Callable[[DeviceResult], None]
 
@@ -55,28 +56,30 @@ def evaluate_fleet(
     counters (the worst devices, an example of each rule's failure, findings) is gathered
     from these, and the whole report is built only for the devices it asks it of.
     """
-    codes = _VerdictPath(engine, policy) if record is None else None
-    return _evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode, collect)
+    codes = VerdictPath(engine, policy) if record is None else None
+    return evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode, collect)
 
 
-def _evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode, collect) -> FleetSummary:
-    tally = _Tally(engine)
+def evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode, collect) -> FleetSummary:
+    tally = Tally(engine)
     wanted = write is not None or collect is not None
     for row in rows:
         result = _evaluate_row(row, engine, policy, reader, tally, codes, record, wanted, collect)
         if result is not None and write is not None:
-            write(_output(result, encode))
+            write(output(result, encode))
         if progress is not None:
             progress(tally.rows())
     return tally.summary()
 
 
-def _output(result: Any, encode: Callable[[Any], Any] | None) -> Any:
+def output(result: Any, encode: Callable[[Any], Any] | None) -> Any:
     """What ``write`` gets for one result: a device counted on the default path becomes its JSON
     line straight from its parts (no record is built for it), or its record."""
     if type(result) is _Counted:
-        if encode is json_line:
+        if encode is json_text:
             return result.line()
+        if encode is json_line:
+            return redact(result.line())
         result = result.record()
     return encode(result) if encode is not None else result
 
@@ -84,7 +87,7 @@ def _output(result: Any, encode: Callable[[Any], Any] | None) -> Any:
 def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, wanted: bool, collect) -> Any:
     """One row's result (None when it was bad, or when no result is wanted)."""
     if isinstance(row.data, JsonLine):
-        row = FleetRow(row.number, _decoded(row.number, row.data.raw, row.data.encoding))
+        row = FleetRow(row.number, decoded_row(row.number, row.data.raw, row.data.encoding))
     if isinstance(row.data, BadRow):
         tally.bad(row.data)
         return None
@@ -95,7 +98,7 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, w
     except BitLockerRulesError as exc:
         tally.bad(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
-    report = engine.evaluate(_merged(_policy_for(policy, row.data)[0], device), subject=device.name)
+    report = engine.evaluate(_merged(_policy_for(policy, row.data)[1], device), subject=device.name)
     tally.add(report)
     if collect is not None:
         collect(_report_result(row.number, report, None))
@@ -130,7 +133,7 @@ class _Detail:
         self.outcome = outcome
         self.reasons = failure_reasons(shown) if shown.status is Status.FAIL else ()
         self.entry = outcome_entry(shown)
-        self.text = redact(json.dumps(self.entry, ensure_ascii=False))
+        self.text = json.dumps(self.entry, ensure_ascii=False)  # masked in the line, where it leaves
         self._sources, self._conflicts, self._vocabulary = sources, conflicts, vocabulary
         self._sourced: RuleOutcome | None = None
 
@@ -138,8 +141,7 @@ class _Detail:
     def sourced(self) -> RuleOutcome:
         """The outcome as a report shows it: policy files named, conflicts marked (made on first use)."""
         if self._sourced is None:
-            outcome = _with_sources(self.outcome, self._sources)
-            self._sourced = mark_conflicts(outcome, self._conflicts, self._vocabulary) if self._conflicts else outcome
+            self._sourced = shown_outcome(self.outcome, self._sources, self._conflicts, self._vocabulary)
         return self._sourced
 
 
@@ -154,11 +156,11 @@ class _Part:
         self.plan, self.details = plan, tuple(details)
         codes = plan.codes
         explained = iter(details)
-        self.text = ", ".join([next(explained).text if code == 1 or code == 2 else fixed[code][1]
+        self.text = ", ".join([next(explained).text if code in OPEN else fixed[code][1]
                                for fixed, code in zip(plan.path.fixed, codes)])
-        self.failed = 1 in codes
+        self.failed = Verdict.FAIL in codes
         self.reasons = tuple(r for d in details for r in d.reasons)
-        self.statuses = tuple(codes.count(code) for code in range(4))
+        self.statuses = tuple(codes.count(code) for code in Verdict)
         self._entries: list[dict] | None = None
 
     @property
@@ -166,7 +168,7 @@ class _Part:
         """The ruleset's entries of a device record, in rule order."""
         if self._entries is None:
             explained = iter(self.details)
-            self._entries = [next(explained).entry if code == 1 or code == 2 else fixed[code][0]
+            self._entries = [next(explained).entry if code in OPEN else fixed[code][0]
                              for fixed, code in zip(self.plan.path.fixed, self.plan.codes)]
         return self._entries
 
@@ -177,7 +179,9 @@ class _RulesetPath:
     def __init__(self, index: int, loaded, engine: Engine, per_policy: set[tuple[str, str]]) -> None:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
-        self.fixed = [{code: _fixed_entry(rule, code) for code in (0, 3)} for rule in loaded.rules]
+        self.fixed: list[dict[int, tuple[dict, str]]] = [
+            {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)}
+            for rule in loaded.rules]
         self.plans: dict[tuple[int, ...], _CodesPlan] = {}
 
     def plan(self, codes: tuple[int, ...]) -> _CodesPlan:
@@ -198,8 +202,8 @@ class _CodesPlan:
 
     def __init__(self, path: _RulesetPath, codes: tuple[int, ...]) -> None:
         self.path, self.codes = path, codes
-        self.open = tuple(i for i, code in enumerate(codes) if code == 1 or code == 2)
-        self.failing = tuple(i for i, code in enumerate(codes) if code == 1)
+        self.open = tuple(i for i, code in enumerate(codes) if code in OPEN)
+        self.failing = tuple(i for i, code in enumerate(codes) if code == Verdict.FAIL)
         self.fixed = None if self.open else self.part([])
 
     def part(self, details: list[_Detail]) -> _Part:
@@ -207,10 +211,10 @@ class _CodesPlan:
         return _Part(self, details)
 
 
-class _VerdictPath:
+class VerdictPath:
     """The default fleet path: verdict codes per device; only failed and unknown rules explained.
 
-    It counts and writes what ``_Tally.add`` and ``device_record`` make of the full report
+    It counts and writes what ``Tally.add`` and ``device_record`` make of the full report
     (the tests compare both), without building a Report: passing and not applicable rules
     need no explanation, and the explanations of the others are memoised by the engine. A
     device whose own facts conflict or overlap its policies' takes the report path.
@@ -219,18 +223,17 @@ class _VerdictPath:
     def __init__(self, engine: Engine, policy: Facts | AssignedPolicies | None) -> None:
         self.engine, self.policy = engine, policy
         per_policy = engine.per_policy_rules()
-        self.reads = engine._reads  # by rule: the head and the facts of the engine's explanation memo key
         self.rulesets = tuple(_RulesetPath(i, loaded, engine, per_policy) for i, loaded in enumerate(engine.rulesets))
-        self.typer = _RowTyper(engine.vocabulary)
-        self.contexts: dict[int, _PolicyContext] = {}
+        self.typer = RowTyper(engine.vocabulary)
+        self.contexts: dict[frozenset[str], _PolicyContext] = {}  # by the ids of the policies chosen
 
-    def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: _Tally,
-                 collect: Collect | None = None) -> dict | None:
-        """Count one device; its record when ``wanted``. Raises InputError for a bad row."""
-        policy, names = _policy_for(self.policy, row.data)
-        context = self.contexts.get(id(policy))
-        if context is None:  # one per distinct set of merged policies; it holds them, so ids stay theirs
-            context = self.contexts[id(policy)] = _PolicyContext(policy, self.engine)
+    def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: Tally,
+                 collect: Collect | None = None) -> dict | _Counted | None:
+        """Count one device; its record (or what it is made from) when ``wanted``. Raises InputError for a bad row."""
+        chosen, policy, names = _policy_for(self.policy, row.data)
+        context = self.contexts.get(chosen)
+        if context is None:  # one per distinct set of policies
+            context = self.contexts[chosen] = _PolicyContext(policy, self.engine)
         values = self.typer.values(row.data) if reader in (device_facts, fleet_device) else None
         if values is None:
             device = reader(row.data, self.engine, row.number)
@@ -262,7 +265,7 @@ class _VerdictPath:
                                  [d.sourced for part in parts for d in part.details], counted.record, whole_report))
         return counted
 
-    def _count(self, values: dict, tally: _Tally, context: _PolicyContext, wanted: bool = True) -> list[_Part]:
+    def _count(self, values: dict, tally: Tally, context: _PolicyContext, wanted: bool = True) -> list[_Part]:
         """Count one device's verdicts, reasons and scenarios; the parts of its record when ``wanted``."""
         parts: list[_Part] = []
         failed = False
@@ -301,10 +304,10 @@ class _VerdictPath:
                  decided_on: dict[int, int] | None, context: _PolicyContext) -> list[_Detail]:
         """The explanations of some of a ruleset's rules; those decided on one policy's own settings, on them."""
         loaded, rules = plan.path.loaded, plan.path.rules
-        if not decided_on:
-            return [self._detail(loaded, rules[i], values, context) for i in indexes]
-        return [self._detail(loaded, rules[i], views[decided_on[i]], context, profile=decided_on[i])
-                if i in decided_on else self._detail(loaded, rules[i], values, context) for i in indexes]
+        if not decided_on:  # nothing decided per policy (most devices): no choice to make per rule
+            return [self._detail(loaded, rules[i], values, None, context) for i in indexes]
+        return [self._detail(loaded, rules[i], *deciding_values(i, values, views, decided_on), context)
+                for i in indexes]
 
     def _part(self, plan: _CodesPlan, details: list[_Detail], context: _PolicyContext) -> _Part:
         """The part for these codes and explanations, made once per combination (by identity)."""
@@ -316,19 +319,20 @@ class _VerdictPath:
             part = context.parts[key] = plan.part(details)
         return part
 
-    def _detail(self, loaded, rule: n.Rule, values: dict, context: _PolicyContext, profile: int | None = None
+    def _detail(self, loaded, rule: n.Rule, values: Mapping[str, Any], profile: int | None, context: _PolicyContext
                 ) -> _Detail:
-        """One rule's explanation as the fleet uses it, memoised by the engine's memo key (the
-        values the explanation depends on) for this set of policies."""
-        head, reads = self.reads[id(rule)]
-        key = Engine._memo_key(head if profile is None else (profile, *head), reads, values)
+        """One rule's explanation as the fleet uses it, kept for this set of policies by the
+        engine's memo key (the values the explanation depends on; the profile's index first,
+        when it was decided on one policy's own settings, whose sources are that policy's)."""
+        explained = self.engine.explanation_key(rule, values)
+        key = explained if profile is None or explained is None else (profile, explained)
         details = context.details
         try:
             detail = details.get(key) if key is not None else None
         except TypeError:  # a value given through the Python API that cannot be a key
             detail, key = None, None
         if detail is None:
-            outcome = self.engine.explain(loaded, rule, values)
+            outcome = self.engine.explain_by_key(loaded, rule, values, explained)
             # One policy's own settings conflict with nothing; their sources are that policy's.
             conflicts = context.conflicts if profile is None else {}
             sources = context.origins if profile is None else context.profile_origins[profile]
@@ -365,14 +369,14 @@ class _Counted:
         """The device record (made once)."""
         if self._record is None:
             results = list(itertools.chain.from_iterable(part.entries for part in self.parts))
-            record = _record(self.number, self.subject, dict(zip(_STATUS_NAMES, self.statuses())), results, self.names)
+            record = record_from_parts(self.number, self.subject, dict(zip(_STATUS_NAMES, self.statuses())), results, self.names)
             self._record = DeviceRecord(record, [part.text for part in self.parts if part.text])
         return self._record
 
     def line(self) -> str:
-        """``json_line(self.record())``, the same text, without making the record: the head's
-        secrets masked here, the parts' when they were made (see ``json_line``)."""
-        pieces = [redact(json_head(self.number, self.subject, self.names, self.statuses()))]
+        """``json_text(self.record())``, the same text, without making the record (not masked:
+        see ``json_text``)."""
+        pieces = [json_head(self.number, self.subject, self.names, self.statuses())]
         for part in self.parts:
             if part.text:
                 pieces += (part.text, ", ")
@@ -402,17 +406,20 @@ class _PolicyContext:
         self.parts: dict[tuple, _Part] = {}
 
 
-def _policy_for(policy: Facts | AssignedPolicies | None, data: Any) -> tuple[Facts | None, tuple[str, ...] | None]:
-    """The merged policies a row's device gets, and their names when an assignment file chose them."""
-    return policy.for_row(data) if isinstance(policy, AssignedPolicies) else (policy, None)
+def _policy_for(policy: Facts | AssignedPolicies | None, data: Any
+                ) -> tuple[frozenset[str], Facts | None, tuple[str, ...] | None]:
+    """The policies a row's device gets: the ids of those an assignment file chose (none
+    without one), their merged facts, and their names (None without an assignment file)."""
+    return policy.chosen(data) if isinstance(policy, AssignedPolicies) else (_EVERY_POLICY, policy, None)
 
 
 def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, str]:
-    entry = {"rule": rule.id, "status": _STATUSES[code].value}
-    return entry, redact(json.dumps(entry, ensure_ascii=False))
+    entry = {"rule": rule.id, "status": STATUSES[code].value}
+    return entry, json.dumps(entry, ensure_ascii=False)
 
 
-_STATUS_NAMES = tuple(status.value for status in _STATUSES)
+_STATUS_NAMES = tuple(status.value for status in STATUSES)
+_EVERY_POLICY: frozenset[str] = frozenset()  # without an assignment file: every device gets every policy
 _DETAILS_LIMIT = 50_000
 _PARTS_LIMIT = 2_000  # per set of policies: each part holds its ruleset's entries and their text (kilobytes;
 # 20,000 held 45 MB more at 40,000 devices with --jsonl, for no measurable speed)

@@ -1,27 +1,87 @@
-"""A fleet run's engine and policies, built the same way in the reading process and in each worker."""
+"""A fleet run's engine and policies, built the same way in the reading process and in each worker.
+
+``FleetJob`` is the run's description as plain data (picklable, so a worker process gets it
+and builds its own engine); ``FleetJob.build`` reads the rulesets, the policy files and the
+assignment file once, into a ``FleetSetup``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from attrs import field, frozen
 
 from ..assignments import AssignedPolicies, AssignedPolicy, read_assignments
 from ..engine import Engine
 from ..facts import Facts, merge_facts
-from ..importers import load_policies
+from ..importers import ImportedPolicy, load_policies
 
 
-def fleet_engine(rules, policies, assignments: str | None = None, scenarios: dict[str, str] | None = None
-                 ) -> tuple[Engine, Facts | AssignedPolicies | None]:
-    """The engine and the policies of a fleet run (also built in each worker process).
+@frozen
+class FleetSetup:
+    """What a fleet run evaluates with: the engine, the policies each device gets (their merged
+    facts, or ``AssignedPolicies`` from an assignment file), and the policies as imported."""
 
-    Without an assignment file every policy applies to every device: their merged facts.
-    """
-    engine = Engine.load(list(rules) if rules else None, scenarios=scenarios)
-    if assignments is None:
-        return engine, policy_facts(policies, engine)
-    given = [AssignedPolicy(p.policy_id or p.display_name or f"{path}#{i}", p.display_name, p.facts)
-             for path in policies for i, p in enumerate(load_policies(path, engine.vocabulary))]
-    return engine, AssignedPolicies(read_assignments(assignments, given), given)
+    engine: Engine
+    policy: Facts | AssignedPolicies | None
+    imported: tuple[ImportedPolicy, ...]
 
-def policy_facts(paths, engine: Engine) -> Facts | None:
-    """Every policy in the given files, merged (None when there is none)."""
-    parts = [p.facts for path in paths for p in load_policies(path, engine.vocabulary)]
+
+def _names(names: Iterable[str] | None) -> tuple[str, ...] | None:
+    return tuple(names) if names else None
+
+
+def _paths(paths: Iterable[str]) -> tuple[str, ...]:
+    return tuple(paths)
+
+
+def _pairs(scenarios: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
+    items = scenarios.items() if isinstance(scenarios, Mapping) else scenarios or ()
+    return tuple((name, why) for name, why in items)
+
+
+@frozen
+class FleetJob:
+    """A fleet run's inputs: ruleset names or paths (None: every shipped one), policy files,
+    an assignment file, and the declared scenarios with how each was declared."""
+
+    rules: tuple[str, ...] | None = field(default=None, converter=_names)
+    policies: tuple[str, ...] = field(default=(), converter=_paths)
+    assignments: str | None = None
+    scenarios: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
+
+    def build(self) -> FleetSetup:
+        """The engine and the policies, each input read once.
+
+        Without an assignment file every policy applies to every device: their merged facts.
+        """
+        engine = Engine.load(list(self.rules) if self.rules else None, scenarios=dict(self.scenarios))
+        by_file = [(path, load_policies(path, engine.vocabulary)) for path in self.policies]
+        imported = tuple(p for _, policies in by_file for p in policies)
+        if self.assignments is None:
+            return FleetSetup(engine, merged_policies(imported), imported)
+        given = [AssignedPolicy(p.policy_id or p.display_name or f"{path}#{i}", p.display_name, p.facts)
+                 for path, policies in by_file for i, p in enumerate(policies)]
+        return FleetSetup(engine, AssignedPolicies(read_assignments(self.assignments, given), given), imported)
+
+    def engine_and_policy(self) -> tuple[Engine, Facts | AssignedPolicies | None]:
+        """``build``'s engine and policies: what ``evaluate_fleet_parallel`` builds in each worker."""
+        setup = self.build()
+        return setup.engine, setup.policy
+
+
+def fleet_engine(rules: Sequence[str] | None, policies: Sequence[str], assignments: str | None = None,
+                 scenarios: Mapping[str, str] | None = None) -> tuple[Engine, Facts | AssignedPolicies | None]:
+    """The engine and the policies of a fleet run: ``FleetJob(...).engine_and_policy()``."""
+    return FleetJob(rules, policies, assignments, scenarios).engine_and_policy()
+
+
+def merged_policies(imported: Iterable[ImportedPolicy]) -> Facts | None:
+    """The facts of every imported policy, merged (None when there is none)."""
+    parts = [p.facts for p in imported]
     return merge_facts(parts, name="policies") if parts else None
+
+
+def policy_facts(paths: Iterable[str], engine: Engine) -> Facts | None:
+    """Every policy in the given files, merged (None when there is none)."""
+    return merged_policies(p for path in paths for p in load_policies(path, engine.vocabulary))

@@ -19,8 +19,8 @@ from ..errors import BitLockerRulesError, Diagnostic
 from ..facts import Facts
 from ..outcome import Report
 from .devices import DeviceReader, device_facts
-from .evaluation import _evaluate_rows, _VerdictPath
-from .records import DeviceResult, FleetSummary, _Tally
+from .evaluation import evaluate_rows, VerdictPath
+from .records import DeviceResult, FleetSummary, Tally
 from .rows import FleetRow, JsonLine
 
 _BATCH = 500
@@ -98,7 +98,7 @@ def evaluate_fleet_parallel(
         raise WorkerError([_dead_worker(workers.values(), jobs, done)]) from None
     if summary is None:
         engine, _ = make_engine()
-        summary = _Tally(engine).summary()
+        summary = Tally(engine).summary()
     return summary
 
 
@@ -164,8 +164,8 @@ def _run_batch(batch: list[tuple[int, Any, str | None]], reader: DeviceReader, r
     engine, policy, collector = _worker_state["engine"], _worker_state["policy"], _worker_state["collector"]
     codes = None
     if record is None:  # one path per worker: its record entries are made once, not once per batch
-        codes = _worker_state.get("codes") or _worker_state.setdefault("codes", _VerdictPath(engine, policy))
+        codes = _worker_state.get("codes") or _worker_state.setdefault("codes", VerdictPath(engine, policy))
     results: list = []
-    summary = _evaluate_rows(_unpacked(batch), engine, policy, codes, results.append if wanted else None, None,
+    summary = evaluate_rows(_unpacked(batch), engine, policy, codes, results.append if wanted else None, None,
                              reader, record, encode, collector.add if collector is not None else None)
     return summary, results, collector.take() if collector is not None else None

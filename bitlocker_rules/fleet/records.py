@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from attrs import frozen
 
 from ..engine import Engine
 from ..errors import redact
 from ..outcome import ConflictRecord, Report, RuleOutcome, Status
+from ..verdict import CODES, STATUSES
 from .rows import BadRow
 
 
@@ -106,11 +107,12 @@ def device_record(number: int, report: Report, policies: Sequence[str] | None = 
     ``policies`` names the policies an assignment file gave the device (None: no assignment file).
     """
     counts = Counter(o.status.value for o in report.outcomes)
-    return _record(number, report.subject, counts, [outcome_entry(o) for o in report.outcomes], policies)
+    return record_from_parts(number, report.subject, counts, [outcome_entry(o) for o in report.outcomes], policies)
 
 
-def _record(number: int, subject: str, counts: Mapping[str, int], results: list[dict],
-            policies: Sequence[str] | None = None) -> dict:
+def record_from_parts(number: int, subject: str, counts: Mapping[str, int], results: list[dict],
+                      policies: Sequence[str] | None = None) -> dict:
+    """A device's JSON Lines record from its parts: the counts by status name, the results' entries."""
     record: dict = {"row": number, "device": subject}
     if policies is not None:
         record["policies"] = list(policies)
@@ -122,9 +124,10 @@ def _record(number: int, subject: str, counts: Mapping[str, int], results: list[
 class DeviceRecord(dict):
     """A device record (a plain dict to every reader) that also carries the JSON text of its results.
 
-    The fleet's default path makes these: each distinct per-rule entry is serialised (and its
-    secrets masked) once and reused, so writing a JSON line costs a join, not a ``json.dumps``
-    of every entry. ``result_texts`` are runs of entry texts, each already comma-separated.
+    The fleet's default path makes these: each distinct per-rule entry is serialised once and
+    reused, so writing a JSON line costs a join, not a ``json.dumps`` of every entry.
+    ``result_texts`` are runs of entry texts, each already comma-separated (not masked: the
+    line is, where it leaves, see ``json_line``).
     """
 
     __slots__ = ("result_texts",)
@@ -133,10 +136,9 @@ class DeviceRecord(dict):
         super().__init__(record)
         self.result_texts = result_texts
 
-    def json_text(self, mask: Callable[[str], str] = lambda text: text) -> str:
-        """``json.dumps(self, ensure_ascii=False)``, the same text, from the stored result texts;
-        ``mask`` is applied to the head (row, device, policies, summary), not to the results."""
-        head = mask(_ENCODE({k: v for k, v in self.items() if k != "results"}))
+    def json_text(self) -> str:
+        """``json.dumps(self, ensure_ascii=False)``, the same text, from the stored result texts."""
+        head = _ENCODE({k: v for k, v in self.items() if k != "results"})
         return f'{head[:-1]}, "results": [{", ".join(self.result_texts)}]}}'
 
     def __reduce__(self):  # worker processes send records back pickled
@@ -189,7 +191,7 @@ class DeviceResult:
 
 def outcome_entry(outcome: RuleOutcome) -> dict:
     """One rule in a device record: its id and status, and reasons when it failed or is unknown."""
-    entry = {"rule": outcome.rule, "status": outcome.status.value}
+    entry: dict[str, Any] = {"rule": outcome.rule, "status": outcome.status.value}
     if outcome.status in (Status.FAIL, Status.UNKNOWN):
         entry["reasons"] = [c.sentence() for c in outcome.reasons]
     return entry
@@ -201,18 +203,26 @@ def failure_reasons(outcome: RuleOutcome) -> tuple[str, ...]:
 
 
 def json_line(record: dict) -> str:
-    """One device record as a line of JSON (without the newline), secrets masked.
+    """One device record as a line of JSON (without the newline), secrets masked: ``json_text`` masked."""
+    return redact(json_text(record))
 
-    A ``DeviceRecord``'s result texts were masked when they were made; its head is masked here.
-    Masking the parts is masking the whole: each part starts with ``{`` and ends with ``}``, so
-    no recovery password (digits and separators only) can span two of them.
-    """
+
+def json_text(record: dict) -> str:
+    """One device record as a line of JSON (without the newline), not masked: for a writer that
+    masks whatever it writes (the command line's output), so each line is masked once, there."""
     if isinstance(record, DeviceRecord):
-        return record.json_text(redact)
-    return redact(json.dumps(record, ensure_ascii=False))
+        return record.json_text()
+    return json.dumps(record, ensure_ascii=False)
 
 
-def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
+class TextSink(Protocol):
+    """Anything text can be written to: a file opened for writing, the command line's masking stream."""
+
+    def write(self, text: str, /) -> Any:
+        """Write ``text``."""
+
+
+def write_jsonl(stream: TextSink) -> Callable[[dict | str], None]:
     """A ``write`` callback that appends one JSON line per record (or per line ``json_line`` made)."""
     def write(record: dict | str) -> None:
         stream.write((record if isinstance(record, str) else json_line(record)) + "\n")
@@ -220,12 +230,10 @@ def write_jsonl(stream: io.TextIOBase) -> Callable[[dict | str], None]:
     return write
 
 
-_STATUSES = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)  # by verdict code
 BAD_ROWS_LISTED = 1000  # a summary lists this many rows that could not be read, and counts the others
-_CODES = {status: code for code, status in enumerate(_STATUSES)}
 
 
-class _Tally:
+class Tally:
     """A fleet run's counters: per rule (in engine order) devices by verdict code, reasons, bad rows."""
 
     def __init__(self, engine: Engine) -> None:
@@ -260,7 +268,7 @@ class _Tally:
         self.scenarios.update((s.fact, s.holds) for s in report.scenarios)
         failed = False
         for counts, outcome in zip(self.counts, report.outcomes):
-            counts[_CODES[outcome.status]] += 1
+            counts[CODES[outcome.status]] += 1
             if outcome.status is Status.FAIL:
                 failed = True
                 self.reasons.update(failure_reasons(outcome))
@@ -276,7 +284,7 @@ class _Tally:
         self.scenario_states.clear()
         rules = [(loaded.id, rule) for loaded in self.engine.rulesets for rule in loaded.rules]
         tallies = tuple(
-            RuleTally(ruleset, rule.id, rule.title, rule.severity, dict(zip((s.value for s in _STATUSES), counts)))
+            RuleTally(ruleset, rule.id, rule.title, rule.severity, dict(zip((s.value for s in STATUSES), counts)))
             for (ruleset, rule), counts in zip(rules, self.counts)
         )
         conflicts = tuple(FleetConflict(record, devices) for record, devices in self.conflicts.items())

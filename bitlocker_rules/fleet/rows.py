@@ -257,14 +257,14 @@ def _jsonl_rows(lines: Iterator[tuple[int, bytes | None]], decode: bool, encodin
         if raw is None:
             yield FleetRow(number, _overlong(number))
         elif raw.strip():
-            yield FleetRow(number, _decoded(number, raw, encoding) if decode else JsonLine(raw, encoding))
+            yield FleetRow(number, decoded_row(number, raw, encoding) if decode else JsonLine(raw, encoding))
 
 
 def _overlong(number: int) -> BadRow:
     return BadRow(number, f"line {number}: longer than {MAX_ROW_BYTES >> 20} MiB; skipped to its end")
 
 
-def _decoded(number: int, raw: bytes, encoding: str = "UTF-8") -> Any:
+def decoded_row(number: int, raw: bytes, encoding: str = "UTF-8") -> Any:
     """One JSON Lines row's data, or a BadRow saying where and why it cannot be read."""
     try:
         text = raw.decode("utf-8")

@@ -42,25 +42,32 @@ class WorstDevices:
 
     def keeps(self, key: tuple[int, int], row: int) -> bool:
         """Whether a device this bad, at this row, would be kept now (its record need not be made otherwise)."""
-        if key[0] == 0 or self.limit == 0:
-            return False
-        return len(self._heap) < self.limit or (key, -row) > self._heap[0][:2]
+        return self._counts(key) and self._beats(key, -row)
 
     def add(self, record: Mapping[str, Any]) -> None:
         """Offer one device record; devices that failed no rule are not kept."""
         key = badness(record)
-        if key[0] == 0 or self.limit == 0:
+        if not self._counts(key):
             return
-        # The heap's smallest item is the least bad kept so far (later rows lose ties).
         row = record.get("row")
-        item = (key, -(row if isinstance(row, int) else next(self._order)), dict(record))
+        order = -(row if isinstance(row, int) else next(self._order))  # later rows lose ties
+        if not self._beats(key, order):
+            return
+        item = (key, order, dict(record))
         if len(self._heap) < self.limit:
             heapq.heappush(self._heap, item)
-        elif item[:2] > self._heap[0][:2]:
-            heapq.heapreplace(self._heap, item)
         else:
-            return
-        self._new.add(item[1])
+            heapq.heapreplace(self._heap, item)
+        self._new.add(order)
+
+    def _counts(self, key: tuple[int, int]) -> bool:
+        """Whether a device this bad can be kept at all: it failed a rule, and the limit keeps any."""
+        return key[0] != 0 and self.limit != 0
+
+    def _beats(self, key: tuple[int, int], order: int) -> bool:
+        """Whether it would be kept now: there is room, or it is worse than the least bad kept
+        (the heap's smallest item)."""
+        return len(self._heap) < self.limit or (key, order) > self._heap[0][:2]
 
     def devices(self) -> list[dict]:
         """The kept records, worst first."""
