@@ -26,8 +26,8 @@ from .errors import Diagnostic, RulesError, redact, suggest
 from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
-    PASSED, ConflictRecord, Decision, Report, RuleOutcome, Status, UsageError, at_or_above, require,
-    severity_threshold, usage_error,
+    PASSED, ConflictRecord, Decision, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, origins_text,
+    require, severity_threshold, usage_error,
 )
 from .requirements import citations
 from .resources import grammar_text, rulesets_dir, shipped_ruleset_paths
@@ -234,7 +234,7 @@ class Engine:
         conflicts = {c.fact: c for c in self.conflicts(facts)}
 
         @functools.cache
-        def origins() -> Mapping[str, str]:  # where each value came from, scenarios included
+        def origins() -> Mapping[str, Origins]:  # where each value came from, scenarios included
             return {**facts.origins, **self.scenarios.origins(facts.table)}
 
         views = [policy_view(values, p.table) for p in facts.profiles]
@@ -577,7 +577,7 @@ def _is_collection(vocabulary: Vocabulary, fact: str) -> bool:
     return declared is not None and declared.type.kind == "collection"
 
 
-def _with_sources(outcome: RuleOutcome, origins: Mapping[str, str]) -> RuleOutcome:
+def _with_sources(outcome: RuleOutcome, origins: Mapping[str, Origins]) -> RuleOutcome:
     """Name where each cited value came from (policy or device input and JSON path)."""
     if not any(c.fact in origins for c in outcome.reasons):
         return outcome
@@ -589,7 +589,7 @@ def mark_conflicts(outcome: RuleOutcome, conflicts: Mapping[str, Conflict], voca
     """Say which sources disagree where a fact is unknown because of a conflict."""
     reasons = tuple(
         attrs.evolve(c, conflict=describe_conflict(conflicts[c.fact], vocabulary),
-                     source=c.source or "; ".join(source for source, _ in conflicts[c.fact].values))
+                     source=c.source or tuple(o for origins, _ in conflicts[c.fact].values for o in origins))
         if c.missing and c.fact in conflicts else c
         for c in outcome.reasons
     )
@@ -606,10 +606,15 @@ def conflict_record(conflict: Conflict, vocabulary: Vocabulary) -> ConflictRecor
     """A conflict with the setting's Intune label and each value as Intune shows it."""
     fact = vocabulary.fact(conflict.fact)
     values = tuple(
-        (source.split(" $")[0], str(value), vocabulary.display(fact, value) if fact else str(value))
-        for source, value in conflict.values
+        (_input_name(origins), str(value), vocabulary.display(fact, value) if fact else str(value))
+        for origins, value in conflict.values
     )
     return ConflictRecord(conflict.fact, fact.label if fact else conflict.fact, values)
+
+
+def _input_name(origins: Origins) -> str:
+    """Who gave a value: the first input named among its origins (else what they say)."""
+    return next((o.input for o in origins if o.input), None) or origins_text(origins)
 
 
 def _bare_outcome(loaded: LoadedRuleset, rule: n.Rule, status: Status) -> RuleOutcome:
