@@ -26,7 +26,7 @@ from .errors import Diagnostic, RulesError, redact, suggest
 from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
-    PASSED, ConflictRecord, Decision, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, origins_text,
+    PASSED, ConflictRecord, Decision, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, input_name,
     require, severity_threshold, usage_error,
 )
 from .requirements import citations
@@ -606,15 +606,10 @@ def conflict_record(conflict: Conflict, vocabulary: Vocabulary) -> ConflictRecor
     """A conflict with the setting's Intune label and each value as Intune shows it."""
     fact = vocabulary.fact(conflict.fact)
     values = tuple(
-        (_input_name(origins), str(value), vocabulary.display(fact, value) if fact else str(value))
+        (input_name(origins), str(value), vocabulary.display(fact, value) if fact else str(value))
         for origins, value in conflict.values
     )
     return ConflictRecord(conflict.fact, fact.label if fact else conflict.fact, values)
-
-
-def _input_name(origins: Origins) -> str:
-    """Who gave a value: the first input named among its origins (else what they say)."""
-    return next((o.input for o in origins if o.input), None) or origins_text(origins)
 
 
 def _bare_outcome(loaded: LoadedRuleset, rule: n.Rule, status: Status) -> RuleOutcome:

@@ -17,7 +17,7 @@ from attrs import field, frozen
 
 from .errors import Diagnostic, InputError, redact, suggest
 from .jsonpath import path_segments
-from .outcome import Origins, ValueOrigin, require, usage_error
+from .outcome import Origins, ValueOrigin, as_origins, require, usage_error
 from .reading import input_name, read_json
 from .vocabulary import Vocabulary, shipped_vocabulary
 
@@ -35,7 +35,9 @@ class Facts:
     """Typed fact values by name (an absent name is missing), their origins and conflicts."""
 
     values: Mapping[str, Any] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
-    origins: Mapping[str, Origins] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
+    # A text given for an origin (a record built by hand) is kept as a note: nothing parses it.
+    origins: Mapping[str, Origins] = field(
+        factory=dict, converter=lambda m: MappingProxyType({f: as_origins(o) for f, o in m.items()}))
     conflicts: tuple[Conflict, ...] = ()
     name: str = ""
     # The policies merged into these facts, each with its own settings, when there are several:
@@ -96,7 +98,8 @@ def facts_from_mapping(
                 path=where, file=origin, help=f"expected {exc}",
             ))
             continue
-        origins[fact.name] = (ValueOrigin(name or origin, (*base, redact(key))) if base is not None
+        # ``key`` names a declared fact here: nothing in it to mask.
+        origins[fact.name] = (ValueOrigin(name or origin, (*base, key)) if base is not None
                               else ValueOrigin(name or origin, note=where),)
     if problems:
         raise InputError(problems)

@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import NamedTuple
 
-from .source import SourceText
+from .source import Location, SourceText, Span
 
 Segment = str | int
 JsonPath = tuple[Segment, ...]
@@ -90,15 +89,6 @@ def path_segments(text: str) -> JsonPath | None:
     except ValueError:
         return None
     return segments if end == len(text) else None
-
-
-class Region(NamedTuple):
-    """1-based start line and column, and the end (column just after the last character)."""
-
-    start_line: int
-    start_column: int
-    end_line: int
-    end_column: int
 
 
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
@@ -246,8 +236,8 @@ def locate_json_offsets(text: str, segments: Sequence[Segment]) -> tuple[int, in
     return start, _skip_value(text, value), depth
 
 
-def locate_json_path(text: str, path: str | Sequence[Segment]) -> Region | None:
-    """The region of the value at a JSONPath in JSON ``text``, or None if it is not there."""
+def locate_json_path(text: str, path: str | Sequence[Segment], file: str = "") -> Location | None:
+    """Where the value at a JSONPath is in JSON ``text`` (read from ``file``), or None if it is not there."""
     segments = parse_json_path(path)[0] if isinstance(path, str) else tuple(path)
     try:
         start, end, depth = locate_json_offsets(text, segments)
@@ -255,11 +245,4 @@ def locate_json_path(text: str, path: str | Sequence[Segment]) -> Region | None:
         return None
     if depth < len(segments):
         return None
-    return region_of(SourceText(text), start, end)
-
-
-def region_of(source: SourceText, start: int, end: int) -> Region:
-    """The region of ``source`` between two offsets."""
-    line, column = source.position(start)
-    end_line, end_column = source.position(end)
-    return Region(line, column, end_line, end_column)
+    return SourceText(text, file).location(Span(start, end))

@@ -129,6 +129,18 @@ def origins_text(origins: Origins) -> str:
     return "; ".join(origin.text() for origin in origins)
 
 
+def input_name(origins: Origins) -> str:
+    """Who gave a value: the first input named among its origins (else what they say)."""
+    return next((o.input for o in origins if o.input), None) or origins_text(origins)
+
+
+def as_origins(given: Origins | str) -> Origins:
+    """Origins as records; a text (a ``Facts`` record built by hand) is kept whole as a note."""
+    if isinstance(given, str):
+        return (ValueOrigin(note=given),) if given else ()
+    return tuple(given)
+
+
 @frozen
 class Condition:
     """One atomic condition that decided a verdict.

@@ -26,7 +26,8 @@ from bitlocker_rules.engine import Engine
 from bitlocker_rules.facts import facts_from_mapping, merge_facts
 from bitlocker_rules.fleet import device_record
 from bitlocker_rules.importers import load_devices, load_policies
-from bitlocker_rules.jsonpath import Region, json_path_text, locate_json_offsets, locate_json_path, parse_json_path
+from bitlocker_rules.jsonpath import json_path_text, locate_json_offsets, locate_json_path, parse_json_path
+from bitlocker_rules.source import Location
 from bitlocker_rules.outcome import (
     Condition, ConflictRecord, InputRecord, Report, RuleOutcome, Status, ValueOrigin, origins_text,
 )
@@ -156,14 +157,14 @@ def test_locate_missing_path_is_none(path):
 
 def test_locate_region_columns_and_end():
     text_ = '{\n  "x": {\n    "y": [1,\n      2]\n  }\n}'
-    assert locate_json_path(text_, "$.x.y") == Region(3, 5, 4, 9)
-    assert locate_json_path(text_, "$.x.y[1]") == Region(4, 7, 4, 8)
+    assert locate_json_path(text_, "$.x.y") == Location("", 3, 5, 4, 9)
+    assert locate_json_path(text_, "$.x.y[1]") == Location("", 4, 7, 4, 8)
 
 
 def test_locate_skips_a_byte_order_mark_and_counts_code_points():
     text_ = '\ufeff{"é": {"k": 1}, "😀": 2}'
-    assert locate_json_path(text_, '$["é"].k') == Region(1, 9, 1, 15)
-    assert locate_json_path(text_, '$["😀"]') == Region(1, 18, 1, 24)
+    assert locate_json_path(text_, '$["é"].k') == Location("", 1, 9, 1, 15)
+    assert locate_json_path(text_, '$["😀"]') == Location("", 1, 18, 1, 24)
 
 
 def test_locate_deepest_existing_prefix():

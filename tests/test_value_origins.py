@@ -13,6 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from bitlocker_rules import (
+    analysis,
+    compile_text,
+    load_device_file,
+    load_policy_file,
+    merge_facts,
+    shipped_vocabulary,
+)
 from bitlocker_rules.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,3 +87,14 @@ def test_sarif_locates_the_setting_in_each_policy_file(capsys, policies):
 def test_the_text_report_says_which_file_a_failing_value_came_from(capsys, policies):
     page = check(capsys, policies[0], fmt="text")
     assert f"value from: {policies[0]} {SETTING}" in " ".join(page.split())
+
+
+def test_a_repair_of_a_setting_in_conflict_names_each_policy_whole(policies):
+    vocabulary = shipped_vocabulary()
+    loaded = compile_text('ruleset t "T"\nrule T-1 "PIN" require policy.tpm_startup_pin != Required '
+                          'and policy.minimum_pin_length >= 8\n', "t.rules")
+    facts = merge_facts([*(load_policy_file(p, vocabulary) for p in policies),
+                         load_device_file(ROOT / "examples" / "device-ready.json", vocabulary)])
+    change = next(c for c in analysis.repair([loaded], vocabulary, facts).changes if c.fact == "policy.tpm_startup_pin")
+    assert change.old == (f"in conflict: policy {PIN!r} sets Require startup PIN with TPM; "
+                          f"policy {SILENT!r} sets Do not allow startup PIN with TPM")

@@ -34,8 +34,9 @@ UNKNOWN_FAMILY = "N407"  # settings-catalog template family the vocabulary does 
 class ImportedPolicy:
     """One policy read from an export: its settings as facts, where it came from, notices.
 
-    ``facts.name`` is ``policy '<display name>' (<id>)`` and every ``facts.origins`` entry is
-    that name plus the JSON path of the value, so a merge conflict can name both policies.
+    ``facts.name`` is ``policy '<display name>' (<id>)`` and every ``facts.origins`` entry is a
+    ``ValueOrigin`` with that name and the JSON path of the value, so a merge conflict can name
+    both policies and a report can point at the line of each.
     """
 
     facts: Facts

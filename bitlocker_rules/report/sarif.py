@@ -22,13 +22,13 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import InputError, redact
-from ..jsonpath import Region, json_path_text, locate_json_offsets, region_of
+from ..jsonpath import json_path_text, locate_json_offsets
 from ..outcome import (
     Citation, Condition, InputRecord, Report, RuleOutcome, ScenarioRecord, Status, ValueOrigin, origins_text,
 )
 from ..reading import input_text
 from ..resources import installed_version
-from ..source import SourceText
+from ..source import Location, SourceText, Span
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -91,7 +91,7 @@ class _Locator:
             inner = source.text.find(match.group(1), start, end)
             if inner >= 0:
                 start, end = inner, inner + len(match.group(1))
-        return _location(record.file, region_of(source, start, end), ref), depth
+        return _location(record.file, source.location(Span(start, end)), ref), depth
 
 
 def _read_file(file: str) -> str | None:
@@ -109,7 +109,7 @@ def artifact_uri(file: str) -> str:
     return quote(str(PurePosixPath(*path.parts)) if path.parts else file, safe="/")
 
 
-def _location(file: str, region: Region | None, ref: ValueOrigin) -> dict[str, Any]:
+def _location(file: str, region: Location | None, ref: ValueOrigin) -> dict[str, Any]:
     physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(file)}}
     physical["region"] = (
         {"startLine": region.start_line, "startColumn": region.start_column,
