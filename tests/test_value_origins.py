@@ -22,6 +22,9 @@ from bitlocker_rules import (
     shipped_vocabulary,
 )
 from bitlocker_rules.cli import main
+from bitlocker_rules.engine import Engine
+from bitlocker_rules.facts import Facts
+from bitlocker_rules.outcome import ValueOrigin, origins_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PIN = "WIN; BitLocker $.x"  # the policy that requires a startup PIN
@@ -98,3 +101,13 @@ def test_a_repair_of_a_setting_in_conflict_names_each_policy_whole(policies):
     change = next(c for c in analysis.repair([loaded], vocabulary, facts).changes if c.fact == "policy.tpm_startup_pin")
     assert change.old == (f"in conflict: policy {PIN!r} sets Require startup PIN with TPM; "
                           f"policy {SILENT!r} sets Do not allow startup PIN with TPM")
+
+
+def test_an_origin_given_as_text_is_kept_whole():
+    """A Facts record built by hand may name its origins in text: kept as one note, never split."""
+    text = "policy 'A; B' $.settings.x; hand-written"
+    facts = Facts({"policy.tpm_startup_pin": "Required"}, {"policy.tpm_startup_pin": text})
+    assert facts.origins["policy.tpm_startup_pin"] == (ValueOrigin(note=text),)
+    report = Engine.load(["silent_enablement"]).evaluate(facts)
+    (reason,) = [c for o in report.outcomes if o.rule == "SE-09" for c in o.reasons]
+    assert origins_text(reason.source) == text
