@@ -26,8 +26,8 @@ from .errors import Diagnostic, RulesError, redact, suggest
 from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
-    PASSED, ConflictRecord, Decision, Report, RuleOutcome, Status, UsageError, at_or_above, require,
-    severity_threshold, usage_error,
+    PASSED, ConflictRecord, Decision, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, input_name,
+    require, severity_threshold, usage_error,
 )
 from .requirements import citations
 from .resources import grammar_text, rulesets_dir, shipped_ruleset_paths
@@ -235,7 +235,7 @@ class Engine:
         conflicts = {c.fact: c for c in self.conflicts(facts)}
 
         @functools.cache
-        def origins() -> Mapping[str, str]:  # where each value came from, scenarios included
+        def origins() -> Mapping[str, Origins]:  # where each value came from, scenarios included
             return {**facts.origins, **self.scenarios.origins(facts.table)}
 
         views = [policy_view(values, p.table) for p in facts.profiles]
@@ -599,7 +599,7 @@ def _is_collection(vocabulary: Vocabulary, fact: str) -> bool:
     return declared is not None and declared.type.kind == "collection"
 
 
-def shown_outcome(outcome: RuleOutcome, origins: Mapping[str, str], conflicts: Mapping[str, Conflict],
+def shown_outcome(outcome: RuleOutcome, origins: Mapping[str, Origins], conflicts: Mapping[str, Conflict],
                   vocabulary: Vocabulary) -> RuleOutcome:
     """An explained outcome as a report shows it: where each cited value came from (``origins``,
     empty to name none) and, where a conflict left a fact unknown, which sources disagree."""
@@ -607,7 +607,7 @@ def shown_outcome(outcome: RuleOutcome, origins: Mapping[str, str], conflicts: M
     return mark_conflicts(outcome, conflicts, vocabulary) if conflicts else outcome
 
 
-def _with_sources(outcome: RuleOutcome, origins: Mapping[str, str]) -> RuleOutcome:
+def _with_sources(outcome: RuleOutcome, origins: Mapping[str, Origins]) -> RuleOutcome:
     """Name where each cited value came from (policy or device input and JSON path)."""
     if not any(c.fact in origins for c in outcome.reasons):
         return outcome
@@ -619,7 +619,7 @@ def mark_conflicts(outcome: RuleOutcome, conflicts: Mapping[str, Conflict], voca
     """Say which sources disagree where a fact is unknown because of a conflict."""
     reasons = tuple(
         attrs.evolve(c, conflict=describe_conflict(conflicts[c.fact], vocabulary),
-                     source=c.source or "; ".join(source for source, _ in conflicts[c.fact].values))
+                     source=c.source or tuple(o for origins, _ in conflicts[c.fact].values for o in origins))
         if c.missing and c.fact in conflicts else c
         for c in outcome.reasons
     )
@@ -636,8 +636,8 @@ def conflict_record(conflict: Conflict, vocabulary: Vocabulary) -> ConflictRecor
     """A conflict with the setting's Intune label and each value as Intune shows it."""
     fact = vocabulary.fact(conflict.fact)
     values = tuple(
-        (source.split(" $")[0], str(value), vocabulary.display(fact, value) if fact else str(value))
-        for source, value in conflict.values
+        (input_name(origins), str(value), vocabulary.display(fact, value) if fact else str(value))
+        for origins, value in conflict.values
     )
     return ConflictRecord(conflict.fact, fact.label if fact else conflict.fact, values)
 

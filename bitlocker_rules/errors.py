@@ -14,15 +14,15 @@ from typing import Any
 
 from attrs import frozen
 
-from .source import SourceText, Span
+from .source import Location, SourceText, Span
 
 
 @frozen
 class Diagnostic:
     """One finding about an input: a code, a message, where it is, and help.
 
-    ``source`` and ``span`` locate rule text; ``path`` locates a field in JSON input
-    (a JSONPath such as ``$.bitLockerSystemDrivePolicy.encryptionMethod``).
+    ``source`` and ``span`` locate rule text (``place`` is that ``Location``); ``path`` locates a
+    field in JSON input (a JSONPath such as ``$.bitLockerSystemDrivePolicy.encryptionMethod``).
     """
 
     code: str
@@ -35,14 +35,20 @@ class Diagnostic:
     file: str | None = None
 
     @property
+    def place(self) -> Location | None:
+        """Where in rule text, as a record; None for input (``file`` and ``path`` say where)."""
+        if self.source is None or self.span is None:
+            return None
+        return self.source.location(self.span)
+
+    @property
     def location(self) -> str:
         """``file:line:column`` (or ``file``, or ``file: $.path``) for this diagnostic."""
-        name = self.source.name if self.source is not None else self.file
-        if self.source is None or self.span is None:
-            parts = [p for p in (name, self.path) if p]
+        place = self.place
+        if place is None:
+            parts = [p for p in (self.source.name if self.source is not None else self.file, self.path) if p]
             return ": ".join(parts) or "<input>"
-        line, column = self.source.position(self.span.start)
-        return f"{self.source.name}:{line}:{column}"
+        return str(place)
 
     def render(self) -> str:
         """The diagnostic as a user reads it: location, message, caret snippet, help."""

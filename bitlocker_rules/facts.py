@@ -16,10 +16,10 @@ from typing import Any
 from attrs import field, frozen
 
 from .errors import Diagnostic, InputError, redact, suggest
-from .outcome import require, usage_error
+from .jsonpath import path_segments
+from .outcome import Origins, ValueOrigin, as_origins, require, usage_error
 from .reading import input_name, read_json
 from .vocabulary import Vocabulary, shipped_vocabulary
-
 
 
 @frozen
@@ -27,7 +27,7 @@ class Conflict:
     """Two or more sources give one fact different values; the fact counts as unknown."""
 
     fact: str
-    values: tuple[tuple[str, Any], ...]  # (source description, value)
+    values: tuple[tuple[Origins, Any], ...]  # (where the value came from, value)
 
 
 @frozen
@@ -35,7 +35,9 @@ class Facts:
     """Typed fact values by name (an absent name is missing), their origins and conflicts."""
 
     values: Mapping[str, Any] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
-    origins: Mapping[str, str] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
+    # A text given for an origin (a record built by hand) is kept as a note: nothing parses it.
+    origins: Mapping[str, Origins] = field(
+        factory=dict, converter=lambda m: MappingProxyType({f: as_origins(o) for f, o in m.items()}))
     conflicts: tuple[Conflict, ...] = ()
     name: str = ""
     # The policies merged into these facts, each with its own settings, when there are several:
@@ -72,8 +74,9 @@ def facts_from_mapping(
     vocabulary = given_vocabulary(vocabulary, "facts_from_mapping(vocabulary)")
     allowed = tuple(allowed) if allowed else None
     values: dict[str, Any] = {}
-    origins: dict[str, str] = {}
+    origins: dict[str, Origins] = {}
     problems: list[Diagnostic] = []
+    base = path_segments(path)
     for key, raw in mapping.items():
         if not isinstance(key, str):
             problems.append(Diagnostic("I202", f"a fact name must be a string, not the {type(key).__name__} "
@@ -95,7 +98,9 @@ def facts_from_mapping(
                 path=where, file=origin, help=f"expected {exc}",
             ))
             continue
-        origins[fact.name] = f"{name or origin} {where}"
+        # ``key`` names a declared fact here: nothing in it to mask.
+        origins[fact.name] = (ValueOrigin(name or origin, (*base, key)) if base is not None
+                              else ValueOrigin(name or origin, note=where),)
     if problems:
         raise InputError(problems)
     apply_grants(values, origins, vocabulary)
@@ -126,7 +131,7 @@ def derived(values: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def apply_grants(values: dict[str, Any], origins: dict[str, str], vocabulary: Vocabulary) -> None:
+def apply_grants(values: dict[str, Any], origins: dict[str, Origins], vocabulary: Vocabulary) -> None:
     """Add the permissions the vocabulary's ``[[grants]]`` give the roles named in ``values``.
 
     When a roles fact (e.g. ``actor.intune_roles``) names a granting role, the permissions fact
@@ -160,8 +165,7 @@ def apply_grants(values: dict[str, Any], origins: dict[str, str], vocabulary: Vo
         via = (f"built-in roles ({roles}) in {' and '.join(roles_facts)}, which grant only what the vocabulary "
                f"lists" if closed else
                f"role {', '.join(g.role for g in matched if set(g.permissions) & set(added))} (vocabulary grant)")
-        before = origins.get(permissions_fact)
-        origins[permissions_fact] = f"{before}; {via}" if before else via
+        origins[permissions_fact] = (*origins.get(permissions_fact, ()), ValueOrigin(note=via))
 
 
 def _same_name(a: Any, b: str) -> bool:
@@ -218,15 +222,15 @@ def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:
             hint = "pass its .facts" if isinstance(getattr(part, "facts", None), Facts) else None
             raise usage_error("merge_facts(parts)", part, "a list of Facts records", hint=hint)
     values: dict[str, Any] = {}
-    origins: dict[str, str] = {}
-    given: dict[str, list[tuple[str, Any]]] = {}  # only facts that more than one source sets
+    origins: dict[str, Origins] = {}
+    given: dict[str, list[tuple[Origins, Any]]] = {}  # only facts that more than one source sets
     for part in parts:
         for conflict in part.conflicts:
             given.setdefault(conflict.fact, []).extend(conflict.values)
             if conflict.fact in values:
                 given[conflict.fact].insert(0, (origins.pop(conflict.fact), values.pop(conflict.fact)))
         for fact, value in part.values.items():
-            source = part.origins.get(fact, part.name)
+            source = part.origins.get(fact) or ((ValueOrigin(part.name),) if part.name else ())
             if fact in given:
                 given[fact].append((source, value))
             elif fact in values:
@@ -239,7 +243,7 @@ def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:
         if len({repr(v) for _, v in sources}) > 1:
             conflicts.append(Conflict(fact, tuple(sources)))
         else:
-            values[fact], origins[fact] = sources[0][1], "; ".join(src for src, _ in sources)
+            values[fact], origins[fact] = sources[0][1], tuple(o for src, _ in sources for o in src)
     return Facts(values, origins, tuple(conflicts), name=name, profiles=_profiles(parts))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from attrs import frozen
 
 from .errors import BitLockerRulesError, Diagnostic, redact, suggest
+from .jsonpath import JsonPath, json_path_text
 from .source import Span
 
 
@@ -97,6 +98,50 @@ CODE_BY_STATUS = {s: i for i, s in enumerate(STATUS_BY_CODE)}
 
 
 @frozen
+class ValueOrigin:
+    """Where a value came from: the input that gave it, the value's JSON path in it, and a note.
+
+    ``input`` is the input's name in reports (``policy 'Name' (id)``, ``device 'NAME'``);
+    ``path`` is None for a value read from no place in a JSON input (a vocabulary grant, a
+    scenario's inference, which ``note`` then describes); ``note`` says more about the place
+    (``<data id=Pin>``: the ADMX value inside an OMA-URI payload).
+    """
+
+    input: str = ""
+    path: JsonPath | None = None
+    note: str | None = None
+
+    def text(self) -> str:
+        """``policy 'A' (1) $.omaSettings[4].value <data id=Pin>``: how reports write it."""
+        return " ".join(part for part in (self.input, self.place()) if part)
+
+    def place(self) -> str:
+        """Where in the input: ``$.omaSettings[4].value <data id=Pin>`` (the note alone without a path)."""
+        path = json_path_text(self.path) if self.path is not None else ""
+        return " ".join(part for part in (path, self.note) if part)
+
+
+Origins = tuple[ValueOrigin, ...]  # a value several inputs agree on (or disagree on) has several
+
+
+def origins_text(origins: Origins) -> str:
+    """Every origin's text, joined by ``; `` (the JSON reports' ``source``)."""
+    return "; ".join(origin.text() for origin in origins)
+
+
+def input_name(origins: Origins) -> str:
+    """Who gave a value: the first input named among its origins (else what they say)."""
+    return next((o.input for o in origins if o.input), None) or origins_text(origins)
+
+
+def as_origins(given: Origins | str) -> Origins:
+    """Origins as records; a text (a ``Facts`` record built by hand) is kept whole as a note."""
+    if isinstance(given, str):
+        return (ValueOrigin(note=given),) if given else ()
+    return tuple(given)
+
+
+@frozen
 class Condition:
     """One atomic condition that decided a verdict.
 
@@ -115,7 +160,7 @@ class Condition:
     span: Span | None = None
     origin: str = ""
     conflict: str = ""
-    source: str = ""  # where the value came from: "policy 'Name' (id) $.json.path"
+    source: Origins = ()  # where the value came from (several places when policies agree or conflict)
     decisive: bool = True  # in the minimal set that alone decides the verdict
     role: str = "require"  # "when" for a condition of the rule's applicability
 
@@ -479,8 +524,8 @@ class Cause:
     rules: tuple[RuleRef, ...]
     fixes: tuple[str, ...] = ()
     events: tuple[int, ...] = ()
-    source: str = ""
-    values: tuple[tuple[str, str, str], ...] = ()  # for a conflict: (source, raw value, shown value)
+    source: Origins = ()
+    values: tuple[tuple[str, str, str], ...] = ()  # for a conflict: (input, raw value, shown value)
 
     @property
     def severity(self) -> str:
@@ -585,7 +630,7 @@ def _conflict_cause(record: ConflictRecord, outcomes: tuple[RuleOutcome, ...]) -
     return Cause("conflict", record.fact, record.label, None,
                  _by_severity(RuleRef.of(o, required) for o, required in blamed),
                  _fixes(o for o, _ in blamed), _events(o for o, _ in blamed),
-                 "; ".join(source for source, _, _ in record.values), record.values)
+                 tuple(ValueOrigin(name) for name, _, _ in record.values), record.values)
 
 
 def _by_severity(refs: Iterable[RuleRef]) -> tuple[RuleRef, ...]:

@@ -19,7 +19,7 @@ from .cache import cache_key, cached
 from .compiler import compile_ruleset
 from .errors import Diagnostic, InputError, suggest
 from .interpreter import Interpreter
-from .outcome import Condition, ScenarioRecord, Status
+from .outcome import Condition, Origins, ScenarioRecord, Status, ValueOrigin, origins_text
 from .resources import grammar_text
 from .source import SourceText
 from .vocabulary import Scenario, Vocabulary
@@ -72,17 +72,19 @@ class ScenarioResolver:
         """The scenario facts the rules read that are known for ``values`` (an unknown one is left out)."""
         return self._fast.known(values)
 
-    def records(self, values: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> tuple[ScenarioRecord, ...]:
+    def records(self, values: Mapping[str, Any], origins: Mapping[str, Origins] | None = None,
+                ) -> tuple[ScenarioRecord, ...]:
         """Every scenario with its state and how it was decided, for a report."""
         given = {s.fact: values[s.fact] for s in self.scenarios.values() if s.fact in values}
         known = {**given, **self._full.known(values)}
         return tuple(self._record(s, values, known, origins or {}) for s in self.scenarios.values())
 
-    def origins(self, values: Mapping[str, Any]) -> dict[str, str]:
-        """Where each known scenario fact came from, as a reason's source."""
-        return {r.fact: r.provenance() for r in self.records(values) if r.holds is not None}
+    def origins(self, values: Mapping[str, Any]) -> dict[str, Origins]:
+        """Where each known scenario fact came from, as a reason's source: how it was decided."""
+        return {r.fact: (ValueOrigin(note=r.provenance()),) for r in self.records(values) if r.holds is not None}
 
-    def _record(self, s: Scenario, values, known: Mapping[str, bool], origins: Mapping[str, str]) -> ScenarioRecord:
+    def _record(self, s: Scenario, values, known: Mapping[str, bool], origins: Mapping[str, Origins],
+                ) -> ScenarioRecord:
         record = ScenarioRecord(s.name, s.label, s.fact, known.get(s.fact), "unknown", "")
         if s.name in self.declared:
             return _evolve(record, "declared", self.declared[s.name])
@@ -90,7 +92,8 @@ class ScenarioResolver:
             return _evolve(record, "excluded", self.excluded[s.name])
         if s.fact in values:
             return ScenarioRecord(s.name, s.label, s.fact, bool(values[s.fact]), "declared",
-                                  f"in the input ({origins[s.fact]})" if origins.get(s.fact) else "in the input")
+                                  f"in the input ({origins_text(origins[s.fact])})" if origins.get(s.fact)
+                                  else "in the input")
         index = self.inferred.index(s)
         if record.holds is True:
             return _evolve(record, "inferred", self._because(2 * index, values))

@@ -1,4 +1,4 @@
-"""Rule text with its origin: spans, line/column arithmetic and caret snippets."""
+"""Rule text with its name: spans, line/column arithmetic, caret snippets, and the one location record."""
 
 from __future__ import annotations
 
@@ -18,6 +18,21 @@ class Span:
     def cover(self, other: Span) -> Span:
         """The smallest span that holds both spans."""
         return Span(min(self.start, other.start), max(self.end, other.end))
+
+
+@frozen
+class Location:
+    """A place in rule text or an input file: 1-based lines and columns; the end column is just
+    after the last character (exclusive). Analysis findings, diagnostics and SARIF regions use it."""
+
+    file: str
+    start_line: int
+    start_column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.start_line}:{self.start_column}"
 
 
 SNIPPET_WIDTH = 100  # characters of a long line shown around a span
@@ -40,6 +55,12 @@ class SourceText:
         offset = max(0, min(offset, len(self.text)))
         line = bisect.bisect_right(self._line_starts, offset) - 1
         return line + 1, offset - self._line_starts[line] + 1
+
+    def location(self, span: Span) -> Location:
+        """Where ``span`` is, under this text's name."""
+        line, column = self.position(span.start)
+        end_line, end_column = self.position(span.end)
+        return Location(self.name, line, column, end_line, end_column)
 
     def line_text(self, line: int) -> str:
         """The text of a 1-based line without its line ending."""

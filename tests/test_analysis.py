@@ -991,7 +991,7 @@ def test_baseline_contradicts_silent_enablement_in_exactly_two_rules(vocabulary)
     assert "CB-01 requires Compatible TPM startup PIN to be Require startup PIN with TPM" in conflict.message
     # The locations are the two conditions, in their files.
     se, cb = conflict.locations
-    assert se.path.endswith("silent_enablement.rules") and cb.path.endswith("baseline-startup-pin.rules")
+    assert se.file.endswith("silent_enablement.rules") and cb.file.endswith("baseline-startup-pin.rules")
     assert "policy.tpm_startup_pin != Required" in silent.ruleset.text.line_text(se.start_line)
     assert "policy.tpm_startup_pin == Required" in baseline.ruleset.text.line_text(cb.start_line)
     # Nothing else in the pair of rulesets is wrong.

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 # Lower rank = closer to the leaves. A module may import only modules of lower rank.
 # fmt: off
 RANK = {
-    "source": 0, "errors": 1, "versions": 1, "resources": 1, "cache": 1,
+    "source": 0, "errors": 1, "versions": 1, "resources": 1, "cache": 1, "jsonpath": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2, "reading": 2,
     "syntax": 3, "printer": 3, "facts": 3,
     "verdict": 3,

@@ -17,6 +17,7 @@ from bitlocker_rules.importers import (
 )
 from bitlocker_rules.importers.detect import detect
 from bitlocker_rules.importers.omauri import PayloadError
+from bitlocker_rules.outcome import ValueOrigin
 
 VOCABULARY = shipped_vocabulary()
 KEY = "123456-234567-345678-456789-567890-678901-789012-890123"
@@ -182,7 +183,8 @@ def test_graph_page_is_several_policies():
     policies = import_policies(page, VOCABULARY)
     assert [p.facts.get("policy.require_device_encryption") for p in policies] == ["Require", "NotConfigured"]
     assert [p.policy_id for p in policies] == ["e-1", "e-2"]
-    assert policies[0].facts.origins["policy.require_device_encryption"].endswith("$.value[0].bitLockerEncryptDevice")
+    assert policies[0].facts.origins["policy.require_device_encryption"][0].path == (
+        "value", 0, "bitLockerEncryptDevice")
     with pytest.raises(InputError) as info:
         import_policy(page, VOCABULARY)
     assert info.value.diagnostics[0].code == "I406"
@@ -847,7 +849,7 @@ def test_each_policy_keeps_its_id_and_display_name():
     assert policy.policy_id == "5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10"
     assert policy.facts.name == "policy 'WIN - EP - BitLocker silent' (5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10)"
     assert policy.facts.origins["policy.tpm_startup_pin"] == (
-        policy.facts.name + " $.bitLockerSystemDrivePolicy.startupAuthenticationTpmPinUsage")
+        ValueOrigin(policy.facts.name, ("bitLockerSystemDrivePolicy", "startupAuthenticationTpmPinUsage")),)
 
 
 def test_two_policies_that_disagree_on_the_startup_pin_name_both_sources():
@@ -1182,7 +1184,7 @@ def test_a_single_policy_wrapped_in_value_is_read():
     policy = import_policy({"value": ep(bitLockerEncryptDevice=True, firewallBlockStatefulFTP=True)}, VOCABULARY)
     assert policy.facts.get("policy.require_device_encryption") == "Require"
     assert codes(policy.notices) == [("N401", "$.value.firewallBlockStatefulFTP")]
-    assert policy.facts.origins["policy.require_device_encryption"].endswith("$.value.bitLockerEncryptDevice")
+    assert policy.facts.origins["policy.require_device_encryption"][0].path == ("value", "bitLockerEncryptDevice")
 
 
 def test_a_single_device_wrapped_in_value_is_read_with_its_annotations():

@@ -193,8 +193,8 @@ def test_graph_documentation_example_of_one_endpoint_protection_profile_in_value
         "policy.recovery_password_rotation": "Disabled",
         "policy.policy_type": "EndpointProtectionTemplate",
     }
-    assert policy.facts.origins["policy.os_encryption_method"].endswith(
-        "$.value.bitLockerSystemDrivePolicy.encryptionMethod")
+    assert policy.facts.origins["policy.os_encryption_method"][0].path == (
+        "value", "bitLockerSystemDrivePolicy", "encryptionMethod")
     assert annotation_paths(policy.notices) == []
     assert [(n.code, n.path) for n in policy.notices] == [
         ("N401", "$.value.applicationGuardEnabled"),

@@ -26,15 +26,17 @@ from bitlocker_rules.engine import Engine
 from bitlocker_rules.facts import facts_from_mapping, merge_facts
 from bitlocker_rules.fleet import device_record
 from bitlocker_rules.importers import load_devices, load_policies
-from bitlocker_rules.outcome import Condition, ConflictRecord, InputRecord, Report, RuleOutcome, Status
+from bitlocker_rules.jsonpath import json_path_text, locate_json_offsets, locate_json_path, parse_json_path
+from bitlocker_rules.source import Location
+from bitlocker_rules.outcome import (
+    Condition, ConflictRecord, InputRecord, Report, RuleOutcome, Status, ValueOrigin, origins_text,
+)
 from bitlocker_rules.report.fleet_detail import WorstDevices, worst_devices
 from bitlocker_rules.report.html import render_fleet_html, render_html
 from bitlocker_rules.report.json_report import fleet_to_dict, render_fleet_json, report_to_dict
 from bitlocker_rules.report.junit import render_junit
 from bitlocker_rules.report.markdown import code, render_fleet_markdown, render_markdown, text
-from bitlocker_rules.report.sarif import (
-    FleetSarif, Region, locate_json_offsets, locate_json_path, parse_json_path, render_sarif, split_source,
-)
+from bitlocker_rules.report.sarif import FleetSarif, render_sarif
 from bitlocker_rules.report.table import render_fleet_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,14 +157,14 @@ def test_locate_missing_path_is_none(path):
 
 def test_locate_region_columns_and_end():
     text_ = '{\n  "x": {\n    "y": [1,\n      2]\n  }\n}'
-    assert locate_json_path(text_, "$.x.y") == Region(3, 5, 4, 9)
-    assert locate_json_path(text_, "$.x.y[1]") == Region(4, 7, 4, 8)
+    assert locate_json_path(text_, "$.x.y") == Location("", 3, 5, 4, 9)
+    assert locate_json_path(text_, "$.x.y[1]") == Location("", 4, 7, 4, 8)
 
 
 def test_locate_skips_a_byte_order_mark_and_counts_code_points():
     text_ = '\ufeff{"é": {"k": 1}, "😀": 2}'
-    assert locate_json_path(text_, '$["é"].k') == Region(1, 9, 1, 15)
-    assert locate_json_path(text_, '$["😀"]') == Region(1, 18, 1, 24)
+    assert locate_json_path(text_, '$["é"].k') == Location("", 1, 9, 1, 15)
+    assert locate_json_path(text_, '$["😀"]') == Location("", 1, 18, 1, 24)
 
 
 def test_locate_deepest_existing_prefix():
@@ -206,16 +208,21 @@ def test_locator_finds_every_value(value, indent, ascii_only, data):
     assert region is not None and region.start_line >= 1 and region.start_column >= 1
 
 
-def test_split_source_with_several_inputs_and_notes():
-    names = ["policy 'A; $odd' (1)", "policy 'B' (2)"]
-    source = ("policy 'A; $odd' (1) $.x.y; policy 'B' (2) $.omaSettings[4].value <data id=Pin>; "
-              "role R in actor.intune_roles (vocabulary grant)")
-    refs = split_source(source, names)
-    assert [(r.name, r.path, r.note) for r in refs] == [
-        ("policy 'A; $odd' (1)", ("x", "y"), ""),
-        ("policy 'B' (2)", ("omaSettings", 4, "value"), "<data id=Pin>"),
-    ]
-    assert [r.name for r in split_source("device 'X' $.facts.os_version")] == ["device 'X'"]
+def test_value_origins_are_written_as_reports_show_them():
+    origins = (ValueOrigin("policy 'A; $odd' (1)", ("x", "y")),
+               ValueOrigin("policy 'B' (2)", ("omaSettings", 4, "value"), "<data id=Pin>"),
+               ValueOrigin(note="role R in actor.intune_roles (vocabulary grant)"),
+               ValueOrigin("device 'X'", ()))
+    assert origins_text(origins) == ("policy 'A; $odd' (1) $.x.y; policy 'B' (2) $.omaSettings[4].value <data id=Pin>; "
+                                     "role R in actor.intune_roles (vocabulary grant); device 'X' $")
+    assert origins[1].place() == "$.omaSettings[4].value <data id=Pin>"
+
+
+@given(st.lists(st.integers(0, 99) | st.text(max_size=6), max_size=4))
+def test_a_written_json_path_reads_back_as_its_segments(segments):
+    for ascii_only in (True, False):
+        assert parse_json_path(json_path_text(segments, ascii_only=ascii_only)) == (
+            tuple(segments), len(json_path_text(segments, ascii_only=ascii_only)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,12 +306,12 @@ def test_every_cited_source_resolves_to_its_line(policy):
     checked = 0
     for outcome in report.outcomes:
         for condition in outcome.reasons:
-            for ref in split_source(condition.source, texts):
-                if ref.name not in texts:
+            for ref in condition.source:
+                if ref.input not in texts or ref.path is None:
                     continue
-                region = locate_json_path(texts[ref.name], ref.path)
+                region = locate_json_path(texts[ref.input], ref.path)
                 assert region is not None, (condition.source, ref)
-                line = texts[ref.name].splitlines()[region.start_line - 1]
+                line = texts[ref.input].splitlines()[region.start_line - 1]
                 last = [s for s in ref.path if isinstance(s, str)][-1]
                 assert json.dumps(last) in line, (ref, line)
                 checked += 1
@@ -316,7 +323,7 @@ def test_sarif_levels_follow_severity_and_unknown_is_a_note(tmp_path):
         RuleOutcome("custom", f"C-0{i}", f"Rule {i}", severity, ("S1",), status,
                     (Condition("policy.tpm_startup_pin", "Compatible TPM startup PIN", None if status is Status.UNKNOWN
                                else "Require", "not Require", status, "policy.tpm_startup_pin != Required",
-                               source="policy 'P' (1) $.settings.tpm_startup_pin"),),
+                               source=(ValueOrigin("policy 'P' (1)", ("settings", "tpm_startup_pin")),)),),
                     remediation="Change it.", events=(851,), location="custom.rules:3:1")
         for i, (severity, status) in enumerate([("error", Status.FAIL), ("warning", Status.FAIL),
                                                  ("info", Status.FAIL), ("error", Status.UNKNOWN),
@@ -551,7 +558,7 @@ def test_html_device_report_is_self_contained():
 def test_html_escapes_text_from_the_inputs():
     outcome = RuleOutcome("rs", "R-1", "<b>bold</b> & co", "error", (), Status.FAIL,
                           (Condition("device.x", "X<script>", "\"'<>", "good", Status.FAIL,
-                                     source="device '<i>' $.facts.x"),))
+                                     source=(ValueOrigin("device '<i>'", ("facts", "x")),)),))
     page = render_html(Report("device '<img src=x>'", (outcome,)))
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt; &amp; co" in page
     assert "<script>" not in page and "<img" not in page and "<i>" not in page

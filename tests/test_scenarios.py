@@ -11,6 +11,7 @@ import pytest
 
 from bitlocker_rules import Engine, InputError, RulesError, Status, compile_text, parse_ruleset, print_ruleset
 from bitlocker_rules.cli import main
+from bitlocker_rules.outcome import ValueOrigin
 from bitlocker_rules.scenarios import ScenarioResolver
 from bitlocker_rules.vocabulary import build_vocabulary
 
@@ -164,7 +165,7 @@ def test_a_declared_scenario_holds_and_the_one_it_excludes_does_not():
 def test_an_input_may_give_a_scenario_itself():
     resolver = ScenarioResolver(VOCABULARY, {})
     assert resolver.values({"scenario.silent": False, "policy.warning": True}) == {"scenario.interactive": False}
-    (silent, *_) = resolver.records({"scenario.silent": False}, {"scenario.silent": "device 'PC' $.facts"})
+    (silent, *_) = resolver.records({"scenario.silent": False}, {"scenario.silent": (ValueOrigin("device 'PC'", ("facts",)),)})
     assert silent.how == "declared" and silent.holds is False and "device 'PC'" in silent.because
 
 

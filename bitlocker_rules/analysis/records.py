@@ -6,10 +6,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 from attrs import field, frozen
 
 from ..errors import BitLockerRulesError, Diagnostic
 from ..outcome import Condition, Status
+from ..source import Location
 from .values import _raw
 
 
@@ -69,26 +71,10 @@ class Deadline:
         self.check()
 
 
-@frozen
-class Location:
-    """A place in a rule file: 1-based lines and columns; the end column is exclusive."""
-
-    path: str
-    start_line: int
-    start_column: int
-    end_line: int
-    end_column: int
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.start_line}:{self.start_column}"
-
-
 def _location(path: str, source, span) -> Location | None:
     if source is None or span is None:
         return None
-    line, column = source.position(span.start)
-    end_line, end_column = source.position(span.end)
-    return Location(path, line, column, end_line, end_column)
+    return attrs.evolve(source.location(span), file=path)
 
 
 @frozen
@@ -249,7 +235,7 @@ class Finding:
             "code": self.code, "name": self.name, "severity": self.severity, "message": self.message,
             "rules": list(self.rules),
             "locations": [
-                {"path": loc.path, "line": loc.start_line, "column": loc.start_column,
+                {"path": loc.file, "line": loc.start_line, "column": loc.start_column,
                  "end_line": loc.end_line, "end_column": loc.end_column}
                 for loc in self.locations
             ],

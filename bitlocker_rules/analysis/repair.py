@@ -18,7 +18,7 @@ from typing import Any
 from attrs import evolve, frozen
 
 from ..errors import Diagnostic
-from ..outcome import Status
+from ..outcome import Status, input_name
 from ..vocabulary import Vocabulary
 from .analyzer import Analyzer, Goal, _values_of, _written_out
 from .domains import _domains
@@ -297,8 +297,8 @@ def _change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives=(), 
     before = _show(analyzer.vocabulary, fact, old) if old is not None else "not set"
     if disputed is not None:
         before = "in conflict: " + "; ".join(
-            f"{source.split(' $')[0]} sets {_show(analyzer.vocabulary, fact, value)}"
-            for source, value in disputed.values
+            f"{input_name(origins)} sets {_show(analyzer.vocabulary, fact, value)}"
+            for origins, value in disputed.values
         )
     return SettingChange(
         fact, analyzer.label(fact), before,

@@ -53,7 +53,7 @@ def findings_to_sarif(findings: Iterable[Finding], tool_version: str = "") -> di
 
 def _sarif_location(loc: Location) -> dict[str, Any]:
     return {"physicalLocation": {
-        "artifactLocation": {"uri": _uri(loc.path)},
+        "artifactLocation": {"uri": _uri(loc.file)},
         "region": {"startLine": loc.start_line, "startColumn": loc.start_column,
                    "endLine": loc.end_line, "endColumn": loc.end_column},
     }}

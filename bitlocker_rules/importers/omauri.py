@@ -186,7 +186,7 @@ def read_value(node: str, raw: Any, own: list[Binding], admx: list[Binding], col
                 collector.note(UNDECLARED, f"data id `{data_id}` of {node} is not declared in the vocabulary; "
                                            "skipped", path)
                 continue
-            collector.take(binding, value, f"{path} <data id={data_id}>")
+            collector.take(binding, value, path, f"<data id={data_id}>")
         return
     if admx:
         collector.error("I404", "this node takes an ADMX payload", path,

@@ -8,10 +8,13 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from ..errors import Diagnostic, InputError, redact
 from ..facts import Facts
+from ..jsonpath import path_segments
+from ..outcome import ValueOrigin
 from ..vocabulary import Fact, Vocabulary
 from .origins import NOT_CONFIGURED, Binding, OriginIndex, Unmappable, shown
 
@@ -31,8 +34,9 @@ UNKNOWN_FAMILY = "N407"  # settings-catalog template family the vocabulary does 
 class ImportedPolicy:
     """One policy read from an export: its settings as facts, where it came from, notices.
 
-    ``facts.name`` is ``policy '<display name>' (<id>)`` and every ``facts.origins`` entry is
-    that name plus the JSON path of the value, so a merge conflict can name both policies.
+    ``facts.name`` is ``policy '<display name>' (<id>)`` and every ``facts.origins`` entry is a
+    ``ValueOrigin`` with that name and the JSON path of the value, so a merge conflict can name
+    both policies and a report can point at the line of each.
     """
 
     facts: Facts
@@ -128,15 +132,17 @@ class Collector:
         self.origin = origin
         self.namespaces = namespaces
         self.values: dict[str, Any] = {}
-        self.paths: dict[str, str] = {}
-        self.weak: list[tuple[str, Any, str, bool]] = []  # (fact, value, path, report disagreement)
+        self.paths: dict[str, str] = {}  # where each value is, as messages name it
+        self.places: dict[str, ValueOrigin] = {}  # the same, as a record (the subject's name added later)
+        self.weak: list[tuple[str, Any, str, str | None, bool]] = []  # (fact, value, path, note, report disagreement)
         self.notices: list[Diagnostic] = []
         self.problems: list[Diagnostic] = []
 
     # -- values ---------------------------------------------------------------------------
 
-    def take(self, binding: Binding, raw: Any, path: str) -> None:
-        """Convert ``raw`` through ``binding`` and keep it (or record what was wrong)."""
+    def take(self, binding: Binding, raw: Any, path: str, note: str | None = None) -> None:
+        """Convert ``raw`` through ``binding`` and keep it (or record what was wrong); ``note``
+        says where inside the value at ``path`` it was (an ADMX payload's ``<data id=…>``)."""
         fact = binding.fact
         if fact.namespace not in self.namespaces:
             self.note(SKIPPED, f"`{fact.name}` is not read from this kind of input", path)
@@ -144,7 +150,7 @@ class Collector:
         if raw is None:
             # A Graph null (or an absent ADMX value) is "not configured".
             if fact.type.enum is not None and fact.type.enum.member(NOT_CONFIGURED):
-                self.set(fact, NOT_CONFIGURED, path, weak=binding.weak)
+                self.set(fact, NOT_CONFIGURED, path, weak=binding.weak, note=note)
             return
         if (is_blank(raw) and not fact.policy_controlled) or self.index.means_unknown(binding, raw):
             # An inventory that reports nothing, or a value its source documents as "not
@@ -153,26 +159,29 @@ class Collector:
         try:
             value = self.index.convert(binding, raw)
         except Unmappable as exc:
-            self.bad(fact, raw, path, str(exc))
+            self.bad(fact, raw, f"{path} {note}" if note else path, str(exc))
             return
-        self.set(fact, value, path, weak=binding.weak)
+        self.set(fact, value, path, weak=binding.weak, note=note)
 
-    def set(self, fact: Fact, value: Any, path: str, *, weak: bool = False, quiet: bool = False) -> None:
+    def set(self, fact: Fact, value: Any, path: str, *, weak: bool = False, quiet: bool = False,
+            note: str | None = None) -> None:
         """Keep a typed value; a second, different value for the same fact is a problem."""
         if weak:
-            self.weak.append((fact.name, value, path, not quiet))
+            self.weak.append((fact.name, value, path, note, not quiet))
             return
+        where = f"{path} {note}" if note else path
         if fact.name in self.values and repr(self.values[fact.name]) != repr(value):
             self.problems.append(Diagnostic(
                 "I402",
                 f"{fact.name} ({fact.label}) is set twice with different values, "
                 f"at {self.paths[fact.name]} and here",
-                path=path, file=self.origin,
+                path=where, file=self.origin,
                 help="one policy can give a setting only one value; remove one of them",
             ))
             return
-        self.values.setdefault(fact.name, value)
-        self.paths.setdefault(fact.name, path)
+        if fact.name not in self.values:
+            self.values[fact.name], self.paths[fact.name] = value, where
+            self.places[fact.name] = _place(path, note)
 
     def imply_not_configured(self, bindings: list[Binding], path: str) -> None:
         """A disabled ADMX parent or a null Graph object: its settings are not configured."""
@@ -215,11 +224,21 @@ class Collector:
         """The collected Facts; raise InputError when anything was wrong."""
         if self.problems:
             raise InputError(self.problems)
-        values, paths = dict(self.values), dict(self.paths)
-        for fact, value, path, report in self.weak:
+        values, paths, places = dict(self.values), dict(self.paths), dict(self.places)
+        for fact, value, path, note, report in self.weak:
+            where = f"{path} {note}" if note else path
             if fact not in values:
-                values[fact], paths[fact] = value, path
+                values[fact], paths[fact], places[fact] = value, where, _place(path, note)
             elif report and repr(values[fact]) != repr(value):
-                self.note(DISAGREES, f"{path} disagrees with {paths[fact]} for {fact}; kept the value at "
-                                     f"{paths[fact]}", path)
-        return Facts(values, {f: f"{name} {p}" for f, p in paths.items()}, name=name)
+                self.note(DISAGREES, f"{where} disagrees with {paths[fact]} for {fact}; kept the value at "
+                                     f"{paths[fact]}", where)
+        origins = {fact: (attrs.evolve(place, input=name),) for fact, place in places.items()}
+        return Facts(values, origins, name=name)
+
+
+def _place(path: str, note: str | None) -> ValueOrigin:
+    """A value's place in its input (the input's name is the subject's, given when the facts are made)."""
+    segments = path_segments(path)
+    if segments is None:  # not a path (never, for paths made by ``jpath``): kept as text
+        return ValueOrigin(note=f"{path} {note}" if note else path)
+    return ValueOrigin(path=segments, note=note)

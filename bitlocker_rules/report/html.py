@@ -21,7 +21,9 @@ from html import escape
 from typing import Any
 
 from ..errors import redact
-from ..outcome import Cause, Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, Status, Undecided
+from ..outcome import (
+    Cause, Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, Status, Undecided, ValueOrigin,
+)
 from .fleet_detail import (
     DEFAULT_LIMIT, examples_by_rule, fleet_scenarios, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
 )
@@ -779,12 +781,12 @@ def _condition_row(c: Condition, conflicts: Mapping[str, ConflictRecord]) -> lis
         actual = '<span class="badge na">missing</span>'
     else:
         actual = f"<b>{_e(c.actual)}</b>"
-    source = "<br>".join(_source_html(entry) for entry in c.source.split("; ")) if c.source else \
+    source = "<br>".join(_origin_html(o) for o in c.source) if c.source else \
         '<span class="muted">not given</span>'
     rule_text = _c(c.text) + (f'<br><span class="muted">{_e(c.origin)}</span>' if c.origin else "")
     return [setting, actual, _e(c.required), source, rule_text]
 
 
-def _source_html(entry: str) -> str:
-    name, mark, path = entry.partition(" $")
-    return f"{_e(name)}<br>{_c('$' + path)}" if mark else _e(entry)
+def _origin_html(origin: ValueOrigin) -> str:
+    """The input's name, and its place in code below it."""
+    return f"{_e(origin.input)}<br>{_c(origin.place())}" if origin.path is not None else _e(origin.text())

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from ..errors import redact
-from ..outcome import Cause, Condition, ConflictRecord, Report, RuleOutcome, ScenarioRecord, Status
+from ..outcome import Cause, Condition, ConflictRecord, Report, RuleOutcome, ScenarioRecord, Status, origins_text
 from .fleet_detail import sorted_conflicts
 
 SCHEMA = "bitlocker-rules/report/1"
@@ -81,7 +81,7 @@ def _scenario(scenario: ScenarioRecord, report: Report) -> dict[str, Any]:
 def _cause(cause: Cause) -> dict[str, Any]:
     return {
         "kind": cause.kind, "fact": cause.fact, "label": cause.label, "actual": cause.actual,
-        "severity": cause.severity, "source": cause.source,
+        "severity": cause.severity, "source": origins_text(cause.source),
         "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in cause.values],
         "rules": [{"ruleset": r.ruleset, "rule": r.rule, "title": r.title, "severity": r.severity,
                    "status": r.status.value, "required": r.required} for r in cause.rules],
@@ -92,7 +92,7 @@ def _cause(cause: Cause) -> dict[str, Any]:
 def _condition(c: Condition) -> dict[str, Any]:
     return {
         "fact": c.fact, "label": c.label, "actual": c.actual, "required": c.required,
-        "status": c.status.value, "text": c.text, "location": c.origin, "source": c.source,
+        "status": c.status.value, "text": c.text, "location": c.origin, "source": origins_text(c.source),
         "conflict": c.conflict, "decisive": c.decisive, "role": c.role,
         "explanation": c.sentence(),
     }

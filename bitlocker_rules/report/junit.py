@@ -26,7 +26,7 @@ from io import StringIO
 from typing import TextIO
 
 from ..errors import redact
-from ..outcome import Citation, Condition, Report, RuleOutcome, Status
+from ..outcome import Citation, Condition, Report, RuleOutcome, Status, origins_text
 from .fleet_detail import RuleExamples, examples_by_rule, reasons_by_rule
 from .wording import citations, plural
 
@@ -62,7 +62,7 @@ def _details(outcome: RuleOutcome, report: Report) -> str:
         if c.text:
             lines.append(f"    rule text: {c.text}" + (f"  ({c.origin})" if c.origin else ""))
         if c.source:
-            lines.append(f"    value from: {c.source}")
+            lines.append(f"    value from: {origins_text(c.source)}")
     if outcome.status in (Status.FAIL, Status.UNKNOWN) and outcome.remediation:
         lines.append(f"fix: {outcome.remediation}")
     if outcome.events:

@@ -15,14 +15,15 @@ from tabulate import tabulate
 
 from ..errors import redact
 from ..outcome import (
-    Cause, Condition, ConflictRecord, InputRecord, NoteOutcome, Report, RuleOutcome, RuleTurnOff, Status, Undecided,
+    Cause, Condition, ConflictRecord, InputRecord, NoteOutcome, Origins, Report, RuleOutcome, RuleTurnOff, Status,
+    Undecided, ValueOrigin,
 )
 from .fleet_detail import (
     DEFAULT_LIMIT, examples_by_rule, fleet_scenarios, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
 )
 from .wording import (
-    STATUS_WORDS, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, plural, rules_broken,
-    scenario_pending, shown_outcomes, value_from, verdict,
+    STATUS_WORDS, by_file, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, plural,
+    rules_broken, scenario_pending, shown_outcomes, verdict,
 )
 
 _STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "**FAIL**", Status.UNKNOWN: "unknown",
@@ -140,9 +141,9 @@ def _cause(number: int, cause: Cause, report: Report) -> list[str]:
     facts = [text(rules_broken(cause).capitalize())]
     if cause.fact:
         facts.append(code(cause.fact, table=False))
-    source = value_from(cause.source, report.inputs) if cause.kind != "conflict" else ""
-    if source:
-        facts.append("value from " + _source_cell(source).replace("<br>", "; "))
+    origins = by_file(cause.source, report.inputs) if cause.kind != "conflict" else []
+    if origins:
+        facts.append("value from " + "; ".join(_origin_cell(o) for o in origins))
     lines += [" · ".join(facts), "",
               _table(["Rule", "Severity", "Title", "Needs"],
                      [[code(r.rule), text(r.severity), text(r.title), text(r.required)] for r in cause.rules])]
@@ -312,15 +313,14 @@ def _conditions_table(conditions: Sequence[Condition], conflicts: Mapping[str, C
     return _table(["Setting", "Verdict", "Actual value", "Required", "Value from", "Rule text"], rows)
 
 
-def _source_cell(source: str) -> str:
-    """``policy 'A' (id) $.x.y`` as the input's name and the JSON path in code, one per line."""
-    if not source:
-        return "*not given*"
-    cells = []
-    for entry in source.split("; "):
-        name, mark, path = entry.partition(" $")
-        cells.append(f"{text(name)} {code('$' + path)}" if mark else text(entry))
-    return "<br>".join(cells)
+def _source_cell(origins: Origins) -> str:
+    """Where a value came from, one origin per line (``*not given*`` when nothing says)."""
+    return "<br>".join(_origin_cell(o) for o in origins) if origins else "*not given*"
+
+
+def _origin_cell(origin: ValueOrigin) -> str:
+    """``policy 'A' (id) `$.x.y` ``: the input's name, and its place in code."""
+    return f"{text(origin.input)} {code(origin.place())}" if origin.path is not None else text(origin.text())
 
 
 def _inputs(inputs: Sequence[InputRecord]) -> list[str]:

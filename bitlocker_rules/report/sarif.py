@@ -2,12 +2,13 @@
 
 A result is one condition of a rule that failed (level from the rule's severity) or could not
 be decided (level ``note``), whose value came from an input file: a policy export or a device
-file. ``Condition.source`` names the input and the JSON path of the value (``policy 'Name'
-(id) $.bitLockerSystemDrivePolicy.startupAuthenticationTpmPinUsage``); the input is matched
-by name with ``Report.inputs`` and the path is resolved to a line and column by scanning
-the file's JSON text (``locate_json_path``), so code scanning shows the finding on the line
-of the setting. A value several policies agree on (or disagree on, for a conflict) gives one
-result with a location in each file.
+file. ``Condition.source`` holds a ``ValueOrigin`` per place the value came from: the input's
+name (``policy 'Name' (id)``) and the JSON path of the value
+(``("bitLockerSystemDrivePolicy", "startupAuthenticationTpmPinUsage")``); the input is matched
+by name with ``Report.inputs`` and the path is resolved to a line and column by scanning the
+file's JSON text (``jsonpath.locate_json_offsets``), so code scanning shows the finding on the
+line of the setting. A value several policies agree on (or disagree on, for a conflict) gives
+one result with a location in each file.
 """
 
 from __future__ import annotations
@@ -17,281 +18,27 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote
 
 from ..errors import InputError, redact
-from ..outcome import Citation, Condition, InputRecord, Report, RuleOutcome, ScenarioRecord, Status
+from ..jsonpath import json_path_text, locate_json_offsets
+from ..outcome import (
+    Citation, Condition, InputRecord, Report, RuleOutcome, ScenarioRecord, Status, ValueOrigin, origins_text,
+)
 from ..reading import input_text
 from ..resources import installed_version
-from ..source import SourceText
+from ..source import Location, SourceText, Span
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "bitlocker-rules"
 _LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
-Segment = str | int
 ReadText = Callable[[str], str | None]
 
 
-# --- JSON paths -----------------------------------------------------------------------------
-
-
-def parse_json_path(path: str, start: int = 0) -> tuple[tuple[Segment, ...], int]:
-    """The segments of a JSONPath at ``path[start:]`` and the offset just after it.
-
-    Accepts ``$``, ``.name``, ``[3]``, ``["name"]`` (a JSON string, escapes allowed) and
-    ``['name']``; stops at the first character that cannot continue the path (a space
-    before a note such as ``<data id=...>``). Raises ValueError when there is no path.
-    """
-    if path[start : start + 1] != "$":
-        raise ValueError(f"a JSON path starts with $: {path[start:]!r}")
-    i, segments = start + 1, []
-    while i < len(path):
-        ch = path[i]
-        if ch == ".":
-            j = i + 1
-            while j < len(path) and path[j] not in ".[ \t;":
-                j += 1
-            if j == i + 1:
-                raise ValueError(f"empty name in JSON path at offset {i}")
-            segments.append(path[i + 1 : j])
-            i = j
-        elif ch == "[":
-            j = i + 1
-            if path[j : j + 1] in ('"', "'"):
-                name, j = _string(path, j)
-                segments.append(name)
-            else:
-                k = j
-                while k < len(path) and path[k].isdigit():
-                    k += 1
-                if k == j:
-                    raise ValueError(f"expected an index or a quoted name in JSON path at offset {j}")
-                segments.append(int(path[j:k]))
-                j = k
-            if path[j : j + 1] != "]":
-                raise ValueError(f"expected ] in JSON path at offset {j}")
-            i = j + 1
-        else:
-            break
-    return tuple(segments), i
-
-
-class Region(NamedTuple):
-    """1-based start line and column, and the end (column just after the last character)."""
-
-    start_line: int
-    start_column: int
-    end_line: int
-    end_column: int
-
-
-_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "'": "'"}
-_WHITESPACE = " \t\n\r\ufeff"
-_LITERAL_END = ",]}:" + _WHITESPACE
-
-
-def _string(text: str, i: int) -> tuple[str, int]:
-    """Decode the quoted string starting at ``text[i]``; return it and the offset after it."""
-    quote_char, out, i = text[i], [], i + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == quote_char:
-            return "".join(out), i + 1
-        if ch != "\\":
-            out.append(ch)
-            i += 1
-            continue
-        escape = text[i + 1 : i + 2]
-        if escape == "u":
-            code = int(text[i + 2 : i + 6], 16) if len(text[i + 2 : i + 6]) == 4 else -1
-            if code < 0:
-                raise ValueError(f"bad \\u escape at offset {i}")
-            i += 6
-            if 0xD800 <= code < 0xDC00 and text[i : i + 2] == "\\u":  # a surrogate pair
-                low = int(text[i + 2 : i + 6], 16)
-                if 0xDC00 <= low < 0xE000:
-                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                    i += 6
-            out.append(chr(code))
-        elif escape in _ESCAPES:
-            out.append(_ESCAPES[escape])
-            i += 2
-        else:
-            raise ValueError(f"bad escape at offset {i}")
-    raise ValueError("unterminated string")
-
-
-def _skip_ws(text: str, i: int) -> int:
-    while i < len(text) and text[i] in _WHITESPACE:
-        i += 1
-    return i
-
-
-def _skip_value(text: str, i: int) -> int:
-    """The offset just after the JSON value starting at ``text[i]`` (no recursion)."""
-    if i >= len(text):
-        raise ValueError("expected a value, found the end of the text")
-    ch = text[i]
-    if ch == '"':
-        return _string(text, i)[1]
-    if ch not in "[{":
-        j = i
-        while j < len(text) and text[j] not in _LITERAL_END:
-            j += 1
-        if j == i:
-            raise ValueError(f"expected a value at offset {i}")
-        return j
-    depth = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == '"':
-            i = _string(text, i)[1]
-            continue
-        if ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    raise ValueError("unterminated array or object")
-
-
-def _member(text: str, i: int, name: str) -> tuple[int, int] | None:
-    """In the object at ``text[i]``, the offsets of the key and of the value of ``name``.
-
-    Like a JSON parser, the last of duplicate keys wins.
-    """
-    found = None
-    i = _skip_ws(text, i + 1)
-    if text[i : i + 1] == "}":
-        return None
-    while i < len(text):
-        if text[i] != '"':
-            raise ValueError(f"expected a key at offset {i}")
-        key, after = _string(text, i)
-        colon = _skip_ws(text, after)
-        if text[colon : colon + 1] != ":":
-            raise ValueError(f"expected : at offset {colon}")
-        value = _skip_ws(text, colon + 1)
-        if key == name:
-            found = (i, value)
-        i = _skip_ws(text, _skip_value(text, value))
-        if text[i : i + 1] == ",":
-            i = _skip_ws(text, i + 1)
-        elif text[i : i + 1] == "}":
-            return found
-        else:
-            raise ValueError(f"expected , or }} at offset {i}")
-    raise ValueError("unterminated object")
-
-
-def _element(text: str, i: int, index: int) -> int | None:
-    """In the array at ``text[i]``, the offset of element ``index``."""
-    i = _skip_ws(text, i + 1)
-    if text[i : i + 1] == "]":
-        return None
-    for n in range(index + 1):
-        if n == index:
-            return i
-        i = _skip_ws(text, _skip_value(text, i))
-        if text[i : i + 1] == ",":
-            i = _skip_ws(text, i + 1)
-        else:
-            return None
-    return None
-
-
-def locate_json_offsets(text: str, segments: Sequence[Segment]) -> tuple[int, int, int]:
-    """Offsets (start, end, depth) of the deepest value on ``segments`` that exists.
-
-    ``start`` is the member's key for an object member (so the region starts on the line
-    that names the property), the value itself for an array element or the root; ``end`` is
-    just after the value; ``depth`` is how many segments were resolved (all of them when
-    the path exists). Raises ValueError for text that is not JSON on the way.
-    """
-    value = _skip_ws(text, 0)
-    start, depth = value, 0
-    for segment in segments:
-        ch = text[value : value + 1]
-        if ch == "{" and isinstance(segment, str):
-            found = _member(text, value, segment)
-            if found is None:
-                break
-            start, value = found
-        elif ch == "[" and isinstance(segment, int):
-            element = _element(text, value, segment)
-            if element is None:
-                break
-            start = value = element
-        else:
-            break
-        depth += 1
-    return start, _skip_value(text, value), depth
-
-
-def locate_json_path(text: str, path: str | Sequence[Segment]) -> Region | None:
-    """The region of the value at a JSONPath in JSON ``text``, or None if it is not there."""
-    segments = parse_json_path(path)[0] if isinstance(path, str) else tuple(path)
-    try:
-        start, end, depth = locate_json_offsets(text, segments)
-    except ValueError:
-        return None
-    if depth < len(segments):
-        return None
-    return _region(SourceText(text), start, end)
-
-
-def _region(source: SourceText, start: int, end: int) -> Region:
-    line, column = source.position(start)
-    end_line, end_column = source.position(end)
-    return Region(line, column, end_line, end_column)
-
-
-# --- sources ------------------------------------------------------------------------------
-
-
-class SourceRef(NamedTuple):
-    """One place a value came from: the input's name, the JSON path, and any note after it."""
-
-    name: str
-    path: tuple[Segment, ...]
-    note: str
-
-
-def split_source(source: str, names: Iterable[str] = ()) -> list[SourceRef]:
-    """``"policy 'A' (1) $.x; policy 'B' (2) $.y <data id=Z>"`` as one SourceRef per input.
-
-    Known input ``names`` are matched first (so a name may hold `` $`` or ``; ``); otherwise
-    the name is everything before `` $``. Entries without a JSON path (a vocabulary grant)
-    are skipped. After a path, the next ``; `` starts the next entry.
-    """
-    names = sorted(set(names), key=len, reverse=True)
-    refs, i = [], 0
-    while i < len(source):
-        name = next((n for n in names if source.startswith(n + " $", i)), None)
-        if name is None:
-            mark, semi = source.find(" $", i), source.find("; ", i)
-            if mark < 0:
-                break
-            if 0 <= semi < mark:  # an entry without a path
-                i = semi + 2
-                continue
-            name = source[i:mark]
-        try:
-            path, after = parse_json_path(source, i + len(name) + 1)
-        except ValueError:
-            after = i + len(name) + 1
-            path = None
-        following = source.find("; ", after)
-        following = len(source) if following < 0 else following
-        if path is not None:
-            refs.append(SourceRef(name, path, source[after:following].strip()))
-        i = following + 2
-    return refs
+# --- locations -----------------------------------------------------------------------------
 
 
 _DATA_ID = re.compile(r"<data id=([^>\s]+)>")
@@ -314,8 +61,10 @@ class _Locator:
     def locations(self, condition: Condition) -> list[dict[str, Any]]:
         """One SARIF location per input the condition's value came from (none if unknown)."""
         found = []
-        for ref in split_source(condition.source, (i.name for i in self.inputs)):
-            candidates = [i for i in self.inputs if i.name == ref.name]
+        for ref in condition.source:
+            if ref.path is None:  # not read from a place in a file (a vocabulary grant)
+                continue
+            candidates = [i for i in self.inputs if i.name == ref.input]
             best = None
             for candidate in candidates:
                 located = self._locate(candidate, ref)
@@ -329,20 +78,20 @@ class _Locator:
                 found.append(_location(candidates[0].file, None, ref))
         return found
 
-    def _locate(self, record: InputRecord, ref: SourceRef) -> tuple[dict[str, Any], int] | None:
+    def _locate(self, record: InputRecord, ref: ValueOrigin) -> tuple[dict[str, Any], int] | None:
         source = self.text(record.file)
-        if source is None:
+        if source is None or ref.path is None:
             return None
         try:
             start, end, depth = locate_json_offsets(source.text, ref.path)
         except ValueError:
             return None
-        match = _DATA_ID.search(ref.note)
+        match = _DATA_ID.search(ref.note or "")
         if match and depth == len(ref.path):  # an ADMX value: point at its <data id=...>
             inner = source.text.find(match.group(1), start, end)
             if inner >= 0:
                 start, end = inner, inner + len(match.group(1))
-        return _location(record.file, _region(source, start, end), ref), depth
+        return _location(record.file, source.location(Span(start, end)), ref), depth
 
 
 def _read_file(file: str) -> str | None:
@@ -360,29 +109,17 @@ def artifact_uri(file: str) -> str:
     return quote(str(PurePosixPath(*path.parts)) if path.parts else file, safe="/")
 
 
-def _location(file: str, region: Region | None, ref: SourceRef) -> dict[str, Any]:
+def _location(file: str, region: Location | None, ref: ValueOrigin) -> dict[str, Any]:
     physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(file)}}
     physical["region"] = (
         {"startLine": region.start_line, "startColumn": region.start_column,
          "endLine": region.end_line, "endColumn": region.end_column}
         if region is not None else {"startLine": 1}
     )
-    path = _path_text(ref.path)
+    path = json_path_text(ref.path or (), ascii_only=False)
     return {"physicalLocation": physical,
             "logicalLocations": [{"fullyQualifiedName": path, "kind": "member"}],
-            "message": {"text": f"{ref.name} {path}" + (f" {ref.note}" if ref.note else "")}}
-
-
-def _path_text(segments: Sequence[Segment]) -> str:
-    out = "$"
-    for segment in segments:
-        if isinstance(segment, int):
-            out += f"[{segment}]"
-        elif re.fullmatch(r"[A-Za-z_]\w*", segment):
-            out += f".{segment}"
-        else:
-            out += f"[{json.dumps(segment, ensure_ascii=False)}]"
-    return out
+            "message": {"text": f"{ref.input} {path}" + (f" {ref.note}" if ref.note else "")}}
 
 
 def _rule_location(location: str, message: str, ident: int) -> dict[str, Any] | None:
@@ -468,7 +205,7 @@ def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
         "required": condition.required,
         "ruleText": condition.text,
         "ruleLocation": condition.origin,
-        "source": condition.source,
+        "source": origins_text(condition.source),
         "decisive": condition.decisive,
     }
     if condition.conflict:
@@ -476,7 +213,7 @@ def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
     if devices is not None:
         properties["devices"] = devices
     fingerprint = hashlib.sha256(
-        "\x1f".join([outcome.ruleset, outcome.rule, condition.fact, condition.source]).encode()
+        "\x1f".join([outcome.ruleset, outcome.rule, condition.fact, origins_text(condition.source)]).encode()
     ).hexdigest()[:32]
     result: dict[str, Any] = {
         "ruleId": outcome.rule,
@@ -563,7 +300,8 @@ def render_sarif(report: Report, *, read_text: ReadText | None = None) -> str:
 
 def _rules(outcomes: Iterable[RuleOutcome], cited: Callable[[str], Citation] | None = None,
            ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    rules, index = [], {}
+    rules: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
     for outcome in outcomes:
         if outcome.rule not in index:
             index[outcome.rule] = len(rules)
@@ -591,8 +329,8 @@ class FleetSarif:
         self._outcomes: dict[str, RuleOutcome] = {}
         for outcome in rules:
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
-        self._found: dict[tuple[str, str, str, str], list] = {}  # key -> [outcome, condition, locations, devices]
-        self._counted: dict[tuple[str, str, str, str], int] = {}  # devices per finding since the last take()
+        self._found: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], list] = {}  # key -> [outcome, condition, locations, devices]
+        self._counted: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], int] = {}  # devices per finding since the last take()
         self._by_outcome: dict[int, tuple[RuleOutcome, list]] = {}
         self._citations: dict[str, Citation] = {c.id: c for c in citations}
 
@@ -612,17 +350,19 @@ class FleetSarif:
                 self._found[key][3] += 1
                 self._counted[key] = self._counted.get(key, 0) + 1
 
-    def _keys(self, outcome: RuleOutcome) -> list[tuple[str, str, str, str]]:
+    def _keys(self, outcome: RuleOutcome) -> list[tuple[str, str, str, tuple[ValueOrigin, ...]]]:
         """The keys of an outcome's findings located in an input file (remembered by outcome:
         a fleet's devices share their explanations)."""
         known = self._by_outcome.get(id(outcome))
         if known is not None and known[0] is outcome:
             return known[1]
         keys = []
+        locator = self._locator or _Locator(self.inputs, self._read_text)
+        self._locator = locator
         for condition in _findings(outcome):
             key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
             if key not in self._found:
-                locations = self._locator.locations(condition)
+                locations = locator.locations(condition)
                 if not locations:  # a value from a fleet row, not from a file: nothing to keep
                     continue
                 self._found[key] = [outcome, condition, locations, 0]

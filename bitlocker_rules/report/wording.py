@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
+
 from ..errors import clip, escape_controls
-from ..outcome import Cause, ConflictRecord, InputRecord, Report, RuleOutcome, ScenarioRecord, Status
+from ..outcome import (
+    Cause, ConflictRecord, InputRecord, Origins, Report, RuleOutcome, ScenarioRecord, Status, ValueOrigin,
+)
 
 STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "fail", Status.UNKNOWN: "unknown",
                 Status.NOT_APPLICABLE: "does not apply"}
@@ -83,18 +87,20 @@ def status_tag(outcome: RuleOutcome) -> str:
     return ", ".join([STATUS_WORDS[outcome.status], outcome.severity] + (["advice"] if outcome.advice else []))
 
 
-def value_from(source: str, inputs: Sequence[InputRecord]) -> str:
-    """Where a value came from, by file: ``examples/device-legacy.json $.facts.os_version``.
+def value_from(origins: Origins, inputs: Sequence[InputRecord]) -> str:
+    """Where a value came from, by file: ``examples/device-legacy.json $.facts.os_version``."""
+    return "; ".join(o.text() for o in by_file(origins, inputs))
 
-    A source names the input (``device 'NAME' (id) $.path``); the file the input was read
-    from says more to a reviewer, who can open it. Unknown names are kept as they are.
+
+def by_file(origins: Origins, inputs: Sequence[InputRecord]) -> list[ValueOrigin]:
+    """``origins`` with each input named by its file, each once.
+
+    An origin names the input (``device 'NAME' (id)``); the file the input was read from says
+    more to a reviewer, who can open it. Inputs not read from a file keep their names.
     """
     files = {i.name: i.file for i in inputs}
-    entries = []
-    for entry in filter(None, source.split("; ")):
-        name, mark, path = entry.partition(" $")
-        entries.append(f"{files[name]} ${path}" if mark and name in files else entry)
-    return "; ".join(dict.fromkeys(entries))
+    return list(dict.fromkeys(attrs.evolve(o, input=files[o.input]) if o.path is not None and o.input in files
+                              else o for o in origins))
 
 
 def rules_broken(cause: Cause) -> str:
