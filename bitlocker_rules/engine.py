@@ -26,7 +26,7 @@ from .errors import Diagnostic, RulesError, redact, suggest
 from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
-    PASSED, ConflictRecord, Decision, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, input_name,
+    PASSED, ConflictRecord, Decision, NoteOutcome, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, input_name,
     require, severity_threshold, usage_error,
 )
 from .requirements import citations
@@ -302,7 +302,7 @@ class Engine:
             self._remember(key, cached)
         return cached
 
-    def _note(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]):
+    def _note(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> NoteOutcome:
         key = self._memo_key(("note", loaded.id, rule.id), self._note_reads[("note", loaded.id, rule.id)], values)
         cached = self._recall(key)
         if cached is None:
@@ -322,7 +322,8 @@ class Engine:
         )
 
     @staticmethod
-    def _memo_key(head: tuple, reads, values: Mapping[str, Any]) -> tuple | None:
+    def _memo_key(head: tuple[Any, ...], reads: tuple[tuple[str, tuple[str, ...] | None], ...],
+                  values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """What an explanation depends on: each fact's value, a collection by the fields the rule reads.
 
         Two collections that agree on those fields, item by item, explain alike (reasons name

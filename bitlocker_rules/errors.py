@@ -323,7 +323,7 @@ def _normalised(text: str, escapes: bool) -> tuple[str, list[_Anchors]]:
     return text, layers
 
 
-def _rewritten(text: str, pattern: re.Pattern, plain_of) -> tuple[str, _Anchors]:
+def _rewritten(text: str, pattern: re.Pattern[str], plain_of: Callable[[re.Match[str]], str | None]) -> tuple[str, _Anchors]:
     """``text`` with each match of ``pattern`` replaced by ``plain_of(match)`` (left alone when
     that is None); anchors (where the change ends in the new text, its start and end in
     ``text``, its length in the new text: 0 or 1) map positions back."""
@@ -357,15 +357,18 @@ def _plain(char: str) -> str | None:
 def _escaped_plain(escape: str) -> str | None:
     """How the pattern reads an escape: as _plain reads its character, or as the character
     itself when that starts another escape; None (left as it is) for anything else."""
-    char = _escaped_char(_escape_pattern().fullmatch(escape))
+    match = _escape_pattern().fullmatch(escape)
+    char = _escaped_char(match) if match is not None else None
     if char is None:
         return None
     return char if char in _ESCAPE_CHARS else _plain(char)
 
 
-def _escaped_char(match: re.Match) -> str | None:
+def _escaped_char(match: re.Match[str]) -> str | None:
     """The character an escape stands for, or None when it is no valid escape of one."""
     kind = match.lastgroup
+    if kind is None:  # the pattern's alternatives are all named groups: one of them matched
+        return None
     value = match.group(kind)
     if kind == "low":  # a surrogate pair: both halves matched
         high, low = int(match.group("high"), 16), int(value, 16)
@@ -479,12 +482,20 @@ class DuplicateKeyError(ValueError):
         return type(self), (self.key,)
 
 
+def _first_repeated(keys: Iterable[str]) -> str:
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            return key
+        seen.add(key)
+    raise ValueError("no key is repeated")
+
+
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object from its pairs, refusing a key given twice (``DuplicateKeyError``): plain
     ``json.loads`` keeps the last value and drops the others without a word. Use it as
     ``json.loads(text, object_pairs_hook=unique_keys)``."""
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        seen: set[str] = set()
-        raise DuplicateKeyError(next(key for key, _ in pairs if key in seen or seen.add(key)))
+        raise DuplicateKeyError(_first_repeated(key for key, _ in pairs))
     return obj

@@ -30,14 +30,21 @@ class Conflict:
     values: tuple[tuple[Origins, Any], ...]  # (where the value came from, value)
 
 
+def _read_only(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(values))
+
+
+def _read_only_origins(origins: Mapping[str, Origins | str]) -> Mapping[str, Origins]:
+    return MappingProxyType({fact: as_origins(origin) for fact, origin in origins.items()})
+
+
 @frozen
 class Facts:
     """Typed fact values by name (an absent name is missing), their origins and conflicts."""
 
-    values: Mapping[str, Any] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
+    values: Mapping[str, Any] = field(factory=dict, converter=_read_only)
     # A text given for an origin (a record built by hand) is kept as a note: nothing parses it.
-    origins: Mapping[str, Origins] = field(
-        factory=dict, converter=lambda m: MappingProxyType({f: as_origins(o) for f, o in m.items()}))
+    origins: Mapping[str, Origins] = field(factory=dict, converter=_read_only_origins)
     conflicts: tuple[Conflict, ...] = ()
     name: str = ""
     # The policies merged into these facts, each with its own settings, when there are several:
@@ -56,7 +63,7 @@ class Facts:
 
 
 def facts_from_mapping(
-    mapping: Mapping[str, Any],
+    mapping: Mapping[Any, Any],
     vocabulary: Vocabulary | None = None,
     *,
     origin: str = "<input>",
@@ -172,7 +179,8 @@ def _same_name(a: Any, b: str) -> bool:
     return isinstance(a, str) and a.strip().casefold() == b.casefold()
 
 
-def _unknown_fact(fact_name, where, origin, vocabulary, allowed) -> Diagnostic:
+def _unknown_fact(fact_name: str, where: str, origin: str, vocabulary: Vocabulary,
+                  allowed: tuple[str, ...] | None) -> Diagnostic:
     choices = [f for f, d in vocabulary.facts.items() if not allowed or d.namespace in allowed]
     hint = suggest(fact_name, choices)
     if hint is None:
@@ -214,13 +222,7 @@ def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:
     sets policy facts is kept as a profile (a merged part brings its own profiles).
     UsageError when a part is not a Facts record (an imported policy or device: pass its ``.facts``).
     """
-    if isinstance(parts, (str, bytes, Facts)) or not isinstance(parts, Iterable):
-        raise usage_error("merge_facts(parts)", parts, "a list of Facts records")
-    parts = list(parts)
-    for part in parts:
-        if not isinstance(part, Facts):
-            hint = "pass its .facts" if isinstance(getattr(part, "facts", None), Facts) else None
-            raise usage_error("merge_facts(parts)", part, "a list of Facts records", hint=hint)
+    parts = _facts_parts(parts)
     values: dict[str, Any] = {}
     origins: dict[str, Origins] = {}
     given: dict[str, list[tuple[Origins, Any]]] = {}  # only facts that more than one source sets
@@ -290,7 +292,19 @@ def load_device_file(path: str | Path, vocabulary: Vocabulary | None = None) -> 
                               allowed=("device", "actor", "action", "tenant"), path="$.facts", name=name)
 
 
-def _section(data: Any, key: str, path) -> Mapping[str, Any]:
+def _facts_parts(parts: object) -> list[Facts]:
+    """``merge_facts``'s argument as a list, checked: callers without type checking pass anything."""
+    if isinstance(parts, (str, bytes, Facts)) or not isinstance(parts, Iterable):
+        raise usage_error("merge_facts(parts)", parts, "a list of Facts records")
+    listed = list(parts)
+    for part in listed:
+        if not isinstance(part, Facts):
+            hint = "pass its .facts" if isinstance(getattr(part, "facts", None), Facts) else None
+            raise usage_error("merge_facts(parts)", part, "a list of Facts records", hint=hint)
+    return listed
+
+
+def _section(data: Any, key: str, path: str | Path) -> Mapping[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get(key), dict):
         raise InputError([Diagnostic(
             "I101", f"expected a JSON object with an object `{key}`", path=f"$.{key}", file=input_name(path),

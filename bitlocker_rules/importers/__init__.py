@@ -31,10 +31,10 @@ Errors are InputError with JSON paths; recovery keys and passwords are never kep
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 POLICY_TYPE_FACT = "policy.policy_type"
+_Imported = TypeVar("_Imported", ImportedPolicy, ImportedDevice)
 DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")
 _ACCEPTED_POLICIES = (
     "a Graph windows10EndpointProtectionConfiguration, a settings-catalog configurationPolicy with "
@@ -72,7 +73,7 @@ _ACCEPTED_DEVICES = (
 )
 
 
-def _exactly_one(found: tuple, noun: str, plural: str, origin: str):
+def _exactly_one(found: tuple[_Imported, ...], noun: str, plural: str, origin: str) -> _Imported:
     if len(found) != 1:
         raise InputError([Diagnostic(
             "I406", f"expected one {noun}, found {len(found)}", path="$", file=origin,
@@ -212,20 +213,23 @@ def _one_device(item: Any, index: OriginIndex, origin: str, path: str) -> Import
                           found.kind, tuple(collector.notices), origin, found.api_version)
 
 
-def _recovery_keys(items, index: OriginIndex, origin: str, path: str, found: Detection, notes) -> ImportedDevice:
+def _recovery_keys(items: Sequence[tuple[Any, str]], index: OriginIndex, origin: str, path: str, found: Detection,
+                   notes: tuple[Diagnostic, ...]) -> ImportedDevice:
     collector = Collector(index, origin, DEVICE_NAMESPACES)
     device_ids = _device.import_recovery_keys(items, collector, path)
     aad_id = clean(device_ids[0]) if device_ids else ""
     name = subject_name("device", "", aad_id, origin)
     facts = collector.facts(name)
-    return ImportedDevice(facts, "", "", aad_id, found.kind, tuple(collector.notices) + tuple(notes), origin,
+    return ImportedDevice(facts, "", "", aad_id, RECOVERY_KEY, tuple(collector.notices) + tuple(notes), origin,
                           found.api_version)
 
 
-def _read_each(items, read_one, index: OriginIndex, origin: str, page_notes: tuple[Diagnostic, ...]) -> tuple:
+def _read_each(items: Iterable[tuple[Any, str]], read_one: Callable[[Any, OriginIndex, str, str], _Imported],
+               index: OriginIndex, origin: str, page_notes: tuple[Diagnostic, ...]) -> tuple[_Imported, ...]:
     """Each item read by ``read_one``; every item's problems reported together; the page's notes
     go with the first item read."""
-    found, problems = [], []
+    found: list[_Imported] = []
+    problems: list[Diagnostic] = []
     for item, path in items:
         try:
             found.append(read_one(item, index, origin, path))

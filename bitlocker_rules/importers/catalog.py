@@ -10,7 +10,7 @@ choice set to ``_0`` (Disabled) makes the ADMX data-id settings below it NotConf
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .detect import graph_type_name
@@ -46,7 +46,7 @@ def read_policy_type(policy: Mapping[str, Any], collector: Collector, path: str)
     reference = policy.get("templateReference")
     family = reference.get("templateFamily") if isinstance(reference, Mapping) else None
     here = jpath(jpath(path, "templateReference"), "templateFamily")
-    plain = collector.index.members_with(fact.type.enum.name, "graph", "none")
+    plain = collector.index.members_with(fact.type.enum.name if fact.type.enum else "", "graph", "none")
     if binding is None:
         return None
     if family in (None, ""):
@@ -151,7 +151,8 @@ def _skip(collector: Collector, definition: str, path: str) -> None:
         collector.note(SKIPPED, f"`{definition}` is not a BitLocker setting; skipped", path)
 
 
-def _choice(instance, definition: str, binding: Binding | None, admx_children, collector: Collector, path: str):
+def _choice(instance: Mapping[str, Any], definition: str, binding: Binding | None, admx_children: Sequence[Binding],
+            collector: Collector, path: str) -> None:
     value_obj = instance.get("choiceSettingValue")
     here = jpath(path, "choiceSettingValue")
     if not isinstance(value_obj, Mapping):

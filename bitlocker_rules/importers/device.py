@@ -11,7 +11,7 @@ Recovery keys keep id, volume type and creation time; a ``key`` is never read or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import graph
@@ -32,7 +32,7 @@ def import_graph_device(data: Mapping[str, Any], graph_type: str, collector: Col
     graph.walk(data, graph_type, collector, path, consumed=IDENTITY_KEYS)
 
 
-def import_recovery_keys(keys: list[tuple[Any, str]], collector: Collector, path: str) -> tuple[str, ...]:
+def import_recovery_keys(keys: Sequence[tuple[Any, str]], collector: Collector, path: str) -> tuple[str, ...]:
     """``bitlockerRecoveryKey`` resources (each with its JSON path) as ``device.recovery_keys``.
 
     Returns the Entra device ids the keys belong to.

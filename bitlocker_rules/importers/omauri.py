@@ -164,7 +164,7 @@ def read_setting(uri: str, setting: Mapping[str, Any], collector: Collector, pat
     read_value(node, raw, own, admx, collector, here)
 
 
-def read_value(node: str, raw: Any, own: list[Binding], admx: list[Binding], collector: Collector, path: str):
+def read_value(node: str, raw: Any, own: list[Binding], admx: list[Binding], collector: Collector, path: str) -> None:
     """A CSP node's value: an integer or plain string for the node's fact, or an ADMX payload."""
     if isinstance(raw, str) and raw.lstrip().startswith("<"):
         try:
@@ -181,12 +181,12 @@ def read_value(node: str, raw: Any, own: list[Binding], admx: list[Binding], col
                 collector.note(SKIPPED, "<data/> elements of a <disabled/> payload have no effect; skipped", path)
             return
         for data_id, value in payload.data:
-            binding = collector.index.csp_data.get((node, data_id.lower()))
-            if binding is None:
+            data_binding = collector.index.csp_data.get((node, data_id.lower()))
+            if data_binding is None:
                 collector.note(UNDECLARED, f"data id `{data_id}` of {node} is not declared in the vocabulary; "
                                            "skipped", path)
                 continue
-            collector.take(binding, value, path, f"<data id={data_id}>")
+            collector.take(data_binding, value, path, f"<data id={data_id}>")
         return
     if admx:
         collector.error("I404", "this node takes an ADMX payload", path,

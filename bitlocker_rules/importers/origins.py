@@ -18,7 +18,7 @@ from typing import Any
 from attrs import field, frozen
 
 from ..errors import Diagnostic, VocabularyError, redact
-from ..vocabulary import Fact, Vocabulary
+from ..vocabulary import EnumType, Fact, Vocabulary
 
 GRAPH, CATALOG, CSP = "graph", "catalog", "csp"
 NOT_CONFIGURED = "NotConfigured"
@@ -26,6 +26,17 @@ BITLOCKER_NODE = "./device/vendor/msft/bitlocker/"
 CATALOG_PREFIX = "device_vendor_msft_bitlocker_"
 _LEADING_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
 _DIGITS = re.compile(r"^\s*-?\d+\s*$")
+
+
+def _enum_of(fact: Fact) -> EnumType:
+    """An enum fact's enumeration (the bindings that ask for it are declared on enum facts only)."""
+    if fact.type.enum is None:
+        raise TypeError(f"{fact.name} is not an enum fact")
+    return fact.type.enum
+
+
+def _read_only(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(values))
 
 
 class Unmappable(ValueError):
@@ -42,7 +53,7 @@ class Binding:
     graph_type: str = ""
     data_id: str = ""
     weak: bool = False  # an alternate origin: fills in only when the primary gave nothing
-    values: Mapping[str, Any] = field(factory=dict, converter=lambda m: MappingProxyType(dict(m)))
+    values: Mapping[str, Any] = field(factory=dict, converter=_read_only)
     numeric: str = ""  # Graph numbers of this enum are this source's numbers
     empty: tuple = ()  # raw values that mean "no records" (flags collections)
     owner: str = ""  # for a field binding: the collection fact's name
@@ -237,13 +248,13 @@ class OriginIndex:
 
     def member_table(self, fact: Fact, source: str) -> dict[tuple, str]:
         """Raw value (keyed by kind) → member name, for one enum fact and one source."""
-        cache_key = (fact.name, fact.type.enum.name, source)
+        cache_key = (fact.name, _enum_of(fact).name, source)
         table = self._members.get(cache_key)
         if table is None:
             table, raws = {}, []
-            for member in fact.type.enum.members:
+            for member in _enum_of(fact).members:
                 given = fact.member_values.get(member.name, {})
-                raw = given[source] if source in given else self.member_origin(fact.type.enum.name, member.name, source)
+                raw = given[source] if source in given else self.member_origin(_enum_of(fact).name, member.name, source)
                 if raw is None:
                     continue
                 key = _graph_key(raw) if source == GRAPH else _int_key(raw)
@@ -315,15 +326,16 @@ class OriginIndex:
         key = _graph_key(raw) if source == GRAPH else _int_key(raw)
         if key is not None and key in table:
             return table[key]
-        if source == GRAPH and binding.numeric and _int_key(raw) is not None:
+        number = _int_key(raw)
+        if source == GRAPH and binding.numeric and number is not None:
             numbers = self.member_table(fact, binding.numeric)
-            if _int_key(raw) in numbers:
-                return numbers[_int_key(raw)]
+            if number in numbers:
+                return numbers[number]
         if source == GRAPH and isinstance(raw, str):
             # Member names and labels are unambiguous; Graph strings whose spelling the
             # reference marks UNCONFIRMED (skuFamily, secureBoot) are matched this way.
             folded = _fold(raw)
-            for member in fact.type.enum.members:
+            for member in _enum_of(fact).members:
                 if folded in (_fold(member.name), _fold(fact.member_label(member.name))):
                     return member.name
         raise Unmappable(self.expected(binding))
@@ -332,10 +344,10 @@ class OriginIndex:
         """What a source may carry for this binding's enum fact, in the source's own terms."""
         fact, source = binding.fact, binding.source
         self.member_table(fact, source)
-        raws = self._raws[(fact.name, fact.type.enum.name, source)]
-        enum = f"enum {fact.type.enum.name}"
+        raws = self._raws[(fact.name, _enum_of(fact).name, source)]
+        enum = f"enum {_enum_of(fact).name}"
         if source == GRAPH:
-            shown_raws = [json.dumps(r) for r in raws] or [json.dumps(m) for m in fact.type.enum.member_names]
+            shown_raws = [json.dumps(r) for r in raws] or [json.dumps(m) for m in _enum_of(fact).member_names]
             return f"one of {', '.join(shown_raws)} (Graph values of {enum})"
         if source == CATALOG:
             options = ", ".join(f"`{binding.key}_{r}`" for r in raws)
@@ -368,7 +380,7 @@ class OriginIndex:
 
     def _flags(self, binding: Binding, spec: Fact, raw: Any) -> tuple:
         """A flags value (an integer bitmask, or Graph flag names) as one record per flag."""
-        enum = spec.type.enum
+        enum = _enum_of(spec)
         order = {m.name: i for i, m in enumerate(enum.members)}
         number_key = "graph_number" if binding.source == GRAPH else CSP
         numbers = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -183,7 +183,7 @@ class Collector:
             self.values[fact.name], self.paths[fact.name] = value, where
             self.places[fact.name] = _place(path, note)
 
-    def imply_not_configured(self, bindings: list[Binding], path: str) -> None:
+    def imply_not_configured(self, bindings: Sequence[Binding], path: str) -> None:
         """A disabled ADMX parent or a null Graph object: its settings are not configured."""
         for binding in bindings:
             enum = binding.fact.type.enum

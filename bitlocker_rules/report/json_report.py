@@ -101,7 +101,7 @@ def _condition(c: Condition) -> dict[str, Any]:
 FLEET_SCHEMA = "bitlocker-rules/fleet/1"
 
 
-def fleet_to_dict(summary) -> dict[str, Any]:
+def fleet_to_dict(summary: Any) -> dict[str, Any]:
     """A fleet summary as plain JSON-ready data."""
     return {
         "schema": FLEET_SCHEMA,
@@ -125,6 +125,6 @@ def fleet_to_dict(summary) -> dict[str, Any]:
     }
 
 
-def render_fleet_json(summary) -> str:
+def render_fleet_json(summary: Any) -> str:
     """A fleet summary as an indented JSON document, secrets masked."""
     return redact(json.dumps(fleet_to_dict(summary), indent=2, ensure_ascii=False)) + "\n"

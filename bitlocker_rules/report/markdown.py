@@ -335,7 +335,7 @@ def _inputs(inputs: Sequence[InputRecord]) -> list[str]:
 
 
 def render_fleet_markdown(
-    summary,
+    summary: Any,
     *,
     devices: Iterable[Mapping[str, Any]] | None = None,
     examples: Iterable[RuleOutcome] = (),

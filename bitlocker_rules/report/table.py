@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 
 from ..errors import escape_controls, redact
@@ -160,8 +161,8 @@ def _the_fix(report: Report, width: int) -> list[str]:
             lines += _wrap(item, width, "  - ", "    ")
     if report.turn_off_changes:
         lines += ["", "Not a fix: changes that would only turn a rule off (it would no longer apply):"]
-        for item in report.turn_off_changes:
-            lines += _wrap(item.sentence(), width, "  - ", "    ")
+        for turn_off in report.turn_off_changes:
+            lines += _wrap(turn_off.sentence(), width, "  - ", "    ")
     return lines
 
 
@@ -299,7 +300,7 @@ def _notes(report: Report, width: int) -> list[str]:
     return lines
 
 
-def render_fleet_table(summary, *, bad_row_limit: int = 20) -> str:
+def render_fleet_table(summary: Any, *, bad_row_limit: int = 20) -> str:
     """A fleet summary: per rule, how many devices pass, fail, are unknown or not applicable."""
     # Text cells masked before tabulate lays them out: a cell of several lines is set beside the
     # other columns, so a password split over its lines would escape the mask of the whole table.
