@@ -52,7 +52,7 @@ from .detect import (
 )
 from .omauri import AdmxPayload, PayloadError, parse_admx
 from .origins import OriginIndex, index_for
-from .records import INCOMPLETE, SKIPPED, Collector, ImportedDevice, ImportedPolicy, clean, jpath, subject_name
+from .imported import INCOMPLETE, SKIPPED, Collector, ImportedDevice, ImportedPolicy, clean, jpath, subject_name
 
 __all__ = [
     "AdmxPayload", "Detection", "ImportedDevice", "ImportedPolicy", "OriginIndex", "PayloadError", "detect",

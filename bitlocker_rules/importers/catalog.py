@@ -15,7 +15,7 @@ from typing import Any
 
 from .detect import graph_type_name
 from .origins import CATALOG_PREFIX, Binding, Unmappable
-from .records import SKIPPED, UNDECLARED, UNKNOWN_FAMILY, INCOMPLETE, Collector, jpath
+from .imported import SKIPPED, UNDECLARED, UNKNOWN_FAMILY, INCOMPLETE, Collector, jpath
 
 GRAPH_TYPE = "deviceManagementConfigurationPolicy"
 POLICY_TYPE_FACT = "policy.policy_type"

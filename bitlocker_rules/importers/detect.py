@@ -16,7 +16,7 @@ from typing import Any
 
 from attrs import frozen
 
-from .records import is_annotation
+from .imported import is_annotation
 
 # Input kinds.
 GRAPH_ENDPOINT_PROTECTION = "graph-endpoint-protection"

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import graph
 from .origins import looks_secret
-from .records import DROPPED_SECRET, SKIPPED, Collector, clean, is_secret_field, jpath
+from .imported import DROPPED_SECRET, SKIPPED, Collector, clean, is_secret_field, jpath
 
 MANAGED_DEVICE = "managedDevice"
 ENCRYPTION_STATE = "managedDeviceEncryptionState"

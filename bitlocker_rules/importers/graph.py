@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .origins import Binding, NotRead, Unmappable
-from .records import (
+from .imported import (
     DROPPED_SECRET, SKIPPED, UNDECLARED, Collector, is_annotation, is_blank, is_secret_field, jpath,
 )
 

@@ -22,7 +22,7 @@ from attrs import frozen
 
 from .detect import graph_type_name
 from .origins import BITLOCKER_NODE, Binding, normalise_csp
-from .records import SKIPPED, UNDECLARED, UNREADABLE, Collector, is_annotation, jpath
+from .imported import SKIPPED, UNDECLARED, UNREADABLE, Collector, is_annotation, jpath
 
 GRAPH_TYPE = "windows10CustomConfiguration"
 CONTAINER_KEYS = frozenset({
