@@ -26,7 +26,7 @@ from .errors import Diagnostic, RulesError, redact, suggest
 from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
-    PASSED, ConflictRecord, Decision, NoteOutcome, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, input_name,
+    PASSED, ConflictRecord, Decision, NoteOutcome, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, first_input,
     require, severity_threshold, usage_error,
 )
 from .requirements import citations
@@ -637,7 +637,7 @@ def conflict_record(conflict: Conflict, vocabulary: Vocabulary) -> ConflictRecor
     """A conflict with the setting's Intune label and each value as Intune shows it."""
     fact = vocabulary.fact(conflict.fact)
     values = tuple(
-        (input_name(origins), str(value), vocabulary.display(fact, value) if fact else str(value))
+        (first_input(origins), str(value), vocabulary.display(fact, value) if fact else str(value))
         for origins, value in conflict.values
     )
     return ConflictRecord(conflict.fact, fact.label if fact else conflict.fact, values)

@@ -129,7 +129,7 @@ def origins_text(origins: Origins) -> str:
     return "; ".join(origin.text() for origin in origins)
 
 
-def input_name(origins: Origins) -> str:
+def first_input(origins: Origins) -> str:
     """Who gave a value: the first input named among its origins (else what they say)."""
     return next((o.input for o in origins if o.input), None) or origins_text(origins)
 

@@ -18,7 +18,7 @@ from typing import Any
 from attrs import evolve, frozen
 
 from ..errors import Diagnostic
-from ..outcome import Status, input_name
+from ..outcome import Status, first_input
 from ..vocabulary import Vocabulary
 from .analyzer import Analyzer, Goal, _values_of, _written_out
 from .domains import _domains
@@ -297,7 +297,7 @@ def _change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives=(), 
     before = _show(analyzer.vocabulary, fact, old) if old is not None else "not set"
     if disputed is not None:
         before = "in conflict: " + "; ".join(
-            f"{input_name(origins)} sets {_show(analyzer.vocabulary, fact, value)}"
+            f"{first_input(origins)} sets {_show(analyzer.vocabulary, fact, value)}"
             for origins, value in disputed.values
         )
     return SettingChange(
