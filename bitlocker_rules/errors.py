@@ -231,9 +231,20 @@ def redact(text: str) -> str:
 
     A password written any other way (spelt out, reversed, broken by letters or by more than
     four separators) is not recognised: masking catches carelessness, not deliberate encoding.
-    Text that cannot hold one returns after a byte scan (see ``_may_hold_password``).
+    Text that cannot hold one returns after a byte scan (see ``_may_hold_password``). The
+    result is a ``MaskedText``: masking it again returns it at once.
     """
-    return _masked(text, lambda span: SECRET_MASK)
+    if type(text) is MaskedText:
+        return text
+    return MaskedText(_masked(text, lambda span: SECRET_MASK))
+
+
+class MaskedText(str):
+    """Text ``redact`` returned: the door that writes it (the command line's output) does not
+    scan it again. Joined with other text it is a plain ``str`` again, masked again where it
+    leaves: a join can make a password of two harmless parts."""
+
+    __slots__ = ()
 
 
 def _masked_in_place(text: str) -> str:

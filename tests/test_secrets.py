@@ -871,3 +871,29 @@ def test_a_name_too_long_for_the_file_system_is_bad_input_shown_masked(scenario,
     exit_code, written = run_cli(argv, scenario.folder)
     assert exit_code == 2
     assert_nothing_leaks(scenario.planted, written, shown=("name too long",))
+
+
+def test_masked_text_is_not_scanned_again_but_a_join_of_two_is(monkeypatch):
+    """Masking happens once per text: what redact returned passes the output door as it is; a
+    join of masked parts is new text, scanned again (two harmless halves can make a password)."""
+    halves = ("id 123456-234567-345678-456789", "-567890-678901-789012-890123")
+    masked = [redact(half) for half in halves]
+    assert masked == list(halves)  # four groups that BitLocker would not make: each half alone is shown
+    scans = []
+    real = errors._masked
+    monkeypatch.setattr(errors, "_masked", lambda text, mask: scans.append(text) or real(text, mask))
+    assert redact(masked[0]) is masked[0] and scans == []
+    assert SECRET_MASK in redact(masked[0] + masked[1]) and len(scans) == 1
+
+
+def test_a_report_is_masked_once_on_its_way_out(tmp_path, monkeypatch, capsys):
+    """``check --format json``: the renderer masks the report; the command line's door, which
+    masks everything it writes, does not scan the same text a second time."""
+    scans = []
+    real = errors._masked
+    monkeypatch.setattr(errors, "_masked", lambda text, mask: scans.append(text) or real(text, mask))
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    main(["check", "--policy", str(examples / "policy-silent.json"), "--device", str(examples / "device-ready.json"),
+          "--format", "json"])
+    out = capsys.readouterr().out
+    assert out.startswith("{") and sum(text.startswith("{") and len(text) > 1000 for text in scans) == 1

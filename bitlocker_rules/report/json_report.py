@@ -54,7 +54,7 @@ def conflict_to_dict(c: ConflictRecord) -> dict[str, Any]:
 
 def render_json(report: Report) -> str:
     """The report as an indented JSON document, secrets masked."""
-    return redact(json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)) + "\n"
+    return redact(json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n")
 
 
 def _outcome(o: RuleOutcome) -> dict[str, Any]:
@@ -127,4 +127,4 @@ def fleet_to_dict(summary: Any) -> dict[str, Any]:
 
 def render_fleet_json(summary: Any) -> str:
     """A fleet summary as an indented JSON document, secrets masked."""
-    return redact(json.dumps(fleet_to_dict(summary), indent=2, ensure_ascii=False)) + "\n"
+    return redact(json.dumps(fleet_to_dict(summary), indent=2, ensure_ascii=False) + "\n")

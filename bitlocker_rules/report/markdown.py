@@ -89,7 +89,7 @@ def render_markdown(report: Report, *, verbose: bool = False) -> str:
 
 def _document(sections: Iterable[Sequence[str]]) -> str:
     """The sections' lines as one page, ending in a newline; redacted last, so no section can leak a secret."""
-    return redact("\n".join(line for section in sections for line in section)) + "\n"
+    return redact("\n".join(line for section in sections for line in section) + "\n")
 
 
 def _device_headline(report: Report) -> list[str]:

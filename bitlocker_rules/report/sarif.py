@@ -265,7 +265,7 @@ def _unique_files(inputs: Sequence[InputRecord]) -> list[InputRecord]:
 
 
 def _dump(log: dict[str, Any]) -> str:
-    return redact(json.dumps(log, indent=2, ensure_ascii=False)) + "\n"
+    return redact(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
 
 
 def sarif_log(report: Report, *, read_text: ReadText | None = None) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def render_table(report: Report, *, colour: bool = False, verbose: bool = False,
         _conflicts(report, width),
         _notes(report, width),
     ]
-    return redact("\n".join(line for section in sections for line in section)) + "\n"
+    return redact("\n".join(line for section in sections for line in section) + "\n")
 
 
 def _wrap(text: str, width: int, indent: str = "", hanging: str | None = None) -> list[str]:
@@ -333,4 +333,4 @@ def render_fleet_table(summary: Any, *, bad_row_limit: int = 20) -> str:
         parts += [f"  row {bad.number}: {shown_input(bad.message, 1000)}" for bad in listed]
         if summary.bad_row_count > len(listed):
             parts.append(f"  … and {summary.bad_row_count - len(listed)} more")
-    return redact("\n".join(parts)) + "\n"
+    return redact("\n".join(parts) + "\n")
