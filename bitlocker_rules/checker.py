@@ -16,6 +16,7 @@ import attrs
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError, suggest
+from .operators import Op
 from .resources import keywords
 from .source import SourceText, Span
 from .versions import parse_windows_version
@@ -39,7 +40,13 @@ class _Unresolved:
         self.name = name
 
 
-class _Checker:
+class _Checker(n.Visitor[n.Expr]):
+    """Checks a parsed ruleset. As a visitor it checks a condition (a boolean position):
+    ``visit(e, scope)`` is ``condition(e, scope)``, with ``scope`` the quantifier variables
+    bound there (name → the collection's fact). A parsed tree has no resolved leaves."""
+
+    cannot_meet = (n.FactRef, n.FieldRef, n.DefinitionRef, n.Const)
+
     def __init__(self, vocabulary: Vocabulary, source: SourceText | None) -> None:
         self.vocabulary = vocabulary
         self.source = source
@@ -151,29 +158,28 @@ class _Checker:
 
     # --- conditions (boolean positions)
     def condition(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:
-        if isinstance(e, n.And):
-            return n.And(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
-        if isinstance(e, n.Or):
-            return n.Or(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
-        if isinstance(e, n.Not):
-            return n.Not(self.condition(e.operand, scope), span=e.span)
-        if isinstance(e, n.Implies):
-            return n.Implies(self.condition(e.antecedent, scope), self.condition(e.consequent, scope), span=e.span)
-        if isinstance(e, n.Conditional):
-            parts = (self.condition(p, scope) for p in (e.condition, e.then, e.otherwise))
-            return n.Conditional(*parts, span=e.span)
-        if isinstance(e, n.Quantified):
-            return self.quantified(e, scope)
-        if isinstance(e, n.Compare):
-            return self.compare(e, scope)
-        if isinstance(e, n.Member):
-            return self.member(e, scope)
-        if isinstance(e, n.Presence):
-            return self.presence(e, scope)
-        return self.truth(e, scope)
+        """The checked form of a condition."""
+        return self.visit(e, scope)
+
+    def visit_And(self, e: n.And, scope: dict[str, Fact]) -> n.Expr:
+        return n.And(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
+
+    def visit_Or(self, e: n.Or, scope: dict[str, Fact]) -> n.Expr:
+        return n.Or(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
+
+    def visit_Not(self, e: n.Not, scope: dict[str, Fact]) -> n.Expr:
+        return n.Not(self.condition(e.operand, scope), span=e.span)
+
+    def visit_Implies(self, e: n.Implies, scope: dict[str, Fact]) -> n.Expr:
+        return n.Implies(self.condition(e.antecedent, scope), self.condition(e.consequent, scope), span=e.span)
+
+    def visit_Conditional(self, e: n.Conditional, scope: dict[str, Fact]) -> n.Expr:
+        parts = (self.condition(p, scope) for p in (e.condition, e.then, e.otherwise))
+        return n.Conditional(*parts, span=e.span)
 
     def truth(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:
-        """A bare operand in a boolean position: a definition, a bool fact, or true/false."""
+        """A bare operand in a boolean position: a definition, a bool fact, or true/false
+        (or a value where a condition belongs: E401, E407)."""
         if isinstance(e, n.Name) and len(e.path) == 1 and e.path[0] in self.definitions:
             return attrs.evolve(self.definitions[e.path[0]], span=e.span)
         resolved, ftype = self.plain_operand(e, scope)
@@ -185,9 +191,11 @@ class _Checker:
             return n.Const(False, span=e.span)
         if isinstance(resolved, n.Const):
             return resolved
-        return n.Compare("==", resolved, n.Const(True, span=e.span), span=e.span)
+        return n.Compare(Op.EQ, resolved, n.Const(True, span=e.span), span=e.span)
 
-    def quantified(self, e: n.Quantified, scope: dict[str, Fact]) -> n.Expr:
+    visit_Name = visit_Literal = visit_Count = truth
+
+    def visit_Quantified(self, e: n.Quantified, scope: dict[str, Fact]) -> n.Expr:
         collection, inner = self.bind(e.var, e.collection, scope, e.span)
         body = self.condition(e.body, inner)
         return n.Quantified(e.quantifier, e.var, collection, body, span=e.span)
@@ -201,7 +209,7 @@ class _Checker:
         fact = self.vocabulary.fact(resolved.fact) if isinstance(resolved, n.FactRef) else None
         return resolved, {**scope, var: fact} if fact else dict(scope)
 
-    def compare(self, e: n.Compare, scope) -> n.Expr:
+    def visit_Compare(self, e: n.Compare, scope) -> n.Expr:
         before = len(self.problems)
         left, ltype = self.operand(e.left, scope)
         right, rtype = self.operand(e.right, scope)
@@ -216,12 +224,12 @@ class _Checker:
         left, right = self.coerce(left, ltype, right, rtype, e)
         # Orderability is the fact's: a literal on either side takes the fact's type.
         ftype, fnode = (rtype, e.right) if isinstance(left, n.Const) else (ltype, e.left)
-        if e.op not in ("==", "!=") and not ftype.ordered:
+        if e.op.ordered and not ftype.ordered:
             self.error("E404", f"`{e.op}` needs ordered values, but {_text(fnode)} is {ftype}", e.span,
                        help="use == or != (or `in {…}`) for this type")
         return n.Compare(e.op, left, right, span=e.span)
 
-    def member(self, e: n.Member, scope) -> n.Expr:
+    def visit_Member(self, e: n.Member, scope) -> n.Expr:
         before = len(self.problems)
         operand, otype = self.operand(e.operand, scope)
         quiet = len(self.problems) > before
@@ -239,7 +247,7 @@ class _Checker:
             items.append(value)
         return n.Member(operand, tuple(items), e.negated, span=e.span)
 
-    def presence(self, e: n.Presence, scope) -> n.Expr:
+    def visit_Presence(self, e: n.Presence, scope) -> n.Expr:
         operand, otype = self.operand(e.operand, scope)
         if isinstance(operand, _Unresolved):
             self.unknown_name(operand.name, scope)
@@ -257,12 +265,15 @@ class _Checker:
         return value, vtype
 
     def operand(self, e: n.Expr, scope) -> tuple[Any, FactType | None]:
-        if isinstance(e, n.Literal):
-            return n.Const(e.value, span=e.span, kind=e.kind), _LITERAL_TYPES[e.kind]
-        if isinstance(e, n.Count):
-            return self.count(e, scope)
-        if isinstance(e, n.Name):
-            return self.name(e, scope)
+        """The checked form of an operand (a value position) and its type (None when wrong)."""
+        return _OPERAND.visit(e, self, scope)
+
+    def literal(self, e: n.Literal) -> tuple[n.Const, FactType]:
+        """A literal as a constant of its literal type."""
+        return n.Const(e.value, span=e.span, kind=e.kind), _LITERAL_TYPES[e.kind]
+
+    def not_a_value(self, e: n.Expr) -> tuple[n.Const, None]:
+        """A condition where a value belongs (E407)."""
         self.error("E407", "expected a value here, found a condition", e.span,
                    help="put conditions in `require`, or compare a fact with a value")
         return n.Const(None, span=e.span), None
@@ -387,6 +398,31 @@ class _Checker:
         by_tail = {f.split(".", 1)[1]: f for f in self.vocabulary.facts}
         close = suggest(tail, by_tail)
         return close and f"did you mean `{by_tail[close.split('`')[1]]}`?"
+
+
+class _Operand(n.Visitor[tuple[Any, "FactType | None"]]):
+    """The checker's operands: ``visit(e, checker, scope)`` is ``checker.operand(e, scope)``."""
+
+    cannot_meet = (n.FactRef, n.FieldRef, n.DefinitionRef, n.Const)
+
+    def visit_Literal(self, e: n.Literal, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+        return checker.literal(e)
+
+    def visit_Count(self, e: n.Count, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+        return checker.count(e, scope)
+
+    def visit_Name(self, e: n.Name, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+        return checker.name(e, scope)
+
+    def visit_condition(self, e: n.Expr, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+        """A condition where a value belongs."""
+        return checker.not_a_value(e)
+
+    visit_Compare = visit_Member = visit_Presence = visit_Not = visit_condition
+    visit_And = visit_Or = visit_Implies = visit_Conditional = visit_Quantified = visit_condition
+
+
+_OPERAND = _Operand()
 
 
 def _compatible(a: FactType, b: FactType) -> bool:

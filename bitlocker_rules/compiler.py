@@ -26,6 +26,7 @@ from attrs import frozen
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError
+from .operators import Op
 
 Verdicts = Callable[[Mapping[str, Any]], tuple[int, ...]]
 Decide = Callable[[Mapping[str, Any]], int]  # an index into the engine's decisions (strict: a bool)
@@ -49,10 +50,13 @@ class ScenarioStep:
     off: n.Expr = n.Const(False)
     excluders: tuple[tuple[str, n.Expr], ...] = ()
 
-_OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+class _Emitter(n.Visitor[str]):
+    """Writes the generated function's lines. As a visitor it computes a condition
+    three-valued: ``visit(e, d)`` (``cond``) emits its code at depth ``d`` and returns the
+    name of the local that holds True, False or None."""
 
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
 
-class _Emitter:
     def __init__(self, scenarios: Mapping[str, ScenarioStep] | None = None) -> None:
         self.scenarios = scenarios or {}
         self.getter = "_f.get"  # how a fact is read from the values
@@ -89,19 +93,20 @@ class _Emitter:
 
     # --- values: return the name of a local holding the value (None = missing)
     def value(self, e: n.Expr, d: int) -> str:
-        if isinstance(e, n.FactRef):
-            if e.fact not in self.fact_vars:
-                self.load(e.fact)
-            return self.fact_vars[e.fact]
-        if isinstance(e, n.FieldRef):
-            name = self.temp()
-            self.emit(d, f"{name} = {self.items[e.var]}.get({self.const(e.field)})")
-            return name
-        if isinstance(e, n.Const):
-            return self.const(e.value)
-        if isinstance(e, n.Count):
-            return self.count(e, d)
-        raise TypeError(f"not a value: {type(e).__name__}")
+        """The local holding an operand's value, its code emitted at depth ``d`` if it needs any."""
+        return _VALUE.visit(e, self, d)
+
+    def fact(self, e: n.FactRef) -> str:
+        """The local a fact is read into (once, at the function's top level)."""
+        if e.fact not in self.fact_vars:
+            self.load(e.fact)
+        return self.fact_vars[e.fact]
+
+    def field(self, e: n.FieldRef, d: int) -> str:
+        """A new local holding a field of a quantifier variable's record."""
+        name = self.temp()
+        self.emit(d, f"{name} = {self.items[e.var]}.get({self.const(e.field)})")
+        return name
 
     def count(self, e: n.Count, d: int) -> str:
         coll, out = self.value(e.collection, d), self.temp()
@@ -201,17 +206,17 @@ class _Emitter:
         left, right = self.value(e.left, 0), self.value(e.right, 0)
         facts = [v for v, side in ((left, e.left), (right, e.right)) if isinstance(side, n.FactRef)]
         constant = e.right if isinstance(e.right, n.Const) else e.left
-        if len(facts) == 1 and e.op in ("==", "!=") and isinstance(constant.value, bool):
+        if len(facts) == 1 and not e.op.ordered and isinstance(constant.value, bool):
             # A bool fact holds True or False (typed values), so identity is equality here.
             same = f"({facts[0]} is {constant.value!r})"
             other = f"({facts[0]} is {(not constant.value)!r})"
-            return (same, other) if e.op == "==" else (other, same)
+            return (same, other) if e.op is Op.EQ else (other, same)
         guard = " and ".join(f"{v} is not None" for v in facts)
-        test = f"({left} {_OPS[e.op]} {right})"
-        if len(facts) == 1 and e.op in ("==", "!="):
+        test = f"({left} {e.op.symbol} {right})"
+        if len(facts) == 1 and not e.op.ordered:
             equal = f"({left} == {right})"
             unequal = f"({guard} and {left} != {right})"
-            return (equal, unequal) if e.op == "==" else (unequal, equal)
+            return (equal, unequal) if e.op is Op.EQ else (unequal, equal)
         return f"({guard} and {test})", f"({guard} and not {test})"
 
     def decision_rule(self, rule: n.Rule, fails: int, unknown: int) -> list[str]:
@@ -298,23 +303,19 @@ class _Emitter:
 
     # --- conditions: return the name of a local holding True / False / None
     def cond(self, e: n.Expr, d: int) -> str:
-        if isinstance(e, n.Const):
-            return self.const(e.value)
-        if isinstance(e, n.DefinitionRef):
-            return self.definition(e)
-        if isinstance(e, (n.And, n.Or)):
-            return self.junction(e, d)
-        if isinstance(e, n.Not):
-            inner, out = self.cond(e.operand, d), self.temp()
-            self.emit(d, f"{out} = None if {inner} is None else not {inner}")
-            return out
-        if isinstance(e, n.Implies):
-            return self.implies(e, d)
-        if isinstance(e, n.Conditional):
-            return self.conditional(e, d)
-        if isinstance(e, n.Quantified):
-            return self.quantified(e, d)
-        return self.atom(e, d)
+        """The local holding a condition's value (True, False or None), its code emitted at depth ``d``."""
+        return self.visit(e, d)
+
+    def visit_Const(self, e: n.Const, d: int) -> str:
+        return self.const(e.value)
+
+    def visit_Not(self, e: n.Not, d: int) -> str:
+        inner, out = self.cond(e.operand, d), self.temp()
+        self.emit(d, f"{out} = None if {inner} is None else not {inner}")
+        return out
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, d: int) -> str:
+        return self.definition(e)
 
     def definition(self, e: n.DefinitionRef) -> str:
         """A definition's value, computed once at the top of the function (definitions are closed)."""
@@ -328,6 +329,7 @@ class _Emitter:
         return self.definitions[e.name]
 
     def junction(self, e: n.And | n.Or, d: int) -> str:
+        """``and``/``or`` of the operands, three-valued."""
         # Flat short-circuit: each operand is guarded by the result so far, so nesting
         # stays shallow however many operands there are.
         decisive = "False" if isinstance(e, n.And) else "True"
@@ -344,7 +346,9 @@ class _Emitter:
             self.emit(inner_d, f"elif {inner} is None: {out} = None")
         return out
 
-    def implies(self, e: n.Implies, d: int) -> str:
+    visit_And = visit_Or = junction
+
+    def visit_Implies(self, e: n.Implies, d: int) -> str:
         a, out = self.cond(e.antecedent, d), self.temp()
         self.emit(d, f"if {a} is False: {out} = True")
         self.emit(d, "else:")
@@ -352,7 +356,7 @@ class _Emitter:
         self.emit(d + 1, f"{out} = {b} if {a} is True else (True if {b} is True else None)")
         return out
 
-    def conditional(self, e: n.Conditional, d: int) -> str:
+    def visit_Conditional(self, e: n.Conditional, d: int) -> str:
         # Each branch is emitted once (code size stays linear) and runs only when needed.
         c, x, y, out = self.cond(e.condition, d), self.temp(), self.temp(), self.temp()
         self.emit(d, f"{x} = {y} = None")
@@ -365,7 +369,7 @@ class _Emitter:
         self.emit(d, f"else: {out} = True if ({x} is True and {y} is True) else None")
         return out
 
-    def quantified(self, e: n.Quantified, d: int) -> str:
+    def visit_Quantified(self, e: n.Quantified, d: int) -> str:
         coll, out = self.value(e.collection, d), self.temp()
         stop, start = ("True", "False") if e.quantifier == "any" else ("False", "True")
         self.emit(d, f"if {coll} is None: {out} = None")
@@ -378,24 +382,24 @@ class _Emitter:
         self.emit(d + 2, f"if {body} is None: {out} = None")
         return out
 
-    def atom(self, e: n.Expr, d: int) -> str:
-        out = self.temp()
-        if isinstance(e, n.Presence):
-            value = self.value(e.operand, d)
-            self.emit(d, f"{out} = {value} is {'not ' if e.present else ''}None")
-        elif isinstance(e, n.Member):
-            value = self.value(e.operand, d)
-            items = self.const(frozenset(i.value for i in e.items))
-            test = "not in" if e.negated else "in"
-            self.emit(d, f"{out} = None if {value} is None else ({value} {test} {items})")
-        elif isinstance(e, n.Compare):
-            left, right = self.value(e.left, d), self.value(e.right, d)
-            nullable = [v for v, node in ((left, e.left), (right, e.right)) if not isinstance(node, n.Const)]
-            guard = " or ".join(f"{v} is None" for v in nullable)
-            test = f"({left} {_OPS[e.op]} {right})"
-            self.emit(d, f"{out} = None if ({guard}) else {test}" if guard else f"{out} = {test}")
-        else:
-            raise TypeError(f"not a condition: {type(e).__name__}")
+    def visit_Presence(self, e: n.Presence, d: int) -> str:
+        value, out = self.value(e.operand, d), self.temp()
+        self.emit(d, f"{out} = {value} is {'not ' if e.present else ''}None")
+        return out
+
+    def visit_Member(self, e: n.Member, d: int) -> str:
+        value, out = self.value(e.operand, d), self.temp()
+        items = self.const(frozenset(i.value for i in e.items))
+        test = "not in" if e.negated else "in"
+        self.emit(d, f"{out} = None if {value} is None else ({value} {test} {items})")
+        return out
+
+    def visit_Compare(self, e: n.Compare, d: int) -> str:
+        left, right, out = self.value(e.left, d), self.value(e.right, d), self.temp()
+        nullable = [v for v, node in ((left, e.left), (right, e.right)) if not isinstance(node, n.Const)]
+        guard = " or ".join(f"{v} is None" for v in nullable)
+        test = f"({left} {e.op.symbol} {right})"
+        self.emit(d, f"{out} = None if ({guard}) else {test}" if guard else f"{out} = {test}")
         return out
 
     # --- rules
@@ -452,7 +456,7 @@ class _Emitter:
             return value, f"({value} {'not in' if atom.negated else 'in'} {items})"
         left, right = self.value(atom.left, 0), self.value(atom.right, 0)
         value = left if isinstance(atom.left, n.FactRef) else right
-        return value, f"({left} {_OPS[atom.op]} {right})"
+        return value, f"({left} {atom.op.symbol} {right})"
 
     def any_false(self, atoms: list) -> str:
         return " or ".join(f"({v} is not None and not {t})" for v, t in map(self.test, atoms))
@@ -498,6 +502,27 @@ _INLINE_CHARS = 600
 def _never(expr: n.Expr) -> bool:
     """Whether ``expr`` is the constant false (a scenario without that inference condition)."""
     return isinstance(expr, n.Const) and expr.value is False
+
+
+class _Value(n.Visitor[str]):
+    """An operand's value for the emitter: ``visit(e, emitter, d)`` returns the local holding it."""
+
+    cannot_meet = (*n.PARSED_LEAVES, *n.CONDITIONS)
+
+    def visit_FactRef(self, e: n.FactRef, emitter: _Emitter, d: int) -> str:
+        return emitter.fact(e)
+
+    def visit_FieldRef(self, e: n.FieldRef, emitter: _Emitter, d: int) -> str:
+        return emitter.field(e, d)
+
+    def visit_Const(self, e: n.Const, emitter: _Emitter, d: int) -> str:
+        return emitter.const(e.value)
+
+    def visit_Count(self, e: n.Count, emitter: _Emitter, d: int) -> str:
+        return emitter.count(e, d)
+
+
+_VALUE = _Value()
 
 
 def _definitions_used(expr: n.Expr) -> list[n.DefinitionRef]:

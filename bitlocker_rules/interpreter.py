@@ -7,13 +7,12 @@ and None (unknown).
 
 from __future__ import annotations
 
-import operator
-
 import attrs
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import nodes as n
+from .operators import Op
 from .outcome import Condition, NoteOutcome, RuleOutcome, Status
 from .source import SourceText
 from .versions import WindowsVersion
@@ -22,15 +21,11 @@ from .vocabulary import Fact, Vocabulary
 Truth = bool | None
 Result = tuple[Truth, tuple[Condition, ...]]
 
-OPERATORS = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
-    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}  # fmt: skip
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-_WORDS = {"==": "{}", "!=": "anything but {}", "<": "less than {}", "<=": "at most {}",
-          ">": "more than {}", ">=": "at least {}"}
-_VERSION_WORDS = {"<": "earlier than {}", "<=": "{} or earlier", ">": "later than {}",
-                  ">=": "{} or later"}
+# What a comparison needs, in words; of a version, in the words of releases.
+_WORDS = {Op.EQ: "{}", Op.NE: "anything but {}", Op.LT: "less than {}", Op.LE: "at most {}",
+          Op.GT: "more than {}", Op.GE: "at least {}"}
+_VERSION_WORDS = {Op.LT: "earlier than {}", Op.LE: "{} or earlier", Op.GT: "later than {}",
+                  Op.GE: "{} or later"}
 _STATUS = {True: Status.PASS, False: Status.FAIL, None: Status.UNKNOWN}
 
 
@@ -43,8 +38,13 @@ class _Item:
         self.collection, self.index, self.record = collection, index, record
 
 
-class Interpreter:
-    """Evaluates checked rules of one ruleset against fact values, with explanations."""
+class Interpreter(n.Visitor[Result]):
+    """Evaluates checked rules of one ruleset against fact values, with explanations.
+
+    As a visitor it decides conditions: ``visit(e, values, env, memo)`` is ``decide``.
+    """
+
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
 
     def __init__(self, ruleset: n.Ruleset, vocabulary: Vocabulary, keep: frozenset | None = None) -> None:
         self.ruleset = ruleset
@@ -127,29 +127,46 @@ class Interpreter:
         ``memo`` keeps each definition's result for one set of ``values``: definitions are
         closed, so a definition used many times (``define d2 = d1 and d1``) is decided once.
         """
-        memo = {} if memo is None else memo
-        if isinstance(e, n.And):
-            return _all([self.decide(o, values, env, memo) for o in e.operands])
-        if isinstance(e, n.Or):
-            return _any([self.decide(o, values, env, memo) for o in e.operands])
-        if isinstance(e, n.Not):
-            # Decided as the negated condition, so each reason says what the rule needs in
-            # the condition's own words ("earlier than 1809", "anything but Standard user").
-            return _shared(memo, e, lambda: self.decide(_negation(memo, e), values, env, memo))
-        if isinstance(e, n.Implies):
-            return self.implies(e.antecedent, e.consequent, values, env, memo)
-        if isinstance(e, n.Conditional):
-            return _all([
-                self.implies(e.condition, e.then, values, env, memo),
-                self.implies(n.Not(e.condition), e.otherwise, values, env, memo),
-            ])
-        if isinstance(e, n.DefinitionRef):
-            return _shared(memo, e, lambda: self.decide(e.body, values, env, memo))
-        if isinstance(e, n.Quantified):
-            return self.quantified(e, values, env, memo)
-        if isinstance(e, n.Const):
-            return self.kept(e.value, self.constant_condition(e))
+        return self.visit(e, values, env, {} if memo is None else memo)
+
+    def visit_And(self, e: n.And, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+        return _all([self.visit(o, values, env, memo) for o in e.operands])
+
+    def visit_Or(self, e: n.Or, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+        return _any([self.visit(o, values, env, memo) for o in e.operands])
+
+    def visit_Not(self, e: n.Not, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+        # Decided as the negated condition, so each reason says what the rule needs in
+        # the condition's own words ("earlier than 1809", "anything but Standard user").
+        return _shared(memo, e, lambda: self.visit(_negation(memo, e), values, env, memo))
+
+    def visit_Implies(self, e: n.Implies, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+        return self.implies(e.antecedent, e.consequent, values, env, memo)
+
+    def visit_Conditional(self, e: n.Conditional, values: Mapping[str, Any], env: dict[str, _Item],
+                          memo: dict) -> Result:
+        return _all([
+            self.implies(e.condition, e.then, values, env, memo),
+            self.implies(n.Not(e.condition), e.otherwise, values, env, memo),
+        ])
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, values: Mapping[str, Any], env: dict[str, _Item],
+                            memo: dict) -> Result:
+        return _shared(memo, e, lambda: self.visit(e.body, values, env, memo))
+
+    def visit_Quantified(self, e: n.Quantified, values: Mapping[str, Any], env: dict[str, _Item],
+                         memo: dict) -> Result:
+        return self.quantified(e, values, env, memo)
+
+    def visit_Const(self, e: n.Const, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+        return self.kept(e.value, self.constant_condition(e))
+
+    def visit_atom(self, e: n.Compare | n.Member | n.Presence, values: Mapping[str, Any], env: dict[str, _Item],
+                   memo: dict) -> Result:
+        """An atomic condition's result: its truth and its condition record."""
         return self.atom(e, values, env)
+
+    visit_Compare = visit_Member = visit_Presence = visit_atom
 
     def implies(self, antecedent, consequent, values, env, memo: dict | None = None) -> Result:
         # The antecedent is context, not something the rule needs: its conditions say when the
@@ -185,35 +202,11 @@ class Interpreter:
 
     def truth(self, e: n.Expr, values, env) -> Truth:
         """Truth of an atomic condition (compare, member, presence)."""
-        if isinstance(e, n.Presence):
-            present = self.value(e.operand, values, env)[0] is not None
-            return present if e.present else not present
-        if isinstance(e, n.Member):
-            value = self.value(e.operand, values, env)[0]
-            if value is None:
-                return None
-            inside = any(value == item.value for item in e.items)
-            return not inside if e.negated else inside
-        if isinstance(e, n.Compare):
-            left = self.value(e.left, values, env)[0]
-            right = self.value(e.right, values, env)[0]
-            if left is None or right is None:
-                return None
-            return OPERATORS[e.op](left, right)
-        raise TypeError(f"not a condition: {type(e).__name__}")
+        return _ATOM_TRUTH.visit(e, self, values, env)
 
     def value(self, e: n.Expr, values, env) -> tuple[Any, str]:
         """A value and the name of the fact it comes from ('' for a constant)."""
-        if isinstance(e, n.FactRef):
-            return values.get(e.fact), e.fact
-        if isinstance(e, n.FieldRef):
-            item = env[e.var]
-            return item.record.get(e.field), f"{item.collection}[{item.index}].{e.field}"
-        if isinstance(e, n.Const):
-            return e.value, ""
-        if isinstance(e, n.Count):
-            return self.count(e, values, env)
-        raise TypeError(f"not a value: {type(e).__name__}")
+        return _OPERAND.visit(e, self, values, env)
 
     def count(self, e: n.Count, values, env) -> tuple[Any, str]:
         items, fact = self.value(e.collection, values, env)
@@ -308,6 +301,54 @@ class Interpreter:
         return f"{self.source.name}:{line}:{column}"
 
 
+class _AtomTruth(n.Visitor[Truth]):
+    """The truth of an atomic condition (compare, member, presence) on the interpreter's values."""
+
+    cannot_meet = (*n.PARSED_LEAVES, *n.OPERANDS, n.DefinitionRef, n.Not, n.And, n.Or, n.Implies,
+                   n.Conditional, n.Quantified)
+
+    def visit_Presence(self, e: n.Presence, interp: Interpreter, values, env) -> Truth:
+        present = interp.value(e.operand, values, env)[0] is not None
+        return present if e.present else not present
+
+    def visit_Member(self, e: n.Member, interp: Interpreter, values, env) -> Truth:
+        value = interp.value(e.operand, values, env)[0]
+        if value is None:
+            return None
+        inside = any(value == item.value for item in e.items)
+        return not inside if e.negated else inside
+
+    def visit_Compare(self, e: n.Compare, interp: Interpreter, values, env) -> Truth:
+        left = interp.value(e.left, values, env)[0]
+        right = interp.value(e.right, values, env)[0]
+        if left is None or right is None:
+            return None
+        return e.op.function(left, right)
+
+
+class _Operand(n.Visitor[tuple[Any, str]]):
+    """An operand's value and the name of the fact it comes from ('' for a constant)."""
+
+    cannot_meet = (*n.PARSED_LEAVES, *n.CONDITIONS)
+
+    def visit_FactRef(self, e: n.FactRef, interp: Interpreter, values, env) -> tuple[Any, str]:
+        return values.get(e.fact), e.fact
+
+    def visit_FieldRef(self, e: n.FieldRef, interp: Interpreter, values, env) -> tuple[Any, str]:
+        item = env[e.var]
+        return item.record.get(e.field), f"{item.collection}[{item.index}].{e.field}"
+
+    def visit_Const(self, e: n.Const, interp: Interpreter, values, env) -> tuple[Any, str]:
+        return e.value, ""
+
+    def visit_Count(self, e: n.Count, interp: Interpreter, values, env) -> tuple[Any, str]:
+        return interp.count(e, values, env)
+
+
+_ATOM_TRUTH = _AtomTruth()
+_OPERAND = _Operand()
+
+
 def _negation(memo: dict, e: n.Not) -> n.Expr:
     """``negate(e.operand)``, made once per ``memo`` for each operand. The memo's keys are ids
     of nodes, so the operand and its negation are kept alive with it: no new object may take
@@ -338,13 +379,15 @@ MAX_REASON_WORK = 2_000_000
 _Node = Any  # a slot number (an atom), or (operator, operands)
 
 
-class _Formula:
+class _Formula(n.Visitor[_Node]):
     """A rule's verdict on fixed values as a formula over its atoms, recorded once: which
     condition each atom gives (by identity) and its truth. The verdict with some conditions
     made unknown (a masked interpreter's) is then a cheap walk of the formula.
 
-    The recording follows ``Interpreter.decide`` node for node.
+    The recording follows ``Interpreter.decide`` node for node: ``visit(e, env)``.
     """
+
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
 
     def __init__(self, interp: Interpreter, values: Mapping[str, Any]) -> None:
         self.interp = interp
@@ -360,33 +403,42 @@ class _Formula:
         """The formula of ``rule`` on ``values``."""
         formula = cls(interp, values)
         if rule.applicability is not None:
-            formula.app = formula.node(rule.applicability, {})
-        formula.reqs = ("and", tuple(formula.node(r, {}) for r in rule.requirements))
+            formula.app = formula.visit(rule.applicability, {})
+        formula.reqs = ("and", tuple(formula.visit(r, {}) for r in rule.requirements))
         return formula
 
-    def node(self, e: n.Expr, env: dict[str, _Item]) -> _Node:
-        if isinstance(e, (n.And, n.Or)):
-            return ("and" if isinstance(e, n.And) else "or", tuple(self.node(o, env) for o in e.operands))
-        if isinstance(e, n.Not):
-            return _shared(self.memo, e, lambda: self.node(_negation(self.memo, e), env))
-        if isinstance(e, n.Implies):
-            return self.implies(e.antecedent, e.consequent, env)
-        if isinstance(e, n.Conditional):
-            return ("and", (self.implies(e.condition, e.then, env), self.implies(n.Not(e.condition), e.otherwise, env)))
-        if isinstance(e, n.DefinitionRef):
-            return _shared(self.memo, e, lambda: self.node(e.body, env))
-        if isinstance(e, n.Quantified):
-            return self.quantified(e, env)
-        interp = self.interp
-        if isinstance(e, n.Const):
-            return self.slot(e.value, interp.constant_condition(e))
-        truth = interp.truth(e, self.values, env)
-        return self.slot(truth, interp.condition(e, truth, self.values, env))
+    def visit_And(self, e: n.And, env: dict[str, _Item]) -> _Node:
+        return ("and", tuple(self.visit(o, env) for o in e.operands))
+
+    def visit_Or(self, e: n.Or, env: dict[str, _Item]) -> _Node:
+        return ("or", tuple(self.visit(o, env) for o in e.operands))
+
+    def visit_Not(self, e: n.Not, env: dict[str, _Item]) -> _Node:
+        return _shared(self.memo, e, lambda: self.visit(_negation(self.memo, e), env))
+
+    def visit_Implies(self, e: n.Implies, env: dict[str, _Item]) -> _Node:
+        return self.implies(e.antecedent, e.consequent, env)
+
+    def visit_Conditional(self, e: n.Conditional, env: dict[str, _Item]) -> _Node:
+        return ("and", (self.implies(e.condition, e.then, env), self.implies(n.Not(e.condition), e.otherwise, env)))
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, env: dict[str, _Item]) -> _Node:
+        return _shared(self.memo, e, lambda: self.visit(e.body, env))
+
+    def visit_Const(self, e: n.Const, env: dict[str, _Item]) -> _Node:
+        return self.slot(e.value, self.interp.constant_condition(e))
+
+    def visit_atom(self, e: n.Compare | n.Member | n.Presence, env: dict[str, _Item]) -> _Node:
+        """An atom's slot, with its truth and condition as the interpreter gives them."""
+        truth = self.interp.truth(e, self.values, env)
+        return self.slot(truth, self.interp.condition(e, truth, self.values, env))
+
+    visit_Compare = visit_Member = visit_Presence = visit_atom
 
     def implies(self, antecedent, consequent, env) -> _Node:
-        return ("or", (("not", self.node(antecedent, env)), self.node(consequent, env)))
+        return ("or", (("not", self.visit(antecedent, env)), self.visit(consequent, env)))
 
-    def quantified(self, e: n.Quantified, env) -> _Node:
+    def visit_Quantified(self, e: n.Quantified, env) -> _Node:
         interp = self.interp
         items, fact = interp.value(e.collection, self.values, env)
         if items is None:
@@ -394,7 +446,7 @@ class _Formula:
         if not items:
             empty = e.quantifier == "all"
             return self.slot(empty, interp.empty_condition(e, fact, empty))
-        parts = tuple(self.node(e.body, {**env, e.var: _Item(fact, i, record)}) for i, record in enumerate(items))
+        parts = tuple(self.visit(e.body, {**env, e.var: _Item(fact, i, record)}) for i, record in enumerate(items))
         return ("and" if e.quantifier == "all" else "or", parts)
 
     def slot(self, truth: Truth, condition: Condition) -> int:
@@ -483,13 +535,13 @@ def _identity(condition: Condition) -> tuple:
     return (condition.fact, condition.span, condition.text, condition.actual)
 
 
-def _subject(e: n.Expr) -> tuple[n.Expr, n.Expr | None, str]:
+def _subject(e: n.Expr) -> tuple[n.Expr, n.Expr | None, Op | None]:
     """The fact side of an atom, the other side, and the operator read from the fact's side."""
     if isinstance(e, n.Compare):
         if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
-            return e.right, e.left, _FLIP[e.op]
+            return e.right, e.left, e.op.flipped
         return e.left, e.right, e.op
-    return e.operand, None, ""
+    return e.operand, None, None
 
 
 def _count_label(decl: Fact | None) -> str:

@@ -7,13 +7,14 @@ rest of the tree's shape as written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any, Union
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, Generic, TypeVar, Union
 
 import attrs
 from attrs import field, frozen
 
 from .errors import Diagnostic
+from .operators import Op
 from .source import SourceText, Span
 
 _SPAN = field(default=None, eq=False, repr=False, kw_only=True)
@@ -131,9 +132,9 @@ class Const:
 
 @_node
 class Compare:
-    """``left op right`` with op one of ``== != < <= > >=``."""
+    """``left op right``; ``op`` is an ``Op`` (its symbol is accepted and converted)."""
 
-    op: str
+    op: Op = field(converter=Op)
     left: Expr
     right: Expr
     span: Span | None = _SPAN
@@ -227,6 +228,71 @@ Expr = Union[
     Compare, Member, Presence, Not, And, Or, Implies, Conditional, Quantified, Count,
 ]  # fmt: skip
 
+# Every expression class, in the order of ``Expr``: what each ``Visitor`` must handle.
+EXPRESSIONS: tuple[type, ...] = (
+    Name, Literal, FactRef, FieldRef, DefinitionRef, Const,
+    Compare, Member, Presence, Not, And, Or, Implies, Conditional, Quantified, Count,
+)  # fmt: skip
+# The leaves only a parsed tree has (the checker replaces them).
+PARSED_LEAVES: tuple[type, ...] = (Name, Literal)
+# What stands where a value belongs in a checked tree.
+OPERANDS: tuple[type, ...] = (FactRef, FieldRef, Const, Count)
+# What stands where a condition belongs in a checked tree, apart from the constants true and false.
+CONDITIONS: tuple[type, ...] = (DefinitionRef, Compare, Member, Presence, Not, And, Or, Implies, Conditional,
+                                Quantified)
+
+R = TypeVar("R")
+
+
+class Visitor(Generic[R]):
+    """A walk over expressions: ``visit(node, *args)`` calls ``visit_<ClassName>(node, *args)``.
+
+    Each subclass gets its table (expression class → handler) once, when it is defined, so a
+    visit costs one dictionary lookup. A subclass handles every class in ``EXPRESSIONS``:
+    with a ``visit_`` method, or by listing it in ``cannot_meet`` (a value where a condition
+    belongs, a parsed leaf in a checked tree), which raises ``TypeError`` when met.
+    ``tests/test_visitors.py`` checks every subclass, so no node class falls through a walk
+    unnoticed.
+    """
+
+    handlers: ClassVar[dict[type, Callable[..., Any]]] = {}
+    cannot_meet: ClassVar[tuple[type, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.handlers = {kind: _handler(cls, kind) for kind in EXPRESSIONS}
+
+    def visit(self, node: Expr, *args: Any) -> R:
+        """The handler of ``node``'s class applied to it (and to ``args``)."""
+        try:
+            handler = self.handlers[node.__class__]
+        except KeyError:
+            raise TypeError(f"{type(self).__name__}: not an expression: {type(node).__name__}") from None
+        result: R = handler(self, node, *args)
+        return result
+
+    @classmethod
+    def unhandled(cls) -> tuple[type, ...]:
+        """The expression classes this visitor neither handles nor declares it cannot meet."""
+        return tuple(kind for kind in EXPRESSIONS
+                     if not hasattr(cls, f"visit_{kind.__name__}") and kind not in cls.cannot_meet)
+
+
+def _handler(cls: type[Visitor[Any]], kind: type) -> Callable[..., Any]:
+    """The function ``cls`` visits ``kind`` with: its ``visit_`` method, else one that raises."""
+    method = getattr(cls, f"visit_{kind.__name__}", None)
+    if method is not None:
+        return method  # type: ignore[no-any-return]
+    return _cannot_meet if kind in cls.cannot_meet else _unhandled
+
+
+def _cannot_meet(self: Visitor[Any], node: Expr, *args: Any) -> Any:
+    raise TypeError(f"{type(self).__name__}: a {type(node).__name__} cannot stand here")
+
+
+def _unhandled(self: Visitor[Any], node: Expr, *args: Any) -> Any:
+    raise TypeError(f"{type(self).__name__} has no handler for {type(node).__name__}")
+
 
 # --- declarations ------------------------------------------------------------------
 
@@ -286,9 +352,6 @@ class Ruleset:
     problems: tuple[Diagnostic, ...] = field(default=(), eq=False, repr=False, kw_only=True)
 
 
-_NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
-
-
 def negate(e: Expr) -> Expr:
     """The condition that holds exactly when ``e`` does not, negation pushed down to the atoms.
 
@@ -330,18 +393,18 @@ def _negate(e: Expr, done: dict[int, Expr]) -> Expr:
         return Presence(e.operand, not e.present, span=e.span)
     if isinstance(e, Compare):
         for side, other in ((e.right, e.left), (e.left, e.right)):
-            if e.op in ("==", "!=") and isinstance(side, Const) and isinstance(side.value, bool):
+            if not e.op.ordered and isinstance(side, Const) and isinstance(side.value, bool):
                 # `x == true` negated reads better as `x == false` than as `x != true`.
                 flipped = Const(not side.value, span=side.span, kind=side.kind)
                 sides = (other, flipped) if side is e.right else (flipped, other)
                 return Compare(e.op, *sides, span=e.span)
-        return Compare(_NEGATED_OP[e.op], e.left, e.right, span=e.span)
+        return Compare(e.op.negated, e.left, e.right, span=e.span)
     raise TypeError(f"not a condition: {type(e).__name__}")
 
 
 def scenario_condition(names: tuple[str, ...], span: Span | None) -> Expr:
     """The condition a ``scenario`` clause adds to a rule's applicability: any of its scenarios holds."""
-    tests = tuple(Compare("==", FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"),
+    tests = tuple(Compare(Op.EQ, FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"),
                           span=span) for name in names)
     return tests[0] if len(tests) == 1 else Or(tests, span=span)
 

@@ -4,7 +4,6 @@ truth values a node may still take while some facts are undetermined."""
 from __future__ import annotations
 
 import itertools
-import operator
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -51,14 +50,15 @@ def _complete(sample: Mapping[str, Any], facts: Iterable[str]) -> dict[str, Any]
 
 Eval = Callable[[_Ctx, Mapping[str, Any]], int]
 Get = Callable[[_Ctx, Mapping[str, Any]], Any]
-_OPERATORS = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
-    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}  # fmt: skip
 
 
-class _Compiler:
-    """Checked expressions → closures that return the mask of still-possible truth values."""
+class _Compiler(n.Visitor[Eval]):
+    """Checked expressions → closures that return the mask of still-possible truth values.
+
+    As a visitor it compiles a condition: ``visit(e)`` is ``condition(e)``.
+    """
+
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
 
     # Atom keys index the per-search mask cache, shared by every rule: unique per process.
     keys = itertools.count()
@@ -67,40 +67,40 @@ class _Compiler:
         self.definitions: dict[int, Eval] = {}  # id of a definition's body → its closure
 
     def condition(self, e) -> Eval:
-        if isinstance(e, n.And):
-            return self.junction([self.condition(o) for o in e.operands], conjunction=True)
-        if isinstance(e, n.Or):
-            return self.junction([self.condition(o) for o in e.operands], conjunction=False)
-        if isinstance(e, n.Not):
-            inner = self.condition(e.operand)
-            return lambda ctx, env: _NOT[inner(ctx, env)]
-        if isinstance(e, n.Implies):
-            return self.implies(self.condition(e.antecedent), self.condition(e.consequent))
-        if isinstance(e, n.Conditional):
-            c, a, b = (self.condition(p) for p in (e.condition, e.then, e.otherwise))
+        """The closure of a condition."""
+        return self.visit(e)
 
-            def conditional(ctx, env):
-                m = c(ctx, env)
-                return _AND[_OR[_NOT[m]][a(ctx, env)]][_OR[m][b(ctx, env)]]
+    def visit_And(self, e: n.And) -> Eval:
+        return self.junction([self.condition(o) for o in e.operands], conjunction=True)
 
-            return conditional
-        if isinstance(e, n.DefinitionRef):
-            found = self.definitions.get(id(e.body))
-            if found is None:
-                found = self.definitions[id(e.body)] = self.definition(self.condition(e.body))
-            return found
-        if isinstance(e, n.Quantified):
-            return self.quantified(e)
-        if isinstance(e, n.Const):
-            bit = _TRUTH_BIT.get(e.value, N)
-            return lambda ctx, env: bit
-        if isinstance(e, n.Compare):
-            return self.compare(e)
-        if isinstance(e, n.Member):
-            return self.member(e)
-        if isinstance(e, n.Presence):
-            return self.presence(e)
-        raise TypeError(f"not a condition: {type(e).__name__}")
+    def visit_Or(self, e: n.Or) -> Eval:
+        return self.junction([self.condition(o) for o in e.operands], conjunction=False)
+
+    def visit_Not(self, e: n.Not) -> Eval:
+        inner = self.condition(e.operand)
+        return lambda ctx, env: _NOT[inner(ctx, env)]
+
+    def visit_Implies(self, e: n.Implies) -> Eval:
+        return self.implies(self.condition(e.antecedent), self.condition(e.consequent))
+
+    def visit_Conditional(self, e: n.Conditional) -> Eval:
+        c, a, b = (self.condition(p) for p in (e.condition, e.then, e.otherwise))
+
+        def conditional(ctx, env):
+            m = c(ctx, env)
+            return _AND[_OR[_NOT[m]][a(ctx, env)]][_OR[m][b(ctx, env)]]
+
+        return conditional
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef) -> Eval:
+        found = self.definitions.get(id(e.body))
+        if found is None:
+            found = self.definitions[id(e.body)] = self.definition(self.condition(e.body))
+        return found
+
+    def visit_Const(self, e: n.Const) -> Eval:
+        bit = _TRUTH_BIT.get(e.value, N)
+        return lambda ctx, env: bit
 
     def definition(self, body: Eval) -> Eval:
         """A definition's closure: evaluated once per assignment (definitions are closed, so
@@ -140,7 +140,7 @@ class _Compiler:
 
         return implies
 
-    def quantified(self, e: n.Quantified) -> Eval:
+    def visit_Quantified(self, e: n.Quantified) -> Eval:
         name, var, body = e.collection.fact, e.var, self.condition(e.body)
         every = e.quantifier == "all"
 
@@ -166,18 +166,8 @@ class _Compiler:
         return quantified
 
     def getter(self, e) -> Get:
-        if isinstance(e, n.FactRef):
-            name = e.fact
-            return lambda ctx, env: ctx.asg.get(name, _UN)
-        if isinstance(e, n.FieldRef):
-            var, fld = e.var, e.field
-            return lambda ctx, env: env[var].get(fld)
-        if isinstance(e, n.Const):
-            value = e.value
-            return lambda ctx, env: value
-        if isinstance(e, n.Count):
-            return self.count(e)
-        raise TypeError(f"not a value: {type(e).__name__}")
+        """The closure that reads an operand's value (``_UN`` while its fact is undetermined)."""
+        return _GETTER.visit(e, self)
 
     def count(self, e: n.Count) -> Get:
         name, var = e.collection.fact, e.var
@@ -226,8 +216,8 @@ class _Compiler:
 
         return atom
 
-    def compare(self, e: n.Compare) -> Eval:
-        op = _OPERATORS[e.op]
+    def visit_Compare(self, e: n.Compare) -> Eval:
+        op = e.op.function
 
         def truth(a, b):
             if a is None or b is None:
@@ -236,7 +226,7 @@ class _Compiler:
 
         return self.atom(truth, e.left, e.right)
 
-    def member(self, e: n.Member) -> Eval:
+    def visit_Member(self, e: n.Member) -> Eval:
         items = tuple(i.value for i in e.items)
         negated = e.negated
 
@@ -248,13 +238,37 @@ class _Compiler:
 
         return self.atom(truth, e.operand, None)
 
-    def presence(self, e: n.Presence) -> Eval:
+    def visit_Presence(self, e: n.Presence) -> Eval:
         present = e.present
 
         def truth(a, _):
             return T if (a is not None) == present else F
 
         return self.atom(truth, e.operand, None)
+
+
+class _Getter(n.Visitor[Get]):
+    """An operand's reading closure: ``visit(e, compiler)``."""
+
+    cannot_meet = (*n.PARSED_LEAVES, *n.CONDITIONS)
+
+    def visit_FactRef(self, e: n.FactRef, compiler: _Compiler) -> Get:
+        name = e.fact
+        return lambda ctx, env: ctx.asg.get(name, _UN)
+
+    def visit_FieldRef(self, e: n.FieldRef, compiler: _Compiler) -> Get:
+        var, fld = e.var, e.field
+        return lambda ctx, env: env[var].get(fld)
+
+    def visit_Const(self, e: n.Const, compiler: _Compiler) -> Get:
+        value = e.value
+        return lambda ctx, env: value
+
+    def visit_Count(self, e: n.Count, compiler: _Compiler) -> Get:
+        return compiler.count(e)
+
+
+_GETTER = _Getter()
 
 
 def _over(ctx: _Ctx, fact: str, key: int | None, truth: Callable[[Any], int]) -> int:

@@ -5,27 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from .. import nodes as n
+from ..operators import Op
 from .records import Requirement, _location
 from .selection import _Entry
 
-
-_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-_OP_WORDS = {"==": "equal to {}", "!=": "different from {}", "<": "less than {}", "<=": "at most {}",
-             ">": "more than {}", ">=": "at least {}"}
+# A comparison with another fact, in words (a constant is worded by the interpreter).
+_OP_WORDS = {Op.EQ: "equal to {}", Op.NE: "different from {}", Op.LT: "less than {}", Op.LE: "at most {}",
+             Op.GT: "more than {}", Op.GE: "at least {}"}
 
 
 def requirements_of(entry: _Entry, facts: set[str] | None = None) -> list[Requirement]:
     """What each condition of a rule requires, for the conditions that read ``facts`` (all if None)."""
-    out: list[Requirement] = []
+    collect = _Collect(entry, facts)
     rule = entry.rule
-    seen_definitions: set[tuple] = set()
     if rule.applicability is not None:
-        _collect(entry, rule.applicability, 1, "applies when", facts, out, seen_definitions)
+        collect.visit(rule.applicability, 1, "applies when")
     for req in rule.requirements:
-        _collect(entry, req, 1, "requires", facts, out, seen_definitions)
+        collect.visit(req, 1, "requires")
     seen, unique = set(), []
-    for r in out:
+    for r in collect.out:
         key = (r.fact, r.required, r.role, r.text)
         if key not in seen:
             seen.add(key)
@@ -33,32 +31,57 @@ def requirements_of(entry: _Entry, facts: set[str] | None = None) -> list[Requir
     return unique
 
 
-def _collect(entry: _Entry, e, polarity: int, role: str, facts, out: list[Requirement], seen: set[tuple]) -> None:
-    """Append to ``out`` what each condition under ``e`` requires; ``seen`` holds the
-    definitions (body, polarity, role) already read: a definition used twice says the same."""
-    if isinstance(e, (n.And, n.Or)):
+class _Collect(n.Visitor[None]):
+    """Collects what each condition under a node requires: ``visit(e, polarity, role)``, with
+    ``polarity`` -1 under a negation and 0 where a condition only chooses a branch. ``seen``
+    holds the definitions (body, polarity, role) already read: a definition used twice says the same."""
+
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
+
+    def __init__(self, entry: _Entry, facts: set[str] | None) -> None:
+        self.entry = entry
+        self.facts = facts
+        self.out: list[Requirement] = []
+        self.seen: set[tuple] = set()
+
+    def visit_junction(self, e: n.And | n.Or, polarity: int, role: str) -> None:
+        """Each operand says what it requires."""
         for o in e.operands:
-            _collect(entry, o, polarity, role, facts, out, seen)
-    elif isinstance(e, n.Not):
-        _collect(entry, e.operand, -polarity, role, facts, out, seen)
-    elif isinstance(e, n.Implies):
-        _collect(entry, e.antecedent, -polarity, role, facts, out, seen)
-        _collect(entry, e.consequent, polarity, role, facts, out, seen)
-    elif isinstance(e, n.Conditional):
-        _collect(entry, e.condition, 0, role, facts, out, seen)
-        _collect(entry, e.then, polarity, role, facts, out, seen)
-        _collect(entry, e.otherwise, polarity, role, facts, out, seen)
-    elif isinstance(e, n.DefinitionRef):
+            self.visit(o, polarity, role)
+
+    visit_And = visit_Or = visit_junction
+
+    def visit_Not(self, e: n.Not, polarity: int, role: str) -> None:
+        self.visit(e.operand, -polarity, role)
+
+    def visit_Implies(self, e: n.Implies, polarity: int, role: str) -> None:
+        self.visit(e.antecedent, -polarity, role)
+        self.visit(e.consequent, polarity, role)
+
+    def visit_Conditional(self, e: n.Conditional, polarity: int, role: str) -> None:
+        self.visit(e.condition, 0, role)
+        self.visit(e.then, polarity, role)
+        self.visit(e.otherwise, polarity, role)
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, polarity: int, role: str) -> None:
         key = (id(e.body), polarity, role)
-        if key not in seen:
-            seen.add(key)
-            _collect(entry, e.body, polarity, role, facts, out, seen)
-    elif isinstance(e, n.Quantified):
-        _collect(entry, e.body, polarity, role, facts, out, seen)
-    elif isinstance(e, (n.Compare, n.Member, n.Presence)):
-        found = _requirement(entry, e, polarity, role, facts)
+        if key not in self.seen:
+            self.seen.add(key)
+            self.visit(e.body, polarity, role)
+
+    def visit_Quantified(self, e: n.Quantified, polarity: int, role: str) -> None:
+        self.visit(e.body, polarity, role)
+
+    def visit_Const(self, e: n.Const, polarity: int, role: str) -> None:
+        """A constant condition requires nothing of a fact."""
+
+    def visit_atom(self, e: n.Compare | n.Member | n.Presence, polarity: int, role: str) -> None:
+        """One condition's requirement, when it reads a fact asked about."""
+        found = _requirement(self.entry, e, polarity, role, self.facts)
         if found is not None:
-            out.append(found)
+            self.out.append(found)
+
+    visit_Compare = visit_Member = visit_Presence = visit_atom
 
 
 def _requirement(entry: _Entry, e, polarity: int, role: str, facts) -> Requirement | None:
@@ -106,16 +129,16 @@ def _label(interp, subject, fact: str, decl) -> str:
     return label
 
 
-def _negated(e, op: str) -> tuple[Any, str]:
+def _negated(e, op: Op | None) -> tuple[Any, Op | None]:
     """The condition turned around: (the node, the operator)."""
     if isinstance(e, n.Member):
         return n.Member(e.operand, e.items, not e.negated, span=e.span), op
     if isinstance(e, n.Presence):
         return n.Presence(e.operand, not e.present, span=e.span), op
-    return e, _NEGATE[op]
+    return e, op.negated
 
 
-def _required(interp, e, op: str, other, decl, text: str) -> str:
+def _required(interp, e, op: Op | None, other, decl, text: str) -> str:
     """What the condition requires, in the interpreter's words (``at least 6``)."""
     if isinstance(e, n.Compare) and not isinstance(other, n.Const):
         other_decl = interp.declaration(other)
@@ -128,9 +151,10 @@ def _required(interp, e, op: str, other, decl, text: str) -> str:
         return f"as in `{text}`"
 
 
-def _subject(e) -> tuple[Any, Any, str]:
+def _subject(e) -> tuple[Any, Any, Op | None]:
+    """The fact side of a condition, the other side, and the operator read from the fact's side."""
     if isinstance(e, n.Compare):
         if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
-            return e.right, e.left, _FLIP[e.op]
+            return e.right, e.left, e.op.flipped
         return e.left, e.right, e.op
-    return e.operand, None, ""
+    return e.operand, None, None
