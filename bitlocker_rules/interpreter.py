@@ -1,8 +1,8 @@
 """The reference interpreter: plain tree-walking, Kleene three-valued, full outcomes.
 
 It is the oracle the compiled evaluator is tested against and the explainer: for every
-verdict it returns the atomic conditions that decided it. Truth values are True, False
-and None (unknown).
+verdict it returns the atomic conditions that decided it, each an ``Atom`` of what it read,
+worded into a ``Condition`` by ``phrasing``. Truth values are True, False and None (unknown).
 """
 
 from __future__ import annotations
@@ -12,21 +12,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import nodes as n
-from .operators import Op
 from .outcome import Condition, NoteOutcome, RuleOutcome, Status
+from .phrasing import TRUTH_STATUS, Atom, Phrasing, Truth, subject_of
 from .source import SourceText
-from .versions import WindowsVersion
-from .vocabulary import Fact, Vocabulary
+from .vocabulary import Vocabulary
 
-Truth = bool | None
 Result = tuple[Truth, tuple[Condition, ...]]
-
-# What a comparison needs, in words; of a version, in the words of releases.
-_WORDS = {Op.EQ: "{}", Op.NE: "anything but {}", Op.LT: "less than {}", Op.LE: "at most {}",
-          Op.GT: "more than {}", Op.GE: "at least {}"}
-_VERSION_WORDS = {Op.LT: "earlier than {}", Op.LE: "{} or earlier", Op.GT: "later than {}",
-                  Op.GE: "{} or later"}
-_STATUS = {True: Status.PASS, False: Status.FAIL, None: Status.UNKNOWN}
 
 
 class _Item:
@@ -50,6 +41,7 @@ class Interpreter(n.Visitor[Result]):
         self.ruleset = ruleset
         self.vocabulary = vocabulary
         self.source: SourceText | None = ruleset.text
+        self.phrasing = Phrasing(vocabulary, ruleset.text)
         # When set, only these conditions (by identity) keep their truth; the rest are unknown.
         self.keep = keep
 
@@ -95,7 +87,7 @@ class Interpreter(n.Visitor[Result]):
         if truth is False:
             # A failure needs both: the rule applies, and a requirement does not hold.
             return Status.FAIL, _once(applies[1] + reasons)
-        return _STATUS[truth], reasons
+        return TRUTH_STATUS[truth], reasons
 
     def minimal_reasons(self, rule: n.Rule, values, status: Status, reasons) -> tuple[Condition, ...]:
         """A smallest-by-deletion subset of ``reasons`` that alone forces ``status``.
@@ -179,7 +171,7 @@ class Interpreter(n.Visitor[Result]):
     def quantified(self, e: n.Quantified, values, env, memo: dict | None = None) -> Result:
         items, fact = self.value(e.collection, values, env)
         if items is None:
-            return self.kept(None, self.missing_condition(e, fact, "a value"))
+            return self.kept(None, self.missing_condition(e, fact))
         results = [
             self.decide(e.body, values, {**env, e.var: _Item(fact, i, record)}, memo)
             for i, record in enumerate(items)
@@ -217,77 +209,28 @@ class Interpreter(n.Visitor[Result]):
         truths = [whole.decide(e.body, values, {**env, e.var: _Item(fact, i, r)})[0] for i, r in enumerate(items)]
         return (None if None in truths else sum(1 for t in truths if t)), fact
 
-    # --- explanation records
-    def condition(self, e: n.Expr, truth: Truth, values, env) -> Condition:
-        """The Condition record for an atom: which fact, its value, what the rule needs."""
-        subject, other, op = _subject(e)
-        actual, fact_name = self.value(subject, values, env)
-        decl = self.declaration(subject)
-        label = decl.label if decl else fact_name
-        if isinstance(subject, n.Count):
-            label = _count_label(decl)
-        required = self.required(e, op, other, decl, values, env)
-        return Condition(
-            fact=fact_name, label=label,
-            actual=None if actual is None else self.display(decl, actual, subject),
-            required=required, status=_STATUS[truth],
-            text=self.excerpt(e), span=e.span, origin=self.location(e.span),
-        )
-
-    def required(self, e, op, other, decl, values, env) -> str:
-        if isinstance(e, n.Presence):
-            return "a value" if e.present else "no value"
-        if isinstance(e, n.Member):
-            shown = ", ".join(self.display(decl, i.value, i) for i in e.items)
-            return f"{'none' if e.negated else 'one'} of: {shown}"
-        shown = self.display(decl, self.value(other, values, env)[0], other)
-        if not isinstance(other, n.Const):
-            other_decl = self.declaration(other)
-            shown = f"{other_decl.label if other_decl else 'the other value'} ({shown})"
-        words = _VERSION_WORDS if decl is not None and decl.type.kind == "version" else {}
-        return words.get(op, _WORDS[op]).format(shown)
-
-    def display(self, decl: Fact | None, value: Any, node: n.Expr | None = None) -> str:
-        """A value in the admin's words; version constants as the rule wrote them."""
-        if value is None:
-            return "missing"
-        if isinstance(value, WindowsVersion) and isinstance(node, n.Const) and node.span and self.source:
-            written = self.source.excerpt(node.span).strip('"')
-            return written if written == str(value) else f"{written} ({value})"
-        if isinstance(node, n.Count) or decl is None:
-            return str(value)
-        return self.vocabulary.display(decl, value)
-
-    def declaration(self, e: n.Expr) -> Fact | None:
-        """The vocabulary declaration behind a fact, field or count operand."""
-        if isinstance(e, n.FactRef):
-            return self.vocabulary.fact(e.fact)
-        if isinstance(e, n.FieldRef):
-            collection = self.vocabulary.fact(e.collection)
-            return collection.type.field(e.field) if collection else None
-        if isinstance(e, n.Count):
-            return self.declaration(e.collection)
-        return None
+    # --- explanation records (worded by ``phrasing``)
+    def condition(self, e: n.Compare | n.Member | n.Presence, truth: Truth, values, env) -> Condition:
+        """The Condition record for an atom: what it read, worded by the phrasing."""
+        subject, other, _ = subject_of(e)
+        actual, fact = self.value(subject, values, env)
+        other_value = None if other is None else self.value(other, values, env)[0]
+        return self.phrasing.condition(Atom(e, truth, actual, fact, other_value, self.excerpt(e)))
 
     def constant_condition(self, e: n.Const) -> Condition:
         """A literal ``true`` or ``false`` written as a condition."""
-        shown = "true" if e.value else "false"
-        return Condition("", "The constant", shown, "true", _STATUS[bool(e.value)],
-                         self.excerpt(e), e.span, self.location(e.span))
+        return self.phrasing.constant(e, self.excerpt(e))
 
-    def missing_condition(self, e: n.Quantified, fact: str, required: str) -> Condition:
-        decl = self.vocabulary.fact(fact)
-        return Condition(fact, decl.label if decl else fact, None, required, Status.UNKNOWN,
-                         self.excerpt(e), e.span, self.location(e.span))
+    def missing_condition(self, e: n.Quantified, fact: str) -> Condition:
+        """A quantifier over a missing collection."""
+        return self.phrasing.missing_collection(e, fact, self.excerpt(e))
 
     def empty_condition(self, e: n.Quantified, fact: str, truth: bool) -> Condition:
-        decl = self.vocabulary.fact(fact)
-        noun = (decl.item_label or "item") if decl else "item"
-        return Condition(fact, decl.label if decl else fact, f"no {noun}s",
-                         f"at least one {noun} that meets the condition", _STATUS[truth],
-                         self.excerpt(e), e.span, self.location(e.span))
+        """A quantifier over an empty collection."""
+        return self.phrasing.empty_collection(e, fact, truth, self.excerpt(e))
 
     def excerpt(self, e: n.Expr) -> str:
+        """The rule text of ``e`` (printed from the tree when there is no text)."""
         if self.source is None or e.span is None:
             from .printer import print_expr
 
@@ -295,10 +238,8 @@ class Interpreter(n.Visitor[Result]):
         return self.source.excerpt(e.span)
 
     def location(self, span) -> str:
-        if self.source is None or span is None:
-            return ""
-        line, column = self.source.position(span.start)
-        return f"{self.source.name}:{line}:{column}"
+        """``file:line:column`` of ``span`` in the rule file ('' without one)."""
+        return self.phrasing.location(span)
 
 
 class _AtomTruth(n.Visitor[Truth]):
@@ -442,7 +383,7 @@ class _Formula(n.Visitor[_Node]):
         interp = self.interp
         items, fact = interp.value(e.collection, self.values, env)
         if items is None:
-            return self.slot(None, interp.missing_condition(e, fact, "a value"))
+            return self.slot(None, interp.missing_condition(e, fact))
         if not items:
             empty = e.quantifier == "all"
             return self.slot(empty, interp.empty_condition(e, fact, empty))
@@ -495,7 +436,7 @@ class _Deletion:
         holds = self.truth(f.reqs, keep, memo)
         if applies is None and holds is not True:
             return Status.UNKNOWN
-        return _STATUS[holds]
+        return TRUTH_STATUS[holds]
 
     def truth(self, node: _Node, keep: set[tuple], memo: dict[int, Truth]) -> Truth:
         self.work += 1
@@ -533,22 +474,6 @@ def caveated(rule: n.Rule, status: Status) -> tuple[Status, str]:
 def _identity(condition: Condition) -> tuple:
     """What makes two condition records the same atom, seen through ``not`` or not."""
     return (condition.fact, condition.span, condition.text, condition.actual)
-
-
-def _subject(e: n.Expr) -> tuple[n.Expr, n.Expr | None, Op | None]:
-    """The fact side of an atom, the other side, and the operator read from the fact's side."""
-    if isinstance(e, n.Compare):
-        if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
-            return e.right, e.left, e.op.flipped
-        return e.left, e.right, e.op
-    return e.operand, None, None
-
-
-def _count_label(decl: Fact | None) -> str:
-    if decl is None:
-        return "Count"
-    noun = decl.item_label or "item"
-    return f"Number of {noun if noun.endswith('s') else noun + 's'} ({decl.label})"
 
 
 def _all(results: list[Result]) -> Result:

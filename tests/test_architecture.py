@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 RANK = {
     "source": 0, "operators": 0, "errors": 1, "versions": 1, "resources": 1, "cache": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2, "reading": 2,
-    "syntax": 3, "printer": 3, "facts": 3,
+    "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "requirements": 3,
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5,
     "engine": 6, "fleet": 7, "report": 7, "cli": 8, "__main__": 9, "__init__": 10,

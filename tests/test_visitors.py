@@ -18,7 +18,7 @@ EXPECTED = {
     "bitlocker_rules.checker": {"_Checker", "_Operand"},
     "bitlocker_rules.interpreter": {"Interpreter", "_AtomTruth", "_Operand", "_Formula"},
     "bitlocker_rules.compiler": {"_Emitter", "_Value"},
-    "bitlocker_rules.analysis.evaluation": {"_Compiler", "_Getter"},
+    "bitlocker_rules.analysis.evaluation": {"MaskCompiler", "_Getter"},
     "bitlocker_rules.analysis.wording": {"_Collect"},
 }
 DECLARATIONS = {n.Definition, n.Rule, n.Ruleset}

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .. import nodes as n
-from .logic import ALL, F, N, T, _AND, _NOT, _OR, _TRUTH_BIT
+from .logic import ALL, AND, NOT, OR, TRUTH_BIT, F, N, T
 
 
 class _Unassigned:
@@ -22,11 +22,11 @@ class _Unassigned:
 _UN: Any = _Unassigned()
 
 
-class _Ctx:
+class SearchContext:
     """One search: the assignment (fact → value, None = missing; absent = undetermined).
 
     ``memo`` holds the masks of definitions under the assignment as it is now; whoever
-    changes the assignment clears it (``_Entry.state`` does, before each evaluation).
+    changes the assignment clears it (``Entry.state`` does, before each evaluation).
     """
 
     __slots__ = ("asg", "domains", "cache", "memo")
@@ -38,21 +38,23 @@ class _Ctx:
         self.memo: dict[int, int] = {}
 
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The quantifier bindings at the top of a condition: none.
+NO_BINDINGS: Mapping[str, Any] = MappingProxyType({})
 
 
-def _complete(sample: Mapping[str, Any], facts: Iterable[str]) -> dict[str, Any]:
+def with_missing(sample: Mapping[str, Any], facts: Iterable[str]) -> dict[str, Any]:
+    """``sample`` with every fact of ``facts`` it does not give set to missing (None)."""
     asg = dict(sample)
     for f in facts:
         asg.setdefault(f, None)
     return asg
 
 
-Eval = Callable[[_Ctx, Mapping[str, Any]], int]
-Get = Callable[[_Ctx, Mapping[str, Any]], Any]
+Eval = Callable[[SearchContext, Mapping[str, Any]], int]
+Get = Callable[[SearchContext, Mapping[str, Any]], Any]
 
 
-class _Compiler(n.Visitor[Eval]):
+class MaskCompiler(n.Visitor[Eval]):
     """Checked expressions → closures that return the mask of still-possible truth values.
 
     As a visitor it compiles a condition: ``visit(e)`` is ``condition(e)``.
@@ -78,7 +80,7 @@ class _Compiler(n.Visitor[Eval]):
 
     def visit_Not(self, e: n.Not) -> Eval:
         inner = self.condition(e.operand)
-        return lambda ctx, env: _NOT[inner(ctx, env)]
+        return lambda ctx, env: NOT[inner(ctx, env)]
 
     def visit_Implies(self, e: n.Implies) -> Eval:
         return self.implies(self.condition(e.antecedent), self.condition(e.consequent))
@@ -88,7 +90,7 @@ class _Compiler(n.Visitor[Eval]):
 
         def conditional(ctx, env):
             m = c(ctx, env)
-            return _AND[_OR[_NOT[m]][a(ctx, env)]][_OR[m][b(ctx, env)]]
+            return AND[OR[NOT[m]][a(ctx, env)]][OR[m][b(ctx, env)]]
 
         return conditional
 
@@ -99,7 +101,7 @@ class _Compiler(n.Visitor[Eval]):
         return found
 
     def visit_Const(self, e: n.Const) -> Eval:
-        bit = _TRUTH_BIT.get(e.value, N)
+        bit = TRUTH_BIT.get(e.value, N)
         return lambda ctx, env: bit
 
     def definition(self, body: Eval) -> Eval:
@@ -117,7 +119,7 @@ class _Compiler(n.Visitor[Eval]):
 
     @staticmethod
     def junction(parts: list[Eval], conjunction: bool) -> Eval:
-        stop, start, table = (F, T, _AND) if conjunction else (T, F, _OR)
+        stop, start, table = (F, T, AND) if conjunction else (T, F, OR)
 
         def junction(ctx, env):
             acc = start
@@ -136,7 +138,7 @@ class _Compiler(n.Visitor[Eval]):
             m = a(ctx, env)
             if m == F:
                 return T
-            return _OR[_NOT[m]][c(ctx, env)]
+            return OR[NOT[m]][c(ctx, env)]
 
         return implies
 
@@ -156,11 +158,11 @@ class _Compiler(n.Visitor[Eval]):
                 if every:
                     if m == F:
                         return F
-                    acc = _AND[acc][m]
+                    acc = AND[acc][m]
                 else:
                     if m == T:
                         return T
-                    acc = _OR[acc][m]
+                    acc = OR[acc][m]
             return acc
 
         return quantified
@@ -252,26 +254,26 @@ class _Getter(n.Visitor[Get]):
 
     cannot_meet = (*n.PARSED_LEAVES, *n.CONDITIONS)
 
-    def visit_FactRef(self, e: n.FactRef, compiler: _Compiler) -> Get:
+    def visit_FactRef(self, e: n.FactRef, compiler: MaskCompiler) -> Get:
         name = e.fact
         return lambda ctx, env: ctx.asg.get(name, _UN)
 
-    def visit_FieldRef(self, e: n.FieldRef, compiler: _Compiler) -> Get:
+    def visit_FieldRef(self, e: n.FieldRef, compiler: MaskCompiler) -> Get:
         var, fld = e.var, e.field
         return lambda ctx, env: env[var].get(fld)
 
-    def visit_Const(self, e: n.Const, compiler: _Compiler) -> Get:
+    def visit_Const(self, e: n.Const, compiler: MaskCompiler) -> Get:
         value = e.value
         return lambda ctx, env: value
 
-    def visit_Count(self, e: n.Count, compiler: _Compiler) -> Get:
+    def visit_Count(self, e: n.Count, compiler: MaskCompiler) -> Get:
         return compiler.count(e)
 
 
 _GETTER = _Getter()
 
 
-def _over(ctx: _Ctx, fact: str, key: int | None, truth: Callable[[Any], int]) -> int:
+def _over(ctx: SearchContext, fact: str, key: int | None, truth: Callable[[Any], int]) -> int:
     """The mask of an atom over every value an undetermined fact may still take."""
     if key is not None:
         cached = ctx.cache.get(key)

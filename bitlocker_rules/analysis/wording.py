@@ -6,15 +6,16 @@ from typing import Any
 
 from .. import nodes as n
 from ..operators import Op
-from .records import Requirement, _location
-from .selection import _Entry
+from ..phrasing import subject_of
+from .records import Requirement, location_of
+from .selection import Entry
 
 # A comparison with another fact, in words (a constant is worded by the interpreter).
 _OP_WORDS = {Op.EQ: "equal to {}", Op.NE: "different from {}", Op.LT: "less than {}", Op.LE: "at most {}",
              Op.GT: "more than {}", Op.GE: "at least {}"}
 
 
-def requirements_of(entry: _Entry, facts: set[str] | None = None) -> list[Requirement]:
+def requirements_of(entry: Entry, facts: set[str] | None = None) -> list[Requirement]:
     """What each condition of a rule requires, for the conditions that read ``facts`` (all if None)."""
     collect = _Collect(entry, facts)
     rule = entry.rule
@@ -38,7 +39,7 @@ class _Collect(n.Visitor[None]):
 
     cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
 
-    def __init__(self, entry: _Entry, facts: set[str] | None) -> None:
+    def __init__(self, entry: Entry, facts: set[str] | None) -> None:
         self.entry = entry
         self.facts = facts
         self.out: list[Requirement] = []
@@ -84,15 +85,15 @@ class _Collect(n.Visitor[None]):
     visit_Compare = visit_Member = visit_Presence = visit_atom
 
 
-def _requirement(entry: _Entry, e, polarity: int, role: str, facts) -> Requirement | None:
+def _requirement(entry: Entry, e, polarity: int, role: str, facts) -> Requirement | None:
     """What one condition requires of its fact, or None when it reads no fact of ``facts``.
     ``polarity`` is -1 under a negation and 0 where the condition only chooses a branch."""
     interp = entry.interpreter
-    subject, other, op = _subject(e)
+    subject, other, op = subject_of(e)
     fact = _subject_fact(subject)
     if fact is None or (facts is not None and fact not in facts):
         return None
-    decl = interp.declaration(subject)
+    decl = interp.phrasing.declaration(subject)
     label = _label(interp, subject, fact, decl)
     if isinstance(subject, n.FieldRef):
         fact = f"{subject.collection}[].{subject.field}"
@@ -103,7 +104,7 @@ def _requirement(entry: _Entry, e, polarity: int, role: str, facts) -> Requireme
         wanted, op = _negated(e, op) if polarity < 0 else (e, op)
         required = _required(interp, wanted, op, other, decl, text)
     return Requirement(entry.id, entry.ruleset.id, fact, label, required, text, role,
-                       _location(entry.path, entry.source, getattr(e, "span", None)))
+                       location_of(entry.path, entry.source, getattr(e, "span", None)))
 
 
 def _subject_fact(subject) -> str | None:
@@ -141,20 +142,11 @@ def _negated(e, op: Op | None) -> tuple[Any, Op | None]:
 def _required(interp, e, op: Op | None, other, decl, text: str) -> str:
     """What the condition requires, in the interpreter's words (``at least 6``)."""
     if isinstance(e, n.Compare) and not isinstance(other, n.Const):
-        other_decl = interp.declaration(other)
+        other_decl = interp.phrasing.declaration(other)
         return _OP_WORDS[op].format(other_decl.label if other_decl else interp.excerpt(other))
     try:
-        return interp.required(e, op, other, decl, {}, {})
+        return interp.phrasing.required(e, op, other, other.value if isinstance(other, n.Const) else None, decl)
     except (KeyError, TypeError, AttributeError):
         # Worded from the operands alone (no values, no bindings); where the interpreter
         # cannot, the rule's own text says it.
         return f"as in `{text}`"
-
-
-def _subject(e) -> tuple[Any, Any, Op | None]:
-    """The fact side of a condition, the other side, and the operator read from the fact's side."""
-    if isinstance(e, n.Compare):
-        if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
-            return e.right, e.left, e.op.flipped
-        return e.left, e.right, e.op
-    return e.operand, None, None

@@ -1,0 +1,153 @@
+"""Conditions in the admin's words: the atoms the interpreter decided become ``Condition`` records.
+
+The interpreter (Kleene evaluation) says which atomic conditions decided a verdict and what
+each read; this module says it in English: the fact's label, its value as Intune shows it,
+and what the rule needs. A negation never reaches the words: the interpreter decides ``not``
+by pushing it into the atoms (``nodes.negate``), so a condition is worded from its own,
+negated, operator ("earlier than 1809", "anything but Require startup PIN with TPM").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attrs import frozen
+
+from . import nodes as n
+from .operators import Op
+from .outcome import Condition, Status
+from .source import SourceText, Span
+from .versions import WindowsVersion
+from .vocabulary import Fact, Vocabulary
+
+Truth = bool | None
+TRUTH_STATUS = {True: Status.PASS, False: Status.FAIL, None: Status.UNKNOWN}  # a truth value as a verdict
+
+# What a comparison needs, in words; of a version, in the words of releases.
+_WORDS = {Op.EQ: "{}", Op.NE: "anything but {}", Op.LT: "less than {}", Op.LE: "at most {}",
+          Op.GT: "more than {}", Op.GE: "at least {}"}
+_VERSION_WORDS = {Op.LT: "earlier than {}", Op.LE: "{} or earlier", Op.GT: "later than {}",
+                  Op.GE: "{} or later"}
+
+
+@frozen
+class Atom:
+    """An atomic condition as the interpreter decided it.
+
+    ``node`` is the condition evaluated (a compare, member or presence test, any negation
+    already in its operator), ``truth`` its Kleene truth, ``actual`` the value its subject
+    (``subject_of``) read and ``fact`` where from (``collection[index].field`` for a record's
+    field, ``''`` for a constant), ``other`` the value of a comparison's other side, and
+    ``text`` the condition as the rule writes it.
+    """
+
+    node: n.Compare | n.Member | n.Presence
+    truth: Truth
+    actual: Any
+    fact: str
+    other: Any
+    text: str
+
+
+def subject_of(e: n.Compare | n.Member | n.Presence) -> tuple[n.Expr, n.Expr | None, Op | None]:
+    """The fact side of an atom, the other side, and the operator read from the fact's side."""
+    if isinstance(e, n.Compare):
+        if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
+            return e.right, e.left, e.op.flipped
+        return e.left, e.right, e.op
+    return e.operand, None, None
+
+
+class Phrasing:
+    """Words for the conditions of one rule file: its vocabulary's labels and values, its text."""
+
+    def __init__(self, vocabulary: Vocabulary, source: SourceText | None) -> None:
+        self.vocabulary = vocabulary
+        self.source = source
+
+    def condition(self, atom: Atom) -> Condition:
+        """The Condition record for an atom: which fact, its value, what the rule needs."""
+        e = atom.node
+        subject, other, op = subject_of(e)
+        decl = self.declaration(subject)
+        label = decl.label if decl else atom.fact
+        if isinstance(subject, n.Count):
+            label = _count_label(decl)
+        return Condition(
+            fact=atom.fact, label=label,
+            actual=None if atom.actual is None else self.display(decl, atom.actual, subject),
+            required=self.required(e, op, other, atom.other, decl), status=TRUTH_STATUS[atom.truth],
+            text=atom.text, span=e.span, origin=self.location(e.span),
+        )
+
+    def required(self, e: n.Expr, op: Op | None, other: n.Expr | None, other_value: Any, decl: Fact | None) -> str:
+        """What the condition ``e`` needs of its subject (``op``, ``other``: as ``subject_of``
+        gives them; ``other_value``: the other side's value)."""
+        if isinstance(e, n.Presence):
+            return "a value" if e.present else "no value"
+        if isinstance(e, n.Member):
+            shown = ", ".join(self.display(decl, i.value, i) for i in e.items)
+            return f"{'none' if e.negated else 'one'} of: {shown}"
+        assert op is not None, "a comparison has an operator"
+        shown = self.display(decl, other_value, other)
+        if not isinstance(other, n.Const):
+            other_decl = self.declaration(other)
+            shown = f"{other_decl.label if other_decl else 'the other value'} ({shown})"
+        words = _VERSION_WORDS if decl is not None and decl.type.kind == "version" else {}
+        return words.get(op, _WORDS[op]).format(shown)
+
+    def display(self, decl: Fact | None, value: Any, node: n.Expr | None = None) -> str:
+        """A value in the admin's words; version constants as the rule wrote them."""
+        if value is None:
+            return "missing"
+        if isinstance(value, WindowsVersion) and isinstance(node, n.Const) and node.span and self.source:
+            written = self.source.excerpt(node.span).strip('"')
+            return written if written == str(value) else f"{written} ({value})"
+        if isinstance(node, n.Count) or decl is None:
+            return str(value)
+        return self.vocabulary.display(decl, value)
+
+    def declaration(self, e: n.Expr | None) -> Fact | None:
+        """The vocabulary declaration behind a fact, field or count operand."""
+        if isinstance(e, n.FactRef):
+            return self.vocabulary.fact(e.fact)
+        if isinstance(e, n.FieldRef):
+            collection = self.vocabulary.fact(e.collection)
+            return collection.type.field(e.field) if collection else None
+        if isinstance(e, n.Count):
+            return self.declaration(e.collection)
+        return None
+
+    def constant(self, e: n.Const, text: str) -> Condition:
+        """A literal ``true`` or ``false`` written as a condition."""
+        shown = "true" if e.value else "false"
+        return Condition("", "The constant", shown, "true", TRUTH_STATUS[bool(e.value)],
+                         text, e.span, self.location(e.span))
+
+    def missing_collection(self, e: n.Quantified, fact: str, text: str) -> Condition:
+        """A quantifier over a collection that is missing: unknown, it needs a value."""
+        decl = self.vocabulary.fact(fact)
+        return Condition(fact, decl.label if decl else fact, None, "a value", Status.UNKNOWN,
+                         text, e.span, self.location(e.span))
+
+    def empty_collection(self, e: n.Quantified, fact: str, truth: bool, text: str) -> Condition:
+        """A quantifier over an empty collection (``all`` holds, ``any`` does not)."""
+        decl = self.vocabulary.fact(fact)
+        noun = (decl.item_label or "item") if decl else "item"
+        return Condition(fact, decl.label if decl else fact, f"no {noun}s",
+                         f"at least one {noun} that meets the condition", TRUTH_STATUS[truth],
+                         text, e.span, self.location(e.span))
+
+    def location(self, span: Span | None) -> str:
+        """``file:line:column`` of ``span`` in the rule file ('' without one)."""
+        if self.source is None or span is None:
+            return ""
+        line, column = self.source.position(span.start)
+        return f"{self.source.name}:{line}:{column}"
+
+
+def _count_label(decl: Fact | None) -> str:
+    if decl is None:
+        return "Count"
+    noun = decl.item_label or "item"
+    return f"Number of {noun if noun.endswith('s') else noun + 's'} ({decl.label})"
