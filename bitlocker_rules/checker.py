@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -40,7 +40,7 @@ class _Unresolved:
         self.name = name
 
 
-class _Checker(n.Visitor[n.Expr]):
+class _Checker(n.Visitor[n.CheckedExpr]):
     """Checks a parsed ruleset. As a visitor it checks a condition (a boolean position):
     ``visit(e, scope)`` is ``condition(e, scope)``, with ``scope`` the quantifier variables
     bound there (name → the collection's fact). A parsed tree has no resolved leaves."""
@@ -58,7 +58,7 @@ class _Checker(n.Visitor[n.Expr]):
         self.problems.append(Diagnostic(code, message, source=self.source, span=span, help=help))
 
     # --- declarations
-    def ruleset(self, ruleset: n.Ruleset) -> n.Ruleset:
+    def ruleset(self, ruleset: n.ParsedRuleset) -> n.CheckedRuleset:
         definitions = tuple(self.definition(d) for d in ruleset.definitions)
         self.scenario_names(ruleset.scenarios, ruleset.spans.get("scenarios"))
         seen: dict[str, n.Rule] = {}
@@ -69,7 +69,9 @@ class _Checker(n.Visitor[n.Expr]):
                            rule.spans.get("id"), help="every rule needs its own stable id")
             seen[rule.id] = rule
             rules.append(self.rule(rule, ruleset.scenarios, ruleset.spans.get("scenarios")))
-        return attrs.evolve(ruleset, definitions=definitions, rules=tuple(rules))
+        # Here a parsed tree becomes a checked one: the one place the two types meet (the
+        # node classes are shared; their type parameter says which tree they are part of).
+        return attrs.evolve(cast(n.Ruleset[Any], ruleset), definitions=definitions, rules=tuple(rules))
 
     def scenario_names(self, names: tuple[str, ...], span: Span | None) -> None:
         """Every name of a ``scenario`` clause is a scenario the vocabulary declares."""
@@ -86,7 +88,7 @@ class _Checker(n.Visitor[n.Expr]):
         at = self.source.text.find(word, span.start + len("scenario"), span.end)
         return Span(at, at + len(word)) if at >= 0 else span
 
-    def definition(self, definition: n.Definition) -> n.Definition:
+    def definition(self, definition: n.Definition[n.ParsedExpr]) -> n.CheckedDefinition:
         if definition.name in keywords():
             self.error("E208", f"`{definition.name}` is a keyword of the rule language", definition.span,
                        help="choose another name for the definition")
@@ -95,9 +97,10 @@ class _Checker(n.Visitor[n.Expr]):
         body = self.condition(definition.expr, {})
         self.depths[id(body)] = self.within_depth(body, f"definition `{definition.name}`", definition.span)
         self.definitions[definition.name] = n.DefinitionRef(definition.name, body, span=definition.span)
-        return attrs.evolve(definition, expr=body)
+        return attrs.evolve(cast(n.Definition[Any], definition), expr=body)
 
-    def rule(self, rule: n.Rule, inherited: tuple[str, ...] = (), inherited_span: Span | None = None) -> n.Rule:
+    def rule(self, rule: n.ParsedRule, inherited: tuple[str, ...] = (),
+             inherited_span: Span | None = None) -> n.CheckedRule:
         if rule.severity not in SEVERITIES:
             self.error("E204", f"unknown severity `{rule.severity}`", rule.spans.get("severity"),
                        help=suggest(rule.severity, SEVERITIES) or "use error, warning or info")
@@ -132,9 +135,10 @@ class _Checker(n.Visitor[n.Expr]):
         for expr in (applicability, *requirements):
             if expr is not None:
                 self.within_depth(expr, f"{rule.kind} {rule.id}", expr.span or rule.spans.get("id"))
-        return attrs.evolve(rule, applicability=applicability, requirements=requirements, scenarios=scenarios)
+        return attrs.evolve(cast(n.Rule[Any], rule), applicability=applicability, requirements=requirements,
+                            scenarios=scenarios)
 
-    def within_depth(self, e: n.Expr, what: str, span: Span | None) -> int:
+    def within_depth(self, e: n.CheckedExpr, what: str, span: Span | None) -> int:
         """The depth of ``e`` with its definitions expanded, or -1 past MAX_DEPTH: E213 the
         first time, not again where a definition already reported is used."""
         depth = self.depth(e)
@@ -145,7 +149,7 @@ class _Checker(n.Visitor[n.Expr]):
             return -1
         return depth
 
-    def depth(self, e: n.Expr) -> int:
+    def depth(self, e: n.CheckedExpr) -> int:
         """Nodes on the longest path down ``e``, -1 when it uses a definition already too deep;
         a definition counts its body's depth, known from where it was defined (the recursion
         stays within one expression, itself limited by the parser)."""
@@ -157,27 +161,27 @@ class _Checker(n.Visitor[n.Expr]):
         return -1 if min(below) < 0 else 1 + max(below)
 
     # --- conditions (boolean positions)
-    def condition(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:
+    def condition(self, e: n.ParsedExpr, scope: dict[str, Fact]) -> n.CheckedExpr:
         """The checked form of a condition."""
         return self.visit(e, scope)
 
-    def visit_And(self, e: n.And, scope: dict[str, Fact]) -> n.Expr:
+    def visit_And(self, e: n.And, scope: dict[str, Fact]) -> n.CheckedExpr:
         return n.And(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
 
-    def visit_Or(self, e: n.Or, scope: dict[str, Fact]) -> n.Expr:
+    def visit_Or(self, e: n.Or, scope: dict[str, Fact]) -> n.CheckedExpr:
         return n.Or(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
 
-    def visit_Not(self, e: n.Not, scope: dict[str, Fact]) -> n.Expr:
+    def visit_Not(self, e: n.Not, scope: dict[str, Fact]) -> n.CheckedExpr:
         return n.Not(self.condition(e.operand, scope), span=e.span)
 
-    def visit_Implies(self, e: n.Implies, scope: dict[str, Fact]) -> n.Expr:
+    def visit_Implies(self, e: n.Implies, scope: dict[str, Fact]) -> n.CheckedExpr:
         return n.Implies(self.condition(e.antecedent, scope), self.condition(e.consequent, scope), span=e.span)
 
-    def visit_Conditional(self, e: n.Conditional, scope: dict[str, Fact]) -> n.Expr:
-        parts = (self.condition(p, scope) for p in (e.condition, e.then, e.otherwise))
-        return n.Conditional(*parts, span=e.span)
+    def visit_Conditional(self, e: n.Conditional, scope: dict[str, Fact]) -> n.CheckedExpr:
+        return n.Conditional(self.condition(e.condition, scope), self.condition(e.then, scope),
+                             self.condition(e.otherwise, scope), span=e.span)
 
-    def truth(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:
+    def truth(self, e: n.ParsedExpr, scope: dict[str, Fact]) -> n.CheckedExpr:
         """A bare operand in a boolean position: a definition, a bool fact, or true/false
         (or a value where a condition belongs: E401, E407)."""
         if isinstance(e, n.Name) and len(e.path) == 1 and e.path[0] in self.definitions:
@@ -195,7 +199,7 @@ class _Checker(n.Visitor[n.Expr]):
 
     visit_Name = visit_Literal = visit_Count = truth
 
-    def visit_Quantified(self, e: n.Quantified, scope: dict[str, Fact]) -> n.Expr:
+    def visit_Quantified(self, e: n.Quantified, scope: dict[str, Fact]) -> n.CheckedExpr:
         collection, inner = self.bind(e.var, e.collection, scope, e.span)
         body = self.condition(e.body, inner)
         return n.Quantified(e.quantifier, e.var, collection, body, span=e.span)
@@ -209,7 +213,7 @@ class _Checker(n.Visitor[n.Expr]):
         fact = self.vocabulary.fact(resolved.fact) if isinstance(resolved, n.FactRef) else None
         return resolved, {**scope, var: fact} if fact else dict(scope)
 
-    def visit_Compare(self, e: n.Compare, scope) -> n.Expr:
+    def visit_Compare(self, e: n.Compare, scope) -> n.CheckedExpr:
         before = len(self.problems)
         left, ltype = self.operand(e.left, scope)
         right, rtype = self.operand(e.right, scope)
@@ -229,7 +233,7 @@ class _Checker(n.Visitor[n.Expr]):
                        help="use == or != (or `in {…}`) for this type")
         return n.Compare(e.op, left, right, span=e.span)
 
-    def visit_Member(self, e: n.Member, scope) -> n.Expr:
+    def visit_Member(self, e: n.Member, scope) -> n.CheckedExpr:
         before = len(self.problems)
         operand, otype = self.operand(e.operand, scope)
         quiet = len(self.problems) > before
@@ -247,7 +251,7 @@ class _Checker(n.Visitor[n.Expr]):
             items.append(value)
         return n.Member(operand, tuple(items), e.negated, span=e.span)
 
-    def visit_Presence(self, e: n.Presence, scope) -> n.Expr:
+    def visit_Presence(self, e: n.Presence, scope) -> n.CheckedExpr:
         operand, otype = self.operand(e.operand, scope)
         if isinstance(operand, _Unresolved):
             self.unknown_name(operand.name, scope)
@@ -278,8 +282,8 @@ class _Checker(n.Visitor[n.Expr]):
                    help="put conditions in `require`, or compare a fact with a value")
         return n.Const(None, span=e.span), None
 
-    def count(self, e: n.Count, scope):
-        if e.var is None:
+    def count(self, e: n.Count[n.ParsedExpr], scope):
+        if e.var is None or e.body is None:  # the grammar gives a count both or neither
             collection, ftype = self.plain_operand(e.collection, scope)
             if ftype is not None and ftype.kind != "collection":
                 self.error("E402", f"`{_text(e.collection)}` is not a collection (it is {ftype})", e.collection.span)
@@ -443,7 +447,7 @@ def _text_const(c: n.Const) -> str:
     return str(c.value)
 
 
-def check_ruleset(ruleset: n.Ruleset, vocabulary: Vocabulary) -> n.Ruleset:
+def check_ruleset(ruleset: n.ParsedRuleset, vocabulary: Vocabulary) -> n.CheckedRuleset:
     """Check ``ruleset``; return it with names resolved, or raise RulesError with every problem."""
     checker = _Checker(vocabulary, ruleset.text)
     checked = checker.ruleset(ruleset)
@@ -453,7 +457,7 @@ def check_ruleset(ruleset: n.Ruleset, vocabulary: Vocabulary) -> n.Ruleset:
     return checked
 
 
-def check_condition(expr: n.Expr, vocabulary: Vocabulary, source: SourceText | None = None) -> n.Expr:
+def check_condition(expr: n.ParsedExpr, vocabulary: Vocabulary, source: SourceText | None = None) -> n.CheckedExpr:
     """Check one parsed condition (as the vocabulary writes scenario inferences); RulesError if wrong."""
     checker = _Checker(vocabulary, source)
     checked = checker.condition(expr, {})
@@ -462,9 +466,9 @@ def check_condition(expr: n.Expr, vocabulary: Vocabulary, source: SourceText | N
     return checked
 
 
-def check_all(rulesets: Iterable[n.Ruleset]) -> None:
+def check_all(rulesets: Iterable[n.CheckedRuleset]) -> None:
     """Cross-file checks: a rule id must be unique across every loaded ruleset."""
-    seen: dict[str, n.Ruleset] = {}
+    seen: dict[str, n.CheckedRuleset] = {}
     problems = []
     for ruleset in rulesets:
         for rule in ruleset.rules:

@@ -37,7 +37,7 @@ class Interpreter(n.Visitor[Result]):
 
     cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
 
-    def __init__(self, ruleset: n.Ruleset, vocabulary: Vocabulary, keep: frozenset | None = None) -> None:
+    def __init__(self, ruleset: n.CheckedRuleset, vocabulary: Vocabulary, keep: frozenset | None = None) -> None:
         self.ruleset = ruleset
         self.vocabulary = vocabulary
         self.source: SourceText | None = ruleset.text
@@ -50,7 +50,7 @@ class Interpreter(n.Visitor[Result]):
         return Interpreter(self.ruleset, self.vocabulary, frozenset(_identity(c) for c in keep))
 
     # --- rules
-    def evaluate(self, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
+    def evaluate(self, rule: n.CheckedRule, values: Mapping[str, Any]) -> RuleOutcome:
         """The verdict of ``rule`` on ``values`` (fact name → typed value), with reasons."""
         status, reasons = self.verdict(rule, values)
         if status in (Status.FAIL, Status.NOT_APPLICABLE) and len(reasons) > 1:
@@ -71,7 +71,7 @@ class Interpreter(n.Visitor[Result]):
             related=rule.related, scenarios=rule.scenarios, caveat=caveat,
         )
 
-    def verdict(self, rule: n.Rule, values: Mapping[str, Any]) -> tuple[Status, tuple[Condition, ...]]:
+    def verdict(self, rule: n.CheckedRule, values: Mapping[str, Any]) -> tuple[Status, tuple[Condition, ...]]:
         """Status and deciding conditions; applicability first, then the requirements."""
         applies: Result = (True, ())
         memo: dict = {}
@@ -89,7 +89,7 @@ class Interpreter(n.Visitor[Result]):
             return Status.FAIL, _once(applies[1] + reasons)
         return TRUTH_STATUS[truth], reasons
 
-    def minimal_reasons(self, rule: n.Rule, values, status: Status, reasons) -> tuple[Condition, ...]:
+    def minimal_reasons(self, rule: n.CheckedRule, values, status: Status, reasons) -> tuple[Condition, ...]:
         """A smallest-by-deletion subset of ``reasons`` that alone forces ``status``.
 
         Sufficiency is checked by re-evaluating with every other condition unknown; Kleene
@@ -106,13 +106,13 @@ class Interpreter(n.Visitor[Result]):
         kept = _Deletion(formula, status).run([_identity(c) for c in reasons])
         return tuple(reasons[i] for i in kept)
 
-    def note(self, rule: n.Rule, values: Mapping[str, Any]) -> NoteOutcome:
+    def note(self, rule: n.CheckedRule, values: Mapping[str, Any]) -> NoteOutcome:
         """Whether an informational note applies."""
         applies = True if rule.applicability is None else self.decide(rule.applicability, values, {})[0]
         return NoteOutcome(self.ruleset.id, rule.id, rule.title, rule.sources, applies, rule.rationale)
 
     # --- expressions
-    def decide(self, e: n.Expr, values: Mapping[str, Any], env: dict[str, _Item],
+    def decide(self, e: n.CheckedExpr, values: Mapping[str, Any], env: dict[str, _Item],
                memo: dict | None = None) -> Result:
         """Truth of a condition and the atomic conditions that decided it.
 
@@ -153,7 +153,7 @@ class Interpreter(n.Visitor[Result]):
     def visit_Const(self, e: n.Const, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
         return self.kept(e.value, self.constant_condition(e))
 
-    def visit_atom(self, e: n.Compare | n.Member | n.Presence, values: Mapping[str, Any], env: dict[str, _Item],
+    def visit_atom(self, e: n.Test, values: Mapping[str, Any], env: dict[str, _Item],
                    memo: dict) -> Result:
         """An atomic condition's result: its truth and its condition record."""
         return self.atom(e, values, env)
@@ -182,7 +182,7 @@ class Interpreter(n.Visitor[Result]):
         return _all(results) if e.quantifier == "all" else _any(results)
 
     # --- atoms
-    def atom(self, e: n.Expr, values, env) -> Result:
+    def atom(self, e: n.Test, values, env) -> Result:
         truth = self.truth(e, values, env)
         return self.kept(truth, self.condition(e, truth, values, env))
 
@@ -192,17 +192,17 @@ class Interpreter(n.Visitor[Result]):
             return None, (condition,)
         return truth, (condition,)
 
-    def truth(self, e: n.Expr, values, env) -> Truth:
+    def truth(self, e: n.CheckedExpr, values, env) -> Truth:
         """Truth of an atomic condition (compare, member, presence)."""
         return _ATOM_TRUTH.visit(e, self, values, env)
 
-    def value(self, e: n.Expr, values, env) -> tuple[Any, str]:
+    def value(self, e: n.CheckedExpr, values, env) -> tuple[Any, str]:
         """A value and the name of the fact it comes from ('' for a constant)."""
         return _OPERAND.visit(e, self, values, env)
 
     def count(self, e: n.Count, values, env) -> tuple[Any, str]:
         items, fact = self.value(e.collection, values, env)
-        if items is None or e.body is None:
+        if items is None or e.var is None or e.body is None:
             return (None if items is None else len(items)), fact
         # A comparison with a count is one condition: its body is never masked.
         whole = self if self.keep is None else Interpreter(self.ruleset, self.vocabulary)
@@ -210,7 +210,7 @@ class Interpreter(n.Visitor[Result]):
         return (None if None in truths else sum(1 for t in truths if t)), fact
 
     # --- explanation records (worded by ``phrasing``)
-    def condition(self, e: n.Compare | n.Member | n.Presence, truth: Truth, values, env) -> Condition:
+    def condition(self, e: n.Test, truth: Truth, values, env) -> Condition:
         """The Condition record for an atom: what it read, worded by the phrasing."""
         subject, other, _ = subject_of(e)
         actual, fact = self.value(subject, values, env)
@@ -229,7 +229,7 @@ class Interpreter(n.Visitor[Result]):
         """A quantifier over an empty collection."""
         return self.phrasing.empty_collection(e, fact, truth, self.excerpt(e))
 
-    def excerpt(self, e: n.Expr) -> str:
+    def excerpt(self, e: n.CheckedExpr) -> str:
         """The rule text of ``e`` (printed from the tree when there is no text)."""
         if self.source is None or e.span is None:
             from .printer import print_expr
@@ -290,7 +290,7 @@ _ATOM_TRUTH = _AtomTruth()
 _OPERAND = _Operand()
 
 
-def _negation(memo: dict, e: n.Not) -> n.Expr:
+def _negation(memo: dict, e: n.Not) -> n.CheckedExpr:
     """``negate(e.operand)``, made once per ``memo`` for each operand. The memo's keys are ids
     of nodes, so the operand and its negation are kept alive with it: no new object may take
     their ids while it lives (a ``Not`` itself may be a temporary, as a conditional makes)."""
@@ -301,7 +301,7 @@ def _negation(memo: dict, e: n.Not) -> n.Expr:
     return found[1]
 
 
-def _shared(memo: dict, e: n.Expr, decide):
+def _shared(memo: dict, e: n.CheckedExpr, decide):
     """The result of a definition (or of its negation), decided once per ``memo``; any other
     node is decided each time (it may read a quantifier's variable)."""
     target = e.operand if isinstance(e, n.Not) else e
@@ -340,7 +340,7 @@ class _Formula(n.Visitor[_Node]):
         self.memo: dict = {}
 
     @classmethod
-    def record(cls, interp: Interpreter, rule: n.Rule, values: Mapping[str, Any]) -> _Formula:
+    def record(cls, interp: Interpreter, rule: n.CheckedRule, values: Mapping[str, Any]) -> _Formula:
         """The formula of ``rule`` on ``values``."""
         formula = cls(interp, values)
         if rule.applicability is not None:
@@ -369,7 +369,7 @@ class _Formula(n.Visitor[_Node]):
     def visit_Const(self, e: n.Const, env: dict[str, _Item]) -> _Node:
         return self.slot(e.value, self.interp.constant_condition(e))
 
-    def visit_atom(self, e: n.Compare | n.Member | n.Presence, env: dict[str, _Item]) -> _Node:
+    def visit_atom(self, e: n.Test, env: dict[str, _Item]) -> _Node:
         """An atom's slot, with its truth and condition as the interpreter gives them."""
         truth = self.interp.truth(e, self.values, env)
         return self.slot(truth, self.interp.condition(e, truth, self.values, env))
@@ -462,7 +462,7 @@ def _kleene(op: str, truths: list[Truth]) -> Truth:
     return None if None in truths else other
 
 
-def caveated(rule: n.Rule, status: Status) -> tuple[Status, str]:
+def caveated(rule: n.CheckedRule, status: Status) -> tuple[Status, str]:
     """The reported verdict: a disputed rule's failure and an unconfirmed rule's pass are unknown."""
     if status is Status.FAIL and rule.disputed:
         return Status.UNKNOWN, f"the sources disagree: {rule.disputed}"

@@ -26,10 +26,14 @@ _SPAN = field(default=None, eq=False, repr=False, kw_only=True)
 _EQ_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _node(cls):
-    cls = frozen(cache_hash=True)(cls)
+T = TypeVar("T", bound=type)
+
+
+def _tree_equality(cls: T) -> T:
+    """A node class (made by ``frozen(cache_hash=True)`` beneath, as type checkers see it)
+    with the equality below."""
     _EQ_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.eq)
-    cls.__eq__ = _same_tree
+    setattr(cls, "__eq__", _same_tree)
     return cls
 
 
@@ -59,10 +63,15 @@ def _same_tree(self, other: object) -> bool:
     return True
 
 
+# The expression type of the tree a node is part of: ``ParsedExpr`` or ``CheckedExpr``.
+X = TypeVar("X")
+
+
 # --- leaves as parsed -----------------------------------------------------
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class Name:
     """A dotted name as written: a fact, a definition, a bound variable or an enum member."""
 
@@ -75,7 +84,8 @@ class Name:
         return ".".join(self.path)
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class Literal:
     """A literal as written; ``kind`` is string, integer, decimal, version or bool."""
 
@@ -87,7 +97,8 @@ class Literal:
 # --- leaves after checking ----------------------------------------------------
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class FactRef:
     """A resolved reference to a declared fact."""
 
@@ -95,7 +106,8 @@ class FactRef:
     span: Span | None = _SPAN
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class FieldRef:
     """A field of the record a quantifier variable is bound to."""
 
@@ -105,16 +117,18 @@ class FieldRef:
     span: Span | None = _SPAN
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class DefinitionRef:
     """A use of a named definition, with the checked body it stands for."""
 
     name: str
-    body: Expr
+    body: CheckedExpr
     span: Span | None = _SPAN
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class Const:
     """A typed constant: bool, int, float, str, enum member name or WindowsVersion.
 
@@ -130,103 +144,127 @@ class Const:
 # --- structure -------------------------------------------------------------------
 
 
-@_node
-class Compare:
+@_tree_equality
+@frozen(cache_hash=True)
+class Compare(Generic[X]):
     """``left op right``; ``op`` is an ``Op`` (its symbol is accepted and converted)."""
 
     op: Op = field(converter=Op)
-    left: Expr
-    right: Expr
+    left: X
+    right: X
     span: Span | None = _SPAN
 
 
-@_node
-class Member:
+@_tree_equality
+@frozen(cache_hash=True)
+class Member(Generic[X]):
     """``operand in {…}`` or, negated, ``operand not in {…}``."""
 
-    operand: Expr
-    items: tuple[Expr, ...]
+    operand: X
+    items: tuple[X, ...]
     negated: bool = False
     span: Span | None = _SPAN
 
 
-@_node
-class Presence:
+@_tree_equality
+@frozen(cache_hash=True)
+class Presence(Generic[X]):
     """``operand is present`` or ``operand is missing``."""
 
-    operand: Expr
+    operand: X
     present: bool
     span: Span | None = _SPAN
 
 
-@_node
-class Not:
+@_tree_equality
+@frozen(cache_hash=True)
+class Not(Generic[X]):
     """``not operand``."""
 
-    operand: Expr
+    operand: X
     span: Span | None = _SPAN
 
 
-@_node
-class And:
+@_tree_equality
+@frozen(cache_hash=True)
+class And(Generic[X]):
     """``a and b and …``."""
 
-    operands: tuple[Expr, ...]
+    operands: tuple[X, ...]
     span: Span | None = _SPAN
 
 
-@_node
-class Or:
+@_tree_equality
+@frozen(cache_hash=True)
+class Or(Generic[X]):
     """``a or b or …``."""
 
-    operands: tuple[Expr, ...]
+    operands: tuple[X, ...]
     span: Span | None = _SPAN
 
 
-@_node
-class Implies:
+@_tree_equality
+@frozen(cache_hash=True)
+class Implies(Generic[X]):
     """``antecedent implies consequent``, also written ``if a then b``."""
 
-    antecedent: Expr
-    consequent: Expr
+    antecedent: X
+    consequent: X
     span: Span | None = _SPAN
 
 
-@_node
-class Conditional:
+@_tree_equality
+@frozen(cache_hash=True)
+class Conditional(Generic[X]):
     """``if condition then a else b``: ``(condition implies a) and (not condition implies b)``."""
 
-    condition: Expr
-    then: Expr
-    otherwise: Expr
+    condition: X
+    then: X
+    otherwise: X
     span: Span | None = _SPAN
 
 
-@_node
-class Quantified:
+@_tree_equality
+@frozen(cache_hash=True)
+class Quantified(Generic[X]):
     """``any x in collection: body`` or ``all x in collection: body``."""
 
     quantifier: str
     var: str
-    collection: Expr
-    body: Expr
+    collection: X
+    body: X
     span: Span | None = _SPAN
 
 
-@_node
-class Count:
+@_tree_equality
+@frozen(cache_hash=True)
+class Count(Generic[X]):
     """``count(collection)`` or ``count(x in collection: body)``."""
 
-    collection: Expr
+    collection: X
     var: str | None = None
-    body: Expr | None = None
+    body: X | None = None
     span: Span | None = _SPAN
 
 
-Expr = Union[
-    Name, Literal, FactRef, FieldRef, DefinitionRef, Const,
-    Compare, Member, Presence, Not, And, Or, Implies, Conditional, Quantified, Count,
+# A parsed tree holds names and literals as written; a checked tree holds them resolved. The
+# classes are shared, parametrised by the tree they are part of, so a type checker tells the two
+# apart: code after the checker takes ``CheckedExpr`` (``CheckedRule``, ``CheckedRuleset``) and
+# never meets a ``Name``.
+ParsedExpr = Union[
+    Name, Literal, "Compare[ParsedExpr]", "Member[ParsedExpr]", "Presence[ParsedExpr]", "Not[ParsedExpr]",
+    "And[ParsedExpr]", "Or[ParsedExpr]", "Implies[ParsedExpr]", "Conditional[ParsedExpr]",
+    "Quantified[ParsedExpr]", "Count[ParsedExpr]",
 ]  # fmt: skip
+CheckedExpr = Union[
+    FactRef, FieldRef, DefinitionRef, Const, "Compare[CheckedExpr]", "Member[CheckedExpr]",
+    "Presence[CheckedExpr]", "Not[CheckedExpr]", "And[CheckedExpr]", "Or[CheckedExpr]", "Implies[CheckedExpr]",
+    "Conditional[CheckedExpr]", "Quantified[CheckedExpr]", "Count[CheckedExpr]",
+]  # fmt: skip
+Expr = Union[ParsedExpr, CheckedExpr]
+# The atomic conditions and the operands of a checked tree.
+Test = Union["Compare[CheckedExpr]", "Member[CheckedExpr]", "Presence[CheckedExpr]"]
+Operand = Union[FactRef, FieldRef, Const, "Count[CheckedExpr]"]
 
 # Every expression class, in the order of ``Expr``: what each ``Visitor`` must handle.
 EXPRESSIONS: tuple[type, ...] = (
@@ -297,17 +335,19 @@ def _unhandled(self: Visitor[Any], node: Expr, *args: Any) -> Any:
 # --- declarations ------------------------------------------------------------------
 
 
-@_node
-class Definition:
+@_tree_equality
+@frozen(cache_hash=True)
+class Definition(Generic[X]):
     """``define name = expr``."""
 
     name: str
-    expr: Expr
+    expr: X
     span: Span | None = _SPAN
 
 
-@_node
-class Rule:
+@_tree_equality
+@frozen(cache_hash=True)
+class Rule(Generic[X]):
     """A rule (``kind == "rule"``) or an informational note (``kind == "note"``).
 
     ``sources`` are the requirements the rule encodes; ``related`` those it only gives advice
@@ -329,22 +369,23 @@ class Rule:
     rationale: str = ""
     remediation: str = ""
     events: tuple[int, ...] = ()
-    applicability: Expr | None = None
-    requirements: tuple[Expr, ...] = ()
+    applicability: X | None = None
+    requirements: tuple[X, ...] = ()
     span: Span | None = _SPAN
     spans: Mapping[str, Span] = field(factory=dict, eq=False, repr=False, kw_only=True)
 
 
-@_node
-class Ruleset:
+@_tree_equality
+@frozen(cache_hash=True)
+class Ruleset(Generic[X]):
     """One rule file: a header (with the scenarios all its rules are about), definitions, and
     rules and notes in file order."""
 
     id: str
     title: str
     source: str = ""
-    definitions: tuple[Definition, ...] = ()
-    rules: tuple[Rule, ...] = ()
+    definitions: tuple[Definition[X], ...] = ()
+    rules: tuple[Rule[X], ...] = ()
     scenarios: tuple[str, ...] = ()
     span: Span | None = _SPAN
     spans: Mapping[str, Span] = field(factory=dict, eq=False, repr=False, kw_only=True)
@@ -352,7 +393,15 @@ class Ruleset:
     problems: tuple[Diagnostic, ...] = field(default=(), eq=False, repr=False, kw_only=True)
 
 
-def negate(e: Expr) -> Expr:
+# A ruleset, rule or definition as the parser builds it, and as the checker returns it.
+ParsedRuleset = Ruleset[ParsedExpr]
+ParsedRule = Rule[ParsedExpr]
+CheckedRuleset = Ruleset[CheckedExpr]
+CheckedRule = Rule[CheckedExpr]
+CheckedDefinition = Definition[CheckedExpr]
+
+
+def negate(e: CheckedExpr) -> CheckedExpr:
     """The condition that holds exactly when ``e`` does not, negation pushed down to the atoms.
 
     Exact in Kleene logic (De Morgan and double negation hold; unknown stays unknown). An
@@ -363,7 +412,7 @@ def negate(e: Expr) -> Expr:
     return _negate(e, {})
 
 
-def _negate(e: Expr, done: dict[int, Expr]) -> Expr:
+def _negate(e: CheckedExpr, done: dict[int, CheckedExpr]) -> CheckedExpr:
     if isinstance(e, Not):
         return e.operand
     if isinstance(e, And):
@@ -383,10 +432,22 @@ def _negate(e: Expr, done: dict[int, Expr]) -> Expr:
             found = done[id(e.body)] = DefinitionRef(f"not {e.name}", _negate(e.body, done), span=e.span)
         return found
     if isinstance(e, Quantified):
-        other = "any" if e.quantifier == "all" else "all"
-        return Quantified(other, e.var, e.collection, _negate(e.body, done), span=e.span)
+        dual = "any" if e.quantifier == "all" else "all"
+        return Quantified(dual, e.var, e.collection, _negate(e.body, done), span=e.span)
     if isinstance(e, Const):
         return Const(not e.value, span=e.span, kind=e.kind)
+    if isinstance(e, (Member, Presence, Compare)):
+        return negate_test(e)
+    raise TypeError(f"not a condition: {type(e).__name__}")
+
+
+def member_constants(e: Member[CheckedExpr]) -> tuple[Const, ...]:
+    """The items of a checked member test: constants (the checker refuses anything else, E405)."""
+    return tuple(item for item in e.items if isinstance(item, Const))
+
+
+def negate_test(e: Test) -> Test:
+    """The atomic condition that holds exactly when ``e`` does not: its operator negated."""
     if isinstance(e, Member):
         return Member(e.operand, e.items, not e.negated, span=e.span)
     if isinstance(e, Presence):
@@ -396,26 +457,26 @@ def _negate(e: Expr, done: dict[int, Expr]) -> Expr:
             if not e.op.ordered and isinstance(side, Const) and isinstance(side.value, bool):
                 # `x == true` negated reads better as `x == false` than as `x != true`.
                 flipped = Const(not side.value, span=side.span, kind=side.kind)
-                sides = (other, flipped) if side is e.right else (flipped, other)
-                return Compare(e.op, *sides, span=e.span)
+                left, right = (other, flipped) if side is e.right else (flipped, other)
+                return Compare(e.op, left, right, span=e.span)
         return Compare(e.op.negated, e.left, e.right, span=e.span)
-    raise TypeError(f"not a condition: {type(e).__name__}")
+    raise TypeError(f"not an atomic condition: {type(e).__name__}")
 
 
-def scenario_condition(names: tuple[str, ...], span: Span | None) -> Expr:
+def scenario_condition(names: tuple[str, ...], span: Span | None) -> CheckedExpr:
     """The condition a ``scenario`` clause adds to a rule's applicability: any of its scenarios holds."""
-    tests = tuple(Compare(Op.EQ, FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"),
+    tests: tuple[CheckedExpr, ...] = tuple(Compare(Op.EQ, FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"),
                           span=span) for name in names)
     return tests[0] if len(tests) == 1 else Or(tests, span=span)
 
 
-def _is_scenario_condition(e: Expr) -> bool:
+def _is_scenario_condition(e: CheckedExpr) -> bool:
     tests = e.operands if isinstance(e, Or) else (e,)
     return all(isinstance(t, Compare) and isinstance(t.left, FactRef) and t.left.fact.startswith("scenario.")
                for t in tests)
 
 
-def written_applicability(rule: Rule) -> Expr | None:
+def written_applicability(rule: CheckedRule) -> CheckedExpr | None:
     """A rule's ``when`` as written: a checked rule's applicability without its scenarios' condition."""
     e = rule.applicability
     if not rule.scenarios or e is None:
@@ -427,7 +488,7 @@ def written_applicability(rule: Rule) -> Expr | None:
     return e
 
 
-def assume_scenarios(rule: Rule, states: Mapping[str, bool]) -> Rule:
+def assume_scenarios(rule: CheckedRule, states: Mapping[str, bool]) -> CheckedRule:
     """``rule`` with the scenario facts in ``states`` (``scenario.x`` → bool) read as constants.
 
     The analyser then reasons about the rule as it applies when those scenarios are declared:
@@ -438,7 +499,7 @@ def assume_scenarios(rule: Rule, states: Mapping[str, bool]) -> Rule:
     return attrs.evolve(rule, applicability=_assumed(rule.applicability, states))
 
 
-def _assumed(e: Expr, states: Mapping[str, bool]) -> Expr:
+def _assumed(e: CheckedExpr, states: Mapping[str, bool]) -> CheckedExpr:
     if isinstance(e, Compare) and isinstance(e.left, FactRef) and e.left.fact in states \
             and isinstance(e.right, Const):
         return Const(states[e.left.fact] == e.right.value, span=e.span, kind="bool")

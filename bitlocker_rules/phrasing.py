@@ -41,7 +41,7 @@ class Atom:
     ``text`` the condition as the rule writes it.
     """
 
-    node: n.Compare | n.Member | n.Presence
+    node: n.Test
     truth: Truth
     actual: Any
     fact: str
@@ -49,7 +49,7 @@ class Atom:
     text: str
 
 
-def subject_of(e: n.Compare | n.Member | n.Presence) -> tuple[n.Expr, n.Expr | None, Op | None]:
+def subject_of(e: n.Test) -> tuple[n.CheckedExpr, n.CheckedExpr | None, Op | None]:
     """The fact side of an atom, the other side, and the operator read from the fact's side."""
     if isinstance(e, n.Compare):
         if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
@@ -80,13 +80,13 @@ class Phrasing:
             text=atom.text, span=e.span, origin=self.location(e.span),
         )
 
-    def required(self, e: n.Expr, op: Op | None, other: n.Expr | None, other_value: Any, decl: Fact | None) -> str:
+    def required(self, e: n.Test, op: Op | None, other: n.CheckedExpr | None, other_value: Any, decl: Fact | None) -> str:
         """What the condition ``e`` needs of its subject (``op``, ``other``: as ``subject_of``
         gives them; ``other_value``: the other side's value)."""
         if isinstance(e, n.Presence):
             return "a value" if e.present else "no value"
         if isinstance(e, n.Member):
-            shown = ", ".join(self.display(decl, i.value, i) for i in e.items)
+            shown = ", ".join(self.display(decl, i.value, i) for i in n.member_constants(e))
             return f"{'none' if e.negated else 'one'} of: {shown}"
         assert op is not None, "a comparison has an operator"
         shown = self.display(decl, other_value, other)
@@ -96,7 +96,7 @@ class Phrasing:
         words = _VERSION_WORDS if decl is not None and decl.type.kind == "version" else {}
         return words.get(op, _WORDS[op]).format(shown)
 
-    def display(self, decl: Fact | None, value: Any, node: n.Expr | None = None) -> str:
+    def display(self, decl: Fact | None, value: Any, node: n.CheckedExpr | None = None) -> str:
         """A value in the admin's words; version constants as the rule wrote them."""
         if value is None:
             return "missing"
@@ -107,7 +107,7 @@ class Phrasing:
             return str(value)
         return self.vocabulary.display(decl, value)
 
-    def declaration(self, e: n.Expr | None) -> Fact | None:
+    def declaration(self, e: n.CheckedExpr | None) -> Fact | None:
         """The vocabulary declaration behind a fact, field or count operand."""
         if isinstance(e, n.FactRef):
             return self.vocabulary.fact(e.fact)

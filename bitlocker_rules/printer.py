@@ -86,7 +86,7 @@ def _print(e: n.Expr) -> str:
     if isinstance(e, n.Presence):
         return f"{print_expr(e.operand, 6)} is {'present' if e.present else 'missing'}"
     if isinstance(e, n.Count):
-        if e.var is None:
+        if e.var is None or e.body is None:
             return f"count({print_expr(e.collection, 6)})"
         return f"count({e.var} in {print_expr(e.collection, 6)}: {print_expr(e.body)})"
     return _print_leaf(e)

@@ -35,7 +35,7 @@ class Entry:
     __slots__ = ("index", "ruleset", "rule", "interpreter", "path", "facts", "problems",
                  "app", "reqs", "info", "source")
 
-    def __init__(self, index, ruleset: n.Ruleset, rule: n.Rule, interpreter: Interpreter, path: str) -> None:
+    def __init__(self, index, ruleset: n.CheckedRuleset, rule: n.CheckedRule, interpreter: Interpreter, path: str) -> None:
         self.index = index
         self.ruleset = ruleset
         self.rule = rule
@@ -75,7 +75,7 @@ class Entry:
         return STATES[a][r]
 
 
-def meaning(rule: n.Rule) -> tuple:
+def meaning(rule: n.CheckedRule) -> tuple:
     """What a rule means to the analyser, as a key: its applicability and requirements.
 
     Nodes compare structurally (spans aside) and cache their hash, each pair of objects

@@ -76,7 +76,7 @@ class _Collect(n.Visitor[None]):
     def visit_Const(self, e: n.Const, polarity: int, role: str) -> None:
         """A constant condition requires nothing of a fact."""
 
-    def visit_atom(self, e: n.Compare | n.Member | n.Presence, polarity: int, role: str) -> None:
+    def visit_atom(self, e: n.Test, polarity: int, role: str) -> None:
         """One condition's requirement, when it reads a fact asked about."""
         found = _requirement(self.entry, e, polarity, role, self.facts)
         if found is not None:
