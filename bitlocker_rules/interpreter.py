@@ -13,7 +13,7 @@ from typing import Any
 
 from . import nodes as n
 from .outcome import Condition, NoteOutcome, RuleOutcome, Status
-from .phrasing import TRUTH_STATUS, Atom, Phrasing, Truth, subject_of
+from .phrasing import TRUTH_STATUS, Atom, Phrasing, Truth
 from .source import SourceText
 from .vocabulary import Vocabulary
 
@@ -119,18 +119,22 @@ class Interpreter(n.Visitor[Result]):
         ``memo`` keeps each definition's result for one set of ``values``: definitions are
         closed, so a definition used many times (``define d2 = d1 and d1``) is decided once.
         """
-        return self.visit(e, values, env, {} if memo is None else memo)
+        # ``handlers`` directly rather than ``visit``: one call per node, as the tree walk was
+        # before it was a visitor (this is the interpreter's hot path; the handlers do the same).
+        return self.handlers[e.__class__](self, e, values, env, {} if memo is None else memo)
 
     def visit_And(self, e: n.And, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
-        return _all([self.visit(o, values, env, memo) for o in e.operands])
+        handlers = self.handlers
+        return _all([handlers[o.__class__](self, o, values, env, memo) for o in e.operands])
 
     def visit_Or(self, e: n.Or, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
-        return _any([self.visit(o, values, env, memo) for o in e.operands])
+        handlers = self.handlers
+        return _any([handlers[o.__class__](self, o, values, env, memo) for o in e.operands])
 
     def visit_Not(self, e: n.Not, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
         # Decided as the negated condition, so each reason says what the rule needs in
         # the condition's own words ("earlier than 1809", "anything but Standard user").
-        return _shared(memo, e, lambda: self.visit(_negation(memo, e), values, env, memo))
+        return _shared(memo, e, lambda: self.decide(_negation(memo, e), values, env, memo))
 
     def visit_Implies(self, e: n.Implies, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
         return self.implies(e.antecedent, e.consequent, values, env, memo)
@@ -144,7 +148,7 @@ class Interpreter(n.Visitor[Result]):
 
     def visit_DefinitionRef(self, e: n.DefinitionRef, values: Mapping[str, Any], env: dict[str, _Item],
                             memo: dict) -> Result:
-        return _shared(memo, e, lambda: self.visit(e.body, values, env, memo))
+        return _shared(memo, e, lambda: self.decide(e.body, values, env, memo))
 
     def visit_Quantified(self, e: n.Quantified, values: Mapping[str, Any], env: dict[str, _Item],
                          memo: dict) -> Result:
@@ -153,12 +157,17 @@ class Interpreter(n.Visitor[Result]):
     def visit_Const(self, e: n.Const, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
         return self.kept(e.value, self.constant_condition(e))
 
-    def visit_atom(self, e: n.Test, values: Mapping[str, Any], env: dict[str, _Item],
-                   memo: dict) -> Result:
-        """An atomic condition's result: its truth and its condition record."""
-        return self.atom(e, values, env)
+    def visit_Compare(self, e: n.Compare, values: Mapping[str, Any], env: dict[str, _Item],
+                      memo: dict | None = None) -> Result:
+        return self.judged(self.compare_atom(e, values, env))
 
-    visit_Compare = visit_Member = visit_Presence = visit_atom
+    def visit_Member(self, e: n.Member, values: Mapping[str, Any], env: dict[str, _Item],
+                     memo: dict | None = None) -> Result:
+        return self.judged(self.member_atom(e, values, env))
+
+    def visit_Presence(self, e: n.Presence, values: Mapping[str, Any], env: dict[str, _Item],
+                       memo: dict | None = None) -> Result:
+        return self.judged(self.presence_atom(e, values, env))
 
     def implies(self, antecedent, consequent, values, env, memo: dict | None = None) -> Result:
         # The antecedent is context, not something the rule needs: its conditions say when the
@@ -181,10 +190,31 @@ class Interpreter(n.Visitor[Result]):
             return self.kept(empty, self.empty_condition(e, fact, empty))
         return _all(results) if e.quantifier == "all" else _any(results)
 
-    # --- atoms
-    def atom(self, e: n.Test, values, env) -> Result:
-        truth = self.truth(e, values, env)
-        return self.kept(truth, self.condition(e, truth, values, env))
+    # --- atoms: what each read and its truth (Kleene: unknown when a value is missing)
+    def compare_atom(self, e: n.Compare, values, env) -> Atom:
+        """``left op right``."""
+        left, right = self.value(e.left, values, env), self.value(e.right, values, env)
+        truth = None if left[0] is None or right[0] is None else e.op.function(left[0], right[0])
+        return Atom(e, truth, (left, right), self.excerpt(e))
+
+    def member_atom(self, e: n.Member, values, env) -> Atom:
+        """``operand in {…}`` (or ``not in``)."""
+        operand = self.value(e.operand, values, env)
+        truth: Truth = None
+        if operand[0] is not None:
+            inside = any(operand[0] == item.value for item in e.items)
+            truth = not inside if e.negated else inside
+        return Atom(e, truth, (operand,), self.excerpt(e))
+
+    def presence_atom(self, e: n.Presence, values, env) -> Atom:
+        """``operand is present`` (or ``is missing``): never unknown."""
+        operand = self.value(e.operand, values, env)
+        present = operand[0] is not None
+        return Atom(e, present if e.present else not present, (operand,), self.excerpt(e))
+
+    def judged(self, atom: Atom) -> Result:
+        """An atom's result: its truth (as ``kept``) and its condition, worded by the phrasing."""
+        return self.kept(atom.truth, self.phrasing.condition(atom))
 
     def kept(self, truth: Truth, condition: Condition) -> Result:
         """An atom's result, or unknown when a mask leaves this condition out."""
@@ -192,13 +222,9 @@ class Interpreter(n.Visitor[Result]):
             return None, (condition,)
         return truth, (condition,)
 
-    def truth(self, e: n.CheckedExpr, values, env) -> Truth:
-        """Truth of an atomic condition (compare, member, presence)."""
-        return _ATOM_TRUTH.visit(e, self, values, env)
-
     def value(self, e: n.CheckedExpr, values, env) -> tuple[Any, str]:
         """A value and the name of the fact it comes from ('' for a constant)."""
-        return _OPERAND.visit(e, self, values, env)
+        return _OPERAND_HANDLERS[e.__class__](_OPERAND, e, self, values, env)  # one call: a hot path
 
     def count(self, e: n.Count, values, env) -> tuple[Any, str]:
         items, fact = self.value(e.collection, values, env)
@@ -210,13 +236,6 @@ class Interpreter(n.Visitor[Result]):
         return (None if None in truths else sum(1 for t in truths if t)), fact
 
     # --- explanation records (worded by ``phrasing``)
-    def condition(self, e: n.Test, truth: Truth, values, env) -> Condition:
-        """The Condition record for an atom: what it read, worded by the phrasing."""
-        subject, other, _ = subject_of(e)
-        actual, fact = self.value(subject, values, env)
-        other_value = None if other is None else self.value(other, values, env)[0]
-        return self.phrasing.condition(Atom(e, truth, actual, fact, other_value, self.excerpt(e)))
-
     def constant_condition(self, e: n.Const) -> Condition:
         """A literal ``true`` or ``false`` written as a condition."""
         return self.phrasing.constant(e, self.excerpt(e))
@@ -242,31 +261,6 @@ class Interpreter(n.Visitor[Result]):
         return self.phrasing.location(span)
 
 
-class _AtomTruth(n.Visitor[Truth]):
-    """The truth of an atomic condition (compare, member, presence) on the interpreter's values."""
-
-    cannot_meet = (*n.PARSED_LEAVES, *n.OPERANDS, n.DefinitionRef, n.Not, n.And, n.Or, n.Implies,
-                   n.Conditional, n.Quantified)
-
-    def visit_Presence(self, e: n.Presence, interp: Interpreter, values, env) -> Truth:
-        present = interp.value(e.operand, values, env)[0] is not None
-        return present if e.present else not present
-
-    def visit_Member(self, e: n.Member, interp: Interpreter, values, env) -> Truth:
-        value = interp.value(e.operand, values, env)[0]
-        if value is None:
-            return None
-        inside = any(value == item.value for item in e.items)
-        return not inside if e.negated else inside
-
-    def visit_Compare(self, e: n.Compare, interp: Interpreter, values, env) -> Truth:
-        left = interp.value(e.left, values, env)[0]
-        right = interp.value(e.right, values, env)[0]
-        if left is None or right is None:
-            return None
-        return e.op.function(left, right)
-
-
 class _Operand(n.Visitor[tuple[Any, str]]):
     """An operand's value and the name of the fact it comes from ('' for a constant)."""
 
@@ -286,8 +280,8 @@ class _Operand(n.Visitor[tuple[Any, str]]):
         return interp.count(e, values, env)
 
 
-_ATOM_TRUTH = _AtomTruth()
 _OPERAND = _Operand()
+_OPERAND_HANDLERS = _Operand.handlers
 
 
 def _negation(memo: dict, e: n.Not) -> n.CheckedExpr:
@@ -369,12 +363,18 @@ class _Formula(n.Visitor[_Node]):
     def visit_Const(self, e: n.Const, env: dict[str, _Item]) -> _Node:
         return self.slot(e.value, self.interp.constant_condition(e))
 
-    def visit_atom(self, e: n.Test, env: dict[str, _Item]) -> _Node:
-        """An atom's slot, with its truth and condition as the interpreter gives them."""
-        truth = self.interp.truth(e, self.values, env)
-        return self.slot(truth, self.interp.condition(e, truth, self.values, env))
+    def visit_Compare(self, e: n.Compare, env: dict[str, _Item]) -> _Node:
+        return self.atom(self.interp.compare_atom(e, self.values, env))
 
-    visit_Compare = visit_Member = visit_Presence = visit_atom
+    def visit_Member(self, e: n.Member, env: dict[str, _Item]) -> _Node:
+        return self.atom(self.interp.member_atom(e, self.values, env))
+
+    def visit_Presence(self, e: n.Presence, env: dict[str, _Item]) -> _Node:
+        return self.atom(self.interp.presence_atom(e, self.values, env))
+
+    def atom(self, atom: Atom) -> _Node:
+        """An atom's slot, with its truth and condition as the interpreter gives them."""
+        return self.slot(atom.truth, self.interp.phrasing.condition(atom))
 
     def implies(self, antecedent, consequent, env) -> _Node:
         return ("or", (("not", self.visit(antecedent, env)), self.visit(consequent, env)))

@@ -28,20 +28,10 @@ class Op(enum.StrEnum):
         """The operator as written in rule text and in Python (the two agree)."""
         return self.value
 
-    @property
-    def function(self) -> Callable[[Any, Any], bool]:
-        """The Python comparison that decides ``left op right`` on known values."""
-        return _FUNCTIONS[self]
-
-    @property
-    def flipped(self) -> Op:
-        """The operator with its sides swapped: ``a op b`` is ``b op.flipped a``."""
-        return _FLIPPED[self]
-
-    @property
-    def negated(self) -> Op:
-        """The operator that holds exactly when this one does not (on known values)."""
-        return _NEGATED[self]
+    # Set for every member below the class (plain attributes: read on the evaluators' hot paths).
+    function: Callable[[Any, Any], bool]  # the Python comparison that decides ``left op right`` on known values
+    flipped: Op  # the operator with its sides swapped: ``a op b`` is ``b op.flipped a``
+    negated: Op  # the operator that holds exactly when this one does not (on known values)
 
     @property
     def ordered(self) -> bool:
@@ -55,3 +45,6 @@ _FUNCTIONS: dict[Op, Callable[[Any, Any], bool]] = {
 }  # fmt: skip
 _FLIPPED = {Op.EQ: Op.EQ, Op.NE: Op.NE, Op.LT: Op.GT, Op.LE: Op.GE, Op.GT: Op.LT, Op.GE: Op.LE}
 _NEGATED = {Op.EQ: Op.NE, Op.NE: Op.EQ, Op.LT: Op.GE, Op.LE: Op.GT, Op.GT: Op.LE, Op.GE: Op.LT}
+for _op in Op:
+    _op.function, _op.flipped, _op.negated = _FUNCTIONS[_op], _FLIPPED[_op], _NEGATED[_op]
+del _op

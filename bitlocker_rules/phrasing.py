@@ -9,9 +9,7 @@ negated, operator ("earlier than 1809", "anything but Require startup PIN with T
 
 from __future__ import annotations
 
-from typing import Any
-
-from attrs import frozen
+from typing import Any, NamedTuple
 
 from . import nodes as n
 from .operators import Op
@@ -30,32 +28,34 @@ _VERSION_WORDS = {Op.LT: "earlier than {}", Op.LE: "{} or earlier", Op.GT: "late
                   Op.GE: "{} or later"}
 
 
-@frozen
-class Atom:
+class Atom(NamedTuple):
     """An atomic condition as the interpreter decided it.
 
     ``node`` is the condition evaluated (a compare, member or presence test, any negation
-    already in its operator), ``truth`` its Kleene truth, ``actual`` the value its subject
-    (``subject_of``) read and ``fact`` where from (``collection[index].field`` for a record's
-    field, ``''`` for a constant), ``other`` the value of a comparison's other side, and
-    ``text`` the condition as the rule writes it.
+    already in its operator), ``truth`` its Kleene truth, ``operands`` what each operand read,
+    in the node's order: (value, where from: the fact, ``collection[index].field`` for a
+    record's field, ``''`` for a constant), and ``text`` the condition as the rule writes it.
+    (A named tuple, not an attrs class: one is made for every atom the interpreter decides.)
     """
 
     node: n.Test
     truth: Truth
-    actual: Any
-    fact: str
-    other: Any
+    operands: tuple[tuple[Any, str], ...]
     text: str
 
 
 def subject_of(e: n.Test) -> tuple[n.CheckedExpr, n.CheckedExpr | None, Op | None]:
     """The fact side of an atom, the other side, and the operator read from the fact's side."""
     if isinstance(e, n.Compare):
-        if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
+        if _reads_right(e):
             return e.right, e.left, e.op.flipped
         return e.left, e.right, e.op
     return e.operand, None, None
+
+
+def _reads_right(e: n.Compare[n.CheckedExpr]) -> bool:
+    """Whether a comparison is about its right side (a constant on the left, as ``1809 <= os``)."""
+    return isinstance(e.left, n.Const) and not isinstance(e.right, n.Const)
 
 
 class Phrasing:
@@ -69,14 +69,18 @@ class Phrasing:
         """The Condition record for an atom: which fact, its value, what the rule needs."""
         e = atom.node
         subject, other, op = subject_of(e)
+        # The subject's reading, and the other side's value, in the order the node holds them.
+        index = 1 if len(atom.operands) == 2 and subject is not e.left else 0
+        actual, fact = atom.operands[index]
+        other_value = atom.operands[1 - index][0] if len(atom.operands) == 2 else None
         decl = self.declaration(subject)
-        label = decl.label if decl else atom.fact
+        label = decl.label if decl else fact
         if isinstance(subject, n.Count):
             label = _count_label(decl)
         return Condition(
-            fact=atom.fact, label=label,
-            actual=None if atom.actual is None else self.display(decl, atom.actual, subject),
-            required=self.required(e, op, other, atom.other, decl), status=TRUTH_STATUS[atom.truth],
+            fact=fact, label=label,
+            actual=None if actual is None else self.display(decl, actual, subject),
+            required=self.required(e, op, other, other_value, decl), status=TRUTH_STATUS[atom.truth],
             text=atom.text, span=e.span, origin=self.location(e.span),
         )
 
