@@ -70,7 +70,7 @@ class Phrasing:
         e = atom.node
         subject, other, op = subject_of(e)
         # The subject's reading, and the other side's value, in the order the node holds them.
-        index = 1 if len(atom.operands) == 2 and subject is not e.left else 0
+        index = 1 if isinstance(e, n.Compare) and subject is not e.left else 0
         actual, fact = atom.operands[index]
         other_value = atom.operands[1 - index][0] if len(atom.operands) == 2 else None
         decl = self.declaration(subject)
