@@ -20,6 +20,7 @@ EXPECTED = {
     "bitlocker_rules.compiler": {"_Emitter", "_Value"},
     "bitlocker_rules.analysis.evaluation": {"MaskCompiler", "_Getter"},
     "bitlocker_rules.analysis.wording": {"_Collect"},
+    "bitlocker_rules.printer": {"_Printer"},
 }
 DECLARATIONS = {n.Definition, n.Rule, n.Ruleset}
 
