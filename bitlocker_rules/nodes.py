@@ -409,36 +409,54 @@ def negate(e: CheckedExpr) -> CheckedExpr:
     ``c or not c`` is not true when ``c`` is unknown. A definition used several times is
     negated once (its negation is shared), so the result is as small as the input graph.
     """
-    return _negate(e, {})
+    return _NEGATION.visit(e, {})
 
 
-def _negate(e: CheckedExpr, done: dict[int, CheckedExpr]) -> CheckedExpr:
-    if isinstance(e, Not):
+class _Negation(Visitor[CheckedExpr]):
+    """``negate``, node by node: ``visit(e, done)``, with ``done`` the negations of the
+    definitions made so far, by the identity of their bodies."""
+
+    cannot_meet = (*PARSED_LEAVES, FactRef, FieldRef, Count)
+
+    def visit_Not(self, e: Not[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
         return e.operand
-    if isinstance(e, And):
-        return Or(tuple(_negate(o, done) for o in e.operands), span=e.span)
-    if isinstance(e, Or):
-        return And(tuple(_negate(o, done) for o in e.operands), span=e.span)
-    if isinstance(e, Implies):
-        return And((e.antecedent, _negate(e.consequent, done)), span=e.span)
-    if isinstance(e, Conditional):
-        return Or((And((e.condition, _negate(e.then, done)), span=e.span),
-                   And((_negate(e.condition, done), _negate(e.otherwise, done)), span=e.span)), span=e.span)
-    if isinstance(e, DefinitionRef):
+
+    def visit_And(self, e: And[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
+        return Or(tuple(self.visit(o, done) for o in e.operands), span=e.span)
+
+    def visit_Or(self, e: Or[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
+        return And(tuple(self.visit(o, done) for o in e.operands), span=e.span)
+
+    def visit_Implies(self, e: Implies[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
+        return And((e.antecedent, self.visit(e.consequent, done)), span=e.span)
+
+    def visit_Conditional(self, e: Conditional[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
+        return Or((And((e.condition, self.visit(e.then, done)), span=e.span),
+                   And((self.visit(e.condition, done), self.visit(e.otherwise, done)), span=e.span)), span=e.span)
+
+    def visit_DefinitionRef(self, e: DefinitionRef, done: dict[int, CheckedExpr]) -> CheckedExpr:
         # Keyed by the body's identity: every use of one definition shares its negation, which
         # stays a definition (``not d``), so evaluators that decide each definition once still do.
         found = done.get(id(e.body))
         if found is None:
-            found = done[id(e.body)] = DefinitionRef(f"not {e.name}", _negate(e.body, done), span=e.span)
+            found = done[id(e.body)] = DefinitionRef(f"not {e.name}", self.visit(e.body, done), span=e.span)
         return found
-    if isinstance(e, Quantified):
+
+    def visit_Quantified(self, e: Quantified[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
         dual = "any" if e.quantifier == "all" else "all"
-        return Quantified(dual, e.var, e.collection, _negate(e.body, done), span=e.span)
-    if isinstance(e, Const):
+        return Quantified(dual, e.var, e.collection, self.visit(e.body, done), span=e.span)
+
+    def visit_Const(self, e: Const, done: dict[int, CheckedExpr]) -> CheckedExpr:
         return Const(not e.value, span=e.span, kind=e.kind)
-    if isinstance(e, (Member, Presence, Compare)):
+
+    def visit_test(self, e: Test, done: dict[int, CheckedExpr]) -> CheckedExpr:
+        """An atomic condition with its operator negated (``negate_test``)."""
         return negate_test(e)
-    raise TypeError(f"not a condition: {type(e).__name__}")
+
+    visit_Compare = visit_Member = visit_Presence = visit_test
+
+
+_NEGATION = _Negation()
 
 
 def member_constants(e: Member[CheckedExpr]) -> tuple[Const, ...]:

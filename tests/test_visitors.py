@@ -21,6 +21,7 @@ EXPECTED = {
     "bitlocker_rules.analysis.evaluation": {"MaskCompiler", "_Getter"},
     "bitlocker_rules.analysis.wording": {"_Collect"},
     "bitlocker_rules.printer": {"_Printer"},
+    "bitlocker_rules.nodes": {"_Negation"},
 }
 DECLARATIONS = {n.Definition, n.Rule, n.Ruleset}
 
