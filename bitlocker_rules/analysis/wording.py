@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import nodes as n
 from ..operators import Op
 from ..phrasing import subject_of
@@ -130,18 +128,16 @@ def _label(interp, subject, fact: str, decl) -> str:
     return label
 
 
-def _negated(e, op: Op | None) -> tuple[Any, Op | None]:
-    """The condition turned around: (the node, the operator)."""
-    if isinstance(e, n.Member):
-        return n.Member(e.operand, e.items, not e.negated, span=e.span), op
-    if isinstance(e, n.Presence):
-        return n.Presence(e.operand, not e.present, span=e.span), op
-    return e, op.negated
+def _negated(e: n.Test, op: Op | None) -> tuple[n.Test, Op | None]:
+    """The condition turned around: (the node, the operator read from the fact's side)."""
+    if isinstance(e, n.Compare) and op is not None:
+        return e, op.negated
+    return n.negate_test(e), op
 
 
 def _required(interp, e, op: Op | None, other, decl, text: str) -> str:
     """What the condition requires, in the interpreter's words (``at least 6``)."""
-    if isinstance(e, n.Compare) and not isinstance(other, n.Const):
+    if isinstance(e, n.Compare) and op is not None and not isinstance(other, n.Const):
         other_decl = interp.phrasing.declaration(other)
         return _OP_WORDS[op].format(other_decl.label if other_decl else interp.excerpt(other))
     try:
