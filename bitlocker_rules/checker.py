@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError, suggest
+from .operators import Op
 from .resources import keywords
 from .source import SourceText, Span
 from .versions import parse_windows_version
@@ -39,7 +40,13 @@ class _Unresolved:
         self.name = name
 
 
-class _Checker:
+class _Checker(n.Visitor[n.CheckedExpr]):
+    """Checks a parsed ruleset. As a visitor it checks a condition (a boolean position):
+    ``visit(e, scope)`` is ``condition(e, scope)``, with ``scope`` the quantifier variables
+    bound there (name → the collection's fact). A parsed tree has no resolved leaves."""
+
+    cannot_meet = (n.FactRef, n.FieldRef, n.DefinitionRef, n.Const)
+
     def __init__(self, vocabulary: Vocabulary, source: SourceText | None) -> None:
         self.vocabulary = vocabulary
         self.source = source
@@ -51,7 +58,7 @@ class _Checker:
         self.problems.append(Diagnostic(code, message, source=self.source, span=span, help=help))
 
     # --- declarations
-    def ruleset(self, ruleset: n.Ruleset) -> n.Ruleset:
+    def ruleset(self, ruleset: n.ParsedRuleset) -> n.CheckedRuleset:
         definitions = tuple(self.definition(d) for d in ruleset.definitions)
         self.scenario_names(ruleset.scenarios, ruleset.spans.get("scenarios"))
         seen: dict[str, n.Rule] = {}
@@ -62,7 +69,9 @@ class _Checker:
                            rule.spans.get("id"), help="every rule needs its own stable id")
             seen[rule.id] = rule
             rules.append(self.rule(rule, ruleset.scenarios, ruleset.spans.get("scenarios")))
-        return attrs.evolve(ruleset, definitions=definitions, rules=tuple(rules))
+        # Here a parsed tree becomes a checked one: the one place the two types meet (the
+        # node classes are shared; their type parameter says which tree they are part of).
+        return attrs.evolve(cast(n.Ruleset[Any], ruleset), definitions=definitions, rules=tuple(rules))
 
     def scenario_names(self, names: tuple[str, ...], span: Span | None) -> None:
         """Every name of a ``scenario`` clause is a scenario the vocabulary declares."""
@@ -79,7 +88,7 @@ class _Checker:
         at = self.source.text.find(word, span.start + len("scenario"), span.end)
         return Span(at, at + len(word)) if at >= 0 else span
 
-    def definition(self, definition: n.Definition) -> n.Definition:
+    def definition(self, definition: n.Definition[n.ParsedExpr]) -> n.CheckedDefinition:
         if definition.name in keywords():
             self.error("E208", f"`{definition.name}` is a keyword of the rule language", definition.span,
                        help="choose another name for the definition")
@@ -88,9 +97,10 @@ class _Checker:
         body = self.condition(definition.expr, {})
         self.depths[id(body)] = self.within_depth(body, f"definition `{definition.name}`", definition.span)
         self.definitions[definition.name] = n.DefinitionRef(definition.name, body, span=definition.span)
-        return attrs.evolve(definition, expr=body)
+        return attrs.evolve(cast(n.Definition[Any], definition), expr=body)
 
-    def rule(self, rule: n.Rule, inherited: tuple[str, ...] = (), inherited_span: Span | None = None) -> n.Rule:
+    def rule(self, rule: n.ParsedRule, inherited: tuple[str, ...] = (),
+             inherited_span: Span | None = None) -> n.CheckedRule:
         if rule.severity not in SEVERITIES:
             self.error("E204", f"unknown severity `{rule.severity}`", rule.spans.get("severity"),
                        help=suggest(rule.severity, SEVERITIES) or "use error, warning or info")
@@ -125,9 +135,10 @@ class _Checker:
         for expr in (applicability, *requirements):
             if expr is not None:
                 self.within_depth(expr, f"{rule.kind} {rule.id}", expr.span or rule.spans.get("id"))
-        return attrs.evolve(rule, applicability=applicability, requirements=requirements, scenarios=scenarios)
+        return attrs.evolve(cast(n.Rule[Any], rule), applicability=applicability, requirements=requirements,
+                            scenarios=scenarios)
 
-    def within_depth(self, e: n.Expr, what: str, span: Span | None) -> int:
+    def within_depth(self, e: n.CheckedExpr, what: str, span: Span | None) -> int:
         """The depth of ``e`` with its definitions expanded, or -1 past MAX_DEPTH: E213 the
         first time, not again where a definition already reported is used."""
         depth = self.depth(e)
@@ -138,7 +149,7 @@ class _Checker:
             return -1
         return depth
 
-    def depth(self, e: n.Expr) -> int:
+    def depth(self, e: n.CheckedExpr) -> int:
         """Nodes on the longest path down ``e``, -1 when it uses a definition already too deep;
         a definition counts its body's depth, known from where it was defined (the recursion
         stays within one expression, itself limited by the parser)."""
@@ -150,30 +161,29 @@ class _Checker:
         return -1 if min(below) < 0 else 1 + max(below)
 
     # --- conditions (boolean positions)
-    def condition(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:
-        if isinstance(e, n.And):
-            return n.And(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
-        if isinstance(e, n.Or):
-            return n.Or(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
-        if isinstance(e, n.Not):
-            return n.Not(self.condition(e.operand, scope), span=e.span)
-        if isinstance(e, n.Implies):
-            return n.Implies(self.condition(e.antecedent, scope), self.condition(e.consequent, scope), span=e.span)
-        if isinstance(e, n.Conditional):
-            parts = (self.condition(p, scope) for p in (e.condition, e.then, e.otherwise))
-            return n.Conditional(*parts, span=e.span)
-        if isinstance(e, n.Quantified):
-            return self.quantified(e, scope)
-        if isinstance(e, n.Compare):
-            return self.compare(e, scope)
-        if isinstance(e, n.Member):
-            return self.member(e, scope)
-        if isinstance(e, n.Presence):
-            return self.presence(e, scope)
-        return self.truth(e, scope)
+    def condition(self, e: n.ParsedExpr, scope: dict[str, Fact]) -> n.CheckedExpr:
+        """The checked form of a condition."""
+        return self.visit(e, scope)
 
-    def truth(self, e: n.Expr, scope: dict[str, Fact]) -> n.Expr:
-        """A bare operand in a boolean position: a definition, a bool fact, or true/false."""
+    def visit_And(self, e: n.And, scope: dict[str, Fact]) -> n.CheckedExpr:
+        return n.And(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
+
+    def visit_Or(self, e: n.Or, scope: dict[str, Fact]) -> n.CheckedExpr:
+        return n.Or(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
+
+    def visit_Not(self, e: n.Not, scope: dict[str, Fact]) -> n.CheckedExpr:
+        return n.Not(self.condition(e.operand, scope), span=e.span)
+
+    def visit_Implies(self, e: n.Implies, scope: dict[str, Fact]) -> n.CheckedExpr:
+        return n.Implies(self.condition(e.antecedent, scope), self.condition(e.consequent, scope), span=e.span)
+
+    def visit_Conditional(self, e: n.Conditional, scope: dict[str, Fact]) -> n.CheckedExpr:
+        return n.Conditional(self.condition(e.condition, scope), self.condition(e.then, scope),
+                             self.condition(e.otherwise, scope), span=e.span)
+
+    def truth(self, e: n.ParsedExpr, scope: dict[str, Fact]) -> n.CheckedExpr:
+        """A bare operand in a boolean position: a definition, a bool fact, or true/false
+        (or a value where a condition belongs: E401, E407)."""
         if isinstance(e, n.Name) and len(e.path) == 1 and e.path[0] in self.definitions:
             return attrs.evolve(self.definitions[e.path[0]], span=e.span)
         resolved, ftype = self.plain_operand(e, scope)
@@ -185,9 +195,11 @@ class _Checker:
             return n.Const(False, span=e.span)
         if isinstance(resolved, n.Const):
             return resolved
-        return n.Compare("==", resolved, n.Const(True, span=e.span), span=e.span)
+        return n.Compare(Op.EQ, resolved, n.Const(True, span=e.span), span=e.span)
 
-    def quantified(self, e: n.Quantified, scope: dict[str, Fact]) -> n.Expr:
+    visit_Name = visit_Literal = visit_Count = truth
+
+    def visit_Quantified(self, e: n.Quantified, scope: dict[str, Fact]) -> n.CheckedExpr:
         collection, inner = self.bind(e.var, e.collection, scope, e.span)
         body = self.condition(e.body, inner)
         return n.Quantified(e.quantifier, e.var, collection, body, span=e.span)
@@ -201,7 +213,7 @@ class _Checker:
         fact = self.vocabulary.fact(resolved.fact) if isinstance(resolved, n.FactRef) else None
         return resolved, {**scope, var: fact} if fact else dict(scope)
 
-    def compare(self, e: n.Compare, scope) -> n.Expr:
+    def visit_Compare(self, e: n.Compare, scope) -> n.CheckedExpr:
         before = len(self.problems)
         left, ltype = self.operand(e.left, scope)
         right, rtype = self.operand(e.right, scope)
@@ -216,12 +228,12 @@ class _Checker:
         left, right = self.coerce(left, ltype, right, rtype, e)
         # Orderability is the fact's: a literal on either side takes the fact's type.
         ftype, fnode = (rtype, e.right) if isinstance(left, n.Const) else (ltype, e.left)
-        if e.op not in ("==", "!=") and not ftype.ordered:
+        if e.op.ordered and not ftype.ordered:
             self.error("E404", f"`{e.op}` needs ordered values, but {_text(fnode)} is {ftype}", e.span,
                        help="use == or != (or `in {…}`) for this type")
         return n.Compare(e.op, left, right, span=e.span)
 
-    def member(self, e: n.Member, scope) -> n.Expr:
+    def visit_Member(self, e: n.Member, scope) -> n.CheckedExpr:
         before = len(self.problems)
         operand, otype = self.operand(e.operand, scope)
         quiet = len(self.problems) > before
@@ -239,7 +251,7 @@ class _Checker:
             items.append(value)
         return n.Member(operand, tuple(items), e.negated, span=e.span)
 
-    def presence(self, e: n.Presence, scope) -> n.Expr:
+    def visit_Presence(self, e: n.Presence, scope) -> n.CheckedExpr:
         operand, otype = self.operand(e.operand, scope)
         if isinstance(operand, _Unresolved):
             self.unknown_name(operand.name, scope)
@@ -257,18 +269,21 @@ class _Checker:
         return value, vtype
 
     def operand(self, e: n.Expr, scope) -> tuple[Any, FactType | None]:
-        if isinstance(e, n.Literal):
-            return n.Const(e.value, span=e.span, kind=e.kind), _LITERAL_TYPES[e.kind]
-        if isinstance(e, n.Count):
-            return self.count(e, scope)
-        if isinstance(e, n.Name):
-            return self.name(e, scope)
+        """The checked form of an operand (a value position) and its type (None when wrong)."""
+        return _OPERAND.visit(e, self, scope)
+
+    def literal(self, e: n.Literal) -> tuple[n.Const, FactType]:
+        """A literal as a constant of its literal type."""
+        return n.Const(e.value, span=e.span, kind=e.kind), _LITERAL_TYPES[e.kind]
+
+    def not_a_value(self, e: n.Expr) -> tuple[n.Const, None]:
+        """A condition where a value belongs (E407)."""
         self.error("E407", "expected a value here, found a condition", e.span,
                    help="put conditions in `require`, or compare a fact with a value")
         return n.Const(None, span=e.span), None
 
-    def count(self, e: n.Count, scope):
-        if e.var is None:
+    def count(self, e: n.Count[n.ParsedExpr], scope):
+        if e.var is None or e.body is None:  # the grammar gives a count both or neither
             collection, ftype = self.plain_operand(e.collection, scope)
             if ftype is not None and ftype.kind != "collection":
                 self.error("E402", f"`{_text(e.collection)}` is not a collection (it is {ftype})", e.collection.span)
@@ -389,6 +404,31 @@ class _Checker:
         return close and f"did you mean `{by_tail[close.split('`')[1]]}`?"
 
 
+class _Operand(n.Visitor[tuple[Any, "FactType | None"]]):
+    """The checker's operands: ``visit(e, checker, scope)`` is ``checker.operand(e, scope)``."""
+
+    cannot_meet = (n.FactRef, n.FieldRef, n.DefinitionRef, n.Const)
+
+    def visit_Literal(self, e: n.Literal, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+        return checker.literal(e)
+
+    def visit_Count(self, e: n.Count, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+        return checker.count(e, scope)
+
+    def visit_Name(self, e: n.Name, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+        return checker.name(e, scope)
+
+    def visit_condition(self, e: n.Expr, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+        """A condition where a value belongs."""
+        return checker.not_a_value(e)
+
+    visit_Compare = visit_Member = visit_Presence = visit_Not = visit_condition
+    visit_And = visit_Or = visit_Implies = visit_Conditional = visit_Quantified = visit_condition
+
+
+_OPERAND = _Operand()
+
+
 def _compatible(a: FactType, b: FactType) -> bool:
     if a.kind in _NUMERIC and b.kind in _NUMERIC:
         return True
@@ -407,7 +447,7 @@ def _text_const(c: n.Const) -> str:
     return str(c.value)
 
 
-def check_ruleset(ruleset: n.Ruleset, vocabulary: Vocabulary) -> n.Ruleset:
+def check_ruleset(ruleset: n.ParsedRuleset, vocabulary: Vocabulary) -> n.CheckedRuleset:
     """Check ``ruleset``; return it with names resolved, or raise RulesError with every problem."""
     checker = _Checker(vocabulary, ruleset.text)
     checked = checker.ruleset(ruleset)
@@ -417,7 +457,7 @@ def check_ruleset(ruleset: n.Ruleset, vocabulary: Vocabulary) -> n.Ruleset:
     return checked
 
 
-def check_condition(expr: n.Expr, vocabulary: Vocabulary, source: SourceText | None = None) -> n.Expr:
+def check_condition(expr: n.ParsedExpr, vocabulary: Vocabulary, source: SourceText | None = None) -> n.CheckedExpr:
     """Check one parsed condition (as the vocabulary writes scenario inferences); RulesError if wrong."""
     checker = _Checker(vocabulary, source)
     checked = checker.condition(expr, {})
@@ -426,9 +466,9 @@ def check_condition(expr: n.Expr, vocabulary: Vocabulary, source: SourceText | N
     return checked
 
 
-def check_all(rulesets: Iterable[n.Ruleset]) -> None:
+def check_all(rulesets: Iterable[n.CheckedRuleset]) -> None:
     """Cross-file checks: a rule id must be unique across every loaded ruleset."""
-    seen: dict[str, n.Ruleset] = {}
+    seen: dict[str, n.CheckedRuleset] = {}
     problems = []
     for ruleset in rulesets:
         for rule in ruleset.rules:

@@ -26,6 +26,7 @@ from attrs import frozen
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError
+from .operators import Op
 
 Verdicts = Callable[[Mapping[str, Any]], tuple[int, ...]]
 Decide = Callable[[Mapping[str, Any]], int]  # an index into the engine's decisions (strict: a bool)
@@ -45,20 +46,23 @@ class ScenarioStep:
     fact: str
     fixed: bool | None = None
     infer: bool = True
-    on: n.Expr = n.Const(False)
-    off: n.Expr = n.Const(False)
-    excluders: tuple[tuple[str, n.Expr], ...] = ()
+    on: n.CheckedExpr = n.Const(False)
+    off: n.CheckedExpr = n.Const(False)
+    excluders: tuple[tuple[str, n.CheckedExpr], ...] = ()
 
-_OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+class _Emitter(n.Visitor[str]):
+    """Writes the generated function's lines. As a visitor it computes a condition
+    three-valued: ``visit(e, d)`` (``cond``) emits its code at depth ``d`` and returns the
+    name of the local that holds True, False or None."""
 
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
 
-class _Emitter:
     def __init__(self, scenarios: Mapping[str, ScenarioStep] | None = None) -> None:
         self.scenarios = scenarios or {}
         self.getter = "_f.get"  # how a fact is read from the values
         self.top = 1  # the depth facts are read and definitions computed at
         self.strict = False  # a decision function that stops at the first rule that does not pass
-        self.not_false: n.Expr | None = None  # the condition known not false where a group's rules run
+        self.not_false: n.CheckedExpr | None = None  # the condition known not false where a group's rules run
         self.computed: dict[int, str] = {}  # a rule's conditions computed three-valued, by node identity
         self.truths: dict[tuple[int, bool, int], str] = {}  # a definition's two-valued test (see ``truth``)
         self.loads: list[str] = []  # each fact read once, into its local, at the function's top level
@@ -72,7 +76,7 @@ class _Emitter:
         self.ids = count()
         # _simple_atoms per node, for this ruleset only: nodes are compared without their
         # constants' types (1 == True), which only one vocabulary's rules keep apart.
-        self.atoms: dict[n.Expr, tuple[n.Expr, ...] | None] = {}
+        self.atoms: dict[n.CheckedExpr, tuple[n.Test, ...] | None] = {}
 
     def temp(self, prefix: str = "_t") -> str:
         return f"{prefix}{next(self.ids)}"
@@ -88,24 +92,25 @@ class _Emitter:
         self.lines.append("    " * depth + line)
 
     # --- values: return the name of a local holding the value (None = missing)
-    def value(self, e: n.Expr, d: int) -> str:
-        if isinstance(e, n.FactRef):
-            if e.fact not in self.fact_vars:
-                self.load(e.fact)
-            return self.fact_vars[e.fact]
-        if isinstance(e, n.FieldRef):
-            name = self.temp()
-            self.emit(d, f"{name} = {self.items[e.var]}.get({self.const(e.field)})")
-            return name
-        if isinstance(e, n.Const):
-            return self.const(e.value)
-        if isinstance(e, n.Count):
-            return self.count(e, d)
-        raise TypeError(f"not a value: {type(e).__name__}")
+    def value(self, e: n.CheckedExpr, d: int) -> str:
+        """The local holding an operand's value, its code emitted at depth ``d`` if it needs any."""
+        return _VALUE.visit(e, self, d)
+
+    def fact(self, e: n.FactRef) -> str:
+        """The local a fact is read into (once, at the function's top level)."""
+        if e.fact not in self.fact_vars:
+            self.load(e.fact)
+        return self.fact_vars[e.fact]
+
+    def field(self, e: n.FieldRef, d: int) -> str:
+        """A new local holding a field of a quantifier variable's record."""
+        name = self.temp()
+        self.emit(d, f"{name} = {self.items[e.var]}.get({self.const(e.field)})")
+        return name
 
     def count(self, e: n.Count, d: int) -> str:
         coll, out = self.value(e.collection, d), self.temp()
-        if e.body is None:
+        if e.var is None or e.body is None:
             self.emit(d, f"{out} = None if {coll} is None else len({coll})")
             return out
         self.emit(d, f"if {coll} is None: {out} = None")
@@ -150,7 +155,7 @@ class _Emitter:
             self.emit(d + 1, f"elif {' or '.join(tests)}: {var} = False")
 
     # --- two-valued tests of a three-valued condition, for the decision function
-    def truth(self, e: n.Expr, want: bool, d: int) -> str:
+    def truth(self, e: n.CheckedExpr, want: bool, d: int) -> str:
         """An expression that is True exactly when ``e`` is ``want`` in Kleene logic, else False.
 
         And, or, not and one-fact tests become plain Python expressions (evaluated lazily, left
@@ -181,7 +186,7 @@ class _Emitter:
             self.computed[id(e)] = self.cond(e, d)
         return f"({self.computed[id(e)]} is {want})"
 
-    def tests_of(self, e: n.Expr) -> tuple[str, str] | None:
+    def tests_of(self, e: n.CheckedExpr) -> tuple[str, str] | None:
         """(true test, false test) of a test of facts against constants, None for anything else.
 
         A missing fact makes both false. ``v == c`` and ``v in {…}`` are false for a missing
@@ -193,28 +198,28 @@ class _Emitter:
             return (present, absent) if e.present else (absent, present)
         if isinstance(e, n.Member) and isinstance(e.operand, n.FactRef):
             value = self.value(e.operand, 0)
-            inside = f"({value} in {self.const(frozenset(i.value for i in e.items))})"
+            inside = f"({value} in {self.const(frozenset(i.value for i in n.member_constants(e)))})"
             outside = f"({value} is not None and not {inside})"
             return (outside, inside) if e.negated else (inside, outside)
         if not (isinstance(e, n.Compare) and all(isinstance(side, (n.FactRef, n.Const)) for side in (e.left, e.right))):
             return None
         left, right = self.value(e.left, 0), self.value(e.right, 0)
         facts = [v for v, side in ((left, e.left), (right, e.right)) if isinstance(side, n.FactRef)]
-        constant = e.right if isinstance(e.right, n.Const) else e.left
-        if len(facts) == 1 and e.op in ("==", "!=") and isinstance(constant.value, bool):
+        constant = next((side.value for side in (e.right, e.left) if isinstance(side, n.Const)), None)
+        if len(facts) == 1 and not e.op.ordered and isinstance(constant, bool):
             # A bool fact holds True or False (typed values), so identity is equality here.
-            same = f"({facts[0]} is {constant.value!r})"
-            other = f"({facts[0]} is {(not constant.value)!r})"
-            return (same, other) if e.op == "==" else (other, same)
+            same = f"({facts[0]} is {constant!r})"
+            other = f"({facts[0]} is {(not constant)!r})"
+            return (same, other) if e.op is Op.EQ else (other, same)
         guard = " and ".join(f"{v} is not None" for v in facts)
-        test = f"({left} {_OPS[e.op]} {right})"
-        if len(facts) == 1 and e.op in ("==", "!="):
+        test = f"({left} {e.op.symbol} {right})"
+        if len(facts) == 1 and not e.op.ordered:
             equal = f"({left} == {right})"
             unequal = f"({guard} and {left} != {right})"
-            return (equal, unequal) if e.op == "==" else (unequal, equal)
+            return (equal, unequal) if e.op is Op.EQ else (unequal, equal)
         return f"({guard} and {test})", f"({guard} and not {test})"
 
-    def decision_rule(self, rule: n.Rule, fails: int, unknown: int) -> list[str]:
+    def decision_rule(self, rule: n.CheckedRule, fails: int, unknown: int) -> list[str]:
         """A rule of the decision function: return ``fails`` if it fails, note ``unknown`` once
         (or, ``strict``, return False if it does either: a yes-or-no decision stops there).
 
@@ -243,7 +248,7 @@ class _Emitter:
         self.emit(d, f"if not _u: _u = {unknown}")
         return self.flush()
 
-    def decision_group(self, lead: n.Expr, rules: Sequence[tuple[int, n.Rule]]) -> list[str]:
+    def decision_group(self, lead: n.CheckedExpr, rules: Sequence[tuple[int, n.CheckedRule]]) -> list[str]:
         """Rules whose applicability starts with ``lead`` (their scenario), skipped together
         when it is known false. What they read inside the block is read again after it."""
         self.lines, self.computed = [], {}
@@ -261,7 +266,7 @@ class _Emitter:
             del self.definitions[name]
         return lines
 
-    def decision_rules(self, rules: Sequence[tuple[int, n.Rule]]) -> list[str]:
+    def decision_rules(self, rules: Sequence[tuple[int, n.CheckedRule]]) -> list[str]:
         """Rules of the decision function, in order; ``strict``, in the order of what they cost:
         any rule that does not pass answers a yes-or-no question, so those that read only facts
         already read go first (the facts a scenario was inferred from, say)."""
@@ -284,7 +289,7 @@ class _Emitter:
         self.lines = []
         return lines
 
-    def loop(self, var: str, coll: str, body: n.Expr, d: int) -> str:
+    def loop(self, var: str, coll: str, body: n.CheckedExpr, d: int) -> str:
         item = self.temp("_i")
         outer = self.items.get(var)
         self.items[var] = item
@@ -297,24 +302,20 @@ class _Emitter:
         return result
 
     # --- conditions: return the name of a local holding True / False / None
-    def cond(self, e: n.Expr, d: int) -> str:
-        if isinstance(e, n.Const):
-            return self.const(e.value)
-        if isinstance(e, n.DefinitionRef):
-            return self.definition(e)
-        if isinstance(e, (n.And, n.Or)):
-            return self.junction(e, d)
-        if isinstance(e, n.Not):
-            inner, out = self.cond(e.operand, d), self.temp()
-            self.emit(d, f"{out} = None if {inner} is None else not {inner}")
-            return out
-        if isinstance(e, n.Implies):
-            return self.implies(e, d)
-        if isinstance(e, n.Conditional):
-            return self.conditional(e, d)
-        if isinstance(e, n.Quantified):
-            return self.quantified(e, d)
-        return self.atom(e, d)
+    def cond(self, e: n.CheckedExpr, d: int) -> str:
+        """The local holding a condition's value (True, False or None), its code emitted at depth ``d``."""
+        return self.visit(e, d)
+
+    def visit_Const(self, e: n.Const, d: int) -> str:
+        return self.const(e.value)
+
+    def visit_Not(self, e: n.Not, d: int) -> str:
+        inner, out = self.cond(e.operand, d), self.temp()
+        self.emit(d, f"{out} = None if {inner} is None else not {inner}")
+        return out
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, d: int) -> str:
+        return self.definition(e)
 
     def definition(self, e: n.DefinitionRef) -> str:
         """A definition's value, computed once at the top of the function (definitions are closed)."""
@@ -328,6 +329,7 @@ class _Emitter:
         return self.definitions[e.name]
 
     def junction(self, e: n.And | n.Or, d: int) -> str:
+        """``and``/``or`` of the operands, three-valued."""
         # Flat short-circuit: each operand is guarded by the result so far, so nesting
         # stays shallow however many operands there are.
         decisive = "False" if isinstance(e, n.And) else "True"
@@ -344,7 +346,9 @@ class _Emitter:
             self.emit(inner_d, f"elif {inner} is None: {out} = None")
         return out
 
-    def implies(self, e: n.Implies, d: int) -> str:
+    visit_And = visit_Or = junction
+
+    def visit_Implies(self, e: n.Implies, d: int) -> str:
         a, out = self.cond(e.antecedent, d), self.temp()
         self.emit(d, f"if {a} is False: {out} = True")
         self.emit(d, "else:")
@@ -352,7 +356,7 @@ class _Emitter:
         self.emit(d + 1, f"{out} = {b} if {a} is True else (True if {b} is True else None)")
         return out
 
-    def conditional(self, e: n.Conditional, d: int) -> str:
+    def visit_Conditional(self, e: n.Conditional, d: int) -> str:
         # Each branch is emitted once (code size stays linear) and runs only when needed.
         c, x, y, out = self.cond(e.condition, d), self.temp(), self.temp(), self.temp()
         self.emit(d, f"{x} = {y} = None")
@@ -365,7 +369,7 @@ class _Emitter:
         self.emit(d, f"else: {out} = True if ({x} is True and {y} is True) else None")
         return out
 
-    def quantified(self, e: n.Quantified, d: int) -> str:
+    def visit_Quantified(self, e: n.Quantified, d: int) -> str:
         coll, out = self.value(e.collection, d), self.temp()
         stop, start = ("True", "False") if e.quantifier == "any" else ("False", "True")
         self.emit(d, f"if {coll} is None: {out} = None")
@@ -378,28 +382,28 @@ class _Emitter:
         self.emit(d + 2, f"if {body} is None: {out} = None")
         return out
 
-    def atom(self, e: n.Expr, d: int) -> str:
-        out = self.temp()
-        if isinstance(e, n.Presence):
-            value = self.value(e.operand, d)
-            self.emit(d, f"{out} = {value} is {'not ' if e.present else ''}None")
-        elif isinstance(e, n.Member):
-            value = self.value(e.operand, d)
-            items = self.const(frozenset(i.value for i in e.items))
-            test = "not in" if e.negated else "in"
-            self.emit(d, f"{out} = None if {value} is None else ({value} {test} {items})")
-        elif isinstance(e, n.Compare):
-            left, right = self.value(e.left, d), self.value(e.right, d)
-            nullable = [v for v, node in ((left, e.left), (right, e.right)) if not isinstance(node, n.Const)]
-            guard = " or ".join(f"{v} is None" for v in nullable)
-            test = f"({left} {_OPS[e.op]} {right})"
-            self.emit(d, f"{out} = None if ({guard}) else {test}" if guard else f"{out} = {test}")
-        else:
-            raise TypeError(f"not a condition: {type(e).__name__}")
+    def visit_Presence(self, e: n.Presence, d: int) -> str:
+        value, out = self.value(e.operand, d), self.temp()
+        self.emit(d, f"{out} = {value} is {'not ' if e.present else ''}None")
+        return out
+
+    def visit_Member(self, e: n.Member, d: int) -> str:
+        value, out = self.value(e.operand, d), self.temp()
+        items = self.const(frozenset(i.value for i in n.member_constants(e)))
+        test = "not in" if e.negated else "in"
+        self.emit(d, f"{out} = None if {value} is None else ({value} {test} {items})")
+        return out
+
+    def visit_Compare(self, e: n.Compare, d: int) -> str:
+        left, right, out = self.value(e.left, d), self.value(e.right, d), self.temp()
+        nullable = [v for v, node in ((left, e.left), (right, e.right)) if not isinstance(node, n.Const)]
+        guard = " or ".join(f"{v} is None" for v in nullable)
+        test = f"({left} {e.op.symbol} {right})"
+        self.emit(d, f"{out} = None if ({guard}) else {test}" if guard else f"{out} = {test}")
         return out
 
     # --- rules
-    def rule(self, rule: n.Rule, d: int) -> str:
+    def rule(self, rule: n.CheckedRule, d: int) -> str:
         out = self.verdict(rule, d)
         # Where the sources disagree a failure is unknown; where none confirms a pass, so is a pass.
         for flag, code in ((rule.disputed, 1), (rule.unconfirmed, 0)):
@@ -407,15 +411,15 @@ class _Emitter:
                 self.emit(d, f"if {out} == {code}: {out} = 2")
         return out
 
-    def verdict(self, rule: n.Rule, d: int) -> str:
+    def verdict(self, rule: n.CheckedRule, d: int) -> str:
         out = self.temp("_r")
         when = _simple_atoms(rule.applicability, self.atoms) if rule.applicability is not None else ()
         require = _simple_atoms(n.And(rule.requirements), self.atoms)
         if when is not None and require is not None:
             self.flat_rule(out, when, require, d)
             return out
-        holds = self.cond(n.And(rule.requirements), d) if rule.applicability is None else None
-        if holds is not None:
+        if rule.applicability is None:
+            holds = self.cond(n.And(rule.requirements), d)
             self.emit(d, f"{out} = 0 if {holds} is True else (1 if {holds} is False else 2)")
             return out
         applies = self.cond(rule.applicability, d)
@@ -426,7 +430,7 @@ class _Emitter:
         self.emit(d + 1, f"else: {out} = 0 if {holds} is True else (1 if {holds} is False else 2)")
         return out
 
-    def flat_rule(self, out: str, when: list, require: list, d: int) -> None:
+    def flat_rule(self, out: str, when: Sequence[n.Test], require: Sequence[n.Test], d: int) -> None:
         """A rule whose ``when`` and ``require`` are conjunctions of tests of one fact each.
 
         Kleene's answer then needs no three-valued locals: not applicable when a ``when`` test
@@ -444,25 +448,27 @@ class _Emitter:
             self.emit(d, f"{'if' if index == 0 else 'elif'} {test}: {out} = {code}")
         self.emit(d, f"else: {out} = 0" if branches else f"{out} = 0")
 
-    def test(self, atom: n.Expr) -> tuple[str, str]:
-        """(the fact's local, the test as an expression) for a one-fact atom."""
+    def test(self, atom: n.Test) -> tuple[str, str]:
+        """(the fact's local, the test as an expression) for a one-fact atom (a member or compare test)."""
         if isinstance(atom, n.Member):
             value = self.value(atom.operand, 0)
-            items = self.const(frozenset(i.value for i in atom.items))
+            items = self.const(frozenset(i.value for i in n.member_constants(atom)))
             return value, f"({value} {'not in' if atom.negated else 'in'} {items})"
+        if not isinstance(atom, n.Compare):
+            raise TypeError(f"not a one-fact test: {type(atom).__name__}")
         left, right = self.value(atom.left, 0), self.value(atom.right, 0)
         value = left if isinstance(atom.left, n.FactRef) else right
-        return value, f"({left} {_OPS[atom.op]} {right})"
+        return value, f"({left} {atom.op.symbol} {right})"
 
-    def any_false(self, atoms: list) -> str:
+    def any_false(self, atoms: Sequence[n.Test]) -> str:
         return " or ".join(f"({v} is not None and not {t})" for v, t in map(self.test, atoms))
 
-    def any_missing(self, atoms: list) -> str:
+    def any_missing(self, atoms: Sequence[n.Test]) -> str:
         names = list(dict.fromkeys(self.test(a)[0] for a in atoms))
         return " or ".join(f"{v} is None" for v in names) or "False"
 
 
-def _simple_atoms(expr: n.Expr, memo: dict) -> tuple[n.Expr, ...] | None:
+def _simple_atoms(expr: n.CheckedExpr, memo: dict) -> tuple[n.Test, ...] | None:
     """The distinct operands of a conjunction if each tests one fact against constants, else None.
 
     Memoised in ``memo`` on the (hashable, span-free) node, so shared definitions are walked once.
@@ -472,15 +478,20 @@ def _simple_atoms(expr: n.Expr, memo: dict) -> tuple[n.Expr, ...] | None:
     return memo[expr]
 
 
-def _atoms_of(expr: n.Expr, memo: dict) -> tuple[n.Expr, ...] | None:
+def _atoms_of(expr: n.CheckedExpr, memo: dict) -> tuple[n.Test, ...] | None:
     if isinstance(expr, n.DefinitionRef):
         return _simple_atoms(expr.body, memo)
     if isinstance(expr, n.Not):  # `not standard_user`: one atom, negated, is one atom
         inner = _simple_atoms(expr.operand, memo)
-        return (n.negate(inner[0]),) if inner is not None and len(inner) == 1 else None
+        return (n.negate_test(inner[0]),) if inner is not None and len(inner) == 1 else None
     if isinstance(expr, n.And):
         parts = [_simple_atoms(o, memo) for o in expr.operands]
-        return None if any(p is None for p in parts) else tuple(dict.fromkeys(a for p in parts for a in p))
+        atoms: dict[n.Test, None] = {}
+        for part in parts:
+            if part is None:
+                return None
+            atoms.update(dict.fromkeys(part))
+        return tuple(atoms)
     if isinstance(expr, n.Member) and isinstance(expr.operand, n.FactRef):
         return (expr,)
     if isinstance(expr, n.Compare):
@@ -495,12 +506,33 @@ _INLINE_FACTS = 8
 _INLINE_CHARS = 600
 
 
-def _never(expr: n.Expr) -> bool:
+def _never(expr: n.CheckedExpr) -> bool:
     """Whether ``expr`` is the constant false (a scenario without that inference condition)."""
     return isinstance(expr, n.Const) and expr.value is False
 
 
-def _definitions_used(expr: n.Expr) -> list[n.DefinitionRef]:
+class _Value(n.Visitor[str]):
+    """An operand's value for the emitter: ``visit(e, emitter, d)`` returns the local holding it."""
+
+    cannot_meet = (*n.PARSED_LEAVES, *n.CONDITIONS)
+
+    def visit_FactRef(self, e: n.FactRef, emitter: _Emitter, d: int) -> str:
+        return emitter.fact(e)
+
+    def visit_FieldRef(self, e: n.FieldRef, emitter: _Emitter, d: int) -> str:
+        return emitter.field(e, d)
+
+    def visit_Const(self, e: n.Const, emitter: _Emitter, d: int) -> str:
+        return emitter.const(e.value)
+
+    def visit_Count(self, e: n.Count, emitter: _Emitter, d: int) -> str:
+        return emitter.count(e, d)
+
+
+_VALUE = _Value()
+
+
+def _definitions_used(expr: n.CheckedExpr) -> list[n.DefinitionRef]:
     """Definitions an expression refers to directly (not those inside them)."""
     found, stack = [], [expr]
     while stack:
@@ -512,7 +544,7 @@ def _definitions_used(expr: n.Expr) -> list[n.DefinitionRef]:
     return found
 
 
-def compile_ruleset(ruleset: n.Ruleset) -> Verdicts:
+def compile_ruleset(ruleset: n.CheckedRuleset) -> Verdicts:
     """A function from fact values (name → typed value) to one verdict code per rule.
 
     Only rules (not notes) get a code, in file order.
@@ -524,7 +556,7 @@ def compile_ruleset(ruleset: n.Ruleset) -> Verdicts:
     return _function("_verdicts", lines, emitter, ruleset.id, ruleset.text)
 
 
-def compile_decision(rules: Sequence[tuple[int, n.Rule]], scenarios: Mapping[str, ScenarioStep],
+def compile_decision(rules: Sequence[tuple[int, n.CheckedRule]], scenarios: Mapping[str, ScenarioStep],
                      name: str = "decision", *, strict: bool = False) -> Decide:
     """One function from fact values to the first failing rule, for rules of several rulesets.
 
@@ -581,10 +613,10 @@ def _inline_reads(lines: list[str]) -> list[str]:
     return [line for line in out if line]
 
 
-def _groups(rules: Sequence[tuple[int, n.Rule]]) -> list[tuple[n.Expr | None, list[tuple[int, n.Rule]]]]:
+def _groups(rules: Sequence[tuple[int, n.CheckedRule]]) -> list[tuple[n.CheckedExpr | None, list[tuple[int, n.CheckedRule]]]]:
     """Consecutive rules whose applicability starts with the same condition (a ruleset's
     scenario), with that condition; a rule alone gets None."""
-    groups: list[tuple[n.Expr | None, list[tuple[int, n.Rule]]]] = []
+    groups: list[tuple[n.CheckedExpr | None, list[tuple[int, n.CheckedRule]]]] = []
     for position, rule in rules:
         lead = _lead(rule.applicability)
         if groups and lead is not None and groups[-1][0] == lead:
@@ -605,7 +637,7 @@ def _joined(joiner: str, parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else "(" + joiner.join(parts) + ")"
 
 
-def _lead(applicability: n.Expr | None) -> n.Expr | None:
+def _lead(applicability: n.CheckedExpr | None) -> n.CheckedExpr | None:
     if isinstance(applicability, n.And):
         return applicability.operands[0]
     return applicability
@@ -648,7 +680,9 @@ def frozen_verdicts(verdicts: Verdicts) -> bytes:
     """A verdict function from ``compile_ruleset`` as bytes that ``thawed_verdicts`` turns back into it."""
     function = cast(types.FunctionType, verdicts)
     code = function.__code__
-    source = "".join(linecache.cache.get(code.co_filename, (0, None, [], ""))[2])
+    entry = linecache.cache.get(code.co_filename)
+    # A registered source is (size, mtime, lines, name); a lazy entry (one item) holds no lines.
+    source = "".join(entry[2]) if entry is not None and len(entry) == 4 else ""
     return pickle.dumps((marshal.dumps(code), function.__defaults__, source), protocol=pickle.HIGHEST_PROTOCOL)
 
 

@@ -1,13 +1,11 @@
 """The reference interpreter: plain tree-walking, Kleene three-valued, full outcomes.
 
 It is the oracle the compiled evaluator is tested against and the explainer: for every
-verdict it returns the atomic conditions that decided it. Truth values are True, False
-and None (unknown).
+verdict it returns the atomic conditions that decided it, each an ``Atom`` of what it read,
+worded into a ``Condition`` by ``phrasing``. Truth values are True, False and None (unknown).
 """
 
 from __future__ import annotations
-
-import operator
 
 import attrs
 from collections.abc import Iterable, Mapping
@@ -15,23 +13,11 @@ from typing import Any
 
 from . import nodes as n
 from .outcome import Condition, NoteOutcome, RuleOutcome, Status
+from .phrasing import TRUTH_STATUS, Atom, Phrasing, Truth
 from .source import SourceText
-from .versions import WindowsVersion
-from .vocabulary import Fact, Vocabulary
+from .vocabulary import Vocabulary
 
-Truth = bool | None
 Result = tuple[Truth, tuple[Condition, ...]]
-
-OPERATORS = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
-    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}  # fmt: skip
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-_WORDS = {"==": "{}", "!=": "anything but {}", "<": "less than {}", "<=": "at most {}",
-          ">": "more than {}", ">=": "at least {}"}
-_VERSION_WORDS = {"<": "earlier than {}", "<=": "{} or earlier", ">": "later than {}",
-                  ">=": "{} or later"}
-_STATUS = {True: Status.PASS, False: Status.FAIL, None: Status.UNKNOWN}
 
 
 class _Item:
@@ -43,13 +29,19 @@ class _Item:
         self.collection, self.index, self.record = collection, index, record
 
 
-class Interpreter:
-    """Evaluates checked rules of one ruleset against fact values, with explanations."""
+class Interpreter(n.Visitor[Result]):
+    """Evaluates checked rules of one ruleset against fact values, with explanations.
 
-    def __init__(self, ruleset: n.Ruleset, vocabulary: Vocabulary, keep: frozenset | None = None) -> None:
+    As a visitor it decides conditions: ``visit(e, values, env, memo)`` is ``decide``.
+    """
+
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
+
+    def __init__(self, ruleset: n.CheckedRuleset, vocabulary: Vocabulary, keep: frozenset | None = None) -> None:
         self.ruleset = ruleset
         self.vocabulary = vocabulary
         self.source: SourceText | None = ruleset.text
+        self.phrasing = Phrasing(vocabulary, ruleset.text)
         # When set, only these conditions (by identity) keep their truth; the rest are unknown.
         self.keep = keep
 
@@ -58,7 +50,7 @@ class Interpreter:
         return Interpreter(self.ruleset, self.vocabulary, frozenset(_identity(c) for c in keep))
 
     # --- rules
-    def evaluate(self, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
+    def evaluate(self, rule: n.CheckedRule, values: Mapping[str, Any]) -> RuleOutcome:
         """The verdict of ``rule`` on ``values`` (fact name → typed value), with reasons."""
         status, reasons = self.verdict(rule, values)
         if status in (Status.FAIL, Status.NOT_APPLICABLE) and len(reasons) > 1:
@@ -79,7 +71,7 @@ class Interpreter:
             related=rule.related, scenarios=rule.scenarios, caveat=caveat,
         )
 
-    def verdict(self, rule: n.Rule, values: Mapping[str, Any]) -> tuple[Status, tuple[Condition, ...]]:
+    def verdict(self, rule: n.CheckedRule, values: Mapping[str, Any]) -> tuple[Status, tuple[Condition, ...]]:
         """Status and deciding conditions; applicability first, then the requirements."""
         applies: Result = (True, ())
         memo: dict = {}
@@ -95,9 +87,9 @@ class Interpreter:
         if truth is False:
             # A failure needs both: the rule applies, and a requirement does not hold.
             return Status.FAIL, _once(applies[1] + reasons)
-        return _STATUS[truth], reasons
+        return TRUTH_STATUS[truth], reasons
 
-    def minimal_reasons(self, rule: n.Rule, values, status: Status, reasons) -> tuple[Condition, ...]:
+    def minimal_reasons(self, rule: n.CheckedRule, values, status: Status, reasons) -> tuple[Condition, ...]:
         """A smallest-by-deletion subset of ``reasons`` that alone forces ``status``.
 
         Sufficiency is checked by re-evaluating with every other condition unknown; Kleene
@@ -114,42 +106,68 @@ class Interpreter:
         kept = _Deletion(formula, status).run([_identity(c) for c in reasons])
         return tuple(reasons[i] for i in kept)
 
-    def note(self, rule: n.Rule, values: Mapping[str, Any]) -> NoteOutcome:
+    def note(self, rule: n.CheckedRule, values: Mapping[str, Any]) -> NoteOutcome:
         """Whether an informational note applies."""
         applies = True if rule.applicability is None else self.decide(rule.applicability, values, {})[0]
         return NoteOutcome(self.ruleset.id, rule.id, rule.title, rule.sources, applies, rule.rationale)
 
     # --- expressions
-    def decide(self, e: n.Expr, values: Mapping[str, Any], env: dict[str, _Item],
+    def decide(self, e: n.CheckedExpr, values: Mapping[str, Any], env: dict[str, _Item],
                memo: dict | None = None) -> Result:
         """Truth of a condition and the atomic conditions that decided it.
 
         ``memo`` keeps each definition's result for one set of ``values``: definitions are
         closed, so a definition used many times (``define d2 = d1 and d1``) is decided once.
         """
-        memo = {} if memo is None else memo
-        if isinstance(e, n.And):
-            return _all([self.decide(o, values, env, memo) for o in e.operands])
-        if isinstance(e, n.Or):
-            return _any([self.decide(o, values, env, memo) for o in e.operands])
-        if isinstance(e, n.Not):
-            # Decided as the negated condition, so each reason says what the rule needs in
-            # the condition's own words ("earlier than 1809", "anything but Standard user").
-            return _shared(memo, e, lambda: self.decide(_negation(memo, e), values, env, memo))
-        if isinstance(e, n.Implies):
-            return self.implies(e.antecedent, e.consequent, values, env, memo)
-        if isinstance(e, n.Conditional):
-            return _all([
-                self.implies(e.condition, e.then, values, env, memo),
-                self.implies(n.Not(e.condition), e.otherwise, values, env, memo),
-            ])
-        if isinstance(e, n.DefinitionRef):
-            return _shared(memo, e, lambda: self.decide(e.body, values, env, memo))
-        if isinstance(e, n.Quantified):
-            return self.quantified(e, values, env, memo)
-        if isinstance(e, n.Const):
-            return self.kept(e.value, self.constant_condition(e))
-        return self.atom(e, values, env)
+        # ``handlers`` directly rather than ``visit``: one call per node, as the tree walk was
+        # before it was a visitor (this is the interpreter's hot path; the handlers do the same).
+        return self.handlers[e.__class__](self, e, values, env, {} if memo is None else memo)
+
+    def visit_And(self, e: n.And, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+        handlers = self.handlers
+        return _all([handlers[o.__class__](self, o, values, env, memo) for o in e.operands])
+
+    def visit_Or(self, e: n.Or, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+        handlers = self.handlers
+        return _any([handlers[o.__class__](self, o, values, env, memo) for o in e.operands])
+
+    def visit_Not(self, e: n.Not, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+        # Decided as the negated condition, so each reason says what the rule needs in
+        # the condition's own words ("earlier than 1809", "anything but Standard user").
+        return _shared(memo, e, lambda: self.decide(_negation(memo, e), values, env, memo))
+
+    def visit_Implies(self, e: n.Implies, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+        return self.implies(e.antecedent, e.consequent, values, env, memo)
+
+    def visit_Conditional(self, e: n.Conditional, values: Mapping[str, Any], env: dict[str, _Item],
+                          memo: dict) -> Result:
+        return _all([
+            self.implies(e.condition, e.then, values, env, memo),
+            self.implies(n.Not(e.condition), e.otherwise, values, env, memo),
+        ])
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, values: Mapping[str, Any], env: dict[str, _Item],
+                            memo: dict) -> Result:
+        return _shared(memo, e, lambda: self.decide(e.body, values, env, memo))
+
+    def visit_Quantified(self, e: n.Quantified, values: Mapping[str, Any], env: dict[str, _Item],
+                         memo: dict) -> Result:
+        return self.quantified(e, values, env, memo)
+
+    def visit_Const(self, e: n.Const, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+        return self.kept(e.value, self.constant_condition(e))
+
+    def visit_Compare(self, e: n.Compare, values: Mapping[str, Any], env: dict[str, _Item],
+                      memo: dict | None = None) -> Result:
+        return self.judged(self.compare_atom(e, values, env))
+
+    def visit_Member(self, e: n.Member, values: Mapping[str, Any], env: dict[str, _Item],
+                     memo: dict | None = None) -> Result:
+        return self.judged(self.member_atom(e, values, env))
+
+    def visit_Presence(self, e: n.Presence, values: Mapping[str, Any], env: dict[str, _Item],
+                       memo: dict | None = None) -> Result:
+        return self.judged(self.presence_atom(e, values, env))
 
     def implies(self, antecedent, consequent, values, env, memo: dict | None = None) -> Result:
         # The antecedent is context, not something the rule needs: its conditions say when the
@@ -162,7 +180,7 @@ class Interpreter:
     def quantified(self, e: n.Quantified, values, env, memo: dict | None = None) -> Result:
         items, fact = self.value(e.collection, values, env)
         if items is None:
-            return self.kept(None, self.missing_condition(e, fact, "a value"))
+            return self.kept(None, self.missing_condition(e, fact))
         results = [
             self.decide(e.body, values, {**env, e.var: _Item(fact, i, record)}, memo)
             for i, record in enumerate(items)
@@ -172,10 +190,31 @@ class Interpreter:
             return self.kept(empty, self.empty_condition(e, fact, empty))
         return _all(results) if e.quantifier == "all" else _any(results)
 
-    # --- atoms
-    def atom(self, e: n.Expr, values, env) -> Result:
-        truth = self.truth(e, values, env)
-        return self.kept(truth, self.condition(e, truth, values, env))
+    # --- atoms: what each read and its truth (Kleene: unknown when a value is missing)
+    def compare_atom(self, e: n.Compare, values, env) -> Atom:
+        """``left op right``."""
+        left, right = self.value(e.left, values, env), self.value(e.right, values, env)
+        truth = None if left[0] is None or right[0] is None else e.op.function(left[0], right[0])
+        return Atom(e, truth, (left, right), self.excerpt(e))
+
+    def member_atom(self, e: n.Member, values, env) -> Atom:
+        """``operand in {…}`` (or ``not in``)."""
+        operand = self.value(e.operand, values, env)
+        truth: Truth = None
+        if operand[0] is not None:
+            inside = any(operand[0] == item.value for item in e.items)
+            truth = not inside if e.negated else inside
+        return Atom(e, truth, (operand,), self.excerpt(e))
+
+    def presence_atom(self, e: n.Presence, values, env) -> Atom:
+        """``operand is present`` (or ``is missing``): never unknown."""
+        operand = self.value(e.operand, values, env)
+        present = operand[0] is not None
+        return Atom(e, present if e.present else not present, (operand,), self.excerpt(e))
+
+    def judged(self, atom: Atom) -> Result:
+        """An atom's result: its truth (as ``kept``) and its condition, worded by the phrasing."""
+        return self.kept(atom.truth, self.phrasing.condition(atom))
 
     def kept(self, truth: Truth, condition: Condition) -> Result:
         """An atom's result, or unknown when a mask leaves this condition out."""
@@ -183,118 +222,34 @@ class Interpreter:
             return None, (condition,)
         return truth, (condition,)
 
-    def truth(self, e: n.Expr, values, env) -> Truth:
-        """Truth of an atomic condition (compare, member, presence)."""
-        if isinstance(e, n.Presence):
-            present = self.value(e.operand, values, env)[0] is not None
-            return present if e.present else not present
-        if isinstance(e, n.Member):
-            value = self.value(e.operand, values, env)[0]
-            if value is None:
-                return None
-            inside = any(value == item.value for item in e.items)
-            return not inside if e.negated else inside
-        if isinstance(e, n.Compare):
-            left = self.value(e.left, values, env)[0]
-            right = self.value(e.right, values, env)[0]
-            if left is None or right is None:
-                return None
-            return OPERATORS[e.op](left, right)
-        raise TypeError(f"not a condition: {type(e).__name__}")
-
-    def value(self, e: n.Expr, values, env) -> tuple[Any, str]:
+    def value(self, e: n.CheckedExpr, values, env) -> tuple[Any, str]:
         """A value and the name of the fact it comes from ('' for a constant)."""
-        if isinstance(e, n.FactRef):
-            return values.get(e.fact), e.fact
-        if isinstance(e, n.FieldRef):
-            item = env[e.var]
-            return item.record.get(e.field), f"{item.collection}[{item.index}].{e.field}"
-        if isinstance(e, n.Const):
-            return e.value, ""
-        if isinstance(e, n.Count):
-            return self.count(e, values, env)
-        raise TypeError(f"not a value: {type(e).__name__}")
+        return _OPERAND_HANDLERS[e.__class__](_OPERAND, e, self, values, env)  # one call: a hot path
 
     def count(self, e: n.Count, values, env) -> tuple[Any, str]:
         items, fact = self.value(e.collection, values, env)
-        if items is None or e.body is None:
+        if items is None or e.var is None or e.body is None:
             return (None if items is None else len(items)), fact
         # A comparison with a count is one condition: its body is never masked.
         whole = self if self.keep is None else Interpreter(self.ruleset, self.vocabulary)
         truths = [whole.decide(e.body, values, {**env, e.var: _Item(fact, i, r)})[0] for i, r in enumerate(items)]
         return (None if None in truths else sum(1 for t in truths if t)), fact
 
-    # --- explanation records
-    def condition(self, e: n.Expr, truth: Truth, values, env) -> Condition:
-        """The Condition record for an atom: which fact, its value, what the rule needs."""
-        subject, other, op = _subject(e)
-        actual, fact_name = self.value(subject, values, env)
-        decl = self.declaration(subject)
-        label = decl.label if decl else fact_name
-        if isinstance(subject, n.Count):
-            label = _count_label(decl)
-        required = self.required(e, op, other, decl, values, env)
-        return Condition(
-            fact=fact_name, label=label,
-            actual=None if actual is None else self.display(decl, actual, subject),
-            required=required, status=_STATUS[truth],
-            text=self.excerpt(e), span=e.span, origin=self.location(e.span),
-        )
-
-    def required(self, e, op, other, decl, values, env) -> str:
-        if isinstance(e, n.Presence):
-            return "a value" if e.present else "no value"
-        if isinstance(e, n.Member):
-            shown = ", ".join(self.display(decl, i.value, i) for i in e.items)
-            return f"{'none' if e.negated else 'one'} of: {shown}"
-        shown = self.display(decl, self.value(other, values, env)[0], other)
-        if not isinstance(other, n.Const):
-            other_decl = self.declaration(other)
-            shown = f"{other_decl.label if other_decl else 'the other value'} ({shown})"
-        words = _VERSION_WORDS if decl is not None and decl.type.kind == "version" else {}
-        return words.get(op, _WORDS[op]).format(shown)
-
-    def display(self, decl: Fact | None, value: Any, node: n.Expr | None = None) -> str:
-        """A value in the admin's words; version constants as the rule wrote them."""
-        if value is None:
-            return "missing"
-        if isinstance(value, WindowsVersion) and isinstance(node, n.Const) and node.span and self.source:
-            written = self.source.excerpt(node.span).strip('"')
-            return written if written == str(value) else f"{written} ({value})"
-        if isinstance(node, n.Count) or decl is None:
-            return str(value)
-        return self.vocabulary.display(decl, value)
-
-    def declaration(self, e: n.Expr) -> Fact | None:
-        """The vocabulary declaration behind a fact, field or count operand."""
-        if isinstance(e, n.FactRef):
-            return self.vocabulary.fact(e.fact)
-        if isinstance(e, n.FieldRef):
-            collection = self.vocabulary.fact(e.collection)
-            return collection.type.field(e.field) if collection else None
-        if isinstance(e, n.Count):
-            return self.declaration(e.collection)
-        return None
-
+    # --- explanation records (worded by ``phrasing``)
     def constant_condition(self, e: n.Const) -> Condition:
         """A literal ``true`` or ``false`` written as a condition."""
-        shown = "true" if e.value else "false"
-        return Condition("", "The constant", shown, "true", _STATUS[bool(e.value)],
-                         self.excerpt(e), e.span, self.location(e.span))
+        return self.phrasing.constant(e, self.excerpt(e))
 
-    def missing_condition(self, e: n.Quantified, fact: str, required: str) -> Condition:
-        decl = self.vocabulary.fact(fact)
-        return Condition(fact, decl.label if decl else fact, None, required, Status.UNKNOWN,
-                         self.excerpt(e), e.span, self.location(e.span))
+    def missing_condition(self, e: n.Quantified, fact: str) -> Condition:
+        """A quantifier over a missing collection."""
+        return self.phrasing.missing_collection(e, fact, self.excerpt(e))
 
     def empty_condition(self, e: n.Quantified, fact: str, truth: bool) -> Condition:
-        decl = self.vocabulary.fact(fact)
-        noun = (decl.item_label or "item") if decl else "item"
-        return Condition(fact, decl.label if decl else fact, f"no {noun}s",
-                         f"at least one {noun} that meets the condition", _STATUS[truth],
-                         self.excerpt(e), e.span, self.location(e.span))
+        """A quantifier over an empty collection."""
+        return self.phrasing.empty_collection(e, fact, truth, self.excerpt(e))
 
-    def excerpt(self, e: n.Expr) -> str:
+    def excerpt(self, e: n.CheckedExpr) -> str:
+        """The rule text of ``e`` (printed from the tree when there is no text)."""
         if self.source is None or e.span is None:
             from .printer import print_expr
 
@@ -302,13 +257,34 @@ class Interpreter:
         return self.source.excerpt(e.span)
 
     def location(self, span) -> str:
-        if self.source is None or span is None:
-            return ""
-        line, column = self.source.position(span.start)
-        return f"{self.source.name}:{line}:{column}"
+        """``file:line:column`` of ``span`` in the rule file ('' without one)."""
+        return self.phrasing.location(span)
 
 
-def _negation(memo: dict, e: n.Not) -> n.Expr:
+class _Operand(n.Visitor[tuple[Any, str]]):
+    """An operand's value and the name of the fact it comes from ('' for a constant)."""
+
+    cannot_meet = (*n.PARSED_LEAVES, *n.CONDITIONS)
+
+    def visit_FactRef(self, e: n.FactRef, interp: Interpreter, values, env) -> tuple[Any, str]:
+        return values.get(e.fact), e.fact
+
+    def visit_FieldRef(self, e: n.FieldRef, interp: Interpreter, values, env) -> tuple[Any, str]:
+        item = env[e.var]
+        return item.record.get(e.field), f"{item.collection}[{item.index}].{e.field}"
+
+    def visit_Const(self, e: n.Const, interp: Interpreter, values, env) -> tuple[Any, str]:
+        return e.value, ""
+
+    def visit_Count(self, e: n.Count, interp: Interpreter, values, env) -> tuple[Any, str]:
+        return interp.count(e, values, env)
+
+
+_OPERAND = _Operand()
+_OPERAND_HANDLERS = _Operand.handlers
+
+
+def _negation(memo: dict, e: n.Not) -> n.CheckedExpr:
     """``negate(e.operand)``, made once per ``memo`` for each operand. The memo's keys are ids
     of nodes, so the operand and its negation are kept alive with it: no new object may take
     their ids while it lives (a ``Not`` itself may be a temporary, as a conditional makes)."""
@@ -319,7 +295,7 @@ def _negation(memo: dict, e: n.Not) -> n.Expr:
     return found[1]
 
 
-def _shared(memo: dict, e: n.Expr, decide):
+def _shared(memo: dict, e: n.CheckedExpr, decide):
     """The result of a definition (or of its negation), decided once per ``memo``; any other
     node is decided each time (it may read a quantifier's variable)."""
     target = e.operand if isinstance(e, n.Not) else e
@@ -338,13 +314,15 @@ MAX_REASON_WORK = 2_000_000
 _Node = Any  # a slot number (an atom), or (operator, operands)
 
 
-class _Formula:
+class _Formula(n.Visitor[_Node]):
     """A rule's verdict on fixed values as a formula over its atoms, recorded once: which
     condition each atom gives (by identity) and its truth. The verdict with some conditions
     made unknown (a masked interpreter's) is then a cheap walk of the formula.
 
-    The recording follows ``Interpreter.decide`` node for node.
+    The recording follows ``Interpreter.decide`` node for node: ``visit(e, env)``.
     """
+
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
 
     def __init__(self, interp: Interpreter, values: Mapping[str, Any]) -> None:
         self.interp = interp
@@ -356,45 +334,60 @@ class _Formula:
         self.memo: dict = {}
 
     @classmethod
-    def record(cls, interp: Interpreter, rule: n.Rule, values: Mapping[str, Any]) -> _Formula:
+    def record(cls, interp: Interpreter, rule: n.CheckedRule, values: Mapping[str, Any]) -> _Formula:
         """The formula of ``rule`` on ``values``."""
         formula = cls(interp, values)
         if rule.applicability is not None:
-            formula.app = formula.node(rule.applicability, {})
-        formula.reqs = ("and", tuple(formula.node(r, {}) for r in rule.requirements))
+            formula.app = formula.visit(rule.applicability, {})
+        formula.reqs = ("and", tuple(formula.visit(r, {}) for r in rule.requirements))
         return formula
 
-    def node(self, e: n.Expr, env: dict[str, _Item]) -> _Node:
-        if isinstance(e, (n.And, n.Or)):
-            return ("and" if isinstance(e, n.And) else "or", tuple(self.node(o, env) for o in e.operands))
-        if isinstance(e, n.Not):
-            return _shared(self.memo, e, lambda: self.node(_negation(self.memo, e), env))
-        if isinstance(e, n.Implies):
-            return self.implies(e.antecedent, e.consequent, env)
-        if isinstance(e, n.Conditional):
-            return ("and", (self.implies(e.condition, e.then, env), self.implies(n.Not(e.condition), e.otherwise, env)))
-        if isinstance(e, n.DefinitionRef):
-            return _shared(self.memo, e, lambda: self.node(e.body, env))
-        if isinstance(e, n.Quantified):
-            return self.quantified(e, env)
-        interp = self.interp
-        if isinstance(e, n.Const):
-            return self.slot(e.value, interp.constant_condition(e))
-        truth = interp.truth(e, self.values, env)
-        return self.slot(truth, interp.condition(e, truth, self.values, env))
+    def visit_And(self, e: n.And, env: dict[str, _Item]) -> _Node:
+        return ("and", tuple(self.visit(o, env) for o in e.operands))
+
+    def visit_Or(self, e: n.Or, env: dict[str, _Item]) -> _Node:
+        return ("or", tuple(self.visit(o, env) for o in e.operands))
+
+    def visit_Not(self, e: n.Not, env: dict[str, _Item]) -> _Node:
+        return _shared(self.memo, e, lambda: self.visit(_negation(self.memo, e), env))
+
+    def visit_Implies(self, e: n.Implies, env: dict[str, _Item]) -> _Node:
+        return self.implies(e.antecedent, e.consequent, env)
+
+    def visit_Conditional(self, e: n.Conditional, env: dict[str, _Item]) -> _Node:
+        return ("and", (self.implies(e.condition, e.then, env), self.implies(n.Not(e.condition), e.otherwise, env)))
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, env: dict[str, _Item]) -> _Node:
+        return _shared(self.memo, e, lambda: self.visit(e.body, env))
+
+    def visit_Const(self, e: n.Const, env: dict[str, _Item]) -> _Node:
+        return self.slot(e.value, self.interp.constant_condition(e))
+
+    def visit_Compare(self, e: n.Compare, env: dict[str, _Item]) -> _Node:
+        return self.atom(self.interp.compare_atom(e, self.values, env))
+
+    def visit_Member(self, e: n.Member, env: dict[str, _Item]) -> _Node:
+        return self.atom(self.interp.member_atom(e, self.values, env))
+
+    def visit_Presence(self, e: n.Presence, env: dict[str, _Item]) -> _Node:
+        return self.atom(self.interp.presence_atom(e, self.values, env))
+
+    def atom(self, atom: Atom) -> _Node:
+        """An atom's slot, with its truth and condition as the interpreter gives them."""
+        return self.slot(atom.truth, self.interp.phrasing.condition(atom))
 
     def implies(self, antecedent, consequent, env) -> _Node:
-        return ("or", (("not", self.node(antecedent, env)), self.node(consequent, env)))
+        return ("or", (("not", self.visit(antecedent, env)), self.visit(consequent, env)))
 
-    def quantified(self, e: n.Quantified, env) -> _Node:
+    def visit_Quantified(self, e: n.Quantified, env) -> _Node:
         interp = self.interp
         items, fact = interp.value(e.collection, self.values, env)
         if items is None:
-            return self.slot(None, interp.missing_condition(e, fact, "a value"))
+            return self.slot(None, interp.missing_condition(e, fact))
         if not items:
             empty = e.quantifier == "all"
             return self.slot(empty, interp.empty_condition(e, fact, empty))
-        parts = tuple(self.node(e.body, {**env, e.var: _Item(fact, i, record)}) for i, record in enumerate(items))
+        parts = tuple(self.visit(e.body, {**env, e.var: _Item(fact, i, record)}) for i, record in enumerate(items))
         return ("and" if e.quantifier == "all" else "or", parts)
 
     def slot(self, truth: Truth, condition: Condition) -> int:
@@ -443,7 +436,7 @@ class _Deletion:
         holds = self.truth(f.reqs, keep, memo)
         if applies is None and holds is not True:
             return Status.UNKNOWN
-        return _STATUS[holds]
+        return TRUTH_STATUS[holds]
 
     def truth(self, node: _Node, keep: set[tuple], memo: dict[int, Truth]) -> Truth:
         self.work += 1
@@ -469,7 +462,7 @@ def _kleene(op: str, truths: list[Truth]) -> Truth:
     return None if None in truths else other
 
 
-def caveated(rule: n.Rule, status: Status) -> tuple[Status, str]:
+def caveated(rule: n.CheckedRule, status: Status) -> tuple[Status, str]:
     """The reported verdict: a disputed rule's failure and an unconfirmed rule's pass are unknown."""
     if status is Status.FAIL and rule.disputed:
         return Status.UNKNOWN, f"the sources disagree: {rule.disputed}"
@@ -481,22 +474,6 @@ def caveated(rule: n.Rule, status: Status) -> tuple[Status, str]:
 def _identity(condition: Condition) -> tuple:
     """What makes two condition records the same atom, seen through ``not`` or not."""
     return (condition.fact, condition.span, condition.text, condition.actual)
-
-
-def _subject(e: n.Expr) -> tuple[n.Expr, n.Expr | None, str]:
-    """The fact side of an atom, the other side, and the operator read from the fact's side."""
-    if isinstance(e, n.Compare):
-        if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
-            return e.right, e.left, _FLIP[e.op]
-        return e.left, e.right, e.op
-    return e.operand, None, ""
-
-
-def _count_label(decl: Fact | None) -> str:
-    if decl is None:
-        return "Count"
-    noun = decl.item_label or "item"
-    return f"Number of {noun if noun.endswith('s') else noun + 's'} ({decl.label})"
 
 
 def _all(results: list[Result]) -> Result:

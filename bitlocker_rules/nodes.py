@@ -7,13 +7,14 @@ rest of the tree's shape as written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any, Union
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, Generic, TypeVar, Union
 
 import attrs
 from attrs import field, frozen
 
 from .errors import Diagnostic
+from .operators import Op
 from .source import SourceText, Span
 
 _SPAN = field(default=None, eq=False, repr=False, kw_only=True)
@@ -25,10 +26,14 @@ _SPAN = field(default=None, eq=False, repr=False, kw_only=True)
 _EQ_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _node(cls):
-    cls = frozen(cache_hash=True)(cls)
+T = TypeVar("T", bound=type)
+
+
+def _tree_equality(cls: T) -> T:
+    """A node class (made by ``frozen(cache_hash=True)`` beneath, as type checkers see it)
+    with the equality below."""
     _EQ_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.eq)
-    cls.__eq__ = _same_tree
+    setattr(cls, "__eq__", _same_tree)
     return cls
 
 
@@ -58,10 +63,15 @@ def _same_tree(self, other: object) -> bool:
     return True
 
 
+# The expression type of the tree a node is part of: ``ParsedExpr`` or ``CheckedExpr``.
+X = TypeVar("X")
+
+
 # --- leaves as parsed -----------------------------------------------------
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class Name:
     """A dotted name as written: a fact, a definition, a bound variable or an enum member."""
 
@@ -74,7 +84,8 @@ class Name:
         return ".".join(self.path)
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class Literal:
     """A literal as written; ``kind`` is string, integer, decimal, version or bool."""
 
@@ -86,7 +97,8 @@ class Literal:
 # --- leaves after checking ----------------------------------------------------
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class FactRef:
     """A resolved reference to a declared fact."""
 
@@ -94,7 +106,8 @@ class FactRef:
     span: Span | None = _SPAN
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class FieldRef:
     """A field of the record a quantifier variable is bound to."""
 
@@ -104,16 +117,18 @@ class FieldRef:
     span: Span | None = _SPAN
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class DefinitionRef:
     """A use of a named definition, with the checked body it stands for."""
 
     name: str
-    body: Expr
+    body: CheckedExpr
     span: Span | None = _SPAN
 
 
-@_node
+@_tree_equality
+@frozen(cache_hash=True)
 class Const:
     """A typed constant: bool, int, float, str, enum member name or WindowsVersion.
 
@@ -129,119 +144,210 @@ class Const:
 # --- structure -------------------------------------------------------------------
 
 
-@_node
-class Compare:
-    """``left op right`` with op one of ``== != < <= > >=``."""
+@_tree_equality
+@frozen(cache_hash=True)
+class Compare(Generic[X]):
+    """``left op right``; ``op`` is an ``Op`` (its symbol is accepted and converted)."""
 
-    op: str
-    left: Expr
-    right: Expr
+    op: Op = field(converter=Op)
+    left: X
+    right: X
     span: Span | None = _SPAN
 
 
-@_node
-class Member:
+@_tree_equality
+@frozen(cache_hash=True)
+class Member(Generic[X]):
     """``operand in {…}`` or, negated, ``operand not in {…}``."""
 
-    operand: Expr
-    items: tuple[Expr, ...]
+    operand: X
+    items: tuple[X, ...]
     negated: bool = False
     span: Span | None = _SPAN
 
 
-@_node
-class Presence:
+@_tree_equality
+@frozen(cache_hash=True)
+class Presence(Generic[X]):
     """``operand is present`` or ``operand is missing``."""
 
-    operand: Expr
+    operand: X
     present: bool
     span: Span | None = _SPAN
 
 
-@_node
-class Not:
+@_tree_equality
+@frozen(cache_hash=True)
+class Not(Generic[X]):
     """``not operand``."""
 
-    operand: Expr
+    operand: X
     span: Span | None = _SPAN
 
 
-@_node
-class And:
+@_tree_equality
+@frozen(cache_hash=True)
+class And(Generic[X]):
     """``a and b and …``."""
 
-    operands: tuple[Expr, ...]
+    operands: tuple[X, ...]
     span: Span | None = _SPAN
 
 
-@_node
-class Or:
+@_tree_equality
+@frozen(cache_hash=True)
+class Or(Generic[X]):
     """``a or b or …``."""
 
-    operands: tuple[Expr, ...]
+    operands: tuple[X, ...]
     span: Span | None = _SPAN
 
 
-@_node
-class Implies:
+@_tree_equality
+@frozen(cache_hash=True)
+class Implies(Generic[X]):
     """``antecedent implies consequent``, also written ``if a then b``."""
 
-    antecedent: Expr
-    consequent: Expr
+    antecedent: X
+    consequent: X
     span: Span | None = _SPAN
 
 
-@_node
-class Conditional:
+@_tree_equality
+@frozen(cache_hash=True)
+class Conditional(Generic[X]):
     """``if condition then a else b``: ``(condition implies a) and (not condition implies b)``."""
 
-    condition: Expr
-    then: Expr
-    otherwise: Expr
+    condition: X
+    then: X
+    otherwise: X
     span: Span | None = _SPAN
 
 
-@_node
-class Quantified:
+@_tree_equality
+@frozen(cache_hash=True)
+class Quantified(Generic[X]):
     """``any x in collection: body`` or ``all x in collection: body``."""
 
     quantifier: str
     var: str
-    collection: Expr
-    body: Expr
+    collection: X
+    body: X
     span: Span | None = _SPAN
 
 
-@_node
-class Count:
+@_tree_equality
+@frozen(cache_hash=True)
+class Count(Generic[X]):
     """``count(collection)`` or ``count(x in collection: body)``."""
 
-    collection: Expr
+    collection: X
     var: str | None = None
-    body: Expr | None = None
+    body: X | None = None
     span: Span | None = _SPAN
 
 
-Expr = Union[
+# A parsed tree holds names and literals as written; a checked tree holds them resolved. The
+# classes are shared, parametrised by the tree they are part of, so a type checker tells the two
+# apart: code after the checker takes ``CheckedExpr`` (``CheckedRule``, ``CheckedRuleset``) and
+# never meets a ``Name``.
+ParsedExpr = Union[
+    Name, Literal, "Compare[ParsedExpr]", "Member[ParsedExpr]", "Presence[ParsedExpr]", "Not[ParsedExpr]",
+    "And[ParsedExpr]", "Or[ParsedExpr]", "Implies[ParsedExpr]", "Conditional[ParsedExpr]",
+    "Quantified[ParsedExpr]", "Count[ParsedExpr]",
+]  # fmt: skip
+CheckedExpr = Union[
+    FactRef, FieldRef, DefinitionRef, Const, "Compare[CheckedExpr]", "Member[CheckedExpr]",
+    "Presence[CheckedExpr]", "Not[CheckedExpr]", "And[CheckedExpr]", "Or[CheckedExpr]", "Implies[CheckedExpr]",
+    "Conditional[CheckedExpr]", "Quantified[CheckedExpr]", "Count[CheckedExpr]",
+]  # fmt: skip
+Expr = Union[ParsedExpr, CheckedExpr]
+# The atomic conditions and the operands of a checked tree.
+Test = Union["Compare[CheckedExpr]", "Member[CheckedExpr]", "Presence[CheckedExpr]"]
+Operand = Union[FactRef, FieldRef, Const, "Count[CheckedExpr]"]
+
+# Every expression class, in the order of ``Expr``: what each ``Visitor`` must handle.
+EXPRESSIONS: tuple[type, ...] = (
     Name, Literal, FactRef, FieldRef, DefinitionRef, Const,
     Compare, Member, Presence, Not, And, Or, Implies, Conditional, Quantified, Count,
-]  # fmt: skip
+)  # fmt: skip
+# The leaves only a parsed tree has (the checker replaces them).
+PARSED_LEAVES: tuple[type, ...] = (Name, Literal)
+# What stands where a value belongs in a checked tree.
+OPERANDS: tuple[type, ...] = (FactRef, FieldRef, Const, Count)
+# What stands where a condition belongs in a checked tree, apart from the constants true and false.
+CONDITIONS: tuple[type, ...] = (DefinitionRef, Compare, Member, Presence, Not, And, Or, Implies, Conditional,
+                                Quantified)
+
+R = TypeVar("R")
+
+
+class Visitor(Generic[R]):
+    """A walk over expressions: ``visit(node, *args)`` calls ``visit_<ClassName>(node, *args)``.
+
+    Each subclass gets its table (expression class → handler) once, when it is defined, so a
+    visit costs one dictionary lookup. A subclass handles every class in ``EXPRESSIONS``:
+    with a ``visit_`` method, or by listing it in ``cannot_meet`` (a value where a condition
+    belongs, a parsed leaf in a checked tree), which raises ``TypeError`` when met.
+    ``tests/test_visitors.py`` checks every subclass, so no node class falls through a walk
+    unnoticed.
+    """
+
+    handlers: ClassVar[dict[type, Callable[..., Any]]] = {}
+    cannot_meet: ClassVar[tuple[type, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.handlers = {kind: _handler(cls, kind) for kind in EXPRESSIONS}
+
+    def visit(self, node: Expr, *args: Any) -> R:
+        """The handler of ``node``'s class applied to it (and to ``args``)."""
+        try:
+            handler = self.handlers[node.__class__]
+        except KeyError:
+            raise TypeError(f"{type(self).__name__}: not an expression: {type(node).__name__}") from None
+        result: R = handler(self, node, *args)
+        return result
+
+    @classmethod
+    def unhandled(cls) -> tuple[type, ...]:
+        """The expression classes this visitor neither handles nor declares it cannot meet."""
+        return tuple(kind for kind in EXPRESSIONS
+                     if not hasattr(cls, f"visit_{kind.__name__}") and kind not in cls.cannot_meet)
+
+
+def _handler(cls: type[Visitor[Any]], kind: type) -> Callable[..., Any]:
+    """The function ``cls`` visits ``kind`` with: its ``visit_`` method, else one that raises."""
+    method = getattr(cls, f"visit_{kind.__name__}", None)
+    if method is not None:
+        return method  # type: ignore[no-any-return]
+    return _cannot_meet if kind in cls.cannot_meet else _unhandled
+
+
+def _cannot_meet(self: Visitor[Any], node: Expr, *args: Any) -> Any:
+    raise TypeError(f"{type(self).__name__}: a {type(node).__name__} cannot stand here")
+
+
+def _unhandled(self: Visitor[Any], node: Expr, *args: Any) -> Any:
+    raise TypeError(f"{type(self).__name__} has no handler for {type(node).__name__}")
 
 
 # --- declarations ------------------------------------------------------------------
 
 
-@_node
-class Definition:
+@_tree_equality
+@frozen(cache_hash=True)
+class Definition(Generic[X]):
     """``define name = expr``."""
 
     name: str
-    expr: Expr
+    expr: X
     span: Span | None = _SPAN
 
 
-@_node
-class Rule:
+@_tree_equality
+@frozen(cache_hash=True)
+class Rule(Generic[X]):
     """A rule (``kind == "rule"``) or an informational note (``kind == "note"``).
 
     ``sources`` are the requirements the rule encodes; ``related`` those it only gives advice
@@ -263,22 +369,23 @@ class Rule:
     rationale: str = ""
     remediation: str = ""
     events: tuple[int, ...] = ()
-    applicability: Expr | None = None
-    requirements: tuple[Expr, ...] = ()
+    applicability: X | None = None
+    requirements: tuple[X, ...] = ()
     span: Span | None = _SPAN
     spans: Mapping[str, Span] = field(factory=dict, eq=False, repr=False, kw_only=True)
 
 
-@_node
-class Ruleset:
+@_tree_equality
+@frozen(cache_hash=True)
+class Ruleset(Generic[X]):
     """One rule file: a header (with the scenarios all its rules are about), definitions, and
     rules and notes in file order."""
 
     id: str
     title: str
     source: str = ""
-    definitions: tuple[Definition, ...] = ()
-    rules: tuple[Rule, ...] = ()
+    definitions: tuple[Definition[X], ...] = ()
+    rules: tuple[Rule[X], ...] = ()
     scenarios: tuple[str, ...] = ()
     span: Span | None = _SPAN
     spans: Mapping[str, Span] = field(factory=dict, eq=False, repr=False, kw_only=True)
@@ -286,10 +393,15 @@ class Ruleset:
     problems: tuple[Diagnostic, ...] = field(default=(), eq=False, repr=False, kw_only=True)
 
 
-_NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", "<=": ">", ">": "<="}
+# A ruleset, rule or definition as the parser builds it, and as the checker returns it.
+ParsedRuleset = Ruleset[ParsedExpr]
+ParsedRule = Rule[ParsedExpr]
+CheckedRuleset = Ruleset[CheckedExpr]
+CheckedRule = Rule[CheckedExpr]
+CheckedDefinition = Definition[CheckedExpr]
 
 
-def negate(e: Expr) -> Expr:
+def negate(e: CheckedExpr) -> CheckedExpr:
     """The condition that holds exactly when ``e`` does not, negation pushed down to the atoms.
 
     Exact in Kleene logic (De Morgan and double negation hold; unknown stays unknown). An
@@ -297,62 +409,92 @@ def negate(e: Expr) -> Expr:
     ``c or not c`` is not true when ``c`` is unknown. A definition used several times is
     negated once (its negation is shared), so the result is as small as the input graph.
     """
-    return _negate(e, {})
+    return _NEGATION.visit(e, {})
 
 
-def _negate(e: Expr, done: dict[int, Expr]) -> Expr:
-    if isinstance(e, Not):
+class _Negation(Visitor[CheckedExpr]):
+    """``negate``, node by node: ``visit(e, done)``, with ``done`` the negations of the
+    definitions made so far, by the identity of their bodies."""
+
+    cannot_meet = (*PARSED_LEAVES, FactRef, FieldRef, Count)
+
+    def visit_Not(self, e: Not[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
         return e.operand
-    if isinstance(e, And):
-        return Or(tuple(_negate(o, done) for o in e.operands), span=e.span)
-    if isinstance(e, Or):
-        return And(tuple(_negate(o, done) for o in e.operands), span=e.span)
-    if isinstance(e, Implies):
-        return And((e.antecedent, _negate(e.consequent, done)), span=e.span)
-    if isinstance(e, Conditional):
-        return Or((And((e.condition, _negate(e.then, done)), span=e.span),
-                   And((_negate(e.condition, done), _negate(e.otherwise, done)), span=e.span)), span=e.span)
-    if isinstance(e, DefinitionRef):
+
+    def visit_And(self, e: And[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
+        return Or(tuple(self.visit(o, done) for o in e.operands), span=e.span)
+
+    def visit_Or(self, e: Or[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
+        return And(tuple(self.visit(o, done) for o in e.operands), span=e.span)
+
+    def visit_Implies(self, e: Implies[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
+        return And((e.antecedent, self.visit(e.consequent, done)), span=e.span)
+
+    def visit_Conditional(self, e: Conditional[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
+        return Or((And((e.condition, self.visit(e.then, done)), span=e.span),
+                   And((self.visit(e.condition, done), self.visit(e.otherwise, done)), span=e.span)), span=e.span)
+
+    def visit_DefinitionRef(self, e: DefinitionRef, done: dict[int, CheckedExpr]) -> CheckedExpr:
         # Keyed by the body's identity: every use of one definition shares its negation, which
         # stays a definition (``not d``), so evaluators that decide each definition once still do.
         found = done.get(id(e.body))
         if found is None:
-            found = done[id(e.body)] = DefinitionRef(f"not {e.name}", _negate(e.body, done), span=e.span)
+            found = done[id(e.body)] = DefinitionRef(f"not {e.name}", self.visit(e.body, done), span=e.span)
         return found
-    if isinstance(e, Quantified):
-        other = "any" if e.quantifier == "all" else "all"
-        return Quantified(other, e.var, e.collection, _negate(e.body, done), span=e.span)
-    if isinstance(e, Const):
+
+    def visit_Quantified(self, e: Quantified[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
+        dual = "any" if e.quantifier == "all" else "all"
+        return Quantified(dual, e.var, e.collection, self.visit(e.body, done), span=e.span)
+
+    def visit_Const(self, e: Const, done: dict[int, CheckedExpr]) -> CheckedExpr:
         return Const(not e.value, span=e.span, kind=e.kind)
+
+    def visit_test(self, e: Test, done: dict[int, CheckedExpr]) -> CheckedExpr:
+        """An atomic condition with its operator negated (``negate_test``)."""
+        return negate_test(e)
+
+    visit_Compare = visit_Member = visit_Presence = visit_test
+
+
+_NEGATION = _Negation()
+
+
+def member_constants(e: Member[CheckedExpr]) -> tuple[Const, ...]:
+    """The items of a checked member test: constants (the checker refuses anything else, E405)."""
+    return tuple(item for item in e.items if isinstance(item, Const))
+
+
+def negate_test(e: Test) -> Test:
+    """The atomic condition that holds exactly when ``e`` does not: its operator negated."""
     if isinstance(e, Member):
         return Member(e.operand, e.items, not e.negated, span=e.span)
     if isinstance(e, Presence):
         return Presence(e.operand, not e.present, span=e.span)
     if isinstance(e, Compare):
         for side, other in ((e.right, e.left), (e.left, e.right)):
-            if e.op in ("==", "!=") and isinstance(side, Const) and isinstance(side.value, bool):
+            if not e.op.ordered and isinstance(side, Const) and isinstance(side.value, bool):
                 # `x == true` negated reads better as `x == false` than as `x != true`.
                 flipped = Const(not side.value, span=side.span, kind=side.kind)
-                sides = (other, flipped) if side is e.right else (flipped, other)
-                return Compare(e.op, *sides, span=e.span)
-        return Compare(_NEGATED_OP[e.op], e.left, e.right, span=e.span)
-    raise TypeError(f"not a condition: {type(e).__name__}")
+                left, right = (other, flipped) if side is e.right else (flipped, other)
+                return Compare(e.op, left, right, span=e.span)
+        return Compare(e.op.negated, e.left, e.right, span=e.span)
+    raise TypeError(f"not an atomic condition: {type(e).__name__}")
 
 
-def scenario_condition(names: tuple[str, ...], span: Span | None) -> Expr:
+def scenario_condition(names: tuple[str, ...], span: Span | None) -> CheckedExpr:
     """The condition a ``scenario`` clause adds to a rule's applicability: any of its scenarios holds."""
-    tests = tuple(Compare("==", FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"),
+    tests: tuple[CheckedExpr, ...] = tuple(Compare(Op.EQ, FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"),
                           span=span) for name in names)
     return tests[0] if len(tests) == 1 else Or(tests, span=span)
 
 
-def _is_scenario_condition(e: Expr) -> bool:
+def _is_scenario_condition(e: CheckedExpr) -> bool:
     tests = e.operands if isinstance(e, Or) else (e,)
     return all(isinstance(t, Compare) and isinstance(t.left, FactRef) and t.left.fact.startswith("scenario.")
                for t in tests)
 
 
-def written_applicability(rule: Rule) -> Expr | None:
+def written_applicability(rule: CheckedRule) -> CheckedExpr | None:
     """A rule's ``when`` as written: a checked rule's applicability without its scenarios' condition."""
     e = rule.applicability
     if not rule.scenarios or e is None:
@@ -364,7 +506,7 @@ def written_applicability(rule: Rule) -> Expr | None:
     return e
 
 
-def assume_scenarios(rule: Rule, states: Mapping[str, bool]) -> Rule:
+def assume_scenarios(rule: CheckedRule, states: Mapping[str, bool]) -> CheckedRule:
     """``rule`` with the scenario facts in ``states`` (``scenario.x`` → bool) read as constants.
 
     The analyser then reasons about the rule as it applies when those scenarios are declared:
@@ -375,7 +517,7 @@ def assume_scenarios(rule: Rule, states: Mapping[str, bool]) -> Rule:
     return attrs.evolve(rule, applicability=_assumed(rule.applicability, states))
 
 
-def _assumed(e: Expr, states: Mapping[str, bool]) -> Expr:
+def _assumed(e: CheckedExpr, states: Mapping[str, bool]) -> CheckedExpr:
     if isinstance(e, Compare) and isinstance(e.left, FactRef) and e.left.fact in states \
             and isinstance(e.right, Const):
         return Const(states[e.left.fact] == e.right.value, span=e.span, kind="bool")

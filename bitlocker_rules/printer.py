@@ -60,52 +60,68 @@ def print_rule(rule: n.Rule) -> str:
 
 def print_expr(expr: n.Expr, level: int = 0) -> str:
     """The canonical text of an expression, parenthesised where ``level`` needs it."""
-    text = _print(expr)
+    text = _PRINTER.visit(expr)
     own = _LEVEL.get(type(expr), 6)
     return f"({text})" if own < level else text
 
 
-def _print(e: n.Expr) -> str:
-    if isinstance(e, n.Conditional):
+class _Printer(n.Visitor[str]):
+    """The text of one node, its children printed by ``print_expr`` (parenthesised as needed);
+    a parsed tree and a checked one alike."""
+
+    def visit_Conditional(self, e: n.Conditional) -> str:
         return f"if {print_expr(e.condition, 1)} then {print_expr(e.then, 1)} else {print_expr(e.otherwise)}"
-    if isinstance(e, n.Quantified):
+
+    def visit_Quantified(self, e: n.Quantified) -> str:
         return f"{e.quantifier} {e.var} in {print_expr(e.collection, 6)}: {print_expr(e.body)}"
-    if isinstance(e, n.Implies):
+
+    def visit_Implies(self, e: n.Implies) -> str:
         return f"{print_expr(e.antecedent, 2)} implies {print_expr(e.consequent, 1)}"
-    if isinstance(e, n.Or):
+
+    def visit_Or(self, e: n.Or) -> str:
         return " or ".join(print_expr(o, 3) for o in e.operands)
-    if isinstance(e, n.And):
+
+    def visit_And(self, e: n.And) -> str:
         return " and ".join(print_expr(o, 4) for o in e.operands)
-    if isinstance(e, n.Not):
+
+    def visit_Not(self, e: n.Not) -> str:
         return f"not {print_expr(e.operand, 4)}"
-    if isinstance(e, n.Compare):
+
+    def visit_Compare(self, e: n.Compare) -> str:
         return f"{print_expr(e.left, 6)} {e.op} {print_expr(e.right, 6)}"
-    if isinstance(e, n.Member):
+
+    def visit_Member(self, e: n.Member) -> str:
         items = ", ".join(print_expr(i, 6) for i in e.items)
         return f"{print_expr(e.operand, 6)} {'not in' if e.negated else 'in'} {{{items}}}"
-    if isinstance(e, n.Presence):
+
+    def visit_Presence(self, e: n.Presence) -> str:
         return f"{print_expr(e.operand, 6)} is {'present' if e.present else 'missing'}"
-    if isinstance(e, n.Count):
-        if e.var is None:
+
+    def visit_Count(self, e: n.Count) -> str:
+        if e.var is None or e.body is None:
             return f"count({print_expr(e.collection, 6)})"
         return f"count({e.var} in {print_expr(e.collection, 6)}: {print_expr(e.body)})"
-    return _print_leaf(e)
 
-
-def _print_leaf(e: n.Expr) -> str:
-    if isinstance(e, n.Name):
+    def visit_Name(self, e: n.Name) -> str:
         return e.dotted
-    if isinstance(e, n.FactRef):
+
+    def visit_FactRef(self, e: n.FactRef) -> str:
         return e.fact
-    if isinstance(e, n.FieldRef):
+
+    def visit_FieldRef(self, e: n.FieldRef) -> str:
         return f"{e.var}.{e.field}"
-    if isinstance(e, n.DefinitionRef):
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef) -> str:
         return e.name
-    if isinstance(e, n.Literal):
+
+    def visit_Literal(self, e: n.Literal) -> str:
         return print_literal(e.value, e.kind)
-    if isinstance(e, n.Const):
+
+    def visit_Const(self, e: n.Const) -> str:
         return print_literal(e.value, e.kind or _const_kind(e.value))
-    raise TypeError(f"cannot print {type(e).__name__}")
+
+
+_PRINTER = _Printer()
 
 
 def print_literal(value, kind: str) -> str:

@@ -381,14 +381,14 @@ def test_a_cached_hash_survives_pickling_into_another_process():
     assert done.stdout.strip() == b"True"
 
 
-def test_structure_numbers_treat_equal_trees_alike():
-    from bitlocker_rules.analysis.selection import _Shapes
+def test_rule_meanings_treat_equal_trees_alike():
+    from bitlocker_rules.analysis.selection import meaning
 
     a = n.And((n.Compare("==", n.FactRef("policy.x"), n.Const(1)),), span=None)
     b = attrs.evolve(a)
-    c = n.And((n.Compare("==", n.FactRef("policy.x"), n.Const(True)),))
-    shapes = _Shapes()
-    assert shapes.of(a) == shapes.of(b) != shapes.of(c)  # 1 and True are different constants
+    c = n.And((n.Compare("==", n.FactRef("policy.x"), n.Const(2)),))
+    rule = n.Rule("R-1", "r", requirements=(a,))
+    assert meaning(rule) == meaning(attrs.evolve(rule, requirements=(b,))) != meaning(attrs.evolve(rule, requirements=(c,)))
 
 
 def test_lint_reads_a_file_named_many_times_once(capsys):

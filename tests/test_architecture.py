@@ -12,9 +12,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 # Lower rank = closer to the leaves. A module may import only modules of lower rank.
 # fmt: off
 RANK = {
-    "source": 0, "errors": 1, "versions": 1, "resources": 1, "cache": 1, "jsonpath": 1,
+    "source": 0, "operators": 0, "errors": 1, "versions": 1, "resources": 1, "cache": 1, "jsonpath": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2, "reading": 2,
-    "syntax": 3, "printer": 3, "facts": 3,
+    "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3,
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "requirements": 3,
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5,

@@ -188,3 +188,29 @@ def test_a_condition_reached_twice_through_definitions_is_cited_once():
     assert outcome.status is Status.NOT_APPLICABLE
     assert [c.text for c in outcome.reasons] == ["policy.flag"]
     assert_minimal(compiled.interpreter, rule, outcome, {"policy.flag": False})
+
+
+# --- a negation is worded by its negated operator, never as "not" + the phrase ------------------
+
+NEGATIONS = [
+    # (the requirement, the value, what the rule needs)
+    ("not (policy.tpm_startup_pin != Required)", "Blocked", "Require startup PIN with TPM"),
+    ("not (policy.tpm_startup_pin == Required)", "Required", "anything but Require startup PIN with TPM"),
+    ("not (policy.tpm_startup_pin in {Required, Allowed})", "Required",
+     "none of: Require startup PIN with TPM, Allow startup PIN with TPM"),
+    ("not not (policy.tpm_startup_pin == Required)", "Blocked", "Require startup PIN with TPM"),
+]
+
+
+def test_a_negated_condition_says_what_the_rule_needs_in_the_negated_operators_words():
+    from bitlocker_rules.engine import compile_text
+    from bitlocker_rules.vocabulary import shipped_vocabulary
+
+    for requirement, value, needed in NEGATIONS:
+        text = f'ruleset neg "negations"\n\nrule N-01 "negated"\n  severity error\n  require {requirement}\n'
+        compiled = compile_text(text, "neg.rules", shipped_vocabulary())
+        outcome = compiled.interpreter.evaluate(compiled.ruleset.rules[0], {"policy.tpm_startup_pin": value})
+        assert outcome.status is Status.FAIL, requirement
+        (reason,) = outcome.reasons
+        assert reason.required == needed, requirement
+        assert reason.sentence().endswith(f"; the rule needs {needed}"), reason.sentence()

@@ -10,15 +10,14 @@ from typing import Any
 from ..errors import Diagnostic
 from ..outcome import Status
 from ..vocabulary import Vocabulary
-from .domains import _domains
+from .domains import fact_domains
 from .logic import goal_mask
 from .records import AnalysisError, Deadline, RuleConflict, Satisfiability, Undecided, Witness
-from .search import _Constraint, _groups, _prepare, _search
-from .selection import _Entry, _entries, _interpreter_state
-from .unionfind import _Union
-from .values import MAX_RECORDS, _show, _too_large, _typed
+from .search import Constraint, backtrack, independent_groups, prepare
+from .selection import Entry, interpreter_state, selected_entries
+from .unionfind import UnionFind
+from .values import MAX_RECORDS, shown_value, too_large, typed_assignment
 from .wording import requirements_of
-
 
 # A question's goal: one mask for every rule, or a mask per rule (by entry index).
 Goal = int | Mapping[int, int]
@@ -39,7 +38,7 @@ class Analyzer:
         self.vocabulary = vocabulary
         self.rulesets = tuple(rulesets)
         self.deadline = Deadline.of(deadline)
-        self.entries = _entries(self.rulesets, vocabulary, rules)
+        self.entries = selected_entries(self.rulesets, vocabulary, rules)
         self._domain_cache: dict[tuple[int, ...], dict[str, tuple]] = {}
 
     @property
@@ -47,12 +46,12 @@ class Analyzer:
         """(rule id, diagnostics) for every selected rule the analyser cannot decide."""
         return tuple((e.id, e.problems) for e in self.entries if e.problems)
 
-    def select(self, rules: Iterable[str] | None = None) -> list[_Entry]:
+    def select(self, rules: Iterable[str] | None = None) -> list[Entry]:
         """Entries by rule id (all when None), raising AnalysisError for undecidable ones."""
         if rules is None:
             chosen = list(self.entries)
         else:
-            by_id: dict[str, _Entry] = {}
+            by_id: dict[str, Entry] = {}
             for e in self.entries:
                 by_id.setdefault(e.id, e)
             missing = [r for r in rules if r not in by_id]
@@ -65,58 +64,58 @@ class Analyzer:
         return chosen
 
     # --- core questions
-    def solve(self, goals: Sequence[tuple[_Entry, int]], fixed: Mapping[str, Any] | None = None,
-              any_of: tuple[Sequence[_Entry], int] | None = None) -> dict[str, Any] | None:
+    def solve(self, goals: Sequence[tuple[Entry, int]], fixed: Mapping[str, Any] | None = None,
+              any_of: tuple[Sequence[Entry], int] | None = None) -> dict[str, Any] | None:
         """An assignment under which every (entry, goal mask) holds, or None.
 
         ``any_of`` adds one disjunctive constraint: some entry of the group reaches its goal.
         """
         fixed = dict(fixed or {})
-        constraints = [_Constraint([e], g) for e, g in goals]
+        constraints = [Constraint([e], g) for e, g in goals]
         involved = [e for e, _ in goals]
         if any_of is not None:
-            constraints.append(_Constraint(any_of[0], any_of[1], any_=True))
+            constraints.append(Constraint(any_of[0], any_of[1], any_=True))
             involved += list(any_of[0])
         for e in involved:
             if e.problems:
                 raise AnalysisError(e.problems)
-        _prepare(constraints, fixed)
+        prepare(constraints, fixed)
         result = dict(fixed)
-        for group in _groups(constraints):
+        for group in independent_groups(constraints):
             entries = list({e.index: e for c in group for e in c.entries}.values())
-            found = _search(group, fixed, self.domains(entries, fixed), deadline=self.deadline)
+            found = backtrack(group, fixed, self.domains(entries, fixed), deadline=self.deadline)
             if found is None:
                 return None
             result.update(found)
         return result
 
-    def domains(self, entries: Sequence[_Entry], fixed: Mapping[str, Any]) -> dict[str, tuple]:
+    def domains(self, entries: Sequence[Entry], fixed: Mapping[str, Any]) -> dict[str, tuple]:
         """Value sets for a query; remembered for small queries without fixed facts."""
         if fixed or len(entries) > 2:
-            return _domains(entries, self.vocabulary, fixed)
+            return fact_domains(entries, self.vocabulary, fixed)
         key = tuple(sorted(e.index for e in entries))
         found = self._domain_cache.get(key)
         if found is None:
             if len(self._domain_cache) > 4096:
                 self._domain_cache.clear()
-            found = self._domain_cache[key] = _domains(entries, self.vocabulary, fixed)
+            found = self._domain_cache[key] = fact_domains(entries, self.vocabulary, fixed)
         return found
 
-    def satisfiable(self, entries: Sequence[_Entry], goal: Goal, fixed: Mapping[str, Any] | None = None) -> bool:
+    def satisfiable(self, entries: Sequence[Entry], goal: Goal, fixed: Mapping[str, Any] | None = None) -> bool:
         """Whether some assignment gives every entry its goal (one mask, or a mask per entry index)."""
         return self.solve([(e, _goal_of(goal, e)) for e in entries], fixed) is not None
 
-    def witness(self, assignment: Mapping[str, Any], entries: Sequence[_Entry],
-                check: Sequence[tuple[_Entry, int]] = ()) -> Witness:
+    def witness(self, assignment: Mapping[str, Any], entries: Sequence[Entry],
+                check: Sequence[tuple[Entry, int]] = ()) -> Witness:
         """A Witness for ``assignment``; every (entry, goal) in ``check`` is confirmed by the interpreter."""
-        values = _typed(_written_out(assignment))
+        values = typed_assignment(written_out(assignment))
         for entry, goal in check:
-            state = _interpreter_state(entry, values)
+            state = interpreter_state(entry, values)
             if not state & goal:
                 raise AssertionError(f"analysis bug: the witness does not give {entry.id} the wanted verdict")
         missing = tuple(sorted(k for k, v in assignment.items() if v is None))
         shown = tuple(
-            (name, self.label(name), _show(self.vocabulary, name, assignment[name]))
+            (name, self.label(name), shown_value(self.vocabulary, name, assignment[name]))
             for name in sorted(assignment)
         )
         outcomes = tuple((e.id, e.interpreter.verdict(e.rule, values)[0]) for e in entries)
@@ -126,17 +125,17 @@ class Analyzer:
         decl = self.vocabulary.fact(name)
         return decl.label if decl else name
 
-    def minimal_conflict(self, entries: Sequence[_Entry], goal: int,
-                         fixed: Mapping[str, Any] | None = None) -> list[_Entry] | None:
+    def minimal_conflict(self, entries: Sequence[Entry], goal: int,
+                         fixed: Mapping[str, Any] | None = None) -> list[Entry] | None:
         """A minimal unsatisfiable subset of ``entries`` (None when they are satisfiable)."""
         fixed = dict(fixed or {})
-        for component in _components(entries, fixed):
+        for component in independent_components(entries, fixed):
             if not self.satisfiable(component, goal, fixed):
                 return self._quickxplain(component, goal, fixed)
         return None
 
-    def split(self, entries: Sequence[_Entry], goal: Goal, fixed: Mapping[str, Any] | None = None
-              ) -> tuple[list[_Entry], list[list[_Entry]]]:
+    def split(self, entries: Sequence[Entry], goal: Goal, fixed: Mapping[str, Any] | None = None
+              ) -> tuple[list[Entry], list[list[Entry]]]:
         """Grow a satisfiable subset in the order of ``entries``; each rule that does not fit is
         left out, with a minimal conflicting set it forms with the rules kept before it.
         ``goal`` is one mask, or a mask per entry index.
@@ -144,8 +143,8 @@ class Analyzer:
         Returns (kept, conflicts); every conflict ends with the rule left out.
         """
         fixed = dict(fixed or {})
-        kept: list[_Entry] = []
-        conflicts: list[list[_Entry]] = []
+        kept: list[Entry] = []
+        conflicts: list[list[Entry]] = []
         witness = dict(fixed)
         for e in entries:
             # Most rules fit the witness found so far: try that first, cheaply.
@@ -169,19 +168,19 @@ class Analyzer:
         return kept, conflicts
 
     @staticmethod
-    def _connected(e: _Entry, others: Sequence[_Entry], fixed: Mapping[str, Any]) -> list[_Entry]:
+    def _connected(e: Entry, others: Sequence[Entry], fixed: Mapping[str, Any]) -> list[Entry]:
         """The rules linked to ``e`` through shared free facts (a minimal core lies among them)."""
-        for component in _components([e, *others], fixed):
+        for component in independent_components([e, *others], fixed):
             if any(x is e for x in component):
                 return [x for x in component if x is not e]
         return []
 
-    def _quickxplain(self, entries: list[_Entry], goal: Goal, fixed,
-                     background: Sequence[_Entry] = ()) -> list[_Entry]:
-        def sat(items: list[_Entry]) -> bool:
+    def _quickxplain(self, entries: list[Entry], goal: Goal, fixed,
+                     background: Sequence[Entry] = ()) -> list[Entry]:
+        def sat(items: list[Entry]) -> bool:
             return self.satisfiable(items, goal, fixed)
 
-        def qx(background: list[_Entry], changed: bool, items: list[_Entry]) -> list[_Entry]:
+        def qx(background: list[Entry], changed: bool, items: list[Entry]) -> list[Entry]:
             if changed and not sat(background):
                 return []
             if len(items) == 1:
@@ -196,7 +195,7 @@ class Analyzer:
         order = {e.index: i for i, e in enumerate(entries)}
         return sorted(core, key=lambda e: order[e.index])
 
-    def conflict(self, core: Sequence[_Entry], device_facts: tuple[str, ...] = ()) -> RuleConflict:
+    def conflict(self, core: Sequence[Entry], device_facts: tuple[str, ...] = ()) -> RuleConflict:
         """A RuleConflict record: the rules and, condition by condition, what each requires."""
         counts: dict[str, int] = {}
         for e in core:
@@ -207,9 +206,9 @@ class Analyzer:
         return RuleConflict(tuple(e.id for e in core), tuple(e.ruleset.id for e in core), requirements, device_facts)
 
 
-def _written_out(assignment: Mapping[str, Any]) -> Mapping[str, Any]:
+def written_out(assignment: Mapping[str, Any]) -> Mapping[str, Any]:
     """``assignment``, if no collection in it is too large to write out; else AnalysisError (A105)."""
-    found = _too_large(assignment)
+    found = too_large(assignment)
     if found is not None:
         raise AnalysisError([Diagnostic(
             "A105", f"the answer needs {found[1]} records of {found[0]}; the analyser writes out at most "
@@ -217,20 +216,20 @@ def _written_out(assignment: Mapping[str, Any]) -> Mapping[str, Any]:
     return assignment
 
 
-def _goal_of(goal: Goal, entry: _Entry) -> int:
+def _goal_of(goal: Goal, entry: Entry) -> int:
     """The goal mask of ``entry``: ``goal`` itself, or its entry under the entry's index."""
     return goal if isinstance(goal, int) else goal[entry.index]
 
 
-def _components(entries: Sequence[_Entry], fixed: Mapping[str, Any]) -> list[list[_Entry]]:
+def independent_components(entries: Sequence[Entry], fixed: Mapping[str, Any]) -> list[list[Entry]]:
     """Entries grouped by shared free facts (independent groups are decided separately)."""
-    union = _Union()
+    union = UnionFind()
     for e in entries:
         union.find(("e", e.index))
         for f in e.facts:
             if f not in fixed:
                 union.union(("e", e.index), ("f", f))
-    groups: dict[tuple, list[_Entry]] = {}
+    groups: dict[tuple, list[Entry]] = {}
     for e in entries:
         groups.setdefault(union.find(("e", e.index)), []).append(e)
     return list(groups.values())
@@ -264,7 +263,8 @@ def check_satisfiable(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules:
     return Satisfiability(False, conflict=analyzer.conflict(core))
 
 
-def _values_of(facts: Any) -> Mapping[str, Any]:
+def values_of(facts: Any) -> Mapping[str, Any]:
+    """The fact values of ``facts``: a ``Facts``, a mapping, or None (no values)."""
     if facts is None:
         return {}
     if isinstance(facts, Mapping):
@@ -272,8 +272,8 @@ def _values_of(facts: Any) -> Mapping[str, Any]:
     return facts.values
 
 
-def _fixed(entries: Sequence[_Entry], facts: Any, namespaces: set[str], vocabulary: Vocabulary) -> dict[str, Any]:
-    values = _values_of(facts)
+def _fixed(entries: Sequence[Entry], facts: Any, namespaces: set[str], vocabulary: Vocabulary) -> dict[str, Any]:
+    values = values_of(facts)
     fixed = {k: v for k, v in values.items() if v is not None}
     for e in entries:
         for f in e.facts:

@@ -11,17 +11,18 @@ sides are equivalent at once.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..vocabulary import Vocabulary
-from .analyzer import Analyzer, _components
-from .evaluation import _EMPTY, _complete, _Ctx
-from .logic import _GOAL_WORDS
+from .analyzer import Analyzer, independent_components
+from .evaluation import NO_BINDINGS, SearchContext, with_missing
+from .logic import GOAL_WORDS
 from .records import Comparison, Deadline, Difference, Undecided
-from .selection import _Entry, _interpreter_state, _Shapes, assuming
+from .selection import Entry, assuming, interpreter_state, meaning
 
-_SATISFIED, _BROKEN = _GOAL_WORDS["satisfied"], _GOAL_WORDS["not_satisfied"]
+_SATISFIED, _BROKEN = GOAL_WORDS["satisfied"], GOAL_WORDS["not_satisfied"]
 _RELATIONS = {(False, False): "equivalent", (False, True): "stricter",
               (True, False): "looser", (True, True): "incomparable"}
 
@@ -40,19 +41,18 @@ def compare(a: Iterable[Any], b: Iterable[Any], vocabulary: Vocabulary,
     deadline = Deadline.of(timeout, progress)
     left = Analyzer(assuming(a, assumed or {}), vocabulary, deadline=deadline)
     right = Analyzer(assuming(b, assumed or {}), vocabulary, deadline=deadline)
-    shapes = _Shapes()
-    if sorted(shapes.rule(e.rule) for e in left.entries) == sorted(shapes.rule(e.rule) for e in right.entries):
+    if _same_rules(left.entries, right.entries):
         return Comparison("equivalent")  # the same rules: nothing to search
     ea, eb = left.select(), right.select()
     for i, e in enumerate(eb):
         e.index = len(ea) + i
     try:
-        a_not_b = _difference(left, ea, eb, ("A", "B"), shapes)
+        a_not_b = _difference(left, ea, eb, ("A", "B"))
     except Undecided as exc:
         return Comparison("undecided", undecided=f"undecided within {exc.limit:g} s: "
                                                  "whether A implies B was not decided in time")
     try:
-        b_not_a = _difference(left, eb, ea, ("B", "A"), shapes)
+        b_not_a = _difference(left, eb, ea, ("B", "A"))
     except Undecided as exc:
         known = "A does not imply B (see the witness)" if a_not_b is not None else "A implies B"
         return Comparison("undecided", a_not_b, None, f"undecided within {exc.limit:g} s: {known}; "
@@ -60,12 +60,17 @@ def compare(a: Iterable[Any], b: Iterable[Any], vocabulary: Vocabulary,
     return Comparison(_RELATIONS[(a_not_b is not None, b_not_a is not None)], a_not_b, b_not_a)
 
 
-def _difference(analyzer: Analyzer, sat_side: list[_Entry], other: list[_Entry], names: tuple[str, str],
-                shapes: _Shapes) -> Difference | None:
+def _same_rules(a: Sequence[Entry], b: Sequence[Entry]) -> bool:
+    """Whether two sides hold the same rules, as many times each (by meaning, not by id)."""
+    return Counter(meaning(e.rule) for e in a) == Counter(meaning(e.rule) for e in b)
+
+
+def _difference(analyzer: Analyzer, sat_side: list[Entry], other: list[Entry],
+                names: tuple[str, str]) -> Difference | None:
     """An assignment that satisfies every rule of ``sat_side`` and not some rule of ``other``
     (None: there is none, so ``sat_side`` implies ``other``)."""
-    mine = {shapes.rule(e.rule) for e in sat_side}
-    candidates = [e for e in other if shapes.rule(e.rule) not in mine]
+    mine = {meaning(e.rule) for e in sat_side}
+    candidates = [e for e in other if meaning(e.rule) not in mine]
     if not candidates:
         return None
     analyzer.deadline.step(f"{names[0]} implies {names[1]}?: whether {names[0]} can hold at all")
@@ -76,7 +81,7 @@ def _difference(analyzer: Analyzer, sat_side: list[_Entry], other: list[_Entry],
     if found is None:
         return None
     witness = analyzer.witness(found.clearer(other), sat_side + other, [(e, _SATISFIED) for e in sat_side])
-    failing = tuple(e.id for e in other if not _interpreter_state(e, witness.values) & _SATISFIED)
+    failing = tuple(e.id for e in other if not interpreter_state(e, witness.values) & _SATISFIED)
     assert failing, "analysis bug: the witness satisfies both sides"
     return Difference(names[0], names[1], witness, failing)
 
@@ -86,13 +91,13 @@ class _Greedy:
     rules of the other side added so far, and leaves ``broken`` (one of ``candidates``)
     unsatisfied. Each search covers only the rules linked to the rules it is about."""
 
-    def __init__(self, analyzer: Analyzer, sat_side: Sequence[_Entry], candidates: Sequence[_Entry],
+    def __init__(self, analyzer: Analyzer, sat_side: Sequence[Entry], candidates: Sequence[Entry],
                  names: tuple[str, str]) -> None:
         self.analyzer = analyzer
         self.kept = list(sat_side)  # must be satisfied
         self.candidates = candidates
         self.names = names
-        self.broken: _Entry | None = None
+        self.broken: Entry | None = None
         self.assignment: dict[str, Any] = {}
 
     def first(self, base: Mapping[str, Any]) -> _Greedy | None:
@@ -106,7 +111,7 @@ class _Greedy:
                 return self
         return None
 
-    def clearer(self, other: Sequence[_Entry]) -> dict[str, Any]:
+    def clearer(self, other: Sequence[Entry]) -> dict[str, Any]:
         """The assignment with as many rules of ``other`` satisfied, in order, as still leave
         one unsatisfied (as one search with a disjunction would, one rule at a time). When
         time runs out, the assignment so far stands."""
@@ -119,7 +124,7 @@ class _Greedy:
             pass
         return self.assignment
 
-    def add(self, e: _Entry) -> None:
+    def add(self, e: Entry) -> None:
         """Keep ``e`` satisfied too if some candidate can still be left unsatisfied."""
         if e is not self.broken and _holds(e, self.assignment):
             self.kept.append(e)
@@ -133,7 +138,7 @@ class _Greedy:
                 self.kept.append(e)
                 return
 
-    def solve(self, satisfied: _Entry | None, broken: _Entry) -> dict[str, Any] | None:
+    def solve(self, satisfied: Entry | None, broken: Entry) -> dict[str, Any] | None:
         """An assignment of the facts linked to ``satisfied`` and ``broken`` under which the kept
         rules and ``satisfied`` are satisfied and ``broken`` is not."""
         new = [broken] if satisfied is None else [satisfied, broken]
@@ -143,15 +148,15 @@ class _Greedy:
         return self.analyzer.solve(goals + [(broken, _BROKEN)])
 
 
-def _linked(e: _Entry, others: Sequence[_Entry]) -> list[_Entry]:
+def _linked(e: Entry, others: Sequence[Entry]) -> list[Entry]:
     """The entries of ``others`` linked to ``e`` by shared free facts (through each other)."""
-    for component in _components([e, *others], {}):
+    for component in independent_components([e, *others], {}):
         if any(x is e for x in component):
             return [x for x in component if x is not e]
     return []
 
 
-def _holds(e: _Entry, assignment: Mapping[str, Any]) -> bool:
+def _holds(e: Entry, assignment: Mapping[str, Any]) -> bool:
     """Whether ``e`` is certainly satisfied under ``assignment`` (absent facts missing)."""
-    state = e.state(_Ctx(_complete(assignment, e.facts), _EMPTY))
+    state = e.state(SearchContext(with_missing(assignment, e.facts), NO_BINDINGS))
     return bool(state & _SATISFIED) and not state & ~_SATISFIED

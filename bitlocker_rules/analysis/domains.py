@@ -16,13 +16,12 @@ from .. import nodes as n
 from ..errors import Diagnostic
 from ..versions import WindowsVersion
 from ..vocabulary import Vocabulary
-from .evaluation import _EMPTY, _Compiler, _Ctx
+from .evaluation import NO_BINDINGS, MaskCompiler, SearchContext
 from .records import AnalysisError
-from .selection import _Entry
-from .summary import _Coll
-from .unionfind import _Union
-from .values import _Bag, _same
-
+from .selection import Entry
+from .summary import CollectionUse
+from .unionfind import UnionFind
+from .values import Bag, same_value
 
 MAX_COLLECTION_CANDIDATES = 20000
 
@@ -151,13 +150,13 @@ def _order_values(values: list, consts: list) -> list:
     return named + rest
 
 
-def _domains(entries: Sequence[_Entry], vocabulary: Vocabulary, fixed: Mapping[str, Any],
+def fact_domains(entries: Sequence[Entry], vocabulary: Vocabulary, fixed: Mapping[str, Any],
              first: Mapping[str, Any] | None = None) -> dict[str, tuple]:
     """The value set of every free fact the entries read (None = missing is always included).
 
     ``first`` gives values that must head a fact's value set (a repair's current values).
     """
-    info = _MergedInfo.of(entries)
+    info = MergedInfo.of(entries)
     values: dict[tuple, list] = {}
     for members in info.components():
         _add_component_values(values, members, info.consts, vocabulary, fixed, first)
@@ -168,21 +167,21 @@ def _domains(entries: Sequence[_Entry], vocabulary: Vocabulary, fixed: Mapping[s
 
 
 @frozen
-class _MergedInfo:
-    """What a set of rules asks of its facts, merged over the rules (see ``_Info``)."""
+class MergedInfo:
+    """What a set of rules asks of its facts, merged over the rules (see ``RuleInfo``)."""
 
     terms: set[tuple]
     consts: dict[tuple, list]  # term → the constants it is compared with
-    colls: dict[str, _Coll]
-    compared: _Union  # terms compared with each other, joined
+    colls: dict[str, CollectionUse]
+    compared: UnionFind  # terms compared with each other, joined
 
     @classmethod
-    def of(cls, entries: Sequence[_Entry]) -> _MergedInfo:
+    def of(cls, entries: Sequence[Entry]) -> MergedInfo:
         """The infos of ``entries``, merged."""
         terms: set[tuple] = set()
         consts: dict[tuple, list] = {}
-        colls: dict[str, _Coll] = {}
-        compared = _Union()
+        colls: dict[str, CollectionUse] = {}
+        compared = UnionFind()
         for entry in entries:
             info = entry.info
             terms |= info.terms
@@ -191,7 +190,7 @@ class _MergedInfo:
             for a, b in info.edges:
                 compared.union(a, b)
             for name, coll in info.colls.items():
-                colls.setdefault(name, _Coll()).merge(coll)
+                colls.setdefault(name, CollectionUse()).merge(coll)
         return cls(terms, consts, colls, compared)
 
     def components(self) -> list[list[tuple]]:
@@ -247,8 +246,8 @@ def _representatives(members: list[tuple], fixed: Mapping[str, Any]) -> int:
     return g + (g + 1) * k if k else max(g, 1)
 
 
-def _fact_values(entries: Sequence[_Entry], vocabulary: Vocabulary, fixed: Mapping[str, Any],
-                 values: Mapping[tuple, list], colls: Mapping[str, _Coll]) -> dict[str, tuple]:
+def _fact_values(entries: Sequence[Entry], vocabulary: Vocabulary, fixed: Mapping[str, Any],
+                 values: Mapping[tuple, list], colls: Mapping[str, CollectionUse]) -> dict[str, tuple]:
     """Every free fact the entries read → its value set, from the terms' values (missing last)."""
     out: dict[str, tuple] = {}
     for entry in entries:
@@ -256,7 +255,7 @@ def _fact_values(entries: Sequence[_Entry], vocabulary: Vocabulary, fixed: Mappi
             if name in fixed or name in out:
                 continue
             if vocabulary.fact(name).type.kind == "collection":
-                out[name] = _collection_values(name, colls.get(name) or _Coll(), values, entry, fixed, vocabulary)
+                out[name] = _collection_values(name, colls.get(name) or CollectionUse(), values, entry, fixed, vocabulary)
             else:
                 out[name] = tuple(values.get(("f", name), [])) + (None,)
     return out
@@ -266,15 +265,15 @@ def _put_first(out: dict[str, tuple], first: Mapping[str, Any]) -> None:
     """Move each fact's value in ``first`` to the head of its value set."""
     for name, value in first.items():
         if name in out:
-            out[name] = (value,) + tuple(v for v in out[name] if not _same(v, value))
+            out[name] = (value,) + tuple(v for v in out[name] if not same_value(v, value))
 
 
-def _collection_values(name: str, coll: _Coll, values: dict[tuple, list], entry: _Entry,
+def _collection_values(name: str, coll: CollectionUse, values: dict[tuple, list], entry: Entry,
                        fixed: Mapping[str, Any], vocabulary: Vocabulary) -> tuple:
     """Candidate collections: every combination of record types the rules can tell apart.
 
     Without counts: sets of at most one record per quantifier. With counts, whichever of
-    two exact sets is smaller: explicit multisets of up to ``_Coll.bound`` records, or (one
+    two exact sets is smaller: explicit multisets of up to ``CollectionUse.bound`` records, or (one
     count expression, any constants) a set of distinct records (quantifier witnesses plus
     the records that carry the count) with extra copies of one of them, as many as reach
     each interval between the constants (so ``count(c) < 200`` costs no 200 records).
@@ -306,7 +305,7 @@ def _multisets(types: int, bound: int) -> int:
     return total
 
 
-def _record_types(name: str, coll: _Coll, values: dict[tuple, list], fixed: Mapping[str, Any],
+def _record_types(name: str, coll: CollectionUse, values: dict[tuple, list], fixed: Mapping[str, Any],
                   vocabulary: Vocabulary) -> list:
     """Records of the fields the rules read, over the fields' value sets (each may be
     missing), one per behaviour."""
@@ -334,7 +333,7 @@ class _CarriedCopies:
     total: int  # how many candidates that makes
 
     @classmethod
-    def plan(cls, coll: _Coll, type_count: int) -> _CarriedCopies | None:
+    def plan(cls, coll: CollectionUse, type_count: int) -> _CarriedCopies | None:
         """The plan for ``coll``, or None unless it has exactly one count expression."""
         if len(coll.counts) != 1:
             return None
@@ -356,14 +355,14 @@ class _CarriedCopies:
                             continue  # the plain set, once
                         mult = [1] * size
                         mult[carrier] += extra
-                        out.append(_Bag(combo, mult) if extra else tuple(combo))
+                        out.append(Bag(combo, mult) if extra else tuple(combo))
         return tuple(out) + (None,)
 
 
 _SIGNATURE_LIMIT = 512
 
 
-def _distinct_types(name: str, coll: _Coll, types: list, values: dict[tuple, list],
+def _distinct_types(name: str, coll: CollectionUse, types: list, values: dict[tuple, list],
                     fixed: Mapping[str, Any], vocabulary: Vocabulary) -> list:
     """One record type per behaviour: records whose every body (quantifier or count over
     this collection) has the same truth value, for every value of the facts the bodies
@@ -380,9 +379,9 @@ def _distinct_types(name: str, coll: _Coll, types: list, values: dict[tuple, lis
         options.append([fixed[f]] if f in fixed else list(values.get(("f", f), [])) + [None])
     if math.prod(len(o) for o in options) > _SIGNATURE_LIMIT:
         return types
-    compiler = _Compiler()
+    compiler = MaskCompiler()
     compiled = [(var, compiler.condition(body)) for var, body in bodies]
-    contexts = [_Ctx(dict(zip(read, combo)), _EMPTY) for combo in itertools.product(*options)]
+    contexts = [SearchContext(dict(zip(read, combo)), NO_BINDINGS) for combo in itertools.product(*options)]
     seen: dict[tuple, Any] = {}
     for record in types:
         signature = tuple(fn(ctx, {var: record}) for ctx in contexts for var, fn in compiled)
@@ -390,7 +389,7 @@ def _distinct_types(name: str, coll: _Coll, types: list, values: dict[tuple, lis
     return list(seen.values())
 
 
-def _limit(name: str, total: int, bound: int, entry: _Entry) -> None:
+def _limit(name: str, total: int, bound: int, entry: Entry) -> None:
     """Refuse (A103) a collection that would need more than MAX_COLLECTION_CANDIDATES candidates."""
     if total > MAX_COLLECTION_CANDIDATES:
         raise AnalysisError([Diagnostic(

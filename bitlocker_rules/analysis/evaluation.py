@@ -4,13 +4,12 @@ truth values a node may still take while some facts are undetermined."""
 from __future__ import annotations
 
 import itertools
-import operator
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from .. import nodes as n
-from .logic import ALL, F, N, T, _AND, _NOT, _OR, _TRUTH_BIT
+from .logic import ALL, AND, NOT, OR, TRUTH_BIT, F, N, T
 
 
 class _Unassigned:
@@ -23,11 +22,11 @@ class _Unassigned:
 _UN: Any = _Unassigned()
 
 
-class _Ctx:
+class SearchContext:
     """One search: the assignment (fact → value, None = missing; absent = undetermined).
 
     ``memo`` holds the masks of definitions under the assignment as it is now; whoever
-    changes the assignment clears it (``_Entry.state`` does, before each evaluation).
+    changes the assignment clears it (``Entry.state`` does, before each evaluation).
     """
 
     __slots__ = ("asg", "domains", "cache", "memo")
@@ -39,26 +38,29 @@ class _Ctx:
         self.memo: dict[int, int] = {}
 
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The quantifier bindings at the top of a condition: none.
+NO_BINDINGS: Mapping[str, Any] = MappingProxyType({})
 
 
-def _complete(sample: Mapping[str, Any], facts: Iterable[str]) -> dict[str, Any]:
+def with_missing(sample: Mapping[str, Any], facts: Iterable[str]) -> dict[str, Any]:
+    """``sample`` with every fact of ``facts`` it does not give set to missing (None)."""
     asg = dict(sample)
     for f in facts:
         asg.setdefault(f, None)
     return asg
 
 
-Eval = Callable[[_Ctx, Mapping[str, Any]], int]
-Get = Callable[[_Ctx, Mapping[str, Any]], Any]
-_OPERATORS = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
-    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}  # fmt: skip
+Eval = Callable[[SearchContext, Mapping[str, Any]], int]
+Get = Callable[[SearchContext, Mapping[str, Any]], Any]
 
 
-class _Compiler:
-    """Checked expressions → closures that return the mask of still-possible truth values."""
+class MaskCompiler(n.Visitor[Eval]):
+    """Checked expressions → closures that return the mask of still-possible truth values.
+
+    As a visitor it compiles a condition: ``visit(e)`` is ``condition(e)``.
+    """
+
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
 
     # Atom keys index the per-search mask cache, shared by every rule: unique per process.
     keys = itertools.count()
@@ -67,40 +69,40 @@ class _Compiler:
         self.definitions: dict[int, Eval] = {}  # id of a definition's body → its closure
 
     def condition(self, e) -> Eval:
-        if isinstance(e, n.And):
-            return self.junction([self.condition(o) for o in e.operands], conjunction=True)
-        if isinstance(e, n.Or):
-            return self.junction([self.condition(o) for o in e.operands], conjunction=False)
-        if isinstance(e, n.Not):
-            inner = self.condition(e.operand)
-            return lambda ctx, env: _NOT[inner(ctx, env)]
-        if isinstance(e, n.Implies):
-            return self.implies(self.condition(e.antecedent), self.condition(e.consequent))
-        if isinstance(e, n.Conditional):
-            c, a, b = (self.condition(p) for p in (e.condition, e.then, e.otherwise))
+        """The closure of a condition."""
+        return self.visit(e)
 
-            def conditional(ctx, env):
-                m = c(ctx, env)
-                return _AND[_OR[_NOT[m]][a(ctx, env)]][_OR[m][b(ctx, env)]]
+    def visit_And(self, e: n.And) -> Eval:
+        return self.junction([self.condition(o) for o in e.operands], conjunction=True)
 
-            return conditional
-        if isinstance(e, n.DefinitionRef):
-            found = self.definitions.get(id(e.body))
-            if found is None:
-                found = self.definitions[id(e.body)] = self.definition(self.condition(e.body))
-            return found
-        if isinstance(e, n.Quantified):
-            return self.quantified(e)
-        if isinstance(e, n.Const):
-            bit = _TRUTH_BIT.get(e.value, N)
-            return lambda ctx, env: bit
-        if isinstance(e, n.Compare):
-            return self.compare(e)
-        if isinstance(e, n.Member):
-            return self.member(e)
-        if isinstance(e, n.Presence):
-            return self.presence(e)
-        raise TypeError(f"not a condition: {type(e).__name__}")
+    def visit_Or(self, e: n.Or) -> Eval:
+        return self.junction([self.condition(o) for o in e.operands], conjunction=False)
+
+    def visit_Not(self, e: n.Not) -> Eval:
+        inner = self.condition(e.operand)
+        return lambda ctx, env: NOT[inner(ctx, env)]
+
+    def visit_Implies(self, e: n.Implies) -> Eval:
+        return self.implies(self.condition(e.antecedent), self.condition(e.consequent))
+
+    def visit_Conditional(self, e: n.Conditional) -> Eval:
+        c, a, b = (self.condition(p) for p in (e.condition, e.then, e.otherwise))
+
+        def conditional(ctx, env):
+            m = c(ctx, env)
+            return AND[OR[NOT[m]][a(ctx, env)]][OR[m][b(ctx, env)]]
+
+        return conditional
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef) -> Eval:
+        found = self.definitions.get(id(e.body))
+        if found is None:
+            found = self.definitions[id(e.body)] = self.definition(self.condition(e.body))
+        return found
+
+    def visit_Const(self, e: n.Const) -> Eval:
+        bit = TRUTH_BIT.get(e.value, N)
+        return lambda ctx, env: bit
 
     def definition(self, body: Eval) -> Eval:
         """A definition's closure: evaluated once per assignment (definitions are closed, so
@@ -117,7 +119,7 @@ class _Compiler:
 
     @staticmethod
     def junction(parts: list[Eval], conjunction: bool) -> Eval:
-        stop, start, table = (F, T, _AND) if conjunction else (T, F, _OR)
+        stop, start, table = (F, T, AND) if conjunction else (T, F, OR)
 
         def junction(ctx, env):
             acc = start
@@ -136,11 +138,11 @@ class _Compiler:
             m = a(ctx, env)
             if m == F:
                 return T
-            return _OR[_NOT[m]][c(ctx, env)]
+            return OR[NOT[m]][c(ctx, env)]
 
         return implies
 
-    def quantified(self, e: n.Quantified) -> Eval:
+    def visit_Quantified(self, e: n.Quantified) -> Eval:
         name, var, body = e.collection.fact, e.var, self.condition(e.body)
         every = e.quantifier == "all"
 
@@ -156,28 +158,18 @@ class _Compiler:
                 if every:
                     if m == F:
                         return F
-                    acc = _AND[acc][m]
+                    acc = AND[acc][m]
                 else:
                     if m == T:
                         return T
-                    acc = _OR[acc][m]
+                    acc = OR[acc][m]
             return acc
 
         return quantified
 
     def getter(self, e) -> Get:
-        if isinstance(e, n.FactRef):
-            name = e.fact
-            return lambda ctx, env: ctx.asg.get(name, _UN)
-        if isinstance(e, n.FieldRef):
-            var, fld = e.var, e.field
-            return lambda ctx, env: env[var].get(fld)
-        if isinstance(e, n.Const):
-            value = e.value
-            return lambda ctx, env: value
-        if isinstance(e, n.Count):
-            return self.count(e)
-        raise TypeError(f"not a value: {type(e).__name__}")
+        """The closure that reads an operand's value (``_UN`` while its fact is undetermined)."""
+        return _GETTER.visit(e, self)
 
     def count(self, e: n.Count) -> Get:
         name, var = e.collection.fact, e.var
@@ -226,8 +218,8 @@ class _Compiler:
 
         return atom
 
-    def compare(self, e: n.Compare) -> Eval:
-        op = _OPERATORS[e.op]
+    def visit_Compare(self, e: n.Compare) -> Eval:
+        op = e.op.function
 
         def truth(a, b):
             if a is None or b is None:
@@ -236,7 +228,7 @@ class _Compiler:
 
         return self.atom(truth, e.left, e.right)
 
-    def member(self, e: n.Member) -> Eval:
+    def visit_Member(self, e: n.Member) -> Eval:
         items = tuple(i.value for i in e.items)
         negated = e.negated
 
@@ -248,7 +240,7 @@ class _Compiler:
 
         return self.atom(truth, e.operand, None)
 
-    def presence(self, e: n.Presence) -> Eval:
+    def visit_Presence(self, e: n.Presence) -> Eval:
         present = e.present
 
         def truth(a, _):
@@ -257,7 +249,31 @@ class _Compiler:
         return self.atom(truth, e.operand, None)
 
 
-def _over(ctx: _Ctx, fact: str, key: int | None, truth: Callable[[Any], int]) -> int:
+class _Getter(n.Visitor[Get]):
+    """An operand's reading closure: ``visit(e, compiler)``."""
+
+    cannot_meet = (*n.PARSED_LEAVES, *n.CONDITIONS)
+
+    def visit_FactRef(self, e: n.FactRef, compiler: MaskCompiler) -> Get:
+        name = e.fact
+        return lambda ctx, env: ctx.asg.get(name, _UN)
+
+    def visit_FieldRef(self, e: n.FieldRef, compiler: MaskCompiler) -> Get:
+        var, fld = e.var, e.field
+        return lambda ctx, env: env[var].get(fld)
+
+    def visit_Const(self, e: n.Const, compiler: MaskCompiler) -> Get:
+        value = e.value
+        return lambda ctx, env: value
+
+    def visit_Count(self, e: n.Count, compiler: MaskCompiler) -> Get:
+        return compiler.count(e)
+
+
+_GETTER = _Getter()
+
+
+def _over(ctx: SearchContext, fact: str, key: int | None, truth: Callable[[Any], int]) -> int:
     """The mask of an atom over every value an undetermined fact may still take."""
     if key is not None:
         cached = ctx.cache.get(key)

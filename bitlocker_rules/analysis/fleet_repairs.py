@@ -7,15 +7,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..vocabulary import Vocabulary
-from .analyzer import Analyzer, _values_of
-from .domains import _domains, _MergedInfo
-from .evaluation import _EMPTY, _complete, _Ctx
+from .analyzer import Analyzer, values_of
+from .domains import MergedInfo, fact_domains
+from .evaluation import NO_BINDINGS, SearchContext, with_missing
 from .logic import goal_mask
 from .records import Deadline, FleetChange, FleetRepair, SettingChange
-from .repair import _change, _policy
-from .selection import _Entry, _interpreter_state
-from .values import _same, _typed
-
+from .repair import is_policy_setting, setting_change
+from .selection import Entry, interpreter_state
+from .values import same_value, typed_assignment
 
 _SATISFIED = goal_mask("satisfied")
 
@@ -29,8 +28,8 @@ def fleet_repair(rulesets: Iterable[Any], vocabulary: Vocabulary, devices: Itera
     None: no limit): past it ``Undecided`` is raised."""
     analyzer = Analyzer(rulesets, vocabulary, rules, Deadline.of(timeout))
     entries = analyzer.select()
-    fleet = [dict(_values_of(d)) for d in devices]
-    settings = list(dict.fromkeys(f for e in entries for f in e.facts if _policy(vocabulary, f)))
+    fleet = [dict(values_of(d)) for d in devices]
+    settings = list(dict.fromkeys(f for e in entries for f in e.facts if is_policy_setting(vocabulary, f)))
     domains = _fleet_domains(entries, vocabulary, fleet)
     base = [[_satisfied(e, values) for e in entries] for values in fleet]
     before = sum(all(row) for row in base)
@@ -47,7 +46,7 @@ def fleet_repair(rulesets: Iterable[Any], vocabulary: Vocabulary, devices: Itera
     return FleetRepair(best, before, len(fleet), tuple(ranking[:top]))
 
 
-def _fleet_domains(entries: Sequence[_Entry], vocabulary: Vocabulary, fleet: Sequence[Mapping[str, Any]]
+def _fleet_domains(entries: Sequence[Entry], vocabulary: Vocabulary, fleet: Sequence[Mapping[str, Any]]
                    ) -> dict[str, tuple]:
     """Each setting's candidate values for the fleet. A setting compared with a device fact may
     need to equal (or pass) a device's value of it, so the value sets are made with each
@@ -61,28 +60,28 @@ def _fleet_domains(entries: Sequence[_Entry], vocabulary: Vocabulary, fleet: Seq
         if key in seen:
             continue
         seen.add(key)
-        for fact, options in _domains(entries, vocabulary, fixed).items():
+        for fact, options in fact_domains(entries, vocabulary, fixed).items():
             known = found.setdefault(fact, [])
-            known += [v for v in options if not any(_same(v, w) for w in known)]
+            known += [v for v in options if not any(same_value(v, w) for w in known)]
     return {fact: tuple(options) for fact, options in found.items()}
 
 
-def _compared_with_settings(entries: Sequence[_Entry], vocabulary: Vocabulary) -> list[str]:
+def _compared_with_settings(entries: Sequence[Entry], vocabulary: Vocabulary) -> list[str]:
     """The device facts (collections by their fields) the rules compare with a setting."""
     linked: dict[str, None] = {}
-    for members in _MergedInfo.of(entries).components():
-        if any(t[0] == "f" and _policy(vocabulary, t[1]) for t in members):
-            linked.update((t[1], None) for t in members if not (t[0] == "f" and _policy(vocabulary, t[1])))
+    for members in MergedInfo.of(entries).components():
+        if any(t[0] == "f" and is_policy_setting(vocabulary, t[1]) for t in members):
+            linked.update((t[1], None) for t in members if not (t[0] == "f" and is_policy_setting(vocabulary, t[1])))
     return list(linked)
 
 
-def _satisfied(e: _Entry, values: Mapping[str, Any]) -> bool:
+def _satisfied(e: Entry, values: Mapping[str, Any]) -> bool:
     """Whether ``e`` is satisfied under ``values`` (absent facts missing)."""
-    ctx = _Ctx(_complete(values, e.facts), _EMPTY)
+    ctx = SearchContext(with_missing(values, e.facts), NO_BINDINGS)
     return bool(e.state(ctx) & _SATISFIED)
 
 
-def _fleet_changes(analyzer: Analyzer, entries: Sequence[_Entry], fleet: Sequence[Mapping[str, Any]],
+def _fleet_changes(analyzer: Analyzer, entries: Sequence[Entry], fleet: Sequence[Mapping[str, Any]],
                    base: Sequence[Sequence[bool]], fact: str, values: Iterable[Any]) -> list[FleetChange]:
     """Each value of one setting, set on every device, with how many devices then satisfy
     every rule (``base``: which rules each device satisfies now)."""
@@ -96,17 +95,17 @@ def _fleet_changes(analyzer: Analyzer, entries: Sequence[_Entry], fleet: Sequenc
     for value in values:
         analyzer.deadline.check()
         count = sum(1 for d in ready if all(_satisfied(entries[i], {**fleet[d], fact: value}) for i in touching))
-        change = _change(analyzer, fact, old, value)
+        change = setting_change(analyzer, fact, old, value)
         if len(olds) > 1:
             change = SettingChange(change.fact, change.label, "(varies)", change.new, None, value)
         found.append(FleetChange(change, count))
     return found
 
 
-def _confirm_fleet(entries: Sequence[_Entry], fleet: Sequence[Mapping[str, Any]], change: SettingChange) -> None:
+def _confirm_fleet(entries: Sequence[Entry], fleet: Sequence[Mapping[str, Any]], change: SettingChange) -> None:
     """Check with the interpreter, device by device, the fleet evaluation of ``change``."""
     for values in fleet:
-        after = _typed({**values, change.fact: change.new_value})
-        ok = all(_interpreter_state(e, after) & _SATISFIED for e in entries)
+        after = typed_assignment({**values, change.fact: change.new_value})
+        ok = all(interpreter_state(e, after) & _SATISFIED for e in entries)
         if ok != all(_satisfied(e, {**values, change.fact: change.new_value}) for e in entries):
             raise AssertionError("analysis bug: fleet evaluation disagrees with the interpreter")

@@ -13,15 +13,14 @@ from .. import nodes as n
 from ..errors import Diagnostic
 from ..outcome import at_or_above
 from ..vocabulary import Vocabulary
-from .analyzer import Analyzer
-from .domains import _domains
-from .evaluation import _EMPTY, _complete, _Ctx
-from .logic import FAIL, PASS, _APPLICABLE, _GOAL_WORDS, goal_mask
 from . import relations
-from .records import _CODES, AnalysisError, Deadline, Finding, Location, Undecided, _location
-from .selection import _Entry, _Shapes, assuming
-from .tables import _Tables, _masks
-
+from .analyzer import Analyzer
+from .domains import fact_domains
+from .evaluation import NO_BINDINGS, SearchContext, with_missing
+from .logic import APPLICABLE, FAIL, GOAL_WORDS, PASS, goal_mask
+from .records import CODES, AnalysisError, Deadline, Finding, Location, Undecided, location_of
+from .selection import Entry, assuming, meaning
+from .tables import Tables, table_masks
 
 MAX_CONFLICTS = 50
 
@@ -66,7 +65,7 @@ def _semantic_findings(analyzer: Analyzer, rulesets: list[Any], rules: Iterable[
                        assumed: Mapping[str, bool] | None, findings: list[Finding]) -> None:
     """Append to ``findings`` what lint finds per rule, per pair and over the selection."""
     usable = [e for e in analyzer.entries if not e.problems]
-    tables = _Tables.of(usable, analyzer.vocabulary, analyzer.deadline)
+    tables = Tables.of(usable, analyzer.vocabulary, analyzer.deadline)
     per_rule = _check_each_rule(analyzer, usable, tables, findings)
     analyzer.deadline.step("sampling assignments")
     samples = _samples(analyzer, usable, per_rule.can)
@@ -76,9 +75,9 @@ def _semantic_findings(analyzer: Analyzer, rulesets: list[Any], rules: Iterable[
     if assumed:
         scoped = Analyzer(assuming(rulesets, assumed), analyzer.vocabulary, rules, analyzer.deadline)
         holdable = {e.index for e in per_rule.holdable}
-        entries = [e for e in scoped.entries if e.index in holdable and scoped.satisfiable([e], _GOAL_WORDS["satisfied"])]
+        entries = [e for e in scoped.entries if e.index in holdable and scoped.satisfiable([e], GOAL_WORDS["satisfied"])]
         samples = _samples(scoped, entries, {e.index: per_rule.can[e.index] for e in entries})
-        scoped_tables = _Tables.of(entries, scoped.vocabulary, scoped.deadline)
+        scoped_tables = Tables.of(entries, scoped.vocabulary, scoped.deadline)
         _conflicts(scoped, entries, {e.index: _satisfied_bits(e, samples, scoped.deadline) for e in entries},
                    scoped_tables, findings)
     else:
@@ -90,17 +89,17 @@ class _PerRule:
     """What lint learns from each rule on its own."""
 
     can: dict[int, dict[str, dict[str, Any] | None]]  # rule index → state → a witness, or None
-    healthy: list[_Entry]  # rules that can pass and can fail: checked for implications
-    holdable: list[_Entry]  # rules that can be satisfied: checked for conflicts
+    healthy: list[Entry]  # rules that can pass and can fail: checked for implications
+    holdable: list[Entry]  # rules that can be satisfied: checked for conflicts
 
 
-def _check_each_rule(analyzer: Analyzer, entries: Sequence[_Entry], tables: _Tables,
+def _check_each_rule(analyzer: Analyzer, entries: Sequence[Entry], tables: Tables,
                      findings: list[Finding]) -> _PerRule:
     """The states each rule can reach; appends to ``findings`` one for each rule that never
     applies, never passes or never fails (or that the analyser cannot decide after all)."""
     can: dict[int, dict[str, dict[str, Any] | None]] = {}
-    healthy: list[_Entry] = []
-    holdable: list[_Entry] = []
+    healthy: list[Entry] = []
+    holdable: list[Entry] = []
     for i, e in enumerate(entries):
         analyzer.deadline.step(f"rule {e.id} on its own ({i + 1} of {len(entries)})")
         try:
@@ -121,13 +120,13 @@ def _check_each_rule(analyzer: Analyzer, entries: Sequence[_Entry], tables: _Tab
     return _PerRule(can, healthy, holdable)
 
 
-def _unsupported(e: _Entry) -> Finding:
+def _unsupported(e: Entry) -> Finding:
     """L100 for a rule outside the fragment the analyser decides."""
     return _finding("L100", e.problems[0].message + f" (rule {e.id} is not analysed)", [e],
                     details={"problems": [d.code for d in e.problems]}, span=e.problems[0].span)
 
 
-def _useless(e: _Entry, found: Mapping[str, dict[str, Any] | None]) -> Finding | None:
+def _useless(e: Entry, found: Mapping[str, dict[str, Any] | None]) -> Finding | None:
     """L103, L101 or L102 when the rule never applies, never passes or never fails, else None."""
     if e.rule.applicability is not None and found["applicable"] is None:
         return _finding("L103", f"{e.id} never applies: its `when` condition can never be true",
@@ -139,26 +138,26 @@ def _useless(e: _Entry, found: Mapping[str, dict[str, Any] | None]) -> Finding |
     return None
 
 
-def _finding(code: str, message: str, entries: Sequence[_Entry], details: Mapping[str, Any] | None = None,
+def _finding(code: str, message: str, entries: Sequence[Entry], details: Mapping[str, Any] | None = None,
              span=None, severity: str | None = None) -> Finding:
     """A Finding about ``entries``, located at each rule's id (the first rule at ``span`` if given)."""
     locations = []
     for i, e in enumerate(entries):
-        where = _location(e.path, e.source, span if (i == 0 and span is not None) else e.rule.spans.get("id", e.rule.span))
+        where = location_of(e.path, e.source, span if (i == 0 and span is not None) else e.rule.spans.get("id", e.rule.span))
         if where is not None:
             locations.append(where)
     info = {"rulesets": [e.ruleset.id for e in entries], **(details or {})}
-    return Finding(code, severity or _CODES[code][2], message, tuple(e.id for e in entries), tuple(locations), info)
+    return Finding(code, severity or CODES[code][2], message, tuple(e.id for e in entries), tuple(locations), info)
 
 
-def _reachable(analyzer: Analyzer, e: _Entry, tables: _Tables) -> dict[str, dict[str, Any] | None]:
+def _reachable(analyzer: Analyzer, e: Entry, tables: Tables) -> dict[str, dict[str, Any] | None]:
     """For one rule: an assignment reaching each interesting state, or None when none does."""
     goals = {
         "pass": goal_mask(PASS), "fail": goal_mask(FAIL), "satisfied": goal_mask("satisfied"),
         "not_satisfied": goal_mask("not_satisfied"),
     }
     if e.rule.applicability is not None:
-        goals["applicable"] = _APPLICABLE
+        goals["applicable"] = APPLICABLE
     if tables.has(e):
         return {name: tables.witness(e, mask) for name, mask in goals.items()}
     return {name: analyzer.solve([(e, mask)]) for name, mask in goals.items()}
@@ -184,7 +183,7 @@ def _unused_definitions(analyzer: Analyzer) -> list[Finding]:
             stack.extend(n.children(node))
         for d in ruleset.definitions:
             if d.name not in used:
-                where = _location(path, ruleset.text, d.span)
+                where = location_of(path, ruleset.text, d.span)
                 findings.append(Finding(
                     "L106", "warning", f"definition `{d.name}` is never used by a rule or note",
                     (), (where,) if where else (), {"rulesets": [ruleset.id], "definition": d.name},
@@ -192,7 +191,7 @@ def _unused_definitions(analyzer: Analyzer) -> list[Finding]:
     return findings
 
 
-def _samples(analyzer: Analyzer, entries: Sequence[_Entry], can) -> list[dict[str, Any]]:
+def _samples(analyzer: Analyzer, entries: Sequence[Entry], can) -> list[dict[str, Any]]:
     """Assignments to refute implications cheaply: every witness found so far, plus random ones."""
     samples: list[dict[str, Any]] = []
     rng = random.Random(20240611)
@@ -207,7 +206,7 @@ def _samples(analyzer: Analyzer, entries: Sequence[_Entry], can) -> list[dict[st
         if e.index not in can:
             continue
         try:
-            domains = _domains([e], analyzer.vocabulary, {})
+            domains = fact_domains([e], analyzer.vocabulary, {})
         except AnalysisError:
             continue
         for name, values in domains.items():
@@ -218,34 +217,34 @@ def _samples(analyzer: Analyzer, entries: Sequence[_Entry], can) -> list[dict[st
     return samples
 
 
-def _satisfied_bits(e: _Entry, samples: Sequence[Mapping[str, Any]], deadline: Deadline) -> int:
+def _satisfied_bits(e: Entry, samples: Sequence[Mapping[str, Any]], deadline: Deadline) -> int:
     """Bit i set when the rule is satisfied on sample i (unknown facts count as missing)."""
     deadline.check()
-    goal = _GOAL_WORDS["satisfied"]
+    goal = GOAL_WORDS["satisfied"]
     out = 0
     for i, sample in enumerate(samples):
-        ctx = _Ctx(_complete(sample, e.facts), _EMPTY)
+        ctx = SearchContext(with_missing(sample, e.facts), NO_BINDINGS)
         if e.state(ctx) & goal:
             out |= 1 << i
     return out
 
 
-def _holds(e: _Entry, assignment: Mapping[str, Any], goal: int) -> bool:
+def _holds(e: Entry, assignment: Mapping[str, Any], goal: int) -> bool:
     """Whether ``e`` certainly reaches ``goal`` under ``assignment`` (absent facts missing)."""
-    state = e.state(_Ctx(_complete(assignment, e.facts), _EMPTY))
+    state = e.state(SearchContext(with_missing(assignment, e.facts), NO_BINDINGS))
     return bool(state & goal) and not state & ~goal
 
 
-def _readers(entries: Sequence[_Entry]) -> dict[str, list[_Entry]]:
+def _readers(entries: Sequence[Entry]) -> dict[str, list[Entry]]:
     """Each fact → the entries that read it."""
-    readers: dict[str, list[_Entry]] = {}
+    readers: dict[str, list[Entry]] = {}
     for e in entries:
         for f in set(e.facts):
             readers.setdefault(f, []).append(e)
     return readers
 
 
-def _implications(analyzer: Analyzer, entries: Sequence[_Entry], can, bits, tables: _Tables,
+def _implications(analyzer: Analyzer, entries: Sequence[Entry], can, bits, tables: Tables,
                   findings: list[Finding]) -> None:
     """L104 and L105: rules implied by, or equivalent to, another rule they share a fact with
     (appended to ``findings``; those proved so far when time runs out). Rules with the same
@@ -253,7 +252,7 @@ def _implications(analyzer: Analyzer, entries: Sequence[_Entry], can, bits, tabl
     same = _same_conditions(entries)
     distinct = [e for e in entries if e.index in same]
     readers = _readers(distinct)
-    masks = _masks(tables, distinct, _GOAL_WORDS["satisfied"])
+    masks = table_masks(tables, distinct, GOAL_WORDS["satisfied"])
     tabled: dict[str, list[tuple[int, int]]] = {}  # fact → (index, mask) of the rules of its table
     for e in distinct:
         if e.index in masks:
@@ -279,13 +278,12 @@ def _implications(analyzer: Analyzer, entries: Sequence[_Entry], can, bits, tabl
         findings += _implication_findings(entries, _with_same(implied, same))
 
 
-def _same_conditions(entries: Sequence[_Entry]) -> dict[int, int]:
+def _same_conditions(entries: Sequence[Entry]) -> dict[int, int]:
     """For the first of each group of entries with the same conditions: the group, as bits."""
-    shapes = _Shapes()
-    first: dict[int, int] = {}
+    first: dict[tuple, int] = {}
     groups: dict[int, int] = {}
     for e in entries:
-        head = first.setdefault(shapes.rule(e.rule), e.index)
+        head = first.setdefault(meaning(e.rule), e.index)
         groups[head] = groups.get(head, 0) | 1 << e.index
     return groups
 
@@ -303,17 +301,17 @@ def _with_same(implied: Mapping[int, int], same: Mapping[int, int]) -> dict[int,
     return full
 
 
-def _implies(analyzer: Analyzer, a: _Entry, b: _Entry, can, bits) -> bool:
+def _implies(analyzer: Analyzer, a: Entry, b: Entry, can, bits) -> bool:
     """Whether every assignment that satisfies ``a`` satisfies ``b``."""
     if bits[a.index] & ~bits[b.index]:
         return False  # a sample satisfies a and not b
-    broken = _GOAL_WORDS["not_satisfied"]
+    broken = GOAL_WORDS["not_satisfied"]
     if any(_holds(b, w, broken) for w in (can[a.index]["pass"], can[a.index]["satisfied"]) if w):
         return False  # a's own witnesses satisfy a and not b
-    return analyzer.solve([(a, _GOAL_WORDS["satisfied"]), (b, broken)]) is None
+    return analyzer.solve([(a, GOAL_WORDS["satisfied"]), (b, broken)]) is None
 
 
-def _implication_findings(entries: Sequence[_Entry], implied: Mapping[int, int]) -> list[Finding]:
+def _implication_findings(entries: Sequence[Entry], implied: Mapping[int, int]) -> list[Finding]:
     """Equivalent rules as one finding per class; one-way implications between classes,
     without those that follow from two others (A ⇒ C ⇒ B makes A ⇒ B redundant to say)."""
     index = {e.index: e for e in entries}
@@ -324,7 +322,7 @@ def _implication_findings(entries: Sequence[_Entry], implied: Mapping[int, int])
     return findings
 
 
-def _equivalent(members: Sequence[_Entry]) -> Finding:
+def _equivalent(members: Sequence[Entry]) -> Finding:
     """L105 for one class of equivalent rules (a warning within a ruleset, else info)."""
     rulesets = [m.ruleset for m in members]
     same = len({id(r) for r in rulesets}) < len(rulesets)
@@ -336,7 +334,7 @@ def _equivalent(members: Sequence[_Entry]) -> Finding:
     return _finding("L105", f"{names} {verb}{where}", members, severity="warning" if same else "info")
 
 
-def _redundant(rule: _Entry, implied_by: _Entry) -> Finding:
+def _redundant(rule: Entry, implied_by: Entry) -> Finding:
     """L104 for a rule that another implies (a warning within a ruleset, else info)."""
     same = implied_by.ruleset is rule.ruleset
     where = "" if same else f" (ruleset {implied_by.ruleset.id} and ruleset {rule.ruleset.id} overlap)"
@@ -345,11 +343,11 @@ def _redundant(rule: _Entry, implied_by: _Entry) -> Finding:
                     severity="warning" if same else "info")
 
 
-def _conflicts(analyzer: Analyzer, entries: Sequence[_Entry], bits, tables: _Tables,
+def _conflicts(analyzer: Analyzer, entries: Sequence[Entry], bits, tables: Tables,
                findings: list[Finding]) -> None:
     """Minimal sets of satisfiable rules that cannot be satisfied together (appended to
     ``findings``; those found so far when time runs out)."""
-    cores: list[list[_Entry]] = []
+    cores: list[list[Entry]] = []
     try:
         _conflicting_pairs(analyzer, entries, bits, tables, cores)
         # Then larger cores among what remains once one rule of each pair is set aside:
@@ -362,17 +360,17 @@ def _conflicts(analyzer: Analyzer, entries: Sequence[_Entry], bits, tables: _Tab
         rest = [e for e in rest if e.index not in removed]
         analyzer.deadline.step(f"conflicts among {len(rest)} rules")
         if not _all_satisfiable(analyzer, rest, tables):
-            cores += analyzer.split(rest, _GOAL_WORDS["satisfied"])[1][:MAX_CONFLICTS]
+            cores += analyzer.split(rest, GOAL_WORDS["satisfied"])[1][:MAX_CONFLICTS]
     finally:
         findings += [_conflict_finding(analyzer, core) for core in cores]
 
 
-def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[_Entry], bits, tables: _Tables,
-                       cores: list[list[_Entry]]) -> None:
+def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[Entry], bits, tables: Tables,
+                       cores: list[list[Entry]]) -> None:
     """Append to ``cores`` every pair of rules sharing a fact that cannot be satisfied together."""
-    satisfied = _GOAL_WORDS["satisfied"]
+    satisfied = GOAL_WORDS["satisfied"]
     readers = _readers(entries)
-    masks = _masks(tables, entries, satisfied)
+    masks = table_masks(tables, entries, satisfied)
     for i, a in enumerate(entries):
         analyzer.deadline.step(f"rules in conflict with {a.id} ({i + 1} of {len(entries)})")
         for b in {b.index: b for f in set(a.facts) for b in readers[f] if b.index > a.index}.values():
@@ -386,13 +384,13 @@ def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[_Entry], bits, tabl
                 cores.append([a, b])
 
 
-def _table_conflicts(tables: _Tables, entries: Sequence[_Entry]) -> list[list[_Entry]]:
+def _table_conflicts(tables: Tables, entries: Sequence[Entry]) -> list[list[Entry]]:
     """Minimal conflicting sets among rules of one fact, read off their tables: in order, each
     rule that satisfies nothing together with the rules kept before it is left out, with a
     minimal set of those rules (each shrunk by deletion, in order), then itself."""
-    masks = _masks(tables, entries, _GOAL_WORDS["satisfied"])
-    cores: list[list[_Entry]] = []
-    kept: dict[str, list[_Entry]] = {}
+    masks = table_masks(tables, entries, GOAL_WORDS["satisfied"])
+    cores: list[list[Entry]] = []
+    kept: dict[str, list[Entry]] = {}
     for e in entries:
         if e.index not in masks:
             continue
@@ -404,7 +402,7 @@ def _table_conflicts(tables: _Tables, entries: Sequence[_Entry]) -> list[list[_E
     return cores
 
 
-def _common(masks: Mapping[int, int], entries: Sequence[_Entry]) -> int:
+def _common(masks: Mapping[int, int], entries: Sequence[Entry]) -> int:
     """The values every entry of ``entries`` is satisfied on (all values for none)."""
     common = -1
     for e in entries:
@@ -412,7 +410,7 @@ def _common(masks: Mapping[int, int], entries: Sequence[_Entry]) -> int:
     return common
 
 
-def _mask_core(masks: Mapping[int, int], kept: Sequence[_Entry], mask: int) -> list[_Entry]:
+def _mask_core(masks: Mapping[int, int], kept: Sequence[Entry], mask: int) -> list[Entry]:
     """A minimal subset of ``kept`` satisfied on no value of ``mask``, by deletion in order
     (what is kept so far and what is still to try, each as one mask)."""
     after = [-1] * (len(kept) + 1)
@@ -426,13 +424,13 @@ def _mask_core(masks: Mapping[int, int], kept: Sequence[_Entry], mask: int) -> l
     return core
 
 
-def _all_satisfiable(analyzer: Analyzer, entries: Sequence[_Entry], tables: _Tables) -> bool:
+def _all_satisfiable(analyzer: Analyzer, entries: Sequence[Entry], tables: Tables) -> bool:
     """True when a quick assignment satisfies every entry: each tabled fact at a value that
     satisfies all of its rules, the other rules searched with those values fixed (False
     proves nothing)."""
-    satisfied = _GOAL_WORDS["satisfied"]
-    masks = _masks(tables, entries, satisfied)
-    groups: dict[str, list[_Entry]] = {}
+    satisfied = GOAL_WORDS["satisfied"]
+    masks = table_masks(tables, entries, satisfied)
+    groups: dict[str, list[Entry]] = {}
     for e in entries:
         if e.index in masks:
             groups.setdefault(tables.fact[e.index], []).append(e)
@@ -446,7 +444,7 @@ def _all_satisfiable(analyzer: Analyzer, entries: Sequence[_Entry], tables: _Tab
     return analyzer.solve(others, chosen) is not None
 
 
-def _conflict_finding(analyzer: Analyzer, core: Sequence[_Entry]) -> Finding:
+def _conflict_finding(analyzer: Analyzer, core: Sequence[Entry]) -> Finding:
     """L107 for one minimal set of rules that cannot be satisfied together."""
     record = analyzer.conflict(core)
     rulesets = list(dict.fromkeys(record.rulesets))
@@ -472,7 +470,7 @@ def diagnostic_findings(diagnostics: Iterable[Diagnostic]) -> list[Finding]:
     for d in diagnostics:
         locations: tuple[Location, ...] = ()
         if d.source is not None and d.span is not None:
-            locations = (_location(d.source.name, d.source, d.span),)
+            locations = (location_of(d.source.name, d.source, d.span),)
         elif d.file:
             locations = (Location(d.file, 1, 1, 1, 1),)
         details = {"help": d.help} if d.help else {}

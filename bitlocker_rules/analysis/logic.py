@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 from ..outcome import Status
 
-
 PASS, FAIL, UNKNOWN, NOT_APPLICABLE = Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE
 SATISFIED = frozenset({PASS, NOT_APPLICABLE})
 
@@ -18,11 +17,12 @@ SATISFIED = frozenset({PASS, NOT_APPLICABLE})
 # A mask is the set of Kleene values a node may still take: T, F, N (unknown) as bits.
 T, F, N = 1, 2, 4
 ALL = T | F | N
-_TRUTH_BIT = {True: T, False: F, None: N}
+TRUTH_BIT = {True: T, False: F, None: N}  # a truth value as its bit
 _BITS = (T, F, N)
 
 
-def _and3(a: int, b: int) -> int:
+def and3(a: int, b: int) -> int:
+    """Kleene conjunction of two single truth bits."""
     return F if F in (a, b) else N if N in (a, b) else T
 
 
@@ -52,15 +52,16 @@ def _lift(fn, x: int, y: int) -> int:
     return out
 
 
-_AND = _table(_and3)
-_OR = _table(_or3)
-_NOT = [sum(_not3(b) for b in _BITS if x & b) for x in range(8)]
+# Kleene and, or, not on masks: AND[x][y] is every value ``a and b`` takes for a in x, b in y.
+AND = _table(and3)
+OR = _table(_or3)
+NOT = [sum(_not3(b) for b in _BITS if x & b) for x in range(8)]
 
 # A rule's state is (applicability, requirements), 9 combinations, each one bit.
 _INDEX = {T: 0, F: 1, N: 2}
 
 
-def _verdict(a: int, r: int) -> Status:
+def verdict_of(a: int, r: int) -> Status:
     """The interpreter's verdict for applicability ``a`` and requirement truth ``r``."""
     if a == F:
         return NOT_APPLICABLE
@@ -69,23 +70,26 @@ def _verdict(a: int, r: int) -> Status:
     return {T: PASS, F: FAIL, N: UNKNOWN}[r]
 
 
-def _state_bit(a: int, r: int) -> int:
+def state_bit(a: int, r: int) -> int:
+    """The bit of the rule state (applicability ``a``, requirements ``r``), each a single truth bit."""
     return 1 << (_INDEX[a] * 3 + _INDEX[r])
 
 
-_STATES = [[_lift(_state_bit, x, y) for y in range(8)] for x in range(8)]
+# STATES[x][y]: the rule states applicability mask x and requirements mask y allow.
+STATES = [[_lift(state_bit, x, y) for y in range(8)] for x in range(8)]
 
 
 def _status_goal(statuses: Iterable[Status]) -> int:
     wanted = set(statuses)
-    return sum(_state_bit(a, r) for a in _BITS for r in _BITS if _verdict(a, r) in wanted)
+    return sum(state_bit(a, r) for a in _BITS for r in _BITS if verdict_of(a, r) in wanted)
 
 
-_APPLICABLE = sum(_state_bit(T, r) for r in _BITS)
-_GOAL_WORDS = {
+# The rule states in which a rule applies; and each goal a caller names, as a set of states.
+APPLICABLE = sum(state_bit(T, r) for r in _BITS)
+GOAL_WORDS = {
     "satisfied": _status_goal(SATISFIED),
     "not_satisfied": _status_goal({FAIL, UNKNOWN}),
-    "applicable": _APPLICABLE,
+    "applicable": APPLICABLE,
 }
 
 
@@ -99,8 +103,8 @@ def goal_mask(goal: str | Status | Iterable[Status | str]) -> int:
     if isinstance(goal, Status):
         return _status_goal({goal})
     if isinstance(goal, str):
-        if goal in _GOAL_WORDS:
-            return _GOAL_WORDS[goal]
+        if goal in GOAL_WORDS:
+            return GOAL_WORDS[goal]
         try:
             return _status_goal({Status(goal)})
         except ValueError:

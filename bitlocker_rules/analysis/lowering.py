@@ -19,19 +19,19 @@ from attrs import frozen
 
 from ..vocabulary import Strength, Vocabulary
 from .records import Deadline
-from .search import _Constraint, _search
-from .values import _same
+from .search import Constraint, backtrack
+from .values import same_value
 
 
 @frozen
-class _Lowering:
+class Lowering:
     """Which changes lower a setting: each policy setting's strength and its value now."""
 
     strengths: Mapping[str, Strength]
     current: Mapping[str, Any]
 
     @classmethod
-    def of(cls, vocabulary: Vocabulary, current: Mapping[str, Any]) -> _Lowering:
+    def of(cls, vocabulary: Vocabulary, current: Mapping[str, Any]) -> Lowering:
         """The strengths the vocabulary declares for the settings of ``current``."""
         strengths = {}
         for name in current:
@@ -66,7 +66,7 @@ class _Lowering:
         return keep + lower
 
 
-def _repair_domains(domains: Mapping[str, tuple], lowering: _Lowering, vocabulary: Vocabulary) -> dict[str, tuple]:
+def repair_domains(domains: Mapping[str, tuple], lowering: Lowering, vocabulary: Vocabulary) -> dict[str, tuple]:
     """The value sets of a repair: the value now first, then the values that lower nothing,
     then the lowering ones, smallest lowering first.
 
@@ -78,21 +78,21 @@ def _repair_domains(domains: Mapping[str, tuple], lowering: _Lowering, vocabular
         decl = vocabulary.fact(fact)
         if fact in lowering.strengths and decl is not None and decl.type.kind in ("enum", "bool"):
             members = decl.type.enum.member_names if decl.type.enum else (True, False)
-            values = tuple(values) + tuple(m for m in members if not any(_same(m, v) for v in values))
+            values = tuple(values) + tuple(m for m in members if not any(same_value(m, v) for v in values))
         now = lowering.current.get(fact)
-        rest = [v for v in values if not _same(v, now)]
+        rest = [v for v in values if not same_value(v, now)]
         out[fact] = (now, *lowering.preferred(fact, rest)) if fact in lowering.current else tuple(values)
     return out
 
 
-def _restricted(domains: Mapping[str, tuple], lowering: _Lowering, free: Container[str]) -> dict[str, tuple]:
+def restricted_domains(domains: Mapping[str, tuple], lowering: Lowering, free: Container[str]) -> dict[str, tuple]:
     """The value sets without the values that lower a setting, except for the settings in ``free``."""
     return {f: values if f in free else tuple(v for v in values if not lowering.lowers(f, v))
             for f, values in domains.items()}
 
 
-def _minimal_lowerings(group: Sequence[_Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
-                       lowering: _Lowering, deadline: Deadline | None = None) -> list[frozenset[str]]:
+def minimal_lowerings(group: Sequence[Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
+                       lowering: Lowering, deadline: Deadline | None = None) -> list[frozenset[str]]:
     """Every inclusion-minimal set of settings the group can reach its goals by lowering
     (``[frozenset()]`` when it needs to lower none), smallest first.
 
@@ -101,7 +101,7 @@ def _minimal_lowerings(group: Sequence[_Constraint], fixed: Mapping[str, Any], d
     candidates = frozenset(f for f, values in domains.items() if any(lowering.lowers(f, v) for v in values))
 
     def works(free: frozenset[str]) -> bool:
-        return _search(group, fixed, _restricted(domains, lowering, free), deadline=deadline) is not None
+        return backtrack(group, fixed, restricted_domains(domains, lowering, free), deadline=deadline) is not None
 
     cores: list[frozenset[str]] = []
     while True:

@@ -12,7 +12,7 @@ from attrs import field, frozen
 from ..errors import BitLockerRulesError, Diagnostic
 from ..outcome import Condition, Status
 from ..source import Location
-from .values import _raw
+from .values import raw_value
 
 
 class AnalysisError(BitLockerRulesError):
@@ -71,7 +71,8 @@ class Deadline:
         self.check()
 
 
-def _location(path: str, source, span) -> Location | None:
+def location_of(path: str, source, span) -> Location | None:
+    """Where ``span`` of ``source`` is, as a finding's location (None without a span)."""
     if source is None or span is None:
         return None
     return attrs.evolve(source.location(span), file=path)
@@ -121,7 +122,7 @@ class Witness:
 
     def to_json(self) -> dict[str, Any]:
         """The assignment as plain JSON values (enum member names, versions as text)."""
-        return {name: _raw(value) for name, value in self.values.items()}
+        return {name: raw_value(value) for name, value in self.values.items()}
 
 
 def _requirement_dict(r: Requirement) -> dict[str, Any]:
@@ -193,7 +194,7 @@ class Satisfiability:
 
 
 # Lint codes: (name, short description, default severity). ``Finding.name`` and SARIF read them.
-_CODES = {
+CODES = {
     "L100": ("not-analysed", "A rule uses a construct the analyser does not decide", "warning"),
     "L101": ("never-passes", "A rule can never pass", "error"),
     "L102": ("never-fails", "A rule can never fail", "warning"),
@@ -220,7 +221,7 @@ class Finding:
     @property
     def name(self) -> str:
         """The short name of the finding's code (``never-passes``)."""
-        return _CODES.get(self.code, ("checker-error", "", ""))[0]
+        return CODES.get(self.code, ("checker-error", "", ""))[0]
 
     def render(self) -> str:
         """``path:line:col: severity[code]: message`` (one line per further location)."""
@@ -297,7 +298,7 @@ class SettingChange:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (raw values as the policy JSON writes them)."""
         return {"fact": self.fact, "label": self.label, "old": self.old, "new": self.new,
-                "old_value": _raw(self.old_value), "new_value": _raw(self.new_value),
+                "old_value": raw_value(self.old_value), "new_value": raw_value(self.new_value),
                 "alternatives": list(self.alternatives)}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from .unionfind import _Union
+from .unionfind import UnionFind
 
 
 def bits(mask: int) -> Iterator[int]:
@@ -30,7 +30,7 @@ def _converse(relation: Mapping[int, int]) -> dict[int, int]:
 def equivalence_classes(order: Sequence[int], implied: Mapping[int, int]) -> list[list[int]]:
     """The rules of ``order`` grouped by mutual implication, each class and the classes in that order."""
     back = _converse(implied)
-    union = _Union()
+    union = UnionFind()
     for a in order:
         for b in bits(implied.get(a, 0) & back.get(a, 0)):
             union.union(a, b)

@@ -6,8 +6,7 @@ from collections.abc import Iterable
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from .records import _CODES, Finding, Location
-
+from .records import CODES, Finding, Location
 
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
@@ -18,8 +17,8 @@ def findings_to_sarif(findings: Iterable[Finding], tool_version: str = "") -> di
     codes = list(dict.fromkeys(f.code for f in findings))
     rules = []
     for code in codes:
-        name, description, level = _CODES.get(code, ("checker-error", "A rule file does not check", "error"))
-        if code not in _CODES:
+        name, description, level = CODES.get(code, ("checker-error", "A rule file does not check", "error"))
+        if code not in CODES:
             level = next(f.severity for f in findings if f.code == code)
         rules.append({
             "id": code, "name": name,

@@ -6,71 +6,72 @@ from __future__ import annotations
 from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
-from .evaluation import _Ctx
+from .evaluation import SearchContext
 from .records import Deadline
-from .selection import _Entry
-from .unionfind import _Union
-from .values import _same
+from .selection import Entry
+from .unionfind import UnionFind
+from .values import same_value
 
 
-class _Constraint:
+class Constraint:
     """One entry that must reach ``goal`` or, with ``any_``, entries of which one must."""
 
     __slots__ = ("entries", "goal", "any", "vars")
 
-    def __init__(self, entries: Sequence[_Entry], goal: int, any_: bool = False) -> None:
+    def __init__(self, entries: Sequence[Entry], goal: int, any_: bool = False) -> None:
         self.entries = tuple(entries)
         self.goal = goal
         self.any = any_
         self.vars: tuple[str, ...] = ()
 
 
-_DEAD, _DONE, _OPEN = 0, 1, 2
+# What ``constraint_status`` says of a constraint under the assignment so far.
+DEAD, DONE, OPEN = 0, 1, 2
 
 
-def _status(c: _Constraint, ctx: _Ctx) -> int:
+def constraint_status(c: Constraint, ctx: SearchContext) -> int:
     """Whether ``c`` is dead (cannot reach its goal), done (reaches it whatever the
     unassigned facts) or still open under ``ctx``."""
     if not c.any:
         s = c.entries[0].state(ctx)
         if not s & c.goal:
-            return _DEAD
-        return _DONE if not s & ~c.goal else _OPEN
-    result = _DEAD
+            return DEAD
+        return DONE if not s & ~c.goal else OPEN
+    result = DEAD
     for e in c.entries:
         s = e.state(ctx)
         if s & c.goal:
             if not s & ~c.goal:
-                return _DONE
-            result = _OPEN
+                return DONE
+            result = OPEN
     return result
 
 
-def _prepare(constraints: Sequence[_Constraint], fixed: Mapping[str, Any]) -> None:
+def prepare(constraints: Sequence[Constraint], fixed: Mapping[str, Any]) -> None:
     """Give each constraint its free facts: those its entries read that are not fixed."""
     for c in constraints:
         c.vars = tuple(dict.fromkeys(f for e in c.entries for f in e.facts if f not in fixed))
 
 
-def _groups(constraints: Sequence[_Constraint]) -> list[list[_Constraint]]:
+def independent_groups(constraints: Sequence[Constraint]) -> list[list[Constraint]]:
     """Constraints that share no free fact, apart: each group is decided on its own."""
-    union = _Union()
+    union = UnionFind()
     for i, c in enumerate(constraints):
         union.find(("c", i))
         for v in c.vars:
             union.union(("c", i), ("v", v))
-    groups: dict[tuple, list[_Constraint]] = {}
+    groups: dict[tuple, list[Constraint]] = {}
     for i, c in enumerate(constraints):
         groups.setdefault(union.find(("c", i)), []).append(c)
     return list(groups.values())
 
 
-def _search(constraints: Sequence[_Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
+def backtrack(constraints: Sequence[Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
             current: Mapping[str, Any] | None = None, budget: int | None = None,
             violated: Sequence[tuple[str, ...]] = (), deadline: Deadline | None = None) -> dict[str, Any] | None:
     """Backtracking over the free facts; an assignment (facts read → value) or None.
 
-    ``constraints`` must have been prepared (``_prepare``) with the same ``fixed``. With
+    ``constraints`` must have been prepared (``prepare``) with the same ``fixed``. With
     ``current`` and ``budget``: only assignments that change at most ``budget`` facts away
     from ``current`` (unassigned facts keep their current value); ``violated`` lists the
     free facts of constraints that fail under ``current``: each such constraint whose facts
@@ -83,7 +84,7 @@ def _search(constraints: Sequence[_Constraint], fixed: Mapping[str, Any], domain
     return search.run()
 
 
-def _changes_needed(violated: Sequence[tuple[str, ...]], assigned: Container[str] = ()) -> int:
+def changes_needed(violated: Sequence[tuple[str, ...]], assigned: Container[str] = ()) -> int:
     """A lower bound on the changes still to make: violated constraints that share no fact
     with each other and have no fact assigned yet each need a change of their own."""
     used: set[str] = set()
@@ -95,7 +96,7 @@ def _changes_needed(violated: Sequence[tuple[str, ...]], assigned: Container[str
     return count
 
 
-def _readers(constraints: Sequence[_Constraint]) -> dict[str, list[int]]:
+def _readers(constraints: Sequence[Constraint]) -> dict[str, list[int]]:
     """Each free fact → the indices of the constraints that read it."""
     readers: dict[str, list[int]] = {}
     for i, c in enumerate(constraints):
@@ -105,13 +106,13 @@ def _readers(constraints: Sequence[_Constraint]) -> dict[str, list[int]]:
 
 
 class _Backtracking:
-    """The state of one ``_search``: the partial assignment, the constraints still undecided,
+    """The state of one ``backtrack``: the partial assignment, the constraints still undecided,
     and per constraint how many of its facts are unassigned (to pick the most constrained)."""
 
     __slots__ = ("constraints", "fixed", "domains", "current", "budget", "violated", "assigned", "ctx",
                  "readers", "unassigned", "undecided", "backjump", "all_facts", "deadline")
 
-    def __init__(self, constraints: Sequence[_Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
+    def __init__(self, constraints: Sequence[Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
                  current: Mapping[str, Any] | None, budget: int | None, violated: Sequence[tuple[str, ...]]) -> None:
         self.constraints = constraints
         self.fixed = fixed
@@ -120,7 +121,7 @@ class _Backtracking:
         self.budget = budget
         self.violated = violated
         self.assigned = dict(fixed)
-        self.ctx = _Ctx(self.assigned, domains)  # sees every later assignment
+        self.ctx = SearchContext(self.assigned, domains)  # sees every later assignment
         self.readers = _readers(constraints)
         self.unassigned = [len(c.vars) for c in constraints]
         self.undecided: set[int] = set()
@@ -142,7 +143,7 @@ class _Backtracking:
         if not self.undecided:
             return None
         self.deadline.check()
-        if self.violated and cost + _changes_needed(self.violated, self.assigned) > self.budget:
+        if self.violated and cost + changes_needed(self.violated, self.assigned) > self.budget:
             return self.all_facts
         var = self._choose()
         touched = self.readers[var]
@@ -170,10 +171,10 @@ class _Backtracking:
     def _open_undecided(self) -> bool:
         """Mark the constraints the fixed facts leave undecided; False when one is already dead."""
         for i, c in enumerate(self.constraints):
-            state = _status(c, self.ctx)
-            if state == _DEAD:
+            state = constraint_status(c, self.ctx)
+            if state == DEAD:
                 return False
-            if state == _OPEN:
+            if state == OPEN:
                 self.undecided.add(i)
         return True
 
@@ -193,7 +194,7 @@ class _Backtracking:
 
     def _spent(self, cost: int, var: str, value: Any) -> int:
         """The changes made once ``var`` takes ``value`` (counted only under a budget)."""
-        if self.budget is None or _same(value, self.current.get(var)):
+        if self.budget is None or same_value(value, self.current.get(var)):
             return cost
         return cost + 1
 
@@ -203,10 +204,10 @@ class _Backtracking:
         closed = []
         for i in touched:
             if i in self.undecided:
-                state = _status(self.constraints[i], self.ctx)
-                if state == _DEAD:
+                state = constraint_status(self.constraints[i], self.ctx)
+                if state == DEAD:
                     return closed, i
-                if state == _DONE:
+                if state == DONE:
                     self.undecided.discard(i)
                     closed.append(i)
         return closed, None

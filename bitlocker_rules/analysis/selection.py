@@ -12,19 +12,30 @@ from .. import nodes as n
 from ..errors import Diagnostic
 from ..interpreter import Interpreter
 from ..vocabulary import Vocabulary
-from .evaluation import _EMPTY, _Compiler, _Ctx
-from .logic import ALL, NOT_APPLICABLE, F, T, _AND, _STATES, _TRUTH_BIT, _and3, _state_bit, _verdict
+from .evaluation import NO_BINDINGS, MaskCompiler, SearchContext
+from .logic import (
+    ALL,
+    AND,
+    NOT_APPLICABLE,
+    STATES,
+    TRUTH_BIT,
+    F,
+    T,
+    and3,
+    state_bit,
+    verdict_of,
+)
 from .records import AnalysisError
-from .summary import _Info
+from .summary import RuleInfo
 
 
-class _Entry:
+class Entry:
     """One selected rule with its compiled partial evaluator and static summary."""
 
     __slots__ = ("index", "ruleset", "rule", "interpreter", "path", "facts", "problems",
                  "app", "reqs", "info", "source")
 
-    def __init__(self, index, ruleset: n.Ruleset, rule: n.Rule, interpreter: Interpreter, path: str) -> None:
+    def __init__(self, index, ruleset: n.CheckedRuleset, rule: n.CheckedRule, interpreter: Interpreter, path: str) -> None:
         self.index = index
         self.ruleset = ruleset
         self.rule = rule
@@ -32,14 +43,14 @@ class _Entry:
         self.path = path
         self.source = ruleset.text
         self.facts = n.facts_read(rule.applicability, *rule.requirements)
-        info = _Info(interpreter.vocabulary, ruleset.text)
+        info = RuleInfo(interpreter.vocabulary, ruleset.text)
         for expr in (rule.applicability, *rule.requirements):
             if expr is not None:
                 info.walk(expr, ())
         self.info = info
         self.problems = tuple(info.problems)
         if not self.problems:
-            compiler = _Compiler()
+            compiler = MaskCompiler()
             self.app = None if rule.applicability is None else compiler.condition(rule.applicability)
             self.reqs = tuple(compiler.condition(r) for r in rule.requirements)
 
@@ -47,63 +58,31 @@ class _Entry:
     def id(self) -> str:
         return self.rule.id
 
-    def state(self, ctx: _Ctx) -> int:
+    def state(self, ctx: SearchContext) -> int:
         """The set of (applicability, requirement) states still possible."""
         if ctx.memo:
             ctx.memo.clear()  # the assignment may have changed since
-        a = T if self.app is None else self.app(ctx, _EMPTY)
+        a = T if self.app is None else self.app(ctx, NO_BINDINGS)
         if a == F:
-            return _STATES[F][ALL]
+            return STATES[F][ALL]
         r = T
         for g in self.reqs:
-            m = g(ctx, _EMPTY)
+            m = g(ctx, NO_BINDINGS)
             if m == F:
                 r = F
                 break
-            r = _AND[r][m]
-        return _STATES[a][r]
+            r = AND[r][m]
+        return STATES[a][r]
 
 
-class _Shapes:
-    """A number for the shape of each checked tree: equal trees (spans aside) get one
-    number. Each object is numbered once (by identity, without recursion), so trees that
-    share definitions cost their graph, not the tree they expand to; comparing rules this
-    way is linear where ``==`` on two separately loaded copies is not."""
+def meaning(rule: n.CheckedRule) -> tuple:
+    """What a rule means to the analyser, as a key: its applicability and requirements.
 
-    def __init__(self) -> None:
-        self.numbers: dict[tuple, int] = {}
-        self.seen: dict[int, tuple[int, object]] = {}  # id → (number, the object, kept alive)
-
-    def rule(self, rule: n.Rule) -> int:
-        """The number of what a rule means to the analyser: its applicability and requirements."""
-        return self.of((rule.applicability, rule.requirements))
-
-    def of(self, root: object) -> int:
-        stack = [root]
-        while stack:
-            node = stack[-1]
-            if id(node) in self.seen:
-                stack.pop()
-                continue
-            parts = _parts(node)
-            pending = [p for p in parts if _parts(p) is not None and id(p) not in self.seen]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            shape = (type(node), tuple((type(p), p) if _parts(p) is None else self.seen[id(p)][0] for p in parts))
-            self.seen[id(node)] = (self.numbers.setdefault(shape, len(self.numbers)), node)
-        return self.seen[id(root)][0]
-
-
-def _parts(node: object) -> list | None:
-    """What a tree node or tuple is made of (the fields equality reads), or None for a value."""
-    if isinstance(node, tuple):
-        return list(node)
-    spec = getattr(type(node), "__attrs_attrs__", None)
-    if spec is None:
-        return None
-    return [getattr(node, f.name) for f in spec if f.eq]
+    Nodes compare structurally (spans aside) and cache their hash, each pair of objects
+    compared once, so rules that share definitions cost their graph, not the tree they
+    expand to, also between two separately loaded copies of a rule file.
+    """
+    return (rule.applicability, rule.requirements)
 
 
 def assuming(rulesets: Iterable[Any], assumed: Mapping[str, bool]) -> list[Any]:
@@ -119,10 +98,10 @@ def assuming(rulesets: Iterable[Any], assumed: Mapping[str, bool]) -> list[Any]:
     return found
 
 
-def _entries(rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None) -> list[_Entry]:
+def selected_entries(rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None) -> list[Entry]:
     """Selected rules of LoadedRuleset-like objects (``.ruleset``, ``.path``, ``.interpreter``) or Rulesets."""
     wanted = None if rules is None else set(rules)
-    found: list[_Entry] = []
+    found: list[Entry] = []
     for item in rulesets:
         ruleset = getattr(item, "ruleset", item)
         interpreter = getattr(item, "interpreter", None) or Interpreter(ruleset, vocabulary)
@@ -130,7 +109,7 @@ def _entries(rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[st
         for rule in ruleset.rules:
             if rule.kind != "rule" or (wanted is not None and rule.id not in wanted):
                 continue
-            found.append(_Entry(len(found), ruleset, rule, interpreter, path))
+            found.append(Entry(len(found), ruleset, rule, interpreter, path))
     if wanted is not None:
         missing = wanted - {e.id for e in found}
         if missing:
@@ -138,16 +117,16 @@ def _entries(rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[st
     return found
 
 
-def _interpreter_state(entry: _Entry, values: Mapping[str, Any]) -> int:
+def interpreter_state(entry: Entry, values: Mapping[str, Any]) -> int:
     """The (applicability, requirements) state bit, computed by the reference interpreter."""
     interp, rule = entry.interpreter, entry.rule
-    a = T if rule.applicability is None else _TRUTH_BIT[interp.decide(rule.applicability, values, {})[0]]
+    a = T if rule.applicability is None else TRUTH_BIT[interp.decide(rule.applicability, values, {})[0]]
     r = T
     for req in rule.requirements:
-        r = _and3(r, _TRUTH_BIT[interp.decide(req, values, {})[0]])
+        r = and3(r, TRUTH_BIT[interp.decide(req, values, {})[0]])
     status = interp.verdict(rule, values)[0]
     if a == F:
-        return _STATES[F][ALL] if status is NOT_APPLICABLE else 0
-    if status is not _verdict(a, r):
+        return STATES[F][ALL] if status is NOT_APPLICABLE else 0
+    if status is not verdict_of(a, r):
         raise AssertionError(f"analysis bug: state of {entry.id} disagrees with the interpreter")
-    return _state_bit(a, r)
+    return state_bit(a, r)

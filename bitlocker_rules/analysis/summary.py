@@ -11,7 +11,7 @@ from ..errors import Diagnostic
 from ..vocabulary import Vocabulary
 
 
-class _Coll:
+class CollectionUse:
     """What the selected rules ask of one collection: fields read, quantifiers, counts."""
 
     __slots__ = ("fields", "quants", "counts")
@@ -21,7 +21,7 @@ class _Coll:
         self.quants: list[n.Quantified] = []
         self.counts: list[tuple[n.Count, list]] = []  # distinct count expressions, constants
 
-    def merge(self, other: _Coll) -> None:
+    def merge(self, other: CollectionUse) -> None:
         self.fields |= other.fields
         for q in other.quants:
             if q not in self.quants:
@@ -56,7 +56,7 @@ def _number(c: Any) -> bool:
     return isinstance(c, (int, float)) and not isinstance(c, bool)
 
 
-class _Info:
+class RuleInfo:
     """What domain construction needs from a rule: terms, constants, comparisons, collections."""
 
     def __init__(self, vocabulary: Vocabulary, source) -> None:
@@ -65,12 +65,12 @@ class _Info:
         self.consts: list[tuple[tuple, Any]] = []
         self.edges: list[tuple[tuple, tuple]] = []
         self.terms: set[tuple] = set()
-        self.colls: dict[str, _Coll] = {}
+        self.colls: dict[str, CollectionUse] = {}
         self.problems: list[Diagnostic] = []
         self.walked: set[int] = set()  # definition bodies already walked (by identity)
 
-    def coll(self, name: str) -> _Coll:
-        return self.colls.setdefault(name, _Coll())
+    def coll(self, name: str) -> CollectionUse:
+        return self.colls.setdefault(name, CollectionUse())
 
     def problem(self, code: str, message: str, node, help: str) -> None:
         self.problems.append(Diagnostic(code, message, severity="warning", source=self.source,

@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..vocabulary import Vocabulary
-from .domains import _domains
-from .evaluation import _Ctx
+from .domains import fact_domains
+from .evaluation import SearchContext
 from .records import Deadline
-from .selection import _Entry
+from .selection import Entry
 
 
-class _Tables:
+class Tables:
     """Per entry that reads one free scalar fact: the fact, and per value of its shared
     value set the entry's state (one state bit, every fact being assigned)."""
 
@@ -31,17 +31,17 @@ class _Tables:
         self.masks: dict[tuple[int, int], int] = {}  # (entry index, goal) → ``mask``
 
     @classmethod
-    def of(cls, entries: Sequence[_Entry], vocabulary: Vocabulary, deadline: Deadline) -> _Tables:
+    def of(cls, entries: Sequence[Entry], vocabulary: Vocabulary, deadline: Deadline) -> Tables:
         """The tables of every entry of ``entries`` (all decidable) that reads one scalar fact."""
         tables = cls()
-        groups: dict[str, list[_Entry]] = {}
+        groups: dict[str, list[Entry]] = {}
         for e in entries:
             if len(e.facts) == 1 and vocabulary.fact(e.facts[0]).type.kind != "collection":
                 groups.setdefault(e.facts[0], []).append(e)
         for fact, members in groups.items():
             deadline.step(f"the truth table of {fact}, which {len(members)} of the rules read alone")
-            values = _domains(members, vocabulary, {})[fact]
-            contexts = [_Ctx({fact: v}, {}) for v in values]
+            values = fact_domains(members, vocabulary, {})[fact]
+            contexts = [SearchContext({fact: v}, {}) for v in values]
             tables.values[fact] = values
             for e in members:
                 deadline.check()
@@ -49,16 +49,16 @@ class _Tables:
                 tables.states[e.index] = [e.state(ctx) for ctx in contexts]
         return tables
 
-    def has(self, e: _Entry) -> bool:
+    def has(self, e: Entry) -> bool:
         """Whether ``e`` has a table."""
         return e.index in self.fact
 
-    def shared(self, a: _Entry, b: _Entry) -> bool:
+    def shared(self, a: Entry, b: Entry) -> bool:
         """Whether ``a`` and ``b`` have tables over the same fact (so one value set decides both)."""
         fact = self.fact.get(a.index)
         return fact is not None and fact == self.fact.get(b.index)
 
-    def mask(self, e: _Entry, goal: int) -> int:
+    def mask(self, e: Entry, goal: int) -> int:
         """Bit i set when ``e`` reaches ``goal`` on the fact's i-th value."""
         found = self.masks.get((e.index, goal))
         if found is None:
@@ -66,7 +66,7 @@ class _Tables:
             found = self.masks[(e.index, goal)] = int(reached or "0", 2)
         return found
 
-    def witness(self, e: _Entry, goal: int) -> dict[str, Any] | None:
+    def witness(self, e: Entry, goal: int) -> dict[str, Any] | None:
         """An assignment (the fact → a value) under which ``e`` reaches ``goal``, or None."""
         fact = self.fact[e.index]
         for value, state in zip(self.values[fact], self.states[e.index]):
@@ -75,6 +75,6 @@ class _Tables:
         return None
 
 
-def _masks(tables: _Tables, entries: Sequence[_Entry], goal: int) -> Mapping[int, int]:
+def table_masks(tables: Tables, entries: Sequence[Entry], goal: int) -> Mapping[int, int]:
     """``tables.mask`` of each entry of ``entries`` that has a table, by entry index."""
     return {e.index: tables.mask(e, goal) for e in entries if tables.has(e)}

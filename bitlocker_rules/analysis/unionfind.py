@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 
-class _Union:
+class UnionFind:
+    """Disjoint sets of tuples, with path halving."""
+
     def __init__(self) -> None:
         self.parent: dict[tuple, tuple] = {}
 
     def find(self, x: tuple) -> tuple:
+        """The representative of ``x``'s set (``x`` joins as a set of its own when new)."""
         self.parent.setdefault(x, x)
         while self.parent[x] != x:
             self.parent[x] = self.parent[self.parent[x]]
@@ -15,4 +18,5 @@ class _Union:
         return x
 
     def union(self, a: tuple, b: tuple) -> None:
+        """Join the sets of ``a`` and ``b``."""
         self.parent[self.find(a)] = self.find(b)

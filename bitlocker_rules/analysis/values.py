@@ -9,22 +9,21 @@ from typing import Any
 from ..versions import WindowsVersion
 from ..vocabulary import Fact, Vocabulary
 
-
 # The most records a witness or a repair writes out for one collection: a count compared with
 # 1000000000 is decided on bags (distinct records with multiplicities), but a witness that
 # needs that many records is not written out.
 MAX_RECORDS = 100_000
 
 
-def _too_large(assignment: Mapping[str, Any]) -> tuple[str, int] | None:
+def too_large(assignment: Mapping[str, Any]) -> tuple[str, int] | None:
     """(fact, records) of a collection of ``assignment`` with more than MAX_RECORDS records."""
     for name, value in assignment.items():
-        if isinstance(value, _Bag) and sum(value.mult) > MAX_RECORDS:
+        if isinstance(value, Bag) and sum(value.mult) > MAX_RECORDS:
             return name, sum(value.mult)
     return None
 
 
-class _Bag(tuple):
+class Bag(tuple):
     """Distinct records with multiplicities: a collection of many records, stored compactly.
 
     Quantifiers look at the distinct records, counts add up the multiplicities;
@@ -33,13 +32,13 @@ class _Bag(tuple):
 
     mult: tuple[int, ...]
 
-    def __new__(cls, records: Iterable[Any], mult: Iterable[int]) -> _Bag:
+    def __new__(cls, records: Iterable[Any], mult: Iterable[int]) -> Bag:
         bag = super().__new__(cls, records)
         bag.mult = tuple(mult)
         return bag
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Bag) and tuple(self) == tuple(other) and self.mult == other.mult
+        return isinstance(other, Bag) and tuple(self) == tuple(other) and self.mult == other.mult
 
     def __ne__(self, other: object) -> bool:
         return not self == other
@@ -51,21 +50,23 @@ class _Bag(tuple):
 
 
 def _plain(value: Any) -> Any:
-    return value.expand() if isinstance(value, _Bag) else value
+    return value.expand() if isinstance(value, Bag) else value
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two values are the same value: equal and of one type (``1`` is not ``True``)."""
     if a is None or b is None:
         return a is b
     return type(a) is type(b) and a == b
 
 
-def _typed(assignment: Mapping[str, Any]) -> dict[str, Any]:
+def typed_assignment(assignment: Mapping[str, Any]) -> dict[str, Any]:
     """An assignment as the evaluators read it: missing facts left out, bags expanded."""
     return {k: _plain(v) for k, v in assignment.items() if v is not None}
 
 
-def _show(vocabulary: Vocabulary, name: str, value: Any) -> str:
+def shown_value(vocabulary: Vocabulary, name: str, value: Any) -> str:
+    """A value of fact ``name`` in the admin's words (a collection as its records)."""
     if value is None:
         return "missing"
     decl = vocabulary.fact(name)
@@ -92,9 +93,10 @@ def _show_record(vocabulary: Vocabulary, decl: Fact, record: Mapping[str, Any]) 
     return "{" + ", ".join(parts) + "}"
 
 
-def _raw(value: Any) -> Any:
+def raw_value(value: Any) -> Any:
+    """A value as the policy JSON writes it (versions as text, collections as lists of records)."""
     if isinstance(value, WindowsVersion):
         return str(value)
     if isinstance(value, tuple):
-        return [{k: _raw(v) for k, v in record.items()} for record in _plain(value)]
+        return [{k: raw_value(v) for k, v in record.items()} for record in _plain(value)]
     return value

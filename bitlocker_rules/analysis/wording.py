@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import nodes as n
-from .records import Requirement, _location
-from .selection import _Entry
+from ..operators import Op
+from ..phrasing import subject_of
+from .records import Requirement, location_of
+from .selection import Entry
+
+# A comparison with another fact, in words (a constant is worded by the interpreter).
+_OP_WORDS = {Op.EQ: "equal to {}", Op.NE: "different from {}", Op.LT: "less than {}", Op.LE: "at most {}",
+             Op.GT: "more than {}", Op.GE: "at least {}"}
 
 
-_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-_OP_WORDS = {"==": "equal to {}", "!=": "different from {}", "<": "less than {}", "<=": "at most {}",
-             ">": "more than {}", ">=": "at least {}"}
-
-
-def requirements_of(entry: _Entry, facts: set[str] | None = None) -> list[Requirement]:
+def requirements_of(entry: Entry, facts: set[str] | None = None) -> list[Requirement]:
     """What each condition of a rule requires, for the conditions that read ``facts`` (all if None)."""
-    out: list[Requirement] = []
+    collect = _Collect(entry, facts)
     rule = entry.rule
-    seen_definitions: set[tuple] = set()
     if rule.applicability is not None:
-        _collect(entry, rule.applicability, 1, "applies when", facts, out, seen_definitions)
+        collect.visit(rule.applicability, 1, "applies when")
     for req in rule.requirements:
-        _collect(entry, req, 1, "requires", facts, out, seen_definitions)
+        collect.visit(req, 1, "requires")
     seen, unique = set(), []
-    for r in out:
+    for r in collect.out:
         key = (r.fact, r.required, r.role, r.text)
         if key not in seen:
             seen.add(key)
@@ -33,43 +30,68 @@ def requirements_of(entry: _Entry, facts: set[str] | None = None) -> list[Requir
     return unique
 
 
-def _collect(entry: _Entry, e, polarity: int, role: str, facts, out: list[Requirement], seen: set[tuple]) -> None:
-    """Append to ``out`` what each condition under ``e`` requires; ``seen`` holds the
-    definitions (body, polarity, role) already read: a definition used twice says the same."""
-    if isinstance(e, (n.And, n.Or)):
+class _Collect(n.Visitor[None]):
+    """Collects what each condition under a node requires: ``visit(e, polarity, role)``, with
+    ``polarity`` -1 under a negation and 0 where a condition only chooses a branch. ``seen``
+    holds the definitions (body, polarity, role) already read: a definition used twice says the same."""
+
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
+
+    def __init__(self, entry: Entry, facts: set[str] | None) -> None:
+        self.entry = entry
+        self.facts = facts
+        self.out: list[Requirement] = []
+        self.seen: set[tuple] = set()
+
+    def visit_junction(self, e: n.And | n.Or, polarity: int, role: str) -> None:
+        """Each operand says what it requires."""
         for o in e.operands:
-            _collect(entry, o, polarity, role, facts, out, seen)
-    elif isinstance(e, n.Not):
-        _collect(entry, e.operand, -polarity, role, facts, out, seen)
-    elif isinstance(e, n.Implies):
-        _collect(entry, e.antecedent, -polarity, role, facts, out, seen)
-        _collect(entry, e.consequent, polarity, role, facts, out, seen)
-    elif isinstance(e, n.Conditional):
-        _collect(entry, e.condition, 0, role, facts, out, seen)
-        _collect(entry, e.then, polarity, role, facts, out, seen)
-        _collect(entry, e.otherwise, polarity, role, facts, out, seen)
-    elif isinstance(e, n.DefinitionRef):
+            self.visit(o, polarity, role)
+
+    visit_And = visit_Or = visit_junction
+
+    def visit_Not(self, e: n.Not, polarity: int, role: str) -> None:
+        self.visit(e.operand, -polarity, role)
+
+    def visit_Implies(self, e: n.Implies, polarity: int, role: str) -> None:
+        self.visit(e.antecedent, -polarity, role)
+        self.visit(e.consequent, polarity, role)
+
+    def visit_Conditional(self, e: n.Conditional, polarity: int, role: str) -> None:
+        self.visit(e.condition, 0, role)
+        self.visit(e.then, polarity, role)
+        self.visit(e.otherwise, polarity, role)
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, polarity: int, role: str) -> None:
         key = (id(e.body), polarity, role)
-        if key not in seen:
-            seen.add(key)
-            _collect(entry, e.body, polarity, role, facts, out, seen)
-    elif isinstance(e, n.Quantified):
-        _collect(entry, e.body, polarity, role, facts, out, seen)
-    elif isinstance(e, (n.Compare, n.Member, n.Presence)):
-        found = _requirement(entry, e, polarity, role, facts)
+        if key not in self.seen:
+            self.seen.add(key)
+            self.visit(e.body, polarity, role)
+
+    def visit_Quantified(self, e: n.Quantified, polarity: int, role: str) -> None:
+        self.visit(e.body, polarity, role)
+
+    def visit_Const(self, e: n.Const, polarity: int, role: str) -> None:
+        """A constant condition requires nothing of a fact."""
+
+    def visit_atom(self, e: n.Test, polarity: int, role: str) -> None:
+        """One condition's requirement, when it reads a fact asked about."""
+        found = _requirement(self.entry, e, polarity, role, self.facts)
         if found is not None:
-            out.append(found)
+            self.out.append(found)
+
+    visit_Compare = visit_Member = visit_Presence = visit_atom
 
 
-def _requirement(entry: _Entry, e, polarity: int, role: str, facts) -> Requirement | None:
+def _requirement(entry: Entry, e, polarity: int, role: str, facts) -> Requirement | None:
     """What one condition requires of its fact, or None when it reads no fact of ``facts``.
     ``polarity`` is -1 under a negation and 0 where the condition only chooses a branch."""
     interp = entry.interpreter
-    subject, other, op = _subject(e)
+    subject, other, op = subject_of(e)
     fact = _subject_fact(subject)
     if fact is None or (facts is not None and fact not in facts):
         return None
-    decl = interp.declaration(subject)
+    decl = interp.phrasing.declaration(subject)
     label = _label(interp, subject, fact, decl)
     if isinstance(subject, n.FieldRef):
         fact = f"{subject.collection}[].{subject.field}"
@@ -80,7 +102,7 @@ def _requirement(entry: _Entry, e, polarity: int, role: str, facts) -> Requireme
         wanted, op = _negated(e, op) if polarity < 0 else (e, op)
         required = _required(interp, wanted, op, other, decl, text)
     return Requirement(entry.id, entry.ruleset.id, fact, label, required, text, role,
-                       _location(entry.path, entry.source, getattr(e, "span", None)))
+                       location_of(entry.path, entry.source, getattr(e, "span", None)))
 
 
 def _subject_fact(subject) -> str | None:
@@ -106,31 +128,21 @@ def _label(interp, subject, fact: str, decl) -> str:
     return label
 
 
-def _negated(e, op: str) -> tuple[Any, str]:
-    """The condition turned around: (the node, the operator)."""
-    if isinstance(e, n.Member):
-        return n.Member(e.operand, e.items, not e.negated, span=e.span), op
-    if isinstance(e, n.Presence):
-        return n.Presence(e.operand, not e.present, span=e.span), op
-    return e, _NEGATE[op]
+def _negated(e: n.Test, op: Op | None) -> tuple[n.Test, Op | None]:
+    """The condition turned around: (the node, the operator read from the fact's side)."""
+    if isinstance(e, n.Compare) and op is not None:
+        return e, op.negated
+    return n.negate_test(e), op
 
 
-def _required(interp, e, op: str, other, decl, text: str) -> str:
+def _required(interp, e, op: Op | None, other, decl, text: str) -> str:
     """What the condition requires, in the interpreter's words (``at least 6``)."""
-    if isinstance(e, n.Compare) and not isinstance(other, n.Const):
-        other_decl = interp.declaration(other)
+    if isinstance(e, n.Compare) and op is not None and not isinstance(other, n.Const):
+        other_decl = interp.phrasing.declaration(other)
         return _OP_WORDS[op].format(other_decl.label if other_decl else interp.excerpt(other))
     try:
-        return interp.required(e, op, other, decl, {}, {})
+        return interp.phrasing.required(e, op, other, other.value if isinstance(other, n.Const) else None, decl)
     except (KeyError, TypeError, AttributeError):
         # Worded from the operands alone (no values, no bindings); where the interpreter
         # cannot, the rule's own text says it.
         return f"as in `{text}`"
-
-
-def _subject(e) -> tuple[Any, Any, str]:
-    if isinstance(e, n.Compare):
-        if isinstance(e.left, n.Const) and not isinstance(e.right, n.Const):
-            return e.right, e.left, _FLIP[e.op]
-        return e.left, e.right, e.op
-    return e.operand, None, ""
