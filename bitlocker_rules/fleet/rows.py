@@ -319,6 +319,9 @@ class _CsvReader:
                 self.again.extendleft(reversed(taken))
                 yield FleetRow(number, BadRow(number, f"row {number}: a quote opened on this line is not closed where "
                                                       "a cell ends; the lines after it are read as rows"))
+            elif cells is None:  # the file's last line opened it: no line was taken to close it
+                yield FleetRow(number, BadRow(number, f"row {number}: a quote opened on this line is not closed "
+                                                      "before the file ends"))
             elif isinstance(cells, BadRow):
                 yield FleetRow(number, cells)
             elif self.header is None:
