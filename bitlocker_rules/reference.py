@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from . import nodes as n
 from .printer import print_expr, print_rule
-from .requirements import coverage, load_requirements, registry
+from .requirements import Coverage, coverage, load_requirements, registry
 from .vocabulary import NAMESPACES, EnumType, Fact, FactType, Scenario, Vocabulary
 
 # The commands that regenerate each page; the pages and tests/test_docs.py quote them.
@@ -562,7 +562,7 @@ def _rule_links(cited: Sequence[str]) -> str:
     return ", ".join(ref.split("/", 1)[1] for ref in cited)
 
 
-def _encoding_section(c, rules) -> list[str]:
+def _encoding_section(c: Coverage, rules: Mapping[str, tuple[n.Rule, n.Ruleset]]) -> list[str]:
     item = c.requirement
     lines = [f"### {item.id}", "", f"*{_text(item.title)}*" + (f" ({_text(item.area)})" if item.area else ""), ""]
     for word, cited in (("Encoded by", c.rules), ("Advice", c.advice)):

@@ -82,7 +82,9 @@ class ScenarioResolver:
         """Where each known scenario fact came from, as a reason's source."""
         return {r.fact: r.provenance() for r in self.records(values) if r.holds is not None}
 
-    def _record(self, s: Scenario, values, known: Mapping[str, bool], origins: Mapping[str, str]) -> ScenarioRecord:
+    def _record(
+        self, s: Scenario, values: Mapping[str, Any], known: Mapping[str, bool], origins: Mapping[str, str]
+    ) -> ScenarioRecord:
         record = ScenarioRecord(s.name, s.label, s.fact, known.get(s.fact), "unknown", "")
         if s.name in self.declared:
             return _evolve(record, "declared", self.declared[s.name])
@@ -95,12 +97,14 @@ class ScenarioResolver:
         if record.holds is True:
             return _evolve(record, "inferred", self._because(2 * index, values))
         if record.holds is False:
-            if self.codes(values)[2 * index + 1] == _TRUE:
+            codes = self.codes
+            assert codes is not None, "a scenario is inferred, so its conditions are compiled"
+            if codes(values)[2 * index + 1] == _TRUE:
                 return _evolve(record, "inferred", self._because(2 * index + 1, values))
             return _evolve(record, "excluded", self._excluding(s, known))
         return _evolve(record, "unknown", self._unknown_because(index, values))
 
-    def _because(self, index: int, values) -> str:
+    def _because(self, index: int, values: Mapping[str, Any]) -> str:
         """The conditions that made inference condition ``index`` true, in the admin's words."""
         rule = self.checks.rules[index]
         _, reasons = self.interpreter.decide(rule.requirements[0], values, {})
@@ -111,7 +115,7 @@ class ScenarioResolver:
         return " and ".join(f"{o.label} is in scope" for o in self.scenarios.values()
                             if o.name in excluding and known.get(o.fact) is True)
 
-    def _unknown_because(self, index: int, values) -> str:
+    def _unknown_because(self, index: int, values: Mapping[str, Any]) -> str:
         """Why neither inference condition decided: the facts they would need."""
         missing: dict[str, None] = {}
         for rule in self.checks.rules[2 * index: 2 * index + 2]:
@@ -206,7 +210,7 @@ def _parsed_inference(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Rul
     for s in inferred:
         for side, text in (("on", s.inferred_on), ("off", s.inferred_off)):
             where = f"{vocabulary.origin}: scenarios.{s.name}.inferred_{side}"
-            expr = n.Const(False)
+            expr: n.Expr = n.Const(False)
             if text.strip():
                 expr = check_condition(parse_condition(text, where), vocabulary, SourceText(text, where))
             rules.append(n.Rule(f"scenario-{s.name}-{side}", f"{s.label}: inferred {side}", requirements=(expr,)))

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import Pattern
+from lark.tree import Meta
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError, suggest
@@ -74,8 +78,10 @@ def parse_ruleset(text: str, name: str = "<string>") -> n.Ruleset:
     return ruleset
 
 
-def _build(source: SourceText, start: str):
-    """Parse ``source`` from the grammar rule ``start`` and build its nodes, with the problems found."""
+def _build(source: SourceText, start: str) -> tuple[Any, list[Diagnostic]]:
+    """Parse ``source`` from the grammar rule ``start`` and build its nodes, with the problems found.
+    The nodes are a ``Ruleset`` from ``start``, an expression from ``condition_only`` (lark's
+    transform is untyped)."""
     try:
         tree = _parser().parse(source.text, start=start)
     except UnexpectedInput as exc:
@@ -103,10 +109,12 @@ def _check_nesting(tree: Tree, source: SourceText) -> None:
 
 def _syntax_diagnostic(exc: UnexpectedInput, source: SourceText) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
-        char = source.text[exc.pos_in_stream]
+        # lark declares pos_in_stream None on the base class; the lexer's error sets its position.
+        position = cast(int, exc.pos_in_stream)
+        char = source.text[position]
         return Diagnostic(
             "E101", f"unexpected character {char!r}",
-            source=source, span=Span(exc.pos_in_stream, exc.pos_in_stream + 1),
+            source=source, span=Span(position, position + 1),
             help=_expected(exc.allowed),
         )
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
@@ -125,7 +133,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: SourceText) -> Diagnostic:
     )
 
 
-def _keyword_hint(word: str, expected) -> str | None:
+def _keyword_hint(word: str, expected: Collection[str]) -> str | None:
     """"did you mean `require`?" when a name is a near miss of a keyword that fits here."""
     patterns = {t.name: t.pattern for t in _parser().terminals}
     keywords = [patterns[name].value for name in expected if name in patterns and patterns[name].type == "str"]
@@ -133,7 +141,7 @@ def _keyword_hint(word: str, expected) -> str | None:
     return f"{hint} ({_expected(expected)})" if hint else None
 
 
-def _expected(names) -> str | None:
+def _expected(names: Collection[str] | None) -> str | None:
     if not names:
         return None
     patterns = {t.name: t.pattern for t in _parser().terminals}
@@ -143,7 +151,7 @@ def _expected(names) -> str | None:
     return "expected " + (words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1])
 
 
-def _terminal_word(name: str, patterns) -> str:
+def _terminal_word(name: str, patterns: Mapping[str, Pattern]) -> str:
     if name in _TERMINAL_WORDS:
         return _TERMINAL_WORDS[name]
     pattern = patterns.get(name)
@@ -152,15 +160,17 @@ def _terminal_word(name: str, patterns) -> str:
     return name.lower()
 
 
-def _span(meta) -> Span | None:
+def _span(meta: Meta) -> Span | None:
     return None if meta.empty else Span(meta.start_pos, meta.end_pos)
 
 
 def _token_span(token: Token) -> Span:
+    # The lexer gives every token it makes its position; lark types them Optional for tokens made by hand.
+    assert token.start_pos is not None and token.end_pos is not None, "a token without a position"
     return Span(token.start_pos, token.end_pos)
 
 
-def _refs(tokens) -> tuple[str, ...]:
+def _refs(tokens: Iterable[Token]) -> tuple[str, ...]:
     """Source ids as written: a quoted one without its quotes."""
     return tuple(unescape(str(t)) if t.type == "STRING" else str(t) for t in tokens)
 
@@ -337,7 +347,7 @@ class _Builder(Transformer):
     def decimal(self, meta, children):
         return n.Literal(self.number(children[0], float), "decimal", span=_span(meta))
 
-    def number(self, token: Token, kind):
+    def number(self, token: Token, kind: type[int] | type[float]) -> int | float:
         """A number literal; absurdly large ones are a diagnostic, not a crash or infinity."""
         value = kind(token) if len(token) <= _MAX_DIGITS else math.inf
         if value == math.inf:

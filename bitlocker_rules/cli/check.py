@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import attrs
 
 from ..engine import Engine
 from ..errors import Diagnostic, InputError
 from ..facts import Facts, merge_facts
-from ..importers import load_devices, load_policies
+from ..importers import ImportedDevice, ImportedPolicy, load_devices, load_policies
 from ..outcome import InputRecord, Report, RuleTurnOff, SuggestedChange
 from ..report import render_device  # the renderer of the format asked for loads on first use
 from .output import STANDARD_STREAM, say, usage_error, wants_colour, write_output
 from .parser import declared_scenarios
+
+if TYPE_CHECKING:
+    from ..analysis import Prerequisite, SettingChange
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -48,7 +53,7 @@ def _with_fix(report: Report, engine: Engine, facts: Facts) -> tuple[Report, str
     """Attach the repair: the smallest policy change that makes the failing rules pass without
     weakening the policy, the device prerequisites, and apart the changes that would only
     turn a rule off. With it, why no fix is attached ("" when one is, or none is needed)."""
-    from .. import analysis  # loaded only when a rule failed
+    from .. import analysis  # noqa: PLC0415 - loaded only when a rule failed
 
     # A rule decided per policy is not repaired on the merged settings: its fix is in the
     # policy that failed it (the reasons name it), which a merged view cannot express.
@@ -77,12 +82,12 @@ def analysed(engine: Engine, facts: Facts) -> Facts:
     return attrs.evolve(facts, values=engine.resolved(facts.table))
 
 
-def _suggested(change) -> SuggestedChange:
+def _suggested(change: SettingChange) -> SuggestedChange:
     """An analyser's SettingChange as a report's SuggestedChange."""
     return SuggestedChange(change.fact, change.label, change.old, change.new)
 
 
-def _needs(prerequisite) -> list[str]:
+def _needs(prerequisite: Prerequisite) -> list[str]:
     """What the device lacks, in the evaluator's words (or the value it would need)."""
     failing = [c.sentence() for c in prerequisite.conditions if c.status.value != "pass"]
     return failing or [f"{label} must be {shown}" for _, label, shown in prerequisite.needed]
@@ -92,13 +97,14 @@ def read_inputs(args: argparse.Namespace, engine: Engine) -> tuple[Facts, tuple[
     """The merged facts of every --policy and --device file, and what each file was."""
     policies = [p for path in args.policy for p in load_policies(path, engine.vocabulary)]
     devices = [_one_device(path, engine) for path in args.device]
-    show_notices([*policies, *devices], args)
+    read: list[ImportedPolicy | ImportedDevice] = [*policies, *devices]
+    show_notices(read, args)
     subject = devices[0].name if devices else " + ".join(p.name for p in policies)
     facts = merge_facts([*(p.facts for p in policies), *(d.facts for d in devices)], name=subject)
-    return facts, tuple(InputRecord(item.name, item.origin, item.kind) for item in [*policies, *devices])
+    return facts, tuple(InputRecord(item.name, item.origin, item.kind) for item in read)
 
 
-def _one_device(path: str, engine: Engine):
+def _one_device(path: str, engine: Engine) -> ImportedDevice:
     parts = load_devices(path, engine.vocabulary)
     if len(parts) != 1:
         raise InputError([Diagnostic("I409", f"{len(parts)} devices in one --device file", file=path,
@@ -106,7 +112,7 @@ def _one_device(path: str, engine: Engine):
     return parts[0]
 
 
-def show_notices(inputs, args: argparse.Namespace) -> None:
+def show_notices(inputs: Iterable[ImportedPolicy | ImportedDevice], args: argparse.Namespace) -> None:
     """Say what each input was read as and what was skipped: nothing is dropped silently."""
     if args.quiet:
         return

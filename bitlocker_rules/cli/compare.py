@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from ..engine import Engine
 from ..scenarios import ScenarioResolver
@@ -11,11 +12,14 @@ from .output import Progress, write_output
 from .parser import declared_scenarios
 from .status import EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED
 
+if TYPE_CHECKING:
+    from ..analysis import Comparison
+
 
 def run_compare(args: argparse.Namespace) -> int:
     """``compare``: the relation between two selections of rules, with a witness per difference.
     0 equivalent, 1 a difference found, 4 undecided within --timeout (no difference found by then)."""
-    from .. import analysis  # only lint, compare and repair need the analyser
+    from .. import analysis  # noqa: PLC0415 - only lint, compare and repair need the analyser
 
     a = Engine.load(args.a.split(","))
     b = Engine.load(args.b.split(","))
@@ -38,7 +42,7 @@ def run_compare(args: argparse.Namespace) -> int:
     return EXIT_FAIL if differs else EXIT_UNDECIDED
 
 
-def _comparison_text(result, a: str, b: str) -> str:
+def _comparison_text(result: Comparison, a: str, b: str) -> str:
     joiner = {"equivalent": "to", "stricter": "than", "looser": "than"}.get(result.relation, "with")
     lines = [f"{a} is {result.relation} {joiner} {b}"]
     if result.undecided:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Iterable
 
 import attrs
 from attrs import frozen
 
-from ..engine import Engine, shipped_vocabulary
+from ..engine import Engine
 from ..resources import shipped_ruleset_paths
+from ..vocabulary import shipped_vocabulary
 from .output import print_out
 from .parser import build_parser
 from .status import EXIT_PASS
@@ -151,7 +153,7 @@ def _flags(options: tuple[Option, ...]) -> list[str]:
     return [flag for option in options for flag in option.flags]
 
 
-def _quoted(words) -> str:
+def _quoted(words: Iterable[str]) -> str:
     return shlex.quote(" ".join(words))
 
 

@@ -14,7 +14,7 @@ from ..assignments import AssignedPolicies
 from ..facts import Facts
 from ..fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_text, read_fleet
 from ..fleet.job import FleetJob, FleetSetup
-from ..fleet.parallel import WorkerError, usable_cores
+from ..fleet.parallel import Collector, WorkerError, usable_cores
 from ..outcome import InputRecord, at_or_above
 from ..report import fleet_collector, render_fleet
 from .output import jsonl_output, say, show_progress, write_output
@@ -77,7 +77,7 @@ def _inputs(args: argparse.Namespace, setup: FleetSetup) -> tuple[InputRecord, .
     return (*(InputRecord(p.name, p.origin, p.kind) for p in setup.imported), InputRecord("fleet", args.fleet, "fleet"))
 
 
-def _collector(fmt: str, inputs: tuple[InputRecord, ...], setup: FleetSetup):
+def _collector(fmt: str, inputs: tuple[InputRecord, ...], setup: FleetSetup) -> Collector | None:
     """What the report in ``fmt`` gathers beyond the counters (see ``report.fleet_collector``)."""
     # An empty device gives every rule's outcome: the rules SARIF lists, with their titles and fixes.
     rules = setup.engine.evaluate(Facts()).outcomes if fmt == "sarif" else ()

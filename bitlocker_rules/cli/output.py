@@ -14,11 +14,12 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 from ..errors import Diagnostic, InputError, escape_controls, redact
+from .status import EXIT_USAGE
 
 STANDARD_STREAM = "-"  # as an --output, standard output; as an input, standard input
 
@@ -46,8 +47,6 @@ def say(text: str) -> None:
 
 def usage_error(command: str, message: str) -> int:
     """Say what is wrong with the command line; the usage exit code."""
-    from .status import EXIT_USAGE
-
     say(f"bitlocker-rules {command}: {message}")
     return EXIT_USAGE
 
@@ -89,7 +88,7 @@ def flush_standard_output() -> None:
 
 
 @contextlib.contextmanager
-def _writing(stream) -> Iterator[None]:
+def _writing(stream: TextIO) -> Iterator[None]:
     """A failure to write standard output (a full disk) is the user's to fix: a clear error, exit 2.
     A closed pipe (``| head``) is not a failure: it goes on up as ``BrokenPipeError``."""
     try:
@@ -116,7 +115,7 @@ def report_stream(path: str | None, *, colour: bool = False) -> Iterator[ShownSt
 
 
 @contextlib.contextmanager
-def jsonl_output(path: str | None):
+def jsonl_output(path: str | None) -> Iterator[Callable[[dict | str], None] | None]:
     """A ``write`` callback appending one JSON line per device to ``path``; None when no path."""
     if path is None:
         yield None

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 from ..errors import suggest
 from ..resources import installed_version
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite  # what argparse's own _print_message accepts
 
 FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
 
@@ -15,7 +20,13 @@ FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
 class _VersionAction(argparse.Action):
     """``--version``; the installed version is looked up only when asked (it costs start-up time)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
         print(f"{parser.prog} {installed_version()}")
         parser.exit()
 
@@ -23,16 +34,20 @@ class _VersionAction(argparse.Action):
 class _Parser(argparse.ArgumentParser):
     """argparse, with its messages shown like every other output (an echoed argument is masked)."""
 
-    def _print_message(self, message: str, file=None) -> None:
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         if message:
-            from .output import shown  # only when printing: building the parser stays light
+            from .output import shown  # noqa: PLC0415 - only when printing: building the parser stays light
 
             (file or sys.stderr).write(shown(message))
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         """A usage error, with "did you mean" for a misspelled option or command."""
         hint = _misspelling_hint(message, self)
         super().error(f"{message}; {hint}" if hint else message)
+
+
+# What ``add_subparsers(parser_class=_Parser)`` returns: argparse names the class privately, typeshed types it so.
+_Subcommands: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 
 def _misspelling_hint(message: str, parser: argparse.ArgumentParser) -> str | None:
@@ -94,13 +109,13 @@ EXIT_CODES = ("0 every rule passed; 1 a rule failed (or a finding, a conflict, a
               "worker process that died; 4 lint, compare or repair undecided within --timeout; 130 interrupted")
 
 
-def _debug_option(command: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+def _debug_option(command: argparse.ArgumentParser, default: bool | str = argparse.SUPPRESS) -> None:
     # SUPPRESS on the subcommands: their default would otherwise undo a --debug given before the command.
     command.add_argument("--debug", action="store_true", default=default,
                          help="on an internal error, show the traceback (secrets still masked)")
 
 
-def _check_command(sub) -> None:
+def _check_command(sub: _Subcommands) -> None:
     check = sub.add_parser("check", help="evaluate rulesets on a policy and a device, or on a fleet",
                            epilog=f"exit codes: {EXIT_CODES}")
     _rules_option(check)
@@ -136,7 +151,7 @@ def _check_command(sub) -> None:
     _debug_option(check)
 
 
-def _rules_commands(sub) -> None:
+def _rules_commands(sub: _Subcommands) -> None:
     rules = sub.add_parser("rules", help="list the shipped rulesets and their rules")
     rules.add_argument("--rules", action="append", metavar="NAME|FILE",
                        help="only these rulesets: a shipped name or a .rules file (repeatable)")
@@ -150,7 +165,7 @@ def _rules_commands(sub) -> None:
     _debug_option(explain)
 
 
-def _lint_command(sub) -> None:
+def _lint_command(sub: _Subcommands) -> None:
     lint = sub.add_parser("lint", help="check rule files: errors, rules that can never pass or fail, "
                                        "redundant rules, rulesets that contradict each other")
     lint.add_argument("paths", nargs="*", metavar="NAME|FILE|DIR",
@@ -164,7 +179,7 @@ def _lint_command(sub) -> None:
     _debug_option(lint)
 
 
-def _compare_command(sub) -> None:
+def _compare_command(sub: _Subcommands) -> None:
     compare = sub.add_parser("compare", help="is ruleset A stricter than, looser than, equivalent to "
                                              "or incomparable with ruleset B?")
     compare.add_argument("a", metavar="A", help="a shipped ruleset name or a .rules file (comma-separate several)")
@@ -176,7 +191,7 @@ def _compare_command(sub) -> None:
     _debug_option(compare)
 
 
-def _repair_command(sub) -> None:
+def _repair_command(sub: _Subcommands) -> None:
     repair = sub.add_parser("repair", help="the fewest policy settings to change so the rules pass on a device")
     _rules_option(repair)
     repair.add_argument("--policy", action="append", default=[], metavar="FILE",

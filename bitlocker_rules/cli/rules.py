@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from ..engine import Engine
 from ..errors import redact, suggest
-from ..nodes import facts_read
+from ..nodes import Rule, facts_read
 from ..printer import print_rule
 from ..requirements import coverage
 from .output import print_out, usage_error
@@ -36,7 +36,7 @@ def _masked(rows: list[list[str]]) -> list[list[str]]:
     return [[redact(cell) for cell in row] for row in rows]
 
 
-def _kind(rule) -> str:
+def _kind(rule: Rule) -> str:
     """``rule``, ``advice`` (cites only ``related`` ids), ``note``; ``disputed``/``unconfirmed`` marked."""
     kind = "advice" if rule.kind == "rule" and rule.related and not rule.sources else rule.kind
     return kind + (" (disputed)" if rule.disputed else " (unconfirmed)" if rule.unconfirmed else "")

@@ -13,8 +13,19 @@ process) and ``parallel`` (several).
 from .devices import DeviceReader, device_facts, device_subject, fleet_device
 from .evaluation import evaluate_fleet
 from .parallel import evaluate_fleet_parallel
-from .records import (DeviceRecord, FleetConflict, FleetScenario, FleetSummary, RuleTally, device_record,
-                      failure_reasons, json_line, json_text, outcome_entry, write_jsonl)
+from .records import (
+                      DeviceRecord,
+                      FleetConflict,
+                      FleetScenario,
+                      FleetSummary,
+                      RuleTally,
+                      device_record,
+                      failure_reasons,
+                      json_line,
+                      json_text,
+                      outcome_entry,
+                      write_jsonl,
+)
 from .rows import BadRow, FleetRow, JsonLine, read_fleet
 
 __all__ = [

@@ -16,14 +16,26 @@ from typing import Any
 
 from .. import nodes as n
 from ..assignments import AssignedPolicies
-from ..engine import Engine, conflict_record, deciding_values, mark_conflicts, policy_view, shown_outcome
+from ..engine import Engine, LoadedRuleset, conflict_record, deciding_values, mark_conflicts, policy_view, shown_outcome
 from ..errors import BitLockerRulesError, Diagnostic, clip, redact
-from ..facts import Facts, merge_facts
+from ..facts import Conflict, Facts, merge_facts
 from ..outcome import Report, RuleOutcome, Status
 from ..verdict import OPEN, STATUSES, Verdict
+from ..vocabulary import Vocabulary
 from .devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device
-from .records import (DeviceRecord, DeviceResult, FleetSummary, Tally, device_record, failure_reasons, json_head,
-                      json_line, json_text, outcome_entry, record_from_parts)
+from .records import (
+    DeviceRecord,
+    DeviceResult,
+    FleetSummary,
+    Tally,
+    device_record,
+    failure_reasons,
+    json_head,
+    json_line,
+    json_text,
+    outcome_entry,
+    record_from_parts,
+)
 from .rows import BadRow, FleetRow, JsonLine, decoded_row
 
 Collect = Callable[[DeviceResult], None]
@@ -60,7 +72,20 @@ def evaluate_fleet(
     return evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode, collect)
 
 
-def evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode, collect) -> FleetSummary:
+def evaluate_rows(
+    rows: Iterable[FleetRow],
+    engine: Engine,
+    policy: Facts | AssignedPolicies | None,
+    codes: VerdictPath | None,
+    write: Callable[[Any], None] | None,
+    progress: Callable[[int], None] | None,
+    reader: DeviceReader,
+    record: Callable[[int, Report], Any] | None,
+    encode: Callable[[Any], Any] | None,
+    collect: Collect | None,
+) -> FleetSummary:
+    """``evaluate_fleet``'s loop, for one process or one worker's batch: ``codes`` is the default
+    path (None when ``record`` makes each result from the whole report)."""
     tally = Tally(engine)
     wanted = write is not None or collect is not None
     for row in rows:
@@ -84,7 +109,17 @@ def output(result: Any, encode: Callable[[Any], Any] | None) -> Any:
     return encode(result) if encode is not None else result
 
 
-def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, wanted: bool, collect) -> Any:
+def _evaluate_row(
+    row: FleetRow,
+    engine: Engine,
+    policy: Facts | AssignedPolicies | None,
+    reader: DeviceReader,
+    tally: Tally,
+    codes: VerdictPath | None,
+    record: Callable[[int, Report], Any] | None,
+    wanted: bool,
+    collect: Collect | None,
+) -> Any:
     """One row's result (None when it was bad, or when no result is wanted)."""
     if isinstance(row.data, JsonLine):
         row = FleetRow(row.number, decoded_row(row.number, row.data.raw, row.data.encoding))
@@ -102,7 +137,10 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, w
     tally.add(report)
     if collect is not None:
         collect(_report_result(row.number, report, None))
-    return record(row.number, report) if wanted else None  # a renderer's record: whole reports, no policy list
+    if not wanted:
+        return None
+    assert record is not None, "evaluate_rows is given a record whenever it is given no codes"
+    return record(row.number, report)  # a renderer's record: whole reports, no policy list
 
 
 def _merged(policy: Facts | None, device: Facts) -> Facts:
@@ -115,7 +153,7 @@ def _row_problem(d: Diagnostic) -> str:
     return f"{where}{clip(d.message, 300)}" + (f" ({clip(d.help, 200)})" if d.help else "")
 
 
-def _report_result(number: int, report: Report, policies) -> DeviceResult:
+def _report_result(number: int, report: Report, policies: tuple[str, ...] | None) -> DeviceResult:
     """A device evaluated through its whole report, as a collector sees it."""
     shown = [o for o in report.outcomes if o.status in (Status.FAIL, Status.UNKNOWN)]
     badness = (report.count(Status.FAIL), report.count(Status.UNKNOWN))
@@ -129,7 +167,14 @@ class _Detail:
 
     __slots__ = ("outcome", "reasons", "entry", "text", "_sources", "_conflicts", "_sourced", "_vocabulary")
 
-    def __init__(self, outcome: RuleOutcome, shown: RuleOutcome, sources, conflicts, vocabulary) -> None:
+    def __init__(
+        self,
+        outcome: RuleOutcome,
+        shown: RuleOutcome,
+        sources: Mapping[str, str],
+        conflicts: Mapping[str, Conflict],
+        vocabulary: Vocabulary,
+    ) -> None:
         self.outcome = outcome
         self.reasons = failure_reasons(shown) if shown.status is Status.FAIL else ()
         self.entry = outcome_entry(shown)
@@ -176,7 +221,7 @@ class _Part:
 class _RulesetPath:
     """One ruleset on the default path: its rules, their fixed entries, a plan per codes tuple."""
 
-    def __init__(self, index: int, loaded, engine: Engine, per_policy: set[tuple[str, str]]) -> None:
+    def __init__(self, index: int, loaded: LoadedRuleset, engine: Engine, per_policy: set[tuple[str, str]]) -> None:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
         self.fixed: list[dict[int, tuple[dict, str]]] = [
@@ -319,7 +364,7 @@ class VerdictPath:
             part = context.parts[key] = plan.part(details)
         return part
 
-    def _detail(self, loaded, rule: n.Rule, values: Mapping[str, Any], profile: int | None, context: _PolicyContext
+    def _detail(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any], profile: int | None, context: _PolicyContext
                 ) -> _Detail:
         """One rule's explanation as the fleet uses it, kept for this set of policies by the
         engine's memo key (the values the explanation depends on; the profile's index first,

@@ -13,13 +13,14 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import io
 import json
 import re
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from attrs import field, frozen
 
@@ -94,10 +95,11 @@ def read_fleet(path: str | Path, *, decode: bool = True) -> Iterator[FleetRow]:
 
 
 @contextlib.contextmanager
-def _opened(path: str | Path, name: str):
+def _opened(path: str | Path, name: str) -> Iterator[io.BufferedIOBase]:
     """The fleet file as a binary stream (standard input is not closed afterwards)."""
     if str(path) == STDIN:
-        yield sys.stdin.buffer
+        # typeshed declares standard input's buffer a BinaryIO; it is buffered (read1) at run time.
+        yield cast(io.BufferedIOBase, sys.stdin.buffer)
         return
     try:
         stream = open(path, "rb")  # noqa: SIM115 (closed by the with below)
@@ -107,7 +109,7 @@ def _opened(path: str | Path, name: str):
         yield stream
 
 
-def _chunks(stream) -> Iterator[bytes]:
+def _chunks(stream: io.BufferedIOBase) -> Iterator[bytes]:
     while True:
         try:
             chunk = stream.read1(_CHUNK)

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from io import StringIO
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..errors import redact
 from ..outcome import Citation, Condition, Report, RuleOutcome, Status
@@ -31,6 +31,11 @@ from .fleet_detail import RuleExamples, examples_by_rule, reasons_by_rule
 from .wording import citations, plural
 
 SUITES_NAME = "bitlocker-rules"
+# The fleet's records (``fleet.FleetSummary``, ``RuleTally``, ``DeviceResult``) rank above the
+# renderers, which cannot import them: they are read by their attributes, typed ``Any``.
+_CaseKey = tuple[str, str, Status]  # ruleset, rule, status
+_Examples = Mapping[tuple[str, Status], RuleOutcome]  # one outcome explained per rule and status
+_Reasons = Mapping[str, list[tuple[str, int]]]  # per rule, its most common failure reasons with their counts
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -179,7 +184,7 @@ class FleetCases:
         self._new: dict[tuple[str, str, Status], list[str]] = {}  # named since the last take()
         self.examples = RuleExamples()
 
-    def add(self, result) -> None:
+    def add(self, result: Any) -> None:
         """Take one device's result (a ``fleet.DeviceResult``)."""
         devices, limit = self.devices, self.limit
         for outcome in result.outcomes:
@@ -190,7 +195,7 @@ class FleetCases:
         if self.examples.wants(result.outcomes):
             self.examples.add(result.report())
 
-    def _name(self, key, subjects: list[str], new: dict | None = None) -> None:
+    def _name(self, key: _CaseKey, subjects: list[str], new: dict[_CaseKey, list[str]] | None = None) -> None:
         named = self.devices.setdefault(key, [])
         for subject in subjects[:max(0, self.limit - len(named))]:
             named.append(subject)
@@ -210,7 +215,7 @@ class FleetCases:
         self.examples.merge(outcomes)
 
 
-def render_fleet_junit(summary, cases: FleetCases, *, citations: Sequence[Citation] = (),
+def render_fleet_junit(summary: Any, cases: FleetCases, *, citations: Sequence[Citation] = (),
                        verbose: bool = False) -> str:
     """JUnit XML for a fleet (``fleet.FleetSummary``): a suite per ruleset, a case per rule,
     and a ``fleet input`` suite whose case has an ``<error>`` when rows could not be read."""
@@ -231,8 +236,10 @@ def render_fleet_junit(summary, cases: FleetCases, *, citations: Sequence[Citati
     return redact(out.getvalue())
 
 
-def _fleet_suite(ruleset: str, tallies: list, summary, cases: FleetCases, examples, reasons, cited: Report,
-                 verbose: bool) -> ET.Element:
+def _fleet_suite(
+    ruleset: str, tallies: list[Any], summary: Any, cases: FleetCases, examples: _Examples, reasons: _Reasons,
+    cited: Report, verbose: bool
+) -> ET.Element:
     failures = sum(1 for t in tallies if t.counts["fail"])
     skipped = sum(1 for t in tallies if not t.counts["fail"] and (t.counts["unknown"] or not t.counts["pass"]))
     suite = ET.Element("testsuite", {"name": _clean(ruleset), "tests": str(len(tallies)), "failures": str(failures),
@@ -246,7 +253,9 @@ def _fleet_suite(ruleset: str, tallies: list, summary, cases: FleetCases, exampl
     return suite
 
 
-def _fleet_case(tally, devices: int, cases: FleetCases, examples, reasons, cited: Report, verbose: bool) -> ET.Element:
+def _fleet_case(
+    tally: Any, devices: int, cases: FleetCases, examples: _Examples, reasons: _Reasons, cited: Report, verbose: bool
+) -> ET.Element:
     counts = tally.counts
     case = ET.Element("testcase", {"classname": _clean(tally.ruleset), "name": _clean(f"{tally.rule} {tally.title}"),
                                    "time": "0"})
@@ -274,8 +283,10 @@ def _fleet_case(tally, devices: int, cases: FleetCases, examples, reasons, cited
     return case
 
 
-def _case_text(tally, devices: int, cases: FleetCases, example: RuleOutcome | None, common: list, cited: Report,
-               status: Status) -> str:
+def _case_text(
+    tally: Any, devices: int, cases: FleetCases, example: RuleOutcome | None, common: list[tuple[str, int]],
+    cited: Report, status: Status
+) -> str:
     lines = [_counts_sentence(tally.counts, devices)]
     if common:
         lines.append("Most common reasons:")
@@ -290,7 +301,7 @@ def _case_text(tally, devices: int, cases: FleetCases, example: RuleOutcome | No
     return "\n".join(lines)
 
 
-def _counts_sentence(counts, devices: int) -> str:
+def _counts_sentence(counts: Mapping[str, int], devices: int) -> str:
     """``40 devices: passes on 21, fails on 3, does not apply to 16.``"""
     parts = [f"{_ON[status]} {counts[status.value]}" for status in Status if counts[status.value]]
     return f"{plural(devices, 'device')}: " + (", ".join(parts) if parts else "none evaluated") + "."
@@ -301,7 +312,7 @@ _ON = {Status.PASS: "passes on", Status.FAIL: "fails on", Status.UNKNOWN: "unkno
 _DEVICES_WHERE = {Status.FAIL: "Devices where it fails", Status.UNKNOWN: "Devices where it is unknown"}
 
 
-def _input_suite(summary) -> ET.Element:
+def _input_suite(summary: Any) -> ET.Element:
     """The fleet file itself: one case, an ``<error>`` listing the rows that could not be read."""
     bad = summary.bad_rows
     suite = ET.Element("testsuite", {"name": FLEET_INPUT_SUITE, "tests": "1", "failures": "0",
