@@ -14,6 +14,7 @@ cache off.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -69,10 +70,8 @@ def cached(key: str, kind: type[T], build: Callable[[], T], dump: Callable[[T], 
     except Exception:  # noqa: BLE001 - a missing, damaged or foreign entry is rebuilt, never reported
         pass
     value = build()
-    try:
+    with contextlib.suppress(Exception):  # a value that cannot be stored (or a full disk) is simply not cached
         _write(folder, entry, dump(value))
-    except Exception:  # noqa: BLE001 - a value that cannot be stored (or a full disk) is simply not cached
-        pass
     return value
 
 

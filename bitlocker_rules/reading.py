@@ -24,7 +24,7 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 _MAX_NUMBER_DIGITS = 4300  # Python's own limit on converting digits to an integer
 _JSON_TOKENS = re.compile(r'\\.|["\[\]{}:,]', re.DOTALL)
-_LONG_NUMBER = re.compile(r"\d{%d,}" % (_MAX_NUMBER_DIGITS + 1))
+_LONG_NUMBER = re.compile(rf"\d{{{_MAX_NUMBER_DIGITS + 1},}}")
 
 
 def input_name(path: str | Path) -> str:

@@ -165,7 +165,7 @@ class _Detail:
     """What a fleet needs of one explained outcome: its failure reasons, its record entry and
     the entry's JSON text (secrets masked); for collectors, the outcome with its sources."""
 
-    __slots__ = ("outcome", "reasons", "entry", "text", "_sources", "_conflicts", "_sourced", "_vocabulary")
+    __slots__ = ("_conflicts", "_sourced", "_sources", "_vocabulary", "entry", "outcome", "reasons", "text")
 
     def __init__(
         self,
@@ -195,7 +195,7 @@ class _Part:
     of verdict codes and explanations (shared by every device that has it). Its JSON text is
     made at once (every JSON line uses it); its list of entries only when a record asks for it."""
 
-    __slots__ = ("plan", "details", "text", "reasons", "failed", "statuses", "_entries")
+    __slots__ = ("_entries", "details", "failed", "plan", "reasons", "statuses", "text")
 
     def __init__(self, plan: _CodesPlan, details: list[_Detail]) -> None:
         self.plan, self.details = plan, tuple(details)
@@ -243,7 +243,7 @@ class _CodesPlan:
     """A ruleset's verdict codes on a device: which rules need explaining (those that failed or
     are unknown; only the failed ones when no record is made), and the part when none does."""
 
-    __slots__ = ("path", "codes", "open", "failing", "fixed")
+    __slots__ = ("codes", "failing", "fixed", "open", "path")
 
     def __init__(self, path: _RulesetPath, codes: tuple[int, ...]) -> None:
         self.path, self.codes = path, codes
@@ -393,7 +393,7 @@ class VerdictPath:
 class _Counted:
     """A device counted on the default path: what its record and its JSON line are made from."""
 
-    __slots__ = ("number", "subject", "names", "parts", "_record")
+    __slots__ = ("_record", "names", "number", "parts", "subject")
 
     def __init__(self, number: int, subject: str, names: tuple[str, ...] | None, parts: list[_Part]) -> None:
         self.number, self.subject, self.names, self.parts = number, subject, names, parts
@@ -434,8 +434,18 @@ class _Counted:
 class _PolicyContext:
     """One set of merged policies as the default path uses it: values, conflicts, explained entries."""
 
-    __slots__ = ("policy", "base", "taken", "conflicts", "records", "details", "profiles", "origins",
-                 "profile_origins", "parts")
+    __slots__ = (
+        "base",
+        "conflicts",
+        "details",
+        "origins",
+        "parts",
+        "policy",
+        "profile_origins",
+        "profiles",
+        "records",
+        "taken",
+    )
 
     def __init__(self, policy: Facts | None, engine: Engine) -> None:
         self.policy = policy

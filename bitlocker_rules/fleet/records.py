@@ -167,7 +167,7 @@ class DeviceResult:
     more), so a collector pays only for what it keeps.
     """
 
-    __slots__ = ("number", "subject", "badness", "outcomes", "_record", "_report", "_make_record", "_make_report")
+    __slots__ = ("_make_record", "_make_report", "_record", "_report", "badness", "number", "outcomes", "subject")
 
     def __init__(self, number: int, subject: str, badness: tuple[int, int], outcomes: Sequence[RuleOutcome],
                  make_record: Callable[[], dict], make_report: Callable[[], Report]) -> None:
