@@ -56,8 +56,9 @@ def cache_key(kind: str, *parts: str | bytes) -> str:
     return f"{kind}-{digest.hexdigest()[:40]}"
 
 
-def cached(key: str, kind: type[T], build: Callable[[], T], dump: Callable[[T], bytes],
-           load: Callable[[bytes], object]) -> T:
+def cached(
+    key: str, kind: type[T], build: Callable[[], T], dump: Callable[[T], bytes], load: Callable[[bytes], object]
+) -> T:
     """The ``kind`` value stored under ``key``, else ``build()`` stored there; the cache never fails a run."""
     folder = _usable_dir()
     if folder is None:

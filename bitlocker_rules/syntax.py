@@ -72,8 +72,9 @@ def parse_ruleset(text: str, name: str = "<string>") -> n.Ruleset:
     text = text.removeprefix("\ufeff")  # editors on Windows may start a file with a BOM
     source = SourceText(text, name)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
-        raise RulesError([Diagnostic("E001", f"rule file is larger than {MAX_TEXT_BYTES} bytes",
-                                     source=source, span=Span(0, 0))])
+        raise RulesError(
+            [Diagnostic("E001", f"rule file is larger than {MAX_TEXT_BYTES} bytes", source=source, span=Span(0, 0))]
+        )
     ruleset, _ = _build(source, "start")  # the ruleset carries its problems for the checker
     return ruleset
 
@@ -98,12 +99,17 @@ def _check_nesting(tree: Tree, source: SourceText) -> None:
         node, depth = stack.pop()
         if depth > MAX_NESTING:
             span = Span(node.meta.start_pos, node.meta.end_pos) if not node.meta.empty else None
-            raise RulesError([
-                Diagnostic(
-                    "E002", f"expression nested deeper than {MAX_NESTING} levels",
-                    source=source, span=span, help="split it into named definitions with `define`",
-                )
-            ])
+            raise RulesError(
+                [
+                    Diagnostic(
+                        "E002",
+                        f"expression nested deeper than {MAX_NESTING} levels",
+                        source=source,
+                        span=span,
+                        help="split it into named definitions with `define`",
+                    )
+                ]
+            )
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
@@ -113,28 +119,35 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: SourceText) -> Diagnostic:
         position = cast(int, exc.pos_in_stream)
         char = source.text[position]
         return Diagnostic(
-            "E101", f"unexpected character {char!r}",
-            source=source, span=Span(position, position + 1),
+            "E101",
+            f"unexpected character {char!r}",
+            source=source,
+            span=Span(position, position + 1),
             help=_expected(exc.allowed),
         )
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         end = len(source.text.rstrip())
         return Diagnostic(
-            "E102", "unexpected end of file",
-            source=source, span=Span(max(0, end - 1), end), help=_expected(exc.expected),
+            "E102",
+            "unexpected end of file",
+            source=source,
+            span=Span(max(0, end - 1), end),
+            help=_expected(exc.expected),
         )
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
     expected = exc.accepts or exc.expected
     return Diagnostic(
-        "E103", f"unexpected `{token}`",
-        source=source, span=Span(token.start_pos, token.end_pos),
+        "E103",
+        f"unexpected `{token}`",
+        source=source,
+        span=Span(token.start_pos, token.end_pos),
         help=_keyword_hint(str(token), expected) or _expected(expected),
     )
 
 
 def _keyword_hint(word: str, expected: Collection[str]) -> str | None:
-    """"did you mean `require`?" when a name is a near miss of a keyword that fits here."""
+    """ "did you mean `require`?" when a name is a near miss of a keyword that fits here."""
     patterns = {t.name: t.pattern for t in _parser().terminals}
     keywords = [patterns[name].value for name in expected if name in patterns and patterns[name].type == "str"]
     hint = suggest(word, [k for k in keywords if k.isalpha()])
@@ -203,8 +216,16 @@ class _Builder(Transformer):
         rules = tuple(i for i in items if isinstance(i, n.Rule))
         spans = {"scenarios": scenarios[2]} if scenarios else {}
         return n.Ruleset(
-            rs_id, title, origin, definitions, rules=rules, scenarios=scenarios[1] if scenarios else (),
-            span=_span(meta), spans=spans, text=self.source, problems=tuple(self.problems),
+            rs_id,
+            title,
+            origin,
+            definitions,
+            rules=rules,
+            scenarios=scenarios[1] if scenarios else (),
+            span=_span(meta),
+            spans=spans,
+            text=self.source,
+            problems=tuple(self.problems),
         )
 
     def condition_only(self, meta, children):
@@ -244,8 +265,13 @@ class _Builder(Transformer):
                 continue
             if clause_kind in fields:
                 self.problems.append(
-                    Diagnostic("E201", f"`{_KEYWORD.get(clause_kind, clause_kind)}` is given twice in {kind} {rule_id}",
-                               source=self.source, span=span, help="keep one of them")
+                    Diagnostic(
+                        "E201",
+                        f"`{_KEYWORD.get(clause_kind, clause_kind)}` is given twice in {kind} {rule_id}",
+                        source=self.source,
+                        span=span,
+                        help="keep one of them",
+                    )
                 )
             fields[clause_kind] = value
             spans[clause_kind] = span
@@ -351,8 +377,9 @@ class _Builder(Transformer):
         """A number literal; absurdly large ones are a diagnostic, not a crash or infinity."""
         value = kind(token) if len(token) <= _MAX_DIGITS else math.inf
         if value == math.inf:
-            self.problems.append(Diagnostic("E104", "this number is too large",
-                                            source=self.source, span=_token_span(token)))
+            self.problems.append(
+                Diagnostic("E104", "this number is too large", source=self.source, span=_token_span(token))
+            )
             return kind(0)
         return value
 
@@ -364,4 +391,3 @@ class _Builder(Transformer):
 
     def false(self, meta, children):
         return n.Literal(False, "bool", span=_span(meta))
-

@@ -37,8 +37,17 @@ _COMMANDS = {
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 
-__all__ = ["EXIT_CRASH", "EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_UNDECIDED", "EXIT_USAGE", "FORMATS",
-           "build_parser", "main"]
+__all__ = [
+    "EXIT_CRASH",
+    "EXIT_FAIL",
+    "EXIT_INTERRUPTED",
+    "EXIT_PASS",
+    "EXIT_UNDECIDED",
+    "EXIT_USAGE",
+    "FORMATS",
+    "build_parser",
+    "main",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,9 +110,11 @@ def _crashed(exc: BaseException, args: argparse.Namespace | None) -> int:
 
     if getattr(args, "debug", False):
         _say("".join(traceback.format_exception(exc)).rstrip())
-    _say(f"bitlocker-rules: internal error ({type(exc).__name__}: {clip(str(exc), 160)}). This is a bug; "
-         f"please report it at {REPORT_BUGS} with the command you ran"
-         + ("" if getattr(args, "debug", False) else " and the output of the same command with --debug"))
+    _say(
+        f"bitlocker-rules: internal error ({type(exc).__name__}: {clip(str(exc), 160)}). This is a bug; "
+        f"please report it at {REPORT_BUGS} with the command you ran"
+        + ("" if getattr(args, "debug", False) else " and the output of the same command with --debug")
+    )
     return EXIT_CRASH
 
 
@@ -120,9 +131,7 @@ class _quiet_failures:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> bool:
         return kind is not None and issubclass(kind, OSError)
 
 

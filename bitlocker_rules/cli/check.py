@@ -39,8 +39,11 @@ def run_check(args: argparse.Namespace) -> int:
         # A terminal's own width; a file or a pipe gets the renderer's fixed one, so saved reports are stable.
         width = shutil.get_terminal_size().columns if to_terminal else None
         colour = wants_colour(args.color, to_terminal) and args.format == "text"
-        write_output(render_device(report, args.format, colour=colour, verbose=args.verbose, width=width),
-                     args.output, colour=colour)
+        write_output(
+            render_device(report, args.format, colour=colour, verbose=args.verbose, width=width),
+            args.output,
+            colour=colour,
+        )
     return report.exit_code(args.fail_on)
 
 
@@ -62,18 +65,22 @@ def _with_fix(report: Report, engine: Engine, facts: Facts) -> tuple[Report, str
     if not failing:
         return report, ""
     try:  # every rule is read: those that pass must keep passing
-        result = analysis.repair(engine.rulesets, engine.vocabulary, analysed(engine, facts), targets=failing,
-                                 timeout=FIX_TIMEOUT)
+        result = analysis.repair(
+            engine.rulesets, engine.vocabulary, analysed(engine, facts), targets=failing, timeout=FIX_TIMEOUT
+        )
     except analysis.Undecided:
-        return report, (f"the smallest change was not found within {FIX_TIMEOUT:g} s "
-                        "(`bitlocker-rules repair` searches longer: --timeout)")
+        return report, (
+            f"the smallest change was not found within {FIX_TIMEOUT:g} s "
+            "(`bitlocker-rules repair` searches longer: --timeout)"
+        )
     except analysis.AnalysisError as exc:  # no fix rather than a guess
         return report, f"the rules cannot be analysed exactly ({exc.diagnostics[0].message})"
     changes = tuple(_suggested(c) for c in result.changes)
     prerequisites = tuple(f"{p.rule} {p.title}: " + "; ".join(_needs(p)) for p in result.prerequisites)
     turn_off = tuple(RuleTurnOff(t.rule, t.title, tuple(_suggested(c) for c in t.changes)) for t in result.turn_off)
-    return attrs.evolve(report, suggested_changes=changes, device_prerequisites=prerequisites,
-                        turn_off_changes=turn_off), ""
+    return attrs.evolve(
+        report, suggested_changes=changes, device_prerequisites=prerequisites, turn_off_changes=turn_off
+    ), ""
 
 
 def analysed(engine: Engine, facts: Facts) -> Facts:
@@ -107,8 +114,16 @@ def read_inputs(args: argparse.Namespace, engine: Engine) -> tuple[Facts, tuple[
 def _one_device(path: str, engine: Engine) -> ImportedDevice:
     parts = load_devices(path, engine.vocabulary)
     if len(parts) != 1:
-        raise InputError([Diagnostic("I409", f"{len(parts)} devices in one --device file", file=path,
-                                     help="use --fleet FILE for many devices")])
+        raise InputError(
+            [
+                Diagnostic(
+                    "I409",
+                    f"{len(parts)} devices in one --device file",
+                    file=path,
+                    help="use --fleet FILE for many devices",
+                )
+            ]
+        )
     return parts[0]
 
 

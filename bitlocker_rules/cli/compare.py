@@ -28,8 +28,9 @@ def run_compare(args: argparse.Namespace) -> int:
     assumed = ScenarioResolver(a.vocabulary, declared).values({})
     progress = Progress.on_terminal("compare")
     try:
-        result = analysis.compare(a.rulesets, b.rulesets, a.vocabulary, assumed=assumed,
-                                  timeout=args.timeout, progress=progress.report)
+        result = analysis.compare(
+            a.rulesets, b.rulesets, a.vocabulary, assumed=assumed, timeout=args.timeout, progress=progress.report
+        )
     finally:
         progress.done()
     if args.format == "json":
@@ -50,7 +51,9 @@ def _comparison_text(result: Comparison, a: str, b: str) -> str:
     for difference, (yes, no) in ((result.a_not_b, (a, b)), (result.b_not_a, (b, a))):
         if difference is None:
             continue
-        lines += ["", f"A device and policy that satisfy {yes} but not {no} "
-                      f"(fails {', '.join(difference.failing_rules)}):"]
+        lines += [
+            "",
+            f"A device and policy that satisfy {yes} but not {no} (fails {', '.join(difference.failing_rules)}):",
+        ]
         lines += [f"  {label}: {shown}" for _, label, shown in difference.witness.shown]
     return "\n".join(lines) + "\n"

@@ -40,25 +40,47 @@ def run_fleet(args: argparse.Namespace) -> int:
     with jsonl_output(args.jsonl) as write:
         encode = json_text if write is not None else None  # each line masked once, where it is written
         if jobs == 1:
-            summary = evaluate_fleet(rows, engine, setup.policy, write=write, progress=progress, reader=fleet_device,
-                                     encode=encode, collect=collector.add if collector is not None else None)
+            summary = evaluate_fleet(
+                rows,
+                engine,
+                setup.policy,
+                write=write,
+                progress=progress,
+                reader=fleet_device,
+                encode=encode,
+                collect=collector.add if collector is not None else None,
+            )
         else:
             try:
-                summary = evaluate_fleet_parallel(rows, jobs, job.engine_and_policy, write=write, progress=progress,
-                                                  reader=fleet_device, encode=encode, collector=collector)
+                summary = evaluate_fleet_parallel(
+                    rows,
+                    jobs,
+                    job.engine_and_policy,
+                    write=write,
+                    progress=progress,
+                    reader=fleet_device,
+                    encode=encode,
+                    collector=collector,
+                )
             except WorkerError as exc:  # the environment failed, not the input: the crash code, one message
                 say(exc.render())
                 return EXIT_CRASH
     if progress:
         print(file=sys.stderr)
     if wanted:
-        write_output(render_fleet(args.format, summary, collector, inputs=inputs, citations=engine.citations,
-                                  verbose=args.verbose), args.output)
+        write_output(
+            render_fleet(
+                args.format, summary, collector, inputs=inputs, citations=engine.citations, verbose=args.verbose
+            ),
+            args.output,
+        )
     if summary.bad_rows:
         return EXIT_USAGE
-    return EXIT_FAIL if any(
-        t.counts["fail"] and at_or_above(t.severity, args.fail_on) for t in summary.rules
-    ) else EXIT_PASS
+    return (
+        EXIT_FAIL
+        if any(t.counts["fail"] and at_or_above(t.severity, args.fail_on) for t in summary.rules)
+        else EXIT_PASS
+    )
 
 
 def _jobs(args: argparse.Namespace) -> int:

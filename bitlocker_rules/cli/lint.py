@@ -37,14 +37,21 @@ def run_lint(args: argparse.Namespace) -> int:
     declared = {**(declared_by_rulesets(r.ruleset for r in loaded) if args.paths else {}), **declared_scenarios(args)}
     progress = Progress.on_terminal("lint")
     try:
-        findings += analysis.lint(loaded, vocabulary, assumed=ScenarioResolver(vocabulary, declared).values({}),
-                                  timeout=args.timeout, progress=progress.report)
+        findings += analysis.lint(
+            loaded,
+            vocabulary,
+            assumed=ScenarioResolver(vocabulary, declared).values({}),
+            timeout=args.timeout,
+            progress=progress.report,
+        )
     finally:
         progress.done()
     if args.format == "json":
         text = json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False) + "\n"
     elif args.format == "sarif":
-        text = json.dumps(analysis.findings_to_sarif(findings, installed_version()), indent=2, ensure_ascii=False) + "\n"
+        text = (
+            json.dumps(analysis.findings_to_sarif(findings, installed_version()), indent=2, ensure_ascii=False) + "\n"
+        )
     else:
         text = "\n".join(f.render() for f in findings) + "\n" + _lint_summary(findings, len(loaded))
     write_output(text, args.output)

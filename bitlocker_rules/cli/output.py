@@ -98,8 +98,9 @@ def _writing(stream: TextIO) -> Iterator[None]:
     except OSError as exc:
         if stream is not sys.stdout:
             raise
-        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}",
-                                     file="standard output")]) from None
+        raise InputError(
+            [Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}", file="standard output")]
+        ) from None
 
 
 @contextlib.contextmanager
@@ -110,8 +111,6 @@ def report_stream(path: str | None, *, colour: bool = False) -> Iterator[ShownSt
         return
     with _written(Path(path)) as stream:
         yield ShownStream(stream, colour=colour)
-
-
 
 
 @contextlib.contextmanager
@@ -141,8 +140,9 @@ def _written(target: Path) -> Iterator[TextIO]:
         with _replacing(target) as stream:
             yield stream
     except OSError as exc:
-        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}",
-                                     file=str(target))]) from None
+        raise InputError(
+            [Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}", file=str(target))]
+        ) from None
 
 
 @contextlib.contextmanager
@@ -175,15 +175,23 @@ def refuse_overwriting_inputs(output: str | None, inputs: Iterable[str], option:
         return
     for path in inputs:
         if path != STANDARD_STREAM and os.path.exists(path) and os.path.samefile(output, path):
-            raise InputError([Diagnostic(
-                "I008", f"{option} names an input file: the report would overwrite it", file=output,
-                help="write the report to another file")])
+            raise InputError(
+                [
+                    Diagnostic(
+                        "I008",
+                        f"{option} names an input file: the report would overwrite it",
+                        file=output,
+                        help="write the report to another file",
+                    )
+                ]
+            )
 
 
 def show_progress(done: int) -> None:
     """A fleet's progress on a terminal: every thousand devices."""
     if done % 1000 == 0:
         print(f"\r{done} devices", end="", file=sys.stderr, flush=True)
+
 
 class Progress:
     """A one-line status on standard error while lint, compare or repair runs longer than a

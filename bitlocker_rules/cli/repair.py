@@ -35,15 +35,19 @@ def run_repair(args: argparse.Namespace) -> int:
     facts, _ = read_inputs(args, engine)
     progress = Progress.on_terminal("repair", args.quiet)
     try:
-        result = analysis.repair(engine.rulesets, engine.vocabulary, analysed(engine, facts),
-                                 timeout=args.timeout, progress=progress.report)
+        result = analysis.repair(
+            engine.rulesets, engine.vocabulary, analysed(engine, facts), timeout=args.timeout, progress=progress.report
+        )
     except analysis.Undecided as exc:
         return _undecided(args, exc, f"Repair for {facts.name or 'the given facts'}")
     finally:
         progress.done()
     if not args.quiet:
-        text = (json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json"
-                else _repair_text(result, facts.name))
+        text = (
+            json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+            if args.format == "json"
+            else _repair_text(result, facts.name)
+        )
         write_output(text, None)
     return EXIT_PASS if result.complete else EXIT_FAIL
 
@@ -52,9 +56,12 @@ def _undecided(args: argparse.Namespace, exc: Undecided, title: str) -> int:
     """Say that no repair was found within the time limit (JSON: ``undecided``); exit code 4."""
     message = exc.diagnostics[0].message
     if not args.quiet:
-        text = (json.dumps({"complete": False, "undecided": message}, indent=2, ensure_ascii=False) + "\n"
-                if args.format == "json" else f"{title}\n\n{message[0].upper()}{message[1:]}: no repair was found "
-                f"in time; --timeout gives the search more time.\n")
+        text = (
+            json.dumps({"complete": False, "undecided": message}, indent=2, ensure_ascii=False) + "\n"
+            if args.format == "json"
+            else f"{title}\n\n{message[0].upper()}{message[1:]}: no repair was found "
+            f"in time; --timeout gives the search more time.\n"
+        )
         write_output(text, None)
     return EXIT_UNDECIDED
 
@@ -105,6 +112,9 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     else:
         best = result.best
         change = best.change.sentence() if best.change else "no single change helps"
-        write_output(f"{result.before} of {result.total} devices satisfy every rule now; with one change, "
-               f"{best.devices_satisfied}:\n  {change}\n" + (f"{bad} rows could not be read\n" if bad else ""), None)
+        write_output(
+            f"{result.before} of {result.total} devices satisfy every rule now; with one change, "
+            f"{best.devices_satisfied}:\n  {change}\n" + (f"{bad} rows could not be read\n" if bad else ""),
+            None,
+        )
     return EXIT_USAGE if bad else EXIT_PASS

@@ -21,8 +21,15 @@ def run_rules(args: argparse.Namespace) -> int:
     if args.coverage:
         return _print_coverage(engine)
     rows = [
-        [loaded.id, rule.id, _kind(rule), rule.severity if rule.kind == "rule" else "",
-         ", ".join(rule.sources or rule.related), ", ".join(rule.scenarios), rule.title]
+        [
+            loaded.id,
+            rule.id,
+            _kind(rule),
+            rule.severity if rule.kind == "rule" else "",
+            ", ".join(rule.sources or rule.related),
+            ", ".join(rule.scenarios),
+            rule.title,
+        ]
         for loaded in engine.rulesets
         for rule in loaded.ruleset.rules
     ]
@@ -45,17 +52,32 @@ def _kind(rule: Rule) -> str:
 def _print_coverage(engine: Engine) -> int:
     """Each requirement and cause with the rules that encode it; advice is listed but does not count."""
     table = coverage(loaded.ruleset for loaded in engine.rulesets)
-    rows = [[c.requirement.id, c.requirement.kind, c.requirement.title, ", ".join(c.rules) or "NOT ENCODED",
-             ", ".join(c.advice), "yes" if c.requirement.deviation else ""]
-            for c in table]
-    print_out(tabulate(_masked(rows), headers=["id", "kind", "requirement", "encoded by", "advice", "deviation"],
-                    maxcolwidths=[None, None, 50, 40, 20, None]))
+    rows = [
+        [
+            c.requirement.id,
+            c.requirement.kind,
+            c.requirement.title,
+            ", ".join(c.rules) or "NOT ENCODED",
+            ", ".join(c.advice),
+            "yes" if c.requirement.deviation else "",
+        ]
+        for c in table
+    ]
+    print_out(
+        tabulate(
+            _masked(rows),
+            headers=["id", "kind", "requirement", "encoded by", "advice", "deviation"],
+            maxcolwidths=[None, None, 50, 40, 20, None],
+        )
+    )
     unencoded = [c.requirement for c in table if not c.covered]
     deviating = [r.id for r in unencoded if r.deviation]
     missing = [r.id for r in unencoded if not r.deviation]
-    print_out(f"\n{len(table) - len(unencoded)} of {len(table)} encoded by a rule or note (advice does not count)"
-           + (f"; not encoded, with a documented deviation: {', '.join(deviating)}" if deviating else "")
-           + (f"; NOT ENCODED: {', '.join(missing)}" if missing else ""))
+    print_out(
+        f"\n{len(table) - len(unencoded)} of {len(table)} encoded by a rule or note (advice does not count)"
+        + (f"; not encoded, with a documented deviation: {', '.join(deviating)}" if deviating else "")
+        + (f"; NOT ENCODED: {', '.join(missing)}" if missing else "")
+    )
     return EXIT_FAIL if missing else EXIT_PASS
 
 

@@ -19,11 +19,14 @@ def device_facts(data: Any, engine: Engine, number: int) -> Facts:
     """A fleet row as device facts: ``{"facts": {...}}`` or a flat ``{fact name: value}`` row."""
     if not isinstance(data, dict):
         raise InputError([Diagnostic("I301", "expected a JSON object for one device")])
-    raw = data["facts"] if isinstance(data.get("facts"), dict) else {
-        k: v for k, v in data.items() if k not in ("id", "deviceName")
-    }
-    return facts_from_mapping(raw, engine.vocabulary, origin="", name=device_subject(data, number),
-                              allowed=_DEVICE_NAMESPACES)
+    raw = (
+        data["facts"]
+        if isinstance(data.get("facts"), dict)
+        else {k: v for k, v in data.items() if k not in ("id", "deviceName")}
+    )
+    return facts_from_mapping(
+        raw, engine.vocabulary, origin="", name=device_subject(data, number), allowed=_DEVICE_NAMESPACES
+    )
 
 
 def fleet_device(data: Any, engine: Engine, number: int) -> Facts:

@@ -157,8 +157,9 @@ def _report_result(number: int, report: Report, policies: tuple[str, ...] | None
     """A device evaluated through its whole report, as a collector sees it."""
     shown = [o for o in report.outcomes if o.status in (Status.FAIL, Status.UNKNOWN)]
     badness = (report.count(Status.FAIL), report.count(Status.UNKNOWN))
-    return DeviceResult(number, report.subject, badness, shown, lambda: device_record(number, report, policies),
-                        lambda: report)
+    return DeviceResult(
+        number, report.subject, badness, shown, lambda: device_record(number, report, policies), lambda: report
+    )
 
 
 class _Detail:
@@ -201,8 +202,9 @@ class _Part:
         self.plan, self.details = plan, tuple(details)
         codes = plan.codes
         explained = iter(details)
-        self.text = ", ".join([next(explained).text if code in OPEN else fixed[code][1]
-                               for fixed, code in zip(plan.path.fixed, codes)])
+        self.text = ", ".join(
+            [next(explained).text if code in OPEN else fixed[code][1] for fixed, code in zip(plan.path.fixed, codes)]
+        )
         self.failed = Verdict.FAIL in codes
         self.reasons = tuple(r for d in details for r in d.reasons)
         self.statuses = tuple(codes.count(code) for code in Verdict)
@@ -213,8 +215,10 @@ class _Part:
         """The ruleset's entries of a device record, in rule order."""
         if self._entries is None:
             explained = iter(self.details)
-            self._entries = [next(explained).entry if code in OPEN else fixed[code][0]
-                             for fixed, code in zip(self.plan.path.fixed, self.plan.codes)]
+            self._entries = [
+                next(explained).entry if code in OPEN else fixed[code][0]
+                for fixed, code in zip(self.plan.path.fixed, self.plan.codes)
+            ]
         return self._entries
 
 
@@ -225,8 +229,8 @@ class _RulesetPath:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
         self.fixed: list[dict[int, tuple[dict, str]]] = [
-            {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)}
-            for rule in loaded.rules]
+            {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in loaded.rules
+        ]
         self.plans: dict[tuple[int, ...], _CodesPlan] = {}
 
     def plan(self, codes: tuple[int, ...]) -> _CodesPlan:
@@ -272,8 +276,9 @@ class VerdictPath:
         self.typer = RowTyper(engine.vocabulary)
         self.contexts: dict[frozenset[str], _PolicyContext] = {}  # by the ids of the policies chosen
 
-    def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: Tally,
-                 collect: Collect | None = None) -> dict | _Counted | None:
+    def evaluate(
+        self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: Tally, collect: Collect | None = None
+    ) -> dict | _Counted | None:
         """Count one device; its record (or what it is made from) when ``wanted``. Raises InputError for a bad row."""
         chosen, policy, names = _policy_for(self.policy, row.data)
         context = self.contexts.get(chosen)
@@ -306,8 +311,16 @@ class VerdictPath:
                 return engine.evaluate(_merged(policy, device), subject=counted.subject)
 
             statuses = counted.statuses()
-            collect(DeviceResult(row.number, counted.subject, (statuses[1], statuses[2]),
-                                 [d.sourced for part in parts for d in part.details], counted.record, whole_report))
+            collect(
+                DeviceResult(
+                    row.number,
+                    counted.subject,
+                    (statuses[1], statuses[2]),
+                    [d.sourced for part in parts for d in part.details],
+                    counted.record,
+                    whole_report,
+                )
+            )
         return counted
 
     def _count(self, values: dict, tally: Tally, context: _PolicyContext, wanted: bool = True) -> list[_Part]:
@@ -345,14 +358,22 @@ class VerdictPath:
             tally.conflicts.update(context.records)
         return parts
 
-    def _details(self, plan: _CodesPlan, indexes: tuple[int, ...], values: dict, views: list[dict] | None,
-                 decided_on: dict[int, int] | None, context: _PolicyContext) -> list[_Detail]:
+    def _details(
+        self,
+        plan: _CodesPlan,
+        indexes: tuple[int, ...],
+        values: dict,
+        views: list[dict] | None,
+        decided_on: dict[int, int] | None,
+        context: _PolicyContext,
+    ) -> list[_Detail]:
         """The explanations of some of a ruleset's rules; those decided on one policy's own settings, on them."""
         loaded, rules = plan.path.loaded, plan.path.rules
         if not decided_on:  # nothing decided per policy (most devices): no choice to make per rule
             return [self._detail(loaded, rules[i], values, None, context) for i in indexes]
-        return [self._detail(loaded, rules[i], *deciding_values(i, values, views, decided_on), context)
-                for i in indexes]
+        return [
+            self._detail(loaded, rules[i], *deciding_values(i, values, views, decided_on), context) for i in indexes
+        ]
 
     def _part(self, plan: _CodesPlan, details: list[_Detail], context: _PolicyContext) -> _Part:
         """The part for these codes and explanations, made once per combination (by identity)."""
@@ -364,8 +385,14 @@ class VerdictPath:
             part = context.parts[key] = plan.part(details)
         return part
 
-    def _detail(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any], profile: int | None, context: _PolicyContext
-                ) -> _Detail:
+    def _detail(
+        self,
+        loaded: LoadedRuleset,
+        rule: n.Rule,
+        values: Mapping[str, Any],
+        profile: int | None,
+        context: _PolicyContext,
+    ) -> _Detail:
         """One rule's explanation as the fleet uses it, kept for this set of policies by the
         engine's memo key (the values the explanation depends on; the profile's index first,
         when it was decided on one policy's own settings, whose sources are that policy's)."""
@@ -414,7 +441,9 @@ class _Counted:
         """The device record (made once)."""
         if self._record is None:
             results = list(itertools.chain.from_iterable(part.entries for part in self.parts))
-            record = record_from_parts(self.number, self.subject, dict(zip(_STATUS_NAMES, self.statuses())), results, self.names)
+            record = record_from_parts(
+                self.number, self.subject, dict(zip(_STATUS_NAMES, self.statuses())), results, self.names
+            )
             self._record = DeviceRecord(record, [part.text for part in self.parts if part.text])
         return self._record
 
@@ -461,8 +490,9 @@ class _PolicyContext:
         self.parts: dict[tuple, _Part] = {}
 
 
-def _policy_for(policy: Facts | AssignedPolicies | None, data: Any
-                ) -> tuple[frozenset[str], Facts | None, tuple[str, ...] | None]:
+def _policy_for(
+    policy: Facts | AssignedPolicies | None, data: Any
+) -> tuple[frozenset[str], Facts | None, tuple[str, ...] | None]:
     """The policies a row's device gets: the ids of those an assignment file chose (none
     without one), their merged facts, and their names (None without an assignment file)."""
     return policy.chosen(data) if isinstance(policy, AssignedPolicies) else (_EVERY_POLICY, policy, None)

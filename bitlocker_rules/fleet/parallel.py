@@ -116,9 +116,13 @@ def _dead_worker(workers: Iterable[BaseProcess], jobs: int, done: int) -> Diagno
     # The pool ends the other workers itself (SIGTERM) once one has died: name the first death.
     codes = sorted((p.exitcode for p in workers if p.exitcode), key=lambda code: code == -signal.SIGTERM)
     how = f" ({_exit_status(codes[0])})" if codes else ""
-    return Diagnostic("P001", f"a worker process ended before its rows were evaluated{how}; {done} rows were "
-                              "evaluated and written, the rest were not", file=f"--jobs {jobs}",
-                      help="the system may have stopped it (out of memory?): run again with fewer --jobs")
+    return Diagnostic(
+        "P001",
+        f"a worker process ended before its rows were evaluated{how}; {done} rows were "
+        "evaluated and written, the rest were not",
+        file=f"--jobs {jobs}",
+        help="the system may have stopped it (out of memory?): run again with fewer --jobs",
+    )
 
 
 def _exit_status(code: int) -> str:
@@ -143,13 +147,16 @@ def _batches(rows: Iterable[FleetRow], size: int) -> Iterator[list[FleetRow]]:
 
 def _packed(batch: list[FleetRow]) -> list[tuple[int, Any, str | None]]:
     """A batch as plain data: an undecoded JSON line crosses as its bytes (far cheaper to pickle)."""
-    return [(row.number, row.data.raw, row.data.encoding) if type(row.data) is JsonLine else (row.number, row.data, None)
-            for row in batch]
+    return [
+        (row.number, row.data.raw, row.data.encoding) if type(row.data) is JsonLine else (row.number, row.data, None)
+        for row in batch
+    ]
 
 
 def _unpacked(batch: list[tuple[int, Any, str | None]]) -> list[FleetRow]:
-    return [FleetRow(number, JsonLine(data, encoding) if encoding is not None else data)
-            for number, data, encoding in batch]
+    return [
+        FleetRow(number, JsonLine(data, encoding) if encoding is not None else data) for number, data, encoding in batch
+    ]
 
 
 def _collect(
@@ -189,6 +196,16 @@ def _run_batch(
     if record is None:  # one path per worker: its record entries are made once, not once per batch
         codes = _worker_state.get("codes") or _worker_state.setdefault("codes", VerdictPath(engine, policy))
     results: list = []
-    summary = evaluate_rows(_unpacked(batch), engine, policy, codes, results.append if wanted else None, None,
-                             reader, record, encode, collector.add if collector is not None else None)
+    summary = evaluate_rows(
+        _unpacked(batch),
+        engine,
+        policy,
+        codes,
+        results.append if wanted else None,
+        None,
+        reader,
+        record,
+        encode,
+        collector.add if collector is not None else None,
+    )
     return summary, results, collector.take() if collector is not None else None
