@@ -209,7 +209,7 @@ class Progress:
         return cls(command, not quiet and sys.stderr.isatty())
 
     @property
-    def report(self):
+    def report(self) -> Callable[[str], None] | None:
         """What the analysis calls with what it is doing (None when nothing is shown)."""
         return self.show if self.enabled else None
 

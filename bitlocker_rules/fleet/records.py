@@ -161,7 +161,8 @@ class DeviceRecord(dict):
         head = _ENCODE({k: v for k, v in self.items() if k != "results"})
         return f'{head[:-1]}, "results": [{", ".join(self.result_texts)}]}}'
 
-    def __reduce__(self):  # worker processes send records back pickled
+    def __reduce__(self) -> tuple[type[DeviceRecord], tuple[dict, list[str]]]:
+        # Worker processes send records back pickled.
         return DeviceRecord, (dict(self), self.result_texts)
 
 
