@@ -136,15 +136,16 @@ class _Reader:
         for key in data:
             if key not in _SECTIONS:
                 self.problem(f"$.{key}", f"unknown section `{key}`", suggest(key, _SECTIONS))
-        groups = tuple(self.group(name, spec, f"$.groups[{json.dumps(name)}]")
-                       for name, spec in self.mapping(data.get("groups"), "$.groups").items())
+        groups = tuple(
+            self.group(name, spec, f"$.groups[{json.dumps(name)}]")
+            for name, spec in self.mapping(data.get("groups"), "$.groups").items()
+        )
         devices = {
             name.strip().casefold(): self.policies(ids, f"$.devices[{json.dumps(name)}]")
             for name, ids in self.mapping(data.get("devices"), "$.devices").items()
         }
         everyone = self.policies(data.get("all_devices", []), "$.all_devices")
-        named = {*everyone, *(i for ids in devices.values() for i in ids),
-                 *(i for g in groups for i in g.policies)}
+        named = {*everyone, *(i for ids in devices.values() for i in ids), *(i for g in groups for i in g.policies)}
         return Assignments(everyone, groups, devices, tuple(i for i in self.order if i not in named))
 
     def group(self, name: str, spec: Any, path: str) -> Group:
@@ -155,8 +156,12 @@ class _Reader:
             if key not in _GROUP_KEYS:
                 self.problem(f"{path}.{key}", f"unknown key `{key}`", suggest(key, _GROUP_KEYS))
         members = frozenset(m.strip().casefold() for m in self.strings(spec.get("members", []), f"{path}.members"))
-        return Group(name, members, self.policies(spec.get("policies", []), f"{path}.policies"),
-                     self.policies(spec.get("excluded_from", []), f"{path}.excluded_from"))
+        return Group(
+            name,
+            members,
+            self.policies(spec.get("policies", []), f"{path}.policies"),
+            self.policies(spec.get("excluded_from", []), f"{path}.excluded_from"),
+        )
 
     def policies(self, names: Any, path: str) -> tuple[str, ...]:
         """Policy ids for the names at ``path``, in the order the policies were given."""
@@ -165,8 +170,11 @@ class _Reader:
             found = self.by_name.get(name.strip().casefold())
             if found is None:
                 known = ", ".join(f"`{i}`" for i in self.order) or "none (give --policy files)"
-                self.problem(f"{path}[{index}]", f"no --policy has the id or display name `{name}`",
-                             suggest(name, self.names) or f"the policies given: {known}")
+                self.problem(
+                    f"{path}[{index}]",
+                    f"no --policy has the id or display name `{name}`",
+                    suggest(name, self.names) or f"the policies given: {known}",
+                )
             else:
                 ids.add(found)
         return tuple(i for i in self.order if i in ids)

@@ -14,6 +14,7 @@ cache off.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -55,8 +56,9 @@ def cache_key(kind: str, *parts: str | bytes) -> str:
     return f"{kind}-{digest.hexdigest()[:40]}"
 
 
-def cached(key: str, kind: type[T], build: Callable[[], T], dump: Callable[[T], bytes],
-           load: Callable[[bytes], object]) -> T:
+def cached(
+    key: str, kind: type[T], build: Callable[[], T], dump: Callable[[T], bytes], load: Callable[[bytes], object]
+) -> T:
     """The ``kind`` value stored under ``key``, else ``build()`` stored there; the cache never fails a run."""
     folder = _usable_dir()
     if folder is None:
@@ -69,10 +71,8 @@ def cached(key: str, kind: type[T], build: Callable[[], T], dump: Callable[[T], 
     except Exception:  # noqa: BLE001 - a missing, damaged or foreign entry is rebuilt, never reported
         pass
     value = build()
-    try:
+    with contextlib.suppress(Exception):  # a value that cannot be stored (or a full disk) is simply not cached
         _write(folder, entry, dump(value))
-    except Exception:  # noqa: BLE001 - a value that cannot be stored (or a full disk) is simply not cached
-        pass
     return value
 
 

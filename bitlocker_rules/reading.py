@@ -24,7 +24,7 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 _MAX_NUMBER_DIGITS = 4300  # Python's own limit on converting digits to an integer
 _JSON_TOKENS = re.compile(r'\\.|["\[\]{}:,]', re.DOTALL)
-_LONG_NUMBER = re.compile(r"\d{%d,}" % (_MAX_NUMBER_DIGITS + 1))
+_LONG_NUMBER = re.compile(rf"\d{{{_MAX_NUMBER_DIGITS + 1},}}")
 
 
 def input_name(path: str | Path) -> str:
@@ -71,8 +71,16 @@ def _read_bytes(path: str | Path, name: str) -> bytes:
     except OSError as exc:
         raise InputError([Diagnostic("I002", f"cannot read the file: {exc.strerror or exc}", file=name)]) from None
     if len(data) > MAX_INPUT_BYTES:
-        raise InputError([Diagnostic("I001", f"larger than {MAX_INPUT_BYTES} bytes", file=name,
-                                     help="split the export, or give the devices as a --fleet, read as a stream")])
+        raise InputError(
+            [
+                Diagnostic(
+                    "I001",
+                    f"larger than {MAX_INPUT_BYTES} bytes",
+                    file=name,
+                    help="split the export, or give the devices as a --fleet, read as a stream",
+                )
+            ]
+        )
     return data
 
 
@@ -82,14 +90,20 @@ def _decoded(data: bytes, name: str) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        text = data[:exc.start].decode(encoding, "replace")
+        text = data[: exc.start].decode(encoding, "replace")
         line = text.count("\n") + 1
         column = len(text) - (text.rfind("\n") + 1) + 1
         kind = "UTF-16" if encoding == "utf-16" else "UTF-8"
-        raise InputError([Diagnostic(
-            "I003", f"not {kind} text: byte 0x{data[exc.start]:02x} at line {line}, column {column} cannot be "
-                    f"decoded", file=name,
-            help="save the export as UTF-8 (or UTF-16 with a byte-order mark)")]) from None
+        raise InputError(
+            [
+                Diagnostic(
+                    "I003",
+                    f"not {kind} text: byte 0x{data[exc.start]:02x} at line {line}, column {column} cannot be decoded",
+                    file=name,
+                    help="save the export as UTF-8 (or UTF-16 with a byte-order mark)",
+                )
+            ]
+        ) from None
 
 
 def parse_json(text: str, name: str = "<input>") -> Any:
@@ -101,15 +115,24 @@ def parse_json(text: str, name: str = "<input>") -> Any:
         raise _error(source, "I005", f"malformed JSON: {exc.msg}", exc.pos) from None
     except DuplicateKeyError as exc:
         at = _structure(text).duplicate_at
-        raise _error(source, "I007", f"the key {clip(json.dumps(exc.key, ensure_ascii=False), 80)} is given twice "
-                                     "in one object: which value is meant cannot be known", at,
-                     help_text="keep one of the two") from None
+        raise _error(
+            source,
+            "I007",
+            f"the key {clip(json.dumps(exc.key, ensure_ascii=False), 80)} is given twice "
+            "in one object: which value is meant cannot be known",
+            at,
+            help_text="keep one of the two",
+        ) from None
     except RecursionError:
         raise _too_deep(source) from None
     except ValueError as exc:  # only a number too long to convert raises a bare ValueError
         found = _LONG_NUMBER.search(text)
-        raise _error(source, "I005", f"malformed JSON: a number longer than {_MAX_NUMBER_DIGITS} digits",
-                     found.start() if found else 0) from exc
+        raise _error(
+            source,
+            "I005",
+            f"malformed JSON: a number longer than {_MAX_NUMBER_DIGITS} digits",
+            found.start() if found else 0,
+        ) from exc
     if json_depth(data) > MAX_JSON_DEPTH:
         raise _too_deep(source)
     return data
@@ -170,7 +193,7 @@ def _structure(text: str) -> _Structure:
             if keys:
                 keys.pop()
         elif token == ":" and last_string and keys and keys[-1] is not None and found.duplicate_at is None:
-            key = _decoded_key(text[last_string[0]:last_string[1]])
+            key = _decoded_key(text[last_string[0] : last_string[1]])
             if key in keys[-1]:
                 found.duplicate_at = last_string[0]
             keys[-1].add(key)

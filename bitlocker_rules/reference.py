@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from . import nodes as n
 from .printer import print_expr, print_rule
-from .requirements import coverage, load_requirements, registry
+from .requirements import Coverage, coverage, load_requirements, registry
 from .vocabulary import NAMESPACES, EnumType, Fact, FactType, Scenario, Vocabulary
 
 # The commands that regenerate each page; the pages and tests/test_docs.py quote them.
@@ -40,20 +40,19 @@ _NAMESPACE_TITLES = {
 }
 _NAMESPACE_INTROS = {
     "policy": "Settings a policy controls; a repair may change them. Read from the `settings` "
-              "of a policy file. A repair lowers a setting (gives it a weaker value, or one not "
-              "comparable) only where a failing rule asks: *Strength* lists the values weakest first, "
-              "each chain `;`-separated (values no chain orders are not comparable); a missing setting "
-              "is weaker than any value.",
-    "device": "Facts about the device; no policy changes them. Read from the `facts` of a "
-              "device file.",
+    "of a policy file. A repair lowers a setting (gives it a weaker value, or one not "
+    "comparable) only where a failing rule asks: *Strength* lists the values weakest first, "
+    "each chain `;`-separated (values no chain orders are not comparable); a missing setting "
+    "is weaker than any value.",
+    "device": "Facts about the device; no policy changes them. Read from the `facts` of a device file.",
     "actor": "Who performs an administrative action: roles and permissions.",
     "action": "The administrative action a rule is asked about.",
     "tenant": "Tenant and Configuration Manager facts.",
     "scenario": "What a check is about. A rule or ruleset with `scenario NAME` applies only when the "
-                "scenario holds: declared (`--scenario NAME`, or naming a ruleset that declares it), "
-                "else inferred from the facts as each scenario below says; a scenario neither declared "
-                "nor inferable is unknown, so its rules are unknown where they would otherwise fail. "
-                "Rules name scenarios with the `scenario` clause, not as facts.",
+    "scenario holds: declared (`--scenario NAME`, or naming a ruleset that declares it), "
+    "else inferred from the facts as each scenario below says; a scenario neither declared "
+    "nor inferable is unknown, so its rules are unknown where they would otherwise fail. "
+    "Rules name scenarios with the `scenario` clause, not as facts.",
 }
 
 
@@ -143,8 +142,7 @@ def _effective_members(fact: Fact) -> list[tuple[str, str, Mapping[str, Any]]]:
     enum = fact.type.enum
     assert enum is not None
     return [
-        (m.name, fact.member_label(m.name), {**m.origins, **fact.member_values.get(m.name, {})})
-        for m in enum.members
+        (m.name, fact.member_label(m.name), {**m.origins, **fact.member_values.get(m.name, {})}) for m in enum.members
     ]
 
 
@@ -188,8 +186,13 @@ def _fact_section(fact: Fact, level: str = "###", scenario: Scenario | None = No
     if fact.strength is not None:
         rows.append(["Strength", _strength_text(fact)])
     if fact.per_policy:
-        rows.append(["Several policies", "describes each policy: a rule that reads it is decided on each "
-                     "assigned policy's own settings (a fail on any fails; else a pass on one passes)"])
+        rows.append(
+            [
+                "Several policies",
+                "describes each policy: a rule that reads it is decided on each "
+                "assigned policy's own settings (a fail on any fails; else a pass on one passes)",
+            ]
+        )
     rows += _origin_rows(fact) + _scenario_rows(scenario)
     reference = fact.reference or (scenario.reference if scenario is not None else ())
     if reference:
@@ -212,8 +215,12 @@ def _scenario_rows(scenario: Scenario | None) -> list[list[str]]:
     """How a scenario is declared and inferred, as rows of its fact's table."""
     if scenario is None:
         return []
-    rows = [["Declared by", f"`--scenario {scenario.name}`, or naming a ruleset whose header says "
-                            f"`scenario {scenario.name}`"]]
+    rows = [
+        [
+            "Declared by",
+            f"`--scenario {scenario.name}`, or naming a ruleset whose header says `scenario {scenario.name}`",
+        ]
+    ]
     for word, text in (("in scope", scenario.inferred_on), ("out of scope", scenario.inferred_off)):
         if text.strip():
             rows.append([f"Inferred {word} when", _code(" ".join(text.split()))])
@@ -247,8 +254,12 @@ def _strength_text(fact: Fact) -> str:
         return "no value is stronger than another"
     if strength.order in ("higher", "lower"):
         return f"a {strength.order} value is stronger"
-    return _text("; ".join(" < ".join(fact.member_label(v) if isinstance(v, str) else json.dumps(v) for v in chain)
-                           for chain in strength.chains))
+    return _text(
+        "; ".join(
+            " < ".join(fact.member_label(v) if isinstance(v, str) else json.dumps(v) for v in chain)
+            for chain in strength.chains
+        )
+    )
 
 
 def _enum_users(vocabulary: Vocabulary) -> dict[str, list[tuple[Fact, str]]]:
@@ -337,15 +348,13 @@ def render_vocabulary_markdown(vocabulary: Vocabulary) -> str:
         lines += [f"## {_NAMESPACE_TITLES[ns]}", "", _NAMESPACE_INTROS[ns], ""]
         lines += _table(
             ["Fact", "Type", "Intune label"],
-            [
-                [f"[{_code(f.name)}](#{_anchor(_fact_heading(f))})", _type_text(f.type), _text(f.label)]
-                for f in facts
-            ],
+            [[f"[{_code(f.name)}](#{_anchor(_fact_heading(f))})", _type_text(f.type), _text(f.label)] for f in facts],
         )
         lines.append("")
         for fact in facts:
-            lines += _fact_section(fact, scenario=vocabulary.scenarios.get(fact.name.split(".", 1)[1])
-                                   if ns == "scenario" else None)
+            lines += _fact_section(
+                fact, scenario=vocabulary.scenarios.get(fact.name.split(".", 1)[1]) if ns == "scenario" else None
+            )
     if grants:
         lines += _grants_section(grants)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -367,8 +376,9 @@ def _grants_section(grants: Sequence[Any]) -> list[str]:
             f"[{_code(g.roles_fact)}](#{_anchor(_fact_heading_name(g.roles_fact))})",
             f"[{_code(g.permissions_fact)}](#{_anchor(_fact_heading_name(g.permissions_fact))})",
             "<br>".join(_text(p) for p in g.permissions),
-            " ".join(filter(None, [_text(g.description),
-                                   "Reference: " + _references(g.reference) if g.reference else ""])),
+            " ".join(
+                filter(None, [_text(g.description), "Reference: " + _references(g.reference) if g.reference else ""])
+            ),
         ]
         for g in grants
     ]
@@ -447,8 +457,10 @@ def _rule_section(rule: n.Rule, ruleset: n.Ruleset, path: str) -> list[str]:
     rows = [
         ["Kind", _rule_kind(rule)],
         ["Severity", rule.severity],
-        ["Encodes" if rule.sources or not rule.related else "Advice about",
-         _citations(rule.sources or rule.related) or "none"],
+        [
+            "Encodes" if rule.sources or not rule.related else "Advice about",
+            _citations(rule.sources or rule.related) or "none",
+        ],
         ["Scenario", ", ".join(_code(s) for s in rule.scenarios or ruleset.scenarios) or "any"],
         ["Events", ", ".join(str(e) for e in rule.events) or "none"],
     ]
@@ -471,8 +483,11 @@ def _rule_section(rule: n.Rule, ruleset: n.Ruleset, path: str) -> list[str]:
 def _rule_kind(rule: n.Rule) -> str:
     if rule.kind == "note":
         return "note (informational; never fails)"
-    return "advice (the project's advice about the ids it cites, not what they say)" if not rule.sources \
-        and rule.related else "rule"
+    return (
+        "advice (the project's advice about the ids it cites, not what they say)"
+        if not rule.sources and rule.related
+        else "rule"
+    )
 
 
 def _citations(refs: Sequence[str]) -> str:
@@ -514,26 +529,57 @@ def render_requirements_markdown(rulesets: Sequence[ShownRuleset]) -> str:
         "## Documents",
         "",
     ]
-    lines += _table(["Id", "Document", "Published"], [
-        [_code(d.id), f"[{_text(d.title)}]({d.url})" if d.url else _text(d.title),
-         _text(", ".join(p for p in (d.publisher, d.date) if p))]
-        for d in documents
-    ])
+    lines += _table(
+        ["Id", "Document", "Published"],
+        [
+            [
+                _code(d.id),
+                f"[{_text(d.title)}]({d.url})" if d.url else _text(d.title),
+                _text(", ".join(p for p in (d.publisher, d.date) if p)),
+            ]
+            for d in documents
+        ],
+    )
     lines += ["", "## Requirements of the Intune BitLocker page", ""]
-    lines += _table(["Id", "Area", "Requirement", "Encoded by", "Advice", "Deviation"], [
-        [_link_id(c.requirement.id), c.requirement.area, _text(c.requirement.title), _rule_links(c.rules),
-         _rule_links(c.advice), "yes" if c.requirement.deviation else ""]
-        for c in table if c.requirement.kind == "requirement"
-    ])
+    lines += _table(
+        ["Id", "Area", "Requirement", "Encoded by", "Advice", "Deviation"],
+        [
+            [
+                _link_id(c.requirement.id),
+                c.requirement.area,
+                _text(c.requirement.title),
+                _rule_links(c.rules),
+                _rule_links(c.advice),
+                "yes" if c.requirement.deviation else "",
+            ]
+            for c in table
+            if c.requirement.kind == "requirement"
+        ],
+    )
     lines += ["", "## Documented failure causes", ""]
-    lines += _table(["Id", "Events", "Cause", "Documents", "Encoded by", "Advice"], [
-        [_link_id(c.requirement.id), c.requirement.area.removeprefix("events "), _text(c.requirement.title),
-         ", ".join(_code(d) for d in c.requirement.documents), _rule_links(c.rules), _rule_links(c.advice)]
-        for c in table if c.requirement.kind == "cause"
-    ])
-    lines += ["", "## How each item is encoded", "",
-              "Each item's words, then every rule that encodes it or gives advice about it, with the",
-              "scenario it applies in and its conditions as written, then any deviation.", ""]
+    lines += _table(
+        ["Id", "Events", "Cause", "Documents", "Encoded by", "Advice"],
+        [
+            [
+                _link_id(c.requirement.id),
+                c.requirement.area.removeprefix("events "),
+                _text(c.requirement.title),
+                ", ".join(_code(d) for d in c.requirement.documents),
+                _rule_links(c.rules),
+                _rule_links(c.advice),
+            ]
+            for c in table
+            if c.requirement.kind == "cause"
+        ],
+    )
+    lines += [
+        "",
+        "## How each item is encoded",
+        "",
+        "Each item's words, then every rule that encodes it or gives advice about it, with the",
+        "scenario it applies in and its conditions as written, then any deviation.",
+        "",
+    ]
     for c in table:
         lines += _encoding_section(c, rules)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -546,8 +592,7 @@ def _definitions_used(ruleset: n.Ruleset, *exprs: n.Expr | None) -> list[tuple[s
     stack = [e for e in exprs if e is not None]
     while stack:
         node = stack.pop()
-        if isinstance(node, n.Name) and len(node.path) == 1 and node.path[0] in defined \
-                and node.path[0] not in found:
+        if isinstance(node, n.Name) and len(node.path) == 1 and node.path[0] in defined and node.path[0] not in found:
             found[node.path[0]] = defined[node.path[0]]
             stack.append(defined[node.path[0]])
         stack.extend(n.children(node))
@@ -562,17 +607,24 @@ def _rule_links(cited: Sequence[str]) -> str:
     return ", ".join(ref.split("/", 1)[1] for ref in cited)
 
 
-def _encoding_section(c, rules) -> list[str]:
+def _encoding_section(c: Coverage, rules: Mapping[str, tuple[n.Rule, n.Ruleset]]) -> list[str]:
     item = c.requirement
     lines = [f"### {item.id}", "", f"*{_text(item.title)}*" + (f" ({_text(item.area)})" if item.area else ""), ""]
     for word, cited in (("Encoded by", c.rules), ("Advice", c.advice)):
         for ref in cited:
             rule, ruleset = rules[ref.split("/", 1)[1]]
             scenario = ", ".join(rule.scenarios or ruleset.scenarios) or "any"
-            caveat = " Disputed: a failure is reported as unknown." if rule.disputed else \
-                " Unconfirmed: a pass is reported as unknown." if rule.unconfirmed else ""
-            lines.append(f"- {word} **{rule.id}** ({rule.kind if rule.kind == 'note' else rule.severity}; "
-                         f"scenario: {scenario}): {_text(rule.title)}.{caveat}")
+            caveat = (
+                " Disputed: a failure is reported as unknown."
+                if rule.disputed
+                else " Unconfirmed: a pass is reported as unknown."
+                if rule.unconfirmed
+                else ""
+            )
+            lines.append(
+                f"- {word} **{rule.id}** ({rule.kind if rule.kind == 'note' else rule.severity}; "
+                f"scenario: {scenario}): {_text(rule.title)}.{caveat}"
+            )
             if rule.applicability is not None:
                 lines.append(f"  Applies when `{print_expr(rule.applicability)}`.")
             for requirement in rule.requirements:
@@ -598,6 +650,9 @@ class ShownRuleset(NamedTuple):
 
 
 __all__ = [
-    "COMMANDS", "ShownRuleset", "render_requirements_markdown", "render_rulesets_markdown",
+    "COMMANDS",
+    "ShownRuleset",
+    "render_requirements_markdown",
+    "render_rulesets_markdown",
     "render_vocabulary_markdown",
 ]

@@ -49,14 +49,36 @@ class Coverage:
 def load_requirements() -> tuple[Requirement, ...]:
     """The shipped list (``rulesets/requirements.toml``): requirements, then causes, then documents."""
     data = tomllib.loads((rulesets_dir() / "requirements.toml").read_text(encoding="utf-8"))
-    items = [Requirement(r["id"], "requirement", r["area"], r["title"], (r["document"],), r.get("deviation", ""))
-             for r in data["requirements"]]
-    items += [Requirement(c["id"], "cause", f"events {c['events']}" if c["events"] else "", c["title"],
-                          tuple(c.get("documents", ())), c.get("deviation", ""))
-              for c in data["causes"]]
-    items += [Requirement(d["id"], "document", "document", d["title"], (), "", d.get("url", ""),
-                          d.get("publisher", ""), d.get("date", ""), bool(d.get("third_party", False)))
-              for d in data["documents"]]
+    items = [
+        Requirement(r["id"], "requirement", r["area"], r["title"], (r["document"],), r.get("deviation", ""))
+        for r in data["requirements"]
+    ]
+    items += [
+        Requirement(
+            c["id"],
+            "cause",
+            f"events {c['events']}" if c["events"] else "",
+            c["title"],
+            tuple(c.get("documents", ())),
+            c.get("deviation", ""),
+        )
+        for c in data["causes"]
+    ]
+    items += [
+        Requirement(
+            d["id"],
+            "document",
+            "document",
+            d["title"],
+            (),
+            "",
+            d.get("url", ""),
+            d.get("publisher", ""),
+            d.get("date", ""),
+            bool(d.get("third_party", False)),
+        )
+        for d in data["documents"]
+    ]
     return tuple(items)
 
 
@@ -81,8 +103,9 @@ def citation(ref: str, known: Mapping[str, Requirement] | None = None) -> Citati
 def citations(rulesets: Iterable[n.Ruleset]) -> tuple[Citation, ...]:
     """The citation of every id the rulesets' rules and notes cite (``sources`` and ``related``), once each."""
     known = registry()
-    refs = dict.fromkeys(ref for ruleset in rulesets for rule in ruleset.rules
-                         for ref in (*rule.sources, *rule.related))
+    refs = dict.fromkeys(
+        ref for ruleset in rulesets for rule in ruleset.rules for ref in (*rule.sources, *rule.related)
+    )
     return tuple(citation(ref, known) for ref in refs)
 
 

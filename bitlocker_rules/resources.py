@@ -58,7 +58,7 @@ def shipped_ruleset_paths() -> dict[str, Path]:
 
 def installed_version() -> str:
     """The installed package's version, as its metadata gives it (or says it is not installed)."""
-    from importlib.metadata import PackageNotFoundError, version  # costs start-up time: only when asked
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - costs start-up time: only when asked
 
     try:
         return version("bitlocker-rules")

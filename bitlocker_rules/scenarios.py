@@ -37,15 +37,21 @@ class ScenarioResolver:
     each other.
     """
 
-    def __init__(self, vocabulary: Vocabulary, declared: Mapping[str, str] | None = None,
-                 needed: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, vocabulary: Vocabulary, declared: Mapping[str, str] | None = None, needed: Iterable[str] | None = None
+    ) -> None:
         self.vocabulary = vocabulary
         self.scenarios = vocabulary.scenarios
         self.declared = dict(declared or {})
         _check_declared(self.declared, self.scenarios)
-        self.excluded = {other: f"{self.scenarios[name].label} is declared {why}"
-                         for name, why in self.declared.items() for other in _excluded_by(name, self.scenarios)}
-        self.inferred = [s for s in self.scenarios.values() if s.name not in self.declared and s.name not in self.excluded]
+        self.excluded = {
+            other: f"{self.scenarios[name].label} is declared {why}"
+            for name, why in self.declared.items()
+            for other in _excluded_by(name, self.scenarios)
+        }
+        self.inferred = [
+            s for s in self.scenarios.values() if s.name not in self.declared and s.name not in self.excluded
+        ]
         self.checks = _inference_ruleset(self.inferred, vocabulary)
         self.interpreter = Interpreter(self.checks, vocabulary)
         fixed = {self.scenarios[name].fact: True for name in self.declared}
@@ -56,8 +62,11 @@ class ScenarioResolver:
         wanted = set(self.scenarios) if needed is None else set(needed)
         wanted |= {other for name in wanted for other in _excluded_by(name, self.scenarios)}
         fast = [s for s in self.inferred if s.name in wanted]
-        self._fast = self._full if len(fast) == len(self.inferred) else \
-            _Plan(fast, _inference_ruleset(fast, vocabulary), fixed, self.scenarios)
+        self._fast = (
+            self._full
+            if len(fast) == len(self.inferred)
+            else _Plan(fast, _inference_ruleset(fast, vocabulary), fixed, self.scenarios)
+        )
 
     def excluded_by(self, name: str) -> set[str]:
         """The scenarios that cannot hold with ``name`` (exclusion goes both ways)."""
@@ -72,8 +81,9 @@ class ScenarioResolver:
         """The scenario facts the rules read that are known for ``values`` (an unknown one is left out)."""
         return self._fast.known(values)
 
-    def records(self, values: Mapping[str, Any], origins: Mapping[str, Origins] | None = None,
-                ) -> tuple[ScenarioRecord, ...]:
+    def records(
+        self, values: Mapping[str, Any], origins: Mapping[str, Origins] | None = None
+    ) -> tuple[ScenarioRecord, ...]:
         """Every scenario with its state and how it was decided, for a report."""
         given = {s.fact: values[s.fact] for s in self.scenarios.values() if s.fact in values}
         known = {**given, **self._full.known(values)}
@@ -83,27 +93,35 @@ class ScenarioResolver:
         """Where each known scenario fact came from, as a reason's source: how it was decided."""
         return {r.fact: (ValueOrigin(note=r.provenance()),) for r in self.records(values) if r.holds is not None}
 
-    def _record(self, s: Scenario, values, known: Mapping[str, bool], origins: Mapping[str, Origins],
-                ) -> ScenarioRecord:
+    def _record(
+        self, s: Scenario, values: Mapping[str, Any], known: Mapping[str, bool], origins: Mapping[str, Origins]
+    ) -> ScenarioRecord:
         record = ScenarioRecord(s.name, s.label, s.fact, known.get(s.fact), "unknown", "")
         if s.name in self.declared:
             return _evolve(record, "declared", self.declared[s.name])
         if s.name in self.excluded:
             return _evolve(record, "excluded", self.excluded[s.name])
         if s.fact in values:
-            return ScenarioRecord(s.name, s.label, s.fact, bool(values[s.fact]), "declared",
-                                  f"in the input ({origins_text(origins[s.fact])})" if origins.get(s.fact)
-                                  else "in the input")
+            return ScenarioRecord(
+                s.name,
+                s.label,
+                s.fact,
+                bool(values[s.fact]),
+                "declared",
+                f"in the input ({origins_text(origins[s.fact])})" if origins.get(s.fact) else "in the input",
+            )
         index = self.inferred.index(s)
         if record.holds is True:
             return _evolve(record, "inferred", self._because(2 * index, values))
         if record.holds is False:
-            if self.codes(values)[2 * index + 1] == _TRUE:
+            codes = self.codes
+            assert codes is not None, "a scenario is inferred, so its conditions are compiled"
+            if codes(values)[2 * index + 1] == _TRUE:
                 return _evolve(record, "inferred", self._because(2 * index + 1, values))
             return _evolve(record, "excluded", self._excluding(s, known))
         return _evolve(record, "unknown", self._unknown_because(index, values))
 
-    def _because(self, index: int, values) -> str:
+    def _because(self, index: int, values: Mapping[str, Any]) -> str:
         """The conditions that made inference condition ``index`` true, in the admin's words."""
         rule = self.checks.rules[index]
         _, reasons = self.interpreter.decide(rule.requirements[0], values, {})
@@ -111,13 +129,16 @@ class ScenarioResolver:
 
     def _excluding(self, s: Scenario, known: Mapping[str, bool]) -> str:
         excluding = self.excluded_by(s.name)
-        return " and ".join(f"{o.label} is in scope" for o in self.scenarios.values()
-                            if o.name in excluding and known.get(o.fact) is True)
+        return " and ".join(
+            f"{o.label} is in scope"
+            for o in self.scenarios.values()
+            if o.name in excluding and known.get(o.fact) is True
+        )
 
-    def _unknown_because(self, index: int, values) -> str:
+    def _unknown_because(self, index: int, values: Mapping[str, Any]) -> str:
         """Why neither inference condition decided: the facts they would need."""
         missing: dict[str, None] = {}
-        for rule in self.checks.rules[2 * index: 2 * index + 2]:
+        for rule in self.checks.rules[2 * index : 2 * index + 2]:
             _, reasons = self.interpreter.decide(rule.requirements[0], values, {})
             missing.update((_phrase(c), None) for c in reasons if c.status is Status.UNKNOWN or c.missing)
         return "; ".join(missing) or "nothing in the input shows it"
@@ -127,8 +148,9 @@ class _Plan:
     """What inferring a set of scenarios reads for every device, computed once: the compiled
     conditions (two per scenario: in scope, out of scope) and who excludes whom."""
 
-    def __init__(self, inferred: list[Scenario], checks: n.Ruleset, fixed: dict[str, bool],
-                 scenarios: Mapping[str, Scenario]) -> None:
+    def __init__(
+        self, inferred: list[Scenario], checks: n.Ruleset, fixed: dict[str, bool], scenarios: Mapping[str, Scenario]
+    ) -> None:
         self.codes = compile_ruleset(checks) if inferred else None
         self.fixed = fixed
         on = {s.name: (2 * i, s.fact) for i, s in enumerate(inferred)}
@@ -171,13 +193,24 @@ def declared_by_rulesets(rulesets: Iterable[n.Ruleset], why: str = "with --rules
 
 
 def _check_declared(declared: Mapping[str, str], scenarios: Mapping[str, Scenario]) -> None:
-    problems = [Diagnostic("I601", f"unknown scenario `{name}`",
-                           help=suggest(name, scenarios) or "scenarios: " + ", ".join(scenarios))
-                for name in declared if name not in scenarios]
+    problems = [
+        Diagnostic(
+            "I601", f"unknown scenario `{name}`", help=suggest(name, scenarios) or "scenarios: " + ", ".join(scenarios)
+        )
+        for name in declared
+        if name not in scenarios
+    ]
     if not problems:
-        problems += [Diagnostic("I602", f"scenarios `{a}` ({declared[a]}) and `{b}` ({declared[b]}) exclude each other",
-                                help="declare one of them")
-                     for a in declared for b in declared if a < b and b in _excluded_by(a, scenarios)]
+        problems += [
+            Diagnostic(
+                "I602",
+                f"scenarios `{a}` ({declared[a]}) and `{b}` ({declared[b]}) exclude each other",
+                help="declare one of them",
+            )
+            for a in declared
+            for b in declared
+            if a < b and b in _excluded_by(a, scenarios)
+        ]
     if problems:
         raise InputError(problems)
 
@@ -209,7 +242,7 @@ def _parsed_inference(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Rul
     for s in inferred:
         for side, text in (("on", s.inferred_on), ("off", s.inferred_off)):
             where = f"{vocabulary.origin}: scenarios.{s.name}.inferred_{side}"
-            expr = n.Const(False)
+            expr: n.Expr = n.Const(False)
             if text.strip():
                 expr = check_condition(parse_condition(text, where), vocabulary, SourceText(text, where))
             rules.append(n.Rule(f"scenario-{s.name}-{side}", f"{s.label}: inferred {side}", requirements=(expr,)))

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import Pattern
+from lark.tree import Meta
 
 from . import nodes as n
 from .errors import Diagnostic, RulesError, suggest
@@ -68,14 +72,17 @@ def parse_ruleset(text: str, name: str = "<string>") -> n.Ruleset:
     text = text.removeprefix("\ufeff")  # editors on Windows may start a file with a BOM
     source = SourceText(text, name)
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
-        raise RulesError([Diagnostic("E001", f"rule file is larger than {MAX_TEXT_BYTES} bytes",
-                                     source=source, span=Span(0, 0))])
+        raise RulesError(
+            [Diagnostic("E001", f"rule file is larger than {MAX_TEXT_BYTES} bytes", source=source, span=Span(0, 0))]
+        )
     ruleset, _ = _build(source, "start")  # the ruleset carries its problems for the checker
     return ruleset
 
 
-def _build(source: SourceText, start: str):
-    """Parse ``source`` from the grammar rule ``start`` and build its nodes, with the problems found."""
+def _build(source: SourceText, start: str) -> tuple[Any, list[Diagnostic]]:
+    """Parse ``source`` from the grammar rule ``start`` and build its nodes, with the problems found.
+    The nodes are a ``Ruleset`` from ``start``, an expression from ``condition_only`` (lark's
+    transform is untyped)."""
     try:
         tree = _parser().parse(source.text, start=start)
     except UnexpectedInput as exc:
@@ -92,48 +99,62 @@ def _check_nesting(tree: Tree, source: SourceText) -> None:
         node, depth = stack.pop()
         if depth > MAX_NESTING:
             span = Span(node.meta.start_pos, node.meta.end_pos) if not node.meta.empty else None
-            raise RulesError([
-                Diagnostic(
-                    "E002", f"expression nested deeper than {MAX_NESTING} levels",
-                    source=source, span=span, help="split it into named definitions with `define`",
-                )
-            ])
+            raise RulesError(
+                [
+                    Diagnostic(
+                        "E002",
+                        f"expression nested deeper than {MAX_NESTING} levels",
+                        source=source,
+                        span=span,
+                        help="split it into named definitions with `define`",
+                    )
+                ]
+            )
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
 def _syntax_diagnostic(exc: UnexpectedInput, source: SourceText) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
-        char = source.text[exc.pos_in_stream]
+        # lark declares pos_in_stream None on the base class; the lexer's error sets its position.
+        position = cast(int, exc.pos_in_stream)
+        char = source.text[position]
         return Diagnostic(
-            "E101", f"unexpected character {char!r}",
-            source=source, span=Span(exc.pos_in_stream, exc.pos_in_stream + 1),
+            "E101",
+            f"unexpected character {char!r}",
+            source=source,
+            span=Span(position, position + 1),
             help=_expected(exc.allowed),
         )
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         end = len(source.text.rstrip())
         return Diagnostic(
-            "E102", "unexpected end of file",
-            source=source, span=Span(max(0, end - 1), end), help=_expected(exc.expected),
+            "E102",
+            "unexpected end of file",
+            source=source,
+            span=Span(max(0, end - 1), end),
+            help=_expected(exc.expected),
         )
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
     expected = exc.accepts or exc.expected
     return Diagnostic(
-        "E103", f"unexpected `{token}`",
-        source=source, span=Span(token.start_pos, token.end_pos),
+        "E103",
+        f"unexpected `{token}`",
+        source=source,
+        span=Span(token.start_pos, token.end_pos),
         help=_keyword_hint(str(token), expected) or _expected(expected),
     )
 
 
-def _keyword_hint(word: str, expected) -> str | None:
-    """"did you mean `require`?" when a name is a near miss of a keyword that fits here."""
+def _keyword_hint(word: str, expected: Collection[str]) -> str | None:
+    """ "did you mean `require`?" when a name is a near miss of a keyword that fits here."""
     patterns = {t.name: t.pattern for t in _parser().terminals}
     keywords = [patterns[name].value for name in expected if name in patterns and patterns[name].type == "str"]
     hint = suggest(word, [k for k in keywords if k.isalpha()])
     return f"{hint} ({_expected(expected)})" if hint else None
 
 
-def _expected(names) -> str | None:
+def _expected(names: Collection[str] | None) -> str | None:
     if not names:
         return None
     patterns = {t.name: t.pattern for t in _parser().terminals}
@@ -143,7 +164,7 @@ def _expected(names) -> str | None:
     return "expected " + (words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1])
 
 
-def _terminal_word(name: str, patterns) -> str:
+def _terminal_word(name: str, patterns: Mapping[str, Pattern]) -> str:
     if name in _TERMINAL_WORDS:
         return _TERMINAL_WORDS[name]
     pattern = patterns.get(name)
@@ -152,15 +173,17 @@ def _terminal_word(name: str, patterns) -> str:
     return name.lower()
 
 
-def _span(meta) -> Span | None:
+def _span(meta: Meta) -> Span | None:
     return None if meta.empty else Span(meta.start_pos, meta.end_pos)
 
 
 def _token_span(token: Token) -> Span:
+    # The lexer gives every token it makes its position; lark types them Optional for tokens made by hand.
+    assert token.start_pos is not None and token.end_pos is not None, "a token without a position"
     return Span(token.start_pos, token.end_pos)
 
 
-def _refs(tokens) -> tuple[str, ...]:
+def _refs(tokens: Iterable[Token]) -> tuple[str, ...]:
     """Source ids as written: a quoted one without its quotes."""
     return tuple(unescape(str(t)) if t.type == "STRING" else str(t) for t in tokens)
 
@@ -193,8 +216,16 @@ class _Builder(Transformer):
         rules = tuple(i for i in items if isinstance(i, n.Rule))
         spans = {"scenarios": scenarios[2]} if scenarios else {}
         return n.Ruleset(
-            rs_id, title, origin, definitions, rules=rules, scenarios=scenarios[1] if scenarios else (),
-            span=_span(meta), spans=spans, text=self.source, problems=tuple(self.problems),
+            rs_id,
+            title,
+            origin,
+            definitions,
+            rules=rules,
+            scenarios=scenarios[1] if scenarios else (),
+            span=_span(meta),
+            spans=spans,
+            text=self.source,
+            problems=tuple(self.problems),
         )
 
     def condition_only(self, meta, children):
@@ -234,8 +265,13 @@ class _Builder(Transformer):
                 continue
             if clause_kind in fields:
                 self.problems.append(
-                    Diagnostic("E201", f"`{_KEYWORD.get(clause_kind, clause_kind)}` is given twice in {kind} {rule_id}",
-                               source=self.source, span=span, help="keep one of them")
+                    Diagnostic(
+                        "E201",
+                        f"`{_KEYWORD.get(clause_kind, clause_kind)}` is given twice in {kind} {rule_id}",
+                        source=self.source,
+                        span=span,
+                        help="keep one of them",
+                    )
                 )
             fields[clause_kind] = value
             spans[clause_kind] = span
@@ -337,12 +373,13 @@ class _Builder(Transformer):
     def decimal(self, meta, children):
         return n.Literal(self.number(children[0], float), "decimal", span=_span(meta))
 
-    def number(self, token: Token, kind):
+    def number(self, token: Token, kind: type[int] | type[float]) -> int | float:
         """A number literal; absurdly large ones are a diagnostic, not a crash or infinity."""
         value = kind(token) if len(token) <= _MAX_DIGITS else math.inf
         if value == math.inf:
-            self.problems.append(Diagnostic("E104", "this number is too large",
-                                            source=self.source, span=_token_span(token)))
+            self.problems.append(
+                Diagnostic("E104", "this number is too large", source=self.source, span=_token_span(token))
+            )
             return kind(0)
         return value
 
@@ -354,4 +391,3 @@ class _Builder(Transformer):
 
     def false(self, meta, children):
         return n.Literal(False, "bool", span=_span(meta))
-

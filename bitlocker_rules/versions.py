@@ -32,8 +32,10 @@ def parse_windows_version(raw: object, releases: Mapping[str, WindowsVersion]) -
     if isinstance(raw, WindowsVersion):
         return raw
     if not isinstance(raw, (str, int)):
-        raise ValueError("a Windows version: a build number (17763), a dotted version (10.0.17763.1) "
-                         "or a release name (1809, 21H2, Windows 11)")
+        raise ValueError(
+            "a Windows version: a build number (17763), a dotted version (10.0.17763.1) "
+            "or a release name (1809, 21H2, Windows 11)"
+        )
     text = str(raw).strip()
     release = _release(text, releases)
     if release is not None:

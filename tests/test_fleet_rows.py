@@ -214,6 +214,14 @@ def test_an_unterminated_quote_does_not_swallow_the_rest_of_the_file(tmp_path, e
                                      "after it are read as rows"}
 
 
+@pytest.mark.parametrize("text", ['deviceName,os_version\nA,22H2\n"B,22H2\n', '"deviceName,os_version\n'])
+def test_a_quote_opened_on_the_last_line_is_that_rows_error(tmp_path, text):
+    path = tmp_path / "fleet.csv"
+    path.write_text(text)  # no line after it to take (the header's own, or a device's): was a TypeError
+    number = text.count("\n")
+    assert bad(rows_of(path)) == {number: f"row {number}: a quote opened on this line is not closed before the file ends"}
+
+
 def test_blank_csv_rows_are_reported_not_devices(tmp_path):
     path = tmp_path / "fleet.csv"
     path.write_text("deviceName,os_version\nA,22H2\n,\n\n  \nB,22H2\n")

@@ -18,6 +18,7 @@ from .status import EXIT_CRASH, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_UND
 
 if TYPE_CHECKING:
     import argparse
+    from types import TracebackType
 
     from .parser import FORMATS, build_parser
 
@@ -36,16 +37,26 @@ _COMMANDS = {
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 
-__all__ = ["EXIT_CRASH", "EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_PASS", "EXIT_UNDECIDED", "EXIT_USAGE", "FORMATS",
-           "build_parser", "main"]
+__all__ = [
+    "EXIT_CRASH",
+    "EXIT_FAIL",
+    "EXIT_INTERRUPTED",
+    "EXIT_PASS",
+    "EXIT_UNDECIDED",
+    "EXIT_USAGE",
+    "FORMATS",
+    "build_parser",
+    "main",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = None
     try:
-        from ..errors import BitLockerRulesError
-        from .parser import build_parser
+        # Imported inside the handlers: Ctrl-C while the package loads is an interruption, not a traceback.
+        from ..errors import BitLockerRulesError  # noqa: PLC0415 - see above
+        from .parser import build_parser  # noqa: PLC0415 - see above
     except KeyboardInterrupt:
         return _interrupted()
     try:
@@ -66,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .inputs import usage_problem  # the command line's files, checked before anything is read
-    from .output import usage_error
+    # Imported once the command line is parsed, inside main's handlers (see the module's imports).
+    from .inputs import usage_problem  # noqa: PLC0415 - see above
+    from .output import usage_error  # noqa: PLC0415 - see above
 
     problem = usage_problem(args)
     if problem:
@@ -79,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
 def __getattr__(name: str) -> Any:
     """``FORMATS`` and ``build_parser``, imported on first use (see the module's imports)."""
     if name in ("FORMATS", "build_parser"):
-        from . import parser
+        from . import parser  # noqa: PLC0415 - on first use only: the parser reads the vocabulary
 
         return getattr(parser, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -92,20 +104,22 @@ def _interrupted() -> int:
 
 def _crashed(exc: BaseException, args: argparse.Namespace | None) -> int:
     """An error no code path expected: one line, the traceback only with --debug; exit 3."""
-    import traceback
+    import traceback  # noqa: PLC0415 - only a crash pays for it
 
-    from ..errors import clip
+    from ..errors import clip  # noqa: PLC0415 - only a crash pays for it
 
     if getattr(args, "debug", False):
         _say("".join(traceback.format_exception(exc)).rstrip())
-    _say(f"bitlocker-rules: internal error ({type(exc).__name__}: {clip(str(exc), 160)}). This is a bug; "
-         f"please report it at {REPORT_BUGS} with the command you ran"
-         + ("" if getattr(args, "debug", False) else " and the output of the same command with --debug"))
+    _say(
+        f"bitlocker-rules: internal error ({type(exc).__name__}: {clip(str(exc), 160)}). This is a bug; "
+        f"please report it at {REPORT_BUGS} with the command you ran"
+        + ("" if getattr(args, "debug", False) else " and the output of the same command with --debug")
+    )
     return EXIT_CRASH
 
 
 def _say(text: str) -> None:
-    from .output import say
+    from .output import say  # noqa: PLC0415 - a Ctrl-C before anything was loaded still says so
 
     with _quiet_failures():
         say(text)
@@ -117,13 +131,14 @@ class _quiet_failures:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, value, tb) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> bool:
         return kind is not None and issubclass(kind, OSError)
 
 
 def _flush() -> None:
-    from ..errors import BitLockerRulesError
-    from .output import flush_standard_output
+    # Loaded by the command already; imported here so importing this module loads nothing else.
+    from ..errors import BitLockerRulesError  # noqa: PLC0415 - see above
+    from .output import flush_standard_output  # noqa: PLC0415 - see above
 
     try:
         flush_standard_output()

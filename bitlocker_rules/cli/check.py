@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import attrs
 
 from ..engine import Engine
 from ..errors import Diagnostic, InputError
 from ..facts import Facts, merge_facts
-from ..importers import load_devices, load_policies
+from ..importers import ImportedDevice, ImportedPolicy, load_devices, load_policies
 from ..outcome import InputRecord, Report, RuleTurnOff, SuggestedChange
 from ..report import render_device  # the renderer of the format asked for loads on first use
 from .output import STANDARD_STREAM, say, usage_error, wants_colour, write_output
 from .parser import declared_scenarios
+
+if TYPE_CHECKING:
+    from ..analysis import Prerequisite, SettingChange
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -34,8 +39,11 @@ def run_check(args: argparse.Namespace) -> int:
         # A terminal's own width; a file or a pipe gets the renderer's fixed one, so saved reports are stable.
         width = shutil.get_terminal_size().columns if to_terminal else None
         colour = wants_colour(args.color, to_terminal) and args.format == "text"
-        write_output(render_device(report, args.format, colour=colour, verbose=args.verbose, width=width),
-                     args.output, colour=colour)
+        write_output(
+            render_device(report, args.format, colour=colour, verbose=args.verbose, width=width),
+            args.output,
+            colour=colour,
+        )
     return report.exit_code(args.fail_on)
 
 
@@ -48,7 +56,7 @@ def _with_fix(report: Report, engine: Engine, facts: Facts) -> tuple[Report, str
     """Attach the repair: the smallest policy change that makes the failing rules pass without
     weakening the policy, the device prerequisites, and apart the changes that would only
     turn a rule off. With it, why no fix is attached ("" when one is, or none is needed)."""
-    from .. import analysis  # loaded only when a rule failed
+    from .. import analysis  # noqa: PLC0415 - loaded only when a rule failed
 
     # A rule decided per policy is not repaired on the merged settings: its fix is in the
     # policy that failed it (the reasons name it), which a merged view cannot express.
@@ -57,18 +65,22 @@ def _with_fix(report: Report, engine: Engine, facts: Facts) -> tuple[Report, str
     if not failing:
         return report, ""
     try:  # every rule is read: those that pass must keep passing
-        result = analysis.repair(engine.rulesets, engine.vocabulary, analysed(engine, facts), targets=failing,
-                                 timeout=FIX_TIMEOUT)
+        result = analysis.repair(
+            engine.rulesets, engine.vocabulary, analysed(engine, facts), targets=failing, timeout=FIX_TIMEOUT
+        )
     except analysis.Undecided:
-        return report, (f"the smallest change was not found within {FIX_TIMEOUT:g} s "
-                        "(`bitlocker-rules repair` searches longer: --timeout)")
+        return report, (
+            f"the smallest change was not found within {FIX_TIMEOUT:g} s "
+            "(`bitlocker-rules repair` searches longer: --timeout)"
+        )
     except analysis.AnalysisError as exc:  # no fix rather than a guess
         return report, f"the rules cannot be analysed exactly ({exc.diagnostics[0].message})"
     changes = tuple(_suggested(c) for c in result.changes)
     prerequisites = tuple(f"{p.rule} {p.title}: " + "; ".join(_needs(p)) for p in result.prerequisites)
     turn_off = tuple(RuleTurnOff(t.rule, t.title, tuple(_suggested(c) for c in t.changes)) for t in result.turn_off)
-    return attrs.evolve(report, suggested_changes=changes, device_prerequisites=prerequisites,
-                        turn_off_changes=turn_off), ""
+    return attrs.evolve(
+        report, suggested_changes=changes, device_prerequisites=prerequisites, turn_off_changes=turn_off
+    ), ""
 
 
 def analysed(engine: Engine, facts: Facts) -> Facts:
@@ -77,12 +89,12 @@ def analysed(engine: Engine, facts: Facts) -> Facts:
     return attrs.evolve(facts, values=engine.resolved(facts.table))
 
 
-def _suggested(change) -> SuggestedChange:
+def _suggested(change: SettingChange) -> SuggestedChange:
     """An analyser's SettingChange as a report's SuggestedChange."""
     return SuggestedChange(change.fact, change.label, change.old, change.new)
 
 
-def _needs(prerequisite) -> list[str]:
+def _needs(prerequisite: Prerequisite) -> list[str]:
     """What the device lacks, in the evaluator's words (or the value it would need)."""
     failing = [c.sentence() for c in prerequisite.conditions if c.status.value != "pass"]
     return failing or [f"{label} must be {shown}" for _, label, shown in prerequisite.needed]
@@ -92,21 +104,30 @@ def read_inputs(args: argparse.Namespace, engine: Engine) -> tuple[Facts, tuple[
     """The merged facts of every --policy and --device file, and what each file was."""
     policies = [p for path in args.policy for p in load_policies(path, engine.vocabulary)]
     devices = [_one_device(path, engine) for path in args.device]
-    show_notices([*policies, *devices], args)
+    read: list[ImportedPolicy | ImportedDevice] = [*policies, *devices]
+    show_notices(read, args)
     subject = devices[0].name if devices else " + ".join(p.name for p in policies)
     facts = merge_facts([*(p.facts for p in policies), *(d.facts for d in devices)], name=subject)
-    return facts, tuple(InputRecord(item.name, item.origin, item.kind) for item in [*policies, *devices])
+    return facts, tuple(InputRecord(item.name, item.origin, item.kind) for item in read)
 
 
-def _one_device(path: str, engine: Engine):
+def _one_device(path: str, engine: Engine) -> ImportedDevice:
     parts = load_devices(path, engine.vocabulary)
     if len(parts) != 1:
-        raise InputError([Diagnostic("I409", f"{len(parts)} devices in one --device file", file=path,
-                                     help="use --fleet FILE for many devices")])
+        raise InputError(
+            [
+                Diagnostic(
+                    "I409",
+                    f"{len(parts)} devices in one --device file",
+                    file=path,
+                    help="use --fleet FILE for many devices",
+                )
+            ]
+        )
     return parts[0]
 
 
-def show_notices(inputs, args: argparse.Namespace) -> None:
+def show_notices(inputs: Iterable[ImportedPolicy | ImportedDevice], args: argparse.Namespace) -> None:
     """Say what each input was read as and what was skipped: nothing is dropped silently."""
     if args.quiet:
         return

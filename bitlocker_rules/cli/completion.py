@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Iterable
 
 import attrs
 from attrs import frozen
 
-from ..engine import Engine, shipped_vocabulary
+from ..engine import Engine
 from ..resources import shipped_ruleset_paths
+from ..vocabulary import shipped_vocabulary
 from .output import print_out
 from .parser import build_parser
 from .status import EXIT_PASS
@@ -63,9 +65,14 @@ def describe(parser: argparse.ArgumentParser) -> tuple[tuple[Command, ...], tupl
 def _options(parser: argparse.ArgumentParser) -> tuple[Option, ...]:
     actions = [a for a in parser._actions if not isinstance(a, argparse._SubParsersAction)]
     positionals = [a for a in actions if not a.option_strings]
-    return tuple(attrs.evolve(_option(action), position=positionals.index(action) + 1 if action in positionals else 0,
-                              repeats=isinstance(action, argparse._AppendAction) or action.nargs in ("*", "+"))
-                 for action in actions)
+    return tuple(
+        attrs.evolve(
+            _option(action),
+            position=positionals.index(action) + 1 if action in positionals else 0,
+            repeats=isinstance(action, argparse._AppendAction) or action.nargs in ("*", "+"),
+        )
+        for action in actions
+    )
 
 
 def _option(action: argparse.Action) -> Option:
@@ -140,8 +147,10 @@ def _bash_values(option: Option) -> str:
     if option.values == "file":
         return 'COMPREPLY=($(compgen -f -- "$cur"))'
     if option.values == "rules":
-        return (f'COMPREPLY=($(compgen -W {_quoted(option.words)} -- "$cur") '
-                '$(compgen -f -X "!*.rules" -- "$cur") $(compgen -d -- "$cur"))')
+        return (
+            f'COMPREPLY=($(compgen -W {_quoted(option.words)} -- "$cur") '
+            '$(compgen -f -X "!*.rules" -- "$cur") $(compgen -d -- "$cur"))'
+        )
     if option.values == "words":
         return f'COMPREPLY=($(compgen -W {_quoted(option.words)} -- "$cur"))'
     return "COMPREPLY=()"
@@ -151,7 +160,7 @@ def _flags(options: tuple[Option, ...]) -> list[str]:
     return [flag for option in options for flag in option.flags]
 
 
-def _quoted(words) -> str:
+def _quoted(words: Iterable[str]) -> str:
     return shlex.quote(" ".join(words))
 
 
@@ -161,14 +170,27 @@ def _quoted(words) -> str:
 
 def zsh_script(commands: tuple[Command, ...], top: tuple[Option, ...]) -> str:
     """A zsh completion function (``_arguments``), with each option's help as its description."""
-    lines = [f"#compdef {PROGRAM}", f"# zsh completion for {PROGRAM}: save as _{PROGRAM} in a folder of $fpath",
-             "", f"_{PROGRAM.replace('-', '_')}() {{", "    local context state state_descr line", "    typeset -A opt_args",
-             "    _arguments -C \\"]
+    lines = [
+        f"#compdef {PROGRAM}",
+        f"# zsh completion for {PROGRAM}: save as _{PROGRAM} in a folder of $fpath",
+        "",
+        f"_{PROGRAM.replace('-', '_')}() {{",
+        "    local context state state_descr line",
+        "    typeset -A opt_args",
+        "    _arguments -C \\",
+    ]
     lines += [f"        {_zsh_spec(o)} \\" for o in top]
-    lines += ["        '1:command:->command' \\", "        '*::argument:->argument'", "    case $state in",
-              "        command)", "            local -a commands",
-              "            commands=(" + " ".join(_zsh_quote(f"{c.name}:{c.help}") for c in commands) + ")",
-              "            _describe -t commands command commands ;;", "        argument)", "            case $line[1] in"]
+    lines += [
+        "        '1:command:->command' \\",
+        "        '*::argument:->argument'",
+        "    case $state in",
+        "        command)",
+        "            local -a commands",
+        "            commands=(" + " ".join(_zsh_quote(f"{c.name}:{c.help}") for c in commands) + ")",
+        "            _describe -t commands command commands ;;",
+        "        argument)",
+        "            case $line[1] in",
+    ]
     for command in commands:
         specs = [_zsh_spec(o) for o in command.options]
         lines.append(f"                {command.name}) _arguments " + " ".join(specs) + " ;;")
@@ -178,17 +200,25 @@ def zsh_script(commands: tuple[Command, ...], top: tuple[Option, ...]) -> str:
 
 def _zsh_spec(option: Option) -> str:
     description = option.help.replace("[", "(").replace("]", ")").replace(":", " ")
-    action = {"none": "", "file": ":file:_files", "any": ":value: ",
-              "words": f":value:({' '.join(option.words)})" if not option.notes else
-                       ":value:((" + " ".join(f'{w}\\:"{_zsh_note(n)}"' for w, n in zip(option.words, option.notes)) + "))",
-              "rules": f":ruleset:{{_alternative 'names:ruleset:({' '.join(option.words)})' "
-                       "'files:rules file:_files -g \"*.rules\"'}"}
+    action = {
+        "none": "",
+        "file": ":file:_files",
+        "any": ":value: ",
+        "words": f":value:({' '.join(option.words)})"
+        if not option.notes
+        else ":value:((" + " ".join(f'{w}\\:"{_zsh_note(n)}"' for w, n in zip(option.words, option.notes)) + "))",
+        "rules": f":ruleset:{{_alternative 'names:ruleset:({' '.join(option.words)})' "
+        "'files:rules file:_files -g \"*.rules\"'}",
+    }
     if not option.flags:
         return _zsh_quote(f"{'*' if option.repeats else option.position}{action[option.values] or ':value: '}")
     repeat = "*" if option.repeats else ""
     flags = option.flags[0] if len(option.flags) == 1 else "{" + ",".join(option.flags) + "}"
-    return repeat + (_zsh_quote(f"{flags}[{description}]{action[option.values]}") if len(option.flags) == 1
-                     else flags + _zsh_quote(f"[{description}]{action[option.values]}"))
+    return repeat + (
+        _zsh_quote(f"{flags}[{description}]{action[option.values]}")
+        if len(option.flags) == 1
+        else flags + _zsh_quote(f"[{description}]{action[option.values]}")
+    )
 
 
 def _zsh_note(text: str) -> str:
@@ -205,9 +235,13 @@ def _zsh_quote(text: str) -> str:
 
 def fish_script(commands: tuple[Command, ...], top: tuple[Option, ...]) -> str:
     """fish ``complete`` lines: the commands first, then each command's options."""
-    lines = [f"# fish completion for {PROGRAM}: save as ~/.config/fish/completions/{PROGRAM}.fish",
-             f"complete -c {PROGRAM} -f"]
-    lines += [f"complete -c {PROGRAM} -n '__fish_use_subcommand' -a {c.name} -d {_fish_quote(c.help)}" for c in commands]
+    lines = [
+        f"# fish completion for {PROGRAM}: save as ~/.config/fish/completions/{PROGRAM}.fish",
+        f"complete -c {PROGRAM} -f",
+    ]
+    lines += [
+        f"complete -c {PROGRAM} -n '__fish_use_subcommand' -a {c.name} -d {_fish_quote(c.help)}" for c in commands
+    ]
     lines += [_fish_line("__fish_use_subcommand", o) for o in top]
     for command in commands:
         condition = f"__fish_seen_subcommand_from {command.name}"
@@ -220,9 +254,15 @@ def _fish_line(condition: str, option: Option) -> str:
     parts = [f"complete -c {PROGRAM} -n {_fish_quote(condition)}"]
     for flag in option.flags:
         parts.append(f"-l {flag[2:]}" if flag.startswith("--") else f"-s {flag[1:]}")
-    parts.append({"none": "", "file": "-r -F", "any": "-x",
-                  "words": f"-x -a {_fish_quote(' '.join(option.words))}",
-                  "rules": f"-r -F -a {_fish_quote(' '.join(option.words))}"}[option.values])
+    parts.append(
+        {
+            "none": "",
+            "file": "-r -F",
+            "any": "-x",
+            "words": f"-x -a {_fish_quote(' '.join(option.words))}",
+            "rules": f"-r -F -a {_fish_quote(' '.join(option.words))}",
+        }[option.values]
+    )
     if option.help:
         parts.append(f"-d {_fish_quote(option.help)}")
     return " ".join(part for part in parts if part)
@@ -230,8 +270,10 @@ def _fish_line(condition: str, option: Option) -> str:
 
 def _fish_noted(condition: str, option: Option) -> list[str]:
     """One line per word, so each has its own description (a rule id and its title)."""
-    return [f"complete -c {PROGRAM} -n {_fish_quote(condition)} -x -a {_fish_quote(word)} -d {_fish_quote(note)}"
-            for word, note in zip(option.words, option.notes)]
+    return [
+        f"complete -c {PROGRAM} -n {_fish_quote(condition)} -x -a {_fish_quote(word)} -d {_fish_quote(note)}"
+        for word, note in zip(option.words, option.notes)
+    ]
 
 
 def _fish_quote(text: str) -> str:

@@ -14,7 +14,7 @@ from ..assignments import AssignedPolicies
 from ..facts import Facts
 from ..fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_text, read_fleet
 from ..fleet.job import FleetJob, FleetSetup
-from ..fleet.parallel import WorkerError, usable_cores
+from ..fleet.parallel import Collector, WorkerError, usable_cores
 from ..outcome import InputRecord, at_or_above
 from ..report import fleet_collector, render_fleet
 from .output import jsonl_output, say, show_progress, write_output
@@ -40,25 +40,47 @@ def run_fleet(args: argparse.Namespace) -> int:
     with jsonl_output(args.jsonl) as write:
         encode = json_text if write is not None else None  # each line masked once, where it is written
         if jobs == 1:
-            summary = evaluate_fleet(rows, engine, setup.policy, write=write, progress=progress, reader=fleet_device,
-                                     encode=encode, collect=collector.add if collector is not None else None)
+            summary = evaluate_fleet(
+                rows,
+                engine,
+                setup.policy,
+                write=write,
+                progress=progress,
+                reader=fleet_device,
+                encode=encode,
+                collect=collector.add if collector is not None else None,
+            )
         else:
             try:
-                summary = evaluate_fleet_parallel(rows, jobs, job.engine_and_policy, write=write, progress=progress,
-                                                  reader=fleet_device, encode=encode, collector=collector)
+                summary = evaluate_fleet_parallel(
+                    rows,
+                    jobs,
+                    job.engine_and_policy,
+                    write=write,
+                    progress=progress,
+                    reader=fleet_device,
+                    encode=encode,
+                    collector=collector,
+                )
             except WorkerError as exc:  # the environment failed, not the input: the crash code, one message
                 say(exc.render())
                 return EXIT_CRASH
     if progress:
         print(file=sys.stderr)
     if wanted:
-        write_output(render_fleet(args.format, summary, collector, inputs=inputs, citations=engine.citations,
-                                  verbose=args.verbose), args.output)
+        write_output(
+            render_fleet(
+                args.format, summary, collector, inputs=inputs, citations=engine.citations, verbose=args.verbose
+            ),
+            args.output,
+        )
     if summary.bad_rows:
         return EXIT_USAGE
-    return EXIT_FAIL if any(
-        t.counts["fail"] and at_or_above(t.severity, args.fail_on) for t in summary.rules
-    ) else EXIT_PASS
+    return (
+        EXIT_FAIL
+        if any(t.counts["fail"] and at_or_above(t.severity, args.fail_on) for t in summary.rules)
+        else EXIT_PASS
+    )
 
 
 def _jobs(args: argparse.Namespace) -> int:
@@ -77,7 +99,7 @@ def _inputs(args: argparse.Namespace, setup: FleetSetup) -> tuple[InputRecord, .
     return (*(InputRecord(p.name, p.origin, p.kind) for p in setup.imported), InputRecord("fleet", args.fleet, "fleet"))
 
 
-def _collector(fmt: str, inputs: tuple[InputRecord, ...], setup: FleetSetup):
+def _collector(fmt: str, inputs: tuple[InputRecord, ...], setup: FleetSetup) -> Collector | None:
     """What the report in ``fmt`` gathers beyond the counters (see ``report.fleet_collector``)."""
     # An empty device gives every rule's outcome: the rules SARIF lists, with their titles and fixes.
     rules = setup.engine.evaluate(Facts()).outcomes if fmt == "sarif" else ()

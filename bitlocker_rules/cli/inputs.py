@@ -42,10 +42,15 @@ def fleet_problem(args: argparse.Namespace) -> str | None:
     if jobs < 1:
         return "--jobs must be at least 1"
     if args.jsonl == STANDARD_STREAM and args.output in (None, STANDARD_STREAM) and not args.quiet:
-        return ("--jsonl - and the report would both go to standard output: "
-                "give the report a file with --output FILE, or --quiet")
-    if args.jsonl not in (None, STANDARD_STREAM) and args.output not in (None, STANDARD_STREAM) \
-            and os.path.abspath(args.jsonl) == os.path.abspath(args.output):
+        return (
+            "--jsonl - and the report would both go to standard output: "
+            "give the report a file with --output FILE, or --quiet"
+        )
+    if (
+        args.jsonl not in (None, STANDARD_STREAM)
+        and args.output not in (None, STANDARD_STREAM)
+        and os.path.abspath(args.jsonl) == os.path.abspath(args.output)
+    ):
         return "--jsonl and --output name the same file: the report would replace the device lines"
     if jobs > 1 and STANDARD_STREAM in (*args.policy, args.assignments) and not _workers_forked():
         return "with --jobs above 1, give the policies and assignments as files (each worker reads them)"

@@ -6,19 +6,24 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..engine import load_ruleset, shipped_vocabulary
+from ..engine import load_ruleset
 from ..errors import RulesError
-from ..resources import shipped_ruleset_paths
+from ..resources import installed_version, shipped_ruleset_paths
 from ..scenarios import ScenarioResolver, declared_by_rulesets
+from ..vocabulary import shipped_vocabulary
 from .output import Progress, write_output
-from .parser import declared_scenarios, installed_version
+from .parser import declared_scenarios
 from .status import EXIT_PASS, EXIT_UNDECIDED, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from ..analysis import Finding
 
 
 def run_lint(args: argparse.Namespace) -> int:
     """``lint``: the checker's diagnostics and the analyser's findings over every file given."""
-    from .. import analysis  # only lint, compare and repair need the analyser
+    from .. import analysis  # noqa: PLC0415 - only lint, compare and repair need the analyser
 
     vocabulary = shipped_vocabulary()
     loaded, findings, unreadable = [], [], False
@@ -32,14 +37,21 @@ def run_lint(args: argparse.Namespace) -> int:
     declared = {**(declared_by_rulesets(r.ruleset for r in loaded) if args.paths else {}), **declared_scenarios(args)}
     progress = Progress.on_terminal("lint")
     try:
-        findings += analysis.lint(loaded, vocabulary, assumed=ScenarioResolver(vocabulary, declared).values({}),
-                                  timeout=args.timeout, progress=progress.report)
+        findings += analysis.lint(
+            loaded,
+            vocabulary,
+            assumed=ScenarioResolver(vocabulary, declared).values({}),
+            timeout=args.timeout,
+            progress=progress.report,
+        )
     finally:
         progress.done()
     if args.format == "json":
         text = json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False) + "\n"
     elif args.format == "sarif":
-        text = json.dumps(analysis.findings_to_sarif(findings, installed_version()), indent=2, ensure_ascii=False) + "\n"
+        text = (
+            json.dumps(analysis.findings_to_sarif(findings, installed_version()), indent=2, ensure_ascii=False) + "\n"
+        )
     else:
         text = "\n".join(f.render() for f in findings) + "\n" + _lint_summary(findings, len(loaded))
     write_output(text, args.output)
@@ -84,6 +96,6 @@ def _is_folder(path: str) -> bool:
         return False
 
 
-def _lint_summary(findings, rulesets: int) -> str:
+def _lint_summary(findings: Sequence[Finding], rulesets: int) -> str:
     counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
     return f"{rulesets} ruleset(s) checked: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "\n"

@@ -14,11 +14,12 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 from ..errors import Diagnostic, InputError, escape_controls, redact
+from .status import EXIT_USAGE
 
 STANDARD_STREAM = "-"  # as an --output, standard output; as an input, standard input
 
@@ -46,8 +47,6 @@ def say(text: str) -> None:
 
 def usage_error(command: str, message: str) -> int:
     """Say what is wrong with the command line; the usage exit code."""
-    from .status import EXIT_USAGE
-
     say(f"bitlocker-rules {command}: {message}")
     return EXIT_USAGE
 
@@ -89,7 +88,7 @@ def flush_standard_output() -> None:
 
 
 @contextlib.contextmanager
-def _writing(stream) -> Iterator[None]:
+def _writing(stream: TextIO) -> Iterator[None]:
     """A failure to write standard output (a full disk) is the user's to fix: a clear error, exit 2.
     A closed pipe (``| head``) is not a failure: it goes on up as ``BrokenPipeError``."""
     try:
@@ -99,8 +98,9 @@ def _writing(stream) -> Iterator[None]:
     except OSError as exc:
         if stream is not sys.stdout:
             raise
-        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}",
-                                     file="standard output")]) from None
+        raise InputError(
+            [Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}", file="standard output")]
+        ) from None
 
 
 @contextlib.contextmanager
@@ -113,10 +113,8 @@ def report_stream(path: str | None, *, colour: bool = False) -> Iterator[ShownSt
         yield ShownStream(stream, colour=colour)
 
 
-
-
 @contextlib.contextmanager
-def jsonl_output(path: str | None):
+def jsonl_output(path: str | None) -> Iterator[Callable[[dict | str], None] | None]:
     """A ``write`` callback appending one JSON line per device to ``path``; None when no path."""
     if path is None:
         yield None
@@ -142,8 +140,9 @@ def _written(target: Path) -> Iterator[TextIO]:
         with _replacing(target) as stream:
             yield stream
     except OSError as exc:
-        raise InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}",
-                                     file=str(target))]) from None
+        raise InputError(
+            [Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}", file=str(target))]
+        ) from None
 
 
 @contextlib.contextmanager
@@ -176,15 +175,23 @@ def refuse_overwriting_inputs(output: str | None, inputs: Iterable[str], option:
         return
     for path in inputs:
         if path != STANDARD_STREAM and os.path.exists(path) and os.path.samefile(output, path):
-            raise InputError([Diagnostic(
-                "I008", f"{option} names an input file: the report would overwrite it", file=output,
-                help="write the report to another file")])
+            raise InputError(
+                [
+                    Diagnostic(
+                        "I008",
+                        f"{option} names an input file: the report would overwrite it",
+                        file=output,
+                        help="write the report to another file",
+                    )
+                ]
+            )
 
 
 def show_progress(done: int) -> None:
     """A fleet's progress on a terminal: every thousand devices."""
     if done % 1000 == 0:
         print(f"\r{done} devices", end="", file=sys.stderr, flush=True)
+
 
 class Progress:
     """A one-line status on standard error while lint, compare or repair runs longer than a
@@ -202,7 +209,7 @@ class Progress:
         return cls(command, not quiet and sys.stderr.isatty())
 
     @property
-    def report(self):
+    def report(self) -> Callable[[str], None] | None:
         """What the analysis calls with what it is doing (None when nothing is shown)."""
         return self.show if self.enabled else None
 

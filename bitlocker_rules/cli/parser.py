@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 from ..errors import suggest
 from ..resources import installed_version
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite  # what argparse's own _print_message accepts
 
 FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
 
@@ -15,7 +20,13 @@ FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
 class _VersionAction(argparse.Action):
     """``--version``; the installed version is looked up only when asked (it costs start-up time)."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
         print(f"{parser.prog} {installed_version()}")
         parser.exit()
 
@@ -23,16 +34,20 @@ class _VersionAction(argparse.Action):
 class _Parser(argparse.ArgumentParser):
     """argparse, with its messages shown like every other output (an echoed argument is masked)."""
 
-    def _print_message(self, message: str, file=None) -> None:
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         if message:
-            from .output import shown  # only when printing: building the parser stays light
+            from .output import shown  # noqa: PLC0415 - only when printing: building the parser stays light
 
             (file or sys.stderr).write(shown(message))
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         """A usage error, with "did you mean" for a misspelled option or command."""
         hint = _misspelling_hint(message, self)
         super().error(f"{message}; {hint}" if hint else message)
+
+
+# What ``add_subparsers(parser_class=_Parser)`` returns: argparse names the class privately, typeshed types it so.
+_Subcommands: TypeAlias = "argparse._SubParsersAction[_Parser]"
 
 
 def _misspelling_hint(message: str, parser: argparse.ArgumentParser) -> str | None:
@@ -69,8 +84,11 @@ def format_name(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = _Parser(prog="bitlocker-rules", description="Check Intune BitLocker policies against Windows device facts.",
-                     epilog=f"exit codes: {EXIT_CODES}")
+    parser = _Parser(
+        prog="bitlocker-rules",
+        description="Check Intune BitLocker policies against Windows device facts.",
+        epilog=f"exit codes: {EXIT_CODES}",
+    )
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the installed version and exit")
     _debug_option(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -79,69 +97,118 @@ def build_parser() -> argparse.ArgumentParser:
     _lint_command(sub)
     _compare_command(sub)
     _repair_command(sub)
-    completion = sub.add_parser("completion", help="print a shell completion script (bash, zsh or fish)",
-                                description="Print a completion script for the shell. bash: "
-                                            "`source <(bitlocker-rules completion bash)`; zsh: "
-                                            "`bitlocker-rules completion zsh > ~/.zfunc/_bitlocker-rules`; fish: "
-                                            "`bitlocker-rules completion fish > ~/.config/fish/completions/bitlocker-rules.fish`")
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or fish)",
+        description="Print a completion script for the shell. bash: "
+        "`source <(bitlocker-rules completion bash)`; zsh: "
+        "`bitlocker-rules completion zsh > ~/.zfunc/_bitlocker-rules`; fish: "
+        "`bitlocker-rules completion fish > ~/.config/fish/completions/bitlocker-rules.fish`",
+    )
     completion.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
     _debug_option(completion)
     return parser
 
 
-EXIT_CODES = ("0 every rule passed; 1 a rule failed (or a finding, a conflict, a difference); 2 bad input or "
-              "usage, or an output that cannot be written; 3 an internal error (a bug: please report it) or a "
-              "worker process that died; 4 lint, compare or repair undecided within --timeout; 130 interrupted")
+EXIT_CODES = (
+    "0 every rule passed; 1 a rule failed (or a finding, a conflict, a difference); 2 bad input or "
+    "usage, or an output that cannot be written; 3 an internal error (a bug: please report it) or a "
+    "worker process that died; 4 lint, compare or repair undecided within --timeout; 130 interrupted"
+)
 
 
-def _debug_option(command: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+def _debug_option(command: argparse.ArgumentParser, default: bool | str = argparse.SUPPRESS) -> None:
     # SUPPRESS on the subcommands: their default would otherwise undo a --debug given before the command.
-    command.add_argument("--debug", action="store_true", default=default,
-                         help="on an internal error, show the traceback (secrets still masked)")
+    command.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="on an internal error, show the traceback (secrets still masked)",
+    )
 
 
-def _check_command(sub) -> None:
-    check = sub.add_parser("check", help="evaluate rulesets on a policy and a device, or on a fleet",
-                           epilog=f"exit codes: {EXIT_CODES}")
+def _check_command(sub: _Subcommands) -> None:
+    check = sub.add_parser(
+        "check", help="evaluate rulesets on a policy and a device, or on a fleet", epilog=f"exit codes: {EXIT_CODES}"
+    )
     _rules_option(check)
-    check.add_argument("--policy", action="append", default=[], metavar="FILE",
-                       help="a policy export: Graph endpoint protection, settings catalog, OMA-URI, "
-                            "or the project's JSON (repeatable; several policies are merged; - reads standard input)")
-    check.add_argument("--device", action="append", default=[], metavar="FILE",
-                       help="device facts: Graph managedDevice, encryption report row, recovery keys, "
-                            "CSP status, or the project's JSON (repeatable: parts of one device; - reads standard input)")
+    check.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a policy export: Graph endpoint protection, settings catalog, OMA-URI, "
+        "or the project's JSON (repeatable; several policies are merged; - reads standard input)",
+    )
+    check.add_argument(
+        "--device",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="device facts: Graph managedDevice, encryption report row, recovery keys, "
+        "CSP status, or the project's JSON (repeatable: parts of one device; - reads standard input)",
+    )
     _scenario_option(check)
-    check.add_argument("--fleet", metavar="FILE",
-                       help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream "
-                            "(- reads standard input)")
-    check.add_argument("--jobs", type=int, default=None, metavar="N",
-                       help="with --fleet: use N processes (at most the processors available)")
-    check.add_argument("--jsonl", metavar="FILE",
-                       help="with --fleet: also write each device's result as one JSON line to FILE "
-                            "(- is standard output)")
-    check.add_argument("--assignments", metavar="FILE",
-                       help="with --fleet: which --policy applies to which device or group "
-                            "(default: every policy to every device)")
-    check.add_argument("--format", type=format_name, choices=FORMATS, default="text",
-                       help="text (default; for a terminal), json, markdown, sarif (policy findings located in the "
-                            "input files), junit (test cases) or html (one self-contained page)")
-    check.add_argument("--output", metavar="FILE",
-                       help="write the report here (- is standard output); with --fleet too: the report in "
-                            "--format, each device's JSON line goes to --jsonl")
-    check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                       help="colour the text report: auto (default) colours a terminal unless NO_COLOR is set")
+    check.add_argument(
+        "--fleet",
+        metavar="FILE",
+        help="many devices: JSON Lines, a JSON array or CSV (one device per row), read as a stream "
+        "(- reads standard input)",
+    )
+    check.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --fleet: use N processes (at most the processors available)",
+    )
+    check.add_argument(
+        "--jsonl",
+        metavar="FILE",
+        help="with --fleet: also write each device's result as one JSON line to FILE (- is standard output)",
+    )
+    check.add_argument(
+        "--assignments",
+        metavar="FILE",
+        help="with --fleet: which --policy applies to which device or group (default: every policy to every device)",
+    )
+    check.add_argument(
+        "--format",
+        type=format_name,
+        choices=FORMATS,
+        default="text",
+        help="text (default; for a terminal), json, markdown, sarif (policy findings located in the "
+        "input files), junit (test cases) or html (one self-contained page)",
+    )
+    check.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the report here (- is standard output); with --fleet too: the report in "
+        "--format, each device's JSON line goes to --jsonl",
+    )
+    check.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the text report: auto (default) colours a terminal unless NO_COLOR is set",
+    )
     check.add_argument("--verbose", action="store_true", help="explain passing rules too")
     check.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
     _fail_on_option(check, "a failed rule", "info")
     _debug_option(check)
 
 
-def _rules_commands(sub) -> None:
+def _rules_commands(sub: _Subcommands) -> None:
     rules = sub.add_parser("rules", help="list the shipped rulesets and their rules")
-    rules.add_argument("--rules", action="append", metavar="NAME|FILE",
-                       help="only these rulesets: a shipped name or a .rules file (repeatable)")
-    rules.add_argument("--coverage", action="store_true",
-                       help="list every requirement and failure cause with the rules that encode it")
+    rules.add_argument(
+        "--rules",
+        action="append",
+        metavar="NAME|FILE",
+        help="only these rulesets: a shipped name or a .rules file (repeatable)",
+    )
+    rules.add_argument(
+        "--coverage", action="store_true", help="list every requirement and failure cause with the rules that encode it"
+    )
     _debug_option(rules)
 
     explain = sub.add_parser("explain", help="show a rule's text, sources and the facts it reads")
@@ -150,44 +217,76 @@ def _rules_commands(sub) -> None:
     _debug_option(explain)
 
 
-def _lint_command(sub) -> None:
-    lint = sub.add_parser("lint", help="check rule files: errors, rules that can never pass or fail, "
-                                       "redundant rules, rulesets that contradict each other")
-    lint.add_argument("paths", nargs="*", metavar="NAME|FILE|DIR",
-                      help="rule files, folders of them, or shipped ruleset names (default: every shipped ruleset)")
+def _lint_command(sub: _Subcommands) -> None:
+    lint = sub.add_parser(
+        "lint",
+        help="check rule files: errors, rules that can never pass or fail, "
+        "redundant rules, rulesets that contradict each other",
+    )
+    lint.add_argument(
+        "paths",
+        nargs="*",
+        metavar="NAME|FILE|DIR",
+        help="rule files, folders of them, or shipped ruleset names (default: every shipped ruleset)",
+    )
     _scenario_option(lint)
-    lint.add_argument("--format", type=format_name, choices=("text", "json", "sarif"), default="text",
-                      help="text (default), json, or sarif (for code-scanning tools)")
+    lint.add_argument(
+        "--format",
+        type=format_name,
+        choices=("text", "json", "sarif"),
+        default="text",
+        help="text (default), json, or sarif (for code-scanning tools)",
+    )
     lint.add_argument("--output", metavar="FILE", help="write the findings here (- is standard output)")
     _fail_on_option(lint, "a finding", "warning")
     _timeout_option(lint)
     _debug_option(lint)
 
 
-def _compare_command(sub) -> None:
-    compare = sub.add_parser("compare", help="is ruleset A stricter than, looser than, equivalent to "
-                                             "or incomparable with ruleset B?")
+def _compare_command(sub: _Subcommands) -> None:
+    compare = sub.add_parser(
+        "compare", help="is ruleset A stricter than, looser than, equivalent to or incomparable with ruleset B?"
+    )
     compare.add_argument("a", metavar="A", help="a shipped ruleset name or a .rules file (comma-separate several)")
     compare.add_argument("b", metavar="B", help="the same for the other side")
     _scenario_option(compare)
-    compare.add_argument("--format", type=format_name, choices=("text", "json"), default="text",
-                         help="text (default) or json (the relation and a witness per difference)")
+    compare.add_argument(
+        "--format",
+        type=format_name,
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or json (the relation and a witness per difference)",
+    )
     _timeout_option(compare)
     _debug_option(compare)
 
 
-def _repair_command(sub) -> None:
+def _repair_command(sub: _Subcommands) -> None:
     repair = sub.add_parser("repair", help="the fewest policy settings to change so the rules pass on a device")
     _rules_option(repair)
-    repair.add_argument("--policy", action="append", default=[], metavar="FILE",
-                        help="a policy export, as for check (repeatable; - reads standard input)")
-    repair.add_argument("--device", action="append", default=[], metavar="FILE",
-                        help="device facts, as for check (repeatable; - reads standard input)")
+    repair.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a policy export, as for check (repeatable; - reads standard input)",
+    )
+    repair.add_argument(
+        "--device",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="device facts, as for check (repeatable; - reads standard input)",
+    )
     _scenario_option(repair)
-    repair.add_argument("--fleet", metavar="FILE",
-                        help="instead of one device: the one change that makes the most devices of a fleet pass")
-    repair.add_argument("--format", type=format_name, choices=("text", "json"), default="text",
-                        help="text (default) or json")
+    repair.add_argument(
+        "--fleet",
+        metavar="FILE",
+        help="instead of one device: the one change that makes the most devices of a fleet pass",
+    )
+    repair.add_argument(
+        "--format", type=format_name, choices=("text", "json"), default="text", help="text (default) or json"
+    )
     repair.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
     repair.add_argument("--verbose", action="store_true", help="say what each input was read as")
     _timeout_option(repair)
@@ -195,14 +294,21 @@ def _repair_command(sub) -> None:
 
 
 def _rules_option(command: argparse.ArgumentParser, purpose: str = "the rules to check") -> None:
-    command.add_argument("--rules", action="append", metavar="NAME|FILE",
-                         help=f"{purpose}: a shipped ruleset name or a .rules file "
-                              "(repeatable; default: every shipped ruleset)")
+    command.add_argument(
+        "--rules",
+        action="append",
+        metavar="NAME|FILE",
+        help=f"{purpose}: a shipped ruleset name or a .rules file (repeatable; default: every shipped ruleset)",
+    )
 
 
 def _fail_on_option(command: argparse.ArgumentParser, what: str, default: str) -> None:
-    command.add_argument("--fail-on", choices=("error", "warning", "info"), default=default,
-                         help=f"lowest severity of {what} that makes the exit code 1 (default: {default})")
+    command.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info"),
+        default=default,
+        help=f"lowest severity of {what} that makes the exit code 1 (default: {default})",
+    )
 
 
 # How long lint, compare and repair search before answering "undecided" (exit code 4).
@@ -210,9 +316,13 @@ DEFAULT_TIMEOUT = 30.0
 
 
 def _timeout_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                         help=f"stop searching after this long and answer undecided, exit code 4 "
-                              f"(default: {DEFAULT_TIMEOUT:g})")
+    command.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop searching after this long and answer undecided, exit code 4 (default: {DEFAULT_TIMEOUT:g})",
+    )
 
 
 def _seconds(text: str) -> float:
@@ -230,10 +340,15 @@ def _scenario_option(command: argparse.ArgumentParser) -> None:
     from ..vocabulary import shipped_vocabulary  # noqa: PLC0415 - read when the parser is built, not imported
 
     names = ", ".join(shipped_vocabulary().scenarios)
-    command.add_argument("--scenario", action="append", default=[], metavar="NAME",
-                         help=f"what the check is about ({names}; repeatable). Rules about a scenario "
-                              "apply only in it; undeclared scenarios are inferred from the policies, and "
-                              "naming a scenario's ruleset with --rules declares it")
+    command.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"what the check is about ({names}; repeatable). Rules about a scenario "
+        "apply only in it; undeclared scenarios are inferred from the policies, and "
+        "naming a scenario's ruleset with --rules declares it",
+    )
 
 
 def declared_scenarios(args: argparse.Namespace) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from ..engine import Engine
 from ..errors import BitLockerRulesError
@@ -16,11 +17,14 @@ from .output import Progress, write_output
 from .parser import declared_scenarios
 from .status import EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED, EXIT_USAGE
 
+if TYPE_CHECKING:
+    from ..analysis import Repair, Undecided
+
 
 def run_repair(args: argparse.Namespace) -> int:
     """``repair``: the smallest policy change that makes the rules pass (0 when it is enough,
     1 when it is not, 4 when none was found within --timeout)."""
-    from .. import analysis  # only lint, compare and repair need the analyser
+    from .. import analysis  # noqa: PLC0415 - only lint, compare and repair need the analyser
 
     engine = Engine.load(args.rules, scenarios=declared_scenarios(args))
     if args.fleet:
@@ -31,31 +35,38 @@ def run_repair(args: argparse.Namespace) -> int:
     facts, _ = read_inputs(args, engine)
     progress = Progress.on_terminal("repair", args.quiet)
     try:
-        result = analysis.repair(engine.rulesets, engine.vocabulary, analysed(engine, facts),
-                                 timeout=args.timeout, progress=progress.report)
+        result = analysis.repair(
+            engine.rulesets, engine.vocabulary, analysed(engine, facts), timeout=args.timeout, progress=progress.report
+        )
     except analysis.Undecided as exc:
         return _undecided(args, exc, f"Repair for {facts.name or 'the given facts'}")
     finally:
         progress.done()
     if not args.quiet:
-        text = (json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json"
-                else _repair_text(result, facts.name))
+        text = (
+            json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+            if args.format == "json"
+            else _repair_text(result, facts.name)
+        )
         write_output(text, None)
     return EXIT_PASS if result.complete else EXIT_FAIL
 
 
-def _undecided(args: argparse.Namespace, exc, title: str) -> int:
+def _undecided(args: argparse.Namespace, exc: Undecided, title: str) -> int:
     """Say that no repair was found within the time limit (JSON: ``undecided``); exit code 4."""
     message = exc.diagnostics[0].message
     if not args.quiet:
-        text = (json.dumps({"complete": False, "undecided": message}, indent=2, ensure_ascii=False) + "\n"
-                if args.format == "json" else f"{title}\n\n{message[0].upper()}{message[1:]}: no repair was found "
-                f"in time; --timeout gives the search more time.\n")
+        text = (
+            json.dumps({"complete": False, "undecided": message}, indent=2, ensure_ascii=False) + "\n"
+            if args.format == "json"
+            else f"{title}\n\n{message[0].upper()}{message[1:]}: no repair was found "
+            f"in time; --timeout gives the search more time.\n"
+        )
         write_output(text, None)
     return EXIT_UNDECIDED
 
 
-def _repair_text(result, subject: str) -> str:
+def _repair_text(result: Repair, subject: str) -> str:
     lines = [f"Repair for {subject or 'the given facts'}"]
     if result.changes:
         lines += ["", f"Change {len(result.changes)} policy setting{'s' if len(result.changes) != 1 else ''}:"]
@@ -80,7 +91,7 @@ def _repair_text(result, subject: str) -> str:
 
 
 def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
-    from .. import analysis  # only lint, compare and repair need the analyser
+    from .. import analysis  # noqa: PLC0415 - only lint, compare and repair need the analyser
 
     policy = policy_facts(args.policy, engine)
     devices, bad = [], 0
@@ -101,6 +112,9 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     else:
         best = result.best
         change = best.change.sentence() if best.change else "no single change helps"
-        write_output(f"{result.before} of {result.total} devices satisfy every rule now; with one change, "
-               f"{best.devices_satisfied}:\n  {change}\n" + (f"{bad} rows could not be read\n" if bad else ""), None)
+        write_output(
+            f"{result.before} of {result.total} devices satisfy every rule now; with one change, "
+            f"{best.devices_satisfied}:\n  {change}\n" + (f"{bad} rows could not be read\n" if bad else ""),
+            None,
+        )
     return EXIT_USAGE if bad else EXIT_PASS

@@ -8,7 +8,7 @@ from tabulate import tabulate
 
 from ..engine import Engine
 from ..errors import redact, suggest
-from ..nodes import facts_read
+from ..nodes import Rule, facts_read
 from ..printer import print_rule
 from ..requirements import coverage
 from .output import print_out, usage_error
@@ -21,8 +21,15 @@ def run_rules(args: argparse.Namespace) -> int:
     if args.coverage:
         return _print_coverage(engine)
     rows = [
-        [loaded.id, rule.id, _kind(rule), rule.severity if rule.kind == "rule" else "",
-         ", ".join(rule.sources or rule.related), ", ".join(rule.scenarios), rule.title]
+        [
+            loaded.id,
+            rule.id,
+            _kind(rule),
+            rule.severity if rule.kind == "rule" else "",
+            ", ".join(rule.sources or rule.related),
+            ", ".join(rule.scenarios),
+            rule.title,
+        ]
         for loaded in engine.rulesets
         for rule in loaded.ruleset.rules
     ]
@@ -36,7 +43,7 @@ def _masked(rows: list[list[str]]) -> list[list[str]]:
     return [[redact(cell) for cell in row] for row in rows]
 
 
-def _kind(rule) -> str:
+def _kind(rule: Rule) -> str:
     """``rule``, ``advice`` (cites only ``related`` ids), ``note``; ``disputed``/``unconfirmed`` marked."""
     kind = "advice" if rule.kind == "rule" and rule.related and not rule.sources else rule.kind
     return kind + (" (disputed)" if rule.disputed else " (unconfirmed)" if rule.unconfirmed else "")
@@ -45,17 +52,32 @@ def _kind(rule) -> str:
 def _print_coverage(engine: Engine) -> int:
     """Each requirement and cause with the rules that encode it; advice is listed but does not count."""
     table = coverage(loaded.ruleset for loaded in engine.rulesets)
-    rows = [[c.requirement.id, c.requirement.kind, c.requirement.title, ", ".join(c.rules) or "NOT ENCODED",
-             ", ".join(c.advice), "yes" if c.requirement.deviation else ""]
-            for c in table]
-    print_out(tabulate(_masked(rows), headers=["id", "kind", "requirement", "encoded by", "advice", "deviation"],
-                    maxcolwidths=[None, None, 50, 40, 20, None]))
+    rows = [
+        [
+            c.requirement.id,
+            c.requirement.kind,
+            c.requirement.title,
+            ", ".join(c.rules) or "NOT ENCODED",
+            ", ".join(c.advice),
+            "yes" if c.requirement.deviation else "",
+        ]
+        for c in table
+    ]
+    print_out(
+        tabulate(
+            _masked(rows),
+            headers=["id", "kind", "requirement", "encoded by", "advice", "deviation"],
+            maxcolwidths=[None, None, 50, 40, 20, None],
+        )
+    )
     unencoded = [c.requirement for c in table if not c.covered]
     deviating = [r.id for r in unencoded if r.deviation]
     missing = [r.id for r in unencoded if not r.deviation]
-    print_out(f"\n{len(table) - len(unencoded)} of {len(table)} encoded by a rule or note (advice does not count)"
-           + (f"; not encoded, with a documented deviation: {', '.join(deviating)}" if deviating else "")
-           + (f"; NOT ENCODED: {', '.join(missing)}" if missing else ""))
+    print_out(
+        f"\n{len(table) - len(unencoded)} of {len(table)} encoded by a rule or note (advice does not count)"
+        + (f"; not encoded, with a documented deviation: {', '.join(deviating)}" if deviating else "")
+        + (f"; NOT ENCODED: {', '.join(missing)}" if missing else "")
+    )
     return EXIT_FAIL if missing else EXIT_PASS
 
 

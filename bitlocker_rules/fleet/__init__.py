@@ -13,13 +13,41 @@ process) and ``parallel`` (several).
 from .devices import DeviceReader, device_facts, device_subject, fleet_device
 from .evaluation import evaluate_fleet
 from .parallel import evaluate_fleet_parallel
-from .records import (DeviceRecord, FleetConflict, FleetScenario, FleetSummary, RuleTally, device_record,
-                      failure_reasons, json_line, json_text, outcome_entry, write_jsonl)
+from .records import (
+    DeviceRecord,
+    FleetConflict,
+    FleetScenario,
+    FleetSummary,
+    RuleTally,
+    device_record,
+    failure_reasons,
+    json_line,
+    json_text,
+    outcome_entry,
+    write_jsonl,
+)
 from .rows import BadRow, FleetRow, JsonLine, read_fleet
 
 __all__ = [
-    "BadRow", "DeviceReader", "DeviceRecord", "FleetConflict", "FleetScenario", "FleetRow", "FleetSummary", "JsonLine",
+    "BadRow",
+    "DeviceReader",
+    "DeviceRecord",
+    "FleetConflict",
+    "FleetRow",
+    "FleetScenario",
+    "FleetSummary",
+    "JsonLine",
     "RuleTally",
-    "device_facts", "device_record", "device_subject", "evaluate_fleet", "evaluate_fleet_parallel",
-    "failure_reasons", "fleet_device", "json_line", "json_text", "outcome_entry", "read_fleet", "write_jsonl",
+    "device_facts",
+    "device_record",
+    "device_subject",
+    "evaluate_fleet",
+    "evaluate_fleet_parallel",
+    "failure_reasons",
+    "fleet_device",
+    "json_line",
+    "json_text",
+    "outcome_entry",
+    "read_fleet",
+    "write_jsonl",
 ]

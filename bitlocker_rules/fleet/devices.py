@@ -8,6 +8,7 @@ from typing import Any
 from ..engine import Engine
 from ..errors import Diagnostic, InputError, clip
 from ..facts import Facts, apply_grants, facts_from_mapping
+from ..vocabulary import Vocabulary
 
 DeviceReader = Callable[[Any, Engine, int], Facts]
 _DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")
@@ -18,18 +19,21 @@ def device_facts(data: Any, engine: Engine, number: int) -> Facts:
     """A fleet row as device facts: ``{"facts": {...}}`` or a flat ``{fact name: value}`` row."""
     if not isinstance(data, dict):
         raise InputError([Diagnostic("I301", "expected a JSON object for one device")])
-    raw = data["facts"] if isinstance(data.get("facts"), dict) else {
-        k: v for k, v in data.items() if k not in ("id", "deviceName")
-    }
-    return facts_from_mapping(raw, engine.vocabulary, origin="", name=device_subject(data, number),
-                              allowed=_DEVICE_NAMESPACES)
+    raw = (
+        data["facts"]
+        if isinstance(data.get("facts"), dict)
+        else {k: v for k, v in data.items() if k not in ("id", "deviceName")}
+    )
+    return facts_from_mapping(
+        raw, engine.vocabulary, origin="", name=device_subject(data, number), allowed=_DEVICE_NAMESPACES
+    )
 
 
 def fleet_device(data: Any, engine: Engine, number: int) -> Facts:
     """A fleet row in any device format: the project's rows fast, Graph records through the importers."""
     if isinstance(data, dict) and _own_row(data, engine):
         return device_facts(data, engine, number)
-    from ..importers import import_device
+    from ..importers import import_device  # noqa: PLC0415 - loaded only when a row is not the project's own
 
     return import_device(data, engine.vocabulary, origin=f"row {number}").facts
 
@@ -55,7 +59,7 @@ class RowTyper:
     problems with their JSON paths. Origins are not kept: fleet records do not show them.
     """
 
-    def __init__(self, vocabulary) -> None:
+    def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
         self.columns: dict[str, tuple[str, Callable[[Any], Any]]] = {}
         self.roles_facts = frozenset(g.roles_fact for g in vocabulary.grants)

@@ -16,14 +16,26 @@ from typing import Any
 
 from .. import nodes as n
 from ..assignments import AssignedPolicies
-from ..engine import Engine, conflict_record, deciding_values, mark_conflicts, policy_view, shown_outcome
+from ..engine import Engine, LoadedRuleset, conflict_record, deciding_values, mark_conflicts, policy_view, shown_outcome
 from ..errors import BitLockerRulesError, Diagnostic, clip, redact
-from ..facts import Facts, merge_facts
+from ..facts import Conflict, Facts, merge_facts
 from ..outcome import Report, RuleOutcome, Status
 from ..verdict import OPEN, STATUSES, Verdict
+from ..vocabulary import Vocabulary
 from .devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device
-from .records import (DeviceRecord, DeviceResult, FleetSummary, Tally, device_record, failure_reasons, json_head,
-                      json_line, json_text, outcome_entry, record_from_parts)
+from .records import (
+    DeviceRecord,
+    DeviceResult,
+    FleetSummary,
+    Tally,
+    device_record,
+    failure_reasons,
+    json_head,
+    json_line,
+    json_text,
+    outcome_entry,
+    record_from_parts,
+)
 from .rows import BadRow, FleetRow, JsonLine, decoded_row
 
 Collect = Callable[[DeviceResult], None]
@@ -60,7 +72,20 @@ def evaluate_fleet(
     return evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode, collect)
 
 
-def evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode, collect) -> FleetSummary:
+def evaluate_rows(
+    rows: Iterable[FleetRow],
+    engine: Engine,
+    policy: Facts | AssignedPolicies | None,
+    codes: VerdictPath | None,
+    write: Callable[[Any], None] | None,
+    progress: Callable[[int], None] | None,
+    reader: DeviceReader,
+    record: Callable[[int, Report], Any] | None,
+    encode: Callable[[Any], Any] | None,
+    collect: Collect | None,
+) -> FleetSummary:
+    """``evaluate_fleet``'s loop, for one process or one worker's batch: ``codes`` is the default
+    path (None when ``record`` makes each result from the whole report)."""
     tally = Tally(engine)
     wanted = write is not None or collect is not None
     for row in rows:
@@ -84,7 +109,17 @@ def output(result: Any, encode: Callable[[Any], Any] | None) -> Any:
     return encode(result) if encode is not None else result
 
 
-def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, wanted: bool, collect) -> Any:
+def _evaluate_row(
+    row: FleetRow,
+    engine: Engine,
+    policy: Facts | AssignedPolicies | None,
+    reader: DeviceReader,
+    tally: Tally,
+    codes: VerdictPath | None,
+    record: Callable[[int, Report], Any] | None,
+    wanted: bool,
+    collect: Collect | None,
+) -> Any:
     """One row's result (None when it was bad, or when no result is wanted)."""
     if isinstance(row.data, JsonLine):
         row = FleetRow(row.number, decoded_row(row.number, row.data.raw, row.data.encoding))
@@ -102,7 +137,10 @@ def _evaluate_row(row: FleetRow, engine, policy, reader, tally, codes, record, w
     tally.add(report)
     if collect is not None:
         collect(_report_result(row.number, report, None))
-    return record(row.number, report) if wanted else None  # a renderer's record: whole reports, no policy list
+    if not wanted:
+        return None
+    assert record is not None, "evaluate_rows is given a record whenever it is given no codes"
+    return record(row.number, report)  # a renderer's record: whole reports, no policy list
 
 
 def _merged(policy: Facts | None, device: Facts) -> Facts:
@@ -115,21 +153,29 @@ def _row_problem(d: Diagnostic) -> str:
     return f"{where}{clip(d.message, 300)}" + (f" ({clip(d.help, 200)})" if d.help else "")
 
 
-def _report_result(number: int, report: Report, policies) -> DeviceResult:
+def _report_result(number: int, report: Report, policies: tuple[str, ...] | None) -> DeviceResult:
     """A device evaluated through its whole report, as a collector sees it."""
     shown = [o for o in report.outcomes if o.status in (Status.FAIL, Status.UNKNOWN)]
     badness = (report.count(Status.FAIL), report.count(Status.UNKNOWN))
-    return DeviceResult(number, report.subject, badness, shown, lambda: device_record(number, report, policies),
-                        lambda: report)
+    return DeviceResult(
+        number, report.subject, badness, shown, lambda: device_record(number, report, policies), lambda: report
+    )
 
 
 class _Detail:
     """What a fleet needs of one explained outcome: its failure reasons, its record entry and
     the entry's JSON text (secrets masked); for collectors, the outcome with its sources."""
 
-    __slots__ = ("outcome", "reasons", "entry", "text", "_sources", "_conflicts", "_sourced", "_vocabulary")
+    __slots__ = ("_conflicts", "_sourced", "_sources", "_vocabulary", "entry", "outcome", "reasons", "text")
 
-    def __init__(self, outcome: RuleOutcome, shown: RuleOutcome, sources, conflicts, vocabulary) -> None:
+    def __init__(
+        self,
+        outcome: RuleOutcome,
+        shown: RuleOutcome,
+        sources: Mapping[str, str],
+        conflicts: Mapping[str, Conflict],
+        vocabulary: Vocabulary,
+    ) -> None:
         self.outcome = outcome
         self.reasons = failure_reasons(shown) if shown.status is Status.FAIL else ()
         self.entry = outcome_entry(shown)
@@ -150,14 +196,15 @@ class _Part:
     of verdict codes and explanations (shared by every device that has it). Its JSON text is
     made at once (every JSON line uses it); its list of entries only when a record asks for it."""
 
-    __slots__ = ("plan", "details", "text", "reasons", "failed", "statuses", "_entries")
+    __slots__ = ("_entries", "details", "failed", "plan", "reasons", "statuses", "text")
 
     def __init__(self, plan: _CodesPlan, details: list[_Detail]) -> None:
         self.plan, self.details = plan, tuple(details)
         codes = plan.codes
         explained = iter(details)
-        self.text = ", ".join([next(explained).text if code in OPEN else fixed[code][1]
-                               for fixed, code in zip(plan.path.fixed, codes)])
+        self.text = ", ".join(
+            [next(explained).text if code in OPEN else fixed[code][1] for fixed, code in zip(plan.path.fixed, codes)]
+        )
         self.failed = Verdict.FAIL in codes
         self.reasons = tuple(r for d in details for r in d.reasons)
         self.statuses = tuple(codes.count(code) for code in Verdict)
@@ -168,20 +215,22 @@ class _Part:
         """The ruleset's entries of a device record, in rule order."""
         if self._entries is None:
             explained = iter(self.details)
-            self._entries = [next(explained).entry if code in OPEN else fixed[code][0]
-                             for fixed, code in zip(self.plan.path.fixed, self.plan.codes)]
+            self._entries = [
+                next(explained).entry if code in OPEN else fixed[code][0]
+                for fixed, code in zip(self.plan.path.fixed, self.plan.codes)
+            ]
         return self._entries
 
 
 class _RulesetPath:
     """One ruleset on the default path: its rules, their fixed entries, a plan per codes tuple."""
 
-    def __init__(self, index: int, loaded, engine: Engine, per_policy: set[tuple[str, str]]) -> None:
+    def __init__(self, index: int, loaded: LoadedRuleset, engine: Engine, per_policy: set[tuple[str, str]]) -> None:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
         self.fixed: list[dict[int, tuple[dict, str]]] = [
-            {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)}
-            for rule in loaded.rules]
+            {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in loaded.rules
+        ]
         self.plans: dict[tuple[int, ...], _CodesPlan] = {}
 
     def plan(self, codes: tuple[int, ...]) -> _CodesPlan:
@@ -198,7 +247,7 @@ class _CodesPlan:
     """A ruleset's verdict codes on a device: which rules need explaining (those that failed or
     are unknown; only the failed ones when no record is made), and the part when none does."""
 
-    __slots__ = ("path", "codes", "open", "failing", "fixed")
+    __slots__ = ("codes", "failing", "fixed", "open", "path")
 
     def __init__(self, path: _RulesetPath, codes: tuple[int, ...]) -> None:
         self.path, self.codes = path, codes
@@ -227,8 +276,9 @@ class VerdictPath:
         self.typer = RowTyper(engine.vocabulary)
         self.contexts: dict[frozenset[str], _PolicyContext] = {}  # by the ids of the policies chosen
 
-    def evaluate(self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: Tally,
-                 collect: Collect | None = None) -> dict | _Counted | None:
+    def evaluate(
+        self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: Tally, collect: Collect | None = None
+    ) -> dict | _Counted | None:
         """Count one device; its record (or what it is made from) when ``wanted``. Raises InputError for a bad row."""
         chosen, policy, names = _policy_for(self.policy, row.data)
         context = self.contexts.get(chosen)
@@ -261,8 +311,16 @@ class VerdictPath:
                 return engine.evaluate(_merged(policy, device), subject=counted.subject)
 
             statuses = counted.statuses()
-            collect(DeviceResult(row.number, counted.subject, (statuses[1], statuses[2]),
-                                 [d.sourced for part in parts for d in part.details], counted.record, whole_report))
+            collect(
+                DeviceResult(
+                    row.number,
+                    counted.subject,
+                    (statuses[1], statuses[2]),
+                    [d.sourced for part in parts for d in part.details],
+                    counted.record,
+                    whole_report,
+                )
+            )
         return counted
 
     def _count(self, values: dict, tally: Tally, context: _PolicyContext, wanted: bool = True) -> list[_Part]:
@@ -300,14 +358,22 @@ class VerdictPath:
             tally.conflicts.update(context.records)
         return parts
 
-    def _details(self, plan: _CodesPlan, indexes: tuple[int, ...], values: dict, views: list[dict] | None,
-                 decided_on: dict[int, int] | None, context: _PolicyContext) -> list[_Detail]:
+    def _details(
+        self,
+        plan: _CodesPlan,
+        indexes: tuple[int, ...],
+        values: dict,
+        views: list[dict] | None,
+        decided_on: dict[int, int] | None,
+        context: _PolicyContext,
+    ) -> list[_Detail]:
         """The explanations of some of a ruleset's rules; those decided on one policy's own settings, on them."""
         loaded, rules = plan.path.loaded, plan.path.rules
         if not decided_on:  # nothing decided per policy (most devices): no choice to make per rule
             return [self._detail(loaded, rules[i], values, None, context) for i in indexes]
-        return [self._detail(loaded, rules[i], *deciding_values(i, values, views, decided_on), context)
-                for i in indexes]
+        return [
+            self._detail(loaded, rules[i], *deciding_values(i, values, views, decided_on), context) for i in indexes
+        ]
 
     def _part(self, plan: _CodesPlan, details: list[_Detail], context: _PolicyContext) -> _Part:
         """The part for these codes and explanations, made once per combination (by identity)."""
@@ -319,8 +385,14 @@ class VerdictPath:
             part = context.parts[key] = plan.part(details)
         return part
 
-    def _detail(self, loaded, rule: n.Rule, values: Mapping[str, Any], profile: int | None, context: _PolicyContext
-                ) -> _Detail:
+    def _detail(
+        self,
+        loaded: LoadedRuleset,
+        rule: n.Rule,
+        values: Mapping[str, Any],
+        profile: int | None,
+        context: _PolicyContext,
+    ) -> _Detail:
         """One rule's explanation as the fleet uses it, kept for this set of policies by the
         engine's memo key (the values the explanation depends on; the profile's index first,
         when it was decided on one policy's own settings, whose sources are that policy's)."""
@@ -348,7 +420,7 @@ class VerdictPath:
 class _Counted:
     """A device counted on the default path: what its record and its JSON line are made from."""
 
-    __slots__ = ("number", "subject", "names", "parts", "_record")
+    __slots__ = ("_record", "names", "number", "parts", "subject")
 
     def __init__(self, number: int, subject: str, names: tuple[str, ...] | None, parts: list[_Part]) -> None:
         self.number, self.subject, self.names, self.parts = number, subject, names, parts
@@ -369,7 +441,9 @@ class _Counted:
         """The device record (made once)."""
         if self._record is None:
             results = list(itertools.chain.from_iterable(part.entries for part in self.parts))
-            record = record_from_parts(self.number, self.subject, dict(zip(_STATUS_NAMES, self.statuses())), results, self.names)
+            record = record_from_parts(
+                self.number, self.subject, dict(zip(_STATUS_NAMES, self.statuses())), results, self.names
+            )
             self._record = DeviceRecord(record, [part.text for part in self.parts if part.text])
         return self._record
 
@@ -389,8 +463,18 @@ class _Counted:
 class _PolicyContext:
     """One set of merged policies as the default path uses it: values, conflicts, explained entries."""
 
-    __slots__ = ("policy", "base", "taken", "conflicts", "records", "details", "profiles", "origins",
-                 "profile_origins", "parts")
+    __slots__ = (
+        "base",
+        "conflicts",
+        "details",
+        "origins",
+        "parts",
+        "policy",
+        "profile_origins",
+        "profiles",
+        "records",
+        "taken",
+    )
 
     def __init__(self, policy: Facts | None, engine: Engine) -> None:
         self.policy = policy
@@ -406,8 +490,9 @@ class _PolicyContext:
         self.parts: dict[tuple, _Part] = {}
 
 
-def _policy_for(policy: Facts | AssignedPolicies | None, data: Any
-                ) -> tuple[frozenset[str], Facts | None, tuple[str, ...] | None]:
+def _policy_for(
+    policy: Facts | AssignedPolicies | None, data: Any
+) -> tuple[frozenset[str], Facts | None, tuple[str, ...] | None]:
     """The policies a row's device gets: the ids of those an assignment file chose (none
     without one), their merged facts, and their names (None without an assignment file)."""
     return policy.chosen(data) if isinstance(policy, AssignedPolicies) else (_EVERY_POLICY, policy, None)

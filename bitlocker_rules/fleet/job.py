@@ -60,8 +60,11 @@ class FleetJob:
         imported = tuple(p for _, policies in by_file for p in policies)
         if self.assignments is None:
             return FleetSetup(engine, merged_policies(imported), imported)
-        given = [AssignedPolicy(p.policy_id or p.display_name or f"{path}#{i}", p.display_name, p.facts)
-                 for path, policies in by_file for i, p in enumerate(policies)]
+        given = [
+            AssignedPolicy(p.policy_id or p.display_name or f"{path}#{i}", p.display_name, p.facts)
+            for path, policies in by_file
+            for i, p in enumerate(policies)
+        ]
         return FleetSetup(engine, AssignedPolicies(read_assignments(self.assignments, given), given), imported)
 
     def engine_and_policy(self) -> tuple[Engine, Facts | AssignedPolicies | None]:
@@ -70,8 +73,12 @@ class FleetJob:
         return setup.engine, setup.policy
 
 
-def fleet_engine(rules: Sequence[str] | None, policies: Sequence[str], assignments: str | None = None,
-                 scenarios: Mapping[str, str] | None = None) -> tuple[Engine, Facts | AssignedPolicies | None]:
+def fleet_engine(
+    rules: Sequence[str] | None,
+    policies: Sequence[str],
+    assignments: str | None = None,
+    scenarios: Mapping[str, str] | None = None,
+) -> tuple[Engine, Facts | AssignedPolicies | None]:
     """The engine and the policies of a fleet run: ``FleetJob(...).engine_and_policy()``."""
     return FleetJob(rules, policies, assignments, scenarios).engine_and_policy()
 

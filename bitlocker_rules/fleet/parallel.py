@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..assignments import AssignedPolicies
 from ..engine import Engine
@@ -19,11 +19,20 @@ from ..errors import BitLockerRulesError, Diagnostic
 from ..facts import Facts
 from ..outcome import Report
 from .devices import DeviceReader, device_facts
-from .evaluation import evaluate_rows, VerdictPath
+from .evaluation import VerdictPath, evaluate_rows
 from .records import DeviceResult, FleetSummary, Tally
 from .rows import FleetRow, JsonLine
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+    from multiprocessing.process import BaseProcess
+
 _BATCH = 500
+
+# What makes a process's engine and policies (picklable: each worker calls it once).
+_EngineMaker = Callable[[], tuple[Engine, Facts | AssignedPolicies | None]]
+# What a worker sends back per batch: the summary's counters, the results to write, what the collector gathered.
+_BatchResult = tuple[FleetSummary, list[Any], Any]
 
 
 class Collector(Protocol):
@@ -59,7 +68,7 @@ def usable_cores() -> int:
 def evaluate_fleet_parallel(
     rows: Iterable[FleetRow],
     jobs: int,
-    make_engine: Callable[[], tuple[Engine, Facts | AssignedPolicies | None]],
+    make_engine: _EngineMaker,
     *,
     write: Callable[[Any], None] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -76,8 +85,9 @@ def evaluate_fleet_parallel(
     Results are encoded in the workers: a JSON line crosses between processes far more
     cheaply than the record it was made from. A worker that dies raises ``WorkerError``.
     """
-    from concurrent.futures import ProcessPoolExecutor  # here: it costs start-up time
-    from concurrent.futures.process import BrokenProcessPool
+    # Imported here: they cost start-up time, which a fleet run with one process does not pay.
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - see above
+    from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415 - see above
 
     summary: FleetSummary | None = None
     done = 0
@@ -102,13 +112,17 @@ def evaluate_fleet_parallel(
     return summary
 
 
-def _dead_worker(workers, jobs: int, done: int) -> Diagnostic:
+def _dead_worker(workers: Iterable[BaseProcess], jobs: int, done: int) -> Diagnostic:
     # The pool ends the other workers itself (SIGTERM) once one has died: name the first death.
     codes = sorted((p.exitcode for p in workers if p.exitcode), key=lambda code: code == -signal.SIGTERM)
     how = f" ({_exit_status(codes[0])})" if codes else ""
-    return Diagnostic("P001", f"a worker process ended before its rows were evaluated{how}; {done} rows were "
-                              "evaluated and written, the rest were not", file=f"--jobs {jobs}",
-                      help="the system may have stopped it (out of memory?): run again with fewer --jobs")
+    return Diagnostic(
+        "P001",
+        f"a worker process ended before its rows were evaluated{how}; {done} rows were "
+        "evaluated and written, the rest were not",
+        file=f"--jobs {jobs}",
+        help="the system may have stopped it (out of memory?): run again with fewer --jobs",
+    )
 
 
 def _exit_status(code: int) -> str:
@@ -133,16 +147,26 @@ def _batches(rows: Iterable[FleetRow], size: int) -> Iterator[list[FleetRow]]:
 
 def _packed(batch: list[FleetRow]) -> list[tuple[int, Any, str | None]]:
     """A batch as plain data: an undecoded JSON line crosses as its bytes (far cheaper to pickle)."""
-    return [(row.number, row.data.raw, row.data.encoding) if type(row.data) is JsonLine else (row.number, row.data, None)
-            for row in batch]
+    return [
+        (row.number, row.data.raw, row.data.encoding) if type(row.data) is JsonLine else (row.number, row.data, None)
+        for row in batch
+    ]
 
 
 def _unpacked(batch: list[tuple[int, Any, str | None]]) -> list[FleetRow]:
-    return [FleetRow(number, JsonLine(data, encoding) if encoding is not None else data)
-            for number, data, encoding in batch]
+    return [
+        FleetRow(number, JsonLine(data, encoding) if encoding is not None else data) for number, data, encoding in batch
+    ]
 
 
-def _collect(future, summary, done, write, progress, collector):
+def _collect(
+    future: Future[_BatchResult],
+    summary: FleetSummary | None,
+    done: int,
+    write: Callable[[Any], None] | None,
+    progress: Callable[[int], None] | None,
+    collector: Collector | None,
+) -> tuple[FleetSummary, int]:
     part, results, gathered = future.result()
     if write is not None:
         for result in results:
@@ -155,17 +179,33 @@ def _collect(future, summary, done, write, progress, collector):
     return (part if summary is None else summary.merge(part)), done
 
 
-def _start_worker(make_engine, collector) -> None:
+def _start_worker(make_engine: _EngineMaker, collector: Collector | None) -> None:
     _worker_state["engine"], _worker_state["policy"] = make_engine()
     _worker_state["collector"] = collector
 
 
-def _run_batch(batch: list[tuple[int, Any, str | None]], reader: DeviceReader, record, encode, wanted: bool):
+def _run_batch(
+    batch: list[tuple[int, Any, str | None]],
+    reader: DeviceReader,
+    record: Callable[[int, Report], Any] | None,
+    encode: Callable[[Any], Any] | None,
+    wanted: bool,
+) -> _BatchResult:
     engine, policy, collector = _worker_state["engine"], _worker_state["policy"], _worker_state["collector"]
     codes = None
     if record is None:  # one path per worker: its record entries are made once, not once per batch
         codes = _worker_state.get("codes") or _worker_state.setdefault("codes", VerdictPath(engine, policy))
     results: list = []
-    summary = evaluate_rows(_unpacked(batch), engine, policy, codes, results.append if wanted else None, None,
-                             reader, record, encode, collector.add if collector is not None else None)
+    summary = evaluate_rows(
+        _unpacked(batch),
+        engine,
+        policy,
+        codes,
+        results.append if wanted else None,
+        None,
+        reader,
+        record,
+        encode,
+        collector.add if collector is not None else None,
+    )
     return summary, results, collector.take() if collector is not None else None

@@ -40,11 +40,20 @@ class FleetScenario:
 
     def sentence(self) -> str:
         """``Silent enablement: in scope on 30 devices, out of scope on 5, not known on 5``."""
-        parts = [f"{word} on {count}" for word, count in
-                 (("in scope", self.in_scope), ("out of scope", self.out_of_scope), ("not known", self.not_known))
-                 if count]
-        return f"{self.label}: " + (", ".join(parts) + " device" + ("s" if max(
-            self.in_scope, self.out_of_scope, self.not_known) != 1 else "") if parts else "no device")
+        parts = [
+            f"{word} on {count}"
+            for word, count in (
+                ("in scope", self.in_scope),
+                ("out of scope", self.out_of_scope),
+                ("not known", self.not_known),
+            )
+            if count
+        ]
+        return f"{self.label}: " + (
+            ", ".join(parts) + " device" + ("s" if max(self.in_scope, self.out_of_scope, self.not_known) != 1 else "")
+            if parts
+            else "no device"
+        )
 
 
 @frozen
@@ -92,13 +101,23 @@ class FleetSummary:
         reasons.update(other.reason_counts)
         conflicts = Counter({c.record: c.devices for c in self.conflicts})
         conflicts.update({c.record: c.devices for c in other.conflicts})
-        scenarios = tuple(FleetScenario(a.name, a.label, a.in_scope + b.in_scope, a.out_of_scope + b.out_of_scope,
-                                        a.not_known + b.not_known) for a, b in zip(self.scenarios, other.scenarios))
+        scenarios = tuple(
+            FleetScenario(
+                a.name, a.label, a.in_scope + b.in_scope, a.out_of_scope + b.out_of_scope, a.not_known + b.not_known
+            )
+            for a, b in zip(self.scenarios, other.scenarios)
+        )
         bad_rows = self.bad_rows + other.bad_rows
-        return FleetSummary(self.devices + other.devices, rules, dict(reasons),
-                            bad_rows[:BAD_ROWS_LISTED], self.failed_devices + other.failed_devices,
-                            tuple(FleetConflict(r, n) for r, n in conflicts.items()), scenarios,
-                            self.unlisted_bad_rows + other.unlisted_bad_rows + max(0, len(bad_rows) - BAD_ROWS_LISTED))
+        return FleetSummary(
+            self.devices + other.devices,
+            rules,
+            dict(reasons),
+            bad_rows[:BAD_ROWS_LISTED],
+            self.failed_devices + other.failed_devices,
+            tuple(FleetConflict(r, n) for r, n in conflicts.items()),
+            scenarios,
+            self.unlisted_bad_rows + other.unlisted_bad_rows + max(0, len(bad_rows) - BAD_ROWS_LISTED),
+        )
 
 
 def device_record(number: int, report: Report, policies: Sequence[str] | None = None) -> dict:
@@ -110,8 +129,9 @@ def device_record(number: int, report: Report, policies: Sequence[str] | None = 
     return record_from_parts(number, report.subject, counts, [outcome_entry(o) for o in report.outcomes], policies)
 
 
-def record_from_parts(number: int, subject: str, counts: Mapping[str, int], results: list[dict],
-                      policies: Sequence[str] | None = None) -> dict:
+def record_from_parts(
+    number: int, subject: str, counts: Mapping[str, int], results: list[dict], policies: Sequence[str] | None = None
+) -> dict:
     """A device's JSON Lines record from its parts: the counts by status name, the results' entries."""
     record: dict = {"row": number, "device": subject}
     if policies is not None:
@@ -141,7 +161,8 @@ class DeviceRecord(dict):
         head = _ENCODE({k: v for k, v in self.items() if k != "results"})
         return f'{head[:-1]}, "results": [{", ".join(self.result_texts)}]}}'
 
-    def __reduce__(self):  # worker processes send records back pickled
+    def __reduce__(self) -> tuple[type[DeviceRecord], tuple[dict, list[str]]]:
+        # Worker processes send records back pickled.
         return DeviceRecord, (dict(self), self.result_texts)
 
 
@@ -153,8 +174,10 @@ def json_head(number: int, subject: str, policies: Sequence[str] | None, statuse
     """A device record's JSON text up to its results (``{"row": 1, …, "results": [``), written
     as ``json.dumps(record, ensure_ascii=False)`` writes it; ``statuses``: the counts by verdict code."""
     named = f'"policies": {_ENCODE(list(policies))}, ' if policies is not None else ""
-    return (f'{{"row": {number}, "device": {_STRING(subject)}, {named}"summary": {{"pass": {statuses[0]}, '
-            f'"fail": {statuses[1]}, "unknown": {statuses[2]}, "not_applicable": {statuses[3]}}}, "results": [')
+    return (
+        f'{{"row": {number}, "device": {_STRING(subject)}, {named}"summary": {{"pass": {statuses[0]}, '
+        f'"fail": {statuses[1]}, "unknown": {statuses[2]}, "not_applicable": {statuses[3]}}}, "results": ['
+    )
 
 
 class DeviceResult:
@@ -167,10 +190,17 @@ class DeviceResult:
     more), so a collector pays only for what it keeps.
     """
 
-    __slots__ = ("number", "subject", "badness", "outcomes", "_record", "_report", "_make_record", "_make_report")
+    __slots__ = ("_make_record", "_make_report", "_record", "_report", "badness", "number", "outcomes", "subject")
 
-    def __init__(self, number: int, subject: str, badness: tuple[int, int], outcomes: Sequence[RuleOutcome],
-                 make_record: Callable[[], dict], make_report: Callable[[], Report]) -> None:
+    def __init__(
+        self,
+        number: int,
+        subject: str,
+        badness: tuple[int, int],
+        outcomes: Sequence[RuleOutcome],
+        make_record: Callable[[], dict],
+        make_report: Callable[[], Report],
+    ) -> None:
         self.number, self.subject, self.badness, self.outcomes = number, subject, badness, tuple(outcomes)
         self._record: dict | None = None
         self._report: Report | None = None
@@ -224,6 +254,7 @@ class TextSink(Protocol):
 
 def write_jsonl(stream: TextSink) -> Callable[[dict | str], None]:
     """A ``write`` callback that appends one JSON line per record (or per line ``json_line`` made)."""
+
     def write(record: dict | str) -> None:
         stream.write((record if isinstance(record, str) else json_line(record)) + "\n")
 
@@ -292,10 +323,21 @@ class Tally:
         about = {name for loaded in self.engine.rulesets for rule in loaded.ruleset.rules for name in rule.scenarios}
         about |= set(self.engine.scenarios.declared)
         about |= {other for name in about for other in self.engine.scenarios.excluded_by(name)}  # say why out
-        scenarios = tuple(FleetScenario(s.name, s.label, *(self.scenarios[(s.fact, held)] for held in (True, False, None)))
-                          for s in self.engine.vocabulary.scenarios.values() if s.name in about)
-        return FleetSummary(self.devices, tallies, dict(self.reasons), tuple(self.bad_rows), self.failed_devices,
-                            conflicts, scenarios, self.unlisted_bad_rows)
+        scenarios = tuple(
+            FleetScenario(s.name, s.label, *(self.scenarios[(s.fact, held)] for held in (True, False, None)))
+            for s in self.engine.vocabulary.scenarios.values()
+            if s.name in about
+        )
+        return FleetSummary(
+            self.devices,
+            tallies,
+            dict(self.reasons),
+            tuple(self.bad_rows),
+            self.failed_devices,
+            conflicts,
+            scenarios,
+            self.unlisted_bad_rows,
+        )
 
     def bad(self, row: BadRow) -> None:
         """Note a row that could not be read (memory stays bounded however many there are)."""

@@ -13,13 +13,14 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import io
 import json
 import re
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from attrs import field, frozen
 
@@ -94,10 +95,11 @@ def read_fleet(path: str | Path, *, decode: bool = True) -> Iterator[FleetRow]:
 
 
 @contextlib.contextmanager
-def _opened(path: str | Path, name: str):
+def _opened(path: str | Path, name: str) -> Iterator[io.BufferedIOBase]:
     """The fleet file as a binary stream (standard input is not closed afterwards)."""
     if str(path) == STDIN:
-        yield sys.stdin.buffer
+        # typeshed declares standard input's buffer a BinaryIO; it is buffered (read1) at run time.
+        yield cast(io.BufferedIOBase, sys.stdin.buffer)
         return
     try:
         stream = open(path, "rb")  # noqa: SIM115 (closed by the with below)
@@ -107,7 +109,7 @@ def _opened(path: str | Path, name: str):
         yield stream
 
 
-def _chunks(stream) -> Iterator[bytes]:
+def _chunks(stream: io.BufferedIOBase) -> Iterator[bytes]:
     while True:
         try:
             chunk = stream.read1(_CHUNK)
@@ -122,7 +124,7 @@ def _utf8_chunks(first: bytes, rest: Iterator[bytes]) -> tuple[str, Iterator[byt
     """The file's encoding and its text as UTF-8 chunks: a UTF-8 byte order mark is dropped,
     UTF-16 (with its byte order mark, as Windows PowerShell writes) is transcoded."""
     if first.startswith(codecs.BOM_UTF8):
-        return "UTF-8", _chained([first[len(codecs.BOM_UTF8):]], rest)
+        return "UTF-8", _chained([first[len(codecs.BOM_UTF8) :]], rest)
     if first[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return "UTF-16", _from_utf16(_chained([first], rest))
     return "UTF-8", _chained([first], rest)
@@ -189,16 +191,25 @@ def _lines(chunks: Iterator[bytes], name: str) -> Iterator[tuple[int, bytes | No
                 if overlong:
                     pending = []
             elif size > MAX_SKIPPED_BYTES:
-                raise InputError([Diagnostic(
-                    "I009", f"line {number + 1}: no line end within {MAX_SKIPPED_BYTES >> 20} MiB; the rest is not read",
-                    file=name, help="a fleet is JSON Lines, a JSON array or CSV: is this a binary file or an endless stream?")])
+                raise InputError(
+                    [
+                        Diagnostic(
+                            "I009",
+                            f"line {number + 1}: no line end within {MAX_SKIPPED_BYTES >> 20} MiB; "
+                            "the rest is not read",
+                            file=name,
+                            help="a fleet is JSON Lines, a JSON array or CSV: "
+                            "is this a binary file or an endless stream?",
+                        )
+                    ]
+                )
             continue
         number += 1
         if overlong:
             yield number, None
         else:
             yield number, b"".join(pending) + chunk[:end] if pending else chunk[:end]
-        lines = chunk[end + 1:].split(b"\n")
+        lines = chunk[end + 1 :].split(b"\n")
         tail = lines.pop()
         for line in lines:
             number += 1
@@ -269,7 +280,7 @@ def decoded_row(number: int, raw: bytes, encoding: str = "UTF-8") -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        column = len(raw[:exc.start].decode("utf-8", "replace")) + 1
+        column = len(raw[: exc.start].decode("utf-8", "replace")) + 1
         return BadRow(number, f"line {number}, column {column}: not {encoding} text")
     try:
         return _loads(text)
@@ -317,15 +328,27 @@ class _CsvReader:
             cells = _csv_cells(number, record) if record is not None else None
             if taken and not self.fits(cells):
                 self.again.extendleft(reversed(taken))
-                yield FleetRow(number, BadRow(number, f"row {number}: a quote opened on this line is not closed where "
-                                                      "a cell ends; the lines after it are read as rows"))
+                yield FleetRow(
+                    number,
+                    BadRow(
+                        number,
+                        f"row {number}: a quote opened on this line is not closed where "
+                        "a cell ends; the lines after it are read as rows",
+                    ),
+                )
+            elif cells is None:  # the file's last line opened it: no line was taken to close it
+                yield FleetRow(
+                    number,
+                    BadRow(number, f"row {number}: a quote opened on this line is not closed before the file ends"),
+                )
             elif isinstance(cells, BadRow):
                 yield FleetRow(number, cells)
             elif self.header is None:
                 self.header = _CsvHeader(cells)
                 if self.header.problems:
-                    yield FleetRow(number, BadRow(number, f"row {number} (the header): "
-                                                          + "; ".join(self.header.problems)))
+                    yield FleetRow(
+                        number, BadRow(number, f"row {number} (the header): " + "; ".join(self.header.problems))
+                    )
             else:
                 yield FleetRow(number, self.header.row(number, cells))
 
@@ -383,8 +406,9 @@ class _CsvHeader:
             if not name:
                 self.problems.append(f"column {index + 1} has no name")
             elif name in first:
-                self.problems.append(f"column {_shown_name(name)} is given twice (columns {first[name] + 1} "
-                                     f"and {index + 1})")
+                self.problems.append(
+                    f"column {_shown_name(name)} is given twice (columns {first[name] + 1} and {index + 1})"
+                )
             else:
                 first[name] = index
 
@@ -393,8 +417,11 @@ class _CsvHeader:
         if not any(cell.strip() for cell in cells):
             return BadRow(number, f"row {number}: every cell is empty, so it describes no device")
         if len(cells) != len(self.names):
-            return BadRow(number, f"row {number}: {len(cells)} cells, but the header names {len(self.names)} "
-                                  "columns (a comma in a cell that is not quoted?)")
+            return BadRow(
+                number,
+                f"row {number}: {len(cells)} cells, but the header names {len(self.names)} "
+                "columns (a comma in a cell that is not quoted?)",
+            )
         data: dict[str, Any] = {}
         for index, (name, cell) in enumerate(zip(self.names, cells)):
             if not cell.strip():
@@ -407,8 +434,7 @@ class _CsvHeader:
                 problem = _json_error(exc, cell.strip()) if isinstance(exc, json.JSONDecodeError) else str(exc)
                 return BadRow(number, f"row {number}, column {_shown_name(name)}: {problem}")
             if name in data and data[name] != value:
-                return BadRow(number, f"row {number}: column {_shown_name(name)} is given twice with different "
-                                      "values")
+                return BadRow(number, f"row {number}: column {_shown_name(name)} is given twice with different values")
             data[name] = value
         return data
 
@@ -447,13 +473,13 @@ class _ArrayText:
 
     def refill(self) -> None:
         """Drop what was read, add the next chunk (or note the end of the file)."""
-        dropped = self.buffer[:self.position]
+        dropped = self.buffer[: self.position]
         line_end = dropped.rfind("\n")
         self.lines_before += dropped.count("\n")
         self.column_before = len(dropped) - line_end - 1 if line_end >= 0 else self.column_before + len(dropped)
         more = next(self.chunks, None)
         text = self.decoder.decode(more or b"", final=more is None)
-        self.buffer, self.position = self.buffer[self.position:] + text, 0
+        self.buffer, self.position = self.buffer[self.position :] + text, 0
         self.exhausted = more is None
 
     def skip(self, separators: str) -> bool:
@@ -486,8 +512,10 @@ def _array_rows(chunks: Iterator[bytes], encoding: str) -> Iterator[FleetRow]:
         if text.buffer[text.position] == "]":
             text.position += 1
             if text.skip(""):
-                yield FleetRow(number + 1, BadRow(number + 1, f"after the array ({text.where(text.position)}): "
-                                                              "more text, which was not read"))
+                yield FleetRow(
+                    number + 1,
+                    BadRow(number + 1, f"after the array ({text.where(text.position)}): more text, which was not read"),
+                )
             return
         number += 1
         row, go_on = _array_element(text, number, encoding)

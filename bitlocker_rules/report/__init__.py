@@ -15,18 +15,32 @@ from typing import Any
 from ..outcome import Citation, InputRecord, Report, RuleOutcome
 
 _HOMES = {
-    "render_fleet_html": "html", "render_html": "html",
-    "fleet_to_dict": "json_report", "render_fleet_json": "json_report", "render_json": "json_report",
-    "conflict_to_dict": "json_report", "report_to_dict": "json_report",
-    "FleetCases": "junit", "JUnitWriter": "junit", "render_fleet_junit": "junit", "render_junit": "junit",
-    "render_fleet_markdown": "markdown", "render_markdown": "markdown",
-    "FleetSarif": "sarif", "locate_json_path": "sarif", "render_sarif": "sarif",
-    "render_fleet_table": "table", "render_table": "table",
-    "FleetDetail": "fleet_detail", "RuleExamples": "fleet_detail", "WorstDevices": "fleet_detail",
+    "render_fleet_html": "html",
+    "render_html": "html",
+    "fleet_to_dict": "json_report",
+    "render_fleet_json": "json_report",
+    "render_json": "json_report",
+    "conflict_to_dict": "json_report",
+    "report_to_dict": "json_report",
+    "FleetCases": "junit",
+    "JUnitWriter": "junit",
+    "render_fleet_junit": "junit",
+    "render_junit": "junit",
+    "render_fleet_markdown": "markdown",
+    "render_markdown": "markdown",
+    "FleetSarif": "sarif",
+    "locate_json_path": "sarif",
+    "render_sarif": "sarif",
+    "render_fleet_table": "table",
+    "render_table": "table",
+    "FleetDetail": "fleet_detail",
+    "RuleExamples": "fleet_detail",
+    "WorstDevices": "fleet_detail",
 }
 WORST_DEVICES = 50  # how many of the worst devices a fleet's HTML or Markdown report keeps
 
-__all__ = sorted([*_HOMES, "WORST_DEVICES", "fleet_collector", "render_device", "render_fleet"])
+# Computed: each renderer's names are listed once, in _HOMES, where they are looked up.
+__all__ = sorted([*_HOMES, "WORST_DEVICES", "fleet_collector", "render_device", "render_fleet"])  # noqa: PLE0605
 
 
 def __getattr__(name: str) -> Any:
@@ -40,8 +54,9 @@ def _renderer(name: str) -> Any:
     return __getattr__(name)
 
 
-def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bool = False,
-                  width: int | None = None) -> str:
+def render_device(
+    report: Report, fmt: str, *, colour: bool = False, verbose: bool = False, width: int | None = None
+) -> str:
     """One device's report in ``fmt`` (text, json, markdown, sarif, junit, html); ``width``
     (columns) for the table, else its default."""
     if fmt == "json":
@@ -53,8 +68,9 @@ def render_device(report: Report, fmt: str, *, colour: bool = False, verbose: bo
     return _renderer("render_table")(report, colour=colour, verbose=verbose, width=width)
 
 
-def fleet_collector(fmt: str, inputs: Sequence[InputRecord], rules: Sequence[RuleOutcome],
-                    citations: Sequence[Citation]) -> Any:
+def fleet_collector(
+    fmt: str, inputs: Sequence[InputRecord], rules: Sequence[RuleOutcome], citations: Sequence[Citation]
+) -> Any:
     """What the fleet report in ``fmt`` gathers beyond the counters, in bounded memory (None:
     nothing). ``rules`` is every rule's outcome (SARIF lists the rules with their titles and fixes).
 
@@ -69,8 +85,15 @@ def fleet_collector(fmt: str, inputs: Sequence[InputRecord], rules: Sequence[Rul
     return None
 
 
-def render_fleet(fmt: str, summary: Any, collector: Any, *, inputs: Sequence[InputRecord] = (),
-                 citations: Sequence[Citation] = (), verbose: bool = False) -> str:
+def render_fleet(
+    fmt: str,
+    summary: Any,
+    collector: Any,
+    *,
+    inputs: Sequence[InputRecord] = (),
+    citations: Sequence[Citation] = (),
+    verbose: bool = False,
+) -> str:
     """A fleet's report in ``fmt`` from its summary and what ``fleet_collector`` gathered."""
     if fmt == "text":
         return _renderer("render_fleet_table")(summary)
@@ -80,6 +103,10 @@ def render_fleet(fmt: str, summary: Any, collector: Any, *, inputs: Sequence[Inp
         return _renderer("render_fleet_junit")(summary, collector, citations=citations, verbose=verbose)
     if fmt == "sarif":
         return collector.render(summary.bad_rows, summary.unlisted_bad_rows)
-    return _renderer(f"render_fleet_{fmt}")(summary, devices=collector.worst.devices(),
-                                            examples=collector.examples.outcomes(), inputs=inputs,
-                                            limit=WORST_DEVICES)
+    return _renderer(f"render_fleet_{fmt}")(
+        summary,
+        devices=collector.worst.devices(),
+        examples=collector.examples.outcomes(),
+        inputs=inputs,
+        limit=WORST_DEVICES,
+    )

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from io import StringIO
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..errors import redact
 from ..outcome import Citation, Condition, Report, RuleOutcome, Status, origins_text
@@ -31,6 +31,11 @@ from .fleet_detail import RuleExamples, examples_by_rule, reasons_by_rule
 from .wording import citations, plural
 
 SUITES_NAME = "bitlocker-rules"
+# The fleet's records (``fleet.FleetSummary``, ``RuleTally``, ``DeviceResult``) rank above the
+# renderers, which cannot import them: they are read by their attributes, typed ``Any``.
+_CaseKey = tuple[str, str, Status]  # ruleset, rule, status
+_Examples = Mapping[tuple[str, Status], RuleOutcome]  # one outcome explained per rule and status
+_Reasons = Mapping[str, list[tuple[str, int]]]  # per rule, its most common failure reasons with their counts
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -73,16 +78,20 @@ def _details(outcome: RuleOutcome, report: Report) -> str:
 
 
 def _testcase(outcome: RuleOutcome, verbose: bool, report: Report) -> ET.Element:
-    case = ET.Element("testcase", {
-        "classname": _clean(outcome.ruleset),
-        "name": _clean(f"{outcome.rule} {outcome.title}"),
-        "time": "0",
-    })
+    case = ET.Element(
+        "testcase",
+        {
+            "classname": _clean(outcome.ruleset),
+            "name": _clean(f"{outcome.rule} {outcome.title}"),
+            "time": "0",
+        },
+    )
     if outcome.location:
         case.set("file", _clean(outcome.location.rsplit(":", 2)[0]))
     if outcome.status is Status.FAIL:
-        failure = ET.SubElement(case, "failure", {"message": _clean(_first_reason(outcome)),
-                                                   "type": _clean(outcome.severity)})
+        failure = ET.SubElement(
+            case, "failure", {"message": _clean(_first_reason(outcome)), "type": _clean(outcome.severity)}
+        )
         failure.text = _clean(_details(outcome, report))
     elif outcome.status is Status.NOT_APPLICABLE:
         message = _first_reason(outcome) if outcome.reasons else "The rule does not apply"
@@ -105,24 +114,29 @@ def report_suites(report: Report, *, fleet: bool = False, verbose: bool = False)
     for ruleset, outcomes in by_ruleset.items():
         count = {s: sum(1 for o in outcomes if o.status is s) for s in Status}
         name = f"{ruleset} ({report.subject})" if fleet and report.subject else ruleset
-        suite = ET.Element("testsuite", {
-            "name": _clean(name),
-            "tests": str(len(outcomes)),
-            "failures": str(count[Status.FAIL]),
-            "errors": "0",
-            "skipped": str(count[Status.UNKNOWN] + count[Status.NOT_APPLICABLE]),
-            "time": "0",
-        })
+        suite = ET.Element(
+            "testsuite",
+            {
+                "name": _clean(name),
+                "tests": str(len(outcomes)),
+                "failures": str(count[Status.FAIL]),
+                "errors": "0",
+                "skipped": str(count[Status.UNKNOWN] + count[Status.NOT_APPLICABLE]),
+                "time": "0",
+            },
+        )
         if report.subject:
             suite.set("hostname", _clean(report.subject))
         properties = ET.SubElement(suite, "properties")
         ET.SubElement(properties, "property", {"name": "subject", "value": _clean(report.subject)})
         ET.SubElement(properties, "property", {"name": "unknown", "value": str(count[Status.UNKNOWN])})
-        ET.SubElement(properties, "property",
-                      {"name": "not_applicable", "value": str(count[Status.NOT_APPLICABLE])})
+        ET.SubElement(properties, "property", {"name": "not_applicable", "value": str(count[Status.NOT_APPLICABLE])})
         for scenario in report.relevant_scenarios():  # what the check is about, and how that was decided
-            ET.SubElement(properties, "property", {"name": _clean(scenario.fact),
-                                                   "value": _clean(f"{scenario.state}, {scenario.provenance()}")})
+            ET.SubElement(
+                properties,
+                "property",
+                {"name": _clean(scenario.fact), "value": _clean(f"{scenario.state}, {scenario.provenance()}")},
+            )
         for outcome in outcomes:
             suite.append(_testcase(outcome, verbose, report))
         suites.append(suite)
@@ -155,7 +169,7 @@ def render_junit(reports: Report | Iterable[Report], *, verbose: bool = False) -
     out = StringIO()
     fleet = not isinstance(reports, Report)
     writer = JUnitWriter(out, fleet=fleet, verbose=verbose)
-    for report in ([reports] if isinstance(reports, Report) else reports):
+    for report in [reports] if isinstance(reports, Report) else reports:
         writer.add(report)
     writer.close()
     return out.getvalue()  # the writer masked each suite; the rest is the document's own markup
@@ -179,7 +193,7 @@ class FleetCases:
         self._new: dict[tuple[str, str, Status], list[str]] = {}  # named since the last take()
         self.examples = RuleExamples()
 
-    def add(self, result) -> None:
+    def add(self, result: Any) -> None:
         """Take one device's result (a ``fleet.DeviceResult``)."""
         devices, limit = self.devices, self.limit
         for outcome in result.outcomes:
@@ -190,9 +204,9 @@ class FleetCases:
         if self.examples.wants(result.outcomes):
             self.examples.add(result.report())
 
-    def _name(self, key, subjects: list[str], new: dict | None = None) -> None:
+    def _name(self, key: _CaseKey, subjects: list[str], new: dict[_CaseKey, list[str]] | None = None) -> None:
         named = self.devices.setdefault(key, [])
-        for subject in subjects[:max(0, self.limit - len(named))]:
+        for subject in subjects[: max(0, self.limit - len(named))]:
             named.append(subject)
             if new is not None:
                 new.setdefault(key, []).append(subject)
@@ -210,8 +224,9 @@ class FleetCases:
         self.examples.merge(outcomes)
 
 
-def render_fleet_junit(summary, cases: FleetCases, *, citations: Sequence[Citation] = (),
-                       verbose: bool = False) -> str:
+def render_fleet_junit(
+    summary: Any, cases: FleetCases, *, citations: Sequence[Citation] = (), verbose: bool = False
+) -> str:
     """JUnit XML for a fleet (``fleet.FleetSummary``): a suite per ruleset, a case per rule,
     and a ``fleet input`` suite whose case has an ``<error>`` when rows could not be read."""
     cited = Report("", (), citations=tuple(citations))
@@ -222,8 +237,10 @@ def render_fleet_junit(summary, cases: FleetCases, *, citations: Sequence[Citati
     by_ruleset: dict[str, list] = {}
     for tally in summary.rules:
         by_ruleset.setdefault(tally.ruleset, []).append(tally)
-    suites = [_fleet_suite(ruleset, tallies, summary, cases, examples, reasons, cited, verbose)
-              for ruleset, tallies in by_ruleset.items()]
+    suites = [
+        _fleet_suite(ruleset, tallies, summary, cases, examples, reasons, cited, verbose)
+        for ruleset, tallies in by_ruleset.items()
+    ]
     for suite in [*suites, _input_suite(summary)]:
         ET.indent(suite, space="  ", level=1)
         out.write("  " + ET.tostring(suite, encoding="unicode") + "\n")
@@ -231,25 +248,48 @@ def render_fleet_junit(summary, cases: FleetCases, *, citations: Sequence[Citati
     return redact(out.getvalue())
 
 
-def _fleet_suite(ruleset: str, tallies: list, summary, cases: FleetCases, examples, reasons, cited: Report,
-                 verbose: bool) -> ET.Element:
+def _fleet_suite(
+    ruleset: str,
+    tallies: list[Any],
+    summary: Any,
+    cases: FleetCases,
+    examples: _Examples,
+    reasons: _Reasons,
+    cited: Report,
+    verbose: bool,
+) -> ET.Element:
     failures = sum(1 for t in tallies if t.counts["fail"])
     skipped = sum(1 for t in tallies if not t.counts["fail"] and (t.counts["unknown"] or not t.counts["pass"]))
-    suite = ET.Element("testsuite", {"name": _clean(ruleset), "tests": str(len(tallies)), "failures": str(failures),
-                                     "errors": "0", "skipped": str(skipped), "time": "0"})
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": _clean(ruleset),
+            "tests": str(len(tallies)),
+            "failures": str(failures),
+            "errors": "0",
+            "skipped": str(skipped),
+            "time": "0",
+        },
+    )
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("devices", summary.devices), ("failed_devices", summary.failed_devices),
-                        ("rows_not_read", summary.bad_row_count)):
+    for name, value in (
+        ("devices", summary.devices),
+        ("failed_devices", summary.failed_devices),
+        ("rows_not_read", summary.bad_row_count),
+    ):
         ET.SubElement(properties, "property", {"name": name, "value": str(value)})
     for tally in tallies:
         suite.append(_fleet_case(tally, summary.devices, cases, examples, reasons, cited, verbose))
     return suite
 
 
-def _fleet_case(tally, devices: int, cases: FleetCases, examples, reasons, cited: Report, verbose: bool) -> ET.Element:
+def _fleet_case(
+    tally: Any, devices: int, cases: FleetCases, examples: _Examples, reasons: _Reasons, cited: Report, verbose: bool
+) -> ET.Element:
     counts = tally.counts
-    case = ET.Element("testcase", {"classname": _clean(tally.ruleset), "name": _clean(f"{tally.rule} {tally.title}"),
-                                   "time": "0"})
+    case = ET.Element(
+        "testcase", {"classname": _clean(tally.ruleset), "name": _clean(f"{tally.rule} {tally.title}"), "time": "0"}
+    )
     failed, unknown = examples.get((tally.rule, Status.FAIL)), examples.get((tally.rule, Status.UNKNOWN))
     example = failed or unknown
     if example is not None and example.location:
@@ -262,20 +302,35 @@ def _fleet_case(tally, devices: int, cases: FleetCases, examples, reasons, cited
         failure.text = _clean(_case_text(tally, devices, cases, failed, common, cited, Status.FAIL))
     elif counts["unknown"]:
         first = f": {_first_reason(unknown)}" if unknown is not None and unknown.reasons else ""
-        skipped = ET.SubElement(case, "skipped", {
-            "message": _clean(f"unknown on {counts['unknown']} of {plural(devices, 'device')}{first}"),
-            "type": "unknown"})
+        skipped = ET.SubElement(
+            case,
+            "skipped",
+            {
+                "message": _clean(f"unknown on {counts['unknown']} of {plural(devices, 'device')}{first}"),
+                "type": "unknown",
+            },
+        )
         skipped.text = _clean(_case_text(tally, devices, cases, unknown, [], cited, Status.UNKNOWN))
     elif not counts["pass"]:
-        ET.SubElement(case, "skipped", {"message": "The rule does not apply to any device" if devices else
-                                        "No device was evaluated"})
+        ET.SubElement(
+            case,
+            "skipped",
+            {"message": "The rule does not apply to any device" if devices else "No device was evaluated"},
+        )
     elif verbose:
         ET.SubElement(case, "system-out").text = _clean(_counts_sentence(counts, devices))
     return case
 
 
-def _case_text(tally, devices: int, cases: FleetCases, example: RuleOutcome | None, common: list, cited: Report,
-               status: Status) -> str:
+def _case_text(
+    tally: Any,
+    devices: int,
+    cases: FleetCases,
+    example: RuleOutcome | None,
+    common: list[tuple[str, int]],
+    cited: Report,
+    status: Status,
+) -> str:
     lines = [_counts_sentence(tally.counts, devices)]
     if common:
         lines.append("Most common reasons:")
@@ -290,28 +345,43 @@ def _case_text(tally, devices: int, cases: FleetCases, example: RuleOutcome | No
     return "\n".join(lines)
 
 
-def _counts_sentence(counts, devices: int) -> str:
+def _counts_sentence(counts: Mapping[str, int], devices: int) -> str:
     """``40 devices: passes on 21, fails on 3, does not apply to 16.``"""
     parts = [f"{_ON[status]} {counts[status.value]}" for status in Status if counts[status.value]]
     return f"{plural(devices, 'device')}: " + (", ".join(parts) if parts else "none evaluated") + "."
 
 
-_ON = {Status.PASS: "passes on", Status.FAIL: "fails on", Status.UNKNOWN: "unknown on",
-       Status.NOT_APPLICABLE: "does not apply to"}
+_ON = {
+    Status.PASS: "passes on",
+    Status.FAIL: "fails on",
+    Status.UNKNOWN: "unknown on",
+    Status.NOT_APPLICABLE: "does not apply to",
+}
 _DEVICES_WHERE = {Status.FAIL: "Devices where it fails", Status.UNKNOWN: "Devices where it is unknown"}
 
 
-def _input_suite(summary) -> ET.Element:
+def _input_suite(summary: Any) -> ET.Element:
     """The fleet file itself: one case, an ``<error>`` listing the rows that could not be read."""
     bad = summary.bad_rows
-    suite = ET.Element("testsuite", {"name": FLEET_INPUT_SUITE, "tests": "1", "failures": "0",
-                                     "errors": str(int(bool(bad))), "skipped": "0", "time": "0"})
-    case = ET.SubElement(suite, "testcase", {"classname": FLEET_INPUT_SUITE, "name": "every row can be read",
-                                             "time": "0"})
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": FLEET_INPUT_SUITE,
+            "tests": "1",
+            "failures": "0",
+            "errors": str(int(bool(bad))),
+            "skipped": "0",
+            "time": "0",
+        },
+    )
+    case = ET.SubElement(
+        suite, "testcase", {"classname": FLEET_INPUT_SUITE, "name": "every row can be read", "time": "0"}
+    )
     if bad:
         count = summary.bad_row_count
-        error = ET.SubElement(case, "error", {"message": _clean(f"{plural(count, 'row')} could not be read"),
-                                              "type": "input"})
+        error = ET.SubElement(
+            case, "error", {"message": _clean(f"{plural(count, 'row')} could not be read"), "type": "input"}
+        )
         shown = [f"row {b.number}: {b.message}" for b in bad[:_BAD_ROW_LIMIT]]
         if count > len(shown):
             shown.append(f"… and {count - len(shown)} more")
