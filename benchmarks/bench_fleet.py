@@ -1165,7 +1165,7 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
         if cold:
             memo.clear()
             context.details.clear()
-        tally = fleet_module.Tally(engine)  # evaluation imports it from records
+        tally = fleet_module.Tally(engine)  # evaluation imports it from results
         return [codes._count(dict(values), tally, context, wanted) for values in resolved]
 
     tally = fleet_module.Tally(engine)

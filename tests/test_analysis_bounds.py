@@ -279,7 +279,7 @@ def test_check_leaves_out_a_fix_it_cannot_find_within_its_time_limit(capsys, mon
     import itertools
     import types
 
-    from bitlocker_rules.analysis import records
+    from bitlocker_rules.analysis import results as records
 
     argv = ["check", "--rules", "silent_enablement", "--policy", str(EXAMPLES / "policy-startup-pin.json"),
             "--device", str(EXAMPLES / "device-ready.json"), "--format", "json"]

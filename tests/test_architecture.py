@@ -27,7 +27,7 @@ RANK = {
 # fmt: off
 ANALYSIS_RANK = {
     "logic": 0, "values": 0, "unionfind": 0, "summary": 0,
-    "records": 1, "evaluation": 1, "relations": 1,
+    "results": 1, "evaluation": 1, "relations": 1,
     "selection": 2,
     "domains": 3, "search": 3, "wording": 3,
     "analyzer": 4, "lowering": 4, "tables": 4,
@@ -115,7 +115,7 @@ def sibling_imports(path: Path) -> set[str]:
 
 # Inside the fleet package: reading rows and devices, then records, then one process, then several.
 # fmt: off
-FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "records": 1, "evaluation": 2, "parallel": 3, "__init__": 4}
+FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, "parallel": 3, "__init__": 4}
 # fmt: on
 
 

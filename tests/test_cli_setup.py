@@ -61,7 +61,7 @@ def test_the_fleet_usage_checks_run_before_anything_is_read(reads, capsys):
 def test_each_json_line_is_masked_once_where_it_leaves(tmp_path, monkeypatch, jobs):
     import bitlocker_rules.cli.output as output
     import bitlocker_rules.fleet.evaluation as evaluation
-    import bitlocker_rules.fleet.records as records
+    import bitlocker_rules.fleet.results as records
 
     masked: list[tuple[str, str]] = []  # (where, text) for each text masked in this process
 

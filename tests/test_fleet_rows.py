@@ -435,7 +435,7 @@ def test_the_junit_report_does_not_grow_with_the_fleet(capsys, tmp_path, big_fle
 
 
 def test_rows_that_cannot_be_read_are_listed_up_to_a_limit_and_counted(capsys, tmp_path, monkeypatch):
-    import bitlocker_rules.fleet.records as records
+    import bitlocker_rules.fleet.results as records
 
     monkeypatch.setattr(records, "BAD_ROWS_LISTED", 5)
     path = tmp_path / "fleet.jsonl"

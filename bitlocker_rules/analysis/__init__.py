@@ -76,7 +76,7 @@ Lint, compare and repair are built on the procedure; see ``lint``, ``compare``,
 
 The package, from the bottom up (each module imports only modules named before it):
 ``logic`` (three-valued masks, rule states, goal masks), ``values`` (collections as bags,
-values in words), ``unionfind``, ``records`` (the public records and ``AnalysisError``),
+values in words), ``unionfind``, ``results`` (the public records and ``AnalysisError``),
 ``summary`` (what the rules ask of their facts), ``evaluation`` (compiled partial
 evaluation), ``selection`` (the selected rules), ``domains`` (finite value sets),
 ``search`` (backtracking), ``wording`` (requirements in words), ``analyzer`` (the
@@ -93,7 +93,7 @@ from .domains import MAX_COLLECTION_CANDIDATES
 from .evaluation import Eval, Get
 from .lint import MAX_CONFLICTS, diagnostic_findings, lint, lint_exit_code
 from .logic import ALL, FAIL, NOT_APPLICABLE, PASS, SATISFIED, UNKNOWN, F, N, T, goal_mask
-from .records import (
+from .results import (
     AnalysisError, Comparison, Deadline, Difference, Finding, FleetChange, FleetRepair, Location, Prerequisite,
     Repair, Requirement, RuleConflict, Satisfiability, SettingChange, TurnOff, Undecided, Witness,
 )

@@ -12,7 +12,7 @@ from ..outcome import Status
 from ..vocabulary import Vocabulary
 from .domains import fact_domains
 from .logic import goal_mask
-from .records import AnalysisError, Deadline, RuleConflict, Satisfiability, Undecided, Witness
+from .results import AnalysisError, Deadline, RuleConflict, Satisfiability, Undecided, Witness
 from .search import Constraint, backtrack, independent_groups, prepare
 from .selection import Entry, interpreter_state, selected_entries
 from .unionfind import UnionFind

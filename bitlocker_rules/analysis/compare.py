@@ -19,7 +19,7 @@ from ..vocabulary import Vocabulary
 from .analyzer import Analyzer, independent_components
 from .evaluation import NO_BINDINGS, SearchContext, with_missing
 from .logic import GOAL_WORDS
-from .records import Comparison, Deadline, Difference, Undecided
+from .results import Comparison, Deadline, Difference, Undecided
 from .selection import Entry, assuming, interpreter_state, meaning
 
 _SATISFIED, _BROKEN = GOAL_WORDS["satisfied"], GOAL_WORDS["not_satisfied"]

@@ -17,7 +17,7 @@ from ..errors import Diagnostic
 from ..versions import WindowsVersion
 from ..vocabulary import Vocabulary
 from .evaluation import NO_BINDINGS, MaskCompiler, SearchContext
-from .records import AnalysisError
+from .results import AnalysisError
 from .selection import Entry
 from .summary import CollectionUse
 from .unionfind import UnionFind

@@ -18,7 +18,7 @@ from .analyzer import Analyzer
 from .domains import fact_domains
 from .evaluation import NO_BINDINGS, SearchContext, with_missing
 from .logic import APPLICABLE, FAIL, GOAL_WORDS, PASS, goal_mask
-from .records import CODES, AnalysisError, Deadline, Finding, Location, Undecided, location_of
+from .results import CODES, AnalysisError, Deadline, Finding, Location, Undecided, location_of
 from .selection import Entry, assuming, meaning
 from .tables import Tables, table_masks
 

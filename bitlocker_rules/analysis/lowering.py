@@ -18,7 +18,7 @@ from typing import Any
 from attrs import frozen
 
 from ..vocabulary import Strength, Vocabulary
-from .records import Deadline
+from .results import Deadline
 from .search import Constraint, backtrack
 from .values import same_value
 

@@ -25,7 +25,7 @@ from .domains import fact_domains
 from .evaluation import SearchContext
 from .logic import goal_mask
 from .lowering import Lowering, minimal_lowerings, repair_domains, restricted_domains
-from .records import (
+from .results import (
     AnalysisError,
     Deadline,
     Prerequisite,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from .records import CODES, Finding, Location
+from .results import CODES, Finding, Location
 
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 

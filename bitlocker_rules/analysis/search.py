@@ -7,7 +7,7 @@ from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 from .evaluation import SearchContext
-from .records import Deadline
+from .results import Deadline
 from .selection import Entry
 from .unionfind import UnionFind
 from .values import same_value

@@ -25,7 +25,7 @@ from .logic import (
     state_bit,
     verdict_of,
 )
-from .records import AnalysisError
+from .results import AnalysisError
 from .summary import RuleInfo
 
 

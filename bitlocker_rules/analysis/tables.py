@@ -16,7 +16,7 @@ from typing import Any
 from ..vocabulary import Vocabulary
 from .domains import fact_domains
 from .evaluation import SearchContext
-from .records import Deadline
+from .results import Deadline
 from .selection import Entry
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import nodes as n
 from ..operators import Op
 from ..phrasing import subject_of
-from .records import Requirement, location_of
+from .results import Requirement, location_of
 from .selection import Entry
 
 # A comparison with another fact, in words (a constant is worded by the interpreter).

@@ -6,14 +6,14 @@ combination of the values the rule reads, so a fleet of similar devices pays for
 interpreter once per distinct situation, not once per device.
 
 The stages, one module each: ``rows`` (reading a fleet file), ``devices`` (a row as device
-facts), ``records`` (the summary's counters and each device's record), ``evaluation`` (one
+facts), ``results`` (the summary's counters and each device's record), ``evaluation`` (one
 process) and ``parallel`` (several).
 """
 
 from .devices import DeviceReader, device_facts, device_subject, fleet_device
 from .evaluation import evaluate_fleet
 from .parallel import evaluate_fleet_parallel
-from .records import (
+from .results import (
     DeviceRecord,
     FleetConflict,
     FleetScenario,

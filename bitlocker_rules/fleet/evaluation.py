@@ -23,7 +23,7 @@ from ..outcome import Report, RuleOutcome, Status
 from ..verdict import OPEN, STATUSES, Verdict
 from ..vocabulary import Vocabulary
 from .devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device
-from .records import (
+from .results import (
     DeviceRecord,
     DeviceResult,
     FleetSummary,

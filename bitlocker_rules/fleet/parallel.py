@@ -20,7 +20,7 @@ from ..facts import Facts
 from ..outcome import Report
 from .devices import DeviceReader, device_facts
 from .evaluation import VerdictPath, evaluate_rows
-from .records import DeviceResult, FleetSummary, Tally
+from .results import DeviceResult, FleetSummary, Tally
 from .rows import FleetRow, JsonLine
 
 if TYPE_CHECKING:
