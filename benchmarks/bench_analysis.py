@@ -175,7 +175,7 @@ def run_pathological(vocabulary) -> None:
     doubling = "\n".join(lines) + "\n"
     show("30 doubling definitions: load, lint, repair, compare", _once(lambda: _doubling(doubling, vocabulary)))
     pin = n.FactRef("policy.minimum_pin_length")
-    rule = n.Rule("T-1", "t", requirements=(n.And(tuple(n.Compare(">=", pin, n.Const(8 + i)) for i in range(4000))),))
+    rule = n.Rule("T-1", "t", requires=(n.And(tuple(n.Compare(">=", pin, n.Const(8 + i)) for i in range(4000))),))
     interpreter = Interpreter(n.Ruleset("t", "T", rules=(rule,)), vocabulary)
     show("4,000 failing conditions: explain (decisive reasons)", _once(
         lambda: interpreter.evaluate(rule, {"policy.minimum_pin_length": 6})))

@@ -104,10 +104,10 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         if rule.severity not in SEVERITIES:
             self.error("E204", f"unknown severity `{rule.severity}`", rule.spans.get("severity"),
                        help=suggest(rule.severity, SEVERITIES) or "use error, warning or info")
-        if rule.kind == "rule" and not rule.requirements:
+        if rule.kind == "rule" and not rule.requires:
             self.error("E205", f"rule {rule.id} has no `require` clause", rule.spans.get("id"),
                        help="add `require <condition>`; use `note` for an informational item")
-        if rule.kind == "note" and rule.requirements:
+        if rule.kind == "note" and rule.requires:
             self.error("E206", f"note {rule.id} cannot have a `require` clause", rule.spans.get("id"),
                        help="make it a `rule`, or drop the requirement")
         if rule.sources and rule.related:
@@ -131,11 +131,11 @@ class _Checker(n.Visitor[n.CheckedExpr]):
             about = n.scenario_condition(tuple(scenarios), where) \
                 if all(s in self.vocabulary.scenarios for s in scenarios) else n.Const(False, span=where)
             applicability = about if applicability is None else n.And((about, applicability), span=applicability.span)
-        requirements = tuple(self.condition(r, {}) for r in rule.requirements)
+        requirements = tuple(self.condition(r, {}) for r in rule.requires)
         for expr in (applicability, *requirements):
             if expr is not None:
                 self.within_depth(expr, f"{rule.kind} {rule.id}", expr.span or rule.spans.get("id"))
-        return attrs.evolve(cast(n.Rule[Any], rule), applicability=applicability, requirements=requirements,
+        return attrs.evolve(cast(n.Rule[Any], rule), applicability=applicability, requires=requirements,
                             scenarios=scenarios)
 
     def within_depth(self, e: n.CheckedExpr, what: str, span: Span | None) -> int:

@@ -227,7 +227,7 @@ class _Emitter(n.Visitor[str]):
         known true (unless no source confirms a pass suffices), or the applicability known false.
         """
         d = self.top
-        require = rule.requirements[0] if len(rule.requirements) == 1 else n.And(rule.requirements)
+        require = rule.requires[0] if len(rule.requires) == 1 else n.And(rule.requires)
         when = rule.applicability
         self.lines, self.computed = [], {}
         fine = _joined(" or ", ([] if rule.unconfirmed else [self.truth(require, True, d)]) +
@@ -273,7 +273,7 @@ class _Emitter(n.Visitor[str]):
         lines, waiting = [], list(rules)
         while waiting:
             if self.strict:
-                new = [len(set(n.facts_read(rule.applicability, *rule.requirements)) - set(self.fact_vars))
+                new = [len(set(n.facts_read(rule.applicability, *rule.requires)) - set(self.fact_vars))
                        for _, rule in waiting]
                 position, rule = waiting.pop(new.index(min(new)))
             else:
@@ -414,18 +414,18 @@ class _Emitter(n.Visitor[str]):
     def verdict(self, rule: n.CheckedRule, d: int) -> str:
         out = self.temp("_r")
         when = _simple_atoms(rule.applicability, self.atoms) if rule.applicability is not None else ()
-        require = _simple_atoms(n.And(rule.requirements), self.atoms)
+        require = _simple_atoms(n.And(rule.requires), self.atoms)
         if when is not None and require is not None:
             self.flat_rule(out, when, require, d)
             return out
         if rule.applicability is None:
-            holds = self.cond(n.And(rule.requirements), d)
+            holds = self.cond(n.And(rule.requires), d)
             self.emit(d, f"{out} = 0 if {holds} is True else (1 if {holds} is False else 2)")
             return out
         applies = self.cond(rule.applicability, d)
         self.emit(d, f"if {applies} is False: {out} = 3")
         self.emit(d, "else:")
-        holds = self.cond(n.And(rule.requirements), d + 1)
+        holds = self.cond(n.And(rule.requires), d + 1)
         self.emit(d + 1, f"if {applies} is None and {holds} is not True: {out} = 2")
         self.emit(d + 1, f"else: {out} = 0 if {holds} is True else (1 if {holds} is False else 2)")
         return out

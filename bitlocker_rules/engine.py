@@ -29,7 +29,7 @@ from .outcome import (
     PASSED, ConflictRecord, Decision, NoteOutcome, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, first_input,
     require, severity_threshold, usage_error,
 )
-from .requirements import citations
+from .citations import citations
 from .resources import grammar_text, rulesets_dir, shipped_ruleset_paths
 from .scenarios import ScenarioResolver, declared_by_rulesets
 from .verdict import Verdict
@@ -157,7 +157,7 @@ class Engine:
         # By rule identity (the engine holds every rule, so ids stay theirs): a dict lookup per
         # explanation, without hashing the rule's tree.
         self._reads = {
-            id(rule): ((loaded.id, rule.id), self._memo_reads(rule.applicability, *rule.requirements))
+            id(rule): ((loaded.id, rule.id), self._memo_reads(rule.applicability, *rule.requires))
             for loaded in self.rulesets for rule in loaded.rules
         }
         self._rules = {loaded.id: loaded.rules for loaded in self.rulesets}
@@ -185,8 +185,8 @@ class Engine:
         self._deciders: dict[tuple[str, bool], Decide] = {}  # by (fail_on, strict), compiled on first use
         self._decides_per_policy = any(self._per_policy.values())
         self._derives = bool(set(DERIVED_FACTS) & set(n.facts_read(
-            *(e for _, rule in self._order for e in (rule.applicability, *rule.requirements)),
-            *(rule.requirements[0] for rule in self.scenarios.checks.rules))))
+            *(e for _, rule in self._order for e in (rule.applicability, *rule.requires)),
+            *(rule.requires[0] for rule in self.scenarios.checks.rules))))
         self._plain = not self._derives and not self._decides_per_policy
         # fail_on -> the compiled function, when a Facts record's table can go straight in (_plain).
         self._fast_decide: dict[str, Decide] = {}
@@ -311,7 +311,7 @@ class Engine:
         return cached
 
     def _reads_per_policy_fact(self, rule: n.Rule) -> bool:
-        return any(_per_policy(self.vocabulary, f) for f in n.facts_read(rule.applicability, *rule.requirements))
+        return any(_per_policy(self.vocabulary, f) for f in n.facts_read(rule.applicability, *rule.requires))
 
     def _memo_reads(self, *exprs: n.Expr | None) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
         """The facts an explanation depends on; for a collection, also the record fields it reads."""
@@ -458,7 +458,7 @@ class Engine:
         inferred = {s.name: i for i, s in enumerate(resolver.inferred)}
 
         def on(name: str) -> n.Expr:
-            return resolver.checks.rules[2 * inferred[name]].requirements[0]
+            return resolver.checks.rules[2 * inferred[name]].requires[0]
 
         steps = {}
         for s in scenarios.values():
@@ -469,7 +469,7 @@ class Engine:
             else:
                 excluders = tuple((scenarios[o].fact, on(o)) for o in sorted(resolver.excluded_by(s.name))
                                   if o in inferred)
-                off = resolver.checks.rules[2 * inferred[s.name] + 1].requirements[0]
+                off = resolver.checks.rules[2 * inferred[s.name] + 1].requires[0]
                 steps[s.fact] = ScenarioStep(s.fact, on=on(s.name), off=off, excluders=excluders)
         return steps
 

@@ -80,7 +80,7 @@ class Interpreter(n.Visitor[Result]):
             applies = truth, tuple(attrs.evolve(c, role="when") for c in reasons)
             if applies[0] is False:
                 return Status.NOT_APPLICABLE, _once(applies[1])
-        truth, reasons = _all([self.decide(r, values, {}, memo) for r in rule.requirements])
+        truth, reasons = _all([self.decide(r, values, {}, memo) for r in rule.requires])
         if applies[0] is None and truth is not True:
             # It may not apply, and it does not pass: the missing facts decide.
             return Status.UNKNOWN, _once(applies[1] + reasons)
@@ -339,7 +339,7 @@ class _Formula(n.Visitor[_Node]):
         formula = cls(interp, values)
         if rule.applicability is not None:
             formula.app = formula.visit(rule.applicability, {})
-        formula.reqs = ("and", tuple(formula.visit(r, {}) for r in rule.requirements))
+        formula.reqs = ("and", tuple(formula.visit(r, {}) for r in rule.requires))
         return formula
 
     def visit_And(self, e: n.And, env: dict[str, _Item]) -> _Node:

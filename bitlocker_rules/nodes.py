@@ -370,7 +370,7 @@ class Rule(Generic[X]):
     remediation: str = ""
     events: tuple[int, ...] = ()
     applicability: X | None = None
-    requirements: tuple[X, ...] = ()
+    requires: tuple[X, ...] = ()  # the require clauses
     span: Span | None = _SPAN
     spans: Mapping[str, Span] = field(factory=dict, eq=False, repr=False, kw_only=True)
 

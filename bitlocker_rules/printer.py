@@ -50,7 +50,7 @@ def print_rule(rule: n.Rule) -> str:
     when = n.written_applicability(rule)
     if when is not None:
         lines.append(f"  when {print_expr(when)}")
-    lines += [f"  require {print_expr(r)}" for r in rule.requirements]
+    lines += [f"  require {print_expr(r)}" for r in rule.requires]
     if rule.rationale:
         lines.append(f"  rationale {quote(rule.rationale)}")
     if rule.remediation:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from . import nodes as n
 from .printer import print_expr, print_rule
-from .requirements import Coverage, coverage, load_requirements, registry
+from .citations import Coverage, coverage, load_requirements, registry
 from .vocabulary import NAMESPACES, EnumType, Fact, FactType, Scenario, Vocabulary
 
 # The commands that regenerate each page; the pages and tests/test_docs.py quote them.
@@ -627,9 +627,9 @@ def _encoding_section(c: Coverage, rules: Mapping[str, tuple[n.Rule, n.Ruleset]]
             )
             if rule.applicability is not None:
                 lines.append(f"  Applies when `{print_expr(rule.applicability)}`.")
-            for requirement in rule.requirements:
+            for requirement in rule.requires:
                 lines.append(f"  Requires `{print_expr(requirement)}`.")
-            for name, expr in _definitions_used(ruleset, rule.applicability, *rule.requirements):
+            for name, expr in _definitions_used(ruleset, rule.applicability, *rule.requires):
                 lines.append(f"  Where `{name}` is `{print_expr(expr)}`.")
     if not c.rules and not c.advice:
         lines.append("- Not encoded by any shipped rule.")

@@ -124,7 +124,7 @@ class ScenarioResolver:
     def _because(self, index: int, values: Mapping[str, Any]) -> str:
         """The conditions that made inference condition ``index`` true, in the admin's words."""
         rule = self.checks.rules[index]
-        _, reasons = self.interpreter.decide(rule.requirements[0], values, {})
+        _, reasons = self.interpreter.decide(rule.requires[0], values, {})
         return "; ".join(_phrase(c) for c in reasons if c.status is Status.PASS) or rule.title
 
     def _excluding(self, s: Scenario, known: Mapping[str, bool]) -> str:
@@ -139,7 +139,7 @@ class ScenarioResolver:
         """Why neither inference condition decided: the facts they would need."""
         missing: dict[str, None] = {}
         for rule in self.checks.rules[2 * index : 2 * index + 2]:
-            _, reasons = self.interpreter.decide(rule.requirements[0], values, {})
+            _, reasons = self.interpreter.decide(rule.requires[0], values, {})
             missing.update((_phrase(c), None) for c in reasons if c.status is Status.UNKNOWN or c.missing)
         return "; ".join(missing) or "nothing in the input shows it"
 
@@ -245,7 +245,7 @@ def _parsed_inference(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Rul
             expr: n.Expr = n.Const(False)
             if text.strip():
                 expr = check_condition(parse_condition(text, where), vocabulary, SourceText(text, where))
-            rules.append(n.Rule(f"scenario-{s.name}-{side}", f"{s.label}: inferred {side}", requirements=(expr,)))
+            rules.append(n.Rule(f"scenario-{s.name}-{side}", f"{s.label}: inferred {side}", requires=(expr,)))
     return n.Ruleset("scenarios", "Scenario inference", rules=tuple(rules))
 
 

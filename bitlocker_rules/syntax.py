@@ -257,11 +257,11 @@ class _Builder(Transformer):
 
     def _rule(self, kind, meta, children):
         (rule_id, id_span), title, *clauses = children
-        fields: dict = {"requirements": []}
+        fields: dict = {"requires": []}
         spans = {"id": id_span}
         for clause_kind, value, span in clauses:
-            if clause_kind == "requirements":
-                fields["requirements"].append(value)
+            if clause_kind == "requires":
+                fields["requires"].append(value)
                 continue
             if clause_kind in fields:
                 self.problems.append(
@@ -275,7 +275,7 @@ class _Builder(Transformer):
                 )
             fields[clause_kind] = value
             spans[clause_kind] = span
-        fields["requirements"] = tuple(fields["requirements"])
+        fields["requires"] = tuple(fields["requires"])
         if kind == "note":
             fields.setdefault("severity", "info")
         return n.Rule(rule_id, title, kind=kind, span=_span(meta), spans=spans, **fields)
@@ -311,7 +311,7 @@ class _Builder(Transformer):
         return ("applicability", children[0], _span(meta))
 
     def requirement(self, meta, children):
-        return ("requirements", children[0], _span(meta))
+        return ("requires", children[0], _span(meta))
 
     # --- expressions
     def conditional(self, meta, children):

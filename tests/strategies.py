@@ -395,7 +395,7 @@ def typed_rules(draw, rule_id: str, definitions: int = 0, kind: str = "rule") ->
         scenarios=tuple(draw(st.lists(st.sampled_from(SCENARIOS), max_size=2, unique=True))),
         disputed="the sources differ" if caveat == "disputed" else "",
         unconfirmed="nothing confirms it" if caveat == "unconfirmed" else "",
-        applicability=applicability, requirements=requirements,
+        applicability=applicability, requires=requirements,
     )
 
 
@@ -485,7 +485,7 @@ def syntactic_rules(expressions: st.SearchStrategy[n.Expr] | None = None) -> st.
         remediation=texts(),
         events=st.lists(st.integers(0, 10**6), max_size=3).map(tuple),
         applicability=st.none() | expressions,
-        requirements=st.lists(expressions, max_size=2).map(tuple),
+        requires=st.lists(expressions, max_size=2).map(tuple),
     )
 
 

@@ -195,7 +195,7 @@ def test_definitions_that_double_at_each_step_stay_linear(vocabulary):
 def test_thousands_of_failing_conditions_are_explained_promptly(vocabulary):
     pin = n.FactRef("policy.minimum_pin_length")
     atoms = tuple(n.Compare(">=", pin, n.Const(8 + i)) for i in range(4000))
-    rule = n.Rule("T-1", "t", requirements=(n.And(atoms),))
+    rule = n.Rule("T-1", "t", requires=(n.And(atoms),))
     ruleset = n.Ruleset("t", "T", rules=(rule,))
     with within(10):  # the search for decisive reasons re-evaluated the rule 4,000 times
         outcome = Interpreter(ruleset, vocabulary).evaluate(rule, {"policy.minimum_pin_length": 6})
@@ -209,7 +209,7 @@ def test_decisive_reasons_stop_at_their_work_limit(vocabulary, monkeypatch):
 
     monkeypatch.setattr(interpreter, "MAX_REASON_WORK", 0)
     pin = n.FactRef("policy.minimum_pin_length")
-    rule = n.Rule("T-1", "t", requirements=(n.And(tuple(n.Compare(">=", pin, n.Const(8 + i)) for i in range(5))),))
+    rule = n.Rule("T-1", "t", requires=(n.And(tuple(n.Compare(">=", pin, n.Const(8 + i)) for i in range(5))),))
     interp = Interpreter(n.Ruleset("t", "T", rules=(rule,)), vocabulary)
     outcome = interp.evaluate(rule, {"policy.minimum_pin_length": 6})
     decisive = [c for c in outcome.reasons if c.decisive]
@@ -387,8 +387,8 @@ def test_rule_meanings_treat_equal_trees_alike():
     a = n.And((n.Compare("==", n.FactRef("policy.x"), n.Const(1)),), span=None)
     b = attrs.evolve(a)
     c = n.And((n.Compare("==", n.FactRef("policy.x"), n.Const(2)),))
-    rule = n.Rule("R-1", "r", requirements=(a,))
-    assert meaning(rule) == meaning(attrs.evolve(rule, requirements=(b,))) != meaning(attrs.evolve(rule, requirements=(c,)))
+    rule = n.Rule("R-1", "r", requires=(a,))
+    assert meaning(rule) == meaning(attrs.evolve(rule, requires=(b,))) != meaning(attrs.evolve(rule, requires=(c,)))
 
 
 def test_lint_reads_a_file_named_many_times_once(capsys):

@@ -305,8 +305,8 @@ def _constants() -> dict[str, list]:
     """Per fact, the constants the shipped rules (and scenario inferences) compare it with."""
     found: dict[str, list] = {}
     stack = [e for loaded in EVERYTHING.rulesets for rule in loaded.ruleset.rules
-             for e in (rule.applicability, *rule.requirements) if e is not None]
-    stack += [r.requirements[0] for r in EVERYTHING.scenarios.checks.rules]
+             for e in (rule.applicability, *rule.requires) if e is not None]
+    stack += [r.requires[0] for r in EVERYTHING.scenarios.checks.rules]
     while stack:
         node = stack.pop()
         if isinstance(node, n.Compare) and isinstance(node.left, n.FactRef) and isinstance(node.right, n.Const):

@@ -113,7 +113,7 @@ def test_a_cached_tree_hashes_as_a_fresh_one_in_another_process(cache_dir):
         "fresh = compile_text(resolve_ruleset('silent_enablement').read_text(), 'rulesets/silent_enablement.rules')"
         ".ruleset\n"
         "assert cached == fresh\n"
-        "pairs = [(a, b) for r, s in zip(cached.rules, fresh.rules) for a, b in zip(r.requirements, s.requirements)]\n"
+        "pairs = [(a, b) for r, s in zip(cached.rules, fresh.rules) for a, b in zip(r.requires, s.requires)]\n"
         "assert pairs and all(hash(a) == hash(b) for a, b in pairs)\n"
         "print('ok', len(pairs))\n"
     )

@@ -137,14 +137,14 @@ def test_constants_are_typed():
         HEADER + 'rule A-1 "x" require device.os_version >= 1809 and device.tpm_version >= 1'
         ' and device.os_version < "Windows 11" and device.os_version != 10.0.19045.3000\n'
     )
-    consts = [e.right.value for e in loaded.rules[0].requirements[0].operands]
+    consts = [e.right.value for e in loaded.rules[0].requires[0].operands]
     assert consts == [WindowsVersion(10, 0, 17763), 1.0, WindowsVersion(10, 0, 22000), WindowsVersion(10, 0, 19045, 3000)]
-    assert isinstance(loaded.rules[0].requirements[0].operands[0].left, n.FactRef)
+    assert isinstance(loaded.rules[0].requires[0].operands[0].left, n.FactRef)
 
 
 def test_bool_fact_alone_is_a_condition():
     loaded = compile_text(HEADER + 'rule A-1 "x" require device.tpm_present\n')
-    assert loaded.rules[0].requirements[0] == n.Compare("==", n.FactRef("device.tpm_present"), n.Const(True))
+    assert loaded.rules[0].requires[0] == n.Compare("==", n.FactRef("device.tpm_present"), n.Const(True))
 
 
 def test_duplicate_ids_across_rulesets(tmp_path):

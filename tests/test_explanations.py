@@ -43,7 +43,7 @@ def cited_facts(rule: n.Rule, conditions) -> set[str]:
     or evaluated once per record, holds for the records there were)."""
     spans = {c.span for c in conditions}
     found: set[str] = set()
-    stack = [(e, ()) for e in (rule.applicability, *rule.requirements) if e is not None]
+    stack = [(e, ()) for e in (rule.applicability, *rule.requires) if e is not None]
     while stack:
         node, within = stack.pop()
         if getattr(node, "span", None) in spans:
@@ -151,7 +151,7 @@ def test_a_false_or_cites_every_operand():
 
 
 def test_several_failing_requirements_are_all_cited():
-    two = n.Rule("K-0", "", requirements=(parse_expr("policy.flag"), parse_expr("policy.enabled")))
+    two = n.Rule("K-0", "", requires=(parse_expr("policy.flag"), parse_expr("policy.enabled")))
     loaded = Loaded(n.Ruleset("props", "", rules=(two,)))
     outcome = loaded.interpreter.evaluate(loaded.rules[0], OFF)
     assert [c.text for c in outcome.reasons] == ["policy.flag", "policy.enabled"]
@@ -165,7 +165,7 @@ def test_a_rule_that_does_not_apply_cites_every_false_condition_of_when():
 def test_a_condition_that_decides_both_when_and_a_requirement_is_cited_once():
     # `when` and the condition of an `implies` both read d0: one reason, not two alike.
     ruleset = n.Ruleset("props", "", definitions=(n.Definition("d0", parse_expr("not policy.flag")),), rules=(
-        n.Rule("K-0", "", applicability=parse_expr("d0"), requirements=(parse_expr("d0 implies policy.enabled"),)),))
+        n.Rule("K-0", "", applicability=parse_expr("d0"), requires=(parse_expr("d0 implies policy.enabled"),)),))
     loaded = Loaded(ruleset)
     outcome = loaded.interpreter.evaluate(loaded.rules[0], OFF)
     assert outcome.status is Status.FAIL

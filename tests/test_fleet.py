@@ -185,7 +185,7 @@ def _reference(engine: Engine, policy: Facts | None, number: int, data: dict) ->
     entries = []
     for loaded in engine.rulesets:
         for rule in loaded.rules:
-            reads = facts_read(rule.applicability, *rule.requirements)
+            reads = facts_read(rule.applicability, *rule.requires)
             if len(facts.profiles) > 1 and any(engine.vocabulary.fact(f).per_policy for f in reads):
                 entries.append(outcome_entry(_per_policy_outcome(loaded, rule, facts, values)))
                 continue

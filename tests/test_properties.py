@@ -62,7 +62,7 @@ class Loaded:
         self.interpreter = Interpreter(self.checked, S.VOCABULARY)
         self.rules = [r for r in self.checked.rules if r.kind == "rule"]
         # Each note as a rule that requires `false`, compiled on its own (see NOTE_APPLIES).
-        notes = tuple(attrs.evolve(r, kind="rule", requirements=(n.Literal(False, "bool"),))
+        notes = tuple(attrs.evolve(r, kind="rule", requires=(n.Literal(False, "bool"),))
                       for r in ruleset.rules if r.kind == "note")
         self.note_codes = compile_ruleset(check_ruleset(attrs.evolve(ruleset, rules=notes), S.VOCABULARY))
 
@@ -99,7 +99,7 @@ def assert_names_its_fact_and_value(condition) -> None:
 def ruleset_of(*requirements: n.Expr, applicability: n.Expr | None = None) -> n.Ruleset:
     """One rule per requirement, ids K-0, K-1, …"""
     rules = tuple(
-        n.Rule(f"K-{i}", "", requirements=(r,), applicability=applicability)
+        n.Rule(f"K-{i}", "", requires=(r,), applicability=applicability)
         for i, r in enumerate(requirements)
     )
     return n.Ruleset("props", "", rules=rules)
@@ -177,7 +177,7 @@ def test_engine_verdicts_agree_with_the_interpreter_on_merged_policies(rulesets,
     codes = dict(zip([r.id for one in loaded for r in one.rules], [c for row in engine.verdicts(facts.table) for c in row]))
     for one in loaded:
         for rule in one.rules:
-            if len(views) > 1 and set(n.facts_read(rule.applicability, *rule.requirements)) & S.PER_POLICY:
+            if len(views) > 1 and set(n.facts_read(rule.applicability, *rule.requires)) & S.PER_POLICY:
                 expected = per_policy_verdict(one, rule, views)
                 event("decided per policy")
             else:
@@ -309,7 +309,7 @@ def test_kleene_laws(a, b, c, facts):
     }  # fmt: skip
     labels = list(forms)
     ruleset = ruleset_of(*forms.values())
-    guarded = n.Rule("G-0", "", applicability=a, requirements=(b,))
+    guarded = n.Rule("G-0", "", applicability=a, requires=(b,))
     loaded = Loaded(attrs.evolve(ruleset, rules=ruleset.rules + (guarded,)))
     for values in facts:
         for statuses in (loaded.compiled_statuses(values), loaded.interpreted_statuses(values)):
@@ -333,7 +333,7 @@ def test_kleene_laws(a, b, c, facts):
         # and the interpreter's own eval gives the same truth as the rule verdict
         interpreted = loaded.interpreted_statuses(values)
         for i, rule in enumerate(loaded.rules[: len(labels)]):
-            assert loaded.interpreter.decide(rule.requirements[0], values, {})[0] == TRUTH[interpreted[f"K-{i}"]]
+            assert loaded.interpreter.decide(rule.requires[0], values, {})[0] == TRUTH[interpreted[f"K-{i}"]]
 
 
 

@@ -375,7 +375,7 @@ def test_ER_15_fails_on_each_required_startup_option():
 
 
 def test_ER_30_reads_the_removable_write_access_with_the_startup_key_options():
-    read = set(n.facts_read(rule("ER-30").applicability, *rule("ER-30").requirements))
+    read = set(n.facts_read(rule("ER-30").applicability, *rule("ER-30").requires))
     assert read == {
         "scenario.silent_enablement",
         "policy.removable_unprotected_write_access",

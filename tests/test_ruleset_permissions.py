@@ -236,7 +236,7 @@ def test_PM_03_an_admin_without_an_intune_role_fails():
 
 def test_PM_03_never_asks_for_a_guessed_permission_name():
     rule = CASES.rule("PM-03")
-    assert set(n.facts_read(rule.applicability, *rule.requirements)) == {"scenario.tenant_attach", "actor.intune_roles"}
+    assert set(n.facts_read(rule.applicability, *rule.requires)) == {"scenario.tenant_attach", "actor.intune_roles"}
 
 
 # --- device files ------------------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def _unused_definitions(analyzer: Analyzer) -> list[Finding]:
         seen.add(id(ruleset))
         path = getattr(item, "path", None) or (ruleset.text.name if ruleset.text else ruleset.id)
         used: set[str] = set()
-        stack = [x for r in ruleset.rules for x in (r.applicability, *r.requirements) if x is not None]
+        stack = [x for r in ruleset.rules for x in (r.applicability, *r.requires) if x is not None]
         while stack:
             node = stack.pop()
             if isinstance(node, n.DefinitionRef):

@@ -42,9 +42,9 @@ class Entry:
         self.interpreter = interpreter
         self.path = path
         self.source = ruleset.text
-        self.facts = n.facts_read(rule.applicability, *rule.requirements)
+        self.facts = n.facts_read(rule.applicability, *rule.requires)
         info = RuleInfo(interpreter.vocabulary, ruleset.text)
-        for expr in (rule.applicability, *rule.requirements):
+        for expr in (rule.applicability, *rule.requires):
             if expr is not None:
                 info.walk(expr, ())
         self.info = info
@@ -52,7 +52,7 @@ class Entry:
         if not self.problems:
             compiler = MaskCompiler()
             self.app = None if rule.applicability is None else compiler.condition(rule.applicability)
-            self.reqs = tuple(compiler.condition(r) for r in rule.requirements)
+            self.reqs = tuple(compiler.condition(r) for r in rule.requires)
 
     @property
     def id(self) -> str:
@@ -82,7 +82,7 @@ def meaning(rule: n.CheckedRule) -> tuple:
     compared once, so rules that share definitions cost their graph, not the tree they
     expand to, also between two separately loaded copies of a rule file.
     """
-    return (rule.applicability, rule.requirements)
+    return (rule.applicability, rule.requires)
 
 
 def assuming(rulesets: Iterable[Any], assumed: Mapping[str, bool]) -> list[Any]:
@@ -122,7 +122,7 @@ def interpreter_state(entry: Entry, values: Mapping[str, Any]) -> int:
     interp, rule = entry.interpreter, entry.rule
     a = T if rule.applicability is None else TRUTH_BIT[interp.decide(rule.applicability, values, {})[0]]
     r = T
-    for req in rule.requirements:
+    for req in rule.requires:
         r = and3(r, TRUTH_BIT[interp.decide(req, values, {})[0]])
     status = interp.verdict(rule, values)[0]
     if a == F:

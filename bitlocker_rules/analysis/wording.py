@@ -19,7 +19,7 @@ def requirements_of(entry: Entry, facts: set[str] | None = None) -> list[Require
     rule = entry.rule
     if rule.applicability is not None:
         collect.visit(rule.applicability, 1, "applies when")
-    for req in rule.requirements:
+    for req in rule.requires:
         collect.visit(req, 1, "requires")
     seen, unique = set(), []
     for r in collect.out:

@@ -10,7 +10,7 @@ from ..engine import Engine
 from ..errors import redact, suggest
 from ..nodes import Rule, facts_read
 from ..printer import print_rule
-from ..requirements import coverage
+from ..citations import coverage
 from .output import print_out, usage_error
 from .status import EXIT_FAIL, EXIT_PASS
 
@@ -87,7 +87,7 @@ def run_explain(args: argparse.Namespace) -> int:
     for loaded in engine.rulesets:
         for rule in loaded.ruleset.rules:
             if rule.id.lower() == args.rule_id.lower():
-                facts = facts_read(rule.applicability, *rule.requirements)
+                facts = facts_read(rule.applicability, *rule.requires)
                 print_out(f"{rule.id} (ruleset {loaded.id}, {loaded.path})\n")
                 source = loaded.ruleset.text
                 print_out(source.excerpt(rule.span).rstrip() if source and rule.span else print_rule(rule))
