@@ -110,7 +110,7 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         if rule.kind == "note" and rule.requires:
             self.error("E206", f"note {rule.id} cannot have a `require` clause", rule.spans.get("id"),
                        help="make it a `rule`, or drop the requirement")
-        if rule.sources and rule.related:
+        if rule.encodes and rule.related:
             self.error("E209", f"{rule.kind} {rule.id} has both `sources` and `related`", rule.spans.get("related"),
                        help="a rule either encodes what its sources say (`sources`) or is advice "
                             "related to them (`related`): keep one")

@@ -104,7 +104,7 @@ def citations(rulesets: Iterable[n.Ruleset]) -> tuple[Citation, ...]:
     """The citation of every id the rulesets' rules and notes cite (``sources`` and ``related``), once each."""
     known = registry()
     refs = dict.fromkeys(
-        ref for ruleset in rulesets for rule in ruleset.rules for ref in (*rule.sources, *rule.related)
+        ref for ruleset in rulesets for rule in ruleset.rules for ref in (*rule.encodes, *rule.related)
     )
     return tuple(citation(ref, known) for ref in refs)
 
@@ -115,7 +115,7 @@ def coverage(rulesets: Iterable[n.Ruleset], requirements: Iterable[Requirement] 
     advising: dict[str, list[str]] = {}
     for ruleset in rulesets:
         for rule in ruleset.rules:
-            for ref in rule.sources:
+            for ref in rule.encodes:
                 encoding.setdefault(ref, []).append(f"{ruleset.id}/{rule.id}")
             for ref in rule.related:
                 advising.setdefault(ref, []).append(f"{ruleset.id}/{rule.id}")

@@ -223,11 +223,11 @@ class Engine:
         return facts_from_mapping(mapping, self.vocabulary, origin=name or "<dict>", name=name)
 
     def evaluate(self, facts: Facts | Mapping[str, Any], *, explain_all: bool = False, subject: str = "",
-                 sources: bool = True) -> Report:
+                 with_origins: bool = True) -> Report:
         """Every rule's outcome for one device; reasons for each rule that did not pass.
 
         ``facts`` is a ``Facts`` record or a ``{fact name: raw value}`` mapping (typed as
-        ``Engine.facts`` does). ``sources=False`` skips naming where each cited value came
+        ``Engine.facts`` does). ``with_origins=False`` skips naming where each cited value came
         from (fleets that do not show it save the work).
         """
         facts = self._typed_facts(facts, "Engine.evaluate(facts)")
@@ -250,9 +250,9 @@ class Engine:
                 on, profile = deciding_values(index, values, views, decided_on)
                 outcome = self.explain(loaded, rule, on)
                 if profile is None:
-                    outcomes.append(shown_outcome(outcome, origins() if sources else {}, conflicts, self.vocabulary))
+                    outcomes.append(shown_outcome(outcome, origins() if with_origins else {}, conflicts, self.vocabulary))
                 else:  # on one policy's own settings: nothing there is in conflict
-                    view = policy_view(origins(), facts.profiles[profile].origins) if sources else {}
+                    view = policy_view(origins(), facts.profiles[profile].origins) if with_origins else {}
                     outcomes.append(shown_outcome(outcome, view, {}, self.vocabulary))
             notes += [self._note(loaded, r, values) for r in loaded.notes]
         records = tuple(conflict_record(c, self.vocabulary) for c in conflicts.values())
@@ -604,15 +604,15 @@ def shown_outcome(outcome: RuleOutcome, origins: Mapping[str, Origins], conflict
                   vocabulary: Vocabulary) -> RuleOutcome:
     """An explained outcome as a report shows it: where each cited value came from (``origins``,
     empty to name none) and, where a conflict left a fact unknown, which sources disagree."""
-    outcome = _with_sources(outcome, origins)
+    outcome = _with_origins(outcome, origins)
     return mark_conflicts(outcome, conflicts, vocabulary) if conflicts else outcome
 
 
-def _with_sources(outcome: RuleOutcome, origins: Mapping[str, Origins]) -> RuleOutcome:
+def _with_origins(outcome: RuleOutcome, origins: Mapping[str, Origins]) -> RuleOutcome:
     """Name where each cited value came from (policy or device input and JSON path)."""
     if not any(c.fact in origins for c in outcome.reasons):
         return outcome
-    reasons = tuple(attrs.evolve(c, source=origins[c.fact]) if c.fact in origins else c for c in outcome.reasons)
+    reasons = tuple(attrs.evolve(c, origins=origins[c.fact]) if c.fact in origins else c for c in outcome.reasons)
     return attrs.evolve(outcome, reasons=reasons)
 
 
@@ -620,7 +620,7 @@ def mark_conflicts(outcome: RuleOutcome, conflicts: Mapping[str, Conflict], voca
     """Say which sources disagree where a fact is unknown because of a conflict."""
     reasons = tuple(
         attrs.evolve(c, conflict=describe_conflict(conflicts[c.fact], vocabulary),
-                     source=c.source or tuple(o for origins, _ in conflicts[c.fact].values for o in origins))
+                     origins=c.origins or tuple(o for origins, _ in conflicts[c.fact].values for o in origins))
         if c.missing and c.fact in conflicts else c
         for c in outcome.reasons
     )
@@ -646,6 +646,6 @@ def conflict_record(conflict: Conflict, vocabulary: Vocabulary) -> ConflictRecor
 def _bare_outcome(loaded: LoadedRuleset, rule: n.Rule, status: Status) -> RuleOutcome:
     return RuleOutcome(
         ruleset=loaded.id, rule=rule.id, title=rule.title, severity=rule.severity,
-        sources=rule.sources, status=status, remediation=rule.remediation, events=rule.events,
+        encodes=rule.encodes, status=status, remediation=rule.remediation, events=rule.events,
         location=loaded.interpreter.location(rule.span), related=rule.related, scenarios=rule.scenarios,
     )

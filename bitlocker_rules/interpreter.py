@@ -66,7 +66,7 @@ class Interpreter(n.Visitor[Result]):
         status, caveat = caveated(rule, status)
         return RuleOutcome(
             ruleset=self.ruleset.id, rule=rule.id, title=rule.title, severity=rule.severity,
-            sources=rule.sources, status=status, reasons=reasons, applies_because=applies_because,
+            encodes=rule.encodes, status=status, reasons=reasons, applies_because=applies_because,
             remediation=rule.remediation, events=rule.events, location=self.location(rule.span),
             related=rule.related, scenarios=rule.scenarios, caveat=caveat,
         )
@@ -109,7 +109,7 @@ class Interpreter(n.Visitor[Result]):
     def note(self, rule: n.CheckedRule, values: Mapping[str, Any]) -> NoteOutcome:
         """Whether an informational note applies."""
         applies = True if rule.applicability is None else self.decide(rule.applicability, values, {})[0]
-        return NoteOutcome(self.ruleset.id, rule.id, rule.title, rule.sources, applies, rule.rationale)
+        return NoteOutcome(self.ruleset.id, rule.id, rule.title, rule.encodes, applies, rule.rationale)
 
     # --- expressions
     def decide(self, e: n.CheckedExpr, values: Mapping[str, Any], env: dict[str, _Item],

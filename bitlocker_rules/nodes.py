@@ -350,7 +350,7 @@ class Definition(Generic[X]):
 class Rule(Generic[X]):
     """A rule (``kind == "rule"``) or an informational note (``kind == "note"``).
 
-    ``sources`` are the requirements the rule encodes; ``related`` those it only gives advice
+    ``encodes`` are the requirements the rule encodes (its `sources` clause); ``related`` those it only gives advice
     about (a rule has one or the other). ``scenarios`` are the scenarios it is about, as
     written (its own clause, else its ruleset's); after checking, ``applicability`` also
     holds them. ``disputed`` says how the sources disagree: a failure is then unknown;
@@ -361,7 +361,7 @@ class Rule(Generic[X]):
     title: str
     kind: str = "rule"
     severity: str = "error"
-    sources: tuple[str, ...] = ()
+    encodes: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
     scenarios: tuple[str, ...] = ()
     disputed: str = ""
@@ -383,7 +383,7 @@ class Ruleset(Generic[X]):
 
     id: str
     title: str
-    source: str = ""
+    document: str = ""  # the header's `source` clause: the document the rules come from
     definitions: tuple[Definition[X], ...] = ()
     rules: tuple[Rule[X], ...] = ()
     scenarios: tuple[str, ...] = ()

@@ -158,9 +158,9 @@ class Condition:
     status: Status
     text: str = ""
     span: Span | None = None
-    origin: str = ""
+    location: str = ""  # where the condition is in the rule text: "file:line:column"
     conflict: str = ""
-    source: Origins = ()  # where the value came from (several places when policies agree or conflict)
+    origins: Origins = ()  # where the value came from (several places when policies agree or conflict)
     decisive: bool = True  # in the minimal set that alone decides the verdict
     role: str = "require"  # "when" for a condition of the rule's applicability
 
@@ -210,7 +210,7 @@ class RuleOutcome:
     rule: str
     title: str
     severity: str
-    sources: tuple[str, ...]
+    encodes: tuple[str, ...]
     status: Status
     reasons: tuple[Condition, ...] = ()
     remediation: str = ""
@@ -226,7 +226,7 @@ class RuleOutcome:
     @property
     def advice(self) -> bool:
         """Whether the rule is advice related to its sources rather than what they say."""
-        return bool(self.related) and not self.sources
+        return bool(self.related) and not self.encodes
 
     @property
     def missing_facts(self) -> tuple[str, ...]:
@@ -267,7 +267,7 @@ class NoteOutcome:
     ruleset: str
     rule: str
     title: str
-    sources: tuple[str, ...]
+    encodes: tuple[str, ...]
     applies: bool | None
     rationale: str = ""
 
@@ -299,13 +299,13 @@ class Citation:
     title: str
     url: str = ""
     kind: str = ""
-    source: str = ""
+    document: str = ""
 
     def sentence(self) -> str:
         """``S9: Compatible TPM startup PIN is not … (Encrypt Windows devices with BitLocker in Intune)``."""
         if not self.title:
             return self.id
-        return f"{self.id}: {self.title}" + (f" ({self.source})" if self.source else "")
+        return f"{self.id}: {self.title}" + (f" ({self.document})" if self.document else "")
 
 
 @frozen
@@ -513,7 +513,7 @@ class Cause:
     ``kind`` is ``setting`` (a policy setting), ``fact`` (a device, tenant or admin fact),
     ``conflict`` (assigned policies give the setting different values: ``values`` holds each
     policy's, and the rules that read it are unknown) or ``rule`` (a failure no condition
-    explains: the rule alone). ``fixes`` are the rules' remediations, each once; ``source``
+    explains: the rule alone). ``fixes`` are the rules' remediations, each once; ``origins``
     is where the value came from, when known.
     """
 
@@ -524,7 +524,7 @@ class Cause:
     rules: tuple[RuleRef, ...]
     fixes: tuple[str, ...] = ()
     events: tuple[int, ...] = ()
-    source: Origins = ()
+    origins: Origins = ()
     values: tuple[tuple[str, str, str], ...] = ()  # for a conflict: (input, raw value, shown value)
 
     @property
@@ -616,7 +616,7 @@ def _value_cause(condition: Condition, blamed: list[tuple[RuleOutcome, str]]) ->
     kind = "rule" if not condition.fact else "setting" if condition.fact.startswith("policy.") else "fact"
     return Cause(kind, condition.fact, condition.label, condition.actual,
                  _by_severity(RuleRef.of(o, required) for o, required in blamed),
-                 _fixes(outcomes), _events(outcomes), condition.source)
+                 _fixes(outcomes), _events(outcomes), condition.origins)
 
 
 def _conflict_cause(record: ConflictRecord, outcomes: tuple[RuleOutcome, ...]) -> Cause:

@@ -81,7 +81,7 @@ class Phrasing:
             fact=fact, label=label,
             actual=None if actual is None else self.display(decl, actual, subject),
             required=self.required(e, op, other, other_value, decl), status=TRUTH_STATUS[atom.truth],
-            text=atom.text, span=e.span, origin=self.location(e.span),
+            text=atom.text, span=e.span, location=self.location(e.span),
         )
 
     def required(self, e: n.Test, op: Op | None, other: n.CheckedExpr | None, other_value: Any, decl: Fact | None) -> str:

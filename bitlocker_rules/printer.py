@@ -21,8 +21,8 @@ _LEVEL = {
 def print_ruleset(ruleset: n.Ruleset) -> str:
     """The canonical text of a whole rule file."""
     lines = [f"ruleset {ruleset.id} {quote(ruleset.title)}"]
-    if ruleset.source:
-        lines.append(f"  source {quote(ruleset.source)}")
+    if ruleset.document:
+        lines.append(f"  source {quote(ruleset.document)}")
     if ruleset.scenarios:
         lines.append("  scenario " + ", ".join(ruleset.scenarios))
     for definition in ruleset.definitions:
@@ -35,8 +35,8 @@ def print_ruleset(ruleset: n.Ruleset) -> str:
 def print_rule(rule: n.Rule) -> str:
     """The canonical text of one rule or note."""
     lines = [f"{rule.kind} {rule.id} {quote(rule.title)}", f"  severity {rule.severity}"]
-    if rule.sources:
-        lines.append("  sources " + ", ".join(_source_ref(s) for s in rule.sources))
+    if rule.encodes:
+        lines.append("  sources " + ", ".join(_source_ref(s) for s in rule.encodes))
     if rule.related:
         lines.append("  related " + ", ".join(_source_ref(s) for s in rule.related))
     if rule.scenarios:

@@ -429,8 +429,8 @@ def render_rulesets_markdown(loaded_rulesets: Iterable[Any]) -> str:
 def _ruleset_section(ruleset: n.Ruleset, path: str) -> list[str]:
     lines = [f"## {ruleset.id}: {_text(ruleset.title)}", ""]
     rows = [["Ruleset id", _code(ruleset.id)], ["Title", _text(ruleset.title)]]
-    if ruleset.source:
-        rows.append(["Source", _text(ruleset.source)])
+    if ruleset.document:
+        rows.append(["Source", _text(ruleset.document)])
     rows.append(["File", _code(path.replace("\\", "/"))])
     rows.append(["Rules", str(sum(1 for r in ruleset.rules if r.kind == "rule"))])
     rows.append(["Notes", str(sum(1 for r in ruleset.rules if r.kind == "note"))])
@@ -458,8 +458,8 @@ def _rule_section(rule: n.Rule, ruleset: n.Ruleset, path: str) -> list[str]:
         ["Kind", _rule_kind(rule)],
         ["Severity", rule.severity],
         [
-            "Encodes" if rule.sources or not rule.related else "Advice about",
-            _citations(rule.sources or rule.related) or "none",
+            "Encodes" if rule.encodes or not rule.related else "Advice about",
+            _citations(rule.encodes or rule.related) or "none",
         ],
         ["Scenario", ", ".join(_code(s) for s in rule.scenarios or ruleset.scenarios) or "any"],
         ["Events", ", ".join(str(e) for e in rule.events) or "none"],
@@ -485,7 +485,7 @@ def _rule_kind(rule: n.Rule) -> str:
         return "note (informational; never fails)"
     return (
         "advice (the project's advice about the ids it cites, not what they say)"
-        if not rule.sources and rule.related
+        if not rule.encodes and rule.related
         else "rule"
     )
 

@@ -40,7 +40,7 @@ _TERMINAL_WORDS = {
 
 
 # A rule's field → the keyword of its clause, where the two differ.
-_KEYWORD = {"scenarios": "scenario", "applicability": "when"}
+_KEYWORD = {"scenarios": "scenario", "applicability": "when", "encodes": "sources"}
 
 
 @functools.cache
@@ -287,7 +287,7 @@ class _Builder(Transformer):
         return ("severity", str(children[0]), _token_span(children[0]))
 
     def sources(self, meta, children):
-        return ("sources", _refs(children), _span(meta))
+        return ("encodes", _refs(children), _span(meta))
 
     def related(self, meta, children):
         return ("related", _refs(children), _span(meta))

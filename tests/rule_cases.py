@@ -168,11 +168,11 @@ _ALLOWED_DOTTED = re.compile(r"^(?:10\.0\.\d+(?:\.\d+)?|\d{5}\.\d+)$")
 def text_problems(rule: n.Rule, vocabulary: Vocabulary, known: set[str]) -> list[str]:
     """What is wrong with a rule's (or note's) texts and citations; empty when nothing is."""
     problems = []
-    if bool(rule.sources) == bool(rule.related):
-        problems.append("cites with both `sources` and `related`" if rule.sources else "cites nothing")
+    if bool(rule.encodes) == bool(rule.related):
+        problems.append("cites with both `sources` and `related`" if rule.encodes else "cites nothing")
     problems += [
         f"cites {ref}, which rulesets/requirements.toml does not list"
-        for ref in (*rule.sources, *rule.related)
+        for ref in (*rule.encodes, *rule.related)
         if ref not in known
     ]
     texts = {
@@ -253,8 +253,8 @@ def _fails(cases: RulesetCases, rule: str):
         assert found.severity == declared.severity
         assert found.remediation and found.remediation == declared.remediation
         assert found.events == declared.events
-        assert (found.sources, found.related) == (declared.sources, declared.related)
-        assert found.advice is (bool(declared.related) and not declared.sources)
+        assert (found.encodes, found.related) == (declared.encodes, declared.related)
+        assert found.advice is (bool(declared.related) and not declared.encodes)
         assert found.scenarios == declared.scenarios
         assert f"{cases.ruleset}.rules:" in found.location
         # The reason a reviewer reads says what is wrong: a requirement about the expected

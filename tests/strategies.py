@@ -480,7 +480,7 @@ def syntactic_rules(expressions: st.SearchStrategy[n.Expr] | None = None) -> st.
         texts(),
         kind=st.sampled_from(["rule", "note"]),
         severity=st.one_of(st.sampled_from(["error", "warning", "info"]), identifiers()),
-        sources=st.lists(source_refs, max_size=3).map(tuple),
+        encodes=st.lists(source_refs, max_size=3).map(tuple),
         rationale=texts(),
         remediation=texts(),
         events=st.lists(st.integers(0, 10**6), max_size=3).map(tuple),
@@ -495,7 +495,7 @@ def syntactic_rulesets() -> st.SearchStrategy[n.Ruleset]:
         n.Ruleset,
         identifiers(),
         texts(),
-        source=texts(),
+        document=texts(),
         definitions=st.lists(st.builds(n.Definition, identifiers(), exprs(8)), max_size=2).map(tuple),
         rules=st.lists(syntactic_rules(exprs(8)), max_size=3).map(tuple),
     )

@@ -74,7 +74,7 @@ def test_rules_cite_only_known_ids():
         (loaded.id, rule.id, ref)
         for loaded in ENGINE.rulesets
         for rule in loaded.ruleset.rules
-        for ref in (*rule.sources, *rule.related)
+        for ref in (*rule.encodes, *rule.related)
         if ref not in known
     }
     assert not unknown

@@ -306,11 +306,11 @@ def test_every_cited_source_resolves_to_its_line(policy):
     checked = 0
     for outcome in report.outcomes:
         for condition in outcome.reasons:
-            for ref in condition.source:
+            for ref in condition.origins:
                 if ref.input not in texts or ref.path is None:
                     continue
                 region = locate_json_path(texts[ref.input], ref.path)
-                assert region is not None, (condition.source, ref)
+                assert region is not None, (condition.origins, ref)
                 line = texts[ref.input].splitlines()[region.start_line - 1]
                 last = [s for s in ref.path if isinstance(s, str)][-1]
                 assert json.dumps(last) in line, (ref, line)
@@ -323,7 +323,7 @@ def test_sarif_levels_follow_severity_and_unknown_is_a_note(tmp_path):
         RuleOutcome("custom", f"C-0{i}", f"Rule {i}", severity, ("S1",), status,
                     (Condition("policy.tpm_startup_pin", "Compatible TPM startup PIN", None if status is Status.UNKNOWN
                                else "Require", "not Require", status, "policy.tpm_startup_pin != Required",
-                               source=(ValueOrigin("policy 'P' (1)", ("settings", "tpm_startup_pin")),)),),
+                               origins=(ValueOrigin("policy 'P' (1)", ("settings", "tpm_startup_pin")),)),),
                     remediation="Change it.", events=(851,), location="custom.rules:3:1")
         for i, (severity, status) in enumerate([("error", Status.FAIL), ("warning", Status.FAIL),
                                                  ("info", Status.FAIL), ("error", Status.UNKNOWN),
@@ -558,7 +558,7 @@ def test_html_device_report_is_self_contained():
 def test_html_escapes_text_from_the_inputs():
     outcome = RuleOutcome("rs", "R-1", "<b>bold</b> & co", "error", (), Status.FAIL,
                           (Condition("device.x", "X<script>", "\"'<>", "good", Status.FAIL,
-                                     source=(ValueOrigin("device '<i>'", ("facts", "x")),)),))
+                                     origins=(ValueOrigin("device '<i>'", ("facts", "x")),)),))
     page = render_html(Report("device '<img src=x>'", (outcome,)))
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt; &amp; co" in page
     assert "<script>" not in page and "<img" not in page and "<i>" not in page

@@ -224,13 +224,13 @@ def test_cited_ids_are_shown_with_their_titles(capsys):
     _, out = run(capsys, "check", "--rules", "silent_enablement", "--policy", POLICY, "--device", LEGACY)
     text = flat(out)
     for outcome in report.failed:
-        for ref in outcome.sources:
+        for ref in outcome.encodes:
             cited = report.citation(ref)
             assert cited.title, ref
             assert f"encodes {cited.sentence()}" in text
     assert "sources: " not in text  # bare ids no longer reach the reader
     page = render_markdown(report)
-    cited = report.citation(report.failed[0].sources[0])
+    cited = report.citation(report.failed[0].encodes[0])
     assert f"[{cited.id}](<{cited.url}>): " in page
 
 
@@ -280,7 +280,7 @@ def test_sarif_and_junit_carry_the_scenarios_and_sarif_the_citation_titles(capsy
     run_ = json.loads(out)["runs"][0]
     assert [s["name"] for s in run_["properties"]["scenarios"]] == [s.name for s in report.scenarios]
     descriptor = next(r for r in run_["tool"]["driver"]["rules"] if r["id"] == report.failed[0].rule)
-    assert report.citation(report.failed[0].sources[0]).sentence() in descriptor["help"]["text"]
+    assert report.citation(report.failed[0].encodes[0]).sentence() in descriptor["help"]["text"]
     _, out = run(capsys, "check", "--rules", "silent_enablement", "--policy", POLICY, "--device", LEGACY,
                  "--format", "junit")
     properties = {p.get("name"): p.get("value") for p in ET.fromstring(out).iter("property")}

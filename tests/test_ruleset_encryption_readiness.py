@@ -278,13 +278,13 @@ def test_secure_boot_pcr7_and_dma_are_warnings_and_all_but_secure_boot_are_advic
     assert {r: rule(r).severity for r in ("ER-09", "ER-10", "ER-11", "ER-16")} == dict.fromkeys(
         ("ER-09", "ER-10", "ER-11", "ER-16"), "warning"
     )
-    assert rule("ER-09").sources == ("F5", "intune-bitlocker") and rule("ER-09").related == ()
+    assert rule("ER-09").encodes == ("F5", "intune-bitlocker") and rule("ER-09").related == ()
     assert {r: rule(r).related for r in ("ER-10", "ER-11", "ER-16")} == {
         "ER-10": ("F5",),
         "ER-11": ("F5",),
         "ER-16": ("F10",),
     }
-    assert all(rule(r).sources == () for r in ("ER-10", "ER-11", "ER-16"))
+    assert all(rule(r).encodes == () for r in ("ER-10", "ER-11", "ER-16"))
     advice = {r.id for r in CASES.loaded.rules if r.related}
     assert advice == {"ER-10", "ER-11", "ER-16"}
 
@@ -453,7 +453,7 @@ def test_ER_31_allows_one_required_startup_option_at_most():
 
 def test_ER_31_applies_whatever_the_scenario():
     assert rule("ER-31").scenarios == () and rule("ER-31").applicability is None
-    assert rule("ER-31").sources == ("bitlocker-policy-settings", "bitlocker-csp")
+    assert rule("ER-31").encodes == ("bitlocker-policy-settings", "bitlocker-csp")
 
 
 # --- other applicability ---------------------------------------------------------------------------------

@@ -225,6 +225,6 @@ def test_fixed_drive_backup_is_a_warning():
 
 
 def test_the_rules_cite_the_intune_page_items_for_rotation():
-    sources = {r.id: r.sources for r in CASES.loaded.rules}
+    sources = {r.id: r.encodes for r in CASES.loaded.rules}
     assert sources["KR-01"] == ("Q1",) and sources["KR-02"] == sources["KR-03"] == ("Q2",)
     assert sources["KR-04"] == ("Q3",) and sources["KR-05"] == ("Q4", "F16")

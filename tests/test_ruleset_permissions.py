@@ -135,7 +135,7 @@ def test_PM_01_read_only_operator_is_denied_rotation():
     assert found.status is Status.FAIL
     (reason,) = found.reasons
     assert (reason.label, reason.actual) == ("Intune RBAC permissions", "no Intune permissions")
-    source = origins_text(reason.source)
+    source = origins_text(reason.origins)
     assert "Read Only Operator" in source and "grant only what the vocabulary lists" in source
 
 

@@ -128,7 +128,7 @@ def test_PT_02_is_about_silent_enablement_only():
 
 def test_PT_02_is_information_that_cites_P2():
     rule = CASES.rule("PT-02")
-    assert (rule.severity, rule.sources, rule.scenarios) == ("info", ("P2",), ("silent_enablement",))
+    assert (rule.severity, rule.encodes, rule.scenarios) == ("info", ("P2",), ("silent_enablement",))
 
 
 # --- PT-03 ... PT-05 -------------------------------------------------------------------------------------
@@ -191,7 +191,7 @@ def test_a_baseline_requiring_a_startup_pin_fails_beside_the_silent_profile(engi
         profile(engine, "Baseline", {**BASELINE, "policy.tpm_startup_pin": "Required"}),
     )
     assert found["PT-03"].status is Status.FAIL
-    assert origins_text(found["PT-03"].reasons[0].source) == "policy 'Baseline' $[\"policy.tpm_startup_pin\"]"
+    assert origins_text(found["PT-03"].reasons[0].origins) == "policy 'Baseline' $[\"policy.tpm_startup_pin\"]"
     # The silent settings come from the Endpoint protection profile, so PT-02 passes.
     assert found["PT-02"].status is Status.PASS
     # The PIN setting itself is in conflict between the two, as Intune reports it.

@@ -73,7 +73,7 @@ def test_advice_rules_are_related_to_their_item_and_information_only():
     rules = {r.id: r for r in CASES.loaded.rules}
     assert {r for r, rule in rules.items() if rule.related} == ADVICE
     assert {r: rules[r].related for r in ADVICE} == {"RK-02": ("K1",), "RK-04": ("K3",), "RK-08": ("K4",)}
-    assert all(rules[r].sources == () and rules[r].severity == "info" for r in ADVICE)
+    assert all(rules[r].encodes == () and rules[r].severity == "info" for r in ADVICE)
     report = CASES.evaluate(
         {"device.recovery_keys": keys(195, "FixedData"), "device.os_volume_protection_status": "Suspended"}
     )

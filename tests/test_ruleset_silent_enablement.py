@@ -203,7 +203,7 @@ def test_SE_09_reason_names_the_intune_setting_and_value():
         "the rule needs anything but Require startup PIN with TPM"
     )
     assert "Compatible TPM startup PIN" in found.remediation
-    assert found.sources == ("S9", "F8", "F19")
+    assert found.encodes == ("S9", "F8", "F19")
     assert [c.fact for c in found.applies_because] == ["scenario.silent_enablement"]
 
 

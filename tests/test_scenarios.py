@@ -62,7 +62,7 @@ def test_scenario_clauses_parse_and_print_back():
                             '\nrule D-4 "y"\n  unconfirmed "not named"\n  require policy.warning\n')
     assert ruleset.scenarios == ("silent",)
     assert [r.scenarios for r in ruleset.rules] == [(), ("interactive",), (), ()]
-    assert ruleset.rules[1].related == ("S4",) and ruleset.rules[1].sources == ()
+    assert ruleset.rules[1].related == ("S4",) and ruleset.rules[1].encodes == ()
     assert ruleset.rules[2].disputed == "they differ" and ruleset.rules[3].unconfirmed == "not named"
     assert parse_ruleset(print_ruleset(ruleset)) == ruleset
 
@@ -83,7 +83,7 @@ def test_the_scenario_condition_points_at_the_clause():
              if o.rule == "D-1"]
     assert d1.status is Status.NOT_APPLICABLE
     (reason,) = d1.reasons
-    assert reason.text == "scenario silent" and reason.origin == "demo.rules:2:3"
+    assert reason.text == "scenario silent" and reason.location == "demo.rules:2:3"
     assert reason.sentence() == ("The rule does not apply: Silent enablement (scenario) is out of scope "
                                  "(it applies when it is in scope)")
 
@@ -129,7 +129,7 @@ def test_advice_rules_say_so():
     engine = Engine([loaded()], VOCABULARY, scenarios=["interactive"])
     outcomes = {o.rule: o for o in engine.evaluate(engine.facts({"policy.pin": "Required"})).outcomes}
     assert outcomes["D-2"].advice and outcomes["D-2"].related == ("S4",)
-    assert not outcomes["D-1"].advice and outcomes["D-1"].sources == ("S9",)
+    assert not outcomes["D-1"].advice and outcomes["D-1"].encodes == ("S9",)
 
 
 # ---- declaring and inferring scenarios -------------------------------------------------------

@@ -110,4 +110,4 @@ def test_an_origin_given_as_text_is_kept_whole():
     assert facts.origins["policy.tpm_startup_pin"] == (ValueOrigin(note=text),)
     report = Engine.load(["silent_enablement"]).evaluate(facts)
     (reason,) = [c for o in report.outcomes if o.rule == "SE-09" for c in o.reasons]
-    assert origins_text(reason.source) == text
+    assert origins_text(reason.origins) == text

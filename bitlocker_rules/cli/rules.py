@@ -26,7 +26,7 @@ def run_rules(args: argparse.Namespace) -> int:
             rule.id,
             _kind(rule),
             rule.severity if rule.kind == "rule" else "",
-            ", ".join(rule.sources or rule.related),
+            ", ".join(rule.encodes or rule.related),
             ", ".join(rule.scenarios),
             rule.title,
         ]
@@ -45,7 +45,7 @@ def _masked(rows: list[list[str]]) -> list[list[str]]:
 
 def _kind(rule: Rule) -> str:
     """``rule``, ``advice`` (cites only ``related`` ids), ``note``; ``disputed``/``unconfirmed`` marked."""
-    kind = "advice" if rule.kind == "rule" and rule.related and not rule.sources else rule.kind
+    kind = "advice" if rule.kind == "rule" and rule.related and not rule.encodes else rule.kind
     return kind + (" (disputed)" if rule.disputed else " (unconfirmed)" if rule.unconfirmed else "")
 
 

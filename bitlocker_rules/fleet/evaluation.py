@@ -19,7 +19,7 @@ from ..assignments import AssignedPolicies
 from ..engine import Engine, LoadedRuleset, conflict_record, deciding_values, mark_conflicts, policy_view, shown_outcome
 from ..errors import BitLockerRulesError, Diagnostic, clip, redact
 from ..facts import Conflict, Facts, merge_facts
-from ..outcome import Report, RuleOutcome, Status
+from ..outcome import Origins, Report, RuleOutcome, Status
 from ..verdict import OPEN, STATUSES, Verdict
 from ..vocabulary import Vocabulary
 from .devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device
@@ -164,15 +164,15 @@ def _report_result(number: int, report: Report, policies: tuple[str, ...] | None
 
 class _Detail:
     """What a fleet needs of one explained outcome: its failure reasons, its record entry and
-    the entry's JSON text (secrets masked); for collectors, the outcome with its sources."""
+    the entry's JSON text (secrets masked); for collectors, the outcome with where its values came from."""
 
-    __slots__ = ("_conflicts", "_sourced", "_sources", "_vocabulary", "entry", "outcome", "reasons", "text")
+    __slots__ = ("_conflicts", "_origins", "_shown", "_vocabulary", "entry", "outcome", "reasons", "text")
 
     def __init__(
         self,
         outcome: RuleOutcome,
         shown: RuleOutcome,
-        sources: Mapping[str, str],
+        origins: Mapping[str, Origins],
         conflicts: Mapping[str, Conflict],
         vocabulary: Vocabulary,
     ) -> None:
@@ -180,15 +180,15 @@ class _Detail:
         self.reasons = failure_reasons(shown) if shown.status is Status.FAIL else ()
         self.entry = outcome_entry(shown)
         self.text = json.dumps(self.entry, ensure_ascii=False)  # masked in the line, where it leaves
-        self._sources, self._conflicts, self._vocabulary = sources, conflicts, vocabulary
-        self._sourced: RuleOutcome | None = None
+        self._origins, self._conflicts, self._vocabulary = origins, conflicts, vocabulary
+        self._shown: RuleOutcome | None = None
 
     @property
     def sourced(self) -> RuleOutcome:
         """The outcome as a report shows it: policy files named, conflicts marked (made on first use)."""
-        if self._sourced is None:
-            self._sourced = shown_outcome(self.outcome, self._sources, self._conflicts, self._vocabulary)
-        return self._sourced
+        if self._shown is None:
+            self._shown = shown_outcome(self.outcome, self._origins, self._conflicts, self._vocabulary)
+        return self._shown
 
 
 class _Part:
@@ -288,7 +288,7 @@ class VerdictPath:
         if values is None:
             device = reader(row.data, self.engine, row.number)
             if device.conflicts or not context.taken.isdisjoint(device.values):
-                report = self.engine.evaluate(_merged(policy, device), subject=device.name, sources=collect is not None)
+                report = self.engine.evaluate(_merged(policy, device), subject=device.name, with_origins=collect is not None)
                 tally.add(report)
                 if collect is not None:
                     collect(_report_result(row.number, report, names))
@@ -395,7 +395,7 @@ class VerdictPath:
     ) -> _Detail:
         """One rule's explanation as the fleet uses it, kept for this set of policies by the
         engine's memo key (the values the explanation depends on; the profile's index first,
-        when it was decided on one policy's own settings, whose sources are that policy's)."""
+        when it was decided on one policy's own settings, whose origins are that policy's)."""
         explained = self.engine.explanation_key(rule, values)
         key = explained if profile is None or explained is None else (profile, explained)
         details = context.details
@@ -405,11 +405,11 @@ class VerdictPath:
             detail, key = None, None
         if detail is None:
             outcome = self.engine.explain_by_key(loaded, rule, values, explained)
-            # One policy's own settings conflict with nothing; their sources are that policy's.
+            # One policy's own settings conflict with nothing; their origins are that policy's.
             conflicts = context.conflicts if profile is None else {}
-            sources = context.origins if profile is None else context.profile_origins[profile]
+            origins = context.origins if profile is None else context.profile_origins[profile]
             shown = mark_conflicts(outcome, conflicts, self.engine.vocabulary) if conflicts else outcome
-            detail = _Detail(outcome, shown, sources, conflicts, self.engine.vocabulary)
+            detail = _Detail(outcome, shown, origins, conflicts, self.engine.vocabulary)
             if key is not None:
                 if len(details) >= _DETAILS_LIMIT:
                     details.clear()

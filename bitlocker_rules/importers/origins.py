@@ -48,7 +48,7 @@ class Binding:
     """One declared origin of a fact (or of a collection's field) in one source format."""
 
     fact: Fact
-    source: str  # graph | catalog | csp
+    export: str  # the export format it is read from: graph | catalog | csp
     key: str  # graph property path, catalog settingDefinitionId, or normalised CSP node
     graph_type: str = ""
     data_id: str = ""
@@ -284,7 +284,7 @@ class OriginIndex:
             return self._member(binding, raw)
         if kind == "bool":
             value = self._bool(binding, raw)
-            return (not value) if binding.source == GRAPH and fact.origins.get("inverted") else value
+            return (not value) if binding.export == GRAPH and fact.origins.get("inverted") else value
         if kind == "decimal" and isinstance(raw, str):
             match = _LEADING_NUMBER.match(raw)
             if not match:
@@ -309,7 +309,7 @@ class OriginIndex:
         raise Unmappable("one of " + ", ".join(json.dumps(v) for v in binding.values))
 
     def _bool(self, binding: Binding, raw: Any) -> bool:
-        if binding.source == GRAPH:
+        if binding.export == GRAPH:
             if isinstance(raw, bool):
                 return raw
             if isinstance(raw, str) and raw.strip().casefold() in ("true", "false"):
@@ -321,7 +321,7 @@ class OriginIndex:
         return key[1] == 1
 
     def _member(self, binding: Binding, raw: Any) -> str:
-        fact, source = binding.fact, binding.source
+        fact, source = binding.fact, binding.export
         table = self.member_table(fact, source)
         key = _graph_key(raw) if source == GRAPH else _int_key(raw)
         if key is not None and key in table:
@@ -342,7 +342,7 @@ class OriginIndex:
 
     def expected(self, binding: Binding) -> str:
         """What a source may carry for this binding's enum fact, in the source's own terms."""
-        fact, source = binding.fact, binding.source
+        fact, source = binding.fact, binding.export
         self.member_table(fact, source)
         raws = self._raws[(fact.name, _enum_of(fact).name, source)]
         enum = f"enum {_enum_of(fact).name}"
@@ -363,13 +363,13 @@ class OriginIndex:
         spec = fields[0]
         if spec.type.kind == "enum":
             return self._flags(binding, spec, raw)
-        if isinstance(raw, str) and binding.source == CSP:
+        if isinstance(raw, str) and binding.export == CSP:
             items: Iterable[Any] = [part.strip() for part in raw.split(",") if part.strip()]
         elif isinstance(raw, list):
             items = raw
         else:
-            raise Unmappable("a list" + (" or a comma-separated string" if binding.source == CSP else ""))
-        inner = Binding(spec, binding.source, binding.key)
+            raise Unmappable("a list" + (" or a comma-separated string" if binding.export == CSP else ""))
+        inner = Binding(spec, binding.export, binding.key)
         records = []
         for index, item in enumerate(items):
             try:
@@ -382,14 +382,14 @@ class OriginIndex:
         """A flags value (an integer bitmask, or Graph flag names) as one record per flag."""
         enum = _enum_of(spec)
         order = {m.name: i for i, m in enumerate(enum.members)}
-        number_key = "graph_number" if binding.source == GRAPH else CSP
+        number_key = "graph_number" if binding.export == GRAPH else CSP
         numbers = {
             m.name: n for m in enum.members
             if isinstance(n := self.member_origin(enum.name, m.name, number_key), int)
             and not isinstance(n, bool)
         }
         names: list[str] = []
-        if isinstance(raw, str) and binding.source == GRAPH and _int_key(raw) is None:
+        if isinstance(raw, str) and binding.export == GRAPH and _int_key(raw) is None:
             parts = [p.strip() for p in raw.split(",") if p.strip()]
             inner = Binding(spec, GRAPH, binding.key)
             for part in parts:
@@ -405,14 +405,14 @@ class OriginIndex:
         else:
             key = _int_key(raw)
             if key is None or key[1] < 0 or (isinstance(raw, str) and raw.strip().lower() in ("true", "false")):
-                raise Unmappable("a non-negative integer bitmask" + (" or comma-separated flag names" if binding.source == GRAPH else ""))
+                raise Unmappable("a non-negative integer bitmask" + (" or comma-separated flag names" if binding.export == GRAPH else ""))
             rest = key[1]
             for name, number in numbers.items():
                 if number and rest & number == number:
                     names.append(name)
                     rest &= ~number
             if rest:
-                table = "Graph advancedBitLockerState" if binding.source == GRAPH else "CSP"
+                table = "Graph advancedBitLockerState" if binding.export == GRAPH else "CSP"
                 raise Unmappable(f"only bits defined in the {table} table; {rest} is not")
         unique = sorted(set(names), key=order.__getitem__)
         return tuple(MappingProxyType({spec.name: name}) for name in unique)

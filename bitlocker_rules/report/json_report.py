@@ -26,7 +26,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "causes": [_cause(c) for c in report.causes()],
         "results": [_outcome(o) for o in report.outcomes],
         "notes": [
-            {"ruleset": n.ruleset, "rule": n.rule, "title": n.title, "sources": list(n.sources),
+            {"ruleset": n.ruleset, "rule": n.rule, "title": n.title, "sources": list(n.encodes),
              "applies": n.applies, "text": n.rationale}
             for n in report.notes
         ],
@@ -41,7 +41,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             for t in report.turn_off_changes
         ],
         "conflicts": [conflict_to_dict(c) for c in report.conflicts],
-        "citations": [{"id": c.id, "title": c.title, "url": c.url, "kind": c.kind, "source": c.source}
+        "citations": [{"id": c.id, "title": c.title, "url": c.url, "kind": c.kind, "source": c.document}
                       for c in report.citations],
     }
 
@@ -60,7 +60,7 @@ def render_json(report: Report) -> str:
 def _outcome(o: RuleOutcome) -> dict[str, Any]:
     return {
         "ruleset": o.ruleset, "rule": o.rule, "title": o.title, "severity": o.severity,
-        "sources": list(o.sources), "status": o.status.value,
+        "sources": list(o.encodes), "status": o.status.value,
         "reasons": [_condition(c) for c in o.reasons],
         "applies_because": [_condition(c) for c in o.applies_because],
         "missing_facts": list(o.missing_facts),
@@ -81,7 +81,7 @@ def _scenario(scenario: ScenarioRecord, report: Report) -> dict[str, Any]:
 def _cause(cause: Cause) -> dict[str, Any]:
     return {
         "kind": cause.kind, "fact": cause.fact, "label": cause.label, "actual": cause.actual,
-        "severity": cause.severity, "source": origins_text(cause.source),
+        "severity": cause.severity, "source": origins_text(cause.origins),
         "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in cause.values],
         "rules": [{"ruleset": r.ruleset, "rule": r.rule, "title": r.title, "severity": r.severity,
                    "status": r.status.value, "required": r.required} for r in cause.rules],
@@ -92,7 +92,7 @@ def _cause(cause: Cause) -> dict[str, Any]:
 def _condition(c: Condition) -> dict[str, Any]:
     return {
         "fact": c.fact, "label": c.label, "actual": c.actual, "required": c.required,
-        "status": c.status.value, "text": c.text, "location": c.origin, "source": origins_text(c.source),
+        "status": c.status.value, "text": c.text, "location": c.location, "source": origins_text(c.origins),
         "conflict": c.conflict, "decisive": c.decisive, "role": c.role,
         "explanation": c.sentence(),
     }

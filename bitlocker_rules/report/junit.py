@@ -65,9 +65,9 @@ def _details(outcome: RuleOutcome, report: Report) -> str:
     for c in outcome.reasons:
         lines.append(f"- {c.sentence()}")
         if c.text:
-            lines.append(f"    rule text: {c.text}" + (f"  ({c.origin})" if c.origin else ""))
-        if c.source:
-            lines.append(f"    value from: {origins_text(c.source)}")
+            lines.append(f"    rule text: {c.text}" + (f"  ({c.location})" if c.location else ""))
+        if c.origins:
+            lines.append(f"    value from: {origins_text(c.origins)}")
     if outcome.status in (Status.FAIL, Status.UNKNOWN) and outcome.remediation:
         lines.append(f"fix: {outcome.remediation}")
     if outcome.events:

@@ -141,7 +141,7 @@ def _cause(number: int, cause: Cause, report: Report) -> list[str]:
     facts = [text(rules_broken(cause).capitalize())]
     if cause.fact:
         facts.append(code(cause.fact, table=False))
-    origins = by_file(cause.source, report.inputs) if cause.kind != "conflict" else []
+    origins = by_file(cause.origins, report.inputs) if cause.kind != "conflict" else []
     if origins:
         facts.append("value from " + "; ".join(_origin_cell(o) for o in origins))
     lines += [" · ".join(facts), "",
@@ -262,7 +262,7 @@ def _explain(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord], repo
     if outcome.location:
         facts.append(f"rule at {code(outcome.location, table=False)}")
     lines.append(" · ".join(facts))
-    cited = [_citation("Encodes", ref, report) for ref in outcome.sources]
+    cited = [_citation("Encodes", ref, report) for ref in outcome.encodes]
     cited += [_citation("Advice about", ref, report) for ref in outcome.related]
     if cited:
         lines += ["", *cited]
@@ -280,7 +280,7 @@ def _citation(verb: str, ref: str, report: Report) -> str:
     cited = report.citation(ref)
     name = f"[{text(cited.id)}](<{cited.url}>)" if cited.url else f"**{text(cited.id)}**"
     title = f": {text(cited.title)}" if cited.title else ""
-    return f"- {verb} {name}{title}" + (f" ({text(cited.source)})" if cited.source else "")
+    return f"- {verb} {name}{title}" + (f" ({text(cited.document)})" if cited.document else "")
 
 
 def _fix_and_events(outcome: RuleOutcome, *, with_fix: bool = True) -> list[str]:
@@ -307,9 +307,9 @@ def _conditions_table(conditions: Sequence[Condition], conflicts: Mapping[str, C
             actual = "*missing*"
         else:
             actual = text(c.actual)
-        rule_text = code(c.text) + (f"<br>{code(c.origin)}" if c.origin else "")
+        rule_text = code(c.text) + (f"<br>{code(c.location)}" if c.location else "")
         rows.append([setting, text(c.status.value), actual, text(c.required),
-                     _source_cell(c.source), rule_text])
+                     _source_cell(c.origins), rule_text])
     return _table(["Setting", "Verdict", "Actual value", "Required", "Value from", "Rule text"], rows)
 
 
@@ -491,6 +491,6 @@ def _bad_rows(bad_rows: Sequence[Any], limit: int, count: int) -> list[str]:
 
 def _fleet_conditions(outcome: RuleOutcome) -> str:
     rows = [[f"{text(c.label)}<br>{code(c.fact)}", text(c.required),
-             code(c.text) + (f"<br>{code(c.origin)}" if c.origin else "")]
+             code(c.text) + (f"<br>{code(c.location)}" if c.location else "")]
             for c in outcome.reasons if c.status is Status.FAIL]
     return _table(["Setting", "Required", "Rule text"], rows)

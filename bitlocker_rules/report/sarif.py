@@ -2,7 +2,7 @@
 
 A result is one condition of a rule that failed (level from the rule's severity) or could not
 be decided (level ``note``), whose value came from an input file: a policy export or a device
-file. ``Condition.source`` holds a ``ValueOrigin`` per place the value came from: the input's
+file. ``Condition.origins`` holds a ``ValueOrigin`` per place the value came from: the input's
 name (``policy 'Name' (id)``) and the JSON path of the value
 (``("bitLockerSystemDrivePolicy", "startupAuthenticationTpmPinUsage")``); the input is matched
 by name with ``Report.inputs`` and the path is resolved to a line and column by scanning the
@@ -61,7 +61,7 @@ class _Locator:
     def locations(self, condition: Condition) -> list[dict[str, Any]]:
         """One SARIF location per input the condition's value came from (none if unknown)."""
         found = []
-        for ref in condition.source:
+        for ref in condition.origins:
             if ref.path is None:  # not read from a place in a file (a vocabulary grant)
                 continue
             candidates = [i for i in self.inputs if i.name == ref.input]
@@ -139,11 +139,11 @@ def _rule_location(location: str, message: str, ident: int) -> dict[str, Any] | 
 def _findings(outcome: RuleOutcome) -> list[Condition]:
     """The conditions of a rule that become results: failing ones, or undecided ones."""
     if outcome.status is Status.FAIL:
-        return [c for c in outcome.reasons if c.status is Status.FAIL and c.source]
+        return [c for c in outcome.reasons if c.status is Status.FAIL and c.origins]
     if outcome.status is Status.UNKNOWN:
         # A failure the sources disagree on is unknown: its failing conditions are the finding.
         undecided = (Status.UNKNOWN, Status.FAIL) if outcome.caveat else (Status.UNKNOWN,)
-        return [c for c in outcome.reasons if c.status in undecided and c.source]
+        return [c for c in outcome.reasons if c.status in undecided and c.origins]
     return []
 
 
@@ -164,11 +164,11 @@ def _rule_descriptor(outcome: RuleOutcome, cited: Callable[[str], Citation] | No
     if outcome.events:
         help_text += f" BitLocker event ids: {', '.join(str(e) for e in outcome.events)}."
     cite = cited or (lambda ref: Citation(ref, ""))
-    if outcome.sources:
-        help_text += " Encodes " + "; ".join(cite(ref).sentence() for ref in outcome.sources) + "."
+    if outcome.encodes:
+        help_text += " Encodes " + "; ".join(cite(ref).sentence() for ref in outcome.encodes) + "."
     if outcome.related:
         help_text += " Advice about " + "; ".join(cite(ref).sentence() for ref in outcome.related) + "."
-    where = next((cite(ref).url for ref in (*outcome.sources, *outcome.related) if cite(ref).url), "")
+    where = next((cite(ref).url for ref in (*outcome.encodes, *outcome.related) if cite(ref).url), "")
     return {
         "id": outcome.rule,
         "name": _rule_name(outcome.title),
@@ -180,7 +180,7 @@ def _rule_descriptor(outcome: RuleOutcome, cited: Callable[[str], Citation] | No
         "properties": {
             "ruleset": outcome.ruleset,
             "severity": outcome.severity,
-            "sources": list(outcome.sources),
+            "sources": list(outcome.encodes),
             "related": list(outcome.related),
             "scenarios": list(outcome.scenarios),
             "location": outcome.location,
@@ -204,8 +204,8 @@ def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
         "actual": condition.actual,
         "required": condition.required,
         "ruleText": condition.text,
-        "ruleLocation": condition.origin,
-        "source": origins_text(condition.source),
+        "ruleLocation": condition.location,
+        "source": origins_text(condition.origins),
         "decisive": condition.decisive,
     }
     if condition.conflict:
@@ -213,7 +213,7 @@ def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
     if devices is not None:
         properties["devices"] = devices
     fingerprint = hashlib.sha256(
-        "\x1f".join([outcome.ruleset, outcome.rule, condition.fact, origins_text(condition.source)]).encode()
+        "\x1f".join([outcome.ruleset, outcome.rule, condition.fact, origins_text(condition.origins)]).encode()
     ).hexdigest()[:32]
     result: dict[str, Any] = {
         "ruleId": outcome.rule,
@@ -224,7 +224,7 @@ def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
         "partialFingerprints": {"bitlockerRulesFinding/v1": fingerprint},
         "properties": properties,
     }
-    related = _rule_location(condition.origin, f"rule text: {condition.text}", 1)
+    related = _rule_location(condition.location, f"rule text: {condition.text}", 1)
     if related is not None:
         result["relatedLocations"] = [related]
     return result
@@ -360,7 +360,7 @@ class FleetSarif:
         locator = self._locator or _Locator(self.inputs, self._read_text)
         self._locator = locator
         for condition in _findings(outcome):
-            key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
+            key = (outcome.rule, outcome.status.value, condition.fact, condition.origins)
             if key not in self._found:
                 locations = locator.locations(condition)
                 if not locations:  # a value from a fleet row, not from a file: nothing to keep
@@ -381,7 +381,7 @@ class FleetSarif:
     def merge(self, findings: Iterable[list]) -> None:
         """Add the findings another process took."""
         for outcome, condition, locations, devices in findings:
-            key = (outcome.rule, outcome.status.value, condition.fact, condition.source)
+            key = (outcome.rule, outcome.status.value, condition.fact, condition.origins)
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
             entry = self._found.setdefault(key, [outcome, condition, locations, 0])
             entry[3] += devices
@@ -403,6 +403,6 @@ _OUTCOMES_REMEMBERED = 50_000
 
 
 def _bare(outcome: RuleOutcome) -> RuleOutcome:
-    return RuleOutcome(outcome.ruleset, outcome.rule, outcome.title, outcome.severity, outcome.sources,
+    return RuleOutcome(outcome.ruleset, outcome.rule, outcome.title, outcome.severity, outcome.encodes,
                        Status.PASS, (), outcome.remediation, outcome.events, outcome.location,
                        related=outcome.related, scenarios=outcome.scenarios)

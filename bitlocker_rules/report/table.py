@@ -121,7 +121,7 @@ def _cause(number: int, cause: Cause, report: Report, width: int) -> list[str]:
         lines += _wrap(fix, width, pad + ("fix: " if i == 0 else "     "), pad + "     ")
     if cause.events:
         lines.append(f"{pad}events: {', '.join(str(e) for e in cause.events)}")
-    source = value_from(cause.source, report.inputs) if cause.kind != "conflict" else ""
+    source = value_from(cause.origins, report.inputs) if cause.kind != "conflict" else ""
     if source:
         lines += _wrap(f"value from: {source}", width, pad, pad + "  ")
     return lines
@@ -270,7 +270,7 @@ def _condition(condition: Condition, width: int) -> list[str]:
     """A deciding condition as a sentence, with the rule text that reads it."""
     lines = _wrap(condition.sentence(), width, "  - ", "    ")
     if condition.text:
-        where = f"  ({condition.origin})" if condition.origin else ""
+        where = f"  ({condition.location})" if condition.location else ""
         lines += _wrap(f"rule text: {condition.text}{where}", width, "      ", "        ")
     return lines
 

@@ -78,7 +78,7 @@ def scenario_pending(report: Report, scenario: ScenarioRecord) -> str:
 
 def citations(outcome: RuleOutcome, report: Report) -> list[str]:
     """What the rule encodes (``encodes S9: title (document)``) and what it only advises on."""
-    return ([f"encodes {report.citation(ref).sentence()}" for ref in outcome.sources]
+    return ([f"encodes {report.citation(ref).sentence()}" for ref in outcome.encodes]
             + [f"advice about {report.citation(ref).sentence()}" for ref in outcome.related])
 
 
