@@ -29,12 +29,13 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
-def test_wheel_contains_grammar_rulesets_and_marker(wheel):
+def test_wheel_contains_grammar_rulesets_marker_and_stylesheet(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "bitlocker_rules/_data/grammar/bitlocker_rules.lark" in names
     assert "bitlocker_rules/_data/rulesets/vocabulary.toml" in names
     assert "bitlocker_rules/_data/rulesets/silent_enablement.rules" in names
     assert "bitlocker_rules/py.typed" in names
+    assert "bitlocker_rules/report/html/style.css" in names  # the HTML report's style sheet, read at run time
 
 
 def test_installed_wheel_checks_a_ruleset_outside_the_checkout(wheel, tmp_path):
@@ -71,3 +72,23 @@ def test_installed_wheel_checks_a_ruleset_outside_the_checkout(wheel, tmp_path):
         env={**os.environ, "PYTHONPATH": ""},
     )
     assert "_data" in where.stdout and str(ROOT) not in where.stdout
+    page = subprocess.run(
+        [
+            str(env_dir / "bin" / "bitlocker-rules"),
+            "check",
+            "--rules",
+            "silent_enablement",
+            "--policy",
+            str(example / "policy-silent.json"),
+            "--device",
+            str(example / "device-legacy.json"),
+            "--format",
+            "html",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    assert page.returncode == 1, page.stderr
+    assert "<style>\n:root {" in page.stdout  # the style sheet is read from the installed package
