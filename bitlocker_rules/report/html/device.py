@@ -45,7 +45,9 @@ from .page import (
     inputs_card,
     kpi,
     lead,
+    rule_text_cell,
     ruleset_names,
+    setting_cell,
     table,
 )
 
@@ -143,38 +145,29 @@ def _cause_block(number: int, cause: Cause, report: Report) -> str:
         f'<span class="where">{escaped(where)}</span></div>'
     ]
     if cause.kind == "conflict":
-        parts.append(
-            table(["Policy", "Value"], [[escaped(src), f"<b>{escaped(shown)}</b>"] for src, _, shown in cause.values])
-        )
-    parts.append(
-        table(
-            ["Rule", "Severity", "Title", "What the rule needs"],
-            [
-                [
-                    f'<span class="chip">{escaped(r.rule)}</span>',
-                    escaped(r.severity),
-                    escaped(r.title),
-                    escaped(r.required),
-                ]
-                for r in cause.rules
-            ],
-            widths=(10, 10, 45, 35),
-        )
-    )
-    fixes = ([conflict_fix(cause)] if cause.kind == "conflict" else []) + list(cause.fixes)
-    items = (
-        [f"<b>Fix:</b> {escaped(fixes[0])}"]
-        if len(fixes) == 1
-        else ['<b>Fix:</b><ul class="reasons">' + "".join(f"<li>{escaped(fix)}</li>" for fix in fixes) + "</ul>"]
-        if fixes
-        else []
-    )
-    if cause.events:
-        items.append(f"<b>BitLocker event ids:</b> {escaped(', '.join(str(e) for e in cause.events))}")
-    if items:
-        parts.append('<div class="fix">' + "".join(f"<div>{item}</div>" for item in items) + "</div>")
+        values = [[escaped(src), f"<b>{escaped(shown)}</b>"] for src, _, shown in cause.values]
+        parts.append(table(["Policy", "Value"], values))
+    rules = [
+        [f'<span class="chip">{escaped(r.rule)}</span>', escaped(r.severity), escaped(r.title), escaped(r.required)]
+        for r in cause.rules
+    ]
+    parts.append(table(["Rule", "Severity", "Title", "What the rule needs"], rules, widths=(10, 10, 45, 35)))
+    parts += _cause_fix(cause)
     parts.append("</div>")
     return "".join(parts)
+
+
+def _cause_fix(cause: Cause) -> list[str]:
+    """A cause's fixes (a conflict's first) and its BitLocker event ids in a box; nothing when it has neither."""
+    fixes = ([conflict_fix(cause)] if cause.kind == "conflict" else []) + list(cause.fixes)
+    items = []
+    if len(fixes) == 1:
+        items.append(f"<b>Fix:</b> {escaped(fixes[0])}")
+    elif fixes:
+        items.append('<b>Fix:</b><ul class="reasons">' + "".join(f"<li>{escaped(fix)}</li>" for fix in fixes) + "</ul>")
+    if cause.events:
+        items.append(f"<b>BitLocker event ids:</b> {escaped(', '.join(str(e) for e in cause.events))}")
+    return ['<div class="fix">' + "".join(f"<div>{item}</div>" for item in items) + "</div>"] if items else []
 
 
 def _undecided_card(groups: Sequence[Undecided]) -> list[str]:
@@ -344,22 +337,24 @@ def _device_rule(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord], 
 
 
 def _condition_row(c: Condition, conflicts: Mapping[str, ConflictRecord]) -> list[str]:
-    setting = f"{escaped(c.label)}<br>{code_span(c.fact)}"
+    """A condition's row: the setting, its actual value, what the rule needs, where the value came from, the text."""
+    setting = setting_cell(c)
     if not c.decisive:
         setting += '<br><span class="muted">also wrong; not needed for the verdict</span>'
-    if c.conflict and c.fact in conflicts:
-        actual = '<span class="badge unknown">conflict</span><br>' + "<br>".join(
-            escaped(shown) for _, _, shown in conflicts[c.fact].values
-        )
-    elif c.conflict:
-        actual = f'<span class="badge unknown">conflict</span> {escaped(c.conflict)}'
-    elif c.missing:
-        actual = '<span class="badge na">missing</span>'
-    else:
-        actual = f"<b>{escaped(c.actual)}</b>"
     source = "<br>".join(_origin_html(o) for o in c.source) if c.source else '<span class="muted">not given</span>'
-    rule_text = code_span(c.text) + (f'<br><span class="muted">{escaped(c.origin)}</span>' if c.origin else "")
-    return [setting, actual, escaped(c.required), source, rule_text]
+    return [setting, _actual_value(c, conflicts), escaped(c.required), source, rule_text_cell(c)]
+
+
+def _actual_value(c: Condition, conflicts: Mapping[str, ConflictRecord]) -> str:
+    """The value a condition found: each policy's when they conflict, or that it is missing."""
+    if c.conflict and c.fact in conflicts:
+        shown = "<br>".join(escaped(shown) for _, _, shown in conflicts[c.fact].values)
+        return f'<span class="badge unknown">conflict</span><br>{shown}'
+    if c.conflict:
+        return f'<span class="badge unknown">conflict</span> {escaped(c.conflict)}'
+    if c.missing:
+        return '<span class="badge na">missing</span>'
+    return f"<b>{escaped(c.actual)}</b>"
 
 
 def _origin_html(origin: ValueOrigin) -> str:

@@ -38,7 +38,9 @@ from .page import (
     lead,
     meter,
     percent,
+    rule_text_cell,
     ruleset_names,
+    setting_cell,
     table,
 )
 
@@ -242,15 +244,9 @@ def _bad_rows(bad_rows: Sequence[Any], limit: int, count: int) -> list[str]:
 
 
 def _worst_table(worst: Sequence[Mapping[str, Any]]) -> str:
+    """The worst devices' table: each device, its row, how many rules failed and were unknown, which failed."""
     rows = []
     for record in worst:
-        failing = [r for r in record.get("results", []) if r.get("status") == "fail"]
-        items = []
-        for result in failing[:4]:
-            first = (result.get("reasons") or [""])[0]
-            items.append(f'<div><span class="chip fail">{escaped(result["rule"])}</span>{escaped(first)}</div>')
-        if len(failing) > 4:
-            items.append(f'<div class="muted">and {len(failing) - 4} more</div>')
         summary = record.get("summary", {})
         rows.append(
             [
@@ -258,10 +254,22 @@ def _worst_table(worst: Sequence[Mapping[str, Any]]) -> str:
                 str(record.get("row", "")),
                 f'<span class="count" style="color:var(--fail)">{summary.get("fail", 0)}</span>',
                 str(summary.get("unknown", 0)),
-                "".join(items),
+                _failing_rules(record),
             ]
         )
     return table(["Device", "Row", "Failed", "Unknown", "Failing rules and the first reason"], rows, numeric=(1, 2, 3))
+
+
+def _failing_rules(record: Mapping[str, Any]) -> str:
+    """The first four rules a device record failed, each with its first reason, and how many more."""
+    failing = [r for r in record.get("results", []) if r.get("status") == "fail"]
+    items = []
+    for result in failing[:4]:
+        first = (result.get("reasons") or [""])[0]
+        items.append(f'<div><span class="chip fail">{escaped(result["rule"])}</span>{escaped(first)}</div>')
+    if len(failing) > 4:
+        items.append(f'<div class="muted">and {len(failing) - 4} more</div>')
+    return "".join(items)
 
 
 _SUBJECT = re.compile(r"device '(?P<name>.*)'(?: \((?P<id>[^()]*)\))?")
@@ -279,6 +287,7 @@ def _device_name(subject: str) -> str:
 
 
 def _fleet_rule(tally: RuleTally, devices: int, reasons: Sequence[tuple[str, int]], example: RuleOutcome | None) -> str:
+    """A failing rule: how many devices fail it, the reasons seen most, and an example's settings and fix."""
     head = (
         f'<div class="rule-head"><span class="chip fail">{escaped(tally.rule)}</span><h3>{escaped(tally.title)}</h3>'
         f'<span class="badge sev">{escaped(tally.severity)}</span>'
@@ -287,25 +296,20 @@ def _fleet_rule(tally: RuleTally, devices: int, reasons: Sequence[tuple[str, int
     )
     parts = [f'<div class="rule">{head}']
     if reasons:
-        parts.append(
-            '<ul class="reasons">'
-            + "".join(
-                f'<li><span class="count">{count}</span> × {escaped(reason)}</li>' for reason, count in reasons[:8]
-            )
-            + "</ul>"
-        )
+        items = "".join(f'<li><span class="count">{n}</span> × {escaped(reason)}</li>' for reason, n in reasons[:8])
+        parts.append(f'<ul class="reasons">{items}</ul>')
     if example is not None:
-        rows = [
-            [
-                f"{escaped(c.label)}<br>{code_span(c.fact)}",
-                escaped(c.required),
-                code_span(c.text) + (f'<br><span class="muted">{escaped(c.origin)}</span>' if c.origin else ""),
-            ]
-            for c in example.reasons
-            if c.status is Status.FAIL
-        ]
-        if rows:
-            parts.append(table(["Setting or fact", "What the rule needs", "Rule text"], rows, widths=(30, 30, 40)))
-        parts.append(fix_box(example))
+        parts += _example_settings(example)
     parts.append("</div>")
     return "".join(parts)
+
+
+def _example_settings(example: RuleOutcome) -> list[str]:
+    """What an example device failed: each setting, what the rule needs, the rule text; then the fix."""
+    rows = [
+        [setting_cell(c), escaped(c.required), rule_text_cell(c)] for c in example.reasons if c.status is Status.FAIL
+    ]
+    settings = (
+        [table(["Setting or fact", "What the rule needs", "Rule text"], rows, widths=(30, 30, 40))] if rows else []
+    )
+    return [*settings, fix_box(example)]

@@ -12,7 +12,7 @@ from html import escape
 from importlib.resources import files
 from typing import Protocol
 
-from ...outcome import ConflictRecord, InputRecord, RuleOutcome, Status
+from ...outcome import Condition, ConflictRecord, InputRecord, RuleOutcome, Status
 
 STATUS_ORDER = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)
 """The statuses in the order bars, legends and counts show them."""
@@ -145,6 +145,17 @@ class InRuleset(Protocol):
 def ruleset_names(items: Iterable[InRuleset]) -> str:
     """The rulesets of ``items`` (rule tallies or outcomes) in the order first seen, escaped, for a subtitle."""
     return escaped(", ".join(dict.fromkeys(i.ruleset for i in items)) or "no ruleset")
+
+
+def setting_cell(condition: Condition) -> str:
+    """A condition's setting or fact: its label, and its name in code below it."""
+    return f"{escaped(condition.label)}<br>{code_span(condition.fact)}"
+
+
+def rule_text_cell(condition: Condition) -> str:
+    """A condition's rule text in code, and where the rule is written below it (when known)."""
+    origin = f'<br><span class="muted">{escaped(condition.origin)}</span>' if condition.origin else ""
+    return code_span(condition.text) + origin
 
 
 def conflict_rows(conflict: ConflictRecord, extra: Sequence[str] = ()) -> list[list[str]]:
