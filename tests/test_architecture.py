@@ -132,9 +132,16 @@ VOCABULARY_RANK = {"declarations": 0, "conversion": 1, "strengths": 1, "model": 
 # fmt: on
 
 
+# Inside the HTML report: the page's pieces, the charts drawn with them, then each page.
+# fmt: off
+HTML_RANK = {"page": 0, "charts": 1, "device": 2, "fleet": 2, "__init__": 3}
+# fmt: on
+
+
 @pytest.mark.parametrize(
     "package, ranks",
-    [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK), ("cli", CLI_RANK), ("vocabulary", VOCABULARY_RANK)],
+    [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK), ("cli", CLI_RANK), ("vocabulary", VOCABULARY_RANK),
+     ("report/html", HTML_RANK)],
 )
 def test_subpackage_imports_point_one_way(package, ranks):
     folder = PACKAGE / package

@@ -5,6 +5,9 @@ Skipped when no ``chromium`` is on PATH (CI installs Debian's ``chromium`` packa
 non-trivial image; the browser runs with networking features off, so a page that needed the
 network would render incomplete. ``UPDATE_GOLDEN=1`` also refreshes the screenshot kept in
 ``docs/img/fleet-report.png`` and then fails, so that someone looks at it before committing it.
+
+The style sheet is a data file of the package, ``report/html/style.css``: every page inlines
+it unchanged, and it is read once per process.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from pathlib import Path
 import pytest
 
 from bitlocker_rules.cli import main
+from bitlocker_rules.report.html import page as html_page
 
 ROOT = Path(__file__).resolve().parents[1]
+STYLESHEET = ROOT / "bitlocker_rules" / "report" / "html" / "style.css"
 SCREENSHOT = ROOT / "docs" / "img" / "fleet-report.png"
 WIDTH, HEIGHT = 1280, 1600
 CHROMIUM = shutil.which("chromium")
@@ -29,12 +34,27 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not on
 
 def screenshot(page: Path, png: Path, profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--run-all-compositor-stages-before-draw", "--virtual-time-budget=5000",
-         f"--user-data-dir={profile}", f"--screenshot={png}", f"--window-size={WIDTH},{HEIGHT}",
-         page.as_uri()],
-        capture_output=True, text=True, timeout=180,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--run-all-compositor-stages-before-draw",
+            "--virtual-time-budget=5000",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            f"--window-size={WIDTH},{HEIGHT}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 
@@ -49,9 +69,23 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_fleet_report_renders_in_headless_chromium(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     page = tmp_path / "fleet.html"
-    code = main(["check", "--rules", "silent_enablement", "--rules", "encryption_readiness",
-                 "--policy", "examples/policy-silent.json", "--fleet", "examples/fleet.jsonl",
-                 "--format", "html", "--output", str(page)])
+    code = main(
+        [
+            "check",
+            "--rules",
+            "silent_enablement",
+            "--rules",
+            "encryption_readiness",
+            "--policy",
+            "examples/policy-silent.json",
+            "--fleet",
+            "examples/fleet.jsonl",
+            "--format",
+            "html",
+            "--output",
+            str(page),
+        ]
+    )
     capsys.readouterr()
     assert code == 2  # the example fleet has a row that cannot be read
     png = tmp_path / "fleet.png"
@@ -66,8 +100,11 @@ def test_fleet_report_renders_in_headless_chromium(tmp_path, monkeypatch, capsys
         # An update run never passes: it writes the screenshot and says to look at it.
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         SCREENSHOT.write_bytes(data)
-        pytest.fail(f"UPDATE_GOLDEN=1 rewrote {SCREENSHOT.relative_to(ROOT)}: look at it before committing it, "
-                    "then run the tests again without UPDATE_GOLDEN", pytrace=False)
+        pytest.fail(
+            f"UPDATE_GOLDEN=1 rewrote {SCREENSHOT.relative_to(ROOT)}: look at it before committing it, "
+            "then run the tests again without UPDATE_GOLDEN",
+            pytrace=False,
+        )
 
 
 def test_kept_screenshot_is_small():
@@ -76,3 +113,46 @@ def test_kept_screenshot_is_small():
     data = SCREENSHOT.read_bytes()
     assert png_size(data) == (WIDTH, HEIGHT)
     assert len(data) < 300_000
+
+
+def write_page(tmp_path: Path, monkeypatch, capsys, *inputs: str) -> str:
+    """The HTML report of silent_enablement for ``inputs`` (example files), as written to a file."""
+    monkeypatch.chdir(ROOT)
+    page = tmp_path / "report.html"
+    main(
+        [
+            "check",
+            "--rules",
+            "silent_enablement",
+            "--policy",
+            "examples/policy-silent.json",
+            *inputs,
+            "--format",
+            "html",
+            "--output",
+            str(page),
+        ]
+    )
+    capsys.readouterr()
+    return page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [["--device", "examples/device-legacy.json"], ["--fleet", "examples/fleet.jsonl"]],
+    ids=["device", "fleet"],
+)
+def test_page_inlines_the_stylesheet_file_unchanged(tmp_path, monkeypatch, capsys, inputs):
+    css = STYLESHEET.read_text(encoding="utf-8")
+    assert css.startswith(":root {") and css.endswith("}\n") and len(css.splitlines()) > 50
+    text = write_page(tmp_path, monkeypatch, capsys, *inputs)
+    assert text.count("<style>") == 1
+    assert "<head>" in text and f"<style>\n{css}</style>\n</head>" in text
+
+
+def test_stylesheet_is_read_once(tmp_path, monkeypatch, capsys):
+    html_page.stylesheet.cache_clear()
+    for name in ("device-legacy.json", "device-ready.json"):
+        write_page(tmp_path, monkeypatch, capsys, "--device", f"examples/{name}")
+    assert html_page.stylesheet.cache_info().misses == 1
+    assert html_page.stylesheet.cache_info().hits >= 1
