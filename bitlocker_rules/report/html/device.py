@@ -137,7 +137,7 @@ def _cause_block(number: int, cause: Cause, report: Report) -> str:
     """One cause: its value (or each policy's), the rules with what each needs, the fix and events."""
     kind = "unknown" if cause.kind == "conflict" else "fail"
     heading = f"{cause.label} is in conflict between policies" if cause.kind == "conflict" else cause.sentence()
-    source = value_from(cause.source, report.inputs) if cause.kind != "conflict" else ""
+    source = value_from(cause.origins, report.inputs) if cause.kind != "conflict" else ""
     where = " · ".join(filter(None, [rules_broken(cause), f"value from {source}" if source else ""]))
     parts = [
         f'<div class="rule {kind}"><div class="rule-head"><span class="chip{" fail" if kind == "fail" else ""}">'
@@ -341,7 +341,7 @@ def _condition_row(c: Condition, conflicts: Mapping[str, ConflictRecord]) -> lis
     setting = setting_cell(c)
     if not c.decisive:
         setting += '<br><span class="muted">also wrong; not needed for the verdict</span>'
-    source = "<br>".join(_origin_html(o) for o in c.source) if c.source else '<span class="muted">not given</span>'
+    source = "<br>".join(_origin_html(o) for o in c.origins) if c.origins else '<span class="muted">not given</span>'
     return [setting, _actual_value(c, conflicts), escaped(c.required), source, rule_text_cell(c)]
 
 

@@ -154,7 +154,7 @@ def setting_cell(condition: Condition) -> str:
 
 def rule_text_cell(condition: Condition) -> str:
     """A condition's rule text in code, and where the rule is written below it (when known)."""
-    origin = f'<br><span class="muted">{escaped(condition.origin)}</span>' if condition.origin else ""
+    origin = f'<br><span class="muted">{escaped(condition.location)}</span>' if condition.location else ""
     return code_span(condition.text) + origin
 
 
