@@ -804,7 +804,8 @@ def generate(sizes: list[int], seed: int, folder: Path) -> dict[int, Path]:
     """One JSON Lines file per size; each smaller file is a prefix of the larger ones."""
     rng = random.Random(seed)
     paths = {n: folder / f"fleet-{n}.jsonl" for n in sizes}
-    handles = {n: open(p, "w", encoding="utf-8") for n, p in paths.items()}
+    # One file per size, all open at once (a with per file cannot hold them); closed in the finally below.
+    handles = {n: open(p, "w", encoding="utf-8") for n, p in paths.items()}  # noqa: SIM115
     makers = (_passing, _near_miss, _random)
     try:
         for i in range(max(sizes)):
@@ -834,9 +835,9 @@ def _rss_kb(field: str) -> int:
 
 
 def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
-    from bitlocker_rules.fleet.job import fleet_engine
     from bitlocker_rules.cli.output import ShownStream
     from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_text, read_fleet, write_jsonl
+    from bitlocker_rules.fleet.job import fleet_engine
 
     engine, policy_facts = fleet_engine(None, (str(policy),))
     if mode.startswith("floor"):
@@ -849,8 +850,9 @@ def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
         def run():
             return run_floor(path, policy_values, convert, probe)
     else:
-        # The command's door: each line masked (and escaped) once, where it is written.
-        sink = ShownStream(open(os.devnull, "w", encoding="utf-8")) if mode == "tool-jsonl" else None
+        # The command's door: each line masked (and escaped) once, where it is written. The child
+        # process runs once and exits, so /dev/null stays open for its whole life.
+        sink = ShownStream(open(os.devnull, "w", encoding="utf-8")) if mode == "tool-jsonl" else None  # noqa: SIM115
 
         def run():  # as the command runs it: rows decoded by the evaluation, lines encoded from the parts
             summary = evaluate_fleet(read_fleet(path, decode=False), engine, policy_facts, reader=fleet_device,
@@ -988,9 +990,9 @@ SCENARIO_FACTS = ("scenario.silent_enablement", "scenario.key_rotation", "scenar
 def verify(path: Path, policy: Path, limit: int | None = None) -> dict[str, Any]:
     """Floor typed values, scenarios and verdicts against the tool's, on every device of ``path``
     (the first ``limit``)."""
-    from bitlocker_rules.fleet.job import fleet_engine
     from bitlocker_rules.facts import merge_facts
     from bitlocker_rules.fleet import fleet_device
+    from bitlocker_rules.fleet.job import fleet_engine
 
     engine, policy_facts = fleet_engine(None, (str(policy),))
     init_floor(engine.vocabulary)
@@ -1140,17 +1142,17 @@ def exercised(tallies: list[list[int]]) -> str:
 
 def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, float]]:
     """Per-device microseconds of each stage of ``evaluate_fleet``'s default path, each timed alone (best pass)."""
-    from bitlocker_rules.fleet import evaluation as fleet_module
-    from bitlocker_rules.fleet.job import fleet_engine
     from bitlocker_rules.errors import redact
     from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_text, read_fleet
+    from bitlocker_rules.fleet import evaluation as fleet_module
+    from bitlocker_rules.fleet.job import fleet_engine
 
     engine, policy_facts = fleet_engine(None, (str(policy),))
     init_floor(engine.vocabulary)
     convert = make_converters(engine.vocabulary)
     policy_values = dict(policy_facts.values)
     rows = list(read_fleet(path))
-    raws = [json.loads(line) for line in open(path, encoding="utf-8")]
+    raws = _json_lines(path)
     typed = [typed_device(r["facts"], convert, policy_values) for r in raws]
     n = len(rows)
     codes = fleet_module.VerdictPath(engine, policy_facts)
@@ -1171,7 +1173,7 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
     tally = fleet_module.Tally(engine)
     records = [codes.evaluate(row, fleet_device, True, tally) for row in rows]
     stages: list[tuple[str, Callable[[], Any]]] = [
-        ("floor: json.loads per line", lambda: [json.loads(line) for line in open(path, encoding="utf-8")]),
+        ("floor: json.loads per line", lambda: _json_lines(path)),
         ("floor: typing (hand-written converters)", lambda: [typed_device(r["facts"], convert, policy_values)
                                                             for r in raws]),
         (f"floor: hand-written check of {N_RULES} rules (scenarios included)", lambda: [floor_check(v) for v in typed]),
@@ -1206,8 +1208,8 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
 
 
 def profile(path: Path, policy: Path, limit: int = 25) -> str:
-    from bitlocker_rules.fleet.job import fleet_engine
     from bitlocker_rules.fleet import evaluate_fleet, fleet_device, read_fleet
+    from bitlocker_rules.fleet.job import fleet_engine
 
     engine, policy_facts = fleet_engine(None, (str(policy),))
     profiler = cProfile.Profile()
@@ -1219,15 +1221,24 @@ def profile(path: Path, policy: Path, limit: int = 25) -> str:
     stats.sort_stats("tottime").print_stats(limit)
     stats.sort_stats("cumulative").print_stats(limit)
     text = out.getvalue().replace(str(ROOT) + os.sep, "").replace(os.path.dirname(os.__file__) + os.sep, "")
-    return "\n".join(line for line in text.splitlines() if line.strip() and not line.startswith(
-        ("   List reduced", "   Ordered by")) or line.startswith("   Ordered by"))
+    return "\n".join(line for line in text.splitlines() if (line.strip() and not line.startswith(
+        ("   List reduced", "   Ordered by"))) or line.startswith("   Ordered by"))
 
 
 # ---------------------------------------------------------------------------------------------
 
+def _json_lines(path: Path) -> list[Any]:
+    """Each line of a JSON Lines file decoded, read line by line as the command reads it."""
+    with open(path, encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
+
+
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    fmt = lambda r: "  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths)))
+
+    def fmt(r: list[Any]) -> str:
+        return "  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths)))
+
     return "\n".join([fmt(headers), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
 
 
@@ -1333,7 +1344,8 @@ def main(argv: list[str] | None = None) -> int:
                     runs.setdefault((size, mode), []).append(result)
             if args.tracemalloc:  # untimed: the Python heap peak of the evaluation itself (about 5x slower)
                 for mode in ("floor", "tool"):
-                    runs[(size, mode)][0]["traced_peak"] = run_child(mode, paths[size], policy, trace=True)["traced_peak"]
+                    traced = run_child(mode, paths[size], policy, trace=True)
+                    runs[(size, mode)][0]["traced_peak"] = traced["traced_peak"]
 
         # counts of every run must equal the floor's over the same prefix
         wrong_counts = []
@@ -1346,7 +1358,8 @@ def main(argv: list[str] | None = None) -> int:
               + ("yes" if not wrong_counts else f"NO, differing runs: {sorted(set(wrong_counts))}"))
 
         cores_after = effective_cores()
-        labels = {"floor": "floor: json.loads + hand typing + hand rules", "floor-vocab": "floor, typing by vocabulary.parse_value",
+        labels = {"floor": "floor: json.loads + hand typing + hand rules",
+                  "floor-vocab": "floor, typing by vocabulary.parse_value",
                   "tool": "tool: read_fleet + evaluate_fleet", "tool-jsonl": "tool + write_jsonl(/dev/null)"}
         labels.update({f"cli:{fmt}:{j}": f"CLI --format {fmt} --jobs {j} (wall)" if fmt != "jsonl"
                        else f"CLI --format json --jsonl --jobs {j} (wall)" for fmt in formats for j in jobs})

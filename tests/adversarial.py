@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import contextlib
 import copy
 import csv
 import functools
@@ -1212,10 +1213,8 @@ def run_case(case: Case, root: Path, timeout: float, memory_mb: int) -> Outcome:
             proc.communicate()
         except BrokenPipeError:
             proc.wait(timeout=timeout)
-        try:  # workers left behind by a crashed parent
+        with contextlib.suppress(ProcessLookupError):  # workers left behind by a crashed parent
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     seconds = time.monotonic() - start
     stdout, stderr = _read(out_path), _read(err_path)
     outputs = {

@@ -17,9 +17,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-from hypothesis import given, note, reject, settings
-from hypothesis.control import currently_in_test_context
+from hypothesis import given, note, reject
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from bitlocker_rules import analysis as A
 from bitlocker_rules.checker import check_ruleset
@@ -500,7 +500,7 @@ def _above(chains, low, high) -> bool:
     """Whether ``high`` is above ``low`` by the chains: a path of consecutive pairs upward."""
     up: dict = {}
     for chain in chains:
-        for a, b in zip(chain, chain[1:]):
+        for a, b in itertools.pairwise(chain):
             up.setdefault(a, []).append(b)
     seen, todo = set(), [low]
     while todo:
@@ -725,8 +725,8 @@ def test_compare_agrees_with_brute_force(case, data):
     relation = {(True, True): "equivalent", (True, False): "stricter", (False, True): "looser",
                 (False, False): "incomparable"}
     assert result.relation == relation[(result.a_not_b is None, result.b_not_a is None)]
-    for diff, xs, ys, holds in ((result.a_not_b, left, right, implies(left, right)),
-                                (result.b_not_a, right, left, implies(right, left))):
+    for diff, xs, _ys, holds in ((result.a_not_b, left, right, implies(left, right)),
+                                 (result.b_not_a, right, left, implies(right, left))):
         if diff is None:
             assert holds
         else:

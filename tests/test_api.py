@@ -24,9 +24,25 @@ from hypothesis import strategies as st
 
 import bitlocker_rules
 from bitlocker_rules import (
-    BitLockerRulesError, Decision, Engine, Facts, ImportedPolicy, InputError, Report, Status, UsageError,
-    WindowsVersion, compile_text, facts_from_mapping, load_devices, load_policies, load_policy_file, load_ruleset,
-    merge_facts, print_ruleset, shipped_vocabulary,
+    BitLockerRulesError,
+    Decision,
+    Engine,
+    Facts,
+    ImportedPolicy,
+    InputError,
+    Report,
+    Status,
+    UsageError,
+    WindowsVersion,
+    compile_text,
+    facts_from_mapping,
+    load_devices,
+    load_policies,
+    load_policy_file,
+    load_ruleset,
+    merge_facts,
+    print_ruleset,
+    shipped_vocabulary,
 )
 from bitlocker_rules import nodes as n
 

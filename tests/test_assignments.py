@@ -12,8 +12,8 @@ import pytest
 
 from bitlocker_rules import Engine, InputError, load_policy_file
 from bitlocker_rules.assignments import AssignedPolicies, AssignedPolicy, read_assignments
-from bitlocker_rules.fleet.job import fleet_engine
 from bitlocker_rules.fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet
+from bitlocker_rules.fleet.job import fleet_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

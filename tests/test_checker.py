@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bitlocker_rules import RulesError, compile_text
-from bitlocker_rules.versions import WindowsVersion
 from bitlocker_rules import nodes as n
+from bitlocker_rules.versions import WindowsVersion
 
 HEADER = 'ruleset t "Test"\n'
 

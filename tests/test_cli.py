@@ -356,7 +356,7 @@ def test_rule_file_with_misspelled_fact(capsys, tmp_path):
     assert_clean_error(err)
     assert f"{path}:6:11:" in err
     assert "unknown fact `device.tpm_versoin`" in err
-    line, carets = caret_under(err, "device.tpm_versoin")
+    _, carets = caret_under(err, "device.tpm_versoin")
     assert carets.strip() == "^" * len("device.tpm_versoin")
     assert "did you mean `device.tpm_version`?" in err
 
@@ -381,7 +381,9 @@ SYNTAX_ERRORS = {
 
 @pytest.mark.parametrize("case", SYNTAX_ERRORS, ids=lambda c: c.replace(" ", "_"))
 def test_rule_file_syntax_error(capsys, tmp_path, case):
-    last_line, position, under = SYNTAX_ERRORS[case]
+    # The table's positions are not checked (two of them, 6:37 and 6:33, are one column past what
+    # the tool reports): noted for the issue rather than changed in a lint pass.
+    last_line, _position, under = SYNTAX_ERRORS[case]
     text = TYPO_RULES.replace("  require device.tpm_versoin >= 1.2\n", last_line)
     path = write(tmp_path, "custom.rules", text)
     code, out, err = run(capsys, "check", "--rules", path, "--device", READY)
@@ -776,7 +778,7 @@ def test_recovery_password_in_a_bad_value_is_masked(capsys, tmp_path):
 
 
 def test_recovery_password_in_malformed_json_snippet_is_masked(capsys, tmp_path):
-    path = write(tmp_path, "bad.json", '{"facts": {"azure_ad_device_id": "%s" , }}' % SECRET)
+    path = write(tmp_path, "bad.json", f'{{"facts": {{"azure_ad_device_id": "{SECRET}" , }}}}')
     code, out, err = run(capsys, "check", "--device", path)
     assert code == 2
     assert_masked(out + err)
@@ -793,7 +795,7 @@ def test_recovery_password_late_in_a_long_bad_value_is_masked(capsys, tmp_path):
 def test_recovery_password_after_an_underscore_is_masked(capsys, tmp_path, fmt):
     rules = write(tmp_path, "secret.rules", SECRET_RULES)
     path = device_file(tmp_path, {"azure_ad_device_id": f"key_{SECRET}"})
-    code, out, err = run(capsys, "check", "--rules", rules, "--device", path, "--format", fmt)
+    _, out, err = run(capsys, "check", "--rules", rules, "--device", path, "--format", fmt)
     assert_masked(out + err)
 
 
@@ -814,7 +816,7 @@ def test_recovery_password_in_rule_text_is_masked_by_rules_and_explain(capsys, t
 def test_lint_reports_the_pin_contradiction_with_both_rules(capsys):
     code, out, _ = run(capsys, "lint", "silent_enablement", "examples/baseline-startup-pin.rules")
     assert code == 1
-    (line,) = [l for l in out.splitlines() if "[L107]" in l]
+    (line,) = [found for found in out.splitlines() if "[L107]" in found]
     assert "SE-09" in line and "CB-01" in line
     assert "anything but Require startup PIN with TPM" in line and "to be Require startup PIN with TPM" in line
     assert "examples/baseline-startup-pin.rules:" in out
@@ -827,7 +829,7 @@ def test_lint_of_the_shipped_rulesets_has_no_warnings_or_errors(capsys):
 
 
 def test_lint_sarif_points_into_rule_files(capsys):
-    code, out, _ = run(capsys, "lint", "--format", "sarif", "silent_enablement", "examples/baseline-startup-pin.rules")
+    _, out, _ = run(capsys, "lint", "--format", "sarif", "silent_enablement", "examples/baseline-startup-pin.rules")
     log = json.loads(out)
     assert log["version"] == "2.1.0"
     result = next(r for r in log["runs"][0]["results"] if r["ruleId"] == "L107")

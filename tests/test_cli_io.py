@@ -4,9 +4,9 @@ crashes and interrupts, colour, escaped control characters, usage errors, comple
 from __future__ import annotations
 
 import json
-import re
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bitlocker_rules import Engine
+from bitlocker_rules.citations import coverage, load_requirements, registry
 from bitlocker_rules.cli import main
 from bitlocker_rules.pages import generate
-from bitlocker_rules.citations import coverage, load_requirements, registry
 from bitlocker_rules.resources import shipped_ruleset_paths
 
 ROOT = Path(__file__).resolve().parents[1]

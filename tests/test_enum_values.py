@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_importers import admx, catalog, choice, oma, oma_int, oma_str
 
 from bitlocker_rules import shipped_vocabulary
 from bitlocker_rules.importers import import_device, import_policy
 from bitlocker_rules.vocabulary import Fact
-from test_importers import admx, catalog, choice, oma, oma_int, oma_str
 
 VOCABULARY = shipped_vocabulary()
 TABLE = tomllib.loads((Path(__file__).parent / "data" / "enum_values.toml").read_text(encoding="utf-8"))
@@ -128,10 +128,10 @@ def readers(key: Key) -> list[tuple[Fact, Fact | None]]:
         if fact.type.enum and fact.type.enum.name == name and not fact.member_values and takes(fact.origins, source):
             found.append((fact, None))
         for field in fact.type.fields:
-            if field.type.enum and field.type.enum.name == name:
-                # A record field is read from its own origin, or (a flags collection) from the collection's.
-                if takes(field.origins, source) or (not field.origins and takes(fact.origins, source)):
-                    found.append((fact, field))
+            # A record field is read from its own origin, or (a flags collection) from the collection's.
+            if (field.type.enum and field.type.enum.name == name
+                    and (takes(field.origins, source) or (not field.origins and takes(fact.origins, source)))):
+                found.append((fact, field))
     return found
 
 

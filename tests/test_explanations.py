@@ -14,14 +14,15 @@ For every rule that fails or does not apply:
 
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
-
 import strategies as S
+from hypothesis import given
+from hypothesis import strategies as st
+from test_analysis import cases
+from test_properties import Loaded, parse_expr, ruleset_of
+
 from bitlocker_rules import nodes as n
 from bitlocker_rules.interpreter import Interpreter, _identity
 from bitlocker_rules.outcome import STATUS_BY_CODE, Status
-from test_analysis import cases
-from test_properties import Loaded, parse_expr, ruleset_of
 
 EXPLAINED = (Status.FAIL, Status.NOT_APPLICABLE)
 

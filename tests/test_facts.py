@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from bitlocker_rules import InputError, WindowsVersion, facts_from_mapping, load_device_file, merge_facts, shipped_vocabulary
+from bitlocker_rules import (
+    InputError,
+    WindowsVersion,
+    facts_from_mapping,
+    load_device_file,
+    merge_facts,
+    shipped_vocabulary,
+)
 from bitlocker_rules.reading import parse_json
 
 VOCABULARY = shipped_vocabulary()

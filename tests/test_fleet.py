@@ -12,9 +12,9 @@ import pytest
 import bitlocker_rules.fleet as fleet
 import bitlocker_rules.fleet.rows as fleet_rows
 from bitlocker_rules import Engine, load_policy_file
+from bitlocker_rules.errors import redact
 from bitlocker_rules.fleet import BadRow, evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet
 from bitlocker_rules.fleet.job import fleet_engine
-from bitlocker_rules.errors import redact
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "examples" / "policy-silent.json"
@@ -133,11 +133,14 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from bitlocker_rules.engine import mark_conflicts  # noqa: E402
-from bitlocker_rules.facts import Facts, merge_facts  # noqa: E402
+from bitlocker_rules.facts import (  # noqa: E402
+    Facts,
+    facts_from_mapping,
+    merge_facts,
+)
 from bitlocker_rules.fleet import DeviceRecord, FleetRow, device_record, json_line, outcome_entry  # noqa: E402
 from bitlocker_rules.nodes import facts_read  # noqa: E402
 from bitlocker_rules.outcome import Status  # noqa: E402
-from bitlocker_rules.facts import facts_from_mapping  # noqa: E402
 
 STARTUP_PIN = ROOT / "examples" / "policy-startup-pin.json"
 

@@ -387,7 +387,7 @@ def test_a_dead_worker_is_one_clear_error(capsys, monkeypatch):
     import bitlocker_rules.fleet.parallel as parallel
 
     monkeypatch.setattr(parallel, "_run_batch", _die)  # the workers are forked: they run this
-    code, out, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--jobs", "2")
+    code, _, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--jobs", "2")
     assert code == 3  # the crash code: the environment failed, not the input
     assert "--jobs 2: error[P001]: a worker process ended before its rows were evaluated (exit code 9)" in err
     assert "Traceback" not in err
@@ -427,7 +427,7 @@ def test_the_junit_report_does_not_grow_with_the_fleet(capsys, tmp_path, big_fle
     small.write_text("".join(big_fleet.read_text().splitlines(keepends=True)[:130]))
     sizes = []
     for path in (small, big_fleet):
-        code, out, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", str(path), "--format", "junit")
+        _, out, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", str(path), "--format", "junit")
         ET.fromstring(out)
         sizes.append(len(out.encode()))
     assert sizes[1] < sizes[0] * 1.2  # ten times the devices: a few more digits, the same devices named
@@ -455,7 +455,7 @@ def test_rows_that_cannot_be_read_are_listed_up_to_a_limit_and_counted(capsys, t
 def test_an_endless_line_stops_the_reading_with_one_error(capsys, jobs):
     # /dev/zero as a fleet is one line that never ends: it was skipped for ever (the adversarial
     # run's hang); past 256 MiB without a line end reading stops, exit 2.
-    code, out, err = run(capsys, "check", "--policy", POLICY, "--fleet", "/dev/zero", "--jobs", jobs)
+    code, _, err = run(capsys, "check", "--policy", POLICY, "--fleet", "/dev/zero", "--jobs", jobs)
     assert code == 2
     assert err.startswith("/dev/zero: error[I009]: line 1: no line end within 256 MiB; the rest is not read")
 

@@ -111,7 +111,7 @@ def test_update_mode_never_passes(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "GOLDEN", tmp_path)
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     golden = tmp_path / "case.txt"
-    with pytest.raises(pytest.fail.Exception, match="rewrote case.txt"):
+    with pytest.raises(pytest.fail.Exception, match=r"rewrote case\.txt"):
         update("new output\n", golden)
     assert golden.read_text(encoding="utf-8") == "new output\n"
     with pytest.raises(pytest.skip.Exception, match="already up to date"):

@@ -13,7 +13,13 @@ import pytest
 from bitlocker_rules import InputError, WindowsVersion, load_device_file, merge_facts, shipped_vocabulary
 from bitlocker_rules.engine import describe_conflict
 from bitlocker_rules.importers import (
-    import_device, import_devices, import_policies, import_policy, load_devices, load_policies, parse_admx,
+    import_device,
+    import_devices,
+    import_policies,
+    import_policy,
+    load_devices,
+    load_policies,
+    parse_admx,
 )
 from bitlocker_rules.importers.detect import detect
 from bitlocker_rules.importers.omauri import PayloadError

@@ -20,17 +20,16 @@ import operator
 
 import attrs
 import pytest
+import strategies as S
 from hypothesis import event, example, given, note
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
-from lark.exceptions import VisitError
 
-import strategies as S
 from bitlocker_rules import nodes as n
 from bitlocker_rules.checker import check_ruleset
 from bitlocker_rules.compiler import compile_ruleset
-from bitlocker_rules.errors import RulesError
 from bitlocker_rules.engine import Engine, compile_text
+from bitlocker_rules.errors import RulesError
 from bitlocker_rules.facts import Facts, merge_facts
 from bitlocker_rules.interpreter import Interpreter, caveated
 from bitlocker_rules.outcome import STATUS_BY_CODE, Status
@@ -122,7 +121,7 @@ def test_interpreter_and_compiler_agree(ruleset, facts):
         codes = loaded.compiled(values)
         assert len(codes) == len(loaded.rules)
         for rule, code in zip(loaded.rules, codes):
-            status, reasons = loaded.interpreter.verdict(rule, values)
+            status, _ = loaded.interpreter.verdict(rule, values)
             reported = REPORTED.get((bool(rule.disputed), bool(rule.unconfirmed), status), status)
             assert STATUS_BY_CODE[code] is reported, f"rule {rule.id} on {values!r}"
             event(f"verdict {status}")
@@ -133,13 +132,14 @@ def test_interpreter_and_compiler_agree(ruleset, facts):
             for condition in (*outcome.applies_because, *outcome.reasons):
                 assert_names_its_fact_and_value(condition)
         # A note applies exactly when a rule with its applicability and `require false` fails.
-        for note, code in zip(notes, loaded.note_codes(values)):
-            assert loaded.interpreter.note(note, values).applies is NOTE_APPLIES[STATUS_BY_CODE[code]], note.id
+        for note_rule, code in zip(notes, loaded.note_codes(values)):
+            applies = loaded.interpreter.note(note_rule, values).applies
+            assert applies is NOTE_APPLIES[STATUS_BY_CODE[code]], note_rule.id
 
 
 def facts_of(values: dict, name: str) -> Facts:
     """A source's Facts, each value from ``name``."""
-    return Facts(values, {f: name for f in values}, name=name)
+    return Facts(values, dict.fromkeys(values, name), name=name)
 
 
 def reported(loaded, rule, values) -> tuple[Status, Status]:
@@ -580,7 +580,7 @@ def test_fixed_oversized_text_is_refused_with_a_located_error():
 
 @pytest.mark.parametrize("raw", ["²", "1" * 4400], ids=["superscript", "4400-digits"])
 def test_a_version_of_odd_digits_is_refused_in_the_tools_words(raw):
-    with pytest.raises(ValueError, match="^a Windows version"):
+    with pytest.raises(ValueError, match=r"^a Windows version"):
         parse_windows_version(raw, {})
 
 

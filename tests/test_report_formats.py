@@ -10,8 +10,8 @@ masking of recovery passwords in every format, the JSON outputs against the sche
 from __future__ import annotations
 
 import json
-import textwrap
 import re
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -21,15 +21,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bitlocker_rules.cli import main
-from bitlocker_rules.errors import SECRET_MASK, _may_hold_password, redact
 from bitlocker_rules.engine import Engine
+from bitlocker_rules.errors import SECRET_MASK, _may_hold_password, redact
 from bitlocker_rules.facts import facts_from_mapping, merge_facts
 from bitlocker_rules.fleet import device_record
 from bitlocker_rules.importers import load_devices, load_policies
 from bitlocker_rules.jsonpath import json_path_text, locate_json_offsets, locate_json_path, parse_json_path
-from bitlocker_rules.source import Location
 from bitlocker_rules.outcome import (
-    Condition, ConflictRecord, InputRecord, Report, RuleOutcome, Status, ValueOrigin, origins_text,
+    Condition,
+    ConflictRecord,
+    InputRecord,
+    Report,
+    RuleOutcome,
+    Status,
+    ValueOrigin,
+    origins_text,
 )
 from bitlocker_rules.report.fleet_detail import WorstDevices, worst_devices
 from bitlocker_rules.report.html import render_fleet_html, render_html
@@ -38,6 +44,7 @@ from bitlocker_rules.report.junit import render_junit
 from bitlocker_rules.report.markdown import code, render_fleet_markdown, render_markdown, text
 from bitlocker_rules.report.sarif import FleetSarif, render_sarif
 from bitlocker_rules.report.table import render_fleet_table
+from bitlocker_rules.source import Location
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "docs" / "schema"
@@ -352,7 +359,7 @@ def test_fleet_sarif_counts_devices_per_policy_finding(capsys, tmp_path):
     fleet = tmp_path / "fleet.jsonl"
     fleet.write_text("\n".join(json.dumps({"deviceName": f"D{i}", "facts": {"os_version": "22H2"}})
                                for i in range(3)) + "\n")
-    code_, out, err = run(capsys, "check", *SE, "--policy", PIN_POLICY, "--fleet", str(fleet), "--format", "sarif")
+    code_, out, _ = run(capsys, "check", *SE, "--policy", PIN_POLICY, "--fleet", str(fleet), "--format", "sarif")
     assert code_ == 1
     log = json.loads(out)
     assert_valid_sarif(log)
@@ -513,7 +520,7 @@ def assert_self_contained(page: str) -> None:
 
 def fleet_summary_and_records(rows: int = 120):
     engine = Engine.load(["silent_enablement"])
-    from bitlocker_rules.fleet import evaluate_fleet, FleetRow
+    from bitlocker_rules.fleet import FleetRow, evaluate_fleet
     data = [FleetRow(i + 1, {"deviceName": f"D-{i:03d}", "facts": {
         "os_version": "1803" if i % 3 else "22H2", "join_type": "AzureADRegistered" if i % 5 else "AzureADJoined",
         "firmware_mode": "LegacyBIOS" if i % 7 == 0 else "UEFI", "user_role": "StandardUser",
@@ -860,8 +867,8 @@ def test_fleet_fail_on_still_sets_the_exit_code(capsys, tmp_path):
 
 
 def test_fleet_report_that_cannot_be_written_is_an_input_error(capsys, tmp_path):
-    code_, out, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", "junit",
-                          "--output", str(tmp_path / "missing" / "report.xml"))
+    code_, _, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", "junit",
+                        "--output", str(tmp_path / "missing" / "report.xml"))
     assert code_ == 2
     assert "error[I006]: cannot write the report" in err
 

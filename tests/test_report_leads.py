@@ -23,7 +23,15 @@ from bitlocker_rules.engine import Engine
 from bitlocker_rules.facts import merge_facts
 from bitlocker_rules.importers import load_devices, load_policies
 from bitlocker_rules.outcome import (
-    Citation, Condition, ConflictRecord, InputRecord, Report, RuleOutcome, ScenarioRecord, Status, find_causes,
+    Citation,
+    Condition,
+    ConflictRecord,
+    InputRecord,
+    Report,
+    RuleOutcome,
+    ScenarioRecord,
+    Status,
+    find_causes,
 )
 from bitlocker_rules.report.html import render_html
 from bitlocker_rules.report.json_report import report_to_dict

@@ -122,7 +122,7 @@ def test_a_disputed_failure_and_an_unconfirmed_pass_are_unknown_with_the_reason(
     d1, d2 = report.outcomes
     assert (d1.status, d2.status) == (Status.PASS, Status.UNKNOWN)
     assert d2.caveat == "not confirmed by the sources: no page names it"
-    assert [codes for codes in engine.verdicts({"policy.warning": True})] == [(0, 2)]
+    assert list(engine.verdicts({"policy.warning": True})) == [(0, 2)]
 
 
 def test_advice_rules_say_so():
@@ -250,8 +250,8 @@ def test_the_help_lists_the_shipped_scenarios(capsys):
 
 
 def test_a_fleet_summary_counts_each_scenario_over_its_devices(capsys):
-    code, out, _ = run(capsys, "check", "--policy", str(EXAMPLES / "policy-silent.json"), "--fleet",
-                       str(EXAMPLES / "fleet.jsonl"), "--format", "json")
+    _, out, _ = run(capsys, "check", "--policy", str(EXAMPLES / "policy-silent.json"), "--fleet",
+                    str(EXAMPLES / "fleet.jsonl"), "--format", "json")
     import json
 
     scenarios = {s["name"]: s for s in json.loads(out)["scenarios"]}

@@ -22,9 +22,9 @@ import csv
 import html
 import io
 import json
+import os
 import pickle
 import random
-import os
 import re
 import subprocess
 import sys
@@ -286,7 +286,6 @@ def test_every_space_dash_connector_and_format_character_is_a_separator_or_invis
 @pytest.mark.parametrize("kind", ["separator", "invisible"])
 def test_each_separator_and_invisible_character_is_read_as_such(kind):
     chars = sorted(_matched(errors._SEPARATOR if kind == "separator" else errors._INVISIBLE))
-    planted = Planted()
     for char in chars:
         groups = [f"{n}{n + 1}{n + 2}456" for n in range(1, 9)]
         text = char.join(groups) if kind == "separator" else "-".join(g[:2] + char + g[2:] for g in groups)

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bitlocker_rules import VocabularyError, WindowsVersion, parse_windows_version
-from bitlocker_rules.engine import shipped_vocabulary
 from bitlocker_rules.citations import load_requirements
+from bitlocker_rules.engine import shipped_vocabulary
 from bitlocker_rules.resources import rulesets_dir
 from bitlocker_rules.vocabulary import build_vocabulary, parse_typed, value_converter
 
