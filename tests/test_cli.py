@@ -373,17 +373,16 @@ def test_rule_file_with_misspelled_enum_member(capsys, tmp_path):
 SYNTAX_ERRORS = {
     "doubled operator": ("  require device.tpm_version >= >= 1.2\n", "6:33", ">= 1.2"),
     "unterminated text": ('  remediation "Fix it\n', "6:15", '"Fix it'),
-    "unclosed bracket": ("  require (device.tpm_version >= 1.2\n", "6:37", None),
-    "dangling and": ("  require device.tpm_present and\n", "6:33", None),
+    # At the end of the file the caret is under the last character written: nothing follows it.
+    "unclosed bracket": ("  require (device.tpm_version >= 1.2\n", "6:36", "2"),
+    "dangling and": ("  require device.tpm_present and\n", "6:32", None),
     "unknown clause": ("  sourcs S4\n", "6:3", "sourcs"),
 }
 
 
 @pytest.mark.parametrize("case", SYNTAX_ERRORS, ids=lambda c: c.replace(" ", "_"))
 def test_rule_file_syntax_error(capsys, tmp_path, case):
-    # The table's positions are not checked (two of them, 6:37 and 6:33, are one column past what
-    # the tool reports): noted for the issue rather than changed in a lint pass.
-    last_line, _position, under = SYNTAX_ERRORS[case]
+    last_line, position, under = SYNTAX_ERRORS[case]
     text = TYPO_RULES.replace("  require device.tpm_versoin >= 1.2\n", last_line)
     path = write(tmp_path, "custom.rules", text)
     code, out, err = run(capsys, "check", "--rules", path, "--device", READY)
@@ -391,7 +390,7 @@ def test_rule_file_syntax_error(capsys, tmp_path, case):
     assert out == ""
     assert_clean_error(err)
     assert re.search(r"\bE1\d\d\b", err), err
-    assert err.startswith(f"{path}:"), err
+    assert err.startswith(f"{path}:{position}: "), err
     assert "^" in err
     if under:
         caret_under(err, under)
