@@ -19,17 +19,35 @@ from attrs import field, frozen
 from . import nodes as n
 from .cache import cache_key, cached
 from .checker import check_all, check_ruleset
+from .citations import citations
 from .compiler import (
-    Decide, ScenarioStep, Verdicts, compile_decision, compile_ruleset, frozen_verdicts, thawed_verdicts,
+    Decide,
+    ScenarioStep,
+    Verdicts,
+    compile_decision,
+    compile_ruleset,
+    frozen_verdicts,
+    thawed_verdicts,
 )
 from .errors import Diagnostic, RulesError, redact, suggest
 from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
-    PASSED, ConflictRecord, Decision, NoteOutcome, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, first_input,
-    require, severity_threshold, usage_error,
+    PASSED,
+    ConflictRecord,
+    Decision,
+    NoteOutcome,
+    Origins,
+    Report,
+    RuleOutcome,
+    Status,
+    UsageError,
+    at_or_above,
+    first_input,
+    require,
+    severity_threshold,
+    usage_error,
 )
-from .citations import citations
 from .resources import grammar_text, rulesets_dir, shipped_ruleset_paths
 from .scenarios import ScenarioResolver, declared_by_rulesets
 from .verdict import Verdict
@@ -559,7 +577,7 @@ def _declared(scenarios: Any, argument: str) -> dict[str, str]:
     names = list(scenarios)
     for name in names:
         require(name, str, argument, "scenario names (str)")
-    return {name: "in the Python API" for name in names}
+    return dict.fromkeys(names, "in the Python API")
 
 
 def _clip(text: str) -> str:

@@ -7,9 +7,10 @@ worded into a ``Condition`` by ``phrasing``. Truth values are True, False and No
 
 from __future__ import annotations
 
-import attrs
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import attrs
 
 from . import nodes as n
 from .outcome import Condition, NoteOutcome, RuleOutcome, Status

@@ -33,7 +33,7 @@ def _tree_equality(cls: T) -> T:
     """A node class (made by ``frozen(cache_hash=True)`` beneath, as type checkers see it)
     with the equality below."""
     _EQ_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.eq)
-    setattr(cls, "__eq__", _same_tree)
+    cls.__eq__ = _same_tree
     return cls
 
 

@@ -91,14 +91,29 @@ from .analyzer import Analyzer, check_satisfiable
 from .compare import compare
 from .domains import MAX_COLLECTION_CANDIDATES
 from .evaluation import Eval, Get
+from .fleet_repairs import fleet_repair
 from .lint import MAX_CONFLICTS, diagnostic_findings, lint, lint_exit_code
 from .logic import ALL, FAIL, NOT_APPLICABLE, PASS, SATISFIED, UNKNOWN, F, N, T, goal_mask
-from .results import (
-    AnalysisError, Comparison, Deadline, Difference, Finding, FleetChange, FleetRepair, Location, Prerequisite,
-    Repair, Requirement, RuleConflict, Satisfiability, SettingChange, TurnOff, Undecided, Witness,
-)
-from .fleet_repairs import fleet_repair
 from .repair import repair
+from .results import (
+    AnalysisError,
+    Comparison,
+    Deadline,
+    Difference,
+    Finding,
+    FleetChange,
+    FleetRepair,
+    Location,
+    Prerequisite,
+    Repair,
+    Requirement,
+    RuleConflict,
+    Satisfiability,
+    SettingChange,
+    TurnOff,
+    Undecided,
+    Witness,
+)
 from .sarif import findings_to_sarif
 from .wording import requirements_of
 

@@ -29,7 +29,7 @@ class SearchContext:
     changes the assignment clears it (``Entry.state`` does, before each evaluation).
     """
 
-    __slots__ = ("asg", "domains", "cache", "memo")
+    __slots__ = ("asg", "cache", "domains", "memo")
 
     def __init__(self, asg: dict[str, Any], domains: Mapping[str, tuple]) -> None:
         self.asg = asg

@@ -16,7 +16,7 @@ from .values import same_value
 class Constraint:
     """One entry that must reach ``goal`` or, with ``any_``, entries of which one must."""
 
-    __slots__ = ("entries", "goal", "any", "vars")
+    __slots__ = ("any", "entries", "goal", "vars")
 
     def __init__(self, entries: Sequence[Entry], goal: int, any_: bool = False) -> None:
         self.entries = tuple(entries)
@@ -109,8 +109,22 @@ class _Backtracking:
     """The state of one ``backtrack``: the partial assignment, the constraints still undecided,
     and per constraint how many of its facts are unassigned (to pick the most constrained)."""
 
-    __slots__ = ("constraints", "fixed", "domains", "current", "budget", "violated", "assigned", "ctx",
-                 "readers", "unassigned", "undecided", "backjump", "all_facts", "deadline")
+    __slots__ = (
+        "all_facts",
+        "assigned",
+        "backjump",
+        "budget",
+        "constraints",
+        "ctx",
+        "current",
+        "deadline",
+        "domains",
+        "fixed",
+        "readers",
+        "unassigned",
+        "undecided",
+        "violated",
+    )
 
     def __init__(self, constraints: Sequence[Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
                  current: Mapping[str, Any] | None, budget: int | None, violated: Sequence[tuple[str, ...]]) -> None:

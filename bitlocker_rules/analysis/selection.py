@@ -32,8 +32,19 @@ from .summary import RuleInfo
 class Entry:
     """One selected rule with its compiled partial evaluator and static summary."""
 
-    __slots__ = ("index", "ruleset", "rule", "interpreter", "path", "facts", "problems",
-                 "app", "reqs", "info", "source")
+    __slots__ = (
+        "app",
+        "facts",
+        "index",
+        "info",
+        "interpreter",
+        "path",
+        "problems",
+        "reqs",
+        "rule",
+        "ruleset",
+        "source",
+    )
 
     def __init__(self, index, ruleset: n.CheckedRuleset, rule: n.CheckedRule, interpreter: Interpreter, path: str) -> None:
         self.index = index

@@ -14,7 +14,7 @@ from ..vocabulary import Vocabulary
 class CollectionUse:
     """What the selected rules ask of one collection: fields read, quantifiers, counts."""
 
-    __slots__ = ("fields", "quants", "counts")
+    __slots__ = ("counts", "fields", "quants")
 
     def __init__(self) -> None:
         self.fields: set[str] = set()

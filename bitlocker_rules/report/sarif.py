@@ -24,7 +24,15 @@ from urllib.parse import quote
 from ..errors import InputError, redact
 from ..jsonpath import json_path_text, locate_json_offsets
 from ..outcome import (
-    Citation, Condition, InputRecord, Report, RuleOutcome, ScenarioRecord, Status, ValueOrigin, origins_text,
+    Citation,
+    Condition,
+    InputRecord,
+    Report,
+    RuleOutcome,
+    ScenarioRecord,
+    Status,
+    ValueOrigin,
+    origins_text,
 )
 from ..reading import input_text
 from ..resources import installed_version
