@@ -475,7 +475,7 @@ class Engine:
         wanted = self._needed | {other for name in self._needed for other in resolver.excluded_by(name)}
         inferred = {s.name: i for i, s in enumerate(resolver.inferred)}
 
-        def on(name: str) -> n.Expr:
+        def on(name: str) -> n.CheckedExpr:
             return resolver.checks.rules[2 * inferred[name]].requires[0]
 
         steps = {}

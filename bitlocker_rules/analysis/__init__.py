@@ -87,6 +87,7 @@ lowered settings); on top ``lint``, ``sarif``, ``compare``, ``repair`` (one devi
 
 from __future__ import annotations
 
+from ..source import Location
 from .analyzer import Analyzer, check_satisfiable
 from .compare import compare
 from .domains import MAX_COLLECTION_CANDIDATES
@@ -103,7 +104,6 @@ from .results import (
     Finding,
     FleetChange,
     FleetRepair,
-    Location,
     Prerequisite,
     Repair,
     Requirement,

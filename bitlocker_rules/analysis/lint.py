@@ -12,13 +12,14 @@ from attrs import evolve, frozen
 from .. import nodes as n
 from ..errors import Diagnostic
 from ..outcome import at_or_above
+from ..source import Location
 from ..vocabulary import Vocabulary
 from . import relations
 from .analyzer import Analyzer
 from .domains import fact_domains
 from .evaluation import NO_BINDINGS, SearchContext, with_missing
 from .logic import APPLICABLE, FAIL, GOAL_WORDS, PASS, goal_mask
-from .results import CODES, AnalysisError, Deadline, Finding, Location, Undecided, location_of
+from .results import CODES, AnalysisError, Deadline, Finding, Undecided, location_of
 from .selection import Entry, assuming, meaning
 from .tables import Tables, table_masks
 

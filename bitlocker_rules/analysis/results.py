@@ -11,7 +11,7 @@ from attrs import field, frozen
 
 from ..errors import BitLockerRulesError, Diagnostic
 from ..outcome import Condition, Status
-from ..source import Location
+from ..source import Location, SourceText, Span
 from .values import raw_value
 
 
@@ -60,6 +60,7 @@ class Deadline:
             return
         now = time.monotonic()
         if self.end is not None and now > self.end:
+            assert self.limit is not None  # an end is set only with a limit
             raise Undecided(self.limit, self.doing)
         if self.progress is not None and now >= self._next:
             self._next = now + 0.2
@@ -71,7 +72,7 @@ class Deadline:
         self.check()
 
 
-def location_of(path: str, source, span) -> Location | None:
+def location_of(path: str, source: SourceText | None, span: Span | None) -> Location | None:
     """Where ``span`` of ``source`` is, as a finding's location (None without a span)."""
     if source is None or span is None:
         return None

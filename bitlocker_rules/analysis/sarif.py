@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from .results import CODES, Finding, Location
+from ..source import Location
+from .results import CODES, Finding
 
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
