@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -15,7 +15,7 @@ from attrs import frozen
 from .. import nodes as n
 from ..errors import Diagnostic
 from ..versions import WindowsVersion
-from ..vocabulary import Vocabulary
+from ..vocabulary import FactType, Vocabulary
 from .evaluation import NO_BINDINGS, MaskCompiler, SearchContext
 from .results import AnalysisError
 from .selection import Entry
@@ -26,14 +26,19 @@ from .values import Bag, same_value
 MAX_COLLECTION_CANDIDATES = 20000
 
 
-def _term_type(vocabulary: Vocabulary, term: tuple):
+def _term_type(vocabulary: Vocabulary, term: tuple) -> FactType:
+    # Terms come from checked rules: their facts and fields are declared.
+    fact = vocabulary.facts[term[1]]
     if term[0] == "f":
-        return vocabulary.fact(term[1]).type
-    return vocabulary.fact(term[1]).type.field(term[2]).type
+        return fact.type
+    spec = fact.type.field(term[2])
+    assert spec is not None, "a checked rule reads declared fields only"
+    return spec.type
 
 
 def _fresh_strings(consts: set, count: int) -> list[str]:
-    out, i = [], 1
+    out: list[str] = []
+    i = 1
     while len(out) < count:
         word = "(other)" if i == 1 else f"(other {i})"
         if word not in consts:
@@ -120,11 +125,11 @@ def _version_below(v: WindowsVersion) -> WindowsVersion | None:
     return None
 
 
-def _scalar_values(ftype, consts: list, m: int, kinds: set[str]) -> list:
+def _scalar_values(ftype: FactType, consts: list, m: int, kinds: set[str]) -> list:
     kind = ftype.kind
     if kind == "bool":
         return [True, False]
-    if kind == "enum":
+    if kind == "enum" and ftype.enum is not None:  # an enum type has its enumeration
         names = ftype.enum.member_names
         named = [x for x in names if x in consts]
         others = [x for x in names if x not in consts][:m]
@@ -138,7 +143,7 @@ def _scalar_values(ftype, consts: list, m: int, kinds: set[str]) -> list:
     if kind == "integer":
         return _integer_points(numbers, m)
     if "integer" in kinds:
-        numbers = numbers + _integer_points(numbers, m)
+        numbers = [*numbers, *_integer_points(numbers, m)]
     return _decimal_points(numbers, m)
 
 
@@ -173,7 +178,7 @@ class MergedInfo:
     terms: set[tuple]
     consts: dict[tuple, list]  # term → the constants it is compared with
     colls: dict[str, CollectionUse]
-    compared: UnionFind  # terms compared with each other, joined
+    compared: UnionFind[tuple]  # terms compared with each other, joined
 
     @classmethod
     def of(cls, entries: Sequence[Entry]) -> MergedInfo:
@@ -181,7 +186,7 @@ class MergedInfo:
         terms: set[tuple] = set()
         consts: dict[tuple, list] = {}
         colls: dict[str, CollectionUse] = {}
-        compared = UnionFind()
+        compared: UnionFind[tuple] = UnionFind()
         for entry in entries:
             info = entry.info
             terms |= info.terms
@@ -254,7 +259,7 @@ def _fact_values(entries: Sequence[Entry], vocabulary: Vocabulary, fixed: Mappin
         for name in entry.facts:
             if name in fixed or name in out:
                 continue
-            if vocabulary.fact(name).type.kind == "collection":
+            if vocabulary.facts[name].type.kind == "collection":  # read by a checked rule: declared
                 out[name] = _collection_values(name, colls.get(name) or CollectionUse(), values, entry, fixed, vocabulary)
             else:
                 out[name] = tuple(values.get(("f", name), [])) + (None,)
@@ -268,7 +273,7 @@ def _put_first(out: dict[str, tuple], first: Mapping[str, Any]) -> None:
             out[name] = (value,) + tuple(v for v in out[name] if not same_value(v, value))
 
 
-def _collection_values(name: str, coll: CollectionUse, values: dict[tuple, list], entry: Entry,
+def _collection_values(name: str, coll: CollectionUse, values: Mapping[tuple, list], entry: Entry,
                        fixed: Mapping[str, Any], vocabulary: Vocabulary) -> tuple:
     """Candidate collections: every combination of record types the rules can tell apart.
 
@@ -305,7 +310,7 @@ def _multisets(types: int, bound: int) -> int:
     return total
 
 
-def _record_types(name: str, coll: CollectionUse, values: dict[tuple, list], fixed: Mapping[str, Any],
+def _record_types(name: str, coll: CollectionUse, values: Mapping[tuple, list], fixed: Mapping[str, Any],
                   vocabulary: Vocabulary) -> list:
     """Records of the fields the rules read, over the fields' value sets (each may be
     missing), one per behaviour."""
@@ -318,7 +323,7 @@ def _record_types(name: str, coll: CollectionUse, values: dict[tuple, list], fix
     return _distinct_types(name, coll, types, values, fixed, vocabulary)
 
 
-def _combinations(types: list, bound: int, choose) -> tuple:
+def _combinations(types: list, bound: int, choose: Callable[[list, int], Iterable[Iterable[Any]]]) -> tuple:
     """Collections of up to ``bound`` records chosen by ``choose`` (sets or multisets), and missing."""
     return tuple(tuple(c) for size in range(bound + 1) for c in choose(types, size)) + (None,)
 
@@ -362,12 +367,12 @@ class _CarriedCopies:
 _SIGNATURE_LIMIT = 512
 
 
-def _distinct_types(name: str, coll: CollectionUse, types: list, values: dict[tuple, list],
+def _distinct_types(name: str, coll: CollectionUse, types: list, values: Mapping[tuple, list],
                     fixed: Mapping[str, Any], vocabulary: Vocabulary) -> list:
     """One record type per behaviour: records whose every body (quantifier or count over
     this collection) has the same truth value, for every value of the facts the bodies
     read, cannot be told apart by any rule, so one of them stands for all."""
-    bodies = [(q.var, q.body) for q in coll.quants] + [(c.var, c.body) for c, _ in coll.counts if c.body is not None]
+    bodies = [(q.var, q.body) for q in coll.quants] + [(c.var, c.body) for c, _ in coll.counts if c.var is not None and c.body is not None]
     if len(types) <= 1 or not bodies:
         return types[:1] if not bodies else types
     read = list(dict.fromkeys(f for _, body in bodies for f in n.facts_read(body)))

@@ -12,7 +12,7 @@ from attrs import evolve, frozen
 from .. import nodes as n
 from ..errors import Diagnostic
 from ..outcome import at_or_above
-from ..source import Location
+from ..source import Location, Span
 from ..vocabulary import Vocabulary
 from . import relations
 from .analyzer import Analyzer
@@ -24,6 +24,8 @@ from .selection import Entry, assuming, meaning
 from .tables import Tables, table_masks
 
 MAX_CONFLICTS = 50
+# rule index → state (pass, fail, satisfied…) → an assignment that reaches it, or None
+Witnesses = Mapping[int, Mapping[str, Mapping[str, Any] | None]]
 
 
 _SAMPLES = 96
@@ -140,7 +142,7 @@ def _useless(e: Entry, found: Mapping[str, dict[str, Any] | None]) -> Finding | 
 
 
 def _finding(code: str, message: str, entries: Sequence[Entry], details: Mapping[str, Any] | None = None,
-             span=None, severity: str | None = None) -> Finding:
+             span: Span | None = None, severity: str | None = None) -> Finding:
     """A Finding about ``entries``, located at each rule's id (the first rule at ``span`` if given)."""
     locations = []
     for i, e in enumerate(entries):
@@ -192,9 +194,9 @@ def _unused_definitions(analyzer: Analyzer) -> list[Finding]:
     return findings
 
 
-def _samples(analyzer: Analyzer, entries: Sequence[Entry], can) -> list[dict[str, Any]]:
+def _samples(analyzer: Analyzer, entries: Sequence[Entry], can: Witnesses) -> list[Mapping[str, Any]]:
     """Assignments to refute implications cheaply: every witness found so far, plus random ones."""
-    samples: list[dict[str, Any]] = []
+    samples: list[Mapping[str, Any]] = []
     rng = random.Random(20240611)
     for e in entries:
         for assignment in (can.get(e.index) or {}).values():
@@ -245,7 +247,7 @@ def _readers(entries: Sequence[Entry]) -> dict[str, list[Entry]]:
     return readers
 
 
-def _implications(analyzer: Analyzer, entries: Sequence[Entry], can, bits, tables: Tables,
+def _implications(analyzer: Analyzer, entries: Sequence[Entry], can: Witnesses, bits: Mapping[int, int], tables: Tables,
                   findings: list[Finding]) -> None:
     """L104 and L105: rules implied by, or equivalent to, another rule they share a fact with
     (appended to ``findings``; those proved so far when time runs out). Rules with the same
@@ -271,9 +273,9 @@ def _implications(analyzer: Analyzer, entries: Sequence[Entry], can, bits, table
                         found |= 1 << b
             partners = {b.index: b for f in set(a.facts) for b in (readers[f] if mine is None else untabled[f])
                         if b.index != a.index}
-            for b in partners.values():
-                if _implies(analyzer, a, b, can, bits):
-                    found |= 1 << b.index
+            for other in partners.values():
+                if _implies(analyzer, a, other, can, bits):
+                    found |= 1 << other.index
             implied[a.index] = found
     finally:
         findings += _implication_findings(entries, _with_same(implied, same))
@@ -302,7 +304,7 @@ def _with_same(implied: Mapping[int, int], same: Mapping[int, int]) -> dict[int,
     return full
 
 
-def _implies(analyzer: Analyzer, a: Entry, b: Entry, can, bits) -> bool:
+def _implies(analyzer: Analyzer, a: Entry, b: Entry, can: Witnesses, bits: Mapping[int, int]) -> bool:
     """Whether every assignment that satisfies ``a`` satisfies ``b``."""
     if bits[a.index] & ~bits[b.index]:
         return False  # a sample satisfies a and not b
@@ -344,7 +346,7 @@ def _redundant(rule: Entry, implied_by: Entry) -> Finding:
                     severity="warning" if same else "info")
 
 
-def _conflicts(analyzer: Analyzer, entries: Sequence[Entry], bits, tables: Tables,
+def _conflicts(analyzer: Analyzer, entries: Sequence[Entry], bits: Mapping[int, int], tables: Tables,
                findings: list[Finding]) -> None:
     """Minimal sets of satisfiable rules that cannot be satisfied together (appended to
     ``findings``; those found so far when time runs out)."""
@@ -366,7 +368,7 @@ def _conflicts(analyzer: Analyzer, entries: Sequence[Entry], bits, tables: Table
         findings += [_conflict_finding(analyzer, core) for core in cores]
 
 
-def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[Entry], bits, tables: Tables,
+def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[Entry], bits: Mapping[int, int], tables: Tables,
                        cores: list[list[Entry]]) -> None:
     """Append to ``cores`` every pair of rules sharing a fact that cannot be satisfied together."""
     satisfied = GOAL_WORDS["satisfied"]

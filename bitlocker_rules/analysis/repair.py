@@ -18,6 +18,7 @@ from typing import Any
 from attrs import evolve, frozen
 
 from ..errors import Diagnostic
+from ..facts import Conflict
 from ..outcome import Status, first_input
 from ..vocabulary import Vocabulary
 from .analyzer import Analyzer, Goal, values_of, written_out
@@ -306,7 +307,8 @@ def _alternatives(analyzer: Analyzer, entries: Sequence[Entry], goals: Mapping[i
     return tuple(shown_value(analyzer.vocabulary, fact, v) for v in lowering.preferred(fact, found))
 
 
-def setting_change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives=(), disputed=None) -> SettingChange:
+def setting_change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives: tuple[str, ...] = (),
+                   disputed: Conflict | None = None) -> SettingChange:
     """A SettingChange in the Intune words; a setting the assigned policies disagree on
     (a merge conflict, so missing) shows what each policy sets."""
     before = shown_value(analyzer.vocabulary, fact, old) if old is not None else "not set"

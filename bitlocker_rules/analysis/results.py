@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, overload
 
 import attrs
 from attrs import field, frozen
@@ -72,6 +72,10 @@ class Deadline:
         self.check()
 
 
+@overload
+def location_of(path: str, source: SourceText, span: Span) -> Location: ...
+@overload
+def location_of(path: str, source: SourceText | None, span: Span | None) -> Location | None: ...
 def location_of(path: str, source: SourceText | None, span: Span | None) -> Location | None:
     """Where ``span`` of ``source`` is, as a finding's location (None without a span)."""
     if source is None or span is None:

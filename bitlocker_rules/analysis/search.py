@@ -55,7 +55,7 @@ def prepare(constraints: Sequence[Constraint], fixed: Mapping[str, Any]) -> None
 
 def independent_groups(constraints: Sequence[Constraint]) -> list[list[Constraint]]:
     """Constraints that share no free fact, apart: each group is decided on its own."""
-    union = UnionFind()
+    union: UnionFind[tuple[str, Any]] = UnionFind()
     for i, c in enumerate(constraints):
         union.find(("c", i))
         for v in c.vars:
@@ -157,7 +157,8 @@ class _Backtracking:
         if not self.undecided:
             return None
         self.deadline.check()
-        if self.violated and cost + changes_needed(self.violated, self.assigned) > self.budget:
+        # violated is given only with a budget (as repairs search): the check says so to mypy
+        if self.violated and self.budget is not None and cost + changes_needed(self.violated, self.assigned) > self.budget:
             return self.all_facts
         var = self._choose()
         touched = self.readers[var]
@@ -208,14 +209,14 @@ class _Backtracking:
 
     def _spent(self, cost: int, var: str, value: Any) -> int:
         """The changes made once ``var`` takes ``value`` (counted only under a budget)."""
-        if self.budget is None or same_value(value, self.current.get(var)):
+        if self.budget is None or self.current is None or same_value(value, self.current.get(var)):
             return cost
         return cost + 1
 
     def _settle(self, touched: list[int]) -> tuple[list[int], int | None]:
         """Close the touched constraints the new value decides, up to the first it kills:
         (the closed ones, to reopen on the way back; the dead one or None)."""
-        closed = []
+        closed: list[int] = []
         for i in touched:
             if i in self.undecided:
                 state = constraint_status(self.constraints[i], self.ctx)

@@ -46,7 +46,7 @@ class Entry:
         "source",
     )
 
-    def __init__(self, index, ruleset: n.CheckedRuleset, rule: n.CheckedRule, interpreter: Interpreter, path: str) -> None:
+    def __init__(self, index: int, ruleset: n.CheckedRuleset, rule: n.CheckedRule, interpreter: Interpreter, path: str) -> None:
         self.index = index
         self.ruleset = ruleset
         self.rule = rule
