@@ -484,8 +484,10 @@ def negate_test(e: Test) -> Test:
 
 def scenario_condition(names: tuple[str, ...], span: Span | None) -> CheckedExpr:
     """The condition a ``scenario`` clause adds to a rule's applicability: any of its scenarios holds."""
-    tests: tuple[CheckedExpr, ...] = tuple(Compare(Op.EQ, FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"),
-                          span=span) for name in names)
+    tests: tuple[CheckedExpr, ...] = tuple(
+        Compare(Op.EQ, FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"), span=span)
+        for name in names
+    )
     return tests[0] if len(tests) == 1 else Or(tests, span=span)
 
 

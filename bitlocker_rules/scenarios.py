@@ -149,7 +149,11 @@ class _Plan:
     conditions (two per scenario: in scope, out of scope) and who excludes whom."""
 
     def __init__(
-        self, inferred: list[Scenario], checks: n.CheckedRuleset, fixed: dict[str, bool], scenarios: Mapping[str, Scenario]
+        self,
+        inferred: list[Scenario],
+        checks: n.CheckedRuleset,
+        fixed: dict[str, bool],
+        scenarios: Mapping[str, Scenario],
     ) -> None:
         self.codes = compile_ruleset(checks) if inferred else None
         self.fixed = fixed

@@ -119,7 +119,8 @@ from .wording import requirements_of
 
 __all__ = [
     "ALL", "FAIL", "MAX_COLLECTION_CANDIDATES", "MAX_CONFLICTS", "NOT_APPLICABLE", "PASS", "SATISFIED", "UNKNOWN",
-    "AnalysisError", "Analyzer", "Comparison", "Deadline", "Difference", "Eval", "F", "Finding", "FleetChange", "FleetRepair",
+    "AnalysisError", "Analyzer", "Comparison", "Deadline", "Difference", "Eval", "F", "Finding", "FleetChange",
+    "FleetRepair",
     "Get", "Location", "N", "Prerequisite", "Repair", "Requirement", "RuleConflict", "Satisfiability",
     "SettingChange", "T", "TurnOff", "Undecided", "Witness", "check_satisfiable", "compare", "diagnostic_findings",
     "findings_to_sarif", "fleet_repair", "goal_mask", "lint", "lint_exit_code", "repair", "requirements_of",

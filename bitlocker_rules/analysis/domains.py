@@ -54,7 +54,7 @@ def _integer_points(consts: list, m: int) -> list[int]:
     points = [int(c) for c in bounds if isinstance(c, int) or float(c).is_integer()]
     low = math.ceil(bounds[0]) - 1
     points += [low - i for i in range(m)]
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         start = math.floor(lo) + 1
         points += [x for x in range(start, start + m) if x < hi]
     high = math.floor(bounds[-1]) + 1
@@ -72,12 +72,12 @@ def _decimal_points(consts: list, m: int) -> list[float]:
     points = list(bounds)
     points += [math.floor(bounds[0]) - (1 if float(bounds[0]).is_integer() else 0) - i for i in range(m)]
     points += [math.ceil(bounds[-1]) + (1 if float(bounds[-1]).is_integer() else 0) + i for i in range(m)]
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         first = math.floor(lo) + 1  # the whole numbers strictly between, at most m of them
         whole = [float(x) for x in range(first, min(math.ceil(hi), first + m))]
-        inner = sorted(set([lo, *whole, hi]))
+        inner = sorted({lo, *whole, hi})
         while len(inner) - 2 < m:
-            gaps = sorted(zip(inner, inner[1:]), key=lambda g: g[1] - g[0], reverse=True)
+            gaps = sorted(itertools.pairwise(inner), key=lambda g: g[1] - g[0], reverse=True)
             a, b = gaps[0]
             mid = a + (b - a) / 2
             if not a < mid < b:
@@ -99,7 +99,7 @@ def _version_points(consts: list, m: int) -> list[WindowsVersion]:
             break
         below.append(v)
     points += below
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         v = lo
         for _ in range(m):
             v = WindowsVersion(v.major, v.minor, v.build, v.revision + 1)
@@ -260,7 +260,8 @@ def _fact_values(entries: Sequence[Entry], vocabulary: Vocabulary, fixed: Mappin
             if name in fixed or name in out:
                 continue
             if vocabulary.facts[name].type.kind == "collection":  # read by a checked rule: declared
-                out[name] = _collection_values(name, colls.get(name) or CollectionUse(), values, entry, fixed, vocabulary)
+                out[name] = _collection_values(name, colls.get(name) or CollectionUse(), values, entry, fixed,
+                                               vocabulary)
             else:
                 out[name] = tuple(values.get(("f", name), [])) + (None,)
     return out
@@ -372,7 +373,9 @@ def _distinct_types(name: str, coll: CollectionUse, types: list, values: Mapping
     """One record type per behaviour: records whose every body (quantifier or count over
     this collection) has the same truth value, for every value of the facts the bodies
     read, cannot be told apart by any rule, so one of them stands for all."""
-    bodies = [(q.var, q.body) for q in coll.quants] + [(c.var, c.body) for c, _ in coll.counts if c.var is not None and c.body is not None]
+    bodies = [(q.var, q.body) for q in coll.quants] + [
+        (c.var, c.body) for c, _ in coll.counts if c.var is not None and c.body is not None
+    ]
     if len(types) <= 1 or not bodies:
         return types[:1] if not bodies else types
     read = list(dict.fromkeys(f for _, body in bodies for f in n.facts_read(body)))

@@ -78,7 +78,8 @@ def _semantic_findings(analyzer: Analyzer, rulesets: list[Any], rules: Iterable[
     if assumed:
         scoped = Analyzer(assuming(rulesets, assumed), analyzer.vocabulary, rules, analyzer.deadline)
         holdable = {e.index for e in per_rule.holdable}
-        entries = [e for e in scoped.entries if e.index in holdable and scoped.satisfiable([e], GOAL_WORDS["satisfied"])]
+        entries = [e for e in scoped.entries
+                   if e.index in holdable and scoped.satisfiable([e], GOAL_WORDS["satisfied"])]
         samples = _samples(scoped, entries, {e.index: per_rule.can[e.index] for e in entries})
         scoped_tables = Tables.of(entries, scoped.vocabulary, scoped.deadline)
         _conflicts(scoped, entries, {e.index: _satisfied_bits(e, samples, scoped.deadline) for e in entries},
@@ -146,7 +147,8 @@ def _finding(code: str, message: str, entries: Sequence[Entry], details: Mapping
     """A Finding about ``entries``, located at each rule's id (the first rule at ``span`` if given)."""
     locations = []
     for i, e in enumerate(entries):
-        where = location_of(e.path, e.source, span if (i == 0 and span is not None) else e.rule.spans.get("id", e.rule.span))
+        at = span if (i == 0 and span is not None) else e.rule.spans.get("id", e.rule.span)
+        where = location_of(e.path, e.source, at)
         if where is not None:
             locations.append(where)
     info = {"rulesets": [e.ruleset.id for e in entries], **(details or {})}

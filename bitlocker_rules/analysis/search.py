@@ -158,7 +158,8 @@ class _Backtracking:
             return None
         self.deadline.check()
         # violated is given only with a budget (as repairs search): the check says so to mypy
-        if self.violated and self.budget is not None and cost + changes_needed(self.violated, self.assigned) > self.budget:
+        if (self.violated and self.budget is not None
+                and cost + changes_needed(self.violated, self.assigned) > self.budget):
             return self.all_facts
         var = self._choose()
         touched = self.readers[var]
