@@ -27,6 +27,7 @@ _BOOL = FactType("bool")
 _INTEGER = FactType("integer")
 _LITERAL_TYPES = {k: FactType(k) for k in ("string", "integer", "decimal", "bool", "version")}
 _NUMERIC = ("integer", "decimal")
+Scope = dict[str, Fact]  # quantifier variable → the collection fact it ranges over
 # How deep a checked condition may nest once its definitions are expanded where they are
 # used. The parser limits one expression (E002); a chain of definitions could still nest
 # without end, and every evaluator walks the expanded tree.
@@ -145,7 +146,8 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         if depth > MAX_DEPTH:
             self.error("E213", f"{what} nests {depth} levels deep once its definitions are expanded; "
                        f"the limit is {MAX_DEPTH}", span,
-                       help="a long chain of definitions that each use the one before: write the condition more directly")
+                       help="a long chain of definitions that each use the one before: "
+                       "write the condition more directly")
             return -1
         return depth
 
@@ -161,27 +163,27 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         return -1 if min(below) < 0 else 1 + max(below)
 
     # --- conditions (boolean positions)
-    def condition(self, e: n.ParsedExpr, scope: dict[str, Fact]) -> n.CheckedExpr:
+    def condition(self, e: n.ParsedExpr, scope: Scope) -> n.CheckedExpr:
         """The checked form of a condition."""
         return self.visit(e, scope)
 
-    def visit_And(self, e: n.And, scope: dict[str, Fact]) -> n.CheckedExpr:
+    def visit_And(self, e: n.And, scope: Scope) -> n.CheckedExpr:
         return n.And(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
 
-    def visit_Or(self, e: n.Or, scope: dict[str, Fact]) -> n.CheckedExpr:
+    def visit_Or(self, e: n.Or, scope: Scope) -> n.CheckedExpr:
         return n.Or(tuple(self.condition(o, scope) for o in e.operands), span=e.span)
 
-    def visit_Not(self, e: n.Not, scope: dict[str, Fact]) -> n.CheckedExpr:
+    def visit_Not(self, e: n.Not, scope: Scope) -> n.CheckedExpr:
         return n.Not(self.condition(e.operand, scope), span=e.span)
 
-    def visit_Implies(self, e: n.Implies, scope: dict[str, Fact]) -> n.CheckedExpr:
+    def visit_Implies(self, e: n.Implies, scope: Scope) -> n.CheckedExpr:
         return n.Implies(self.condition(e.antecedent, scope), self.condition(e.consequent, scope), span=e.span)
 
-    def visit_Conditional(self, e: n.Conditional, scope: dict[str, Fact]) -> n.CheckedExpr:
+    def visit_Conditional(self, e: n.Conditional, scope: Scope) -> n.CheckedExpr:
         return n.Conditional(self.condition(e.condition, scope), self.condition(e.then, scope),
                              self.condition(e.otherwise, scope), span=e.span)
 
-    def truth(self, e: n.ParsedExpr, scope: dict[str, Fact]) -> n.CheckedExpr:
+    def truth(self, e: n.ParsedExpr, scope: Scope) -> n.CheckedExpr:
         """A bare operand in a boolean position: a definition, a bool fact, or true/false
         (or a value where a condition belongs: E401, E407)."""
         if isinstance(e, n.Name) and len(e.path) == 1 and e.path[0] in self.definitions:
@@ -199,12 +201,12 @@ class _Checker(n.Visitor[n.CheckedExpr]):
 
     visit_Name = visit_Literal = visit_Count = truth
 
-    def visit_Quantified(self, e: n.Quantified, scope: dict[str, Fact]) -> n.CheckedExpr:
+    def visit_Quantified(self, e: n.Quantified, scope: Scope) -> n.CheckedExpr:
         collection, inner = self.bind(e.var, e.collection, scope, e.span)
         body = self.condition(e.body, inner)
         return n.Quantified(e.quantifier, e.var, collection, body, span=e.span)
 
-    def bind(self, var: str, collection: n.Expr, scope: dict[str, Fact], span):
+    def bind(self, var: str, collection: n.Expr, scope: Scope, span: Span | None) -> tuple[Any, Scope]:
         resolved, ftype = self.plain_operand(collection, scope)
         if ftype is not None and ftype.kind != "collection":
             self.error("E402", f"`{_text(collection)}` is not a collection (it is {ftype})", collection.span)
@@ -213,7 +215,7 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         fact = self.vocabulary.fact(resolved.fact) if isinstance(resolved, n.FactRef) else None
         return resolved, {**scope, var: fact} if fact else dict(scope)
 
-    def visit_Compare(self, e: n.Compare, scope) -> n.CheckedExpr:
+    def visit_Compare(self, e: n.Compare, scope: Scope) -> n.CheckedExpr:
         before = len(self.problems)
         left, ltype = self.operand(e.left, scope)
         right, rtype = self.operand(e.right, scope)
@@ -233,7 +235,7 @@ class _Checker(n.Visitor[n.CheckedExpr]):
                        help="use == or != (or `in {…}`) for this type")
         return n.Compare(e.op, left, right, span=e.span)
 
-    def visit_Member(self, e: n.Member, scope) -> n.CheckedExpr:
+    def visit_Member(self, e: n.Member, scope: Scope) -> n.CheckedExpr:
         before = len(self.problems)
         operand, otype = self.operand(e.operand, scope)
         quiet = len(self.problems) > before
@@ -251,7 +253,7 @@ class _Checker(n.Visitor[n.CheckedExpr]):
             items.append(value)
         return n.Member(operand, tuple(items), e.negated, span=e.span)
 
-    def visit_Presence(self, e: n.Presence, scope) -> n.CheckedExpr:
+    def visit_Presence(self, e: n.Presence, scope: Scope) -> n.CheckedExpr:
         operand, otype = self.operand(e.operand, scope)
         if isinstance(operand, _Unresolved):
             self.unknown_name(operand.name, scope)
@@ -260,7 +262,7 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         return n.Presence(operand, e.present, span=e.span)
 
     # --- operands (value positions)
-    def plain_operand(self, e: n.Expr, scope) -> tuple[Any, FactType | None]:
+    def plain_operand(self, e: n.Expr, scope: Scope) -> tuple[Any, FactType | None]:
         """An operand that may not be a bare enum member (nothing to resolve it against)."""
         value, vtype = self.operand(e, scope)
         if isinstance(value, _Unresolved):
@@ -268,7 +270,7 @@ class _Checker(n.Visitor[n.CheckedExpr]):
             return n.Const(None, span=e.span), None
         return value, vtype
 
-    def operand(self, e: n.Expr, scope) -> tuple[Any, FactType | None]:
+    def operand(self, e: n.Expr, scope: Scope) -> tuple[Any, FactType | None]:
         """The checked form of an operand (a value position) and its type (None when wrong)."""
         return _OPERAND.visit(e, self, scope)
 
@@ -282,7 +284,7 @@ class _Checker(n.Visitor[n.CheckedExpr]):
                    help="put conditions in `require`, or compare a fact with a value")
         return n.Const(None, span=e.span), None
 
-    def count(self, e: n.Count[n.ParsedExpr], scope):
+    def count(self, e: n.Count[n.ParsedExpr], scope: Scope) -> tuple[n.CheckedExpr, FactType]:
         if e.var is None or e.body is None:  # the grammar gives a count both or neither
             collection, ftype = self.plain_operand(e.collection, scope)
             if ftype is not None and ftype.kind != "collection":
@@ -292,8 +294,8 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         body = self.condition(e.body, inner)
         return n.Count(collection, e.var, body, span=e.span), _INTEGER
 
-    def name(self, e: n.Name, scope):
-        head, *rest = e.path
+    def name(self, e: n.Name, scope: Scope) -> tuple[Any, FactType | None]:
+        head = e.path[0]
         if head in scope and scope[head] is not None:
             return self.field(e, scope[head])
         if len(e.path) == 1 and head in self.definitions:
@@ -310,7 +312,7 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         self.unknown_name(e, scope)
         return n.Const(None, span=e.span), None
 
-    def field(self, e: n.Name, collection: Fact):
+    def field(self, e: n.Name, collection: Fact) -> tuple[Any, FactType | None]:
         var = e.path[0]
         if len(e.path) != 2:
             self.error("E303", f"`{var}` is a record of {collection.name}; name one field, as `{var}.<field>`",
@@ -324,7 +326,8 @@ class _Checker(n.Visitor[n.CheckedExpr]):
             return n.Const(None, span=e.span), None
         return n.FieldRef(var, spec.name, collection.name, span=e.span), spec.type
 
-    def settle(self, value, vtype, other: FactType | None, quiet: bool = False):
+    def settle(self, value: Any, vtype: FactType | None, other: FactType | None,
+               quiet: bool = False) -> tuple[Any, FactType | None]:
         """Resolve a bare name against the enum on the other side of a comparison."""
         if not isinstance(value, _Unresolved):
             return value, vtype
@@ -345,7 +348,8 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         self.unknown_name(value.name, {})
         return n.Const(None, span=value.name.span), None
 
-    def coerce(self, left, ltype: FactType, right, rtype: FactType, e) -> tuple:
+    def coerce(self, left: Any, ltype: FactType, right: Any, rtype: FactType,
+               e: n.Compare | n.Member) -> tuple[Any, Any]:
         """Check that two sides may be compared; turn literals into the fact's value type."""
         if ltype.kind == "collection" or rtype.kind == "collection":
             self.error("E409", "a collection cannot be compared directly", e.span,
@@ -359,7 +363,7 @@ class _Checker(n.Visitor[n.CheckedExpr]):
             self.error("E410", f"cannot compare {ltype} with {rtype}", e.span)
         return left, right
 
-    def convert(self, const: n.Const, ctype: FactType, target: FactType, e) -> n.Const:
+    def convert(self, const: n.Const, ctype: FactType, target: FactType, e: n.Compare | n.Member) -> n.Const:
         if target.kind == "version" and ctype.kind in ("integer", "string", "version"):
             try:
                 version = parse_windows_version(const.value, self.vocabulary.releases)
@@ -386,7 +390,7 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         return const
 
     # --- hints
-    def unknown_name(self, name: n.Name, scope) -> None:
+    def unknown_name(self, name: n.Name, scope: Scope) -> None:
         self.error("E307", f"unknown name `{name.dotted}`", name.span, help=self.name_hint(name.dotted))
 
     def name_hint(self, word: str) -> str | None:
@@ -409,16 +413,16 @@ class _Operand(n.Visitor[tuple[Any, "FactType | None"]]):
 
     cannot_meet = (n.FactRef, n.FieldRef, n.DefinitionRef, n.Const)
 
-    def visit_Literal(self, e: n.Literal, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+    def visit_Literal(self, e: n.Literal, checker: _Checker, scope: Scope) -> tuple[Any, FactType | None]:
         return checker.literal(e)
 
-    def visit_Count(self, e: n.Count, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+    def visit_Count(self, e: n.Count, checker: _Checker, scope: Scope) -> tuple[Any, FactType | None]:
         return checker.count(e, scope)
 
-    def visit_Name(self, e: n.Name, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+    def visit_Name(self, e: n.Name, checker: _Checker, scope: Scope) -> tuple[Any, FactType | None]:
         return checker.name(e, scope)
 
-    def visit_condition(self, e: n.Expr, checker: _Checker, scope) -> tuple[Any, FactType | None]:
+    def visit_condition(self, e: n.Expr, checker: _Checker, scope: Scope) -> tuple[Any, FactType | None]:
         """A condition where a value belongs."""
         return checker.not_a_value(e)
 
@@ -438,7 +442,7 @@ def _compatible(a: FactType, b: FactType) -> bool:
 
 
 def _text(e: n.Expr) -> str:
-    from .printer import print_expr
+    from .printer import print_expr  # noqa: PLC0415 - only a message needs it; loading rules does not
 
     return print_expr(e)
 

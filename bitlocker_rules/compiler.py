@@ -32,6 +32,9 @@ Verdicts = Callable[[Mapping[str, Any]], tuple[int, ...]]
 Decide = Callable[[Mapping[str, Any]], int]  # an index into the engine's decisions (strict: a bool)
 
 
+_FALSE = n.Const(False)  # a step's conditions when it has none (nodes are frozen: one may be shared)
+
+
 @frozen
 class ScenarioStep:
     """How a decision function gives a scenario fact its value, as ``Engine.resolved`` does.
@@ -46,8 +49,8 @@ class ScenarioStep:
     fact: str
     fixed: bool | None = None
     infer: bool = True
-    on: n.CheckedExpr = n.Const(False)
-    off: n.CheckedExpr = n.Const(False)
+    on: n.CheckedExpr = _FALSE
+    off: n.CheckedExpr = _FALSE
     excluders: tuple[tuple[str, n.CheckedExpr], ...] = ()
 
 class _Emitter(n.Visitor[str]):
@@ -613,7 +616,9 @@ def _inline_reads(lines: list[str]) -> list[str]:
     return [line for line in out if line]
 
 
-def _groups(rules: Sequence[tuple[int, n.CheckedRule]]) -> list[tuple[n.CheckedExpr | None, list[tuple[int, n.CheckedRule]]]]:
+def _groups(
+    rules: Sequence[tuple[int, n.CheckedRule]],
+) -> list[tuple[n.CheckedExpr | None, list[tuple[int, n.CheckedRule]]]]:
     """Consecutive rules whose applicability starts with the same condition (a ruleset's
     scenario), with that condition; a rule alone gets None."""
     groups: list[tuple[n.CheckedExpr | None, list[tuple[int, n.CheckedRule]]]] = []
@@ -654,9 +659,12 @@ def _function(name: str, lines: list[str], emitter: _Emitter, label: str, text: 
     try:
         module = compile(source, filename, "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:
-        raise RulesError([Diagnostic("E501", f"ruleset {label} is too deeply nested to compile ({exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__})",
-                                     source=text, help="nest fewer quantifiers (any, all, count with a condition) inside each other; "
-                                          "definitions are expanded where used, so they do not reduce nesting")]) from None
+        why = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
+        raise RulesError([Diagnostic(
+            "E501", f"ruleset {label} is too deeply nested to compile ({why})", source=text,
+            help="nest fewer quantifiers (any, all, count with a condition) inside each other; "
+                 "definitions are expanded where used, so they do not reduce nesting",
+        )]) from None
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     _show_source(filename, source)
     namespace = _namespace()

@@ -19,21 +19,42 @@ from attrs import field, frozen
 from . import nodes as n
 from .cache import cache_key, cached
 from .checker import check_all, check_ruleset
+from .citations import citations
 from .compiler import (
-    Decide, ScenarioStep, Verdicts, compile_decision, compile_ruleset, frozen_verdicts, thawed_verdicts,
+    Decide,
+    ScenarioStep,
+    Verdicts,
+    compile_decision,
+    compile_ruleset,
+    frozen_verdicts,
+    thawed_verdicts,
 )
 from .errors import Diagnostic, RulesError, redact, suggest
 from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
-    PASSED, ConflictRecord, Decision, NoteOutcome, Origins, Report, RuleOutcome, Status, UsageError, at_or_above, first_input,
-    require, severity_threshold, usage_error,
+    PASSED,
+    ConflictRecord,
+    Decision,
+    NoteOutcome,
+    Origins,
+    Report,
+    RuleOutcome,
+    Status,
+    UsageError,
+    at_or_above,
+    first_input,
+    require,
+    severity_threshold,
+    usage_error,
 )
-from .citations import citations
 from .resources import grammar_text, rulesets_dir, shipped_ruleset_paths
 from .scenarios import ScenarioResolver, declared_by_rulesets
 from .verdict import Verdict
-from .vocabulary import Vocabulary, is_typed, shipped_vocabulary  # noqa: F401 - shipped_vocabulary: re-exported
+from .vocabulary import Vocabulary, is_typed
+from .vocabulary import (
+    shipped_vocabulary as shipped_vocabulary,  # re-exported: callers load rules and words from one place
+)
 
 
 @frozen
@@ -82,7 +103,8 @@ def _compile_file(text: str, name: str, vocabulary: Vocabulary) -> LoadedRuleset
 
 
 def _frozen(loaded: LoadedRuleset) -> bytes:
-    return pickle.dumps((loaded.ruleset, loaded.path, frozen_verdicts(loaded.verdicts)), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((loaded.ruleset, loaded.path, frozen_verdicts(loaded.verdicts)),
+                        protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _thawed(data: bytes, vocabulary: Vocabulary) -> LoadedRuleset:
@@ -113,7 +135,8 @@ def resolve_ruleset(name_or_path: str | PathLike[str]) -> Path:
         if path.is_file():
             return path
     except OSError as exc:  # a name the system cannot look up (too long, say) names no file
-        raise RulesError([Diagnostic("E003", f"cannot read rule file: {exc.strerror}", file=str(name_or_path))]) from None
+        raise RulesError([Diagnostic("E003", f"cannot read rule file: {exc.strerror}",
+                                     file=str(name_or_path))]) from None
     raise RulesError([Diagnostic(
         "E004", f"no shipped ruleset or rule file called `{name_or_path}`", file=str(name_or_path),
         help=suggest(str(name_or_path), shipped) or "shipped rulesets: " + ", ".join(shipped),
@@ -250,7 +273,8 @@ class Engine:
                 on, profile = deciding_values(index, values, views, decided_on)
                 outcome = self.explain(loaded, rule, on)
                 if profile is None:
-                    outcomes.append(shown_outcome(outcome, origins() if with_origins else {}, conflicts, self.vocabulary))
+                    outcomes.append(shown_outcome(outcome, origins() if with_origins else {}, conflicts,
+                                                  self.vocabulary))
                 else:  # on one policy's own settings: nothing there is in conflict
                     view = policy_view(origins(), facts.profiles[profile].origins) if with_origins else {}
                     outcomes.append(shown_outcome(outcome, view, {}, self.vocabulary))
@@ -354,7 +378,7 @@ class Engine:
             return
         if len(self._explained) >= _MEMO_LIMIT:
             self._explained.clear()
-        try:
+        try:  # noqa: SIM105 - written per explained device: a try costs less than contextlib.suppress
             self._explained[key] = explained
         except TypeError:
             pass
@@ -449,7 +473,10 @@ class Engine:
         try:
             return self._deciders[key](values)
         except TypeError as exc:
-            raise self._untyped(facts, f"{name}(facts)") or exc
+            untyped = self._untyped(facts, f"{name}(facts)")
+            if untyped is None:
+                raise
+            raise untyped from exc
 
     def _scenario_steps(self) -> dict[str, ScenarioStep]:
         """How the decision function resolves each scenario fact, as ``resolved`` does."""
@@ -457,7 +484,7 @@ class Engine:
         wanted = self._needed | {other for name in self._needed for other in resolver.excluded_by(name)}
         inferred = {s.name: i for i, s in enumerate(resolver.inferred)}
 
-        def on(name: str) -> n.Expr:
+        def on(name: str) -> n.CheckedExpr:
             return resolver.checks.rules[2 * inferred[name]].requires[0]
 
         steps = {}
@@ -559,7 +586,7 @@ def _declared(scenarios: Any, argument: str) -> dict[str, str]:
     names = list(scenarios)
     for name in names:
         require(name, str, argument, "scenario names (str)")
-    return {name: "in the Python API" for name in names}
+    return dict.fromkeys(names, "in the Python API")
 
 
 def _clip(text: str) -> str:

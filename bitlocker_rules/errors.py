@@ -177,7 +177,7 @@ SECRET_MASK = "******-******-******-******-******-******-******-******"
 # Every alternative starts with a literal, so the search skips to the next \ & < or % fast.
 @functools.cache
 def _escape_pattern() -> re.Pattern:
-    import html.entities  # built on first use: most output has no escapes
+    import html.entities  # noqa: PLC0415 - built on first use: most output has no escapes
 
     # Only the named references of a digit, separator or invisible character: the common
     # ones (&amp; &lt; &quot;) are not even matched.
@@ -334,7 +334,8 @@ def _normalised(text: str, escapes: bool) -> tuple[str, list[_Anchors]]:
     return text, layers
 
 
-def _rewritten(text: str, pattern: re.Pattern[str], plain_of: Callable[[re.Match[str]], str | None]) -> tuple[str, _Anchors]:
+def _rewritten(text: str, pattern: re.Pattern[str],
+               plain_of: Callable[[re.Match[str]], str | None]) -> tuple[str, _Anchors]:
     """``text`` with each match of ``pattern`` replaced by ``plain_of(match)`` (left alone when
     that is None); anchors (where the change ends in the new text, its start and end in
     ``text``, its length in the new text: 0 or 1) map positions back."""
@@ -392,7 +393,7 @@ def _escaped_char(match: re.Match[str]) -> str | None:
     if kind == "wbr":
         return "\u200b"  # a line-break opportunity shows nothing: as a zero-width space
     if kind == "entity":
-        import html.entities
+        import html.entities  # noqa: PLC0415 - loaded by the pattern above, on first use
 
         return html.entities.html5[value + ";"]
     try:  # percent: the bytes of one UTF-8 encoded character

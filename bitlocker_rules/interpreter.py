@@ -7,17 +7,19 @@ worded into a ``Condition`` by ``phrasing``. Truth values are True, False and No
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
 import attrs
-from collections.abc import Iterable, Mapping
-from typing import Any
 
 from . import nodes as n
 from .outcome import Condition, NoteOutcome, RuleOutcome, Status
 from .phrasing import TRUTH_STATUS, Atom, Phrasing, Truth
-from .source import SourceText
+from .source import SourceText, Span
 from .vocabulary import Vocabulary
 
 Result = tuple[Truth, tuple[Condition, ...]]
+_Decided = TypeVar("_Decided")  # what a walk decides: a Result, or a formula's node
 
 
 class _Item:
@@ -27,6 +29,10 @@ class _Item:
 
     def __init__(self, collection: str, index: int, record: Mapping[str, Any]) -> None:
         self.collection, self.index, self.record = collection, index, record
+
+
+Values = Mapping[str, Any]  # fact name → typed value
+Env = dict[str, _Item]  # quantifier variable → its binding
 
 
 class Interpreter(n.Visitor[Result]):
@@ -50,7 +56,7 @@ class Interpreter(n.Visitor[Result]):
         return Interpreter(self.ruleset, self.vocabulary, frozenset(_identity(c) for c in keep))
 
     # --- rules
-    def evaluate(self, rule: n.CheckedRule, values: Mapping[str, Any]) -> RuleOutcome:
+    def evaluate(self, rule: n.CheckedRule, values: Values) -> RuleOutcome:
         """The verdict of ``rule`` on ``values`` (fact name → typed value), with reasons."""
         status, reasons = self.verdict(rule, values)
         if status in (Status.FAIL, Status.NOT_APPLICABLE) and len(reasons) > 1:
@@ -71,7 +77,7 @@ class Interpreter(n.Visitor[Result]):
             related=rule.related, scenarios=rule.scenarios, caveat=caveat,
         )
 
-    def verdict(self, rule: n.CheckedRule, values: Mapping[str, Any]) -> tuple[Status, tuple[Condition, ...]]:
+    def verdict(self, rule: n.CheckedRule, values: Values) -> tuple[Status, tuple[Condition, ...]]:
         """Status and deciding conditions; applicability first, then the requirements."""
         applies: Result = (True, ())
         memo: dict = {}
@@ -89,7 +95,8 @@ class Interpreter(n.Visitor[Result]):
             return Status.FAIL, _once(applies[1] + reasons)
         return TRUTH_STATUS[truth], reasons
 
-    def minimal_reasons(self, rule: n.CheckedRule, values, status: Status, reasons) -> tuple[Condition, ...]:
+    def minimal_reasons(self, rule: n.CheckedRule, values: Values, status: Status,
+                        reasons: tuple[Condition, ...]) -> tuple[Condition, ...]:
         """A smallest-by-deletion subset of ``reasons`` that alone forces ``status``.
 
         Sufficiency is checked by re-evaluating with every other condition unknown; Kleene
@@ -106,13 +113,13 @@ class Interpreter(n.Visitor[Result]):
         kept = _Deletion(formula, status).run([_identity(c) for c in reasons])
         return tuple(reasons[i] for i in kept)
 
-    def note(self, rule: n.CheckedRule, values: Mapping[str, Any]) -> NoteOutcome:
+    def note(self, rule: n.CheckedRule, values: Values) -> NoteOutcome:
         """Whether an informational note applies."""
         applies = True if rule.applicability is None else self.decide(rule.applicability, values, {})[0]
         return NoteOutcome(self.ruleset.id, rule.id, rule.title, rule.encodes, applies, rule.rationale)
 
     # --- expressions
-    def decide(self, e: n.CheckedExpr, values: Mapping[str, Any], env: dict[str, _Item],
+    def decide(self, e: n.CheckedExpr, values: Values, env: Env,
                memo: dict | None = None) -> Result:
         """Truth of a condition and the atomic conditions that decided it.
 
@@ -123,53 +130,54 @@ class Interpreter(n.Visitor[Result]):
         # before it was a visitor (this is the interpreter's hot path; the handlers do the same).
         return self.handlers[e.__class__](self, e, values, env, {} if memo is None else memo)
 
-    def visit_And(self, e: n.And, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+    def visit_And(self, e: n.And, values: Values, env: Env, memo: dict) -> Result:
         handlers = self.handlers
         return _all([handlers[o.__class__](self, o, values, env, memo) for o in e.operands])
 
-    def visit_Or(self, e: n.Or, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+    def visit_Or(self, e: n.Or, values: Values, env: Env, memo: dict) -> Result:
         handlers = self.handlers
         return _any([handlers[o.__class__](self, o, values, env, memo) for o in e.operands])
 
-    def visit_Not(self, e: n.Not, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+    def visit_Not(self, e: n.Not, values: Values, env: Env, memo: dict) -> Result:
         # Decided as the negated condition, so each reason says what the rule needs in
         # the condition's own words ("earlier than 1809", "anything but Standard user").
         return _shared(memo, e, lambda: self.decide(_negation(memo, e), values, env, memo))
 
-    def visit_Implies(self, e: n.Implies, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+    def visit_Implies(self, e: n.Implies, values: Values, env: Env, memo: dict) -> Result:
         return self.implies(e.antecedent, e.consequent, values, env, memo)
 
-    def visit_Conditional(self, e: n.Conditional, values: Mapping[str, Any], env: dict[str, _Item],
+    def visit_Conditional(self, e: n.Conditional, values: Values, env: Env,
                           memo: dict) -> Result:
         return _all([
             self.implies(e.condition, e.then, values, env, memo),
             self.implies(n.Not(e.condition), e.otherwise, values, env, memo),
         ])
 
-    def visit_DefinitionRef(self, e: n.DefinitionRef, values: Mapping[str, Any], env: dict[str, _Item],
+    def visit_DefinitionRef(self, e: n.DefinitionRef, values: Values, env: Env,
                             memo: dict) -> Result:
         return _shared(memo, e, lambda: self.decide(e.body, values, env, memo))
 
-    def visit_Quantified(self, e: n.Quantified, values: Mapping[str, Any], env: dict[str, _Item],
+    def visit_Quantified(self, e: n.Quantified, values: Values, env: Env,
                          memo: dict) -> Result:
         return self.quantified(e, values, env, memo)
 
-    def visit_Const(self, e: n.Const, values: Mapping[str, Any], env: dict[str, _Item], memo: dict) -> Result:
+    def visit_Const(self, e: n.Const, values: Values, env: Env, memo: dict) -> Result:
         return self.kept(e.value, self.constant_condition(e))
 
-    def visit_Compare(self, e: n.Compare, values: Mapping[str, Any], env: dict[str, _Item],
+    def visit_Compare(self, e: n.Compare, values: Values, env: Env,
                       memo: dict | None = None) -> Result:
         return self.judged(self.compare_atom(e, values, env))
 
-    def visit_Member(self, e: n.Member, values: Mapping[str, Any], env: dict[str, _Item],
+    def visit_Member(self, e: n.Member, values: Values, env: Env,
                      memo: dict | None = None) -> Result:
         return self.judged(self.member_atom(e, values, env))
 
-    def visit_Presence(self, e: n.Presence, values: Mapping[str, Any], env: dict[str, _Item],
+    def visit_Presence(self, e: n.Presence, values: Values, env: Env,
                        memo: dict | None = None) -> Result:
         return self.judged(self.presence_atom(e, values, env))
 
-    def implies(self, antecedent, consequent, values, env, memo: dict | None = None) -> Result:
+    def implies(self, antecedent: n.CheckedExpr, consequent: n.CheckedExpr, values: Values, env: Env,
+                memo: dict | None = None) -> Result:
         # The antecedent is context, not something the rule needs: its conditions say when the
         # consequent applies ("the rule applies: Signed-in user role is Standard user").
         memo = {} if memo is None else memo
@@ -177,7 +185,7 @@ class Interpreter(n.Visitor[Result]):
         context = (None if truth is None else not truth), tuple(attrs.evolve(c, role="when") for c in reasons)
         return _any([context, self.decide(consequent, values, env, memo)])
 
-    def quantified(self, e: n.Quantified, values, env, memo: dict | None = None) -> Result:
+    def quantified(self, e: n.Quantified, values: Values, env: Env, memo: dict | None = None) -> Result:
         items, fact = self.value(e.collection, values, env)
         if items is None:
             return self.kept(None, self.missing_condition(e, fact))
@@ -191,13 +199,13 @@ class Interpreter(n.Visitor[Result]):
         return _all(results) if e.quantifier == "all" else _any(results)
 
     # --- atoms: what each read and its truth (Kleene: unknown when a value is missing)
-    def compare_atom(self, e: n.Compare, values, env) -> Atom:
+    def compare_atom(self, e: n.Compare, values: Values, env: Env) -> Atom:
         """``left op right``."""
         left, right = self.value(e.left, values, env), self.value(e.right, values, env)
         truth = None if left[0] is None or right[0] is None else e.op.function(left[0], right[0])
         return Atom(e, truth, (left, right), self.excerpt(e))
 
-    def member_atom(self, e: n.Member, values, env) -> Atom:
+    def member_atom(self, e: n.Member, values: Values, env: Env) -> Atom:
         """``operand in {…}`` (or ``not in``)."""
         operand = self.value(e.operand, values, env)
         truth: Truth = None
@@ -206,7 +214,7 @@ class Interpreter(n.Visitor[Result]):
             truth = not inside if e.negated else inside
         return Atom(e, truth, (operand,), self.excerpt(e))
 
-    def presence_atom(self, e: n.Presence, values, env) -> Atom:
+    def presence_atom(self, e: n.Presence, values: Values, env: Env) -> Atom:
         """``operand is present`` (or ``is missing``): never unknown."""
         operand = self.value(e.operand, values, env)
         present = operand[0] is not None
@@ -222,11 +230,11 @@ class Interpreter(n.Visitor[Result]):
             return None, (condition,)
         return truth, (condition,)
 
-    def value(self, e: n.CheckedExpr, values, env) -> tuple[Any, str]:
+    def value(self, e: n.CheckedExpr, values: Values, env: Env) -> tuple[Any, str]:
         """A value and the name of the fact it comes from ('' for a constant)."""
         return _OPERAND_HANDLERS[e.__class__](_OPERAND, e, self, values, env)  # one call: a hot path
 
-    def count(self, e: n.Count, values, env) -> tuple[Any, str]:
+    def count(self, e: n.Count, values: Values, env: Env) -> tuple[Any, str]:
         items, fact = self.value(e.collection, values, env)
         if items is None or e.var is None or e.body is None:
             return (None if items is None else len(items)), fact
@@ -251,12 +259,12 @@ class Interpreter(n.Visitor[Result]):
     def excerpt(self, e: n.CheckedExpr) -> str:
         """The rule text of ``e`` (printed from the tree when there is no text)."""
         if self.source is None or e.span is None:
-            from .printer import print_expr
+            from .printer import print_expr  # noqa: PLC0415 - only trees without rule text need it
 
             return print_expr(e)
         return self.source.excerpt(e.span)
 
-    def location(self, span) -> str:
+    def location(self, span: Span | None) -> str:
         """``file:line:column`` of ``span`` in the rule file ('' without one)."""
         return self.phrasing.location(span)
 
@@ -266,17 +274,17 @@ class _Operand(n.Visitor[tuple[Any, str]]):
 
     cannot_meet = (*n.PARSED_LEAVES, *n.CONDITIONS)
 
-    def visit_FactRef(self, e: n.FactRef, interp: Interpreter, values, env) -> tuple[Any, str]:
+    def visit_FactRef(self, e: n.FactRef, interp: Interpreter, values: Values, env: Env) -> tuple[Any, str]:
         return values.get(e.fact), e.fact
 
-    def visit_FieldRef(self, e: n.FieldRef, interp: Interpreter, values, env) -> tuple[Any, str]:
+    def visit_FieldRef(self, e: n.FieldRef, interp: Interpreter, values: Values, env: Env) -> tuple[Any, str]:
         item = env[e.var]
         return item.record.get(e.field), f"{item.collection}[{item.index}].{e.field}"
 
-    def visit_Const(self, e: n.Const, interp: Interpreter, values, env) -> tuple[Any, str]:
+    def visit_Const(self, e: n.Const, interp: Interpreter, values: Values, env: Env) -> tuple[Any, str]:
         return e.value, ""
 
-    def visit_Count(self, e: n.Count, interp: Interpreter, values, env) -> tuple[Any, str]:
+    def visit_Count(self, e: n.Count, interp: Interpreter, values: Values, env: Env) -> tuple[Any, str]:
         return interp.count(e, values, env)
 
 
@@ -295,7 +303,7 @@ def _negation(memo: dict, e: n.Not) -> n.CheckedExpr:
     return found[1]
 
 
-def _shared(memo: dict, e: n.CheckedExpr, decide):
+def _shared(memo: dict, e: n.CheckedExpr, decide: Callable[[], _Decided]) -> _Decided:
     """The result of a definition (or of its negation), decided once per ``memo``; any other
     node is decided each time (it may read a quantifier's variable)."""
     target = e.operand if isinstance(e, n.Not) else e
@@ -324,7 +332,7 @@ class _Formula(n.Visitor[_Node]):
 
     cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
 
-    def __init__(self, interp: Interpreter, values: Mapping[str, Any]) -> None:
+    def __init__(self, interp: Interpreter, values: Values) -> None:
         self.interp = interp
         self.values = values
         self.slots: list[tuple] = []  # identity of each atom's condition
@@ -334,7 +342,7 @@ class _Formula(n.Visitor[_Node]):
         self.memo: dict = {}
 
     @classmethod
-    def record(cls, interp: Interpreter, rule: n.CheckedRule, values: Mapping[str, Any]) -> _Formula:
+    def record(cls, interp: Interpreter, rule: n.CheckedRule, values: Values) -> _Formula:
         """The formula of ``rule`` on ``values``."""
         formula = cls(interp, values)
         if rule.applicability is not None:
@@ -342,44 +350,44 @@ class _Formula(n.Visitor[_Node]):
         formula.reqs = ("and", tuple(formula.visit(r, {}) for r in rule.requires))
         return formula
 
-    def visit_And(self, e: n.And, env: dict[str, _Item]) -> _Node:
+    def visit_And(self, e: n.And, env: Env) -> _Node:
         return ("and", tuple(self.visit(o, env) for o in e.operands))
 
-    def visit_Or(self, e: n.Or, env: dict[str, _Item]) -> _Node:
+    def visit_Or(self, e: n.Or, env: Env) -> _Node:
         return ("or", tuple(self.visit(o, env) for o in e.operands))
 
-    def visit_Not(self, e: n.Not, env: dict[str, _Item]) -> _Node:
+    def visit_Not(self, e: n.Not, env: Env) -> _Node:
         return _shared(self.memo, e, lambda: self.visit(_negation(self.memo, e), env))
 
-    def visit_Implies(self, e: n.Implies, env: dict[str, _Item]) -> _Node:
+    def visit_Implies(self, e: n.Implies, env: Env) -> _Node:
         return self.implies(e.antecedent, e.consequent, env)
 
-    def visit_Conditional(self, e: n.Conditional, env: dict[str, _Item]) -> _Node:
+    def visit_Conditional(self, e: n.Conditional, env: Env) -> _Node:
         return ("and", (self.implies(e.condition, e.then, env), self.implies(n.Not(e.condition), e.otherwise, env)))
 
-    def visit_DefinitionRef(self, e: n.DefinitionRef, env: dict[str, _Item]) -> _Node:
+    def visit_DefinitionRef(self, e: n.DefinitionRef, env: Env) -> _Node:
         return _shared(self.memo, e, lambda: self.visit(e.body, env))
 
-    def visit_Const(self, e: n.Const, env: dict[str, _Item]) -> _Node:
+    def visit_Const(self, e: n.Const, env: Env) -> _Node:
         return self.slot(e.value, self.interp.constant_condition(e))
 
-    def visit_Compare(self, e: n.Compare, env: dict[str, _Item]) -> _Node:
+    def visit_Compare(self, e: n.Compare, env: Env) -> _Node:
         return self.atom(self.interp.compare_atom(e, self.values, env))
 
-    def visit_Member(self, e: n.Member, env: dict[str, _Item]) -> _Node:
+    def visit_Member(self, e: n.Member, env: Env) -> _Node:
         return self.atom(self.interp.member_atom(e, self.values, env))
 
-    def visit_Presence(self, e: n.Presence, env: dict[str, _Item]) -> _Node:
+    def visit_Presence(self, e: n.Presence, env: Env) -> _Node:
         return self.atom(self.interp.presence_atom(e, self.values, env))
 
     def atom(self, atom: Atom) -> _Node:
         """An atom's slot, with its truth and condition as the interpreter gives them."""
         return self.slot(atom.truth, self.interp.phrasing.condition(atom))
 
-    def implies(self, antecedent, consequent, env) -> _Node:
+    def implies(self, antecedent: n.CheckedExpr, consequent: n.CheckedExpr, env: Env) -> _Node:
         return ("or", (("not", self.visit(antecedent, env)), self.visit(consequent, env)))
 
-    def visit_Quantified(self, e: n.Quantified, env) -> _Node:
+    def visit_Quantified(self, e: n.Quantified, env: Env) -> _Node:
         interp = self.interp
         items, fact = interp.value(e.collection, self.values, env)
         if items is None:

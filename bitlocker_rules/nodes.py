@@ -33,11 +33,12 @@ def _tree_equality(cls: T) -> T:
     """A node class (made by ``frozen(cache_hash=True)`` beneath, as type checkers see it)
     with the equality below."""
     _EQ_FIELDS[cls] = tuple(f.name for f in attrs.fields(cls) if f.eq)
-    setattr(cls, "__eq__", _same_tree)
+    # setattr: mypy refuses an assignment to a method, and the class is made by attrs beneath.
+    setattr(cls, "__eq__", _same_tree)  # noqa: B010 - see above
     return cls
 
 
-def _same_tree(self, other: object) -> bool:
+def _same_tree(self: object, other: object) -> bool:
     """Equality as attrs defines it (the fields that take part, spans aside), computed
     without recursion and comparing each pair of objects once."""
     if other.__class__ is not self.__class__:
@@ -261,7 +262,7 @@ CheckedExpr = Union[
     "Presence[CheckedExpr]", "Not[CheckedExpr]", "And[CheckedExpr]", "Or[CheckedExpr]", "Implies[CheckedExpr]",
     "Conditional[CheckedExpr]", "Quantified[CheckedExpr]", "Count[CheckedExpr]",
 ]  # fmt: skip
-Expr = Union[ParsedExpr, CheckedExpr]
+Expr = ParsedExpr | CheckedExpr
 # The atomic conditions and the operands of a checked tree.
 Test = Union["Compare[CheckedExpr]", "Member[CheckedExpr]", "Presence[CheckedExpr]"]
 Operand = Union[FactRef, FieldRef, Const, "Count[CheckedExpr]"]
@@ -320,7 +321,7 @@ def _handler(cls: type[Visitor[Any]], kind: type) -> Callable[..., Any]:
     """The function ``cls`` visits ``kind`` with: its ``visit_`` method, else one that raises."""
     method = getattr(cls, f"visit_{kind.__name__}", None)
     if method is not None:
-        return method  # type: ignore[no-any-return]
+        return method
     return _cannot_meet if kind in cls.cannot_meet else _unhandled
 
 
@@ -483,8 +484,10 @@ def negate_test(e: Test) -> Test:
 
 def scenario_condition(names: tuple[str, ...], span: Span | None) -> CheckedExpr:
     """The condition a ``scenario`` clause adds to a rule's applicability: any of its scenarios holds."""
-    tests: tuple[CheckedExpr, ...] = tuple(Compare(Op.EQ, FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"),
-                          span=span) for name in names)
+    tests: tuple[CheckedExpr, ...] = tuple(
+        Compare(Op.EQ, FactRef(f"scenario.{name}", span=span), Const(True, span=span, kind="bool"), span=span)
+        for name in names
+    )
     return tests[0] if len(tests) == 1 else Or(tests, span=span)
 
 

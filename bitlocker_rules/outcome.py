@@ -13,7 +13,7 @@ from .jsonpath import JsonPath, json_path_text
 from .source import Span
 
 
-class Status(str, Enum):
+class Status(str, Enum):  # noqa: UP042 - a StrEnum's str() and format() differ, and reports use them
     """The verdict of one rule on one device."""
 
     PASS = "pass"

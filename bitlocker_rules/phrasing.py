@@ -84,7 +84,8 @@ class Phrasing:
             text=atom.text, span=e.span, location=self.location(e.span),
         )
 
-    def required(self, e: n.Test, op: Op | None, other: n.CheckedExpr | None, other_value: Any, decl: Fact | None) -> str:
+    def required(self, e: n.Test, op: Op | None, other: n.CheckedExpr | None, other_value: Any,
+                 decl: Fact | None) -> str:
         """What the condition ``e`` needs of its subject (``op``, ``other``: as ``subject_of``
         gives them; ``other_value``: the other side's value)."""
         if isinstance(e, n.Presence):

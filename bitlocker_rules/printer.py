@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 from . import nodes as n
 from .resources import keywords
@@ -124,7 +125,7 @@ class _Printer(n.Visitor[str]):
 _PRINTER = _Printer()
 
 
-def print_literal(value, kind: str) -> str:
+def print_literal(value: Any, kind: str) -> str:
     """A literal value in rule syntax."""
     if kind == "bool":
         return "true" if value else "false"
@@ -136,7 +137,7 @@ def print_literal(value, kind: str) -> str:
     return str(value)
 
 
-def _const_kind(value) -> str:
+def _const_kind(value: object) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, float):

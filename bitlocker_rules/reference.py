@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from . import nodes as n
-from .printer import print_expr, print_rule
 from .citations import Coverage, coverage, load_requirements, registry
+from .printer import print_expr, print_rule
 from .vocabulary import NAMESPACES, EnumType, Fact, FactType, Scenario, Vocabulary
 
 # The commands that regenerate each page; the pages and tests/test_docs.py quote them.

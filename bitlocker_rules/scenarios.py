@@ -149,7 +149,11 @@ class _Plan:
     conditions (two per scenario: in scope, out of scope) and who excludes whom."""
 
     def __init__(
-        self, inferred: list[Scenario], checks: n.Ruleset, fixed: dict[str, bool], scenarios: Mapping[str, Scenario]
+        self,
+        inferred: list[Scenario],
+        checks: n.CheckedRuleset,
+        fixed: dict[str, bool],
+        scenarios: Mapping[str, Scenario],
     ) -> None:
         self.codes = compile_ruleset(checks) if inferred else None
         self.fixed = fixed
@@ -220,7 +224,7 @@ def _excluded_by(name: str, scenarios: Mapping[str, Scenario]) -> set[str]:
     return set(scenarios[name].excludes) | {o.name for o in scenarios.values() if name in o.excludes}
 
 
-def _inference_ruleset(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Ruleset:
+def _inference_ruleset(inferred: list[Scenario], vocabulary: Vocabulary) -> n.CheckedRuleset:
     """The inference conditions as a checked ruleset of one-condition rules, two per scenario.
 
     A ruleset so that the compiler and the interpreter evaluate them as they do every rule;
@@ -233,7 +237,7 @@ def _inference_ruleset(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Ru
     return cached(key, n.Ruleset, lambda: _parsed_inference(inferred, vocabulary), pickle.dumps, pickle.loads)
 
 
-def _parsed_inference(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Ruleset:
+def _parsed_inference(inferred: list[Scenario], vocabulary: Vocabulary) -> n.CheckedRuleset:
     # Imported here: a run that finds the inference cached never loads the parser.
     from .checker import check_condition  # noqa: PLC0415
     from .syntax import parse_condition  # noqa: PLC0415
@@ -242,7 +246,7 @@ def _parsed_inference(inferred: list[Scenario], vocabulary: Vocabulary) -> n.Rul
     for s in inferred:
         for side, text in (("on", s.inferred_on), ("off", s.inferred_off)):
             where = f"{vocabulary.origin}: scenarios.{s.name}.inferred_{side}"
-            expr: n.Expr = n.Const(False)
+            expr: n.CheckedExpr = n.Const(False)
             if text.strip():
                 expr = check_condition(parse_condition(text, where), vocabulary, SourceText(text, where))
             rules.append(n.Rule(f"scenario-{s.name}-{side}", f"{s.label}: inferred {side}", requires=(expr,)))

@@ -58,7 +58,7 @@ def _parser() -> Lark:
     )
 
 
-def parse_condition(text: str, name: str = "<string>") -> n.Expr:
+def parse_condition(text: str, name: str = "<string>") -> n.ParsedExpr:
     """Parse one condition on its own (as the vocabulary writes scenario inferences)."""
     source = SourceText(text, name)
     expr, problems = _build(source, "condition_only")
@@ -317,7 +317,8 @@ class _Builder(Transformer):
     def conditional(self, meta, children):
         if len(children) == 2:
             return n.Implies(children[0], children[1], span=_span(meta))
-        return n.Conditional(*children, span=_span(meta))
+        condition, then, otherwise = children
+        return n.Conditional(condition, then, otherwise, span=_span(meta))
 
     def quantified(self, meta, children):
         quantifier, var, collection, body = children

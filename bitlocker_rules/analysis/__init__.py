@@ -87,24 +87,40 @@ lowered settings); on top ``lint``, ``sarif``, ``compare``, ``repair`` (one devi
 
 from __future__ import annotations
 
+from ..source import Location
 from .analyzer import Analyzer, check_satisfiable
 from .compare import compare
 from .domains import MAX_COLLECTION_CANDIDATES
 from .evaluation import Eval, Get
+from .fleet_repairs import fleet_repair
 from .lint import MAX_CONFLICTS, diagnostic_findings, lint, lint_exit_code
 from .logic import ALL, FAIL, NOT_APPLICABLE, PASS, SATISFIED, UNKNOWN, F, N, T, goal_mask
-from .results import (
-    AnalysisError, Comparison, Deadline, Difference, Finding, FleetChange, FleetRepair, Location, Prerequisite,
-    Repair, Requirement, RuleConflict, Satisfiability, SettingChange, TurnOff, Undecided, Witness,
-)
-from .fleet_repairs import fleet_repair
 from .repair import repair
+from .results import (
+    AnalysisError,
+    Comparison,
+    Deadline,
+    Difference,
+    Finding,
+    FleetChange,
+    FleetRepair,
+    Prerequisite,
+    Repair,
+    Requirement,
+    RuleConflict,
+    Satisfiability,
+    SettingChange,
+    TurnOff,
+    Undecided,
+    Witness,
+)
 from .sarif import findings_to_sarif
 from .wording import requirements_of
 
 __all__ = [
     "ALL", "FAIL", "MAX_COLLECTION_CANDIDATES", "MAX_CONFLICTS", "NOT_APPLICABLE", "PASS", "SATISFIED", "UNKNOWN",
-    "AnalysisError", "Analyzer", "Comparison", "Deadline", "Difference", "Eval", "F", "Finding", "FleetChange", "FleetRepair",
+    "AnalysisError", "Analyzer", "Comparison", "Deadline", "Difference", "Eval", "F", "Finding", "FleetChange",
+    "FleetRepair",
     "Get", "Location", "N", "Prerequisite", "Repair", "Requirement", "RuleConflict", "Satisfiability",
     "SettingChange", "T", "TurnOff", "Undecided", "Witness", "check_satisfiable", "compare", "diagnostic_findings",
     "findings_to_sarif", "fleet_repair", "goal_mask", "lint", "lint_exit_code", "repair", "requirements_of",

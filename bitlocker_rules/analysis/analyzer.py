@@ -175,7 +175,7 @@ class Analyzer:
                 return [x for x in component if x is not e]
         return []
 
-    def _quickxplain(self, entries: list[Entry], goal: Goal, fixed,
+    def _quickxplain(self, entries: list[Entry], goal: Goal, fixed: Mapping[str, Any],
                      background: Sequence[Entry] = ()) -> list[Entry]:
         def sat(items: list[Entry]) -> bool:
             return self.satisfiable(items, goal, fixed)
@@ -223,7 +223,7 @@ def _goal_of(goal: Goal, entry: Entry) -> int:
 
 def independent_components(entries: Sequence[Entry], fixed: Mapping[str, Any]) -> list[list[Entry]]:
     """Entries grouped by shared free facts (independent groups are decided separately)."""
-    union = UnionFind()
+    union: UnionFind[tuple[str, int | str]] = UnionFind()
     for e in entries:
         union.find(("e", e.index))
         for f in e.facts:

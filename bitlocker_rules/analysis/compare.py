@@ -129,7 +129,7 @@ class _Greedy:
         if e is not self.broken and _holds(e, self.assignment):
             self.kept.append(e)
             return
-        tried = [self.broken] if e is not self.broken else []
+        tried = [self.broken] if self.broken is not None and e is not self.broken else []
         tried += [b for b in self.candidates if b is not e and b is not self.broken and b not in self.kept]
         for b in tried:
             found = self.solve(e, b)

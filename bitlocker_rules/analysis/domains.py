@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -15,7 +15,7 @@ from attrs import frozen
 from .. import nodes as n
 from ..errors import Diagnostic
 from ..versions import WindowsVersion
-from ..vocabulary import Vocabulary
+from ..vocabulary import FactType, Vocabulary
 from .evaluation import NO_BINDINGS, MaskCompiler, SearchContext
 from .results import AnalysisError
 from .selection import Entry
@@ -26,14 +26,19 @@ from .values import Bag, same_value
 MAX_COLLECTION_CANDIDATES = 20000
 
 
-def _term_type(vocabulary: Vocabulary, term: tuple):
+def _term_type(vocabulary: Vocabulary, term: tuple) -> FactType:
+    # Terms come from checked rules: their facts and fields are declared.
+    fact = vocabulary.facts[term[1]]
     if term[0] == "f":
-        return vocabulary.fact(term[1]).type
-    return vocabulary.fact(term[1]).type.field(term[2]).type
+        return fact.type
+    spec = fact.type.field(term[2])
+    assert spec is not None, "a checked rule reads declared fields only"
+    return spec.type
 
 
 def _fresh_strings(consts: set, count: int) -> list[str]:
-    out, i = [], 1
+    out: list[str] = []
+    i = 1
     while len(out) < count:
         word = "(other)" if i == 1 else f"(other {i})"
         if word not in consts:
@@ -49,7 +54,7 @@ def _integer_points(consts: list, m: int) -> list[int]:
     points = [int(c) for c in bounds if isinstance(c, int) or float(c).is_integer()]
     low = math.ceil(bounds[0]) - 1
     points += [low - i for i in range(m)]
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         start = math.floor(lo) + 1
         points += [x for x in range(start, start + m) if x < hi]
     high = math.floor(bounds[-1]) + 1
@@ -67,12 +72,12 @@ def _decimal_points(consts: list, m: int) -> list[float]:
     points = list(bounds)
     points += [math.floor(bounds[0]) - (1 if float(bounds[0]).is_integer() else 0) - i for i in range(m)]
     points += [math.ceil(bounds[-1]) + (1 if float(bounds[-1]).is_integer() else 0) + i for i in range(m)]
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         first = math.floor(lo) + 1  # the whole numbers strictly between, at most m of them
         whole = [float(x) for x in range(first, min(math.ceil(hi), first + m))]
-        inner = sorted(set([lo, *whole, hi]))
+        inner = sorted({lo, *whole, hi})
         while len(inner) - 2 < m:
-            gaps = sorted(zip(inner, inner[1:]), key=lambda g: g[1] - g[0], reverse=True)
+            gaps = sorted(itertools.pairwise(inner), key=lambda g: g[1] - g[0], reverse=True)
             a, b = gaps[0]
             mid = a + (b - a) / 2
             if not a < mid < b:
@@ -94,7 +99,7 @@ def _version_points(consts: list, m: int) -> list[WindowsVersion]:
             break
         below.append(v)
     points += below
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         v = lo
         for _ in range(m):
             v = WindowsVersion(v.major, v.minor, v.build, v.revision + 1)
@@ -120,11 +125,11 @@ def _version_below(v: WindowsVersion) -> WindowsVersion | None:
     return None
 
 
-def _scalar_values(ftype, consts: list, m: int, kinds: set[str]) -> list:
+def _scalar_values(ftype: FactType, consts: list, m: int, kinds: set[str]) -> list:
     kind = ftype.kind
     if kind == "bool":
         return [True, False]
-    if kind == "enum":
+    if kind == "enum" and ftype.enum is not None:  # an enum type has its enumeration
         names = ftype.enum.member_names
         named = [x for x in names if x in consts]
         others = [x for x in names if x not in consts][:m]
@@ -138,7 +143,7 @@ def _scalar_values(ftype, consts: list, m: int, kinds: set[str]) -> list:
     if kind == "integer":
         return _integer_points(numbers, m)
     if "integer" in kinds:
-        numbers = numbers + _integer_points(numbers, m)
+        numbers = [*numbers, *_integer_points(numbers, m)]
     return _decimal_points(numbers, m)
 
 
@@ -173,7 +178,7 @@ class MergedInfo:
     terms: set[tuple]
     consts: dict[tuple, list]  # term → the constants it is compared with
     colls: dict[str, CollectionUse]
-    compared: UnionFind  # terms compared with each other, joined
+    compared: UnionFind[tuple]  # terms compared with each other, joined
 
     @classmethod
     def of(cls, entries: Sequence[Entry]) -> MergedInfo:
@@ -181,7 +186,7 @@ class MergedInfo:
         terms: set[tuple] = set()
         consts: dict[tuple, list] = {}
         colls: dict[str, CollectionUse] = {}
-        compared = UnionFind()
+        compared: UnionFind[tuple] = UnionFind()
         for entry in entries:
             info = entry.info
             terms |= info.terms
@@ -254,8 +259,9 @@ def _fact_values(entries: Sequence[Entry], vocabulary: Vocabulary, fixed: Mappin
         for name in entry.facts:
             if name in fixed or name in out:
                 continue
-            if vocabulary.fact(name).type.kind == "collection":
-                out[name] = _collection_values(name, colls.get(name) or CollectionUse(), values, entry, fixed, vocabulary)
+            if vocabulary.facts[name].type.kind == "collection":  # read by a checked rule: declared
+                out[name] = _collection_values(name, colls.get(name) or CollectionUse(), values, entry, fixed,
+                                               vocabulary)
             else:
                 out[name] = tuple(values.get(("f", name), [])) + (None,)
     return out
@@ -268,7 +274,7 @@ def _put_first(out: dict[str, tuple], first: Mapping[str, Any]) -> None:
             out[name] = (value,) + tuple(v for v in out[name] if not same_value(v, value))
 
 
-def _collection_values(name: str, coll: CollectionUse, values: dict[tuple, list], entry: Entry,
+def _collection_values(name: str, coll: CollectionUse, values: Mapping[tuple, list], entry: Entry,
                        fixed: Mapping[str, Any], vocabulary: Vocabulary) -> tuple:
     """Candidate collections: every combination of record types the rules can tell apart.
 
@@ -305,7 +311,7 @@ def _multisets(types: int, bound: int) -> int:
     return total
 
 
-def _record_types(name: str, coll: CollectionUse, values: dict[tuple, list], fixed: Mapping[str, Any],
+def _record_types(name: str, coll: CollectionUse, values: Mapping[tuple, list], fixed: Mapping[str, Any],
                   vocabulary: Vocabulary) -> list:
     """Records of the fields the rules read, over the fields' value sets (each may be
     missing), one per behaviour."""
@@ -318,7 +324,7 @@ def _record_types(name: str, coll: CollectionUse, values: dict[tuple, list], fix
     return _distinct_types(name, coll, types, values, fixed, vocabulary)
 
 
-def _combinations(types: list, bound: int, choose) -> tuple:
+def _combinations(types: list, bound: int, choose: Callable[[list, int], Iterable[Iterable[Any]]]) -> tuple:
     """Collections of up to ``bound`` records chosen by ``choose`` (sets or multisets), and missing."""
     return tuple(tuple(c) for size in range(bound + 1) for c in choose(types, size)) + (None,)
 
@@ -362,12 +368,14 @@ class _CarriedCopies:
 _SIGNATURE_LIMIT = 512
 
 
-def _distinct_types(name: str, coll: CollectionUse, types: list, values: dict[tuple, list],
+def _distinct_types(name: str, coll: CollectionUse, types: list, values: Mapping[tuple, list],
                     fixed: Mapping[str, Any], vocabulary: Vocabulary) -> list:
     """One record type per behaviour: records whose every body (quantifier or count over
     this collection) has the same truth value, for every value of the facts the bodies
     read, cannot be told apart by any rule, so one of them stands for all."""
-    bodies = [(q.var, q.body) for q in coll.quants] + [(c.var, c.body) for c, _ in coll.counts if c.body is not None]
+    bodies = [(q.var, q.body) for q in coll.quants] + [
+        (c.var, c.body) for c, _ in coll.counts if c.var is not None and c.body is not None
+    ]
     if len(types) <= 1 or not bodies:
         return types[:1] if not bodies else types
     read = list(dict.fromkeys(f for _, body in bodies for f in n.facts_read(body)))

@@ -29,7 +29,7 @@ class SearchContext:
     changes the assignment clears it (``Entry.state`` does, before each evaluation).
     """
 
-    __slots__ = ("asg", "domains", "cache", "memo")
+    __slots__ = ("asg", "cache", "domains", "memo")
 
     def __init__(self, asg: dict[str, Any], domains: Mapping[str, tuple]) -> None:
         self.asg = asg
@@ -68,7 +68,7 @@ class MaskCompiler(n.Visitor[Eval]):
     def __init__(self) -> None:
         self.definitions: dict[int, Eval] = {}  # id of a definition's body → its closure
 
-    def condition(self, e) -> Eval:
+    def condition(self, e: n.CheckedExpr) -> Eval:
         """The closure of a condition."""
         return self.visit(e)
 
@@ -167,13 +167,14 @@ class MaskCompiler(n.Visitor[Eval]):
 
         return quantified
 
-    def getter(self, e) -> Get:
+    def getter(self, e: n.CheckedExpr) -> Get:
         """The closure that reads an operand's value (``_UN`` while its fact is undetermined)."""
         return _GETTER.visit(e, self)
 
     def count(self, e: n.Count) -> Get:
-        name, var = e.collection.fact, e.var
+        name = e.collection.fact
         body = None if e.body is None else self.condition(e.body)
+        var = e.var if e.var is not None else ""  # read only with a body: a count has both or neither
 
         def count(ctx, env):
             items = ctx.asg.get(name, _UN)
@@ -195,7 +196,7 @@ class MaskCompiler(n.Visitor[Eval]):
 
         return count
 
-    def atom(self, truth: Callable[[Any, Any], int], left, right) -> Eval:
+    def atom(self, truth: Callable[[Any, Any], int], left: n.CheckedExpr, right: n.CheckedExpr | None) -> Eval:
         """An atom over one or two operands; ``truth(a, b)`` on determined values."""
         gl = self.getter(left)
         gr = self.getter(right) if right is not None else (lambda ctx, env: None)

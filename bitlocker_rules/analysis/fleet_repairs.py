@@ -11,8 +11,8 @@ from .analyzer import Analyzer, values_of
 from .domains import MergedInfo, fact_domains
 from .evaluation import NO_BINDINGS, SearchContext, with_missing
 from .logic import goal_mask
-from .results import Deadline, FleetChange, FleetRepair, SettingChange
 from .repair import is_policy_setting, setting_change
+from .results import Deadline, FleetChange, FleetRepair, SettingChange
 from .selection import Entry, interpreter_state
 from .values import same_value, typed_assignment
 

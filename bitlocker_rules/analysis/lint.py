@@ -12,17 +12,20 @@ from attrs import evolve, frozen
 from .. import nodes as n
 from ..errors import Diagnostic
 from ..outcome import at_or_above
+from ..source import Location, Span
 from ..vocabulary import Vocabulary
 from . import relations
 from .analyzer import Analyzer
 from .domains import fact_domains
 from .evaluation import NO_BINDINGS, SearchContext, with_missing
 from .logic import APPLICABLE, FAIL, GOAL_WORDS, PASS, goal_mask
-from .results import CODES, AnalysisError, Deadline, Finding, Location, Undecided, location_of
+from .results import CODES, AnalysisError, Deadline, Finding, Undecided, location_of
 from .selection import Entry, assuming, meaning
 from .tables import Tables, table_masks
 
 MAX_CONFLICTS = 50
+# rule index → state (pass, fail, satisfied…) → an assignment that reaches it, or None
+Witnesses = Mapping[int, Mapping[str, Mapping[str, Any] | None]]
 
 
 _SAMPLES = 96
@@ -75,7 +78,8 @@ def _semantic_findings(analyzer: Analyzer, rulesets: list[Any], rules: Iterable[
     if assumed:
         scoped = Analyzer(assuming(rulesets, assumed), analyzer.vocabulary, rules, analyzer.deadline)
         holdable = {e.index for e in per_rule.holdable}
-        entries = [e for e in scoped.entries if e.index in holdable and scoped.satisfiable([e], GOAL_WORDS["satisfied"])]
+        entries = [e for e in scoped.entries
+                   if e.index in holdable and scoped.satisfiable([e], GOAL_WORDS["satisfied"])]
         samples = _samples(scoped, entries, {e.index: per_rule.can[e.index] for e in entries})
         scoped_tables = Tables.of(entries, scoped.vocabulary, scoped.deadline)
         _conflicts(scoped, entries, {e.index: _satisfied_bits(e, samples, scoped.deadline) for e in entries},
@@ -139,11 +143,12 @@ def _useless(e: Entry, found: Mapping[str, dict[str, Any] | None]) -> Finding | 
 
 
 def _finding(code: str, message: str, entries: Sequence[Entry], details: Mapping[str, Any] | None = None,
-             span=None, severity: str | None = None) -> Finding:
+             span: Span | None = None, severity: str | None = None) -> Finding:
     """A Finding about ``entries``, located at each rule's id (the first rule at ``span`` if given)."""
     locations = []
     for i, e in enumerate(entries):
-        where = location_of(e.path, e.source, span if (i == 0 and span is not None) else e.rule.spans.get("id", e.rule.span))
+        at = span if (i == 0 and span is not None) else e.rule.spans.get("id", e.rule.span)
+        where = location_of(e.path, e.source, at)
         if where is not None:
             locations.append(where)
     info = {"rulesets": [e.ruleset.id for e in entries], **(details or {})}
@@ -191,9 +196,9 @@ def _unused_definitions(analyzer: Analyzer) -> list[Finding]:
     return findings
 
 
-def _samples(analyzer: Analyzer, entries: Sequence[Entry], can) -> list[dict[str, Any]]:
+def _samples(analyzer: Analyzer, entries: Sequence[Entry], can: Witnesses) -> list[Mapping[str, Any]]:
     """Assignments to refute implications cheaply: every witness found so far, plus random ones."""
-    samples: list[dict[str, Any]] = []
+    samples: list[Mapping[str, Any]] = []
     rng = random.Random(20240611)
     for e in entries:
         for assignment in (can.get(e.index) or {}).values():
@@ -244,7 +249,7 @@ def _readers(entries: Sequence[Entry]) -> dict[str, list[Entry]]:
     return readers
 
 
-def _implications(analyzer: Analyzer, entries: Sequence[Entry], can, bits, tables: Tables,
+def _implications(analyzer: Analyzer, entries: Sequence[Entry], can: Witnesses, bits: Mapping[int, int], tables: Tables,
                   findings: list[Finding]) -> None:
     """L104 and L105: rules implied by, or equivalent to, another rule they share a fact with
     (appended to ``findings``; those proved so far when time runs out). Rules with the same
@@ -270,9 +275,9 @@ def _implications(analyzer: Analyzer, entries: Sequence[Entry], can, bits, table
                         found |= 1 << b
             partners = {b.index: b for f in set(a.facts) for b in (readers[f] if mine is None else untabled[f])
                         if b.index != a.index}
-            for b in partners.values():
-                if _implies(analyzer, a, b, can, bits):
-                    found |= 1 << b.index
+            for other in partners.values():
+                if _implies(analyzer, a, other, can, bits):
+                    found |= 1 << other.index
             implied[a.index] = found
     finally:
         findings += _implication_findings(entries, _with_same(implied, same))
@@ -301,7 +306,7 @@ def _with_same(implied: Mapping[int, int], same: Mapping[int, int]) -> dict[int,
     return full
 
 
-def _implies(analyzer: Analyzer, a: Entry, b: Entry, can, bits) -> bool:
+def _implies(analyzer: Analyzer, a: Entry, b: Entry, can: Witnesses, bits: Mapping[int, int]) -> bool:
     """Whether every assignment that satisfies ``a`` satisfies ``b``."""
     if bits[a.index] & ~bits[b.index]:
         return False  # a sample satisfies a and not b
@@ -343,7 +348,7 @@ def _redundant(rule: Entry, implied_by: Entry) -> Finding:
                     severity="warning" if same else "info")
 
 
-def _conflicts(analyzer: Analyzer, entries: Sequence[Entry], bits, tables: Tables,
+def _conflicts(analyzer: Analyzer, entries: Sequence[Entry], bits: Mapping[int, int], tables: Tables,
                findings: list[Finding]) -> None:
     """Minimal sets of satisfiable rules that cannot be satisfied together (appended to
     ``findings``; those found so far when time runs out)."""
@@ -365,7 +370,7 @@ def _conflicts(analyzer: Analyzer, entries: Sequence[Entry], bits, tables: Table
         findings += [_conflict_finding(analyzer, core) for core in cores]
 
 
-def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[Entry], bits, tables: Tables,
+def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[Entry], bits: Mapping[int, int], tables: Tables,
                        cores: list[list[Entry]]) -> None:
     """Append to ``cores`` every pair of rules sharing a fact that cannot be satisfied together."""
     satisfied = GOAL_WORDS["satisfied"]

@@ -6,7 +6,7 @@ A mask is the set of Kleene values a node may still take; a rule's state is the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..outcome import Status
 
@@ -34,7 +34,7 @@ def _not3(a: int) -> int:
     return {T: F, F: T, N: N}[a]
 
 
-def _table(fn) -> list[list[int]]:
+def _table(fn: Callable[[int, int], int]) -> list[list[int]]:
     table = [[0] * 8 for _ in range(8)]
     for x in range(8):
         for y in range(8):
@@ -42,7 +42,7 @@ def _table(fn) -> list[list[int]]:
     return table
 
 
-def _lift(fn, x: int, y: int) -> int:
+def _lift(fn: Callable[[int, int], int], x: int, y: int) -> int:
     out = 0
     for a in _BITS:
         if x & a:

@@ -128,7 +128,7 @@ def _core(kept: frozenset[str], candidates: frozenset[str], works: Callable[[fro
 
 def _hitting_sets(cores: Sequence[frozenset[str]]) -> list[frozenset[str]]:
     """The inclusion-minimal sets that meet every core (Berge's algorithm), smallest first."""
-    sets = {frozenset()}
+    sets: set[frozenset[str]] = {frozenset()}
     for core in cores:
         grown: set[frozenset[str]] = set()
         for s in sets:

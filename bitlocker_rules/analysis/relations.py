@@ -30,7 +30,7 @@ def _converse(relation: Mapping[int, int]) -> dict[int, int]:
 def equivalence_classes(order: Sequence[int], implied: Mapping[int, int]) -> list[list[int]]:
     """The rules of ``order`` grouped by mutual implication, each class and the classes in that order."""
     back = _converse(implied)
-    union = UnionFind()
+    union: UnionFind[int] = UnionFind()
     for a in order:
         for b in bits(implied.get(a, 0) & back.get(a, 0)):
             union.union(a, b)

@@ -18,6 +18,7 @@ from typing import Any
 from attrs import evolve, frozen
 
 from ..errors import Diagnostic
+from ..facts import Conflict
 from ..outcome import Status, first_input
 from ..vocabulary import Vocabulary
 from .analyzer import Analyzer, Goal, values_of, written_out
@@ -97,7 +98,8 @@ def repair(rulesets: Iterable[Any], vocabulary: Vocabulary, facts: Any, *, rules
     # The reasons a prerequisite fails are read on the facts now: after the repair it may
     # not even apply (another rule's fix can turn it off).
     prerequisites = [
-        _with_conditions(p, next(e for e in entries if e.id == p.rule), typed_assignment(device.values)) for p in prerequisites
+        _with_conditions(p, next(e for e in entries if e.id == p.rule), typed_assignment(device.values))
+        for p in prerequisites
     ]
     kept = {e.index for e in rest}
     unfixed = [e for e in goals.targets if e.index not in kept]
@@ -276,7 +278,8 @@ def _setting_changes(analyzer: Analyzer, entries: Sequence[Entry], rest: Sequenc
     """The changed settings in the Intune words, in the order the rules read them, each
     with the other values that work as well."""
     return tuple(
-        setting_change(analyzer, f, device.current.get(f), v, _alternatives(analyzer, rest, goals, assignment, f, lowering),
+        setting_change(analyzer, f, device.current.get(f), v,
+                       _alternatives(analyzer, rest, goals, assignment, f, lowering),
                 device.disputed.get(f))
         for f, v in sorted(changed.items(), key=lambda kv: _order_key(entries, kv[0]))
     )
@@ -306,7 +309,8 @@ def _alternatives(analyzer: Analyzer, entries: Sequence[Entry], goals: Mapping[i
     return tuple(shown_value(analyzer.vocabulary, fact, v) for v in lowering.preferred(fact, found))
 
 
-def setting_change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives=(), disputed=None) -> SettingChange:
+def setting_change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives: tuple[str, ...] = (),
+                   disputed: Conflict | None = None) -> SettingChange:
     """A SettingChange in the Intune words; a setting the assigned policies disagree on
     (a merge conflict, so missing) shows what each policy sets."""
     before = shown_value(analyzer.vocabulary, fact, old) if old is not None else "not set"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, overload
 
 import attrs
 from attrs import field, frozen
 
 from ..errors import BitLockerRulesError, Diagnostic
 from ..outcome import Condition, Status
-from ..source import Location
+from ..source import Location, SourceText, Span
 from .values import raw_value
 
 
@@ -60,6 +60,7 @@ class Deadline:
             return
         now = time.monotonic()
         if self.end is not None and now > self.end:
+            assert self.limit is not None  # an end is set only with a limit
             raise Undecided(self.limit, self.doing)
         if self.progress is not None and now >= self._next:
             self._next = now + 0.2
@@ -71,7 +72,11 @@ class Deadline:
         self.check()
 
 
-def location_of(path: str, source, span) -> Location | None:
+@overload
+def location_of(path: str, source: SourceText, span: Span) -> Location: ...
+@overload
+def location_of(path: str, source: SourceText | None, span: Span | None) -> Location | None: ...
+def location_of(path: str, source: SourceText | None, span: Span | None) -> Location | None:
     """Where ``span`` of ``source`` is, as a finding's location (None without a span)."""
     if source is None or span is None:
         return None

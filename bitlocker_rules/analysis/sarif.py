@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from .results import CODES, Finding, Location
+from ..source import Location
+from .results import CODES, Finding
 
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
@@ -38,7 +39,7 @@ def findings_to_sarif(findings: Iterable[Finding], tool_version: str = "") -> di
                 {**_sarif_location(loc), "id": i, "message": {"text": f.rules[i] if i < len(f.rules) else ""}}
                 for i, loc in enumerate(f.locations[1:], start=1)
             ]
-        result["properties"] = {"rules": list(f.rules), **{k: v for k, v in f.details.items()}}
+        result["properties"] = {"rules": list(f.rules), **f.details}
         results.append(result)
     driver: dict[str, Any] = {"name": "bitlocker-rules", "rules": rules}
     if tool_version:

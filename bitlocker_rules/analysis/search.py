@@ -16,7 +16,7 @@ from .values import same_value
 class Constraint:
     """One entry that must reach ``goal`` or, with ``any_``, entries of which one must."""
 
-    __slots__ = ("entries", "goal", "any", "vars")
+    __slots__ = ("any", "entries", "goal", "vars")
 
     def __init__(self, entries: Sequence[Entry], goal: int, any_: bool = False) -> None:
         self.entries = tuple(entries)
@@ -55,7 +55,7 @@ def prepare(constraints: Sequence[Constraint], fixed: Mapping[str, Any]) -> None
 
 def independent_groups(constraints: Sequence[Constraint]) -> list[list[Constraint]]:
     """Constraints that share no free fact, apart: each group is decided on its own."""
-    union = UnionFind()
+    union: UnionFind[tuple[str, Any]] = UnionFind()
     for i, c in enumerate(constraints):
         union.find(("c", i))
         for v in c.vars:
@@ -109,8 +109,22 @@ class _Backtracking:
     """The state of one ``backtrack``: the partial assignment, the constraints still undecided,
     and per constraint how many of its facts are unassigned (to pick the most constrained)."""
 
-    __slots__ = ("constraints", "fixed", "domains", "current", "budget", "violated", "assigned", "ctx",
-                 "readers", "unassigned", "undecided", "backjump", "all_facts", "deadline")
+    __slots__ = (
+        "all_facts",
+        "assigned",
+        "backjump",
+        "budget",
+        "constraints",
+        "ctx",
+        "current",
+        "deadline",
+        "domains",
+        "fixed",
+        "readers",
+        "unassigned",
+        "undecided",
+        "violated",
+    )
 
     def __init__(self, constraints: Sequence[Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
                  current: Mapping[str, Any] | None, budget: int | None, violated: Sequence[tuple[str, ...]]) -> None:
@@ -143,7 +157,9 @@ class _Backtracking:
         if not self.undecided:
             return None
         self.deadline.check()
-        if self.violated and cost + changes_needed(self.violated, self.assigned) > self.budget:
+        # violated is given only with a budget (as repairs search): the check says so to mypy
+        if (self.violated and self.budget is not None
+                and cost + changes_needed(self.violated, self.assigned) > self.budget):
             return self.all_facts
         var = self._choose()
         touched = self.readers[var]
@@ -194,14 +210,14 @@ class _Backtracking:
 
     def _spent(self, cost: int, var: str, value: Any) -> int:
         """The changes made once ``var`` takes ``value`` (counted only under a budget)."""
-        if self.budget is None or same_value(value, self.current.get(var)):
+        if self.budget is None or self.current is None or same_value(value, self.current.get(var)):
             return cost
         return cost + 1
 
     def _settle(self, touched: list[int]) -> tuple[list[int], int | None]:
         """Close the touched constraints the new value decides, up to the first it kills:
         (the closed ones, to reopen on the way back; the dead one or None)."""
-        closed = []
+        closed: list[int] = []
         for i in touched:
             if i in self.undecided:
                 state = constraint_status(self.constraints[i], self.ctx)

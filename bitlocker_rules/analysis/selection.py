@@ -32,10 +32,22 @@ from .summary import RuleInfo
 class Entry:
     """One selected rule with its compiled partial evaluator and static summary."""
 
-    __slots__ = ("index", "ruleset", "rule", "interpreter", "path", "facts", "problems",
-                 "app", "reqs", "info", "source")
+    __slots__ = (
+        "app",
+        "facts",
+        "index",
+        "info",
+        "interpreter",
+        "path",
+        "problems",
+        "reqs",
+        "rule",
+        "ruleset",
+        "source",
+    )
 
-    def __init__(self, index, ruleset: n.CheckedRuleset, rule: n.CheckedRule, interpreter: Interpreter, path: str) -> None:
+    def __init__(self, index: int, ruleset: n.CheckedRuleset, rule: n.CheckedRule, interpreter: Interpreter,
+                 path: str) -> None:
         self.index = index
         self.ruleset = ruleset
         self.rule = rule
@@ -98,7 +110,8 @@ def assuming(rulesets: Iterable[Any], assumed: Mapping[str, bool]) -> list[Any]:
     return found
 
 
-def selected_entries(rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None) -> list[Entry]:
+def selected_entries(rulesets: Iterable[Any], vocabulary: Vocabulary,
+                     rules: Iterable[str] | None = None) -> list[Entry]:
     """Selected rules of LoadedRuleset-like objects (``.ruleset``, ``.path``, ``.interpreter``) or Rulesets."""
     wanted = None if rules is None else set(rules)
     found: list[Entry] = []

@@ -4,17 +4,18 @@ collection, the fields, quantifiers and counts; constructs outside the fragment 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from .. import nodes as n
 from ..errors import Diagnostic
+from ..source import SourceText
 from ..vocabulary import Vocabulary
 
 
 class CollectionUse:
     """What the selected rules ask of one collection: fields read, quantifiers, counts."""
 
-    __slots__ = ("fields", "quants", "counts")
+    __slots__ = ("counts", "fields", "quants")
 
     def __init__(self) -> None:
         self.fields: set[str] = set()
@@ -52,6 +53,11 @@ def _top(consts: list) -> int:
     return max([math.floor(c) for c in consts if _number(c)] + [0])
 
 
+def _item_values(e: n.Member[n.CheckedExpr]) -> list[Any]:
+    """The values of ``e``'s items: constants all, in a checked tree (the checker's E405)."""
+    return [i.value for i in e.items if isinstance(i, n.Const)]
+
+
 def _number(c: Any) -> bool:
     return isinstance(c, (int, float)) and not isinstance(c, bool)
 
@@ -59,7 +65,7 @@ def _number(c: Any) -> bool:
 class RuleInfo:
     """What domain construction needs from a rule: terms, constants, comparisons, collections."""
 
-    def __init__(self, vocabulary: Vocabulary, source) -> None:
+    def __init__(self, vocabulary: Vocabulary, source: SourceText | None) -> None:
         self.vocabulary = vocabulary
         self.source = source
         self.consts: list[tuple[tuple, Any]] = []
@@ -72,11 +78,11 @@ class RuleInfo:
     def coll(self, name: str) -> CollectionUse:
         return self.colls.setdefault(name, CollectionUse())
 
-    def problem(self, code: str, message: str, node, help: str) -> None:
+    def problem(self, code: str, message: str, node: n.CheckedExpr, help: str) -> None:
         self.problems.append(Diagnostic(code, message, severity="warning", source=self.source,
                                         span=getattr(node, "span", None), help=help))
 
-    def walk(self, e, scope: tuple[str, ...]) -> None:
+    def walk(self, e: n.CheckedExpr, scope: tuple[str, ...]) -> None:
         if isinstance(e, (n.And, n.Or)):
             for o in e.operands:
                 self.walk(o, scope)
@@ -102,11 +108,11 @@ class RuleInfo:
             self.compare(e, scope)
         elif isinstance(e, n.Member):
             if isinstance(e.operand, n.Count):
-                self.count(e.operand, [i.value for i in e.items], scope)
+                self.count(e.operand, _item_values(e), scope)
             else:
                 term = self.term(e.operand, scope)
                 if term is not None:
-                    self.consts += [(term, i.value) for i in e.items]
+                    self.consts += [(term, value) for value in _item_values(e)]
         elif isinstance(e, n.Presence):
             self.term(e.operand, scope)
         elif isinstance(e, n.Const):
@@ -115,13 +121,13 @@ class RuleInfo:
             self.problem("A104", f"the analyser cannot read a {type(e).__name__} here", e,
                          "check the rule with the checker first")
 
-    def collection(self, e, node) -> bool:
+    def collection(self, e: n.CheckedExpr, node: n.CheckedExpr) -> TypeGuard[n.FactRef]:
         if isinstance(e, n.FactRef):
             return True
         self.problem("A104", "the analyser needs a collection fact here", node, "quantify over a collection fact")
         return False
 
-    def compare(self, e: n.Compare, scope) -> None:
+    def compare(self, e: n.Compare, scope: tuple[str, ...]) -> None:
         left, right = e.left, e.right
         for count, other in ((left, right), (right, left)):
             if isinstance(count, n.Count):
@@ -142,20 +148,20 @@ class RuleInfo:
         elif rt is not None and isinstance(left, n.Const):
             self.consts.append((rt, left.value))
 
-    def count(self, e: n.Count, constants: list, scope) -> None:
+    def count(self, e: n.Count, constants: list, scope: tuple[str, ...]) -> None:
         if not self.collection(e.collection, e):
             return
         self.coll(e.collection.fact).add_count(e, [c for c in constants if _number(c)])
-        if e.body is not None:
+        if e.var is not None and e.body is not None:  # the grammar gives a count both or neither
             self.walk(e.body, scope + (e.var,))
 
-    def term(self, e, scope) -> tuple | None:
+    def term(self, e: n.CheckedExpr, scope: tuple[str, ...]) -> tuple | None:
         if isinstance(e, n.FactRef):
             fact = self.vocabulary.fact(e.fact)
             if fact is not None and fact.type.kind == "collection":
                 self.coll(e.fact)
                 return None
-            term = ("f", e.fact)
+            term: tuple[str, ...] = ("f", e.fact)
             self.terms.add(term)
             return term
         if isinstance(e, n.FieldRef):

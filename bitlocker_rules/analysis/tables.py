@@ -36,7 +36,7 @@ class Tables:
         tables = cls()
         groups: dict[str, list[Entry]] = {}
         for e in entries:
-            if len(e.facts) == 1 and vocabulary.fact(e.facts[0]).type.kind != "collection":
+            if len(e.facts) == 1 and vocabulary.facts[e.facts[0]].type.kind != "collection":  # read: declared
                 groups.setdefault(e.facts[0], []).append(e)
         for fact, members in groups.items():
             deadline.step(f"the truth table of {fact}, which {len(members)} of the rules read alone")

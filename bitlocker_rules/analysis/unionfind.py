@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Generic, TypeVar
 
-class UnionFind:
-    """Disjoint sets of tuples, with path halving."""
+Key = TypeVar("Key", bound=Hashable)
+
+
+class UnionFind(Generic[Key]):
+    """Disjoint sets of keys (tuples, or rule indexes), with path halving."""
 
     def __init__(self) -> None:
-        self.parent: dict[tuple, tuple] = {}
+        self.parent: dict[Key, Key] = {}
 
-    def find(self, x: tuple) -> tuple:
+    def find(self, x: Key) -> Key:
         """The representative of ``x``'s set (``x`` joins as a set of its own when new)."""
         self.parent.setdefault(x, x)
         while self.parent[x] != x:
@@ -17,6 +22,6 @@ class UnionFind:
             x = self.parent[x]
         return x
 
-    def union(self, a: tuple, b: tuple) -> None:
+    def union(self, a: Key, b: Key) -> None:
         """Join the sets of ``a`` and ``b``."""
         self.parent[self.find(a)] = self.find(b)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from .. import nodes as n
+from ..interpreter import Interpreter
 from ..operators import Op
 from ..phrasing import subject_of
+from ..vocabulary import Fact
 from .results import Requirement, location_of
 from .selection import Entry
 
@@ -83,7 +85,7 @@ class _Collect(n.Visitor[None]):
     visit_Compare = visit_Member = visit_Presence = visit_atom
 
 
-def _requirement(entry: Entry, e, polarity: int, role: str, facts) -> Requirement | None:
+def _requirement(entry: Entry, e: n.Test, polarity: int, role: str, facts: set[str] | None) -> Requirement | None:
     """What one condition requires of its fact, or None when it reads no fact of ``facts``.
     ``polarity`` is -1 under a negation and 0 where the condition only chooses a branch."""
     interp = entry.interpreter
@@ -105,7 +107,7 @@ def _requirement(entry: Entry, e, polarity: int, role: str, facts) -> Requiremen
                        location_of(entry.path, entry.source, getattr(e, "span", None)))
 
 
-def _subject_fact(subject) -> str | None:
+def _subject_fact(subject: n.CheckedExpr) -> str | None:
     """The fact a condition's subject reads (a field's or a count's collection), or None."""
     if isinstance(subject, n.FactRef):
         return subject.fact
@@ -116,7 +118,7 @@ def _subject_fact(subject) -> str | None:
     return None
 
 
-def _label(interp, subject, fact: str, decl) -> str:
+def _label(interp: Interpreter, subject: n.CheckedExpr, fact: str, decl: Fact | None) -> str:
     """The subject in the admin's words (Intune's label, of each record for a field)."""
     label = decl.label if decl else fact
     if isinstance(subject, n.FieldRef):
@@ -135,9 +137,10 @@ def _negated(e: n.Test, op: Op | None) -> tuple[n.Test, Op | None]:
     return n.negate_test(e), op
 
 
-def _required(interp, e, op: Op | None, other, decl, text: str) -> str:
+def _required(interp: Interpreter, e: n.Test, op: Op | None, other: n.CheckedExpr | None, decl: Fact | None,
+              text: str) -> str:
     """What the condition requires, in the interpreter's words (``at least 6``)."""
-    if isinstance(e, n.Compare) and op is not None and not isinstance(other, n.Const):
+    if isinstance(e, n.Compare) and op is not None and other is not None and not isinstance(other, n.Const):
         other_decl = interp.phrasing.declaration(other)
         return _OP_WORDS[op].format(other_decl.label if other_decl else interp.excerpt(other))
     try:

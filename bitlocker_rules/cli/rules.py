@@ -6,11 +6,11 @@ import argparse
 
 from tabulate import tabulate
 
+from ..citations import coverage
 from ..engine import Engine
 from ..errors import redact, suggest
 from ..nodes import Rule, facts_read
 from ..printer import print_rule
-from ..citations import coverage
 from .output import print_out, usage_error
 from .status import EXIT_FAIL, EXIT_PASS
 

@@ -46,13 +46,25 @@ from ..vocabulary import Vocabulary
 from . import catalog, graph, omauri
 from . import device as _device
 from .detect import (
-    CUSTOM_OMA_URI, DEVICE_JSON, DEVICE_KINDS, ENCRYPTION_STATE, GRAPH_ENDPOINT_PROTECTION, MANAGED_DEVICE,
-    OTHER_GRAPH, PAGE, POLICY_JSON, POLICY_KINDS, RECOVERY_KEY, SETTINGS_CATALOG, Detection, detect,
+    CUSTOM_OMA_URI,
+    DEVICE_JSON,
+    DEVICE_KINDS,
+    ENCRYPTION_STATE,
+    GRAPH_ENDPOINT_PROTECTION,
+    MANAGED_DEVICE,
+    OTHER_GRAPH,
+    PAGE,
+    POLICY_JSON,
+    POLICY_KINDS,
+    RECOVERY_KEY,
+    SETTINGS_CATALOG,
+    Detection,
+    detect,
     is_wrapped_object,
 )
+from .imported import INCOMPLETE, SKIPPED, Collector, ImportedDevice, ImportedPolicy, clean, jpath, subject_name
 from .omauri import AdmxPayload, PayloadError, parse_admx
 from .origins import OriginIndex, index_for
-from .imported import INCOMPLETE, SKIPPED, Collector, ImportedDevice, ImportedPolicy, clean, jpath, subject_name
 
 __all__ = [
     "AdmxPayload", "Detection", "ImportedDevice", "ImportedPolicy", "OriginIndex", "PayloadError", "detect",

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .detect import graph_type_name
+from .imported import INCOMPLETE, SKIPPED, UNDECLARED, UNKNOWN_FAMILY, Collector, jpath
 from .origins import CATALOG_PREFIX, Binding, Unmappable
-from .imported import SKIPPED, UNDECLARED, UNKNOWN_FAMILY, INCOMPLETE, Collector, jpath
 
 GRAPH_TYPE = "deviceManagementConfigurationPolicy"
 POLICY_TYPE_FACT = "policy.policy_type"

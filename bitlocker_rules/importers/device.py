@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import graph
-from .origins import looks_secret
 from .imported import DROPPED_SECRET, SKIPPED, Collector, clean, is_secret_field, jpath
+from .origins import looks_secret
 
 MANAGED_DEVICE = "managedDevice"
 ENCRYPTION_STATE = "managedDeviceEncryptionState"

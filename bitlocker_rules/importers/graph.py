@@ -17,10 +17,17 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .origins import Binding, NotRead, Unmappable
 from .imported import (
-    DROPPED_SECRET, SKIPPED, UNDECLARED, Collector, is_annotation, is_blank, is_secret_field, jpath,
+    DROPPED_SECRET,
+    SKIPPED,
+    UNDECLARED,
+    Collector,
+    is_annotation,
+    is_blank,
+    is_secret_field,
+    jpath,
 )
+from .origins import Binding, NotRead, Unmappable
 
 # Properties every Graph entity (deviceConfiguration, managedDevice, ...) carries that are
 # read as provenance or are bookkeeping: neither settings nor device facts.

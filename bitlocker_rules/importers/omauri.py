@@ -21,8 +21,8 @@ from typing import Any
 from attrs import frozen
 
 from .detect import graph_type_name
-from .origins import BITLOCKER_NODE, Binding, normalise_csp
 from .imported import SKIPPED, UNDECLARED, UNREADABLE, Collector, is_annotation, jpath
+from .origins import BITLOCKER_NODE, Binding, normalise_csp
 
 GRAPH_TYPE = "windows10CustomConfiguration"
 CONTAINER_KEYS = frozenset({

@@ -405,7 +405,8 @@ class OriginIndex:
         else:
             key = _int_key(raw)
             if key is None or key[1] < 0 or (isinstance(raw, str) and raw.strip().lower() in ("true", "false")):
-                raise Unmappable("a non-negative integer bitmask" + (" or comma-separated flag names" if binding.export == GRAPH else ""))
+                flags = " or comma-separated flag names" if binding.export == GRAPH else ""
+                raise Unmappable("a non-negative integer bitmask" + flags)
             rest = key[1]
             for name, number in numbers.items():
                 if number and rest & number == number:

@@ -15,15 +15,41 @@ from tabulate import tabulate
 
 from ..errors import redact
 from ..outcome import (
-    Cause, Condition, ConflictRecord, InputRecord, NoteOutcome, Origins, Report, RuleOutcome, RuleTurnOff, Status,
-    Undecided, ValueOrigin,
+    Cause,
+    Condition,
+    ConflictRecord,
+    InputRecord,
+    NoteOutcome,
+    Origins,
+    Report,
+    RuleOutcome,
+    RuleTurnOff,
+    Status,
+    Undecided,
+    ValueOrigin,
 )
 from .fleet_detail import (
-    DEFAULT_LIMIT, examples_by_rule, fleet_scenarios, reasons_by_rule, sorted_conflicts, split_reason, worst_devices,
+    DEFAULT_LIMIT,
+    examples_by_rule,
+    fleet_scenarios,
+    reasons_by_rule,
+    sorted_conflicts,
+    split_reason,
+    worst_devices,
 )
 from .wording import (
-    STATUS_WORDS, by_file, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, plural,
-    rules_broken, scenario_pending, shown_outcomes, verdict,
+    STATUS_WORDS,
+    by_file,
+    conflict_fix,
+    device_causes,
+    device_only,
+    hidden_rows,
+    other_conflicts,
+    plural,
+    rules_broken,
+    scenario_pending,
+    shown_outcomes,
+    verdict,
 )
 
 _STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "**FAIL**", Status.UNKNOWN: "unknown",

@@ -24,7 +24,15 @@ from urllib.parse import quote
 from ..errors import InputError, redact
 from ..jsonpath import json_path_text, locate_json_offsets
 from ..outcome import (
-    Citation, Condition, InputRecord, Report, RuleOutcome, ScenarioRecord, Status, ValueOrigin, origins_text,
+    Citation,
+    Condition,
+    InputRecord,
+    Report,
+    RuleOutcome,
+    ScenarioRecord,
+    Status,
+    ValueOrigin,
+    origins_text,
 )
 from ..reading import input_text
 from ..resources import installed_version
@@ -282,7 +290,8 @@ def sarif_log(report: Report, *, read_text: ReadText | None = None) -> dict[str,
             locations = locator.locations(condition)
             if locations:
                 results.append(_result(outcome, condition, index[outcome.rule], locations))
-    return _log(rules, results, report.inputs, properties={"scenarios": [_scenario(s, report) for s in report.scenarios]})
+    scenarios = [_scenario(s, report) for s in report.scenarios]
+    return _log(rules, results, report.inputs, properties={"scenarios": scenarios})
 
 
 def _scenario(scenario: ScenarioRecord, report: Report) -> dict[str, Any]:
@@ -329,8 +338,10 @@ class FleetSarif:
         self._outcomes: dict[str, RuleOutcome] = {}
         for outcome in rules:
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
-        self._found: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], list] = {}  # key -> [outcome, condition, locations, devices]
-        self._counted: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], int] = {}  # devices per finding since the last take()
+        # key -> [outcome, condition, locations, devices]
+        self._found: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], list] = {}
+        # devices per finding since the last take()
+        self._counted: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], int] = {}
         self._by_outcome: dict[int, tuple[RuleOutcome, list]] = {}
         self._citations: dict[str, Citation] = {c.id: c for c in citations}
 

@@ -16,13 +16,24 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-
 from ..errors import escape_controls, redact
 from ..outcome import Cause, Condition, Report, RuleOutcome, Status, Undecided
 from .fleet_detail import fleet_scenarios, sorted_conflicts
 from .wording import (
-    citations, conflict_fix, device_causes, device_only, hidden_rows, other_conflicts, plural, shown_input,
-    rules_broken, scenario_pending, shown_outcomes, status_tag, value_from, verdict,
+    citations,
+    conflict_fix,
+    device_causes,
+    device_only,
+    hidden_rows,
+    other_conflicts,
+    plural,
+    rules_broken,
+    scenario_pending,
+    shown_input,
+    shown_outcomes,
+    status_tag,
+    value_from,
+    verdict,
 )
 
 DEFAULT_WIDTH = 100  # columns, when the report does not go to a terminal

@@ -13,7 +13,15 @@ import attrs
 
 from ..errors import clip, escape_controls
 from ..outcome import (
-    Cause, ConflictRecord, InputRecord, Origins, Report, RuleOutcome, ScenarioRecord, Status, ValueOrigin,
+    Cause,
+    ConflictRecord,
+    InputRecord,
+    Origins,
+    Report,
+    RuleOutcome,
+    ScenarioRecord,
+    Status,
+    ValueOrigin,
 )
 
 STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "fail", Status.UNKNOWN: "unknown",
