@@ -130,8 +130,11 @@ def compare_pairs() -> list[tuple[str, str]]:
     every = ",".join(names)
     pairs = [(a, b) for a in names for b in names]
     pairs += [(every, every)] + [(every, name) for name in names] + [(name, every) for name in names]
-    pairs += [(",".join(names[:4]), ",".join(names[4:])), (",".join(names[::2]), names[1]),
-              ("tenant_attach,permissions", "encryption_readiness")]
+    pairs += [
+        (",".join(names[:4]), ",".join(names[4:])),
+        (",".join(names[::2]), names[1]),
+        ("tenant_attach,permissions", "encryption_readiness"),
+    ]
     return pairs
 
 
@@ -164,14 +167,22 @@ def run_compare_pairs() -> None:
 def run_pathological(vocabulary) -> None:
     print("\nPathological rule texts (issue 11), each once")
     head = 'ruleset t "T"\nrule T-1 "t"\n'
-    count = compile_text(head + "  require count(device.volumes) > 1 and count(device.volumes) < 1000000000\n",
-                         "count.rules", vocabulary)
-    show("count between 1 and 10^9: satisfiable + lint", _once(
-        lambda: (A.check_satisfiable([count], vocabulary), A.lint([count], vocabulary))))
-    wide = compile_text(head + "  require device.tpm_version > 1.0 and device.tpm_version < 100000000000000.0\n",
-                        "wide.rules", vocabulary)
-    show("decimal range 1.0 .. 10^14: satisfiable + lint", _once(
-        lambda: (A.check_satisfiable([wide], vocabulary), A.lint([wide], vocabulary))))
+    count = compile_text(
+        head + "  require count(device.volumes) > 1 and count(device.volumes) < 1000000000\n", "count.rules", vocabulary
+    )
+    show(
+        "count between 1 and 10^9: satisfiable + lint",
+        _once(lambda: (A.check_satisfiable([count], vocabulary), A.lint([count], vocabulary))),
+    )
+    wide = compile_text(
+        head + "  require device.tpm_version > 1.0 and device.tpm_version < 100000000000000.0\n",
+        "wide.rules",
+        vocabulary,
+    )
+    show(
+        "decimal range 1.0 .. 10^14: satisfiable + lint",
+        _once(lambda: (A.check_satisfiable([wide], vocabulary), A.lint([wide], vocabulary))),
+    )
     lines = ['ruleset t "T"', "define d0 = policy.minimum_pin_length >= 8"]
     lines += [f"define d{i} = d{i - 1} and d{i - 1}" for i in range(1, 31)] + ['rule T-1 "t"', "  require d30"]
     doubling = "\n".join(lines) + "\n"
@@ -179,10 +190,16 @@ def run_pathological(vocabulary) -> None:
     pin = n.FactRef("policy.minimum_pin_length")
     rule = n.Rule("T-1", "t", requires=(n.And(tuple(n.Compare(">=", pin, n.Const(8 + i)) for i in range(4000))),))
     interpreter = Interpreter(n.Ruleset("t", "T", rules=(rule,)), vocabulary)
-    show("4,000 failing conditions: explain (decisive reasons)", _once(
-        lambda: interpreter.evaluate(rule, {"policy.minimum_pin_length": 6})))
-    many = compile_text('ruleset t "T"\n' + "".join(
-        f'rule L-{i} "r{i}" require policy.minimum_pin_length >= {i}\n' for i in range(1000)), "many.rules", vocabulary)
+    show(
+        "4,000 failing conditions: explain (decisive reasons)",
+        _once(lambda: interpreter.evaluate(rule, {"policy.minimum_pin_length": 6})),
+    )
+    many = compile_text(
+        'ruleset t "T"\n'
+        + "".join(f'rule L-{i} "r{i}" require policy.minimum_pin_length >= {i}\n' for i in range(1000)),
+        "many.rules",
+        vocabulary,
+    )
     show("lint of 1,000 one-line rules", _once(lambda: A.lint([many], vocabulary)))
 
 
@@ -209,8 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     every = Engine.load()
     silent = Engine.load(["silent_enablement"])
     examples = ROOT / "examples"
-    facts = merge_facts([load_policy_file(examples / "policy-startup-pin.json", vocabulary),
-                         load_device_file(examples / "device-ready.json", vocabulary)])
+    facts = merge_facts(
+        [
+            load_policy_file(examples / "policy-startup-pin.json", vocabulary),
+            load_device_file(examples / "device-ready.json", vocabulary),
+        ]
+    )
     # As `bitlocker-rules repair` does: the facts as the rules read them, scenario and derived
     # facts included (naming silent_enablement declares its scenario; without it, the startup
     # PIN policy is inferred to be about interactive startup, so the silent-enablement rules
@@ -221,21 +242,35 @@ def main(argv: list[str] | None = None) -> int:
     rule_count = sum(len(r.rules) for r in every.rulesets)
     print(f"Shipped rulesets: {len(every.rulesets)} files, {rule_count} rules")
     findings = A.lint(every.rulesets, vocabulary)
-    show("lint, every shipped ruleset together", median_seconds(lambda: A.lint(every.rulesets, vocabulary), repeat),
-         goal=2.0, extra=f"  [{len(findings)} findings]")
-    show("satisfiable, every shipped ruleset together",
-         median_seconds(lambda: A.check_satisfiable(every.rulesets, vocabulary), repeat))
+    show(
+        "lint, every shipped ruleset together",
+        median_seconds(lambda: A.lint(every.rulesets, vocabulary), repeat),
+        goal=2.0,
+        extra=f"  [{len(findings)} findings]",
+    )
+    show(
+        "satisfiable, every shipped ruleset together",
+        median_seconds(lambda: A.check_satisfiable(every.rulesets, vocabulary), repeat),
+    )
     result = A.repair(silent.rulesets, vocabulary, silent_facts)
-    show("repair, one device, silent_enablement", median_seconds(
-        lambda: A.repair(silent.rulesets, vocabulary, silent_facts), repeat * 3), goal=0.05,
-        extra=f"  [{len(result.changes)} changes]")
+    show(
+        "repair, one device, silent_enablement",
+        median_seconds(lambda: A.repair(silent.rulesets, vocabulary, silent_facts), repeat * 3),
+        goal=0.05,
+        extra=f"  [{len(result.changes)} changes]",
+    )
     result = A.repair(every.rulesets, vocabulary, every_facts)
-    show("repair, one device, every shipped ruleset", median_seconds(
-        lambda: A.repair(every.rulesets, vocabulary, every_facts), repeat), goal=0.05,
-        extra=f"  [{len(result.changes)} changes, {len(result.prerequisites)} prerequisites]")
+    show(
+        "repair, one device, every shipped ruleset",
+        median_seconds(lambda: A.repair(every.rulesets, vocabulary, every_facts), repeat),
+        goal=0.05,
+        extra=f"  [{len(result.changes)} changes, {len(result.prerequisites)} prerequisites]",
+    )
     fleet = [silent_facts] * 100
-    show("fleet repair, 100 devices, silent_enablement", median_seconds(
-        lambda: A.fleet_repair(silent.rulesets, vocabulary, fleet), max(3, repeat // 3)))
+    show(
+        "fleet repair, 100 devices, silent_enablement",
+        median_seconds(lambda: A.fleet_repair(silent.rulesets, vocabulary, fleet), max(3, repeat // 3)),
+    )
 
     print("\nScaling with generated rules (lint = per-rule checks + implications + conflicts)")
     print(f"  {'rules':>6} {'lint':>10} {'findings':>9} {'satisfiable':>12} {'repair':>10}")

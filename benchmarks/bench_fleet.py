@@ -132,20 +132,20 @@ def make_converters(vocabulary) -> dict[str, Callable[[Any], Any]]:
                 if isinstance(raw, str) and raw.lower() in folded:
                     return folded[raw.lower()]
                 raise ValueError(f"one of {', '.join(members)}") from None
+
         return convert
 
     def scalar(ftype):
         if ftype.kind == "enum":
             return enum(ftype.enum.member_names)
-        return {"bool": boolean, "integer": integer, "decimal": decimal, "string": string,
-                "version": version}[ftype.kind]
+        return {"bool": boolean, "integer": integer, "decimal": decimal, "string": string, "version": version}[
+            ftype.kind
+        ]
 
     def collection(fields):
         def convert(raw):
-            return tuple(
-                MappingProxyType({k: fields[k](v) for k, v in item.items() if v is not None})
-                for item in raw
-            )
+            return tuple(MappingProxyType({k: fields[k](v) for k, v in item.items() if v is not None}) for item in raw)
+
         return convert
 
     converters = {}
@@ -159,8 +159,7 @@ def make_converters(vocabulary) -> dict[str, Callable[[Any], Any]]:
 
 def vocabulary_converters(vocabulary) -> dict[str, Callable[[Any], Any]]:
     """The extra floor's converters: the library's own ``vocabulary.parse_value``."""
-    return {name: (lambda raw, fact=fact: vocabulary.parse_value(fact, raw))
-            for name, fact in vocabulary.facts.items()}
+    return {name: (lambda raw, fact=fact: vocabulary.parse_value(fact, raw)) for name, fact in vocabulary.facts.items()}
 
 
 # Built-in role grants (the vocabulary's [[grants]]), set by init_grants: per permissions fact,
@@ -175,8 +174,11 @@ def init_grants(vocabulary) -> None:
     global ROLE_FACTS
     GRANTS.clear()
     for permissions_fact in dict.fromkeys(g.permissions_fact for g in vocabulary.grants):
-        grants = tuple((g.roles_fact, g.role.casefold(), tuple(g.permissions))
-                       for g in vocabulary.grants if g.permissions_fact == permissions_fact)
+        grants = tuple(
+            (g.roles_fact, g.role.casefold(), tuple(g.permissions))
+            for g in vocabulary.grants
+            if g.permissions_fact == permissions_fact
+        )
         listed = {fact: frozenset(role for f, role, _ in grants if f == fact) for fact, _, _ in grants}
         GRANTS.append((permissions_fact, listed, grants))
     ROLE_FACTS = tuple(dict.fromkeys(g.roles_fact for g in vocabulary.grants))
@@ -192,21 +194,26 @@ def grant(values: dict[str, Any]) -> None:
         closed = True
         for roles_fact, roles in listed.items():
             records = values.get(roles_fact)
-            names = named[roles_fact] = {r.get("name").strip().casefold() if isinstance(r.get("name"), str)
-                                         else None for r in records or ()}
+            names = named[roles_fact] = {
+                r.get("name").strip().casefold() if isinstance(r.get("name"), str) else None for r in records or ()
+            }
             if records is None or not names <= roles:
                 closed = False
         given = values.get(permissions_fact)
         held = tuple(given) if given else ()
         have = {str(r.get("name", "")).casefold() for r in held}
-        added = [p for p in dict.fromkeys(p for fact, role, permissions in grants if role in named[fact]
-                                          for p in permissions) if p.casefold() not in have]
+        added = [
+            p
+            for p in dict.fromkeys(p for fact, role, permissions in grants if role in named[fact] for p in permissions)
+            if p.casefold() not in have
+        ]
         if added or (closed and given is None):
             values[permissions_fact] = held + tuple(MappingProxyType({"name": p}) for p in added)
 
 
-def typed_device(facts: Mapping[str, Any], convert: Mapping[str, Callable[[Any], Any]],
-                 base: Mapping[str, Any]) -> dict[str, Any]:
+def typed_device(
+    facts: Mapping[str, Any], convert: Mapping[str, Callable[[Any], Any]], base: Mapping[str, Any]
+) -> dict[str, Any]:
     """The policy's typed values plus this device's (bare names are device facts), with what
     the actor's built-in roles grant."""
     values = dict(base)
@@ -227,25 +234,90 @@ def typed_device(facts: Mapping[str, Any], convert: Mapping[str, Callable[[Any],
 
 RULE_IDS = (
     # encryption_readiness
-    "ER-01", "ER-02", "ER-03", "ER-04", "ER-05", "ER-06", "ER-07", "ER-08", "ER-09", "ER-10",
-    "ER-11", "ER-16", "ER-12", "ER-13", "ER-14", "ER-15", "ER-30", "ER-32", "ER-31", "ER-17",
-    "ER-18", "ER-19", "ER-20", "ER-21", "ER-22", "ER-23", "ER-24", "ER-25", "ER-26", "ER-27",
+    "ER-01",
+    "ER-02",
+    "ER-03",
+    "ER-04",
+    "ER-05",
+    "ER-06",
+    "ER-07",
+    "ER-08",
+    "ER-09",
+    "ER-10",
+    "ER-11",
+    "ER-16",
+    "ER-12",
+    "ER-13",
+    "ER-14",
+    "ER-15",
+    "ER-30",
+    "ER-32",
+    "ER-31",
+    "ER-17",
+    "ER-18",
+    "ER-19",
+    "ER-20",
+    "ER-21",
+    "ER-22",
+    "ER-23",
+    "ER-24",
+    "ER-25",
+    "ER-26",
+    "ER-27",
     "ER-28",
     # key_rotation
-    "KR-01", "KR-02", "KR-03", "KR-04", "KR-05", "KR-06", "KR-07", "KR-08", "KR-09", "KR-10",
+    "KR-01",
+    "KR-02",
+    "KR-03",
+    "KR-04",
+    "KR-05",
+    "KR-06",
+    "KR-07",
+    "KR-08",
+    "KR-09",
+    "KR-10",
     # permissions
-    "PM-01", "PM-02", "PM-03", "PM-04", "PM-05",
+    "PM-01",
+    "PM-02",
+    "PM-03",
+    "PM-04",
+    "PM-05",
     # platform_support
-    "PS-01", "PS-02", "PS-03", "PS-04",
+    "PS-01",
+    "PS-02",
+    "PS-03",
+    "PS-04",
     # policy_types
-    "PT-02", "PT-03", "PT-04", "PT-05",
+    "PT-02",
+    "PT-03",
+    "PT-04",
+    "PT-05",
     # recovery_keys
-    "RK-01", "RK-02", "RK-03", "RK-04", "RK-05", "RK-06", "RK-07", "RK-08",
+    "RK-01",
+    "RK-02",
+    "RK-03",
+    "RK-04",
+    "RK-05",
+    "RK-06",
+    "RK-07",
+    "RK-08",
     # silent_enablement
-    "SE-00", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08", "SE-09",
-    "SE-10", "SE-11",
+    "SE-00",
+    "SE-01",
+    "SE-02",
+    "SE-03",
+    "SE-04",
+    "SE-05",
+    "SE-06",
+    "SE-07",
+    "SE-08",
+    "SE-09",
+    "SE-10",
+    "SE-11",
     # tenant_attach
-    "TA-01", "TA-02", "TA-03",
+    "TA-01",
+    "TA-02",
+    "TA-03",
 )
 N_RULES = len(RULE_IDS)
 
@@ -255,9 +327,15 @@ V1703 = V1803 = V1809 = V1903 = V1909 = V24H2 = None  # release constants, set b
 R = {True: 0, False: 1, None: 2}
 # Code of a rule with `when`: W[(when, requirement)].
 W = {
-    (True, True): 0, (True, False): 1, (True, None): 2,
-    (False, True): 3, (False, False): 3, (False, None): 3,
-    (None, True): 0, (None, False): 2, (None, None): 2,
+    (True, True): 0,
+    (True, False): 1,
+    (True, None): 2,
+    (False, True): 3,
+    (False, False): 3,
+    (False, None): 3,
+    (None, True): 0,
+    (None, False): 2,
+    (None, None): 2,
 }
 # A rule about a scenario applies when `scenario.<name> == true and <when>` (Kleene). With the
 # scenario in scope that is the `when` alone (R, W); out of scope the rule never applies; with
@@ -276,8 +354,9 @@ UNCONFIRMED = (2, 1, 2, 3)
 JOINED = frozenset({"AzureADJoined", "HybridAzureADJoined"})
 ROTATION_AAD = frozenset({"AzureAD", "AzureADAndHybrid"})
 ROTATION_OFF = frozenset({"NotConfigured", "Disabled"})
-REMOTE_ENROLLMENTS = frozenset({"WindowsAzureADJoin", "WindowsBulkAzureDomainJoin",
-                                "WindowsAzureADJoinUsingDeviceAuth", "WindowsCoManagement"})
+REMOTE_ENROLLMENTS = frozenset(
+    {"WindowsAzureADJoin", "WindowsBulkAzureDomainJoin", "WindowsAzureADJoinUsingDeviceAuth", "WindowsCoManagement"}
+)
 KB_1809 = frozenset({"KB4497934", "kb4497934"})
 BACKUP_ERROR = frozenset({"0x80072f9a", "0x80072F9A"})
 ROTATION_FAILED = frozenset({856, 858, 859})
@@ -372,13 +451,20 @@ def floor_scenarios(v: Mapping[str, Any]) -> tuple[bool | None, bool | None, boo
     as rulesets/vocabulary.toml's [scenarios] say (nothing is declared in a fleet run, and a
     fleet row cannot give a scenario fact). For the verification; floor_check inlines it."""
     g = v.get
-    warn, action, rotation, join = (g("policy.warning_for_other_disk_encryption"), g("action.kind"),
-                                    g("policy.recovery_password_rotation"), g("device.join_type"))
+    warn, action, rotation, join = (
+        g("policy.warning_for_other_disk_encryption"),
+        g("action.kind"),
+        g("policy.recovery_password_rotation"),
+        g("device.join_type"),
+    )
     silent = None
     if warn == "Block":
         silent = True
-    elif warn is not None and "Required" in (g("policy.tpm_startup_pin"), g("policy.tpm_startup_key"),
-                                             g("policy.tpm_startup_key_and_pin")):
+    elif warn is not None and "Required" in (
+        g("policy.tpm_startup_pin"),
+        g("policy.tpm_startup_key"),
+        g("policy.tpm_startup_key_and_pin"),
+    ):
         silent = False  # interactive_startup is inferred, and it excludes silent_enablement
     if action == "RotateKeys":
         rotating = True
@@ -477,8 +563,9 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
     elif p_rotation in ROTATION_OFF:
         Rk, Wk = R_OUT, W_OUT
     else:  # AzureAD covers Microsoft Entra joined devices, AzureADAndHybrid hybrid joined ones too
-        Rk, Wk = SCOPE[None if join is None else
-                       (join == "AzureADJoined" if p_rotation == "AzureAD" else join in JOINED)]
+        Rk, Wk = SCOPE[
+            None if join is None else (join == "AzureADJoined" if p_rotation == "AzureAD" else join in JOINED)
+        ]
     Rt, Wt = SCOPE[None if action is None else action == "ReadTenantAttachedKey"]
 
     # --- atoms shared by several rules (None when a fact is missing)
@@ -487,8 +574,9 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
     ge_1809 = None if nv else os_version >= V1809
     administrator = None if role is None else role == "Administrator"
     standard_user = None if role is None else role == "StandardUser"
-    silent_policy = _and(None if p_require is None else p_require == "Require",
-                         None if p_warning is None else p_warning == "Block")
+    silent_policy = _and(
+        None if p_require is None else p_require == "Require", None if p_warning is None else p_warning == "Block"
+    )
     report = details is not None
     no_pin = _not(pin_required)
     no_key = _not(key_required)
@@ -501,8 +589,9 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
     cipher_policy = _and(encrypted, None if p_os_method is None else p_os_method != "NotConfigured")
     xts128 = None if os_method is None else os_method == "XtsAes128"
     autopilot_default = _and(autopilot, xts128)
-    not_autopilot_default = _or(None if autopilot is None else autopilot is False,
-                                None if xts128 is None else not xts128)
+    not_autopilot_default = _or(
+        None if autopilot is None else autopilot is False, None if xts128 is None else not xts128
+    )
     has_events = events is not None
     rotating = action == "RotateKeys"  # `action.kind is present and action.kind == ...`: never unknown
     reading_key = action == "ReadRecoveryKey"
@@ -522,9 +611,11 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
     else:
         er19 = True if (ge_1809 is True and ge_1803 is True) else None
     # ER-31: at most one startup authentication option is required
-    er31 = _and(_not(_and(tpm_required, _or(pin_required, key_required, key_pin_required))),
-                _not(_and(pin_required, _or(key_required, key_pin_required))),
-                _not(_and(key_required, key_pin_required)))
+    er31 = _and(
+        _not(_and(tpm_required, _or(pin_required, key_required, key_pin_required))),
+        _not(_and(pin_required, _or(key_required, key_pin_required))),
+        _not(_and(key_required, key_pin_required)),
+    )
 
     return (
         # encryption_readiness
@@ -540,15 +631,25 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
         Rs[pcr7_profile],
         Rs[pcr7_binding],
         Ws[None if nv else os_version < V24H2, None if dma is None else dma is False],
-        Ws[_and(ge_1809, None if nv else os_version < V1903, standard_allowed),
-           _or(None if revision is None else revision >= 529, _any(updates, "kb", KB_1809.__contains__))],
+        Ws[
+            _and(ge_1809, None if nv else os_version < V1903, standard_allowed),
+            _or(None if revision is None else revision >= 529, _any(updates, "kb", KB_1809.__contains__)),
+        ],
         W[has_events, _error_free(events)],
-        R[_or(None if p_os_password is None else p_os_password != "Blocked",
-              None if p_os_backup_first is None else p_os_backup_first != "Required")],
+        R[
+            _or(
+                None if p_os_password is None else p_os_password != "Blocked",
+                None if p_os_backup_first is None else p_os_backup_first != "Required",
+            )
+        ],
         Rs[_and(no_pin, no_key, no_key_pin)],
-        Ws[_and(None if p_removable_write is None else p_removable_write == "Block",
-                None if p_startup_auth is None else p_startup_auth == "Require"),
-           _and(None if p_key is None else p_key == "Blocked", None if p_key_pin is None else p_key_pin == "Blocked")],
+        Ws[
+            _and(
+                None if p_removable_write is None else p_removable_write == "Block",
+                None if p_startup_auth is None else p_startup_auth == "Require",
+            ),
+            _and(None if p_key is None else p_key == "Blocked", None if p_key_pin is None else p_key_pin == "Blocked"),
+        ],
         DISPUTED[Rs[_and(no_pin_allowed, no_key_allowed)]],
         R[er31],
         Ws[standard_user, standard_allowed],
@@ -566,20 +667,26 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
         # key_rotation
         Rk[None if nv else os_version >= V1909],
         Wk[aad_joined, None if p_rotation is None else p_rotation in ROTATION_AAD],
-        Wk[None if join is None else join == "HybridAzureADJoined",
-           None if p_rotation is None else p_rotation == "AzureADAndHybrid"],
+        Wk[
+            None if join is None else join == "HybridAzureADJoined",
+            None if p_rotation is None else p_rotation == "AzureADAndHybrid",
+        ],
         Wk[joined, None if p_os_save is None else p_os_save == "Enabled"],
         Wk[joined, None if p_os_backup_first is None else p_os_backup_first == "Required"],
-        Wk[joined, _and(None if p_fdv_save is None else p_fdv_save == "Enabled",
-                        None if p_fdv_backup_first is None else p_fdv_backup_first == "Required")],
+        Wk[
+            joined,
+            _and(
+                None if p_fdv_save is None else p_fdv_save == "Enabled",
+                None if p_fdv_backup_first is None else p_fdv_backup_first == "Required",
+            ),
+        ],
         Wk[rotating, joined],
         Wk[rotating, None if enrollment is None else enrollment in REMOTE_ENROLLMENTS],
         Wk[has_events, _all(events, "event_id", lambda e: e not in ROTATION_FAILED)],
         Wk[rotation_status is not None, None if rotation_status is None else rotation_status in ROTATION_OK],
         # permissions
         W[rotating, _any(intune_permissions, "name", ROTATE_PERMISSIONS.__contains__)],
-        W[reading_key, _any(entra_permissions, "name",
-                            lambda p: p == "microsoft.directory/bitlockerKeys/key/read")],
+        W[reading_key, _any(entra_permissions, "name", lambda p: p == "microsoft.directory/bitlockerKeys/key/read")],
         UNCONFIRMED[Rt[None if intune_roles is None else len(intune_roles) >= 1]],
         Rt[onprem_user],
         Rt[_any(configmgr_permissions, "name", lambda p: p == "Read BitLocker Recovery Key")],
@@ -587,23 +694,37 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
         R[None if nv else os_version >= V1703],
         W[None if os_edition is None else os_edition == "Pro", ge_1809],
         R[None if os_edition is None else os_edition != "Home"],
-        W[_or(tpm_required, pin_required, key_required, key_pin_required,
-              None if p_block_no_tpm is None else p_block_no_tpm == "Block"),
-          tpm_12],
+        W[
+            _or(
+                tpm_required,
+                pin_required,
+                key_required,
+                key_pin_required,
+                None if p_block_no_tpm is None else p_block_no_tpm == "Block",
+            ),
+            tpm_12,
+        ],
         # policy_types
         DISPUTED[Ws[silent_policy, None if p_type is None else p_type == "EndpointProtectionTemplate"]],
         Ws[None if p_type is None else p_type == "SecurityBaseline", _and(no_pin, no_key, no_key_pin)],
-        W[_and(custom, None if p_methods is None else p_methods == "Enabled"),
-          p_os_method is not None and g("policy.fixed_encryption_method") is not None
-          and g("policy.removable_encryption_method") is not None],
-        W[_and(custom, None if p_message_and_url is None else p_message_and_url == "Enabled"),
-          g("policy.preboot_recovery_message_type") is not None
-          and g("policy.preboot_recovery_message") is not None
-          and g("policy.preboot_recovery_url") is not None],
+        W[
+            _and(custom, None if p_methods is None else p_methods == "Enabled"),
+            p_os_method is not None
+            and g("policy.fixed_encryption_method") is not None
+            and g("policy.removable_encryption_method") is not None,
+        ],
+        W[
+            _and(custom, None if p_message_and_url is None else p_message_and_url == "Enabled"),
+            g("policy.preboot_recovery_message_type") is not None
+            and g("policy.preboot_recovery_message") is not None
+            and g("policy.preboot_recovery_url") is not None,
+        ],
         # recovery_keys
         W[reading_key, None if key_count is None else key_count >= 1],
-        W[_and(reading_key, None if key_count is None else key_count >= 1),
-          _any(keys, "volume_type", lambda t: t == "OperatingSystem")],
+        W[
+            _and(reading_key, None if key_count is None else key_count >= 1),
+            _any(keys, "volume_type", lambda t: t == "OperatingSystem"),
+        ],
         R[below_200],
         W[below_200, None if key_count is None else key_count < 190],
         W[report, _no_detail(details, "RecoveryKeyBackupFailed")],
@@ -630,8 +751,9 @@ def floor_check(v: Mapping[str, Any]) -> tuple[int, ...]:
     )
 
 
-def run_floor(path: Path, policy_values: Mapping[str, Any], convert,
-              probe: Callable[[int], None] | None = None) -> list[list[int]]:
+def run_floor(
+    path: Path, policy_values: Mapping[str, Any], convert, probe: Callable[[int], None] | None = None
+) -> list[list[int]]:
     """The floor over one JSON Lines file: per-rule counts of codes 0-3."""
     tallies = [[0, 0, 0, 0] for _ in RULE_IDS]
     check = floor_check
@@ -651,14 +773,24 @@ def run_floor(path: Path, policy_values: Mapping[str, Any], convert,
 # ---------------------------------------------------------------------------------------------
 # Devices.
 
+
 def _version(rng: random.Random, good: bool) -> Any:
     if good:
-        build, names = rng.choice([(19044, ["21H2"]), (19045, ["22H2", "Windows 10 22H2"]),
-                                   (22621, ["Windows 11 22H2"]), (22631, ["Windows 11 23H2", "Windows 11"]),
-                                   (26100, ["Windows 11 24H2"]), (18363, ["1909"]), (19041, ["2004"])])
+        build, names = rng.choice(
+            [
+                (19044, ["21H2"]),
+                (19045, ["22H2", "Windows 10 22H2"]),
+                (22621, ["Windows 11 22H2"]),
+                (22631, ["Windows 11 23H2", "Windows 11"]),
+                (26100, ["Windows 11 24H2"]),
+                (18363, ["1909"]),
+                (19041, ["2004"]),
+            ]
+        )
     else:
-        build, names = rng.choice([(17134, ["1803"]), (17763, ["1809"]), (16299, ["1709"]),
-                                   (14393, ["1607"]), (15063, ["1703"])])
+        build, names = rng.choice(
+            [(17134, ["1803"]), (17763, ["1809"]), (16299, ["1709"]), (14393, ["1607"]), (15063, ["1703"])]
+        )
     form = rng.random()
     if form < 0.6:  # most inventories give the full build with a revision
         return f"10.0.{build}.{rng.choice((1, 2, 3, 376, 1000, 2033, 3593, 4291, 4412, 5011))}"
@@ -670,16 +802,32 @@ def _version(rng: random.Random, good: bool) -> Any:
 def _details(rng, good):
     if good:
         return rng.choice([[], [{"detail": "NoUserConsent"}], [{"detail": "FixedDriveNotEncrypted"}]])
-    return [{"detail": rng.choice(["TpmNotAvailable", "TpmNotReady", "WindowsRecoveryEnvironmentNotConfigured",
-                                   "LoggedOnUserNonAdmin", "OsVolumeEncryptionMethodMismatch",
-                                   "NetworkError", "RecoveryKeyBackupFailed"])},
-            *rng.choice([[], [{"detail": "NoUserConsent"}], [{}]])]
+    return [
+        {
+            "detail": rng.choice(
+                [
+                    "TpmNotAvailable",
+                    "TpmNotReady",
+                    "WindowsRecoveryEnvironmentNotConfigured",
+                    "LoggedOnUserNonAdmin",
+                    "OsVolumeEncryptionMethodMismatch",
+                    "NetworkError",
+                    "RecoveryKeyBackupFailed",
+                ]
+            )
+        },
+        *rng.choice([[], [{"detail": "NoUserConsent"}], [{}]]),
+    ]
 
 
 def _keys(rng, good):
     def key(i, kind):
-        return {"key_id": f"{i:08x}-0000-4000-8000-{rng.randrange(16 ** 12):012x}", "volume_type": kind,
-                "created": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00Z"}
+        return {
+            "key_id": f"{i:08x}-0000-4000-8000-{rng.randrange(16**12):012x}",
+            "volume_type": kind,
+            "created": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00Z",
+        }
+
     if good:
         return [key(0, "OperatingSystem")] + [key(i, "FixedData") for i in range(1, rng.randint(1, 3))]
     shape = rng.random()
@@ -693,8 +841,18 @@ def _keys(rng, good):
 def _events(rng, good):
     if good:
         return rng.choice([[{"event_id": 845}], [{"event_id": 768}, {"event_id": 845, "error_code": "0x0"}]])
-    return [rng.choice([{"event_id": 846, "error_code": "0x80072f9a"}, {"event_id": 851, "error_code": "0x80072F9A"},
-                        {"event_id": 858}, {"event_id": 847}, {"event_id": 856}, {}])]
+    return [
+        rng.choice(
+            [
+                {"event_id": 846, "error_code": "0x80072f9a"},
+                {"event_id": 851, "error_code": "0x80072F9A"},
+                {"event_id": 858},
+                {"event_id": 847},
+                {"event_id": 856},
+                {},
+            ]
+        )
+    ]
 
 
 # Device facts: fact name -> (passing raw values, failing raw values); a callable draws a value.
@@ -702,8 +860,10 @@ DEVICE_FACTS: dict[str, tuple[Any, Any]] = {
     "os_version": (lambda r: _version(r, True), lambda r: _version(r, False)),
     "os_edition": (["Enterprise", "Education", "Pro", "enterprise", "ProForWorkstations"], ["Home"]),
     "join_type": (["AzureADJoined", "HybridAzureADJoined", "azureadjoined"], ["AzureADRegistered", "NotJoined"]),
-    "enrollment_type": (["WindowsAzureADJoin", "WindowsCoManagement", "WindowsBulkAzureDomainJoin"],
-                        ["UserEnrollment", "WindowsAutoEnrollment"]),
+    "enrollment_type": (
+        ["WindowsAzureADJoin", "WindowsCoManagement", "WindowsBulkAzureDomainJoin"],
+        ["UserEnrollment", "WindowsAutoEnrollment"],
+    ),
     "user_role": (["Administrator", "StandardUser", "standarduser"], ["StandardUser"]),
     "tpm_present": ([True, "true"], [False]),
     "tpm_version": ([2.0, 2, "2.0", 1.2], [1.0, "1.0"]),
@@ -726,31 +886,51 @@ DEVICE_FACTS: dict[str, tuple[Any, Any]] = {
     "encryption_status_details": (lambda r: _details(r, True), lambda r: _details(r, False)),
     "recovery_keys": (lambda r: _keys(r, True), lambda r: _keys(r, False)),
     "bitlocker_events": (lambda r: _events(r, True), lambda r: _events(r, False)),
-    "installed_updates": (lambda r: [{"kb": "KB4497934"}, {"kb": "KB5034441"}],
-                          lambda r: [{"kb": "KB5034441"}]),
+    "installed_updates": (lambda r: [{"kb": "KB4497934"}, {"kb": "KB5034441"}], lambda r: [{"kb": "KB5034441"}]),
     "rotate_recovery_passwords_status": ([0, 1, 2], [3, 4, 5]),
     "user_has_bitlocker_management_license": ([True], [False]),
     "os_build_revision": ([529, 2033, "4291"], [1, 376]),  # else derived from a four-number version
 }
 # Facts most inventories do not carry: present in a passing device with this probability.
-OPTIONAL = {"encryption_status_details": 0.5, "recovery_keys": 0.7, "bitlocker_events": 0.3,
-            "installed_updates": 0.2, "rotate_recovery_passwords_status": 0.2, "encryption_readiness": 0.5,
-            "enrollment_type": 0.6, "autopilot_enrolled": 0.5, "user_has_bitlocker_management_license": 0.3,
-            "os_build_revision": 0.05}
+OPTIONAL = {
+    "encryption_status_details": 0.5,
+    "recovery_keys": 0.7,
+    "bitlocker_events": 0.3,
+    "installed_updates": 0.2,
+    "rotate_recovery_passwords_status": 0.2,
+    "encryption_readiness": 0.5,
+    "enrollment_type": 0.6,
+    "autopilot_enrolled": 0.5,
+    "user_has_bitlocker_management_license": 0.3,
+    "os_build_revision": 0.05,
+}
 # Action, actor and tenant facts (random devices only).
 OTHER_FACTS: dict[str, list[Any]] = {
     "action.kind": ["RotateKeys", "ReadRecoveryKey", "ReadTenantAttachedKey", "DeleteAzureADObject"],
-    "actor.intune_permissions": [[{"name": "Rotate BitLocker Keys"}], [{"name": "View BitLocker keys"}],
-                                 [{"name": "Wipe"}], []],
+    "actor.intune_permissions": [
+        [{"name": "Rotate BitLocker Keys"}],
+        [{"name": "View BitLocker keys"}],
+        [{"name": "Wipe"}],
+        [],
+    ],
     "actor.entra_permissions": [[{"name": "microsoft.directory/bitlockerKeys/key/read"}], []],
     "actor.configmgr_collection_permissions": [[{"name": "Read BitLocker Recovery Key"}], [{"name": "Read"}]],
     "actor.has_onprem_user": [True, False],
     # Built-in roles grant permissions (the vocabulary's [[grants]], a closed list); a custom role does not.
-    "actor.intune_roles": [[{"name": "Help Desk Operator"}], [{"name": "Read Only Operator"}],
-                           [{"name": " help desk operator"}, {"name": "School Administrator"}],
-                           [{"name": "BitLocker custom role"}], []],
-    "actor.entra_roles": [[{"name": "Cloud Device Administrator"}], [{"name": "Security Operator"}],
-                          [{"name": "Global Administrator"}], [{"name": "Custom directory role"}], []],
+    "actor.intune_roles": [
+        [{"name": "Help Desk Operator"}],
+        [{"name": "Read Only Operator"}],
+        [{"name": " help desk operator"}, {"name": "School Administrator"}],
+        [{"name": "BitLocker custom role"}],
+        [],
+    ],
+    "actor.entra_roles": [
+        [{"name": "Cloud Device Administrator"}],
+        [{"name": "Security Operator"}],
+        [{"name": "Global Administrator"}],
+        [{"name": "Custom directory role"}],
+        [],
+    ],
     "tenant.tenant_attach_configured": [True, False],
     "tenant.configmgr_site_version": [2107, 2203, 2010, "2107"],
     "tenant.configmgr_kb11121541_installed": [True, False],
@@ -810,9 +990,11 @@ def generate(sizes: list[int], seed: int, folder: Path) -> dict[int, Path]:
     try:
         for i in range(max(sizes)):
             kind = makers[i % 3]
-            row = {"id": f"{rng.randrange(16 ** 8):08x}-{i:04x}-4000-8000-{rng.randrange(16 ** 12):012x}",
-                   "deviceName": f"CONTOSO-{rng.choice(('LT', 'DT', 'SF'))}-{i:06d}",
-                   "facts": kind(rng)}
+            row = {
+                "id": f"{rng.randrange(16**8):08x}-{i:04x}-4000-8000-{rng.randrange(16**12):012x}",
+                "deviceName": f"CONTOSO-{rng.choice(('LT', 'DT', 'SF'))}-{i:06d}",
+                "facts": kind(rng),
+            }
             line = json.dumps(row) + "\n"
             for n, handle in handles.items():
                 if i < n:
@@ -825,6 +1007,7 @@ def generate(sizes: list[int], seed: int, folder: Path) -> dict[int, Path]:
 
 # ---------------------------------------------------------------------------------------------
 # One timed run in a fresh process (``--child MODE FILE POLICY``).
+
 
 def _rss_kb(field: str) -> int:
     with open("/proc/self/status") as status:
@@ -844,8 +1027,11 @@ def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
         init_floor(engine.vocabulary)
         convert = (make_converters if mode == "floor" else vocabulary_converters)(engine.vocabulary)
         raw_policy = json.loads(policy.read_text(encoding="utf-8"))["settings"]
-        policy_values = {f"policy.{k}" if "." not in k else k: convert[f"policy.{k}" if "." not in k else k](v)
-                         for k, v in raw_policy.items() if v is not None}
+        policy_values = {
+            f"policy.{k}" if "." not in k else k: convert[f"policy.{k}" if "." not in k else k](v)
+            for k, v in raw_policy.items()
+            if v is not None
+        }
 
         def run():
             return run_floor(path, policy_values, convert, probe)
@@ -855,9 +1041,15 @@ def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
         sink = ShownStream(open(os.devnull, "w", encoding="utf-8")) if mode == "tool-jsonl" else None  # noqa: SIM115
 
         def run():  # as the command runs it: rows decoded by the evaluation, lines encoded from the parts
-            summary = evaluate_fleet(read_fleet(path, decode=False), engine, policy_facts, reader=fleet_device,
-                                     write=write_jsonl(sink) if sink else None, progress=probe,
-                                     encode=json_text if sink else None)
+            summary = evaluate_fleet(
+                read_fleet(path, decode=False),
+                engine,
+                policy_facts,
+                reader=fleet_device,
+                write=write_jsonl(sink) if sink else None,
+                progress=probe,
+                encode=json_text if sink else None,
+            )
             return [[t.counts[s] for s in ("pass", "fail", "unknown", "not_applicable")] for t in summary.rules]
 
     # Live Python objects, sampled every 1,000 rows (sys.getallocatedblocks: cheap, unlike tracemalloc).
@@ -872,6 +1064,7 @@ def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
     blocks_setup = sys.getallocatedblocks()
     if trace:
         import tracemalloc
+
         tracemalloc.start()
     start = time.perf_counter()
     tallies = run()
@@ -879,12 +1072,19 @@ def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
     traced = None
     if trace:
         import tracemalloc
+
         traced = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     memo = getattr(engine, "_explained", None)
-    return {"seconds": seconds, "tallies": tallies, "rss_setup_kb": rss_setup, "rss_peak_kb": _rss_kb("VmHWM"),
-            "traced_peak": traced, "blocks_growth": max(blocks[0] - blocks_setup, 0),
-            "memo": len(memo) if memo is not None and not mode.startswith("floor") else None}
+    return {
+        "seconds": seconds,
+        "tallies": tallies,
+        "rss_setup_kb": rss_setup,
+        "rss_peak_kb": _rss_kb("VmHWM"),
+        "traced_peak": traced,
+        "blocks_growth": max(blocks[0] - blocks_setup, 0),
+        "memo": len(memo) if memo is not None and not mode.startswith("floor") else None,
+    }
 
 
 def run_child(mode: str, path: Path, policy: Path, trace: bool = False) -> dict[str, Any]:
@@ -914,45 +1114,94 @@ def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[i
     for size in sizes:
         for fmt in formats:
             one, many = _median(runs, size, f"cli:{fmt}:1"), _median(runs, size, f"cli:{fmt}:{jobs[-1]}")
-            cpu_one, cpu_many = (statistics.median(r["cpu_seconds"] for r in runs[(size, f"cli:{fmt}:{j}")])
-                                 for j in (1, jobs[-1]))
+            cpu_one, cpu_many = (
+                statistics.median(r["cpu_seconds"] for r in runs[(size, f"cli:{fmt}:{j}")]) for j in (1, jobs[-1])
+            )
             size_bytes = runs[(size, f"cli:{fmt}:1")][0]["report_bytes"]
-            rows.append([f"{size:,}", fmt, f"{one:.2f}", f"{many:.2f}", f"{one / many:.2f}x",
-                         f"{cpu_one:.2f}", f"{cpu_many:.2f}", f"{cpu_many / cpu_one:.2f}x",
-                         f"{size_bytes:,}", f"{size_bytes / size:.1f}"])
-    print(f"\nThe command per format (wall, median): --jobs 1 against --jobs {jobs[-1]}; the report's size "
-          "(jsonl: the fleet document; the device lines go to the null device)")
-    print(_table(["devices", "format", "--jobs 1 s", f"--jobs {jobs[-1]} s", "speed-up", "--jobs 1 CPU s",
-                  f"--jobs {jobs[-1]} CPU s", "CPU ratio", "report bytes", "bytes/device"], rows))
-    print("CPU: user + system seconds of the command and its workers. On a busy machine the wall-time speed-up "
-          "cannot show;\nthe CPU ratio can: near 1.0x, the work spreads over the processes with little added, "
-          f"so on {jobs[-1]} free cores the speed-up\napproaches {jobs[-1]}x less the reading process's share.")
+            rows.append(
+                [
+                    f"{size:,}",
+                    fmt,
+                    f"{one:.2f}",
+                    f"{many:.2f}",
+                    f"{one / many:.2f}x",
+                    f"{cpu_one:.2f}",
+                    f"{cpu_many:.2f}",
+                    f"{cpu_many / cpu_one:.2f}x",
+                    f"{size_bytes:,}",
+                    f"{size_bytes / size:.1f}",
+                ]
+            )
+    print(
+        f"\nThe command per format (wall, median): --jobs 1 against --jobs {jobs[-1]}; the report's size "
+        "(jsonl: the fleet document; the device lines go to the null device)"
+    )
+    print(
+        _table(
+            [
+                "devices",
+                "format",
+                "--jobs 1 s",
+                f"--jobs {jobs[-1]} s",
+                "speed-up",
+                "--jobs 1 CPU s",
+                f"--jobs {jobs[-1]} CPU s",
+                "CPU ratio",
+                "report bytes",
+                "bytes/device",
+            ],
+            rows,
+        )
+    )
+    print(
+        "CPU: user + system seconds of the command and its workers. On a busy machine the wall-time speed-up "
+        "cannot show;\nthe CPU ratio can: near 1.0x, the work spreads over the processes with little added, "
+        f"so on {jobs[-1]} free cores the speed-up\napproaches {jobs[-1]}x less the reading process's share."
+    )
 
 
 def print_flat(runs: dict, mode: str, small: int, big: int, traced: bool) -> None:
     """The goal of flat memory: peak RSS and its growth over start-up, at the smallest and largest size."""
+
     def rss(size):
         return statistics.median(r["rss_peak_kb"] for r in runs[(size, mode)]) / 1024
 
     def growth(size):
         return runs[(size, mode)][0]["rss_peak_kb"] / 1024 - runs[(size, mode)][0]["rss_setup_kb"] / 1024
+
     # "Flat": the growth over the start-up RSS at the big size is within 8 MB or 1.5x of the small size's.
     flat = growth(big) <= max(1.5 * growth(small), growth(small) + 8)
     peaks = ""
     if traced:
-        peaks = (f", tracemalloc peak {runs[(small, mode)][0]['traced_peak'] / 2 ** 20:.1f} -> "
-                 f"{runs[(big, mode)][0]['traced_peak'] / 2 ** 20:.1f} MB")
-    print(f"  peak memory flat from {small:,} to {big:,} devices ({mode}, one process): peak RSS "
-          f"{rss(small):.0f} -> {rss(big):.0f} MB, growth over start-up {growth(small):+.0f} -> "
-          f"{growth(big):+.0f} MB{peaks} -> {'MET' if flat else 'NOT MET'}")
+        peaks = (
+            f", tracemalloc peak {runs[(small, mode)][0]['traced_peak'] / 2**20:.1f} -> "
+            f"{runs[(big, mode)][0]['traced_peak'] / 2**20:.1f} MB"
+        )
+    print(
+        f"  peak memory flat from {small:,} to {big:,} devices ({mode}, one process): peak RSS "
+        f"{rss(small):.0f} -> {rss(big):.0f} MB, growth over start-up {growth(small):+.0f} -> "
+        f"{growth(big):+.0f} MB{peaks} -> {'MET' if flat else 'NOT MET'}"
+    )
 
 
 def run_cli(path: Path, policy: Path, jobs: int, fmt: str = "json") -> dict[str, Any]:
     """The whole command as a subprocess: wall time, the largest RSS of any of its processes, the
     report's size in bytes and, for ``json`` and ``jsonl`` (the fleet document on standard
     output; ``jsonl`` also writes every device's line to the null device), the summary."""
-    cmd = [sys.executable, "-m", "bitlocker_rules", "check", "--fleet", str(path), "--policy", str(policy),
-           "--jobs", str(jobs), "--format", "json" if fmt == "jsonl" else fmt]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bitlocker_rules",
+        "check",
+        "--fleet",
+        str(path),
+        "--policy",
+        str(policy),
+        "--jobs",
+        str(jobs),
+        "--format",
+        "json" if fmt == "jsonl" else fmt,
+    ]
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         report = Path(folder) / f"report.{fmt}"
         if fmt == "jsonl":
@@ -971,8 +1220,13 @@ def run_cli(path: Path, policy: Path, jobs: int, fmt: str = "json") -> dict[str,
         text = out.read()
         size = len(text) if fmt in ("json", "jsonl") else report.stat().st_size
         summary = json.loads(text) if fmt in ("json", "jsonl") else None
-    return {"seconds": seconds, "rss_peak_kb": usage.ru_maxrss, "summary": summary, "report_bytes": size,
-            "cpu_seconds": usage.ru_utime + usage.ru_stime}  # its workers included: they were waited for
+    return {
+        "seconds": seconds,
+        "rss_peak_kb": usage.ru_maxrss,
+        "summary": summary,
+        "report_bytes": size,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }  # its workers included: they were waited for
 
 
 def _env() -> dict[str, str]:
@@ -999,8 +1253,9 @@ def verify(path: Path, policy: Path, limit: int | None = None) -> dict[str, Any]
     ids = [(loaded.id, rule.id) for loaded in engine.rulesets for rule in loaded.rules]
     if [r for _, r in ids] != list(RULE_IDS):
         raise SystemExit(f"the shipped rules changed; the floor covers {RULE_IDS}, the engine has {ids}")
-    if engine.scenarios.declared or {f"scenario.{s}" for loaded in engine.rulesets for r in loaded.rules
-                                     for s in r.scenarios} != set(SCENARIO_FACTS):
+    if engine.scenarios.declared or {
+        f"scenario.{s}" for loaded in engine.rulesets for r in loaded.rules for s in r.scenarios
+    } != set(SCENARIO_FACTS):
         raise SystemExit("the scenarios the rules are about changed; the floor resolves " + ", ".join(SCENARIO_FACTS))
     convert = make_converters(engine.vocabulary)
     policy_values = dict(policy_facts.values)
@@ -1041,9 +1296,16 @@ def verify(path: Path, policy: Path, limit: int | None = None) -> dict[str, Any]
                         mismatches[rule] = mismatches.get(rule, 0) + 1
                         if first is None:
                             first = (number, rule, a, b, row)
-    return {"devices": devices, "value_mismatches": value_mismatch, "rule_mismatches": mismatches,
-            "scenario_mismatches": scenario_mismatch, "first": first, "first_value": first_value,
-            "tallies": tallies, "scenarios": scenarios}
+    return {
+        "devices": devices,
+        "value_mismatches": value_mismatch,
+        "rule_mismatches": mismatches,
+        "scenario_mismatches": scenario_mismatch,
+        "first": first,
+        "first_value": first_value,
+        "tallies": tallies,
+        "scenarios": scenarios,
+    }
 
 
 # Policies the verification also runs the first VARIANT_DEVICES devices with, so that the rules
@@ -1054,53 +1316,106 @@ def verify(path: Path, policy: Path, limit: int | None = None) -> dict[str, Any]
 VARIANT_DEVICES = 3000
 VARIANT_POLICIES: dict[str, dict[str, Any]] = {
     "interactive-startup baseline": {
-        "policy_type": "SecurityBaseline", "require_device_encryption": "Require",
-        "warning_for_other_disk_encryption": "NotConfigured", "allow_standard_user_encryption": "Allow",
-        "os_encryption_method": "XtsAes128", "tpm_startup": "Required", "tpm_startup_pin": "Required",
-        "tpm_startup_key": "Allowed", "tpm_startup_key_and_pin": "Blocked", "block_without_compatible_tpm": "Block",
-        "additional_authentication_at_startup": "Require", "recovery_password_rotation": "AzureADAndHybrid",
-        "os_save_recovery_to_azure_ad": "Enabled", "os_require_recovery_backup_before_enabling": "Required",
-        "os_recovery_password_usage": "Blocked", "fdv_save_recovery_to_azure_ad": "Enabled",
-        "fdv_require_recovery_backup_before_enabling": "Required"},
+        "policy_type": "SecurityBaseline",
+        "require_device_encryption": "Require",
+        "warning_for_other_disk_encryption": "NotConfigured",
+        "allow_standard_user_encryption": "Allow",
+        "os_encryption_method": "XtsAes128",
+        "tpm_startup": "Required",
+        "tpm_startup_pin": "Required",
+        "tpm_startup_key": "Allowed",
+        "tpm_startup_key_and_pin": "Blocked",
+        "block_without_compatible_tpm": "Block",
+        "additional_authentication_at_startup": "Require",
+        "recovery_password_rotation": "AzureADAndHybrid",
+        "os_save_recovery_to_azure_ad": "Enabled",
+        "os_require_recovery_backup_before_enabling": "Required",
+        "os_recovery_password_usage": "Blocked",
+        "fdv_save_recovery_to_azure_ad": "Enabled",
+        "fdv_require_recovery_backup_before_enabling": "Required",
+    },
     "silent baseline with conflicts": {
-        "policy_type": "SecurityBaseline", "require_device_encryption": "NotConfigured",
-        "warning_for_other_disk_encryption": "Block", "allow_standard_user_encryption": "NotConfigured",
-        "tpm_startup": "Required", "tpm_startup_pin": "Allowed", "tpm_startup_key": "Allowed",
-        "tpm_startup_key_and_pin": "Required", "removable_unprotected_write_access": "Block",
-        "additional_authentication_at_startup": "Require", "recovery_password_rotation": "NotConfigured",
-        "os_recovery_password_usage": "Allowed", "os_require_recovery_backup_before_enabling": "Required",
-        "fdv_save_recovery_to_azure_ad": "NotConfigured"},
+        "policy_type": "SecurityBaseline",
+        "require_device_encryption": "NotConfigured",
+        "warning_for_other_disk_encryption": "Block",
+        "allow_standard_user_encryption": "NotConfigured",
+        "tpm_startup": "Required",
+        "tpm_startup_pin": "Allowed",
+        "tpm_startup_key": "Allowed",
+        "tpm_startup_key_and_pin": "Required",
+        "removable_unprotected_write_access": "Block",
+        "additional_authentication_at_startup": "Require",
+        "recovery_password_rotation": "NotConfigured",
+        "os_recovery_password_usage": "Allowed",
+        "os_require_recovery_backup_before_enabling": "Required",
+        "fdv_save_recovery_to_azure_ad": "NotConfigured",
+    },
     "silent with startup PIN and key": {
-        "policy_type": "EndpointProtectionTemplate", "require_device_encryption": "Require",
-        "warning_for_other_disk_encryption": "Block", "allow_standard_user_encryption": "Allow",
-        "tpm_startup": "Allowed", "tpm_startup_pin": "Required", "tpm_startup_key": "Required",
-        "tpm_startup_key_and_pin": "Blocked", "recovery_password_rotation": "AzureADAndHybrid",
-        "os_save_recovery_to_azure_ad": "Enabled", "os_require_recovery_backup_before_enabling": "Required"},
+        "policy_type": "EndpointProtectionTemplate",
+        "require_device_encryption": "Require",
+        "warning_for_other_disk_encryption": "Block",
+        "allow_standard_user_encryption": "Allow",
+        "tpm_startup": "Allowed",
+        "tpm_startup_pin": "Required",
+        "tpm_startup_key": "Required",
+        "tpm_startup_key_and_pin": "Blocked",
+        "recovery_password_rotation": "AzureADAndHybrid",
+        "os_save_recovery_to_azure_ad": "Enabled",
+        "os_require_recovery_backup_before_enabling": "Required",
+    },
     "endpoint security disk encryption": {
-        "policy_type": "EndpointSecurityDiskEncryption", "require_device_encryption": "Require",
-        "warning_for_other_disk_encryption": "Block", "allow_standard_user_encryption": "Allow",
-        "os_encryption_method": "XtsAes256", "tpm_startup": "Blocked", "tpm_startup_pin": "Blocked",
-        "tpm_startup_key": "Blocked", "tpm_startup_key_and_pin": "Blocked",
-        "block_without_compatible_tpm": "NotConfigured", "removable_unprotected_write_access": "Block",
-        "additional_authentication_at_startup": "NotConfigured", "recovery_password_rotation": "AzureAD",
-        "os_save_recovery_to_azure_ad": "NotConfigured", "os_require_recovery_backup_before_enabling": "NotConfigured"},
+        "policy_type": "EndpointSecurityDiskEncryption",
+        "require_device_encryption": "Require",
+        "warning_for_other_disk_encryption": "Block",
+        "allow_standard_user_encryption": "Allow",
+        "os_encryption_method": "XtsAes256",
+        "tpm_startup": "Blocked",
+        "tpm_startup_pin": "Blocked",
+        "tpm_startup_key": "Blocked",
+        "tpm_startup_key_and_pin": "Blocked",
+        "block_without_compatible_tpm": "NotConfigured",
+        "removable_unprotected_write_access": "Block",
+        "additional_authentication_at_startup": "NotConfigured",
+        "recovery_password_rotation": "AzureAD",
+        "os_save_recovery_to_azure_ad": "NotConfigured",
+        "os_require_recovery_backup_before_enabling": "NotConfigured",
+    },
     "security baseline without the warning": {
-        "policy_type": "SecurityBaseline", "require_device_encryption": "Require", "tpm_startup_pin": "Blocked",
-        "tpm_startup_key": "Allowed", "tpm_startup_key_and_pin": "NotConfigured"},
+        "policy_type": "SecurityBaseline",
+        "require_device_encryption": "Require",
+        "tpm_startup_pin": "Blocked",
+        "tpm_startup_key": "Allowed",
+        "tpm_startup_key_and_pin": "NotConfigured",
+    },
     "custom OMA-URI, a method missing": {
-        "policy_type": "CustomOmaUri", "require_device_encryption": "Require",
-        "warning_for_other_disk_encryption": "NotConfigured", "configure_encryption_methods": "Enabled",
-        "os_encryption_method": "XtsAes256", "fixed_encryption_method": "XtsAes256",
-        "preboot_recovery_message_and_url": "Enabled", "preboot_recovery_message_type": "CustomMessage",
-        "preboot_recovery_message": "Call the help desk", "preboot_recovery_url": "",
-        "recovery_password_rotation": "Disabled", "tpm_startup_pin": "Allowed", "tpm_startup_key": "Blocked",
-        "removable_unprotected_write_access": "Block", "additional_authentication_at_startup": "Require"},
+        "policy_type": "CustomOmaUri",
+        "require_device_encryption": "Require",
+        "warning_for_other_disk_encryption": "NotConfigured",
+        "configure_encryption_methods": "Enabled",
+        "os_encryption_method": "XtsAes256",
+        "fixed_encryption_method": "XtsAes256",
+        "preboot_recovery_message_and_url": "Enabled",
+        "preboot_recovery_message_type": "CustomMessage",
+        "preboot_recovery_message": "Call the help desk",
+        "preboot_recovery_url": "",
+        "recovery_password_rotation": "Disabled",
+        "tpm_startup_pin": "Allowed",
+        "tpm_startup_key": "Blocked",
+        "removable_unprotected_write_access": "Block",
+        "additional_authentication_at_startup": "Require",
+    },
     "custom OMA-URI, the message missing": {
-        "policy_type": "CustomOmaUri", "require_device_encryption": "Require",
-        "warning_for_other_disk_encryption": "Block", "configure_encryption_methods": "Enabled",
-        "os_encryption_method": "XtsAes256", "fixed_encryption_method": "XtsAes256",
-        "removable_encryption_method": "AesCbc256", "preboot_recovery_message_and_url": "Enabled",
-        "preboot_recovery_message_type": "CustomUrl", "preboot_recovery_url": "https://aka.ms/recovery"},
+        "policy_type": "CustomOmaUri",
+        "require_device_encryption": "Require",
+        "warning_for_other_disk_encryption": "Block",
+        "configure_encryption_methods": "Enabled",
+        "os_encryption_method": "XtsAes256",
+        "fixed_encryption_method": "XtsAes256",
+        "removable_encryption_method": "AesCbc256",
+        "preboot_recovery_message_and_url": "Enabled",
+        "preboot_recovery_message_type": "CustomUrl",
+        "preboot_recovery_url": "https://aka.ms/recovery",
+    },
     "security baseline, little else": {"policy_type": "SecurityBaseline", "warning_for_other_disk_encryption": "Block"},
     "custom OMA-URI, nothing else": {"policy_type": "CustomOmaUri"},
 }
@@ -1116,29 +1431,38 @@ def write_variant_policies(folder: Path) -> dict[str, Path]:
 
 
 def report_check(label: str, check: dict[str, Any], seconds: float) -> None:
-    print(f"{label} ({seconds:.1f} s): typed values differing from the tool's: {check['value_mismatches']}; "
-          f"scenario facts differing: {check['scenario_mismatches']}; devices x rules with a different verdict: "
-          f"{sum(check['rule_mismatches'].values())}")
-    states = ", ".join(f"{fact.split('.')[1]} in/out/not known {c[True]}/{c[False]}/{c[None]}"
-                       for fact, c in zip(SCENARIO_FACTS, check["scenarios"]))
+    print(
+        f"{label} ({seconds:.1f} s): typed values differing from the tool's: {check['value_mismatches']}; "
+        f"scenario facts differing: {check['scenario_mismatches']}; devices x rules with a different verdict: "
+        f"{sum(check['rule_mismatches'].values())}"
+    )
+    states = ", ".join(
+        f"{fact.split('.')[1]} in/out/not known {c[True]}/{c[False]}/{c[None]}"
+        for fact, c in zip(SCENARIO_FACTS, check["scenarios"])
+    )
     print(f"  scenarios: {states}")
     if check["first_value"]:
         number, differ = check["first_value"]
         print(f"  FIRST VALUE MISMATCH: row {number}: (floor, tool) {differ}")
     if check["first"]:
         number, rule, a, b, row = check["first"]
-        print(f"  FIRST MISMATCH: row {number}, rule {rule}: floor {a}, tool {b}; mismatches per rule "
-              f"{check['rule_mismatches']}\n  row: {json.dumps(row)[:600]}")
+        print(
+            f"  FIRST MISMATCH: row {number}, rule {rule}: floor {a}, tool {b}; mismatches per rule "
+            f"{check['rule_mismatches']}\n  row: {json.dumps(row)[:600]}"
+        )
 
 
 def exercised(tallies: list[list[int]]) -> str:
     shown = {c: sum(1 for t in tallies if t[c]) for c in range(4)}
-    return (f"rules showing each verdict at least once: pass {shown[0]}, fail {shown[1]}, unknown {shown[2]}, "
-            f"n/a {shown[3]} (of {len(tallies)})")
+    return (
+        f"rules showing each verdict at least once: pass {shown[0]}, fail {shown[1]}, unknown {shown[2]}, "
+        f"n/a {shown[3]} (of {len(tallies)})"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Where the tool's time goes (in this process, on the smallest file).
+
 
 def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, float]]:
     """Per-device microseconds of each stage of ``evaluate_fleet``'s default path, each timed alone (best pass)."""
@@ -1174,24 +1498,34 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
     records = [codes.evaluate(row, fleet_device, True, tally) for row in rows]
     stages: list[tuple[str, Callable[[], Any]]] = [
         ("floor: json.loads per line", lambda: _json_lines(path)),
-        ("floor: typing (hand-written converters)", lambda: [typed_device(r["facts"], convert, policy_values)
-                                                            for r in raws]),
+        (
+            "floor: typing (hand-written converters)",
+            lambda: [typed_device(r["facts"], convert, policy_values) for r in raws],
+        ),
         (f"floor: hand-written check of {N_RULES} rules (scenarios included)", lambda: [floor_check(v) for v in typed]),
         ("read_fleet (json.loads + FleetRow)", lambda: list(read_fleet(path))),
         ("typing the row (vocabulary converters)", lambda: [codes.typer.values(r.data) for r in rows]),
         ("policy values + device values", lambda: [{**context.base, **values} for values in own]),
         ("engine.resolved (scenario and derived facts)", lambda: [engine.resolved(v) for v in merged]),
-        ("compiled verdicts of the 8 rulesets on resolved values", lambda: [[r.verdicts(v) for r in rulesets]
-                                                                          for v in resolved]),
+        (
+            "compiled verdicts of the 8 rulesets on resolved values",
+            lambda: [[r.verdicts(v) for r in rulesets] for v in resolved],
+        ),
         ("engine.verdicts (= the two above)", lambda: [engine.verdicts(v) for v in merged]),
-        ("count verdicts, explain failed/unknown (memo warm; resolved values, verdicts included)",
-         lambda: count(False)),
+        (
+            "count verdicts, explain failed/unknown (memo warm; resolved values, verdicts included)",
+            lambda: count(False),
+        ),
         ("the same, memo emptied first", lambda: count(False, cold=True)),
         ("the same + the record's parts (for --jsonl)", lambda: count(True)),
-        ("the JSON line, straight from the parts, masked (for --jsonl)",
-         lambda: [redact(fleet_module.output(r, json_text)) for r in records]),
-        ("evaluate_fleet end to end (= tool)", lambda: evaluate_fleet(read_fleet(path), engine, policy_facts,
-                                                                        reader=fleet_device)),
+        (
+            "the JSON line, straight from the parts, masked (for --jsonl)",
+            lambda: [redact(fleet_module.output(r, json_text)) for r in records],
+        ),
+        (
+            "evaluate_fleet end to end (= tool)",
+            lambda: evaluate_fleet(read_fleet(path), engine, policy_facts, reader=fleet_device),
+        ),
     ]
     results = []
     for name, fn in stages:
@@ -1221,11 +1555,16 @@ def profile(path: Path, policy: Path, limit: int = 25) -> str:
     stats.sort_stats("tottime").print_stats(limit)
     stats.sort_stats("cumulative").print_stats(limit)
     text = out.getvalue().replace(str(ROOT) + os.sep, "").replace(os.path.dirname(os.__file__) + os.sep, "")
-    return "\n".join(line for line in text.splitlines() if (line.strip() and not line.startswith(
-        ("   List reduced", "   Ordered by"))) or line.startswith("   Ordered by"))
+    return "\n".join(
+        line
+        for line in text.splitlines()
+        if (line.strip() and not line.startswith(("   List reduced", "   Ordered by")))
+        or line.startswith("   Ordered by")
+    )
 
 
 # ---------------------------------------------------------------------------------------------
+
 
 def _json_lines(path: Path) -> list[Any]:
     """Each line of a JSON Lines file decoded, read line by line as the command reads it."""
@@ -1247,10 +1586,13 @@ _SPIN = "import time\ns = time.perf_counter()\nx = 0\nfor i in range(8_000_000):
 
 def effective_cores() -> float:
     """How many CPU-bound processes the machine runs at full speed right now (2 = two free cores)."""
+
     def spin(count: int) -> float:
-        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True)
-                 for _ in range(count)]
+        procs = [
+            subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True) for _ in range(count)
+        ]
         return statistics.mean(float(p.communicate()[0]) for p in procs)
+
     alone = min(spin(1) for _ in range(2))
     together = min(spin(2) for _ in range(2))
     return 2 * alone / together
@@ -1268,16 +1610,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=100_000, help="the largest fleet (default 100000)")
     parser.add_argument("--sizes", default="10000,100000", help="fleet sizes to time (default 10000,100000)")
     parser.add_argument("--jobs", type=int, default=1, help="also run the command with --jobs N (default: 1 and 2)")
-    parser.add_argument("--formats", default=",".join(CLI_FORMATS),
-                        help=f"the command's report formats to time (default {','.join(CLI_FORMATS)})")
+    parser.add_argument(
+        "--formats",
+        default=",".join(CLI_FORMATS),
+        help=f"the command's report formats to time (default {','.join(CLI_FORMATS)})",
+    )
     parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     parser.add_argument("--seed", type=int, default=20240521)
     parser.add_argument("--repeat", type=int, default=3, help="runs per row for fleets up to 20000 devices")
     parser.add_argument("--repeat-large", type=int, default=1, help="runs per row for larger fleets")
     parser.add_argument("--no-cli", action="store_true", help="skip the command-line rows")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the tool even within the goal")
-    parser.add_argument("--tracemalloc", action="store_true",
-                        help="also measure the tracemalloc peak of floor and tool per size (untimed runs, ~5x slower)")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="also measure the tracemalloc peak of floor and tool per size (untimed runs, ~5x slower)",
+    )
     parser.add_argument("--child", nargs=3, metavar=("MODE", "FILE", "POLICY"), help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1292,15 +1640,19 @@ def main(argv: list[str] | None = None) -> int:
     policy = args.policy.resolve()
     jobs = sorted({1, args.jobs if args.jobs > 1 else 2})
     started = time.perf_counter()
-    print(f"bench_fleet: Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
-          f"sizes {sizes}; policy {policy.relative_to(ROOT) if policy.is_relative_to(ROOT) else policy}; "
-          f"seed {args.seed}; load average {_load()}")
+    print(
+        f"bench_fleet: Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"sizes {sizes}; policy {policy.relative_to(ROOT) if policy.is_relative_to(ROOT) else policy}; "
+        f"seed {args.seed}; load average {_load()}"
+    )
 
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         t0 = time.perf_counter()
         paths = generate(sizes, args.seed, Path(tmp))
-        print(f"generated {max(sizes)} devices in {time.perf_counter() - t0:.1f} s "
-              f"({paths[max(sizes)].stat().st_size / 2 ** 20:.1f} MB of JSON Lines)")
+        print(
+            f"generated {max(sizes)} devices in {time.perf_counter() - t0:.1f} s "
+            f"({paths[max(sizes)].stat().st_size / 2**20:.1f} MB of JSON Lines)"
+        )
 
         # --- verification (untimed)
         print()
@@ -1308,18 +1660,25 @@ def main(argv: list[str] | None = None) -> int:
         check = verify(paths[max(sizes)], policy)
         codes = [sum(t[c] for t in check["tallies"]) for c in range(4)]
         report_check(f"verification on {check['devices']} devices", check, time.perf_counter() - t0)
-        print(f"  verdicts over all devices x {N_RULES} rules: pass {codes[0]}, fail {codes[1]}, unknown {codes[2]}, "
-              f"n/a {codes[3]}; {exercised(check['tallies'])}")
+        print(
+            f"  verdicts over all devices x {N_RULES} rules: pass {codes[0]}, fail {codes[1]}, unknown {codes[2]}, "
+            f"n/a {codes[3]}; {exercised(check['tallies'])}"
+        )
         checks = [check]
         for name, variant in write_variant_policies(Path(tmp)).items():
             t0 = time.perf_counter()
             checks.append(verify(paths[min(sizes)], variant, VARIANT_DEVICES))
-            report_check(f"  with the policy '{name}', {checks[-1]['devices']} devices", checks[-1],
-                         time.perf_counter() - t0)
+            report_check(
+                f"  with the policy '{name}', {checks[-1]['devices']} devices", checks[-1], time.perf_counter() - t0
+            )
         together = [[sum(c["tallies"][i][code] for c in checks) for code in range(4)] for i in range(N_RULES)]
-        print(f"  all verifications together: {exercised(together)}; never: "
-              + "; ".join(f"{label} {', '.join(RULE_IDS[i] for i in range(N_RULES) if not together[i][code]) or '-'}"
-                          for code, label in enumerate(("pass", "fail", "unknown", "n/a"))))
+        print(
+            f"  all verifications together: {exercised(together)}; never: "
+            + "; ".join(
+                f"{label} {', '.join(RULE_IDS[i] for i in range(N_RULES) if not together[i][code]) or '-'}"
+                for code, label in enumerate(("pass", "fail", "unknown", "n/a"))
+            )
+        )
         disagree = any(c["first"] or c["first_value"] for c in checks)
 
         # --- timing, round-robin, a fresh process per run
@@ -1337,8 +1696,13 @@ def main(argv: list[str] | None = None) -> int:
                         _, fmt, j = mode.split(":")
                         result = run_cli(paths[size], policy, int(j), fmt)
                         summary = result.pop("summary")
-                        result["tallies"] = None if summary is None else [
-                            [r[s] for s in ("pass", "fail", "unknown", "not_applicable")] for r in summary["rules"]]
+                        result["tallies"] = (
+                            None
+                            if summary is None
+                            else [
+                                [r[s] for s in ("pass", "fail", "unknown", "not_applicable")] for r in summary["rules"]
+                            ]
+                        )
                     else:
                         result = run_child(mode, paths[size], policy)
                     runs.setdefault((size, mode), []).append(result)
@@ -1354,15 +1718,27 @@ def main(argv: list[str] | None = None) -> int:
             for result in results:
                 if result["tallies"] is not None and result["tallies"] != first:
                     wrong_counts.append((size, mode))
-        print("per-rule counts of every timed run equal the floor's: "
-              + ("yes" if not wrong_counts else f"NO, differing runs: {sorted(set(wrong_counts))}"))
+        print(
+            "per-rule counts of every timed run equal the floor's: "
+            + ("yes" if not wrong_counts else f"NO, differing runs: {sorted(set(wrong_counts))}")
+        )
 
         cores_after = effective_cores()
-        labels = {"floor": "floor: json.loads + hand typing + hand rules",
-                  "floor-vocab": "floor, typing by vocabulary.parse_value",
-                  "tool": "tool: read_fleet + evaluate_fleet", "tool-jsonl": "tool + write_jsonl(/dev/null)"}
-        labels.update({f"cli:{fmt}:{j}": f"CLI --format {fmt} --jobs {j} (wall)" if fmt != "jsonl"
-                       else f"CLI --format json --jsonl --jobs {j} (wall)" for fmt in formats for j in jobs})
+        labels = {
+            "floor": "floor: json.loads + hand typing + hand rules",
+            "floor-vocab": "floor, typing by vocabulary.parse_value",
+            "tool": "tool: read_fleet + evaluate_fleet",
+            "tool-jsonl": "tool + write_jsonl(/dev/null)",
+        }
+        labels.update(
+            {
+                f"cli:{fmt}:{j}": f"CLI --format {fmt} --jobs {j} (wall)"
+                if fmt != "jsonl"
+                else f"CLI --format json --jsonl --jobs {j} (wall)"
+                for fmt in formats
+                for j in jobs
+            }
+        )
         rows = []
         headline: dict[int, float] = {}
         for size in sizes:
@@ -1378,57 +1754,98 @@ def main(argv: list[str] | None = None) -> int:
                 traced = results[0].get("traced_peak")
                 blocks = results[0].get("blocks_growth")
                 memo = results[0].get("memo")
-                rows.append([
-                    f"{size:,}", labels[mode], len(secs), f"{med:.2f}",
-                    f"{min(secs):.2f}-{max(secs):.2f}" if len(secs) > 1 else "",
-                    f"{size / med:,.0f}", f"{med / floor_s:.2f}x", f"{peak:.0f}",
-                    f"{(peak - setup / 1024):+.0f}" if setup else "",
-                    f"{blocks / 1000:+.0f}k" if blocks is not None else "",
-                    f"{memo:,}" if memo is not None else "",
-                    *([f"{traced / 2 ** 20:.1f}" if traced is not None else ""] if args.tracemalloc else []),
-                ])
+                rows.append(
+                    [
+                        f"{size:,}",
+                        labels[mode],
+                        len(secs),
+                        f"{med:.2f}",
+                        f"{min(secs):.2f}-{max(secs):.2f}" if len(secs) > 1 else "",
+                        f"{size / med:,.0f}",
+                        f"{med / floor_s:.2f}x",
+                        f"{peak:.0f}",
+                        f"{(peak - setup / 1024):+.0f}" if setup else "",
+                        f"{blocks / 1000:+.0f}k" if blocks is not None else "",
+                        f"{memo:,}" if memo is not None else "",
+                        *([f"{traced / 2**20:.1f}" if traced is not None else ""] if args.tracemalloc else []),
+                    ]
+                )
         print()
-        print(_table(["devices", "row", "runs", "median s", "min-max s", "devices/s", "vs floor",
-                      "peak RSS MB", "RSS growth MB", "live blocks growth", "memo entries",
-                      *(["tracemalloc peak MB"] if args.tracemalloc else [])], rows))
-        print("\nRSS growth: peak RSS (VmHWM) minus RSS after loading engine and policy, before the first row. "
-              "Live blocks growth: the most\nPython memory blocks alive (sys.getallocatedblocks, sampled every "
-              "1,000 rows) minus the count before the first row.\nMemo entries: explanations memoised by the "
-              "engine at the end (capped at 50,000). CLI rows: wall time including start-up;\npeak RSS is the "
-              "largest of any one of its processes (wait4 ru_maxrss).")
+        print(
+            _table(
+                [
+                    "devices",
+                    "row",
+                    "runs",
+                    "median s",
+                    "min-max s",
+                    "devices/s",
+                    "vs floor",
+                    "peak RSS MB",
+                    "RSS growth MB",
+                    "live blocks growth",
+                    "memo entries",
+                    *(["tracemalloc peak MB"] if args.tracemalloc else []),
+                ],
+                rows,
+            )
+        )
+        print(
+            "\nRSS growth: peak RSS (VmHWM) minus RSS after loading engine and policy, before the first row. "
+            "Live blocks growth: the most\nPython memory blocks alive (sys.getallocatedblocks, sampled every "
+            "1,000 rows) minus the count before the first row.\nMemo entries: explanations memoised by the "
+            "engine at the end (capped at 50,000). CLI rows: wall time including start-up;\npeak RSS is the "
+            "largest of any one of its processes (wait4 ru_maxrss)."
+        )
 
         if not args.no_cli:
             print_formats(runs, sizes, formats, jobs)
         big, small = max(sizes), min(sizes)
-        print(f"\nEffective cores before / after the timed runs: {cores_before:.1f} / {cores_after:.1f} of "
-              f"{os.cpu_count()} (two CPU-bound processes together vs one alone; below 2, other work shares the "
-              "machine:\nevery row slows, and the --jobs rows cannot scale)")
+        print(
+            f"\nEffective cores before / after the timed runs: {cores_before:.1f} / {cores_after:.1f} of "
+            f"{os.cpu_count()} (two CPU-bound processes together vs one alone; below 2, other work shares the "
+            "machine:\nevery row slows, and the --jobs rows cannot scale)"
+        )
         print("\nGoals:")
         for size in sizes:
             ratio = headline[size]
-            print(f"  tool within {GOAL_RATIO:.0f}x of the floor on one process, {size:,} devices: "
-                  f"{ratio:.2f}x -> {'MET' if ratio <= GOAL_RATIO else 'NOT MET'}")
+            print(
+                f"  tool within {GOAL_RATIO:.0f}x of the floor on one process, {size:,} devices: "
+                f"{ratio:.2f}x -> {'MET' if ratio <= GOAL_RATIO else 'NOT MET'}"
+            )
             jsonl = _median(runs, size, "tool-jsonl") / _median(runs, size, "floor")
-            print(f"  tool + JSON Lines within {JSONL_GOAL_RATIO}x of the floor, {size:,} devices: {jsonl:.2f}x -> "
-                  f"{'MET' if jsonl <= JSONL_GOAL_RATIO else 'NOT MET'}")
+            print(
+                f"  tool + JSON Lines within {JSONL_GOAL_RATIO}x of the floor, {size:,} devices: {jsonl:.2f}x -> "
+                f"{'MET' if jsonl <= JSONL_GOAL_RATIO else 'NOT MET'}"
+            )
             if not args.no_cli:
                 for fmt in formats:
                     speedup = _median(runs, size, f"cli:{fmt}:1") / _median(runs, size, f"cli:{fmt}:{jobs[-1]}")
-                    print(f"  --jobs {jobs[-1]} at least {JOBS_GOAL_SPEEDUP}x faster than --jobs 1, --format {fmt}, "
-                          f"{size:,} devices: {speedup:.2f}x -> {'MET' if speedup >= JOBS_GOAL_SPEEDUP else 'NOT MET'}"
-                          " (needs two free cores)")
+                    print(
+                        f"  --jobs {jobs[-1]} at least {JOBS_GOAL_SPEEDUP}x faster than --jobs 1, --format {fmt}, "
+                        f"{size:,} devices: {speedup:.2f}x -> {'MET' if speedup >= JOBS_GOAL_SPEEDUP else 'NOT MET'}"
+                        " (needs two free cores)"
+                    )
         if big != small:
             for mode in ("tool", "tool-jsonl"):
                 print_flat(runs, mode, small, big, args.tracemalloc and mode == "tool")
 
         # --- where the time goes
-        print(f"\nWhere the tool's time goes ({small:,} devices, in this process, each stage alone; "
-              "best of up to 3 passes):")
+        print(
+            f"\nWhere the tool's time goes ({small:,} devices, in this process, each stage alone; "
+            "best of up to 3 passes):"
+        )
         stages = breakdown(paths[small], policy)
         total = dict(stages)["evaluate_fleet end to end (= tool)"]
-        print(_table(["stage", "us/device", "share of tool"],
-                     [[name, f"{us:.1f}", f"{us / total:.0%}" if not name.startswith("floor") else ""]
-                      for name, us in stages]))
+        print(
+            _table(
+                ["stage", "us/device", "share of tool"],
+                [
+                    [name, f"{us:.1f}", f"{us / total:.0%}" if not name.startswith("floor") else ""]
+                    for name, us in stages
+                ],
+            )
+        )
         if args.profile or any(r > GOAL_RATIO for r in headline.values()):
             print(f"\ncProfile of evaluate_fleet on {small:,} devices (tool over the goal, or --profile):")
             print(profile(paths[small], policy))

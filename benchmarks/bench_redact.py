@@ -41,7 +41,7 @@ _ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 def _password(rng: random.Random) -> tuple[str, str]:
     """A password in a random spelling, and its 48 ASCII digits."""
-    groups = [f"{rng.randrange(10 ** 6):06d}" for _ in range(8)]
+    groups = [f"{rng.randrange(10**6):06d}" for _ in range(8)]
     spelling = rng.choice(["-", "", " ", "\u2013", "arabic", "\\u002d"])
     text = "-".join(groups).translate(_ARABIC) if spelling == "arabic" else spelling.join(groups)
     return text, "".join(groups)
@@ -49,7 +49,7 @@ def _password(rng: random.Random) -> tuple[str, str]:
 
 def _count(rng: random.Random) -> int:
     """A six-digit count that is no block of a password (a multiple of 11 is one in eleven)."""
-    count = rng.randrange(10 ** 5, 10 ** 6)
+    count = rng.randrange(10**5, 10**6)
     return count if count % 11 else count + 1
 
 
@@ -63,22 +63,57 @@ def _filled(line, size: int, rng: random.Random) -> str:
 
 def _texts(size: int, rng: random.Random) -> dict[str, str]:
     return {
-        "ASCII report lines": _filled(lambda r: f"  - device PC-{r.randrange(10**4):04d} build 10.0.19045."
-                                                f"{r.randrange(5000)} TPM 2.0: {r.choice(['pass', 'fail'])}\n",
-                                      size, rng),
-        "fleet JSON Lines": _filled(lambda r: json.dumps({
-            "row": r.randrange(10**5), "device": f"PC-{r.randrange(10**4)}",
-            "summary": {"pass": r.randrange(70), "fail": r.randrange(7)},
-            "results": [{"rule": "SE-05", "status": "fail"}]}) + "\n", size, rng),
-        "HTML report": _filled(lambda r: f"<tr><td><code>device.<wbr>os_<wbr>version</code></td><td>&#x27;PC&#x27; "
-                                         f"&amp; 10.0.{r.randrange(20000, 23000)}</td></tr>\n", size, rng),
-        "JSON with escapes": _filled(lambda r: json.dumps({"source": f"C:\\exports\\pc{r.randrange(999)}.json",
-                                                           "text": "line one\nline two"}) + ",\n", size, rng),
-        "fleet table rows, six-digit counts": _filled(lambda r: f"SE-{r.randrange(100):02d}  error  " + "  ".join(
-            str(_count(r)) for _ in range(4)) + "  The TPM is ready for use\n", size, rng),
+        "ASCII report lines": _filled(
+            lambda r: (
+                f"  - device PC-{r.randrange(10**4):04d} build 10.0.19045."
+                f"{r.randrange(5000)} TPM 2.0: {r.choice(['pass', 'fail'])}\n"
+            ),
+            size,
+            rng,
+        ),
+        "fleet JSON Lines": _filled(
+            lambda r: (
+                json.dumps(
+                    {
+                        "row": r.randrange(10**5),
+                        "device": f"PC-{r.randrange(10**4)}",
+                        "summary": {"pass": r.randrange(70), "fail": r.randrange(7)},
+                        "results": [{"rule": "SE-05", "status": "fail"}],
+                    }
+                )
+                + "\n"
+            ),
+            size,
+            rng,
+        ),
+        "HTML report": _filled(
+            lambda r: (
+                f"<tr><td><code>device.<wbr>os_<wbr>version</code></td><td>&#x27;PC&#x27; "
+                f"&amp; 10.0.{r.randrange(20000, 23000)}</td></tr>\n"
+            ),
+            size,
+            rng,
+        ),
+        "JSON with escapes": _filled(
+            lambda r: (
+                json.dumps({"source": f"C:\\exports\\pc{r.randrange(999)}.json", "text": "line one\nline two"}) + ",\n"
+            ),
+            size,
+            rng,
+        ),
+        "fleet table rows, six-digit counts": _filled(
+            lambda r: (
+                f"SE-{r.randrange(100):02d}  error  "
+                + "  ".join(str(_count(r)) for _ in range(4))
+                + "  The TPM is ready for use\n"
+            ),
+            size,
+            rng,
+        ),
         "Japanese": _filled(lambda r: "デバイス名 ポリシーの設定 暗号化 ", size, rng),
-        "Arabic, Arabic-Indic digits": _filled(lambda r: f"جهاز {r.randrange(999):03d} سياسة ".translate(_ARABIC),
-                                               size, rng),
+        "Arabic, Arabic-Indic digits": _filled(
+            lambda r: f"جهاز {r.randrange(999):03d} سياسة ".translate(_ARABIC), size, rng
+        ),
     }
 
 
@@ -91,7 +126,7 @@ def _planted(text: str, rng: random.Random, count: int = 100) -> tuple[str, list
         digits.append(plain)
         last = cut + len(password) + 2
     pieces.append(text[last:])
-    return "".join(pieces)[:len(text)], digits
+    return "".join(pieces)[: len(text)], digits
 
 
 def _floor(text: str) -> bool:
@@ -125,8 +160,12 @@ def main() -> int:
             print(f"WRONG: {name}: {len(kept)} passwords kept, or the text without one changed")
             wrong += 1
         cases += [(f"{name}, none", text), (f"{name}, 100 passwords", planted)]
-    rows = {"redact": redact, "pre-check only": _may_hold_password, "floor (translate + in)": _floor,
-            "previous pattern (reference)": lambda text: _PREVIOUS.sub(SECRET_MASK, text)}
+    rows = {
+        "redact": redact,
+        "pre-check only": _may_hold_password,
+        "floor (translate + in)": _floor,
+        "previous pattern (reference)": lambda text: _PREVIOUS.sub(SECRET_MASK, text),
+    }
     timings = {(case, row): [] for case, _ in cases for row in rows}
     for _ in range(args.repeat):  # round-robin, so machine drift spreads over every row
         for case, text in cases:

@@ -83,17 +83,24 @@ KEY = "policy.tpm_startup_key"
 KEY_PIN = "policy.tpm_startup_key_and_pin"
 SCENARIO = "scenario.silent_enablement"
 FACTS = (RDE, WARN, ROLE, OS, JOIN, TPM_PRESENT, TPM_VERSION, FIRMWARE, ASUE, STARTUP, PIN, KEY, KEY_PIN)
-RULE_IDS = ("SE-00", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08", "SE-09",
-            "SE-10", "SE-11")
+RULE_IDS = ("SE-00", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08", "SE-09", "SE-10", "SE-11")
 N_RULES = len(RULE_IDS)
 
 # ---------------------------------------------------------------------------------------------
 # Seeded device generation (raw values as the JSON inputs carry them, several spellings).
 
-OS_LOW = ["1607", "1703", "1709", 16299, "10.0.15063.0"]           # before 1803
-OS_MID = ["1803", "10.0.17134.1304", 17134]                       # 1803 up to (not incl.) 1809
-OS_HIGH = ["1809", "1909", "21H2", "10.0.19045.4291", 22631, "Windows 11", "10.0.26100.1742",
-           "Windows 11 23H2"]                                     # 1809 and later
+OS_LOW = ["1607", "1703", "1709", 16299, "10.0.15063.0"]  # before 1803
+OS_MID = ["1803", "10.0.17134.1304", 17134]  # 1803 up to (not incl.) 1809
+OS_HIGH = [
+    "1809",
+    "1909",
+    "21H2",
+    "10.0.19045.4291",
+    22631,
+    "Windows 11",
+    "10.0.26100.1742",
+    "Windows 11 23H2",
+]  # 1809 and later
 PASS_VALUES: dict[str, list[Any]] = {
     RDE: ["Require", "require"],
     WARN: ["Block"],
@@ -134,23 +141,23 @@ SCENARIO_VALUES = [True, True, True, "true", False]
 def _passing(rng: random.Random) -> dict[str, Any]:
     raw = {f: rng.choice(PASS_VALUES[f]) for f in FACTS}
     if raw[ROLE] == "Administrator" and rng.random() < 0.3:
-        raw[OS] = rng.choice(OS_MID)       # administrators pass from 1803 on
+        raw[OS] = rng.choice(OS_MID)  # administrators pass from 1803 on
         if rng.random() < 0.5:
-            raw[ASUE] = "NotConfigured"    # SE-07 does not apply to a known administrator
+            raw[ASUE] = "NotConfigured"  # SE-07 does not apply to a known administrator
     if raw[OS] in OS_HIGH and rng.random() < 0.1:
-        raw[ROLE] = None                   # role unknown: both role rules may apply; 1809+ passes
+        raw[ROLE] = None  # role unknown: both role rules may apply; 1809+ passes
     return raw
 
 
 def _near_miss(rng: random.Random) -> dict[str, Any]:
     raw = _passing(rng)
     if raw[ASUE] != "Allow":
-        raw[ASUE] = "Allow"                # so that changing the role cannot make SE-07 a second miss
+        raw[ASUE] = "Allow"  # so that changing the role cannot make SE-07 a second miss
     fact = rng.choice(FACTS)
     if rng.random() < 0.25:
-        raw[fact] = None                   # one fact missing
+        raw[fact] = None  # one fact missing
     elif fact == ROLE:
-        raw[OS] = rng.choice(OS_MID)       # an administrator on 1803 passes; a standard user not
+        raw[OS] = rng.choice(OS_MID)  # an administrator on 1803 passes; a standard user not
         raw[ROLE] = "StandardUser"
     elif fact == OS:
         raw[OS] = rng.choice(OS_LOW + (OS_MID if raw[ROLE] != "Administrator" else []))
@@ -211,8 +218,9 @@ def floor_scenario(f: Mapping[str, Any]) -> bool | None:
         warn = f.get(WARN)
         if warn == "Block":
             scenario = True
-        elif warn is not None and (f.get(PIN) == "Required" or f.get(KEY) == "Required"
-                                   or f.get(KEY_PIN) == "Required"):
+        elif warn is not None and (
+            f.get(PIN) == "Required" or f.get(KEY) == "Required" or f.get(KEY_PIN) == "Required"
+        ):
             scenario = False
     return scenario
 
@@ -300,17 +308,21 @@ def floor_ready(f: Mapping[str, Any]) -> bool:
     pin, key, key_pin = get(PIN), get(KEY), get(KEY_PIN)
     if scenario is False:
         return True
-    if scenario is None and warn is not None and warn != "Block" and (
-            pin == "Required" or key == "Required" or key_pin == "Required"):
-        return True    # interactive startup inferred: silent enablement is out of scope
+    if (
+        scenario is None
+        and warn is not None
+        and warn != "Block"
+        and (pin == "Required" or key == "Required" or key_pin == "Required")
+    ):
+        return True  # interactive startup inferred: silent enablement is out of scope
     if get(RDE) != "Require" or warn != "Block":
         return False
     os_version = get(OS)
     if os_version is None:
-        return False   # whatever the role, a role rule applies (or may) and needs the version
+        return False  # whatever the role, a role rule applies (or may) and needs the version
     role = get(ROLE)
     if os_version < (V1803 if role == "Administrator" else V1809):
-        return False   # role missing: both role rules may apply, so 1809 is needed
+        return False  # role missing: both role rules may apply, so 1809 is needed
     if get(JOIN) not in JOINED or get(TPM_PRESENT) is not True or get(FIRMWARE) != "UEFI":
         return False
     version = get(TPM_VERSION)
@@ -318,8 +330,9 @@ def floor_ready(f: Mapping[str, Any]) -> bool:
         return False
     if (role != "Administrator" and get(ASUE) != "Allow") or get(STARTUP) not in TPM_STARTUP_OK:
         return False
-    return not (pin is None or pin == "Required" or key is None or key == "Required"
-                or key_pin is None or key_pin == "Required")
+    return not (
+        pin is None or pin == "Required" or key is None or key == "Required" or key_pin is None or key_pin == "Required"
+    )
 
 
 def ready_from_codes(codes: tuple[int, ...]) -> bool:
@@ -342,18 +355,18 @@ def floor_decision(f: Mapping[str, Any]) -> bool | None:
         if warn == "Block":
             scenario = True
         elif warn is not None and (pin == "Required" or key == "Required" or key_pin == "Required"):
-            return True    # interactive startup inferred: silent enablement is out of scope
+            return True  # interactive startup inferred: silent enablement is out of scope
     elif scenario is False:
         return True
     sure = scenario is True
     unknown = False
     rde = get(RDE)
-    if rde != "Require":                                     # SE-00
+    if rde != "Require":  # SE-00
         if sure and rde is not None:
             return False
         unknown = True
     role, os_version = get(ROLE), get(OS)
-    for needed, minimum in (("Administrator", V1803), ("StandardUser", V1809)):   # SE-01, SE-02
+    for needed, minimum in (("Administrator", V1803), ("StandardUser", V1809)):  # SE-01, SE-02
         if role is None or role == needed:
             if os_version is None:
                 unknown = True
@@ -362,38 +375,38 @@ def floor_decision(f: Mapping[str, Any]) -> bool | None:
                     return False
                 unknown = True
     join = get(JOIN)
-    if join not in JOINED:                                   # SE-03
+    if join not in JOINED:  # SE-03
         if sure and join is not None:
             return False
         unknown = True
     present, version = get(TPM_PRESENT), get(TPM_VERSION)
-    if present is False or (version is not None and not version >= 1.2):   # SE-04
+    if present is False or (version is not None and not version >= 1.2):  # SE-04
         if sure:
             return False
         unknown = True
     elif present is None or version is None:
         unknown = True
     firmware = get(FIRMWARE)
-    if firmware != "UEFI":                                   # SE-05
+    if firmware != "UEFI":  # SE-05
         if sure and firmware is not None:
             return False
         unknown = True
-    if warn != "Block":                                      # SE-06
+    if warn != "Block":  # SE-06
         if sure and warn is not None:
             return False
         unknown = True
-    if role != "Administrator":                              # SE-07
+    if role != "Administrator":  # SE-07
         asue = get(ASUE)
         if asue != "Allow":
             if sure and role is not None and asue is not None:
                 return False
             unknown = True
     startup = get(STARTUP)
-    if startup not in TPM_STARTUP_OK:                        # SE-08
+    if startup not in TPM_STARTUP_OK:  # SE-08
         if sure and startup is not None:
             return False
         unknown = True
-    for setting in (pin, key, key_pin):                      # SE-09, SE-10, SE-11
+    for setting in (pin, key, key_pin):  # SE-09, SE-10, SE-11
         if setting is None or setting == "Required":
             if sure and setting is not None:
                 return False
@@ -418,14 +431,22 @@ class Bench:
 
     clock: Callable[[], float] = time.perf_counter  # --clock cpu: time.process_time
 
-    def __init__(self, name: str, workload: str, floor: str, setup_ms: float,
-                 per_device: Callable[[Any], Any] | None = None,
-                 batch: Callable[[list], list] | None = None, mode: str = "per call",
-                 devices: list | None = None, unwrap: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        workload: str,
+        floor: str,
+        setup_ms: float,
+        per_device: Callable[[Any], Any] | None = None,
+        batch: Callable[[list], list] | None = None,
+        mode: str = "per call",
+        devices: list | None = None,
+        unwrap: Callable[[Any], Any] | None = None,
+    ) -> None:
         self.name, self.workload, self.floor, self.setup_ms = name, workload, floor, setup_ms
         self.per_device, self.batch, self.mode = per_device, batch, mode
         self.devices = devices  # an engine-specific view of the devices, else the shared one
-        self.unwrap = unwrap    # what of a result is checked (untimed), e.g. the one ruleset's codes
+        self.unwrap = unwrap  # what of a result is checked (untimed), e.g. the one ruleset's codes
         self.times: list[float] = []
         self.results: list | None = None
         self.mismatches: int | None = None
@@ -465,10 +486,22 @@ def version_long(v: WindowsVersion) -> int:
 
 
 # Short input names for the peers; the typed values are renamed and adapted per call.
-PEER_NAMES = {RDE: "rde", WARN: "warn", ROLE: "role", OS: "os", JOIN: "join",
-              TPM_PRESENT: "tpm_present", TPM_VERSION: "tpm_version", FIRMWARE: "firmware",
-              ASUE: "asue", STARTUP: "startup", PIN: "pin", KEY: "key", KEY_PIN: "key_pin",
-              SCENARIO: "scenario"}
+PEER_NAMES = {
+    RDE: "rde",
+    WARN: "warn",
+    ROLE: "role",
+    OS: "os",
+    JOIN: "join",
+    TPM_PRESENT: "tpm_present",
+    TPM_VERSION: "tpm_version",
+    FIRMWARE: "firmware",
+    ASUE: "asue",
+    STARTUP: "startup",
+    PIN: "pin",
+    KEY: "key",
+    KEY_PIN: "key_pin",
+    SCENARIO: "scenario",
+}
 
 # Each peer encodes floor_ready: out of scope (the scenario given false, or interactive startup
 # inferred) is ready; otherwise every rule must pass.
@@ -551,15 +584,20 @@ def _cedar_request(f: Mapping[str, Any], items=_PEER_ITEMS) -> dict[str, Any]:
         context["os"] = version_long(context["os"])
     if "tpm_version" in context:  # Cedar has no float: decimal extension, at most 4 digits
         context["tpm_version"] = {"__extn": {"fn": "decimal", "arg": f"{context['tpm_version']:.4f}"}}
-    return {"principal": 'Device::"device"', "action": 'Action::"enableSilently"',
-            "resource": 'Policy::"policy"', "context": context}
+    return {
+        "principal": 'Device::"device"',
+        "action": 'Action::"enableSilently"',
+        "resource": 'Policy::"policy"',
+        "context": context,
+    }
 
 
 def cedarpy_benches() -> list[Bench]:
     import cedarpy
 
     (policies, entities), setup = _timed_setup(
-        lambda: (cedarpy.PolicySet.from_str(CEDAR_POLICY), cedarpy.Entities.from_json_str("[]")))
+        lambda: (cedarpy.PolicySet.from_str(CEDAR_POLICY), cedarpy.Entities.from_json_str("[]"))
+    )
     is_authorized, is_authorized_batch = cedarpy.is_authorized, cedarpy.is_authorized_batch
 
     def decide(f: Mapping[str, Any]) -> bool:
@@ -574,8 +612,9 @@ def cedarpy_benches() -> list[Bench]:
 
     return [
         Bench("cedarpy is_authorized", "1 decision", "ready", setup, decide),
-        Bench("cedarpy is_authorized_batch", "1 decision", "ready", setup, batch=decide_all,
-              mode="batch: 1 call, all N"),
+        Bench(
+            "cedarpy is_authorized_batch", "1 decision", "ready", setup, batch=decide_all, mode="batch: 1 call, all N"
+        ),
     ]
 
 
@@ -702,8 +741,7 @@ def check_codes(bench: Bench, expected: list[tuple[int, ...]], devices: list) ->
     bench.mismatches = sum(per_rule.values())
     if first is not None:
         index, rule, got, want = first
-        print(f"\nBUG? {bench.name}: first mismatch on device #{index}, rule {rule}: "
-              f"got {got}, floor says {want}")
+        print(f"\nBUG? {bench.name}: first mismatch on device #{index}, rule {rule}: got {got}, floor says {want}")
         print("  device:", {k: str(v) for k, v in devices[index].items()})
         print("  per rule:", dict(per_rule))
     return dict(per_rule)
@@ -715,20 +753,27 @@ def check_scenario(bench: Bench, expected: list[bool | None], devices: list) -> 
     bench.mismatches = len(wrong)
     if wrong:
         index = wrong[0]
-        print(f"\nBUG? {bench.name}: {len(wrong)} mismatches; first on device #{index}: "
-              f"{SCENARIO} {bench.results[index]}, floor says {expected[index]}")
+        print(
+            f"\nBUG? {bench.name}: {len(wrong)} mismatches; first on device #{index}: "
+            f"{SCENARIO} {bench.results[index]}, floor says {expected[index]}"
+        )
         print("  device:", {k: str(v) for k, v in devices[index].items()})
 
 
 def check_ready(bench: Bench, expected: list[bool | None], devices: list) -> None:
     """Each result against the floor's (a yes-or-no one as a bool, a three-valued one as it is)."""
-    wrong = [i for i, (g, w) in enumerate(zip(bench.results, expected))
-             if (g is not w if bench.floor == "decision" else bool(g) != w)]
+    wrong = [
+        i
+        for i, (g, w) in enumerate(zip(bench.results, expected))
+        if (g is not w if bench.floor == "decision" else bool(g) != w)
+    ]
     bench.mismatches = len(wrong)
     if wrong:
         index = wrong[0]
-        print(f"\n{bench.name}: {len(wrong)} mismatches; first on device #{index}: "
-              f"got {bench.results[index]}, floor says {expected[index]}")
+        print(
+            f"\n{bench.name}: {len(wrong)} mismatches; first on device #{index}: "
+            f"got {bench.results[index]}, floor says {expected[index]}"
+        )
         print("  device:", {k: str(v) for k, v in devices[index].items()})
 
 
@@ -745,16 +790,27 @@ def time_cli(runs: int) -> dict[str, Any]:
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    check = [sys.executable, "-m", "bitlocker_rules", "check", "--rules", "silent_enablement",
-             "--policy", "examples/policy-silent.json", "--device", "examples/device-ready.json"]
+    check = [
+        sys.executable,
+        "-m",
+        "bitlocker_rules",
+        "check",
+        "--rules",
+        "silent_enablement",
+        "--policy",
+        "examples/policy-silent.json",
+        "--device",
+        "examples/device-ready.json",
+    ]
     bare = [sys.executable, "-c", "pass"]
-    figures: dict[str, Any] = {"command": " ".join(["python", *check[1:]]),
-                               "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", "")}
+    figures: dict[str, Any] = {
+        "command": " ".join(["python", *check[1:]]),
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
+    }
     with tempfile.TemporaryDirectory(prefix="bitlocker-rules-pyc-") as cache:
         cached = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
         cached["PYTHONPYCACHEPREFIX"] = cache
-        variants = (("check", check, env), ("check, bytecode cached", check, cached),
-                    ("python -c pass", bare, env))
+        variants = (("check", check, env), ("check, bytecode cached", check, cached), ("python -c pass", bare, env))
         for label, argv, run_env in variants:
             times, codes = [], set()
             for i in range(runs + 1):
@@ -763,12 +819,15 @@ def time_cli(runs: int) -> dict[str, Any]:
                 elapsed = time.perf_counter() - start
                 codes.add(done.returncode)
                 if done.returncode not in (0, 1):
-                    raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: "
-                                       f"{done.stderr.decode()[-2000:]}")
+                    raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-2000:]}")
                 if i:
                     times.append(elapsed)
-            figures[label] = {"median_ms": statistics.median(times) * 1000, "min_ms": min(times) * 1000,
-                              "max_ms": max(times) * 1000, "exit_codes": sorted(codes)}
+            figures[label] = {
+                "median_ms": statistics.median(times) * 1000,
+                "min_ms": min(times) * 1000,
+                "max_ms": max(times) * 1000,
+                "exit_codes": sorted(codes),
+            }
     return figures
 
 
@@ -785,9 +844,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-interpreter", action="store_true", help="skip the (slow) interpreter row")
     parser.add_argument("--no-peers", action="store_true", help="skip rule-engine, cedarpy and regopy")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="time with time.perf_counter (wall) or time.process_time (this process's CPU "
-                             "time: steadier on a machine other work shares)")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time with time.perf_counter (wall) or time.process_time (this process's CPU "
+        "time: steadier on a machine other work shares)",
+    )
     args = parser.parse_args(argv)
     Bench.clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
@@ -808,7 +871,7 @@ def main(argv: list[str] | None = None) -> int:
     facts = [Facts(d) for d in devices]
     devices = [f.table for f in facts]
     gen_s = time.perf_counter() - start
-    resolved = [engine.resolved(d) for d in devices]   # for the rows that time only the verdicts
+    resolved = [engine.resolved(d) for d in devices]  # for the rows that time only the verdicts
     proxied = [MappingProxyType(d) for d in resolved]
 
     verdicts, engine_verdicts, resolve = loaded.verdicts, engine.verdicts, engine.resolved
@@ -825,32 +888,71 @@ def main(argv: list[str] | None = None) -> int:
     label = f"{N_RULES} verdicts"
     benches = [
         Bench("python hand-written (floor)", label, "verdicts", 0.0, floor_verdicts),
-        Bench("bitlocker-rules engine.verdicts (resolve + compiled)", label, "verdicts", load_ms,
-              engine_verdicts, unwrap=lambda codes: codes[0]),
-        Bench("engine.resolved only: scenarios + derived facts (extra)", "resolve", "scenario", load_ms,
-              resolve, unwrap=lambda values: values.get(SCENARIO)),
-        Bench("compiled verdicts only, values resolved beforehand (extra)", label, "verdicts", load_ms,
-              verdicts, devices=resolved),
-        Bench("compiled only, over a Facts.values proxy (extra)", label, "verdicts",
-              load_ms, verdicts, devices=proxied),
-        Bench("engine.verdicts, scenario declared as by --rules (extra)", label, "declared", declaring_ms,
-              declaring.verdicts, unwrap=lambda codes: codes[0]),
+        Bench(
+            "bitlocker-rules engine.verdicts (resolve + compiled)",
+            label,
+            "verdicts",
+            load_ms,
+            engine_verdicts,
+            unwrap=lambda codes: codes[0],
+        ),
+        Bench(
+            "engine.resolved only: scenarios + derived facts (extra)",
+            "resolve",
+            "scenario",
+            load_ms,
+            resolve,
+            unwrap=lambda values: values.get(SCENARIO),
+        ),
+        Bench(
+            "compiled verdicts only, values resolved beforehand (extra)",
+            label,
+            "verdicts",
+            load_ms,
+            verdicts,
+            devices=resolved,
+        ),
+        Bench(
+            "compiled only, over a Facts.values proxy (extra)", label, "verdicts", load_ms, verdicts, devices=proxied
+        ),
+        Bench(
+            "engine.verdicts, scenario declared as by --rules (extra)",
+            label,
+            "declared",
+            declaring_ms,
+            declaring.verdicts,
+            unwrap=lambda codes: codes[0],
+        ),
     ]
     if not args.no_interpreter:
-        benches.append(Bench(f"bitlocker-rules interpreter (resolve + .verdict x{N_RULES})", label, "verdicts",
-                             load_ms, interpret))
-    passes_ms = _timed_setup(lambda: engine.passes(facts[0]))[1]   # compiles the decision function
+        benches.append(
+            Bench(f"bitlocker-rules interpreter (resolve + .verdict x{N_RULES})", label, "verdicts", load_ms, interpret)
+        )
+    passes_ms = _timed_setup(lambda: engine.passes(facts[0]))[1]  # compiles the decision function
     decide_ms = _timed_setup(lambda: engine.decide(facts[0]))[1]
     benches += [
         Bench("python hand-written, combined (floor)", "1 decision", "ready", 0.0, floor_ready),
         Bench("bitlocker-rules compiled -> combined", "1 decision", "ready", load_ms, compiled_ready),
-        Bench("bitlocker-rules engine.passes (stops at the first rule not passing)", "1 decision", "ready",
-              load_ms + passes_ms, engine.passes, devices=facts),
-        Bench("python hand-written, pass/fail/unknown (floor)", "1 decision, 3-valued", "decision", 0.0,
-              floor_decision),
-        Bench("bitlocker-rules engine.decide (stops at the first failing rule)", "1 decision, 3-valued",
-              "decision", load_ms + decide_ms, engine.decide, devices=facts,
-              unwrap=lambda decision: DECIDED[decision.status]),
+        Bench(
+            "bitlocker-rules engine.passes (stops at the first rule not passing)",
+            "1 decision",
+            "ready",
+            load_ms + passes_ms,
+            engine.passes,
+            devices=facts,
+        ),
+        Bench(
+            "python hand-written, pass/fail/unknown (floor)", "1 decision, 3-valued", "decision", 0.0, floor_decision
+        ),
+        Bench(
+            "bitlocker-rules engine.decide (stops at the first failing rule)",
+            "1 decision, 3-valued",
+            "decision",
+            load_ms + decide_ms,
+            engine.decide,
+            devices=facts,
+            unwrap=lambda decision: DECIDED[decision.status],
+        ),
     ]
     missing_peers = []
     for label, build in () if args.no_peers else PEERS:
@@ -861,9 +963,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         benches.extend(built if isinstance(built, list) else [built])
 
-    print(f"bitlocker-rules silent_enablement benchmark: {args.devices} devices (seed {args.seed}), "
-          f"median of {args.repeat}; Python {platform.python_version()} on {platform.machine()}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"bitlocker-rules silent_enablement benchmark: {args.devices} devices (seed {args.seed}), "
+        f"median of {args.repeat}; Python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"generation and typing {gen_s:.2f} s (untimed); Engine.load {load_ms:.1f} ms")
 
     # --- timing, interleaved so that machine drift spreads over every engine
@@ -878,8 +982,9 @@ def main(argv: list[str] | None = None) -> int:
     want_scenario = [floor_scenario(d) for d in devices]
     assert want_ready == [ready_from_codes(c) for c in want_codes], "the two floors disagree"
     assert want_decision == [decision_from_codes(c) for c in want_codes], "the decision floor disagrees"
-    assert all(c == NOT_APPLICABLE for c, s in zip(want_codes, want_scenario) if s is False), \
+    assert all(c == NOT_APPLICABLE for c, s in zip(want_codes, want_scenario) if s is False), (
         "the floor applies a rule out of its scenario"
+    )
     # Declared, the scenario holds on every device whatever its values say.
     want_declared = [floor_verdicts({**d, SCENARIO: True}) for d in devices]
     per_rule_mismatches = {}
@@ -897,64 +1002,115 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- what the devices exercise
     by_kind = Counter((k, ready) for k, ready in zip(kinds, want_ready))
-    print("devices: " + ", ".join(f"{k}: {by_kind[k, True] + by_kind[k, False]} "
-                                 f"({by_kind[k, True]} ready)" for k in ("pass", "near miss", "random")))
+    print(
+        "devices: "
+        + ", ".join(
+            f"{k}: {by_kind[k, True] + by_kind[k, False]} ({by_kind[k, True]} ready)"
+            for k in ("pass", "near miss", "random")
+        )
+    )
     states = {True: "in scope", False: "out of scope", None: "not known"}
     given = Counter((SCENARIO in d, want) for d, want in zip(devices, want_scenario))
-    print(f"{SCENARIO}: " + ", ".join(
-        f"{states[s]} {given[False, s] + given[True, s]} ({given[True, s]} given by the values)"
-        for s in (True, False, None)))
+    print(
+        f"{SCENARIO}: "
+        + ", ".join(
+            f"{states[s]} {given[False, s] + given[True, s]} ({given[True, s]} given by the values)"
+            for s in (True, False, None)
+        )
+    )
     names = ("pass", "fail", "unknown", "n/a")
-    dist = [[rule, *(Counter(c[i] for c in want_codes)[code] for code in range(4))]
-            for i, rule in enumerate(RULE_IDS)]
+    dist = [[rule, *(Counter(c[i] for c in want_codes)[code] for code in range(4))] for i, rule in enumerate(RULE_IDS)]
     print("verdicts per rule (floor):")
     print(tabulate(dist, headers=["rule", *names], tablefmt="simple"))
 
     # --- the table
-    floors = {"verdicts": statistics.median(benches[0].times),
-              "ready": statistics.median(next(b for b in benches if b.floor == "ready").times),
-              "decision": statistics.median(next(b for b in benches if b.floor == "decision").times)}
+    floors = {
+        "verdicts": statistics.median(benches[0].times),
+        "ready": statistics.median(next(b for b in benches if b.floor == "ready").times),
+        "decision": statistics.median(next(b for b in benches if b.floor == "decision").times),
+    }
     floors["scenario"] = floors["declared"] = floors["verdicts"]
     rows, figures = [], []
     for bench in benches:
         median = statistics.median(bench.times)
         ratio = median / floors[bench.floor]
-        rows.append([bench.name, bench.workload, bench.mode, f"{median:.4f}",
-                     f"{median / args.devices * 1e6:.2f}", f"{ratio:.1f}x" if ratio >= 10 else f"{ratio:.2f}x",
-                     f"{bench.setup_ms:.1f}", f"{min(bench.times):.4f}-{max(bench.times):.4f}",
-                     bench.mismatches])
-        figures.append({"engine": bench.name, "workload": bench.workload, "mode": bench.mode,
-                        "total_s_median": median, "us_per_decision": median / args.devices * 1e6,
-                        "ratio_vs_floor": ratio, "floor": bench.floor, "setup_ms": bench.setup_ms,
-                        "min_s": min(bench.times), "max_s": max(bench.times), "times_s": bench.times,
-                        "mismatches": bench.mismatches})
+        rows.append(
+            [
+                bench.name,
+                bench.workload,
+                bench.mode,
+                f"{median:.4f}",
+                f"{median / args.devices * 1e6:.2f}",
+                f"{ratio:.1f}x" if ratio >= 10 else f"{ratio:.2f}x",
+                f"{bench.setup_ms:.1f}",
+                f"{min(bench.times):.4f}-{max(bench.times):.4f}",
+                bench.mismatches,
+            ]
+        )
+        figures.append(
+            {
+                "engine": bench.name,
+                "workload": bench.workload,
+                "mode": bench.mode,
+                "total_s_median": median,
+                "us_per_decision": median / args.devices * 1e6,
+                "ratio_vs_floor": ratio,
+                "floor": bench.floor,
+                "setup_ms": bench.setup_ms,
+                "min_s": min(bench.times),
+                "max_s": max(bench.times),
+                "times_s": bench.times,
+                "mismatches": bench.mismatches,
+            }
+        )
     for label in missing_peers:
         rows.append([label, "1 decision", "", "not installed", "", "", "", "", ""])
         figures.append({"engine": label, "installed": False})
     print()
-    print(tabulate(rows, headers=["engine", "workload", "mode", "total s (median)", "us / decision",
-                                  "vs floor", "setup ms", "min-max s", "mismatches"],
-                   tablefmt="github", disable_numparse=True))
-    print(f"vs floor: {N_RULES}-verdict rows and the resolve row against the hand-written {N_RULES}-verdict "
-          "floor, which resolves the scenario by hand\n(the declared row is checked against the floor with the "
-          "scenario given on every device, the resolve row on the scenario fact\nit gives); 1-decision rows "
-          "against the hand-written combined floor; 3-valued rows against the hand-written pass/fail/unknown floor.")
+    print(
+        tabulate(
+            rows,
+            headers=[
+                "engine",
+                "workload",
+                "mode",
+                "total s (median)",
+                "us / decision",
+                "vs floor",
+                "setup ms",
+                "min-max s",
+                "mismatches",
+            ],
+            tablefmt="github",
+            disable_numparse=True,
+        )
+    )
+    print(
+        f"vs floor: {N_RULES}-verdict rows and the resolve row against the hand-written {N_RULES}-verdict "
+        "floor, which resolves the scenario by hand\n(the declared row is checked against the floor with the "
+        "scenario given on every device, the resolve row on the scenario fact\nit gives); 1-decision rows "
+        "against the hand-written combined floor; 3-valued rows against the hand-written pass/fail/unknown floor."
+    )
     print(f"clock: {'time.process_time (CPU time of this process)' if args.clock == 'cpu' else 'time.perf_counter'}")
 
     compiled = next(f for f in figures if f["engine"].startswith("bitlocker-rules engine.verdicts"))
     only = next(f for f in figures if f["engine"].startswith("compiled verdicts only"))
     goal_compiled = compiled["ratio_vs_floor"] <= 1.5
-    print(f"\ngoal compiled <= 1.5x floor: {'MET' if goal_compiled else 'NOT MET'} "
-          f"(engine.verdicts, scenario resolution included: {compiled['ratio_vs_floor']:.2f}x; "
-          f"the compiled function alone on resolved values: {only['ratio_vs_floor']:.2f}x)")
+    print(
+        f"\ngoal compiled <= 1.5x floor: {'MET' if goal_compiled else 'NOT MET'} "
+        f"(engine.verdicts, scenario resolution included: {compiled['ratio_vs_floor']:.2f}x; "
+        f"the compiled function alone on resolved values: {only['ratio_vs_floor']:.2f}x)"
+    )
 
     passes = next(f for f in figures if f["engine"].startswith("bitlocker-rules engine.passes"))
     decide = next(f for f in figures if f["engine"].startswith("bitlocker-rules engine.decide"))
     combined = next(f for f in figures if "compiled -> combined" in f["engine"])
     goal_passes = passes["ratio_vs_floor"] <= 1.2
-    print(f"goal engine.passes <= 1.2x the combined floor: {'MET' if goal_passes else 'NOT MET'} "
-          f"({passes['ratio_vs_floor']:.2f}x; engine.decide {decide['ratio_vs_floor']:.2f}x the pass/fail/unknown "
-          f"floor; the verdicts then combined: {combined['ratio_vs_floor']:.2f}x)")
+    print(
+        f"goal engine.passes <= 1.2x the combined floor: {'MET' if goal_passes else 'NOT MET'} "
+        f"({passes['ratio_vs_floor']:.2f}x; engine.decide {decide['ratio_vs_floor']:.2f}x the pass/fail/unknown "
+        f"floor; the verdicts then combined: {combined['ratio_vs_floor']:.2f}x)"
+    )
 
     cli = None
     if not args.no_cli:
@@ -963,21 +1119,40 @@ def main(argv: list[str] | None = None) -> int:
         goal_cli = c["median_ms"] < 300
         dont = cli["PYTHONDONTWRITEBYTECODE"]
         print(f"\nCLI `{cli['command']}`, median of {args.cli_runs} runs after 1 discarded:")
-        print(f"  as this environment runs it{' (PYTHONDONTWRITEBYTECODE=' + dont + ')' if dont else ''}: "
-              f"{c['median_ms']:.0f} ms (min {c['min_ms']:.0f}, max {c['max_ms']:.0f}, exit {c['exit_codes']})")
-        print(f"  with a bytecode cache (as an installed wheel): {warm['median_ms']:.0f} ms "
-              f"(min {warm['min_ms']:.0f}, max {warm['max_ms']:.0f})")
+        print(
+            f"  as this environment runs it{' (PYTHONDONTWRITEBYTECODE=' + dont + ')' if dont else ''}: "
+            f"{c['median_ms']:.0f} ms (min {c['min_ms']:.0f}, max {c['max_ms']:.0f}, exit {c['exit_codes']})"
+        )
+        print(
+            f"  with a bytecode cache (as an installed wheel): {warm['median_ms']:.0f} ms "
+            f"(min {warm['min_ms']:.0f}, max {warm['max_ms']:.0f})"
+        )
         print(f"  `python -c pass` on this machine: {bare['median_ms']:.0f} ms")
         print(f"goal CLI check < 300 ms: {'MET' if goal_cli else 'NOT MET'} ({c['median_ms']:.0f} ms)")
 
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "devices": args.devices, "repeat": args.repeat, "seed": args.seed,
-            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "engine_load_ms": load_ms, "generation_s": gen_s, "clock": args.clock, "rows": figures,
-            "per_rule_mismatches": per_rule_mismatches, "cli": cli,
-            "verdict_distribution": {r[0]: dict(zip(names, r[1:])) for r in dist},
-        }, indent=2) + "\n", encoding="utf-8")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "devices": args.devices,
+                    "repeat": args.repeat,
+                    "seed": args.seed,
+                    "python": platform.python_version(),
+                    "machine": platform.machine(),
+                    "cpus": os.cpu_count(),
+                    "engine_load_ms": load_ms,
+                    "generation_s": gen_s,
+                    "clock": args.clock,
+                    "rows": figures,
+                    "per_rule_mismatches": per_rule_mismatches,
+                    "cli": cli,
+                    "verdict_distribution": {r[0]: dict(zip(names, r[1:])) for r in dist},
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         print(f"figures written to {args.json}")
     bad = any(b.mismatches for b in benches)
     return 1 if bad else 0

@@ -29,8 +29,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECK = ["-m", "bitlocker_rules", "check", "--policy", str(ROOT / "examples" / "policy-silent.json"),
-         "--device", str(ROOT / "examples" / "device-legacy.json"), "--color", "never"]
+CHECK = [
+    "-m",
+    "bitlocker_rules",
+    "check",
+    "--policy",
+    str(ROOT / "examples" / "policy-silent.json"),
+    "--device",
+    str(ROOT / "examples" / "device-legacy.json"),
+    "--color",
+    "never",
+]
 
 
 def environment(cache: str) -> dict[str, str]:
@@ -45,8 +54,7 @@ def timed(args: list[str], env: dict[str, str], clock: str) -> float:
     """Seconds one run of ``python args`` takes (wall, or the child's CPU time)."""
     start = time.perf_counter()
     before = os.times()
-    subprocess.run([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=False)
+    subprocess.run([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     after = os.times()
     if clock == "cpu":
         return (after.children_user - before.children_user) + (after.children_system - before.children_system)
@@ -60,8 +68,9 @@ def median_ms(runs: int, args: list[str], env_for_run, clock: str) -> float:
 
 def import_costs(env: dict[str, str]) -> list[tuple[str, int, int]]:
     """(module, own microseconds, cumulative microseconds) of one run under ``-X importtime``."""
-    run = subprocess.run([sys.executable, "-X", "importtime", *CHECK], env=env, capture_output=True, text=True,
-                         check=False)
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", *CHECK], env=env, capture_output=True, text=True, check=False
+    )
     rows = re.findall(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", run.stderr)
     return [(name, int(own), int(total)) for own, total, _, name in rows]
 
@@ -78,8 +87,9 @@ def main() -> None:
         figures = {
             "python -c pass": floor,
             "check, warm cache": median_ms(args.runs, CHECK, lambda i: warm, args.clock),
-            "check, cold cache": median_ms(args.runs, CHECK, lambda i: environment(str(Path(scratch) / f"cold{i}")),
-                                           args.clock),
+            "check, cold cache": median_ms(
+                args.runs, CHECK, lambda i: environment(str(Path(scratch) / f"cold{i}")), args.clock
+            ),
             "check, cache off": median_ms(args.runs, CHECK, lambda i: environment("off"), args.clock),
         }
         costs = import_costs(warm)

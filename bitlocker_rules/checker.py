@@ -66,8 +66,12 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         rules = []
         for rule in ruleset.rules:
             if rule.id in seen:
-                self.error("E202", f"rule id `{rule.id}` is used twice in this file",
-                           rule.spans.get("id"), help="every rule needs its own stable id")
+                self.error(
+                    "E202",
+                    f"rule id `{rule.id}` is used twice in this file",
+                    rule.spans.get("id"),
+                    help="every rule needs its own stable id",
+                )
             seen[rule.id] = rule
             rules.append(self.rule(rule, ruleset.scenarios, ruleset.spans.get("scenarios")))
         # Here a parsed tree becomes a checked one: the one place the two types meet (the
@@ -79,8 +83,12 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         known = self.vocabulary.scenarios
         for name in names:
             if name not in known:
-                self.error("E210", f"unknown scenario `{name}`", self.word_span(span, name),
-                           help=suggest(name, known) or "scenarios: " + ", ".join(known))
+                self.error(
+                    "E210",
+                    f"unknown scenario `{name}`",
+                    self.word_span(span, name),
+                    help=suggest(name, known) or "scenarios: " + ", ".join(known),
+                )
 
     def word_span(self, span: Span | None, word: str) -> Span | None:
         """The span of ``word`` inside a clause (the clause's span when it cannot be found)."""
@@ -91,8 +99,12 @@ class _Checker(n.Visitor[n.CheckedExpr]):
 
     def definition(self, definition: n.Definition[n.ParsedExpr]) -> n.CheckedDefinition:
         if definition.name in keywords():
-            self.error("E208", f"`{definition.name}` is a keyword of the rule language", definition.span,
-                       help="choose another name for the definition")
+            self.error(
+                "E208",
+                f"`{definition.name}` is a keyword of the rule language",
+                definition.span,
+                help="choose another name for the definition",
+            )
         if definition.name in self.definitions:
             self.error("E203", f"`{definition.name}` is defined twice", definition.span)
         body = self.condition(definition.expr, {})
@@ -100,54 +112,85 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         self.definitions[definition.name] = n.DefinitionRef(definition.name, body, span=definition.span)
         return attrs.evolve(cast(n.Definition[Any], definition), expr=body)
 
-    def rule(self, rule: n.ParsedRule, inherited: tuple[str, ...] = (),
-             inherited_span: Span | None = None) -> n.CheckedRule:
+    def rule(
+        self, rule: n.ParsedRule, inherited: tuple[str, ...] = (), inherited_span: Span | None = None
+    ) -> n.CheckedRule:
         if rule.severity not in SEVERITIES:
-            self.error("E204", f"unknown severity `{rule.severity}`", rule.spans.get("severity"),
-                       help=suggest(rule.severity, SEVERITIES) or "use error, warning or info")
+            self.error(
+                "E204",
+                f"unknown severity `{rule.severity}`",
+                rule.spans.get("severity"),
+                help=suggest(rule.severity, SEVERITIES) or "use error, warning or info",
+            )
         if rule.kind == "rule" and not rule.requires:
-            self.error("E205", f"rule {rule.id} has no `require` clause", rule.spans.get("id"),
-                       help="add `require <condition>`; use `note` for an informational item")
+            self.error(
+                "E205",
+                f"rule {rule.id} has no `require` clause",
+                rule.spans.get("id"),
+                help="add `require <condition>`; use `note` for an informational item",
+            )
         if rule.kind == "note" and rule.requires:
-            self.error("E206", f"note {rule.id} cannot have a `require` clause", rule.spans.get("id"),
-                       help="make it a `rule`, or drop the requirement")
+            self.error(
+                "E206",
+                f"note {rule.id} cannot have a `require` clause",
+                rule.spans.get("id"),
+                help="make it a `rule`, or drop the requirement",
+            )
         if rule.encodes and rule.related:
-            self.error("E209", f"{rule.kind} {rule.id} has both `sources` and `related`", rule.spans.get("related"),
-                       help="a rule either encodes what its sources say (`sources`) or is advice "
-                            "related to them (`related`): keep one")
+            self.error(
+                "E209",
+                f"{rule.kind} {rule.id} has both `sources` and `related`",
+                rule.spans.get("related"),
+                help="a rule either encodes what its sources say (`sources`) or is advice "
+                "related to them (`related`): keep one",
+            )
         if rule.disputed and rule.unconfirmed:
-            self.error("E211", f"rule {rule.id} is both `disputed` and `unconfirmed`", rule.spans.get("unconfirmed"),
-                       help="`disputed`: the sources disagree, so a failure is unknown; `unconfirmed`: no source "
-                            "confirms that passing is enough, so a pass is unknown; keep the one that holds")
+            self.error(
+                "E211",
+                f"rule {rule.id} is both `disputed` and `unconfirmed`",
+                rule.spans.get("unconfirmed"),
+                help="`disputed`: the sources disagree, so a failure is unknown; `unconfirmed`: no source "
+                "confirms that passing is enough, so a pass is unknown; keep the one that holds",
+            )
         if rule.kind == "note" and (rule.disputed or rule.unconfirmed):
             clause = "disputed" if rule.disputed else "unconfirmed"
-            self.error("E212", f"note {rule.id} cannot be `{clause}`", rule.spans.get(clause),
-                       help="a note never passes or fails; say it in its rationale")
+            self.error(
+                "E212",
+                f"note {rule.id} cannot be `{clause}`",
+                rule.spans.get(clause),
+                help="a note never passes or fails; say it in its rationale",
+            )
         self.scenario_names(rule.scenarios, rule.spans.get("scenarios"))
         scenarios = rule.scenarios or inherited
         applicability = None if rule.applicability is None else self.condition(rule.applicability, {})
         if scenarios:
             # The rule applies only in its scenarios: that is part of its applicability.
             where = rule.spans.get("scenarios") if rule.scenarios else inherited_span
-            about = n.scenario_condition(tuple(scenarios), where) \
-                if all(s in self.vocabulary.scenarios for s in scenarios) else n.Const(False, span=where)
+            about = (
+                n.scenario_condition(tuple(scenarios), where)
+                if all(s in self.vocabulary.scenarios for s in scenarios)
+                else n.Const(False, span=where)
+            )
             applicability = about if applicability is None else n.And((about, applicability), span=applicability.span)
         requirements = tuple(self.condition(r, {}) for r in rule.requires)
         for expr in (applicability, *requirements):
             if expr is not None:
                 self.within_depth(expr, f"{rule.kind} {rule.id}", expr.span or rule.spans.get("id"))
-        return attrs.evolve(cast(n.Rule[Any], rule), applicability=applicability, requires=requirements,
-                            scenarios=scenarios)
+        return attrs.evolve(
+            cast(n.Rule[Any], rule), applicability=applicability, requires=requirements, scenarios=scenarios
+        )
 
     def within_depth(self, e: n.CheckedExpr, what: str, span: Span | None) -> int:
         """The depth of ``e`` with its definitions expanded, or -1 past MAX_DEPTH: E213 the
         first time, not again where a definition already reported is used."""
         depth = self.depth(e)
         if depth > MAX_DEPTH:
-            self.error("E213", f"{what} nests {depth} levels deep once its definitions are expanded; "
-                       f"the limit is {MAX_DEPTH}", span,
-                       help="a long chain of definitions that each use the one before: "
-                       "write the condition more directly")
+            self.error(
+                "E213",
+                f"{what} nests {depth} levels deep once its definitions are expanded; the limit is {MAX_DEPTH}",
+                span,
+                help="a long chain of definitions that each use the one before: write the condition more directly",
+            )
             return -1
         return depth
 
@@ -180,8 +223,12 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         return n.Implies(self.condition(e.antecedent, scope), self.condition(e.consequent, scope), span=e.span)
 
     def visit_Conditional(self, e: n.Conditional, scope: Scope) -> n.CheckedExpr:
-        return n.Conditional(self.condition(e.condition, scope), self.condition(e.then, scope),
-                             self.condition(e.otherwise, scope), span=e.span)
+        return n.Conditional(
+            self.condition(e.condition, scope),
+            self.condition(e.then, scope),
+            self.condition(e.otherwise, scope),
+            span=e.span,
+        )
 
     def truth(self, e: n.ParsedExpr, scope: Scope) -> n.CheckedExpr:
         """A bare operand in a boolean position: a definition, a bool fact, or true/false
@@ -192,8 +239,12 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         if ftype is None:
             return n.Const(False, span=e.span)
         if ftype.kind != "bool":
-            self.error("E401", f"expected a condition, found a value of type {ftype}", e.span,
-                       help="compare it, for example `… == …`, `… in {…}` or `… is present`")
+            self.error(
+                "E401",
+                f"expected a condition, found a value of type {ftype}",
+                e.span,
+                help="compare it, for example `… == …`, `… in {…}` or `… is present`",
+            )
             return n.Const(False, span=e.span)
         if isinstance(resolved, n.Const):
             return resolved
@@ -231,8 +282,12 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         # Orderability is the fact's: a literal on either side takes the fact's type.
         ftype, fnode = (rtype, e.right) if isinstance(left, n.Const) else (ltype, e.left)
         if e.op.ordered and not ftype.ordered:
-            self.error("E404", f"`{e.op}` needs ordered values, but {_text(fnode)} is {ftype}", e.span,
-                       help="use == or != (or `in {…}`) for this type")
+            self.error(
+                "E404",
+                f"`{e.op}` needs ordered values, but {_text(fnode)} is {ftype}",
+                e.span,
+                help="use == or != (or `in {…}`) for this type",
+            )
         return n.Compare(e.op, left, right, span=e.span)
 
     def visit_Member(self, e: n.Member, scope: Scope) -> n.CheckedExpr:
@@ -280,8 +335,12 @@ class _Checker(n.Visitor[n.CheckedExpr]):
 
     def not_a_value(self, e: n.Expr) -> tuple[n.Const, None]:
         """A condition where a value belongs (E407)."""
-        self.error("E407", "expected a value here, found a condition", e.span,
-                   help="put conditions in `require`, or compare a fact with a value")
+        self.error(
+            "E407",
+            "expected a value here, found a condition",
+            e.span,
+            help="put conditions in `require`, or compare a fact with a value",
+        )
         return n.Const(None, span=e.span), None
 
     def count(self, e: n.Count[n.ParsedExpr], scope: Scope) -> tuple[n.CheckedExpr, FactType]:
@@ -315,19 +374,28 @@ class _Checker(n.Visitor[n.CheckedExpr]):
     def field(self, e: n.Name, collection: Fact) -> tuple[Any, FactType | None]:
         var = e.path[0]
         if len(e.path) != 2:
-            self.error("E303", f"`{var}` is a record of {collection.name}; name one field, as `{var}.<field>`",
-                       e.span, help="fields: " + ", ".join(f.name for f in collection.type.fields))
+            self.error(
+                "E303",
+                f"`{var}` is a record of {collection.name}; name one field, as `{var}.<field>`",
+                e.span,
+                help="fields: " + ", ".join(f.name for f in collection.type.fields),
+            )
             return n.Const(None, span=e.span), None
         spec = collection.type.field(e.path[1])
         if spec is None:
             names = [f.name for f in collection.type.fields]
-            self.error("E304", f"records of {collection.name} have no field `{e.path[1]}`", e.span,
-                       help=suggest(e.path[1], names) or "fields: " + ", ".join(names))
+            self.error(
+                "E304",
+                f"records of {collection.name} have no field `{e.path[1]}`",
+                e.span,
+                help=suggest(e.path[1], names) or "fields: " + ", ".join(names),
+            )
             return n.Const(None, span=e.span), None
         return n.FieldRef(var, spec.name, collection.name, span=e.span), spec.type
 
-    def settle(self, value: Any, vtype: FactType | None, other: FactType | None,
-               quiet: bool = False) -> tuple[Any, FactType | None]:
+    def settle(
+        self, value: Any, vtype: FactType | None, other: FactType | None, quiet: bool = False
+    ) -> tuple[Any, FactType | None]:
         """Resolve a bare name against the enum on the other side of a comparison."""
         if not isinstance(value, _Unresolved):
             return value, vtype
@@ -337,9 +405,12 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         if other is not None and other.enum is not None:
             if other.enum.member(word):
                 return n.Const(word, span=value.name.span, kind="member"), other
-            self.error("E305", f"`{word}` is not a member of {other.enum.name}", value.name.span,
-                       help=suggest(word, other.enum.member_names)
-                       or "members: " + ", ".join(other.enum.member_names))
+            self.error(
+                "E305",
+                f"`{word}` is not a member of {other.enum.name}",
+                value.name.span,
+                help=suggest(word, other.enum.member_names) or "members: " + ", ".join(other.enum.member_names),
+            )
             return n.Const(None, span=value.name.span), None
         if other is not None:
             hint = "write true or false" if other.kind == "bool" else self.name_hint(word)
@@ -348,12 +419,17 @@ class _Checker(n.Visitor[n.CheckedExpr]):
         self.unknown_name(value.name, {})
         return n.Const(None, span=value.name.span), None
 
-    def coerce(self, left: Any, ltype: FactType, right: Any, rtype: FactType,
-               e: n.Compare | n.Member) -> tuple[Any, Any]:
+    def coerce(
+        self, left: Any, ltype: FactType, right: Any, rtype: FactType, e: n.Compare | n.Member
+    ) -> tuple[Any, Any]:
         """Check that two sides may be compared; turn literals into the fact's value type."""
         if ltype.kind == "collection" or rtype.kind == "collection":
-            self.error("E409", "a collection cannot be compared directly", e.span,
-                       help="use count(…), any … in …: … or all … in …: …")
+            self.error(
+                "E409",
+                "a collection cannot be compared directly",
+                e.span,
+                help="use count(…), any … in …: … or all … in …: …",
+            )
             return left, right
         if isinstance(right, n.Const) and not isinstance(left, n.Const):
             return left, self.convert(right, rtype, ltype, e)
@@ -369,21 +445,33 @@ class _Checker(n.Visitor[n.CheckedExpr]):
                 version = parse_windows_version(const.value, self.vocabulary.releases)
             except ValueError as exc:
                 hint = suggest(str(const.value), self.vocabulary.releases)
-                self.error("E411", f"`{const.value}` is not a Windows version", const.span,
-                           help=f"expected {exc}" + (f"; {hint}" if hint else ""))
+                self.error(
+                    "E411",
+                    f"`{const.value}` is not a Windows version",
+                    const.span,
+                    help=f"expected {exc}" + (f"; {hint}" if hint else ""),
+                )
                 return const
             return n.Const(version, span=const.span, kind="version")
         if target.kind == "decimal" and ctype.kind == "integer":
             try:
                 return n.Const(float(const.value), span=const.span, kind="decimal")
             except OverflowError:
-                self.error("E104", f"this number is too large to compare with {target}", const.span,
-                           help=f"a decimal holds numbers up to about {sys.float_info.max:.1e}")
+                self.error(
+                    "E104",
+                    f"this number is too large to compare with {target}",
+                    const.span,
+                    help=f"a decimal holds numbers up to about {sys.float_info.max:.1e}",
+                )
                 return n.Const(None, span=const.span)
         if target.enum is not None and ctype.kind == "string":
-            self.error("E412", f"{target} members are written without quotes", const.span,
-                       help=suggest(const.value, target.enum.member_names) or
-                       "members: " + ", ".join(target.enum.member_names))
+            self.error(
+                "E412",
+                f"{target} members are written without quotes",
+                const.span,
+                help=suggest(const.value, target.enum.member_names)
+                or "members: " + ", ".join(target.enum.member_names),
+            )
             return const
         if not _compatible(ctype, target):
             self.error("E410", f"cannot compare {target} with {ctype} `{_text_const(const)}`", e.span)
@@ -477,10 +565,15 @@ def check_all(rulesets: Iterable[n.CheckedRuleset]) -> None:
     for ruleset in rulesets:
         for rule in ruleset.rules:
             if rule.id in seen and seen[rule.id] is not ruleset:
-                problems.append(Diagnostic(
-                    "E207", f"rule id `{rule.id}` is also used in ruleset {seen[rule.id].id}",
-                    source=ruleset.text, span=rule.spans.get("id"), help="rule ids must be unique",
-                ))
+                problems.append(
+                    Diagnostic(
+                        "E207",
+                        f"rule id `{rule.id}` is also used in ruleset {seen[rule.id].id}",
+                        source=ruleset.text,
+                        span=rule.spans.get("id"),
+                        help="rule ids must be unique",
+                    )
+                )
             seen.setdefault(rule.id, ruleset)
     if problems:
         raise RulesError(problems)

@@ -53,6 +53,7 @@ class ScenarioStep:
     off: n.CheckedExpr = _FALSE
     excluders: tuple[tuple[str, n.CheckedExpr], ...] = ()
 
+
 class _Emitter(n.Visitor[str]):
     """Writes the generated function's lines. As a visitor it computes a condition
     three-valued: ``visit(e, d)`` (``cond``) emits its code at depth ``d`` and returns the
@@ -135,8 +136,9 @@ class _Emitter(n.Visitor[str]):
                 if read not in self.fact_vars:  # first, so the resolution below reads locals only
                     self.load(read)
         var = self.fact_vars[fact] = self.temp("_v")
-        value = repr(step.fixed) if step is not None and step.fixed is not None else \
-            f"{self.getter}({self.const(fact)})"
+        value = (
+            repr(step.fixed) if step is not None and step.fixed is not None else f"{self.getter}({self.const(fact)})"
+        )
         self.loads.append("    " * self.top + f"{var} = {value}")
         if inferred is not None:
             body, self.lines = self.lines, self.loads
@@ -150,8 +152,10 @@ class _Emitter(n.Visitor[str]):
         saved, self.computed = self.computed, {}  # what is computed in this block stays in it
         on = self.truth(step.on, True, d + 1)
         tests = [] if _never(step.off) else [self.truth(step.off, True, d + 1)]
-        tests += [f"{self.truth(excluding, True, d + 1)} or {self.getter}({self.const(fact)}) is True"
-                  for fact, excluding in step.excluders]
+        tests += [
+            f"{self.truth(excluding, True, d + 1)} or {self.getter}({self.const(fact)}) is True"
+            for fact, excluding in step.excluders
+        ]
         self.computed = saved
         self.emit(d + 1, f"if {on}: {var} = True")
         if tests:
@@ -169,8 +173,9 @@ class _Emitter(n.Visitor[str]):
         if want is False and self.not_false is not None and e == self.not_false:
             return "False"  # inside the block of rules that runs only when it is not false
         if isinstance(e, (n.And, n.Or)):
-            return _joined(" and " if isinstance(e, n.And) == want else " or ",
-                           [self.truth(o, want, d) for o in e.operands])
+            return _joined(
+                " and " if isinstance(e, n.And) == want else " or ", [self.truth(o, want, d) for o in e.operands]
+            )
         if isinstance(e, n.Not):
             return self.truth(e.operand, not want, d)
         if isinstance(e, n.DefinitionRef):
@@ -179,8 +184,9 @@ class _Emitter(n.Visitor[str]):
             key = (id(e.body), want, id(self.not_false))
             if key not in self.truths:
                 inlined = self.truth(e.body, want, d) if len(n.facts_read(e.body)) <= _INLINE_FACTS else ""
-                self.truths[key] = inlined if inlined and len(inlined) <= _INLINE_CHARS \
-                    else f"({self.definition(e)} is {want})"
+                self.truths[key] = (
+                    inlined if inlined and len(inlined) <= _INLINE_CHARS else f"({self.definition(e)} is {want})"
+                )
             return self.truths[key]
         tests = self.tests_of(e)
         if tests is not None:
@@ -233,8 +239,11 @@ class _Emitter(n.Visitor[str]):
         require = rule.requires[0] if len(rule.requires) == 1 else n.And(rule.requires)
         when = rule.applicability
         self.lines, self.computed = [], {}
-        fine = _joined(" or ", ([] if rule.unconfirmed else [self.truth(require, True, d)]) +
-                       ([] if when is None else [self.truth(when, False, d)]))
+        fine = _joined(
+            " or ",
+            ([] if rule.unconfirmed else [self.truth(require, True, d)])
+            + ([] if when is None else [self.truth(when, False, d)]),
+        )
         if fine == "True":  # it cannot fail nor be unknown here
             return self.flush()
         if self.strict:
@@ -276,8 +285,10 @@ class _Emitter(n.Visitor[str]):
         lines, waiting = [], list(rules)
         while waiting:
             if self.strict:
-                new = [len(set(n.facts_read(rule.applicability, *rule.requires)) - set(self.fact_vars))
-                       for _, rule in waiting]
+                new = [
+                    len(set(n.facts_read(rule.applicability, *rule.requires)) - set(self.fact_vars))
+                    for _, rule in waiting
+                ]
                 position, rule = waiting.pop(new.index(min(new)))
             else:
                 position, rule = waiting.pop(0)
@@ -559,8 +570,13 @@ def compile_ruleset(ruleset: n.CheckedRuleset) -> Verdicts:
     return _function("_verdicts", lines, emitter, ruleset.id, ruleset.text)
 
 
-def compile_decision(rules: Sequence[tuple[int, n.CheckedRule]], scenarios: Mapping[str, ScenarioStep],
-                     name: str = "decision", *, strict: bool = False) -> Decide:
+def compile_decision(
+    rules: Sequence[tuple[int, n.CheckedRule]],
+    scenarios: Mapping[str, ScenarioStep],
+    name: str = "decision",
+    *,
+    strict: bool = False,
+) -> Decide:
     """One function from fact values to the first failing rule, for rules of several rulesets.
 
     ``rules`` are (position, rule) pairs in the order to run them; the function returns
@@ -609,8 +625,11 @@ def _inline_reads(lines: list[str]) -> list[str]:
         while after < len(lines) and _READ.fullmatch(lines[after]) and lines[after].startswith(indent + "_"):
             after += 1
         target = out[after] if after < len(out) else ""
-        if target.startswith(indent + "if ") and not target.startswith(indent + " ") and \
-                len(re.findall(rf"\b{var}\b", target)) == 1:
+        if (
+            target.startswith(indent + "if ")
+            and not target.startswith(indent + " ")
+            and len(re.findall(rf"\b{var}\b", target)) == 1
+        ):
             out[after] = re.sub(rf"\b{var}\b", f"_g({key})", target)
             out[index] = ""
     return [line for line in out if line]
@@ -648,8 +667,9 @@ def _lead(applicability: n.CheckedExpr | None) -> n.CheckedExpr | None:
     return applicability
 
 
-def _function(name: str, lines: list[str], emitter: _Emitter, label: str, text: Any,
-              *, constants_in_globals: bool = False) -> Callable[..., Any]:
+def _function(
+    name: str, lines: list[str], emitter: _Emitter, label: str, text: Any, *, constants_in_globals: bool = False
+) -> Callable[..., Any]:
     """The function ``name`` built from ``lines``: the constants are its default arguments, or
     (``constants_in_globals``) names of its own globals, which a call does not copy: the
     decision function, called per device, spends nothing on its constants."""
@@ -660,11 +680,17 @@ def _function(name: str, lines: list[str], emitter: _Emitter, label: str, text: 
         module = compile(source, filename, "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:
         why = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
-        raise RulesError([Diagnostic(
-            "E501", f"ruleset {label} is too deeply nested to compile ({why})", source=text,
-            help="nest fewer quantifiers (any, all, count with a condition) inside each other; "
-                 "definitions are expanded where used, so they do not reduce nesting",
-        )]) from None
+        raise RulesError(
+            [
+                Diagnostic(
+                    "E501",
+                    f"ruleset {label} is too deeply nested to compile ({why})",
+                    source=text,
+                    help="nest fewer quantifiers (any, all, count with a condition) inside each other; "
+                    "definitions are expanded where used, so they do not reduce nesting",
+                )
+            ]
+        ) from None
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     _show_source(filename, source)
     namespace = _namespace()

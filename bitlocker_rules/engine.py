@@ -98,13 +98,19 @@ def _compile_file(text: str, name: str, vocabulary: Vocabulary) -> LoadedRuleset
     if not vocabulary.fingerprint:
         return compile_text(text, name, vocabulary)
     key = cache_key("ruleset", grammar_text(), vocabulary.fingerprint, name, text)
-    return cached(key, LoadedRuleset, lambda: compile_text(text, name, vocabulary), _frozen,
-                  lambda data: _thawed(data, vocabulary))
+    return cached(
+        key,
+        LoadedRuleset,
+        lambda: compile_text(text, name, vocabulary),
+        _frozen,
+        lambda data: _thawed(data, vocabulary),
+    )
 
 
 def _frozen(loaded: LoadedRuleset) -> bytes:
-    return pickle.dumps((loaded.ruleset, loaded.path, frozen_verdicts(loaded.verdicts)),
-                        protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(
+        (loaded.ruleset, loaded.path, frozen_verdicts(loaded.verdicts)), protocol=pickle.HIGHEST_PROTOCOL
+    )
 
 
 def _thawed(data: bytes, vocabulary: Vocabulary) -> LoadedRuleset:
@@ -135,12 +141,19 @@ def resolve_ruleset(name_or_path: str | PathLike[str]) -> Path:
         if path.is_file():
             return path
     except OSError as exc:  # a name the system cannot look up (too long, say) names no file
-        raise RulesError([Diagnostic("E003", f"cannot read rule file: {exc.strerror}",
-                                     file=str(name_or_path))]) from None
-    raise RulesError([Diagnostic(
-        "E004", f"no shipped ruleset or rule file called `{name_or_path}`", file=str(name_or_path),
-        help=suggest(str(name_or_path), shipped) or "shipped rulesets: " + ", ".join(shipped),
-    )])
+        raise RulesError(
+            [Diagnostic("E003", f"cannot read rule file: {exc.strerror}", file=str(name_or_path))]
+        ) from None
+    raise RulesError(
+        [
+            Diagnostic(
+                "E004",
+                f"no shipped ruleset or rule file called `{name_or_path}`",
+                file=str(name_or_path),
+                help=suggest(str(name_or_path), shipped) or "shipped rulesets: " + ", ".join(shipped),
+            )
+        ]
+    )
 
 
 def _display_path(path: Path) -> str:
@@ -166,8 +179,12 @@ class Engine:
     inferred for each device (see ``scenarios.ScenarioResolver``).
     """
 
-    def __init__(self, rulesets: Iterable[LoadedRuleset], vocabulary: Vocabulary | None = None,
-                 scenarios: Iterable[str] | Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        rulesets: Iterable[LoadedRuleset],
+        vocabulary: Vocabulary | None = None,
+        scenarios: Iterable[str] | Mapping[str, str] | None = None,
+    ) -> None:
         self.rulesets = _loaded_rulesets(rulesets)
         self.vocabulary = given_vocabulary(vocabulary, "Engine(vocabulary)")
         check_all(r.ruleset for r in self.rulesets)
@@ -181,7 +198,8 @@ class Engine:
         # explanation, without hashing the rule's tree.
         self._reads = {
             id(rule): ((loaded.id, rule.id), self._memo_reads(rule.applicability, *rule.requires))
-            for loaded in self.rulesets for rule in loaded.rules
+            for loaded in self.rulesets
+            for rule in loaded.rules
         }
         self._rules = {loaded.id: loaded.rules for loaded in self.rulesets}
         # The rules decided on each policy's own settings when several policies apply.
@@ -191,33 +209,50 @@ class Engine:
         }
         self._note_reads = {
             ("note", loaded.id, rule.id): self._memo_reads(rule.applicability)
-            for loaded in self.rulesets for rule in loaded.notes
+            for loaded in self.rulesets
+            for rule in loaded.notes
         }
         self._explained: dict[tuple, Any] = {}
         # A passing rule's outcome carries no reasons: the same record serves every device.
         self._passed = {
             (loaded.id, rule.id): _bare_outcome(loaded, rule, Status.PASS)
-            for loaded in self.rulesets for rule in loaded.rules
+            for loaded in self.rulesets
+            for rule in loaded.rules
         }
         # Decisions: every rule in report order; the compiled decision function returns an
         # index into ``_decisions`` (0 pass, 2k+1 rule k fails, 2k+2 rule k is unknown).
         self._order = tuple((loaded, rule) for loaded in self.rulesets for rule in loaded.rules)
-        self._decisions = (PASSED, *(
-            Decision(status, loaded.id, rule.id, rule.title, rule.severity)
-            for loaded, rule in self._order for status in (Status.FAIL, Status.UNKNOWN)))
+        self._decisions = (
+            PASSED,
+            *(
+                Decision(status, loaded.id, rule.id, rule.title, rule.severity)
+                for loaded, rule in self._order
+                for status in (Status.FAIL, Status.UNKNOWN)
+            ),
+        )
         self._deciders: dict[tuple[str, bool], Decide] = {}  # by (fail_on, strict), compiled on first use
         self._decides_per_policy = any(self._per_policy.values())
-        self._derives = bool(set(DERIVED_FACTS) & set(n.facts_read(
-            *(e for _, rule in self._order for e in (rule.applicability, *rule.requires)),
-            *(rule.requires[0] for rule in self.scenarios.checks.rules))))
+        self._derives = bool(
+            set(DERIVED_FACTS)
+            & set(
+                n.facts_read(
+                    *(e for _, rule in self._order for e in (rule.applicability, *rule.requires)),
+                    *(rule.requires[0] for rule in self.scenarios.checks.rules),
+                )
+            )
+        )
         self._plain = not self._derives and not self._decides_per_policy
         # fail_on -> the compiled function, when a Facts record's table can go straight in (_plain).
         self._fast_decide: dict[str, Decide] = {}
         self._fast_passes: dict[str, Callable[[Mapping[str, Any]], bool]] = {}
 
     @classmethod
-    def load(cls, rulesets: Iterable[str | PathLike[str]] | None = None, vocabulary: Vocabulary | None = None,
-             scenarios: Iterable[str] | Mapping[str, str] | None = None) -> Engine:
+    def load(
+        cls,
+        rulesets: Iterable[str | PathLike[str]] | None = None,
+        vocabulary: Vocabulary | None = None,
+        scenarios: Iterable[str] | Mapping[str, str] | None = None,
+    ) -> Engine:
         """Load rulesets by name or path (default: every shipped ruleset), collecting all errors.
 
         Naming a ruleset whose header declares a scenario declares that scenario, as
@@ -245,8 +280,14 @@ class Engine:
         require(name, str, "Engine.facts(name)", "a name for reports (str)")
         return facts_from_mapping(mapping, self.vocabulary, origin=name or "<dict>", name=name)
 
-    def evaluate(self, facts: Facts | Mapping[str, Any], *, explain_all: bool = False, subject: str = "",
-                 with_origins: bool = True) -> Report:
+    def evaluate(
+        self,
+        facts: Facts | Mapping[str, Any],
+        *,
+        explain_all: bool = False,
+        subject: str = "",
+        with_origins: bool = True,
+    ) -> Report:
         """Every rule's outcome for one device; reasons for each rule that did not pass.
 
         ``facts`` is a ``Facts`` record or a ``{fact name: raw value}`` mapping (typed as
@@ -273,15 +314,22 @@ class Engine:
                 on, profile = deciding_values(index, values, views, decided_on)
                 outcome = self.explain(loaded, rule, on)
                 if profile is None:
-                    outcomes.append(shown_outcome(outcome, origins() if with_origins else {}, conflicts,
-                                                  self.vocabulary))
+                    outcomes.append(
+                        shown_outcome(outcome, origins() if with_origins else {}, conflicts, self.vocabulary)
+                    )
                 else:  # on one policy's own settings: nothing there is in conflict
                     view = policy_view(origins(), facts.profiles[profile].origins) if with_origins else {}
                     outcomes.append(shown_outcome(outcome, view, {}, self.vocabulary))
             notes += [self._note(loaded, r, values) for r in loaded.notes]
         records = tuple(conflict_record(c, self.vocabulary) for c in conflicts.values())
-        return Report(subject or facts.name, tuple(outcomes), tuple(notes), conflicts=records,
-                      scenarios=self.scenarios.records(facts.table, facts.origins), citations=self.citations)
+        return Report(
+            subject or facts.name,
+            tuple(outcomes),
+            tuple(notes),
+            conflicts=records,
+            scenarios=self.scenarios.records(facts.table, facts.origins),
+            citations=self.citations,
+        )
 
     def resolved(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
         """``values`` with the facts derived from them and the scenario facts the declarations
@@ -298,8 +346,9 @@ class Engine:
 
     def per_policy_rules(self) -> set[tuple[str, str]]:
         """(ruleset, rule) of every rule that reads a per-policy fact, so is decided per policy."""
-        return {(loaded.id, self._rules[loaded.id][i].id)
-                for loaded in self.rulesets for i in self._per_policy[loaded.id]}
+        return {
+            (loaded.id, self._rules[loaded.id][i].id) for loaded in self.rulesets for i in self._per_policy[loaded.id]
+        }
 
     def conflicts(self, facts: Facts) -> tuple[Conflict, ...]:
         """The settings in conflict: a per-policy fact (the profile type) differing is not one."""
@@ -316,8 +365,9 @@ class Engine:
         plan = self._reads.get(id(rule))
         return self._memo_key(*plan, values) if plan is not None else None
 
-    def explain_by_key(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any],
-                       key: tuple | None) -> RuleOutcome:
+    def explain_by_key(
+        self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any], key: tuple | None
+    ) -> RuleOutcome:
         """``explain`` with its memo key already made (``explanation_key``), for a caller that
         keys its own records of the explanation by it too (the fleet's)."""
         cached = self._recall(key)
@@ -346,8 +396,9 @@ class Engine:
         )
 
     @staticmethod
-    def _memo_key(head: tuple[Any, ...], reads: tuple[tuple[str, tuple[str, ...] | None], ...],
-                  values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    def _memo_key(
+        head: tuple[Any, ...], reads: tuple[tuple[str, tuple[str, ...] | None], ...], values: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
         """What an explanation depends on: each fact's value, a collection by the fields the rule reads.
 
         Two collections that agree on those fields, item by item, explain alike (reasons name
@@ -383,8 +434,9 @@ class Engine:
         except TypeError:
             pass
 
-    def verdicts_per_policy(self, loaded: LoadedRuleset, values: Mapping[str, Any],
-                            views: Sequence[Mapping[str, Any]]) -> tuple[tuple[int, ...], dict[int, int]]:
+    def verdicts_per_policy(
+        self, loaded: LoadedRuleset, values: Mapping[str, Any], views: Sequence[Mapping[str, Any]]
+    ) -> tuple[tuple[int, ...], dict[int, int]]:
         """A ruleset's verdict codes, each rule that reads a per-policy fact decided per policy.
 
         ``views`` are the values as each assigned policy alone sets them (``policy_view``); with
@@ -405,8 +457,11 @@ class Engine:
         for i in indexes:  # a disagreement of the sources on one policy is not outranked by another's pass
             rule = self._rules[loaded.id][i]
             if rule.disputed and each[decided_on[i]][i] != Verdict.FAIL:
-                disputed = [k for k in range(len(views)) if each[k][i] == Verdict.UNKNOWN
-                            and loaded.interpreter.verdict(rule, views[k])[0] is Status.FAIL]
+                disputed = [
+                    k
+                    for k in range(len(views))
+                    if each[k][i] == Verdict.UNKNOWN and loaded.interpreter.verdict(rule, views[k])[0] is Status.FAIL
+                ]
                 decided_on[i] = disputed[0] if disputed else decided_on[i]
         codes = tuple(each[decided_on[i]][i] if i in decided_on else code for i, code in enumerate(codes))
         return codes, decided_on
@@ -463,8 +518,12 @@ class Engine:
         key = (fail_on, strict)
         if key not in self._deciders:
             counted = [(k, rule) for k, (_, rule) in enumerate(self._order) if at_or_above(rule.severity, fail_on)]
-            self._deciders[key] = compile_decision(counted, self._scenario_steps(), strict=strict,
-                                                   name=f"{'passes' if strict else 'decision'}, fail on {fail_on}")
+            self._deciders[key] = compile_decision(
+                counted,
+                self._scenario_steps(),
+                strict=strict,
+                name=f"{'passes' if strict else 'decision'}, fail on {fail_on}",
+            )
             if self._plain and strict:  # no derived fact read, no rule decided per policy: Facts go straight in
                 self._fast_passes[fail_on] = cast(Callable[[Mapping[str, Any]], bool], self._deciders[key])
             elif self._plain:
@@ -494,8 +553,9 @@ class Engine:
             elif s.name not in wanted:
                 steps[s.fact] = ScenarioStep(s.fact, infer=False)
             else:
-                excluders = tuple((scenarios[o].fact, on(o)) for o in sorted(resolver.excluded_by(s.name))
-                                  if o in inferred)
+                excluders = tuple(
+                    (scenarios[o].fact, on(o)) for o in sorted(resolver.excluded_by(s.name)) if o in inferred
+                )
                 off = resolver.checks.rules[2 * inferred[s.name] + 1].requires[0]
                 steps[s.fact] = ScenarioStep(s.fact, on=on(s.name), off=off, excluders=excluders)
         return steps
@@ -521,8 +581,12 @@ class Engine:
         if isinstance(facts, Facts):
             return facts
         if not isinstance(facts, Mapping):
-            raise usage_error(argument, facts, "a Facts record or a mapping {fact name: value}",
-                              hint="one device at a time; for many, see bitlocker_rules.fleet")
+            raise usage_error(
+                argument,
+                facts,
+                "a Facts record or a mapping {fact name: value}",
+                hint="one device at a time; for many, see bitlocker_rules.fleet",
+            )
         return self.facts(facts)
 
     def _typed_facts(self, facts: Any, argument: str) -> Facts:
@@ -540,10 +604,15 @@ class Engine:
         for name, value in facts.table.items():
             declared = self.vocabulary.fact(name)
             if declared is not None and not is_typed(declared.type, value):
-                found.append(Diagnostic(
-                    "U003", f"`{name}` holds the {type(value).__name__} {_clip(repr(value))}, not a typed "
-                            f"{declared.type} value", file=argument,
-                    help="build Facts with engine.facts({...}) or facts_from_mapping, which convert raw values"))
+                found.append(
+                    Diagnostic(
+                        "U003",
+                        f"`{name}` holds the {type(value).__name__} {_clip(repr(value))}, not a typed "
+                        f"{declared.type} value",
+                        file=argument,
+                        help="build Facts with engine.facts({...}) or facts_from_mapping, which convert raw values",
+                    )
+                )
         return UsageError(found) if found else None
 
 
@@ -562,8 +631,9 @@ def _ruleset_names(rulesets: Any) -> list[str | PathLike[str]]:
     """``Engine.load(rulesets)`` checked: a list of names or paths, each once, in order."""
     if isinstance(rulesets, (str, bytes, PathLike)) or not isinstance(rulesets, Iterable):
         hint = f"write Engine.load([{str(rulesets)!r}])" if isinstance(rulesets, (str, PathLike)) else None
-        raise usage_error("Engine.load(rulesets)", rulesets, "a list of ruleset names or paths, or None for all",
-                          hint=hint)
+        raise usage_error(
+            "Engine.load(rulesets)", rulesets, "a list of ruleset names or paths, or None for all", hint=hint
+        )
     names = list(rulesets)
     for name in names:
         require(name, (str, PathLike), "Engine.load(rulesets)", "ruleset names or paths (str or pathlib.Path)")
@@ -599,8 +669,12 @@ def _clip(text: str) -> str:
 _DECIDING: dict[int, int] = {Verdict.FAIL: 3, Verdict.PASS: 2, Verdict.UNKNOWN: 1, Verdict.NOT_APPLICABLE: 0}
 
 
-def deciding_values(index: int, values: Mapping[str, Any], views: Sequence[Mapping[str, Any]] | None,
-                    decided_on: Mapping[int, int] | None) -> tuple[Mapping[str, Any], int | None]:
+def deciding_values(
+    index: int,
+    values: Mapping[str, Any],
+    views: Sequence[Mapping[str, Any]] | None,
+    decided_on: Mapping[int, int] | None,
+) -> tuple[Mapping[str, Any], int | None]:
     """What rule ``index`` of a ruleset is explained on, given ``verdicts_per_policy``'s choice:
     the settings of the one policy that decided it (with that policy's index), else the merged
     values (with None)."""
@@ -627,8 +701,9 @@ def _is_collection(vocabulary: Vocabulary, fact: str) -> bool:
     return declared is not None and declared.type.kind == "collection"
 
 
-def shown_outcome(outcome: RuleOutcome, origins: Mapping[str, Origins], conflicts: Mapping[str, Conflict],
-                  vocabulary: Vocabulary) -> RuleOutcome:
+def shown_outcome(
+    outcome: RuleOutcome, origins: Mapping[str, Origins], conflicts: Mapping[str, Conflict], vocabulary: Vocabulary
+) -> RuleOutcome:
     """An explained outcome as a report shows it: where each cited value came from (``origins``,
     empty to name none) and, where a conflict left a fact unknown, which sources disagree."""
     outcome = _with_origins(outcome, origins)
@@ -646,9 +721,13 @@ def _with_origins(outcome: RuleOutcome, origins: Mapping[str, Origins]) -> RuleO
 def mark_conflicts(outcome: RuleOutcome, conflicts: Mapping[str, Conflict], vocabulary: Vocabulary) -> RuleOutcome:
     """Say which sources disagree where a fact is unknown because of a conflict."""
     reasons = tuple(
-        attrs.evolve(c, conflict=describe_conflict(conflicts[c.fact], vocabulary),
-                     origins=c.origins or tuple(o for origins, _ in conflicts[c.fact].values for o in origins))
-        if c.missing and c.fact in conflicts else c
+        attrs.evolve(
+            c,
+            conflict=describe_conflict(conflicts[c.fact], vocabulary),
+            origins=c.origins or tuple(o for origins, _ in conflicts[c.fact].values for o in origins),
+        )
+        if c.missing and c.fact in conflicts
+        else c
         for c in outcome.reasons
     )
     return attrs.evolve(outcome, reasons=reasons)
@@ -672,7 +751,15 @@ def conflict_record(conflict: Conflict, vocabulary: Vocabulary) -> ConflictRecor
 
 def _bare_outcome(loaded: LoadedRuleset, rule: n.Rule, status: Status) -> RuleOutcome:
     return RuleOutcome(
-        ruleset=loaded.id, rule=rule.id, title=rule.title, severity=rule.severity,
-        encodes=rule.encodes, status=status, remediation=rule.remediation, events=rule.events,
-        location=loaded.interpreter.location(rule.span), related=rule.related, scenarios=rule.scenarios,
+        ruleset=loaded.id,
+        rule=rule.id,
+        title=rule.title,
+        severity=rule.severity,
+        encodes=rule.encodes,
+        status=status,
+        remediation=rule.remediation,
+        events=rule.events,
+        location=loaded.interpreter.location(rule.span),
+        related=rule.related,
+        scenarios=rule.scenarios,
     )

@@ -128,24 +128,30 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
 
 # Characters other than decimal digits (``\d``) that Unicode gives a digit value: superscripts,
 # subscripts, circled and dingbat digits. Read as the ASCII digit they stand for.
-_OTHER_DIGITS = (r"\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468"
-                 r"\u2474-\u247c\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788\u278a-\u2792"
-                 r"\U00010a40-\U00010a43\U00010e60-\U00010e68\U00011052-\U0001105a\U0001f100-\U0001f10a")
+_OTHER_DIGITS = (
+    r"\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468"
+    r"\u2474-\u247c\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788\u278a-\u2792"
+    r"\U00010a40-\U00010a43\U00010e60-\U00010e68\U00011052-\U0001105a\U0001f100-\U0001f10a"
+)
 # Separators between groups: any white space (tab, line breaks, no-break and other spaces), every
 # dash (Unicode Pd: hyphen, U+2011 non-breaking hyphen, en and em dash…) and minus sign, every
 # connector (``_``), full stops and middle dots.
-_SEPARATOR = (r"\s\u2212\u02d7"
-              r"\-\u058a\u05be\u1400\u1806\u2010-\u2015\u2e17\u2e1a\u2e3a\u2e3b\u2e40\u2e5d\u301c\u3030"
-              r"\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead"
-              r"_\u203f\u2040\u2054\ufe33\ufe34\ufe4d-\ufe4f\uff3f"
-              r".\u00b7\u2024\u2027\u30fb\uff0e\uff65")
+_SEPARATOR = (
+    r"\s\u2212\u02d7"
+    r"\-\u058a\u05be\u1400\u1806\u2010-\u2015\u2e17\u2e1a\u2e3a\u2e3b\u2e40\u2e5d\u301c\u3030"
+    r"\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead"
+    r"_\u203f\u2040\u2054\ufe33\ufe34\ufe4d-\ufe4f\uff3f"
+    r".\u00b7\u2024\u2027\u30fb\uff0e\uff65"
+)
 # Invisible characters, ignored anywhere, even inside a group: Unicode format characters (Cf:
 # zero-width space and joiners, soft hyphen, bidirectional marks, BOM, tags), the combining
 # grapheme joiner, variation selectors and the keycap mark.
-_INVISIBLE = (r"\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
-              r"\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
-              r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
-              r"\u034f\ufe00-\ufe0f\U000e0100-\U000e01ef\u20e3")
+_INVISIBLE = (
+    r"\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+    r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+    r"\u034f\ufe00-\ufe0f\U000e0100-\U000e01ef\u20e3"
+)
 _ASCII_SEPARATOR = "\t\n\v\f\r\x1c\x1d\x1e\x1f -._"  # the ASCII characters of _SEPARATOR
 _MAX_GAP = 4  # separator characters between two groups ("123456 - 234567" has three)
 _MIN_GROUPS = 4  # see redact: of a password split in two, the larger part is masked (if its blocks are valid)
@@ -170,6 +176,7 @@ _UNUSUAL_BMP = re.compile("[" + re.sub(r"\\U[0-9a-f]{8}(?:-\\U[0-9a-f]{8})?", ""
 _INVISIBLE_CHAR = re.compile(f"[{_INVISIBLE}]")
 SECRET_MASK = "******-******-******-******-******-******-******-******"
 
+
 # How outputs and inputs escape a character: JSON and Python (``\u002d``, a surrogate pair,
 # ``\U…``, ``\x…``, ``\n``; any number of backslashes, as JSON in JSON doubles them), Markdown
 # (``\_``), HTML and XML (``&#45;``, ``&#x2d;``, ``&ndash;``, and ``<wbr>``, a line-break
@@ -181,8 +188,13 @@ def _escape_pattern() -> re.Pattern:
 
     # Only the named references of a digit, separator or invisible character: the common
     # ones (&amp; &lt; &quot;) are not even matched.
-    names = sorted({name.rstrip(";") for name, char in html.entities.html5.items()
-                    if name.endswith(";") and len(char) == 1 and _PASSWORD_PART.match(char)})
+    names = sorted(
+        {
+            name.rstrip(";")
+            for name, char in html.entities.html5.items()
+            if name.endswith(";") and len(char) == 1 and _PASSWORD_PART.match(char)
+        }
+    )
     return re.compile(
         r"\\\\*u(?P<high>[dD][89abAB][0-9a-fA-F]{2})\\+u(?P<low>[dD][c-fC-F][0-9a-fA-F]{2})"
         r"|\\\\*(?:U(?P<hex8>[0-9a-fA-F]{8})|u(?P<hex>[0-9a-fA-F]{4})|x(?P<hex2>[0-9a-fA-F]{2})"
@@ -296,7 +308,7 @@ def _password_spans(normal: str, layers: list[_Anchors]) -> Iterator[tuple[int, 
         start = match.start()
         while start and normal[start - 1].isdecimal():  # digits joined in front go too
             start -= 1
-        if _masked_run(normal[start:match.end()], match.group()):
+        if _masked_run(normal[start : match.end()], match.group()):
             yield _original(layers, start), _original(layers, match.end())
 
 
@@ -308,7 +320,7 @@ def _masked_run(run: str, groups: str) -> bool:
     if len(digits) >= 48:  # the run holds digits and separators only
         return True
     chunks = _SEPARATORS.split(groups)  # runs of whole groups; the last may end in joined digits
-    blocks = [int(chunk[i:i + 6]) for chunk in chunks for i in range(0, len(chunk) - 5, 6)]
+    blocks = [int(chunk[i : i + 6]) for chunk in chunks for i in range(0, len(chunk) - 5, 6)]
     return all(block % 11 == 0 and block < 11 << 16 for block in blocks)
 
 
@@ -334,8 +346,9 @@ def _normalised(text: str, escapes: bool) -> tuple[str, list[_Anchors]]:
     return text, layers
 
 
-def _rewritten(text: str, pattern: re.Pattern[str],
-               plain_of: Callable[[re.Match[str]], str | None]) -> tuple[str, _Anchors]:
+def _rewritten(
+    text: str, pattern: re.Pattern[str], plain_of: Callable[[re.Match[str]], str | None]
+) -> tuple[str, _Anchors]:
     """``text`` with each match of ``pattern`` replaced by ``plain_of(match)`` (left alone when
     that is None); anchors (where the change ends in the new text, its start and end in
     ``text``, its length in the new text: 0 or 1) map positions back."""
@@ -419,7 +432,7 @@ def _digit_folding() -> bytes:
     for byte in b"0123456789":
         table[byte] = ord("0")
     for byte in range(0x80, 0x100):  # any byte of a non-ASCII character: it may be a digit or a
-        table[byte] = ord("0")       # separator; either way it only lengthens a run of zeros
+        table[byte] = ord("0")  # separator; either way it only lengthens a run of zeros
     return bytes(table)
 
 
@@ -486,8 +499,9 @@ class DuplicateKeyError(ValueError):
 
     def __init__(self, key: str) -> None:
         self.key = key
-        super().__init__(f"the key {escape_controls(clip(json.dumps(key, ensure_ascii=False), 80))} "
-                         "is given twice in one object")
+        super().__init__(
+            f"the key {escape_controls(clip(json.dumps(key, ensure_ascii=False), 80))} is given twice in one object"
+        )
 
     def __reduce__(self) -> tuple[type[DuplicateKeyError], tuple[str]]:
         # Rebuilt from the key: Exception's reduction would pass the message as the key.

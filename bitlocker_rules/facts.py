@@ -86,8 +86,14 @@ def facts_from_mapping(
     base = path_segments(path)
     for key, raw in mapping.items():
         if not isinstance(key, str):
-            problems.append(Diagnostic("I202", f"a fact name must be a string, not the {type(key).__name__} "
-                                               f"{_shown(key)}", path=path, file=origin))
+            problems.append(
+                Diagnostic(
+                    "I202",
+                    f"a fact name must be a string, not the {type(key).__name__} {_shown(key)}",
+                    path=path,
+                    file=origin,
+                )
+            )
             continue
         fact_name = key if "." in key else f"{default_namespace}.{key}"
         where = _key_path(path, key)
@@ -100,14 +106,20 @@ def facts_from_mapping(
         try:
             values[fact.name] = vocabulary.parse_value(fact, raw)
         except ValueError as exc:
-            problems.append(Diagnostic(
-                "I201", f"{_shown(raw)} is not a valid value for {fact.name} ({fact.label})",
-                path=where, file=origin, help=f"expected {exc}",
-            ))
+            problems.append(
+                Diagnostic(
+                    "I201",
+                    f"{_shown(raw)} is not a valid value for {fact.name} ({fact.label})",
+                    path=where,
+                    file=origin,
+                    help=f"expected {exc}",
+                )
+            )
             continue
         # ``key`` names a declared fact here: nothing in it to mask.
-        origins[fact.name] = (ValueOrigin(name or origin, (*base, key)) if base is not None
-                              else ValueOrigin(name or origin, note=where),)
+        origins[fact.name] = (
+            ValueOrigin(name or origin, (*base, key)) if base is not None else ValueOrigin(name or origin, note=where),
+        )
     if problems:
         raise InputError(problems)
     apply_grants(values, origins, vocabulary)
@@ -169,9 +181,11 @@ def apply_grants(values: dict[str, Any], origins: dict[str, Origins], vocabulary
             continue
         values[permissions_fact] = held + tuple(MappingProxyType({"name": p}) for p in added)
         roles = ", ".join(g.role for g in matched) or "none"
-        via = (f"built-in roles ({roles}) in {' and '.join(roles_facts)}, which grant only what the vocabulary "
-               f"lists" if closed else
-               f"role {', '.join(g.role for g in matched if set(g.permissions) & set(added))} (vocabulary grant)")
+        via = (
+            f"built-in roles ({roles}) in {' and '.join(roles_facts)}, which grant only what the vocabulary lists"
+            if closed
+            else f"role {', '.join(g.role for g in matched if set(g.permissions) & set(added))} (vocabulary grant)"
+        )
         origins[permissions_fact] = (*origins.get(permissions_fact, ()), ValueOrigin(note=via))
 
 
@@ -179,8 +193,9 @@ def _same_name(a: Any, b: str) -> bool:
     return isinstance(a, str) and a.strip().casefold() == b.casefold()
 
 
-def _unknown_fact(fact_name: str, where: str, origin: str, vocabulary: Vocabulary,
-                  allowed: tuple[str, ...] | None) -> Diagnostic:
+def _unknown_fact(
+    fact_name: str, where: str, origin: str, vocabulary: Vocabulary, allowed: tuple[str, ...] | None
+) -> Diagnostic:
     choices = [f for f, d in vocabulary.facts.items() if not allowed or d.namespace in allowed]
     hint = suggest(fact_name, choices)
     if hint is None:
@@ -190,8 +205,13 @@ def _unknown_fact(fact_name: str, where: str, origin: str, vocabulary: Vocabular
     declared = vocabulary.fact(fact_name)
     if declared is not None:
         home = "a --policy file's `settings`" if declared.policy_controlled else "a --device file's `facts`"
-        return Diagnostic("I203", f"`{fact_name}` does not belong here", path=where, file=origin,
-                          help=f"it is a {declared.namespace} fact: put it in {home}")
+        return Diagnostic(
+            "I203",
+            f"`{fact_name}` does not belong here",
+            path=where,
+            file=origin,
+            help=f"it is a {declared.namespace} fact: put it in {home}",
+        )
     return Diagnostic("I202", f"unknown fact `{fact_name}`", path=where, file=origin, help=hint)
 
 
@@ -257,7 +277,8 @@ def _profiles(parts: list[Facts]) -> tuple[Facts, ...]:
 
 def _sets_policy(part: Facts) -> bool:
     return any(f.startswith("policy.") for f in part.values) or any(
-        c.fact.startswith("policy.") for c in part.conflicts)
+        c.fact.startswith("policy.") for c in part.conflicts
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -274,8 +295,15 @@ def load_policy_file(path: str | Path, vocabulary: Vocabulary | None = None) -> 
     data, _ = read_json(path)
     settings = _section(data, "settings", path)
     name = f"policy {data.get('displayName') or data.get('id') or Path(input_name(path)).name!r}"
-    return facts_from_mapping(settings, vocabulary, origin=input_name(path), default_namespace="policy",
-                              allowed=("policy",), path="$.settings", name=name)
+    return facts_from_mapping(
+        settings,
+        vocabulary,
+        origin=input_name(path),
+        default_namespace="policy",
+        allowed=("policy",),
+        path="$.settings",
+        name=name,
+    )
 
 
 def load_device_file(path: str | Path, vocabulary: Vocabulary | None = None) -> Facts:
@@ -288,8 +316,15 @@ def load_device_file(path: str | Path, vocabulary: Vocabulary | None = None) -> 
     data, _ = read_json(path)
     facts = _section(data, "facts", path)
     name = f"device {data.get('deviceName') or data.get('id') or Path(input_name(path)).name!r}"
-    return facts_from_mapping(facts, vocabulary, origin=input_name(path), default_namespace="device",
-                              allowed=("device", "actor", "action", "tenant"), path="$.facts", name=name)
+    return facts_from_mapping(
+        facts,
+        vocabulary,
+        origin=input_name(path),
+        default_namespace="device",
+        allowed=("device", "actor", "action", "tenant"),
+        path="$.facts",
+        name=name,
+    )
 
 
 def _facts_parts(parts: object) -> list[Facts]:
@@ -306,9 +341,16 @@ def _facts_parts(parts: object) -> list[Facts]:
 
 def _section(data: Any, key: str, path: str | Path) -> Mapping[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get(key), dict):
-        raise InputError([Diagnostic(
-            "I101", f"expected a JSON object with an object `{key}`", path=f"$.{key}", file=input_name(path),
-            help=f'write {{"{key}": {{"<fact name>": <value>, …}}}}; see docs/input-formats.md (an Intune '
-                 f'export is read by load_{"policies" if key == "settings" else "devices"}, or by the command line)',
-        )])
+        raise InputError(
+            [
+                Diagnostic(
+                    "I101",
+                    f"expected a JSON object with an object `{key}`",
+                    path=f"$.{key}",
+                    file=input_name(path),
+                    help=f'write {{"{key}": {{"<fact name>": <value>, …}}}}; see docs/input-formats.md (an Intune '
+                    f"export is read by load_{'policies' if key == 'settings' else 'devices'}, or by the command line)",
+                )
+            ]
+        )
     return data[key]

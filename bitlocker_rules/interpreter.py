@@ -71,10 +71,20 @@ class Interpreter(n.Visitor[Result]):
             reasons = tuple(c for c in reasons if c.role != "when")
         status, caveat = caveated(rule, status)
         return RuleOutcome(
-            ruleset=self.ruleset.id, rule=rule.id, title=rule.title, severity=rule.severity,
-            encodes=rule.encodes, status=status, reasons=reasons, applies_because=applies_because,
-            remediation=rule.remediation, events=rule.events, location=self.location(rule.span),
-            related=rule.related, scenarios=rule.scenarios, caveat=caveat,
+            ruleset=self.ruleset.id,
+            rule=rule.id,
+            title=rule.title,
+            severity=rule.severity,
+            encodes=rule.encodes,
+            status=status,
+            reasons=reasons,
+            applies_because=applies_because,
+            remediation=rule.remediation,
+            events=rule.events,
+            location=self.location(rule.span),
+            related=rule.related,
+            scenarios=rule.scenarios,
+            caveat=caveat,
         )
 
     def verdict(self, rule: n.CheckedRule, values: Values) -> tuple[Status, tuple[Condition, ...]]:
@@ -95,8 +105,9 @@ class Interpreter(n.Visitor[Result]):
             return Status.FAIL, _once(applies[1] + reasons)
         return TRUTH_STATUS[truth], reasons
 
-    def minimal_reasons(self, rule: n.CheckedRule, values: Values, status: Status,
-                        reasons: tuple[Condition, ...]) -> tuple[Condition, ...]:
+    def minimal_reasons(
+        self, rule: n.CheckedRule, values: Values, status: Status, reasons: tuple[Condition, ...]
+    ) -> tuple[Condition, ...]:
         """A smallest-by-deletion subset of ``reasons`` that alone forces ``status``.
 
         Sufficiency is checked by re-evaluating with every other condition unknown; Kleene
@@ -119,8 +130,7 @@ class Interpreter(n.Visitor[Result]):
         return NoteOutcome(self.ruleset.id, rule.id, rule.title, rule.encodes, applies, rule.rationale)
 
     # --- expressions
-    def decide(self, e: n.CheckedExpr, values: Values, env: Env,
-               memo: dict | None = None) -> Result:
+    def decide(self, e: n.CheckedExpr, values: Values, env: Env, memo: dict | None = None) -> Result:
         """Truth of a condition and the atomic conditions that decided it.
 
         ``memo`` keeps each definition's result for one set of ``values``: definitions are
@@ -146,38 +156,35 @@ class Interpreter(n.Visitor[Result]):
     def visit_Implies(self, e: n.Implies, values: Values, env: Env, memo: dict) -> Result:
         return self.implies(e.antecedent, e.consequent, values, env, memo)
 
-    def visit_Conditional(self, e: n.Conditional, values: Values, env: Env,
-                          memo: dict) -> Result:
-        return _all([
-            self.implies(e.condition, e.then, values, env, memo),
-            self.implies(n.Not(e.condition), e.otherwise, values, env, memo),
-        ])
+    def visit_Conditional(self, e: n.Conditional, values: Values, env: Env, memo: dict) -> Result:
+        return _all(
+            [
+                self.implies(e.condition, e.then, values, env, memo),
+                self.implies(n.Not(e.condition), e.otherwise, values, env, memo),
+            ]
+        )
 
-    def visit_DefinitionRef(self, e: n.DefinitionRef, values: Values, env: Env,
-                            memo: dict) -> Result:
+    def visit_DefinitionRef(self, e: n.DefinitionRef, values: Values, env: Env, memo: dict) -> Result:
         return _shared(memo, e, lambda: self.decide(e.body, values, env, memo))
 
-    def visit_Quantified(self, e: n.Quantified, values: Values, env: Env,
-                         memo: dict) -> Result:
+    def visit_Quantified(self, e: n.Quantified, values: Values, env: Env, memo: dict) -> Result:
         return self.quantified(e, values, env, memo)
 
     def visit_Const(self, e: n.Const, values: Values, env: Env, memo: dict) -> Result:
         return self.kept(e.value, self.constant_condition(e))
 
-    def visit_Compare(self, e: n.Compare, values: Values, env: Env,
-                      memo: dict | None = None) -> Result:
+    def visit_Compare(self, e: n.Compare, values: Values, env: Env, memo: dict | None = None) -> Result:
         return self.judged(self.compare_atom(e, values, env))
 
-    def visit_Member(self, e: n.Member, values: Values, env: Env,
-                     memo: dict | None = None) -> Result:
+    def visit_Member(self, e: n.Member, values: Values, env: Env, memo: dict | None = None) -> Result:
         return self.judged(self.member_atom(e, values, env))
 
-    def visit_Presence(self, e: n.Presence, values: Values, env: Env,
-                       memo: dict | None = None) -> Result:
+    def visit_Presence(self, e: n.Presence, values: Values, env: Env, memo: dict | None = None) -> Result:
         return self.judged(self.presence_atom(e, values, env))
 
-    def implies(self, antecedent: n.CheckedExpr, consequent: n.CheckedExpr, values: Values, env: Env,
-                memo: dict | None = None) -> Result:
+    def implies(
+        self, antecedent: n.CheckedExpr, consequent: n.CheckedExpr, values: Values, env: Env, memo: dict | None = None
+    ) -> Result:
         # The antecedent is context, not something the rule needs: its conditions say when the
         # consequent applies ("the rule applies: Signed-in user role is Standard user").
         memo = {} if memo is None else memo
@@ -190,8 +197,7 @@ class Interpreter(n.Visitor[Result]):
         if items is None:
             return self.kept(None, self.missing_condition(e, fact))
         results = [
-            self.decide(e.body, values, {**env, e.var: _Item(fact, i, record)}, memo)
-            for i, record in enumerate(items)
+            self.decide(e.body, values, {**env, e.var: _Item(fact, i, record)}, memo) for i, record in enumerate(items)
         ]
         if not results:
             empty = e.quantifier == "all"

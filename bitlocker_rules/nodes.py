@@ -277,8 +277,18 @@ PARSED_LEAVES: tuple[type, ...] = (Name, Literal)
 # What stands where a value belongs in a checked tree.
 OPERANDS: tuple[type, ...] = (FactRef, FieldRef, Const, Count)
 # What stands where a condition belongs in a checked tree, apart from the constants true and false.
-CONDITIONS: tuple[type, ...] = (DefinitionRef, Compare, Member, Presence, Not, And, Or, Implies, Conditional,
-                                Quantified)
+CONDITIONS: tuple[type, ...] = (
+    DefinitionRef,
+    Compare,
+    Member,
+    Presence,
+    Not,
+    And,
+    Or,
+    Implies,
+    Conditional,
+    Quantified,
+)
 
 R = TypeVar("R")
 
@@ -313,8 +323,9 @@ class Visitor(Generic[R]):
     @classmethod
     def unhandled(cls) -> tuple[type, ...]:
         """The expression classes this visitor neither handles nor declares it cannot meet."""
-        return tuple(kind for kind in EXPRESSIONS
-                     if not hasattr(cls, f"visit_{kind.__name__}") and kind not in cls.cannot_meet)
+        return tuple(
+            kind for kind in EXPRESSIONS if not hasattr(cls, f"visit_{kind.__name__}") and kind not in cls.cannot_meet
+        )
 
 
 def _handler(cls: type[Visitor[Any]], kind: type) -> Callable[..., Any]:
@@ -432,8 +443,13 @@ class _Negation(Visitor[CheckedExpr]):
         return And((e.antecedent, self.visit(e.consequent, done)), span=e.span)
 
     def visit_Conditional(self, e: Conditional[CheckedExpr], done: dict[int, CheckedExpr]) -> CheckedExpr:
-        return Or((And((e.condition, self.visit(e.then, done)), span=e.span),
-                   And((self.visit(e.condition, done), self.visit(e.otherwise, done)), span=e.span)), span=e.span)
+        return Or(
+            (
+                And((e.condition, self.visit(e.then, done)), span=e.span),
+                And((self.visit(e.condition, done), self.visit(e.otherwise, done)), span=e.span),
+            ),
+            span=e.span,
+        )
 
     def visit_DefinitionRef(self, e: DefinitionRef, done: dict[int, CheckedExpr]) -> CheckedExpr:
         # Keyed by the body's identity: every use of one definition shares its negation, which
@@ -493,8 +509,9 @@ def scenario_condition(names: tuple[str, ...], span: Span | None) -> CheckedExpr
 
 def _is_scenario_condition(e: CheckedExpr) -> bool:
     tests = e.operands if isinstance(e, Or) else (e,)
-    return all(isinstance(t, Compare) and isinstance(t.left, FactRef) and t.left.fact.startswith("scenario.")
-               for t in tests)
+    return all(
+        isinstance(t, Compare) and isinstance(t.left, FactRef) and t.left.fact.startswith("scenario.") for t in tests
+    )
 
 
 def written_applicability(rule: CheckedRule) -> CheckedExpr | None:
@@ -521,8 +538,7 @@ def assume_scenarios(rule: CheckedRule, states: Mapping[str, bool]) -> CheckedRu
 
 
 def _assumed(e: CheckedExpr, states: Mapping[str, bool]) -> CheckedExpr:
-    if isinstance(e, Compare) and isinstance(e.left, FactRef) and e.left.fact in states \
-            and isinstance(e.right, Const):
+    if isinstance(e, Compare) and isinstance(e.left, FactRef) and e.left.fact in states and isinstance(e.right, Const):
         return Const(states[e.left.fact] == e.right.value, span=e.span, kind="bool")
     if isinstance(e, (And, Or)):
         return attrs.evolve(e, operands=tuple(_assumed(o, states) for o in e.operands))

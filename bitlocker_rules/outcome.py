@@ -83,8 +83,9 @@ def severity_threshold(fail_on: Any, argument: str = "fail_on") -> str:
     if isinstance(fail_on, str) and fail_on in SEVERITY_RANK:
         return fail_on
     hint = suggest(fail_on, SEVERITY_RANK) if isinstance(fail_on, str) else None
-    raise usage_error(argument, fail_on, "one of error, warning, info", "U002" if isinstance(fail_on, str) else "U001",
-                      hint)
+    raise usage_error(
+        argument, fail_on, "one of error, warning, info", "U002" if isinstance(fail_on, str) else "U001", hint
+    )
 
 
 def at_or_above(severity: str, fail_on: str) -> bool:
@@ -187,8 +188,10 @@ class Condition:
 
     def _applicability_sentence(self) -> str:
         if self.missing and self.scenario and not self.conflict:
-            return (f"Whether the rule applies is not known: the scenario {self.label.removesuffix(' (scenario)')} "
-                    f"is neither declared nor shown by the input (declare it with --scenario {self.scenario})")
+            return (
+                f"Whether the rule applies is not known: the scenario {self.label.removesuffix(' (scenario)')} "
+                f"is neither declared nor shown by the input (declare it with --scenario {self.scenario})"
+            )
         if self.missing and self.status is not Status.UNKNOWN:
             # A presence test decides on a missing value: `x is present` is false, `x is missing` true.
             if self.status is Status.PASS:
@@ -239,8 +242,13 @@ class RuleOutcome:
         the rule is about, so the rule was not evaluated; empty otherwise."""
         if self.status is not Status.UNKNOWN:
             return ()
-        return tuple(dict.fromkeys(c.fact.removeprefix(SCENARIO_PREFIX) for c in self.reasons
-                                   if c.missing and c.fact.startswith(SCENARIO_PREFIX)))
+        return tuple(
+            dict.fromkeys(
+                c.fact.removeprefix(SCENARIO_PREFIX)
+                for c in self.reasons
+                if c.missing and c.fact.startswith(SCENARIO_PREFIX)
+            )
+        )
 
     def short_reason(self) -> str:
         """One phrase for a table cell: the deciding condition, or what is missing or in conflict."""
@@ -408,8 +416,9 @@ def decision_of(outcomes: Iterable[RuleOutcome], fail_on: str = "info") -> Decis
     """The decision ``outcomes`` imply, counting the rules at or above ``fail_on`` severity."""
     fail_on = severity_threshold(fail_on)
     counted = [o for o in outcomes if at_or_above(o.severity, fail_on)]
-    first = next((o for o in counted if o.status is Status.FAIL), None) or \
-        next((o for o in counted if o.status is Status.UNKNOWN), None)
+    first = next((o for o in counted if o.status is Status.FAIL), None) or next(
+        (o for o in counted if o.status is Status.UNKNOWN), None
+    )
     if first is None:
         return PASSED
     return Decision(first.status, first.ruleset, first.rule, first.title, first.severity)
@@ -502,8 +511,9 @@ class RuleRef:
     @classmethod
     def of(cls, outcome: RuleOutcome, required: str = "") -> RuleRef:
         """The reference to ``outcome``'s rule."""
-        return cls(outcome.ruleset, outcome.rule, outcome.title, outcome.severity, outcome.status,
-                   required, outcome.advice)
+        return cls(
+            outcome.ruleset, outcome.rule, outcome.title, outcome.severity, outcome.status, required, outcome.advice
+        )
 
 
 @frozen
@@ -576,8 +586,11 @@ def find_causes(outcomes: Iterable[RuleOutcome], conflicts: Iterable[ConflictRec
     causes = [_value_cause(condition, blamed) for condition, blamed in found.values()]
     causes += [c for c in (_conflict_cause(record, outcomes) for record in conflicts) if c.rules]
     order = {id(c): i for i, c in enumerate(causes)}
-    return tuple(sorted(causes, key=lambda c: (SEVERITY_RANK.get(c.severity, 0), -len(c.rules),
-                                               c.kind == "conflict", order[id(c)])))
+    return tuple(
+        sorted(
+            causes, key=lambda c: (SEVERITY_RANK.get(c.severity, 0), -len(c.rules), c.kind == "conflict", order[id(c)])
+        )
+    )
 
 
 def group_undecided(outcomes: Iterable[RuleOutcome]) -> tuple[Undecided, ...]:
@@ -600,8 +613,10 @@ def group_undecided(outcomes: Iterable[RuleOutcome]) -> tuple[Undecided, ...]:
         else:
             key = ((), outcome.short_reason() or outcome.title)
         groups.setdefault(key, []).append(outcome)
-    return tuple(Undecided(facts, caveat, _by_severity(RuleRef.of(o) for o in members))
-                 for (facts, caveat), members in groups.items())
+    return tuple(
+        Undecided(facts, caveat, _by_severity(RuleRef.of(o) for o in members))
+        for (facts, caveat), members in groups.items()
+    )
 
 
 def _at_fault(outcome: RuleOutcome) -> list[Condition]:
@@ -614,9 +629,16 @@ def _at_fault(outcome: RuleOutcome) -> list[Condition]:
 def _value_cause(condition: Condition, blamed: list[tuple[RuleOutcome, str]]) -> Cause:
     outcomes = [o for o, _ in blamed]
     kind = "rule" if not condition.fact else "setting" if condition.fact.startswith("policy.") else "fact"
-    return Cause(kind, condition.fact, condition.label, condition.actual,
-                 _by_severity(RuleRef.of(o, required) for o, required in blamed),
-                 _fixes(outcomes), _events(outcomes), condition.origins)
+    return Cause(
+        kind,
+        condition.fact,
+        condition.label,
+        condition.actual,
+        _by_severity(RuleRef.of(o, required) for o, required in blamed),
+        _fixes(outcomes),
+        _events(outcomes),
+        condition.origins,
+    )
 
 
 def _conflict_cause(record: ConflictRecord, outcomes: tuple[RuleOutcome, ...]) -> Cause:
@@ -627,10 +649,17 @@ def _conflict_cause(record: ConflictRecord, outcomes: tuple[RuleOutcome, ...]) -
             if outcome.status is not Status.PASS and c.fact == record.fact and c.conflict:
                 seen.setdefault(outcome.rule, (outcome, c.required))
     blamed = list(seen.values())
-    return Cause("conflict", record.fact, record.label, None,
-                 _by_severity(RuleRef.of(o, required) for o, required in blamed),
-                 _fixes(o for o, _ in blamed), _events(o for o, _ in blamed),
-                 tuple(ValueOrigin(name) for name, _, _ in record.values), record.values)
+    return Cause(
+        "conflict",
+        record.fact,
+        record.label,
+        None,
+        _by_severity(RuleRef.of(o, required) for o, required in blamed),
+        _fixes(o for o, _ in blamed),
+        _events(o for o, _ in blamed),
+        tuple(ValueOrigin(name) for name, _, _ in record.values),
+        record.values,
+    )
 
 
 def _by_severity(refs: Iterable[RuleRef]) -> tuple[RuleRef, ...]:

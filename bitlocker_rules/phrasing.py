@@ -22,10 +22,15 @@ Truth = bool | None
 TRUTH_STATUS = {True: Status.PASS, False: Status.FAIL, None: Status.UNKNOWN}  # a truth value as a verdict
 
 # What a comparison needs, in words; of a version, in the words of releases.
-_WORDS = {Op.EQ: "{}", Op.NE: "anything but {}", Op.LT: "less than {}", Op.LE: "at most {}",
-          Op.GT: "more than {}", Op.GE: "at least {}"}
-_VERSION_WORDS = {Op.LT: "earlier than {}", Op.LE: "{} or earlier", Op.GT: "later than {}",
-                  Op.GE: "{} or later"}
+_WORDS = {
+    Op.EQ: "{}",
+    Op.NE: "anything but {}",
+    Op.LT: "less than {}",
+    Op.LE: "at most {}",
+    Op.GT: "more than {}",
+    Op.GE: "at least {}",
+}
+_VERSION_WORDS = {Op.LT: "earlier than {}", Op.LE: "{} or earlier", Op.GT: "later than {}", Op.GE: "{} or later"}
 
 
 class Atom(NamedTuple):
@@ -78,14 +83,19 @@ class Phrasing:
         if isinstance(subject, n.Count):
             label = _count_label(decl)
         return Condition(
-            fact=fact, label=label,
+            fact=fact,
+            label=label,
             actual=None if actual is None else self.display(decl, actual, subject),
-            required=self.required(e, op, other, other_value, decl), status=TRUTH_STATUS[atom.truth],
-            text=atom.text, span=e.span, location=self.location(e.span),
+            required=self.required(e, op, other, other_value, decl),
+            status=TRUTH_STATUS[atom.truth],
+            text=atom.text,
+            span=e.span,
+            location=self.location(e.span),
         )
 
-    def required(self, e: n.Test, op: Op | None, other: n.CheckedExpr | None, other_value: Any,
-                 decl: Fact | None) -> str:
+    def required(
+        self, e: n.Test, op: Op | None, other: n.CheckedExpr | None, other_value: Any, decl: Fact | None
+    ) -> str:
         """What the condition ``e`` needs of its subject (``op``, ``other``: as ``subject_of``
         gives them; ``other_value``: the other side's value)."""
         if isinstance(e, n.Presence):
@@ -126,22 +136,31 @@ class Phrasing:
     def constant(self, e: n.Const, text: str) -> Condition:
         """A literal ``true`` or ``false`` written as a condition."""
         shown = "true" if e.value else "false"
-        return Condition("", "The constant", shown, "true", TRUTH_STATUS[bool(e.value)],
-                         text, e.span, self.location(e.span))
+        return Condition(
+            "", "The constant", shown, "true", TRUTH_STATUS[bool(e.value)], text, e.span, self.location(e.span)
+        )
 
     def missing_collection(self, e: n.Quantified, fact: str, text: str) -> Condition:
         """A quantifier over a collection that is missing: unknown, it needs a value."""
         decl = self.vocabulary.fact(fact)
-        return Condition(fact, decl.label if decl else fact, None, "a value", Status.UNKNOWN,
-                         text, e.span, self.location(e.span))
+        return Condition(
+            fact, decl.label if decl else fact, None, "a value", Status.UNKNOWN, text, e.span, self.location(e.span)
+        )
 
     def empty_collection(self, e: n.Quantified, fact: str, truth: bool, text: str) -> Condition:
         """A quantifier over an empty collection (``all`` holds, ``any`` does not)."""
         decl = self.vocabulary.fact(fact)
         noun = (decl.item_label or "item") if decl else "item"
-        return Condition(fact, decl.label if decl else fact, f"no {noun}s",
-                         f"at least one {noun} that meets the condition", TRUTH_STATUS[truth],
-                         text, e.span, self.location(e.span))
+        return Condition(
+            fact,
+            decl.label if decl else fact,
+            f"no {noun}s",
+            f"at least one {noun} that meets the condition",
+            TRUTH_STATUS[truth],
+            text,
+            e.span,
+            self.location(e.span),
+        )
 
     def location(self, span: Span | None) -> str:
         """``file:line:column`` of ``span`` in the rule file ('' without one)."""

@@ -14,8 +14,15 @@ _RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)+$")
 
 # Binding strength, loosest first; a child printed where a tighter form is needed gets parentheses.
 _LEVEL = {
-    n.Conditional: 0, n.Quantified: 0, n.Implies: 1, n.Or: 2, n.And: 3, n.Not: 4,
-    n.Compare: 5, n.Member: 5, n.Presence: 5,
+    n.Conditional: 0,
+    n.Quantified: 0,
+    n.Implies: 1,
+    n.Or: 2,
+    n.And: 3,
+    n.Not: 4,
+    n.Compare: 5,
+    n.Member: 5,
+    n.Presence: 5,
 }
 
 

@@ -83,7 +83,7 @@ class SourceText:
         width = (end_column - column) if end_line == line else len(text) - column + 1
         if len(text) > SNIPPET_WIDTH:
             start = max(0, min(column - 1 - SNIPPET_WIDTH // 3, len(text) - SNIPPET_WIDTH))
-            shown = text[start:start + SNIPPET_WIDTH]
+            shown = text[start : start + SNIPPET_WIDTH]
             text = ("…" if start else "") + shown + ("…" if start + SNIPPET_WIDTH < len(text) else "")
             column = column - start + (1 if start else 0)
             width = min(width, SNIPPET_WIDTH - column + 2)

@@ -327,9 +327,7 @@ JSON_MUTATIONS = {
     "top-level-scalar": lambda r, d: r.choice([b"[]", b"42", b'"x"', b"null", b"true", b"[{}]"]),
     "trailing-garbage": lambda r, d: dumps(d) + r.choice([b"}", b",", b"\x00", b" {}", b"//"]),
     "two-documents": lambda r, d: dumps(d) + b"\n" + dumps(d),
-    "control-key": lambda r, d: planted_text(
-        r, d, json.dumps({r.choice(ESCAPE_PAYLOADS): r.choice(ESCAPE_PAYLOADS)})
-    ),
+    "control-key": lambda r, d: planted_text(r, d, json.dumps({r.choice(ESCAPE_PAYLOADS): r.choice(ESCAPE_PAYLOADS)})),
     "control-value": lambda r, d: dumps(set_somewhere(r, d, r.choice(ESCAPE_PAYLOADS))),
     "byte-flips": lambda r, d: _flip(r, dumps(d)),
     "comments": lambda r, d: b"// comment\n" + dumps(d),
@@ -501,9 +499,7 @@ CSV_MUTATIONS = {
     "nul": lambda r, t: _csv(_csv_cell(r, t, "a\x00b")),
     "invalid-utf8": lambda r, t: _csv(t).replace(b"Enterprise", b"Ent\xff\xfeprise", 1),
     "control-cell": lambda r, t: _csv(_csv_cell(r, t, r.choice(ESCAPE_PAYLOADS))),
-    "control-header": lambda r, t: _csv(
-        [t[0] + [r.choice(ESCAPE_PAYLOADS)]] + [row + ["1"] for row in t[1:]]
-    ),
+    "control-header": lambda r, t: _csv([t[0] + [r.choice(ESCAPE_PAYLOADS)]] + [row + ["1"] for row in t[1:]]),
     "bom": lambda r, t: b"\xef\xbb\xbf" + _csv(t),
     "utf16": lambda r, t: _csv(t).decode().encode("utf-16"),
     "huge-number-cell": lambda r, t: _csv(_csv_cell(r, t, "9" * r.randint(4301, 50000))),
@@ -555,9 +551,7 @@ ASSIGNMENT_MUTATIONS.update(
         "control-group-name": lambda r, d: dumps(
             {
                 **d,
-                "groups": {
-                    r.choice(ESCAPE_PAYLOADS): {"members": [r.choice(ESCAPE_PAYLOADS)], "policies": []}
-                },
+                "groups": {r.choice(ESCAPE_PAYLOADS): {"members": [r.choice(ESCAPE_PAYLOADS)], "policies": []}},
             }
         ),
         "unknown-key": lambda r, d: dumps({**d, "extra": 1}),
@@ -595,9 +589,7 @@ def hostile_rule_texts() -> dict[str, bytes]:
     atoms = " or ".join(f"device.tpm_version == {i}" for i in range(1000, 5000))
     return {
         "count-range": _ruleset(_rule(1, "count(device.volumes) > 1 and count(device.volumes) < 1000000000")),
-        "decimal-range": _ruleset(
-            _rule(1, "device.tpm_version > 1.0 and device.tpm_version < 100000000000000.0")
-        ),
+        "decimal-range": _ruleset(_rule(1, "device.tpm_version > 1.0 and device.tpm_version < 100000000000000.0")),
         "chained-defines": _ruleset("define d0 = device.tpm_present == true\n" + chained + _rule(1, "d30")),
         "chained-nots": _ruleset("define n0 = device.tpm_present == true\n" + nots + _rule(1, "n200")),
         "400-digit-int": _ruleset(_rule(1, "device.tpm_version >= " + "9" * 400)),
@@ -606,14 +598,10 @@ def hostile_rule_texts() -> dict[str, bytes]:
         "1000-rules": _ruleset("".join(_rule(i, f"device.system_partition_mb >= {i}") for i in range(1000))),
         "deep-parens": _ruleset(_rule(1, "(" * 1200 + "device.tpm_present" + ")" * 1200)),
         "deep-nots": _ruleset(_rule(1, "not " * 3000 + "device.tpm_present")),
-        "deep-quantifiers": _ruleset(
-            _rule(1, "".join(f"any x{i} in device.volumes: " for i in range(300)) + "true")
-        ),
+        "deep-quantifiers": _ruleset(_rule(1, "".join(f"any x{i} in device.volumes: " for i in range(300)) + "true")),
         "long-title": _ruleset(_rule(1, "device.tpm_present", title="T" * 500000)),
         "huge-count-compare": _ruleset(_rule(1, "count(device.volumes) >= " + "9" * 400)),
-        "many-or-counts": _ruleset(
-            _rule(1, " or ".join(f"count(device.volumes) == {i}" for i in range(0, 2000, 7)))
-        ),
+        "many-or-counts": _ruleset(_rule(1, " or ".join(f"count(device.volumes) == {i}" for i in range(0, 2000, 7)))),
     }
 
 
@@ -1280,9 +1268,7 @@ def classify(case, code, hung, stdout, stderr, outputs, before, after, work):
     for name, digest in before.items():
         if after[name] != digest:
             size = (work / name).stat().st_size if (work / name).exists() else None
-            state = (
-                "removed" if size is None else ("truncated" if size < len(case.files[name]) else "changed")
-            )
+            state = "removed" if size is None else ("truncated" if size < len(case.files[name]) else "changed")
             add("damaged", f"input {name} {state} ({len(case.files[name])} -> {size} bytes)")
     if not hung and case.expect and code not in case.expect and code in ALLOWED_EXITS:
         add("unexpected-exit", f"exit code {code}, expected one of {sorted(case.expect)}")
@@ -1344,9 +1330,7 @@ def summary_table(outcomes) -> str:
     for family in FAMILIES:
         if family in per:
             total.update(per[family])
-            lines.append(
-                family.ljust(width) + "".join(str(per[family][c]).rjust(max(len(c), 5) + 2) for c in columns)
-            )
+            lines.append(family.ljust(width) + "".join(str(per[family][c]).rjust(max(len(c), 5) + 2) for c in columns))
     lines.append("total".ljust(width) + "".join(str(total[c]).rjust(max(len(c), 5) + 2) for c in columns))
     return "\n".join(lines)
 

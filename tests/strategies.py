@@ -80,8 +80,10 @@ VOCABULARY_DATA = {
         for name, members in ENUMS.items()
     },
     "scenarios": {"alpha": {"label": "Alpha"}, "beta": {"label": "Beta", "excludes": ["alpha"]}},
-    "facts": [{"name": name, "type": kind, "label": name} | ({"per_policy": True} if name in PER_POLICY else {})
-              for name, kind in SCALAR_FACTS.items()]
+    "facts": [
+        {"name": name, "type": kind, "label": name} | ({"per_policy": True} if name in PER_POLICY else {})
+        for name, kind in SCALAR_FACTS.items()
+    ]
     + [
         {
             "name": COLLECTION,
@@ -225,9 +227,7 @@ def typed_values(kind: str) -> st.SearchStrategy:
 
 def records() -> st.SearchStrategy[MappingProxyType]:
     """One record of device.volumes; any field may be missing."""
-    return st.fixed_dictionaries({}, optional={f: typed_values(k) for f, k in FIELDS.items()}).map(
-        MappingProxyType
-    )
+    return st.fixed_dictionaries({}, optional={f: typed_values(k) for f, k in FIELDS.items()}).map(MappingProxyType)
 
 
 def fact_values(exclude: frozenset[str] = frozenset()) -> st.SearchStrategy[dict]:
@@ -371,7 +371,10 @@ def conditions(scope: tuple[str, ...] = (), definitions: int = 0, max_leaves: in
         if len(scope) < MAX_SCOPE:
             options += [
                 st.builds(
-                    n.Quantified, st.sampled_from(["any", "all"]), st.just(var), st.just(name(COLLECTION)),
+                    n.Quantified,
+                    st.sampled_from(["any", "all"]),
+                    st.just(var),
+                    st.just(name(COLLECTION)),
                     conditions(scope + (var,), definitions),
                 )
                 for var in _free_variables(scope)
@@ -390,12 +393,15 @@ def typed_rules(draw, rule_id: str, definitions: int = 0, kind: str = "rule") ->
     # A rule may be disputed (a failure is unknown) or unconfirmed (a pass is unknown), not both.
     caveat = draw(st.sampled_from(["", "disputed", "unconfirmed"])) if kind == "rule" else ""
     return n.Rule(
-        rule_id, draw(texts()), kind=kind,
+        rule_id,
+        draw(texts()),
+        kind=kind,
         severity=draw(st.sampled_from(["error", "warning", "info"])),
         scenarios=tuple(draw(st.lists(st.sampled_from(SCENARIOS), max_size=2, unique=True))),
         disputed="the sources differ" if caveat == "disputed" else "",
         unconfirmed="nothing confirms it" if caveat == "unconfirmed" else "",
-        applicability=applicability, requires=requirements,
+        applicability=applicability,
+        requires=requirements,
     )
 
 
@@ -403,24 +409,28 @@ def typed_rules(draw, rule_id: str, definitions: int = 0, kind: str = "rule") ->
 def typed_rulesets(draw, max_rules: int = 4, prefix: str = "R", ruleset_id: str | None = None) -> n.Ruleset:
     """A ruleset of well-typed definitions d0, d1, … (each may use the earlier ones), rules and
     notes; rule ids ``{prefix}-0``, ``{prefix}-1``, … (rule ids are unique across rulesets)."""
-    definitions = tuple(
-        n.Definition(f"d{i}", draw(conditions((), i)))
-        for i in range(draw(st.integers(0, 2)))
-    )
+    definitions = tuple(n.Definition(f"d{i}", draw(conditions((), i))) for i in range(draw(st.integers(0, 2))))
     count = draw(st.integers(1, max_rules))
     rules = [draw(typed_rules(f"{prefix}-{i}", len(definitions))) for i in range(count)]
     if draw(st.booleans()):
         rules.insert(draw(st.integers(0, len(rules))), draw(typed_rules(f"N{prefix}-1", len(definitions), "note")))
     scenarios = tuple(draw(st.lists(st.sampled_from(SCENARIOS), max_size=1)))
-    return n.Ruleset(ruleset_id or draw(identifiers()), draw(texts()), definitions=definitions, rules=tuple(rules),
-                     scenarios=scenarios)
+    return n.Ruleset(
+        ruleset_id or draw(identifiers()),
+        draw(texts()),
+        definitions=definitions,
+        rules=tuple(rules),
+        scenarios=scenarios,
+    )
 
 
 def several_rulesets(max_rulesets: int = 3, max_rules: int = 3) -> st.SearchStrategy[list[n.Ruleset]]:
     """One to ``max_rulesets`` typed rulesets loaded together (ids ``rs0``, ``rs1``, …)."""
-    return st.integers(1, max_rulesets).flatmap(lambda k: st.tuples(*(
-        typed_rulesets(max_rules, prefix=f"R{i}", ruleset_id=f"rs{i}") for i in range(k)
-    )).map(list))
+    return st.integers(1, max_rulesets).flatmap(
+        lambda k: st.tuples(*(typed_rulesets(max_rules, prefix=f"R{i}", ruleset_id=f"rs{i}") for i in range(k))).map(
+            list
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -519,8 +529,8 @@ def _terminal_strategies() -> dict[str, st.SearchStrategy[str]]:
         else:
             strategy = st.from_regex(pattern.value, fullmatch=True).map(lambda t: t + " ")
             if terminal.name == "NAME":
-                strategy = st.from_regex(NAME_RE, fullmatch=True).filter(lambda w: w not in KEYWORDS).map(
-                    lambda t: t + " "
+                strategy = (
+                    st.from_regex(NAME_RE, fullmatch=True).filter(lambda w: w not in KEYWORDS).map(lambda t: t + " ")
                 )
         strategies[terminal.name] = strategy
     return strategies
@@ -537,19 +547,58 @@ def grammar_texts() -> st.SearchStrategy[str]:
 
 
 FRAGMENTS = (
-    *sorted(KEYWORDS), "==", "!=", "<", "<=", ">", ">=", "=", "(", ")", "{", "}", ",", ":", ".",
-    '"', '"x"', '"a\\"b"', '"\\', "#", "# c\n", "\n", " ", "\t", "\r", "-", "SE-01", "policy.flag",
-    "device.os_version", "1", "007", "1.5", "10.0.17763", "10.0.17763.1", "21H2", "1809", "x", "_",
-    "\x00", "é", "\u2028", "\ud800", "9" * 40, "(" * 70, "not " * 70,
+    *sorted(KEYWORDS),
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "=",
+    "(",
+    ")",
+    "{",
+    "}",
+    ",",
+    ":",
+    ".",
+    '"',
+    '"x"',
+    '"a\\"b"',
+    '"\\',
+    "#",
+    "# c\n",
+    "\n",
+    " ",
+    "\t",
+    "\r",
+    "-",
+    "SE-01",
+    "policy.flag",
+    "device.os_version",
+    "1",
+    "007",
+    "1.5",
+    "10.0.17763",
+    "10.0.17763.1",
+    "21H2",
+    "1809",
+    "x",
+    "_",
+    "\x00",
+    "é",
+    "\u2028",
+    "\ud800",
+    "9" * 40,
+    "(" * 70,
+    "not " * 70,
 )
 
 
 def fragment_texts() -> st.SearchStrategy[str]:
     """Text built from grammar-ish fragments: keywords, punctuation, literals, odd characters."""
     joiners = st.sampled_from(["", " ", "\n"])
-    return st.tuples(st.lists(st.sampled_from(FRAGMENTS), max_size=30), joiners).map(
-        lambda p: p[1].join(p[0])
-    )
+    return st.tuples(st.lists(st.sampled_from(FRAGMENTS), max_size=30), joiners).map(lambda p: p[1].join(p[0]))
 
 
 def ruleset_texts() -> st.SearchStrategy[str]:

@@ -65,8 +65,14 @@ BRUTE = {
 }
 # Values a fixed (device) fact may take: two brute-force values stay above and below each,
 # so a free fact compared with it has room on either side.
-FIXED = {"bool": BRUTE["bool"], "enum": BRUTE["enum"], "integer": [1, 2, 3], "decimal": [1.0, 1.5, 2.0, 2.5],
-         "version": BRUTE["version"][2:-2], "string": ["a", "b"]}
+FIXED = {
+    "bool": BRUTE["bool"],
+    "enum": BRUTE["enum"],
+    "integer": [1, 2, 3],
+    "decimal": [1.0, 1.5, 2.0, 2.5],
+    "version": BRUTE["version"][2:-2],
+    "string": ["a", "b"],
+}
 FIELD_LITERALS = {"bool": ["true", "false"], "enum2": ["Xx", "Yy"], "integer": LITERALS["integer"]}
 # Integer fields may be compared with an integer fact: records below, between and above it
 # need three values per interval (see the integers in BRUTE).
@@ -96,8 +102,9 @@ class Vocab:
     """A generated vocabulary: scalar facts (name, kind) and optionally one collection;
     ``strengths`` gives policy facts a ``strength`` declaration (see STRENGTHS)."""
 
-    def __init__(self, scalars: list[tuple[str, str]], fields: list[tuple[str, str]],
-                 strengths: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, scalars: list[tuple[str, str]], fields: list[tuple[str, str]], strengths: dict[str, object] | None = None
+    ) -> None:
         self.scalars = scalars
         self.fields = fields
         self.strengths = {k: x for k, x in (strengths or {}).items() if x is not None}
@@ -107,15 +114,22 @@ class Vocab:
                 "E": {"members": [{"name": m, "label": f"Label {m}"} for m in BRUTE["enum"]]},
                 "G": {"members": [{"name": m, "label": f"Label {m}"} for m in FIELD_BRUTE["enum2"]]},
             },
-            "facts": [{"name": name, "type": TYPE_TEXT.get(kind, kind), "label": name.upper()}
-                      | ({"strength": self.strengths[name]} if name in self.strengths else {})
-                      for name, kind in scalars],
+            "facts": [
+                {"name": name, "type": TYPE_TEXT.get(kind, kind), "label": name.upper()}
+                | ({"strength": self.strengths[name]} if name in self.strengths else {})
+                for name, kind in scalars
+            ],
         }
         if fields:
-            data["facts"].append({
-                "name": COLLECTION, "type": "collection", "label": "Items", "item_label": "item",
-                "fields": [{"name": f, "type": TYPE_TEXT.get(k, k), "label": f} for f, k in fields],
-            })
+            data["facts"].append(
+                {
+                    "name": COLLECTION,
+                    "type": "collection",
+                    "label": "Items",
+                    "item_label": "item",
+                    "fields": [{"name": f, "type": TYPE_TEXT.get(k, k), "label": f} for f, k in fields],
+                }
+            )
         self.vocabulary = build_vocabulary(data, origin="<generated>")
 
     def kind(self, name: str) -> str:
@@ -125,12 +139,16 @@ class Vocab:
 def _strengths(draw, scalars: list[tuple[str, str]], ordered: bool = False) -> dict[str, object]:
     """A strength declaration for each policy fact: any of STRENGTHS, or with ``ordered`` an
     order wherever the kind has one (lowering then matters to every repair)."""
+
     def options(kind: str) -> list:
         real = [x for x in STRENGTHS[kind] if x not in (None, "none")]
         return real if ordered and real else STRENGTHS[kind]
 
-    return {name: draw(st.sampled_from(options(kind)), label=f"strength of {name}")
-            for name, kind in scalars if name.startswith("policy.")}
+    return {
+        name: draw(st.sampled_from(options(kind)), label=f"strength of {name}")
+        for name, kind in scalars
+        if name.startswith("policy.")
+    }
 
 
 def _namespaces(ordered: bool) -> st.SearchStrategy[str]:
@@ -158,8 +176,11 @@ def vocabs(draw, ordered: bool = False) -> Vocab:
     scalars = [(f"{ns}.f{i}", k) for i, (ns, k) in enumerate(zip(spaces, kinds))]
     fields: list[tuple[str, str]] = []
     if with_collection:
-        fields = draw(st.sampled_from([[("flag", "bool")], [("kind", "enum2")], [("flag", "bool"), ("kind", "enum2")],
-                                       [("size", "integer")]]))
+        fields = draw(
+            st.sampled_from(
+                [[("flag", "bool")], [("kind", "enum2")], [("flag", "bool"), ("kind", "enum2")], [("size", "integer")]]
+            )
+        )
     return Vocab(scalars, fields, _strengths(draw, scalars, ordered))
 
 
@@ -197,7 +218,11 @@ def atoms(draw, vocab: Vocab, var: str | None, counts: bool) -> str:
         return f"{text} {draw(st.sampled_from(_ops('integer')))} {draw(st.sampled_from(['0', '1', '2']))}"
     literals = LITERALS.get(kind) or FIELD_LITERALS[kind]
     same = [s for s, k in subjects if k == kind and s != subject and k != "collection"]
-    forms = ["compare", "compare", "member", "presence"] + (["facts"] if same else []) + (["bare"] if kind == "bool" else [])
+    forms = (
+        ["compare", "compare", "member", "presence"]
+        + (["facts"] if same else [])
+        + (["bare"] if kind == "bool" else [])
+    )
     form = draw(st.sampled_from(forms))
     if form == "presence":
         return f"{subject} is {draw(st.sampled_from(['present', 'missing']))}"
@@ -215,8 +240,9 @@ def atoms(draw, vocab: Vocab, var: str | None, counts: bool) -> str:
 
 
 @st.composite
-def conditions(draw, vocab: Vocab, depth: int, var: str | None = None, definitions: int = 0,
-               counts: bool = True) -> str:
+def conditions(
+    draw, vocab: Vocab, depth: int, var: str | None = None, definitions: int = 0, counts: bool = True
+) -> str:
     options = ["atom", "atom"]
     if depth > 0:
         options += ["not", "and", "or", "implies", "if"]
@@ -283,7 +309,9 @@ class Case:
             f'rule W-{i} "w"\n  require {w if w is not None else "true"}' for i, (_, w, _) in enumerate(rules)
         ]
         definitions = [line for line in text.splitlines() if line.startswith("define ")]
-        when_ruleset = check_ruleset(parse_ruleset("\n".join(when[:1] + definitions + when[1:]) + "\n"), self.vocabulary)
+        when_ruleset = check_ruleset(
+            parse_ruleset("\n".join(when[:1] + definitions + when[1:]) + "\n"), self.vocabulary
+        )
         applicable = compile_ruleset(when_ruleset)
         self.names = [name for name, _ in vocab.scalars] + ([COLLECTION] if vocab.fields else [])
         self.table = []
@@ -296,10 +324,15 @@ class Case:
         if name == COLLECTION:
             fields = [f for f, _ in self.vocab.fields]
             choices = [field_values[k] + [None] for _, k in self.vocab.fields]
-            types = [MappingProxyType({f: x for f, x in zip(fields, combo) if x is not None})
-                     for combo in itertools.product(*choices)]
-            bags = [tuple(c) for size in range(MAX_RECORDS + 1)
-                    for c in itertools.combinations_with_replacement(types, size)]
+            types = [
+                MappingProxyType({f: x for f, x in zip(fields, combo) if x is not None})
+                for combo in itertools.product(*choices)
+            ]
+            bags = [
+                tuple(c)
+                for size in range(MAX_RECORDS + 1)
+                for c in itertools.combinations_with_replacement(types, size)
+            ]
             return bags + [None]
         return BRUTE[self.vocab.kind(name)] + [None]
 
@@ -362,8 +395,10 @@ def rulesets_of(case: Case, data) -> list:
 
     cut = data.draw(st.integers(1, len(case.ids) - 1), label="rules in the first ruleset")
     rules = [r for r in case.checked.rules if r.kind == "rule"]
-    return [attrs.evolve(case.checked, rules=tuple(rules[:cut])),
-            attrs.evolve(case.checked, id="gen2", rules=tuple(rules[cut:]))]
+    return [
+        attrs.evolve(case.checked, rules=tuple(rules[:cut])),
+        attrs.evolve(case.checked, id="gen2", rules=tuple(rules[cut:])),
+    ]
 
 
 def statuses_by_interpreter(case: Case, values) -> dict[str, Status]:
@@ -460,13 +495,17 @@ def fixed_collection_cases(draw) -> tuple[Case, dict]:
         compare = " ".join([sides[0], op, sides[1]] if draw(st.booleans()) else [sides[1], op, sides[0]])
         form = draw(st.sampled_from(["any", "all", "count"]), label="form")
         if form == "count":
-            condition = f"count({var} in {COLLECTION}: {compare}) {draw(st.sampled_from(_ops('integer')))} " \
-                        f"{draw(st.sampled_from(['0', '1', '2']))}"
+            condition = (
+                f"count({var} in {COLLECTION}: {compare}) {draw(st.sampled_from(_ops('integer')))} "
+                f"{draw(st.sampled_from(['0', '1', '2']))}"
+            )
         else:
             condition = f"{form} {var} in {COLLECTION}: {compare}"
         if draw(st.booleans(), label="and a constant condition"):
-            condition = f"({condition}) and (policy.f0 {draw(st.sampled_from(_ops(kind)))} " \
-                        f"{draw(st.sampled_from(LITERALS[kind]))})"
+            condition = (
+                f"({condition}) and (policy.f0 {draw(st.sampled_from(_ops(kind)))} "
+                f"{draw(st.sampled_from(LITERALS[kind]))})"
+            )
         lines += [f'rule R-{i} "Rule {i}"', f"  require {condition}"]
         rules.append((f"R-{i}", None, [condition]))
     case = Case(vocab, "\n".join(lines) + "\n", rules)
@@ -531,6 +570,7 @@ def current_values(case: Case, data) -> dict:
     """Values now for every fact, from the fixed domains (room above and below each: a
     repair may move a setting past another); mostly a state where some rule fails, so that
     the repair has work to do (a failing rule that some policy makes pass)."""
+
     def fixed(name: str, value) -> bool:
         return any(_same_value(value, x) for x in case.fixed_domain(name))
 
@@ -539,9 +579,12 @@ def current_values(case: Case, data) -> dict:
     for row, st_, _ in case.table:
         key = tuple(repr(row.get(name)) for name in device)
         passable.setdefault(key, set()).update(i for i, s in enumerate(st_) if s is PASS)
-    failing = [{name: row.get(name) for name in case.names} for row, st_, _ in case.table
-               if any(s is FAIL and i in passable[tuple(repr(row.get(n)) for n in device)] for i, s in enumerate(st_))
-               and all(fixed(name, row.get(name)) for name in case.names)]
+    failing = [
+        {name: row.get(name) for name in case.names}
+        for row, st_, _ in case.table
+        if any(s is FAIL and i in passable[tuple(repr(row.get(n)) for n in device)] for i, s in enumerate(st_))
+        and all(fixed(name, row.get(name)) for name in case.names)
+    ]
     if failing and data.draw(st.integers(0, 3), label="fails now") > 0:
         return data.draw(st.sampled_from(failing), label="values now")
     return {name: data.draw(st.sampled_from(case.fixed_domain(name)), label=name) for name in case.names}
@@ -556,8 +599,7 @@ def achievable(case: Case, goals: dict[int, set], fixed: dict) -> bool:
     return any(reaches(st_, goals) for _, st_, _ in case.rows(fixed))
 
 
-def assert_right_repair(case: Case, values: dict, rulesets: list | None = None,
-                        max_changes: int | None = None) -> None:
+def assert_right_repair(case: Case, values: dict, rulesets: list | None = None, max_changes: int | None = None) -> None:
     """The repair of ``values`` (every fact; None = missing) against the brute force: failing
     rules pass (not merely stop applying), the others keep their state, the lowered settings
     are an inclusion-minimal set, and no such repair changes fewer settings. With
@@ -576,8 +618,9 @@ def assert_right_repair(case: Case, values: dict, rulesets: list | None = None,
     device = {name: values[name] for name in case.names if name not in policy}
     now = statuses_by_interpreter(case, given_values)
     targets = {r for r, s in now.items() if s is FAIL}
-    goals = {case.ids.index(r): {PASS} if s is FAIL else SATISFIED if s in SATISFIED else NOT_FAILED
-             for r, s in now.items()}
+    goals = {
+        case.ids.index(r): {PASS} if s is FAIL else SATISFIED if s in SATISFIED else NOT_FAILED for r, s in now.items()
+    }
     # Prerequisites: exactly the failing rules no policy change makes pass on this device.
     blocked = {p.rule for p in result.prerequisites}
     assert blocked == {r for r in targets if not case.sat([r], {PASS}, fixed=device)}
@@ -641,8 +684,9 @@ def alternative_cases(draw) -> Case:
         order = draw(st.permutations(scalars))
         when = draw(st.none() | fact_atoms(*order[0]))
         cut = draw(st.integers(2, len(order) - 1))
-        ways = [" and ".join(draw(fact_atoms(name, kind)) for name, kind in part)
-                for part in (order[1:cut], order[cut:])]
+        ways = [
+            " and ".join(draw(fact_atoms(name, kind)) for name, kind in part) for part in (order[1:cut], order[cut:])
+        ]
         requires = [f"({ways[0]}) or ({ways[1]})"]
         lines += [f'rule R-{i} "Rule {i}"', *([f"  when {when}"] if when else []), f"  require {requires[0]}"]
         rules.append((f"R-{i}", when, requires))
@@ -675,19 +719,25 @@ def shared_when_cases(draw) -> tuple[Case, dict]:
     vocab = Vocab(scalars, [], _strengths(draw, scalars))
     now = draw(st.sampled_from(BRUTE[kind] + [None]), label="switch now")
     needs = "policy.f0 is present" if now is None else f"policy.f0 != {LITERALS[kind][BRUTE[kind].index(now)]}"
-    lines, rules = ['ruleset gen "Generated rules"', "", 'rule R-0 "Needs the switch changed"',
-                    f"  require {needs}"], [("R-0", None, [needs])]
+    lines, rules = (
+        ['ruleset gen "Generated rules"', "", 'rule R-0 "Needs the switch changed"', f"  require {needs}"],
+        [("R-0", None, [needs])],
+    )
     values = {"policy.f0": now}
     for i, (name, setting) in enumerate(scalars[1:], start=1):
-        named = draw(st.lists(st.sampled_from(LITERALS[kind]), min_size=1, max_size=len(LITERALS[kind]) - 1,
-                              unique=True), label=f"R-{i} applies for")
+        named = draw(
+            st.lists(st.sampled_from(LITERALS[kind]), min_size=1, max_size=len(LITERALS[kind]) - 1, unique=True),
+            label=f"R-{i} applies for",
+        )
         when = f"policy.f0 in {{{', '.join(named)}}}"
         wanted = draw(st.sampled_from(LITERALS[setting]), label=f"R-{i} needs")
         require = f"{name} == {wanted}"
         lines += [f'rule R-{i} "Applies for some values of the switch"', f"  when {when}", f"  require {require}"]
         rules.append((f"R-{i}", when, [require]))
-        values[name] = draw(st.sampled_from([v for v, w in zip(BRUTE[setting], LITERALS[setting]) if w != wanted]
-                                            + [None]), label=f"{name} now")
+        values[name] = draw(
+            st.sampled_from([v for v, w in zip(BRUTE[setting], LITERALS[setting]) if w != wanted] + [None]),
+            label=f"{name} now",
+        )
     return Case(vocab, "\n".join(lines) + "\n", rules), values
 
 
@@ -699,10 +749,14 @@ def test_repair_changes_the_fewest_settings_when_several_rules_read_one(shared):
 def test_repair_gives_a_switch_the_value_that_changes_least():
     # R-0 needs f1 set; f1 = true would make R-1 apply and fail (f2 is Aa): f1 = false is one change.
     vocab = Vocab([("policy.f1", "bool"), ("policy.f2", "enum"), ("policy.f3", "bool")], [])
-    rules = [("R-0", None, ["policy.f1 is present", "policy.f3 == true"]),
-             ("R-1", "policy.f1 == true", ["policy.f2 not in {Aa}"])]
-    text = ('ruleset gen "Generated rules"\nrule R-0 "r"\n  require policy.f1 is present\n  require policy.f3 == true\n'
-            'rule R-1 "s"\n  when policy.f1 == true\n  require policy.f2 not in {Aa}\n')
+    rules = [
+        ("R-0", None, ["policy.f1 is present", "policy.f3 == true"]),
+        ("R-1", "policy.f1 == true", ["policy.f2 not in {Aa}"]),
+    ]
+    text = (
+        'ruleset gen "Generated rules"\nrule R-0 "r"\n  require policy.f1 is present\n  require policy.f3 == true\n'
+        'rule R-1 "s"\n  when policy.f1 == true\n  require policy.f2 not in {Aa}\n'
+    )
     values = {"policy.f1": None, "policy.f2": "Aa", "policy.f3": True}
     assert_right_repair(Case(vocab, text, rules), values)
     result = A.repair([Case(vocab, text, rules).checked], vocab.vocabulary, {"policy.f2": "Aa", "policy.f3": True})
@@ -718,15 +772,22 @@ def test_compare_agrees_with_brute_force(case, data):
 
     def implies(xs, ys) -> bool:
         ix, iy = [case.ids.index(r) for r in xs], [case.ids.index(r) for r in ys]
-        return not any(all(s[i] in SATISFIED for i in ix) and not all(s[i] in SATISFIED for i in iy)
-                       for _, s, _ in case.table)
+        return not any(
+            all(s[i] in SATISFIED for i in ix) and not all(s[i] in SATISFIED for i in iy) for _, s, _ in case.table
+        )
 
     # The relation is what the two differences say: no difference either way is equivalence.
-    relation = {(True, True): "equivalent", (True, False): "stricter", (False, True): "looser",
-                (False, False): "incomparable"}
+    relation = {
+        (True, True): "equivalent",
+        (True, False): "stricter",
+        (False, True): "looser",
+        (False, False): "incomparable",
+    }
     assert result.relation == relation[(result.a_not_b is None, result.b_not_a is None)]
-    for diff, xs, _ys, holds in ((result.a_not_b, left, right, implies(left, right)),
-                                 (result.b_not_a, right, left, implies(right, left))):
+    for diff, xs, _ys, holds in (
+        (result.a_not_b, left, right, implies(left, right)),
+        (result.b_not_a, right, left, implies(right, left)),
+    ):
         if diff is None:
             assert holds
         else:
@@ -757,9 +818,11 @@ def test_lint_of_a_rule_that_fails_only_past_the_brute_force_records():
     # It fails only with four records (three flagged, one not): more than the brute force
     # enumerates, so the brute force alone would call it a rule that cannot fail (L102).
     vocab = Vocab([("policy.f0", "bool")], [("flag", "bool")])
-    text = ('ruleset gen "G"\nrule R-0 "r"\n  when policy.f0 == true\n  require policy.f0 == true\n'
-            f"  require (count(y in {COLLECTION}: y.flag == true) <= 2) or "
-            f"(count(y in {COLLECTION}: y.flag == false) == 0)\n")
+    text = (
+        'ruleset gen "G"\nrule R-0 "r"\n  when policy.f0 == true\n  require policy.f0 == true\n'
+        f"  require (count(y in {COLLECTION}: y.flag == true) <= 2) or "
+        f"(count(y in {COLLECTION}: y.flag == false) == 0)\n"
+    )
     assert_lint_agrees(Case(vocab, text, [("R-0", "policy.f0 == true", [])]))
 
 
@@ -872,7 +935,9 @@ def test_fleet_repair_may_set_a_setting_to_a_value_a_device_holds():
     # The rules name no constant: the value that helps is the devices' own (1.5), which a value
     # set cut at the rules' constants alone does not hold.
     vocab = Vocab([("policy.f0", "decimal"), ("device.f1", "decimal")], [])
-    checked = check_ruleset(parse_ruleset('ruleset g "G"\nrule R-0 "r" require policy.f0 == device.f1\n'), vocab.vocabulary)
+    checked = check_ruleset(
+        parse_ruleset('ruleset g "G"\nrule R-0 "r" require policy.f0 == device.f1\n'), vocab.vocabulary
+    )
     fleet = [{"policy.f0": 1.0, "device.f1": 1.5}, {"policy.f0": 2.0, "device.f1": 1.5}, {"device.f1": 2.5}]
     result = A.fleet_repair([checked], vocab.vocabulary, fleet)
     assert (result.before, result.best.devices_satisfied) == (0, 2)
@@ -892,7 +957,7 @@ def test_a_count_compared_with_a_setting_is_refused_where_it_is(case, op, count_
     with pytest.raises(A.AnalysisError) as info:
         A.check_satisfiable([checked], vocab.vocabulary)
     refused = [d for d in info.value.diagnostics if d.code == "A102"]
-    assert refused and all(text[d.span.start:d.span.end] == condition for d in refused)
+    assert refused and all(text[d.span.start : d.span.end] == condition for d in refused)
     assert ("C-1",) in [f.rules for f in A.lint([checked], vocab.vocabulary) if f.code == "L100"]
 
 
@@ -987,7 +1052,9 @@ def test_baseline_contradicts_silent_enablement_in_exactly_two_rules(vocabulary)
         ("SE-09", "policy.tpm_startup_pin", "anything but Require startup PIN with TPM"),
         ("CB-01", "policy.tpm_startup_pin", "Require startup PIN with TPM"),
     }
-    assert "SE-09 requires Compatible TPM startup PIN to be anything but Require startup PIN with TPM" in conflict.message
+    assert (
+        "SE-09 requires Compatible TPM startup PIN to be anything but Require startup PIN with TPM" in conflict.message
+    )
     assert "CB-01 requires Compatible TPM startup PIN to be Require startup PIN with TPM" in conflict.message
     # The locations are the two conditions, in their files.
     se, cb = conflict.locations
@@ -1015,7 +1082,9 @@ rule CB-01 "A startup PIN" require policy.tpm_startup_pin == Required
 
 
 def _facts(vocabulary, policy: str, device: str):
-    return merge_facts([load_policy_file(EXAMPLES / policy, vocabulary), load_device_file(EXAMPLES / device, vocabulary)])
+    return merge_facts(
+        [load_policy_file(EXAMPLES / policy, vocabulary), load_device_file(EXAMPLES / device, vocabulary)]
+    )
 
 
 def test_repair_of_the_startup_pin_policy_on_a_ready_device(vocabulary):
@@ -1025,12 +1094,18 @@ def test_repair_of_the_startup_pin_policy_on_a_ready_device(vocabulary):
     result = A.repair(engine.rulesets, vocabulary, facts)
     assert result.complete
     changes = {c.fact: c for c in result.changes}
-    assert set(changes) == {"policy.tpm_startup_pin", "policy.warning_for_other_disk_encryption",
-                            "policy.allow_standard_user_encryption"}
+    assert set(changes) == {
+        "policy.tpm_startup_pin",
+        "policy.warning_for_other_disk_encryption",
+        "policy.allow_standard_user_encryption",
+    }
     pin = changes["policy.tpm_startup_pin"]
     # SE-09 asks for a lower setting: the smallest lowering, the next one offered; never Not configured.
-    assert (pin.label, pin.old, pin.new) == ("Compatible TPM startup PIN", "Require startup PIN with TPM",
-                                             "Allow startup PIN with TPM")
+    assert (pin.label, pin.old, pin.new) == (
+        "Compatible TPM startup PIN",
+        "Require startup PIN with TPM",
+        "Allow startup PIN with TPM",
+    )
     assert pin.alternatives == ("Do not allow startup PIN with TPM",)
     assert changes["policy.warning_for_other_disk_encryption"].new == "Block"
     values = {**facts.values, **{c.fact: c.new_value for c in result.changes}}
@@ -1045,8 +1120,11 @@ def test_repair_reports_device_prerequisites(vocabulary):
     assert (blocked.rule, blocked.facts) == ("SE-05", ("device.firmware_mode",))
     assert blocked.needed == (("device.firmware_mode", "BIOS Mode", "UEFI"),)
     assert blocked.conditions[0].sentence() == "BIOS Mode is Legacy; the rule needs UEFI"
-    assert {c.fact for c in result.changes} == {"policy.tpm_startup_pin", "policy.warning_for_other_disk_encryption",
-                                                "policy.allow_standard_user_encryption"}
+    assert {c.fact for c in result.changes} == {
+        "policy.tpm_startup_pin",
+        "policy.warning_for_other_disk_encryption",
+        "policy.allow_standard_user_encryption",
+    }
     assert result.turn_off == ()  # SE-05 applies to every device: nothing turns it off
 
 
@@ -1103,8 +1181,9 @@ def test_compare_a_stricter_ruleset(vocabulary, tmp_path):
 
 def test_unused_definitions_are_reported(vocabulary, tmp_path):
     path = tmp_path / "u.rules"
-    path.write_text('ruleset u "U"\ndefine used = device.tpm_present\ndefine unused = device.tpm_ready\n'
-                    'rule U-1 "u" require used\n')
+    path.write_text(
+        'ruleset u "U"\ndefine used = device.tpm_present\ndefine unused = device.tpm_ready\nrule U-1 "u" require used\n'
+    )
     findings = A.lint([load_ruleset(path)], vocabulary)
     assert [(f.code, f.details["definition"]) for f in findings] == [("L106", "unused")]
     assert findings[0].locations[0].start_line == 3
@@ -1117,7 +1196,7 @@ def test_dead_and_vacuous_rules(vocabulary, tmp_path):
         'rule D-1 "never passes" require device.tpm_present and not device.tpm_present\n'
         'rule D-2 "never fails" require device.tpm_ready is present or device.tpm_ready is missing\n'
         'rule D-3 "never applies" when device.tpm_version > 2.0 and device.tpm_version < 1.2\n'
-        '  require device.tpm_present\n'
+        "  require device.tpm_present\n"
         'rule D-4 "redundant" require device.os_version >= 1809\n'
         'rule D-5 "stronger" require device.os_version >= 1903\n'
     )
@@ -1128,7 +1207,9 @@ def test_dead_and_vacuous_rules(vocabulary, tmp_path):
 def test_findings_as_sarif(vocabulary):
     silent = load_ruleset("silent_enablement")
     baseline = load_ruleset(EXAMPLES / "baseline-startup-pin.rules")
-    sarif = A.findings_to_sarif(A.lint([silent, baseline], vocabulary, assumed=IN_SILENT_ENABLEMENT), tool_version="0.1.0")
+    sarif = A.findings_to_sarif(
+        A.lint([silent, baseline], vocabulary, assumed=IN_SILENT_ENABLEMENT), tool_version="0.1.0"
+    )
     json.dumps(sarif)  # plain JSON
     assert sarif["version"] == "2.1.0" and "sarif-2.1.0" in sarif["$schema"]
     run = sarif["runs"][0]
@@ -1140,7 +1221,7 @@ def test_findings_as_sarif(vocabulary):
     assert location["artifactLocation"]["uri"].endswith("rulesets/silent_enablement.rules")
     region = location["region"]
     line = silent.ruleset.text.line_text(region["startLine"])
-    assert line[region["startColumn"] - 1:region["endColumn"] - 1] == "policy.tpm_startup_pin != Required"
+    assert line[region["startColumn"] - 1 : region["endColumn"] - 1] == "policy.tpm_startup_pin != Required"
     related = result["relatedLocations"][0]["physicalLocation"]
     assert related["artifactLocation"]["uri"].endswith("examples/baseline-startup-pin.rules")
     assert result["properties"]["rules"] == ["SE-09", "CB-01"]
@@ -1160,11 +1241,17 @@ def test_checker_diagnostics_become_findings(vocabulary, tmp_path):
 
 def test_repair_of_a_setting_in_conflict_between_policies(vocabulary):
     # The policies disagree on the startup PIN (so it is missing); the rule fails on the PIN length.
-    loaded = compile_text('ruleset t "T"\nrule T-1 "PIN" require policy.tpm_startup_pin != Required '
-                          'and policy.minimum_pin_length >= 8\n', "t.rules")
-    facts = merge_facts([load_policy_file(EXAMPLES / "policy-silent.json", vocabulary),
-                         load_policy_file(EXAMPLES / "policy-startup-pin.json", vocabulary),
-                         load_device_file(EXAMPLES / "device-ready.json", vocabulary)])
+    loaded = compile_text(
+        'ruleset t "T"\nrule T-1 "PIN" require policy.tpm_startup_pin != Required and policy.minimum_pin_length >= 8\n',
+        "t.rules",
+    )
+    facts = merge_facts(
+        [
+            load_policy_file(EXAMPLES / "policy-silent.json", vocabulary),
+            load_policy_file(EXAMPLES / "policy-startup-pin.json", vocabulary),
+            load_device_file(EXAMPLES / "device-ready.json", vocabulary),
+        ]
+    )
     assert any(c.fact == "policy.tpm_startup_pin" for c in facts.conflicts)
     result = A.repair([loaded], vocabulary, facts)
     change = next(c for c in result.changes if c.fact == "policy.tpm_startup_pin")
@@ -1178,20 +1265,23 @@ def test_records_serialise_to_json(vocabulary):
     baseline = load_ruleset(EXAMPLES / "baseline-startup-pin.rules")
     facts = _facts(vocabulary, "policy-startup-pin.json", "device-legacy.json")
     guarded = compile_text(GUARDED, "g.rules")
-    for record in (A.repair([compile_text(SILENT, "se.rules"), compile_text(BASELINE, "cb.rules")], vocabulary, facts),
-                   A.repair([guarded], vocabulary, facts),
-                   A.compare([silent], [baseline], vocabulary),
-                   A.check_satisfiable([silent, baseline], vocabulary),
-                   A.check_satisfiable([silent], vocabulary),
-                   A.fleet_repair([silent], vocabulary, [facts.values])):
+    for record in (
+        A.repair([compile_text(SILENT, "se.rules"), compile_text(BASELINE, "cb.rules")], vocabulary, facts),
+        A.repair([guarded], vocabulary, facts),
+        A.compare([silent], [baseline], vocabulary),
+        A.check_satisfiable([silent, baseline], vocabulary),
+        A.check_satisfiable([silent], vocabulary),
+        A.fleet_repair([silent], vocabulary, [facts.values]),
+    ):
         data = json.loads(json.dumps(record.to_dict()))
         assert data
 
 
 def test_repair_may_match_one_setting_to_another():
     vocab = Vocab([("policy.f0", "version"), ("policy.f1", "version")], [])
-    ruleset = check_ruleset(parse_ruleset('ruleset t "T"\nrule R-1 "r" require policy.f0 == policy.f1\n'),
-                            vocab.vocabulary)
+    ruleset = check_ruleset(
+        parse_ruleset('ruleset t "T"\nrule R-1 "r" require policy.f0 == policy.f1\n'), vocab.vocabulary
+    )
     result = A.repair([ruleset], vocab.vocabulary, {"policy.f0": v(17763), "policy.f1": v(17761)})
     (change,) = result.changes  # one setting takes the other's value
     assert change.new_value in (v(17763), v(17761))
@@ -1212,12 +1302,17 @@ def _repair_text(vocabulary, text: str, facts):
 
 def test_a_failing_rule_that_can_pass_is_fixed_not_turned_off(vocabulary):
     # Turning T-1 off takes one change (no PIN required), making it pass two: the two are the fix.
-    result = _repair_text(vocabulary, 'rule T-1 "PIN length"\n  when policy.tpm_startup_pin == Required\n'
-                          '  require policy.configure_minimum_pin_length == Enabled\n'
-                          '  require policy.minimum_pin_length >= 8\n',
-                          _facts(vocabulary, "policy-startup-pin.json", "device-ready.json"))
-    assert [(c.fact, c.new) for c in result.changes] == [("policy.configure_minimum_pin_length", "Enable"),
-                                                         ("policy.minimum_pin_length", "8")]
+    result = _repair_text(
+        vocabulary,
+        'rule T-1 "PIN length"\n  when policy.tpm_startup_pin == Required\n'
+        "  require policy.configure_minimum_pin_length == Enabled\n"
+        "  require policy.minimum_pin_length >= 8\n",
+        _facts(vocabulary, "policy-startup-pin.json", "device-ready.json"),
+    )
+    assert [(c.fact, c.new) for c in result.changes] == [
+        ("policy.configure_minimum_pin_length", "Enable"),
+        ("policy.minimum_pin_length", "8"),
+    ]
     assert dict(result.outcomes)["T-1"] is PASS
     assert result.complete and result.turn_off == ()
 
@@ -1225,19 +1320,25 @@ def test_a_failing_rule_that_can_pass_is_fixed_not_turned_off(vocabulary):
 def test_an_unknown_rule_is_not_turned_off_by_weakening_a_setting(vocabulary):
     # T-20 is unknown (whether the drive is encrypted is missing): not a target. Before, the
     # repair "satisfied" it by setting the cipher to Not configured.
-    result = _repair_text(vocabulary, 'rule T-5 "UEFI" require device.firmware_mode == UEFI\n'
-                          'rule T-20 "Cipher"\n'
-                          '  when device.encrypted and policy.os_encryption_method != NotConfigured\n'
-                          '  require device.os_volume_encryption_method == policy.os_encryption_method\n',
-                          _facts(vocabulary, "policy-silent.json", "device-legacy.json"))
+    result = _repair_text(
+        vocabulary,
+        'rule T-5 "UEFI" require device.firmware_mode == UEFI\n'
+        'rule T-20 "Cipher"\n'
+        "  when device.encrypted and policy.os_encryption_method != NotConfigured\n"
+        "  require device.os_volume_encryption_method == policy.os_encryption_method\n",
+        _facts(vocabulary, "policy-silent.json", "device-legacy.json"),
+    )
     assert result.changes == ()
     assert [p.rule for p in result.prerequisites] == ["T-5"]
     assert dict(result.outcomes)["T-20"] is UNKNOWN
 
 
 def test_a_setting_is_raised_rather_than_lowered(vocabulary):
-    result = _repair_text(vocabulary, 'rule T-1 "Not CBC 256" require policy.os_encryption_method != AesCbc256\n',
-                          {"policy.os_encryption_method": "AesCbc256"})
+    result = _repair_text(
+        vocabulary,
+        'rule T-1 "Not CBC 256" require policy.os_encryption_method != AesCbc256\n',
+        {"policy.os_encryption_method": "AesCbc256"},
+    )
     (change,) = result.changes
     assert (change.new, change.alternatives) == ("XTS-AES 256-bit", ())
 
@@ -1245,47 +1346,67 @@ def test_a_setting_is_raised_rather_than_lowered(vocabulary):
 def test_a_lowering_the_rule_asks_for_is_the_smallest(vocabulary):
     # AES-CBC 256 → XTS-AES 128 changes to an incomparable member (a lowering, as the rule
     # asks), but a smaller one than AES-CBC 128, which is weaker.
-    result = _repair_text(vocabulary,
-                          'rule T-1 "128-bit" require policy.os_encryption_method in {AesCbc128, XtsAes128}\n',
-                          {"policy.os_encryption_method": "AesCbc256"})
+    result = _repair_text(
+        vocabulary,
+        'rule T-1 "128-bit" require policy.os_encryption_method in {AesCbc128, XtsAes128}\n',
+        {"policy.os_encryption_method": "AesCbc256"},
+    )
     (change,) = result.changes
     assert (change.new, change.alternatives) == ("XTS-AES 128-bit", ("AES-CBC 128-bit",))
 
 
 def test_not_configured_only_when_a_rule_asks_for_exactly_that(vocabulary):
-    result = _repair_text(vocabulary, 'rule T-1 "Off" require policy.tpm_startup_pin == NotConfigured\n',
-                          {"policy.tpm_startup_pin": "Required"})
+    result = _repair_text(
+        vocabulary,
+        'rule T-1 "Off" require policy.tpm_startup_pin == NotConfigured\n',
+        {"policy.tpm_startup_pin": "Required"},
+    )
     assert [(c.new, c.alternatives) for c in result.changes] == [("Not configured", ())]
-    result = _repair_text(vocabulary, 'rule T-1 "No PIN" require policy.tpm_startup_pin in {Blocked, NotConfigured}\n',
-                          {"policy.tpm_startup_pin": "Required"})
+    result = _repair_text(
+        vocabulary,
+        'rule T-1 "No PIN" require policy.tpm_startup_pin in {Blocked, NotConfigured}\n',
+        {"policy.tpm_startup_pin": "Required"},
+    )
     assert [(c.new, c.alternatives) for c in result.changes] == [("Do not allow startup PIN with TPM", ())]
 
 
 def test_changes_that_only_turn_a_rule_off_are_offered_apart(vocabulary):
-    result = A.repair([compile_text(GUARDED, "g.rules", vocabulary)], vocabulary,
-                      _facts(vocabulary, "policy-startup-pin.json", "device-legacy.json"))
+    result = A.repair(
+        [compile_text(GUARDED, "g.rules", vocabulary)],
+        vocabulary,
+        _facts(vocabulary, "policy-startup-pin.json", "device-legacy.json"),
+    )
     assert result.changes == () and not result.complete
     (blocked,) = result.prerequisites
     assert (blocked.rule, blocked.needed) == ("T-2", (("device.tpm_version", "TPM version", "2.0"),))
     (off,) = result.turn_off
     assert off.rule == "T-2"
     assert [(c.fact, c.old, c.new) for c in off.changes] == [
-        ("policy.tpm_startup_pin", "Require startup PIN with TPM", "Allow startup PIN with TPM")]
+        ("policy.tpm_startup_pin", "Require startup PIN with TPM", "Allow startup PIN with TPM")
+    ]
     assert dict(result.outcomes)["T-2"] is FAIL
     assert result.to_dict()["turn_off"][0]["changes"][0]["new_value"] == "Allowed"
 
 
 def test_a_repair_never_changes_a_scenario():
-    vocab = build_vocabulary({
-        "facts": [{"name": "policy.f0", "type": "bool", "label": "F0", "strength": [[False, True]]},
-                  {"name": "device.d0", "type": "bool", "label": "D0"}],
-        "scenarios": {"demo": {"label": "Demo"}},
-    })
-    ruleset = check_ruleset(parse_ruleset('ruleset t "T"\n'
-                                          'rule R-1 "r"\n  scenario demo\n  require device.d0 and policy.f0\n'
-                                          'rule R-2 "s"\n  scenario demo\n  require policy.f0\n'), vocab)
+    vocab = build_vocabulary(
+        {
+            "facts": [
+                {"name": "policy.f0", "type": "bool", "label": "F0", "strength": [[False, True]]},
+                {"name": "device.d0", "type": "bool", "label": "D0"},
+            ],
+            "scenarios": {"demo": {"label": "Demo"}},
+        }
+    )
+    ruleset = check_ruleset(
+        parse_ruleset(
+            'ruleset t "T"\n'
+            'rule R-1 "r"\n  scenario demo\n  require device.d0 and policy.f0\n'
+            'rule R-2 "s"\n  scenario demo\n  require policy.f0\n'
+        ),
+        vocab,
+    )
     result = A.repair([ruleset], vocab, {"scenario.demo": True, "device.d0": False, "policy.f0": False})
     assert [c.fact for c in result.changes] == ["policy.f0"]
     assert [p.rule for p in result.prerequisites] == ["R-1"]
     assert result.turn_off == ()  # out of the scenario R-1 would not apply, but no policy sets that
-

@@ -40,6 +40,7 @@ class Hung(Exception):
 @contextlib.contextmanager
 def within(seconds: int):
     """Fail (rather than hang) when the block takes longer than ``seconds``."""
+
     def ring(*_):
         raise Hung(f"still running after {seconds} s")
 
@@ -106,13 +107,21 @@ def test_compare_command_exits_4_when_undecided(capsys):
 
 # --- the collection-domain bug ---------------------------------------------------------------------
 
-GENERATED = build_vocabulary({
-    "facts": [
-        {"name": "policy.f0", "type": "integer", "label": "F0"},
-        {"name": "device.items", "type": "collection", "label": "Items", "item_label": "item",
-         "fields": [{"name": "size", "type": "integer", "label": "size"}]},
-    ],
-}, origin="<generated>")
+GENERATED = build_vocabulary(
+    {
+        "facts": [
+            {"name": "policy.f0", "type": "integer", "label": "F0"},
+            {
+                "name": "device.items",
+                "type": "collection",
+                "label": "Items",
+                "item_label": "item",
+                "fields": [{"name": "size", "type": "integer", "label": "size"}],
+            },
+        ],
+    },
+    origin="<generated>",
+)
 
 FIXED_COLLECTION = """ruleset t "T"
 rule R-0 "r"
@@ -137,9 +146,12 @@ def test_a_free_fact_can_take_the_values_of_a_fixed_collections_records():
 
 
 def test_a_count_between_far_apart_constants_is_decided_promptly(vocabulary):
-    ruleset = load('ruleset t "T"\nrule T-1 "t"\n'
-                   "  require count(device.volumes) > 1 and count(device.volumes) < 1000000000\n"
-                   "  require policy.minimum_pin_length >= 8\n", vocabulary)
+    ruleset = load(
+        'ruleset t "T"\nrule T-1 "t"\n'
+        "  require count(device.volumes) > 1 and count(device.volumes) < 1000000000\n"
+        "  require policy.minimum_pin_length >= 8\n",
+        vocabulary,
+    )
     with within(10):  # it added up a billion binomial coefficients
         assert A.check_satisfiable([ruleset], vocabulary).satisfiable
         assert [f.code for f in A.lint([ruleset], vocabulary)] == []
@@ -155,8 +167,10 @@ def test_a_count_that_needs_a_billion_records_is_refused_not_written_out(vocabul
 
 
 def test_a_wide_decimal_range_is_cut_not_enumerated(vocabulary):
-    ruleset = load('ruleset t "T"\nrule T-1 "t"\n'
-                   "  require device.tpm_version > 1.0 and device.tpm_version < 100000000000000.0\n", vocabulary)
+    ruleset = load(
+        'ruleset t "T"\nrule T-1 "t"\n  require device.tpm_version > 1.0 and device.tpm_version < 100000000000000.0\n',
+        vocabulary,
+    )
     with within(10):  # it built a list of every whole number in the range (9.8 GB)
         result = A.check_satisfiable([ruleset], vocabulary, goal="pass")
         assert result.satisfiable and 1.0 < result.witness.values["device.tpm_version"] < 1e14
@@ -185,7 +199,9 @@ def test_definitions_that_double_at_each_step_stay_linear(vocabulary):
         engine = Engine([loaded], vocabulary)  # the decision function inlined each use of a definition
         assert engine.passes(facts) is False and engine.passes({"policy.minimum_pin_length": 8}) is True
         whole = load(chained_definitions(30, "{p} and {p}").replace("require d30", "require not d30"), vocabulary)
-        assert whole.interpreter.evaluate(whole.ruleset.rules[0], {"policy.minimum_pin_length": 8}).status is Status.FAIL
+        assert (
+            whole.interpreter.evaluate(whole.ruleset.rules[0], {"policy.minimum_pin_length": 8}).status is Status.FAIL
+        )
         assert Engine([whole], vocabulary).evaluate(facts).outcomes[0].status is Status.PASS
         negated = load(chained_definitions(30, "not ({p} and {p})"), vocabulary)
         assert negated.interpreter.evaluate(negated.ruleset.rules[0], facts).status in (Status.PASS, Status.FAIL)
@@ -233,7 +249,8 @@ def test_lint_of_hundreds_of_one_line_rules_is_prompt(vocabulary):
 def test_lint_reports_what_it_did_not_finish_and_keeps_the_cheap_findings(vocabulary):
     text = 'ruleset t "T"\ndefine unused = device.tpm_present\n' + "".join(
         f'rule L-{i} "r{i}" require policy.minimum_pin_length >= {i} or device.tpm_version >= {i}.5\n'
-        for i in range(40))
+        for i in range(40)
+    )
     findings = A.lint([load(text, vocabulary)], vocabulary, timeout=1e-9)
     assert [f.code for f in findings] == ["L106", "L108"]
     assert findings[-1].severity == "info" and findings[-1].details["time_limit"] == 1e-9
@@ -243,8 +260,12 @@ def test_lint_reports_what_it_did_not_finish_and_keeps_the_cheap_findings(vocabu
 
 def test_lint_command_exits_4_when_a_check_is_undecided(capsys, tmp_path):
     rules = tmp_path / "many.rules"
-    rules.write_text('ruleset t "T"\n' + "".join(
-        f'rule L-{i} "r{i}" require policy.minimum_pin_length >= {i} or device.tpm_present\n' for i in range(30)))
+    rules.write_text(
+        'ruleset t "T"\n'
+        + "".join(
+            f'rule L-{i} "r{i}" require policy.minimum_pin_length >= {i} or device.tpm_present\n' for i in range(30)
+        )
+    )
     code = main(["lint", str(rules), "--timeout", "0.000001"])
     out, _ = capsys.readouterr()
     assert code == 4, out
@@ -264,8 +285,21 @@ def test_repair_raises_undecided_which_is_an_analysis_error(vocabulary):
 
 
 def test_repair_command_exits_4_when_undecided(capsys):
-    code = main(["repair", "--rules", "silent_enablement", "--policy", str(EXAMPLES / "policy-startup-pin.json"),
-                 "--device", str(EXAMPLES / "device-ready.json"), "--timeout", "0.000001", "--format", "json"])
+    code = main(
+        [
+            "repair",
+            "--rules",
+            "silent_enablement",
+            "--policy",
+            str(EXAMPLES / "policy-startup-pin.json"),
+            "--device",
+            str(EXAMPLES / "device-ready.json"),
+            "--timeout",
+            "0.000001",
+            "--format",
+            "json",
+        ]
+    )
     out, _ = capsys.readouterr()
     assert code == 4
     assert json.loads(out)["undecided"].startswith("undecided within 1e-06 s")
@@ -280,8 +314,17 @@ def test_check_leaves_out_a_fix_it_cannot_find_within_its_time_limit(capsys, mon
 
     from bitlocker_rules.analysis import results as records
 
-    argv = ["check", "--rules", "silent_enablement", "--policy", str(EXAMPLES / "policy-startup-pin.json"),
-            "--device", str(EXAMPLES / "device-ready.json"), "--format", "json"]
+    argv = [
+        "check",
+        "--rules",
+        "silent_enablement",
+        "--policy",
+        str(EXAMPLES / "policy-startup-pin.json"),
+        "--device",
+        str(EXAMPLES / "device-ready.json"),
+        "--format",
+        "json",
+    ]
     assert main(argv) == 1
     assert json.loads(capsys.readouterr().out)["suggested_changes"]  # the fix, when there is time
     ticks = itertools.count()
@@ -290,8 +333,10 @@ def test_check_leaves_out_a_fix_it_cannot_find_within_its_time_limit(capsys, mon
     out, err = capsys.readouterr()
     report = json.loads(out)
     assert report["suggested_changes"] == [] and report["summary"]["fail"] == 3
-    assert err == ("note: no fix is suggested: the smallest change was not found within 2 s "
-                   "(`bitlocker-rules repair` searches longer: --timeout)\n")  # said, never dropped silently
+    assert err == (
+        "note: no fix is suggested: the smallest change was not found within 2 s "
+        "(`bitlocker-rules repair` searches longer: --timeout)\n"
+    )  # said, never dropped silently
 
 
 def test_satisfiability_is_undecided_past_its_time_limit(vocabulary):
@@ -332,7 +377,7 @@ def test_a_400_digit_integer_compared_with_a_decimal_is_a_diagnostic(vocabulary)
 
 def test_a_400_digit_integer_compared_with_an_integer_is_exact(vocabulary):
     loaded = load('ruleset t "T"\nrule T-1 "t"\n  require policy.minimum_pin_length < ' + "9" * 400 + "\n", vocabulary)
-    assert loaded.verdicts({"policy.minimum_pin_length": 10 ** 399})[0] == 0
+    assert loaded.verdicts({"policy.minimum_pin_length": 10**399})[0] == 0
     assert A.lint([loaded], vocabulary) == []
 
 
@@ -358,8 +403,12 @@ def test_definitions_nested_up_to_the_limit_work_everywhere(vocabulary, capsys, 
     assert A.compare([loaded], [loaded], vocabulary).relation == "equivalent"
     path = tmp_path / "deep.rules"
     path.write_text(text)
-    for argv in (["check", "--verbose", "--rules", str(path), "--policy", str(EXAMPLES / "policy-startup-pin.json")],
-                 ["lint", str(path)], ["compare", str(path), "silent_enablement"], ["explain", "T-1", "--rules", str(path)]):
+    for argv in (
+        ["check", "--verbose", "--rules", str(path), "--policy", str(EXAMPLES / "policy-startup-pin.json")],
+        ["lint", str(path)],
+        ["compare", str(path), "silent_enablement"],
+        ["explain", "T-1", "--rules", str(path)],
+    ):
         assert main(argv) in (0, 1), argv
         assert "Traceback" not in capsys.readouterr().err
 
@@ -372,11 +421,18 @@ def test_a_cached_hash_survives_pickling_into_another_process():
 
     node = n.Compare("==", n.FactRef("policy.x"), n.Const("a"))
     hash(node)
-    code = ("import pickle, sys; node = pickle.loads(sys.stdin.buffer.read()); "
-            "from bitlocker_rules import nodes as n; "
-            "print(hash(node) == hash(n.Compare('==', n.FactRef('policy.x'), n.Const('a'))))")
-    done = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(node), capture_output=True, check=True,
-                          env={"PYTHONHASHSEED": "123", "PYTHONPATH": str(ROOT)})
+    code = (
+        "import pickle, sys; node = pickle.loads(sys.stdin.buffer.read()); "
+        "from bitlocker_rules import nodes as n; "
+        "print(hash(node) == hash(n.Compare('==', n.FactRef('policy.x'), n.Const('a'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=pickle.dumps(node),
+        capture_output=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PYTHONPATH": str(ROOT)},
+    )
     assert done.stdout.strip() == b"True"
 
 

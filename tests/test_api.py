@@ -74,13 +74,16 @@ def test_count_accepts_a_status_or_its_value():
     assert sum(report.count(s.value) for s in Status) == len(report.outcomes)
 
 
-@pytest.mark.parametrize(("status", "says"), [
-    ("nonsense", "got 'nonsense'"),
-    ("failed", "did you mean `fail`?"),
-    ("FAIL", "did you mean `fail`?"),
-    (3, "got the int 3"),
-    (None, "got the NoneType None"),
-])
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        ("nonsense", "got 'nonsense'"),
+        ("failed", "did you mean `fail`?"),
+        ("FAIL", "did you mean `fail`?"),
+        (3, "got the int 3"),
+        (None, "got the NoneType None"),
+    ],
+)
 def test_count_refuses_other_spellings(status, says):
     report = SILENT.evaluate(LEGACY)
     with pytest.raises(UsageError) as error:
@@ -144,7 +147,7 @@ def test_evaluate_refuses_what_is_not_one_device(facts):
 
 def test_other_entry_points_check_their_arguments():
     with pytest.raises(UsageError):
-        compile_text(b"ruleset x \"x\"")
+        compile_text(b'ruleset x "x"')
     with pytest.raises(UsageError):
         load_ruleset(3)
     with pytest.raises(UsageError):
@@ -172,12 +175,21 @@ def test_facts_built_by_hand_must_hold_typed_values():
     with pytest.raises(UsageError) as error:
         SILENT.evaluate(facts)
     found = {d.message for d in error.value.diagnostics}
-    assert found == {"`device.os_version` holds the str '1809', not a typed version value",
-                     "`device.tpm_present` holds the str 'true', not a typed bool value"}
+    assert found == {
+        "`device.os_version` holds the str '1809', not a typed version value",
+        "`device.tpm_present` holds the str 'true', not a typed bool value",
+    }
     assert "engine.facts(" in error.value.diagnostics[0].help
     with pytest.raises(UsageError):  # the decision trusts Facts, but a comparison that breaks says why
-        SILENT.decide(Facts({"device.os_version": "1809", "device.user_role": "StandardUser",
-                             "policy.require_device_encryption": "Require"}))
+        SILENT.decide(
+            Facts(
+                {
+                    "device.os_version": "1809",
+                    "device.user_role": "StandardUser",
+                    "policy.require_device_encryption": "Require",
+                }
+            )
+        )
     assert SILENT.evaluate(SILENT.facts({"device.os_version": "1809"})).count("fail") == 0
 
 
@@ -191,21 +203,30 @@ class Opaque:
 
 @pytest.mark.parametrize("value", [object(), Opaque(), {1, 2}, b"1809", 3 + 4j, [object()]])
 def test_a_value_that_is_not_json_is_an_input_error(value):
-    for fact in ("device.system_partition_mb", "device.os_version", "device.tpm_version", "device.user_role",
-                 "device.tpm_present", "device.volumes"):
+    for fact in (
+        "device.system_partition_mb",
+        "device.os_version",
+        "device.tpm_version",
+        "device.user_role",
+        "device.tpm_present",
+        "device.volumes",
+    ):
         with pytest.raises(InputError) as error:
             SILENT.evaluate({fact: value})
         (diagnostic,) = error.value.diagnostics
         assert diagnostic.code == "I201" and fact in diagnostic.message and diagnostic.help.startswith("expected")
 
 
-@pytest.mark.parametrize(("fact", "raw"), [
-    ("device.system_partition_mb", "٣٥٠"),          # Arabic-Indic digits
-    ("device.system_partition_mb", "３５０"),        # fullwidth digits
-    ("device.os_version", "١٧٧٦٣"),
-    ("device.os_version", "10.0.١٧٧٦٣.1"),
-    ("device.tpm_version", "٢.٠"),
-])
+@pytest.mark.parametrize(
+    ("fact", "raw"),
+    [
+        ("device.system_partition_mb", "٣٥٠"),  # Arabic-Indic digits
+        ("device.system_partition_mb", "３５０"),  # fullwidth digits
+        ("device.os_version", "١٧٧٦٣"),
+        ("device.os_version", "10.0.١٧٧٦٣.1"),
+        ("device.tpm_version", "٢.٠"),
+    ],
+)
 def test_numbers_are_written_with_the_digits_0_to_9(fact, raw):
     with pytest.raises(InputError) as error:
         SILENT.evaluate({fact: raw})
@@ -214,14 +235,17 @@ def test_numbers_are_written_with_the_digits_0_to_9(fact, raw):
     assert "with the digits 0-9 only (this value has other digits:" in diagnostic.help
 
 
-@pytest.mark.parametrize(("fact", "raw", "typed"), [
-    ("device.system_partition_mb", " 350 ", 350),
-    ("device.system_partition_mb", "-1", -1),
-    ("device.os_version", "17763", WindowsVersion(10, 0, 17763, 0)),
-    ("device.os_version", " 10.0.17763.1 ", WindowsVersion(10, 0, 17763, 1)),
-    ("device.tpm_version", "2.0", 2.0),
-    ("device.tpm_version", "1e0", 1.0),
-])
+@pytest.mark.parametrize(
+    ("fact", "raw", "typed"),
+    [
+        ("device.system_partition_mb", " 350 ", 350),
+        ("device.system_partition_mb", "-1", -1),
+        ("device.os_version", "17763", WindowsVersion(10, 0, 17763, 0)),
+        ("device.os_version", " 10.0.17763.1 ", WindowsVersion(10, 0, 17763, 1)),
+        ("device.tpm_version", "2.0", 2.0),
+        ("device.tpm_version", "1e0", 1.0),
+    ],
+)
 def test_ascii_numbers_still_convert(fact, raw, typed):
     assert SILENT.facts({fact: raw}).values[fact] == typed
 
@@ -235,12 +259,26 @@ def test_a_decimal_is_plain_digits(raw):
 def python_values() -> st.SearchStrategy:
     """Anything a Python caller might put in a dict."""
     scalars = st.one_of(
-        st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12), st.binary(max_size=4),
-        st.builds(object), st.builds(Opaque), st.complex_numbers(), st.sampled_from(["1809", "Require", "UEFI"]),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=12),
+        st.binary(max_size=4),
+        st.builds(object),
+        st.builds(Opaque),
+        st.complex_numbers(),
+        st.sampled_from(["1809", "Require", "UEFI"]),
     )
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                        | st.dictionaries(st.text(max_size=6) | st.integers(), inner, max_size=3)
-                        | st.tuples(inner), max_leaves=6)
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.text(max_size=6) | st.integers(), inner, max_size=3)
+            | st.tuples(inner)
+        ),
+        max_leaves=6,
+    )
 
 
 @given(fact=st.sampled_from(sorted(shipped_vocabulary().facts)), value=python_values())
@@ -307,8 +345,11 @@ def check_decision(engine: Engine, facts: Facts) -> None:
         assert bool(want) is (want.status is Status.PASS)
 
 
-@given(ruleset=S.typed_rulesets(), devices=st.lists(S.fact_values(), min_size=1, max_size=4),
-       declared=st.sampled_from([(), ("alpha",), ("beta",)]))
+@given(
+    ruleset=S.typed_rulesets(),
+    devices=st.lists(S.fact_values(), min_size=1, max_size=4),
+    declared=st.sampled_from([(), ("alpha",), ("beta",)]),
+)
 def test_decision_equals_the_report_on_generated_rules(ruleset, devices, declared):
     text = print_ruleset(ruleset)
     note(text)
@@ -320,8 +361,13 @@ def test_decision_equals_the_report_on_generated_rules(ruleset, devices, declare
 def _constants() -> dict[str, list]:
     """Per fact, the constants the shipped rules (and scenario inferences) compare it with."""
     found: dict[str, list] = {}
-    stack = [e for loaded in EVERYTHING.rulesets for rule in loaded.ruleset.rules
-             for e in (rule.applicability, *rule.requires) if e is not None]
+    stack = [
+        e
+        for loaded in EVERYTHING.rulesets
+        for rule in loaded.ruleset.rules
+        for e in (rule.applicability, *rule.requires)
+        if e is not None
+    ]
     stack += [r.requires[0] for r in EVERYTHING.scenarios.checks.rules]
     while stack:
         node = stack.pop()
@@ -364,14 +410,18 @@ def shipped_values(namespaces: tuple[str, ...]) -> st.SearchStrategy[dict]:
 SHIPPED_ENGINES = {
     "every ruleset, scenarios inferred": EVERYTHING,
     "silent_enablement, its scenario declared": SILENT,
-    "encryption_readiness and key_rotation": Engine([load_ruleset("encryption_readiness"), load_ruleset("key_rotation")]),
+    "encryption_readiness and key_rotation": Engine(
+        [load_ruleset("encryption_readiness"), load_ruleset("key_rotation")]
+    ),
     "tenant_attach, interactive startup declared": Engine.load(["tenant_attach"], scenarios=["interactive_startup"]),
 }
 
 
-@given(engine=st.sampled_from(sorted(SHIPPED_ENGINES)),
-       device=shipped_values(("device", "actor", "action", "tenant", "scenario")),
-       policies=st.lists(shipped_values(("policy",)), min_size=1, max_size=3))
+@given(
+    engine=st.sampled_from(sorted(SHIPPED_ENGINES)),
+    device=shipped_values(("device", "actor", "action", "tenant", "scenario")),
+    policies=st.lists(shipped_values(("policy",)), min_size=1, max_size=3),
+)
 def test_decision_equals_the_report_on_shipped_rules(engine, device, policies):
     parts = [Facts(p, name=f"policy {i}") for i, p in enumerate(policies)] + [Facts(device, name="device")]
     facts = merge_facts(parts, name="device")  # several policies: conflicts, and rules decided per policy
@@ -380,8 +430,9 @@ def test_decision_equals_the_report_on_shipped_rules(engine, device, policies):
 
 
 def test_decision_takes_a_mapping_as_evaluate_does():
-    assert SILENT.decide(LEGACY) == Decision(Status.FAIL, "silent_enablement", "SE-02",
-                                             "Windows supports silent enablement for a standard user", "error")
+    assert SILENT.decide(LEGACY) == Decision(
+        Status.FAIL, "silent_enablement", "SE-02", "Windows supports silent enablement for a standard user", "error"
+    )
     assert SILENT.passes(LEGACY) is False
     assert SILENT.decide({}).status is Status.UNKNOWN and SILENT.passes({}) is False
     with pytest.raises(UsageError) as error:
@@ -393,13 +444,16 @@ def test_decision_takes_a_mapping_as_evaluate_does():
 
 def test_decision_stops_at_the_first_failing_rule():
     """A failure decides: the rules after it are not evaluated (a value they would choke on is never read)."""
-    loaded = compile_text('''
+    loaded = compile_text(
+        """
 ruleset order "Order"
 rule O-1 "first"
   require device.tpm_present
 rule O-2 "second"
   require device.os_version >= 1809
-''', vocabulary=shipped_vocabulary())
+""",
+        vocabulary=shipped_vocabulary(),
+    )
     engine = Engine([loaded])
     broken = Facts({"device.tpm_present": False, "device.os_version": "not typed"})
     assert engine.decide(broken) == Decision(Status.FAIL, "order", "O-1", "first", "error")
@@ -416,11 +470,14 @@ def test_every_public_name_and_method_has_a_docstring():
         if not (inspect.getdoc(obj) or "").strip():
             missing.append(name)
         if inspect.isclass(obj) and obj.__module__.split(".")[1] in ("engine", "outcome", "facts", "importers"):
-            missing += [f"{name}.{m}" for m, v in vars(obj).items()
-                        if not m.startswith("_") and (callable(v) or isinstance(v, property))
-                        and not (inspect.getdoc(v) or "").strip()]
+            missing += [
+                f"{name}.{m}"
+                for m, v in vars(obj).items()
+                if not m.startswith("_")
+                and (callable(v) or isinstance(v, property))
+                and not (inspect.getdoc(v) or "").strip()
+            ]
     assert not missing, missing
-
 
 
 def test_the_lazy_facade_names_each_public_name_once_and_where_it_lives():
@@ -430,8 +487,12 @@ def test_the_lazy_facade_names_each_public_name_once_and_where_it_lives():
     import importlib
 
     tree = ast.parse(Path(bitlocker_rules.__file__).read_text(encoding="utf-8"))
-    eager = {alias.name: node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1
-             for alias in node.names}
+    eager = {
+        alias.name: node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 1
+        for alias in node.names
+    }
     assert eager == bitlocker_rules._HOMES
     assert sorted(bitlocker_rules.__all__) == sorted(bitlocker_rules._HOMES)
     for name, home in bitlocker_rules._HOMES.items():

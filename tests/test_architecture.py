@@ -140,8 +140,13 @@ HTML_RANK = {"page": 0, "charts": 1, "device": 2, "fleet": 2, "__init__": 3}
 
 @pytest.mark.parametrize(
     "package, ranks",
-    [("analysis", ANALYSIS_RANK), ("fleet", FLEET_RANK), ("cli", CLI_RANK), ("vocabulary", VOCABULARY_RANK),
-     ("report/html", HTML_RANK)],
+    [
+        ("analysis", ANALYSIS_RANK),
+        ("fleet", FLEET_RANK),
+        ("cli", CLI_RANK),
+        ("vocabulary", VOCABULARY_RANK),
+        ("report/html", HTML_RANK),
+    ],
 )
 def test_subpackage_imports_point_one_way(package, ranks):
     folder = PACKAGE / package

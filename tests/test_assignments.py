@@ -29,8 +29,10 @@ def engine() -> Engine:
 def policies(engine) -> list[AssignedPolicy]:
     silent = load_policy_file(EXAMPLES / "policy-silent.json", engine.vocabulary)
     pin = load_policy_file(EXAMPLES / "policy-startup-pin.json", engine.vocabulary)
-    return [AssignedPolicy(SILENT, "WIN - EP - BitLocker silent", silent),
-            AssignedPolicy(PIN, "WIN - EP - BitLocker with startup PIN", pin)]
+    return [
+        AssignedPolicy(SILENT, "WIN - EP - BitLocker silent", silent),
+        AssignedPolicy(PIN, "WIN - EP - BitLocker with startup PIN", pin),
+    ]
 
 
 def write(tmp_path, data) -> Path:
@@ -40,12 +42,23 @@ def write(tmp_path, data) -> Path:
 
 
 def test_all_devices_groups_direct_and_exclusions(tmp_path, policies):
-    assignments = read_assignments(write(tmp_path, {
-        "all_devices": [SILENT],
-        "groups": {"pilot": {"members": ["PC-1", "pc-2"], "policies": ["WIN - EP - BitLocker with startup PIN"],
-                             "excluded_from": [SILENT]}},
-        "devices": {"pc-3": [PIN]},
-    }), policies)
+    assignments = read_assignments(
+        write(
+            tmp_path,
+            {
+                "all_devices": [SILENT],
+                "groups": {
+                    "pilot": {
+                        "members": ["PC-1", "pc-2"],
+                        "policies": ["WIN - EP - BitLocker with startup PIN"],
+                        "excluded_from": [SILENT],
+                    }
+                },
+                "devices": {"pc-3": [PIN]},
+            },
+        ),
+        policies,
+    )
     assert assignments.policy_ids(["PC-0"]) == {SILENT}
     assert assignments.policy_ids(["pc-1"]) == assignments.policy_ids(["x", "PC-2"]) == {PIN}  # exclusion wins
     assert assignments.policy_ids(["PC-3"]) == {SILENT, PIN}
@@ -53,8 +66,9 @@ def test_all_devices_groups_direct_and_exclusions(tmp_path, policies):
 
 
 def test_the_same_set_of_policies_is_merged_once(tmp_path, policies):
-    chosen = AssignedPolicies(read_assignments(write(tmp_path, {"devices": {"a": [PIN, SILENT], "b": [SILENT, PIN]}}),
-                                               policies), policies)
+    chosen = AssignedPolicies(
+        read_assignments(write(tmp_path, {"devices": {"a": [PIN, SILENT], "b": [SILENT, PIN]}}), policies), policies
+    )
     both, names = chosen.for_row({"deviceName": "A"})
     assert both is chosen.for_row({"id": "b"})[0] and len(both.conflicts) == 3
     assert names == ("policy 'WIN - EP - BitLocker silent'", "policy 'WIN - EP - BitLocker with startup PIN'")
@@ -66,11 +80,14 @@ def test_a_policy_nobody_gets_is_listed(tmp_path, policies):
 
 
 def test_every_problem_is_reported_with_its_json_path(tmp_path, policies):
-    path = write(tmp_path, {
-        "all_device": [SILENT],
-        "groups": {"pilot": {"members": "PC-1", "polices": [], "policies": ["WIN - EP - BitLocker silnet"]}},
-        "devices": {"PC-2": ["0d9f5e44-2c61-4f1e-a9a7-000000000000"], "PC-3": "x"},
-    })
+    path = write(
+        tmp_path,
+        {
+            "all_device": [SILENT],
+            "groups": {"pilot": {"members": "PC-1", "polices": [], "policies": ["WIN - EP - BitLocker silnet"]}},
+            "devices": {"PC-2": ["0d9f5e44-2c61-4f1e-a9a7-000000000000"], "PC-3": "x"},
+        },
+    )
     with pytest.raises(InputError) as info:
         read_assignments(path, policies)
     found = {(d.path, d.code): (d.message, d.help) for d in info.value.diagnostics}
@@ -96,11 +113,29 @@ def test_malformed_json_gives_line_and_column(tmp_path, policies):
 def test_the_cli_applies_the_shipped_example(tmp_path):
     out = tmp_path / "results.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "bitlocker_rules", "check", "--rules", "silent_enablement",
-         "--policy", str(EXAMPLES / "policy-silent.json"), "--policy", str(EXAMPLES / "policy-startup-pin.json"),
-         "--fleet", str(EXAMPLES / "fleet.jsonl"), "--assignments", str(EXAMPLES / "assignments.json"),
-         "--jsonl", str(out), "--format", "json"],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "bitlocker_rules",
+            "check",
+            "--rules",
+            "silent_enablement",
+            "--policy",
+            str(EXAMPLES / "policy-silent.json"),
+            "--policy",
+            str(EXAMPLES / "policy-startup-pin.json"),
+            "--fleet",
+            str(EXAMPLES / "fleet.jsonl"),
+            "--assignments",
+            str(EXAMPLES / "assignments.json"),
+            "--jsonl",
+            str(out),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert result.returncode == 2, result.stderr  # the example fleet has one bad row
     records = {r["device"]: r for r in map(json.loads, out.read_text().splitlines())}
@@ -116,22 +151,35 @@ def test_the_cli_applies_the_shipped_example(tmp_path):
 
 
 def test_workers_apply_the_same_assignments(tmp_path):
-    make = functools.partial(fleet_engine, ("silent_enablement",),
-                             (str(EXAMPLES / "policy-silent.json"), str(EXAMPLES / "policy-startup-pin.json")),
-                             str(EXAMPLES / "assignments.json"))
+    make = functools.partial(
+        fleet_engine,
+        ("silent_enablement",),
+        (str(EXAMPLES / "policy-silent.json"), str(EXAMPLES / "policy-startup-pin.json")),
+        str(EXAMPLES / "assignments.json"),
+    )
     engine, policy = make()
     one, two = [], []
-    single = evaluate_fleet(read_fleet(EXAMPLES / "fleet.jsonl"), engine, policy, write=one.append,
-                            reader=fleet_device)
-    parallel = evaluate_fleet_parallel(read_fleet(EXAMPLES / "fleet.jsonl"), 2, make, write=two.append,
-                                       reader=fleet_device)
+    single = evaluate_fleet(read_fleet(EXAMPLES / "fleet.jsonl"), engine, policy, write=one.append, reader=fleet_device)
+    parallel = evaluate_fleet_parallel(
+        read_fleet(EXAMPLES / "fleet.jsonl"), 2, make, write=two.append, reader=fleet_device
+    )
     assert one == two and single.rules == parallel.rules and set(single.conflicts) == set(parallel.conflicts)
 
 
 def test_assignments_need_a_fleet():
     result = subprocess.run(
-        [sys.executable, "-m", "bitlocker_rules", "check", "--policy", str(EXAMPLES / "policy-silent.json"),
-         "--assignments", str(EXAMPLES / "assignments.json")],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "bitlocker_rules",
+            "check",
+            "--policy",
+            str(EXAMPLES / "policy-silent.json"),
+            "--assignments",
+            str(EXAMPLES / "assignments.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert result.returncode == 2 and "--assignments goes with --fleet" in result.stderr

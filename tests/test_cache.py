@@ -97,8 +97,10 @@ def test_a_cached_check_never_loads_the_parser(cache_dir):
         "print('LOADED', sorted(m for m in sys.modules if m == 'lark' or m.endswith('.syntax')), file=sys.stderr)\n"
     )
     env = {**os.environ, "BITLOCKER_RULES_CACHE": str(cache_dir)}
-    runs = [subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, cwd=ROOT)
-            for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, cwd=ROOT)
+        for _ in range(2)
+    ]
     cold, warm = (run.stderr.splitlines()[-1] for run in runs)
     assert cold == "LOADED ['bitlocker_rules.syntax', 'lark']"
     assert warm == "LOADED []"

@@ -86,10 +86,7 @@ def test_all_problems_are_reported_together_in_file_order():
 
 
 def test_undefined_and_duplicate_definitions():
-    found = diagnostics(
-        "define a = device.tpm_present\ndefine a = device.tpm_ready\n"
-        'rule A-1 "x" require a and b\n'
-    )
+    found = diagnostics('define a = device.tpm_present\ndefine a = device.tpm_ready\nrule A-1 "x" require a and b\n')
     assert {d.code for d in found} == {"E203", "E307"}
 
 
@@ -138,7 +135,12 @@ def test_constants_are_typed():
         ' and device.os_version < "Windows 11" and device.os_version != 10.0.19045.3000\n'
     )
     consts = [e.right.value for e in loaded.rules[0].requires[0].operands]
-    assert consts == [WindowsVersion(10, 0, 17763), 1.0, WindowsVersion(10, 0, 22000), WindowsVersion(10, 0, 19045, 3000)]
+    assert consts == [
+        WindowsVersion(10, 0, 17763),
+        1.0,
+        WindowsVersion(10, 0, 22000),
+        WindowsVersion(10, 0, 19045, 3000),
+    ]
     assert isinstance(loaded.rules[0].requires[0].operands[0].left, n.FactRef)
 
 

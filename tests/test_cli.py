@@ -26,8 +26,7 @@ READY = "examples/device-ready.json"
 LEGACY = "examples/device-legacy.json"
 
 SE = ("--rules", "silent_enablement")  # pin the ruleset: other shipped rulesets change the counts
-RULE_IDS = ["SE-00", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05",
-            "SE-06", "SE-07", "SE-08", "SE-09", "SE-10", "SE-11"]
+RULE_IDS = ["SE-00", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08", "SE-09", "SE-10", "SE-11"]
 
 # A BitLocker recovery password (48 digits, eight groups of six).
 SECRET = "123456-234567-345678-456789-567890-678901-789012-890123"
@@ -100,8 +99,9 @@ def test_passing_example_exits_0(capsys):
     assert out.startswith("BitLocker rules for device 'CONTOSO-LT-0423' (c7a1e2f3-4b5c-4d6e-8f90-123456789abc)\n")
     assert re.search(r"^PASS — no rule fails\. \d+ pass, 1 does not apply\.$", out, re.M)
     assert not re.search(r"^(pass|n/a)\s+SE-", out, re.M)  # passing rows are counted, not listed
-    assert re.search(r"^Not listed: \d+ rules that pass and 1 rule that does not apply; --verbose lists every rule\.$",
-                     out, re.M)
+    assert re.search(
+        r"^Not listed: \d+ rules that pass and 1 rule that does not apply; --verbose lists every rule\.$", out, re.M
+    )
     _, out, _ = run(capsys, "check", *SE, "--policy", POLICY, "--device", READY, "--verbose")
     for rule in RULE_IDS:
         assert re.search(rf"^(pass|n/a)\s+{rule}\s", out, re.M), rule
@@ -114,7 +114,9 @@ def test_failing_example_exits_1_and_explains(capsys):
     assert code == 1
     assert err == ""
     assert re.search(r"^FAIL — 3 rules fail; 3 causes\. \d+ pass, 1 does not apply\.$", out, re.M)
-    assert re.search(r"^FAIL\s+SE-05\s+error\s+The firmware runs in native UEFI( mode)?\s+BIOS Mode is Legacy$", out, re.M)
+    assert re.search(
+        r"^FAIL\s+SE-05\s+error\s+The firmware runs in native UEFI( mode)?\s+BIOS Mode is Legacy$", out, re.M
+    )
     assert re.search(r"^FAIL\s+SE-03\s.*Join type is Microsoft", out, re.M)
     assert re.search(r"^FAIL\s+SE-02\s", out, re.M)
     assert "SE-05 The firmware runs in native UEFI mode [fail, error]" in out
@@ -122,8 +124,10 @@ def test_failing_example_exits_1_and_explains(capsys):
     assert "      rule text: device.firmware_mode == UEFI  (rulesets/silent_enablement.rules:67:11)" in out
     assert "  fix: Switch the firmware to UEFI mode without CSM (msinfo32 then shows BIOS Mode: UEFI);" in out
     assert "  events: 851" in out
-    assert ("Join type is Microsoft Entra registered; the rule needs one of: Microsoft Entra joined, "
-            "Microsoft Entra hybrid joined") in " ".join(out.split())  # lines wrap at the report's width
+    assert (
+        "Join type is Microsoft Entra registered; the rule needs one of: Microsoft Entra joined, "
+        "Microsoft Entra hybrid joined"
+    ) in " ".join(out.split())  # lines wrap at the report's width
     assert "\x1b[" not in out
 
 
@@ -144,8 +148,10 @@ def test_default_checks_every_shipped_ruleset(capsys):
 def test_startup_pin_policy_names_the_intune_setting(capsys):
     code, out, _ = run(capsys, "check", *SE, "--policy", PIN_POLICY, "--device", READY)
     assert code == 1
-    assert ("Compatible TPM startup PIN is Require startup PIN with TPM; "
-            "the rule needs anything but Require startup PIN with TPM") in " ".join(out.split())  # lines wrap
+    assert (
+        "Compatible TPM startup PIN is Require startup PIN with TPM; "
+        "the rule needs anything but Require startup PIN with TPM"
+    ) in " ".join(out.split())  # lines wrap
     assert re.search(r"^FAIL\s+SE-09\s", out, re.M)
 
 
@@ -153,19 +159,43 @@ def test_module_entry_point(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     failing = subprocess.run(
         [sys.executable, "-m", "bitlocker_rules", "check", *SE, "--policy", POLICY, "--device", LEGACY],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert failing.returncode == 1, failing.stderr
     assert "FAIL      SE-05" in failing.stdout
     passing = subprocess.run(
-        [sys.executable, "-m", "bitlocker_rules", "check", *SE, "--policy", POLICY, "--device", READY, "--format", "json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "bitlocker_rules",
+            "check",
+            *SE,
+            "--policy",
+            POLICY,
+            "--device",
+            READY,
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert passing.returncode == 0, passing.stderr
     assert json.loads(passing.stdout)["summary"]["fail"] == 0
     bad = subprocess.run(
         [sys.executable, "-m", "bitlocker_rules", "check", "--device", str(tmp_path / "none.json")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert bad.returncode == 2
     assert_clean_error(bad.stderr)
@@ -200,10 +230,16 @@ def test_conflicting_policies_are_unknown_not_failed(capsys):
     assert re.search(r"^unknown\s+SE-09\s", out, re.M)
     assert re.search(r"^PASS — no rule fails; 3 settings in conflict between policies\.", out, re.M)
     causes = out.split("Causes, worst first:\n")[1]  # each setting in conflict is a cause
-    assert re.search(r"^ \d\. Compatible TPM startup PIN \(policy.tpm_startup_pin\) is in conflict between policies:\n"
-                     r"      policy 'WIN - EP - BitLocker silent' \(\S+\) sets Do not allow", causes, re.M)
-    assert re.search(r"policy 'WIN - EP - BitLocker with startup PIN' \(\S+\) sets Require startup PIN with TPM",
-                     " ".join(causes.split()))  # lines wrap
+    assert re.search(
+        r"^ \d\. Compatible TPM startup PIN \(policy.tpm_startup_pin\) is in conflict between policies:\n"
+        r"      policy 'WIN - EP - BitLocker silent' \(\S+\) sets Do not allow",
+        causes,
+        re.M,
+    )
+    assert re.search(
+        r"policy 'WIN - EP - BitLocker with startup PIN' \(\S+\) sets Require startup PIN with TPM",
+        " ".join(causes.split()),
+    )  # lines wrap
     assert "Other settings in conflict" not in out  # every one is a cause: not listed twice
 
 
@@ -362,7 +398,9 @@ def test_rule_file_with_misspelled_fact(capsys, tmp_path):
 
 
 def test_rule_file_with_misspelled_enum_member(capsys, tmp_path):
-    path = write(tmp_path, "custom.rules", TYPO_RULES.replace("device.tpm_versoin >= 1.2", "device.join_type == AzureAdJoined"))
+    path = write(
+        tmp_path, "custom.rules", TYPO_RULES.replace("device.tpm_versoin >= 1.2", "device.join_type == AzureAdJoined")
+    )
     code, _, err = run(capsys, "check", "--rules", path, "--device", READY)
     assert code == 2
     assert f"{path}:6:31:" in err
@@ -396,8 +434,7 @@ def test_rule_file_syntax_error(capsys, tmp_path, case):
         caret_under(err, under)
 
 
-@pytest.mark.parametrize("clause", ["requires device.tpm_present", "requirement device.tpm_present",
-                                    "requires_tpm"])
+@pytest.mark.parametrize("clause", ["requires device.tpm_present", "requirement device.tpm_present", "requires_tpm"])
 def test_rule_file_misspelled_keyword_is_located_at_the_keyword(capsys, tmp_path, clause):
     text = TYPO_RULES.replace("require device.tpm_versoin >= 1.2", clause)
     path = write(tmp_path, "custom.rules", text)
@@ -410,11 +447,15 @@ def test_rule_file_misspelled_keyword_is_located_at_the_keyword(capsys, tmp_path
     caret_under(err, word)
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("  require device.tpm_versoin", "  requiredevice.tpm_version"),
-    ('rule C-01 "', 'ruleC-01 "'),
-    ("  severity error", "  severityerror"),
-], ids=["require", "rule", "severity"])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("  require device.tpm_versoin", "  requiredevice.tpm_version"),
+        ('rule C-01 "', 'ruleC-01 "'),
+        ("  severity error", "  severityerror"),
+    ],
+    ids=["require", "rule", "severity"],
+)
 def test_rule_file_keyword_glued_to_a_word_is_an_error(capsys, tmp_path, old, new):
     text = TYPO_RULES.replace("tpm_versoin", "tpm_version").replace(old.replace("tpm_versoin", "tpm_version"), new)
     assert new in text
@@ -587,8 +628,9 @@ def test_json_report_of_unknown_lists_missing_facts(capsys):
 def test_output_file(capsys, tmp_path, fmt):
     code, expected, _ = run(capsys, "check", *SE, "--policy", POLICY, "--device", LEGACY, "--format", fmt)
     target = tmp_path / f"report.{fmt}"
-    code_to_file, out, err = run(capsys, "check", *SE, "--policy", POLICY, "--device", LEGACY, "--format", fmt,
-                                 "--output", str(target))
+    code_to_file, out, err = run(
+        capsys, "check", *SE, "--policy", POLICY, "--device", LEGACY, "--format", fmt, "--output", str(target)
+    )
     assert code == code_to_file == 1
     assert out == "" and err == ""
     assert target.read_text(encoding="utf-8") == expected
@@ -630,22 +672,25 @@ rule I-01 "WinRE is configured"
 """
 
 
-@pytest.mark.parametrize(("facts", "fail_on", "expected"), [
-    # only the warning rule fails
-    ({"secure_boot": "Off", "winre_configured": True}, None, 1),
-    ({"secure_boot": "Off", "winre_configured": True}, "info", 1),
-    ({"secure_boot": "Off", "winre_configured": True}, "warning", 1),
-    ({"secure_boot": "Off", "winre_configured": True}, "error", 0),
-    # only the info rule fails
-    ({"secure_boot": "On", "winre_configured": False}, None, 1),
-    ({"secure_boot": "On", "winre_configured": False}, "info", 1),
-    ({"secure_boot": "On", "winre_configured": False}, "warning", 0),
-    ({"secure_boot": "On", "winre_configured": False}, "error", 0),
-    # nothing fails
-    ({"secure_boot": "On", "winre_configured": True}, "info", 0),
-    # unknown never fails
-    ({}, "info", 0),
-])
+@pytest.mark.parametrize(
+    ("facts", "fail_on", "expected"),
+    [
+        # only the warning rule fails
+        ({"secure_boot": "Off", "winre_configured": True}, None, 1),
+        ({"secure_boot": "Off", "winre_configured": True}, "info", 1),
+        ({"secure_boot": "Off", "winre_configured": True}, "warning", 1),
+        ({"secure_boot": "Off", "winre_configured": True}, "error", 0),
+        # only the info rule fails
+        ({"secure_boot": "On", "winre_configured": False}, None, 1),
+        ({"secure_boot": "On", "winre_configured": False}, "info", 1),
+        ({"secure_boot": "On", "winre_configured": False}, "warning", 0),
+        ({"secure_boot": "On", "winre_configured": False}, "error", 0),
+        # nothing fails
+        ({"secure_boot": "On", "winre_configured": True}, "info", 0),
+        # unknown never fails
+        ({}, "info", 0),
+    ],
+)
 def test_fail_on_severity(capsys, tmp_path, facts, fail_on, expected):
     rules = write(tmp_path, "severities.rules", SEVERITY_RULES)
     argv = ["check", "--rules", rules, "--device", device_file(tmp_path, facts), "--quiet"]
@@ -702,8 +747,7 @@ def test_explain_is_case_insensitive_and_follows_definitions(capsys):
     code, out, _ = run(capsys, "explain", "pt-02")
     assert code == 0
     facts_part = out.split("facts it reads:")[1]
-    for fact in ("policy.require_device_encryption", "policy.warning_for_other_disk_encryption",
-                 "policy.policy_type"):
+    for fact in ("policy.require_device_encryption", "policy.warning_for_other_disk_encryption", "policy.policy_type"):
         assert fact in facts_part
 
 
@@ -735,7 +779,9 @@ def assert_masked(text: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
-@pytest.mark.parametrize("secret", [SECRET, SECRET_DIGITS, SECRET.replace("-", " ")], ids=["dashes", "digits", "spaces"])
+@pytest.mark.parametrize(
+    "secret", [SECRET, SECRET_DIGITS, SECRET.replace("-", " ")], ids=["dashes", "digits", "spaces"]
+)
 def test_recovery_password_in_device_fact_is_never_printed(capsys, tmp_path, fmt, secret):
     facts = {**json.loads((ROOT / READY).read_text())["facts"], "azure_ad_device_id": secret}
     path = device_file(tmp_path, facts)
@@ -761,8 +807,18 @@ def test_recovery_password_shown_by_a_rule_is_masked(capsys, tmp_path, fmt, secr
 def test_recovery_password_in_output_file_is_masked(capsys, tmp_path):
     rules = write(tmp_path, "secret.rules", SECRET_RULES)
     target = tmp_path / "report.json"
-    run(capsys, "check", "--rules", rules, "--device", device_file(tmp_path, {"azure_ad_device_id": SECRET}),
-        "--format", "json", "--output", str(target))
+    run(
+        capsys,
+        "check",
+        "--rules",
+        rules,
+        "--device",
+        device_file(tmp_path, {"azure_ad_device_id": SECRET}),
+        "--format",
+        "json",
+        "--output",
+        str(target),
+    )
     text = target.read_text(encoding="utf-8")
     assert_masked(text)
     assert MASK in text
@@ -801,7 +857,8 @@ def test_recovery_password_after_an_underscore_is_masked(capsys, tmp_path, fmt):
 @pytest.mark.parametrize("command", [["rules"], ["explain", "C-01"]], ids=["rules", "explain"])
 def test_recovery_password_in_rule_text_is_masked_by_rules_and_explain(capsys, tmp_path, command):
     text = SECRET_RULES.replace('"The device has a known Azure AD id"', f'"Not {SECRET}"').replace(
-        "00000000-0000-0000-0000-000000000000", SECRET)
+        "00000000-0000-0000-0000-000000000000", SECRET
+    )
     rules = write(tmp_path, "secret.rules", text)
     code, out, err = run(capsys, *command, "--rules", rules)
     assert code == 0
@@ -869,15 +926,19 @@ def test_repair_names_settings_and_device_prerequisites(capsys, tmp_path):
     code, out, _ = run(capsys, "repair", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY)
     assert code == 1
     # SE-09 asks for a lower setting: the smallest lowering, the next one as an alternative.
-    assert ("Compatible TPM startup PIN: Require startup PIN with TPM → Allow startup PIN with TPM"
-            "  (or: Do not allow startup PIN with TPM)") in out
+    assert (
+        "Compatible TPM startup PIN: Require startup PIN with TPM → Allow startup PIN with TPM"
+        "  (or: Do not allow startup PIN with TPM)"
+    ) in out
     assert "Device prerequisites" in out and "BIOS Mode: UEFI" in out
     assert "→ Not configured" not in out
 
 
 def test_repair_json_on_a_device_that_can_pass(capsys, tmp_path):
     rules = write(tmp_path, "se.rules", REPAIR_RULES)
-    code, out, _ = run(capsys, "repair", "--rules", rules, "--policy", PIN_POLICY, "--device", READY, "--format", "json")
+    code, out, _ = run(
+        capsys, "repair", "--rules", rules, "--policy", PIN_POLICY, "--device", READY, "--format", "json"
+    )
     doc = json.loads(out)
     assert code == 0 and doc["complete"] is True and doc["turn_off"] == []
     assert {c["fact"] for c in doc["changes"]} == {"policy.tpm_startup_pin", "policy.warning_for_other_disk_encryption"}
@@ -885,7 +946,9 @@ def test_repair_json_on_a_device_that_can_pass(capsys, tmp_path):
 
 def test_failing_check_names_the_smallest_policy_change_and_device_prerequisites(capsys, tmp_path):
     rules = write(tmp_path, "se.rules", REPAIR_RULES)
-    code, out, _ = run(capsys, "check", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY, "--format", "json")
+    code, out, _ = run(
+        capsys, "check", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY, "--format", "json"
+    )
     doc = json.loads(out)
     assert code == 1
     changes = {c["fact"]: (c["current"], c["new"]) for c in doc["suggested_changes"]}
@@ -909,15 +972,21 @@ def test_check_fixes_a_failing_rule_rather_than_turn_it_off(capsys, tmp_path):
     doc = json.loads(out)
     assert code == 1
     assert [(c["fact"], c["new"]) for c in doc["suggested_changes"]] == [
-        ("policy.configure_minimum_pin_length", "Enable"), ("policy.minimum_pin_length", "8")]
+        ("policy.configure_minimum_pin_length", "Enable"),
+        ("policy.minimum_pin_length", "8"),
+    ]
     assert doc["turn_off_changes"] == []
 
 
 def test_repair_never_weakens_a_setting_for_a_rule_that_does_not_fail(capsys, tmp_path):
     # T-20 is unknown on this device: before, the repair set the cipher to Not configured.
-    rules = write(tmp_path, "t.rules", 'ruleset t "T"\nrule T-5 "UEFI" require device.firmware_mode == UEFI\n'
-                  'rule T-20 "Cipher"\n  when device.encrypted and policy.os_encryption_method != NotConfigured\n'
-                  '  require device.os_volume_encryption_method == policy.os_encryption_method\n')
+    rules = write(
+        tmp_path,
+        "t.rules",
+        'ruleset t "T"\nrule T-5 "UEFI" require device.firmware_mode == UEFI\n'
+        'rule T-20 "Cipher"\n  when device.encrypted and policy.os_encryption_method != NotConfigured\n'
+        "  require device.os_volume_encryption_method == policy.os_encryption_method\n",
+    )
     code, out, _ = run(capsys, "repair", "--rules", rules, "--policy", POLICY, "--device", LEGACY)
     assert code == 1
     assert "Change " not in out and "Not configured" not in out
@@ -925,24 +994,35 @@ def test_repair_never_weakens_a_setting_for_a_rule_that_does_not_fail(capsys, tm
 
 
 def test_changes_that_only_turn_a_rule_off_are_shown_apart(capsys, tmp_path):
-    rules = write(tmp_path, "t.rules", 'ruleset t "T"\nrule T-2 "A PIN needs TPM 2.0"\n'
-                  '  when policy.tpm_startup_pin == Required\n  require device.tpm_version >= 2.0\n')
+    rules = write(
+        tmp_path,
+        "t.rules",
+        'ruleset t "T"\nrule T-2 "A PIN needs TPM 2.0"\n'
+        "  when policy.tpm_startup_pin == Required\n  require device.tpm_version >= 2.0\n",
+    )
     code, out, _ = run(capsys, "repair", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY)
     assert code == 1 and "Change " not in out
-    assert ("Not a fix: changes that would only turn a rule off (it would no longer apply):\n"
-            "  - T-2 A PIN needs TPM 2.0: Compatible TPM startup PIN: Require startup PIN with TPM → "
-            "Allow startup PIN with TPM\n") in out
-    code, out, _ = run(capsys, "repair", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY, "--format", "json")
+    assert (
+        "Not a fix: changes that would only turn a rule off (it would no longer apply):\n"
+        "  - T-2 A PIN needs TPM 2.0: Compatible TPM startup PIN: Require startup PIN with TPM → "
+        "Allow startup PIN with TPM\n"
+    ) in out
+    code, out, _ = run(
+        capsys, "repair", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY, "--format", "json"
+    )
     assert [t["rule"] for t in json.loads(out)["turn_off"]] == ["T-2"]
-    code, out, _ = run(capsys, "check", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY, "--format", "json")
+    code, out, _ = run(
+        capsys, "check", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY, "--format", "json"
+    )
     doc = json.loads(out)
     assert doc["suggested_changes"] == []
     (off,) = doc["turn_off_changes"]
     assert (off["rule"], [c["new"] for c in off["changes"]]) == ("T-2", ["Allow startup PIN with TPM"])
     code, out, _ = run(capsys, "check", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY)
     assert "Not a fix: changes that would only turn a rule off" in out
-    code, out, _ = run(capsys, "check", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY,
-                       "--format", "markdown")
+    code, out, _ = run(
+        capsys, "check", "--rules", rules, "--policy", PIN_POLICY, "--device", LEGACY, "--format", "markdown"
+    )
     assert "Not a fix: these changes would only turn a rule off" in out and "**Compatible TPM startup PIN**" in out
 
 
@@ -952,11 +1032,14 @@ def test_lint_reads_named_rulesets_in_their_scenarios(capsys):
     code, out, _ = run(capsys, "lint", "rulesets/", "examples/baseline-startup-pin.rules")
     assert code == 1
     lines = [line for line in out.splitlines() if "[L107]" in line]
-    assert sorted(line.split(":")[0] for line in lines) == ["rulesets/encryption_readiness.rules",
-                                                             "rulesets/silent_enablement.rules"]
+    assert sorted(line.split(":")[0] for line in lines) == [
+        "rulesets/encryption_readiness.rules",
+        "rulesets/silent_enablement.rules",
+    ]
     assert all("CB-01" in line for line in lines)
-    code, out, _ = run(capsys, "lint", "--scenario", "interactive_startup", "rulesets/",
-                       "examples/baseline-startup-pin.rules")
+    code, out, _ = run(
+        capsys, "lint", "--scenario", "interactive_startup", "rulesets/", "examples/baseline-startup-pin.rules"
+    )
     assert "[L107]" not in out  # declared interactive: silent enablement is out of scope
 
 

@@ -34,10 +34,17 @@ def run(*args: str, stdin: bytes | str | None = None, env: dict | None = None, t
     """The installed command as a shell runs it: a new process, real pipes."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     data = stdin.encode() if isinstance(stdin, str) else stdin
-    done = subprocess.run([sys.executable, "-m", "bitlocker_rules", *args], input=data, capture_output=True,
-                          env=environment, timeout=timeout, cwd=ROOT)
-    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode("utf-8", "replace"),
-                                       done.stderr.decode("utf-8", "replace"))
+    done = subprocess.run(
+        [sys.executable, "-m", "bitlocker_rules", *args],
+        input=data,
+        capture_output=True,
+        env=environment,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -45,16 +52,25 @@ def run(*args: str, stdin: bytes | str | None = None, env: dict | None = None, t
 
 
 def test_policy_from_standard_input():
-    piped = run("check", "--rules", "silent_enablement", "--policy", "-", "--device", READY,
-                stdin=Path(POLICY).read_bytes())
+    piped = run(
+        "check", "--rules", "silent_enablement", "--policy", "-", "--device", READY, stdin=Path(POLICY).read_bytes()
+    )
     from_file = run("check", "--rules", "silent_enablement", "--policy", POLICY, "--device", READY)
     assert piped.returncode == from_file.returncode == 0, piped.stderr
     assert piped.stdout.splitlines()[2:] == from_file.stdout.splitlines()[2:]
 
 
 def test_device_from_dev_stdin_pipe():
-    result = run("check", "--rules", "silent_enablement", "--policy", POLICY, "--device", "/dev/stdin",
-                 stdin=Path(LEGACY).read_bytes())
+    result = run(
+        "check",
+        "--rules",
+        "silent_enablement",
+        "--policy",
+        POLICY,
+        "--device",
+        "/dev/stdin",
+        stdin=Path(LEGACY).read_bytes(),
+    )
     assert result.returncode == 1, result.stderr
     assert "BIOS Mode is Legacy" in result.stdout
 
@@ -74,9 +90,18 @@ def test_errors_in_standard_input_name_it():
 
 def test_sarif_locates_findings_in_standard_input():
     startup_pin = EXAMPLES / "graph" / "endpoint-protection-startup-pin.json"
-    result = run("check", "--rules", "silent_enablement", "--policy", "-", "--device",
-                 str(EXAMPLES / "graph" / "managed-device.json"), "--format", "sarif",
-                 stdin=startup_pin.read_bytes())
+    result = run(
+        "check",
+        "--rules",
+        "silent_enablement",
+        "--policy",
+        "-",
+        "--device",
+        str(EXAMPLES / "graph" / "managed-device.json"),
+        "--format",
+        "sarif",
+        stdin=startup_pin.read_bytes(),
+    )
     results = json.loads(result.stdout)["runs"][0]["results"]
     assert results, result.stderr
     region = results[0]["locations"][0]["physicalLocation"]["region"]
@@ -199,17 +224,27 @@ def test_a_full_disk_is_a_clear_error():
     assert to_file.returncode == 2
     assert to_file.stderr.strip() == "/dev/full: error[I006]: cannot write the report: No space left on device"
     with open("/dev/full", "w") as full:
-        to_stdout = subprocess.run([sys.executable, "-m", "bitlocker_rules", "rules"], stdout=full,
-                                   stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+        to_stdout = subprocess.run(
+            [sys.executable, "-m", "bitlocker_rules", "rules"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     assert to_stdout.returncode == 2
     assert "Traceback" not in to_stdout.stderr
     assert "cannot write the report: No space left on device" in to_stdout.stderr
 
 
 def test_a_closed_pipe_ends_quietly():
-    reader = subprocess.Popen([sys.executable, "-m", "bitlocker_rules", "rules"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "bitlocker_rules", "rules"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     reader.stdout.readline()
     reader.stdout.close()  # like `| head -1`
     stderr = reader.stderr.read().decode()
@@ -258,9 +293,15 @@ def test_ctrl_c_in_process_exits_130(monkeypatch, capsys):
 
 
 def test_sigint_while_reading_a_pipe_exits_130():
-    process = subprocess.Popen([sys.executable, "-m", "bitlocker_rules", "check", "--policy", "-"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_default_sigint)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bitlocker_rules", "check", "--policy", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=_default_sigint,
+    )
     _wait_until_reading_standard_input(process.pid)
     process.send_signal(signal.SIGINT)
     # Standard input stays open, as a terminal's does: closing it now could end the read with
@@ -275,16 +316,24 @@ def test_sigint_while_starting_is_the_one_line_or_the_interpreters_default(delay
     """Ctrl-C during start-up: the one line and 130, or, while the interpreter is still importing
     (before ``main``'s handlers exist), its own default: killed by the signal. Never an exit code
     of ours for an interrupt we did not handle."""
-    process = subprocess.Popen([sys.executable, "-m", "bitlocker_rules", "check", "--policy", "-"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=_default_sigint)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bitlocker_rules", "check", "--policy", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=_default_sigint,
+    )
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     # Before the package's own code runs, the interpreter's default applies (killed by SIGINT,
     # its traceback through whatever it was importing); from then on, the one line and 130.
-    assert (process.returncode, err.decode()) == (130, "bitlocker-rules: interrupted\n") \
-        or process.returncode == -signal.SIGINT
+    assert (process.returncode, err.decode()) == (
+        130,
+        "bitlocker-rules: interrupted\n",
+    ) or process.returncode == -signal.SIGINT
 
 
 def _default_sigint() -> None:
@@ -341,8 +390,14 @@ HOSTILE = "\x1b]0;PWNED\x07\x1b[2J"
 
 def test_control_characters_from_a_device_never_reach_the_terminal(tmp_path):
     device = tmp_path / "device.json"
-    device.write_text(json.dumps({"deviceName": f"LAPTOP{HOSTILE}", "facts": {
-        f"device.os_version{HOSTILE}": "10.0.19045", "device.firmware_mode": f"UEFI{HOSTILE}"}}))
+    device.write_text(
+        json.dumps(
+            {
+                "deviceName": f"LAPTOP{HOSTILE}",
+                "facts": {f"device.os_version{HOSTILE}": "10.0.19045", "device.firmware_mode": f"UEFI{HOSTILE}"},
+            }
+        )
+    )
     for colour in ("always", "never"):
         result = run("check", "--policy", POLICY, "--device", str(device), "--color", colour, "--verbose")
         for stream in (result.stdout, result.stderr):
@@ -353,7 +408,9 @@ def test_control_characters_from_a_device_never_reach_the_terminal(tmp_path):
 @pytest.mark.parametrize("fmt", ["json", "markdown", "html", "junit", "sarif"])
 def test_control_characters_are_escaped_in_every_format(tmp_path, fmt):
     device = tmp_path / "device.json"
-    device.write_text(json.dumps({"deviceName": f"LAPTOP{HOSTILE}\u202e", "facts": {"device.os_version": "10.0.19045"}}))
+    device.write_text(
+        json.dumps({"deviceName": f"LAPTOP{HOSTILE}\u202e", "facts": {"device.os_version": "10.0.19045"}})
+    )
     result = run("check", "--policy", POLICY, "--device", str(device), "--format", fmt)
     assert not any(ch in result.stdout for ch in "\x1b\x07\u202e")
     if fmt in ("json", "sarif"):
@@ -372,11 +429,14 @@ def test_jobs_without_a_fleet_is_a_usage_error(capsys):
     assert capsys.readouterr().err == "bitlocker-rules check: --jobs goes with --fleet\n"
 
 
-@pytest.mark.parametrize(("args", "hint"), [
-    (["check", "--frmat", "json"], "did you mean `--format`?"),
-    (["chek"], "did you mean `check`?"),
-    (["lint", "--format", "sarf"], "did you mean `sarif`?"),
-])
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["check", "--frmat", "json"], "did you mean `--format`?"),
+        (["chek"], "did you mean `check`?"),
+        (["lint", "--format", "sarf"], "did you mean `sarif`?"),
+    ],
+)
 def test_usage_errors_suggest_the_nearest_name(capsys, args, hint):
     with pytest.raises(SystemExit) as caught:
         main(args)
@@ -395,8 +455,12 @@ def test_echoed_arguments_are_masked(capsys):
 def test_every_option_of_every_command_has_help_text():
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
-    missing = [f"{name} {action.option_strings or action.dest}"
-               for name, command in commands.items() for action in command._actions if not action.help]
+    missing = [
+        f"{name} {action.option_strings or action.dest}"
+        for name, command in commands.items()
+        for action in command._actions
+        if not action.help
+    ]
     assert not missing, missing
 
 
@@ -422,8 +486,10 @@ def _script(shell: str, tmp_path: Path) -> Path:
 
 def _bash_complete(script: Path, words: list[str]) -> list[str]:
     line = " ".join(f"'{w}'" for w in words)
-    program = (f"source '{script}'; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; "
-               "_bitlocker_rules; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    program = (
+        f"source '{script}'; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; "
+        "_bitlocker_rules; printf '%s\\n' \"${COMPREPLY[@]}\""
+    )
     result = subprocess.run(["bash", "--norc", "-c", program], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     return result.stdout.split()
@@ -445,8 +511,13 @@ def test_fish_completes_commands_options_and_values(tmp_path):
     script = _script("fish", tmp_path)
 
     def complete(line: str) -> list[str]:
-        result = subprocess.run(["fish", "--no-config", "-c", f"source '{script}'; complete -C '{line}'"],
-                                capture_output=True, text=True, timeout=30, env={**os.environ, "PATH": os.environ["PATH"]})
+        result = subprocess.run(
+            ["fish", "--no-config", "-c", f"source '{script}'; complete -C '{line}'"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "PATH": os.environ["PATH"]},
+        )
         assert result.returncode == 0, result.stderr
         return [entry.split("\t")[0] for entry in result.stdout.splitlines()]
 
@@ -476,11 +547,14 @@ zpty -d z
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed (.ci/run installs it)")
-@pytest.mark.parametrize(("line", "expect"), [
-    ("bitlocker-rules lint --format ", "sarif"),
-    ("bitlocker-rules explain SE-0", "A startup PIN is not required"),
-    ("bitlocker-rules compare --fo", "--format"),
-])
+@pytest.mark.parametrize(
+    ("line", "expect"),
+    [
+        ("bitlocker-rules lint --format ", "sarif"),
+        ("bitlocker-rules explain SE-0", "A startup PIN is not required"),
+        ("bitlocker-rules compare --fo", "--format"),
+    ],
+)
 def test_zsh_completes_in_a_real_shell(tmp_path, line, expect):
     _script("zsh", tmp_path)
     driver = tmp_path / "driver.zsh"

@@ -35,8 +35,21 @@ def reads(monkeypatch) -> Counter:
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html", "sarif", "junit"])
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_fleet_run_reads_each_policy_file_once_in_the_reading_process(reads, tmp_path, fmt, jobs):
-    main(["check", "--fleet", FLEET, "--policy", POLICY, "--format", fmt, "--jobs", jobs,
-          "--output", str(tmp_path / "report")])
+    main(
+        [
+            "check",
+            "--fleet",
+            FLEET,
+            "--policy",
+            POLICY,
+            "--format",
+            fmt,
+            "--jobs",
+            jobs,
+            "--output",
+            str(tmp_path / "report"),
+        ]
+    )
     assert reads[POLICY] == 1  # the workers read it in their own processes
 
 
@@ -56,7 +69,6 @@ def test_the_fleet_usage_checks_run_before_anything_is_read(reads, capsys):
     assert reads[POLICY] == 0
 
 
-
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_each_json_line_is_masked_once_where_it_leaves(tmp_path, monkeypatch, jobs):
     import bitlocker_rules.cli.output as output
@@ -69,6 +81,7 @@ def test_each_json_line_is_masked_once_where_it_leaves(tmp_path, monkeypatch, jo
         def redact(text):
             masked.append((where, text))
             return real(text)
+
         return redact
 
     for where, module in (("door", output), ("evaluation", evaluation), ("records", records)):

@@ -129,8 +129,11 @@ def readers(key: Key) -> list[tuple[Fact, Fact | None]]:
             found.append((fact, None))
         for field in fact.type.fields:
             # A record field is read from its own origin, or (a flags collection) from the collection's.
-            if (field.type.enum and field.type.enum.name == name
-                    and (takes(field.origins, source) or (not field.origins and takes(fact.origins, source)))):
+            if (
+                field.type.enum
+                and field.type.enum.name == name
+                and (takes(field.origins, source) or (not field.origins and takes(fact.origins, source)))
+            ):
                 found.append((fact, field))
     return found
 
@@ -146,8 +149,13 @@ def nested(path: str, raw: Any) -> dict[str, Any]:
 # Properties a Graph resource needs besides the one read, so that it is recognised as that resource.
 GRAPH_SHELL = {
     "windows10EndpointProtectionConfiguration": {"id": "e-1", "displayName": "EP"},
-    "deviceManagementConfigurationPolicy": {"id": "c-1", "name": "Catalog", "platforms": "windows10",
-                                            "technologies": "mdm", "settings": []},
+    "deviceManagementConfigurationPolicy": {
+        "id": "c-1",
+        "name": "Catalog",
+        "platforms": "windows10",
+        "technologies": "mdm",
+        "settings": [],
+    },
     "bitlockerRecoveryKey": {"id": "k-1", "deviceId": "d-1"},
 }
 

@@ -73,7 +73,9 @@ def assert_complete(interpreter, rule, outcome, values) -> None:
     cited = outcome.reasons if outcome.status is Status.FAIL else (*outcome.applies_because, *outcome.reasons)
     assert cited, outcome
     assert Dropping(interpreter, cited).verdict(rule, values)[0] is not outcome.status, (
-        "a condition the reasons leave out still forces the verdict", outcome.reasons)
+        "a condition the reasons leave out still forces the verdict",
+        outcome.reasons,
+    )
 
 
 def assert_minimal(interpreter, rule, outcome, values) -> list:
@@ -143,7 +145,10 @@ def cited(condition_text: str, values: dict, *, applicability: str | None = None
 
 def test_a_false_and_cites_every_false_operand():
     assert cited("policy.flag and policy.enabled and device.tpm_present", OFF) == [
-        "policy.flag", "policy.enabled", "device.tpm_present"]
+        "policy.flag",
+        "policy.enabled",
+        "device.tpm_present",
+    ]
     assert cited("policy.flag and true and policy.enabled", OFF) == ["policy.flag", "policy.enabled"]
 
 
@@ -160,13 +165,19 @@ def test_several_failing_requirements_are_all_cited():
 
 def test_a_rule_that_does_not_apply_cites_every_false_condition_of_when():
     assert cited("policy.flag", OFF, applicability="policy.enabled and device.tpm_present") == [
-        "policy.enabled", "device.tpm_present"]
+        "policy.enabled",
+        "device.tpm_present",
+    ]
 
 
 def test_a_condition_that_decides_both_when_and_a_requirement_is_cited_once():
     # `when` and the condition of an `implies` both read d0: one reason, not two alike.
-    ruleset = n.Ruleset("props", "", definitions=(n.Definition("d0", parse_expr("not policy.flag")),), rules=(
-        n.Rule("K-0", "", applicability=parse_expr("d0"), requires=(parse_expr("d0 implies policy.enabled"),)),))
+    ruleset = n.Ruleset(
+        "props",
+        "",
+        definitions=(n.Definition("d0", parse_expr("not policy.flag")),),
+        rules=(n.Rule("K-0", "", applicability=parse_expr("d0"), requires=(parse_expr("d0 implies policy.enabled"),)),),
+    )
     loaded = Loaded(ruleset)
     outcome = loaded.interpreter.evaluate(loaded.rules[0], OFF)
     assert outcome.status is Status.FAIL
@@ -178,9 +189,11 @@ def test_a_condition_reached_twice_through_definitions_is_cited_once():
     # `when d1 implies d0` with d1 = `d0 implies ...`: the atom of d0 that makes the rule not
     # apply was cited twice (once through each use of d0), and both copies marked decisive.
     # Found by the minimality property.
-    text = ('ruleset a ""\n\ndefine d0 = policy.flag == false and policy.flag == false and policy.flag\n\n'
-            'define d1 = d0 implies policy.flag\n\nrule R-0 ""\n  severity error\n  when d1 implies d0\n'
-            '  require policy.flag == false\n')
+    text = (
+        'ruleset a ""\n\ndefine d0 = policy.flag == false and policy.flag == false and policy.flag\n\n'
+        'define d1 = d0 implies policy.flag\n\nrule R-0 ""\n  severity error\n  when d1 implies d0\n'
+        "  require policy.flag == false\n"
+    )
     from bitlocker_rules.engine import compile_text
 
     compiled = compile_text(text, "<generated>", S.VOCABULARY)
@@ -197,8 +210,11 @@ NEGATIONS = [
     # (the requirement, the value, what the rule needs)
     ("not (policy.tpm_startup_pin != Required)", "Blocked", "Require startup PIN with TPM"),
     ("not (policy.tpm_startup_pin == Required)", "Required", "anything but Require startup PIN with TPM"),
-    ("not (policy.tpm_startup_pin in {Required, Allowed})", "Required",
-     "none of: Require startup PIN with TPM, Allow startup PIN with TPM"),
+    (
+        "not (policy.tpm_startup_pin in {Required, Allowed})",
+        "Required",
+        "none of: Require startup PIN with TPM, Allow startup PIN with TPM",
+    ),
     ("not not (policy.tpm_startup_pin == Required)", "Blocked", "Require startup PIN with TPM"),
 ]
 

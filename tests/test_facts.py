@@ -22,8 +22,13 @@ KEY = "123456-234567-345678-456789-567890-678901-789012-890123"
 
 def test_values_are_typed():
     facts = facts_from_mapping(
-        {"os_version": "1809", "tpm_version": "2.0", "tpm_present": True, "join_type": "azureadjoined",
-         "recovery_keys": [{"volume_type": "OperatingSystem"}]},
+        {
+            "os_version": "1809",
+            "tpm_version": "2.0",
+            "tpm_present": True,
+            "join_type": "azureadjoined",
+            "recovery_keys": [{"volume_type": "OperatingSystem"}],
+        },
         VOCABULARY,
     )
     assert facts.get("device.os_version") == WindowsVersion(10, 0, 17763)
@@ -39,8 +44,12 @@ def test_null_is_missing():
 
 def test_every_bad_entry_is_reported_with_its_json_path():
     with pytest.raises(InputError) as info:
-        facts_from_mapping({"tpm_presnt": True, "tpm_version": "new", "join_type": "AzureJoined"}, VOCABULARY,
-                           origin="d.json", path="$.facts")
+        facts_from_mapping(
+            {"tpm_presnt": True, "tpm_version": "new", "join_type": "AzureJoined"},
+            VOCABULARY,
+            origin="d.json",
+            path="$.facts",
+        )
     found = info.value.diagnostics
     assert [d.path for d in found] == ["$.facts.tpm_presnt", "$.facts.tpm_version", "$.facts.join_type"]
     assert found[0].help == "did you mean `device.tpm_present`?"
@@ -76,10 +85,18 @@ def test_recovery_password_never_echoed():
 
 
 def test_merge_keeps_agreement_and_records_conflicts():
-    a = facts_from_mapping({"tpm_startup_pin": "Blocked", "tpm_startup": "Allowed"}, VOCABULARY,
-                           default_namespace="policy", name="policy 'A'")
-    b = facts_from_mapping({"tpm_startup_pin": "Required", "tpm_startup": "Allowed"}, VOCABULARY,
-                           default_namespace="policy", name="policy 'B'")
+    a = facts_from_mapping(
+        {"tpm_startup_pin": "Blocked", "tpm_startup": "Allowed"},
+        VOCABULARY,
+        default_namespace="policy",
+        name="policy 'A'",
+    )
+    b = facts_from_mapping(
+        {"tpm_startup_pin": "Required", "tpm_startup": "Allowed"},
+        VOCABULARY,
+        default_namespace="policy",
+        name="policy 'B'",
+    )
     merged = merge_facts([a, b])
     assert merged.get("policy.tpm_startup") == "Allowed"
     assert "policy.tpm_startup_pin" not in merged.values

@@ -23,9 +23,18 @@ KEY = "123456-234567-345678-456789-567890-678901-789012-890123"
 
 def devices(count: int) -> list[dict]:
     return [
-        {"id": f"id-{i}", "deviceName": f"PC-{i:03}", "facts": {
-            "os_version": f"10.0.{17000 + 400 * (i % 8)}", "user_role": "StandardUser" if i % 2 else "Administrator",
-            "join_type": "AzureADJoined", "tpm_present": i % 5 != 0, "tpm_version": 2.0, "firmware_mode": "UEFI"}}
+        {
+            "id": f"id-{i}",
+            "deviceName": f"PC-{i:03}",
+            "facts": {
+                "os_version": f"10.0.{17000 + 400 * (i % 8)}",
+                "user_role": "StandardUser" if i % 2 else "Administrator",
+                "join_type": "AzureADJoined",
+                "tpm_present": i % 5 != 0,
+                "tpm_version": 2.0,
+                "firmware_mode": "UEFI",
+            },
+        }
         for i in range(count)
     ]
 
@@ -55,7 +64,9 @@ def test_jsonl_bad_line_is_reported_and_the_rest_is_read(tmp_path):
 
 def test_csv_columns_by_fact_name_with_empty_cells_missing(tmp_path, engine):
     path = tmp_path / "fleet.csv"
-    path.write_text("deviceName,os_version,tpm_present,tpm_version,join_type\nA,1809,true,2.0,AzureADJoined\nB,,false,,\n")
+    path.write_text(
+        "deviceName,os_version,tpm_present,tpm_version,join_type\nA,1809,true,2.0,AzureADJoined\nB,,false,,\n"
+    )
     rows = list(read_fleet(path))
     facts = [fleet_device(r.data, engine, r.number) for r in rows]
     assert facts[0].get("device.tpm_present") is True and facts[0].get("device.os_version").build == 17763
@@ -85,8 +96,9 @@ def read_fleet_text(tmp_path, items) -> list:
 def test_counts_and_reasons(tmp_path, engine):
     policy = load_policy_file(POLICY, engine.vocabulary)
     records = []
-    summary = evaluate_fleet(read_fleet_text(tmp_path, devices(40)), engine, policy, write=records.append,
-                             reader=fleet_device)
+    summary = evaluate_fleet(
+        read_fleet_text(tmp_path, devices(40)), engine, policy, write=records.append, reader=fleet_device
+    )
     by_rule = {t.rule: t.counts for t in summary.rules}
     assert sum(by_rule["SE-04"].values()) == 40
     assert by_rule["SE-04"]["fail"] == 8  # every fifth device has no TPM
@@ -103,8 +115,13 @@ def test_two_processes_give_the_same_summary_and_order(tmp_path):
     single = evaluate_fleet(read_fleet(path), engine, policy, write=one.append, reader=fleet_device)
     import functools
 
-    parallel = evaluate_fleet_parallel(read_fleet(path), 2, functools.partial(fleet_engine, ("silent_enablement",), (str(POLICY),)),
-                                       write=two.append, reader=fleet_device)
+    parallel = evaluate_fleet_parallel(
+        read_fleet(path),
+        2,
+        functools.partial(fleet_engine, ("silent_enablement",), (str(POLICY),)),
+        write=two.append,
+        reader=fleet_device,
+    )
     assert single.rules == parallel.rules and dict(single.reason_counts) == dict(parallel.reason_counts)
     assert one == two
 
@@ -117,9 +134,25 @@ def test_cli_fleet_jsonl_output_masks_secrets(tmp_path):
     path.write_text("\n".join(json.dumps(d) for d in rows) + "\n")
     out = tmp_path / "out.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "bitlocker_rules", "check", "--rules", "silent_enablement", "--fleet", str(path),
-         "--policy", str(POLICY), "--jsonl", str(out), "--format", "json"],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "bitlocker_rules",
+            "check",
+            "--rules",
+            "silent_enablement",
+            "--fleet",
+            str(path),
+            "--policy",
+            str(POLICY),
+            "--jsonl",
+            str(out),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert result.returncode == 2  # the fourth row is bad
     assert len(out.read_text().splitlines()) == 3
@@ -173,8 +206,9 @@ def _raw(fact) -> st.SearchStrategy:
 def _rows(vocabulary) -> st.SearchStrategy:
     facts = [f for f in vocabulary.facts.values() if f.namespace != "policy"]
     one = st.sampled_from(facts).flatmap(lambda f: st.tuples(st.just(f.name), _raw(f)))
-    device = st.lists(one, max_size=12).map(lambda pairs: {
-        (name.split(".", 1)[1] if name.startswith("device.") else name): raw for name, raw in pairs})
+    device = st.lists(one, max_size=12).map(
+        lambda pairs: {(name.split(".", 1)[1] if name.startswith("device.") else name): raw for name, raw in pairs}
+    )
     return st.lists(device.map(lambda facts: {"deviceName": "PC", "facts": facts}), min_size=1, max_size=6)
 
 
@@ -193,8 +227,9 @@ def _reference(engine: Engine, policy: Facts | None, number: int, data: dict) ->
                 entries.append(outcome_entry(_per_policy_outcome(loaded, rule, facts, values)))
                 continue
             outcome = loaded.interpreter.evaluate(rule, values)
-            entries.append(outcome_entry(mark_conflicts(outcome, conflicts, engine.vocabulary)
-                                         if conflicts else outcome))
+            entries.append(
+                outcome_entry(mark_conflicts(outcome, conflicts, engine.vocabulary) if conflicts else outcome)
+            )
     counts = {s: sum(1 for e in entries if e["status"] == s) for s in ("pass", "fail", "unknown", "not_applicable")}
     return {"row": number, "device": device.name, "summary": counts, "results": entries}
 
@@ -204,9 +239,13 @@ def _per_policy_outcome(loaded, rule, facts: Facts, values):
     disagreement on one, else a pass, else unknown."""
     device = {f: v for f, v in values.items() if not f.startswith("policy.")}
     outcomes = [loaded.interpreter.evaluate(rule, {**device, **p.table}) for p in facts.profiles]
-    ranked = (lambda o: o.status is Status.FAIL, lambda o: o.caveat.startswith("the sources disagree"),
-              lambda o: o.status is Status.PASS, lambda o: o.status is Status.UNKNOWN,
-              lambda o: o.status is Status.NOT_APPLICABLE)
+    ranked = (
+        lambda o: o.status is Status.FAIL,
+        lambda o: o.caveat.startswith("the sources disagree"),
+        lambda o: o.status is Status.PASS,
+        lambda o: o.status is Status.UNKNOWN,
+        lambda o: o.status is Status.NOT_APPLICABLE,
+    )
     for wanted in ranked:
         found = [o for o in outcomes if wanted(o)]
         if found:
@@ -217,22 +256,29 @@ def _per_policy_outcome(loaded, rule, facts: Facts, values):
 @pytest.fixture(scope="module")
 def baseline_and_silent(every_rule) -> Facts:
     """The silent policy and a security baseline that requires a startup PIN (F19)."""
-    baseline = facts_from_mapping({"policy_type": "SecurityBaseline", "tpm_startup_pin": "Required"},
-                                  every_rule.vocabulary, default_namespace="policy", allowed=("policy",),
-                                  name="policy 'Baseline'")
+    baseline = facts_from_mapping(
+        {"policy_type": "SecurityBaseline", "tpm_startup_pin": "Required"},
+        every_rule.vocabulary,
+        default_namespace="policy",
+        allowed=("policy",),
+        name="policy 'Baseline'",
+    )
     return merge_facts([load_policy_file(POLICY, every_rule.vocabulary), baseline], name="policies")
 
 
 @pytest.fixture(scope="module")
 def conflicting_policies(every_rule) -> Facts:
     """The silent policy and the startup-PIN policy: they disagree on several settings."""
-    return merge_facts([load_policy_file(POLICY, every_rule.vocabulary),
-                        load_policy_file(STARTUP_PIN, every_rule.vocabulary)], name="policies")
+    return merge_facts(
+        [load_policy_file(POLICY, every_rule.vocabulary), load_policy_file(STARTUP_PIN, every_rule.vocabulary)],
+        name="policies",
+    )
 
 
 @given(data=st.data())
-def test_default_path_records_and_counts_equal_a_fresh_interpreter(every_rule, conflicting_policies,
-                                                                    baseline_and_silent, data):
+def test_default_path_records_and_counts_equal_a_fresh_interpreter(
+    every_rule, conflicting_policies, baseline_and_silent, data
+):
     policy = data.draw(st.sampled_from([None, conflicting_policies, baseline_and_silent]))
     raw_rows = data.draw(_rows(every_rule.vocabulary))
     rows = [FleetRow(i + 1, row) for i, row in enumerate(raw_rows)]
@@ -251,8 +297,10 @@ def test_default_path_records_and_counts_equal_a_fresh_interpreter(every_rule, c
     # Counted only (no record wanted, only failed rules explained): the same summary.
     assert evaluate_fleet(rows, every_rule, policy, reader=fleet_device) == summary
     for tally, index in zip(summary.rules, range(len(summary.rules))):
-        assert tally.counts == {s: sum(1 for r in expected if r["results"][index]["status"] == s)
-                                for s in ("pass", "fail", "unknown", "not_applicable")}
+        assert tally.counts == {
+            s: sum(1 for r in expected if r["results"][index]["status"] == s)
+            for s in ("pass", "fail", "unknown", "not_applicable")
+        }
 
 
 def test_bad_values_take_the_reader_and_keep_their_json_path(every_rule):
@@ -264,8 +312,13 @@ def test_bad_values_take_the_reader_and_keep_their_json_path(every_rule):
 
 def test_conflicting_policies_show_both_sources_in_device_records(every_rule, conflicting_policies):
     records: list = []
-    evaluate_fleet([FleetRow(1, {"facts": {"os_version": "22H2"}})], every_rule, conflicting_policies,
-                   write=records.append, reader=fleet_device)
+    evaluate_fleet(
+        [FleetRow(1, {"facts": {"os_version": "22H2"}})],
+        every_rule,
+        conflicting_policies,
+        write=records.append,
+        reader=fleet_device,
+    )
     reasons = [r for e in records[0]["results"] for r in e.get("reasons", ())]
     assert any("is in conflict (policy 'WIN - EP - BitLocker silent' sets" in r for r in reasons)
 
@@ -280,14 +333,21 @@ def test_a_device_overlapping_the_policy_takes_the_report_path(every_rule):
     evaluate_fleet([FleetRow(1, {})], every_rule, policy, write=records.append, reader=reader)
     assert not isinstance(records[0], DeviceRecord)
     reasons = [r for e in records[0]["results"] for r in e.get("reasons", ())]
-    assert any("in conflict (policy 'WIN - EP - BitLocker silent' sets XTS-AES 256-bit; device 'odd' sets "
-               "XTS-AES 128-bit)" in r for r in reasons)
+    assert any(
+        "in conflict (policy 'WIN - EP - BitLocker silent' sets XTS-AES 256-bit; device 'odd' sets "
+        "XTS-AES 128-bit)" in r
+        for r in reasons
+    )
 
 
 def test_explanations_of_collections_are_shared_across_devices_that_differ_only_in_unread_fields(every_rule):
     def device(serial: int) -> Facts:
-        keys = [{"key_id": f"{serial:08x}-0000", "volume_type": "FixedData", "created": f"2024-01-{serial % 28 + 1:02d}"}]
-        return every_rule.facts({"device.recovery_keys": keys, "device.encrypted": True, "device.join_type": "AzureADJoined"})
+        keys = [
+            {"key_id": f"{serial:08x}-0000", "volume_type": "FixedData", "created": f"2024-01-{serial % 28 + 1:02d}"}
+        ]
+        return every_rule.facts(
+            {"device.recovery_keys": keys, "device.encrypted": True, "device.join_type": "AzureADJoined"}
+        )
 
     loaded = next(r for r in every_rule.rulesets if r.id == "recovery_keys")
     rule = next(r for r in loaded.rules if r.id == "RK-02")
@@ -310,8 +370,9 @@ def test_undecoded_json_lines_evaluate_like_decoded_ones(tmp_path, engine):
     decoded = evaluate_fleet(read_fleet(path), engine, write=one.append, reader=fleet_device)
     undecoded = evaluate_fleet(lazy, engine, write=two.append, reader=fleet_device)
     assert decoded == undecoded and one == two
-    assert undecoded.bad_rows == (BadRow(2, "line 2, column 2: malformed JSON: Expecting property name enclosed in "
-                                            "double quotes"),)
+    assert undecoded.bad_rows == (
+        BadRow(2, "line 2, column 2: malformed JSON: Expecting property name enclosed in double quotes"),
+    )
 
 
 def test_workers_encode_json_lines_as_the_single_process_does(tmp_path):
@@ -328,8 +389,9 @@ def test_workers_encode_json_lines_as_the_single_process_does(tmp_path):
     single: list = []
     evaluate_fleet(read_fleet(path), engine, policy, write=single.append, reader=fleet_device)
     lines: list = []
-    evaluate_fleet_parallel(read_fleet(path, decode=False), 2, make, write=lines.append, reader=fleet_device,
-                            encode=json_line)
+    evaluate_fleet_parallel(
+        read_fleet(path, decode=False), 2, make, write=lines.append, reader=fleet_device, encode=json_line
+    )
     assert lines == [json_line(r) for r in single] == [redact(json.dumps(r, ensure_ascii=False)) for r in single]
     assert all(isinstance(line, str) for line in lines) and not any(KEY in line for line in lines)
 
@@ -338,8 +400,15 @@ def test_workers_encode_json_lines_as_the_single_process_does(tmp_path):
 def test_a_malformed_array_element_is_reported_and_the_elements_after_it_are_read(tmp_path, monkeypatch, chunk):
     monkeypatch.setattr(fleet_rows, "_CHUNK", chunk)
     good = [dict(d, note='brackets ] } [ { , and a quote \\" in a string \\\\') for d in devices(4)]
-    parts = [json.dumps(good[0]), '{"deviceName": "bad", "facts": {"x": 1,, "y": [1, {"z": "]"}]}}', json.dumps(good[1]),
-             '{"facts": tru}', json.dumps(good[2]), '{"a": "unterminated}', json.dumps(good[3])]
+    parts = [
+        json.dumps(good[0]),
+        '{"deviceName": "bad", "facts": {"x": 1,, "y": [1, {"z": "]"}]}}',
+        json.dumps(good[1]),
+        '{"facts": tru}',
+        json.dumps(good[2]),
+        '{"a": "unterminated}',
+        json.dumps(good[3]),
+    ]
     path = tmp_path / "fleet.json"
     path.write_text("[\n" + ",\n".join(parts[:-2]) + "\n]")
     rows = list(read_fleet(path))
@@ -347,22 +416,26 @@ def test_a_malformed_array_element_is_reported_and_the_elements_after_it_are_rea
     assert [r.data["deviceName"] for r in rows if not isinstance(r.data, BadRow)] == ["PC-000", "PC-001", "PC-002"]
     assert [r.data.message for r in rows if isinstance(r.data, BadRow)] == [
         "element 2 (line 3, column 40): malformed JSON: Expecting property name enclosed in double quotes",
-        "element 4 (line 5, column 11): malformed JSON: Expecting value"]
+        "element 4 (line 5, column 11): malformed JSON: Expecting value",
+    ]
     # An element whose end cannot be found (here a string never closed) ends the reading: the file ends in it.
     path.write_text("[\n" + ",\n".join(parts) + "\n]")
     rows = list(read_fleet(path))
     assert [r.number for r in rows] == [1, 2, 3, 4, 5, 6]
     assert rows[-1].data.message == (
         "element 6 (line 7, column 22): malformed JSON: a control character inside a string (a string not closed "
-        "before the line ends?); the file ends before the element does")
+        "before the line ends?); the file ends before the element does"
+    )
 
 
 def test_csv_columns_by_graph_property_name_go_through_the_importers(tmp_path, engine):
     path = tmp_path / "fleet.csv"
-    path.write_text("deviceName,id,osVersion,operatingSystem,joinType,isEncrypted\n"
-                    "PC-1,aaa-1,10.0.19045.4291,Windows,azureADJoined,true\n"
-                    "PC-2,aaa-2,10.0.17134.1,Windows,hybridAzureADJoined,FALSE\n"
-                    "PC-3,aaa-3,10.0.17134.1,Windows,hybridAzureADJoined,maybe\n")
+    path.write_text(
+        "deviceName,id,osVersion,operatingSystem,joinType,isEncrypted\n"
+        "PC-1,aaa-1,10.0.19045.4291,Windows,azureADJoined,true\n"
+        "PC-2,aaa-2,10.0.17134.1,Windows,hybridAzureADJoined,FALSE\n"
+        "PC-3,aaa-3,10.0.17134.1,Windows,hybridAzureADJoined,maybe\n"
+    )
     rows = list(read_fleet(path))
     first, second = (fleet_device(r.data, engine, r.number) for r in rows[:2])
     assert first.get("device.encrypted") is True and first.get("device.join_type") == "AzureADJoined"

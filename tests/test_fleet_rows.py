@@ -32,8 +32,10 @@ SE = ("--rules", "silent_enablement")
 
 
 def row(name: str, **facts) -> dict:
-    return {"deviceName": name, "facts": {"os_version": "22H2", "join_type": "AzureADJoined", "firmware_mode": "UEFI",
-                                          **facts}}
+    return {
+        "deviceName": name,
+        "facts": {"os_version": "22H2", "join_type": "AzureADJoined", "firmware_mode": "UEFI", **facts},
+    }
 
 
 def line(name: str, **facts) -> bytes:
@@ -61,8 +63,14 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def command(*argv: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     """The command in a subprocess, run from elsewhere, so that it imports the package under test."""
     env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
-    return subprocess.run([sys.executable, "-m", "bitlocker_rules", *argv], input=stdin, capture_output=True,
-                          cwd=tempfile.gettempdir(), env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "bitlocker_rules", *argv],
+        input=stdin,
+        capture_output=True,
+        cwd=tempfile.gettempdir(),
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +116,9 @@ def test_the_reader_never_seeks(tmp_path):
 
 def test_a_number_too_long_to_read_is_that_rows_error(tmp_path):
     path = tmp_path / "fleet.jsonl"
-    path.write_bytes(line("A") + b'{"deviceName": "B", "facts": {"system_partition_mb": ' + b"9" * 5000 + b"}}\n"
-                     + line("C"))
+    path.write_bytes(
+        line("A") + b'{"deviceName": "B", "facts": {"system_partition_mb": ' + b"9" * 5000 + b"}}\n" + line("C")
+    )
     rows = rows_of(path)
     assert names(rows) == ["A", "C"]
     assert bad(rows) == {2: "line 2: a number too long to read (over 4,300 digits)"}
@@ -148,8 +157,16 @@ def test_text_that_is_not_utf8_is_that_rows_error(tmp_path, suffix):
         path.write_bytes(b"deviceName,os_version\nA,22H2\nB\xff\xfe,22H2\nC,22H2\n")
         expected = {3: "row 3: not UTF-8 text"}
     elif suffix == ".json":
-        path.write_bytes(b"[" + json.dumps(row("A")).encode() + b",\n" + json.dumps(row("B")).encode()[:-2]
-                         + b', "x": "\xff"}}' + b",\n" + json.dumps(row("C")).encode() + b"]")
+        path.write_bytes(
+            b"["
+            + json.dumps(row("A")).encode()
+            + b",\n"
+            + json.dumps(row("B")).encode()[:-2]
+            + b', "x": "\xff"}}'
+            + b",\n"
+            + json.dumps(row("C")).encode()
+            + b"]"
+        )
         expected = {2: "element 2 (line 2, column 1): not UTF-8 text"}
     else:
         path.write_bytes(line("A") + b'{"deviceName": "B\xc3"}\n' + line("C"))
@@ -166,9 +183,14 @@ def test_utf16_with_a_byte_order_mark_is_read(tmp_path, bom, codec, monkeypatch)
     path.write_bytes(bom + text.encode(codec))
     assert names(rows_of(path)) == ["Ä", "B"]
     # A lone surrogate (not UTF-16) is its row's error.
-    path.write_bytes(bom + (json.dumps(row("A")) + "\n").encode(codec) + '{"a": "'.encode(codec)
-                     + b"\x00\xd8"[::1 if codec.endswith("le") else -1] + '"}\n'.encode(codec)
-                     + (json.dumps(row("C")) + "\n").encode(codec))
+    path.write_bytes(
+        bom
+        + (json.dumps(row("A")) + "\n").encode(codec)
+        + '{"a": "'.encode(codec)
+        + b"\x00\xd8"[:: 1 if codec.endswith("le") else -1]
+        + '"}\n'.encode(codec)
+        + (json.dumps(row("C")) + "\n").encode(codec)
+    )
     rows = rows_of(path)
     assert names(rows) == ["A", "C"] and bad(rows) == {2: "line 2, column 8: not UTF-16 text"}
 
@@ -191,13 +213,16 @@ def test_binary_bytes_are_that_rows_error(tmp_path):
 
 def test_extra_and_missing_csv_cells_are_reported(tmp_path):
     path = tmp_path / "fleet.csv"
-    path.write_text("deviceName,os_version,join_type\nA,22H2,AzureADJoined\nB,Contoso, Ltd,22H2,AzureADJoined\n"
-                    "C,22H2\nD,22H2,AzureADJoined\n")
+    path.write_text(
+        "deviceName,os_version,join_type\nA,22H2,AzureADJoined\nB,Contoso, Ltd,22H2,AzureADJoined\n"
+        "C,22H2\nD,22H2,AzureADJoined\n"
+    )
     rows = rows_of(path)
     assert names(rows) == ["A", "D"]
     assert bad(rows) == {
         3: "row 3: 5 cells, but the header names 3 columns (a comma in a cell that is not quoted?)",
-        4: "row 4: 2 cells, but the header names 3 columns (a comma in a cell that is not quoted?)"}
+        4: "row 4: 2 cells, but the header names 3 columns (a comma in a cell that is not quoted?)",
+    }
 
 
 def test_an_unterminated_quote_does_not_swallow_the_rest_of_the_file(tmp_path, engine):
@@ -205,13 +230,15 @@ def test_an_unterminated_quote_does_not_swallow_the_rest_of_the_file(tmp_path, e
     path.write_text('deviceName,os_version\nA,22H2\n"B,22H2\nC,22H2\nD,1809\n"E ""quoted""\nF",22H2\n')
     rows = rows_of(path)
     assert names(rows) == ["A", "C", "D", 'E "quoted"\nF']  # a quoted line end is a cell's
-    assert bad(rows) == {3: "row 3: a quote opened on this line is not closed where a cell ends; the lines after "
-                            "it are read as rows"}
+    assert bad(rows) == {
+        3: "row 3: a quote opened on this line is not closed where a cell ends; the lines after it are read as rows"
+    }
     summary = evaluate_fleet(read_fleet(path), engine, reader=fleet_device)
     assert summary.exit_code == 2 and summary.devices == 4
     path.write_text('deviceName,os_version\nA,22H2\n"B,22H2\nC,22H2\n')  # never closed
-    assert bad(rows_of(path)) == {3: "row 3: a quote opened on this line is not closed where a cell ends; the lines "
-                                     "after it are read as rows"}
+    assert bad(rows_of(path)) == {
+        3: "row 3: a quote opened on this line is not closed where a cell ends; the lines after it are read as rows"
+    }
 
 
 @pytest.mark.parametrize("text", ['deviceName,os_version\nA,22H2\n"B,22H2\n', '"deviceName,os_version\n'])
@@ -219,7 +246,9 @@ def test_a_quote_opened_on_the_last_line_is_that_rows_error(tmp_path, text):
     path = tmp_path / "fleet.csv"
     path.write_text(text)  # no line after it to take (the header's own, or a device's): was a TypeError
     number = text.count("\n")
-    assert bad(rows_of(path)) == {number: f"row {number}: a quote opened on this line is not closed before the file ends"}
+    assert bad(rows_of(path)) == {
+        number: f"row {number}: a quote opened on this line is not closed before the file ends"
+    }
 
 
 def test_blank_csv_rows_are_reported_not_devices(tmp_path):
@@ -232,8 +261,9 @@ def test_blank_csv_rows_are_reported_not_devices(tmp_path):
 
 def test_duplicate_json_keys_are_that_rows_error(tmp_path):
     path = tmp_path / "fleet.jsonl"
-    path.write_bytes(line("A") + b'{"deviceName": "B", "facts": {"os_version": "1809", "os_version": "22H2"}}\n'
-                     + line("C"))
+    path.write_bytes(
+        line("A") + b'{"deviceName": "B", "facts": {"os_version": "1809", "os_version": "22H2"}}\n' + line("C")
+    )
     rows = rows_of(path)
     assert names(rows) == ["A", "C"]
     assert bad(rows) == {2: 'line 2: the key "os_version" is given twice in one object'}
@@ -249,8 +279,10 @@ def test_duplicate_csv_columns_are_reported(tmp_path):
     path.write_text("deviceName,os_version,os_version\nA,22H2,22H2\nB,1809,22H2\nC,,22H2\n")
     rows = rows_of(path)
     assert names(rows) == ["A", "C"]
-    assert bad(rows) == {1: "row 1 (the header): column `os_version` is given twice (columns 2 and 3)",
-                         3: "row 3: column `os_version` is given twice with different values"}
+    assert bad(rows) == {
+        1: "row 1 (the header): column `os_version` is given twice (columns 2 and 3)",
+        3: "row 3: column `os_version` is given twice with different values",
+    }
 
 
 @pytest.mark.parametrize("cut", [12, 40, 60])
@@ -265,8 +297,9 @@ def test_a_truncated_json_line_says_where_it_ends(tmp_path, cut):
 
 def test_a_huge_value_is_shortened_in_the_summary(capsys, tmp_path):
     path = tmp_path / "fleet.jsonl"
-    path.write_bytes(json.dumps({"deviceName": "A", "facts": {"x" * 1_000_000: 1, "os_version": "y" * 1_000_000}})
-                     .encode() + b"\n")
+    path.write_bytes(
+        json.dumps({"deviceName": "A", "facts": {"x" * 1_000_000: 1, "os_version": "y" * 1_000_000}}).encode() + b"\n"
+    )
     code, out, _ = run(capsys, "check", *SE, "--fleet", str(path))
     assert code == 2
     assert len(out) < 10_000 and "more characters)" in out
@@ -275,9 +308,14 @@ def test_a_huge_value_is_shortened_in_the_summary(capsys, tmp_path):
 def test_control_characters_from_the_input_never_reach_the_terminal(capsys, tmp_path):
     attack = "\u001b]0;PWNED\u0007\u001b[2J"
     path = tmp_path / "fleet.jsonl"
-    path.write_text(json.dumps({"deviceName": attack, "facts": {attack: 1}}) + "\n"
-                    + json.dumps({"deviceName": attack, "facts": {"os_version": "1803", "user_role": "StandardUser"}})
-                    + "\n" + json.dumps({"deviceName": "x", "facts": {"os_version": attack}}) + "\n")
+    path.write_text(
+        json.dumps({"deviceName": attack, "facts": {attack: 1}})
+        + "\n"
+        + json.dumps({"deviceName": attack, "facts": {"os_version": "1803", "user_role": "StandardUser"}})
+        + "\n"
+        + json.dumps({"deviceName": "x", "facts": {"os_version": attack}})
+        + "\n"
+    )
     for fmt in ("table", "markdown", "json"):
         _, out, err = run(capsys, "check", *SE, "--fleet", str(path), "--format", fmt)
         assert "\x1b" not in out and "\x07" not in out and "\x1b" not in err, fmt
@@ -329,16 +367,30 @@ def test_an_endless_line_does_not_grow_memory(monkeypatch):
 
 def test_format_json_with_output_writes_the_fleet_document(capsys, tmp_path):
     target = tmp_path / "fleet.json"
-    code, out, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", "json",
-                       "--output", str(target))
+    code, out, _ = run(
+        capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", "json", "--output", str(target)
+    )
     assert code == 2 and out == ""
     assert json.loads(target.read_text())["schema"] == "bitlocker-rules/fleet/1"
 
 
 def test_jsonl_writes_one_line_per_device_beside_any_report(capsys, tmp_path):
     page, lines = tmp_path / "fleet.html", tmp_path / "devices.jsonl"
-    code, out, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", "html",
-                       "--output", str(page), "--jsonl", str(lines))
+    code, out, _ = run(
+        capsys,
+        "check",
+        *SE,
+        "--policy",
+        POLICY,
+        "--fleet",
+        FLEET,
+        "--format",
+        "html",
+        "--output",
+        str(page),
+        "--jsonl",
+        str(lines),
+    )
     assert code == 2 and out == ""
     assert page.read_text().lower().startswith("<!doctype html>")
     records = [json.loads(text) for text in lines.read_text().splitlines()]
@@ -351,8 +403,17 @@ def test_jsonl_to_standard_output_needs_the_report_elsewhere(capsys):
 
 
 def test_jsonl_goes_with_fleet(capsys, tmp_path):
-    code, _, err = run(capsys, "check", *SE, "--policy", POLICY, "--device", str(EXAMPLES / "device-ready.json"),
-                       "--jsonl", str(tmp_path / "x.jsonl"))
+    code, _, err = run(
+        capsys,
+        "check",
+        *SE,
+        "--policy",
+        POLICY,
+        "--device",
+        str(EXAMPLES / "device-ready.json"),
+        "--jsonl",
+        str(tmp_path / "x.jsonl"),
+    )
     assert code == 2 and "--jsonl goes with --fleet" in err
 
 
@@ -369,11 +430,13 @@ def test_jobs_are_capped_at_the_processors_available(capsys, tmp_path, monkeypat
 
     cores = len(os.sched_getaffinity(0))
     started = []
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor",
-                        lambda jobs, **kw: started.append(jobs) or Pool(jobs, **kw))
+    monkeypatch.setattr(
+        concurrent.futures, "ProcessPoolExecutor", lambda jobs, **kw: started.append(jobs) or Pool(jobs, **kw)
+    )
     # One more than the processors (--jobs 100000 used to start 100,000 processes).
-    code, out, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--jobs", str(cores + 1),
-                         "--format", "json")
+    code, out, err = run(
+        capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--jobs", str(cores + 1), "--format", "json"
+    )
     assert f"note: --jobs {cores + 1} is more than the {cores} processors available; using {cores}" in err
     assert code == 2 and json.loads(out)["devices"] == 40
     assert started in ([cores], [])  # one process alone runs without a pool
@@ -414,9 +477,24 @@ def test_every_format_is_the_same_with_two_processes(capsys, tmp_path, big_fleet
     outputs = []
     for jobs in ("1", "2"):
         lines = tmp_path / f"lines-{jobs}.jsonl"
-        code, out, _ = run(capsys, "check", "--rules", "silent_enablement", "--rules", "encryption_readiness",
-                           "--policy", POLICY, "--fleet", str(big_fleet), "--format", fmt, "--jobs", jobs,
-                           "--jsonl", str(lines))
+        code, out, _ = run(
+            capsys,
+            "check",
+            "--rules",
+            "silent_enablement",
+            "--rules",
+            "encryption_readiness",
+            "--policy",
+            POLICY,
+            "--fleet",
+            str(big_fleet),
+            "--format",
+            fmt,
+            "--jobs",
+            jobs,
+            "--jsonl",
+            str(lines),
+        )
         outputs.append((code, out, lines.read_text()))
     assert outputs[0] == outputs[1]
     assert outputs[0][0] == 2
@@ -464,8 +542,18 @@ def test_an_endless_line_stops_the_reading_with_one_error(capsys, jobs):
 def test_policies_from_standard_input_are_read_once_for_a_fleet(tmp_path, options):
     # The report naming its inputs and each --jobs worker read the policies again: from standard
     # input that second read found nothing (I005 malformed JSON; with --jobs, a dead worker, exit 3).
-    result = command("check", *SE, "--policy", "-", "--fleet", str(EXAMPLES / "fleet.jsonl"), *options,
-                     "--output", str(tmp_path / "report"), stdin=Path(POLICY).read_bytes())
+    result = command(
+        "check",
+        *SE,
+        "--policy",
+        "-",
+        "--fleet",
+        str(EXAMPLES / "fleet.jsonl"),
+        *options,
+        "--output",
+        str(tmp_path / "report"),
+        stdin=Path(POLICY).read_bytes(),
+    )
     assert result.returncode == 2 and b"row 18" not in result.stderr  # the example's one bad row, in the report
     assert result.stderr == b""
     assert (tmp_path / "report").stat().st_size > 0
@@ -473,8 +561,18 @@ def test_policies_from_standard_input_are_read_once_for_a_fleet(tmp_path, option
 
 def test_jsonl_and_output_naming_one_file_is_refused(capsys, tmp_path):
     target = str(tmp_path / "both")
-    code, _, err = run(capsys, "check", "--policy", POLICY, "--fleet", str(EXAMPLES / "fleet.jsonl"),
-                       "--jsonl", target, "--output", target)
+    code, _, err = run(
+        capsys,
+        "check",
+        "--policy",
+        POLICY,
+        "--fleet",
+        str(EXAMPLES / "fleet.jsonl"),
+        "--jsonl",
+        target,
+        "--output",
+        target,
+    )
     assert code == 2 and "--jsonl and --output name the same file" in err
 
 

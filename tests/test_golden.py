@@ -38,8 +38,11 @@ CASES = {
     "silent-legacy": ("examples/policy-silent.json", "examples/device-legacy.json", 1),
     "startup-pin-ready": ("examples/policy-startup-pin.json", "examples/device-ready.json", 1),
     # Two policies that disagree on three settings: conflicts, unknown rules, failures.
-    "conflict-legacy": (("examples/policy-silent.json", "examples/policy-startup-pin.json"),
-                        "examples/device-legacy.json", 1),
+    "conflict-legacy": (
+        ("examples/policy-silent.json", "examples/policy-startup-pin.json"),
+        "examples/device-legacy.json",
+        1,
+    ),
 }
 FORMATS = {"table": "txt", "json": "json", "markdown": "md", "sarif": "sarif", "junit": "xml", "html": "html"}
 
@@ -48,8 +51,11 @@ FORMATS = {"table": "txt", "json": "json", "markdown": "md", "sarif": "sarif", "
 # JUnit has one test case per rule (devices counted, a few named): its case checks one ruleset.
 FLEET = ["--policy", "examples/policy-silent.json", "--fleet", "examples/fleet.jsonl"]
 FLEET_CASES = {
-    "fleet": (["--rules", "silent_enablement", "--rules", "encryption_readiness", *FLEET], 2,
-              ("table", "json", "markdown", "sarif", "html")),
+    "fleet": (
+        ["--rules", "silent_enablement", "--rules", "encryption_readiness", *FLEET],
+        2,
+        ("table", "json", "markdown", "sarif", "html"),
+    ),
     "fleet-silent": (["--rules", "silent_enablement", *FLEET], 2, ("junit",)),
 }
 
@@ -60,8 +66,18 @@ def test_golden(case, fmt, capsys, monkeypatch):
     policies, device, expected_code = CASES[case]
     policies = [policies] if isinstance(policies, str) else list(policies)
     monkeypatch.chdir(ROOT)
-    code = main(["check", "--rules", "silent_enablement", *(a for p in policies for a in ("--policy", p)),
-                 "--device", device, "--format", fmt])
+    code = main(
+        [
+            "check",
+            "--rules",
+            "silent_enablement",
+            *(a for p in policies for a in ("--policy", p)),
+            "--device",
+            device,
+            "--format",
+            fmt,
+        ]
+    )
     out, err = capsys.readouterr()
     assert err == ""
     assert code == expected_code
@@ -102,8 +118,11 @@ def update(out: str, golden: Path) -> None:
         pytest.skip(f"UPDATE_GOLDEN=1: {golden.relative_to(ROOT)} is already up to date")
     GOLDEN.mkdir(exist_ok=True)
     golden.write_text(out, encoding="utf-8", newline="\n")
-    pytest.fail(f"UPDATE_GOLDEN=1 rewrote {golden.relative_to(ROOT)}: review `git diff tests/golden/`, "
-                "then run the tests again without UPDATE_GOLDEN", pytrace=False)
+    pytest.fail(
+        f"UPDATE_GOLDEN=1 rewrote {golden.relative_to(ROOT)}: review `git diff tests/golden/`, "
+        "then run the tests again without UPDATE_GOLDEN",
+        pytrace=False,
+    )
 
 
 def test_update_mode_never_passes(tmp_path, monkeypatch):

@@ -94,23 +94,34 @@ def test_role_names_match_without_regard_to_case():
 
 
 def test_granted_permissions_join_the_given_ones_without_duplicates():
-    facts = facts_from_mapping({
-        "actor.entra_roles": [{"name": "helpdesk administrator"}, {"name": "Cloud Device Administrator"}],
-        "actor.entra_permissions": [{"name": "microsoft.directory/devices/standard/read"}],
-    }, VOCABULARY, name="admin")
+    facts = facts_from_mapping(
+        {
+            "actor.entra_roles": [{"name": "helpdesk administrator"}, {"name": "Cloud Device Administrator"}],
+            "actor.entra_permissions": [{"name": "microsoft.directory/devices/standard/read"}],
+        },
+        VOCABULARY,
+        name="admin",
+    )
     assert names(facts, "actor.entra_permissions") == ["microsoft.directory/devices/standard/read", KEY_READ]
     assert origins_text(facts.origins["actor.entra_permissions"]).startswith("admin ")
-    given = facts_from_mapping({"actor.intune_roles": [{"name": "Help Desk Operator"}],
-                                "actor.intune_permissions": [{"name": "rotate bitlocker keys"}]}, VOCABULARY)
+    given = facts_from_mapping(
+        {
+            "actor.intune_roles": [{"name": "Help Desk Operator"}],
+            "actor.intune_permissions": [{"name": "rotate bitlocker keys"}],
+        },
+        VOCABULARY,
+    )
     assert names(given, "actor.intune_permissions") == ["rotate bitlocker keys"]
 
 
-@pytest.mark.parametrize("roles", [("Read Only Operator",), ("School Administrator",),
-                                   ("Read Only Operator", "Application Manager")])
+@pytest.mark.parametrize(
+    "roles", [("Read Only Operator",), ("School Administrator",), ("Read Only Operator", "Application Manager")]
+)
 def test_listed_built_in_roles_that_grant_nothing_hold_nothing(roles):
     """A closed list: the admin holds exactly what the listed roles grant."""
-    facts = facts_from_mapping({"actor.intune_roles": [{"name": r} for r in roles], "actor.entra_roles": []},
-                               VOCABULARY)
+    facts = facts_from_mapping(
+        {"actor.intune_roles": [{"name": r} for r in roles], "actor.entra_roles": []}, VOCABULARY
+    )
     assert facts.get("actor.intune_permissions") == ()
     assert "which grant only what the vocabulary lists" in origins_text(facts.origins["actor.intune_permissions"])
 
@@ -119,8 +130,13 @@ def test_intune_permissions_stay_open_while_the_entra_roles_are_not_known():
     """Global Administrator and Intune Administrator may rotate keys without an Intune role."""
     alone = facts_from_mapping({"actor.intune_roles": [{"name": "Read Only Operator"}]}, VOCABULARY)
     assert alone.get("actor.intune_permissions") is None
-    helpdesk = facts_from_mapping({"actor.intune_roles": [{"name": "Read Only Operator"}],
-                                   "actor.entra_roles": [{"name": "Helpdesk Administrator"}]}, VOCABULARY)
+    helpdesk = facts_from_mapping(
+        {
+            "actor.intune_roles": [{"name": "Read Only Operator"}],
+            "actor.entra_roles": [{"name": "Helpdesk Administrator"}],
+        },
+        VOCABULARY,
+    )
     assert helpdesk.get("actor.intune_permissions") is None  # an Entra role not listed for Intune: open
     for role in ("Intune Administrator", "Global Administrator"):
         admin = facts_from_mapping({"actor.intune_roles": [], "actor.entra_roles": [{"name": role}]}, VOCABULARY)
@@ -132,17 +148,32 @@ def test_security_operator_alone_holds_no_key_read_permission():
     assert held(*ENTRA, "Security Operator", "Security Reader") == [KEY_READ]
 
 
-@pytest.mark.parametrize("role", ["Security Reader", "Global Reader", "Intune Administrator",
-                                  "Intune Service Administrator", "Security Administrator", "Global Administrator",
-                                  "Cloud Device Administrator", "Helpdesk Administrator"])
+@pytest.mark.parametrize(
+    "role",
+    [
+        "Security Reader",
+        "Global Reader",
+        "Intune Administrator",
+        "Intune Service Administrator",
+        "Security Administrator",
+        "Global Administrator",
+        "Cloud Device Administrator",
+        "Helpdesk Administrator",
+    ],
+)
 def test_entra_roles_that_carry_the_key_read_permission(role):
     assert held(*ENTRA, role) == [KEY_READ]
 
 
-@pytest.mark.parametrize(("facts", "roles"), [(INTUNE, ("Contoso custom role",)),
-                                              (INTUNE, ("Read Only Operator", "Contoso custom role")),
-                                              (ENTRA, ("Contoso key readers",)),
-                                              (ENTRA, ("Security Operator", "Contoso key readers"))])
+@pytest.mark.parametrize(
+    ("facts", "roles"),
+    [
+        (INTUNE, ("Contoso custom role",)),
+        (INTUNE, ("Read Only Operator", "Contoso custom role")),
+        (ENTRA, ("Contoso key readers",)),
+        (ENTRA, ("Security Operator", "Contoso key readers")),
+    ],
+)
 def test_a_role_the_list_does_not_know_leaves_missing_permissions_missing(facts, roles):
     assert held(*facts, *roles) is None
 
@@ -158,18 +189,38 @@ def test_roles_not_given_add_nothing():
 
 
 def test_a_grant_needs_no_python():
-    vocabulary = build_vocabulary({
-        "facts": [
-            {"name": "actor.groups", "type": "collection", "label": "Groups",
-             "fields": [{"name": "name", "type": "string", "label": "Group"}]},
-            {"name": "actor.rights", "type": "collection", "label": "Rights",
-             "fields": [{"name": "name", "type": "string", "label": "Right"}]},
-        ],
-        "grants": [{"role": "Key admins", "roles_fact": "actor.groups", "permissions_fact": "actor.rights",
-                    "permissions": ["read keys", "rotate keys"]},
-                   {"role": "Readers", "roles_fact": "actor.groups", "permissions_fact": "actor.rights",
-                    "permissions": []}],
-    })
+    vocabulary = build_vocabulary(
+        {
+            "facts": [
+                {
+                    "name": "actor.groups",
+                    "type": "collection",
+                    "label": "Groups",
+                    "fields": [{"name": "name", "type": "string", "label": "Group"}],
+                },
+                {
+                    "name": "actor.rights",
+                    "type": "collection",
+                    "label": "Rights",
+                    "fields": [{"name": "name", "type": "string", "label": "Right"}],
+                },
+            ],
+            "grants": [
+                {
+                    "role": "Key admins",
+                    "roles_fact": "actor.groups",
+                    "permissions_fact": "actor.rights",
+                    "permissions": ["read keys", "rotate keys"],
+                },
+                {
+                    "role": "Readers",
+                    "roles_fact": "actor.groups",
+                    "permissions_fact": "actor.rights",
+                    "permissions": [],
+                },
+            ],
+        }
+    )
     facts = facts_from_mapping({"actor.groups": [{"name": "Key admins"}]}, vocabulary)
     assert names(facts, "actor.rights") == ["read keys", "rotate keys"]
     assert facts_from_mapping({"actor.groups": [{"name": "Readers"}]}, vocabulary).get("actor.rights") == ()
@@ -178,21 +229,33 @@ def test_a_grant_needs_no_python():
 
 def test_bad_grants_are_reported_together():
     with pytest.raises(VocabularyError) as info:
-        build_vocabulary({
-            "facts": [{"name": "device.tpm_present", "type": "bool", "label": "TPM"},
-                      {"name": "actor.roles", "type": "collection", "label": "Roles",
-                       "fields": [{"name": "name", "type": "string", "label": "Role"}]}],
-            "grants": [
-                {"role": "", "roles_fact": "actor.roles", "permissions_fact": "actor.roles", "permissions": ["x"]},
-                {"role": "A", "roles_fact": "actor.roles", "permissions_fact": "actor.roles", "permissions": [""]},
-                {"role": "B", "roles_fact": "actor.rols", "permissions_fact": "actor.roles", "permissions": ["x"]},
-                {"role": "C", "roles_fact": "actor.roles", "permissions_fact": "device.tpm_present",
-                 "permissions": ["x"]},
-                {"role": "D", "roles_fact": "actor.roles", "permissions_fact": "actor.roles", "permissions": ["x"]},
-                {"role": "d", "roles_fact": "actor.roles", "permissions_fact": "actor.roles", "permissions": ["y"]},
-                {"role": "E", "roles_fact": "actor.roles", "permissions_fact": "actor.roles", "permissions": []},
-            ],
-        })
+        build_vocabulary(
+            {
+                "facts": [
+                    {"name": "device.tpm_present", "type": "bool", "label": "TPM"},
+                    {
+                        "name": "actor.roles",
+                        "type": "collection",
+                        "label": "Roles",
+                        "fields": [{"name": "name", "type": "string", "label": "Role"}],
+                    },
+                ],
+                "grants": [
+                    {"role": "", "roles_fact": "actor.roles", "permissions_fact": "actor.roles", "permissions": ["x"]},
+                    {"role": "A", "roles_fact": "actor.roles", "permissions_fact": "actor.roles", "permissions": [""]},
+                    {"role": "B", "roles_fact": "actor.rols", "permissions_fact": "actor.roles", "permissions": ["x"]},
+                    {
+                        "role": "C",
+                        "roles_fact": "actor.roles",
+                        "permissions_fact": "device.tpm_present",
+                        "permissions": ["x"],
+                    },
+                    {"role": "D", "roles_fact": "actor.roles", "permissions_fact": "actor.roles", "permissions": ["x"]},
+                    {"role": "d", "roles_fact": "actor.roles", "permissions_fact": "actor.roles", "permissions": ["y"]},
+                    {"role": "E", "roles_fact": "actor.roles", "permissions_fact": "actor.roles", "permissions": []},
+                ],
+            }
+        )
     codes = [d.code for d in info.value.diagnostics]
     assert codes == ["V010", "V011", "V012", "V013", "V014"]
     assert info.value.diagnostics[2].help == "did you mean `actor.roles`?"

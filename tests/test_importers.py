@@ -38,8 +38,12 @@ CATALOG = "device_vendor_msft_bitlocker_"
 
 
 def ep(**props):
-    return {"@odata.type": "#microsoft.graph.windows10EndpointProtectionConfiguration",
-            "id": "e-1", "displayName": "EP one", **props}
+    return {
+        "@odata.type": "#microsoft.graph.windows10EndpointProtectionConfiguration",
+        "id": "e-1",
+        "displayName": "EP one",
+        **props,
+    }
 
 
 def system(**props):
@@ -52,39 +56,65 @@ def full(did):
 
 def choice(did, option, *children):
     did = full(did)
-    return {"@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
-            "settingDefinitionId": did,
-            "choiceSettingValue": {"value": option if isinstance(option, str) else f"{did}_{option}",
-                                   "children": list(children)}}
+    return {
+        "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+        "settingDefinitionId": did,
+        "choiceSettingValue": {
+            "value": option if isinstance(option, str) else f"{did}_{option}",
+            "children": list(children),
+        },
+    }
 
 
 def simple(did, value):
     kind = "Integer" if isinstance(value, int) else "String"
-    return {"@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
-            "settingDefinitionId": full(did),
-            "simpleSettingValue": {"@odata.type": f"#microsoft.graph.deviceManagementConfiguration{kind}SettingValue",
-                                   "value": value}}
+    return {
+        "@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance",
+        "settingDefinitionId": full(did),
+        "simpleSettingValue": {
+            "@odata.type": f"#microsoft.graph.deviceManagementConfiguration{kind}SettingValue",
+            "value": value,
+        },
+    }
 
 
 def catalog(*instances, family="none"):
-    return {"id": "c-1", "name": "Catalog one", "platforms": "windows10", "technologies": "mdm",
-            "templateReference": {"templateId": "", "templateFamily": family},
-            "settings": [{"id": str(i), "settingInstance": inst} for i, inst in enumerate(instances)]}
+    return {
+        "id": "c-1",
+        "name": "Catalog one",
+        "platforms": "windows10",
+        "technologies": "mdm",
+        "templateReference": {"templateId": "", "templateFamily": family},
+        "settings": [{"id": str(i), "settingInstance": inst} for i, inst in enumerate(instances)],
+    }
 
 
 def oma(*settings):
-    return {"@odata.type": "#microsoft.graph.windows10CustomConfiguration", "id": "o-1",
-            "displayName": "OMA one", "omaSettings": list(settings)}
+    return {
+        "@odata.type": "#microsoft.graph.windows10CustomConfiguration",
+        "id": "o-1",
+        "displayName": "OMA one",
+        "omaSettings": list(settings),
+    }
 
 
 def oma_int(node, value, root="./Device/Vendor/MSFT/BitLocker/"):
-    return {"@odata.type": "#microsoft.graph.omaSettingInteger", "displayName": node,
-            "omaUri": root + node, "value": value}
+    return {
+        "@odata.type": "#microsoft.graph.omaSettingInteger",
+        "displayName": node,
+        "omaUri": root + node,
+        "value": value,
+    }
 
 
 def oma_str(node, value, root="./Device/Vendor/MSFT/BitLocker/"):
-    return {"@odata.type": "#microsoft.graph.omaSettingString", "displayName": node,
-            "omaUri": root + node, "value": value, "isEncrypted": False}
+    return {
+        "@odata.type": "#microsoft.graph.omaSettingString",
+        "displayName": node,
+        "omaUri": root + node,
+        "value": value,
+        "isEncrypted": False,
+    }
 
 
 def admx(*data, enabled=True):
@@ -141,25 +171,45 @@ def test_graph_beta_export_maps_every_bitlocker_property():
 
 
 def test_graph_v1_shape_has_only_its_four_properties():
-    data = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#deviceManagement/deviceConfigurations/$entity",
-            **ep(bitLockerEncryptDevice=True, bitLockerDisableWarningForOtherDiskEncryption=False,
-                 bitLockerEnableStorageCardEncryptionOnMobile=False,
-                 bitLockerRemovableDrivePolicy={"encryptionMethod": "aesCbc128", "requireEncryptionForWriteAccess": False,
-                                                "blockCrossOrganizationWriteAccess": True})}
+    data = {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#deviceManagement/deviceConfigurations/$entity",
+        **ep(
+            bitLockerEncryptDevice=True,
+            bitLockerDisableWarningForOtherDiskEncryption=False,
+            bitLockerEnableStorageCardEncryptionOnMobile=False,
+            bitLockerRemovableDrivePolicy={
+                "encryptionMethod": "aesCbc128",
+                "requireEncryptionForWriteAccess": False,
+                "blockCrossOrganizationWriteAccess": True,
+            },
+        ),
+    }
     policy = import_policy(data, VOCABULARY)
     assert policy.api_version == "v1.0"
     assert set(policy.facts.values) == {
-        "policy.require_device_encryption", "policy.warning_for_other_disk_encryption",
-        "policy.storage_card_encryption", "policy.removable_encryption_method",
-        "policy.removable_unprotected_write_access", "policy.removable_cross_org_write_access", "policy.policy_type",
+        "policy.require_device_encryption",
+        "policy.warning_for_other_disk_encryption",
+        "policy.storage_card_encryption",
+        "policy.removable_encryption_method",
+        "policy.removable_unprotected_write_access",
+        "policy.removable_cross_org_write_access",
+        "policy.policy_type",
     }
     assert policy.facts.get("policy.removable_cross_org_write_access") == "Block"
 
 
 def test_graph_null_is_not_configured():
-    got = values(ep(bitLockerEncryptDevice=None, bitLockerRecoveryPasswordRotation=None,
-                    bitLockerSystemDrivePolicy={"encryptionMethod": None, "minimumPinLength": None,
-                                                "startupAuthenticationTpmPinUsage": None}))
+    got = values(
+        ep(
+            bitLockerEncryptDevice=None,
+            bitLockerRecoveryPasswordRotation=None,
+            bitLockerSystemDrivePolicy={
+                "encryptionMethod": None,
+                "minimumPinLength": None,
+                "startupAuthenticationTpmPinUsage": None,
+            },
+        )
+    )
     assert got["policy.require_device_encryption"] == "NotConfigured"
     assert got["policy.recovery_password_rotation"] == "NotConfigured"
     assert got["policy.os_encryption_method"] == "NotConfigured"
@@ -184,13 +234,18 @@ def test_graph_null_recovery_options_inside_a_drive_policy():
 
 
 def test_graph_page_is_several_policies():
-    page = {"@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/deviceConfigurations",
-            "value": [ep(bitLockerEncryptDevice=True), {**ep(bitLockerEncryptDevice=False), "id": "e-2"}]}
+    page = {
+        "@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/deviceConfigurations",
+        "value": [ep(bitLockerEncryptDevice=True), {**ep(bitLockerEncryptDevice=False), "id": "e-2"}],
+    }
     policies = import_policies(page, VOCABULARY)
     assert [p.facts.get("policy.require_device_encryption") for p in policies] == ["Require", "NotConfigured"]
     assert [p.policy_id for p in policies] == ["e-1", "e-2"]
     assert policies[0].facts.origins["policy.require_device_encryption"][0].path == (
-        "value", 0, "bitLockerEncryptDevice")
+        "value",
+        0,
+        "bitLockerEncryptDevice",
+    )
     with pytest.raises(InputError) as info:
         import_policy(page, VOCABULARY)
     assert info.value.diagnostics[0].code == "I406"
@@ -203,8 +258,15 @@ def test_graph_page_with_a_next_link_says_so():
 
 
 def test_graph_properties_that_are_not_bitlocker_are_listed_as_notices():
-    policy = import_policy(ep(bitLockerEncryptDevice=True, firewallBlockStatefulFTP=True,
-                              bitLockerSomethingNew=True, bitLockerSystemDrivePolicy={"futureFlag": 1}), VOCABULARY)
+    policy = import_policy(
+        ep(
+            bitLockerEncryptDevice=True,
+            firewallBlockStatefulFTP=True,
+            bitLockerSomethingNew=True,
+            bitLockerSystemDrivePolicy={"futureFlag": 1},
+        ),
+        VOCABULARY,
+    )
     assert codes(policy.notices) == [
         ("N401", "$.firewallBlockStatefulFTP"),
         ("N402", "$.bitLockerSomethingNew"),
@@ -220,8 +282,15 @@ def test_example_export_lists_its_other_endpoint_protection_areas():
 
 
 def test_a_graph_policy_of_another_kind_is_skipped_with_a_notice():
-    policy = import_policy({"@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "id": "g",
-                            "displayName": "General", "passwordRequired": True}, VOCABULARY)
+    policy = import_policy(
+        {
+            "@odata.type": "#microsoft.graph.windows10GeneralConfiguration",
+            "id": "g",
+            "displayName": "General",
+            "passwordRequired": True,
+        },
+        VOCABULARY,
+    )
     assert policy.kind == "other-graph" and policy.policy_type is None
     assert dict(policy.facts.values) == {}
     assert [n.code for n in policy.notices] == ["N401"]
@@ -229,8 +298,12 @@ def test_a_graph_policy_of_another_kind_is_skipped_with_a_notice():
 
 # --- value mappings that differ between sources ------------------------------------------
 
-ROTATION_GRAPH = [("notConfigured", "NotConfigured"), ("disabled", "Disabled"),
-                  ("enabledForAzureAd", "AzureAD"), ("enabledForAzureAdAndHybrid", "AzureADAndHybrid")]
+ROTATION_GRAPH = [
+    ("notConfigured", "NotConfigured"),
+    ("disabled", "Disabled"),
+    ("enabledForAzureAd", "AzureAD"),
+    ("enabledForAzureAdAndHybrid", "AzureADAndHybrid"),
+]
 ROTATION_CSP = [(0, "Disabled"), (1, "AzureAD"), (2, "AzureADAndHybrid")]
 
 
@@ -242,13 +315,17 @@ def test_rotation_from_graph_by_member_name(graph, member):
 @pytest.mark.parametrize("csp, member", ROTATION_CSP)
 def test_rotation_from_csp_and_catalog_numbers(csp, member):
     assert values(oma(oma_int("ConfigureRecoveryPasswordRotation", csp)))["policy.recovery_password_rotation"] == member
-    assert values(catalog(choice("configurerecoverypasswordrotation", csp)))["policy.recovery_password_rotation"] == member
+    assert (
+        values(catalog(choice("configurerecoverypasswordrotation", csp)))["policy.recovery_password_rotation"] == member
+    )
 
 
 def test_rotation_graph_numbers_are_shifted_by_one_and_never_read_as_csp_numbers():
     # C8: Graph enabledForAzureAd is enum number 2, CSP 1. Both mean the same member.
-    assert values(ep(bitLockerRecoveryPasswordRotation="enabledForAzureAd"))["policy.recovery_password_rotation"] \
+    assert (
+        values(ep(bitLockerRecoveryPasswordRotation="enabledForAzureAd"))["policy.recovery_password_rotation"]
         == values(oma(oma_int("ConfigureRecoveryPasswordRotation", 1)))["policy.recovery_password_rotation"]
+    )
     # A Graph number is refused rather than misread through the CSP table.
     (found,) = problems(ep(bitLockerRecoveryPasswordRotation=2))
     assert found.path == "$.bitLockerRecoveryPasswordRotation"
@@ -261,35 +338,49 @@ USAGE = [("blocked", 0, "Blocked"), ("required", 1, "Required"), ("allowed", 2, 
 @pytest.mark.parametrize("graph, csp, member", USAGE)
 def test_configuration_usage_names_match_csp_numbers(graph, csp, member):
     from_graph = values(system(startupAuthenticationTpmPinUsage=graph))
-    from_csp = values(oma(oma_str("SystemDrivesRequireStartupAuthentication",
-                                  admx(("ConfigurePINUsageDropDown_Name", csp))))),
-    from_catalog = values(catalog(choice("systemdrivesrequirestartupauthentication", 1,
-                                         choice("systemdrivesrequirestartupauthentication_configurepinusagedropdown_name",
-                                                csp))))
+    from_csp = (
+        values(oma(oma_str("SystemDrivesRequireStartupAuthentication", admx(("ConfigurePINUsageDropDown_Name", csp))))),
+    )
+    from_catalog = values(
+        catalog(
+            choice(
+                "systemdrivesrequirestartupauthentication",
+                1,
+                choice("systemdrivesrequirestartupauthentication_configurepinusagedropdown_name", csp),
+            )
+        )
+    )
     assert from_graph["policy.tpm_startup_pin"] == from_csp[0]["policy.tpm_startup_pin"] == member
     assert from_catalog["policy.tpm_startup_pin"] == member
 
 
 def test_configuration_usage_not_configured_exists_only_in_graph():
     assert values(system(startupAuthenticationTpmUsage="notConfigured"))["policy.tpm_startup"] == "NotConfigured"
-    (found,) = problems(oma(oma_str("SystemDrivesRequireStartupAuthentication",
-                                    admx(("ConfigureTPMUsageDropDown_Name", 3)))))
+    (found,) = problems(
+        oma(oma_str("SystemDrivesRequireStartupAuthentication", admx(("ConfigureTPMUsageDropDown_Name", 3))))
+    )
     assert found.code == "I401" and "0, 1, 2" in found.help
 
 
 @pytest.mark.parametrize("graph, member", [(True, "Block"), (False, "NotConfigured")])
 def test_inverted_warning_for_other_disk_encryption_from_graph(graph, member):
     # bitLockerDisableWarningForOtherDiskEncryption true = AllowWarningForOtherDiskEncryption 0 = Block
-    assert values(ep(bitLockerDisableWarningForOtherDiskEncryption=graph))[
-        "policy.warning_for_other_disk_encryption"] == member
+    assert (
+        values(ep(bitLockerDisableWarningForOtherDiskEncryption=graph))["policy.warning_for_other_disk_encryption"]
+        == member
+    )
 
 
 @pytest.mark.parametrize("csp, member", [(0, "Block"), (1, "NotConfigured")])
 def test_inverted_warning_for_other_disk_encryption_from_csp_and_catalog(csp, member):
-    assert values(oma(oma_int("AllowWarningForOtherDiskEncryption", csp)))[
-        "policy.warning_for_other_disk_encryption"] == member
-    assert values(catalog(choice("allowwarningforotherdiskencryption", csp)))[
-        "policy.warning_for_other_disk_encryption"] == member
+    assert (
+        values(oma(oma_int("AllowWarningForOtherDiskEncryption", csp)))["policy.warning_for_other_disk_encryption"]
+        == member
+    )
+    assert (
+        values(catalog(choice("allowwarningforotherdiskencryption", csp)))["policy.warning_for_other_disk_encryption"]
+        == member
+    )
 
 
 @pytest.mark.parametrize("graph, admx_value, member", [(True, "false", "Block"), (False, "true", "NotConfigured")])
@@ -302,35 +393,63 @@ def test_inverted_data_recovery_agent(graph, admx_value, member):
 @pytest.mark.parametrize("graph, admx_value, member", [(True, "false", "Block"), (False, "true", "NotConfigured")])
 def test_inverted_block_without_compatible_tpm(graph, admx_value, member):
     from_graph = values(system(startupAuthenticationBlockWithoutTpmChip=graph))
-    from_csp = values(oma(oma_str("SystemDrivesRequireStartupAuthentication",
-                                  admx(("ConfigureNonTPMStartupKeyUsage_Name", admx_value)))))
-    assert from_graph["policy.block_without_compatible_tpm"] == from_csp["policy.block_without_compatible_tpm"] == member
+    from_csp = values(
+        oma(
+            oma_str(
+                "SystemDrivesRequireStartupAuthentication", admx(("ConfigureNonTPMStartupKeyUsage_Name", admx_value))
+            )
+        )
+    )
+    assert (
+        from_graph["policy.block_without_compatible_tpm"] == from_csp["policy.block_without_compatible_tpm"] == member
+    )
 
 
 def test_hide_recovery_options_is_not_inverted():
     assert values(system(recoveryOptions={"hideRecoveryOptions": True}))["policy.os_hide_recovery_options"] == "Block"
-    assert values(oma(oma_str("SystemDrivesRecoveryOptions", admx(("OSHideRecoveryPage_Name", "true")))))[
-        "policy.os_hide_recovery_options"] == "Block"
+    assert (
+        values(oma(oma_str("SystemDrivesRecoveryOptions", admx(("OSHideRecoveryPage_Name", "true")))))[
+            "policy.os_hide_recovery_options"
+        ]
+        == "Block"
+    )
 
 
-METHODS = [("aesCbc128", 3, "AesCbc128"), ("aesCbc256", 4, "AesCbc256"),
-           ("xtsAes128", 6, "XtsAes128"), ("xtsAes256", 7, "XtsAes256")]
+METHODS = [
+    ("aesCbc128", 3, "AesCbc128"),
+    ("aesCbc256", 4, "AesCbc256"),
+    ("xtsAes128", 6, "XtsAes128"),
+    ("xtsAes256", 7, "XtsAes256"),
+]
 DRIVES = ("os", "fixed", "removable")
 
 
 @pytest.mark.parametrize("graph, csp, member", METHODS)
 def test_encryption_method_from_graph(graph, csp, member):
-    got = values(ep(bitLockerSystemDrivePolicy={"encryptionMethod": graph},
-                    bitLockerFixedDrivePolicy={"encryptionMethod": graph},
-                    bitLockerRemovableDrivePolicy={"encryptionMethod": graph}))
+    got = values(
+        ep(
+            bitLockerSystemDrivePolicy={"encryptionMethod": graph},
+            bitLockerFixedDrivePolicy={"encryptionMethod": graph},
+            bitLockerRemovableDrivePolicy={"encryptionMethod": graph},
+        )
+    )
     assert [got[f"policy.{d}_encryption_method"] for d in DRIVES] == [member] * 3
 
 
 @pytest.mark.parametrize("graph, csp, member", METHODS)
 def test_encryption_method_from_oma_uri(graph, csp, member):
-    got = values(oma(oma_str("EncryptionMethodByDriveType", admx(
-        ("EncryptionMethodWithXtsOsDropDown_Name", csp), ("EncryptionMethodWithXtsFdvDropDown_Name", csp),
-        ("EncryptionMethodWithXtsRdvDropDown_Name", csp)))))
+    got = values(
+        oma(
+            oma_str(
+                "EncryptionMethodByDriveType",
+                admx(
+                    ("EncryptionMethodWithXtsOsDropDown_Name", csp),
+                    ("EncryptionMethodWithXtsFdvDropDown_Name", csp),
+                    ("EncryptionMethodWithXtsRdvDropDown_Name", csp),
+                ),
+            )
+        )
+    )
     assert [got[f"policy.{d}_encryption_method"] for d in DRIVES] == [member] * 3
     assert got["policy.configure_encryption_methods"] == "Enabled"
 
@@ -338,13 +457,22 @@ def test_encryption_method_from_oma_uri(graph, csp, member):
 @pytest.mark.parametrize("graph, csp, member", METHODS)
 def test_encryption_method_from_catalog(graph, csp, member):
     parent = "encryptionmethodbydrivetype"
-    got = values(catalog(choice(parent, 1, *(choice(f"{parent}_encryptionmethodwithxts{d}dropdown_name", csp)
-                                            for d in ("os", "fdv", "rdv")))))
+    got = values(
+        catalog(
+            choice(
+                parent,
+                1,
+                *(choice(f"{parent}_encryptionmethodwithxts{d}dropdown_name", csp) for d in ("os", "fdv", "rdv")),
+            )
+        )
+    )
     assert [got[f"policy.{d}_encryption_method"] for d in DRIVES] == [member] * 3
 
 
 def test_encryption_method_numbers_outside_3_4_6_7_are_refused():
-    (found,) = problems(oma(oma_str("EncryptionMethodByDriveType", admx(("EncryptionMethodWithXtsOsDropDown_Name", 5)))))
+    (found,) = problems(
+        oma(oma_str("EncryptionMethodByDriveType", admx(("EncryptionMethodWithXtsOsDropDown_Name", 5))))
+    )
     assert found.code == "I401" and "3, 4, 6, 7" in found.help
 
 
@@ -365,11 +493,14 @@ def test_endpoint_security_bitlocker_profile():
     assert policy.notices == ()
 
 
-@pytest.mark.parametrize("reference, expected", [
-    ({"templateId": "", "templateFamily": "none"}, "SettingsCatalog"),
-    (None, "SettingsCatalog"),
-    ({"templateFamily": "endpointSecurityDiskEncryption"}, "EndpointSecurityDiskEncryption"),
-])
+@pytest.mark.parametrize(
+    "reference, expected",
+    [
+        ({"templateId": "", "templateFamily": "none"}, "SettingsCatalog"),
+        (None, "SettingsCatalog"),
+        ({"templateFamily": "endpointSecurityDiskEncryption"}, "EndpointSecurityDiskEncryption"),
+    ],
+)
 def test_catalog_policy_type_from_template_family(reference, expected):
     data = catalog(choice("requiredeviceencryption", 1))
     data["templateReference"] = reference
@@ -402,40 +533,63 @@ def test_child_of_a_non_admx_choice_is_read_not_implied():
     got = values(catalog(choice("allowwarningforotherdiskencryption", 0, choice("allowstandarduserencryption", 1))))
     assert got["policy.warning_for_other_disk_encryption"] == "Block"
     assert got["policy.allow_standard_user_encryption"] == "Allow"
-    assert "policy.allow_standard_user_encryption" not in values(catalog(choice("allowwarningforotherdiskencryption", 0)))
+    assert "policy.allow_standard_user_encryption" not in values(
+        catalog(choice("allowwarningforotherdiskencryption", 0))
+    )
 
 
 def test_catalog_simple_integer_string_and_collection():
-    got = values(catalog(
-        choice("systemdrivesminimumpinlength", 1, simple("systemdrivesminimumpinlength_minpinlength", 8)),
-        choice("identificationfield", 1, simple("identificationfield_identificationfield", "CONTOSO"),
-               simple("identificationfield_secidentificationfield", "FABRIKAM")),
-        {"@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingCollectionInstance",
-         "settingDefinitionId": CATALOG + "removabledrivesexcludedfromencryption",
-         "simpleSettingCollectionValue": [{"value": "USBSTOR\\A"}, {"value": "USBSTOR\\B"}]},
-    ))
+    got = values(
+        catalog(
+            choice("systemdrivesminimumpinlength", 1, simple("systemdrivesminimumpinlength_minpinlength", 8)),
+            choice(
+                "identificationfield",
+                1,
+                simple("identificationfield_identificationfield", "CONTOSO"),
+                simple("identificationfield_secidentificationfield", "FABRIKAM"),
+            ),
+            {
+                "@odata.type": "#microsoft.graph.deviceManagementConfigurationSimpleSettingCollectionInstance",
+                "settingDefinitionId": CATALOG + "removabledrivesexcludedfromencryption",
+                "simpleSettingCollectionValue": [{"value": "USBSTOR\\A"}, {"value": "USBSTOR\\B"}],
+            },
+        )
+    )
     assert got["policy.minimum_pin_length"] == 8
     assert (got["policy.identification_field"], got["policy.allowed_identification_field"]) == ("CONTOSO", "FABRIKAM")
     assert [r["hardware_id"] for r in got["policy.removable_excluded_from_encryption"]] == ["USBSTOR\\A", "USBSTOR\\B"]
 
 
 def test_catalog_boolean_data_id_and_policy_state():
-    got = values(catalog(
-        choice("removabledrivesconfigurebde", 1, choice("removabledrivesconfigurebde_rdvallowbde_name", 1),
-               choice("removabledrivesconfigurebde_rdvdisablebde_name", 0)),
-        choice("systemdrivesenhancedpin", 0),
-    ))
+    got = values(
+        catalog(
+            choice(
+                "removabledrivesconfigurebde",
+                1,
+                choice("removabledrivesconfigurebde_rdvallowbde_name", 1),
+                choice("removabledrivesconfigurebde_rdvdisablebde_name", 0),
+            ),
+            choice("systemdrivesenhancedpin", 0),
+        )
+    )
     assert got["policy.removable_configure_bde"] == "Enabled"
     assert (got["policy.removable_allow_bde"], got["policy.removable_disable_bde"]) == (True, False)
     assert got["policy.enhanced_pin"] == "Disabled"
 
 
 def test_catalog_settings_that_are_not_bitlocker_are_listed():
-    policy = import_policy(catalog(choice("requiredeviceencryption", 1),
-                                   choice("device_vendor_msft_policy_config_defender_allowarchivescanning", 1),
-                                   choice("rotaterecoverypasswords", 1)), VOCABULARY)
-    assert codes(policy.notices) == [("N401", "$.settings[1].settingInstance"),
-                                     ("N402", "$.settings[2].settingInstance")]
+    policy = import_policy(
+        catalog(
+            choice("requiredeviceencryption", 1),
+            choice("device_vendor_msft_policy_config_defender_allowarchivescanning", 1),
+            choice("rotaterecoverypasswords", 1),
+        ),
+        VOCABULARY,
+    )
+    assert codes(policy.notices) == [
+        ("N401", "$.settings[1].settingInstance"),
+        ("N402", "$.settings[2].settingInstance"),
+    ]
 
 
 def test_catalog_without_expanded_settings_says_how_to_export_it():
@@ -478,19 +632,30 @@ def test_oma_uri_disabled_payload_unsets_the_node_and_its_data_ids():
 
 
 def test_oma_uri_short_device_scope_and_string_list_node():
-    got = values(oma(oma_int("RequireDeviceEncryption", 1, root="./Vendor/MSFT/BitLocker/"),
-                     oma_str("RemovableDrivesExcludedFromEncryption", "USBSTOR\\A, USBSTOR\\B")))
+    got = values(
+        oma(
+            oma_int("RequireDeviceEncryption", 1, root="./Vendor/MSFT/BitLocker/"),
+            oma_str("RemovableDrivesExcludedFromEncryption", "USBSTOR\\A, USBSTOR\\B"),
+        )
+    )
     assert got["policy.require_device_encryption"] == "Require"
     assert [r["hardware_id"] for r in got["policy.removable_excluded_from_encryption"]] == ["USBSTOR\\A", "USBSTOR\\B"]
 
 
 def test_oma_uri_data_values_are_typed():
-    got = values(oma(
-        oma_str("SystemDrivesMinimumPINLength", admx(("MinPINLength", 8))),
-        oma_str("SystemDrivesRecoveryMessage", admx(("PrebootRecoveryInfoDropDown_Name", 2),
-                                                    ("RecoveryMessage_Input", "Call the help desk"),
-                                                    ("RecoveryUrl_Input", ""))),
-    ))
+    got = values(
+        oma(
+            oma_str("SystemDrivesMinimumPINLength", admx(("MinPINLength", 8))),
+            oma_str(
+                "SystemDrivesRecoveryMessage",
+                admx(
+                    ("PrebootRecoveryInfoDropDown_Name", 2),
+                    ("RecoveryMessage_Input", "Call the help desk"),
+                    ("RecoveryUrl_Input", ""),
+                ),
+            ),
+        )
+    )
     assert got["policy.configure_minimum_pin_length"] == "Enabled" and got["policy.minimum_pin_length"] == 8
     assert got["policy.preboot_recovery_message_type"] == "CustomMessage"
     assert got["policy.preboot_recovery_message"] == "Call the help desk"
@@ -498,39 +663,57 @@ def test_oma_uri_data_values_are_typed():
 
 def test_oma_uri_string_xml_value_is_base64():
     payload = base64.b64encode(admx(("ConfigurePINUsageDropDown_Name", 1)).encode()).decode()
-    setting = {"@odata.type": "#microsoft.graph.omaSettingStringXml",
-               "omaUri": "./Device/Vendor/MSFT/BitLocker/SystemDrivesRequireStartupAuthentication",
-               "fileName": "startup.xml", "value": payload}
+    setting = {
+        "@odata.type": "#microsoft.graph.omaSettingStringXml",
+        "omaUri": "./Device/Vendor/MSFT/BitLocker/SystemDrivesRequireStartupAuthentication",
+        "fileName": "startup.xml",
+        "value": payload,
+    }
     assert values(oma(setting))["policy.tpm_startup_pin"] == "Required"
 
 
 def test_oma_uri_nodes_that_are_not_settings_are_listed():
-    policy = import_policy(oma(
-        oma_int("ActiveHoursStart", 8, root="./Device/Vendor/MSFT/Policy/Config/Update/"),
-        oma_str("RotateRecoveryPasswords", "a-request-id"),
-        oma_int("Status/DeviceEncryptionStatus", 0),
-        oma_str("SystemDrivesRecoveryOptions", admx(("OSFutureThing_Name", "true"))),
-    ), VOCABULARY)
+    policy = import_policy(
+        oma(
+            oma_int("ActiveHoursStart", 8, root="./Device/Vendor/MSFT/Policy/Config/Update/"),
+            oma_str("RotateRecoveryPasswords", "a-request-id"),
+            oma_int("Status/DeviceEncryptionStatus", 0),
+            oma_str("SystemDrivesRecoveryOptions", admx(("OSFutureThing_Name", "true"))),
+        ),
+        VOCABULARY,
+    )
     assert codes(policy.notices) == [
-        ("N401", "$.omaSettings[0].omaUri"), ("N402", "$.omaSettings[1].omaUri"),
-        ("N401", "$.omaSettings[2].omaUri"), ("N402", "$.omaSettings[3].value"),
+        ("N401", "$.omaSettings[0].omaUri"),
+        ("N402", "$.omaSettings[1].omaUri"),
+        ("N401", "$.omaSettings[2].omaUri"),
+        ("N402", "$.omaSettings[3].value"),
     ]
     assert policy.facts.get("policy.os_recovery") == "Enabled"
 
 
 def test_oma_uri_encrypted_value_is_unreadable_not_guessed():
-    setting = {**oma_str("SystemDrivesRequireStartupAuthentication", "****"), "isEncrypted": True,
-               "secretReferenceValueId": "a1b2"}
+    setting = {
+        **oma_str("SystemDrivesRequireStartupAuthentication", "****"),
+        "isEncrypted": True,
+        "secretReferenceValueId": "a1b2",
+    }
     policy = import_policy(oma(setting), VOCABULARY)
     assert "policy.tpm_startup_pin" not in policy.facts.values
     assert codes(policy.notices) == [("N403", "$.omaSettings[0].value")]
 
 
 def test_oma_uri_bad_values_are_errors_with_paths():
-    found = problems(oma(oma_int("RequireDeviceEncryption", 5), oma_str("EncryptionMethodByDriveType", "7"),
-                         oma_str("SystemDrivesRequireStartupAuthentication", "<enabled><data/>")))
+    found = problems(
+        oma(
+            oma_int("RequireDeviceEncryption", 5),
+            oma_str("EncryptionMethodByDriveType", "7"),
+            oma_str("SystemDrivesRequireStartupAuthentication", "<enabled><data/>"),
+        )
+    )
     assert [(d.code, d.path) for d in found] == [
-        ("I401", "$.omaSettings[0].value"), ("I404", "$.omaSettings[1].value"), ("I404", "$.omaSettings[2].value"),
+        ("I401", "$.omaSettings[0].value"),
+        ("I404", "$.omaSettings[1].value"),
+        ("I404", "$.omaSettings[2].value"),
     ]
 
 
@@ -549,16 +732,19 @@ def test_admx_payload_forms():
     assert parse_admx('<enabled/><data id="M" value="a &lt;b&gt; &amp; &#65;&#x42;"/>').data == (("M", "a <b> & AB"),)
 
 
-@pytest.mark.parametrize("text", [
-    '<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><enabled/><data id="A" value="&x;"/>',
-    '<enabled/><data id="A" value="&x;"/>',
-    '<enabled/><data id="A" value="a & b"/>',
-    '<enabled/><?xml-stylesheet href="x"?>',
-    '<data id="A" value="1"/>',
-    "<enabled/><disabled/>",
-    '<enabled/><data id="A"/>',
-    "7",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><enabled/><data id="A" value="&x;"/>',
+        '<enabled/><data id="A" value="&x;"/>',
+        '<enabled/><data id="A" value="a & b"/>',
+        '<enabled/><?xml-stylesheet href="x"?>',
+        '<data id="A" value="1"/>',
+        "<enabled/><disabled/>",
+        '<enabled/><data id="A"/>',
+        "7",
+    ],
+)
 def test_admx_payloads_that_are_refused(text):
     with pytest.raises(PayloadError):
         parse_admx(text)
@@ -568,20 +754,26 @@ def test_importers_use_no_xml_library_and_no_engine():
     for path in PACKAGE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names = [a.name for a in node.names] + [node.module or ""] if isinstance(node, ast.ImportFrom) \
+                names = (
+                    [a.name for a in node.names] + [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
                     else [a.name for a in node.names]
+                )
                 assert not any("xml" in n or n in ("engine", "cli") for n in names), (path.name, names)
 
 
 # --- detection ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, kind", [
-    ("endpoint-protection-beta.json", "graph-endpoint-protection"),
-    ("settings-catalog-bitlocker.json", "settings-catalog"),
-    ("custom-oma-uri.json", "custom-oma-uri"),
-    ("managed-device.json", "managed-device"),
-])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("endpoint-protection-beta.json", "graph-endpoint-protection"),
+        ("settings-catalog-bitlocker.json", "settings-catalog"),
+        ("custom-oma-uri.json", "custom-oma-uri"),
+        ("managed-device.json", "managed-device"),
+    ],
+)
 def test_detection_by_odata_type_and_by_shape(name, kind):
     data = example(name)
     assert detect(data).kind == kind
@@ -589,20 +781,28 @@ def test_detection_by_odata_type_and_by_shape(name, kind):
     assert detect(bare).kind == kind
 
 
-@pytest.mark.parametrize("data, kind", [
-    ({"value": []}, "page"),
-    ([], "page"),
-    ({"settings": {"tpm_startup": "Allowed"}}, "policy-json"),
-    ({"facts": {"tpm_present": True}}, "device-json"),
-    ({"advancedBitLockerStates": "success"}, "encryption-state"),
-    ({"id": "k", "volumeType": "1", "deviceId": "d"}, "recovery-key"),
-    ({"./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 0}, "csp-status"),
-    ({"@odata.type": "#microsoft.graph.windowsManagedDevice", "id": "x"}, "managed-device"),
-    ({"@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/configurationPolicies/$entity",
-      "id": "x"}, "settings-catalog"),
-    ({"@odata.type": "#microsoft.graph.iosGeneralDeviceConfiguration"}, "other-graph"),
-    ({"hello": 1}, None),
-])
+@pytest.mark.parametrize(
+    "data, kind",
+    [
+        ({"value": []}, "page"),
+        ([], "page"),
+        ({"settings": {"tpm_startup": "Allowed"}}, "policy-json"),
+        ({"facts": {"tpm_present": True}}, "device-json"),
+        ({"advancedBitLockerStates": "success"}, "encryption-state"),
+        ({"id": "k", "volumeType": "1", "deviceId": "d"}, "recovery-key"),
+        ({"./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 0}, "csp-status"),
+        ({"@odata.type": "#microsoft.graph.windowsManagedDevice", "id": "x"}, "managed-device"),
+        (
+            {
+                "@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/configurationPolicies/$entity",
+                "id": "x",
+            },
+            "settings-catalog",
+        ),
+        ({"@odata.type": "#microsoft.graph.iosGeneralDeviceConfiguration"}, "other-graph"),
+        ({"hello": 1}, None),
+    ],
+)
 def test_detection_of_every_shape(data, kind):
     assert detect(data).kind == kind
 
@@ -629,8 +829,13 @@ def test_unknown_enum_value_names_path_value_and_expected():
 
 
 def test_wrong_types_are_errors_and_every_one_is_reported():
-    found = problems(ep(bitLockerEncryptDevice="yes", bitLockerFixedDrivePolicy=5,
-                        bitLockerSystemDrivePolicy={"minimumPinLength": "six", "prebootRecoveryMessage": 12}))
+    found = problems(
+        ep(
+            bitLockerEncryptDevice="yes",
+            bitLockerFixedDrivePolicy=5,
+            bitLockerSystemDrivePolicy={"minimumPinLength": "six", "prebootRecoveryMessage": 12},
+        )
+    )
     assert [(d.code, d.path) for d in found] == [
         ("I401", "$.bitLockerEncryptDevice"),
         ("I403", "$.bitLockerFixedDrivePolicy"),
@@ -659,8 +864,11 @@ def test_malformed_json_file_has_line_and_column(tmp_path):
 def test_managed_device_record():
     dev = import_device(example("managed-device.json"), VOCABULARY, origin="md.json")
     got = dev.facts.values
-    assert (dev.kind, dev.device_id, dev.device_name) == ("managed-device", "c7a1e2f3-4b5c-4d6e-8f90-123456789abc",
-                                                          "CONTOSO-LT-0423")
+    assert (dev.kind, dev.device_id, dev.device_name) == (
+        "managed-device",
+        "c7a1e2f3-4b5c-4d6e-8f90-123456789abc",
+        "CONTOSO-LT-0423",
+    )
     assert dev.azure_ad_device_id == "8b6f4c2e-1d3a-4e5f-9a7b-0c1d2e3f4a5b"
     assert got["device.os_version"] == WindowsVersion(10, 0, 22631, 3593)
     assert got["device.join_type"] == "AzureADJoined"
@@ -678,20 +886,34 @@ def test_managed_device_record():
 def test_tpm_specification_version_takes_the_leading_number(raw, version):
     md = {"@odata.type": "#microsoft.graph.managedDevice", "hardwareInformation": {"tpmSpecificationVersion": raw}}
     assert device_values(md)["device.tpm_version"] == version
-    assert device_values({"tpmSpecificationVersion": raw, "encryptionReadinessState": "ready"})[
-        "device.tpm_version"] == version
+    assert (
+        device_values({"tpmSpecificationVersion": raw, "encryptionReadinessState": "ready"})["device.tpm_version"]
+        == version
+    )
 
 
 def test_tpm_specification_version_without_a_number_is_an_error():
-    (found,) = problems({"@odata.type": "#microsoft.graph.managedDevice",
-                         "hardwareInformation": {"tpmSpecificationVersion": "none"}}, device=True)
+    (found,) = problems(
+        {"@odata.type": "#microsoft.graph.managedDevice", "hardwareInformation": {"tpmSpecificationVersion": "none"}},
+        device=True,
+    )
     assert found.path == "$.hardwareInformation.tpmSpecificationVersion"
 
 
-@pytest.mark.parametrize("sku, member", [("Enterprise", "Enterprise"), ("enterprise", "Enterprise"),
-                                         ("Pro Education", "ProEducation"), ("IoTEnterprise", "IoTEnterprise")])
+@pytest.mark.parametrize(
+    "sku, member",
+    [
+        ("Enterprise", "Enterprise"),
+        ("enterprise", "Enterprise"),
+        ("Pro Education", "ProEducation"),
+        ("IoTEnterprise", "IoTEnterprise"),
+    ],
+)
 def test_edition_is_matched_by_member_name_or_label(sku, member):
-    assert device_values({"@odata.type": "#microsoft.graph.managedDevice", "skuFamily": sku})["device.os_edition"] == member
+    assert (
+        device_values({"@odata.type": "#microsoft.graph.managedDevice", "skuFamily": sku})["device.os_edition"]
+        == member
+    )
 
 
 def test_alternate_origin_fills_in_and_a_disagreement_is_noticed():
@@ -720,7 +942,9 @@ def test_encryption_report_row():
     assert got["device.encryption_readiness"] == "Ready"
     assert got["device.encrypted"] is False  # encryptionState notEncrypted
     assert [r["detail"] for r in got["device.encryption_status_details"]] == [
-        "OsVolumeUnprotected", "WindowsRecoveryEnvironmentNotConfigured"]
+        "OsVolumeUnprotected",
+        "WindowsRecoveryEnvironmentNotConfigured",
+    ]
     assert got["device.encryption_policies"][0]["policy_name"] == "ES - Disk encryption - BitLocker (OS)"
 
 
@@ -736,12 +960,15 @@ def csp_status(value):
     return {"./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": value}
 
 
-@pytest.mark.parametrize("number, graph_member, csp_member", [
-    (2, "OsVolumeUnprotected", "OsVolumeEncryptionMethodMismatch"),
-    (4, "OsVolumeTpmRequired", "OsVolumeUnprotected"),
-    (128, "OsVolumeEncryptionMethodMismatch", "OsVolumeTpmRequired"),
-    (4096, "WindowsRecoveryEnvironmentNotConfigured", "WindowsRecoveryEnvironmentNotConfigured"),
-])
+@pytest.mark.parametrize(
+    "number, graph_member, csp_member",
+    [
+        (2, "OsVolumeUnprotected", "OsVolumeEncryptionMethodMismatch"),
+        (4, "OsVolumeTpmRequired", "OsVolumeUnprotected"),
+        (128, "OsVolumeEncryptionMethodMismatch", "OsVolumeTpmRequired"),
+        (4096, "WindowsRecoveryEnvironmentNotConfigured", "WindowsRecoveryEnvironmentNotConfigured"),
+    ],
+)
 def test_graph_flags_and_csp_bits_are_decoded_with_their_own_tables(number, graph_member, csp_member):
     # Conflict C1: the same number means different conditions in Graph and in the CSP.
     assert details(graph_state(number)) == [graph_member]
@@ -755,7 +982,10 @@ def test_graph_flag_names_and_numbers_agree():
 
 def test_csp_bitmask_decodes_every_bit():
     assert details(csp_status(4 + 4096 + 65536)) == [
-        "OsVolumeUnprotected", "WindowsRecoveryEnvironmentNotConfigured", "OsVolumeEncryptionTypeMismatch"]
+        "OsVolumeUnprotected",
+        "WindowsRecoveryEnvironmentNotConfigured",
+        "OsVolumeEncryptionTypeMismatch",
+    ]
 
 
 @pytest.mark.parametrize("data", [graph_state("success"), graph_state(0), csp_status(0)])
@@ -763,27 +993,33 @@ def test_compliant_means_no_status_details(data):
     assert details(data) == []
 
 
-@pytest.mark.parametrize("data, path", [
-    (graph_state(65536), "$.advancedBitLockerStates"),  # the CSP has bit 16; Graph has no such flag
-    (graph_state("osVolumeUnprotected,everythingFine"), "$.advancedBitLockerStates"),
-    (csp_status(1 << 20), '$["./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus"]'),
-    (csp_status(-1), '$["./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus"]'),
-])
+@pytest.mark.parametrize(
+    "data, path",
+    [
+        (graph_state(65536), "$.advancedBitLockerStates"),  # the CSP has bit 16; Graph has no such flag
+        (graph_state("osVolumeUnprotected,everythingFine"), "$.advancedBitLockerStates"),
+        (csp_status(1 << 20), '$["./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus"]'),
+        (csp_status(-1), '$["./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus"]'),
+    ],
+)
 def test_undefined_status_bits_are_errors(data, path):
     (found,) = problems(data, device=True)
     assert found.path == path
 
 
 def test_csp_read_out():
-    dev = import_device({
-        "./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 4100,
-        "./Vendor/MSFT/BitLocker/Status/RotateRecoveryPasswordsStatus": 2,
-        "./Vendor/MSFT/DeviceStatus/SecureBootState": 2,
-        "./Vendor/MSFT/DeviceStatus/Compliance/EncryptionCompliance": 1,
-        "./Vendor/MSFT/DeviceStatus/TPM/SpecificationVersion": "2.0",
-        "./Device/Vendor/MSFT/BitLocker/RequireDeviceEncryption": 1,
-        "./Vendor/MSFT/DeviceStatus/OS/Mode": 0,
-    }, VOCABULARY)
+    dev = import_device(
+        {
+            "./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 4100,
+            "./Vendor/MSFT/BitLocker/Status/RotateRecoveryPasswordsStatus": 2,
+            "./Vendor/MSFT/DeviceStatus/SecureBootState": 2,
+            "./Vendor/MSFT/DeviceStatus/Compliance/EncryptionCompliance": 1,
+            "./Vendor/MSFT/DeviceStatus/TPM/SpecificationVersion": "2.0",
+            "./Device/Vendor/MSFT/BitLocker/RequireDeviceEncryption": 1,
+            "./Vendor/MSFT/DeviceStatus/OS/Mode": 0,
+        },
+        VOCABULARY,
+    )
     got = dev.facts.values
     assert dev.kind == "csp-status"
     assert got["device.secure_boot"] == "Off" and got["device.encrypted"] is True
@@ -798,7 +1034,9 @@ def test_recovery_keys_keep_id_type_and_date_never_the_key():
     dev = import_device(page, VOCABULARY)
     keys = dev.facts.get("device.recovery_keys")
     assert [(k["key_id"], k["volume_type"]) for k in keys] == [
-        ("b1f0c6d2-7e8a-4b9c-a0d1-e2f3a4b5c6d7", "OperatingSystem"), ("e4d3c2b1-a098-4f7e-8d6c-5b4a39281706", "FixedData")]
+        ("b1f0c6d2-7e8a-4b9c-a0d1-e2f3a4b5c6d7", "OperatingSystem"),
+        ("e4d3c2b1-a098-4f7e-8d6c-5b4a39281706", "FixedData"),
+    ]
     assert all("key" not in k for k in keys)
     assert dev.azure_ad_device_id == "8b6f4c2e-1d3a-4e5f-9a7b-0c1d2e3f4a5b"
     assert ("N405", "$.value[0].key") in codes(dev.notices)
@@ -807,8 +1045,12 @@ def test_recovery_keys_keep_id_type_and_date_never_the_key():
 
 
 def test_recovery_key_volume_type_by_number_or_name():
-    one = {"@odata.type": "#microsoft.graph.bitlockerRecoveryKey", "id": "k", "deviceId": "d",
-           "volumeType": "removableDataVolume"}
+    one = {
+        "@odata.type": "#microsoft.graph.bitlockerRecoveryKey",
+        "id": "k",
+        "deviceId": "d",
+        "volumeType": "removableDataVolume",
+    }
     assert device_values(one)["device.recovery_keys"][0]["volume_type"] == "RemovableData"
     assert device_values({**one, "volumeType": 2})["device.recovery_keys"][0]["volume_type"] == "FixedData"
 
@@ -839,8 +1081,10 @@ def test_a_page_of_managed_devices_is_several_devices():
 
 
 def test_device_parts_merge_and_disagreements_become_conflicts():
-    parts = [import_device(example("managed-device.json"), VOCABULARY),
-             import_device(example("encryption-state.json"), VOCABULARY)]
+    parts = [
+        import_device(example("managed-device.json"), VOCABULARY),
+        import_device(example("encryption-state.json"), VOCABULARY),
+    ]
     merged = merge_facts([p.facts for p in parts], name=parts[0].name)
     assert merged.get("device.os_version") == WindowsVersion(10, 0, 22631, 3593)  # both agree
     (conflict,) = merged.conflicts
@@ -855,28 +1099,40 @@ def test_each_policy_keeps_its_id_and_display_name():
     assert policy.policy_id == "5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10"
     assert policy.facts.name == "policy 'WIN - EP - BitLocker silent' (5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10)"
     assert policy.facts.origins["policy.tpm_startup_pin"] == (
-        ValueOrigin(policy.facts.name, ("bitLockerSystemDrivePolicy", "startupAuthenticationTpmPinUsage")),)
+        ValueOrigin(policy.facts.name, ("bitLockerSystemDrivePolicy", "startupAuthenticationTpmPinUsage")),
+    )
 
 
 def test_two_policies_that_disagree_on_the_startup_pin_name_both_sources():
-    first, second = (load_policies(GRAPH_EXAMPLES / n, VOCABULARY)[0]
-                     for n in ("endpoint-protection-beta.json", "endpoint-protection-startup-pin.json"))
+    first, second = (
+        load_policies(GRAPH_EXAMPLES / n, VOCABULARY)[0]
+        for n in ("endpoint-protection-beta.json", "endpoint-protection-startup-pin.json")
+    )
     merged = merge_facts([first.facts, second.facts])
     assert [c.fact for c in merged.conflicts] == ["policy.tpm_startup_pin"]
     assert merged.get("policy.minimum_pin_length") == 6  # set by one policy only: no conflict
     text = describe_conflict(merged.conflicts[0], VOCABULARY)
-    assert text == ("policy 'WIN - EP - BitLocker silent' (5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10) sets "
-                    "Do not allow startup PIN with TPM; policy 'WIN - EP - BitLocker with startup PIN' "
-                    "(0d9f5e44-2c61-4f1e-a9a7-61b7f3c0e2d5) sets Require startup PIN with TPM")
+    assert text == (
+        "policy 'WIN - EP - BitLocker silent' (5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10) sets "
+        "Do not allow startup PIN with TPM; policy 'WIN - EP - BitLocker with startup PIN' "
+        "(0d9f5e44-2c61-4f1e-a9a7-61b7f3c0e2d5) sets Require startup PIN with TPM"
+    )
 
 
 def test_the_same_setting_from_three_formats_agrees():
-    parts = [import_policy(example(n), VOCABULARY).facts
-             for n in ("endpoint-protection-beta.json", "settings-catalog-bitlocker.json", "custom-oma-uri.json")]
+    parts = [
+        import_policy(example(n), VOCABULARY).facts
+        for n in ("endpoint-protection-beta.json", "settings-catalog-bitlocker.json", "custom-oma-uri.json")
+    ]
     merged = merge_facts(parts)
     conflicting = {c.fact for c in merged.conflicts}
-    for fact in ("policy.require_device_encryption", "policy.warning_for_other_disk_encryption",
-                 "policy.tpm_startup_pin", "policy.os_encryption_method", "policy.recovery_password_rotation"):
+    for fact in (
+        "policy.require_device_encryption",
+        "policy.warning_for_other_disk_encryption",
+        "policy.tpm_startup_pin",
+        "policy.os_encryption_method",
+        "policy.recovery_password_rotation",
+    ):
         assert fact not in conflicting, fact
 
 
@@ -902,29 +1158,61 @@ def _secret_inputs(secret):
         ("graph display name", "policy", {**ep(bitLockerEncryptDevice=True), "displayName": secret}),
         ("graph bad enum", "policy", system(startupAuthenticationTpmPinUsage=secret)),
         ("graph other property", "policy", ep(firewallRules=[secret], **{secret: 1})),
-        ("catalog string", "policy", catalog(choice("identificationfield", 1,
-                                                    simple("identificationfield_identificationfield", secret)))),
+        (
+            "catalog string",
+            "policy",
+            catalog(choice("identificationfield", 1, simple("identificationfield_identificationfield", secret))),
+        ),
         ("catalog bad option", "policy", catalog(choice("requiredeviceencryption", secret))),
         ("catalog other setting", "policy", catalog(simple("device_vendor_msft_x_" + secret, secret))),
-        ("oma admx data", "policy", oma(oma_str("SystemDrivesRecoveryMessage", admx(
-            ("PrebootRecoveryInfoDropDown_Name", 2), ("RecoveryMessage_Input", secret), ("RecoveryUrl_Input", "")))),
-         ),
+        (
+            "oma admx data",
+            "policy",
+            oma(
+                oma_str(
+                    "SystemDrivesRecoveryMessage",
+                    admx(
+                        ("PrebootRecoveryInfoDropDown_Name", 2),
+                        ("RecoveryMessage_Input", secret),
+                        ("RecoveryUrl_Input", ""),
+                    ),
+                )
+            ),
+        ),
         ("oma bad int", "policy", oma(oma_int("RequireDeviceEncryption", secret))),
         ("oma bad payload", "policy", oma(oma_str("EncryptionMethodByDriveType", f"<enabled/>{secret}"))),
         ("oma other node", "policy", oma(oma_str("X" + secret, secret, root="./Device/Vendor/MSFT/Policy/"))),
-        ("policy json", "policy", {"id": secret, "settings": {"identification_field": secret,
-                                                               "recovery_password": secret}}),
+        (
+            "policy json",
+            "policy",
+            {"id": secret, "settings": {"identification_field": secret, "recovery_password": secret}},
+        ),
         ("policy json bad", "policy", {"settings": {"tpm_startup_pin": secret}}),
         ("managed device", "device", {**example("managed-device.json"), "notes": secret, "deviceName": secret}),
         ("managed device bad", "device", {"@odata.type": "#microsoft.graph.managedDevice", "osVersion": secret}),
         ("encryption state bad", "device", graph_state(secret)),
         ("recovery key", "device", {"value": [{"id": "k", "volumeType": "1", "deviceId": "d", "key": secret}]}),
         ("recovery key bad", "device", {"value": [{"id": secret, "volumeType": secret, "deviceId": "d"}]}),
-        ("csp read-out", "device", {"./Device/Vendor/MSFT/BitLocker/Status/RotateRecoveryPasswordsRequestID": secret,
-                                    "./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": secret}),
+        (
+            "csp read-out",
+            "device",
+            {
+                "./Device/Vendor/MSFT/BitLocker/Status/RotateRecoveryPasswordsRequestID": secret,
+                "./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": secret,
+            },
+        ),
         ("csp read-out keys", "device", {f"./Device/Vendor/MSFT/X/{secret}": 1}),
-        ("device json", "device", {"deviceName": secret, "facts": {
-            "azure_ad_device_id": secret, "recovery_keys": [{"key_id": "a", "key": secret, "volume_type": "FixedData"}]}}),
+        (
+            "device json",
+            "device",
+            {
+                "deviceName": secret,
+                "facts": {
+                    "azure_ad_device_id": secret,
+                    "recovery_keys": [{"key_id": "a", "key": secret, "volume_type": "FixedData"}],
+                },
+            },
+        ),
         ("device json bad", "device", {"facts": {"recovery_keys": [{"key_id": "a", "password": secret, "x": secret}]}}),
     ]
 
@@ -1031,8 +1319,12 @@ def test_graph_flag_numbers_come_from_the_vocabulary():
     stripped = _vocabulary_with(lambda data: _strip_member_key(data, "EncryptionStatusDetail", "graph_number"))
     with pytest.raises(InputError):
         import_device(graph_state(2), stripped)
-    assert [r["detail"] for r in import_device(graph_state("osVolumeUnprotected"), stripped).facts.get(
-        "device.encryption_status_details")] == ["OsVolumeUnprotected"]  # flag names still read
+    assert [
+        r["detail"]
+        for r in import_device(graph_state("osVolumeUnprotected"), stripped).facts.get(
+            "device.encryption_status_details"
+        )
+    ] == ["OsVolumeUnprotected"]  # flag names still read
 
 
 def test_the_policy_type_of_a_graph_resource_comes_from_the_vocabulary():
@@ -1049,7 +1341,10 @@ def test_secure_boot_graph_spelling_comes_from_the_vocabulary():
             if member["name"] == "On":
                 member["graph"] = "secureBootOn"
 
-    md = {"@odata.type": "#microsoft.graph.managedDevice", "deviceHealthAttestationState": {"secureBoot": "secureBootOn"}}
+    md = {
+        "@odata.type": "#microsoft.graph.managedDevice",
+        "deviceHealthAttestationState": {"secureBoot": "secureBootOn"},
+    }
     assert import_device(md, _vocabulary_with(edit)).facts.get("device.secure_boot") == "On"
     with pytest.raises(InputError):
         import_device(md, VOCABULARY)
@@ -1086,8 +1381,11 @@ def test_the_importers_keep_no_origin_tables_of_their_own():
     literals = {}
     for module in sorted(PACKAGE.glob("*.py")):
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
-                    node.value in values or node.value.lower() in ids):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and (node.value in values or node.value.lower() in ids)
+            ):
                 literals.setdefault(node.value, []).append(f"{module.name}:{node.lineno}")
     assert {k: v for k, v in literals.items() if k not in NOT_ORIGIN_TABLES} == {}
     assert set(NOT_ORIGIN_TABLES) <= set(literals), "an allowance no importer needs any more"
@@ -1098,8 +1396,10 @@ def test_the_importers_keep_no_origin_tables_of_their_own():
 # Annotations as real exports carry them: on properties, on navigation properties, action
 # links (keys that start with "#"), and instance annotations.
 ANNOTATIONS = {
-    "@odata.id": "deviceManagement/x('1')", "@odata.editLink": "deviceManagement/x('1')",
-    "@odata.etag": 'W/"1"', "createdDateTime@odata.type": "#DateTimeOffset",
+    "@odata.id": "deviceManagement/x('1')",
+    "@odata.editLink": "deviceManagement/x('1')",
+    "@odata.etag": 'W/"1"',
+    "createdDateTime@odata.type": "#DateTimeOffset",
     "settings@odata.navigationLink": "https://graph.microsoft.com/beta/x/settings",
     "assignments@odata.associationLink": "https://graph.microsoft.com/beta/x/assignments/$ref",
     "#microsoft.graph.assign": {"title": "microsoft.graph.assign", "target": "https://graph.microsoft.com/x"},
@@ -1113,8 +1413,10 @@ def annotated(obj, **more):
 
 def annotation_notices(notices):
     """Notices about annotation keys (the last segment of the JSON path)."""
+
     def last(path):
         return path.rsplit('["', 1)[-1].rstrip('"]') if path.endswith('"]') else path.rsplit(".", 1)[-1]
+
     return [n for n in notices if "@odata." in last(n.path) or last(n.path).startswith(("@", "#"))]
 
 
@@ -1130,11 +1432,15 @@ def test_annotations_of_an_endpoint_protection_profile_are_ignored_at_every_leve
 def test_annotations_of_a_settings_catalog_policy_are_ignored_at_every_level():
     child = annotated(choice("allowstandarduserencryption", 1))
     parent = choice("allowwarningforotherdiskencryption", 0, child)
-    parent["choiceSettingValue"] = annotated(parent["choiceSettingValue"], **{
-        "children@odata.type": "#Collection(microsoft.graph.deviceManagementConfigurationSettingInstance)"})
+    parent["choiceSettingValue"] = annotated(
+        parent["choiceSettingValue"],
+        **{"children@odata.type": "#Collection(microsoft.graph.deviceManagementConfigurationSettingInstance)"},
+    )
     data = annotated(catalog(annotated(parent), family="endpointSecurityDiskEncryption"))
-    data["settings"][0] = annotated(data["settings"][0], **{
-        "settingDefinitions@odata.associationLink": "https://graph.microsoft.com/beta/x/settingDefinitions/$ref"})
+    data["settings"][0] = annotated(
+        data["settings"][0],
+        **{"settingDefinitions@odata.associationLink": "https://graph.microsoft.com/beta/x/settingDefinitions/$ref"},
+    )
     data["templateReference"] = annotated(data["templateReference"])
     policy = import_policy(data, VOCABULARY)
     assert policy.policy_type == "EndpointSecurityDiskEncryption"
@@ -1146,15 +1452,26 @@ def test_annotations_of_a_custom_profile_and_a_csp_read_out_are_ignored():
     policy = import_policy(annotated(oma(annotated(oma_int("RequireDeviceEncryption", 1)))), VOCABULARY)
     assert policy.facts.get("policy.require_device_encryption") == "Require"
     assert policy.notices == ()
-    device = import_device({"@odata.context": "https://example/$metadata#x",
-                            "./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 0}, VOCABULARY)
+    device = import_device(
+        {
+            "@odata.context": "https://example/$metadata#x",
+            "./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 0,
+        },
+        VOCABULARY,
+    )
     assert device.kind == "csp-status" and device.notices == ()
 
 
 def test_annotations_of_device_inputs_are_ignored_at_every_level():
-    md = annotated({"@odata.type": "#microsoft.graph.managedDevice", "id": "d", "osVersion": "10.0.22631.1",
-                    "hardwareInformation": annotated({"isEncrypted": True}),
-                    "deviceHealthAttestationState": annotated({"secureBoot": "enabled"})})
+    md = annotated(
+        {
+            "@odata.type": "#microsoft.graph.managedDevice",
+            "id": "d",
+            "osVersion": "10.0.22631.1",
+            "hardwareInformation": annotated({"isEncrypted": True}),
+            "deviceHealthAttestationState": annotated({"secureBoot": "enabled"}),
+        }
+    )
     dev = import_device(md, VOCABULARY)
     assert (dev.facts.get("device.encrypted"), dev.facts.get("device.secure_boot")) == (True, "On")
     assert annotation_notices(dev.notices) == []
@@ -1163,22 +1480,36 @@ def test_annotations_of_device_inputs_are_ignored_at_every_level():
     dev = import_device(state, VOCABULARY)
     assert dev.facts.get("device.encryption_policies")[0]["policy_id"] == "p"
     assert dev.notices == ()
-    keys = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys",
-            "value": [annotated({"@odata.type": "#microsoft.graph.bitlockerRecoveryKey", "id": "k", "volumeType": "1",
-                                 "deviceId": "d", "createdDateTime": "2024-01-01T00:00:00Z"})]}
+    keys = {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys",
+        "value": [
+            annotated(
+                {
+                    "@odata.type": "#microsoft.graph.bitlockerRecoveryKey",
+                    "id": "k",
+                    "volumeType": "1",
+                    "deviceId": "d",
+                    "createdDateTime": "2024-01-01T00:00:00Z",
+                }
+            )
+        ],
+    }
     dev = import_device(keys, VOCABULARY)
     assert [r["key_id"] for r in dev.facts.get("device.recovery_keys")] == ["k"]
     assert dev.notices == ()
 
 
-@pytest.mark.parametrize("data, kind", [
-    (annotated({"settings": [], "name": "x"}), "settings-catalog"),
-    (annotated({"omaSettings": []}), "custom-oma-uri"),
-    (annotated({"bitLockerEncryptDevice": True}), "graph-endpoint-protection"),
-    (annotated({"joinType": "azureADJoined"}), "managed-device"),
-    (annotated({"id": "k", "volumeType": "1", "deviceId": "d"}), "recovery-key"),
-    (annotated({"./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 0}), "csp-status"),
-])
+@pytest.mark.parametrize(
+    "data, kind",
+    [
+        (annotated({"settings": [], "name": "x"}), "settings-catalog"),
+        (annotated({"omaSettings": []}), "custom-oma-uri"),
+        (annotated({"bitLockerEncryptDevice": True}), "graph-endpoint-protection"),
+        (annotated({"joinType": "azureADJoined"}), "managed-device"),
+        (annotated({"id": "k", "volumeType": "1", "deviceId": "d"}), "recovery-key"),
+        (annotated({"./Device/Vendor/MSFT/BitLocker/Status/DeviceEncryptionStatus": 0}), "csp-status"),
+    ],
+)
 def test_detection_looks_past_annotations(data, kind):
     assert detect(data).kind == kind
 
@@ -1194,8 +1525,10 @@ def test_a_single_policy_wrapped_in_value_is_read():
 
 
 def test_a_single_device_wrapped_in_value_is_read_with_its_annotations():
-    data = {"@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/managedDevices/$entity",
-            "value": {"@odata.type": "#microsoft.graph.managedDevice", "id": "d", "joinType": "azureADJoined"}}
+    data = {
+        "@odata.context": "https://graph.microsoft.com/beta/$metadata#deviceManagement/managedDevices/$entity",
+        "value": {"@odata.type": "#microsoft.graph.managedDevice", "id": "d", "joinType": "azureADJoined"},
+    }
     assert import_device(data, VOCABULARY).facts.get("device.join_type") == "AzureADJoined"
     (found,) = problems({"value": {"@odata.type": "#microsoft.graph.managedDevice", "joinType": "x"}}, device=True)
     assert found.path == "$.value.joinType"
@@ -1234,10 +1567,19 @@ def test_a_tpm_specification_version_that_is_no_version_is_one_error():
 
 
 def test_empty_graph_values_of_a_device_are_missing():
-    got = device_values(md(osVersion="", joinType="", deviceEnrollmentType=" ", skuFamily="", azureADDeviceId="",
-                           autopilotEnrolled=None, isEncrypted=None,
-                           hardwareInformation={"operatingSystemEdition": "", "isEncrypted": None},
-                           deviceHealthAttestationState={"secureBoot": ""}))
+    got = device_values(
+        md(
+            osVersion="",
+            joinType="",
+            deviceEnrollmentType=" ",
+            skuFamily="",
+            azureADDeviceId="",
+            autopilotEnrolled=None,
+            isEncrypted=None,
+            hardwareInformation={"operatingSystemEdition": "", "isEncrypted": None},
+            deviceHealthAttestationState={"secureBoot": ""},
+        )
+    )
     assert got == {}
     got = device_values(graph_state("") | {"encryptionState": "", "encryptionReadinessState": "", "osVersion": ""})
     assert got == {}
@@ -1249,14 +1591,27 @@ def test_an_empty_field_of_a_device_record_is_missing_for_that_record():
 
 
 def test_unmapped_tpm_and_firmware_properties_say_why():
-    dev = import_device(md(hardwareInformation={"tpmVersion": "7.2.3.1", "tpmManufacturer": "NTC",
-                                                "systemManagementBIOSVersion": "1.12.0", "osBuildNumber": "22631"},
-                           deviceHealthAttestationState={"tpmVersion": "2.0"}), VOCABULARY)
+    dev = import_device(
+        md(
+            hardwareInformation={
+                "tpmVersion": "7.2.3.1",
+                "tpmManufacturer": "NTC",
+                "systemManagementBIOSVersion": "1.12.0",
+                "osBuildNumber": "22631",
+            },
+            deviceHealthAttestationState={"tpmVersion": "2.0"},
+        ),
+        VOCABULARY,
+    )
     assert dict(dev.facts.values) == {}
     by_path = {n.path: n for n in dev.notices}
-    assert set(by_path) == {"$.hardwareInformation.tpmVersion", "$.hardwareInformation.tpmManufacturer",
-                            "$.hardwareInformation.systemManagementBIOSVersion", "$.hardwareInformation.osBuildNumber",
-                            "$.deviceHealthAttestationState.tpmVersion"}
+    assert set(by_path) == {
+        "$.hardwareInformation.tpmVersion",
+        "$.hardwareInformation.tpmManufacturer",
+        "$.hardwareInformation.systemManagementBIOSVersion",
+        "$.hardwareInformation.osBuildNumber",
+        "$.deviceHealthAttestationState.tpmVersion",
+    }
     assert all(n.code == "N401" for n in dev.notices)
     assert "device.tpm_version" in by_path["$.hardwareInformation.tpmVersion"].message
     assert "manufacturer" in by_path["$.hardwareInformation.tpmVersion"].message
@@ -1273,8 +1628,9 @@ def test_secure_boot_is_read_but_firmware_mode_is_not_derived_from_it():
     assert note.path == "$.deviceHealthAttestationState.secureBoot" and "device.firmware_mode" in note.message
 
 
-@pytest.mark.parametrize("raw, expected", [("enabled", True), ("disabled", False), ("notApplicable", None),
-                                           ("unknownFutureValue", None)])
+@pytest.mark.parametrize(
+    "raw, expected", [("enabled", True), ("disabled", False), ("notApplicable", None), ("unknownFutureValue", None)]
+)
 def test_memory_access_protection_is_kernel_dma_protection(raw, expected):
     got = device_values(md(deviceHealthAttestationState={"memoryAccessProtection": raw}))
     assert got.get("device.kernel_dma_protection") == expected
@@ -1304,9 +1660,14 @@ def test_the_tpm_present_pattern_comes_from_the_vocabulary():
         fact = next(f for f in data["facts"] if f["name"] == "device.tpm_present")
         for alt in fact["origins"]["also"]:
             alt["pattern"] = r"^\s*2\.0"
+
     vocabulary = _vocabulary_with(edit)
-    assert import_device(md(hardwareInformation={"tpmSpecificationVersion": "2.0"}), vocabulary).facts.get(
-        "device.tpm_present") is True
+    assert (
+        import_device(md(hardwareInformation={"tpmSpecificationVersion": "2.0"}), vocabulary).facts.get(
+            "device.tpm_present"
+        )
+        is True
+    )
     with pytest.raises(InputError):
         import_device(md(hardwareInformation={"tpmSpecificationVersion": "1.2"}), vocabulary)
 
@@ -1318,6 +1679,7 @@ def test_a_bad_pattern_in_the_vocabulary_is_a_vocabulary_error():
     def edit(data):
         fact = next(f for f in data["facts"] if f["name"] == "device.tpm_present")
         fact["origins"]["also"][0]["pattern"] = "(unclosed"
+
     with pytest.raises(VocabularyError) as info:
         index_for(_vocabulary_with(edit))
     assert "device.tpm_present" in info.value.diagnostics[0].message
@@ -1328,6 +1690,7 @@ def test_reasons_for_unread_properties_come_from_the_vocabulary():
         fact = next(f for f in data["facts"] if f["name"] == "device.tpm_version")
         for item in fact["origins"]["not_read"]:
             item["why"] = "a reason written in the vocabulary"
+
     dev = import_device(md(hardwareInformation={"tpmVersion": "7.2"}), _vocabulary_with(edit))
     assert "a reason written in the vocabulary" in dev.notices[0].message
 
@@ -1336,6 +1699,8 @@ def test_values_that_mean_unknown_come_from_the_vocabulary():
     def edit(data):
         fact = next(f for f in data["facts"] if f["name"] == "device.kernel_dma_protection")
         fact["origins"]["also"][0]["unknown"] = []
+
     with pytest.raises(InputError):
-        import_device(md(deviceHealthAttestationState={"memoryAccessProtection": "notApplicable"}),
-                      _vocabulary_with(edit))
+        import_device(
+            md(deviceHealthAttestationState={"memoryAccessProtection": "notApplicable"}), _vocabulary_with(edit)
+        )

@@ -13,10 +13,10 @@ from bitlocker_rules.analysis.lint import diagnostic_findings
 from bitlocker_rules.jsonpath import locate_json_path
 from bitlocker_rules.source import Location, SourceText, Span
 
-BROKEN = '''ruleset broken "Broken"
+BROKEN = """ruleset broken "Broken"
 rule B-1 "Startup PIN"
   require policy.tpm_startup_pn != Required
-'''
+"""
 
 
 def test_the_analysis_location_is_the_one_location():
@@ -36,7 +36,10 @@ def test_a_diagnostic_and_its_lint_finding_share_one_location():
     place = diagnostic.place
     assert place is not None and place.file == "broken.rules" and place.start_line == 3
     assert diagnostic.location == str(place)
-    assert BROKEN.splitlines()[place.start_line - 1][place.start_column - 1:place.end_column - 1] == "policy.tpm_startup_pn"
+    assert (
+        BROKEN.splitlines()[place.start_line - 1][place.start_column - 1 : place.end_column - 1]
+        == "policy.tpm_startup_pn"
+    )
     (finding,) = diagnostic_findings([diagnostic])
     assert finding.locations == (place,)
     assert finding.to_dict()["locations"][0]["path"] == "broken.rules"

@@ -32,6 +32,9 @@ def test_an_op_is_its_symbol():
 def test_no_module_keeps_its_own_operator_table():
     # A table of operators keyed or valued by their symbols: `"<": ">"`, `"<=": operator.le`, ...
     table = re.compile(r'"(?:==|!=|<=?|>=?)"\s*:\s*(?:"|operator\.)')
-    found = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-             if path.name != "operators.py" and table.search(path.read_text())]
+    found = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "operators.py" and table.search(path.read_text())
+    ]
     assert found == []

@@ -9,8 +9,12 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 # The modules kept clean so far; the rest of the package follows as issue 12 reaches it.
-CHECKED = sorted([*PACKAGE.glob("analysis/*.py"), *(PACKAGE / f"{name}.py" for name in (
-    "nodes", "operators", "checker", "interpreter", "compiler", "printer"))])
+CHECKED = sorted(
+    [
+        *PACKAGE.glob("analysis/*.py"),
+        *(PACKAGE / f"{name}.py" for name in ("nodes", "operators", "checker", "interpreter", "compiler", "printer")),
+    ]
+)
 
 
 def private_imports(path: Path) -> list[str]:
@@ -18,8 +22,11 @@ def private_imports(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("bitlocker_rules")):
-            found += [f"{node.module}.{alias.name}" for alias in node.names
-                      if alias.name.startswith("_") and not alias.name.startswith("__")]
+            found += [
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            ]
     return found
 
 

@@ -61,8 +61,11 @@ class Loaded:
         self.interpreter = Interpreter(self.checked, S.VOCABULARY)
         self.rules = [r for r in self.checked.rules if r.kind == "rule"]
         # Each note as a rule that requires `false`, compiled on its own (see NOTE_APPLIES).
-        notes = tuple(attrs.evolve(r, kind="rule", requires=(n.Literal(False, "bool"),))
-                      for r in ruleset.rules if r.kind == "note")
+        notes = tuple(
+            attrs.evolve(r, kind="rule", requires=(n.Literal(False, "bool"),))
+            for r in ruleset.rules
+            if r.kind == "note"
+        )
         self.note_codes = compile_ruleset(check_ruleset(attrs.evolve(ruleset, rules=notes), S.VOCABULARY))
 
     def compiled_statuses(self, values) -> dict[str, Status]:
@@ -97,10 +100,7 @@ def assert_names_its_fact_and_value(condition) -> None:
 
 def ruleset_of(*requirements: n.Expr, applicability: n.Expr | None = None) -> n.Ruleset:
     """One rule per requirement, ids K-0, K-1, …"""
-    rules = tuple(
-        n.Rule(f"K-{i}", "", requires=(r,), applicability=applicability)
-        for i, r in enumerate(requirements)
-    )
+    rules = tuple(n.Rule(f"K-{i}", "", requires=(r,), applicability=applicability) for i, r in enumerate(requirements))
     return n.Ruleset("props", "", rules=rules)
 
 
@@ -174,7 +174,9 @@ def test_engine_verdicts_agree_with_the_interpreter_on_merged_policies(rulesets,
     views = [{**{f: v for f, v in values.items() if not f.startswith("policy.")}, **p.table} for p in facts.profiles]
     fast = {o.rule: o.status for o in engine.evaluate(facts).outcomes}
     explained = {o.rule: o.status for o in engine.evaluate(facts, explain_all=True).outcomes}
-    codes = dict(zip([r.id for one in loaded for r in one.rules], [c for row in engine.verdicts(facts.table) for c in row]))
+    codes = dict(
+        zip([r.id for one in loaded for r in one.rules], [c for row in engine.verdicts(facts.table) for c in row])
+    )
     for one in loaded:
         for rule in one.rules:
             if len(views) > 1 and set(n.facts_read(rule.applicability, *rule.requires)) & S.PER_POLICY:
@@ -334,8 +336,6 @@ def test_kleene_laws(a, b, c, facts):
         interpreted = loaded.interpreted_statuses(values)
         for i, rule in enumerate(loaded.rules[: len(labels)]):
             assert loaded.interpreter.decide(rule.requires[0], values, {})[0] == TRUTH[interpreted[f"K-{i}"]]
-
-
 
 
 @pytest.mark.parametrize(
@@ -589,8 +589,10 @@ def test_fixed_compiled_rules_share_no_atoms_across_vocabularies():
     # compiled one after the other, the second once took the first's atoms, and its `not`
     # became `policy.x == false`, so -2 made the rule not apply.
     text = 'ruleset r ""\nrule R-1 ""\n  when not (policy.x == {c})\n  require policy.x == {c}\n'
-    typed = {kind: build_vocabulary({"facts": [{"name": "policy.x", "type": kind, "label": "X"}]})
-             for kind in ("bool", "integer")}
+    typed = {
+        kind: build_vocabulary({"facts": [{"name": "policy.x", "type": kind, "label": "X"}]})
+        for kind in ("bool", "integer")
+    }
     compile_ruleset(check_ruleset(parse_ruleset(text.format(c="true")), typed["bool"]))
     verdicts = compile_ruleset(check_ruleset(parse_ruleset(text.format(c="1")), typed["integer"]))
     assert verdicts({"policy.x": -2}) == (1,)  # -2 is not 1: the rule applies, and fails

@@ -45,9 +45,14 @@ def test_intunemanagement_export_of_an_endpoint_security_bitlocker_profile():
     # #microsoft.graph.assign, ...), more on every setting: none is a notice.
     policy = one(load_policies(REAL / "oib-settings-catalog-bitlocker.json", VOCABULARY))
     assert (policy.kind, policy.api_version, policy.policy_type) == (
-        "settings-catalog", "beta", "EndpointSecurityDiskEncryption")
-    assert policy.name == "policy 'Win - OIB - ES - Encryption - D - BitLocker (OS Disk) - v3.7' " \
-                          "(16c73d84-c3bd-4145-b0b5-a57bd3273ca1)"
+        "settings-catalog",
+        "beta",
+        "EndpointSecurityDiskEncryption",
+    )
+    assert (
+        policy.name == "policy 'Win - OIB - ES - Encryption - D - BitLocker (OS Disk) - v3.7' "
+        "(16c73d84-c3bd-4145-b0b5-a57bd3273ca1)"
+    )
     assert dict(policy.facts.values) == {
         "policy.policy_type": "EndpointSecurityDiskEncryption",
         "policy.os_encryption_type": "FullDisk",
@@ -82,7 +87,10 @@ def test_intunecd_backup_of_an_endpoint_security_bitlocker_profile():
     # IntuneCD drops ids and @odata.type at the top, so the kind is told by the shape.
     policy = one(load_policies(REAL / "intunecd-settings-catalog-bitlocker.json", VOCABULARY))
     assert (policy.kind, policy.api_version, policy.policy_type) == (
-        "settings-catalog", None, "EndpointSecurityDiskEncryption")
+        "settings-catalog",
+        None,
+        "EndpointSecurityDiskEncryption",
+    )
     assert policy.name == "policy 'POC_WIN_D_CO_SBL_MSZT_BitLocker'"
     assert dict(policy.facts.values) == {
         "policy.policy_type": "EndpointSecurityDiskEncryption",
@@ -104,7 +112,10 @@ def test_secured_workstation_export_of_an_endpoint_protection_profile():
     # A PowerShell export: nested drive policies carry no @odata.type, null applicability rules.
     policy = one(load_policies(REAL / "securedworkstation-endpoint-protection.json", VOCABULARY))
     assert (policy.kind, policy.api_version, policy.policy_type) == (
-        "graph-endpoint-protection", None, "EndpointProtectionTemplate")
+        "graph-endpoint-protection",
+        None,
+        "EndpointProtectionTemplate",
+    )
     assert dict(policy.facts.values) == {
         "policy.allow_standard_user_encryption": "Allow",
         "policy.warning_for_other_disk_encryption": "Block",
@@ -153,7 +164,10 @@ def test_graph_documentation_example_of_one_endpoint_protection_profile_in_value
     # Graph's reference shows GET responses as {"value": {...}}: one policy, paths under $.value.
     policy = one(load_policies(REAL / "graph-docs-endpoint-protection-get.json", VOCABULARY))
     assert (policy.kind, policy.policy_type, policy.policy_id) == (
-        "graph-endpoint-protection", "EndpointProtectionTemplate", "09709403-9403-0970-0394-700903947009")
+        "graph-endpoint-protection",
+        "EndpointProtectionTemplate",
+        "09709403-9403-0970-0394-700903947009",
+    )
     got = dict(policy.facts.values)
     assert got == {
         "policy.allow_standard_user_encryption": "Allow",
@@ -194,7 +208,10 @@ def test_graph_documentation_example_of_one_endpoint_protection_profile_in_value
         "policy.policy_type": "EndpointProtectionTemplate",
     }
     assert policy.facts.origins["policy.os_encryption_method"][0].path == (
-        "value", "bitLockerSystemDrivePolicy", "encryptionMethod")
+        "value",
+        "bitLockerSystemDrivePolicy",
+        "encryptionMethod",
+    )
     assert annotation_paths(policy.notices) == []
     assert [(n.code, n.path) for n in policy.notices] == [
         ("N401", "$.value.applicationGuardEnabled"),
@@ -217,8 +234,16 @@ def test_a_real_v1_managed_device_record():
         "device.azure_ad_device_id": "a8dc01bc-1c11-337b-8d63-82f03f5cb111",
         "device.encrypted": False,
     }
-    read = {"@odata.context", "id", "deviceName", "osVersion", "deviceEnrollmentType", "azureADDeviceId",
-            "isEncrypted", "deviceHealthAttestationState"}
+    read = {
+        "@odata.context",
+        "id",
+        "deviceName",
+        "osVersion",
+        "deviceEnrollmentType",
+        "azureADDeviceId",
+        "isEncrypted",
+        "deviceHealthAttestationState",
+    }
     data = raw("rapid7-managed-device-v1.json")
     assert {n.path for n in device.notices} == {f"$.{key}" for key in data if key not in read}
     assert all(n.code == "N401" for n in device.notices)
@@ -266,9 +291,15 @@ def test_graph_documentation_example_of_one_encryption_report_row_with_real_valu
 def test_graph_documentation_example_of_one_devices_recovery_keys():
     device = one(load_devices(REAL / "graph-docs-recovery-keys-by-device.json", VOCABULARY))
     assert (device.kind, device.azure_ad_device_id) == ("recovery-key", "1ab40ab2-32a8-4b00-b6b5-ba724e407de9")
-    assert dict(device.facts.values) == {"device.recovery_keys": (
-        {"key_id": "b465e4e8-e4e8-b465-e8e4-65b4e8e465b4", "volume_type": "OperatingSystem",
-         "created": "2020-06-15T13:45:30.0000000Z"},)}
+    assert dict(device.facts.values) == {
+        "device.recovery_keys": (
+            {
+                "key_id": "b465e4e8-e4e8-b465-e8e4-65b4e8e465b4",
+                "volume_type": "OperatingSystem",
+                "created": "2020-06-15T13:45:30.0000000Z",
+            },
+        )
+    }
     assert device.notices == ()
 
 
@@ -280,8 +311,11 @@ def test_graph_documentation_example_of_a_tenants_recovery_keys_is_refused_as_on
 
 @pytest.mark.parametrize("name", sorted(p.name for p in REAL.glob("*.json")))
 def test_no_real_export_gets_a_notice_about_an_annotation(name):
-    loader = load_policies if "managed-device" not in name and "recovery" not in name \
-        and "encryption-state" not in name else load_devices
+    loader = (
+        load_policies
+        if "managed-device" not in name and "recovery" not in name and "encryption-state" not in name
+        else load_devices
+    )
     try:
         results = loader(REAL / name, VOCABULARY)
     except InputError as exc:

@@ -89,19 +89,25 @@ def evaluate(policies=(), devices=(), rules=("silent_enablement",), explain_all=
 # The JSON-path locator
 
 
-@pytest.mark.parametrize(("path", "segments", "rest"), [
-    ("$", (), ""),
-    ("$.bitLockerSystemDrivePolicy.startupAuthenticationTpmPinUsage",
-     ("bitLockerSystemDrivePolicy", "startupAuthenticationTpmPinUsage"), ""),
-    ("$.settings.tpm_startup_pin", ("settings", "tpm_startup_pin"), ""),
-    ('$["settings"]["x"]', ("settings", "x"), ""),
-    ("$['settings']['x y']", ("settings", "x y"), ""),
-    ('$[0].settings[3].settingInstance', (0, "settings", 3, "settingInstance"), ""),
-    ('$["@odata.type"]', ("@odata.type",), ""),
-    ('$["a\\"b\\u00e9"]', ('a"bé',), ""),
-    ("$.omaSettings[5].value <data id=X>", ("omaSettings", 5, "value"), " <data id=X>"),
-    ("$.a; policy 'B' $.b", ("a",), "; policy 'B' $.b"),
-])
+@pytest.mark.parametrize(
+    ("path", "segments", "rest"),
+    [
+        ("$", (), ""),
+        (
+            "$.bitLockerSystemDrivePolicy.startupAuthenticationTpmPinUsage",
+            ("bitLockerSystemDrivePolicy", "startupAuthenticationTpmPinUsage"),
+            "",
+        ),
+        ("$.settings.tpm_startup_pin", ("settings", "tpm_startup_pin"), ""),
+        ('$["settings"]["x"]', ("settings", "x"), ""),
+        ("$['settings']['x y']", ("settings", "x y"), ""),
+        ("$[0].settings[3].settingInstance", (0, "settings", 3, "settingInstance"), ""),
+        ('$["@odata.type"]', ("@odata.type",), ""),
+        ('$["a\\"b\\u00e9"]', ('a"bé',), ""),
+        ("$.omaSettings[5].value <data id=X>", ("omaSettings", 5, "value"), " <data id=X>"),
+        ("$.a; policy 'B' $.b", ("a",), "; policy 'B' $.b"),
+    ],
+)
 def test_parse_json_path(path, segments, rest):
     found, end = parse_json_path(path)
     assert found == segments
@@ -128,19 +134,22 @@ TRICKY = """{
 }"""
 
 
-@pytest.mark.parametrize(("path", "line_has", "value"), [
-    ("$.a", '"a":', 'text with } and ] and " and \\'),
-    ("$.b.c[1].d", '"d": "x"', "x"),
-    ("$.b.c[2][1]", "[2, 3]", 3),
-    ("$.b.e", '"e": null', None),
-    ('$["b c"]', '"b\\u0020c"', True),
-    ("$.list[1].name", '"name": "second"', "second"),
-    ("$.list[1]", '{"name": "second"', {"name": "second", "value": '<enabled/><data id="Pin" value="1"/>'}),
-    ("$.dup", '"dup": 2', 2),
-    ('$.unicode["\U0001F600"]', '"\\ud83d\\ude00"', "smile"),
-    ("$.unicode.é", '"é"', "accent"),
-    ("$", "{", json.loads(TRICKY)),
-])
+@pytest.mark.parametrize(
+    ("path", "line_has", "value"),
+    [
+        ("$.a", '"a":', 'text with } and ] and " and \\'),
+        ("$.b.c[1].d", '"d": "x"', "x"),
+        ("$.b.c[2][1]", "[2, 3]", 3),
+        ("$.b.e", '"e": null', None),
+        ('$["b c"]', '"b\\u0020c"', True),
+        ("$.list[1].name", '"name": "second"', "second"),
+        ("$.list[1]", '{"name": "second"', {"name": "second", "value": '<enabled/><data id="Pin" value="1"/>'}),
+        ("$.dup", '"dup": 2', 2),
+        ('$.unicode["\U0001f600"]', '"\\ud83d\\ude00"', "smile"),
+        ("$.unicode.é", '"é"', "accent"),
+        ("$", "{", json.loads(TRICKY)),
+    ],
+)
 def test_locate_in_tricky_json(path, line_has, value):
     region = locate_json_path(TRICKY, path)
     assert region is not None
@@ -181,7 +190,10 @@ def test_locate_deepest_existing_prefix():
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=20,
@@ -216,12 +228,16 @@ def test_locator_finds_every_value(value, indent, ascii_only, data):
 
 
 def test_value_origins_are_written_as_reports_show_them():
-    origins = (ValueOrigin("policy 'A; $odd' (1)", ("x", "y")),
-               ValueOrigin("policy 'B' (2)", ("omaSettings", 4, "value"), "<data id=Pin>"),
-               ValueOrigin(note="role R in actor.intune_roles (vocabulary grant)"),
-               ValueOrigin("device 'X'", ()))
-    assert origins_text(origins) == ("policy 'A; $odd' (1) $.x.y; policy 'B' (2) $.omaSettings[4].value <data id=Pin>; "
-                                     "role R in actor.intune_roles (vocabulary grant); device 'X' $")
+    origins = (
+        ValueOrigin("policy 'A; $odd' (1)", ("x", "y")),
+        ValueOrigin("policy 'B' (2)", ("omaSettings", 4, "value"), "<data id=Pin>"),
+        ValueOrigin(note="role R in actor.intune_roles (vocabulary grant)"),
+        ValueOrigin("device 'X'", ()),
+    )
+    assert origins_text(origins) == (
+        "policy 'A; $odd' (1) $.x.y; policy 'B' (2) $.omaSettings[4].value <data id=Pin>; "
+        "role R in actor.intune_roles (vocabulary grant); device 'X' $"
+    )
     assert origins[1].place() == "$.omaSettings[4].value <data id=Pin>"
 
 
@@ -229,7 +245,9 @@ def test_value_origins_are_written_as_reports_show_them():
 def test_a_written_json_path_reads_back_as_its_segments(segments):
     for ascii_only in (True, False):
         assert parse_json_path(json_path_text(segments, ascii_only=ascii_only)) == (
-            tuple(segments), len(json_path_text(segments, ascii_only=ascii_only)))
+            tuple(segments),
+            len(json_path_text(segments, ascii_only=ascii_only)),
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,14 +316,22 @@ def test_sarif_failure_in_the_graph_export_is_an_error_on_its_line(capsys):
     assert physical["artifactLocation"]["uri"] == BETA_PIN
     line = (ROOT / BETA_PIN).read_text().splitlines()[physical["region"]["startLine"] - 1]
     assert '"startupAuthenticationTpmPinUsage": "required"' in line
-    assert result["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
-        "rulesets/silent_enablement.rules"
+    assert (
+        result["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        == "rulesets/silent_enablement.rules"
+    )
 
 
-@pytest.mark.parametrize("policy", [
-    BETA, BETA_PIN, "examples/graph/settings-catalog-bitlocker.json", "examples/graph/custom-oma-uri.json",
-    POLICY,
-])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        BETA,
+        BETA_PIN,
+        "examples/graph/settings-catalog-bitlocker.json",
+        "examples/graph/custom-oma-uri.json",
+        POLICY,
+    ],
+)
 def test_every_cited_source_resolves_to_its_line(policy):
     """Explain every rule on an export: each value's path points at a line naming it."""
     report = evaluate([policy], [MANAGED], rules=None, explain_all=True)
@@ -327,14 +353,38 @@ def test_every_cited_source_resolves_to_its_line(policy):
 
 def test_sarif_levels_follow_severity_and_unknown_is_a_note(tmp_path):
     outcomes = tuple(
-        RuleOutcome("custom", f"C-0{i}", f"Rule {i}", severity, ("S1",), status,
-                    (Condition("policy.tpm_startup_pin", "Compatible TPM startup PIN", None if status is Status.UNKNOWN
-                               else "Require", "not Require", status, "policy.tpm_startup_pin != Required",
-                               origins=(ValueOrigin("policy 'P' (1)", ("settings", "tpm_startup_pin")),)),),
-                    remediation="Change it.", events=(851,), location="custom.rules:3:1")
-        for i, (severity, status) in enumerate([("error", Status.FAIL), ("warning", Status.FAIL),
-                                                 ("info", Status.FAIL), ("error", Status.UNKNOWN),
-                                                 ("error", Status.PASS)]))
+        RuleOutcome(
+            "custom",
+            f"C-0{i}",
+            f"Rule {i}",
+            severity,
+            ("S1",),
+            status,
+            (
+                Condition(
+                    "policy.tpm_startup_pin",
+                    "Compatible TPM startup PIN",
+                    None if status is Status.UNKNOWN else "Require",
+                    "not Require",
+                    status,
+                    "policy.tpm_startup_pin != Required",
+                    origins=(ValueOrigin("policy 'P' (1)", ("settings", "tpm_startup_pin")),),
+                ),
+            ),
+            remediation="Change it.",
+            events=(851,),
+            location="custom.rules:3:1",
+        )
+        for i, (severity, status) in enumerate(
+            [
+                ("error", Status.FAIL),
+                ("warning", Status.FAIL),
+                ("info", Status.FAIL),
+                ("error", Status.UNKNOWN),
+                ("error", Status.PASS),
+            ]
+        )
+    )
     policy = tmp_path / "p.json"
     policy.write_text('{\n  "settings": {\n    "tpm_startup_pin": "Required"\n  }\n}\n')
     report = Report("policy 'P' (1)", outcomes, inputs=(InputRecord("policy 'P' (1)", str(policy), "policy-json"),))
@@ -342,9 +392,16 @@ def test_sarif_levels_follow_severity_and_unknown_is_a_note(tmp_path):
     assert_valid_sarif(log)
     results = log["runs"][0]["results"]
     assert [(r["ruleId"], r["level"]) for r in results] == [
-        ("C-00", "error"), ("C-01", "warning"), ("C-02", "note"), ("C-03", "note")]
+        ("C-00", "error"),
+        ("C-01", "warning"),
+        ("C-02", "note"),
+        ("C-03", "note"),
+    ]
     assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] == 3 for r in results)
-    assert log["runs"][0]["tool"]["driver"]["rules"][0]["help"]["text"] == "Change it. BitLocker event ids: 851. Encodes S1."
+    assert (
+        log["runs"][0]["tool"]["driver"]["rules"][0]["help"]["text"]
+        == "Change it. BitLocker event ids: 851. Encodes S1."
+    )
 
 
 def test_sarif_without_input_files_has_no_results_and_is_valid():
@@ -357,8 +414,9 @@ def test_sarif_without_input_files_has_no_results_and_is_valid():
 
 def test_fleet_sarif_counts_devices_per_policy_finding(capsys, tmp_path):
     fleet = tmp_path / "fleet.jsonl"
-    fleet.write_text("\n".join(json.dumps({"deviceName": f"D{i}", "facts": {"os_version": "22H2"}})
-                               for i in range(3)) + "\n")
+    fleet.write_text(
+        "\n".join(json.dumps({"deviceName": f"D{i}", "facts": {"os_version": "22H2"}}) for i in range(3)) + "\n"
+    )
     code_, out, _ = run(capsys, "check", *SE, "--policy", PIN_POLICY, "--fleet", str(fleet), "--format", "sarif")
     assert code_ == 1
     log = json.loads(out)
@@ -374,9 +432,12 @@ def test_fleet_sarif_keeps_one_entry_per_policy_finding_however_many_devices():
     policy = load_policies(PIN_POLICY, engine.vocabulary)[0]
     sarif = FleetSarif([InputRecord(policy.name, PIN_POLICY, policy.kind)])
     for i in range(200):
-        device = facts_from_mapping({"os_version": "1803", "firmware_mode": "LegacyBIOS",
-                                     "user_role": "StandardUser"}, engine.vocabulary,
-                                    origin="", name=f"device 'D{i}'")
+        device = facts_from_mapping(
+            {"os_version": "1803", "firmware_mode": "LegacyBIOS", "user_role": "StandardUser"},
+            engine.vocabulary,
+            origin="",
+            name=f"device 'D{i}'",
+        )
         sarif.add(engine.evaluate(merge_facts([policy.facts, device], name=device.name)))
     assert len(sarif._found) == 3  # SE-06, SE-07 and SE-09 fail on the policy's settings
     log = sarif.log()
@@ -415,19 +476,29 @@ def test_junit_device_report_structure():
 
 
 def test_junit_fleet_has_a_suite_per_ruleset_and_device():
-    reports = [evaluate([POLICY], [LEGACY], rules=("silent_enablement", "platform_support")),
-               evaluate([POLICY], [READY], rules=("silent_enablement", "platform_support"))]
+    reports = [
+        evaluate([POLICY], [LEGACY], rules=("silent_enablement", "platform_support")),
+        evaluate([POLICY], [READY], rules=("silent_enablement", "platform_support")),
+    ]
     root = ET.fromstring(render_junit(iter(reports)))
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == [
-        f"{ruleset} ({report.subject})" for report in reports for ruleset in ("silent_enablement", "platform_support")]
+        f"{ruleset} ({report.subject})" for report in reports for ruleset in ("silent_enablement", "platform_support")
+    ]
     assert sum(len(s.findall("testcase")) for s in suites) == sum(len(r.outcomes) for r in reports)
     assert {s.get("hostname") for s in suites} == {r.subject for r in reports}
 
 
 def test_junit_drops_characters_xml_cannot_hold():
-    outcome = RuleOutcome("rs", "R-1", "Title \x01 with control", "error", (), Status.FAIL,
-                          (Condition("device.x", "X", "bad \x0b value", "good", Status.FAIL),))
+    outcome = RuleOutcome(
+        "rs",
+        "R-1",
+        "Title \x01 with control",
+        "error",
+        (),
+        Status.FAIL,
+        (Condition("device.x", "X", "bad \x0b value", "good", Status.FAIL),),
+    )
     root = ET.fromstring(render_junit(Report("device 'A\x02'", (outcome,))))
     case = root.find("testsuite/testcase")
     assert case.get("name") == "R-1 Title  with control"
@@ -438,25 +509,34 @@ def test_junit_drops_characters_xml_cannot_hold():
 # Markdown
 
 
-@pytest.mark.parametrize(("raw", "escaped"), [
-    ("a|b", "a\\|b"),
-    ("<data id=X>", "\\<data id=X\\>"),
-    ("*not* _this_ [link](x) `code` ~~s~~ & co", "\\*not\\* \\_this\\_ \\[link\\](x) \\`code\\` \\~\\~s\\~\\~ \\& co"),
-    ("tpm_startup_pin", "tpm_startup_pin"),
-    ("# not a heading", "\\# not a heading"),
-    ("two\nlines", "two lines"),
-])
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("a|b", "a\\|b"),
+        ("<data id=X>", "\\<data id=X\\>"),
+        (
+            "*not* _this_ [link](x) `code` ~~s~~ & co",
+            "\\*not\\* \\_this\\_ \\[link\\](x) \\`code\\` \\~\\~s\\~\\~ \\& co",
+        ),
+        ("tpm_startup_pin", "tpm_startup_pin"),
+        ("# not a heading", "\\# not a heading"),
+        ("two\nlines", "two lines"),
+    ],
+)
 def test_markdown_text_escaping(raw, escaped):
     assert text(raw) == escaped
 
 
-@pytest.mark.parametrize(("raw", "table", "expected"), [
-    ("a == b", True, "`a == b`"),
-    ("a | b", True, "`a \\| b`"),
-    ("a | b", False, "`a | b`"),
-    ("x`y", True, "``x`y``"),
-    ("`x`", True, "`` `x` ``"),
-])
+@pytest.mark.parametrize(
+    ("raw", "table", "expected"),
+    [
+        ("a == b", True, "`a == b`"),
+        ("a | b", True, "`a \\| b`"),
+        ("a | b", False, "`a | b`"),
+        ("x`y", True, "``x`y``"),
+        ("`x`", True, "`` `x` ``"),
+    ],
+)
 def test_markdown_code_spans(raw, table, expected):
     assert code(raw, table=table) == expected
 
@@ -475,15 +555,18 @@ def _table_lines(markdown: str) -> list[list[str]]:
 
 def test_markdown_tables_keep_their_columns_whatever_the_text(tmp_path):
     rules = tmp_path / "pipes.rules"
-    rules.write_text('ruleset pipes "Pipes | and <tags>"\n\nrule P-01 "A | title with `ticks`"\n  severity error\n'
-                     '  sources S14\n  require device.azure_ad_device_id == "a|b"\n'
-                     '  remediation "Set | it to `a|b`."\n')
+    rules.write_text(
+        'ruleset pipes "Pipes | and <tags>"\n\nrule P-01 "A | title with `ticks`"\n  severity error\n'
+        '  sources S14\n  require device.azure_ad_device_id == "a|b"\n'
+        '  remediation "Set | it to `a|b`."\n'
+    )
     device = tmp_path / "device.json"
     device.write_text(json.dumps({"deviceName": "PIPE|DEVICE", "facts": {"azure_ad_device_id": "x|y<z>"}}))
     engine = Engine.load([str(rules)])
     dev = load_devices(str(device), engine.vocabulary)[0]
-    report = attrs.evolve(engine.evaluate(dev.facts, subject=dev.name),
-                          inputs=(InputRecord(dev.name, str(device), dev.kind),))
+    report = attrs.evolve(
+        engine.evaluate(dev.facts, subject=dev.name), inputs=(InputRecord(dev.name, str(device), dev.kind),)
+    )
     page = render_markdown(report)
     for table in _table_lines(page):
         widths = {len(re.findall(r"(?<!\\)\|", line)) for line in table}
@@ -501,7 +584,10 @@ def test_markdown_device_report_names_settings_values_sources_and_fixes():
     assert "**Fix:** Switch the firmware to UEFI mode" in page
     assert "**BitLocker event ids:** 851" in page
     assert "is in conflict between policies" in page  # a setting in conflict is a cause, with each policy's value
-    assert "| policy 'WIN - EP - BitLocker with startup PIN' (0d9f5e44-2c61-4f1e-a9a7-61b7f3c0e2d5) | Require startup PIN with TPM |" in page
+    assert (
+        "| policy 'WIN - EP - BitLocker with startup PIN' (0d9f5e44-2c61-4f1e-a9a7-61b7f3c0e2d5) | Require startup PIN with TPM |"
+        in page
+    )
     assert "## Inputs read" in page and "`examples/policy-startup-pin.json`" in page
 
 
@@ -511,8 +597,20 @@ def test_markdown_device_report_names_settings_values_sources_and_fixes():
 
 def assert_self_contained(page: str) -> None:
     lowered = page.lower()
-    for forbidden in ("<script", "<link", "<img", "<iframe", "<object", "src=", "url(", "@import",
-                      "http://", "https://", "//fonts", "href="):
+    for forbidden in (
+        "<script",
+        "<link",
+        "<img",
+        "<iframe",
+        "<object",
+        "src=",
+        "url(",
+        "@import",
+        "http://",
+        "https://",
+        "//fonts",
+        "href=",
+    ):
         assert forbidden not in lowered, forbidden
     assert lowered.startswith("<!doctype html>")
     assert "<svg" in lowered
@@ -521,10 +619,24 @@ def assert_self_contained(page: str) -> None:
 def fleet_summary_and_records(rows: int = 120):
     engine = Engine.load(["silent_enablement"])
     from bitlocker_rules.fleet import FleetRow, evaluate_fleet
-    data = [FleetRow(i + 1, {"deviceName": f"D-{i:03d}", "facts": {
-        "os_version": "1803" if i % 3 else "22H2", "join_type": "AzureADRegistered" if i % 5 else "AzureADJoined",
-        "firmware_mode": "LegacyBIOS" if i % 7 == 0 else "UEFI", "user_role": "StandardUser",
-        "tpm_present": True, "tpm_version": 2.0}}) for i in range(rows)]
+
+    data = [
+        FleetRow(
+            i + 1,
+            {
+                "deviceName": f"D-{i:03d}",
+                "facts": {
+                    "os_version": "1803" if i % 3 else "22H2",
+                    "join_type": "AzureADRegistered" if i % 5 else "AzureADJoined",
+                    "firmware_mode": "LegacyBIOS" if i % 7 == 0 else "UEFI",
+                    "user_role": "StandardUser",
+                    "tpm_present": True,
+                    "tpm_version": 2.0,
+                },
+            },
+        )
+        for i in range(rows)
+    ]
     records = []
     policy = load_policies(POLICY, engine.vocabulary)[0].facts
     summary = evaluate_fleet(data, engine, policy, write=records.append)
@@ -563,9 +675,24 @@ def test_html_device_report_is_self_contained():
 
 
 def test_html_escapes_text_from_the_inputs():
-    outcome = RuleOutcome("rs", "R-1", "<b>bold</b> & co", "error", (), Status.FAIL,
-                          (Condition("device.x", "X<script>", "\"'<>", "good", Status.FAIL,
-                                     origins=(ValueOrigin("device '<i>'", ("facts", "x")),)),))
+    outcome = RuleOutcome(
+        "rs",
+        "R-1",
+        "<b>bold</b> & co",
+        "error",
+        (),
+        Status.FAIL,
+        (
+            Condition(
+                "device.x",
+                "X<script>",
+                "\"'<>",
+                "good",
+                Status.FAIL,
+                origins=(ValueOrigin("device '<i>'", ("facts", "x")),),
+            ),
+        ),
+    )
     page = render_html(Report("device '<img src=x>'", (outcome,)))
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt; &amp; co" in page
     assert "<script>" not in page and "<img" not in page and "<i>" not in page
@@ -577,7 +704,10 @@ def test_worst_devices_keeps_the_worst_in_bounded_memory():
         keep.add({"row": row, "device": f"D{row}", "summary": {"fail": row % 10, "unknown": row % 4}, "results": []})
         assert len(keep._heap) <= 3
     assert [(d["summary"]["fail"], d["summary"]["unknown"], d["row"]) for d in keep.devices()] == [
-        (9, 3, 19), (9, 3, 39), (9, 3, 59)]
+        (9, 3, 19),
+        (9, 3, 39),
+        (9, 3, 59),
+    ]
     assert worst_devices([{"row": 1, "summary": {"fail": 0, "unknown": 5}}]) == []
 
 
@@ -602,8 +732,9 @@ def assert_masked(output: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("secret", [SECRET, SECRET.replace("-", ""), SECRET.replace("-", " ")],
-                         ids=["dashes", "digits", "spaces"])
+@pytest.mark.parametrize(
+    "secret", [SECRET, SECRET.replace("-", ""), SECRET.replace("-", " ")], ids=["dashes", "digits", "spaces"]
+)
 def test_every_device_format_masks_a_recovery_password(capsys, tmp_path, fmt, secret):
     rules = tmp_path / "secret.rules"
     rules.write_text(SECRET_RULES.replace('"The device has a known Azure AD id"', f'"Not {secret}"'))
@@ -620,11 +751,16 @@ def test_every_fleet_format_masks_a_recovery_password(capsys, tmp_path, fmt):
     rules = tmp_path / "secret.rules"
     rules.write_text(SECRET_RULES)
     fleet = tmp_path / "fleet.jsonl"
-    fleet.write_text(json.dumps({"deviceName": f"PC {SECRET}", "facts": {"azure_ad_device_id": SECRET}}) + "\n"
-                     + json.dumps({"deviceName": "BAD", "facts": {"tpm_version": SECRET}}) + "\n")
+    fleet.write_text(
+        json.dumps({"deviceName": f"PC {SECRET}", "facts": {"azure_ad_device_id": SECRET}})
+        + "\n"
+        + json.dumps({"deviceName": "BAD", "facts": {"tpm_version": SECRET}})
+        + "\n"
+    )
     output = tmp_path / "out"
-    code_, out, err = run(capsys, "check", "--rules", str(rules), "--fleet", str(fleet), "--format", fmt,
-                          "--output", str(output))
+    code_, out, err = run(
+        capsys, "check", "--rules", str(rules), "--fleet", str(fleet), "--format", fmt, "--output", str(output)
+    )
     assert code_ == 2  # the bad row
     written = output.read_text(encoding="utf-8")
     assert_masked(out + err + written)
@@ -650,8 +786,23 @@ def test_redact_leaves_a_long_line_without_passwords_alone():
 # ---------------------------------------------------------------------------------------------
 # JSON schemas (docs/schema/*.json) against real outputs, with a small validator
 
-SUPPORTED = {"$schema", "$id", "$ref", "$defs", "title", "description", "type", "properties", "required",
-             "additionalProperties", "items", "enum", "const", "minimum", "pattern"}
+SUPPORTED = {
+    "$schema",
+    "$id",
+    "$ref",
+    "$defs",
+    "title",
+    "description",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "const",
+    "minimum",
+    "pattern",
+}
 
 
 def validate(instance, schema: dict, root: dict | None = None, where: str = "$") -> list[str]:
@@ -669,11 +820,15 @@ def validate(instance, schema: dict, root: dict | None = None, where: str = "$")
     types = schema.get("type")
     if types is not None:
         allowed = [types] if isinstance(types, str) else types
-        checks = {"object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
-                  "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
-                  "null": lambda v: v is None,
-                  "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-                  "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}
+        checks = {
+            "object": lambda v: isinstance(v, dict),
+            "array": lambda v: isinstance(v, list),
+            "string": lambda v: isinstance(v, str),
+            "boolean": lambda v: isinstance(v, bool),
+            "null": lambda v: v is None,
+            "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        }
         if not any(checks[t](instance) for t in allowed):
             return [f"{where}: {instance!r} is not of type {types}"]
     if "const" in schema and instance != schema["const"]:
@@ -741,8 +896,14 @@ DEVICE_RUNS = [
 
 @pytest.mark.parametrize(("rules", "policies", "devices", "verbose"), DEVICE_RUNS)
 def test_device_json_matches_the_schema(capsys, rules, policies, devices, verbose):
-    argv = ["check", *rules, *(a for p in policies for a in ("--policy", p)),
-            *(a for d in devices for a in ("--device", d)), "--format", "json"] + (["--verbose"] if verbose else [])
+    argv = [
+        "check",
+        *rules,
+        *(a for p in policies for a in ("--policy", p)),
+        *(a for d in devices for a in ("--device", d)),
+        "--format",
+        "json",
+    ] + (["--verbose"] if verbose else [])
     code_, out, _ = run(capsys, *argv)
     assert code_ in (0, 1)
     document = json.loads(out)
@@ -751,8 +912,9 @@ def test_device_json_matches_the_schema(capsys, rules, policies, devices, verbos
 
 def test_fleet_json_and_device_lines_match_the_schema(capsys, tmp_path):
     lines = tmp_path / "results.jsonl"
-    code_, out, _ = run(capsys, "check", "--policy", POLICY, "--fleet", FLEET, "--format", "json",
-                        "--jsonl", str(lines))
+    code_, out, _ = run(
+        capsys, "check", "--policy", POLICY, "--fleet", FLEET, "--format", "json", "--jsonl", str(lines)
+    )
     assert code_ == 2
     schema = load_schema("fleet-1.json")
     document = json.loads(out)
@@ -768,16 +930,31 @@ def test_fleet_json_and_device_lines_match_the_schema(capsys, tmp_path):
 def test_device_lines_with_an_assignment_file_name_their_policies_and_match_the_schema(capsys, tmp_path):
     lines = tmp_path / "results.jsonl"
     examples = Path(__file__).resolve().parent.parent / "examples"
-    run(capsys, "check", "--rules", "silent_enablement", "--policy", str(examples / "policy-silent.json"),
-        "--policy", str(examples / "policy-startup-pin.json"), "--fleet", FLEET,
-        "--assignments", str(examples / "assignments.json"), "--jsonl", str(lines), "--quiet")
+    run(
+        capsys,
+        "check",
+        "--rules",
+        "silent_enablement",
+        "--policy",
+        str(examples / "policy-silent.json"),
+        "--policy",
+        str(examples / "policy-startup-pin.json"),
+        "--fleet",
+        FLEET,
+        "--assignments",
+        str(examples / "assignments.json"),
+        "--jsonl",
+        str(lines),
+        "--quiet",
+    )
     schema = load_schema("fleet-1.json")
     records = {r["device"]: r for r in map(json.loads, lines.read_text().splitlines())}
     for record in records.values():
         assert validate(record, {"$ref": "#/$defs/device"}, schema) == []
         assert list(record)[:3] == ["row", "device", "policies"]
     assert records["device 'CONTOSO-LT-6232'"]["policies"] == [
-        "policy 'WIN - EP - BitLocker with startup PIN' (0d9f5e44-2c61-4f1e-a9a7-61b7f3c0e2d5)"]
+        "policy 'WIN - EP - BitLocker with startup PIN' (0d9f5e44-2c61-4f1e-a9a7-61b7f3c0e2d5)"
+    ]
     assert records["device 'CONTOSO-LT-6920'"]["policies"] == []  # the kiosk group is excluded from every policy
     assert len(records["device 'CONTOSO-SF-6116'"]["policies"]) == 2
 
@@ -810,8 +987,9 @@ def test_schema_page_documents_every_field(name):
 def test_output_file_gets_the_same_report_in_every_format(capsys, tmp_path, fmt):
     code_, expected, _ = run(capsys, "check", *SE, "--policy", POLICY, "--device", LEGACY, "--format", fmt)
     target = tmp_path / f"report.{fmt}"
-    code_to_file, out, err = run(capsys, "check", *SE, "--policy", POLICY, "--device", LEGACY, "--format", fmt,
-                                 "--output", str(target))
+    code_to_file, out, err = run(
+        capsys, "check", *SE, "--policy", POLICY, "--device", LEGACY, "--format", fmt, "--output", str(target)
+    )
     assert code_ == code_to_file == 1
     assert out == err == ""
     assert target.read_text(encoding="utf-8") == expected
@@ -827,8 +1005,9 @@ def test_quiet_prints_nothing_in_any_format(capsys, fmt):
 def test_fleet_report_goes_to_output_and_matches_standard_output(capsys, tmp_path, fmt):
     code_, expected, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", fmt)
     target = tmp_path / "report"
-    code_to_file, out, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", fmt,
-                                 "--output", str(target), "--quiet")
+    code_to_file, out, err = run(
+        capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", fmt, "--output", str(target), "--quiet"
+    )
     assert code_ == code_to_file == 2
     assert out == err == ""
     assert target.read_text(encoding="utf-8") == expected
@@ -859,16 +1038,30 @@ def test_fleet_fail_on_still_sets_the_exit_code(capsys, tmp_path):
         code_, _, _ = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", str(fleet), "--format", fmt)
         assert code_ == 1
     rules = tmp_path / "warn.rules"
-    rules.write_text('ruleset warn "W"\n\nrule W-01 "UEFI"\n  severity warning\n  sources S5\n'
-                     '  require device.firmware_mode == UEFI\n')
-    code_, _, _ = run(capsys, "check", "--rules", str(rules), "--fleet", str(fleet), "--format", "html",
-                      "--fail-on", "error")
+    rules.write_text(
+        'ruleset warn "W"\n\nrule W-01 "UEFI"\n  severity warning\n  sources S5\n'
+        "  require device.firmware_mode == UEFI\n"
+    )
+    code_, _, _ = run(
+        capsys, "check", "--rules", str(rules), "--fleet", str(fleet), "--format", "html", "--fail-on", "error"
+    )
     assert code_ == 0
 
 
 def test_fleet_report_that_cannot_be_written_is_an_input_error(capsys, tmp_path):
-    code_, _, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--format", "junit",
-                        "--output", str(tmp_path / "missing" / "report.xml"))
+    code_, _, err = run(
+        capsys,
+        "check",
+        *SE,
+        "--policy",
+        POLICY,
+        "--fleet",
+        FLEET,
+        "--format",
+        "junit",
+        "--output",
+        str(tmp_path / "missing" / "report.xml"),
+    )
     assert code_ == 2
     assert "error[I006]: cannot write the report" in err
 
@@ -888,6 +1081,7 @@ CONFLICT_HEAD = "Policy conflicts (these settings are unknown on the devices tha
 
 def fleet_conflict(label: str, devices: int, *values: tuple[str, str]):
     from bitlocker_rules.fleet import FleetConflict
+
     fact = "policy." + "_".join(re.findall(r"[a-z]+", label.lower()))
     return FleetConflict(ConflictRecord(fact, label, tuple((src, shown, shown) for src, shown in values)), devices)
 
@@ -908,8 +1102,18 @@ def test_every_fleet_format_shows_the_conflicts_of_two_policies(capsys, tmp_path
     assert f"\n       40  Compatible TPM startup PIN: {sentence}\n" in table
     assert table.index("SE-11") < table.index(CONFLICT_HEAD) < table.index("Most common failure reasons")
 
-    _, out, _ = run(capsys, "check", *SE, *TWO_POLICIES, "--fleet", FLEET, "--format", "json",
-                    "--jsonl", str(tmp_path / "lines.jsonl"))
+    _, out, _ = run(
+        capsys,
+        "check",
+        *SE,
+        *TWO_POLICIES,
+        "--fleet",
+        FLEET,
+        "--format",
+        "json",
+        "--jsonl",
+        str(tmp_path / "lines.jsonl"),
+    )
     document = json.loads(out)
     assert validate(document, load_schema("fleet-1.json")) == []
     # The fields of a device report's conflict, plus devices; sorted by devices, then label.
@@ -918,10 +1122,13 @@ def test_every_fleet_format_shows_the_conflicts_of_two_policies(capsys, tmp_path
     _, markdown, _ = run(capsys, "check", *SE, *TWO_POLICIES, "--fleet", FLEET, "--format", "markdown")
     assert "\n## Policy conflicts\n" in markdown
     assert markdown.index("## Rules") < markdown.index("## Policy conflicts") < markdown.index("## Most common")
-    assert re.search(r"\| Compatible TPM startup PIN +\| `policy.tpm_startup_pin` +\| policy 'WIN - EP - "
-                     r"BitLocker silent' \(5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10\) +\| Do not allow startup PIN "
-                     r"with TPM +\| +40 \|\n\| +\| +\| policy 'WIN - EP - BitLocker with startup PIN' \([0-9a-f-]+\) "
-                     r"+\| Require startup PIN with TPM +\| +\|", markdown)
+    assert re.search(
+        r"\| Compatible TPM startup PIN +\| `policy.tpm_startup_pin` +\| policy 'WIN - EP - "
+        r"BitLocker silent' \(5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10\) +\| Do not allow startup PIN "
+        r"with TPM +\| +40 \|\n\| +\| +\| policy 'WIN - EP - BitLocker with startup PIN' \([0-9a-f-]+\) "
+        r"+\| Require startup PIN with TPM +\| +\|",
+        markdown,
+    )
 
     _, page, _ = run(capsys, "check", *SE, *TWO_POLICIES, "--fleet", FLEET, "--format", "html")
     assert_self_contained(page)
@@ -929,17 +1136,25 @@ def test_every_fleet_format_shows_the_conflicts_of_two_policies(capsys, tmp_path
     assert section.count("<tr>") == 1 + 3 * 2  # the header, then one row per policy and setting
     assert "<td>Require startup PIN with TPM</td>" in section
     assert section.count('<td class=num><span class="count">40</span></td>') == 3
-    assert page.index("<h2>Verdicts per rule</h2>") < page.index("<h2>Policy conflicts</h2>") \
+    assert (
+        page.index("<h2>Verdicts per rule</h2>")
+        < page.index("<h2>Policy conflicts</h2>")
         < page.index("<h2>Failure causes</h2>")
+    )
 
 
 def test_fleet_conflicts_are_sorted_by_devices_then_by_label():
-    summary = summary_with_conflicts(fleet_conflict("Beta", 3, ("policy 'A'", "On"), ("policy 'B'", "Off")),
-                                     fleet_conflict("Alpha", 3, ("policy 'A'", "On"), ("policy 'C'", "Off")),
-                                     fleet_conflict("Gamma", 9, ("policy 'B'", "1"), ("policy 'C'", "2")))
+    summary = summary_with_conflicts(
+        fleet_conflict("Beta", 3, ("policy 'A'", "On"), ("policy 'B'", "Off")),
+        fleet_conflict("Alpha", 3, ("policy 'A'", "On"), ("policy 'C'", "Off")),
+        fleet_conflict("Gamma", 9, ("policy 'B'", "1"), ("policy 'C'", "2")),
+    )
     table = render_fleet_table(summary)
     assert [line.split()[:2] for line in table.split(CONFLICT_HEAD + "\n")[1].split("\n\n")[0].splitlines()] == [
-        ["9", "Gamma:"], ["3", "Alpha:"], ["3", "Beta:"]]
+        ["9", "Gamma:"],
+        ["3", "Alpha:"],
+        ["3", "Beta:"],
+    ]
     assert "       9  Gamma: policy 'B' sets 1; policy 'C' sets 2" in table
     data = fleet_to_dict(summary)
     assert [(c["label"], c["devices"]) for c in data["conflicts"]] == [("Gamma", 9), ("Alpha", 3), ("Beta", 3)]
@@ -950,8 +1165,10 @@ def test_fleet_conflicts_are_sorted_by_devices_then_by_label():
 
 def test_fleet_conflicts_are_escaped_and_masked():
     summary = summary_with_conflicts(
-        fleet_conflict("<script>x</script> | *Pin*", 2, ("policy '<i>|A'", "<b>on</b>"),
-                       ("policy 'B'", f"key {SECRET}")))
+        fleet_conflict(
+            "<script>x</script> | *Pin*", 2, ("policy '<i>|A'", "<b>on</b>"), ("policy 'B'", f"key {SECRET}")
+        )
+    )
     page = render_fleet_html(summary)
     assert "<script>" not in page and "<i>" not in page and "<b>on" not in page
     assert "&lt;script&gt;x&lt;/script&gt; | *Pin*" in page and "&lt;b&gt;on&lt;/b&gt;" in page
@@ -966,22 +1183,27 @@ def test_fleet_conflicts_are_escaped_and_masked():
 
 def test_a_fleet_without_conflicts_renders_as_before():
     summary = summary_with_conflicts()
-    with_one = attrs.evolve(summary, conflicts=(fleet_conflict("Alpha", 12, ("policy 'A'", "On"),
-                                                                ("policy 'B'", "Off")),))
+    with_one = attrs.evolve(
+        summary, conflicts=(fleet_conflict("Alpha", 12, ("policy 'A'", "On"), ("policy 'B'", "Off")),)
+    )
     table, table_with = render_fleet_table(summary), render_fleet_table(with_one)
     assert CONFLICT_HEAD not in table
-    assert table_with.replace(f"\n\n{CONFLICT_HEAD}\n       12  Alpha: policy 'A' sets On; policy 'B' sets Off",
-                              "") == table
+    assert (
+        table_with.replace(f"\n\n{CONFLICT_HEAD}\n       12  Alpha: policy 'A' sets On; policy 'B' sets Off", "")
+        == table
+    )
     data = fleet_to_dict(summary)
     assert data["conflicts"] == [] and validate(data, load_schema("fleet-1.json")) == []
     assert "Policy conflicts" not in render_fleet_markdown(summary)
     assert "Policy conflicts" not in render_fleet_html(summary)
     markdown = render_fleet_markdown(with_one)
-    assert re.sub(r"\n\n## Policy conflicts\n.*?(?=\n\n## )", "", markdown, flags=re.S) \
-        == render_fleet_markdown(summary)
+    assert re.sub(r"\n\n## Policy conflicts\n.*?(?=\n\n## )", "", markdown, flags=re.S) == render_fleet_markdown(
+        summary
+    )
     page = render_fleet_html(with_one)
-    assert re.sub(r'\n<section class="card">\n<h2>Policy conflicts</h2>.*?</section>', "", page, flags=re.S) \
-        == render_fleet_html(summary)
+    assert re.sub(
+        r'\n<section class="card">\n<h2>Policy conflicts</h2>.*?</section>', "", page, flags=re.S
+    ) == render_fleet_html(summary)
 
 
 def test_fleet_conflicts_are_the_same_with_several_processes(capsys):
@@ -1001,12 +1223,17 @@ def test_fleet_sarif_and_junit_show_conflicts_through_the_conditions_as_for_a_de
     _, out, _ = run(capsys, "check", *SE, *TWO_POLICIES, "--fleet", FLEET, "--format", "junit")
     skipped = [s for s in ET.fromstring(out).iter("skipped") if s.get("type") == "unknown"]
     assert [s.get("message").split(":")[0] for s in skipped] == [  # one test case per rule, its devices counted
-        "unknown on 40 of 40 devices", "unknown on 24 of 40 devices", "unknown on 40 of 40 devices"]
+        "unknown on 40 of 40 devices",
+        "unknown on 24 of 40 devices",
+        "unknown on 40 of 40 devices",
+    ]
     assert all(" is in conflict (" in s.get("message") for s in skipped)
 
 
-@given(st.lists(st.sampled_from(["a", "bb", "c-d", " ", "\t", "\n", "é", "x" * 15, "."]), max_size=30).map("".join),
-       st.integers(min_value=1, max_value=40))
+@given(
+    st.lists(st.sampled_from(["a", "bb", "c-d", " ", "\t", "\n", "é", "x" * 15, "."]), max_size=30).map("".join),
+    st.integers(min_value=1, max_value=40),
+)
 def test_a_cells_height_is_textwraps_line_count(text, width):
     # The table chooses its column widths by these heights: they must be what textwrap (and so
     # tabulate) makes of the cell, computed once per cell instead of once per width tried.

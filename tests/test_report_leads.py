@@ -59,8 +59,9 @@ def evaluate(policies=(POLICY,), devices=(LEGACY,), rules=None, scenarios=None) 
     devs = [d for path in devices for d in load_devices(path, engine.vocabulary)]
     subject = devs[0].name if devs else " + ".join(p.name for p in pols)
     facts = merge_facts([*(p.facts for p in pols), *(d.facts for d in devs)], name=subject)
-    return attrs.evolve(engine.evaluate(facts), inputs=tuple(InputRecord(i.name, i.origin, i.kind)
-                                                             for i in [*pols, *devs]))
+    return attrs.evolve(
+        engine.evaluate(facts), inputs=tuple(InputRecord(i.name, i.origin, i.kind) for i in [*pols, *devs])
+    )
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:
@@ -75,9 +76,17 @@ def flat(text: str) -> str:
 
 def failing(rule: str, fact: str, actual: str, severity: str = "error", required: str = "x", **more) -> RuleOutcome:
     """A failing outcome blamed on ``fact`` having ``actual``."""
-    return RuleOutcome("rs", rule, f"Rule {rule}", severity, ("S1",), Status.FAIL,
-                       (Condition(fact, fact.split(".")[-1], actual, required, Status.FAIL),),
-                       remediation=more.get("remediation", f"Fix {fact}."), events=more.get("events", ()))
+    return RuleOutcome(
+        "rs",
+        rule,
+        f"Rule {rule}",
+        severity,
+        ("S1",),
+        Status.FAIL,
+        (Condition(fact, fact.split(".")[-1], actual, required, Status.FAIL),),
+        remediation=more.get("remediation", f"Fix {fact}."),
+        events=more.get("events", ()),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,11 +94,20 @@ def failing(rule: str, fact: str, actual: str, severity: str = "error", required
 
 
 def test_one_value_breaking_several_rules_is_one_cause():
-    outcomes = (failing("A-1", "device.os_version", "1803", required="1809 or later", events=(851,)),
-                failing("A-2", "device.firmware_mode", "Legacy", severity="warning"),
-                failing("A-3", "device.os_version", "1803", severity="warning", required="1909 or later",
-                        remediation="Fix device.os_version.", events=(852,)),
-                failing("A-4", "policy.tpm_startup_pin", "Required", severity="info"))
+    outcomes = (
+        failing("A-1", "device.os_version", "1803", required="1809 or later", events=(851,)),
+        failing("A-2", "device.firmware_mode", "Legacy", severity="warning"),
+        failing(
+            "A-3",
+            "device.os_version",
+            "1803",
+            severity="warning",
+            required="1909 or later",
+            remediation="Fix device.os_version.",
+            events=(852,),
+        ),
+        failing("A-4", "policy.tpm_startup_pin", "Required", severity="info"),
+    )
     causes = find_causes(outcomes)
     assert [c.fact for c in causes] == ["device.os_version", "device.firmware_mode", "policy.tpm_startup_pin"]
     os_version = causes[0]
@@ -102,23 +120,45 @@ def test_one_value_breaking_several_rules_is_one_cause():
 
 
 def test_causes_are_sorted_by_worst_severity_then_by_number_of_rules():
-    outcomes = (failing("B-1", "device.a", "1", severity="warning"), failing("B-2", "device.a", "1", severity="warning"),
-                failing("B-3", "device.b", "2"), failing("B-4", "device.c", "3"), failing("B-5", "device.c", "3"))
+    outcomes = (
+        failing("B-1", "device.a", "1", severity="warning"),
+        failing("B-2", "device.a", "1", severity="warning"),
+        failing("B-3", "device.b", "2"),
+        failing("B-4", "device.c", "3"),
+        failing("B-5", "device.c", "3"),
+    )
     assert [c.fact for c in find_causes(outcomes)] == ["device.c", "device.b", "device.a"]
 
 
 def test_a_failure_is_blamed_on_its_decisive_conditions_only():
-    outcome = RuleOutcome("rs", "C-1", "Rule", "error", (), Status.FAIL, (
-        Condition("device.a", "A", "1", "2", Status.FAIL, decisive=True),
-        Condition("device.b", "B", "1", "2", Status.FAIL, decisive=False)))
+    outcome = RuleOutcome(
+        "rs",
+        "C-1",
+        "Rule",
+        "error",
+        (),
+        Status.FAIL,
+        (
+            Condition("device.a", "A", "1", "2", Status.FAIL, decisive=True),
+            Condition("device.b", "B", "1", "2", Status.FAIL, decisive=False),
+        ),
+    )
     assert [c.fact for c in find_causes([outcome])] == ["device.a"]
 
 
 def test_a_setting_in_conflict_is_a_cause_of_its_own_kind():
-    conflict = ConflictRecord("policy.pin", "PIN", (("policy 'A'", "Blocked", "Do not allow"),
-                                                   ("policy 'B'", "Required", "Require")))
-    unknown = RuleOutcome("rs", "D-1", "Rule", "error", (), Status.UNKNOWN, (
-        Condition("policy.pin", "PIN", None, "anything but Require", Status.UNKNOWN, conflict="A sets …"),))
+    conflict = ConflictRecord(
+        "policy.pin", "PIN", (("policy 'A'", "Blocked", "Do not allow"), ("policy 'B'", "Required", "Require"))
+    )
+    unknown = RuleOutcome(
+        "rs",
+        "D-1",
+        "Rule",
+        "error",
+        (),
+        Status.UNKNOWN,
+        (Condition("policy.pin", "PIN", None, "anything but Require", Status.UNKNOWN, conflict="A sets …"),),
+    )
     (cause,) = find_causes([unknown], [conflict])
     assert cause.kind == "conflict" and cause.actual is None
     assert [(r.rule, r.status) for r in cause.rules] == [("D-1", Status.UNKNOWN)]
@@ -148,8 +188,15 @@ def test_the_table_opens_with_the_verdict_scenarios_and_causes(capsys):
     assert lines[0].startswith("BitLocker rules for device 'CONTOSO-DT-0107'")
     failed, causes = len(report.failed), len(report.causes())
     assert lines[2].startswith(f"FAIL — {failed} rules fail; {causes} causes.")
-    order = [out.index(h) for h in ("What this check is about:", "Causes, worst first:", "Not known (",
-                                    "Rules that fail or could not be decided:")]
+    order = [
+        out.index(h)
+        for h in (
+            "What this check is about:",
+            "Causes, worst first:",
+            "Not known (",
+            "Rules that fail or could not be decided:",
+        )
+    ]
     assert order == sorted(order)
     first = report.causes()[0]
     causes_text = flat(out.split("Causes, worst first:")[1].split("Not known (")[0])
@@ -204,8 +251,10 @@ def test_rules_whose_scenario_is_not_known_are_listed_under_it_not_among_the_unk
     scenario = next(s for s in report.scenarios if s.name == name)
     assert scenario.sentence() in about
     ids = ", ".join(o.rule for o in rules)
-    assert (f"{len(rules)} rules about it were not evaluated ({ids}); if the check is about it, declare it with "
-            f"--scenario {name}.") in about
+    assert (
+        f"{len(rules)} rules about it were not evaluated ({ids}); if the check is about it, declare it with "
+        f"--scenario {name}."
+    ) in about
     rest = out.split("Causes, worst first:")[1]
     for outcome in rules:
         assert not re.search(rf"\b{outcome.rule}\b", rest), outcome.rule  # neither an unknown nor a row
@@ -244,13 +293,30 @@ def test_cited_ids_are_shown_with_their_titles(capsys):
 
 def synthetic_report() -> Report:
     """An advice rule and a rule whose sources disagree, with their citations."""
-    advice = RuleOutcome("rs", "E-1", "Secure Boot protects PCR 7", "warning", (), Status.UNKNOWN,
-                         (Condition("device.pcr7", "PCR 7", None, "Yes", Status.UNKNOWN),), related=("F5",))
-    disputed = RuleOutcome("rs", "E-2", "Silent enablement uses a template", "error", ("P2",), Status.UNKNOWN,
-                           (Condition("policy.type", "Policy type", "Settings catalog", "Template", Status.FAIL),),
-                           caveat="the sources disagree: one page says so, another does not")
-    citations = (Citation("F5", "Secure Boot is off", "https://example.test/f5", "cause", "Known issues"),
-                 Citation("P2", "silent enablement comes from the template", "", "requirement", "Intune page"))
+    advice = RuleOutcome(
+        "rs",
+        "E-1",
+        "Secure Boot protects PCR 7",
+        "warning",
+        (),
+        Status.UNKNOWN,
+        (Condition("device.pcr7", "PCR 7", None, "Yes", Status.UNKNOWN),),
+        related=("F5",),
+    )
+    disputed = RuleOutcome(
+        "rs",
+        "E-2",
+        "Silent enablement uses a template",
+        "error",
+        ("P2",),
+        Status.UNKNOWN,
+        (Condition("policy.type", "Policy type", "Settings catalog", "Template", Status.FAIL),),
+        caveat="the sources disagree: one page says so, another does not",
+    )
+    citations = (
+        Citation("F5", "Secure Boot is off", "https://example.test/f5", "cause", "Known issues"),
+        Citation("P2", "silent enablement comes from the template", "", "requirement", "Intune page"),
+    )
     return Report("device 'X'", (advice, disputed), citations=citations)
 
 
@@ -283,14 +349,16 @@ def test_json_carries_causes_scenarios_citations_and_the_outcomes_new_fields():
 
 def test_sarif_and_junit_carry_the_scenarios_and_sarif_the_citation_titles(capsys):
     report = evaluate(rules=["silent_enablement"])
-    _, out = run(capsys, "check", "--rules", "silent_enablement", "--policy", POLICY, "--device", LEGACY,
-                 "--format", "sarif")
+    _, out = run(
+        capsys, "check", "--rules", "silent_enablement", "--policy", POLICY, "--device", LEGACY, "--format", "sarif"
+    )
     run_ = json.loads(out)["runs"][0]
     assert [s["name"] for s in run_["properties"]["scenarios"]] == [s.name for s in report.scenarios]
     descriptor = next(r for r in run_["tool"]["driver"]["rules"] if r["id"] == report.failed[0].rule)
     assert report.citation(report.failed[0].encodes[0]).sentence() in descriptor["help"]["text"]
-    _, out = run(capsys, "check", "--rules", "silent_enablement", "--policy", POLICY, "--device", LEGACY,
-                 "--format", "junit")
+    _, out = run(
+        capsys, "check", "--rules", "silent_enablement", "--policy", POLICY, "--device", LEGACY, "--format", "junit"
+    )
     properties = {p.get("name"): p.get("value") for p in ET.fromstring(out).iter("property")}
     assert properties["scenario.silent_enablement"] == "in scope, declared with --rules silent_enablement"
 
@@ -300,10 +368,16 @@ def test_sarif_and_junit_carry_the_scenarios_and_sarif_the_citation_titles(capsy
 
 
 SHIPPED = [
-    ([POLICY], [LEGACY], ()), ([POLICY], [READY], ()), ([PIN_POLICY], [READY], ()), ([PIN_POLICY], [], ()),
+    ([POLICY], [LEGACY], ()),
+    ([POLICY], [READY], ()),
+    ([PIN_POLICY], [READY], ()),
+    ([PIN_POLICY], [], ()),
     ([POLICY, PIN_POLICY], [LEGACY], ()),
-    (["examples/graph/endpoint-protection-beta.json", "examples/graph/endpoint-protection-startup-pin.json"],
-     ["examples/graph/managed-device.json"], ()),
+    (
+        ["examples/graph/endpoint-protection-beta.json", "examples/graph/endpoint-protection-startup-pin.json"],
+        ["examples/graph/managed-device.json"],
+        (),
+    ),
     (["examples/graph/settings-catalog-bitlocker.json"], ["examples/graph/encryption-state.json"], ()),
     (["examples/graph/custom-oma-uri.json"], ["examples/graph/recovery-keys.json"], ()),
     ([POLICY], [LEGACY], ("--rules", "silent_enablement")),
@@ -314,8 +388,16 @@ SHIPPED = [
 @pytest.mark.parametrize(("policies", "devices", "extra"), SHIPPED)
 def test_no_report_uses_internal_words(capsys, fmt, policies, devices, extra):
     for verbose in ((), ("--verbose",)):
-        _, out = run(capsys, "check", *extra, *(a for p in policies for a in ("--policy", p)),
-                     *(a for d in devices for a in ("--device", d)), "--format", fmt, *verbose)
+        _, out = run(
+            capsys,
+            "check",
+            *extra,
+            *(a for p in policies for a in ("--policy", p)),
+            *(a for d in devices for a in ("--device", d)),
+            "--format",
+            fmt,
+            *verbose,
+        )
         assert "seed" not in out.lower()
         if fmt in ("table", "markdown", "html"):  # prose for people: a rule "does not apply"
             assert "not_applicable" not in out
@@ -356,5 +438,6 @@ def test_wrapping_keeps_recovery_passwords_masked():
     out = render_table(Report(f"device 'PC {secret}'", (outcome,)), width=60, verbose=True)
     assert "234567" not in out and "******-******" in out
     # Scenarios records are frozen data: a report renders without any.
-    assert render_table(Report("device 'X'", (), scenarios=(ScenarioRecord("s", "S", "scenario.s", None,
-                                                                           "unknown", "no facts"),)))
+    assert render_table(
+        Report("device 'X'", (), scenarios=(ScenarioRecord("s", "S", "scenario.s", None, "unknown", "no facts"),))
+    )

@@ -17,21 +17,26 @@ from bitlocker_rules.vocabulary import build_vocabulary
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-VOCABULARY = build_vocabulary({
-    "enums": {"Usage": {"description": "", "members": [{"name": m, "label": m} for m in ("Blocked", "Required")]}},
-    "facts": [
-        {"name": "policy.warning", "type": "bool", "label": "Warning for other disk encryption blocked"},
-        {"name": "policy.pin", "type": "enum Usage", "label": "Compatible TPM startup PIN"},
-        {"name": "device.tpm_present", "type": "bool", "label": "TPM present"},
-    ],
-    "scenarios": {
-        "silent": {"label": "Silent enablement", "excludes": ["interactive"], "inferred_on": "policy.warning"},
-        "interactive": {"label": "Interactive startup", "inferred_on": "policy.warning == false and policy.pin == Required"},
-        "rotation": {"label": "Rotation"},
-    },
-})
+VOCABULARY = build_vocabulary(
+    {
+        "enums": {"Usage": {"description": "", "members": [{"name": m, "label": m} for m in ("Blocked", "Required")]}},
+        "facts": [
+            {"name": "policy.warning", "type": "bool", "label": "Warning for other disk encryption blocked"},
+            {"name": "policy.pin", "type": "enum Usage", "label": "Compatible TPM startup PIN"},
+            {"name": "device.tpm_present", "type": "bool", "label": "TPM present"},
+        ],
+        "scenarios": {
+            "silent": {"label": "Silent enablement", "excludes": ["interactive"], "inferred_on": "policy.warning"},
+            "interactive": {
+                "label": "Interactive startup",
+                "inferred_on": "policy.warning == false and policy.pin == Required",
+            },
+            "rotation": {"label": "Rotation"},
+        },
+    }
+)
 
-RULES = '''ruleset demo "Demo"
+RULES = """ruleset demo "Demo"
   scenario silent
 
 rule D-1 "A startup PIN is not required"
@@ -43,7 +48,7 @@ rule D-2 "A TPM is present"
   scenario interactive
   when policy.pin == Required
   require device.tpm_present
-'''
+"""
 
 
 def loaded(text: str = RULES):
@@ -58,8 +63,10 @@ def statuses(engine: Engine, values: dict) -> dict[str, Status]:
 
 
 def test_scenario_clauses_parse_and_print_back():
-    ruleset = parse_ruleset(RULES + '\nrule D-3 "x"\n  disputed "they differ"\n  require policy.warning\n'
-                            '\nrule D-4 "y"\n  unconfirmed "not named"\n  require policy.warning\n')
+    ruleset = parse_ruleset(
+        RULES + '\nrule D-3 "x"\n  disputed "they differ"\n  require policy.warning\n'
+        '\nrule D-4 "y"\n  unconfirmed "not named"\n  require policy.warning\n'
+    )
     assert ruleset.scenarios == ("silent",)
     assert [r.scenarios for r in ruleset.rules] == [(), ("interactive",), (), ()]
     assert ruleset.rules[1].related == ("S4",) and ruleset.rules[1].encodes == ()
@@ -79,26 +86,49 @@ def test_a_rule_applies_only_in_its_scenario_its_own_clause_or_its_ruleset_s():
 
 def test_the_scenario_condition_points_at_the_clause():
     engine = Engine([loaded()], VOCABULARY, scenarios={"interactive": "with --scenario interactive"})
-    (d1,) = [o for o in engine.evaluate(engine.facts({"policy.pin": "Blocked"}), explain_all=True).outcomes
-             if o.rule == "D-1"]
+    (d1,) = [
+        o
+        for o in engine.evaluate(engine.facts({"policy.pin": "Blocked"}), explain_all=True).outcomes
+        if o.rule == "D-1"
+    ]
     assert d1.status is Status.NOT_APPLICABLE
     (reason,) = d1.reasons
     assert reason.text == "scenario silent" and reason.location == "demo.rules:2:3"
-    assert reason.sentence() == ("The rule does not apply: Silent enablement (scenario) is out of scope "
-                                 "(it applies when it is in scope)")
+    assert reason.sentence() == (
+        "The rule does not apply: Silent enablement (scenario) is out of scope (it applies when it is in scope)"
+    )
 
 
-@pytest.mark.parametrize("text, code, message, hint", [
-    ('ruleset d "D"\n  scenario silnt\nrule D-1 "x"\n  require policy.warning\n', "E210",
-     "unknown scenario `silnt`", "did you mean `silent`?"),
-    ('ruleset d "D"\nrule D-1 "x"\n  scenario rotatoin\n  require policy.warning\n', "E210",
-     "unknown scenario `rotatoin`", "did you mean `rotation`?"),
-    ('ruleset d "D"\nrule D-1 "x"\n  sources S1\n  related S2\n  require policy.warning\n', "E209",
-     "rule D-1 has both `sources` and `related`", None),
-    ('ruleset d "D"\nrule D-1 "x"\n  disputed "a"\n  unconfirmed "b"\n  require policy.warning\n', "E211",
-     "rule D-1 is both `disputed` and `unconfirmed`", None),
-    ('ruleset d "D"\nnote D-1 "x"\n  disputed "a"\n', "E212", "note D-1 cannot be `disputed`", None),
-])
+@pytest.mark.parametrize(
+    "text, code, message, hint",
+    [
+        (
+            'ruleset d "D"\n  scenario silnt\nrule D-1 "x"\n  require policy.warning\n',
+            "E210",
+            "unknown scenario `silnt`",
+            "did you mean `silent`?",
+        ),
+        (
+            'ruleset d "D"\nrule D-1 "x"\n  scenario rotatoin\n  require policy.warning\n',
+            "E210",
+            "unknown scenario `rotatoin`",
+            "did you mean `rotation`?",
+        ),
+        (
+            'ruleset d "D"\nrule D-1 "x"\n  sources S1\n  related S2\n  require policy.warning\n',
+            "E209",
+            "rule D-1 has both `sources` and `related`",
+            None,
+        ),
+        (
+            'ruleset d "D"\nrule D-1 "x"\n  disputed "a"\n  unconfirmed "b"\n  require policy.warning\n',
+            "E211",
+            "rule D-1 is both `disputed` and `unconfirmed`",
+            None,
+        ),
+        ('ruleset d "D"\nnote D-1 "x"\n  disputed "a"\n', "E212", "note D-1 cannot be `disputed`", None),
+    ],
+)
 def test_clause_mistakes_are_located_errors(text, code, message, hint):
     with pytest.raises(RulesError) as info:
         compile_text(text, "bad.rules", VOCABULARY)
@@ -107,12 +137,14 @@ def test_clause_mistakes_are_located_errors(text, code, message, hint):
     if hint:
         assert hint in found.help
     if code == "E210":  # the caret sits under the misspelled name itself
-        assert text[found.span.start:found.span.end] in ("silnt", "rotatoin")
+        assert text[found.span.start : found.span.end] in ("silnt", "rotatoin")
 
 
 def test_a_disputed_failure_and_an_unconfirmed_pass_are_unknown_with_the_reason():
-    ruleset = loaded('ruleset d "D"\nrule D-1 "x"\n  disputed "the pages disagree"\n  require policy.warning\n'
-                     'rule D-2 "y"\n  unconfirmed "no page names it"\n  require policy.warning\n')
+    ruleset = loaded(
+        'ruleset d "D"\nrule D-1 "x"\n  disputed "the pages disagree"\n  require policy.warning\n'
+        'rule D-2 "y"\n  unconfirmed "no page names it"\n  require policy.warning\n'
+    )
     engine = Engine([ruleset], VOCABULARY)
     report = engine.evaluate(engine.facts({"policy.warning": False}))
     d1, d2 = report.outcomes
@@ -139,8 +171,9 @@ def test_inferred_on_infers_a_scenario_and_excludes_the_other():
     resolver = ScenarioResolver(VOCABULARY, {})
     assert resolver.values({"policy.warning": True}) == {"scenario.silent": True, "scenario.interactive": False}
     records = {r.name: r for r in resolver.records({"policy.warning": True})}
-    assert records["silent"].sentence() == ("Silent enablement: in scope, inferred from Warning for other disk "
-                                            "encryption blocked is Yes")
+    assert records["silent"].sentence() == (
+        "Silent enablement: in scope, inferred from Warning for other disk encryption blocked is Yes"
+    )
     assert records["interactive"].how == "excluded" and records["interactive"].holds is False
     assert records["rotation"].holds is None and records["rotation"].how == "unknown"
 
@@ -158,14 +191,15 @@ def test_a_declared_scenario_holds_and_the_one_it_excludes_does_not():
     assert resolver.values({"policy.warning": True}) == {"scenario.interactive": True, "scenario.silent": False}
     records = {r.name: r for r in resolver.records({"policy.warning": True})}
     assert records["interactive"].provenance() == "declared with --scenario interactive"
-    assert records["silent"].provenance() == ("because Interactive startup is declared with --scenario "
-                                              "interactive")
+    assert records["silent"].provenance() == ("because Interactive startup is declared with --scenario interactive")
 
 
 def test_an_input_may_give_a_scenario_itself():
     resolver = ScenarioResolver(VOCABULARY, {})
     assert resolver.values({"scenario.silent": False, "policy.warning": True}) == {"scenario.interactive": False}
-    (silent, *_) = resolver.records({"scenario.silent": False}, {"scenario.silent": (ValueOrigin("device 'PC'", ("facts",)),)})
+    (silent, *_) = resolver.records(
+        {"scenario.silent": False}, {"scenario.silent": (ValueOrigin("device 'PC'", ("facts",)),)}
+    )
     assert silent.how == "declared" and silent.holds is False and "device 'PC'" in silent.because
 
 
@@ -203,8 +237,9 @@ def test_the_shipped_vocabulary_infers_silent_enablement_from_the_silent_setting
     engine = Engine.load()
     report = engine.evaluate({"policy.warning_for_other_disk_encryption": "Block"})
     (silent,) = [s for s in report.scenarios if s.name == "silent_enablement"]
-    assert silent.sentence() == ("Silent enablement: in scope, inferred from Warning for other disk encryption "
-                                 "is Block")
+    assert silent.sentence() == (
+        "Silent enablement: in scope, inferred from Warning for other disk encryption is Block"
+    )
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -234,8 +269,9 @@ def test_declaring_silent_enablement_fails_the_pin_rule(capsys):
 def test_scenario_mistakes_exit_2_with_a_suggestion(capsys):
     code, _, err = run(capsys, "check", "--scenario", "silent_enablemnt", "--policy", PIN)
     assert code == 2 and "did you mean `silent_enablement`?" in err
-    code, _, err = run(capsys, "check", "--scenario", "silent_enablement", "--scenario", "interactive_startup",
-                       "--policy", PIN)
+    code, _, err = run(
+        capsys, "check", "--scenario", "silent_enablement", "--scenario", "interactive_startup", "--policy", PIN
+    )
     assert code == 2 and "exclude each other" in err
 
 
@@ -247,17 +283,28 @@ def test_the_help_lists_the_shipped_scenarios(capsys):
         assert name in out
 
 
-
-
 def test_a_fleet_summary_counts_each_scenario_over_its_devices(capsys):
-    _, out, _ = run(capsys, "check", "--policy", str(EXAMPLES / "policy-silent.json"), "--fleet",
-                    str(EXAMPLES / "fleet.jsonl"), "--format", "json")
+    _, out, _ = run(
+        capsys,
+        "check",
+        "--policy",
+        str(EXAMPLES / "policy-silent.json"),
+        "--fleet",
+        str(EXAMPLES / "fleet.jsonl"),
+        "--format",
+        "json",
+    )
     import json
 
     scenarios = {s["name"]: s for s in json.loads(out)["scenarios"]}
     devices = json.loads(out)["devices"]
-    assert scenarios["silent_enablement"] == {"name": "silent_enablement", "label": "Silent enablement",
-                                              "in_scope": devices, "out_of_scope": 0, "not_known": 0}
+    assert scenarios["silent_enablement"] == {
+        "name": "silent_enablement",
+        "label": "Silent enablement",
+        "in_scope": devices,
+        "out_of_scope": 0,
+        "not_known": 0,
+    }
     rotation = scenarios["key_rotation"]
     assert rotation["in_scope"] + rotation["out_of_scope"] + rotation["not_known"] == devices
     _, table, _ = run(capsys, "check", "--policy", PIN, "--fleet", str(EXAMPLES / "fleet.jsonl"))
@@ -269,6 +316,8 @@ def test_a_report_says_the_rules_of_a_scenario_out_of_scope_were_not_applied_and
     code, out, _ = run(capsys, "check", "--scenario", "interactive_startup", "--policy", PIN, "--device", READY)
     assert code == 0
     text = " ".join(out.split())
-    assert ("Silent enablement: out of scope, because Interactive startup authentication is declared with "
-            "--scenario interactive_startup. ") in text
+    assert (
+        "Silent enablement: out of scope, because Interactive startup authentication is declared with "
+        "--scenario interactive_startup. "
+    ) in text
     assert re.search(r"\. \d+ rules about it were not applied\.", text)

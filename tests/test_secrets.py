@@ -47,8 +47,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # ---------------------------------------------------------------------------------------------
 # The oracle: written from unicodedata and the standard library's decoders, not from errors.py
 
-_DIGIT_VALUES = {code: str(unicodedata.digit(chr(code))) for code in range(sys.maxunicode + 1)
-                 if unicodedata.digit(chr(code), None) is not None}
+_DIGIT_VALUES = {
+    code: str(unicodedata.digit(chr(code)))
+    for code in range(sys.maxunicode + 1)
+    if unicodedata.digit(chr(code), None) is not None
+}
 _DIGITS_ONLY = re.compile("[^" + "".join(re.escape(chr(code)) for code in _DIGIT_VALUES) + "]+")
 
 
@@ -85,6 +88,7 @@ def views(text: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # Spellings: how a careless admin, an export tool or an attacker writes a password
+
 
 def _script(digits: str) -> Callable[[str], str]:
     table = str.maketrans("0123456789", digits)
@@ -136,7 +140,7 @@ class Planted:
     def password(self, place: str, spelling: str) -> str:
         """The password planted at ``place`` in ``spelling``."""
         rng = random.Random(f"{place}/{spelling}")
-        groups = [f"{rng.randrange(10 ** 6):06d}" for _ in range(8)]
+        groups = [f"{rng.randrange(10**6):06d}" for _ in range(8)]
         self.digits[(place, spelling)] = "".join(groups)
         return SPELLINGS[spelling](groups)
 
@@ -151,9 +155,12 @@ class Planted:
         seen = set()
         for view in views(text):
             digits = digits_of(view)
-            seen.update(digits[i:i + run] for i in range(len(digits) - run + 1))
-        return [where for where, digits in self.digits.items()
-                if any(digits[i:i + run] in seen for i in range(len(digits) - run + 1))]
+            seen.update(digits[i : i + run] for i in range(len(digits) - run + 1))
+        return [
+            where
+            for where, digits in self.digits.items()
+            if any(digits[i : i + run] in seen for i in range(len(digits) - run + 1))
+        ]
 
 
 def marker(place: str) -> str:
@@ -165,14 +172,21 @@ def test_the_oracle_sees_every_spelling_in_every_view():
     planted = Planted()
     for spelling in SPELLINGS:
         shown = planted.password("oracle", spelling)
-        for text in (shown, json.dumps(shown), json.dumps(json.dumps(shown)), html.escape(shown),
-                     "".join(f"&#{ord(c)};" for c in shown), "".join(f"%{b:02X}" for b in shown.encode())):
+        for text in (
+            shown,
+            json.dumps(shown),
+            json.dumps(json.dumps(shown)),
+            html.escape(shown),
+            "".join(f"&#{ord(c)};" for c in shown),
+            "".join(f"%{b:02X}" for b in shown.encode()),
+        ):
             assert planted.leaks(text) == [("oracle", spelling)], (spelling, text)
     assert planted.leaks(SECRET_MASK) == []
 
 
 # ---------------------------------------------------------------------------------------------
 # redact: every spelling, escaped every way, masked; ordinary text left alone
+
 
 def _escapings(text: str) -> dict[str, str]:
     """``text`` as outputs and inputs may carry it."""
@@ -185,8 +199,7 @@ def _escapings(text: str) -> dict[str, str]:
         "html-named": text.replace("\u00a0", "&nbsp;").replace("\u2013", "&ndash;").replace("-", "&#x2d;"),
         "wbr": text.replace(".", ".<wbr>").replace("_", "_<wbr>"),
         "markdown": text.replace("_", "\\_"),
-        "uri": "".join(c if c.isascii() and c.isalnum() else "".join(f"%{b:02X}" for b in c.encode())
-                       for c in text),
+        "uri": "".join(c if c.isascii() and c.isalnum() else "".join(f"%{b:02X}" for b in c.encode()) for c in text),
     }
 
 
@@ -201,36 +214,45 @@ def test_redact_masks_every_spelling_however_escaped(spelling):
         assert SECRET_MASK in masked, (how, masked)
 
 
-@pytest.mark.parametrize(("text", "masked"), [
-    ("X9{p}7", "X" + SECRET_MASK),  # digits joined to it go with it: where it starts is unknowable
-    ("{p}", SECRET_MASK),
-    ("a{p}b{p}c", f"a{SECRET_MASK}b{SECRET_MASK}c"),
-    ('{{"key": "{p}"}}', '{"key": "' + SECRET_MASK + '"}'),
-    # Read raw and with escapes read: "%20" would swallow the password's first digit.
-    ("%2072792-300830-116143-896618-256084-104077-123482-101188", "%" + SECRET_MASK),
-    ("123456\\u002d234567\\u002d345678\\u002d456789\\u002d567890\\u002d678901\\u002d789012\\u002d890123", SECRET_MASK),
-    # Half a password in each field: four groups are masked when they are blocks BitLocker makes.
-    ("id 013574-440000-720885-008547, name 055000-660000-353100-000132", f"id {SECRET_MASK}, name {SECRET_MASK}"),
-])
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("X9{p}7", "X" + SECRET_MASK),  # digits joined to it go with it: where it starts is unknowable
+        ("{p}", SECRET_MASK),
+        ("a{p}b{p}c", f"a{SECRET_MASK}b{SECRET_MASK}c"),
+        ('{{"key": "{p}"}}', '{"key": "' + SECRET_MASK + '"}'),
+        # Read raw and with escapes read: "%20" would swallow the password's first digit.
+        ("%2072792-300830-116143-896618-256084-104077-123482-101188", "%" + SECRET_MASK),
+        (
+            "123456\\u002d234567\\u002d345678\\u002d456789\\u002d567890\\u002d678901\\u002d789012\\u002d890123",
+            SECRET_MASK,
+        ),
+        # Half a password in each field: four groups are masked when they are blocks BitLocker makes.
+        ("id 013574-440000-720885-008547, name 055000-660000-353100-000132", f"id {SECRET_MASK}, name {SECRET_MASK}"),
+    ],
+)
 def test_redact_replaces_the_whole_run(text, masked):
     password = "123456-234567-345678-456789-567890-678901-789012-890123"
     assert redact(text.format(p=password)) == masked
 
 
-@pytest.mark.parametrize("text", [
-    "123456-234567-345678",  # three groups: three six-digit numbers are ordinary
-    "013574-440000-720885",  # three groups, even of valid blocks
-    "123456-234567-345678-456789",  # four groups that no password has (123456 is no multiple of 11)
-    "013574-440000-720885-720896",  # 720896 = 11 * 65536: one past the last block
-    "SE-01  error  152340  120003  100052  110011  title",  # a fleet table's counts at 400,000 devices
-    "5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10",  # a GUID
-    "10.0.22631.3593 10.0.19045.4291 10.0.17763.0",  # builds
-    "2024-09-02T07:48:13.0000000Z",
-    "12345678901234567890123",  # 23 digits
-    "123456 -- -- 234567 345678 456789",  # a gap of five separators
-    "123456/234567/345678/456789/567890/678901/789012/890123",  # slashes are no separator
-    "******-******-******-******-******-******-******-******",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "123456-234567-345678",  # three groups: three six-digit numbers are ordinary
+        "013574-440000-720885",  # three groups, even of valid blocks
+        "123456-234567-345678-456789",  # four groups that no password has (123456 is no multiple of 11)
+        "013574-440000-720885-720896",  # 720896 = 11 * 65536: one past the last block
+        "SE-01  error  152340  120003  100052  110011  title",  # a fleet table's counts at 400,000 devices
+        "5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10",  # a GUID
+        "10.0.22631.3593 10.0.19045.4291 10.0.17763.0",  # builds
+        "2024-09-02T07:48:13.0000000Z",
+        "12345678901234567890123",  # 23 digits
+        "123456 -- -- 234567 345678 456789",  # a gap of five separators
+        "123456/234567/345678/456789/567890/678901/789012/890123",  # slashes are no separator
+        "******-******-******-******-******-******-******-******",
+    ],
+)
 def test_redact_leaves_ordinary_text_alone(text):
     assert redact(text) == text
 
@@ -273,8 +295,14 @@ def test_every_character_with_a_digit_value_is_a_digit_to_redact():
 
 def test_every_space_dash_connector_and_format_character_is_a_separator_or_invisible():
     separators, invisible = _matched(errors._SEPARATOR), _matched(errors._INVISIBLE)
-    by_category = {"Pd": separators, "Pc": separators, "Zs": separators, "Zl": separators, "Zp": separators,
-                   "Cf": invisible}
+    by_category = {
+        "Pd": separators,
+        "Pc": separators,
+        "Zs": separators,
+        "Zl": separators,
+        "Zp": separators,
+        "Cf": invisible,
+    }
     for char in _EVERY_CHARACTER:
         where = by_category.get(unicodedata.category(char))
         assert where is None or char in where, f"U+{ord(char):04X} {unicodedata.name(char, '')}"
@@ -296,11 +324,17 @@ def test_each_separator_and_invisible_character_is_read_as_such(kind):
 # The pre-check can never miss, proved against the oracle
 
 _noise = st.text(st.characters(blacklist_categories=("Cs",)), max_size=10) | st.sampled_from(
-    [" ", "-", "\\", "\\u", "&#", "%2", "<wbr>", "\u200b", "9", "٣", "¹", "é", "\n", "\\n", "&nbsp;"])
+    [" ", "-", "\\", "\\u", "&#", "%2", "<wbr>", "\u200b", "9", "٣", "¹", "é", "\n", "\\n", "&nbsp;"]
+)
 
 
-@given(st.lists(_noise, max_size=6), st.sampled_from(sorted(SPELLINGS)), st.sampled_from(sorted(_escapings("x"))),
-       st.integers(0, 6), st.booleans())
+@given(
+    st.lists(_noise, max_size=6),
+    st.sampled_from(sorted(SPELLINGS)),
+    st.sampled_from(sorted(_escapings("x"))),
+    st.integers(0, 6),
+    st.booleans(),
+)
 def test_the_pre_check_never_misses_a_password_the_oracle_sees(noise, spelling, how, at, planted_one):
     planted = Planted()
     pieces = list(noise)
@@ -314,8 +348,18 @@ def test_the_pre_check_never_misses_a_password_the_oracle_sees(noise, spelling, 
         assert redact(text) == text, ascii(text)
 
 
-_SOUP = [*"0123456789٠١٢٣٤٥٦٧٨٩¹²³ -_.\t\u200b\u00a0x", "\\u002d", "&#45;", "%20", "\\u0661", "&ndash;", "<wbr>",
-         "\\n", "123456", "013574"]
+_SOUP = [
+    *"0123456789٠١٢٣٤٥٦٧٨٩¹²³ -_.\t\u200b\u00a0x",
+    "\\u002d",
+    "&#45;",
+    "%20",
+    "\\u0661",
+    "&ndash;",
+    "<wbr>",
+    "\\n",
+    "123456",
+    "013574",
+]
 _digit_soup = st.lists(st.sampled_from(_SOUP), max_size=60).map("".join)
 
 
@@ -329,6 +373,7 @@ def test_whatever_redact_masks_the_pre_check_lets_through(text):
 # ---------------------------------------------------------------------------------------------
 # What cuts text for a message masks it first
 
+
 @pytest.mark.parametrize("edge", ["left", "right"])
 @pytest.mark.parametrize("cut", range(1, 55, 6))
 def test_a_snippet_window_never_cuts_a_password_open(edge, cut):
@@ -341,7 +386,9 @@ def test_a_snippet_window_never_cuts_a_password_open(edge, cut):
     line = "x" * 300 + password + "y" * 300
     before = SNIPPET_WIDTH // 3  # the window starts this far before the error (source.snippet)
     error = 300 + cut + (before if edge == "left" else before - SNIPPET_WIDTH)
-    rendered = Diagnostic("I005", "malformed JSON", source=SourceText(line, "f.json"), span=Span(error, error + 1)).render()
+    rendered = Diagnostic(
+        "I005", "malformed JSON", source=SourceText(line, "f.json"), span=Span(error, error + 1)
+    ).render()
     text, carets = rendered.splitlines()[1:3]
     assert not planted.leaks(rendered, PART) and "*" in text, rendered  # cut, but masked
     assert text[carets.index("^")] == (line[error] if line[error] in "xy" else "*")  # columns stay
@@ -384,10 +431,14 @@ def test_the_apis_usage_errors_mask_a_value_before_they_clip_it(silent_engine, c
 # ---------------------------------------------------------------------------------------------
 # Errors survive pickling (worker processes send them back), diagnostics and all
 
-@pytest.mark.parametrize("error", [
-    InputError([Diagnostic("I201", "bad value", path="$.facts.tpm_version", file="d.json", help="expected 2.0")]),
-    RulesError([Diagnostic("E102", "unexpected end of file", file="r.rules")]),
-])
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InputError([Diagnostic("I201", "bad value", path="$.facts.tpm_version", file="d.json", help="expected 2.0")]),
+        RulesError([Diagnostic("E102", "unexpected end of file", file="r.rules")]),
+    ],
+)
 def test_errors_survive_pickling(error):
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is type(error)
@@ -406,6 +457,7 @@ def test_a_rules_error_with_its_source_survives_pickling():
 
 # ---------------------------------------------------------------------------------------------
 # Messages quote bad values as written, masked before anything escapes them
+
 
 def test_a_bad_value_is_quoted_as_written_with_its_password_masked(tmp_path):
     from bitlocker_rules.engine import shipped_vocabulary
@@ -431,9 +483,18 @@ def test_a_bad_value_is_quoted_as_written_with_its_password_masked(tmp_path):
 # Rule ids and ruleset names allow only some spellings (letters, digits, `-` or `_`).
 ID_SPELLINGS = ("dashes", "no-separator", "digits-joined", "digits-joined-no-separator")
 # One spelling per file name (each name stays well under 255 bytes), covering the separators.
-FILE_SPELLINGS = {"policy": "spaces", "graph-policy": "no-break-space", "device": "dashes",
-                  "managed-device": "arabic-indic", "recovery-keys": "underscore", "rules": "dot",
-                  "rules-b": "en-dash", "fleet": "no-separator", "csv": "fullwidth", "assignments": "digits-joined"}
+FILE_SPELLINGS = {
+    "policy": "spaces",
+    "graph-policy": "no-break-space",
+    "device": "dashes",
+    "managed-device": "arabic-indic",
+    "recovery-keys": "underscore",
+    "rules": "dot",
+    "rules-b": "en-dash",
+    "fleet": "no-separator",
+    "csv": "fullwidth",
+    "assignments": "digits-joined",
+}
 
 
 class Scenario:
@@ -462,10 +523,21 @@ class Scenario:
         return name
 
     def _write_policies(self) -> None:
-        self.write("policy", ".json", json.dumps({
-            "id": "p-1", "displayName": self.text("policy displayName"),
-            "settings": {"preboot_recovery_message": self.text("policy recovery message"),
-                         "tpm_startup_pin": "Blocked"}}, indent=2))
+        self.write(
+            "policy",
+            ".json",
+            json.dumps(
+                {
+                    "id": "p-1",
+                    "displayName": self.text("policy displayName"),
+                    "settings": {
+                        "preboot_recovery_message": self.text("policy recovery message"),
+                        "tpm_startup_pin": "Blocked",
+                    },
+                },
+                indent=2,
+            ),
+        )
         graph = json.loads((ROOT / "examples/graph/endpoint-protection-beta.json").read_text())
         graph["displayName"], graph["id"] = self.text("graph policy displayName"), self.text("graph policy id")
         graph["description"] = self.text("graph policy description")
@@ -473,9 +545,17 @@ class Scenario:
         self.write("graph-policy", ".json", json.dumps(graph, indent=2, ensure_ascii=False))
 
     def _write_devices(self) -> None:
-        self.write("device", ".json", json.dumps({
-            "id": self.text("device id"), "deviceName": self.text("device name"),
-            "facts": {"os_version": "10.0.19045.4291"}}))
+        self.write(
+            "device",
+            ".json",
+            json.dumps(
+                {
+                    "id": self.text("device id"),
+                    "deviceName": self.text("device name"),
+                    "facts": {"os_version": "10.0.19045.4291"},
+                }
+            ),
+        )
         managed = json.loads((ROOT / "examples/graph/managed-device.json").read_text())
         managed["deviceName"] = self.text("managed device name")
         managed["azureADDeviceId"] = managed["azureActiveDirectoryDeviceId"] = self.text("managed device entra id")
@@ -489,33 +569,39 @@ class Scenario:
 
     def _write_rules(self) -> None:
         literal = json.dumps(self.text("rule literal"), ensure_ascii=False)
-        rules = [f'''ruleset r_{self.planted.password("ruleset name", "underscore")} {self._string("ruleset title")}
+        rules = [
+            f"""ruleset r_{self.planted.password("ruleset name", "underscore")} {self._string("ruleset title")}
   source {self._string("ruleset source")}
-''']
+"""
+        ]
         for n, rule_id in enumerate(self.rule_ids):
-            rules.append(f'''
+            rules.append(f"""
 rule {rule_id} {self._string(f"rule title {'abcd'[n]}")}
   severity error
   sources S4
   rationale {self._string("rationale")}
   remediation {self._string("remediation")}
   require device.azure_ad_device_id in {{{self._string("rule literal")}, "x"}}
-''')
-        rules.append(f'''
+""")
+        rules.append(f"""
 rule P-01 "The recovery message is the approved one"
   severity warning
   sources S4
   require policy.preboot_recovery_message == {literal}
-''')
+""")
         self.write("rules", ".rules", "".join(rules))
-        name = f'r{self.planted.password("ruleset b name", "no-separator")}'
-        self.write("rules-b", ".rules", f'''ruleset {name} {self._string("ruleset b title")}
+        name = f"r{self.planted.password('ruleset b name', 'no-separator')}"
+        self.write(
+            "rules-b",
+            ".rules",
+            f"""ruleset {name} {self._string("ruleset b title")}
 
 rule D-{self.planted.password("rule b id", "dashes")} {self._string("rule b title")}
   severity error
   sources S4
   require device.azure_ad_device_id == {self._string("rule b literal")}
-''')
+""",
+        )
 
     def _string(self, place: str) -> str:
         """A quoted rule-language string holding the place's passwords (``\\n`` for a newline)."""
@@ -525,32 +611,51 @@ rule D-{self.planted.password("rule b id", "dashes")} {self._string("rule b titl
         graph_row = json.loads((ROOT / "examples/graph/managed-device.json").read_text())
         graph_row["deviceName"] = self.text("fleet graph row name")
         graph_row["azureADDeviceId"] = self.text("fleet graph row entra id")
-        bad_values = {fact: self.planted.password("fleet bad value", spelling)
-                      for fact, spelling in zip(self.typed_device_facts(), SPELLINGS)}
+        bad_values = {
+            fact: self.planted.password("fleet bad value", spelling)
+            for fact, spelling in zip(self.typed_device_facts(), SPELLINGS)
+        }
         # Assignment files name the policy and device by plain ids: names are masked when read.
-        rows = [{"deviceName": self.text("fleet row name"), "id": "row-1",
-                 "facts": {"azure_ad_device_id": self.text("fleet row entra id"), "os_version": "1809"}},
-                graph_row,
-                {"deviceName": self.text("fleet bad row name"), "facts": bad_values}]
+        rows = [
+            {
+                "deviceName": self.text("fleet row name"),
+                "id": "row-1",
+                "facts": {"azure_ad_device_id": self.text("fleet row entra id"), "os_version": "1809"},
+            },
+            graph_row,
+            {"deviceName": self.text("fleet bad row name"), "facts": bad_values},
+        ]
         self.write("fleet", ".jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         buffer = io.StringIO()
-        csv.writer(buffer).writerows([
-            ["deviceName", "azure_ad_device_id", "os_version", "tpm_version"],
-            [self.text("csv name"), self.text("csv entra id"), "1809", "2.0"],
-            ["BAD", "", "1809", self.text("csv bad value")],
-        ])
+        csv.writer(buffer).writerows(
+            [
+                ["deviceName", "azure_ad_device_id", "os_version", "tpm_version"],
+                [self.text("csv name"), self.text("csv entra id"), "1809", "2.0"],
+                ["BAD", "", "1809", self.text("csv bad value")],
+            ]
+        )
         self.write("csv", ".csv", buffer.getvalue())
-        self.write("assignments", ".json", json.dumps({
-            "groups": {self.text("assignment group"): {"members": ["row-1"], "policies": ["p-1"]}},
-            "devices": {"row-1": ["p-1"]},
-        }, ensure_ascii=False))
+        self.write(
+            "assignments",
+            ".json",
+            json.dumps(
+                {
+                    "groups": {self.text("assignment group"): {"members": ["row-1"], "policies": ["p-1"]}},
+                    "devices": {"row-1": ["p-1"]},
+                },
+                ensure_ascii=False,
+            ),
+        )
 
     def typed_device_facts(self) -> list[str]:
         """Device facts a string is never a valid value of, one per spelling (each gets an error)."""
-        facts = [name for name, fact in self.vocabulary.facts.items()
-                 if fact.namespace == "device" and fact.type.kind in ("bool", "integer", "decimal", "version")]
+        facts = [
+            name
+            for name, fact in self.vocabulary.facts.items()
+            if fact.namespace == "device" and fact.type.kind in ("bool", "integer", "decimal", "version")
+        ]
         assert len(facts) >= len(SPELLINGS)
-        return facts[:len(SPELLINGS)]
+        return facts[: len(SPELLINGS)]
 
 
 @pytest.fixture(scope="module")
@@ -591,14 +696,36 @@ def assert_nothing_leaks(planted: Planted, text: str, *, shown: Iterable[str] = 
 
 def _one_device(s: Scenario) -> list[str]:
     f = s.files
-    return ["--rules", f["rules"], "--policy", f["policy"], "--policy", f["graph-policy"],
-            "--device", f["device"], "--device", f["managed-device"], "--device", f["recovery-keys"]]
+    return [
+        "--rules",
+        f["rules"],
+        "--policy",
+        f["policy"],
+        "--policy",
+        f["graph-policy"],
+        "--device",
+        f["device"],
+        "--device",
+        f["managed-device"],
+        "--device",
+        f["recovery-keys"],
+    ]
 
 
 def _fleet(s: Scenario) -> list[str]:
     f = s.files
-    return ["--rules", f["rules"], "--policy", f["policy"], "--policy", f["graph-policy"],
-            "--fleet", f["fleet"], "--assignments", f["assignments"]]
+    return [
+        "--rules",
+        f["rules"],
+        "--policy",
+        f["policy"],
+        "--policy",
+        f["graph-policy"],
+        "--fleet",
+        f["fleet"],
+        "--assignments",
+        f["assignments"],
+    ]
 
 
 def _rule_files(s: Scenario) -> list[str]:
@@ -606,49 +733,140 @@ def _rule_files(s: Scenario) -> list[str]:
 
 
 RULE_TITLES = ("rule title a", "rule title b", "rule title c", "rule title d")
-CHECK_SHOWN = ("device id", "device name", "managed device name", "managed device entra id", "policy displayName",
-               "policy recovery message", "graph policy displayName", "graph policy id",
-               "graph policy recovery message", "remediation", "rule literal", *RULE_TITLES)
-FLEET_SHOWN = ("fleet row name", "fleet row entra id", "fleet graph row name", "fleet graph row entra id",
-               "policy displayName", "policy recovery message", "rule literal", *RULE_TITLES)
+CHECK_SHOWN = (
+    "device id",
+    "device name",
+    "managed device name",
+    "managed device entra id",
+    "policy displayName",
+    "policy recovery message",
+    "graph policy displayName",
+    "graph policy id",
+    "graph policy recovery message",
+    "remediation",
+    "rule literal",
+    *RULE_TITLES,
+)
+FLEET_SHOWN = (
+    "fleet row name",
+    "fleet row entra id",
+    "fleet graph row name",
+    "fleet graph row entra id",
+    "policy displayName",
+    "policy recovery message",
+    "rule literal",
+    *RULE_TITLES,
+)
 FLEET_SARIF_SHOWN = ("policy displayName", "policy recovery message", "rule literal", *RULE_TITLES)
 FORMATS = ("table", "json", "markdown", "sarif", "junit", "html")
 
 # name: (arguments, given the scenario; exit code; the places that must reach the output,
 # or MASKED where only a masked password can show)
 COMMANDS: dict[str, tuple[Callable[[Scenario], list[str]], int, tuple[str, ...]]] = {
-    **{f"check --format {fmt}": (lambda s, fmt=fmt: ["check", *_one_device(s), "--format", fmt, "--verbose"],
-                                 1, CHECK_SHOWN) for fmt in FORMATS},
-    "check --output": (lambda s: ["check", *_one_device(s), "--format", "html", "--output", "report.html"],
-                       1, CHECK_SHOWN),
-    **{f"check --fleet --format {fmt}": (lambda s, fmt=fmt: ["check", *_fleet(s), "--format", fmt, "--output", "out",
-                                                              "--jsonl", "out.jsonl"],
-                                         2, FLEET_SARIF_SHOWN if fmt == "sarif" else FLEET_SHOWN) for fmt in FORMATS},
-    "check --fleet (CSV)": (lambda s: ["check", "--rules", s.files["rules"], "--policy", s.files["policy"],
-                                       "--fleet", s.files["csv"], "--jsonl", "out.jsonl"],
-                            2, ("csv name", "csv entra id", *RULE_TITLES)),
-    "check --fleet --jobs 2": (lambda s: ["check", *_fleet(s), "--format", "json", "--jobs", "2"],
-                               2, ("fleet row entra id", *RULE_TITLES)),
-    **{f"repair --format {fmt}": (lambda s, fmt=fmt: ["repair", *_one_device(s), "--format", fmt],
-                                  1, ("managed device entra id", "rule literal")) for fmt in ("text", "json")},
+    **{
+        f"check --format {fmt}": (
+            lambda s, fmt=fmt: ["check", *_one_device(s), "--format", fmt, "--verbose"],
+            1,
+            CHECK_SHOWN,
+        )
+        for fmt in FORMATS
+    },
+    "check --output": (
+        lambda s: ["check", *_one_device(s), "--format", "html", "--output", "report.html"],
+        1,
+        CHECK_SHOWN,
+    ),
+    **{
+        f"check --fleet --format {fmt}": (
+            lambda s, fmt=fmt: ["check", *_fleet(s), "--format", fmt, "--output", "out", "--jsonl", "out.jsonl"],
+            2,
+            FLEET_SARIF_SHOWN if fmt == "sarif" else FLEET_SHOWN,
+        )
+        for fmt in FORMATS
+    },
+    "check --fleet (CSV)": (
+        lambda s: [
+            "check",
+            "--rules",
+            s.files["rules"],
+            "--policy",
+            s.files["policy"],
+            "--fleet",
+            s.files["csv"],
+            "--jsonl",
+            "out.jsonl",
+        ],
+        2,
+        ("csv name", "csv entra id", *RULE_TITLES),
+    ),
+    "check --fleet --jobs 2": (
+        lambda s: ["check", *_fleet(s), "--format", "json", "--jobs", "2"],
+        2,
+        ("fleet row entra id", *RULE_TITLES),
+    ),
+    **{
+        f"repair --format {fmt}": (
+            lambda s, fmt=fmt: ["repair", *_one_device(s), "--format", fmt],
+            1,
+            ("managed device entra id", "rule literal"),
+        )
+        for fmt in ("text", "json")
+    },
     # One policy: with two, their recovery messages conflict and no repair shows either.
-    **{f"repair --fleet --format {fmt}": (lambda s, fmt=fmt: ["repair", "--rules", s.files["rules"], "--policy",
-                                                              s.files["policy"], "--fleet", s.files["fleet"],
-                                                              "--format", fmt],
-                                          2, ("policy recovery message", "rule literal") if fmt == "json" else ())
-       for fmt in ("text", "json")},
-    **{f"lint --format {fmt}": (lambda s, fmt=fmt: ["lint", *_rule_files(s), "--format", fmt],
-                                1, ("rule literal", "rule b literal")) for fmt in ("text", "json", "sarif")},
-    "lint --output": (lambda s: ["lint", *_rule_files(s), "--format", "sarif", "--output", "lint.sarif"],
-                      1, ("rule literal", "rule b literal")),
-    **{f"compare --format {fmt}": (lambda s, fmt=fmt: ["compare", *_rule_files(s), "--format", fmt],
-                                   1, ("rule literal", "rule b literal")) for fmt in ("text", "json")},
-    "explain": (lambda s: ["explain", "--rules", s.files["rules"], "--", s.rule_ids[0]],
-                0, ("rule title a", "rationale", "remediation", "rule literal")),
-    "rules": (lambda s: ["rules", "--rules", s.files["rules"], "--rules", s.files["rules-b"]],
-              0, (*RULE_TITLES, "rule b title")),
-    "rules --coverage": (lambda s: ["rules", "--coverage", "--rules", s.files["rules"], "--rules", s.files["rules-b"]],
-                         1, (MASKED,)),  # rule ids only (no marker), masked, then wrapped at 40 columns
+    **{
+        f"repair --fleet --format {fmt}": (
+            lambda s, fmt=fmt: [
+                "repair",
+                "--rules",
+                s.files["rules"],
+                "--policy",
+                s.files["policy"],
+                "--fleet",
+                s.files["fleet"],
+                "--format",
+                fmt,
+            ],
+            2,
+            ("policy recovery message", "rule literal") if fmt == "json" else (),
+        )
+        for fmt in ("text", "json")
+    },
+    **{
+        f"lint --format {fmt}": (
+            lambda s, fmt=fmt: ["lint", *_rule_files(s), "--format", fmt],
+            1,
+            ("rule literal", "rule b literal"),
+        )
+        for fmt in ("text", "json", "sarif")
+    },
+    "lint --output": (
+        lambda s: ["lint", *_rule_files(s), "--format", "sarif", "--output", "lint.sarif"],
+        1,
+        ("rule literal", "rule b literal"),
+    ),
+    **{
+        f"compare --format {fmt}": (
+            lambda s, fmt=fmt: ["compare", *_rule_files(s), "--format", fmt],
+            1,
+            ("rule literal", "rule b literal"),
+        )
+        for fmt in ("text", "json")
+    },
+    "explain": (
+        lambda s: ["explain", "--rules", s.files["rules"], "--", s.rule_ids[0]],
+        0,
+        ("rule title a", "rationale", "remediation", "rule literal"),
+    ),
+    "rules": (
+        lambda s: ["rules", "--rules", s.files["rules"], "--rules", s.files["rules-b"]],
+        0,
+        (*RULE_TITLES, "rule b title"),
+    ),
+    "rules --coverage": (
+        lambda s: ["rules", "--coverage", "--rules", s.files["rules"], "--rules", s.files["rules-b"]],
+        1,
+        (MASKED,),
+    ),  # rule ids only (no marker), masked, then wrapped at 40 columns
 }
 
 
@@ -662,10 +880,18 @@ def test_no_command_shows_a_planted_password(scenario, command):
 
 def test_the_command_as_installed_masks_what_it_prints(scenario):
     # Once through a real process: the module entry point, real standard streams (not capsys).
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "bitlocker_rules", "check", *_one_device(scenario), "--verbose"],
-                          cwd=scenario.folder, env=env, capture_output=True, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bitlocker_rules", "check", *_one_device(scenario), "--verbose"],
+        cwd=scenario.folder,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
     written = (done.stdout + done.stderr).decode("utf-8", "replace")
     assert done.returncode == 1, written[-3000:]
     assert_nothing_leaks(scenario.planted, written, shown=CHECK_SHOWN)
@@ -683,6 +909,7 @@ def test_the_matrix_sees_a_leak_when_the_output_stops_masking(scenario, monkeypa
 # ---------------------------------------------------------------------------------------------
 # Inputs that are wrong: the error messages quote them, masked
 
+
 def _malformed(scenario: Scenario, place: str, ascii_only: bool) -> str:
     """A JSON object whose first line holds the place's passwords and, after them, a syntax
     error, so the message's snippet quotes that line (as JSON escapes it when ``ascii_only``):
@@ -691,26 +918,37 @@ def _malformed(scenario: Scenario, place: str, ascii_only: bool) -> str:
 
 
 def _bad_device_values(scenario: Scenario) -> str:
-    facts: dict[str, object] = {fact: scenario.planted.password("device bad value", spelling)
-                                for fact, spelling in zip(scenario.typed_device_facts(), SPELLINGS)}
+    facts: dict[str, object] = {
+        fact: scenario.planted.password("device bad value", spelling)
+        for fact, spelling in zip(scenario.typed_device_facts(), SPELLINGS)
+    }
     facts[scenario.text("unknown fact key")] = 1  # I202, its JSON path quoting the key
     facts["device." + scenario.text("unknown dotted key")] = 1
     return json.dumps({"deviceName": "D", "facts": facts}, ensure_ascii=False)
 
 
 def _bad_policy_values(scenario: Scenario) -> str:
-    enums = [name for name, fact in scenario.vocabulary.facts.items()
-             if fact.namespace == "policy" and fact.type.kind == "enum"]
-    settings = {fact: scenario.planted.password("policy bad value", spelling)
-                for fact, spelling in zip(enums, SPELLINGS)}
+    enums = [
+        name
+        for name, fact in scenario.vocabulary.facts.items()
+        if fact.namespace == "policy" and fact.type.kind == "enum"
+    ]
+    settings = {
+        fact: scenario.planted.password("policy bad value", spelling) for fact, spelling in zip(enums, SPELLINGS)
+    }
     return json.dumps({"displayName": "P", "settings": settings}, ensure_ascii=False)
 
 
 def _bad_graph_policy(scenario: Scenario) -> str:
     graph = json.loads((ROOT / "examples/graph/endpoint-protection-beta.json").read_text())
     drive = graph["bitLockerSystemDrivePolicy"]
-    for key in ("encryptionMethod", "startupAuthenticationTpmUsage", "startupAuthenticationTpmPinUsage",
-                "startupAuthenticationTpmKeyUsage", "startupAuthenticationTpmPinAndKeyUsage"):
+    for key in (
+        "encryptionMethod",
+        "startupAuthenticationTpmUsage",
+        "startupAuthenticationTpmPinUsage",
+        "startupAuthenticationTpmKeyUsage",
+        "startupAuthenticationTpmPinAndKeyUsage",
+    ):
         drive[key] = scenario.text(f"graph bad {key}")
     graph["bitLockerRecoveryPasswordRotation"] = scenario.text("graph bad rotation")
     return json.dumps(graph, ensure_ascii=False)
@@ -724,13 +962,13 @@ def _bad_managed_device(scenario: Scenario) -> str:
 
 
 def _unchecked_rules(scenario: Scenario) -> str:
-    return f'''ruleset unchecked "U"
+    return f"""ruleset unchecked "U"
 
 rule C-01 "T"
   severity error
   require device.x_{scenario.planted.password("unknown fact in a rule", "underscore")} == "a"
     and device.os_version == {scenario._string("version compared with text")}
-'''
+"""
 
 
 def _malformed_rules(scenario: Scenario) -> str:
@@ -741,40 +979,87 @@ def _malformed_rules(scenario: Scenario) -> str:
 Arguments = Callable[[str, dict[str, str]], list[str]]  # (a path or a planted argument, the files) -> argv
 
 BAD_INPUTS: dict[str, tuple[str, Callable[[Scenario], str], Arguments, tuple[str, ...]]] = {
-    "malformed policy JSON, escaped": ("bad-policy.json", lambda s: _malformed(s, "malformed policy", True),
-                                       lambda path, f: ["check", "--policy", path], (MASKED,)),
-    "malformed device JSON": ("bad-device.json", lambda s: _malformed(s, "malformed device", False),
-                              lambda path, f: ["check", "--device", path], (MASKED,)),
-    "malformed Graph export": ("bad-graph.json", lambda s: _malformed(s, "malformed graph", True),
-                               lambda path, f: ["check", "--device", f["managed-device"], "--device", path],
-                               (MASKED,)),
-    "malformed fleet row": ("bad-fleet.jsonl", lambda s: _malformed(s, "malformed fleet row", False),
-                            lambda path, f: ["check", "--fleet", path, "--format", "markdown"], ()),
-    "malformed assignment file": ("bad-assignments.json", lambda s: _malformed(s, "malformed assignments", False),
-                                  lambda path, f: ["check", "--policy", f["policy"], "--fleet", f["fleet"],
-                                                   "--assignments", path], (MASKED,)),
-    "assignment of an unknown policy": ("unknown-policy.json", lambda s: json.dumps(
-                                            {"all_devices": [s.text("unknown policy")]}, ensure_ascii=False),
-                                        lambda path, f: ["check", "--policy", f["policy"], "--fleet", f["fleet"],
-                                                         "--assignments", path], ("unknown policy",)),
-    "bad device values and keys": ("bad-values.json", _bad_device_values,
-                                   lambda path, f: ["check", "--device", path],
-                                   ("unknown fact key", "unknown dotted key")),
-    "bad policy values": ("bad-settings.json", _bad_policy_values, lambda path, f: ["check", "--policy", path],
-                          (MASKED,)),
-    "bad Graph policy values": ("bad-ep.json", _bad_graph_policy, lambda path, f: ["check", "--policy", path],
-                                ("graph bad encryptionMethod",)),
-    "bad managed device values": ("bad-managed.json", _bad_managed_device, lambda path, f: ["check", "--device", path],
-                                  ("graph bad os version",)),
-    "rule file that does not check": ("unchecked.rules", _unchecked_rules,
-                                      lambda path, f: ["check", "--rules", path, "--device", f["device"]],
-                                      ("version compared with text",)),
-    "malformed rule file": ("malformed.rules", _malformed_rules,
-                            lambda path, f: ["check", "--rules", path, "--device", f["device"]],
-                            (MASKED,)),
-    **{f"malformed rule file, lint --format {fmt}": (
-        "malformed.rules", _malformed_rules, lambda path, f, fmt=fmt: ["lint", path, "--format", fmt], ())
-       for fmt in ("text", "json", "sarif")},
+    "malformed policy JSON, escaped": (
+        "bad-policy.json",
+        lambda s: _malformed(s, "malformed policy", True),
+        lambda path, f: ["check", "--policy", path],
+        (MASKED,),
+    ),
+    "malformed device JSON": (
+        "bad-device.json",
+        lambda s: _malformed(s, "malformed device", False),
+        lambda path, f: ["check", "--device", path],
+        (MASKED,),
+    ),
+    "malformed Graph export": (
+        "bad-graph.json",
+        lambda s: _malformed(s, "malformed graph", True),
+        lambda path, f: ["check", "--device", f["managed-device"], "--device", path],
+        (MASKED,),
+    ),
+    "malformed fleet row": (
+        "bad-fleet.jsonl",
+        lambda s: _malformed(s, "malformed fleet row", False),
+        lambda path, f: ["check", "--fleet", path, "--format", "markdown"],
+        (),
+    ),
+    "malformed assignment file": (
+        "bad-assignments.json",
+        lambda s: _malformed(s, "malformed assignments", False),
+        lambda path, f: ["check", "--policy", f["policy"], "--fleet", f["fleet"], "--assignments", path],
+        (MASKED,),
+    ),
+    "assignment of an unknown policy": (
+        "unknown-policy.json",
+        lambda s: json.dumps({"all_devices": [s.text("unknown policy")]}, ensure_ascii=False),
+        lambda path, f: ["check", "--policy", f["policy"], "--fleet", f["fleet"], "--assignments", path],
+        ("unknown policy",),
+    ),
+    "bad device values and keys": (
+        "bad-values.json",
+        _bad_device_values,
+        lambda path, f: ["check", "--device", path],
+        ("unknown fact key", "unknown dotted key"),
+    ),
+    "bad policy values": (
+        "bad-settings.json",
+        _bad_policy_values,
+        lambda path, f: ["check", "--policy", path],
+        (MASKED,),
+    ),
+    "bad Graph policy values": (
+        "bad-ep.json",
+        _bad_graph_policy,
+        lambda path, f: ["check", "--policy", path],
+        ("graph bad encryptionMethod",),
+    ),
+    "bad managed device values": (
+        "bad-managed.json",
+        _bad_managed_device,
+        lambda path, f: ["check", "--device", path],
+        ("graph bad os version",),
+    ),
+    "rule file that does not check": (
+        "unchecked.rules",
+        _unchecked_rules,
+        lambda path, f: ["check", "--rules", path, "--device", f["device"]],
+        ("version compared with text",),
+    ),
+    "malformed rule file": (
+        "malformed.rules",
+        _malformed_rules,
+        lambda path, f: ["check", "--rules", path, "--device", f["device"]],
+        (MASKED,),
+    ),
+    **{
+        f"malformed rule file, lint --format {fmt}": (
+            "malformed.rules",
+            _malformed_rules,
+            lambda path, f, fmt=fmt: ["lint", path, "--format", fmt],
+            (),
+        )
+        for fmt in ("text", "json", "sarif")
+    },
 }
 
 
@@ -791,6 +1076,7 @@ def test_no_error_message_shows_a_planted_password(scenario, case):
 # ---------------------------------------------------------------------------------------------
 # Command-line arguments the output repeats
 
+
 def planted_argument(scenario: Scenario, place: str) -> str:
     """An argument with the place's passwords, one per path segment (a file name may not be
     longer than 255 bytes)."""
@@ -803,8 +1089,15 @@ ARGUMENTS: dict[str, Arguments] = {
     "check --policy FILE": lambda arg, f: ["check", "--policy", arg],
     "check --device FILE": lambda arg, f: ["check", "--device", arg],
     "check --fleet FILE": lambda arg, f: ["check", "--fleet", arg],
-    "check --assignments FILE": lambda arg, f: ["check", "--policy", f["policy"], "--fleet", f["fleet"],
-                                                "--assignments", arg],
+    "check --assignments FILE": lambda arg, f: [
+        "check",
+        "--policy",
+        f["policy"],
+        "--fleet",
+        f["fleet"],
+        "--assignments",
+        arg,
+    ],
     "check --scenario NAME": lambda arg, f: ["check", "--scenario", arg, "--device", f["device"]],
     "check --output FILE": lambda arg, f: ["check", "--device", f["device"], "--output", f"missing/{arg}"],
     "repair --rules NAME": lambda arg, f: ["repair", "--rules", arg, "--device", f["device"]],
@@ -845,6 +1138,7 @@ def test_arguments_echoed_by_the_parser_and_explain_are_masked(scenario, case):
 def _crash(secret: str):
     def crash(*args, **kwargs):
         raise RuntimeError(f"an unforeseen failure near {secret}")
+
     return crash
 
 
@@ -892,7 +1186,16 @@ def test_a_report_is_masked_once_on_its_way_out(tmp_path, monkeypatch, capsys):
     real = errors._masked
     monkeypatch.setattr(errors, "_masked", lambda text, mask: scans.append(text) or real(text, mask))
     examples = Path(__file__).resolve().parent.parent / "examples"
-    main(["check", "--policy", str(examples / "policy-silent.json"), "--device", str(examples / "device-ready.json"),
-          "--format", "json"])
+    main(
+        [
+            "check",
+            "--policy",
+            str(examples / "policy-silent.json"),
+            "--device",
+            str(examples / "device-ready.json"),
+            "--format",
+            "json",
+        ]
+    )
     out = capsys.readouterr().out
     assert out.startswith("{") and sum(text.startswith("{") and len(text) > 1000 for text in scans) == 1

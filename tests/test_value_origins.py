@@ -79,10 +79,18 @@ def test_html_cites_each_policy_with_its_path(capsys, policies):
 def test_sarif_locates_the_setting_in_each_policy_file(capsys, policies):
     log = json.loads(check(capsys, *policies, fmt="sarif"))
     (result,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "SE-09"]
-    located = [(loc["physicalLocation"]["artifactLocation"]["uri"], loc["message"]["text"],
-                loc["physicalLocation"]["region"]["startLine"]) for loc in result["locations"]]
+    located = [
+        (
+            loc["physicalLocation"]["artifactLocation"]["uri"],
+            loc["message"]["text"],
+            loc["physicalLocation"]["region"]["startLine"],
+        )
+        for loc in result["locations"]
+    ]
     assert [(uri, text) for uri, text, _ in located] == [
-        (Path(policies[0]).as_uri(), f"{PIN_NAME} {SETTING}"), (Path(policies[1]).as_uri(), f"{SILENT_NAME} {SETTING}")]
+        (Path(policies[0]).as_uri(), f"{PIN_NAME} {SETTING}"),
+        (Path(policies[1]).as_uri(), f"{SILENT_NAME} {SETTING}"),
+    ]
     for file, (_, _, line) in zip(policies, located):
         assert '"tpm_startup_pin"' in Path(file).read_text().splitlines()[line - 1]
 
@@ -94,13 +102,21 @@ def test_the_text_report_says_which_file_a_failing_value_came_from(capsys, polic
 
 def test_a_repair_of_a_setting_in_conflict_names_each_policy_whole(policies):
     vocabulary = shipped_vocabulary()
-    loaded = compile_text('ruleset t "T"\nrule T-1 "PIN" require policy.tpm_startup_pin != Required '
-                          'and policy.minimum_pin_length >= 8\n', "t.rules")
-    facts = merge_facts([*(load_policy_file(p, vocabulary) for p in policies),
-                         load_device_file(ROOT / "examples" / "device-ready.json", vocabulary)])
+    loaded = compile_text(
+        'ruleset t "T"\nrule T-1 "PIN" require policy.tpm_startup_pin != Required and policy.minimum_pin_length >= 8\n',
+        "t.rules",
+    )
+    facts = merge_facts(
+        [
+            *(load_policy_file(p, vocabulary) for p in policies),
+            load_device_file(ROOT / "examples" / "device-ready.json", vocabulary),
+        ]
+    )
     change = next(c for c in analysis.repair([loaded], vocabulary, facts).changes if c.fact == "policy.tpm_startup_pin")
-    assert change.old == (f"in conflict: policy {PIN!r} sets Require startup PIN with TPM; "
-                          f"policy {SILENT!r} sets Do not allow startup PIN with TPM")
+    assert change.old == (
+        f"in conflict: policy {PIN!r} sets Require startup PIN with TPM; "
+        f"policy {SILENT!r} sets Do not allow startup PIN with TPM"
+    )
 
 
 def test_an_origin_given_as_text_is_kept_whole():

@@ -21,8 +21,9 @@ def test_codes_and_statuses_are_one_table():
 @pytest.mark.parametrize("policy", ["policy-silent.json", "policy-startup-pin.json"])
 def test_each_compiled_code_names_the_status_of_the_reports_outcome(device, policy):
     engine = Engine.load()
-    facts = merge_facts([load_policy_file(EXAMPLES / policy, engine.vocabulary),
-                         load_device_file(EXAMPLES / device, engine.vocabulary)])
+    facts = merge_facts(
+        [load_policy_file(EXAMPLES / policy, engine.vocabulary), load_device_file(EXAMPLES / device, engine.vocabulary)]
+    )
     codes = [code for ruleset in engine.verdicts(facts.values) for code in ruleset]
     statuses = [o.status for o in engine.evaluate(facts).outcomes]
     assert [Verdict(code).status for code in codes] == statuses

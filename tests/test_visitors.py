@@ -39,8 +39,9 @@ def _visitors() -> list[type]:
 
 
 def test_expressions_lists_every_node_class():
-    classes = {cls for _, cls in inspect.getmembers(n, inspect.isclass)
-               if cls.__module__ == n.__name__ and attrs.has(cls)}
+    classes = {
+        cls for _, cls in inspect.getmembers(n, inspect.isclass) if cls.__module__ == n.__name__ and attrs.has(cls)
+    }
     assert classes - DECLARATIONS == set(EXPRESSIONS)
 
 

@@ -33,8 +33,13 @@ class Analyzer:
     ``Deadline``, or seconds from now; None: no limit) with ``Undecided``.
     """
 
-    def __init__(self, rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None,
-                 deadline: Deadline | float | None = None) -> None:
+    def __init__(
+        self,
+        rulesets: Iterable[Any],
+        vocabulary: Vocabulary,
+        rules: Iterable[str] | None = None,
+        deadline: Deadline | float | None = None,
+    ) -> None:
         self.vocabulary = vocabulary
         self.rulesets = tuple(rulesets)
         self.deadline = Deadline.of(deadline)
@@ -64,8 +69,12 @@ class Analyzer:
         return chosen
 
     # --- core questions
-    def solve(self, goals: Sequence[tuple[Entry, int]], fixed: Mapping[str, Any] | None = None,
-              any_of: tuple[Sequence[Entry], int] | None = None) -> dict[str, Any] | None:
+    def solve(
+        self,
+        goals: Sequence[tuple[Entry, int]],
+        fixed: Mapping[str, Any] | None = None,
+        any_of: tuple[Sequence[Entry], int] | None = None,
+    ) -> dict[str, Any] | None:
         """An assignment under which every (entry, goal mask) holds, or None.
 
         ``any_of`` adds one disjunctive constraint: some entry of the group reaches its goal.
@@ -105,8 +114,9 @@ class Analyzer:
         """Whether some assignment gives every entry its goal (one mask, or a mask per entry index)."""
         return self.solve([(e, _goal_of(goal, e)) for e in entries], fixed) is not None
 
-    def witness(self, assignment: Mapping[str, Any], entries: Sequence[Entry],
-                check: Sequence[tuple[Entry, int]] = ()) -> Witness:
+    def witness(
+        self, assignment: Mapping[str, Any], entries: Sequence[Entry], check: Sequence[tuple[Entry, int]] = ()
+    ) -> Witness:
         """A Witness for ``assignment``; every (entry, goal) in ``check`` is confirmed by the interpreter."""
         values = typed_assignment(written_out(assignment))
         for entry, goal in check:
@@ -125,8 +135,9 @@ class Analyzer:
         decl = self.vocabulary.fact(name)
         return decl.label if decl else name
 
-    def minimal_conflict(self, entries: Sequence[Entry], goal: int,
-                         fixed: Mapping[str, Any] | None = None) -> list[Entry] | None:
+    def minimal_conflict(
+        self, entries: Sequence[Entry], goal: int, fixed: Mapping[str, Any] | None = None
+    ) -> list[Entry] | None:
         """A minimal unsatisfiable subset of ``entries`` (None when they are satisfiable)."""
         fixed = dict(fixed or {})
         for component in independent_components(entries, fixed):
@@ -134,8 +145,9 @@ class Analyzer:
                 return self._quickxplain(component, goal, fixed)
         return None
 
-    def split(self, entries: Sequence[Entry], goal: Goal, fixed: Mapping[str, Any] | None = None
-              ) -> tuple[list[Entry], list[list[Entry]]]:
+    def split(
+        self, entries: Sequence[Entry], goal: Goal, fixed: Mapping[str, Any] | None = None
+    ) -> tuple[list[Entry], list[list[Entry]]]:
         """Grow a satisfiable subset in the order of ``entries``; each rule that does not fit is
         left out, with a minimal conflicting set it forms with the rules kept before it.
         ``goal`` is one mask, or a mask per entry index.
@@ -175,8 +187,9 @@ class Analyzer:
                 return [x for x in component if x is not e]
         return []
 
-    def _quickxplain(self, entries: list[Entry], goal: Goal, fixed: Mapping[str, Any],
-                     background: Sequence[Entry] = ()) -> list[Entry]:
+    def _quickxplain(
+        self, entries: list[Entry], goal: Goal, fixed: Mapping[str, Any], background: Sequence[Entry] = ()
+    ) -> list[Entry]:
         def sat(items: list[Entry]) -> bool:
             return self.satisfiable(items, goal, fixed)
 
@@ -210,9 +223,16 @@ def written_out(assignment: Mapping[str, Any]) -> Mapping[str, Any]:
     """``assignment``, if no collection in it is too large to write out; else AnalysisError (A105)."""
     found = too_large(assignment)
     if found is not None:
-        raise AnalysisError([Diagnostic(
-            "A105", f"the answer needs {found[1]} records of {found[0]}; the analyser writes out at most "
-            f"{MAX_RECORDS}", severity="warning", help="compare counts with smaller numbers")])
+        raise AnalysisError(
+            [
+                Diagnostic(
+                    "A105",
+                    f"the answer needs {found[1]} records of {found[0]}; the analyser writes out at most {MAX_RECORDS}",
+                    severity="warning",
+                    help="compare counts with smaller numbers",
+                )
+            ]
+        )
     return assignment
 
 
@@ -235,10 +255,16 @@ def independent_components(entries: Sequence[Entry], fixed: Mapping[str, Any]) -
     return list(groups.values())
 
 
-def check_satisfiable(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str] | None = None,
-                      facts: Mapping[str, Any] | Any = None, fixed_namespaces: Iterable[str] = (),
-                      goal: str | Status | Iterable[Status | str] = "satisfied",
-                      timeout: float | Deadline | None = None) -> Satisfiability:
+def check_satisfiable(
+    rulesets: Iterable[Any],
+    vocabulary: Vocabulary,
+    *,
+    rules: Iterable[str] | None = None,
+    facts: Mapping[str, Any] | Any = None,
+    fixed_namespaces: Iterable[str] = (),
+    goal: str | Status | Iterable[Status | str] = "satisfied",
+    timeout: float | Deadline | None = None,
+) -> Satisfiability:
     """Can some assignment of the free facts give every selected rule a verdict in ``goal``?
 
     ``facts`` (a values mapping or a Facts record) fixes those facts; facts of a namespace

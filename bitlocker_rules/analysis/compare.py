@@ -23,13 +23,23 @@ from .results import Comparison, Deadline, Difference, Undecided
 from .selection import Entry, assuming, interpreter_state, meaning
 
 _SATISFIED, _BROKEN = GOAL_WORDS["satisfied"], GOAL_WORDS["not_satisfied"]
-_RELATIONS = {(False, False): "equivalent", (False, True): "stricter",
-              (True, False): "looser", (True, True): "incomparable"}
+_RELATIONS = {
+    (False, False): "equivalent",
+    (False, True): "stricter",
+    (True, False): "looser",
+    (True, True): "incomparable",
+}
 
 
-def compare(a: Iterable[Any], b: Iterable[Any], vocabulary: Vocabulary,
-            assumed: Mapping[str, bool] | None = None, *, timeout: float | Deadline | None = None,
-            progress: Callable[[str], None] | None = None) -> Comparison:
+def compare(
+    a: Iterable[Any],
+    b: Iterable[Any],
+    vocabulary: Vocabulary,
+    assumed: Mapping[str, bool] | None = None,
+    *,
+    timeout: float | Deadline | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
     """Is ruleset (selection) A stricter than, looser than, equivalent to or incomparable with B?
 
     A is stricter when every assignment that satisfies every rule of A satisfies every rule
@@ -49,14 +59,19 @@ def compare(a: Iterable[Any], b: Iterable[Any], vocabulary: Vocabulary,
     try:
         a_not_b = _difference(left, ea, eb, ("A", "B"))
     except Undecided as exc:
-        return Comparison("undecided", undecided=f"undecided within {exc.limit:g} s: "
-                                                 "whether A implies B was not decided in time")
+        return Comparison(
+            "undecided", undecided=f"undecided within {exc.limit:g} s: whether A implies B was not decided in time"
+        )
     try:
         b_not_a = _difference(left, eb, ea, ("B", "A"))
     except Undecided as exc:
         known = "A does not imply B (see the witness)" if a_not_b is not None else "A implies B"
-        return Comparison("undecided", a_not_b, None, f"undecided within {exc.limit:g} s: {known}; "
-                                                      "whether B implies A was not decided in time")
+        return Comparison(
+            "undecided",
+            a_not_b,
+            None,
+            f"undecided within {exc.limit:g} s: {known}; whether B implies A was not decided in time",
+        )
     return Comparison(_RELATIONS[(a_not_b is not None, b_not_a is not None)], a_not_b, b_not_a)
 
 
@@ -65,8 +80,9 @@ def _same_rules(a: Sequence[Entry], b: Sequence[Entry]) -> bool:
     return Counter(meaning(e.rule) for e in a) == Counter(meaning(e.rule) for e in b)
 
 
-def _difference(analyzer: Analyzer, sat_side: list[Entry], other: list[Entry],
-                names: tuple[str, str]) -> Difference | None:
+def _difference(
+    analyzer: Analyzer, sat_side: list[Entry], other: list[Entry], names: tuple[str, str]
+) -> Difference | None:
     """An assignment that satisfies every rule of ``sat_side`` and not some rule of ``other``
     (None: there is none, so ``sat_side`` implies ``other``)."""
     mine = {meaning(e.rule) for e in sat_side}
@@ -91,8 +107,9 @@ class _Greedy:
     rules of the other side added so far, and leaves ``broken`` (one of ``candidates``)
     unsatisfied. Each search covers only the rules linked to the rules it is about."""
 
-    def __init__(self, analyzer: Analyzer, sat_side: Sequence[Entry], candidates: Sequence[Entry],
-                 names: tuple[str, str]) -> None:
+    def __init__(
+        self, analyzer: Analyzer, sat_side: Sequence[Entry], candidates: Sequence[Entry], names: tuple[str, str]
+    ) -> None:
         self.analyzer = analyzer
         self.kept = list(sat_side)  # must be satisfied
         self.candidates = candidates
@@ -103,8 +120,9 @@ class _Greedy:
     def first(self, base: Mapping[str, Any]) -> _Greedy | None:
         """Self with the first candidate that can be left unsatisfied, or None when none can."""
         for i, e in enumerate(self.candidates):
-            self.analyzer.deadline.step(f"{self.names[0]} implies {self.names[1]}?: "
-                                        f"rule {e.id} ({i + 1} of {len(self.candidates)})")
+            self.analyzer.deadline.step(
+                f"{self.names[0]} implies {self.names[1]}?: rule {e.id} ({i + 1} of {len(self.candidates)})"
+            )
             found = self.solve(None, e)
             if found is not None:
                 self.broken, self.assignment = e, {**base, **found}
@@ -117,8 +135,9 @@ class _Greedy:
         time runs out, the assignment so far stands."""
         try:
             for i, e in enumerate(other):
-                self.analyzer.deadline.step(f"{self.names[0]} implies {self.names[1]}?: "
-                                            f"a clearer witness ({i + 1} of {len(other)})")
+                self.analyzer.deadline.step(
+                    f"{self.names[0]} implies {self.names[1]}?: a clearer witness ({i + 1} of {len(other)})"
+                )
                 self.add(e)
         except Undecided:
             pass

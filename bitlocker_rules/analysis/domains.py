@@ -155,8 +155,9 @@ def _order_values(values: list, consts: list) -> list:
     return named + rest
 
 
-def fact_domains(entries: Sequence[Entry], vocabulary: Vocabulary, fixed: Mapping[str, Any],
-             first: Mapping[str, Any] | None = None) -> dict[str, tuple]:
+def fact_domains(
+    entries: Sequence[Entry], vocabulary: Vocabulary, fixed: Mapping[str, Any], first: Mapping[str, Any] | None = None
+) -> dict[str, tuple]:
     """The value set of every free fact the entries read (None = missing is always included).
 
     ``first`` gives values that must head a fact's value set (a repair's current values).
@@ -206,8 +207,14 @@ class MergedInfo:
         return list(components.values())
 
 
-def _add_component_values(values: dict[tuple, list], members: list[tuple], consts: Mapping[tuple, list],
-                          vocabulary: Vocabulary, fixed: Mapping[str, Any], first: Mapping[str, Any] | None) -> None:
+def _add_component_values(
+    values: dict[tuple, list],
+    members: list[tuple],
+    consts: Mapping[tuple, list],
+    vocabulary: Vocabulary,
+    fixed: Mapping[str, Any],
+    first: Mapping[str, Any] | None,
+) -> None:
     """Put in ``values`` the value set of each free term of one component, cut at the
     constants the terms share."""
     shared = _shared_constants(members, consts, fixed, first)
@@ -218,8 +225,9 @@ def _add_component_values(values: dict[tuple, list], members: list[tuple], const
             values[t] = _order_values(_scalar_values(_term_type(vocabulary, t), shared, m, kinds), shared)
 
 
-def _shared_constants(members: list[tuple], consts: Mapping[tuple, list], fixed: Mapping[str, Any],
-                      first: Mapping[str, Any] | None) -> list:
+def _shared_constants(
+    members: list[tuple], consts: Mapping[tuple, list], fixed: Mapping[str, Any], first: Mapping[str, Any] | None
+) -> list:
     """The constants of every term of a component, once each (1 and 1.0 are two)."""
     shared = [c for t in members for c in consts.get(t, ())]
     if len(members) > 1:
@@ -251,8 +259,13 @@ def _representatives(members: list[tuple], fixed: Mapping[str, Any]) -> int:
     return g + (g + 1) * k if k else max(g, 1)
 
 
-def _fact_values(entries: Sequence[Entry], vocabulary: Vocabulary, fixed: Mapping[str, Any],
-                 values: Mapping[tuple, list], colls: Mapping[str, CollectionUse]) -> dict[str, tuple]:
+def _fact_values(
+    entries: Sequence[Entry],
+    vocabulary: Vocabulary,
+    fixed: Mapping[str, Any],
+    values: Mapping[tuple, list],
+    colls: Mapping[str, CollectionUse],
+) -> dict[str, tuple]:
     """Every free fact the entries read → its value set, from the terms' values (missing last)."""
     out: dict[str, tuple] = {}
     for entry in entries:
@@ -260,8 +273,9 @@ def _fact_values(entries: Sequence[Entry], vocabulary: Vocabulary, fixed: Mappin
             if name in fixed or name in out:
                 continue
             if vocabulary.facts[name].type.kind == "collection":  # read by a checked rule: declared
-                out[name] = _collection_values(name, colls.get(name) or CollectionUse(), values, entry, fixed,
-                                               vocabulary)
+                out[name] = _collection_values(
+                    name, colls.get(name) or CollectionUse(), values, entry, fixed, vocabulary
+                )
             else:
                 out[name] = tuple(values.get(("f", name), [])) + (None,)
     return out
@@ -274,8 +288,14 @@ def _put_first(out: dict[str, tuple], first: Mapping[str, Any]) -> None:
             out[name] = (value,) + tuple(v for v in out[name] if not same_value(v, value))
 
 
-def _collection_values(name: str, coll: CollectionUse, values: Mapping[tuple, list], entry: Entry,
-                       fixed: Mapping[str, Any], vocabulary: Vocabulary) -> tuple:
+def _collection_values(
+    name: str,
+    coll: CollectionUse,
+    values: Mapping[tuple, list],
+    entry: Entry,
+    fixed: Mapping[str, Any],
+    vocabulary: Vocabulary,
+) -> tuple:
     """Candidate collections: every combination of record types the rules can tell apart.
 
     Without counts: sets of at most one record per quantifier. With counts, whichever of
@@ -311,8 +331,9 @@ def _multisets(types: int, bound: int) -> int:
     return total
 
 
-def _record_types(name: str, coll: CollectionUse, values: Mapping[tuple, list], fixed: Mapping[str, Any],
-                  vocabulary: Vocabulary) -> list:
+def _record_types(
+    name: str, coll: CollectionUse, values: Mapping[tuple, list], fixed: Mapping[str, Any], vocabulary: Vocabulary
+) -> list:
     """Records of the fields the rules read, over the fields' value sets (each may be
     missing), one per behaviour."""
     fields = sorted(coll.fields)
@@ -368,8 +389,14 @@ class _CarriedCopies:
 _SIGNATURE_LIMIT = 512
 
 
-def _distinct_types(name: str, coll: CollectionUse, types: list, values: Mapping[tuple, list],
-                    fixed: Mapping[str, Any], vocabulary: Vocabulary) -> list:
+def _distinct_types(
+    name: str,
+    coll: CollectionUse,
+    types: list,
+    values: Mapping[tuple, list],
+    fixed: Mapping[str, Any],
+    vocabulary: Vocabulary,
+) -> list:
     """One record type per behaviour: records whose every body (quantifier or count over
     this collection) has the same truth value, for every value of the facts the bodies
     read, cannot be told apart by any rule, so one of them stands for all."""
@@ -400,10 +427,17 @@ def _distinct_types(name: str, coll: CollectionUse, types: list, values: Mapping
 def _limit(name: str, total: int, bound: int, entry: Entry) -> None:
     """Refuse (A103) a collection that would need more than MAX_COLLECTION_CANDIDATES candidates."""
     if total > MAX_COLLECTION_CANDIDATES:
-        raise AnalysisError([Diagnostic(
-            "A103", f"{name} would need more than {MAX_COLLECTION_CANDIDATES} candidate collections "
-            f"(of up to {bound} records) for an exact answer",
-            severity="warning", source=entry.source, span=entry.rule.span,
-            help="count one expression per collection, compare counts with smaller numbers, "
-                 "or quantify over fewer fields",
-        )])
+        raise AnalysisError(
+            [
+                Diagnostic(
+                    "A103",
+                    f"{name} would need more than {MAX_COLLECTION_CANDIDATES} candidate collections "
+                    f"(of up to {bound} records) for an exact answer",
+                    severity="warning",
+                    source=entry.source,
+                    span=entry.rule.span,
+                    help="count one expression per collection, compare counts with smaller numbers, "
+                    "or quantify over fewer fields",
+                )
+            ]
+        )

@@ -19,9 +19,15 @@ from .values import same_value, typed_assignment
 _SATISFIED = goal_mask("satisfied")
 
 
-def fleet_repair(rulesets: Iterable[Any], vocabulary: Vocabulary, devices: Iterable[Any], *,
-                 rules: Iterable[str] | None = None, top: int = 5,
-                 timeout: float | Deadline | None = None) -> FleetRepair:
+def fleet_repair(
+    rulesets: Iterable[Any],
+    vocabulary: Vocabulary,
+    devices: Iterable[Any],
+    *,
+    rules: Iterable[str] | None = None,
+    top: int = 5,
+    timeout: float | Deadline | None = None,
+) -> FleetRepair:
     """The one policy-setting change (fact → value, set on every device) that makes the most
     devices satisfy every selected rule. ``devices`` are Facts records or values mappings
     (each with its own effective policy settings). ``timeout`` (seconds, or a ``Deadline``;
@@ -46,8 +52,9 @@ def fleet_repair(rulesets: Iterable[Any], vocabulary: Vocabulary, devices: Itera
     return FleetRepair(best, before, len(fleet), tuple(ranking[:top]))
 
 
-def _fleet_domains(entries: Sequence[Entry], vocabulary: Vocabulary, fleet: Sequence[Mapping[str, Any]]
-                   ) -> dict[str, tuple]:
+def _fleet_domains(
+    entries: Sequence[Entry], vocabulary: Vocabulary, fleet: Sequence[Mapping[str, Any]]
+) -> dict[str, tuple]:
     """Each setting's candidate values for the fleet. A setting compared with a device fact may
     need to equal (or pass) a device's value of it, so the value sets are made with each
     distinct device's values of those facts fixed, and joined."""
@@ -81,8 +88,14 @@ def _satisfied(e: Entry, values: Mapping[str, Any]) -> bool:
     return bool(e.state(ctx) & _SATISFIED)
 
 
-def _fleet_changes(analyzer: Analyzer, entries: Sequence[Entry], fleet: Sequence[Mapping[str, Any]],
-                   base: Sequence[Sequence[bool]], fact: str, values: Iterable[Any]) -> list[FleetChange]:
+def _fleet_changes(
+    analyzer: Analyzer,
+    entries: Sequence[Entry],
+    fleet: Sequence[Mapping[str, Any]],
+    base: Sequence[Sequence[bool]],
+    fact: str,
+    values: Iterable[Any],
+) -> list[FleetChange]:
     """Each value of one setting, set on every device, with how many devices then satisfy
     every rule (``base``: which rules each device satisfies now)."""
     touching = [i for i, e in enumerate(entries) if fact in e.facts]

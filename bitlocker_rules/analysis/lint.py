@@ -31,9 +31,16 @@ Witnesses = Mapping[int, Mapping[str, Mapping[str, Any] | None]]
 _SAMPLES = 96
 
 
-def lint(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str] | None = None,
-         implication: bool = True, assumed: Mapping[str, bool] | None = None,
-         timeout: float | Deadline | None = None, progress: Callable[[str], None] | None = None) -> list[Finding]:
+def lint(
+    rulesets: Iterable[Any],
+    vocabulary: Vocabulary,
+    *,
+    rules: Iterable[str] | None = None,
+    implication: bool = True,
+    assumed: Mapping[str, bool] | None = None,
+    timeout: float | Deadline | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Finding]:
     """Semantic findings for the selected rules (the checker's diagnostics come from loading).
 
     Per rule: can never pass (L101), can never fail (L102), never applicable (L103). Per
@@ -58,14 +65,26 @@ def lint(rulesets: Iterable[Any], vocabulary: Vocabulary, *, rules: Iterable[str
     try:
         _semantic_findings(analyzer, rulesets, rules, implication, assumed, findings)
     except Undecided as exc:
-        findings.append(_finding("L108", f"{exc.diagnostics[0].message}: lint stopped there; the findings "
-                                 "before this one hold, others may be missing", [],
-                                 details={"time_limit": exc.limit, "doing": exc.doing}))
+        findings.append(
+            _finding(
+                "L108",
+                f"{exc.diagnostics[0].message}: lint stopped there; the findings "
+                "before this one hold, others may be missing",
+                [],
+                details={"time_limit": exc.limit, "doing": exc.doing},
+            )
+        )
     return findings
 
 
-def _semantic_findings(analyzer: Analyzer, rulesets: list[Any], rules: Iterable[str] | None, implication: bool,
-                       assumed: Mapping[str, bool] | None, findings: list[Finding]) -> None:
+def _semantic_findings(
+    analyzer: Analyzer,
+    rulesets: list[Any],
+    rules: Iterable[str] | None,
+    implication: bool,
+    assumed: Mapping[str, bool] | None,
+    findings: list[Finding],
+) -> None:
     """Append to ``findings`` what lint finds per rule, per pair and over the selection."""
     usable = [e for e in analyzer.entries if not e.problems]
     tables = Tables.of(usable, analyzer.vocabulary, analyzer.deadline)
@@ -78,12 +97,18 @@ def _semantic_findings(analyzer: Analyzer, rulesets: list[Any], rules: Iterable[
     if assumed:
         scoped = Analyzer(assuming(rulesets, assumed), analyzer.vocabulary, rules, analyzer.deadline)
         holdable = {e.index for e in per_rule.holdable}
-        entries = [e for e in scoped.entries
-                   if e.index in holdable and scoped.satisfiable([e], GOAL_WORDS["satisfied"])]
+        entries = [
+            e for e in scoped.entries if e.index in holdable and scoped.satisfiable([e], GOAL_WORDS["satisfied"])
+        ]
         samples = _samples(scoped, entries, {e.index: per_rule.can[e.index] for e in entries})
         scoped_tables = Tables.of(entries, scoped.vocabulary, scoped.deadline)
-        _conflicts(scoped, entries, {e.index: _satisfied_bits(e, samples, scoped.deadline) for e in entries},
-                   scoped_tables, findings)
+        _conflicts(
+            scoped,
+            entries,
+            {e.index: _satisfied_bits(e, samples, scoped.deadline) for e in entries},
+            scoped_tables,
+            findings,
+        )
     else:
         _conflicts(analyzer, per_rule.holdable, bits, tables, findings)
 
@@ -97,8 +122,7 @@ class _PerRule:
     holdable: list[Entry]  # rules that can be satisfied: checked for conflicts
 
 
-def _check_each_rule(analyzer: Analyzer, entries: Sequence[Entry], tables: Tables,
-                     findings: list[Finding]) -> _PerRule:
+def _check_each_rule(analyzer: Analyzer, entries: Sequence[Entry], tables: Tables, findings: list[Finding]) -> _PerRule:
     """The states each rule can reach; appends to ``findings`` one for each rule that never
     applies, never passes or never fails (or that the analyser cannot decide after all)."""
     can: dict[int, dict[str, dict[str, Any] | None]] = {}
@@ -126,15 +150,21 @@ def _check_each_rule(analyzer: Analyzer, entries: Sequence[Entry], tables: Table
 
 def _unsupported(e: Entry) -> Finding:
     """L100 for a rule outside the fragment the analyser decides."""
-    return _finding("L100", e.problems[0].message + f" (rule {e.id} is not analysed)", [e],
-                    details={"problems": [d.code for d in e.problems]}, span=e.problems[0].span)
+    return _finding(
+        "L100",
+        e.problems[0].message + f" (rule {e.id} is not analysed)",
+        [e],
+        details={"problems": [d.code for d in e.problems]},
+        span=e.problems[0].span,
+    )
 
 
 def _useless(e: Entry, found: Mapping[str, dict[str, Any] | None]) -> Finding | None:
     """L103, L101 or L102 when the rule never applies, never passes or never fails, else None."""
     if e.rule.applicability is not None and found["applicable"] is None:
-        return _finding("L103", f"{e.id} never applies: its `when` condition can never be true",
-                        [e], span=e.rule.applicability.span)
+        return _finding(
+            "L103", f"{e.id} never applies: its `when` condition can never be true", [e], span=e.rule.applicability.span
+        )
     if found["pass"] is None:
         return _finding("L101", f"{e.id} can never pass: whenever it applies it fails or is unknown", [e])
     if found["fail"] is None:
@@ -142,8 +172,14 @@ def _useless(e: Entry, found: Mapping[str, dict[str, Any] | None]) -> Finding | 
     return None
 
 
-def _finding(code: str, message: str, entries: Sequence[Entry], details: Mapping[str, Any] | None = None,
-             span: Span | None = None, severity: str | None = None) -> Finding:
+def _finding(
+    code: str,
+    message: str,
+    entries: Sequence[Entry],
+    details: Mapping[str, Any] | None = None,
+    span: Span | None = None,
+    severity: str | None = None,
+) -> Finding:
     """A Finding about ``entries``, located at each rule's id (the first rule at ``span`` if given)."""
     locations = []
     for i, e in enumerate(entries):
@@ -158,7 +194,9 @@ def _finding(code: str, message: str, entries: Sequence[Entry], details: Mapping
 def _reachable(analyzer: Analyzer, e: Entry, tables: Tables) -> dict[str, dict[str, Any] | None]:
     """For one rule: an assignment reaching each interesting state, or None when none does."""
     goals = {
-        "pass": goal_mask(PASS), "fail": goal_mask(FAIL), "satisfied": goal_mask("satisfied"),
+        "pass": goal_mask(PASS),
+        "fail": goal_mask(FAIL),
+        "satisfied": goal_mask("satisfied"),
         "not_satisfied": goal_mask("not_satisfied"),
     }
     if e.rule.applicability is not None:
@@ -189,10 +227,16 @@ def _unused_definitions(analyzer: Analyzer) -> list[Finding]:
         for d in ruleset.definitions:
             if d.name not in used:
                 where = location_of(path, ruleset.text, d.span)
-                findings.append(Finding(
-                    "L106", "warning", f"definition `{d.name}` is never used by a rule or note",
-                    (), (where,) if where else (), {"rulesets": [ruleset.id], "definition": d.name},
-                ))
+                findings.append(
+                    Finding(
+                        "L106",
+                        "warning",
+                        f"definition `{d.name}` is never used by a rule or note",
+                        (),
+                        (where,) if where else (),
+                        {"rulesets": [ruleset.id], "definition": d.name},
+                    )
+                )
     return findings
 
 
@@ -249,8 +293,14 @@ def _readers(entries: Sequence[Entry]) -> dict[str, list[Entry]]:
     return readers
 
 
-def _implications(analyzer: Analyzer, entries: Sequence[Entry], can: Witnesses, bits: Mapping[int, int], tables: Tables,
-                  findings: list[Finding]) -> None:
+def _implications(
+    analyzer: Analyzer,
+    entries: Sequence[Entry],
+    can: Witnesses,
+    bits: Mapping[int, int],
+    tables: Tables,
+    findings: list[Finding],
+) -> None:
     """L104 and L105: rules implied by, or equivalent to, another rule they share a fact with
     (appended to ``findings``; those proved so far when time runs out). Rules with the same
     conditions are equivalent without a search: one of them stands for the others."""
@@ -273,8 +323,12 @@ def _implications(analyzer: Analyzer, entries: Sequence[Entry], can: Witnesses, 
                 for b, theirs in tabled[tables.fact[a.index]]:
                     if b != a.index and not mine & ~theirs:
                         found |= 1 << b
-            partners = {b.index: b for f in set(a.facts) for b in (readers[f] if mine is None else untabled[f])
-                        if b.index != a.index}
+            partners = {
+                b.index: b
+                for f in set(a.facts)
+                for b in (readers[f] if mine is None else untabled[f])
+                if b.index != a.index
+            }
             for other in partners.values():
                 if _implies(analyzer, a, other, can, bits):
                     found |= 1 << other.index
@@ -332,10 +386,16 @@ def _equivalent(members: Sequence[Entry]) -> Finding:
     rulesets = [m.ruleset for m in members]
     same = len({id(r) for r in rulesets}) < len(rulesets)
     names = ", ".join(m.id for m in members[:-1]) + f" and {members[-1].id}"
-    where = "" if len({id(r) for r in rulesets}) == 1 else \
-        " (rulesets " + ", ".join(dict.fromkeys(r.id for r in rulesets)) + " overlap)"
-    verb = "are equivalent: every assignment satisfies both or neither" if len(members) == 2 else \
-        "are equivalent: every assignment satisfies all of them or none"
+    where = (
+        ""
+        if len({id(r) for r in rulesets}) == 1
+        else " (rulesets " + ", ".join(dict.fromkeys(r.id for r in rulesets)) + " overlap)"
+    )
+    verb = (
+        "are equivalent: every assignment satisfies both or neither"
+        if len(members) == 2
+        else "are equivalent: every assignment satisfies all of them or none"
+    )
     return _finding("L105", f"{names} {verb}{where}", members, severity="warning" if same else "info")
 
 
@@ -343,13 +403,18 @@ def _redundant(rule: Entry, implied_by: Entry) -> Finding:
     """L104 for a rule that another implies (a warning within a ruleset, else info)."""
     same = implied_by.ruleset is rule.ruleset
     where = "" if same else f" (ruleset {implied_by.ruleset.id} and ruleset {rule.ruleset.id} overlap)"
-    return _finding("L104", f"{rule.id} is redundant: every assignment that satisfies {implied_by.id} "
-                    f"also satisfies {rule.id}{where}", [rule, implied_by], details={"implied_by": implied_by.id},
-                    severity="warning" if same else "info")
+    return _finding(
+        "L104",
+        f"{rule.id} is redundant: every assignment that satisfies {implied_by.id} also satisfies {rule.id}{where}",
+        [rule, implied_by],
+        details={"implied_by": implied_by.id},
+        severity="warning" if same else "info",
+    )
 
 
-def _conflicts(analyzer: Analyzer, entries: Sequence[Entry], bits: Mapping[int, int], tables: Tables,
-               findings: list[Finding]) -> None:
+def _conflicts(
+    analyzer: Analyzer, entries: Sequence[Entry], bits: Mapping[int, int], tables: Tables, findings: list[Finding]
+) -> None:
     """Minimal sets of satisfiable rules that cannot be satisfied together (appended to
     ``findings``; those found so far when time runs out)."""
     cores: list[list[Entry]] = []
@@ -370,8 +435,9 @@ def _conflicts(analyzer: Analyzer, entries: Sequence[Entry], bits: Mapping[int, 
         findings += [_conflict_finding(analyzer, core) for core in cores]
 
 
-def _conflicting_pairs(analyzer: Analyzer, entries: Sequence[Entry], bits: Mapping[int, int], tables: Tables,
-                       cores: list[list[Entry]]) -> None:
+def _conflicting_pairs(
+    analyzer: Analyzer, entries: Sequence[Entry], bits: Mapping[int, int], tables: Tables, cores: list[list[Entry]]
+) -> None:
     """Append to ``cores`` every pair of rules sharing a fact that cannot be satisfied together."""
     satisfied = GOAL_WORDS["satisfied"]
     readers = _readers(entries)
@@ -457,13 +523,26 @@ def _conflict_finding(analyzer: Analyzer, core: Sequence[Entry]) -> Finding:
         lead = "rulesets " + " and ".join(rulesets) + " contradict each other: "
     else:
         lead = f"rules of ruleset {rulesets[0]} contradict each other: "
-    finding = _finding("L107", lead + record.message(), core, details={
-        "requirements": [
-            {"rule": r.rule, "ruleset": r.ruleset, "fact": r.fact, "label": r.label, "role": r.role,
-             "required": r.required, "text": r.text, "sentence": r.sentence()}
-            for r in record.requirements
-        ],
-    })
+    finding = _finding(
+        "L107",
+        lead + record.message(),
+        core,
+        details={
+            "requirements": [
+                {
+                    "rule": r.rule,
+                    "ruleset": r.ruleset,
+                    "fact": r.fact,
+                    "label": r.label,
+                    "role": r.role,
+                    "required": r.required,
+                    "text": r.text,
+                    "sentence": r.sentence(),
+                }
+                for r in record.requirements
+            ],
+        },
+    )
     # Point at the conditions that clash (the first one of each rule), not at the rule ids.
     at = {r.rule: r.location for r in reversed(record.requirements) if r.location is not None}
     return evolve(finding, locations=tuple(at.get(e.id) or loc for e, loc in zip(core, finding.locations)))

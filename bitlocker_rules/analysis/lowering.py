@@ -87,12 +87,19 @@ def repair_domains(domains: Mapping[str, tuple], lowering: Lowering, vocabulary:
 
 def restricted_domains(domains: Mapping[str, tuple], lowering: Lowering, free: Container[str]) -> dict[str, tuple]:
     """The value sets without the values that lower a setting, except for the settings in ``free``."""
-    return {f: values if f in free else tuple(v for v in values if not lowering.lowers(f, v))
-            for f, values in domains.items()}
+    return {
+        f: values if f in free else tuple(v for v in values if not lowering.lowers(f, v))
+        for f, values in domains.items()
+    }
 
 
-def minimal_lowerings(group: Sequence[Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
-                       lowering: Lowering, deadline: Deadline | None = None) -> list[frozenset[str]]:
+def minimal_lowerings(
+    group: Sequence[Constraint],
+    fixed: Mapping[str, Any],
+    domains: Mapping[str, tuple],
+    lowering: Lowering,
+    deadline: Deadline | None = None,
+) -> list[frozenset[str]]:
     """Every inclusion-minimal set of settings the group can reach its goals by lowering
     (``[frozenset()]`` when it needs to lower none), smallest first.
 
@@ -112,8 +119,7 @@ def minimal_lowerings(group: Sequence[Constraint], fixed: Mapping[str, Any], dom
         cores.append(_core(candidates - failed, candidates, works))
 
 
-def _core(kept: frozenset[str], candidates: frozenset[str], works: Callable[[frozenset[str]], bool]
-          ) -> frozenset[str]:
+def _core(kept: frozenset[str], candidates: frozenset[str], works: Callable[[frozenset[str]], bool]) -> frozenset[str]:
     """A minimal set of settings, among ``kept`` (which cannot all keep their strength), that
     cannot all keep it: each setting that is not needed is dropped in turn."""
     core = set(kept)

@@ -56,9 +56,17 @@ _OFF = goal_mask(Status.NOT_APPLICABLE)
 _ANY = goal_mask(list(Status))
 
 
-def repair(rulesets: Iterable[Any], vocabulary: Vocabulary, facts: Any, *, rules: Iterable[str] | None = None,
-           max_changes: int | None = None, targets: Iterable[str] | None = None,
-           timeout: float | Deadline | None = None, progress: Callable[[str], None] | None = None) -> Repair:
+def repair(
+    rulesets: Iterable[Any],
+    vocabulary: Vocabulary,
+    facts: Any,
+    *,
+    rules: Iterable[str] | None = None,
+    max_changes: int | None = None,
+    targets: Iterable[str] | None = None,
+    timeout: float | Deadline | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Repair:
     """The fewest policy-setting changes that make the failing rules pass on one device.
 
     ``facts`` are the device's effective facts (a Facts record or a values mapping: the
@@ -160,8 +168,9 @@ class _Goals:
         return cls(masks, chosen, others)
 
 
-def _conflict(analyzer: Analyzer, core: Sequence[Entry], goals: Mapping[int, int], fixed: Mapping[str, Any]
-              ) -> RuleConflict:
+def _conflict(
+    analyzer: Analyzer, core: Sequence[Entry], goals: Mapping[int, int], fixed: Mapping[str, Any]
+) -> RuleConflict:
     """The record of rules that cannot reach their goals together: the device facts that
     block them, and which of them must pass."""
     found = analyzer.conflict(core, _blocking(analyzer, core, goals, fixed))
@@ -174,8 +183,9 @@ def is_policy_setting(vocabulary: Vocabulary, name: str) -> bool:
     return decl is not None and decl.policy_controlled
 
 
-def _split_reachable(analyzer: Analyzer, targets: Sequence[Entry], fixed: Mapping[str, Any]
-                     ) -> tuple[list[Entry], list[Prerequisite]]:
+def _split_reachable(
+    analyzer: Analyzer, targets: Sequence[Entry], fixed: Mapping[str, Any]
+) -> tuple[list[Entry], list[Prerequisite]]:
     """The targets some policy makes pass on this device, and the others as prerequisites."""
     reachable, prerequisites = [], []
     for e in targets:
@@ -193,8 +203,14 @@ def _confirm(entries: Sequence[Entry], goals: Mapping[int, int], after: Mapping[
             raise AssertionError(f"analysis bug: the repair does not bring {e.id} to its goal")
 
 
-def _optimal(analyzer: Analyzer, entries: Sequence[Entry], goals: Mapping[int, int], fixed: Mapping[str, Any],
-             lowering: Lowering, max_changes: int | None) -> dict[str, Any] | None:
+def _optimal(
+    analyzer: Analyzer,
+    entries: Sequence[Entry],
+    goals: Mapping[int, int],
+    fixed: Mapping[str, Any],
+    lowering: Lowering,
+    max_changes: int | None,
+) -> dict[str, Any] | None:
     """Per independent group of rules, the fewest changed settings among the repairs that
     lower an inclusion-minimal set of settings; the groups add up (they share no setting)."""
     constraints = [Constraint([e], goals[e.index]) for e in entries]
@@ -212,8 +228,9 @@ def _optimal(analyzer: Analyzer, entries: Sequence[Entry], goals: Mapping[int, i
     return result
 
 
-def _group_repair(analyzer: Analyzer, group: Sequence[Constraint], fixed: Mapping[str, Any],
-                  lowering: Lowering, room: int | None) -> tuple[int, dict[str, Any]] | None:
+def _group_repair(
+    analyzer: Analyzer, group: Sequence[Constraint], fixed: Mapping[str, Any], lowering: Lowering, room: int | None
+) -> tuple[int, dict[str, Any]] | None:
     """(changes, assignment) for one group: for each minimal set of settings it must lower,
     the fewest changes that lower only those; the best of them (None past ``room``)."""
     domains = fact_domains([c.entries[0] for c in group], analyzer.vocabulary, fixed, first=lowering.current)
@@ -221,16 +238,22 @@ def _group_repair(analyzer: Analyzer, group: Sequence[Constraint], fixed: Mappin
     best = None
     for free in minimal_lowerings(group, fixed, domains, lowering, analyzer.deadline):
         limit = room if best is None else best[0] - 1 if room is None else min(room, best[0] - 1)
-        found = _fewest_changes(group, fixed, restricted_domains(domains, lowering, free), lowering.current, limit,
-                                analyzer.deadline)
+        found = _fewest_changes(
+            group, fixed, restricted_domains(domains, lowering, free), lowering.current, limit, analyzer.deadline
+        )
         if found is not None:
             best = found
     return best
 
 
-def _fewest_changes(group: Sequence[Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
-                    current: Mapping[str, Any], room: int | None, deadline: Deadline | None = None
-                    ) -> tuple[int, dict[str, Any]] | None:
+def _fewest_changes(
+    group: Sequence[Constraint],
+    fixed: Mapping[str, Any],
+    domains: Mapping[str, tuple],
+    current: Mapping[str, Any],
+    room: int | None,
+    deadline: Deadline | None = None,
+) -> tuple[int, dict[str, Any]] | None:
     """Iterative deepening on the number of changed settings: (changes, assignment) with the
     fewest, at most ``room`` (None: no limit), or None when no such assignment exists."""
     here = {v: current.get(v) for c in group for v in c.vars}
@@ -244,8 +267,9 @@ def _fewest_changes(group: Sequence[Constraint], fixed: Mapping[str, Any], domai
     return None
 
 
-def _options(analyzer: Analyzer, entries: Sequence[Entry], goals: Mapping[int, int],
-             assignment: Mapping[str, Any], fact: str) -> list[Any]:
+def _options(
+    analyzer: Analyzer, entries: Sequence[Entry], goals: Mapping[int, int], assignment: Mapping[str, Any], fact: str
+) -> list[Any]:
     """The values of an enum or bool ``fact`` that keep every rule reading it at its goal,
     the rest of ``assignment`` unchanged (none for other kinds)."""
     decl = analyzer.vocabulary.fact(fact)
@@ -253,34 +277,57 @@ def _options(analyzer: Analyzer, entries: Sequence[Entry], goals: Mapping[int, i
         return []
     values = decl.type.enum.member_names if decl.type.enum else (True, False)
     touching = [e for e in entries if fact in e.facts]
-    return [v for v in values
-            if all(interpreter_state(e, typed_assignment({**assignment, fact: v})) & goals[e.index] for e in touching)]
+    return [
+        v
+        for v in values
+        if all(interpreter_state(e, typed_assignment({**assignment, fact: v})) & goals[e.index] for e in touching)
+    ]
 
 
-def _strongest_values(analyzer: Analyzer, entries: Sequence[Entry], goals: Mapping[int, int],
-                      assignment: Mapping[str, Any], lowering: Lowering) -> dict[str, Any]:
+def _strongest_values(
+    analyzer: Analyzer,
+    entries: Sequence[Entry],
+    goals: Mapping[int, int],
+    assignment: Mapping[str, Any],
+    lowering: Lowering,
+) -> dict[str, Any]:
     """``assignment`` with each lowered setting at the smallest lowering that works with the
     rest unchanged: Require → Allow rather than Require → Do not allow."""
     result = dict(assignment)
     for fact in sorted(lowering.current):
         if fact not in result or not lowering.lowers(fact, result[fact]):
             continue
-        better = [v for v in _options(analyzer, entries, goals, result, fact)
-                  if lowering.lowers(fact, v) and lowering.stronger(fact, v, result[fact])]
+        better = [
+            v
+            for v in _options(analyzer, entries, goals, result, fact)
+            if lowering.lowers(fact, v) and lowering.stronger(fact, v, result[fact])
+        ]
         if better:
             result[fact] = lowering.preferred(fact, better)[0]
     return result
 
 
-def _setting_changes(analyzer: Analyzer, entries: Sequence[Entry], rest: Sequence[Entry],
-                     goals: Mapping[int, int], device: _DeviceFacts, assignment: Mapping[str, Any],
-                     changed: Mapping[str, Any], lowering: Lowering) -> tuple[SettingChange, ...]:
+def _setting_changes(
+    analyzer: Analyzer,
+    entries: Sequence[Entry],
+    rest: Sequence[Entry],
+    goals: Mapping[int, int],
+    device: _DeviceFacts,
+    assignment: Mapping[str, Any],
+    changed: Mapping[str, Any],
+    lowering: Lowering,
+) -> tuple[SettingChange, ...]:
     """The changed settings in the Intune words, in the order the rules read them, each
     with the other values that work as well."""
     return tuple(
-        setting_change(analyzer, f, device.current.get(f), v,
-                       _alternatives(analyzer, rest, goals, assignment, f, lowering),
-                device.disputed.get(f))
+        setting_change(
+            analyzer,
+            f,
+            device.current.get(f),
+            v,
+            _alternatives(analyzer, rest, goals, assignment, f, lowering),
+            device.disputed.get(f),
+        )
         for f, v in sorted(changed.items(), key=lambda kv: _order_key(entries, kv[0]))
     )
 
@@ -293,8 +340,14 @@ def _order_key(entries: Sequence[Entry], fact: str) -> tuple[int, int]:
     return len(entries), 0
 
 
-def _alternatives(analyzer: Analyzer, entries: Sequence[Entry], goals: Mapping[int, int],
-                  assignment: Mapping[str, Any], fact: str, lowering: Lowering) -> tuple[str, ...]:
+def _alternatives(
+    analyzer: Analyzer,
+    entries: Sequence[Entry],
+    goals: Mapping[int, int],
+    assignment: Mapping[str, Any],
+    fact: str,
+    lowering: Lowering,
+) -> tuple[str, ...]:
     """Other values of ``fact`` that work with the rest of the repair unchanged: for a setting
     the repair does not lower, those that lower nothing; for one it lowers, the other
     lowerings, smallest first. The weakest value (Not configured) is offered only when the
@@ -302,15 +355,23 @@ def _alternatives(analyzer: Analyzer, entries: Sequence[Entry], goals: Mapping[i
     chosen = assignment.get(fact)
     lowered = lowering.lowers(fact, chosen)
     found = [
-        v for v in _options(analyzer, entries, goals, assignment, fact)
-        if not same_value(v, chosen) and lowering.lowers(fact, v) == lowered
+        v
+        for v in _options(analyzer, entries, goals, assignment, fact)
+        if not same_value(v, chosen)
+        and lowering.lowers(fact, v) == lowered
         and (lowering.weakest(fact, chosen) or not lowering.weakest(fact, v))
     ]
     return tuple(shown_value(analyzer.vocabulary, fact, v) for v in lowering.preferred(fact, found))
 
 
-def setting_change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternatives: tuple[str, ...] = (),
-                   disputed: Conflict | None = None) -> SettingChange:
+def setting_change(
+    analyzer: Analyzer,
+    fact: str,
+    old: Any,
+    new: Any,
+    alternatives: tuple[str, ...] = (),
+    disputed: Conflict | None = None,
+) -> SettingChange:
     """A SettingChange in the Intune words; a setting the assigned policies disagree on
     (a merge conflict, so missing) shows what each policy sets."""
     before = shown_value(analyzer.vocabulary, fact, old) if old is not None else "not set"
@@ -320,14 +381,25 @@ def setting_change(analyzer: Analyzer, fact: str, old: Any, new: Any, alternativ
             for origins, value in disputed.values
         )
     return SettingChange(
-        fact, analyzer.label(fact), before,
+        fact,
+        analyzer.label(fact),
+        before,
         shown_value(analyzer.vocabulary, fact, new) if new is not None else "not set",
-        old, new, alternatives,
+        old,
+        new,
+        alternatives,
     )
 
 
-def _turn_offs(analyzer: Analyzer, kept: Sequence[Entry], goals: Mapping[int, int], unfixed: Sequence[Entry],
-               device: _DeviceFacts, assignment: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[TurnOff, ...]:
+def _turn_offs(
+    analyzer: Analyzer,
+    kept: Sequence[Entry],
+    goals: Mapping[int, int],
+    unfixed: Sequence[Entry],
+    device: _DeviceFacts,
+    assignment: Mapping[str, Any],
+    after: Mapping[str, Any],
+) -> tuple[TurnOff, ...]:
     """For each target the repair does not make pass (and that still applies after it), the
     fewest further changes that turn it off, when some do."""
     now = {f: assignment.get(f) for f in device.current}
@@ -341,8 +413,14 @@ def _turn_offs(analyzer: Analyzer, kept: Sequence[Entry], goals: Mapping[int, in
     return tuple(found)
 
 
-def _turn_off(analyzer: Analyzer, kept: Sequence[Entry], goals: Mapping[int, int], e: Entry,
-              device: _DeviceFacts, now: Mapping[str, Any]) -> TurnOff | None:
+def _turn_off(
+    analyzer: Analyzer,
+    kept: Sequence[Entry],
+    goals: Mapping[int, int],
+    e: Entry,
+    device: _DeviceFacts,
+    now: Mapping[str, Any],
+) -> TurnOff | None:
     """The fewest changes, from the repaired settings ``now``, that make ``e`` not apply while
     every kept rule keeps its goal (lowering as little as that allows); None when none do."""
     entries, masks = [*kept, e], {**goals, e.index: _OFF}
@@ -354,13 +432,14 @@ def _turn_off(analyzer: Analyzer, kept: Sequence[Entry], goals: Mapping[int, int
     assignment = _strongest_values(analyzer, entries, masks, written_out(assignment), lowering)
     changed = {f: v for f, v in assignment.items() if f in now and not same_value(v, now.get(f))}
     _confirm(entries, masks, typed_assignment({**device.values, **now, **changed}))
-    changes = tuple(setting_change(analyzer, f, now.get(f), v)
-                    for f, v in sorted(changed.items(), key=lambda kv: _order_key(entries, kv[0])))
+    changes = tuple(
+        setting_change(analyzer, f, now.get(f), v)
+        for f, v in sorted(changed.items(), key=lambda kv: _order_key(entries, kv[0]))
+    )
     return TurnOff(e.id, e.ruleset.id, e.rule.title, changes)
 
 
-def _blocking(analyzer: Analyzer, entries: Sequence[Entry], goal: Goal, fixed: Mapping[str, Any]
-              ) -> tuple[str, ...]:
+def _blocking(analyzer: Analyzer, entries: Sequence[Entry], goal: Goal, fixed: Mapping[str, Any]) -> tuple[str, ...]:
     """A minimal set of fixed facts that, set free, lets ``entries`` reach ``goal`` (() if none does)."""
     read = list(dict.fromkeys(f for e in entries for f in e.facts if f in fixed))
     free = {k: v for k, v in fixed.items() if k not in read}

@@ -26,10 +26,16 @@ class Undecided(AnalysisError):
     def __init__(self, limit: float, doing: str = "") -> None:
         self.limit = limit
         self.doing = doing
-        super().__init__([Diagnostic(
-            "A300", f"undecided within {limit:g} s" + (f" ({doing})" if doing else ""), severity="warning",
-            help="give the analysis more time (--timeout SECONDS), or analyse fewer rules at once",
-        )])
+        super().__init__(
+            [
+                Diagnostic(
+                    "A300",
+                    f"undecided within {limit:g} s" + (f" ({doing})" if doing else ""),
+                    severity="warning",
+                    help="give the analysis more time (--timeout SECONDS), or analyse fewer rules at once",
+                )
+            ]
+        )
 
 
 class Deadline:
@@ -131,15 +137,26 @@ class Witness:
 
 
 def _requirement_dict(r: Requirement) -> dict[str, Any]:
-    return {"rule": r.rule, "ruleset": r.ruleset, "fact": r.fact, "label": r.label, "role": r.role,
-            "required": r.required, "text": r.text, "sentence": r.sentence(),
-            "location": str(r.location) if r.location else None}
+    return {
+        "rule": r.rule,
+        "ruleset": r.ruleset,
+        "fact": r.fact,
+        "label": r.label,
+        "role": r.role,
+        "required": r.required,
+        "text": r.text,
+        "sentence": r.sentence(),
+        "location": str(r.location) if r.location else None,
+    }
 
 
 def _witness_dict(w: Witness) -> dict[str, Any]:
-    return {"values": w.to_json(), "missing": list(w.missing),
-            "shown": [{"fact": f, "label": label, "value": shown} for f, label, shown in w.shown],
-            "outcomes": {rule: str(status) for rule, status in w.outcomes}}
+    return {
+        "values": w.to_json(),
+        "missing": list(w.missing),
+        "shown": [{"fact": f, "label": label, "value": shown} for f, label, shown in w.shown],
+        "outcomes": {rule: str(status) for rule, status in w.outcomes},
+    }
 
 
 @frozen
@@ -160,7 +177,7 @@ class RuleConflict:
     def message(self) -> str:
         """One paragraph: which rules, and condition by condition what each requires."""
         names = [f"{r} ({s})" for r, s in zip(self.rules, self.rulesets)]
-        head = (" and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1])
+        head = " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
         many = len(names) > 2
         if set(self.passing) >= set(self.rules):
             text = f"{head} cannot all pass together" if many else f"{head} cannot both pass"
@@ -174,9 +191,14 @@ class RuleConflict:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
-        return {"rules": list(self.rules), "rulesets": list(self.rulesets), "message": self.message(),
-                "requirements": [_requirement_dict(r) for r in self.requirements],
-                "device_facts": list(self.device_facts), "passing": list(self.passing)}
+        return {
+            "rules": list(self.rules),
+            "rulesets": list(self.rulesets),
+            "message": self.message(),
+            "requirements": [_requirement_dict(r) for r in self.requirements],
+            "device_facts": list(self.device_facts),
+            "passing": list(self.passing),
+        }
 
 
 @frozen
@@ -192,10 +214,12 @@ class Satisfiability:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
-        return {"satisfiable": self.satisfiable,
-                "witness": _witness_dict(self.witness) if self.witness else None,
-                "conflict": self.conflict.to_dict() if self.conflict else None,
-                "undecided": self.undecided or None}
+        return {
+            "satisfiable": self.satisfiable,
+            "witness": _witness_dict(self.witness) if self.witness else None,
+            "conflict": self.conflict.to_dict() if self.conflict else None,
+            "undecided": self.undecided or None,
+        }
 
 
 # Lint codes: (name, short description, default severity). ``Finding.name`` and SARIF read them.
@@ -238,11 +262,19 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         """The finding as JSON-ready data."""
         return {
-            "code": self.code, "name": self.name, "severity": self.severity, "message": self.message,
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity,
+            "message": self.message,
             "rules": list(self.rules),
             "locations": [
-                {"path": loc.file, "line": loc.start_line, "column": loc.start_column,
-                 "end_line": loc.end_line, "end_column": loc.end_column}
+                {
+                    "path": loc.file,
+                    "line": loc.start_line,
+                    "column": loc.start_column,
+                    "end_line": loc.end_line,
+                    "end_column": loc.end_column,
+                }
                 for loc in self.locations
             ],
             "details": dict(self.details),
@@ -260,8 +292,12 @@ class Difference:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
-        return {"satisfies": self.satisfies, "fails": self.fails, "failing_rules": list(self.failing_rules),
-                "witness": _witness_dict(self.witness)}
+        return {
+            "satisfies": self.satisfies,
+            "fails": self.fails,
+            "failing_rules": list(self.failing_rules),
+            "witness": _witness_dict(self.witness),
+        }
 
 
 @frozen
@@ -278,10 +314,12 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
-        return {"relation": self.relation,
-                "a_not_b": self.a_not_b.to_dict() if self.a_not_b else None,
-                "b_not_a": self.b_not_a.to_dict() if self.b_not_a else None,
-                "undecided": self.undecided or None}
+        return {
+            "relation": self.relation,
+            "a_not_b": self.a_not_b.to_dict() if self.a_not_b else None,
+            "b_not_a": self.b_not_a.to_dict() if self.b_not_a else None,
+            "undecided": self.undecided or None,
+        }
 
 
 @frozen
@@ -302,9 +340,15 @@ class SettingChange:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (raw values as the policy JSON writes them)."""
-        return {"fact": self.fact, "label": self.label, "old": self.old, "new": self.new,
-                "old_value": raw_value(self.old_value), "new_value": raw_value(self.new_value),
-                "alternatives": list(self.alternatives)}
+        return {
+            "fact": self.fact,
+            "label": self.label,
+            "old": self.old,
+            "new": self.new,
+            "old_value": raw_value(self.old_value),
+            "new_value": raw_value(self.new_value),
+            "alternatives": list(self.alternatives),
+        }
 
 
 @frozen
@@ -325,9 +369,14 @@ class Prerequisite:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
-        return {"rule": self.rule, "ruleset": self.ruleset, "title": self.title, "facts": list(self.facts),
-                "conditions": [c.sentence() for c in self.conditions],
-                "needed": [{"fact": f, "label": label, "value": shown} for f, label, shown in self.needed]}
+        return {
+            "rule": self.rule,
+            "ruleset": self.ruleset,
+            "title": self.title,
+            "facts": list(self.facts),
+            "conditions": [c.sentence() for c in self.conditions],
+            "needed": [{"fact": f, "label": label, "value": shown} for f, label, shown in self.needed],
+        }
 
 
 @frozen
@@ -348,8 +397,12 @@ class TurnOff:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
-        return {"rule": self.rule, "ruleset": self.ruleset, "title": self.title,
-                "changes": [c.to_dict() for c in self.changes]}
+        return {
+            "rule": self.rule,
+            "ruleset": self.ruleset,
+            "title": self.title,
+            "changes": [c.to_dict() for c in self.changes],
+        }
 
 
 @frozen
@@ -381,11 +434,15 @@ class Repair:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
-        return {"complete": self.complete, "changes": [c.to_dict() for c in self.changes],
-                "prerequisites": [p.to_dict() for p in self.prerequisites],
-                "conflicts": [c.to_dict() for c in self.conflicts], "left_out": list(self.left_out),
-                "turn_off": [t.to_dict() for t in self.turn_off],
-                "outcomes": {rule: str(status) for rule, status in self.outcomes}}
+        return {
+            "complete": self.complete,
+            "changes": [c.to_dict() for c in self.changes],
+            "prerequisites": [p.to_dict() for p in self.prerequisites],
+            "conflicts": [c.to_dict() for c in self.conflicts],
+            "left_out": list(self.left_out),
+            "turn_off": [t.to_dict() for t in self.turn_off],
+            "outcomes": {rule: str(status) for rule, status in self.outcomes},
+        }
 
 
 @frozen
@@ -407,8 +464,13 @@ class FleetRepair:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
+
         def one(c: FleetChange) -> dict[str, Any]:
             return {"change": c.change.to_dict() if c.change else None, "devices_satisfied": c.devices_satisfied}
 
-        return {"best": one(self.best), "before": self.before, "total": self.total,
-                "ranking": [one(c) for c in self.ranking]}
+        return {
+            "best": one(self.best),
+            "before": self.before,
+            "total": self.total,
+            "ranking": [one(c) for c in self.ranking],
+        }

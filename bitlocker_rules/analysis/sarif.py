@@ -21,15 +21,19 @@ def findings_to_sarif(findings: Iterable[Finding], tool_version: str = "") -> di
         name, description, level = CODES.get(code, ("checker-error", "A rule file does not check", "error"))
         if code not in CODES:
             level = next(f.severity for f in findings if f.code == code)
-        rules.append({
-            "id": code, "name": name,
-            "shortDescription": {"text": description},
-            "defaultConfiguration": {"level": _SARIF_LEVEL.get(level, "warning")},
-        })
+        rules.append(
+            {
+                "id": code,
+                "name": name,
+                "shortDescription": {"text": description},
+                "defaultConfiguration": {"level": _SARIF_LEVEL.get(level, "warning")},
+            }
+        )
     results = []
     for f in findings:
         result: dict[str, Any] = {
-            "ruleId": f.code, "ruleIndex": codes.index(f.code),
+            "ruleId": f.code,
+            "ruleIndex": codes.index(f.code),
             "level": _SARIF_LEVEL.get(f.severity, "warning"),
             "message": {"text": f.message},
             "locations": [_sarif_location(loc) for loc in f.locations[:1]],
@@ -52,11 +56,17 @@ def findings_to_sarif(findings: Iterable[Finding], tool_version: str = "") -> di
 
 
 def _sarif_location(loc: Location) -> dict[str, Any]:
-    return {"physicalLocation": {
-        "artifactLocation": {"uri": _uri(loc.file)},
-        "region": {"startLine": loc.start_line, "startColumn": loc.start_column,
-                   "endLine": loc.end_line, "endColumn": loc.end_column},
-    }}
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": _uri(loc.file)},
+            "region": {
+                "startLine": loc.start_line,
+                "startColumn": loc.start_column,
+                "endLine": loc.end_line,
+                "endColumn": loc.end_column,
+            },
+        }
+    }
 
 
 def _uri(path: str) -> str:

@@ -66,9 +66,15 @@ def independent_groups(constraints: Sequence[Constraint]) -> list[list[Constrain
     return list(groups.values())
 
 
-def backtrack(constraints: Sequence[Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
-            current: Mapping[str, Any] | None = None, budget: int | None = None,
-            violated: Sequence[tuple[str, ...]] = (), deadline: Deadline | None = None) -> dict[str, Any] | None:
+def backtrack(
+    constraints: Sequence[Constraint],
+    fixed: Mapping[str, Any],
+    domains: Mapping[str, tuple],
+    current: Mapping[str, Any] | None = None,
+    budget: int | None = None,
+    violated: Sequence[tuple[str, ...]] = (),
+    deadline: Deadline | None = None,
+) -> dict[str, Any] | None:
     """Backtracking over the free facts; an assignment (facts read → value) or None.
 
     ``constraints`` must have been prepared (``prepare``) with the same ``fixed``. With
@@ -126,8 +132,15 @@ class _Backtracking:
         "violated",
     )
 
-    def __init__(self, constraints: Sequence[Constraint], fixed: Mapping[str, Any], domains: Mapping[str, tuple],
-                 current: Mapping[str, Any] | None, budget: int | None, violated: Sequence[tuple[str, ...]]) -> None:
+    def __init__(
+        self,
+        constraints: Sequence[Constraint],
+        fixed: Mapping[str, Any],
+        domains: Mapping[str, tuple],
+        current: Mapping[str, Any] | None,
+        budget: int | None,
+        violated: Sequence[tuple[str, ...]],
+    ) -> None:
         self.constraints = constraints
         self.fixed = fixed
         self.domains = domains
@@ -158,8 +171,11 @@ class _Backtracking:
             return None
         self.deadline.check()
         # violated is given only with a budget (as repairs search): the check says so to mypy
-        if (self.violated and self.budget is not None
-                and cost + changes_needed(self.violated, self.assigned) > self.budget):
+        if (
+            self.violated
+            and self.budget is not None
+            and cost + changes_needed(self.violated, self.assigned) > self.budget
+        ):
             return self.all_facts
         var = self._choose()
         touched = self.readers[var]

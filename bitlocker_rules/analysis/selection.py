@@ -46,8 +46,9 @@ class Entry:
         "source",
     )
 
-    def __init__(self, index: int, ruleset: n.CheckedRuleset, rule: n.CheckedRule, interpreter: Interpreter,
-                 path: str) -> None:
+    def __init__(
+        self, index: int, ruleset: n.CheckedRuleset, rule: n.CheckedRule, interpreter: Interpreter, path: str
+    ) -> None:
         self.index = index
         self.ruleset = ruleset
         self.rule = rule
@@ -110,8 +111,9 @@ def assuming(rulesets: Iterable[Any], assumed: Mapping[str, bool]) -> list[Any]:
     return found
 
 
-def selected_entries(rulesets: Iterable[Any], vocabulary: Vocabulary,
-                     rules: Iterable[str] | None = None) -> list[Entry]:
+def selected_entries(
+    rulesets: Iterable[Any], vocabulary: Vocabulary, rules: Iterable[str] | None = None
+) -> list[Entry]:
     """Selected rules of LoadedRuleset-like objects (``.ruleset``, ``.path``, ``.interpreter``) or Rulesets."""
     wanted = None if rules is None else set(rules)
     found: list[Entry] = []

@@ -79,8 +79,11 @@ class RuleInfo:
         return self.colls.setdefault(name, CollectionUse())
 
     def problem(self, code: str, message: str, node: n.CheckedExpr, help: str) -> None:
-        self.problems.append(Diagnostic(code, message, severity="warning", source=self.source,
-                                        span=getattr(node, "span", None), help=help))
+        self.problems.append(
+            Diagnostic(
+                code, message, severity="warning", source=self.source, span=getattr(node, "span", None), help=help
+            )
+        )
 
     def walk(self, e: n.CheckedExpr, scope: tuple[str, ...]) -> None:
         if isinstance(e, (n.And, n.Or)):
@@ -118,8 +121,12 @@ class RuleInfo:
         elif isinstance(e, n.Const):
             pass
         else:
-            self.problem("A104", f"the analyser cannot read a {type(e).__name__} here", e,
-                         "check the rule with the checker first")
+            self.problem(
+                "A104",
+                f"the analyser cannot read a {type(e).__name__} here",
+                e,
+                "check the rule with the checker first",
+            )
 
     def collection(self, e: n.CheckedExpr, node: n.CheckedExpr) -> TypeGuard[n.FactRef]:
         if isinstance(e, n.FactRef):
@@ -132,8 +139,12 @@ class RuleInfo:
         for count, other in ((left, right), (right, left)):
             if isinstance(count, n.Count):
                 if not isinstance(other, n.Const):
-                    self.problem("A102", "a count compared with something other than a constant is outside "
-                                 "what the analyser decides", e, "compare count(…) with a number")
+                    self.problem(
+                        "A102",
+                        "a count compared with something other than a constant is outside what the analyser decides",
+                        e,
+                        "compare count(…) with a number",
+                    )
                     self.count(count, [], scope)
                     if isinstance(other, n.Count):
                         self.count(other, [], scope)
@@ -166,9 +177,13 @@ class RuleInfo:
             return term
         if isinstance(e, n.FieldRef):
             if not scope or e.var != scope[-1]:
-                self.problem("A101", f"`{e.var}.{e.field}` reads the record of an outer quantifier; the analyser "
-                             "decides quantifiers whose bodies read only their own variable", e,
-                             "split the rule, or compare each record with facts and constants")
+                self.problem(
+                    "A101",
+                    f"`{e.var}.{e.field}` reads the record of an outer quantifier; the analyser "
+                    "decides quantifiers whose bodies read only their own variable",
+                    e,
+                    "split the rule, or compare each record with facts and constants",
+                )
                 return None
             self.coll(e.collection).fields.add(e.field)
             term = ("c", e.collection, e.field)

@@ -81,8 +81,7 @@ def shown_value(vocabulary: Vocabulary, name: str, value: Any) -> str:
         if not any(record for record in value):
             return head
         shown = "; ".join(
-            _show_record(vocabulary, decl, record) + (f" × {k}" if k > 1 else "")
-            for record, k in zip(value, mult)
+            _show_record(vocabulary, decl, record) + (f" × {k}" if k > 1 else "") for record, k in zip(value, mult)
         )
         return f"{head}: {shown}"
     return vocabulary.display(decl, value)

@@ -11,8 +11,14 @@ from .results import Requirement, location_of
 from .selection import Entry
 
 # A comparison with another fact, in words (a constant is worded by the interpreter).
-_OP_WORDS = {Op.EQ: "equal to {}", Op.NE: "different from {}", Op.LT: "less than {}", Op.LE: "at most {}",
-             Op.GT: "more than {}", Op.GE: "at least {}"}
+_OP_WORDS = {
+    Op.EQ: "equal to {}",
+    Op.NE: "different from {}",
+    Op.LT: "less than {}",
+    Op.LE: "at most {}",
+    Op.GT: "more than {}",
+    Op.GE: "at least {}",
+}
 
 
 def requirements_of(entry: Entry, facts: set[str] | None = None) -> list[Requirement]:
@@ -103,8 +109,16 @@ def _requirement(entry: Entry, e: n.Test, polarity: int, role: str, facts: set[s
     else:
         wanted, op = _negated(e, op) if polarity < 0 else (e, op)
         required = _required(interp, wanted, op, other, decl, text)
-    return Requirement(entry.id, entry.ruleset.id, fact, label, required, text, role,
-                       location_of(entry.path, entry.source, getattr(e, "span", None)))
+    return Requirement(
+        entry.id,
+        entry.ruleset.id,
+        fact,
+        label,
+        required,
+        text,
+        role,
+        location_of(entry.path, entry.source, getattr(e, "span", None)),
+    )
 
 
 def _subject_fact(subject: n.CheckedExpr) -> str | None:
@@ -137,8 +151,9 @@ def _negated(e: n.Test, op: Op | None) -> tuple[n.Test, Op | None]:
     return n.negate_test(e), op
 
 
-def _required(interp: Interpreter, e: n.Test, op: Op | None, other: n.CheckedExpr | None, decl: Fact | None,
-              text: str) -> str:
+def _required(
+    interp: Interpreter, e: n.Test, op: Op | None, other: n.CheckedExpr | None, decl: Fact | None, text: str
+) -> str:
     """What the condition requires, in the interpreter's words (``at least 6``)."""
     if isinstance(e, n.Compare) and op is not None and other is not None and not isinstance(other, n.Const):
         other_decl = interp.phrasing.declaration(other)

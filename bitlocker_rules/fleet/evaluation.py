@@ -288,8 +288,9 @@ class VerdictPath:
         if values is None:
             device = reader(row.data, self.engine, row.number)
             if device.conflicts or not context.taken.isdisjoint(device.values):
-                report = self.engine.evaluate(_merged(policy, device), subject=device.name,
-                                              with_origins=collect is not None)
+                report = self.engine.evaluate(
+                    _merged(policy, device), subject=device.name, with_origins=collect is not None
+                )
                 tally.add(report)
                 if collect is not None:
                     collect(_report_result(row.number, report, names))

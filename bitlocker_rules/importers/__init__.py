@@ -67,9 +67,21 @@ from .omauri import AdmxPayload, PayloadError, parse_admx
 from .origins import OriginIndex, index_for
 
 __all__ = [
-    "AdmxPayload", "Detection", "ImportedDevice", "ImportedPolicy", "OriginIndex", "PayloadError", "detect",
-    "import_device", "import_devices", "import_policies", "import_policy", "index_for", "load_devices",
-    "load_policies", "parse_admx",
+    "AdmxPayload",
+    "Detection",
+    "ImportedDevice",
+    "ImportedPolicy",
+    "OriginIndex",
+    "PayloadError",
+    "detect",
+    "import_device",
+    "import_devices",
+    "import_policies",
+    "import_policy",
+    "index_for",
+    "load_devices",
+    "load_policies",
+    "parse_admx",
 ]
 
 POLICY_TYPE_FACT = "policy.policy_type"
@@ -77,20 +89,27 @@ _Imported = TypeVar("_Imported", ImportedPolicy, ImportedDevice)
 DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")
 _ACCEPTED_POLICIES = (
     "a Graph windows10EndpointProtectionConfiguration, a settings-catalog configurationPolicy with "
-    "`settings`, a windows10CustomConfiguration with `omaSettings`, or {\"settings\": {fact: value}}"
+    '`settings`, a windows10CustomConfiguration with `omaSettings`, or {"settings": {fact: value}}'
 )
 _ACCEPTED_DEVICES = (
     "a Graph managedDevice, a managedDeviceEncryptionState, bitlockerRecoveryKey records, "
-    "{\"./Device/Vendor/MSFT/BitLocker/Status/…\": value}, or {\"facts\": {fact: value}}"
+    '{"./Device/Vendor/MSFT/BitLocker/Status/…": value}, or {"facts": {fact: value}}'
 )
 
 
 def _exactly_one(found: tuple[_Imported, ...], noun: str, plural: str, origin: str) -> _Imported:
     if len(found) != 1:
-        raise InputError([Diagnostic(
-            "I406", f"expected one {noun}, found {len(found)}", path="$", file=origin,
-            help=f"use import_{plural} for a page or an array of {plural}",
-        )])
+        raise InputError(
+            [
+                Diagnostic(
+                    "I406",
+                    f"expected one {noun}, found {len(found)}",
+                    path="$",
+                    file=origin,
+                    help=f"use import_{plural} for a page or an array of {plural}",
+                )
+            ]
+        )
     return found[0]
 
 
@@ -103,8 +122,9 @@ def import_policy(data: Any, vocabulary: Vocabulary | None = None, *, origin: st
     return _exactly_one(import_policies(data, vocabulary, origin=origin), "policy", "policies", origin)
 
 
-def import_policies(data: Any, vocabulary: Vocabulary | None = None, *,
-                    origin: str = "<input>") -> tuple[ImportedPolicy, ...]:
+def import_policies(
+    data: Any, vocabulary: Vocabulary | None = None, *, origin: str = "<input>"
+) -> tuple[ImportedPolicy, ...]:
     """Every policy of a parsed export: one object, a Graph page or a JSON array."""
     vocabulary = given_vocabulary(vocabulary, "import_policies(vocabulary)")
     items, page_notes = _items(data, origin)
@@ -126,8 +146,11 @@ def load_policies(path: str | Path, vocabulary: Vocabulary | None = None) -> tup
 def _one_policy(item: Any, index: OriginIndex, origin: str, path: str) -> ImportedPolicy:
     found = detect(item)
     if found.kind not in POLICY_KINDS and found.kind != OTHER_GRAPH:
-        what = (f"this looks like a device input ({found.kind}), not a policy" if found.kind in DEVICE_KINDS
-                else f"cannot tell what kind of policy this is ({found.reason})")
+        what = (
+            f"this looks like a device input ({found.kind}), not a policy"
+            if found.kind in DEVICE_KINDS
+            else f"cannot tell what kind of policy this is ({found.reason})"
+        )
         raise InputError([Diagnostic("I407", what, path=path, file=origin, help=f"expected {_ACCEPTED_POLICIES}")])
     collector = Collector(index, origin, ("policy",))
     policy_id = clean(item.get("id") or "")
@@ -136,10 +159,25 @@ def _one_policy(item: Any, index: OriginIndex, origin: str, path: str) -> Import
     policy_type = None
     if found.kind == POLICY_JSON:
         settings = _device.scrub(item["settings"], collector, jpath(path, "settings"))
-        facts = facts_from_mapping(settings, index.vocabulary, origin=origin, default_namespace="policy",
-                                   allowed=("policy",), path=jpath(path, "settings"), name=name)
-        return ImportedPolicy(facts, policy_id, display, found.kind, facts.get(POLICY_TYPE_FACT),
-                              tuple(collector.notices), origin, found.api_version)
+        facts = facts_from_mapping(
+            settings,
+            index.vocabulary,
+            origin=origin,
+            default_namespace="policy",
+            allowed=("policy",),
+            path=jpath(path, "settings"),
+            name=name,
+        )
+        return ImportedPolicy(
+            facts,
+            policy_id,
+            display,
+            found.kind,
+            facts.get(POLICY_TYPE_FACT),
+            tuple(collector.notices),
+            origin,
+            found.api_version,
+        )
     if found.kind == GRAPH_ENDPOINT_PROTECTION:
         graph.walk(item, found.graph_type, collector, path)
         policy_type = _policy_type_of_resource(collector, found.graph_type, path)
@@ -149,11 +187,13 @@ def _one_policy(item: Any, index: OriginIndex, origin: str, path: str) -> Import
         omauri.import_oma_uri(item, collector, path)
         policy_type = _policy_type_of_resource(collector, found.graph_type, path)
     else:
-        collector.note(SKIPPED, f"{item.get('@odata.type')} is not a BitLocker policy type; skipped",
-                       jpath(path, "@odata.type"))
+        collector.note(
+            SKIPPED, f"{item.get('@odata.type')} is not a BitLocker policy type; skipped", jpath(path, "@odata.type")
+        )
     facts = collector.facts(name)
-    return ImportedPolicy(facts, policy_id, display, found.kind, policy_type, tuple(collector.notices),
-                          origin, found.api_version)
+    return ImportedPolicy(
+        facts, policy_id, display, found.kind, policy_type, tuple(collector.notices), origin, found.api_version
+    )
 
 
 def _policy_type_of_resource(collector: Collector, graph_type: str, path: str) -> str | None:
@@ -177,8 +217,9 @@ def import_device(data: Any, vocabulary: Vocabulary | None = None, *, origin: st
     return _exactly_one(import_devices(data, vocabulary, origin=origin), "device", "devices", origin)
 
 
-def import_devices(data: Any, vocabulary: Vocabulary | None = None, *,
-                   origin: str = "<input>") -> tuple[ImportedDevice, ...]:
+def import_devices(
+    data: Any, vocabulary: Vocabulary | None = None, *, origin: str = "<input>"
+) -> tuple[ImportedDevice, ...]:
     """Every device of a parsed input. A page of recovery keys is one device's keys."""
     index = index_for(given_vocabulary(vocabulary, "import_devices(vocabulary)"))
     items, page_notes = _items(data, origin)
@@ -202,8 +243,11 @@ def load_devices(path: str | Path, vocabulary: Vocabulary | None = None) -> tupl
 def _one_device(item: Any, index: OriginIndex, origin: str, path: str) -> ImportedDevice:
     found = detect(item)
     if found.kind not in DEVICE_KINDS:
-        what = (f"this looks like a policy ({found.kind}), not a device input" if found.kind in POLICY_KINDS
-                else f"cannot tell what kind of device input this is ({found.reason})")
+        what = (
+            f"this looks like a policy ({found.kind}), not a device input"
+            if found.kind in POLICY_KINDS
+            else f"cannot tell what kind of device input this is ({found.reason})"
+        )
         raise InputError([Diagnostic("I407", what, path=path, file=origin, help=f"expected {_ACCEPTED_DEVICES}")])
     if found.kind == RECOVERY_KEY:
         return _recovery_keys([(item, path)], index, origin, path, found, ())
@@ -213,31 +257,58 @@ def _one_device(item: Any, index: OriginIndex, origin: str, path: str) -> Import
     name = subject_name("device", device_name, device_id, origin)
     if found.kind == DEVICE_JSON:
         values = _device.scrub(item["facts"], collector, jpath(path, "facts"))
-        facts = facts_from_mapping(values, index.vocabulary, origin=origin, default_namespace="device",
-                                   allowed=DEVICE_NAMESPACES, path=jpath(path, "facts"), name=name)
+        facts = facts_from_mapping(
+            values,
+            index.vocabulary,
+            origin=origin,
+            default_namespace="device",
+            allowed=DEVICE_NAMESPACES,
+            path=jpath(path, "facts"),
+            name=name,
+        )
     else:
         if found.kind in (MANAGED_DEVICE, ENCRYPTION_STATE):
             _device.import_graph_device(item, found.graph_type, collector, path)
         else:  # CSP_STATUS
             omauri.import_csp_values(item, collector, path)
         facts = collector.facts(name)
-    return ImportedDevice(facts, device_id, device_name, clean(facts.get("device.azure_ad_device_id") or ""),
-                          found.kind, tuple(collector.notices), origin, found.api_version)
+    return ImportedDevice(
+        facts,
+        device_id,
+        device_name,
+        clean(facts.get("device.azure_ad_device_id") or ""),
+        found.kind,
+        tuple(collector.notices),
+        origin,
+        found.api_version,
+    )
 
 
-def _recovery_keys(items: Sequence[tuple[Any, str]], index: OriginIndex, origin: str, path: str, found: Detection,
-                   notes: tuple[Diagnostic, ...]) -> ImportedDevice:
+def _recovery_keys(
+    items: Sequence[tuple[Any, str]],
+    index: OriginIndex,
+    origin: str,
+    path: str,
+    found: Detection,
+    notes: tuple[Diagnostic, ...],
+) -> ImportedDevice:
     collector = Collector(index, origin, DEVICE_NAMESPACES)
     device_ids = _device.import_recovery_keys(items, collector, path)
     aad_id = clean(device_ids[0]) if device_ids else ""
     name = subject_name("device", "", aad_id, origin)
     facts = collector.facts(name)
-    return ImportedDevice(facts, "", "", aad_id, RECOVERY_KEY, tuple(collector.notices) + tuple(notes), origin,
-                          found.api_version)
+    return ImportedDevice(
+        facts, "", "", aad_id, RECOVERY_KEY, tuple(collector.notices) + tuple(notes), origin, found.api_version
+    )
 
 
-def _read_each(items: Iterable[tuple[Any, str]], read_one: Callable[[Any, OriginIndex, str, str], _Imported],
-               index: OriginIndex, origin: str, page_notes: tuple[Diagnostic, ...]) -> tuple[_Imported, ...]:
+def _read_each(
+    items: Iterable[tuple[Any, str]],
+    read_one: Callable[[Any, OriginIndex, str, str], _Imported],
+    index: OriginIndex,
+    origin: str,
+    page_notes: tuple[Diagnostic, ...],
+) -> tuple[_Imported, ...]:
     """Each item read by ``read_one``; every item's problems reported together; the page's notes
     go with the first item read."""
     found: list[_Imported] = []
@@ -271,9 +342,15 @@ def _items(data: Any, origin: str) -> tuple[list[tuple[Any, str]], tuple[Diagnos
         values, base = data["value"], "$.value"
     notes: tuple[Diagnostic, ...] = ()
     if isinstance(data, Mapping) and data.get("@odata.nextLink"):
-        notes = (Diagnostic(INCOMPLETE, "this is one page of a longer Graph result (@odata.nextLink); the "
-                                        "next pages were not read", severity="note",
-                            path='$["@odata.nextLink"]', file=origin),)
+        notes = (
+            Diagnostic(
+                INCOMPLETE,
+                "this is one page of a longer Graph result (@odata.nextLink); the next pages were not read",
+                severity="note",
+                path='$["@odata.nextLink"]',
+                file=origin,
+            ),
+        )
     items = []
     for number, item in enumerate(values):
         here = jpath(base, number)

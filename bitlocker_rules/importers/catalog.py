@@ -22,11 +22,25 @@ POLICY_TYPE_FACT = "policy.policy_type"
 
 # Container properties of deviceManagementConfigurationPolicy (reference 2.8) that are
 # provenance or bookkeeping, not settings.
-CONTAINER_KEYS = frozenset({
-    "id", "name", "description", "platforms", "technologies", "createdDateTime", "lastModifiedDateTime",
-    "settingCount", "creationSource", "roleScopeTagIds", "isAssigned", "priorityMetaData", "templateReference",
-    "settings", "assignments",
-})
+CONTAINER_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "description",
+        "platforms",
+        "technologies",
+        "createdDateTime",
+        "lastModifiedDateTime",
+        "settingCount",
+        "creationSource",
+        "roleScopeTagIds",
+        "isAssigned",
+        "priorityMetaData",
+        "templateReference",
+        "settings",
+        "assignments",
+    }
+)
 
 CHOICE = "devicemanagementconfigurationchoicesettinginstance"
 SIMPLE = "devicemanagementconfigurationsimplesettinginstance"
@@ -41,8 +55,10 @@ def read_policy_type(policy: Mapping[str, Any], collector: Collector, path: str)
     fact = collector.vocabulary.fact(POLICY_TYPE_FACT)
     if fact is None:
         return None
-    binding = next((b for b in collector.index.graph.get(GRAPH_TYPE, {}).get(
-        fact.origins.get("graph", ""), ()) if b.fact is fact), None)
+    binding = next(
+        (b for b in collector.index.graph.get(GRAPH_TYPE, {}).get(fact.origins.get("graph", ""), ()) if b.fact is fact),
+        None,
+    )
     reference = policy.get("templateReference")
     family = reference.get("templateFamily") if isinstance(reference, Mapping) else None
     here = jpath(jpath(path, "templateReference"), "templateFamily")
@@ -56,8 +72,11 @@ def read_policy_type(policy: Mapping[str, Any], collector: Collector, path: str)
     except Unmappable:
         if not plain:
             return None
-        collector.note(UNKNOWN_FAMILY, f"template family {family!r} is not a kind of BitLocker profile the "
-                                       f"vocabulary names; read as {plain[0]}", here)
+        collector.note(
+            UNKNOWN_FAMILY,
+            f"template family {family!r} is not a kind of BitLocker profile the vocabulary names; read as {plain[0]}",
+            here,
+        )
         member = plain[0]
     collector.set(fact, member, here)
     return member
@@ -70,8 +89,12 @@ def import_catalog(policy: Mapping[str, Any], collector: Collector, path: str = 
     settings = policy.get("settings")
     here = jpath(path, "settings")
     if settings is None:
-        collector.note(INCOMPLETE, "the policy has no `settings`: export it with `?$expand=settings` "
-                                   "(or GET …/configurationPolicies/{id}/settings)", here)
+        collector.note(
+            INCOMPLETE,
+            "the policy has no `settings`: export it with `?$expand=settings` "
+            "(or GET …/configurationPolicies/{id}/settings)",
+            here,
+        )
         return policy_type
     if not isinstance(settings, list):
         collector.error("I403", "`settings` must be a list", here)
@@ -116,8 +139,7 @@ def read_instance(instance: Mapping[str, Any], collector: Collector, path: str) 
         here = jpath(path, "simpleSettingCollectionValue")
         if binding is not None:
             if not isinstance(values, list) or not all(isinstance(v, Mapping) for v in values):
-                collector.error("I403", "`simpleSettingCollectionValue` must be a list of objects with a `value`",
-                                here)
+                collector.error("I403", "`simpleSettingCollectionValue` must be a list of objects with a `value`", here)
             else:
                 collector.take(binding, [v.get("value") for v in values], here)
     elif kind in (GROUP, GROUP_COLLECTION, "group"):
@@ -127,8 +149,11 @@ def read_instance(instance: Mapping[str, Any], collector: Collector, path: str) 
                 _children(group.get("children"), collector, jpath(jpath(path, "groupSettingCollectionValue"), number))
     else:
         if binding is not None or admx_children:
-            collector.note(UNDECLARED, f"setting instance type {instance.get('@odata.type')!r} of "
-                                       f"`{definition}` is not read; skipped", path)
+            collector.note(
+                UNDECLARED,
+                f"setting instance type {instance.get('@odata.type')!r} of `{definition}` is not read; skipped",
+                path,
+            )
 
 
 def _kind_by_shape(instance: Mapping[str, Any]) -> str:
@@ -145,14 +170,19 @@ def _kind_by_shape(instance: Mapping[str, Any]) -> str:
 
 def _skip(collector: Collector, definition: str, path: str) -> None:
     if definition.startswith(CATALOG_PREFIX):
-        collector.note(UNDECLARED, f"BitLocker setting `{definition}` is not declared in the vocabulary; skipped",
-                       path)
+        collector.note(UNDECLARED, f"BitLocker setting `{definition}` is not declared in the vocabulary; skipped", path)
     else:
         collector.note(SKIPPED, f"`{definition}` is not a BitLocker setting; skipped", path)
 
 
-def _choice(instance: Mapping[str, Any], definition: str, binding: Binding | None, admx_children: Sequence[Binding],
-            collector: Collector, path: str) -> None:
+def _choice(
+    instance: Mapping[str, Any],
+    definition: str,
+    binding: Binding | None,
+    admx_children: Sequence[Binding],
+    collector: Collector,
+    path: str,
+) -> None:
     value_obj = instance.get("choiceSettingValue")
     here = jpath(path, "choiceSettingValue")
     if not isinstance(value_obj, Mapping):
@@ -164,8 +194,11 @@ def _choice(instance: Mapping[str, Any], definition: str, binding: Binding | Non
         suffix = _option_suffix(definition, option)
         if suffix is None:
             fact = binding.fact if binding else admx_children[0].fact
-            expected = (collector.index.expected(binding) if binding is not None and binding.fact.type.enum
-                        else f"an option id `{definition}_<number>`")
+            expected = (
+                collector.index.expected(binding)
+                if binding is not None and binding.fact.type.enum
+                else f"an option id `{definition}_<number>`"
+            )
             collector.bad(fact, option, option_path, expected, what=definition if binding is None else "")
         else:
             if binding is not None:
@@ -179,7 +212,7 @@ def _choice(instance: Mapping[str, Any], definition: str, binding: Binding | Non
 def _option_suffix(definition: str, option: Any) -> int | None:
     if not isinstance(option, str) or not option.startswith(definition + "_"):
         return None
-    tail = option[len(definition) + 1:]
+    tail = option[len(definition) + 1 :]
     return int(tail) if tail.isdigit() else None
 
 

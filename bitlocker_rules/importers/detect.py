@@ -123,8 +123,12 @@ def _by_shape(data: Mapping[str, Any], version: str | None) -> Detection:
     keys = {k for k in data if not is_annotation(k)}
     settings = data.get("settings")
     if isinstance(settings, list) or "templateReference" in keys or "settingCount" in keys:
-        return Detection(SETTINGS_CATALOG, "deviceManagementConfigurationPolicy", version,
-                         "settings-catalog shape (`settings` list / `templateReference`)")
+        return Detection(
+            SETTINGS_CATALOG,
+            "deviceManagementConfigurationPolicy",
+            version,
+            "settings-catalog shape (`settings` list / `templateReference`)",
+        )
     if isinstance(settings, dict):
         return Detection(POLICY_JSON, reason="project policy JSON (`settings` object)")
     if isinstance(data.get("facts"), dict):
@@ -132,12 +136,19 @@ def _by_shape(data: Mapping[str, Any], version: str | None) -> Detection:
     if isinstance(data.get("omaSettings"), list):
         return Detection(CUSTOM_OMA_URI, "windows10CustomConfiguration", version, "`omaSettings` list")
     if any(k.lower().startswith("bitlocker") for k in keys):
-        return Detection(GRAPH_ENDPOINT_PROTECTION, "windows10EndpointProtectionConfiguration", version,
-                         "`bitLocker…` properties")
+        return Detection(
+            GRAPH_ENDPOINT_PROTECTION, "windows10EndpointProtectionConfiguration", version, "`bitLocker…` properties"
+        )
     if keys & {"advancedBitLockerStates", "encryptionReadinessState", "encryptionPolicySettingState"}:
         return Detection(ENCRYPTION_STATE, "managedDeviceEncryptionState", version, "encryption report properties")
-    if keys & {"deviceEnrollmentType", "hardwareInformation", "deviceHealthAttestationState", "joinType",
-               "azureADDeviceId", "managedDeviceOwnerType"}:
+    if keys & {
+        "deviceEnrollmentType",
+        "hardwareInformation",
+        "deviceHealthAttestationState",
+        "joinType",
+        "azureADDeviceId",
+        "managedDeviceOwnerType",
+    }:
         return Detection(MANAGED_DEVICE, "managedDevice", version, "managedDevice properties")
     if "volumeType" in keys and "deviceId" in keys:
         return Detection(RECOVERY_KEY, "bitlockerRecoveryKey", version, "recovery key properties")

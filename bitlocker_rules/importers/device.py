@@ -57,8 +57,12 @@ def import_recovery_keys(keys: Sequence[tuple[Any, str]], collector: Collector, 
         if row is not None:
             rows.append(row)
     if len(device_ids) > 1:
-        collector.error("I405", f"recovery keys of {len(device_ids)} devices in one input", path,
-                        help="import the keys of one device at a time ($filter=deviceId eq '…')")
+        collector.error(
+            "I405",
+            f"recovery keys of {len(device_ids)} devices in one input",
+            path,
+            help="import the keys of one device at a time ($filter=deviceId eq '…')",
+        )
     collector.set(fact, tuple(rows), path)
     return tuple(device_ids)
 
@@ -80,5 +84,3 @@ def scrub(value: Any, collector: Collector, path: str) -> Any:
     if isinstance(value, str) or looks_secret(value):
         return clean(value)
     return value
-
-

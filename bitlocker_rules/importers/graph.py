@@ -31,11 +31,21 @@ from .origins import Binding, NotRead, Unmappable
 
 # Properties every Graph entity (deviceConfiguration, managedDevice, ...) carries that are
 # read as provenance or are bookkeeping: neither settings nor device facts.
-ENTITY_KEYS = frozenset({
-    "id", "displayName", "description", "createdDateTime", "lastModifiedDateTime", "version",
-    "roleScopeTagIds", "supportsScopeTags", "deviceManagementApplicabilityRuleOsEdition",
-    "deviceManagementApplicabilityRuleOsVersion", "deviceManagementApplicabilityRuleDeviceMode",
-})
+ENTITY_KEYS = frozenset(
+    {
+        "id",
+        "displayName",
+        "description",
+        "createdDateTime",
+        "lastModifiedDateTime",
+        "version",
+        "roleScopeTagIds",
+        "supportsScopeTags",
+        "deviceManagementApplicabilityRuleOsEdition",
+        "deviceManagementApplicabilityRuleOsVersion",
+        "deviceManagementApplicabilityRuleDeviceMode",
+    }
+)
 
 
 def walk(
@@ -63,8 +73,12 @@ def walk(
         bindings = table.get(full)
         if bindings:
             for binding in bindings:
-                if binding.fact.type.kind == "collection" and isinstance(raw, list) and raw and all(
-                        isinstance(item, dict) for item in raw):
+                if (
+                    binding.fact.type.kind == "collection"
+                    and isinstance(raw, list)
+                    and raw
+                    and all(isinstance(item, dict) for item in raw)
+                ):
                     records(raw, binding, graph_type, collector, here)
                 else:
                     collector.take(binding, raw, here)
@@ -74,8 +88,12 @@ def walk(
             elif isinstance(raw, dict):
                 walk(raw, graph_type, collector, here, prefix=full + ".")
             else:
-                collector.error("I403", f"`{full}` must be a JSON object or null", here,
-                                help=f"a {graph_type} carries `{full}` as a nested object")
+                collector.error(
+                    "I403",
+                    f"`{full}` must be a JSON object or null",
+                    here,
+                    help=f"a {graph_type} carries `{full}` as a nested object",
+                )
         elif full not in not_read:
             skip(collector, full, here, graph_type)
 
@@ -92,8 +110,12 @@ def skip(collector: Collector, name: str, path: str, graph_type: str) -> None:
     if is_secret_field(key):
         collector.note(DROPPED_SECRET, f"`{name}` holds a recovery secret; it is never read or kept", path)
     elif key.lower().startswith("bitlocker"):
-        collector.note(UNDECLARED, f"`{name}` looks like a BitLocker property of {graph_type} but the "
-                                   "vocabulary declares no fact for it; skipped", path)
+        collector.note(
+            UNDECLARED,
+            f"`{name}` looks like a BitLocker property of {graph_type} but the "
+            "vocabulary declares no fact for it; skipped",
+            path,
+        )
     else:
         collector.note(SKIPPED, f"`{name}` is not a BitLocker-relevant property of {graph_type}; skipped", path)
 
@@ -110,7 +132,11 @@ def records(items: list, binding: Binding, graph_type: str, collector: Collector
 
 
 def record(
-    item: Mapping[str, Any], fields: Mapping[str, Binding], collector: Collector, path: str, graph_type: str,
+    item: Mapping[str, Any],
+    fields: Mapping[str, Binding],
+    collector: Collector,
+    path: str,
+    graph_type: str,
 ) -> Mapping[str, Any] | None:
     """One Graph object as one record of a collection (declared fields only)."""
     row = {}
@@ -124,8 +150,11 @@ def record(
             collector.note(DROPPED_SECRET, f"`{key}` holds a recovery secret; it is never read or kept", here)
             continue
         if binding is None:
-            collector.note(SKIPPED, f"`{key}` is not a field of {graph_type} records the vocabulary "
-                                    "declares; its value was dropped", here)
+            collector.note(
+                SKIPPED,
+                f"`{key}` is not a field of {graph_type} records the vocabulary declares; its value was dropped",
+                here,
+            )
             continue
         if raw is None or (is_blank(raw) and not binding.owner.startswith("policy.")):
             continue  # a field a device record leaves empty is missing for that record

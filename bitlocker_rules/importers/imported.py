@@ -77,8 +77,17 @@ class ImportedDevice:
         return self.facts.name
 
 
-SECRET_FIELDS = frozenset({"key", "recoverykey", "recoverypassword", "recovery_key", "recovery_password",
-                           "password", "bitlockerrecoverypassword"})
+SECRET_FIELDS = frozenset(
+    {
+        "key",
+        "recoverykey",
+        "recoverypassword",
+        "recovery_key",
+        "recovery_password",
+        "password",
+        "bitlockerrecoverypassword",
+    }
+)
 
 
 def is_secret_field(name: str) -> bool:
@@ -163,21 +172,25 @@ class Collector:
             return
         self.set(fact, value, path, weak=binding.weak, note=note)
 
-    def set(self, fact: Fact, value: Any, path: str, *, weak: bool = False, quiet: bool = False,
-            note: str | None = None) -> None:
+    def set(
+        self, fact: Fact, value: Any, path: str, *, weak: bool = False, quiet: bool = False, note: str | None = None
+    ) -> None:
         """Keep a typed value; a second, different value for the same fact is a problem."""
         if weak:
             self.weak.append((fact.name, value, path, note, not quiet))
             return
         where = f"{path} {note}" if note else path
         if fact.name in self.values and repr(self.values[fact.name]) != repr(value):
-            self.problems.append(Diagnostic(
-                "I402",
-                f"{fact.name} ({fact.label}) is set twice with different values, "
-                f"at {self.paths[fact.name]} and here",
-                path=where, file=self.origin,
-                help="one policy can give a setting only one value; remove one of them",
-            ))
+            self.problems.append(
+                Diagnostic(
+                    "I402",
+                    f"{fact.name} ({fact.label}) is set twice with different values, "
+                    f"at {self.paths[fact.name]} and here",
+                    path=where,
+                    file=self.origin,
+                    help="one policy can give a setting only one value; remove one of them",
+                )
+            )
             return
         if fact.name not in self.values:
             self.values[fact.name], self.paths[fact.name] = value, where
@@ -197,15 +210,21 @@ class Collector:
         as two facts gives one error)."""
         if any(p.code == "I401" and p.path == path for p in self.problems):
             return
-        self.problems.append(Diagnostic(
-            "I401", f"{shown(raw)} is not a valid value for {what or fact.name} ({fact.label})",
-            path=path, file=self.origin, help=f"expected {redact(expected)}",
-        ))
+        self.problems.append(
+            Diagnostic(
+                "I401",
+                f"{shown(raw)} is not a valid value for {what or fact.name} ({fact.label})",
+                path=path,
+                file=self.origin,
+                help=f"expected {redact(expected)}",
+            )
+        )
 
     def error(self, code: str, message: str, path: str, help: str | None = None) -> None:
         """A structural problem (wrong shape, unparseable payload)."""
-        self.problems.append(Diagnostic(code, redact(message), path=path, file=self.origin,
-                                        help=redact(help) if help else None))
+        self.problems.append(
+            Diagnostic(code, redact(message), path=path, file=self.origin, help=redact(help) if help else None)
+        )
 
     def note(self, code: str, message: str, path: str) -> None:
         """Something read but not used: never silently."""
@@ -215,8 +234,9 @@ class Collector:
         """A notice for every property of ``item`` outside ``read`` (annotations are no properties)."""
         for key in item:
             if key not in read and not is_annotation(key):
-                self.note(SKIPPED, f"`{key}` is not a BitLocker-relevant property of {graph_type}; skipped",
-                          jpath(path, key))
+                self.note(
+                    SKIPPED, f"`{key}` is not a BitLocker-relevant property of {graph_type}; skipped", jpath(path, key)
+                )
 
     # -- results --------------------------------------------------------------------------
 
@@ -230,8 +250,11 @@ class Collector:
             if fact not in values:
                 values[fact], paths[fact], places[fact] = value, where, _place(path, note)
             elif report and repr(values[fact]) != repr(value):
-                self.note(DISAGREES, f"{where} disagrees with {paths[fact]} for {fact}; kept the value at "
-                                     f"{paths[fact]}", where)
+                self.note(
+                    DISAGREES,
+                    f"{where} disagrees with {paths[fact]} for {fact}; kept the value at {paths[fact]}",
+                    where,
+                )
         origins = {fact: (attrs.evolve(place, input=name),) for fact, place in places.items()}
         return Facts(values, origins, name=name)
 

@@ -25,12 +25,23 @@ from .imported import SKIPPED, UNDECLARED, UNREADABLE, Collector, is_annotation,
 from .origins import BITLOCKER_NODE, Binding, normalise_csp
 
 GRAPH_TYPE = "windows10CustomConfiguration"
-CONTAINER_KEYS = frozenset({
-    "id", "displayName", "description", "createdDateTime", "lastModifiedDateTime", "version",
-    "roleScopeTagIds", "supportsScopeTags", "deviceManagementApplicabilityRuleOsEdition",
-    "deviceManagementApplicabilityRuleOsVersion", "deviceManagementApplicabilityRuleDeviceMode",
-    "omaSettings", "assignments",
-})
+CONTAINER_KEYS = frozenset(
+    {
+        "id",
+        "displayName",
+        "description",
+        "createdDateTime",
+        "lastModifiedDateTime",
+        "version",
+        "roleScopeTagIds",
+        "supportsScopeTags",
+        "deviceManagementApplicabilityRuleOsEdition",
+        "deviceManagementApplicabilityRuleOsVersion",
+        "deviceManagementApplicabilityRuleDeviceMode",
+        "omaSettings",
+        "assignments",
+    }
+)
 MAX_PAYLOAD = 64 * 1024
 
 _TOKEN = re.compile(
@@ -141,8 +152,11 @@ def read_setting(uri: str, setting: Mapping[str, Any], collector: Collector, pat
     own = index.csp_node.get(node, [])
     admx = index.csp_admx.get(node, [])
     if not own and not admx:
-        collector.note(UNDECLARED, f"{uri} is not a BitLocker setting the vocabulary declares "
-                                   "(an Exec command or a Status node?); skipped", uri_path)
+        collector.note(
+            UNDECLARED,
+            f"{uri} is not a BitLocker setting the vocabulary declares (an Exec command or a Status node?); skipped",
+            uri_path,
+        )
         return
     if any(not b.fact.policy_controlled for b in own + admx):
         collector.note(SKIPPED, f"{uri} is a read-only status node, not a setting; skipped", uri_path)
@@ -150,8 +164,12 @@ def read_setting(uri: str, setting: Mapping[str, Any], collector: Collector, pat
     kind = graph_type_name(setting)
     here = jpath(path, "value")
     if setting.get("isEncrypted") is True:
-        collector.note(UNREADABLE, f"the value of {uri} is encrypted in this export (read it with "
-                                   "getOmaSettingPlainTextValue); its settings are not known", here)
+        collector.note(
+            UNREADABLE,
+            f"the value of {uri} is encrypted in this export (read it with "
+            "getOmaSettingPlainTextValue); its settings are not known",
+            here,
+        )
         return
     raw = setting.get("value")
     if kind == "omasettingstringxml":
@@ -170,8 +188,12 @@ def read_value(node: str, raw: Any, own: list[Binding], admx: list[Binding], col
         try:
             payload = parse_admx(raw)
         except PayloadError as exc:
-            collector.error("I404", f"the ADMX payload is not readable: {exc}", path,
-                            help='expected <enabled/><data id="…" value="…"/>… or <disabled/>')
+            collector.error(
+                "I404",
+                f"the ADMX payload is not readable: {exc}",
+                path,
+                help='expected <enabled/><data id="…" value="…"/>… or <disabled/>',
+            )
             return
         for binding in own:
             collector.take(binding, 1 if payload.enabled else 0, path)
@@ -183,14 +205,19 @@ def read_value(node: str, raw: Any, own: list[Binding], admx: list[Binding], col
         for data_id, value in payload.data:
             data_binding = collector.index.csp_data.get((node, data_id.lower()))
             if data_binding is None:
-                collector.note(UNDECLARED, f"data id `{data_id}` of {node} is not declared in the vocabulary; "
-                                           "skipped", path)
+                collector.note(
+                    UNDECLARED, f"data id `{data_id}` of {node} is not declared in the vocabulary; skipped", path
+                )
                 continue
             collector.take(data_binding, value, path, f"<data id={data_id}>")
         return
     if admx:
-        collector.error("I404", "this node takes an ADMX payload", path,
-                        help='expected <enabled/><data id="…" value="…"/>… or <disabled/>')
+        collector.error(
+            "I404",
+            "this node takes an ADMX payload",
+            path,
+            help='expected <enabled/><data id="…" value="…"/>… or <disabled/>',
+        )
         return
     if not own:
         return

@@ -147,11 +147,12 @@ class OriginIndex:
         if self._problems:
             raise VocabularyError(self._problems)
         # Nested objects to descend into: those above a declared origin or a `not_read` entry.
-        paths = {gt: set(self.graph.get(gt, {})) | set(self.graph_not_read.get(gt, {}))
-                 for gt in set(self.graph) | set(self.graph_not_read)}
+        paths = {
+            gt: set(self.graph.get(gt, {})) | set(self.graph_not_read.get(gt, {}))
+            for gt in set(self.graph) | set(self.graph_not_read)
+        }
         self.graph_containers = {
-            gt: {p.rsplit(".", i)[0] for p in found for i in range(1, p.count(".") + 1)}
-            for gt, found in paths.items()
+            gt: {p.rsplit(".", i)[0] for p in found for i in range(1, p.count(".") + 1)} for gt, found in paths.items()
         }
 
     # -- building ---------------------------------------------------------------------
@@ -179,14 +180,16 @@ class OriginIndex:
                 self._graph(Binding(fact, GRAPH, alt["graph"], alt["graph_type"], weak=True, empty=empty, **extra))
             elif alt.get("csp"):
                 self.csp_node.setdefault(normalise_csp(alt["csp"]), []).append(
-                    Binding(fact, CSP, normalise_csp(alt["csp"]), weak=True, **extra))
+                    Binding(fact, CSP, normalise_csp(alt["csp"]), weak=True, **extra)
+                )
         for item in origins.get("not_read", ()):
             why = item.get("why") if isinstance(item, Mapping) else None
             if not (isinstance(why, str) and why.strip() and item.get("graph") and item.get("graph_type")):
                 self._problem(fact, "a `not_read` entry needs `graph`, `graph_type` and a non-empty `why`")
                 continue
             self.graph_not_read.setdefault(item["graph_type"], {}).setdefault(item["graph"], []).append(
-                NotRead(fact, why.strip()))
+                NotRead(fact, why.strip())
+            )
 
     def _alternate(self, fact: Fact, alt: Mapping[str, Any]) -> dict[str, Any]:
         """The value translation an alternate origin declares: ``values``, ``pattern`` with
@@ -205,8 +208,14 @@ class OriginIndex:
         return extra
 
     def _problem(self, fact: Fact, message: str) -> None:
-        self._problems.append(Diagnostic("V401", f"{fact.name}: {message}", path=self.vocabulary.origin,
-                                         help="see the comments at the top of the vocabulary on [facts.origins]"))
+        self._problems.append(
+            Diagnostic(
+                "V401",
+                f"{fact.name}: {message}",
+                path=self.vocabulary.origin,
+                help="see the comments at the top of the vocabulary on [facts.origins]",
+            )
+        )
 
     def _graph(self, binding: Binding) -> None:
         self.graph.setdefault(binding.graph_type, {}).setdefault(binding.key, []).append(binding)
@@ -219,8 +228,9 @@ class OriginIndex:
         for spec in fact.type.fields:
             origins = spec.origins
             if origins.get("graph") and origins.get("graph_type", graph_type) == graph_type:
-                found[origins["graph"]] = Binding(spec, GRAPH, origins["graph"], graph_type,
-                                                  numeric=origins.get("graph_numeric", ""), owner=fact.name)
+                found[origins["graph"]] = Binding(
+                    spec, GRAPH, origins["graph"], graph_type, numeric=origins.get("graph_numeric", ""), owner=fact.name
+                )
         return found
 
     def graph_under(self, graph_type: str, container: str) -> list[Binding]:
@@ -384,9 +394,9 @@ class OriginIndex:
         order = {m.name: i for i, m in enumerate(enum.members)}
         number_key = "graph_number" if binding.export == GRAPH else CSP
         numbers = {
-            m.name: n for m in enum.members
-            if isinstance(n := self.member_origin(enum.name, m.name, number_key), int)
-            and not isinstance(n, bool)
+            m.name: n
+            for m in enum.members
+            if isinstance(n := self.member_origin(enum.name, m.name, number_key), int) and not isinstance(n, bool)
         }
         names: list[str] = []
         if isinstance(raw, str) and binding.export == GRAPH and _int_key(raw) is None:
@@ -398,8 +408,11 @@ class OriginIndex:
                 try:
                     names.append(self._member(inner, part))
                 except Unmappable:
-                    listed = [json.dumps(self.member_origin(enum.name, m.name, GRAPH)) for m in enum.members
-                              if self.member_origin(enum.name, m.name, GRAPH)]
+                    listed = [
+                        json.dumps(self.member_origin(enum.name, m.name, GRAPH))
+                        for m in enum.members
+                        if self.member_origin(enum.name, m.name, GRAPH)
+                    ]
                     empty = [json.dumps(e) for e in binding.empty]
                     raise Unmappable(f"comma-separated Graph flag names: {', '.join(empty + listed)}") from None
         else:

@@ -26,8 +26,14 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "causes": [_cause(c) for c in report.causes()],
         "results": [_outcome(o) for o in report.outcomes],
         "notes": [
-            {"ruleset": n.ruleset, "rule": n.rule, "title": n.title, "sources": list(n.encodes),
-             "applies": n.applies, "text": n.rationale}
+            {
+                "ruleset": n.ruleset,
+                "rule": n.rule,
+                "title": n.title,
+                "sources": list(n.encodes),
+                "applies": n.applies,
+                "text": n.rationale,
+            }
             for n in report.notes
         ],
         "inputs": [{"name": i.name, "file": i.file, "kind": i.kind} for i in report.inputs],
@@ -36,20 +42,27 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         ],
         "device_prerequisites": list(report.device_prerequisites),
         "turn_off_changes": [
-            {"rule": t.rule, "title": t.title,
-             "changes": [{"fact": c.fact, "label": c.label, "current": c.current, "new": c.new} for c in t.changes]}
+            {
+                "rule": t.rule,
+                "title": t.title,
+                "changes": [{"fact": c.fact, "label": c.label, "current": c.current, "new": c.new} for c in t.changes],
+            }
             for t in report.turn_off_changes
         ],
         "conflicts": [conflict_to_dict(c) for c in report.conflicts],
-        "citations": [{"id": c.id, "title": c.title, "url": c.url, "kind": c.kind, "source": c.document}
-                      for c in report.citations],
+        "citations": [
+            {"id": c.id, "title": c.title, "url": c.url, "kind": c.kind, "source": c.document} for c in report.citations
+        ],
     }
 
 
 def conflict_to_dict(c: ConflictRecord) -> dict[str, Any]:
     """A setting in conflict: its fact, label, and each policy with its value."""
-    return {"fact": c.fact, "label": c.label,
-            "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in c.values]}
+    return {
+        "fact": c.fact,
+        "label": c.label,
+        "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in c.values],
+    }
 
 
 def render_json(report: Report) -> str:
@@ -59,41 +72,77 @@ def render_json(report: Report) -> str:
 
 def _outcome(o: RuleOutcome) -> dict[str, Any]:
     return {
-        "ruleset": o.ruleset, "rule": o.rule, "title": o.title, "severity": o.severity,
-        "sources": list(o.encodes), "status": o.status.value,
+        "ruleset": o.ruleset,
+        "rule": o.rule,
+        "title": o.title,
+        "severity": o.severity,
+        "sources": list(o.encodes),
+        "status": o.status.value,
         "reasons": [_condition(c) for c in o.reasons],
         "applies_because": [_condition(c) for c in o.applies_because],
         "missing_facts": list(o.missing_facts),
         "remediation": o.remediation if o.status in (Status.FAIL, Status.UNKNOWN) else "",
-        "events": list(o.events), "location": o.location,
-        "related": list(o.related), "advice": o.advice, "caveat": o.caveat, "scenarios": list(o.scenarios),
+        "events": list(o.events),
+        "location": o.location,
+        "related": list(o.related),
+        "advice": o.advice,
+        "caveat": o.caveat,
+        "scenarios": list(o.scenarios),
     }
 
 
 def _scenario(scenario: ScenarioRecord, report: Report) -> dict[str, Any]:
     return {
-        "name": scenario.name, "label": scenario.label, "fact": scenario.fact, "holds": scenario.holds,
-        "how": scenario.how, "because": scenario.because, "explanation": scenario.sentence(),
+        "name": scenario.name,
+        "label": scenario.label,
+        "fact": scenario.fact,
+        "holds": scenario.holds,
+        "how": scenario.how,
+        "because": scenario.because,
+        "explanation": scenario.sentence(),
         "not_evaluated": [o.rule for o in report.not_evaluated(scenario.name)],
     }
 
 
 def _cause(cause: Cause) -> dict[str, Any]:
     return {
-        "kind": cause.kind, "fact": cause.fact, "label": cause.label, "actual": cause.actual,
-        "severity": cause.severity, "source": origins_text(cause.origins),
+        "kind": cause.kind,
+        "fact": cause.fact,
+        "label": cause.label,
+        "actual": cause.actual,
+        "severity": cause.severity,
+        "source": origins_text(cause.origins),
         "values": [{"source": s, "value": v, "shown": shown} for s, v, shown in cause.values],
-        "rules": [{"ruleset": r.ruleset, "rule": r.rule, "title": r.title, "severity": r.severity,
-                   "status": r.status.value, "required": r.required} for r in cause.rules],
-        "remediations": list(cause.fixes), "events": list(cause.events), "explanation": cause.sentence(),
+        "rules": [
+            {
+                "ruleset": r.ruleset,
+                "rule": r.rule,
+                "title": r.title,
+                "severity": r.severity,
+                "status": r.status.value,
+                "required": r.required,
+            }
+            for r in cause.rules
+        ],
+        "remediations": list(cause.fixes),
+        "events": list(cause.events),
+        "explanation": cause.sentence(),
     }
 
 
 def _condition(c: Condition) -> dict[str, Any]:
     return {
-        "fact": c.fact, "label": c.label, "actual": c.actual, "required": c.required,
-        "status": c.status.value, "text": c.text, "location": c.location, "source": origins_text(c.origins),
-        "conflict": c.conflict, "decisive": c.decisive, "role": c.role,
+        "fact": c.fact,
+        "label": c.label,
+        "actual": c.actual,
+        "required": c.required,
+        "status": c.status.value,
+        "text": c.text,
+        "location": c.location,
+        "source": origins_text(c.origins),
+        "conflict": c.conflict,
+        "decisive": c.decisive,
+        "role": c.role,
         "explanation": c.sentence(),
     }
 
@@ -118,8 +167,13 @@ def fleet_to_dict(summary: Any) -> dict[str, Any]:
         "bad_rows": [{"row": b.number, "message": b.message} for b in summary.bad_rows],
         "bad_rows_not_listed": summary.unlisted_bad_rows,  # counted beyond the rows listed, so memory stays bounded
         "scenarios": [
-            {"name": s.name, "label": s.label, "in_scope": s.in_scope, "out_of_scope": s.out_of_scope,
-             "not_known": s.not_known}
+            {
+                "name": s.name,
+                "label": s.label,
+                "in_scope": s.in_scope,
+                "out_of_scope": s.out_of_scope,
+                "not_known": s.not_known,
+            }
             for s in summary.scenarios
         ],
     }

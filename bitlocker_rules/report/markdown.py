@@ -52,10 +52,16 @@ from .wording import (
     verdict,
 )
 
-_STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "**FAIL**", Status.UNKNOWN: "unknown",
-                 Status.NOT_APPLICABLE: "does not apply"}
-_CONFLICTS_LEAD = ("Assigned policies give these settings different values, so the rules that read them are "
-                   "unknown until one value wins.")
+_STATUS_WORDS = {
+    Status.PASS: "pass",
+    Status.FAIL: "**FAIL**",
+    Status.UNKNOWN: "unknown",
+    Status.NOT_APPLICABLE: "does not apply",
+}
+_CONFLICTS_LEAD = (
+    "Assigned policies give these settings different values, so the rules that read them are "
+    "unknown until one value wins."
+)
 _SPECIAL = re.compile(r"([\\`*\[\]<>|~&])|((?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))|(^#)", re.M)
 
 
@@ -82,8 +88,7 @@ def code(value: Any, *, table: bool = True) -> str:
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: Sequence[str] | None = None) -> str:
-    return tabulate(list(rows), headers=list(headers), tablefmt="github", disable_numparse=True,
-                    colalign=align)
+    return tabulate(list(rows), headers=list(headers), tablefmt="github", disable_numparse=True, colalign=align)
 
 
 # --- a device -----------------------------------------------------------------------------------
@@ -96,21 +101,24 @@ def render_markdown(report: Report, *, verbose: bool = False) -> str:
     shown = shown_outcomes(report, verbose)
     # passing rules are explained only on request, and only those with reasons: the others would say nothing
     passes = [o for o in shown if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons]
-    return _document([
-        _device_headline(report),
-        _scenarios(report),
-        _causes(report),
-        _undecided(report.undecided()),
-        _the_fix(report),
-        _device_rules(report, shown, verbose),
-        _explained("Failing rules", [o for o in shown if o.status is Status.FAIL], conflicts, report),
-        _explained("Rules that could not be decided", [o for o in shown if o.status is Status.UNKNOWN], conflicts,
-                   report),
-        _explained("Rules that pass or do not apply", passes, conflicts, report),
-        _device_conflicts(other_conflicts(report)),
-        _notes(report.notes),
-        _inputs(report.inputs),
-    ])
+    return _document(
+        [
+            _device_headline(report),
+            _scenarios(report),
+            _causes(report),
+            _undecided(report.undecided()),
+            _the_fix(report),
+            _device_rules(report, shown, verbose),
+            _explained("Failing rules", [o for o in shown if o.status is Status.FAIL], conflicts, report),
+            _explained(
+                "Rules that could not be decided", [o for o in shown if o.status is Status.UNKNOWN], conflicts, report
+            ),
+            _explained("Rules that pass or do not apply", passes, conflicts, report),
+            _device_conflicts(other_conflicts(report)),
+            _notes(report.notes),
+            _inputs(report.inputs),
+        ]
+    )
 
 
 def _document(sections: Iterable[Sequence[str]]) -> str:
@@ -123,9 +131,13 @@ def _device_headline(report: Report) -> list[str]:
     statuses = (Status.FAIL, Status.UNKNOWN, Status.PASS, Status.NOT_APPLICABLE)
     counts = [str(len(report.outcomes)), *(str(report.count(s)) for s in statuses)]
     word, sentence = verdict(report)
-    return [f"# BitLocker rules report: {text(report.subject or 'the given facts')}", "",
-            f"**{word}** — {text(sentence)}", "",
-            _table(["Rules", "Fail", "Unknown", "Pass", "Do not apply"], [counts], ["right"] * 5)]
+    return [
+        f"# BitLocker rules report: {text(report.subject or 'the given facts')}",
+        "",
+        f"**{word}** — {text(sentence)}",
+        "",
+        _table(["Rules", "Fail", "Unknown", "Pass", "Do not apply"], [counts], ["right"] * 5),
+    ]
 
 
 def _scenarios(report: Report) -> list[str]:
@@ -140,7 +152,8 @@ def _scenarios(report: Report) -> list[str]:
         line = f"- **{text(scenario.label)}**: {text(scenario.state)}, {text(scenario.provenance())}"
         if pending:
             line += ". " + text(pending[0].upper() + pending[1:]).replace(
-                text(f"--scenario {scenario.name}"), code(f"--scenario {scenario.name}", table=False))
+                text(f"--scenario {scenario.name}"), code(f"--scenario {scenario.name}", table=False)
+            )
         lines.append(line)
     return lines
 
@@ -150,8 +163,7 @@ def _causes(report: Report) -> list[str]:
     causes = report.causes()
     if not causes:
         return []
-    lines = ["", "## Causes", "",
-             "Each setting or device fact at fault, with the rules it breaks; the worst first."]
+    lines = ["", "## Causes", "", "Each setting or device fact at fault, with the rules it breaks; the worst first."]
     for number, cause in enumerate(causes, 1):
         lines += ["", *_cause(number, cause, report)]
     return lines
@@ -160,8 +172,12 @@ def _causes(report: Report) -> list[str]:
 def _cause(number: int, cause: Cause, report: Report) -> list[str]:
     """One cause: a heading with the value, the rules with what each needs, the fix and events."""
     if cause.kind == "conflict":
-        lines = [f"### {number}. {text(cause.label)} is in conflict between policies", "",
-                 _table(["Policy", "Value"], [[text(s), text(shown)] for s, _, shown in cause.values]), ""]
+        lines = [
+            f"### {number}. {text(cause.label)} is in conflict between policies",
+            "",
+            _table(["Policy", "Value"], [[text(s), text(shown)] for s, _, shown in cause.values]),
+            "",
+        ]
     else:
         lines = [f"### {number}. {text(cause.sentence())}", ""]
     facts = [text(rules_broken(cause).capitalize())]
@@ -170,9 +186,14 @@ def _cause(number: int, cause: Cause, report: Report) -> list[str]:
     origins = by_file(cause.origins, report.inputs) if cause.kind != "conflict" else []
     if origins:
         facts.append("value from " + "; ".join(_origin_cell(o) for o in origins))
-    lines += [" · ".join(facts), "",
-              _table(["Rule", "Severity", "Title", "Needs"],
-                     [[code(r.rule), text(r.severity), text(r.title), text(r.required)] for r in cause.rules])]
+    lines += [
+        " · ".join(facts),
+        "",
+        _table(
+            ["Rule", "Severity", "Title", "Needs"],
+            [[code(r.rule), text(r.severity), text(r.title), text(r.required)] for r in cause.rules],
+        ),
+    ]
     fixes = ([conflict_fix(cause)] if cause.kind == "conflict" else []) + list(cause.fixes)
     if len(fixes) == 1:
         lines += ["", f"**Fix:** {text(fixes[0])}"]
@@ -189,31 +210,52 @@ def _undecided(groups: Sequence[Undecided]) -> list[str]:
         return []
     rows = []
     for group in groups:
-        why = ("<br>".join(f"{text(label)} {code(fact)}" for fact, label in group.facts) if group.facts
-               else text(group.caveat))
+        why = (
+            "<br>".join(f"{text(label)} {code(fact)}" for fact, label in group.facts)
+            if group.facts
+            else text(group.caveat)
+        )
         rows.append([why, "<br>".join(f"{code(r.rule)} {text(r.title)}" for r in group.rules)])
     total = sum(len(g.rules) for g in groups)
-    return ["", "## What is not known", "",
-            f"{text(plural(total, 'rule'))} could not be decided. Give the missing facts to decide them.", "",
-            _table(["Missing", "Rules"], rows)]
+    return [
+        "",
+        "## What is not known",
+        "",
+        f"{text(plural(total, 'rule'))} could not be decided. Give the missing facts to decide them.",
+        "",
+        _table(["Missing", "Rules"], rows),
+    ]
 
 
 def _device_rules(report: Report, shown: Sequence[RuleOutcome], verbose: bool) -> list[str]:
     """The rules listed, one row each (status, severity, title, short reason), and what was left out."""
     lines = ["", "## Rules that fail or could not be decided" if shown and not verbose else "## Rules"]
     if shown:
-        lines += ["", _table(
-            ["Status", "Rule", "Severity", "Title", "Reason"],
-            [[_STATUS_WORDS[o.status], code(o.rule), text(o.severity) + (" (advice)" if o.advice else ""),
-              text(o.title), text(o.short_reason())] for o in shown])]
+        lines += [
+            "",
+            _table(
+                ["Status", "Rule", "Severity", "Title", "Reason"],
+                [
+                    [
+                        _STATUS_WORDS[o.status],
+                        code(o.rule),
+                        text(o.severity) + (" (advice)" if o.advice else ""),
+                        text(o.title),
+                        text(o.short_reason()),
+                    ]
+                    for o in shown
+                ],
+            ),
+        ]
     hidden = hidden_rows(report, verbose)
     if hidden:
         lines += ["", text(hidden).replace(text("--verbose"), code("--verbose", table=False))]
     return lines
 
 
-def _explained(heading: str, outcomes: Sequence[RuleOutcome], conflicts: Mapping[str, ConflictRecord],
-               report: Report) -> list[str]:
+def _explained(
+    heading: str, outcomes: Sequence[RuleOutcome], conflicts: Mapping[str, ConflictRecord], report: Report
+) -> list[str]:
     """A section that explains each of ``outcomes`` in full; nothing when there are none."""
     if not outcomes:
         return []
@@ -253,8 +295,14 @@ def _device_conflicts(conflicts: Sequence[ConflictRecord]) -> list[str]:
     """The settings the device's policies disagree on that no cause shows, one row per policy."""
     if not conflicts:
         return []
-    return ["", "## Other settings in conflict", "", _CONFLICTS_LEAD + " No rule checked reads these.", "",
-            _table(["Setting", "Fact", "Policy", "Value"], [row for c in conflicts for row in _conflict_rows(c)])]
+    return [
+        "",
+        "## Other settings in conflict",
+        "",
+        _CONFLICTS_LEAD + " No rule checked reads these.",
+        "",
+        _table(["Setting", "Fact", "Policy", "Value"], [row for c in conflicts for row in _conflict_rows(c)]),
+    ]
 
 
 def _notes(notes: Sequence[NoteOutcome]) -> list[str]:
@@ -267,16 +315,25 @@ def _notes(notes: Sequence[NoteOutcome]) -> list[str]:
 
 def _note_line(note: NoteOutcome) -> str:
     """A note as a list item: the rule, its title, whether it only may apply, and why it matters."""
-    return (f"- {code(note.rule, table=False)} **{text(note.title)}**"
-            + (" (may apply)" if note.applies is None else "")
-            + (f": {text(note.rationale)}" if note.rationale else ""))
+    return (
+        f"- {code(note.rule, table=False)} **{text(note.title)}**"
+        + (" (may apply)" if note.applies is None else "")
+        + (f": {text(note.rationale)}" if note.rationale else "")
+    )
 
 
 def _conflict_rows(conflict: ConflictRecord, extra: Sequence[str] = ()) -> list[list[str]]:
     """A conflict as table rows, one per policy: the setting and ``extra`` cells on the first row only."""
-    return [[text(conflict.label) if i == 0 else "", code(conflict.fact) if i == 0 else "",
-             text(source), text(shown), *(extra if i == 0 else [""] * len(extra))]
-            for i, (source, _, shown) in enumerate(conflict.values)]
+    return [
+        [
+            text(conflict.label) if i == 0 else "",
+            code(conflict.fact) if i == 0 else "",
+            text(source),
+            text(shown),
+            *(extra if i == 0 else [""] * len(extra)),
+        ]
+        for i, (source, _, shown) in enumerate(conflict.values)
+    ]
 
 
 def _explain(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord], report: Report) -> list[str]:
@@ -334,8 +391,7 @@ def _conditions_table(conditions: Sequence[Condition], conflicts: Mapping[str, C
         else:
             actual = text(c.actual)
         rule_text = code(c.text) + (f"<br>{code(c.location)}" if c.location else "")
-        rows.append([setting, text(c.status.value), actual, text(c.required),
-                     _source_cell(c.origins), rule_text])
+        rows.append([setting, text(c.status.value), actual, text(c.required), _source_cell(c.origins), rule_text])
     return _table(["Setting", "Verdict", "Actual value", "Required", "Value from", "Rule text"], rows)
 
 
@@ -352,9 +408,12 @@ def _origin_cell(origin: ValueOrigin) -> str:
 def _inputs(inputs: Sequence[InputRecord]) -> list[str]:
     if not inputs:
         return []
-    return ["", "## Inputs read", "",
-            _table(["Input", "File", "Read as"],
-                   [[text(i.name), code(i.file), text(i.kind)] for i in inputs])]
+    return [
+        "",
+        "## Inputs read",
+        "",
+        _table(["Input", "File", "Read as"], [[text(i.name), code(i.file), text(i.kind)] for i in inputs]),
+    ]
 
 
 # --- a fleet --------------------------------------------------------------------------------------
@@ -377,24 +436,25 @@ def render_fleet_markdown(
     the fix.
     """
     explained = examples_by_rule(examples)  # indexed once: the failing and the undecided rules both read it
-    return _document([
-        _fleet_headline(summary),
-        _fleet_scenarios(summary),
-        _fleet_rules(summary.rules),
-        _fleet_conflicts(summary.conflicts),
-        _failure_reasons(summary.top_reasons()),
-        _worst_devices(worst_devices(devices, limit), limit),
-        _why_rules_fail(summary, explained),
-        _undecided_rules(summary.rules, explained),
-        _bad_rows(summary.bad_rows, bad_row_limit, summary.bad_row_count),
-        _inputs(inputs),
-    ])
+    return _document(
+        [
+            _fleet_headline(summary),
+            _fleet_scenarios(summary),
+            _fleet_rules(summary.rules),
+            _fleet_conflicts(summary.conflicts),
+            _failure_reasons(summary.top_reasons()),
+            _worst_devices(worst_devices(devices, limit), limit),
+            _why_rules_fail(summary, explained),
+            _undecided_rules(summary.rules, explained),
+            _bad_rows(summary.bad_rows, bad_row_limit, summary.bad_row_count),
+            _inputs(inputs),
+        ]
+    )
 
 
 def _fleet_headline(summary: Any) -> list[str]:
     """The title and one sentence: devices evaluated, how many failed, and the rows not read."""
-    line = (f"**{plural(summary.devices, 'device')} evaluated, "
-            f"{summary.failed_devices} failing at least one rule**")
+    line = f"**{plural(summary.devices, 'device')} evaluated, {summary.failed_devices} failing at least one rule**"
     if summary.devices:
         line += f" ({100 * summary.failed_devices / summary.devices:.0f}%)"
     if summary.bad_rows:
@@ -407,20 +467,40 @@ def _fleet_scenarios(summary: Any) -> list[str]:
     scenarios = fleet_scenarios(summary)
     if not scenarios:
         return []
-    return ["", "## What the checks are about", "",
-            "Declared for the whole run, or inferred device by device from the policies it gets.", "",
-            *(f"- {text(s.sentence())}" for s in scenarios)]
+    return [
+        "",
+        "## What the checks are about",
+        "",
+        "Declared for the whole run, or inferred device by device from the policies it gets.",
+        "",
+        *(f"- {text(s.sentence())}" for s in scenarios),
+    ]
 
 
 def _fleet_rules(tallies: Sequence[Any]) -> list[str]:
     """Every rule with how many devices it passed, failed (in bold when any), left unknown or did not apply to."""
-    return ["", "## Rules", "", _table(
-        ["Ruleset", "Rule", "Severity", "Title", "Pass", "Fail", "Unknown", "N/A"],
-        [[text(t.ruleset), code(t.rule), text(t.severity),
-          text(t.title), str(t.counts["pass"]),
-          f"**{t.counts['fail']}**" if t.counts["fail"] else "0",
-          str(t.counts["unknown"]), str(t.counts["not_applicable"])] for t in tallies],
-        ["left", "left", "left", "left", "right", "right", "right", "right"])]
+    return [
+        "",
+        "## Rules",
+        "",
+        _table(
+            ["Ruleset", "Rule", "Severity", "Title", "Pass", "Fail", "Unknown", "N/A"],
+            [
+                [
+                    text(t.ruleset),
+                    code(t.rule),
+                    text(t.severity),
+                    text(t.title),
+                    str(t.counts["pass"]),
+                    f"**{t.counts['fail']}**" if t.counts["fail"] else "0",
+                    str(t.counts["unknown"]),
+                    str(t.counts["not_applicable"]),
+                ]
+                for t in tallies
+            ],
+            ["left", "left", "left", "left", "right", "right", "right", "right"],
+        ),
+    ]
 
 
 def _fleet_conflicts(conflicts: Iterable[Any]) -> list[str]:
@@ -428,33 +508,59 @@ def _fleet_conflicts(conflicts: Iterable[Any]) -> list[str]:
     ordered = sorted_conflicts(conflicts)
     if not ordered:
         return []
-    return ["", "## Policy conflicts", "",
-            _CONFLICTS_LEAD + " Devices: how many evaluated devices get the conflict.", "",
-            _table(["Setting", "Fact", "Policy", "Value", "Devices"],
-                   [row for c in ordered for row in _conflict_rows(c.record, [str(c.devices)])],
-                   ["left", "left", "left", "left", "right"])]
+    return [
+        "",
+        "## Policy conflicts",
+        "",
+        _CONFLICTS_LEAD + " Devices: how many evaluated devices get the conflict.",
+        "",
+        _table(
+            ["Setting", "Fact", "Policy", "Value", "Devices"],
+            [row for c in ordered for row in _conflict_rows(c.record, [str(c.devices)])],
+            ["left", "left", "left", "left", "right"],
+        ),
+    ]
 
 
 def _failure_reasons(reasons: Sequence[tuple[str, int]]) -> list[str]:
     """The most common failure reasons (``"RULE: reason"``) with how many devices each."""
     if not reasons:
         return []
-    return ["", "## Most common failure reasons", "", _table(
-        ["Devices", "Rule", "Reason"],
-        [[str(count), code(split_reason(reason)[0]), text(split_reason(reason)[1])]
-         for reason, count in reasons], ["right", "left", "left"])]
+    return [
+        "",
+        "## Most common failure reasons",
+        "",
+        _table(
+            ["Devices", "Rule", "Reason"],
+            [[str(count), code(split_reason(reason)[0]), text(split_reason(reason)[1])] for reason, count in reasons],
+            ["right", "left", "left"],
+        ),
+    ]
 
 
 def _worst_devices(worst: Sequence[Mapping[str, Any]], limit: int) -> list[str]:
     """The devices with the most failed rules (already chosen, at most ``limit``), one row each."""
     if not worst:
         return []
-    return ["", f"## Devices with the most failed rules (at most {limit})", "", _table(
-        ["Row", "Device", "Failed", "Unknown", "Failing rules"],
-        [[str(d.get("row", "")), text(d.get("device", "")), str(d["summary"].get("fail", 0)),
-          str(d["summary"].get("unknown", 0)),
-          ", ".join(code(r["rule"]) for r in d.get("results", []) if r.get("status") == "fail")]
-         for d in worst], ["right", "left", "right", "right", "left"])]
+    return [
+        "",
+        f"## Devices with the most failed rules (at most {limit})",
+        "",
+        _table(
+            ["Row", "Device", "Failed", "Unknown", "Failing rules"],
+            [
+                [
+                    str(d.get("row", "")),
+                    text(d.get("device", "")),
+                    str(d["summary"].get("fail", 0)),
+                    str(d["summary"].get("unknown", 0)),
+                    ", ".join(code(r["rule"]) for r in d.get("results", []) if r.get("status") == "fail"),
+                ]
+                for d in worst
+            ],
+            ["right", "left", "right", "right", "left"],
+        ),
+    ]
 
 
 def _why_rules_fail(summary: Any, explained: Mapping[tuple[str, Status], RuleOutcome]) -> list[str]:
@@ -465,17 +571,23 @@ def _why_rules_fail(summary: Any, explained: Mapping[tuple[str, Status], RuleOut
     grouped = reasons_by_rule(summary.reason_counts)
     lines = ["", "## Why rules fail"]
     for tally in sorted(failing, key=lambda t: -t.counts["fail"]):
-        lines += _failing_rule(tally, summary.devices, grouped.get(tally.rule, []),
-                               explained.get((tally.rule, Status.FAIL)))
+        lines += _failing_rule(
+            tally, summary.devices, grouped.get(tally.rule, []), explained.get((tally.rule, Status.FAIL))
+        )
     return lines
 
 
-def _failing_rule(tally: Any, devices: int, reasons: Sequence[tuple[str, int]],
-                  example: RuleOutcome | None) -> list[str]:
+def _failing_rule(
+    tally: Any, devices: int, reasons: Sequence[tuple[str, int]], example: RuleOutcome | None
+) -> list[str]:
     """One failing rule: how often, its ten commonest reasons, and from ``example`` the settings and the fix."""
-    lines = ["", f"### {text(tally.rule)} {text(tally.title)}", "",
-             f"**Fails on {plural(tally.counts['fail'], 'device')}** "
-             f"of {devices} · severity {text(tally.severity)} · ruleset {text(tally.ruleset)}"]
+    lines = [
+        "",
+        f"### {text(tally.rule)} {text(tally.title)}",
+        "",
+        f"**Fails on {plural(tally.counts['fail'], 'device')}** "
+        f"of {devices} · severity {text(tally.severity)} · ruleset {text(tally.ruleset)}",
+    ]
     if reasons:
         lines += [""] + [f"- {count} × {text(reason)}" for reason, count in reasons[:10]]
     if example is not None:
@@ -488,35 +600,58 @@ def _undecided_rules(tallies: Sequence[Any], explained: Mapping[tuple[str, Statu
     undecided = sorted((t for t in tallies if t.counts["unknown"]), key=lambda t: -t.counts["unknown"])
     if not undecided:
         return []
-    rows = [[code(t.rule), text(t.title), str(t.counts["unknown"]),
-             _missing_facts(explained.get((t.rule, Status.UNKNOWN)))] for t in undecided]
-    return ["", "## Rules that could not be decided", "",
-            "A missing fact or a conflict between policies leaves a rule unknown: not failed, but not "
-            "known to pass.", "",
-            _table(["Rule", "Title", "Devices", "Missing or conflicting"], rows, ["left", "left", "right", "left"])]
+    rows = [
+        [code(t.rule), text(t.title), str(t.counts["unknown"]), _missing_facts(explained.get((t.rule, Status.UNKNOWN)))]
+        for t in undecided
+    ]
+    return [
+        "",
+        "## Rules that could not be decided",
+        "",
+        "A missing fact or a conflict between policies leaves a rule unknown: not failed, but not known to pass.",
+        "",
+        _table(["Rule", "Title", "Devices", "Missing or conflicting"], rows, ["left", "left", "right", "left"]),
+    ]
 
 
 def _missing_facts(example: RuleOutcome | None) -> str:
     """The facts missing or in conflict in ``example``, each once, in order; empty without an example."""
-    return "" if example is None else ", ".join(dict.fromkeys(
-        f"{text(c.label)} {code(c.fact)}" + (" (conflict)" if c.conflict else "")
-        for c in example.reasons if c.missing))
+    return (
+        ""
+        if example is None
+        else ", ".join(
+            dict.fromkeys(
+                f"{text(c.label)} {code(c.fact)}" + (" (conflict)" if c.conflict else "")
+                for c in example.reasons
+                if c.missing
+            )
+        )
+    )
 
 
 def _bad_rows(bad_rows: Sequence[Any], limit: int, count: int) -> list[str]:
     """The rows that could not be read, at most ``limit`` of the ``count``, and how many more there were."""
     if not bad_rows:
         return []
-    lines = ["", "## Rows that could not be read", "",
-             _table(["Row", "Problem"], [[str(b.number), text(b.message)] for b in bad_rows[:limit]],
-                    ["right", "left"])]
+    lines = [
+        "",
+        "## Rows that could not be read",
+        "",
+        _table(["Row", "Problem"], [[str(b.number), text(b.message)] for b in bad_rows[:limit]], ["right", "left"]),
+    ]
     if count > limit:
         lines += ["", f"… and {count - min(limit, len(bad_rows))} more."]
     return lines
 
 
 def _fleet_conditions(outcome: RuleOutcome) -> str:
-    rows = [[f"{text(c.label)}<br>{code(c.fact)}", text(c.required),
-             code(c.text) + (f"<br>{code(c.location)}" if c.location else "")]
-            for c in outcome.reasons if c.status is Status.FAIL]
+    rows = [
+        [
+            f"{text(c.label)}<br>{code(c.fact)}",
+            text(c.required),
+            code(c.text) + (f"<br>{code(c.location)}" if c.location else ""),
+        ]
+        for c in outcome.reasons
+        if c.status is Status.FAIL
+    ]
     return _table(["Setting", "Required", "Rule text"], rows)

@@ -120,14 +120,21 @@ def artifact_uri(file: str) -> str:
 def _location(file: str, region: Location | None, ref: ValueOrigin) -> dict[str, Any]:
     physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(file)}}
     physical["region"] = (
-        {"startLine": region.start_line, "startColumn": region.start_column,
-         "endLine": region.end_line, "endColumn": region.end_column}
-        if region is not None else {"startLine": 1}
+        {
+            "startLine": region.start_line,
+            "startColumn": region.start_column,
+            "endLine": region.end_line,
+            "endColumn": region.end_column,
+        }
+        if region is not None
+        else {"startLine": 1}
     )
     path = json_path_text(ref.path or (), ascii_only=False)
-    return {"physicalLocation": physical,
-            "logicalLocations": [{"fullyQualifiedName": path, "kind": "member"}],
-            "message": {"text": f"{ref.input} {path}" + (f" {ref.note}" if ref.note else "")}}
+    return {
+        "physicalLocation": physical,
+        "logicalLocations": [{"fullyQualifiedName": path, "kind": "member"}],
+        "message": {"text": f"{ref.input} {path}" + (f" {ref.note}" if ref.note else "")},
+    }
 
 
 def _rule_location(location: str, message: str, ident: int) -> dict[str, Any] | None:
@@ -135,10 +142,14 @@ def _rule_location(location: str, message: str, ident: int) -> dict[str, Any] | 
     match = re.fullmatch(r"(.+):(\d+):(\d+)", location or "")
     if not match:
         return None
-    return {"id": ident, "message": {"text": message},
-            "physicalLocation": {"artifactLocation": {"uri": artifact_uri(match.group(1))},
-                                 "region": {"startLine": int(match.group(2)),
-                                            "startColumn": int(match.group(3))}}}
+    return {
+        "id": ident,
+        "message": {"text": message},
+        "physicalLocation": {
+            "artifactLocation": {"uri": artifact_uri(match.group(1))},
+            "region": {"startLine": int(match.group(2)), "startColumn": int(match.group(3))},
+        },
+    }
 
 
 # --- the log ------------------------------------------------------------------------------------
@@ -197,8 +208,13 @@ def _rule_descriptor(outcome: RuleOutcome, cited: Callable[[str], Citation] | No
     }
 
 
-def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
-            locations: list[dict[str, Any]], devices: int | None = None) -> dict[str, Any]:
+def _result(
+    outcome: RuleOutcome,
+    condition: Condition,
+    rule_index: int,
+    locations: list[dict[str, Any]],
+    devices: int | None = None,
+) -> dict[str, Any]:
     message = f"{condition.sentence()} ({outcome.rule}: {outcome.title})"
     if outcome.caveat:
         message += f"; unknown because {outcome.caveat}"
@@ -238,26 +254,41 @@ def _result(outcome: RuleOutcome, condition: Condition, rule_index: int,
     return result
 
 
-def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]],
-         inputs: Sequence[InputRecord], bad_rows: Sequence[Any] = (),
-         properties: dict[str, Any] | None = None, unlisted: int = 0) -> dict[str, Any]:
+def _log(
+    rules: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    inputs: Sequence[InputRecord],
+    bad_rows: Sequence[Any] = (),
+    properties: dict[str, Any] | None = None,
+    unlisted: int = 0,
+) -> dict[str, Any]:
     run: dict[str, Any] = {
-        "tool": {"driver": {"name": TOOL_NAME, "version": installed_version(), "rules": rules,
-                            "shortDescription": {"text": "Intune BitLocker policies checked against device facts"}}},
+        "tool": {
+            "driver": {
+                "name": TOOL_NAME,
+                "version": installed_version(),
+                "rules": rules,
+                "shortDescription": {"text": "Intune BitLocker policies checked against device facts"},
+            }
+        },
     }
     if bad_rows:  # fleet rows that could not be read: the run did not cover every device
-        notifications = [{"level": "error", "message": {"text": f"row {bad.number}: {bad.message}"}}
-                         for bad in bad_rows]
+        notifications = [
+            {"level": "error", "message": {"text": f"row {bad.number}: {bad.message}"}} for bad in bad_rows
+        ]
         if unlisted:
             notifications.append({"level": "error", "message": {"text": f"… and {unlisted} more rows"}})
         run["invocations"] = [{"executionSuccessful": False, "toolExecutionNotifications": notifications}]
-    run.update({
-        "columnKind": "unicodeCodePoints",
-        "artifacts": [{"location": {"uri": artifact_uri(i.file)},
-                       "description": {"text": f"{i.name} ({i.kind})"}}
-                      for i in _unique_files(inputs)],
-        "results": results,
-    })
+    run.update(
+        {
+            "columnKind": "unicodeCodePoints",
+            "artifacts": [
+                {"location": {"uri": artifact_uri(i.file)}, "description": {"text": f"{i.name} ({i.kind})"}}
+                for i in _unique_files(inputs)
+            ],
+            "results": results,
+        }
+    )
     if properties:
         run["properties"] = properties
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
@@ -297,9 +328,15 @@ def sarif_log(report: Report, *, read_text: ReadText | None = None) -> dict[str,
 def _scenario(scenario: ScenarioRecord, report: Report) -> dict[str, Any]:
     """A scenario of the check for the run's properties: its state, how it was decided, and the
     rules left unknown because it is not known."""
-    return {"name": scenario.name, "label": scenario.label, "holds": scenario.holds, "how": scenario.how,
-            "because": scenario.because, "text": scenario.sentence(),
-            "notEvaluated": [o.rule for o in report.not_evaluated(scenario.name)]}
+    return {
+        "name": scenario.name,
+        "label": scenario.label,
+        "holds": scenario.holds,
+        "how": scenario.how,
+        "because": scenario.because,
+        "text": scenario.sentence(),
+        "notEvaluated": [o.rule for o in report.not_evaluated(scenario.name)],
+    }
 
 
 def render_sarif(report: Report, *, read_text: ReadText | None = None) -> str:
@@ -307,8 +344,10 @@ def render_sarif(report: Report, *, read_text: ReadText | None = None) -> str:
     return _dump(sarif_log(report, read_text=read_text))
 
 
-def _rules(outcomes: Iterable[RuleOutcome], cited: Callable[[str], Citation] | None = None,
-           ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def _rules(
+    outcomes: Iterable[RuleOutcome],
+    cited: Callable[[str], Citation] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
     for outcome in outcomes:
@@ -330,8 +369,14 @@ class FleetSarif:
     (``fleet.parallel.Collector``): ``take`` in a worker process, ``merge`` in the reading one.
     """
 
-    def __init__(self, inputs: Sequence[InputRecord], *, read_text: ReadText | None = None,
-                 rules: Iterable[RuleOutcome] = (), citations: Iterable[Citation] = ()) -> None:
+    def __init__(
+        self,
+        inputs: Sequence[InputRecord],
+        *,
+        read_text: ReadText | None = None,
+        rules: Iterable[RuleOutcome] = (),
+        citations: Iterable[Citation] = (),
+    ) -> None:
         self.inputs = tuple(inputs)
         self._read_text = read_text
         self._locator: _Locator | None = None
@@ -401,8 +446,10 @@ class FleetSarif:
         """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications
         (and ``unlisted``, how many more there were, one more)."""
         rules, index = _rules(self._outcomes.values(), lambda ref: self._citations.get(ref, Citation(ref, "")))
-        results = [_result(outcome, condition, index[outcome.rule], locations, devices)
-                   for outcome, condition, locations, devices in self._found.values()]
+        results = [
+            _result(outcome, condition, index[outcome.rule], locations, devices)
+            for outcome, condition, locations, devices in self._found.values()
+        ]
         return _log(rules, results, self.inputs, bad_rows, unlisted=unlisted)
 
     def render(self, bad_rows: Sequence[Any] = (), unlisted: int = 0) -> str:
@@ -414,6 +461,17 @@ _OUTCOMES_REMEMBERED = 50_000
 
 
 def _bare(outcome: RuleOutcome) -> RuleOutcome:
-    return RuleOutcome(outcome.ruleset, outcome.rule, outcome.title, outcome.severity, outcome.encodes,
-                       Status.PASS, (), outcome.remediation, outcome.events, outcome.location,
-                       related=outcome.related, scenarios=outcome.scenarios)
+    return RuleOutcome(
+        outcome.ruleset,
+        outcome.rule,
+        outcome.title,
+        outcome.severity,
+        outcome.encodes,
+        Status.PASS,
+        (),
+        outcome.remediation,
+        outcome.events,
+        outcome.location,
+        related=outcome.related,
+        scenarios=outcome.scenarios,
+    )

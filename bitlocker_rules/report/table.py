@@ -69,8 +69,13 @@ def _wrap(text: str, width: int, indent: str = "", hanging: str | None = None) -
     Masked before it is wrapped: a recovery password split over two lines would escape the mask;
     control characters are escaped first too, so the lines keep their width on screen.
     """
-    lines = textwrap.wrap(escape_controls(redact(text)), width, initial_indent=indent,
-                          subsequent_indent=indent if hanging is None else hanging, break_on_hyphens=False)
+    lines = textwrap.wrap(
+        escape_controls(redact(text)),
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent if hanging is None else hanging,
+        break_on_hyphens=False,
+    )
     return lines or [indent.rstrip()]
 
 
@@ -188,8 +193,9 @@ def _rules(report: Report, colour: bool, verbose: bool, width: int) -> list[str]
     heading = "Every rule:" if verbose else "Rules that fail or could not be decided:"
     lines = ["", heading] if shown else []
     if shown:
-        rows = [[_paint(_LABELS[o.status], o.status, colour), o.rule, o.severity, o.title, o.short_reason()]
-                for o in shown]
+        rows = [
+            [_paint(_LABELS[o.status], o.status, colour), o.rule, o.severity, o.title, o.short_reason()] for o in shown
+        ]
         lines.append(_fit(rows, ["status", "rule", "severity", "title", "reason"], width, flexible=(3, 4)))
     hidden = hidden_rows(report, verbose)
     if hidden:
@@ -206,24 +212,36 @@ def _fit(rows: list[list[str]], headers: list[str], width: int, flexible: tuple[
     """
     rows = [[escape_controls(redact(cell), keep_colour=True) for cell in row] for row in rows]
     # tabulate pads a header by two columns at least (its MIN_PADDING)
-    natural = [max([len(h) + 2] + [max((len(line) for line in _plain(row[i]).splitlines()), default=0)
-                                   for row in rows])
-               for i, h in enumerate(headers)]
+    natural = [
+        max([len(h) + 2] + [max((len(line) for line in _plain(row[i]).splitlines()), default=0) for row in rows])
+        for i, h in enumerate(headers)
+    ]
     room = width - 2 * (len(headers) - 1) - sum(w for i, w in enumerate(natural) if i not in flexible)
     first, second = flexible
-    limits = _split(room, [_plain(row[first]) for row in rows], [_plain(row[second]) for row in rows],
-                    natural[first], natural[second])
+    limits = _split(
+        room,
+        [_plain(row[first]) for row in rows],
+        [_plain(row[second]) for row in rows],
+        natural[first],
+        natural[second],
+    )
     maxwidths: list[int | None] = [None] * len(headers)
     for i, limit in zip(flexible, limits):
         maxwidths[i] = limit if limit < natural[i] else None
     from tabulate import tabulate  # noqa: PLC0415 - its import costs a passing device's start-up ~15 ms
 
-    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
-                    maxcolwidths=maxwidths if any(maxwidths) else None)
+    return tabulate(
+        rows,
+        headers=headers,
+        tablefmt="simple",
+        disable_numparse=True,
+        maxcolwidths=maxwidths if any(maxwidths) else None,
+    )
 
 
-def _split(room: int, firsts: Sequence[str], seconds: Sequence[str], first_wants: int, second_wants: int,
-           least: int = 12) -> tuple[int, int]:
+def _split(
+    room: int, firsts: Sequence[str], seconds: Sequence[str], first_wants: int, second_wants: int, least: int = 12
+) -> tuple[int, int]:
     """The widths of two wrapping columns within ``room``: the split that gives the fewest lines
     (each row as tall as its taller cell); on a tie, the wider first column."""
     if first_wants + second_wants <= room:
@@ -316,13 +334,24 @@ def render_fleet_table(summary: Any, *, bad_row_limit: int = 20) -> str:
     # Text cells masked before tabulate lays them out: a cell of several lines is set beside the
     # other columns, so a password split over its lines would escape the mask of the whole table.
     rows = [
-        [redact(t.ruleset), redact(t.rule), t.severity, t.counts["pass"], t.counts["fail"], t.counts["unknown"],
-         t.counts["not_applicable"], redact(t.title)]
+        [
+            redact(t.ruleset),
+            redact(t.rule),
+            t.severity,
+            t.counts["pass"],
+            t.counts["fail"],
+            t.counts["unknown"],
+            t.counts["not_applicable"],
+            redact(t.title),
+        ]
         for t in summary.rules
     ]
     devices = f"{summary.devices} device{'' if summary.devices == 1 else 's'}"
-    parts = [f"Fleet: {devices} evaluated, {summary.failed_devices} failing at least one rule"
-             + (f", {summary.bad_row_count} rows not read" if summary.bad_rows else ""), ""]
+    parts = [
+        f"Fleet: {devices} evaluated, {summary.failed_devices} failing at least one rule"
+        + (f", {summary.bad_row_count} rows not read" if summary.bad_rows else ""),
+        "",
+    ]
     scenarios = fleet_scenarios(summary)
     if scenarios:
         parts += ["What the checks are about (declared, or inferred device by device):"]

@@ -24,8 +24,12 @@ from ..outcome import (
     ValueOrigin,
 )
 
-STATUS_WORDS = {Status.PASS: "pass", Status.FAIL: "fail", Status.UNKNOWN: "unknown",
-                Status.NOT_APPLICABLE: "does not apply"}
+STATUS_WORDS = {
+    Status.PASS: "pass",
+    Status.FAIL: "fail",
+    Status.UNKNOWN: "unknown",
+    Status.NOT_APPLICABLE: "does not apply",
+}
 
 
 def shown_input(text: str, limit: int = 300) -> str:
@@ -50,8 +54,9 @@ def verdict(report: Report) -> tuple[str, str]:
     conflicts = sum(1 for c in causes if c.kind == "conflict")
     failed = len(report.failed)
     if failed:
-        head = (f"{plural(failed, 'rule')} {'fails' if failed == 1 else 'fail'}; "
-                f"{plural(len(causes) - conflicts, 'cause')}")
+        head = (
+            f"{plural(failed, 'rule')} {'fails' if failed == 1 else 'fail'}; {plural(len(causes) - conflicts, 'cause')}"
+        )
     else:
         head = "no rule fails"
     if conflicts:
@@ -80,14 +85,17 @@ def scenario_pending(report: Report, scenario: ScenarioRecord) -> str:
     if not rules:
         return ""
     ids = ", ".join(o.rule for o in rules)
-    return (f"{plural(len(rules), 'rule')} about it {'was' if len(rules) == 1 else 'were'} not evaluated "
-            f"({ids}); if the check is about it, declare it with --scenario {scenario.name}.")
+    return (
+        f"{plural(len(rules), 'rule')} about it {'was' if len(rules) == 1 else 'were'} not evaluated "
+        f"({ids}); if the check is about it, declare it with --scenario {scenario.name}."
+    )
 
 
 def citations(outcome: RuleOutcome, report: Report) -> list[str]:
     """What the rule encodes (``encodes S9: title (document)``) and what it only advises on."""
-    return ([f"encodes {report.citation(ref).sentence()}" for ref in outcome.encodes]
-            + [f"advice about {report.citation(ref).sentence()}" for ref in outcome.related])
+    return [f"encodes {report.citation(ref).sentence()}" for ref in outcome.encodes] + [
+        f"advice about {report.citation(ref).sentence()}" for ref in outcome.related
+    ]
 
 
 def status_tag(outcome: RuleOutcome) -> str:
@@ -107,8 +115,11 @@ def by_file(origins: Origins, inputs: Sequence[InputRecord]) -> list[ValueOrigin
     more to a reviewer, who can open it. Inputs not read from a file keep their names.
     """
     files = {i.name: i.file for i in inputs}
-    return list(dict.fromkeys(attrs.evolve(o, input=files[o.input]) if o.path is not None and o.input in files
-                              else o for o in origins))
+    return list(
+        dict.fromkeys(
+            attrs.evolve(o, input=files[o.input]) if o.path is not None and o.input in files else o for o in origins
+        )
+    )
 
 
 def rules_broken(cause: Cause) -> str:
@@ -130,9 +141,11 @@ def hidden_rows(report: Report, verbose: bool) -> str:
         return ""
     passed, na = report.count(Status.PASS), report.count(Status.NOT_APPLICABLE)
     pending = sum(1 for o in report.outcomes if o.pending_scenarios)
-    parts = [f"{plural(passed, 'rule')} that {'passes' if passed == 1 else 'pass'}" if passed else "",
-             f"{plural(na, 'rule')} that {'does' if na == 1 else 'do'} not apply" if na else "",
-             f"{plural(pending, 'rule')} not evaluated (scenario not known)" if pending else ""]
+    parts = [
+        f"{plural(passed, 'rule')} that {'passes' if passed == 1 else 'pass'}" if passed else "",
+        f"{plural(na, 'rule')} that {'does' if na == 1 else 'do'} not apply" if na else "",
+        f"{plural(pending, 'rule')} not evaluated (scenario not known)" if pending else "",
+    ]
     parts = [p for p in parts if p]
     if not parts:
         return ""
@@ -145,8 +158,11 @@ def shown_outcomes(report: Report, verbose: bool) -> list[RuleOutcome]:
     ones whose scenario is not known), or every rule with ``verbose``."""
     if verbose:
         return list(report.outcomes)
-    return [o for o in report.outcomes
-            if o.status is Status.FAIL or (o.status is Status.UNKNOWN and not o.pending_scenarios)]
+    return [
+        o
+        for o in report.outcomes
+        if o.status is Status.FAIL or (o.status is Status.UNKNOWN and not o.pending_scenarios)
+    ]
 
 
 def device_only(report: Report) -> tuple[list[int], list[str]]:
@@ -157,8 +173,11 @@ def device_only(report: Report) -> tuple[list[int], list[str]]:
     whose every rule is a prerequisite is one no policy setting can fix.
     """
     prerequisites = {item.split(" ", 1)[0]: item for item in report.device_prerequisites}
-    numbers = [i for i, cause in enumerate(report.causes(), 1)
-               if cause.kind != "conflict" and all(r.rule in prerequisites for r in cause.rules)]
+    numbers = [
+        i
+        for i, cause in enumerate(report.causes(), 1)
+        if cause.kind != "conflict" and all(r.rule in prerequisites for r in cause.rules)
+    ]
     shown = {r.rule for i, cause in enumerate(report.causes(), 1) if i in numbers for r in cause.rules}
     return numbers, [item for rule, item in prerequisites.items() if rule not in shown]
 
@@ -168,8 +187,10 @@ def device_causes(numbers: Sequence[int]) -> str:
     one = len(numbers) == 1
     listed = str(numbers[0]) if one else ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
     what = "is a device prerequisite" if one else "are device prerequisites"
-    return (f"{'Cause' if one else 'Causes'} {listed} above {what}: no policy setting can fix "
-            f"{'it' if one else 'them'}; the device must change.")
+    return (
+        f"{'Cause' if one else 'Causes'} {listed} above {what}: no policy setting can fix "
+        f"{'it' if one else 'them'}; the device must change."
+    )
 
 
 def other_conflicts(report: Report) -> list[ConflictRecord]:
