@@ -49,7 +49,7 @@ from .outcome import (
     usage_error,
 )
 from .resources import grammar_text, rulesets_dir, shipped_ruleset_paths
-from .scenarios import ScenarioResolver, declared_by_rulesets
+from .scenarios import ScenarioResolver, declared_by_rulesets, origins_of
 from .verdict import Verdict
 from .vocabulary import Vocabulary, is_typed
 from .vocabulary import (
@@ -298,9 +298,11 @@ class Engine:
         values = self.resolved(facts.table)
         conflicts = {c.fact: c for c in self.conflicts(facts)}
 
+        scenarios = self.scenarios.records(facts.table)  # once: the report's and the reasons' origins
+
         @functools.cache
         def origins() -> Mapping[str, Origins]:  # where each value came from, scenarios included
-            return {**facts.origins, **self.scenarios.origins(facts.table)}
+            return {**facts.origins, **origins_of(scenarios)}
 
         views = [policy_view(values, p.table) for p in facts.profiles]
         outcomes: list[RuleOutcome] = []
@@ -327,7 +329,7 @@ class Engine:
             tuple(outcomes),
             tuple(notes),
             conflicts=records,
-            scenarios=self.scenarios.records(facts.table, facts.origins),
+            scenarios=self.scenarios.inputs_named(scenarios, facts.origins),
             citations=self.citations,
         )
 

@@ -1,4 +1,4 @@
-"""The reference interpreter: plain tree-walking, Kleene three-valued, full outcomes.
+"""The interpreter: plain tree-walking, Kleene three-valued, full outcomes.
 
 It is the oracle the compiled evaluator is tested against and the explainer: for every
 verdict it returns the atomic conditions that decided it, each an ``Atom`` of what it read,

@@ -84,32 +84,36 @@ class ScenarioResolver:
     def records(
         self, values: Mapping[str, Any], origins: Mapping[str, Origins] | None = None
     ) -> tuple[ScenarioRecord, ...]:
-        """Every scenario with its state and how it was decided, for a report."""
+        """Every scenario with its state and how it was decided, for a report; a scenario given
+        in the input names the input when ``origins`` says where it came from."""
         given = {s.fact: values[s.fact] for s in self.scenarios.values() if s.fact in values}
         known = {**given, **self._full.known(values)}
-        return tuple(self._record(s, values, known, origins or {}) for s in self.scenarios.values())
+        found = tuple(self._record(s, values, known) for s in self.scenarios.values())
+        return self.inputs_named(found, origins) if origins else found
+
+    def inputs_named(
+        self, records: Iterable[ScenarioRecord], origins: Mapping[str, Origins]
+    ) -> tuple[ScenarioRecord, ...]:
+        """``records`` with the input named where a scenario was given in it (a report's words)."""
+        return tuple(
+            _evolve(r, r.how, f"in the input ({origins_text(origins[r.fact])})")
+            if r.how == "declared" and r.name not in self.declared and origins.get(r.fact)
+            else r
+            for r in records
+        )
 
     def origins(self, values: Mapping[str, Any]) -> dict[str, Origins]:
         """Where each known scenario fact came from, as a reason's source: how it was decided."""
-        return {r.fact: (ValueOrigin(note=r.provenance()),) for r in self.records(values) if r.holds is not None}
+        return origins_of(self.records(values))
 
-    def _record(
-        self, s: Scenario, values: Mapping[str, Any], known: Mapping[str, bool], origins: Mapping[str, Origins]
-    ) -> ScenarioRecord:
+    def _record(self, s: Scenario, values: Mapping[str, Any], known: Mapping[str, bool]) -> ScenarioRecord:
         record = ScenarioRecord(s.name, s.label, s.fact, known.get(s.fact), "unknown", "")
         if s.name in self.declared:
             return _evolve(record, "declared", self.declared[s.name])
         if s.name in self.excluded:
             return _evolve(record, "excluded", self.excluded[s.name])
         if s.fact in values:
-            return ScenarioRecord(
-                s.name,
-                s.label,
-                s.fact,
-                bool(values[s.fact]),
-                "declared",
-                f"in the input ({origins_text(origins[s.fact])})" if origins.get(s.fact) else "in the input",
-            )
+            return ScenarioRecord(s.name, s.label, s.fact, bool(values[s.fact]), "declared", "in the input")
         index = self.inferred.index(s)
         if record.holds is True:
             return _evolve(record, "inferred", self._because(2 * index, values))
@@ -258,6 +262,11 @@ def _phrase(c: Condition) -> str:
     if c.actual is not None:
         return f"{c.label} is {c.actual}"
     return f"no {c.label} is given" if c.required in ("a value", "no value") else f"{c.label} is not known"
+
+
+def origins_of(records: Iterable[ScenarioRecord]) -> dict[str, Origins]:
+    """Where each known scenario fact came from, as a reason's source: how it was decided."""
+    return {r.fact: (ValueOrigin(note=r.provenance()),) for r in records if r.holds is not None}
 
 
 def _evolve(record: ScenarioRecord, how: str, because: str) -> ScenarioRecord:

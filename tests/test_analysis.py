@@ -6,7 +6,7 @@ domains (enums, bools), ordered and string values rich enough to realise every o
 between the constants and the facts, every missing fact, and collections of up to
 ``MAX_RECORDS`` records. The brute force reads verdicts from the compiled evaluator (fast,
 and itself tested against the interpreter); witnesses and repairs are re-checked with the
-reference interpreter.
+interpreter.
 """
 
 from __future__ import annotations

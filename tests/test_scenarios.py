@@ -321,3 +321,19 @@ def test_a_report_says_the_rules_of_a_scenario_out_of_scope_were_not_applied_and
         "--scenario interactive_startup. "
     ) in text
     assert re.search(r"\. \d+ rules about it were not applied\.", text)
+
+
+def test_a_report_works_out_its_scenarios_once(monkeypatch):
+    """Engine.evaluate builds the scenario records once, for the report and for the reasons'
+    origins alike (it built them twice for a device with a failing rule), and a scenario given in
+    the input still names the input in the report but not in a reason's origin."""
+    engine = Engine.load()
+    calls = []
+    real = ScenarioResolver._record
+    monkeypatch.setattr(ScenarioResolver, "_record", lambda self, s, *a: calls.append(s.name) or real(self, s, *a))
+    facts = engine.facts({"policy.require_device_encryption": "NotConfigured", "scenario.silent_enablement": True})
+    facts = type(facts)(facts.values, {"scenario.silent_enablement": (ValueOrigin("d.json", ("facts", "x")),)})
+    report = engine.evaluate(facts)
+    assert report.failed and len(calls) == len(set(calls)) == len(report.scenarios)
+    given = next(s for s in report.scenarios if s.fact == "scenario.silent_enablement")
+    assert given.because == "in the input (d.json $.facts.x)"

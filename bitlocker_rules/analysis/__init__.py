@@ -1,7 +1,7 @@
 """Static analysis of checked rules: satisfiability, conflicts, lint, comparison, repair.
 
 Everything here reasons about what rules *mean* (decision 10 of the architecture), with
-the reference interpreter's Kleene semantics, and returns records; nothing is printed.
+the interpreter's Kleene semantics, and returns records; nothing is printed.
 
 The decision procedure
 ----------------------

@@ -1,5 +1,5 @@
 """The selected rules: each with its static summary, its compiled partial evaluator, and its
-state as the reference interpreter computes it."""
+state as the interpreter computes it."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def selected_entries(
 
 
 def interpreter_state(entry: Entry, values: Mapping[str, Any]) -> int:
-    """The (applicability, requirements) state bit, computed by the reference interpreter."""
+    """The (applicability, requirements) state bit, computed by the interpreter."""
     interp, rule = entry.interpreter, entry.rule
     a = T if rule.applicability is None else TRUTH_BIT[interp.decide(rule.applicability, values, {})[0]]
     r = T
