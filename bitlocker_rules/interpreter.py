@@ -15,7 +15,7 @@ import attrs
 from . import nodes as n
 from .outcome import Condition, NoteOutcome, RuleOutcome, Status
 from .phrasing import TRUTH_STATUS, Atom, Phrasing, Truth
-from .source import SourceText, Span
+from .source import Location, SourceText, Span
 from .vocabulary import Vocabulary
 
 Result = tuple[Truth, tuple[Condition, ...]]
@@ -270,8 +270,8 @@ class Interpreter(n.Visitor[Result]):
             return print_expr(e)
         return self.source.excerpt(e.span)
 
-    def location(self, span: Span | None) -> str:
-        """``file:line:column`` of ``span`` in the rule file ('' without one)."""
+    def location(self, span: Span | None) -> Location | None:
+        """Where ``span`` is in the rule file (None without one)."""
         return self.phrasing.location(span)
 
 

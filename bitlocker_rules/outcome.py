@@ -10,7 +10,7 @@ from attrs import frozen
 
 from .errors import BitLockerRulesError, Diagnostic, redact, suggest
 from .jsonpath import JsonPath, json_path_text
-from .source import Span
+from .source import Location, Span
 
 
 class Status(str, Enum):  # noqa: UP042 - a StrEnum's str() and format() differ, and reports use them
@@ -159,7 +159,7 @@ class Condition:
     status: Status
     text: str = ""
     span: Span | None = None
-    location: str = ""  # where the condition is in the rule text: "file:line:column"
+    location: Location | None = None  # where the condition is in the rule text
     conflict: str = ""
     origins: Origins = ()  # where the value came from (several places when policies agree or conflict)
     decisive: bool = True  # in the minimal set that alone decides the verdict
@@ -218,7 +218,7 @@ class RuleOutcome:
     reasons: tuple[Condition, ...] = ()
     remediation: str = ""
     events: tuple[int, ...] = ()
-    location: str = ""
+    location: Location | None = None  # where the rule is in its file
     applies_because: tuple[Condition, ...] = ()  # for a failure: the conditions that made it apply
     related: tuple[str, ...] = ()  # the sources the rule gives advice about (it encodes none)
     scenarios: tuple[str, ...] = ()  # the scenarios the rule is about

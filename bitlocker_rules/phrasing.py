@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from . import nodes as n
 from .operators import Op
 from .outcome import Condition, Status
-from .source import SourceText, Span
+from .source import Location, SourceText, Span
 from .versions import WindowsVersion
 from .vocabulary import Fact, Vocabulary
 
@@ -162,12 +162,11 @@ class Phrasing:
             self.location(e.span),
         )
 
-    def location(self, span: Span | None) -> str:
-        """``file:line:column`` of ``span`` in the rule file ('' without one)."""
+    def location(self, span: Span | None) -> Location | None:
+        """Where ``span`` is in the rule file (None without one)."""
         if self.source is None or span is None:
-            return ""
-        line, column = self.source.position(span.start)
-        return f"{self.source.name}:{line}:{column}"
+            return None
+        return self.source.location(span)
 
 
 def _count_label(decl: Fact | None) -> str:

@@ -256,7 +256,7 @@ def _fails(cases: RulesetCases, rule: str):
         assert (found.encodes, found.related) == (declared.encodes, declared.related)
         assert found.advice is (bool(declared.related) and not declared.encodes)
         assert found.scenarios == declared.scenarios
-        assert f"{cases.ruleset}.rules:" in found.location
+        assert found.location is not None and found.location.file.endswith(f"{cases.ruleset}.rules")
         # The reason a reviewer reads says what is wrong: a requirement about the expected
         # setting or fact did not hold, and its value is known.
         assert found.reasons, "a failing rule names the conditions that decided it"

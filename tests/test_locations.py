@@ -50,3 +50,22 @@ def test_a_value_in_a_json_input_is_located_with_the_same_type():
     found = locate_json_path(text, ("settings", "tpm_startup_pin"), "p.json")
     assert found == Location("p.json", 3, 5, 3, 34)
     assert '"tpm_startup_pin"' in text.splitlines()[found.start_line - 1]
+
+
+def test_a_reports_rule_and_condition_places_are_locations_not_text():
+    """A rule's and a condition's place in the rule file are Location records (they were
+    ``file:line:column`` strings the SARIF renderer parsed back with a pattern); the SARIF
+    related location is made from the record's fields, whatever the file is called."""
+    from bitlocker_rules import Engine, facts_from_mapping
+    from bitlocker_rules.report.sarif import _rule_location as rule_location
+
+    text = 'ruleset odd "Odd"\nrule O-1 "Startup PIN"\n  require policy.tpm_startup_pin == Required\n'
+    loaded = compile_text(text, "weird:7:9.rules")
+    engine = Engine([loaded])
+    report = engine.evaluate(facts_from_mapping({"policy.tpm_startup_pin": "Blocked"}, origin="p.json"))
+    outcome = report.failed[0]
+    assert outcome.location == Location("weird:7:9.rules", 2, 1, 3, 45)
+    assert outcome.reasons[0].location == Location("weird:7:9.rules", 3, 11, 3, 45)
+    related = rule_location(outcome.reasons[0].location, "rule text", 1)["physicalLocation"]
+    assert related["region"] == {"startLine": 3, "startColumn": 11}
+    assert related["artifactLocation"]["uri"].endswith("weird%3A7%3A9.rules")

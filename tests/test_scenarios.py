@@ -93,7 +93,7 @@ def test_the_scenario_condition_points_at_the_clause():
     ]
     assert d1.status is Status.NOT_APPLICABLE
     (reason,) = d1.reasons
-    assert reason.text == "scenario silent" and reason.location == "demo.rules:2:3"
+    assert reason.text == "scenario silent" and str(reason.location) == "demo.rules:2:3"
     assert reason.sentence() == (
         "The rule does not apply: Silent enablement (scenario) is out of scope (it applies when it is in scope)"
     )

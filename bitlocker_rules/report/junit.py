@@ -87,7 +87,7 @@ def _testcase(outcome: RuleOutcome, verbose: bool, report: Report) -> ET.Element
         },
     )
     if outcome.location:
-        case.set("file", _clean(outcome.location.rsplit(":", 2)[0]))
+        case.set("file", _clean(outcome.location.file))
     if outcome.status is Status.FAIL:
         failure = ET.SubElement(
             case, "failure", {"message": _clean(_first_reason(outcome)), "type": _clean(outcome.severity)}
@@ -293,7 +293,7 @@ def _fleet_case(
     failed, unknown = examples.get((tally.rule, Status.FAIL)), examples.get((tally.rule, Status.UNKNOWN))
     example = failed or unknown
     if example is not None and example.location:
-        case.set("file", _clean(example.location.rsplit(":", 2)[0]))
+        case.set("file", _clean(example.location.file))
     if counts["fail"]:
         common = reasons.get(tally.rule, [])
         head = f"fails on {counts['fail']} of {plural(devices, 'device')}"

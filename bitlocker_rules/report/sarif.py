@@ -137,17 +137,16 @@ def _location(file: str, region: Location | None, ref: ValueOrigin) -> dict[str,
     }
 
 
-def _rule_location(location: str, message: str, ident: int) -> dict[str, Any] | None:
-    """``rulesets/x.rules:104:11`` as a SARIF related location."""
-    match = re.fullmatch(r"(.+):(\d+):(\d+)", location or "")
-    if not match:
+def _rule_location(location: Location | None, message: str, ident: int) -> dict[str, Any] | None:
+    """Where a condition is in its rule file, as a SARIF related location."""
+    if location is None:
         return None
     return {
         "id": ident,
         "message": {"text": message},
         "physicalLocation": {
-            "artifactLocation": {"uri": artifact_uri(match.group(1))},
-            "region": {"startLine": int(match.group(2)), "startColumn": int(match.group(3))},
+            "artifactLocation": {"uri": artifact_uri(location.file)},
+            "region": {"startLine": location.start_line, "startColumn": location.start_column},
         },
     }
 
@@ -202,7 +201,7 @@ def _rule_descriptor(outcome: RuleOutcome, cited: Callable[[str], Citation] | No
             "sources": list(outcome.encodes),
             "related": list(outcome.related),
             "scenarios": list(outcome.scenarios),
-            "location": outcome.location,
+            "location": str(outcome.location or ""),
             "tags": ["bitlocker", "intune", outcome.ruleset],
         },
     }
@@ -228,7 +227,7 @@ def _result(
         "actual": condition.actual,
         "required": condition.required,
         "ruleText": condition.text,
-        "ruleLocation": condition.location,
+        "ruleLocation": str(condition.location or ""),
         "source": origins_text(condition.origins),
         "decisive": condition.decisive,
     }
