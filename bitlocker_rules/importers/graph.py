@@ -19,6 +19,7 @@ from typing import Any
 
 from .imported import (
     DROPPED_SECRET,
+    ENTITY_KEYS,
     SKIPPED,
     UNDECLARED,
     Collector,
@@ -28,24 +29,6 @@ from .imported import (
     jpath,
 )
 from .origins import Binding, NotRead, Unmappable
-
-# Properties every Graph entity (deviceConfiguration, managedDevice, ...) carries that are
-# read as provenance or are bookkeeping: neither settings nor device facts.
-ENTITY_KEYS = frozenset(
-    {
-        "id",
-        "displayName",
-        "description",
-        "createdDateTime",
-        "lastModifiedDateTime",
-        "version",
-        "roleScopeTagIds",
-        "supportsScopeTags",
-        "deviceManagementApplicabilityRuleOsEdition",
-        "deviceManagementApplicabilityRuleOsVersion",
-        "deviceManagementApplicabilityRuleDeviceMode",
-    }
-)
 
 
 def walk(

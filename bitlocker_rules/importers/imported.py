@@ -30,6 +30,25 @@ INCOMPLETE = "N406"  # the export is incomplete (another page exists, settings n
 UNKNOWN_FAMILY = "N407"  # settings-catalog template family the vocabulary does not name
 
 
+# Properties every Graph entity (deviceConfiguration, managedDevice, ...) carries that are
+# read as provenance or are bookkeeping: neither settings nor device facts.
+ENTITY_KEYS = frozenset(
+    {
+        "id",
+        "displayName",
+        "description",
+        "createdDateTime",
+        "lastModifiedDateTime",
+        "version",
+        "roleScopeTagIds",
+        "supportsScopeTags",
+        "deviceManagementApplicabilityRuleOsEdition",
+        "deviceManagementApplicabilityRuleOsVersion",
+        "deviceManagementApplicabilityRuleDeviceMode",
+    }
+)
+
+
 @frozen
 class ImportedPolicy:
     """One policy read from an export: its settings as facts, where it came from, notices.

@@ -21,27 +21,11 @@ from typing import Any
 from attrs import frozen
 
 from .detect import graph_type_name
-from .imported import SKIPPED, UNDECLARED, UNREADABLE, Collector, is_annotation, jpath
+from .imported import ENTITY_KEYS, SKIPPED, UNDECLARED, UNREADABLE, Collector, is_annotation, jpath
 from .origins import BITLOCKER_NODE, Binding, normalise_csp
 
 GRAPH_TYPE = "windows10CustomConfiguration"
-CONTAINER_KEYS = frozenset(
-    {
-        "id",
-        "displayName",
-        "description",
-        "createdDateTime",
-        "lastModifiedDateTime",
-        "version",
-        "roleScopeTagIds",
-        "supportsScopeTags",
-        "deviceManagementApplicabilityRuleOsEdition",
-        "deviceManagementApplicabilityRuleOsVersion",
-        "deviceManagementApplicabilityRuleDeviceMode",
-        "omaSettings",
-        "assignments",
-    }
-)
+CONTAINER_KEYS = ENTITY_KEYS | {"omaSettings", "assignments"}
 MAX_PAYLOAD = 64 * 1024
 
 _TOKEN = re.compile(
