@@ -19,7 +19,7 @@ from .analyzer import Analyzer
 from .domains import fact_domains
 from .evaluation import NO_BINDINGS, SearchContext, with_missing
 from .logic import APPLICABLE, FAIL, GOAL_WORDS, PASS, goal_mask
-from .results import CODES, AnalysisError, Deadline, Finding, Undecided, location_of
+from .results import CODES, AnalysisError, Deadline, Finding, Undecided, location_of, requirement_fields
 from .selection import Entry, assuming, meaning
 from .tables import Tables, table_masks
 
@@ -528,19 +528,7 @@ def _conflict_finding(analyzer: Analyzer, core: Sequence[Entry]) -> Finding:
         lead + record.message(),
         core,
         details={
-            "requirements": [
-                {
-                    "rule": r.rule,
-                    "ruleset": r.ruleset,
-                    "fact": r.fact,
-                    "label": r.label,
-                    "role": r.role,
-                    "required": r.required,
-                    "text": r.text,
-                    "sentence": r.sentence(),
-                }
-                for r in record.requirements
-            ],
+            "requirements": [requirement_fields(r) for r in record.requirements],
         },
     )
     # Point at the conditions that clash (the first one of each rule), not at the rule ids.

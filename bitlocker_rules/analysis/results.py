@@ -136,7 +136,8 @@ class Witness:
         return {name: raw_value(value) for name, value in self.values.items()}
 
 
-def _requirement_dict(r: Requirement) -> dict[str, Any]:
+def requirement_fields(r: Requirement) -> dict[str, Any]:
+    """A requirement as JSON-ready data, without its location (a lint finding carries its own)."""
     return {
         "rule": r.rule,
         "ruleset": r.ruleset,
@@ -146,8 +147,11 @@ def _requirement_dict(r: Requirement) -> dict[str, Any]:
         "required": r.required,
         "text": r.text,
         "sentence": r.sentence(),
-        "location": str(r.location) if r.location else None,
     }
+
+
+def _requirement_dict(r: Requirement) -> dict[str, Any]:
+    return {**requirement_fields(r), "location": str(r.location) if r.location else None}
 
 
 def _witness_dict(w: Witness) -> dict[str, Any]:
