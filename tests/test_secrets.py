@@ -694,15 +694,15 @@ def assert_nothing_leaks(planted: Planted, text: str, *, shown: Iterable[str] = 
     assert not missing, f"these inputs never reached the output, so the test proves nothing about them: {missing}"
 
 
+def _rules_and_policies(s: Scenario) -> list[str]:
+    f = s.files
+    return ["--rules", f["rules"], "--policy", f["policy"], "--policy", f["graph-policy"]]
+
+
 def _one_device(s: Scenario) -> list[str]:
     f = s.files
     return [
-        "--rules",
-        f["rules"],
-        "--policy",
-        f["policy"],
-        "--policy",
-        f["graph-policy"],
+        *_rules_and_policies(s),
         "--device",
         f["device"],
         "--device",
@@ -715,12 +715,7 @@ def _one_device(s: Scenario) -> list[str]:
 def _fleet(s: Scenario) -> list[str]:
     f = s.files
     return [
-        "--rules",
-        f["rules"],
-        "--policy",
-        f["policy"],
-        "--policy",
-        f["graph-policy"],
+        *_rules_and_policies(s),
         "--fleet",
         f["fleet"],
         "--assignments",
@@ -1166,25 +1161,29 @@ def test_a_name_too_long_for_the_file_system_is_bad_input_shown_masked(scenario,
     assert_nothing_leaks(scenario.planted, written, shown=("name too long",))
 
 
-def test_masked_text_is_not_scanned_again_but_a_join_of_two_is(monkeypatch):
+@pytest.fixture
+def scans(monkeypatch) -> list[str]:
+    """Every text the masking scans from now on (redact's full scan, counted)."""
+    found: list[str] = []
+    real = errors._masked
+    monkeypatch.setattr(errors, "_masked", lambda text, mask: found.append(text) or real(text, mask))
+    return found
+
+
+def test_masked_text_is_not_scanned_again_but_a_join_of_two_is(scans):
     """Masking happens once per text: what redact returned passes the output door as it is; a
     join of masked parts is new text, scanned again (two harmless halves can make a password)."""
     halves = ("id 123456-234567-345678-456789", "-567890-678901-789012-890123")
     masked = [redact(half) for half in halves]
     assert masked == list(halves)  # four groups that BitLocker would not make: each half alone is shown
-    scans = []
-    real = errors._masked
-    monkeypatch.setattr(errors, "_masked", lambda text, mask: scans.append(text) or real(text, mask))
-    assert redact(masked[0]) is masked[0] and scans == []
-    assert SECRET_MASK in redact(masked[0] + masked[1]) and len(scans) == 1
+    scanned = len(scans)  # the two halves were each scanned once
+    assert redact(masked[0]) is masked[0] and len(scans) == scanned
+    assert SECRET_MASK in redact(masked[0] + masked[1]) and len(scans) == scanned + 1
 
 
-def test_a_report_is_masked_once_on_its_way_out(tmp_path, monkeypatch, capsys):
+def test_a_report_is_masked_once_on_its_way_out(scans, capsys):
     """``check --format json``: the renderer masks the report; the command line's door, which
     masks everything it writes, does not scan the same text a second time."""
-    scans = []
-    real = errors._masked
-    monkeypatch.setattr(errors, "_masked", lambda text, mask: scans.append(text) or real(text, mask))
     examples = Path(__file__).resolve().parent.parent / "examples"
     main(
         [

@@ -41,6 +41,7 @@ from .wording import (
     STATUS_WORDS,
     by_file,
     conflict_fix,
+    conflict_rows,
     device_causes,
     device_only,
     hidden_rows,
@@ -301,7 +302,9 @@ def _device_conflicts(conflicts: Sequence[ConflictRecord]) -> list[str]:
         "",
         _CONFLICTS_LEAD + " No rule checked reads these.",
         "",
-        _table(["Setting", "Fact", "Policy", "Value"], [row for c in conflicts for row in _conflict_rows(c)]),
+        _table(
+            ["Setting", "Fact", "Policy", "Value"], [row for c in conflicts for row in conflict_rows(c, text, code)]
+        ),
     ]
 
 
@@ -320,20 +323,6 @@ def _note_line(note: NoteOutcome) -> str:
         + (" (may apply)" if note.applies is None else "")
         + (f": {text(note.rationale)}" if note.rationale else "")
     )
-
-
-def _conflict_rows(conflict: ConflictRecord, extra: Sequence[str] = ()) -> list[list[str]]:
-    """A conflict as table rows, one per policy: the setting and ``extra`` cells on the first row only."""
-    return [
-        [
-            text(conflict.label) if i == 0 else "",
-            code(conflict.fact) if i == 0 else "",
-            text(source),
-            text(shown),
-            *(extra if i == 0 else [""] * len(extra)),
-        ]
-        for i, (source, _, shown) in enumerate(conflict.values)
-    ]
 
 
 def _explain(outcome: RuleOutcome, conflicts: Mapping[str, ConflictRecord], report: Report) -> list[str]:
@@ -516,7 +505,7 @@ def _fleet_conflicts(conflicts: Iterable[Any]) -> list[str]:
         "",
         _table(
             ["Setting", "Fact", "Policy", "Value", "Devices"],
-            [row for c in ordered for row in _conflict_rows(c.record, [str(c.devices)])],
+            [row for c in ordered for row in conflict_rows(c.record, text, code, [str(c.devices)])],
             ["left", "left", "left", "left", "right"],
         ),
     ]

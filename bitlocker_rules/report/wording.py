@@ -7,7 +7,7 @@ a rule that is ``not_applicable`` "does not apply".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -197,3 +197,20 @@ def other_conflicts(report: Report) -> list[ConflictRecord]:
     """The settings in conflict that no cause shows (no rule checked reads them)."""
     shown = {c.fact for c in report.causes() if c.kind == "conflict"}
     return [c for c in report.conflicts if c.fact not in shown]
+
+
+def conflict_rows(
+    conflict: ConflictRecord, text: Callable[[str], str], code: Callable[[str], str], extra: Sequence[str] = ()
+) -> list[list[str]]:
+    """A conflict as table rows, one per policy (setting, fact, policy, value), in a format's
+    own escaping: the setting, the fact and the ``extra`` cells on the first row only."""
+    return [
+        [
+            text(conflict.label) if i == 0 else "",
+            code(conflict.fact) if i == 0 else "",
+            text(source),
+            text(shown),
+            *(extra if i == 0 else [""] * len(extra)),
+        ]
+        for i, (source, _, shown) in enumerate(conflict.values)
+    ]

@@ -21,6 +21,7 @@ from ...outcome import (
 from ..wording import (
     citations,
     conflict_fix,
+    conflict_rows,
     device_causes,
     device_only,
     hidden_rows,
@@ -38,7 +39,6 @@ from .page import (
     badge,
     card,
     code_span,
-    conflict_rows,
     escaped,
     fix_box,
     html_page,
@@ -281,7 +281,10 @@ def _conflicting_settings(conflicts: Sequence[ConflictRecord]) -> list[str]:
     return card(
         "Other settings in conflict",
         lead(CONFLICTS_LEAD + " No rule checked reads these."),
-        table(["Setting", "Fact", "Policy", "Value"], [row for c in conflicts for row in conflict_rows(c)]),
+        table(
+            ["Setting", "Fact", "Policy", "Value"],
+            [row for c in conflicts for row in conflict_rows(c, escaped, code_span)],
+        ),
     )
 
 

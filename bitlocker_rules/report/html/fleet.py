@@ -24,12 +24,12 @@ from ..fleet_detail import (
     sorted_conflicts,
     worst_devices,
 )
+from ..wording import conflict_rows
 from .charts import RuleTally, cause_chart, legend, rule_chart
 from .page import (
     CONFLICTS_LEAD,
     card,
     code_span,
-    conflict_rows,
     escaped,
     fix_box,
     html_page,
@@ -134,7 +134,11 @@ def _policy_conflicts(conflicts: Iterable[Any]) -> list[str]:
     ordered = sorted_conflicts(conflicts)
     if not ordered:
         return []
-    rows = [row for c in ordered for row in conflict_rows(c.record, [f'<span class="count">{c.devices}</span>'])]
+    rows = [
+        row
+        for c in ordered
+        for row in conflict_rows(c.record, escaped, code_span, [f'<span class="count">{c.devices}</span>'])
+    ]
     return card(
         "Policy conflicts",
         lead(f"{CONFLICTS_LEAD} Devices: how many evaluated devices get the conflict."),

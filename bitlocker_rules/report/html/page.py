@@ -12,7 +12,7 @@ from html import escape
 from importlib.resources import files
 from typing import Protocol
 
-from ...outcome import Condition, ConflictRecord, InputRecord, RuleOutcome, Status
+from ...outcome import Condition, InputRecord, RuleOutcome, Status
 
 STATUS_ORDER = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)
 """The statuses in the order bars, legends and counts show them."""
@@ -154,22 +154,8 @@ def setting_cell(condition: Condition) -> str:
 
 def rule_text_cell(condition: Condition) -> str:
     """A condition's rule text in code, and where the rule is written below it (when known)."""
-    origin = f'<br><span class="muted">{escaped(condition.location)}</span>' if condition.location else ""
-    return code_span(condition.text) + origin
-
-
-def conflict_rows(conflict: ConflictRecord, extra: Sequence[str] = ()) -> list[list[str]]:
-    """A conflict as table rows, one per policy: the setting and ``extra`` cells on the first row only."""
-    return [
-        [
-            escaped(conflict.label) if i == 0 else "",
-            code_span(conflict.fact) if i == 0 else "",
-            escaped(source),
-            escaped(shown),
-            *(extra if i == 0 else [""] * len(extra)),
-        ]
-        for i, (source, _, shown) in enumerate(conflict.values)
-    ]
+    where = f'<br><span class="muted">{escaped(condition.location)}</span>' if condition.location else ""
+    return code_span(condition.text) + where
 
 
 def fix_box(outcome: RuleOutcome) -> str:
