@@ -15,12 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bitlocker_rules import cli
 from bitlocker_rules.cli import main
 from bitlocker_rules.cli.output import report_stream, wants_colour
 from bitlocker_rules.errors import InputError
-from bitlocker_rules.reading import MAX_INPUT_BYTES, parse_json, read_json
+from bitlocker_rules.reading import MAX_INPUT_BYTES, MAX_JSON_DEPTH, json_depth, parse_json, read_json, too_deep
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -136,6 +138,29 @@ def test_too_deep_json_is_located():
     diagnostic = caught.value.diagnostics[0]
     assert diagnostic.code == "I004"
     assert diagnostic.location == "deep.json:1:70"  # the 64th array is the 65th level: the object and 63 arrays fit
+
+
+_JSON = st.recursive(
+    st.none() | st.integers() | st.text(alphabet="[]{}a\\\"", max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet="[{k", max_size=3), inner, max_size=3),
+    max_leaves=200,
+)
+
+
+@given(_JSON, st.integers(0, MAX_JSON_DEPTH + 3))
+def test_the_depth_walk_and_the_bracket_count_never_let_too_deep_json_through(data, wrapping):
+    # The oracle is the walk alone: the count may only skip it for text that cannot be too deep.
+    for _ in range(wrapping):
+        data = [data]
+    text = json.dumps(data)
+    assert json_depth(data) == min(_depth(data), MAX_JSON_DEPTH + 1)
+    assert too_deep(text, data) == (_depth(data) > MAX_JSON_DEPTH)
+
+
+def _depth(value):  # the oracle: the definition, recursively (the data is shallow enough)
+    if isinstance(value, dict):
+        value = list(value.values())
+    return 1 + max(map(_depth, value), default=0) if isinstance(value, list) else 0
 
 
 def test_a_number_too_long_to_convert_is_an_input_error():

@@ -25,7 +25,7 @@ from typing import Any, cast
 from attrs import field, frozen
 
 from ..errors import Diagnostic, DuplicateKeyError, InputError, clip, escape_controls, unique_keys
-from ..reading import MAX_JSON_DEPTH, json_depth
+from ..reading import MAX_JSON_DEPTH, too_deep
 
 _CHUNK = 1 << 16
 MAX_ROW_BYTES = 16 << 20  # one row (a line, an array element, a CSV record) larger than this is refused
@@ -243,7 +243,7 @@ def _loads(text: str) -> Any:
         raise _RowProblem(_TOO_DEEP) from None
     except ValueError:  # int() refuses numbers over sys.get_int_max_str_digits() digits
         raise _RowProblem(_TOO_LONG) from None
-    if json_depth(data) > MAX_JSON_DEPTH:  # the limit a device file has
+    if too_deep(text, data):  # the limit a device file has
         raise _RowProblem(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return data
 
