@@ -1075,7 +1075,6 @@ def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
 
         traced = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    memo = getattr(engine, "_explained", None)
     return {
         "seconds": seconds,
         "tallies": tallies,
@@ -1083,7 +1082,7 @@ def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
         "rss_peak_kb": _rss_kb("VmHWM"),
         "traced_peak": traced,
         "blocks_growth": max(blocks[0] - blocks_setup, 0),
-        "memo": len(memo) if memo is not None and not mode.startswith("floor") else None,
+        "memo": engine.explanations_held() if not mode.startswith("floor") else None,
     }
 
 
@@ -1480,19 +1479,17 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
     typed = [typed_device(r["facts"], convert, policy_values) for r in raws]
     n = len(rows)
     codes = fleet_module.VerdictPath(engine, policy_facts)
-    context = fleet_module._PolicyContext(policy_facts, engine)
+    base = dict(policy_facts.table)
     own = [codes.typer.values(r.data) for r in rows]
-    merged = [{**context.base, **values} for values in own]
+    merged = [{**base, **values} for values in own]
     resolved = [engine.resolved(values) for values in merged]
     rulesets = engine.rulesets
-    memo = engine._explained
 
     def count(wanted: bool, cold: bool = False):
         if cold:
-            memo.clear()
-            context.details.clear()
+            engine.forget_explanations()
         tally = fleet_module.Tally(engine)  # evaluation imports it from results
-        return [codes._count(dict(values), tally, context, wanted) for values in resolved]
+        return [codes.count(dict(values), tally, wanted) for values in resolved]
 
     tally = fleet_module.Tally(engine)
     records = [codes.evaluate(row, fleet_device, True, tally) for row in rows]
@@ -1505,7 +1502,7 @@ def breakdown(path: Path, policy: Path, passes: int = 3) -> list[tuple[str, floa
         (f"floor: hand-written check of {N_RULES} rules (scenarios included)", lambda: [floor_check(v) for v in typed]),
         ("read_fleet (json.loads + FleetRow)", lambda: list(read_fleet(path))),
         ("typing the row (vocabulary converters)", lambda: [codes.typer.values(r.data) for r in rows]),
-        ("policy values + device values", lambda: [{**context.base, **values} for values in own]),
+        ("policy values + device values", lambda: [{**base, **values} for values in own]),
         ("engine.resolved (scenario and derived facts)", lambda: [engine.resolved(v) for v in merged]),
         (
             "compiled verdicts of the 8 rulesets on resolved values",

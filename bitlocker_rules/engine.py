@@ -171,6 +171,55 @@ def _display_path(path: Path) -> str:
 _MEMO_LIMIT = 50_000
 
 
+class Explained:
+    """One memoised explanation: the rule's outcome, and what callers made of it, by their own
+    key (a fleet's record entry for it, per set of policies), so that it is made once too."""
+
+    __slots__ = ("derived", "outcome")
+
+    def __init__(self, outcome: RuleOutcome) -> None:
+        self.outcome = outcome
+        self.derived: dict[Any, Any] = {}
+
+
+@frozen
+class Reads:
+    """What some explanations depend on: facts by their values, collections by the record
+    fields read (two collections that agree on those, item by item, explain alike: reasons
+    name items by index and show only the fields read, so ids that differ on every device do
+    not defeat the memo)."""
+
+    facts: tuple[str, ...]
+    records: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @staticmethod
+    def union(parts: Iterable[Reads]) -> Reads:
+        """What all of ``parts`` read."""
+        facts: dict[str, None] = {}
+        records: dict[str, set[str]] = {}
+        for part in parts:
+            facts.update(dict.fromkeys(part.facts))
+            for fact, fields in part.records:
+                records.setdefault(fact, set()).update(fields)
+        return Reads(tuple(facts), tuple((fact, tuple(sorted(fields))) for fact, fields in records.items()))
+
+    def key(self, values: Mapping[str, Any]) -> tuple | None:
+        """The values read, as a key; None when a collection is not records."""
+        plain = tuple(map(values.get, self.facts))
+        if not self.records:
+            return plain
+        parts: list[Any] = [plain]
+        for fact, fields in self.records:
+            value = values.get(fact)
+            if value is not None:
+                try:
+                    value = tuple([tuple([item.get(f) for f in fields]) for item in value])
+                except (AttributeError, TypeError):
+                    return None
+            parts.append(value)
+        return tuple(parts)
+
+
 class Engine:
     """Loaded rulesets plus a vocabulary: evaluate devices, get immutable reports.
 
@@ -197,7 +246,7 @@ class Engine:
         # By rule identity (the engine holds every rule, so ids stay theirs): a dict lookup per
         # explanation, without hashing the rule's tree.
         self._reads = {
-            id(rule): ((loaded.id, rule.id), self._memo_reads(rule.applicability, *rule.requires))
+            id(rule): ((loaded.id, rule.id), self._reads_of(rule.applicability, *rule.requires))
             for loaded in self.rulesets
             for rule in loaded.rules
         }
@@ -208,11 +257,12 @@ class Engine:
             for loaded in self.rulesets
         }
         self._note_reads = {
-            ("note", loaded.id, rule.id): self._memo_reads(rule.applicability)
+            ("note", loaded.id, rule.id): self._reads_of(rule.applicability)
             for loaded in self.rulesets
             for rule in loaded.notes
         }
-        self._explained: dict[tuple, Any] = {}
+        # The one memo of explanations: a rule's Explained, a note's NoteOutcome, by what they read.
+        self._explained: dict[tuple, Explained | NoteOutcome] = {}
         # A passing rule's outcome carries no reasons: the same record serves every device.
         self._passed = {
             (loaded.id, rule.id): _bare_outcome(loaded, rule, Status.PASS)
@@ -358,67 +408,62 @@ class Engine:
 
     def explain(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> RuleOutcome:
         """One rule's outcome with its reasons (no sources, no conflicts), memoised by what it reads."""
-        return self.explain_by_key(loaded, rule, values, self.explanation_key(rule, values))
+        return self.explanation(loaded, rule, values).outcome
 
-    def explanation_key(self, rule: n.Rule, values: Mapping[str, Any]) -> tuple | None:
-        """What ``rule``'s explanation on ``values`` depends on, as the memo's key: the rule and
-        the values it reads (a collection by the record fields it reads). None when it cannot be
-        memoised: a rule this engine did not load, a collection that is not records."""
+    def explanation(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> Explained:
+        """``explain``'s outcome as the memo holds it, with what callers made of it (``Explained``).
+
+        Explanations depend only on the values a rule reads (``explanation_reads``): devices that
+        agree on those share one. Unmemoised (a fresh record each call): a rule this engine did
+        not load, a collection that is not records, a value that cannot be a key.
+        """
         plan = self._reads.get(id(rule))
-        return self._memo_key(*plan, values) if plan is not None else None
-
-    def explain_by_key(
-        self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any], key: tuple | None
-    ) -> RuleOutcome:
-        """``explain`` with its memo key already made (``explanation_key``), for a caller that
-        keys its own records of the explanation by it too (the fleet's)."""
+        read = plan[1].key(values) if plan is not None else None
+        key = (plan[0], read) if plan is not None and read is not None else None
         cached = self._recall(key)
         if cached is None:
-            cached = loaded.interpreter.evaluate(rule, values)
+            cached = Explained(loaded.interpreter.evaluate(rule, values))
             self._remember(key, cached)
-        return cached
+        return cast(Explained, cached)
+
+    def explanation_reads(self, rules: Iterable[n.Rule]) -> Reads:
+        """What the explanations of ``rules`` depend on together: the facts they read, a
+        collection by the record fields they read."""
+        return Reads.union(
+            self._reads[id(rule)][1] if id(rule) in self._reads else self._reads_of(rule.applicability, *rule.requires)
+            for rule in rules
+        )
+
+    def forget_explanations(self) -> None:
+        """Empty the memo of explanations (a benchmark's cold start; memory held by a long run)."""
+        self._explained.clear()
+
+    def explanations_held(self) -> int:
+        """How many explanations the memo holds."""
+        return len(self._explained)
 
     def _note(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> NoteOutcome:
-        key = self._memo_key(("note", loaded.id, rule.id), self._note_reads[("note", loaded.id, rule.id)], values)
+        head = ("note", loaded.id, rule.id)
+        read = self._note_reads[head].key(values)
+        key = (head, read) if read is not None else None
         cached = self._recall(key)
         if cached is None:
             cached = loaded.interpreter.note(rule, values)
             self._remember(key, cached)
-        return cached
+        return cast(NoteOutcome, cached)
 
     def _reads_per_policy_fact(self, rule: n.Rule) -> bool:
         return any(_per_policy(self.vocabulary, f) for f in n.facts_read(rule.applicability, *rule.requires))
 
-    def _memo_reads(self, *exprs: n.Expr | None) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
-        """The facts an explanation depends on; for a collection, also the record fields it reads."""
+    def _reads_of(self, *exprs: n.Expr | None) -> Reads:
         fields = n.fields_read(*exprs)
-        return tuple(
-            (fact, fields.get(fact, ()) if _is_collection(self.vocabulary, fact) else None)
-            for fact in n.facts_read(*exprs)
+        facts = n.facts_read(*exprs)
+        return Reads(
+            tuple(fact for fact in facts if not _is_collection(self.vocabulary, fact)),
+            tuple((fact, fields.get(fact, ())) for fact in facts if _is_collection(self.vocabulary, fact)),
         )
 
-    @staticmethod
-    def _memo_key(
-        head: tuple[Any, ...], reads: tuple[tuple[str, tuple[str, ...] | None], ...], values: Mapping[str, Any]
-    ) -> tuple[Any, ...] | None:
-        """What an explanation depends on: each fact's value, a collection by the fields the rule reads.
-
-        Two collections that agree on those fields, item by item, explain alike (reasons name
-        items by index and show only the fields the rule reads), so serial numbers, dates and
-        ids that differ on every device do not defeat the memo. None when a collection is not records.
-        """
-        parts = list(head)
-        for fact, fields in reads:
-            value = values.get(fact)
-            if fields is not None and value is not None:
-                try:
-                    value = tuple([tuple([item.get(f) for f in fields]) for item in value])
-                except (AttributeError, TypeError):
-                    return None
-            parts.append(value)
-        return tuple(parts)
-
-    def _recall(self, key: tuple | None) -> Any:
+    def _recall(self, key: tuple | None) -> Explained | NoteOutcome | None:
         if key is None:
             return None
         try:
@@ -426,7 +471,7 @@ class Engine:
         except TypeError:  # a value given through the Python API that cannot be a key
             return None
 
-    def _remember(self, key: tuple | None, explained: Any) -> None:
+    def _remember(self, key: tuple | None, explained: Explained | NoteOutcome) -> None:
         if key is None:
             return
         if len(self._explained) >= _MEMO_LIMIT:

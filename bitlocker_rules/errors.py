@@ -9,7 +9,7 @@ import json
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from attrs import frozen
@@ -246,7 +246,7 @@ def redact(text: str) -> str:
     Text that cannot hold one returns after a byte scan (see ``_may_hold_password``). The
     result is a ``MaskedText``: masking it again returns it at once.
     """
-    if type(text) is MaskedText:
+    if type(text) is MaskedText or type(text) is ShownText:
         return text
     return MaskedText(_masked(text, lambda span: SECRET_MASK))
 
@@ -473,12 +473,46 @@ def escape_controls(text: str, *, keep_colour: bool = False) -> str:
     ``keep_colour`` keeps SGR colour codes (``ESC [ … m``): a renderer's own, added after it
     escaped its inputs' text.
     """
-    if text.isprintable():
+    if text.isprintable() or type(text) is ShownText:
         return text
     if not keep_colour:
         return _CONTROLS.sub(_escaped, text)
     pieces, codes = _SGR.split(text), _SGR.findall(text)
     return "".join(_CONTROLS.sub(_escaped, piece) + code for piece, code in zip(pieces, [*codes, ""]))
+
+
+class ShownText(MaskedText):
+    """Text as it may be shown: masked, and its control characters escaped (``shown_text``, or
+    ``joined_values`` of such texts). The door that writes it neither masks nor escapes it again."""
+
+    __slots__ = ()
+
+
+def shown_text(text: str) -> ShownText:
+    """``text`` masked and escaped, once: a part of many outputs (a fleet's shared record entries)."""
+    return text if type(text) is ShownText else ShownText(escape_controls(redact(text)))
+
+
+def joined_values(pieces: Sequence[str], separator: str = "") -> ShownText:
+    """Shown pieces of JSON text joined, shown without a scan of the whole when each piece is a
+    ``ShownText`` that starts and ends with a bracket or brace (a JSON object or array, or the
+    head or tail of one); else the join is shown from scratch.
+
+    Masking the pieces masks the join: a password, and every reading of an escape in one, is
+    made of digits, separators, invisible characters and escapes, none of them a bracket, so no
+    password can reach across a bracket into the next piece. Escaping is per character.
+    """
+    text = separator.join(pieces)
+    if separator not in _PLAIN_SEPARATORS and shown_text(separator) != separator:
+        return shown_text(text)
+    for piece in pieces:
+        if type(piece) is not ShownText or not piece or piece[0] not in _BRACKETS or piece[-1] not in _BRACKETS:
+            return shown_text(text)
+    return ShownText(text)
+
+
+_BRACKETS = frozenset("[]{}")
+_PLAIN_SEPARATORS = frozenset(("", ", ", ","))  # shown as they are: nothing in them to mask or escape
 
 
 def _escaped(match: re.Match) -> str:

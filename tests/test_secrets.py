@@ -1181,6 +1181,24 @@ def test_masked_text_is_not_scanned_again_but_a_join_of_two_is(scans):
     assert SECRET_MASK in redact(masked[0] + masked[1]) and len(scans) == scanned + 1
 
 
+_bracketed = st.tuples(st.sampled_from("{["), _digit_soup, st.sampled_from("}]")).map("".join)
+
+
+@given(st.lists(_bracketed, max_size=6), st.sampled_from(["", ", ", "\n", "123456-", "\x1b"]))
+def test_shown_pieces_joined_at_brackets_read_as_their_join_shown(pieces, separator):
+    """A fleet's JSON lines are joined from entries shown once each: the join must be what
+    showing the whole line gives (no password reaches across a bracket; escaping is per character)."""
+    joined = errors.joined_values([errors.shown_text(p) for p in pieces], separator)
+    assert joined == errors.escape_controls(redact(separator.join(pieces)))
+    assert type(joined) is errors.ShownText
+
+
+def test_shown_pieces_not_bracketed_are_shown_again_when_joined():
+    halves = [errors.shown_text(h) for h in ("{id 123456-234567-345678-456789", "-567890-678901-789012-890123}")]
+    assert halves == ["{id 123456-234567-345678-456789", "-567890-678901-789012-890123}"]
+    assert SECRET_MASK in errors.joined_values(halves)
+
+
 def test_a_report_is_masked_once_on_its_way_out(scans, capsys):
     """``check --format json``: the renderer masks the report; the command line's door, which
     masks everything it writes, does not scan the same text a second time."""

@@ -16,8 +16,16 @@ from typing import Any
 
 from .. import nodes as n
 from ..assignments import AssignedPolicies
-from ..engine import Engine, LoadedRuleset, conflict_record, deciding_values, mark_conflicts, policy_view, shown_outcome
-from ..errors import BitLockerRulesError, Diagnostic, clip, redact
+from ..engine import (
+    Engine,
+    LoadedRuleset,
+    conflict_record,
+    deciding_values,
+    mark_conflicts,
+    policy_view,
+    shown_outcome,
+)
+from ..errors import BitLockerRulesError, Diagnostic, ShownText, clip, joined_values, redact, shown_text
 from ..facts import Conflict, Facts, merge_facts
 from ..outcome import Origins, Report, RuleOutcome, Status
 from ..verdict import OPEN, STATUSES, Verdict
@@ -179,7 +187,7 @@ class _Detail:
         self.outcome = outcome
         self.reasons = failure_reasons(shown) if shown.status is Status.FAIL else ()
         self.entry = outcome_entry(shown)
-        self.text = json.dumps(self.entry, ensure_ascii=False)  # masked in the line, where it leaves
+        self.text = shown_text(json.dumps(self.entry, ensure_ascii=False))  # shown once, for every line it is in
         self._origins, self._conflicts, self._vocabulary = origins, conflicts, vocabulary
         self._shown: RuleOutcome | None = None
 
@@ -202,8 +210,9 @@ class _Part:
         self.plan, self.details = plan, tuple(details)
         codes = plan.codes
         explained = iter(details)
-        self.text = ", ".join(
-            [next(explained).text if code in OPEN else fixed[code][1] for fixed, code in zip(plan.path.fixed, codes)]
+        self.text = joined_values(
+            [next(explained).text if code in OPEN else fixed[code][1] for fixed, code in zip(plan.path.fixed, codes)],
+            ", ",
         )
         self.failed = Verdict.FAIL in codes
         self.reasons = tuple(r for d in details for r in d.reasons)
@@ -228,7 +237,7 @@ class _RulesetPath:
     def __init__(self, index: int, loaded: LoadedRuleset, engine: Engine, per_policy: set[tuple[str, str]]) -> None:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
-        self.fixed: list[dict[int, tuple[dict, str]]] = [
+        self.fixed: list[dict[int, tuple[dict, ShownText]]] = [
             {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in loaded.rules
         ]
         self.plans: dict[tuple[int, ...], _CodesPlan] = {}
@@ -281,9 +290,7 @@ class VerdictPath:
     ) -> dict | _Counted | None:
         """Count one device; its record (or what it is made from) when ``wanted``. Raises InputError for a bad row."""
         chosen, policy, names = _policy_for(self.policy, row.data)
-        context = self.contexts.get(chosen)
-        if context is None:  # one per distinct set of policies
-            context = self.contexts[chosen] = _PolicyContext(policy, self.engine)
+        context = self._context(chosen, policy)
         values = self.typer.values(row.data) if reader in (device_facts, fleet_device) else None
         if values is None:
             device = reader(row.data, self.engine, row.number)
@@ -324,6 +331,18 @@ class VerdictPath:
                 )
             )
         return counted
+
+    def count(self, values: dict, tally: Tally, wanted: bool = True) -> list[_Part]:
+        """Count one device's verdicts from its resolved values, policies' included (``Engine.resolve``),
+        when every device gets every policy (no assignment file); the parts of its record when ``wanted``."""
+        policy = self.policy if not isinstance(self.policy, AssignedPolicies) else None
+        return self._count(values, tally, self._context(_EVERY_POLICY, policy), wanted)
+
+    def _context(self, chosen: frozenset[str], policy: Facts | None) -> _PolicyContext:
+        context = self.contexts.get(chosen)
+        if context is None:  # one per distinct set of policies
+            context = self.contexts[chosen] = _PolicyContext(policy, self.engine)
+        return context
 
     def _count(self, values: dict, tally: Tally, context: _PolicyContext, wanted: bool = True) -> list[_Part]:
         """Count one device's verdicts, reasons and scenarios; the parts of its record when ``wanted``."""
@@ -395,27 +414,19 @@ class VerdictPath:
         profile: int | None,
         context: _PolicyContext,
     ) -> _Detail:
-        """One rule's explanation as the fleet uses it, kept for this set of policies by the
-        engine's memo key (the values the explanation depends on; the profile's index first,
-        when it was decided on one policy's own settings, whose origins are that policy's)."""
-        explained = self.engine.explanation_key(rule, values)
-        key = explained if profile is None or explained is None else (profile, explained)
-        details = context.details
-        try:
-            detail = details.get(key) if key is not None else None
-        except TypeError:  # a value given through the Python API that cannot be a key
-            detail, key = None, None
+        """One rule's explanation as the fleet uses it, kept with the engine's memoised
+        explanation, for this set of policies (and the policy it was decided on, if any:
+        its origins are that policy's)."""
+        explained = self.engine.explanation(loaded, rule, values)
+        slot = context.slot if profile is None else (context.slot, profile)
+        detail = explained.derived.get(slot)
         if detail is None:
-            outcome = self.engine.explain_by_key(loaded, rule, values, explained)
             # One policy's own settings conflict with nothing; their origins are that policy's.
             conflicts = context.conflicts if profile is None else {}
             origins = context.origins if profile is None else context.profile_origins[profile]
+            outcome = explained.outcome
             shown = mark_conflicts(outcome, conflicts, self.engine.vocabulary) if conflicts else outcome
-            detail = _Detail(outcome, shown, origins, conflicts, self.engine.vocabulary)
-            if key is not None:
-                if len(details) >= _DETAILS_LIMIT:
-                    details.clear()
-                details[key] = detail
+            detail = explained.derived[slot] = _Detail(outcome, shown, origins, conflicts, self.engine.vocabulary)
         return detail
 
 
@@ -449,17 +460,12 @@ class _Counted:
             self._record = DeviceRecord(record, [part.text for part in self.parts if part.text])
         return self._record
 
-    def line(self) -> str:
-        """``json_text(self.record())``, the same text, without making the record (not masked:
-        see ``json_text``)."""
-        pieces = [json_head(self.number, self.subject, self.names, self.statuses())]
-        for part in self.parts:
-            if part.text:
-                pieces += (part.text, ", ")
-        if len(pieces) > 1:
-            pieces.pop()
-        pieces.append("]}")
-        return "".join(pieces)
+    def line(self) -> ShownText:
+        """``json_text(self.record())``, the same text, shown, without making the record: its
+        parts were shown once when they were made, so only the head is shown here."""
+        head = shown_text(json_head(self.number, self.subject, self.names, self.statuses()))
+        texts = [part.text for part in self.parts if part.text]
+        return joined_values([head, joined_values(texts, ", "), _CLOSE] if texts else [head, _CLOSE])
 
 
 class _PolicyContext:
@@ -468,13 +474,13 @@ class _PolicyContext:
     __slots__ = (
         "base",
         "conflicts",
-        "details",
         "origins",
         "parts",
         "policy",
         "profile_origins",
         "profiles",
         "records",
+        "slot",
         "taken",
     )
 
@@ -488,7 +494,7 @@ class _PolicyContext:
         conflicts = engine.conflicts(policy) if policy else ()
         self.conflicts = {c.fact: c for c in conflicts}
         self.records = tuple(conflict_record(c, engine.vocabulary) for c in conflicts)
-        self.details: dict[tuple, _Detail] = {}  # by the engine's memo key (the profile's index first, if any)
+        self.slot = object()  # this set of policies' key among what callers keep with an explanation
         self.parts: dict[tuple, _Part] = {}
 
 
@@ -500,14 +506,14 @@ def _policy_for(
     return policy.chosen(data) if isinstance(policy, AssignedPolicies) else (_EVERY_POLICY, policy, None)
 
 
-def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, str]:
+def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, ShownText]:
     entry = {"rule": rule.id, "status": STATUSES[code].value}
-    return entry, json.dumps(entry, ensure_ascii=False)
+    return entry, shown_text(json.dumps(entry, ensure_ascii=False))
 
 
+_CLOSE = shown_text("]}")
 _STATUS_NAMES = tuple(status.value for status in STATUSES)
 _EVERY_POLICY: frozenset[str] = frozenset()  # without an assignment file: every device gets every policy
-_DETAILS_LIMIT = 50_000
 _PARTS_LIMIT = 2_000  # per set of policies: each part holds its ruleset's entries and their text (kilobytes;
 # 20,000 held 45 MB more at 40,000 devices with --jsonl, for no measurable speed)
 _PLANS_LIMIT = 5_000  # per ruleset

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from ..engine import Engine
-from ..errors import redact
+from ..errors import ShownText, redact
 from ..outcome import ConflictRecord, Report, RuleOutcome, Status
 from ..verdict import CODES, STATUSES
 from .rows import BadRow
@@ -256,7 +256,9 @@ def write_jsonl(stream: TextSink) -> Callable[[dict | str], None]:
     """A ``write`` callback that appends one JSON line per record (or per line ``json_line`` made)."""
 
     def write(record: dict | str) -> None:
-        stream.write((record if isinstance(record, str) else json_line(record)) + "\n")
+        line = record if isinstance(record, str) else json_line(record)
+        # A newline after shown text leaves it shown: it completes no password and needs no escape.
+        stream.write(ShownText(line + "\n") if type(line) is ShownText else line + "\n")
 
     return write
 
