@@ -473,7 +473,7 @@ def escape_controls(text: str, *, keep_colour: bool = False) -> str:
     ``keep_colour`` keeps SGR colour codes (``ESC [ … m``): a renderer's own, added after it
     escaped its inputs' text.
     """
-    if text.isprintable() or type(text) is ShownText:
+    if type(text) is ShownText or text.isprintable():
         return text
     if not keep_colour:
         return _CONTROLS.sub(_escaped, text)
