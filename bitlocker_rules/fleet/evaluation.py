@@ -18,6 +18,7 @@ from .. import nodes as n
 from ..assignments import AssignedPolicies
 from ..engine import (
     Engine,
+    Explained,
     LoadedRuleset,
     conflict_record,
     deciding_values,
@@ -208,15 +209,16 @@ class _Part:
 
     def __init__(self, plan: _CodesPlan, details: list[_Detail]) -> None:
         self.plan, self.details = plan, tuple(details)
-        codes = plan.codes
         explained = iter(details)
         self.text = joined_values(
-            [next(explained).text if code in OPEN else fixed[code][1] for fixed, code in zip(plan.path.fixed, codes)],
+            [
+                next(explained).text if code in OPEN else fixed[code][1]
+                for fixed, code in zip(plan.path.fixed, plan.codes)
+            ],
             ", ",
         )
-        self.failed = Verdict.FAIL in codes
+        self.failed, self.statuses = plan.failed, plan.statuses
         self.reasons = tuple(r for d in details for r in d.reasons)
-        self.statuses = tuple(codes.count(code) for code in Verdict)
         self._entries: list[dict] | None = None
 
     @property
@@ -256,12 +258,14 @@ class _CodesPlan:
     """A ruleset's verdict codes on a device: which rules need explaining (those that failed or
     are unknown; only the failed ones when no record is made), and the part when none does."""
 
-    __slots__ = ("codes", "failing", "fixed", "open", "path")
+    __slots__ = ("codes", "failed", "failing", "fixed", "open", "path", "statuses")
 
     def __init__(self, path: _RulesetPath, codes: tuple[int, ...]) -> None:
         self.path, self.codes = path, codes
         self.open = tuple(i for i, code in enumerate(codes) if code in OPEN)
         self.failing = tuple(i for i, code in enumerate(codes) if code == Verdict.FAIL)
+        self.failed = bool(self.failing)
+        self.statuses = tuple(codes.count(code) for code in Verdict)
         self.fixed = None if self.open else self.part([])
 
     def part(self, details: list[_Detail]) -> _Part:
@@ -391,10 +395,18 @@ class VerdictPath:
         """The explanations of some of a ruleset's rules; those decided on one policy's own settings, on them."""
         loaded, rules = plan.path.loaded, plan.path.rules
         if not decided_on:  # nothing decided per policy (most devices): no choice to make per rule
-            return [self._detail(loaded, rules[i], values, None, context) for i in indexes]
-        return [
-            self._detail(loaded, rules[i], *deciding_values(i, values, views, decided_on), context) for i in indexes
-        ]
+            slot = context.slot
+            return [
+                explained.derived.get(slot) or self._detail(explained, None, context)
+                for explained in self.engine.explanations(loaded, [rules[i] for i in indexes], values)
+            ]
+        details = []
+        for i in indexes:
+            on, profile = deciding_values(i, values, views, decided_on)
+            explained = self.engine.explanation(loaded, rules[i], on)
+            slot = context.slot if profile is None else (context.slot, profile)
+            details.append(explained.derived.get(slot) or self._detail(explained, profile, context))
+        return details
 
     def _part(self, plan: _CodesPlan, details: list[_Detail], context: _PolicyContext) -> _Part:
         """The part for these codes and explanations, made once per combination (by identity)."""
@@ -406,27 +418,16 @@ class VerdictPath:
             part = context.parts[key] = plan.part(details)
         return part
 
-    def _detail(
-        self,
-        loaded: LoadedRuleset,
-        rule: n.Rule,
-        values: Mapping[str, Any],
-        profile: int | None,
-        context: _PolicyContext,
-    ) -> _Detail:
-        """One rule's explanation as the fleet uses it, kept with the engine's memoised
-        explanation, for this set of policies (and the policy it was decided on, if any:
-        its origins are that policy's)."""
-        explained = self.engine.explanation(loaded, rule, values)
-        slot = context.slot if profile is None else (context.slot, profile)
-        detail = explained.derived.get(slot)
-        if detail is None:
-            # One policy's own settings conflict with nothing; their origins are that policy's.
-            conflicts = context.conflicts if profile is None else {}
-            origins = context.origins if profile is None else context.profile_origins[profile]
-            outcome = explained.outcome
-            shown = mark_conflicts(outcome, conflicts, self.engine.vocabulary) if conflicts else outcome
-            detail = explained.derived[slot] = _Detail(outcome, shown, origins, conflicts, self.engine.vocabulary)
+    def _detail(self, explained: Explained, profile: int | None, context: _PolicyContext) -> _Detail:
+        """One rule's explanation as the fleet uses it, made once and kept with the engine's
+        memoised explanation, for this set of policies (and the policy it was decided on, if
+        any: its origins are that policy's, and its own settings conflict with nothing)."""
+        conflicts = context.conflicts if profile is None else {}
+        origins = context.origins if profile is None else context.profile_origins[profile]
+        outcome = explained.outcome
+        shown = mark_conflicts(outcome, conflicts, self.engine.vocabulary) if conflicts else outcome
+        detail = _Detail(outcome, shown, origins, conflicts, self.engine.vocabulary)
+        explained.derived[context.slot if profile is None else (context.slot, profile)] = detail
         return detail
 
 
