@@ -354,11 +354,13 @@ def test_sigint_while_starting_is_the_one_line_or_the_interpreters_default(delay
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     # Before the package's own code runs, the interpreter's default applies (killed by SIGINT,
-    # its traceback through whatever it was importing); from then on, the one line and 130.
-    assert (process.returncode, err.decode()) == (
-        130,
-        "bitlocker-rules: interrupted\n",
-    ) or process.returncode == -signal.SIGINT
+    # its traceback through whatever it was importing; interrupted while importing runpy itself,
+    # on a busy machine, it says so and exits 1); from then on, the one line and 130.
+    assert (
+        (process.returncode, err.decode()) == (130, "bitlocker-rules: interrupted\n")
+        or process.returncode == -signal.SIGINT
+        or (process.returncode == 1 and err.decode().startswith("Could not import runpy module"))
+    )
 
 
 def _default_sigint() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import bitlocker_rules
+import bitlocker_rules.fleet.parallel as fleet_parallel
 import bitlocker_rules.fleet.rows as fleet_rows
 from bitlocker_rules import Engine
 from bitlocker_rules.cli import main
@@ -442,17 +443,24 @@ def test_jobs_are_capped_at_the_processors_available(capsys, tmp_path, monkeypat
     assert started in ([cores], [])  # one process alone runs without a pool
 
 
-def _die(*args):
-    os._exit(9)
+_READING = os.getpid()
+_EVALUATE_BATCH = fleet_parallel._run_batch
 
 
-def test_a_dead_worker_is_one_clear_error(capsys, monkeypatch):
-    import bitlocker_rules.fleet.parallel as parallel
+def _die_in_a_worker(*args):  # the workers are forked: they run this; the reading process its first batch
+    if os.getpid() != _READING:
+        os._exit(9)
+    return _EVALUATE_BATCH(*args)
 
-    monkeypatch.setattr(parallel, "_run_batch", _die)  # the workers are forked: they run this
-    code, _, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", FLEET, "--jobs", "2")
+
+def test_a_dead_worker_is_one_clear_error(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(fleet_parallel, "_run_batch", _die_in_a_worker)
+    rows = Path(FLEET).read_text().splitlines(keepends=True)
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_text("".join(rows[i % len(rows)] for i in range(1200)))  # more than the first batch of 500
+    code, _, err = run(capsys, "check", *SE, "--policy", POLICY, "--fleet", str(fleet), "--jobs", "2")
     assert code == 3  # the crash code: the environment failed, not the input
-    assert "--jobs 2: error[P001]: a worker process ended before its rows were evaluated (exit code 9)" in err
+    assert "--jobs 2: error[P001]: a worker process ended before its rows were evaluated (exit code 9); 500 rows" in err
     assert "Traceback" not in err
 
 

@@ -61,6 +61,7 @@ def run_fleet(args: argparse.Namespace) -> int:
                     reader=fleet_device,
                     encode=encode,
                     collector=collector,
+                    built=(engine, setup.policy),
                 )
             except WorkerError as exc:  # the environment failed, not the input: the crash code, one message
                 say(exc.render())

@@ -9,6 +9,7 @@ a device's whole report.
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -76,6 +77,7 @@ def evaluate_fleet_parallel(
     record: Callable[[int, Report], Any] | None = None,
     encode: Callable[[Any], Any] | None = None,
     collector: Collector | None = None,
+    built: tuple[Engine, Facts | AssignedPolicies | None] | None = None,
 ) -> FleetSummary:
     """``evaluate_fleet`` over ``jobs`` processes; rows are read and results written in order.
 
@@ -84,20 +86,35 @@ def evaluate_fleet_parallel(
     and so must ``collector`` (given empty: each worker gathers into a copy of its own).
     Results are encoded in the workers: a JSON line crosses between processes far more
     cheaply than the record it was made from. A worker that dies raises ``WorkerError``.
+
+    ``built`` is what ``make_engine`` makes, when the caller has made it already: where worker
+    processes are forked (Linux), this process evaluates the first batch with it, and the
+    workers start from it as it then is (explanations, record parts and caches warm) rather
+    than each building and warming its own.
     """
     # Imported here: they cost start-up time, which a fleet run with one process does not pay.
+    import multiprocessing  # noqa: PLC0415 - see above
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - see above
     from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415 - see above
 
     summary: FleetSummary | None = None
     done = 0
     options = (reader, record, encode, write is not None)
-    pool = ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(make_engine, collector))
+    batches = _batches(rows, _BATCH)
+    context = multiprocessing.get_context()
+    empty = _copied(collector)  # what each worker gathers into: forked workers get the object, not a pickle
     workers: dict = {}  # the worker processes, kept to say how one ended
     try:
+        if built is not None and context.get_start_method() == "fork":
+            _worker_state.update(engine=built[0], policy=built[1], collector=_copied(empty))  # inherited, warm
+            first = next(batches, None)
+            if first is not None:
+                result = _run_batch(_packed(first), *options)
+                summary, done = _merged(result, summary, done, write, progress, collector)
+        pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(make_engine, empty))
         with pool:
             pending = []
-            for batch in _batches(rows, _BATCH):
+            for batch in batches:
                 pending.append(pool.submit(_run_batch, _packed(batch), *options))
                 workers.update(getattr(pool, "_processes", None) or {})
                 if len(pending) >= 2 * jobs:
@@ -106,6 +123,8 @@ def evaluate_fleet_parallel(
                 summary, done = _collect(future, summary, done, write, progress, collector)
     except BrokenProcessPool:
         raise WorkerError([_dead_worker(workers.values(), jobs, done)]) from None
+    finally:
+        _worker_state.clear()  # this process's share of the work holds its engine no longer
     if summary is None:
         engine, _ = make_engine()
         summary = Tally(engine).summary()
@@ -167,7 +186,19 @@ def _collect(
     progress: Callable[[int], None] | None,
     collector: Collector | None,
 ) -> tuple[FleetSummary, int]:
-    part, results, gathered = future.result()
+    return _merged(future.result(), summary, done, write, progress, collector)
+
+
+def _merged(
+    result: _BatchResult,
+    summary: FleetSummary | None,
+    done: int,
+    write: Callable[[Any], None] | None,
+    progress: Callable[[int], None] | None,
+    collector: Collector | None,
+) -> tuple[FleetSummary, int]:
+    """One batch's result written and merged, in row order."""
+    part, results, gathered = result
     if write is not None:
         for result in results:
             write(result)
@@ -180,8 +211,14 @@ def _collect(
 
 
 def _start_worker(make_engine: _EngineMaker, collector: Collector | None) -> None:
-    _worker_state["engine"], _worker_state["policy"] = make_engine()
-    _worker_state["collector"] = collector
+    if "engine" not in _worker_state:  # not forked from a process that evaluated with its engine
+        _worker_state["engine"], _worker_state["policy"] = make_engine()
+    _worker_state["collector"] = collector  # given empty, as every worker's own
+
+
+def _copied(collector: Collector | None) -> Collector | None:
+    """An empty collector's copy, as a worker gets it (this process gathers into the given one)."""
+    return pickle.loads(pickle.dumps(collector)) if collector is not None else None
 
 
 def _run_batch(
