@@ -25,7 +25,6 @@ from .results import DeviceResult, FleetSummary, Tally
 from .rows import FleetRow, JsonLine
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
     from multiprocessing.process import BaseProcess
 
 _BATCH = 500
@@ -118,9 +117,9 @@ def evaluate_fleet_parallel(
                 pending.append(pool.submit(_run_batch, _packed(batch), *options))
                 workers.update(getattr(pool, "_processes", None) or {})
                 if len(pending) >= 2 * jobs:
-                    summary, done = _collect(pending.pop(0), summary, done, write, progress, collector)
+                    summary, done = _merged(pending.pop(0).result(), summary, done, write, progress, collector)
             for future in pending:
-                summary, done = _collect(future, summary, done, write, progress, collector)
+                summary, done = _merged(future.result(), summary, done, write, progress, collector)
     except BrokenProcessPool:
         raise WorkerError([_dead_worker(workers.values(), jobs, done)]) from None
     finally:
@@ -176,17 +175,6 @@ def _unpacked(batch: list[tuple[int, Any, str | None]]) -> list[FleetRow]:
     return [
         FleetRow(number, JsonLine(data, encoding) if encoding is not None else data) for number, data, encoding in batch
     ]
-
-
-def _collect(
-    future: Future[_BatchResult],
-    summary: FleetSummary | None,
-    done: int,
-    write: Callable[[Any], None] | None,
-    progress: Callable[[int], None] | None,
-    collector: Collector | None,
-) -> tuple[FleetSummary, int]:
-    return _merged(future.result(), summary, done, write, progress, collector)
 
 
 def _merged(
