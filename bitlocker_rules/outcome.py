@@ -104,13 +104,15 @@ class ValueOrigin:
 
     ``input`` is the input's name in reports (``policy 'Name' (id)``, ``device 'NAME'``);
     ``path`` is None for a value read from no place in a JSON input (a vocabulary grant, a
-    scenario's inference, which ``note`` then describes); ``note`` says more about the place
-    (``<data id=Pin>``: the ADMX value inside an OMA-URI payload).
+    scenario's inference, which ``note`` then describes); ``data_id`` names the ADMX
+    ``<data id=…>`` inside the OMA-URI payload at ``path`` that held the value; ``note`` says
+    anything else about where the value came from.
     """
 
     input: str = ""
     path: JsonPath | None = None
     note: str | None = None
+    data_id: str | None = None
 
     def text(self) -> str:
         """``policy 'A' (1) $.omaSettings[4].value <data id=Pin>``: how reports write it."""
@@ -119,7 +121,12 @@ class ValueOrigin:
     def place(self) -> str:
         """Where in the input: ``$.omaSettings[4].value <data id=Pin>`` (the note alone without a path)."""
         path = json_path_text(self.path) if self.path is not None else ""
-        return " ".join(part for part in (path, self.note) if part)
+        return " ".join(part for part in (path, self.detail()) if part)
+
+    def detail(self) -> str:
+        """What the place says beyond the path: ``<data id=Pin>``, the note ('' when neither)."""
+        data = f"<data id={self.data_id}>" if self.data_id is not None else ""
+        return " ".join(part for part in (data, self.note) if part)
 
 
 Origins = tuple[ValueOrigin, ...]  # a value several inputs agree on (or disagree on) has several

@@ -49,9 +49,6 @@ ReadText = Callable[[str], str | None]
 # --- locations -----------------------------------------------------------------------------
 
 
-_DATA_ID = re.compile(r"<data id=([^>\s]+)>")
-
-
 class _Locator:
     """Reads input files once each and turns source references into SARIF locations."""
 
@@ -94,11 +91,10 @@ class _Locator:
             start, end, depth = locate_json_offsets(source.text, ref.path)
         except ValueError:
             return None
-        match = _DATA_ID.search(ref.note or "")
-        if match and depth == len(ref.path):  # an ADMX value: point at its <data id=...>
-            inner = source.text.find(match.group(1), start, end)
+        if ref.data_id and depth == len(ref.path):  # an ADMX value: point at its <data id=...>
+            inner = source.text.find(ref.data_id, start, end)
             if inner >= 0:
-                start, end = inner, inner + len(match.group(1))
+                start, end = inner, inner + len(ref.data_id)
         return _location(record.file, source.location(Span(start, end)), ref), depth
 
 
@@ -133,7 +129,7 @@ def _location(file: str, region: Location | None, ref: ValueOrigin) -> dict[str,
     return {
         "physicalLocation": physical,
         "logicalLocations": [{"fullyQualifiedName": path, "kind": "member"}],
-        "message": {"text": f"{ref.input} {path}" + (f" {ref.note}" if ref.note else "")},
+        "message": {"text": " ".join(part for part in (f"{ref.input} {path}", ref.detail()) if part)},
     }
 
 
