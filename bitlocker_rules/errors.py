@@ -214,7 +214,7 @@ _SNIPPET_REACH = 600  # characters either side of a diagnostic's offset masked b
 _Anchors = list[tuple[int, int, int, int]]  # see _rewritten
 
 
-def redact(text: str) -> str:
+def redact(text: str) -> MaskedText:
     """``text`` with every recovery password replaced by SECRET_MASK; all output passes through this.
 
     A BitLocker recovery password is 48 digits in eight groups of six. What is masked, so that

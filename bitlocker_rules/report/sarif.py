@@ -37,6 +37,7 @@ from ..outcome import (
 from ..reading import input_text
 from ..resources import installed_version
 from ..source import Location, SourceText, Span
+from .masking import masked_report
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -299,7 +300,7 @@ def _unique_files(inputs: Sequence[InputRecord]) -> list[InputRecord]:
 
 
 def _dump(log: dict[str, Any]) -> str:
-    return redact(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
+    return masked_report(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
 
 
 def sarif_log(report: Report, *, read_text: ReadText | None = None) -> dict[str, Any]:
