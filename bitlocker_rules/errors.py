@@ -14,15 +14,17 @@ from typing import Any
 
 from attrs import frozen
 
-from .source import Location, SourceText, Span
+from .source import InputPlace, JsonPath, Location, SourceText, Span
 
 
-@frozen
+@frozen(init=False)
 class Diagnostic:
     """One finding about an input: a code, a message, where it is, and help.
 
-    ``source`` and ``span`` locate rule text (``place`` is that ``Location``); ``path`` locates a
-    field in JSON input (a JSONPath such as ``$.bitLockerSystemDrivePolicy.encryptionMethod``).
+    ``source`` and ``span`` locate rule text (``place`` is that ``Location``); ``input_place``
+    locates anything else: an input file and, in it, a JSON path as segments (or, in another
+    kind of input, where in words). It is made from ``file`` and ``path`` when those are given
+    instead, and they read back from it (``path`` as text: ``$.bitLockerSystemDrivePolicy.x``).
     """
 
     code: str
@@ -30,13 +32,39 @@ class Diagnostic:
     severity: str = "error"
     source: SourceText | None = None
     span: Span | None = None
-    path: str | None = None
+    input_place: InputPlace | None = None
     help: str | None = None
-    file: str | None = None
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        severity: str = "error",
+        source: SourceText | None = None,
+        span: Span | None = None,
+        input_place: InputPlace | None = None,
+        help: str | None = None,
+        *,
+        path: JsonPath | str | None = None,
+        file: str | None = None,
+    ) -> None:
+        if input_place is None and (path is not None or file is not None):
+            input_place = InputPlace(file, path)
+        self.__attrs_init__(code, message, severity, source, span, input_place, help)
+
+    @property
+    def path(self) -> str | None:
+        """Where in the input file, as text (``$.a.b[0]``); None for rule text or a whole file."""
+        return self.input_place.path_text() if self.input_place is not None else None
+
+    @property
+    def file(self) -> str | None:
+        """The input file the diagnostic is about (None for rule text, which ``source`` names)."""
+        return self.input_place.file if self.input_place is not None else None
 
     @property
     def place(self) -> Location | None:
-        """Where in rule text, as a record; None for input (``file`` and ``path`` say where)."""
+        """Where in rule text, as a record; None for input (``input_place`` says where)."""
         if self.source is None or self.span is None:
             return None
         return self.source.location(self.span)

@@ -93,7 +93,7 @@ def facts_from_mapping(
                 Diagnostic(
                     "I202",
                     f"a fact name must be a string, not the {type(key).__name__} {_shown(key)}",
-                    path=written,
+                    path=path,
                     file=origin,
                 )
             )
@@ -349,7 +349,7 @@ def _section(data: Any, key: str, path: str | Path) -> Mapping[str, Any]:
                 Diagnostic(
                     "I101",
                     f"expected a JSON object with an object `{key}`",
-                    path=f"$.{key}",
+                    path=(key,),
                     file=input_name(path),
                     help=f'write {{"{key}": {{"<fact name>": <value>, …}}}}; see docs/input-formats.md (an Intune '
                     f"export is read by load_{'policies' if key == 'settings' else 'devices'}, or by the command line)",

@@ -10,7 +10,7 @@ from attrs import frozen
 
 from .errors import BitLockerRulesError, Diagnostic, redact, suggest
 from .jsonpath import JsonPath, json_path_text
-from .source import Location, Span
+from .source import Location, Span, admx_data_text
 
 
 class Status(str, Enum):  # noqa: UP042 - a StrEnum's str() and format() differ, and reports use them
@@ -125,7 +125,7 @@ class ValueOrigin:
 
     def detail(self) -> str:
         """What the place says beyond the path: ``<data id=Pin>``, the note ('' when neither)."""
-        data = f"<data id={self.data_id}>" if self.data_id is not None else ""
+        data = admx_data_text(self.data_id) if self.data_id is not None else ""
         return " ".join(part for part in (data, self.note) if part)
 
 

@@ -4,12 +4,16 @@ value's ``<data id>`` is a field of its origin, and text is written only where i
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
-from bitlocker_rules.errors import SECRET_MASK
-from bitlocker_rules.importers import import_device, load_policies
+import pytest
+
+from bitlocker_rules.errors import SECRET_MASK, Diagnostic, InputError
+from bitlocker_rules.importers import import_device, import_policy, load_policies
 from bitlocker_rules.outcome import Condition, InputRecord, Report, RuleOutcome, Status, ValueOrigin
 from bitlocker_rules.report.sarif import render_sarif
+from bitlocker_rules.source import InputPlace
 
 ROOT = Path(__file__).resolve().parents[1]
 OMA_URI = ROOT / "examples" / "graph" / "custom-oma-uri.json"
@@ -69,3 +73,31 @@ def test_a_key_holding_a_password_is_masked_in_the_path_before_it_is_written():
     shown = json.dumps([notice.path, notice.message, notice.render()])
     for digits in ("".join(PASSWORD_GROUPS), "\\u0661\\u0662\\u0663"):
         assert digits not in shown.replace("-", "")
+
+
+def test_a_diagnostic_about_an_input_carries_its_place_as_a_record():
+    payload = '<enabled/><data id="ConfigurePINUsageDropDown_Name" value="9"/>'
+    node = "./Device/Vendor/MSFT/BitLocker/SystemDrivesRequireStartupAuthentication"
+    policy = {
+        "@odata.type": "#microsoft.graph.windows10CustomConfiguration",
+        "id": "1",
+        "displayName": "P",
+        "omaSettings": [{"@odata.type": "#microsoft.graph.omaSettingString", "omaUri": node, "value": payload}],
+    }
+    with pytest.raises(InputError) as info:
+        import_policy(policy, origin="p.json")
+    (problem,) = info.value.diagnostics
+    assert problem.input_place == InputPlace("p.json", ("omaSettings", 0, "value"), "ConfigurePINUsageDropDown_Name")
+    # Written only where it is shown: the text fields read back from the record.
+    assert (problem.file, problem.path) == ("p.json", "$.omaSettings[0].value <data id=ConfigurePINUsageDropDown_Name>")
+    assert problem.render().startswith(f"p.json: {problem.path}: error[I401]: ")
+    assert pickle.loads(pickle.dumps(problem)) == problem
+
+
+def test_a_diagnostic_given_a_file_and_a_path_makes_the_same_record():
+    given = Diagnostic("I201", "bad value", path=("facts", "tpm_version"), file="d.json")
+    assert given.input_place == InputPlace("d.json", ("facts", "tpm_version"))
+    assert given.location == "d.json: $.facts.tpm_version"
+    assert Diagnostic("I201", "bad value", path="$.facts.tpm_version", file="d.json").location == given.location
+    assert Diagnostic("E003", "cannot read rule file", file="r.rules").input_place == InputPlace("r.rules")
+    assert Diagnostic("E100", "no place").input_place is None

@@ -40,7 +40,7 @@ import attrs
 
 from ..errors import Diagnostic, InputError
 from ..facts import facts_from_mapping, given_vocabulary
-from ..jsonpath import JsonPath, json_path_text
+from ..jsonpath import JsonPath
 from ..outcome import require
 from ..reading import read_json
 from ..vocabulary import Vocabulary
@@ -105,7 +105,7 @@ def _exactly_one(found: tuple[_Imported, ...], noun: str, plural: str, origin: s
                 Diagnostic(
                     "I406",
                     f"expected one {noun}, found {len(found)}",
-                    path="$",
+                    path=(),
                     file=origin,
                     help=f"use import_{plural} for a page or an array of {plural}",
                 )
@@ -152,9 +152,7 @@ def _one_policy(item: Any, index: OriginIndex, origin: str, path: JsonPath) -> I
             if found.kind in DEVICE_KINDS
             else f"cannot tell what kind of policy this is ({found.reason})"
         )
-        raise InputError(
-            [Diagnostic("I407", what, path=json_path_text(path), file=origin, help=f"expected {_ACCEPTED_POLICIES}")]
-        )
+        raise InputError([Diagnostic("I407", what, path=path, file=origin, help=f"expected {_ACCEPTED_POLICIES}")])
     collector = Collector(index, origin, ("policy",))
     policy_id = clean(item.get("id") or "")
     display = clean(item.get("displayName") or item.get("name") or "")
@@ -253,9 +251,7 @@ def _one_device(item: Any, index: OriginIndex, origin: str, path: JsonPath) -> I
             if found.kind in POLICY_KINDS
             else f"cannot tell what kind of device input this is ({found.reason})"
         )
-        raise InputError(
-            [Diagnostic("I407", what, path=json_path_text(path), file=origin, help=f"expected {_ACCEPTED_DEVICES}")]
-        )
+        raise InputError([Diagnostic("I407", what, path=path, file=origin, help=f"expected {_ACCEPTED_DEVICES}")])
     if found.kind == RECOVERY_KEY:
         return _recovery_keys([(item, path)], index, origin, path, found, ())
     collector = Collector(index, origin, DEVICE_NAMESPACES)
@@ -351,7 +347,7 @@ def _items(data: Any, origin: str) -> tuple[list[tuple[Any, JsonPath]], tuple[Di
                 INCOMPLETE,
                 "this is one page of a longer Graph result (@odata.nextLink); the next pages were not read",
                 severity="note",
-                path='$["@odata.nextLink"]',
+                path=("@odata.nextLink",),
                 file=origin,
             ),
         )
@@ -359,9 +355,7 @@ def _items(data: Any, origin: str) -> tuple[list[tuple[Any, JsonPath]], tuple[Di
     for number, item in enumerate(values):
         here = child_path(base, number)
         if isinstance(item, list) or (isinstance(item, Mapping) and detect(item).kind == PAGE):
-            raise InputError(
-                [Diagnostic("I408", "a page inside a page is not supported", path=json_path_text(here), file=origin)]
-            )
+            raise InputError([Diagnostic("I408", "a page inside a page is not supported", path=here, file=origin)])
         items.append((item, here))
     return items, notes
 
@@ -369,5 +363,5 @@ def _items(data: Any, origin: str) -> tuple[list[tuple[Any, JsonPath]], tuple[Di
 def _unwrapped(item: Mapping[str, Any], origin: str) -> tuple[Any, JsonPath]:
     """The one object of ``{"value": {...}}`` (Graph's single-object response wrapper)."""
     if detect(item).kind == PAGE:
-        raise InputError([Diagnostic("I408", "a page inside a page is not supported", path="$.value", file=origin)])
+        raise InputError([Diagnostic("I408", "a page inside a page is not supported", path=("value",), file=origin)])
     return item, ("value",)

@@ -11,8 +11,9 @@ from attrs import frozen
 
 from ..errors import Diagnostic, InputError, redact
 from ..facts import Facts
-from ..jsonpath import JsonPath, Segment, json_path_text
+from ..jsonpath import JsonPath, Segment
 from ..outcome import ValueOrigin
+from ..source import InputPlace
 from ..vocabulary import Fact, Vocabulary
 from .origins import NOT_CONFIGURED, Binding, OriginIndex, Unmappable, shown
 
@@ -202,8 +203,7 @@ class Collector:
                     "I402",
                     f"{fact.name} ({fact.label}) is set twice with different values, "
                     f"at {self.places[fact.name].place()} and here",
-                    path=place.place(),
-                    file=self.origin,
+                    input_place=self.input_place(place),
                     help="one policy can give a setting only one value; remove one of them",
                 )
             )
@@ -223,15 +223,14 @@ class Collector:
     def bad(self, fact: Fact, raw: Any, place: ValueOrigin | JsonPath, expected: str, what: str = "") -> None:
         """A value of the wrong type or an unknown enum value (once per value: a property read
         as two facts gives one error)."""
-        where = _where(place)
-        if any(p.code == "I401" and p.path == where for p in self.problems):
+        where = self.input_place(place)
+        if any(p.code == "I401" and p.input_place == where for p in self.problems):
             return
         self.problems.append(
             Diagnostic(
                 "I401",
                 f"{shown(raw)} is not a valid value for {what or fact.name} ({fact.label})",
-                path=where,
-                file=self.origin,
+                input_place=where,
                 help=f"expected {redact(expected)}",
             )
         )
@@ -239,12 +238,18 @@ class Collector:
     def error(self, code: str, message: str, path: JsonPath, help: str | None = None) -> None:
         """A structural problem (wrong shape, unparseable payload)."""
         self.problems.append(
-            Diagnostic(code, redact(message), path=_where(path), file=self.origin, help=redact(help) if help else None)
+            Diagnostic(code, redact(message), input_place=self.input_place(path), help=redact(help) if help else None)
         )
 
     def note(self, code: str, message: str, path: ValueOrigin | JsonPath) -> None:
         """Something read but not used: never silently."""
-        self.notices.append(Diagnostic(code, redact(message), severity="note", path=_where(path), file=self.origin))
+        self.notices.append(Diagnostic(code, redact(message), severity="note", input_place=self.input_place(path)))
+
+    def input_place(self, place: ValueOrigin | JsonPath) -> InputPlace:
+        """Where a value (or the input at a path) is, as a diagnostic names it: this input and the path."""
+        if isinstance(place, ValueOrigin):
+            return InputPlace(self.origin, place.path, place.data_id)
+        return InputPlace(self.origin, place)
 
     def skip_other_keys(self, item: Mapping[str, Any], read: Collection[str], graph_type: str, path: JsonPath) -> None:
         """A notice for every property of ``item`` outside ``read`` (annotations are no properties)."""
@@ -273,8 +278,3 @@ class Collector:
                 )
         origins = {fact: (attrs.evolve(place, input=name),) for fact, place in places.items()}
         return Facts(values, origins, name=name)
-
-
-def _where(place: ValueOrigin | JsonPath) -> str:
-    """A place in the input as diagnostics write it: ``$.omaSettings[4].value <data id=Pin>``."""
-    return place.place() if isinstance(place, ValueOrigin) else json_path_text(place)
