@@ -526,6 +526,14 @@ def clip(text: str, limit: int = 200) -> str:
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
+def shortened(text: str, limit: int, ellipsis: str = "...") -> str:
+    """``text`` masked, then, when longer than ``limit`` characters, cut to ``limit`` ending in
+    ``ellipsis`` (a value quoted in a message). Masked first: the cut could leave a part of a
+    recovery password that no later mask recognises."""
+    text = redact(text)
+    return text if len(text) <= limit else text[: limit - len(ellipsis)] + ellipsis
+
+
 class DuplicateKeyError(ValueError):
     """A JSON object that gives one key twice, refused by ``unique_keys``."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from .errors import Diagnostic, InputError, redact, suggest
+from .errors import Diagnostic, InputError, redact, shortened, suggest
 from .jsonpath import JsonPath, json_path_text, path_segments
 from .outcome import Origins, ValueOrigin, as_origins, require, usage_error
 from .reading import input_name, read_json
@@ -233,8 +233,7 @@ def _shown(raw: Any) -> str:
         shown = json.dumps(raw, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         shown = f"a Python {type(raw).__name__}"
-    shown = redact(shown)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    return shortened(shown, 80)
 
 
 def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:

@@ -8,7 +8,7 @@ from typing import Any
 
 from attrs import frozen
 
-from .errors import BitLockerRulesError, Diagnostic, redact, suggest
+from .errors import BitLockerRulesError, Diagnostic, shortened, suggest
 from .jsonpath import JsonPath, json_path_text
 from .source import Location, Span, admx_data_text
 
@@ -68,8 +68,7 @@ def _clipped_repr(value: Any) -> str:
         text = repr(value)
     except Exception:  # noqa: BLE001 - a user's object whose repr fails is still named by its type
         text = f"<{type(value).__name__}>"
-    text = redact(text)  # before the cut, which could leave a part of a password no mask knows
-    return text if len(text) <= 80 else text[:77] + "..."
+    return shortened(text, 80)
 
 
 def require(value: Any, types: type | tuple[type, ...], argument: str, expected: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from bitlocker_rules import report as renderers
 from bitlocker_rules.engine import Engine
-from bitlocker_rules.errors import SECRET_MASK, MaskedText
+from bitlocker_rules.errors import SECRET_MASK, MaskedText, shortened
 from bitlocker_rules.facts import merge_facts
 from bitlocker_rules.fleet import FleetRow, evaluate_fleet
 from bitlocker_rules.importers import load_devices, load_policies
@@ -112,3 +112,11 @@ def test_the_junit_writer_writes_each_suite_through_the_door(device_report):
     suites = writes[1:-1]
     assert suites and all(type(text) is MaskedText for text in suites)
     assert any(SECRET_MASK in text for text in suites)
+
+
+@pytest.mark.parametrize("cut", [52, 60, 70, 100])
+def test_a_value_shortened_for_a_message_is_masked_before_the_cut(cut):
+    text = shortened("x" * 50 + PASSWORD + " and more", cut)
+    assert len(text) <= cut and not any(group in text for group in PASSWORD.split("-"))
+    whole = "x" * 50 + SECRET_MASK + " and more"
+    assert text == (whole if len(whole) <= cut else whole[: cut - 3] + "...")
