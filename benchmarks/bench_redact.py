@@ -13,7 +13,7 @@ What it does (see benchmarks/README.md, section ``bench_redact.py``):
 2. Checks that every planted password is masked and that a text without one comes back
    unchanged (exit code 1 otherwise).
 3. Times, round-robin over ``--repeat`` passes with the garbage collector off: ``redact``;
-   its pre-check ``_may_hold_password`` alone; the floor, one ``bytes.translate`` and one
+   its pre-check ``may_hold_password`` alone; the floor, one ``bytes.translate`` and one
    ``in`` over the text's UTF-8 bytes (what the pre-check costs at the least); and the
    previous pattern (eight groups joined by ``-``, a space or nothing) as a reference.
    Prints the median in milliseconds, nanoseconds per character and the ratio to the floor.
@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bitlocker_rules.errors import SECRET_MASK, _may_hold_password, redact
+from bitlocker_rules.errors import SECRET_MASK, may_hold_password, redact
 
 _PREVIOUS = re.compile(r"(?<!\d)\d{6}(?:[- ]?\d{6}){7}(?!\d)")
 _ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -162,7 +162,7 @@ def main() -> int:
         cases += [(f"{name}, none", text), (f"{name}, 100 passwords", planted)]
     rows = {
         "redact": redact,
-        "pre-check only": _may_hold_password,
+        "pre-check only": may_hold_password,
         "floor (translate + in)": _floor,
         "previous pattern (reference)": lambda text: _PREVIOUS.sub(SECRET_MASK, text),
     }
@@ -178,7 +178,7 @@ def main() -> int:
         for row in rows:
             median = statistics.median(timings[case, row])
             cells.append(f"{row}: {median * 1e3:7.2f} ms {median * 1e9 / len(text):6.1f} ns {median / floor:5.1f}x")
-        print(f"{case} (pre-check {'passes' if _may_hold_password(text) else 'rules it out'})")
+        print(f"{case} (pre-check {'passes' if may_hold_password(text) else 'rules it out'})")
         print("    " + "\n    ".join(cells))
     return 1 if wrong else 0
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from attrs import field, frozen
 
-from .errors import Diagnostic, InputError, redact, suggest
-from .jsonpath import path_segments
+from .errors import Diagnostic, InputError, redact, shortened, suggest
+from .jsonpath import JsonPath, json_path_text, path_segments
 from .outcome import Origins, ValueOrigin, as_origins, require, usage_error
 from .reading import input_name, read_json
 from .vocabulary import Vocabulary, shipped_vocabulary
@@ -69,13 +69,14 @@ def facts_from_mapping(
     origin: str = "<input>",
     default_namespace: str = "device",
     allowed: Iterable[str] | None = None,
-    path: str = "$",
+    path: JsonPath | str = (),
     name: str = "",
 ) -> Facts:
     """Typed Facts from ``{fact name: raw value}``; raise InputError listing every bad entry.
 
     Names without a namespace get ``default_namespace``; ``None`` values are missing. The
-    vocabulary is the shipped one unless given. UsageError when ``mapping`` is not a mapping.
+    vocabulary is the shipped one unless given. ``path`` is where the mapping is in its input
+    (segments, or a JSON path's text). UsageError when ``mapping`` is not a mapping.
     """
     require(mapping, Mapping, "facts_from_mapping(mapping)", "a mapping {fact name: value}")
     vocabulary = given_vocabulary(vocabulary, "facts_from_mapping(vocabulary)")
@@ -83,7 +84,9 @@ def facts_from_mapping(
     values: dict[str, Any] = {}
     origins: dict[str, Origins] = {}
     problems: list[Diagnostic] = []
-    base = path_segments(path)
+    # The mapping's own path: as segments for the values' origins, as text for the messages.
+    base = path_segments(path) if isinstance(path, str) else path
+    written = path if isinstance(path, str) else json_path_text(path)
     for key, raw in mapping.items():
         if not isinstance(key, str):
             problems.append(
@@ -96,7 +99,7 @@ def facts_from_mapping(
             )
             continue
         fact_name = key if "." in key else f"{default_namespace}.{key}"
-        where = _key_path(path, key)
+        where = _key_path(written, key)
         fact = vocabulary.fact(fact_name)
         if fact is None or (allowed and fact.namespace not in allowed):
             problems.append(_unknown_fact(fact_name, where, origin, vocabulary, allowed))
@@ -230,8 +233,7 @@ def _shown(raw: Any) -> str:
         shown = json.dumps(raw, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         shown = f"a Python {type(raw).__name__}"
-    shown = redact(shown)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    return shortened(shown, 80)
 
 
 def merge_facts(parts: Iterable[Facts], name: str = "") -> Facts:
@@ -301,7 +303,7 @@ def load_policy_file(path: str | Path, vocabulary: Vocabulary | None = None) -> 
         origin=input_name(path),
         default_namespace="policy",
         allowed=("policy",),
-        path="$.settings",
+        path=("settings",),
         name=name,
     )
 
@@ -322,7 +324,7 @@ def load_device_file(path: str | Path, vocabulary: Vocabulary | None = None) -> 
         origin=input_name(path),
         default_namespace="device",
         allowed=("device", "actor", "action", "tenant"),
-        path="$.facts",
+        path=("facts",),
         name=name,
     )
 
@@ -346,7 +348,7 @@ def _section(data: Any, key: str, path: str | Path) -> Mapping[str, Any]:
                 Diagnostic(
                     "I101",
                     f"expected a JSON object with an object `{key}`",
-                    path=f"$.{key}",
+                    path=(key,),
                     file=input_name(path),
                     help=f'write {{"{key}": {{"<fact name>": <value>, …}}}}; see docs/input-formats.md (an Intune '
                     f"export is read by load_{'policies' if key == 'settings' else 'devices'}, or by the command line)",

@@ -2,43 +2,28 @@
 
 A path is a tuple of segments (a member name or an array index) below the root ``$``. It is
 written as reports show it (``$.settings.tpm_startup_pin``, ``$.omaSettings[4].value``,
-``$["@odata.type"]``) and read back by ``parse_json_path``. ``locate_json_path`` finds the
-line and column of the value at a path in a file's JSON text with a small tokenizer (not
-``json.loads``, which forgets where things are), so a finding can point at the line of the
-setting.
+``$["@odata.type"]``) by ``json_path_text``, defined with the places in ``source`` (a
+diagnostic writes its ``InputPlace``, and ``errors`` cannot import this module), and read back
+by ``parse_json_path``. ``locate_json_path`` finds the line and column of the value at a path
+in a file's JSON text with a small tokenizer (not ``json.loads``, which forgets where things
+are), so a finding can point at the line of the setting.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 
-from .source import Location, SourceText, Span
+from .source import JsonPath, Location, Segment, SourceText, Span, json_path_text
 
-Segment = str | int
-JsonPath = tuple[Segment, ...]
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_WORD = re.compile(r"[A-Za-z_]\w*")
-
-
-def json_path_text(segments: Sequence[Segment], *, ascii_only: bool = True) -> str:
-    """``$.a.b``, ``$.a[0]``, ``$["@odata.type"]``: a name that is not an identifier is quoted.
-
-    ``ascii_only`` (how inputs' paths are written) quotes any non-ASCII name with JSON escapes;
-    otherwise (SARIF's logical locations) a Unicode identifier stays bare and a quoted name keeps
-    its characters.
-    """
-    bare, out = (_NAME if ascii_only else _WORD), ["$"]
-    for segment in segments:
-        if isinstance(segment, int):
-            out.append(f"[{segment}]")
-        elif bare.fullmatch(segment):
-            out.append(f".{segment}")
-        else:
-            out.append(f"[{json.dumps(segment, ensure_ascii=ascii_only)}]")
-    return "".join(out)
+__all__ = [
+    "JsonPath",
+    "Segment",
+    "json_path_text",
+    "locate_json_offsets",
+    "locate_json_path",
+    "parse_json_path",
+    "path_segments",
+]
 
 
 def parse_json_path(path: str, start: int = 0) -> tuple[tuple[Segment, ...], int]:

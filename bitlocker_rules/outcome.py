@@ -8,9 +8,9 @@ from typing import Any
 
 from attrs import frozen
 
-from .errors import BitLockerRulesError, Diagnostic, redact, suggest
+from .errors import BitLockerRulesError, Diagnostic, shortened, suggest
 from .jsonpath import JsonPath, json_path_text
-from .source import Location, Span
+from .source import Location, Span, admx_data_text
 
 
 class Status(str, Enum):  # noqa: UP042 - a StrEnum's str() and format() differ, and reports use them
@@ -68,8 +68,7 @@ def _clipped_repr(value: Any) -> str:
         text = repr(value)
     except Exception:  # noqa: BLE001 - a user's object whose repr fails is still named by its type
         text = f"<{type(value).__name__}>"
-    text = redact(text)  # before the cut, which could leave a part of a password no mask knows
-    return text if len(text) <= 80 else text[:77] + "..."
+    return shortened(text, 80)
 
 
 def require(value: Any, types: type | tuple[type, ...], argument: str, expected: str) -> None:
@@ -104,13 +103,15 @@ class ValueOrigin:
 
     ``input`` is the input's name in reports (``policy 'Name' (id)``, ``device 'NAME'``);
     ``path`` is None for a value read from no place in a JSON input (a vocabulary grant, a
-    scenario's inference, which ``note`` then describes); ``note`` says more about the place
-    (``<data id=Pin>``: the ADMX value inside an OMA-URI payload).
+    scenario's inference, which ``note`` then describes); ``data_id`` names the ADMX
+    ``<data id=…>`` inside the OMA-URI payload at ``path`` that held the value; ``note`` says
+    anything else about where the value came from.
     """
 
     input: str = ""
     path: JsonPath | None = None
     note: str | None = None
+    data_id: str | None = None
 
     def text(self) -> str:
         """``policy 'A' (1) $.omaSettings[4].value <data id=Pin>``: how reports write it."""
@@ -119,7 +120,12 @@ class ValueOrigin:
     def place(self) -> str:
         """Where in the input: ``$.omaSettings[4].value <data id=Pin>`` (the note alone without a path)."""
         path = json_path_text(self.path) if self.path is not None else ""
-        return " ".join(part for part in (path, self.note) if part)
+        return " ".join(part for part in (path, self.detail()) if part)
+
+    def detail(self) -> str:
+        """What the place says beyond the path: ``<data id=Pin>``, the note ('' when neither)."""
+        data = admx_data_text(self.data_id) if self.data_id is not None else ""
+        return " ".join(part for part in (data, self.note) if part)
 
 
 Origins = tuple[ValueOrigin, ...]  # a value several inputs agree on (or disagree on) has several

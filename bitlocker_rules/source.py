@@ -1,11 +1,38 @@
-"""Rule text with its name: spans, line/column arithmetic, caret snippets, and the one location record."""
+"""Places: rule text with its name (spans, line/column arithmetic, caret snippets, ``Location``)
+and places in an input (``InputPlace``: a file and, in it, a JSON path as segments)."""
 
 from __future__ import annotations
 
 import bisect
+import json
 import re
+from collections.abc import Sequence
 
 from attrs import field, frozen
+
+Segment = str | int
+JsonPath = tuple[Segment, ...]  # a JSON path below the root ``$``: member names and array indexes
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def json_path_text(segments: Sequence[Segment], *, ascii_only: bool = True) -> str:
+    """``$.a.b``, ``$.a[0]``, ``$["@odata.type"]``: a name that is not an identifier is quoted.
+
+    ``ascii_only`` (how inputs' paths are written) quotes any non-ASCII name with JSON escapes;
+    otherwise (SARIF's logical locations) a Unicode identifier stays bare and a quoted name keeps
+    its characters. The one writer of JSON paths (``jsonpath`` reads them back).
+    """
+    bare, out = (_NAME if ascii_only else _WORD), ["$"]
+    for segment in segments:
+        if isinstance(segment, int):
+            out.append(f"[{segment}]")
+        elif bare.fullmatch(segment):
+            out.append(f".{segment}")
+        else:
+            out.append(f"[{json.dumps(segment, ensure_ascii=ascii_only)}]")
+    return "".join(out)
 
 
 @frozen
@@ -33,6 +60,29 @@ class Location:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.start_line}:{self.start_column}"
+
+
+@frozen
+class InputPlace:
+    """A place in an input that is not rule text, as a diagnostic names it: the input file, and
+    in it a JSON path as segments (with the ADMX ``<data id=…>`` inside the value there), or, in
+    another kind of input (the vocabulary's TOML), where in words."""
+
+    file: str | None = None
+    path: JsonPath | str | None = None
+    data_id: str | None = None
+
+    def path_text(self) -> str | None:
+        """``$.omaSettings[4].value <data id=Pin>`` (None when the place is the whole file)."""
+        if self.path is None or isinstance(self.path, str):
+            return self.path
+        written = json_path_text(self.path)
+        return f"{written} {admx_data_text(self.data_id)}" if self.data_id is not None else written
+
+
+def admx_data_text(data_id: str) -> str:
+    """How a place names the ADMX value inside an OMA-URI payload: ``<data id=Pin>``."""
+    return f"<data id={data_id}>"
 
 
 SNIPPET_WIDTH = 100  # characters of a long line shown around a span

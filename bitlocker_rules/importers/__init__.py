@@ -40,6 +40,7 @@ import attrs
 
 from ..errors import Diagnostic, InputError
 from ..facts import facts_from_mapping, given_vocabulary
+from ..jsonpath import JsonPath
 from ..outcome import require
 from ..reading import read_json
 from ..vocabulary import Vocabulary
@@ -62,7 +63,7 @@ from .detect import (
     detect,
     is_wrapped_object,
 )
-from .imported import INCOMPLETE, SKIPPED, Collector, ImportedDevice, ImportedPolicy, clean, jpath, subject_name
+from .imported import INCOMPLETE, SKIPPED, Collector, ImportedDevice, ImportedPolicy, child_path, clean, subject_name
 from .omauri import AdmxPayload, PayloadError, parse_admx
 from .origins import OriginIndex, index_for
 
@@ -104,7 +105,7 @@ def _exactly_one(found: tuple[_Imported, ...], noun: str, plural: str, origin: s
                 Diagnostic(
                     "I406",
                     f"expected one {noun}, found {len(found)}",
-                    path="$",
+                    path=(),
                     file=origin,
                     help=f"use import_{plural} for a page or an array of {plural}",
                 )
@@ -143,7 +144,7 @@ def load_policies(path: str | Path, vocabulary: Vocabulary | None = None) -> tup
     return import_policies(data, vocabulary, origin=source.name)
 
 
-def _one_policy(item: Any, index: OriginIndex, origin: str, path: str) -> ImportedPolicy:
+def _one_policy(item: Any, index: OriginIndex, origin: str, path: JsonPath) -> ImportedPolicy:
     found = detect(item)
     if found.kind not in POLICY_KINDS and found.kind != OTHER_GRAPH:
         what = (
@@ -158,14 +159,14 @@ def _one_policy(item: Any, index: OriginIndex, origin: str, path: str) -> Import
     name = subject_name("policy", display, policy_id, origin)
     policy_type = None
     if found.kind == POLICY_JSON:
-        settings = _device.scrub(item["settings"], collector, jpath(path, "settings"))
+        settings = _device.scrub(item["settings"], collector, child_path(path, "settings"))
         facts = facts_from_mapping(
             settings,
             index.vocabulary,
             origin=origin,
             default_namespace="policy",
             allowed=("policy",),
-            path=jpath(path, "settings"),
+            path=child_path(path, "settings"),
             name=name,
         )
         return ImportedPolicy(
@@ -188,7 +189,9 @@ def _one_policy(item: Any, index: OriginIndex, origin: str, path: str) -> Import
         policy_type = _policy_type_of_resource(collector, found.graph_type, path)
     else:
         collector.note(
-            SKIPPED, f"{item.get('@odata.type')} is not a BitLocker policy type; skipped", jpath(path, "@odata.type")
+            SKIPPED,
+            f"{item.get('@odata.type')} is not a BitLocker policy type; skipped",
+            child_path(path, "@odata.type"),
         )
     facts = collector.facts(name)
     return ImportedPolicy(
@@ -196,7 +199,7 @@ def _one_policy(item: Any, index: OriginIndex, origin: str, path: str) -> Import
     )
 
 
-def _policy_type_of_resource(collector: Collector, graph_type: str, path: str) -> str | None:
+def _policy_type_of_resource(collector: Collector, graph_type: str, path: JsonPath) -> str | None:
     """``policy.policy_type`` from the member whose origin ``graph_type`` is this resource."""
     fact = collector.vocabulary.fact(POLICY_TYPE_FACT)
     if fact is None or fact.type.enum is None:
@@ -204,7 +207,7 @@ def _policy_type_of_resource(collector: Collector, graph_type: str, path: str) -
     members = collector.index.members_with(fact.type.enum.name, "graph_type", graph_type)
     if not members:
         return None
-    collector.set(fact, members[0], jpath(path, "@odata.type"))
+    collector.set(fact, members[0], child_path(path, "@odata.type"))
     return members[0]
 
 
@@ -224,7 +227,7 @@ def import_devices(
     index = index_for(given_vocabulary(vocabulary, "import_devices(vocabulary)"))
     items, page_notes = _items(data, origin)
     if items and all(detect(item).kind == RECOVERY_KEY for item, _ in items):
-        base = "$.value" if isinstance(data, Mapping) else "$"
+        base: JsonPath = ("value",) if isinstance(data, Mapping) else ()
         return (_recovery_keys(items, index, origin, base, detect(items[0][0]), page_notes),)
     return _read_each(items, _one_device, index, origin, page_notes)
 
@@ -240,7 +243,7 @@ def load_devices(path: str | Path, vocabulary: Vocabulary | None = None) -> tupl
     return import_devices(data, vocabulary, origin=source.name)
 
 
-def _one_device(item: Any, index: OriginIndex, origin: str, path: str) -> ImportedDevice:
+def _one_device(item: Any, index: OriginIndex, origin: str, path: JsonPath) -> ImportedDevice:
     found = detect(item)
     if found.kind not in DEVICE_KINDS:
         what = (
@@ -256,14 +259,14 @@ def _one_device(item: Any, index: OriginIndex, origin: str, path: str) -> Import
     device_name = clean(item.get("deviceName") or "")
     name = subject_name("device", device_name, device_id, origin)
     if found.kind == DEVICE_JSON:
-        values = _device.scrub(item["facts"], collector, jpath(path, "facts"))
+        values = _device.scrub(item["facts"], collector, child_path(path, "facts"))
         facts = facts_from_mapping(
             values,
             index.vocabulary,
             origin=origin,
             default_namespace="device",
             allowed=DEVICE_NAMESPACES,
-            path=jpath(path, "facts"),
+            path=child_path(path, "facts"),
             name=name,
         )
     else:
@@ -285,10 +288,10 @@ def _one_device(item: Any, index: OriginIndex, origin: str, path: str) -> Import
 
 
 def _recovery_keys(
-    items: Sequence[tuple[Any, str]],
+    items: Sequence[tuple[Any, JsonPath]],
     index: OriginIndex,
     origin: str,
-    path: str,
+    path: JsonPath,
     found: Detection,
     notes: tuple[Diagnostic, ...],
 ) -> ImportedDevice:
@@ -303,8 +306,8 @@ def _recovery_keys(
 
 
 def _read_each(
-    items: Iterable[tuple[Any, str]],
-    read_one: Callable[[Any, OriginIndex, str, str], _Imported],
+    items: Iterable[tuple[Any, JsonPath]],
+    read_one: Callable[[Any, OriginIndex, str, JsonPath], _Imported],
     index: OriginIndex,
     origin: str,
     page_notes: tuple[Diagnostic, ...],
@@ -329,17 +332,14 @@ def _read_each(
 # Pages
 
 
-def _items(data: Any, origin: str) -> tuple[list[tuple[Any, str]], tuple[Diagnostic, ...]]:
+def _items(data: Any, origin: str) -> tuple[list[tuple[Any, JsonPath]], tuple[Diagnostic, ...]]:
     """The objects of an input with their JSON paths, and notices about the page itself."""
     found = detect(data)
     if found.kind != PAGE:
-        return [(data, "$")], ()
+        return [(data, ())], ()
     if isinstance(data, Mapping) and is_wrapped_object(data):
         return [_unwrapped(data["value"], origin)], ()
-    if isinstance(data, list):
-        values, base = data, "$"
-    else:
-        values, base = data["value"], "$.value"
+    values, base = (data, ()) if isinstance(data, list) else (data["value"], ("value",))
     notes: tuple[Diagnostic, ...] = ()
     if isinstance(data, Mapping) and data.get("@odata.nextLink"):
         notes = (
@@ -347,21 +347,21 @@ def _items(data: Any, origin: str) -> tuple[list[tuple[Any, str]], tuple[Diagnos
                 INCOMPLETE,
                 "this is one page of a longer Graph result (@odata.nextLink); the next pages were not read",
                 severity="note",
-                path='$["@odata.nextLink"]',
+                path=("@odata.nextLink",),
                 file=origin,
             ),
         )
     items = []
     for number, item in enumerate(values):
-        here = jpath(base, number)
+        here = child_path(base, number)
         if isinstance(item, list) or (isinstance(item, Mapping) and detect(item).kind == PAGE):
             raise InputError([Diagnostic("I408", "a page inside a page is not supported", path=here, file=origin)])
         items.append((item, here))
     return items, notes
 
 
-def _unwrapped(item: Mapping[str, Any], origin: str) -> tuple[Any, str]:
+def _unwrapped(item: Mapping[str, Any], origin: str) -> tuple[Any, JsonPath]:
     """The one object of ``{"value": {...}}`` (Graph's single-object response wrapper)."""
     if detect(item).kind == PAGE:
-        raise InputError([Diagnostic("I408", "a page inside a page is not supported", path="$.value", file=origin)])
-    return item, "$.value"
+        raise InputError([Diagnostic("I408", "a page inside a page is not supported", path=("value",), file=origin)])
+    return item, ("value",)

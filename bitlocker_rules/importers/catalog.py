@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..jsonpath import JsonPath
 from .detect import graph_type_name
-from .imported import INCOMPLETE, SKIPPED, UNDECLARED, UNKNOWN_FAMILY, Collector, jpath
+from .imported import INCOMPLETE, SKIPPED, UNDECLARED, UNKNOWN_FAMILY, Collector, child_path
 from .origins import CATALOG_PREFIX, Binding, Unmappable
 
 GRAPH_TYPE = "deviceManagementConfigurationPolicy"
@@ -50,7 +51,7 @@ GROUP_COLLECTION = "devicemanagementconfigurationgroupsettingcollectioninstance"
 CHOICE_COLLECTION = "devicemanagementconfigurationchoicesettingcollectioninstance"
 
 
-def read_policy_type(policy: Mapping[str, Any], collector: Collector, path: str) -> str | None:
+def read_policy_type(policy: Mapping[str, Any], collector: Collector, path: JsonPath) -> str | None:
     """``policy.policy_type`` from ``templateReference.templateFamily`` (declared origin)."""
     fact = collector.vocabulary.fact(POLICY_TYPE_FACT)
     if fact is None:
@@ -61,7 +62,7 @@ def read_policy_type(policy: Mapping[str, Any], collector: Collector, path: str)
     )
     reference = policy.get("templateReference")
     family = reference.get("templateFamily") if isinstance(reference, Mapping) else None
-    here = jpath(jpath(path, "templateReference"), "templateFamily")
+    here = child_path(child_path(path, "templateReference"), "templateFamily")
     plain = collector.index.members_with(fact.type.enum.name if fact.type.enum else "", "graph", "none")
     if binding is None:
         return None
@@ -82,12 +83,12 @@ def read_policy_type(policy: Mapping[str, Any], collector: Collector, path: str)
     return member
 
 
-def import_catalog(policy: Mapping[str, Any], collector: Collector, path: str = "$") -> str | None:
+def import_catalog(policy: Mapping[str, Any], collector: Collector, path: JsonPath = ()) -> str | None:
     """Read a configurationPolicy's settings; return its policy type."""
     policy_type = read_policy_type(policy, collector, path)
     collector.skip_other_keys(policy, CONTAINER_KEYS, GRAPH_TYPE, path)
     settings = policy.get("settings")
-    here = jpath(path, "settings")
+    here = child_path(path, "settings")
     if settings is None:
         collector.note(
             INCOMPLETE,
@@ -100,7 +101,7 @@ def import_catalog(policy: Mapping[str, Any], collector: Collector, path: str = 
         collector.error("I403", "`settings` must be a list", here)
         return policy_type
     for number, setting in enumerate(settings):
-        where = jpath(here, number)
+        where = child_path(here, number)
         if not isinstance(setting, Mapping):
             collector.error("I403", "a setting must be a JSON object", where)
             continue
@@ -108,11 +109,13 @@ def import_catalog(policy: Mapping[str, Any], collector: Collector, path: str = 
         if not isinstance(instance, Mapping):
             collector.error("I403", "a setting must carry a `settingInstance` object", where)
             continue
-        read_instance(instance, collector, jpath(where, "settingInstance") if "settingInstance" in setting else where)
+        read_instance(
+            instance, collector, child_path(where, "settingInstance") if "settingInstance" in setting else where
+        )
     return policy_type
 
 
-def read_instance(instance: Mapping[str, Any], collector: Collector, path: str) -> None:
+def read_instance(instance: Mapping[str, Any], collector: Collector, path: JsonPath) -> None:
     """One setting instance and, recursively, its children."""
     index = collector.index
     definition = instance.get("settingDefinitionId")
@@ -128,15 +131,15 @@ def read_instance(instance: Mapping[str, Any], collector: Collector, path: str) 
         _choice(instance, definition, binding, admx_children, collector, path)
     elif kind in (SIMPLE, "simple"):
         value = instance.get("simpleSettingValue")
-        here = jpath(path, "simpleSettingValue")
+        here = child_path(path, "simpleSettingValue")
         if binding is not None:
             if not isinstance(value, Mapping):
                 collector.error("I403", "`simpleSettingValue` must be an object with a `value`", here)
             else:
-                collector.take(binding, value.get("value"), jpath(here, "value"))
+                collector.take(binding, value.get("value"), child_path(here, "value"))
     elif kind in (SIMPLE_COLLECTION, "simple_collection"):
         values = instance.get("simpleSettingCollectionValue")
-        here = jpath(path, "simpleSettingCollectionValue")
+        here = child_path(path, "simpleSettingCollectionValue")
         if binding is not None:
             if not isinstance(values, list) or not all(isinstance(v, Mapping) for v in values):
                 collector.error("I403", "`simpleSettingCollectionValue` must be a list of objects with a `value`", here)
@@ -146,7 +149,11 @@ def read_instance(instance: Mapping[str, Any], collector: Collector, path: str) 
         groups = instance.get("groupSettingCollectionValue", [instance.get("groupSettingValue")])
         for number, group in enumerate(groups if isinstance(groups, list) else []):
             if isinstance(group, Mapping):
-                _children(group.get("children"), collector, jpath(jpath(path, "groupSettingCollectionValue"), number))
+                _children(
+                    group.get("children"),
+                    collector,
+                    child_path(child_path(path, "groupSettingCollectionValue"), number),
+                )
     else:
         if binding is not None or admx_children:
             collector.note(
@@ -168,7 +175,7 @@ def _kind_by_shape(instance: Mapping[str, Any]) -> str:
     return ""
 
 
-def _skip(collector: Collector, definition: str, path: str) -> None:
+def _skip(collector: Collector, definition: str, path: JsonPath) -> None:
     if definition.startswith(CATALOG_PREFIX):
         collector.note(UNDECLARED, f"BitLocker setting `{definition}` is not declared in the vocabulary; skipped", path)
     else:
@@ -181,15 +188,15 @@ def _choice(
     binding: Binding | None,
     admx_children: Sequence[Binding],
     collector: Collector,
-    path: str,
+    path: JsonPath,
 ) -> None:
     value_obj = instance.get("choiceSettingValue")
-    here = jpath(path, "choiceSettingValue")
+    here = child_path(path, "choiceSettingValue")
     if not isinstance(value_obj, Mapping):
         collector.error("I403", "`choiceSettingValue` must be an object", here)
         return
     option = value_obj.get("value")
-    option_path = jpath(here, "value")
+    option_path = child_path(here, "value")
     if binding is not None or admx_children:
         suffix = _option_suffix(definition, option)
         if suffix is None:
@@ -206,7 +213,7 @@ def _choice(
             if suffix == 0 and admx_children:
                 # An ADMX parent set to Disabled: its data-id settings are not configured.
                 collector.imply_not_configured(admx_children, option_path)
-    _children(value_obj.get("children"), collector, jpath(here, "children"))
+    _children(value_obj.get("children"), collector, child_path(here, "children"))
 
 
 def _option_suffix(definition: str, option: Any) -> int | None:
@@ -216,7 +223,7 @@ def _option_suffix(definition: str, option: Any) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def _children(children: Any, collector: Collector, path: str) -> None:
+def _children(children: Any, collector: Collector, path: JsonPath) -> None:
     if children in (None, []):
         return
     if not isinstance(children, list):
@@ -224,6 +231,6 @@ def _children(children: Any, collector: Collector, path: str) -> None:
         return
     for number, child in enumerate(children):
         if isinstance(child, Mapping):
-            read_instance(child, collector, jpath(path, number))
+            read_instance(child, collector, child_path(path, number))
         else:
-            collector.error("I403", "a child setting must be a JSON object", jpath(path, number))
+            collector.error("I403", "a child setting must be a JSON object", child_path(path, number))

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..jsonpath import JsonPath
 from . import graph
-from .imported import DROPPED_SECRET, SKIPPED, Collector, clean, is_secret_field, jpath
+from .imported import DROPPED_SECRET, SKIPPED, Collector, child_path, clean, is_secret_field
 from .origins import looks_secret
 
 MANAGED_DEVICE = "managedDevice"
@@ -27,12 +28,12 @@ RECOVERY_KEY = "bitlockerRecoveryKey"
 IDENTITY_KEYS = frozenset({"id", "deviceName"})
 
 
-def import_graph_device(data: Mapping[str, Any], graph_type: str, collector: Collector, path: str) -> None:
+def import_graph_device(data: Mapping[str, Any], graph_type: str, collector: Collector, path: JsonPath) -> None:
     """A managedDevice or managedDeviceEncryptionState resource."""
     graph.walk(data, graph_type, collector, path, consumed=IDENTITY_KEYS)
 
 
-def import_recovery_keys(keys: Sequence[tuple[Any, str]], collector: Collector, path: str) -> tuple[str, ...]:
+def import_recovery_keys(keys: Sequence[tuple[Any, JsonPath]], collector: Collector, path: JsonPath) -> tuple[str, ...]:
     """``bitlockerRecoveryKey`` resources (each with its JSON path) as ``device.recovery_keys``.
 
     Returns the Entra device ids the keys belong to.
@@ -67,20 +68,20 @@ def import_recovery_keys(keys: Sequence[tuple[Any, str]], collector: Collector, 
     return tuple(device_ids)
 
 
-def scrub(value: Any, collector: Collector, path: str) -> Any:
+def scrub(value: Any, collector: Collector, path: JsonPath) -> Any:
     """The project's own JSON with secret-named fields removed (noticed, never kept) and
     recovery passwords masked in every string."""
     if isinstance(value, Mapping):
         kept = {}
         for key, inner in value.items():
-            here = jpath(path, str(key))
+            here = child_path(path, str(key))
             if isinstance(key, str) and is_secret_field(key):
                 collector.note(DROPPED_SECRET, f"`{key}` holds a recovery secret; it is never read or kept", here)
                 continue
             kept[key] = scrub(inner, collector, here)
         return kept
     if isinstance(value, list):
-        return [scrub(item, collector, jpath(path, n)) for n, item in enumerate(value)]
+        return [scrub(item, collector, child_path(path, n)) for n, item in enumerate(value)]
     if isinstance(value, str) or looks_secret(value):
         return clean(value)
     return value

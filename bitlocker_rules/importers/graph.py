@@ -17,16 +17,17 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from ..jsonpath import JsonPath
 from .imported import (
     DROPPED_SECRET,
     ENTITY_KEYS,
     SKIPPED,
     UNDECLARED,
     Collector,
+    child_path,
     is_annotation,
     is_blank,
     is_secret_field,
-    jpath,
 )
 from .origins import Binding, NotRead, Unmappable
 
@@ -35,7 +36,7 @@ def walk(
     obj: Mapping[str, Any],
     graph_type: str,
     collector: Collector,
-    path: str = "$",
+    path: JsonPath = (),
     *,
     prefix: str = "",
     consumed: Iterable[str] = ENTITY_KEYS,
@@ -48,7 +49,7 @@ def walk(
     consumed = frozenset(consumed)
     for key, raw in obj.items():
         full = prefix + key
-        here = jpath(path, key)
+        here = child_path(path, key)
         if is_annotation(key) or (not prefix and key in consumed):
             continue
         if full in not_read and raw is not None and not is_blank(raw):
@@ -81,13 +82,13 @@ def walk(
             skip(collector, full, here, graph_type)
 
 
-def note_not_read(collector: Collector, name: str, entries: Iterable[NotRead], path: str) -> None:
+def note_not_read(collector: Collector, name: str, entries: Iterable[NotRead], path: JsonPath) -> None:
     """A property the vocabulary deliberately does not read as a fact: a notice with its reason."""
     for entry in entries:
         collector.note(SKIPPED, f"`{name}` is not read as {entry.fact.name} ({entry.fact.label}): {entry.why}", path)
 
 
-def skip(collector: Collector, name: str, path: str, graph_type: str) -> None:
+def skip(collector: Collector, name: str, path: JsonPath, graph_type: str) -> None:
     """A property no origin declares (``name`` is its dotted path): a notice, never silence."""
     key = name.rsplit(".", 1)[-1]
     if is_secret_field(key):
@@ -103,12 +104,12 @@ def skip(collector: Collector, name: str, path: str, graph_type: str) -> None:
         collector.note(SKIPPED, f"`{name}` is not a BitLocker-relevant property of {graph_type}; skipped", path)
 
 
-def records(items: list, binding: Binding, graph_type: str, collector: Collector, path: str) -> None:
+def records(items: list, binding: Binding, graph_type: str, collector: Collector, path: JsonPath) -> None:
     """A Graph list of objects as a collection fact's records, field by field."""
     fields = collector.index.field_bindings(binding.fact, graph_type)
     rows = []
     for number, item in enumerate(items):
-        row = record(item, fields, collector, jpath(path, number), graph_type)
+        row = record(item, fields, collector, child_path(path, number), graph_type)
         if row is not None:
             rows.append(row)
     collector.set(binding.fact, tuple(rows), path, weak=binding.weak)
@@ -118,14 +119,14 @@ def record(
     item: Mapping[str, Any],
     fields: Mapping[str, Binding],
     collector: Collector,
-    path: str,
+    path: JsonPath,
     graph_type: str,
 ) -> Mapping[str, Any] | None:
     """One Graph object as one record of a collection (declared fields only)."""
     row = {}
     ok = True
     for key, raw in item.items():
-        here = jpath(path, key)
+        here = child_path(path, key)
         if is_annotation(key):
             continue
         binding = fields.get(key)

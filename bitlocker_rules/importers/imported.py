@@ -3,8 +3,6 @@ collector that builds them while a format's walker reads the input."""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -13,12 +11,11 @@ from attrs import frozen
 
 from ..errors import Diagnostic, InputError, redact
 from ..facts import Facts
-from ..jsonpath import path_segments
+from ..jsonpath import JsonPath, Segment
 from ..outcome import ValueOrigin
+from ..source import InputPlace
 from ..vocabulary import Fact, Vocabulary
 from .origins import NOT_CONFIGURED, Binding, OriginIndex, Unmappable, shown
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # Notice codes (severity "note"): what was read but not turned into a fact, and why.
 SKIPPED = "N401"  # not BitLocker-relevant (another Graph property, a non-BitLocker setting)
@@ -128,12 +125,12 @@ def is_blank(raw: Any) -> bool:
     return isinstance(raw, str) and not raw.strip()
 
 
-def jpath(path: str, key: str | int) -> str:
-    """``$.a.b`` / ``$.a[0]`` / ``$["@odata.type"]``."""
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    key = redact(key)  # before JSON quotes it: escaped digits would hide from a later mask
-    return f"{path}.{key}" if _IDENT.match(key) else f"{path}[{json.dumps(key)}]"
+def child_path(path: JsonPath, key: Segment) -> JsonPath:
+    """The path of member ``key`` (or element ``key``) of the value at ``path``.
+
+    A member's name is input text: it is masked here, as it is read, so no path written from it
+    can show a recovery password (written as JSON, other scripts' digits would be escaped)."""
+    return (*path, key if isinstance(key, int) else str(redact(key)))
 
 
 def clean(text: Any) -> str:
@@ -160,25 +157,25 @@ class Collector:
         self.origin = origin
         self.namespaces = namespaces
         self.values: dict[str, Any] = {}
-        self.paths: dict[str, str] = {}  # where each value is, as messages name it
-        self.places: dict[str, ValueOrigin] = {}  # the same, as a record (the subject's name added later)
-        self.weak: list[tuple[str, Any, str, str | None, bool]] = []  # (fact, value, path, note, report disagreement)
+        self.places: dict[str, ValueOrigin] = {}  # where each value is (the subject's name added later)
+        self.weak: list[tuple[str, Any, ValueOrigin, bool]] = []  # (fact, value, place, report disagreement)
         self.notices: list[Diagnostic] = []
         self.problems: list[Diagnostic] = []
 
     # -- values ---------------------------------------------------------------------------
 
-    def take(self, binding: Binding, raw: Any, path: str, note: str | None = None) -> None:
-        """Convert ``raw`` through ``binding`` and keep it (or record what was wrong); ``note``
-        says where inside the value at ``path`` it was (an ADMX payload's ``<data id=…>``)."""
+    def take(self, binding: Binding, raw: Any, path: JsonPath, data_id: str | None = None) -> None:
+        """Convert ``raw`` through ``binding`` and keep it (or record what was wrong); ``data_id``
+        names the ADMX ``<data id=…>`` of the payload at ``path`` the value was read from."""
         fact = binding.fact
         if fact.namespace not in self.namespaces:
             self.note(SKIPPED, f"`{fact.name}` is not read from this kind of input", path)
             return
+        place = ValueOrigin(path=path, data_id=data_id)
         if raw is None:
             # A Graph null (or an absent ADMX value) is "not configured".
             if fact.type.enum is not None and fact.type.enum.member(NOT_CONFIGURED):
-                self.set(fact, NOT_CONFIGURED, path, weak=binding.weak, note=note)
+                self.keep(fact, NOT_CONFIGURED, place, weak=binding.weak)
             return
         if (is_blank(raw) and not fact.policy_controlled) or self.index.means_unknown(binding, raw):
             # An inventory that reports nothing, or a value its source documents as "not
@@ -187,35 +184,34 @@ class Collector:
         try:
             value = self.index.convert(binding, raw)
         except Unmappable as exc:
-            self.bad(fact, raw, f"{path} {note}" if note else path, str(exc))
+            self.bad(fact, raw, place, str(exc))
             return
-        self.set(fact, value, path, weak=binding.weak, note=note)
+        self.keep(fact, value, place, weak=binding.weak)
 
-    def set(
-        self, fact: Fact, value: Any, path: str, *, weak: bool = False, quiet: bool = False, note: str | None = None
-    ) -> None:
-        """Keep a typed value; a second, different value for the same fact is a problem."""
+    def set(self, fact: Fact, value: Any, path: JsonPath, *, weak: bool = False, quiet: bool = False) -> None:
+        """Keep a typed value read at ``path``; a second, different value for the same fact is a problem."""
+        self.keep(fact, value, ValueOrigin(path=path), weak=weak, quiet=quiet)
+
+    def keep(self, fact: Fact, value: Any, place: ValueOrigin, *, weak: bool = False, quiet: bool = False) -> None:
+        """Keep a typed value read at ``place``; a second, different value for the same fact is a problem."""
         if weak:
-            self.weak.append((fact.name, value, path, note, not quiet))
+            self.weak.append((fact.name, value, place, not quiet))
             return
-        where = f"{path} {note}" if note else path
         if fact.name in self.values and repr(self.values[fact.name]) != repr(value):
             self.problems.append(
                 Diagnostic(
                     "I402",
                     f"{fact.name} ({fact.label}) is set twice with different values, "
-                    f"at {self.paths[fact.name]} and here",
-                    path=where,
-                    file=self.origin,
+                    f"at {self.places[fact.name].place()} and here",
+                    input_place=self.input_place(place),
                     help="one policy can give a setting only one value; remove one of them",
                 )
             )
             return
         if fact.name not in self.values:
-            self.values[fact.name], self.paths[fact.name] = value, where
-            self.places[fact.name] = _place(path, note)
+            self.values[fact.name], self.places[fact.name] = value, place
 
-    def imply_not_configured(self, bindings: Sequence[Binding], path: str) -> None:
+    def imply_not_configured(self, bindings: Sequence[Binding], path: JsonPath) -> None:
         """A disabled ADMX parent or a null Graph object: its settings are not configured."""
         for binding in bindings:
             enum = binding.fact.type.enum
@@ -224,37 +220,45 @@ class Collector:
 
     # -- findings -------------------------------------------------------------------------
 
-    def bad(self, fact: Fact, raw: Any, path: str, expected: str, what: str = "") -> None:
+    def bad(self, fact: Fact, raw: Any, place: ValueOrigin | JsonPath, expected: str, what: str = "") -> None:
         """A value of the wrong type or an unknown enum value (once per value: a property read
         as two facts gives one error)."""
-        if any(p.code == "I401" and p.path == path for p in self.problems):
+        where = self.input_place(place)
+        if any(p.code == "I401" and p.input_place == where for p in self.problems):
             return
         self.problems.append(
             Diagnostic(
                 "I401",
                 f"{shown(raw)} is not a valid value for {what or fact.name} ({fact.label})",
-                path=path,
-                file=self.origin,
+                input_place=where,
                 help=f"expected {redact(expected)}",
             )
         )
 
-    def error(self, code: str, message: str, path: str, help: str | None = None) -> None:
+    def error(self, code: str, message: str, path: JsonPath, help: str | None = None) -> None:
         """A structural problem (wrong shape, unparseable payload)."""
         self.problems.append(
-            Diagnostic(code, redact(message), path=path, file=self.origin, help=redact(help) if help else None)
+            Diagnostic(code, redact(message), input_place=self.input_place(path), help=redact(help) if help else None)
         )
 
-    def note(self, code: str, message: str, path: str) -> None:
+    def note(self, code: str, message: str, path: ValueOrigin | JsonPath) -> None:
         """Something read but not used: never silently."""
-        self.notices.append(Diagnostic(code, redact(message), severity="note", path=path, file=self.origin))
+        self.notices.append(Diagnostic(code, redact(message), severity="note", input_place=self.input_place(path)))
 
-    def skip_other_keys(self, item: Mapping[str, Any], read: Collection[str], graph_type: str, path: str) -> None:
+    def input_place(self, place: ValueOrigin | JsonPath) -> InputPlace:
+        """Where a value (or the input at a path) is, as a diagnostic names it: this input and the path."""
+        if isinstance(place, ValueOrigin):
+            return InputPlace(self.origin, place.path, place.data_id)
+        return InputPlace(self.origin, place)
+
+    def skip_other_keys(self, item: Mapping[str, Any], read: Collection[str], graph_type: str, path: JsonPath) -> None:
         """A notice for every property of ``item`` outside ``read`` (annotations are no properties)."""
         for key in item:
             if key not in read and not is_annotation(key):
                 self.note(
-                    SKIPPED, f"`{key}` is not a BitLocker-relevant property of {graph_type}; skipped", jpath(path, key)
+                    SKIPPED,
+                    f"`{key}` is not a BitLocker-relevant property of {graph_type}; skipped",
+                    child_path(path, key),
                 )
 
     # -- results --------------------------------------------------------------------------
@@ -263,24 +267,14 @@ class Collector:
         """The collected Facts; raise InputError when anything was wrong."""
         if self.problems:
             raise InputError(self.problems)
-        values, paths, places = dict(self.values), dict(self.paths), dict(self.places)
-        for fact, value, path, note, report in self.weak:
-            where = f"{path} {note}" if note else path
+        values, places = dict(self.values), dict(self.places)
+        for fact, value, place, report in self.weak:
             if fact not in values:
-                values[fact], paths[fact], places[fact] = value, where, _place(path, note)
+                values[fact], places[fact] = value, place
             elif report and repr(values[fact]) != repr(value):
+                kept = places[fact].place()
                 self.note(
-                    DISAGREES,
-                    f"{where} disagrees with {paths[fact]} for {fact}; kept the value at {paths[fact]}",
-                    where,
+                    DISAGREES, f"{place.place()} disagrees with {kept} for {fact}; kept the value at {kept}", place
                 )
         origins = {fact: (attrs.evolve(place, input=name),) for fact, place in places.items()}
         return Facts(values, origins, name=name)
-
-
-def _place(path: str, note: str | None) -> ValueOrigin:
-    """A value's place in its input (the input's name is the subject's, given when the facts are made)."""
-    segments = path_segments(path)
-    if segments is None:  # not a path (never, for paths made by ``jpath``): kept as text
-        return ValueOrigin(note=f"{path} {note}" if note else path)
-    return ValueOrigin(path=segments, note=note)

@@ -20,8 +20,9 @@ from typing import Any
 
 from attrs import frozen
 
+from ..jsonpath import JsonPath
 from .detect import graph_type_name
-from .imported import ENTITY_KEYS, SKIPPED, UNDECLARED, UNREADABLE, Collector, is_annotation, jpath
+from .imported import ENTITY_KEYS, SKIPPED, UNDECLARED, UNREADABLE, Collector, child_path, is_annotation
 from .origins import BITLOCKER_NODE, Binding, normalise_csp
 
 GRAPH_TYPE = "windows10CustomConfiguration"
@@ -105,30 +106,30 @@ def _unescape(text: str) -> str:
         raise PayloadError("a character reference out of range") from None
 
 
-def import_oma_uri(profile: Mapping[str, Any], collector: Collector, path: str = "$") -> None:
+def import_oma_uri(profile: Mapping[str, Any], collector: Collector, path: JsonPath = ()) -> None:
     """Read a custom profile's ``omaSettings``."""
     collector.skip_other_keys(profile, CONTAINER_KEYS, GRAPH_TYPE, path)
     settings = profile.get("omaSettings")
-    here = jpath(path, "omaSettings")
+    here = child_path(path, "omaSettings")
     if not isinstance(settings, list):
         collector.error("I403", "`omaSettings` must be a list", here)
         return
     for number, setting in enumerate(settings):
-        where = jpath(here, number)
+        where = child_path(here, number)
         if not isinstance(setting, Mapping):
             collector.error("I403", "an OMA-URI setting must be a JSON object", where)
             continue
         uri = setting.get("omaUri")
         if not isinstance(uri, str):
-            collector.error("I403", "an OMA-URI setting must carry a string `omaUri`", jpath(where, "omaUri"))
+            collector.error("I403", "an OMA-URI setting must carry a string `omaUri`", child_path(where, "omaUri"))
             continue
         read_setting(uri, setting, collector, where)
 
 
-def read_setting(uri: str, setting: Mapping[str, Any], collector: Collector, path: str) -> None:
+def read_setting(uri: str, setting: Mapping[str, Any], collector: Collector, path: JsonPath) -> None:
     """One ``{omaUri, value}`` of a custom profile."""
     node = normalise_csp(uri)
-    uri_path = jpath(path, "omaUri")
+    uri_path = child_path(path, "omaUri")
     if not node.startswith(BITLOCKER_NODE):
         collector.note(SKIPPED, f"{uri} is not a BitLocker CSP node; skipped", uri_path)
         return
@@ -146,7 +147,7 @@ def read_setting(uri: str, setting: Mapping[str, Any], collector: Collector, pat
         collector.note(SKIPPED, f"{uri} is a read-only status node, not a setting; skipped", uri_path)
         return
     kind = graph_type_name(setting)
-    here = jpath(path, "value")
+    here = child_path(path, "value")
     if setting.get("isEncrypted") is True:
         collector.note(
             UNREADABLE,
@@ -166,7 +167,9 @@ def read_setting(uri: str, setting: Mapping[str, Any], collector: Collector, pat
     read_value(node, raw, own, admx, collector, here)
 
 
-def read_value(node: str, raw: Any, own: list[Binding], admx: list[Binding], collector: Collector, path: str) -> None:
+def read_value(
+    node: str, raw: Any, own: list[Binding], admx: list[Binding], collector: Collector, path: JsonPath
+) -> None:
     """A CSP node's value: an integer or plain string for the node's fact, or an ADMX payload."""
     if isinstance(raw, str) and raw.lstrip().startswith("<"):
         try:
@@ -193,7 +196,7 @@ def read_value(node: str, raw: Any, own: list[Binding], admx: list[Binding], col
                     UNDECLARED, f"data id `{data_id}` of {node} is not declared in the vocabulary; skipped", path
                 )
                 continue
-            collector.take(data_binding, value, path, f"<data id={data_id}>")
+            collector.take(data_binding, value, path, data_id)
         return
     if admx:
         collector.error(
@@ -211,7 +214,7 @@ def read_value(node: str, raw: Any, own: list[Binding], admx: list[Binding], col
         collector.take(binding, raw, path)
 
 
-def _decode_xml_value(raw: Any, collector: Collector, path: str) -> str | None:
+def _decode_xml_value(raw: Any, collector: Collector, path: JsonPath) -> str | None:
     """``omaSettingStringXml.value`` is Edm.Binary: base64 of the UTF-8 text."""
     if not isinstance(raw, str):
         collector.error("I403", "an omaSettingStringXml value must be a base64 string", path)
@@ -223,13 +226,13 @@ def _decode_xml_value(raw: Any, collector: Collector, path: str) -> str | None:
         return None
 
 
-def import_csp_values(values: Mapping[str, Any], collector: Collector, path: str = "$") -> None:
+def import_csp_values(values: Mapping[str, Any], collector: Collector, path: JsonPath = ()) -> None:
     """A device's CSP read-out, ``{"./Device/Vendor/MSFT/BitLocker/Status/…": value, …}``."""
     index = collector.index
     for uri, raw in values.items():
         if is_annotation(uri):
             continue  # metadata a tool wrote beside the read-out (@odata.context), no node
-        here = jpath(path, uri)
+        here = child_path(path, uri)
         node = normalise_csp(uri)
         own = index.csp_node.get(node, [])
         if not own:

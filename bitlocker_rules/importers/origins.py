@@ -17,7 +17,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ..errors import Diagnostic, VocabularyError, redact
+from ..errors import Diagnostic, VocabularyError, redact, shortened
 from ..vocabulary import EnumType, Fact, Vocabulary
 
 GRAPH, CATALOG, CSP = "graph", "catalog", "csp"
@@ -88,8 +88,7 @@ def shown(raw: Any, limit: int = 80) -> str:
         text = json.dumps(raw, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(raw)
-    text = redact(text)  # mask first, so a cut never leaves part of a secret readable
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shortened(text, limit, "…")
 
 
 def looks_secret(raw: Any) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import redact
 from ..outcome import Cause, Condition, ConflictRecord, Report, RuleOutcome, ScenarioRecord, Status, origins_text
 from .fleet_detail import sorted_conflicts
+from .masking import masked_report
 
 SCHEMA = "bitlocker-rules/report/1"
 
@@ -67,7 +67,7 @@ def conflict_to_dict(c: ConflictRecord) -> dict[str, Any]:
 
 def render_json(report: Report) -> str:
     """The report as an indented JSON document, secrets masked."""
-    return redact(json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n")
+    return masked_report(json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n")
 
 
 def _outcome(o: RuleOutcome) -> dict[str, Any]:
@@ -181,4 +181,4 @@ def fleet_to_dict(summary: Any) -> dict[str, Any]:
 
 def render_fleet_json(summary: Any) -> str:
     """A fleet summary as an indented JSON document, secrets masked."""
-    return redact(json.dumps(fleet_to_dict(summary), indent=2, ensure_ascii=False) + "\n")
+    return masked_report(json.dumps(fleet_to_dict(summary), indent=2, ensure_ascii=False) + "\n")

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from io import StringIO
 from typing import Any, TextIO
 
-from ..errors import redact
 from ..outcome import Citation, Condition, Report, RuleOutcome, Status, origins_text
 from .fleet_detail import RuleExamples, examples_by_rule, reasons_by_rule
+from .masking import masked_report
 from .wording import citations, plural
 
 SUITES_NAME = "bitlocker-rules"
@@ -143,22 +143,32 @@ def report_suites(report: Report, *, fleet: bool = False, verbose: bool = False)
     return suites
 
 
+_HEADER = f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="{SUITES_NAME}">\n'
+_FOOTER = "</testsuites>\n"
+
+
+def _suite_texts(report: Report, *, fleet: bool, verbose: bool) -> Iterator[str]:
+    """The suites of one device as the document writes them: indented, one line after each (unmasked)."""
+    for suite in report_suites(report, fleet=fleet, verbose=verbose):
+        ET.indent(suite, space="  ", level=1)
+        yield "  " + ET.tostring(suite, encoding="unicode") + "\n"
+
+
 class JUnitWriter:
     """Writes a JUnit document to ``stream`` one device at a time (``add``), then ``close``."""
 
     def __init__(self, stream: TextIO, *, fleet: bool = False, verbose: bool = False) -> None:
         self.stream, self.fleet, self.verbose = stream, fleet, verbose
-        stream.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="{SUITES_NAME}">\n')
+        stream.write(_HEADER)
 
     def add(self, report: Report) -> None:
-        """Write the suites of one device."""
-        for suite in report_suites(report, fleet=self.fleet, verbose=self.verbose):
-            ET.indent(suite, space="  ", level=1)
-            self.stream.write("  " + redact(ET.tostring(suite, encoding="unicode")) + "\n")
+        """Write the suites of one device, each masked as it leaves."""
+        for text in _suite_texts(report, fleet=self.fleet, verbose=self.verbose):
+            self.stream.write(masked_report(text))
 
     def close(self) -> None:
         """End the document."""
-        self.stream.write("</testsuites>\n")
+        self.stream.write(_FOOTER)
 
 
 def render_junit(reports: Report | Iterable[Report], *, verbose: bool = False) -> str:
@@ -166,13 +176,13 @@ def render_junit(reports: Report | Iterable[Report], *, verbose: bool = False) -
 
     For a fleet each suite is named ``ruleset (device)`` and carries the device as ``hostname``.
     """
-    out = StringIO()
     fleet = not isinstance(reports, Report)
-    writer = JUnitWriter(out, fleet=fleet, verbose=verbose)
-    for report in [reports] if isinstance(reports, Report) else reports:
-        writer.add(report)
-    writer.close()
-    return out.getvalue()  # the writer masked each suite; the rest is the document's own markup
+    suites = "".join(
+        text
+        for report in ([reports] if isinstance(reports, Report) else reports)
+        for text in _suite_texts(report, fleet=fleet, verbose=verbose)
+    )
+    return masked_report(_HEADER + suites + _FOOTER)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +243,7 @@ def render_fleet_junit(
     examples = examples_by_rule(cases.examples.outcomes())
     reasons = reasons_by_rule(summary.reason_counts)
     out = StringIO()
-    out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="{SUITES_NAME}">\n')
+    out.write(_HEADER)
     by_ruleset: dict[str, list] = {}
     for tally in summary.rules:
         by_ruleset.setdefault(tally.ruleset, []).append(tally)
@@ -244,8 +254,8 @@ def render_fleet_junit(
     for suite in [*suites, _input_suite(summary)]:
         ET.indent(suite, space="  ", level=1)
         out.write("  " + ET.tostring(suite, encoding="unicode") + "\n")
-    out.write("</testsuites>\n")
-    return redact(out.getvalue())
+    out.write(_FOOTER)
+    return masked_report(out.getvalue())
 
 
 def _fleet_suite(

@@ -13,7 +13,6 @@ from typing import Any
 
 from tabulate import tabulate
 
-from ..errors import redact
 from ..outcome import (
     Cause,
     Condition,
@@ -37,6 +36,7 @@ from .fleet_detail import (
     split_reason,
     worst_devices,
 )
+from .masking import masked_report
 from .wording import (
     STATUS_WORDS,
     by_file,
@@ -124,7 +124,7 @@ def render_markdown(report: Report, *, verbose: bool = False) -> str:
 
 def _document(sections: Iterable[Sequence[str]]) -> str:
     """The sections' lines as one page, ending in a newline; redacted last, so no section can leak a secret."""
-    return redact("\n".join(line for section in sections for line in section) + "\n")
+    return masked_report("\n".join(line for section in sections for line in section) + "\n")
 
 
 def _device_headline(report: Report) -> list[str]:

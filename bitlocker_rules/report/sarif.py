@@ -37,6 +37,7 @@ from ..outcome import (
 from ..reading import input_text
 from ..resources import installed_version
 from ..source import Location, SourceText, Span
+from .masking import masked_report
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -47,9 +48,6 @@ ReadText = Callable[[str], str | None]
 
 
 # --- locations -----------------------------------------------------------------------------
-
-
-_DATA_ID = re.compile(r"<data id=([^>\s]+)>")
 
 
 class _Locator:
@@ -94,11 +92,10 @@ class _Locator:
             start, end, depth = locate_json_offsets(source.text, ref.path)
         except ValueError:
             return None
-        match = _DATA_ID.search(ref.note or "")
-        if match and depth == len(ref.path):  # an ADMX value: point at its <data id=...>
-            inner = source.text.find(match.group(1), start, end)
+        if ref.data_id and depth == len(ref.path):  # an ADMX value: point at its <data id=...>
+            inner = source.text.find(ref.data_id, start, end)
             if inner >= 0:
-                start, end = inner, inner + len(match.group(1))
+                start, end = inner, inner + len(ref.data_id)
         return _location(record.file, source.location(Span(start, end)), ref), depth
 
 
@@ -133,7 +130,7 @@ def _location(file: str, region: Location | None, ref: ValueOrigin) -> dict[str,
     return {
         "physicalLocation": physical,
         "logicalLocations": [{"fullyQualifiedName": path, "kind": "member"}],
-        "message": {"text": f"{ref.input} {path}" + (f" {ref.note}" if ref.note else "")},
+        "message": {"text": " ".join(part for part in (f"{ref.input} {path}", ref.detail()) if part)},
     }
 
 
@@ -303,7 +300,7 @@ def _unique_files(inputs: Sequence[InputRecord]) -> list[InputRecord]:
 
 
 def _dump(log: dict[str, Any]) -> str:
-    return redact(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
+    return masked_report(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
 
 
 def sarif_log(report: Report, *, read_text: ReadText | None = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import escape_controls, redact
 from ..outcome import Cause, Condition, Report, RuleOutcome, Status, Undecided
 from .fleet_detail import fleet_scenarios, sorted_conflicts
+from .masking import masked_report
 from .wording import (
     citations,
     conflict_fix,
@@ -59,7 +60,7 @@ def render_table(report: Report, *, colour: bool = False, verbose: bool = False,
         _conflicts(report, width),
         _notes(report, width),
     ]
-    return redact("\n".join(line for section in sections for line in section) + "\n")
+    return masked_report("\n".join(line for section in sections for line in section) + "\n")
 
 
 def _wrap(text: str, width: int, indent: str = "", hanging: str | None = None) -> list[str]:
@@ -373,4 +374,4 @@ def render_fleet_table(summary: Any, *, bad_row_limit: int = 20) -> str:
         parts += [f"  row {bad.number}: {shown_input(bad.message, 1000)}" for bad in listed]
         if summary.bad_row_count > len(listed):
             parts.append(f"  … and {summary.bad_row_count - len(listed)} more")
-    return redact("\n".join(parts) + "\n")
+    return masked_report("\n".join(parts) + "\n")

@@ -3,7 +3,7 @@
 Everything is in the one file: the style sheet (``style.css``) is inline, the charts are inline
 SVG drawn here, there are no scripts, fonts, images or links to fetch, so the page opens the
 same offline, from a mail attachment or an artifact store. Text from the inputs is escaped with
-``html.escape``; the finished page passes through ``redact``.
+``html.escape``; the finished page passes through ``report.masking.masked_report``.
 
 One module per part: ``page`` (escaping, the page frame, cards, tables, badges, KPIs),
 ``charts`` (the inline SVG charts), ``device`` (a device's page), ``fleet`` (a fleet's page).

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ...errors import redact
 from ...outcome import (
     Cause,
     Condition,
@@ -18,6 +17,7 @@ from ...outcome import (
     Undecided,
     ValueOrigin,
 )
+from ..masking import masked_report
 from ..wording import (
     citations,
     conflict_fix,
@@ -88,7 +88,9 @@ def render_html(report: Report, *, verbose: bool = False) -> str:
         *_notes(report.notes),
         *inputs_card(report.inputs),
     ]
-    return redact(html_page(f"BitLocker rules: {report.subject or 'the given facts'}", "Device report", subtitle, body))
+    return masked_report(
+        html_page(f"BitLocker rules: {report.subject or 'the given facts'}", "Device report", subtitle, body)
+    )
 
 
 def _device_kpis(counts: Mapping[Status, int]) -> list[str]:

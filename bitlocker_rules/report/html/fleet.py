@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ...errors import redact
 from ...outcome import InputRecord, RuleOutcome, Status
 from ..fleet_detail import (
     DEFAULT_LIMIT,
@@ -24,6 +23,7 @@ from ..fleet_detail import (
     sorted_conflicts,
     worst_devices,
 )
+from ..masking import masked_report
 from ..wording import conflict_rows
 from .charts import RuleTally, cause_chart, legend, rule_chart
 from .page import (
@@ -79,7 +79,7 @@ def render_fleet_html(
         *_bad_rows(summary.bad_rows, bad_row_limit, summary.bad_row_count),
         *inputs_card(inputs),
     ]
-    return redact(html_page(title, "Fleet report", subtitle, body))
+    return masked_report(html_page(title, "Fleet report", subtitle, body))
 
 
 def _fleet_kpis(summary: Any) -> list[str]:
