@@ -29,7 +29,7 @@ from .compiler import (
     frozen_verdicts,
     thawed_verdicts,
 )
-from .errors import Diagnostic, RulesError, redact, suggest
+from .errors import Diagnostic, RulesError, shortened, suggest
 from .facts import DERIVED_FACTS, Conflict, Facts, derived, facts_from_mapping, given_vocabulary
 from .interpreter import Interpreter
 from .outcome import (
@@ -678,7 +678,7 @@ class Engine:
                 found.append(
                     Diagnostic(
                         "U003",
-                        f"`{name}` holds the {type(value).__name__} {_clip(repr(value))}, not a typed "
+                        f"`{name}` holds the {type(value).__name__} {shortened(repr(value), 60)}, not a typed "
                         f"{declared.type} value",
                         file=argument,
                         help="build Facts with engine.facts({...}) or facts_from_mapping, which convert raw values",
@@ -728,11 +728,6 @@ def _declared(scenarios: Any, argument: str) -> dict[str, str]:
     for name in names:
         require(name, str, argument, "scenario names (str)")
     return dict.fromkeys(names, "in the Python API")
-
-
-def _clip(text: str) -> str:
-    text = redact(text)  # before the cut, which could leave a part of a password no mask knows
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # Verdict code -> precedence over the policies: a fail anywhere fails; else a pass by one policy

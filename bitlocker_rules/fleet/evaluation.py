@@ -110,10 +110,8 @@ def output(result: Any, encode: Callable[[Any], Any] | None) -> Any:
     """What ``write`` gets for one result: a device counted on the default path becomes its JSON
     line straight from its parts (no record is built for it), or its record."""
     if type(result) is _Counted:
-        if encode is json_text:
-            return result.line()
-        if encode is json_line:
-            return redact(result.line())
+        if encode is json_text or encode is json_line:
+            return result.line()  # shown already: masked and escaped
         result = result.record()
     return encode(result) if encode is not None else result
 
