@@ -168,65 +168,33 @@ class _Emitter(n.Visitor[str]):
         And, or, not and one-fact tests become plain Python expressions (evaluated lazily, left
         to right); anything else is computed three-valued by ``cond`` at depth ``d`` first.
         """
-        if isinstance(e, n.Const) and isinstance(e.value, bool):
-            return repr(e.value is want)
-        if want is False and self.not_false is not None and e == self.not_false:
+        if (
+            want is False
+            and self.not_false is not None
+            and not _is_truth_value(e)  # a constant is tested as itself, even where it is the lead
+            and e == self.not_false
+        ):
             return "False"  # inside the block of rules that runs only when it is not false
-        if isinstance(e, (n.And, n.Or)):
-            return _joined(
-                " and " if isinstance(e, n.And) == want else " or ", [self.truth(o, want, d) for o in e.operands]
-            )
-        if isinstance(e, n.Not):
-            return self.truth(e.operand, not want, d)
-        if isinstance(e, n.DefinitionRef):
-            # Once per definition, condition sought and block: a chain of definitions that each
-            # use the one before twice is a tree of exponential size (``define d2 = d1 and d1``).
-            key = (id(e.body), want, id(self.not_false))
-            if key not in self.truths:
-                inlined = self.truth(e.body, want, d) if len(n.facts_read(e.body)) <= _INLINE_FACTS else ""
-                self.truths[key] = (
-                    inlined if inlined and len(inlined) <= _INLINE_CHARS else f"({self.definition(e)} is {want})"
-                )
-            return self.truths[key]
-        tests = self.tests_of(e)
-        if tests is not None:
-            return tests[0] if want else tests[1]
+        return _TRUTH.visit(e, self, want, d)
+
+    def computed_truth(self, e: n.CheckedExpr, want: bool, d: int) -> str:
+        """``truth`` of a condition with no two-valued form: its three-valued local, computed
+        once per rule (``cond`` at depth ``d``), compared with ``want``."""
         if id(e) not in self.computed:
             self.computed[id(e)] = self.cond(e, d)
         return f"({self.computed[id(e)]} is {want})"
 
-    def tests_of(self, e: n.CheckedExpr) -> tuple[str, str] | None:
-        """(true test, false test) of a test of facts against constants, None for anything else.
-
-        A missing fact makes both false. ``v == c`` and ``v in {…}`` are false for a missing
-        ``v`` already (a constant is never None), so those tests need no guard.
-        """
-        if isinstance(e, n.Presence) and isinstance(e.operand, n.FactRef):
-            value = self.value(e.operand, 0)
-            present, absent = f"({value} is not None)", f"({value} is None)"
-            return (present, absent) if e.present else (absent, present)
-        if isinstance(e, n.Member) and isinstance(e.operand, n.FactRef):
-            value = self.value(e.operand, 0)
-            inside = f"({value} in {self.const(frozenset(i.value for i in n.member_constants(e)))})"
-            outside = f"({value} is not None and not {inside})"
-            return (outside, inside) if e.negated else (inside, outside)
-        if not (isinstance(e, n.Compare) and all(isinstance(side, (n.FactRef, n.Const)) for side in (e.left, e.right))):
-            return None
-        left, right = self.value(e.left, 0), self.value(e.right, 0)
-        facts = [v for v, side in ((left, e.left), (right, e.right)) if isinstance(side, n.FactRef)]
-        constant = next((side.value for side in (e.right, e.left) if isinstance(side, n.Const)), None)
-        if len(facts) == 1 and not e.op.ordered and isinstance(constant, bool):
-            # A bool fact holds True or False (typed values), so identity is equality here.
-            same = f"({facts[0]} is {constant!r})"
-            other = f"({facts[0]} is {(not constant)!r})"
-            return (same, other) if e.op is Op.EQ else (other, same)
-        guard = " and ".join(f"{v} is not None" for v in facts)
-        test = f"({left} {e.op.symbol} {right})"
-        if len(facts) == 1 and not e.op.ordered:
-            equal = f"({left} == {right})"
-            unequal = f"({guard} and {left} != {right})"
-            return (equal, unequal) if e.op is Op.EQ else (unequal, equal)
-        return f"({guard} and {test})", f"({guard} and not {test})"
+    def definition_truth(self, e: n.DefinitionRef, want: bool, d: int) -> str:
+        """``truth`` of a definition: written out where it stays small, else its local tested."""
+        # Once per definition, condition sought and block: a chain of definitions that each
+        # use the one before twice is a tree of exponential size (``define d2 = d1 and d1``).
+        key = (id(e.body), want, id(self.not_false))
+        if key not in self.truths:
+            inlined = self.truth(e.body, want, d) if len(n.facts_read(e.body)) <= _INLINE_FACTS else ""
+            self.truths[key] = (
+                inlined if inlined and len(inlined) <= _INLINE_CHARS else f"({self.definition(e)} is {want})"
+            )
+        return self.truths[key]
 
     def decision_rule(self, rule: n.CheckedRule, fails: int, unknown: int) -> list[str]:
         """A rule of the decision function: return ``fails`` if it fails, note ``unknown`` once
@@ -482,36 +450,56 @@ class _Emitter(n.Visitor[str]):
         return " or ".join(f"{v} is None" for v in names) or "False"
 
 
-def _simple_atoms(expr: n.CheckedExpr, memo: dict) -> tuple[n.Test, ...] | None:
+_Atoms = tuple[n.Test, ...] | None  # the one-fact tests of a conjunction, or None
+
+
+def _simple_atoms(expr: n.CheckedExpr, memo: dict) -> _Atoms:
     """The distinct operands of a conjunction if each tests one fact against constants, else None.
 
     Memoised in ``memo`` on the (hashable, span-free) node, so shared definitions are walked once.
     """
     if expr not in memo:
-        memo[expr] = _atoms_of(expr, memo)
+        memo[expr] = _SIMPLE_ATOMS.visit(expr, memo)
     return memo[expr]
 
 
-def _atoms_of(expr: n.CheckedExpr, memo: dict) -> tuple[n.Test, ...] | None:
-    if isinstance(expr, n.DefinitionRef):
-        return _simple_atoms(expr.body, memo)
-    if isinstance(expr, n.Not):  # `not standard_user`: one atom, negated, is one atom
-        inner = _simple_atoms(expr.operand, memo)
+class _SimpleAtoms(n.Visitor[_Atoms]):
+    """``_simple_atoms`` node by node: ``visit(e, memo)``; any condition that is not a
+    conjunction of one-fact tests against constants gives None."""
+
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, memo: dict) -> _Atoms:
+        return _simple_atoms(e.body, memo)
+
+    def visit_Not(self, e: n.Not, memo: dict) -> _Atoms:
+        # `not standard_user`: one atom, negated, is one atom.
+        inner = _simple_atoms(e.operand, memo)
         return (n.negate_test(inner[0]),) if inner is not None and len(inner) == 1 else None
-    if isinstance(expr, n.And):
-        parts = [_simple_atoms(o, memo) for o in expr.operands]
+
+    def visit_And(self, e: n.And, memo: dict) -> _Atoms:
+        parts = [_simple_atoms(o, memo) for o in e.operands]
         atoms: dict[n.Test, None] = {}
         for part in parts:
             if part is None:
                 return None
             atoms.update(dict.fromkeys(part))
         return tuple(atoms)
-    if isinstance(expr, n.Member) and isinstance(expr.operand, n.FactRef):
-        return (expr,)
-    if isinstance(expr, n.Compare):
-        sides = {type(expr.left), type(expr.right)}
-        return (expr,) if sides == {n.FactRef, n.Const} else None
-    return None
+
+    def visit_Member(self, e: n.Member, memo: dict) -> _Atoms:
+        return (e,) if isinstance(e.operand, n.FactRef) else None
+
+    def visit_Compare(self, e: n.Compare, memo: dict) -> _Atoms:
+        return (e,) if {type(e.left), type(e.right)} == {n.FactRef, n.Const} else None
+
+    def visit_other(self, e: n.CheckedExpr, memo: dict) -> _Atoms:
+        """Any other condition: not a conjunction of one-fact tests."""
+        return None
+
+    visit_Or = visit_Implies = visit_Conditional = visit_Quantified = visit_Presence = visit_Const = visit_other
+
+
+_SIMPLE_ATOMS = _SimpleAtoms()
 
 
 # A definition is written out where a decision tests it when that stays small (else its
@@ -544,6 +532,82 @@ class _Value(n.Visitor[str]):
 
 
 _VALUE = _Value()
+
+
+def _is_truth_value(e: n.CheckedExpr) -> bool:
+    """Whether ``e`` is the constant ``true`` or ``false``."""
+    return isinstance(e, n.Const) and isinstance(e.value, bool)
+
+
+class _Truth(n.Visitor[str]):
+    """The emitter's two-valued tests (``_Emitter.truth``): ``visit(e, emitter, want, d)`` is an
+    expression true exactly when ``e`` is ``want``. A test of facts against constants is a
+    plain comparison: a missing fact makes both its true and its false test false, and
+    ``v == c`` and ``v in {…}`` are false for a missing ``v`` already (a constant is never
+    None), so those need no guard."""
+
+    cannot_meet = (*n.PARSED_LEAVES, n.FactRef, n.FieldRef, n.Count)
+
+    def visit_Const(self, e: n.Const, emitter: _Emitter, want: bool, d: int) -> str:
+        if isinstance(e.value, bool):
+            return repr(e.value is want)
+        return emitter.computed_truth(e, want, d)
+
+    def visit_junction(self, e: n.And | n.Or, emitter: _Emitter, want: bool, d: int) -> str:
+        """``and`` sought true, or ``or`` sought false, is the conjunction of its operands' tests."""
+        joiner = " and " if isinstance(e, n.And) == want else " or "
+        return _joined(joiner, [emitter.truth(o, want, d) for o in e.operands])
+
+    visit_And = visit_Or = visit_junction
+
+    def visit_Not(self, e: n.Not, emitter: _Emitter, want: bool, d: int) -> str:
+        return emitter.truth(e.operand, not want, d)
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, emitter: _Emitter, want: bool, d: int) -> str:
+        return emitter.definition_truth(e, want, d)
+
+    def visit_computed(self, e: n.CheckedExpr, emitter: _Emitter, want: bool, d: int) -> str:
+        """A condition with no two-valued form (``_Emitter.computed_truth``)."""
+        return emitter.computed_truth(e, want, d)
+
+    visit_Implies = visit_Conditional = visit_Quantified = visit_computed
+
+    def visit_Presence(self, e: n.Presence, emitter: _Emitter, want: bool, d: int) -> str:
+        if not isinstance(e.operand, n.FactRef):
+            return emitter.computed_truth(e, want, d)
+        value = emitter.value(e.operand, 0)
+        present, absent = f"({value} is not None)", f"({value} is None)"
+        return present if e.present == want else absent
+
+    def visit_Member(self, e: n.Member, emitter: _Emitter, want: bool, d: int) -> str:
+        if not isinstance(e.operand, n.FactRef):
+            return emitter.computed_truth(e, want, d)
+        value = emitter.value(e.operand, 0)
+        inside = f"({value} in {emitter.const(frozenset(i.value for i in n.member_constants(e)))})"
+        outside = f"({value} is not None and not {inside})"
+        return outside if e.negated == want else inside
+
+    def visit_Compare(self, e: n.Compare, emitter: _Emitter, want: bool, d: int) -> str:
+        if not all(isinstance(side, (n.FactRef, n.Const)) for side in (e.left, e.right)):
+            return emitter.computed_truth(e, want, d)
+        left, right = emitter.value(e.left, 0), emitter.value(e.right, 0)
+        facts = [v for v, side in ((left, e.left), (right, e.right)) if isinstance(side, n.FactRef)]
+        constant = next((side.value for side in (e.right, e.left) if isinstance(side, n.Const)), None)
+        if len(facts) == 1 and not e.op.ordered and isinstance(constant, bool):
+            # A bool fact holds True or False (typed values), so identity is equality here.
+            same = f"({facts[0]} is {constant!r})"
+            other = f"({facts[0]} is {(not constant)!r})"
+            return same if (e.op is Op.EQ) == want else other
+        guard = " and ".join(f"{v} is not None" for v in facts)
+        if len(facts) == 1 and not e.op.ordered:
+            equal = f"({left} == {right})"
+            unequal = f"({guard} and {left} != {right})"
+            return equal if (e.op is Op.EQ) == want else unequal
+        test = f"({left} {e.op.symbol} {right})"
+        return f"({guard} and {test})" if want else f"({guard} and not {test})"
+
+
+_TRUTH = _Truth()
 
 
 def _definitions_used(expr: n.CheckedExpr) -> list[n.DefinitionRef]:

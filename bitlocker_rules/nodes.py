@@ -534,15 +534,35 @@ def assume_scenarios(rule: CheckedRule, states: Mapping[str, bool]) -> CheckedRu
     """
     if rule.applicability is None or not rule.scenarios:
         return rule
-    return attrs.evolve(rule, applicability=_assumed(rule.applicability, states))
+    return attrs.evolve(rule, applicability=_ASSUMED.visit(rule.applicability, states))
 
 
-def _assumed(e: CheckedExpr, states: Mapping[str, bool]) -> CheckedExpr:
-    if isinstance(e, Compare) and isinstance(e.left, FactRef) and e.left.fact in states and isinstance(e.right, Const):
-        return Const(states[e.left.fact] == e.right.value, span=e.span, kind="bool")
-    if isinstance(e, (And, Or)):
-        return attrs.evolve(e, operands=tuple(_assumed(o, states) for o in e.operands))
-    return e
+class _Assumed(Visitor[CheckedExpr]):
+    """``assume_scenarios``'s rewrite: ``visit(e, states)`` is ``e`` with each test of a scenario
+    fact in ``states`` against a constant replaced by its truth. The scenario condition is a
+    test, or a conjunction or disjunction of them, so only those are looked into."""
+
+    cannot_meet = (*PARSED_LEAVES, FactRef, FieldRef, Count)
+
+    def visit_Compare(self, e: Compare[CheckedExpr], states: Mapping[str, bool]) -> CheckedExpr:
+        if isinstance(e.left, FactRef) and e.left.fact in states and isinstance(e.right, Const):
+            return Const(states[e.left.fact] == e.right.value, span=e.span, kind="bool")
+        return e
+
+    def visit_junction(self, e: And[CheckedExpr] | Or[CheckedExpr], states: Mapping[str, bool]) -> CheckedExpr:
+        """``and`` or ``or``: each operand rewritten."""
+        return attrs.evolve(e, operands=tuple(self.visit(o, states) for o in e.operands))
+
+    def visit_unchanged(self, e: CheckedExpr, states: Mapping[str, bool]) -> CheckedExpr:
+        """A condition that cannot hold the scenario condition: as it is."""
+        return e
+
+    visit_And = visit_Or = visit_junction
+    visit_Member = visit_Presence = visit_Not = visit_Implies = visit_Conditional = visit_unchanged
+    visit_Quantified = visit_DefinitionRef = visit_Const = visit_unchanged
+
+
+_ASSUMED = _Assumed()
 
 
 def children(node: object) -> tuple:

@@ -1,14 +1,17 @@
 """Conditions in the admin's words: the atoms the interpreter decided become ``Condition`` records.
 
 The interpreter (Kleene evaluation) says which atomic conditions decided a verdict and what
-each read; this module says it in English: the fact's label, its value as Intune shows it,
-and what the rule needs. A negation never reaches the words: the interpreter decides ``not``
-by pushing it into the atoms (``nodes.negate``), so a condition is worded from its own,
-negated, operator ("earlier than 1809", "anything but Require startup PIN with TPM").
+each read, as records of this module (``Atom`` for a test; ``Constant`` and ``CollectionAtom``
+for the other leaves it decides); this module, and only it, says them in English
+(``Phrasing.worded``): the fact's label, its value as Intune shows it, and what the rule
+needs. A negation never reaches the words: the interpreter decides ``not`` by pushing it into
+the atoms (``nodes.negate``), so a condition is worded from its own, negated, operator
+("earlier than 1809", "anything but Require startup PIN with TPM").
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from . import nodes as n
@@ -49,6 +52,28 @@ class Atom(NamedTuple):
     text: str
 
 
+class Constant(NamedTuple):
+    """A literal ``true`` or ``false`` where a condition belongs, as the interpreter decided it."""
+
+    node: n.Const
+    truth: bool
+    text: str
+
+
+class CollectionAtom(NamedTuple):
+    """A quantifier the interpreter decided from its collection alone: the collection
+    ``fact`` is missing (``truth`` None) or empty (``all`` holds, ``any`` does not)."""
+
+    node: n.Quantified
+    truth: Truth
+    fact: str
+    text: str
+
+
+# What the interpreter decides at the leaves of a rule: each is worded into one Condition.
+Decided = Atom | Constant | CollectionAtom
+
+
 def subject_of(e: n.Test) -> tuple[n.CheckedExpr, n.CheckedExpr | None, Op | None]:
     """The fact side of an atom, the other side, and the operator read from the fact's side."""
     if isinstance(e, n.Compare):
@@ -69,6 +94,10 @@ class Phrasing:
     def __init__(self, vocabulary: Vocabulary, source: SourceText | None) -> None:
         self.vocabulary = vocabulary
         self.source = source
+
+    def worded(self, decided: Decided) -> Condition:
+        """The Condition record of anything the interpreter decided at a leaf."""
+        return _WORDING[decided.__class__](self, decided)
 
     def condition(self, atom: Atom) -> Condition:
         """The Condition record for an atom: which fact, its value, what the rule needs."""
@@ -133,12 +162,19 @@ class Phrasing:
             return self.declaration(e.collection)
         return None
 
-    def constant(self, e: n.Const, text: str) -> Condition:
+    def constant(self, constant: Constant) -> Condition:
         """A literal ``true`` or ``false`` written as a condition."""
+        e = constant.node
         shown = "true" if e.value else "false"
         return Condition(
-            "", "The constant", shown, "true", TRUTH_STATUS[bool(e.value)], text, e.span, self.location(e.span)
+            "", "The constant", shown, "true", TRUTH_STATUS[bool(e.value)], constant.text, e.span, self.location(e.span)
         )
+
+    def collection(self, atom: CollectionAtom) -> Condition:
+        """A quantifier decided by its collection: missing or empty."""
+        if atom.truth is None:
+            return self.missing_collection(atom.node, atom.fact, atom.text)
+        return self.empty_collection(atom.node, atom.fact, atom.truth, atom.text)
 
     def missing_collection(self, e: n.Quantified, fact: str, text: str) -> Condition:
         """A quantifier over a collection that is missing: unknown, it needs a value."""
@@ -167,6 +203,14 @@ class Phrasing:
         if self.source is None or span is None:
             return None
         return self.source.location(span)
+
+
+# How each kind of decided leaf is worded (a table: one lookup per condition worded).
+_WORDING: dict[type, Callable[[Phrasing, Any], Condition]] = {
+    Atom: Phrasing.condition,
+    Constant: Phrasing.constant,
+    CollectionAtom: Phrasing.collection,
+}
 
 
 def _count_label(decl: Fact | None) -> str:

@@ -21,7 +21,7 @@ from test_analysis import cases
 from test_properties import Loaded, parse_expr, ruleset_of
 
 from bitlocker_rules import nodes as n
-from bitlocker_rules.interpreter import Interpreter, _identity
+from bitlocker_rules.interpreter import Interpreter, identity
 from bitlocker_rules.outcome import STATUS_BY_CODE, Status
 
 EXPLAINED = (Status.FAIL, Status.NOT_APPLICABLE)
@@ -32,10 +32,10 @@ class Dropping(Interpreter):
 
     def __init__(self, interpreter: Interpreter, drop) -> None:
         super().__init__(interpreter.ruleset, interpreter.vocabulary)
-        self.drop = frozenset(_identity(c) for c in drop)
+        self.drop = frozenset(identity(c) for c in drop)
 
-    def kept(self, truth, condition):
-        return (None, (condition,)) if _identity(condition) in self.drop else (truth, (condition,))
+    def kept(self, truth, leaf):
+        return None if identity(self.phrasing.worded(leaf)) in self.drop else truth
 
 
 def cited_facts(rule: n.Rule, conditions) -> set[str]:

@@ -16,12 +16,13 @@ from bitlocker_rules.nodes import EXPRESSIONS, Visitor
 # The walks the restructuring put on the visitor; each must stay one (a test cannot pass vacuously).
 EXPECTED = {
     "bitlocker_rules.checker": {"_Checker", "_Operand"},
-    "bitlocker_rules.interpreter": {"Interpreter", "_Operand", "_Formula"},
-    "bitlocker_rules.compiler": {"_Emitter", "_Value"},
+    "bitlocker_rules.interpreter": {"Interpreter", "_Operand"},
+    "bitlocker_rules.compiler": {"_Emitter", "_Value", "_Truth", "_SimpleAtoms"},
     "bitlocker_rules.analysis.evaluation": {"MaskCompiler", "_Getter"},
     "bitlocker_rules.analysis.wording": {"_Collect"},
     "bitlocker_rules.printer": {"_Printer"},
-    "bitlocker_rules.nodes": {"_Negation"},
+    "bitlocker_rules.nodes": {"_Negation", "_Assumed"},
+    "bitlocker_rules.analysis.summary": {"_Walk"},
 }
 DECLARATIONS = {n.Definition, n.Rule, n.Ruleset}
 

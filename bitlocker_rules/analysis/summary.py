@@ -78,7 +78,7 @@ class RuleInfo:
     def coll(self, name: str) -> CollectionUse:
         return self.colls.setdefault(name, CollectionUse())
 
-    def problem(self, code: str, message: str, node: n.CheckedExpr, help: str) -> None:
+    def problem(self, code: str, message: str, node: n.Expr, help: str) -> None:
         self.problems.append(
             Diagnostic(
                 code, message, severity="warning", source=self.source, span=getattr(node, "span", None), help=help
@@ -86,47 +86,9 @@ class RuleInfo:
         )
 
     def walk(self, e: n.CheckedExpr, scope: tuple[str, ...]) -> None:
-        if isinstance(e, (n.And, n.Or)):
-            for o in e.operands:
-                self.walk(o, scope)
-        elif isinstance(e, n.Not):
-            self.walk(e.operand, scope)
-        elif isinstance(e, n.Implies):
-            self.walk(e.antecedent, scope)
-            self.walk(e.consequent, scope)
-        elif isinstance(e, n.Conditional):
-            for part in (e.condition, e.then, e.otherwise):
-                self.walk(part, scope)
-        elif isinstance(e, n.DefinitionRef):
-            # A definition is closed and reads the same wherever it is used: once is enough
-            # (a chain of definitions that each use the one before twice stays linear).
-            if id(e.body) not in self.walked:
-                self.walked.add(id(e.body))
-                self.walk(e.body, scope)
-        elif isinstance(e, n.Quantified):
-            if self.collection(e.collection, e):
-                self.coll(e.collection.fact).quants.append(e)
-            self.walk(e.body, scope + (e.var,))
-        elif isinstance(e, n.Compare):
-            self.compare(e, scope)
-        elif isinstance(e, n.Member):
-            if isinstance(e.operand, n.Count):
-                self.count(e.operand, _item_values(e), scope)
-            else:
-                term = self.term(e.operand, scope)
-                if term is not None:
-                    self.consts += [(term, value) for value in _item_values(e)]
-        elif isinstance(e, n.Presence):
-            self.term(e.operand, scope)
-        elif isinstance(e, n.Const):
-            pass
-        else:
-            self.problem(
-                "A104",
-                f"the analyser cannot read a {type(e).__name__} here",
-                e,
-                "check the rule with the checker first",
-            )
+        """Record what condition ``e`` asks of its facts; ``scope``: the quantifier variables
+        bound around it, innermost last."""
+        _WALK.visit(e, self, scope)
 
     def collection(self, e: n.CheckedExpr, node: n.CheckedExpr) -> TypeGuard[n.FactRef]:
         if isinstance(e, n.FactRef):
@@ -190,3 +152,68 @@ class RuleInfo:
             self.terms.add(term)
             return term
         return None
+
+
+class _Walk(n.Visitor[None]):
+    """``RuleInfo.walk`` node by node: ``visit(e, info, scope)`` records into ``info``."""
+
+    def visit_junction(self, e: n.And | n.Or, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        """``and``, ``or``: each operand."""
+        for o in e.operands:
+            self.visit(o, info, scope)
+
+    visit_And = visit_Or = visit_junction
+
+    def visit_Not(self, e: n.Not, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        self.visit(e.operand, info, scope)
+
+    def visit_Implies(self, e: n.Implies, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        self.visit(e.antecedent, info, scope)
+        self.visit(e.consequent, info, scope)
+
+    def visit_Conditional(self, e: n.Conditional, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        for part in (e.condition, e.then, e.otherwise):
+            self.visit(part, info, scope)
+
+    def visit_DefinitionRef(self, e: n.DefinitionRef, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        # A definition is closed and reads the same wherever it is used: once is enough
+        # (a chain of definitions that each use the one before twice stays linear).
+        if id(e.body) not in info.walked:
+            info.walked.add(id(e.body))
+            self.visit(e.body, info, scope)
+
+    def visit_Quantified(self, e: n.Quantified, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        if info.collection(e.collection, e):
+            info.coll(e.collection.fact).quants.append(e)
+        self.visit(e.body, info, scope + (e.var,))
+
+    def visit_Compare(self, e: n.Compare, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        info.compare(e, scope)
+
+    def visit_Member(self, e: n.Member, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        if isinstance(e.operand, n.Count):
+            info.count(e.operand, _item_values(e), scope)
+        else:
+            term = info.term(e.operand, scope)
+            if term is not None:
+                info.consts += [(term, value) for value in _item_values(e)]
+
+    def visit_Presence(self, e: n.Presence, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        info.term(e.operand, scope)
+
+    def visit_Const(self, e: n.Const, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        pass  # `true` and `false` ask nothing of the facts
+
+    def visit_unreadable(self, e: n.Expr, info: RuleInfo, scope: tuple[str, ...]) -> None:
+        """A value where a condition belongs, or a parsed leaf: the analyser says it cannot read it."""
+        info.problem(
+            "A104",
+            f"the analyser cannot read a {type(e).__name__} here",
+            e,
+            "check the rule with the checker first",
+        )
+
+    visit_FactRef = visit_FieldRef = visit_Count = visit_Name = visit_Literal = visit_unreadable
+
+
+_WALK = _Walk()
