@@ -141,7 +141,7 @@ def test_too_deep_json_is_located():
 
 
 _JSON = st.recursive(
-    st.none() | st.integers() | st.text(alphabet="[]{}a\\\"", max_size=4),
+    st.none() | st.integers() | st.text(alphabet='[]{}a\\"', max_size=4),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet="[{k", max_size=3), inner, max_size=3),
     max_leaves=200,
 )
