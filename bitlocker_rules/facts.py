@@ -99,7 +99,9 @@ def facts_from_mapping(
             )
             continue
         fact_name = key if "." in key else f"{default_namespace}.{key}"
-        where = _key_path(written, key)
+        # A recovery password in the key is masked before a path quotes it (JSON would escape
+        # other scripts' digits out of the mask's sight).
+        where = (*base, redact(key)) if base is not None else _key_path(written, key)
         fact = vocabulary.fact(fact_name)
         if fact is None or (allowed and fact.namespace not in allowed):
             problems.append(_unknown_fact(fact_name, where, origin, vocabulary, allowed))
@@ -121,7 +123,9 @@ def facts_from_mapping(
             continue
         # ``key`` names a declared fact here: nothing in it to mask.
         origins[fact.name] = (
-            ValueOrigin(name or origin, (*base, key)) if base is not None else ValueOrigin(name or origin, note=where),
+            ValueOrigin(name or origin, (*base, key))
+            if base is not None
+            else ValueOrigin(name or origin, note=_key_path(written, key)),
         )
     if problems:
         raise InputError(problems)
@@ -197,7 +201,7 @@ def _same_name(a: Any, b: str) -> bool:
 
 
 def _unknown_fact(
-    fact_name: str, where: str, origin: str, vocabulary: Vocabulary, allowed: tuple[str, ...] | None
+    fact_name: str, where: JsonPath | str, origin: str, vocabulary: Vocabulary, allowed: tuple[str, ...] | None
 ) -> Diagnostic:
     choices = [f for f, d in vocabulary.facts.items() if not allowed or d.namespace in allowed]
     hint = suggest(fact_name, choices)

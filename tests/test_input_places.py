@@ -101,3 +101,16 @@ def test_a_diagnostic_given_a_file_and_a_path_makes_the_same_record():
     assert Diagnostic("I201", "bad value", path="$.facts.tpm_version", file="d.json").location == given.location
     assert Diagnostic("E003", "cannot read rule file", file="r.rules").input_place == InputPlace("r.rules")
     assert Diagnostic("E100", "no place").input_place is None
+
+
+@pytest.mark.parametrize("key", ["tpm version", "tpm[0]", "a.b c", "ключ"])
+def test_a_fact_names_path_is_one_a_json_path_reader_reads_back(key):
+    # facts_from_mapping wrote "$.facts.tpm version": a path no JSONPath reader takes apart.
+    from bitlocker_rules.facts import facts_from_mapping
+    from bitlocker_rules.jsonpath import path_segments
+
+    with pytest.raises(InputError) as caught:
+        facts_from_mapping({key: 1}, path=("facts",), default_namespace="device")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.input_place.path == ("facts", key)
+    assert path_segments(diagnostic.path) == ("facts", key)
