@@ -435,10 +435,14 @@ class Engine:
         found: list[Explained] = []
         for rule in rules:
             plan = reads.get(id(rule))
-            if plan is None or plan[1].records:  # not this engine's, or reading a collection
+            if plan is None:  # not this engine's rule
                 found.append(self.explanation(loaded, rule, values))
                 continue
-            key = (plan[0], tuple(map(get, plan[1].facts)))
+            head, read = plan[0], (tuple(map(get, plan[1].facts)) if not plan[1].records else plan[1].key(values))
+            if read is None:  # a collection that is not records
+                found.append(self.explanation(loaded, rule, values))
+                continue
+            key = (head, read)
             try:
                 cached = memo.get(key)
             except TypeError:  # a value given through the Python API that cannot be a key
