@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 import bitlocker_rules.fleet as fleet
 import bitlocker_rules.fleet.rows as fleet_rows
 from bitlocker_rules import Engine, load_policy_file
-from bitlocker_rules.errors import redact
+from bitlocker_rules.errors import SECRET_MASK, redact
 from bitlocker_rules.fleet import BadRow, evaluate_fleet, evaluate_fleet_parallel, fleet_device, read_fleet
 from bitlocker_rules.fleet.job import fleet_engine
 
@@ -158,6 +159,40 @@ def test_cli_fleet_jsonl_output_masks_secrets(tmp_path):
     assert len(out.read_text().splitlines()) == 3
     for text in (result.stdout, result.stderr, out.read_text()):
         assert KEY not in text and "234567-345678" not in text
+
+
+def test_with_jobs_the_json_lines_are_the_same_bytes_sent_in_blocks(tmp_path):
+    """--jobs 2 workers send their lines shown and encoded, one block per batch; the file is the
+    one a single process writes, a planted password masked in both."""
+    rows = devices(1100)  # three batches: the reading process's first, then two for the workers
+    rows[7]["facts"]["azure_ad_device_id"] = f"id {KEY}"
+    rows[900]["deviceName"] = f"PC \u001b[2J {KEY}"  # a control character and a password, in a worker's batch
+    path = tmp_path / "fleet.jsonl"
+    path.write_text("\n".join(json.dumps(d) for d in rows) + "\n")
+    written = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out-{jobs}.jsonl"
+        command = ["check", "--rules", "silent_enablement", "--fleet", str(path), "--policy", str(POLICY)]
+        result = subprocess.run(
+            [sys.executable, "-m", "bitlocker_rules", *command, "--jsonl", str(out), "--jobs", jobs, "--quiet"],
+            capture_output=True,
+            cwd=ROOT,
+        )
+        assert result.returncode == 1, result.stderr
+        written[jobs] = out.read_bytes()
+    assert written["1"] == written["2"]
+    assert KEY.encode() not in written["2"] and b"\x1b" not in written["2"]
+    assert SECRET_MASK.encode() in written["2"].splitlines()[900]  # the name, shown in a worker
+
+
+def test_a_line_block_shows_each_line_and_writes_to_any_sink():
+    from bitlocker_rules.fleet import LineBlock, write_jsonl
+
+    block = LineBlock.of([f'{{"device": "{KEY}"}}', '{"device": "\x07"}'])
+    assert block.data == f'{{"device": "{SECRET_MASK}"}}\n{{"device": "\\u0007"}}\n'.encode()
+    sink = io.StringIO()  # no write_encoded: the block is decoded and written as text
+    write_jsonl(sink)(block)
+    assert sink.getvalue() == block.data.decode()
 
 
 # --- the default path (verdict codes, no Report) against the report path and a fresh interpreter

@@ -75,6 +75,18 @@ class ShownStream:
         with _writing(self._stream):
             return self._stream.write(shown(text, colour=self._colour))
 
+    def write_encoded(self, data: bytes) -> None:
+        """Write text already shown and encoded as UTF-8 (a ``--jobs`` worker's JSON lines) as it
+        is, after the text written before it; decoded and written as text where the stream
+        underneath is not UTF-8 bytes."""
+        with _writing(self._stream):
+            buffer = getattr(self._stream, "buffer", None)
+            if buffer is None or (self._stream.encoding or "").lower().replace("-", "") != "utf8":
+                self._stream.write(data.decode())
+                return
+            self._stream.flush()
+            buffer.write(data)
+
     def flush(self) -> None:
         """Flush the stream underneath."""
         with _writing(self._stream):

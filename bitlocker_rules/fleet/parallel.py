@@ -21,7 +21,7 @@ from ..facts import Facts
 from ..outcome import Report
 from .devices import DeviceReader, device_facts
 from .evaluation import VerdictPath, evaluate_rows
-from .results import DeviceResult, FleetSummary, Tally
+from .results import DeviceResult, FleetSummary, JsonLinesWriter, LineBlock, Tally, json_line, json_text
 from .rows import FleetRow, JsonLine
 
 if TYPE_CHECKING:
@@ -98,7 +98,8 @@ def evaluate_fleet_parallel(
 
     summary: FleetSummary | None = None
     done = 0
-    options = (reader, record, encode, write is not None)
+    blocks = isinstance(write, JsonLinesWriter) and (encode is json_text or encode is json_line)
+    options = (reader, record, encode, write is not None, blocks)
     batches = _batches(rows, _BATCH)
     context = multiprocessing.get_context()
     empty = _copied(collector)  # what each worker gathers into: forked workers get the object, not a pickle
@@ -215,6 +216,7 @@ def _run_batch(
     record: Callable[[int, Report], Any] | None,
     encode: Callable[[Any], Any] | None,
     wanted: bool,
+    blocks: bool = False,
 ) -> _BatchResult:
     engine, policy, collector = _worker_state["engine"], _worker_state["policy"], _worker_state["collector"]
     codes = None
@@ -233,4 +235,6 @@ def _run_batch(
         encode,
         collector.add if collector is not None else None,
     )
+    if results and blocks:  # JSON lines for a JsonLinesWriter: sent back shown and encoded, in one block
+        results = [LineBlock.of(results)]
     return summary, results, collector.take() if collector is not None else None

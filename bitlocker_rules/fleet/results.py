@@ -5,13 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, cast
 
 from attrs import frozen
 
 from ..engine import Engine
-from ..errors import ShownText, redact
+from ..errors import ShownText, redact, shown_text
 from ..outcome import ConflictRecord, Report, RuleOutcome, Status
 from ..verdict import CODES, STATUSES
 from .rows import BadRow
@@ -246,21 +246,56 @@ def json_text(record: dict) -> str:
 
 
 class TextSink(Protocol):
-    """Anything text can be written to: a file opened for writing, the command line's masking stream."""
+    """Anything text can be written to: a file opened for writing, the command line's masking stream.
+
+    A sink may also take text already shown and encoded as UTF-8 (``write_encoded(data)``, as
+    the command line's stream does): a ``LineBlock`` is then written without decoding it.
+    """
 
     def write(self, text: str, /) -> Any:
         """Write ``text``."""
 
 
-def write_jsonl(stream: TextSink) -> Callable[[dict | str], None]:
-    """A ``write`` callback that appends one JSON line per record (or per line ``json_line`` made)."""
+@frozen
+class LineBlock:
+    """Consecutive JSON lines, shown (masked, control characters escaped) and encoded as UTF-8,
+    each ending in a newline: what a ``--jobs`` worker sends back for a batch, so the reading
+    process writes the batch's bytes as they are instead of receiving, encoding and writing
+    each line."""
 
-    def write(record: dict | str) -> None:
-        line = record if isinstance(record, str) else json_line(record)
+    data: bytes
+
+    @classmethod
+    def of(cls, lines: Iterable[str]) -> LineBlock:
+        """The block of these lines (each shown here unless it is already)."""
+        return cls(b"".join([shown_text(line).encode() + b"\n" for line in lines]))
+
+
+class JsonLinesWriter:
+    """A ``write`` callback that appends one JSON line per record (or per line ``json_line``
+    made), and a ``LineBlock``'s lines as they are: given one, ``evaluate_fleet_parallel``
+    has its workers send their lines as blocks."""
+
+    def __init__(self, stream: TextSink) -> None:
+        self.stream = stream
+        self.write_encoded = getattr(stream, "write_encoded", None)
+
+    def __call__(self, record: dict | str | LineBlock) -> None:
+        """Append ``record``'s line (or the block's lines)."""
+        if type(record) is LineBlock:
+            if self.write_encoded is not None:
+                self.write_encoded(record.data)
+            else:
+                self.stream.write(ShownText(record.data.decode()))
+            return
+        line = record if isinstance(record, str) else json_line(cast(dict, record))
         # A newline after shown text leaves it shown: it completes no password and needs no escape.
-        stream.write(ShownText(line + "\n") if type(line) is ShownText else line + "\n")
+        self.stream.write(ShownText(line + "\n") if type(line) is ShownText else line + "\n")
 
-    return write
+
+def write_jsonl(stream: TextSink) -> JsonLinesWriter:
+    """A ``write`` callback appending JSON lines to ``stream`` (see ``JsonLinesWriter``)."""
+    return JsonLinesWriter(stream)
 
 
 BAD_ROWS_LISTED = 1000  # a summary lists this many rows that could not be read, and counts the others
