@@ -56,37 +56,59 @@ class Tenant:
         self.configuration_policies: list[dict] = []
         self.intents: list[dict] = []
         self.templates = [
-            {"id": DISK_ENCRYPTION_TEMPLATE, "displayName": "BitLocker", "templateType": "endpointSecurityDiskEncryption"},
+            {
+                "id": DISK_ENCRYPTION_TEMPLATE,
+                "displayName": "BitLocker",
+                "templateType": "endpointSecurityDiskEncryption",
+            },
             {"id": _guid(rng), "displayName": "Antivirus", "templateType": "endpointSecurityAntivirus"},
         ]
         self.assignments: dict[str, list[dict]] = {}
         self.filters = [
-            {"id": _guid(rng), "displayName": f"Filter {n}", "platform": "windows10AndLater",
-             "rule": '(device.manufacturer -eq "Dell Inc.")', "assignmentFilterManagementType": "devices"}
+            {
+                "id": _guid(rng),
+                "displayName": f"Filter {n}",
+                "platform": "windows10AndLater",
+                "rule": '(device.manufacturer -eq "Dell Inc.")',
+                "assignmentFilterManagementType": "devices",
+            }
             for n in range(3)
         ]
         self.managed_devices = [self._device(rng, n) for n in range(devices)]
         self.entra_devices = [
-            {"@odata.type": "#microsoft.graph.device", "id": _guid(rng), "deviceId": d["azureADDeviceId"],
-             "displayName": d["deviceName"]}
+            {
+                "@odata.type": "#microsoft.graph.device",
+                "id": _guid(rng),
+                "deviceId": d["azureADDeviceId"],
+                "displayName": d["deviceName"],
+            }
             for d in self.managed_devices
         ]
         self.groups = [{"id": _guid(rng), "displayName": f"Devices {n}", "groupTypes": []} for n in range(groups)]
-        self.members = {g["id"]: rng.sample(self.entra_devices, k=min(len(self.entra_devices), rng.randint(0, 30)))
-                        for g in self.groups}
+        self.members = {
+            g["id"]: rng.sample(self.entra_devices, k=min(len(self.entra_devices), rng.randint(0, 30)))
+            for g in self.groups
+        }
         for n in range(policies):
             self.device_configurations.append(self._endpoint_protection(rng, n))
             self.device_configurations.append(self._custom(rng, n, bitlocker=n % 3 != 2))
-            self.device_configurations.append({"@odata.type": OTHER_TYPE, "id": _guid(rng), "displayName": f"General {n}",
-                                               "passwordRequired": True})
+            self.device_configurations.append(
+                {"@odata.type": OTHER_TYPE, "id": _guid(rng), "displayName": f"General {n}", "passwordRequired": True}
+            )
             self.configuration_policies.append(self._catalog(rng, n, bitlocker=n % 4 != 3))
             self.intents.append(self._intent(rng, n))
         for policy in self.device_configurations + self.configuration_policies + self.intents:
             self.assignments[policy["id"]] = self._assignments(rng, policy["id"])
         self.encryption_states = [self._encryption_state(rng, d) for d in self.managed_devices]
         self.recovery_keys = [
-            {"@odata.type": "#microsoft.graph.bitlockerRecoveryKey", "id": _guid(rng), "deviceId": d["azureADDeviceId"],
-             "createdDateTime": "2025-01-02T03:04:05Z", "volumeType": rng.choice(["1", "2"]), "key": PLANTED_KEY}
+            {
+                "@odata.type": "#microsoft.graph.bitlockerRecoveryKey",
+                "id": _guid(rng),
+                "deviceId": d["azureADDeviceId"],
+                "createdDateTime": "2025-01-02T03:04:05Z",
+                "volumeType": rng.choice(["1", "2"]),
+                "key": PLANTED_KEY,
+            }
             for d in self.managed_devices[: devices // 2]
         ]
 
@@ -118,20 +140,41 @@ class Tenant:
     def _custom(self, rng: random.Random, n: int, bitlocker: bool) -> dict:
         uri = "./Device/Vendor/MSFT/BitLocker/" if bitlocker else "./Device/Vendor/MSFT/Policy/Config/Camera/"
         settings = [
-            {"@odata.type": "#microsoft.graph.omaSettingInteger", "displayName": "Require device encryption",
-             "omaUri": uri + ("RequireDeviceEncryption" if bitlocker else "AllowCamera"), "isEncrypted": False,
-             "value": rng.choice([0, 1])},
+            {
+                "@odata.type": "#microsoft.graph.omaSettingInteger",
+                "displayName": "Require device encryption",
+                "omaUri": uri + ("RequireDeviceEncryption" if bitlocker else "AllowCamera"),
+                "isEncrypted": False,
+                "value": rng.choice([0, 1]),
+            },
         ]
         if n == 0:  # a secret OMA value: reported, never fetched
-            settings.append({"@odata.type": "#microsoft.graph.omaSettingString", "displayName": "Secret",
-                             "omaUri": uri + "IdentificationField", "isEncrypted": True,
-                             "secretReferenceValueId": _guid(rng), "value": f"cipher {PLANTED_IN_TEXT}"})
-        return {"@odata.type": CUSTOM_TYPE, "id": _guid(rng), "displayName": f"Custom {n}", "description": "",
-                "lastModifiedDateTime": "2025-02-01T00:00:00Z", "omaSettings": settings}
+            settings.append(
+                {
+                    "@odata.type": "#microsoft.graph.omaSettingString",
+                    "displayName": "Secret",
+                    "omaUri": uri + "IdentificationField",
+                    "isEncrypted": True,
+                    "secretReferenceValueId": _guid(rng),
+                    "value": f"cipher {PLANTED_IN_TEXT}",
+                }
+            )
+        return {
+            "@odata.type": CUSTOM_TYPE,
+            "id": _guid(rng),
+            "displayName": f"Custom {n}",
+            "description": "",
+            "lastModifiedDateTime": "2025-02-01T00:00:00Z",
+            "omaSettings": settings,
+        }
 
     def _catalog(self, rng: random.Random, n: int, bitlocker: bool) -> dict:
         family = "endpointSecurityDiskEncryption" if n % 2 else "none"
-        definition = "device_vendor_msft_bitlocker_requiredeviceencryption" if bitlocker else "device_vendor_msft_policy_config_camera_allowcamera"
+        definition = (
+            "device_vendor_msft_bitlocker_requiredeviceencryption"
+            if bitlocker
+            else "device_vendor_msft_policy_config_camera_allowcamera"
+        )
         value = f"{definition}_{rng.choice([0, 1])}"
         return {
             "id": _guid(rng),
@@ -142,21 +185,33 @@ class Tenant:
             "lastModifiedDateTime": "2025-02-01T00:00:00Z",
             "templateReference": {"templateId": "", "templateFamily": family if bitlocker else "none"},
             "settings": [
-                {"id": "0", "settingInstance": {
-                    "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
-                    "settingDefinitionId": definition,
-                    "choiceSettingValue": {"value": value, "children": []}}}
+                {
+                    "id": "0",
+                    "settingInstance": {
+                        "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+                        "settingDefinitionId": definition,
+                        "choiceSettingValue": {"value": value, "children": []},
+                    },
+                }
             ],
         }
 
     def _intent(self, rng: random.Random, n: int) -> dict:
         template = DISK_ENCRYPTION_TEMPLATE if n % 2 == 0 else self.templates[1]["id"]
         return {
-            "id": _guid(rng), "displayName": f"Intent {n}", "description": "", "templateId": template,
+            "id": _guid(rng),
+            "displayName": f"Intent {n}",
+            "description": "",
+            "templateId": template,
             "lastModifiedDateTime": "2025-02-01T00:00:00Z",
-            "settings": [{"@odata.type": "#microsoft.graph.deviceManagementBooleanSettingInstance", "id": "s0",
-                          "definitionId": "deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerEncryptDevice",
-                          "valueJson": "true"}],
+            "settings": [
+                {
+                    "@odata.type": "#microsoft.graph.deviceManagementBooleanSettingInstance",
+                    "id": "s0",
+                    "definitionId": "deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerEncryptDevice",
+                    "valueJson": "true",
+                }
+            ],
         }
 
     def _assignments(self, rng: random.Random, policy_id: str) -> list[dict]:
@@ -164,15 +219,21 @@ class Tenant:
         if rng.random() < 0.2:
             found.append({"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"})
         for _ in range(rng.randint(0, 3)):
-            target: dict[str, Any] = {"@odata.type": "#microsoft.graph.groupAssignmentTarget",
-                                      "groupId": rng.choice(self.groups)["id"]}
+            target: dict[str, Any] = {
+                "@odata.type": "#microsoft.graph.groupAssignmentTarget",
+                "groupId": rng.choice(self.groups)["id"],
+            }
             if rng.random() < 0.3:
                 target["deviceAndAppManagementAssignmentFilterId"] = rng.choice(self.filters)["id"]
                 target["deviceAndAppManagementAssignmentFilterType"] = "include"
             found.append(target)
         if rng.random() < 0.3:
-            found.append({"@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget",
-                          "groupId": rng.choice(self.groups)["id"]})
+            found.append(
+                {
+                    "@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget",
+                    "groupId": rng.choice(self.groups)["id"],
+                }
+            )
         return [{"id": f"{policy_id}_{n}", "target": t} for n, t in enumerate(found)]
 
     def _device(self, rng: random.Random, n: int) -> dict:
@@ -187,16 +248,25 @@ class Tenant:
             "skuFamily": rng.choice(["Enterprise", "Pro"]),
             "isEncrypted": rng.random() < 0.5,
             "notes": f"helpdesk wrote {PLANTED_IN_TEXT}" if n == 0 else "",
-            "hardwareInformation": {"tpmSpecificationVersion": rng.choice(["2.0", "1.2"]), "isEncrypted": True,
-                                    "operatingSystemEdition": "Enterprise"},
+            "hardwareInformation": {
+                "tpmSpecificationVersion": rng.choice(["2.0", "1.2"]),
+                "isEncrypted": True,
+                "operatingSystemEdition": "Enterprise",
+            },
             "deviceHealthAttestationState": {"secureBoot": rng.choice(["enabled", "disabled"])},
         }
 
     def _encryption_state(self, rng: random.Random, device: dict) -> dict:
-        return {"@odata.type": "#microsoft.graph.managedDeviceEncryptionState", "id": device["id"],
-                "deviceName": device["deviceName"], "osVersion": device["osVersion"],
-                "tpmSpecificationVersion": "2.0", "encryptionReadinessState": rng.choice(["ready", "notReady"]),
-                "encryptionState": rng.choice(["encrypted", "notEncrypted"]), "advancedBitLockerStates": "success"}
+        return {
+            "@odata.type": "#microsoft.graph.managedDeviceEncryptionState",
+            "id": device["id"],
+            "deviceName": device["deviceName"],
+            "osVersion": device["osVersion"],
+            "tpmSpecificationVersion": "2.0",
+            "encryptionReadinessState": rng.choice(["ready", "notReady"]),
+            "encryptionState": rng.choice(["encrypted", "notEncrypted"]),
+            "advancedBitLockerStates": "success",
+        }
 
 
 class FakeGraph:
@@ -314,10 +384,14 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 def throttled(status: int, retry_after: str) -> Response:
     """A 429 or 503 with ``Retry-After``, as Graph throttles."""
-    return _error(status, "TooManyRequests" if status == 429 else "ServiceUnavailable", "Slow down.", {"Retry-After": retry_after})
+    return _error(
+        status, "TooManyRequests" if status == 429 else "ServiceUnavailable", "Slow down.", {"Retry-After": retry_after}
+    )
 
 
-def once(match: Callable[[Request], bool], answer: Callable[[Request], Response], times: int = 1) -> Callable[[Request], Response | None]:
+def once(
+    match: Callable[[Request], bool], answer: Callable[[Request], Response], times: int = 1
+) -> Callable[[Request], Response | None]:
     """A fault that answers the first ``times`` requests ``match`` accepts with ``answer``."""
     left = [times]
     lock = threading.Lock()
@@ -346,3 +420,20 @@ def dropped(request: Request) -> Response:
 def not_json(request: Request) -> Response:
     """A page that is not JSON (a proxy's HTML error page)."""
     return Response("<html>502 Bad Gateway</html>", status=200, content_type="text/html")
+
+
+class LocalGraph:
+    """A started server with its fake Graph: ``url`` is the Graph root to pull from."""
+
+    def __init__(self, tenant: Tenant, page_size: int = 100) -> None:
+        from pytest_httpserver import HTTPServer
+
+        self.server = HTTPServer(host="127.0.0.1", threaded=True)
+        self.server.start()
+        self.url = self.server.url_for("/").rstrip("/")
+        self.fake = FakeGraph(tenant, self.url, page_size)
+        self.server.expect_request(re.compile(".*")).respond_with_handler(self.fake)
+
+    def stop(self) -> None:
+        self.server.clear()
+        self.server.stop()
