@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..tenant import Pacing, PullOptions, pull, sign_in
+from ..tenant import Pacing, PullOptions, PullResult, pull, sign_in
 from .output import Progress, print_out, say
 from .status import EXIT_PASS
 
@@ -21,9 +21,16 @@ def run_pull(args: argparse.Namespace) -> int:
     finally:
         progress.done()
     if not args.quiet:
-        counts = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in result.counts.items())
-        print_out(
-            f"Snapshot complete in {result.folder}: {counts}. {result.requests} requests; "
-            f"{result.skipped} entries skipped or masked (see manifest.json)."
-        )
+        print_out(summary(result))
     return EXIT_PASS
+
+
+def summary(result: PullResult) -> str:
+    """What a pull wrote: the folder, records per kind, requests, and where the skipped are listed."""
+    width = max(map(len, result.counts), default=0)
+    lines = [f"Snapshot complete: {result.folder}"]
+    lines += [f"  {kind:<{width}}  {count:>7}" for kind, count in result.counts.items()]
+    lines.append(
+        f"{result.requests} requests; {result.skipped} entries skipped or masked (manifest.json says which and why)"
+    )
+    return "\n".join(lines)
