@@ -276,6 +276,7 @@ class FakeGraph:
         self.tenant = tenant
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
+        self.expand_page_size = 1000
         self.tokens = {"good-token"}
         self.denied: set[str] = set()
         self.faults: list[Callable[[Request], Response | None]] = []
@@ -324,6 +325,9 @@ class FakeGraph:
             if args.get("$filter") == "operatingSystem eq 'Windows'":
                 items = [i for i in items if i.get("operatingSystem") == "Windows"]
             return self.page(path, items, args)
+        expanded = re.fullmatch(r"(/beta/deviceManagement/\w+)/([^/]+)/assignments", path)
+        if expanded:
+            return self.page(path, t.assignments.get(expanded.group(2), []), args)
         members = re.fullmatch(V1 + r"groups/([^/]+)/transitiveMembers/microsoft\.graph\.device", path)
         if members:
             if members.group(1) not in t.members:
@@ -333,7 +337,15 @@ class FakeGraph:
             match = re.fullmatch(re.escape(prefix) + r"/([^/]+)", path)
             if match:
                 found = self.by_id(prefix, items).get(match.group(1))
-                return None if found is None else self.one(prefix, found, args)
+                if found is None:
+                    return None
+                record = self.one(prefix, found, args)
+                assignments = record.get("assignments", [])
+                if len(assignments) > self.expand_page_size:  # Graph pages an expanded collection too
+                    record["assignments"] = assignments[: self.expand_page_size]
+                    query = urlencode({"$skiptoken": str(self.expand_page_size)})
+                    record["assignments@odata.nextLink"] = f"{self.base_url}{path}/assignments?{query}"
+                return record
         return None
 
     def by_id(self, collection: str, items: Callable[[], list[dict]]) -> dict[str, dict]:
@@ -347,12 +359,13 @@ class FakeGraph:
 
     def page(self, path: str, items: list[dict], args: Any) -> dict:
         start = int(args.get("$skiptoken", "0"))
-        chunk = [self.shaped(i, args) for i in items[start : start + self.page_size]]
+        size = self.expand_page_size if path.endswith("/assignments") else self.page_size
+        chunk = [self.shaped(i, args) for i in items[start : start + size]]
         version = path.split("/")[1]
         page: dict[str, Any] = {"@odata.context": f"{self.base_url}/{version}/$metadata#collection", "value": chunk}
-        if start + self.page_size < len(items):
+        if start + size < len(items):
             query = {k: v for k, v in args.items() if k != "$skiptoken"}
-            query["$skiptoken"] = str(start + self.page_size)
+            query["$skiptoken"] = str(start + size)
             page["@odata.nextLink"] = f"{self.base_url}{path}?{urlencode(query)}"
         return page
 

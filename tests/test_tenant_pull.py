@@ -6,11 +6,14 @@ of every request, file and output; the command line's exit codes and messages.""
 from __future__ import annotations
 
 import json
+import re
+import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from graph_fake import CUSTOM_TYPE, LocalGraph, Tenant, once
+from graph_fake import CUSTOM_TYPE, LocalGraph, Tenant, once, throttled
 from werkzeug import Response
 
 from bitlocker_rules.cli import main
@@ -225,7 +228,7 @@ def test_a_snapshot_never_says_complete_while_it_is_written(small, tmp_path):
     def look(line: str) -> None:
         seen.append(json.loads((folder / "manifest.json").read_text())["complete"])
 
-    pull(PullOptions(folder, small.url), TOKENS, pacing=quick(), progress=look)
+    pull(PullOptions(folder, small.url), TOKENS, pacing=quick(), progress=look, progress_interval=0)
     assert seen and not any(seen)
     assert read_manifest(folder)["complete"] is True
 
@@ -238,7 +241,7 @@ def test_an_interrupted_pull_says_so(small, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        pull(PullOptions(folder, small.url), TOKENS, pacing=quick(), progress=stop)
+        pull(PullOptions(folder, small.url), TOKENS, pacing=quick(), progress=stop, progress_interval=0)
     manifest = read_manifest(folder)
     assert manifest["complete"] is False and manifest["error"] == "interrupted"
     assert "managed_devices" not in manifest["kinds"]
@@ -320,3 +323,49 @@ def test_pull_failures_are_one_clear_message_and_exit_2(small, tmp_path, monkeyp
     err = capsys.readouterr().err
     assert code == 2, err
     assert message in err and "Traceback" not in err and "good-token" not in err
+
+
+# ---------------------------------------------------------------------------------------------
+# Concurrency, expanded collections, progress
+
+
+def test_requests_in_flight_never_exceed_the_concurrency(small, tmp_path):
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+
+    def slow(request):
+        if request.path.startswith("/beta/deviceManagement/managedDevices/"):
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(0.01)
+            with lock:
+                state["now"] -= 1
+
+    small.fake.faults.append(slow)
+    pull(PullOptions(tmp_path / "s", small.url, concurrency=3), TOKENS, pacing=quick())
+    assert state["most"] == 3  # in parallel, and never more than asked
+
+
+def test_an_expanded_collection_is_paged_to_its_end(small, tmp_path):
+    small.fake.expand_page_size = 1
+    pull(PullOptions(tmp_path / "s", small.url), TOKENS, pacing=quick())
+    tenant = small.fake.tenant
+    kept = _bitlocker_policies(tenant)
+    assert sum(len(tenant.assignments[p]) > 1 for p in kept)  # the test has something to page
+    got = defaultdict(list)
+    for kind in ("device_configuration_assignments", "configuration_policy_assignments", "intent_assignments"):
+        for a in records(tmp_path / "s", kind):
+            got[a["@bitlockerRules.policy"]["id"]].append(a["id"])
+    assert dict(got) == {p: [a["id"] for a in tenant.assignments[p]] for p in kept if tenant.assignments[p]}
+    assert not any("@odata.nextLink" in json.dumps(r) for r in records(tmp_path / "s", "device_configurations"))
+
+
+def test_progress_tells_requests_records_and_throttling_waits(small, tmp_path):
+    small.fake.faults.append(once(lambda r: r.path.endswith("/managedDevices"), lambda r: throttled(429, "9")))
+    lines: list[str] = []
+    pull(PullOptions(tmp_path / "s", small.url), TOKENS, pacing=quick(), progress=lines.append, progress_interval=3600)
+    waits = [line for line in lines if "waiting 9 s (throttled)" in line]
+    assert len(waits) == 1 and re.match(
+        r"\d+ requests, throttled 1×; device_configuration_assignments \d+, device_configurations \d+", waits[0]
+    )
+    assert len(lines) == 2  # the first line, then only the wait: the interval holds the others back

@@ -23,6 +23,9 @@ them, as they ignore every OData annotation).
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,6 +51,7 @@ from .endpoints import (
     Calls,
     calls_for,
 )
+from .failures import TenantError
 from .pacing import Pacing
 from .signin import TokenSource, tenant_of
 from .snapshot import Snapshot, UnitWriter
@@ -55,6 +59,7 @@ from .snapshot import Snapshot, UnitWriter
 POLICY_ANNOTATION = "@bitlockerRules.policy"
 GROUP_ANNOTATION = "@bitlockerRules.groupId"
 GROUP_TARGETS = ("#microsoft.graph.groupAssignmentTarget", "#microsoft.graph.exclusionGroupAssignmentTarget")
+PROGRESS_INTERVAL = 0.1  # seconds between progress lines: a terminal need not redraw per record
 ASSIGNMENT_KINDS = ("device_configuration_assignments", "configuration_policy_assignments", "intent_assignments")
 
 
@@ -78,6 +83,7 @@ class Puller:
         index: OriginIndex,
         concurrency: int,
         progress: Callable[[str], None] | None,
+        interval: float = PROGRESS_INTERVAL,
     ) -> None:
         self.client = client
         self.snapshot = snapshot
@@ -85,7 +91,9 @@ class Puller:
         self.concurrency = concurrency
         self.progress = progress
         self.counts: dict[str, int] = {}
-        self.waiting = ""
+        self.interval = interval
+        self.shown = -interval
+        self.lock = threading.Lock()
 
     # -- the run ----------------------------------------------------------------------
 
@@ -275,21 +283,25 @@ class Puller:
 
     def counted(self, kind: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        if self.progress is not None:
-            self.show()
+        self.show()
 
     def waited(self, seconds: float, why: str) -> None:
-        self.waiting = f", waiting {seconds:.0f} s ({why})"
-        if self.progress is not None:
-            self.show()
+        """Called by the client (from any thread) before it waits: always shown."""
+        self.show(f", waiting {seconds:.0f} s ({why})", force=True)
 
-    def show(self) -> None:
-        traffic = self.client.traffic
-        kinds = ", ".join(f"{kind} {n}" for kind, n in self.counts.items())
-        throttled = f", throttled {traffic.throttled}×" if traffic.throttled else ""
-        assert self.progress is not None
-        self.progress(f"{traffic.requests} requests{throttled}; {kinds}{self.waiting}")
-        self.waiting = ""
+    def show(self, waiting: str = "", force: bool = False) -> None:
+        """The progress line, at most every ``PROGRESS_INTERVAL`` unless ``force``."""
+        if self.progress is None:
+            return
+        with self.lock:
+            now = time.monotonic()
+            if not force and now - self.shown < self.interval:
+                return
+            self.shown = now
+            traffic = self.client.traffic
+            kinds = ", ".join(f"{kind} {n}" for kind, n in self.counts.items())
+            throttled = f", throttled {traffic.throttled}×" if traffic.throttled else ""
+            self.progress(f"{traffic.requests} requests{throttled}; {kinds}{waiting}")
 
 
 def _graph_type(item: dict) -> str:
@@ -339,27 +351,30 @@ def pull(
     *,
     pacing: Pacing | None = None,
     progress: Callable[[str], None] | None = None,
+    progress_interval: float = PROGRESS_INTERVAL,
     vocabulary: Vocabulary | None = None,
 ) -> PullResult:
     """Read the tenant behind ``tokens`` into the snapshot folder ``options.out``.
 
     A failure (raised as it came) leaves the snapshot marked incomplete, with the reason, for
-    ``resume``; the snapshot says complete only when every unit is."""
+    ``resume``; the snapshot says complete only when every unit is. ``progress`` hears a status
+    line at most every ``progress_interval`` seconds, and before every wait."""
     root = graph_root(options.graph_url)
     index = index_for(given_vocabulary(vocabulary, "pull(vocabulary)"))
     version = installed_version()
     if options.resume:
         snapshot = Snapshot.resume(options.out, root)
     else:
-        tenant = options.tenant_id or tenant_of(tokens.token())
+        tenant = tenant_of(tokens.token()) or options.tenant_id
         snapshot = Snapshot.create(options.out, root, tenant, version)
     client = GraphClient(root, tokens, pacing, user_agent=f"bitlocker-rules/{version}")
-    puller = Puller(client, snapshot, index, max(1, options.concurrency), progress)
+    puller = Puller(client, snapshot, index, max(1, options.concurrency), progress, progress_interval)
     client.on_wait = puller.waited
     try:
         puller.run()
     except BaseException as exc:
-        snapshot.fail(_reason(exc), _traffic(client))
+        with contextlib.suppress(TenantError):  # a manifest that cannot be rewritten still says incomplete
+            snapshot.fail(_reason(exc), _traffic(client))
         raise
     snapshot.finish(_traffic(client))
     manifest = snapshot.manifest

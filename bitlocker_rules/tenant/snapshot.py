@@ -134,13 +134,15 @@ class Snapshot:
     ) -> Iterator[UnitWriter]:
         """Write unit ``name`` (its kinds, each with its API version); committed when the block
         ends. ``on_write`` hears the kind of each record written."""
-        writer = UnitWriter(self.folder, kinds, on_write)
+        with _writing(self.folder):
+            writer = UnitWriter(self.folder, kinds, on_write)
         try:
             yield writer
+            with _writing(self.folder):
+                writer.commit()
         except BaseException:
             writer.discard()
             raise
-        writer.commit()
         self.manifest["units"][name] = {"complete": True, "finished": _now()}
         self.manifest["skipped"] = [s for s in self.manifest["skipped"] if s.get("unit") != name]
         self.manifest["skipped"] += [{"unit": name, **entry} for entry in writer.skipped]
@@ -190,7 +192,8 @@ class UnitWriter:
         """One record of ``kind``, secrets scrubbed (each one noted as skipped)."""
         name = str(record.get("id") or record.get("displayName") or "")
         clean = scrubbed(dict(record), self._noting(kind, name))
-        self._streams[kind].write(json.dumps(clean, ensure_ascii=False, separators=(",", ":")) + "\n")
+        with _writing(self.folder):
+            self._streams[kind].write(json.dumps(clean, ensure_ascii=False, separators=(",", ":")) + "\n")
         self.counts[kind] += 1
         if self.on_write is not None:
             self.on_write(kind)
@@ -213,6 +216,18 @@ class UnitWriter:
     def discard(self) -> None:
         """The unit failed: its partial files removed."""
         for kind, stream in self._streams.items():
-            stream.close()
+            with contextlib.suppress(OSError):  # a full disk may refuse the close's flush too
+                stream.close()
             with contextlib.suppress(OSError):
                 os.unlink(self.folder / f"{kind}.jsonl{PARTIAL}")
+
+
+@contextlib.contextmanager
+def _writing(folder: Path) -> Iterator[None]:
+    """A file of the snapshot that cannot be written (a full disk, no permission) as a TenantError."""
+    try:
+        yield
+    except OSError as exc:
+        raise tenant_error(
+            SNAPSHOT, f"the snapshot cannot be written ({exc.strerror or exc})", where=str(folder)
+        ) from None
