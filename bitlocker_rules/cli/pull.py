@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from ..tenant import Pacing, PullOptions, PullResult, pull, sign_in
@@ -12,6 +13,9 @@ from .status import EXIT_PASS
 
 def run_pull(args: argparse.Namespace) -> int:
     """``pull --out DIR``: sign in, read the tenant, write the snapshot; say what was written."""
+    # azure-identity logs each failed sign-in itself (Python's last-resort handler prints it,
+    # unmasked); the failure reaches the user once, as the TenantError this command reports.
+    logging.getLogger("azure").addHandler(logging.NullHandler())
     method, *name = args.auth
     tokens = sign_in(method, args.graph_url, token_variable=name[0] if name else None, tell=say)
     options = PullOptions(Path(args.out), args.graph_url, args.concurrency, args.resume)
