@@ -325,8 +325,11 @@ class FakeGraph:
             if args.get("$filter") == "operatingSystem eq 'Windows'":
                 items = [i for i in items if i.get("operatingSystem") == "Windows"]
             return self.page(path, items, args)
-        expanded = re.fullmatch(r"(/beta/deviceManagement/\w+)/([^/]+)/assignments", path)
+        expanded = re.fullmatch(r"(/beta/deviceManagement/\w+)/([^/]+)/(assignments|settings)", path)
         if expanded:
+            owner = self.by_id(BETA + "deviceManagement/intents", lambda: t.intents).get(expanded.group(2), {})
+            if expanded.group(3) == "settings":
+                return self.page(path, owner.get("settings", []), args)
             return self.page(path, t.assignments.get(expanded.group(2), []), args)
         members = re.fullmatch(V1 + r"groups/([^/]+)/transitiveMembers/microsoft\.graph\.device", path)
         if members:

@@ -107,6 +107,8 @@ def test_only_bitlocker_policies_are_kept_with_their_assignments(pulled, big):
     assert assignments == {
         (pid, json.dumps(a["target"], sort_keys=True)) for pid in expected for a in tenant.assignments[pid]
     }
+    for intent in records(folder, "intents"):  # settings read from /intents/{id}/settings
+        assert intent["settings"] == expected[intent["id"]]["settings"]
     skipped = {entry["why"] for entry in read_manifest(folder)["skipped"]}
     assert "no BitLocker setting" in skipped  # what was left out is said
 

@@ -72,6 +72,9 @@ class Call:
     select: tuple[str, ...] = ()
     expand: tuple[str, ...] = ()
     filter: str = ""
+    # Collections read from their own URL (``…/{id}/settings``) and set on the object under the
+    # same name, where Graph documents the list but not the ``$expand``.
+    relations: tuple[str, ...] = ()
 
     def params(self) -> dict[str, str]:
         """The OData query: ``$select``, ``$expand``, ``$filter`` as given."""
@@ -81,7 +84,9 @@ class Call:
     def item(self, item_id: str, **changes: tuple[str, ...]) -> Call:
         """The same call for one object of the collection (its query changed by ``changes``)."""
         fields = {"select": self.select, "expand": self.expand, **changes}
-        return Call(self.version, f"{self.path}/{item_id}", fields["select"], fields["expand"])
+        return Call(
+            self.version, f"{self.path}/{item_id}", fields["select"], fields["expand"], relations=self.relations
+        )
 
     def under(self, item_id: str, relation: str) -> Call:
         """The collection ``relation`` of one object (``groups/{id}/transitiveMembers/…``), with this query."""
@@ -164,7 +169,7 @@ def calls_for(index: OriginIndex) -> Calls:
             BETA,
             "deviceManagement/intents",
             ("id", "displayName", "description", "templateId", "lastModifiedDateTime"),
-            ("settings", "assignments"),
+            relations=("settings", "assignments"),
         ),
         assignment_filter=Call(
             BETA,

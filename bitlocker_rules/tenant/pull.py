@@ -261,6 +261,9 @@ class Puller:
                 raise
             for name in call.expand:
                 self.expand_fully(record, name)
+            for name in call.relations:
+                url = self.client.url(call.version, f"{call.path}/{name}")
+                record[name] = [item for page in self.client.pages(url) for item in page]
             return record
 
         executor = ThreadPoolExecutor(max_workers=self.concurrency)
