@@ -13,6 +13,7 @@ own way (429, 503, a dropped connection, a page that is not JSON); every request
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import threading
@@ -444,6 +445,8 @@ class LocalGraph:
     def __init__(self, tenant: Tenant, page_size: int = 100) -> None:
         from pytest_httpserver import HTTPServer
 
+        # werkzeug logs every request; a test reads the command's own standard error
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.server = HTTPServer(host="127.0.0.1", threaded=True)
         self.server.start()
         self.url = self.server.url_for("/").rstrip("/")

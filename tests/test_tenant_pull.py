@@ -371,3 +371,14 @@ def test_progress_tells_requests_records_and_throttling_waits(small, tmp_path):
         r"\d+ requests, throttled 1×; device_configuration_assignments \d+, device_configurations \d+", waits[0]
     )
     assert len(lines) == 2  # the first line, then only the wait: the interval holds the others back
+
+
+def test_an_object_without_an_id_is_a_clear_error(small, tmp_path, monkeypatch, capsys):
+    page = '{"value": [{"displayName": "no id"}]}'
+    small.fake.faults.append(
+        lambda r: Response(page, content_type="application/json") if r.path.endswith("/managedDevices") else None
+    )
+    monkeypatch.setenv("GRAPH_TOKEN", "good-token")
+    code = main(["pull", "--out", str(tmp_path / "s"), "--auth", "token-env", "GRAPH_TOKEN", "--graph-url", small.url])
+    err = capsys.readouterr().err
+    assert code == 2 and "an object without an id" in err and "Traceback" not in err

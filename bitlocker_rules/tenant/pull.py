@@ -51,7 +51,7 @@ from .endpoints import (
     Calls,
     calls_for,
 )
-from .failures import TenantError
+from .failures import MALFORMED, TenantError, tenant_error
 from .pacing import Pacing
 from .signin import TokenSource, tenant_of
 from .snapshot import Snapshot, UnitWriter
@@ -124,7 +124,7 @@ class Puller:
     def configurations(self, unit: UnitWriter) -> None:
         calls, others = self.calls, 0
         for page in self.pages(calls.device_configurations):
-            wanted = [(item["id"], _graph_type(item)) for item in page]
+            wanted = [(_id(item), _graph_type(item)) for item in page]
             others += sum(kind not in (ENDPOINT_PROTECTION, CUSTOM_PROFILE) for _, kind in wanted)
             fetch = [
                 calls.endpoint_protection.item(i) if kind == ENDPOINT_PROTECTION else calls.custom_profile.item(i)
@@ -146,7 +146,7 @@ class Puller:
     def catalog(self, unit: UnitWriter) -> None:
         calls, others = self.calls, 0
         for page in self.pages(calls.configuration_policies):
-            windows = [item["id"] for item in page if "windows10" in str(item.get("platforms", "")).lower()]
+            windows = [_id(item) for item in page if "windows10" in str(item.get("platforms", "")).lower()]
             others += len(page) - len(windows)
             for record in self.each(calls.configuration_policy.item(i) for i in windows):
                 if not _is_bitlocker_policy(record):
@@ -159,7 +159,7 @@ class Puller:
     def intents(self, unit: UnitWriter) -> None:
         try:
             templates = {
-                t["id"]
+                _id(t)
                 for page in self.pages(self.calls.templates)
                 for t in page
                 if t.get("templateType") == DISK_ENCRYPTION
@@ -168,7 +168,7 @@ class Puller:
         except NotFound:
             unit.skip("intents", "endpoint-security intents", "this tenant has none (Graph answered 404)")
             return
-        found = [i["id"] for i in listed if i.get("templateId") in templates]
+        found = [_id(i) for i in listed if i.get("templateId") in templates]
         for record in self.each(self.calls.intent.item(i) for i in found):
             self.policy(unit, "intents", ASSIGNMENT_KINDS[2], "intent", record)
         if len(listed) > len(found):
@@ -179,7 +179,7 @@ class Puller:
         assignments = record.pop("assignments", None) or []
         record.pop("assignments@odata.context", None)
         for assignment in assignments:
-            unit.write(assignment_kind, {**assignment, POLICY_ANNOTATION: {"kind": resource, "id": record["id"]}})
+            unit.write(assignment_kind, {**assignment, POLICY_ANNOTATION: {"kind": resource, "id": _id(record)}})
         unit.write(kind, record)
 
     # -- what assignments name ----------------------------------------------------------
@@ -225,7 +225,7 @@ class Puller:
 
     def devices(self, unit: UnitWriter) -> None:
         for page in self.pages(self.calls.managed_devices):
-            ids = [item["id"] for item in page if isinstance(item.get("id"), str)]
+            ids = [_id(item) for item in page]
             for device_id, record in zip(ids, self.each((self.calls.managed_device.item(i) for i in ids), True)):
                 if record is None:  # removed between the list and the read
                     unit.skip("managed_devices", device_id, "listed, then not found (404): removed meanwhile")
@@ -305,6 +305,14 @@ class Puller:
             kinds = ", ".join(f"{kind} {n}" for kind, n in self.counts.items())
             throttled = f", throttled {traffic.throttled}×" if traffic.throttled else ""
             self.progress(f"{traffic.requests} requests{throttled}; {kinds}{waiting}")
+
+
+def _id(item: dict) -> str:
+    """A Graph object's id; an object without one is a page that cannot be read."""
+    found = item.get("id")
+    if not isinstance(found, str) or not found:
+        raise tenant_error(MALFORMED, f"Graph sent an object without an id ({clip(str(item), 120)})")
+    return found
 
 
 def _graph_type(item: dict) -> str:
