@@ -6,6 +6,7 @@ No test sleeps: the client's clock is a list that records each wait.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -229,3 +230,15 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=lambda: 1445412470.0) == 10.0
     assert retry_after_seconds("soon") is None
     assert Pacing(jitter=lambda: 1.0).wait_for(429, "100000", 0) == 300.0  # an absurd wait is capped
+
+
+def test_a_next_link_back_to_an_earlier_page_is_refused(graph):
+    def circle(request):
+        if on_devices(request) and request.args.get("$skiptoken") == "100":
+            link = f"{graph.url}{DEVICES}?%24select=id"  # the first page again
+            return Response(json.dumps({"value": [], "@odata.nextLink": link}), content_type="application/json")
+        return None
+
+    graph.fake.faults.append(circle)
+    with pytest.raises(TenantError, match="points back to an earlier page"):
+        device_ids(client_for(graph, []))

@@ -101,3 +101,17 @@ def test_the_tenant_id_is_read_from_a_jwt_only():
     claims = base64.urlsafe_b64encode(json.dumps({"tid": "72f988bf"}).encode()).decode().rstrip("=")
     assert tenant_of(f"eyJhbGciOiJub25lIn0.{claims}.sig") == "72f988bf"
     assert tenant_of("good-token") is None and tenant_of("a.b.c") is None
+
+
+def test_a_certificate_that_cannot_be_read_is_a_clear_error(tmp_path):
+    environ = {
+        "AZURE_TENANT_ID": "t",
+        "AZURE_CLIENT_ID": "c",
+        "AZURE_CLIENT_CERTIFICATE_PATH": str(tmp_path / "none.pem"),
+    }
+    with pytest.raises(TenantError, match="--auth certificate"):
+        sign_in("certificate", "https://graph.microsoft.com", environ=environ)
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    environ["AZURE_CLIENT_CERTIFICATE_PATH"] = str(tmp_path / "bad.pem")
+    with pytest.raises(TenantError, match="--auth certificate"):
+        sign_in("certificate", "https://graph.microsoft.com", environ=environ)

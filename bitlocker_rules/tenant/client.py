@@ -123,6 +123,7 @@ class GraphClient:
     ) -> Iterator[list[dict]]:
         """The items of a collection, a page at a time, following ``@odata.nextLink``."""
         next_url: str | None = url
+        seen: set[str] = set()
         while next_url:
             page = self.get(next_url, params, headers)
             params = None  # the nextLink carries the query
@@ -130,6 +131,9 @@ class GraphClient:
             link = page.get("@odata.nextLink")
             if link is not None and not isinstance(link, str):
                 raise _malformed(next_url, "its @odata.nextLink is not a URL")
+            if link in seen:  # a server that pages in a circle would keep the pull going forever
+                raise _malformed(next_url, "its @odata.nextLink points back to an earlier page")
+            seen.add(next_url)
             next_url = link
 
     # -- one request ---------------------------------------------------------------------

@@ -124,7 +124,13 @@ def sign_in(
         raise tenant_error(
             SIGN_IN, f"unknown --auth method {method!r}", help=f"choose one of {', '.join(AUTH_METHODS)}"
         )
-    return CredentialToken(_credential(method, authority_for(graph_url), environ, tell), scope_for(graph_url))
+    try:
+        credential = _credential(method, authority_for(graph_url), environ, tell)
+    except (OSError, ValueError) as exc:  # a certificate file that is missing or not a certificate
+        raise tenant_error(
+            SIGN_IN, f"--auth {method}: {clip(str(exc), 200)}", help="see docs/tenant.md, Signing in"
+        ) from None
+    return CredentialToken(credential, scope_for(graph_url))
 
 
 def _credential(method: str, authority: str, environ: Mapping[str, str], tell: Callable[[str], None] | None) -> Any:
