@@ -95,24 +95,26 @@ class GraphClient:
     def get(self, url: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> dict:
         """One JSON object from ``url``, retried as the module says."""
         self._check_host(url)
-        token, renewed, fault = self.tokens.token(), False, ""
+        token, renewed = self.tokens.token(), False
+        code, fault = SERVER, ""
         for attempt in range(self.pacing.attempts):
             answer = self._send(url, params, headers, token)
             if answer.status == 401:
                 token, renewed = self._after_401(url, token, renewed)
+                fault = "HTTP 401"
                 continue
             if not answer.retryable:
                 self._refuse(url, answer)
                 data = _json_object(answer.body)
                 if data is not None:
                     return data
-                fault = "an answer that is not a JSON object"
+                code, fault = MALFORMED, "an answer that is not a JSON object"
             else:
-                fault = answer.failure or f"HTTP {answer.status}"
+                code, fault = SERVER, answer.failure or f"HTTP {answer.status}"
             if attempt + 1 < self.pacing.attempts:
                 self._wait(answer, attempt, fault)
         raise tenant_error(
-            MALFORMED if fault.startswith("an answer") else SERVER,
+            code,
             f"Graph kept failing: {fault}, {self.pacing.attempts} times",
             where=_shown_url(url),
             help="try again later (pull --resume continues this snapshot)",

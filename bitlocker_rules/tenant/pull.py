@@ -373,11 +373,7 @@ def pull(
     root = graph_root(options.graph_url)
     index = index_for(given_vocabulary(vocabulary, "pull(vocabulary)"))
     version = installed_version()
-    if options.resume:
-        snapshot = Snapshot.resume(options.out, root)
-    else:
-        tenant = tenant_of(tokens.token()) or options.tenant_id
-        snapshot = Snapshot.create(options.out, root, tenant, version)
+    snapshot = _snapshot(options, root, tokens, version)
     client = GraphClient(root, tokens, pacing, user_agent=f"bitlocker-rules/{version}")
     puller = Puller(client, snapshot, index, max(1, options.concurrency), progress, progress_interval)
     client.on_wait = puller.waited
@@ -395,6 +391,15 @@ def pull(
         len(manifest["skipped"]),
         client.traffic.requests,
     )
+
+
+def _snapshot(options: PullOptions, root: str, tokens: TokenSource, version: str) -> Snapshot:
+    """The snapshot to write: the one in ``options.out`` to resume, or a new one (signed in
+    first, so a sign-in that fails leaves no folder behind)."""
+    if options.resume:
+        return Snapshot.resume(options.out, root)
+    tenant = tenant_of(tokens.token()) or options.tenant_id
+    return Snapshot.create(options.out, root, tenant, version)
 
 
 def _traffic(client: GraphClient) -> dict[str, Any]:
