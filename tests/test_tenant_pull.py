@@ -382,3 +382,18 @@ def test_an_object_without_an_id_is_a_clear_error(small, tmp_path, monkeypatch, 
     code = main(["pull", "--out", str(tmp_path / "s"), "--auth", "token-env", "GRAPH_TOKEN", "--graph-url", small.url])
     err = capsys.readouterr().err
     assert code == 2 and "an object without an id" in err and "Traceback" not in err
+
+
+def test_a_snapshot_changed_by_hand_is_refused_clearly(small, tmp_path):
+    folder = tmp_path / "snapshot"
+    small.fake.denied = {"GroupMember.Read.All"}
+    with pytest.raises(TenantError):
+        pull(PullOptions(folder, small.url), TOKENS, pacing=quick())
+    small.fake.denied = set()
+    (folder / "intent_assignments.jsonl").unlink()  # a unit the groups are read from
+    with pytest.raises(TenantError, match=r"intent_assignments\.jsonl cannot be read back"):
+        pull(PullOptions(folder, small.url, resume=True), TOKENS, pacing=quick())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "units": []}))
+    with pytest.raises(TenantError, match=r"manifest.json is damaged \(units\)"):
+        pull(PullOptions(folder, small.url, resume=True), TOKENS, pacing=quick())

@@ -66,6 +66,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             f"the snapshot's schema version is {manifest.get('schema_version')!r}; this version reads {SCHEMA_VERSION}",
             where=str(folder),
         )
+    shapes = {"units": dict, "kinds": dict, "skipped": list, "complete": bool}
+    damaged = [key for key, shape in shapes.items() if not isinstance(manifest.get(key), shape)]
+    if damaged:
+        raise tenant_error(SNAPSHOT, f"manifest.json is damaged ({', '.join(damaged)})", where=str(folder))
     return manifest
 
 
@@ -153,9 +157,16 @@ class Snapshot:
     def records(self, kind: str) -> Iterator[dict]:
         """The records of a completed kind, read back (what later units build on)."""
         path = self.folder / f"{kind}.jsonl"
-        with path.open(encoding="utf-8") as stream:
-            for line in stream:
-                yield json.loads(line)
+        try:
+            with path.open(encoding="utf-8") as stream:
+                yield from map(json.loads, stream)
+        except (OSError, ValueError) as exc:
+            raise tenant_error(
+                SNAPSHOT,
+                f"{path.name} cannot be read back ({exc})",
+                where=str(self.folder),
+                help="the folder was changed since the pull; pull again into a new folder",
+            ) from None
 
     def finish(self, requests: Mapping[str, Any]) -> None:
         """Mark the snapshot complete (every unit is)."""
