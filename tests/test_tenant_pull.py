@@ -397,3 +397,15 @@ def test_a_snapshot_changed_by_hand_is_refused_clearly(small, tmp_path):
     (folder / "manifest.json").write_text(json.dumps({**manifest, "units": []}))
     with pytest.raises(TenantError, match=r"manifest.json is damaged \(units\)"):
         pull(PullOptions(folder, small.url, resume=True), TOKENS, pacing=quick())
+
+
+def test_the_snapshot_devices_are_a_fleet_check_fleet_reads(small, tmp_path):
+    folder = tmp_path / "snapshot"
+    pull(PullOptions(folder, small.url), TOKENS, pacing=quick())
+    report = tmp_path / "fleet.json"
+    policy = str(Path(__file__).resolve().parents[1] / "examples" / "policy-silent.json")
+    fleet = str(folder / "managed_devices.jsonl")
+    code = main(["check", "--fleet", fleet, "--policy", policy, "--format", "json", "--output", str(report), "--quiet"])
+    assert code in (0, 1)
+    summary = json.loads(report.read_text())
+    assert summary["devices"] == 120, summary.keys()
