@@ -10,7 +10,8 @@ import pytest
 from graph_fake import LocalGraph, Tenant
 from test_docs import DOCS, blocks, commands, matches, run_cli
 
-from bitlocker_rules.tenant import EVERY_PERMISSION, Pacing, PullOptions, pull, read_manifest
+from bitlocker_rules.cli.parser import AUTH_METHODS
+from bitlocker_rules.tenant import EVERY_PERMISSION, Pacing, PullOptions, pull, read_manifest, signin
 from bitlocker_rules.tenant.clouds import AUTHORITIES
 from bitlocker_rules.tenant.signin import EnvironmentToken
 
@@ -87,3 +88,17 @@ def test_the_files_and_manifest_fields_are_those_a_pull_writes(graph, tmp_path):
     assert example["requests"].keys() == manifest["requests"].keys()
     units = {row[0].strip("`") for row in _table("What is read")}
     assert units == set(manifest["units"])
+
+
+def test_bash_completes_pull_and_its_auth_methods(tmp_path):
+    import shutil
+
+    from test_cli_io import _bash_complete, _script
+
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    script = _script("bash", tmp_path)
+    assert "pull" in _bash_complete(script, ["bitlocker-rules", ""])
+    assert _bash_complete(script, ["bitlocker-rules", "pull", "--auth", ""]) == list(AUTH_METHODS)
+    assert _bash_complete(script, ["bitlocker-rules", "pull", "--res"]) == ["--resume"]
+    assert AUTH_METHODS == signin.AUTH_METHODS  # the parser's copy (it imports no tenant code) is the same
