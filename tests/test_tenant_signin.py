@@ -115,3 +115,19 @@ def test_a_certificate_that_cannot_be_read_is_a_clear_error(tmp_path):
     environ["AZURE_CLIENT_CERTIFICATE_PATH"] = str(tmp_path / "bad.pem")
     with pytest.raises(TenantError, match="--auth certificate"):
         sign_in("certificate", "https://graph.microsoft.com", environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://graph.microsoft.com", "a token is sent only over https"),
+        ("https://graph.microsoft.com/v1.0", "is not a Graph service root"),
+        ("graph.microsoft.com", "is not a Graph service root"),
+    ],
+)
+def test_a_graph_url_that_is_not_a_safe_root_is_refused(url, message):
+    from bitlocker_rules.tenant.clouds import graph_root
+
+    with pytest.raises(TenantError, match=message):
+        graph_root(url)
+    assert graph_root("http://127.0.0.1:8080/") == "http://127.0.0.1:8080"  # a local test server

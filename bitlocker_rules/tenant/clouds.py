@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from .failures import GRAPH_URL, tenant_error
 
 GLOBAL_AUTHORITY = "login.microsoftonline.com"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 # Graph service root host → Microsoft Entra authority host.
 AUTHORITIES = {
@@ -26,6 +27,12 @@ AUTHORITIES = {
 def graph_root(url: str) -> str:
     """The Graph service root as given (``https://host[:port]``), without a trailing slash or path."""
     parts = urlsplit(url.strip())
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
+        raise tenant_error(
+            GRAPH_URL,
+            f"--graph-url {url!r}: a token is sent only over https",
+            help="plain http is accepted only for a server on this machine (a test's local Graph)",
+        )
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/"):
         raise tenant_error(
             GRAPH_URL,
