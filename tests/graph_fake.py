@@ -364,6 +364,8 @@ class FakeGraph:
     def page(self, path: str, items: list[dict], args: Any) -> dict:
         start = int(args.get("$skiptoken", "0"))
         size = self.expand_page_size if path.endswith("/assignments") else self.page_size
+        if "$top" in args:  # Graph gives the smaller of what was asked and its own maximum
+            size = min(int(args["$top"]), self.page_size)
         chunk = [self.shaped(i, args) for i in items[start : start + size]]
         version = path.split("/")[1]
         page: dict[str, Any] = {"@odata.context": f"{self.base_url}/{version}/$metadata#collection", "value": chunk}

@@ -129,6 +129,8 @@ def test_groups_filters_and_members_are_those_the_assignments_name(pulled, big):
     for m in records(folder, "group_members"):
         members[m["@bitlockerRules.groupId"]].add(m["deviceId"])
     assert {g: members[g] for g in groups} == {g: {d["deviceId"] for d in tenant.members[g]} for g in groups}
+    asked = [r[1] for r in big.fake.requests if r[0].endswith("/transitiveMembers/microsoft.graph.device")]
+    assert asked and all(a.get("$top") == "999" for a in asked)
 
 
 def _values(imported) -> list:

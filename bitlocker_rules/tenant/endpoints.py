@@ -72,13 +72,19 @@ class Call:
     select: tuple[str, ...] = ()
     expand: tuple[str, ...] = ()
     filter: str = ""
+    top: int = 0  # a page size to ask for, where Graph's default is smaller than its maximum
     # Collections read from their own URL (``…/{id}/settings``) and set on the object under the
     # same name, where Graph documents the list but not the ``$expand``.
     relations: tuple[str, ...] = ()
 
     def params(self) -> dict[str, str]:
         """The OData query: ``$select``, ``$expand``, ``$filter`` as given."""
-        found = {"$select": ",".join(self.select), "$expand": ",".join(self.expand), "$filter": self.filter}
+        found = {
+            "$select": ",".join(self.select),
+            "$expand": ",".join(self.expand),
+            "$filter": self.filter,
+            "$top": str(self.top) if self.top else "",
+        }
         return {key: value for key, value in found.items() if value}
 
     def item(self, item_id: str, **changes: tuple[str, ...]) -> Call:
@@ -90,7 +96,9 @@ class Call:
 
     def under(self, item_id: str, relation: str) -> Call:
         """The collection ``relation`` of one object (``groups/{id}/transitiveMembers/…``), with this query."""
-        return Call(self.version, f"{self.path}/{item_id}/{relation}", self.select, self.expand, self.filter)
+        return Call(
+            self.version, f"{self.path}/{item_id}/{relation}", self.select, self.expand, self.filter, top=self.top
+        )
 
 
 def permission_for(url: str) -> str | None:
@@ -177,7 +185,8 @@ def calls_for(index: OriginIndex) -> Calls:
             ("id", "displayName", "platform", "rule", "assignmentFilterManagementType"),
         ),
         group=Call(V1, "groups", ("id", "displayName", "groupTypes")),
-        group_devices=Call(V1, "groups", ("id", "deviceId", "displayName")),
+        # Group members come 100 to a page unless asked for more; 999 is the most Graph gives.
+        group_devices=Call(V1, "groups", ("id", "deviceId", "displayName"), top=999),
         managed_devices=Call(BETA, "deviceManagement/managedDevices", ("id",), filter="operatingSystem eq 'Windows'"),
         managed_device=Call(
             BETA,
