@@ -93,7 +93,7 @@ class Puller:
         self.counts: dict[str, int] = {}
         self.interval = interval
         self.shown = -interval
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
 
     # -- the run ----------------------------------------------------------------------
 
@@ -285,7 +285,8 @@ class Puller:
     # -- progress ---------------------------------------------------------------------
 
     def counted(self, kind: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
+        with self.lock:  # a worker thread's wait may be drawing the line from these counts
+            self.counts[kind] = self.counts.get(kind, 0) + 1
         self.show()
 
     def waited(self, seconds: float, why: str) -> None:
