@@ -93,7 +93,7 @@ class Puller:
         self.counts: dict[str, int] = {}
         self.interval = interval
         self.shown = -interval
-        self.lock = threading.RLock()
+        self.lock = threading.Lock()
 
     # -- the run ----------------------------------------------------------------------
 
