@@ -122,6 +122,7 @@ class Puller:
     # -- policies ---------------------------------------------------------------------
 
     def configurations(self, unit: UnitWriter) -> None:
+        """Endpoint protection profiles and custom profiles with a BitLocker OMA-URI, with assignments."""
         calls, others = self.calls, 0
         for page in self.pages(calls.device_configurations):
             wanted = [(_id(item), _graph_type(item)) for item in page]
@@ -144,6 +145,7 @@ class Puller:
             )
 
     def catalog(self, unit: UnitWriter) -> None:
+        """Windows settings-catalog and disk encryption policies with a BitLocker setting, with assignments."""
         calls, others = self.calls, 0
         for page in self.pages(calls.configuration_policies):
             windows = [_id(item) for item in page if "windows10" in str(item.get("platforms", "")).lower()]
@@ -157,6 +159,7 @@ class Puller:
             unit.skip("configuration_policies", f"{others} configuration policies", "no BitLocker setting")
 
     def intents(self, unit: UnitWriter) -> None:
+        """Endpoint-security intents made from a disk encryption template, with settings and assignments."""
         try:
             templates = {
                 _id(t)
@@ -185,10 +188,12 @@ class Puller:
     # -- what assignments name ----------------------------------------------------------
 
     def assignments(self) -> Iterator[dict]:
+        """Every assignment written by the policy units, read back from their files."""
         for kind in ASSIGNMENT_KINDS:
             yield from self.snapshot.records(kind)
 
     def filters(self, unit: UnitWriter) -> None:
+        """Every assignment filter an assignment names."""
         named = sorted(
             {
                 t["deviceAndAppManagementAssignmentFilterId"]
@@ -203,6 +208,7 @@ class Puller:
                 unit.write("assignment_filters", record)
 
     def groups(self, unit: UnitWriter) -> None:
+        """Every group an assignment includes or excludes, and its transitive device members."""
         named = sorted(
             {
                 t["groupId"]
@@ -224,6 +230,7 @@ class Puller:
     # -- devices ----------------------------------------------------------------------
 
     def devices(self, unit: UnitWriter) -> None:
+        """Every Windows managed device, each read alone (for its hardware and health properties)."""
         for page in self.pages(self.calls.managed_devices):
             ids = [_id(item) for item in page]
             for device_id, record in zip(ids, self.each((self.calls.managed_device.item(i) for i in ids), True)):
@@ -233,11 +240,13 @@ class Puller:
                     unit.write("managed_devices", record)
 
     def encryption_states(self, unit: UnitWriter) -> None:
+        """The encryption report, a row per device."""
         for page in self.pages(self.calls.encryption_states):
             for record in page:
                 unit.write("encryption_states", record)
 
     def recovery_keys(self, unit: UnitWriter) -> None:
+        """Recovery key metadata of the tenant (never a key's value)."""
         for page in self.pages(self.calls.recovery_keys, RECOVERY_KEY_HEADERS):
             for record in page:
                 unit.write("recovery_keys", record)
@@ -285,6 +294,7 @@ class Puller:
     # -- progress ---------------------------------------------------------------------
 
     def counted(self, kind: str) -> None:
+        """One more record of ``kind`` written."""
         with self.lock:  # a worker thread's wait may be drawing the line from these counts
             self.counts[kind] = self.counts.get(kind, 0) + 1
         self.show()

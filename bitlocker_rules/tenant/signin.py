@@ -52,6 +52,7 @@ class EnvironmentToken:
         self.environ = os.environ if environ is None else environ
 
     def token(self) -> str:
+        """The variable's token (an error naming the variable when it is empty)."""
         value = self.environ.get(self.name, "").strip()
         if not value:
             raise tenant_error(
@@ -62,6 +63,7 @@ class EnvironmentToken:
         return value
 
     def renewed(self, refused: str) -> str | None:
+        """The variable read again: a token other than ``refused``, or None."""
         value = self.environ.get(self.name, "").strip()
         return value if value and value != refused else None
 
@@ -79,12 +81,15 @@ class CredentialToken:
         self._expires = 0.0
 
     def token(self) -> str:
+        """The kept token, or a new one when it expires within ``EXPIRY_MARGIN``."""
         with self._lock:
             if not self._token or self._expires - self.clock() < EXPIRY_MARGIN:
                 self._fetch()
             return self._token
 
     def renewed(self, refused: str) -> str | None:
+        """A new token from the credential, unless another thread already got one; None when
+        the credential gives the refused token again."""
         with self._lock:
             if self._token == refused:  # another thread may have renewed it already
                 self._fetch()
