@@ -411,3 +411,18 @@ def test_the_snapshot_devices_are_a_fleet_check_fleet_reads(small, tmp_path):
     assert code in (0, 1)
     summary = json.loads(report.read_text())
     assert summary["devices"] == 120, summary.keys()
+
+
+def test_a_refused_select_reads_the_whole_object_and_says_so(small, tmp_path):
+    def strict(request):  # a Graph that will not select a derived type's properties from the base set
+        if "bitLockerEncryptDevice" in request.args.get("$select", ""):
+            return Response('{"error": {"code": "BadRequest", "message": "Could not find a property"}}', status=400)
+        return None
+
+    small.fake.faults.append(strict)
+    pull(PullOptions(tmp_path / "s", small.url), TOKENS, pacing=quick())
+    profiles = [r for r in records(tmp_path / "s", "device_configurations") if "bitLockerEncryptDevice" in r]
+    assert len(profiles) == 4 and all("firewallBlockStatefulFTP" in p for p in profiles)  # whole
+    notes = [s for s in read_manifest(tmp_path / "s")["skipped"] if s["why"].startswith("read whole")]
+    assert {n["what"] for n in notes} == {p["id"] for p in profiles}
+    assert "Could not find a property" in notes[0]["why"]

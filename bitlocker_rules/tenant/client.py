@@ -49,6 +49,10 @@ class NotFound(TenantError):
     """Graph answered 404: the object is gone (a deleted group still named by an assignment)."""
 
 
+class BadRequest(TenantError):
+    """Graph answered 400: it refused the request as asked (a query option it does not take there)."""
+
+
 @define
 class Traffic:
     """What the client has done so far, for progress and the manifest (updated under a lock)."""
@@ -191,6 +195,8 @@ class GraphClient:
             )
         if status == 404:
             raise NotFound([Diagnostic(SERVER, f"not found ({said})", file=_shown_url(url))])
+        if status == 400:
+            raise BadRequest([Diagnostic(SERVER, f"Graph refused the request ({said})", file=_shown_url(url))])
         raise tenant_error(SERVER, f"Graph answered {said}", where=_shown_url(url))
 
     def _wait(self, answer: Answer, attempt: int, why: str) -> None:

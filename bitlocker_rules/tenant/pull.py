@@ -38,7 +38,7 @@ from ..facts import given_vocabulary
 from ..importers.origins import OriginIndex, index_for
 from ..resources import installed_version
 from ..vocabulary import Vocabulary
-from .client import GraphClient, NotFound
+from .client import BadRequest, GraphClient, NotFound
 from .clouds import graph_root
 from .endpoints import (
     BITLOCKER_CATALOG,
@@ -59,6 +59,7 @@ from .snapshot import Snapshot, UnitWriter
 POLICY_ANNOTATION = "@bitlockerRules.policy"
 GROUP_ANNOTATION = "@bitlockerRules.groupId"
 GROUP_TARGETS = ("#microsoft.graph.groupAssignmentTarget", "#microsoft.graph.exclusionGroupAssignmentTarget")
+RECOVERY_KEYS_PATH = "informationProtection/bitlocker/recoveryKeys"
 PROGRESS_INTERVAL = 0.1  # seconds between progress lines: a terminal need not redraw per record
 ASSIGNMENT_KINDS = ("device_configuration_assignments", "configuration_policy_assignments", "intent_assignments")
 
@@ -94,6 +95,7 @@ class Puller:
         self.interval = interval
         self.shown = -interval
         self.lock = threading.Lock()
+        self.notes: list[tuple[str, str]] = []  # (what, why) noted by worker threads, for the unit's manifest entry
 
     # -- the run ----------------------------------------------------------------------
 
@@ -118,6 +120,9 @@ class Puller:
                 continue
             with self.snapshot.unit(name, kinds, on_write=self.counted) as unit:
                 read(unit)
+                for what, why in self.notes:
+                    unit.skip(next(iter(kinds)), what, why)
+                self.notes.clear()
 
     # -- policies ---------------------------------------------------------------------
 
@@ -263,7 +268,7 @@ class Puller:
 
         def read(call: Call) -> dict | None:
             try:
-                record = self.client.get(self.client.url(call.version, call.path), call.params())
+                record = self.whole_if_refused(call)
             except NotFound:
                 if missing_ok:
                     return None
@@ -280,6 +285,22 @@ class Puller:
             yield from executor.map(read, list(calls))
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
+
+    def whole_if_refused(self, call: Call) -> dict:
+        """The object as ``call`` asks; should Graph refuse its ``$select`` (400: a tenant where a
+        derived type's properties cannot be selected from the base collection), the whole object,
+        noted in the manifest: it holds what was selected, and more."""
+        url = self.client.url(call.version, call.path)
+        try:
+            return self.client.get(url, call.params())
+        except BadRequest as exc:
+            if not call.select or call.path.startswith(RECOVERY_KEYS_PATH):  # a key is never read whole
+                raise
+            refused = exc.diagnostics[0].message
+        record = self.client.get(url, {k: v for k, v in call.params().items() if k != "$select"})
+        with self.lock:
+            self.notes.append((_id(record), f"read whole: {refused}"))
+        return record
 
     def expand_fully(self, record: dict, name: str) -> None:
         """Follow ``<name>@odata.nextLink`` of an expanded collection (Graph pages those too)."""
