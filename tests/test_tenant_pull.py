@@ -251,6 +251,20 @@ def test_an_interrupted_pull_says_so(small, tmp_path):
     assert "managed_devices" not in manifest["kinds"]
 
 
+def test_a_group_deleted_during_the_pull_has_no_members_and_a_note(small, tmp_path):
+    gone = next(
+        t["groupId"] for a in small.fake.tenant.assignments.values() for t in (x["target"] for x in a) if "groupId" in t
+    )
+    members = f"/v1.0/groups/{gone}/transitiveMembers/microsoft.graph.device"
+    small.fake.faults.append(once(lambda r: r.path == members, lambda r: Response(status=404), times=99))
+    pull(PullOptions(tmp_path / "s", small.url), TOKENS, pacing=quick())
+    manifest = read_manifest(tmp_path / "s")
+    assert manifest["complete"] is True
+    assert gone in {g["id"] for g in records(tmp_path / "s", "groups")}
+    assert gone not in {m["@bitlockerRules.groupId"] for m in records(tmp_path / "s", "group_members")}
+    assert any(e["what"] == gone and "deleted during the pull" in e["why"] for e in manifest["skipped"])
+
+
 def test_a_group_deleted_since_its_assignment_is_skipped_with_the_reason(small, tmp_path):
     gone = next(
         t["groupId"] for a in small.fake.tenant.assignments.values() for t in (x["target"] for x in a) if "groupId" in t

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from attrs import frozen
 
@@ -59,6 +59,8 @@ from .snapshot import Snapshot, UnitWriter
 POLICY_ANNOTATION = "@bitlockerRules.policy"
 GROUP_ANNOTATION = "@bitlockerRules.groupId"
 GROUP_TARGETS = ("#microsoft.graph.groupAssignmentTarget", "#microsoft.graph.exclusionGroupAssignmentTarget")
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 RECOVERY_KEYS_PATH = "informationProtection/bitlocker/recoveryKeys"
 PROGRESS_INTERVAL = 0.1  # seconds between progress lines: a terminal need not redraw per record
 ASSIGNMENT_KINDS = ("device_configuration_assignments", "configuration_policy_assignments", "intent_assignments")
@@ -221,16 +223,26 @@ class Puller:
                 if t.get("@odata.type") in GROUP_TARGETS and isinstance(t.get("groupId"), str)
             }
         )
+        present = []
         for group_id, record in zip(named, self.each((self.calls.group.item(g) for g in named), True)):
             if record is None:
                 unit.skip("groups", group_id, "named by an assignment but not found (404): deleted?")
-                continue
-            unit.write("groups", record)
-            for page in self.pages(
-                self.calls.group_devices.under(group_id, "transitiveMembers/microsoft.graph.device")
-            ):
-                for member in page:
-                    unit.write("group_members", {**member, GROUP_ANNOTATION: group_id})
+            else:
+                unit.write("groups", record)
+                present.append(group_id)
+        for group_id, members in zip(present, self.concurrently(self.device_members, present)):
+            for member in members:
+                unit.write("group_members", {**member, GROUP_ANNOTATION: group_id})
+
+    def device_members(self, group_id: str) -> list[dict]:
+        """A group's transitive device members, every page (none, noted, if the group is gone since)."""
+        call = self.calls.group_devices.under(group_id, "transitiveMembers/microsoft.graph.device")
+        try:
+            return [member for page in self.pages(call) for member in page]
+        except NotFound:
+            with self.lock:
+                self.notes.append((group_id, "its members were not found (404): deleted during the pull?"))
+            return []
 
     # -- devices ----------------------------------------------------------------------
 
@@ -280,9 +292,13 @@ class Puller:
                 record[name] = [item for page in self.client.pages(url) for item in page]
             return record
 
+        yield from self.concurrently(read, calls)
+
+    def concurrently(self, work: Callable[[_T], _R], items: Iterable[_T]) -> Iterator[_R]:
+        """``work`` on each item, ``concurrency`` at a time, the results in the order of the items."""
         executor = ThreadPoolExecutor(max_workers=self.concurrency)
         try:
-            yield from executor.map(read, list(calls))
+            yield from executor.map(work, list(items))
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
 
