@@ -233,8 +233,13 @@ def test_retry_after_reads_seconds_and_http_dates():
 
 
 def test_a_next_link_back_to_an_earlier_page_is_refused(graph):
+    served = []
+
     def circle(request):
+        if on_devices(request) and len(served) > 20:  # the client went round: fail the test, do not hang it
+            return Response("circled", status=418)
         if on_devices(request) and request.args.get("$skiptoken") == "100":
+            served.append(1)
             link = f"{graph.url}{DEVICES}?%24select=id"  # the first page again
             return Response(json.dumps({"value": [], "@odata.nextLink": link}), content_type="application/json")
         return None
@@ -242,3 +247,32 @@ def test_a_next_link_back_to_an_earlier_page_is_refused(graph):
     graph.fake.faults.append(circle)
     with pytest.raises(TenantError, match="points back to an earlier page"):
         device_ids(client_for(graph, []))
+
+
+@pytest.mark.parametrize(
+    ("path", "permission"),
+    [
+        ("beta/deviceManagement/deviceConfigurations/1", "DeviceManagementConfiguration.Read.All"),
+        ("beta/deviceManagement/configurationPolicies/1", "DeviceManagementConfiguration.Read.All"),
+        ("beta/deviceManagement/intents/1/settings", "DeviceManagementConfiguration.Read.All"),
+        ("beta/deviceManagement/templates", "DeviceManagementConfiguration.Read.All"),
+        ("beta/deviceManagement/assignmentFilters/1", "DeviceManagementConfiguration.Read.All"),
+        ("beta/deviceManagement/managedDeviceEncryptionStates", "DeviceManagementConfiguration.Read.All"),
+        ("beta/deviceManagement/managedDevices/1", "DeviceManagementManagedDevices.Read.All"),
+        ("v1.0/groups/1", "GroupMember.Read.All"),
+        ("v1.0/groups/1/transitiveMembers/microsoft.graph.device", "GroupMember.Read.All (and Device.Read.All"),
+        ("v1.0/informationProtection/bitlocker/recoveryKeys", "BitLockerKey.ReadBasic.All"),
+    ],
+)
+def test_every_call_has_its_least_privileged_permission(path, permission):
+    from bitlocker_rules.tenant.endpoints import permission_for
+
+    assert (permission_for(f"https://graph.microsoft.com/{path}?$select=id") or "").startswith(permission)
+
+
+def test_403_on_a_group_names_group_member_read_all(graph):
+    graph.fake.denied = {"GroupMember.Read.All"}
+    client = client_for(graph, [])
+    group = graph.fake.tenant.groups[0]["id"]
+    with pytest.raises(TenantError, match=r"this call needs GroupMember\.Read\.All"):
+        client.get(client.url("v1.0", f"groups/{group}"))

@@ -71,3 +71,30 @@ def test_no_request_names_the_key(planted_tenant, tmp_path):
         assert "key" not in [s.strip().lower() for s in args.get("$select", "").split(",")], (path, args)
         assert "getOmaSettingPlainTextValue" not in path
         assert not path.startswith("/v1.0/informationProtection/bitlocker/recoveryKeys/")
+
+
+def test_a_key_graph_sends_unasked_is_not_kept(planted_tenant, tmp_path):
+    """Should Graph return ``key`` without ``$select=key`` (it does not), the snapshot still drops it."""
+    import json
+
+    from werkzeug import Response
+
+    from bitlocker_rules.tenant import Pacing, PullOptions, pull, read_manifest
+    from bitlocker_rules.tenant.signin import EnvironmentToken
+
+    local, planted = planted_tenant
+    keys = local.fake.tenant.recovery_keys
+
+    def careless(request):
+        if request.path.endswith("/recoveryKeys"):
+            return Response(json.dumps({"value": keys}), content_type="application/json")
+        return None
+
+    local.fake.faults.append(careless)
+    out = tmp_path / "s"
+    pull(PullOptions(out, local.url), EnvironmentToken("T", {"T": "good-token"}), pacing=Pacing(sleep=lambda s: None))
+    text = (out / "recovery_keys.jsonl").read_text(encoding="utf-8")
+    assert text.count("\n") == len(keys) and '"key"' not in text
+    assert not planted.leaks(text) and not planted.leaks((out / "manifest.json").read_text(encoding="utf-8"))
+    notes = [s for s in read_manifest(out)["skipped"] if s["why"] == "a recovery secret; not kept"]
+    assert len(notes) == len(keys)
