@@ -18,7 +18,7 @@ RANK = {
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5,
-    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "cli": 8, "__main__": 9, "__init__": 10,
+    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "cli": 8, "__main__": 9, "__init__": 10,
 }
 # fmt: on
 
@@ -122,7 +122,14 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
 # fmt: off
 CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
-            "compare": 3, "fleet": 3, "repair": 4, "__init__": 5}
+            "compare": 3, "fleet": 3, "pull": 3, "repair": 4, "__init__": 5}
+# fmt: on
+
+
+# Inside the tenant package: errors and tables, then signing in and the snapshot, the client, the pull.
+# fmt: off
+TENANT_RANK = {"failures": 0, "pacing": 0, "scrub": 0, "clouds": 1, "endpoints": 1, "signin": 2, "snapshot": 1,
+               "client": 3, "pull": 4, "__init__": 5}
 # fmt: on
 
 
@@ -146,6 +153,7 @@ HTML_RANK = {"page": 0, "charts": 1, "device": 2, "fleet": 2, "__init__": 3}
         ("cli", CLI_RANK),
         ("vocabulary", VOCABULARY_RANK),
         ("report/html", HTML_RANK),
+        ("tenant", TENANT_RANK),
     ],
 )
 def test_subpackage_imports_point_one_way(package, ranks):
@@ -164,6 +172,21 @@ def test_subpackage_imports_point_one_way(package, ranks):
 def test_only_syntax_imports_lark():
     users = [p.name for p in PACKAGE.rglob("*.py") if "import lark" in p.read_text() or "from lark" in p.read_text()]
     assert users == ["syntax.py"]
+
+
+# Modules that speak HTTP (or sign in to do so): only the tenant package may import them.
+HTTP_MODULES = ("requests", "urllib3", "http.client", "urllib.request", "azure", "msal", "httpx", "aiohttp", "socket")
+
+
+def test_only_tenant_speaks_http():
+    speakers = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            if any(n == m or n.startswith(m + ".") for n in names for m in HTTP_MODULES):
+                speakers.add(str(path.relative_to(PACKAGE).parent))
+    assert speakers == {"tenant"}, speakers
 
 
 def test_no_eval_or_exec_anywhere():

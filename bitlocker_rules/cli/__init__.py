@@ -33,6 +33,7 @@ _COMMANDS = {
     "lint": ("lint", "run_lint"),
     "compare": ("compare", "run_compare"),
     "repair": ("repair", "run_repair"),
+    "pull": ("pull", "run_pull"),
     "completion": ("completion", "run_completion"),
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"

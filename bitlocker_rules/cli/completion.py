@@ -18,7 +18,7 @@ from ..engine import Engine
 from ..resources import shipped_ruleset_paths
 from ..vocabulary import shipped_vocabulary
 from .output import print_out
-from .parser import build_parser
+from .parser import AUTH_METHODS, build_parser
 from .status import EXIT_PASS
 
 PROGRAM = "bitlocker-rules"
@@ -81,6 +81,8 @@ def _option(action: argparse.Action) -> Option:
         return Option(tuple(action.option_strings), help_text, "none")
     if action.choices:
         return Option(tuple(action.option_strings), help_text, "words", tuple(action.choices))
+    if action.dest == "auth":
+        return Option(tuple(action.option_strings), help_text, "words", AUTH_METHODS)
     if action.dest == "scenario":
         return Option(tuple(action.option_strings), help_text, "words", tuple(shipped_vocabulary().scenarios))
     if action.dest == "rule_id":

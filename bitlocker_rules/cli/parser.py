@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     _lint_command(sub)
     _compare_command(sub)
     _repair_command(sub)
+    _pull_command(sub)
     completion = sub.add_parser(
         "completion",
         help="print a shell completion script (bash, zsh or fish)",
@@ -291,6 +292,90 @@ def _repair_command(sub: _Subcommands) -> None:
     repair.add_argument("--verbose", action="store_true", help="say what each input was read as")
     _timeout_option(repair)
     _debug_option(repair)
+
+
+AUTH_METHODS = ("default", "device-code", "client-secret", "certificate", "token-env")
+GRAPH_URL = "https://graph.microsoft.com"
+
+
+class _AuthAction(argparse.Action):
+    """``--auth METHOD``, or ``--auth token-env NAME``: the one method that takes a name."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        words = list(values or [])
+        method = words[0] if words else ""
+        if method not in AUTH_METHODS:
+            parser.error(f"argument --auth: invalid choice: {method!r} (choose from {', '.join(AUTH_METHODS)})")
+        if method == "token-env" and len(words) != 2:
+            parser.error(
+                "argument --auth: token-env needs the name of the variable holding the token: --auth token-env NAME"
+            )
+        if method != "token-env" and len(words) != 1:
+            parser.error(f"argument --auth: {method} takes no name (only token-env NAME does)")
+        setattr(namespace, self.dest, words)
+
+
+def _pull_command(sub: _Subcommands) -> None:
+    pull = sub.add_parser(
+        "pull",
+        help="read a tenant's BitLocker policies, assignments, groups and devices from Microsoft Graph into a folder",
+        description="Sign in to Microsoft Graph and write a snapshot folder: one JSON Lines file per kind of "
+        "record and manifest.json (docs/tenant.md). Exit code 0 when the snapshot is complete, 2 when it is not "
+        "(the manifest says why; --resume continues it).",
+    )
+    pull.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        help="the snapshot folder (new or empty; with --resume, the one to continue)",
+    )
+    pull.add_argument(
+        "--auth",
+        action=_AuthAction,
+        nargs="+",
+        default=["default"],
+        metavar=("METHOD", "NAME"),
+        help="how to sign in: default (environment, managed identity, Azure CLI), device-code, client-secret or "
+        "certificate (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH), "
+        "or token-env NAME (a token in the environment variable NAME)",
+    )
+    pull.add_argument(
+        "--graph-url",
+        default=GRAPH_URL,
+        metavar="URL",
+        help=f"the Graph service root of the tenant's cloud (default: {GRAPH_URL}); "
+        "sign-in uses that cloud's authority",
+    )
+    pull.add_argument(
+        "--concurrency", type=_positive, default=4, metavar="N", help="requests in flight at once (default: 4)"
+    )
+    pull.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up on one request after this long, then retry it (default: 60)",
+    )
+    pull.add_argument("--resume", action="store_true", help="continue the incomplete snapshot in --out")
+    pull.add_argument("--quiet", action="store_true", help="no progress and no summary; only the exit code tells")
+    _debug_option(pull)
+
+
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (argparse reports anything else as a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _rules_option(command: argparse.ArgumentParser, purpose: str = "the rules to check") -> None:

@@ -1,0 +1,251 @@
+"""The Graph client: GET with a bearer token, paging, retries, and errors in words.
+
+It uses ``requests`` (which ``azure-identity`` already installs through ``azure-core``): a
+session per thread pools connections to Graph, and a dropped connection or a body cut short
+shows as one exception family, so every transport fault is retried the same way. ``Retry-After``
+is honoured on 429 and 503; other 5xx, dropped connections, timeouts and pages that are not
+JSON are retried with capped exponential backoff and jitter (``pacing``). A 401 asks the token
+source for a new token once; a 403 names the Graph permission the call needs (``endpoints``).
+The token is sent only to the Graph root the run was given: a ``@odata.nextLink`` elsewhere is
+refused.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from attrs import define, field, frozen
+
+from ..errors import Diagnostic, clip
+from .endpoints import permission_for
+from .failures import FORBIDDEN, MALFORMED, SERVER, UNAUTHORISED, TenantError, tenant_error
+from .pacing import Pacing
+from .signin import TokenSource
+
+_TRANSPORT_FAULTS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+@frozen
+class Answer:
+    """One response: its status, ``Retry-After`` and body; or, with no status, why none came."""
+
+    status: int | None
+    retry_after: str | None = None
+    body: bytes = b""
+    failure: str = ""
+
+    @property
+    def retryable(self) -> bool:
+        """A dropped connection, throttling or a server error: asking again may succeed."""
+        return self.status is None or self.status == 429 or self.status >= 500
+
+
+class NotFound(TenantError):
+    """Graph answered 404: the object is gone (a deleted group still named by an assignment)."""
+
+
+class BadRequest(TenantError):
+    """Graph answered 400: it refused the request as asked (a query option it does not take there)."""
+
+
+@define
+class Traffic:
+    """What the client has done so far, for progress and the manifest (updated under a lock)."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    waited: float = 0.0
+    lock: threading.Lock = field(factory=threading.Lock, repr=False, eq=False)
+
+    def count(self, *, request: bool = False, retry: bool = False, throttled: bool = False, wait: float = 0) -> None:
+        """Add one event."""
+        with self.lock:
+            self.requests += request
+            self.retries += retry
+            self.throttled += throttled
+            self.waited += wait
+
+
+class GraphClient:
+    """GET requests to one Graph service root, for one token source."""
+
+    def __init__(
+        self,
+        root: str,
+        tokens: TokenSource,
+        pacing: Pacing | None = None,
+        *,
+        user_agent: str = "bitlocker-rules",
+        on_wait: Callable[[float, str], None] | None = None,
+    ) -> None:
+        self.root = root.rstrip("/")
+        self.tokens = tokens
+        self.pacing = pacing or Pacing()
+        self.user_agent = user_agent
+        self.on_wait = on_wait
+        self.traffic = Traffic()
+        self._local = threading.local()
+
+    def url(self, version: str, path: str) -> str:
+        """The absolute URL of ``path`` under ``version`` (``beta`` or ``v1.0``)."""
+        return f"{self.root}/{version}/{path.lstrip('/')}"
+
+    def get(self, url: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> dict:
+        """One JSON object from ``url``, retried as the module says."""
+        self._check_host(url)
+        token, renewed = self.tokens.token(), False
+        code, fault = SERVER, ""
+        for attempt in range(self.pacing.attempts):
+            answer = self._send(url, params, headers, token)
+            if answer.status == 401:
+                token, renewed = self._after_401(url, token, renewed)
+                fault = "HTTP 401"
+                continue
+            if not answer.retryable:
+                self._refuse(url, answer)
+                data = _json_object(answer.body)
+                if data is not None:
+                    return data
+                code, fault = MALFORMED, "an answer that is not a JSON object"
+            else:
+                code, fault = SERVER, answer.failure or f"HTTP {answer.status}"
+            if attempt + 1 < self.pacing.attempts:
+                self._wait(answer, attempt, fault)
+        raise tenant_error(
+            code,
+            f"Graph kept failing: {fault}, {self.pacing.attempts} times",
+            where=_shown_url(url),
+            help="try again later (pull --resume continues this snapshot)",
+        )
+
+    def pages(
+        self, url: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None
+    ) -> Iterator[list[dict]]:
+        """The items of a collection, a page at a time, following ``@odata.nextLink``."""
+        next_url: str | None = url
+        seen: set[str] = set()
+        while next_url:
+            page = self.get(next_url, params, headers)
+            params = None  # the nextLink carries the query
+            yield page_items(page, next_url)
+            link = page.get("@odata.nextLink")
+            if link is not None and not isinstance(link, str):
+                raise _malformed(next_url, "its @odata.nextLink is not a URL")
+            if link in seen:  # a server that pages in a circle would keep the pull going forever
+                raise _malformed(next_url, "its @odata.nextLink points back to an earlier page")
+            seen.add(next_url)
+            next_url = link
+
+    # -- one request ---------------------------------------------------------------------
+
+    def _send(
+        self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str] | None, token: str
+    ) -> Answer:
+        sent = {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": self.user_agent}
+        self.traffic.count(request=True)
+        try:
+            response = self._session().get(
+                url, params=params, headers={**sent, **(headers or {})}, timeout=self.pacing.timeout
+            )
+            body = response.content  # read whole here: a connection dropped mid-body raises now
+        except _TRANSPORT_FAULTS as exc:
+            return Answer(None, failure=f"the connection failed ({type(exc).__name__})")
+        return Answer(response.status_code, response.headers.get("Retry-After"), body)
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.trust_env = False  # no .netrc credentials or proxy settings slipped in beside the token
+        return session
+
+    def _after_401(self, url: str, token: str, renewed: bool) -> tuple[str, bool]:
+        """A new token after a 401 (asked once); a second refusal is an error."""
+        fresh = None if renewed else self.tokens.renewed(token)
+        if fresh is None:
+            raise tenant_error(
+                UNAUTHORISED,
+                "Graph refused the access token (401: missing, expired or for another resource)"
+                + (" also after a new one was asked for" if renewed else ""),
+                where=_shown_url(url),
+                help="sign in again; a token for --auth token-env must be issued for this Graph URL",
+            )
+        return fresh, True
+
+    def _refuse(self, url: str, answer: Answer) -> None:
+        """Raise for an answer no retry can change (403, 404, other 4xx); a success passes."""
+        status = answer.status or 0
+        if status < 400:
+            return
+        message = graph_error(answer.body)
+        said = f"{status}: {message}" if message else str(status)
+        if status == 403:
+            needed = permission_for(url)
+            raise tenant_error(
+                FORBIDDEN,
+                f"Graph refused this call ({said})" + (f"; this call needs {needed}" if needed else ""),
+                where=_shown_url(url),
+                help="grant the app (or the signed-in user) the permissions docs/tenant.md lists, with admin consent",
+            )
+        if status == 404:
+            raise NotFound([Diagnostic(SERVER, f"not found ({said})", file=_shown_url(url))])
+        if status == 400:
+            raise BadRequest([Diagnostic(SERVER, f"Graph refused the request ({said})", file=_shown_url(url))])
+        raise tenant_error(SERVER, f"Graph answered {said}", where=_shown_url(url))
+
+    def _wait(self, answer: Answer, attempt: int, why: str) -> None:
+        seconds = self.pacing.wait_for(answer.status, answer.retry_after, attempt)
+        throttled = answer.status in (429, 503)
+        self.traffic.count(retry=True, throttled=throttled, wait=seconds)
+        if self.on_wait is not None:
+            self.on_wait(seconds, "throttled" if throttled else why)
+        self.pacing.sleep(seconds)
+
+    def _check_host(self, url: str) -> None:
+        here, root = urlsplit(url), urlsplit(self.root)
+        if (here.scheme, here.netloc) != (root.scheme, root.netloc):
+            raise _malformed(url, f"it points outside {self.root}; the token is sent only there")
+
+
+def page_items(page: Mapping[str, Any], url: str) -> list[dict]:
+    """A page's ``value``: a list of JSON objects, or an error naming the page."""
+    items = page.get("value")
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise _malformed(url, "its `value` is not a list of objects")
+    return items
+
+
+def graph_error(body: bytes) -> str:
+    """Graph's own words from an error body (``error.code: error.message``), shortened."""
+    try:
+        error = json.loads(body).get("error") or {}
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(error, dict):
+        return ""
+    parts = [str(error[k]) for k in ("code", "message") if isinstance(error.get(k), str) and error[k]]
+    return clip(": ".join(parts), 200)
+
+
+def _json_object(body: bytes) -> dict | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _shown_url(url: str) -> str:
+    """A URL as messages show it: without the query (a $filter may name a device)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _malformed(url: str, what: str) -> TenantError:
+    return tenant_error(MALFORMED, f"Graph sent a page that cannot be read: {what}", where=_shown_url(url))

@@ -1,0 +1,42 @@
+"""Secrets kept out of the snapshot, whatever Graph sent.
+
+A recovery key's value is never asked for (``endpoints``), and an encrypted OMA-URI value is
+never decrypted (``getOmaSettingPlainTextValue`` is never called); should either arrive anyway,
+it is dropped here and the manifest says so. Every other string has its recovery passwords
+masked (``errors.redact``), as everything the project writes does: a password typed into a
+description or a device name never reaches a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import redact
+from ..importers.imported import is_secret_field
+
+# Notes the scrubbing makes: (JSON path inside the record, what was done).
+Note = Callable[[str, str], None]
+
+
+def scrubbed(record: Any, note: Note, path: str = "$") -> Any:
+    """``record`` with secret-named fields and encrypted OMA values dropped, passwords masked."""
+    if isinstance(record, dict):
+        if record.get("isEncrypted") is True and "value" in record:
+            note(f"{path}.value", "an encrypted OMA-URI value; not kept (never decrypted)")
+            record = {k: v for k, v in record.items() if k != "value"}
+        kept = {}
+        for key, value in record.items():
+            if is_secret_field(key) and value is not None:
+                note(f"{path}.{key}", "a recovery secret; not kept")
+                continue
+            kept[key] = scrubbed(value, note, f"{path}.{key}")
+        return kept
+    if isinstance(record, list):
+        return [scrubbed(item, note, f"{path}[{n}]") for n, item in enumerate(record)]
+    if isinstance(record, str):
+        masked = redact(record)
+        if masked != record:
+            note(path, "a recovery password in the text; masked")
+        return str(masked)
+    return record

@@ -1,0 +1,100 @@
+"""No secret of the tenant reaches a request, the snapshot or any output of ``pull``.
+
+Recovery passwords are planted where a tenant can hold them: every recovery key's ``key`` (Graph
+returns it only to ``$select=key``), an encrypted OMA-URI value, and text fields an admin types
+(a profile's description, a device's name, a group's name, an assignment filter's rule), each
+in every spelling ``tests/test_secrets.py`` knows. Its oracle, written without ``redact``, then
+reads every file of the snapshot, the manifest, and what the command printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from graph_fake import PLANTED_KEY, LocalGraph, Tenant
+from test_secrets import Planted
+
+from bitlocker_rules.cli import main
+
+
+@pytest.fixture
+def planted_tenant():
+    planted = Planted()
+    tenant = Tenant(seed=11, policies=3, groups=10, devices=40)
+    profile = next(p for p in tenant.device_configurations if "bitLockerEncryptDevice" in p)
+    profile["description"] = planted.text("profile description")
+    tenant.managed_devices[0]["deviceName"] = planted.text("device name")
+    for group in tenant.groups:
+        group["displayName"] = planted.text("group name")
+    tenant.filters[0]["rule"] = planted.text("filter rule")
+    custom = next(
+        p for p in tenant.device_configurations if p.get("omaSettings") and p["omaSettings"][-1].get("isEncrypted")
+    )
+    custom["omaSettings"][-1]["value"] = planted.text("encrypted oma value")
+    for key in tenant.recovery_keys:
+        key["key"] = planted.password("recovery key", "dashes")
+    local = LocalGraph(tenant, page_size=25)
+    yield local, planted
+    local.stop()
+
+
+def test_no_planted_secret_reaches_the_snapshot_or_the_output(planted_tenant, tmp_path, monkeypatch, capsys):
+    local, planted = planted_tenant
+    monkeypatch.setenv("GRAPH_TOKEN", "good-token")
+    out = tmp_path / "snapshot"
+    code = main(["pull", "--out", str(out), "--auth", "token-env", "GRAPH_TOKEN", "--graph-url", local.url])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    # The oracle sees what was planted (else the scan below proves nothing).
+    assert planted.leaks(local.fake.tenant.groups[0]["displayName"])
+    written = {path.name: path.read_text(encoding="utf-8") for path in Path(out).iterdir()}
+    assert {"manifest.json", "recovery_keys.jsonl", "groups.jsonl"} <= set(written)
+    for name, text in {**written, "stdout": captured.out, "stderr": captured.err}.items():
+        assert not planted.leaks(text), name
+        assert PLANTED_KEY.replace("-", "") not in text.replace("-", "")
+    assert "an encrypted OMA-URI value; not kept (never decrypted)" in written["manifest.json"]
+    assert "a recovery password in the text; masked" in written["manifest.json"]
+
+
+def test_no_request_names_the_key(planted_tenant, tmp_path):
+    from bitlocker_rules.tenant import Pacing, PullOptions, pull
+    from bitlocker_rules.tenant.signin import EnvironmentToken
+
+    local, _ = planted_tenant
+    pull(
+        PullOptions(tmp_path / "s", local.url),
+        EnvironmentToken("T", {"T": "good-token"}),
+        pacing=Pacing(sleep=lambda s: None),
+    )
+    for path, args, _ in local.fake.requests:
+        assert "key" not in [s.strip().lower() for s in args.get("$select", "").split(",")], (path, args)
+        assert "getOmaSettingPlainTextValue" not in path
+        assert not path.startswith("/v1.0/informationProtection/bitlocker/recoveryKeys/")
+
+
+def test_a_key_graph_sends_unasked_is_not_kept(planted_tenant, tmp_path):
+    """Should Graph return ``key`` without ``$select=key`` (it does not), the snapshot still drops it."""
+    import json
+
+    from werkzeug import Response
+
+    from bitlocker_rules.tenant import Pacing, PullOptions, pull, read_manifest
+    from bitlocker_rules.tenant.signin import EnvironmentToken
+
+    local, planted = planted_tenant
+    keys = local.fake.tenant.recovery_keys
+
+    def careless(request):
+        if request.path.endswith("/recoveryKeys"):
+            return Response(json.dumps({"value": keys}), content_type="application/json")
+        return None
+
+    local.fake.faults.append(careless)
+    out = tmp_path / "s"
+    pull(PullOptions(out, local.url), EnvironmentToken("T", {"T": "good-token"}), pacing=Pacing(sleep=lambda s: None))
+    text = (out / "recovery_keys.jsonl").read_text(encoding="utf-8")
+    assert text.count("\n") == len(keys) and '"key"' not in text
+    assert not planted.leaks(text) and not planted.leaks((out / "manifest.json").read_text(encoding="utf-8"))
+    notes = [s for s in read_manifest(out)["skipped"] if s["why"] == "a recovery secret; not kept"]
+    assert len(notes) == len(keys)
