@@ -34,6 +34,8 @@ _COMMANDS = {
     "compare": ("compare", "run_compare"),
     "repair": ("repair", "run_repair"),
     "completion": ("completion", "run_completion"),
+    "history": ("history", "run_history"),
+    "diff": ("history", "run_diff"),
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 

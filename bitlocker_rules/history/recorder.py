@@ -1,0 +1,101 @@
+"""Recording a fleet run for the store: a consumer of the JSON lines the fleet path writes.
+
+``RunRecorder.add`` is a ``write`` callback like ``--jsonl``'s: it gets each device's JSON line
+in row order (from this process or from ``--jobs`` workers alike) and stages the run in a
+temporary folder as CSV files, one row per device and one set of rows per distinct pattern,
+so memory stays flat however many devices there are. ``Store.append`` then loads the staged
+files in bulk (DuckDB reads the CSV files itself: no row crosses the Python API one by one).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from .records import LineReader, RulesetUsed, RuleUsed, RunInfo, RunInput, file_sha256
+
+# The staged files: name -> columns (the store's bulk load reads them by these names).
+STAGED = {
+    "devices": ("row", "device", "pattern", "policies"),
+    "pattern_results": ("pattern", "position", "rule", "status"),
+    "pattern_reasons": ("pattern", "rule", "position", "reason_id"),
+    "reasons": ("reason_id", "text"),
+    "patterns": ("pattern", "digest"),
+}
+
+
+class RunRecorder:
+    """Stages one run's device records (JSON lines) for ``Store.append``."""
+
+    def __init__(self, info: RunInfo) -> None:
+        self.info = info
+        self._folder = tempfile.TemporaryDirectory(prefix="bitlocker-rules-run-")
+        self.folder = Path(self._folder.name)
+        self._files: dict[str, IO[str]] = {}
+        self._writers: dict[str, Any] = {}
+        for name in STAGED:
+            stream = self._files[name] = open(self.folder / f"{name}.csv", "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self._writers[name] = csv.writer(stream, lineterminator="\n")
+        self._reader = LineReader()
+        self._reason_ids: set[str] = set()
+        self.devices = 0
+
+    def add(self, line: Any) -> None:
+        """One device's JSON line (a ``write`` callback: the fleet path calls it in row order)."""
+        self.devices += 1
+        where = f"device line {self.devices}"
+        head, results = self._reader.split(str(line), where)
+        number, new = self._reader.pattern_of(results, where)
+        if new is not None:
+            pattern, texts = new
+            self._writers["pattern_results"].writerows(
+                (number, position, r.rule, r.status) for position, r in enumerate(pattern.results)
+            )
+            self._writers["pattern_reasons"].writerows(
+                (number, r.rule, i, reason) for r in pattern.results for i, reason in enumerate(r.reasons)
+            )
+            fresh = [(rid, text) for rid, text in texts.items() if rid not in self._reason_ids]
+            self._reason_ids.update(rid for rid, _ in fresh)
+            self._writers["reasons"].writerows(fresh)
+        policies = head.get("policies")
+        self._writers["devices"].writerow(
+            (head.get("row"), head["device"], number, json.dumps(policies) if policies is not None else None)
+        )
+
+    def staged(self) -> dict[str, Path]:
+        """The staged files, complete (call once every device was added)."""
+        self._writers["patterns"].writerows(self._reader.digests())
+        for stream in self._files.values():
+            stream.close()
+        return {name: self.folder / f"{name}.csv" for name in STAGED}
+
+    def close(self) -> None:
+        """Remove the staged files."""
+        for stream in self._files.values():
+            stream.close()
+        self._folder.cleanup()
+
+
+def run_info(engine: Any, policies: Iterable[str], assignments: str | None, fleet: str, version: str) -> RunInfo:
+    """What a run is, as the store records it: the time now, the inputs with their digests,
+    the rulesets with theirs, and the rules in the engine's order (``engine``: an ``Engine``)."""
+    inputs = [RunInput("policy", p, file_sha256(p)) for p in policies]
+    if assignments is not None:
+        inputs.append(RunInput("assignments", assignments, file_sha256(assignments)))
+    inputs.append(RunInput("fleet", fleet, file_sha256(fleet)))
+    rulesets = tuple(RulesetUsed(loaded.id, loaded.path, file_sha256(loaded.path)) for loaded in engine.rulesets)
+    rules = tuple(
+        RuleUsed(position, loaded.id, rule.id, rule.title, rule.severity)
+        for position, (loaded, rule) in enumerate((loaded, rule) for loaded in engine.rulesets for rule in loaded.rules)
+    )
+    return RunInfo(utc_now(), version, tuple(inputs), rulesets, rules)
+
+
+def utc_now() -> str:
+    """The time now, UTC, ISO 8601 to the microsecond."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
