@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import redact
 from .records import LineReader, RulesetUsed, RuleUsed, RunInfo, RunInput, file_sha256
 
 # The staged files: name -> columns (the store's bulk load reads them by these names).
@@ -64,7 +65,7 @@ class RunRecorder:
             self._writers["reasons"].writerows(fresh)
         policies = head.get("policies")
         self._writers["devices"].writerow(
-            (head.get("row"), head["device"], number, json.dumps(policies) if policies is not None else None)
+            (head.get("row"), head["device"], number, redact(json.dumps(policies)) if policies is not None else None)
         )
 
     def staged(self) -> dict[str, Path]:

@@ -100,18 +100,32 @@ class LineReader:
         self.known: dict[bytes, int] = {}  # digest of a results text -> pattern number
 
     def split(self, line: str, where: str) -> tuple[dict, str]:
-        """A record's head (decoded) and its results' JSON text (without the closing brackets)."""
-        cut = line.find(_RESULTS_KEY)
-        end = line.rstrip().rfind("]}")
-        if cut < 0 or end < cut:
-            raise _bad_line(where, 'no "results" list at the end of the record')
+        """A record's head (decoded) and its results' JSON text (without the closing brackets).
+
+        A line as ``check --fleet --jsonl`` writes it (results last) is cut at its results; any
+        other spelling of the same record (another tool's spacing or key order) is decoded whole.
+        """
+        text = line.rstrip()
+        cut = text.find(_RESULTS_KEY)
+        if cut >= 0 and text.endswith("]}"):
+            try:
+                head = json.loads(text[:cut] + "}")
+            except ValueError:
+                head = None
+            if isinstance(head, dict) and isinstance(head.get("device"), str):
+                head["device"] = str(redact(head["device"]))
+                return head, text[cut + len(_RESULTS_KEY) : -2]
         try:
-            head = json.loads(line[:cut] + "}")
+            record = json.loads(text)
         except ValueError as exc:
             raise _bad_line(where, f"not JSON: {exc}") from None
-        if not isinstance(head, dict) or not isinstance(head.get("device"), str):
+        if not isinstance(record, dict) or not isinstance(record.get("device"), str):
             raise _bad_line(where, 'a device record has a "device" name')
-        return head, line[cut + len(_RESULTS_KEY) : end]
+        if not isinstance(record.get("results"), list):
+            raise _bad_line(where, 'a device record has a "results" list')
+        results = record.pop("results")
+        record["device"] = str(redact(record["device"]))
+        return record, json.dumps(results, ensure_ascii=False)[1:-1]
 
     def pattern_of(self, results_text: str, where: str) -> tuple[int, tuple[Pattern, dict[str, str]] | None]:
         """The number of the pattern of this results text; when it is new, also the pattern and
