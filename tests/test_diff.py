@@ -266,3 +266,19 @@ def test_a_diff_agrees_with_the_oracle_and_mirrors_its_reverse(a, b):
         assert (rule_forward.before, rule_forward.after) == (rule_backward.after, rule_backward.before)
         assert rule_forward.moves["newly_failing"] == rule_backward.moves["fixed"]
     assert validate(diff_to_dict(forward), load_schema("diff-1.json")) == []
+
+
+def test_records_read_are_masked_however_they_were_written():
+    # A JSON Lines file written by another tool may hold a password: names and reasons are masked on reading.
+    run = as_run([record(f"PC {KEY}", {"R-1": ("fail", (f"Key is {KEY}",))})], "A")
+    assert KEY not in repr(list(run.devices)) and KEY not in repr(run.reasons)
+    assert [key.device for key in run.devices] == ["PC ******-******-******-******-******-******-******-******"]
+
+
+def test_devices_of_one_name_are_matched_in_order():
+    same = "device 'PC-1'"
+    old = [record(same, {"R-1": ("pass", ())}, 1), record(same, {"R-1": ("pass", ())}, 2)]
+    new = [record(same, {"R-1": ("pass", ())}, 1), record(same, {"R-1": ("fail", ("a is off",))}, 2)]
+    diff = diff_runs(as_run(old, "A"), as_run(new, "B"))
+    assert [d.device for d in diff.devices] == ["device 'PC-1' (2nd of that name)"]
+    assert not diff.appeared and not diff.left
