@@ -80,12 +80,21 @@ def test_a_run_records_its_inputs_rulesets_and_counts(two_runs):
     assert counts["SE-05"] == tuple(se05.count(s) for s in ("pass", "fail", "unknown", "not_applicable"))
 
 
-def test_patterns_are_kept_once_per_store(two_runs):
+def test_patterns_and_entries_are_kept_once_per_store(two_runs):
     store, _ = two_runs
-    # The second run of the same fleet adds no pattern: its devices name the first run's.
+    # The second run of the same fleet adds no pattern and no entry: its devices name the first run's.
     per_run = table(store, "SELECT run_id, count(DISTINCT pattern_id) FROM devices GROUP BY run_id ORDER BY run_id")
     (patterns,) = table(store, "SELECT count(*) FROM patterns")[0]
     assert per_run[0][1] == per_run[1][1] == patterns
+    assert (
+        table(store, "SELECT count(*), count(DISTINCT digest), count(DISTINCT (rule, status)) FROM entries")[0][:2]
+        == (
+            table(store, "SELECT count(DISTINCT entry_id) FROM (SELECT unnest(entries) AS entry_id FROM patterns)")[0][
+                0
+            ],
+        )
+        * 2
+    )
 
 
 def test_history_lists_runs_as_text_and_json(two_runs, capsys):
@@ -223,8 +232,8 @@ def test_the_schema_version_is_documented():
         "run_rulesets",
         "run_rules",
         "patterns",
-        "pattern_results",
-        "pattern_reasons",
+        "entries",
+        "entry_reasons",
         "reasons",
         "devices",
         "rule_counts",

@@ -18,51 +18,58 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import redact
-from .records import LineReader, RulesetUsed, RuleUsed, RunInfo, RunInput, file_sha256
+from .records import LineReader, RulesetUsed, RuleUsed, RunInfo, RunInput, file_sha256, pattern_digest
 
 # The staged files: name -> columns (the store's bulk load reads them by these names).
 STAGED = {
     "devices": ("row", "device", "pattern", "policies"),
-    "pattern_results": ("pattern", "position", "rule", "status"),
-    "pattern_reasons": ("pattern", "rule", "position", "reason_id"),
+    "patterns": ("pattern", "digest", "entries"),
+    "entries": ("entry_id", "digest", "rule", "status"),
+    "entry_reasons": ("entry_id", "position", "reason_id"),
     "reasons": ("reason_id", "text"),
-    "patterns": ("pattern", "digest"),
 }
 
 
 class RunRecorder:
-    """Stages one run's device records (JSON lines) for ``Store.append``."""
+    """Stages one run's device records (JSON lines) for ``Store.append``.
 
-    def __init__(self, info: RunInfo) -> None:
+    ``known`` are the entries the store has (by digest) and ``next_entry`` its next free entry
+    id: entries keep one id per store, so a pattern's list of entry ids means the same in every run.
+    """
+
+    def __init__(self, info: RunInfo, known: dict[str, int] | None = None, next_entry: int = 1) -> None:
         self.info = info
         self._folder = tempfile.TemporaryDirectory(prefix="bitlocker-rules-run-")
         self.folder = Path(self._folder.name)
         self._files: dict[str, IO[str]] = {}
         self._writers: dict[str, Any] = {}
         for name in STAGED:
-            stream = self._files[name] = open(self.folder / f"{name}.csv", "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            stream = open(self.folder / f"{name}.csv", "w", newline="", encoding="utf-8")  # noqa: SIM115 - see close
+            self._files[name] = stream
             self._writers[name] = csv.writer(stream, lineterminator="\n")
-        self._reader = LineReader()
-        self._reason_ids: set[str] = set()
+        self._reader = LineReader(known, next_entry)
         self.devices = 0
 
     def add(self, line: Any) -> None:
         """One device's JSON line (a ``write`` callback: the fleet path calls it in row order)."""
         self.devices += 1
         where = f"device line {self.devices}"
-        head, results = self._reader.split(str(line), where)
-        number, new = self._reader.pattern_of(results, where)
-        if new is not None:
-            pattern, texts = new
-            self._writers["pattern_results"].writerows(
-                (number, position, r.rule, r.status) for position, r in enumerate(pattern.results)
-            )
-            self._writers["pattern_reasons"].writerows(
-                (number, r.rule, i, reason) for r in pattern.results for i, reason in enumerate(r.reasons)
-            )
-            fresh = [(rid, text) for rid, text in texts.items() if rid not in self._reason_ids]
-            self._reason_ids.update(rid for rid, _ in fresh)
-            self._writers["reasons"].writerows(fresh)
+        reader = self._reader
+        head, results = reader.split(str(line), where)
+        number, ids = reader.pattern_of(results, where)
+        if ids is not None:
+            if reader.new_entries:
+                self._writers["entries"].writerows(
+                    (e.entry_id, e.digest, e.result.rule, e.result.status) for e in reader.new_entries
+                )
+                self._writers["entry_reasons"].writerows(
+                    (e.entry_id, i, reason) for e in reader.new_entries for i, reason in enumerate(e.result.reasons)
+                )
+                reader.new_entries.clear()
+            if reader.new_reasons:
+                self._writers["reasons"].writerows(reader.new_reasons)
+                reader.new_reasons.clear()
+            self._writers["patterns"].writerow((number, pattern_digest(ids).hex(), "[" + ",".join(map(str, ids)) + "]"))
         policies = head.get("policies")
         self._writers["devices"].writerow(
             (head.get("row"), head["device"], number, redact(json.dumps(policies)) if policies is not None else None)
@@ -70,7 +77,6 @@ class RunRecorder:
 
     def staged(self) -> dict[str, Path]:
         """The staged files, complete (call once every device was added)."""
-        self._writers["patterns"].writerows(self._reader.digests())
         for stream in self._files.values():
             stream.close()
         return {name: self.folder / f"{name}.csv" for name in STAGED}

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
-from typing import IO
+from array import array
+from collections.abc import Mapping
+from typing import IO, NamedTuple
 
 from attrs import frozen
 
@@ -31,9 +32,11 @@ def reason_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
-@frozen
-class RuleResult:
-    """One rule's verdict on a device, with the ids of its reasons (failed or unknown rules only)."""
+class RuleResult(NamedTuple):
+    """One rule's verdict on a device, with the ids of its reasons (failed or unknown rules only).
+
+    A named tuple, not an attrs class: a run holds one per rule of each distinct pattern.
+    """
 
     rule: str
     status: str
@@ -89,18 +92,38 @@ class RunResults:
         self.patterns[number] = pattern
 
 
-class LineReader:
-    """Reads device records (JSON lines of ``check --fleet --jsonl``) into patterns.
+class NewEntry(NamedTuple):
+    """An entry a reader met for the first time: its id, its digest (its identity in a store), the result."""
 
-    Only a record's head (row, device, policies, summary) is decoded for each device; its
-    results are decoded once per distinct text, found by a digest of it.
+    entry_id: int
+    digest: str
+    result: RuleResult
+
+
+class LineReader:
+    """Reads device records (JSON lines of ``check --fleet --jsonl``) into entries and patterns.
+
+    Only a record's head (row, device, policies, summary) is decoded for each device. Its
+    results are cut into their entries' texts (each a rule's verdict and reasons, as the fleet
+    path writes it) and each distinct entry text is decoded once: a device's pattern is the
+    tuple of its entries' ids. ``known`` gives the ids a store already has, by digest, and
+    ``next_entry`` the next free one; the entries and reasons met for the first time are
+    collected in ``new_entries`` and ``new_reasons`` for a writer to take.
     """
 
-    def __init__(self) -> None:
-        self.known: dict[bytes, int] = {}  # digest of a results text -> pattern number
+    def __init__(self, known: Mapping[str, int] | None = None, next_entry: int = 1) -> None:
+        self.known = dict(known or {})  # entry digest -> id, in the store
+        self.next_entry = next_entry
+        self.pieces: dict[str, int] = {}  # an entry's text (as cut) -> its id
+        self.entries: dict[int, RuleResult] = {}
+        self.patterns: dict[bytes, int] = {}  # digest of a pattern's entry ids -> pattern number
+        self.reasons: dict[str, tuple[str, str]] = {}  # a reason as read -> its id and its text, masked
+        self.reason_texts: dict[str, str] = {}  # reason id -> text, masked
+        self.new_entries: list[NewEntry] = []
+        self.new_reasons: list[tuple[str, str]] = []
 
     def split(self, line: str, where: str) -> tuple[dict, str]:
-        """A record's head (decoded) and its results' JSON text (without the closing brackets).
+        """A record's head (decoded) and its results' JSON text (without the brackets).
 
         A line as ``check --fleet --jsonl`` writes it (results last) is cut at its results; any
         other spelling of the same record (another tool's spacing or key order) is decoded whole.
@@ -121,47 +144,94 @@ class LineReader:
             raise _bad_line(where, f"not JSON: {exc}") from None
         if not isinstance(record, dict) or not isinstance(record.get("device"), str):
             raise _bad_line(where, 'a device record has a "device" name')
-        if not isinstance(record.get("results"), list):
+        results = record.pop("results", None)
+        if not isinstance(results, list):
             raise _bad_line(where, 'a device record has a "results" list')
-        results = record.pop("results")
         record["device"] = str(redact(record["device"]))
-        return record, json.dumps(results, ensure_ascii=False)[1:-1]
+        return record, ", ".join(_entry_text(entry, where) for entry in results)
 
-    def pattern_of(self, results_text: str, where: str) -> tuple[int, tuple[Pattern, dict[str, str]] | None]:
-        """The number of the pattern of this results text; when it is new, also the pattern and
-        its reasons' sentences by id."""
-        digest = hashlib.blake2b(results_text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        number = self.known.get(digest)
+    def pattern_of(self, results_text: str, where: str) -> tuple[int, tuple[int, ...] | None]:
+        """The number of the pattern of this results text, and its entry ids when it is new."""
+        ids = self.entry_ids(results_text, where)
+        digest = pattern_digest(ids)
+        number = self.patterns.get(digest)
         if number is not None:
             return number, None
-        decoded = decode_results(results_text, where)
-        number = self.known[digest] = len(self.known) + 1
-        return number, decoded
+        number = self.patterns[digest] = len(self.patterns) + 1
+        return number, ids
 
-    def digests(self) -> Iterator[tuple[int, str]]:
-        """Each known pattern's number and digest (hex)."""
-        for digest, number in self.known.items():
-            yield number, digest.hex()
+    def entry_ids(self, results_text: str, where: str) -> tuple[int, ...]:
+        """The ids of the entries of a results text, in order (each new entry decoded once)."""
+        if not results_text.strip():
+            return ()
+        pieces = results_text.split(_ENTRY_SEPARATOR)
+        if not pieces[0].startswith(_ENTRY_START) or not pieces[-1].endswith("}"):
+            # Not as json.dumps writes the fleet's entries: decode them, write each so.
+            try:
+                entries = json.loads("[" + results_text + "]")
+            except ValueError as exc:
+                raise _bad_line(where, f"the results are not JSON: {exc}") from None
+            pieces = ", ".join(_entry_text(entry, where) for entry in entries).split(_ENTRY_SEPARATOR)
+        pieces[0] = pieces[0][len(_ENTRY_START) :]
+        pieces[-1] = pieces[-1][:-1]
+        found = self.pieces
+        return tuple([found.get(piece) or self._new_entry(piece, where) for piece in pieces])
 
+    def _new_entry(self, piece: str, where: str) -> int:
+        text = _ENTRY_START + piece + "}"
+        try:
+            entry = json.loads(text)
+        except ValueError as exc:
+            raise _bad_line(where, f"a result is not JSON: {exc}") from None
+        result = self._result(entry, where)
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        entry_id = self.known.get(digest)
+        if entry_id is None:
+            entry_id = self.known[digest] = self.next_entry
+            self.next_entry += 1
+            self.new_entries.append(NewEntry(entry_id, digest, result))
+        self.pieces[piece] = entry_id
+        self.entries[entry_id] = result
+        return entry_id
 
-def decode_results(results_text: str, where: str) -> tuple[Pattern, dict[str, str]]:
-    """A device record's results (their JSON text) as a pattern, reasons as ids; and the
-    reasons' sentences by id, masked (decoded once per distinct results text)."""
-    try:
-        entries = json.loads("[" + results_text + "]")
-    except ValueError as exc:
-        raise _bad_line(where, f"the results are not JSON: {exc}") from None
-    results, texts = [], {}
-    for entry in entries:
-        if not isinstance(entry, dict) or entry.get("status") not in STATUSES or not isinstance(entry.get("rule"), str):
+    def _result(self, entry: object, where: str) -> RuleResult:
+        if type(entry) is not dict or entry.get("status") not in STATUSES or type(entry.get("rule")) is not str:
             raise _bad_line(where, "each result has a rule id and a status (pass, fail, unknown, not_applicable)")
         ids = []
         for reason in entry.get("reasons") or ():
-            text = str(redact(str(reason)))
-            ids.append(reason_id(text))
-            texts[ids[-1]] = text
-        results.append(RuleResult(entry["rule"], entry["status"], tuple(ids)))
-    return Pattern(tuple(results)), texts
+            known = self.reasons.get(reason) if type(reason) is str else None
+            if known is None:
+                text = str(redact(str(reason)))
+                known = (reason_id(text), text)
+                if type(reason) is str:
+                    self.reasons[reason] = known
+                if known[0] not in self.reason_texts:
+                    self.reason_texts[known[0]] = text
+                    self.new_reasons.append(known)
+            ids.append(known[0])
+        return RuleResult(entry["rule"], entry["status"], tuple(ids))
+
+    def pattern(self, ids: tuple[int, ...]) -> Pattern:
+        """The pattern of these entries."""
+        return Pattern(tuple(self.entries[i] for i in ids))
+
+
+_ENTRY_START = '{"rule": '
+_ENTRY_SEPARATOR = '}, {"rule": '  # between two entries; never inside one (its quotes would be escaped)
+
+
+def _entry_text(entry: object, where: str) -> str:
+    """An entry as the fleet path writes it: rule, status, then reasons."""
+    if type(entry) is not dict or "rule" not in entry:
+        raise _bad_line(where, "each result has a rule id and a status (pass, fail, unknown, not_applicable)")
+    ordered = {"rule": entry["rule"], "status": entry.get("status")}
+    ordered.update((k, v) for k, v in entry.items() if k not in ordered)
+    return json.dumps(ordered, ensure_ascii=False)
+
+
+def pattern_digest(ids: tuple[int, ...]) -> bytes:
+    """A pattern's identity: a digest of its entries' ids, in order."""
+    return hashlib.blake2b(array("q", ids).tobytes(), digest_size=16).digest()
 
 
 def read_jsonl(stream: IO[str], label: str) -> RunResults:
@@ -173,11 +243,11 @@ def read_jsonl(stream: IO[str], label: str) -> RunResults:
             continue
         where = f"{label} line {number}"
         head, results = reader.split(line, where)
-        pattern_number, new = reader.pattern_of(results, where)
-        if new is not None:
-            run.add_pattern(pattern_number, new[0])
-            run.reasons.update(new[1])
+        pattern_number, ids = reader.pattern_of(results, where)
+        if ids is not None:
+            run.add_pattern(pattern_number, reader.pattern(ids))
         run.add_device(head["device"], pattern_number)
+    run.reasons.update(reader.reason_texts)
     return run
 
 

@@ -1,12 +1,13 @@
 """The results store: one DuckDB file. The only module of the project that writes SQL.
 
 The schema (``SCHEMA_VERSION``; ``docs/history.md`` documents it table by table) keeps each run
-as its devices, each naming a *pattern* (one distinct set of results: a verdict and reason ids
-per rule), and the patterns once for the whole store: most devices of a fleet, and most runs
-of a device, share one. The views ``results`` and ``result_reasons`` give the plain shape, one
-row per run, device and rule. A store written with another schema version is migrated when
-a migration is known, otherwise refused (``StoreError``, exit 2); it is never read as if it
-were this one.
+as its devices, each naming a *pattern*: the list of its *entries*, one per rule (a verdict and
+the ids of its reasons). Entries and patterns are kept once for the whole store: a rule's
+verdict and reasons repeat over devices and runs, and so do whole devices' results. The views
+``results`` and ``result_reasons`` give the plain shape, one row per run, device and rule.
+
+A store written with another schema version is migrated when a migration is known, otherwise
+refused (``StoreError``, exit 2); it is never read as if it were this one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .recorder import RunRecorder
 
 SCHEMA_VERSION = 1
+MEMORY_LIMIT = "64MB"  # DuckDB's buffers, whatever the size of a run
 
 _TABLES = (
     "CREATE TABLE store_schema (version INTEGER NOT NULL, written_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)",
@@ -34,20 +36,21 @@ _TABLES = (
     "sha256 VARCHAR)",
     "CREATE TABLE run_rules (run_id INTEGER NOT NULL, position SMALLINT NOT NULL, ruleset VARCHAR NOT NULL, "
     "rule VARCHAR NOT NULL, title VARCHAR NOT NULL, severity VARCHAR NOT NULL)",
-    "CREATE TABLE patterns (pattern_id INTEGER NOT NULL, digest VARCHAR NOT NULL)",
-    "CREATE TABLE pattern_results (pattern_id INTEGER NOT NULL, position SMALLINT NOT NULL, rule VARCHAR NOT NULL, "
+    "CREATE TABLE entries (entry_id INTEGER NOT NULL, digest VARCHAR NOT NULL, rule VARCHAR NOT NULL, "
     "status VARCHAR NOT NULL)",
-    "CREATE TABLE pattern_reasons (pattern_id INTEGER NOT NULL, rule VARCHAR NOT NULL, position SMALLINT NOT NULL, "
-    "reason_id VARCHAR NOT NULL)",
+    "CREATE TABLE entry_reasons (entry_id INTEGER NOT NULL, position SMALLINT NOT NULL, reason_id VARCHAR NOT NULL)",
     "CREATE TABLE reasons (reason_id VARCHAR NOT NULL, text VARCHAR NOT NULL)",
+    "CREATE TABLE patterns (pattern_id INTEGER NOT NULL, digest VARCHAR NOT NULL, entries INTEGER[] NOT NULL)",
     "CREATE TABLE devices (run_id INTEGER NOT NULL, row INTEGER, device VARCHAR NOT NULL, "
     "pattern_id INTEGER NOT NULL, policies VARCHAR)",
     "CREATE TABLE rule_counts (run_id INTEGER NOT NULL, rule VARCHAR NOT NULL, pass INTEGER NOT NULL, "
     "fail INTEGER NOT NULL, unknown INTEGER NOT NULL, not_applicable INTEGER NOT NULL)",
-    "CREATE VIEW results AS SELECT d.run_id, d.row, d.device, r.rule, r.status "
-    "FROM devices d JOIN pattern_results r USING (pattern_id)",
-    "CREATE VIEW result_reasons AS SELECT d.run_id, d.row, d.device, p.rule, p.reason_id, t.text "
-    "FROM devices d JOIN pattern_reasons p USING (pattern_id) JOIN reasons t USING (reason_id)",
+    "CREATE VIEW results AS SELECT d.run_id, d.row, d.device, e.rule, e.status FROM devices d "
+    "JOIN (SELECT pattern_id, unnest(entries) AS entry_id FROM patterns) p USING (pattern_id) "
+    "JOIN entries e USING (entry_id)",
+    "CREATE VIEW result_reasons AS SELECT d.run_id, d.row, d.device, e.rule, r.reason_id, t.text FROM devices d "
+    "JOIN (SELECT pattern_id, unnest(entries) AS entry_id FROM patterns) p USING (pattern_id) "
+    "JOIN entries e USING (entry_id) JOIN entry_reasons r USING (entry_id) JOIN reasons t USING (reason_id)",
 )
 
 # Schema version -> the statements that bring a store of that version to the next one. Empty:
@@ -83,6 +86,9 @@ class Store:
                 f"cannot open the results store: {_first_line(exc)}",
                 "is it a DuckDB file, not opened for writing by another run?",
             ) from None
+        # A run's bulk load works in bounded memory (DuckDB spills to a temporary file beyond it).
+        self.db.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.db.execute("SET threads = 1")
         try:
             self._check_schema(read_only)
         except BaseException:
@@ -207,54 +213,67 @@ class Store:
             [[run_id, r.position, r.ruleset, r.rule, r.title, r.severity] for r in info.rules],
         )
 
+    def known_entries(self) -> tuple[dict[str, int], int]:
+        """The store's entries by digest, and the next free entry id (a recorder numbers new ones from it)."""
+        known = dict(self.db.execute("SELECT digest, entry_id FROM entries").fetchall())
+        return known, max(known.values(), default=0) + 1
+
     def _append_results(self, run_id: int, files: dict[str, str]) -> None:
-        """The staged CSV files loaded in bulk: patterns not yet in the store get the next ids."""
+        """The staged CSV files loaded in bulk: entries and reasons are new to the store (the
+        recorder knew the store's), patterns not yet in the store get the next ids."""
         execute = self.db.execute
         execute(
-            "CREATE TEMP TABLE staged_patterns AS SELECT * FROM read_csv(?, "
-            f"{_CSV}, columns={{'pattern': 'INTEGER', 'digest': 'VARCHAR'}})",
+            f"INSERT INTO entries SELECT * FROM read_csv(?, {_CSV}, columns={{'entry_id': 'INTEGER', "
+            "'digest': 'VARCHAR', 'rule': 'VARCHAR', 'status': 'VARCHAR'})",
+            [files["entries"]],
+        )
+        execute(
+            f"INSERT INTO entry_reasons SELECT * FROM read_csv(?, {_CSV}, columns={{'entry_id': 'INTEGER', "
+            "'position': 'SMALLINT', 'reason_id': 'VARCHAR'})",
+            [files["entry_reasons"]],
+        )
+        execute(
+            f"INSERT INTO reasons SELECT s.reason_id, s.text FROM read_csv(?, {_CSV}, "
+            "columns={'reason_id': 'VARCHAR', 'text': 'VARCHAR'}) s "
+            "WHERE s.reason_id NOT IN (SELECT reason_id FROM reasons)",
+            [files["reasons"]],
+        )
+        execute(
+            f"CREATE TEMP TABLE staged_patterns AS SELECT * FROM read_csv(?, {_CSV}, "
+            "columns={'pattern': 'INTEGER', 'digest': 'VARCHAR', 'entries': 'VARCHAR'})",
             [files["patterns"]],
         )
         try:
             execute(
-                "CREATE TEMP TABLE pattern_map AS SELECT s.pattern, s.digest, p.pattern_id FROM staged_patterns s "
+                "CREATE TEMP TABLE pattern_map AS SELECT s.pattern, p.pattern_id FROM staged_patterns s "
                 "LEFT JOIN patterns p USING (digest)"
             )
+            first_new = execute("SELECT coalesce(max(pattern_id), 0) FROM patterns").fetchone()[0]  # type: ignore[index]
             execute(
                 "UPDATE pattern_map SET pattern_id = n.id FROM (SELECT pattern, "
-                "(SELECT coalesce(max(pattern_id), 0) FROM patterns) + row_number() OVER (ORDER BY pattern) AS id "
-                "FROM pattern_map WHERE pattern_id IS NULL) n WHERE pattern_map.pattern = n.pattern"
-            )
-            first_new = execute("SELECT coalesce(max(pattern_id), 0) FROM patterns").fetchone()[0]  # type: ignore[index]
-            execute("INSERT INTO patterns SELECT pattern_id, digest FROM pattern_map WHERE pattern_id > ?", [first_new])
-            execute(
-                "INSERT INTO pattern_results SELECT m.pattern_id, s.position, s.rule, s.status FROM read_csv(?, "
-                f"{_CSV}, columns={{'pattern': 'INTEGER', 'position': 'SMALLINT', 'rule': 'VARCHAR', "
-                "'status': 'VARCHAR'}) s JOIN pattern_map m USING (pattern) WHERE m.pattern_id > ?",
-                [files["pattern_results"], first_new],
+                "? + row_number() OVER (ORDER BY pattern) AS id FROM pattern_map WHERE pattern_id IS NULL) n "
+                "WHERE pattern_map.pattern = n.pattern",
+                [first_new],
             )
             execute(
-                "INSERT INTO pattern_reasons SELECT m.pattern_id, s.rule, s.position, s.reason_id FROM read_csv(?, "
-                f"{_CSV}, columns={{'pattern': 'INTEGER', 'rule': 'VARCHAR', 'position': 'SMALLINT', "
-                "'reason_id': 'VARCHAR'}) s JOIN pattern_map m USING (pattern) WHERE m.pattern_id > ?",
-                [files["pattern_reasons"], first_new],
-            )
-            execute(
-                f"INSERT INTO reasons SELECT s.reason_id, s.text FROM read_csv(?, {_CSV}, "
-                "columns={'reason_id': 'VARCHAR', 'text': 'VARCHAR'}) s "
-                "WHERE s.reason_id NOT IN (SELECT reason_id FROM reasons)",
-                [files["reasons"]],
+                "INSERT INTO patterns SELECT m.pattern_id, s.digest, s.entries::INTEGER[] FROM staged_patterns s "
+                "JOIN pattern_map m USING (pattern) WHERE m.pattern_id > ?",
+                [first_new],
             )
             execute(
                 "INSERT INTO devices SELECT ?, s.row, s.device, m.pattern_id, s.policies FROM read_csv(?, "
                 f"{_CSV}, columns={{'row': 'INTEGER', 'device': 'VARCHAR', 'pattern': 'INTEGER', "
-                "'policies': 'VARCHAR'}) s JOIN pattern_map m USING (pattern)",
+                "'policies': 'VARCHAR'}) s JOIN pattern_map m USING (pattern) ORDER BY s.row",
                 [run_id, files["devices"]],
             )
+            counts = ", ".join(
+                f"coalesce(sum(per.devices) FILTER (WHERE e.status = '{status}'), 0)::INTEGER" for status in STATUSES
+            )
             execute(
-                "INSERT INTO rule_counts SELECT ?, r.rule, "
-                + ", ".join(f"count(*) FILTER (WHERE r.status = '{status}')" for status in STATUSES)
-                + " FROM devices d JOIN pattern_results r USING (pattern_id) WHERE d.run_id = ? GROUP BY r.rule",
+                f"INSERT INTO rule_counts SELECT ?, e.rule, {counts} FROM "
+                "(SELECT pattern_id, count(*) AS devices FROM devices WHERE run_id = ? GROUP BY pattern_id) per "
+                "JOIN (SELECT pattern_id, unnest(entries) AS entry_id FROM patterns) p USING (pattern_id) "
+                "JOIN entries e USING (entry_id) GROUP BY e.rule",
                 [run_id, run_id],
             )
         finally:
@@ -343,32 +362,24 @@ class Store:
     def run_results(self, run_id: int, label: str) -> RunResults:
         """One run's devices and patterns, as ``diff`` compares them."""
         run = RunResults(label)
-        used = "(SELECT DISTINCT pattern_id FROM devices WHERE run_id = ?)"
-        reasons: dict[tuple[int, str], list[str]] = {}
-        for pattern_id, rule, reason in self.db.execute(
-            f"SELECT pattern_id, rule, reason_id FROM pattern_reasons WHERE pattern_id IN {used} "
-            "ORDER BY pattern_id, rule, position",
-            [run_id],
+        reasons: dict[int, list[str]] = {}
+        for entry_id, reason in self.db.execute(
+            "SELECT entry_id, reason_id FROM entry_reasons ORDER BY entry_id, position"
         ).fetchall():
-            reasons.setdefault((pattern_id, rule), []).append(reason)
-        results: dict[int, list[RuleResult]] = {}
-        for pattern_id, rule, status in self.db.execute(
-            f"SELECT pattern_id, rule, status FROM pattern_results WHERE pattern_id IN {used} "
-            "ORDER BY pattern_id, position",
+            reasons.setdefault(entry_id, []).append(reason)
+        entries = {
+            entry_id: RuleResult(rule, status, tuple(reasons.get(entry_id, ())))
+            for entry_id, rule, status in self.db.execute("SELECT entry_id, rule, status FROM entries").fetchall()
+        }
+        cursor = self.db.execute(
+            "SELECT pattern_id, entries FROM patterns WHERE pattern_id IN "
+            "(SELECT DISTINCT pattern_id FROM devices WHERE run_id = ?)",
             [run_id],
-        ).fetchall():
-            results.setdefault(pattern_id, []).append(
-                RuleResult(rule, status, tuple(reasons.get((pattern_id, rule), ())))
-            )
-        for pattern_id, rows in results.items():
-            run.add_pattern(pattern_id, Pattern(tuple(rows)))
-        run.reasons.update(
-            self.db.execute(
-                "SELECT reason_id, text FROM reasons WHERE reason_id IN "
-                f"(SELECT reason_id FROM pattern_reasons WHERE pattern_id IN {used})",
-                [run_id],
-            ).fetchall()
         )
+        for chunk in iter(lambda: cursor.fetchmany(10_000), []):
+            for pattern_id, ids in chunk:
+                run.add_pattern(pattern_id, Pattern(tuple(entries[i] for i in ids)))
+        run.reasons.update(self.db.execute("SELECT reason_id, text FROM reasons").fetchall())
         cursor = self.db.execute(
             "SELECT device, pattern_id FROM devices WHERE run_id = ? ORDER BY row, rowid", [run_id]
         )

@@ -19,7 +19,8 @@ class RunWriter:
     ) -> None:
         self.store = Store(path, read_only=False)  # a store of another schema is refused before any work
         try:
-            self.recorder = RunRecorder(run_info(engine, policies, assignments, fleet, version))
+            known, next_entry = self.store.known_entries()
+            self.recorder = RunRecorder(run_info(engine, policies, assignments, fleet, version), known, next_entry)
         except BaseException:
             self.store.close()
             raise
