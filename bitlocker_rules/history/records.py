@@ -117,6 +117,7 @@ class LineReader:
         self.pieces: dict[str, int] = {}  # an entry's text (as cut) -> its id
         self.entries: dict[int, RuleResult] = {}
         self.patterns: dict[bytes, int] = {}  # digest of a pattern's entry ids -> pattern number
+        self.texts: dict[bytes, int] = {}  # digest of a results text -> pattern number
         self.reasons: dict[str, tuple[str, str]] = {}  # a reason as read -> its id and its text, masked
         self.reason_texts: dict[str, str] = {}  # reason id -> text, masked
         self.new_entries: list[NewEntry] = []
@@ -151,14 +152,22 @@ class LineReader:
         return record, ", ".join(_entry_text(entry, where) for entry in results)
 
     def pattern_of(self, results_text: str, where: str) -> tuple[int, tuple[int, ...] | None]:
-        """The number of the pattern of this results text, and its entry ids when it is new."""
+        """The number of the pattern of this results text, and its entry ids when it is new.
+
+        A results text seen before is found by its digest, without cutting it into entries.
+        """
+        seen = hashlib.blake2b(results_text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        number = self.texts.get(seen)
+        if number is not None:
+            return number, None
         ids = self.entry_ids(results_text, where)
         digest = pattern_digest(ids)
         number = self.patterns.get(digest)
-        if number is not None:
-            return number, None
-        number = self.patterns[digest] = len(self.patterns) + 1
-        return number, ids
+        new = number is None
+        if number is None:
+            number = self.patterns[digest] = len(self.patterns) + 1
+        self.texts[seen] = number
+        return number, ids if new else None
 
     def entry_ids(self, results_text: str, where: str) -> tuple[int, ...]:
         """The ids of the entries of a results text, in order (each new entry decoded once)."""
@@ -174,8 +183,10 @@ class LineReader:
             pieces = ", ".join(_entry_text(entry, where) for entry in entries).split(_ENTRY_SEPARATOR)
         pieces[0] = pieces[0][len(_ENTRY_START) :]
         pieces[-1] = pieces[-1][:-1]
-        found = self.pieces
-        return tuple([found.get(piece) or self._new_entry(piece, where) for piece in pieces])
+        ids = list(map(self.pieces.get, pieces))
+        if None in ids:
+            ids = [self.pieces.get(piece) or self._new_entry(piece, where) for piece in pieces]
+        return tuple(ids)  # type: ignore[arg-type]  # no None left
 
     def _new_entry(self, piece: str, where: str) -> int:
         text = _ENTRY_START + piece + "}"
