@@ -39,7 +39,9 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]  # this checkou
 import duckdb  # noqa: E402
 from bench_fleet import generate  # noqa: E402
 
-from bitlocker_rules.history import Store, diff_runs  # noqa: E402
+from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_text, read_fleet  # noqa: E402
+from bitlocker_rules.fleet.job import FleetJob  # noqa: E402
+from bitlocker_rules.history import RunWriter, Store, diff_runs  # noqa: E402
 
 POLICY = ROOT / "examples" / "policy-silent.json"
 
@@ -78,6 +80,32 @@ def write_runs(fleet: Path, folder: Path, jobs: int, runs: int) -> None:
     with duckdb.connect(str(store), read_only=True) as db:
         patterns, entries = db.execute("SELECT count(*), (SELECT count(*) FROM entries) FROM patterns").fetchone()
     print(f"  distinct patterns (devices' results): {patterns:,}; distinct entries (rule results): {entries:,}")
+
+
+def store_cost(fleet: Path, folder: Path) -> None:
+    """In this process: the time the store's own code takes (staging each JSON line, the bulk
+    load at the end), apart from the fleet's evaluation, which a loaded machine slows as much."""
+    setup = FleetJob(None, [str(POLICY)]).build()
+    spent = 0.0
+    with RunWriter(str(folder / "cost.duckdb"), setup.engine, [str(POLICY)], None, str(fleet), "bench") as writer:
+
+        def add(line: str) -> None:
+            nonlocal spent
+            start = time.perf_counter()
+            writer.add(line)
+            spent += time.perf_counter() - start
+
+        start = time.perf_counter()
+        rows = read_fleet(str(fleet), decode=False)
+        summary = evaluate_fleet(rows, setup.engine, setup.policy, write=add, reader=fleet_device, encode=json_text)
+        total = time.perf_counter() - start
+        start = time.perf_counter()
+        writer.finish(summary.failed_devices, summary.bad_row_count)
+        load = time.perf_counter() - start
+    print(
+        f"  in one process: the fleet with its JSON lines {total - spent:6.2f} s; staging the lines {spent:5.2f} s "
+        f"({spent / summary.devices * 1e6:.0f} us a device); the bulk load {load:5.2f} s"
+    )
 
 
 # The year of runs: each generated run is the real run with some devices moved to another
@@ -172,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         fleets = generate(sizes, args.seed, folder)
         print(f"Writing a run of {args.devices:,} devices (--jobs {args.jobs}):")
         write_runs(fleets[args.devices], folder, args.jobs, args.write_runs)
+        store_cost(fleets[args.devices], folder)
         print(f"A year: {args.runs} runs of {args.trend_devices:,} devices:")
         trend(fleets[args.trend_devices], folder, args.runs)
     return 0

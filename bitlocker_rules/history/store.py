@@ -86,9 +86,11 @@ class Store:
                 f"cannot open the results store: {_first_line(exc)}",
                 "is it a DuckDB file, not opened for writing by another run?",
             ) from None
-        # A run's bulk load works in bounded memory (DuckDB spills to a temporary file beyond it).
+        # A run's bulk load works in bounded memory (DuckDB spills to a temporary file beyond it),
+        # on one thread beside the fleet's processes; reading a store may use every processor.
         self.db.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        self.db.execute("SET threads = 1")
+        if not read_only:
+            self.db.execute("SET threads = 1")
         try:
             self._check_schema(read_only)
         except BaseException:
