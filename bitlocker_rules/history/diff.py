@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from attrs import frozen
 
-from .records import STATUSES, Pattern, RunResults
+from .records import STATUSES, Pattern, RuleResult, RunResults
 
 CHANGES = ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown")
 
@@ -116,14 +116,26 @@ class _PairDiff:
     __slots__ = ("changes", "gained", "lost", "still")
 
     def __init__(self, old: Pattern, new: Pattern) -> None:
-        before, after = old.by_rule(), new.by_rule()
-        order = [r.rule for r in new.results] + [r.rule for r in old.results if r.rule not in after]
         self.changes: list[RuleChange] = []
-        self.still: list[str] = []
         self.gained: Counter = Counter()
         self.lost: Counter = Counter()
-        for rule in order:
-            b, a = before.get(rule), after.get(rule)
+        if old.results == new.results:  # the same results (most devices from one run to the next)
+            self.still = [r.rule for r in old.results if r.status == "fail"]
+            return
+        self.still = []
+        if [r.rule for r in old.results] == [r.rule for r in new.results]:  # the same rules, in order
+            pairs: list[tuple[str, RuleResult | None, RuleResult | None]] = [
+                (a.rule, b, a) for b, a in zip(old.results, new.results)
+            ]
+        else:
+            before, after = old.by_rule(), new.by_rule()
+            order = [r.rule for r in new.results] + [r.rule for r in old.results if r.rule not in after]
+            pairs = [(rule, before.get(rule), after.get(rule)) for rule in order]
+        for rule, b, a in pairs:
+            if b == a:
+                if a is not None and a.status == "fail":
+                    self.still.append(rule)
+                continue
             status_b, status_a = b.status if b else None, a.status if a else None
             kinds = _kinds(status_b, status_a)
             if kinds:
@@ -201,10 +213,15 @@ def _presence(here: RunResults, there: RunResults) -> tuple[DevicePresence, ...]
 def _counts(run: RunResults) -> dict[str, Counter]:
     """Per rule, the run's devices by verdict (counted per pattern, then multiplied)."""
     per_pattern = Counter(run.devices.values())
-    counts: dict[str, Counter] = {}
+    totals: dict[tuple[str, str], int] = {}
+    get = totals.get
     for pattern, devices in per_pattern.items():
         for result in run.patterns[pattern].results:
-            counts.setdefault(result.rule, Counter())[result.status] += devices
+            key = (result.rule, result.status)
+            totals[key] = get(key, 0) + devices
+    counts: dict[str, Counter] = {}
+    for (rule, status), devices in totals.items():
+        counts.setdefault(rule, Counter())[status] = devices
     return counts
 
 
