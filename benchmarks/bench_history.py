@@ -119,11 +119,11 @@ INSERT INTO run_rules SELECT r, position, ruleset, rule, title, severity
     FROM run_rules, range(2, ?) t(r) WHERE run_id = 1;
 CREATE TEMP TABLE base AS SELECT row_number() OVER (ORDER BY row) AS n, row, device, pattern_id, policies
     FROM devices WHERE run_id = 1;
-INSERT INTO devices SELECT r, d.row, d.device,
-    CASE WHEN hash(r, d.n) % 100 < 3 THEN o.pattern_id ELSE d.pattern_id END, d.policies
-    FROM base d, range(2, ?) t(r)
-    JOIN base o ON o.n = 1 + (hash(r * 7919 + d.n) % (SELECT count(*) FROM base))
-    ORDER BY r, d.row;
+INSERT INTO devices SELECT d.r, d.row, d.device,
+    CASE WHEN hash(d.r, d.n) % 100 < 3 THEN o.pattern_id ELSE d.pattern_id END, d.policies
+    FROM (SELECT t.r, b.*, 1 + hash(t.r * 7919 + b.n) % {devices} AS other FROM base b, range(2, ?) t(r)) d
+    JOIN base o ON o.n = d.other
+    ORDER BY d.r, d.row;
 INSERT INTO rule_counts SELECT per.run_id, e.rule,
     coalesce(sum(per.n) FILTER (WHERE e.status = 'pass'), 0), coalesce(sum(per.n) FILTER (WHERE e.status = 'fail'), 0),
     coalesce(sum(per.n) FILTER (WHERE e.status = 'unknown'), 0),
@@ -157,7 +157,8 @@ def trend(fleet: Path, folder: Path, runs: int) -> None:
     timed_cli("check", "--fleet", str(fleet), "--policy", str(POLICY), "--quiet", "--store", str(store))
     start = time.perf_counter()
     with duckdb.connect(str(store)) as db:
-        for statement in filter(str.strip, _GENERATE.split(";")):
+        (devices,) = db.execute("SELECT count(*) FROM devices WHERE run_id = 1").fetchone()
+        for statement in filter(str.strip, _GENERATE.format(devices=devices).split(";")):
             db.execute(statement, [runs + 1] if "?" in statement else [])
         db.execute("CHECKPOINT")
         devices, rows = db.execute("SELECT count(*), (SELECT count(*) FROM results) FROM devices").fetchone()
