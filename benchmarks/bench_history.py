@@ -117,9 +117,9 @@ INSERT INTO run_inputs SELECT r, role, name, sha256 FROM run_inputs, range(2, ?)
 INSERT INTO run_rulesets SELECT r, ruleset, path, sha256 FROM run_rulesets, range(2, ?) t(r) WHERE run_id = 1;
 INSERT INTO run_rules SELECT r, position, ruleset, rule, title, severity
     FROM run_rules, range(2, ?) t(r) WHERE run_id = 1;
-CREATE TEMP TABLE base AS SELECT row_number() OVER (ORDER BY row) AS n, row, device, pattern_id, policies
+CREATE TEMP TABLE base AS SELECT row_number() OVER (ORDER BY row) AS n, row, device_id, pattern_id, policies
     FROM devices WHERE run_id = 1;
-INSERT INTO devices SELECT d.r, d.row, d.device,
+INSERT INTO devices SELECT d.r, d.row, d.device_id,
     CASE WHEN hash(d.r, d.n) % 100 < 3 THEN o.pattern_id ELSE d.pattern_id END, d.policies
     FROM (SELECT t.r, b.*, 1 + hash(t.r * 7919 + b.n) % {devices} AS other FROM base b, range(2, ?) t(r)) d
     JOIN base o ON o.n = d.other
@@ -146,7 +146,7 @@ QUERIES = {
         "SELECT run_id, rule, count(*) FROM results WHERE status = 'fail' GROUP BY run_id, rule"
     ),
     "one device over the year": (
-        "SELECT run_id, rule, status FROM results WHERE device = (SELECT min(device) FROM devices) "
+        "SELECT run_id, rule, status FROM results WHERE device = (SELECT min(device) FROM device_names) "
         "ORDER BY run_id, rule"
     ),
 }

@@ -86,6 +86,10 @@ def test_patterns_and_entries_are_kept_once_per_store(two_runs):
     per_run = table(store, "SELECT run_id, count(DISTINCT pattern_id) FROM devices GROUP BY run_id ORDER BY run_id")
     (patterns,) = table(store, "SELECT count(*) FROM patterns")[0]
     assert per_run[0][1] == per_run[1][1] == patterns
+    (names, devices) = table(
+        store, "SELECT (SELECT count(*) FROM device_names), count(*) FROM devices WHERE run_id = 1"
+    )[0]
+    assert names == devices  # each name once, however many runs name it
     assert (
         table(store, "SELECT count(*), count(DISTINCT digest), count(DISTINCT (rule, status)) FROM entries")[0][:2]
         == (
@@ -200,7 +204,7 @@ def test_a_device_name_holding_a_recovery_password_is_stored_masked(tmp_path):
     fleet.write_text(json.dumps({"deviceName": f"PC {key}", "facts": {"os_version": "1809"}}) + "\n")
     store = tmp_path / "s.duckdb"
     check(store, fleet)
-    names = table(store, "SELECT device FROM devices")
+    names = table(store, "SELECT device FROM device_names")
     assert names and key not in repr(names) and "PC " in names[0][0]
     assert key not in repr(table(store, "SELECT text FROM reasons"))
 
@@ -236,6 +240,7 @@ def test_the_schema_version_is_documented():
         "entry_reasons",
         "reasons",
         "devices",
+        "device_names",
         "rule_counts",
         "results",
         "result_reasons",

@@ -5,6 +5,7 @@ as its devices, each naming a *pattern*: the list of its *entries*, one per rule
 the ids of its reasons). Entries and patterns are kept once for the whole store: a rule's
 verdict and reasons repeat over devices and runs, and so do whole devices' results. The views
 ``results`` and ``result_reasons`` give the plain shape, one row per run, device and rule.
+Device names too are kept once (``device_names``); a run's ``devices`` name them by id.
 
 A store written with another schema version is migrated when a migration is known, otherwise
 refused (``StoreError``, exit 2); it is never read as if it were this one.
@@ -41,14 +42,17 @@ _TABLES = (
     "CREATE TABLE entry_reasons (entry_id INTEGER NOT NULL, position SMALLINT NOT NULL, reason_id VARCHAR NOT NULL)",
     "CREATE TABLE reasons (reason_id VARCHAR NOT NULL, text VARCHAR NOT NULL)",
     "CREATE TABLE patterns (pattern_id INTEGER NOT NULL, digest VARCHAR NOT NULL, entries INTEGER[] NOT NULL)",
-    "CREATE TABLE devices (run_id INTEGER NOT NULL, row INTEGER, device VARCHAR NOT NULL, "
+    "CREATE TABLE device_names (device_id INTEGER NOT NULL, device VARCHAR NOT NULL)",
+    "CREATE TABLE devices (run_id INTEGER NOT NULL, row INTEGER, device_id INTEGER NOT NULL, "
     "pattern_id INTEGER NOT NULL, policies VARCHAR)",
     "CREATE TABLE rule_counts (run_id INTEGER NOT NULL, rule VARCHAR NOT NULL, pass INTEGER NOT NULL, "
     "fail INTEGER NOT NULL, unknown INTEGER NOT NULL, not_applicable INTEGER NOT NULL)",
-    "CREATE VIEW results AS SELECT d.run_id, d.row, d.device, e.rule, e.status FROM devices d "
+    "CREATE VIEW results AS SELECT d.run_id, d.row, n.device, e.rule, e.status FROM devices d "
+    "JOIN device_names n USING (device_id) "
     "JOIN (SELECT pattern_id, unnest(entries) AS entry_id FROM patterns) p USING (pattern_id) "
     "JOIN entries e USING (entry_id)",
-    "CREATE VIEW result_reasons AS SELECT d.run_id, d.row, d.device, e.rule, r.reason_id, t.text FROM devices d "
+    "CREATE VIEW result_reasons AS SELECT d.run_id, d.row, n.device, e.rule, r.reason_id, t.text FROM devices d "
+    "JOIN device_names n USING (device_id) "
     "JOIN (SELECT pattern_id, unnest(entries) AS entry_id FROM patterns) p USING (pattern_id) "
     "JOIN entries e USING (entry_id) JOIN entry_reasons r USING (entry_id) JOIN reasons t USING (reason_id)",
 )
@@ -263,10 +267,22 @@ class Store:
                 [first_new],
             )
             execute(
-                "INSERT INTO devices SELECT ?, s.row, s.device, m.pattern_id, s.policies FROM read_csv(?, "
-                f"{_CSV}, columns={{'row': 'INTEGER', 'device': 'VARCHAR', 'pattern': 'INTEGER', "
-                "'policies': 'VARCHAR'}) s JOIN pattern_map m USING (pattern) ORDER BY s.row",
-                [run_id, files["devices"]],
+                f"CREATE TEMP TABLE staged_devices AS SELECT * FROM read_csv(?, {_CSV}, columns={{'row': 'INTEGER', "
+                "'device': 'VARCHAR', 'pattern': 'INTEGER', 'policies': 'VARCHAR'})",
+                [files["devices"]],
+            )
+            # A device's name is kept once per store: runs name it by its id.
+            last = execute("SELECT coalesce(max(device_id), 0) FROM device_names").fetchone()[0]  # type: ignore[index]
+            execute(
+                "INSERT INTO device_names SELECT ? + row_number() OVER (ORDER BY first_row, device), device FROM "
+                "(SELECT device, min(row) AS first_row FROM staged_devices "
+                "WHERE device NOT IN (SELECT device FROM device_names) GROUP BY device)",
+                [last],
+            )
+            execute(
+                "INSERT INTO devices SELECT ?, s.row, n.device_id, m.pattern_id, s.policies FROM staged_devices s "
+                "JOIN device_names n USING (device) JOIN pattern_map m USING (pattern) ORDER BY s.row",
+                [run_id],
             )
             counts = ", ".join(
                 f"coalesce(sum(per.devices) FILTER (WHERE e.status = '{status}'), 0)::INTEGER" for status in STATUSES
@@ -279,6 +295,7 @@ class Store:
                 [run_id, run_id],
             )
         finally:
+            execute("DROP TABLE IF EXISTS temp.staged_devices")
             execute("DROP TABLE IF EXISTS temp.pattern_map")
             execute("DROP TABLE IF EXISTS temp.staged_patterns")
 
@@ -383,7 +400,9 @@ class Store:
                 run.add_pattern(pattern_id, Pattern(tuple(entries[i] for i in ids)))
         run.reasons.update(self.db.execute("SELECT reason_id, text FROM reasons").fetchall())
         cursor = self.db.execute(
-            "SELECT device, pattern_id FROM devices WHERE run_id = ? ORDER BY row, rowid", [run_id]
+            "SELECT n.device, d.pattern_id FROM devices d JOIN device_names n USING (device_id) "
+            "WHERE d.run_id = ? ORDER BY d.row, d.rowid",
+            [run_id],
         )
         for chunk in iter(lambda: cursor.fetchmany(10_000), []):
             for device, pattern_id in chunk:
