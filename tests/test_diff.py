@@ -282,3 +282,17 @@ def test_devices_of_one_name_are_matched_in_order():
     diff = diff_runs(as_run(old, "A"), as_run(new, "B"))
     assert [d.device for d in diff.devices] == ["device 'PC-1' (2nd of that name)"]
     assert not diff.appeared and not diff.left
+
+
+def test_names_are_escaped_in_markdown_and_html(capsys, tmp_path):
+    name = "device '<script>x</script> | *PC*'"
+    old, new = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    old.write_text(json.dumps(record(name, {"R-1": ("pass", ())})) + "\n")
+    new.write_text(json.dumps(record(name, {"R-1": ("fail", ("a <b> | c",))})) + "\n")
+    assert main(["diff", str(old), str(new), "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert "<script>" not in markdown and "\\<script\\>" in markdown and "\\| \\*PC\\*" in markdown
+    assert "a \\<b\\> \\| c" in markdown
+    assert main(["diff", str(old), str(new), "--format", "html"]) == 0
+    html = capsys.readouterr().out
+    assert "<script>" not in html and "&lt;script&gt;" in html

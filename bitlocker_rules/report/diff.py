@@ -10,6 +10,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from .markdown import code, text
 from .masking import masked_report
 
 DIFF_SCHEMA = "bitlocker-rules/diff/1"
@@ -155,17 +156,10 @@ def _presence_lines(title: str, devices: Sequence[Any]) -> list[str]:
     return lines
 
 
-def _md(text: object) -> str:
-    """A Markdown table cell: pipes escaped, lines joined."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    return [
-        "| " + " | ".join(headers) + " |",
-        "|" + "|".join("---" for _ in headers) + "|",
-        *("| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows),
-    ]
+    """A Markdown table, each cell made safe (``markdown.text``: one line, punctuation escaped)."""
+    cells = [[text(cell) for cell in row] for row in rows]
+    return tabulate(cells, headers=list(headers), tablefmt="github", disable_numparse=True).splitlines()
 
 
 def render_diff_markdown(diff: Any) -> str:
@@ -173,9 +167,10 @@ def render_diff_markdown(diff: Any) -> str:
     lines = [
         "# Fleet changes",
         "",
-        f"From `{_md(diff.old)}` ({diff.devices_before} devices) to `{_md(diff.new)}` ({diff.devices_after} devices).",
+        f"From {code(diff.old, table=False)} ({diff.devices_before} devices) to {code(diff.new, table=False)} "
+        f"({diff.devices_after} devices).",
         "",
-        f"**{headline(diff)}**",
+        f"**{text(headline(diff))}**",
     ]
     if diff.devices:
         lines += ["", "## Devices whose results changed", ""]
