@@ -91,10 +91,9 @@ class RunRecorder:
 def run_info(engine: Any, policies: Iterable[str], assignments: str | None, fleet: str, version: str) -> RunInfo:
     """What a run is, as the store records it: the time now, the inputs with their digests,
     the rulesets with theirs, and the rules in the engine's order (``engine``: an ``Engine``)."""
-    inputs = [RunInput("policy", p, file_sha256(p)) for p in policies]
-    if assignments is not None:
-        inputs.append(RunInput("assignments", assignments, file_sha256(assignments)))
-    inputs.append(RunInput("fleet", fleet, file_sha256(fleet)))
+    given = [("policy", p) for p in policies] + ([("assignments", assignments)] if assignments else [])
+    given.append(("fleet", fleet))
+    inputs = [RunInput(role, str(redact(path)), file_sha256(path)) for role, path in given]
     rulesets = tuple(RulesetUsed(loaded.id, loaded.path, file_sha256(loaded.path)) for loaded in engine.rulesets)
     rules = tuple(
         RuleUsed(position, loaded.id, rule.id, rule.title, rule.severity)
