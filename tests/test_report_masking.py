@@ -7,6 +7,7 @@ door (or joined something to it afterwards) returns a plain ``str``, and these t
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import attrs
@@ -19,6 +20,8 @@ from bitlocker_rules.facts import merge_facts
 from bitlocker_rules.fleet import FleetRow, evaluate_fleet
 from bitlocker_rules.importers import load_devices, load_policies
 from bitlocker_rules.outcome import InputRecord, Report, Status
+from bitlocker_rules.report.diff import render_diff
+from bitlocker_rules.report.history import render_runs, render_trend
 from bitlocker_rules.report.html import render_fleet_html, render_html
 from bitlocker_rules.report.json_report import render_fleet_json, render_json
 from bitlocker_rules.report.junit import FleetCases, JUnitWriter, render_fleet_junit, render_junit
@@ -79,9 +82,50 @@ FLEET_RENDERERS = {
 }
 
 
+def _history_records() -> tuple:
+    """A diff, runs and a rule's trend whose names hold a recovery password (history's records)."""
+    from bitlocker_rules.history import RunInput, RunRow, TrendPoint, diff_runs
+    from bitlocker_rules.history.records import read_jsonl
+
+    def run(status: str) -> str:
+        entry = {"rule": "R-1", "status": status, "reasons": [f"key {PASSWORD}"]} if status == "fail" else None
+        results = [entry or {"rule": "R-1", "status": status}]
+        return json.dumps({"row": 1, "device": f"PC {PASSWORD}", "summary": {}, "results": results}) + "\n"
+
+    diff = diff_runs(read_jsonl(io.StringIO(run("pass")), "old"), read_jsonl(io.StringIO(run("fail")), "new"))
+    runs = [
+        RunRow(
+            1,
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:01Z",
+            "1",
+            1,
+            1,
+            0,
+            ("r",),
+            (RunInput("fleet", PASSWORD, None),),
+        )
+    ]
+    return diff, runs, [TrendPoint(1, PASSWORD, {"pass": 1, "fail": 0, "unknown": 0, "not_applicable": 0})]
+
+
+HISTORY_RENDERERS = {
+    "render_diff": lambda diff, runs, trend: [render_diff(diff, fmt) for fmt in ("text", "json", "markdown", "html")],
+    "render_runs": lambda diff, runs, trend: [render_runs(runs, fmt, PASSWORD) for fmt in ("text", "json")],
+    "render_trend": lambda diff, runs, trend: [render_trend("R-1", trend, fmt, PASSWORD) for fmt in ("text", "json")],
+}
+
+
 def test_every_renderer_is_held_to_the_door():
     listed = {name for name in renderers.__all__ if name.startswith("render_")} - {"render_device", "render_fleet"}
-    assert listed == set(DEVICE_RENDERERS) | set(FLEET_RENDERERS) - {"FleetSarif.render"}
+    assert listed == set(DEVICE_RENDERERS) | set(FLEET_RENDERERS) - {"FleetSarif.render"} | set(HISTORY_RENDERERS)
+
+
+@pytest.mark.parametrize("name", HISTORY_RENDERERS)
+def test_a_history_renderer_returns_what_the_door_masked(name):
+    for out in HISTORY_RENDERERS[name](*_history_records()):
+        assert type(out) is MaskedText, name
+        assert DIGITS not in out.replace("\\", "").replace("-", ""), name
 
 
 @pytest.mark.parametrize("name", DEVICE_RENDERERS)

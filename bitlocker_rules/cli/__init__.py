@@ -35,6 +35,8 @@ _COMMANDS = {
     "repair": ("repair", "run_repair"),
     "pull": ("pull", "run_pull"),
     "completion": ("completion", "run_completion"),
+    "history": ("history", "run_history"),
+    "diff": ("history", "run_diff"),
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 

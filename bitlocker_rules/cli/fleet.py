@@ -2,13 +2,17 @@
 
 The report in ``--format`` goes to ``--output`` (or standard output), whatever the format:
 ``text`` and ``json`` are the fleet's summary, the others its report. Each device's result,
-one JSON line each, goes to ``--jsonl`` when it is given, beside any report, in one pass.
+one JSON line each, goes to ``--jsonl`` when it is given, beside any report, in one pass;
+``--store`` appends the run to a results store from the same lines (``history``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from ..assignments import AssignedPolicies
 from ..facts import Facts
@@ -37,7 +41,8 @@ def run_fleet(args: argparse.Namespace) -> int:
     collector = _collector(args.format, inputs, setup) if wanted else None
     rows = read_fleet(args.fleet, decode=False)  # each process decodes the rows it evaluates
     progress = show_progress if sys.stderr.isatty() and not args.quiet else None
-    with jsonl_output(args.jsonl) as write:
+    with jsonl_output(args.jsonl) as jsonl, _store_writer(args, setup) as stored:
+        write = _both(jsonl, stored.add) if stored is not None else jsonl
         encode = json_text if write is not None else None  # each line masked once, where it is written
         if jobs == 1:
             summary = evaluate_fleet(
@@ -66,6 +71,10 @@ def run_fleet(args: argparse.Namespace) -> int:
             except WorkerError as exc:  # the environment failed, not the input: the crash code, one message
                 say(exc.render())
                 return EXIT_CRASH
+        if stored is not None:
+            run_id = stored.finish(summary.failed_devices, summary.bad_row_count)
+            if not args.quiet:
+                say(f"note: run {run_id} added to the store {args.store}")
     if progress:
         print(file=sys.stderr)
     if wanted:
@@ -82,6 +91,29 @@ def run_fleet(args: argparse.Namespace) -> int:
         if any(t.counts["fail"] and at_or_above(t.severity, args.fail_on) for t in summary.rules)
         else EXIT_PASS
     )
+
+
+def _store_writer(args: argparse.Namespace, setup: FleetSetup) -> Any:
+    """With ``--store``: the run on its way into the store (opened now: a store that cannot be
+    written is refused before the fleet is read); else nothing."""
+    if args.store is None:
+        return contextlib.nullcontext()
+    from ..history import RunWriter  # noqa: PLC0415 - only a run with --store pays for DuckDB
+    from ..resources import installed_version  # noqa: PLC0415 - only a run with --store asks
+
+    return RunWriter(args.store, setup.engine, args.policy, args.assignments, args.fleet, installed_version())
+
+
+def _both(first: Callable[[Any], None] | None, second: Callable[[Any], None]) -> Callable[[Any], None]:
+    """One ``write`` callback that calls both (the first may be absent)."""
+    if first is None:
+        return second
+
+    def write(line: Any) -> None:
+        first(line)
+        second(line)
+
+    return write
 
 
 def _jobs(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import os
 
 from .output import STANDARD_STREAM, refuse_overwriting_inputs
 
-_FLEET_ONLY = ("jobs", "jsonl", "assignments")  # check options that mean something only with --fleet
+_FLEET_ONLY = ("jobs", "jsonl", "assignments", "store")  # check options that mean something only with --fleet
 
 
 def input_paths(args: argparse.Namespace) -> list[str]:
@@ -31,6 +31,8 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         return "standard input (-) can be read once: give the other inputs as files"
     refuse_overwriting_inputs(getattr(args, "output", None), paths)
     refuse_overwriting_inputs(getattr(args, "jsonl", None), paths, "--jsonl")
+    if args.command == "check":
+        refuse_overwriting_inputs(args.store, paths, "--store")
     return fleet_problem(args) if args.command == "check" and args.fleet else None
 
 

@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     _compare_command(sub)
     _repair_command(sub)
     _pull_command(sub)
+    _history_commands(sub)
     completion = sub.add_parser(
         "completion",
         help="print a shell completion script (bash, zsh or fish)",
@@ -167,6 +168,12 @@ def _check_command(sub: _Subcommands) -> None:
         "--jsonl",
         metavar="FILE",
         help="with --fleet: also write each device's result as one JSON line to FILE (- is standard output)",
+    )
+    check.add_argument(
+        "--store",
+        metavar="FILE",
+        help="with --fleet: append the run (each device's verdicts and reasons) to this results store, "
+        "a DuckDB file made if missing (see `history` and `diff`)",
     )
     check.add_argument(
         "--assignments",
@@ -376,6 +383,43 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _history_commands(sub: _Subcommands) -> None:
+    history = sub.add_parser("history", help="list the runs in a results store, or one rule's counts over time")
+    history.add_argument("store", metavar="FILE", help="a results store (written by check --fleet --store)")
+    history.add_argument("--rule", metavar="RULE_ID", help="a rule's pass, fail and unknown counts in each run")
+    history.add_argument(
+        "--format", type=format_name, choices=("text", "json"), default="text", help="text (default) or json"
+    )
+    history.add_argument("--output", metavar="FILE", help="write the listing here (- is standard output)")
+    _debug_option(history)
+
+    diff = sub.add_parser(
+        "diff",
+        help="what changed between two fleet runs: newly failing, fixed, newly unknown, devices that came and went",
+        epilog="a run is FILE#RUN (a run of a results store: its number, latest or previous), RUN with "
+        "--store FILE, or a JSON Lines file of check --fleet --jsonl",
+    )
+    diff.add_argument("old", metavar="OLD", help="the earlier run")
+    diff.add_argument("new", metavar="NEW", help="the later run")
+    diff.add_argument("--store", metavar="FILE", help="the results store OLD and NEW are runs of")
+    diff.add_argument(
+        "--format",
+        type=format_name,
+        choices=("text", "json", "markdown", "html"),
+        default="text",
+        help="text (default), json, markdown or html (one self-contained page)",
+    )
+    diff.add_argument("--output", metavar="FILE", help="write the diff here (- is standard output)")
+    diff.add_argument(
+        "--fail-on",
+        choices=("new-failures",),
+        default=None,
+        help="new-failures: exit code 1 when a rule newly fails on a device (or a new device fails one); "
+        "without it the exit code is 0 whatever changed",
+    )
+    _debug_option(diff)
 
 
 def _rules_option(command: argparse.ArgumentParser, purpose: str = "the rules to check") -> None:

@@ -36,6 +36,10 @@ _HOMES = {
     "FleetDetail": "fleet_detail",
     "RuleExamples": "fleet_detail",
     "WorstDevices": "fleet_detail",
+    "diff_to_dict": "diff",
+    "render_diff": "diff",
+    "render_runs": "history",
+    "render_trend": "history",
 }
 WORST_DEVICES = 50  # how many of the worst devices a fleet's HTML or Markdown report keeps
 

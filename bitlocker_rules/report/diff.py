@@ -1,0 +1,204 @@
+"""A diff of two fleet runs (``history.Diff``, passed in duck-typed: ``history`` has this
+package's rank) as text for a terminal, JSON (``docs/schema/diff-1.json``) or Markdown; the
+HTML page is ``html.diff``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+from .markdown import code, text
+from .masking import masked_report
+
+DIFF_SCHEMA = "bitlocker-rules/diff/1"
+CHANGE_WORDS = {
+    "newly_failing": "newly failing",
+    "fixed": "fixed",
+    "newly_unknown": "newly unknown",
+    "no_longer_unknown": "no longer unknown",
+    "still_failing": "still failing",
+}
+
+
+def diff_to_dict(diff: Any) -> dict:
+    """The diff as JSON-ready data (``docs/schema/diff-1.json``)."""
+    return {
+        "schema": DIFF_SCHEMA,
+        "old": {"run": diff.old, "devices": diff.devices_before},
+        "new": {"run": diff.new, "devices": diff.devices_after},
+        "totals": dict(diff.totals),
+        "devices": [
+            {
+                "device": d.device,
+                "changes": [
+                    {"rule": c.rule, "before": c.before, "after": c.after, "kinds": list(c.kinds)} for c in d.changes
+                ],
+                "still_failing": list(d.still_failing),
+            }
+            for d in diff.devices
+        ],
+        "appeared": [{"device": p.device, "failing": list(p.failing)} for p in diff.appeared],
+        "left": [{"device": p.device, "failing": list(p.failing)} for p in diff.left],
+        "rules": [
+            {"rule": r.rule, "before": dict(r.before), "after": dict(r.after), **dict(r.moves)} for r in diff.rules
+        ],
+        "causes": [{"reason_id": c.reason_id, "text": c.text, "gained": c.gained, "lost": c.lost} for c in diff.causes],
+    }
+
+
+def render_diff_json(diff: Any) -> str:
+    """The diff as JSON."""
+    return masked_report(json.dumps(diff_to_dict(diff), indent=2, ensure_ascii=False) + "\n")
+
+
+def headline(diff: Any) -> str:
+    """``2 newly failing, 1 fixed, 0 newly unknown, 0 no longer unknown (device-rule results); 14
+    still failing; 1 device appeared, 0 left.`` or ``Nothing changed.``"""
+    if diff.empty:
+        return "Nothing changed."
+    totals = diff.totals
+    moved = ", ".join(
+        f"{totals[k]} {CHANGE_WORDS[k]}" for k in ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown")
+    )
+    appeared = f"{totals['appeared']} device{'s' if totals['appeared'] != 1 else ''} appeared"
+    return f"{moved} (device-rule results); {totals['still_failing']} still failing; {appeared}, {totals['left']} left."
+
+
+def moved_rules(diff: Any) -> list[Any]:
+    """The rules some device moved on, or whose failing or unknown devices are more or fewer
+    (a device that came or went)."""
+    return [
+        r
+        for r in diff.rules
+        if any(r.moves[k] for k in ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown"))
+        or any(r.before[s] != r.after[s] for s in ("fail", "unknown"))
+    ]
+
+
+def change_line(change: Any) -> tuple[str, str, str]:
+    """A rule's change as three cells: the rule, ``pass → fail``, what kind of change it is."""
+    before = change.before or "(not evaluated)"
+    after = change.after or "(not evaluated)"
+    return change.rule, f"{before} → {after}", ", ".join(CHANGE_WORDS[k] for k in change.kinds)
+
+
+def rule_rows(diff: Any) -> list[list[Any]]:
+    """One row per moved rule: fails before and after, then the moves."""
+    return [
+        [
+            r.rule,
+            r.before["fail"],
+            r.after["fail"],
+            r.moves["newly_failing"],
+            r.moves["fixed"],
+            r.moves["newly_unknown"],
+            r.moves["no_longer_unknown"],
+            r.moves["still_failing"],
+        ]
+        for r in moved_rules(diff)
+    ]
+
+
+RULE_HEADERS = (
+    "Rule",
+    "Failing before",
+    "Failing after",
+    "Newly failing",
+    "Fixed",
+    "Newly unknown",
+    "No longer unknown",
+    "Still failing",
+)
+CAUSE_HEADERS = ("On more results", "On fewer results", "Reason", "Id")
+
+
+def render_diff_table(diff: Any) -> str:
+    """The diff as text for a terminal."""
+    lines = [
+        f"Changes from {diff.old} ({diff.devices_before} devices) to {diff.new} ({diff.devices_after} devices)",
+        "",
+        headline(diff),
+    ]
+    if diff.devices:
+        lines += ["", "Devices whose results changed:"]
+        for device in diff.devices:
+            lines.append(f"  {device.device}")
+            lines += [f"    {rule:<8} {move:<28} {kinds}" for rule, move, kinds in map(change_line, device.changes)]
+            if device.still_failing:
+                lines.append(f"    still failing: {', '.join(device.still_failing)}")
+    lines += _presence_lines("Devices that appeared", diff.appeared)
+    lines += _presence_lines("Devices that left", diff.left)
+    rows = rule_rows(diff)
+    if rows:
+        lines += ["", "Rules that moved:", tabulate(rows, headers=RULE_HEADERS, disable_numparse=True)]
+    if diff.causes:
+        lines += [
+            "",
+            "Causes that moved (how many device-rule results gained or lost each reason):",
+            tabulate(
+                [[f"+{c.gained}", f"-{c.lost}", c.text, c.reason_id] for c in diff.causes],
+                headers=CAUSE_HEADERS,
+                disable_numparse=True,
+            ),
+        ]
+    return masked_report("\n".join(lines) + "\n")
+
+
+def _presence_lines(title: str, devices: Sequence[Any]) -> list[str]:
+    if not devices:
+        return []
+    lines = ["", f"{title}:"]
+    for p in devices:
+        lines.append(f"  {p.device}" + (f": fails {', '.join(p.failing)}" if p.failing else ": fails nothing"))
+    return lines
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    """A Markdown table, each cell made safe (``markdown.text``: one line, punctuation escaped)."""
+    cells = [[text(cell) for cell in row] for row in rows]
+    return tabulate(cells, headers=list(headers), tablefmt="github", disable_numparse=True).splitlines()
+
+
+def render_diff_markdown(diff: Any) -> str:
+    """The diff as a Markdown page for a reviewer."""
+    lines = [
+        "# Fleet changes",
+        "",
+        f"From {code(diff.old, table=False)} ({diff.devices_before} devices) to {code(diff.new, table=False)} "
+        f"({diff.devices_after} devices).",
+        "",
+        f"**{text(headline(diff))}**",
+    ]
+    if diff.devices:
+        lines += ["", "## Devices whose results changed", ""]
+        changes = [(d.device, *change_line(c)) for d in diff.devices for c in d.changes]
+        lines += _md_table(("Device", "Rule", "Verdict", "Change"), changes)
+    for title, devices in (("Devices that appeared", diff.appeared), ("Devices that left", diff.left)):
+        if devices:
+            lines += ["", f"## {title}", ""]
+            lines += _md_table(
+                ("Device", "Failing rules"), [(p.device, ", ".join(p.failing) or "none") for p in devices]
+            )
+    rows = rule_rows(diff)
+    if rows:
+        lines += ["", "## Rules that moved", "", *_md_table(RULE_HEADERS, rows)]
+    if diff.causes:
+        lines += ["", "## Causes that moved", ""]
+        lines += _md_table(CAUSE_HEADERS, [(f"+{c.gained}", f"-{c.lost}", c.text, c.reason_id) for c in diff.causes])
+    return masked_report("\n".join(lines) + "\n")
+
+
+def render_diff(diff: Any, fmt: str) -> str:
+    """The diff in ``fmt``: text, json, markdown or html."""
+    if fmt == "json":
+        return render_diff_json(diff)
+    if fmt == "markdown":
+        return render_diff_markdown(diff)
+    if fmt == "html":
+        from .html.diff import render_diff_html  # noqa: PLC0415 - only an HTML diff pays for the page
+
+        return render_diff_html(diff)
+    return render_diff_table(diff)
