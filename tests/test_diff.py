@@ -16,7 +16,7 @@ from test_report_formats import _object_schemas, load_schema, validate
 
 from bitlocker_rules.cli import main
 from bitlocker_rules.history import diff_runs
-from bitlocker_rules.history.records import read_jsonl
+from bitlocker_rules.history.runs import read_jsonl
 from bitlocker_rules.report import diff_to_dict
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -85,7 +85,7 @@ FLEET_RENDERERS = {
 def _history_records() -> tuple:
     """A diff, runs and a rule's trend whose names hold a recovery password (history's records)."""
     from bitlocker_rules.history import RunInput, RunRow, TrendPoint, diff_runs
-    from bitlocker_rules.history.records import read_jsonl
+    from bitlocker_rules.history.runs import read_jsonl
 
     def run(status: str) -> str:
         entry = {"rule": "R-1", "status": status, "reasons": [f"key {PASSWORD}"]} if status == "fail" else None

@@ -1,13 +1,13 @@
 """The time axis: fleet runs kept in a DuckDB store, listed, and compared (``diff``).
 
-The stages, one module each: ``records`` (what is kept and compared), ``recorder`` (a fleet
+The stages, one module each: ``runs`` (what is kept and compared), ``recorder`` (a fleet
 run's JSON lines staged for the store), ``store`` (the DuckDB file: the only SQL of the
 project), ``writer`` (a run appended), ``diff`` (two runs compared) and ``sources`` (where
 ``diff`` reads a run: a store or a JSON Lines file). ``docs/history.md`` documents the schema.
 """
 
 from .diff import CHANGES, CauseMoves, DeviceChange, DevicePresence, Diff, RuleChange, RuleMoves, diff_runs
-from .records import DeviceKey, Pattern, RuleResult, RunInfo, RunInput, RunResults, RunRow, TrendPoint, reason_id
+from .runs import DeviceKey, Pattern, RuleResult, RunInfo, RunInput, RunResults, RunRow, TrendPoint, reason_id
 from .sources import is_store, read_run
 from .store import SCHEMA_VERSION, Store, StoreError
 from .writer import RunWriter

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from attrs import frozen
 
-from .records import STATUSES, Pattern, RuleResult, RunResults
+from .runs import STATUSES, Pattern, RuleResult, RunResults
 
 CHANGES = ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown")
 

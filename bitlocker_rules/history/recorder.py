@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import redact
-from .records import LineReader, RulesetUsed, RuleUsed, RunInfo, RunInput, file_sha256, pattern_digest
+from .runs import LineReader, RulesetUsed, RuleUsed, RunInfo, RunInput, file_sha256, pattern_digest
 
 # The staged files: name -> columns (the store's bulk load reads them by these names).
 STAGED = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import Diagnostic, InputError
-from .records import RunResults, read_jsonl
+from .runs import RunResults, read_jsonl
 from .store import Store
 
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8 to 12 of every DuckDB database file

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BitLockerRulesError, Diagnostic, suggest
-from .records import STATUSES, Pattern, RuleResult, RunInfo, RunInput, RunResults, RunRow, TrendPoint
+from .runs import STATUSES, Pattern, RuleResult, RunInfo, RunInput, RunResults, RunRow, TrendPoint
 
 if TYPE_CHECKING:
     from .recorder import RunRecorder
