@@ -246,3 +246,34 @@ def test_the_schema_version_is_documented():
         "result_reasons",
     ):
         assert f"`{name}`" in text, name
+
+
+def test_the_html_fleet_report_charts_the_runs_of_its_store(tmp_path):
+    """Given a store, the HTML fleet page charts the share of devices failing in each run (a
+    dot per run, the newest last); a store of one run has no trend yet."""
+    store, page = tmp_path / "runs.duckdb", tmp_path / "fleet.html"
+    check(store, FLEET, "--format", "html", "--output", str(page))
+    assert "Over time" not in page.read_text(encoding="utf-8")
+    half = tmp_path / "half.jsonl"  # a second run of every other device
+    half.write_text("".join(FLEET.read_text(encoding="utf-8").splitlines(keepends=True)[::2]), encoding="utf-8")
+    check(store, half)
+    check(store, FLEET, "--format", "html", "--output", str(page))
+    html = page.read_text(encoding="utf-8")
+    chart = html[html.index("Over time") :]
+    chart = chart[: chart.index("</svg>")]
+    runs = table(store, "SELECT run_id, devices, failed_devices FROM runs ORDER BY run_id")
+    dots = re.findall(r"<title>run (\d+), .+?: (\d+) of (\d+) devices failing", chart)
+    assert [(int(r), int(d), int(f)) for r, f, d in dots] == [(r, d, f) for r, d, f in runs]
+    assert len(runs) == 3
+
+
+def test_the_trend_chart_places_each_run_by_its_share_of_failing_devices():
+    from bitlocker_rules.history import RunRow
+    from bitlocker_rules.report.html.charts import trend_chart
+
+    runs = [
+        RunRow(i + 1, f"2026-12-0{i + 1}", "", "1", 200, failed, 0, (), ()) for i, failed in enumerate((0, 50, 200))
+    ]
+    ys = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', trend_chart(runs))]
+    top, bottom = ys[2], ys[0]  # every device failing is the top line, none the bottom
+    assert bottom > ys[1] > top and ys[1] == pytest.approx(bottom - (bottom - top) / 4)

@@ -71,16 +71,25 @@ def run_fleet(args: argparse.Namespace) -> int:
             except WorkerError as exc:  # the environment failed, not the input: the crash code, one message
                 say(exc.render())
                 return EXIT_CRASH
+        trend: list = []
         if stored is not None:
             run_id = stored.finish(summary.failed_devices, summary.bad_row_count)
             if not args.quiet:
                 say(f"note: run {run_id} added to the store {args.store}")
+            if wanted and args.format == "html":
+                trend = stored.store.runs()[-_TREND_RUNS:]
     if progress:
         print(file=sys.stderr)
     if wanted:
         write_output(
             render_fleet(
-                args.format, summary, collector, inputs=inputs, citations=engine.citations, verbose=args.verbose
+                args.format,
+                summary,
+                collector,
+                inputs=inputs,
+                citations=engine.citations,
+                verbose=args.verbose,
+                trend=trend,
             ),
             args.output,
         )
@@ -91,6 +100,9 @@ def run_fleet(args: argparse.Namespace) -> int:
         if any(t.counts["fail"] and at_or_above(t.severity, args.fail_on) for t in summary.rules)
         else EXIT_PASS
     )
+
+
+_TREND_RUNS = 60  # the runs of a results store the HTML report charts, the latest
 
 
 def _store_writer(args: argparse.Namespace, setup: FleetSetup) -> Any:

@@ -97,8 +97,10 @@ def render_fleet(
     inputs: Sequence[InputRecord] = (),
     citations: Sequence[Citation] = (),
     verbose: bool = False,
+    trend: Sequence[Any] = (),
 ) -> str:
-    """A fleet's report in ``fmt`` from its summary and what ``fleet_collector`` gathered."""
+    """A fleet's report in ``fmt`` from its summary and what ``fleet_collector`` gathered;
+    ``trend``, the runs of a results store oldest first, is charted by the HTML page."""
     if fmt == "text":
         return _renderer("render_fleet_table")(summary)
     if fmt == "json":
@@ -107,10 +109,12 @@ def render_fleet(
         return _renderer("render_fleet_junit")(summary, collector, citations=citations, verbose=verbose)
     if fmt == "sarif":
         return collector.render(summary.bad_rows, summary.unlisted_bad_rows)
+    more = {"trend": trend} if fmt == "html" else {}
     return _renderer(f"render_fleet_{fmt}")(
         summary,
         devices=collector.worst.devices(),
         examples=collector.examples.outcomes(),
         inputs=inputs,
         limit=WORST_DEVICES,
+        **more,
     )

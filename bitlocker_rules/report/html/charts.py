@@ -1,7 +1,8 @@
 """The charts of the HTML pages, drawn as inline SVG: no script, no image to fetch.
 
 A fleet page has a stacked bar per rule (the share of devices in each status, grouped by
-ruleset) and a bar per failure cause; a device's page has one bar of its verdicts. Labels are
+ruleset), a bar per failure cause and, given the runs of a results store, a line of the share of
+devices failing over time; a device's page has one bar of its verdicts. Labels are
 masked before they are cut to fit, so no part of a secret is left in a clipped label.
 """
 
@@ -237,3 +238,83 @@ def status_bar(counts: Mapping[Status, int], total: int, names: Mapping[Status, 
             )
         x += w
     return _svg(f"0 0 {_STATUS_BAR_W} {_STATUS_BAR_H}", "Verdicts of the rules", "Verdicts of the rules", out)
+
+
+# --- a fleet's runs over time (from a results store) -----------------------------------------------
+
+
+class RunPoint(Protocol):
+    """One run of a results store, as the trend chart reads it (``history.RunRow``)."""
+
+    @property
+    def run_id(self) -> int: ...
+
+    @property
+    def started_at(self) -> str: ...
+
+    @property
+    def devices(self) -> int: ...
+
+    @property
+    def failed_devices(self) -> int: ...
+
+
+_TREND_H, _TREND_TOP, _TREND_BOTTOM, _TREND_LEFT = 190, 14, 36, 48  # the plot's height and margins
+
+
+def trend_chart(runs: Sequence[RunPoint]) -> str:
+    """The share of devices failing at least one rule in each run, oldest first: a line with a
+    dot per run (its run, date and counts in its tooltip), the first and last dates below."""
+    width, height = _CHART_W - _TREND_LEFT - 10, _TREND_H - _TREND_TOP - _TREND_BOTTOM
+    step = width / max(len(runs) - 1, 1)
+    points = [
+        (_TREND_LEFT + i * step, _TREND_TOP + height * (1 - (run.failed_devices / run.devices if run.devices else 0)))
+        for i, run in enumerate(runs)
+    ]
+    line = " ".join(f"{svg_number(x)},{svg_number(y)}" for x, y in points)
+    return _svg(
+        f"0 0 {_CHART_W} {_TREND_H}",
+        "Share of devices failing at least one rule, run by run",
+        "Devices failing at least one rule, over time",
+        [
+            *_trend_grid(width, height),
+            f'<polyline points="{line}" fill="none" stroke="{_FILL[Status.FAIL]}" stroke-width="2"/>',
+            *(_trend_dot(run, x, y) for run, (x, y) in zip(runs, points)),
+            *_trend_dates(runs, points),
+        ],
+    )
+
+
+def _trend_grid(width: float, height: float) -> list[str]:
+    """A line and a label at every 25% of devices."""
+    shapes = []
+    for tick in range(0, 101, 25):
+        y = svg_number(_TREND_TOP + height * (1 - tick / 100))
+        shapes += [
+            f'<line x1="{_TREND_LEFT}" y1="{y}" x2="{svg_number(_TREND_LEFT + width)}" y2="{y}" '
+            'stroke="#eaeef2" stroke-width="1"/>',
+            f'<text x="{_TREND_LEFT - 6}" y="{y}" font-size="11" fill="#6e7781" text-anchor="end" '
+            f'dominant-baseline="middle">{tick}%</text>',
+        ]
+    return shapes
+
+
+def _trend_dot(run: RunPoint, x: float, y: float) -> str:
+    """One run's dot, its numbers in its tooltip."""
+    share = percent(run.failed_devices, run.devices)
+    what = f"run {run.run_id}, {run.started_at}: {run.failed_devices} of {run.devices} devices failing ({share})"
+    return (
+        f'<circle cx="{svg_number(x)}" cy="{svg_number(y)}" r="4" fill="{_FILL[Status.FAIL]}">'
+        f"<title>{escaped(redact(what))}</title></circle>"
+    )
+
+
+def _trend_dates(runs: Sequence[RunPoint], points: Sequence[tuple[float, float]]) -> list[str]:
+    """The first run's date under its dot, and the last run's under its own."""
+    y = svg_number(_TREND_H - 12)
+    ends = [(runs[0], points[0], "start"), (runs[-1], points[-1], "end")] if len(runs) > 1 else []
+    return [
+        f'<text x="{svg_number(x)}" y="{y}" font-size="11" fill="#6e7781" text-anchor="{anchor}">'
+        f"{escaped(redact(f'run {run.run_id}, {run.started_at}'))}</text>"
+        for run, (x, _), anchor in ends
+    ]

@@ -25,7 +25,7 @@ from ..fleet_detail import (
 )
 from ..masking import masked_report
 from ..wording import conflict_rows
-from .charts import RuleTally, cause_chart, legend, rule_chart
+from .charts import RuleTally, RunPoint, cause_chart, legend, rule_chart, trend_chart
 from .page import (
     CONFLICTS_LEAD,
     card,
@@ -54,13 +54,15 @@ def render_fleet_html(
     limit: int = DEFAULT_LIMIT,
     title: str = "BitLocker encryption readiness",
     bad_row_limit: int = 50,
+    trend: Sequence[RunPoint] = (),
 ) -> str:
     """The fleet page for a ``fleet.FleetSummary``.
 
     ``devices``: device records as ``fleet.device_record`` makes them (any number; at most
     ``limit`` worst are kept); ``examples``: failing or unknown outcomes (one per rule is
     enough) to explain each rule with its settings, rule text and fix; ``inputs``: the files
-    read.
+    read; ``trend``: runs of a results store, oldest first (``history.RunRow``), charted when
+    there are two or more.
     """
     examples = tuple(examples)  # read by two sections: a one-shot iterator must serve both
     subtitle = (
@@ -69,6 +71,7 @@ def render_fleet_html(
     )
     body = [
         *_fleet_kpis(summary),
+        *_over_time(trend),
         *_fleet_scenarios(summary),
         *_verdicts_per_rule(summary.rules, summary.devices),
         *_policy_conflicts(summary.conflicts),
@@ -101,6 +104,17 @@ def _fleet_kpis(summary: Any) -> list[str]:
         kpi("Rows not read", summary.bad_row_count, "unknown" if summary.bad_rows else "na"),
         "</div>",
     ]
+
+
+def _over_time(runs: Sequence[RunPoint]) -> list[str]:
+    """The share of devices failing in each run of the results store (nothing for fewer than two runs)."""
+    if len(runs) < 2:
+        return []
+    return card(
+        "Over time",
+        lead(f"The share of devices failing at least one rule in the last {len(runs)} runs of the results store."),
+        trend_chart(runs),
+    )
 
 
 def _verdicts_per_rule(tallies: Sequence[RuleTally], devices: int) -> list[str]:
