@@ -286,6 +286,7 @@ def _fleet_suite(
         ("devices", summary.devices),
         ("failed_devices", summary.failed_devices),
         ("rows_not_read", summary.bad_row_count),
+        ("unscoped_devices", summary.unscoped_devices),
     ):
         ET.SubElement(properties, "property", {"name": name, "value": str(value)})
     for tally in tallies:
