@@ -254,6 +254,10 @@ def test_repair_snapshot_gives_each_device_its_own_policies(tenant_pulled, as_fi
     files = json.loads(capsys.readouterr().out)
     assert code == 0 and snapshot == files
     assert snapshot["total"] == 600
+    # Each device's own policies, not every policy merged onto every device (what --fleet alone does).
+    everywhere = as_files[: as_files.index("--assignments")]
+    assert main(["repair", *everywhere, "--format", "json", "--timeout", "120"]) == 0
+    assert json.loads(capsys.readouterr().out) != snapshot
 
 
 def _peak(folder: Path) -> int:
