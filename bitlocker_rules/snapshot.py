@@ -13,7 +13,8 @@ What the snapshot holds and the check cannot use is said, never dropped silently
 (``TenantSnapshot.notes``): an assignment to all users (not device-scoped), an assignment
 filter (recorded; not evaluated: its rule reads device properties such as the manufacturer or
 model, which no fact of the vocabulary holds, so the assignment is applied as if the filter
-matched), a policy the importers cannot read.
+matched), a policy the importers cannot read. An endpoint-security intent is read as the
+Endpoint protection profile its settings make (``intent_as_profile``).
 """
 
 from __future__ import annotations
@@ -164,14 +165,47 @@ def _policies(
 ) -> list[ImportedPolicy]:
     """The policies of one kind through the importers; one they cannot read is noted and left out."""
     found = []
-    for number, record in enumerate(_records(folder, manifest, kind), 1):
+    for number, stored in enumerate(_records(folder, manifest, kind), 1):
         origin = f"{folder.name}/{kind}.jsonl#{number}"
+        record = intent_as_profile(stored, notes) if kind == "intents" else stored
         try:
             found += [p for p in import_policies(record, vocabulary, origin=origin) if p.policy_id]
         except BitLockerRulesError as exc:
             name = record.get("displayName") or record.get("name") or record.get("id") or origin
             notes.append(f"{kind} `{name}` is not checked: the importers cannot read it ({exc.diagnostics[0].message})")
     return found
+
+
+def intent_as_profile(intent: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """An endpoint-security intent as the Endpoint protection profile its settings are made of.
+
+    Each setting of a disk encryption intent names the profile property it sets
+    (``definitionId`` ``deviceConfiguration--windows10EndpointProtectionConfiguration_<property>``)
+    and carries the value as JSON text (``valueJson``), so the intent reads as that profile
+    through the importers that read profiles; a setting of another shape is noted, not guessed."""
+    profile: dict[str, Any] = {
+        "@odata.type": _PROFILE_TYPE,
+        "id": intent.get("id"),
+        "displayName": intent.get("displayName"),
+    }
+    settings = intent.get("settings")
+    for setting in settings if isinstance(settings, list) else ():
+        definition = setting.get("definitionId") if isinstance(setting, dict) else None
+        prefix, _, name = str(definition).partition("_")
+        try:
+            value = json.loads(setting["valueJson"]) if prefix == _INTENT_PREFIX and name else _UNREAD
+        except (KeyError, TypeError, ValueError):
+            value = _UNREAD
+        if value is _UNREAD:
+            notes.append(f"intents `{profile['displayName'] or profile['id']}`: setting `{definition}` is not read")
+        elif value is not None:  # null: not configured
+            profile[name] = value
+    return profile
+
+
+_PROFILE_TYPE = "#microsoft.graph.windows10EndpointProtectionConfiguration"
+_INTENT_PREFIX = "deviceConfiguration--windows10EndpointProtectionConfiguration"
+_UNREAD = object()
 
 
 def _members(folder: Path, manifest: Mapping[str, Any]) -> dict[str, set[str]]:

@@ -12,7 +12,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from graph_fake import LocalGraph, Tenant
+from graph_fake import EP_TYPE, LocalGraph, Tenant
 from test_tenant_pull import TOKENS, _bitlocker_policies, quick
 
 from bitlocker_rules.cli import main
@@ -65,13 +65,12 @@ def as_files(tenant_pulled, tmp_path_factory):
     tenant, _, _, _ = tenant_pulled
     folder = tmp_path_factory.mktemp("files")
     kept = _bitlocker_policies(tenant)
-    # The importers read device configurations and settings-catalog policies; intents they do not
-    # (the snapshot notes each one as not checked), so the files leave them out too.
-    ordered = [p for p in tenant.device_configurations + tenant.configuration_policies if p["id"] in kept]
+    every = tenant.device_configurations + tenant.configuration_policies + tenant.intents
+    ordered = [p for p in every if p["id"] in kept]
     policies = []
     for n, policy in enumerate(ordered):
         path = folder / f"policy-{n:03d}.json"
-        path.write_text(json.dumps(policy))
+        path.write_text(json.dumps(_as_profile(policy) if policy in tenant.intents else policy))
         policies += ["--policy", str(path)]
     fleet = folder / "devices.jsonl"
     fleet.write_text("".join(json.dumps(d) + "\n" for d in tenant.managed_devices))
@@ -94,6 +93,16 @@ def as_files(tenant_pulled, tmp_path_factory):
     assignments = folder / "assignments.json"
     assignments.write_text(json.dumps({"all_devices": everyone, "groups": groups}))
     return [*policies, "--fleet", str(fleet), "--assignments", str(assignments)]
+
+
+def _as_profile(intent: dict) -> dict:
+    """A disk encryption intent written as the Endpoint protection profile an admin would export
+    with the same settings (the generator's intents set profile properties by name)."""
+    profile = {"@odata.type": EP_TYPE, "id": intent["id"], "displayName": intent["displayName"]}
+    for setting in intent["settings"]:
+        assert setting["definitionId"].startswith("deviceConfiguration--windows10EndpointProtectionConfiguration_")
+        profile[setting["definitionId"].rsplit("_", 1)[1]] = json.loads(setting["valueJson"])
+    return profile
 
 
 def _check(capsys, *argv: str) -> tuple[int, str, str]:
@@ -184,7 +193,17 @@ def test_filters_intents_and_unassigned_policies_are_said_not_dropped(tenant_pul
     }
     names = {f["displayName"] for f in tenant.filters if f["id"] in filtered}
     assert names and all(f"assignment filter `{name}` (include) is not evaluated" in err for name in names)
-    assert "intents `Intent 0` is not checked" in err
+    assert "not checked" not in err and "is not read" not in err  # every policy kind is read, intents too
+
+
+def test_intents_are_checked_as_the_profiles_their_settings_make(tenant_pulled, tmp_path, capsys):
+    tenant, folder, _, _ = tenant_pulled
+    lines = tmp_path / "devices.jsonl"
+    _check(capsys, "--snapshot", str(folder), "--jsonl", str(lines), "--quiet")
+    named = {p for line in _lines(lines) for p in line["policies"]}
+    intents = [i for i in tenant.intents if i["id"] in _bitlocker_policies(tenant)]
+    assigned = [i for i in intents if tenant.assignments[i["id"]]]
+    assert assigned and all(any(f"({i['id']})" in p for p in named) for i in assigned)
 
 
 def test_an_all_users_assignment_is_noted_as_not_device_scoped(tenant_pulled, tmp_path):
