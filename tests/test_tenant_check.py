@@ -302,3 +302,14 @@ def test_memory_stays_flat_as_the_snapshot_grows(tenant_pulled, tmp_path):
     (large / "managed_devices.jsonl").write_text("".join(devices * 25))  # 15,000 devices, streamed
     small_peak, large_peak = _peak(small), _peak(large)
     assert large_peak < small_peak + (4 << 20), (small_peak, large_peak)
+
+
+def test_a_damaged_snapshot_file_is_a_clear_error(tenant_pulled, tmp_path, capsys):
+    _, folder, _, _ = tenant_pulled
+    damaged = _copy_with_manifest(folder, tmp_path / "s")
+    with (damaged / "group_members.jsonl").open("a") as stream:
+        stream.write('{"id": \n')
+    code, out, err = _check(capsys, "--snapshot", str(damaged))
+    assert code == 2 and out == "" and "Traceback" not in err
+    lines = len((damaged / "group_members.jsonl").read_text().splitlines())
+    assert f"group_members.jsonl line {lines} is not JSON" in err
