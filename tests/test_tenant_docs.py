@@ -37,7 +37,7 @@ def test_the_page_runs_its_commands_in_order(graph, tmp_path, monkeypatch):
             actual = [line.rstrip() for line in (result.stdout + result.stderr).strip("\n").splitlines()]
             assert matches(shown, actual), f"`{command.line}` printed:\n" + "\n".join(actual)
             ran += 1
-    assert ran == 3
+    assert ran == 4
 
 
 def _table(heading: str) -> list[list[str]]:

@@ -87,7 +87,8 @@ def _run(args: argparse.Namespace) -> int:
     problem = usage_problem(args)
     if problem:
         return usage_error(args.command, problem)
-    module, function = ("fleet", "run_fleet") if args.command == "check" and args.fleet else _COMMANDS[args.command]
+    fleet = args.command == "check" and (args.fleet or args.snapshot)
+    module, function = ("fleet", "run_fleet") if fleet else _COMMANDS[args.command]
     return getattr(importlib.import_module(f".{module}", __name__), function)(args)
 
 

@@ -21,6 +21,7 @@ from ..fleet.job import FleetJob, FleetSetup
 from ..fleet.parallel import Collector, WorkerError, usable_cores
 from ..outcome import InputRecord, at_or_above
 from ..report import fleet_collector, render_fleet
+from ..snapshot import devices_path
 from .output import jsonl_output, say, show_progress, write_output
 from .parser import declared_scenarios
 from .status import EXIT_CRASH, EXIT_FAIL, EXIT_PASS, EXIT_USAGE
@@ -30,16 +31,16 @@ def run_fleet(args: argparse.Namespace) -> int:
     """``check --fleet``: evaluate every device row; the report in ``--format``, each device's
     JSON line in ``--jsonl``. (Its usage problems were refused by ``inputs.usage_problem``.)"""
     jobs = _jobs(args)
-    job = FleetJob(args.rules, args.policy, args.assignments, declared_scenarios(args))
+    job = FleetJob(args.rules, args.policy, args.assignments, declared_scenarios(args), snapshot=args.snapshot)
     setup = job.build()
     engine = setup.engine
-    if isinstance(setup.policy, AssignedPolicies) and not args.quiet:
-        for policy_id in setup.policy.assignments.unassigned:
-            say(f"note: {args.assignments}: no device or group is assigned policy {policy_id}")
+    fleet = args.fleet if args.snapshot is None else str(devices_path(args.snapshot))
+    if not args.quiet:
+        _notes(args.snapshot or args.assignments, setup)
     wanted = not args.quiet or args.output is not None  # else only the exit code (and --jsonl) are wanted
-    inputs = _inputs(args, setup) if wanted and args.format in ("markdown", "html", "sarif") else ()
+    inputs = _inputs(fleet, setup) if wanted and args.format in ("markdown", "html", "sarif") else ()
     collector = _collector(args.format, inputs, setup) if wanted else None
-    rows = read_fleet(args.fleet, decode=False)  # each process decodes the rows it evaluates
+    rows = read_fleet(fleet, decode=False)  # each process decodes the rows it evaluates
     progress = show_progress if sys.stderr.isatty() and not args.quiet else None
     with jsonl_output(args.jsonl) as jsonl, _store_writer(args, setup) as stored:
         write = _both(jsonl, stored.add) if stored is not None else jsonl
@@ -139,9 +140,19 @@ def _jobs(args: argparse.Namespace) -> int:
     return cores
 
 
-def _inputs(args: argparse.Namespace, setup: FleetSetup) -> tuple[InputRecord, ...]:
+def _notes(source: str | None, setup: FleetSetup) -> None:
+    """Say what the assignments leave out: policies no device gets, and what a snapshot holds
+    that the run cannot use (all-users assignments, filters not evaluated, policies not read)."""
+    if isinstance(setup.policy, AssignedPolicies):
+        for policy_id in setup.policy.assignments.unassigned:
+            say(f"note: {source}: no device or group is assigned policy {policy_id}")
+    for note in setup.notes:
+        say(f"note: {source}: {note}")
+
+
+def _inputs(fleet: str, setup: FleetSetup) -> tuple[InputRecord, ...]:
     """The files a report names: each policy as it was imported, then the fleet file."""
-    return (*(InputRecord(p.name, p.origin, p.kind) for p in setup.imported), InputRecord("fleet", args.fleet, "fleet"))
+    return (*(InputRecord(p.name, p.origin, p.kind) for p in setup.imported), InputRecord("fleet", fleet, "fleet"))
 
 
 def _collector(fmt: str, inputs: tuple[InputRecord, ...], setup: FleetSetup) -> Collector | None:

@@ -14,6 +14,8 @@ def input_paths(args: argparse.Namespace) -> list[str]:
     """Every file the command will read, in the order given."""
     paths = [*getattr(args, "policy", ()), *getattr(args, "device", ())]
     paths += [p for p in (getattr(args, "fleet", None), getattr(args, "assignments", None)) if p]
+    if getattr(args, "snapshot", None):  # its files: a report is never written over one
+        paths += [os.path.join(args.snapshot, "manifest.json"), os.path.join(args.snapshot, "managed_devices.jsonl")]
     paths += [r for r in (getattr(args, "rules", None) or ()) if r.endswith(".rules")]
     return paths + [p for p in getattr(args, "paths", ()) if p.endswith(".rules")]
 
@@ -22,10 +24,15 @@ def usage_problem(args: argparse.Namespace) -> str | None:
     """What cannot work, said before anything runs: fleet options without a fleet, standard
     input named twice, a fleet's options that contradict each other. (An output that would
     overwrite an input raises ``InputError``.)"""
-    if args.command == "check" and not args.fleet:
+    problem = snapshot_problem(args)
+    if problem:
+        return problem
+    if args.command == "check" and not args.fleet and not args.snapshot:
         given = [f"--{name}" for name in _FLEET_ONLY if getattr(args, name) is not None]
         if given:
             return f"{' and '.join(given)} go{'es' if len(given) == 1 else ''} with --fleet"
+    if args.command == "repair" and args.assignments and not args.fleet:
+        return "--assignments goes with --fleet"
     paths = input_paths(args)
     if paths.count(STANDARD_STREAM) > 1:
         return "standard input (-) can be read once: give the other inputs as files"
@@ -33,7 +40,21 @@ def usage_problem(args: argparse.Namespace) -> str | None:
     refuse_overwriting_inputs(getattr(args, "jsonl", None), paths, "--jsonl")
     if args.command == "check":
         refuse_overwriting_inputs(args.store, paths, "--store")
-    return fleet_problem(args) if args.command == "check" and args.fleet else None
+    return fleet_problem(args) if args.command == "check" and (args.fleet or args.snapshot) else None
+
+
+def snapshot_problem(args: argparse.Namespace) -> str | None:
+    """What cannot go with ``--snapshot``: the snapshot gives the policies, their assignments and the devices."""
+    if not getattr(args, "snapshot", None):
+        return None
+    given = [
+        f"--{name}"
+        for name in ("policy", "device", "fleet", "assignments")
+        if getattr(args, name, None) not in (None, [])
+    ]
+    if given:
+        return f"--snapshot gives the policies, assignments and devices: leave out {' and '.join(given)}"
+    return None
 
 
 def fleet_problem(args: argparse.Namespace) -> str | None:

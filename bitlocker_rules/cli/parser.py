@@ -158,6 +158,12 @@ def _check_command(sub: _Subcommands) -> None:
         "(- reads standard input)",
     )
     check.add_argument(
+        "--snapshot",
+        metavar="DIR",
+        help="every device of a tenant snapshot (bitlocker-rules pull) with the policies its assignments give it, "
+        "as --fleet reports it",
+    )
+    check.add_argument(
         "--jobs",
         type=int,
         default=None,
@@ -291,6 +297,16 @@ def _repair_command(sub: _Subcommands) -> None:
         "--fleet",
         metavar="FILE",
         help="instead of one device: the one change that makes the most devices of a fleet pass",
+    )
+    repair.add_argument(
+        "--assignments",
+        metavar="FILE",
+        help="with --fleet: which --policy applies to which device or group (default: every policy to every device)",
+    )
+    repair.add_argument(
+        "--snapshot",
+        metavar="DIR",
+        help="as --fleet, for every device of a tenant snapshot with the policies its assignments give it",
     )
     repair.add_argument(
         "--format", type=format_name, choices=("text", "json"), default="text", help="text (default) or json"

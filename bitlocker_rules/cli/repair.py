@@ -11,7 +11,8 @@ from ..engine import Engine
 from ..errors import BitLockerRulesError
 from ..facts import merge_facts
 from ..fleet import fleet_device, read_fleet
-from ..fleet.job import policy_facts
+from ..fleet.job import FleetJob, device_policies
+from ..snapshot import devices_path
 from .check import analysed, read_inputs
 from .output import Progress, write_output
 from .parser import declared_scenarios
@@ -27,7 +28,7 @@ def run_repair(args: argparse.Namespace) -> int:
     from .. import analysis  # noqa: PLC0415 - only lint, compare and repair need the analyser
 
     engine = Engine.load(args.rules, scenarios=declared_scenarios(args))
-    if args.fleet:
+    if args.fleet or args.snapshot:
         return _repair_fleet(args, engine)
     if not args.device and not args.policy:
         print("bitlocker-rules repair: give --policy and --device files (or --fleet)", file=sys.stderr)
@@ -93,19 +94,22 @@ def _repair_text(result: Repair, subject: str) -> str:
 def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     from .. import analysis  # noqa: PLC0415 - only lint, compare and repair need the analyser
 
-    policy = policy_facts(args.policy, engine)
+    # Every --policy for every device, or the policies an --assignments file or a snapshot gives each.
+    policy = FleetJob(policies=args.policy, assignments=args.assignments, snapshot=args.snapshot).setup(engine).policy
+    fleet = args.fleet if args.snapshot is None else str(devices_path(args.snapshot))
     devices, bad = [], 0
-    for row in read_fleet(args.fleet):
+    for row in read_fleet(fleet):
         try:
             device = fleet_device(row.data, engine, row.number)
         except BitLockerRulesError:
             bad += 1
             continue
-        devices.append(analysed(engine, merge_facts([policy, device]) if policy else device))
+        policies = device_policies(policy, row.data)
+        devices.append(analysed(engine, merge_facts([policies, device]) if policies else device))
     try:
         result = analysis.fleet_repair(engine.rulesets, engine.vocabulary, devices, timeout=args.timeout)
     except analysis.Undecided as exc:
-        return _undecided(args, exc, f"Repair for the {len(devices)} devices of {args.fleet}")
+        return _undecided(args, exc, f"Repair for the {len(devices)} devices of {args.fleet or args.snapshot}")
     if args.format == "json":
         document = {**result.to_dict(), "unreadable_rows": bad}  # left out of the repair, said so
         write_output(json.dumps(document, indent=2, ensure_ascii=False) + "\n", None)

@@ -140,8 +140,10 @@ def _evaluate_row(
     except BitLockerRulesError as exc:
         tally.bad(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
-    report = engine.evaluate(_merged(_policy_for(policy, row.data)[1], device), subject=device.name)
+    chosen, merged, _ = _policy_for(policy, row.data)
+    report = engine.evaluate(_merged(merged, device), subject=device.name)
     tally.add(report)
+    _count_scope(policy, chosen, tally)
     if collect is not None:
         collect(_report_result(row.number, report, None))
     if not wanted:
@@ -301,6 +303,7 @@ class VerdictPath:
                     _merged(policy, device), subject=device.name, with_origins=collect is not None
                 )
                 tally.add(report)
+                _count_scope(self.policy, chosen, tally)
                 if collect is not None:
                     collect(_report_result(row.number, report, names))
                 return device_record(row.number, report, names) if wanted else None
@@ -311,6 +314,7 @@ class VerdictPath:
             values = {**context.base, **values}
         # A dict of this row's own (the typer's, a copy of the device's, or the merge): resolved in place.
         parts = self._count(self.engine.resolve(values), tally, context, wanted)
+        _count_scope(self.policy, chosen, tally)
         if not wanted:
             return None
         counted = _Counted(row.number, subject or device_subject(row.data, row.number), names, parts)
@@ -503,6 +507,12 @@ def _policy_for(
     """The policies a row's device gets: the ids of those an assignment file chose (none
     without one), their merged facts, and their names (None without an assignment file)."""
     return policy.chosen(data) if isinstance(policy, AssignedPolicies) else (_EVERY_POLICY, policy, None)
+
+
+def _count_scope(policy: Facts | AssignedPolicies | None, chosen: frozenset[str], tally: Tally) -> None:
+    """Count a device that assignments give no policy at all (out of every policy's scope)."""
+    if not chosen and isinstance(policy, AssignedPolicies):
+        tally.unscoped += 1
 
 
 def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, ShownText]:

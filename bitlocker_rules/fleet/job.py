@@ -15,16 +15,19 @@ from ..assignments import AssignedPolicies, AssignedPolicy, read_assignments
 from ..engine import Engine
 from ..facts import Facts, merge_facts
 from ..importers import ImportedPolicy, load_policies
+from ..snapshot import read_snapshot
 
 
 @frozen
 class FleetSetup:
     """What a fleet run evaluates with: the engine, the policies each device gets (their merged
-    facts, or ``AssignedPolicies`` from an assignment file), and the policies as imported."""
+    facts, or ``AssignedPolicies`` from an assignment file or a snapshot), the policies as
+    imported, and what a snapshot holds that the run does not use (``TenantSnapshot.notes``)."""
 
     engine: Engine
     policy: Facts | AssignedPolicies | None
     imported: tuple[ImportedPolicy, ...]
+    notes: tuple[str, ...] = ()
 
 
 def _names(names: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -43,19 +46,30 @@ def _pairs(scenarios: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> t
 @frozen
 class FleetJob:
     """A fleet run's inputs: ruleset names or paths (None: every shipped one), policy files,
-    an assignment file, and the declared scenarios with how each was declared."""
+    an assignment file, and the declared scenarios with how each was declared; or, instead of
+    policy files and an assignment file, a pulled snapshot's folder (its policies and
+    assignments; its devices are the rows, ``snapshot.devices_path``)."""
 
     rules: tuple[str, ...] | None = field(default=None, converter=_names)
     policies: tuple[str, ...] = field(default=(), converter=_paths)
     assignments: str | None = None
     scenarios: tuple[tuple[str, str], ...] = field(default=(), converter=_pairs)
+    snapshot: str | None = None
 
     def build(self) -> FleetSetup:
         """The engine and the policies, each input read once.
 
         Without an assignment file every policy applies to every device: their merged facts.
         """
-        engine = Engine.load(list(self.rules) if self.rules else None, scenarios=dict(self.scenarios))
+        return self.setup(Engine.load(list(self.rules) if self.rules else None, scenarios=dict(self.scenarios)))
+
+    def setup(self, engine: Engine) -> FleetSetup:
+        """``build`` with an engine already loaded (its rulesets and scenarios are the engine's)."""
+        if self.snapshot is not None:
+            tenant = read_snapshot(self.snapshot, engine.vocabulary)
+            return FleetSetup(
+                engine, AssignedPolicies(tenant.assignments, tenant.assigned), tenant.policies, tenant.notes
+            )
         by_file = [(path, load_policies(path, engine.vocabulary)) for path in self.policies]
         imported = tuple(p for _, policies in by_file for p in policies)
         if self.assignments is None:
@@ -81,6 +95,11 @@ def fleet_engine(
 ) -> tuple[Engine, Facts | AssignedPolicies | None]:
     """The engine and the policies of a fleet run: ``FleetJob(...).engine_and_policy()``."""
     return FleetJob(rules, policies, assignments, scenarios).engine_and_policy()
+
+
+def device_policies(policy: Facts | AssignedPolicies | None, data: object) -> Facts | None:
+    """The merged facts of the policies the device of fleet row ``data`` gets (None: none)."""
+    return policy.for_row(data)[0] if isinstance(policy, AssignedPolicies) else policy
 
 
 def merged_policies(imported: Iterable[ImportedPolicy]) -> Facts | None:

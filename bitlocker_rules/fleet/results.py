@@ -76,6 +76,7 @@ class FleetSummary:
     conflicts: tuple[FleetConflict, ...] = ()
     scenarios: tuple[FleetScenario, ...] = ()  # per scenario, on how many devices it held
     unlisted_bad_rows: int = 0  # rows not read beyond the first BAD_ROWS_LISTED, counted, not kept
+    unscoped_devices: int = 0  # devices evaluated that their assignments give no policy (in no policy's scope)
 
     @property
     def exit_code(self) -> int:
@@ -117,6 +118,7 @@ class FleetSummary:
             tuple(FleetConflict(r, n) for r, n in conflicts.items()),
             scenarios,
             self.unlisted_bad_rows + other.unlisted_bad_rows + max(0, len(bad_rows) - BAD_ROWS_LISTED),
+            self.unscoped_devices + other.unscoped_devices,
         )
 
 
@@ -312,6 +314,7 @@ class Tally:
         self.unlisted_bad_rows = 0
         self.devices = 0
         self.failed_devices = 0
+        self.unscoped = 0  # devices their assignments give no policy
         self.conflicts: Counter = Counter()  # ConflictRecord -> devices that got it
         self.scenario_facts = tuple(s.fact for s in engine.vocabulary.scenarios.values())
         self.scenarios: Counter = Counter()  # (scenario fact, True / False / None) -> devices
@@ -374,6 +377,7 @@ class Tally:
             conflicts,
             scenarios,
             self.unlisted_bad_rows,
+            self.unscoped,
         )
 
     def bad(self, row: BadRow) -> None:

@@ -156,6 +156,7 @@ def fleet_to_dict(summary: Any) -> dict[str, Any]:
         "schema": FLEET_SCHEMA,
         "devices": summary.devices,
         "failed_devices": summary.failed_devices,
+        "unscoped_devices": summary.unscoped_devices,  # in no BitLocker policy's scope (assignments give none)
         "rules": [
             {"ruleset": t.ruleset, "rule": t.rule, "title": t.title, "severity": t.severity, **t.counts}
             for t in summary.rules

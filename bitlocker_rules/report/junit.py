@@ -286,6 +286,8 @@ def _fleet_suite(
         ("devices", summary.devices),
         ("failed_devices", summary.failed_devices),
         ("rows_not_read", summary.bad_row_count),
+        # in no BitLocker policy's scope: only where assignments leave some device without a policy
+        *((("unscoped_devices", summary.unscoped_devices),) if summary.unscoped_devices else ()),
     ):
         ET.SubElement(properties, "property", {"name": name, "value": str(value)})
     for tally in tallies:

@@ -448,6 +448,8 @@ def _fleet_headline(summary: Any) -> list[str]:
         line += f" ({100 * summary.failed_devices / summary.devices:.0f}%)"
     if summary.bad_rows:
         line += f"; {plural(summary.bad_row_count, 'row')} could not be read"
+    if summary.unscoped_devices:
+        line += f"; {plural(summary.unscoped_devices, 'device')} in no BitLocker policy's scope"
     return ["# BitLocker rules report: fleet", "", line + "."]
 
 

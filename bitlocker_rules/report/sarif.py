@@ -448,9 +448,13 @@ class FleetSarif:
         ]
         return _log(rules, results, self.inputs, bad_rows, unlisted=unlisted)
 
-    def render(self, bad_rows: Sequence[Any] = (), unlisted: int = 0) -> str:
-        """The SARIF 2.1.0 document, secrets masked."""
-        return _dump(self.log(bad_rows, unlisted))
+    def render(self, bad_rows: Sequence[Any] = (), unlisted: int = 0, unscoped: int = 0) -> str:
+        """The SARIF 2.1.0 document, secrets masked; ``unscoped``: devices in no policy's scope
+        (the run's property ``unscopedDevices``)."""
+        log = self.log(bad_rows, unlisted)
+        if unscoped:
+            log["runs"][0].setdefault("properties", {})["unscopedDevices"] = unscoped
+        return _dump(log)
 
 
 _OUTCOMES_REMEMBERED = 50_000

@@ -351,6 +351,7 @@ def render_fleet_table(summary: Any, *, bad_row_limit: int = 20) -> str:
     parts = [
         f"Fleet: {devices} evaluated, {summary.failed_devices} failing at least one rule"
         + (f", {summary.bad_row_count} rows not read" if summary.bad_rows else ""),
+        *_unscoped_line(summary.unscoped_devices),
         "",
     ]
     scenarios = fleet_scenarios(summary)
@@ -375,3 +376,12 @@ def render_fleet_table(summary: Any, *, bad_row_limit: int = 20) -> str:
         if summary.bad_row_count > len(listed):
             parts.append(f"  … and {summary.bad_row_count - len(listed)} more")
     return masked_report("\n".join(parts) + "\n")
+
+
+def _unscoped_line(devices: int) -> list[str]:
+    """The devices their assignments give no BitLocker policy (checked on their own facts alone)."""
+    if not devices:
+        return []
+    return [
+        f"{devices} device{'' if devices == 1 else 's'} in no BitLocker policy's scope (no policy is assigned to them)"
+    ]

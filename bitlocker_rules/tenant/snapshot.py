@@ -18,12 +18,14 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import snapshot as reading
+from ..errors import InputError
 from .failures import SNAPSHOT, tenant_error
 from .scrub import scrubbed
 
-SCHEMA = "bitlocker-rules-snapshot"
-SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
+SCHEMA = reading.SCHEMA
+SCHEMA_VERSION = reading.SCHEMA_VERSION
+MANIFEST = reading.MANIFEST
 PARTIAL = ".partial"  # a file of a unit still being written
 
 
@@ -50,27 +52,12 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    """A snapshot's manifest, checked to be one this version can read."""
-    path = folder / MANIFEST
+    """A snapshot's manifest, checked to be one this version can read (by the reader the check
+    of a snapshot uses, so a pull and a check agree on what a manifest is)."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise tenant_error(SNAPSHOT, "this folder holds no snapshot (no manifest.json)", where=str(folder)) from None
-    except (OSError, ValueError) as exc:
-        raise tenant_error(SNAPSHOT, f"manifest.json cannot be read ({exc})", where=str(folder)) from None
-    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
-        raise tenant_error(SNAPSHOT, "manifest.json is not a bitlocker-rules snapshot manifest", where=str(folder))
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise tenant_error(
-            SNAPSHOT,
-            f"the snapshot's schema version is {manifest.get('schema_version')!r}; this version reads {SCHEMA_VERSION}",
-            where=str(folder),
-        )
-    shapes = {"units": dict, "kinds": dict, "skipped": list, "complete": bool}
-    damaged = [key for key, shape in shapes.items() if not isinstance(manifest.get(key), shape)]
-    if damaged:
-        raise tenant_error(SNAPSHOT, f"manifest.json is damaged ({', '.join(damaged)})", where=str(folder))
-    return manifest
+        return reading.read_manifest(folder)
+    except InputError as exc:
+        raise tenant_error(SNAPSHOT, exc.diagnostics[0].message, where=str(folder)) from None
 
 
 class Snapshot:

@@ -102,6 +102,11 @@ def _fleet_kpis(summary: Any) -> list[str]:
             f"<small>of {len(summary.rules)}</small>",
         ),
         kpi("Rows not read", summary.bad_row_count, "unknown" if summary.bad_rows else "na"),
+        *(
+            [kpi("In no BitLocker policy's scope", summary.unscoped_devices, "unknown")]
+            if summary.unscoped_devices
+            else []
+        ),
         "</div>",
     ]
 

@@ -1,0 +1,315 @@
+"""``check --snapshot`` and ``repair --snapshot``: a generated tenant pulled from the local Graph
+and checked gives exactly what checking the same data given as files gives (``--policy`` files,
+``--fleet`` rows and an ``--assignments`` file written from the generator, not from the
+snapshot: an oracle that does not share the snapshot reader); an exclusion wins; devices in no
+policy's scope are counted in every format; filters and all-users assignments are said, not
+evaluated; an incomplete or unknown snapshot is refused; memory stays flat as devices grow."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from graph_fake import EP_TYPE, LocalGraph, Tenant
+from test_tenant_pull import TOKENS, _bitlocker_policies, quick
+
+from bitlocker_rules.cli import main
+from bitlocker_rules.engine import Engine
+from bitlocker_rules.fleet import evaluate_fleet, fleet_device, read_fleet
+from bitlocker_rules.fleet.job import FleetJob
+from bitlocker_rules.snapshot import ALL_USERS, read_snapshot
+from bitlocker_rules.tenant import PullOptions, pull
+
+ALL_DEVICES = "#microsoft.graph.allDevicesAssignmentTarget"
+EXCLUSION = "#microsoft.graph.exclusionGroupAssignmentTarget"
+
+
+def _shaped(tenant: Tenant) -> tuple[str, str]:
+    """One BitLocker policy assigned to all devices but a large excluded group (whose members in
+    no other group are then in no policy's scope); no other all-devices assignment. Returns the
+    policy's id and the excluded group's id."""
+    kept = [p["id"] for p in tenant.device_configurations if p["id"] in _bitlocker_policies(tenant)]
+    for policy_id in kept:
+        tenant.assignments[policy_id] = [
+            a for a in tenant.assignments[policy_id] if a["target"]["@odata.type"] != ALL_DEVICES
+        ]
+    chosen, excluded = kept[0], tenant.groups[0]["id"]
+    tenant.members[excluded] = tenant.entra_devices[: len(tenant.entra_devices) // 3]
+    for others in tenant.assignments.values():  # every other assignment of the excluded group goes
+        others[:] = [a for a in others if a["target"].get("groupId") != excluded]
+    tenant.assignments[chosen] = [
+        {"id": f"{chosen}_all", "target": {"@odata.type": ALL_DEVICES}},
+        {"id": f"{chosen}_ex", "target": {"@odata.type": EXCLUSION, "groupId": excluded}},
+    ]
+    return chosen, excluded
+
+
+@pytest.fixture(scope="module")
+def tenant_pulled(tmp_path_factory):
+    tenant = Tenant(seed=5, policies=8, groups=40, devices=600)
+    chosen, excluded = _shaped(tenant)
+    local = LocalGraph(tenant, page_size=100)
+    folder = tmp_path_factory.mktemp("check") / "snapshot"
+    try:
+        pull(PullOptions(folder, local.url, concurrency=4), TOKENS, pacing=quick())
+    finally:
+        local.stop()
+    return tenant, folder, chosen, excluded
+
+
+@pytest.fixture(scope="module")
+def as_files(tenant_pulled, tmp_path_factory):
+    """The same tenant as files, written from the generator: policies, devices, assignments."""
+    tenant, _, _, _ = tenant_pulled
+    folder = tmp_path_factory.mktemp("files")
+    kept = _bitlocker_policies(tenant)
+    every = tenant.device_configurations + tenant.configuration_policies + tenant.intents
+    ordered = [p for p in every if p["id"] in kept]
+    policies = []
+    for n, policy in enumerate(ordered):
+        path = folder / f"policy-{n:03d}.json"
+        path.write_text(json.dumps(_as_profile(policy) if policy in tenant.intents else policy))
+        policies += ["--policy", str(path)]
+    fleet = folder / "devices.jsonl"
+    fleet.write_text("".join(json.dumps(d) + "\n" for d in tenant.managed_devices))
+    everyone, groups = [], {}
+    for policy in ordered:
+        for assignment in tenant.assignments[policy["id"]]:
+            target = assignment["target"]
+            if target["@odata.type"] == ALL_DEVICES:
+                everyone.append(policy["id"])
+                continue
+            group = groups.setdefault(
+                target["groupId"],
+                {
+                    "members": [d["deviceId"] for d in tenant.members[target["groupId"]]],
+                    "policies": [],
+                    "excluded_from": [],
+                },
+            )
+            group["excluded_from" if target["@odata.type"] == EXCLUSION else "policies"].append(policy["id"])
+    assignments = folder / "assignments.json"
+    assignments.write_text(json.dumps({"all_devices": everyone, "groups": groups}))
+    return [*policies, "--fleet", str(fleet), "--assignments", str(assignments)]
+
+
+def _as_profile(intent: dict) -> dict:
+    """A disk encryption intent written as the Endpoint protection profile an admin would export
+    with the same settings (the generator's intents set profile properties by name)."""
+    profile = {"@odata.type": EP_TYPE, "id": intent["id"], "displayName": intent["displayName"]}
+    for setting in intent["settings"]:
+        assert setting["definitionId"].startswith("deviceConfiguration--windows10EndpointProtectionConfiguration_")
+        profile[setting["definitionId"].rsplit("_", 1)[1]] = json.loads(setting["valueJson"])
+    return profile
+
+
+def _check(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["check", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _without_origins(value):
+    """A device line without where values came from (a file of the snapshot, or a --policy file)."""
+    if isinstance(value, dict):
+        return {k: _without_origins(v) for k, v in value.items() if k not in ("origins", "source", "from")}
+    if isinstance(value, list):
+        return [_without_origins(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_pulled_snapshot_checks_as_the_same_data_given_as_files(tenant_pulled, as_files, tmp_path, capsys, jobs):
+    _, folder, _, _ = tenant_pulled
+    snap_json, files_json = tmp_path / "snap.json", tmp_path / "files.json"
+    snap_lines, files_lines = tmp_path / "snap.jsonl", tmp_path / "files.jsonl"
+    common = ["--format", "json", "--quiet", "--jobs", jobs]
+    code_snapshot, _, _ = _check(
+        capsys, "--snapshot", str(folder), *common, "--output", str(snap_json), "--jsonl", str(snap_lines)
+    )
+    code_files, _, _ = _check(capsys, *as_files, *common, "--output", str(files_json), "--jsonl", str(files_lines))
+    assert code_snapshot == code_files == 1
+    summary = json.loads(snap_json.read_text())
+    assert summary == json.loads(files_json.read_text())
+    assert summary["devices"] == 600 and summary["failed_devices"] > 0
+    assert summary["unscoped_devices"] > 0  # the excluded group's members that no other group names
+    assert _without_origins(_lines(snap_lines)) == _without_origins(_lines(files_lines))
+
+
+def test_an_exclusion_wins_and_a_device_in_no_scope_gets_no_policy(tenant_pulled, tmp_path, capsys):
+    tenant, folder, chosen, excluded = tenant_pulled
+    lines = tmp_path / "devices.jsonl"
+    code, _, _ = _check(capsys, "--snapshot", str(folder), "--jsonl", str(lines), "--quiet")
+    assert code == 1
+    by_name = {line["device"]: line for line in _lines(lines)}
+    excluded_ids = {d["deviceId"] for d in tenant.members[excluded]}
+    named_chosen = [f"({chosen})" in " ".join(line["policies"]) for line in by_name.values()]
+    assert any(named_chosen) and not all(named_chosen)
+    unscoped = 0
+    for device in tenant.managed_devices:
+        line = next(v for k, v in by_name.items() if device["deviceName"] in k)
+        gets_chosen = any(f"({chosen})" in p for p in line["policies"])
+        assert gets_chosen == (device["azureADDeviceId"] not in excluded_ids), device["deviceName"]
+        unscoped += line["policies"] == []
+    summary = tmp_path / "summary.json"
+    _check(capsys, "--snapshot", str(folder), "--format", "json", "--output", str(summary), "--quiet")
+    assert json.loads(summary.read_text())["unscoped_devices"] == unscoped > 0
+
+
+@pytest.mark.parametrize(
+    ("fmt", "shows"),
+    [
+        ("text", "in no BitLocker policy's scope"),
+        ("markdown", "in no BitLocker policy's scope"),
+        ("html", "In no BitLocker policy&#x27;s scope"),
+        ("junit", '<property name="unscoped_devices" value="'),
+        ("sarif", '"unscopedDevices": '),
+        ("json", '"unscoped_devices": '),
+    ],
+)
+def test_every_format_reports_the_devices_in_no_scope(tenant_pulled, tmp_path, capsys, fmt, shows):
+    _, folder, _, _ = tenant_pulled
+    target = tmp_path / f"report.{fmt}"
+    code, _, _ = _check(capsys, "--snapshot", str(folder), "--format", fmt, "--output", str(target))
+    assert code == 1
+    assert shows in target.read_text(encoding="utf-8")
+
+
+def test_filters_intents_and_unassigned_policies_are_said_not_dropped(tenant_pulled, capsys):
+    tenant, folder, _, _ = tenant_pulled
+    code, out, err = _check(capsys, "--snapshot", str(folder))
+    assert code == 1 and out.startswith("Fleet: 600 devices evaluated")
+    filtered = {
+        a["target"]["deviceAndAppManagementAssignmentFilterId"]
+        for p in _bitlocker_policies(tenant)
+        for a in tenant.assignments[p]
+        if "deviceAndAppManagementAssignmentFilterId" in a["target"]
+    }
+    names = {f["displayName"] for f in tenant.filters if f["id"] in filtered}
+    assert names and all(f"assignment filter `{name}` (include) is not evaluated" in err for name in names)
+    assert "not checked" not in err and "is not read" not in err  # every policy kind is read, intents too
+
+
+def test_intents_are_checked_as_the_profiles_their_settings_make(tenant_pulled, tmp_path, capsys):
+    tenant, folder, _, _ = tenant_pulled
+    lines = tmp_path / "devices.jsonl"
+    _check(capsys, "--snapshot", str(folder), "--jsonl", str(lines), "--quiet")
+    named = {p for line in _lines(lines) for p in line["policies"]}
+    intents = [i for i in tenant.intents if i["id"] in _bitlocker_policies(tenant)]
+    assigned = [i for i in intents if tenant.assignments[i["id"]]]
+    assert assigned and all(any(f"({i['id']})" in p for p in named) for i in assigned)
+
+
+def test_an_all_users_assignment_is_noted_as_not_device_scoped(tenant_pulled, tmp_path):
+    _, folder, _, _ = tenant_pulled
+    copy = tmp_path / "snapshot"
+    copy.mkdir()
+    for path in folder.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    chosen = tenant_pulled[2]  # the one policy assigned to all devices: take another
+    records = [
+        json.loads(line) for line in (folder / "device_configuration_assignments.jsonl").read_text().splitlines()
+    ]
+    record = next(r for r in records if r["@bitlockerRules.policy"]["id"] != chosen)
+    record["target"] = {"@odata.type": ALL_USERS}
+    with (copy / "device_configuration_assignments.jsonl").open("a") as stream:
+        stream.write(json.dumps(record) + "\n")
+    snapshot = read_snapshot(copy, Engine.load().vocabulary)
+    policy = record["@bitlockerRules.policy"]["id"]
+    assert f"policy {policy} is assigned to all users: not device-scoped" in " ".join(snapshot.notes)
+    assert policy not in snapshot.assignments.all_devices
+
+
+def _copy_with_manifest(folder: Path, target: Path, **changes) -> Path:
+    target.mkdir()
+    for path in folder.iterdir():
+        (target / path.name).write_bytes(path.read_bytes())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (target / "manifest.json").write_text(json.dumps({**manifest, **changes}))
+    return target
+
+
+def test_an_incomplete_snapshot_is_refused_naming_resume(tenant_pulled, tmp_path, capsys):
+    _, folder, _, _ = tenant_pulled
+    broken = _copy_with_manifest(folder, tmp_path / "s", complete=False, error="Graph kept failing (503)")
+    for command in ("check", "repair"):
+        code = main([command, "--snapshot", str(broken)])
+        out, err = capsys.readouterr()
+        assert code == 2 and out == ""
+        assert "this snapshot is incomplete (Graph kept failing (503))" in err and "pull" in err and "--resume" in err
+        assert "Traceback" not in err
+
+
+def test_an_unknown_schema_version_or_no_snapshot_is_refused(tenant_pulled, tmp_path, capsys):
+    _, folder, _, _ = tenant_pulled
+    newer = _copy_with_manifest(folder, tmp_path / "s", schema_version=2)
+    code, _, err = _check(capsys, "--snapshot", str(newer))
+    assert code == 2 and "the snapshot's schema version is 2; this version reads 1" in err
+    code, _, err = _check(capsys, "--snapshot", str(tmp_path))
+    assert code == 2 and "this folder holds no snapshot (no manifest.json)" in err
+
+
+def test_snapshot_refuses_the_inputs_it_gives(tenant_pulled, capsys):
+    _, folder, _, _ = tenant_pulled
+    code, _, err = _check(capsys, "--snapshot", str(folder), "--fleet", "x.jsonl", "--assignments", "a.json")
+    assert (
+        code == 2
+        and "--snapshot gives the policies, assignments and devices: leave out --fleet and --assignments" in err
+    )
+
+
+def test_repair_snapshot_gives_each_device_its_own_policies(tenant_pulled, as_files, capsys):
+    _, folder, _, _ = tenant_pulled
+    code = main(["repair", "--snapshot", str(folder), "--format", "json", "--timeout", "120"])
+    snapshot = json.loads(capsys.readouterr().out)
+    assert code == 0
+    code = main(["repair", *as_files, "--format", "json", "--timeout", "120"])
+    files = json.loads(capsys.readouterr().out)
+    assert code == 0 and snapshot == files
+    assert snapshot["total"] == 600
+    # Each device's own policies, not every policy merged onto every device (what --fleet alone does).
+    everywhere = as_files[: as_files.index("--assignments")]
+    assert main(["repair", *everywhere, "--format", "json", "--timeout", "120"]) == 0
+    assert json.loads(capsys.readouterr().out) != snapshot
+
+
+def _peak(folder: Path) -> int:
+    """The most memory a check of the snapshot held at once: its reading and its devices' evaluation."""
+    engine = Engine.load()
+    tracemalloc.start()
+    try:
+        setup = FleetJob(snapshot=str(folder)).setup(engine)
+        rows = read_fleet(str(folder / "managed_devices.jsonl"), decode=False)
+        summary = evaluate_fleet(rows, setup.engine, setup.policy, reader=fleet_device)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert summary.devices == sum(1 for _ in (folder / "managed_devices.jsonl").open())
+    return peak
+
+
+def test_memory_stays_flat_as_the_snapshot_grows(tenant_pulled, tmp_path):
+    _, folder, _, _ = tenant_pulled
+    small = _copy_with_manifest(folder, tmp_path / "small")
+    large = _copy_with_manifest(folder, tmp_path / "large")
+    devices = (folder / "managed_devices.jsonl").read_text().splitlines(keepends=True)
+    (large / "managed_devices.jsonl").write_text("".join(devices * 25))  # 15,000 devices, streamed
+    small_peak, large_peak = _peak(small), _peak(large)
+    assert large_peak < small_peak + (4 << 20), (small_peak, large_peak)
+
+
+def test_a_damaged_snapshot_file_is_a_clear_error(tenant_pulled, tmp_path, capsys):
+    _, folder, _, _ = tenant_pulled
+    damaged = _copy_with_manifest(folder, tmp_path / "s")
+    with (damaged / "group_members.jsonl").open("a") as stream:
+        stream.write('{"id": \n')
+    code, out, err = _check(capsys, "--snapshot", str(damaged))
+    assert code == 2 and out == "" and "Traceback" not in err
+    lines = len((damaged / "group_members.jsonl").read_text().splitlines())
+    assert f"group_members.jsonl line {lines} is not JSON" in err
