@@ -426,34 +426,6 @@ class Engine:
             self._remember(key, cached)
         return cast(Explained, cached)
 
-    def explanations(
-        self, loaded: LoadedRuleset, rules: Iterable[n.Rule], values: Mapping[str, Any]
-    ) -> list[Explained]:
-        """``explanation`` of each of ``rules`` (of ``loaded``) on the same values: the fleet's
-        path, where a device's failed and unknown rules are looked up together."""
-        memo, reads, get = self._explained, self._reads, values.get
-        found: list[Explained] = []
-        for rule in rules:
-            plan = reads.get(id(rule))
-            if plan is None:  # not this engine's rule
-                found.append(self.explanation(loaded, rule, values))
-                continue
-            head, read = plan[0], (tuple(map(get, plan[1].facts)) if not plan[1].records else plan[1].key(values))
-            if read is None:  # a collection that is not records
-                found.append(self.explanation(loaded, rule, values))
-                continue
-            key = (head, read)
-            try:
-                cached = memo.get(key)
-            except TypeError:  # a value given through the Python API that cannot be a key
-                found.append(self.explanation(loaded, rule, values))
-                continue
-            if cached is None:
-                cached = Explained(loaded.interpreter.evaluate(rule, values))
-                self._remember(key, cached)
-            found.append(cast(Explained, cached))
-        return found
-
     def explanation_reads(self, rules: Iterable[n.Rule]) -> Reads:
         """What the explanations of ``rules`` depend on together: the facts they read, a
         collection by the record fields they read."""

@@ -397,10 +397,10 @@ class VerdictPath:
         """The explanations of some of a ruleset's rules; those decided on one policy's own settings, on them."""
         loaded, rules = plan.path.loaded, plan.path.rules
         if not decided_on:  # nothing decided per policy (most devices): no choice to make per rule
-            slot = context.slot
+            slot, explanation = context.slot, self.engine.explanation
             return [
                 explained.derived.get(slot) or self._detail(explained, None, context)
-                for explained in self.engine.explanations(loaded, [rules[i] for i in indexes], values)
+                for explained in (explanation(loaded, rules[i], values) for i in indexes)
             ]
         details = []
         for i in indexes:
