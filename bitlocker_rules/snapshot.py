@@ -78,6 +78,11 @@ def devices_path(folder: str | Path) -> Path:
     return Path(folder) / f"{DEVICES}.jsonl"
 
 
+def manifest_path(folder: str | Path) -> Path:
+    """The manifest of the snapshot in ``folder``."""
+    return Path(folder) / MANIFEST
+
+
 def snapshot_error(folder: str | Path, message: str, help: str | None = None) -> InputError:
     """An ``InputError`` about the snapshot in ``folder`` (the command line exits 2)."""
     return InputError([Diagnostic(SNAPSHOT_PROBLEM, message, file=str(folder), help=help)])
@@ -86,7 +91,7 @@ def snapshot_error(folder: str | Path, message: str, help: str | None = None) ->
 def read_manifest(folder: str | Path) -> dict[str, Any]:
     """A snapshot's manifest, checked to be one this version reads (its shape only; see
     ``complete_manifest`` for a snapshot to check)."""
-    path = Path(folder) / MANIFEST
+    path = manifest_path(folder)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

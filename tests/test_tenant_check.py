@@ -313,3 +313,24 @@ def test_a_damaged_snapshot_file_is_a_clear_error(tenant_pulled, tmp_path, capsy
     assert code == 2 and out == "" and "Traceback" not in err
     lines = len((damaged / "group_members.jsonl").read_text().splitlines())
     assert f"group_members.jsonl line {lines} is not JSON" in err
+
+
+def test_a_snapshot_run_goes_into_a_results_store_with_its_manifest(tenant_pulled, tmp_path, capsys):
+    """check --snapshot --store: the run records the snapshot's manifest and devices with their
+    digests (it crashed: a snapshot run has no --fleet to record)."""
+    import hashlib
+
+    from bitlocker_rules.history import Store
+
+    _, folder, _, _ = tenant_pulled
+    store = tmp_path / "runs.duckdb"
+    code, _, err = _check(capsys, "--snapshot", str(folder), "--store", str(store), "--format", "json")
+    assert code in (0, 1), err
+    with Store(store) as opened:
+        (run,) = opened.runs()
+        assert run.devices == 600
+    roles = {i.role: i for i in run.inputs}
+    manifest = folder / "manifest.json"
+    assert roles["snapshot"].name == str(manifest)
+    assert roles["snapshot"].sha256 == hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert roles["fleet"].name.endswith("managed_devices.jsonl")

@@ -21,7 +21,7 @@ from ..fleet.job import FleetJob, FleetSetup
 from ..fleet.parallel import Collector, WorkerError, usable_cores
 from ..outcome import InputRecord, at_or_above
 from ..report import fleet_collector, render_fleet
-from ..snapshot import devices_path
+from ..snapshot import devices_path, manifest_path
 from .output import jsonl_output, say, show_progress, write_output
 from .parser import declared_scenarios
 from .status import EXIT_CRASH, EXIT_FAIL, EXIT_PASS, EXIT_USAGE
@@ -42,7 +42,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     collector = _collector(args.format, inputs, setup) if wanted else None
     rows = read_fleet(fleet, decode=False)  # each process decodes the rows it evaluates
     progress = show_progress if sys.stderr.isatty() and not args.quiet else None
-    with jsonl_output(args.jsonl) as jsonl, _store_writer(args, setup) as stored:
+    with jsonl_output(args.jsonl) as jsonl, _store_writer(args, setup, fleet) as stored:
         write = _both(jsonl, stored.add) if stored is not None else jsonl
         encode = json_text if write is not None else None  # each line masked once, where it is written
         if jobs == 1:
@@ -106,7 +106,7 @@ def run_fleet(args: argparse.Namespace) -> int:
 _TREND_RUNS = 60  # the runs of a results store the HTML report charts, the latest
 
 
-def _store_writer(args: argparse.Namespace, setup: FleetSetup) -> Any:
+def _store_writer(args: argparse.Namespace, setup: FleetSetup, fleet: str) -> Any:
     """With ``--store``: the run on its way into the store (opened now: a store that cannot be
     written is refused before the fleet is read); else nothing."""
     if args.store is None:
@@ -114,7 +114,9 @@ def _store_writer(args: argparse.Namespace, setup: FleetSetup) -> Any:
     from ..history import RunWriter  # noqa: PLC0415 - only a run with --store pays for DuckDB
     from ..resources import installed_version  # noqa: PLC0415 - only a run with --store asks
 
-    return RunWriter(args.store, setup.engine, args.policy, args.assignments, args.fleet, installed_version())
+    manifest = str(manifest_path(args.snapshot)) if args.snapshot is not None else None
+    policies = args.policy or ()
+    return RunWriter(args.store, setup.engine, policies, args.assignments, fleet, installed_version(), manifest)
 
 
 def _both(first: Callable[[Any], None] | None, second: Callable[[Any], None]) -> Callable[[Any], None]:

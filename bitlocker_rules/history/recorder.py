@@ -88,10 +88,19 @@ class RunRecorder:
         self._folder.cleanup()
 
 
-def run_info(engine: Any, policies: Iterable[str], assignments: str | None, fleet: str, version: str) -> RunInfo:
-    """What a run is, as the store records it: the time now, the inputs with their digests,
-    the rulesets with theirs, and the rules in the engine's order (``engine``: an ``Engine``)."""
-    given = [("policy", p) for p in policies] + ([("assignments", assignments)] if assignments else [])
+def run_info(
+    engine: Any,
+    policies: Iterable[str],
+    assignments: str | None,
+    fleet: str,
+    version: str,
+    snapshot: str | None = None,
+) -> RunInfo:
+    """What a run is, as the store records it: the time now, the inputs with their digests (a
+    snapshot's manifest among them), the rulesets with theirs, and the rules in the engine's
+    order (``engine``: an ``Engine``)."""
+    given = [("snapshot", snapshot)] if snapshot else []
+    given += [("policy", p) for p in policies] + ([("assignments", assignments)] if assignments else [])
     given.append(("fleet", fleet))
     inputs = [RunInput(role, str(redact(path)), file_sha256(path)) for role, path in given]
     rulesets = tuple(RulesetUsed(loaded.id, loaded.path, file_sha256(loaded.path)) for loaded in engine.rulesets)

@@ -277,7 +277,8 @@ def _bad_line(where: str, message: str) -> InputError:
 
 @frozen
 class RunInput:
-    """A file a run read: its role (policy, assignments, fleet), its name, its SHA-256 (None: standard input)."""
+    """A file a run read: its role (policy, assignments, fleet, snapshot: a snapshot's manifest), its name, its
+    SHA-256 (None: standard input)."""
 
     role: str
     name: str

@@ -15,12 +15,20 @@ class RunWriter:
     ``finish`` adds the run (nothing is added if it is never called: an interrupted run)."""
 
     def __init__(
-        self, path: str, engine: Any, policies: Iterable[str], assignments: str | None, fleet: str, version: str
+        self,
+        path: str,
+        engine: Any,
+        policies: Iterable[str],
+        assignments: str | None,
+        fleet: str,
+        version: str,
+        snapshot: str | None = None,
     ) -> None:
         self.store = Store(path, read_only=False)  # a store of another schema is refused before any work
         try:
             known, next_entry = self.store.known_entries()
-            self.recorder = RunRecorder(run_info(engine, policies, assignments, fleet, version), known, next_entry)
+            info = run_info(engine, policies, assignments, fleet, version, snapshot)
+            self.recorder = RunRecorder(info, known, next_entry)
         except BaseException:
             self.store.close()
             raise
