@@ -334,3 +334,30 @@ def test_a_snapshot_run_goes_into_a_results_store_with_its_manifest(tenant_pulle
     assert roles["snapshot"].name == str(manifest)
     assert roles["snapshot"].sha256 == hashlib.sha256(manifest.read_bytes()).hexdigest()
     assert roles["fleet"].name.endswith("managed_devices.jsonl")
+
+
+def test_an_intent_setting_of_a_nested_property_lands_in_its_object():
+    """Intents name a drive policy's property by its path (``…_bitLockerSystemDrivePolicy_encryptionMethod``,
+    as tenants' intents carry them) or set the whole object: both read as the profile's nested object."""
+    from bitlocker_rules.snapshot import intent_as_profile
+
+    prefix = "deviceConfiguration--windows10EndpointProtectionConfiguration_"
+    intent = {
+        "id": "i-1",
+        "displayName": "Disk encryption",
+        "settings": [
+            {
+                "definitionId": prefix + "bitLockerSystemDrivePolicy",
+                "valueJson": '{"startupAuthenticationRequired": true}',
+            },
+            {"definitionId": prefix + "bitLockerSystemDrivePolicy_encryptionMethod", "valueJson": '"xtsAes256"'},
+            {"definitionId": prefix + "bitLockerEncryptDevice", "valueJson": "true"},
+        ],
+    }
+    notes: list[str] = []
+    profile = intent_as_profile(intent, notes)
+    assert profile["bitLockerSystemDrivePolicy"] == {
+        "startupAuthenticationRequired": True,
+        "encryptionMethod": "xtsAes256",
+    }
+    assert profile["bitLockerEncryptDevice"] is True and not notes
