@@ -41,7 +41,7 @@ from bench_fleet import generate  # noqa: E402
 
 from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_text, read_fleet  # noqa: E402
 from bitlocker_rules.fleet.job import FleetJob  # noqa: E402
-from bitlocker_rules.history import RunWriter, Store, diff_runs  # noqa: E402
+from bitlocker_rules.history import RunWriter, Store, diff_runs, run_info  # noqa: E402
 
 POLICY = ROOT / "examples" / "policy-silent.json"
 
@@ -87,7 +87,9 @@ def store_cost(fleet: Path, folder: Path) -> None:
     load at the end), apart from the fleet's evaluation, which a loaded machine slows as much."""
     setup = FleetJob(None, [str(POLICY)]).build()
     spent = 0.0
-    with RunWriter(str(folder / "cost.duckdb"), setup.engine, [str(POLICY)], None, str(fleet), "bench") as writer:
+    with RunWriter(
+        str(folder / "cost.duckdb"), run_info(setup.engine, [str(POLICY)], None, str(fleet), "bench")
+    ) as writer:
 
         def add(line: str) -> None:
             nonlocal spent

@@ -192,17 +192,6 @@ class Reads:
     facts: tuple[str, ...]
     records: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
-    @staticmethod
-    def union(parts: Iterable[Reads]) -> Reads:
-        """What all of ``parts`` read."""
-        facts: dict[str, None] = {}
-        records: dict[str, set[str]] = {}
-        for part in parts:
-            facts.update(dict.fromkeys(part.facts))
-            for fact, fields in part.records:
-                records.setdefault(fact, set()).update(fields)
-        return Reads(tuple(facts), tuple((fact, tuple(sorted(fields))) for fact, fields in records.items()))
-
     def key(self, values: Mapping[str, Any]) -> tuple | None:
         """The values read, as a key; None when a collection is not records."""
         plain = tuple(map(values.get, self.facts))
@@ -413,7 +402,7 @@ class Engine:
     def explanation(self, loaded: LoadedRuleset, rule: n.Rule, values: Mapping[str, Any]) -> Explained:
         """``explain``'s outcome as the memo holds it, with what callers made of it (``Explained``).
 
-        Explanations depend only on the values a rule reads (``explanation_reads``): devices that
+        Explanations depend only on the values a rule reads (its ``Reads``): devices that
         agree on those share one. Unmemoised (a fresh record each call): a rule this engine did
         not load, a collection that is not records, a value that cannot be a key.
         """
@@ -425,14 +414,6 @@ class Engine:
             cached = Explained(loaded.interpreter.evaluate(rule, values))
             self._remember(key, cached)
         return cast(Explained, cached)
-
-    def explanation_reads(self, rules: Iterable[n.Rule]) -> Reads:
-        """What the explanations of ``rules`` depend on together: the facts they read, a
-        collection by the record fields they read."""
-        return Reads.union(
-            self._reads[id(rule)][1] if id(rule) in self._reads else self._reads_of(rule.applicability, *rule.requires)
-            for rule in rules
-        )
 
     def forget_explanations(self) -> None:
         """Empty the memo of explanations (a benchmark's cold start; memory held by a long run)."""

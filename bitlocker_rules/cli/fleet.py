@@ -111,12 +111,13 @@ def _store_writer(args: argparse.Namespace, setup: FleetSetup, fleet: str) -> An
     written is refused before the fleet is read); else nothing."""
     if args.store is None:
         return contextlib.nullcontext()
-    from ..history import RunWriter  # noqa: PLC0415 - only a run with --store pays for DuckDB
+    from ..history import RunWriter, run_info  # noqa: PLC0415 - only a run with --store pays for DuckDB
     from ..resources import installed_version  # noqa: PLC0415 - only a run with --store asks
 
     manifest = str(manifest_path(args.snapshot)) if args.snapshot is not None else None
     policies = args.policy or ()
-    return RunWriter(args.store, setup.engine, policies, args.assignments, fleet, installed_version(), manifest)
+    info = run_info(setup.engine, policies, args.assignments, fleet, installed_version(), manifest)
+    return RunWriter(args.store, info)
 
 
 def _both(first: Callable[[Any], None] | None, second: Callable[[Any], None]) -> Callable[[Any], None]:

@@ -7,6 +7,7 @@ project), ``writer`` (a run appended), ``diff`` (two runs compared) and ``source
 """
 
 from .diff import CHANGES, CauseMoves, DeviceChange, DevicePresence, Diff, RuleChange, RuleMoves, diff_runs
+from .recorder import run_info
 from .runs import DeviceKey, Pattern, RuleResult, RunInfo, RunInput, RunResults, RunRow, TrendPoint, reason_id
 from .sources import is_store, read_run
 from .store import SCHEMA_VERSION, Store, StoreError
@@ -36,4 +37,5 @@ __all__ = [
     "is_store",
     "read_run",
     "reason_id",
+    "run_info",
 ]

@@ -3,31 +3,20 @@ is read, each device's JSON line staged as it is written, the run added in bulk 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
-from .recorder import RunRecorder, run_info, utc_now
+from .recorder import RunRecorder, utc_now
+from .runs import RunInfo
 from .store import Store
 
 
 class RunWriter:
-    """A fleet run on its way into a store. ``add`` is the fleet path's ``write`` callback;
-    ``finish`` adds the run (nothing is added if it is never called: an interrupted run)."""
+    """A fleet run (``info``, as ``run_info`` describes it) on its way into a store. ``add`` is
+    the fleet path's ``write`` callback; ``finish`` adds the run (nothing is added if it is
+    never called: an interrupted run)."""
 
-    def __init__(
-        self,
-        path: str,
-        engine: Any,
-        policies: Iterable[str],
-        assignments: str | None,
-        fleet: str,
-        version: str,
-        snapshot: str | None = None,
-    ) -> None:
+    def __init__(self, path: str, info: RunInfo) -> None:
         self.store = Store(path, read_only=False)  # a store of another schema is refused before any work
         try:
             known, next_entry = self.store.known_entries()
-            info = run_info(engine, policies, assignments, fleet, version, snapshot)
             self.recorder = RunRecorder(info, known, next_entry)
         except BaseException:
             self.store.close()
