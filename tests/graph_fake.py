@@ -6,8 +6,10 @@ pages with ``@odata.nextLink`` (``$skiptoken``), ``$select`` (only the propertie
 annotations), ``$expand`` (``settings``, ``assignments``), ``$filter`` on managed devices'
 operating system, derived types' ``@odata.type``, 401 without a known token, 403 with Graph's
 error body when a permission is withheld, 404 for unknown ids. A recovery key's ``key`` is
-returned only to ``$select=key``, as Graph does. ``faults`` lets a test answer one request its
-own way (429, 503, a dropped connection, a page that is not JSON); every request is recorded.
+returned only to ``$select=key``, as Graph does. ``$batch`` (JSON batching, at most 20
+requests) answers each request of a batch as it would answer it alone, faults included, with
+its status, headers and body. ``faults`` lets a test answer one request its own way (429, 503,
+a dropped connection, a page that is not JSON); every request is recorded, each of a batch too.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from werkzeug import Request, Response
+from werkzeug.test import EnvironBuilder
 
 BETA = "/beta/"
+BATCHED = "graph_fake.batched"  # set in the environ of each request of a batch
 V1 = "/v1.0/"
 
 # A recovery password planted in the fake tenant (48 digits, groups multiples of 11 < 720,896).
@@ -303,10 +307,43 @@ class FakeGraph:
                 if permission in self.denied:
                     return _error(403, "Forbidden", "Application is not authorized to perform this operation.")
                 break
+        if request.method == "POST" and re.fullmatch(r"/(beta|v1\.0)/\$batch", request.path):
+            return self.batch(request)
         found = self.route(request)
         if found is None:
             return _error(404, "ResourceNotFound", "Resource not found.")
         return Response(json.dumps(found), status=200, content_type="application/json")
+
+    def batch(self, request: Request) -> Response:
+        """A JSON batch: each request answered as it would be alone, in one answer."""
+        asked = (request.get_json(silent=True) or {}).get("requests")
+        if not isinstance(asked, list) or not 0 < len(asked) <= 20:
+            return _error(400, "BadRequest", "A batch holds from 1 to 20 requests.")
+        version = request.path.split("/")[1]
+        answers = []
+        for one in asked:
+            path, _, query = str(one.get("url", "")).partition("?")
+            environ = EnvironBuilder(
+                path=f"/{version}{path}",
+                query_string=query,
+                headers={"Authorization": request.headers.get("Authorization", "")},
+            ).get_environ()
+            environ[BATCHED] = True  # for a fault that means the HTTP request, not each request of a batch
+            try:
+                answer = self(Request(environ))
+                body = answer.get_data()
+            except ConnectionAbortedError:  # a fault dropped this request: the whole batch is dropped
+                return dropped(request)
+            answers.append(
+                {
+                    "id": one.get("id"),
+                    "status": answer.status_code,
+                    "headers": {k: v for k, v in answer.headers.items() if k in ("Retry-After", "Content-Type")},
+                    "body": json.loads(body) if body.strip().startswith(b"{") else body.decode(),
+                }
+            )
+        random.Random(len(self.requests)).shuffle(answers)  # Graph answers a batch in any order
+        return Response(json.dumps({"responses": answers}), status=200, content_type="application/json")
 
     def route(self, request: Request) -> dict | None:
         path, args, t = request.path, request.args, self.tenant

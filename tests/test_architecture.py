@@ -129,8 +129,8 @@ CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3,
 
 # Inside the tenant package: errors and tables, then signing in and the snapshot, the client, the pull.
 # fmt: off
-TENANT_RANK = {"failures": 0, "pacing": 0, "scrub": 0, "clouds": 1, "endpoints": 1, "signin": 2, "snapshot": 1,
-               "client": 3, "pull": 4, "__init__": 5}
+TENANT_RANK = {"failures": 0, "pacing": 0, "scrub": 0, "connection": 0, "clouds": 1, "endpoints": 1, "signin": 2,
+               "snapshot": 1, "client": 3, "pull": 4, "__init__": 5}
 # fmt: on
 
 

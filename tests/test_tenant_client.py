@@ -91,7 +91,7 @@ def test_a_connection_dropped_mid_page_is_retried(graph):
     client.on_wait = lambda seconds, why: reasons.append(why)
     assert len(device_ids(client)) == 250  # the page was asked again, nothing lost or doubled
     assert len(waits) == 1 and client.traffic.retries == 1
-    assert reasons == ["the connection failed (ChunkedEncodingError)"]
+    assert reasons == ["the connection failed (closed before the whole answer came: IncompleteRead)"]
 
 
 def test_a_page_that_is_not_json_is_retried_then_reported(graph):
@@ -276,3 +276,88 @@ def test_403_on_a_group_names_group_member_read_all(graph):
     group = graph.fake.tenant.groups[0]["id"]
     with pytest.raises(TenantError, match=r"this call needs GroupMember\.Read\.All"):
         client.get(client.url("v1.0", f"groups/{group}"))
+
+
+# -- JSON batches ------------------------------------------------------------------------
+
+
+def device_targets(graph, count=5) -> list[str]:
+    return [f"deviceManagement/managedDevices/{d['id']}?$select=id" for d in graph.fake.tenant.managed_devices[:count]]
+
+
+def on_device(n: int):
+    """A fault filter for the n-th device read alone (inside a batch or not)."""
+    return lambda request, n=n: request.path.endswith(graph_ids[n])
+
+
+graph_ids: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _ids(graph):
+    graph_ids[:] = [d["id"] for d in graph.fake.tenant.managed_devices]
+
+
+def test_a_batch_reads_each_object_in_the_order_asked_in_one_request(graph):
+    waits: list[float] = []
+    client = client_for(graph, waits)
+    found = client.batch("beta", device_targets(graph, 20))
+    assert [record["id"] for record in found] == graph_ids[:20]  # the server answers in any order
+    assert client.traffic.requests == 1
+    assert [r[0] for r in graph.fake.requests].count("/beta/$batch") == 1
+    with pytest.raises(ValueError, match="at most 20"):
+        client.batch("beta", device_targets(graph, 21))
+
+
+def test_a_throttled_request_of_a_batch_is_asked_again_alone_after_its_retry_after(graph):
+    graph.fake.faults.append(once(on_device(2), lambda r: throttled(503, "4")))
+    graph.fake.faults.append(once(on_device(3), lambda r: throttled(429, "9")))
+    waits: list[float] = []
+    client = client_for(graph, waits)
+    found = client.batch("beta", device_targets(graph))
+    assert [record["id"] for record in found] == graph_ids[:5]
+    assert waits == [9.0]  # the longest Retry-After of the batch
+    second = [r for r in graph.fake.requests if r[0].startswith(DEVICES + "/")][5:]
+    assert sorted(r[0].rsplit("/", 1)[1] for r in second) == sorted(graph_ids[2:4])  # only those two again
+    assert client.traffic.throttled == 1 and client.traffic.requests == 2
+
+
+def test_a_batch_request_that_keeps_failing_gives_up_naming_it(graph):
+    graph.fake.faults.append(once(on_device(1), lambda r: Response("oops", status=500), times=99))
+    waits: list[float] = []
+    client = client_for(graph, waits, attempts=3, base=1.0, cap=4.0)
+    with pytest.raises(TenantError) as caught:
+        client.batch("beta", device_targets(graph))
+    message = str(caught.value)
+    assert "request of a batch: HTTP 500, 3 times" in message and graph_ids[1] in message
+    assert waits == [0.5, 1.0]
+
+
+def test_a_404_in_a_batch_is_none_and_a_403_names_the_permission(graph):
+    targets = device_targets(graph, 3)
+    targets[1] = "deviceManagement/managedDevices/no-such-device?$select=id"
+    found = client_for(graph, []).batch("beta", targets)
+    assert found[1] is None and [found[0]["id"], found[2]["id"]] == [graph_ids[0], graph_ids[2]]
+    graph.fake.denied = {"DeviceManagementManagedDevices.Read.All"}
+    with pytest.raises(TenantError, match=r"this call needs DeviceManagementManagedDevices\.Read\.All"):
+        client_for(graph, []).batch("beta", device_targets(graph, 2))
+
+
+def test_a_batch_dropped_or_left_unanswered_is_asked_again(graph):
+    graph.fake.faults.append(once(on_device(0), dropped))
+    graph.fake.faults.append(
+        once(lambda r: r.path == "/beta/$batch", lambda r: Response(json.dumps({"responses": []}), status=200))
+    )
+    waits: list[float] = []
+    client = client_for(graph, waits)
+    found = client.batch("beta", device_targets(graph, 4))
+    assert [record["id"] for record in found] == graph_ids[:4]
+    assert len(waits) == 2 and client.traffic.retries == 2
+
+
+def test_a_batch_answer_that_is_not_a_list_of_answers_is_an_error(graph):
+    graph.fake.faults.append(
+        once(lambda r: r.path == "/beta/$batch", lambda r: Response(json.dumps({"responses": 7}), status=200))
+    )
+    with pytest.raises(TenantError, match="`responses` is not a list"):
+        client_for(graph, []).batch("beta", device_targets(graph, 2))

@@ -440,3 +440,20 @@ def test_a_refused_select_reads_the_whole_object_and_says_so(small, tmp_path):
     notes = [s for s in read_manifest(tmp_path / "s")["skipped"] if s["why"].startswith("read whole")]
     assert {n["what"] for n in notes} == {p["id"] for p in profiles}
     assert "Could not find a property" in notes[0]["why"]
+
+
+def test_a_device_batch_graph_refuses_as_asked_is_read_a_device_at_a_time(small, tmp_path):
+    refused = {d["id"] for d in small.fake.tenant.managed_devices[:3]}
+
+    def strict(request):  # a Graph that will not select some property of these devices
+        if request.path.rsplit("/", 1)[-1] in refused and "$select" in request.args:
+            return Response('{"error": {"code": "BadRequest", "message": "Could not find a property"}}', status=400)
+        return None
+
+    small.fake.faults.append(strict)
+    pull(PullOptions(tmp_path / "s", small.url), TOKENS, pacing=quick())
+    devices = {r["id"]: r for r in records(tmp_path / "s", "managed_devices")}
+    assert len(devices) == len(small.fake.tenant.managed_devices)  # none lost, none doubled
+    assert all("hardwareInformation" in devices[i] for i in refused)  # read whole, alone
+    notes = [s for s in read_manifest(tmp_path / "s")["skipped"] if s["why"].startswith("read whole")]
+    assert {n["what"] for n in notes} == refused

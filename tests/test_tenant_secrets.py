@@ -9,13 +9,17 @@ reads every file of the snapshot, the manifest, and what the command printed.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from graph_fake import PLANTED_KEY, LocalGraph, Tenant
+from hypothesis import given
+from hypothesis import strategies as st
 from test_secrets import Planted
 
 from bitlocker_rules.cli import main
+from bitlocker_rules.tenant.scrub import clean_as_written, scrubbed
 
 
 @pytest.fixture
@@ -98,3 +102,23 @@ def test_a_key_graph_sends_unasked_is_not_kept(planted_tenant, tmp_path):
     assert not planted.leaks(text) and not planted.leaks((out / "manifest.json").read_text(encoding="utf-8"))
     notes = [s for s in read_manifest(out)["skipped"] if s["why"] == "a recovery secret; not kept"]
     assert len(notes) == len(keys)
+
+
+# The snapshot writer skips the structural scrub for a record whose JSON text shows nothing to
+# scrub (``clean_as_written``); that shortcut must never keep what the scrub would change.
+_TEXT = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from([PLANTED_KEY, PLANTED_KEY.replace("-", " "), PLANTED_KEY.replace("-", "\n"), "no secret here"]),
+)
+_KEYS = st.one_of(st.text(max_size=8), st.sampled_from(["key", "KEY", "\u212aey", "recoveryPassword", "isEncrypted"]))
+_RECORDS = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), _TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(_KEYS, _RECORDS, max_size=5))
+def test_a_record_written_as_is_is_one_the_scrub_leaves_alone(record):
+    if clean_as_written(json.dumps(record, ensure_ascii=False, separators=(",", ":"))):
+        assert scrubbed(record, lambda path, what: pytest.fail(f"{path}: {what}")) == record

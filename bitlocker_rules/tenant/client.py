@@ -1,48 +1,34 @@
-"""The Graph client: GET with a bearer token, paging, retries, and errors in words.
+"""The Graph client: GET with a bearer token, paging, JSON batches, retries, and errors in words.
 
-It uses ``requests`` (which ``azure-identity`` already installs through ``azure-core``): a
-session per thread pools connections to Graph, and a dropped connection or a body cut short
-shows as one exception family, so every transport fault is retried the same way. ``Retry-After``
-is honoured on 429 and 503; other 5xx, dropped connections, timeouts and pages that are not
-JSON are retried with capped exponential backoff and jitter (``pacing``). A 401 asks the token
-source for a new token once; a 403 names the Graph permission the call needs (``endpoints``).
-The token is sent only to the Graph root the run was given: a ``@odata.nextLink`` elsewhere is
-refused.
+Transport is ``connection`` (``http.client``, a kept-alive connection per thread): a dropped
+connection or a body cut short shows as one failure, so every transport fault is retried the
+same way. ``Retry-After`` is honoured on 429 and 503; other 5xx, dropped connections, timeouts
+and pages that are not JSON are retried with capped exponential backoff and jitter
+(``pacing``). A 401 asks the token source for a new token once; a 403 names the Graph permission
+the call needs (``endpoints``). The token is sent only to the Graph root the run was given: a
+``@odata.nextLink`` elsewhere is refused.
+
+``batch`` reads up to 20 objects in one ``$batch`` request (Graph's JSON batching): Graph answers
+each request of a batch on its own, so each is retried on its own, after the longest
+``Retry-After`` its throttled neighbours were given.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import requests
-from attrs import define, field, frozen
+from attrs import define, field
 
 from ..errors import Diagnostic, clip
+from .connection import Answer, Connections
 from .endpoints import permission_for
 from .failures import FORBIDDEN, MALFORMED, SERVER, UNAUTHORISED, TenantError, tenant_error
-from .pacing import Pacing
+from .pacing import Pacing, retry_after_seconds
 from .signin import TokenSource
-
-_TRANSPORT_FAULTS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-
-
-@frozen
-class Answer:
-    """One response: its status, ``Retry-After`` and body; or, with no status, why none came."""
-
-    status: int | None
-    retry_after: str | None = None
-    body: bytes = b""
-    failure: str = ""
-
-    @property
-    def retryable(self) -> bool:
-        """A dropped connection, throttling or a server error: asking again may succeed."""
-        return self.status is None or self.status == 429 or self.status >= 500
 
 
 class NotFound(TenantError):
@@ -72,6 +58,9 @@ class Traffic:
             self.waited += wait
 
 
+BATCH_SIZE = 20  # Graph's limit of requests in one JSON batch
+
+
 class GraphClient:
     """GET requests to one Graph service root, for one token source."""
 
@@ -90,7 +79,7 @@ class GraphClient:
         self.user_agent = user_agent
         self.on_wait = on_wait
         self.traffic = Traffic()
-        self._local = threading.local()
+        self._connections = Connections(self.root, self.pacing.timeout)
 
     def url(self, version: str, path: str) -> str:
         """The absolute URL of ``path`` under ``version`` (``beta`` or ``v1.0``)."""
@@ -98,29 +87,36 @@ class GraphClient:
 
     def get(self, url: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> dict:
         """One JSON object from ``url``, retried as the module says."""
-        self._check_host(url)
-        token, renewed = self.tokens.token(), False
-        code, fault = SERVER, ""
+        return self._object("GET", url, params, headers)
+
+    def batch(self, version: str, targets: Sequence[str]) -> list[dict | None]:
+        """The objects at ``targets`` (paths with their query, under ``version``; at most
+        ``BATCH_SIZE``), read in one ``$batch`` request: None where Graph answered 404."""
+        if len(targets) > BATCH_SIZE:
+            raise ValueError(f"a Graph batch holds at most {BATCH_SIZE} requests")
+        url = self.url(version, "$batch")
+        found: dict[int, dict | None] = {}
+        pending, fault = list(range(len(targets))), ""
         for attempt in range(self.pacing.attempts):
-            answer = self._send(url, params, headers, token)
-            if answer.status == 401:
-                token, renewed = self._after_401(url, token, renewed)
-                fault = "HTTP 401"
-                continue
-            if not answer.retryable:
-                self._refuse(url, answer)
-                data = _json_object(answer.body)
-                if data is not None:
-                    return data
-                code, fault = MALFORMED, "an answer that is not a JSON object"
-            else:
-                code, fault = SERVER, answer.failure or f"HTTP {answer.status}"
+            asked = [{"id": str(i), "method": "GET", "url": "/" + targets[i].lstrip("/")} for i in pending]
+            answers = _batch_answers(self._object("POST", url, body={"requests": asked}), url)
+            retried: dict[int, Answer] = {}
+            for i in pending:
+                outcome = self._batch_outcome(version, targets[i], answers.get(str(i)))
+                if isinstance(outcome, Answer):
+                    retried[i] = outcome
+                else:
+                    found[i] = outcome[0]
+            if not retried:
+                return [found[i] for i in range(len(targets))]
+            pending, longest = list(retried), max(retried.values(), key=_wait_asked)
+            fault = longest.failure or f"HTTP {longest.status}"
             if attempt + 1 < self.pacing.attempts:
-                self._wait(answer, attempt, fault)
+                self._wait(longest, attempt, fault)
         raise tenant_error(
-            code,
-            f"Graph kept failing: {fault}, {self.pacing.attempts} times",
-            where=_shown_url(url),
+            SERVER,
+            f"Graph kept failing a request of a batch: {fault}, {self.pacing.attempts} times",
+            where=_shown_url(self.url(version, targets[pending[0]])),
             help="try again later (pull --resume continues this snapshot)",
         )
 
@@ -144,26 +140,64 @@ class GraphClient:
 
     # -- one request ---------------------------------------------------------------------
 
-    def _send(
-        self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str] | None, token: str
-    ) -> Answer:
+    def _object(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> dict:
+        """The JSON object Graph answers ``method`` on ``url`` with, retried as the module says."""
+        self._check_host(url)
+        target = _target(url, params)
+        sent = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
+        payload = None if body is None else json.dumps(body).encode()
+        token, renewed = self.tokens.token(), False
+        code, fault = SERVER, ""
+        for attempt in range(self.pacing.attempts):
+            answer = self._send(method, target, sent, token, payload)
+            if answer.status == 401:
+                token, renewed = self._after_401(url, token, renewed)
+                fault = "HTTP 401"
+                continue
+            if not answer.retryable:
+                self._refuse(url, answer)
+                data = _json_object(answer.body)
+                if data is not None:
+                    return data
+                code, fault = MALFORMED, "an answer that is not a JSON object"
+            else:
+                code, fault = SERVER, answer.failure or f"HTTP {answer.status}"
+            if attempt + 1 < self.pacing.attempts:
+                self._wait(answer, attempt, fault)
+        raise tenant_error(
+            code,
+            f"Graph kept failing: {fault}, {self.pacing.attempts} times",
+            where=_shown_url(url),
+            help="try again later (pull --resume continues this snapshot)",
+        )
+
+    def _send(self, method: str, target: str, headers: Mapping[str, str], token: str, body: bytes | None) -> Answer:
         sent = {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": self.user_agent}
         self.traffic.count(request=True)
-        try:
-            response = self._session().get(
-                url, params=params, headers={**sent, **(headers or {})}, timeout=self.pacing.timeout
-            )
-            body = response.content  # read whole here: a connection dropped mid-body raises now
-        except _TRANSPORT_FAULTS as exc:
-            return Answer(None, failure=f"the connection failed ({type(exc).__name__})")
-        return Answer(response.status_code, response.headers.get("Retry-After"), body)
+        return self._connections.exchange(method, target, {**sent, **headers}, body)
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-            session.trust_env = False  # no .netrc credentials or proxy settings slipped in beside the token
-        return session
+    def _batch_outcome(self, version: str, target: str, answer: Any) -> tuple[dict | None] | Answer:
+        """One request's answer in a batch: ``(object,)``, ``(None,)`` for a 404, or the
+        ``Answer`` to retry it after; a refusal no retry can change raises."""
+        if not isinstance(answer, dict) or not isinstance(answer.get("status"), int):
+            return Answer(None, failure="a batch that left a request unanswered")
+        status, body = answer["status"], answer.get("body")
+        if status in (429,) or status >= 500:
+            return Answer(status, _header(answer, "Retry-After"))
+        if status == 404:
+            return (None,)
+        if status >= 300:
+            self._refuse(self.url(version, target), Answer(status, body=json.dumps(body).encode()))
+        if not isinstance(body, dict):
+            return Answer(None, failure="an answer that is not a JSON object")
+        return (body,)
 
     def _after_401(self, url: str, token: str, renewed: bool) -> tuple[str, bool]:
         """A new token after a 401 (asked once); a second refusal is an error."""
@@ -231,6 +265,37 @@ def graph_error(body: bytes) -> str:
         return ""
     parts = [str(error[k]) for k in ("code", "message") if isinstance(error.get(k), str) and error[k]]
     return clip(": ".join(parts), 200)
+
+
+def _batch_answers(page: Mapping[str, Any], url: str) -> dict[str, Any]:
+    """A batch's answers by request id."""
+    answers = page.get("responses")
+    if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
+        raise _malformed(url, "its `responses` is not a list of objects")
+    return {str(a.get("id")): a for a in answers}
+
+
+def _header(answer: Mapping[str, Any], name: str) -> str | None:
+    """A header of a batch's answer (names compared without case, as HTTP does)."""
+    headers = answer.get("headers")
+    if not isinstance(headers, dict):
+        return None
+    found = [v for k, v in headers.items() if isinstance(k, str) and k.lower() == name.lower()]
+    return str(found[0]) if found else None
+
+
+def _wait_asked(answer: Answer) -> tuple[float, bool]:
+    """How long ``answer`` asks to be left alone, then whether it throttles: the batch waits
+    for the neighbour that asked most."""
+    asked = retry_after_seconds(answer.retry_after) if answer.retry_after else None
+    return (asked or 0.0, answer.status in (429, 503))
+
+
+def _target(url: str, params: Mapping[str, str] | None) -> str:
+    """The request target (path and query) of ``url`` with ``params`` added to its query."""
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, urlencode(params or {})) if q)
+    return parts.path + (f"?{query}" if query else "")
 
 
 def _json_object(body: bytes) -> dict | None:

@@ -19,7 +19,7 @@ which cannot read a key's value).
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from attrs import frozen
 
@@ -86,6 +86,11 @@ class Call:
             "$top": str(self.top) if self.top else "",
         }
         return {key: value for key, value in found.items() if value}
+
+    def target(self) -> str:
+        """The path and query of this call under its API version, as a ``$batch`` request names it."""
+        query = urlencode(self.params())
+        return self.path + (f"?{query}" if query else "")
 
     def item(self, item_id: str, **changes: tuple[str, ...]) -> Call:
         """The same call for one object of the collection (its query changed by ``changes``)."""

@@ -38,7 +38,7 @@ from ..facts import given_vocabulary
 from ..importers.origins import OriginIndex, index_for
 from ..resources import installed_version
 from ..vocabulary import Vocabulary
-from .client import BadRequest, GraphClient, NotFound
+from .client import BATCH_SIZE, BadRequest, GraphClient, NotFound
 from .clouds import graph_root
 from .endpoints import (
     BITLOCKER_CATALOG,
@@ -250,7 +250,7 @@ class Puller:
         """Every Windows managed device, each read alone (for its hardware and health properties)."""
         for page in self.pages(self.calls.managed_devices):
             ids = [_id(item) for item in page]
-            for device_id, record in zip(ids, self.each((self.calls.managed_device.item(i) for i in ids), True)):
+            for device_id, record in zip(ids, self.batched([self.calls.managed_device.item(i) for i in ids])):
                 if record is None:  # removed between the list and the read
                     unit.skip("managed_devices", device_id, "listed, then not found (404): removed meanwhile")
                 else:
@@ -274,7 +274,7 @@ class Puller:
         """A collection's pages."""
         yield from self.client.pages(self.client.url(call.version, call.path), call.params(), headers)
 
-    def each(self, calls: Iterable[Call], missing_ok: bool = False) -> Iterator[Any]:
+    def each(self, calls: Iterable[Call], missing_ok: bool = False, concurrency: int = 0) -> Iterator[Any]:
         """Each object, read ``concurrency`` at a time, in the order asked (None for a 404 when
         ``missing_ok``); expanded collections are paged to their end."""
 
@@ -292,11 +292,27 @@ class Puller:
                 record[name] = [item for page in self.client.pages(url) for item in page]
             return record
 
-        yield from self.concurrently(read, calls)
+        yield from self.concurrently(read, calls, concurrency)
 
-    def concurrently(self, work: Callable[[_T], _R], items: Iterable[_T]) -> Iterator[_R]:
-        """``work`` on each item, ``concurrency`` at a time, the results in the order of the items."""
-        executor = ThreadPoolExecutor(max_workers=self.concurrency)
+    def batched(self, calls: list[Call]) -> Iterator[dict | None]:
+        """Each object of ``calls`` (plain reads: no relations, no paged expansion), in the order
+        asked, ``BATCH_SIZE`` to a ``$batch`` request and ``concurrency`` batches at a time; None
+        for a 404. A batch Graph refuses as asked (400) is read a call at a time instead."""
+
+        def read(chunk: list[Call]) -> list[dict | None]:
+            try:
+                return self.client.batch(chunk[0].version, [call.target() for call in chunk])
+            except BadRequest:
+                return list(self.each(chunk, missing_ok=True, concurrency=1))
+
+        chunks = [calls[i : i + BATCH_SIZE] for i in range(0, len(calls), BATCH_SIZE)]
+        for records in self.concurrently(read, chunks):
+            yield from records
+
+    def concurrently(self, work: Callable[[_T], _R], items: Iterable[_T], concurrency: int = 0) -> Iterator[_R]:
+        """``work`` on each item, ``concurrency`` (default: the pull's) at a time, the results in
+        the order of the items."""
+        executor = ThreadPoolExecutor(max_workers=concurrency or self.concurrency)
         try:
             yield from executor.map(work, list(items))
         finally:

@@ -12,8 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import redact
-from ..importers.imported import is_secret_field
+from ..errors import may_hold_password, redact
+from ..importers.imported import SECRET_FIELDS, is_secret_field
+
+# What a record's JSON text shows when it may need scrubbing: a secret-named key or an encrypted
+# OMA value, in casefolded text (casefolding maps character by character, so a key that folds to
+# a secret name shows as that name between quotes).
+_SECRET_KEYS = tuple(f'"{name}":' for name in sorted(SECRET_FIELDS)) + ('"isencrypted":true',)
 
 # Notes the scrubbing makes: (JSON path inside the record, what was done).
 Note = Callable[[str, str], None]
@@ -40,3 +45,14 @@ def scrubbed(record: Any, note: Note, path: str = "$") -> Any:
             note(path, "a recovery password in the text; masked")
         return str(masked)
     return record
+
+
+def clean_as_written(text: str) -> bool:
+    """Whether a record whose compact JSON text is ``text`` has nothing ``scrubbed`` would change:
+    no secret-named key, no encrypted value, and no string that could hold a password (every
+    string of the record is a stretch of the text, escapes included, and ``may_hold_password``
+    of a text is true where it is true of any stretch of it). Most records take only this scan."""
+    if may_hold_password(text):
+        return False
+    folded = text.casefold()
+    return not any(key in folded for key in _SECRET_KEYS)

@@ -21,12 +21,17 @@ from typing import Any
 from .. import snapshot as reading
 from ..errors import InputError
 from .failures import SNAPSHOT, tenant_error
-from .scrub import scrubbed
+from .scrub import clean_as_written, scrubbed
 
 SCHEMA = reading.SCHEMA
 SCHEMA_VERSION = reading.SCHEMA_VERSION
 MANIFEST = reading.MANIFEST
 PARTIAL = ".partial"  # a file of a unit still being written
+
+
+def _compact(record: Any) -> str:
+    """A record as one line of JSON."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 def _now() -> str:
@@ -188,10 +193,12 @@ class UnitWriter:
 
     def write(self, kind: str, record: Mapping[str, Any]) -> None:
         """One record of ``kind``, secrets scrubbed (each one noted as skipped)."""
-        name = str(record.get("id") or record.get("displayName") or "")
-        clean = scrubbed(dict(record), self._noting(kind, name))
+        line = _compact(record)
+        if not clean_as_written(line):
+            name = str(record.get("id") or record.get("displayName") or "")
+            line = _compact(scrubbed(dict(record), self._noting(kind, name)))
         with _writing(self.folder):
-            self._streams[kind].write(json.dumps(clean, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._streams[kind].write(line + "\n")
         self.counts[kind] += 1
         if self.on_write is not None:
             self.on_write(kind)
