@@ -1,13 +1,21 @@
-"""``history`` (the runs of a results store, or one rule over them) and ``diff`` (two runs compared)."""
+"""``history`` (the runs of a results store, or one rule over them) and ``diff`` (two runs
+compared; two snapshots checked, then compared, with their policies' drift)."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..history import Store, diff_runs, is_store, read_run
+import attrs
+
+from ..engine import Engine
+from ..fleet import evaluate_fleet, fleet_device, json_text, read_fleet
+from ..fleet.job import FleetJob
+from ..history import RunLines, RunResults, Store, diff_runs, is_snapshot, is_store, policy_drift, read_run, with_drift
 from ..report import render_diff, render_runs, render_trend
-from .output import refuse_overwriting_inputs, write_output
-from .status import EXIT_FAIL, EXIT_PASS
+from ..snapshot import devices_path
+from .output import refuse_overwriting_inputs, say, usage_error, write_output
+from .parser import declared_scenarios
+from .status import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
 
 
 def run_history(args: argparse.Namespace) -> int:
@@ -23,9 +31,58 @@ def run_history(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    """``diff OLD NEW``: what changed; exit 1 with ``--fail-on new-failures`` when something newly fails."""
+    """``diff OLD NEW``: what changed; exit 1 with ``--fail-on new-failures`` when something newly
+    fails, with ``--fail-on drift`` when a policy of two snapshots changed."""
+    snapshots = [is_snapshot(spec) for spec in (args.old, args.new)]
+    if any(snapshots):
+        return _diff_snapshots(args) if all(snapshots) else _mixed(args, snapshots)
+    if args.rules or args.scenario or args.fail_on == "drift":
+        given = "--rules or --scenario" if args.rules or args.scenario else "--fail-on drift"
+        return usage_error(args.command, f"{given} goes with two snapshots (folders written by pull)")
     read = [args.store] if args.store else [p for spec in (args.old, args.new) for p in (spec, spec.rpartition("#")[0])]
     refuse_overwriting_inputs(args.output, [p for p in read if p and (is_store(p) or p in (args.old, args.new))])
     diff = diff_runs(read_run(args.old, args.store), read_run(args.new, args.store))
     write_output(render_diff(diff, args.format), args.output)
     return EXIT_FAIL if args.fail_on == "new-failures" and diff.new_failures else EXIT_PASS
+
+
+def _mixed(args: argparse.Namespace, snapshots: list[bool]) -> int:
+    folder, other = (args.old, args.new) if snapshots[0] else (args.new, args.old)
+    return usage_error(
+        args.command,
+        f"{folder} is a snapshot and {other} is not: diff compares two snapshots, or two runs "
+        "(check --snapshot --jsonl writes a snapshot's run)",
+    )
+
+
+def _diff_snapshots(args: argparse.Namespace) -> int:
+    """Both snapshots checked with the same rulesets (as ``check --snapshot``, no store written),
+    their results compared, and their policies' drift."""
+    if args.store:
+        return usage_error(args.command, "--store names the store of two runs; two snapshots are checked, not stored")
+    refuse_overwriting_inputs(args.output, [str(devices_path(args.old)), str(devices_path(args.new))])
+    job = FleetJob(args.rules, scenarios=declared_scenarios(args))
+    engine = job.build().engine
+    old, new = (_checked(attrs.evolve(job, snapshot=folder), engine, folder) for folder in (args.old, args.new))
+    if old is None or new is None:
+        return EXIT_USAGE
+    diff = with_drift(diff_runs(old, new), policy_drift(args.old, args.new, engine.vocabulary))
+    write_output(render_diff(diff, args.format), args.output)
+    fails = (args.fail_on == "new-failures" and diff.new_failures) or (args.fail_on == "drift" and diff.drifted)
+    return EXIT_FAIL if fails else EXIT_PASS
+
+
+def _checked(job: FleetJob, engine: Engine, folder: str) -> RunResults | None:
+    """A snapshot checked as ``check --snapshot`` checks it, its device records kept as a run's
+    results (None when some device record could not be read: each is said)."""
+    setup = job.setup(engine)
+    for note in setup.notes:
+        say(f"note: {folder}: {note}")
+    lines = RunLines(folder)
+    rows = read_fleet(str(devices_path(folder)), decode=False)
+    summary = evaluate_fleet(rows, setup.engine, setup.policy, write=lines.add, reader=fleet_device, encode=json_text)
+    for bad in summary.bad_rows:
+        say(f"{devices_path(folder)} row {bad.number}: {bad.message}")
+    if summary.unlisted_bad_rows:
+        say(f"{devices_path(folder)}: {summary.unlisted_bad_rows} more rows not read")
+    return None if summary.bad_rows else lines.finish()
