@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from test_tenant_pull import TOKENS, _bitlocker_policies, quick
 
 from bitlocker_rules.cli import main
 from bitlocker_rules.history import RunResults, diff_runs, policy_drift, with_drift
-from bitlocker_rules.history.drift import SECRET_SHOWN
+from bitlocker_rules.history.drift import IGNORED, SECRET_SHOWN
 from bitlocker_rules.report import render_diff
 from bitlocker_rules.snapshot import POLICY_ANNOTATION
 from bitlocker_rules.tenant import PullOptions, pull
@@ -194,6 +195,16 @@ def test_fail_on_drift_and_new_failures(snapshots, capsys):
     assert _diff(capsys, first, again, "--fail-on", "new-failures", "--output", "/dev/null")[0] == 0
 
 
+def test_with_a_store_both_checks_are_runs_of_it_and_diff_the_same(snapshots, capsys, tmp_path):
+    store = tmp_path / "runs.duckdb"
+    code, direct = _json_diff(capsys, tmp_path, snapshots["first"], snapshots["changed"], "--store", str(store))
+    assert code == 0 and direct["devices"]
+    code, stored = _json_diff(capsys, tmp_path, Path("1"), Path("2"), "--store", str(store))
+    assert code == 0 and stored["drift"] is None
+    for key in ("totals", "devices", "appeared", "left", "rules", "causes"):
+        assert stored[key] == direct[key], key
+
+
 def test_a_snapshot_and_a_run_or_snapshot_options_without_snapshots_are_refused(snapshots, capsys, tmp_path):
     run = tmp_path / "run.jsonl"
     run.write_text("")
@@ -201,8 +212,6 @@ def test_a_snapshot_and_a_run_or_snapshot_options_without_snapshots_are_refused(
     assert code == 2 and "is a snapshot and" in err
     code, _, err = _diff(capsys, str(run), str(run), "--fail-on", "drift")
     assert code == 2 and "--fail-on drift goes with two snapshots" in err
-    code, _, err = _diff(capsys, str(snapshots["first"]), str(snapshots["again"]), "--store", str(tmp_path / "s.db"))
-    assert code == 2 and "--store" in err
 
 
 # -- snapshots written directly (no server), for the properties ------------------------------
@@ -397,3 +406,82 @@ def test_a_secret_oma_value_is_never_shown_nor_compared(tmp_path, capsys):
     for fmt in ("text", "json", "markdown", "html"):  # the records hold no secret, so no format shows one
         page = render_diff(diff, fmt)
         assert secret not in page and "IdentificationField" in page
+
+
+# -- docs/history.md: its example is this output, and it names every property ignored ---------
+
+HISTORY_PAGE = Path(__file__).resolve().parent.parent / "docs" / "history.md"
+PROFILE_ID = "5b0e7c1a-3f2d-4b8e-9a61-0c2d4e6f8a10"
+
+
+def _documented_snapshots(root: Path) -> None:
+    """The two snapshots docs/history.md's example compares: monday and friday."""
+    profile = {
+        "@odata.type": EP_TYPE,
+        "id": PROFILE_ID,
+        "displayName": "WIN - EP - BitLocker silent",
+        "lastModifiedDateTime": "2025-06-02T14:03:10Z",
+        "bitLockerEncryptDevice": True,
+        "bitLockerSystemDrivePolicy": {"encryptionMethod": "xtsAes256", "startupAuthenticationTpmPinUsage": "blocked"},
+    }
+    catalog = {
+        "id": "9f3c2a71-6d4e-4c1b-8e2f-7a5b3c9d1e04",
+        "name": "ES - Disk encryption - BitLocker (OS)",
+        "platforms": "windows10",
+        "technologies": "mdm",
+        "templateReference": {"templateId": "", "templateFamily": "endpointSecurityDiskEncryption"},
+        "settings": [
+            {
+                "id": "0",
+                "settingInstance": {
+                    "@odata.type": "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance",
+                    "settingDefinitionId": "device_vendor_msft_bitlocker_requiredeviceencryption",
+                    "choiceSettingValue": {"value": "device_vendor_msft_bitlocker_requiredeviceencryption_1"},
+                },
+            }
+        ],
+    }
+    groups = [
+        {"id": "a1f0c2d4-0000-4000-8000-000000000001", "displayName": "Laptops"},
+        {"id": "a1f0c2d4-0000-4000-8000-000000000002", "displayName": "Kiosks"},
+        {"id": "a1f0c2d4-0000-4000-8000-000000000003", "displayName": "Finance laptops"},
+    ]
+    laptops = {"@odata.type": GROUP, "groupId": groups[0]["id"]}
+    kiosks = {"@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget", "groupId": groups[1]["id"]}
+    finance = {"@odata.type": GROUP, "groupId": groups[2]["id"]}
+    _write_snapshot(root / "monday", {"device_configurations": [profile]}, {PROFILE_ID: [laptops, kiosks]}, groups)
+    changed = copy.deepcopy(profile)
+    changed["bitLockerSystemDrivePolicy"]["encryptionMethod"] = "xtsAes128"
+    changed["lastModifiedDateTime"] = "2025-06-06T08:00:00Z"
+    _write_snapshot(
+        root / "friday",
+        {"device_configurations": [changed], "configuration_policies": [catalog]},
+        {PROFILE_ID: [finance, laptops], catalog["id"]: [laptops]},
+        groups,
+    )
+    for folder in ("monday", "friday"):
+        (root / folder / "managed_devices.jsonl").write_text("", encoding="utf-8")
+
+
+def _documented_block() -> list[str]:
+    text = HISTORY_PAGE.read_text(encoding="utf-8")
+    block = re.search(r"```text\n(Policy drift from monday to friday.*?)```", text, re.S)
+    assert block, "docs/history.md shows no drift of monday and friday"
+    return [line.rstrip() for line in block.group(1).strip("\n").splitlines()]
+
+
+def test_the_history_page_shows_the_drift_of_its_example(tmp_path, monkeypatch, capsys):
+    _documented_snapshots(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _diff(capsys, "monday", "friday", "--fail-on", "drift")
+    assert code == 1
+    lines = [line.rstrip() for line in out.splitlines()]
+    start = next(n for n, line in enumerate(lines) if line.startswith("Policy drift from"))
+    end = next((n for n in range(start, len(lines)) if lines[n].startswith("Devices ")), len(lines))
+    assert lines[start:end] == _documented_block()
+
+
+def test_the_history_page_names_every_property_the_drift_ignores():
+    section = HISTORY_PAGE.read_text(encoding="utf-8").split("### What the drift ignores", 1)[1].split("\n## ", 1)[0]
+    for name in (*IGNORED, "DateTime", "@odata.", "null"):
+        assert f"`{name}" in section or f"{name}`" in section, name

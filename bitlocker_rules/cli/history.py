@@ -4,18 +4,35 @@ compared; two snapshots checked, then compared, with their policies' drift)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..engine import Engine
-from ..fleet import evaluate_fleet, fleet_device, json_text, read_fleet
-from ..fleet.job import FleetJob
-from ..history import RunLines, RunResults, Store, diff_runs, is_snapshot, is_store, policy_drift, read_run, with_drift
+from ..history import (
+    RunLines,
+    RunResults,
+    RunWriter,
+    Store,
+    diff_runs,
+    is_snapshot,
+    is_store,
+    policy_drift,
+    read_run,
+    run_info,
+    with_drift,
+)
 from ..report import render_diff, render_runs, render_trend
-from ..snapshot import devices_path
+from ..resources import installed_version
+from ..snapshot import devices_path, manifest_path
 from .output import refuse_overwriting_inputs, say, usage_error, write_output
 from .parser import declared_scenarios
 from .status import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..fleet.job import FleetJob
 
 
 def run_history(args: argparse.Namespace) -> int:
@@ -56,14 +73,15 @@ def _mixed(args: argparse.Namespace, snapshots: list[bool]) -> int:
 
 
 def _diff_snapshots(args: argparse.Namespace) -> int:
-    """Both snapshots checked with the same rulesets (as ``check --snapshot``, no store written),
-    their results compared, and their policies' drift."""
-    if args.store:
-        return usage_error(args.command, "--store names the store of two runs; two snapshots are checked, not stored")
-    refuse_overwriting_inputs(args.output, [str(devices_path(args.old)), str(devices_path(args.new))])
+    """Both snapshots checked with the same rulesets (as ``check --snapshot``; with ``--store``
+    each check is appended to it as a run), their results compared, and their policies' drift."""
+    from ..fleet.job import FleetJob  # noqa: PLC0415 - only a diff of snapshots checks a fleet
+
+    read = [str(devices_path(args.old)), str(devices_path(args.new)), *([args.store] if args.store else [])]
+    refuse_overwriting_inputs(args.output, read)
     job = FleetJob(args.rules, scenarios=declared_scenarios(args))
     engine = job.build().engine
-    old, new = (_checked(attrs.evolve(job, snapshot=folder), engine, folder) for folder in (args.old, args.new))
+    old, new = (_checked(attrs.evolve(job, snapshot=folder), engine, args.store) for folder in (args.old, args.new))
     if old is None or new is None:
         return EXIT_USAGE
     diff = with_drift(diff_runs(old, new), policy_drift(args.old, args.new, engine.vocabulary))
@@ -72,17 +90,43 @@ def _diff_snapshots(args: argparse.Namespace) -> int:
     return EXIT_FAIL if fails else EXIT_PASS
 
 
-def _checked(job: FleetJob, engine: Engine, folder: str) -> RunResults | None:
+def _checked(job: FleetJob, engine: Engine, store: str | None) -> RunResults | None:
     """A snapshot checked as ``check --snapshot`` checks it, its device records kept as a run's
-    results (None when some device record could not be read: each is said)."""
+    results (None when some device record could not be read: each is said); with ``store``,
+    also appended to that store as a run."""
+    from ..fleet import evaluate_fleet, fleet_device, json_text, read_fleet  # noqa: PLC0415 - see _diff_snapshots
+
+    folder = str(job.snapshot)
     setup = job.setup(engine)
     for note in setup.notes:
         say(f"note: {folder}: {note}")
     lines = RunLines(folder)
     rows = read_fleet(str(devices_path(folder)), decode=False)
-    summary = evaluate_fleet(rows, setup.engine, setup.policy, write=lines.add, reader=fleet_device, encode=json_text)
+    with _store_writer(store, engine, folder) as stored:
+        write = lines.add if stored is None else _each(lines.add, stored.add)
+        summary = evaluate_fleet(rows, setup.engine, setup.policy, write=write, reader=fleet_device, encode=json_text)
+        if stored is not None:
+            say(f"note: {folder}: run {stored.finish(summary.failed_devices, summary.bad_row_count)} added to {store}")
     for bad in summary.bad_rows:
         say(f"{devices_path(folder)} row {bad.number}: {bad.message}")
     if summary.unlisted_bad_rows:
         say(f"{devices_path(folder)}: {summary.unlisted_bad_rows} more rows not read")
     return None if summary.bad_rows else lines.finish()
+
+
+def _store_writer(store: str | None, engine: Engine, folder: str) -> Any:
+    """With a store, a snapshot's run on its way into it (as ``check --snapshot --store`` records it); else nothing."""
+    if store is None:
+        return contextlib.nullcontext()
+    info = run_info(engine, (), None, str(devices_path(folder)), installed_version(), str(manifest_path(folder)))
+    return RunWriter(store, info)
+
+
+def _each(*writes: Callable[[Any], None]) -> Callable[[Any], None]:
+    """One ``write`` callback that gives each line to every one of ``writes``."""
+
+    def write(line: Any) -> None:
+        for one in writes:
+            one(line)
+
+    return write

@@ -53,7 +53,22 @@ IGNORED = frozenset(
     {"id", "version", "settingCount", "isAssigned", "settingInstanceTemplateReference", "settingValueTemplateReference"}
 )
 SECRET_SHOWN = "(secret: not shown)"
-NAME_KEYS = {"displayName": "Name", "name": "Name", "description": "Description"}
+KIND_NAMES = {
+    "device_configurations": "device_configuration",
+    "configuration_policies": "configuration_policy",
+    "intents": "intent",
+}
+# Labels of a policy's own properties (its settings are labelled by the vocabulary).
+NAME_KEYS = {
+    "displayName": "Name",
+    "name": "Name",
+    "description": "Description",
+    "platforms": "Platform",
+    "technologies": "Technologies",
+    "templateId": "Template",
+    "templateReference.templateId": "Template",
+}
+EMPTY_SHOWN = "(empty)"
 _INTENT_SOURCE = "deviceConfiguration--"  # an intent's definitionId: deviceConfiguration--<graph type>_<path>
 _CATALOG_TYPE = "deviceManagementConfigurationPolicy"
 _SECRET = object()  # a secret's value, wherever it was: never kept here
@@ -98,7 +113,7 @@ class PolicyDrift:
 
 @frozen
 class Drift:
-    """Every policy that drifted from the old snapshot to the new one, in the new one's order."""
+    """Every policy that drifted from the old snapshot to the new one, by kind, then name, then id."""
 
     old: str
     new: str
@@ -135,35 +150,40 @@ def policy_drift(old_folder: str | Path, new_folder: str | Path, vocabulary: Voc
     index = index_for(vocabulary)
     before = read_policies(old_folder, index)
     after = read_policies(new_folder, index)
-    order = [*after, *(policy_id for policy_id in before if policy_id not in after)]
+    either = {**before, **after}
+    kinds = list(KIND_NAMES.values())
+    order = sorted(either, key=lambda i: (kinds.index(either[i].kind), either[i].name.casefold(), i))
     found = (_compared(before.get(policy_id), after.get(policy_id)) for policy_id in order)
     return Drift(str(old_folder), str(new_folder), tuple(p for p in found if p is not None))
 
 
 def _compared(old: PolicyState | None, new: PolicyState | None) -> PolicyDrift | None:
     """What changed in one policy (None: nothing)."""
-    either = new or old
-    assert either is not None  # one of them is, by the caller's order
-    old_settings = old.settings if old else {}
-    new_settings = new.settings if new else {}
-    keys = [*new_settings, *(k for k in old_settings if k not in new_settings)]
-    settings = tuple(
-        SettingChange(
-            (new_settings.get(key) or old_settings[key]).label,
-            key,
-            old_settings[key].shown if key in old_settings else None,
-            new_settings[key].shown if key in new_settings else None,
-        )
-        for key in keys
-        if _value(old_settings.get(key)) != _value(new_settings.get(key))
-    )
+    state = new or old
+    assert state is not None  # one of them is, by the caller's order
+    settings = _setting_changes(old.settings if old else {}, new.settings if new else {})
     old_targets = old.targets if old else frozenset()
     new_targets = new.targets if new else frozenset()
     assigned, unassigned = _sorted(new_targets - old_targets), _sorted(old_targets - new_targets)
     change = "added" if old is None else "removed" if new is None else "changed"
     if change == "changed" and not (settings or assigned or unassigned):
         return None
-    return PolicyDrift(either.policy_id, either.name, either.kind, change, settings, assigned, unassigned)
+    return PolicyDrift(state.policy_id, state.name, state.kind, change, settings, assigned, unassigned)
+
+
+def _setting_changes(old: Mapping[str, Setting], new: Mapping[str, Setting]) -> tuple[SettingChange, ...]:
+    """The settings whose values differ (or that only one side has), by label: not in Graph's order, which varies."""
+    either = {**old, **new}
+    return tuple(
+        SettingChange(
+            either[key].label,
+            key,
+            old[key].shown if key in old else None,
+            new[key].shown if key in new else None,
+        )
+        for key in sorted(either, key=lambda k: (either[k].label.casefold(), k))
+        if _value(old.get(key)) != _value(new.get(key))
+    )
 
 
 def _value(setting: Setting | None) -> str | None:
@@ -196,11 +216,9 @@ def read_policies(folder: str | Path, index: OriginIndex) -> dict[str, PolicySta
             policy_id = str(record.get("id"))
             name = record.get("displayName") or record.get("name") or policy_id
             settings = dict(policy_settings(record, kind, index))
-            singular = kind.removesuffix("s").replace("_policie", "_policy")
-            state = PolicyState(
-                policy_id, str(redact(str(name))), singular, settings, frozenset(targets.get(policy_id, ()))
+            found[policy_id] = PolicyState(
+                policy_id, str(redact(str(name))), KIND_NAMES[kind], settings, frozenset(targets.get(policy_id, ()))
             )
-            found[policy_id] = state
     return found
 
 
@@ -306,7 +324,7 @@ def _shown(index: OriginIndex, binding: Binding | None, raw: Any) -> str:
         except (Unmappable, TypeError, ValueError):
             pass
     if isinstance(raw, str):
-        return str(redact(raw))
+        return str(redact(raw)) if raw else EMPTY_SHOWN
     return str(redact(_canonical(raw)))
 
 

@@ -89,8 +89,8 @@ NOT_SET = "(not set)"
 
 
 def drift_headline(drift: Any) -> str:
-    """``2 policies changed (3 settings, 1 assignment added, 0 removed); 1 added, 0 removed.`` or
-    ``No policy changed.``"""
+    """``Policies: 2 changed (3 settings; assignments: 1 added, 0 removed), 1 added, 0 removed.``
+    or ``No policy changed.``"""
     if drift.empty:
         return "No policy changed."
     count = {c: sum(p.change == c for p in drift.policies) for c in ("changed", "added", "removed")}
@@ -98,8 +98,8 @@ def drift_headline(drift: Any) -> str:
     settings = sum(len(p.settings) for p in changed)
     added, removed = sum(len(p.assigned) for p in changed), sum(len(p.unassigned) for p in changed)
     return (
-        f"{_plural(count['changed'], 'policy', 'policies')} changed ({_plural(settings, 'setting')}, "
-        f"{_plural(added, 'assignment')} added, {removed} removed); {count['added']} added, {count['removed']} removed."
+        f"Policies: {count['changed']} changed ({_plural(settings, 'setting')}; assignments: {added} added, "
+        f"{removed} removed), {count['added']} added, {count['removed']} removed."
     )
 
 
@@ -115,7 +115,8 @@ def policy_title(policy: Any) -> str:
 
 def setting_cells(setting: Any) -> tuple[str, str, str, str]:
     """A setting's change as four cells: its label, before, after, and the key Graph knows it by."""
-    return setting.label, setting.before or NOT_SET, setting.after or NOT_SET, setting.key
+    before, after = (NOT_SET if value is None else value for value in (setting.before, setting.after))
+    return setting.label, before, after, setting.key
 
 
 def target_text(target: Any) -> str:
@@ -147,7 +148,7 @@ def headline(diff: Any) -> str:
     """``2 newly failing, 1 fixed, 0 newly unknown, 0 no longer unknown (device-rule results); 14
     still failing; 1 device appeared, 0 left.`` or ``Nothing changed.``"""
     if diff.empty:
-        return "Nothing changed."
+        return "Nothing changed." if diff.drift is None else "No device's results changed."
     totals = diff.totals
     moved = ", ".join(
         f"{totals[k]} {CHANGE_WORDS[k]}" for k in ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown")
@@ -211,6 +212,8 @@ def render_diff_table(diff: Any) -> str:
         "",
         headline(diff),
     ]
+    if diff.drift is not None:
+        lines += _drift_lines(diff.drift)
     if diff.devices:
         lines += ["", "Devices whose results changed:"]
         for device in diff.devices:
@@ -233,13 +236,11 @@ def render_diff_table(diff: Any) -> str:
                 disable_numparse=True,
             ),
         ]
-    if diff.drift is not None:
-        lines += _drift_lines(diff.drift)
     return masked_report("\n".join(lines) + "\n")
 
 
 def _drift_lines(drift: Any) -> list[str]:
-    lines = ["", f"Policy drift from {drift.old} to {drift.new}: {drift_headline(drift)}"]
+    lines = ["", f"Policy drift from {drift.old} to {drift.new}:", drift_headline(drift)]
     for policy in drift.policies:
         lines += ["", f"  {policy_title(policy)}"]
         if policy.settings:
@@ -276,6 +277,8 @@ def render_diff_markdown(diff: Any) -> str:
         "",
         f"**{text(headline(diff))}**",
     ]
+    if diff.drift is not None:
+        lines += _drift_markdown(diff.drift)
     if diff.devices:
         lines += ["", "## Devices whose results changed", ""]
         changes = [(d.device, *change_line(c)) for d in diff.devices for c in d.changes]
@@ -292,8 +295,6 @@ def render_diff_markdown(diff: Any) -> str:
     if diff.causes:
         lines += ["", "## Causes that moved", ""]
         lines += _md_table(CAUSE_HEADERS, [(f"+{c.gained}", f"-{c.lost}", c.text, c.reason_id) for c in diff.causes])
-    if diff.drift is not None:
-        lines += _drift_markdown(diff.drift)
     return masked_report("\n".join(lines) + "\n")
 
 

@@ -36,6 +36,8 @@ def render_diff_html(diff: Any, title: str = "BitLocker fleet changes") -> str:
         "</div>",
         *card("What changed", lead(escaped(headline(diff)))),
     ]
+    if diff.drift is not None:
+        body += _drift_cards(diff.drift)
     if diff.devices:
         rows = [
             [escaped(d.device), *(escaped(cell) for cell in change_line(c))] for d in diff.devices for c in d.changes
@@ -59,8 +61,6 @@ def render_diff_html(diff: Any, title: str = "BitLocker fleet changes") -> str:
             lead("How many device-rule results gained or lost each reason."),
             table(list(CAUSE_HEADERS), rows, numeric=(0, 1)),
         )
-    if diff.drift is not None:
-        body += _drift_cards(diff.drift)
     subtitle = (
         f"From {escaped(diff.old)} ({diff.devices_before} devices) "
         f"to {escaped(diff.new)} ({diff.devices_after} devices)"
