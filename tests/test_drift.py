@@ -195,6 +195,12 @@ def test_fail_on_drift_and_new_failures(snapshots, capsys):
     assert _diff(capsys, first, again, "--fail-on", "new-failures", "--output", "/dev/null")[0] == 0
 
 
+def test_jobs_2_gives_what_jobs_1_gives(snapshots, capsys, tmp_path):
+    _, one = _json_diff(capsys, tmp_path, snapshots["first"], snapshots["changed"], "--jobs", "1")
+    _, two = _json_diff(capsys, tmp_path, snapshots["first"], snapshots["changed"], "--jobs", "2")
+    assert one == two and one["devices"]
+
+
 def test_with_a_store_both_checks_are_runs_of_it_and_diff_the_same(snapshots, capsys, tmp_path):
     store = tmp_path / "runs.duckdb"
     code, direct = _json_diff(capsys, tmp_path, snapshots["first"], snapshots["changed"], "--store", str(store))
@@ -211,7 +217,9 @@ def test_a_snapshot_and_a_run_or_snapshot_options_without_snapshots_are_refused(
     code, _, err = _diff(capsys, str(snapshots["first"]), str(run))
     assert code == 2 and "is a snapshot and" in err
     code, _, err = _diff(capsys, str(run), str(run), "--fail-on", "drift")
-    assert code == 2 and "--fail-on drift goes with two snapshots" in err
+    assert code == 2 and "--fail-on drift only with two snapshots" in err
+    code, _, err = _diff(capsys, str(run), str(run), "--jobs", "2", "--rules", "key_rotation")
+    assert code == 2 and "--rules and --jobs only with two snapshots" in err
 
 
 # -- snapshots written directly (no server), for the properties ------------------------------
@@ -485,3 +493,76 @@ def test_the_history_page_names_every_property_the_drift_ignores():
     section = HISTORY_PAGE.read_text(encoding="utf-8").split("### What the drift ignores", 1)[1].split("\n## ", 1)[0]
     for name in (*IGNORED, "DateTime", "@odata.", "null"):
         assert f"`{name}" in section or f"{name}`" in section, name
+
+
+def test_catalog_children_and_intent_settings_are_named_by_label_and_their_instance_ids_ignored(tmp_path):
+    def catalog(method: int, ids: tuple[str, str]) -> dict:
+        parent = "device_vendor_msft_bitlocker_encryptionmethodbydrivetype"
+        child = f"{parent}_encryptionmethodwithxtsosdropdown_name"
+        return {
+            "id": "cat-1",
+            "name": "Catalog",
+            "settings": [
+                {
+                    "id": ids[0],
+                    "settingInstance": {
+                        "settingDefinitionId": f"{parent}",
+                        "choiceSettingValue": {
+                            "value": f"{parent}_1",
+                            "children": [
+                                {"settingDefinitionId": child, "choiceSettingValue": {"value": f"{child}_{method}"}}
+                            ],
+                        },
+                    },
+                },
+                {
+                    "id": ids[1],
+                    "settingInstance": {
+                        "settingDefinitionId": "device_vendor_msft_bitlocker_requiredeviceencryption",
+                        "choiceSettingValue": {"value": "device_vendor_msft_bitlocker_requiredeviceencryption_1"},
+                    },
+                },
+            ],
+        }
+
+    def intent(value: str, setting_id: str) -> dict:
+        definition = "deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerEncryptDevice"
+        return {
+            "id": "int-1",
+            "displayName": "Intent",
+            "settings": [
+                {"id": setting_id, "definitionId": definition, "valueJson": value},
+                {
+                    "id": "x" + setting_id,
+                    "valueJson": '{"encryptionMethod": "xtsAes256"}',
+                    "definitionId": "deviceConfiguration--windows10EndpointProtectionConfiguration_bitLockerSystemDrivePolicy",
+                },
+            ],
+        }
+
+    _write_snapshot(
+        tmp_path / "old",
+        {"configuration_policies": [catalog(7, ("0", "1"))], "intents": [intent("true", "s0")]},
+        {},
+        [],
+    )
+    _write_snapshot(
+        tmp_path / "same",
+        {"configuration_policies": [catalog(7, ("5", "2"))], "intents": [intent("true", "s9")]},
+        {},
+        [],
+    )
+    _write_snapshot(
+        tmp_path / "new",
+        {"configuration_policies": [catalog(6, ("1", "0"))], "intents": [intent("false", "s0")]},
+        {},
+        [],
+    )
+    vocabulary = shipped_vocabulary()
+    assert policy_drift(tmp_path / "old", tmp_path / "same", vocabulary).empty
+    drift = policy_drift(tmp_path / "old", tmp_path / "new", vocabulary)
+    found = {p.policy_id: [(s.label, s.before, s.after) for s in p.settings] for p in drift.policies}
+    assert found == {
+        "cat-1": [("Encryption for operating system drives", "XTS-AES 256-bit", "XTS-AES 128-bit")],
+        "int-1": [("Encrypt devices", "Require", "Not configured")],
+    }

@@ -422,6 +422,9 @@ def _history_commands(sub: _Subcommands) -> None:
     diff.add_argument("new", metavar="NEW", help="the later run (or snapshot)")
     _rules_option(diff, "with two snapshots, the rules both are checked against")
     _scenario_option(diff)
+    diff.add_argument(
+        "--jobs", type=int, default=None, metavar="N", help="with two snapshots: check each in N processes"
+    )
     diff.add_argument("--store", metavar="FILE", help="the results store OLD and NEW are runs of")
     diff.add_argument(
         "--format",
