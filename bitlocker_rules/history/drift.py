@@ -255,7 +255,7 @@ def policy_settings(record: Mapping[str, Any], kind: str, index: OriginIndex) ->
         if path == ("settings",) and kind == "configuration_policies":
             yield from _unique(_catalog_settings(raw, index))
         elif path == ("settings",) and kind == "intents":
-            yield from _intent_settings(raw, index)
+            yield from _unique(_intent_settings(raw, index))
         elif path == ("omaSettings",):
             yield from _unique(_oma_settings(raw, index))
         else:
@@ -397,7 +397,8 @@ def _intent_settings(settings: Any, index: OriginIndex) -> Iterator[tuple[str, S
         except (KeyError, TypeError, ValueError):
             value = setting.get("valueJson")
         if not graph_type:
-            yield definition, _setting(index, None, definition, value)
+            if value is not None:  # null: not configured
+                yield definition, _setting(index, None, definition, value)
             continue
         path = tuple(name.split("_"))
         leaves = _properties(value, path) if isinstance(value, dict) else [(path, value)] if value is not None else []
