@@ -392,7 +392,7 @@ def test_a_secret_oma_value_is_never_shown_nor_compared(tmp_path, capsys):
     profile = {
         "@odata.type": CUSTOM_TYPE,
         "id": "p-1",
-        "displayName": "Custom",
+        "displayName": "Custom <script>alert(1)</script>",
         "omaSettings": [
             {"omaUri": "./Device/Vendor/MSFT/BitLocker/IdentificationField", "isEncrypted": True, "value": secret},
             {"omaUri": "./Device/Vendor/MSFT/BitLocker/RequireDeviceEncryption", "isEncrypted": False, "value": 1},
@@ -414,6 +414,7 @@ def test_a_secret_oma_value_is_never_shown_nor_compared(tmp_path, capsys):
     for fmt in ("text", "json", "markdown", "html"):  # the records hold no secret, so no format shows one
         page = render_diff(diff, fmt)
         assert secret not in page and "IdentificationField" in page
+    assert "<script>" not in render_diff(diff, "html")  # a policy's name is text on the page, escaped
 
 
 # -- docs/history.md: its example is this output, and it names every property ignored ---------

@@ -1,7 +1,7 @@
 """A diff of two fleet runs (``history.Diff``, passed in duck-typed: ``history`` has this
 package's rank) as text for a terminal, JSON (``docs/schema/diff-1.json``) or Markdown; the
 HTML page is ``html.diff``. A diff of two snapshots also carries the policies' drift
-(``history.Drift``), which every format shows after the devices."""
+(``history.Drift``), which every format shows right after the headline."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def _plural(n: int, one: str, many: str = "") -> str:
 
 
 def policy_title(policy: Any) -> str:
-    """``EP BitLocker 3`` (device configuration 7c90…, changed)."""
+    """``EP BitLocker 3 (device configuration 7c90…, changed)``."""
     kind = KIND_WORDS.get(policy.kind, policy.kind.replace("_", " "))
     return f"{policy.name} ({kind} {policy.policy_id}, {policy.change})"
 
