@@ -116,7 +116,8 @@ class Tenant:
     def read_again(self, seed: int) -> None:
         """The same tenant as Graph sends it at another read, nothing meant changed: every list
         in another order, settings' and assignments' instance ids renumbered, each policy's
-        ``version`` counter and ``lastModifiedDateTime`` moved on (a save without a change)."""
+        ``version`` counter, ``@odata.etag`` and ``lastModifiedDateTime`` moved on (a save
+        without a change). A test pulls it again from a server paging otherwise."""
         rng = random.Random(seed)
         stamp = f"2025-{rng.randint(3, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00Z"
         for items in (
@@ -134,6 +135,7 @@ class Tenant:
         for policy in self.device_configurations + self.configuration_policies + self.intents:
             policy["lastModifiedDateTime"] = stamp
             policy["version"] = policy.get("version", 1) + rng.randint(1, 3)
+            policy["@odata.etag"] = f'W/"{rng.getrandbits(64):016x}"'
             for name in ("settings", "omaSettings"):
                 rng.shuffle(policy.get(name, []))
             for number, setting in enumerate(policy.get("settings", [])):

@@ -121,6 +121,8 @@ def test_the_second_read_differs_as_graph_varies(snapshots):
         assert _records(first, kind) != _records(again, kind), kind
         by_id = {r["id"]: r for r in _records(first, kind)}
         assert sorted(by_id) == sorted(r["id"] for r in _records(again, kind)) or kind.endswith("assignments")
+    etags = [r.get("@odata.etag") for r in _records(again, "device_configurations")]
+    assert all(etags) and not any(r.get("@odata.etag") for r in _records(first, "device_configurations"))
     stamps = {r.get("lastModifiedDateTime") for r in _records(first, "configuration_policies")}
     assert stamps != {r.get("lastModifiedDateTime") for r in _records(again, "configuration_policies")}
 
