@@ -220,6 +220,12 @@ def test_a_snapshot_and_a_run_or_snapshot_options_without_snapshots_are_refused(
     assert code == 2 and "is a snapshot and" in err
     code, _, err = _diff(capsys, str(run), str(run), "--fail-on", "drift")
     assert code == 2 and "--fail-on drift only with two snapshots" in err
+    unfinished = tmp_path / "unfinished"
+    _write_snapshot(unfinished, {}, {}, [])
+    manifest = json.loads((unfinished / "manifest.json").read_text())
+    (unfinished / "manifest.json").write_text(json.dumps({**manifest, "complete": False}))
+    code, _, err = _diff(capsys, str(snapshots["first"]), str(unfinished))
+    assert code == 2 and "this snapshot is incomplete" in err and "--resume" in err
     code, _, err = _diff(capsys, str(run), str(run), "--jobs", "2", "--rules", "key_rotation")
     assert code == 2 and "--rules and --jobs only with two snapshots" in err
 
