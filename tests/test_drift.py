@@ -575,3 +575,23 @@ def test_catalog_children_and_intent_settings_are_named_by_label_and_their_insta
         "cat-1": [("Encryption for operating system drives", "XTS-AES 256-bit", "XTS-AES 128-bit")],
         "int-1": [("Encrypt devices", "Require", "Not configured")],
     }
+
+
+def test_rules_choose_what_both_snapshots_are_checked_against(snapshots, capsys, tmp_path):
+    code, data = _json_diff(capsys, tmp_path, snapshots["first"], snapshots["changed"], "--rules", "key_rotation")
+    assert code == 0
+    assert data["rules"] and all(r["rule"].startswith("KR-") for r in data["rules"])
+    assert data["drift"]["policies"]  # the drift does not depend on the rules
+
+
+def test_a_renamed_group_is_not_drift_and_its_new_name_is_shown(tmp_path):
+    groups = [{"id": "g-1", "displayName": "Laptops"}]
+    target = {"@odata.type": GROUP, "groupId": "g-1"}
+    profile = {"@odata.type": EP_TYPE, "id": "p-1", "displayName": "EP", "bitLockerEncryptDevice": True}
+    _write_snapshot(tmp_path / "old", {"device_configurations": [profile]}, {"p-1": [target]}, groups)
+    renamed = [{"id": "g-1", "displayName": "All laptops"}]
+    _write_snapshot(tmp_path / "new", {"device_configurations": [profile]}, {"p-1": [target]}, renamed)
+    assert policy_drift(tmp_path / "old", tmp_path / "new", shipped_vocabulary()).empty
+    _write_snapshot(tmp_path / "none", {"device_configurations": [profile]}, {}, renamed)
+    [policy] = policy_drift(tmp_path / "none", tmp_path / "new", shipped_vocabulary()).policies
+    assert [(t.target, t.group_id, t.group) for t in policy.assigned] == [("group", "g-1", "All laptops")]
