@@ -132,18 +132,20 @@ def read_snapshot(folder: str | Path, vocabulary: Vocabulary) -> TenantSnapshot:
     notes: list[str] = []
     policies: list[ImportedPolicy] = []
     for kind, _ in POLICY_KINDS:
-        policies += _policies(folder, manifest, kind, vocabulary, notes)
+        # Each kind by id, not in the order Graph listed them (which varies from one read to the
+        # next): a conflict names its policies in this order, so two pulls check the same.
+        policies += sorted(_policies(folder, manifest, kind, vocabulary, notes), key=lambda p: p.policy_id)
     order = list(dict.fromkeys(p.policy_id for p in policies))
     assigning = _Assigning(order, _members(folder, manifest), _filters(folder, manifest), notes)
     for _, kind in POLICY_KINDS:
-        for record in _records(folder, manifest, kind):
+        for record in snapshot_records(folder, manifest, kind):
             assigning.target(record)
     assignments = assigning.assignments()
     assigned = tuple(AssignedPolicy(p.policy_id, p.display_name, p.facts) for p in policies)
     return TenantSnapshot(folder, manifest, tuple(policies), assigned, assignments, tuple(notes))
 
 
-def _records(folder: Path, manifest: Mapping[str, Any], kind: str) -> Iterator[dict]:
+def snapshot_records(folder: Path, manifest: Mapping[str, Any], kind: str) -> Iterator[dict]:
     """The records of ``kind`` one at a time (none when the snapshot has no such file)."""
     entry = manifest["kinds"].get(kind)
     if not isinstance(entry, dict):
@@ -170,7 +172,7 @@ def _policies(
 ) -> list[ImportedPolicy]:
     """The policies of one kind through the importers; one they cannot read is noted and left out."""
     found = []
-    for number, stored in enumerate(_records(folder, manifest, kind), 1):
+    for number, stored in enumerate(snapshot_records(folder, manifest, kind), 1):
         origin = f"{folder.name}/{kind}.jsonl#{number}"
         record = intent_as_profile(stored, notes) if kind == "intents" else stored
         try:
@@ -231,7 +233,7 @@ def _members(folder: Path, manifest: Mapping[str, Any]) -> dict[str, set[str]]:
     """Each group's transitive device members, by the Entra device id a managed device carries
     as ``azureADDeviceId`` (case-folded, as ``Assignments`` compares device keys)."""
     members: dict[str, set[str]] = defaultdict(set)
-    for member in _records(folder, manifest, "group_members"):
+    for member in snapshot_records(folder, manifest, "group_members"):
         group, device = member.get(GROUP_ANNOTATION), member.get("deviceId")
         if isinstance(group, str) and isinstance(device, str) and device.strip():
             members[group].add(device.strip().casefold())
@@ -242,7 +244,7 @@ def _filters(folder: Path, manifest: Mapping[str, Any]) -> dict[str, str]:
     """Each assignment filter's display name (or id), by id."""
     return {
         str(f["id"]): str(f.get("displayName") or f["id"])
-        for f in _records(folder, manifest, "assignment_filters")
+        for f in snapshot_records(folder, manifest, "assignment_filters")
         if f.get("id")
     }
 

@@ -117,6 +117,38 @@ class Tenant:
             for d in self.managed_devices[: devices // 2]
         ]
 
+    def read_again(self, seed: int) -> None:
+        """The same tenant as Graph sends it at another read, nothing meant changed: every list
+        in another order, settings' and assignments' instance ids renumbered, each policy's
+        ``version`` counter, ``@odata.etag`` and ``lastModifiedDateTime`` moved on (a save
+        without a change). A test pulls it again from a server paging otherwise."""
+        rng = random.Random(seed)
+        stamp = f"2025-{rng.randint(3, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00Z"
+        for items in (
+            self.device_configurations,
+            self.configuration_policies,
+            self.intents,
+            self.filters,
+            self.groups,
+            self.managed_devices,
+            self.encryption_states,
+            self.recovery_keys,
+            *self.members.values(),
+        ):
+            rng.shuffle(items)
+        for policy in self.device_configurations + self.configuration_policies + self.intents:
+            policy["lastModifiedDateTime"] = stamp
+            policy["version"] = policy.get("version", 1) + rng.randint(1, 3)
+            policy["@odata.etag"] = f'W/"{rng.getrandbits(64):016x}"'
+            for name in ("settings", "omaSettings"):
+                rng.shuffle(policy.get(name, []))
+            for number, setting in enumerate(policy.get("settings", [])):
+                setting["id"] = f"{rng.randint(0, 99)}-{number}"
+            assignments = self.assignments[policy["id"]]
+            rng.shuffle(assignments)
+            for number, assignment in enumerate(assignments):
+                assignment["id"] = f"{policy['id']}_{rng.getrandbits(32):08x}{number}"
+
     # -- records -----------------------------------------------------------------------
 
     def _endpoint_protection(self, rng: random.Random, n: int) -> dict:

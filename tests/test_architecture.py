@@ -148,7 +148,7 @@ HTML_RANK = {"page": 0, "charts": 1, "device": 2, "fleet": 2, "diff": 2, "__init
 
 # Inside the history: its records, a run staged, the store (the only SQL), then what uses the store.
 # fmt: off
-HISTORY_RANK = {"runs": 0, "recorder": 1, "diff": 1, "store": 2, "sources": 3, "writer": 3, "__init__": 4}
+HISTORY_RANK = {"runs": 0, "drift": 0, "recorder": 1, "diff": 1, "store": 2, "sources": 3, "writer": 3, "__init__": 4}
 # fmt: on
 
 

@@ -65,8 +65,8 @@ def as_files(tenant_pulled, tmp_path_factory):
     tenant, _, _, _ = tenant_pulled
     folder = tmp_path_factory.mktemp("files")
     kept = _bitlocker_policies(tenant)
-    every = tenant.device_configurations + tenant.configuration_policies + tenant.intents
-    ordered = [p for p in every if p["id"] in kept]
+    kinds = (tenant.device_configurations, tenant.configuration_policies, tenant.intents)
+    ordered = [p for kind in kinds for p in sorted(kind, key=lambda p: p["id"]) if p["id"] in kept]  # as read back
     policies = []
     for n, policy in enumerate(ordered):
         path = folder / f"policy-{n:03d}.json"

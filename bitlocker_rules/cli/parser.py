@@ -415,10 +415,16 @@ def _history_commands(sub: _Subcommands) -> None:
         "diff",
         help="what changed between two fleet runs: newly failing, fixed, newly unknown, devices that came and went",
         epilog="a run is FILE#RUN (a run of a results store: its number, latest or previous), RUN with "
-        "--store FILE, or a JSON Lines file of check --fleet --jsonl",
+        "--store FILE, or a JSON Lines file of check --fleet --jsonl; OLD and NEW may instead be two "
+        "snapshot folders (bitlocker-rules pull): both are checked, and the policies' drift is shown too",
     )
-    diff.add_argument("old", metavar="OLD", help="the earlier run")
-    diff.add_argument("new", metavar="NEW", help="the later run")
+    diff.add_argument("old", metavar="OLD", help="the earlier run (or snapshot)")
+    diff.add_argument("new", metavar="NEW", help="the later run (or snapshot)")
+    _rules_option(diff, "with two snapshots, the rules both are checked against")
+    _scenario_option(diff)
+    diff.add_argument(
+        "--jobs", type=int, default=None, metavar="N", help="with two snapshots: check each in N processes"
+    )
     diff.add_argument("--store", metavar="FILE", help="the results store OLD and NEW are runs of")
     diff.add_argument(
         "--format",
@@ -430,9 +436,10 @@ def _history_commands(sub: _Subcommands) -> None:
     diff.add_argument("--output", metavar="FILE", help="write the diff here (- is standard output)")
     diff.add_argument(
         "--fail-on",
-        choices=("new-failures",),
+        choices=("new-failures", "drift"),
         default=None,
         help="new-failures: exit code 1 when a rule newly fails on a device (or a new device fails one); "
+        "drift (two snapshots): exit code 1 when a policy changed; "
         "without it the exit code is 0 whatever changed",
     )
     _debug_option(diff)

@@ -9,6 +9,9 @@ one), so a diff of 100,000 devices costs what its distinct situations cost.
 
 The diff of B against A mirrors the diff of A against B: newly failing and fixed swap, newly
 unknown and no longer unknown swap, appeared and left swap, and each cause's gains and losses.
+
+Between two snapshots the diff also carries the policy drift (``drift.Drift``, ``with_drift``):
+what changed in the policies themselves, beside what changed in the devices' results.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+import attrs
 from attrs import frozen
 
+from .drift import Drift
 from .runs import STATUSES, Pattern, RuleResult, RunResults
 
 CHANGES = ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown")
@@ -85,11 +90,17 @@ class Diff:
     rules: tuple[RuleMoves, ...]
     causes: tuple[CauseMoves, ...]
     totals: Mapping[str, int]  # CHANGES, still_failing, appeared, left -> how many (device-rule pairs, devices)
+    drift: Drift | None = None  # between two snapshots: what changed in the policies
 
     @property
     def empty(self) -> bool:
-        """Nothing changed."""
+        """Nothing changed in the devices' results (see ``drifted`` for the policies)."""
         return not (self.devices or self.appeared or self.left)
+
+    @property
+    def drifted(self) -> bool:
+        """Between two snapshots, some policy changed."""
+        return self.drift is not None and not self.drift.empty
 
     @property
     def new_failures(self) -> bool:
@@ -195,6 +206,11 @@ def diff_runs(old: RunResults, new: RunResults) -> Diff:
         causes,
         dict(totals),
     )
+
+
+def with_drift(diff: Diff, drift: Drift) -> Diff:
+    """The diff of two snapshots' checks, with their policies' drift."""
+    return attrs.evolve(diff, drift=drift)
 
 
 def _presence(here: RunResults, there: RunResults) -> tuple[DevicePresence, ...]:

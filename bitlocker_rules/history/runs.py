@@ -245,21 +245,40 @@ def pattern_digest(ids: tuple[int, ...]) -> bytes:
     return hashlib.blake2b(array("q", ids).tobytes(), digest_size=16).digest()
 
 
+class RunLines:
+    """A run's results built from device records one JSON line at a time: ``add`` is a ``write``
+    callback like ``--jsonl``'s (``diff`` of two snapshots checks each into one)."""
+
+    def __init__(self, label: str) -> None:
+        self.run = RunResults(label)
+        self._reader = LineReader()
+        self._lines = 0
+
+    def add(self, line: object) -> None:
+        """One device's record, as a line of JSON (blank lines are skipped)."""
+        self._lines += 1
+        text = str(line)
+        if not text.strip():
+            return
+        where = f"{self.run.label} line {self._lines}"
+        head, results = self._reader.split(text, where)
+        pattern_number, ids = self._reader.pattern_of(results, where)
+        if ids is not None:
+            self.run.add_pattern(pattern_number, self._reader.pattern(ids))
+        self.run.add_device(head["device"], pattern_number)
+
+    def finish(self) -> RunResults:
+        """The run, with the sentences of its reasons."""
+        self.run.reasons.update(self._reader.reason_texts)
+        return self.run
+
+
 def read_jsonl(stream: IO[str], label: str) -> RunResults:
     """A ``check --fleet --jsonl`` file as a run's results (bad lines raise InputError, exit 2)."""
-    run = RunResults(label)
-    reader = LineReader()
-    for number, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        where = f"{label} line {number}"
-        head, results = reader.split(line, where)
-        pattern_number, ids = reader.pattern_of(results, where)
-        if ids is not None:
-            run.add_pattern(pattern_number, reader.pattern(ids))
-        run.add_device(head["device"], pattern_number)
-    run.reasons.update(reader.reason_texts)
-    return run
+    lines = RunLines(label)
+    for line in stream:
+        lines.add(line)
+    return lines.finish()
 
 
 def _bad_line(where: str, message: str) -> InputError:

@@ -1,11 +1,13 @@
 """Where ``diff`` reads a run: a run in a store (``FILE#RUN``, or a run's name with ``--store``)
-or a ``check --fleet --jsonl`` file. A run's name is its number, ``latest`` or ``previous``."""
+or a ``check --fleet --jsonl`` file. A run's name is its number, ``latest`` or ``previous``.
+A folder with a snapshot's manifest is a pulled snapshot, which ``diff`` checks first."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..errors import Diagnostic, InputError
+from ..snapshot import manifest_path
 from .runs import RunResults, read_jsonl
 from .store import Store
 
@@ -19,6 +21,11 @@ def is_store(path: str) -> bool:
             return stream.read(12)[8:12] == _DUCKDB_MAGIC
     except OSError:
         return False
+
+
+def is_snapshot(path: str) -> bool:
+    """Whether ``path`` is a folder holding a snapshot's manifest (``pull --out``)."""
+    return Path(path).is_dir() and manifest_path(path).is_file()
 
 
 def read_run(spec: str, store: str | None = None) -> RunResults:

@@ -1,6 +1,7 @@
 """A diff of two fleet runs (``history.Diff``, passed in duck-typed: ``history`` has this
 package's rank) as text for a terminal, JSON (``docs/schema/diff-1.json``) or Markdown; the
-HTML page is ``html.diff``."""
+HTML page is ``html.diff``. A diff of two snapshots also carries the policies' drift
+(``history.Drift``), which every format shows right after the headline."""
 
 from __future__ import annotations
 
@@ -46,7 +47,96 @@ def diff_to_dict(diff: Any) -> dict:
             {"rule": r.rule, "before": dict(r.before), "after": dict(r.after), **dict(r.moves)} for r in diff.rules
         ],
         "causes": [{"reason_id": c.reason_id, "text": c.text, "gained": c.gained, "lost": c.lost} for c in diff.causes],
+        "drift": drift_to_dict(diff.drift) if diff.drift is not None else None,
     }
+
+
+def drift_to_dict(drift: Any) -> dict:
+    """A snapshot diff's policy drift as JSON-ready data (``drift`` in ``docs/schema/diff-1.json``)."""
+    return {
+        "old": drift.old,
+        "new": drift.new,
+        "policies": [
+            {
+                "policy_id": p.policy_id,
+                "name": p.name,
+                "kind": p.kind,
+                "change": p.change,
+                "settings": [
+                    {"label": s.label, "key": s.key, "before": s.before, "after": s.after} for s in p.settings
+                ],
+                "assignments_added": [_target_dict(t) for t in p.assigned],
+                "assignments_removed": [_target_dict(t) for t in p.unassigned],
+            }
+            for p in drift.policies
+        ],
+    }
+
+
+def _target_dict(target: Any) -> dict:
+    return {
+        "target": target.target,
+        "group_id": target.group_id,
+        "group": target.group,
+        "filter_id": target.filter_id,
+        "filter": target.filter,
+        "filter_type": target.filter_type,
+    }
+
+
+KIND_WORDS = {"device_configuration": "device configuration", "configuration_policy": "settings catalog"}
+NOT_SET = "(not set)"
+
+
+def drift_headline(drift: Any) -> str:
+    """``Policies: 2 changed (3 settings; assignments: 1 added, 0 removed), 1 added, 0 removed.``
+    or ``No policy changed.``"""
+    if drift.empty:
+        return "No policy changed."
+    count = {c: sum(p.change == c for p in drift.policies) for c in ("changed", "added", "removed")}
+    changed = [p for p in drift.policies if p.change == "changed"]
+    settings = sum(len(p.settings) for p in changed)
+    added, removed = sum(len(p.assigned) for p in changed), sum(len(p.unassigned) for p in changed)
+    return (
+        f"Policies: {count['changed']} changed ({_plural(settings, 'setting')}; assignments: {added} added, "
+        f"{removed} removed), {count['added']} added, {count['removed']} removed."
+    )
+
+
+def _plural(n: int, one: str, many: str = "") -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def policy_title(policy: Any) -> str:
+    """``EP BitLocker 3 (device configuration 7c90…, changed)``."""
+    kind = KIND_WORDS.get(policy.kind, policy.kind.replace("_", " "))
+    return f"{policy.name} ({kind} {policy.policy_id}, {policy.change})"
+
+
+def setting_cells(setting: Any) -> tuple[str, str, str, str]:
+    """A setting's change as four cells: its label, before, after, and the key Graph knows it by."""
+    before, after = (NOT_SET if value is None else value for value in (setting.before, setting.after))
+    return setting.label, before, after, setting.key
+
+
+def target_text(target: Any) -> str:
+    """``group Devices 3 (1127…)``, ``with filter Filter 1 (include)`` when filtered."""
+    text = target.target
+    if target.group_id:
+        text += f" {target.group} ({target.group_id})" if target.group != target.group_id else f" {target.group_id}"
+    if target.filter_id:
+        text += f", with filter {target.filter} ({target.filter_type})"
+    return text
+
+
+def assignment_cells(policy: Any) -> list[tuple[str, str]]:
+    """A policy's assignments that changed: ``added`` or ``removed``, and the target."""
+    return [("added", target_text(t)) for t in policy.assigned] + [
+        ("removed", target_text(t)) for t in policy.unassigned
+    ]
+
+
+SETTING_HEADERS = ("Setting", "Before", "After", "Graph key")
 
 
 def render_diff_json(diff: Any) -> str:
@@ -58,7 +148,7 @@ def headline(diff: Any) -> str:
     """``2 newly failing, 1 fixed, 0 newly unknown, 0 no longer unknown (device-rule results); 14
     still failing; 1 device appeared, 0 left.`` or ``Nothing changed.``"""
     if diff.empty:
-        return "Nothing changed."
+        return "Nothing changed." if diff.drift is None else "No device's results changed."
     totals = diff.totals
     moved = ", ".join(
         f"{totals[k]} {CHANGE_WORDS[k]}" for k in ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown")
@@ -122,6 +212,8 @@ def render_diff_table(diff: Any) -> str:
         "",
         headline(diff),
     ]
+    if diff.drift is not None:
+        lines += _drift_lines(diff.drift)
     if diff.devices:
         lines += ["", "Devices whose results changed:"]
         for device in diff.devices:
@@ -145,6 +237,19 @@ def render_diff_table(diff: Any) -> str:
             ),
         ]
     return masked_report("\n".join(lines) + "\n")
+
+
+def _drift_lines(drift: Any) -> list[str]:
+    lines = ["", f"Policy drift from {drift.old} to {drift.new}:", drift_headline(drift)]
+    for policy in drift.policies:
+        lines += ["", f"  {policy_title(policy)}"]
+        if policy.settings:
+            rows = [setting_cells(s) for s in policy.settings]
+            lines += [
+                "    " + line for line in tabulate(rows, headers=SETTING_HEADERS, disable_numparse=True).splitlines()
+            ]
+        lines += [f"    assignment {how}: {target}" for how, target in assignment_cells(policy)]
+    return lines
 
 
 def _presence_lines(title: str, devices: Sequence[Any]) -> list[str]:
@@ -172,6 +277,8 @@ def render_diff_markdown(diff: Any) -> str:
         "",
         f"**{text(headline(diff))}**",
     ]
+    if diff.drift is not None:
+        lines += _drift_markdown(diff.drift)
     if diff.devices:
         lines += ["", "## Devices whose results changed", ""]
         changes = [(d.device, *change_line(c)) for d in diff.devices for c in d.changes]
@@ -189,6 +296,22 @@ def render_diff_markdown(diff: Any) -> str:
         lines += ["", "## Causes that moved", ""]
         lines += _md_table(CAUSE_HEADERS, [(f"+{c.gained}", f"-{c.lost}", c.text, c.reason_id) for c in diff.causes])
     return masked_report("\n".join(lines) + "\n")
+
+
+def _drift_markdown(drift: Any) -> list[str]:
+    lines = [
+        "",
+        "## Policy drift",
+        "",
+        f"From {code(drift.old, table=False)} to {code(drift.new, table=False)}: **{text(drift_headline(drift))}**",
+    ]
+    for policy in drift.policies:
+        lines += ["", f"### {text(policy_title(policy))}"]
+        if policy.settings:
+            lines += ["", *_md_table(SETTING_HEADERS, [setting_cells(s) for s in policy.settings])]
+        if policy.assigned or policy.unassigned:
+            lines += ["", *_md_table(("Assignment", "Target"), assignment_cells(policy))]
+    return lines
 
 
 def render_diff(diff: Any, fmt: str) -> str:

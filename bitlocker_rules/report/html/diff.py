@@ -1,11 +1,23 @@
 """A diff of two fleet runs as one self-contained HTML page: the headline moves, the devices
-whose results changed, the devices that came and went, the rules and the causes that moved."""
+whose results changed, the devices that came and went, the rules and the causes that moved;
+for two snapshots, the policies' drift (each policy's settings and assignments that changed)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..diff import CAUSE_HEADERS, RULE_HEADERS, change_line, headline, rule_rows
+from ..diff import (
+    CAUSE_HEADERS,
+    RULE_HEADERS,
+    SETTING_HEADERS,
+    assignment_cells,
+    change_line,
+    drift_headline,
+    headline,
+    policy_title,
+    rule_rows,
+    setting_cells,
+)
 from ..masking import masked_report
 from .page import card, code_span, escaped, html_page, kpi, lead, table
 
@@ -24,6 +36,8 @@ def render_diff_html(diff: Any, title: str = "BitLocker fleet changes") -> str:
         "</div>",
         *card("What changed", lead(escaped(headline(diff)))),
     ]
+    if diff.drift is not None:
+        body += _drift_cards(diff.drift)
     if diff.devices:
         rows = [
             [escaped(d.device), *(escaped(cell) for cell in change_line(c))] for d in diff.devices for c in d.changes
@@ -52,3 +66,24 @@ def render_diff_html(diff: Any, title: str = "BitLocker fleet changes") -> str:
         f"to {escaped(diff.new)} ({diff.devices_after} devices)"
     )
     return masked_report(html_page(title, "Fleet diff", subtitle, body))
+
+
+def _drift_cards(drift: Any) -> list[str]:
+    """The policy drift: its headline, then one card per policy that drifted."""
+    cards = card(
+        "Policy drift",
+        lead(f"From {escaped(drift.old)} to {escaped(drift.new)}: {escaped(drift_headline(drift))}"),
+    )
+    for policy in drift.policies:
+        parts = []
+        if policy.settings:
+            rows = [
+                [escaped(label), escaped(before), escaped(after), code_span(key)]
+                for label, before, after, key in map(setting_cells, policy.settings)
+            ]
+            parts.append(table(list(SETTING_HEADERS), rows))
+        changes = assignment_cells(policy)
+        if changes:
+            parts.append(table(["Assignment", "Target"], [[escaped(how), escaped(what)] for how, what in changes]))
+        cards += card(escaped(policy_title(policy)), *parts)
+    return cards
