@@ -1,0 +1,51 @@
+"""One version of a document, parsed, checked and linted once: its trees and its findings.
+
+The findings are what ``lint`` reports for the file: the parser's and checker's diagnostics
+(``analysis.diagnostic_findings``) when it does not check, the analyser's findings
+(``analysis.lint``) when it does.
+"""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from .. import analysis
+from .. import nodes as n
+from ..analysis import Finding
+from ..engine import compile_text
+from ..errors import RulesError
+from ..scenarios import ScenarioResolver, declared_by_rulesets
+from ..syntax import parse_ruleset
+from ..vocabulary import Vocabulary
+
+LINT_SECONDS = 2.0  # the analyser's budget per version typed; past it lint says L108 (undecided)
+
+
+@frozen
+class Document:
+    """A document's text with what was made of it: the parsed tree (None when it does not parse),
+    the checked tree (None when it does not check) and every finding, in the file's order."""
+
+    text: str
+    name: str
+    parsed: n.ParsedRuleset | None
+    checked: n.CheckedRuleset | None
+    findings: tuple[Finding, ...]
+
+
+def read_document(text: str, name: str, vocabulary: Vocabulary, *, lint_seconds: float = LINT_SECONDS) -> Document:
+    """Parse, check and lint ``text`` (the rule file called ``name``) as ``lint`` would."""
+    # A byte-order mark the parser would drop becomes a space, so the tree's offsets are the text's.
+    text_read = " " + text[1:] if text.startswith("\ufeff") else text
+    try:
+        parsed = parse_ruleset(text_read, name)
+    except RulesError as exc:
+        return Document(text, name, None, None, tuple(analysis.diagnostic_findings(exc.diagnostics)))
+    try:
+        loaded = compile_text(text_read, name, vocabulary)
+    except RulesError as exc:
+        return Document(text, name, parsed, None, tuple(analysis.diagnostic_findings(exc.diagnostics)))
+    # As lint does for a ruleset named: its header's scenarios are declared.
+    assumed = ScenarioResolver(vocabulary, declared_by_rulesets([loaded.ruleset])).values({})
+    findings = analysis.lint([loaded], vocabulary, assumed=assumed, timeout=lint_seconds)
+    return Document(text, name, parsed, loaded.ruleset, tuple(findings))
