@@ -90,10 +90,13 @@ def session():
 
 def _at(text: str, word: str, after: int = 0) -> types.Position:
     """The LSP position (UTF-16) of the middle of the first ``word`` after offset ``after``."""
-    offset = text.index(word, after) + len(word) // 2
-    line = text.count("\n", 0, offset)
+    return _position(text, text.index(word, after) + len(word) // 2)
+
+
+def _position(text: str, offset: int) -> types.Position:
+    """The LSP position of an offset: its line, and UTF-16 units before it on the line."""
     column = text[text.rfind("\n", 0, offset) + 1 : offset]
-    return types.Position(line, len(column.encode("utf-16-le")) // 2)
+    return types.Position(text.count("\n", 0, offset), len(column.encode("utf-16-le")) // 2)
 
 
 def test_the_server_says_what_it_can_do(session):
@@ -225,3 +228,16 @@ def test_exit_without_shutdown_ends_the_process_with_code_1():
     other.run(other.client.stop())
     assert other.client._server.returncode == 1
     other.loop.close()
+
+
+def test_an_edit_at_a_utf16_position_lands_where_the_editor_means(session):
+    # An incremental change placed in UTF-16 units, after 🔒 on its line: the missing `e` of firmware_mod.
+    uri = session.open(ERRONEOUS)
+    assert [d.code for d in session.published(uri)] == ["E302"]
+    end = _position(ERRONEOUS, ERRONEOUS.index("device.firmware_mod ==") + len("device.firmware_mod"))
+    change = types.TextDocumentContentChangePartial(range=types.Range(end, end), text="e")
+    session.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(types.VersionedTextDocumentIdentifier(version=2, uri=uri), [change])
+    )
+    # The fact is now known; what is left is lint's finding that DM-01 adds nothing to DM-02.
+    assert [d.code for d in session.published(uri)] == ["L104"]
