@@ -10,7 +10,7 @@ from bitlocker_rules.citations import registry
 from bitlocker_rules.lsp.completion import completions
 from bitlocker_rules.lsp.context import after_dot, bindings, code_only, compared, word_at
 from bitlocker_rules.lsp.diagnostics import lsp_diagnostics
-from bitlocker_rules.lsp.document import read_document
+from bitlocker_rules.lsp.document import parse_document, read_document
 from bitlocker_rules.lsp.formatting import formatted, has_comment
 from bitlocker_rules.lsp.hover import hover_at
 from bitlocker_rules.lsp.navigation import definition_at, document_symbols
@@ -130,6 +130,16 @@ def test_a_document_that_checks_has_lints_findings():
     document = read(twice)
     assert document.checked is not None
     assert [f.code for f in document.findings] == ["L105"]
+
+
+def test_a_reading_for_requests_only_parses():
+    document = parse_document(RULES.replace("firmware_mode", "firmware_mod"), "demo.rules")
+    assert document.parsed is not None and document.checked is None and document.findings is None
+    assert lsp_diagnostics(document, "file:///demo.rules") == []
+    assert hover_at(document, offset_in(RULES, "administrator", "when"), VOCABULARY, REQUIREMENTS) is not None
+    assert parse_document(RULES + "\nrule", "demo.rules").parsed is None
+    at = RULES.index("DM-01") + 1  # one character of byte-order mark before it
+    assert parse_document("\ufeff" + RULES, "demo.rules").parsed.rules[0].spans["id"] == Span(at, at + 5)
 
 
 def test_a_byte_order_mark_keeps_every_offset():

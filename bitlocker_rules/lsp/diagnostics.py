@@ -22,7 +22,7 @@ _SEVERITY = {
 def lsp_diagnostics(document: Document, uri: str, encoding: str = UTF16) -> list[types.Diagnostic]:
     """Every finding of ``document`` as a diagnostic; one without a place in it sits at the start."""
     index = LineIndex(document.text)
-    return [_diagnostic(f, document.name, index, uri, encoding) for f in document.findings]
+    return [_diagnostic(f, document.name, index, uri, encoding) for f in document.findings or ()]
 
 
 def _diagnostic(finding: Finding, name: str, index: LineIndex, uri: str, encoding: str) -> types.Diagnostic:

@@ -24,19 +24,34 @@ LINT_SECONDS = 2.0  # the analyser's budget per version typed; past it lint says
 @frozen
 class Document:
     """A document's text with what was made of it: the parsed tree (None when it does not parse),
-    the checked tree (None when it does not check) and every finding, in the file's order."""
+    the checked tree (None when it does not check or was not checked) and every finding, in the
+    file's order (None when they were not looked for: a reading only for requests)."""
 
     text: str
     name: str
     parsed: n.ParsedRuleset | None
-    checked: n.CheckedRuleset | None
-    findings: tuple[Finding, ...]
+    checked: n.CheckedRuleset | None = None
+    findings: tuple[Finding, ...] | None = None
+
+
+def parse_document(text: str, name: str) -> Document:
+    """``text`` parsed only: what hover, completion, definitions, symbols and formatting read,
+    without the checker's and the analyser's time (diagnostics wait for the keystrokes to settle)."""
+    try:
+        return Document(text, name, parse_ruleset(_as_parsed(text), name))
+    except RulesError:
+        return Document(text, name, None)
+
+
+def _as_parsed(text: str) -> str:
+    """The text the parser reads: a byte-order mark, which it would drop, becomes a space, so the
+    tree's offsets are the text's."""
+    return " " + text[1:] if text.startswith("\ufeff") else text
 
 
 def read_document(text: str, name: str, vocabulary: Vocabulary, *, lint_seconds: float = LINT_SECONDS) -> Document:
     """Parse, check and lint ``text`` (the rule file called ``name``) as ``lint`` would."""
-    # A byte-order mark the parser would drop becomes a space, so the tree's offsets are the text's.
-    text_read = " " + text[1:] if text.startswith("\ufeff") else text
+    text_read = _as_parsed(text)
     try:
         parsed = parse_ruleset(text_read, name)
     except RulesError as exc:

@@ -17,7 +17,7 @@ from ..source import Span
 from ..vocabulary import Vocabulary, shipped_vocabulary
 from .completion import completions
 from .diagnostics import lsp_diagnostics
-from .document import Document, read_document
+from .document import Document, parse_document, read_document
 from .formatting import formatted
 from .hover import hover_at
 from .navigation import definition_at, document_symbols
@@ -38,12 +38,15 @@ class RulesServer(LanguageServer):
         self.latest: dict[str, int] = {}  # the version each document's last change brought
         self.shut_down = False
 
-    def document(self, uri: str) -> Document:
-        """The current text of ``uri``, read (parsed, checked, linted) once per text."""
+    def document(self, uri: str, *, findings: bool = False) -> Document:
+        """The current text of ``uri``, parsed once per text; with ``findings``, also checked and
+        linted once per text (requests only parse, so they never wait for the analyser)."""
         text = self.workspace.get_text_document(uri).source
         known = self.readings.get(uri)
-        if known is None or known.text != text:
-            known = self.readings[uri] = read_document(text, _display_name(uri), self.vocabulary)
+        if known is None or known.text != text or (findings and known.findings is None):
+            name = _display_name(uri)
+            known = read_document(text, name, self.vocabulary) if findings else parse_document(text, name)
+            self.readings[uri] = known
         return known
 
     @property
@@ -57,7 +60,7 @@ class RulesServer(LanguageServer):
 
     def publish(self, uri: str) -> None:
         """Send the diagnostics of the document's current text."""
-        document = self.document(uri)
+        document = self.document(uri, findings=True)
         diagnostics = lsp_diagnostics(document, uri, self.encoding)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
 
