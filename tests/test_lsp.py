@@ -98,7 +98,7 @@ def test_what_the_text_before_the_cursor_is_typing():
     assert after_dot("  require device", 16) is None
     assert after_dot('  rule X-1 "device.', 19) is None  # in a quoted text
     typing = compared("  require device.firmware_mode == UE", 36)
-    assert (typing.before, typing.typed, typing.start) == ("device.firmware_mode", "UE", 34)
+    assert (typing.before, typing.typed) == ("device.firmware_mode", "UE")
     assert compared("  when x.volume_type in {Fixed, Re", 34).before == "x.volume_type"
     assert compared("  require device.firmware_mode", 30) is None
 

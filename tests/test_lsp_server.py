@@ -52,10 +52,11 @@ class Session:
     def run(self, coroutine):
         return self.loop.run_until_complete(asyncio.wait_for(coroutine, WAIT))
 
-    def start(self) -> types.InitializeResult:
+    def start(self, capabilities: types.ClientCapabilities | None = None) -> types.InitializeResult:
         command = _command()
         self.run(self.client.start_io(*command))
-        params = types.InitializeParams(capabilities=types.ClientCapabilities(), process_id=None, root_uri=None)
+        capabilities = capabilities or types.ClientCapabilities()
+        params = types.InitializeParams(capabilities=capabilities, process_id=None, root_uri=None)
         result = self.run(self.client.initialize_async(params))
         self.client.initialized(types.InitializedParams())
         return result
@@ -241,3 +242,20 @@ def test_an_edit_at_a_utf16_position_lands_where_the_editor_means(session):
     )
     # The fact is now known; what is left is lint's finding that DM-01 adds nothing to DM-02.
     assert [d.code for d in session.published(uri)] == ["L104"]
+
+
+def test_a_client_that_counts_in_utf8_gets_ranges_in_bytes():
+    other = Session()
+    offered = types.ClientCapabilities(
+        general=types.GeneralClientCapabilities(position_encodings=[types.PositionEncodingKind.Utf8])
+    )
+    assert other.start(offered).capabilities.position_encoding == types.PositionEncodingKind.Utf8
+    uri = other.open(ERRONEOUS)
+    (diagnostic,) = other.published(uri)
+    line = ERRONEOUS.splitlines()[10]
+    before = line[: line.index("device.firmware_mod")]
+    assert diagnostic.range.start == types.Position(10, len(before.encode("utf-8")))  # é 2 bytes, 🔒 4
+    other.run(other.client.shutdown_async(None))
+    other.client.exit(None)
+    other.run(other.client.stop())
+    other.loop.close()

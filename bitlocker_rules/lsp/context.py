@@ -38,11 +38,10 @@ class Word:
 @frozen
 class Typing:
     """A name being completed: what comes before it (a dotted name, or the compared operand)
-    and the part typed so far, which starts at ``start``."""
+    and the part typed so far."""
 
     before: str
     typed: str
-    start: int
 
 
 def code_only(line: str) -> str:
@@ -96,8 +95,7 @@ def after_dot(text: str, offset: int) -> Typing | None:
     found = _AFTER_DOT.search(_line_before(text, offset))
     if found is None:
         return None
-    typed = found.group(2) or ""
-    return Typing(found.group(1), typed, offset - len(typed))
+    return Typing(found.group(1), found.group(2) or "")
 
 
 def compared(text: str, offset: int) -> Typing | None:
@@ -106,8 +104,7 @@ def compared(text: str, offset: int) -> Typing | None:
     found = _COMPARED.search(line) or _IN_SET.search(line)
     if found is None:
         return None
-    typed = found.group(2) or ""
-    return Typing(found.group(1), typed, offset - len(typed))
+    return Typing(found.group(1), found.group(2) or "")
 
 
 def bindings(text: str, offset: int) -> dict[str, str]:

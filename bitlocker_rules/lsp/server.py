@@ -52,7 +52,9 @@ class RulesServer(LanguageServer):
     @property
     def encoding(self) -> str:
         """The position encoding agreed at initialisation (UTF-16 unless the client offered another)."""
-        return str(self.server_capabilities.position_encoding or UTF16)
+        agreed = self.server_capabilities.position_encoding or UTF16
+        # An enum member of lsprotocol is a str whose str() is its name: its value is the encoding.
+        return agreed.value if isinstance(agreed, types.PositionEncodingKind) else agreed
 
     def offset(self, document: Document, position: types.Position) -> int:
         """The character offset of an LSP position in ``document``."""
