@@ -243,6 +243,15 @@ def test_hover_on_a_source_id_shows_the_requirements_title():
     assert hover(RULES, "S5").startswith(f"**S5**: {REQUIREMENTS['S5'].title}")
 
 
+def test_hover_on_a_scenario_shows_its_label_and_description():
+    scenario = VOCABULARY.scenarios["silent_enablement"]
+    text = 'ruleset demo "Demo"\n  scenario silent_enablement\n'
+    assert hover(text, "silent_enablement") == (
+        f"**{scenario.label}** (scenario `silent_enablement`, the fact `scenario.silent_enablement`)\n\n"
+        f"{scenario.description}"
+    )
+
+
 def test_hover_on_a_defined_name_shows_its_condition():
     assert hover(RULES, "administrator", "when") == (
         "```\ndefine administrator = device.user_role == Administrator\n```"

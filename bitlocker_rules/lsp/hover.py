@@ -1,7 +1,7 @@
 """What a hover shows: a fact (its Intune label, type, members or fields, where its value comes
 from: CSP node, Graph property, settings-catalog id, and its description), an enum member (its
-label), a source id (the requirement's title), a ``define``d name (its condition). Markdown,
-masked."""
+label), a source id (the requirement's title), a scenario, a ``define``d name (its condition).
+Markdown, masked."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .. import nodes as n
 from ..citations import Requirement
 from ..errors import redact
 from ..printer import print_expr
-from ..vocabulary import Fact, Vocabulary
+from ..vocabulary import Fact, Scenario, Vocabulary
 from .context import Word, bindings, compared, word_at
 from .document import Document
 
@@ -47,6 +47,8 @@ def _about(document: Document, word: Word, vocabulary: Vocabulary, requirements:
         return f"```\ndefine {definition.name} = {print_expr(definition.expr)}\n```"
     if word.text in requirements:
         return requirement_markdown(requirements[word.text])
+    if word.text in vocabulary.scenarios:
+        return scenario_markdown(vocabulary.scenarios[word.text])
     return member_markdown(document.text, word, vocabulary)
 
 
@@ -122,6 +124,12 @@ def requirement_markdown(requirement: Requirement) -> str:
 
 def _area(requirement: Requirement) -> str:
     return f" ({requirement.area})" if requirement.area and requirement.kind != "document" else ""
+
+
+def scenario_markdown(scenario: Scenario) -> str:
+    """A scenario named in a ``scenario`` clause: its label, the fact its rules read, its description."""
+    lines = [f"**{scenario.label}** (scenario `{scenario.name}`, the fact `{scenario.fact}`)"]
+    return "\n".join(lines + (["", scenario.description] if scenario.description else []))
 
 
 def member_markdown(text: str, word: Word, vocabulary: Vocabulary) -> str:
