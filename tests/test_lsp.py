@@ -162,7 +162,7 @@ def test_every_prefix_of_a_shipped_file_is_answered_without_an_error(name):
         lsp_diagnostics(document, "file:///typed.rules")
         for offset in (end, end // 2, end // 3):
             hover_at(document, offset, VOCABULARY, REQUIREMENTS)
-            completions(document, offset, VOCABULARY)
+            completions(document, offset, VOCABULARY, REQUIREMENTS)
             definition_at(document, offset)
         document_symbols(document)
         formatted(document)
@@ -283,13 +283,16 @@ def test_hover_masks_a_recovery_password():
 
 
 def labels(text: str, offset: int | None = None) -> list[str]:
-    return [item.label for item in completions(read(text), len(text) if offset is None else offset, VOCABULARY)]
+    return [
+        item.label
+        for item in completions(read(text), len(text) if offset is None else offset, VOCABULARY, REQUIREMENTS)
+    ]
 
 
 def test_completion_after_a_namespace_lists_its_facts():
     listed = labels(RULES + '\nrule DM-04 "x"\n  require policy.')
     assert listed == [name.split(".", 1)[1] for name in VOCABULARY.facts if name.startswith("policy.")]
-    item = completions(read(RULES + "\ndefine x = policy.tpm_s"), len(RULES) + 23, VOCABULARY)
+    item = completions(read(RULES + "\ndefine x = policy.tpm_s"), len(RULES) + 23, VOCABULARY, REQUIREMENTS)
     pin = next(i for i in item if i.label == "tpm_startup_pin")
     assert pin.detail == "Compatible TPM startup PIN (enum ConfigurationUsage)"
     assert pin.documentation.value.startswith("**Compatible TPM startup PIN**")
@@ -301,7 +304,9 @@ def test_completion_after_a_quantifier_variable_lists_the_record_fields():
 
 
 def test_completion_after_a_comparison_lists_the_members_with_their_labels():
-    items = completions(read(RULES + "\ndefine x = policy.tpm_startup_pin != "), len(RULES) + 37, VOCABULARY)
+    items = completions(
+        read(RULES + "\ndefine x = policy.tpm_startup_pin != "), len(RULES) + 37, VOCABULARY, REQUIREMENTS
+    )
     assert [(i.label, i.detail) for i in items] == [
         (m, VOCABULARY.fact("policy.tpm_startup_pin").member_label(m))
         for m in VOCABULARY.fact("policy.tpm_startup_pin").type.enum.member_names
@@ -310,6 +315,16 @@ def test_completion_after_a_comparison_lists_the_members_with_their_labels():
     assert labels(in_set) == ["UEFI", "LegacyBIOS"]
     assert labels(RULES + "\ndefine x = device.tpm_present == ") == ["true", "false"]
     assert labels(RULES + "\ndefine x = device.os_version >= ") == []
+
+
+def test_completion_in_a_clause_lists_what_it_names():
+    assert labels(RULES + '\nrule DM-04 "x"\n  severity w') == ["error", "warning", "info"]
+    items = completions(read(RULES + '\nrule DM-04 "x"\n  sources S5, F'), len(RULES) + 31, VOCABULARY, REQUIREMENTS)
+    assert [i.label for i in items] == list(REQUIREMENTS)
+    assert next(i for i in items if i.label == "S5").detail == REQUIREMENTS["S5"].title
+    assert labels(RULES + "\n  related intune-") == list(REQUIREMENTS)
+    assert labels('ruleset demo "Demo"\n  scenario silent_enablement, ') == list(VOCABULARY.scenarios)
+    assert labels(RULES + '\nrule DM-04 "x"\n  sources S5\n  require ')[0] == "policy"  # the clause has ended
 
 
 def test_completion_elsewhere_offers_namespaces_definitions_and_keywords():

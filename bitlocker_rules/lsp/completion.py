@@ -1,23 +1,33 @@
 """What completion offers at the cursor: the facts of a namespace after ``policy.``,
 ``device.``, …; the record fields after a quantifier's variable and a dot; the members (or
-``true``/``false``) after a comparison with an enum (or bool) fact; elsewhere the namespaces,
-the document's ``define``d names and the keywords."""
+``true``/``false``) after a comparison with an enum (or bool) fact; the severities, source ids
+and scenarios in the clauses that name them; elsewhere the namespaces, the document's
+``define``d names and the keywords."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from lsprotocol import types
 
+from ..checker import SEVERITIES
+from ..citations import Requirement
 from ..errors import redact
 from ..resources import keywords
 from ..vocabulary import NAMESPACES, Fact, Vocabulary
-from .context import after_dot, bindings, compared
+from .context import after_dot, bindings, clause_value, compared
 from .document import Document
 from .hover import fact_markdown, named_fact
 
 
-def completions(document: Document, offset: int, vocabulary: Vocabulary) -> list[types.CompletionItem]:
+def completions(
+    document: Document, offset: int, vocabulary: Vocabulary, requirements: Mapping[str, Requirement]
+) -> list[types.CompletionItem]:
     """The completion items at ``offset`` of ``document`` (which need not parse)."""
     text = document.text
+    clause = clause_value(text, offset)
+    if clause is not None:
+        return _clause_values(clause.before, vocabulary, requirements)
     dotted = after_dot(text, offset)
     if dotted is not None:
         return _after_dot(dotted.before, text, offset, vocabulary)
@@ -58,6 +68,23 @@ def _values(fact: Fact) -> list[types.CompletionItem]:
             label=name, kind=types.CompletionItemKind.EnumMember, detail=redact(fact.member_label(name))
         )
         for name in names
+    ]
+
+
+def _clause_values(
+    keyword: str, vocabulary: Vocabulary, requirements: Mapping[str, Requirement]
+) -> list[types.CompletionItem]:
+    """What a ``severity``, ``sources``/``related`` or ``scenario`` clause names."""
+    if keyword == "severity":
+        return [types.CompletionItem(label=s, kind=types.CompletionItemKind.Constant) for s in SEVERITIES]
+    if keyword == "scenario":
+        return [
+            types.CompletionItem(label=name, kind=types.CompletionItemKind.Enum, detail=redact(scenario.label))
+            for name, scenario in vocabulary.scenarios.items()
+        ]
+    return [
+        types.CompletionItem(label=ref, kind=types.CompletionItemKind.Reference, detail=redact(item.title))
+        for ref, item in requirements.items()
     ]
 
 

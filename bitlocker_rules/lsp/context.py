@@ -20,6 +20,8 @@ _AFTER_DOT = re.compile(rf"(?<![\w.])({_DOTTED})\.({_NAME})?$")
 # A comparison or a set whose next operand is being typed.
 _COMPARED = re.compile(rf"(?<![\w.])({_DOTTED})\s*(?:==|!=|<=|>=|<|>)\s*({_NAME})?$")
 _IN_SET = re.compile(rf"(?<![\w.])({_DOTTED})\s+(?:not\s+)?in\s*\{{[^{{}}]*?({_NAME})?$")
+# A clause whose value is a list of names: `severity error`, `sources S5, F4`, `scenario x, y`.
+_CLAUSE = re.compile(r"(?<![\w.])(severity|sources|related|scenario)\s+(?:[\w\-]+\s*,\s*)*([\w\-]*)$")
 # Where a quantifier binds a variable to a collection: `any v in device.volumes:`, `count(v in …:`.
 _BINDER = re.compile(rf"\b(?:(?:any|all)\s+|count\s*\(\s*)({_NAME})\s+in\s+({_DOTTED})\s*:")
 # A line that starts a new item: no binding before it is in scope after it.
@@ -105,6 +107,12 @@ def compared(text: str, offset: int) -> Typing | None:
     if found is None:
         return None
     return Typing(found.group(1), found.group(2) or "")
+
+
+def clause_value(text: str, offset: int) -> Typing | None:
+    """``sources S5, F`` → before is the clause's keyword, typed ``F``; None outside such a clause."""
+    found = _CLAUSE.search(_line_before(text, offset))
+    return Typing(found.group(1), found.group(2)) if found is not None else None
 
 
 def bindings(text: str, offset: int) -> dict[str, str]:

@@ -122,7 +122,7 @@ def _requests(server: RulesServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", " ", "{"]))
     def completion(ls: RulesServer, params: types.CompletionParams) -> types.CompletionList:
         document = ls.document(params.text_document.uri)
-        items = completions(document, ls.offset(document, params.position), ls.vocabulary)
+        items = completions(document, ls.offset(document, params.position), ls.vocabulary, ls.requirements)
         return types.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
