@@ -163,6 +163,53 @@ def test_the_extension_script_is_valid_javascript():
     subprocess.run(["node", "--check", str(VSCODE / "extension.js")], check=True)
 
 
+# Loads extension.js in node with stand-ins for the two modules VS Code provides (vscode and
+# vscode-languageclient), calls activate and prints what the language client was built with.
+HARNESS = """
+const Module = require("module");
+const made = [];
+const stand_ins = {
+  vscode: {workspace: {getConfiguration: (section) => ({get: (key) => CONFIGURED[section + "." + key]})}},
+  "vscode-languageclient/node": {
+    TransportKind: {stdio: "stdio-kind"},
+    LanguageClient: class {
+      constructor(id, name, server, client) { made.push({id, name, server, client}); }
+      start() { return Promise.resolve(); }
+      stop() { return Promise.resolve(); }
+    },
+  },
+};
+const load = Module._load;
+Module._load = function (request, ...rest) { return stand_ins[request] || load.call(this, request, ...rest); };
+const extension = require(process.argv[2]);
+const context = {subscriptions: []};
+extension.activate(context).then(() => {
+  console.log(JSON.stringify({made, subscriptions: context.subscriptions.length}));
+});
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize(
+    "configured, command, args",
+    [
+        (None, "bitlocker-rules", ["lsp"]),
+        (["/venv/bin/bitlocker-rules", "lsp"], "/venv/bin/bitlocker-rules", ["lsp"]),
+    ],
+)
+def test_the_extension_starts_the_server_over_stdio(tmp_path, configured, command, args):
+    harness = tmp_path / "harness.js"
+    harness.write_text(f"const CONFIGURED = {json.dumps({'bitlockerRules.server.command': configured})};" + HARNESS)
+    result = subprocess.run(
+        ["node", str(harness), str(VSCODE / "extension.js")], capture_output=True, text=True, check=True
+    )
+    shown = json.loads(result.stdout)
+    (client,) = shown["made"]
+    assert client["server"] == {"command": command, "args": args, "transport": "stdio-kind"}
+    assert {"scheme": "file", "language": "bitlocker-rules"} in client["client"]["documentSelector"]
+    assert shown["subscriptions"] == 1  # stopped with the extension
+
+
 def test_the_server_accepts_the_option_the_vscode_client_adds():
     from bitlocker_rules.cli import build_parser
 
