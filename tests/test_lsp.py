@@ -10,7 +10,7 @@ from bitlocker_rules.citations import registry
 from bitlocker_rules.lsp.completion import completions
 from bitlocker_rules.lsp.context import after_dot, bindings, code_only, compared, word_at
 from bitlocker_rules.lsp.diagnostics import lsp_diagnostics
-from bitlocker_rules.lsp.document import parse_document, read_document
+from bitlocker_rules.lsp.document import parse_document, read_document, with_earlier
 from bitlocker_rules.lsp.formatting import formatted, has_comment
 from bitlocker_rules.lsp.hover import hover_at
 from bitlocker_rules.lsp.navigation import definition_at, document_symbols
@@ -354,6 +354,23 @@ def test_symbols_are_the_ruleset_with_its_definitions_rules_and_notes():
     assert rule.range == types.Range(types.Position(4, 0), types.Position(8, 38))
     assert rule.selection_range == types.Range(types.Position(4, 5), types.Position(4, 10))
     assert document_symbols(read(RULES + "\nrule")) == []
+
+
+def test_while_a_change_does_not_parse_the_outline_keeps_what_lies_before_it():
+    typing = with_earlier(read(RULES + '\nrule DM-04 "x"\n  require device.'), read())
+    assert typing.parsed is None
+    (ruleset,) = document_symbols(typing)
+    assert [s.name for s in ruleset.children] == ["administrator", "DM-01", "DM-02", "DM-03"]
+    assert definition_at(typing, offset_in(RULES, "administrator", "when")) == definition_at(
+        read(), offset_in(RULES, "administrator", "when")
+    )
+    assert formatted(typing) is None  # a tree of another text is never printed over this one
+    # A change inside DM-02: what comes after it in the earlier tree is no longer trusted.
+    broken = RULES.replace("v.protection_status == On", "v.protection_status ==")
+    (ruleset,) = document_symbols(with_earlier(read(broken), typing))
+    assert [s.name for s in ruleset.children] == ["administrator", "DM-01"]
+    assert ruleset.range.end.line <= broken[: broken.index("v.protection")].count("\n")
+    assert document_symbols(with_earlier(read(broken), None)) == []
 
 
 # --- formatting

@@ -259,3 +259,15 @@ def test_a_client_that_counts_in_utf8_gets_ranges_in_bytes():
     other.client.exit(None)
     other.run(other.client.stop())
     other.loop.close()
+
+
+def test_symbols_stay_while_a_new_rule_is_typed(session):
+    uri = session.open(VALID)
+    symbols = types.DocumentSymbolParams(types.TextDocumentIdentifier(uri))
+    assert session.run(session.client.text_document_document_symbol_async(symbols))
+    typing = types.TextDocumentContentChangeWholeDocument(text=VALID + '\nrule DM-03 "Typing"\n  require device.')
+    session.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(types.VersionedTextDocumentIdentifier(version=2, uri=uri), [typing])
+    )
+    (ruleset,) = session.run(session.client.text_document_document_symbol_async(symbols))
+    assert [s.name for s in ruleset.children] == ["administrator", "DM-01", "DM-02"]

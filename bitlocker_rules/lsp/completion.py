@@ -91,10 +91,10 @@ def _clause_values(
 def _words(document: Document) -> list[types.CompletionItem]:
     """Where no name is under way: namespaces, defined names, keywords."""
     items = [types.CompletionItem(label=ns, kind=types.CompletionItemKind.Module) for ns in NAMESPACES]
-    if document.parsed is not None:
+    if document.outline is not None:
         items += [
             types.CompletionItem(label=d.name, kind=types.CompletionItemKind.Variable, detail="define")
-            for d in document.parsed.definitions
+            for d in document.outline.definitions
         ]
     items += [types.CompletionItem(label=k, kind=types.CompletionItemKind.Keyword) for k in sorted(keywords())]
     return items

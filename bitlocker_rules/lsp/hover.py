@@ -64,10 +64,10 @@ def named_fact(name: str, text: str, offset: int, vocabulary: Vocabulary) -> Fac
 
 
 def defined(document: Document, name: str) -> n.Definition | None:
-    """The ``define`` of ``name`` in the document's parsed tree, if it parses and has one."""
-    if document.parsed is None:
+    """The ``define`` of ``name`` in the document's tree (or what is kept of one), if it has one."""
+    if document.outline is None:
         return None
-    return next((d for d in document.parsed.definitions if d.name == name), None)
+    return next((d for d in document.outline.definitions if d.name == name), None)
 
 
 def fact_markdown(fact: Fact) -> str:

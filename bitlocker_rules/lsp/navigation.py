@@ -1,5 +1,6 @@
 """Going to the ``define`` of a name, and the outline of a document: its ruleset, definitions,
-rules and notes, from the parsed tree (a document that does not parse has no outline)."""
+rules and notes, from the parsed tree (while a document does not parse, from what an earlier
+reading's tree says of the text before the change)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def definition_at(document: Document, offset: int) -> Span | None:
 
 def document_symbols(document: Document, encoding: str = UTF16) -> list[types.DocumentSymbol]:
     """The ruleset as one symbol, with its definitions, rules and notes inside it."""
-    ruleset = document.parsed
+    ruleset = document.outline
     if ruleset is None or ruleset.span is None:
         return []
     index = LineIndex(document.text)

@@ -17,7 +17,7 @@ from ..source import Span
 from ..vocabulary import Vocabulary, shipped_vocabulary
 from .completion import completions
 from .diagnostics import lsp_diagnostics
-from .document import Document, parse_document, read_document
+from .document import Document, parse_document, read_document, with_earlier
 from .formatting import formatted
 from .hover import hover_at
 from .navigation import definition_at, document_symbols
@@ -45,8 +45,8 @@ class RulesServer(LanguageServer):
         known = self.readings.get(uri)
         if known is None or known.text != text or (findings and known.findings is None):
             name = _display_name(uri)
-            known = read_document(text, name, self.vocabulary) if findings else parse_document(text, name)
-            self.readings[uri] = known
+            read = read_document(text, name, self.vocabulary) if findings else parse_document(text, name)
+            known = self.readings[uri] = with_earlier(read, known)
         return known
 
     @property
