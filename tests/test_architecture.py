@@ -18,7 +18,7 @@ RANK = {
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5,
-    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "cli": 8, "__main__": 9,
+    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "lsp": 7, "cli": 8, "__main__": 9,
     "__init__": 10,
 }
 # fmt: on
@@ -123,7 +123,7 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
 # fmt: off
 CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
-            "compare": 3, "fleet": 3, "pull": 3, "history": 3, "repair": 4, "__init__": 5}
+            "compare": 3, "fleet": 3, "pull": 3, "history": 3, "lsp": 3, "repair": 4, "__init__": 5}
 # fmt: on
 
 
@@ -146,6 +146,14 @@ HTML_RANK = {"page": 0, "charts": 1, "device": 2, "fleet": 2, "diff": 2, "__init
 # fmt: on
 
 
+# Inside the language server: positions and the text at the cursor, a document read, what each
+# request answers, then the server.
+# fmt: off
+LSP_RANK = {"positions": 0, "context": 0, "document": 0, "formatting": 1, "diagnostics": 1, "hover": 1,
+            "completion": 2, "navigation": 2, "server": 3, "__init__": 4}
+# fmt: on
+
+
 # Inside the history: its records, a run staged, the store (the only SQL), then what uses the store.
 # fmt: off
 HISTORY_RANK = {"runs": 0, "drift": 0, "recorder": 1, "diff": 1, "store": 2, "sources": 3, "writer": 3, "__init__": 4}
@@ -162,6 +170,7 @@ HISTORY_RANK = {"runs": 0, "drift": 0, "recorder": 1, "diff": 1, "store": 2, "so
         ("report/html", HTML_RANK),
         ("tenant", TENANT_RANK),
         ("history", HISTORY_RANK),
+        ("lsp", LSP_RANK),
     ],
 )
 def test_subpackage_imports_point_one_way(package, ranks):

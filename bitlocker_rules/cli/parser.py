@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     _repair_command(sub)
     _pull_command(sub)
     _history_commands(sub)
+    _lsp_command(sub)
     completion = sub.add_parser(
         "completion",
         help="print a shell completion script (bash, zsh or fish)",
@@ -399,6 +400,16 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _lsp_command(sub: _Subcommands) -> None:
+    lsp = sub.add_parser(
+        "lsp",
+        help="run the language server for rule files (editors start it; it speaks LSP over standard input and output)",
+    )
+    # vscode-languageclient adds --stdio when it talks over standard input and output, the only transport here.
+    lsp.add_argument("--stdio", action="store_true", help="talk over standard input and output (the default)")
+    _debug_option(lsp)
 
 
 def _history_commands(sub: _Subcommands) -> None:
