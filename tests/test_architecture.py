@@ -17,7 +17,7 @@ RANK = {
     "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3,
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
-    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5,
+    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5, "emit": 5,
     "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "cli": 8, "__main__": 9,
     "__init__": 10,
 }
@@ -151,6 +151,11 @@ HTML_RANK = {"page": 0, "charts": 1, "device": 2, "fleet": 2, "diff": 2, "__init
 HISTORY_RANK = {"runs": 0, "recorder": 1, "diff": 1, "store": 2, "sources": 3, "writer": 3, "__init__": 4}
 # fmt: on
 
+# Inside the emit package: the inverse values and the request files, then one writer per shape.
+# fmt: off
+EMIT_RANK = {"values": 0, "requests": 0, "profile": 1, "catalog": 1, "omauri": 1, "settings": 1, "__init__": 2}
+# fmt: on
+
 
 @pytest.mark.parametrize(
     "package, ranks",
@@ -162,6 +167,7 @@ HISTORY_RANK = {"runs": 0, "recorder": 1, "diff": 1, "store": 2, "sources": 3, "
         ("report/html", HTML_RANK),
         ("tenant", TENANT_RANK),
         ("history", HISTORY_RANK),
+        ("emit", EMIT_RANK),
     ],
 )
 def test_subpackage_imports_point_one_way(package, ranks):

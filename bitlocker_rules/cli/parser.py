@@ -311,6 +311,12 @@ def _repair_command(sub: _Subcommands) -> None:
     repair.add_argument(
         "--format", type=format_name, choices=("text", "json"), default="text", help="text (default) or json"
     )
+    repair.add_argument(
+        "--emit",
+        metavar="DIR",
+        help="write the change to each --policy it touches into DIR, in that policy's shape: a Graph request "
+        "(apply DIR sends it) or the project's policy JSON (docs/emit.md)",
+    )
     repair.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
     repair.add_argument("--verbose", action="store_true", help="say what each input was read as")
     _timeout_option(repair)
