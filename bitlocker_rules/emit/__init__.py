@@ -122,7 +122,7 @@ def emit_policy(
         )
     url = GRAPH_PATHS.get(policy.kind, "") + policy.policy_id
     if policy.kind == GRAPH_ENDPOINT_PROTECTION:
-        new = profile.repaired_profile(document, detect(document).graph_type, facts, index, file)
+        new = profile.repaired_profile(document, detect(document).graph_type, facts, after, index, file)
         return Emitted(ref, "PATCH", url, profile.patch_body(document, new))
     if policy.kind == SETTINGS_CATALOG:
         new = catalog.repaired_catalog(document, facts, after, index, file)

@@ -35,17 +35,43 @@ def repaired_profile(
     document: Mapping[str, Any],
     graph_type: str,
     changes: Mapping[Fact, Any],
+    after: Mapping[str, Any],
     index: OriginIndex,
     file: str = "",
 ) -> dict[str, Any]:
-    """A copy of the profile with each changed fact's property set (None writes null)."""
+    """A copy of the profile with each changed fact's property set (None writes null).
+
+    A nested object the profile has null (every setting below it not configured) is made with
+    each of its properties as ``after`` (the repaired policy's settings) has it, so the settings
+    a null object meant are still what the new object says."""
     new = copy.deepcopy(dict(document))
     for fact, value in changes.items():
         path = graph_path(index, fact, graph_type)
         if path is None:
             raise emit_error(f"a {graph_type} has no property for {fact.name} ({fact.label})", file=file)
-        _put(new, path.split("."), None if value is None else raw_value(index, fact, value, GRAPH))
+        parts = path.split(".")
+        for depth in range(1, len(parts)):
+            if _made(new, parts[:depth]):
+                _fill(new, ".".join(parts[:depth]), graph_type, after, index)
+        _put(new, parts, None if value is None else raw_value(index, fact, value, GRAPH))
     return new
+
+
+def _made(target: dict[str, Any], parts: list[str]) -> bool:
+    """Make the object at ``parts`` when it is null or absent; whether it was made."""
+    for part in parts[:-1]:
+        target = target[part]
+    if isinstance(target.get(parts[-1]), dict):
+        return False
+    target[parts[-1]] = {}
+    return True
+
+
+def _fill(new: dict[str, Any], container: str, graph_type: str, after: Mapping[str, Any], index: OriginIndex) -> None:
+    for binding in index.graph_under(graph_type, container):
+        value = after.get(binding.fact.name)
+        if not binding.weak and value is not None:
+            _put(new, binding.key.split("."), raw_value(index, binding.fact, value, GRAPH))
 
 
 def _put(target: dict[str, Any], parts: list[str], raw: Any) -> None:
