@@ -123,14 +123,14 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
 # fmt: off
 CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
-            "compare": 3, "fleet": 3, "pull": 3, "history": 3, "repair": 4, "__init__": 5}
+            "compare": 3, "fleet": 3, "pull": 3, "apply": 3, "history": 3, "repair": 4, "__init__": 5}
 # fmt: on
 
 
 # Inside the tenant package: errors and tables, then signing in and the snapshot, the client, the pull.
 # fmt: off
 TENANT_RANK = {"failures": 0, "pacing": 0, "scrub": 0, "connection": 0, "clouds": 1, "endpoints": 1, "signin": 2,
-               "snapshot": 1, "client": 3, "pull": 4, "__init__": 5}
+               "snapshot": 1, "client": 3, "pull": 4, "apply": 4, "__init__": 5}
 # fmt: on
 
 
