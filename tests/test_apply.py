@@ -94,6 +94,8 @@ def test_dry_run_shows_each_request_and_writes_nothing(graph, emitted, monkeypat
     for policy_id in expected:
         assert f"{graph.url}/beta/deviceManagement/" in out and policy_id in out
     assert out.count("PATCH ") == 2 and out.count("PUT ") == 1
+    assert out.count('"@odata.type": "#microsoft.graph.windows10') == 2  # each body shown
+    assert "  done" not in out
     assert graph.fake.writes == []
 
 
