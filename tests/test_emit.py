@@ -16,7 +16,15 @@ from test_report_formats import load_schema, validate
 
 from bitlocker_rules import InputError, shipped_vocabulary
 from bitlocker_rules.cli import main
-from bitlocker_rules.emit import EmitError, apply_to, emit_policy, emit_repair, read_emitted, write_emitted
+from bitlocker_rules.emit import (
+    EmitError,
+    apply_to,
+    emit_files,
+    emit_policy,
+    emit_repair,
+    read_emitted,
+    write_emitted,
+)
 from bitlocker_rules.importers import import_policy, index_for, parse_admx
 from bitlocker_rules.importers.origins import Binding, normalise_csp
 
@@ -476,3 +484,44 @@ def enabled_parents(shape: str, repair: dict) -> dict:
         for binding in parents:
             found[binding.fact.name] = INDEX.member_table(binding.fact, binding.export)[("int", 1)]
     return found
+
+
+def test_fleet_repair_emits_its_one_best_change(tmp_path, capsys):
+    policy_file = GRAPH / "endpoint-protection-startup-pin.json"
+    argv = ["repair", "--rules", "silent_enablement", "--policy", str(policy_file)]
+    main([*argv, "--fleet", str(EXAMPLES / "fleet.jsonl"), "--emit", str(tmp_path), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    change = report["best"]["change"]
+    (entry,) = report["emitted"]
+    back = imported(apply_to(load(policy_file), read_emitted(entry["file"]))).facts.values
+    assert back[change["fact"]] == change["new_value"]
+
+
+def test_a_repair_that_changes_nothing_writes_nothing(tmp_path, capsys):
+    code = main(
+        [
+            "repair",
+            "--policy",
+            str(EXAMPLES / "policy-silent.json"),
+            "--device",
+            str(EXAMPLES / "device-ready.json"),
+            "--emit",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 0
+    assert "Nothing written to --emit: the repair changes no policy setting." in capsys.readouterr().out
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_graph_page_of_policies_emits_each_in_its_own_shape(tmp_path):
+    first, second = load(GRAPH / "endpoint-protection-startup-pin.json"), load(GRAPH / "custom-oma-uri.json")
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps({"value": [first, second]}))
+    emitted = emit_files([str(page)], {"policy.tpm_startup_pin": "Allowed"}, VOCABULARY)
+    assert [(e.policy.id, e.policy.kind) for e in emitted] == [
+        (first["id"], "graph-endpoint-protection"),
+        (second["id"], "custom-oma-uri"),
+    ]
+    for document, item in zip((first, second), emitted, strict=True):
+        assert imported(apply_to(document, item)).facts.values["policy.tpm_startup_pin"] == "Allowed"
