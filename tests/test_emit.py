@@ -525,3 +525,11 @@ def test_a_graph_page_of_policies_emits_each_in_its_own_shape(tmp_path):
     ]
     for document, item in zip((first, second), emitted, strict=True):
         assert imported(apply_to(document, item)).facts.values["policy.tpm_startup_pin"] == "Allowed"
+
+
+def test_a_new_catalog_setting_takes_a_fresh_id():
+    document = load(GRAPH / "settings-catalog-bitlocker.json")
+    del document["settings"][0]  # ids now 1..n: a count would give one of them again
+    (emitted,) = emit_repair([(document, imported(document))], {"policy.enhanced_pin": "Enabled"}, VOCABULARY)
+    ids = [s["id"] for s in emitted.body["settings"]]
+    assert len(ids) == len(set(ids)) == len(document["settings"]) + 1

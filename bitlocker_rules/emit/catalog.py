@@ -102,7 +102,12 @@ class _Writer:
         elif fact.origins.get("csp_data_id"):
             self._add_child(fact, definition, value)
         else:
-            self.settings.append({"id": str(len(self.settings)), "settingInstance": self.instance(fact, value)})
+            self.append(self.instance(fact, value))
+
+    def append(self, instance: dict[str, Any]) -> None:
+        """A new top-level setting, its id after the highest numeric id (Graph numbers them from 0)."""
+        taken = [int(i) for s in self.settings if isinstance(s, dict) and str(i := s.get("id", "")).isdigit()]
+        self.settings.append({"id": str(max(taken, default=-1) + 1), "settingInstance": instance})
 
     def _remove(self, instance: dict[str, Any], holder: list[Any]) -> None:
         for number, item in enumerate(holder):
@@ -149,7 +154,7 @@ class _Writer:
         parent: dict[str, Any]
         if found is None:
             parent = {"@odata.type": CHOICE, "settingDefinitionId": parent_id, "choiceSettingValue": {"children": []}}
-            self.settings.append({"id": str(len(self.settings)), "settingInstance": parent})
+            self.append(parent)
         else:
             parent = found[0]
         choice = parent.get("choiceSettingValue")
