@@ -533,3 +533,11 @@ def test_a_new_catalog_setting_takes_a_fresh_id():
     (emitted,) = emit_repair([(document, imported(document))], {"policy.enhanced_pin": "Enabled"}, VOCABULARY)
     ids = [s["id"] for s in emitted.body["settings"]]
     assert len(ids) == len(set(ids)) == len(document["settings"]) + 1
+
+
+def test_an_export_without_its_settings_list_is_an_error():
+    document = load(GRAPH / "settings-catalog-bitlocker.json")
+    policy = imported(document)
+    del document["settings"]
+    with pytest.raises(EmitError, match=r"expand=settings"):
+        emit_policy(document, policy, {"policy.tpm_startup_pin": "Blocked"}, VOCABULARY)

@@ -12,13 +12,12 @@ policy does not take ``settings``).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..importers.origins import OriginIndex
 from ..vocabulary import Fact
-from .values import catalog_option, emit_error, raw_value
+from .values import catalog_option, emit_error, raw_value, written
 
 CHOICE = "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance"
 SIMPLE = "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance"
@@ -44,14 +43,8 @@ def repaired_catalog(
 ) -> dict[str, Any]:
     """A copy of the policy whose settings carry each changed fact's value (None removes it);
     ``after`` is every setting of the repaired policy, for the children a parent needs."""
-    new = copy.deepcopy(dict(document))
-    settings = new.get("settings")
-    if not isinstance(settings, list):
-        raise emit_error("the policy has no `settings` list (export it with ?$expand=settings)", file=file)
-    writer = _Writer(settings, after, index, file)
-    for fact, value in changes.items():
-        writer.write(fact, value)
-    return new
+    missing = "the policy has no `settings` list (export it with ?$expand=settings)"
+    return written(document, "settings", changes, lambda items: _Writer(items, after, index, file), missing, file)
 
 
 def put_body(new: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,6 @@ so no secret is ever written.
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -22,7 +21,7 @@ from ..importers import parse_admx
 from ..importers.omauri import PayloadError
 from ..importers.origins import CSP, OriginIndex, normalise_csp
 from ..vocabulary import Fact
-from .values import admx_data_value, emit_error, raw_value
+from .values import admx_data_value, emit_error, raw_value, written
 
 STRING = "#microsoft.graph.omaSettingString"
 INTEGER = "#microsoft.graph.omaSettingInteger"
@@ -49,14 +48,8 @@ def repaired_profile(
     file: str = "",
 ) -> dict[str, Any]:
     """A copy of the profile whose ``omaSettings`` carry each changed fact's value."""
-    new = copy.deepcopy(dict(document))
-    settings = new.get("omaSettings")
-    if not isinstance(settings, list):
-        raise emit_error("the profile has no `omaSettings` list", file=file)
-    writer = _Writer(settings, after, index, file)
-    for fact, value in changes.items():
-        writer.write(fact, value)
-    return new
+    missing = "the profile has no `omaSettings` list"
+    return written(document, "omaSettings", changes, lambda items: _Writer(items, after, index, file), missing, file)
 
 
 def patch_body(original: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,12 +7,41 @@ bool fact's ``inverted``), so nothing here names a setting.
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from ..errors import BitLockerRulesError, Diagnostic
 from ..importers.origins import CATALOG, CSP, GRAPH, OriginIndex
 from ..versions import WindowsVersion
 from ..vocabulary import Fact
+
+
+class Writer(Protocol):
+    """Writes one fact's value into a list of a policy's settings."""
+
+    def write(self, fact: Fact, value: Any) -> None:
+        """Set ``fact`` to ``value`` (None removes it)."""
+
+
+def written(
+    document: Mapping[str, Any],
+    key: str,
+    changes: Mapping[Fact, Any],
+    writer: Callable[[list[Any]], Writer],
+    missing: str,
+    file: str = "",
+) -> dict[str, Any]:
+    """A copy of the policy with each change written by ``writer`` into its list ``key``
+    (``missing`` says what is wrong when the policy has no such list)."""
+    new = copy.deepcopy(dict(document))
+    items = new.get(key)
+    if not isinstance(items, list):
+        raise emit_error(missing, file=file)
+    write = writer(items)
+    for fact, value in changes.items():
+        write.write(fact, value)
+    return new
 
 
 class EmitError(BitLockerRulesError):
