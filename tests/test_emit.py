@@ -305,6 +305,8 @@ def test_a_recovery_password_in_a_value_is_masked_in_the_file(tmp_path):
         (lambda d: d.update(schema="other"), "$.schema"),
         (lambda d: d.update(method="DELETE"), "$.method"),
         (lambda d: d.update(url=None), "$.url"),
+        (lambda d: d.update(url="/beta/deviceManagement/deviceConfigurations/x/../../users"), "$.url"),
+        (lambda d: d.update(url="/v1.0/users/x"), "$.url"),
         (lambda d: d["policy"].pop("id"), "$.policy.id"),
         (lambda d: d.update(body=[]), "$.body"),
         (lambda d: d.update(extra=1), "$.extra"),
@@ -541,3 +543,10 @@ def test_an_export_without_its_settings_list_is_an_error():
     del document["settings"]
     with pytest.raises(EmitError, match=r"expand=settings"):
         emit_policy(document, policy, {"policy.tpm_startup_pin": "Blocked"}, VOCABULARY)
+
+
+def test_an_id_is_one_segment_of_the_url():
+    document = load(GRAPH / "endpoint-protection-beta.json")
+    document["id"] = "a/../../b?x=1"
+    (emitted,) = emit_repair([(document, imported(document))], {"policy.tpm_startup_pin": "Blocked"}, VOCABULARY)
+    assert emitted.url == "/beta/deviceManagement/deviceConfigurations/a%2F..%2F..%2Fb%3Fx%3D1"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from ..importers import ImportedPolicy, import_policies, index_for
 from ..importers.detect import CUSTOM_OMA_URI, GRAPH_ENDPOINT_PROTECTION, POLICY_JSON, SETTINGS_CATALOG, detect
@@ -120,7 +121,7 @@ def emit_policy(
             file=file,
             help="export it from Graph with its id",
         )
-    url = GRAPH_PATHS.get(policy.kind, "") + policy.policy_id
+    url = GRAPH_PATHS.get(policy.kind, "") + quote(policy.policy_id, safe="")  # an id is one path segment
     if policy.kind == GRAPH_ENDPOINT_PROTECTION:
         new = profile.repaired_profile(document, detect(document).graph_type, facts, after, index, file)
         return Emitted(ref, "PATCH", url, profile.patch_body(document, new))

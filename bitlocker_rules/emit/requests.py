@@ -25,6 +25,8 @@ from ..reading import read_json
 SCHEMA = "bitlocker-rules/emit/1"
 METHODS = ("PATCH", "PUT")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Where a request may go: one policy of the two collections the emitter writes (docs/schema/emit-1.json).
+GRAPH_URL = re.compile(r"/beta/deviceManagement/(deviceConfigurations|configurationPolicies)/[^/?#]+")
 
 
 @frozen
@@ -134,8 +136,10 @@ def _problems(data: Any) -> list[tuple[tuple, str]]:
     method, url = data.get("method"), data.get("url")
     if method is not None and method not in METHODS:
         found.append((("method",), "must be PATCH, PUT or null"))
-    if (method is None) != (url is None) or (url is not None and not (isinstance(url, str) and url.startswith("/"))):
-        found.append((("url",), "must be a path starting with / when method is given, else null"))
+    if (method is None) != (url is None) or (
+        url is not None and not (isinstance(url, str) and GRAPH_URL.fullmatch(url))
+    ):
+        found.append((("url",), "must be /beta/deviceManagement/<collection>/<id> when method is given, else null"))
     if not isinstance(data.get("body"), Mapping):
         found.append((("body",), "must be a JSON object"))
     extra = sorted(set(data) - {"schema", "policy", "method", "url", "body"})
