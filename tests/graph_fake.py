@@ -4,7 +4,8 @@
 It serves the calls ``bitlocker_rules.tenant`` makes as Graph documents them: collections in
 pages with ``@odata.nextLink`` (``$skiptoken``), ``$select`` (only the properties named, plus
 annotations), ``$expand`` (``settings``, ``assignments``), ``$filter`` on managed devices'
-operating system, derived types' ``@odata.type``, 401 without a known token, 403 with Graph's
+operating system, derived types' ``@odata.type``, the policy updates ``apply`` sends (a section of
+its own, below), 401 without a known token, 403 with Graph's
 error body when a permission is withheld, 404 for unknown ids. A recovery key's ``key`` is
 returned only to ``$select=key``, as Graph does. ``$batch`` (JSON batching, at most 20
 requests) answers each request of a batch as it would answer it alone, faults included, with
@@ -39,6 +40,7 @@ CUSTOM_TYPE = "#microsoft.graph.windows10CustomConfiguration"
 OTHER_TYPE = "#microsoft.graph.windows10GeneralConfiguration"
 DISK_ENCRYPTION_TEMPLATE = "d1174162-1dd2-4976-affc-6667049ab0ae"
 
+WRITE_PERMISSION = "DeviceManagementConfiguration.ReadWrite.All"
 PERMISSION_OF = (
     (re.compile(r"/deviceManagement/managedDevices"), "DeviceManagementManagedDevices.Read.All"),
     (re.compile(r"/deviceManagement/"), "DeviceManagementConfiguration.Read.All"),
@@ -320,6 +322,7 @@ class FakeGraph:
         self.requests: list[tuple[str, dict[str, str], dict[str, str]]] = []
         self.lock = threading.Lock()
         self.indexes: dict[str, dict[str, dict]] = {}
+        self.writes: list[tuple[str, str, dict]] = []  # (method, path, body) of each write Graph took
 
     # -- dispatch ----------------------------------------------------------------------
 
@@ -334,13 +337,15 @@ class FakeGraph:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if token not in self.tokens:
             return _error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
-        for pattern, permission in PERMISSION_OF:
+        for pattern, permission in PERMISSION_OF if request.method in ("GET", "POST") else ():
             if pattern.search(request.path):
                 if permission in self.denied:
                     return _error(403, "Forbidden", "Application is not authorized to perform this operation.")
                 break
         if request.method == "POST" and re.fullmatch(r"/(beta|v1\.0)/\$batch", request.path):
             return self.batch(request)
+        if request.method in ("PATCH", "PUT", "POST", "DELETE"):
+            return self.write(request)
         found = self.route(request)
         if found is None:
             return _error(404, "ResourceNotFound", "Resource not found.")
@@ -421,6 +426,43 @@ class FakeGraph:
                 return record
         return None
 
+    # -- writes (for apply) --------------------------------------------------------------
+    # Graph's updates of the two policy collections apply writes to: a PATCH of a
+    # deviceConfiguration (its @odata.type named, as Graph needs for a derived type; each
+    # property given replaced whole; omaSettings replaced whole, an encrypted setting sent without
+    # its value keeping the one Graph holds by its secretReferenceValueId) and a PUT of a
+    # configurationPolicy (its writable properties and settings replaced; a PATCH there does not
+    # take settings). The write permission is DeviceManagementConfiguration.ReadWrite.All.
+
+    def write(self, request: Request) -> Response:
+        """One write, answered 204 No Content as Graph answers these updates."""
+        if WRITE_PERMISSION in self.denied:
+            return _error(403, "Forbidden", "Application is not authorized to perform this operation.")
+        found = re.fullmatch(
+            r"/beta/deviceManagement/(deviceConfigurations|configurationPolicies)/([^/]+)", request.path
+        )
+        if found is None:
+            return _error(405, "MethodNotAllowed", "No OData route exists that match template.")
+        kind, item_id = found.groups()
+        method = "PATCH" if kind == "deviceConfigurations" else "PUT"
+        body = request.get_json(silent=True)
+        if request.method != method or not isinstance(body, dict):
+            return _error(400, "BadRequest", f"Expected a {method} with a JSON object.")
+        items = (
+            self.tenant.device_configurations if kind == "deviceConfigurations" else self.tenant.configuration_policies
+        )
+        item = self.by_id(BETA + "deviceManagement/" + kind, lambda: items).get(item_id)
+        if item is None:
+            return _error(404, "ResourceNotFound", "Resource not found.")
+        if kind == "deviceConfigurations" and body.get("@odata.type") != item.get("@odata.type"):
+            return _error(400, "BadRequest", "The @odata.type of the request must be the entity's own type.")
+        with self.lock:
+            if "omaSettings" in body:
+                body = {**body, "omaSettings": _kept_secrets(item.get("omaSettings", []), body["omaSettings"])}
+            item.update({k: v for k, v in body.items() if k != "@odata.type"})
+            self.writes.append((request.method, request.path, body))
+        return Response(status=204)
+
     def by_id(self, collection: str, items: Callable[[], list[dict]]) -> dict[str, dict]:
         """A collection's items by id (made once: the tenant does not change during a test)."""
         with self.lock:
@@ -463,6 +505,15 @@ class FakeGraph:
         if "settings" in expand:
             record["settings"] = item.get("settings", [])
         return json.loads(json.dumps(record))
+
+
+def _kept_secrets(held: list[dict], sent: list[dict]) -> list[dict]:
+    """``sent``, each encrypted setting without a value given the value held for its reference."""
+    values = {s.get("secretReferenceValueId"): s.get("value") for s in held if s.get("isEncrypted")}
+    return [
+        {**s, "value": values.get(s.get("secretReferenceValueId"))} if s.get("isEncrypted") and "value" not in s else s
+        for s in sent
+    ]
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -17,7 +17,7 @@ RANK = {
     "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3,
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
-    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5,
+    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5, "emit": 5,
     "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "lsp": 7, "cli": 8, "__main__": 9,
     "__init__": 10,
 }
@@ -123,14 +123,14 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
 # fmt: off
 CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
-            "compare": 3, "fleet": 3, "pull": 3, "history": 3, "lsp": 3, "repair": 4, "__init__": 5}
+            "compare": 3, "fleet": 3, "pull": 3, "apply": 3, "history": 3, "lsp": 3, "repair": 4, "__init__": 5}
 # fmt: on
 
 
 # Inside the tenant package: errors and tables, then signing in and the snapshot, the client, the pull.
 # fmt: off
 TENANT_RANK = {"failures": 0, "pacing": 0, "scrub": 0, "connection": 0, "clouds": 1, "endpoints": 1, "signin": 2,
-               "snapshot": 1, "client": 3, "pull": 4, "__init__": 5}
+               "snapshot": 1, "client": 3, "pull": 4, "apply": 4, "__init__": 5}
 # fmt: on
 
 
@@ -159,6 +159,11 @@ LSP_RANK = {"positions": 0, "context": 0, "document": 0, "formatting": 1, "diagn
 HISTORY_RANK = {"runs": 0, "drift": 0, "recorder": 1, "diff": 1, "store": 2, "sources": 3, "writer": 3, "__init__": 4}
 # fmt: on
 
+# Inside the emit package: the inverse values and the request files, then one writer per shape.
+# fmt: off
+EMIT_RANK = {"values": 0, "requests": 0, "profile": 1, "catalog": 1, "omauri": 1, "settings": 1, "__init__": 2}
+# fmt: on
+
 
 @pytest.mark.parametrize(
     "package, ranks",
@@ -171,6 +176,7 @@ HISTORY_RANK = {"runs": 0, "drift": 0, "recorder": 1, "diff": 1, "store": 2, "so
         ("tenant", TENANT_RANK),
         ("history", HISTORY_RANK),
         ("lsp", LSP_RANK),
+        ("emit", EMIT_RANK),
     ],
 )
 def test_subpackage_imports_point_one_way(package, ranks):

@@ -34,6 +34,7 @@ _COMMANDS = {
     "compare": ("compare", "run_compare"),
     "repair": ("repair", "run_repair"),
     "pull": ("pull", "run_pull"),
+    "apply": ("apply", "run_apply"),
     "completion": ("completion", "run_completion"),
     "history": ("history", "run_history"),
     "diff": ("history", "run_diff"),

@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     _compare_command(sub)
     _repair_command(sub)
     _pull_command(sub)
+    _apply_command(sub)
     _history_commands(sub)
     _lsp_command(sub)
     completion = sub.add_parser(
@@ -312,6 +313,12 @@ def _repair_command(sub: _Subcommands) -> None:
     repair.add_argument(
         "--format", type=format_name, choices=("text", "json"), default="text", help="text (default) or json"
     )
+    repair.add_argument(
+        "--emit",
+        metavar="DIR",
+        help="write the change to each --policy it touches into DIR, in that policy's shape: a Graph request "
+        "(apply DIR sends it) or the project's policy JSON (docs/emit.md)",
+    )
     repair.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
     repair.add_argument("--verbose", action="store_true", help="say what each input was read as")
     _timeout_option(repair)
@@ -359,7 +366,18 @@ def _pull_command(sub: _Subcommands) -> None:
         required=True,
         help="the snapshot folder (new or empty; with --resume, the one to continue)",
     )
+    _graph_options(pull)
     pull.add_argument(
+        "--concurrency", type=_positive, default=4, metavar="N", help="requests in flight at once (default: 4)"
+    )
+    pull.add_argument("--resume", action="store_true", help="continue the incomplete snapshot in --out")
+    pull.add_argument("--quiet", action="store_true", help="no progress and no summary; only the exit code tells")
+    _debug_option(pull)
+
+
+def _graph_options(command: argparse.ArgumentParser) -> None:
+    """How a command that speaks to Graph signs in, where Graph is, and how long a request may take."""
+    command.add_argument(
         "--auth",
         action=_AuthAction,
         nargs="+",
@@ -369,26 +387,36 @@ def _pull_command(sub: _Subcommands) -> None:
         "certificate (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH), "
         "or token-env NAME (a token in the environment variable NAME)",
     )
-    pull.add_argument(
+    command.add_argument(
         "--graph-url",
         default=GRAPH_URL,
         metavar="URL",
         help=f"the Graph service root of the tenant's cloud (default: {GRAPH_URL}); "
         "sign-in uses that cloud's authority",
     )
-    pull.add_argument(
-        "--concurrency", type=_positive, default=4, metavar="N", help="requests in flight at once (default: 4)"
-    )
-    pull.add_argument(
+    command.add_argument(
         "--request-timeout",
         type=_seconds,
         default=60.0,
         metavar="SECONDS",
         help="give up on one request after this long, then retry it (default: 60)",
     )
-    pull.add_argument("--resume", action="store_true", help="continue the incomplete snapshot in --out")
-    pull.add_argument("--quiet", action="store_true", help="no progress and no summary; only the exit code tells")
-    _debug_option(pull)
+
+
+def _apply_command(sub: _Subcommands) -> None:
+    apply = sub.add_parser(
+        "apply",
+        help="send the Graph requests repair --emit wrote (a dry run unless --yes)",
+        description="Read the files repair --emit wrote into DIR, sign in as pull does, check the permission "
+        "(DeviceManagementConfiguration.ReadWrite.All) and read each target policy; then show each request "
+        "(the default, a dry run) or, with --yes, send it (docs/emit.md). Exit code 0 when every request was "
+        "shown or sent, 2 when a file, the sign-in, the permission or Graph refused.",
+    )
+    apply.add_argument("dir", metavar="DIR", help="the folder repair --emit wrote (or one of its files)")
+    apply.add_argument("--yes", action="store_true", help="send the requests (without it nothing is written)")
+    _graph_options(apply)
+    apply.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
+    _debug_option(apply)
 
 
 def _positive(text: str) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine
 from ..errors import BitLockerRulesError
@@ -20,6 +21,7 @@ from .status import EXIT_FAIL, EXIT_PASS, EXIT_UNDECIDED, EXIT_USAGE
 
 if TYPE_CHECKING:
     from ..analysis import Repair, Undecided
+    from ..emit import Emitted
 
 
 def run_repair(args: argparse.Namespace) -> int:
@@ -27,6 +29,13 @@ def run_repair(args: argparse.Namespace) -> int:
     1 when it is not, 4 when none was found within --timeout)."""
     from .. import analysis  # noqa: PLC0415 - only lint, compare and repair need the analyser
 
+    if args.emit is not None and (args.snapshot or "-" in args.policy or not args.policy):
+        print(
+            "bitlocker-rules repair: --emit writes the change into the --policy files it came from: "
+            "give them as files (not -, not --snapshot)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     engine = Engine.load(args.rules, scenarios=declared_scenarios(args))
     if args.fleet or args.snapshot:
         return _repair_fleet(args, engine)
@@ -43,14 +52,43 @@ def run_repair(args: argparse.Namespace) -> int:
         return _undecided(args, exc, f"Repair for {facts.name or 'the given facts'}")
     finally:
         progress.done()
+    written = _emit(args, engine, {c.fact: c.new_value for c in result.changes})
     if not args.quiet:
         text = (
-            json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+            json.dumps({**result.to_dict(), **_emitted_json(written)}, indent=2, ensure_ascii=False) + "\n"
             if args.format == "json"
-            else _repair_text(result, facts.name)
+            else _repair_text(result, facts.name) + _emitted_text(written)
         )
         write_output(text, None)
     return EXIT_PASS if result.complete else EXIT_FAIL
+
+
+def _emit(args: argparse.Namespace, engine: Engine, changes: dict[str, Any]) -> list[tuple[Path, Emitted]] | None:
+    """With --emit DIR: each changed policy's request written into DIR (None without --emit)."""
+    if args.emit is None:
+        return None
+    from ..emit import emit_files, write_emitted  # noqa: PLC0415 - only --emit needs the emitter
+
+    emitted = emit_files(args.policy, changes, engine.vocabulary) if changes else ()
+    return list(zip(write_emitted(args.emit, emitted), emitted, strict=True))
+
+
+def _emitted_json(written: list[tuple[Path, Emitted]] | None) -> dict[str, Any]:
+    if written is None:
+        return {}
+    return {"emitted": [{"file": str(path), "method": e.method, "url": e.url} for path, e in written]}
+
+
+def _emitted_text(written: list[tuple[Path, Emitted]] | None) -> str:
+    if written is None:
+        return ""
+    if not written:
+        return "\nNothing written to --emit: the repair changes no policy setting.\n"
+    lines = ["", "Written (bitlocker-rules apply DIR sends the Graph requests):"]
+    for path, item in written:
+        action = f"{item.method} {item.url}" if item.method else "the repaired policy JSON"
+        lines.append(f"  - {path}: {action}")
+    return "\n".join(lines) + "\n"
 
 
 def _undecided(args: argparse.Namespace, exc: Undecided, title: str) -> int:
@@ -110,15 +148,18 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
         result = analysis.fleet_repair(engine.rulesets, engine.vocabulary, devices, timeout=args.timeout)
     except analysis.Undecided as exc:
         return _undecided(args, exc, f"Repair for the {len(devices)} devices of {args.fleet or args.snapshot}")
+    best = result.best
+    written = _emit(args, engine, {best.change.fact: best.change.new_value} if best.change else {})
     if args.format == "json":
-        document = {**result.to_dict(), "unreadable_rows": bad}  # left out of the repair, said so
+        document = {**result.to_dict(), "unreadable_rows": bad, **_emitted_json(written)}  # left out, said so
         write_output(json.dumps(document, indent=2, ensure_ascii=False) + "\n", None)
     else:
-        best = result.best
         change = best.change.sentence() if best.change else "no single change helps"
         write_output(
             f"{result.before} of {result.total} devices satisfy every rule now; with one change, "
-            f"{best.devices_satisfied}:\n  {change}\n" + (f"{bad} rows could not be read\n" if bad else ""),
+            f"{best.devices_satisfied}:\n  {change}\n"
+            + (f"{bad} rows could not be read\n" if bad else "")
+            + _emitted_text(written),
             None,
         )
     return EXIT_USAGE if bad else EXIT_PASS

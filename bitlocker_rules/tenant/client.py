@@ -1,4 +1,5 @@
-"""The Graph client: GET with a bearer token, paging, JSON batches, retries, and errors in words.
+"""The Graph client: GET with a bearer token, paging, JSON batches, retries, and errors in words;
+PATCH and PUT for ``apply`` (``write``).
 
 Transport is ``connection`` (``http.client``, a kept-alive connection per thread): a dropped
 connection or a body cut short shows as one failure, so every transport fault is retried the
@@ -59,6 +60,7 @@ class Traffic:
 
 
 BATCH_SIZE = 20  # Graph's limit of requests in one JSON batch
+WRITE_METHODS = ("PATCH", "PUT")
 
 
 class GraphClient:
@@ -88,6 +90,14 @@ class GraphClient:
     def get(self, url: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> dict:
         """One JSON object from ``url``, retried as the module says."""
         return self._object("GET", url, params, headers)
+
+    def write(self, method: str, url: str, body: Mapping[str, Any], *, needs: str = "") -> dict:
+        """A PATCH or PUT of ``body`` to ``url``: Graph's answer, ``{}`` for 204 No Content. Both
+        methods are idempotent (the same body sent twice leaves the same object), so a write is
+        retried like a read; a 403 names ``needs``, the permission a write takes."""
+        if method not in WRITE_METHODS:
+            raise ValueError(f"a Graph write is one of {WRITE_METHODS}, not {method!r}")
+        return self._object(method, url, body=body, needs=needs, empty_ok=True)
 
     def batch(self, version: str, targets: Sequence[str]) -> list[dict | None]:
         """The objects at ``targets`` (paths with their query, under ``version``; at most
@@ -147,8 +157,12 @@ class GraphClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        *,
+        needs: str = "",
+        empty_ok: bool = False,
     ) -> dict:
-        """The JSON object Graph answers ``method`` on ``url`` with, retried as the module says."""
+        """The JSON object Graph answers ``method`` on ``url`` with, retried as the module says
+        (``empty_ok``: an empty answer, a write's 204, is ``{}``)."""
         self._check_host(url)
         target = _target(url, params)
         sent = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
@@ -162,7 +176,9 @@ class GraphClient:
                 fault = "HTTP 401"
                 continue
             if not answer.retryable:
-                self._refuse(url, answer)
+                self._refuse(url, answer, needs)
+                if empty_ok and not answer.body.strip():
+                    return {}
                 data = _json_object(answer.body)
                 if data is not None:
                     return data
@@ -212,7 +228,7 @@ class GraphClient:
             )
         return fresh, True
 
-    def _refuse(self, url: str, answer: Answer) -> None:
+    def _refuse(self, url: str, answer: Answer, needs: str = "") -> None:
         """Raise for an answer no retry can change (403, 404, other 4xx); a success passes."""
         status = answer.status or 0
         if status < 400:
@@ -220,7 +236,7 @@ class GraphClient:
         message = graph_error(answer.body)
         said = f"{status}: {message}" if message else str(status)
         if status == 403:
-            needed = permission_for(url)
+            needed = needs or permission_for(url)
             raise tenant_error(
                 FORBIDDEN,
                 f"Graph refused this call ({said})" + (f"; this call needs {needed}" if needed else ""),

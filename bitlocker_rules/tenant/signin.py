@@ -171,9 +171,9 @@ def _required(environ: Mapping[str, str], names: tuple[str, ...], method: str) -
     return tuple(environ[name].strip() for name in names)
 
 
-def tenant_of(token: str) -> str | None:
-    """The tenant id (``tid`` claim) of a JWT access token, read without verifying it (Graph
-    verifies it; here it only names the snapshot's tenant). None for anything else."""
+def token_claims(token: str) -> dict | None:
+    """The claims of a JWT access token, read without verifying it (Graph verifies it; here they
+    only name the tenant and say what the token may do). None for anything else."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
@@ -181,5 +181,10 @@ def tenant_of(token: str) -> str | None:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    tid = claims.get("tid") if isinstance(claims, dict) else None
+    return claims if isinstance(claims, dict) else None
+
+
+def tenant_of(token: str) -> str | None:
+    """The tenant id (``tid`` claim) of a JWT access token; None for anything else."""
+    tid = (token_claims(token) or {}).get("tid")
     return tid if isinstance(tid, str) else None
