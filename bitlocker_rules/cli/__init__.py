@@ -37,6 +37,7 @@ _COMMANDS = {
     "completion": ("completion", "run_completion"),
     "history": ("history", "run_history"),
     "diff": ("history", "run_diff"),
+    "test": ("rule_tests", "run_test"),
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 
