@@ -1,4 +1,5 @@
-"""The shipped ``permissions`` ruleset, rule by rule (see ``rule_cases`` for the shape).
+"""The shipped ``permissions`` ruleset, beyond the verdict cases of
+``rulesets/permissions.tests.toml`` (``rule_cases`` reads its baseline).
 
 Built-in roles count through the vocabulary's ``[[grants]]``, a closed list: an actor whose
 roles are all listed built-in roles, and who gives no permissions, holds exactly what they
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from rule_cases import RulesetCases, failing, install, outcome, unknown, with_status
+from rule_cases import RulesetCases, failing, outcome, unknown, with_status
 
 from bitlocker_rules import Status, load_device_file
 from bitlocker_rules import nodes as n
@@ -22,15 +23,6 @@ ROTATE = {"action.kind": "RotateKeys"}
 READ = {"action.kind": "ReadRecoveryKey"}
 TENANT = {"action.kind": "ReadTenantAttachedKey"}
 KEY_READ = "microsoft.directory/bitlockerKeys/key/read"
-
-BASE = {
-    **ROTATE,
-    "actor.intune_roles": [{"name": "Help Desk Operator"}],
-    "actor.intune_permissions": [{"name": "View BitLocker keys"}],
-    "actor.entra_roles": [{"name": "Cloud Device Administrator"}],
-    "actor.has_onprem_user": True,
-    "actor.configmgr_collection_permissions": [{"name": "Read BitLocker Recovery Key"}],
-}
 
 
 def intune(*roles: str) -> dict:
@@ -59,37 +51,7 @@ ENTRA_KEY_READERS = (
     "Global Reader",
 )
 
-PASSING = {
-    "PM-01": [
-        {},
-        intune("Help Desk Operator"),
-        intune("Endpoint Security Manager"),
-        intune("help desk operator"),
-        intune("Read Only Operator", "Help Desk Operator"),
-        {"actor.intune_roles": [], "actor.intune_permissions": [{"name": "Rotate BitLockerKeys (preview)"}]},
-        {**intune("My custom role"), "actor.intune_permissions": [{"name": "Rotate BitLocker Keys"}]},
-    ],
-    "PM-02": [
-        READ,
-        *({**READ, **entra(role)} for role in ENTRA_KEY_READERS),
-        {**READ, "actor.entra_roles": [], "actor.entra_permissions": [{"name": KEY_READ}]},
-    ],
-    # Unconfirmed: an admin with an Intune role is unknown (with a caveat), never passed.
-    "PM-03": [TENANT, {**TENANT, **intune("Read Only Operator")}],
-    "PM-04": [TENANT],
-    "PM-05": [TENANT],
-}
-
-FAILING = {
-    "PM-01": ({**intune("Read Only Operator")}, "Intune RBAC permissions"),
-    "PM-02": ({**READ, **entra("Security Operator")}, "Microsoft Entra permissions"),
-    "PM-03": ({**TENANT, "actor.intune_roles": []}, "Number of Intune roles (Intune roles)"),
-    "PM-04": ({**TENANT, "actor.has_onprem_user": False}, "Associated on-premises user"),
-    "PM-05": ({**TENANT, "actor.configmgr_collection_permissions": [{"name": "Read"}]}, "Permission"),
-}
-
-CASES = RulesetCases("permissions", BASE, PASSING, FAILING)
-install(globals(), CASES)
+CASES = RulesetCases("permissions")
 
 
 def status(rule: str, changes: dict) -> Status:

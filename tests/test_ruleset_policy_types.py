@@ -1,4 +1,5 @@
-"""The shipped ``policy_types`` ruleset, rule by rule (see ``rule_cases`` for the shape).
+"""The shipped ``policy_types`` ruleset, beyond the verdict cases of
+``rulesets/policy_types.tests.toml`` (``rule_cases`` reads its baseline).
 
 PT-01 is a note (the settings catalog also configures BitLocker), never a failure. PT-02 encodes
 the December 2021 Intune page's restriction of silent enablement to the Endpoint protection
@@ -14,25 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from rule_cases import DISPUTED, RulesetCases, failing, install, outcome, unknown, with_status
+from rule_cases import DISPUTED, RulesetCases, failing, outcome, unknown, with_status
 
 from bitlocker_rules import Engine, Status, facts_from_mapping, merge_facts
 from bitlocker_rules.outcome import origins_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A silent-enablement policy in the Endpoint protection template with no startup PIN or key,
-# that leaves the encryption methods and the pre-boot recovery message not configured.
-BASE = {
-    "policy.policy_type": "EndpointProtectionTemplate",
-    "policy.require_device_encryption": "Require",
-    "policy.warning_for_other_disk_encryption": "Block",
-    "policy.tpm_startup_pin": "Blocked",
-    "policy.tpm_startup_key": "Blocked",
-    "policy.tpm_startup_key_and_pin": "Blocked",
-    "policy.configure_encryption_methods": "NotConfigured",
-    "policy.preboot_recovery_message_and_url": "NotConfigured",
-}
 # A profile that does not enable BitLocker silently (so PT-02's `when` does not hold).
 NOT_SILENT = {"policy.require_device_encryption": "NotConfigured"}
 BASELINE = {**NOT_SILENT, "policy.policy_type": "SecurityBaseline"}
@@ -51,32 +40,8 @@ MESSAGE = {
 }
 INTERACTIVE = {"policy.warning_for_other_disk_encryption": "NotConfigured", "policy.tpm_startup_pin": "Required"}
 
-PASSING = {
-    "PT-02": [{}],
-    "PT-03": [BASELINE, {**BASELINE, "policy.tpm_startup_pin": "Allowed"}],
-    "PT-04": [{**CUSTOM, **METHODS}],
-    "PT-05": [{**CUSTOM, **MESSAGE}],
-}
-
-FAILING = {
-    # Disputed: the failing variant is unknown with the caveat that the sources disagree.
-    "PT-02": ({"policy.policy_type": "EndpointSecurityDiskEncryption"}, "Policy type"),
-    "PT-03": ({**BASELINE, "policy.tpm_startup_key": "Required"}, "Compatible TPM startup key"),
-    "PT-04": ({**CUSTOM, **METHODS, "policy.fixed_encryption_method": None}, "Encryption for fixed data-drives"),
-    "PT-05": ({**CUSTOM, **MESSAGE, "policy.preboot_recovery_message": None}, "Custom recovery message option"),
-}
-
-NOTES = {
-    "PT-01": [
-        ({"policy.policy_type": "SettingsCatalog"}, True),
-        ({}, False),
-        ({"policy.policy_type": "EndpointSecurityDiskEncryption"}, False),
-        ({"policy.policy_type": None}, None),
-    ]
-}
-
-CASES = RulesetCases("policy_types", BASE, PASSING, FAILING, notes=NOTES)
-install(globals(), CASES)
+CASES = RulesetCases("policy_types")
+BASE = CASES.base  # the case file's baseline
 
 
 def test_baseline_applies_only_the_generic_rules():

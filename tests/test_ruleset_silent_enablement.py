@@ -1,6 +1,6 @@
-"""The shipped ``silent_enablement`` ruleset, rule by rule (see ``rule_cases`` for the shape),
-and the silent-enablement scenario: declared, excluded by interactive startup, inferred, or not
-known.
+"""The shipped ``silent_enablement`` ruleset, beyond the verdict cases of
+``rulesets/silent_enablement.tests.toml`` (``rule_cases`` reads its baseline), and the
+silent-enablement scenario: declared, excluded by interactive startup, inferred, or not known.
 
 Every rule of the ruleset is about silent enablement (its header says ``scenario
 silent_enablement``). ``Engine.load(["silent_enablement"])`` declares that scenario, as naming
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rule_cases import RulesetCases, failing, install, outcome, unknown, with_status
+from rule_cases import RulesetCases, failing, outcome, unknown, with_status
 
 from bitlocker_rules import (
     Engine,
@@ -37,78 +37,32 @@ REAL = ROOT / "tests" / "fixtures" / "real"
 
 RULE_IDS = ["SE-00", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08", "SE-09", "SE-10", "SE-11"]
 
-# A policy that enables BitLocker silently, and a standard-user device that is ready for it.
-BASE_POLICY = {
-    "policy.require_device_encryption": "Require",
-    "policy.warning_for_other_disk_encryption": "Block",
-    "policy.allow_standard_user_encryption": "Allow",
-    "policy.tpm_startup": "Allowed",
-    "policy.tpm_startup_pin": "Blocked",
-    "policy.tpm_startup_key": "Blocked",
-    "policy.tpm_startup_key_and_pin": "Blocked",
-}
-BASE_DEVICE = {
-    "device.os_version": "10.0.22631.3593",
-    "device.join_type": "AzureADJoined",
-    "device.user_role": "StandardUser",
-    "device.tpm_present": True,
-    "device.tpm_version": 2.0,
-    "device.firmware_mode": "UEFI",
-}
-BASE = {**BASE_POLICY, **BASE_DEVICE}
+CASES = RulesetCases("silent_enablement")
+# The case file's baseline: a policy that enables BitLocker silently, and a standard-user device
+# that is ready for it.
+BASE = CASES.base
+BASE_POLICY = {name: value for name, value in BASE.items() if name.startswith("policy.")}
 ADMIN = {"device.user_role": "Administrator"}
 PIN = {"policy.tpm_startup_pin": "Required"}
 # A policy for BitLocker with a startup PIN: the other-encryption warning is not suppressed.
 INTERACTIVE = {**PIN, "policy.warning_for_other_disk_encryption": "NotConfigured"}
 
-PASSING: dict[str, list[dict[str, Any]]] = {
-    "SE-00": [{}],
-    "SE-01": [{**ADMIN, "device.os_version": "1803"}, {**ADMIN, "device.os_version": "Windows 11"}],
-    "SE-02": [{"device.os_version": "1809"}, {"device.os_version": "Windows 11"}],
-    "SE-03": [{"device.join_type": "AzureADJoined"}, {"device.join_type": "HybridAzureADJoined"}],
-    "SE-04": [{"device.tpm_version": 1.2}, {"device.tpm_version": 2.0}],
-    "SE-05": [{"device.firmware_mode": "UEFI"}],
-    "SE-06": [{}],
-    "SE-07": [{}, {"device.user_role": None}],
-    "SE-08": [{"policy.tpm_startup": "Allowed"}, {"policy.tpm_startup": "Required"}],
-    "SE-09": [{"policy.tpm_startup_pin": v} for v in ("Blocked", "Allowed", "NotConfigured")],
-    "SE-10": [{"policy.tpm_startup_key": v} for v in ("Blocked", "Allowed", "NotConfigured")],
-    "SE-11": [{"policy.tpm_startup_key_and_pin": v} for v in ("Blocked", "Allowed", "NotConfigured")],
+# rule id -> (label of the deciding setting, the value the reason shows) on the case that fails it
+FAILS: dict[str, tuple[str, str]] = {
+    "SE-00": ("Encrypt devices", "Not configured"),
+    "SE-01": ("OS version", "10.0.16299.0"),
+    "SE-02": ("OS version", "10.0.17134.0"),
+    "SE-03": ("Join type", "Microsoft Entra registered"),
+    "SE-04": ("TPM version", "1.1"),
+    "SE-05": ("BIOS Mode", "Legacy"),
+    "SE-06": ("Warning for other disk encryption", "Not configured"),
+    "SE-07": ("Allow standard users to enable encryption during Microsoft Entra join", "Not configured"),
+    "SE-08": ("Compatible TPM startup", "Do not allow TPM"),
+    "SE-09": ("Compatible TPM startup PIN", "Require startup PIN with TPM"),
+    "SE-10": ("Compatible TPM startup key", "Require startup key with TPM"),
+    "SE-11": ("Compatible TPM startup key and PIN", "Require startup key and PIN with TPM"),
 }
 
-# rule id -> (failing variant, label of the deciding setting, the value the reason shows)
-FAILS: dict[str, tuple[dict[str, Any], str, str]] = {
-    "SE-00": ({"policy.require_device_encryption": "NotConfigured"}, "Encrypt devices", "Not configured"),
-    "SE-01": ({**ADMIN, "device.os_version": "1709"}, "OS version", "10.0.16299.0"),
-    "SE-02": ({"device.os_version": "1803"}, "OS version", "10.0.17134.0"),
-    "SE-03": ({"device.join_type": "AzureADRegistered"}, "Join type", "Microsoft Entra registered"),
-    "SE-04": ({"device.tpm_version": 1.1}, "TPM version", "1.1"),
-    "SE-05": ({"device.firmware_mode": "LegacyBIOS"}, "BIOS Mode", "Legacy"),
-    "SE-06": (
-        {"policy.warning_for_other_disk_encryption": "NotConfigured"},
-        "Warning for other disk encryption",
-        "Not configured",
-    ),
-    "SE-07": (
-        {"policy.allow_standard_user_encryption": "NotConfigured"},
-        "Allow standard users to enable encryption during Microsoft Entra join",
-        "Not configured",
-    ),
-    "SE-08": ({"policy.tpm_startup": "Blocked"}, "Compatible TPM startup", "Do not allow TPM"),
-    "SE-09": (PIN, "Compatible TPM startup PIN", "Require startup PIN with TPM"),
-    "SE-10": ({"policy.tpm_startup_key": "Required"}, "Compatible TPM startup key", "Require startup key with TPM"),
-    "SE-11": (
-        {"policy.tpm_startup_key_and_pin": "Required"},
-        "Compatible TPM startup key and PIN",
-        "Require startup key and PIN with TPM",
-    ),
-}
-FAILING = {rule: (changes, label) for rule, (changes, label, _) in FAILS.items()}
-
-NOTES = {"SE-12": [({}, True), (INTERACTIVE, False), ({"policy.warning_for_other_disk_encryption": None}, None)]}
-
-CASES = RulesetCases("silent_enablement", BASE, PASSING, FAILING, notes=NOTES)
-install(globals(), CASES)
 ENGINE = CASES.engine
 
 
@@ -179,8 +133,8 @@ def test_legacy_example_device_fails_the_device_rules():
 
 @pytest.mark.parametrize("rule", RULE_IDS, ids=lambda r: r.replace("-", "_"))
 def test_failing_reason_names_the_intune_setting_and_its_value(rule):
-    changes, label, actual = FAILS[rule]
-    report = evaluate(changes)
+    label, actual = FAILS[rule]
+    report = CASES.failing_report(rule)
     found = outcome(report, rule)
     assert [c.label for c in found.reasons] == [label]
     (reason,) = found.reasons

@@ -38,11 +38,11 @@ EXPECT_KEYS = ("verdict", "reason", "fix")
 
 @frozen
 class Expected:
-    """What a case expects of one rule or note: its verdict and, optionally, the fact of a
-    decisive reason and words its fix contains."""
+    """What a case expects of one rule or note: its verdict (one of ``verdicts``) and,
+    optionally, the fact of a decisive reason and words its fix contains."""
 
     rule: str
-    verdict: str
+    verdicts: tuple[str, ...]
     reason: str = ""
     fix: str = ""
     note: bool = False
@@ -296,11 +296,14 @@ class _CaseReader:
                 self.problem("K115", f"no file {name} beside the case file", (*where, i))
         return tuple(str(folder / name) for name in names)
 
-    def verdicts(self, value: Any, where: JsonPath) -> tuple[str, ...]:
+    def verdicts(self, value: Any, where: JsonPath, allowed: tuple[str, ...] = RULE_VERDICTS) -> tuple[str, ...]:
+        """A verdict, or a list of verdicts any of which will do; () when one is not a verdict."""
         names = _strings(value, where, self.file, self.problems) or ()
-        for i, name in enumerate(names):
-            self.verdict(name, RULE_VERDICTS, (*where, i) if not isinstance(value, str) else where)
-        return names
+        known = [
+            self.verdict(name, allowed, (*where, i) if isinstance(value, list) else where)
+            for i, name in enumerate(names)
+        ]
+        return names if all(known) else ()
 
     def verdict(self, name: Any, allowed: tuple[str, ...], where: JsonPath) -> bool:
         if isinstance(name, str) and name in allowed:
@@ -322,8 +325,9 @@ class _CaseReader:
             self.problem("K118", f"no rule or note `{rule}` in the rule files tested", where, hint)
             return None
         allowed: tuple[str, ...] = NOTE_VERDICTS if note else RULE_VERDICTS
-        if isinstance(spec, str):
-            return Expected(rule, spec, note=note) if self.verdict(spec, allowed, where) else None
+        if isinstance(spec, (str, list)):
+            verdicts = self.verdicts(spec, where, allowed)
+            return Expected(rule, verdicts, note=note) if verdicts else None
         if not isinstance(spec, dict) or "verdict" not in spec:
             self.problem("K119", "expected a verdict, or a table { verdict = …, reason = …, fix = … }", where)
             return None
@@ -336,6 +340,5 @@ class _CaseReader:
         if not isinstance(fix, str):
             self.problem("K121", "`fix` must be a string: words the rule's fix contains", (*where, "fix"))
             return None
-        if not self.verdict(spec["verdict"], allowed, (*where, "verdict")):
-            return None
-        return Expected(rule, spec["verdict"], reason, fix, note)
+        verdicts = self.verdicts(spec["verdict"], (*where, "verdict"), allowed)
+        return Expected(rule, verdicts, reason, fix, note) if verdicts else None

@@ -39,11 +39,13 @@ class Mismatch:
 
 @frozen
 class CaseResult:
-    """A case and the expectations it did not meet (none: it passed)."""
+    """A case, the expectations it did not meet (none: it passed), and its report with every
+    rule explained."""
 
     case: Case
     mismatches: tuple[Mismatch, ...]
     checked: int  # how many rule and note verdicts the case checked
+    report: Report
 
     @property
     def passed(self) -> bool:
@@ -149,7 +151,7 @@ class _FileRunner:
             if want is not None:
                 checked += 1
                 mismatches += _note_mismatch(note, want)
-        return CaseResult(case, tuple(mismatches), checked)
+        return CaseResult(case, tuple(mismatches), checked, explained)
 
 
 def case_facts(case: Case, vocabulary: Vocabulary) -> Facts:
@@ -187,8 +189,8 @@ def _disagreements(fast: Report, explained: Report) -> Iterable[Mismatch]:
 
 
 def _rule_mismatches(outcome: RuleOutcome, want: Expected) -> list[Mismatch]:
-    if outcome.status.value != want.verdict:
-        return [Mismatch(outcome.rule, "verdict", want.verdict, outcome.status.value, outcome)]
+    if outcome.status.value not in want.verdicts:
+        return [Mismatch(outcome.rule, "verdict", " or ".join(want.verdicts), outcome.status.value, outcome)]
     found = []
     if want.reason and not any(_about(c.fact, want.reason) for c in _decisive(outcome)):
         cited = ", ".join(dict.fromkeys(c.fact for c in _decisive(outcome))) or "none"
@@ -215,7 +217,7 @@ def _other_mismatch(outcome: RuleOutcome, allowed: tuple[str, ...]) -> list[Mism
 
 def _note_mismatch(note: NoteOutcome, want: Expected) -> list[Mismatch]:
     actual = NOTE_STATES[note.applies]
-    return [] if actual == want.verdict else [Mismatch(note.rule, "verdict", want.verdict, actual)]
+    return [] if actual in want.verdicts else [Mismatch(note.rule, "verdict", " or ".join(want.verdicts), actual)]
 
 
 def rulesets_of(run: TestRun) -> tuple[LoadedRuleset, ...]:
