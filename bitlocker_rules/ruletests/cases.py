@@ -201,6 +201,7 @@ class _CaseReader:
         self.rules = {r.id for loaded in rulesets for r in loaded.rules}
         self.notes = {r.id for loaded in rulesets for r in loaded.notes}
         self.by_name: dict[str, Case] = {}
+        self.broken: set[str] = set()  # cases with problems: those extending them are not blamed for it
 
     def problem(self, code: str, message: str, where: JsonPath, hint: str | None = None) -> None:
         self.problems.append(Diagnostic(code, message, file=self.file, path=where, help=hint))
@@ -224,6 +225,7 @@ class _CaseReader:
         scenarios = _scenarios(raw.get("scenarios"), (*where, "scenarios"), self.file, self.vocabulary, self.problems)
         files = {key: self.files(raw.get(key), (*where, key)) for key in ("policy_files", "device_files")}
         if len(self.problems) > before:
+            self.broken.add(name)
             return None
         case = Case(
             name=name,
@@ -242,7 +244,7 @@ class _CaseReader:
         return case
 
     def extended(self, name: Any, where: JsonPath) -> Case | None:
-        if name is None:
+        if name is None or name in self.broken:
             return None
         if isinstance(name, str) and name in self.by_name:
             return self.by_name[name]

@@ -1,23 +1,24 @@
 """Running rule test cases: each case's facts through the engine, its expectations checked.
 
-Every case is evaluated twice: by the compiled verdict functions (what ``check`` reports) and
-with every rule explained by the interpreter (``explain_all``); a rule on which they disagree
-fails the case. The explained outcomes are what a failure shows and what coverage counts.
+Every case is decided twice: by the compiled verdict functions alone (how ``check`` decides)
+and with every rule explained by the interpreter (``explain_all``); a rule on which they
+disagree fails the case. The explained outcomes are what a failure shows and what coverage counts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from attrs import frozen
 
-from ..engine import Engine, LoadedRuleset, load_ruleset
+from ..engine import Engine, LoadedRuleset, load_ruleset, policy_view
 from ..facts import Facts, facts_from_mapping, merge_facts
 from ..importers import load_devices, load_policies
-from ..outcome import NoteOutcome, Report, RuleOutcome
+from ..outcome import NoteOutcome, Report, RuleOutcome, Status
 from ..resources import rulesets_dir
 from ..scenarios import declared_by_rulesets
+from ..verdict import Verdict
 from ..vocabulary import Vocabulary
 from .cases import Case, CaseFile, Expected, case_file_of, load_case_file
 from .coverage import Coverage, CoverageCounter
@@ -87,7 +88,15 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
             lonely.append(target)
         else:  # a case file (any other file is read as one, and refused as TOML or by its keys)
             cases.append(target)
-    return list(dict.fromkeys(cases)), list(dict.fromkeys(lonely))
+    return list(dict.fromkeys(map(_shown, cases))), list(dict.fromkeys(map(_shown, lonely)))
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working folder when it is inside it (as reports name files)."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except (ValueError, OSError):
+        return path
 
 
 def run_tests(paths: Sequence[str | Path], vocabulary: Vocabulary, *, with_coverage: bool = False) -> TestRun:
@@ -134,9 +143,8 @@ class _FileRunner:
         """Evaluate the case (compiled, and every rule explained) and check its expectations."""
         engine = self.engine(case)
         facts = case_facts(case, self.vocabulary)
-        fast = engine.evaluate(facts)
         explained = engine.evaluate(facts, explain_all=True)
-        mismatches = list(_disagreements(fast, explained))
+        mismatches = list(_disagreements(compiled_statuses(engine, facts), explained))
         expected = {e.rule: e for e in case.expected}
         checked = 0
         for outcome in explained.outcomes:
@@ -173,18 +181,25 @@ def case_facts(case: Case, vocabulary: Vocabulary) -> Facts:
     )
 
 
-def _disagreements(fast: Report, explained: Report) -> Iterable[Mismatch]:
+def compiled_statuses(engine: Engine, facts: Facts) -> dict[tuple[str, str], Status]:
+    """Every rule's verdict by the compiled functions alone, as ``check`` decides it (each rule
+    that reads a per-policy fact decided per policy)."""
+    values = engine.resolved(facts.table)
+    views = [policy_view(values, p.table) for p in facts.profiles]
+    return {
+        (loaded.id, rule.id): Verdict(code).status
+        for loaded in engine.rulesets
+        for rule, code in zip(loaded.rules, engine.verdicts_per_policy(loaded, values, views)[0], strict=True)
+    }
+
+
+def _disagreements(compiled: Mapping[tuple[str, str], Status], explained: Report) -> Iterable[Mismatch]:
     """Rules whose compiled verdict is not the interpreter's (a bug in the engine, not the case)."""
-    slow = {(o.ruleset, o.rule): o for o in explained.outcomes}
-    for outcome in fast.outcomes:
-        other = slow[(outcome.ruleset, outcome.rule)]
-        if other.status is not outcome.status:
+    for outcome in explained.outcomes:
+        fast = compiled[(outcome.ruleset, outcome.rule)]
+        if fast is not outcome.status:
             yield Mismatch(
-                outcome.rule,
-                "agreement",
-                f"compiled {outcome.status.value}",
-                f"interpreted {other.status.value}",
-                other,
+                outcome.rule, "agreement", f"compiled {fast.value}", f"interpreted {outcome.status.value}", outcome
             )
 
 
