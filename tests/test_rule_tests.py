@@ -18,6 +18,7 @@ from test_report_formats import validate
 
 from bitlocker_rules.cli import main
 from bitlocker_rules.errors import InputError
+from bitlocker_rules.report import render_test_run
 from bitlocker_rules.ruletests import load_case_file, run_tests
 from bitlocker_rules.vocabulary import shipped_vocabulary
 
@@ -440,3 +441,38 @@ def test_junit_is_valid_and_names_each_case(tmp_path, capsys):
     assert failure.tag == "failure" and failure.get("message") == "D-01: expected pass, got fail"
     assert "TPM present is No; the rule needs Yes" in (failure.text or "")
     assert [len(c) for c in cases[:2]] == [0, 0]
+    # The renderer itself writes well-formed XML too (an API caller has no command line to escape for it).
+    rendered = render_test_run(run_tests([path], VOCABULARY), "junit")
+    assert ET.fromstring(rendered.encode("utf-8"))[0][1].get("name") == "a \\u0007standard user on legacy BIOS"
+
+
+PRESENCE_RULES = """ruleset odd "Rules whose conditions cannot decide every outcome"
+
+rule O-01 "WinRE is reported"
+  severity info
+  require device.winre_configured is present
+  remediation "Report WinRE."
+
+rule O-02 "Disputed: the firmware is UEFI"
+  severity error
+  disputed "the sources disagree about TPM 1.2 devices"
+  require device.firmware_mode == UEFI
+  remediation "Switch to UEFI."
+
+rule O-03 "Unconfirmed: a TPM is present"
+  severity error
+  unconfirmed "no source says a TPM alone suffices"
+  require device.tpm_present
+  remediation "Turn the TPM on."
+"""
+
+
+def test_the_outcomes_a_condition_can_decide(tmp_path):
+    """A presence test is never unknown; a disputed rule never fails, an unconfirmed one never passes."""
+    (tmp_path / "odd.rules").write_text(PRESENCE_RULES, encoding="utf-8")
+    path = tmp_path / "odd.tests.toml"
+    path.write_text('[[case]]\nname = "x"\nexpect = { O-01 = "fail" }\n', encoding="utf-8")
+    run = run_tests([path], VOCABULARY, with_coverage=True)
+    assert run.coverage is not None
+    possible = {r.rule: [s.value for c in r.conditions for s in c.possible] for r in run.coverage.files[0].rules}
+    assert possible == {"O-01": ["pass", "fail"], "O-02": ["pass", "unknown"], "O-03": ["fail", "unknown"]}
