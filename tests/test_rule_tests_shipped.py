@@ -160,3 +160,14 @@ def test_a_passing_case_says_why_an_unconfirmed_rule_is_unknown(ruleset, rule):
 @pytest.mark.parametrize(("ruleset", "rule"), [*RULES, *NOTES], ids=rule_ids([*RULES, *NOTES]))
 def test_texts_and_citations(ruleset, rule):
     assert text_problems(rule, VOCABULARY, citable_ids()) == []
+
+
+def test_the_coverage_docs_authoring_reports_is_the_shipped_coverage():
+    """docs/authoring.md's table of the shipped rulesets' coverage is what the cases cover now."""
+    run = run_tests([RULESETS], VOCABULARY, with_coverage=True)
+    assert run.coverage is not None
+    rows = [f"| `{f.file}` | {f.covered} of {f.total} ({f.percent:.1f}%) |" for f in run.coverage.files]
+    total = f"| total | {run.coverage.covered} of {run.coverage.total} ({run.coverage.percent:.1f}%) |"
+    page = (RULESETS.parent / "docs" / "authoring.md").read_text(encoding="utf-8")
+    table = [line for line in page.splitlines() if line.startswith(("| `rulesets/", "| total |"))]
+    assert table == [*rows, total]
