@@ -65,9 +65,8 @@ class RulesetCases:
         return found
 
     def failing_case(self, rule: str) -> Case:
-        """The case that makes ``rule`` fail (``<rule> fails: …``)."""
-        (found,) = [c for c in self.file.cases if c.name.startswith(f"{rule} fails")]
-        return found
+        """The (first) case that makes ``rule`` fail (``<rule> fails: …``)."""
+        return next(c for c in self.file.cases if c.name.startswith(f"{rule} fails"))
 
     @property
     def rule_ids(self) -> list[str]:

@@ -299,7 +299,11 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
         ('[[case]]\nname = "x"\nexpect = { D-01 = "pass" \n', "K102", "line 3"),
         ('rules = "demo.rules"\n', "K104", "no [[case]] table"),
         ('[[case]]\nexpect = { D-01 = "pass" }\n', "K110", "needs a name"),
-        ('rules = ["demo2.rules"]\n[[case]]\nname = "x"\n', "K107", "cannot load `demo2.rules`"),
+        (
+            'rules = ["demo2.rules"]\n[[case]]\nname = "x"\n',
+            "K107",
+            "$.rules[0]: error[K107]: cannot load `demo2.rules`",
+        ),
         ('[[case]]\nname = "x"\npolicy_files = ["missing.json"]\n', "K115", "no file missing.json"),
         ('scenarios = ["silent_enablment"]\n[[case]]\nname = "x"\n', "K108", "unknown scenario `silent_enablment`"),
     ],

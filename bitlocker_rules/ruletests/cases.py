@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 from attrs import frozen
 
 from ..engine import LoadedRuleset, load_ruleset
@@ -102,7 +103,7 @@ def load_case_file(path: str | Path, vocabulary: Vocabulary) -> CaseFile:
     data = _toml(path, name)
     problems: list[Diagnostic] = []
     _unknown_keys(data, FILE_KEYS, (), name, problems)
-    rulesets = _rulesets(data, path, name, problems)
+    rulesets = _rulesets(data, path, vocabulary, problems)
     scenarios = _scenarios(data.get("scenarios"), ("scenarios",), name, vocabulary, problems)
     raw_cases = data.get("case", [])
     if not isinstance(raw_cases, list) or not all(isinstance(c, dict) for c in raw_cases):
@@ -115,6 +116,22 @@ def load_case_file(path: str | Path, vocabulary: Vocabulary) -> CaseFile:
     if problems:
         raise InputError(problems)
     return CaseFile(name, rulesets, tuple(c for c in cases if c is not None), scenarios)
+
+
+def _inherited(base: Case, own: Case, raw: Mapping[str, Any]) -> Case:
+    """``own``, a case as written, over the case it extends: each key it gives replaces the
+    inherited one (facts and expectations one by one)."""
+    return attrs.evolve(
+        own,
+        facts={**{k: v for k, v in base.facts.items() if k not in own.unset}, **own.facts},
+        # What the extended case took away stays away, unless this case gives it again.
+        unset=tuple(dict.fromkeys([*(u for u in base.unset if u not in own.facts), *own.unset])),
+        policy_files=own.policy_files or base.policy_files,
+        device_files=own.device_files or base.device_files,
+        scenarios=own.scenarios if "scenarios" in raw else base.scenarios,
+        expected=tuple({e.rule: e for e in (*base.expected, *own.expected)}.values()),
+        others=own.others if "others" in raw else base.others,
+    )
 
 
 _CASE_HELP = 'write [[case]] tables: a name, the facts (policy.x = …, device.y = …), expect = { RULE-ID = "pass" }'
@@ -149,29 +166,41 @@ def _strings(value: Any, where: JsonPath, file: str, problems: list[Diagnostic])
     return None
 
 
-def _rulesets(data: Mapping[str, Any], path: Path, file: str, problems: list[Diagnostic]) -> tuple[LoadedRuleset, ...]:
-    """The rule files a case file tests: ``rules`` (shipped names or paths relative to it), or
-    the ``.rules`` file of its stem beside it."""
-    stem = path.name.removesuffix(CASE_SUFFIX)
-    given = _strings(data["rules"], ("rules",), file, problems) if "rules" in data else (f"{stem}.rules",)
+def _rulesets(
+    data: Mapping[str, Any], path: Path, vocabulary: Vocabulary, problems: list[Diagnostic]
+) -> tuple[LoadedRuleset, ...]:
+    """The rule files a case file tests: ``rules`` (shipped names, or paths beside it), or the
+    ``.rules`` file of its stem beside it."""
+    file = str(path)
+    if "rules" not in data:
+        beside = path.with_name(path.name.removesuffix(CASE_SUFFIX) + ".rules")
+        if not beside.is_file():
+            hint = 'name the rule files it tests: rules = ["NAME.rules"]'
+            problems.append(
+                Diagnostic("K107", f"no rule file {beside.name} beside the case file", file=file, help=hint)
+            )
+            return ()
+        return _loaded([str(beside)], vocabulary, problems)
+    given = _strings(data["rules"], ("rules",), file, problems) or ()
+    loaded: list[LoadedRuleset] = []
+    for i, target in enumerate(given):
+        found = _loaded(
+            [str(path.parent / target) if (path.parent / target).is_file() else target], vocabulary, problems
+        )
+        if not found:  # the rule file's own problems are above; this says where the case file names it
+            problems.append(Diagnostic("K107", f"cannot load `{target}`", file=file, path=("rules", i)))
+        loaded += found
+    return tuple(loaded)
+
+
+def _loaded(targets: Iterable[str], vocabulary: Vocabulary, problems: list[Diagnostic]) -> tuple[LoadedRuleset, ...]:
+    """Each rule file loaded; the problems of those that do not load (located in the rule file)."""
     loaded = []
-    for i, target in enumerate(given or ()):
-        beside = path.parent / target
+    for target in targets:
         try:
-            loaded.append(load_ruleset(beside if beside.is_file() else target))
+            loaded.append(load_ruleset(target, vocabulary))
         except RulesError as exc:
             problems.extend(exc.diagnostics)
-            if "rules" in data:
-                problems.append(Diagnostic("K107", f"cannot load `{target}`", file=file, path=("rules", i)))
-            else:
-                problems.append(
-                    Diagnostic(
-                        "K107",
-                        f"no rule file {target} beside the case file",
-                        file=file,
-                        help='name the rule files it tests: rules = ["NAME.rules"]',
-                    )
-                )
     return tuple(loaded)
 
 
@@ -218,28 +247,24 @@ class _CaseReader:
         if name in self.by_name:
             self.problem("K111", f"two cases are called {name!r}", (*where, "name"), "give each case its own name")
         base = self.extended(raw.get("extends"), where)
-        facts = self.facts(raw, where)
-        unset = self.unset(raw.get("unset", []), (*where, "unset"))
-        expected = self.expectations(raw.get("expect", {}), (*where, "expect"))
-        others = self.verdicts(raw["others"], (*where, "others")) if "others" in raw else None
-        scenarios = _scenarios(raw.get("scenarios"), (*where, "scenarios"), self.file, self.vocabulary, self.problems)
-        files = {key: self.files(raw.get(key), (*where, key)) for key in ("policy_files", "device_files")}
-        if len(self.problems) > before:
-            self.broken.add(name)
-            return None
-        case = Case(
+        own = Case(
             name=name,
             file=self.file,
             index=index,
-            facts={**({k: v for k, v in base.facts.items() if k not in unset} if base else {}), **facts},
-            # What an extended case took away stays away, unless this case gives it again.
-            unset=tuple(dict.fromkeys([*(u for u in (base.unset if base else ()) if u not in facts), *unset])),
-            policy_files=files["policy_files"] or (base.policy_files if base else ()),
-            device_files=files["device_files"] or (base.device_files if base else ()),
-            scenarios=scenarios if "scenarios" in raw else (base.scenarios if base else None),
-            expected=tuple({e.rule: e for e in (*(base.expected if base else ()), *expected)}.values()),
-            others=others if others is not None else (base.others if base else ()),
+            facts=self.facts(raw, where),
+            unset=self.unset(raw.get("unset", []), (*where, "unset")),
+            policy_files=self.files(raw.get("policy_files"), (*where, "policy_files")),
+            device_files=self.files(raw.get("device_files"), (*where, "device_files")),
+            scenarios=_scenarios(
+                raw.get("scenarios"), (*where, "scenarios"), self.file, self.vocabulary, self.problems
+            ),
+            expected=tuple(self.expectations(raw.get("expect", {}), (*where, "expect"))),
+            others=self.verdicts(raw["others"], (*where, "others")) if "others" in raw else (),
         )
+        if len(self.problems) > before:
+            self.broken.add(name)
+            return None
+        case = own if base is None else _inherited(base, own, raw)
         self.by_name[name] = case
         return case
 
