@@ -195,6 +195,16 @@ others = ["pass", "not_applicable", "fail"]
     assert second.checked == len(second.report.outcomes)
 
 
+def test_the_results_are_never_written_over_a_case_file(tmp_path, capsys):
+    path = demo(tmp_path)
+    before = path.read_text(encoding="utf-8")
+    code, _, err = test([str(path), "--output", str(path)], capsys)
+    assert code == 2 and "input" in err
+    assert path.read_text(encoding="utf-8") == before
+    code, _, _ = test([str(path), "--output", str(tmp_path / "results.txt")], capsys)
+    assert code == 0 and (tmp_path / "results.txt").read_text(encoding="utf-8").startswith(f"{path}: 3 cases")
+
+
 # --- the format's errors: every problem at once, each with its TOML path and a suggestion
 
 
