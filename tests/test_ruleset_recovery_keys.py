@@ -36,17 +36,6 @@ def test_advice_rules_are_related_to_their_item_and_information_only():
     assert report.exit_code("warning") == 0
 
 
-def test_RK_01_applies_only_when_a_key_is_shown():
-    """An encrypted hybrid device may back its keys up to AD DS: no keys in Microsoft Entra ID
-    is not a fault unless a key is to be shown in Intune."""
-    hybrid = {"device.join_type": "HybridAzureADJoined", "device.recovery_keys": []}
-    for action in (None, "RotateKeys", "DeleteAzureADObject", "ReadTenantAttachedKey"):
-        report = CASES.evaluate({**hybrid, "action.kind": action})
-        assert outcome(report, "RK-01").status is Status.NOT_APPLICABLE, action
-        assert failing(report) == set(), action
-    assert CASES.status("RK-01", {**hybrid, "action.kind": "ReadRecoveryKey"}) is Status.FAIL
-
-
 def test_key_limit_boundaries():
     assert with_status(CASES.evaluate({"device.recovery_keys": keys(199)}), Status.FAIL) == {"RK-04"}
     at_limit = CASES.evaluate({"device.recovery_keys": keys(200)})
