@@ -93,23 +93,6 @@ def test_SE_P2_is_gone_from_every_shipped_ruleset():
     assert "SE-P2" not in {r.id for loaded in Engine.load().rulesets for r in loaded.ruleset.rules}
 
 
-def test_baseline_passes_every_rule_that_applies():
-    report = evaluate()
-    assert failing(report) == set()
-    assert unknown(report) == set()
-    # The baseline user is a standard user, so the administrator rule does not apply.
-    assert with_status(report, Status.NOT_APPLICABLE) == {"SE-01"}
-    assert with_status(report, Status.PASS) == set(RULE_IDS) - {"SE-01"}
-    assert report.passed and report.exit_code() == 0
-
-
-def test_administrator_baseline_passes_every_rule_that_applies():
-    report = evaluate(ADMIN)
-    assert failing(report) == set()
-    # Neither the standard-user version nor standard-user encryption is asked of an administrator.
-    assert with_status(report, Status.NOT_APPLICABLE) == {"SE-02", "SE-07"}
-
-
 def test_example_files_are_the_baseline_shape():
     """The shipped examples evaluate like the baseline (policy-silent + device-ready)."""
     policy = load_policy_file(EXAMPLES / "policy-silent.json", ENGINE.vocabulary)
@@ -198,20 +181,6 @@ def test_SE_05_reason_uses_the_msinfo32_words():
     found = outcome(evaluate({"device.firmware_mode": "LegacyBIOS"}), "SE-05")
     assert found.reasons[0].sentence() == "BIOS Mode is Legacy; the rule needs UEFI"
     assert found.events == (851,)
-
-
-def test_SE_07_is_not_asked_of_an_administrator():
-    report = evaluate({**ADMIN, "policy.allow_standard_user_encryption": "NotConfigured"})
-    assert outcome(report, "SE-07").status is Status.NOT_APPLICABLE
-    assert failing(report) == set()
-    # Unknown role: a standard user may sign in, so the setting is still asked for.
-    report = evaluate({"policy.allow_standard_user_encryption": "NotConfigured"}, remove=("device.user_role",))
-    assert outcome(report, "SE-07").status is Status.UNKNOWN
-
-
-def test_the_startup_pin_example_policy_fails_three_rules_when_silent_enablement_is_declared():
-    report = evaluate({**INTERACTIVE, "policy.allow_standard_user_encryption": "NotConfigured"})
-    assert failing(report) == {"SE-06", "SE-07", "SE-09"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,12 +390,6 @@ def test_SE_02_unknown_without_os_version():
     assert outcome(report, "SE-01").status is Status.NOT_APPLICABLE
 
 
-def test_unknown_user_role_with_a_new_windows_passes_both_version_rules():
-    report = evaluate({"device.os_version": "1809"}, remove=("device.user_role",))
-    assert outcome(report, "SE-01").status is Status.PASS
-    assert outcome(report, "SE-02").status is Status.PASS
-
-
 def test_unknown_user_role_with_1803_leaves_the_standard_user_rule_unknown():
     report = evaluate({"device.os_version": "1803"}, remove=("device.user_role",))
     assert outcome(report, "SE-01").status is Status.PASS
@@ -481,41 +444,7 @@ def test_SE_02_not_applicable_for_an_administrator():
 # ---------------------------------------------------------------------------------------------
 # Windows versions: release names, builds, dotted strings, Windows 11
 
-STANDARD_USER_PASSES = [
-    "1809",
-    1809,
-    "10.0.17763",
-    "10.0.17763.0",
-    "10.0.17763.1",
-    17763,
-    "17763",
-    "1903",
-    "1909",
-    "2004",
-    "20H2",
-    "21H1",
-    "21H2",
-    "22H2",
-    "Windows 10 22H2",
-    "Windows 11",
-    "windows 11",
-    "Windows 11 21H2",
-    "Windows 11 22H2",
-    "Windows 11 23H2",
-    "Windows 11 24H2",
-    "10.0.22000",
-    "10.0.22631.3593",
-    22631,
-    "10.0.26100.1",
-]
 STANDARD_USER_FAILS = ["1507", "1607", "1703", "1709", "1803", 1803, "10.0.17134.1", 17134, "17762", "10.0.17762.9999"]
-
-
-@pytest.mark.parametrize("version", STANDARD_USER_PASSES, ids=repr)
-def test_SE_02_passes_from_1809(version):
-    report = evaluate({"device.os_version": version})
-    assert outcome(report, "SE-02").status is Status.PASS
-    assert failing(report) == set()
 
 
 @pytest.mark.parametrize("version", STANDARD_USER_FAILS, ids=repr)
@@ -525,13 +454,6 @@ def test_SE_02_fails_before_1809(version):
     (reason,) = outcome(report, "SE-02").reasons
     assert reason.label == "OS version"
     assert reason.required == "1809 (10.0.17763.0) or later"
-
-
-@pytest.mark.parametrize("version", ["1803", "10.0.17134", 17134, "1809", "Windows 11", "Windows 11 24H2"], ids=repr)
-def test_SE_01_passes_from_1803(version):
-    report = evaluate({**ADMIN, "device.os_version": version})
-    assert outcome(report, "SE-01").status is Status.PASS
-    assert failing(report) == set()
 
 
 @pytest.mark.parametrize("version", ["1709", "10.0.17133.9999", 16299, "1507"], ids=repr)
@@ -547,12 +469,6 @@ def test_version_reason_shows_the_dotted_version_of_a_release_name():
     assert reason.sentence() == f"OS version is {reason.actual}; the rule needs 1809 (10.0.17763.0) or later"
     (reason,) = outcome(evaluate({"device.os_version": "10.0.17134.5"}), "SE-02").reasons
     assert shows(reason.actual, "10.0.17134.5")
-
-
-def test_windows_11_passes_for_both_roles():
-    for role in ("StandardUser", "Administrator"):
-        report = evaluate({"device.user_role": role, "device.os_version": "Windows 11"})
-        assert failing(report) == set(), role
 
 
 @pytest.mark.parametrize("version", ["Windows 7", "10.0", "banana", "", 1234, True, "Windows 11 25H9"], ids=repr)
