@@ -58,12 +58,6 @@ def status(rule: str, changes: dict) -> Status:
     return CASES.status(rule, changes)
 
 
-def test_each_action_checks_only_its_own_rules():
-    assert with_status(CASES.evaluate(), Status.NOT_APPLICABLE) == {"PM-02", "PM-03", "PM-04", "PM-05"}
-    assert with_status(CASES.evaluate(READ), Status.NOT_APPLICABLE) == {"PM-01", "PM-03", "PM-04", "PM-05"}
-    assert with_status(CASES.evaluate(TENANT), Status.NOT_APPLICABLE) == {"PM-01", "PM-02"}
-
-
 def test_without_an_action_no_access_rule_fails():
     """No action: the rotate and read rules do not apply; whether tenant-attached keys are
     viewed cannot be told, so the tenant-attach rules are unknown where they would fail."""
@@ -83,8 +77,6 @@ def test_without_an_action_no_access_rule_fails():
 
 def test_the_tenant_attach_rules_follow_the_scenario():
     assert {r.id for r in CASES.loaded.rules if r.scenarios} == {"PM-03", "PM-04", "PM-05"}
-    report = CASES.evaluate({**READ, "actor.has_onprem_user": False})
-    assert outcome(report, "PM-04").status is Status.NOT_APPLICABLE
 
 
 # --- PM-01: Intune permission to rotate keys -------------------------------------------------------------
@@ -103,20 +95,6 @@ def test_PM_01_read_only_operator_is_denied_rotation():
 
 @pytest.mark.parametrize(
     "roles",
-    [
-        ("School Administrator",),
-        ("Intune Role Administrator",),
-        ("Policy and Profile Manager",),
-        ("Application Manager",),
-        ("Read Only Operator", "Application Manager"),
-    ],
-)
-def test_PM_01_other_listed_built_in_roles_are_denied_rotation(roles):
-    assert status("PM-01", intune(*roles)) is Status.FAIL
-
-
-@pytest.mark.parametrize(
-    "roles",
     [("Contoso key rotators",), ("Read Only Operator", "Contoso key rotators"), ("Endpoint Security Administrator",)],
 )
 def test_PM_01_a_role_the_list_does_not_know_leaves_rotation_unknown(roles):
@@ -125,18 +103,6 @@ def test_PM_01_a_role_the_list_does_not_know_leaves_rotation_unknown(roles):
     found = outcome(CASES.evaluate(intune(*roles)), "PM-01")
     assert found.status is Status.UNKNOWN
     assert found.missing_facts == ("actor.intune_permissions",)
-
-
-def test_PM_01_endpoint_security_manager_grants_rotation_and_the_administrator_name_does_not():
-    assert status("PM-01", intune("Endpoint Security Manager")) is Status.PASS
-    assert status("PM-01", intune("Endpoint Security Administrator")) is Status.UNKNOWN
-
-
-def test_PM_01_accepts_both_spellings_of_the_permission():
-    for name in ("Rotate BitLocker Keys", "Rotate BitLockerKeys (preview)"):
-        assert (
-            status("PM-01", {"actor.intune_roles": None, "actor.intune_permissions": [{"name": name}]}) is Status.PASS
-        ), name
 
 
 def test_PM_01_permissions_given_are_not_completed_by_the_closed_list():
@@ -153,11 +119,6 @@ def test_PM_01_permissions_given_are_not_completed_by_the_closed_list():
 # --- PM-02: Microsoft Entra permission to read keys ------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", ["Security Reader", "Global Reader", "Intune Administrator"])
-def test_PM_02_entra_readers_and_intune_administrator_may_read_a_key(role):
-    assert status("PM-02", {**READ, **entra(role)}) is Status.PASS
-
-
 def test_PM_02_security_operator_alone_may_not_read_a_key():
     found = outcome(CASES.evaluate({**READ, **entra("Security Operator")}), "PM-02")
     assert found.status is Status.FAIL
@@ -171,10 +132,6 @@ def test_PM_02_an_unknown_entra_role_leaves_the_permission_unknown():
         found = outcome(CASES.evaluate({**READ, **entra(*roles)}), "PM-02")
         assert found.status is Status.UNKNOWN, roles
         assert found.missing_facts == ("actor.entra_permissions",)
-
-
-def test_PM_02_a_security_operator_who_is_also_a_security_reader_may_read():
-    assert status("PM-02", {**READ, **entra("Security Operator", "Security Reader")}) is Status.PASS
 
 
 # --- PM-03: an Intune role for tenant-attached keys (unconfirmed) ----------------------------------------
