@@ -326,6 +326,22 @@ def test_file_level_errors(tmp_path, text, code, words):
     assert words in found[code].render()
 
 
+def test_the_problems_of_every_case_file_and_a_missing_path_are_reported(tmp_path, capsys):
+    first = tmp_path / "one"
+    second = tmp_path / "two"
+    first.mkdir()
+    second.mkdir()
+    demo(first, DEMO_CASES.replace('D-01 = "pass"', 'D-01 = "pas"'))
+    demo(second, DEMO_CASES.replace("device.tpm_present = true", "device.tpm_presnt = true"))
+    with pytest.raises(InputError) as info:
+        run_tests([first, second], VOCABULARY)
+    assert [d.code for d in info.value.diagnostics] == ["K116", "I202"]
+    code, out, err = test([str(tmp_path / "nothere"), str(first / "none.rules")], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines()[0] == f"{tmp_path / 'nothere'}: error[K100]: no such file or folder"
+    assert f"{first / 'none.rules'}: error[K100]: no such file or folder" in err
+
+
 def test_a_case_file_without_its_rule_file_says_so(tmp_path):
     path = tmp_path / "lonely.tests.toml"
     path.write_text('[[case]]\nname = "x"\n', encoding="utf-8")

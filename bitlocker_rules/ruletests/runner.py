@@ -13,6 +13,7 @@ from pathlib import Path
 from attrs import frozen
 
 from ..engine import Engine, LoadedRuleset, load_ruleset, policy_view
+from ..errors import Diagnostic, InputError
 from ..facts import Facts, facts_from_mapping, merge_facts
 from ..importers import load_devices, load_policies
 from ..outcome import NoteOutcome, Report, RuleOutcome, Status
@@ -78,6 +79,11 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
     targets = [Path(p) for p in paths] or [rulesets_dir()]
     cases: list[Path] = []
     lonely: list[Path] = []
+    missing = [t for t in targets if not t.exists()]
+    if missing:
+        raise InputError(
+            [Diagnostic("K100", "no such file or folder", file=str(t), help=_TARGETS_HELP) for t in missing]
+        )
     for target in targets:
         if target.is_dir():
             cases += sorted(target.rglob("*.tests.toml"))
@@ -89,6 +95,9 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
         else:  # a case file (any other file is read as one, and refused as TOML or by its keys)
             cases.append(target)
     return list(dict.fromkeys(map(_shown, cases))), list(dict.fromkeys(map(_shown, lonely)))
+
+
+_TARGETS_HELP = "give case files (NAME.tests.toml), rule files (NAME.rules) or folders of them"
 
 
 def _shown(path: Path) -> Path:
@@ -103,7 +112,7 @@ def run_tests(paths: Sequence[str | Path], vocabulary: Vocabulary, *, with_cover
     """Run every case of the case files ``paths`` lead to; InputError (or RulesError) when a
     case file, a rule file or an input file it names cannot be read."""
     found, lonely = discover(paths)
-    files = tuple(load_case_file(path, vocabulary) for path in found)
+    files = _case_files(found, vocabulary)
     counter = CoverageCounter()
     results = tuple(result for file in files for result in _FileRunner(file, vocabulary, counter).run())
     untested = tuple(str(p) for p in lonely)
@@ -112,6 +121,20 @@ def run_tests(paths: Sequence[str | Path], vocabulary: Vocabulary, *, with_cover
         rulesets = [r for f in files for r in f.rulesets] + [load_ruleset(p, vocabulary) for p in lonely]
         coverage = counter.coverage(rulesets)
     return TestRun(files, results, untested, coverage)
+
+
+def _case_files(paths: Iterable[Path], vocabulary: Vocabulary) -> tuple[CaseFile, ...]:
+    """Every case file read; InputError with the problems of all of them, not only the first."""
+    files: list[CaseFile] = []
+    problems: list[Diagnostic] = []
+    for path in paths:
+        try:
+            files.append(load_case_file(path, vocabulary))
+        except InputError as exc:
+            problems += exc.diagnostics
+    if problems:
+        raise InputError(problems)
+    return tuple(files)
 
 
 class _FileRunner:
