@@ -316,6 +316,12 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
         ),
         ('[[case]]\nname = "x"\npolicy_files = ["missing.json"]\n', "K115", "no file missing.json"),
         ('scenarios = ["silent_enablment"]\n[[case]]\nname = "x"\n', "K108", "unknown scenario `silent_enablment`"),
+        ("case = 3\n", "K103", "`case` must be [[case]] tables"),
+        ('[[case]]\nname = "x"\nunset = 3\n', "K106", "expected a string or a list of strings"),
+        ('[[case]]\nname = "x"\ndevice = 3\n', "K113", "`device` must be a table of device facts"),
+        ('[[case]]\nname = "x"\nexpect = 3\n', "K117", "`expect` must be a table"),
+        ('[[case]]\nname = "x"\nexpect = { D-01 = 3 }\n', "K119", "expected a verdict, or a table"),
+        ('[[case]]\nname = "x"\nothers = ["pas"]\n', "K116", "did you mean `pass`?"),
     ],
 )
 def test_file_level_errors(tmp_path, text, code, words):
