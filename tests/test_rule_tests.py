@@ -17,7 +17,7 @@ import pytest
 from test_report_formats import validate
 
 from bitlocker_rules.cli import main
-from bitlocker_rules.errors import InputError
+from bitlocker_rules.errors import SECRET_MASK, InputError, MaskedText
 from bitlocker_rules.report import render_test_run
 from bitlocker_rules.ruletests import load_case_file, run_tests
 from bitlocker_rules.vocabulary import shipped_vocabulary
@@ -480,6 +480,19 @@ def test_junit_is_valid_and_names_each_case(tmp_path, capsys):
     # The renderer itself writes well-formed XML too (an API caller has no command line to escape for it).
     rendered = render_test_run(run_tests([path], VOCABULARY), "junit")
     assert ET.fromstring(rendered.encode("utf-8"))[0][1].get("name") == "a \\u0007standard user on legacy BIOS"
+
+
+PASSWORD = "123453-234564-345675-456786-567897-678908-789019-890120"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "junit"])
+def test_the_renderer_returns_what_the_door_masked(tmp_path, fmt):
+    """A recovery password in a case's name (and so in the failure shown) never leaves unmasked."""
+    failing = DEMO_CASES.replace('D-01 = "fail", D-02 = "unknown"', 'D-01 = "pass", D-02 = "unknown"')
+    path = demo(tmp_path, failing.replace("an administrator without a TPM", f"key {PASSWORD}"))
+    out = render_test_run(run_tests([path], VOCABULARY, with_coverage=True), fmt)
+    assert type(out) is MaskedText
+    assert SECRET_MASK in out and PASSWORD.replace("-", "") not in out.replace("-", "")
 
 
 PRESENCE_RULES = """ruleset odd "Rules whose conditions cannot decide every outcome"
