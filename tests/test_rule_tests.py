@@ -513,15 +513,46 @@ rule O-03 "Unconfirmed: a TPM is present"
   unconfirmed "no source says a TPM alone suffices"
   require device.tpm_present
   remediation "Turn the TPM on."
+rule O-04 "No event 846"
+  severity error
+  require all e in device.bitlocker_events: e.event_id != 846
+  remediation "Look at the event log."
+
+rule O-05 "With an OS key, no fixed-drive key"
+  severity error
+  when any k in device.recovery_keys: k.volume_type == OperatingSystem
+  require not (any k in device.recovery_keys: k.volume_type == FixedData)
+  remediation "Look at the keys."
 """
 
 
 def test_the_outcomes_a_condition_can_decide(tmp_path):
-    """A presence test is never unknown; a disputed rule never fails, an unconfirmed one never passes."""
+    """A disputed rule never fails, an unconfirmed one never passes; a presence test can decide all
+    three (unknown when whether the rule applies is not known)."""
     (tmp_path / "odd.rules").write_text(PRESENCE_RULES, encoding="utf-8")
     path = tmp_path / "odd.tests.toml"
     path.write_text('[[case]]\nname = "x"\nexpect = { O-01 = "fail" }\n', encoding="utf-8")
     run = run_tests([path], VOCABULARY, with_coverage=True)
     assert run.coverage is not None
     possible = {r.rule: [s.value for c in r.conditions for s in c.possible] for r in run.coverage.files[0].rules}
-    assert possible == {"O-01": ["pass", "fail"], "O-02": ["pass", "unknown"], "O-03": ["fail", "unknown"]}
+    # A quantifier is cited only over a missing collection (unknown) or an empty one: an empty
+    # `all` holds (O-04 passes), an empty `any` does not (O-05 does not apply), and negated, an
+    # empty `any` makes the requirement hold (O-05 passes). Its body's tests decide all three.
+    assert possible == {
+        "O-01": ["pass", "fail", "unknown"],
+        "O-02": ["pass", "unknown"],
+        "O-03": ["fail", "unknown"],
+        "O-04": ["pass", "unknown", "pass", "fail", "unknown"],
+        "O-05": [
+            "unknown",
+            "not_applicable",
+            "fail",
+            "unknown",
+            "not_applicable",
+            "pass",
+            "unknown",
+            "pass",
+            "fail",
+            "unknown",
+        ],
+    }

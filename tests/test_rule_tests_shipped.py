@@ -18,6 +18,7 @@ from bitlocker_rules import Engine, Report, RuleOutcome, Status
 from bitlocker_rules.cli import main
 from bitlocker_rules.report import render_test_run
 from bitlocker_rules.ruletests import CASE_SUFFIX, Case, CaseFile, run_tests
+from bitlocker_rules.ruletests.coverage import CoverageCounter, possible_outcomes, written_conditions
 from bitlocker_rules.vocabulary import shipped_vocabulary
 
 VOCABULARY = shipped_vocabulary()
@@ -173,3 +174,21 @@ def test_the_coverage_docs_authoring_reports_is_the_shipped_coverage():
     page = (RULESETS.parent / "docs" / "authoring.md").read_text(encoding="utf-8")
     table = [line for line in page.splitlines() if line.startswith(("| `rulesets/", "| total |"))]
     assert table == [*rows, total]
+
+
+def test_no_condition_decides_an_outcome_coverage_counts_impossible():
+    """The denominator holds: every outcome the shipped cases saw a condition decide is one that
+    coverage counts as possible for it (else it would be seen, and never counted)."""
+    counter = CoverageCounter()
+    for result in (r for run in RUNS.values() for r in run.results):
+        for found in result.report.outcomes:
+            counter.count(found, named=True)
+    outside = []
+    for loaded in SHIPPED:
+        for rule in loaded.rules:
+            seen = counter.decided.get((loaded.id, rule.id), {})
+            for written in written_conditions(rule):
+                span = written.node.span
+                extra = seen.get((span.start, span.end), set()) - set(possible_outcomes(rule, written))
+                outside += [(rule.id, written.clause, loaded.ruleset.text.excerpt(span), s.value) for s in extra]
+    assert outside == []

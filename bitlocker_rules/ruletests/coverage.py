@@ -10,15 +10,16 @@ forces the verdict).
 
 The denominator is each condition times the outcomes a condition of its clause and kind can
 decide: a ``when`` condition fail, unknown and not applicable (a rule that applies and passes
-cites only its requirements); a ``require`` condition pass, fail and unknown. A presence test
-is never unknown; a ``disputed`` rule never fails and an ``unconfirmed`` one never passes
+cites only its requirements); a ``require`` condition pass, fail and unknown (even a presence
+test, which is never unknown itself, is cited for an unknown verdict when whether the rule
+applies is not known); a ``disputed`` rule never fails and an ``unconfirmed`` one never passes
 (those verdicts are unknown). Whether a rule's other conditions let an outcome happen is not
 computed: an outcome no case can reach stays uncovered, and the report names it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from attrs import frozen
 
@@ -131,31 +132,64 @@ def percent(covered: int, total: int) -> float:
     return round(100.0 * covered / total, 1) if total else 100.0
 
 
-def written_conditions(rule: n.CheckedRule) -> Iterator[tuple[str, n.CheckedExpr]]:
-    """Each condition of a rule as written, once, with its clause (``when`` or ``require``):
-    tests and quantifiers, inside definitions too; not inside a ``count`` (its body is read
-    as a number, never cited)."""
-    seen: set[tuple[int, int]] = set()
+@frozen
+class Written:
+    """A condition as written in a rule: its clause, its node, and whether it is read negated
+    (under ``not``, or as an ``implies`` antecedent; both for an ``if``'s condition)."""
+
+    clause: str  # "when" or "require"
+    node: n.CheckedExpr
+    negated: frozenset[bool]
+
+
+def written_conditions(rule: n.CheckedRule) -> list[Written]:
+    """Each condition of a rule as written, once, in reading order: tests and quantifiers,
+    inside definitions too; not inside a ``count`` (its body is read as a number, never cited)."""
+    found: dict[tuple[int, int], tuple[str, n.CheckedExpr, set[bool]]] = {}
     clauses = [("when", rule.applicability), *(("require", e) for e in rule.requires)]
     for clause, top in clauses:
-        stack = [top] if top is not None else []
+        walked: set[tuple[int, bool]] = set()  # a definition used many times is walked once per polarity
+        stack = [(top, False)] if top is not None else []
         while stack:
-            node = stack.pop()
-            if isinstance(node, (*_TESTS, n.Quantified)) and node.span is not None:
-                key = (node.span.start, node.span.end)
-                if key not in seen:
-                    seen.add(key)
-                    yield clause, node
-            if isinstance(node, (*_TESTS, n.Const, n.Count)):
+            node, negated = stack.pop()
+            if (id(node), negated) in walked:
                 continue
-            stack.extend(reversed(n.children(node)))
+            walked.add((id(node), negated))
+            if isinstance(node, (*_TESTS, n.Quantified)) and node.span is not None:
+                found.setdefault((node.span.start, node.span.end), (clause, node, set()))[2].add(negated)
+            if not isinstance(node, (*_TESTS, n.Const, n.Count)):
+                stack.extend(reversed(_polar_children(node, negated)))
+    return [Written(clause, node, frozenset(negated)) for clause, node, negated in found.values()]
 
 
-def possible_outcomes(rule: n.CheckedRule, clause: str, node: n.CheckedExpr) -> tuple[Status, ...]:
-    """The outcomes a condition of ``clause`` and of ``node``'s kind can decide in ``rule``."""
-    found: tuple[Status, ...] = WHEN_OUTCOMES if clause == "when" else REQUIRE_OUTCOMES
-    if isinstance(node, n.Presence):
-        found = tuple(s for s in found if s is not Status.UNKNOWN)
+def _polar_children(node: object, negated: bool) -> list[tuple[n.CheckedExpr, bool]]:
+    """A node's children, each with whether it is read negated."""
+    if isinstance(node, n.Not):
+        return [(node.operand, not negated)]
+    if isinstance(node, n.Implies):
+        return [(node.antecedent, not negated), (node.consequent, negated)]
+    if isinstance(node, n.Conditional):
+        return [
+            (node.condition, negated),
+            (node.condition, not negated),
+            (node.then, negated),
+            (node.otherwise, negated),
+        ]
+    return [(child, negated) for child in n.children(node)]
+
+
+def possible_outcomes(rule: n.CheckedRule, written: Written) -> tuple[Status, ...]:
+    """The outcomes a condition of its clause and kind can decide in ``rule``. A quantifier is
+    cited only over a missing collection (unknown) or an empty one, whose truth is fixed: ``all``
+    holds, ``any`` does not (negated, the other way round)."""
+    found: tuple[Status, ...] = WHEN_OUTCOMES if written.clause == "when" else REQUIRE_OUTCOMES
+    if isinstance(written.node, n.Quantified):
+        holds_when_empty = {(written.node.quantifier == "all") != negated for negated in written.negated}
+        if written.clause == "when":  # holding, the rule applies (and can fail); not holding, it does not apply
+            empty = {Status.FAIL if holds else Status.NOT_APPLICABLE for holds in holds_when_empty}
+        else:
+            empty = {Status.PASS if holds else Status.FAIL for holds in holds_when_empty}
+        found = tuple(s for s in found if s is Status.UNKNOWN or s in empty)
     if rule.disputed:
         found = tuple(s for s in found if s is not Status.FAIL)
     if rule.unconfirmed:
@@ -194,10 +228,10 @@ class CoverageCounter:
         hits = self.decided.get((loaded.id, rule.id), {})
         source = loaded.ruleset.text
         conditions = []
-        for clause, node in written_conditions(rule):
-            span = node.span
+        for written in written_conditions(rule):
+            clause, span = written.clause, written.node.span
             assert span is not None  # written_conditions yields conditions with a place only
-            possible = possible_outcomes(rule, clause, node)
+            possible = possible_outcomes(rule, written)
             seen = hits.get((span.start, span.end), set())
             text = source.excerpt(span) if source is not None else ""
             location = source.location(span) if source is not None else None
