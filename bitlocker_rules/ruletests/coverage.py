@@ -51,8 +51,27 @@ class ConditionCoverage:
         return tuple(s for s in self.possible if s not in self.decided)
 
 
+class _Share:
+    """What covered pairs of a condition and an outcome are of all of them (a rule, a file, the total)."""
+
+    @property
+    def covered(self) -> int:
+        """Pairs of a condition and an outcome some case saw."""
+        raise NotImplementedError
+
+    @property
+    def total(self) -> int:
+        """Pairs of a condition and an outcome that can happen."""
+        raise NotImplementedError
+
+    @property
+    def percent(self) -> float:
+        """``covered`` of ``total``, in percent (the total's is what ``--fail-under`` compares)."""
+        return percent(self.covered, self.total)
+
+
 @frozen
-class RuleCoverage:
+class RuleCoverage(_Share):
     """A rule's conditions and how many (condition, outcome) pairs the cases covered."""
 
     ruleset: str
@@ -71,14 +90,9 @@ class RuleCoverage:
         """Pairs of a condition and an outcome it can decide."""
         return sum(len(c.possible) for c in self.conditions)
 
-    @property
-    def percent(self) -> float:
-        """``covered`` of ``total``, in percent."""
-        return percent(self.covered, self.total)
-
 
 @frozen
-class FileCoverage:
+class FileCoverage(_Share):
     """The rules of one rule file."""
 
     file: str
@@ -94,14 +108,9 @@ class FileCoverage:
         """Pairs of every rule of the file."""
         return sum(r.total for r in self.rules)
 
-    @property
-    def percent(self) -> float:
-        """``covered`` of ``total``, in percent."""
-        return percent(self.covered, self.total)
-
 
 @frozen
-class Coverage:
+class Coverage(_Share):
     """Coverage of every rule file tested, and the rules no case names."""
 
     files: tuple[FileCoverage, ...]
@@ -115,11 +124,6 @@ class Coverage:
     def total(self) -> int:
         """Pairs of every file."""
         return sum(f.total for f in self.files)
-
-    @property
-    def percent(self) -> float:
-        """``covered`` of ``total``, in percent: what ``--fail-under`` compares."""
-        return percent(self.covered, self.total)
 
     @property
     def untested(self) -> tuple[RuleCoverage, ...]:
