@@ -1,46 +1,38 @@
-"""Shared machinery for the per-ruleset tests (``tests/test_ruleset_<name>.py``).
+"""Shared machinery for the per-ruleset tests (``tests/test_ruleset_<name>.py``) and the checks
+of the shipped rulesets' case files (``tests/test_rule_tests_shipped.py``).
 
-Each of those modules declares a baseline (facts on which every rule of its ruleset passes or
-does not apply), passing variants and one failing variant per rule, when each note applies,
-then calls ``install``. ``install`` adds real test functions named by rule id to the module,
-e.g. ``test_KR_01_passes``, ``test_KR_01_fails``, ``test_KR_01_texts`` and, for a note,
-``test_RK_09_applies``:
+The verdicts each shipped rule must give live in its ruleset's case file,
+``rulesets/<name>.tests.toml``, run by ``bitlocker-rules test`` (docs/authoring.md): a baseline
+on which no rule fails, the cases that make each rule pass and the one that makes it fail, a
+rule about a scenario out of it and in it, when each note applies. ``RulesetCases`` reads that
+file, so a per-ruleset test module starts from the same baseline; ``text_problems`` holds the
+checks of a rule's texts and citations that are not verdicts:
 
-* a passing variant makes the rule pass and no rule of the ruleset fail or turn unknown. A rule
-  marked ``unconfirmed`` never passes: where it would, it is unknown with a caveat saying so;
-* the failing variant makes that rule, and only that rule of its ruleset, fail, with the
-  declared severity, remediation, events, citations and scenarios, and a reason that names the
-  setting or fact at fault (its label, as the admin reads it). A rule marked ``disputed``
-  never fails: where it would, it is unknown with a caveat saying the sources disagree;
-* a rule about a scenario (``scenario NAME``) does not apply to its failing variant when the
-  input says the scenario is out of scope, and fails it when the input says it is in scope;
-* a note's cases say whether it applies (True, False, or None: cannot tell), with no scenario
-  declared, so that it follows from the facts alone;
 * the texts of every rule and note cite only ids of ``rulesets/requirements.toml``, cite with
   ``sources`` or ``related`` (not both), carry no working-paper words ("seed", "reference
   1.2", section numbers), say "Microsoft Entra" (the old name only in brackets after it), and
   a remediation that names a policy setting walks the admin center to it (``A > B``).
 
-Every evaluation also runs with ``explain_all=True``: the compiled verdict function and the
-explaining interpreter must agree on every rule.
+Every evaluation here also runs with ``explain_all=True``: the compiled verdict function and
+the explaining interpreter must agree on every rule.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bitlocker_rules import Engine, Report, RuleOutcome, Status, Vocabulary
 from bitlocker_rules import nodes as n
+from bitlocker_rules.ruletests import CASE_SUFFIX, Case, load_case_file
 
 Changes = Mapping[str, Any]
 
-REQUIREMENTS = Path(__file__).resolve().parents[1] / "rulesets" / "requirements.toml"
+RULESETS = Path(__file__).resolve().parents[1] / "rulesets"
+REQUIREMENTS = RULESETS / "requirements.toml"
 DISPUTED = "the sources disagree: "
 UNCONFIRMED = "not confirmed by the sources: "
 
@@ -52,34 +44,29 @@ def citable_ids() -> set[str]:
 
 
 class RulesetCases:
-    """A ruleset, its baseline facts, the passing and failing variants of every rule, and
-    when each note applies.
+    """A ruleset, its case file (``rulesets/<name>.tests.toml``) and the baseline facts of it.
 
     ``engine`` is the engine a user gets with ``Engine.load([ruleset])``: naming the ruleset
     declares the scenarios of its header. ``undeclared`` holds the same rules with no scenario
     declared, so every scenario is inferred from the facts (or given by the input).
     """
 
-    def __init__(
-        self,
-        ruleset: str,
-        base: Changes,
-        passing: Mapping[str, Sequence[Changes]],
-        failing: Mapping[str, tuple[Changes, str]],
-        *,
-        notes: Mapping[str, Sequence[tuple[Changes, bool | None]]] | None = None,
-        text_gaps: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, ruleset: str) -> None:
         self.ruleset = ruleset
         self.engine = Engine.load([ruleset])
         (self.loaded,) = self.engine.rulesets
         self.undeclared = Engine([self.loaded])
-        self.base = dict(base)
-        self.passing = passing
-        self.failing = failing
-        self.notes = dict(notes or {})
-        # Rule id -> why its texts are known not to meet the text checks (reported, not fixed here).
-        self.text_gaps = dict(text_gaps or {})
+        self.file = load_case_file(RULESETS / f"{ruleset}{CASE_SUFFIX}", self.engine.vocabulary)
+        self.base = dict(self.case("baseline").facts)
+
+    def case(self, name: str) -> Case:
+        """The case called ``name`` in the ruleset's case file."""
+        (found,) = [c for c in self.file.cases if c.name == name]
+        return found
+
+    def failing_case(self, rule: str) -> Case:
+        """The (first) case that makes ``rule`` fail (``<rule> fails: …``)."""
+        return next(c for c in self.file.cases if c.name.startswith(f"{rule} fails"))
 
     @property
     def rule_ids(self) -> list[str]:
@@ -107,14 +94,11 @@ class RulesetCases:
     def evaluate(
         self, changes: Changes | None = None, remove: Sequence[str] = (), *, engine: Engine | None = None
     ) -> Report:
-        engine = engine or self.engine
-        values = self.facts(changes, remove)
-        report = engine.evaluate(engine.facts(values))
-        explained = engine.evaluate(engine.facts(values), explain_all=True)
-        fast = {o.rule: o.status for o in report.outcomes}
-        slow = {o.rule: o.status for o in explained.outcomes}
-        assert fast == slow, f"compiled and interpreted verdicts differ for {values}"
-        return report
+        return evaluated(engine or self.engine, self.facts(changes, remove))
+
+    def failing_report(self, rule: str) -> Report:
+        """The report on the facts of the case that makes ``rule`` fail."""
+        return evaluated(self.engine, dict(self.failing_case(rule).facts))
 
     def status(
         self, rule: str, changes: Changes | None = None, remove: Sequence[str] = (), *, engine: Engine | None = None
@@ -126,6 +110,16 @@ class RulesetCases:
     ) -> bool | None:
         (found,) = [o for o in self.evaluate(changes, remove, engine=engine).notes if o.rule == note]
         return found.applies
+
+
+def evaluated(engine: Engine, values: Mapping[str, Any]) -> Report:
+    """The report on ``values``; the compiled and interpreted verdicts must agree."""
+    report = engine.evaluate(engine.facts(values))
+    explained = engine.evaluate(engine.facts(values), explain_all=True)
+    fast = {o.rule: o.status for o in report.outcomes}
+    slow = {o.rule: o.status for o in explained.outcomes}
+    assert fast == slow, f"compiled and interpreted verdicts differ for {values}"
+    return report
 
 
 def short(changes: Changes) -> str:
@@ -203,165 +197,3 @@ def text_problems(rule: n.Rule, vocabulary: Vocabulary, known: set[str]) -> list
     if named and " > " not in rule.remediation:
         problems.append(f"remediation names {max(named, key=len)!r} without the path to it in the admin center (A > B)")
     return problems
-
-
-# --- generated tests --------------------------------------------------------------------------------
-
-
-def _passes(cases: RulesetCases, rule: str):
-    def test() -> None:
-        declared = cases.rule(rule)
-        assert cases.passing.get(rule), f"{rule} has no passing variant"
-        for changes in cases.passing[rule]:
-            report = cases.evaluate(changes)
-            found = outcome(report, rule)
-            if declared.unconfirmed:
-                # Nothing confirms that passing is enough: the verdict is unknown, never pass.
-                assert found.status is Status.UNKNOWN, (short(changes), found)
-                assert found.caveat == UNCONFIRMED + declared.unconfirmed
-                assert not failed_labels(found) and not found.missing_facts, found.reasons
-            else:
-                assert found.status is Status.PASS, (short(changes), found)
-                assert not found.caveat
-            assert failing(report) == set(), short(changes)
-            assert unknown(report) <= cases.unconfirmed, (short(changes), unknown(report))
-
-    return test
-
-
-def _fails(cases: RulesetCases, rule: str):
-    def test() -> None:
-        declared = cases.rule(rule)
-        assert rule in cases.failing, f"{rule} has no failing variant"
-        changes, label = cases.failing[rule]
-        report = cases.evaluate(changes)
-        found = outcome(report, rule)
-        if declared.disputed:
-            # The sources disagree on what it would fail: unknown with that caveat, never fail.
-            assert failing(report) == set(), short(changes)
-            assert found.status is Status.UNKNOWN
-            assert found.caveat == DISPUTED + declared.disputed
-            assert report.exit_code() == 0
-        else:
-            assert failing(report) == {rule}, (short(changes), failing(report))
-            assert found.status is Status.FAIL and not found.caveat
-            # --fail-on counts it at its own severity, and not above it.
-            assert report.exit_code(declared.severity) == 1
-            if declared.severity != "error":
-                assert report.exit_code("error") == 0
-        assert unknown(report) - {rule} <= cases.unconfirmed, unknown(report)
-        assert found.severity == declared.severity
-        assert found.remediation and found.remediation == declared.remediation
-        assert found.events == declared.events
-        assert (found.encodes, found.related) == (declared.encodes, declared.related)
-        assert found.advice is (bool(declared.related) and not declared.encodes)
-        assert found.scenarios == declared.scenarios
-        assert found.location is not None and found.location.file.endswith(f"{cases.ruleset}.rules")
-        # The reason a reviewer reads says what is wrong: a requirement about the expected
-        # setting or fact did not hold, and its value is known.
-        assert found.reasons, "a failing rule names the conditions that decided it"
-        assert label in failed_labels(found), [(c.label, c.status, c.role) for c in found.reasons]
-        for condition in found.reasons:
-            assert condition.sentence()
-            if condition.status is Status.FAIL:
-                # A fact that failed has a value, unless the rule asked for one (``is present``).
-                assert not condition.missing or condition.text.endswith("is present"), condition
-        if declared.scenarios and not declared.disputed:
-            # Why it applies names the scenario.
-            assert {f"scenario.{s}" for s in declared.scenarios} & {c.fact for c in found.applies_because}
-
-    return test
-
-
-def _scenario_decides(cases: RulesetCases, rule: str):
-    def test() -> None:
-        declared = cases.rule(rule)
-        assert rule in cases.failing, f"{rule} has no failing variant"
-        changes, _ = cases.failing[rule]
-        out = {f"scenario.{s}": False for s in declared.scenarios}
-        assert cases.status(rule, {**changes, **out}, engine=cases.undeclared) is Status.NOT_APPLICABLE
-        within = {f"scenario.{s}": True for s in declared.scenarios}
-        expected = Status.UNKNOWN if declared.disputed else Status.FAIL
-        assert cases.status(rule, {**changes, **within}, engine=cases.undeclared) is expected
-
-    return test
-
-
-def _applies(cases: RulesetCases, note: str):
-    def test() -> None:
-        assert cases.notes.get(note), f"{note} has no cases saying when it applies"
-        expected = {applies for _, applies in cases.notes[note]}
-        if cases.rule(note).applicability is None:
-            assert expected == {True}, "a note without `when` or `scenario` always applies"
-        else:
-            assert {True, False} <= expected, "a case where the note applies and one where it does not"
-        for changes, applies in cases.notes[note]:
-            # With no scenario declared: whether a note applies follows from the facts alone.
-            assert cases.note(note, changes, engine=cases.undeclared) is applies, short(changes)
-
-    return test
-
-
-def _texts(cases: RulesetCases, rule: str):
-    def test() -> None:
-        problems = text_problems(cases.rule(rule), cases.engine.vocabulary, citable_ids())
-        assert problems == []
-
-    return test
-
-
-def _name(rule: str, suffix: str) -> str:
-    return f"test_{rule.replace('-', '_')}_{suffix}"
-
-
-def install(namespace: MutableMapping[str, Any], cases: RulesetCases) -> None:
-    """Add the per-rule and ruleset-wide tests to a test module's namespace."""
-
-    def test_every_rule_has_a_passing_and_a_failing_case() -> None:
-        assert set(cases.passing) == set(cases.rule_ids) == set(cases.failing)
-
-    def test_every_note_has_its_cases() -> None:
-        assert set(cases.notes) == set(cases.note_ids)
-
-    def test_baseline_fails_no_rule_and_knows_every_fact() -> None:
-        report = cases.evaluate()
-        assert failing(report) == set()
-        assert unknown(report) <= cases.unconfirmed
-        assert report.exit_code() == 0
-
-    def test_text_gaps_are_rules_of_this_ruleset() -> None:
-        assert set(cases.text_gaps) <= set(cases.rule_ids) | set(cases.note_ids)
-
-    for test in (
-        test_every_rule_has_a_passing_and_a_failing_case,
-        test_every_note_has_its_cases,
-        test_baseline_fails_no_rule_and_knows_every_fact,
-        test_text_gaps_are_rules_of_this_ruleset,
-    ):
-        namespace[test.__name__] = test
-
-    def add(rule: str, suffix: str, test, doc: str, marks: Iterable[Any] = ()) -> None:
-        test.__name__ = test.__qualname__ = _name(rule, suffix)
-        test.__doc__ = f"{rule}: {doc}"
-        for mark in marks:
-            test = mark(test)
-        namespace[_name(rule, suffix)] = test
-
-    # One test per rule (and note) of the ruleset, whether its cases are given or not: a rule
-    # without cases fails its own tests, by name, rather than having none.
-    for rule in cases.rule_ids:
-        add(rule, "passes", _passes(cases, rule), "its passing variants.")
-        add(rule, "fails", _fails(cases, rule), "its failing variant.")
-        if cases.rule(rule).scenarios:
-            add(
-                rule,
-                "follows_its_scenario",
-                _scenario_decides(cases, rule),
-                "applies to its failing variant only when its scenario is in scope.",
-            )
-    for note in cases.note_ids:
-        add(note, "applies", _applies(cases, note), "when the note applies.")
-    for rule in [*cases.rule_ids, *cases.note_ids]:
-        gap = cases.text_gaps.get(rule)
-        marks = [pytest.mark.xfail(reason=gap, strict=True)] if gap else []
-        add(rule, "texts", _texts(cases, rule), "its texts and citations.", marks)

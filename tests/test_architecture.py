@@ -18,7 +18,8 @@ RANK = {
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5, "emit": 5,
-    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "lsp": 7, "cli": 8, "__main__": 9,
+    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "lsp": 7,
+    "ruletests": 7, "cli": 8, "__main__": 9,
     "__init__": 10,
 }
 # fmt: on
@@ -123,7 +124,8 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
 # fmt: off
 CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
-            "compare": 3, "fleet": 3, "pull": 3, "apply": 3, "history": 3, "lsp": 3, "repair": 4, "__init__": 5}
+            "compare": 3, "fleet": 3, "pull": 3, "apply": 3, "history": 3, "lsp": 3, "rule_tests": 3, "repair": 4,
+            "__init__": 5}
 # fmt: on
 
 
@@ -165,6 +167,12 @@ EMIT_RANK = {"values": 0, "requests": 0, "profile": 1, "catalog": 1, "omauri": 1
 # fmt: on
 
 
+# Inside the rule tests: case files and coverage, then the runner that uses both.
+# fmt: off
+RULETESTS_RANK = {"cases": 0, "coverage": 0, "runner": 1, "__init__": 2}
+# fmt: on
+
+
 @pytest.mark.parametrize(
     "package, ranks",
     [
@@ -177,6 +185,7 @@ EMIT_RANK = {"values": 0, "requests": 0, "profile": 1, "catalog": 1, "omauri": 1
         ("history", HISTORY_RANK),
         ("lsp", LSP_RANK),
         ("emit", EMIT_RANK),
+        ("ruletests", RULETESTS_RANK),
     ],
 )
 def test_subpackage_imports_point_one_way(package, ranks):

@@ -1,4 +1,5 @@
-"""The shipped ``policy_types`` ruleset, rule by rule (see ``rule_cases`` for the shape).
+"""The shipped ``policy_types`` ruleset, beyond the verdict cases of
+``rulesets/policy_types.tests.toml`` (``rule_cases`` reads its baseline).
 
 PT-01 is a note (the settings catalog also configures BitLocker), never a failure. PT-02 encodes
 the December 2021 Intune page's restriction of silent enablement to the Endpoint protection
@@ -14,25 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from rule_cases import DISPUTED, RulesetCases, failing, install, outcome, unknown, with_status
+from rule_cases import DISPUTED, RulesetCases, failing, outcome, unknown
 
 from bitlocker_rules import Engine, Status, facts_from_mapping, merge_facts
 from bitlocker_rules.outcome import origins_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A silent-enablement policy in the Endpoint protection template with no startup PIN or key,
-# that leaves the encryption methods and the pre-boot recovery message not configured.
-BASE = {
-    "policy.policy_type": "EndpointProtectionTemplate",
-    "policy.require_device_encryption": "Require",
-    "policy.warning_for_other_disk_encryption": "Block",
-    "policy.tpm_startup_pin": "Blocked",
-    "policy.tpm_startup_key": "Blocked",
-    "policy.tpm_startup_key_and_pin": "Blocked",
-    "policy.configure_encryption_methods": "NotConfigured",
-    "policy.preboot_recovery_message_and_url": "NotConfigured",
-}
 # A profile that does not enable BitLocker silently (so PT-02's `when` does not hold).
 NOT_SILENT = {"policy.require_device_encryption": "NotConfigured"}
 BASELINE = {**NOT_SILENT, "policy.policy_type": "SecurityBaseline"}
@@ -43,44 +32,9 @@ METHODS = {
     "policy.fixed_encryption_method": "XtsAes256",
     "policy.removable_encryption_method": "AesCbc256",
 }
-MESSAGE = {
-    "policy.preboot_recovery_message_and_url": "Enabled",
-    "policy.preboot_recovery_message_type": "CustomUrl",
-    "policy.preboot_recovery_message": "",
-    "policy.preboot_recovery_url": "https://contoso.example/recovery",
-}
-INTERACTIVE = {"policy.warning_for_other_disk_encryption": "NotConfigured", "policy.tpm_startup_pin": "Required"}
 
-PASSING = {
-    "PT-02": [{}],
-    "PT-03": [BASELINE, {**BASELINE, "policy.tpm_startup_pin": "Allowed"}],
-    "PT-04": [{**CUSTOM, **METHODS}],
-    "PT-05": [{**CUSTOM, **MESSAGE}],
-}
-
-FAILING = {
-    # Disputed: the failing variant is unknown with the caveat that the sources disagree.
-    "PT-02": ({"policy.policy_type": "EndpointSecurityDiskEncryption"}, "Policy type"),
-    "PT-03": ({**BASELINE, "policy.tpm_startup_key": "Required"}, "Compatible TPM startup key"),
-    "PT-04": ({**CUSTOM, **METHODS, "policy.fixed_encryption_method": None}, "Encryption for fixed data-drives"),
-    "PT-05": ({**CUSTOM, **MESSAGE, "policy.preboot_recovery_message": None}, "Custom recovery message option"),
-}
-
-NOTES = {
-    "PT-01": [
-        ({"policy.policy_type": "SettingsCatalog"}, True),
-        ({}, False),
-        ({"policy.policy_type": "EndpointSecurityDiskEncryption"}, False),
-        ({"policy.policy_type": None}, None),
-    ]
-}
-
-CASES = RulesetCases("policy_types", BASE, PASSING, FAILING, notes=NOTES)
-install(globals(), CASES)
-
-
-def test_baseline_applies_only_the_generic_rules():
-    assert with_status(CASES.evaluate(), Status.NOT_APPLICABLE) == {"PT-03", "PT-04", "PT-05"}
+CASES = RulesetCases("policy_types")
+BASE = CASES.base  # the case file's baseline
 
 
 # --- PT-01: a note, not a failure ----------------------------------------------------------------------
@@ -113,19 +67,6 @@ def test_PT_02_a_silent_policy_of_another_type_is_unknown_never_failed(kind):
     assert report.exit_code() == 0
 
 
-def test_PT_02_passes_for_the_endpoint_protection_template_and_skips_policies_that_are_not_silent():
-    assert CASES.status("PT-02", {}) is Status.PASS
-    assert (
-        CASES.status("PT-02", {**NOT_SILENT, "policy.policy_type": "EndpointSecurityDiskEncryption"})
-        is Status.NOT_APPLICABLE
-    )
-
-
-def test_PT_02_is_about_silent_enablement_only():
-    report = CASES.evaluate({**INTERACTIVE, "policy.policy_type": "EndpointSecurityDiskEncryption"})
-    assert outcome(report, "PT-02").status is Status.NOT_APPLICABLE
-
-
 def test_PT_02_is_information_that_cites_P2():
     rule = CASES.rule("PT-02")
     assert (rule.severity, rule.encodes, rule.scenarios) == ("info", ("P2",), ("silent_enablement",))
@@ -138,26 +79,6 @@ def test_a_baseline_requiring_a_startup_pin_names_the_setting():
     report = CASES.evaluate({**BASELINE, "policy.tpm_startup_pin": "Required"})
     (reason,) = outcome(report, "PT-03").reasons
     assert reason.label == "Compatible TPM startup PIN" and reason.actual == "Require startup PIN with TPM"
-
-
-def test_a_baseline_s_startup_pin_is_not_faulted_when_the_check_is_not_about_silent_enablement():
-    report = CASES.evaluate({**BASELINE, **INTERACTIVE})
-    assert outcome(report, "PT-03").status is Status.NOT_APPLICABLE
-
-
-def test_the_oma_uri_rules_apply_only_to_custom_profiles_that_set_the_node():
-    incomplete = {**METHODS, "policy.fixed_encryption_method": None}
-    assert CASES.status("PT-04", {**BASELINE, **incomplete}) is Status.NOT_APPLICABLE
-    assert (
-        CASES.status("PT-04", {**CUSTOM, **incomplete, "policy.configure_encryption_methods": "NotConfigured"})
-        is Status.NOT_APPLICABLE
-    )
-    message = {**MESSAGE, "policy.preboot_recovery_url": None}
-    assert CASES.status("PT-05", {**CUSTOM, **message}) is Status.FAIL
-    assert (
-        CASES.status("PT-05", {**CUSTOM, **message, "policy.preboot_recovery_message_and_url": "NotConfigured"})
-        is Status.NOT_APPLICABLE
-    )
 
 
 # --- several assigned policies: the rules that read the profile type are decided per policy

@@ -1,6 +1,6 @@
-"""The shipped ``silent_enablement`` ruleset, rule by rule (see ``rule_cases`` for the shape),
-and the silent-enablement scenario: declared, excluded by interactive startup, inferred, or not
-known.
+"""The shipped ``silent_enablement`` ruleset, beyond the verdict cases of
+``rulesets/silent_enablement.tests.toml`` (``rule_cases`` reads its baseline), and the
+silent-enablement scenario: declared, excluded by interactive startup, inferred, or not known.
 
 Every rule of the ruleset is about silent enablement (its header says ``scenario
 silent_enablement``). ``Engine.load(["silent_enablement"])`` declares that scenario, as naming
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rule_cases import RulesetCases, failing, install, outcome, unknown, with_status
+from rule_cases import RulesetCases, failing, outcome, unknown, with_status
 
 from bitlocker_rules import (
     Engine,
@@ -37,78 +37,32 @@ REAL = ROOT / "tests" / "fixtures" / "real"
 
 RULE_IDS = ["SE-00", "SE-01", "SE-02", "SE-03", "SE-04", "SE-05", "SE-06", "SE-07", "SE-08", "SE-09", "SE-10", "SE-11"]
 
-# A policy that enables BitLocker silently, and a standard-user device that is ready for it.
-BASE_POLICY = {
-    "policy.require_device_encryption": "Require",
-    "policy.warning_for_other_disk_encryption": "Block",
-    "policy.allow_standard_user_encryption": "Allow",
-    "policy.tpm_startup": "Allowed",
-    "policy.tpm_startup_pin": "Blocked",
-    "policy.tpm_startup_key": "Blocked",
-    "policy.tpm_startup_key_and_pin": "Blocked",
-}
-BASE_DEVICE = {
-    "device.os_version": "10.0.22631.3593",
-    "device.join_type": "AzureADJoined",
-    "device.user_role": "StandardUser",
-    "device.tpm_present": True,
-    "device.tpm_version": 2.0,
-    "device.firmware_mode": "UEFI",
-}
-BASE = {**BASE_POLICY, **BASE_DEVICE}
+CASES = RulesetCases("silent_enablement")
+# The case file's baseline: a policy that enables BitLocker silently, and a standard-user device
+# that is ready for it.
+BASE = CASES.base
+BASE_POLICY = {name: value for name, value in BASE.items() if name.startswith("policy.")}
 ADMIN = {"device.user_role": "Administrator"}
 PIN = {"policy.tpm_startup_pin": "Required"}
 # A policy for BitLocker with a startup PIN: the other-encryption warning is not suppressed.
 INTERACTIVE = {**PIN, "policy.warning_for_other_disk_encryption": "NotConfigured"}
 
-PASSING: dict[str, list[dict[str, Any]]] = {
-    "SE-00": [{}],
-    "SE-01": [{**ADMIN, "device.os_version": "1803"}, {**ADMIN, "device.os_version": "Windows 11"}],
-    "SE-02": [{"device.os_version": "1809"}, {"device.os_version": "Windows 11"}],
-    "SE-03": [{"device.join_type": "AzureADJoined"}, {"device.join_type": "HybridAzureADJoined"}],
-    "SE-04": [{"device.tpm_version": 1.2}, {"device.tpm_version": 2.0}],
-    "SE-05": [{"device.firmware_mode": "UEFI"}],
-    "SE-06": [{}],
-    "SE-07": [{}, {"device.user_role": None}],
-    "SE-08": [{"policy.tpm_startup": "Allowed"}, {"policy.tpm_startup": "Required"}],
-    "SE-09": [{"policy.tpm_startup_pin": v} for v in ("Blocked", "Allowed", "NotConfigured")],
-    "SE-10": [{"policy.tpm_startup_key": v} for v in ("Blocked", "Allowed", "NotConfigured")],
-    "SE-11": [{"policy.tpm_startup_key_and_pin": v} for v in ("Blocked", "Allowed", "NotConfigured")],
+# rule id -> (label of the deciding setting, the value the reason shows) on the case that fails it
+FAILS: dict[str, tuple[str, str]] = {
+    "SE-00": ("Encrypt devices", "Not configured"),
+    "SE-01": ("OS version", "10.0.16299.0"),
+    "SE-02": ("OS version", "10.0.17134.0"),
+    "SE-03": ("Join type", "Microsoft Entra registered"),
+    "SE-04": ("TPM version", "1.1"),
+    "SE-05": ("BIOS Mode", "Legacy"),
+    "SE-06": ("Warning for other disk encryption", "Not configured"),
+    "SE-07": ("Allow standard users to enable encryption during Microsoft Entra join", "Not configured"),
+    "SE-08": ("Compatible TPM startup", "Do not allow TPM"),
+    "SE-09": ("Compatible TPM startup PIN", "Require startup PIN with TPM"),
+    "SE-10": ("Compatible TPM startup key", "Require startup key with TPM"),
+    "SE-11": ("Compatible TPM startup key and PIN", "Require startup key and PIN with TPM"),
 }
 
-# rule id -> (failing variant, label of the deciding setting, the value the reason shows)
-FAILS: dict[str, tuple[dict[str, Any], str, str]] = {
-    "SE-00": ({"policy.require_device_encryption": "NotConfigured"}, "Encrypt devices", "Not configured"),
-    "SE-01": ({**ADMIN, "device.os_version": "1709"}, "OS version", "10.0.16299.0"),
-    "SE-02": ({"device.os_version": "1803"}, "OS version", "10.0.17134.0"),
-    "SE-03": ({"device.join_type": "AzureADRegistered"}, "Join type", "Microsoft Entra registered"),
-    "SE-04": ({"device.tpm_version": 1.1}, "TPM version", "1.1"),
-    "SE-05": ({"device.firmware_mode": "LegacyBIOS"}, "BIOS Mode", "Legacy"),
-    "SE-06": (
-        {"policy.warning_for_other_disk_encryption": "NotConfigured"},
-        "Warning for other disk encryption",
-        "Not configured",
-    ),
-    "SE-07": (
-        {"policy.allow_standard_user_encryption": "NotConfigured"},
-        "Allow standard users to enable encryption during Microsoft Entra join",
-        "Not configured",
-    ),
-    "SE-08": ({"policy.tpm_startup": "Blocked"}, "Compatible TPM startup", "Do not allow TPM"),
-    "SE-09": (PIN, "Compatible TPM startup PIN", "Require startup PIN with TPM"),
-    "SE-10": ({"policy.tpm_startup_key": "Required"}, "Compatible TPM startup key", "Require startup key with TPM"),
-    "SE-11": (
-        {"policy.tpm_startup_key_and_pin": "Required"},
-        "Compatible TPM startup key and PIN",
-        "Require startup key and PIN with TPM",
-    ),
-}
-FAILING = {rule: (changes, label) for rule, (changes, label, _) in FAILS.items()}
-
-NOTES = {"SE-12": [({}, True), (INTERACTIVE, False), ({"policy.warning_for_other_disk_encryption": None}, None)]}
-
-CASES = RulesetCases("silent_enablement", BASE, PASSING, FAILING, notes=NOTES)
-install(globals(), CASES)
 ENGINE = CASES.engine
 
 
@@ -139,23 +93,6 @@ def test_SE_P2_is_gone_from_every_shipped_ruleset():
     assert "SE-P2" not in {r.id for loaded in Engine.load().rulesets for r in loaded.ruleset.rules}
 
 
-def test_baseline_passes_every_rule_that_applies():
-    report = evaluate()
-    assert failing(report) == set()
-    assert unknown(report) == set()
-    # The baseline user is a standard user, so the administrator rule does not apply.
-    assert with_status(report, Status.NOT_APPLICABLE) == {"SE-01"}
-    assert with_status(report, Status.PASS) == set(RULE_IDS) - {"SE-01"}
-    assert report.passed and report.exit_code() == 0
-
-
-def test_administrator_baseline_passes_every_rule_that_applies():
-    report = evaluate(ADMIN)
-    assert failing(report) == set()
-    # Neither the standard-user version nor standard-user encryption is asked of an administrator.
-    assert with_status(report, Status.NOT_APPLICABLE) == {"SE-02", "SE-07"}
-
-
 def test_example_files_are_the_baseline_shape():
     """The shipped examples evaluate like the baseline (policy-silent + device-ready)."""
     policy = load_policy_file(EXAMPLES / "policy-silent.json", ENGINE.vocabulary)
@@ -179,8 +116,8 @@ def test_legacy_example_device_fails_the_device_rules():
 
 @pytest.mark.parametrize("rule", RULE_IDS, ids=lambda r: r.replace("-", "_"))
 def test_failing_reason_names_the_intune_setting_and_its_value(rule):
-    changes, label, actual = FAILS[rule]
-    report = evaluate(changes)
+    label, actual = FAILS[rule]
+    report = CASES.failing_report(rule)
     found = outcome(report, rule)
     assert [c.label for c in found.reasons] == [label]
     (reason,) = found.reasons
@@ -244,20 +181,6 @@ def test_SE_05_reason_uses_the_msinfo32_words():
     found = outcome(evaluate({"device.firmware_mode": "LegacyBIOS"}), "SE-05")
     assert found.reasons[0].sentence() == "BIOS Mode is Legacy; the rule needs UEFI"
     assert found.events == (851,)
-
-
-def test_SE_07_is_not_asked_of_an_administrator():
-    report = evaluate({**ADMIN, "policy.allow_standard_user_encryption": "NotConfigured"})
-    assert outcome(report, "SE-07").status is Status.NOT_APPLICABLE
-    assert failing(report) == set()
-    # Unknown role: a standard user may sign in, so the setting is still asked for.
-    report = evaluate({"policy.allow_standard_user_encryption": "NotConfigured"}, remove=("device.user_role",))
-    assert outcome(report, "SE-07").status is Status.UNKNOWN
-
-
-def test_the_startup_pin_example_policy_fails_three_rules_when_silent_enablement_is_declared():
-    report = evaluate({**INTERACTIVE, "policy.allow_standard_user_encryption": "NotConfigured"})
-    assert failing(report) == {"SE-06", "SE-07", "SE-09"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,12 +390,6 @@ def test_SE_02_unknown_without_os_version():
     assert outcome(report, "SE-01").status is Status.NOT_APPLICABLE
 
 
-def test_unknown_user_role_with_a_new_windows_passes_both_version_rules():
-    report = evaluate({"device.os_version": "1809"}, remove=("device.user_role",))
-    assert outcome(report, "SE-01").status is Status.PASS
-    assert outcome(report, "SE-02").status is Status.PASS
-
-
 def test_unknown_user_role_with_1803_leaves_the_standard_user_rule_unknown():
     report = evaluate({"device.os_version": "1803"}, remove=("device.user_role",))
     assert outcome(report, "SE-01").status is Status.PASS
@@ -527,41 +444,7 @@ def test_SE_02_not_applicable_for_an_administrator():
 # ---------------------------------------------------------------------------------------------
 # Windows versions: release names, builds, dotted strings, Windows 11
 
-STANDARD_USER_PASSES = [
-    "1809",
-    1809,
-    "10.0.17763",
-    "10.0.17763.0",
-    "10.0.17763.1",
-    17763,
-    "17763",
-    "1903",
-    "1909",
-    "2004",
-    "20H2",
-    "21H1",
-    "21H2",
-    "22H2",
-    "Windows 10 22H2",
-    "Windows 11",
-    "windows 11",
-    "Windows 11 21H2",
-    "Windows 11 22H2",
-    "Windows 11 23H2",
-    "Windows 11 24H2",
-    "10.0.22000",
-    "10.0.22631.3593",
-    22631,
-    "10.0.26100.1",
-]
 STANDARD_USER_FAILS = ["1507", "1607", "1703", "1709", "1803", 1803, "10.0.17134.1", 17134, "17762", "10.0.17762.9999"]
-
-
-@pytest.mark.parametrize("version", STANDARD_USER_PASSES, ids=repr)
-def test_SE_02_passes_from_1809(version):
-    report = evaluate({"device.os_version": version})
-    assert outcome(report, "SE-02").status is Status.PASS
-    assert failing(report) == set()
 
 
 @pytest.mark.parametrize("version", STANDARD_USER_FAILS, ids=repr)
@@ -571,13 +454,6 @@ def test_SE_02_fails_before_1809(version):
     (reason,) = outcome(report, "SE-02").reasons
     assert reason.label == "OS version"
     assert reason.required == "1809 (10.0.17763.0) or later"
-
-
-@pytest.mark.parametrize("version", ["1803", "10.0.17134", 17134, "1809", "Windows 11", "Windows 11 24H2"], ids=repr)
-def test_SE_01_passes_from_1803(version):
-    report = evaluate({**ADMIN, "device.os_version": version})
-    assert outcome(report, "SE-01").status is Status.PASS
-    assert failing(report) == set()
 
 
 @pytest.mark.parametrize("version", ["1709", "10.0.17133.9999", 16299, "1507"], ids=repr)
@@ -593,12 +469,6 @@ def test_version_reason_shows_the_dotted_version_of_a_release_name():
     assert reason.sentence() == f"OS version is {reason.actual}; the rule needs 1809 (10.0.17763.0) or later"
     (reason,) = outcome(evaluate({"device.os_version": "10.0.17134.5"}), "SE-02").reasons
     assert shows(reason.actual, "10.0.17134.5")
-
-
-def test_windows_11_passes_for_both_roles():
-    for role in ("StandardUser", "Administrator"):
-        report = evaluate({"device.user_role": role, "device.os_version": "Windows 11"})
-        assert failing(report) == set(), role
 
 
 @pytest.mark.parametrize("version", ["Windows 7", "10.0", "banana", "", 1234, True, "Windows 11 25H9"], ids=repr)

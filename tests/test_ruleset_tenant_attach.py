@@ -1,37 +1,15 @@
-"""The shipped ``tenant_attach`` ruleset, rule by rule (see ``rule_cases`` for the shape), and the
-tenant-attach scenario: the rules apply only when the check is about viewing the recovery key
-of a Configuration Manager tenant-attached device (declared, or inferred from that action)."""
+"""The shipped ``tenant_attach`` ruleset, beyond the verdict cases of
+``rulesets/tenant_attach.tests.toml`` (``rule_cases`` reads its baseline), and the tenant-attach
+scenario: the rules apply only when the check is about viewing the recovery key of a
+Configuration Manager tenant-attached device (declared, or inferred from that action)."""
 
 from __future__ import annotations
 
-from rule_cases import RulesetCases, failing, install, outcome, unknown, with_status
+from rule_cases import RulesetCases, failing, outcome, unknown, with_status
 
-from bitlocker_rules import Engine, Status
+from bitlocker_rules import Status
 
-# Tenant attach set up on a 2107 site with KB11121541; an admin views the key of a Microsoft
-# Entra joined tenant-attached device.
-BASE = {
-    "action.kind": "ReadTenantAttachedKey",
-    "tenant.tenant_attach_configured": True,
-    "tenant.configmgr_site_version": 2107,
-    "tenant.configmgr_kb11121541_installed": True,
-    "device.join_type": "AzureADJoined",
-}
-
-PASSING = {
-    "TA-01": [{}],
-    "TA-02": [{}, {"tenant.configmgr_site_version": 2203}],
-    "TA-03": [{}],
-}
-
-FAILING = {
-    "TA-01": ({"tenant.tenant_attach_configured": False}, "Tenant attach configured"),
-    "TA-02": ({"tenant.configmgr_site_version": 2103}, "Configuration Manager site version"),
-    "TA-03": ({"tenant.configmgr_kb11121541_installed": False}, "KB11121541 installed"),
-}
-
-CASES = RulesetCases("tenant_attach", BASE, PASSING, FAILING)
-install(globals(), CASES)
+CASES = RulesetCases("tenant_attach")
 INFERRED = CASES.undeclared
 TA = {"TA-01", "TA-02", "TA-03"}
 # A 2107 site without the rollup, tenant attach not set up: every TA rule would fail.
@@ -75,22 +53,3 @@ def test_viewing_a_tenant_attached_key_puts_every_rule_in_scope():
     report = CASES.evaluate({**UNFIT, "tenant.configmgr_site_version": 2010}, engine=INFERRED)
     assert failing(report) == {"TA-01", "TA-02"}
     assert scenario(report).holds is True and scenario(report).how == "inferred"
-
-
-def test_declaring_the_scenario_applies_the_rules_without_an_action():
-    report = CASES.evaluate({"action.kind": None, "tenant.configmgr_site_version": 2010})
-    assert failing(report) == {"TA-02"}
-    engine = Engine([CASES.loaded], scenarios=["tenant_attach"])
-    assert failing(CASES.evaluate({"action.kind": None, **UNFIT}, engine=engine)) == {"TA-01", "TA-03"}
-
-
-def test_rollup_is_needed_only_on_2107_and_only_for_entra_joined_devices():
-    later = CASES.evaluate({"tenant.configmgr_site_version": 2111, "tenant.configmgr_kb11121541_installed": False})
-    assert outcome(later, "TA-03").status is Status.NOT_APPLICABLE
-    hybrid = CASES.evaluate({"device.join_type": "HybridAzureADJoined", "tenant.configmgr_kb11121541_installed": False})
-    assert outcome(hybrid, "TA-03").status is Status.NOT_APPLICABLE
-
-
-def test_the_site_version_boundary_is_2107():
-    assert CASES.status("TA-02", {"tenant.configmgr_site_version": 2107}) is Status.PASS
-    assert CASES.status("TA-02", {"tenant.configmgr_site_version": 2106}) is Status.FAIL

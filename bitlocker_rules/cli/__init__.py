@@ -39,6 +39,7 @@ _COMMANDS = {
     "history": ("history", "run_history"),
     "diff": ("history", "run_diff"),
     "lsp": ("lsp", "run_lsp"),
+    "test": ("rule_tests", "run_test"),
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 

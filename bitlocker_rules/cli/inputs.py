@@ -17,7 +17,7 @@ def input_paths(args: argparse.Namespace) -> list[str]:
     if getattr(args, "snapshot", None):  # its files: a report is never written over one
         paths += [os.path.join(args.snapshot, "manifest.json"), os.path.join(args.snapshot, "managed_devices.jsonl")]
     paths += [r for r in (getattr(args, "rules", None) or ()) if r.endswith(".rules")]
-    return paths + [p for p in getattr(args, "paths", ()) if p.endswith(".rules")]
+    return paths + [p for p in getattr(args, "paths", ()) if p.endswith((".rules", ".toml"))]  # test's case files too
 
 
 def usage_problem(args: argparse.Namespace) -> str | None:

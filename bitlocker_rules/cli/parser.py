@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _apply_command(sub)
     _history_commands(sub)
     _lsp_command(sub)
+    _test_command(sub)
     completion = sub.add_parser(
         "completion",
         help="print a shell completion script (bash, zsh or fish)",
@@ -482,6 +483,52 @@ def _history_commands(sub: _Subcommands) -> None:
         "without it the exit code is 0 whatever changed",
     )
     _debug_option(diff)
+
+
+def _test_command(sub: _Subcommands) -> None:
+    test = sub.add_parser(
+        "test",
+        help="run the rules' test cases (NAME.tests.toml beside NAME.rules), with coverage",
+        epilog="exit codes: 0 every case passed (and coverage reached --fail-under); 1 a case failed or "
+        "coverage is below --fail-under; 2 a case file, rule file or input it names is bad",
+    )
+    test.add_argument(
+        "paths",
+        nargs="*",
+        metavar="FILE|DIR",
+        help="case files, rule files (their NAME.tests.toml) or folders of them (default: the shipped rulesets)",
+    )
+    test.add_argument(
+        "--format",
+        type=format_name,
+        choices=("text", "json", "junit"),
+        default="text",
+        help="text (default), json, or junit (JUnit XML for CI)",
+    )
+    test.add_argument("--output", metavar="FILE", help="write the results here (- is standard output)")
+    test.add_argument(
+        "--coverage",
+        action="store_true",
+        help="for each rule, which of its conditions the cases saw decide each outcome; per file and in total",
+    )
+    test.add_argument(
+        "--fail-under",
+        type=_percentage,
+        metavar="PERCENT",
+        help="exit code 1 when the total coverage is below PERCENT (implies --coverage)",
+    )
+    _debug_option(test)
+
+
+def _percentage(text: str) -> float:
+    """A percentage from 0 to 100 (argparse reports anything else as a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"a percentage is from 0 to 100, not {text}")
+    return value
 
 
 def _rules_option(command: argparse.ArgumentParser, purpose: str = "the rules to check") -> None:

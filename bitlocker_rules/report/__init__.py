@@ -40,6 +40,8 @@ _HOMES = {
     "render_diff": "diff",
     "render_runs": "history",
     "render_trend": "history",
+    "render_test_run": "rule_tests",
+    "test_run_to_dict": "rule_tests",
 }
 WORST_DEVICES = 50  # how many of the worst devices a fleet's HTML or Markdown report keeps
 
