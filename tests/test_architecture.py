@@ -18,8 +18,9 @@ RANK = {
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5,
-    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "cli": 8, "__main__": 9,
-    "__init__": 10,
+    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7,
+    "plan": 8,  # composes the fleet, the history's diff records and the analysis
+    "cli": 9, "__main__": 10, "__init__": 11,
 }
 # fmt: on
 
@@ -123,7 +124,7 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
 # fmt: off
 CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
-            "compare": 3, "fleet": 3, "pull": 3, "history": 3, "repair": 4, "__init__": 5}
+            "compare": 3, "fleet": 3, "pull": 3, "history": 3, "plan": 3, "repair": 4, "__init__": 5}
 # fmt: on
 
 
@@ -142,13 +143,19 @@ VOCABULARY_RANK = {"declarations": 0, "conversion": 1, "strengths": 1, "model": 
 
 # Inside the HTML report: the page's pieces, the charts drawn with them, then each page.
 # fmt: off
-HTML_RANK = {"page": 0, "charts": 1, "device": 2, "fleet": 2, "diff": 2, "__init__": 3}
+HTML_RANK = {"page": 0, "charts": 1, "device": 2, "fleet": 2, "diff": 2, "plan": 2, "__init__": 3}
 # fmt: on
 
 
 # Inside the history: its records, a run staged, the store (the only SQL), then what uses the store.
 # fmt: off
 HISTORY_RANK = {"runs": 0, "recorder": 1, "diff": 1, "store": 2, "sources": 3, "writer": 3, "__init__": 4}
+# fmt: on
+
+
+# Inside the plan: patches, then the two states and the possible devices, the fleet's pass, the whole plan.
+# fmt: off
+PLAN_RANK = {"patches": 0, "possible": 0, "proposal": 1, "records": 1, "devices": 2, "run": 3, "__init__": 4}
 # fmt: on
 
 
@@ -162,6 +169,7 @@ HISTORY_RANK = {"runs": 0, "recorder": 1, "diff": 1, "store": 2, "sources": 3, "
         ("report/html", HTML_RANK),
         ("tenant", TENANT_RANK),
         ("history", HISTORY_RANK),
+        ("plan", PLAN_RANK),
     ],
 )
 def test_subpackage_imports_point_one_way(package, ranks):

@@ -37,6 +37,7 @@ _COMMANDS = {
     "completion": ("completion", "run_completion"),
     "history": ("history", "run_history"),
     "diff": ("history", "run_diff"),
+    "plan": ("plan", "run_plan"),
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 
