@@ -25,7 +25,7 @@ from ..analysis.evaluation import SearchContext
 from ..analysis.logic import goal_mask
 from ..analysis.search import Constraint, backtrack, independent_groups, prepare
 from ..analysis.selection import Entry, interpreter_state
-from ..analysis.values import same_value, shown_value, typed_assignment
+from ..analysis.values import raw_value, same_value, shown_value, typed_assignment
 from ..engine import Engine, LoadedRuleset
 from ..facts import Facts
 from ..outcome import Status
@@ -37,11 +37,13 @@ _ABSENT = object()
 
 @frozen
 class WitnessFact:
-    """One fact of a witness device: its name, Intune label and value in the admin's words."""
+    """One fact of a witness device: its name, Intune label, value in the admin's words, and the
+    value as a device file gives it (JSON: an enum member's name, a version's text)."""
 
     fact: str
     label: str
     value: str
+    raw: Any
 
 
 @frozen
@@ -190,7 +192,7 @@ def _ruleset_question(
         worse=True,
         failing=_confirmed(today, fixed, overlay, device),
         witness=tuple(
-            WitnessFact(f, analyzer.label(f), shown_value(engine.vocabulary, f, v))
+            WitnessFact(f, analyzer.label(f), shown_value(engine.vocabulary, f, v), raw_value(v))
             for f, v in sorted(device.items())
             if v is not None
         ),

@@ -168,7 +168,7 @@ def _possible_dict(p: Any) -> dict:
         "policies_after": list(p.policies_after),
         "worse": p.worse,
         "failing": list(p.failing),
-        "witness": [{"fact": w.fact, "label": w.label, "value": w.value} for w in p.witness],
+        "witness": [{"fact": w.fact, "label": w.label, "value": w.value, "raw": w.raw} for w in p.witness],
         "smallest": p.smallest,
         "note": p.note,
     }
