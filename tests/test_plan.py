@@ -169,6 +169,11 @@ rule T-03 "The PIN is allowed only with a TPM"
   severity warning
   when policy.tpm_startup_pin in {Allowed, Required}
   require device.tpm_present == true
+
+rule T-04 "A TPM, when its version is known, is 2.0"
+  severity warning
+  when device.tpm_version is present
+  require device.tpm_version >= 2.0
 """
 TINY_POLICY_VALUES = {
     "policy.tpm_startup_pin": ["Blocked", "Allowed", "Required", None],
