@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_report_formats import load_schema, validate
+from test_tenant_check import as_files, tenant_pulled  # noqa: F401 - fixtures
 
 from bitlocker_rules import Engine
 from bitlocker_rules.analysis import Deadline
@@ -409,3 +410,52 @@ def test_every_format_leads_with_the_verdict_and_the_causes(pin_required, tmp_pa
         assert verdict < cause < fleet, fmt
         assert "Every possible device" in out and "BIOS Mode" in out
     assert outputs["html"].startswith("<!DOCTYPE html>")
+
+
+# --- today's state from a pulled snapshot
+
+
+def test_a_plan_from_a_snapshot_equals_the_plan_of_the_same_data_as_files(tenant_pulled, as_files, tmp_path, capsys):
+    tenant, folder, chosen, _ = tenant_pulled
+    policy = next(p for p in tenant.device_configurations if p["id"] == chosen)
+    changed = patched(policy, {"bitLockerSystemDrivePolicy": {"startupAuthenticationTpmPinUsage": "required"}})
+    proposal = tmp_path / "proposal.json"
+    proposal.write_text(json.dumps(changed))
+    found = []
+    for today in (["--snapshot", str(folder)], as_files):
+        assert main(["plan", *today, "--proposal-policy", str(proposal), "--format", "json"]) in (0, 1)
+        data = json.loads(capsys.readouterr().out)
+        assert data["proposal"]["replaced"] == [chosen]
+        found.append(data)
+    snapshot, files = found
+    assert snapshot["fleet"]["diff"]["totals"] == files["fleet"]["diff"]["totals"]
+    assert snapshot["fleet"]["diff"]["rules"] == files["fleet"]["diff"]["rules"]
+    assert snapshot["fleet"]["changed_devices"] > 0
+    assert [(p["ruleset"], p["worse"], p["failing"]) for p in snapshot["possible"]] == [
+        (p["ruleset"], p["worse"], p["failing"]) for p in files["possible"]
+    ]
+
+
+def test_a_patch_needs_todays_policy_as_a_file(tenant_pulled, tmp_path, capsys):
+    _, folder, chosen, _ = tenant_pulled
+    patch = tmp_path / f"{chosen}.json"
+    patch.write_text(json.dumps({"bitLockerSystemDrivePolicy": {"startupAuthenticationTpmPinUsage": "required"}}))
+    assert main(["plan", "--snapshot", str(folder), "--patch", str(patch)]) == 2
+    assert "no --policy file holds" in capsys.readouterr().err
+
+
+PASSWORD = "123453-234564-345675-456786-567897-678908-789019-890120"
+
+
+def test_a_recovery_password_in_a_device_name_is_masked_in_every_format_and_the_jsonl(tmp_path, capsys):
+    row = json.loads(FLEET.read_text(encoding="utf-8").splitlines()[4])
+    row["deviceName"] = f"PC {PASSWORD}"
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_text(json.dumps(row) + "\n")
+    proposed = silent_with(tmp_path, tpm_startup_pin="Required")
+    lines = tmp_path / "plan.jsonl"
+    for fmt in ("text", "json", "markdown", "html"):
+        argv = ["plan", "--policy", str(SILENT), "--fleet", str(fleet), "--proposal-policy", str(proposed)]
+        assert main([*argv, "--format", fmt, "--jsonl", str(lines)]) == 0
+        out = capsys.readouterr().out + lines.read_text(encoding="utf-8")
+        assert "SE-09" in out and "123453" not in out, fmt
