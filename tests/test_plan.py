@@ -8,20 +8,23 @@ import itertools
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_report_formats import load_schema, validate
-from test_tenant_check import as_files, tenant_pulled  # noqa: F401 - fixtures
+from test_tenant_check import as_files, tenant_pulled  # noqa: F401 - fixtures (a pulled generated tenant)
 
 from bitlocker_rules import Engine
 from bitlocker_rules.analysis import Deadline
 from bitlocker_rules.cli import main
+from bitlocker_rules.errors import MaskedText
 from bitlocker_rules.fleet.devices import device_facts
 from bitlocker_rules.fleet.job import FleetJob
 from bitlocker_rules.importers import import_policies
 from bitlocker_rules.outcome import Status
 from bitlocker_rules.plan import Proposal, make_plan, patched, possible_regressions
+from bitlocker_rules.report.plan import render_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -415,14 +418,15 @@ def test_every_format_leads_with_the_verdict_and_the_causes(pin_required, tmp_pa
 # --- today's state from a pulled snapshot
 
 
-def test_a_plan_from_a_snapshot_equals_the_plan_of_the_same_data_as_files(tenant_pulled, as_files, tmp_path, capsys):
-    tenant, folder, chosen, _ = tenant_pulled
+def test_a_plan_from_a_snapshot_equals_the_plan_of_the_same_data_as_files(request, tmp_path, capsys):
+    tenant, folder, chosen, _ = request.getfixturevalue("tenant_pulled")
+    files = request.getfixturevalue("as_files")
     policy = next(p for p in tenant.device_configurations if p["id"] == chosen)
     changed = patched(policy, {"bitLockerSystemDrivePolicy": {"startupAuthenticationTpmPinUsage": "required"}})
     proposal = tmp_path / "proposal.json"
     proposal.write_text(json.dumps(changed))
     found = []
-    for today in (["--snapshot", str(folder)], as_files):
+    for today in (["--snapshot", str(folder)], files):
         assert main(["plan", *today, "--proposal-policy", str(proposal), "--format", "json"]) in (0, 1)
         data = json.loads(capsys.readouterr().out)
         assert data["proposal"]["replaced"] == [chosen]
@@ -436,8 +440,8 @@ def test_a_plan_from_a_snapshot_equals_the_plan_of_the_same_data_as_files(tenant
     ]
 
 
-def test_a_patch_needs_todays_policy_as_a_file(tenant_pulled, tmp_path, capsys):
-    _, folder, chosen, _ = tenant_pulled
+def test_a_patch_needs_todays_policy_as_a_file(request, tmp_path, capsys):
+    _, folder, chosen, _ = request.getfixturevalue("tenant_pulled")
     patch = tmp_path / f"{chosen}.json"
     patch.write_text(json.dumps({"bitLockerSystemDrivePolicy": {"startupAuthenticationTpmPinUsage": "required"}}))
     assert main(["plan", "--snapshot", str(folder), "--patch", str(patch)]) == 2
@@ -459,3 +463,14 @@ def test_a_recovery_password_in_a_device_name_is_masked_in_every_format_and_the_
         assert main([*argv, "--format", fmt, "--jsonl", str(lines)]) == 0
         out = capsys.readouterr().out + lines.read_text(encoding="utf-8")
         assert "SE-09" in out and "123453" not in out, fmt
+
+
+def test_every_plan_renderer_returns_what_the_masking_door_masked(tmp_path):
+    proposed = silent_with(tmp_path, tpm_startup_pin="Required")
+    plan = make_plan(FleetJob(None, [str(SILENT)]), Proposal([str(proposed)]), str(FLEET))
+    # Inputs are masked where they are read; a record holding a password anyway must not leak.
+    plan = attrs.evolve(plan, proposal=attrs.evolve(plan.proposal, replaced=(PASSWORD,), notes=(f"note {PASSWORD}",)))
+    for fmt in ("text", "json", "markdown", "html"):
+        out = render_plan(plan, fmt)
+        assert type(out) is MaskedText, fmt
+        assert "123453" not in out and "SE-09" in out, fmt
