@@ -474,3 +474,17 @@ def test_every_plan_renderer_returns_what_the_masking_door_masked(tmp_path):
         out = render_plan(plan, fmt)
         assert type(out) is MaskedText, fmt
         assert "123453" not in out and "SE-09" in out, fmt
+
+
+def test_counts_folded_and_caches_started_afresh_give_the_same_plan(tmp_path, monkeypatch):
+    import bitlocker_rules.plan.devices as plan_devices
+
+    proposed = silent_with(tmp_path, tpm_startup_pin="Required", warning_for_other_disk_encryption="NotConfigured")
+    job, proposal = FleetJob(None, [str(SILENT), str(PIN)], str(ASSIGNMENTS)), Proposal([str(proposed)])
+    whole = make_plan(job, proposal, str(FLEET), timeout=0.5).fleet
+    monkeypatch.setattr(plan_devices, "_CODES_LIMIT", 1)
+    monkeypatch.setattr(plan_devices, "_DELTAS_LIMIT", 1)
+    folded = make_plan(job, proposal, str(FLEET), timeout=0.5).fleet
+    assert whole is not None and folded is not None and whole.changed_devices > 0
+    assert folded.diff.rules == whole.diff.rules and folded.diff.totals == whole.diff.totals
+    assert folded.unchanged == whole.unchanged

@@ -19,6 +19,7 @@ from ..errors import BitLockerRulesError, redact
 from ..facts import Facts
 from ..fleet.devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device
 from ..fleet.evaluation import VerdictPath
+from ..fleet.results import BAD_ROWS_LISTED
 from ..fleet.rows import BadRow, FleetRow, JsonLine, decoded_row
 from ..history.diff import CHANGES, DeviceChange, Diff, RuleChange, RuleMoves, change_kinds
 from ..outcome import ConflictRecord
@@ -27,6 +28,8 @@ from .proposal import PlanStates
 from .records import ConflictMove, DevicePlan, FleetPlan, SettingDelta, SettingMove
 
 SHOWN = 50  # changed devices a report lists; --jsonl has every one
+_DELTAS_LIMIT = 20_000  # distinct (ruleset, codes before, codes after) kept; past it the cache starts afresh
+_CODES_LIMIT = 5_000  # distinct (ruleset, codes) counted per side before they are folded into per-rule counts
 _NAMES = tuple(s.value for s in STATUSES)
 
 
@@ -114,7 +117,10 @@ class PlanPass:
         self.totals: Counter = Counter(dict.fromkeys((*CHANGES, "still_failing"), 0))
         self.shown: list[DeviceChange] = []
         self.changed_devices = self.newly_failing_devices = self.settings_changed_devices = self.devices = 0
-        self.bad: list[tuple[int, str]] = []
+        self.bad: list[tuple[int, str]] = []  # the first BAD_ROWS_LISTED; the others are counted
+        self.bad_not_listed = 0
+        self.folded_before: dict[str, dict[str, int]] = {}
+        self.folded_after: dict[str, dict[str, int]] = {}
 
     def run(self, rows: Iterable[FleetRow], write: Callable[[DevicePlan], None] | None = None) -> FleetPlan:
         """Evaluate every row under both states; ``write`` gets each device's record, in row order."""
@@ -129,18 +135,24 @@ class PlanPass:
         if isinstance(row.data, JsonLine):
             row = FleetRow(row.number, decoded_row(row.number, row.data.raw, row.data.encoding))
         if isinstance(row.data, BadRow):
-            self.bad.append((row.number, row.data.message))
+            self._bad(row.number, row.data.message)
             return None
         data = row.data
         try:
             values = self.typer.values(data) if self.reader in (device_facts, fleet_device) else None
             device = self.reader(data, self.engine, row.number) if values is None else None
         except BitLockerRulesError as exc:
-            self.bad.append((row.number, redact("; ".join(d.message for d in exc.diagnostics))))
+            self._bad(row.number, redact("; ".join(d.message for d in exc.diagnostics)))
             return None
         chosen_before, before = self.before.device_codes(data, values, device)
         chosen_after, after = self.after.device_codes(data, values, device)
         return self._compare(row.number, data, (chosen_before, chosen_after), before, after)
+
+    def _bad(self, number: int, problem: str) -> None:
+        if len(self.bad) < BAD_ROWS_LISTED:
+            self.bad.append((number, problem))
+        else:
+            self.bad_not_listed += 1
 
     def _compare(
         self,
@@ -165,6 +177,8 @@ class PlanPass:
                 self.moves[change.rule].update(change.kinds)
                 self.totals.update(change.kinds)
                 changes.append(change)
+        if len(self.codes_before) > _CODES_LIMIT or len(self.codes_after) > _CODES_LIMIT:
+            self._fold()
         for rule in still:
             self.moves.setdefault(rule, Counter())["still_failing"] += 1
         self.totals["still_failing"] += len(still)
@@ -185,8 +199,16 @@ class PlanPass:
         key = (index, before, after)
         delta = self.deltas.get(key)
         if delta is None:
+            if len(self.deltas) >= _DELTAS_LIMIT:
+                self.deltas.clear()
             delta = self.deltas[key] = _RulesetDelta(self.rules[index], before, after)
         return delta
+
+    def _fold(self) -> None:
+        """Move the counts per distinct codes tuple into per-rule counts (memory stays flat)."""
+        for codes, folded in ((self.codes_before, self.folded_before), (self.codes_after, self.folded_after)):
+            self._rule_counts(codes, folded)
+            codes.clear()
 
     def _policy_delta(self, chosen: tuple[frozenset[str], frozenset[str]]) -> _PolicyDelta:
         delta = self.policy_deltas.get(chosen)
@@ -215,7 +237,8 @@ class PlanPass:
 
     def result(self) -> FleetPlan:
         """The fleet's plan from what the pass counted."""
-        before, after = self._rule_counts(self.codes_before), self._rule_counts(self.codes_after)
+        self._fold()
+        before, after = self.folded_before, self.folded_after
         rules = tuple(
             RuleMoves(
                 rule,
@@ -247,11 +270,14 @@ class PlanPass:
             self._setting_moves(),
             self._conflict_moves(),
             tuple(self.bad),
+            self.bad_not_listed,
             unchanged,
         )
 
-    def _rule_counts(self, codes: Mapping[tuple[int, tuple[int, ...]], int]) -> dict[str, dict[str, int]]:
-        counts: dict[str, dict[str, int]] = {}
+    def _rule_counts(
+        self, codes: Mapping[tuple[int, tuple[int, ...]], int], counts: dict[str, dict[str, int]]
+    ) -> dict[str, dict[str, int]]:
+        """Add the counts per codes tuple to ``counts``, per rule and verdict."""
         for (index, tuple_), devices in codes.items():
             for rule, code in zip(self.rules[index], tuple_):
                 by_status = counts.setdefault(rule, dict.fromkeys(_NAMES, 0))

@@ -73,7 +73,8 @@ class FleetPlan:
     settings_changed_devices: int
     settings: tuple[SettingMove, ...]
     conflicts: tuple[ConflictMove, ...]
-    bad_rows: tuple[tuple[int, str], ...]
+    bad_rows: tuple[tuple[int, str], ...]  # the first rows not read, with why
+    bad_rows_not_listed: int
     unchanged: Mapping[str, int]  # rule -> devices whose verdict of it does not change
 
 

@@ -158,6 +158,7 @@ def _fleet_dict(fleet: Any) -> dict:
         ],
         "unchanged": dict(fleet.unchanged),
         "bad_rows": [{"row": n, "problem": problem} for n, problem in fleet.bad_rows],
+        "bad_rows_not_listed": fleet.bad_rows_not_listed,
     }  # fmt: skip
 
 
@@ -200,6 +201,8 @@ def render_plan_table(plan: Any) -> str:
                 lines.append(f"  {device.device}")
                 lines += [f"    {r:<8} {move:<28} {kinds}" for r, move, kinds in map(change_line, device.changes)]
         lines += [f"  row {n} not read: {problem}" for n, problem in fleet.bad_rows]
+        if fleet.bad_rows_not_listed:
+            lines.append(f"  and {fleet.bad_rows_not_listed} more rows not read")
     lines += ["", "Every possible device (exact analysis over the vocabulary's domain):"]
     for heading, found, safe in possible_groups(plan):
         lines.append(f"  {heading}:")
@@ -249,6 +252,8 @@ def render_plan_markdown(plan: Any) -> str:
                 [(d.device, *change_line(c)) for d in fleet.diff.devices for c in d.changes],
             )
         lines += [f"- Row {n} not read: {text(problem)}" for n, problem in fleet.bad_rows]
+        if fleet.bad_rows_not_listed:
+            lines.append(f"- And {fleet.bad_rows_not_listed} more rows not read")
     lines += ["", "## Every possible device"]
     for heading, found, safe in possible_groups(plan):
         lines += ["", f"### {text(heading)}", ""]
