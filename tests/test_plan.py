@@ -111,6 +111,9 @@ def test_every_change_of_every_device_equals_two_check_runs_compared_by_hand(pin
     }
     planned = {(d["device"], c["rule"], c["before"], c["after"]) for d in pin_required["devices"] for c in d["changes"]}
     assert planned == expected
+    for device in pin_required["devices"]:  # every rule's verdict on both sides, changed or not
+        name = device["device"]
+        assert device["verdicts"] == {rule: [before[name][rule], after[name][rule]] for rule in before[name]}
     assert [d["device"] for d in pin_required["devices"]] == list(before)  # every device, in row order
     fleet = pin_required["plan"]["fleet"]
     assert fleet["bad_rows"] and fleet["bad_rows"][0]["row"] == 18

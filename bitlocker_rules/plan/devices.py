@@ -36,9 +36,10 @@ _NAMES = tuple(s.value for s in STATUSES)
 class _RulesetDelta:
     """What one ruleset's codes before and after change on a device (made once per distinct pair)."""
 
-    __slots__ = ("changed", "changes", "still")
+    __slots__ = ("changed", "changes", "still", "verdicts")
 
     def __init__(self, rules: tuple[str, ...], before: tuple[int, ...], after: tuple[int, ...]) -> None:
+        self.verdicts = {rule: (_NAMES[b], _NAMES[a]) for rule, b, a in zip(rules, before, after)}
         self.changes: list[RuleChange] = []
         self.changed: list[str] = []  # every rule whose verdict changes, whatever the kind
         self.still = [rule for rule, b, a in zip(rules, before, after) if b == a == Verdict.FAIL]
@@ -166,11 +167,13 @@ class PlanPass:
         self.pairs[chosen] += 1
         changes: list[RuleChange] = []
         still: list[str] = []
+        verdicts: dict[str, tuple[str, str]] = {}
         for index, (b, a) in enumerate(zip(before, after)):
             self.codes_before[(index, b)] += 1
             self.codes_after[(index, a)] += 1
             delta = self._delta(index, b, a)
             still += delta.still
+            verdicts.update(delta.verdicts)
             for rule in delta.changed:
                 self.moves.setdefault(rule, Counter())["changed"] += 1
             for change in delta.changes:
@@ -192,7 +195,7 @@ class PlanPass:
                 self.shown.append(DeviceChange(subject, tuple(changes), tuple(still)))
         return DevicePlan(
             number, subject, self._names(self.before, data), self._names(self.after, data),
-            tuple(changes), tuple(still), settings,
+            tuple(changes), tuple(still), settings, verdicts,
         )  # fmt: skip
 
     def _delta(self, index: int, before: tuple[int, ...], after: tuple[int, ...]) -> _RulesetDelta:

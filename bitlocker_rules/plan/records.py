@@ -49,7 +49,8 @@ class ConflictMove:
 @frozen
 class DevicePlan:
     """One device of the fleet: its policies on each side, the rules whose verdict changes, the
-    rules failing on both sides, and the effective settings that change (the record ``--jsonl`` writes)."""
+    rules failing on both sides, the effective settings that change, and every rule's verdict
+    before and after (the record ``--jsonl`` writes)."""
 
     row: int
     device: str
@@ -58,6 +59,7 @@ class DevicePlan:
     changes: tuple  # history.RuleChange records
     still_failing: tuple[str, ...]
     settings: tuple[SettingDelta, ...]
+    verdicts: Mapping[str, tuple[str, str]]  # rule -> (verdict today, under the proposal)
 
 
 @frozen

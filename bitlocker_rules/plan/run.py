@@ -82,4 +82,5 @@ def device_json(plan: DevicePlan) -> dict:
         "settings": [
             {"setting": s.fact, "label": s.label, "before": s.before, "after": s.after} for s in plan.settings
         ],
+        "verdicts": plan.verdicts,  # last: every rule, [today, proposal]
     }
