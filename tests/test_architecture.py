@@ -18,9 +18,9 @@ RANK = {
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5, "emit": 5,
-    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "lsp": 7,
-    "ruletests": 7, "cli": 8, "__main__": 9,
-    "__init__": 10,
+    "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "lsp": 7, "ruletests": 7,
+    "plan": 8,  # composes the fleet, the history's diff records and the analysis
+    "cli": 9, "__main__": 10, "__init__": 11,
 }
 # fmt: on
 
@@ -124,8 +124,8 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
 # fmt: off
 CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
-            "compare": 3, "fleet": 3, "pull": 3, "apply": 3, "history": 3, "lsp": 3, "rule_tests": 3, "repair": 4,
-            "__init__": 5}
+            "compare": 3, "fleet": 3, "pull": 3, "apply": 3, "history": 3, "lsp": 3, "rule_tests": 3, "plan": 3,
+            "repair": 4, "__init__": 5}
 # fmt: on
 
 
@@ -144,7 +144,7 @@ VOCABULARY_RANK = {"declarations": 0, "conversion": 1, "strengths": 1, "model": 
 
 # Inside the HTML report: the page's pieces, the charts drawn with them, then each page.
 # fmt: off
-HTML_RANK = {"page": 0, "charts": 1, "device": 2, "fleet": 2, "diff": 2, "__init__": 3}
+HTML_RANK = {"page": 0, "charts": 1, "device": 2, "fleet": 2, "diff": 2, "plan": 2, "__init__": 3}
 # fmt: on
 
 
@@ -173,6 +173,12 @@ RULETESTS_RANK = {"cases": 0, "coverage": 0, "runner": 1, "__init__": 2}
 # fmt: on
 
 
+# Inside the plan: patches, then the two states and the possible devices, the fleet's pass, the whole plan.
+# fmt: off
+PLAN_RANK = {"patches": 0, "possible": 0, "proposal": 1, "records": 1, "devices": 2, "run": 3, "__init__": 4}
+# fmt: on
+
+
 @pytest.mark.parametrize(
     "package, ranks",
     [
@@ -186,6 +192,7 @@ RULETESTS_RANK = {"cases": 0, "coverage": 0, "runner": 1, "__init__": 2}
         ("lsp", LSP_RANK),
         ("emit", EMIT_RANK),
         ("ruletests", RULETESTS_RANK),
+        ("plan", PLAN_RANK),
     ],
 )
 def test_subpackage_imports_point_one_way(package, ranks):

@@ -40,6 +40,7 @@ _COMMANDS = {
     "diff": ("history", "run_diff"),
     "lsp": ("lsp", "run_lsp"),
     "test": ("rule_tests", "run_test"),
+    "plan": ("plan", "run_plan"),
 }
 REPORT_BUGS = "https://github.com/bitlocker-rules/bitlocker-rules/issues"
 

@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _history_commands(sub)
     _lsp_command(sub)
     _test_command(sub)
+    _plan_command(sub)
     completion = sub.add_parser(
         "completion",
         help="print a shell completion script (bash, zsh or fish)",
@@ -529,6 +530,70 @@ def _percentage(text: str) -> float:
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"a percentage is from 0 to 100, not {text}")
     return value
+def _plan_command(sub: _Subcommands) -> None:
+    plan = sub.add_parser(
+        "plan",
+        help="the effect of a proposed policy change on every device of a fleet and on every possible device",
+        epilog="exit codes: 0 nothing gets worse (or no --fail-on); 1 with --fail-on regressions, a device of the "
+        "fleet or a possible device newly fails a rule; 2 bad input or usage; 4 with --fail-on regressions, "
+        "nothing got worse but a possible-device question was undecided within --timeout",
+    )
+    _rules_option(plan)
+    plan.add_argument(
+        "--policy", action="append", default=[], metavar="FILE", help="today's policy exports (repeatable)"
+    )
+    plan.add_argument("--fleet", metavar="FILE", help="today's devices: JSON Lines, a JSON array or CSV")
+    plan.add_argument("--assignments", metavar="FILE", help="today's assignment file (with --fleet)")
+    plan.add_argument(
+        "--snapshot", metavar="DIR", help="today's state from a tenant snapshot: its policies, assignments and devices"
+    )
+    _scenario_option(plan)
+    plan.add_argument(
+        "--proposal-policy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a changed policy (same id, or display name, as one of today's: it replaces it) or a new one (repeatable)",
+    )
+    plan.add_argument(
+        "--patch",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help='a Graph PATCH body applied over one of today\'s policies: {"policy": ID, "patch": {...}}, '
+        "or a bare body in a file named ID.json (repeatable; see docs/plan.md)",
+    )
+    plan.add_argument(
+        "--proposal-assignments", metavar="FILE", help="the proposal's assignment file, in place of today's"
+    )
+    plan.add_argument(
+        "--format",
+        type=format_name,
+        choices=("text", "json", "markdown", "html"),
+        default="text",
+        help="text (default), json, markdown or html (one self-contained page)",
+    )
+    plan.add_argument("--output", metavar="FILE", help="write the plan here (- is standard output)")
+    plan.add_argument("--jsonl", metavar="FILE", help="also write each device's plan as one JSON line to FILE")
+    plan.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=PLAN_TIMEOUT,
+        metavar="SECONDS",
+        help="how long the possible-device questions may take together before they are said undecided "
+        f"(default: {PLAN_TIMEOUT:g})",
+    )
+    plan.add_argument(
+        "--fail-on",
+        choices=("regressions",),
+        default=None,
+        help="regressions: exit code 1 when a device of the fleet, or a possible device, newly fails a rule",
+    )
+    _debug_option(plan)
+
+
+# How long plan's possible-device questions take together before they are said undecided.
+PLAN_TIMEOUT = 5.0
 
 
 def _rules_option(command: argparse.ArgumentParser, purpose: str = "the rules to check") -> None:

@@ -29,7 +29,7 @@ from ..engine import (
 from ..errors import BitLockerRulesError, Diagnostic, ShownText, clip, joined_values, redact, shown_text
 from ..facts import Conflict, Facts, merge_facts
 from ..outcome import Origins, Report, RuleOutcome, Status
-from ..verdict import OPEN, STATUSES, Verdict
+from ..verdict import CODES, OPEN, STATUSES, Verdict
 from ..vocabulary import Vocabulary
 from .devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device
 from .results import (
@@ -356,7 +356,7 @@ class VerdictPath:
         failed = False
         views = [policy_view(values, table) for table in context.profiles] if context.profiles else None
         by_codes = tally.by_codes
-        for path in self.rulesets:
+        for path in self.rulesets:  # _verdicts inlined: this loop is the fleet's hot path
             if views is not None and path.per_policy:
                 codes, decided_on = self.engine.verdicts_per_policy(path.loaded, values, views)
             else:
@@ -384,6 +384,36 @@ class VerdictPath:
         if context.records:
             tally.conflicts.update(context.records)
         return parts
+
+    def _verdicts(
+        self, path: _RulesetPath, values: dict, views: list[dict] | None
+    ) -> tuple[tuple[int, ...], dict[int, int] | None]:
+        """A ruleset's verdict codes on resolved values; rules read per policy decided on ``views``."""
+        if views is not None and path.per_policy:
+            return self.engine.verdicts_per_policy(path.loaded, values, views)
+        return path.loaded.verdicts(values), None
+
+    def device_codes(
+        self, data: Any, values: Mapping[str, Any] | None, device: Facts | None = None
+    ) -> tuple[frozenset[str], tuple[tuple[int, ...], ...]]:
+        """The verdict codes of every ruleset for one fleet row's device under this path's policies,
+        counted nowhere: the ids of the policies it gets, and one codes tuple per ruleset.
+
+        The device is typed once by the caller: ``values`` (the row typed by ``RowTyper``, left
+        unchanged) or, when the typer did not take the row, ``device`` (its facts as read). A
+        plan evaluates each device so under today's policies and under the proposal's.
+        """
+        chosen, policy, _ = _policy_for(self.policy, data)
+        context = self._context(chosen, policy)
+        if values is None:
+            assert device is not None, "device_codes needs the typed values or the device's facts"
+            if device.conflicts or not context.taken.isdisjoint(device.values):
+                report = self.engine.evaluate(_merged(policy, device), subject=device.name)
+                return chosen, report_codes(report, self.engine)
+            values = device.table
+        resolved = self.engine.resolve({**context.base, **values})
+        views = [policy_view(resolved, table) for table in context.profiles] if context.profiles else None
+        return chosen, tuple(self._verdicts(path, resolved, views)[0] for path in self.rulesets)
 
     def _details(
         self,
@@ -499,6 +529,12 @@ class _PolicyContext:
         self.records = tuple(conflict_record(c, engine.vocabulary) for c in conflicts)
         self.slot = object()  # this set of policies' key among what callers keep with an explanation
         self.parts: dict[tuple, _Part] = {}
+
+
+def report_codes(report: Report, engine: Engine) -> tuple[tuple[int, ...], ...]:
+    """A whole report's verdicts as codes, one tuple per ruleset of ``engine`` (as ``verdicts`` gives them)."""
+    status = {(o.ruleset, o.rule): o.status for o in report.outcomes}
+    return tuple(tuple(int(CODES[status[(loaded.id, rule.id)]]) for rule in loaded.rules) for loaded in engine.rulesets)
 
 
 def _policy_for(

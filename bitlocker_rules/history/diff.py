@@ -108,7 +108,8 @@ class Diff:
         return bool(self.totals["newly_failing"]) or any(p.failing for p in self.appeared)
 
 
-def _kinds(before: str | None, after: str | None) -> tuple[str, ...]:
+def change_kinds(before: str | None, after: str | None) -> tuple[str, ...]:
+    """Which of ``CHANGES`` a rule's move from verdict ``before`` to ``after`` is (none: no change)."""
     kinds = []
     if after == "fail" and before != "fail":
         kinds.append("newly_failing")
@@ -148,7 +149,7 @@ class _PairDiff:
                     self.still.append(rule)
                 continue
             status_b, status_a = b.status if b else None, a.status if a else None
-            kinds = _kinds(status_b, status_a)
+            kinds = change_kinds(status_b, status_a)
             if kinds:
                 self.changes.append(RuleChange(rule, status_b, status_a, kinds))
             elif status_b == status_a == "fail":
