@@ -207,9 +207,7 @@ def _syntax_error(name: str, exc: tomllib.TOMLDecodeError) -> Diagnostic:
     found = _TOML_PLACE.match(str(exc))
     if found is None:
         return Diagnostic("W010", f"not valid TOML: {exc}", file=name)
-    return Diagnostic(
-        "W010", f"not valid TOML: {found['message']}", file=f"{name}:{found['line']}:{found['column']}"
-    )
+    return Diagnostic("W010", f"not valid TOML: {found['message']}", file=f"{name}:{found['line']}:{found['column']}")
 
 
 class _Reader:
@@ -295,7 +293,9 @@ class _Reader:
             if key not in _SCOPE_KEYS:
                 self.problem(line, f"{at}.scope.{key}", f"unknown scope `{key}`", suggest(key, _SCOPE_KEYS))
         kinds = (("devices", self.known.devices, "device"), ("groups", self.known.groups, "group"))
-        lists = {key: self.names(value.get(key, []), known, kind, line, f"{at}.scope.{key}") for key, known, kind in kinds}
+        lists = {
+            key: self.names(value.get(key, []), known, kind, line, f"{at}.scope.{key}") for key, known, kind in kinds
+        }
         policies = self.names(value.get("policies", []), self.known.policies, "policy", line, f"{at}.scope.policies")
         return WaiverScope(False, lists["devices"], lists["groups"], policies)
 

@@ -15,8 +15,8 @@ from ..errors import Diagnostic, InputError
 from ..facts import Facts, merge_facts
 from ..importers import ImportedDevice, ImportedPolicy, load_devices, load_policies
 from ..outcome import InputRecord, Report, RuleTurnOff, SuggestedChange
-from ..waivers import Waivers, waived
 from ..report import render_device  # the renderer of the format asked for loads on first use
+from ..waivers import Waivers, waived
 from .output import STANDARD_STREAM, say, usage_error, wants_colour, write_output
 from .parser import declared_scenarios
 from .waiving import device_waivers, say_notices
@@ -54,9 +54,7 @@ def run_check(args: argparse.Namespace) -> int:
     return report.exit_code(args.fail_on)
 
 
-def _waived(
-    report: Report, waivers: Waivers, devices: list[ImportedDevice], policies: list[ImportedPolicy]
-) -> Report:
+def _waived(report: Report, waivers: Waivers, devices: list[ImportedDevice], policies: list[ImportedPolicy]) -> Report:
     """The report with the failures the waivers cover on this device waived, and their warnings."""
     keys = [k for d in devices for k in (d.device_name, d.device_id, d.azure_ad_device_id) if k]
     names = [k for p in policies for k in (p.policy_id, p.display_name) if k]

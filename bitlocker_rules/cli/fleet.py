@@ -26,8 +26,8 @@ from ..report import fleet_collector, render_fleet
 from ..snapshot import devices_path, manifest_path
 from .output import jsonl_output, say, show_progress, write_output
 from .parser import declared_scenarios
-from .waiving import fleet_waivers, say_notices
 from .status import EXIT_CRASH, EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from .waiving import fleet_waivers, say_notices
 
 
 def run_fleet(args: argparse.Namespace) -> int:

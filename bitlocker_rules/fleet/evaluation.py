@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
+
 from .. import nodes as n
 from ..assignments import AssignedPolicies
 from ..engine import (
@@ -353,7 +354,9 @@ class VerdictPath:
 
             def whole_report() -> Report:
                 device = reader(row.data, engine, row.number)
-                return _waived(engine.evaluate(_merged(policy, device), subject=counted.subject), waivers, row.data, chosen)
+                return _waived(
+                    engine.evaluate(_merged(policy, device), subject=counted.subject), waivers, row.data, chosen
+                )
 
             statuses = counted.statuses()
             collect(
@@ -512,9 +515,7 @@ class _WaivedPart:
         self.entries = entries
         self.text = joined_values([shown_text(json.dumps(e, ensure_ascii=False)) for e in entries], ", ")
         by_rule = {part.plan.open.index(i): waiver for i, waiver in chosen.items()}
-        self.details = tuple(
-            _WaivedDetail(d, by_rule[k]) if k in by_rule else d for k, d in enumerate(part.details)
-        )
+        self.details = tuple(_WaivedDetail(d, by_rule[k]) if k in by_rule else d for k, d in enumerate(part.details))
 
 
 class _Counted:

@@ -115,7 +115,9 @@ def evaluate_fleet_parallel(
             if first is not None:
                 result = _run_batch(_packed(first), *options)
                 summary, done = _merged(result, summary, done, write, progress, collector)
-        pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(make_engine, empty, waivers))
+        pool = ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_start_worker, initargs=(make_engine, empty, waivers)
+        )
         with pool:
             pending = []
             for batch in batches:

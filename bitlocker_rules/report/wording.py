@@ -29,6 +29,7 @@ STATUS_WORDS = {
     Status.FAIL: "fail",
     Status.UNKNOWN: "unknown",
     Status.NOT_APPLICABLE: "does not apply",
+    Status.WAIVED: "waived",
 }
 
 
@@ -67,7 +68,7 @@ def verdict(report: Report) -> tuple[str, str]:
 def counts(report: Report) -> str:
     """``19 unknown, 17 pass, 30 do not apply.`` (failures are in the verdict; zeros are left out)."""
     parts = []
-    for status in (Status.UNKNOWN, Status.PASS, Status.NOT_APPLICABLE):
+    for status in (Status.WAIVED, Status.UNKNOWN, Status.PASS, Status.NOT_APPLICABLE):
         n = report.count(status)
         if n:
             word = ("does not apply" if n == 1 else "do not apply") if status is Status.NOT_APPLICABLE else status.value
@@ -161,8 +162,15 @@ def shown_outcomes(report: Report, verbose: bool) -> list[RuleOutcome]:
     return [
         o
         for o in report.outcomes
-        if o.status is Status.FAIL or (o.status is Status.UNKNOWN and not o.pending_scenarios)
+        if o.status in (Status.FAIL, Status.WAIVED) or (o.status is Status.UNKNOWN and not o.pending_scenarios)
     ]
+
+
+def waiver_lines(report: Report) -> list[str]:
+    """What a report says of its waivers: each waived rule with its waiver, then each warning
+    (a waiver expired, or waived nothing); nothing when no waivers file was given."""
+    lines = [f"{o.rule} {o.title}: {o.waiver.sentence()}" for o in report.waived if o.waiver is not None]
+    return lines + [f"warning: {n.sentence()}" for n in report.waiver_notices]
 
 
 def device_only(report: Report) -> tuple[list[int], list[str]]:
