@@ -134,8 +134,8 @@ def test_the_day_is_given_or_from_the_environment_or_utc():
 
 
 def test_a_waived_failure_is_its_own_outcome_with_its_reasons_and_waiver(tmp_path, capsys):
-    plain_code, plain = device_json(capsys, write(tmp_path, waiver(rules=("KR-01",))))
-    code, report = device_json(capsys, write(tmp_path, waiver()))
+    _plain_code, plain = device_json(capsys, write(tmp_path, waiver(rules=("KR-01",))))
+    _code, report = device_json(capsys, write(tmp_path, waiver()))
     for rule in BIOS_RULES:
         assert statuses(plain)[rule] == "fail"
         entry = next(r for r in report["results"] if r["rule"] == rule)
@@ -172,7 +172,9 @@ def test_a_waiver_with_a_past_expiry_stops_applying(tmp_path, capsys):
 def test_the_environment_pins_the_day(tmp_path, capsys, monkeypatch):
     path = write(tmp_path, waiver(expires="2026-11-30"))
     monkeypatch.setenv("BITLOCKER_RULES_TODAY", "2026-12-01")
-    code, out, err = run(capsys, "check", "--policy", POLICY, "--device", LEGACY, "--waivers", path, "--format", "json")
+    _code, out, err = run(
+        capsys, "check", "--policy", POLICY, "--device", LEGACY, "--waivers", path, "--format", "json"
+    )
     assert statuses(json.loads(out))["SE-05"] == "fail"
     assert "waiver W-1 expired on 2026-11-30" in err
 
@@ -204,7 +206,7 @@ def test_another_device_out_of_scope_is_not_waived(tmp_path, capsys):
     scope = '{ devices = ["CONTOSO-DT-0107"] }'
     path = write(tmp_path, waiver(scope=scope))
     # device-ready is another device: the waiver names a device this run does not have
-    code, out, err = run(capsys, "check", "--policy", POLICY, "--device", READY, "--waivers", path, "--today", DAY)
+    code, _out, err = run(capsys, "check", "--policy", POLICY, "--device", READY, "--waivers", path, "--today", DAY)
     assert code == 2 and "unknown device `CONTOSO-DT-0107`" in err
 
 
