@@ -199,6 +199,19 @@ def read_waivers(path: str | Path, known: KnownNames, on: dt.date) -> Waivers:
     return Waivers(waivers, on, source.name, digest)
 
 
+def names_devices(path: str | Path) -> bool:
+    """Whether a waiver of the file names devices (False for a file ``read_waivers`` will refuse):
+    a fleet's device names are read for the check only then."""
+    try:
+        data = tomllib.loads(read_source(path).text)
+    except (tomllib.TOMLDecodeError, InputError):
+        return False
+    tables = data.get("waivers")
+    return isinstance(tables, list) and any(
+        isinstance(t, dict) and isinstance(t.get("scope"), dict) and "devices" in t["scope"] for t in tables
+    )
+
+
 _TOML_PLACE = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
 
 

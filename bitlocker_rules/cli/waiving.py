@@ -17,7 +17,7 @@ from ..fleet.job import FleetSetup
 from ..fleet.waiving import FleetWaivers, known_names
 from ..importers import ImportedDevice, ImportedPolicy
 from ..outcome import WaiverNotice
-from ..waivers import KnownNames, Waivers, read_waivers, today
+from ..waivers import KnownNames, Waivers, names_devices, read_waivers, today
 from .output import STANDARD_STREAM, say
 
 
@@ -51,15 +51,14 @@ def fleet_waivers(args: argparse.Namespace, setup: FleetSetup, fleet: str) -> tu
     if args.waivers is None:
         return None
     on = today(args.today, os.environ)
-    rules = rule_ids(setup.engine)
-    waivers = read_waivers(args.waivers, known_names(rules, setup.policy, setup.imported, None), on)
-    if any(w.scope.devices for w in waivers.waivers):
-        if fleet == STANDARD_STREAM:
-            if not args.quiet:
-                say(f"note: {waivers.name}: the devices a waiver names are not checked against a fleet read from -")
-        else:
+    names = None
+    if names_devices(args.waivers):
+        if fleet != STANDARD_STREAM:
             names = fleet_device_names(fleet)
-            waivers = read_waivers(args.waivers, known_names(rules, setup.policy, setup.imported, names), on)
+        elif not args.quiet:
+            say(f"note: {args.waivers}: the devices a waiver names are not checked against a fleet read from -")
+    known = known_names(rule_ids(setup.engine), setup.policy, setup.imported, names)
+    waivers = read_waivers(args.waivers, known, on)
     return waivers, FleetWaivers(waivers.matcher(), setup.policy, setup.imported)
 
 
