@@ -126,7 +126,7 @@ def _store_writer(args: argparse.Namespace, setup: FleetSetup, fleet: str) -> An
 
     manifest = str(manifest_path(args.snapshot)) if args.snapshot is not None else None
     policies = args.policy or ()
-    info = run_info(setup.engine, policies, args.assignments, fleet, installed_version(), manifest)
+    info = run_info(setup.engine, policies, args.assignments, fleet, installed_version(), manifest, args.waivers)
     return RunWriter(args.store, info)
 
 

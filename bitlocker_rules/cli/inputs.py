@@ -34,9 +34,6 @@ def usage_problem(args: argparse.Namespace) -> str | None:
             return f"{' and '.join(given)} go{'es' if len(given) == 1 else ''} with --fleet"
     if args.command == "check" and args.today is not None and args.waivers is None:
         return "--today goes with --waivers"
-    if args.command == "check" and args.waivers is not None and args.store is not None:
-        # The store's schema 1 has no place for a waiver: a waived result would be misread or refused.
-        return "--store does not take a run with --waivers yet (the store does not record waivers)"
     if args.command == "repair" and args.assignments and not args.fleet:
         return "--assignments goes with --fleet"
     paths = input_paths(args)
