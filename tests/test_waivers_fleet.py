@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
@@ -208,3 +209,25 @@ def test_waived_and_failing_after_equal_failing_before(waivers):
     for old, new in zip(plain, records):  # the reasons of a waived failure are the failure's
         reasons = {e["rule"]: e.get("reasons") for e in old["results"]}
         assert all(e["reasons"] == reasons[e["rule"]] for e in new["results"] if e["status"] == "waived")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "junit"])
+def test_every_fleet_format_counts_waived_apart(tmp_path, fmt):
+    paths = write_inputs(
+        tmp_path, 10, [waiver("W-1", ["SE-05"], "all"), waiver("W-2", ["SE-05"], {"devices": ["PC-001"]})]
+    )
+    out = tmp_path / f"report.{fmt}"
+    argv = ["check", "--policy", POLICY, "--fleet", paths["fleet"], "--assignments", paths["assignments"]]
+    main([*argv, *with_waivers(paths), "--format", fmt, "--output", str(out), "--quiet"])
+    text = out.read_text(encoding="utf-8")
+    if fmt == "junit":
+        case = next(c for c in ET.fromstring(text).iter("testcase") if c.get("name").startswith("SE-05 "))
+        skipped = case.find("skipped")
+        assert case.find("failure") is None and skipped is not None and skipped.get("type") == "waived"
+        assert skipped.get("message").startswith("waived on 4 of 10 devices")
+        return
+    assert "W-1 waived 4 failures" in text
+    assert "waiver W-2 matched nothing" in text
+    plain = tmp_path / f"plain.{fmt}"
+    main([*argv, "--format", fmt, "--output", str(plain), "--quiet"])
+    assert "waive" not in plain.read_text(encoding="utf-8").lower()

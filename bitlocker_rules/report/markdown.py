@@ -44,6 +44,7 @@ from .wording import (
     conflict_rows,
     device_causes,
     device_only,
+    fleet_waiver_lines,
     hidden_rows,
     other_conflicts,
     plural,
@@ -443,7 +444,8 @@ def render_fleet_markdown(
         [
             _fleet_headline(summary),
             _fleet_scenarios(summary),
-            _fleet_rules(summary.rules),
+            _fleet_rules(summary.rules, summary.waivers_given),
+            _fleet_waivers(summary),
             _fleet_conflicts(summary.conflicts),
             _failure_reasons(summary.top_reasons()),
             _worst_devices(worst_devices(devices, limit), limit),
@@ -482,14 +484,22 @@ def _fleet_scenarios(summary: Any) -> list[str]:
     ]
 
 
-def _fleet_rules(tallies: Sequence[Any]) -> list[str]:
-    """Every rule with how many devices it passed, failed (in bold when any), left unknown or did not apply to."""
+def _fleet_waivers(summary: Any) -> list[str]:
+    """How many failures each waiver waived, and the warnings about waivers."""
+    said = fleet_waiver_lines(summary)
+    return ["", "## Waivers", "", *(f"- {text(line)}" for line in said)] if said else []
+
+
+def _fleet_rules(tallies: Sequence[Any], waivers_given: bool = False) -> list[str]:
+    """Every rule with how many devices it passed, failed (in bold when any), left unknown or did
+    not apply to (and, given waivers, on how many its failure was waived)."""
+    waived = ["Waived"] if waivers_given else []
     return [
         "",
         "## Rules",
         "",
         _table(
-            ["Ruleset", "Rule", "Severity", "Title", "Pass", "Fail", "Unknown", "N/A"],
+            ["Ruleset", "Rule", "Severity", "Title", "Pass", "Fail", "Unknown", "N/A", *waived],
             [
                 [
                     text(t.ruleset),
@@ -500,10 +510,11 @@ def _fleet_rules(tallies: Sequence[Any]) -> list[str]:
                     f"**{t.counts['fail']}**" if t.counts["fail"] else "0",
                     str(t.counts["unknown"]),
                     str(t.counts["not_applicable"]),
+                    *([str(t.counts["waived"])] if waived else []),
                 ]
                 for t in tallies
             ],
-            ["left", "left", "left", "left", "right", "right", "right", "right"],
+            ["left", "left", "left", "left", "right", "right", "right", "right", *(["right"] if waived else [])],
         ),
     ]
 

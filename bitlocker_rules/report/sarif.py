@@ -475,12 +475,21 @@ class FleetSarif:
         ]
         return _log(rules, results, self.inputs, bad_rows, unlisted=unlisted)
 
-    def render(self, bad_rows: Sequence[Any] = (), unlisted: int = 0, unscoped: int = 0) -> str:
+    def render(
+        self,
+        bad_rows: Sequence[Any] = (),
+        unlisted: int = 0,
+        unscoped: int = 0,
+        waiver_notices: Sequence[str] | None = None,
+    ) -> str:
         """The SARIF 2.1.0 document, secrets masked; ``unscoped``: devices in no policy's scope
-        (the run's property ``unscopedDevices``)."""
+        (the run's property ``unscopedDevices``); ``waiver_notices``: given waivers, their
+        warnings (the run's property ``waiverNotices``)."""
         log = self.log(bad_rows, unlisted)
         if unscoped:
             log["runs"][0].setdefault("properties", {})["unscopedDevices"] = unscoped
+        if waiver_notices is not None:
+            log["runs"][0].setdefault("properties", {})["waiverNotices"] = list(waiver_notices)
         return _dump(log)
 
 

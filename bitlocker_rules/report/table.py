@@ -25,6 +25,7 @@ from .wording import (
     conflict_fix,
     device_causes,
     device_only,
+    fleet_waiver_lines,
     hidden_rows,
     other_conflicts,
     plural,
@@ -409,9 +410,7 @@ def _fleet_waivers(summary: Any) -> list[str]:
     if not summary.waivers_given:
         return []
     lines = ["", "Waivers (failures accepted, counted as waived above):"]
-    lines += [f"  {n:>7}  {shown_input(waiver)}" for waiver, n in sorted(summary.waived_by.items())]
-    lines += [f"  warning: {shown_input(n.sentence())}" for n in summary.waiver_notices]
-    return lines
+    return lines + [f"  - {shown_input(line)}" for line in fleet_waiver_lines(summary)]
 
 
 def _unscoped_line(devices: int) -> list[str]:

@@ -8,6 +8,7 @@ a rule that is ``not_applicable`` "does not apply".
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 
@@ -164,6 +165,15 @@ def shown_outcomes(report: Report, verbose: bool) -> list[RuleOutcome]:
         for o in report.outcomes
         if o.status in (Status.FAIL, Status.WAIVED) or (o.status is Status.UNKNOWN and not o.pending_scenarios)
     ]
+
+
+def fleet_waiver_lines(summary: Any) -> list[str]:
+    """What a fleet report says of its waivers (a ``fleet.FleetSummary``, read by its attributes):
+    how many failures each waived, then each warning; nothing when no waivers file was given."""
+    if not summary.waivers_given:
+        return []
+    lines = [f"{waiver} waived {plural(n, 'failure')}" for waiver, n in sorted(summary.waived_by.items())]
+    return lines + [f"warning: {n.sentence()}" for n in summary.waiver_notices]
 
 
 def waiver_lines(report: Report) -> list[str]:
