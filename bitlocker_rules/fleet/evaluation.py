@@ -307,6 +307,8 @@ class VerdictPath:
         self.rulesets = tuple(_RulesetPath(i, loaded, engine, per_policy) for i, loaded in enumerate(engine.rulesets))
         self.typer = RowTyper(engine.vocabulary)
         self.contexts: dict[frozenset[str], _PolicyContext] = {}  # by the ids of the policies chosen
+        # A part with some failures waived, made once per part and waivers (devices share both).
+        self.waived_parts: dict[tuple, _WaivedPart] = {}
 
     def evaluate(
         self,
@@ -387,10 +389,19 @@ class VerdictPath:
             for i, waiver in chosen.items():
                 tally.waive(tally.firsts[path.index] + i, waiver.id, part.details[plan.open.index(i)].reasons)
             waived_count += len(chosen)
-            shown.append(_WaivedPart(part, chosen))
+            shown.append(self._waived_part(part, chosen))
         if waived_count and not unwaived:
             tally.failed_devices -= 1  # every failure of the device is waived
         return shown, waived_count
+
+    def _waived_part(self, part: _Part, chosen: dict[int, Waiver]) -> _WaivedPart:
+        key = (part, *((i, w.id) for i, w in chosen.items()))  # a part by identity: it is shared, never copied
+        made = self.waived_parts.get(key)
+        if made is None:
+            if len(self.waived_parts) >= _PARTS_LIMIT:
+                self.waived_parts.clear()
+            made = self.waived_parts[key] = _WaivedPart(part, chosen)
+        return made
 
     def count(self, values: dict, tally: Tally, wanted: bool = True) -> list[_Part]:
         """Count one device's verdicts from its resolved values, policies' included (``Engine.resolve``),
@@ -490,20 +501,23 @@ class VerdictPath:
 class _WaivedDetail:
     """A failure's explanation as its waiver leaves it: the outcome ``waived``, the waiver named."""
 
-    __slots__ = ("detail", "waiver")
+    __slots__ = ("_shown", "detail", "waiver")
 
     def __init__(self, detail: _Detail, waiver: Waiver) -> None:
         self.detail, self.waiver = detail, waiver
+        self._shown: RuleOutcome | None = None
 
     @property
     def sourced(self) -> RuleOutcome:
-        """The waived outcome as a report shows it (its reasons kept)."""
-        return attrs.evolve(self.detail.sourced, status=Status.WAIVED, waiver=self.waiver.applied())
+        """The waived outcome as a report shows it, its reasons kept (made on first use)."""
+        if self._shown is None:
+            self._shown = attrs.evolve(self.detail.sourced, status=Status.WAIVED, waiver=self.waiver.applied())
+        return self._shown
 
 
 class _WaivedPart:
-    """A ruleset's part of one device's record with some failures waived (made for that device
-    alone: waived devices are few, and their parts are not shared)."""
+    """A ruleset's part of a device's record with some failures waived: made once per part and
+    waivers (``VerdictPath._waived_part``), shared by the devices that have both."""
 
     __slots__ = ("details", "entries", "plan", "statuses", "text")
 
