@@ -293,3 +293,17 @@ def test_without_waivers_no_output_changes(tmp_path, capsys, fmt):
     assert "waived" not in without
     if fmt in ("sarif", "junit"):  # nothing waived: the same findings and test cases
         assert "suppressions" not in given and 'type="waived"' not in given
+
+
+KEY = "123456-234567-345678-456789-567890-678901-789012-890123"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html", "sarif", "junit"])
+def test_a_recovery_password_in_a_waiver_is_masked_everywhere(tmp_path, capsys, fmt):
+    text = waiver(f"W {KEY}").replace("Replaced in Q1", f"key {KEY}").replace("J. Doe", KEY)
+    path = write(tmp_path, text, waiver("W-2", expires="2026-01-01").replace('"W-2"', f'"{KEY}"'))
+    code, out, err = run(
+        capsys, "check", "--policy", POLICY, "--device", LEGACY, "--waivers", path, "--today", DAY, "--format", fmt
+    )
+    assert code == 1 and "waived" in out.lower()
+    assert KEY not in out and KEY not in err

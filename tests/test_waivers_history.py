@@ -116,3 +116,15 @@ def test_a_version_1_store_is_migrated_when_a_run_is_appended(tmp_path, capsys):
     ]
     found = diff_json(capsys, store, 1, 2)
     assert found["totals"]["waived"] == 4 and found["totals"]["fixed"] == 0
+
+
+def test_a_recovery_password_in_a_waiver_id_is_masked_in_the_lines_and_the_store(tmp_path):
+    key = "123456-234567-345678-456789-567890-678901-789012-890123"
+    paths = write_inputs(tmp_path, 10, [waiver(f"W {key}", ["SE-05"], "all")])
+    store, lines = tmp_path / "runs.duckdb", tmp_path / "lines.jsonl"
+    assert waived_run(paths, store) == 1
+    check(paths, tmp_path / "other.duckdb", "--waivers", paths["waivers"], "--today", DAY, "--jsonl", str(lines))
+    written = lines.read_text(encoding="utf-8")
+    assert '"status": "waived"' in written and key not in written
+    stored = rows(store, "SELECT DISTINCT waiver FROM results WHERE waiver IS NOT NULL")
+    assert len(stored) == 1 and key not in repr(stored)
