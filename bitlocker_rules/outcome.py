@@ -20,6 +20,9 @@ class Status(str, Enum):  # noqa: UP042 - a StrEnum's str() and format() differ,
     FAIL = "fail"
     UNKNOWN = "unknown"
     NOT_APPLICABLE = "not_applicable"
+    # Not a verdict: a failure a waiver accepts (``waivers``), set after evaluation; the rule's
+    # reasons stay with it. No evaluator returns it, and only a waivers file makes it.
+    WAIVED = "waived"
 
     def __str__(self) -> str:
         return self.value
@@ -231,6 +234,7 @@ class RuleOutcome:
     # Why a verdict is unknown although the facts decide it: the sources disagree, or none
     # confirms that passing is enough.
     caveat: str = ""
+    waiver: AppliedWaiver | None = None  # for a waived failure: the waiver that accepts it
 
     @property
     def advice(self) -> bool:
@@ -272,6 +276,35 @@ class RuleOutcome:
         first = deciding[0]
         more = f" (+{len(deciding) - 1} more)" if len(deciding) > 1 else ""
         return (f"{first.label}: missing" if first.missing else f"{first.label} is {first.actual}") + more
+
+
+@frozen
+class AppliedWaiver:
+    """The waiver that turned a failure into ``waived``: its id, why, who approved it, its last day."""
+
+    id: str
+    justification: str
+    approver: str
+    expires: str  # YYYY-MM-DD
+
+    def sentence(self) -> str:
+        """``waived by W-1 (approved by J. Doe, until 2027-01-31): legacy kiosks are replaced in Q1``."""
+        return f"waived by {self.id} (approved by {self.approver}, until {self.expires}): {self.justification}"
+
+
+@frozen
+class WaiverNotice:
+    """A warning about a waiver of the run: it expired (``date``: its last day), or it waived nothing."""
+
+    waiver: str
+    kind: str  # "expired" or "unmatched"
+    date: str = ""
+
+    def sentence(self) -> str:
+        """``waiver W-3 expired on 2026-11-30; it no longer applies``, or ``waiver W-4 matched nothing``."""
+        if self.kind == "expired":
+            return f"waiver {self.waiver} expired on {self.date}; it no longer applies"
+        return f"waiver {self.waiver} matched nothing: no failure of its rules in its scope"
 
 
 @frozen
@@ -447,6 +480,10 @@ class Report:
     turn_off_changes: tuple[RuleTurnOff, ...] = ()
     scenarios: tuple[ScenarioRecord, ...] = ()  # what the check is about, and how that was decided
     citations: tuple[Citation, ...] = ()  # every id the rules cite, with its title
+    # Given a waivers file: the run counts waived failures apart (True), and warns of waivers
+    # that expired or waived nothing.
+    waivers_given: bool = False
+    waiver_notices: tuple[WaiverNotice, ...] = ()
 
     def citation(self, ref: str) -> Citation:
         """The citation of ``ref`` (the id alone when the report does not know it)."""
@@ -476,8 +513,17 @@ class Report:
         return sum(1 for o in self.outcomes if o.status is status)
 
     @property
+    def waived(self) -> tuple[RuleOutcome, ...]:
+        """Rules that failed and a waiver accepts (not counted as failed)."""
+        return tuple(o for o in self.outcomes if o.status is Status.WAIVED)
+
+    def counted_statuses(self) -> tuple[Status, ...]:
+        """The statuses a report counts: the four verdicts, and ``waived`` when a waivers file was given."""
+        return (*STATUS_BY_CODE, Status.WAIVED) if self.waivers_given or self.waived else STATUS_BY_CODE
+
+    @property
     def failed(self) -> tuple[RuleOutcome, ...]:
-        """Rules that failed."""
+        """Rules that failed (a waived failure is not among them)."""
         return tuple(o for o in self.outcomes if o.status is Status.FAIL)
 
     @property

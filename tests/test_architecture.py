@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 RANK = {
     "source": 0, "operators": 0, "errors": 1, "versions": 1, "resources": 1, "cache": 1, "jsonpath": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2, "reading": 2,
-    "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3,
+    "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3, "waivers": 3,
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
     "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5, "emit": 5,
@@ -117,7 +117,7 @@ def sibling_imports(path: Path) -> set[str]:
 
 # Inside the fleet package: reading rows and devices, then records, then one process, then several.
 # fmt: off
-FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, "parallel": 3, "__init__": 4}
+FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "waiving": 0, "results": 1, "evaluation": 2, "parallel": 3, "__init__": 4}
 # fmt: on
 
 
@@ -125,7 +125,7 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, 
 # fmt: off
 CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
             "compare": 3, "fleet": 3, "pull": 3, "apply": 3, "history": 3, "lsp": 3, "rule_tests": 3, "plan": 3,
-            "repair": 4, "__init__": 5}
+            "repair": 4, "__init__": 5, "waiving": 2}
 # fmt: on
 
 

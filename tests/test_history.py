@@ -144,7 +144,7 @@ def _with_version(path: Path, version: int) -> None:
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        (0, "schema version 0 .* which this version \\(schema 1\\) cannot migrate"),
+        (0, f"schema version 0 .* which this version \\(schema {SCHEMA_VERSION}\\) cannot migrate"),
         (99, "schema version 99 .* will not guess"),
     ],
 )
@@ -172,7 +172,7 @@ def test_an_older_store_is_migrated_when_a_migration_is_known(tmp_path, monkeypa
     assert check(store) == 2
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     monkeypatch.setattr(store_module, "MIGRATIONS", {SCHEMA_VERSION: ("ALTER TABLE runs ADD COLUMN note VARCHAR",)})
-    with pytest.raises(StoreError, match="migrated to version 2 when a run is next appended"):
+    with pytest.raises(StoreError, match=f"migrated to version {SCHEMA_VERSION + 1} when a run is next appended"):
         Store(store)
     with Store(store, read_only=False) as opened:
         assert opened.query("SELECT version FROM store_schema") == [(SCHEMA_VERSION + 1,)]

@@ -16,8 +16,10 @@ from ..facts import Facts, merge_facts
 from ..importers import ImportedDevice, ImportedPolicy, load_devices, load_policies
 from ..outcome import InputRecord, Report, RuleTurnOff, SuggestedChange
 from ..report import render_device  # the renderer of the format asked for loads on first use
+from ..waivers import Waivers, waived
 from .output import STANDARD_STREAM, say, usage_error, wants_colour, write_output
 from .parser import declared_scenarios
+from .waiving import device_waivers, say_notices
 
 if TYPE_CHECKING:
     from ..analysis import Prerequisite, SettingChange
@@ -28,8 +30,13 @@ def run_check(args: argparse.Namespace) -> int:
     if not args.policy and not args.device:
         return usage_error("check", "give at least one --policy or a --device (or a --fleet)")
     engine = Engine.load(args.rules, scenarios=declared_scenarios(args))
-    facts, inputs = read_inputs(args, engine)
+    policies, devices = read_parts(args, engine)
+    facts, inputs = merged_inputs(policies, devices)
+    waivers = device_waivers(args, engine, policies, devices)  # a bad waivers file: before anything runs
     report = attrs.evolve(engine.evaluate(facts, explain_all=args.verbose), inputs=inputs)
+    if waivers is not None:
+        report = _waived(report, waivers, devices, policies)
+        say_notices(report.waiver_notices, args)
     if report.failed and args.format in ("text", "json", "markdown", "html"):
         report, why_no_fix = _with_fix(report, engine, facts)
         if why_no_fix and not args.quiet:
@@ -45,6 +52,15 @@ def run_check(args: argparse.Namespace) -> int:
             colour=colour,
         )
     return report.exit_code(args.fail_on)
+
+
+def _waived(report: Report, waivers: Waivers, devices: list[ImportedDevice], policies: list[ImportedPolicy]) -> Report:
+    """The report with the failures the waivers cover on this device waived, and their warnings."""
+    keys = [k for d in devices for k in (d.device_name, d.device_id, d.azure_ad_device_id) if k]
+    names = [k for p in policies for k in (p.policy_id, p.display_name) if k]
+    report = waived(report, waivers.matcher().for_device(keys, (), names))
+    used = {o.waiver.id for o in report.waived if o.waiver is not None}
+    return attrs.evolve(report, waivers_given=True, waiver_notices=waivers.notices(used))
 
 
 # How long check searches for its fix line: any rule text must get a prompt answer; a fix not
@@ -102,10 +118,22 @@ def _needs(prerequisite: Prerequisite) -> list[str]:
 
 def read_inputs(args: argparse.Namespace, engine: Engine) -> tuple[Facts, tuple[InputRecord, ...]]:
     """The merged facts of every --policy and --device file, and what each file was."""
+    return merged_inputs(*read_parts(args, engine))
+
+
+def read_parts(args: argparse.Namespace, engine: Engine) -> tuple[list[ImportedPolicy], list[ImportedDevice]]:
+    """Every --policy and --device file as imported (their notices said)."""
     policies = [p for path in args.policy for p in load_policies(path, engine.vocabulary)]
     devices = [_one_device(path, engine) for path in args.device]
+    show_notices([*policies, *devices], args)
+    return policies, devices
+
+
+def merged_inputs(
+    policies: list[ImportedPolicy], devices: list[ImportedDevice]
+) -> tuple[Facts, tuple[InputRecord, ...]]:
+    """The merged facts of the policies and the device's parts, and what each file was."""
     read: list[ImportedPolicy | ImportedDevice] = [*policies, *devices]
-    show_notices(read, args)
     subject = devices[0].name if devices else " + ".join(p.name for p in policies)
     facts = merge_facts([*(p.facts for p in policies), *(d.facts for d in devices)], name=subject)
     return facts, tuple(InputRecord(item.name, item.origin, item.kind) for item in read)

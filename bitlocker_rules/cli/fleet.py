@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
 from ..assignments import AssignedPolicies
 from ..facts import Facts
 from ..fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_text, read_fleet
@@ -25,6 +27,7 @@ from ..snapshot import devices_path, manifest_path
 from .output import jsonl_output, say, show_progress, write_output
 from .parser import declared_scenarios
 from .status import EXIT_CRASH, EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from .waiving import fleet_waivers, say_notices
 
 
 def run_fleet(args: argparse.Namespace) -> int:
@@ -37,6 +40,8 @@ def run_fleet(args: argparse.Namespace) -> int:
     fleet = args.fleet if args.snapshot is None else str(devices_path(args.snapshot))
     if not args.quiet:
         _notes(args.snapshot or args.assignments, setup)
+    waiving = fleet_waivers(args, setup, fleet)  # a bad waivers file: before any device is evaluated
+    waivers = waiving[1] if waiving is not None else None
     wanted = not args.quiet or args.output is not None  # else only the exit code (and --jsonl) are wanted
     inputs = _inputs(fleet, setup) if wanted and args.format in ("markdown", "html", "sarif") else ()
     collector = _collector(args.format, inputs, setup) if wanted else None
@@ -55,6 +60,7 @@ def run_fleet(args: argparse.Namespace) -> int:
                 reader=fleet_device,
                 encode=encode,
                 collect=collector.add if collector is not None else None,
+                waivers=waivers,
             )
         else:
             try:
@@ -68,10 +74,14 @@ def run_fleet(args: argparse.Namespace) -> int:
                     encode=encode,
                     collector=collector,
                     built=(engine, setup.policy),
+                    waivers=waivers,
                 )
             except WorkerError as exc:  # the environment failed, not the input: the crash code, one message
                 say(exc.render())
                 return EXIT_CRASH
+        if waiving is not None:
+            summary = attrs.evolve(summary, waiver_notices=waiving[0].notices(summary.waived_by))
+            say_notices(summary.waiver_notices, args)
         trend: list = []
         if stored is not None:
             run_id = stored.finish(summary.failed_devices, summary.bad_row_count)
@@ -116,7 +126,7 @@ def _store_writer(args: argparse.Namespace, setup: FleetSetup, fleet: str) -> An
 
     manifest = str(manifest_path(args.snapshot)) if args.snapshot is not None else None
     policies = args.policy or ()
-    info = run_info(setup.engine, policies, args.assignments, fleet, installed_version(), manifest)
+    info = run_info(setup.engine, policies, args.assignments, fleet, installed_version(), manifest, args.waivers)
     return RunWriter(args.store, info)
 
 

@@ -14,6 +14,7 @@ def input_paths(args: argparse.Namespace) -> list[str]:
     """Every file the command will read, in the order given."""
     paths = [*getattr(args, "policy", ()), *getattr(args, "device", ())]
     paths += [p for p in (getattr(args, "fleet", None), getattr(args, "assignments", None)) if p]
+    paths += [p for p in (getattr(args, "waivers", None),) if p]
     if getattr(args, "snapshot", None):  # its files: a report is never written over one
         paths += [os.path.join(args.snapshot, "manifest.json"), os.path.join(args.snapshot, "managed_devices.jsonl")]
     paths += [r for r in (getattr(args, "rules", None) or ()) if r.endswith(".rules")]
@@ -31,6 +32,8 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         given = [f"--{name}" for name in _FLEET_ONLY if getattr(args, name) is not None]
         if given:
             return f"{' and '.join(given)} go{'es' if len(given) == 1 else ''} with --fleet"
+    if args.command == "check" and args.today is not None and args.waivers is None:
+        return "--today goes with --waivers"
     if args.command == "repair" and args.assignments and not args.fleet:
         return "--assignments goes with --fleet"
     paths = input_paths(args)

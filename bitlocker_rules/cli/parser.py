@@ -186,6 +186,18 @@ def _check_command(sub: _Subcommands) -> None:
         "a DuckDB file made if missing (see `history` and `diff`)",
     )
     check.add_argument(
+        "--waivers",
+        metavar="FILE",
+        help="accepted risks (TOML, see docs/waivers.md): a failure a waiver covers is reported as waived, "
+        "apart, and does not fail the check",
+    )
+    check.add_argument(
+        "--today",
+        metavar="DATE",
+        help="with --waivers: the day expiry dates are compared with, YYYY-MM-DD "
+        "(default: $BITLOCKER_RULES_TODAY, else today in UTC)",
+    )
+    check.add_argument(
         "--assignments",
         metavar="FILE",
         help="with --fleet: which --policy applies to which device or group (default: every policy to every device)",
@@ -530,6 +542,8 @@ def _percentage(text: str) -> float:
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"a percentage is from 0 to 100, not {text}")
     return value
+
+
 def _plan_command(sub: _Subcommands) -> None:
     plan = sub.add_parser(
         "plan",

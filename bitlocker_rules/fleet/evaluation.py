@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import attrs
+
 from .. import nodes as n
 from ..assignments import AssignedPolicies
 from ..engine import (
@@ -31,6 +33,7 @@ from ..facts import Conflict, Facts, merge_facts
 from ..outcome import Origins, Report, RuleOutcome, Status
 from ..verdict import CODES, OPEN, STATUSES, Verdict
 from ..vocabulary import Vocabulary
+from ..waivers import Waiver, waived
 from .devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device
 from .results import (
     DeviceRecord,
@@ -44,8 +47,10 @@ from .results import (
     json_text,
     outcome_entry,
     record_from_parts,
+    waived_entry,
 )
 from .rows import BadRow, FleetRow, JsonLine, decoded_row
+from .waiving import FleetWaivers
 
 Collect = Callable[[DeviceResult], None]
 
@@ -61,6 +66,7 @@ def evaluate_fleet(
     record: Callable[[int, Report], Any] | None = None,
     encode: Callable[[Any], Any] | None = None,
     collect: Collect | None = None,
+    waivers: FleetWaivers | None = None,
 ) -> FleetSummary:
     """Evaluate every row; ``write`` gets one result per device as it is made.
 
@@ -76,9 +82,12 @@ def evaluate_fleet(
     ``DeviceResult`` for each device, in row order: what a fleet report keeps beyond the
     counters (the worst devices, an example of each rule's failure, findings) is gathered
     from these, and the whole report is built only for the devices it asks it of.
+
+    ``waivers``, when given, turn each failure they cover into ``waived`` after the device is
+    evaluated (its records, its counts and what ``collect`` gets).
     """
     codes = VerdictPath(engine, policy) if record is None else None
-    return evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode, collect)
+    return evaluate_rows(rows, engine, policy, codes, write, progress, reader, record, encode, collect, waivers)
 
 
 def evaluate_rows(
@@ -92,13 +101,15 @@ def evaluate_rows(
     record: Callable[[int, Report], Any] | None,
     encode: Callable[[Any], Any] | None,
     collect: Collect | None,
+    waivers: FleetWaivers | None = None,
 ) -> FleetSummary:
     """``evaluate_fleet``'s loop, for one process or one worker's batch: ``codes`` is the default
     path (None when ``record`` makes each result from the whole report)."""
     tally = Tally(engine)
+    tally.waivers_given = waivers is not None
     wanted = write is not None or collect is not None
     for row in rows:
-        result = _evaluate_row(row, engine, policy, reader, tally, codes, record, wanted, collect)
+        result = _evaluate_row(row, engine, policy, reader, tally, codes, record, wanted, collect, waivers)
         if result is not None and write is not None:
             write(output(result, encode))
         if progress is not None:
@@ -126,6 +137,7 @@ def _evaluate_row(
     record: Callable[[int, Report], Any] | None,
     wanted: bool,
     collect: Collect | None,
+    waivers: FleetWaivers | None = None,
 ) -> Any:
     """One row's result (None when it was bad, or when no result is wanted)."""
     if isinstance(row.data, JsonLine):
@@ -135,13 +147,13 @@ def _evaluate_row(
         return None
     try:
         if codes is not None:
-            return codes.evaluate(row, reader, wanted, tally, collect)
+            return codes.evaluate(row, reader, wanted, tally, collect, waivers)
         device = reader(row.data, engine, row.number)
     except BitLockerRulesError as exc:
         tally.bad(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
     chosen, merged, _ = _policy_for(policy, row.data)
-    report = engine.evaluate(_merged(merged, device), subject=device.name)
+    report = _waived(engine.evaluate(_merged(merged, device), subject=device.name), waivers, row.data, chosen)
     tally.add(report)
     _count_scope(policy, chosen, tally)
     if collect is not None:
@@ -162,9 +174,16 @@ def _row_problem(d: Diagnostic) -> str:
     return f"{where}{clip(d.message, 300)}" + (f" ({clip(d.help, 200)})" if d.help else "")
 
 
+def _waived(report: Report, waivers: FleetWaivers | None, data: Any, chosen: frozenset[str]) -> Report:
+    """A device's report with the failures its waivers cover ``waived`` (as it is without waivers)."""
+    if waivers is None:
+        return report
+    return attrs.evolve(waived(report, waivers.for_row(data, chosen)), waivers_given=True)
+
+
 def _report_result(number: int, report: Report, policies: tuple[str, ...] | None) -> DeviceResult:
     """A device evaluated through its whole report, as a collector sees it."""
-    shown = [o for o in report.outcomes if o.status in (Status.FAIL, Status.UNKNOWN)]
+    shown = [o for o in report.outcomes if o.status in (Status.FAIL, Status.UNKNOWN, Status.WAIVED)]
     badness = (report.count(Status.FAIL), report.count(Status.UNKNOWN))
     return DeviceResult(
         number, report.subject, badness, shown, lambda: device_record(number, report, policies), lambda: report
@@ -288,11 +307,20 @@ class VerdictPath:
         self.rulesets = tuple(_RulesetPath(i, loaded, engine, per_policy) for i, loaded in enumerate(engine.rulesets))
         self.typer = RowTyper(engine.vocabulary)
         self.contexts: dict[frozenset[str], _PolicyContext] = {}  # by the ids of the policies chosen
+        # A part with some failures waived, made once per part and waivers (devices share both).
+        self.waived_parts: dict[tuple, _WaivedPart] = {}
 
     def evaluate(
-        self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: Tally, collect: Collect | None = None
+        self,
+        row: FleetRow,
+        reader: DeviceReader,
+        wanted: bool,
+        tally: Tally,
+        collect: Collect | None = None,
+        waivers: FleetWaivers | None = None,
     ) -> dict | _Counted | None:
-        """Count one device; its record (or what it is made from) when ``wanted``. Raises InputError for a bad row."""
+        """Count one device; its record (or what it is made from) when ``wanted``. Raises InputError
+        for a bad row. ``waivers`` turn the failures they cover into ``waived``."""
         chosen, policy, names = _policy_for(self.policy, row.data)
         context = self._context(chosen, policy)
         values = self.typer.values(row.data) if reader in (device_facts, fleet_device) else None
@@ -302,6 +330,7 @@ class VerdictPath:
                 report = self.engine.evaluate(
                     _merged(policy, device), subject=device.name, with_origins=collect is not None
                 )
+                report = _waived(report, waivers, row.data, chosen)
                 tally.add(report)
                 _count_scope(self.policy, chosen, tally)
                 if collect is not None:
@@ -313,17 +342,23 @@ class VerdictPath:
         if context.base:
             values = {**context.base, **values}
         # A dict of this row's own (the typer's, a copy of the device's, or the merge): resolved in place.
-        parts = self._count(self.engine.resolve(values), tally, context, wanted)
+        # With waivers every part is made: which failures are waived is read from them.
+        parts = self._count(self.engine.resolve(values), tally, context, wanted or waivers is not None)
         _count_scope(self.policy, chosen, tally)
+        waived_count = None
+        if waivers is not None:
+            parts, waived_count = self._waive(parts, waivers.for_row(row.data, chosen), tally)
         if not wanted:
             return None
-        counted = _Counted(row.number, subject or device_subject(row.data, row.number), names, parts)
+        counted = _Counted(row.number, subject or device_subject(row.data, row.number), names, parts, waived_count)
         if collect is not None:
             engine = self.engine
 
             def whole_report() -> Report:
                 device = reader(row.data, engine, row.number)
-                return engine.evaluate(_merged(policy, device), subject=counted.subject)
+                return _waived(
+                    engine.evaluate(_merged(policy, device), subject=counted.subject), waivers, row.data, chosen
+                )
 
             statuses = counted.statuses()
             collect(
@@ -337,6 +372,36 @@ class VerdictPath:
                 )
             )
         return counted
+
+    def _waive(self, parts: list[Any], covered: Mapping[str, Waiver], tally: Tally) -> tuple[list[Any], int]:
+        """The parts with each failure a waiver covers waived (counted so), and how many were."""
+        if not covered:
+            return parts, 0
+        waived_count, unwaived = 0, False
+        shown: list[Any] = []
+        for path, part in zip(self.rulesets, parts):
+            plan = part.plan
+            chosen = {i: covered[path.rules[i].id] for i in plan.failing if path.rules[i].id in covered}
+            unwaived = unwaived or len(chosen) < len(plan.failing)
+            if not chosen:
+                shown.append(part)
+                continue
+            for i, waiver in chosen.items():
+                tally.waive(tally.firsts[path.index] + i, waiver.id, part.details[plan.open.index(i)].reasons)
+            waived_count += len(chosen)
+            shown.append(self._waived_part(part, chosen))
+        if waived_count and not unwaived:
+            tally.failed_devices -= 1  # every failure of the device is waived
+        return shown, waived_count
+
+    def _waived_part(self, part: _Part, chosen: dict[int, Waiver]) -> _WaivedPart:
+        key = (part, *((i, w.id) for i, w in chosen.items()))  # a part by identity: it is shared, never copied
+        made = self.waived_parts.get(key)
+        if made is None:
+            if len(self.waived_parts) >= _PARTS_LIMIT:
+                self.waived_parts.clear()
+            made = self.waived_parts[key] = _WaivedPart(part, chosen)
+        return made
 
     def count(self, values: dict, tally: Tally, wanted: bool = True) -> list[_Part]:
         """Count one device's verdicts from its resolved values, policies' included (``Engine.resolve``),
@@ -463,17 +528,59 @@ class VerdictPath:
         return detail
 
 
+class _WaivedDetail:
+    """A failure's explanation as its waiver leaves it: the outcome ``waived``, the waiver named."""
+
+    __slots__ = ("_shown", "detail", "waiver")
+
+    def __init__(self, detail: _Detail, waiver: Waiver) -> None:
+        self.detail, self.waiver = detail, waiver
+        self._shown: RuleOutcome | None = None
+
+    @property
+    def sourced(self) -> RuleOutcome:
+        """The waived outcome as a report shows it, its reasons kept (made on first use)."""
+        if self._shown is None:
+            self._shown = attrs.evolve(self.detail.sourced, status=Status.WAIVED, waiver=self.waiver.applied())
+        return self._shown
+
+
+class _WaivedPart:
+    """A ruleset's part of a device's record with some failures waived: made once per part and
+    waivers (``VerdictPath._waived_part``), shared by the devices that have both."""
+
+    __slots__ = ("details", "entries", "plan", "statuses", "text")
+
+    def __init__(self, part: _Part, chosen: Mapping[int, Waiver]) -> None:
+        self.plan, self.statuses = part.plan, part.statuses  # the verdicts' counts: _Counted moves the waived
+        entries = list(part.entries)
+        for i, waiver in chosen.items():
+            entries[i] = waived_entry(entries[i], waiver.id)
+        self.entries = entries
+        self.text = joined_values([shown_text(json.dumps(e, ensure_ascii=False)) for e in entries], ", ")
+        by_rule = {part.plan.open.index(i): waiver for i, waiver in chosen.items()}
+        self.details = tuple(_WaivedDetail(d, by_rule[k]) if k in by_rule else d for k, d in enumerate(part.details))
+
+
 class _Counted:
     """A device counted on the default path: what its record and its JSON line are made from."""
 
-    __slots__ = ("_record", "names", "number", "parts", "subject")
+    __slots__ = ("_record", "names", "number", "parts", "subject", "waived")
 
-    def __init__(self, number: int, subject: str, names: tuple[str, ...] | None, parts: list[_Part]) -> None:
+    def __init__(
+        self,
+        number: int,
+        subject: str,
+        names: tuple[str, ...] | None,
+        parts: list[Any],
+        waived: int | None = None,
+    ) -> None:
         self.number, self.subject, self.names, self.parts = number, subject, names, parts
+        self.waived = waived  # failures waived (None: the run has no waivers, nothing is counted so)
         self._record: DeviceRecord | None = None
 
     def statuses(self) -> list[int]:
-        """How many rules passed, failed, are unknown, do not apply."""
+        """How many rules passed, failed, are unknown, do not apply (and were waived, in a run with waivers)."""
         totals = [0, 0, 0, 0]
         for part in self.parts:
             statuses = part.statuses
@@ -481,15 +588,18 @@ class _Counted:
             totals[1] += statuses[1]
             totals[2] += statuses[2]
             totals[3] += statuses[3]
+        if self.waived is not None:
+            totals[1] -= self.waived
+            totals.append(self.waived)
         return totals
 
     def record(self) -> DeviceRecord:
         """The device record (made once)."""
         if self._record is None:
             results = list(itertools.chain.from_iterable(part.entries for part in self.parts))
-            record = record_from_parts(
-                self.number, self.subject, dict(zip(_STATUS_NAMES, self.statuses())), results, self.names
-            )
+            statuses = _WAIVED_STATUSES if self.waived is not None else STATUSES
+            counts = dict(zip((s.value for s in statuses), self.statuses()))
+            record = record_from_parts(self.number, self.subject, counts, results, self.names, statuses)
             self._record = DeviceRecord(record, [part.text for part in self.parts if part.text])
         return self._record
 
@@ -557,7 +667,7 @@ def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, ShownText]:
 
 
 _CLOSE = shown_text("]}")
-_STATUS_NAMES = tuple(status.value for status in STATUSES)
+_WAIVED_STATUSES = (*STATUSES, Status.WAIVED)
 _EVERY_POLICY: frozenset[str] = frozenset()  # without an assignment file: every device gets every policy
 _PARTS_LIMIT = 2_000  # per set of policies: each part holds its ruleset's entries and their text (kilobytes;
 # 20,000 held 45 MB more at 40,000 devices with --jsonl, for no measurable speed)

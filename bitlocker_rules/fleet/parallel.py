@@ -23,6 +23,7 @@ from .devices import DeviceReader, device_facts
 from .evaluation import VerdictPath, evaluate_rows
 from .results import DeviceResult, FleetSummary, JsonLinesWriter, LineBlock, Tally, json_line, json_text
 from .rows import FleetRow, JsonLine
+from .waiving import FleetWaivers
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -77,6 +78,7 @@ def evaluate_fleet_parallel(
     encode: Callable[[Any], Any] | None = None,
     collector: Collector | None = None,
     built: tuple[Engine, Facts | AssignedPolicies | None] | None = None,
+    waivers: FleetWaivers | None = None,
 ) -> FleetSummary:
     """``evaluate_fleet`` over ``jobs`` processes; rows are read and results written in order.
 
@@ -90,6 +92,8 @@ def evaluate_fleet_parallel(
     processes are forked (Linux), this process evaluates the first batch with it, and the
     workers start from it as it then is (explanations, record parts and caches warm) rather
     than each building and warming its own.
+
+    ``waivers`` (picklable, sent once to each worker) turn the failures they cover into ``waived``.
     """
     # Imported here: they cost start-up time, which a fleet run with one process does not pay.
     import multiprocessing  # noqa: PLC0415 - see above
@@ -106,12 +110,14 @@ def evaluate_fleet_parallel(
     workers: dict = {}  # the worker processes, kept to say how one ended
     try:
         if built is not None and context.get_start_method() == "fork":
-            _worker_state.update(engine=built[0], policy=built[1], collector=_copied(empty))  # inherited, warm
+            _worker_state.update(engine=built[0], policy=built[1], collector=_copied(empty), waivers=waivers)
             first = next(batches, None)
             if first is not None:
                 result = _run_batch(_packed(first), *options)
                 summary, done = _merged(result, summary, done, write, progress, collector)
-        pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(make_engine, empty))
+        pool = ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_start_worker, initargs=(make_engine, empty, waivers)
+        )
         with pool:
             pending = []
             for batch in batches:
@@ -127,7 +133,9 @@ def evaluate_fleet_parallel(
         _worker_state.clear()  # this process's share of the work holds its engine no longer
     if summary is None:
         engine, _ = make_engine()
-        summary = Tally(engine).summary()
+        tally = Tally(engine)
+        tally.waivers_given = waivers is not None
+        summary = tally.summary()
     return summary
 
 
@@ -199,10 +207,11 @@ def _merged(
     return (part if summary is None else summary.merge(part)), done
 
 
-def _start_worker(make_engine: _EngineMaker, collector: Collector | None) -> None:
+def _start_worker(make_engine: _EngineMaker, collector: Collector | None, waivers: FleetWaivers | None = None) -> None:
     if "engine" not in _worker_state:  # not forked from a process that evaluated with its engine
         _worker_state["engine"], _worker_state["policy"] = make_engine()
     _worker_state["collector"] = collector  # given empty, as every worker's own
+    _worker_state["waivers"] = waivers
 
 
 def _copied(collector: Collector | None) -> Collector | None:
@@ -234,6 +243,7 @@ def _run_batch(
         record,
         encode,
         collector.add if collector is not None else None,
+        _worker_state.get("waivers"),
     )
     if results and blocks:  # JSON lines for a JsonLinesWriter: sent back shown and encoded, in one block
         results = [LineBlock.of(results)]

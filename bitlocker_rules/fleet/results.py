@@ -12,7 +12,7 @@ from attrs import frozen
 
 from ..engine import Engine
 from ..errors import ShownText, redact, shown_text
-from ..outcome import ConflictRecord, Report, RuleOutcome, Status
+from ..outcome import ConflictRecord, Report, RuleOutcome, Status, WaiverNotice
 from ..verdict import CODES, STATUSES
 from .rows import BadRow
 
@@ -77,6 +77,11 @@ class FleetSummary:
     scenarios: tuple[FleetScenario, ...] = ()  # per scenario, on how many devices it held
     unlisted_bad_rows: int = 0  # rows not read beyond the first BAD_ROWS_LISTED, counted, not kept
     unscoped_devices: int = 0  # devices evaluated that their assignments give no policy (in no policy's scope)
+    # Given a waivers file: rules count ``waived`` apart, how many failures each waiver waived
+    # (by id), the run's warnings about waivers (``Waivers.notices``, added by who ran it).
+    waivers_given: bool = False
+    waived_by: Mapping[str, int] = {}
+    waiver_notices: tuple[WaiverNotice, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -109,6 +114,8 @@ class FleetSummary:
             for a, b in zip(self.scenarios, other.scenarios)
         )
         bad_rows = self.bad_rows + other.bad_rows
+        waived_by = Counter(self.waived_by)
+        waived_by.update(other.waived_by)
         return FleetSummary(
             self.devices + other.devices,
             rules,
@@ -119,6 +126,9 @@ class FleetSummary:
             scenarios,
             self.unlisted_bad_rows + other.unlisted_bad_rows + max(0, len(bad_rows) - BAD_ROWS_LISTED),
             self.unscoped_devices + other.unscoped_devices,
+            self.waivers_given,
+            dict(waived_by),
+            self.waiver_notices,
         )
 
 
@@ -128,17 +138,24 @@ def device_record(number: int, report: Report, policies: Sequence[str] | None = 
     ``policies`` names the policies an assignment file gave the device (None: no assignment file).
     """
     counts = Counter(o.status.value for o in report.outcomes)
-    return record_from_parts(number, report.subject, counts, [outcome_entry(o) for o in report.outcomes], policies)
+    results = [outcome_entry(o) for o in report.outcomes]
+    return record_from_parts(number, report.subject, counts, results, policies, report.counted_statuses())
 
 
 def record_from_parts(
-    number: int, subject: str, counts: Mapping[str, int], results: list[dict], policies: Sequence[str] | None = None
+    number: int,
+    subject: str,
+    counts: Mapping[str, int],
+    results: list[dict],
+    policies: Sequence[str] | None = None,
+    statuses: Sequence[Status] = STATUSES,
 ) -> dict:
-    """A device's JSON Lines record from its parts: the counts by status name, the results' entries."""
+    """A device's JSON Lines record from its parts: the counts by status name (of ``statuses``:
+    the four verdicts, and ``waived`` in a run given waivers), the results' entries."""
     record: dict = {"row": number, "device": subject}
     if policies is not None:
         record["policies"] = list(policies)
-    record["summary"] = {s.value: counts.get(s.value, 0) for s in Status}
+    record["summary"] = {s.value: counts.get(s.value, 0) for s in statuses}
     record["results"] = results  # last: DeviceRecord.json_text relies on it
     return record
 
@@ -176,9 +193,10 @@ def json_head(number: int, subject: str, policies: Sequence[str] | None, statuse
     """A device record's JSON text up to its results (``{"row": 1, …, "results": [``), written
     as ``json.dumps(record, ensure_ascii=False)`` writes it; ``statuses``: the counts by verdict code."""
     named = f'"policies": {_ENCODE(list(policies))}, ' if policies is not None else ""
+    waived = f', "waived": {statuses[4]}' if len(statuses) > 4 else ""  # a run given waivers
     return (
         f'{{"row": {number}, "device": {_STRING(subject)}, {named}"summary": {{"pass": {statuses[0]}, '
-        f'"fail": {statuses[1]}, "unknown": {statuses[2]}, "not_applicable": {statuses[3]}}}, "results": ['
+        f'"fail": {statuses[1]}, "unknown": {statuses[2]}, "not_applicable": {statuses[3]}{waived}}}, "results": ['
     )
 
 
@@ -224,9 +242,16 @@ class DeviceResult:
 def outcome_entry(outcome: RuleOutcome) -> dict:
     """One rule in a device record: its id and status, and reasons when it failed or is unknown."""
     entry: dict[str, Any] = {"rule": outcome.rule, "status": outcome.status.value}
-    if outcome.status in (Status.FAIL, Status.UNKNOWN):
+    if outcome.waiver is not None:
+        entry["waiver"] = outcome.waiver.id
+    if outcome.status in (Status.FAIL, Status.UNKNOWN, Status.WAIVED):
         entry["reasons"] = [c.sentence() for c in outcome.reasons]
     return entry
+
+
+def waived_entry(entry: dict, waiver: str) -> dict:
+    """A failed rule's record entry as its waiver leaves it: ``waived``, the waiver named, its reasons kept."""
+    return {"rule": entry["rule"], "status": Status.WAIVED.value, "waiver": waiver, "reasons": entry.get("reasons", [])}
 
 
 def failure_reasons(outcome: RuleOutcome) -> tuple[str, ...]:
@@ -323,6 +348,17 @@ class Tally:
         # per ruleset, not a counter per rule), folded into ``counts`` now and then.
         self.by_codes: list[dict[tuple[int, ...], int]] = [{} for _ in engine.rulesets]
         self.firsts = tuple(itertools.accumulate((len(loaded.rules) for loaded in engine.rulesets), initial=0))
+        self.waivers_given = False  # set by a run given waivers: rules count ``waived`` apart
+        self.waived = [0] * len(self.counts)  # per rule, failures waived
+        self.waived_by: Counter = Counter()  # waiver id -> failures it waived
+
+    def waive(self, index: int, waiver: str, reasons: Iterable[str]) -> None:
+        """Move one device's failure of rule ``index`` (in engine order) to ``waived``, counted by
+        the default path as failed: its reasons leave the most common failure reasons."""
+        self.counts[index][CODES[Status.FAIL]] -= 1
+        self.waived[index] += 1
+        self.waived_by[waiver] += 1
+        self.reasons.subtract(reasons)
 
     def fold_codes(self, index: int) -> None:
         """Add one ruleset's counts by codes tuple to the per-rule counts (and forget them)."""
@@ -338,7 +374,11 @@ class Tally:
         self.conflicts.update(report.conflicts)
         self.scenarios.update((s.fact, s.holds) for s in report.scenarios)
         failed = False
-        for counts, outcome in zip(self.counts, report.outcomes):
+        for index, (counts, outcome) in enumerate(zip(self.counts, report.outcomes)):
+            if outcome.status is Status.WAIVED:
+                self.waived[index] += 1
+                self.waived_by[outcome.waiver.id if outcome.waiver else ""] += 1
+                continue
             counts[CODES[outcome.status]] += 1
             if outcome.status is Status.FAIL:
                 failed = True
@@ -354,10 +394,18 @@ class Tally:
                 self.scenarios[(fact, state)] += devices
         self.scenario_states.clear()
         rules = [(loaded.id, rule) for loaded in self.engine.rulesets for rule in loaded.rules]
+        waived = {Status.WAIVED.value: 0} if self.waivers_given else {}
         tallies = tuple(
-            RuleTally(ruleset, rule.id, rule.title, rule.severity, dict(zip((s.value for s in STATUSES), counts)))
-            for (ruleset, rule), counts in zip(rules, self.counts)
+            RuleTally(
+                ruleset,
+                rule.id,
+                rule.title,
+                rule.severity,
+                dict(zip((s.value for s in STATUSES), counts)) | ({Status.WAIVED.value: n} if waived else {}),
+            )
+            for (ruleset, rule), counts, n in zip(rules, self.counts, self.waived)
         )
+        reasons = {reason: n for reason, n in self.reasons.items() if n > 0}
         conflicts = tuple(FleetConflict(record, devices) for record, devices in self.conflicts.items())
         # The scenarios the rules are about, and the declared ones: the others say nothing of this run.
         about = {name for loaded in self.engine.rulesets for rule in loaded.ruleset.rules for name in rule.scenarios}
@@ -371,13 +419,15 @@ class Tally:
         return FleetSummary(
             self.devices,
             tallies,
-            dict(self.reasons),
+            reasons,
             tuple(self.bad_rows),
             self.failed_devices,
             conflicts,
             scenarios,
             self.unlisted_bad_rows,
             self.unscoped,
+            self.waivers_given,
+            {w: n for w, n in self.waived_by.items() if n},
         )
 
     def bad(self, row: BadRow) -> None:

@@ -12,6 +12,12 @@ unknown and no longer unknown swap, appeared and left swap, and each cause's gai
 
 Between two snapshots the diff also carries the policy drift (``drift.Drift``, ``with_drift``):
 what changed in the policies themselves, beside what changed in the devices' results.
+
+A run of ``check --waivers`` records waived failures (``waived``): a failure that a waiver
+accepts in the new run is *waived*, not fixed (it still fails underneath); one whose waiver
+no longer applies is *no longer waived* (and newly failing when it fails again); a waived
+failure that passes now is fixed. These kinds, and the ``waived`` counts, appear only when a
+run of the two has waived results, so a diff of runs without waivers is as it always was.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ import attrs
 from attrs import frozen
 
 from .drift import Drift
-from .runs import STATUSES, Pattern, RuleResult, RunResults
+from .runs import STATUSES, WAIVED, Pattern, RuleResult, RunResults
 
 CHANGES = ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown")
+WAIVER_CHANGES = ("waived", "no_longer_waived")  # only in a diff where a run has waived results
+_FAILED = ("fail", WAIVED)  # failed, whether a waiver accepts it or not
 
 
 @frozen
@@ -35,7 +43,7 @@ class RuleChange:
     rule: str
     before: str | None
     after: str | None
-    kinds: tuple[str, ...]  # which of CHANGES it is
+    kinds: tuple[str, ...]  # which of CHANGES (and WAIVER_CHANGES) it is
 
 
 @frozen
@@ -91,6 +99,7 @@ class Diff:
     causes: tuple[CauseMoves, ...]
     totals: Mapping[str, int]  # CHANGES, still_failing, appeared, left -> how many (device-rule pairs, devices)
     drift: Drift | None = None  # between two snapshots: what changed in the policies
+    waivers: bool = False  # a run has waived results: WAIVER_CHANGES and the waived counts are in the totals and rules
 
     @property
     def empty(self) -> bool:
@@ -113,8 +122,12 @@ def change_kinds(before: str | None, after: str | None) -> tuple[str, ...]:
     kinds = []
     if after == "fail" and before != "fail":
         kinds.append("newly_failing")
-    if before == "fail" and after != "fail":
+    if before in _FAILED and after not in _FAILED:
         kinds.append("fixed")
+    if after == WAIVED and before != WAIVED:
+        kinds.append("waived")
+    if before == WAIVED and after != WAIVED:
+        kinds.append("no_longer_waived")
     if after == "unknown" and before != "unknown":
         kinds.append("newly_unknown")
     if before == "unknown" and after != "unknown":
@@ -166,7 +179,9 @@ def diff_runs(old: RunResults, new: RunResults) -> Diff:
     moves: dict[str, Counter] = {}
     gained: Counter = Counter()
     lost: Counter = Counter()
-    totals: Counter = Counter(dict.fromkeys((*CHANGES, "still_failing", "appeared", "left"), 0))
+    waivers = _has_waived(old) or _has_waived(new)
+    changes = (*CHANGES, *WAIVER_CHANGES) if waivers else CHANGES
+    totals: Counter = Counter(dict.fromkeys((*changes, "still_failing", "appeared", "left"), 0))
     for key, new_pattern in new.devices.items():
         old_pattern = old.devices.get(key)
         if old_pattern is None:
@@ -203,15 +218,21 @@ def diff_runs(old: RunResults, new: RunResults) -> Diff:
         tuple(devices),
         appeared,
         left,
-        _rule_moves(old, new, moves),
+        _rule_moves(old, new, moves, waivers),
         causes,
         dict(totals),
+        waivers=waivers,
     )
 
 
 def with_drift(diff: Diff, drift: Drift) -> Diff:
     """The diff of two snapshots' checks, with their policies' drift."""
     return attrs.evolve(diff, drift=drift)
+
+
+def _has_waived(run: RunResults) -> bool:
+    """Whether any device of the run has a waived result (its distinct patterns are read)."""
+    return any(r.status == WAIVED for pattern in run.patterns.values() for r in pattern.results)
 
 
 def _presence(here: RunResults, there: RunResults) -> tuple[DevicePresence, ...]:
@@ -242,15 +263,17 @@ def _counts(run: RunResults) -> dict[str, Counter]:
     return counts
 
 
-def _rule_moves(old: RunResults, new: RunResults, moves: dict[str, Counter]) -> tuple[RuleMoves, ...]:
+def _rule_moves(old: RunResults, new: RunResults, moves: dict[str, Counter], waivers: bool) -> tuple[RuleMoves, ...]:
     before, after = _counts(old), _counts(new)
     order = list(after) + [rule for rule in before if rule not in after]
+    statuses = (*STATUSES, WAIVED) if waivers else STATUSES
+    kinds = (*CHANGES, *WAIVER_CHANGES, "still_failing") if waivers else (*CHANGES, "still_failing")
     return tuple(
         RuleMoves(
             rule,
-            {s: before.get(rule, Counter())[s] for s in STATUSES},
-            {s: after.get(rule, Counter())[s] for s in STATUSES},
-            {k: moves.get(rule, Counter())[k] for k in (*CHANGES, "still_failing")},
+            {s: before.get(rule, Counter())[s] for s in statuses},
+            {s: after.get(rule, Counter())[s] for s in statuses},
+            {k: moves.get(rule, Counter())[k] for k in kinds},
         )
         for rule in order
     )

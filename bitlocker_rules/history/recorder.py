@@ -24,7 +24,7 @@ from .runs import LineReader, RulesetUsed, RuleUsed, RunInfo, RunInput, file_sha
 STAGED = {
     "devices": ("row", "device", "pattern", "policies"),
     "patterns": ("pattern", "digest", "entries"),
-    "entries": ("entry_id", "digest", "rule", "status"),
+    "entries": ("entry_id", "digest", "rule", "status", "waiver"),
     "entry_reasons": ("entry_id", "position", "reason_id"),
     "reasons": ("reason_id", "text"),
 }
@@ -60,7 +60,7 @@ class RunRecorder:
         if ids is not None:
             if reader.new_entries:
                 self._writers["entries"].writerows(
-                    (e.entry_id, e.digest, e.result.rule, e.result.status) for e in reader.new_entries
+                    (e.entry_id, e.digest, e.result.rule, e.result.status, e.result.waiver) for e in reader.new_entries
                 )
                 self._writers["entry_reasons"].writerows(
                     (e.entry_id, i, reason) for e in reader.new_entries for i, reason in enumerate(e.result.reasons)
@@ -95,13 +95,15 @@ def run_info(
     fleet: str,
     version: str,
     snapshot: str | None = None,
+    waivers: str | None = None,
 ) -> RunInfo:
     """What a run is, as the store records it: the time now, the inputs with their digests (a
     snapshot's manifest among them), the rulesets with theirs, and the rules in the engine's
-    order (``engine``: an ``Engine``)."""
+    order (``engine``: an ``Engine``); a waivers file (``check --waivers``) with its digest too."""
     given = [("snapshot", snapshot)] if snapshot else []
     given += [("policy", p) for p in policies] + ([("assignments", assignments)] if assignments else [])
     given.append(("fleet", fleet))
+    given += [("waivers", waivers)] if waivers else []
     inputs = [RunInput(role, str(redact(path)), file_sha256(path)) for role, path in given]
     rulesets = tuple(RulesetUsed(loaded.id, loaded.path, file_sha256(loaded.path)) for loaded in engine.rulesets)
     rules = tuple(

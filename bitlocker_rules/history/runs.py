@@ -20,6 +20,8 @@ from attrs import frozen
 from ..errors import Diagnostic, InputError, redact
 
 STATUSES = ("pass", "fail", "unknown", "not_applicable")
+WAIVED = "waived"  # a failure a waiver accepts (check --waivers): recorded as such, with the waiver's id
+RECORDED_STATUSES = (*STATUSES, WAIVED)
 _RESULTS_KEY = ', "results": ['  # a device record's last key, as json.dumps writes it (fleet.results)
 
 
@@ -41,6 +43,7 @@ class RuleResult(NamedTuple):
     rule: str
     status: str
     reasons: tuple[str, ...] = ()
+    waiver: str = ""  # for a waived failure: the id of the waiver that accepts it
 
 
 @frozen
@@ -206,8 +209,15 @@ class LineReader:
         return entry_id
 
     def _result(self, entry: object, where: str) -> RuleResult:
-        if type(entry) is not dict or entry.get("status") not in STATUSES or type(entry.get("rule")) is not str:
-            raise _bad_line(where, "each result has a rule id and a status (pass, fail, unknown, not_applicable)")
+        if (
+            type(entry) is not dict
+            or entry.get("status") not in RECORDED_STATUSES
+            or type(entry.get("rule")) is not str
+        ):
+            raise _bad_line(where, _RESULT_SHAPE)
+        waiver = entry.get("waiver") if entry["status"] == WAIVED else ""
+        if type(waiver) is not str or (entry["status"] == WAIVED and not waiver):
+            raise _bad_line(where, "a waived result names its waiver")
         ids = []
         for reason in entry.get("reasons") or ():
             known = self.reasons.get(reason) if type(reason) is str else None
@@ -220,13 +230,14 @@ class LineReader:
                     self.reason_texts[known[0]] = text
                     self.new_reasons.append(known)
             ids.append(known[0])
-        return RuleResult(entry["rule"], entry["status"], tuple(ids))
+        return RuleResult(entry["rule"], entry["status"], tuple(ids), str(redact(waiver)))
 
     def pattern(self, ids: tuple[int, ...]) -> Pattern:
         """The pattern of these entries."""
         return Pattern(tuple(self.entries[i] for i in ids))
 
 
+_RESULT_SHAPE = "each result has a rule id and a status (pass, fail, unknown, not_applicable, waived)"
 _ENTRY_START = '{"rule": '
 _ENTRY_SEPARATOR = '}, {"rule": '  # between two entries; never inside one (its quotes would be escaped)
 
@@ -234,7 +245,7 @@ _ENTRY_SEPARATOR = '}, {"rule": '  # between two entries; never inside one (its 
 def _entry_text(entry: object, where: str) -> str:
     """An entry as the fleet path writes it: rule, status, then reasons."""
     if type(entry) is not dict or "rule" not in entry:
-        raise _bad_line(where, "each result has a rule id and a status (pass, fail, unknown, not_applicable)")
+        raise _bad_line(where, _RESULT_SHAPE)
     ordered = {"rule": entry["rule"], "status": entry.get("status")}
     ordered.update((k, v) for k, v in entry.items() if k not in ordered)
     return json.dumps(ordered, ensure_ascii=False)

@@ -19,13 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BitLockerRulesError, Diagnostic, suggest
-from .runs import STATUSES, Pattern, RuleResult, RunInfo, RunInput, RunResults, RunRow, TrendPoint
+from .runs import RECORDED_STATUSES, STATUSES, Pattern, RuleResult, RunInfo, RunInput, RunResults, RunRow, TrendPoint
 
 if TYPE_CHECKING:
     from .recorder import RunRecorder
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MEMORY_LIMIT = "64MB"  # DuckDB's buffers, whatever the size of a run
+
+_RESULTS_VIEW = (
+    "CREATE VIEW results AS SELECT d.run_id, d.row, n.device, e.rule, e.status, e.waiver FROM devices d "
+    "JOIN device_names n USING (device_id) "
+    "JOIN (SELECT pattern_id, unnest(entries) AS entry_id FROM patterns) p USING (pattern_id) "
+    "JOIN entries e USING (entry_id)"
+)
 
 _TABLES = (
     "CREATE TABLE store_schema (version INTEGER NOT NULL, written_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)",
@@ -38,7 +45,7 @@ _TABLES = (
     "CREATE TABLE run_rules (run_id INTEGER NOT NULL, position SMALLINT NOT NULL, ruleset VARCHAR NOT NULL, "
     "rule VARCHAR NOT NULL, title VARCHAR NOT NULL, severity VARCHAR NOT NULL)",
     "CREATE TABLE entries (entry_id INTEGER NOT NULL, digest VARCHAR NOT NULL, rule VARCHAR NOT NULL, "
-    "status VARCHAR NOT NULL)",
+    "status VARCHAR NOT NULL, waiver VARCHAR)",
     "CREATE TABLE entry_reasons (entry_id INTEGER NOT NULL, position SMALLINT NOT NULL, reason_id VARCHAR NOT NULL)",
     "CREATE TABLE reasons (reason_id VARCHAR NOT NULL, text VARCHAR NOT NULL)",
     "CREATE TABLE patterns (pattern_id INTEGER NOT NULL, digest VARCHAR NOT NULL, entries INTEGER[] NOT NULL)",
@@ -46,20 +53,25 @@ _TABLES = (
     "CREATE TABLE devices (run_id INTEGER NOT NULL, row INTEGER, device_id INTEGER NOT NULL, "
     "pattern_id INTEGER NOT NULL, policies VARCHAR)",
     "CREATE TABLE rule_counts (run_id INTEGER NOT NULL, rule VARCHAR NOT NULL, pass INTEGER NOT NULL, "
-    "fail INTEGER NOT NULL, unknown INTEGER NOT NULL, not_applicable INTEGER NOT NULL)",
-    "CREATE VIEW results AS SELECT d.run_id, d.row, n.device, e.rule, e.status FROM devices d "
-    "JOIN device_names n USING (device_id) "
-    "JOIN (SELECT pattern_id, unnest(entries) AS entry_id FROM patterns) p USING (pattern_id) "
-    "JOIN entries e USING (entry_id)",
+    "fail INTEGER NOT NULL, unknown INTEGER NOT NULL, not_applicable INTEGER NOT NULL, waived INTEGER NOT NULL)",
+    _RESULTS_VIEW,
     "CREATE VIEW result_reasons AS SELECT d.run_id, d.row, n.device, e.rule, r.reason_id, t.text FROM devices d "
     "JOIN device_names n USING (device_id) "
     "JOIN (SELECT pattern_id, unnest(entries) AS entry_id FROM patterns) p USING (pattern_id) "
     "JOIN entries e USING (entry_id) JOIN entry_reasons r USING (entry_id) JOIN reasons t USING (reason_id)",
 )
 
-# Schema version -> the statements that bring a store of that version to the next one. Empty:
-# version 1 is the first. A store of a version with no way here to the current one is refused.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+# Schema version -> the statements that bring a store of that version to the next one. A store
+# of a version with no way here to the current one is refused. Version 2 records waivers: a
+# waived result's waiver (entries.waiver; none in a version 1 store) and a rule's waived devices.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE entries ADD COLUMN waiver VARCHAR",
+        "ALTER TABLE rule_counts ADD COLUMN waived INTEGER NOT NULL DEFAULT 0",
+        "DROP VIEW results",
+        _RESULTS_VIEW,
+    ),
+}
 
 _CSV = "header=false, delim=',', quote='\"', escape='\"', new_line='\\n', auto_detect=false, nullstr=''"
 
@@ -230,7 +242,7 @@ class Store:
         execute = self.db.execute
         execute(
             f"INSERT INTO entries SELECT * FROM read_csv(?, {_CSV}, columns={{'entry_id': 'INTEGER', "
-            "'digest': 'VARCHAR', 'rule': 'VARCHAR', 'status': 'VARCHAR'})",
+            "'digest': 'VARCHAR', 'rule': 'VARCHAR', 'status': 'VARCHAR', 'waiver': 'VARCHAR'})",
             [files["entries"]],
         )
         execute(
@@ -285,7 +297,8 @@ class Store:
                 [run_id],
             )
             counts = ", ".join(
-                f"coalesce(sum(per.devices) FILTER (WHERE e.status = '{status}'), 0)::INTEGER" for status in STATUSES
+                f"coalesce(sum(per.devices) FILTER (WHERE e.status = '{status}'), 0)::INTEGER"
+                for status in RECORDED_STATUSES
             )
             execute(
                 f"INSERT INTO rule_counts SELECT ?, e.rule, {counts} FROM "
@@ -387,8 +400,10 @@ class Store:
         ).fetchall():
             reasons.setdefault(entry_id, []).append(reason)
         entries = {
-            entry_id: RuleResult(rule, status, tuple(reasons.get(entry_id, ())))
-            for entry_id, rule, status in self.db.execute("SELECT entry_id, rule, status FROM entries").fetchall()
+            entry_id: RuleResult(rule, status, tuple(reasons.get(entry_id, ())), waiver or "")
+            for entry_id, rule, status, waiver in self.db.execute(
+                "SELECT entry_id, rule, status, waiver FROM entries"
+            ).fetchall()
         }
         cursor = self.db.execute(
             "SELECT pattern_id, entries FROM patterns WHERE pattern_id IN "

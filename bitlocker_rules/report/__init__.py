@@ -110,7 +110,8 @@ def render_fleet(
     if fmt == "junit":
         return _renderer("render_fleet_junit")(summary, collector, citations=citations, verbose=verbose)
     if fmt == "sarif":
-        return collector.render(summary.bad_rows, summary.unlisted_bad_rows, summary.unscoped_devices)
+        notices = [n.sentence() for n in summary.waiver_notices] if summary.waivers_given else None
+        return collector.render(summary.bad_rows, summary.unlisted_bad_rows, summary.unscoped_devices, notices)
     more = {"trend": trend} if fmt == "html" else {}
     return _renderer(f"render_fleet_{fmt}")(
         summary,

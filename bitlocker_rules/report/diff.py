@@ -21,7 +21,11 @@ CHANGE_WORDS = {
     "newly_unknown": "newly unknown",
     "no_longer_unknown": "no longer unknown",
     "still_failing": "still failing",
+    "waived": "waived",  # failed, and a waiver accepts it now (not fixed)
+    "no_longer_waived": "no longer waived",
 }
+_WAIVER_KINDS = ("waived", "no_longer_waived")  # in a diff only when a run has waived results
+_MOVES = ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown")
 
 
 def diff_to_dict(diff: Any) -> dict:
@@ -150,9 +154,8 @@ def headline(diff: Any) -> str:
     if diff.empty:
         return "Nothing changed." if diff.drift is None else "No device's results changed."
     totals = diff.totals
-    moved = ", ".join(
-        f"{totals[k]} {CHANGE_WORDS[k]}" for k in ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown")
-    )
+    kinds = ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown", *_waiver_kinds(diff))
+    moved = ", ".join(f"{totals[k]} {CHANGE_WORDS[k]}" for k in kinds)
     appeared = f"{totals['appeared']} device{'s' if totals['appeared'] != 1 else ''} appeared"
     return f"{moved} (device-rule results); {totals['still_failing']} still failing; {appeared}, {totals['left']} left."
 
@@ -163,9 +166,14 @@ def moved_rules(diff: Any) -> list[Any]:
     return [
         r
         for r in diff.rules
-        if any(r.moves[k] for k in ("newly_failing", "fixed", "newly_unknown", "no_longer_unknown"))
+        if any(r.moves[k] for k in (*_MOVES, *_waiver_kinds(diff)))
         or any(r.before[s] != r.after[s] for s in ("fail", "unknown"))
     ]
+
+
+def _waiver_kinds(diff: Any) -> tuple[str, ...]:
+    """The waivers' kinds of change, when a run of the diff has waived results."""
+    return _WAIVER_KINDS if getattr(diff, "waivers", False) else ()
 
 
 def change_line(change: Any) -> tuple[str, str, str]:
@@ -187,9 +195,15 @@ def rule_rows(diff: Any) -> list[list[Any]]:
             r.moves["newly_unknown"],
             r.moves["no_longer_unknown"],
             r.moves["still_failing"],
+            *(r.moves[k] for k in _waiver_kinds(diff)),
         ]
         for r in moved_rules(diff)
     ]
+
+
+def rule_headers(diff: Any) -> tuple[str, ...]:
+    """The columns of ``rule_rows``: with waived results, the waivers' moves too."""
+    return (*RULE_HEADERS, "Waived", "No longer waived") if _waiver_kinds(diff) else RULE_HEADERS
 
 
 RULE_HEADERS = (
@@ -225,7 +239,7 @@ def render_diff_table(diff: Any) -> str:
     lines += _presence_lines("Devices that left", diff.left)
     rows = rule_rows(diff)
     if rows:
-        lines += ["", "Rules that moved:", tabulate(rows, headers=RULE_HEADERS, disable_numparse=True)]
+        lines += ["", "Rules that moved:", tabulate(rows, headers=rule_headers(diff), disable_numparse=True)]
     if diff.causes:
         lines += [
             "",
@@ -291,7 +305,7 @@ def render_diff_markdown(diff: Any) -> str:
             )
     rows = rule_rows(diff)
     if rows:
-        lines += ["", "## Rules that moved", "", *_md_table(RULE_HEADERS, rows)]
+        lines += ["", "## Rules that moved", "", *_md_table(rule_headers(diff), rows)]
     if diff.causes:
         lines += ["", "## Causes that moved", ""]
         lines += _md_table(CAUSE_HEADERS, [(f"+{c.gained}", f"-{c.lost}", c.text, c.reason_id) for c in diff.causes])

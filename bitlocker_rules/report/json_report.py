@@ -21,7 +21,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "subject": report.subject,
-        "summary": {s.value: report.count(s) for s in Status},
+        "summary": {s.value: report.count(s) for s in report.counted_statuses()},
         "scenarios": [_scenario(sc, report) for sc in report.scenarios],
         "causes": [_cause(c) for c in report.causes()],
         "results": [_outcome(o) for o in report.outcomes],
@@ -53,7 +53,27 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "citations": [
             {"id": c.id, "title": c.title, "url": c.url, "kind": c.kind, "source": c.document} for c in report.citations
         ],
+        **_waiver_notices(report.waivers_given, report.waiver_notices),
     }
+
+
+def _waiver_notices(given: bool, notices: Any) -> dict[str, Any]:
+    """Given a waivers file: its warnings (a waiver expired, or waived nothing); nothing otherwise."""
+    if not given:
+        return {}
+    return {
+        "waiver_notices": [
+            {"waiver": n.waiver, "kind": n.kind, "date": n.date or None, "explanation": n.sentence()} for n in notices
+        ]
+    }
+
+
+def _waiver(o: RuleOutcome) -> dict[str, Any]:
+    """A waived failure's waiver (nothing for any other outcome)."""
+    if o.waiver is None:
+        return {}
+    w = o.waiver
+    return {"waiver": {"id": w.id, "justification": w.justification, "approver": w.approver, "expires": w.expires}}
 
 
 def conflict_to_dict(c: ConflictRecord) -> dict[str, Any]:
@@ -81,13 +101,14 @@ def _outcome(o: RuleOutcome) -> dict[str, Any]:
         "reasons": [_condition(c) for c in o.reasons],
         "applies_because": [_condition(c) for c in o.applies_because],
         "missing_facts": list(o.missing_facts),
-        "remediation": o.remediation if o.status in (Status.FAIL, Status.UNKNOWN) else "",
+        "remediation": o.remediation if o.status in (Status.FAIL, Status.UNKNOWN, Status.WAIVED) else "",
         "events": list(o.events),
         "location": str(o.location or ""),
         "related": list(o.related),
         "advice": o.advice,
         "caveat": o.caveat,
         "scenarios": list(o.scenarios),
+        **_waiver(o),
     }
 
 
@@ -177,6 +198,7 @@ def fleet_to_dict(summary: Any) -> dict[str, Any]:
             }
             for s in summary.scenarios
         ],
+        **_waiver_notices(summary.waivers_given, summary.waiver_notices),
     }
 
 

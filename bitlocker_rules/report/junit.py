@@ -68,7 +68,9 @@ def _details(outcome: RuleOutcome, report: Report) -> str:
             lines.append(f"    rule text: {c.text}" + (f"  ({c.location})" if c.location else ""))
         if c.origins:
             lines.append(f"    value from: {origins_text(c.origins)}")
-    if outcome.status in (Status.FAIL, Status.UNKNOWN) and outcome.remediation:
+    if outcome.waiver is not None:
+        lines.append(outcome.waiver.sentence())
+    if outcome.status in (Status.FAIL, Status.UNKNOWN, Status.WAIVED) and outcome.remediation:
         lines.append(f"fix: {outcome.remediation}")
     if outcome.events:
         lines.append(f"events: {', '.join(str(e) for e in outcome.events)}")
@@ -96,6 +98,11 @@ def _testcase(outcome: RuleOutcome, verbose: bool, report: Report) -> ET.Element
     elif outcome.status is Status.NOT_APPLICABLE:
         message = _first_reason(outcome) if outcome.reasons else "The rule does not apply"
         ET.SubElement(case, "skipped", {"message": _clean(message)})
+    elif outcome.status is Status.WAIVED and outcome.waiver is not None:
+        # Accepted, not passed: skipped with the waiver's reason (type waived), the failure's reasons kept.
+        message = f"{outcome.waiver.sentence()}; fails: {_first_reason(outcome)}"
+        skipped = ET.SubElement(case, "skipped", {"message": _clean(message), "type": "waived"})
+        skipped.text = _clean(_details(outcome, report))
     elif outcome.status is Status.UNKNOWN:
         message = "unknown" + (f": {_first_reason(outcome)}" if outcome.reasons else "")
         skipped = ET.SubElement(case, "skipped", {"message": _clean(message), "type": "unknown"})
@@ -121,7 +128,7 @@ def report_suites(report: Report, *, fleet: bool = False, verbose: bool = False)
                 "tests": str(len(outcomes)),
                 "failures": str(count[Status.FAIL]),
                 "errors": "0",
-                "skipped": str(count[Status.UNKNOWN] + count[Status.NOT_APPLICABLE]),
+                "skipped": str(count[Status.UNKNOWN] + count[Status.NOT_APPLICABLE] + count[Status.WAIVED]),
                 "time": "0",
             },
         )
@@ -131,6 +138,8 @@ def report_suites(report: Report, *, fleet: bool = False, verbose: bool = False)
         ET.SubElement(properties, "property", {"name": "subject", "value": _clean(report.subject)})
         ET.SubElement(properties, "property", {"name": "unknown", "value": str(count[Status.UNKNOWN])})
         ET.SubElement(properties, "property", {"name": "not_applicable", "value": str(count[Status.NOT_APPLICABLE])})
+        if report.waivers_given:
+            ET.SubElement(properties, "property", {"name": "waived", "value": str(count[Status.WAIVED])})
         for scenario in report.relevant_scenarios():  # what the check is about, and how that was decided
             ET.SubElement(
                 properties,
@@ -269,7 +278,11 @@ def _fleet_suite(
     verbose: bool,
 ) -> ET.Element:
     failures = sum(1 for t in tallies if t.counts["fail"])
-    skipped = sum(1 for t in tallies if not t.counts["fail"] and (t.counts["unknown"] or not t.counts["pass"]))
+    skipped = sum(
+        1
+        for t in tallies
+        if not t.counts["fail"] and (t.counts["unknown"] or t.counts.get("waived") or not t.counts["pass"])
+    )
     suite = ET.Element(
         "testsuite",
         {
@@ -288,6 +301,7 @@ def _fleet_suite(
         ("rows_not_read", summary.bad_row_count),
         # in no BitLocker policy's scope: only where assignments leave some device without a policy
         *((("unscoped_devices", summary.unscoped_devices),) if summary.unscoped_devices else ()),
+        *((("waived", sum(summary.waived_by.values())),) if summary.waivers_given else ()),
     ):
         ET.SubElement(properties, "property", {"name": name, "value": str(value)})
     for tally in tallies:
@@ -312,6 +326,10 @@ def _fleet_case(
         message = f"{head}: {common[0][0]}" if common else head
         failure = ET.SubElement(case, "failure", {"message": _clean(message), "type": _clean(tally.severity)})
         failure.text = _clean(_case_text(tally, devices, cases, failed, common, cited, Status.FAIL))
+    elif counts.get("waived"):  # every failure accepted by a waiver: skipped, not passed
+        message = f"waived on {counts['waived']} of {plural(devices, 'device')}: accepted failures (docs/waivers.md)"
+        skipped = ET.SubElement(case, "skipped", {"message": message, "type": "waived"})
+        skipped.text = _clean(_counts_sentence(counts, devices))
     elif counts["unknown"]:
         first = f": {_first_reason(unknown)}" if unknown is not None and unknown.reasons else ""
         skipped = ET.SubElement(
@@ -359,7 +377,7 @@ def _case_text(
 
 def _counts_sentence(counts: Mapping[str, int], devices: int) -> str:
     """``40 devices: passes on 21, fails on 3, does not apply to 16.``"""
-    parts = [f"{_ON[status]} {counts[status.value]}" for status in Status if counts[status.value]]
+    parts = [f"{_ON[status]} {counts[status.value]}" for status in Status if counts.get(status.value)]
     return f"{plural(devices, 'device')}: " + (", ".join(parts) if parts else "none evaluated") + "."
 
 
@@ -368,6 +386,7 @@ _ON = {
     Status.FAIL: "fails on",
     Status.UNKNOWN: "unknown on",
     Status.NOT_APPLICABLE: "does not apply to",
+    Status.WAIVED: "waived (an accepted failure) on",
 }
 _DEVICES_WHERE = {Status.FAIL: "Devices where it fails", Status.UNKNOWN: "Devices where it is unknown"}
 

@@ -44,6 +44,7 @@ from .wording import (
     conflict_rows,
     device_causes,
     device_only,
+    fleet_waiver_lines,
     hidden_rows,
     other_conflicts,
     plural,
@@ -51,6 +52,7 @@ from .wording import (
     scenario_pending,
     shown_outcomes,
     verdict,
+    waiver_lines,
 )
 
 _STATUS_WORDS = {
@@ -58,6 +60,7 @@ _STATUS_WORDS = {
     Status.FAIL: "**FAIL**",
     Status.UNKNOWN: "unknown",
     Status.NOT_APPLICABLE: "does not apply",
+    Status.WAIVED: "waived",
 }
 _CONFLICTS_LEAD = (
     "Assigned policies give these settings different values, so the rules that read them are "
@@ -109,8 +112,10 @@ def render_markdown(report: Report, *, verbose: bool = False) -> str:
             _causes(report),
             _undecided(report.undecided()),
             _the_fix(report),
+            _waivers(report),
             _device_rules(report, shown, verbose),
             _explained("Failing rules", [o for o in shown if o.status is Status.FAIL], conflicts, report),
+            _explained("Waived failures", [o for o in shown if o.status is Status.WAIVED], conflicts, report),
             _explained(
                 "Rules that could not be decided", [o for o in shown if o.status is Status.UNKNOWN], conflicts, report
             ),
@@ -122,6 +127,14 @@ def render_markdown(report: Report, *, verbose: bool = False) -> str:
     )
 
 
+def _waivers(report: Report) -> list[str]:
+    """The failures waivers accept, each with its waiver, and the warnings about waivers."""
+    said = waiver_lines(report)
+    if not said:
+        return []
+    return ["", "## Waivers", "", *(f"- {text(line)}" for line in said)]
+
+
 def _document(sections: Iterable[Sequence[str]]) -> str:
     """The sections' lines as one page, ending in a newline; redacted last, so no section can leak a secret."""
     return masked_report("\n".join(line for section in sections for line in section) + "\n")
@@ -130,14 +143,16 @@ def _document(sections: Iterable[Sequence[str]]) -> str:
 def _device_headline(report: Report) -> list[str]:
     """The title, the verdict in a sentence, and how many rules ended with each status."""
     statuses = (Status.FAIL, Status.UNKNOWN, Status.PASS, Status.NOT_APPLICABLE)
-    counts = [str(len(report.outcomes)), *(str(report.count(s)) for s in statuses)]
+    waived = [str(report.count(Status.WAIVED))] if report.waivers_given else []
+    counts = [str(len(report.outcomes)), *(str(report.count(s)) for s in statuses), *waived]
+    heads = ["Rules", "Fail", "Unknown", "Pass", "Do not apply", *(["Waived"] if waived else [])]
     word, sentence = verdict(report)
     return [
         f"# BitLocker rules report: {text(report.subject or 'the given facts')}",
         "",
         f"**{word}** — {text(sentence)}",
         "",
-        _table(["Rules", "Fail", "Unknown", "Pass", "Do not apply"], [counts], ["right"] * 5),
+        _table(heads, [counts], ["right"] * len(heads)),
     ]
 
 
@@ -429,7 +444,8 @@ def render_fleet_markdown(
         [
             _fleet_headline(summary),
             _fleet_scenarios(summary),
-            _fleet_rules(summary.rules),
+            _fleet_rules(summary.rules, summary.waivers_given),
+            _fleet_waivers(summary),
             _fleet_conflicts(summary.conflicts),
             _failure_reasons(summary.top_reasons()),
             _worst_devices(worst_devices(devices, limit), limit),
@@ -468,14 +484,22 @@ def _fleet_scenarios(summary: Any) -> list[str]:
     ]
 
 
-def _fleet_rules(tallies: Sequence[Any]) -> list[str]:
-    """Every rule with how many devices it passed, failed (in bold when any), left unknown or did not apply to."""
+def _fleet_waivers(summary: Any) -> list[str]:
+    """How many failures each waiver waived, and the warnings about waivers."""
+    said = fleet_waiver_lines(summary)
+    return ["", "## Waivers", "", *(f"- {text(line)}" for line in said)] if said else []
+
+
+def _fleet_rules(tallies: Sequence[Any], waivers_given: bool = False) -> list[str]:
+    """Every rule with how many devices it passed, failed (in bold when any), left unknown or did
+    not apply to (and, given waivers, on how many its failure was waived)."""
+    waived = ["Waived"] if waivers_given else []
     return [
         "",
         "## Rules",
         "",
         _table(
-            ["Ruleset", "Rule", "Severity", "Title", "Pass", "Fail", "Unknown", "N/A"],
+            ["Ruleset", "Rule", "Severity", "Title", "Pass", "Fail", "Unknown", "N/A", *waived],
             [
                 [
                     text(t.ruleset),
@@ -486,10 +510,11 @@ def _fleet_rules(tallies: Sequence[Any]) -> list[str]:
                     f"**{t.counts['fail']}**" if t.counts["fail"] else "0",
                     str(t.counts["unknown"]),
                     str(t.counts["not_applicable"]),
+                    *([str(t.counts["waived"])] if waived else []),
                 ]
                 for t in tallies
             ],
-            ["left", "left", "left", "left", "right", "right", "right", "right"],
+            ["left", "left", "left", "left", "right", "right", "right", "right", *(["right"] if waived else [])],
         ),
     ]
 

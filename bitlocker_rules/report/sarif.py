@@ -153,7 +153,7 @@ def _rule_location(location: Location | None, message: str, ident: int) -> dict[
 
 def _findings(outcome: RuleOutcome) -> list[Condition]:
     """The conditions of a rule that become results: failing ones, or undecided ones."""
-    if outcome.status is Status.FAIL:
+    if outcome.status in (Status.FAIL, Status.WAIVED):
         return [c for c in outcome.reasons if c.status is Status.FAIL and c.origins]
     if outcome.status is Status.UNKNOWN:
         # A failure the sources disagree on is unknown: its failing conditions are the finding.
@@ -163,7 +163,29 @@ def _findings(outcome: RuleOutcome) -> list[Condition]:
 
 
 def _level(outcome: RuleOutcome) -> str:
-    return _LEVELS.get(outcome.severity, "warning") if outcome.status is Status.FAIL else "note"
+    failed = outcome.status in (Status.FAIL, Status.WAIVED)  # a waived failure keeps its level, suppressed
+    return _LEVELS.get(outcome.severity, "warning") if failed else "note"
+
+
+def _finding_key(outcome: RuleOutcome, condition: Condition) -> tuple[str, str, str, tuple[ValueOrigin, ...]]:
+    """What tells a fleet's findings apart: rule, status (a waived one by its waiver), setting, source."""
+    status = outcome.status.value if outcome.waiver is None else f"{outcome.status.value}:{outcome.waiver.id}"
+    return (outcome.rule, status, condition.fact, condition.origins)
+
+
+def _suppressions(outcome: RuleOutcome) -> dict[str, Any]:
+    """A waived failure's SARIF suppression (kept outside the inputs: ``external``, accepted, with
+    the waiver's justification; its id, approver and expiry in the property bag)."""
+    if outcome.waiver is None:
+        return {}
+    w = outcome.waiver
+    suppression = {
+        "kind": "external",
+        "status": "accepted",
+        "justification": w.justification,
+        "properties": {"waiver": w.id, "approver": w.approver, "expires": w.expires},
+    }
+    return {"suppressions": [suppression]}
 
 
 def _rule_name(title: str) -> str:
@@ -214,8 +236,10 @@ def _result(
     message = f"{condition.sentence()} ({outcome.rule}: {outcome.title})"
     if outcome.caveat:
         message += f"; unknown because {outcome.caveat}"
-    if outcome.status is Status.FAIL and outcome.remediation:
+    if outcome.status in (Status.FAIL, Status.WAIVED) and outcome.remediation:
         message += f". Fix: {outcome.remediation}"
+    if outcome.waiver is not None:
+        message += f" ({outcome.waiver.sentence()})"
     properties: dict[str, Any] = {
         "status": outcome.status.value,
         "severity": outcome.severity,
@@ -242,6 +266,7 @@ def _result(
         "message": {"text": message},
         "locations": locations,
         "partialFingerprints": {"bitlockerRulesFinding/v1": fingerprint},
+        **_suppressions(outcome),
         "properties": properties,
     }
     related = _rule_location(condition.location, f"rule text: {condition.text}", 1)
@@ -317,8 +342,10 @@ def sarif_log(report: Report, *, read_text: ReadText | None = None) -> dict[str,
             locations = locator.locations(condition)
             if locations:
                 results.append(_result(outcome, condition, index[outcome.rule], locations))
-    scenarios = [_scenario(s, report) for s in report.scenarios]
-    return _log(rules, results, report.inputs, properties={"scenarios": scenarios})
+    properties: dict[str, Any] = {"scenarios": [_scenario(s, report) for s in report.scenarios]}
+    if report.waivers_given:
+        properties["waiverNotices"] = [n.sentence() for n in report.waiver_notices]
+    return _log(rules, results, report.inputs, properties=properties)
 
 
 def _scenario(scenario: ScenarioRecord, report: Report) -> dict[str, Any]:
@@ -412,7 +439,7 @@ class FleetSarif:
         locator = self._locator or _Locator(self.inputs, self._read_text)
         self._locator = locator
         for condition in _findings(outcome):
-            key = (outcome.rule, outcome.status.value, condition.fact, condition.origins)
+            key = _finding_key(outcome, condition)
             if key not in self._found:
                 locations = locator.locations(condition)
                 if not locations:  # a value from a fleet row, not from a file: nothing to keep
@@ -433,7 +460,7 @@ class FleetSarif:
     def merge(self, findings: Iterable[list]) -> None:
         """Add the findings another process took."""
         for outcome, condition, locations, devices in findings:
-            key = (outcome.rule, outcome.status.value, condition.fact, condition.origins)
+            key = _finding_key(outcome, condition)
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
             entry = self._found.setdefault(key, [outcome, condition, locations, 0])
             entry[3] += devices
@@ -448,12 +475,21 @@ class FleetSarif:
         ]
         return _log(rules, results, self.inputs, bad_rows, unlisted=unlisted)
 
-    def render(self, bad_rows: Sequence[Any] = (), unlisted: int = 0, unscoped: int = 0) -> str:
+    def render(
+        self,
+        bad_rows: Sequence[Any] = (),
+        unlisted: int = 0,
+        unscoped: int = 0,
+        waiver_notices: Sequence[str] | None = None,
+    ) -> str:
         """The SARIF 2.1.0 document, secrets masked; ``unscoped``: devices in no policy's scope
-        (the run's property ``unscopedDevices``)."""
+        (the run's property ``unscopedDevices``); ``waiver_notices``: given waivers, their
+        warnings (the run's property ``waiverNotices``)."""
         log = self.log(bad_rows, unlisted)
         if unscoped:
             log["runs"][0].setdefault("properties", {})["unscopedDevices"] = unscoped
+        if waiver_notices is not None:
+            log["runs"][0].setdefault("properties", {})["waiverNotices"] = list(waiver_notices)
         return _dump(log)
 
 

@@ -25,6 +25,7 @@ from .wording import (
     conflict_fix,
     device_causes,
     device_only,
+    fleet_waiver_lines,
     hidden_rows,
     other_conflicts,
     plural,
@@ -35,12 +36,19 @@ from .wording import (
     status_tag,
     value_from,
     verdict,
+    waiver_lines,
 )
 
 DEFAULT_WIDTH = 100  # columns, when the report does not go to a terminal
 _MIN_WIDTH = 60  # narrower terminals get this width: below it the tables cannot keep their columns apart
-_COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.UNKNOWN: "33", Status.NOT_APPLICABLE: "2"}
-_LABELS = {Status.PASS: "pass", Status.FAIL: "FAIL", Status.UNKNOWN: "unknown", Status.NOT_APPLICABLE: "n/a"}
+_COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.UNKNOWN: "33", Status.NOT_APPLICABLE: "2", Status.WAIVED: "35"}
+_LABELS = {
+    Status.PASS: "pass",
+    Status.FAIL: "FAIL",
+    Status.UNKNOWN: "unknown",
+    Status.NOT_APPLICABLE: "n/a",
+    Status.WAIVED: "waived",
+}
 
 
 def render_table(report: Report, *, colour: bool = False, verbose: bool = False, width: int | None = None) -> str:
@@ -55,6 +63,7 @@ def render_table(report: Report, *, colour: bool = False, verbose: bool = False,
         _causes(report, width),
         _undecided(report.undecided(), width),
         _the_fix(report, width),
+        _waivers(report, width),
         _rules(report, colour, verbose, width),
         *(_details(o, report, width) for o in _explained(report, verbose)),
         _conflicts(report, width),
@@ -185,7 +194,19 @@ def _the_fix(report: Report, width: int) -> list[str]:
 
 def _explained(report: Report, verbose: bool) -> list[RuleOutcome]:
     """The rules explained in full: those listed, when there is something to say about them."""
-    return [o for o in shown_outcomes(report, verbose) if o.status in (Status.FAIL, Status.UNKNOWN) or o.reasons]
+    open_ = (Status.FAIL, Status.UNKNOWN, Status.WAIVED)
+    return [o for o in shown_outcomes(report, verbose) if o.status in open_ or o.reasons]
+
+
+def _waivers(report: Report, width: int) -> list[str]:
+    """The failures waivers accept (each with its waiver), and the warnings about waivers."""
+    said = waiver_lines(report)
+    if not said:
+        return []
+    lines = ["", "Waivers (failures accepted as risks; each rule's reasons are below):"]
+    for line in said:
+        lines += _wrap(line, width, "  - ", "    ")
+    return lines
 
 
 def _rules(report: Report, colour: bool, verbose: bool, width: int) -> list[str]:
@@ -289,7 +310,9 @@ def _details(outcome: RuleOutcome, report: Report, width: int) -> list[str]:
         lines += _wrap(f"unknown because {outcome.caveat}", width, "  ", "    ")
     for condition in outcome.reasons:
         lines += _condition(condition, width)
-    if outcome.status is Status.FAIL and outcome.remediation:
+    if outcome.waiver is not None:
+        lines += _wrap(outcome.waiver.sentence(), width, "  ", "    ")
+    if outcome.status in (Status.FAIL, Status.WAIVED) and outcome.remediation:
         lines += _wrap(f"fix: {outcome.remediation}", width, "  ", "       ")
     if outcome.events:
         lines.append(f"  events: {', '.join(str(e) for e in outcome.events)}")
@@ -343,6 +366,7 @@ def render_fleet_table(summary: Any, *, bad_row_limit: int = 20) -> str:
             t.counts["fail"],
             t.counts["unknown"],
             t.counts["not_applicable"],
+            *([t.counts["waived"]] if summary.waivers_given else []),
             redact(t.title),
         ]
         for t in summary.rules
@@ -360,7 +384,10 @@ def render_fleet_table(summary: Any, *, bad_row_limit: int = 20) -> str:
         parts += [f"  - {s.sentence()}" for s in scenarios] + [""]
     from tabulate import tabulate  # noqa: PLC0415 - see _fit
 
-    parts.append(tabulate(rows, headers=["ruleset", "rule", "severity", "pass", "fail", "unknown", "n/a", "title"]))
+    waived = ["waived"] if summary.waivers_given else []
+    headers = ["ruleset", "rule", "severity", "pass", "fail", "unknown", "n/a", *waived, "title"]
+    parts.append(tabulate(rows, headers=headers))
+    parts += _fleet_waivers(summary)
     conflicts = sorted_conflicts(summary.conflicts)
     if conflicts:
         parts += ["", "Policy conflicts (these settings are unknown on the devices that get them):"]
@@ -376,6 +403,14 @@ def render_fleet_table(summary: Any, *, bad_row_limit: int = 20) -> str:
         if summary.bad_row_count > len(listed):
             parts.append(f"  … and {summary.bad_row_count - len(listed)} more")
     return masked_report("\n".join(parts) + "\n")
+
+
+def _fleet_waivers(summary: Any) -> list[str]:
+    """How many failures each waiver waived, and the warnings about waivers."""
+    if not summary.waivers_given:
+        return []
+    lines = ["", "Waivers (failures accepted, counted as waived above):"]
+    return lines + [f"  - {shown_input(line)}" for line in fleet_waiver_lines(summary)]
 
 
 def _unscoped_line(devices: int) -> list[str]:

@@ -8,6 +8,7 @@ a rule that is ``not_applicable`` "does not apply".
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 
@@ -29,6 +30,7 @@ STATUS_WORDS = {
     Status.FAIL: "fail",
     Status.UNKNOWN: "unknown",
     Status.NOT_APPLICABLE: "does not apply",
+    Status.WAIVED: "waived",
 }
 
 
@@ -67,7 +69,7 @@ def verdict(report: Report) -> tuple[str, str]:
 def counts(report: Report) -> str:
     """``19 unknown, 17 pass, 30 do not apply.`` (failures are in the verdict; zeros are left out)."""
     parts = []
-    for status in (Status.UNKNOWN, Status.PASS, Status.NOT_APPLICABLE):
+    for status in (Status.WAIVED, Status.UNKNOWN, Status.PASS, Status.NOT_APPLICABLE):
         n = report.count(status)
         if n:
             word = ("does not apply" if n == 1 else "do not apply") if status is Status.NOT_APPLICABLE else status.value
@@ -161,8 +163,24 @@ def shown_outcomes(report: Report, verbose: bool) -> list[RuleOutcome]:
     return [
         o
         for o in report.outcomes
-        if o.status is Status.FAIL or (o.status is Status.UNKNOWN and not o.pending_scenarios)
+        if o.status in (Status.FAIL, Status.WAIVED) or (o.status is Status.UNKNOWN and not o.pending_scenarios)
     ]
+
+
+def fleet_waiver_lines(summary: Any) -> list[str]:
+    """What a fleet report says of its waivers (a ``fleet.FleetSummary``, read by its attributes):
+    how many failures each waived, then each warning; nothing when no waivers file was given."""
+    if not summary.waivers_given:
+        return []
+    lines = [f"{waiver} waived {plural(n, 'failure')}" for waiver, n in sorted(summary.waived_by.items())]
+    return lines + [f"warning: {n.sentence()}" for n in summary.waiver_notices]
+
+
+def waiver_lines(report: Report) -> list[str]:
+    """What a report says of its waivers: each waived rule with its waiver, then each warning
+    (a waiver expired, or waived nothing); nothing when no waivers file was given."""
+    lines = [f"{o.rule} {o.title}: {o.waiver.sentence()}" for o in report.waived if o.waiver is not None]
+    return lines + [f"warning: {n.sentence()}" for n in report.waiver_notices]
 
 
 def device_only(report: Report) -> tuple[list[int], list[str]]:

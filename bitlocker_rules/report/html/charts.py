@@ -16,8 +16,20 @@ from ...outcome import Status
 from ..fleet_detail import split_reason
 from .page import STATUS_NAMES, STATUS_ORDER, escaped, percent, svg_number
 
-_FILL = {Status.PASS: "#2da44e", Status.FAIL: "#cf222e", Status.UNKNOWN: "#d4a72c", Status.NOT_APPLICABLE: "#c4cbd3"}
-_INK = {Status.PASS: "#ffffff", Status.FAIL: "#ffffff", Status.UNKNOWN: "#3b2300", Status.NOT_APPLICABLE: "#24292f"}
+_FILL = {
+    Status.PASS: "#2da44e",
+    Status.FAIL: "#cf222e",
+    Status.UNKNOWN: "#d4a72c",
+    Status.NOT_APPLICABLE: "#c4cbd3",
+    Status.WAIVED: "#8250df",
+}
+_INK = {
+    Status.PASS: "#ffffff",
+    Status.FAIL: "#ffffff",
+    Status.UNKNOWN: "#3b2300",
+    Status.NOT_APPLICABLE: "#24292f",
+    Status.WAIVED: "#ffffff",
+}
 _CHAR = 6.5  # average width of a character of 13px system text, for truncating labels
 
 # The rule chart's layout, in SVG units: the labels take the left, the bars the middle, the notes the right.

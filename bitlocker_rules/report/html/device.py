@@ -31,6 +31,7 @@ from ..wording import (
     shown_outcomes,
     value_from,
     verdict,
+    waiver_lines,
 )
 from .charts import legend, status_bar
 from .page import (
@@ -63,11 +64,12 @@ def render_html(report: Report, *, verbose: bool = False) -> str:
     passes = [o for o in shown if o.status in (Status.PASS, Status.NOT_APPLICABLE) and o.reasons]
     subtitle = f"{len(outcomes)} rule{'' if len(outcomes) == 1 else 's'} of {ruleset_names(outcomes)}"
     body = [
-        *_device_kpis(counts),
+        *_device_kpis(counts, report.waivers_given),
         *_verdict_card(report),
         *_causes_card(report),
         *_undecided_card(report.undecided()),
         *_fix_card(report),
+        *_waivers_card(report),
         *_verdicts(report, counts, shown, verbose),
         *_rules_card(
             "Failing rules",
@@ -83,6 +85,13 @@ def render_html(report: Report, *, verbose: bool = False) -> str:
             report,
             "A fact is missing, assigned policies disagree on a setting, or the sources do not settle the verdict.",
         ),
+        *_rules_card(
+            "Waived failures",
+            [o for o in shown if o.status is Status.WAIVED],
+            conflicts,
+            report,
+            "Failures a waiver accepts: the reasons stay, the check does not fail on them.",
+        ),
         *_rules_card("Rules that pass or do not apply", passes, conflicts, report),
         *_conflicting_settings(other_conflicts(report)),
         *_notes(report.notes),
@@ -93,16 +102,25 @@ def render_html(report: Report, *, verbose: bool = False) -> str:
     )
 
 
-def _device_kpis(counts: Mapping[Status, int]) -> list[str]:
-    """The headline numbers: how many rules fail, are unknown, pass and do not apply."""
+def _device_kpis(counts: Mapping[Status, int], waivers_given: bool = False) -> list[str]:
+    """The headline numbers: how many rules fail, are unknown, pass and do not apply (and are waived)."""
     return [
         '<div class="kpis">',
         kpi("Fail", counts[Status.FAIL], "fail"),
+        *([kpi("Waived", counts[Status.WAIVED], "waived")] if waivers_given else []),
         kpi("Unknown", counts[Status.UNKNOWN], "unknown"),
         kpi("Pass", counts[Status.PASS], "pass"),
         kpi("Do not apply", counts[Status.NOT_APPLICABLE], "na"),
         "</div>",
     ]
+
+
+def _waivers_card(report: Report) -> list[str]:
+    """The failures waivers accept, each with its waiver, and the warnings about waivers."""
+    said = waiver_lines(report)
+    if not said:
+        return []
+    return card("Waivers", '<ul class="reasons">', *(f"<li>{escaped(line)}</li>" for line in said), "</ul>")
 
 
 def _verdict_card(report: Report) -> list[str]:

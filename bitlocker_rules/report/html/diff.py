@@ -8,13 +8,13 @@ from typing import Any
 
 from ..diff import (
     CAUSE_HEADERS,
-    RULE_HEADERS,
     SETTING_HEADERS,
     assignment_cells,
     change_line,
     drift_headline,
     headline,
     policy_title,
+    rule_headers,
     rule_rows,
     setting_cells,
 )
@@ -50,7 +50,8 @@ def render_diff_html(diff: Any, title: str = "BitLocker fleet changes") -> str:
     moved = rule_rows(diff)
     if moved:
         rows = [[code_span(row[0]), *(escaped(cell) for cell in row[1:])] for row in moved]
-        body += card("Rules that moved", table(list(RULE_HEADERS), rows, numeric=range(1, len(RULE_HEADERS))))
+        headers = rule_headers(diff)
+        body += card("Rules that moved", table(list(headers), rows, numeric=range(1, len(headers))))
     if diff.causes:
         rows = [
             [escaped(f"+{c.gained}"), escaped(f"-{c.lost}"), escaped(c.text), code_span(c.reason_id)]

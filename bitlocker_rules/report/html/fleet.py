@@ -24,7 +24,7 @@ from ..fleet_detail import (
     worst_devices,
 )
 from ..masking import masked_report
-from ..wording import conflict_rows
+from ..wording import conflict_rows, fleet_waiver_lines
 from .charts import RuleTally, RunPoint, cause_chart, legend, rule_chart, trend_chart
 from .page import (
     CONFLICTS_LEAD,
@@ -73,6 +73,7 @@ def render_fleet_html(
         *_fleet_kpis(summary),
         *_over_time(trend),
         *_fleet_scenarios(summary),
+        *_waivers(summary),
         *_verdicts_per_rule(summary.rules, summary.devices),
         *_policy_conflicts(summary.conflicts),
         *_failure_causes(summary.top_reasons(), summary.devices),
@@ -83,6 +84,17 @@ def render_fleet_html(
         *inputs_card(inputs),
     ]
     return masked_report(html_page(title, "Fleet report", subtitle, body))
+
+
+def _waivers(summary: Any) -> list[str]:
+    """How many failures each waiver waived (not counted as failing above), and the warnings."""
+    said = fleet_waiver_lines(summary)
+    if not said:
+        return []
+    items = [f"<li>{escaped(line)}</li>" for line in said]
+    return card(
+        "Waivers", lead("Failures accepted as risks: not counted as failing."), '<ul class="reasons">', *items, "</ul>"
+    )
 
 
 def _fleet_kpis(summary: Any) -> list[str]:

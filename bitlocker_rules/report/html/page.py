@@ -17,7 +17,13 @@ from ...outcome import Condition, InputRecord, RuleOutcome, Status
 STATUS_ORDER = (Status.PASS, Status.FAIL, Status.UNKNOWN, Status.NOT_APPLICABLE)
 """The statuses in the order bars, legends and counts show them."""
 
-STATUS_NAMES = {Status.PASS: "pass", Status.FAIL: "fail", Status.UNKNOWN: "unknown", Status.NOT_APPLICABLE: "n/a"}
+STATUS_NAMES = {
+    Status.PASS: "pass",
+    Status.FAIL: "fail",
+    Status.UNKNOWN: "unknown",
+    Status.NOT_APPLICABLE: "n/a",
+    Status.WAIVED: "waived",
+}
 """Each status as a fleet page names it."""
 
 DEVICE_STATUS_NAMES = {**STATUS_NAMES, Status.NOT_APPLICABLE: "does not apply"}
