@@ -491,3 +491,39 @@ def test_counts_folded_and_caches_started_afresh_give_the_same_plan(tmp_path, mo
     assert whole is not None and folded is not None and whole.changed_devices > 0
     assert folded.diff.rules == whole.diff.rules and folded.diff.totals == whole.diff.totals
     assert folded.unchanged == whole.unchanged
+
+
+def test_a_repair_emitted_then_planned_equals_checking_the_repaired_policy(tmp_path, capsys):
+    """repair --emit, then plan --patch with what it wrote: the plan's after side is exactly a
+    check of the fleet against the policy with the emitted request applied by hand."""
+    export = EXAMPLES / "graph" / "endpoint-protection-startup-pin.json"
+    device = EXAMPLES / "device-legacy.json"
+    main(["repair", "--policy", str(export), "--device", str(device), "--emit", str(tmp_path / "emit")])
+    (emitted,) = (tmp_path / "emit").iterdir()
+    capsys.readouterr()
+    planned = tmp_path / "plan.jsonl"
+    main(["plan", "--policy", str(export), "--fleet", str(FLEET), "--patch", str(emitted), "--jsonl", str(planned)])
+    request = json.loads(emitted.read_text())
+    assert request["method"] == "PATCH" and request["schema"] == "bitlocker-rules/emit/1"
+    repaired = {**json.loads(export.read_text()), **{k: v for k, v in request["body"].items() if k != "@odata.type"}}
+    (tmp_path / "repaired.json").write_text(json.dumps(repaired))
+    checked = tmp_path / "after.jsonl"
+    main(
+        [
+            "check",
+            "--policy",
+            str(tmp_path / "repaired.json"),
+            "--fleet",
+            str(FLEET),
+            "--jsonl",
+            str(checked),
+            "--quiet",
+        ]
+    )
+    after = {r["device"]: statuses(r) for r in jsonl(checked)}
+    assert after  # the fleet was checked
+    for record in jsonl(planned):
+        assert {rule: pair[1] for rule, pair in record["verdicts"].items()} == after[record["device"]]
+    assert any(
+        pair[0] != pair[1] for r in jsonl(planned) for pair in r["verdicts"].values()
+    )  # the repair changed something

@@ -8,6 +8,11 @@ may be given in part), and a list of settings given over a list of settings is a
 setting, matched by its key: a settings-catalog setting by its instance's
 ``settingDefinitionId`` (a choice's children likewise), an OMA-URI setting by its ``omaUri``;
 a setting of a new key is added. Anything else given replaces what was there.
+
+A file ``repair --emit`` wrote (``"schema": "bitlocker-rules/emit/1"``) is a patch too: its
+request applied as Graph applies it (``emit.apply_to``: a PATCH sets each property it names, a
+PUT replaces what it carries, the project's own JSON is the repaired file), so ``repair --emit``
+then ``plan --patch`` shows the repair's effect on every device.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any
 
 from attrs import frozen
 
+from ..emit.requests import SCHEMA as EMITTED
+from ..emit.requests import Emitted, apply_to, read_emitted
 from ..errors import Diagnostic, InputError
 from ..reading import read_json
 
@@ -31,11 +38,19 @@ class Patch:
     body: dict
     origin: str
     wrapped: bool
+    emitted: Emitted | None = None  # a file repair --emit wrote: its request, applied as Graph would
+
+    def applied(self, exported: Any) -> Any:
+        """The exported policy with this patch applied."""
+        return apply_to(exported, self.emitted) if self.emitted is not None else patched(exported, self.body)
 
 
 def read_patch(path: str) -> Patch:
     """Read a patch file; InputError naming the bad field."""
     data, source = read_json(path)
+    if isinstance(data, dict) and data.get("schema") == EMITTED:
+        emitted = read_emitted(path)
+        return Patch(emitted.policy.id, dict(emitted.body), source.name, True, emitted)
     if isinstance(data, dict) and set(data) == _WRAPPER_KEYS:
         if not isinstance(data["policy"], str) or not data["policy"].strip():
             raise _bad(source.name, "$.policy", "expected the id of the policy the patch applies to (a string)")

@@ -23,7 +23,7 @@ from ..fleet.job import FleetJob
 from ..importers import ImportedPolicy, import_policies
 from ..reading import read_json
 from ..snapshot import read_snapshot
-from .patches import Patch, patched, read_patch
+from .patches import Patch, read_patch
 
 Policies = Facts | AssignedPolicies | None
 
@@ -147,7 +147,7 @@ def _apply_patch(policies: list[AssignedPolicy], files: Sequence[tuple[str, Any]
         )
     name, item = found
     origin = f"{name} patched by {patch.origin}"
-    imported = _assigned(import_policies(patched(item, patch.body), engine.vocabulary, origin=origin), origin)
+    imported = _assigned(import_policies(patch.applied(item), engine.vocabulary, origin=origin), origin)
     for proposed in imported:
         index = next(i for i, p in enumerate(policies) if p.policy_id == patch.policy_id)
         policies[index] = AssignedPolicy(patch.policy_id, proposed.display_name, proposed.facts)
