@@ -11,6 +11,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, cast
 
+from attrs import frozen
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import Pattern
@@ -77,6 +78,32 @@ def parse_ruleset(text: str, name: str = "<string>") -> n.Ruleset:
         )
     ruleset, _ = _build(source, "start")  # the ruleset carries its problems for the checker
     return ruleset
+
+
+@frozen
+class Lexeme:
+    """One token of rule text as the lexer reads it, comments included (whitespace is not):
+    ``kind`` is the keyword itself (``require``, ``(``) or the terminal's name (``NAME``,
+    ``COMMENT``)."""
+
+    kind: str
+    text: str
+    span: Span
+
+
+def lexemes(text: str) -> tuple[Lexeme, ...]:
+    """Every token of ``text`` with its place, comments included: what ``fmt`` keeps that the
+    syntax tree drops. Raises ``RulesError`` on a character no token starts with."""
+    text = text.removeprefix("\ufeff")
+    keyword = {t.name for t in _parser().terminals if t.pattern.type == "str"}
+    try:
+        return tuple(
+            Lexeme(t.value if t.type in keyword else t.type, t.value, _token_span(t))
+            for t in _parser().lex(text, dont_ignore=True)
+            if t.type != "WS"
+        )
+    except UnexpectedInput as exc:
+        raise RulesError([_syntax_diagnostic(exc, SourceText(text))]) from None
 
 
 def _build(source: SourceText, start: str) -> tuple[Any, list[Diagnostic]]:

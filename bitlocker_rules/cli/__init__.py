@@ -31,6 +31,7 @@ _COMMANDS = {
     "rules": ("rules", "run_rules"),
     "explain": ("rules", "run_explain"),
     "lint": ("lint", "run_lint"),
+    "fmt": ("fmt", "run_fmt"),
     "compare": ("compare", "run_compare"),
     "repair": ("repair", "run_repair"),
     "pull": ("pull", "run_pull"),

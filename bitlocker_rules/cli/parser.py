@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     _check_command(sub)
     _rules_commands(sub)
     _lint_command(sub)
+    _fmt_command(sub)
     _compare_command(sub)
     _repair_command(sub)
     _pull_command(sub)
@@ -255,6 +256,32 @@ def _lint_command(sub: _Subcommands) -> None:
     _fail_on_option(lint, "a finding", "warning")
     _timeout_option(lint)
     _debug_option(lint)
+
+
+def _fmt_command(sub: _Subcommands) -> None:
+    fmt = sub.add_parser(
+        "fmt",
+        help="rewrite rule files in canonical layout, comments kept",
+        epilog="exit codes: 0 done (or nothing to change); 1 with --check, a file would change; "
+        "2 a file cannot be read or does not parse (it is left as it is)",
+    )
+    fmt.add_argument(
+        "paths",
+        nargs="+",
+        metavar="FILE|DIR",
+        help="rule files, or folders: every .rules file below them (- formats standard input to standard output)",
+    )
+    fmt.add_argument("--check", action="store_true", help="change nothing; list the files that would change, exit 1")
+    fmt.add_argument("--diff", action="store_true", help="change nothing; show each change as a unified diff")
+    fmt.add_argument(
+        "--line-length",
+        type=_positive,
+        default=100,
+        metavar="N",
+        help="break texts and conditions that would pass N columns (default: 100)",
+    )
+    fmt.add_argument("--quiet", action="store_true", help="no summary on standard error")
+    _debug_option(fmt)
 
 
 def _compare_command(sub: _Subcommands) -> None:
