@@ -22,8 +22,8 @@ from attrs import frozen
 
 from . import nodes as n
 from .errors import RulesError
-from .printer import INDENT, Block, header_blocks, print_definition, rule_blocks
-from .syntax import Lexeme, lexemes, parse_ruleset
+from .printer import INDENT, Block, header_blocks, layout_text, print_definition, quote, rule_blocks
+from .syntax import Lexeme, lexemes, parse_ruleset, unescape
 
 WIDTH = 100  # columns a formatted line ends by, where the text allows it
 _HEADER = ("ruleset", "source", "scenario")
@@ -60,6 +60,7 @@ class Anchor:
     start: int
     end: int  # just after the last token of its block in the source
     blank_before: bool
+    strings: tuple[str, ...] = ()  # the quoted strings of its text as written, unescaped
     leading: tuple[Comment, ...] = ()
     trailing: tuple[Comment, ...] = ()
 
@@ -133,7 +134,12 @@ def _anchors(text: str, tokens: Sequence[Lexeme]) -> list[Anchor]:
             key = (item, token.kind)
         last = code[starts[number + 1] - 1] if number + 1 < len(starts) else code[-1]
         blank = _blank_between(text, ends.get(token.span.start, 0), token.span.start)
-        anchors.append(Anchor(key, token.span.start, last.span.end, blank))
+        strings = tuple(
+            unescape(t.text)
+            for t in code[index : starts[number + 1] if number + 1 < len(starts) else None]
+            if t.kind == "STRING"
+        )
+        anchors.append(Anchor(key, token.span.start, last.span.end, blank, strings))
     return anchors
 
 
@@ -154,14 +160,14 @@ def _printed(ruleset: n.Ruleset, anchors: dict[Key, Anchor], closing: Iterable[C
     lines: list[str] = []
     for block in header_blocks(ruleset, width):
         level = 0 if block.key == ("ruleset",) else 1
-        lines += _block_lines(block, anchors.get(block.key), level, group_blank=False)
+        lines += _block_lines(block, anchors.get(block.key), level, group_blank=False, width=width)
     previous_kind = ""
     for number, item in enumerate(_items(ruleset)):
         kind = item.kind if isinstance(item, n.Rule) else "define"
         forced = number == 0 or kind != "define" or previous_kind != "define"  # a rule is always set apart
         for block in _item_blocks(item, number, width):
-            is_head = block.key[1:] == ("head",)
-            lines += _block_lines(block, anchors.get(block.key), 0 if is_head else 1, group_blank=forced and is_head)
+            level, group_blank = (0, forced) if block.key[1:] == ("head",) else (1, False)
+            lines += _block_lines(block, anchors.get(block.key), level, group_blank=group_blank, width=width)
         previous_kind = kind
     for comment in closing:
         lines += [""] * comment.blank_before + [comment.text]
@@ -195,18 +201,36 @@ def _item_blocks(item: n.Definition | n.Rule, number: int, width: int) -> list[B
     return rule_blocks(item, width, number)
 
 
-def _block_lines(block: Block, anchor: Anchor | None, level: int, *, group_blank: bool) -> list[str]:
+def _as_written(printed: str, strings: Sequence[str], width: int) -> str:
+    """A text clause with the author's breaks between its strings when each line fits ``width``:
+    a text is re-filled only when a line is too long. Other blocks are returned as printed."""
+    first = printed.split("\n", 1)[0]
+    if len(strings) < 2 or '"' not in first:
+        return printed
+    prefix = first[: first.index('"')]
+    if printed != prefix + "\n".join(layout_text(" ".join(strings), len(prefix), width)):
+        return printed  # not a text clause (strings in a condition or a list of sources)
+    lines = [prefix + quote(strings[0]), *(" " * len(prefix) + quote(s) for s in strings[1:])]
+    return printed if any(len(line) > width for line in lines) else "\n".join(lines)
+
+
+def _block_lines(block: Block, anchor: Anchor | None, level: int, *, group_blank: bool, width: int) -> list[str]:
     """A block's lines with its comments: the leading ones above it, indented as it is, the
     trailing ones after its lines (one a line; those left over go above it too). At the top
     level, blank lines written between comments and before the block are kept (one each)."""
-    text = block.text.split("\n")
     if anchor is None:
-        return [""] * group_blank + text
+        return [""] * group_blank + block.text.split("\n")
+    text = _as_written(block.text, anchor.strings, width).split("\n")
     kept, surplus = anchor.trailing[: len(text)], anchor.trailing[len(text) :]
     for index, comment in enumerate(kept):
         text[index] += "  " + comment.text
-    comments = [*anchor.leading, *(Comment(c.text, False) for c in surplus)]
-    elements = [*((c.blank_before, INDENT * level + c.text) for c in comments), (anchor.blank_before, text[0])]
+    # Trailing comments left over go just above the block, which keeps its blank line above them.
+    above = [Comment(c.text, anchor.blank_before and i == 0) for i, c in enumerate(surplus)]
+    comments = [*anchor.leading, *above]
+    elements = [
+        *((c.blank_before, INDENT * level + c.text) for c in comments),
+        (anchor.blank_before and not above, text[0]),
+    ]
     out: list[str] = []
     for index, (blank, line) in enumerate(elements):
         if index == 0:

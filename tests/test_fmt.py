@@ -111,7 +111,8 @@ rule X-1 "t"  # on the head
   severity warning
   require a == 1  # on require
   # in the text
-  rationale "a b"  # after b
+  rationale "a"  # after b
+            "b"
 # the end
 """
     )
