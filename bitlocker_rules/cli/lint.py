@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine import load_ruleset
-from ..errors import RulesError
+from ..errors import Diagnostic, RulesError
 from ..resources import installed_version, shipped_ruleset_paths
 from ..scenarios import ScenarioResolver, declared_by_rulesets
+from ..source import Location, SourceText, Span
+from ..suppression import apply_suppressions
 from ..vocabulary import shipped_vocabulary
 from .output import Progress, write_output
 from .parser import declared_scenarios
@@ -26,18 +28,18 @@ def run_lint(args: argparse.Namespace) -> int:
     from .. import analysis  # noqa: PLC0415 - only lint, compare and repair need the analyser
 
     vocabulary = shipped_vocabulary()
-    loaded, findings, unreadable = [], [], False
-    for target in _lint_targets(args.paths):
+    targets = _lint_targets(args.paths)
+    loaded, diagnostics = [], list[Diagnostic]()
+    for target in targets:
         try:
             loaded.append(load_ruleset(target, vocabulary))
         except RulesError as exc:
-            findings += analysis.diagnostic_findings(exc.diagnostics)
-            unreadable = True
+            diagnostics += exc.diagnostics
     # As for check: naming a ruleset declares its scenarios, and the rules are read as they apply then.
     declared = {**(declared_by_rulesets(r.ruleset for r in loaded) if args.paths else {}), **declared_scenarios(args)}
     progress = Progress.on_terminal("lint")
     try:
-        findings += analysis.lint(
+        found = analysis.lint(
             loaded,
             vocabulary,
             assumed=ScenarioResolver(vocabulary, declared).values({}),
@@ -46,20 +48,64 @@ def run_lint(args: argparse.Namespace) -> int:
         )
     finally:
         progress.done()
-    if args.format == "json":
-        text = json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False) + "\n"
-    elif args.format == "sarif":
-        text = (
-            json.dumps(analysis.findings_to_sarif(findings, installed_version()), indent=2, ensure_ascii=False) + "\n"
-        )
-    else:
-        text = "\n".join(f.render() for f in findings) + "\n" + _lint_summary(findings, len(loaded))
-    write_output(text, args.output)
-    if unreadable:
+    sources = {r.path: r.ruleset.text for r in loaded if r.ruleset.text is not None}
+    findings = analysis.diagnostic_findings(diagnostics) + apply_suppressions(found, sources)
+    write_output(_lint_text(args.format, findings, diagnostics, sources, len(targets)), args.output)
+    if diagnostics:
         return EXIT_USAGE
     code = analysis.lint_exit_code(findings, args.fail_on)
     # A check that did not finish is neither a finding nor a clean bill: 4, unless a finding fails.
     return EXIT_UNDECIDED if code == EXIT_PASS and any(f.code == "L108" for f in findings) else code
+
+
+def _lint_text(
+    form: str,
+    findings: Sequence[Finding],
+    diagnostics: Sequence[Diagnostic],
+    sources: Mapping[str, SourceText],
+    files: int,
+) -> str:
+    """The findings in ``form``: text shows each as ``check`` shows a diagnostic, with the
+    line of rule text, a caret under the place and the help."""
+    from .. import analysis  # noqa: PLC0415 - see run_lint
+
+    if form == "json":
+        return json.dumps({"findings": [f.to_dict() for f in findings]}, indent=2, ensure_ascii=False) + "\n"
+    if form == "sarif":
+        sarif = analysis.findings_to_sarif(findings, installed_version())
+        return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"
+    shown = [d.render() for d in diagnostics]
+    shown += [finding_text(f, sources) for f in findings[len(diagnostics) :]]
+    return "".join(block + "\n\n" for block in shown) + _lint_summary(findings, files)
+
+
+def finding_text(finding: Finding, sources: Mapping[str, SourceText]) -> str:
+    """A finding as a diagnostic reads: where, what, the rule text with a caret, help, and
+    the further places it concerns."""
+    where = finding.locations[0] if finding.locations else None
+    source = sources.get(where.file) if where is not None else None
+    help_text = finding.details.get("help")
+    if where is None or source is None:
+        return finding.render() + (f"\n  help: {help_text}" if help_text else "")
+    diagnostic = Diagnostic(
+        finding.code,
+        finding.message,
+        finding.severity,
+        source=source,
+        span=_span_of(source, where),
+        help=help_text if isinstance(help_text, str) else None,
+    )
+    return "\n".join([diagnostic.render(), *(f"  see also {loc}" for loc in finding.locations[1:])])
+
+
+def _span_of(source: SourceText, place: Location) -> Span:
+    """The span of ``source`` a location (lines and columns from 1) covers."""
+    starts = [0] + [i + 1 for i, ch in enumerate(source.text) if ch == "\n"]
+
+    def offset(line: int, column: int) -> int:
+        return min(len(source.text), starts[min(line, len(starts)) - 1] + column - 1)
+
+    return Span(offset(place.start_line, place.start_column), offset(place.end_line, place.end_column))
 
 
 def _lint_targets(paths: Sequence[str]) -> list[str]:
@@ -97,5 +143,6 @@ def _is_folder(path: str) -> bool:
 
 
 def _lint_summary(findings: Sequence[Finding], rulesets: int) -> str:
+    """``N ruleset(s) checked: …``: every file given counts, also one that did not load."""
     counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
     return f"{rulesets} ruleset(s) checked: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "\n"
