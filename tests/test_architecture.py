@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 # Lower rank = closer to the leaves. A module may import only modules of lower rank.
 # fmt: off
 RANK = {
-    "source": 0, "operators": 0, "errors": 1, "versions": 1, "resources": 1, "cache": 1, "jsonpath": 1,
+    "source": 0, "operators": 0, "config": 2, "errors": 1, "versions": 1, "resources": 1, "cache": 1, "jsonpath": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2, "reading": 2,
     "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3, "formatter": 4,
     "verdict": 3,
@@ -122,7 +122,7 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "results": 1, "evaluation": 2, 
 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
 # fmt: off
-CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3, "fmt": 3,
+CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "configured": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3, "fmt": 3,
             "compare": 3, "fleet": 3, "pull": 3, "history": 3, "repair": 4, "__init__": 5}
 # fmt: on
 

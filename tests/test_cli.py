@@ -411,8 +411,8 @@ def test_rule_file_with_misspelled_enum_member(capsys, tmp_path):
 SYNTAX_ERRORS = {
     "doubled operator": ("  require device.tpm_version >= >= 1.2\n", "6:33", ">= 1.2"),
     "unterminated text": ('  remediation "Fix it\n', "6:15", '"Fix it'),
-    # At the end of the file the caret is under the last character written: nothing follows it.
-    "unclosed bracket": ("  require (device.tpm_version >= 1.2\n", "6:36", "2"),
+    # An unclosed bracket is shown where it was opened, not where the file ends.
+    "unclosed bracket": ("  require (device.tpm_version >= 1.2\n", "6:11", "("),
     "dangling and": ("  require device.tpm_present and\n", "6:32", None),
     "unknown clause": ("  sourcs S4\n", "6:3", "sourcs"),
 }

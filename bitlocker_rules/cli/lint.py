@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine import load_ruleset
-from ..errors import Diagnostic, RulesError
+from ..errors import Diagnostic, InputError, RulesError, suggest
 from ..resources import installed_version, shipped_ruleset_paths
 from ..scenarios import ScenarioResolver, declared_by_rulesets
 from ..source import Location, SourceText, Span
@@ -49,13 +49,43 @@ def run_lint(args: argparse.Namespace) -> int:
     finally:
         progress.done()
     sources = {r.path: r.ruleset.text for r in loaded if r.ruleset.text is not None}
-    findings = analysis.diagnostic_findings(diagnostics) + apply_suppressions(found, sources)
+    shown = _selected(apply_suppressions(found, sources), args)
+    findings = analysis.diagnostic_findings(diagnostics) + shown
     write_output(_lint_text(args.format, findings, diagnostics, sources, len(targets)), args.output)
     if diagnostics:
         return EXIT_USAGE
     code = analysis.lint_exit_code(findings, args.fail_on)
     # A check that did not finish is neither a finding nor a clean bill: 4, unless a finding fails.
     return EXIT_UNDECIDED if code == EXIT_PASS and any(f.code == "L108" for f in findings) else code
+
+
+def _selected(findings: Sequence[Finding], args: argparse.Namespace) -> list[Finding]:
+    """The findings of the checks the configuration enables (all, when it names none) and
+    does not disable; a check it names that does not exist is an error naming the key."""
+    from ..analysis.results import CODES  # noqa: PLC0415 - see run_lint
+
+    enable, disable = getattr(args, "lint_enable", ()), getattr(args, "lint_disable", ())
+    names = [name for name, _, _ in CODES.values()]
+    for key, checks in (("enable", enable), ("disable", disable)):
+        for check in checks:
+            if check not in CODES and check not in names:
+                raise InputError(
+                    [
+                        Diagnostic(
+                            "C004",
+                            f"no lint check `{check}`",
+                            file=args.config_file,
+                            path=f"{getattr(args, 'config_table', '')}lint.{key}",
+                            help=suggest(check, names) or "lint checks: " + ", ".join(names),
+                        )
+                    ]
+                )
+
+    def wanted(f: Finding) -> bool:
+        named = {f.code, f.name}
+        return (not enable or bool(named & set(enable))) and not (named & set(disable))
+
+    return [f for f in findings if wanted(f)]
 
 
 def _lint_text(

@@ -191,9 +191,9 @@ def _check_command(sub: _Subcommands) -> None:
         "--format",
         type=format_name,
         choices=FORMATS,
-        default="text",
-        help="text (default; for a terminal), json, markdown, sarif (policy findings located in the "
-        "input files), junit (test cases) or html (one self-contained page)",
+        default=None,
+        help="text (default, unless the configuration's format says; for a terminal), json, markdown, sarif "
+        "(policy findings located in the input files), junit (test cases) or html (one self-contained page)",
     )
     check.add_argument(
         "--output",
@@ -210,6 +210,7 @@ def _check_command(sub: _Subcommands) -> None:
     check.add_argument("--verbose", action="store_true", help="explain passing rules too")
     check.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
     _fail_on_option(check, "a failed rule", "info")
+    _config_options(check)
     _debug_option(check)
 
 
@@ -249,12 +250,13 @@ def _lint_command(sub: _Subcommands) -> None:
         "--format",
         type=format_name,
         choices=("text", "json", "sarif"),
-        default="text",
+        default=None,
         help="text (default), json, or sarif (for code-scanning tools)",
     )
     lint.add_argument("--output", metavar="FILE", help="write the findings here (- is standard output)")
     _fail_on_option(lint, "a finding", "warning")
     _timeout_option(lint)
+    _config_options(lint)
     _debug_option(lint)
 
 
@@ -276,11 +278,13 @@ def _fmt_command(sub: _Subcommands) -> None:
     fmt.add_argument(
         "--line-length",
         type=_positive,
-        default=100,
+        default=None,
         metavar="N",
-        help="break texts and conditions that would pass N columns (default: 100)",
+        help="break texts and conditions that would pass N columns (default: the configuration's "
+        "fmt.line-length, else 100)",
     )
     fmt.add_argument("--quiet", action="store_true", help="no summary on standard error")
+    _config_options(fmt)
     _debug_option(fmt)
 
 
@@ -475,12 +479,25 @@ def _rules_option(command: argparse.ArgumentParser, purpose: str = "the rules to
 
 
 def _fail_on_option(command: argparse.ArgumentParser, what: str, default: str) -> None:
+    # default None: the project configuration's fail-on applies when the option is not given.
     command.add_argument(
         "--fail-on",
         choices=("error", "warning", "info"),
-        default=default,
-        help=f"lowest severity of {what} that makes the exit code 1 (default: {default})",
+        default=None,
+        help=f"lowest severity of {what} that makes the exit code 1 (default: the configuration's fail-on, "
+        f"else {default})",
     )
+
+
+def _config_options(command: argparse.ArgumentParser) -> None:
+    group = command.add_mutually_exclusive_group()
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the project configuration (default: the nearest bitlocker-rules.toml, or pyproject.toml with "
+        "[tool.bitlocker-rules], from the working folder up)",
+    )
+    group.add_argument("--no-config", action="store_true", help="read no project configuration")
 
 
 # How long lint, compare and repair search before answering "undecided" (exit code 4).
