@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import Diagnostic, RulesError
 from ..formatter import format_text
-from .output import STANDARD_STREAM, print_out, say
+from .output import STANDARD_STREAM, print_out, say, write_output
 from .status import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
 
 
@@ -53,7 +53,7 @@ def _format_stream(args: argparse.Namespace) -> int:
     if args.diff:
         _show_diff("<stdin>", text, formatted)
     elif not args.check:
-        sys.stdout.write(formatted)
+        write_output(formatted, STANDARD_STREAM)  # through the command line's one door, as every output
     return EXIT_FAIL if args.check and formatted != text else EXIT_PASS
 
 
