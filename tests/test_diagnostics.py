@@ -164,3 +164,20 @@ def test_a_suppression_applies_only_to_its_line(tmp_path, capsys):
         "define other = device.tpm_present\n",
     )
     assert code == 1 and "definition `other`" in out and "definition `spare`" not in out
+
+
+# --- the library function an editor calls
+
+
+def test_rule_diagnostics_gives_every_problem_of_a_text_as_records():
+    from bitlocker_rules.rule_diagnostics import rule_diagnostics
+
+    broken = rule_diagnostics(HEADER + 'rule R-1 "t"\n  require a = 1\n\nrule R-2 "u"\n  require b && c\n', "r.rules")
+    assert [(d.code, d.location) for d in broken] == [("E106", "r.rules:4:13"), ("E105", "r.rules:7:13")]
+    linted = rule_diagnostics(
+        HEADER + "define spare = device.tpm_present\n"
+        "define kept = device.tpm_present  # bitlocker-rules: ignore[unused-definition] reason: next release\n",
+        "r.rules",
+    )
+    assert [(d.code, d.location, d.source.excerpt(d.span)) for d in linted] == [("L106", "r.rules:3:8", "spare")]
+    assert rule_diagnostics(HEADER + "define spare = device.tpm_present\n", lint=False) == []

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from ..engine import load_ruleset
 from ..errors import Diagnostic, InputError, RulesError, suggest
 from ..resources import installed_version, shipped_ruleset_paths
+from ..rule_diagnostics import finding_diagnostic
 from ..scenarios import ScenarioResolver, declared_by_rulesets
-from ..source import Location, SourceText, Span
+from ..source import SourceText
 from ..suppression import apply_suppressions
 from ..vocabulary import shipped_vocabulary
 from .output import Progress, write_output
@@ -112,30 +113,11 @@ def _lint_text(
 def finding_text(finding: Finding, sources: Mapping[str, SourceText]) -> str:
     """A finding as a diagnostic reads: where, what, the rule text with a caret, help, and
     the further places it concerns."""
-    where = finding.locations[0] if finding.locations else None
-    source = sources.get(where.file) if where is not None else None
-    help_text = finding.details.get("help")
-    if where is None or source is None:
+    diagnostic = finding_diagnostic(finding, sources)
+    if diagnostic is None:
+        help_text = finding.details.get("help")
         return finding.render() + (f"\n  help: {help_text}" if help_text else "")
-    diagnostic = Diagnostic(
-        finding.code,
-        finding.message,
-        finding.severity,
-        source=source,
-        span=_span_of(source, where),
-        help=help_text if isinstance(help_text, str) else None,
-    )
     return "\n".join([diagnostic.render(), *(f"  see also {loc}" for loc in finding.locations[1:])])
-
-
-def _span_of(source: SourceText, place: Location) -> Span:
-    """The span of ``source`` a location (lines and columns from 1) covers."""
-    starts = [0] + [i + 1 for i, ch in enumerate(source.text) if ch == "\n"]
-
-    def offset(line: int, column: int) -> int:
-        return min(len(source.text), starts[min(line, len(starts)) - 1] + column - 1)
-
-    return Span(offset(place.start_line, place.start_column), offset(place.end_line, place.end_column))
 
 
 def _lint_targets(paths: Sequence[str]) -> list[str]:
