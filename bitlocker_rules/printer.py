@@ -1,10 +1,20 @@
-"""AST → canonical rule text. ``parse_ruleset(print_ruleset(r)) == r`` holds for every ruleset."""
+"""AST → canonical rule text. ``parse_ruleset(print_ruleset(r)) == r`` holds for every ruleset.
+
+Without a width everything of a clause is on one line (the reference pages print rules so);
+with one (``fmt``), texts and expressions that would pass it are broken where the grammar
+allows: texts at spaces into adjacent strings, expressions before ``or``, ``and``,
+``implies``, ``then`` and ``else``, a quantifier's body onto its own line and a set between
+its items, each continuation aligned under what it continues.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+
+from attrs import frozen
 
 from . import nodes as n
 from .resources import keywords
@@ -24,46 +34,115 @@ _LEVEL = {
     n.Member: 5,
     n.Presence: 5,
 }
+INDENT = "  "  # a clause under its rule or header
 
 
-def print_ruleset(ruleset: n.Ruleset) -> str:
-    """The canonical text of a whole rule file."""
-    lines = [f"ruleset {ruleset.id} {quote(ruleset.title)}"]
-    if ruleset.document:
-        lines.append(f"  source {quote(ruleset.document)}")
-    if ruleset.scenarios:
-        lines.append("  scenario " + ", ".join(ruleset.scenarios))
+@frozen
+class Block:
+    """One printed piece of a rule file: a header line, a clause, a definition or a rule's
+    first line, with the key ``fmt`` finds it by (``("ruleset",)``, ``(2, "require", 0)``:
+    the third item's first `require`) and its text (several lines when broken)."""
+
+    key: tuple[str | int, ...]
+    text: str
+
+
+def print_ruleset(ruleset: n.Ruleset, width: int | None = None) -> str:
+    """The canonical text of a whole rule file (definitions first, then rules and notes)."""
+    lines = [b.text for b in header_blocks(ruleset, width)]
     for definition in ruleset.definitions:
-        lines += ["", f"define {definition.name} = {print_expr(definition.expr)}"]
+        lines += ["", print_definition(definition, width)]
     for rule in ruleset.rules:
-        lines += ["", print_rule(rule)]
+        lines += ["", print_rule(rule, width)]
     return "\n".join(lines) + "\n"
 
 
-def print_rule(rule: n.Rule) -> str:
+def header_blocks(ruleset: n.Ruleset, width: int | None = None) -> list[Block]:
+    """The header's lines: ``ruleset``, its ``source`` and ``scenario`` clauses."""
+    blocks = [Block(("ruleset",), _with_text(f"ruleset {ruleset.id} ", ruleset.title, width))]
+    if ruleset.document:
+        blocks.append(Block(("source",), _with_text(f"{INDENT}source ", ruleset.document, width)))
+    if ruleset.scenarios:
+        blocks.append(Block(("scenario",), f"{INDENT}scenario " + ", ".join(ruleset.scenarios)))
+    return blocks
+
+
+def print_definition(definition: n.Definition, width: int | None = None) -> str:
+    """The canonical text of one definition."""
+    prefix = f"define {definition.name} = "
+    return prefix + "\n".join(layout_expr(definition.expr, len(prefix), width))
+
+
+def print_rule(rule: n.Rule, width: int | None = None) -> str:
     """The canonical text of one rule or note."""
-    lines = [f"{rule.kind} {rule.id} {quote(rule.title)}", f"  severity {rule.severity}"]
-    if rule.encodes:
-        lines.append("  sources " + ", ".join(_source_ref(s) for s in rule.encodes))
-    if rule.related:
-        lines.append("  related " + ", ".join(_source_ref(s) for s in rule.related))
+    return "\n".join(b.text for b in rule_blocks(rule, width))
+
+
+def rule_blocks(rule: n.Rule, width: int | None = None, item: int = 0) -> list[Block]:
+    """A rule's first line and its clauses in canonical order, keyed under ``item``."""
+    clauses: list[tuple[str | int, ...]] = []
+    texts: list[str] = []
+
+    def add(key: tuple[str | int, ...], text: str) -> None:
+        clauses.append((item, *key))
+        texts.append(text)
+
+    add(("head",), _with_text(f"{rule.kind} {rule.id} ", rule.title, width))
+    add(("severity",), f"{INDENT}severity {rule.severity}")
+    for keyword, refs in (("sources", rule.encodes), ("related", rule.related)):
+        if refs:
+            add((keyword,), f"{INDENT}{keyword} " + ", ".join(_source_ref(s) for s in refs))
     if rule.scenarios:
-        lines.append("  scenario " + ", ".join(rule.scenarios))
-    if rule.disputed:
-        lines.append(f"  disputed {quote(rule.disputed)}")
-    if rule.unconfirmed:
-        lines.append(f"  unconfirmed {quote(rule.unconfirmed)}")
+        add(("scenario",), f"{INDENT}scenario " + ", ".join(rule.scenarios))
+    for keyword, text in (("disputed", rule.disputed), ("unconfirmed", rule.unconfirmed)):
+        if text:
+            add((keyword,), _with_text(f"{INDENT}{keyword} ", text, width))
     if rule.events:
-        lines.append("  events " + ", ".join(str(e) for e in rule.events))
+        add(("events",), f"{INDENT}events " + ", ".join(str(e) for e in rule.events))
     when = n.written_applicability(rule)
     if when is not None:
-        lines.append(f"  when {print_expr(when)}")
-    lines += [f"  require {print_expr(r)}" for r in rule.requires]
-    if rule.rationale:
-        lines.append(f"  rationale {quote(rule.rationale)}")
-    if rule.remediation:
-        lines.append(f"  remediation {quote(rule.remediation)}")
-    return "\n".join(lines)
+        add(("when",), _with_expr(f"{INDENT}when ", when, width))
+    for index, requirement in enumerate(rule.requires):
+        add(("require", index), _with_expr(f"{INDENT}require ", requirement, width))
+    for keyword, text in (("rationale", rule.rationale), ("remediation", rule.remediation)):
+        if text:
+            add((keyword,), _with_text(f"{INDENT}{keyword} ", text, width))
+    return [Block(key, text) for key, text in zip(clauses, texts, strict=True)]
+
+
+def _with_text(prefix: str, text: str, width: int | None) -> str:
+    return prefix + "\n".join(layout_text(text, len(prefix), width))
+
+
+def _with_expr(prefix: str, expr: n.Expr, width: int | None) -> str:
+    return prefix + "\n".join(layout_expr(expr, len(prefix), width))
+
+
+def layout_text(text: str, column: int, width: int | None) -> list[str]:
+    """``text`` as adjacent quoted strings (the grammar joins them with a space), each line
+    ending by ``width`` where a space allows; the first line continues one at ``column``, the
+    others start there."""
+    pieces: list[str] = []
+    rest = text
+    while width is not None and len(quote(rest)) > width - column:
+        cut = _cut(rest, width - column)
+        if cut is None:
+            break
+        pieces.append(quote(rest[:cut]))
+        rest = rest[cut + 1 :]
+    pieces.append(quote(rest))
+    return [pieces[0], *(" " * column + p for p in pieces[1:])]
+
+
+def _cut(text: str, room: int) -> int | None:
+    """Where to break ``text`` (a space, dropped, since adjacent strings are joined with one):
+    the last space whose left part fits in ``room`` quoted, else the first space; None when
+    there is none with text on both sides."""
+    spaces = [i for i, ch in enumerate(text) if ch == " " and 0 < i < len(text) - 1]
+    fitting = [i for i in spaces if len(quote(text[:i])) <= room]
+    if fitting:
+        return fitting[-1]
+    return spaces[0] if spaces else None
 
 
 def print_expr(expr: n.Expr, level: int = 0) -> str:
@@ -71,6 +150,91 @@ def print_expr(expr: n.Expr, level: int = 0) -> str:
     text = _PRINTER.visit(expr)
     own = _LEVEL.get(type(expr), 6)
     return f"({text})" if own < level else text
+
+
+def layout_expr(expr: n.Expr, column: int, width: int | None, level: int = 0) -> list[str]:
+    """``print_expr`` broken into lines to end by ``width`` (one line when it fits, or
+    without a width): the first line continues one at ``column``, the others carry their
+    indentation."""
+    flat = print_expr(expr, level)
+    breaker = _BREAKERS.get(type(expr))
+    if width is None or column + len(flat) <= width or breaker is None:
+        return [flat]
+    parenthesised = _LEVEL.get(type(expr), 6) < level
+    lines = breaker(expr, column + parenthesised, width)
+    if parenthesised:
+        lines[0], lines[-1] = "(" + lines[0], lines[-1] + ")"
+    return lines
+
+
+def _continued(lines: list[str], column: int, lead: str, more: list[str]) -> None:
+    """Append ``more`` (laid out after ``lead`` at ``column``) on a new line of its own."""
+    lines.append(" " * column + lead + more[0])
+    lines.extend(more[1:])
+
+
+def _break_junction(word: str, level: int) -> Callable[[Any, int, int], list[str]]:
+    def breaker(e: n.And | n.Or, column: int, width: int) -> list[str]:
+        lines = layout_expr(e.operands[0], column, width, level)
+        for operand in e.operands[1:]:
+            lead = f"{word} "
+            _continued(lines, column, lead, layout_expr(operand, column + len(lead), width, level))
+        return lines
+
+    return breaker
+
+
+def _break_implies(e: n.Implies, column: int, width: int) -> list[str]:
+    lines = layout_expr(e.antecedent, column, width, 2)
+    _continued(lines, column, "implies ", layout_expr(e.consequent, column + 8, width, 1))
+    return lines
+
+
+def _break_conditional(e: n.Conditional, column: int, width: int) -> list[str]:
+    lines = ["if " + line if i == 0 else line for i, line in enumerate(layout_expr(e.condition, column + 3, width, 1))]
+    _continued(lines, column, "then ", layout_expr(e.then, column + 5, width, 1))
+    _continued(lines, column, "else ", layout_expr(e.otherwise, column + 5, width))
+    return lines
+
+
+def _break_quantified(e: n.Quantified, column: int, width: int) -> list[str]:
+    body = column + len(INDENT)
+    head = f"{e.quantifier} {e.var} in {print_expr(e.collection, 6)}:"
+    return [head, *_indented(layout_expr(e.body, body, width), body)]
+
+
+def _indented(lines: list[str], column: int) -> list[str]:
+    """Laid-out lines whose first line starts a line of its own at ``column``."""
+    return [" " * column + lines[0], *lines[1:]]
+
+
+def _break_not(e: n.Not, column: int, width: int) -> list[str]:
+    lines = layout_expr(e.operand, column + 4, width, 4)
+    return ["not " + lines[0], *lines[1:]]
+
+
+def _break_member(e: n.Member, column: int, width: int) -> list[str]:
+    head = f"{print_expr(e.operand, 6)} {'not in' if e.negated else 'in'} {{"
+    first, *items = [print_expr(i, 6) for i in e.items]
+    lines, line, offset = [], head + first, column  # offset: where ``line`` starts on the page
+    for item in items:
+        if offset + len(line) + len(", ") + len(item) + len("}") > width:
+            lines.append(line + ",")
+            line, offset = " " * (column + len(head)) + item, 0
+        else:
+            line += ", " + item
+    return [*lines, line + "}"]
+
+
+_BREAKERS: dict[type, Callable[[Any, int, int], list[str]]] = {
+    n.Or: _break_junction("or", 3),
+    n.And: _break_junction("and", 4),
+    n.Implies: _break_implies,
+    n.Conditional: _break_conditional,
+    n.Quantified: _break_quantified,
+    n.Not: _break_not,
+    n.Member: _break_member,
+}
 
 
 class _Printer(n.Visitor[str]):

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, cast
 
+from attrs import frozen
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import Pattern
@@ -79,17 +81,80 @@ def parse_ruleset(text: str, name: str = "<string>") -> n.Ruleset:
     return ruleset
 
 
+@frozen
+class Lexeme:
+    """One token of rule text as the lexer reads it, comments included (whitespace is not):
+    ``kind`` is the keyword itself (``require``, ``(``) or the terminal's name (``NAME``,
+    ``COMMENT``)."""
+
+    kind: str
+    text: str
+    span: Span
+
+
+def lexemes(text: str) -> tuple[Lexeme, ...]:
+    """Every token of ``text`` with its place, comments included: what ``fmt`` keeps that the
+    syntax tree drops. Raises ``RulesError`` on a character no token starts with."""
+    text = text.removeprefix("\ufeff")
+    keyword = {t.name for t in _parser().terminals if t.pattern.type == "str"}
+    try:
+        return tuple(
+            Lexeme(t.value if t.type in keyword else t.type, t.value, _token_span(t))
+            for t in _parser().lex(text, dont_ignore=True)
+            if t.type != "WS"
+        )
+    except UnexpectedInput as exc:
+        raise RulesError([_syntax_diagnostic(exc, SourceText(text))]) from None
+
+
 def _build(source: SourceText, start: str) -> tuple[Any, list[Diagnostic]]:
     """Parse ``source`` from the grammar rule ``start`` and build its nodes, with the problems found.
     The nodes are a ``Ruleset`` from ``start``, an expression from ``condition_only`` (lark's
     transform is untyped)."""
-    try:
-        tree = _parser().parse(source.text, start=start)
-    except UnexpectedInput as exc:
-        raise RulesError([_syntax_diagnostic(exc, source)]) from None
+    tree = _parse_tree(source, start)
     _check_nesting(tree, source)
     builder = _Builder(source)
     return builder.transform(tree), builder.problems
+
+
+MAX_SYNTAX_ERRORS = 20  # a file with more shows the first ones
+
+
+def _parse_tree(source: SourceText, start: str) -> Tree:
+    """The parse tree of ``source``; on a syntax error, ``RulesError`` with every syntax error
+    of the file: after each, the item (definition, rule or note) it is in is skipped and the
+    parse resumes at the next one, the offsets of the text kept."""
+    text, problems = source.text, []
+    while True:
+        try:
+            tree = _parser().parse(text, start=start)
+        except UnexpectedInput as exc:
+            problem = _syntax_diagnostic(exc, source, text)
+            problems.append(problem)
+            skipped = _without_item(text, problem.span.start if problem.span else len(text))
+            if start != "start" or skipped is None or len(problems) >= MAX_SYNTAX_ERRORS:
+                raise RulesError(problems) from None
+            text = skipped
+            continue
+        if problems:
+            raise RulesError(problems)
+        return tree
+
+
+_ITEM_START = re.compile(r"^[ \t]*(?:rule|note|define)\b", re.MULTILINE)
+
+
+def _without_item(text: str, offset: int) -> str | None:
+    """``text`` with the item an error at ``offset`` is blamed on blanked out (newlines kept,
+    so offsets and lines stay): the item the offset is in, or the one before when the error is
+    at the start of the next. None when the error is in the header: nothing to resume at."""
+    starts = [m.start() for m in _ITEM_START.finditer(text)]
+    before = [s for s in starts if s < offset]
+    if not before:
+        return None
+    end = next((s for s in starts if s >= offset and s > before[-1]), len(text))
+    blank = re.sub(r"[^\n]", " ", text[before[-1] : end])
+    return text[: before[-1]] + blank + text[end:]
 
 
 def _check_nesting(tree: Tree, source: SourceText) -> None:
@@ -113,11 +178,31 @@ def _check_nesting(tree: Tree, source: SourceText) -> None:
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
-def _syntax_diagnostic(exc: UnexpectedInput, source: SourceText) -> Diagnostic:
+# Operators of other languages → what this one writes instead.
+_FOREIGN_OPERATORS = {"&&": "and", "||": "or", "&": "and", "|": "or", "!": "not"}
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, source: SourceText, parsed: str | None = None) -> Diagnostic:
+    """The diagnostic of a syntax error in ``source`` (``parsed``: the text the parser read,
+    when items with errors were blanked out of it)."""
+    unclosed = _unclosed(exc, source, source.text if parsed is None else parsed)
+    if unclosed is not None:
+        return unclosed
     if isinstance(exc, UnexpectedCharacters):
         # lark declares pos_in_stream None on the base class; the lexer's error sets its position.
         position = cast(int, exc.pos_in_stream)
         char = source.text[position]
+        if char == '"':
+            return _unterminated_string(source, position)
+        foreign = next((op for op in _FOREIGN_OPERATORS if source.text.startswith(op, position)), None)
+        if foreign is not None:
+            return Diagnostic(
+                "E105",
+                f"`{foreign}` is not an operator of the rule language",
+                source=source,
+                span=Span(position, position + len(foreign)),
+                help=f"use `{_FOREIGN_OPERATORS[foreign]}`",
+            )
         return Diagnostic(
             "E101",
             f"unexpected character {char!r}",
@@ -137,6 +222,14 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: SourceText) -> Diagnostic:
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
     expected = exc.accepts or exc.expected
+    if token.type == "EQUAL" and "COMPARATOR" in expected:
+        return Diagnostic(
+            "E106",
+            "`=` is not a comparison",
+            source=source,
+            span=Span(token.start_pos, token.end_pos),
+            help="did you mean `==`?",
+        )
     return Diagnostic(
         "E103",
         f"unexpected `{token}`",
@@ -144,6 +237,58 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: SourceText) -> Diagnostic:
         span=Span(token.start_pos, token.end_pos),
         help=_keyword_hint(str(token), expected) or _expected(expected),
     )
+
+
+def _unterminated_string(source: SourceText, position: int) -> Diagnostic:
+    line_end = source.text.find("\n", position)
+    end = len(source.text) if line_end < 0 else line_end
+    return Diagnostic(
+        "E107",
+        "unterminated string",
+        source=source,
+        span=Span(position, max(position + 1, len(source.text[position:end].rstrip()) + position)),
+        help='close it with `"` on the same line; a long text is written as several strings, one a line',
+    )
+
+
+_CLOSING = {"(": ")", "{": "}"}
+
+
+def _unclosed(exc: UnexpectedInput, source: SourceText, parsed: str) -> Diagnostic | None:
+    """An unclosed ``(`` or ``{`` where the parser wanted its closing one: said at the opening."""
+    expected = getattr(exc, "accepts", None) or getattr(exc, "expected", None) or set()
+    if isinstance(exc, UnexpectedCharacters) or not ({"RPAR", "RBRACE"} & set(expected)):
+        return None
+    token = getattr(exc, "token", None)
+    position = len(source.text) if token is None or token.type == "$END" else token.start_pos
+    if token is not None and token.type in ("RPAR", "RBRACE"):
+        return None
+    opened = _open_brackets(parsed[:position])
+    if not opened:
+        return None
+    char, at = opened[-1]
+    return Diagnostic(
+        "E108",
+        f"`{char}` is never closed",
+        source=source,
+        span=Span(at, at + 1),
+        help=f"close it with `{_CLOSING[char]}` where what it groups ends",
+    )
+
+
+def _open_brackets(text: str) -> list[tuple[str, int]]:
+    """The brackets still open at the end of ``text``, innermost last, with their offsets."""
+    stack: list[tuple[str, int]] = []
+    try:
+        tokens = list(_parser().lex(text))
+    except UnexpectedInput:
+        return []
+    for token in tokens:
+        if token.type in ("LPAR", "LBRACE"):
+            stack.append((str(token), _token_span(token).start))
+        elif token.type in ("RPAR", "RBRACE") and stack:
+            stack.pop()
+    return stack
 
 
 def _keyword_hint(word: str, expected: Collection[str]) -> str | None:

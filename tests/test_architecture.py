@@ -12,13 +12,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 # Lower rank = closer to the leaves. A module may import only modules of lower rank.
 # fmt: off
 RANK = {
-    "source": 0, "operators": 0, "errors": 1, "versions": 1, "resources": 1, "cache": 1, "jsonpath": 1,
+    "source": 0, "operators": 0, "config": 2, "errors": 1, "versions": 1, "resources": 1, "cache": 1, "jsonpath": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2, "reading": 2,
-    "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3, "waivers": 3,
+    "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3, "waivers": 3, "formatter": 4,
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
-    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5, "emit": 5,
+    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5, "emit": 5, "suppression": 6,
     "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "lsp": 7, "ruletests": 7,
+    "rule_diagnostics": 7,
     "plan": 8,  # composes the fleet, the history's diff records and the analysis
     "cli": 9, "__main__": 10, "__init__": 11,
 }
@@ -123,9 +124,9 @@ FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "waiving": 0, "results": 1, "ev
 
 # Inside the command line: output and the parser, then one module per command, then dispatch.
 # fmt: off
-CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "completion": 3, "check": 3, "rules": 3, "lint": 3,
-            "compare": 3, "fleet": 3, "pull": 3, "apply": 3, "history": 3, "lsp": 3, "rule_tests": 3, "plan": 3,
-            "repair": 4, "__init__": 5, "waiving": 2}
+CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "configured": 2, "completion": 3, "check": 3, "rules": 3,
+            "lint": 3, "fmt": 3, "compare": 3, "fleet": 3, "pull": 3, "apply": 3, "history": 3, "lsp": 3, "rule_tests": 3,
+            "plan": 3, "repair": 4, "__init__": 5, "waiving": 2}
 # fmt: on
 
 

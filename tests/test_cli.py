@@ -121,7 +121,7 @@ def test_failing_example_exits_1_and_explains(capsys):
     assert re.search(r"^FAIL\s+SE-02\s", out, re.M)
     assert "SE-05 The firmware runs in native UEFI mode [fail, error]" in out
     assert "  - BIOS Mode is Legacy; the rule needs UEFI" in out
-    assert "      rule text: device.firmware_mode == UEFI  (rulesets/silent_enablement.rules:67:11)" in out
+    assert "      rule text: device.firmware_mode == UEFI  (rulesets/silent_enablement.rules:68:11)" in out
     assert "  fix: Switch the firmware to UEFI mode without CSM (msinfo32 then shows BIOS Mode: UEFI);" in out
     assert "  events: 851" in out
     assert (
@@ -411,8 +411,8 @@ def test_rule_file_with_misspelled_enum_member(capsys, tmp_path):
 SYNTAX_ERRORS = {
     "doubled operator": ("  require device.tpm_version >= >= 1.2\n", "6:33", ">= 1.2"),
     "unterminated text": ('  remediation "Fix it\n', "6:15", '"Fix it'),
-    # At the end of the file the caret is under the last character written: nothing follows it.
-    "unclosed bracket": ("  require (device.tpm_version >= 1.2\n", "6:36", "2"),
+    # An unclosed bracket is shown where it was opened, not where the file ends.
+    "unclosed bracket": ("  require (device.tpm_version >= 1.2\n", "6:11", "("),
     "dangling and": ("  require device.tpm_present and\n", "6:32", None),
     "unknown clause": ("  sourcs S4\n", "6:3", "sourcs"),
 }
@@ -601,7 +601,7 @@ def test_json_report(capsys):
     assert reason["required"] == "UEFI"
     assert reason["status"] == "fail"
     assert reason["text"] == "device.firmware_mode == UEFI"
-    assert reason["location"] == "rulesets/silent_enablement.rules:67:11"
+    assert reason["location"] == "rulesets/silent_enablement.rules:68:11"
     assert reason["explanation"] == "BIOS Mode is Legacy; the rule needs UEFI"
     assert by_rule["SE-01"]["status"] == "not_applicable"
     assert [n["rule"] for n in doc["notes"]] == ["SE-12"]

@@ -237,6 +237,8 @@ CODES = {
     "L106": ("unused-definition", "A definition is never used", "warning"),
     "L107": ("conflict", "Rules cannot all be satisfied together", "error"),
     "L108": ("undecided", "Lint did not finish within its time limit", "info"),
+    "L110": ("bad-suppression", "A suppression comment without a reason, or naming no known check", "warning"),
+    "L111": ("unused-suppression", "A suppression comment that hid no finding", "warning"),
 }
 
 

@@ -31,6 +31,7 @@ _COMMANDS = {
     "rules": ("rules", "run_rules"),
     "explain": ("rules", "run_explain"),
     "lint": ("lint", "run_lint"),
+    "fmt": ("fmt", "run_fmt"),
     "compare": ("compare", "run_compare"),
     "repair": ("repair", "run_repair"),
     "pull": ("pull", "run_pull"),
@@ -85,9 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     # Imported once the command line is parsed, inside main's handlers (see the module's imports).
+    from .configured import configured  # noqa: PLC0415 - see above
     from .inputs import usage_problem  # noqa: PLC0415 - see above
     from .output import usage_error  # noqa: PLC0415 - see above
 
+    args = configured(args)
     problem = usage_problem(args)
     if problem:
         return usage_error(args.command, problem)

@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     _check_command(sub)
     _rules_commands(sub)
     _lint_command(sub)
+    _fmt_command(sub)
     _compare_command(sub)
     _repair_command(sub)
     _pull_command(sub)
@@ -206,9 +207,9 @@ def _check_command(sub: _Subcommands) -> None:
         "--format",
         type=format_name,
         choices=FORMATS,
-        default="text",
-        help="text (default; for a terminal), json, markdown, sarif (policy findings located in the "
-        "input files), junit (test cases) or html (one self-contained page)",
+        default=None,
+        help="text (default, unless the configuration's format says; for a terminal), json, markdown, sarif "
+        "(policy findings located in the input files), junit (test cases) or html (one self-contained page)",
     )
     check.add_argument(
         "--output",
@@ -225,6 +226,7 @@ def _check_command(sub: _Subcommands) -> None:
     check.add_argument("--verbose", action="store_true", help="explain passing rules too")
     check.add_argument("--quiet", action="store_true", help="print nothing; only the exit code tells")
     _fail_on_option(check, "a failed rule", "info")
+    _config_options(check)
     _debug_option(check)
 
 
@@ -264,13 +266,42 @@ def _lint_command(sub: _Subcommands) -> None:
         "--format",
         type=format_name,
         choices=("text", "json", "sarif"),
-        default="text",
+        default=None,
         help="text (default), json, or sarif (for code-scanning tools)",
     )
     lint.add_argument("--output", metavar="FILE", help="write the findings here (- is standard output)")
     _fail_on_option(lint, "a finding", "warning")
     _timeout_option(lint)
+    _config_options(lint)
     _debug_option(lint)
+
+
+def _fmt_command(sub: _Subcommands) -> None:
+    fmt = sub.add_parser(
+        "fmt",
+        help="rewrite rule files in canonical layout, comments kept",
+        epilog="exit codes: 0 done (or nothing to change); 1 with --check, a file would change; "
+        "2 a file cannot be read or does not parse (it is left as it is)",
+    )
+    fmt.add_argument(
+        "paths",
+        nargs="+",
+        metavar="FILE|DIR",
+        help="rule files, or folders: every .rules file below them (- formats standard input to standard output)",
+    )
+    fmt.add_argument("--check", action="store_true", help="change nothing; list the files that would change, exit 1")
+    fmt.add_argument("--diff", action="store_true", help="change nothing; show each change as a unified diff")
+    fmt.add_argument(
+        "--line-length",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="break texts and conditions that would pass N columns (default: the configuration's "
+        "fmt.line-length, else 100)",
+    )
+    fmt.add_argument("--quiet", action="store_true", help="no summary on standard error")
+    _config_options(fmt)
+    _debug_option(fmt)
 
 
 def _compare_command(sub: _Subcommands) -> None:
@@ -620,12 +651,25 @@ def _rules_option(command: argparse.ArgumentParser, purpose: str = "the rules to
 
 
 def _fail_on_option(command: argparse.ArgumentParser, what: str, default: str) -> None:
+    # default None: the project configuration's fail-on applies when the option is not given.
     command.add_argument(
         "--fail-on",
         choices=("error", "warning", "info"),
-        default=default,
-        help=f"lowest severity of {what} that makes the exit code 1 (default: {default})",
+        default=None,
+        help=f"lowest severity of {what} that makes the exit code 1 (default: the configuration's fail-on, "
+        f"else {default})",
     )
+
+
+def _config_options(command: argparse.ArgumentParser) -> None:
+    group = command.add_mutually_exclusive_group()
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the project configuration (default: the nearest bitlocker-rules.toml, or pyproject.toml with "
+        "[tool.bitlocker-rules], from the working folder up)",
+    )
+    group.add_argument("--no-config", action="store_true", help="read no project configuration")
 
 
 # How long lint, compare and repair search before answering "undecided" (exit code 4).
