@@ -29,7 +29,7 @@ def test_rule_examples_are_formatted_and_lint_clean(text, tmp_path, capsys):
 
 
 def test_the_configuration_example_is_read_as_the_page_says(tmp_path):
-    (toml,) = blocks("toml")
+    (toml,) = [b for b in blocks("toml") if b.startswith("# bitlocker-rules.toml")]
     path = tmp_path / "bitlocker-rules.toml"
     path.write_text(toml)
     config = load_config(path)
