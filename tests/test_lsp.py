@@ -7,11 +7,12 @@ import pytest
 from lsprotocol import types
 
 from bitlocker_rules.citations import registry
+from bitlocker_rules.formatter import format_text
 from bitlocker_rules.lsp.completion import completions
 from bitlocker_rules.lsp.context import after_dot, bindings, code_only, compared, word_at
 from bitlocker_rules.lsp.diagnostics import lsp_diagnostics
 from bitlocker_rules.lsp.document import parse_document, read_document, with_earlier
-from bitlocker_rules.lsp.formatting import formatted, has_comment
+from bitlocker_rules.lsp.formatting import formatted
 from bitlocker_rules.lsp.hover import hover_at
 from bitlocker_rules.lsp.navigation import definition_at, document_symbols
 from bitlocker_rules.lsp.positions import UTF8, UTF16, UTF32, LineIndex
@@ -88,8 +89,6 @@ def test_the_word_at_the_cursor():
 
 def test_code_only_blanks_texts_and_cuts_comments():
     assert code_only('rule X-1 "a # \\" b" # c') == 'rule X-1 "        " '
-    assert has_comment('rule X-1 "a # b"\n  # note\n')
-    assert not has_comment('rule X-1 "a # b \\" # c"\n')
 
 
 def test_what_the_text_before_the_cursor_is_typing():
@@ -384,7 +383,19 @@ def test_formatting_gives_the_canonical_text_which_parses_to_the_same_tree():
     assert 'rule DM-01 "The firmware runs in UEFI mode"\n  severity error\n  sources S5\n' in text
 
 
-def test_formatting_leaves_a_document_with_a_comment_or_an_error():
-    assert formatted(read("# rules\n" + RULES)) is None
+def test_formatting_is_fmt_s_and_keeps_comments_and_leaves_an_error():
+    commented = "# rules of the security office\n" + RULES
+    assert formatted(read(commented)) == format_text(commented)
+    assert "# rules of the security office" in formatted(read(commented))
     assert formatted(read(RULES + "\nrule")) is None
-    assert formatted(read(RULES.replace('"A startup PIN"', '"A # startup PIN"'))) is not None
+
+
+def test_diagnostics_honour_the_file_s_suppressions_as_lint_does():
+    staged = 'ruleset staged "Rules being introduced"\n\ndefine pin_required = policy.tpm_startup_pin == Required\n'
+    assert [f.code for f in read(staged).findings] == ["L106"]  # the unused definition
+    hidden = staged.replace(
+        "\ndefine", "\n# bitlocker-rules: ignore[unused-definition] reason: used next release\ndefine"
+    )
+    assert read(hidden).findings == ()
+    unreasoned = hidden.replace(" reason: used next release", "")
+    assert sorted(f.code for f in read(unreasoned).findings) == ["L106", "L110"]

@@ -2,7 +2,8 @@
 
 The findings are what ``lint`` reports for the file: the parser's and checker's diagnostics
 (``analysis.diagnostic_findings``) when it does not check, the analyser's findings
-(``analysis.lint``) when it does.
+(``analysis.lint``) when it does, with the file's inline suppressions applied
+(``# bitlocker-rules: ignore[CHECK] reason: WHY``), as ``lint`` applies them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..engine import compile_text
 from ..errors import RulesError
 from ..scenarios import ScenarioResolver, declared_by_rulesets
 from ..source import Span
+from ..suppression import apply_suppressions
 from ..syntax import parse_ruleset
 from ..vocabulary import Vocabulary
 
@@ -100,4 +102,6 @@ def read_document(text: str, name: str, vocabulary: Vocabulary, *, lint_seconds:
     # As lint does for a ruleset named: its header's scenarios are declared.
     assumed = ScenarioResolver(vocabulary, declared_by_rulesets([loaded.ruleset])).values({})
     findings = analysis.lint([loaded], vocabulary, assumed=assumed, timeout=lint_seconds)
+    if loaded.ruleset.text is not None:
+        findings = apply_suppressions(findings, {name: loaded.ruleset.text})
     return Document(text, name, parsed, loaded.ruleset, tuple(findings))

@@ -1,24 +1,18 @@
-"""A document in its canonical layout.
-
-This is the one place the server formats; it prints the parsed tree with ``printer``, which
-keeps no comments, so a document with a comment is left as it is (None) rather than losing
-them. When ``fmt`` (the layout that keeps comments) is in the package, this function calls it.
-"""
+"""A document in its canonical layout: ``fmt``'s, comments kept where they were."""
 
 from __future__ import annotations
 
-from ..printer import print_ruleset
-from .context import code_only
+from ..errors import RulesError
+from ..formatter import format_text
 from .document import Document
 
 
 def formatted(document: Document) -> str | None:
-    """The document's canonical text; None when it does not parse or holds a comment."""
-    if document.parsed is None or has_comment(document.text):
+    """The document's canonical text, as ``bitlocker-rules fmt`` writes it; None when it does
+    not parse (or gives a clause twice, which printing would lose)."""
+    if document.parsed is None:
         return None
-    return print_ruleset(document.parsed)
-
-
-def has_comment(text: str) -> bool:
-    """Whether a ``#`` outside a quoted text starts a comment somewhere."""
-    return any(len(code_only(line)) < len(line) for line in text.splitlines())
+    try:
+        return format_text(document.text, document.name)
+    except RulesError:
+        return None
