@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from graph_fake import PLANTED_KEY, LocalGraph, Tenant
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from test_secrets import Planted
 
@@ -110,7 +110,9 @@ _TEXT = st.one_of(
     st.text(max_size=12),
     st.sampled_from([PLANTED_KEY, PLANTED_KEY.replace("-", " "), PLANTED_KEY.replace("-", "\n"), "no secret here"]),
 )
-_KEYS = st.one_of(st.text(max_size=8), st.sampled_from(["key", "KEY", "\u212aey", "recoveryPassword", "isEncrypted"]))
+_KEYS = st.one_of(
+    st.text(max_size=8), st.sampled_from(["key", "KEY", "\u212aey", "recoveryPassword", "isEncrypted", "value"])
+)
 _RECORDS = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), _TEXT),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4)),
@@ -119,6 +121,8 @@ _RECORDS = st.recursive(
 
 
 @given(st.dictionaries(_KEYS, _RECORDS, max_size=5))
+@example({"omaSettings": [{"isEncrypted": True, "value": "cipher"}]})
+@example({"hardwareInformation": {"isEncrypted": True}, "notes": "no secret here"})
 def test_a_record_written_as_is_is_one_the_scrub_leaves_alone(record):
     if clean_as_written(json.dumps(record, ensure_ascii=False, separators=(",", ":"))):
         assert scrubbed(record, lambda path, what: pytest.fail(f"{path}: {what}")) == record

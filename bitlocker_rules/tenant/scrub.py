@@ -18,7 +18,9 @@ from ..importers.imported import SECRET_FIELDS, is_secret_field
 # What a record's JSON text shows when it may need scrubbing: a secret-named key or an encrypted
 # OMA value, in casefolded text (casefolding maps character by character, so a key that folds to
 # a secret name shows as that name between quotes).
-_SECRET_KEYS = tuple(f'"{name}":' for name in sorted(SECRET_FIELDS)) + ('"isencrypted":true',)
+_SECRET_KEYS = tuple(f'"{name}":' for name in sorted(SECRET_FIELDS))
+# An encrypted OMA value: an object with ``isEncrypted`` true and a ``value`` (both show).
+_ENCRYPTED = ('"isencrypted":true', '"value":')
 
 # Notes the scrubbing makes: (JSON path inside the record, what was done).
 Note = Callable[[str, str], None]
@@ -55,4 +57,6 @@ def clean_as_written(text: str) -> bool:
     if may_hold_password(text):
         return False
     folded = text.casefold()
+    if all(mark in folded for mark in _ENCRYPTED):
+        return False
     return not any(key in folded for key in _SECRET_KEYS)
