@@ -113,10 +113,9 @@ _TEXT = st.one_of(
 _KEYS = st.one_of(
     st.text(max_size=8), st.sampled_from(["key", "KEY", "\u212aey", "recoveryPassword", "isEncrypted", "value"])
 )
-_RECORDS = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), _TEXT),
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4)),
-    max_leaves=12,
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), _TEXT)
+_RECORDS = st.deferred(
+    lambda: st.one_of(_LEAVES, st.lists(_RECORDS, max_size=3), st.dictionaries(_KEYS, _RECORDS, max_size=3))
 )
 
 
