@@ -55,6 +55,12 @@ class Assignments:
 
     def policy_ids(self, device_keys: Iterable[str]) -> frozenset[str]:
         """The ids of the policies a device known by any of ``device_keys`` gets."""
+        ids, excluded = self.included_and_excluded(device_keys)
+        return frozenset(ids - excluded)
+
+    def included_and_excluded(self, device_keys: Iterable[str]) -> tuple[set[str], set[str]]:
+        """The ids of the policies assigned to a device known by any of ``device_keys``, and of
+        those its groups are excluded from (an exclusion wins)."""
         keys = {k.casefold() for k in device_keys if k}
         ids = set(self.all_devices)
         excluded: set[str] = set()
@@ -64,7 +70,7 @@ class Assignments:
             if not keys.isdisjoint(group.members):
                 ids.update(group.policies)
                 excluded.update(group.excluded_from)
-        return frozenset(ids - excluded)
+        return ids, excluded
 
 
 # A device's policies: their ids, their merged facts (None when there is none), how reports name them.
@@ -87,13 +93,17 @@ class AssignedPolicies:
 
     def chosen(self, data: Any) -> ChosenPolicies:
         """``for_row`` with the ids of the policies chosen first (what tells one set from another)."""
-        ids = self.assignments.policy_ids(device_keys(data))
+        ids = self.policy_ids(data)
         found = self._merged.get(ids)
         if found is None:
             chosen = [p for p in self.policies if p.policy_id in ids]
             merged = merge_facts([p.facts for p in chosen], name="policies") if chosen else None
             found = self._merged[ids] = ids, merged, tuple(p.facts.name or p.policy_id for p in chosen)
         return found
+
+    def policy_ids(self, data: Any) -> frozenset[str]:
+        """The ids of the policies the device of fleet row ``data`` gets."""
+        return self.assignments.policy_ids(device_keys(data))
 
 
 def device_keys(data: Any) -> tuple[str, ...]:

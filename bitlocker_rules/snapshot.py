@@ -9,25 +9,31 @@ assigned to it and those it is excluded from), so a snapshot is checked by the s
 machinery as an assignment file. The managed devices are not read here: they are the fleet,
 streamed row by row from ``managed_devices.jsonl`` (``devices_path``).
 
+An assignment with an assignment filter is decided device by device (``SnapshotPolicies``): the
+filter's rule (``assignment_filters``) is evaluated on the device's managedDevice record, with
+Intune's precedence between exclude filters, no filter and include filters; where a filter
+cannot be decided (a property the record lacks or this version cannot read faithfully, an
+operator such as ``-match``, a rule that cannot be parsed) the assignment applies as if it had
+no filter, and each decision is recorded (``SnapshotPolicies.scope``).
+
 What the snapshot holds and the check cannot use is said, never dropped silently
-(``TenantSnapshot.notes``): an assignment to all users (not device-scoped), an assignment
-filter (recorded; not evaluated: its rule reads device properties such as the manufacturer or
-model, which no fact of the vocabulary holds, so the assignment is applied as if the filter
-matched), a policy the importers cannot read. An endpoint-security intent is read as the
-Endpoint protection profile its settings make (``intent_as_profile``).
+(``TenantSnapshot.notes``): an assignment to all users (not device-scoped), a filter that
+cannot always be evaluated, a policy the importers cannot read. An endpoint-security intent is
+read as the Endpoint protection profile its settings make (``intent_as_profile``).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from attrs import frozen
 
-from .assignments import AssignedPolicy, Assignments, Group
+from .assignment_filters import FilterSyntaxError, Match, Rule, parse_filter, problems
+from .assignments import AssignedPolicies, AssignedPolicy, Assignments, Group, device_keys
 from .errors import BitLockerRulesError, Diagnostic, InputError
 from .importers import ImportedPolicy, import_policies
 from .vocabulary import Vocabulary
@@ -66,11 +72,16 @@ class TenantSnapshot:
     assigned: tuple[AssignedPolicy, ...]
     assignments: Assignments
     notes: tuple[str, ...] = ()
+    filtered: tuple[FilteredTarget, ...] = ()  # the assignments with a filter (not in ``assignments``)
 
     @property
     def devices_path(self) -> Path:
         """The managed devices' file: the fleet to stream."""
         return devices_path(self.folder)
+
+    def policies_per_device(self) -> SnapshotPolicies:
+        """The policies each managed device gets, filters evaluated on its record."""
+        return SnapshotPolicies(self.assignments, self.assigned, self.filtered)
 
 
 def devices_path(folder: str | Path) -> Path:
@@ -134,13 +145,16 @@ def read_snapshot(folder: str | Path, vocabulary: Vocabulary) -> TenantSnapshot:
     for kind, _ in POLICY_KINDS:
         policies += _policies(folder, manifest, kind, vocabulary, notes)
     order = list(dict.fromkeys(p.policy_id for p in policies))
-    assigning = _Assigning(order, _members(folder, manifest), _filters(folder, manifest), notes)
+    members = _members(folder, manifest)
+    assigning = _Assigning(order, members, _filters(folder, manifest), notes)
     for _, kind in POLICY_KINDS:
         for record in _records(folder, manifest, kind):
             assigning.target(record)
     assignments = assigning.assignments()
     assigned = tuple(AssignedPolicy(p.policy_id, p.display_name, p.facts) for p in policies)
-    return TenantSnapshot(folder, manifest, tuple(policies), assigned, assignments, tuple(notes))
+    filtered = tuple(assigning.filtered)
+    notes += _filter_notes(filtered)
+    return TenantSnapshot(folder, manifest, tuple(policies), assigned, assignments, tuple(notes), filtered)
 
 
 def _records(folder: Path, manifest: Mapping[str, Any], kind: str) -> Iterator[dict]:
@@ -238,22 +252,164 @@ def _members(folder: Path, manifest: Mapping[str, Any]) -> dict[str, set[str]]:
     return members
 
 
-def _filters(folder: Path, manifest: Mapping[str, Any]) -> dict[str, str]:
-    """Each assignment filter's display name (or id), by id."""
-    return {
-        str(f["id"]): str(f.get("displayName") or f["id"])
-        for f in _records(folder, manifest, "assignment_filters")
-        if f.get("id")
-    }
+def _filters(folder: Path, manifest: Mapping[str, Any]) -> dict[str, AssignmentFilter]:
+    """Each assignment filter, its rule parsed, by id."""
+    found = {}
+    for record in _records(folder, manifest, "assignment_filters"):
+        if record.get("id"):
+            found[str(record["id"])] = assignment_filter(record)
+    return found
+
+
+def assignment_filter(record: Mapping[str, Any]) -> AssignmentFilter:
+    """A Graph ``deviceAndAppManagementAssignmentFilter`` with its rule parsed (or why it cannot be)."""
+    name = str(record.get("displayName") or record["id"])
+    rule = record.get("rule")
+    if not isinstance(rule, str):
+        return AssignmentFilter(str(record["id"]), name, None, ("the filter has no rule",))
+    try:
+        parsed = parse_filter(rule)
+    except FilterSyntaxError as exc:
+        why = f"its rule cannot be read at column {exc.column}: {exc}"
+        return AssignmentFilter(str(record["id"]), name, None, (why,))
+    return AssignmentFilter(str(record["id"]), name, parsed, problems(parsed))
+
+
+@frozen
+class AssignmentFilter:
+    """An assignment filter: its id, name, parsed rule (None when it cannot be parsed), and what
+    of it can never be evaluated here (a property or operator; empty: all of it can)."""
+
+    filter_id: str
+    name: str
+    rule: Rule | None
+    unevaluable: tuple[str, ...] = ()
+
+    def match(self, device: Mapping[str, Any]) -> Match:
+        """The rule on a managedDevice record (None: not evaluated, with why)."""
+        return self.rule.evaluate(device) if self.rule is not None else Match(None, self.unevaluable)
+
+
+@frozen
+class FilteredTarget:
+    """An assignment with a filter: its policy, its group (None: all devices), the filter and its mode."""
+
+    policy_id: str
+    group: str | None
+    members: frozenset[str]
+    mode: str  # include or exclude
+    filter: AssignmentFilter
+
+
+@frozen
+class FilterDecision:
+    """What an assignment filter decided for one device and policy: ``applied`` (the policy is
+    given), ``not applied``, or ``not evaluated`` (given as if the assignment had no filter), and why."""
+
+    policy_id: str
+    filter: str
+    mode: str
+    outcome: str
+    why: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """The decision in a sentence (the filter's name in backticks)."""
+        if self.outcome == NOT_EVALUATED:
+            return f"filter `{self.filter}` ({self.mode}) not evaluated ({'; '.join(self.why)}): applied as if absent"
+        matched = (self.outcome == APPLIED) == (self.mode == "include")
+        verdict = "the policy applies" if self.outcome == APPLIED else "the policy does not apply"
+        return f"filter `{self.filter}` ({self.mode}) {'matched' if matched else 'did not match'}: {verdict}"
+
+
+class SnapshotPolicies(AssignedPolicies):
+    """``AssignedPolicies`` with a snapshot's assignment filters evaluated on each device's record.
+
+    Intune's precedence for one policy and one device (Filter reports and troubleshooting,
+    "Filters and assignment conflict resolution"): an excluded group wins; then an assignment
+    with an exclude filter (the policy applies unless the device matches one of them); then an
+    assignment with no filter; then include filters (the policy applies if the device matches
+    one of them). A filter that cannot be decided for the device leaves its assignment applied
+    as if it had no filter, and says so (``scope``).
+    """
+
+    def __init__(
+        self, assignments: Assignments, policies: Sequence[AssignedPolicy], filtered: Sequence[FilteredTarget]
+    ) -> None:
+        super().__init__(assignments, policies)
+        self.filtered = tuple(filtered)
+
+    def policy_ids(self, data: Any) -> frozenset[str]:
+        """The ids of the policies the device of managedDevice row ``data`` gets."""
+        return self.scope(data)[0] if self.filtered else super().policy_ids(data)
+
+    def scope(self, data: Any) -> tuple[frozenset[str], tuple[FilterDecision, ...]]:
+        """The ids of the policies the device gets, and each filter decision on the way."""
+        keys = device_keys(data)
+        ids, excluded = self.assignments.included_and_excluded(keys)
+        given = ids - excluded
+        folded = {k.casefold() for k in keys}
+        by_policy: dict[str, list[FilteredTarget]] = defaultdict(list)
+        for target in self.filtered:
+            if target.policy_id not in excluded and (target.group is None or not folded.isdisjoint(target.members)):
+                by_policy[target.policy_id].append(target)
+        decisions: list[FilterDecision] = []
+        device = data if isinstance(data, dict) else {}
+        for policy_id, targets in by_policy.items():
+            if _filtered_policy(policy_id, targets, policy_id in given, device, decisions):
+                given.add(policy_id)
+            else:
+                given.discard(policy_id)
+        return frozenset(given), tuple(decisions)
+
+
+def _filtered_policy(
+    policy_id: str, targets: list[FilteredTarget], unfiltered: bool, device: Mapping[str, Any], decisions: list
+) -> bool:
+    """Whether ``policy_id`` applies, given the filtered assignments that name the device (Intune's
+    precedence: exclude filters, then no filter, then include filters; within a mode, any match)."""
+    excluding = [t for t in targets if t.mode == "exclude"]
+    if not excluding and unfiltered:
+        return True
+    including = not excluding  # a match applies the policy (include) or withholds it (exclude)
+    results = [(t, t.filter.match(device)) for t in excluding or targets]
+    matched = next((t for t, r in results if r.value is True), None)
+    unknown = next(((t, r) for t, r in results if r.value is None), None)
+    if matched is None and unknown is not None:
+        target, result = unknown
+        decisions.append(FilterDecision(policy_id, target.filter.name, target.mode, NOT_EVALUATED, result.unknown))
+        return True
+    target = matched or results[0][0]
+    applies = including == (matched is not None)
+    decisions.append(FilterDecision(policy_id, target.filter.name, target.mode, APPLIED if applies else NOT_APPLIED))
+    return applies
+
+
+APPLIED, NOT_APPLIED, NOT_EVALUATED = "applied", "not applied", "not evaluated"
+
+
+def _filter_notes(filtered: Sequence[FilteredTarget]) -> list[str]:
+    """A note for each filter that cannot always be evaluated, naming what of it cannot."""
+    seen: dict[str, AssignmentFilter] = {t.filter.filter_id: t.filter for t in filtered}
+    return [
+        f"assignment filter `{f.name}` is not evaluated where it depends on what this version cannot read "
+        f"({'; '.join(f.unevaluable)}); there its assignments apply as if they had no filter"
+        for f in seen.values()
+        if f.unevaluable
+    ]
 
 
 class _Assigning:
     """Assignment records (Graph's targets, annotated with their policy) → ``Assignments``."""
 
     def __init__(
-        self, order: list[str], members: Mapping[str, set[str]], filters: Mapping[str, str], notes: list[str]
+        self,
+        order: list[str],
+        members: Mapping[str, set[str]],
+        filters: Mapping[str, AssignmentFilter],
+        notes: list[str],
     ) -> None:
         self.order, self.members, self.filters, self.notes = order, members, filters, notes
+        self.filtered: list[FilteredTarget] = []
         self.known = set(order)
         self.everyone: set[str] = set()
         self.included: dict[str, set[str]] = defaultdict(set)  # group id -> policy ids
@@ -286,9 +442,9 @@ class _Assigning:
         if policy_id not in self.known or not isinstance(target, dict):
             return  # a policy not read (noted already), or not an assignment
         kind, group = target.get("@odata.type"), target.get("groupId")
-        if target.get(FILTER_ID) and kind != EXCLUSION:
-            self._filter_note(policy_id, target)
-        if kind == ALL_DEVICES:
+        if target.get(FILTER_ID) and kind in (ALL_DEVICES, GROUP) and (kind == ALL_DEVICES or isinstance(group, str)):
+            self._filtered(policy_id, group if kind == GROUP else None, target)
+        elif kind == ALL_DEVICES:
             self.everyone.add(policy_id)
         elif kind == ALL_USERS:
             self.notes.append(
@@ -304,11 +460,15 @@ class _Assigning:
             return
         self.named.add(policy_id)
 
-    def _filter_note(self, policy_id: str, target: Mapping[str, Any]) -> None:
+    def _filtered(self, policy_id: str, group: str | None, target: Mapping[str, Any]) -> None:
+        """An assignment with a filter: kept to be decided device by device (``SnapshotPolicies``)."""
         filter_id = str(target[FILTER_ID])
-        name = self.filters.get(filter_id, filter_id)
-        how = target.get(FILTER_TYPE) or "include"
-        self.notes.append(
-            f"policy {policy_id}: assignment filter `{name}` ({how}) is not evaluated "
-            "(its rule reads device properties no fact holds); the assignment is applied as if it matched"
+        mode = str(target.get(FILTER_TYPE) or "include").casefold()
+        found = self.filters.get(filter_id) or AssignmentFilter(
+            filter_id, filter_id, None, ("the snapshot does not hold this filter",)
         )
+        if mode not in ("include", "exclude"):
+            found = AssignmentFilter(filter_id, found.name, None, (f"filter mode `{mode}` is not include or exclude",))
+            mode = "include"
+        members = frozenset(self.members.get(group, ())) if group is not None else frozenset()
+        self.filtered.append(FilteredTarget(policy_id, group, members, mode, found))

@@ -12,7 +12,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from graph_fake import EP_TYPE, LocalGraph, Tenant
+from graph_fake import EP_TYPE, FILTER_RULES, LocalGraph, Tenant
 from test_tenant_pull import TOKENS, _bitlocker_policies, quick
 
 from bitlocker_rules.cli import main
@@ -24,6 +24,7 @@ from bitlocker_rules.tenant import PullOptions, pull
 
 ALL_DEVICES = "#microsoft.graph.allDevicesAssignmentTarget"
 EXCLUSION = "#microsoft.graph.exclusionGroupAssignmentTarget"
+GROUP = "#microsoft.graph.groupAssignmentTarget"
 
 
 def _shaped(tenant: Tenant) -> tuple[str, str]:
@@ -43,6 +44,27 @@ def _shaped(tenant: Tenant) -> tuple[str, str]:
         {"id": f"{chosen}_all", "target": {"@odata.type": ALL_DEVICES}},
         {"id": f"{chosen}_ex", "target": {"@odata.type": EXCLUSION, "groupId": excluded}},
     ]
+    # Every kind of filter on some assignment: Dell Latitudes included and excluded, a rule that
+    # cannot be parsed, one of each mode beside an assignment of the same group without a filter.
+    for policy_id, group, number, mode in [
+        (kept[1], 1, 0, "include"),
+        (kept[2], 2, 5, "include"),
+        (kept[3], 3, 0, "exclude"),
+        (kept[3], 4, 2, "include"),
+        (kept[3], 4, 1, "include"),
+        (kept[4], 5, 3, "exclude"),
+    ]:
+        tenant.assignments[policy_id].append(
+            {
+                "id": f"{policy_id}_f{number}",
+                "target": {
+                    "@odata.type": GROUP,
+                    "groupId": tenant.groups[group]["id"],
+                    "deviceAndAppManagementAssignmentFilterId": tenant.filters[number]["id"],
+                    "deviceAndAppManagementAssignmentFilterType": mode,
+                },
+            }
+        )
     return chosen, excluded
 
 
@@ -74,25 +96,54 @@ def as_files(tenant_pulled, tmp_path_factory):
         policies += ["--policy", str(path)]
     fleet = folder / "devices.jsonl"
     fleet.write_text("".join(json.dumps(d) + "\n" for d in tenant.managed_devices))
-    everyone, groups = [], {}
-    for policy in ordered:
-        for assignment in tenant.assignments[policy["id"]]:
-            target = assignment["target"]
-            if target["@odata.type"] == ALL_DEVICES:
-                everyone.append(policy["id"])
-                continue
-            group = groups.setdefault(
-                target["groupId"],
-                {
-                    "members": [d["deviceId"] for d in tenant.members[target["groupId"]]],
-                    "policies": [],
-                    "excluded_from": [],
-                },
-            )
-            group["excluded_from" if target["@odata.type"] == EXCLUSION else "policies"].append(policy["id"])
+    per_device = {
+        d["deviceName"]: [p["id"] for p in ordered if _oracle_applies(tenant, p["id"], d)]
+        for d in tenant.managed_devices
+    }
     assignments = folder / "assignments.json"
-    assignments.write_text(json.dumps({"all_devices": everyone, "groups": groups}))
+    assignments.write_text(json.dumps({"devices": {name: ids for name, ids in per_device.items() if ids}}))
     return [*policies, "--fleet", str(fleet), "--assignments", str(assignments)]
+
+
+def _oracle_applies(tenant: Tenant, policy_id: str, device: dict) -> bool:
+    """Whether Intune gives ``policy_id`` to ``device``, from the generator's own tables: an excluded
+    group wins; then an exclude filter (a match withholds the policy), then an assignment without a
+    filter, then include filters (a match gives it); a filter not evaluated counts as absent."""
+    groups = {
+        g for g, members in tenant.members.items() if any(m["deviceId"] == device["azureADDeviceId"] for m in members)
+    }
+    plain, including, excluding = False, [], []
+    for assignment in tenant.assignments[policy_id]:
+        target = assignment["target"]
+        if target["@odata.type"] != ALL_DEVICES and target.get("groupId") not in groups:
+            continue
+        if target["@odata.type"] == EXCLUSION:
+            return False
+        filter_id = target.get("deviceAndAppManagementAssignmentFilterId")
+        if filter_id is None:
+            plain = True
+            continue
+        rule = next(f["rule"] for f in tenant.filters if f["id"] == filter_id)
+        mode = target["deviceAndAppManagementAssignmentFilterType"]
+        (excluding if mode == "exclude" else including).append(_oracle_match(rule, device))
+    if excluding:
+        return True not in excluding
+    return plain or any(m is not False for m in including)
+
+
+def _oracle_match(rule: str, device: dict) -> bool | None:
+    """The generator's filter rules evaluated by hand (None: a rule the snapshot does not evaluate)."""
+    dell, windows_22h2, personal_or_kiosk = FILTER_RULES[:3]
+    if rule == dell:
+        return device["manufacturer"] == "Dell Inc." and device["model"].startswith("Latitude")
+    if rule == windows_22h2:
+        return [int(part) for part in device["osVersion"].split(".")] >= [10, 0, 19045]
+    if rule == personal_or_kiosk:
+        if device["managedDeviceOwnerType"] == "personal":
+            return True
+        profile = device["enrollmentProfileName"]
+        return None if profile is None else profile in ("Kiosk", "Lab")  # a null in -in is not decided
+    return None
 
 
 def _as_profile(intent: dict) -> dict:
@@ -181,19 +232,42 @@ def test_every_format_reports_the_devices_in_no_scope(tenant_pulled, tmp_path, c
     assert shows in target.read_text(encoding="utf-8")
 
 
-def test_filters_intents_and_unassigned_policies_are_said_not_dropped(tenant_pulled, capsys):
-    tenant, folder, _, _ = tenant_pulled
+def test_filters_not_evaluated_and_intents_are_said_not_dropped(tenant_pulled, capsys):
+    _, folder, _, _ = tenant_pulled
     code, out, err = _check(capsys, "--snapshot", str(folder))
     assert code == 1 and out.startswith("Fleet: 600 devices evaluated")
-    filtered = {
-        a["target"]["deviceAndAppManagementAssignmentFilterId"]
-        for p in _bitlocker_policies(tenant)
-        for a in tenant.assignments[p]
-        if "deviceAndAppManagementAssignmentFilterId" in a["target"]
-    }
-    names = {f["displayName"] for f in tenant.filters if f["id"] in filtered}
-    assert names and all(f"assignment filter `{name}` (include) is not evaluated" in err for name in names)
+    assert "assignment filter `Filter 3` is not evaluated" in err and "operator `-match`" in err
+    assert "assignment filter `Filter 4` is not evaluated" in err and "property `cpuArchitecture`" in err
+    assert "assignment filter `Filter 5` is not evaluated" in err
+    assert "its rule cannot be read at column 37: unexpected the end of the rule; expected )" in err
+    for evaluated in ("Filter 0", "Filter 1", "Filter 2"):  # each decided on every device
+        assert f"`{evaluated}`" not in err
     assert "not checked" not in err and "is not read" not in err  # every policy kind is read, intents too
+
+
+def test_each_device_records_which_filter_decided(tenant_pulled):
+    tenant, folder, _, _ = tenant_pulled
+    policies = read_snapshot(folder, Engine.load().vocabulary).policies_per_device()
+    seen = set()
+    for device in map(json.loads, (folder / "managed_devices.jsonl").open()):
+        ids, decisions = policies.scope(device)
+        for decision in decisions:
+            seen.add((decision.filter, decision.mode, decision.outcome))
+            rule = next(f["rule"] for f in tenant.filters if f["displayName"] == decision.filter)
+            matched = _oracle_match(rule, device)
+            if decision.outcome == "not evaluated":
+                assert matched is None and decision.why and decision.policy_id in ids
+            else:
+                assert matched == ((decision.outcome == "applied") == (decision.mode == "include"))
+                assert (decision.policy_id in ids) == (decision.outcome == "applied")
+    assert {
+        ("Filter 0", "include", "applied"),
+        ("Filter 0", "include", "not applied"),
+        ("Filter 0", "exclude", "applied"),
+        ("Filter 0", "exclude", "not applied"),
+        ("Filter 5", "include", "not evaluated"),
+        ("Filter 3", "exclude", "not evaluated"),
+    } <= seen
 
 
 def test_intents_are_checked_as_the_profiles_their_settings_make(tenant_pulled, tmp_path, capsys):
