@@ -107,9 +107,13 @@ class AssignedPolicies:
 
 
 def device_keys(data: Any) -> tuple[str, ...]:
-    """The names and ids a fleet row knows its device by (own rows and Graph managedDevice rows)."""
+    """The names and ids a fleet row knows its device by (own rows, Graph managedDevice rows, and
+    a page of one device's records: its managedDevice's)."""
     if not isinstance(data, dict):
         return ()
+    if isinstance(data.get("value"), list):  # one device's records: all but its recovery keys name it
+        records = [r for r in data["value"] if isinstance(r, dict) and "volumeType" not in r]
+        return tuple(dict.fromkeys(key for record in records for key in device_keys(record)))
     keys = (data.get("deviceName"), data.get("id"), data.get("azureADDeviceId"))
     return tuple(k.strip() for k in keys if isinstance(k, str) and k.strip())
 

@@ -312,6 +312,16 @@ class Tenant:
             "encryptionReadinessState": rng.choice(["ready", "notReady"]),
             "encryptionState": rng.choice(["encrypted", "notEncrypted"]),
             "advancedBitLockerStates": "success",
+        } | self._agreeing(device)
+
+    def _agreeing(self, device: dict) -> dict:
+        """The report row's copies of what the managed device says, as a tenant's mostly agree; one
+        row in fifty disagrees, so the join's conflicts are exercised too."""
+        if self.side.random() < 0.02:
+            return {}
+        return {
+            "tpmSpecificationVersion": device["hardwareInformation"]["tpmSpecificationVersion"],
+            "encryptionState": "encrypted" if device["isEncrypted"] else "notEncrypted",
         }
 
 

@@ -17,7 +17,7 @@ RANK = {
     "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3,
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
-    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5,
+    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5, "snapshot_devices": 5,
     "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "cli": 8, "__main__": 9,
     "__init__": 10,
 }

@@ -17,9 +17,10 @@ from test_tenant_pull import TOKENS, _bitlocker_policies, quick
 
 from bitlocker_rules.cli import main
 from bitlocker_rules.engine import Engine
-from bitlocker_rules.fleet import evaluate_fleet, fleet_device, read_fleet
+from bitlocker_rules.fleet import evaluate_fleet, read_fleet
 from bitlocker_rules.fleet.job import FleetJob
 from bitlocker_rules.snapshot import ALL_USERS, read_snapshot
+from bitlocker_rules.snapshot_devices import device_reader
 from bitlocker_rules.tenant import PullOptions, pull
 
 ALL_DEVICES = "#microsoft.graph.allDevicesAssignmentTarget"
@@ -95,7 +96,7 @@ def as_files(tenant_pulled, tmp_path_factory):
         path.write_text(json.dumps(_as_profile(policy) if policy in tenant.intents else policy))
         policies += ["--policy", str(path)]
     fleet = folder / "devices.jsonl"
-    fleet.write_text("".join(json.dumps(d) + "\n" for d in tenant.managed_devices))
+    fleet.write_text("".join(json.dumps(_device_page(tenant, d)) + "\n" for d in tenant.managed_devices))
     per_device = {
         d["deviceName"]: [p["id"] for p in ordered if _oracle_applies(tenant, p["id"], d)]
         for d in tenant.managed_devices
@@ -103,6 +104,14 @@ def as_files(tenant_pulled, tmp_path_factory):
     assignments = folder / "assignments.json"
     assignments.write_text(json.dumps({"devices": {name: ids for name, ids in per_device.items() if ids}}))
     return [*policies, "--fleet", str(fleet), "--assignments", str(assignments)]
+
+
+def _device_page(tenant: Tenant, device: dict) -> dict:
+    """One device's records as a Graph page, joined from the generator's own lists: the managed
+    device, its encryption report row (same id) and its recovery keys (deviceId its Entra id)."""
+    states = [s for s in tenant.encryption_states if s["id"] == device["id"]]
+    keys = [k for k in tenant.recovery_keys if k["deviceId"] == device["azureADDeviceId"]]
+    return {"value": [device, *states, *keys]} if states or keys else device
 
 
 def _oracle_applies(tenant: Tenant, policy_id: str, device: dict) -> bool:
@@ -191,6 +200,44 @@ def test_a_pulled_snapshot_checks_as_the_same_data_given_as_files(tenant_pulled,
     assert summary["devices"] == 600 and summary["failed_devices"] > 0
     assert summary["unscoped_devices"] > 0  # the excluded group's members that no other group names
     assert _without_origins(_lines(snap_lines)) == _without_origins(_lines(files_lines))
+
+
+def test_each_device_checks_as_its_three_records_given_as_device_files(tenant_pulled, tmp_path, capsys):
+    """A device of the snapshot has the verdicts ``check --device`` gives its managedDevice, its
+    encryption report row and its recovery keys as three files, with the policies the oracle
+    gives it: the join of the snapshot's files is the join an admin makes by hand."""
+    tenant, folder, _, _ = tenant_pulled
+    lines = tmp_path / "devices.jsonl"
+    _check(capsys, "--snapshot", str(folder), "--jsonl", str(lines), "--quiet")
+    by_row = {line["row"]: line for line in _lines(lines)}
+    with_keys = {k["deviceId"] for k in tenant.recovery_keys}
+    every = tenant.device_configurations + tenant.configuration_policies + tenant.intents
+    kept = [p for p in every if p["id"] in _bitlocker_policies(tenant)]
+    rows = {json.loads(line)["id"]: n for n, line in enumerate((folder / "managed_devices.jsonl").open(), 1)}
+    sample = [d for d in tenant.managed_devices if d["azureADDeviceId"] in with_keys][:2]
+    sample += [d for d in tenant.managed_devices if d["azureADDeviceId"] not in with_keys][:1]
+    for device in sample:
+        argv = []
+        for kind, records in (
+            ("device", [device]),
+            ("state", [s for s in tenant.encryption_states if s["id"] == device["id"]]),
+            ("keys", [k for k in tenant.recovery_keys if k["deviceId"] == device["azureADDeviceId"]]),
+        ):
+            if records:
+                path = tmp_path / f"{device['deviceName']}-{kind}.json"
+                path.write_text(json.dumps({"value": records}))
+                argv += ["--device", str(path)]
+        for policy in kept:
+            if _oracle_applies(tenant, policy["id"], device):
+                path = tmp_path / f"policy-{policy['id']}.json"
+                path.write_text(json.dumps(_as_profile(policy) if policy in tenant.intents else policy))
+                argv += ["--policy", str(path)]
+        _check(capsys, *argv, "--format", "json", "--output", str(tmp_path / "report.json"))
+        report = json.loads((tmp_path / "report.json").read_text())
+        expected = {r["rule"]: r["status"] for r in report["results"]}
+        line = by_row[rows[device["id"]]]
+        assert {r["rule"]: r["status"] for r in line["results"]} == expected, device["deviceName"]
+    assert len(sample) == 3
 
 
 def test_an_exclusion_wins_and_a_device_in_no_scope_gets_no_policy(tenant_pulled, tmp_path, capsys):
@@ -360,7 +407,7 @@ def _peak(folder: Path) -> int:
     try:
         setup = FleetJob(snapshot=str(folder)).setup(engine)
         rows = read_fleet(str(folder / "managed_devices.jsonl"), decode=False)
-        summary = evaluate_fleet(rows, setup.engine, setup.policy, reader=fleet_device)
+        summary = evaluate_fleet(rows, setup.engine, setup.policy, reader=device_reader(folder))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -373,7 +420,7 @@ def test_memory_stays_flat_as_the_snapshot_grows(tenant_pulled, tmp_path):
     small = _copy_with_manifest(folder, tmp_path / "small")
     large = _copy_with_manifest(folder, tmp_path / "large")
     devices = (folder / "managed_devices.jsonl").read_text().splitlines(keepends=True)
-    (large / "managed_devices.jsonl").write_text("".join(devices * 25))  # 15,000 devices, streamed
+    (large / "managed_devices.jsonl").write_text("".join(devices * 5))  # 3,000 devices, streamed
     small_peak, large_peak = _peak(small), _peak(large)
     assert large_peak < small_peak + (4 << 20), (small_peak, large_peak)
 

@@ -22,6 +22,7 @@ from ..fleet.parallel import Collector, WorkerError, usable_cores
 from ..outcome import InputRecord, at_or_above
 from ..report import fleet_collector, render_fleet
 from ..snapshot import devices_path, manifest_path
+from ..snapshot_devices import device_reader
 from .output import jsonl_output, say, show_progress, write_output
 from .parser import declared_scenarios
 from .status import EXIT_CRASH, EXIT_FAIL, EXIT_PASS, EXIT_USAGE
@@ -35,6 +36,8 @@ def run_fleet(args: argparse.Namespace) -> int:
     setup = job.build()
     engine = setup.engine
     fleet = args.fleet if args.snapshot is None else str(devices_path(args.snapshot))
+    # A snapshot's device rows get their encryption report row and recovery keys joined.
+    reader = fleet_device if args.snapshot is None else device_reader(args.snapshot)
     if not args.quiet:
         _notes(args.snapshot or args.assignments, setup)
     wanted = not args.quiet or args.output is not None  # else only the exit code (and --jsonl) are wanted
@@ -52,7 +55,7 @@ def run_fleet(args: argparse.Namespace) -> int:
                 setup.policy,
                 write=write,
                 progress=progress,
-                reader=fleet_device,
+                reader=reader,
                 encode=encode,
                 collect=collector.add if collector is not None else None,
             )
@@ -64,7 +67,7 @@ def run_fleet(args: argparse.Namespace) -> int:
                     job.engine_and_policy,
                     write=write,
                     progress=progress,
-                    reader=fleet_device,
+                    reader=reader,
                     encode=encode,
                     collector=collector,
                     built=(engine, setup.policy),
