@@ -185,7 +185,7 @@ def _policies(
     """The policies of one kind through the importers; one they cannot read is noted and left out."""
     found = []
     for number, stored in enumerate(_records(folder, manifest, kind), 1):
-        origin = f"{folder.name}/{kind}.jsonl#{number}"
+        origin = f"{folder / kind}.jsonl#{number}"  # the file and line a SARIF location points at
         record = intent_as_profile(stored, notes) if kind == "intents" else stored
         try:
             found += [p for p in import_policies(record, vocabulary, origin=origin) if p.policy_id]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tracemalloc
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from graph_fake import EP_TYPE, FILTER_RULES, LocalGraph, Tenant
@@ -277,6 +278,28 @@ def test_every_format_reports_the_devices_in_no_scope(tenant_pulled, tmp_path, c
     code, _, _ = _check(capsys, "--snapshot", str(folder), "--format", fmt, "--output", str(target))
     assert code == 1
     assert shows in target.read_text(encoding="utf-8")
+
+
+def test_sarif_points_at_the_line_and_setting_of_each_policy_in_the_snapshot(tenant_pulled, tmp_path, capsys):
+    _, folder, _, _ = tenant_pulled
+    target = tmp_path / "report.sarif"
+    code, _, _ = _check(capsys, "--snapshot", str(folder), "--format", "sarif", "--output", str(target), "--quiet")
+    assert code == 1
+    located = 0
+    for result in json.loads(target.read_text())["runs"][0]["results"]:
+        for location in result["locations"]:
+            physical = location["physicalLocation"]
+            path = Path(urlsplit(physical["artifactLocation"]["uri"]).path)  # a file: URI (the folder is absolute)
+            assert path.parent == folder and path.suffix == ".jsonl", path
+            region = physical["region"]
+            line = path.read_text(encoding="utf-8").splitlines()[region["startLine"] - 1]
+            member = location["logicalLocations"][0]["fullyQualifiedName"].rsplit(".", 1)[-1]
+            record = json.loads(line)
+            if path.name != "intents.jsonl":  # an intent's setting is named by definitionId, not by path
+                assert line[region["startColumn"] - 1 :].startswith(json.dumps(member)), (path, region, member)
+                located += 1
+            assert record["id"] in location["message"]["text"]
+    assert located > 10
 
 
 def test_filters_not_evaluated_and_intents_are_said_not_dropped(tenant_pulled, capsys):
