@@ -93,7 +93,15 @@ class AssignedPolicies:
 
     def chosen(self, data: Any) -> ChosenPolicies:
         """``for_row`` with the ids of the policies chosen first (what tells one set from another)."""
-        ids = self.policy_ids(data)
+        return self.merged(self.policy_ids(data))
+
+    def chosen_in_scope(self, data: Any) -> tuple[frozenset[str], Facts | None, tuple[str, ...], tuple[str, ...]]:
+        """``chosen`` with what decided the device's scope beyond its groups, in words (nothing
+        here; a snapshot's assignment filters say what they decided)."""
+        return (*self.chosen(data), ())
+
+    def merged(self, ids: frozenset[str]) -> ChosenPolicies:
+        """The policies of ``ids``: their merged facts and names, merged once per set."""
         found = self._merged.get(ids)
         if found is None:
             chosen = [p for p in self.policies if p.policy_id in ids]

@@ -35,6 +35,7 @@ from attrs import frozen
 from .assignment_filters import FilterSyntaxError, Match, Rule, parse_filter, problems
 from .assignments import AssignedPolicies, AssignedPolicy, Assignments, Group, device_keys
 from .errors import BitLockerRulesError, Diagnostic, InputError
+from .facts import Facts
 from .importers import ImportedPolicy, import_policies
 from .vocabulary import Vocabulary
 
@@ -337,10 +338,18 @@ class SnapshotPolicies(AssignedPolicies):
     ) -> None:
         super().__init__(assignments, policies)
         self.filtered = tuple(filtered)
+        self.names = {p.policy_id: p.facts.name or p.policy_id for p in self.policies}
 
     def policy_ids(self, data: Any) -> frozenset[str]:
         """The ids of the policies the device of managedDevice row ``data`` gets."""
         return self.scope(data)[0] if self.filtered else super().policy_ids(data)
+
+    def chosen_in_scope(self, data: Any) -> tuple[frozenset[str], Facts | None, tuple[str, ...], tuple[str, ...]]:
+        """``chosen``, with each filter decision on the device in words, naming its policy."""
+        if not self.filtered:
+            return super().chosen_in_scope(data)
+        ids, decisions = self.scope(data)
+        return (*self.merged(ids), tuple(f"{self.names[d.policy_id]}: {d.text()}" for d in decisions))
 
     def scope(self, data: Any) -> tuple[frozenset[str], tuple[FilterDecision, ...]]:
         """The ids of the policies the device gets, and each filter decision on the way."""

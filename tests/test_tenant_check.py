@@ -8,6 +8,7 @@ evaluated; an incomplete or unknown snapshot is refused; memory stays flat as de
 from __future__ import annotations
 
 import json
+import re
 import tracemalloc
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -200,7 +201,10 @@ def test_a_pulled_snapshot_checks_as_the_same_data_given_as_files(tenant_pulled,
     assert summary == json.loads(files_json.read_text())
     assert summary["devices"] == 600 and summary["failed_devices"] > 0
     assert summary["unscoped_devices"] > 0  # the excluded group's members that no other group names
-    assert _without_origins(_lines(snap_lines)) == _without_origins(_lines(files_lines))
+    snapshot_lines = _lines(snap_lines)
+    decided = [line.pop("filters") for line in snapshot_lines if "filters" in line]  # files have no filters
+    assert len(decided) > 50
+    assert _without_origins(snapshot_lines) == _without_origins(_lines(files_lines))
 
 
 def test_each_device_checks_as_its_three_records_given_as_device_files(tenant_pulled, tmp_path, capsys):
@@ -259,6 +263,56 @@ def test_an_exclusion_wins_and_a_device_in_no_scope_gets_no_policy(tenant_pulled
     summary = tmp_path / "summary.json"
     _check(capsys, "--snapshot", str(folder), "--format", "json", "--output", str(summary), "--quiet")
     assert json.loads(summary.read_text())["unscoped_devices"] == unscoped > 0
+
+
+def test_a_devices_line_says_which_filter_decided(tenant_pulled, tmp_path, capsys):
+    tenant, folder, _, _ = tenant_pulled
+    lines = tmp_path / "devices.jsonl"
+    _check(capsys, "--snapshot", str(folder), "--jsonl", str(lines), "--quiet")
+    by_name = {d["deviceName"]: d for d in tenant.managed_devices}
+    said = 0
+    for line in _lines(lines):
+        device = by_name[line["device"].split("'")[1]]
+        for text in line.get("filters", []):
+            name = text.split("filter `")[1].split("`")[0]
+            matched = _oracle_match(next(f["rule"] for f in tenant.filters if f["displayName"] == name), device)
+            if matched is None:
+                assert " not evaluated (" in text and text.endswith("applied as if absent")
+            else:
+                assert (") matched:" in text) == matched and ("did not match:" in text) == (not matched)
+            said += 1
+    assert said > 50
+
+
+def _unscoped_shown(fmt: str, text: str) -> int:
+    """The count of devices in no policy's scope as the report in ``fmt`` shows it (only JSON
+    says 0; the others say nothing of none)."""
+    patterns = {
+        "text": r"(\d+) devices? (?:are |is )?in no BitLocker policy's scope",
+        "markdown": r"(\d+) devices? (?:are |is )?in no BitLocker policy's scope",
+        "html": r"In no BitLocker policy&#x27;s scope\D*(\d+)",
+        "junit": r'<property name="unscoped_devices" value="(\d+)"',
+        "sarif": r'"unscopedDevices": (\d+)',
+        "json": r'"unscoped_devices": (\d+)',
+    }
+    found = re.search(patterns[fmt], text, re.S)
+    assert found or fmt != "json", (fmt, text[:2000])
+    return int(found.group(1)) if found else 0
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "junit", "sarif", "json"])
+def test_filters_decide_the_scope_every_format_shows(tenant_pulled, tmp_path, capsys, fmt):
+    """Without its filters' records the snapshot applies every filtered assignment as if it had no
+    filter: fewer devices are in no policy's scope, in every format."""
+    _, folder, _, _ = tenant_pulled
+    unfiltered = _copy_with_manifest(folder, tmp_path / "unfiltered")
+    (unfiltered / "assignment_filters.jsonl").write_text("")
+    shown = []
+    for snapshot in (folder, unfiltered):
+        target = tmp_path / f"{snapshot.name}.{fmt}"
+        _check(capsys, "--snapshot", str(snapshot), "--format", fmt, "--output", str(target), "--quiet")
+        shown.append(_unscoped_shown(fmt, target.read_text(encoding="utf-8")))
+    assert shown[0] > shown[1], shown
 
 
 @pytest.mark.parametrize(

@@ -140,7 +140,7 @@ def _evaluate_row(
     except BitLockerRulesError as exc:
         tally.bad(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
-    chosen, merged, _ = _policy_for(policy, row.data)
+    chosen, merged, _, _ = _policy_for(policy, row.data)
     report = engine.evaluate(_merged(merged, device), subject=device.name)
     tally.add(report)
     _count_scope(policy, chosen, tally)
@@ -162,12 +162,14 @@ def _row_problem(d: Diagnostic) -> str:
     return f"{where}{clip(d.message, 300)}" + (f" ({clip(d.help, 200)})" if d.help else "")
 
 
-def _report_result(number: int, report: Report, policies: tuple[str, ...] | None) -> DeviceResult:
+def _report_result(
+    number: int, report: Report, policies: tuple[str, ...] | None, scope: tuple[str, ...] = ()
+) -> DeviceResult:
     """A device evaluated through its whole report, as a collector sees it."""
     shown = [o for o in report.outcomes if o.status in (Status.FAIL, Status.UNKNOWN)]
     badness = (report.count(Status.FAIL), report.count(Status.UNKNOWN))
     return DeviceResult(
-        number, report.subject, badness, shown, lambda: device_record(number, report, policies), lambda: report
+        number, report.subject, badness, shown, lambda: device_record(number, report, policies, scope), lambda: report
     )
 
 
@@ -293,7 +295,7 @@ class VerdictPath:
         self, row: FleetRow, reader: DeviceReader, wanted: bool, tally: Tally, collect: Collect | None = None
     ) -> dict | _Counted | None:
         """Count one device; its record (or what it is made from) when ``wanted``. Raises InputError for a bad row."""
-        chosen, policy, names = _policy_for(self.policy, row.data)
+        chosen, policy, names, scope = _policy_for(self.policy, row.data)
         context = self._context(chosen, policy)
         values = self.typer.values(row.data) if reader in (device_facts, fleet_device) else None
         if values is None:
@@ -305,8 +307,8 @@ class VerdictPath:
                 tally.add(report)
                 _count_scope(self.policy, chosen, tally)
                 if collect is not None:
-                    collect(_report_result(row.number, report, names))
-                return device_record(row.number, report, names) if wanted else None
+                    collect(_report_result(row.number, report, names, scope))
+                return device_record(row.number, report, names, scope) if wanted else None
             values, subject = dict(device.table), device.name
         else:
             subject = ""
@@ -317,7 +319,7 @@ class VerdictPath:
         _count_scope(self.policy, chosen, tally)
         if not wanted:
             return None
-        counted = _Counted(row.number, subject or device_subject(row.data, row.number), names, parts)
+        counted = _Counted(row.number, subject or device_subject(row.data, row.number), names, parts, scope)
         if collect is not None:
             engine = self.engine
 
@@ -436,10 +438,12 @@ class VerdictPath:
 class _Counted:
     """A device counted on the default path: what its record and its JSON line are made from."""
 
-    __slots__ = ("_record", "names", "number", "parts", "subject")
+    __slots__ = ("_record", "names", "number", "parts", "scope", "subject")
 
-    def __init__(self, number: int, subject: str, names: tuple[str, ...] | None, parts: list[_Part]) -> None:
-        self.number, self.subject, self.names, self.parts = number, subject, names, parts
+    def __init__(
+        self, number: int, subject: str, names: tuple[str, ...] | None, parts: list[_Part], scope: tuple[str, ...] = ()
+    ) -> None:
+        self.number, self.subject, self.names, self.parts, self.scope = number, subject, names, parts, scope
         self._record: DeviceRecord | None = None
 
     def statuses(self) -> list[int]:
@@ -458,7 +462,7 @@ class _Counted:
         if self._record is None:
             results = list(itertools.chain.from_iterable(part.entries for part in self.parts))
             record = record_from_parts(
-                self.number, self.subject, dict(zip(_STATUS_NAMES, self.statuses())), results, self.names
+                self.number, self.subject, dict(zip(_STATUS_NAMES, self.statuses())), results, self.names, self.scope
             )
             self._record = DeviceRecord(record, [part.text for part in self.parts if part.text])
         return self._record
@@ -466,7 +470,7 @@ class _Counted:
     def line(self) -> ShownText:
         """``json_text(self.record())``, the same text, shown, without making the record: its
         parts were shown once when they were made, so only the head is shown here."""
-        head = shown_text(json_head(self.number, self.subject, self.names, self.statuses()))
+        head = shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))
         texts = [part.text for part in self.parts if part.text]
         return joined_values([head, joined_values(texts, ", "), _CLOSE] if texts else [head, _CLOSE])
 
@@ -503,10 +507,13 @@ class _PolicyContext:
 
 def _policy_for(
     policy: Facts | AssignedPolicies | None, data: Any
-) -> tuple[frozenset[str], Facts | None, tuple[str, ...] | None]:
+) -> tuple[frozenset[str], Facts | None, tuple[str, ...] | None, tuple[str, ...]]:
     """The policies a row's device gets: the ids of those an assignment file chose (none
-    without one), their merged facts, and their names (None without an assignment file)."""
-    return policy.chosen(data) if isinstance(policy, AssignedPolicies) else (_EVERY_POLICY, policy, None)
+    without one), their merged facts, their names (None without an assignment file), and what
+    decided its scope beyond its groups, in words (a snapshot's assignment filters)."""
+    if isinstance(policy, AssignedPolicies):
+        return policy.chosen_in_scope(data)
+    return _EVERY_POLICY, policy, None, ()
 
 
 def _count_scope(policy: Facts | AssignedPolicies | None, chosen: frozenset[str], tally: Tally) -> None:
