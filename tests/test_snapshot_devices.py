@@ -13,7 +13,7 @@ import pytest
 from bitlocker_rules.engine import Engine
 from bitlocker_rules.errors import InputError
 from bitlocker_rules.importers import import_device
-from bitlocker_rules.snapshot_devices import ENCRYPTION_STATES, RECOVERY_KEYS, DeviceJoin, LineIndex
+from bitlocker_rules.snapshot.devices import ENCRYPTION_STATES, RECOVERY_KEYS, DeviceJoin, LineIndex
 
 DEVICE = {
     "@odata.type": "#microsoft.graph.managedDevice",

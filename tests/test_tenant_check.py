@@ -21,8 +21,7 @@ from bitlocker_rules.cli import main
 from bitlocker_rules.engine import Engine
 from bitlocker_rules.fleet import evaluate_fleet, read_fleet
 from bitlocker_rules.fleet.job import FleetJob
-from bitlocker_rules.snapshot import ALL_USERS, read_snapshot
-from bitlocker_rules.snapshot_devices import device_reader
+from bitlocker_rules.snapshot import ALL_USERS, device_reader, read_snapshot
 from bitlocker_rules.tenant import PullOptions, pull
 
 ALL_DEVICES = "#microsoft.graph.allDevicesAssignmentTarget"

@@ -21,8 +21,7 @@ from ..fleet.job import FleetJob, FleetSetup
 from ..fleet.parallel import Collector, WorkerError, usable_cores
 from ..outcome import InputRecord, at_or_above
 from ..report import fleet_collector, render_fleet
-from ..snapshot import devices_path, manifest_path
-from ..snapshot_devices import device_reader
+from ..snapshot import device_reader, devices_path, manifest_path
 from .output import jsonl_output, say, show_progress, write_output
 from .parser import declared_scenarios
 from .status import EXIT_CRASH, EXIT_FAIL, EXIT_PASS, EXIT_USAGE

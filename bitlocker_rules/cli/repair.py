@@ -12,8 +12,7 @@ from ..errors import BitLockerRulesError
 from ..facts import merge_facts
 from ..fleet import fleet_device, read_fleet
 from ..fleet.job import FleetJob, device_policies
-from ..snapshot import devices_path
-from ..snapshot_devices import device_reader
+from ..snapshot import device_reader, devices_path
 from .check import analysed, read_inputs
 from .output import Progress, write_output
 from .parser import declared_scenarios

@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .facts import Facts
-from .importers import ImportedDevice, import_device, import_devices, joined_device
+from ..facts import Facts
+from ..importers import ImportedDevice, import_device, import_devices, joined_device
 
 ENCRYPTION_STATES = "encryption_states.jsonl"
 RECOVERY_KEYS = "recovery_keys.jsonl"
