@@ -7,8 +7,9 @@ A generated tenant of ``--pulled`` devices (``tests/graph_fake.py``) is pulled f
 Graph into a snapshot; its ``managed_devices.jsonl`` is then repeated up to ``--devices`` rows
 (each copy keeps its Entra device id, so it is in the same groups and gets the same policies).
 The same data is written as files: each policy of the snapshot as a ``--policy`` file (an intent
-as the Endpoint protection profile its settings make), an ``--assignments`` file of the same
-targets and group members, and the snapshot's device file as the ``--fleet``. Both commands run
+as the Endpoint protection profile its settings make), an ``--assignments`` file giving each
+device the policies its assignments and filters give it, and as the ``--fleet`` each device's
+records (managedDevice, encryption report row, recovery keys) as one Graph page. Both commands run
 in a process of their own (``--quiet``: only the evaluation, no report), best of ``--repeat``;
 the ratio snapshot / fleet is the issue's measure (goal: within 1.2x).
 
@@ -52,30 +53,37 @@ def records(folder: Path, kind: str) -> list[dict]:
 
 
 def as_files(snapshot: Path, folder: Path) -> list[str]:
-    """The snapshot's policies and assignments as --policy files and an --assignments file."""
-    from bitlocker_rules.snapshot import EXCLUSION, GROUP, POLICY_KINDS, intent_as_profile
+    """The snapshot's policies as --policy files and an --assignments file giving each device the
+    policies the snapshot's assignments and filters give it (by device name)."""
+    from bitlocker_rules.engine import Engine
+    from bitlocker_rules.snapshot import POLICY_KINDS, intent_as_profile, read_snapshot
 
-    arguments, everyone, groups = [], [], {}
-    members = defaultdict(list)
-    for member in records(snapshot, "group_members"):
-        members[member["@bitlockerRules.groupId"]].append(member["deviceId"])
-    for kind, assignment_kind in POLICY_KINDS:
+    arguments = []
+    for kind, _ in POLICY_KINDS:
         for n, policy in enumerate(records(snapshot, kind)):
             path = folder / f"{kind}-{n:04d}.json"
             path.write_text(json.dumps(intent_as_profile(policy, []) if kind == "intents" else policy))
             arguments += ["--policy", str(path)]
-        for assignment in records(snapshot, assignment_kind):
-            policy, target = assignment["@bitlockerRules.policy"]["id"], assignment["target"]
-            kind_of = target["@odata.type"]
-            if kind_of not in (GROUP, EXCLUSION):
-                everyone += [policy] if kind_of.endswith("allDevicesAssignmentTarget") else []
-                continue
-            group = groups.setdefault(
-                target["groupId"], {"members": members[target["groupId"]], "policies": [], "excluded_from": []}
-            )
-            group["excluded_from" if kind_of == EXCLUSION else "policies"].append(policy)
-    (folder / "assignments.json").write_text(json.dumps({"all_devices": everyone, "groups": groups}))
+    scope = read_snapshot(snapshot, Engine.load().vocabulary).policies_per_device()
+    devices = {d["deviceName"]: sorted(scope.policy_ids(d)) for d in records(snapshot, "managed_devices")}
+    (folder / "assignments.json").write_text(json.dumps({"devices": {k: v for k, v in devices.items() if v}}))
     return [*arguments, "--assignments", str(folder / "assignments.json")]
+
+
+def device_pages(snapshot: Path, folder: Path) -> Path:
+    """The snapshot's devices as a --fleet whose row is a Graph page of one device's records: its
+    managedDevice, its encryption report row and its recovery keys (joined here by their ids)."""
+    states = {s["id"]: s for s in records(snapshot, "encryption_states")}
+    keys = defaultdict(list)
+    for key in records(snapshot, "recovery_keys"):
+        keys[key["deviceId"]].append(key)
+    path = folder / "devices.jsonl"
+    with path.open("w", encoding="utf-8") as stream:
+        for line in (snapshot / "managed_devices.jsonl").open(encoding="utf-8"):
+            device = json.loads(line)
+            joined = [*([states[device["id"]]] if device["id"] in states else []), *keys[device["azureADDeviceId"]]]
+            stream.write(json.dumps({"value": [device, *joined]} if joined else device) + "\n")
+    return path
 
 
 def grown(snapshot: Path, devices: int) -> None:
@@ -116,7 +124,7 @@ def main() -> int:
         pulled(args, snapshot)
         grown(snapshot, args.devices)
         given = as_files(snapshot, files)
-        fleet = ["--fleet", str(snapshot / "managed_devices.jsonl")]
+        fleet = ["--fleet", str(device_pages(snapshot, files))]
         common = ["--quiet", "--jobs", str(args.jobs), "--format", "json"]
         outputs = {name: str(files / f"{name}.json") for name in ("snapshot", "fleet")}
         snapshot_time = timed(
