@@ -46,6 +46,7 @@ def test_a_page_of_one_devices_records_is_one_device(vocabulary):
     assert facts.get("device.encrypted") is False and facts.get("device.encryption_readiness") is not None
     assert len(facts.get("device.recovery_keys")) == 3  # the keys are one collection, not three parts
     assert device.device_id == "d-1" and device.azure_ad_device_id == "E-1" and "CONTOSO-1" in facts.name
+    assert facts.origins["device.encrypted"][0].path == ("value", 1, "encryptionState")  # where it is in the page
 
 
 @pytest.mark.parametrize(

@@ -220,17 +220,31 @@ def import_device(data: Any, vocabulary: Vocabulary | None = None, *, origin: st
     """One device from a parsed input. A page may hold one device's records: its managedDevice,
     its encryption report row and its recovery keys, each at most once but the keys; they are
     read as ``check --device`` reads them one file each, and joined (``joined_device``)."""
-    items, _ = _items(data, origin)
-    kinds = [detect(item).kind for item, _ in items]
-    if len(items) > 1 and {MANAGED_DEVICE, ENCRYPTION_STATE} & set(kinds) and set(kinds) <= _JOINABLE:
-        vocabulary = given_vocabulary(vocabulary, "import_device(vocabulary)")
-        keys = [item for item, kind in zip(items, kinds, strict=True) if kind == RECOVERY_KEY]
-        others = [item for item, kind in zip(items, kinds, strict=True) if kind != RECOVERY_KEY]
-        parts = [import_device(item, vocabulary, origin=origin) for item, _ in others]
-        if keys:
-            parts.append(import_devices([item for item, _ in keys], vocabulary, origin=origin)[0])
-        return joined_device(parts, origin)
+    values = data.get("value") if isinstance(data, Mapping) else data
+    if isinstance(values, list) and len(values) > 1:  # a page: of one device's records?
+        joined = _one_devices_records(data, vocabulary, origin)
+        if joined is not None:
+            return joined
     return _exactly_one(import_devices(data, vocabulary, origin=origin), "device", "devices", origin)
+
+
+def _one_devices_records(data: Any, vocabulary: Vocabulary | None, origin: str) -> ImportedDevice | None:
+    """A page of a managedDevice and/or its encryption report row, with any recovery keys, as one
+    device (each record read at its own path in the page); None for a page of anything else."""
+    items, notes = _items(data, origin)
+    kinds = [detect(item).kind for item, _ in items]
+    if not {MANAGED_DEVICE, ENCRYPTION_STATE} & set(kinds) or not set(kinds) <= _JOINABLE:
+        return None
+    index = index_for(given_vocabulary(vocabulary, "import_device(vocabulary)"))
+    kinded = list(zip(items, kinds, strict=True))
+    parts = [_one_device(item, index, origin, path) for (item, path), kind in kinded if kind != RECOVERY_KEY]
+    keys = [found for found, kind in kinded if kind == RECOVERY_KEY]
+    if keys:
+        base: JsonPath = ("value",) if isinstance(data, Mapping) else ()
+        parts.append(_recovery_keys(keys, index, origin, base, detect(keys[0][0]), ()))
+    if notes:
+        parts[0] = attrs.evolve(parts[0], notices=parts[0].notices + notes)
+    return joined_device(parts, origin)
 
 
 _JOINABLE = frozenset({MANAGED_DEVICE, ENCRYPTION_STATE, RECOVERY_KEY})
