@@ -880,8 +880,9 @@ def test_schemas_close_every_object(name):
     for node in objects:
         assert node.get("additionalProperties") is False, node
         assert set(node["required"]) <= set(node["properties"]), node
-        # Optional fields: a device line's rule reasons, and its policies (with an assignment file only).
-        assert set(node["properties"]) - set(node["required"]) <= {"reasons", "policies"}, node
+        # Optional fields: a device line's rule reasons, its policies (with an assignment file only)
+        # and what assignment filters decided for it (a snapshot's, when any did).
+        assert set(node["properties"]) - set(node["required"]) <= {"reasons", "policies", "filters"}, node
 
 
 DEVICE_RUNS = [
