@@ -21,12 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from attrs import frozen
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedInput
 
 from .resources import data_dir
-
-FILTER_PROBLEM = "I602"  # a filter rule that cannot be parsed
 
 
 class FilterSyntaxError(ValueError):
@@ -260,21 +256,39 @@ _ORDERED: dict[str, Callable[[Version, Version], bool]] = {
 
 def parse_filter(rule: str) -> Rule:
     """A filter's rule as a tree of comparisons; FilterSyntaxError (with the column) when it is not one."""
+    from lark.exceptions import UnexpectedInput  # noqa: PLC0415 - lark is loaded only by a run that parses a filter
+
+    depth = _nesting(rule)
+    if depth > MAX_NESTING:
+        raise FilterSyntaxError(f"parentheses nested {depth} deep; at most {MAX_NESTING} are read", 1)
     try:
         tree = _parser().parse(rule)
     except UnexpectedInput as exc:
         token = getattr(exc, "token", None)
-        at_end = isinstance(token, Token) and token.type == "$END"
+        at_end = getattr(token, "type", None) == "$END"
         column = len(rule) + 1 if at_end else getattr(exc, "column", 0) or 0
         raise FilterSyntaxError(_expected(exc, rule), column) from None
-    return _Build().transform(tree)
+    return _built(tree)
 
 
-def _expected(exc: UnexpectedInput, rule: str) -> str:
+MAX_NESTING = 64  # parentheses; a deeper rule is refused before anything recurses over it
+
+
+def _nesting(rule: str) -> int:
+    """How deep the rule's parentheses go (outside quoted values)."""
+    deepest = depth = 0
+    for part in rule.split('"')[::2]:  # the text between quoted values
+        for char in part:
+            depth += (char == "(") - (char == ")")
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def _expected(exc: Any, rule: str) -> str:
     """What the parser wanted where it stopped, in words."""
     token = getattr(exc, "token", None)
     at = getattr(exc, "pos_in_stream", None)
-    if isinstance(token, Token) and token.type != "$END":
+    if token is not None and getattr(token, "type", None) != "$END":
         found = repr(str(token)[:20])
     elif token is None and isinstance(at, int) and at < len(rule):
         found = repr(rule[at : at + 12])
@@ -302,36 +316,35 @@ _WORDS = {
 
 
 @functools.cache
-def _parser() -> Lark:
+def _parser() -> Any:
     # One parser per process; the contextual lexer tells `or` the joiner from an operator word.
+    from lark import Lark  # noqa: PLC0415 - see parse_filter
+
     grammar = (data_dir("grammar") / "assignment_filter.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=False)
 
 
-class _Build(Transformer):
-    """The parse tree as ``Comparison``, ``Both`` and ``Either`` records."""
+def _built(node: Any) -> Rule:
+    """lark's parse tree (``data`` and ``children``; its tokens are str) as ``Comparison``,
+    ``Both`` and ``Either`` records."""
+    if node.data == "comparison":
+        name, operator, value = node.children
+        entity, _, field = str(name).partition(".")
+        return Comparison(entity, field, str(operator), _value(value))
+    parts = tuple(_built(child) for child in node.children if hasattr(child, "data"))
+    return Both(parts) if node.data == "both" else Either(parts)
 
-    def comparison(self, children: list) -> Comparison:
-        entity, _, name = str(children[0]).partition(".")
-        return Comparison(entity, name, str(children[1]), children[2])
 
-    def text(self, children: list[Token]) -> str:
-        return str(children[0])[1:-1]
-
-    def null(self, _: list[Token]) -> None:
+def _value(node: Any) -> Any:
+    """A comparison's value: a str, None (Null), a version, or a tuple of str (a list)."""
+    tokens = [str(t) for t in node.children if t is not None]
+    if node.data == "text":
+        return tokens[0][1:-1]
+    if node.data == "null":
         return None
-
-    def version(self, children: list[Token]) -> Version | str:
-        return Version.parse(str(children[0])) or str(children[0])
-
-    def texts(self, children: list[Token]) -> tuple[str, ...]:
-        return tuple(str(c)[1:-1] for c in children if c is not None)
-
-    def both(self, children: list) -> Both:
-        return Both(tuple(c for c in children if not isinstance(c, Token)))
-
-    def either(self, children: list) -> Either:
-        return Either(tuple(c for c in children if not isinstance(c, Token)))
+    if node.data == "version":
+        return Version.parse(tokens[0]) or tokens[0]
+    return tuple(t[1:-1] for t in tokens)
 
 
 def problems(rule: Rule) -> tuple[str, ...]:

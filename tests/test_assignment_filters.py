@@ -125,3 +125,11 @@ def test_a_rule_that_is_not_a_rule_is_a_clear_error_with_its_column(rule, column
 
 def test_a_pull_asks_for_every_field_the_evaluable_properties_read():
     assert set(DEVICE_FIELDS) == {k for k in DEVICE if k != "deviceName"} | {"deviceName"}
+
+
+def test_a_rule_nested_too_deep_is_refused_before_anything_recurses():
+    deep = "(" * 5000 + '(device.model -eq "x")' + ")" * 5000
+    with pytest.raises(FilterSyntaxError) as caught:
+        parse_filter(deep)
+    assert "nested 5001 deep" in str(caught.value)
+    assert parse_filter("(" * 60 + '(device.model -eq "(((")' + ")" * 60).evaluate({"model": "((("}).value is True
