@@ -1,9 +1,13 @@
 """``check --snapshot`` and ``repair --snapshot``: a generated tenant pulled from the local Graph
 and checked gives exactly what checking the same data given as files gives (``--policy`` files,
-``--fleet`` rows and an ``--assignments`` file written from the generator, not from the
-snapshot: an oracle that does not share the snapshot reader); an exclusion wins; devices in no
-policy's scope are counted in every format; filters and all-users assignments are said, not
-evaluated; an incomplete or unknown snapshot is refused; memory stays flat as devices grow."""
+``--fleet`` rows of each device's records and an ``--assignments`` file of each device's policies,
+written from the generator's own tables, its filters evaluated by a small evaluator of the test's
+own: an oracle that does not share the snapshot reader), and each device checks as its three
+records given as ``--device`` files; an exclusion wins; assignment filters decide scope (include
+and exclude), each device's line says which decided, those not evaluated are named; devices in
+no policy's scope are counted in every format; SARIF points at the policy's line and setting in
+the snapshot; all-users assignments are said; an incomplete or unknown snapshot is refused;
+memory stays flat as devices grow."""
 
 from __future__ import annotations
 
