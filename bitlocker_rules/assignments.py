@@ -55,6 +55,12 @@ class Assignments:
 
     def policy_ids(self, device_keys: Iterable[str]) -> frozenset[str]:
         """The ids of the policies a device known by any of ``device_keys`` gets."""
+        ids, excluded = self.included_and_excluded(device_keys)
+        return frozenset(ids - excluded)
+
+    def included_and_excluded(self, device_keys: Iterable[str]) -> tuple[set[str], set[str]]:
+        """The ids of the policies assigned to a device known by any of ``device_keys``, and of
+        those its groups are excluded from (an exclusion wins)."""
         keys = {k.casefold() for k in device_keys if k}
         ids = set(self.all_devices)
         excluded: set[str] = set()
@@ -64,7 +70,7 @@ class Assignments:
             if not keys.isdisjoint(group.members):
                 ids.update(group.policies)
                 excluded.update(group.excluded_from)
-        return frozenset(ids - excluded)
+        return ids, excluded
 
 
 # A device's policies: their ids, their merged facts (None when there is none), how reports name them.
@@ -87,7 +93,15 @@ class AssignedPolicies:
 
     def chosen(self, data: Any) -> ChosenPolicies:
         """``for_row`` with the ids of the policies chosen first (what tells one set from another)."""
-        ids = self.assignments.policy_ids(device_keys(data))
+        return self.merged(self.policy_ids(data))
+
+    def chosen_in_scope(self, data: Any) -> tuple[frozenset[str], Facts | None, tuple[str, ...], tuple[str, ...]]:
+        """``chosen`` with what decided the device's scope beyond its groups, in words (nothing
+        here; a snapshot's assignment filters say what they decided)."""
+        return (*self.chosen(data), ())
+
+    def merged(self, ids: frozenset[str]) -> ChosenPolicies:
+        """The policies of ``ids``: their merged facts and names, merged once per set."""
         found = self._merged.get(ids)
         if found is None:
             chosen = [p for p in self.policies if p.policy_id in ids]
@@ -95,11 +109,19 @@ class AssignedPolicies:
             found = self._merged[ids] = ids, merged, tuple(p.facts.name or p.policy_id for p in chosen)
         return found
 
+    def policy_ids(self, data: Any) -> frozenset[str]:
+        """The ids of the policies the device of fleet row ``data`` gets."""
+        return self.assignments.policy_ids(device_keys(data))
+
 
 def device_keys(data: Any) -> tuple[str, ...]:
-    """The names and ids a fleet row knows its device by (own rows and Graph managedDevice rows)."""
+    """The names and ids a fleet row knows its device by (own rows, Graph managedDevice rows, and
+    a page of one device's records: its managedDevice's)."""
     if not isinstance(data, dict):
         return ()
+    if isinstance(data.get("value"), list):  # one device's records: all but its recovery keys name it
+        records = [r for r in data["value"] if isinstance(r, dict) and "volumeType" not in r]
+        return tuple(dict.fromkeys(key for record in records for key in device_keys(record)))
     keys = (data.get("deviceName"), data.get("id"), data.get("azureADDeviceId"))
     return tuple(k.strip() for k in keys if isinstance(k, str) and k.strip())
 

@@ -49,6 +49,24 @@ PERMISSION_OF = (
 )
 
 
+# The generated filters' rules: three the snapshot evaluates, then one whose operator, one whose
+# property it does not evaluate, and one that cannot be parsed. ``FILTER_ORACLE`` in the check
+# test evaluates the first three its own way.
+FILTER_RULES = (
+    '(device.manufacturer -eq "Dell Inc.") and (device.model -startsWith "Latitude")',
+    "(device.operatingSystemVersion -ge 10.0.19045)",
+    '(device.deviceOwnership -eq "Personal") or (device.enrollmentProfileName -in ["Kiosk", "Lab"])',
+    '(device.model -match "^Surface")',
+    '(device.cpuArchitecture -eq "arm64")',
+    '(device.manufacturer -eq "Dell Inc."',
+)
+HARDWARE = (
+    ("Dell Inc.", ("Latitude 7420", "Latitude 5530", "OptiPlex 7090")),
+    ("HP", ("EliteBook 840 G8", "ProBook 450 G9")),
+    ("Microsoft Corporation", ("Surface Laptop 5", "Surface Pro 9")),
+)
+
+
 def _guid(rng: random.Random) -> str:
     return "-".join(f"{rng.getrandbits(b):0{b // 4}x}" for b in (32, 16, 16, 16, 48))
 
@@ -71,17 +89,22 @@ class Tenant:
             {"id": _guid(rng), "displayName": "Antivirus", "templateType": "endpointSecurityAntivirus"},
         ]
         self.assignments: dict[str, list[dict]] = {}
+        # What this generator adds since filters are evaluated comes from a second stream, so the
+        # first one (and every tenant the other tests generate) stays as it was.
+        self.side = side = random.Random(seed * 7919 + 1)
         self.filters = [
             {
-                "id": _guid(rng),
+                "id": _guid(rng if n < 3 else side),
                 "displayName": f"Filter {n}",
                 "platform": "windows10AndLater",
-                "rule": '(device.manufacturer -eq "Dell Inc.")',
+                "rule": rule,
                 "assignmentFilterManagementType": "devices",
             }
-            for n in range(3)
+            for n, rule in enumerate(FILTER_RULES)
         ]
         self.managed_devices = [self._device(rng, n) for n in range(devices)]
+        for device in self.managed_devices:
+            device.update(self._hardware(side))
         self.entra_devices = [
             {
                 "@odata.type": "#microsoft.graph.device",
@@ -263,9 +286,19 @@ class Tenant:
                 "groupId": rng.choice(self.groups)["id"],
             }
             if rng.random() < 0.3:
-                target["deviceAndAppManagementAssignmentFilterId"] = rng.choice(self.filters)["id"]
-                target["deviceAndAppManagementAssignmentFilterType"] = "include"
+                first = rng.choice(self.filters[:3])
+                chosen = first if self.side.random() < 0.3 else self.side.choice(self.filters)
+                target["deviceAndAppManagementAssignmentFilterId"] = chosen["id"]
+                target["deviceAndAppManagementAssignmentFilterType"] = self.side.choice(["include", "exclude"])
             found.append(target)
+        if found and self.side.random() < 0.15:  # all devices, filtered
+            found.append(
+                {
+                    "@odata.type": "#microsoft.graph.allDevicesAssignmentTarget",
+                    "deviceAndAppManagementAssignmentFilterId": self.side.choice(self.filters)["id"],
+                    "deviceAndAppManagementAssignmentFilterType": self.side.choice(["include", "exclude"]),
+                }
+            )
         if rng.random() < 0.3:
             found.append(
                 {
@@ -295,6 +328,18 @@ class Tenant:
             "deviceHealthAttestationState": {"secureBoot": rng.choice(["enabled", "disabled"])},
         }
 
+    @staticmethod
+    def _hardware(side: random.Random) -> dict:
+        """The managedDevice properties assignment filters read (manufacturer, model, ownership …)."""
+        manufacturer, models = side.choice(HARDWARE)
+        return {
+            "manufacturer": manufacturer,
+            "model": side.choice(models),
+            "managedDeviceOwnerType": side.choice(["company", "company", "personal"]),
+            "enrollmentProfileName": side.choice([None, "Autopilot Prod", "Kiosk", "Lab"]),
+            "skuNumber": side.choice([4, 48, 121]),
+        }
+
     def _encryption_state(self, rng: random.Random, device: dict) -> dict:
         return {
             "@odata.type": "#microsoft.graph.managedDeviceEncryptionState",
@@ -305,6 +350,16 @@ class Tenant:
             "encryptionReadinessState": rng.choice(["ready", "notReady"]),
             "encryptionState": rng.choice(["encrypted", "notEncrypted"]),
             "advancedBitLockerStates": "success",
+        } | self._agreeing(device)
+
+    def _agreeing(self, device: dict) -> dict:
+        """The report row's copies of what the managed device says, as a tenant's mostly agree; one
+        row in fifty disagrees, so the join's conflicts are exercised too."""
+        if self.side.random() < 0.02:
+            return {}
+        return {
+            "tpmSpecificationVersion": device["hardwareInformation"]["tpmSpecificationVersion"],
+            "encryptionState": "encrypted" if device["isEncrypted"] else "notEncrypted",
         }
 
 

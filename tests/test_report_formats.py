@@ -880,9 +880,10 @@ def test_schemas_close_every_object(name):
     for node in objects:
         assert node.get("additionalProperties") is False, node
         assert set(node["required"]) <= set(node["properties"]), node
-        # Optional fields: a device line's rule reasons, and its policies (with an assignment file only);
-        # with check --waivers only: the waived counts, a waived result's waiver, the waivers' warnings.
-        optional = {"reasons", "policies", "waived", "waiver", "waiver_notices"}
+        # Optional fields: a device line's rule reasons, its policies (with an assignment file only)
+        # and what assignment filters decided for it (a snapshot's, when any did); with check --waivers
+        # only: the waived counts, a waived result's waiver, the waivers' warnings.
+        optional = {"reasons", "policies", "filters", "waived", "waiver", "waiver_notices"}
         assert set(node["properties"]) - set(node["required"]) <= optional, node
 
 

@@ -23,7 +23,7 @@ from ..fleet.job import FleetJob, FleetSetup
 from ..fleet.parallel import Collector, WorkerError, usable_cores
 from ..outcome import InputRecord, at_or_above
 from ..report import fleet_collector, render_fleet
-from ..snapshot import devices_path, manifest_path
+from ..snapshot import device_reader, devices_path, manifest_path
 from .output import jsonl_output, say, show_progress, write_output
 from .parser import declared_scenarios
 from .status import EXIT_CRASH, EXIT_FAIL, EXIT_PASS, EXIT_USAGE
@@ -38,6 +38,8 @@ def run_fleet(args: argparse.Namespace) -> int:
     setup = job.build()
     engine = setup.engine
     fleet = args.fleet if args.snapshot is None else str(devices_path(args.snapshot))
+    # A snapshot's device rows get their encryption report row and recovery keys joined.
+    reader = fleet_device if args.snapshot is None else device_reader(args.snapshot)
     if not args.quiet:
         _notes(args.snapshot or args.assignments, setup)
     waiving = fleet_waivers(args, setup, fleet)  # a bad waivers file: before any device is evaluated
@@ -57,7 +59,7 @@ def run_fleet(args: argparse.Namespace) -> int:
                 setup.policy,
                 write=write,
                 progress=progress,
-                reader=fleet_device,
+                reader=reader,
                 encode=encode,
                 collect=collector.add if collector is not None else None,
                 waivers=waivers,
@@ -70,7 +72,7 @@ def run_fleet(args: argparse.Namespace) -> int:
                     job.engine_and_policy,
                     write=write,
                     progress=progress,
-                    reader=fleet_device,
+                    reader=reader,
                     encode=encode,
                     collector=collector,
                     built=(engine, setup.policy),

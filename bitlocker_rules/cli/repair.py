@@ -13,7 +13,7 @@ from ..errors import BitLockerRulesError
 from ..facts import merge_facts
 from ..fleet import fleet_device, read_fleet
 from ..fleet.job import FleetJob, device_policies
-from ..snapshot import devices_path
+from ..snapshot import device_reader, devices_path
 from .check import analysed, read_inputs
 from .output import Progress, write_output
 from .parser import declared_scenarios
@@ -135,10 +135,11 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     # Every --policy for every device, or the policies an --assignments file or a snapshot gives each.
     policy = FleetJob(policies=args.policy, assignments=args.assignments, snapshot=args.snapshot).setup(engine).policy
     fleet = args.fleet if args.snapshot is None else str(devices_path(args.snapshot))
+    reader = fleet_device if args.snapshot is None else device_reader(args.snapshot)
     devices, bad = [], 0
     for row in read_fleet(fleet):
         try:
-            device = fleet_device(row.data, engine, row.number)
+            device = reader(row.data, engine, row.number)
         except BitLockerRulesError:
             bad += 1
             continue

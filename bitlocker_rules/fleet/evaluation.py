@@ -152,7 +152,7 @@ def _evaluate_row(
     except BitLockerRulesError as exc:
         tally.bad(BadRow(row.number, redact("; ".join(_row_problem(d) for d in exc.diagnostics))))
         return None
-    chosen, merged, _ = _policy_for(policy, row.data)
+    chosen, merged, _, _ = _policy_for(policy, row.data)
     report = _waived(engine.evaluate(_merged(merged, device), subject=device.name), waivers, row.data, chosen)
     tally.add(report)
     _count_scope(policy, chosen, tally)
@@ -181,12 +181,14 @@ def _waived(report: Report, waivers: FleetWaivers | None, data: Any, chosen: fro
     return attrs.evolve(waived(report, waivers.for_row(data, chosen)), waivers_given=True)
 
 
-def _report_result(number: int, report: Report, policies: tuple[str, ...] | None) -> DeviceResult:
+def _report_result(
+    number: int, report: Report, policies: tuple[str, ...] | None, scope: tuple[str, ...] = ()
+) -> DeviceResult:
     """A device evaluated through its whole report, as a collector sees it."""
     shown = [o for o in report.outcomes if o.status in (Status.FAIL, Status.UNKNOWN, Status.WAIVED)]
     badness = (report.count(Status.FAIL), report.count(Status.UNKNOWN))
     return DeviceResult(
-        number, report.subject, badness, shown, lambda: device_record(number, report, policies), lambda: report
+        number, report.subject, badness, shown, lambda: device_record(number, report, policies, scope), lambda: report
     )
 
 
@@ -321,7 +323,7 @@ class VerdictPath:
     ) -> dict | _Counted | None:
         """Count one device; its record (or what it is made from) when ``wanted``. Raises InputError
         for a bad row. ``waivers`` turn the failures they cover into ``waived``."""
-        chosen, policy, names = _policy_for(self.policy, row.data)
+        chosen, policy, names, scope = _policy_for(self.policy, row.data)
         context = self._context(chosen, policy)
         values = self.typer.values(row.data) if reader in (device_facts, fleet_device) else None
         if values is None:
@@ -334,8 +336,8 @@ class VerdictPath:
                 tally.add(report)
                 _count_scope(self.policy, chosen, tally)
                 if collect is not None:
-                    collect(_report_result(row.number, report, names))
-                return device_record(row.number, report, names) if wanted else None
+                    collect(_report_result(row.number, report, names, scope))
+                return device_record(row.number, report, names, scope) if wanted else None
             values, subject = dict(device.table), device.name
         else:
             subject = ""
@@ -350,7 +352,7 @@ class VerdictPath:
             parts, waived_count = self._waive(parts, waivers.for_row(row.data, chosen), tally)
         if not wanted:
             return None
-        counted = _Counted(row.number, subject or device_subject(row.data, row.number), names, parts, waived_count)
+        counted = _Counted(row.number, subject or device_subject(row.data, row.number), names, parts, waived_count, scope)
         if collect is not None:
             engine = self.engine
 
@@ -468,7 +470,7 @@ class VerdictPath:
         unchanged) or, when the typer did not take the row, ``device`` (its facts as read). A
         plan evaluates each device so under today's policies and under the proposal's.
         """
-        chosen, policy, _ = _policy_for(self.policy, data)
+        chosen, policy, _, _ = _policy_for(self.policy, data)
         context = self._context(chosen, policy)
         if values is None:
             assert device is not None, "device_codes needs the typed values or the device's facts"
@@ -565,7 +567,7 @@ class _WaivedPart:
 class _Counted:
     """A device counted on the default path: what its record and its JSON line are made from."""
 
-    __slots__ = ("_record", "names", "number", "parts", "subject", "waived")
+    __slots__ = ("_record", "names", "number", "parts", "scope", "subject", "waived")
 
     def __init__(
         self,
@@ -574,8 +576,9 @@ class _Counted:
         names: tuple[str, ...] | None,
         parts: list[Any],
         waived: int | None = None,
+        scope: tuple[str, ...] = (),
     ) -> None:
-        self.number, self.subject, self.names, self.parts = number, subject, names, parts
+        self.number, self.subject, self.names, self.parts, self.scope = number, subject, names, parts, scope
         self.waived = waived  # failures waived (None: the run has no waivers, nothing is counted so)
         self._record: DeviceRecord | None = None
 
@@ -599,14 +602,16 @@ class _Counted:
             results = list(itertools.chain.from_iterable(part.entries for part in self.parts))
             statuses = _WAIVED_STATUSES if self.waived is not None else STATUSES
             counts = dict(zip((s.value for s in statuses), self.statuses()))
-            record = record_from_parts(self.number, self.subject, counts, results, self.names, statuses)
+            record = record_from_parts(
+                self.number, self.subject, counts, results, self.names, statuses=statuses, scope=self.scope
+            )
             self._record = DeviceRecord(record, [part.text for part in self.parts if part.text])
         return self._record
 
     def line(self) -> ShownText:
         """``json_text(self.record())``, the same text, shown, without making the record: its
         parts were shown once when they were made, so only the head is shown here."""
-        head = shown_text(json_head(self.number, self.subject, self.names, self.statuses()))
+        head = shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))
         texts = [part.text for part in self.parts if part.text]
         return joined_values([head, joined_values(texts, ", "), _CLOSE] if texts else [head, _CLOSE])
 
@@ -649,10 +654,13 @@ def report_codes(report: Report, engine: Engine) -> tuple[tuple[int, ...], ...]:
 
 def _policy_for(
     policy: Facts | AssignedPolicies | None, data: Any
-) -> tuple[frozenset[str], Facts | None, tuple[str, ...] | None]:
+) -> tuple[frozenset[str], Facts | None, tuple[str, ...] | None, tuple[str, ...]]:
     """The policies a row's device gets: the ids of those an assignment file chose (none
-    without one), their merged facts, and their names (None without an assignment file)."""
-    return policy.chosen(data) if isinstance(policy, AssignedPolicies) else (_EVERY_POLICY, policy, None)
+    without one), their merged facts, their names (None without an assignment file), and what
+    decided its scope beyond its groups, in words (a snapshot's assignment filters)."""
+    if isinstance(policy, AssignedPolicies):
+        return policy.chosen_in_scope(data)
+    return _EVERY_POLICY, policy, None, ()
 
 
 def _count_scope(policy: Facts | AssignedPolicies | None, chosen: frozenset[str], tally: Tally) -> None:

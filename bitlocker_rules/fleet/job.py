@@ -67,9 +67,7 @@ class FleetJob:
         """``build`` with an engine already loaded (its rulesets and scenarios are the engine's)."""
         if self.snapshot is not None:
             tenant = read_snapshot(self.snapshot, engine.vocabulary)
-            return FleetSetup(
-                engine, AssignedPolicies(tenant.assignments, tenant.assigned), tenant.policies, tenant.notes
-            )
+            return FleetSetup(engine, tenant.policies_per_device(), tenant.policies, tenant.notes)
         by_file = [(path, load_policies(path, engine.vocabulary)) for path in self.policies]
         imported = tuple(p for _, policies in by_file for p in policies)
         if self.assignments is None:

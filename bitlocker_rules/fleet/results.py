@@ -132,14 +132,19 @@ class FleetSummary:
         )
 
 
-def device_record(number: int, report: Report, policies: Sequence[str] | None = None) -> dict:
+def device_record(
+    number: int, report: Report, policies: Sequence[str] | None = None, scope: Sequence[str] = ()
+) -> dict:
     """The JSON Lines record for one device: its verdicts and reasons for rules that did not pass.
 
-    ``policies`` names the policies an assignment file gave the device (None: no assignment file).
+    ``policies`` names the policies an assignment file gave the device (None: no assignment file);
+    ``scope`` says what else decided which policies it got (a snapshot's assignment filters).
     """
     counts = Counter(o.status.value for o in report.outcomes)
-    results = [outcome_entry(o) for o in report.outcomes]
-    return record_from_parts(number, report.subject, counts, results, policies, report.counted_statuses())
+    entries = [outcome_entry(o) for o in report.outcomes]
+    return record_from_parts(
+        number, report.subject, counts, entries, policies, statuses=report.counted_statuses(), scope=scope
+    )
 
 
 def record_from_parts(
@@ -149,12 +154,15 @@ def record_from_parts(
     results: list[dict],
     policies: Sequence[str] | None = None,
     statuses: Sequence[Status] = STATUSES,
+    scope: Sequence[str] = (),
 ) -> dict:
     """A device's JSON Lines record from its parts: the counts by status name (of ``statuses``:
     the four verdicts, and ``waived`` in a run given waivers), the results' entries."""
     record: dict = {"row": number, "device": subject}
     if policies is not None:
         record["policies"] = list(policies)
+    if scope:
+        record["filters"] = list(scope)
     record["summary"] = {s.value: counts.get(s.value, 0) for s in statuses}
     record["results"] = results  # last: DeviceRecord.json_text relies on it
     return record
@@ -189,11 +197,15 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _STRING = json.encoder.encode_basestring  # a str as JSON text, as json.dumps(ensure_ascii=False) writes it
 
 
-def json_head(number: int, subject: str, policies: Sequence[str] | None, statuses: Sequence[int]) -> str:
+def json_head(
+    number: int, subject: str, policies: Sequence[str] | None, statuses: Sequence[int], scope: Sequence[str] = ()
+) -> str:
     """A device record's JSON text up to its results (``{"row": 1, …, "results": [``), written
     as ``json.dumps(record, ensure_ascii=False)`` writes it; ``statuses``: the counts by verdict code."""
     named = f'"policies": {_ENCODE(list(policies))}, ' if policies is not None else ""
     waived = f', "waived": {statuses[4]}' if len(statuses) > 4 else ""  # a run given waivers
+    if scope:
+        named += f'"filters": {_ENCODE(list(scope))}, '
     return (
         f'{{"row": {number}, "device": {_STRING(subject)}, {named}"summary": {{"pass": {statuses[0]}, '
         f'"fail": {statuses[1]}, "unknown": {statuses[2]}, "not_applicable": {statuses[3]}{waived}}}, "results": ['

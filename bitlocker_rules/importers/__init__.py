@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ..errors import Diagnostic, InputError
-from ..facts import facts_from_mapping, given_vocabulary
+from ..facts import facts_from_mapping, given_vocabulary, merge_facts
 from ..jsonpath import JsonPath
 from ..outcome import require
 from ..reading import read_json
@@ -80,6 +80,7 @@ __all__ = [
     "import_policies",
     "import_policy",
     "index_for",
+    "joined_device",
     "load_devices",
     "load_policies",
     "parse_admx",
@@ -216,8 +217,75 @@ def _policy_type_of_resource(collector: Collector, graph_type: str, path: JsonPa
 
 
 def import_device(data: Any, vocabulary: Vocabulary | None = None, *, origin: str = "<input>") -> ImportedDevice:
-    """One device part from a parsed input (a page must hold one device's records)."""
+    """One device from a parsed input. A page may hold one device's records: its managedDevice,
+    its encryption report row and its recovery keys, each at most once but the keys; they are
+    read as ``check --device`` reads them one file each, and joined (``joined_device``)."""
+    values = data.get("value") if isinstance(data, Mapping) else data
+    if isinstance(values, list) and len(values) > 1:  # a page: of one device's records?
+        joined = _one_devices_records(data, vocabulary, origin)
+        if joined is not None:
+            return joined
     return _exactly_one(import_devices(data, vocabulary, origin=origin), "device", "devices", origin)
+
+
+def _one_devices_records(data: Any, vocabulary: Vocabulary | None, origin: str) -> ImportedDevice | None:
+    """A page of a managedDevice and/or its encryption report row, with any recovery keys, as one
+    device (each record read at its own path in the page); None for a page of anything else."""
+    items, notes = _items(data, origin)
+    kinds = [detect(item).kind for item, _ in items]
+    if not {MANAGED_DEVICE, ENCRYPTION_STATE} & set(kinds) or not set(kinds) <= _JOINABLE:
+        return None
+    index = index_for(given_vocabulary(vocabulary, "import_device(vocabulary)"))
+    kinded = list(zip(items, kinds, strict=True))
+    parts = [_one_device(item, index, origin, path) for (item, path), kind in kinded if kind != RECOVERY_KEY]
+    keys = [found for found, kind in kinded if kind == RECOVERY_KEY]
+    if keys:
+        base: JsonPath = ("value",) if isinstance(data, Mapping) else ()
+        parts.append(_recovery_keys(keys, index, origin, base, detect(keys[0][0]), ()))
+    if notes:
+        parts[0] = attrs.evolve(parts[0], notices=parts[0].notices + notes)
+    return joined_device(parts, origin)
+
+
+_JOINABLE = frozenset({MANAGED_DEVICE, ENCRYPTION_STATE, RECOVERY_KEY})
+
+
+def joined_device(parts: Sequence[ImportedDevice], origin: str) -> ImportedDevice:
+    """One device's parts (a managedDevice, an encryption report row, recovery keys) as one
+    device, their facts merged as ``check --device`` merges them; InputError when two parts of
+    one kind are given or the parts name different devices (Intune id, Entra device id)."""
+    problems = [
+        f"{len(same)} {kind} records" for kind in _JOINABLE if len(same := [p for p in parts if p.kind == kind]) > 1
+    ]
+    for what in ("device_id", "azure_ad_device_id"):
+        ids = {getattr(p, what).casefold() for p in parts if getattr(p, what)}
+        if len(ids) > 1:
+            problems.append(f"{len(ids)} different {what.replace('_', ' ').replace('azure ad', 'Entra')}s")
+    if problems:
+        raise InputError(
+            [
+                Diagnostic(
+                    "I405",
+                    f"these are not one device's records ({', '.join(sorted(problems))})",
+                    path=(),
+                    file=origin,
+                    help="give one managedDevice, its encryption report row and its recovery keys",
+                )
+            ]
+        )
+    first = parts[0]
+    named = next((p for p in parts if p.device_name), first)
+    facts = merge_facts([p.facts for p in parts], name=named.facts.name)
+    return ImportedDevice(
+        facts,
+        next((p.device_id for p in parts if p.device_id), ""),
+        named.device_name,
+        next((p.azure_ad_device_id for p in parts if p.azure_ad_device_id), ""),
+        first.kind,
+        tuple(n for p in parts for n in p.notices),
+        origin,
+        first.api_version,
+    )
 
 
 def import_devices(

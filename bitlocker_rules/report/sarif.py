@@ -100,14 +100,43 @@ class _Locator:
 
 
 def _read_file(file: str) -> str | None:
+    line = _jsonl_line(file)
+    if line is not None:
+        return _line_text(*line)
     try:
         return input_text(file)
     except InputError:
         return None
 
 
+# A record of a JSON Lines file, as a snapshot names the policy it read there: ``FILE.jsonl#LINE``.
+_JSONL_LINE = re.compile(r"(?P<file>.+\.jsonl)#(?P<line>[1-9][0-9]{0,9})")
+
+
+def _jsonl_line(file: str) -> tuple[str, int] | None:
+    """``(FILE.jsonl, LINE)`` for a record's name of that shape (None for any other file name)."""
+    match = _JSONL_LINE.fullmatch(file)
+    return (match["file"], int(match["line"])) if match else None
+
+
+def _line_text(file: str, number: int) -> str | None:
+    """Line ``number`` of a JSON Lines file, after as many line ends as lines before it: located
+    in this text, a value's line and column are those of the file."""
+    try:
+        with open(file, encoding="utf-8") as stream:
+            for current, line in enumerate(stream, 1):
+                if current == number:
+                    return "\n" * (number - 1) + line
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
+
+
 def artifact_uri(file: str) -> str:
-    """A file name as a SARIF artifact URI: relative paths stay relative, with ``/``."""
+    """A file name as a SARIF artifact URI: relative paths stay relative, with ``/`` (a JSON
+    Lines record, ``FILE.jsonl#LINE``, is its file)."""
+    line = _jsonl_line(file)
+    file = line[0] if line is not None else file
     path = Path(file)
     if path.is_absolute():
         return path.as_uri()

@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 from attrs import frozen
 
+from ..assignment_filters import DEVICE_FIELDS
 from ..importers.imported import is_secret_field
 from ..importers.origins import OriginIndex
 
@@ -196,7 +197,10 @@ def calls_for(index: OriginIndex) -> Calls:
         managed_device=Call(
             BETA,
             "deviceManagement/managedDevices",
-            selected(index, MANAGED_DEVICE, ("id", "deviceName", "operatingSystem")),
+            # The fields assignment filters read are asked for too: a snapshot decides filters.
+            selected(
+                index, MANAGED_DEVICE, tuple(dict.fromkeys(("id", "deviceName", "operatingSystem", *DEVICE_FIELDS)))
+            ),
         ),
         encryption_states=Call(
             BETA,

@@ -1,0 +1,132 @@
+"""A snapshot's managed devices with their encryption report row and recovery keys joined.
+
+``pull`` writes three files about devices, each in Graph's order: ``managed_devices.jsonl``
+(the fleet's rows), ``encryption_states.jsonl`` (one ``managedDeviceEncryptionState`` per
+device, whose ``id`` is the managed device's: inferred, Microsoft does not state it) and
+``recovery_keys.jsonl`` (``bitlockerRecoveryKey`` metadata, ``deviceId`` being the device's
+Entra id, ``azureADDeviceId``). A device row's facts are those three inputs imported as
+``check --device`` imports them, joined (``importers.joined_device``), so a snapshot checks what the same
+records given as files check.
+
+The files are not in one order, so they cannot be merged as sorted streams without sorting
+them first; instead each of the two is indexed once per process by the key it is joined on,
+compactly: sorted arrays of 64-bit integers (the key's hash, the line's byte offset and its
+number), 24 bytes a record; a line is read back when a device asks for it, and its key is
+compared, so a hash collision never joins the wrong record. At 100,000 devices and as many
+keys the two indexes hold under 5 MB.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from ..facts import Facts
+from ..importers import ImportedDevice, import_device, import_devices, joined_device
+
+ENCRYPTION_STATES = "encryption_states.jsonl"
+RECOVERY_KEYS = "recovery_keys.jsonl"
+
+
+class LineIndex:
+    """The lines of a JSON Lines file by the value of one key (case-folded), read back on demand."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path, self.key = path, key
+        hashes, offsets, numbers = array("q"), array("q"), array("q")
+        self._stream: IO[bytes] | None = None
+        if path.exists():
+            for number, offset, value in _keyed_lines(path, key):
+                hashes.append(_hash(value))
+                offsets.append(offset)
+                numbers.append(number)
+        order = sorted(range(len(hashes)), key=hashes.__getitem__)
+        self.hashes = array("q", (hashes[i] for i in order))
+        self.offsets = array("q", (offsets[i] for i in order))
+        self.numbers = array("q", (numbers[i] for i in order))
+
+    def records(self, value: str) -> list[tuple[int, dict]]:
+        """The records whose key is ``value`` (case-folded), each with its 1-based line number, in file order."""
+        wanted = _hash(value)
+        found = []
+        at = bisect_left(self.hashes, wanted)
+        while at < len(self.hashes) and self.hashes[at] == wanted:
+            record = json.loads(self._line(self.offsets[at]))
+            if str(record.get(self.key, "")).strip().casefold() == value.strip().casefold():
+                found.append((self.numbers[at], record))
+            at += 1
+        return sorted(found, key=lambda pair: pair[0])
+
+    def _line(self, offset: int) -> bytes:
+        if self._stream is None:
+            self._stream = self.path.open("rb")
+        self._stream.seek(offset)
+        return self._stream.readline()
+
+
+def _keyed_lines(path: Path, key: str) -> Iterator[tuple[int, int, str]]:
+    """Each line's number, byte offset and value of ``key`` (lines without one are left out)."""
+    offset = 0
+    with path.open("rb") as stream:
+        for number, line in enumerate(stream, 1):
+            try:
+                value = json.loads(line).get(key) if line.strip() else None
+            except (ValueError, AttributeError):
+                value = None  # not a JSON object: the check of that file says so, not the join
+            if isinstance(value, str) and value.strip():
+                yield number, offset, value
+            offset += len(line)
+
+
+def _hash(value: str) -> int:
+    return hash(value.strip().casefold())  # per process, as the index is
+
+
+class DeviceJoin:
+    """A snapshot's encryption report rows by managed device id and recovery keys by Entra device id."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.states = LineIndex(folder / ENCRYPTION_STATES, "id")
+        self.keys = LineIndex(folder / RECOVERY_KEYS, "deviceId")
+
+    def device(self, data: Any, vocabulary: Any, number: int) -> Facts:
+        """The facts of managedDevice row ``data`` (line ``number``) with its report row and keys joined."""
+        origin = f"row {number}"
+        device = import_device(data, vocabulary, origin=origin)
+        joined = self._joined(device, vocabulary)
+        return joined_device([device, *joined], origin).facts if joined else device.facts
+
+    def _joined(self, device: ImportedDevice, vocabulary: Any) -> list[ImportedDevice]:
+        """The encryption report row and the recovery keys of ``device``, each imported from its own file."""
+        found = []
+        states = self.states.records(device.device_id) if device.device_id else []
+        for number, state in states[:1]:  # one report row a device; a second would be Graph's duplicate
+            found.append(import_device(state, vocabulary, origin=f"{ENCRYPTION_STATES}#{number}"))
+        keys = self.keys.records(device.azure_ad_device_id) if device.azure_ad_device_id else []
+        if keys:
+            records = [record for _, record in keys]
+            found.append(import_devices(records, vocabulary, origin=f"{RECOVERY_KEYS}#{keys[0][0]}")[0])
+        return found
+
+
+@functools.cache
+def device_join(folder: str) -> DeviceJoin:
+    """The join of the snapshot in ``folder``, built once per process."""
+    return DeviceJoin(Path(folder))
+
+
+def snapshot_device(folder: str, data: Any, engine: Any, number: int) -> Facts:
+    """A fleet reader (``DeviceReader`` with the folder bound): a snapshot row's device, joined."""
+    return device_join(folder).device(data, engine.vocabulary, number)
+
+
+def device_reader(folder: str | Path) -> functools.partial[Facts]:
+    """The reader that gives each managed device of the snapshot in ``folder`` its joined records
+    (picklable: ``--jobs`` workers build their own join)."""
+    return functools.partial(snapshot_device, str(folder))

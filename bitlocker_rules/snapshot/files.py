@@ -1,0 +1,112 @@
+"""A snapshot folder's files: where they are, the manifest checked, each kind's records read.
+
+``pull`` (``tenant/``) writes one JSON Lines file per kind of Graph record and ``manifest.json``;
+a snapshot is read only when its manifest is one this version reads and says it is complete
+(``pull --resume`` finishes one that is not).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import Diagnostic, InputError
+
+SCHEMA = "bitlocker-rules-snapshot"
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+DEVICES = "managed_devices"
+
+# Each kind of policy a pull keeps, with the kind of its assignments.
+POLICY_KINDS = (
+    ("device_configurations", "device_configuration_assignments"),
+    ("configuration_policies", "configuration_policy_assignments"),
+    ("intents", "intent_assignments"),
+)
+POLICY_ANNOTATION = "@bitlockerRules.policy"
+GROUP_ANNOTATION = "@bitlockerRules.groupId"
+
+ALL_DEVICES = "#microsoft.graph.allDevicesAssignmentTarget"
+ALL_USERS = "#microsoft.graph.allLicensedUsersAssignmentTarget"
+GROUP = "#microsoft.graph.groupAssignmentTarget"
+EXCLUSION = "#microsoft.graph.exclusionGroupAssignmentTarget"
+FILTER_ID = "deviceAndAppManagementAssignmentFilterId"
+FILTER_TYPE = "deviceAndAppManagementAssignmentFilterType"
+
+SNAPSHOT_PROBLEM = "I601"  # a folder that is not a complete snapshot this version reads
+
+
+def devices_path(folder: str | Path) -> Path:
+    """The managed devices' file of the snapshot in ``folder``."""
+    return Path(folder) / f"{DEVICES}.jsonl"
+
+
+def manifest_path(folder: str | Path) -> Path:
+    """The manifest of the snapshot in ``folder``."""
+    return Path(folder) / MANIFEST
+
+
+def snapshot_error(folder: str | Path, message: str, help: str | None = None) -> InputError:
+    """An ``InputError`` about the snapshot in ``folder`` (the command line exits 2)."""
+    return InputError([Diagnostic(SNAPSHOT_PROBLEM, message, file=str(folder), help=help)])
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """A snapshot's manifest, checked to be one this version reads (its shape only; see
+    ``complete_manifest`` for a snapshot to check)."""
+    path = manifest_path(folder)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise snapshot_error(folder, "this folder holds no snapshot (no manifest.json)") from None
+    except (OSError, ValueError) as exc:
+        raise snapshot_error(folder, f"manifest.json cannot be read ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
+        raise snapshot_error(folder, "manifest.json is not a bitlocker-rules snapshot manifest")
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise snapshot_error(
+            folder,
+            f"the snapshot's schema version is {manifest.get('schema_version')!r}; this version reads {SCHEMA_VERSION}",
+        )
+    shapes = {"units": dict, "kinds": dict, "skipped": list, "complete": bool}
+    damaged = [key for key, shape in shapes.items() if not isinstance(manifest.get(key), shape)]
+    if damaged:
+        raise snapshot_error(folder, f"manifest.json is damaged ({', '.join(damaged)})")
+    return manifest
+
+
+def complete_manifest(folder: str | Path) -> dict[str, Any]:
+    """The manifest of a complete snapshot; an incomplete one is refused, with how to finish it."""
+    manifest = read_manifest(folder)
+    if manifest["complete"] is not True:
+        why = manifest.get("error") or "the pull has not finished"
+        raise snapshot_error(
+            folder,
+            f"this snapshot is incomplete ({why})",
+            help="finish it with `bitlocker-rules pull --out <folder> --resume` (the same --graph-url and --auth)",
+        )
+    return manifest
+
+
+def records(folder: Path, manifest: Mapping[str, Any], kind: str) -> Iterator[dict]:
+    """The records of ``kind`` one at a time (none when the snapshot has no such file)."""
+    entry = manifest["kinds"].get(kind)
+    if not isinstance(entry, dict):
+        return
+    path = folder / f"{kind}.jsonl"
+    try:
+        with path.open(encoding="utf-8") as stream:
+            for number, line in enumerate(stream, 1):
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:
+                    raise snapshot_error(folder, f"{path.name} line {number} is not JSON ({exc})") from None
+                if not isinstance(record, dict):
+                    raise snapshot_error(folder, f"{path.name} line {number} is not a JSON object")
+                yield record
+    except OSError as exc:
+        raise snapshot_error(
+            folder, f"{path.name} cannot be read ({exc.strerror or exc})", help="pull again into a new folder"
+        ) from None
