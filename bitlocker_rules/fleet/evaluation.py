@@ -352,7 +352,9 @@ class VerdictPath:
             parts, waived_count = self._waive(parts, waivers.for_row(row.data, chosen), tally)
         if not wanted:
             return None
-        counted = _Counted(row.number, subject or device_subject(row.data, row.number), names, parts, waived_count, scope)
+        counted = _Counted(
+            row.number, subject or device_subject(row.data, row.number), names, parts, waived_count, scope
+        )
         if collect is not None:
             engine = self.engine
 
