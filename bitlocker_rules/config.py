@@ -47,6 +47,24 @@ class ProjectConfig:
     lint_disable: tuple[str, ...] = ()
     line_length: int | None = None
 
+    def lint_wanted(self, code: str, name: str) -> bool:
+        """Whether a lint finding (its code and check name) is shown: its check enabled (every
+        check, when none is named) and not disabled."""
+        named = {code, name}
+        return (not self.lint_enable or bool(named & set(self.lint_enable))) and not (named & set(self.lint_disable))
+
+
+def config_for(file: Path) -> ProjectConfig:
+    """The configuration that applies to ``file`` (the nearest up its folders; none when there
+    is none, or when it cannot be read: an editor keeps working, ``lint`` reports the file)."""
+    found = find_config(file.parent)
+    if found is None:
+        return ProjectConfig()
+    try:
+        return load_config(found)
+    except InputError:
+        return ProjectConfig()
+
 
 def find_config(start: Path) -> Path | None:
     """The configuration file that applies in ``start``: the nearest up the folders."""

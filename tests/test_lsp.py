@@ -7,6 +7,7 @@ import pytest
 from lsprotocol import types
 
 from bitlocker_rules.citations import registry
+from bitlocker_rules.config import ProjectConfig, config_for
 from bitlocker_rules.formatter import format_text
 from bitlocker_rules.lsp.completion import completions
 from bitlocker_rules.lsp.context import after_dot, bindings, code_only, compared, word_at
@@ -399,3 +400,16 @@ def test_diagnostics_honour_the_file_s_suppressions_as_lint_does():
     assert read(hidden).findings == ()
     unreasoned = hidden.replace(" reason: used next release", "")
     assert sorted(f.code for f in read(unreasoned).findings) == ["L106", "L110"]
+
+
+def test_diagnostics_follow_the_project_configuration_beside_the_file(tmp_path):
+    staged = 'ruleset staged "Rules being introduced"\n\ndefine pin_required = policy.tpm_startup_pin == Required\n'
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "bitlocker-rules.toml").write_text('[lint]\ndisable = ["unused-definition"]\n')
+    config = config_for(tmp_path / "rules" / "staged.rules")
+    assert read_document(staged, "staged.rules", VOCABULARY, config=config).findings == ()
+    assert [f.code for f in read_document(staged, "staged.rules", VOCABULARY).findings] == ["L106"]
+    (tmp_path / "bitlocker-rules.toml").write_text(
+        "[lint]\ndisabled = 1\n"
+    )  # unreadable: ignored here, lint reports it
+    assert config_for(tmp_path / "rules" / "staged.rules") == ProjectConfig()

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..config import ProjectConfig
 from ..engine import load_ruleset
 from ..errors import Diagnostic, InputError, RulesError, suggest
 from ..resources import installed_version, shipped_ruleset_paths
@@ -82,11 +83,8 @@ def _selected(findings: Sequence[Finding], args: argparse.Namespace) -> list[Fin
                     ]
                 )
 
-    def wanted(f: Finding) -> bool:
-        named = {f.code, f.name}
-        return (not enable or bool(named & set(enable))) and not (named & set(disable))
-
-    return [f for f in findings if wanted(f)]
+    config = ProjectConfig(lint_enable=tuple(enable), lint_disable=tuple(disable))
+    return [f for f in findings if config.lint_wanted(f.code, f.name)]
 
 
 def _lint_text(

@@ -14,6 +14,7 @@ from attrs import frozen
 from .. import analysis
 from .. import nodes as n
 from ..analysis import Finding
+from ..config import ProjectConfig
 from ..engine import compile_text
 from ..errors import RulesError
 from ..scenarios import ScenarioResolver, declared_by_rulesets
@@ -88,8 +89,16 @@ def _as_parsed(text: str) -> str:
     return " " + text[1:] if text.startswith("\ufeff") else text
 
 
-def read_document(text: str, name: str, vocabulary: Vocabulary, *, lint_seconds: float = LINT_SECONDS) -> Document:
-    """Parse, check and lint ``text`` (the rule file called ``name``) as ``lint`` would."""
+def read_document(
+    text: str,
+    name: str,
+    vocabulary: Vocabulary,
+    *,
+    lint_seconds: float = LINT_SECONDS,
+    config: ProjectConfig | None = None,
+) -> Document:
+    """Parse, check and lint ``text`` (the rule file called ``name``) as ``lint`` would, with the
+    lint checks ``config`` (the project's configuration) enables and does not disable."""
     text_read = _as_parsed(text)
     try:
         parsed = parse_ruleset(text_read, name)
@@ -102,6 +111,8 @@ def read_document(text: str, name: str, vocabulary: Vocabulary, *, lint_seconds:
     # As lint does for a ruleset named: its header's scenarios are declared.
     assumed = ScenarioResolver(vocabulary, declared_by_rulesets([loaded.ruleset])).values({})
     findings = analysis.lint([loaded], vocabulary, assumed=assumed, timeout=lint_seconds)
+    if config is not None:
+        findings = [f for f in findings if config.lint_wanted(f.code, f.name)]
     if loaded.ruleset.text is not None:
         findings = apply_suppressions(findings, {name: loaded.ruleset.text})
     return Document(text, name, parsed, loaded.ruleset, tuple(findings))

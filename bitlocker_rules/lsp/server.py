@@ -5,6 +5,7 @@ its current text read once per version, positions in the negotiated encoding."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import BinaryIO
 
 from lsprotocol import types
@@ -12,6 +13,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from ..citations import Requirement, registry
+from ..config import ProjectConfig, config_for
 from ..resources import installed_version
 from ..source import Span
 from ..vocabulary import Vocabulary, shipped_vocabulary
@@ -45,7 +47,10 @@ class RulesServer(LanguageServer):
         known = self.readings.get(uri)
         if known is None or known.text != text or (findings and known.findings is None):
             name = _display_name(uri)
-            read = read_document(text, name, self.vocabulary) if findings else parse_document(text, name)
+            if findings:
+                read = read_document(text, name, self.vocabulary, config=_config(uri))
+            else:
+                read = parse_document(text, name)
             known = self.readings[uri] = with_earlier(read, known)
         return known
 
@@ -65,6 +70,12 @@ class RulesServer(LanguageServer):
         document = self.document(uri, findings=True)
         diagnostics = lsp_diagnostics(document, uri, self.encoding)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
+
+
+def _config(uri: str) -> ProjectConfig | None:
+    """The project configuration a file's findings follow, as ``lint`` run beside it would."""
+    path = to_fs_path(uri)
+    return config_for(Path(path)) if path else None
 
 
 def _display_name(uri: str) -> str:
