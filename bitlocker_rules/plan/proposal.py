@@ -22,7 +22,8 @@ from ..facts import Facts, merge_facts
 from ..fleet.job import FleetJob
 from ..importers import ImportedPolicy, import_policies
 from ..reading import read_json
-from ..snapshot import read_snapshot
+from ..snapshot import SnapshotPolicies, read_snapshot
+from ..snapshot.scope import FilteredTarget
 from .patches import Patch, read_patch
 
 Policies = Facts | AssignedPolicies | None
@@ -62,6 +63,7 @@ class _Today:
     files: tuple[tuple[str, Any], ...]  # (file name, parsed JSON) of each --policy file
     assignments: Assignments | None
     assignment_file: str | None
+    filtered: tuple[FilteredTarget, ...] = ()  # a snapshot's assignments with filters, decided per device
 
 
 def plan_states(job: FleetJob, proposal: Proposal, engine: Engine) -> PlanStates:
@@ -70,20 +72,23 @@ def plan_states(job: FleetJob, proposal: Proposal, engine: Engine) -> PlanStates
     after = list(today.policies)
     replaced, added = _apply_policies(after, proposal.policies, engine)
     patched_ids = tuple(_apply_patch(after, today.files, read_patch(path), engine) for path in proposal.patches)
-    before_state = _state(today.policies, today.assignments)
+    before_state = _state(today.policies, today.assignments, today.filtered)
     after_assignments = _after_assignments(today, proposal, after)
     notes = tuple(
         f"policy `{p.policy_id}` is assigned to no device"
         for p in after
         if after_assignments is not None and p.policy_id in after_assignments.unassigned
     )
-    return PlanStates(before_state, _state(after, after_assignments), replaced, patched_ids, added, notes)
+    # A proposal's own assignment file replaces today's assignments, filters included.
+    after_filtered = today.filtered if proposal.assignments is None else ()
+    after_state = _state(after, after_assignments, after_filtered)
+    return PlanStates(before_state, after_state, replaced, patched_ids, added, notes)
 
 
 def _today(job: FleetJob, engine: Engine) -> _Today:
     if job.snapshot is not None:
         tenant = read_snapshot(job.snapshot, engine.vocabulary)
-        return _Today(tuple(tenant.assigned), (), tenant.assignments, None)
+        return _Today(tuple(tenant.assigned), (), tenant.assignments, None, tenant.filtered)
     files = []
     policies = []
     for path in job.policies:
@@ -182,7 +187,11 @@ def _after_assignments(today: _Today, proposal: Proposal, after: Sequence[Assign
     return None
 
 
-def _state(policies: Sequence[AssignedPolicy], assignments: Assignments | None) -> Policies:
+def _state(
+    policies: Sequence[AssignedPolicy], assignments: Assignments | None, filtered: Sequence[FilteredTarget] = ()
+) -> Policies:
     if assignments is None:  # every policy applies to every device
         return merge_facts([p.facts for p in policies], name="policies") if policies else None
+    if filtered:  # a snapshot's assignment filters, evaluated on each device's record as check --snapshot does
+        return SnapshotPolicies(assignments, policies, filtered)
     return AssignedPolicies(assignments, policies)

@@ -10,6 +10,7 @@ from ..assignments import AssignedPolicies
 from ..engine import Engine
 from ..errors import Diagnostic
 from ..facts import Facts
+from ..fleet.devices import DeviceReader, fleet_device
 from ..fleet.job import FleetJob
 from ..fleet.rows import read_fleet
 from ..outcome import UsageError
@@ -38,7 +39,8 @@ def make_plan(
     if rows is None:
         fleet_plan, pairs = None, [(_single(states.before), _single(states.after), ((), ()))]
     else:
-        plan_pass = PlanPass(engine, states)
+        # A snapshot's device rows get their encryption report row and recovery keys joined, as check --snapshot's do.
+        plan_pass = PlanPass(engine, states, fleet_device if job.snapshot is None else _joined(job.snapshot))
         fleet_plan = plan_pass.run(read_fleet(rows, decode=False), write)
         pairs = plan_pass.policy_pairs()
     deadline = Deadline.of(timeout)
@@ -54,6 +56,12 @@ def _single(policy: Facts | AssignedPolicies | None) -> Facts | None:
         message = "a plan with assignments needs the devices they name: give a fleet (or a snapshot)"
         raise UsageError([Diagnostic("U003", message, file="make_plan(fleet)")])
     return policy
+
+
+def _joined(snapshot: str) -> DeviceReader:
+    from ..snapshot import device_reader  # noqa: PLC0415 - only for a snapshot
+
+    return device_reader(snapshot)
 
 
 def _snapshot_devices(job: FleetJob, engine: Engine) -> str | None:
