@@ -61,7 +61,8 @@ def as_files(snapshot: Path, folder: Path) -> list[str]:
 
     arguments = []
     for kind, _ in POLICY_KINDS:
-        for n, policy in enumerate(records(snapshot, kind)):
+        # In id order, as check --snapshot reads each kind (a conflict names its policies in this order).
+        for n, policy in enumerate(sorted(records(snapshot, kind), key=lambda p: p["id"])):
             path = folder / f"{kind}-{n:04d}.json"
             path.write_text(json.dumps(intent_as_profile(policy, []) if kind == "intents" else policy))
             arguments += ["--policy", str(path)]
