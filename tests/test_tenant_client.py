@@ -361,3 +361,10 @@ def test_a_batch_answer_that_is_not_a_list_of_answers_is_an_error(graph):
     )
     with pytest.raises(TenantError, match="`responses` is not a list"):
         client_for(graph, []).batch("beta", device_targets(graph, 2))
+
+
+def test_a_host_name_that_does_not_resolve_is_said_so():
+    from bitlocker_rules.tenant.connection import Connections
+
+    answer = Connections("https://graph.example.invalid", timeout=5).exchange("GET", "/v1.0/", {})
+    assert answer.status is None and "could not be resolved" in answer.failure

@@ -60,6 +60,7 @@ class Traffic:
 
 
 BATCH_SIZE = 20  # Graph's limit of requests in one JSON batch
+RETRY_LATER = "try again later (a pull that stopped there is continued by pull --resume)"
 WRITE_METHODS = ("PATCH", "PUT")
 
 
@@ -127,7 +128,7 @@ class GraphClient:
             SERVER,
             f"Graph kept failing a request of a batch: {fault}, {self.pacing.attempts} times",
             where=_shown_url(self.url(version, targets[pending[0]])),
-            help="try again later (pull --resume continues this snapshot)",
+            help=RETRY_LATER,
         )
 
     def pages(
@@ -191,7 +192,7 @@ class GraphClient:
             code,
             f"Graph kept failing: {fault}, {self.pacing.attempts} times",
             where=_shown_url(url),
-            help="try again later (pull --resume continues this snapshot)",
+            help=RETRY_LATER,
         )
 
     def _send(self, method: str, target: str, headers: Mapping[str, str], token: str, body: bytes | None) -> Answer:

@@ -12,6 +12,7 @@ dropped mid-body, timed out) reported the same way so that it is retried the sam
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 import threading
 from collections.abc import Mapping
@@ -108,6 +109,8 @@ def _fault_words(exc: BaseException) -> str:
         return "no answer in time: TimeoutError"
     if isinstance(exc, ConnectionRefusedError):
         return "refused: ConnectionRefusedError"
+    if isinstance(exc, socket.gaierror):
+        return "the host name could not be resolved: gaierror"
     return type(exc).__name__
 
 
