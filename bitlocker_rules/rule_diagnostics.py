@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from . import analysis
 from .engine import compile_text
 from .errors import Diagnostic, RulesError
+from .scenarios import ScenarioResolver, declared_by_rulesets
 from .source import Location, SourceText, Span
 from .suppression import apply_suppressions
 from .vocabulary import Vocabulary, shipped_vocabulary
@@ -31,7 +32,9 @@ def rule_diagnostics(
     if not lint or loaded.ruleset.text is None:
         return []
     sources = {name: loaded.ruleset.text}
-    findings = apply_suppressions(analysis.lint([loaded], vocabulary, timeout=LINT_TIMEOUT), sources)
+    # As lint does for a ruleset it is given: the scenarios its header declares are assumed.
+    assumed = ScenarioResolver(vocabulary, declared_by_rulesets([loaded.ruleset])).values({})
+    findings = apply_suppressions(analysis.lint([loaded], vocabulary, assumed=assumed, timeout=LINT_TIMEOUT), sources)
     found = [finding_diagnostic(f, sources) for f in findings]
     return sorted((d for d in found if d is not None), key=lambda d: d.span.start if d.span else -1)
 

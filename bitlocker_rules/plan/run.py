@@ -10,10 +10,11 @@ from ..assignments import AssignedPolicies
 from ..engine import Engine
 from ..errors import Diagnostic
 from ..facts import Facts
-from ..fleet.devices import DeviceReader, fleet_device
+from ..fleet.devices import fleet_device
 from ..fleet.job import FleetJob
 from ..fleet.rows import read_fleet
 from ..outcome import UsageError
+from ..snapshot import device_reader, devices_path
 from .devices import PlanPass
 from .possible import PossibleRegression, possible_regressions
 from .proposal import PlanStates, Proposal, plan_states
@@ -34,13 +35,13 @@ def make_plan(
     record. ``timeout`` bounds the possible-device questions together (seconds)."""
     engine = engine or job.build().engine
     states = plan_states(job, proposal, engine)
-    rows = fleet if fleet is not None else _snapshot_devices(job, engine)
+    rows = fleet if fleet is not None else _snapshot_devices(job)
     pairs: list[tuple[Facts | None, Facts | None, tuple[tuple[str, ...], tuple[str, ...]]]]
     if rows is None:
         fleet_plan, pairs = None, [(_single(states.before), _single(states.after), ((), ()))]
     else:
         # A snapshot's device rows get their encryption report row and recovery keys joined, as check --snapshot's do.
-        plan_pass = PlanPass(engine, states, fleet_device if job.snapshot is None else _joined(job.snapshot))
+        plan_pass = PlanPass(engine, states, fleet_device if job.snapshot is None else device_reader(job.snapshot))
         fleet_plan = plan_pass.run(read_fleet(rows, decode=False), write)
         pairs = plan_pass.policy_pairs()
     deadline = Deadline.of(timeout)
@@ -58,18 +59,9 @@ def _single(policy: Facts | AssignedPolicies | None) -> Facts | None:
     return policy
 
 
-def _joined(snapshot: str) -> DeviceReader:
-    from ..snapshot import device_reader  # noqa: PLC0415 - only for a snapshot
-
-    return device_reader(snapshot)
-
-
-def _snapshot_devices(job: FleetJob, engine: Engine) -> str | None:
-    if job.snapshot is None:
-        return None
-    from ..snapshot import read_snapshot  # noqa: PLC0415 - only for a snapshot
-
-    return str(read_snapshot(job.snapshot, engine.vocabulary).devices_path)
+def _snapshot_devices(job: FleetJob) -> str | None:
+    """A snapshot's device rows (its policies were read once, by ``plan_states``)."""
+    return None if job.snapshot is None else str(devices_path(job.snapshot))
 
 
 def _summary(states: PlanStates, proposal: Proposal) -> ProposalSummary:

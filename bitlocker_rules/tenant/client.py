@@ -206,7 +206,7 @@ class GraphClient:
         if not isinstance(answer, dict) or not isinstance(answer.get("status"), int):
             return Answer(None, failure="a batch that left a request unanswered")
         status, body = answer["status"], answer.get("body")
-        if status in (429,) or status >= 500:
+        if status == 429 or status >= 500:
             return Answer(status, _header(answer, "Retry-After"))
         if status == 404:
             return (None,)
