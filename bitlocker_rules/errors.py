@@ -479,7 +479,11 @@ def may_hold_password(text: str) -> bool:
     ``0``: whatever the pattern matches (at least 24 digits and separators, nothing else) then
     becomes a run of at least 24 zeros. Text with many non-ASCII letters merely takes the search.
     """
-    return any(True for _ in _readings(text))
+    # _readings' first test, then its second only where an escape may start: most texts take
+    # one scan, without a generator.
+    if _digit_run_possible(text):
+        return True
+    return _may_escape(text) and any(True for _ in _readings(text))
 
 
 _may_hold_password = may_hold_password  # its name before it was public, which the tests use

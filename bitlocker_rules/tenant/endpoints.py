@@ -18,6 +18,7 @@ which cannot read a key's value).
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlencode, urlsplit
 
@@ -90,7 +91,7 @@ class Call:
 
     def target(self) -> str:
         """The path and query of this call under its API version, as a ``$batch`` request names it."""
-        query = urlencode(self.params())
+        query = _query_text(self.select, self.expand, self.filter, self.top)
         return self.path + (f"?{query}" if query else "")
 
     def item(self, item_id: str, **changes: tuple[str, ...]) -> Call:
@@ -105,6 +106,13 @@ class Call:
         return Call(
             self.version, f"{self.path}/{item_id}/{relation}", self.select, self.expand, self.filter, top=self.top
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _query_text(select: tuple[str, ...], expand: tuple[str, ...], filter: str, top: int) -> str:
+    # Encoded once per query: a pull asks the same $select for each of 100,000 devices, and
+    # urlencode quotes it byte by byte (a tenth of the client's CPU before).
+    return urlencode(Call("", "", select, expand, filter, top).params())
 
 
 def permission_for(url: str) -> str | None:

@@ -57,6 +57,11 @@ def clean_as_written(text: str) -> bool:
     if may_hold_password(text):
         return False
     folded = text.casefold()
-    if all(mark in folded for mark in _ENCRYPTED):
+    encrypted, value = _ENCRYPTED
+    if encrypted in folded and value in folded:
         return False
+    # Every secret name ends in "key" or "password" (a test holds SECRET_FIELDS to it): two
+    # scans rule out most records. Written out, not as any(): this runs for every record.
+    if 'key":' not in folded and 'password":' not in folded:
+        return True
     return not any(key in folded for key in _SECRET_KEYS)

@@ -29,9 +29,14 @@ MANIFEST = reading.MANIFEST
 PARTIAL = ".partial"  # a file of a unit still being written
 
 
+# One encoder for every record: ``json.dumps`` with options builds an encoder per call, which
+# cost as much as encoding a device record.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _compact(record: Any) -> str:
     """A record as one line of JSON."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT(record)
 
 
 def _now() -> str:
@@ -197,8 +202,10 @@ class UnitWriter:
         if not clean_as_written(line):
             name = str(record.get("id") or record.get("displayName") or "")
             line = _compact(scrubbed(dict(record), self._noting(kind, name)))
-        with _writing(self.folder):
+        try:  # not _writing(): a context manager per record cost as much as the write
             self._streams[kind].write(line + "\n")
+        except OSError as exc:
+            raise _unwritable(self.folder, exc) from None
         self.counts[kind] += 1
         if self.on_write is not None:
             self.on_write(kind)
@@ -233,6 +240,8 @@ def _writing(folder: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise tenant_error(
-            SNAPSHOT, f"the snapshot cannot be written ({exc.strerror or exc})", where=str(folder)
-        ) from None
+        raise _unwritable(folder, exc) from None
+
+
+def _unwritable(folder: Path, exc: OSError) -> Exception:
+    return tenant_error(SNAPSHOT, f"the snapshot cannot be written ({exc.strerror or exc})", where=str(folder))
