@@ -88,7 +88,8 @@ def plan_states(job: FleetJob, proposal: Proposal, engine: Engine) -> PlanStates
 def _today(job: FleetJob, engine: Engine) -> _Today:
     if job.snapshot is not None:
         tenant = read_snapshot(job.snapshot, engine.vocabulary)
-        return _Today(tuple(tenant.assigned), (), tenant.assignments, None, tenant.filtered)
+        records = tuple((p.origin, record) for record, p in tenant.policy_records())  # what a --patch applies to
+        return _Today(tuple(tenant.assigned), records, tenant.assignments, None, tenant.filtered)
     files = []
     policies = []
     for path in job.policies:
