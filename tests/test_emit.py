@@ -289,6 +289,7 @@ def test_an_intent_is_updated_through_its_update_settings_action():
     (emitted,) = emit_repair([(document, imported(document))], changes, VOCABULARY)
     assert (emitted.method, emitted.url) == ("POST", f"/beta/deviceManagement/intents/{document['id']}/updateSettings")
     assert emitted.policy.kind == "endpoint-security-intent"
+    assert validate(emitted.to_dict(), load_schema("emit-1.json")) == []
     assert emitted.resource == f"/beta/deviceManagement/intents/{document['id']}"
     # Only the settings a change is in, each keeping the intent's id and type; the drive policy whole.
     (encrypt, drive) = sorted(emitted.body["settings"], key=lambda s: s["id"])

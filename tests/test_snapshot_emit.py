@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from graph_fake import DISK_ENCRYPTION_TEMPLATE, LocalGraph, Tenant
+from test_report_formats import load_schema, validate
 from test_tenant_pull import TOKENS, quick
 
 from bitlocker_rules import shipped_vocabulary
@@ -95,6 +96,8 @@ def test_pull_repair_plan_apply_pull_checks_as_planned(tenant_graph, tmp_path, m
     assert report["best"]["change"]["fact"] == "policy.tpm_startup_pin"
     assert report["best"]["change"]["new_value"] == "Required"
     emitted = {entry["file"]: read_emitted(entry["file"]) for entry in report["emitted"]}
+    schema = load_schema("emit-1.json")
+    assert all(validate(json.loads(Path(f).read_text()), schema) == [] for f in emitted)
     intents = {e.policy.id: e for e in emitted.values() if e.method == "POST"}
     profiles = {e.policy.id: e for e in emitted.values() if e.method == "PATCH"}
     stored = {r["id"]: r for r in lines(before / "intents.jsonl")}

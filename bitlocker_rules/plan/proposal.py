@@ -144,7 +144,7 @@ def _apply_patch(policies: list[AssignedPolicy], files: Sequence[tuple[str, Any]
             [
                 Diagnostic(
                     "I602",
-                    f"the patch names policy `{patch.policy_id}`, which no --policy file holds",
+                    f"the patch names policy `{patch.policy_id}`, which no --policy file or --snapshot holds",
                     file=patch.origin,
                     path="$.policy" if patch.wrapped else None,
                     help=suggest(patch.policy_id, known) or "today's policies: " + (", ".join(known) or "none"),
