@@ -95,6 +95,8 @@ def test_pull_repair_plan_apply_pull_checks_as_planned(tenant_graph, tmp_path, m
     report = json.loads(report)
     assert report["best"]["change"]["fact"] == "policy.tpm_startup_pin"
     assert report["best"]["change"]["new_value"] == "Required"
+    # The repair sets the value on every device; the emitted policies reach all but the excluded group.
+    assert (report["before"], report["best"]["devices_satisfied"]) == (0, 30)
     emitted = {entry["file"]: read_emitted(entry["file"]) for entry in report["emitted"]}
     schema = load_schema("emit-1.json")
     assert all(validate(json.loads(Path(f).read_text()), schema) == [] for f in emitted)
