@@ -482,17 +482,22 @@ class FakeGraph:
         return None
 
     # -- writes (for apply) --------------------------------------------------------------
-    # Graph's updates of the two policy collections apply writes to: a PATCH of a
-    # deviceConfiguration (its @odata.type named, as Graph needs for a derived type; each
-    # property given replaced whole; omaSettings replaced whole, an encrypted setting sent without
-    # its value keeping the one Graph holds by its secretReferenceValueId) and a PUT of a
-    # configurationPolicy (its writable properties and settings replaced; a PATCH there does not
-    # take settings). The write permission is DeviceManagementConfiguration.ReadWrite.All.
+    # Graph's updates of the policies apply writes to: a PATCH of a deviceConfiguration (its
+    # @odata.type named, as Graph needs for a derived type; each property given replaced whole;
+    # omaSettings replaced whole, an encrypted setting sent without its value keeping the one
+    # Graph holds by its secretReferenceValueId), a PUT of a configurationPolicy (its writable
+    # properties and settings replaced; a PATCH there does not take settings) and a POST of an
+    # intent's updateSettings action ({"settings": [deviceManagementSettingInstance…]}: each
+    # setting replaced by its definitionId, or added). The write permission is
+    # DeviceManagementConfiguration.ReadWrite.All.
 
     def write(self, request: Request) -> Response:
         """One write, answered 204 No Content as Graph answers these updates."""
         if WRITE_PERMISSION in self.denied:
             return _error(403, "Forbidden", "Application is not authorized to perform this operation.")
+        action = re.fullmatch(r"/beta/deviceManagement/intents/([^/]+)/updateSettings", request.path)
+        if action is not None:
+            return self.update_settings(request, action.group(1))
         found = re.fullmatch(
             r"/beta/deviceManagement/(deviceConfigurations|configurationPolicies)/([^/]+)", request.path
         )
@@ -515,6 +520,28 @@ class FakeGraph:
             if "omaSettings" in body:
                 body = {**body, "omaSettings": _kept_secrets(item.get("omaSettings", []), body["omaSettings"])}
             item.update({k: v for k, v in body.items() if k != "@odata.type"})
+            self.writes.append((request.method, request.path, body))
+        return Response(status=204)
+
+    def update_settings(self, request: Request, intent_id: str) -> Response:
+        """An intent's updateSettings: each setting sent replaces the intent's setting of its
+        definitionId (a new definitionId is added); 204 No Content."""
+        body = request.get_json(silent=True)
+        sent = body.get("settings") if isinstance(body, dict) else None
+        if request.method != "POST" or not isinstance(sent, list) or not all(isinstance(s, dict) for s in sent):
+            return _error(400, "BadRequest", 'Expected a POST of {"settings": [...]}.')
+        intent = self.by_id(BETA + "deviceManagement/intents", lambda: self.tenant.intents).get(intent_id)
+        if intent is None:
+            return _error(404, "ResourceNotFound", "Resource not found.")
+        with self.lock:
+            settings = intent.setdefault("settings", [])
+            where = {s.get("definitionId"): n for n, s in enumerate(settings)}
+            for setting in sent:
+                if setting.get("definitionId") in where:
+                    settings[where[setting["definitionId"]]] = setting
+                else:
+                    where[setting.get("definitionId")] = len(settings)
+                    settings.append(setting)
             self.writes.append((request.method, request.path, body))
         return Response(status=204)
 

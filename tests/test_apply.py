@@ -15,6 +15,7 @@ from bitlocker_rules import shipped_vocabulary
 from bitlocker_rules.cli import main
 from bitlocker_rules.emit import emit_repair, write_emitted
 from bitlocker_rules.importers import import_policy
+from bitlocker_rules.snapshot import intent_as_profile
 from bitlocker_rules.tenant import Pacing, PullOptions, pull
 from bitlocker_rules.tenant.signin import EnvironmentToken
 
@@ -199,3 +200,29 @@ def test_an_encrypted_oma_value_is_kept_by_graph_and_never_in_a_file_or_output(g
     assert PLANTED_KEY[:13] not in capsys.readouterr().out
     assert run_apply(graph, tmp_path, monkeypatch, "--yes") == 0
     assert profile["omaSettings"][-1]["value"] == f"cipher {PLANTED_KEY}"
+
+
+def test_an_intent_is_updated_by_its_update_settings_action_and_pulled_back(graph, monkeypatch, capsys, tmp_path):
+    """A pulled disk encryption intent's repair goes as POST …/intents/{id}/updateSettings; the
+    setting of the same definitionId is replaced (not added twice) and a new one added, and the
+    next pull reads the intent to exactly the repaired settings."""
+    pull(PullOptions(tmp_path / "before", graph.url, concurrency=2), TOKENS, pacing=Pacing(sleep=lambda s: None))
+    record = records(tmp_path / "before", "intents")[0]
+    policy = import_policy(intent_as_profile(record, []), VOCABULARY, origin="snapshot")
+    change = {"policy.require_device_encryption": "NotConfigured", "policy.tpm_startup_pin": "Required"}
+    (request,) = emit_repair([(record, policy)], change, VOCABULARY)
+    write_emitted(tmp_path / "emitted", [request])
+    assert run_apply(graph, tmp_path / "emitted", monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert f"POST {graph.url}/beta/deviceManagement/intents/{record['id']}/updateSettings" in out
+    assert graph.fake.writes == []
+    assert run_apply(graph, tmp_path / "emitted", monkeypatch, "--yes") == 0
+    assert [(m, p) for m, p, _ in graph.fake.writes] == [
+        ("POST", f"/beta/deviceManagement/intents/{record['id']}/updateSettings")
+    ]
+    pull(PullOptions(tmp_path / "after", graph.url, concurrency=2), TOKENS, pacing=Pacing(sleep=lambda s: None))
+    (after,) = [r for r in records(tmp_path / "after", "intents") if r["id"] == record["id"]]
+    definitions = [s["definitionId"] for s in after["settings"]]
+    assert len(definitions) == len(set(definitions)) == len(record["settings"]) + 1
+    back = import_policy(intent_as_profile(after, []), VOCABULARY, origin="after").facts.values
+    assert dict(back) == {**policy.facts.values, **change}

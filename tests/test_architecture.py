@@ -17,7 +17,7 @@ RANK = {
     "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3, "waivers": 3, "formatter": 4,
     "verdict": 3,
     "checker": 4, "interpreter": 4, "compiler": 4, "reference": 4, "citations": 3,
-    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5, "emit": 5, "suppression": 6,
+    "importers": 4, "assignments": 4, "analysis": 5, "scenarios": 5, "snapshot": 5, "emit": 6, "suppression": 6,
     "engine": 6, "fleet": 7, "report": 7, "pages": 7, "tenant": 7, "history": 7, "lsp": 7, "ruletests": 7,
     "rule_diagnostics": 7,
     "plan": 8,  # composes the fleet, the history's diff records and the analysis
@@ -164,7 +164,7 @@ HISTORY_RANK = {"runs": 0, "drift": 0, "recorder": 1, "diff": 1, "store": 2, "so
 
 # Inside the emit package: the inverse values and the request files, then one writer per shape.
 # fmt: off
-EMIT_RANK = {"values": 0, "requests": 0, "profile": 1, "catalog": 1, "omauri": 1, "settings": 1, "__init__": 2}
+EMIT_RANK = {"values": 0, "requests": 0, "profile": 1, "catalog": 1, "omauri": 1, "settings": 1, "intents": 2, "__init__": 3}
 # fmt: on
 
 

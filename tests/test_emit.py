@@ -27,6 +27,7 @@ from bitlocker_rules.emit import (
 )
 from bitlocker_rules.importers import import_policy, index_for, parse_admx
 from bitlocker_rules.importers.origins import Binding, normalise_csp
+from bitlocker_rules.snapshot.intents import intent_as_profile, is_intent
 
 VOCABULARY = shipped_vocabulary()
 INDEX = index_for(VOCABULARY)
@@ -42,7 +43,10 @@ def load(path: Path) -> dict:
 
 
 def imported(document: dict):
-    return import_policy(document, VOCABULARY, origin="policy.json")
+    """The policy as read: an endpoint-security intent as the profile its settings make, as
+    ``check --snapshot`` reads it."""
+    readable = intent_as_profile(document, []) if is_intent(document) else document
+    return import_policy(readable, VOCABULARY, origin="policy.json")
 
 
 def round_trip(document: dict, changes: dict) -> tuple[dict, dict]:
@@ -241,14 +245,126 @@ def test_project_json_gets_the_project_json():
     assert back == expected
 
 
+# --- endpoint-security intents: updateSettings -------------------------------------------
+
+INTENT_PREFIX = "deviceConfiguration--windows10EndpointProtectionConfiguration_"
+COMPLEX = "#microsoft.graph.deviceManagementComplexSettingInstance"
+
+
+def intent(*settings: dict) -> dict:
+    """A disk encryption intent as a pull stores it (its settings expanded)."""
+    return {
+        "id": "5d1c2b3a-0000-4000-8000-00000000000a",
+        "displayName": "ES - BitLocker",
+        "description": "",
+        "templateId": "d1174162-1dd2-4976-affc-6667049ab0ae",
+        "settings": list(settings),
+    }
+
+
+def setting(number: int, kind: str, name: str, value) -> dict:
+    return {
+        "@odata.type": f"#microsoft.graph.deviceManagement{kind}SettingInstance",
+        "id": f"s{number}",
+        "definitionId": INTENT_PREFIX + name,
+        "valueJson": json.dumps(value),
+    }
+
+
+OTHER_TEMPLATE = {  # a setting the intent reader does not read: kept, never sent
+    "@odata.type": "#microsoft.graph.deviceManagementStringSettingInstance",
+    "id": "s9",
+    "definitionId": "deviceConfiguration--windows10GeneralConfiguration_edgeBlockPasswordManager",
+    "valueJson": "true",
+}
+
+
+def test_an_intent_is_updated_through_its_update_settings_action():
+    document = intent(
+        setting(0, "Boolean", "bitLockerEncryptDevice", True),
+        setting(1, "Complex", "bitLockerSystemDrivePolicy", {"encryptionMethod": "xtsAes256"}),
+        OTHER_TEMPLATE,
+    )
+    changes = {"policy.tpm_startup_pin": "Required", "policy.require_device_encryption": "NotConfigured"}
+    (emitted,) = emit_repair([(document, imported(document))], changes, VOCABULARY)
+    assert (emitted.method, emitted.url) == ("POST", f"/beta/deviceManagement/intents/{document['id']}/updateSettings")
+    assert emitted.policy.kind == "endpoint-security-intent"
+    assert validate(emitted.to_dict(), load_schema("emit-1.json")) == []
+    assert emitted.resource == f"/beta/deviceManagement/intents/{document['id']}"
+    # Only the settings a change is in, each keeping the intent's id and type; the drive policy whole.
+    (encrypt, drive) = sorted(emitted.body["settings"], key=lambda s: s["id"])
+    assert encrypt == {**document["settings"][0], "valueJson": "false"}
+    assert {k: v for k, v in drive.items() if k != "valueJson"} == {
+        k: v for k, v in document["settings"][1].items() if k != "valueJson"
+    }
+    assert json.loads(drive["valueJson"]) == {
+        "encryptionMethod": "xtsAes256",
+        "startupAuthenticationTpmPinUsage": "required",
+    }
+    after = apply_to(document, emitted)
+    assert after["settings"][2] == OTHER_TEMPLATE  # untouched, in its place
+    assert [s["id"] for s in after["settings"]] == ["s0", "s1", "s9"]
+    expected, back = round_trip(document, changes)
+    assert back == expected
+
+
+def test_an_intent_without_the_drive_policy_gets_it_as_one_complex_setting():
+    document = intent(setting(0, "Boolean", "bitLockerEncryptDevice", True))
+    (emitted,) = emit_repair([(document, imported(document))], {"policy.os_encryption_method": "XtsAes128"}, VOCABULARY)
+    (new,) = emitted.body["settings"]
+    assert new == {
+        "@odata.type": COMPLEX,
+        "definitionId": INTENT_PREFIX + "bitLockerSystemDrivePolicy",
+        "valueJson": json.dumps({"encryptionMethod": "xtsAes128"}),
+    }
+    assert [s["definitionId"] for s in apply_to(document, emitted)["settings"]][-1] == new["definitionId"]
+    expected, back = round_trip(document, {"policy.os_encryption_method": "XtsAes128"})
+    assert back == expected
+
+
+def test_an_intent_setting_named_by_its_nested_path_is_updated_in_place():
+    """The shape the intent reader also reads (INFERRED, docs/emit.md): a drive policy's property
+    as a setting of its own. The change goes to that setting, not to a new complex one."""
+    document = intent(setting(3, "String", "bitLockerSystemDrivePolicy_startupAuthenticationTpmPinUsage", "blocked"))
+    (emitted,) = emit_repair([(document, imported(document))], {"policy.tpm_startup_pin": "Allowed"}, VOCABULARY)
+    assert emitted.body["settings"] == [{**document["settings"][0], "valueJson": '"allowed"'}]
+    expected, back = round_trip(document, {"policy.tpm_startup_pin": "Allowed"})
+    assert back == expected
+
+
+def test_an_update_settings_file_without_a_settings_list_is_a_clear_error(tmp_path):
+    document = intent()
+    (emitted,) = emit_repair([(document, imported(document))], {"policy.tpm_startup_pin": "Blocked"}, VOCABULARY)
+    data = emitted.to_dict()
+    data["body"] = {"settings": {"definitionId": "x"}}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError) as caught:
+        read_emitted(path)
+    assert [d.path for d in caught.value.diagnostics] == ["$.body.settings"]
+
+
+def test_an_intent_without_its_settings_is_an_error():
+    document = intent()
+    policy = imported(document)
+    del document["settings"]
+    document["@odata.type"] = "#microsoft.graph.deviceManagementIntent"
+    with pytest.raises(EmitError, match=r"expand=settings"):
+        emit_policy(document, policy, {"policy.tpm_startup_pin": "Blocked"}, VOCABULARY)
+
+
 # --- which policy takes a change ----------------------------------------------------------
 
 
 def test_both_policies_in_conflict_take_the_change_and_a_new_setting_goes_to_the_first_that_can_say_it():
     first, second = load(GRAPH / "endpoint-protection-beta.json"), load(GRAPH / "endpoint-protection-startup-pin.json")
     policies = [(first, imported(first)), (second, imported(second))]
-    emitted = emit_repair(policies, {"policy.tpm_startup_pin": "Blocked"}, VOCABULARY)
+    emitted = emit_repair(policies, {"policy.tpm_startup_pin": "Allowed"}, VOCABULARY)
     assert [e.policy.id for e in emitted] == [first["id"], second["id"]]
+    # A policy that already says the new value is not changed: only the other one is written.
+    assert imported(first).facts.values["policy.tpm_startup_pin"] == "Blocked"
+    (other,) = emit_repair(policies, {"policy.tpm_startup_pin": "Blocked"}, VOCABULARY)
+    assert other.policy.id == second["id"]
     catalog = load(GRAPH / "settings-catalog-bitlocker.json")
     oma = load(GRAPH / "custom-oma-uri.json")
     (only,) = emit_repair(
@@ -307,6 +423,8 @@ def test_a_recovery_password_in_a_value_is_masked_in_the_file(tmp_path):
         (lambda d: d.update(url=None), "$.url"),
         (lambda d: d.update(url="/beta/deviceManagement/deviceConfigurations/x/../../users"), "$.url"),
         (lambda d: d.update(url="/v1.0/users/x"), "$.url"),
+        (lambda d: d.update(url="/beta/deviceManagement/intents/x/updateSettings"), "$.url"),
+        (lambda d: d.update(method="POST", body={"settings": []}), "$.url"),
         (lambda d: d["policy"].pop("id"), "$.policy.id"),
         (lambda d: d.update(body=[]), "$.body"),
         (lambda d: d.update(extra=1), "$.extra"),
@@ -394,7 +512,7 @@ def _choices(shape: str) -> dict[str, list]:
     for fact in VOCABULARY.facts.values():
         if not fact.name.startswith("policy.") or fact.name == "policy.policy_type" or not fact.policy_controlled:
             continue
-        if shape == "graph":
+        if shape in ("graph", "intent"):  # an intent's settings are the profile's properties
             binding = _graph_binding(fact)
         elif shape == "catalog" and fact.origins.get("catalog") and not _catalog_parent(fact):
             binding = Binding(fact, "catalog", fact.origins["catalog"])
@@ -427,6 +545,12 @@ BASES = {
         "id": "oma-1",
         "displayName": "generated",
         "omaSettings": [],
+    },
+    "intent": {
+        "id": "intent-1",
+        "displayName": "generated",
+        "templateId": "d1174162-1dd2-4976-affc-6667049ab0ae",
+        "settings": [],
     },
 }
 CHOICES = {shape: _choices(shape) for shape in BASES}

@@ -443,12 +443,16 @@ def test_a_plan_from_a_snapshot_equals_the_plan_of_the_same_data_as_files(reques
     ]
 
 
-def test_a_patch_needs_todays_policy_as_a_file(request, tmp_path, capsys):
+def test_a_patch_applies_to_the_snapshots_record_of_its_policy(request, tmp_path, capsys):
     _, folder, chosen, _ = request.getfixturevalue("tenant_pulled")
     patch = tmp_path / f"{chosen}.json"
     patch.write_text(json.dumps({"bitLockerSystemDrivePolicy": {"startupAuthenticationTpmPinUsage": "required"}}))
-    assert main(["plan", "--snapshot", str(folder), "--patch", str(patch)]) == 2
-    assert "no --policy file holds" in capsys.readouterr().err
+    assert main(["plan", "--snapshot", str(folder), "--patch", str(patch), "--format", "json"]) in (0, 1)
+    assert json.loads(capsys.readouterr().out)["proposal"]["patched"] == [chosen]
+    unknown = tmp_path / "00000000-0000-0000-0000-000000000000.json"
+    unknown.write_text(patch.read_text())
+    assert main(["plan", "--snapshot", str(folder), "--patch", str(unknown)]) == 2
+    assert "which no --policy file or --snapshot holds" in capsys.readouterr().err
 
 
 PASSWORD = "123453-234564-345675-456786-567897-678908-789019-890120"

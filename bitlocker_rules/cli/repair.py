@@ -13,7 +13,7 @@ from ..errors import BitLockerRulesError
 from ..facts import merge_facts
 from ..fleet import fleet_device, read_fleet
 from ..fleet.job import FleetJob, device_policies
-from ..snapshot import device_reader, devices_path
+from ..snapshot import TenantSnapshot, device_reader, devices_path, read_snapshot
 from .check import analysed, read_inputs
 from .output import Progress, write_output
 from .parser import declared_scenarios
@@ -29,12 +29,9 @@ def run_repair(args: argparse.Namespace) -> int:
     1 when it is not, 4 when none was found within --timeout)."""
     from .. import analysis  # noqa: PLC0415 - only lint, compare and repair need the analyser
 
-    if args.emit is not None and (args.snapshot or "-" in args.policy or not args.policy):
-        print(
-            "bitlocker-rules repair: --emit writes the change into the --policy files it came from: "
-            "give them as files (not -, not --snapshot)",
-            file=sys.stderr,
-        )
+    refused = _emit_problem(args)
+    if refused:
+        print(f"bitlocker-rules repair: {refused}", file=sys.stderr)
         return EXIT_USAGE
     engine = Engine.load(args.rules, scenarios=declared_scenarios(args))
     if args.fleet or args.snapshot:
@@ -63,13 +60,35 @@ def run_repair(args: argparse.Namespace) -> int:
     return EXIT_PASS if result.complete else EXIT_FAIL
 
 
-def _emit(args: argparse.Namespace, engine: Engine, changes: dict[str, Any]) -> list[tuple[Path, Emitted]] | None:
-    """With --emit DIR: each changed policy's request written into DIR (None without --emit)."""
+def _emit_problem(args: argparse.Namespace) -> str | None:
+    """Why --emit cannot be given with these inputs (None when it can)."""
+    if args.emit is None or args.snapshot:
+        return None
+    if "-" in args.policy:
+        return (
+            "--emit writes each change in the shape its policy came in, named by its file or Graph id: "
+            "a --policy read from standard input (-) has neither; save it to a file and give that"
+        )
+    if not args.policy:
+        return "--emit writes the change into the policies it came from: give --policy files or --snapshot"
+    return None
+
+
+def _emit(
+    args: argparse.Namespace, engine: Engine, changes: dict[str, Any], tenant: TenantSnapshot | None = None
+) -> list[tuple[Path, Emitted]] | None:
+    """With --emit DIR: each changed policy's request written into DIR (None without --emit), the
+    policies being the --policy files or, with ``tenant``, the snapshot's records as it stored them."""
     if args.emit is None:
         return None
-    from ..emit import emit_files, write_emitted  # noqa: PLC0415 - only --emit needs the emitter
+    from ..emit import emit_files, emit_repair, write_emitted  # noqa: PLC0415 - only --emit needs the emitter
 
-    emitted = emit_files(args.policy, changes, engine.vocabulary) if changes else ()
+    if not changes:
+        emitted: tuple[Emitted, ...] = ()
+    elif tenant is not None:
+        emitted = emit_repair(tenant.policy_records(), changes, engine.vocabulary)
+    else:
+        emitted = emit_files(args.policy, changes, engine.vocabulary)
     return list(zip(write_emitted(args.emit, emitted), emitted, strict=True))
 
 
@@ -132,8 +151,14 @@ def _repair_text(result: Repair, subject: str) -> str:
 def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     from .. import analysis  # noqa: PLC0415 - only lint, compare and repair need the analyser
 
-    # Every --policy for every device, or the policies an --assignments file or a snapshot gives each.
-    policy = FleetJob(policies=args.policy, assignments=args.assignments, snapshot=args.snapshot).setup(engine).policy
+    # Every --policy for every device, or the policies an --assignments file or a snapshot gives each
+    # (the snapshot read here, once, as FleetJob reads it: --emit writes into its records).
+    tenant = read_snapshot(args.snapshot, engine.vocabulary) if args.snapshot is not None else None
+    policy = (
+        tenant.policies_per_device()
+        if tenant is not None
+        else FleetJob(policies=args.policy, assignments=args.assignments).setup(engine).policy
+    )
     fleet = args.fleet if args.snapshot is None else str(devices_path(args.snapshot))
     reader = fleet_device if args.snapshot is None else device_reader(args.snapshot)
     devices, bad = [], 0
@@ -150,7 +175,7 @@ def _repair_fleet(args: argparse.Namespace, engine: Engine) -> int:
     except analysis.Undecided as exc:
         return _undecided(args, exc, f"Repair for the {len(devices)} devices of {args.fleet or args.snapshot}")
     best = result.best
-    written = _emit(args, engine, {best.change.fact: best.change.new_value} if best.change else {})
+    written = _emit(args, engine, {best.change.fact: best.change.new_value} if best.change else {}, tenant)
     if args.format == "json":
         document = {**result.to_dict(), "unreadable_rows": bad, **_emitted_json(written)}  # left out, said so
         write_output(json.dumps(document, indent=2, ensure_ascii=False) + "\n", None)

@@ -3,9 +3,10 @@
 A file is ``{"schema": "bitlocker-rules/emit/1", "policy": {"id", "displayName", "kind",
 "source"}, "method", "url", "body"}`` (``docs/schema/emit-1.json``): ``body`` is exactly what
 Graph takes at ``url`` with ``method`` (``PATCH`` for a profile, ``PUT`` for a settings-catalog
-policy); for the project's own policy JSON ``method`` and ``url`` are null and ``body`` is the
-repaired file. ``apply_to`` applies a request to the policy it names as Graph would, which is how
-``plan`` and the round-trip tests read it.
+policy, ``POST`` of an endpoint-security intent's ``updateSettings`` action); for the project's
+own policy JSON ``method`` and ``url`` are null and ``body`` is the repaired file. ``apply_to``
+applies a request to the policy it names as Graph would, which is how ``plan`` and the round-trip
+tests read it.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from ..errors import Diagnostic, InputError, redact
 from ..reading import read_json
 
 SCHEMA = "bitlocker-rules/emit/1"
-METHODS = ("PATCH", "PUT")
+METHODS = ("PATCH", "PUT", "POST")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-# Where a request may go: one policy of the two collections the emitter writes (docs/schema/emit-1.json).
+# Where a request may go (docs/schema/emit-1.json): a PATCH or PUT to one policy of the two
+# collections the emitter writes, a POST to one intent's updateSettings action.
 GRAPH_URL = re.compile(r"/beta/deviceManagement/(deviceConfigurations|configurationPolicies)/[^/?#]+")
+ACTION_URL = re.compile(r"(/beta/deviceManagement/intents/[^/?#]+)/updateSettings")
 
 
 @frozen
@@ -68,6 +71,12 @@ class Emitted:
         stem = self.policy.id or Path(self.policy.source).stem or "policy"
         return f"{_UNSAFE.sub('_', stem)}.{self.policy.kind}.json"
 
+    @property
+    def resource(self) -> str | None:
+        """The path of the policy the request changes: its URL, or an action's URL without the action."""
+        action = ACTION_URL.fullmatch(self.url or "")
+        return action.group(1) if action else self.url
+
     def text(self) -> str:
         """The file's text; a recovery password, should a value hold one, is masked."""
         return redact(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
@@ -76,12 +85,30 @@ class Emitted:
 def apply_to(original: Mapping[str, Any], emitted: Emitted) -> dict[str, Any]:
     """The policy after Graph applied the request: a PATCH sets each property it names (whole,
     as the emitter sends complex properties and collections whole); a PUT replaces what it
-    carries; the project's JSON is the body itself."""
+    carries; an intent's ``updateSettings`` replaces each setting of the ``definitionId`` it
+    sends and adds the others; the project's JSON is the body itself."""
     body = copy.deepcopy(dict(emitted.body))
     if emitted.method is None:
         return body
+    if emitted.method == "POST":
+        return {**copy.deepcopy(dict(original)), "settings": updated_settings(original.get("settings"), body)}
     body.pop("@odata.type", None)
     return {**copy.deepcopy(dict(original)), **body}
+
+
+def updated_settings(settings: Any, body: Mapping[str, Any]) -> list[Any]:
+    """An intent's settings after ``updateSettings``: each sent setting in place of the one of
+    its ``definitionId`` (the one Graph holds keeps its place), or added after them."""
+    result = copy.deepcopy(list(settings)) if isinstance(settings, list) else []
+    where = {s.get("definitionId"): n for n, s in enumerate(result) if isinstance(s, Mapping)}
+    for sent in body.get("settings") or ():
+        number = where.get(sent.get("definitionId"))
+        if number is None:
+            where[sent.get("definitionId")] = len(result)
+            result.append(copy.deepcopy(sent))
+        else:
+            result[number] = copy.deepcopy(sent)
+    return result
 
 
 def write_emitted(directory: str | Path, emitted: Sequence[Emitted]) -> list[Path]:
@@ -118,6 +145,19 @@ def read_emitted(path: str | Path) -> Emitted:
     )
 
 
+_URL_EXPECTED = {
+    "PATCH": "must be /beta/deviceManagement/<collection>/<id> for a PATCH",
+    "PUT": "must be /beta/deviceManagement/<collection>/<id> for a PUT",
+    "POST": "must be /beta/deviceManagement/intents/<id>/updateSettings for a POST",
+}
+
+
+def _url_fits(method: str, url: Any) -> bool:
+    """Whether ``url`` is where ``method`` may go: an intent's action takes POST, a policy PATCH or PUT."""
+    pattern = ACTION_URL if method == "POST" else GRAPH_URL
+    return isinstance(url, str) and pattern.fullmatch(url) is not None
+
+
 def _problems(data: Any) -> list[tuple[tuple, str]]:
     if not isinstance(data, Mapping):
         return [((), "must be a JSON object")]
@@ -135,13 +175,16 @@ def _problems(data: Any) -> list[tuple[tuple, str]]:
         ]
     method, url = data.get("method"), data.get("url")
     if method is not None and method not in METHODS:
-        found.append((("method",), "must be PATCH, PUT or null"))
-    if (method is None) != (url is None) or (
-        url is not None and not (isinstance(url, str) and GRAPH_URL.fullmatch(url))
-    ):
-        found.append((("url",), "must be /beta/deviceManagement/<collection>/<id> when method is given, else null"))
-    if not isinstance(data.get("body"), Mapping):
+        found.append((("method",), "must be PATCH, PUT, POST or null"))
+    elif (method is None) != (url is None) or (url is not None and not _url_fits(str(method), url)):
+        found.append((("url",), _URL_EXPECTED.get(str(method), "must be null when method is null")))
+    body = data.get("body")
+    if not isinstance(body, Mapping):
         found.append((("body",), "must be a JSON object"))
+    elif method == "POST" and not (
+        isinstance(body.get("settings"), list) and all(isinstance(s, Mapping) for s in body["settings"])
+    ):
+        found.append((("body", "settings"), "must be a list of setting instances (objects)"))
     extra = sorted(set(data) - {"schema", "policy", "method", "url", "body"})
     found += [((key,), "is not a member of an emitted request") for key in extra]
     return found

@@ -11,8 +11,10 @@ a setting of a new key is added. Anything else given replaces what was there.
 
 A file ``repair --emit`` wrote (``"schema": "bitlocker-rules/emit/1"``) is a patch too: its
 request applied as Graph applies it (``emit.apply_to``: a PATCH sets each property it names, a
-PUT replaces what it carries, the project's own JSON is the repaired file), so ``repair --emit``
-then ``plan --patch`` shows the repair's effect on every device.
+PUT replaces what it carries, an intent's ``updateSettings`` replaces each setting it sends by
+``definitionId``, the project's own JSON is the repaired file), so ``repair --emit`` then ``plan
+--patch`` shows the repair's effect on every device; with ``--snapshot`` today's export of a
+policy is its record in the snapshot.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..emit.requests import SCHEMA as EMITTED
 from ..emit.requests import Emitted, apply_to, read_emitted
 from ..errors import Diagnostic, InputError
 from ..reading import read_json
+from ..snapshot.intents import intent_as_profile, is_intent
 
 _WRAPPER_KEYS = frozenset({"policy", "patch"})
 
@@ -41,8 +44,10 @@ class Patch:
     emitted: Emitted | None = None  # a file repair --emit wrote: its request, applied as Graph would
 
     def applied(self, exported: Any) -> Any:
-        """The exported policy with this patch applied."""
-        return apply_to(exported, self.emitted) if self.emitted is not None else patched(exported, self.body)
+        """The exported policy with this patch applied, as the importers read it: a snapshot's
+        endpoint-security intent (changed by its ``updateSettings``) as the profile its settings make."""
+        result = apply_to(exported, self.emitted) if self.emitted is not None else patched(exported, self.body)
+        return intent_as_profile(result, []) if is_intent(result) else result
 
 
 def read_patch(path: str) -> Patch:

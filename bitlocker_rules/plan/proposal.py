@@ -88,7 +88,8 @@ def plan_states(job: FleetJob, proposal: Proposal, engine: Engine) -> PlanStates
 def _today(job: FleetJob, engine: Engine) -> _Today:
     if job.snapshot is not None:
         tenant = read_snapshot(job.snapshot, engine.vocabulary)
-        return _Today(tuple(tenant.assigned), (), tenant.assignments, None, tenant.filtered)
+        records = tuple((p.origin, record) for record, p in tenant.policy_records())  # what a --patch applies to
+        return _Today(tuple(tenant.assigned), records, tenant.assignments, None, tenant.filtered)
     files = []
     policies = []
     for path in job.policies:
@@ -143,7 +144,7 @@ def _apply_patch(policies: list[AssignedPolicy], files: Sequence[tuple[str, Any]
             [
                 Diagnostic(
                     "I602",
-                    f"the patch names policy `{patch.policy_id}`, which no --policy file holds",
+                    f"the patch names policy `{patch.policy_id}`, which no --policy file or --snapshot holds",
                     file=patch.origin,
                     path="$.policy" if patch.wrapped else None,
                     help=suggest(patch.policy_id, known) or "today's policies: " + (", ".join(known) or "none"),

@@ -6,6 +6,37 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+PROFILE_TYPE = "#microsoft.graph.windows10EndpointProtectionConfiguration"
+INTENT_TYPE = "#microsoft.graph.deviceManagementIntent"
+# What every setting of a disk encryption intent's definitionId starts with, before the property.
+DEFINITION_PREFIX = "deviceConfiguration--windows10EndpointProtectionConfiguration_"
+
+
+def is_intent(record: Any) -> bool:
+    """Whether ``record`` is an endpoint-security intent (``deviceManagementIntent``): its type,
+    or, as a pull stores it without one, a ``templateId`` and a list of settings."""
+    if not isinstance(record, Mapping):
+        return False
+    if record.get("@odata.type") is not None:
+        return record["@odata.type"] == INTENT_TYPE
+    return "templateId" in record and isinstance(record.get("settings"), list)
+
+
+def setting_path(definition_id: Any) -> tuple[str, ...] | None:
+    """The profile property a setting's ``definitionId`` names, as its path
+    (``..._bitLockerSystemDrivePolicy`` → ``("bitLockerSystemDrivePolicy",)``); None for a
+    definition of another template. Graph's property names have no ``_``, so each ``_`` after
+    the prefix separates a nested property from its parent."""
+    text = str(definition_id)
+    if not text.startswith(DEFINITION_PREFIX) or len(text) == len(DEFINITION_PREFIX):
+        return None
+    return tuple(text[len(DEFINITION_PREFIX) :].split("_"))
+
+
+def definition_id(path: tuple[str, ...]) -> str:
+    """The ``definitionId`` of the setting for the profile property at ``path`` (``setting_path``'s inverse)."""
+    return DEFINITION_PREFIX + "_".join(path)
+
 
 def intent_as_profile(intent: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
     """An endpoint-security intent as the Endpoint protection profile its settings are made of.
@@ -13,26 +44,27 @@ def intent_as_profile(intent: Mapping[str, Any], notes: list[str]) -> dict[str, 
     Each setting of a disk encryption intent names the profile property it sets
     (``definitionId`` ``deviceConfiguration--windows10EndpointProtectionConfiguration_<property>``)
     and carries the value as JSON text (``valueJson``: Graph's ``deviceManagementSettingInstance``),
-    so the intent reads as that profile through the importers that read profiles. A property of
-    a nested object is named by its path (``..._bitLockerSystemDrivePolicy_encryptionMethod``:
-    Graph's property names have no ``_``); a setting of another shape is noted, not guessed."""
+    so the intent reads as that profile through the importers that read profiles. A nested drive
+    policy comes whole, as a complex setting whose ``valueJson`` is the object; a property of a
+    nested object may also be named by its path (``..._bitLockerSystemDrivePolicy_encryptionMethod``);
+    a setting of another shape is noted, not guessed."""
     profile: dict[str, Any] = {
-        "@odata.type": _PROFILE_TYPE,
+        "@odata.type": PROFILE_TYPE,
         "id": intent.get("id"),
         "displayName": intent.get("displayName"),
     }
     settings = intent.get("settings")
     for setting in settings if isinstance(settings, list) else ():
         definition = setting.get("definitionId") if isinstance(setting, dict) else None
-        prefix, _, name = str(definition).partition("_")
+        path = setting_path(definition)
         try:
-            value = json.loads(setting["valueJson"]) if prefix == _INTENT_PREFIX and name else _UNREAD
+            value = json.loads(setting["valueJson"]) if path else _UNREAD
         except (KeyError, TypeError, ValueError):
             value = _UNREAD
         if value is _UNREAD:
             notes.append(f"intents `{profile['displayName'] or profile['id']}`: setting `{definition}` is not read")
         elif value is not None:  # null: not configured
-            _place(profile, name.split("_"), value)
+            _place(profile, list(path or ()), value)
     return profile
 
 
@@ -41,13 +73,13 @@ def _place(profile: dict[str, Any], path: list[str], value: Any) -> None:
     *parents, last = path
     for key in parents:
         child = profile.get(key)
-        profile = profile.setdefault(key, {}) if not isinstance(child, dict) else child
+        if not isinstance(child, dict):  # absent, or null in a whole object given before
+            child = profile[key] = {}
+        profile = child
     if isinstance(value, dict) and isinstance(profile.get(last), dict):
         profile[last].update(value)
     else:
         profile[last] = value
 
 
-_PROFILE_TYPE = "#microsoft.graph.windows10EndpointProtectionConfiguration"
-_INTENT_PREFIX = "deviceConfiguration--windows10EndpointProtectionConfiguration"
 _UNREAD = object()

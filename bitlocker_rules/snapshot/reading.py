@@ -52,6 +52,12 @@ class TenantSnapshot:
     assignments: Assignments
     notes: tuple[str, ...] = ()
     filtered: tuple[FilteredTarget, ...] = ()  # the assignments with a filter (not in ``assignments``)
+    stored: tuple[Mapping[str, Any], ...] = ()  # each policy's record as the snapshot holds it, in order
+
+    def policy_records(self) -> list[tuple[Mapping[str, Any], ImportedPolicy]]:
+        """Each policy's Graph record as stored (an intent as itself, not as its profile) with
+        what the importers made of it: what ``repair --emit`` writes a change into."""
+        return list(zip(self.stored, self.policies, strict=True))
 
     @property
     def devices_path(self) -> Path:
@@ -68,11 +74,12 @@ def read_snapshot(folder: str | Path, vocabulary: Vocabulary) -> TenantSnapshot:
     folder = Path(folder)
     manifest = complete_manifest(folder)
     notes: list[str] = []
-    policies: list[ImportedPolicy] = []
+    read: list[tuple[dict, ImportedPolicy]] = []
     for kind, _ in POLICY_KINDS:
         # Each kind by id, not in the order Graph listed them (which varies from one read to the
         # next): a conflict names its policies in this order, so two pulls check the same.
-        policies += sorted(_policies(folder, manifest, kind, vocabulary, notes), key=lambda p: p.policy_id)
+        read += sorted(_policies(folder, manifest, kind, vocabulary, notes), key=lambda pair: pair[1].policy_id)
+    policies = [policy for _, policy in read]
     order = list(dict.fromkeys(p.policy_id for p in policies))
     members = _members(folder, manifest)
     assigning = _Assigning(order, members, _filters(folder, manifest), notes)
@@ -83,19 +90,21 @@ def read_snapshot(folder: str | Path, vocabulary: Vocabulary) -> TenantSnapshot:
     assigned = tuple(AssignedPolicy(p.policy_id, p.display_name, p.facts) for p in policies)
     filtered = tuple(assigning.filtered)
     notes += filter_notes(filtered)
-    return TenantSnapshot(folder, manifest, tuple(policies), assigned, assignments, tuple(notes), filtered)
+    stored = tuple(record for record, _ in read)
+    return TenantSnapshot(folder, manifest, tuple(policies), assigned, assignments, tuple(notes), filtered, stored)
 
 
 def _policies(
     folder: Path, manifest: Mapping[str, Any], kind: str, vocabulary: Vocabulary, notes: list[str]
-) -> list[ImportedPolicy]:
-    """The policies of one kind through the importers; one they cannot read is noted and left out."""
-    found = []
+) -> list[tuple[dict, ImportedPolicy]]:
+    """The policies of one kind through the importers, each with its stored record; one they
+    cannot read is noted and left out."""
+    found: list[tuple[dict, ImportedPolicy]] = []
     for number, stored in enumerate(records(folder, manifest, kind), 1):
         origin = f"{folder / kind}.jsonl#{number}"  # the file and line a SARIF location points at
         record = intent_as_profile(stored, notes) if kind == "intents" else stored
         try:
-            found += [p for p in import_policies(record, vocabulary, origin=origin) if p.policy_id]
+            found += [(stored, p) for p in import_policies(record, vocabulary, origin=origin) if p.policy_id]
         except BitLockerRulesError as exc:
             name = record.get("displayName") or record.get("name") or record.get("id") or origin
             notes.append(f"{kind} `{name}` is not checked: the importers cannot read it ({exc.diagnostics[0].message})")

@@ -4,8 +4,9 @@ shown).
 Every file is read and checked before anything is sent. Then, before any write: the token's
 permission is read from its claims when it is a JWT (``roles`` for an application, ``scp`` for a
 signed-in user; an opaque token cannot be read, and Graph's 403 then tells), and each target is
-read (a GET: it exists, the token may read it, and it is the kind of policy the file was made
-for). Only then, with ``send``, is each request sent, one at a time, in file order.
+read (a GET of the policy, or of the intent an ``updateSettings`` action is for: it exists, the
+token may read it, and it is the kind of policy the file was made for). Only then, with ``send``,
+is each request sent, one at a time, in file order.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def _checked(client: GraphClient, file: str, item: Emitted, send: bool) -> Step:
     if item.method is None or item.url is None:
         return Step(file, item, "", NOT_GRAPH)
     url = client.root + item.url
-    current = client.get(url)
+    current = client.get(client.root + str(item.resource))
     wanted = item.body.get("@odata.type")
     if isinstance(wanted, str) and current.get("@odata.type") not in (None, wanted):
         raise tenant_error(

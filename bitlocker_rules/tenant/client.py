@@ -61,7 +61,7 @@ class Traffic:
 
 BATCH_SIZE = 20  # Graph's limit of requests in one JSON batch
 RETRY_LATER = "try again later (a pull that stopped there is continued by pull --resume)"
-WRITE_METHODS = ("PATCH", "PUT")
+WRITE_METHODS = ("PATCH", "PUT", "POST")  # POST: an intent's updateSettings, which replaces by definitionId
 
 
 class GraphClient:
@@ -93,9 +93,10 @@ class GraphClient:
         return self._object("GET", url, params, headers)
 
     def write(self, method: str, url: str, body: Mapping[str, Any], *, needs: str = "") -> dict:
-        """A PATCH or PUT of ``body`` to ``url``: Graph's answer, ``{}`` for 204 No Content. Both
-        methods are idempotent (the same body sent twice leaves the same object), so a write is
-        retried like a read; a 403 names ``needs``, the permission a write takes."""
+        """A PATCH or PUT of ``body`` to ``url``, or a POST of an intent's ``updateSettings``:
+        Graph's answer, ``{}`` for 204 No Content. Each is idempotent (the same body sent twice
+        leaves the same object; ``updateSettings`` replaces each setting by its definitionId), so
+        a write is retried like a read; a 403 names ``needs``, the permission a write takes."""
         if method not in WRITE_METHODS:
             raise ValueError(f"a Graph write is one of {WRITE_METHODS}, not {method!r}")
         return self._object(method, url, body=body, needs=needs, empty_ok=True)
