@@ -39,9 +39,12 @@ def verdict(plan: Any) -> str:
         if worse
         else "no possible device gets worse"
     )
-    undecided = [p.ruleset for p in plan.possible if p.worse is None]
+    undecided = [f"{', '.join(dict.fromkeys(p.ruleset for p in plan.possible if p.worse is None))} undecided"]
+    undecided = undecided if any(p.worse is None for p in plan.possible) else []
+    if not plan.memberships.complete:
+        undecided.append("not every group combination was searched")
     if undecided and not worse:
-        parts[-1] = f"no possible device found worse, but {', '.join(dict.fromkeys(undecided))} undecided"
+        parts[-1] = f"no possible device found worse, but {' and '.join(undecided)}"
     word = "REGRESSIONS" if plan.regressions else ("UNDECIDED" if plan.undecided else "NO REGRESSIONS")
     return f"{word} — {'; '.join(parts)}."
 
@@ -79,7 +82,7 @@ def possible_groups(plan: Any) -> list[tuple[str, list[Any], list[str]]]:
     answers that found a device or are undecided, the rulesets no possible device gets worse on)."""
     groups: dict[tuple, tuple[str, list[Any], list[str]]] = {}
     for p in plan.possible:
-        key = (p.policies_before, p.policies_after)
+        key = (p.policies_before, p.policies_after, p.membership)
         if key not in groups:
             groups[key] = (_pair_heading(p), [], [])
         if p.worse is False:
@@ -90,11 +93,51 @@ def possible_groups(plan: Any) -> list[tuple[str, list[Any], list[str]]]:
 
 
 def _pair_heading(p: Any) -> str:
-    if not (p.policies_before or p.policies_after):
+    if p.membership is None and not (p.policies_before or p.policies_after):
         return "Devices that get every policy"
-    today = ", ".join(p.policies_before) or "no policy"
-    proposal = ", ".join(p.policies_after) or "no policy"
-    return f"Devices that get {today} today" + ("" if today == proposal else f" and {proposal} under the proposal")
+    today = ", ".join(p.policies_before) or ("every policy" if p.membership and not p.policies_before else "no policy")
+    proposal = ", ".join(p.policies_after) or ("every policy" if p.membership and not p.policies_after else "no policy")
+    gets = f"get {today} today" + ("" if today == proposal else f" and {proposal} under the proposal")
+    if p.membership is None:
+        return f"Devices that {gets}"
+    return f"{membership_words(p.membership)} would {gets}"
+
+
+def membership_words(m: Any) -> str:
+    """A possible membership: ``A device in groups Pilot and Finance only, matching filter `Dell```."""
+    where = [f"{_words('group', m.groups)} only" if m.groups else "in no group"]
+    where += [f"named {_words('', m.devices)}"] if m.devices else []
+    where += [f"matching {_words('filter', m.matching, '`')}"] if m.matching else []
+    where += [f"not matching {_words('filter', m.not_matching, '`')}"] if m.not_matching else []
+    return "A device " + ", ".join(where)
+
+
+def _words(noun: str, names: Sequence[str], quote: str = "") -> str:
+    """``group Pilot``, ``groups Pilot and Finance``, ``groups A, B and C``."""
+    quoted = [f"{quote}{name}{quote}" for name in names]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    word = f"{noun}{'' if len(names) == 1 else 's'} " if noun else ""
+    return ("in " if noun == "group" else "") + word + listed
+
+
+def memberships_line(plan: Any) -> str | None:
+    """How far the search of every possible membership went (None when there was nothing to search)."""
+    search = plan.memberships
+    if search.total <= 1:
+        return None
+    found = len({(p.policies_before, p.policies_after, p.membership) for p in plan.possible if p.membership})
+    pairs = f"{found} pair{'' if found == 1 else 's'} of policy sets no device of today's fleet gets"
+    if search.complete:
+        combinations = f"{_count(search.total)} combinations of groups, devices named and filters"
+        return f"Every possible membership was searched ({combinations}): {pairs}."
+    return (
+        f"Not every group combination was searched: {_count(search.searched)} of {_count(search.total)} "
+        f"(past {search.limit:,} distinct memberships the search stops; the rest are not counted as safe): {pairs}."
+    )
+
+
+def _count(number: int) -> str:
+    return f"{number:,}" if number < 10**15 else f"about {number:.3g}"
 
 
 def possible_line(p: Any) -> str:
@@ -135,6 +178,12 @@ def plan_to_dict(plan: Any) -> dict:
         },
         "fleet": None if plan.fleet is None else _fleet_dict(plan.fleet),
         "possible": [_possible_dict(x) for x in plan.possible],
+        "memberships": {
+            "complete": plan.memberships.complete,
+            "searched": plan.memberships.searched,
+            "total": plan.memberships.total,
+            "limit": plan.memberships.limit,
+        },
         "timeout": plan.timeout,
     }
 
@@ -172,7 +221,11 @@ def _possible_dict(p: Any) -> dict:
         "witness": [{"fact": w.fact, "label": w.label, "value": w.value, "raw": w.raw} for w in p.witness],
         "smallest": p.smallest,
         "note": p.note,
-    }
+        "membership": None if p.membership is None else {
+            "groups": list(p.membership.groups), "devices": list(p.membership.devices),
+            "matching": list(p.membership.matching), "not_matching": list(p.membership.not_matching),
+        },
+    }  # fmt: skip
 
 
 def render_plan_json(plan: Any) -> str:
@@ -204,6 +257,7 @@ def render_plan_table(plan: Any) -> str:
         if fleet.bad_rows_not_listed:
             lines.append(f"  and {fleet.bad_rows_not_listed} more rows not read")
     lines += ["", "Every possible device (exact analysis over the vocabulary's domain):"]
+    lines += [f"  {line}" for line in [memberships_line(plan)] if line]
     for heading, found, safe in possible_groups(plan):
         lines.append(f"  {heading}:")
         for p in found:
@@ -255,6 +309,7 @@ def render_plan_markdown(plan: Any) -> str:
         if fleet.bad_rows_not_listed:
             lines.append(f"- And {fleet.bad_rows_not_listed} more rows not read")
     lines += ["", "## Every possible device"]
+    lines += ["", text(line)] if (line := memberships_line(plan)) else []
     for heading, found, safe in possible_groups(plan):
         lines += ["", f"### {text(heading)}", ""]
         for p in found:
