@@ -140,6 +140,17 @@ def test_every_format_names_the_membership(two_groups, tmp_path):
     assert "Devices that get policy 'Backup' (backup) today" in render_plan(plan, "text")
 
 
+def test_a_side_without_assignments_gives_every_policy_and_says_so(two_groups, capsys):
+    # Today every device gets both policies; the proposal assigns them by group.
+    argv = ["plan", "--policy", two_groups["rotation"], "--policy", two_groups["backup"], "--fleet", two_groups["fleet"]]
+    assert main([*argv, "--proposal-assignments", two_groups["assignments"]]) == 0
+    shown = capsys.readouterr().out
+    assert "  Devices that get every policy today and policy 'Rotation' (rotation) under the proposal:" in shown
+    assert "  A device in no group would get every policy today and no policy under the proposal:" not in shown  # PC-3
+    assert "  Devices that get every policy today and no policy under the proposal:" in shown
+    assert "Finance and Pilot" not in shown  # a device in both gets both policies: nothing changes, nothing is asked
+
+
 def test_a_search_cut_short_is_undecided_never_safe(two_groups, monkeypatch, capsys):
     # Two patterns: no group and Finance; Pilot (the combination's half) is never joined.
     monkeypatch.setattr("bitlocker_rules.plan.run.LIMIT", 2)

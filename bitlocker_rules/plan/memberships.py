@@ -72,6 +72,7 @@ class MembershipSearch:
     searched: int
     total: int
     limit: int = LIMIT  # the distinct memberships (patterns of hits) the search keeps at most
+    assigned: tuple[bool, bool] = (False, False)  # whether today's, the proposal's policies have assignments
 
     @property
     def complete(self) -> bool:
@@ -133,7 +134,9 @@ def possible_memberships(
     patterns, taken = _grown({_canonical(sides, start): ()}, variables, limit, lambda hits: _canonical(sides, hits))
     searched = math.prod(v.combinations for v in variables[:taken])
     total = math.prod(v.combinations for v in variables)
-    return MembershipSearch(_pairs(sides, patterns, variables), inert * searched, inert * total, limit)
+    found = _pairs(sides, patterns, variables)
+    assigned = (sides[0].assigned is not None, sides[1].assigned is not None)
+    return MembershipSearch(found, inert * searched, inert * total, limit, assigned)
 
 
 def _variables(sides: Sequence[_Side]) -> tuple[frozenset[Hit], list[_Variable], int]:

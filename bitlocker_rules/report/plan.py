@@ -84,7 +84,7 @@ def possible_groups(plan: Any) -> list[tuple[str, list[Any], list[str]]]:
     for p in plan.possible:
         key = (p.policies_before, p.policies_after, p.membership)
         if key not in groups:
-            groups[key] = (_pair_heading(p), [], [])
+            groups[key] = (_pair_heading(p, plan.memberships.assigned), [], [])
         if p.worse is False:
             groups[key][2].append(f"{p.ruleset} ({p.note})" if p.note else p.ruleset)
         else:
@@ -92,11 +92,15 @@ def possible_groups(plan: Any) -> list[tuple[str, list[Any], list[str]]]:
     return list(groups.values())
 
 
-def _pair_heading(p: Any) -> str:
-    if p.membership is None and not (p.policies_before or p.policies_after):
+def _pair_heading(p: Any, assigned: tuple[bool, bool]) -> str:
+    """Who gets the pair: ``Devices that get …`` (the fleet's), or a membership that would."""
+    if not (p.policies_before or p.policies_after or any(assigned)):
         return "Devices that get every policy"
-    today = ", ".join(p.policies_before) or ("every policy" if p.membership and not p.policies_before else "no policy")
-    proposal = ", ".join(p.policies_after) or ("every policy" if p.membership and not p.policies_after else "no policy")
+    # A side without assignments gives every device every policy (its names are left out).
+    today, proposal = (
+        ", ".join(names) or ("no policy" if side else "every policy")
+        for names, side in zip((p.policies_before, p.policies_after), assigned)
+    )
     gets = f"get {today} today" + ("" if today == proposal else f" and {proposal} under the proposal")
     if p.membership is None:
         return f"Devices that {gets}"
