@@ -142,7 +142,15 @@ def test_every_format_names_the_membership(two_groups, tmp_path):
 
 def test_a_side_without_assignments_gives_every_policy_and_says_so(two_groups, capsys):
     # Today every device gets both policies; the proposal assigns them by group.
-    argv = ["plan", "--policy", two_groups["rotation"], "--policy", two_groups["backup"], "--fleet", two_groups["fleet"]]
+    argv = [
+        "plan",
+        "--policy",
+        two_groups["rotation"],
+        "--policy",
+        two_groups["backup"],
+        "--fleet",
+        two_groups["fleet"],
+    ]
     assert main([*argv, "--proposal-assignments", two_groups["assignments"]]) == 0
     shown = capsys.readouterr().out
     assert "  Devices that get every policy today and policy 'Rotation' (rotation) under the proposal:" in shown
