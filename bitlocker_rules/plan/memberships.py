@@ -130,8 +130,10 @@ def possible_memberships(
     sides = (_Side(0, before), _Side(1, after))
     if all(side.assigned is None for side in sides):
         return NOTHING_SEARCHED
-    start, variables, inert = _variables(sides)
-    patterns, taken = _grown({_canonical(sides, start): ()}, variables, limit, lambda hits: _canonical(sides, hits))
+    targets = _targets(sides)
+    variables, inert = _variables(targets)
+    start: dict[frozenset[Hit], Chosen] = {_canonical(sides, targets.start): ()}
+    patterns, taken = _grown(start, variables, limit, lambda hits: _canonical(sides, hits))
     searched = math.prod(v.combinations for v in variables[:taken])
     total = math.prod(v.combinations for v in variables)
     found = _pairs(sides, patterns, variables)
@@ -139,42 +141,57 @@ def possible_memberships(
     return MembershipSearch(found, inert * searched, inert * total, limit, assigned)
 
 
-def _variables(sides: Sequence[_Side]) -> tuple[frozenset[Hit], list[_Variable], int]:
-    """The hits every device has, the variables (group classes, the devices named, filters: in
-    that order) and the combinations of what brings nothing (groups, devices)."""
+@frozen
+class _Targets:
+    """What the assignments of both sides target: the hits every device has, and the hits each
+    group, each device named and each filter (its name, the filtered targets it decides) brings."""
+
+    start: frozenset[Hit]
+    groups: dict[str, set[Hit]]
+    devices: dict[str, set[Hit]]
+    filters: dict[str, tuple[str, set[Hit]]]  # by filter id
+
+
+def _targets(sides: Sequence[_Side]) -> _Targets:
+    """Both sides' assignment targets as the hits each brings."""
+    found = _Targets(frozenset(), {}, {}, {})
     start: set[Hit] = set()
-    groups: dict[str, set[Hit]] = {}
-    devices: dict[str, set[Hit]] = {}
-    filters: dict[str, tuple[str, set[Hit]]] = {}  # filter id -> (name, the targets it decides)
     for side in sides:
         if side.assigned is None:
             continue
         assignments, s = side.assigned.assignments, side.index
         start.update((_IN, s, p) for p in assignments.all_devices)
         for group in assignments.groups:
-            hits = groups.setdefault(group.name, set())
+            hits = found.groups.setdefault(group.name, set())
             hits.update((_IN, s, p) for p in group.policies)
             hits.update((_OUT, s, p) for p in group.excluded_from)
         for key, ids in assignments.devices.items():
-            devices.setdefault(key, set()).update((_IN, s, p) for p in ids)
+            found.devices.setdefault(key, set()).update((_IN, s, p) for p in ids)
         for i, target in enumerate(side.filtered):
             hit = (_TARGET, s, str(i))
-            (start if target.group is None else groups.setdefault(target.group, set())).add(hit)
-            filters.setdefault(target.filter.filter_id, (target.filter.name, set()))[1].add(hit)
-    classes = _classes(groups)
+            (start if target.group is None else found.groups.setdefault(target.group, set())).add(hit)
+            found.filters.setdefault(target.filter.filter_id, (target.filter.name, set()))[1].add(hit)
+    return _Targets(frozenset(start), found.groups, found.devices, found.filters)
+
+
+def _variables(targets: _Targets) -> tuple[list[_Variable], int]:
+    """The variables (group classes, the devices named, filters: in that order) and the
+    combinations of what brings nothing (groups, devices)."""
+    classes = _classes(targets.groups)
     inert = 2 ** len(classes.pop(frozenset(), []))
     variables = [_Variable("group", ((names[0], hits),), 2 ** len(names)) for hits, names in classes.items()]
-    named = _classes(devices)
-    if named.keys() - {frozenset()}:  # one device is at most one of those named: one variable, an option each
-        options = tuple((names[0], hits) for hits, names in named.items() if hits)
-        variables.append(_Variable("device", options, len(devices) + 1))
+    named = _classes(targets.devices)
+    named.pop(frozenset(), None)
+    if named:  # one device is at most one of those named: one variable, an option each
+        options = tuple((names[0], hits) for hits, names in named.items())
+        variables.append(_Variable("device", options, len(targets.devices) + 1))
     else:
-        inert *= len(devices) + 1
+        inert *= len(targets.devices) + 1
     variables += [
         _Variable("filter", ((name, frozenset({(_MATCH, -1, fid)})),), 2, frozenset(decides))
-        for fid, (name, decides) in sorted(filters.items())
+        for fid, (name, decides) in sorted(targets.filters.items())
     ]
-    return frozenset(start), variables, inert
+    return variables, inert
 
 
 def _classes(hits_by_name: dict[str, set[Hit]]) -> dict[frozenset[Hit], list[str]]:
@@ -219,18 +236,32 @@ def _grown(
     variables reaching it, and how many variables were taken (all, unless the next one would pass
     ``limit`` patterns)."""
     for index, variable in enumerate(variables):
-        grown = dict(patterns)
-        for hits, chosen in patterns.items():
-            if variable.decides is not None and hits.isdisjoint(variable.decides):
-                continue  # a filter none of whose assignments is in play changes nothing
-            for option, (_, adds) in enumerate(variable.options):
-                reached, taken = canonical(hits | adds), (*chosen, (index, option))
-                if reached not in grown or len(taken) < len(grown[reached]):
-                    grown[reached] = taken
-        if len(grown) > limit:
+        grown = _with_variable(patterns, index, variable, limit, canonical)
+        if grown is None:
             return patterns, index
         patterns = grown
     return patterns, len(variables)
+
+
+def _with_variable(
+    patterns: dict[frozenset[Hit], Chosen],
+    index: int,
+    variable: _Variable,
+    limit: int,
+    canonical: Callable[[frozenset[Hit]], frozenset[Hit]],
+) -> dict[frozenset[Hit], Chosen] | None:
+    """The patterns with each option of ``variable`` added to each, or None past ``limit``."""
+    grown = dict(patterns)
+    for hits, chosen in patterns.items():
+        if variable.decides is not None and hits.isdisjoint(variable.decides):
+            continue  # a filter none of whose assignments is in play changes nothing
+        for option, (_, adds) in enumerate(variable.options):
+            reached, taken = canonical(hits | adds), (*chosen, (index, option))
+            if reached not in grown or len(taken) < len(grown[reached]):
+                grown[reached] = taken
+                if len(grown) > limit:
+                    return None
+    return grown
 
 
 def _pairs(
