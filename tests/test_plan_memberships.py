@@ -21,6 +21,7 @@ from bitlocker_rules.cli import main
 from bitlocker_rules.facts import Facts
 from bitlocker_rules.fleet.job import FleetJob
 from bitlocker_rules.plan import Membership, Proposal, make_plan, possible_memberships
+from bitlocker_rules.plan.run import possible_regressions as real
 from bitlocker_rules.report.plan import render_plan
 from bitlocker_rules.snapshot import SnapshotPolicies
 from bitlocker_rules.snapshot.scope import FilteredTarget, assignment_filter
@@ -178,6 +179,40 @@ def test_without_a_fleet_every_membership_is_planned(two_groups):
     assert plan.fleet is None
     assert {p.membership for p in plan.possible} == {Membership(("Finance",)), Membership(("Finance", "Pilot"))}
     assert [p.ruleset for p in plan.possible if p.worse] == ["key_rotation"]
+
+
+def test_a_pair_with_the_settings_of_one_asked_gets_its_answers_under_its_own_names(two_groups, monkeypatch):
+    # Audit brings a policy that sets nothing: a device in Audit too gets the same settings.
+    folder = two_groups["folder"]
+    empty = written(folder, "empty.json", {"id": "empty", "displayName": "Empty", "settings": {}})
+    assigned = {"groups": {**ASSIGNED["groups"], "Audit": {"members": [], "policies": ["empty"]}}}
+    job = FleetJob(None, [two_groups["rotation"], two_groups["backup"], empty], written(folder, "audit.json", assigned))
+    asked = []
+    monkeypatch.setattr("bitlocker_rules.plan.run.possible_regressions", lambda *a: asked.append(a[-1]) or real(*a))
+    plan = make_plan(job, Proposal([two_groups["proposed"]]), two_groups["fleet"], timeout=60)
+    assert asked == [None, Membership(("Finance", "Pilot"))]  # the fleet's Finance pair, and the combination
+    by_membership = {}
+    for p in plan.possible:
+        by_membership.setdefault(p.membership, []).append(p)
+    assert set(by_membership) == {
+        None,
+        Membership(("Finance", "Pilot")),
+        Membership(("Audit", "Finance")),  # Finance's settings: the fleet's answers
+        Membership(("Audit", "Finance", "Pilot")),  # the combination's settings: its answers, worse too
+    }
+    for copy, of in (("Audit", "Finance"), None), (("Audit", "Finance", "Pilot"), ("Finance", "Pilot")):
+        original = by_membership[None if of is None else Membership(of)]
+        copied = by_membership[Membership(copy)]
+        assert [(p.ruleset, p.worse, p.failing, p.witness) for p in copied] == [
+            (p.ruleset, p.worse, p.failing, p.witness) for p in original
+        ]
+        assert all("policy 'Empty' (empty)" in p.policies_before for p in copied)
+    shown = render_plan(plan, "text")
+    assert "A device in groups Audit, Finance and Pilot only would get" in shown
+    assert "A device in groups Audit and Finance only" not in shown  # nothing worse there: counted, not listed
+    assert (
+        "3 pairs of policy sets no device of today's fleet gets; no possible device gets worse under 1 of them" in shown
+    )
 
 
 # --- the enumeration against brute force over every subset of the groups

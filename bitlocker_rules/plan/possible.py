@@ -107,6 +107,12 @@ def possible_regressions(
     ]
 
 
+def question_key(before: Facts | None, after: Facts | None) -> tuple:
+    """What the question of a pair of policy sets depends on: each side's policy settings (two
+    pairs with the same settings on both sides get the same answers)."""
+    return tuple(tuple(sorted((f, repr(v)) for f, v in _settings(side).items())) for side in (before, after))
+
+
 @frozen
 class _Sides:
     """What each side fixes: its policy settings (absent: missing) and the scenarios its policies

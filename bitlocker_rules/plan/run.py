@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from attrs import evolve
+
 from ..analysis import Deadline
 from ..assignments import AssignedPolicies
 from ..engine import Engine
@@ -16,7 +18,7 @@ from ..fleet.rows import read_fleet
 from ..snapshot import device_reader, devices_path
 from .devices import PlanPass, changes_policies
 from .memberships import LIMIT, Membership, MembershipSearch, possible_memberships
-from .possible import PossibleRegression, possible_regressions
+from .possible import PossibleRegression, possible_regressions, question_key
 from .proposal import PlanStates, Proposal, plan_states
 from .records import DevicePlan, Plan, ProposalSummary
 
@@ -52,11 +54,22 @@ def make_plan(
         pairs += [(*pair, None) for pair in plan_pass.policy_pairs()]
         seen.update(plan_pass.pairs)
     pairs += _membership_pairs(engine, states, search, seen)
-    deadline = Deadline.of(timeout)
+    return Plan(_summary(states, proposal), fleet_plan, _answers(engine, pairs, Deadline.of(timeout)), timeout, search)
+
+
+def _answers(engine: Engine, pairs: list[_Pair], deadline: Deadline) -> tuple[PossibleRegression, ...]:
+    """Each pair's possible-device answers, asked once per distinct pair of settings (a pair
+    with the same settings as one asked gets its answers under its own names)."""
+    asked: dict[tuple, list[PossibleRegression]] = {}
     possible: list[PossibleRegression] = []
     for before, after, names, membership in pairs:
-        possible += possible_regressions(engine, before, after, names, deadline, membership)
-    return Plan(_summary(states, proposal), fleet_plan, tuple(possible), timeout, search)
+        key = question_key(before, after)
+        if key in asked:
+            possible += [evolve(p, policies_before=names[0], policies_after=names[1], membership=membership)
+                         for p in asked[key]]  # fmt: skip
+        else:
+            possible += asked.setdefault(key, possible_regressions(engine, before, after, names, deadline, membership))
+    return tuple(possible)
 
 
 # A pair of policy sets to ask the possible-device question of: each side's merged facts, how

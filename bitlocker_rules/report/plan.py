@@ -82,14 +82,15 @@ def possible_groups(plan: Any) -> list[tuple[str, list[Any], list[str]]]:
     answers that found a device or are undecided, the rulesets no possible device gets worse on)."""
     groups: dict[tuple, tuple[str, list[Any], list[str]]] = {}
     for p in plan.possible:
-        key = (p.policies_before, p.policies_after, p.membership)
+        key = _pair_key(p)
         if key not in groups:
             groups[key] = (_pair_heading(p, plan.memberships.assigned), [], [])
         if p.worse is False:
             groups[key][2].append(f"{p.ruleset} ({p.note})" if p.note else p.ruleset)
         else:
             groups[key][1].append(p)
-    return list(groups.values())
+    # A membership's pair where no possible device gets worse is counted (memberships_line), not listed.
+    return [group for key, group in groups.items() if key[2] is None or group[1]]
 
 
 def _pair_heading(p: Any, assigned: tuple[bool, bool]) -> str:
@@ -129,8 +130,15 @@ def memberships_line(plan: Any) -> str | None:
     search = plan.memberships
     if search.total <= 1:
         return None
-    found = len({(p.policies_before, p.policies_after, p.membership) for p in plan.possible if p.membership})
-    pairs = f"{found} pair{'' if found == 1 else 's'} of policy sets no device of today's fleet gets"
+    found = {(p.policies_before, p.policies_after, p.membership) for p in plan.possible if p.membership}
+    listed = {
+        (p.policies_before, p.policies_after, p.membership)
+        for p in plan.possible
+        if p.membership and p.worse is not False
+    }
+    pairs = f"{len(found)} pair{'' if len(found) == 1 else 's'} of policy sets no device of today's fleet gets"
+    if len(found) > len(listed):
+        pairs += f"; no possible device gets worse under {len(found) - len(listed)} of them (not listed)"
     if search.complete:
         combinations = f"{_count(search.total)} combinations of groups, devices named and filters"
         return f"Every possible membership was searched ({combinations}): {pairs}."
@@ -138,6 +146,10 @@ def memberships_line(plan: Any) -> str | None:
         f"Not every group combination was searched: {_count(search.searched)} of {_count(search.total)} "
         f"(past {search.limit:,} distinct memberships the search stops; the rest are not counted as safe): {pairs}."
     )
+
+
+def _pair_key(p: Any) -> tuple:
+    return (p.policies_before, p.policies_after, p.membership)
 
 
 def _count(number: int) -> str:
