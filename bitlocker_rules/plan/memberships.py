@@ -14,11 +14,10 @@ variable and says what it covered: every combination of the variables taken, the
 
 The devices an assignment file names directly are one variable: a device is none of them or
 one (an option each; an alias named twice, by name and by id, is searched as two devices, each
-getting its own entry's policies). Each filter is taken
-as matching or not, independently of the others, whether or not this version can evaluate it
-(Intune decides it on the device); filters come last, and one is tried only where one of its
-assignments is in play. All-users assignments are not device-scoped (the snapshot's reader
-already leaves them out, with a note).
+getting its own entry's policies). Each filter is taken as matching or not, independently of the
+others, whether or not this version can evaluate it (Intune decides it on the device); filters
+come last, and one is tried only where one of its assignments is in play. All-users assignments
+are not device-scoped (the snapshot's reader already leaves them out, with a note).
 """
 
 from __future__ import annotations
@@ -154,24 +153,26 @@ class _Targets:
 
 def _targets(sides: Sequence[_Side]) -> _Targets:
     """Both sides' assignment targets as the hits each brings."""
-    found = _Targets(frozenset(), {}, {}, {})
     start: set[Hit] = set()
+    groups: dict[str, set[Hit]] = {}
+    devices: dict[str, set[Hit]] = {}
+    filters: dict[str, tuple[str, set[Hit]]] = {}
     for side in sides:
         if side.assigned is None:
             continue
         assignments, s = side.assigned.assignments, side.index
         start.update((_IN, s, p) for p in assignments.all_devices)
         for group in assignments.groups:
-            hits = found.groups.setdefault(group.name, set())
+            hits = groups.setdefault(group.name, set())
             hits.update((_IN, s, p) for p in group.policies)
             hits.update((_OUT, s, p) for p in group.excluded_from)
         for key, ids in assignments.devices.items():
-            found.devices.setdefault(key, set()).update((_IN, s, p) for p in ids)
+            devices.setdefault(key, set()).update((_IN, s, p) for p in ids)
         for i, target in enumerate(side.filtered):
             hit = (_TARGET, s, str(i))
-            (start if target.group is None else found.groups.setdefault(target.group, set())).add(hit)
-            found.filters.setdefault(target.filter.filter_id, (target.filter.name, set()))[1].add(hit)
-    return _Targets(frozenset(start), found.groups, found.devices, found.filters)
+            (start if target.group is None else groups.setdefault(target.group, set())).add(hit)
+            filters.setdefault(target.filter.filter_id, (target.filter.name, set()))[1].add(hit)
+    return _Targets(frozenset(start), groups, devices, filters)
 
 
 def _variables(targets: _Targets) -> tuple[list[_Variable], int]:

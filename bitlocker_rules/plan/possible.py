@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
-from attrs import frozen
+from attrs import evolve, frozen
 
 from .. import nodes as n
 from ..analysis import AnalysisError, Deadline, Undecided
@@ -102,7 +101,7 @@ def possible_regressions(
     ``after``? ``membership``: the one that gives the pair, when no device of the fleet has it."""
     sides = _sides(engine, _settings(before), _settings(after))
     return [
-        attrs.evolve(_ruleset_question(engine, loaded, sides, names, deadline), membership=membership)
+        evolve(_ruleset_question(engine, loaded, sides, names, deadline), membership=membership)
         for loaded in engine.rulesets
     ]
 
