@@ -273,7 +273,8 @@ def render_plan_table(plan: Any) -> str:
         if fleet.bad_rows_not_listed:
             lines.append(f"  and {fleet.bad_rows_not_listed} more rows not read")
     lines += ["", "Every possible device (exact analysis over the vocabulary's domain):"]
-    lines += [f"  {line}" for line in [memberships_line(plan)] if line]
+    searched = memberships_line(plan)
+    lines += [f"  {searched}"] if searched else []
     for heading, found, safe in possible_groups(plan):
         lines.append(f"  {heading}:")
         for p in found:
@@ -325,7 +326,8 @@ def render_plan_markdown(plan: Any) -> str:
         if fleet.bad_rows_not_listed:
             lines.append(f"- And {fleet.bad_rows_not_listed} more rows not read")
     lines += ["", "## Every possible device"]
-    lines += ["", text(line)] if (line := memberships_line(plan)) else []
+    searched = memberships_line(plan)
+    lines += ["", text(searched)] if searched else []
     for heading, found, safe in possible_groups(plan):
         lines += ["", f"### {text(heading)}", ""]
         for p in found:
