@@ -176,7 +176,8 @@ RULETESTS_RANK = {"cases": 0, "coverage": 0, "runner": 1, "__init__": 2}
 
 # Inside the plan: patches, then the two states and the possible devices, the fleet's pass, the whole plan.
 # fmt: off
-PLAN_RANK = {"patches": 0, "possible": 0, "proposal": 1, "records": 1, "devices": 2, "run": 3, "__init__": 4}
+PLAN_RANK = {"patches": 0, "memberships": 0, "possible": 1, "proposal": 1, "records": 2, "devices": 3, "run": 4,
+             "__init__": 5}
 # fmt: on
 
 

@@ -438,9 +438,13 @@ def test_a_plan_from_a_snapshot_equals_the_plan_of_the_same_data_as_files(reques
     assert snapshot["fleet"]["diff"]["totals"] == files["fleet"]["diff"]["totals"]
     assert snapshot["fleet"]["diff"]["rules"] == files["fleet"]["diff"]["rules"]
     assert snapshot["fleet"]["changed_devices"] > 0
-    assert [(p["ruleset"], p["worse"], p["failing"]) for p in snapshot["possible"]] == [
-        (p["ruleset"], p["worse"], p["failing"]) for p in files["possible"]
+    # The pairs the fleet's devices move between are the same; the possible memberships differ
+    # (the snapshot's groups and filters; the files name each device), so they are left out here.
+    assert [(p["ruleset"], p["worse"], p["failing"]) for p in snapshot["possible"] if p["membership"] is None] == [
+        (p["ruleset"], p["worse"], p["failing"]) for p in files["possible"] if p["membership"] is None
     ]
+    assert not snapshot["memberships"]["complete"]  # its forty groups bring too many combinations
+    assert snapshot["undecided"] and files["memberships"]["complete"]
 
 
 def test_a_patch_applies_to_the_snapshots_record_of_its_policy(request, tmp_path, capsys):

@@ -65,6 +65,12 @@ class _PolicyDelta:
         self.resolved = tuple(c for c in was if c not in now)
 
 
+def changes_policies(engine: Engine, before: Facts | None, after: Facts | None) -> bool:
+    """Whether two sets of policies differ for a device: an effective setting, a conflict created or resolved."""
+    delta = _PolicyDelta(engine, before, after)
+    return bool(delta.settings or delta.created or delta.resolved)
+
+
 def _conflicts(engine: Engine, policy: Facts | None) -> tuple[ConflictRecord, ...]:
     return tuple(conflict_record(c, engine.vocabulary) for c in engine.conflicts(policy)) if policy else ()
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from .. import nodes as n
 from ..analysis import AnalysisError, Deadline, Undecided
@@ -29,6 +29,7 @@ from ..analysis.values import raw_value, same_value, shown_value, typed_assignme
 from ..engine import Engine, LoadedRuleset
 from ..facts import Facts
 from ..outcome import Status
+from .memberships import Membership
 
 _SATISFIED = goal_mask("satisfied")
 _FAIL = goal_mask(Status.FAIL)
@@ -59,6 +60,7 @@ class PossibleRegression:
     witness: tuple[WitnessFact, ...] = ()  # the device facts it sets; every other one is missing
     smallest: bool = True  # the witness sets as few facts as any (False: time ran out shrinking it)
     note: str = ""  # why it is undecided, or which scenarios were taken as the device's intent
+    membership: Membership | None = None  # a membership giving the pair, when no device of the fleet has it
 
 
 class ProposedEntry(Entry):
@@ -93,10 +95,21 @@ def possible_regressions(
     after: Facts | None,
     names: tuple[tuple[str, ...], tuple[str, ...]],
     deadline: Deadline,
+    membership: Membership | None = None,
 ) -> list[PossibleRegression]:
-    """For each of ``engine``'s rulesets: can a device satisfy it under ``before`` and fail it under ``after``?"""
+    """For each of ``engine``'s rulesets: can a device satisfy it under ``before`` and fail it under
+    ``after``? ``membership``: the one that gives the pair, when no device of the fleet has it."""
     sides = _sides(engine, _settings(before), _settings(after))
-    return [_ruleset_question(engine, loaded, sides, names, deadline) for loaded in engine.rulesets]
+    return [
+        evolve(_ruleset_question(engine, loaded, sides, names, deadline), membership=membership)
+        for loaded in engine.rulesets
+    ]
+
+
+def question_key(before: Facts | None, after: Facts | None) -> tuple:
+    """What the question of a pair of policy sets depends on: each side's policy settings (two
+    pairs with the same settings on both sides get the same answers)."""
+    return tuple(tuple(sorted((f, repr(v)) for f, v in _settings(side).items())) for side in (before, after))
 
 
 @frozen

@@ -14,6 +14,7 @@ from attrs import frozen
 
 from ..history.diff import Diff
 from ..outcome import ConflictRecord
+from .memberships import NOTHING_SEARCHED, MembershipSearch
 from .possible import PossibleRegression
 
 
@@ -94,12 +95,14 @@ class ProposalSummary:
 @frozen
 class Plan:
     """A whole plan: the proposal, today's fleet under it (None without a fleet), every possible
-    device's question per ruleset and pair of policy sets, and the time limit of those questions."""
+    device's question per ruleset and pair of policy sets, the time limit of those questions, and
+    how far the search of every possible membership went (``memberships``)."""
 
     proposal: ProposalSummary
     fleet: FleetPlan | None
     possible: tuple[PossibleRegression, ...]
     timeout: float
+    memberships: MembershipSearch = NOTHING_SEARCHED
 
     @property
     def regressions(self) -> bool:
@@ -109,5 +112,6 @@ class Plan:
 
     @property
     def undecided(self) -> bool:
-        """Whether some possible-device question was not decided in time (or at all)."""
-        return any(p.worse is None for p in self.possible)
+        """Whether some possible-device question was not decided in time (or at all), or some
+        group combination was not searched (never counted as safe)."""
+        return not self.memberships.complete or any(p.worse is None for p in self.possible)

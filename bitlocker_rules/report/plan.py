@@ -39,9 +39,12 @@ def verdict(plan: Any) -> str:
         if worse
         else "no possible device gets worse"
     )
-    undecided = [p.ruleset for p in plan.possible if p.worse is None]
+    undecided = [f"{', '.join(dict.fromkeys(p.ruleset for p in plan.possible if p.worse is None))} undecided"]
+    undecided = undecided if any(p.worse is None for p in plan.possible) else []
+    if not plan.memberships.complete:
+        undecided.append("not every group combination was searched")
     if undecided and not worse:
-        parts[-1] = f"no possible device found worse, but {', '.join(dict.fromkeys(undecided))} undecided"
+        parts[-1] = f"no possible device found worse, but {' and '.join(undecided)}"
     word = "REGRESSIONS" if plan.regressions else ("UNDECIDED" if plan.undecided else "NO REGRESSIONS")
     return f"{word} — {'; '.join(parts)}."
 
@@ -79,22 +82,78 @@ def possible_groups(plan: Any) -> list[tuple[str, list[Any], list[str]]]:
     answers that found a device or are undecided, the rulesets no possible device gets worse on)."""
     groups: dict[tuple, tuple[str, list[Any], list[str]]] = {}
     for p in plan.possible:
-        key = (p.policies_before, p.policies_after)
+        key = _pair_key(p)
         if key not in groups:
-            groups[key] = (_pair_heading(p), [], [])
+            groups[key] = (_pair_heading(p, plan.memberships.assigned), [], [])
         if p.worse is False:
             groups[key][2].append(f"{p.ruleset} ({p.note})" if p.note else p.ruleset)
         else:
             groups[key][1].append(p)
-    return list(groups.values())
+    # A membership's pair where no possible device gets worse is counted (memberships_line), not listed.
+    return [group for key, group in groups.items() if key[2] is None or group[1]]
 
 
-def _pair_heading(p: Any) -> str:
-    if not (p.policies_before or p.policies_after):
+def _pair_heading(p: Any, assigned: tuple[bool, bool]) -> str:
+    """Who gets the pair: ``Devices that get …`` (the fleet's), or a membership that would."""
+    if not (p.policies_before or p.policies_after or any(assigned)):
         return "Devices that get every policy"
-    today = ", ".join(p.policies_before) or "no policy"
-    proposal = ", ".join(p.policies_after) or "no policy"
-    return f"Devices that get {today} today" + ("" if today == proposal else f" and {proposal} under the proposal")
+    # A side without assignments gives every device every policy (its names are left out).
+    today, proposal = (
+        ", ".join(names) or ("no policy" if side else "every policy")
+        for names, side in zip((p.policies_before, p.policies_after), assigned)
+    )
+    gets = f"get {today} today" + ("" if today == proposal else f" and {proposal} under the proposal")
+    if p.membership is None:
+        return f"Devices that {gets}"
+    return f"{membership_words(p.membership)} would {gets}"
+
+
+def membership_words(m: Any) -> str:
+    """A possible membership: ``A device in groups Pilot and Finance only, matching filter `Dell```."""
+    where = [f"{_words('group', m.groups)} only" if m.groups else "in no group"]
+    where += [f"named {_words('', m.devices)}"] if m.devices else []
+    where += [f"matching {_words('filter', m.matching, '`')}"] if m.matching else []
+    where += [f"not matching {_words('filter', m.not_matching, '`')}"] if m.not_matching else []
+    return "A device " + ", ".join(where)
+
+
+def _words(noun: str, names: Sequence[str], quote: str = "") -> str:
+    """``group Pilot``, ``groups Pilot and Finance``, ``groups A, B and C``."""
+    quoted = [f"{quote}{name}{quote}" for name in names]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    word = f"{noun}{'' if len(names) == 1 else 's'} " if noun else ""
+    return ("in " if noun == "group" else "") + word + listed
+
+
+def memberships_line(plan: Any) -> str | None:
+    """How far the search of every possible membership went (None when there was nothing to search)."""
+    search = plan.memberships
+    if search.total <= 1:
+        return None
+    found = {(p.policies_before, p.policies_after, p.membership) for p in plan.possible if p.membership}
+    listed = {
+        (p.policies_before, p.policies_after, p.membership)
+        for p in plan.possible
+        if p.membership and p.worse is not False
+    }
+    pairs = f"{len(found)} pair{'' if len(found) == 1 else 's'} of policy sets no device of today's fleet gets"
+    if len(found) > len(listed):
+        pairs += f"; no possible device gets worse under {len(found) - len(listed)} of them (not listed)"
+    if search.complete:
+        combinations = f"{_count(search.total)} combinations of groups, devices named and filters"
+        return f"Every possible membership was searched ({combinations}): {pairs}."
+    return (
+        f"Not every group combination was searched: {_count(search.searched)} of {_count(search.total)} "
+        f"(past {search.limit:,} distinct memberships the search stops; the rest are not counted as safe): {pairs}."
+    )
+
+
+def _pair_key(p: Any) -> tuple:
+    return (p.policies_before, p.policies_after, p.membership)
+
+
+def _count(number: int) -> str:
+    return f"{number:,}" if number < 10**15 else f"about {number:.3g}"
 
 
 def possible_line(p: Any) -> str:
@@ -135,6 +194,12 @@ def plan_to_dict(plan: Any) -> dict:
         },
         "fleet": None if plan.fleet is None else _fleet_dict(plan.fleet),
         "possible": [_possible_dict(x) for x in plan.possible],
+        "memberships": {
+            "complete": plan.memberships.complete,
+            "searched": plan.memberships.searched,
+            "total": plan.memberships.total,
+            "limit": plan.memberships.limit,
+        },
         "timeout": plan.timeout,
     }
 
@@ -172,7 +237,11 @@ def _possible_dict(p: Any) -> dict:
         "witness": [{"fact": w.fact, "label": w.label, "value": w.value, "raw": w.raw} for w in p.witness],
         "smallest": p.smallest,
         "note": p.note,
-    }
+        "membership": None if p.membership is None else {
+            "groups": list(p.membership.groups), "devices": list(p.membership.devices),
+            "matching": list(p.membership.matching), "not_matching": list(p.membership.not_matching),
+        },
+    }  # fmt: skip
 
 
 def render_plan_json(plan: Any) -> str:
@@ -204,6 +273,8 @@ def render_plan_table(plan: Any) -> str:
         if fleet.bad_rows_not_listed:
             lines.append(f"  and {fleet.bad_rows_not_listed} more rows not read")
     lines += ["", "Every possible device (exact analysis over the vocabulary's domain):"]
+    searched = memberships_line(plan)
+    lines += [f"  {searched}"] if searched else []
     for heading, found, safe in possible_groups(plan):
         lines.append(f"  {heading}:")
         for p in found:
@@ -255,6 +326,8 @@ def render_plan_markdown(plan: Any) -> str:
         if fleet.bad_rows_not_listed:
             lines.append(f"- And {fleet.bad_rows_not_listed} more rows not read")
     lines += ["", "## Every possible device"]
+    searched = memberships_line(plan)
+    lines += ["", text(searched)] if searched else []
     for heading, found, safe in possible_groups(plan):
         lines += ["", f"### {text(heading)}", ""]
         for p in found:

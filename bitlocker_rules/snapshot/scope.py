@@ -11,7 +11,7 @@ no filter, and each decision is recorded (``SnapshotPolicies.scope``, a device's
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
@@ -114,32 +114,47 @@ class SnapshotPolicies(AssignedPolicies):
         """The ids of the policies the device gets, and each filter decision on the way."""
         keys = device_keys(data)
         ids, excluded = self.assignments.included_and_excluded(keys)
-        given = ids - excluded
         folded = {k.casefold() for k in keys}
-        by_policy: dict[str, list[FilteredTarget]] = defaultdict(list)
-        for target in self.filtered:
-            if target.policy_id not in excluded and (target.group is None or not folded.isdisjoint(target.members)):
-                by_policy[target.policy_id].append(target)
-        decisions: list[FilterDecision] = []
+        naming = [t for t in self.filtered if t.group is None or not folded.isdisjoint(t.members)]
         device = data if isinstance(data, dict) else {}
-        for policy_id, targets in by_policy.items():
-            if filtered_policy(policy_id, targets, policy_id in given, device, decisions):
-                given.add(policy_id)
-            else:
-                given.discard(policy_id)
-        return frozenset(given), tuple(decisions)
+        return decided_scope(ids, excluded, naming, lambda target: target.filter.match(device))
+
+
+def decided_scope(
+    included: set[str], excluded: set[str], naming: Sequence[FilteredTarget], match: Callable[[FilteredTarget], Match]
+) -> tuple[frozenset[str], tuple[FilterDecision, ...]]:
+    """The ids of the policies a device gets from the policies assigned to it without a filter
+    (``included``), those its groups are excluded from, and the filtered assignments that name it
+    (``naming``), each filter's result on it given by ``match``; and each filter decision."""
+    given = included - excluded
+    by_policy: dict[str, list[FilteredTarget]] = defaultdict(list)
+    for target in naming:
+        if target.policy_id not in excluded:
+            by_policy[target.policy_id].append(target)
+    decisions: list[FilterDecision] = []
+    for policy_id, targets in by_policy.items():
+        if filtered_policy(policy_id, targets, policy_id in given, match, decisions):
+            given.add(policy_id)
+        else:
+            given.discard(policy_id)
+    return frozenset(given), tuple(decisions)
 
 
 def filtered_policy(
-    policy_id: str, targets: list[FilteredTarget], unfiltered: bool, device: Mapping[str, Any], decisions: list
+    policy_id: str,
+    targets: list[FilteredTarget],
+    unfiltered: bool,
+    match: Callable[[FilteredTarget], Match],
+    decisions: list,
 ) -> bool:
-    """Whether ``policy_id`` applies, given the filtered assignments that name the device (Intune's
-    precedence: exclude filters, then no filter, then include filters; within a mode, any match)."""
+    """Whether ``policy_id`` applies, given the filtered assignments that name the device and each
+    one's filter result on it (Intune's precedence: exclude filters, then no filter, then include
+    filters; within a mode, any match)."""
     excluding = [t for t in targets if t.mode == "exclude"]
     if not excluding and unfiltered:
         return True
     including = not excluding  # a match applies the policy (include) or withholds it (exclude)
-    results = [(t, t.filter.match(device)) for t in excluding or targets]
+    results = [(t, match(t)) for t in excluding or targets]
     matched = next((t for t, r in results if r.value is True), None)
     unknown = next(((t, r) for t, r in results if r.value is None), None)
     if matched is None and unknown is not None:

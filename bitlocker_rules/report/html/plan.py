@@ -11,6 +11,7 @@ from ..masking import masked_report
 from ..plan import (
     PLAN_RULE_HEADERS,
     conflict_line,
+    memberships_line,
     plan_rule_rows,
     possible_groups,
     possible_line,
@@ -57,6 +58,9 @@ def render_plan_html(plan: Any, title: str = "BitLocker policy change plan") -> 
                 for c in d.changes
             ]
             body += card("Devices whose results change", table(["Device", "Rule", "Verdict", "Change"], rows))
+    searched = memberships_line(plan)
+    if searched:
+        body += card("Every possible membership", lead(escaped(searched)))
     for heading, found, safe in possible_groups(plan):
         possible = []
         for p in found:
