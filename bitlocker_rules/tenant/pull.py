@@ -350,7 +350,8 @@ class Puller:
         """One more record of ``kind`` written."""
         with self.lock:  # a worker thread's wait may be drawing the line from these counts
             self.counts[kind] = self.counts.get(kind, 0) + 1
-        self.show()
+        if self.progress is not None:  # a call per record saved when nothing is shown (--quiet)
+            self.show()
 
     def waited(self, seconds: float, why: str) -> None:
         """Called by the client (from any thread) before it waits: always shown."""
