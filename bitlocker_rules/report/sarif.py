@@ -14,12 +14,16 @@ one result with a location in each file.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
+
+import attrs
+from attrs import frozen
 
 from ..errors import InputError, redact
 from ..jsonpath import json_path_text, locate_json_offsets
@@ -34,9 +38,9 @@ from ..outcome import (
     ValueOrigin,
     origins_text,
 )
-from ..reading import input_text
+from ..reading import STANDARD_INPUT, fleet_format, input_text
 from ..resources import installed_version
-from ..source import Location, SourceText, Span
+from ..source import Location, RecordPlace, SourceText, Span
 from .masking import masked_report
 
 SARIF_VERSION = "2.1.0"
@@ -180,15 +184,18 @@ def _rule_location(location: Location | None, message: str, ident: int) -> dict[
 # --- the log ------------------------------------------------------------------------------------
 
 
-def _findings(outcome: RuleOutcome) -> list[Condition]:
-    """The conditions of a rule that become results: failing ones, or undecided ones."""
+def _findings(outcome: RuleOutcome, *, on_device: bool = False) -> list[Condition]:
+    """The conditions of a rule that become results: failing ones, or undecided ones; those whose
+    value came from somewhere, and with ``on_device`` (a fleet, whose rows give places) those on
+    device facts too."""
     if outcome.status in (Status.FAIL, Status.WAIVED):
-        return [c for c in outcome.reasons if c.status is Status.FAIL and c.origins]
-    if outcome.status is Status.UNKNOWN:
+        wanted: tuple[Status, ...] = (Status.FAIL,)
+    elif outcome.status is Status.UNKNOWN:
         # A failure the sources disagree on is unknown: its failing conditions are the finding.
-        undecided = (Status.UNKNOWN, Status.FAIL) if outcome.caveat else (Status.UNKNOWN,)
-        return [c for c in outcome.reasons if c.status in undecided and c.origins]
-    return []
+        wanted = (Status.UNKNOWN, Status.FAIL) if outcome.caveat else (Status.UNKNOWN,)
+    else:
+        return []
+    return [c for c in outcome.reasons if c.status in wanted and (c.origins or (on_device and _on_device(c)))]
 
 
 def _level(outcome: RuleOutcome) -> str:
@@ -261,8 +268,9 @@ def _result(
     rule_index: int,
     locations: list[dict[str, Any]],
     devices: int | None = None,
+    summary: str | None = None,
 ) -> dict[str, Any]:
-    message = f"{condition.sentence()} ({outcome.rule}: {outcome.title})"
+    message = f"{summary or condition.sentence()} ({outcome.rule}: {outcome.title})"
     if outcome.caveat:
         message += f"; unknown because {outcome.caveat}"
     if outcome.status in (Status.FAIL, Status.WAIVED) and outcome.remediation:
@@ -285,9 +293,7 @@ def _result(
         properties["conflict"] = condition.conflict
     if devices is not None:
         properties["devices"] = devices
-    fingerprint = hashlib.sha256(
-        "\x1f".join([outcome.ruleset, outcome.rule, condition.fact, origins_text(condition.origins)]).encode()
-    ).hexdigest()[:32]
+    fingerprint = _fingerprint(outcome.ruleset, outcome.rule, condition.fact, origins_text(condition.origins))
     result: dict[str, Any] = {
         "ruleId": outcome.rule,
         "ruleIndex": rule_index,
@@ -304,6 +310,11 @@ def _result(
     return result
 
 
+def _fingerprint(*parts: str) -> str:
+    """A finding's partial fingerprint: the same finding in the next run has the same one."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
 def _log(
     rules: list[dict[str, Any]],
     results: list[dict[str, Any]],
@@ -311,6 +322,7 @@ def _log(
     bad_rows: Sequence[Any] = (),
     properties: dict[str, Any] | None = None,
     unlisted: int = 0,
+    more_files: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     run: dict[str, Any] = {
         "tool": {
@@ -333,8 +345,8 @@ def _log(
         {
             "columnKind": "unicodeCodePoints",
             "artifacts": [
-                {"location": {"uri": artifact_uri(i.file)}, "description": {"text": f"{i.name} ({i.kind})"}}
-                for i in _unique_files(inputs)
+                {"location": {"uri": uri}, "description": {"text": text}}
+                for uri, text in [*_input_files(inputs), *more_files]
             ],
             "results": results,
         }
@@ -344,13 +356,21 @@ def _log(
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
-def _unique_files(inputs: Sequence[InputRecord]) -> list[InputRecord]:
-    seen, unique = set(), []
+def _input_files(inputs: Sequence[InputRecord]) -> list[tuple[str, str]]:
+    """Each file the inputs were read from once, as (uri, description): a snapshot's file holds
+    many policies (``FILE.jsonl#LINE``), named up to ``_NAMED_INPUTS`` and then counted."""
+    named: dict[str, list[str]] = {}
     for record in inputs:
-        if record.file not in seen:
-            seen.add(record.file)
-            unique.append(record)
-    return unique
+        named.setdefault(artifact_uri(record.file), []).append(f"{record.name} ({record.kind})")
+    return [(uri, _names_text(names)) for uri, names in named.items()]
+
+
+def _names_text(names: list[str]) -> str:
+    shown = "; ".join(names[:_NAMED_INPUTS])
+    return shown if len(names) <= _NAMED_INPUTS else f"{shown}; and {len(names) - _NAMED_INPUTS} more"
+
+
+_NAMED_INPUTS = 3
 
 
 def _dump(log: dict[str, Any]) -> str:
@@ -409,16 +429,58 @@ def _rules(
     return rules, index
 
 
+DEVICE_LOCATIONS = 10  # the failing devices a finding on device facts points at: the first, in file order
+_DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")  # facts a device row gives, not a policy
+
+
+@frozen
+class SeenDevice:
+    """One device a finding on device facts points at: its name, its row, where the fact is in
+    its records (``place.file`` "" for the fleet file) and what its condition says."""
+
+    subject: str
+    row: int
+    place: RecordPlace
+    sentence: str
+
+
+class _DeviceFinding:
+    """A finding on the devices' own facts (rule, status, fact): how many devices have it, and the
+    first ``DEVICE_LOCATIONS`` of them, each where the fact is in its records."""
+
+    __slots__ = ("condition", "devices", "outcome", "seen")
+
+    def __init__(self, outcome: RuleOutcome, condition: Condition, devices: int = 0, seen: Iterable[SeenDevice] = ()):
+        self.outcome, self.condition, self.devices = outcome, condition, devices
+        self.seen = list(seen)
+
+
+def _on_device(condition: Condition) -> bool:
+    """Whether a condition reads a fact a device gives (its row, its joined records), not a policy."""
+    return condition.fact.partition(".")[0] in _DEVICE_NAMESPACES
+
+
+def _seen(result: Any, condition: Condition, places: Mapping[str, RecordPlace]) -> SeenDevice | None:
+    """Where ``condition``'s fact is in ``result``'s device (a field of a record: its record's
+    place), or None when the reader gave no place."""
+    fact = condition.fact.split("[", 1)[0]  # device.volumes[1].x: the collection's place
+    place = places.get(fact) or places.get("")
+    return SeenDevice(result.subject, result.number, place, condition.sentence()) if place else None
+
+
 class FleetSarif:
-    """SARIF for a fleet: the policy findings, each once, with how many devices it affects.
+    """SARIF for a fleet: each finding once, with how many devices it affects.
 
     Feed it every device's report as the fleet streams (``add``: a ``Report``, or a
     ``fleet.DeviceResult``, whose outcomes are the failed and unknown ones); memory holds one
-    entry per distinct finding (rule, setting, source), not per device. Device facts in a
-    fleet come from rows, not from input files, so only findings located in an input file are
-    kept. ``rules`` (outcomes of every rule, for ``tool.driver.rules``) and ``citations`` may be
-    given up front; otherwise they come from the reports added. It is a collector
-    (``fleet.parallel.Collector``): ``take`` in a worker process, ``merge`` in the reading one.
+    entry per distinct finding, not per device. A finding on a policy's setting (rule, setting,
+    source) is located in the policy's file. A finding on the devices' own facts (rule, status,
+    fact) points at the records of the first ``DEVICE_LOCATIONS`` devices that have it, in
+    file order (``DeviceResult.places``: the fleet file's row, or a snapshot's joined record);
+    the others are counted. ``rules`` (outcomes of every rule, for ``tool.driver.rules``) and
+    ``citations`` may be given up front; otherwise they come from the reports added. It is a
+    collector (``fleet.parallel.Collector``): ``take`` in a worker process, ``merge`` in the
+    reading one, in row order, so the devices pointed at are those one process would choose.
     """
 
     def __init__(
@@ -439,8 +501,12 @@ class FleetSarif:
         self._found: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], list] = {}
         # devices per finding since the last take()
         self._counted: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], int] = {}
-        self._by_outcome: dict[int, tuple[RuleOutcome, list]] = {}
+        self._by_outcome: dict[int, tuple[RuleOutcome, list, list]] = {}
         self._citations: dict[str, Citation] = {c.id: c for c in citations}
+        self._devices: dict[tuple[str, str, str], _DeviceFinding] = {}
+        # devices per device finding since the last take(), and how many of its seen were taken
+        self._devices_counted: dict[tuple[str, str, str], int] = {}
+        self._devices_taken: dict[tuple[str, str, str], int] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # a worker process reads the files itself
         return {**self.__dict__, "_locator": None, "_by_outcome": {}}
@@ -451,48 +517,84 @@ class FleetSarif:
             self._citations = {c.id: c for c in getattr(report, "citations", ())}
         if self._locator is None:
             self._locator = _Locator(self.inputs, self._read_text)
+        places: Mapping[str, RecordPlace] | None = None
         for outcome in report.outcomes:
             if outcome.rule not in self._outcomes:
                 self._outcomes[outcome.rule] = _bare(outcome)
-            for key in self._keys(outcome):
+            keys, on_device = self._keys(outcome)
+            for key in keys:
                 self._found[key][3] += 1
                 self._counted[key] = self._counted.get(key, 0) + 1
+            for finding, condition in on_device:
+                entry = self._devices[finding]
+                entry.devices += 1
+                self._devices_counted[finding] = self._devices_counted.get(finding, 0) + 1
+                if len(entry.seen) < DEVICE_LOCATIONS and hasattr(report, "places"):
+                    places = report.places() if places is None else places  # once per device, for its first few
+                    seen = _seen(report, condition, places)
+                    if seen is not None:
+                        entry.seen.append(seen)
 
-    def _keys(self, outcome: RuleOutcome) -> list[tuple[str, str, str, tuple[ValueOrigin, ...]]]:
-        """The keys of an outcome's findings located in an input file (remembered by outcome:
-        a fleet's devices share their explanations)."""
+    def _keys(
+        self, outcome: RuleOutcome
+    ) -> tuple[list[tuple[str, str, str, tuple[ValueOrigin, ...]]], list[tuple[tuple[str, str, str], Condition]]]:
+        """The keys of an outcome's findings located in an input file, and those of its findings
+        on device facts with their conditions (remembered by outcome: a fleet's devices share
+        their explanations)."""
         known = self._by_outcome.get(id(outcome))
         if known is not None and known[0] is outcome:
-            return known[1]
-        keys = []
+            return known[1], known[2]
+        keys: list[tuple[str, str, str, tuple[ValueOrigin, ...]]] = []
+        on_device: list[tuple[tuple[str, str, str], Condition]] = []
         locator = self._locator or _Locator(self.inputs, self._read_text)
         self._locator = locator
-        for condition in _findings(outcome):
+        for condition in _findings(outcome, on_device=True):
+            if _on_device(condition):
+                device_key = _finding_key(outcome, condition)[:3]
+                if device_key not in self._devices:
+                    self._devices[device_key] = _DeviceFinding(outcome, condition)
+                if all(device_key != k for k, _ in on_device):  # two conditions on one fact: one device
+                    on_device.append((device_key, condition))
+                continue
             key = _finding_key(outcome, condition)
             if key not in self._found:
                 locations = locator.locations(condition)
-                if not locations:  # a value from a fleet row, not from a file: nothing to keep
+                if not locations:  # a setting no policy file gives (a default): nowhere to point
                     continue
                 self._found[key] = [outcome, condition, locations, 0]
             keys.append(key)
         if len(self._by_outcome) >= _OUTCOMES_REMEMBERED:
             self._by_outcome.clear()
-        self._by_outcome[id(outcome)] = (outcome, keys)  # the outcome held, so that its id stays its own
-        return keys
+        self._by_outcome[id(outcome)] = (outcome, keys, on_device)  # the outcome held, so its id stays its own
+        return keys, on_device
 
-    def take(self) -> list[list]:
-        """The findings counted since the last take, each with that count (for ``merge``)."""
+    def take(self) -> tuple[list[list], list[_DeviceFinding]]:
+        """The findings counted since the last take, each with that count, and the device
+        findings with theirs and the devices seen since (for ``merge``)."""
         taken = [[*self._found[key][:3], devices] for key, devices in self._counted.items()]
         self._counted.clear()
-        return taken
+        on_device = []
+        for key, devices in self._devices_counted.items():
+            entry, first = self._devices[key], self._devices_taken.get(key, 0)
+            on_device.append(_DeviceFinding(entry.outcome, entry.condition, devices, entry.seen[first:]))
+            self._devices_taken[key] = len(entry.seen)
+        self._devices_counted.clear()
+        return taken, on_device
 
-    def merge(self, findings: Iterable[list]) -> None:
-        """Add the findings another process took."""
+    def merge(self, part: tuple[Iterable[list], Iterable[_DeviceFinding]]) -> None:
+        """Add the findings another process took (parts merged in row order)."""
+        findings, on_device = part
         for outcome, condition, locations, devices in findings:
             key = _finding_key(outcome, condition)
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
             entry = self._found.setdefault(key, [outcome, condition, locations, 0])
             entry[3] += devices
+        for taken in on_device:
+            self._outcomes.setdefault(taken.outcome.rule, _bare(taken.outcome))
+            finding = _finding_key(taken.outcome, taken.condition)[:3]
+            mine = self._devices.setdefault(finding, _DeviceFinding(taken.outcome, taken.condition))
+            mine.devices += taken.devices
+            mine.seen.extend(taken.seen[: DEVICE_LOCATIONS - len(mine.seen)])
 
     def log(self, bad_rows: Sequence[Any] = (), unlisted: int = 0) -> dict[str, Any]:
         """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications
@@ -502,7 +604,18 @@ class FleetSarif:
             _result(outcome, condition, index[outcome.rule], locations, devices)
             for outcome, condition, locations, devices in self._found.values()
         ]
-        return _log(rules, results, self.inputs, bad_rows, unlisted=unlisted)
+        records = _RecordLines(self.inputs, self._read_text)
+        unlocated = []
+        for entry in self._devices.values():
+            located = [location for seen in entry.seen if (location := records.location(seen)) is not None]
+            if located:
+                results.append(_device_result(entry, index[entry.outcome.rule], located))
+            else:  # no device's record can be pointed at (a fleet read from standard input)
+                unlocated.append(_unlocated(entry))
+        log = _log(rules, results, self.inputs, bad_rows, unlisted=unlisted, more_files=records.files())
+        if unlocated:
+            log["runs"][0].setdefault("properties", {})["deviceFindingsWithoutLocation"] = unlocated
+        return log
 
     def render(
         self,
@@ -523,6 +636,148 @@ class FleetSarif:
 
 
 _OUTCOMES_REMEMBERED = 50_000
+
+
+def _device_result(entry: _DeviceFinding, rule_index: int, located: list[dict[str, Any]]) -> dict[str, Any]:
+    """A finding on device facts: one result, located at its first device's record; the next
+    devices' records are related locations. SARIF 2.1.0 (3.27.12) keeps ``locations`` for places
+    that must all change together, never for occurrences fixed one by one, as devices are."""
+    outcome, condition, devices = entry.outcome, entry.condition, entry.devices
+    verb = "leaves the rule undecided" if outcome.status is Status.UNKNOWN else "fails the rule"
+    needs = "the rule applies when it is" if condition.role == "when" else "the rule needs"
+    summary = f"{condition.label} {verb} on {devices} device{'s' if devices != 1 else ''}; {needs} {condition.required}"
+    result = _result(outcome, attrs.evolve(condition, origins=()), rule_index, located[:1], devices, summary)
+    properties = result["properties"]
+    del properties["actual"]  # each device's own, in its location's message
+    properties["source"] = "device records"
+    properties["devicesLocated"] = len(located)
+    properties["devicesWithoutLocation"] = devices - len(located)
+    related = result.setdefault("relatedLocations", [])
+    related.extend({"id": i, **location} for i, location in enumerate(located[1:], start=len(related) + 1))
+    result["partialFingerprints"] = {
+        "bitlockerRulesFinding/v1": _fingerprint(outcome.ruleset, outcome.rule, condition.fact, "device records")
+    }
+    if not related:
+        del result["relatedLocations"]
+    return result
+
+
+def _unlocated(entry: _DeviceFinding) -> dict[str, Any]:
+    """A finding on device facts whose devices' records cannot be pointed at, for the run's properties."""
+    return {
+        "ruleId": entry.outcome.rule,
+        "status": entry.outcome.status.value,
+        "fact": entry.condition.fact,
+        "devices": entry.devices,
+    }
+
+
+class _RecordLines:
+    """The records device findings point at, read back once each: with its byte offset a line
+    is one seek away (a snapshot's joined files); the fleet file's lines are read in one pass
+    up to the last one wanted, after the run, only for the few devices shown."""
+
+    def __init__(self, inputs: Sequence[InputRecord], read_text: ReadText | None = None) -> None:
+        self.read_text = read_text
+        self._array: SourceText | None = None
+        fleet = next((i.file for i in inputs if i.kind == "fleet"), None)
+        self.fleet = fleet if fleet is not None and fleet != STANDARD_INPUT else None
+        self.known = {i.file for i in inputs}
+        self._more: dict[str, str] = {}
+        self._lines: dict[tuple[str, int], str | None] = {}
+        self._format: str | None = None
+
+    def location(self, seen: SeenDevice) -> dict[str, Any] | None:
+        """``seen``'s location: its record's line, and the column of the fact's key when the
+        record gives it by name (no snippet: a record can hold a secret)."""
+        file = seen.place.file or self.fleet
+        if file is None:
+            return None
+        if file not in self.known:
+            self._more.setdefault(file, f"{Path(file).name} (joined device records)")
+        kind = self._fleet_format() if not seen.place.file else "jsonl"
+        path = (seen.row - 1, *(seen.place.path or ())) if kind == "array" else seen.place.path or ()
+        region = self._element_region(file, path) if kind == "array" else self._line_region(file, seen.place, kind)
+        location: dict[str, Any] = {
+            "physicalLocation": {"artifactLocation": {"uri": artifact_uri(file)}, "region": region},
+            "message": {"text": f"{seen.subject}, row {seen.row}: {seen.sentence}"},
+        }
+        if path and kind != "csv":  # a JSON path names a member of a JSON record, not a CSV cell
+            member = {"fullyQualifiedName": json_path_text(path, ascii_only=False), "kind": "member"}
+            location["logicalLocations"] = [member]
+        return location
+
+    def files(self) -> list[tuple[str, str]]:
+        """The files pointed at beyond the inputs (a snapshot's joined records), as (uri, description)."""
+        return [(artifact_uri(file), text) for file, text in self._more.items()]
+
+    def _line_region(self, file: str, place: RecordPlace, kind: str) -> dict[str, int]:
+        """A JSON Lines record's line, with the key's columns; a CSV row's line."""
+        region = {"startLine": place.line}
+        text = self._line(file, place) if kind == "jsonl" and place.path else None
+        if text is None or not place.path:
+            return region
+        try:
+            start, end, depth = locate_json_offsets(text, place.path)
+        except ValueError:  # not JSON after all: its line only
+            return region
+        if depth == len(place.path):
+            region.update(startColumn=start + 1, endLine=place.line, endColumn=end + 1)
+        return region
+
+    def _element_region(self, file: str, path: tuple) -> dict[str, int]:
+        """An element of a JSON array fleet (its number is no line): the value located in the file's text."""
+        if self._array is None:
+            self._array = _Locator((), self.read_text).text(file) or SourceText("", file)
+        try:
+            start, end, _ = locate_json_offsets(self._array.text, path)
+        except ValueError:
+            return {"startLine": 1}
+        where = self._array.location(Span(start, end))
+        return {
+            "startLine": where.start_line,
+            "startColumn": where.start_column,
+            "endLine": where.end_line,
+            "endColumn": where.end_column,
+        }
+
+    def _line(self, file: str, place: RecordPlace) -> str | None:
+        key = (file, place.line)
+        if key not in self._lines:
+            self._lines[key] = _read_line(file, place)
+        return self._lines[key]
+
+    def _fleet_format(self) -> str:
+        if self._format is None:
+            self._format = _file_format(self.fleet) if self.fleet is not None else "jsonl"
+        return self._format
+
+
+def _read_line(file: str, place: RecordPlace) -> str | None:
+    """Line ``place.line`` of ``file`` (from its byte offset when known), or None when it cannot be read."""
+    try:
+        with open(file, "rb") as stream:
+            if place.offset is not None:
+                stream.seek(place.offset)
+                raw = stream.readline()
+            else:
+                raw = next(itertools.islice(stream, place.line - 1, None), b"")
+        return raw.decode("utf-8-sig" if place.line == 1 else "utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _file_format(file: str) -> str:
+    """How the fleet file was read (``reading.fleet_format``), from its first byte that is not white space."""
+    try:
+        with open(file, "rb") as stream:
+            head = stream.read(_HEAD).lstrip()[:1]
+    except OSError:
+        return "jsonl"
+    return fleet_format(file, head)
+
+
+_HEAD = 1 << 16
 
 
 def _bare(outcome: RuleOutcome) -> RuleOutcome:

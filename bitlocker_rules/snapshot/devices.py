@@ -26,8 +26,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import attrs
+
 from ..facts import Facts
 from ..importers import ImportedDevice, import_device, import_devices, joined_device
+from ..source import RecordPlace
 
 ENCRYPTION_STATES = "encryption_states.jsonl"
 RECOVERY_KEYS = "recovery_keys.jsonl"
@@ -52,15 +55,19 @@ class LineIndex:
 
     def records(self, value: str) -> list[tuple[int, dict]]:
         """The records whose key is ``value`` (case-folded), each with its 1-based line number, in file order."""
+        return [(number, record) for number, _, record in self.located(value)]
+
+    def located(self, value: str) -> list[tuple[int, int, dict]]:
+        """``records``, each with its line's byte offset too: (line number, offset, record)."""
         wanted = _hash(value)
         found = []
         at = bisect_left(self.hashes, wanted)
         while at < len(self.hashes) and self.hashes[at] == wanted:
             record = json.loads(self._line(self.offsets[at]))
             if str(record.get(self.key, "")).strip().casefold() == value.strip().casefold():
-                found.append((self.numbers[at], record))
+                found.append((self.numbers[at], self.offsets[at], record))
             at += 1
-        return sorted(found, key=lambda pair: pair[0])
+        return sorted(found, key=lambda found: found[0])
 
     def _line(self, offset: int) -> bytes:
         if self._stream is None:
@@ -114,6 +121,51 @@ class DeviceJoin:
             found.append(import_devices(records, vocabulary, origin=f"{RECOVERY_KEYS}#{keys[0][0]}")[0])
         return found
 
+    def places(self, data: Any, vocabulary: Any, number: int) -> dict[str, RecordPlace]:
+        """Where each fact of managedDevice row ``data`` (line ``number`` of the devices file, ``""``
+        in the places) was read: the row, its encryption report row or its first recovery key
+        record, each by line and byte offset, as ``device`` joins them; ``""`` is the row itself."""
+        device = import_device(data, vocabulary, origin=f"row {number}")
+        places = fact_places(device, RecordPlace("", number))
+        states = self.states.located(device.device_id) if device.device_id else []
+        for line, offset, state in states[:1]:
+            record = RecordPlace(str(self.states.path), line, offset)
+            state_facts = import_device(state, vocabulary, origin=f"{ENCRYPTION_STATES}#{line}")
+            places = {**fact_places(state_facts, record), **places}
+        keys = self.keys.located(device.azure_ad_device_id) if device.azure_ad_device_id else []
+        if keys:  # the collection's place is its first record
+            line, offset, _ = keys[0]
+            record = RecordPlace(str(self.keys.path), line, offset)
+            imported = import_devices([k for _, _, k in keys], vocabulary, origin=f"{RECOVERY_KEYS}#{line}")[0]
+            places = {**dict.fromkeys(imported.facts.values, record), **places}
+        return places
+
+
+def fact_places(device: ImportedDevice, record: RecordPlace) -> dict[str, RecordPlace]:
+    """Each fact of an imported record at its JSON path in ``record`` (``""``: the record itself;
+    a fact read from no path, the record)."""
+    places = {"": record}
+    for fact, origins in device.facts.origins.items():
+        path = next((o.path for o in origins if o.path), None)
+        places[fact] = attrs.evolve(record, path=path) if path else record
+    return places
+
+
+class SnapshotReader:
+    """The fleet's reader of a snapshot's managed devices (picklable: ``--jobs`` workers build
+    their own join): each row's facts with its records joined (``__call__``), and where each fact
+    was read (``places``, which SARIF points at)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def __call__(self, data: Any, engine: Any, number: int) -> Facts:
+        return device_join(self.folder).device(data, engine.vocabulary, number)
+
+    def places(self, data: Any, engine: Any, number: int) -> dict[str, RecordPlace]:
+        """Where each fact of the row's device was read (``DeviceJoin.places``)."""
+        return device_join(self.folder).places(data, engine.vocabulary, number)
+
 
 @functools.cache
 def device_join(folder: str) -> DeviceJoin:
@@ -121,12 +173,7 @@ def device_join(folder: str) -> DeviceJoin:
     return DeviceJoin(Path(folder))
 
 
-def snapshot_device(folder: str, data: Any, engine: Any, number: int) -> Facts:
-    """A fleet reader (``DeviceReader`` with the folder bound): a snapshot row's device, joined."""
-    return device_join(folder).device(data, engine.vocabulary, number)
-
-
-def device_reader(folder: str | Path) -> functools.partial[Facts]:
+def device_reader(folder: str | Path) -> SnapshotReader:
     """The reader that gives each managed device of the snapshot in ``folder`` its joined records
     (picklable: ``--jobs`` workers build their own join)."""
-    return functools.partial(snapshot_device, str(folder))
+    return SnapshotReader(str(folder))
