@@ -123,8 +123,8 @@ def test_a_device_finding_points_at_the_first_failing_rows_in_file_order(tmp_pat
 
 def test_more_processes_point_at_the_same_devices(tmp_path, capsys):
     """Workers gather their own first devices; merged in row order they are the first of the file
-    (the first failing rows here are in the second batch of 500, the others spread after it)."""
-    rows = [_row(f"D{i:04d}", OLD if i in (620, 640) or (i > 900 and i % 7 == 0) else "22H2") for i in range(1400)]
+    (the first two failing rows here are in the second batch of 500, the others in the third)."""
+    rows = [_row(f"D{i:04d}", OLD if i in (620, 640) or (i > 1100 and i % 7 == 0) else "22H2") for i in range(1400)]
     fleet = tmp_path / "fleet.jsonl"
     _write_lines(fleet, rows)
     argv = ("--rules", "silent_enablement", "--policy", POLICY, "--fleet", str(fleet))
