@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from test_drift import _write_snapshot
@@ -22,9 +23,12 @@ from test_report_formats import assert_valid_sarif
 
 from bitlocker_rules.cli import main
 from bitlocker_rules.engine import Engine
+from bitlocker_rules.outcome import InputRecord
 from bitlocker_rules.report.sarif import DEVICE_LOCATIONS
+from bitlocker_rules.report.sarif_locations import RecordLines, SeenDevice
 from bitlocker_rules.snapshot import ALL_DEVICES
 from bitlocker_rules.snapshot.devices import DeviceJoin
+from bitlocker_rules.source import RecordPlace
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
@@ -348,3 +352,30 @@ def test_a_standard_input_stream_is_not_needed_for_an_in_process_run(monkeypatch
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(rows.encode())))
     code, log, _ = _check(capsys, "--rules", "silent_enablement", "--policy", POLICY, "--fleet", "-")
     assert code == 1 and "deviceFindingsWithoutLocation" in log["runs"][0]["properties"]
+
+
+def test_the_lines_shown_are_read_ahead_once_in_one_pass(tmp_path):
+    fleet = tmp_path / "fleet.jsonl"
+    _write_lines(fleet, [_row(f"D{i}", OLD) for i in range(5)])
+    records = RecordLines([InputRecord("fleet", str(fleet), "fleet")])
+    seen = [SeenDevice(f"D{n}", n, RecordPlace("", n, path=("facts", "os_version")), "") for n in (4, 1, 4, 2)]
+    with mock.patch("bitlocker_rules.report.sarif_locations.open", wraps=open, create=True) as opened:
+        records.read(seen)
+    assert opened.call_count == 2  # the fleet file: its first bytes (its format), then the 3 lines in one pass
+    fleet.unlink()  # from now on only what was read ahead can be located
+    regions = [records.location(s)["physicalLocation"]["region"] for s in seen]
+    assert [(r["startLine"], r["startColumn"] > 1) for r in regions] == [(4, True), (1, True), (4, True), (2, True)]
+
+
+def test_a_fleet_log_reads_the_fleet_file_back_in_one_pass(tmp_path, capsys):
+    """However many devices and findings it points at, the fleet file is read back once (after
+    its first bytes, which say its format), not once per line."""
+    fleet = tmp_path / "fleet.jsonl"
+    _write_lines(fleet, [_row(f"D{i}", OLD if i % 2 else "22H2") for i in range(30)])
+    with mock.patch("bitlocker_rules.report.sarif_locations.open", wraps=open, create=True) as opened:
+        _, log, _ = _check(capsys, "--rules", "silent_enablement", "--policy", POLICY, "--fleet", str(fleet))
+    lines = {
+        loc["physicalLocation"]["region"]["startLine"] for r in log["runs"][0]["results"] for loc in _pointed_at(r)
+    }
+    assert len(lines) >= 10
+    assert [call.args[0] for call in opened.call_args_list] == [str(fleet), str(fleet)]
