@@ -316,6 +316,18 @@ def _seen(result: Any, condition: Condition, places: Mapping[str, RecordPlace]) 
     return SeenDevice(result.subject, result.number, place, condition.sentence()) if place else None
 
 
+class _Remembered:
+    """What ``FleetSarif`` keeps of one outcome object (shared by the devices it explains): its
+    findings' keys, its device findings with their conditions, the devices counted since the
+    last ``_flush``, and whether a device finding of it still wants devices to point at."""
+
+    __slots__ = ("devices", "keys", "on_device", "open", "outcome")
+
+    def __init__(self, outcome: RuleOutcome, keys: list, on_device: list[tuple[_DeviceFinding, Condition]]) -> None:
+        self.outcome, self.keys, self.on_device, self.devices = outcome, keys, on_device, 0
+        self.open = bool(on_device)
+
+
 class FleetSarif:
     """SARIF for a fleet: each finding once, with how many devices it affects.
 
@@ -349,60 +361,63 @@ class FleetSarif:
         self._found: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], list] = {}
         # devices per finding since the last take()
         self._counted: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], int] = {}
-        self._by_outcome: dict[int, tuple[RuleOutcome, list, list]] = {}
+        self._by_outcome: dict[int, _Remembered] = {}
         self._citations: dict[str, Citation] = {c.id: c for c in citations}
         self._devices: dict[tuple[str, str, str], _DeviceFinding] = {}
-        # devices per device finding since the last take(), and how many of its seen were taken
-        self._devices_counted: dict[tuple[str, str, str], int] = {}
-        self._devices_taken: dict[tuple[str, str, str], int] = {}
+        # per device finding, its devices and its seen at the last take()
+        self._devices_taken: dict[tuple[str, str, str], tuple[int, int]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # a worker process reads the files itself
+        self._flush()
         return {**self.__dict__, "_locator": None, "_by_outcome": {}}
 
     def add(self, report: Any) -> None:
-        """Count the findings of one device."""
+        """Count the findings of one device: once per outcome (a fleet's devices share their
+        explanations), the findings' counts made from it when they are read (``_flush``)."""
         if not self._citations:  # the same rules on every device: the first report's
             self._citations = {c.id: c for c in getattr(report, "citations", ())}
-        if self._locator is None:
-            self._locator = Locator(self.inputs, self._read_text)
         places: Mapping[str, RecordPlace] | None = None
         for outcome in report.outcomes:
-            if outcome.rule not in self._outcomes:
-                self._outcomes[outcome.rule] = _bare(outcome)
-            keys, on_device = self._keys(outcome)
-            for key in keys:
-                self._found[key][3] += 1
-                self._counted[key] = self._counted.get(key, 0) + 1
-            for finding, condition in on_device:
-                entry = self._devices[finding]
-                entry.devices += 1
-                self._devices_counted[finding] = self._devices_counted.get(finding, 0) + 1
-                if len(entry.seen) < DEVICE_LOCATIONS and hasattr(report, "places"):
-                    places = report.places() if places is None else places  # once per device, for its first few
-                    seen = _seen(report, condition, places)
-                    if seen is not None:
-                        entry.seen.append(seen)
+            known = self._by_outcome.get(id(outcome))
+            if known is None or known.outcome is not outcome:
+                known = self._remember(outcome)
+            known.devices += 1
+            if known.open:  # one of its device findings points at fewer devices than it may
+                places = self._see(report, known, places)
 
-    def _keys(
-        self, outcome: RuleOutcome
-    ) -> tuple[list[tuple[str, str, str, tuple[ValueOrigin, ...]]], list[tuple[tuple[str, str, str], Condition]]]:
-        """The keys of an outcome's findings located in an input file, and those of its findings
-        on device facts with their conditions (remembered by outcome: a fleet's devices share
-        their explanations)."""
-        known = self._by_outcome.get(id(outcome))
-        if known is not None and known[0] is outcome:
-            return known[1], known[2]
+    def _see(
+        self, result: Any, known: _Remembered, places: Mapping[str, RecordPlace] | None
+    ) -> Mapping[str, RecordPlace] | None:
+        """Point ``known``'s device findings that want more devices at ``result``'s records; its
+        places, asked once per device."""
+        if not hasattr(result, "places"):  # a Report: no device records to point at
+            known.open = False
+            return places
+        places = result.places() if places is None else places
+        for entry, condition in known.on_device:
+            if len(entry.seen) < DEVICE_LOCATIONS:
+                seen = _seen(result, condition, places)
+                if seen is not None:
+                    entry.seen.append(seen)
+        known.open = any(len(entry.seen) < DEVICE_LOCATIONS for entry, _ in known.on_device)
+        return places
+
+    def _remember(self, outcome: RuleOutcome) -> _Remembered:
+        """An outcome seen for the first time: its findings located in an input file (by key) and
+        its findings on device facts with their conditions."""
+        if outcome.rule not in self._outcomes:
+            self._outcomes[outcome.rule] = _bare(outcome)
         keys: list[tuple[str, str, str, tuple[ValueOrigin, ...]]] = []
-        on_device: list[tuple[tuple[str, str, str], Condition]] = []
+        on_device: list[tuple[_DeviceFinding, Condition]] = []
         locator = self._locator or Locator(self.inputs, self._read_text)
         self._locator = locator
         for condition in _findings(outcome, on_device=True):
             if _on_device(condition):
-                device_key = _finding_key(outcome, condition)[:3]
-                if device_key not in self._devices:
-                    self._devices[device_key] = _DeviceFinding(outcome, condition)
-                if all(device_key != k for k, _ in on_device):  # two conditions on one fact: one device
-                    on_device.append((device_key, condition))
+                entry = self._devices.setdefault(
+                    _finding_key(outcome, condition)[:3], _DeviceFinding(outcome, condition)
+                )
+                if all(entry is not e for e, _ in on_device):  # two conditions on one fact: one device
+                    on_device.append((entry, condition))
                 continue
             key = _finding_key(outcome, condition)
             if key not in self._found:
@@ -412,21 +427,37 @@ class FleetSarif:
                 self._found[key] = [outcome, condition, locations, 0]
             keys.append(key)
         if len(self._by_outcome) >= _OUTCOMES_REMEMBERED:
+            self._flush()
             self._by_outcome.clear()
-        self._by_outcome[id(outcome)] = (outcome, keys, on_device)  # the outcome held, so its id stays its own
-        return keys, on_device
+        known = _Remembered(outcome, keys, on_device)  # the outcome held, so that its id stays its own
+        self._by_outcome[id(outcome)] = known
+        return known
+
+    def _flush(self) -> None:
+        """Move the devices counted per outcome into its findings' counts."""
+        for known in self._by_outcome.values():
+            if known.devices:
+                for key in known.keys:
+                    self._found[key][3] += known.devices
+                    self._counted[key] = self._counted.get(key, 0) + known.devices
+                for entry, _ in known.on_device:
+                    entry.devices += known.devices
+                known.devices = 0
 
     def take(self) -> tuple[list[list], list[_DeviceFinding]]:
         """The findings counted since the last take, each with that count, and the device
         findings with theirs and the devices seen since (for ``merge``)."""
+        self._flush()
         taken = [[*self._found[key][:3], devices] for key, devices in self._counted.items()]
         self._counted.clear()
         on_device = []
-        for key, devices in self._devices_counted.items():
-            entry, first = self._devices[key], self._devices_taken.get(key, 0)
-            on_device.append(_DeviceFinding(entry.outcome, entry.condition, devices, entry.seen[first:]))
-            self._devices_taken[key] = len(entry.seen)
-        self._devices_counted.clear()
+        for key, entry in self._devices.items():
+            devices, seen = self._devices_taken.get(key, (0, 0))
+            if entry.devices > devices:
+                on_device.append(
+                    _DeviceFinding(entry.outcome, entry.condition, entry.devices - devices, entry.seen[seen:])
+                )
+                self._devices_taken[key] = (entry.devices, len(entry.seen))
         return taken, on_device
 
     def merge(self, part: tuple[Iterable[list], Iterable[_DeviceFinding]]) -> None:
@@ -447,6 +478,7 @@ class FleetSarif:
     def log(self, bad_rows: Sequence[Any] = (), unlisted: int = 0) -> dict[str, Any]:
         """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications
         (and ``unlisted``, how many more there were, one more)."""
+        self._flush()
         rules, index = _rules(self._outcomes.values(), lambda ref: self._citations.get(ref, Citation(ref, "")))
         results = [
             _result(outcome, condition, index[outcome.rule], locations, devices)

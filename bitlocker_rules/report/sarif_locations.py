@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..jsonpath import json_path_text, locate_json_offsets
 from ..outcome import Condition, InputRecord, ValueOrigin
 from ..reading import STANDARD_INPUT, fleet_format, input_text
-from ..source import Location, RecordPlace, SourceText, Span
+from ..source import JsonPath, Location, RecordPlace, SourceText, Span
 
 ReadText = Callable[[str], str | None]
 
@@ -181,6 +181,7 @@ class RecordLines:
         self.known = {i.file for i in inputs}
         self._more: dict[str, str] = {}
         self._lines: dict[tuple[str, int], str | None] = {}
+        self._regions: dict[tuple, dict[str, int]] = {}
         self._format: str | None = None
 
     def location(self, seen: SeenDevice) -> dict[str, Any] | None:
@@ -208,18 +209,16 @@ class RecordLines:
         return [(artifact_uri(file), text) for file, text in self._more.items()]
 
     def _line_region(self, file: str, place: RecordPlace, kind: str) -> dict[str, int]:
-        """A JSON Lines record's line, with the key's columns; a CSV row's line."""
-        region = {"startLine": place.line}
-        text = self._line(file, place) if kind == "jsonl" and place.path else None
-        if text is None or not place.path:
-            return region
-        try:
-            start, end, depth = locate_json_offsets(text, place.path)
-        except ValueError:  # not JSON after all: its line only
-            return region
-        if depth == len(place.path):
-            region.update(startColumn=start + 1, endLine=place.line, endColumn=end + 1)
-        return region
+        """A JSON Lines record's line, with the key's columns; a CSV row's line (each found once:
+        a device's fact is often the finding of several rules)."""
+        key = (file, place.line, place.path, kind)
+        region = self._regions.get(key)
+        if region is None:
+            region = self._regions[key] = {"startLine": place.line}
+            text = self._line(file, place) if kind == "jsonl" and place.path else None
+            if text is not None and place.path:
+                region.update(_key_columns(text, place.path, place.line))
+        return dict(region)
 
     def _element_region(self, file: str, path: tuple) -> dict[str, int]:
         """An element of a JSON array fleet (its number is no line): the value located in the file's text."""
@@ -262,6 +261,15 @@ class RecordLines:
         if self._format is None:
             self._format = _file_format(self.fleet) if self.fleet is not None else "jsonl"
         return self._format
+
+
+def _key_columns(text: str, path: JsonPath, line: int) -> dict[str, int]:
+    """The columns of the member at ``path`` in a one-line JSON record (none when it is not there)."""
+    try:
+        start, end, depth = locate_json_offsets(text, path)
+    except ValueError:  # not JSON after all: its line only
+        return {}
+    return {"startColumn": start + 1, "endLine": line, "endColumn": end + 1} if depth == len(path) else {}
 
 
 def _read_line(file: str, place: RecordPlace) -> str | None:
