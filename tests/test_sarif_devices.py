@@ -21,6 +21,7 @@ from test_drift import _write_snapshot
 from test_golden import compare
 from test_report_formats import assert_valid_sarif
 
+import bitlocker_rules.report as report_package
 from bitlocker_rules.cli import main
 from bitlocker_rules.engine import Engine
 from bitlocker_rules.outcome import InputRecord
@@ -379,3 +380,10 @@ def test_a_fleet_log_reads_the_fleet_file_back_in_one_pass(tmp_path, capsys):
     }
     assert len(lines) >= 10
     assert [call.args[0] for call in opened.call_args_list] == [str(fleet), str(fleet)]
+
+
+def test_every_name_the_report_package_offers_resolves():
+    """``report.__all__`` named ``locate_json_path`` in the SARIF module, which never had it
+    (it is ``jsonpath``'s): ``from bitlocker_rules.report import *`` raised AttributeError."""
+    for name in report_package.__all__:
+        assert getattr(report_package, name) is not None, name
