@@ -67,7 +67,7 @@ class LineIndex:
             if str(record.get(self.key, "")).strip().casefold() == value.strip().casefold():
                 found.append((self.numbers[at], self.offsets[at], record))
             at += 1
-        return sorted(found, key=lambda found: found[0])
+        return sorted(found, key=lambda entry: entry[0])
 
     def _line(self, offset: int) -> bytes:
         if self._stream is None:
@@ -106,39 +106,34 @@ class DeviceJoin:
         """The facts of managedDevice row ``data`` (line ``number``) with its report row and keys joined."""
         origin = f"row {number}"
         device = import_device(data, vocabulary, origin=origin)
-        joined = self._joined(device, vocabulary)
+        joined = [part for part, _ in self._joined(device, vocabulary)]
         return joined_device([device, *joined], origin).facts if joined else device.facts
-
-    def _joined(self, device: ImportedDevice, vocabulary: Any) -> list[ImportedDevice]:
-        """The encryption report row and the recovery keys of ``device``, each imported from its own file."""
-        found = []
-        states = self.states.records(device.device_id) if device.device_id else []
-        for number, state in states[:1]:  # one report row a device; a second would be Graph's duplicate
-            found.append(import_device(state, vocabulary, origin=f"{ENCRYPTION_STATES}#{number}"))
-        keys = self.keys.records(device.azure_ad_device_id) if device.azure_ad_device_id else []
-        if keys:
-            records = [record for _, record in keys]
-            found.append(import_devices(records, vocabulary, origin=f"{RECOVERY_KEYS}#{keys[0][0]}")[0])
-        return found
 
     def places(self, data: Any, vocabulary: Any, number: int) -> dict[str, RecordPlace]:
         """Where each fact of managedDevice row ``data`` (line ``number`` of the devices file, ``""``
-        in the places) was read: the row, its encryption report row or its first recovery key
-        record, each by line and byte offset, as ``device`` joins them; ``""`` is the row itself."""
+        in the places) was read, as ``device`` joins them: the row (``""`` is the row itself), its
+        encryption report row or its first recovery key record, each by line and byte offset."""
         device = import_device(data, vocabulary, origin=f"row {number}")
         places = fact_places(device, RecordPlace("", number))
-        states = self.states.located(device.device_id) if device.device_id else []
-        for line, offset, state in states[:1]:
-            record = RecordPlace(str(self.states.path), line, offset)
-            state_facts = import_device(state, vocabulary, origin=f"{ENCRYPTION_STATES}#{line}")
-            places = {**fact_places(state_facts, record), **places}
-        keys = self.keys.located(device.azure_ad_device_id) if device.azure_ad_device_id else []
-        if keys:  # the collection's place is its first record
-            line, offset, _ = keys[0]
-            record = RecordPlace(str(self.keys.path), line, offset)
-            imported = import_devices([k for _, _, k in keys], vocabulary, origin=f"{RECOVERY_KEYS}#{line}")[0]
-            places = {**dict.fromkeys(imported.facts.values, record), **places}
+        for part, record in self._joined(device, vocabulary):
+            places = {**fact_places(part, record), **places}  # a fact the row gives too: the row's
         return places
+
+    def _joined(self, device: ImportedDevice, vocabulary: Any) -> list[tuple[ImportedDevice, RecordPlace]]:
+        """The encryption report row and the recovery keys of ``device``, each imported from its own
+        file, with where it is (the keys: their first record)."""
+        found = []
+        states = self.states.located(device.device_id) if device.device_id else []
+        for number, offset, state in states[:1]:  # one report row a device; a second would be Graph's duplicate
+            imported = import_device(state, vocabulary, origin=f"{ENCRYPTION_STATES}#{number}")
+            found.append((imported, RecordPlace(str(self.states.path), number, offset)))
+        keys = self.keys.located(device.azure_ad_device_id) if device.azure_ad_device_id else []
+        if keys:
+            number, offset, _ = keys[0]
+            records = [record for _, _, record in keys]
+            imported = import_devices(records, vocabulary, origin=f"{RECOVERY_KEYS}#{number}")[0]
+            found.append((imported, RecordPlace(str(self.keys.path), number, offset)))
+        return found
 
 
 def fact_places(device: ImportedDevice, record: RecordPlace) -> dict[str, RecordPlace]:
