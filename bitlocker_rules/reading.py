@@ -35,6 +35,18 @@ def input_name(path: str | Path) -> str:
 _read_from_standard_input: dict[str, str] = {}  # standard input can be read once: its text, kept
 
 
+def fleet_format(path: str | Path, head: bytes) -> str:
+    """How a fleet file is read: ``csv``, ``jsonl`` or ``array``, by its extension, else by
+    ``head``, its first byte that is not white space (a JSON array starts with ``[``). What a
+    row's number means follows: a line for ``csv`` and ``jsonl``, an element for ``array``."""
+    suffix = Path(str(path)).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    return "array" if head == b"[" else "jsonl"
+
+
 def read_source(path: str | Path) -> SourceText:
     """The text of an input file (``-``: standard input), decoded, within the size limit."""
     name = input_name(path)

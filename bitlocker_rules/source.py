@@ -1,5 +1,6 @@
 """Places: rule text with its name (spans, line/column arithmetic, caret snippets, ``Location``)
-and places in an input (``InputPlace``: a file and, in it, a JSON path as segments)."""
+and places in an input (``InputPlace``: a file and, in it, a JSON path as segments;
+``RecordPlace``: a record of a JSON Lines or CSV file by its line)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,19 @@ class InputPlace:
             return self.path
         written = json_path_text(self.path)
         return f"{written} {admx_data_text(self.data_id)}" if self.data_id is not None else written
+
+
+@frozen
+class RecordPlace:
+    """A record of a line-per-record file (a fleet's or a snapshot's JSON Lines, a CSV row) and a
+    value in it: ``file`` ("" for the fleet file itself, which the reader does not name), the
+    record's 1-based ``line``, its byte ``offset`` when the reader kept it (a line is then read
+    back with one seek), and the value's JSON ``path`` in the record (None: the record as a whole)."""
+
+    file: str
+    line: int
+    offset: int | None = None
+    path: JsonPath | None = None
 
 
 def admx_data_text(data_id: str) -> str:

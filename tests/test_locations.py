@@ -57,7 +57,7 @@ def test_a_reports_rule_and_condition_places_are_locations_not_text():
     ``file:line:column`` strings the SARIF renderer parsed back with a pattern); the SARIF
     related location is made from the record's fields, whatever the file is called."""
     from bitlocker_rules import Engine, facts_from_mapping
-    from bitlocker_rules.report.sarif import _rule_location as rule_location
+    from bitlocker_rules.report.sarif_locations import rule_location
 
     text = 'ruleset odd "Odd"\nrule O-1 "Startup PIN"\n  require policy.tpm_startup_pin == Required\n'
     loaded = compile_text(text, "weird:7:9.rules")

@@ -8,6 +8,7 @@ from typing import Any
 from ..engine import Engine
 from ..errors import Diagnostic, InputError, clip
 from ..facts import Facts, apply_grants, facts_from_mapping
+from ..source import RecordPlace
 from ..vocabulary import Vocabulary
 
 DeviceReader = Callable[[Any, Engine, int], Facts]
@@ -36,6 +37,28 @@ def fleet_device(data: Any, engine: Engine, number: int) -> Facts:
     from ..importers import import_device  # noqa: PLC0415 - loaded only when a row is not the project's own
 
     return import_device(data, engine.vocabulary, origin=f"row {number}").facts
+
+
+def row_places(data: Any, engine: Engine, number: int) -> dict[str, RecordPlace]:
+    """Where each fact of fleet row ``number`` is in it (``""``: the row itself, in the fleet
+    file): a key of the project's own row by its path, a Graph record's values where the
+    importers read them. Asked only of the few devices a report points at."""
+    row = RecordPlace("", number)
+    if not isinstance(data, dict):
+        return {"": row}
+    if not _own_row(data, engine):
+        from ..importers import import_device  # noqa: PLC0415 - as fleet_device: only for a Graph row
+        from ..snapshot.devices import fact_places  # noqa: PLC0415 - likewise
+
+        return fact_places(import_device(data, engine.vocabulary, origin=f"row {number}"), row)
+    nested = isinstance(data.get("facts"), dict)
+    raw, above = (data["facts"], ("facts",)) if nested else (data, ())
+    places = {"": row}
+    for key in raw:
+        namespace = key.partition(".")[0] if "." in key else ""
+        fact = key if namespace in _DEVICE_NAMESPACES else f"device.{key}"
+        places[fact] = RecordPlace("", number, path=(*above, key))
+    return places
 
 
 def _own_row(data: dict, engine: Engine) -> bool:

@@ -31,10 +31,11 @@ from ..engine import (
 from ..errors import BitLockerRulesError, Diagnostic, ShownText, clip, joined_values, redact, shown_text
 from ..facts import Conflict, Facts, merge_facts
 from ..outcome import Origins, Report, RuleOutcome, Status
+from ..source import RecordPlace
 from ..verdict import CODES, OPEN, STATUSES, Verdict
 from ..vocabulary import Vocabulary
 from ..waivers import Waiver, waived
-from .devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device
+from .devices import DeviceReader, RowTyper, device_facts, device_subject, fleet_device, row_places
 from .results import (
     DeviceRecord,
     DeviceResult,
@@ -157,7 +158,7 @@ def _evaluate_row(
     tally.add(report)
     _count_scope(policy, chosen, tally)
     if collect is not None:
-        collect(_report_result(row.number, report, None))
+        collect(_report_result(row, report, None, places=_places(reader, row, engine)))
     if not wanted:
         return None
     assert record is not None, "evaluate_rows is given a record whenever it is given no codes"
@@ -182,14 +183,33 @@ def _waived(report: Report, waivers: FleetWaivers | None, data: Any, chosen: fro
 
 
 def _report_result(
-    number: int, report: Report, policies: tuple[str, ...] | None, scope: tuple[str, ...] = ()
+    row: FleetRow,
+    report: Report,
+    policies: tuple[str, ...] | None,
+    scope: tuple[str, ...] = (),
+    *,
+    places: Callable[[], Mapping[str, RecordPlace]],
 ) -> DeviceResult:
     """A device evaluated through its whole report, as a collector sees it."""
     shown = [o for o in report.outcomes if o.status in (Status.FAIL, Status.UNKNOWN, Status.WAIVED)]
     badness = (report.count(Status.FAIL), report.count(Status.UNKNOWN))
+    number = row.number
     return DeviceResult(
-        number, report.subject, badness, shown, lambda: device_record(number, report, policies, scope), lambda: report
+        number,
+        report.subject,
+        badness,
+        shown,
+        lambda: device_record(number, report, policies, scope),
+        lambda: report,
+        places,
     )
+
+
+def _places(reader: DeviceReader, row: FleetRow, engine: Engine) -> Callable[[], Mapping[str, RecordPlace]]:
+    """Where the facts of ``row``'s device are, when asked: the reader's own answer (a snapshot's
+    reader knows the records it joined), else the row's (``row_places``)."""
+    places = getattr(reader, "places", row_places)
+    return lambda: places(row.data, engine, row.number)
 
 
 class _Detail:
@@ -336,7 +356,7 @@ class VerdictPath:
                 tally.add(report)
                 _count_scope(self.policy, chosen, tally)
                 if collect is not None:
-                    collect(_report_result(row.number, report, names, scope))
+                    collect(_report_result(row, report, names, scope, places=_places(reader, row, self.engine)))
                 return device_record(row.number, report, names, scope) if wanted else None
             values, subject = dict(device.table), device.name
         else:
@@ -373,6 +393,7 @@ class VerdictPath:
                     [d.sourced for part in parts for d in part.details],
                     counted.record,
                     whole_report,
+                    _places(reader, row, engine),
                 )
             )
         return counted

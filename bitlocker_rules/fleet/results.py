@@ -13,6 +13,7 @@ from attrs import frozen
 from ..engine import Engine
 from ..errors import ShownText, redact, shown_text
 from ..outcome import ConflictRecord, Report, RuleOutcome, Status, WaiverNotice
+from ..source import RecordPlace
 from ..verdict import CODES, STATUSES
 from .rows import BadRow
 
@@ -219,10 +220,22 @@ class DeviceResult:
     rules that failed or are unknown, as its record explains them, with the policy files each
     cited setting came from. ``record()`` is its device record and ``report()`` its whole
     report, as ``Engine.evaluate`` makes it: each is built on first call (a report costs far
-    more), so a collector pays only for what it keeps.
+    more), so a collector pays only for what it keeps. ``places()`` says where each of its
+    facts was read (``source.RecordPlace`` by fact name, ``""`` the row itself), likewise made
+    when asked.
     """
 
-    __slots__ = ("_make_record", "_make_report", "_record", "_report", "badness", "number", "outcomes", "subject")
+    __slots__ = (
+        "_make_places",
+        "_make_record",
+        "_make_report",
+        "_record",
+        "_report",
+        "badness",
+        "number",
+        "outcomes",
+        "subject",
+    )
 
     def __init__(
         self,
@@ -232,11 +245,16 @@ class DeviceResult:
         outcomes: Sequence[RuleOutcome],
         make_record: Callable[[], dict],
         make_report: Callable[[], Report],
+        make_places: Callable[[], Mapping[str, RecordPlace]] | None = None,
     ) -> None:
         self.number, self.subject, self.badness, self.outcomes = number, subject, badness, tuple(outcomes)
         self._record: dict | None = None
         self._report: Report | None = None
-        self._make_record, self._make_report = make_record, make_report
+        self._make_record, self._make_report, self._make_places = make_record, make_report, make_places
+
+    def places(self) -> Mapping[str, RecordPlace]:
+        """Where each fact of the device was read (made on each call: a collector asks once)."""
+        return self._make_places() if self._make_places is not None else {}
 
     def record(self) -> dict:
         """The device record."""

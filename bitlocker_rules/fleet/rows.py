@@ -25,7 +25,7 @@ from typing import Any, cast
 from attrs import field, frozen
 
 from ..errors import Diagnostic, DuplicateKeyError, InputError, clip, escape_controls, unique_keys
-from ..reading import MAX_JSON_DEPTH, too_deep
+from ..reading import MAX_JSON_DEPTH, fleet_format, too_deep
 
 _CHUNK = 1 << 16
 MAX_ROW_BYTES = 16 << 20  # one row (a line, an array element, a CSV record) larger than this is refused
@@ -85,7 +85,7 @@ def read_fleet(path: str | Path, *, decode: bool = True) -> Iterator[FleetRow]:
         first = stream.read1(_CHUNK)
         encoding, chunks = _utf8_chunks(first, _chunks(stream))
         head, chunks = _peek(chunks)
-        kind = _fleet_kind(path, head)
+        kind = fleet_format(path, head)
         if kind == "csv":
             yield from _csv_rows(_lines(chunks, name), encoding)
         elif kind == "array":
@@ -162,15 +162,6 @@ def _peek(chunks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
         if size > _PEEK_LIMIT:
             break
     return b"", _chained(seen, chunks)
-
-
-def _fleet_kind(path: str | Path, head: bytes) -> str:
-    suffix = Path(str(path)).suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    return "array" if head == b"[" else "jsonl"
 
 
 def _lines(chunks: Iterator[bytes], name: str) -> Iterator[tuple[int, bytes | None]]:

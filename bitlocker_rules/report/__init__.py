@@ -29,7 +29,6 @@ _HOMES = {
     "render_fleet_markdown": "markdown",
     "render_markdown": "markdown",
     "FleetSarif": "sarif",
-    "locate_json_path": "sarif",
     "render_sarif": "sarif",
     "render_fleet_table": "table",
     "render_table": "table",

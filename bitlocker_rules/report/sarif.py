@@ -1,14 +1,13 @@
-"""SARIF 2.1.0 for policy findings: each failing or unknown setting, located in the export file.
+"""SARIF 2.1.0: a device's findings, and a fleet's, as results a code-scanning tool shows.
 
 A result is one condition of a rule that failed (level from the rule's severity) or could not
-be decided (level ``note``), whose value came from an input file: a policy export or a device
-file. ``Condition.origins`` holds a ``ValueOrigin`` per place the value came from: the input's
-name (``policy 'Name' (id)``) and the JSON path of the value
-(``("bitLockerSystemDrivePolicy", "startupAuthenticationTpmPinUsage")``); the input is matched
-by name with ``Report.inputs`` and the path is resolved to a line and column by scanning the
-file's JSON text (``jsonpath.locate_json_offsets``), so code scanning shows the finding on the
-line of the setting. A value several policies agree on (or disagree on, for a conflict) gives
-one result with a location in each file.
+be decided (level ``note``). For a device, and for a fleet's policy settings, it is a
+condition whose value came from an input file: a policy export or a device file, located
+there (``sarif_locations.Locator``: the line and column of the setting); a value several
+policies agree on (or disagree on, for a conflict) gives one result with a location in each
+file. A fleet's finding on its devices' own facts is one result per rule, status and fact,
+pointing at the records of the first ``DEVICE_LOCATIONS`` devices that have it
+(``sarif_locations.RecordLines``), the others counted.
 """
 
 from __future__ import annotations
@@ -16,13 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
-from ..errors import InputError, redact
-from ..jsonpath import json_path_text, locate_json_offsets
+import attrs
+
+from ..errors import redact
 from ..outcome import (
     Citation,
     Condition,
@@ -34,161 +32,29 @@ from ..outcome import (
     ValueOrigin,
     origins_text,
 )
-from ..reading import input_text
 from ..resources import installed_version
-from ..source import Location, SourceText, Span
+from ..source import RecordPlace
 from .masking import masked_report
+from .sarif_locations import Locator, ReadText, RecordLines, SeenDevice, artifact_uri, rule_location
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "bitlocker-rules"
 _LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
-ReadText = Callable[[str], str | None]
 
-
-# --- locations -----------------------------------------------------------------------------
-
-
-class _Locator:
-    """Reads input files once each and turns source references into SARIF locations."""
-
-    def __init__(self, inputs: Sequence[InputRecord], read_text: ReadText | None = None) -> None:
-        self.inputs = tuple(inputs)
-        self.read_text = read_text or _read_file
-        self._texts: dict[str, SourceText | None] = {}
-
-    def text(self, file: str) -> SourceText | None:
-        if file not in self._texts:
-            text = self.read_text(file)
-            self._texts[file] = None if text is None else SourceText(text, file)
-        return self._texts[file]
-
-    def locations(self, condition: Condition) -> list[dict[str, Any]]:
-        """One SARIF location per input the condition's value came from (none if unknown)."""
-        found = []
-        for ref in condition.origins:
-            if ref.path is None:  # not read from a place in a file (a vocabulary grant)
-                continue
-            candidates = [i for i in self.inputs if i.name == ref.input]
-            best = None
-            for candidate in candidates:
-                located = self._locate(candidate, ref)
-                if located is not None and (best is None or located[1] > best[1]):
-                    best = located
-                if best is not None and best[1] == len(ref.path):
-                    break
-            if best is not None:
-                found.append(best[0])
-            elif candidates:
-                found.append(_location(candidates[0].file, None, ref))
-        return found
-
-    def _locate(self, record: InputRecord, ref: ValueOrigin) -> tuple[dict[str, Any], int] | None:
-        source = self.text(record.file)
-        if source is None or ref.path is None:
-            return None
-        try:
-            start, end, depth = locate_json_offsets(source.text, ref.path)
-        except ValueError:
-            return None
-        if ref.data_id and depth == len(ref.path):  # an ADMX value: point at its <data id=...>
-            inner = source.text.find(ref.data_id, start, end)
-            if inner >= 0:
-                start, end = inner, inner + len(ref.data_id)
-        return _location(record.file, source.location(Span(start, end)), ref), depth
-
-
-def _read_file(file: str) -> str | None:
-    line = _jsonl_line(file)
-    if line is not None:
-        return _line_text(*line)
-    try:
-        return input_text(file)
-    except InputError:
-        return None
-
-
-# A record of a JSON Lines file, as a snapshot names the policy it read there: ``FILE.jsonl#LINE``.
-_JSONL_LINE = re.compile(r"(?P<file>.+\.jsonl)#(?P<line>[1-9][0-9]{0,9})")
-
-
-def _jsonl_line(file: str) -> tuple[str, int] | None:
-    """``(FILE.jsonl, LINE)`` for a record's name of that shape (None for any other file name)."""
-    match = _JSONL_LINE.fullmatch(file)
-    return (match["file"], int(match["line"])) if match else None
-
-
-def _line_text(file: str, number: int) -> str | None:
-    """Line ``number`` of a JSON Lines file, after as many line ends as lines before it: located
-    in this text, a value's line and column are those of the file."""
-    try:
-        with open(file, encoding="utf-8") as stream:
-            for current, line in enumerate(stream, 1):
-                if current == number:
-                    return "\n" * (number - 1) + line
-    except (OSError, UnicodeDecodeError):
-        return None
-    return None
-
-
-def artifact_uri(file: str) -> str:
-    """A file name as a SARIF artifact URI: relative paths stay relative, with ``/`` (a JSON
-    Lines record, ``FILE.jsonl#LINE``, is its file)."""
-    line = _jsonl_line(file)
-    file = line[0] if line is not None else file
-    path = Path(file)
-    if path.is_absolute():
-        return path.as_uri()
-    return quote(str(PurePosixPath(*path.parts)) if path.parts else file, safe="/")
-
-
-def _location(file: str, region: Location | None, ref: ValueOrigin) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(file)}}
-    physical["region"] = (
-        {
-            "startLine": region.start_line,
-            "startColumn": region.start_column,
-            "endLine": region.end_line,
-            "endColumn": region.end_column,
-        }
-        if region is not None
-        else {"startLine": 1}
-    )
-    path = json_path_text(ref.path or (), ascii_only=False)
-    return {
-        "physicalLocation": physical,
-        "logicalLocations": [{"fullyQualifiedName": path, "kind": "member"}],
-        "message": {"text": " ".join(part for part in (f"{ref.input} {path}", ref.detail()) if part)},
-    }
-
-
-def _rule_location(location: Location | None, message: str, ident: int) -> dict[str, Any] | None:
-    """Where a condition is in its rule file, as a SARIF related location."""
-    if location is None:
-        return None
-    return {
-        "id": ident,
-        "message": {"text": message},
-        "physicalLocation": {
-            "artifactLocation": {"uri": artifact_uri(location.file)},
-            "region": {"startLine": location.start_line, "startColumn": location.start_column},
-        },
-    }
-
-
-# --- the log ------------------------------------------------------------------------------------
-
-
-def _findings(outcome: RuleOutcome) -> list[Condition]:
-    """The conditions of a rule that become results: failing ones, or undecided ones."""
+def _findings(outcome: RuleOutcome, *, on_device: bool = False) -> list[Condition]:
+    """The conditions of a rule that become results: failing ones, or undecided ones; those whose
+    value came from somewhere, and with ``on_device`` (a fleet, whose rows give places) those on
+    device facts too."""
     if outcome.status in (Status.FAIL, Status.WAIVED):
-        return [c for c in outcome.reasons if c.status is Status.FAIL and c.origins]
-    if outcome.status is Status.UNKNOWN:
+        wanted: tuple[Status, ...] = (Status.FAIL,)
+    elif outcome.status is Status.UNKNOWN:
         # A failure the sources disagree on is unknown: its failing conditions are the finding.
-        undecided = (Status.UNKNOWN, Status.FAIL) if outcome.caveat else (Status.UNKNOWN,)
-        return [c for c in outcome.reasons if c.status in undecided and c.origins]
-    return []
+        wanted = (Status.UNKNOWN, Status.FAIL) if outcome.caveat else (Status.UNKNOWN,)
+    else:
+        return []
+    return [c for c in outcome.reasons if c.status in wanted and (c.origins or (on_device and _on_device(c)))]
 
 
 def _level(outcome: RuleOutcome) -> str:
@@ -261,8 +127,9 @@ def _result(
     rule_index: int,
     locations: list[dict[str, Any]],
     devices: int | None = None,
+    summary: str | None = None,
 ) -> dict[str, Any]:
-    message = f"{condition.sentence()} ({outcome.rule}: {outcome.title})"
+    message = f"{summary or condition.sentence()} ({outcome.rule}: {outcome.title})"
     if outcome.caveat:
         message += f"; unknown because {outcome.caveat}"
     if outcome.status in (Status.FAIL, Status.WAIVED) and outcome.remediation:
@@ -285,9 +152,7 @@ def _result(
         properties["conflict"] = condition.conflict
     if devices is not None:
         properties["devices"] = devices
-    fingerprint = hashlib.sha256(
-        "\x1f".join([outcome.ruleset, outcome.rule, condition.fact, origins_text(condition.origins)]).encode()
-    ).hexdigest()[:32]
+    fingerprint = _fingerprint(outcome.ruleset, outcome.rule, condition.fact, origins_text(condition.origins))
     result: dict[str, Any] = {
         "ruleId": outcome.rule,
         "ruleIndex": rule_index,
@@ -298,10 +163,15 @@ def _result(
         **_suppressions(outcome),
         "properties": properties,
     }
-    related = _rule_location(condition.location, f"rule text: {condition.text}", 1)
+    related = rule_location(condition.location, f"rule text: {condition.text}", 1)
     if related is not None:
         result["relatedLocations"] = [related]
     return result
+
+
+def _fingerprint(*parts: str) -> str:
+    """A finding's partial fingerprint: the same finding in the next run has the same one."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 def _log(
@@ -311,6 +181,7 @@ def _log(
     bad_rows: Sequence[Any] = (),
     properties: dict[str, Any] | None = None,
     unlisted: int = 0,
+    more_files: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     run: dict[str, Any] = {
         "tool": {
@@ -333,8 +204,8 @@ def _log(
         {
             "columnKind": "unicodeCodePoints",
             "artifacts": [
-                {"location": {"uri": artifact_uri(i.file)}, "description": {"text": f"{i.name} ({i.kind})"}}
-                for i in _unique_files(inputs)
+                {"location": {"uri": uri}, "description": {"text": text}}
+                for uri, text in [*_input_files(inputs), *more_files]
             ],
             "results": results,
         }
@@ -344,13 +215,21 @@ def _log(
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
-def _unique_files(inputs: Sequence[InputRecord]) -> list[InputRecord]:
-    seen, unique = set(), []
+def _input_files(inputs: Sequence[InputRecord]) -> list[tuple[str, str]]:
+    """Each file the inputs were read from once, as (uri, description): a snapshot's file holds
+    many policies (``FILE.jsonl#LINE``), named up to ``_NAMED_INPUTS`` and then counted."""
+    named: dict[str, list[str]] = {}
     for record in inputs:
-        if record.file not in seen:
-            seen.add(record.file)
-            unique.append(record)
-    return unique
+        named.setdefault(artifact_uri(record.file), []).append(f"{record.name} ({record.kind})")
+    return [(uri, _names_text(names)) for uri, names in named.items()]
+
+
+def _names_text(names: list[str]) -> str:
+    shown = "; ".join(names[:_NAMED_INPUTS])
+    return shown if len(names) <= _NAMED_INPUTS else f"{shown}; and {len(names) - _NAMED_INPUTS} more"
+
+
+_NAMED_INPUTS = 3
 
 
 def _dump(log: dict[str, Any]) -> str:
@@ -363,7 +242,7 @@ def sarif_log(report: Report, *, read_text: ReadText | None = None) -> dict[str,
     Findings are located through ``report.inputs`` (the command line fills it in); a report
     without inputs gives a valid log with the rules and no results.
     """
-    locator = _Locator(report.inputs, read_text)
+    locator = Locator(report.inputs, read_text)
     rules, index = _rules(report.outcomes, report.citation)
     results = []
     for outcome in report.outcomes:
@@ -409,16 +288,59 @@ def _rules(
     return rules, index
 
 
+DEVICE_LOCATIONS = 10  # the failing devices a finding on device facts points at: the first, in file order
+_DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")  # facts a device row gives, not a policy
+
+
+class _DeviceFinding:
+    """A finding on the devices' own facts (rule, status, fact): how many devices have it, and the
+    first ``DEVICE_LOCATIONS`` of them, each where the fact is in its records."""
+
+    __slots__ = ("condition", "devices", "outcome", "seen")
+
+    def __init__(self, outcome: RuleOutcome, condition: Condition, devices: int = 0, seen: Iterable[SeenDevice] = ()):
+        self.outcome, self.condition, self.devices = outcome, condition, devices
+        self.seen = list(seen)
+
+
+def _on_device(condition: Condition) -> bool:
+    """Whether a condition reads a fact a device gives (its row, its joined records), not a policy."""
+    return condition.fact.partition(".")[0] in _DEVICE_NAMESPACES
+
+
+def _seen(result: Any, condition: Condition, places: Mapping[str, RecordPlace]) -> SeenDevice | None:
+    """Where ``condition``'s fact is in ``result``'s device (a field of a record: its record's
+    place), or None when the reader gave no place."""
+    fact = condition.fact.split("[", 1)[0]  # device.volumes[1].x: the collection's place
+    place = places.get(fact) or places.get("")
+    return SeenDevice(result.subject, result.number, place, condition.sentence()) if place else None
+
+
+class _Remembered:
+    """What ``FleetSarif`` keeps of one outcome object (shared by the devices it explains): its
+    findings' keys, its device findings with their conditions, the devices counted since the
+    last ``_flush``, and whether a device finding of it still wants devices to point at."""
+
+    __slots__ = ("devices", "keys", "on_device", "open", "outcome")
+
+    def __init__(self, outcome: RuleOutcome, keys: list, on_device: list[tuple[_DeviceFinding, Condition]]) -> None:
+        self.outcome, self.keys, self.on_device, self.devices = outcome, keys, on_device, 0
+        self.open = bool(on_device)
+
+
 class FleetSarif:
-    """SARIF for a fleet: the policy findings, each once, with how many devices it affects.
+    """SARIF for a fleet: each finding once, with how many devices it affects.
 
     Feed it every device's report as the fleet streams (``add``: a ``Report``, or a
     ``fleet.DeviceResult``, whose outcomes are the failed and unknown ones); memory holds one
-    entry per distinct finding (rule, setting, source), not per device. Device facts in a
-    fleet come from rows, not from input files, so only findings located in an input file are
-    kept. ``rules`` (outcomes of every rule, for ``tool.driver.rules``) and ``citations`` may be
-    given up front; otherwise they come from the reports added. It is a collector
-    (``fleet.parallel.Collector``): ``take`` in a worker process, ``merge`` in the reading one.
+    entry per distinct finding, not per device. A finding on a policy's setting (rule, setting,
+    source) is located in the policy's file. A finding on the devices' own facts (rule, status,
+    fact) points at the records of the first ``DEVICE_LOCATIONS`` devices that have it, in
+    file order (``DeviceResult.places``: the fleet file's row, or a snapshot's joined record);
+    the others are counted. ``rules`` (outcomes of every rule, for ``tool.driver.rules``) and
+    ``citations`` may be given up front; otherwise they come from the reports added. It is a
+    collector (``fleet.parallel.Collector``): ``take`` in a worker process, ``merge`` in the
+    reading one, in row order, so the devices pointed at are those one process would choose.
     """
 
     def __init__(
@@ -431,7 +353,7 @@ class FleetSarif:
     ) -> None:
         self.inputs = tuple(inputs)
         self._read_text = read_text
-        self._locator: _Locator | None = None
+        self._locator: Locator | None = None
         self._outcomes: dict[str, RuleOutcome] = {}
         for outcome in rules:
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
@@ -439,70 +361,142 @@ class FleetSarif:
         self._found: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], list] = {}
         # devices per finding since the last take()
         self._counted: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], int] = {}
-        self._by_outcome: dict[int, tuple[RuleOutcome, list]] = {}
+        self._by_outcome: dict[int, _Remembered] = {}
         self._citations: dict[str, Citation] = {c.id: c for c in citations}
+        self._devices: dict[tuple[str, str, str], _DeviceFinding] = {}
+        # per device finding, its devices and its seen at the last take()
+        self._devices_taken: dict[tuple[str, str, str], tuple[int, int]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # a worker process reads the files itself
+        self._flush()
         return {**self.__dict__, "_locator": None, "_by_outcome": {}}
 
     def add(self, report: Any) -> None:
-        """Count the findings of one device."""
+        """Count the findings of one device: once per outcome (a fleet's devices share their
+        explanations), the findings' counts made from it when they are read (``_flush``)."""
         if not self._citations:  # the same rules on every device: the first report's
             self._citations = {c.id: c for c in getattr(report, "citations", ())}
-        if self._locator is None:
-            self._locator = _Locator(self.inputs, self._read_text)
+        places: Mapping[str, RecordPlace] | None = None
         for outcome in report.outcomes:
-            if outcome.rule not in self._outcomes:
-                self._outcomes[outcome.rule] = _bare(outcome)
-            for key in self._keys(outcome):
-                self._found[key][3] += 1
-                self._counted[key] = self._counted.get(key, 0) + 1
+            known = self._by_outcome.get(id(outcome))
+            if known is None or known.outcome is not outcome:
+                known = self._remember(outcome)
+            known.devices += 1
+            if known.open:  # one of its device findings points at fewer devices than it may
+                places = self._see(report, known, places)
 
-    def _keys(self, outcome: RuleOutcome) -> list[tuple[str, str, str, tuple[ValueOrigin, ...]]]:
-        """The keys of an outcome's findings located in an input file (remembered by outcome:
-        a fleet's devices share their explanations)."""
-        known = self._by_outcome.get(id(outcome))
-        if known is not None and known[0] is outcome:
-            return known[1]
-        keys = []
-        locator = self._locator or _Locator(self.inputs, self._read_text)
+    def _see(
+        self, result: Any, known: _Remembered, places: Mapping[str, RecordPlace] | None
+    ) -> Mapping[str, RecordPlace] | None:
+        """Point ``known``'s device findings that want more devices at ``result``'s records; its
+        places, asked once per device."""
+        if not hasattr(result, "places"):  # a Report: no device records to point at
+            known.open = False
+            return places
+        places = result.places() if places is None else places
+        for entry, condition in known.on_device:
+            if len(entry.seen) < DEVICE_LOCATIONS:
+                seen = _seen(result, condition, places)
+                if seen is not None:
+                    entry.seen.append(seen)
+        known.open = any(len(entry.seen) < DEVICE_LOCATIONS for entry, _ in known.on_device)
+        return places
+
+    def _remember(self, outcome: RuleOutcome) -> _Remembered:
+        """An outcome seen for the first time: its findings located in an input file (by key) and
+        its findings on device facts with their conditions."""
+        if outcome.rule not in self._outcomes:
+            self._outcomes[outcome.rule] = _bare(outcome)
+        keys: list[tuple[str, str, str, tuple[ValueOrigin, ...]]] = []
+        on_device: list[tuple[_DeviceFinding, Condition]] = []
+        locator = self._locator or Locator(self.inputs, self._read_text)
         self._locator = locator
-        for condition in _findings(outcome):
+        for condition in _findings(outcome, on_device=True):
+            if _on_device(condition):
+                entry = self._devices.setdefault(
+                    _finding_key(outcome, condition)[:3], _DeviceFinding(outcome, condition)
+                )
+                if all(entry is not e for e, _ in on_device):  # two conditions on one fact: one device
+                    on_device.append((entry, condition))
+                continue
             key = _finding_key(outcome, condition)
             if key not in self._found:
                 locations = locator.locations(condition)
-                if not locations:  # a value from a fleet row, not from a file: nothing to keep
+                if not locations:  # a setting no policy file gives (a default): nowhere to point
                     continue
                 self._found[key] = [outcome, condition, locations, 0]
             keys.append(key)
         if len(self._by_outcome) >= _OUTCOMES_REMEMBERED:
+            self._flush()
             self._by_outcome.clear()
-        self._by_outcome[id(outcome)] = (outcome, keys)  # the outcome held, so that its id stays its own
-        return keys
+        known = _Remembered(outcome, keys, on_device)  # the outcome held, so that its id stays its own
+        self._by_outcome[id(outcome)] = known
+        return known
 
-    def take(self) -> list[list]:
-        """The findings counted since the last take, each with that count (for ``merge``)."""
+    def _flush(self) -> None:
+        """Move the devices counted per outcome into its findings' counts."""
+        for known in self._by_outcome.values():
+            if known.devices:
+                for key in known.keys:
+                    self._found[key][3] += known.devices
+                    self._counted[key] = self._counted.get(key, 0) + known.devices
+                for entry, _ in known.on_device:
+                    entry.devices += known.devices
+                known.devices = 0
+
+    def take(self) -> tuple[list[list], list[_DeviceFinding]]:
+        """The findings counted since the last take, each with that count, and the device
+        findings with theirs and the devices seen since (for ``merge``)."""
+        self._flush()
         taken = [[*self._found[key][:3], devices] for key, devices in self._counted.items()]
         self._counted.clear()
-        return taken
+        on_device = []
+        for key, entry in self._devices.items():
+            devices, seen = self._devices_taken.get(key, (0, 0))
+            if entry.devices > devices:
+                on_device.append(
+                    _DeviceFinding(entry.outcome, entry.condition, entry.devices - devices, entry.seen[seen:])
+                )
+                self._devices_taken[key] = (entry.devices, len(entry.seen))
+        return taken, on_device
 
-    def merge(self, findings: Iterable[list]) -> None:
-        """Add the findings another process took."""
+    def merge(self, part: tuple[Iterable[list], Iterable[_DeviceFinding]]) -> None:
+        """Add the findings another process took (parts merged in row order)."""
+        findings, on_device = part
         for outcome, condition, locations, devices in findings:
             key = _finding_key(outcome, condition)
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
             entry = self._found.setdefault(key, [outcome, condition, locations, 0])
             entry[3] += devices
+        for taken in on_device:
+            self._outcomes.setdefault(taken.outcome.rule, _bare(taken.outcome))
+            finding = _finding_key(taken.outcome, taken.condition)[:3]
+            mine = self._devices.setdefault(finding, _DeviceFinding(taken.outcome, taken.condition))
+            mine.devices += taken.devices
+            mine.seen.extend(taken.seen[: DEVICE_LOCATIONS - len(mine.seen)])
 
     def log(self, bad_rows: Sequence[Any] = (), unlisted: int = 0) -> dict[str, Any]:
         """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications
         (and ``unlisted``, how many more there were, one more)."""
+        self._flush()
         rules, index = _rules(self._outcomes.values(), lambda ref: self._citations.get(ref, Citation(ref, "")))
         results = [
             _result(outcome, condition, index[outcome.rule], locations, devices)
             for outcome, condition, locations, devices in self._found.values()
         ]
-        return _log(rules, results, self.inputs, bad_rows, unlisted=unlisted)
+        records = RecordLines(self.inputs, self._read_text)
+        records.read(seen for entry in self._devices.values() for seen in entry.seen)
+        unlocated = []
+        for entry in self._devices.values():
+            located = [location for seen in entry.seen if (location := records.location(seen)) is not None]
+            if located:
+                results.append(_device_result(entry, index[entry.outcome.rule], located))
+            else:  # no device's record can be pointed at (a fleet read from standard input)
+                unlocated.append(_unlocated(entry))
+        log = _log(rules, results, self.inputs, bad_rows, unlisted=unlisted, more_files=records.files())
+        if unlocated:
+            log["runs"][0].setdefault("properties", {})["deviceFindingsWithoutLocation"] = unlocated
+        return log
 
     def render(
         self,
@@ -523,6 +517,40 @@ class FleetSarif:
 
 
 _OUTCOMES_REMEMBERED = 50_000
+
+
+def _device_result(entry: _DeviceFinding, rule_index: int, located: list[dict[str, Any]]) -> dict[str, Any]:
+    """A finding on device facts: one result, located at its first device's record; the next
+    devices' records are related locations. SARIF 2.1.0 (3.27.12) keeps ``locations`` for places
+    that must all change together, never for occurrences fixed one by one, as devices are."""
+    outcome, condition, devices = entry.outcome, entry.condition, entry.devices
+    verb = "leaves the rule undecided" if outcome.status is Status.UNKNOWN else "fails the rule"
+    needs = "the rule applies when it is" if condition.role == "when" else "the rule needs"
+    summary = f"{condition.label} {verb} on {devices} device{'s' if devices != 1 else ''}; {needs} {condition.required}"
+    result = _result(outcome, attrs.evolve(condition, origins=()), rule_index, located[:1], devices, summary)
+    properties = result["properties"]
+    del properties["actual"]  # each device's own, in its location's message
+    properties["source"] = "device records"
+    properties["devicesLocated"] = len(located)
+    properties["devicesWithoutLocation"] = devices - len(located)
+    related = result.setdefault("relatedLocations", [])
+    related.extend({"id": i, **location} for i, location in enumerate(located[1:], start=len(related) + 1))
+    result["partialFingerprints"] = {
+        "bitlockerRulesFinding/v1": _fingerprint(outcome.ruleset, outcome.rule, condition.fact, "device records")
+    }
+    if not related:
+        del result["relatedLocations"]
+    return result
+
+
+def _unlocated(entry: _DeviceFinding) -> dict[str, Any]:
+    """A finding on device facts whose devices' records cannot be pointed at, for the run's properties."""
+    return {
+        "ruleId": entry.outcome.rule,
+        "status": entry.outcome.status.value,
+        "fact": entry.condition.fact,
+        "devices": entry.devices,
+    }
 
 
 def _bare(outcome: RuleOutcome) -> RuleOutcome:

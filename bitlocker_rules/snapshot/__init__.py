@@ -12,7 +12,7 @@ fleet, streamed row by row from ``managed_devices.jsonl`` (``devices_path``).
 
 from __future__ import annotations
 
-from .devices import device_reader
+from .devices import SnapshotReader, device_reader, fact_places
 from .files import (
     ALL_DEVICES,
     ALL_USERS,
@@ -50,10 +50,12 @@ __all__ = [
     "AssignmentFilter",
     "FilterDecision",
     "SnapshotPolicies",
+    "SnapshotReader",
     "TenantSnapshot",
     "complete_manifest",
     "device_reader",
     "devices_path",
+    "fact_places",
     "intent_as_profile",
     "manifest_path",
     "read_manifest",

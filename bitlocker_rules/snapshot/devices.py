@@ -26,8 +26,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import attrs
+
 from ..facts import Facts
 from ..importers import ImportedDevice, import_device, import_devices, joined_device
+from ..source import RecordPlace
 
 ENCRYPTION_STATES = "encryption_states.jsonl"
 RECOVERY_KEYS = "recovery_keys.jsonl"
@@ -52,15 +55,19 @@ class LineIndex:
 
     def records(self, value: str) -> list[tuple[int, dict]]:
         """The records whose key is ``value`` (case-folded), each with its 1-based line number, in file order."""
+        return [(number, record) for number, _, record in self.located(value)]
+
+    def located(self, value: str) -> list[tuple[int, int, dict]]:
+        """``records``, each with its line's byte offset too: (line number, offset, record)."""
         wanted = _hash(value)
         found = []
         at = bisect_left(self.hashes, wanted)
         while at < len(self.hashes) and self.hashes[at] == wanted:
             record = json.loads(self._line(self.offsets[at]))
             if str(record.get(self.key, "")).strip().casefold() == value.strip().casefold():
-                found.append((self.numbers[at], record))
+                found.append((self.numbers[at], self.offsets[at], record))
             at += 1
-        return sorted(found, key=lambda pair: pair[0])
+        return sorted(found, key=lambda entry: entry[0])
 
     def _line(self, offset: int) -> bytes:
         if self._stream is None:
@@ -99,20 +106,60 @@ class DeviceJoin:
         """The facts of managedDevice row ``data`` (line ``number``) with its report row and keys joined."""
         origin = f"row {number}"
         device = import_device(data, vocabulary, origin=origin)
-        joined = self._joined(device, vocabulary)
+        joined = [part for part, _ in self._joined(device, vocabulary)]
         return joined_device([device, *joined], origin).facts if joined else device.facts
 
-    def _joined(self, device: ImportedDevice, vocabulary: Any) -> list[ImportedDevice]:
-        """The encryption report row and the recovery keys of ``device``, each imported from its own file."""
+    def places(self, data: Any, vocabulary: Any, number: int) -> dict[str, RecordPlace]:
+        """Where each fact of managedDevice row ``data`` (line ``number`` of the devices file, ``""``
+        in the places) was read, as ``device`` joins them: the row (``""`` is the row itself), its
+        encryption report row or its first recovery key record, each by line and byte offset."""
+        device = import_device(data, vocabulary, origin=f"row {number}")
+        places = fact_places(device, RecordPlace("", number))
+        for part, record in self._joined(device, vocabulary):
+            places = {**fact_places(part, record), **places}  # a fact the row gives too: the row's
+        return places
+
+    def _joined(self, device: ImportedDevice, vocabulary: Any) -> list[tuple[ImportedDevice, RecordPlace]]:
+        """The encryption report row and the recovery keys of ``device``, each imported from its own
+        file, with where it is (the keys: their first record)."""
         found = []
-        states = self.states.records(device.device_id) if device.device_id else []
-        for number, state in states[:1]:  # one report row a device; a second would be Graph's duplicate
-            found.append(import_device(state, vocabulary, origin=f"{ENCRYPTION_STATES}#{number}"))
-        keys = self.keys.records(device.azure_ad_device_id) if device.azure_ad_device_id else []
+        states = self.states.located(device.device_id) if device.device_id else []
+        for number, offset, state in states[:1]:  # one report row a device; a second would be Graph's duplicate
+            imported = import_device(state, vocabulary, origin=f"{ENCRYPTION_STATES}#{number}")
+            found.append((imported, RecordPlace(str(self.states.path), number, offset)))
+        keys = self.keys.located(device.azure_ad_device_id) if device.azure_ad_device_id else []
         if keys:
-            records = [record for _, record in keys]
-            found.append(import_devices(records, vocabulary, origin=f"{RECOVERY_KEYS}#{keys[0][0]}")[0])
+            number, offset, _ = keys[0]
+            records = [record for _, _, record in keys]
+            imported = import_devices(records, vocabulary, origin=f"{RECOVERY_KEYS}#{number}")[0]
+            found.append((imported, RecordPlace(str(self.keys.path), number, offset)))
         return found
+
+
+def fact_places(device: ImportedDevice, record: RecordPlace) -> dict[str, RecordPlace]:
+    """Each fact of an imported record at its JSON path in ``record`` (``""``: the record itself;
+    a fact read from no path, the record)."""
+    places = {"": record}
+    for fact, origins in device.facts.origins.items():
+        path = next((o.path for o in origins if o.path), None)
+        places[fact] = attrs.evolve(record, path=path) if path else record
+    return places
+
+
+class SnapshotReader:
+    """The fleet's reader of a snapshot's managed devices (picklable: ``--jobs`` workers build
+    their own join): each row's facts with its records joined (``__call__``), and where each fact
+    was read (``places``, which SARIF points at)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def __call__(self, data: Any, engine: Any, number: int) -> Facts:
+        return device_join(self.folder).device(data, engine.vocabulary, number)
+
+    def places(self, data: Any, engine: Any, number: int) -> dict[str, RecordPlace]:
+        """Where each fact of the row's device was read (``DeviceJoin.places``)."""
+        return device_join(self.folder).places(data, engine.vocabulary, number)
 
 
 @functools.cache
@@ -121,12 +168,7 @@ def device_join(folder: str) -> DeviceJoin:
     return DeviceJoin(Path(folder))
 
 
-def snapshot_device(folder: str, data: Any, engine: Any, number: int) -> Facts:
-    """A fleet reader (``DeviceReader`` with the folder bound): a snapshot row's device, joined."""
-    return device_join(folder).device(data, engine.vocabulary, number)
-
-
-def device_reader(folder: str | Path) -> functools.partial[Facts]:
+def device_reader(folder: str | Path) -> SnapshotReader:
     """The reader that gives each managed device of the snapshot in ``folder`` its joined records
     (picklable: ``--jobs`` workers build their own join)."""
-    return functools.partial(snapshot_device, str(folder))
+    return SnapshotReader(str(folder))
