@@ -19,9 +19,9 @@ from urllib.parse import quote
 
 from ..importers import ImportedPolicy, import_policies, index_for
 from ..importers.detect import CUSTOM_OMA_URI, GRAPH_ENDPOINT_PROTECTION, POLICY_JSON, SETTINGS_CATALOG, detect
+from ..importers.intents import is_intent
 from ..importers.origins import OriginIndex
 from ..reading import read_json
-from ..snapshot.intents import is_intent
 from ..vocabulary import Fact, Vocabulary
 from . import catalog, intents, omauri, profile, settings
 from .requests import SCHEMA, Emitted, PolicyRef, apply_to, read_emitted, write_emitted

@@ -20,8 +20,9 @@ from typing import Any
 from attrs import frozen
 
 from ..assignments import AssignedPolicy, Assignments, Group
-from ..errors import BitLockerRulesError
+from ..errors import BitLockerRulesError, Diagnostic
 from ..importers import ImportedPolicy, import_policies
+from ..importers.imported import UNREADABLE
 from ..vocabulary import Vocabulary
 from .files import (
     ALL_DEVICES,
@@ -37,7 +38,6 @@ from .files import (
     devices_path,
     records,
 )
-from .intents import intent_as_profile
 from .scope import AssignmentFilter, FilteredTarget, SnapshotPolicies, assignment_filter, filter_notes
 
 
@@ -102,13 +102,21 @@ def _policies(
     found: list[tuple[dict, ImportedPolicy]] = []
     for number, stored in enumerate(records(folder, manifest, kind), 1):
         origin = f"{folder / kind}.jsonl#{number}"  # the file and line a SARIF location points at
-        record = intent_as_profile(stored, notes) if kind == "intents" else stored
         try:
-            found += [(stored, p) for p in import_policies(record, vocabulary, origin=origin) if p.policy_id]
+            read = [p for p in import_policies(stored, vocabulary, origin=origin) if p.policy_id]
         except BitLockerRulesError as exc:
-            name = record.get("displayName") or record.get("name") or record.get("id") or origin
+            name = stored.get("displayName") or stored.get("name") or stored.get("id") or origin
             notes.append(f"{kind} `{name}` is not checked: the importers cannot read it ({exc.diagnostics[0].message})")
+            continue
+        found += [(stored, p) for p in read]
+        if kind == "intents":  # an intent's setting the importers cannot read is said, as before
+            notes += [f"{kind} `{p.display_name or p.policy_id}`: {n.message}" for p in read for n in unread(p)]
     return found
+
+
+def unread(policy: ImportedPolicy) -> list[Diagnostic]:
+    """The notices of what a policy holds and the importers could not read."""
+    return [n for n in policy.notices if n.code == UNREADABLE]
 
 
 def _members(folder: Path, manifest: Mapping[str, Any]) -> dict[str, set[str]]:
