@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from ..assignments import AssignedPolicy, Assignments, Group
-from ..errors import BitLockerRulesError, Diagnostic
+from ..errors import BitLockerRulesError, Diagnostic, redact
 from ..importers import ImportedPolicy, import_policies
 from ..importers.imported import UNREADABLE
 from ..vocabulary import Vocabulary
@@ -53,6 +53,7 @@ class TenantSnapshot:
     notes: tuple[str, ...] = ()
     filtered: tuple[FilteredTarget, ...] = ()  # the assignments with a filter (not in ``assignments``)
     stored: tuple[Mapping[str, Any], ...] = ()  # each policy's record as the snapshot holds it, in order
+    group_names: Mapping[str, str] = field(factory=dict)  # each group's displayName, by id
 
     def policy_records(self) -> list[tuple[Mapping[str, Any], ImportedPolicy]]:
         """Each policy's Graph record as stored (an intent as itself, not as its profile) with
@@ -91,7 +92,19 @@ def read_snapshot(folder: str | Path, vocabulary: Vocabulary) -> TenantSnapshot:
     filtered = tuple(assigning.filtered)
     notes += filter_notes(filtered)
     stored = tuple(record for record, _ in read)
-    return TenantSnapshot(folder, manifest, tuple(policies), assigned, assignments, tuple(notes), filtered, stored)
+    names = group_names(folder, manifest)
+    return TenantSnapshot(
+        folder, manifest, tuple(policies), assigned, assignments, tuple(notes), filtered, stored, names
+    )
+
+
+def group_names(folder: Path, manifest: Mapping[str, Any]) -> dict[str, str]:
+    """The display name of each group the snapshot holds (the groups its assignments name), by id."""
+    return {
+        str(record["id"]): str(redact(str(record["displayName"])))
+        for record in records(folder, manifest, "groups")
+        if record.get("id") and isinstance(record.get("displayName"), str) and record["displayName"].strip()
+    }
 
 
 def _policies(
