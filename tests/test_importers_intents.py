@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from graph_fake import DISK_ENCRYPTION_TEMPLATE, LocalGraph, Tenant
+from test_tenant_pull import TOKENS, quick
 
 from bitlocker_rules import merge_facts, shipped_vocabulary
 from bitlocker_rules.cli import main
@@ -16,6 +18,8 @@ from bitlocker_rules.emit import apply_to, emit_repair, read_emitted
 from bitlocker_rules.importers import import_policies, import_policy, load_policies
 from bitlocker_rules.importers.detect import detect
 from bitlocker_rules.importers.intents import intent_as_profile
+from bitlocker_rules.snapshot import read_snapshot
+from bitlocker_rules.tenant import PullOptions, pull
 
 VOCABULARY = shipped_vocabulary()
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,3 +223,25 @@ def test_an_intent_and_a_profile_that_disagree_are_a_conflict_citing_each():
     (conflict,) = [c for c in facts.conflicts if c.fact == "policy.tpm_startup_pin"]
     places = {origin.path for origins, _ in conflict.values for origin in origins}
     assert places == {("settings", 4, "valueJson"), ("bitLockerSystemDrivePolicy", "startupAuthenticationTpmPinUsage")}
+
+
+# --- a snapshot's intents: the same reading ----------------------------------------------------
+
+
+def test_a_snapshots_intent_is_read_as_a_policy_file_is(tmp_path):
+    """A pulled intent goes through the same reader: its values cited at its settings (the SARIF
+    location on its line), a setting it cannot read said in the snapshot's notes."""
+    tenant = Tenant(seed=7, policies=2, groups=2, devices=3)
+    intent = next(i for i in tenant.intents if i["templateId"] == DISK_ENCRYPTION_TEMPLATE)
+    intent["settings"].append({"id": "x1", "definitionId": PREFIX + "bitLockerSystemDrivePolicy", "valueJson": "{"})
+    local = LocalGraph(tenant, page_size=100)
+    try:
+        pull(PullOptions(tmp_path / "snapshot", local.url, concurrency=2), TOKENS, pacing=quick())
+    finally:
+        local.stop()
+    snapshot = read_snapshot(tmp_path / "snapshot", VOCABULARY)
+    (policy,) = [p for p in snapshot.policies if p.policy_id == intent["id"]]
+    assert policy.kind == "endpoint-security-intent"
+    assert origin_of(policy, "policy.require_device_encryption").path == ("settings", 0, "valueJson")
+    (note,) = [n for n in snapshot.notes if "not JSON" in n]
+    assert intent["displayName"] in note and "bitLockerSystemDrivePolicy" in note
