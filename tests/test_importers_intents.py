@@ -245,3 +245,21 @@ def test_a_snapshots_intent_is_read_as_a_policy_file_is(tmp_path):
     assert origin_of(policy, "policy.require_device_encryption").path == ("settings", 0, "valueJson")
     (note,) = [n for n in snapshot.notes if "not JSON" in n]
     assert intent["displayName"] in note and "bitLockerSystemDrivePolicy" in note
+
+
+def test_a_bare_patch_of_an_intents_settings_replaces_each_by_its_definition(tmp_path, capsys):
+    """A bare body ``{"settings": [...]}`` over an exported intent is applied setting by setting,
+    by ``definitionId``, as ``updateSettings`` is: the other settings stay."""
+    document = load(EXAMPLE)
+    drive = json.loads(document["settings"][4]["valueJson"])
+    sent = {
+        **document["settings"][4],
+        "valueJson": json.dumps({**drive, "startupAuthenticationTpmPinUsage": "blocked"}),
+    }
+    patch = tmp_path / f"{document['id']}.json"
+    patch.write_text(json.dumps({"settings": [sent]}))
+    fleet = str(ROOT / "examples" / "fleet.jsonl")
+    args = ["plan", "--policy", str(EXAMPLE), "--fleet", fleet, "--patch", str(patch), "--rules", "silent_enablement"]
+    assert main([*args, "--format", "json"]) == 0
+    (setting,) = json.loads(capsys.readouterr().out)["fleet"]["settings"]  # only the PIN: nothing else went
+    assert (setting["setting"], setting["after"]) == ("policy.tpm_startup_pin", "Do not allow startup PIN with TPM")
