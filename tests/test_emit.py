@@ -27,7 +27,6 @@ from bitlocker_rules.emit import (
 )
 from bitlocker_rules.importers import import_policy, index_for, parse_admx
 from bitlocker_rules.importers.origins import Binding, normalise_csp
-from bitlocker_rules.snapshot.intents import intent_as_profile, is_intent
 
 VOCABULARY = shipped_vocabulary()
 INDEX = index_for(VOCABULARY)
@@ -43,10 +42,8 @@ def load(path: Path) -> dict:
 
 
 def imported(document: dict):
-    """The policy as read: an endpoint-security intent as the profile its settings make, as
-    ``check --snapshot`` reads it."""
-    readable = intent_as_profile(document, []) if is_intent(document) else document
-    return import_policy(readable, VOCABULARY, origin="policy.json")
+    """The policy as ``check --policy`` reads it (an endpoint-security intent as the profile its settings make)."""
+    return import_policy(document, VOCABULARY, origin="policy.json")
 
 
 def round_trip(document: dict, changes: dict) -> tuple[dict, dict]:

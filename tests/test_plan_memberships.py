@@ -12,9 +12,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from attrs import evolve
+from graph_fake import LocalGraph, Tenant
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_report_formats import load_schema, validate
+from test_tenant_pull import TOKENS, _bitlocker_policies, quick
 
 from bitlocker_rules.assignments import AssignedPolicies, AssignedPolicy, Assignments, Group, read_assignments
 from bitlocker_rules.cli import main
@@ -22,9 +25,10 @@ from bitlocker_rules.facts import Facts
 from bitlocker_rules.fleet.job import FleetJob
 from bitlocker_rules.plan import Membership, Proposal, make_plan, possible_memberships
 from bitlocker_rules.plan.run import possible_regressions as real
-from bitlocker_rules.report.plan import render_plan
+from bitlocker_rules.report.plan import membership_words, render_plan
 from bitlocker_rules.snapshot import SnapshotPolicies
 from bitlocker_rules.snapshot.scope import FilteredTarget, assignment_filter
+from bitlocker_rules.tenant import PullOptions, pull
 
 # Client-driven rotation with the OS and fixed-drive escrow to Pilot; the fixed-drive "back up
 # before enabling" to Finance. KR-06 needs both fixed-drive settings; the proposal drops Finance's.
@@ -130,7 +134,10 @@ def test_every_format_names_the_membership(two_groups, tmp_path):
     assert validate(data, load_schema("plan-1.json")) == []
     assert data["memberships"] == {"complete": True, "searched": 4, "total": 4, "limit": 10_000}
     memberships = [p["membership"] for p in data["possible"] if p["worse"]]
-    assert memberships == [{"groups": ["Finance", "Pilot"], "devices": [], "matching": [], "not_matching": []}]
+    # An assignment file names its groups: no other name is known.
+    assert memberships == [
+        {"groups": ["Finance", "Pilot"], "group_names": [None, None], "devices": [], "matching": [], "not_matching": []}
+    ]
     assert {p["membership"] is None for p in data["possible"]} == {True, False}
     plan = two_groups["plan"]
     heading = "A device in groups Finance and Pilot only would get policy 'Rotation' (rotation), policy 'Backup'"
@@ -139,6 +146,60 @@ def test_every_format_names_the_membership(two_groups, tmp_path):
         shown = render_plan(plan, fmt).replace("&#x27;", "'")
         assert heading in shown and searched in shown, fmt
     assert "Devices that get policy 'Backup' (backup) today" in render_plan(plan, "text")
+
+
+@pytest.fixture(scope="module")
+def small_tenant(tmp_path_factory) -> tuple[Tenant, Path, str]:
+    """A generated tenant of four groups pulled from the local Graph, and a patch of its first
+    BitLocker profile (assigned to a group with a filter, and excluded from another)."""
+    tenant = Tenant(seed=3, policies=4, groups=4, devices=30)
+    local = LocalGraph(tenant, page_size=100)
+    folder = tmp_path_factory.mktemp("named") / "snapshot"
+    try:
+        pull(PullOptions(folder, local.url, concurrency=2), TOKENS, pacing=quick())
+    finally:
+        local.stop()
+    chosen = next(p["id"] for p in tenant.device_configurations if p["id"] in _bitlocker_policies(tenant))
+    patch = folder.parent / f"{chosen}.json"
+    patch.write_text(json.dumps({"bitLockerSystemDrivePolicy": {"startupAuthenticationTpmPinUsage": "required"}}))
+    return tenant, folder, str(patch)
+
+
+def test_a_snapshots_groups_are_named_by_their_display_names(small_tenant, tmp_path):
+    """``plan --snapshot``: the snapshot names its groups by id; the plan carries each one's
+    displayName (groups.jsonl), and JSON keeps the ids and adds the names."""
+    tenant, folder, patch = small_tenant
+    names = {g["id"]: g["displayName"] for g in tenant.groups}
+    out = tmp_path / "plan.json"
+    assert main(["plan", "--snapshot", str(folder), "--patch", patch, "--format", "json", "--output", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert validate(data, load_schema("plan-1.json")) == []
+    memberships = [p["membership"] for p in data["possible"] if p["membership"] and p["membership"]["groups"]]
+    assert memberships
+    assert all(m["group_names"] == [names[g] for g in m["groups"]] for m in memberships)
+    plan = make_plan(FleetJob(None, [], None, snapshot=str(folder)), Proposal(patches=[patch]), None, timeout=60)
+    assert dict(plan.memberships.group_names) == names
+
+
+def test_every_format_names_a_group_by_its_name_and_id(two_groups):
+    """Where a group's name is known (a snapshot's groups, named by id), the headings say
+    ``Finance team (Finance)``, as other reports name such a group, in every format."""
+    plan = two_groups["plan"]
+    named = evolve(plan, memberships=evolve(plan.memberships, group_names={"Finance": "Finance team"}))
+    heading = "A device in groups Finance team (Finance) and Pilot only would get policy 'Rotation' (rotation)"
+    for fmt in ("text", "markdown", "html"):
+        assert heading in render_plan(named, fmt).replace("&#x27;", "'"), fmt
+        assert "Finance team" not in render_plan(plan, fmt), fmt
+    (worse,) = [p for p in json.loads(render_plan(named, "json"))["possible"] if p["worse"]]
+    assert worse["membership"]["group_names"] == ["Finance team", None]
+
+
+def test_a_group_without_a_known_name_is_named_by_its_id():
+    membership = Membership(("3f2e-finance", "9a1c-pilot"))
+    assert membership_words(membership, {"3f2e-finance": "Finance"}) == (
+        "A device in groups Finance (3f2e-finance) and 9a1c-pilot only"
+    )
+    assert membership_words(membership) == "A device in groups 3f2e-finance and 9a1c-pilot only"
 
 
 def test_a_side_without_assignments_gives_every_policy_and_says_so(two_groups, capsys):

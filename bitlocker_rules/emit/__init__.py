@@ -4,8 +4,8 @@
 the repair's changes (fact → new value) and gives one ``Emitted`` request per policy it changes:
 a Graph PATCH of an Endpoint protection profile (``profile``) or a custom OMA-URI profile
 (``omauri``), a PUT of a settings-catalog policy's settings (``catalog``), a POST of an
-endpoint-security intent's ``updateSettings`` action (``intents``: a snapshot's intent, given as
-its record), or the project's own policy JSON (``settings``). Which policy takes a change: each
+endpoint-security intent's ``updateSettings`` action (``intents``: an exported or a snapshot's
+intent, given as its record), or the project's own policy JSON (``settings``). Which policy takes a change: each
 policy that sets the fact (all of them when they disagree, so the conflict ends, except one that
 already says the new value), else the first policy whose shape can express it.
 ``apply_to`` applies a request to its policy as Graph would; ``read_emitted`` reads a file back.
@@ -19,9 +19,9 @@ from urllib.parse import quote
 
 from ..importers import ImportedPolicy, import_policies, index_for
 from ..importers.detect import CUSTOM_OMA_URI, GRAPH_ENDPOINT_PROTECTION, POLICY_JSON, SETTINGS_CATALOG, detect
+from ..importers.intents import is_intent
 from ..importers.origins import OriginIndex
 from ..reading import read_json
-from ..snapshot.intents import is_intent
 from ..vocabulary import Fact, Vocabulary
 from . import catalog, intents, omauri, profile, settings
 from .requests import SCHEMA, Emitted, PolicyRef, apply_to, read_emitted, write_emitted

@@ -1,8 +1,8 @@
 """Endpoint-security intents (``deviceManagement/intents``): the repaired settings as the
 intent's ``updateSettings`` action takes them.
 
-The intent is read as the Endpoint protection profile its settings make (``snapshot.intents``,
-as ``check --snapshot`` reads it), the change is written into that profile as for a profile
+The intent is read as the Endpoint protection profile its settings make (``importers.intents``,
+as ``check`` reads it), the change is written into that profile as for a profile
 (``profile.repaired_profile``: nested drive policies kept whole), and each changed property is
 sent as the intent setting that carries it: the setting the intent already has for the property
 or for an object above it (that object sent whole), otherwise a new setting for the top-level
@@ -18,14 +18,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..importers.intents import GRAPH_TYPE, definition_id, intent_as_profile, setting_path
 from ..importers.origins import OriginIndex
-from ..snapshot.intents import PROFILE_TYPE, definition_id, intent_as_profile, setting_path
 from ..vocabulary import Fact
 from . import profile
 from .values import emit_error
 
 KIND = "endpoint-security-intent"
-GRAPH_TYPE = PROFILE_TYPE.rsplit(".", 1)[-1]  # the profile an intent's settings make
 # A new setting's type, by its value's JSON type (a drive policy is a complex setting).
 _TYPES = (
     (bool, "#microsoft.graph.deviceManagementBooleanSettingInstance"),

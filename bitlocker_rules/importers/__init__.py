@@ -21,7 +21,8 @@ Devices::
 
 Accepted inputs (``detect``): Graph ``windows10EndpointProtectionConfiguration`` (v1.0 and
 beta), settings-catalog ``deviceManagementConfigurationPolicy`` with ``settings``,
-``windows10CustomConfiguration`` OMA-URI profiles, the project's own policy JSON;
+``windows10CustomConfiguration`` OMA-URI profiles, endpoint-security ``deviceManagementIntent``
+with its ``settings`` (read as the profile they make, ``intents``), the project's own policy JSON;
 ``managedDevice``, ``managedDeviceEncryptionState``, ``bitlockerRecoveryKey`` lists, a CSP
 read-out ``{"./Device/Vendor/MSFT/BitLocker/Status/…": value}``, the project's own device
 JSON. Each may be a single object, a Graph page ``{"value": [...]}``, a single object in
@@ -44,13 +45,14 @@ from ..jsonpath import JsonPath
 from ..outcome import require
 from ..reading import read_json
 from ..vocabulary import Vocabulary
-from . import catalog, graph, omauri
+from . import catalog, graph, intents, omauri
 from . import device as _device
 from .detect import (
     CUSTOM_OMA_URI,
     DEVICE_JSON,
     DEVICE_KINDS,
     ENCRYPTION_STATE,
+    ENDPOINT_SECURITY_INTENT,
     GRAPH_ENDPOINT_PROTECTION,
     MANAGED_DEVICE,
     OTHER_GRAPH,
@@ -91,7 +93,8 @@ _Imported = TypeVar("_Imported", ImportedPolicy, ImportedDevice)
 DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")
 _ACCEPTED_POLICIES = (
     "a Graph windows10EndpointProtectionConfiguration, a settings-catalog configurationPolicy with "
-    '`settings`, a windows10CustomConfiguration with `omaSettings`, or {"settings": {fact: value}}'
+    "`settings`, a windows10CustomConfiguration with `omaSettings`, an endpoint-security deviceManagementIntent "
+    'with its `settings` ($expand=settings), or {"settings": {fact: value}}'
 )
 _ACCEPTED_DEVICES = (
     "a Graph managedDevice, a managedDeviceEncryptionState, bitlockerRecoveryKey records, "
@@ -135,10 +138,10 @@ def import_policies(
 
 def load_policies(path: str | Path, vocabulary: Vocabulary | None = None) -> tuple[ImportedPolicy, ...]:
     """Every policy of a policy file, whatever its kind: a Graph Endpoint protection profile,
-    a settings-catalog policy, a custom OMA-URI profile (each alone, in a Graph page or in an
-    array) or the project's own policy JSON, as ``check --policy`` reads it. Each has its
-    ``facts`` (merge them with ``merge_facts``) and its ``notices`` (what was skipped, and
-    why). Malformed JSON is reported with line and column."""
+    a settings-catalog policy, a custom OMA-URI profile, an endpoint-security intent (each
+    alone, in a Graph page or in an array) or the project's own policy JSON, as ``check
+    --policy`` reads it. Each has its ``facts`` (merge them with ``merge_facts``) and its
+    ``notices`` (what was skipped, and why). Malformed JSON is reported with line and column."""
     require(path, (str, PathLike), "load_policies(path)", "a file path (str or pathlib.Path)")
     vocabulary = given_vocabulary(vocabulary, "load_policies(vocabulary)")
     data, source = read_json(path)
@@ -182,12 +185,16 @@ def _one_policy(item: Any, index: OriginIndex, origin: str, path: JsonPath) -> I
         )
     if found.kind == GRAPH_ENDPOINT_PROTECTION:
         graph.walk(item, found.graph_type, collector, path)
-        policy_type = _policy_type_of_resource(collector, found.graph_type, path)
+        policy_type = _policy_type_of_resource(collector, found.graph_type, child_path(path, "@odata.type"))
     elif found.kind == SETTINGS_CATALOG:
         policy_type = catalog.import_catalog(item, collector, path)
     elif found.kind == CUSTOM_OMA_URI:
         omauri.import_oma_uri(item, collector, path)
-        policy_type = _policy_type_of_resource(collector, found.graph_type, path)
+        policy_type = _policy_type_of_resource(collector, found.graph_type, child_path(path, "@odata.type"))
+    elif found.kind == ENDPOINT_SECURITY_INTENT:
+        # Read as the Endpoint protection profile its settings make, so it has that profile's type.
+        intents.import_intent(item, collector, path)
+        policy_type = _policy_type_of_resource(collector, intents.GRAPH_TYPE, child_path(path, "templateId"))
     else:
         collector.note(
             SKIPPED,
@@ -201,14 +208,14 @@ def _one_policy(item: Any, index: OriginIndex, origin: str, path: JsonPath) -> I
 
 
 def _policy_type_of_resource(collector: Collector, graph_type: str, path: JsonPath) -> str | None:
-    """``policy.policy_type`` from the member whose origin ``graph_type`` is this resource."""
+    """``policy.policy_type`` from the member whose origin ``graph_type`` is this resource (read at ``path``)."""
     fact = collector.vocabulary.fact(POLICY_TYPE_FACT)
     if fact is None or fact.type.enum is None:
         return None
     members = collector.index.members_with(fact.type.enum.name, "graph_type", graph_type)
     if not members:
         return None
-    collector.set(fact, members[0], child_path(path, "@odata.type"))
+    collector.set(fact, members[0], path)
     return members[0]
 
 

@@ -22,6 +22,7 @@ from .imported import is_annotation
 GRAPH_ENDPOINT_PROTECTION = "graph-endpoint-protection"
 SETTINGS_CATALOG = "settings-catalog"
 CUSTOM_OMA_URI = "custom-oma-uri"
+ENDPOINT_SECURITY_INTENT = "endpoint-security-intent"  # the older endpoint-security policies
 POLICY_JSON = "policy-json"
 OTHER_GRAPH = "other-graph"  # a Graph resource that is not BitLocker-relevant
 MANAGED_DEVICE = "managed-device"
@@ -31,7 +32,7 @@ CSP_STATUS = "csp-status"
 DEVICE_JSON = "device-json"
 PAGE = "page"
 
-POLICY_KINDS = (GRAPH_ENDPOINT_PROTECTION, SETTINGS_CATALOG, CUSTOM_OMA_URI, POLICY_JSON)
+POLICY_KINDS = (GRAPH_ENDPOINT_PROTECTION, SETTINGS_CATALOG, CUSTOM_OMA_URI, ENDPOINT_SECURITY_INTENT, POLICY_JSON)
 DEVICE_KINDS = (MANAGED_DEVICE, ENCRYPTION_STATE, RECOVERY_KEY, CSP_STATUS, DEVICE_JSON)
 
 # Graph resource (the part of @odata.type after microsoft.graph.) → input kind.
@@ -39,6 +40,7 @@ GRAPH_TYPES = {
     "windows10endpointprotectionconfiguration": (GRAPH_ENDPOINT_PROTECTION, "windows10EndpointProtectionConfiguration"),
     "devicemanagementconfigurationpolicy": (SETTINGS_CATALOG, "deviceManagementConfigurationPolicy"),
     "windows10customconfiguration": (CUSTOM_OMA_URI, "windows10CustomConfiguration"),
+    "devicemanagementintent": (ENDPOINT_SECURITY_INTENT, "deviceManagementIntent"),
     "manageddevice": (MANAGED_DEVICE, "managedDevice"),
     "windowsmanageddevice": (MANAGED_DEVICE, "managedDevice"),
     "manageddeviceencryptionstate": (ENCRYPTION_STATE, "managedDeviceEncryptionState"),
@@ -47,6 +49,7 @@ GRAPH_TYPES = {
 # Entity sets named in @odata.context → the Graph type their entities have.
 _CONTEXT_SETS = (
     ("configurationpolicies", "devicemanagementconfigurationpolicy"),
+    ("devicemanagement/intents", "devicemanagementintent"),
     ("manageddeviceencryptionstates", "manageddeviceencryptionstate"),
     ("manageddevices", "manageddevice"),
     ("recoverykeys", "bitlockerrecoverykey"),
@@ -115,6 +118,10 @@ def is_wrapped_object(data: Mapping[str, Any]) -> bool:
     return isinstance(data.get("value"), Mapping) and all(k == "value" or is_annotation(k) for k in data)
 
 
+def _is_intent_setting(setting: Any) -> bool:
+    return isinstance(setting, Mapping) and "definitionId" in setting and "settingInstance" not in setting
+
+
 def _has_resource_keys(data: Mapping[str, Any]) -> bool:
     return any(k in data for k in ("settings", "omaSettings", "facts", "settingDefinitionId"))
 
@@ -122,6 +129,15 @@ def _has_resource_keys(data: Mapping[str, Any]) -> bool:
 def _by_shape(data: Mapping[str, Any], version: str | None) -> Detection:
     keys = {k for k in data if not is_annotation(k)}
     settings = data.get("settings")
+    if "templateId" in keys or (isinstance(settings, list) and settings and all(map(_is_intent_setting, settings))):
+        # A deviceManagementIntent (a pull stores it without @odata.type): its template, or
+        # settings that are deviceManagementSettingInstances (a catalog's carry settingInstance).
+        return Detection(
+            ENDPOINT_SECURITY_INTENT,
+            "deviceManagementIntent",
+            version,
+            "endpoint-security intent shape (`templateId` / settings with `definitionId`)",
+        )
     if isinstance(settings, list) or "templateReference" in keys or "settingCount" in keys:
         return Detection(
             SETTINGS_CATALOG,

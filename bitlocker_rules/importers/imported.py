@@ -3,7 +3,7 @@ collector that builds them while a format's walker reads the input."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -260,6 +260,24 @@ class Collector:
                     f"`{key}` is not a BitLocker-relevant property of {graph_type}; skipped",
                     child_path(path, key),
                 )
+
+    def move_into(self, other: Collector, moved: Callable[[JsonPath], ValueOrigin]) -> None:
+        """Everything gathered here given to ``other``, each place moved by ``moved``: this
+        collector read a document made in place of ``other``'s input (an intent's profile), and
+        ``moved`` says where in the input each of its places came from."""
+
+        def at(path: JsonPath | str | None, data_id: str | None) -> ValueOrigin:
+            return attrs.evolve(moved(path if isinstance(path, tuple) else ()), data_id=data_id)
+
+        for name, value in self.values.items():
+            place = self.places[name]
+            other.keep(self.vocabulary.facts[name], value, at(place.path, place.data_id))
+        for name, value, place, report in self.weak:
+            other.keep(self.vocabulary.facts[name], value, at(place.path, place.data_id), weak=True, quiet=not report)
+        for found, into in ((self.notices, other.notices), (self.problems, other.problems)):
+            for diagnostic in found:
+                where = diagnostic.input_place or InputPlace()
+                into.append(attrs.evolve(diagnostic, input_place=other.input_place(at(where.path, where.data_id))))
 
     # -- results --------------------------------------------------------------------------
 

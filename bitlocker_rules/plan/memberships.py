@@ -23,9 +23,9 @@ are not device-scoped (the snapshot's reader already leaves them out, with a not
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from attrs import frozen
+from attrs import field, frozen
 
 from ..assignment_filters import Match
 from ..assignments import AssignedPolicies
@@ -72,6 +72,7 @@ class MembershipSearch:
     total: int
     limit: int = LIMIT  # the distinct memberships (patterns of hits) the search keeps at most
     assigned: tuple[bool, bool] = (False, False)  # whether today's, the proposal's policies have assignments
+    group_names: Mapping[str, str] = field(factory=dict)  # what a snapshot names its groups (ids), by id
 
     @property
     def complete(self) -> bool:

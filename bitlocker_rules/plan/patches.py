@@ -6,7 +6,8 @@ applied as Graph applies a PATCH to a policy: each property given replaces the e
 except that an object given over an object is applied member by member (a nested drive policy
 may be given in part), and a list of settings given over a list of settings is applied per
 setting, matched by its key: a settings-catalog setting by its instance's
-``settingDefinitionId`` (a choice's children likewise), an OMA-URI setting by its ``omaUri``;
+``settingDefinitionId`` (a choice's children likewise), an OMA-URI setting by its ``omaUri``, an
+intent's setting by its ``definitionId``;
 a setting of a new key is added. Anything else given replaces what was there.
 
 A file ``repair --emit`` wrote (``"schema": "bitlocker-rules/emit/1"``) is a patch too: its
@@ -28,7 +29,6 @@ from ..emit.requests import SCHEMA as EMITTED
 from ..emit.requests import Emitted, apply_to, read_emitted
 from ..errors import Diagnostic, InputError
 from ..reading import read_json
-from ..snapshot.intents import intent_as_profile, is_intent
 
 _WRAPPER_KEYS = frozenset({"policy", "patch"})
 
@@ -44,10 +44,9 @@ class Patch:
     emitted: Emitted | None = None  # a file repair --emit wrote: its request, applied as Graph would
 
     def applied(self, exported: Any) -> Any:
-        """The exported policy with this patch applied, as the importers read it: a snapshot's
-        endpoint-security intent (changed by its ``updateSettings``) as the profile its settings make."""
-        result = apply_to(exported, self.emitted) if self.emitted is not None else patched(exported, self.body)
-        return intent_as_profile(result, []) if is_intent(result) else result
+        """The exported policy with this patch applied (an endpoint-security intent changed by its
+        ``updateSettings``, which the importers read as an intent)."""
+        return apply_to(exported, self.emitted) if self.emitted is not None else patched(exported, self.body)
 
 
 def read_patch(path: str) -> Patch:
@@ -98,7 +97,7 @@ def _setting_key(item: Any) -> str | None:
         return None
     instance = item.get("settingInstance")
     found = instance.get("settingDefinitionId") if isinstance(instance, dict) else None
-    found = found or item.get("settingDefinitionId") or item.get("omaUri")
+    found = found or item.get("settingDefinitionId") or item.get("omaUri") or item.get("definitionId")
     return found if isinstance(found, str) else None
 
 

@@ -10,7 +10,7 @@ no assignment file, ``AssignedPolicies`` otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from attrs import field, frozen
@@ -53,6 +53,7 @@ class PlanStates:
     patched: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    group_names: Mapping[str, str] = field(factory=dict)  # a snapshot's groups' display names, by id
 
 
 @frozen
@@ -64,6 +65,7 @@ class _Today:
     assignments: Assignments | None
     assignment_file: str | None
     filtered: tuple[FilteredTarget, ...] = ()  # a snapshot's assignments with filters, decided per device
+    group_names: Mapping[str, str] = field(factory=dict)  # a snapshot's groups' display names, by id
 
 
 def plan_states(job: FleetJob, proposal: Proposal, engine: Engine) -> PlanStates:
@@ -82,14 +84,14 @@ def plan_states(job: FleetJob, proposal: Proposal, engine: Engine) -> PlanStates
     # A proposal's own assignment file replaces today's assignments, filters included.
     after_filtered = today.filtered if proposal.assignments is None else ()
     after_state = _state(after, after_assignments, after_filtered)
-    return PlanStates(before_state, after_state, replaced, patched_ids, added, notes)
+    return PlanStates(before_state, after_state, replaced, patched_ids, added, notes, today.group_names)
 
 
 def _today(job: FleetJob, engine: Engine) -> _Today:
     if job.snapshot is not None:
         tenant = read_snapshot(job.snapshot, engine.vocabulary)
         records = tuple((p.origin, record) for record, p in tenant.policy_records())  # what a --patch applies to
-        return _Today(tuple(tenant.assigned), records, tenant.assignments, None, tenant.filtered)
+        return _Today(tuple(tenant.assigned), records, tenant.assignments, None, tenant.filtered, tenant.group_names)
     files = []
     policies = []
     for path in job.policies:

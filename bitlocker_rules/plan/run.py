@@ -41,6 +41,7 @@ def make_plan(
     states = plan_states(job, proposal, engine)
     rows = fleet if fleet is not None else _snapshot_devices(job)
     search = possible_memberships(states.before, states.after, LIMIT if memberships is None else memberships)
+    search = evolve(search, group_names=states.group_names)  # a snapshot's groups are named by id: their names
     pairs: list[_Pair] = []
     seen: set[tuple[frozenset[str], frozenset[str]]] = set()
     if rows is None:

@@ -9,7 +9,7 @@ renderers' rows and headline), then every possible device.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tabulate import tabulate
@@ -84,7 +84,7 @@ def possible_groups(plan: Any) -> list[tuple[str, list[Any], list[str]]]:
     for p in plan.possible:
         key = _pair_key(p)
         if key not in groups:
-            groups[key] = (_pair_heading(p, plan.memberships.assigned), [], [])
+            groups[key] = (_pair_heading(p, plan.memberships), [], [])
         if p.worse is False:
             groups[key][2].append(f"{p.ruleset} ({p.note})" if p.note else p.ruleset)
         else:
@@ -93,8 +93,9 @@ def possible_groups(plan: Any) -> list[tuple[str, list[Any], list[str]]]:
     return [group for key, group in groups.items() if key[2] is None or group[1]]
 
 
-def _pair_heading(p: Any, assigned: tuple[bool, bool]) -> str:
+def _pair_heading(p: Any, search: Any) -> str:
     """Who gets the pair: ``Devices that get …`` (the fleet's), or a membership that would."""
+    assigned = search.assigned
     if not (p.policies_before or p.policies_after or any(assigned)):
         return "Devices that get every policy"
     # A side without assignments gives every device every policy (its names are left out).
@@ -105,16 +106,24 @@ def _pair_heading(p: Any, assigned: tuple[bool, bool]) -> str:
     gets = f"get {today} today" + ("" if today == proposal else f" and {proposal} under the proposal")
     if p.membership is None:
         return f"Devices that {gets}"
-    return f"{membership_words(p.membership)} would {gets}"
+    return f"{membership_words(p.membership, search.group_names)} would {gets}"
 
 
-def membership_words(m: Any) -> str:
-    """A possible membership: ``A device in groups Pilot and Finance only, matching filter `Dell```."""
-    where = [f"{_words('group', m.groups)} only" if m.groups else "in no group"]
+def membership_words(m: Any, group_names: Mapping[str, str] | None = None) -> str:
+    """A possible membership: ``A device in groups Pilot and Finance only, matching filter `Dell```;
+    a group a snapshot names by id with its name, ``Finance (3f2e…)``, where ``group_names`` has it."""
+    groups = [group_text(g, group_names or {}) for g in m.groups]
+    where = [f"{_words('group', groups)} only" if groups else "in no group"]
     where += [f"named {_words('', m.devices)}"] if m.devices else []
     where += [f"matching {_words('filter', m.matching, '`')}"] if m.matching else []
     where += [f"not matching {_words('filter', m.not_matching, '`')}"] if m.not_matching else []
     return "A device " + ", ".join(where)
+
+
+def group_text(group: str, group_names: Mapping[str, str]) -> str:
+    """A group as reports name one whose name is known: ``Finance (3f2e…)``; else as given."""
+    name = group_names.get(group)
+    return f"{name} ({group})" if name and name != group else group
 
 
 def _words(noun: str, names: Sequence[str], quote: str = "") -> str:
@@ -193,7 +202,7 @@ def plan_to_dict(plan: Any) -> dict:
             "notes": list(p.notes),
         },
         "fleet": None if plan.fleet is None else _fleet_dict(plan.fleet),
-        "possible": [_possible_dict(x) for x in plan.possible],
+        "possible": [_possible_dict(x, plan.memberships.group_names) for x in plan.possible],
         "memberships": {
             "complete": plan.memberships.complete,
             "searched": plan.memberships.searched,
@@ -227,7 +236,7 @@ def _fleet_dict(fleet: Any) -> dict:
     }  # fmt: skip
 
 
-def _possible_dict(p: Any) -> dict:
+def _possible_dict(p: Any, group_names: Mapping[str, str]) -> dict:
     return {
         "ruleset": p.ruleset,
         "policies_before": list(p.policies_before),
@@ -238,7 +247,9 @@ def _possible_dict(p: Any) -> dict:
         "smallest": p.smallest,
         "note": p.note,
         "membership": None if p.membership is None else {
-            "groups": list(p.membership.groups), "devices": list(p.membership.devices),
+            "groups": list(p.membership.groups),
+            "group_names": [group_names.get(g) for g in p.membership.groups],
+            "devices": list(p.membership.devices),
             "matching": list(p.membership.matching), "not_matching": list(p.membership.not_matching),
         },
     }  # fmt: skip

@@ -2,16 +2,17 @@
 
 ``pull`` (``tenant/``) writes a folder of Graph records as JSON Lines and a ``manifest.json``;
 this package is what reads it, below the fleet (which cannot import ``tenant``), one stage a
-module: ``files`` (where the files are; the manifest checked; each kind's records), ``intents``
-(an endpoint-security intent as the profile its settings make), ``scope`` (assignment filters
-decided device by device), ``reading`` (the policies through the importers and their
-assignments: ``read_snapshot``) and ``devices`` (each device row with its encryption report row
-and recovery keys joined: the fleet's reader, ``device_reader``). The managed devices are the
-fleet, streamed row by row from ``managed_devices.jsonl`` (``devices_path``).
+module: ``files`` (where the files are; the manifest checked; each kind's records), ``scope``
+(assignment filters decided device by device), ``reading`` (the policies through the importers,
+an intent as the profile its settings make, and their assignments: ``read_snapshot``) and
+``devices`` (each device row with its encryption report row and recovery keys joined: the
+fleet's reader, ``device_reader``). The managed devices are the fleet, streamed row by row from
+``managed_devices.jsonl`` (``devices_path``).
 """
 
 from __future__ import annotations
 
+from ..importers.intents import intent_as_profile
 from .devices import SnapshotReader, device_reader, fact_places
 from .files import (
     ALL_DEVICES,
@@ -31,7 +32,6 @@ from .files import (
     read_manifest,
 )
 from .files import records as snapshot_records
-from .intents import intent_as_profile
 from .reading import TenantSnapshot, read_snapshot
 from .scope import AssignmentFilter, FilterDecision, SnapshotPolicies
 

@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from ..assignments import AssignedPolicy, Assignments, Group
-from ..errors import BitLockerRulesError
+from ..errors import BitLockerRulesError, Diagnostic, redact
 from ..importers import ImportedPolicy, import_policies
+from ..importers.imported import UNREADABLE
 from ..vocabulary import Vocabulary
 from .files import (
     ALL_DEVICES,
@@ -37,7 +38,6 @@ from .files import (
     devices_path,
     records,
 )
-from .intents import intent_as_profile
 from .scope import AssignmentFilter, FilteredTarget, SnapshotPolicies, assignment_filter, filter_notes
 
 
@@ -53,6 +53,7 @@ class TenantSnapshot:
     notes: tuple[str, ...] = ()
     filtered: tuple[FilteredTarget, ...] = ()  # the assignments with a filter (not in ``assignments``)
     stored: tuple[Mapping[str, Any], ...] = ()  # each policy's record as the snapshot holds it, in order
+    group_names: Mapping[str, str] = field(factory=dict)  # each group's displayName, by id
 
     def policy_records(self) -> list[tuple[Mapping[str, Any], ImportedPolicy]]:
         """Each policy's Graph record as stored (an intent as itself, not as its profile) with
@@ -91,7 +92,19 @@ def read_snapshot(folder: str | Path, vocabulary: Vocabulary) -> TenantSnapshot:
     filtered = tuple(assigning.filtered)
     notes += filter_notes(filtered)
     stored = tuple(record for record, _ in read)
-    return TenantSnapshot(folder, manifest, tuple(policies), assigned, assignments, tuple(notes), filtered, stored)
+    names = group_names(folder, manifest)
+    return TenantSnapshot(
+        folder, manifest, tuple(policies), assigned, assignments, tuple(notes), filtered, stored, names
+    )
+
+
+def group_names(folder: Path, manifest: Mapping[str, Any]) -> dict[str, str]:
+    """The display name of each group the snapshot holds (the groups its assignments name), by id."""
+    return {
+        str(record["id"]): str(redact(str(record["displayName"])))
+        for record in records(folder, manifest, "groups")
+        if record.get("id") and isinstance(record.get("displayName"), str) and record["displayName"].strip()
+    }
 
 
 def _policies(
@@ -102,13 +115,21 @@ def _policies(
     found: list[tuple[dict, ImportedPolicy]] = []
     for number, stored in enumerate(records(folder, manifest, kind), 1):
         origin = f"{folder / kind}.jsonl#{number}"  # the file and line a SARIF location points at
-        record = intent_as_profile(stored, notes) if kind == "intents" else stored
         try:
-            found += [(stored, p) for p in import_policies(record, vocabulary, origin=origin) if p.policy_id]
+            read = [p for p in import_policies(stored, vocabulary, origin=origin) if p.policy_id]
         except BitLockerRulesError as exc:
-            name = record.get("displayName") or record.get("name") or record.get("id") or origin
+            name = stored.get("displayName") or stored.get("name") or stored.get("id") or origin
             notes.append(f"{kind} `{name}` is not checked: the importers cannot read it ({exc.diagnostics[0].message})")
+            continue
+        found += [(stored, p) for p in read]
+        if kind == "intents":  # an intent's setting the importers cannot read is said, as before
+            notes += [f"{kind} `{p.display_name or p.policy_id}`: {n.message}" for p in read for n in unread(p)]
     return found
+
+
+def unread(policy: ImportedPolicy) -> list[Diagnostic]:
+    """The notices of what a policy holds and the importers could not read."""
+    return [n for n in policy.notices if n.code == UNREADABLE]
 
 
 def _members(folder: Path, manifest: Mapping[str, Any]) -> dict[str, set[str]]:
