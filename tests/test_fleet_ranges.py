@@ -184,6 +184,9 @@ def test_range_outputs_go_through_files_that_are_removed(capsys, tmp_path, small
     fleet = tmp_path / "fleet.jsonl"
     fleet.write_bytes(awkward_fleet() + b"\n" + device(f"WITH-KEY {KEY}") + b"\n")
     small_ranges(500)
+    appended = []  # the files this process appended
+    real = fleet_parallel._SpooledBlock.block
+    monkeypatch.setattr(fleet_parallel._SpooledBlock, "block", lambda self: appended.append(self.path) or real(self))
     written = []
     for jobs in ("1", "2"):
         lines = tmp_path / f"lines-{jobs}.jsonl"
@@ -191,6 +194,7 @@ def test_range_outputs_go_through_files_that_are_removed(capsys, tmp_path, small
         written.append(lines.read_bytes())
     assert written[0] == written[1]
     assert b"WITH-KEY" in written[1] and b"123456" not in written[1]  # masked in the worker, as here
+    assert appended and all(Path(name).parent.parent == spool for name in appended)
     assert list(spool.iterdir()) == []
 
 

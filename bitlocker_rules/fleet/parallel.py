@@ -38,9 +38,6 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
 _BATCH = 500
-# With ranges, this process evaluates a share: it has little else to do (--jobs 2 is this process
-# and one worker, rather than two workers and a third process mostly waiting).
-_SHARE = True
 _HELD_RANGES = 16  # ranges this process evaluates ahead of a slow worker's before it waits for it
 _SMALL_BLOCK = 1 << 16  # a range's JSON lines up to this size come back through the pipe
 
@@ -216,26 +213,28 @@ class _Run:
         """The file's ranges of lines, each read by the process that evaluates it: ``jobs - 1``
         workers and this process, which takes the next range whenever the workers have theirs."""
         self.folder = tempfile.mkdtemp(prefix="bitlocker-rules-jobs-")
-        args = (path, self.folder, options)
-        first = next(ranges, None)
-        if first is None:
+        args, here = (path, self.folder, options), (path, None, options)  # a worker's, this process's
+        first, second = next(ranges, None), next(ranges, None)
+        if first is None or second is None:  # one range at most: no process to start
+            if first is not None:
+                self.merge(_run_range(first, *here))
             return
-        self.merge(_run_range(first, *args))  # before the pool: forked workers start warm
-        second = next(ranges, None)
-        if second is None:  # one range: no process to start
-            return
+        # Before the pool: forked workers start warm (measured faster than forking them first).
+        self.merge(_run_range(first, *here))
         ranges = itertools.chain([second], ranges)
-        workers = self.jobs - 1 if _SHARE else self.jobs
+        # This process evaluates a share: it has little else to do (--jobs 2 is this process and
+        # one worker, not two workers beside a third process mostly waiting; measured faster).
+        workers = max(1, self.jobs - 1)
         with self.pool(workers) as pool:
             pending: deque[Future | _BatchResult] = deque()  # in range order: running, or evaluated here
             for lines in ranges:
                 if sum(1 for item in pending if _running(item)) < 2 * workers:
                     pending.append(self.submitted(pool, _run_range, lines, *args))
-                elif not _SHARE or (len(pending) > _HELD_RANGES and _running(pending[0])):
+                elif len(pending) > _HELD_RANGES and _running(pending[0]):
                     self.merge(_result(pending.popleft()))  # hold no more results here: wait for the first
                     pending.append(self.submitted(pool, _run_range, lines, *args))
                 else:
-                    pending.append(_run_range(lines, *args))
+                    pending.append(_run_range(lines, *here))
                 while pending and not _running(pending[0]):
                     self.merge(_result(pending.popleft()))
             for item in pending:
@@ -348,12 +347,13 @@ def _run_batch(
     return _evaluated(_unpacked(batch), reader, record, encode, wanted, blocks)
 
 
-def _run_range(lines: LineRange, path: str, folder: str, options: _Options) -> _BatchResult:
-    """One range of the fleet file read and evaluated here; a large block of JSON lines is left
-    in a file of ``folder`` for the reading process to append (a pipe would copy it twice more)."""
+def _run_range(lines: LineRange, path: str, folder: str | None, options: _Options) -> _BatchResult:
+    """One range of the fleet file read and evaluated here; in a worker (``folder`` given), a
+    large block of JSON lines is left in a file of ``folder`` for the reading process to append
+    (a pipe would copy it twice more)."""
     rows = read_line_range(path, lines.start, lines.end, lines.before)
     summary, results, gathered = _evaluated(rows, *attrs.astuple(options, recurse=False))
-    if options.blocks and results and len(results[0].data) > _SMALL_BLOCK:
+    if folder is not None and options.blocks and results and len(results[0].data) > _SMALL_BLOCK:
         results = [_spooled(results[0], os.path.join(folder, f"{lines.start}.jsonl"))]
     return summary, results, gathered
 
