@@ -233,8 +233,8 @@ class _Run:
                 elif len(pending) > _HELD_RANGES and _running(pending[0]):
                     self.merge(_result(pending.popleft()))  # hold no more results here: wait for the first
                     pending.append(self.submitted(pool, _run_range, lines, *args))
-                else:
-                    pending.append(_run_range(lines, *here))
+                else:  # lines that must wait for an earlier range's go to a file too, not memory
+                    pending.append(_run_range(lines, *(args if pending else here)))
                 while pending and not _running(pending[0]):
                     self.merge(_result(pending.popleft()))
             for item in pending:
