@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,23 @@ def test_a_fleet_from_a_pipe_is_read_as_before(tmp_path):
     read = subprocess.run([*common, "--fleet", str(fleet), "--jobs", "1"], capture_output=True, env=env)
     assert piped.returncode == read.returncode == 2
     assert piped.stdout == read.stdout
+
+
+def _slow_in_a_worker(*args):  # forked workers run this: the reading process gets ahead of them
+    if os.getpid() != _READING:
+        time.sleep(0.05)
+    return _EVALUATE_RANGE(*args)
+
+
+def test_ranges_evaluated_ahead_of_a_slow_worker_are_written_in_order(capsys, tmp_path, small_ranges, monkeypatch):
+    monkeypatch.setattr(fleet_parallel, "_run_range", _slow_in_a_worker)
+    monkeypatch.setattr(fleet_parallel, "_HELD_RANGES", 2)  # then it waits for the worker's range
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_bytes(awkward_fleet())
+    small_ranges(300)
+    outputs = []
+    for jobs in ("1", "2"):
+        lines = tmp_path / f"lines-{jobs}.jsonl"
+        args = ("check", *SE, "--policy", POLICY, "--fleet", str(fleet), "--format", "json", "--jobs", jobs)
+        outputs.append((*_run(capsys, *args, "--jsonl", str(lines)), lines.read_bytes()))
+    assert outputs[0] == outputs[1]

@@ -1,9 +1,11 @@
-"""A fleet over several processes: rows in batches, results written in row order.
+"""A fleet over several processes: results written in row order.
 
-The reading process only splits rows and writes what comes back; the workers decode, evaluate
-and encode. What crosses between processes is compact: the rows' bytes, finished JSON lines,
-and per batch the summary's counters and what a report's collector gathered (bounded), never
-a device's whole report.
+A regular JSON Lines file is cut into ranges of whole lines (``ranges``): each process reads
+and evaluates its own, the reading process among them, and what comes back is the summary's
+counters, what a report's collector gathered (bounded) and the range's JSON lines in a file.
+From a pipe (or CSV, a JSON array), the reading process only splits rows and sends them to the
+workers in batches; the workers decode, evaluate and encode, and send back finished JSON
+lines, counters and what the collector gathered. Never a device's whole report.
 """
 
 from __future__ import annotations
