@@ -118,7 +118,8 @@ def sibling_imports(path: Path) -> set[str]:
 
 # Inside the fleet package: reading rows and devices, then records, then one process, then several.
 # fmt: off
-FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "waiving": 0, "results": 1, "evaluation": 2, "parallel": 3, "__init__": 4}
+FLEET_RANK = {"job": 0, "rows": 0, "devices": 0, "waiving": 0, "ranges": 1, "results": 1, "evaluation": 2, "parallel": 3,
+              "__init__": 4}
 # fmt: on
 
 

@@ -77,6 +77,7 @@ def run_fleet(args: argparse.Namespace) -> int:
                     collector=collector,
                     built=(engine, setup.policy),
                     waivers=waivers,
+                    fleet=fleet,  # a regular JSON Lines file: each process reads its own ranges
                 )
             except WorkerError as exc:  # the environment failed, not the input: the crash code, one message
                 say(exc.render())

@@ -1,18 +1,27 @@
-"""A fleet over several processes: rows in batches, results written in row order.
+"""A fleet over several processes: results written in row order.
 
-The reading process only splits rows and writes what comes back; the workers decode, evaluate
-and encode. What crosses between processes is compact: the rows' bytes, finished JSON lines,
-and per batch the summary's counters and what a report's collector gathered (bounded), never
-a device's whole report.
+A regular JSON Lines file is cut into ranges of whole lines (``ranges``): each process reads
+and evaluates its own, the reading process among them, and what comes back is the summary's
+counters, what a report's collector gathered (bounded) and the range's JSON lines in a file.
+From a pipe (or CSV, a JSON array), the reading process only splits rows and sends them to the
+workers in batches; the workers decode, evaluate and encode, and send back finished JSON
+lines, counters and what the collector gathered. Never a device's whole report.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
+import shutil
 import signal
+import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+from attrs import frozen
 
 from ..assignments import AssignedPolicies
 from ..engine import Engine
@@ -21,14 +30,18 @@ from ..facts import Facts
 from ..outcome import Report
 from .devices import DeviceReader, device_facts
 from .evaluation import VerdictPath, evaluate_rows
+from .ranges import LineRange, line_ranges
 from .results import DeviceResult, FleetSummary, JsonLinesWriter, LineBlock, Tally, json_line, json_text
-from .rows import FleetRow, JsonLine
+from .rows import FleetRow, JsonLine, read_line_range
 from .waiving import FleetWaivers
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
     from multiprocessing.process import BaseProcess
 
 _BATCH = 500
+_HELD_RANGES = 16  # ranges this process evaluates ahead of a slow worker's before it waits for it
+_SMALL_BLOCK = 1 << 16  # a range's JSON lines up to this size come back through the pipe
 
 # What makes a process's engine and policies (picklable: each worker calls it once).
 _EngineMaker = Callable[[], tuple[Engine, Facts | AssignedPolicies | None]]
@@ -79,6 +92,7 @@ def evaluate_fleet_parallel(
     collector: Collector | None = None,
     built: tuple[Engine, Facts | AssignedPolicies | None] | None = None,
     waivers: FleetWaivers | None = None,
+    fleet: str | None = None,
 ) -> FleetSummary:
     """``evaluate_fleet`` over ``jobs`` processes; rows are read and results written in order.
 
@@ -87,6 +101,12 @@ def evaluate_fleet_parallel(
     and so must ``collector`` (given empty: each worker gathers into a copy of its own).
     Results are encoded in the workers: a JSON line crosses between processes far more
     cheaply than the record it was made from. A worker that dies raises ``WorkerError``.
+
+    ``fleet``, the path ``rows`` are read from: when it is a regular JSON Lines file
+    (``ranges.line_ranges``), ``rows`` are not read here; the file is cut into ranges of whole
+    lines, each process reads its own, and this process evaluates a share too, so ``jobs``
+    processes run in all. A range's JSON lines come back in a file of a private folder, which
+    is appended to the output as it is.
 
     ``built`` is what ``make_engine`` makes, when the caller has made it already: where worker
     processes are forked (Linux), this process evaluates the first batch with it, and the
@@ -97,46 +117,145 @@ def evaluate_fleet_parallel(
     """
     # Imported here: they cost start-up time, which a fleet run with one process does not pay.
     import multiprocessing  # noqa: PLC0415 - see above
-    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - see above
     from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415 - see above
 
-    summary: FleetSummary | None = None
-    done = 0
     blocks = isinstance(write, JsonLinesWriter) and (encode is json_text or encode is json_line)
-    options = (reader, record, encode, write is not None, blocks)
-    batches = _batches(rows, _BATCH)
-    context = multiprocessing.get_context()
-    empty = _copied(collector)  # what each worker gathers into: forked workers get the object, not a pickle
-    workers: dict = {}  # the worker processes, kept to say how one ended
+    options = _Options(reader, record, encode, write is not None, blocks)
+    run = _Run(jobs, make_engine, collector, waivers, multiprocessing.get_context(), write, progress)
+    ranges = line_ranges(fleet, jobs) if fleet is not None else None
     try:
-        if built is not None and context.get_start_method() == "fork":
-            _worker_state.update(engine=built[0], policy=built[1], collector=_copied(empty), waivers=waivers)
-            first = next(batches, None)
-            if first is not None:
-                result = _run_batch(_packed(first), *options)
-                summary, done = _merged(result, summary, done, write, progress, collector)
-        pool = ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_start_worker, initargs=(make_engine, empty, waivers)
-        )
-        with pool:
-            pending = []
-            for batch in batches:
-                pending.append(pool.submit(_run_batch, _packed(batch), *options))
-                workers.update(getattr(pool, "_processes", None) or {})
-                if len(pending) >= 2 * jobs:
-                    summary, done = _merged(pending.pop(0).result(), summary, done, write, progress, collector)
-            for future in pending:
-                summary, done = _merged(future.result(), summary, done, write, progress, collector)
+        if built is not None and run.forks:
+            _worker_state.update(engine=built[0], policy=built[1], collector=_copied(run.empty), waivers=waivers)
+        elif ranges is not None:  # this process evaluates a share: with an engine of its own
+            _start_worker(make_engine, _copied(run.empty), waivers)
+        if ranges is not None:
+            run.by_ranges(str(fleet), ranges, options)
+        else:
+            run.by_batches(rows, options, warm=built is not None and run.forks)
     except BrokenProcessPool:
-        raise WorkerError([_dead_worker(workers.values(), jobs, done)]) from None
+        raise WorkerError([_dead_worker(run.workers.values(), jobs, run.done)]) from None
     finally:
         _worker_state.clear()  # this process's share of the work holds its engine no longer
-    if summary is None:
+        run.close()
+    if run.summary is None:
         engine, _ = make_engine()
         tally = Tally(engine)
         tally.waivers_given = waivers is not None
-        summary = tally.summary()
-    return summary
+        return tally.summary()
+    return run.summary
+
+
+@frozen
+class _Options:
+    """How each batch or range is evaluated and what comes back (the same in every process)."""
+
+    reader: DeviceReader
+    record: Callable[[int, Report], Any] | None
+    encode: Callable[[Any], Any] | None
+    wanted: bool
+    blocks: bool
+
+
+class _Run:
+    """One parallel run's pool, what it has merged so far, and its private folder of range outputs."""
+
+    def __init__(
+        self,
+        jobs: int,
+        make_engine: _EngineMaker,
+        collector: Collector | None,
+        waivers: FleetWaivers | None,
+        context: Any,
+        write: Callable[[Any], None] | None,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.jobs, self.make_engine, self.collector, self.waivers = jobs, make_engine, collector, waivers
+        self.context, self.write, self.progress = context, write, progress
+        self.forks = context.get_start_method() == "fork"
+        self.empty = _copied(collector)  # what each worker gathers into: forked workers get the object, not a pickle
+        self.workers: dict = {}  # the worker processes, kept to say how one ended
+        self.summary: FleetSummary | None = None
+        self.done = 0
+        self.folder: str | None = None
+
+    def pool(self, workers: int) -> Any:
+        """A pool of ``workers`` processes, each starting with the run's engine."""
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - see evaluate_fleet_parallel
+
+        initargs = (self.make_engine, self.empty, self.waivers)
+        return ProcessPoolExecutor(workers, mp_context=self.context, initializer=_start_worker, initargs=initargs)
+
+    def merge(self, result: _BatchResult) -> None:
+        """One batch's or range's result written and merged, in row order."""
+        self.summary, self.done = _merged(result, self.summary, self.done, self.write, self.progress, self.collector)
+
+    def submitted(self, pool: Any, function: Callable[..., _BatchResult], *args: Any) -> Future:
+        """``function(*args)`` on the pool; its processes noted, to say how one ended."""
+        future = pool.submit(function, *args)
+        self.workers.update(getattr(pool, "_processes", None) or {})
+        return future
+
+    def by_batches(self, rows: Iterable[FleetRow], options: _Options, *, warm: bool) -> None:
+        """Rows read here and sent to the workers in batches (a pipe, standard input, CSV, an array)."""
+        batches = _batches(rows, _BATCH)
+        if warm:
+            first = next(batches, None)
+            if first is not None:
+                self.merge(_run_batch(_packed(first), *attrs.astuple(options, recurse=False)))
+        with self.pool(self.jobs) as pool:
+            pending: deque[Future] = deque()
+            for batch in batches:
+                pending.append(self.submitted(pool, _run_batch, _packed(batch), *attrs.astuple(options, recurse=False)))
+                if len(pending) >= 2 * self.jobs:
+                    self.merge(pending.popleft().result())
+            for future in pending:
+                self.merge(future.result())
+
+    def by_ranges(self, path: str, ranges: Iterator[LineRange], options: _Options) -> None:
+        """The file's ranges of lines, each read by the process that evaluates it: ``jobs - 1``
+        workers and this process, which takes the next range whenever the workers have theirs."""
+        self.folder = tempfile.mkdtemp(prefix="bitlocker-rules-jobs-")
+        args, here = (path, self.folder, options), (path, None, options)  # a worker's, this process's
+        first, second = next(ranges, None), next(ranges, None)
+        if first is None or second is None:  # one range at most: no process to start
+            if first is not None:
+                self.merge(_run_range(first, *here))
+            return
+        # Before the pool: forked workers start warm (measured faster than forking them first).
+        self.merge(_run_range(first, *here))
+        ranges = itertools.chain([second], ranges)
+        # This process evaluates a share: it has little else to do (--jobs 2 is this process and
+        # one worker, not two workers beside a third process mostly waiting; measured faster).
+        workers = max(1, self.jobs - 1)
+        with self.pool(workers) as pool:
+            pending: deque[Future | _BatchResult] = deque()  # in range order: running, or evaluated here
+            for lines in ranges:
+                if sum(1 for item in pending if _running(item)) < 2 * workers:
+                    pending.append(self.submitted(pool, _run_range, lines, *args))
+                elif len(pending) > _HELD_RANGES and _running(pending[0]):
+                    self.merge(_result(pending.popleft()))  # hold no more results here: wait for the first
+                    pending.append(self.submitted(pool, _run_range, lines, *args))
+                else:  # lines that must wait for an earlier range's go to a file too, not memory
+                    pending.append(_run_range(lines, *(args if pending else here)))
+                while pending and not _running(pending[0]):
+                    self.merge(_result(pending.popleft()))
+            for item in pending:
+                self.merge(_result(item))
+
+    def close(self) -> None:
+        """Remove the private folder of range outputs, with whatever is left in it."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _running(item: Future | _BatchResult) -> bool:
+    """Whether ``item`` is a range still being evaluated by a worker."""
+    return not isinstance(item, tuple) and not item.done()
+
+
+def _result(item: Future | _BatchResult) -> _BatchResult:
+    """A range's result: evaluated here, or the worker's (waited for)."""
+    return item if isinstance(item, tuple) else item.result()
 
 
 def _dead_worker(workers: Iterable[BaseProcess], jobs: int, done: int) -> Diagnostic:
@@ -197,8 +316,8 @@ def _merged(
     """One batch's result written and merged, in row order."""
     part, results, gathered = result
     if write is not None:
-        for result in results:
-            write(result)
+        for item in results:
+            write(item.block() if type(item) is _SpooledBlock else item)
     if collector is not None:
         collector.merge(gathered)
     done += part.devices + part.bad_row_count
@@ -227,13 +346,37 @@ def _run_batch(
     wanted: bool,
     blocks: bool = False,
 ) -> _BatchResult:
+    return _evaluated(_unpacked(batch), reader, record, encode, wanted, blocks)
+
+
+def _run_range(lines: LineRange, path: str, folder: str | None, options: _Options) -> _BatchResult:
+    """One range of the fleet file read and evaluated here; in a worker (``folder`` given), a
+    large block of JSON lines is left in a file of ``folder`` for the reading process to append
+    (a pipe would copy it twice more)."""
+    rows = read_line_range(path, lines.start, lines.end, lines.before)
+    summary, results, gathered = _evaluated(rows, *attrs.astuple(options, recurse=False))
+    if folder is not None and options.blocks and results and len(results[0].data) > _SMALL_BLOCK:
+        results = [_spooled(results[0], os.path.join(folder, f"{lines.start}.jsonl"))]
+    return summary, results, gathered
+
+
+def _evaluated(
+    rows: Iterable[FleetRow],
+    reader: DeviceReader,
+    record: Callable[[int, Report], Any] | None,
+    encode: Callable[[Any], Any] | None,
+    wanted: bool,
+    blocks: bool,
+) -> _BatchResult:
+    """Rows evaluated with this process's engine: the summary's counters, the results to write,
+    what the collector gathered."""
     engine, policy, collector = _worker_state["engine"], _worker_state["policy"], _worker_state["collector"]
     codes = None
     if record is None:  # one path per worker: its record entries are made once, not once per batch
         codes = _worker_state.get("codes") or _worker_state.setdefault("codes", VerdictPath(engine, policy))
     results: list = []
     summary = evaluate_rows(
-        _unpacked(batch),
+        rows,
         engine,
         policy,
         codes,
@@ -248,3 +391,23 @@ def _run_batch(
     if results and blocks:  # JSON lines for a JsonLinesWriter: sent back shown and encoded, in one block
         results = [LineBlock.of(results)]
     return summary, results, collector.take() if collector is not None else None
+
+
+@frozen
+class _SpooledBlock:
+    """A ``LineBlock`` left in a file: the reading process appends it and removes the file."""
+
+    path: str
+
+    def block(self) -> LineBlock:
+        """The block's lines, read back (the file removed)."""
+        with open(self.path, "rb") as stream:
+            data = stream.read()
+        os.unlink(self.path)
+        return LineBlock(data)
+
+
+def _spooled(block: LineBlock, path: str) -> _SpooledBlock:
+    with open(path, "wb") as stream:
+        stream.write(block.data)
+    return _SpooledBlock(path)

@@ -15,7 +15,9 @@ import contextlib
 import csv
 import io
 import json
+import os
 import re
+import stat
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -94,6 +96,50 @@ def read_fleet(path: str | Path, *, decode: bool = True) -> Iterator[FleetRow]:
             yield from _jsonl_rows(_lines(chunks, name), decode, encoding)
 
 
+def jsonl_text_start(path: str | Path) -> int | None:
+    """Where the JSON Lines text of the fleet file ``path`` starts (after a UTF-8 byte order
+    mark), when it is a regular file that ``read_fleet`` reads as JSON Lines in UTF-8; None for
+    anything else (standard input, a pipe or a device, CSV, a JSON array, UTF-16), which only a
+    stream from its start can read."""
+    if str(path) == STDIN:
+        return None
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # told before opening: opening a FIFO waits for a writer
+            return None
+        with open(path, "rb") as stream:
+            first = stream.read1(_CHUNK)
+            encoding, chunks = _utf8_chunks(first, _chunks(stream))
+            head, _ = _peek(chunks)
+    except OSError:
+        return None  # read_fleet says why, as it reads
+    if encoding != "UTF-8" or fleet_format(path, head) != "jsonl":
+        return None
+    return len(codecs.BOM_UTF8) if first.startswith(codecs.BOM_UTF8) else 0
+
+
+def read_line_range(path: str | Path, start: int, end: int, before: int) -> Iterator[FleetRow]:
+    """The JSON Lines rows of bytes ``start`` to ``end`` of the regular file ``path``, which hold
+    whole lines, ``before`` lines following; undecoded (``JsonLine``), numbered as ``read_fleet``
+    numbers them."""
+    name = str(path)
+    with _opened(path, name) as stream:
+        stream.seek(start)
+        yield from _jsonl_rows(_lines(_range_chunks(stream, end - start), name, before), False, "UTF-8")
+
+
+def _range_chunks(stream: io.BufferedIOBase, size: int) -> Iterator[bytes]:
+    """The next ``size`` bytes of ``stream`` in chunks (fewer if the file was cut short meanwhile)."""
+    while size > 0:
+        try:
+            chunk = stream.read(min(size, _CHUNK))  # as read_fleet: an overlong line is told the same
+        except OSError as exc:
+            raise InputError([Diagnostic("I002", f"cannot read the fleet file: {exc.strerror}")]) from None
+        if not chunk:
+            return
+        size -= len(chunk)
+        yield chunk
+
+
 @contextlib.contextmanager
 def _opened(path: str | Path, name: str) -> Iterator[io.BufferedIOBase]:
     """The fleet file as a binary stream (standard input is not closed afterwards)."""
@@ -164,11 +210,11 @@ def _peek(chunks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
     return b"", _chained(seen, chunks)
 
 
-def _lines(chunks: Iterator[bytes], name: str) -> Iterator[tuple[int, bytes | None]]:
-    """Physical lines (without the newline) with their numbers from 1; None for a line longer
-    than ``MAX_ROW_BYTES``, whose bytes are skipped up to its end without being kept (up to
-    ``MAX_SKIPPED_BYTES``: past that, InputError)."""
-    number = 0
+def _lines(chunks: Iterator[bytes], name: str, before: int = 0) -> Iterator[tuple[int, bytes | None]]:
+    """Physical lines (without the newline) with their numbers from ``before + 1``; None for a
+    line longer than ``MAX_ROW_BYTES``, whose bytes are skipped up to its end without being kept
+    (up to ``MAX_SKIPPED_BYTES``: past that, InputError)."""
+    number = before
     pending: list[bytes] = []  # the start of a line that has not ended yet
     size = 0
     overlong = False

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -43,6 +44,7 @@ class LineIndex:
         self.path, self.key = path, key
         hashes, offsets, numbers = array("q"), array("q"), array("q")
         self._stream: IO[bytes] | None = None
+        self._opened_by = 0  # the process that opened _stream
         if path.exists():
             for number, offset, value in _keyed_lines(path, key):
                 hashes.append(_hash(value))
@@ -70,8 +72,10 @@ class LineIndex:
         return sorted(found, key=lambda entry: entry[0])
 
     def _line(self, offset: int) -> bytes:
-        if self._stream is None:
-            self._stream = self.path.open("rb")
+        # A forked --jobs worker opens the file again: a stream it inherited shares its position
+        # with the process it was forked from, which seeks in the same file meanwhile.
+        if self._stream is None or self._opened_by != os.getpid():
+            self._stream, self._opened_by = self.path.open("rb"), os.getpid()
         self._stream.seek(offset)
         return self._stream.readline()
 
