@@ -457,3 +457,15 @@ def test_a_device_batch_graph_refuses_as_asked_is_read_a_device_at_a_time(small,
     assert all("hardwareInformation" in devices[i] for i in refused)  # read whole, alone
     notes = [s for s in read_manifest(tmp_path / "s")["skipped"] if s["why"].startswith("read whole")]
     assert {n["what"] for n in notes} == refused
+
+
+def test_a_device_read_in_a_batch_asks_what_its_call_asks():
+    # item_target is item(...).target() without the Call: the query of a batched read is the call's
+    from bitlocker_rules import shipped_vocabulary
+    from bitlocker_rules.importers.origins import index_for
+    from bitlocker_rules.tenant.endpoints import calls_for
+
+    calls = calls_for(index_for(shipped_vocabulary()))
+    for call in (calls.managed_device, calls.managed_devices, calls.recovery_keys):
+        assert call.item_target("0000-id") == call.item("0000-id").target()
+        assert "%24select=" in call.item_target("0000-id")

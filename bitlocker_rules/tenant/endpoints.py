@@ -94,6 +94,11 @@ class Call:
         query = _query_text(self.select, self.expand, self.filter, self.top)
         return self.path + (f"?{query}" if query else "")
 
+    def item_target(self, item_id: str) -> str:
+        """``self.item(item_id).target()``, without making the call (a pull asks it per device)."""
+        query = _query_text(self.select, self.expand, "", 0)
+        return f"{self.path}/{item_id}" + (f"?{query}" if query else "")
+
     def item(self, item_id: str, **changes: tuple[str, ...]) -> Call:
         """The same call for one object of the collection (its query changed by ``changes``)."""
         fields = {"select": self.select, "expand": self.expand, **changes}

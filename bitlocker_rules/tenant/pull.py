@@ -120,7 +120,8 @@ class Puller:
         for name, kinds, read in units:
             if self.snapshot.done(name):
                 continue
-            with self.snapshot.unit(name, kinds, on_write=self.counted) as unit:
+            # counted only to be shown: a call per record saved when nothing is (--quiet)
+            with self.snapshot.unit(name, kinds, on_write=self.counted if self.progress else None) as unit:
                 read(unit)
                 for what, why in self.notes:
                     unit.skip(next(iter(kinds)), what, why)
@@ -250,7 +251,7 @@ class Puller:
         """Every Windows managed device, each read alone (for its hardware and health properties)."""
         for page in self.pages(self.calls.managed_devices):
             ids = [_id(item) for item in page]
-            for device_id, record in zip(ids, self.batched([self.calls.managed_device.item(i) for i in ids])):
+            for device_id, record in zip(ids, self.batched(self.calls.managed_device, ids)):
                 if record is None:  # removed between the list and the read
                     unit.skip("managed_devices", device_id, "listed, then not found (404): removed meanwhile")
                 else:
@@ -294,18 +295,19 @@ class Puller:
 
         yield from self.concurrently(read, calls, concurrency)
 
-    def batched(self, calls: list[Call]) -> Iterator[dict | None]:
-        """Each object of ``calls`` (plain reads: no relations, no paged expansion), in the order
-        asked, ``BATCH_SIZE`` to a ``$batch`` request and ``concurrency`` batches at a time; None
-        for a 404. A batch Graph refuses as asked (400) is read a call at a time instead."""
+    def batched(self, call: Call, ids: list[str]) -> Iterator[dict | None]:
+        """The object of ``call``'s collection with each of ``ids`` (plain reads: no relations, no
+        paged expansion), in the order asked, ``BATCH_SIZE`` to a ``$batch`` request and
+        ``concurrency`` batches at a time; None for a 404. A batch Graph refuses as asked (400)
+        is read an object at a time instead."""
 
-        def read(chunk: list[Call]) -> list[dict | None]:
+        def read(chunk: list[str]) -> list[dict | None]:
             try:
-                return self.client.batch(chunk[0].version, [call.target() for call in chunk])
+                return self.client.batch(call.version, [call.item_target(i) for i in chunk])
             except BadRequest:
-                return list(self.each(chunk, missing_ok=True, concurrency=1))
+                return list(self.each([call.item(i) for i in chunk], missing_ok=True, concurrency=1))
 
-        chunks = [calls[i : i + BATCH_SIZE] for i in range(0, len(calls), BATCH_SIZE)]
+        chunks = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
         for records in self.concurrently(read, chunks):
             yield from records
 
@@ -350,8 +352,7 @@ class Puller:
         """One more record of ``kind`` written."""
         with self.lock:  # a worker thread's wait may be drawing the line from these counts
             self.counts[kind] = self.counts.get(kind, 0) + 1
-        if self.progress is not None:  # a call per record saved when nothing is shown (--quiet)
-            self.show()
+        self.show()
 
     def waited(self, seconds: float, why: str) -> None:
         """Called by the client (from any thread) before it waits: always shown."""
