@@ -595,3 +595,18 @@ def test_a_renamed_group_is_not_drift_and_its_new_name_is_shown(tmp_path):
     _write_snapshot(tmp_path / "none", {"device_configurations": [profile]}, {}, renamed)
     [policy] = policy_drift(tmp_path / "none", tmp_path / "new", shipped_vocabulary()).policies
     assert [(t.target, t.group_id, t.group) for t in policy.assigned] == [("group", "g-1", "All laptops")]
+
+
+def test_a_diff_of_two_snapshots_checks_each_as_check_snapshot_does(snapshots, capsys, tmp_path):
+    # each snapshot's devices read as check --snapshot reads them: encryption report rows and
+    # recovery keys joined, filters decided per device; so the diff equals that of the two runs
+    runs = []
+    for name in ("first", "changed"):
+        run = tmp_path / f"{name}.jsonl"
+        main(["check", "--snapshot", str(snapshots[name]), "--jsonl", str(run), "--quiet"])
+        runs.append(run)
+    capsys.readouterr()
+    _, direct = _json_diff(capsys, tmp_path, snapshots["first"], snapshots["changed"])
+    _, of_runs = _json_diff(capsys, tmp_path, *runs)
+    for key in ("totals", "devices", "appeared", "left", "rules", "causes"):
+        assert of_runs[key] == direct[key], key

@@ -25,7 +25,7 @@ from ..history import (
 )
 from ..report import render_diff, render_runs, render_trend
 from ..resources import installed_version
-from ..snapshot import devices_path, manifest_path
+from ..snapshot import device_reader, devices_path, manifest_path
 from .output import refuse_overwriting_inputs, say, usage_error, write_output
 from .parser import declared_scenarios
 from .status import EXIT_CRASH, EXIT_FAIL, EXIT_PASS, EXIT_USAGE
@@ -117,10 +117,11 @@ def _checked(job: FleetJob, engine: Engine, store: str | None, jobs: int) -> Run
     for note in setup.notes:
         say(f"note: {folder}: {note}")
     lines = RunLines(folder)
-    rows = read_fleet(str(devices_path(folder)), decode=False)
+    fleet = str(devices_path(folder))
+    rows = read_fleet(fleet, decode=False)
     with _store_writer(store, engine, folder) as stored:
         write = lines.add if stored is None else _each(lines.add, stored.add)
-        summary = _evaluated(rows, job, setup, write, jobs)
+        summary = _evaluated(rows, job, setup, write, jobs, fleet)
         if stored is not None:
             say(f"note: {folder}: run {stored.finish(summary.failed_devices, summary.bad_row_count)} added to {store}")
     for bad in summary.bad_rows:
@@ -130,15 +131,24 @@ def _checked(job: FleetJob, engine: Engine, store: str | None, jobs: int) -> Run
     return None if summary.bad_rows else lines.finish()
 
 
-def _evaluated(rows: Any, job: FleetJob, setup: FleetSetup, write: Callable[[Any], None], jobs: int) -> Any:
-    """The fleet path over a snapshot's rows, in this process or in ``jobs``; its summary."""
-    from ..fleet import evaluate_fleet, evaluate_fleet_parallel, fleet_device, json_text  # noqa: PLC0415 - see above
+def _evaluated(rows: Any, job: FleetJob, setup: FleetSetup, write: Callable[[Any], None], jobs: int, fleet: str) -> Any:
+    """The fleet path over a snapshot's rows (``fleet``: its devices file), in this process or in
+    ``jobs``; its summary. Each device is read as ``check --snapshot`` reads it: its encryption
+    report row and recovery keys joined."""
+    from ..fleet import evaluate_fleet, evaluate_fleet_parallel, json_text  # noqa: PLC0415 - see above
 
-    engine, policy = setup.engine, setup.policy
+    engine, policy, reader = setup.engine, setup.policy, device_reader(str(job.snapshot))
     if jobs == 1:
-        return evaluate_fleet(rows, engine, policy, write=write, reader=fleet_device, encode=json_text)
+        return evaluate_fleet(rows, engine, policy, write=write, reader=reader, encode=json_text)
     return evaluate_fleet_parallel(
-        rows, jobs, job.engine_and_policy, write=write, reader=fleet_device, encode=json_text, built=(engine, policy)
+        rows,
+        jobs,
+        job.engine_and_policy,
+        write=write,
+        reader=reader,
+        encode=json_text,
+        built=(engine, policy),
+        fleet=fleet,  # each process reads its own ranges of the devices file
     )
 
 
