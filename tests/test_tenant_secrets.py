@@ -33,6 +33,8 @@ def planted_tenant():
     for group in tenant.groups:
         group["displayName"] = planted.text("group name")
     tenant.filters[0]["rule"] = planted.text("filter rule")
+    # a page of the report whose rows are otherwise kept as Graph wrote them (tenant.sent_text)
+    tenant.encryption_states[3]["deviceName"] = planted.text("encryption report row")
     custom = next(
         p for p in tenant.device_configurations if p.get("omaSettings") and p["omaSettings"][-1].get("isEncrypted")
     )

@@ -29,6 +29,7 @@ from .connection import Answer, Connections
 from .endpoints import permission_for
 from .failures import FORBIDDEN, MALFORMED, SERVER, UNAUTHORISED, TenantError, tenant_error
 from .pacing import Pacing, retry_after_seconds
+from .sent_text import SentPage, read_page
 from .signin import TokenSource
 
 
@@ -136,13 +137,32 @@ class GraphClient:
         self, url: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None
     ) -> Iterator[list[dict]]:
         """The items of a collection, a page at a time, following ``@odata.nextLink``."""
+        for page in self._pages(url, params, headers, _json_object):
+            yield page.data["value"]
+
+    def sent_pages(
+        self, url: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None
+    ) -> Iterator[SentPage]:
+        """``pages``, each item with the text Graph wrote for it where that text can be kept as it
+        came (``sent_text``): a collection of many small records is not encoded again to be written."""
+        yield from self._pages(url, params, headers, _sent_page)
+
+    def _pages(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        decode: Callable[[bytes], Any],
+    ) -> Iterator[SentPage]:
         next_url: str | None = url
         seen: set[str] = set()
         while next_url:
-            page = self.get(next_url, params, headers)
+            page = self._object("GET", next_url, params, headers, decode=decode)
+            sent = page if isinstance(page, SentPage) else SentPage(page)
             params = None  # the nextLink carries the query
-            yield page_items(page, next_url)
-            link = page.get("@odata.nextLink")
+            page_items(sent.data, next_url)
+            yield sent
+            link = sent.data.get("@odata.nextLink")
             if link is not None and not isinstance(link, str):
                 raise _malformed(next_url, "its @odata.nextLink is not a URL")
             if link in seen:  # a server that pages in a circle would keep the pull going forever
@@ -162,9 +182,11 @@ class GraphClient:
         *,
         needs: str = "",
         empty_ok: bool = False,
-    ) -> dict:
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Any:
         """The JSON object Graph answers ``method`` on ``url`` with, retried as the module says
-        (``empty_ok``: an empty answer, a write's 204, is ``{}``)."""
+        (``empty_ok``: an empty answer, a write's 204, is ``{}``); ``decode`` reads the body
+        (``_json_object`` by default; None for what is not a JSON object)."""
         self._check_host(url)
         target = _target(url, params)
         sent = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
@@ -181,7 +203,7 @@ class GraphClient:
                 self._refuse(url, answer, needs)
                 if empty_ok and not answer.body.strip():
                     return {}
-                data = _json_object(answer.body)
+                data = (decode or _json_object)(answer.body)
                 if data is not None:
                     return data
                 code, fault = MALFORMED, "an answer that is not a JSON object"
@@ -314,6 +336,11 @@ def _target(url: str, params: Mapping[str, str] | None) -> str:
     parts = urlsplit(url)
     query = "&".join(q for q in (parts.query, urlencode(params or {})) if q)
     return parts.path + (f"?{query}" if query else "")
+
+
+def _sent_page(body: bytes) -> SentPage | dict | None:
+    """A page with its items' texts where ``sent_text`` can keep them, else decoded the plain way."""
+    return read_page(body) or _json_object(body)
 
 
 def _json_object(body: bytes) -> dict | None:

@@ -53,6 +53,7 @@ from .endpoints import (
 )
 from .failures import MALFORMED, TenantError, tenant_error
 from .pacing import Pacing
+from .sent_text import SentPage
 from .signin import TokenSource, tenant_of
 from .snapshot import Snapshot, UnitWriter
 
@@ -259,21 +260,25 @@ class Puller:
 
     def encryption_states(self, unit: UnitWriter) -> None:
         """The encryption report, a row per device."""
-        for page in self.pages(self.calls.encryption_states):
-            for record in page:
-                unit.write("encryption_states", record)
+        for page in self.sent_pages(self.calls.encryption_states):
+            for n, record in enumerate(page.data["value"]):
+                unit.write_sent("encryption_states", record, page.text(n))
 
     def recovery_keys(self, unit: UnitWriter) -> None:
         """Recovery key metadata of the tenant (never a key's value)."""
-        for page in self.pages(self.calls.recovery_keys, RECOVERY_KEY_HEADERS):
-            for record in page:
-                unit.write("recovery_keys", record)
+        for page in self.sent_pages(self.calls.recovery_keys, RECOVERY_KEY_HEADERS):
+            for n, record in enumerate(page.data["value"]):
+                unit.write_sent("recovery_keys", record, page.text(n))
 
     # -- reading ----------------------------------------------------------------------
 
     def pages(self, call: Call, headers: dict[str, str] | None = None) -> Iterator[list[dict]]:
         """A collection's pages."""
         yield from self.client.pages(self.client.url(call.version, call.path), call.params(), headers)
+
+    def sent_pages(self, call: Call, headers: dict[str, str] | None = None) -> Iterator[SentPage]:
+        """A collection's pages, with the text Graph wrote for each item where it can be kept."""
+        yield from self.client.sent_pages(self.client.url(call.version, call.path), call.params(), headers)
 
     def each(self, calls: Iterable[Call], missing_ok: bool = False, concurrency: int = 0) -> Iterator[Any]:
         """Each object, read ``concurrency`` at a time, in the order asked (None for a 404 when

@@ -1,0 +1,127 @@
+"""A page's records written as Graph wrote them (``tenant.sent_text``): decoded exactly as
+``json.loads`` decodes the page, each item's text the text of that item, and kept only when the
+scrub would change nothing on the page (the oracle: ``scrub.scrubbed`` itself, record by record)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from graph_fake import LocalGraph, Tenant
+from hypothesis import example, given
+from hypothesis import strategies as st
+from test_secrets import SPELLINGS, Planted
+
+from bitlocker_rules.tenant import Pacing, PullOptions, pull
+from bitlocker_rules.tenant.scrub import scrubbed
+from bitlocker_rules.tenant.sent_text import is_clean, read_page
+from bitlocker_rules.tenant.signin import EnvironmentToken
+
+_TEXT = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        ["no secret here", "x\ny", "key", "isEncrypted", *(Planted().password("page", s) for s in SPELLINGS)]
+    ),
+)
+_KEYS = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(["key", "KEY", "\u212aey", "recoveryPassword", "isEncrypted", "value", "id"]),
+)
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), _TEXT)
+_VALUES = st.deferred(
+    lambda: st.one_of(_LEAVES, st.lists(_VALUES, max_size=3), st.dictionaries(_KEYS, _VALUES, max_size=3))
+)
+_RECORDS = st.dictionaries(_KEYS, _VALUES, max_size=4)
+_PAGES = st.builds(
+    lambda items, extra, link: {**extra, "value": items, **({"@odata.nextLink": link} if link else {})},
+    st.lists(_RECORDS, max_size=5),
+    st.dictionaries(st.sampled_from(["@odata.context", "@odata.count", "x"]), _VALUES, max_size=2),
+    st.one_of(st.none(), st.just("https://graph.microsoft.com/beta/x?$skiptoken=a1")),
+)
+# How a server may spell the same page: compact (Graph), spaced (Python's default), escaped.
+_SPELLINGS = st.sampled_from(
+    [
+        {"separators": (",", ":"), "ensure_ascii": False},
+        {"ensure_ascii": False},
+        {},
+        {"indent": 1},
+    ]
+)
+
+
+@given(_PAGES, _SPELLINGS)
+@example({"value": [{"a": 1}], "@odata.context": "c"}, {"separators": (",", ":")})
+def test_a_page_read_with_its_texts_is_the_page_json_reads(page, spelling):
+    body = json.dumps(page, **spelling)
+    sent = read_page(body.encode())
+    if sent is None:
+        return
+    assert sent.data == json.loads(body)
+    assert len(sent.texts) == len(page["value"])
+    for n, item in enumerate(page["value"]):
+        assert json.loads(sent.text(n)) == item
+        assert "\n" not in sent.text(n) and "\r" not in sent.text(n)
+
+
+@given(_PAGES, _SPELLINGS)
+def test_a_page_whose_texts_are_kept_is_one_the_scrub_leaves_alone(page, spelling):
+    body = json.dumps(page, **spelling)
+    if is_clean(body):
+        for item in page["value"]:
+            assert scrubbed(item, lambda path, what: pytest.fail(f"{path}: {what}")) == item
+
+
+def test_a_compact_page_of_plain_records_keeps_every_text_as_sent():
+    body = '{"@odata.context":"c","value":[{"id":"a","n":1},{"id":"b","x":[1,{"y":null}]}],"@odata.nextLink":"u"}'
+    sent = read_page(body.encode())
+    assert sent is not None
+    assert sent.texts == ('{"id":"a","n":1}', '{"id":"b","x":[1,{"y":null}]}')
+    assert sent.data["@odata.nextLink"] == "u"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"value":[{"id":"a","key":"x"}]}',  # a secret's name
+        '{"value":[{"id":"a","RecoveryPassword":null}]}',  # even with nothing in it: the scrub decides
+        '{"value":[{"omaSettings":[{"isEncrypted":true,"value":"c"}]}]}',  # an encrypted OMA value
+        '{"value":[{"id":"a","\\u006bey":"x"}]}',  # a name spelled with escapes
+        '{"value":[{"n":"111111-222222-333333-444444-555555-666666-777777-888888"}]}',  # a password
+        '{"value":[{"id":"a"}],\n"x":1}',  # a line break between members
+        '{"value":[{"id":"a"}]} trailing',
+        '{"value":[{"id":"a"},]}',
+        '[{"id":"a"}]',
+        '{"value":[{"id":"a"}]',
+    ],
+)
+def test_a_page_that_is_not_kept_as_sent_is_read_the_plain_way(body):
+    assert read_page(body.encode()) is None
+
+
+def test_the_last_value_of_a_repeated_key_wins_as_in_json():
+    sent = read_page(b'{"value":[{"a":1}],"value":[{"b":2}]}')
+    assert sent is not None and sent.data == {"value": [{"b": 2}]} and sent.texts == ('{"b":2}',)
+    sent = read_page(b'{"value":[{"a":1}],"value":3}')
+    assert sent is not None and sent.data == {"value": 3} and sent.texts == ()
+
+
+def test_a_pull_writes_the_report_rows_as_graph_sent_them(tmp_path):
+    tenant = Tenant(seed=5, policies=2, groups=4, devices=30)
+    planted = Planted()
+    tenant.encryption_states[7]["deviceName"] = planted.text("report row")
+    local = LocalGraph(tenant, page_size=10)
+    try:
+        out = tmp_path / "s"
+        pull(
+            PullOptions(out, local.url), EnvironmentToken("T", {"T": "good-token"}), pacing=Pacing(sleep=lambda s: None)
+        )
+    finally:
+        local.stop()
+    lines = (out / "encryption_states.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [row["id"] for row in tenant.encryption_states]
+    # The fake server spaces its JSON as Python does: a row kept as sent shows it; the page with
+    # the planted password was encoded again, compact, its password masked.
+    spaced = [n for n, line in enumerate(lines) if '", "' in line]
+    assert spaced and all(n // 10 != 0 for n in spaced)
+    assert all('", "' not in line for line in lines[:10])
+    assert not planted.leaks("\n".join(lines))
