@@ -29,7 +29,7 @@ from .connection import Answer, Connections
 from .endpoints import permission_for
 from .failures import FORBIDDEN, MALFORMED, SERVER, UNAUTHORISED, TenantError, tenant_error
 from .pacing import Pacing, retry_after_seconds
-from .sent_text import SentPage, read_page
+from .sent_text import SentPage, read_checked, read_page
 from .signin import TokenSource
 
 
@@ -105,21 +105,27 @@ class GraphClient:
     def batch(self, version: str, targets: Sequence[str]) -> list[dict | None]:
         """The objects at ``targets`` (paths with their query, under ``version``; at most
         ``BATCH_SIZE``), read in one ``$batch`` request: None where Graph answered 404."""
+        return [record for record, _ in self.checked_batch(version, targets)]
+
+    def checked_batch(self, version: str, targets: Sequence[str]) -> list[tuple[dict | None, bool]]:
+        """``batch``, each object with whether nothing in the answer it came in is what the
+        snapshot's scrub changes (``sent_text.read_checked``)."""
         if len(targets) > BATCH_SIZE:
             raise ValueError(f"a Graph batch holds at most {BATCH_SIZE} requests")
         url = self.url(version, "$batch")
-        found: dict[int, dict | None] = {}
+        found: dict[int, tuple[dict | None, bool]] = {}
         pending, fault = list(range(len(targets))), ""
         for attempt in range(self.pacing.attempts):
             asked = [{"id": str(i), "method": "GET", "url": "/" + targets[i].lstrip("/")} for i in pending]
-            answers = _batch_answers(self._object("POST", url, body={"requests": asked}), url)
+            checked = self._object("POST", url, body={"requests": asked}, decode=read_checked)
+            answers = _batch_answers(checked.data, url)
             retried: dict[int, Answer] = {}
             for i in pending:
                 outcome = self._batch_outcome(version, targets[i], answers.get(str(i)))
                 if isinstance(outcome, Answer):
                     retried[i] = outcome
                 else:
-                    found[i] = outcome[0]
+                    found[i] = (outcome[0], checked.clean)
             if not retried:
                 return [found[i] for i in range(len(targets))]
             pending, longest = list(retried), max(retried.values(), key=_wait_asked)

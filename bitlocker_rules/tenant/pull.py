@@ -252,11 +252,11 @@ class Puller:
         """Every Windows managed device, each read alone (for its hardware and health properties)."""
         for page in self.pages(self.calls.managed_devices):
             ids = [_id(item) for item in page]
-            for device_id, record in zip(ids, self.batched(self.calls.managed_device, ids)):
+            for device_id, (record, clean) in zip(ids, self.batched(self.calls.managed_device, ids)):
                 if record is None:  # removed between the list and the read
                     unit.skip("managed_devices", device_id, "listed, then not found (404): removed meanwhile")
                 else:
-                    unit.write("managed_devices", record)
+                    unit.write("managed_devices", record, clean=clean)
 
     def encryption_states(self, unit: UnitWriter) -> None:
         """The encryption report, a row per device."""
@@ -300,17 +300,18 @@ class Puller:
 
         yield from self.concurrently(read, calls, concurrency)
 
-    def batched(self, call: Call, ids: list[str]) -> Iterator[dict | None]:
+    def batched(self, call: Call, ids: list[str]) -> Iterator[tuple[dict | None, bool]]:
         """The object of ``call``'s collection with each of ``ids`` (plain reads: no relations, no
         paged expansion), in the order asked, ``BATCH_SIZE`` to a ``$batch`` request and
-        ``concurrency`` batches at a time; None for a 404. A batch Graph refuses as asked (400)
-        is read an object at a time instead."""
+        ``concurrency`` batches at a time; None for a 404. Each with whether its answer showed
+        nothing to scrub (``GraphClient.checked_batch``). A batch Graph refuses as asked (400) is
+        read an object at a time instead (each then checked as it is written)."""
 
-        def read(chunk: list[str]) -> list[dict | None]:
+        def read(chunk: list[str]) -> list[tuple[dict | None, bool]]:
             try:
-                return self.client.batch(call.version, [call.item_target(i) for i in chunk])
+                return self.client.checked_batch(call.version, [call.item_target(i) for i in chunk])
             except BadRequest:
-                return list(self.each([call.item(i) for i in chunk], missing_ok=True, concurrency=1))
+                return [(r, False) for r in self.each([call.item(i) for i in chunk], missing_ok=True, concurrency=1)]
 
         chunks = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
         for records in self.concurrently(read, chunks):

@@ -4,13 +4,14 @@ A snapshot keeps each record as one line of JSON. Decoding a page, then encoding
 again to write it, paid twice for every record of the large kinds (encryption report rows,
 recovery key metadata). Here a page is walked with ``json``'s own scanner: every value is
 decoded once, as ``json.loads`` would, and the stretch of the page that spelled each item of
-``value`` is kept, to be written as it came. Texts are kept only when the whole page shows
-nothing to scrub (``is_clean``) and no line break; otherwise (and for anything that is not a
-JSON object) the page is read the plain way and the caller encodes and scrubs each record as
-before.
+``value`` is kept, to be written as it came. Texts are kept only when the items show nothing to
+scrub (``is_clean``) and no line break; otherwise the caller encodes and scrubs each record as
+before. A body that is not a JSON object is left to the plain reading, which says what is wrong.
 
 A JSON batch's answers are not read so: walking each answer's members cost more than encoding
-its body again (measured), since an answer holds one record where a page holds a thousand.
+its body again (measured), since an answer holds one record where a page holds a thousand. A
+batch is checked once instead (``read_checked``): records from a clean batch are encoded without
+each being checked again.
 """
 
 from __future__ import annotations
@@ -45,14 +46,38 @@ class SentPage:
         return self.texts[index] if index < len(self.texts) else None
 
 
+@frozen
+class CheckedAnswer:
+    """A decoded JSON object, and whether nothing in it is what the snapshot's scrub changes."""
+
+    data: dict[str, Any]
+    clean: bool
+
+
+def read_checked(body: bytes) -> CheckedAnswer | None:
+    """``body`` decoded as ``json.loads`` would, checked once for what the scrub changes (a JSON
+    batch holds twenty records: one check of its text, not one of each record's encoding); None
+    when it is not a JSON object."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return CheckedAnswer(data, is_clean(body.decode("utf-8")))
+    except UnicodeDecodeError:
+        return CheckedAnswer(data, False)
+
+
 def read_page(body: bytes) -> SentPage | None:
     """A page (``{"value": [record, ...], ...}``) decoded as ``json.loads`` would, with each
-    item's text; None when the texts cannot be kept (the caller reads it the plain way)."""
+    item's text where those can be kept (the items show nothing to scrub and no line break);
+    None when the body is not a UTF-8 JSON object (the caller reads it the plain way, which
+    says what is wrong with it)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return None
-    if "\n" in text.strip() or "\r" in text or not is_clean(text):
         return None
     try:
         at = _SPACE.match(text).end()  # type: ignore[union-attr]
@@ -100,7 +125,11 @@ def _page(text: str, at: int) -> SentPage | None:
             raise ValueError("expected :")
         at = space(text, at + 1).end()  # type: ignore[union-attr]
         if key == "value" and text[at] == "[":
+            start = at
             data[key], texts, at = _items(text, at)
+            # Only the items are written: the page's own links (with their & and %) are not scanned.
+            items = text[start:at]
+            texts = texts if "\n" not in items and "\r" not in items and is_clean(items) else ()
         else:
             data[key], at = _SCAN(text, at)
             texts = () if key == "value" else texts
