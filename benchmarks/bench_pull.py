@@ -2,7 +2,7 @@
 
     python benchmarks/bench_pull.py [--devices 10000] [--groups 300] [--policies 24]
                                     [--concurrency 4] [--page-size 1000] [--seed N]
-                                    [--latency SECONDS] [--close]
+                                    [--latency SECONDS] [--close] [--spaced]
 
 The local Graph of the tests (``tests/graph_fake.py``'s ``FakeGraph``, speaking Graph's shapes
 on 127.0.0.1) runs in a process of its own, over HTTP/1.1 connections kept alive as Graph keeps
@@ -14,7 +14,8 @@ the client under 20 % of the wall time. Each device is read alone (Graph fills
 ``hardwareInformation`` only then), 20 to a ``$batch`` request. The local server answers in a
 few milliseconds; Graph takes tens to hundreds: ``--latency`` makes the local server take that
 long over each answer (once for a batch), to measure the client against a server as slow as
-the real one.
+the real one. The server writes its JSON without spaces, as Graph does; ``--spaced`` spaces it
+as Python's ``json.dumps`` does (as the fake did before), which costs the client more to read.
 
 The exit code is 1 when the snapshot is incomplete or its device count is wrong, else 0.
 """
@@ -90,6 +91,7 @@ def serve(args: argparse.Namespace, ready: multiprocessing.Queue) -> None:
     started = time.perf_counter()
     tenant = Tenant(seed=args.seed, policies=args.policies, groups=args.groups, devices=args.devices)
     local = LocalGraph(tenant, page_size=args.page_size) if args.close else KeptAliveGraph(tenant, args.page_size)
+    local.fake.separators = None if args.spaced else (",", ":")
     if args.latency:
         # once per HTTP request (a batch's requests are answered together), answering nothing
         local.fake.faults.append(lambda request: None if request.environ.get(BATCHED) else time.sleep(args.latency))
@@ -112,6 +114,7 @@ def main() -> int:
         action="store_true",
         help="serve with the tests' server, which closes each connection after its answer (werkzeug's behaviour)",
     )
+    parser.add_argument("--spaced", action="store_true", help="answer JSON spaced as Python spaces it (Graph does not)")
     args = parser.parse_args()
 
     from bitlocker_rules.tenant import Pacing, PullOptions, pull, read_manifest
@@ -141,7 +144,8 @@ def main() -> int:
     print(
         f"pull: {result.requests} requests in {wall:.1f} s: {result.requests / wall:.0f} requests/s, "
         f"{devices / wall:.0f} devices/s, concurrency {args.concurrency}, server latency {args.latency * 1000:.0f} ms, "
-        f"connections {'closed after each answer' if args.close else 'kept alive'}"
+        f"connections {'closed after each answer' if args.close else 'kept alive'}, "
+        f"JSON {'spaced' if args.spaced else 'compact, as Graph writes it'}"
     )
     print(f"client CPU: {cpu:.2f} s = {100 * cpu / wall:.1f} % of the wall time (goal: under 20 %)")
     print(f"snapshot: {size / 1e6:.1f} MB, {sum(result.counts.values())} records, complete={manifest['complete']}")

@@ -378,6 +378,9 @@ class FakeGraph:
         self.lock = threading.Lock()
         self.indexes: dict[str, dict[str, dict]] = {}
         self.writes: list[tuple[str, str, dict]] = []  # (method, path, body) of each write Graph took
+        # Graph writes its JSON without spaces (curl's output of a real call shows it); None spaces
+        # it as Python does, for a test of a client that must read any spacing.
+        self.separators: tuple[str, str] | None = (",", ":")
 
     # -- dispatch ----------------------------------------------------------------------
 
@@ -404,7 +407,7 @@ class FakeGraph:
         found = self.route(request)
         if found is None:
             return _error(404, "ResourceNotFound", "Resource not found.")
-        return Response(json.dumps(found), status=200, content_type="application/json")
+        return Response(json.dumps(found, separators=self.separators), status=200, content_type="application/json")
 
     def batch(self, request: Request) -> Response:
         """A JSON batch: each request answered as it would be alone, in one answer."""
@@ -435,7 +438,9 @@ class FakeGraph:
                 }
             )
         random.Random(len(self.requests)).shuffle(answers)  # Graph answers a batch in any order
-        return Response(json.dumps({"responses": answers}), status=200, content_type="application/json")
+        return Response(
+            json.dumps({"responses": answers}, separators=self.separators), status=200, content_type="application/json"
+        )
 
     def route(self, request: Request) -> dict | None:
         path, args, t = request.path, request.args, self.tenant

@@ -14,7 +14,7 @@ from test_secrets import SPELLINGS, Planted
 
 from bitlocker_rules.tenant import Pacing, PullOptions, pull
 from bitlocker_rules.tenant.scrub import scrubbed
-from bitlocker_rules.tenant.sent_text import is_clean, read_checked, read_page
+from bitlocker_rules.tenant.sent_text import is_clean, read_batch, read_page
 from bitlocker_rules.tenant.signin import EnvironmentToken
 
 _TEXT = st.one_of(
@@ -73,18 +73,23 @@ def test_a_page_whose_texts_are_kept_is_one_the_scrub_leaves_alone(page, spellin
             assert scrubbed(item, lambda path, what: pytest.fail(f"{path}: {what}")) == item
 
 
-@given(st.lists(_RECORDS, max_size=4), _SPELLINGS)
-def test_a_batch_found_clean_holds_only_records_the_scrub_leaves_alone(bodies, spelling):
+@given(st.lists(st.one_of(_RECORDS, st.none()), max_size=4), _SPELLINGS)
+@example([{"id": "a"}, None, {"n": [1, {"m": "x"}]}], {"separators": (",", ":")})
+def test_a_batch_read_with_its_texts_is_the_batch_json_reads(bodies, spelling):
     answers = [
-        {"id": str(n), "status": 200, "headers": {"Content-Type": "application/json"}, "body": b}
+        {"id": str(n), "status": 200, "headers": {"Content-Type": "application/json"}, **({"body": b} if b else {})}
         for n, b in enumerate(bodies)
     ]
     body = json.dumps({"responses": answers}, **spelling)
-    checked = read_checked(body.encode())
-    assert checked is not None and checked.data == json.loads(body)
-    if checked.clean:
-        for record in bodies:
+    sent = read_batch(body.encode())
+    assert sent is not None and sent.data == json.loads(body)
+    if sent.clean:  # the records are written unchecked: the scrub must have nothing to change
+        for record in filter(None, bodies):
             assert scrubbed(record, lambda path, what: pytest.fail(f"{path}: {what}")) == record
+    if sent.texts:
+        assert sent.clean and len(sent.texts) == len(bodies)
+        for n, record in enumerate(bodies):
+            assert (sent.text(n) is None) if not record else json.loads(sent.text(n)) == record
 
 
 def test_a_compact_page_of_plain_records_keeps_every_text_as_sent():
@@ -140,7 +145,9 @@ def test_a_pull_writes_the_report_rows_as_graph_sent_them(tmp_path):
     tenant = Tenant(seed=5, policies=2, groups=4, devices=30)
     planted = Planted()
     tenant.encryption_states[7]["deviceName"] = planted.text("report row")
+    tenant.managed_devices[3]["deviceName"] = planted.text("device name")
     local = LocalGraph(tenant, page_size=10)
+    local.fake.separators = None  # spaced as Python spaces JSON: a record kept as sent shows it
     try:
         out = tmp_path / "s"
         pull(
@@ -156,3 +163,8 @@ def test_a_pull_writes_the_report_rows_as_graph_sent_them(tmp_path):
     assert spaced and all(n // 10 != 0 for n in spaced)
     assert all('", "' not in line for line in lines[:10])
     assert not planted.leaks("\n".join(lines))
+    # Devices are read a listed page at a time (here 10) in JSON batches: kept as sent, but for the batch with
+    # the planted password (encoded again, compact, the password masked).
+    devices = (out / "managed_devices.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [n for n, line in enumerate(devices) if '", "' not in line] == list(range(10))  # pages of 10 ids
+    assert not planted.leaks("\n".join(devices))

@@ -29,7 +29,7 @@ from .connection import Answer, Connections
 from .endpoints import permission_for
 from .failures import FORBIDDEN, MALFORMED, SERVER, UNAUTHORISED, TenantError, tenant_error
 from .pacing import Pacing, retry_after_seconds
-from .sent_text import SentPage, read_checked, read_page
+from .sent_text import SentAnswer, read_batch, read_page
 from .signin import TokenSource
 
 
@@ -105,27 +105,29 @@ class GraphClient:
     def batch(self, version: str, targets: Sequence[str]) -> list[dict | None]:
         """The objects at ``targets`` (paths with their query, under ``version``; at most
         ``BATCH_SIZE``), read in one ``$batch`` request: None where Graph answered 404."""
-        return [record for record, _ in self.checked_batch(version, targets)]
+        return [record for record, _, _ in self.sent_batch(version, targets)]
 
-    def checked_batch(self, version: str, targets: Sequence[str]) -> list[tuple[dict | None, bool]]:
-        """``batch``, each object with whether nothing in the answer it came in is what the
-        snapshot's scrub changes (``sent_text.read_checked``)."""
+    def sent_batch(self, version: str, targets: Sequence[str]) -> list[tuple[dict | None, str | None, bool]]:
+        """``batch``, each object with the text Graph wrote for it where that text can be kept
+        as it came, and whether the answer's records hold nothing the snapshot's scrub changes
+        (``sent_text.read_batch``)."""
         if len(targets) > BATCH_SIZE:
             raise ValueError(f"a Graph batch holds at most {BATCH_SIZE} requests")
         url = self.url(version, "$batch")
-        found: dict[int, tuple[dict | None, bool]] = {}
+        found: dict[int, tuple[dict | None, str | None, bool]] = {}
         pending, fault = list(range(len(targets))), ""
         for attempt in range(self.pacing.attempts):
             asked = [{"id": str(i), "method": "GET", "url": "/" + targets[i].lstrip("/")} for i in pending]
-            checked = self._object("POST", url, body={"requests": asked}, decode=read_checked)
-            answers = _batch_answers(checked.data, url)
+            sent = _sent(self._object("POST", url, body={"requests": asked}, decode=_sent_batch))
+            answers = _batch_answers(sent, url)
             retried: dict[int, Answer] = {}
             for i in pending:
-                outcome = self._batch_outcome(version, targets[i], answers.get(str(i)))
+                answer, text = answers.get(str(i), (None, None))
+                outcome = self._batch_outcome(version, targets[i], answer)
                 if isinstance(outcome, Answer):
                     retried[i] = outcome
                 else:
-                    found[i] = (outcome[0], checked.clean)
+                    found[i] = (outcome[0], text if outcome[0] is not None else None, sent.clean)
             if not retried:
                 return [found[i] for i in range(len(targets))]
             pending, longest = list(retried), max(retried.values(), key=_wait_asked)
@@ -148,7 +150,7 @@ class GraphClient:
 
     def sent_pages(
         self, url: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None
-    ) -> Iterator[SentPage]:
+    ) -> Iterator[SentAnswer]:
         """``pages``, each item with the text Graph wrote for it where that text can be kept as it
         came (``sent_text``): a collection of many small records is not encoded again to be written."""
         yield from self._pages(url, params, headers, _sent_page)
@@ -159,12 +161,12 @@ class GraphClient:
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         decode: Callable[[bytes], Any],
-    ) -> Iterator[SentPage]:
+    ) -> Iterator[SentAnswer]:
         next_url: str | None = url
         seen: set[str] = set()
         while next_url:
             page = self._object("GET", next_url, params, headers, decode=decode)
-            sent = page if isinstance(page, SentPage) else SentPage(page)
+            sent = _sent(page)
             params = None  # the nextLink carries the query
             page_items(sent.data, next_url)
             yield sent
@@ -313,12 +315,12 @@ def graph_error(body: bytes) -> str:
     return clip(": ".join(parts), 200)
 
 
-def _batch_answers(page: Mapping[str, Any], url: str) -> dict[str, Any]:
-    """A batch's answers by request id."""
-    answers = page.get("responses")
+def _batch_answers(sent: SentAnswer, url: str) -> dict[str, tuple[Any, str | None]]:
+    """A batch's answers by request id, each with its body's text where it was kept."""
+    answers = sent.data.get("responses")
     if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
         raise _malformed(url, "its `responses` is not a list of objects")
-    return {str(a.get("id")): a for a in answers}
+    return {str(a.get("id")): (a, sent.text(n)) for n, a in enumerate(answers)}
 
 
 def _header(answer: Mapping[str, Any], name: str) -> str | None:
@@ -344,9 +346,19 @@ def _target(url: str, params: Mapping[str, str] | None) -> str:
     return parts.path + (f"?{query}" if query else "")
 
 
-def _sent_page(body: bytes) -> SentPage | dict | None:
+def _sent_page(body: bytes) -> SentAnswer | dict | None:
     """A page with its items' texts where ``sent_text`` can keep them, else decoded the plain way."""
     return read_page(body) or _json_object(body)
+
+
+def _sent_batch(body: bytes) -> SentAnswer | dict | None:
+    """A batch's answer with its bodies' texts where ``sent_text`` can keep them, else decoded the plain way."""
+    return read_batch(body) or _json_object(body)
+
+
+def _sent(answer: SentAnswer | dict) -> SentAnswer:
+    """An answer read the plain way as one that kept no text (each record is checked as written)."""
+    return answer if isinstance(answer, SentAnswer) else SentAnswer(answer)
 
 
 def _json_object(body: bytes) -> dict | None:

@@ -53,7 +53,7 @@ from .endpoints import (
 )
 from .failures import MALFORMED, TenantError, tenant_error
 from .pacing import Pacing
-from .sent_text import SentPage
+from .sent_text import SentAnswer
 from .signin import TokenSource, tenant_of
 from .snapshot import Snapshot, UnitWriter
 
@@ -252,23 +252,23 @@ class Puller:
         """Every Windows managed device, each read alone (for its hardware and health properties)."""
         for page in self.pages(self.calls.managed_devices):
             ids = [_id(item) for item in page]
-            for device_id, (record, clean) in zip(ids, self.batched(self.calls.managed_device, ids)):
+            for device_id, (record, text, clean) in zip(ids, self.batched(self.calls.managed_device, ids)):
                 if record is None:  # removed between the list and the read
                     unit.skip("managed_devices", device_id, "listed, then not found (404): removed meanwhile")
                 else:
-                    unit.write("managed_devices", record, clean=clean)
+                    unit.write_sent("managed_devices", record, text, clean=clean)
 
     def encryption_states(self, unit: UnitWriter) -> None:
         """The encryption report, a row per device."""
         for page in self.sent_pages(self.calls.encryption_states):
             for n, record in enumerate(page.data["value"]):
-                unit.write_sent("encryption_states", record, page.text(n))
+                unit.write_sent("encryption_states", record, page.text(n), clean=page.clean)
 
     def recovery_keys(self, unit: UnitWriter) -> None:
         """Recovery key metadata of the tenant (never a key's value)."""
         for page in self.sent_pages(self.calls.recovery_keys, RECOVERY_KEY_HEADERS):
             for n, record in enumerate(page.data["value"]):
-                unit.write_sent("recovery_keys", record, page.text(n))
+                unit.write_sent("recovery_keys", record, page.text(n), clean=page.clean)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -276,7 +276,7 @@ class Puller:
         """A collection's pages."""
         yield from self.client.pages(self.client.url(call.version, call.path), call.params(), headers)
 
-    def sent_pages(self, call: Call, headers: dict[str, str] | None = None) -> Iterator[SentPage]:
+    def sent_pages(self, call: Call, headers: dict[str, str] | None = None) -> Iterator[SentAnswer]:
         """A collection's pages, with the text Graph wrote for each item where it can be kept."""
         yield from self.client.sent_pages(self.client.url(call.version, call.path), call.params(), headers)
 
@@ -300,18 +300,20 @@ class Puller:
 
         yield from self.concurrently(read, calls, concurrency)
 
-    def batched(self, call: Call, ids: list[str]) -> Iterator[tuple[dict | None, bool]]:
+    def batched(self, call: Call, ids: list[str]) -> Iterator[tuple[dict | None, str | None, bool]]:
         """The object of ``call``'s collection with each of ``ids`` (plain reads: no relations, no
         paged expansion), in the order asked, ``BATCH_SIZE`` to a ``$batch`` request and
-        ``concurrency`` batches at a time; None for a 404. Each with whether its answer showed
-        nothing to scrub (``GraphClient.checked_batch``). A batch Graph refuses as asked (400) is
-        read an object at a time instead (each then checked as it is written)."""
+        ``concurrency`` batches at a time; None for a 404. Each with its text as Graph wrote it
+        where that can be kept, and whether its answer showed nothing to scrub
+        (``GraphClient.sent_batch``). A batch Graph refuses as asked (400) is read an object at a
+        time instead (each then checked as it is written)."""
 
-        def read(chunk: list[str]) -> list[tuple[dict | None, bool]]:
+        def read(chunk: list[str]) -> list[tuple[dict | None, str | None, bool]]:
             try:
-                return self.client.checked_batch(call.version, [call.item_target(i) for i in chunk])
+                return self.client.sent_batch(call.version, [call.item_target(i) for i in chunk])
             except BadRequest:
-                return [(r, False) for r in self.each([call.item(i) for i in chunk], missing_ok=True, concurrency=1)]
+                each = self.each([call.item(i) for i in chunk], missing_ok=True, concurrency=1)
+                return [(record, None, False) for record in each]
 
         chunks = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
         for records in self.concurrently(read, chunks):

@@ -1,17 +1,14 @@
-"""Graph's pages read with the text Graph wrote for each record on them.
+"""Graph's answers read with the text Graph wrote for each record in them.
 
-A snapshot keeps each record as one line of JSON. Decoding a page, then encoding each record
-again to write it, paid twice for every record of the large kinds (encryption report rows,
-recovery key metadata). Here a page is walked with ``json``'s own scanner: every value is
-decoded once, as ``json.loads`` would, and the stretch of the page that spelled each item of
-``value`` is kept, to be written as it came. Texts are kept only when the items show nothing to
-scrub (``is_clean``) and no line break; otherwise the caller encodes and scrubs each record as
-before. A body that is not a JSON object is left to the plain reading, which says what is wrong.
+A snapshot keeps each record as one line of JSON. Decoding an answer, then encoding each record
+again to write it, paid twice for every record. Here an answer is walked with ``json``'s own
+scanner: every value is decoded once, as ``json.loads`` would, and the stretch of the answer
+that spelled each record is kept, to be written as it came. Two shapes hold records: a page
+(the items of ``value``) and a JSON batch's answer (the ``body`` of each of ``responses``).
 
-A JSON batch's answers are not read so: walking each answer's members cost more than encoding
-its body again (measured), since an answer holds one record where a page holds a thousand. A
-batch is checked once instead (``read_checked``): records from a clean batch are encoded without
-each being checked again.
+Texts are kept only when the records show nothing to scrub (``is_clean``) and no line break;
+otherwise the caller encodes each record again, and checks it unless the records were found
+clean. A body that is not a JSON object is left to the plain reading, which says what is wrong.
 """
 
 from __future__ import annotations
@@ -19,6 +16,7 @@ from __future__ import annotations
 import json
 import json.scanner
 import re
+from collections.abc import Callable
 from typing import Any
 
 from attrs import frozen
@@ -29,64 +27,36 @@ from ..importers.imported import SECRET_FIELDS
 # The scanner ``json.loads`` decodes with: the value at an index, and where it ends.
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed types it oddly
 _SPACE = re.compile(r"[ \t\n\r]*")
+_WHITE = " \t\n\r"  # JSON's whitespace: Graph sends none, so the pattern is asked only where some is
 # A secret's name as a key shows as the quoted name in casefolded text, whatever the spacing.
 _QUOTED_SECRETS = tuple(f'"{name}"' for name in sorted(SECRET_FIELDS))
 
 
 @frozen
-class SentPage:
-    """A decoded page (the JSON object) and the text of each item of its ``value`` (empty: read
-    the plain way)."""
+class SentAnswer:
+    """A decoded answer (the JSON object); the text of each of its records, or none kept; and
+    whether its records hold nothing the snapshot's scrub changes."""
 
     data: dict[str, Any]
-    texts: tuple[str, ...] = ()
+    texts: tuple[str | None, ...] = ()
+    clean: bool = False
 
     def text(self, index: int) -> str | None:
-        """The text of item ``index``; None when it was not kept."""
+        """The text of record ``index``; None when it was not kept."""
         return self.texts[index] if index < len(self.texts) else None
 
 
-@frozen
-class CheckedAnswer:
-    """A decoded JSON object, and whether nothing in it is what the snapshot's scrub changes."""
-
-    data: dict[str, Any]
-    clean: bool
-
-
-def read_checked(body: bytes) -> CheckedAnswer | None:
-    """``body`` decoded as ``json.loads`` would, checked once for what the scrub changes (a JSON
-    batch holds twenty records: one check of its text, not one of each record's encoding); None
-    when it is not a JSON object."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    try:
-        return CheckedAnswer(data, is_clean(body.decode("utf-8")))
-    except UnicodeDecodeError:
-        return CheckedAnswer(data, False)
-
-
-def read_page(body: bytes) -> SentPage | None:
+def read_page(body: bytes) -> SentAnswer | None:
     """A page (``{"value": [record, ...], ...}``) decoded as ``json.loads`` would, with each
-    item's text where those can be kept (the items show nothing to scrub and no line break);
-    None when the body is not a UTF-8 JSON object (the caller reads it the plain way, which
-    says what is wrong with it)."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    try:
-        at = _SPACE.match(text).end()  # type: ignore[union-attr]
-        if text[at] != "{":
-            return None
-        page = _page(text, at)
-    except (ValueError, IndexError, StopIteration, RecursionError):
-        return None
-    return page
+    record's text where it can be kept; None when the body is not a UTF-8 JSON object."""
+    return _read(body, "value", _whole)
+
+
+def read_batch(body: bytes) -> SentAnswer | None:
+    """A JSON batch's answer (``{"responses": [{"id", "status", "body"}, ...]}``) decoded as
+    ``json.loads`` would, with the text of each response's ``body`` where it can be kept (None for
+    a response without one); None when the body is not a UTF-8 JSON object."""
+    return _read(body, "responses", _response)
 
 
 def is_clean(text: str) -> bool:
@@ -107,55 +77,122 @@ def is_clean(text: str) -> bool:
     return not any(name in folded for name in _QUOTED_SECRETS)
 
 
-def _page(text: str, at: int) -> SentPage | None:
-    """The page object at ``at``, member by member; the texts kept are those of the last
-    ``value`` (a repeated key's last value wins, as in ``json.loads``). None for trailing text."""
-    space = _SPACE.match
+# How the records of a collection are read: an item's value, the text kept of it, where it ends.
+_Record = Callable[[str, int], tuple[Any, "str | None", int]]
+
+
+def _read(body: bytes, records: str, record: _Record) -> SentAnswer | None:
+    try:
+        text = body.decode("utf-8")
+        at = _skip(text, 0)
+        if text[at] != "{":
+            return None
+        return _answer(text, at, records, record)
+    except (UnicodeDecodeError, ValueError, IndexError, StopIteration, RecursionError):
+        return None
+
+
+def _answer(text: str, at: int, records: str, record: _Record) -> SentAnswer | None:
+    """The object at ``at``, member by member; ``records`` (an array) item by item. What is kept
+    is the last such member's (a repeated key's last value wins, as in ``json.loads``); None for
+    text after the object."""
     data: dict[str, Any] = {}
-    texts: tuple[str, ...] = ()
-    at = space(text, at + 1).end()  # type: ignore[union-attr]
+    kept: SentAnswer = SentAnswer({})
+    at = _skip(text, at + 1)
     closed = text[at] == "}"
     at += closed
     while not closed:
-        if text[at] != '"':
-            raise ValueError("expected a member's name")
-        key, at = _SCAN(text, at)
-        at = space(text, at).end()  # type: ignore[union-attr]
-        if text[at] != ":":
-            raise ValueError("expected :")
-        at = space(text, at + 1).end()  # type: ignore[union-attr]
-        if key == "value" and text[at] == "[":
+        key, at = _name(text, at)
+        if key == records and text[at] == "[":
             start = at
-            data[key], texts, at = _items(text, at)
-            # Only the items are written: the page's own links (with their & and %) are not scanned.
-            items = text[start:at]
-            texts = texts if "\n" not in items and "\r" not in items and is_clean(items) else ()
+            data[key], texts, at = _array(text, at, record)
+            found = text[start:at]  # only the records: the page's own links (their & and %) are not scanned
+            clean = is_clean(found)
+            kept = SentAnswer({}, texts if clean and "\n" not in found and "\r" not in found else (), clean)
         else:
             data[key], at = _SCAN(text, at)
-            texts = () if key == "value" else texts
-        at = space(text, at).end()  # type: ignore[union-attr]
+            kept = SentAnswer({}) if key == records else kept
+        at = _skip(text, at)
         closed = text[at] == "}"
         if not closed and text[at] != ",":
             raise ValueError("expected , or }")
-        at = space(text, at + 1).end()  # type: ignore[union-attr]
-    return None if text[at:].strip() else SentPage(data, texts)
+        at = _skip(text, at + 1)
+    if text[at:].strip():
+        return None
+    return SentAnswer(data, kept.texts, kept.clean)
 
 
-def _items(text: str, at: int) -> tuple[list[Any], tuple[str, ...], int]:
-    """The array at ``at``: its items, the text of each, and where it ends."""
-    space = _SPACE.match
+def _array(text: str, at: int, record: _Record) -> tuple[list[Any], tuple[str | None, ...], int]:
+    """The array at ``at``: its items, the text ``record`` keeps of each, and where it ends."""
     items: list[Any] = []
-    texts: list[str] = []
-    at = space(text, at + 1).end()  # type: ignore[union-attr]
+    texts: list[str | None] = []
+    at = _skip(text, at + 1)
     if text[at] == "]":
         return items, (), at + 1
     while True:
-        item, end = _SCAN(text, at)
+        item, kept, at = record(text, at)
         items.append(item)
-        texts.append(text[at:end])
-        at = space(text, end).end()  # type: ignore[union-attr]
+        texts.append(kept)
+        if text[at] in _WHITE:
+            at = _skip(text, at)
         if text[at] == "]":
             return items, tuple(texts), at + 1
         if text[at] != ",":
             raise ValueError("expected , or ]")
-        at = space(text, at + 1).end()  # type: ignore[union-attr]
+        at += 1
+        if text[at] in _WHITE:
+            at = _skip(text, at)
+
+
+def _whole(text: str, at: int) -> tuple[Any, str | None, int]:
+    """A page's item and its whole text."""
+    item, end = _SCAN(text, at)
+    return item, text[at:end], end
+
+
+def _response(text: str, at: int) -> tuple[Any, str | None, int]:
+    """A batch's response, member by member, and the text of its ``body``."""
+    if text[at] != "{":
+        item, end = _SCAN(text, at)
+        return item, None, end
+    response: dict[str, Any] = {}
+    body = None
+    at += 1
+    if text[at] in _WHITE:
+        at = _skip(text, at)
+    if text[at] == "}":
+        return response, None, at + 1
+    while True:
+        key, at = _name(text, at)
+        start = at
+        response[key], at = _SCAN(text, at)
+        if key == "body":
+            body = text[start:at]
+        if text[at] in _WHITE:
+            at = _skip(text, at)
+        if text[at] == "}":
+            return response, body, at + 1
+        if text[at] != ",":
+            raise ValueError("expected , or }")
+        at += 1
+        if text[at] in _WHITE:
+            at = _skip(text, at)
+
+
+def _name(text: str, at: int) -> tuple[str, int]:
+    """A member's name at ``at``, and where its value starts."""
+    if text[at] != '"':
+        raise ValueError("expected a member's name")
+    key, at = _SCAN(text, at)
+    if text[at] in _WHITE:
+        at = _skip(text, at)
+    if text[at] != ":":
+        raise ValueError("expected :")
+    at += 1
+    if text[at] in _WHITE:
+        at = _skip(text, at)
+    return key, at
+
+
+def _skip(text: str, at: int) -> int:
+    return _SPACE.match(text, at).end()  # type: ignore[union-attr]  # the pattern matches anywhere

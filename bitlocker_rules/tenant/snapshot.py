@@ -199,18 +199,18 @@ class UnitWriter:
 
     def write(self, kind: str, record: Mapping[str, Any], *, clean: bool = False) -> None:
         """One record of ``kind``, secrets scrubbed (each one noted as skipped); ``clean`` when the
-        answer it came in was found to hold nothing to scrub (``sent_text.read_checked``)."""
+        answer it came in was found to hold nothing to scrub (``sent_text``)."""
         line = _compact(record)
         if not clean and not clean_as_written(line):
             name = str(record.get("id") or record.get("displayName") or "")
             line = _compact(scrubbed(dict(record), self._noting(kind, name)))
         self._line(kind, line)
 
-    def write_sent(self, kind: str, record: Mapping[str, Any], text: str | None) -> None:
-        """One record of ``kind`` as Graph wrote it, when ``text`` is its text from a page that
-        shows nothing to scrub (``sent_text``); else as ``write`` writes it."""
+    def write_sent(self, kind: str, record: Mapping[str, Any], text: str | None, *, clean: bool = False) -> None:
+        """One record of ``kind`` as Graph wrote it, when ``text`` is its text from an answer
+        whose records show nothing to scrub (``sent_text``); else as ``write`` writes it."""
         if text is None:
-            self.write(kind, record)
+            self.write(kind, record, clean=clean)
         else:
             self._line(kind, text)
 
