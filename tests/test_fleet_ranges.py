@@ -299,3 +299,35 @@ def test_ranges_evaluated_ahead_of_a_slow_worker_are_written_in_order(capsys, tm
         args = ("check", *SE, "--policy", POLICY, "--fleet", str(fleet), "--format", "json", "--jobs", jobs)
         outputs.append((*_run(capsys, *args, "--jsonl", str(lines)), lines.read_bytes()))
     assert outputs[0] == outputs[1]
+
+
+def test_this_process_holds_its_waiting_lines_in_memory_up_to_a_bound_then_in_files(
+    capsys, tmp_path, small_ranges, monkeypatch
+):
+    """Ranges this process evaluates ahead of a slow worker keep their JSON lines in memory while
+    they fit in ``_HELD_BYTES`` (no write and read back), in files beyond; written in order."""
+    monkeypatch.setattr(fleet_parallel, "_run_range", _slow_in_a_worker)
+    monkeypatch.setattr(fleet_parallel, "_HELD_BYTES", 6_000)
+    held: list[int] = []  # this process's held bytes after each range it evaluated, and at the end
+    own, close = fleet_parallel._Run.own, fleet_parallel._Run.close
+
+    def noted_own(run, *args, **kwargs):
+        result = own(run, *args, **kwargs)
+        held.append(run.held)
+        return result
+
+    monkeypatch.setattr(fleet_parallel._Run, "own", noted_own)
+    monkeypatch.setattr(fleet_parallel._Run, "close", lambda run: held.append(run.held) or close(run))
+    spooled: list[int] = []  # only this process's are seen here: a worker appends to its own copy
+    spool = fleet_parallel._spooled
+    monkeypatch.setattr(
+        fleet_parallel, "_spooled", lambda block, path: spooled.append(len(block.data)) or spool(block, path)
+    )
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_bytes(awkward_fleet())
+    small_ranges(300)
+    outputs = _one_and_two_processes(capsys, tmp_path, fleet, "json")
+    assert outputs[0] == outputs[1]
+    assert max(held) <= 6_000 and any(held)  # some held in memory, never past the bound
+    assert spooled  # and some went to files
+    assert held[-1] == 0  # every held block was written
