@@ -81,6 +81,27 @@ def test_the_ranges_read_every_row_as_one_reading_of_the_file(tmp_path, small_ra
         assert len(ranges) > 10
 
 
+def test_the_first_range_is_small_the_middle_large_and_the_last_small(tmp_path, monkeypatch):
+    """Guided sizes: the range the reading process evaluates alone and the last ones, which a
+    process may wait for another to finish, are small; the others large. (Fails with ranges of
+    one size.)"""
+    monkeypatch.setattr(fleet_ranges, "RANGE_BYTES", 16_000)
+    monkeypatch.setattr(fleet_ranges, "MIN_RANGE_BYTES", 500)
+    monkeypatch.setattr(fleet_ranges, "FIRST_RANGE_BYTES", 2_000)
+    line = device("PC-0000", os_version="22H2") + b"\n"
+    path = tmp_path / "fleet.jsonl"
+    path.write_bytes(line * 5_000)
+    processes = 2
+    ranges = list(line_ranges(path, processes) or [])
+    sizes = [r.end - r.start for r in ranges]
+    assert sizes[0] <= 2_000 and max(sizes) > 15_000
+    for r, size in zip(ranges[1:], sizes[1:], strict=True):  # each at most its share of what is left, cut at a line end
+        left = path.stat().st_size - r.start
+        assert size <= max(500, min(16_000, left // (fleet_ranges.SHARES_LEFT * processes)))
+    assert all(size <= 500 for size in sizes[-3:])
+    assert sum(sizes) == path.stat().st_size and [r.before for r in ranges] == [r.start // len(line) for r in ranges]
+
+
 def test_a_line_longer_than_any_range_is_read_whole_by_one_range(tmp_path, small_ranges):
     path = tmp_path / "fleet.jsonl"
     path.write_bytes(device("A") + b"\n" + device("LONG-" + "y" * 50_000) + b"\n" + device("C"))
@@ -146,20 +167,44 @@ def _pids_of(monkeypatch, tmp_path: Path) -> Path:
     return tmp_path / "pids"
 
 
+def _one_and_two_processes(capsys, tmp_path: Path, fleet: Path, fmt: str) -> list[tuple]:
+    """``check --fleet`` in ``fmt`` with --jobs 1, then 2: each run's exit code, output, error
+    output and JSON Lines."""
+    outputs = []
+    for jobs in ("1", "2"):
+        lines = tmp_path / f"lines-{jobs}.jsonl"
+        args = ("check", *SE, "--policy", POLICY, "--fleet", str(fleet), "--format", fmt, "--jobs", jobs)
+        outputs.append((*_run(capsys, *args, "--jsonl", str(lines)), lines.read_bytes()))
+    return outputs
+
+
 @pytest.mark.parametrize("fmt", ["json", "table", "markdown", "html", "sarif", "junit"])
 def test_two_processes_reading_ranges_write_what_one_process_writes(capsys, tmp_path, small_ranges, monkeypatch, fmt):
     fleet = tmp_path / "fleet.jsonl"
     fleet.write_bytes(awkward_fleet())
     small_ranges(700)
     seen = _pids_of(monkeypatch, tmp_path)
-    outputs = []
-    for jobs in ("1", "2"):
-        lines = tmp_path / f"lines-{jobs}.jsonl"
-        args = ("check", *SE, "--policy", POLICY, "--fleet", str(fleet), "--format", fmt, "--jobs", jobs)
-        outputs.append((*_run(capsys, *args, "--jsonl", str(lines)), lines.read_bytes()))
+    outputs = _one_and_two_processes(capsys, tmp_path, fleet, fmt)
     assert outputs[0] == outputs[1]
     assert outputs[0][0] == 2  # the malformed rows
     assert len(set(seen.read_text().split())) == 2  # this process and a worker each evaluated ranges
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "markdown"])
+def test_ranges_of_guided_sizes_write_what_one_process_writes(capsys, tmp_path, monkeypatch, fmt):
+    """A small first range, large ones, then shrinking ones (a line longer than some of them):
+    the same bytes as one process."""
+    monkeypatch.setattr(fleet_ranges, "RANGE_BYTES", 3_000)
+    monkeypatch.setattr(fleet_ranges, "MIN_RANGE_BYTES", 150)
+    monkeypatch.setattr(fleet_ranges, "FIRST_RANGE_BYTES", 400)
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_bytes(awkward_fleet() * 3)
+    sizes = [r.end - r.start for r in line_ranges(fleet, 2) or []]
+    assert sizes[0] < 1_000 and max(sizes) > 2_500 and sizes[-1] < 1_000
+    seen = _pids_of(monkeypatch, tmp_path)
+    outputs = _one_and_two_processes(capsys, tmp_path, fleet, fmt)
+    assert outputs[0] == outputs[1]
+    assert len(set(seen.read_text().split())) == 2
 
 
 def test_a_bad_rows_line_number_after_a_boundary_is_its_line_in_the_file(capsys, tmp_path, small_ranges):
@@ -254,3 +299,35 @@ def test_ranges_evaluated_ahead_of_a_slow_worker_are_written_in_order(capsys, tm
         args = ("check", *SE, "--policy", POLICY, "--fleet", str(fleet), "--format", "json", "--jobs", jobs)
         outputs.append((*_run(capsys, *args, "--jsonl", str(lines)), lines.read_bytes()))
     assert outputs[0] == outputs[1]
+
+
+def test_this_process_holds_its_waiting_lines_in_memory_up_to_a_bound_then_in_files(
+    capsys, tmp_path, small_ranges, monkeypatch
+):
+    """Ranges this process evaluates ahead of a slow worker keep their JSON lines in memory while
+    they fit in ``_HELD_BYTES`` (no write and read back), in files beyond; written in order."""
+    monkeypatch.setattr(fleet_parallel, "_run_range", _slow_in_a_worker)
+    monkeypatch.setattr(fleet_parallel, "_HELD_BYTES", 6_000)
+    held: list[int] = []  # this process's held bytes after each range it evaluated, and at the end
+    own, close = fleet_parallel._Run.own, fleet_parallel._Run.close
+
+    def noted_own(run, *args, **kwargs):
+        result = own(run, *args, **kwargs)
+        held.append(run.held)
+        return result
+
+    monkeypatch.setattr(fleet_parallel._Run, "own", noted_own)
+    monkeypatch.setattr(fleet_parallel._Run, "close", lambda run: held.append(run.held) or close(run))
+    spooled: list[int] = []  # only this process's are seen here: a worker appends to its own copy
+    spool = fleet_parallel._spooled
+    monkeypatch.setattr(
+        fleet_parallel, "_spooled", lambda block, path: spooled.append(len(block.data)) or spool(block, path)
+    )
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_bytes(awkward_fleet())
+    small_ranges(300)
+    outputs = _one_and_two_processes(capsys, tmp_path, fleet, "json")
+    assert outputs[0] == outputs[1]
+    assert max(held) <= 6_000 and any(held)  # some held in memory, never past the bound
+    assert spooled  # and some went to files
+    assert held[-1] == 0  # every held block was written

@@ -4,6 +4,12 @@ Each range ends just after a line end (or at the end of the file), so no line is
 two workers; a line longer than the range's size makes its range longer. The lines before each
 range are counted here as the ranges are cut (``bytes.count`` over bytes the system has cached),
 so a worker numbers its rows exactly as one process reading the whole file would.
+
+The sizes follow how ``parallel`` runs them. The first range is small: the reading process
+evaluates it alone, before the workers are forked warm from it, so it is time no other process
+works. Then ranges are large (cheap per row), and toward the end each holds a small share of
+what is left, so the processes finish close together: the last ranges, which a process may wait
+for another to finish, are small (guided self-scheduling).
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from attrs import frozen
 
 from .rows import jsonl_text_start
 
-RANGE_BYTES = 4 << 20  # small enough that the processes finish close together, large enough to cost little each
-MIN_RANGE_BYTES = 64 << 10  # a smaller file is cut into ranges no smaller than this
-RANGES_PER_PROCESS = 8  # a file smaller than this many full ranges per process gets smaller ones
+RANGE_BYTES = 4 << 20  # the largest range: large enough to cost little per row
+MIN_RANGE_BYTES = 64 << 10  # the smallest (a longer line makes its range longer): the processes end this close
+FIRST_RANGE_BYTES = 256 << 10  # evaluated before the workers start: enough rows to warm most of what they inherit
+SHARES_LEFT = 2  # a range holds at most 1 / (SHARES_LEFT * processes) of the bytes still to cut
 
 
 @frozen
@@ -37,19 +44,23 @@ def line_ranges(path: str | Path, processes: int) -> Iterator[LineRange] | None:
     start = jsonl_text_start(path)
     if start is None:
         return None
-    return _cut(str(path), start, range_size(os.stat(path).st_size, processes))
+    return _cut(str(path), start, processes)
 
 
-def range_size(file_size: int, processes: int) -> int:
-    """How many bytes a range holds (before it is cut at a line end): ``RANGE_BYTES``, or less
-    for a small file, so each process still gets several ranges to balance the work."""
-    return max(MIN_RANGE_BYTES, min(RANGE_BYTES, file_size // (RANGES_PER_PROCESS * processes)))
+def range_size(left: int, processes: int, *, first: bool = False) -> int:
+    """How many bytes the next range holds (before it is cut at a line end), with ``left`` bytes
+    of the file still to cut: a share of them, between ``MIN_RANGE_BYTES`` and ``RANGE_BYTES``
+    (``FIRST_RANGE_BYTES`` at most for the first range)."""
+    largest = min(RANGE_BYTES, FIRST_RANGE_BYTES) if first else RANGE_BYTES
+    return max(MIN_RANGE_BYTES, min(largest, left // (SHARES_LEFT * processes)))
 
 
-def _cut(path: str, start: int, size: int) -> Iterator[LineRange]:
+def _cut(path: str, start: int, processes: int) -> Iterator[LineRange]:
     before = 0
     with open(path, "rb") as stream:
         fd = stream.fileno()
+        end = os.fstat(fd).st_size  # as cutting starts (lines added meanwhile are cut in the smallest ranges)
+        size = range_size(end - start, processes, first=True)
         while chunk := os.pread(fd, size, start):
             cut = chunk.rfind(b"\n") + 1
             if cut:
@@ -60,6 +71,7 @@ def _cut(path: str, start: int, size: int) -> Iterator[LineRange]:
             yield LineRange(start, start + cut, before)
             start += cut
             before += lines
+            size = range_size(end - start, processes)
 
 
 def _line_end(fd: int, offset: int, size: int) -> tuple[int, int]:
