@@ -22,6 +22,7 @@ from ..engine import (
     Engine,
     Explained,
     LoadedRuleset,
+    Reads,
     conflict_record,
     deciding_values,
     mark_conflicts,
@@ -251,12 +252,14 @@ class _Part:
     def __init__(self, plan: _CodesPlan, details: list[_Detail]) -> None:
         self.plan, self.details = plan, tuple(details)
         explained = iter(details)
-        self.text = joined_values(
-            [
-                next(explained).text if code in OPEN else fixed[code][1]
-                for fixed, code in zip(plan.path.fixed, plan.codes)
-            ],
-            ", ",
+        # Each entry's text is shown and a JSON object: their join is shown (see joined_values), as is.
+        self.text = ShownText(
+            ", ".join(
+                [
+                    next(explained).text if code in OPEN else fixed[code][1]
+                    for fixed, code in zip(plan.path.fixed, plan.codes)
+                ]
+            )
         )
         self.failed, self.statuses = plan.failed, plan.statuses
         self.reasons = tuple(r for d in details for r in d.reasons)
@@ -280,6 +283,7 @@ class _RulesetPath:
     def __init__(self, index: int, loaded: LoadedRuleset, engine: Engine, per_policy: set[tuple[str, str]]) -> None:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
+        self.engine = engine
         self.fixed: list[dict[int, tuple[dict, ShownText]]] = [
             {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in loaded.rules
         ]
@@ -299,7 +303,7 @@ class _CodesPlan:
     """A ruleset's verdict codes on a device: which rules need explaining (those that failed or
     are unknown; only the failed ones when no record is made), and the part when none does."""
 
-    __slots__ = ("codes", "failed", "failing", "fixed", "open", "path", "statuses")
+    __slots__ = ("codes", "failed", "failing", "fixed", "open", "path", "reads", "statuses", "uses")
 
     def __init__(self, path: _RulesetPath, codes: tuple[int, ...]) -> None:
         self.path, self.codes = path, codes
@@ -308,6 +312,22 @@ class _CodesPlan:
         self.failed = bool(self.failing)
         self.statuses = tuple(codes.count(code) for code in Verdict)
         self.fixed = None if self.open else self.part([])
+        self.reads: Reads | None = None  # what the open rules' explanations read together (made on second use)
+        self.uses = 0  # counted until the second use (and on, when the explanations are not memoised)
+
+    def key(self, values: Mapping[str, Any]) -> tuple | None:
+        """The values the open rules' explanations read, as a key: devices that agree on it share
+        one part. None on the plan's first use (many codes tuples of a large ruleset are seen
+        once, and no part is kept for them yet) or when the explanations are not memoised."""
+        reads = self.reads
+        if reads is None:
+            self.uses += 1
+            if self.uses != 2:
+                return None
+            reads = self.reads = self.path.engine.reads([self.path.rules[i] for i in self.open])
+            if reads is None:
+                return None
+        return reads.key(values)
 
     def part(self, details: list[_Detail]) -> _Part:
         """The part with ``details`` for the open rules, in order."""
@@ -459,7 +479,7 @@ class VerdictPath:
             if plan.fixed is not None:
                 parts.append(plan.fixed)
             elif wanted:
-                part = self._part(plan, self._details(plan, plan.open, values, views, decided_on, context), context)
+                part = self._part(plan, values, views, decided_on, context)
                 if part.failed:
                     failed = True
                     tally.reasons.update(part.reasons)
@@ -530,10 +550,31 @@ class VerdictPath:
             details.append(explained.derived.get(slot) or self._detail(explained, profile, context))
         return details
 
-    def _part(self, plan: _CodesPlan, details: list[_Detail], context: _PolicyContext) -> _Part:
-        """The part for these codes and explanations, made once per combination (by identity)."""
-        key = (plan, *details)
-        part = context.parts.get(key)
+    def _part(
+        self,
+        plan: _CodesPlan,
+        values: dict,
+        views: list[dict] | None,
+        decided_on: dict[int, int] | None,
+        context: _PolicyContext,
+    ) -> _Part:
+        """The part for these codes and values: a device that agreed on every value its open rules
+        read already had it (no rule is explained again); else its rules are explained, and the
+        part is kept by those values, or by its explanations (by identity) when they are no key."""
+        read = plan.key(values) if not decided_on else None
+        key: tuple | None = None
+        if read is not None:
+            key = (plan, read)
+            try:
+                part = context.parts.get(key)
+            except TypeError:  # a value given through the Python API that cannot be a key
+                key = part = None
+            if part is not None:
+                return part
+        details = self._details(plan, plan.open, values, views, decided_on, context)
+        if key is None:
+            key = (plan, *details)
+            part = context.parts.get(key)
         if part is None:
             if len(context.parts) >= _PARTS_LIMIT:
                 context.parts.clear()
@@ -635,8 +676,9 @@ class _Counted:
         """``json_text(self.record())``, the same text, shown, without making the record: its
         parts were shown once when they were made, so only the head is shown here."""
         head = shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))
-        texts = [part.text for part in self.parts if part.text]
-        return joined_values([head, joined_values(texts, ", "), _CLOSE] if texts else [head, _CLOSE])
+        texts = ", ".join([part.text for part in self.parts if part.text])
+        # Every piece is shown and starts and ends with a bracket: the line is shown (see joined_values).
+        return ShownText(f"{head}{texts}]}}")
 
 
 class _PolicyContext:
@@ -697,7 +739,6 @@ def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, ShownText]:
     return entry, shown_text(json.dumps(entry, ensure_ascii=False))
 
 
-_CLOSE = shown_text("]}")
 _WAIVED_STATUSES = (*STATUSES, Status.WAIVED)
 _EVERY_POLICY: frozenset[str] = frozenset()  # without an assignment file: every device gets every policy
 _PARTS_LIMIT = 2_000  # per set of policies: each part holds its ruleset's entries and their text (kilobytes;
