@@ -201,6 +201,7 @@ def test_a_line_block_shows_each_line_and_writes_to_any_sink():
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+import bitlocker_rules.fleet.evaluation as fleet_evaluation  # noqa: E402
 from bitlocker_rules.engine import Reads, mark_conflicts  # noqa: E402
 from bitlocker_rules.facts import (  # noqa: E402
     Facts,
@@ -506,9 +507,13 @@ def _varied_rows(count: int, seed: int) -> list[dict]:
     return rows
 
 
-def test_a_record_part_is_shared_only_by_devices_that_agree_on_what_its_rules_read(every_rule):
+@pytest.mark.parametrize("limit", [None, 3])
+def test_a_record_part_is_shared_only_by_devices_that_agree_on_what_its_rules_read(every_rule, monkeypatch, limit):
     # A ruleset's part of a device's line is looked up by the values its failed and unknown rules
-    # read, from a codes tuple's second device on: each line must still be the device's own.
+    # read, from a codes tuple's second device on: each line must still be the device's own, also
+    # when the parts kept are emptied at their bound every few devices.
+    if limit is not None:
+        monkeypatch.setattr(fleet_evaluation, "_PARTS_LIMIT", limit)
     policy = load_policy_file(POLICY, every_rule.vocabulary)
     codes = VerdictPath(every_rule, policy)
     tally = Tally(every_rule)
@@ -516,6 +521,8 @@ def test_a_record_part_is_shared_only_by_devices_that_agree_on_what_its_rules_re
     lines = [output(codes.evaluate(row, fleet_device, True, tally), json_line) for row in rows]
     keyed = [plan for path in codes.rulesets for plan in path.plans.values() if plan.reads is not None]
     assert keyed, "no codes tuple was seen twice: the test does not reach the lookup by values"
+    kept = [len(parts) for context in codes.contexts.values() for parts in context.parts]
+    assert max(kept) <= (limit or fleet_evaluation._PARTS_LIMIT)
     expected = [redact(json.dumps(_reference(every_rule, policy, r.number, r.data), ensure_ascii=False)) for r in rows]
     assert lines == expected
 
