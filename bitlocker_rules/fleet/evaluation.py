@@ -4,7 +4,9 @@ By default no Report is built: the compiled verdict codes are counted per rulese
 distinct codes tuple), and only the rules that failed or are unknown are explained (through
 the engine's memo; only the failed ones when no record is wanted). What a ruleset contributes
 to a device's record (its entries, their JSON text, the failure reasons) is made once per
-distinct combination of verdict codes and explanations, and shared by every device with it.
+distinct combination of verdict codes and explanations, and shared by every device with it:
+a device finds it by the values its failed and unknown rules read, without asking the engine
+for each rule's explanation.
 """
 
 from __future__ import annotations
