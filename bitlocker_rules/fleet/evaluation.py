@@ -750,7 +750,7 @@ _EVERY_POLICY: frozenset[str] = frozenset()  # without an assignment file: every
 _PARTS_LIMIT = 500  # per set of policies and ruleset: each part holds its ruleset's entries and their text
 # (kilobytes; 20,000 for all rulesets together held 45 MB more at 40,000 devices with --jsonl, for no
 # measurable speed). Per ruleset, the one with a new part for every other device (encryption_readiness)
-# no longer empties the others'. 100,000 devices: peak RSS 38 MB as with 2,000 for all (42 MB with 1,000
-# per ruleset, for 6% fewer explanations asked)
+# no longer empties the others'. 100,000 devices with --jsonl: peak RSS 40 MB, 39 MB with 2,000 for all
+# (44 MB with 1,000 per ruleset, for 6% fewer explanations asked)
 _PLANS_LIMIT = 5_000  # per ruleset
 _CODES_LIMIT = 5_000  # distinct codes tuples counted per ruleset before they are folded into per-rule counts
