@@ -202,11 +202,24 @@ class Reads:
             value = values.get(fact)
             if value is not None:
                 try:
-                    value = tuple([tuple([item.get(f) for f in fields]) for item in value])
+                    value = tuple([tuple(map(item.get, fields)) for item in value])
                 except (AttributeError, TypeError):
                     return None
             parts.append(value)
         return tuple(parts)
+
+    @classmethod
+    def joined(cls, reads: Iterable[Reads]) -> Reads:
+        """What several explanations depend on together: each fact once, each collection with the
+        fields any of them reads (sorted, as one rule's are). Its key tells apart whatever one of
+        theirs does: two values that agree on it agree on every one of theirs."""
+        facts: dict[str, None] = {}
+        fields: dict[str, dict[str, None]] = {}
+        for read in reads:
+            facts.update(dict.fromkeys(read.facts))
+            for fact, names in read.records:
+                fields.setdefault(fact, {}).update(dict.fromkeys(names))
+        return cls(tuple(facts), tuple((fact, tuple(sorted(names))) for fact, names in fields.items()))
 
 
 class Engine:
@@ -409,11 +422,24 @@ class Engine:
         plan = self._reads.get(id(rule))
         read = plan[1].key(values) if plan is not None else None
         key = (plan[0], read) if plan is not None and read is not None else None
-        cached = self._recall(key)
-        if cached is None:
-            cached = Explained(loaded.interpreter.evaluate(rule, values))
-            self._remember(key, cached)
-        return cast(Explained, cached)
+        if key is not None:  # _recall inlined: a fleet asks this for each failed or unknown rule of each device
+            try:
+                cached = self._explained.get(key)
+            except TypeError:  # a value given through the Python API that cannot be a key
+                cached = None
+            if cached is not None:
+                return cached  # type: ignore[return-value]  # a rule's key holds its Explained
+        explained = Explained(loaded.interpreter.evaluate(rule, values))
+        self._remember(key, explained)
+        return explained
+
+    def reads(self, rules: Iterable[n.Rule]) -> Reads | None:
+        """What the memoised explanations of ``rules`` depend on together (``Reads.joined``); None
+        when one of them is not memoised (a rule this engine did not load)."""
+        plans = [self._reads.get(id(rule)) for rule in rules]
+        if any(plan is None for plan in plans):
+            return None
+        return Reads.joined(plan[1] for plan in plans if plan is not None)
 
     def forget_explanations(self) -> None:
         """Empty the memo of explanations (a benchmark's cold start; memory held by a long run)."""

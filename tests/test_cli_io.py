@@ -262,6 +262,23 @@ def test_a_full_disk_is_a_clear_error():
     assert "cannot write the report: No space left on device" in to_stdout.stderr
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_json_lines_to_a_full_standard_output_are_a_clear_error():
+    # Each device's line is written as it is made: the stream's buffer fills, and a write fails.
+    command = [sys.executable, "-m", "bitlocker_rules", "check", "--quiet", "--policy", POLICY]
+    with open("/dev/full", "w") as full:
+        out = subprocess.run(
+            [*command, "--fleet", str(EXAMPLES / "fleet.jsonl"), "--jsonl", "-"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == "standard output: error[I006]: cannot write the report: No space left on device"
+
+
 def test_a_closed_pipe_ends_quietly():
     reader = subprocess.Popen(
         [sys.executable, "-m", "bitlocker_rules", "rules"],

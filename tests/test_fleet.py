@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -200,13 +201,15 @@ def test_a_line_block_shows_each_line_and_writes_to_any_sink():
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from bitlocker_rules.engine import mark_conflicts  # noqa: E402
+import bitlocker_rules.fleet.evaluation as fleet_evaluation  # noqa: E402
+from bitlocker_rules.engine import Reads, mark_conflicts  # noqa: E402
 from bitlocker_rules.facts import (  # noqa: E402
     Facts,
     facts_from_mapping,
     merge_facts,
 )
 from bitlocker_rules.fleet import DeviceRecord, FleetRow, device_record, json_line, outcome_entry  # noqa: E402
+from bitlocker_rules.fleet.evaluation import Tally, VerdictPath, output  # noqa: E402
 from bitlocker_rules.nodes import facts_read  # noqa: E402
 from bitlocker_rules.outcome import Status  # noqa: E402
 
@@ -478,3 +481,82 @@ def test_csv_columns_by_graph_property_name_go_through_the_importers(tmp_path, e
     summary = evaluate_fleet(rows, engine, reader=fleet_device)
     assert summary.devices == 2 and [b.number for b in summary.bad_rows] == [4]
     assert "$.isEncrypted" in summary.bad_rows[0].message
+
+
+def _varied_rows(count: int, seed: int) -> list[dict]:
+    """Devices that often share a ruleset's verdict codes while differing in the values its failed
+    and unknown rules read (versions, sizes, collections' fields, facts left out)."""
+    choices = {
+        "os_version": ["1803", "1809", 19041, "10.0.22621.2715"],
+        "join_type": ["AzureADJoined", "HybridAzureADJoined", "AzureADRegistered"],
+        "user_role": ["StandardUser", "Administrator"],
+        "tpm_version": [1.2, 2.0],
+        "system_partition_mb": [100, 350, 500],
+        "winre_configured": [True, False],
+        "firmware_mode": ["UEFI", "LegacyBIOS"],
+        "encrypted": [True, False],
+    }
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        facts = {name: rng.choice(values) for name, values in choices.items() if rng.random() < 0.85}
+        if rng.random() < 0.7:
+            kinds = rng.sample(["OperatingSystem", "FixedData", "RemovableData"], rng.randint(0, 2))
+            facts["recovery_keys"] = [{"key_id": f"{i:08x}-{k}", "volume_type": kind} for k, kind in enumerate(kinds)]
+        rows.append({"deviceName": f"PC-{i:03}", "facts": facts})
+    return rows
+
+
+@pytest.mark.parametrize("limit", [None, 3])
+def test_a_record_part_is_shared_only_by_devices_that_agree_on_what_its_rules_read(every_rule, monkeypatch, limit):
+    # A ruleset's part of a device's line is looked up by the values its failed and unknown rules
+    # read, from a codes tuple's second device on: each line must still be the device's own, also
+    # when the parts kept are emptied at their bound every few devices.
+    if limit is not None:
+        monkeypatch.setattr(fleet_evaluation, "_PARTS_LIMIT", limit)
+    policy = load_policy_file(POLICY, every_rule.vocabulary)
+    codes = VerdictPath(every_rule, policy)
+    tally = Tally(every_rule)
+    rows = [FleetRow(i + 1, data) for i, data in enumerate(_varied_rows(150, seed=11))]
+    lines = [output(codes.evaluate(row, fleet_device, True, tally), json_line) for row in rows]
+    keyed = [plan for path in codes.rulesets for plan in path.plans.values() if plan.reads is not None]
+    assert keyed, "no codes tuple was seen twice: the test does not reach the lookup by values"
+    kept = [len(parts) for context in codes.contexts.values() for parts in context.parts]
+    assert max(kept) <= (limit or fleet_evaluation._PARTS_LIMIT)
+    expected = [redact(json.dumps(_reference(every_rule, policy, r.number, r.data), ensure_ascii=False)) for r in rows]
+    assert lines == expected
+
+
+def test_joined_reads_tell_apart_whatever_one_of_them_does():
+    a = Reads(("device.a", "device.b"), (("device.keys", ("volume_type",)),))
+    b = Reads(("device.b", "device.c"), (("device.keys", ("created", "protector")), ("device.volumes", ("size",))))
+    joined = Reads.joined([a, b])
+    assert joined == Reads(
+        ("device.a", "device.b", "device.c"),
+        (("device.keys", ("created", "protector", "volume_type")), ("device.volumes", ("size",))),
+    )
+    base = {
+        "device.a": 1,
+        "device.b": "x",
+        "device.c": None,
+        "device.keys": [{"volume_type": "FixedData", "created": "2024", "protector": "Tpm", "key_id": "1"}],
+        "device.volumes": [{"size": 3}],
+    }
+    changes = [
+        {"device.a": 2},
+        {"device.c": True},
+        {"device.keys": [{"volume_type": "OperatingSystem", "created": "2024", "protector": "Tpm"}]},
+        {"device.keys": [{"volume_type": "FixedData", "created": "2025", "protector": "Tpm"}]},
+        {"device.keys": [{"volume_type": "FixedData", "created": "2024"}]},
+        {"device.keys": []},
+        {"device.volumes": [{"size": 4}]},
+    ]
+    for change in changes:
+        other = {**base, **change}
+        assert any(r.key(other) != r.key(base) for r in (a, b))  # a member tells them apart,
+        assert joined.key(other) != joined.key(base)  # and so does the join
+    unread = {
+        **base,
+        "device.keys": [{"volume_type": "FixedData", "created": "2024", "protector": "Tpm", "key_id": "2"}],
+    }
+    assert joined.key(unread) == joined.key(base)

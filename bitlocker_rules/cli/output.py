@@ -72,8 +72,12 @@ class ShownStream:
 
     def write(self, text: str) -> int:
         """Write ``text``, shown."""
-        with _writing(self._stream):
+        try:  # not ``_writing``: a fleet writes each device's line here, and a try costs nothing
             return self._stream.write(shown(text, colour=self._colour))
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError) or self._stream is not sys.stdout:
+                raise
+            raise _cannot_write(exc) from None
 
     def write_encoded(self, data: bytes) -> None:
         """Write text already shown and encoded as UTF-8 (a ``--jobs`` worker's JSON lines) as it
@@ -110,9 +114,12 @@ def _writing(stream: TextIO) -> Iterator[None]:
     except OSError as exc:
         if stream is not sys.stdout:
             raise
-        raise InputError(
-            [Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}", file="standard output")]
-        ) from None
+        raise _cannot_write(exc) from None
+
+
+def _cannot_write(exc: OSError) -> InputError:
+    """The error for standard output that cannot be written (a full disk)."""
+    return InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}", file="standard output")])
 
 
 @contextlib.contextmanager
