@@ -133,7 +133,7 @@ CLI_RANK = {"status": 0, "output": 1, "parser": 2, "inputs": 2, "configured": 2,
 
 # Inside the tenant package: errors and tables, then signing in and the snapshot, the client, the pull.
 # fmt: off
-TENANT_RANK = {"failures": 0, "pacing": 0, "scrub": 0, "connection": 0, "sent_text": 0, "clouds": 1, "endpoints": 1, "signin": 2,
+TENANT_RANK = {"failures": 0, "pacing": 0, "scrub": 0, "connection": 0, "sent_text": 1, "clouds": 1, "endpoints": 1, "signin": 2,
                "snapshot": 1, "client": 3, "pull": 4, "apply": 4, "__init__": 5}
 # fmt: on
 

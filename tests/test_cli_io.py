@@ -279,19 +279,30 @@ def test_json_lines_to_a_full_standard_output_are_a_clear_error():
     assert out.stderr.strip() == "standard output: error[I006]: cannot write the report: No space left on device"
 
 
-def test_a_closed_pipe_ends_quietly():
+def _read_one_line_then_close(*args: str) -> tuple[int, str]:
+    """Run the command, read one line of its output and close the pipe (like ``| head -1``): its
+    exit code and what it said on standard error."""
     reader = subprocess.Popen(
-        [sys.executable, "-m", "bitlocker_rules", "rules"],
+        [sys.executable, "-m", "bitlocker_rules", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     reader.stdout.readline()
-    reader.stdout.close()  # like `| head -1`
+    reader.stdout.close()
     stderr = reader.stderr.read().decode()
-    assert reader.wait(timeout=60) == 0
-    assert stderr == ""
+    return reader.wait(timeout=60), stderr
+
+
+def test_a_closed_pipe_ends_quietly():
+    assert _read_one_line_then_close("rules") == (0, "")
+
+
+def test_a_pipe_closed_while_a_fleet_writes_its_lines_ends_quietly():
+    # 300 KB of JSON lines: the pipe breaks under a line's write (ShownStream.write), not at the end
+    fleet = ("check", "--fleet", "examples/fleet.jsonl", "--policy", "examples/policy-silent.json")
+    assert _read_one_line_then_close(*fleet, "--jsonl", "-", "--output", os.devnull) == (0, "")
 
 
 # ---------------------------------------------------------------------------

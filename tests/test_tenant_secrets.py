@@ -20,7 +20,7 @@ from test_secrets import Planted
 
 from bitlocker_rules.cli import main
 from bitlocker_rules.importers.imported import SECRET_FIELDS
-from bitlocker_rules.tenant.scrub import clean_as_written, scrubbed
+from bitlocker_rules.tenant.scrub import is_clean, scrubbed
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_a_key_graph_sends_unasked_is_not_kept(planted_tenant, tmp_path):
 
 
 # The snapshot writer skips the structural scrub for a record whose JSON text shows nothing to
-# scrub (``clean_as_written``); that shortcut must never keep what the scrub would change.
+# scrub (``is_clean``); that shortcut must never keep what the scrub would change.
 _TEXT = st.one_of(
     st.text(max_size=12),
     st.sampled_from([PLANTED_KEY, PLANTED_KEY.replace("-", " "), PLANTED_KEY.replace("-", "\n"), "no secret here"]),
@@ -126,12 +126,12 @@ _RECORDS = st.deferred(
 def test_every_secret_name_takes_a_record_out_of_the_quick_path(name):
     # the quick path rules keys out by their ending: a secret name ending otherwise must not slip by
     for spelling in (name, name.upper(), name.title()):
-        assert not clean_as_written(json.dumps({spelling: "x"}, separators=(",", ":")))
+        assert not is_clean(json.dumps({spelling: "x"}, separators=(",", ":")))
 
 
 @given(st.dictionaries(_KEYS, _RECORDS, max_size=5))
 @example({"omaSettings": [{"isEncrypted": True, "value": "cipher"}]})
 @example({"hardwareInformation": {"isEncrypted": True}, "notes": "no secret here"})
 def test_a_record_written_as_is_is_one_the_scrub_leaves_alone(record):
-    if clean_as_written(json.dumps(record, ensure_ascii=False, separators=(",", ":"))):
+    if is_clean(json.dumps(record, ensure_ascii=False, separators=(",", ":"))):
         assert scrubbed(record, lambda path, what: pytest.fail(f"{path}: {what}")) == record

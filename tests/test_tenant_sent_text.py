@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from test_secrets import SPELLINGS, Planted
 
 from bitlocker_rules.tenant import Pacing, PullOptions, pull
-from bitlocker_rules.tenant.scrub import scrubbed
-from bitlocker_rules.tenant.sent_text import is_clean, read_batch, read_page
+from bitlocker_rules.tenant.scrub import is_clean, scrubbed
+from bitlocker_rules.tenant.sent_text import read_batch, read_page
 from bitlocker_rules.tenant.signin import EnvironmentToken
 
 _TEXT = st.one_of(

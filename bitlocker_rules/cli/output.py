@@ -75,9 +75,7 @@ class ShownStream:
         try:  # not ``_writing``: a fleet writes each device's line here, and a try costs nothing
             return self._stream.write(shown(text, colour=self._colour))
         except OSError as exc:
-            if isinstance(exc, BrokenPipeError) or self._stream is not sys.stdout:
-                raise
-            raise _cannot_write(exc) from None
+            raise _write_failure(self._stream, exc) from None
 
     def write_encoded(self, data: bytes) -> None:
         """Write text already shown and encoded as UTF-8 (a ``--jobs`` worker's JSON lines) as it
@@ -109,16 +107,15 @@ def _writing(stream: TextIO) -> Iterator[None]:
     A closed pipe (``| head``) is not a failure: it goes on up as ``BrokenPipeError``."""
     try:
         yield
-    except BrokenPipeError:
-        raise
     except OSError as exc:
-        if stream is not sys.stdout:
-            raise
-        raise _cannot_write(exc) from None
+        raise _write_failure(stream, exc) from None
 
 
-def _cannot_write(exc: OSError) -> InputError:
-    """The error for standard output that cannot be written (a full disk)."""
+def _write_failure(stream: TextIO, exc: OSError) -> Exception:
+    """What a failed write of ``stream`` raises: for standard output, a clear error (I006), but a
+    closed pipe goes on up as it is; for any other stream, the error itself."""
+    if isinstance(exc, BrokenPipeError) or stream is not sys.stdout:
+        return exc
     return InputError([Diagnostic("I006", f"cannot write the report: {exc.strerror or exc}", file="standard output")])
 
 

@@ -118,7 +118,7 @@ class GraphClient:
         pending, fault = list(range(len(targets))), ""
         for attempt in range(self.pacing.attempts):
             asked = [{"id": str(i), "method": "GET", "url": "/" + targets[i].lstrip("/")} for i in pending]
-            sent = _sent(self._object("POST", url, body={"requests": asked}, decode=_sent_batch))
+            sent = self._object("POST", url, body={"requests": asked}, decode=_sent_batch)
             answers = _batch_answers(sent, url)
             retried: dict[int, Answer] = {}
             for i in pending:
@@ -145,7 +145,7 @@ class GraphClient:
         self, url: str, params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None
     ) -> Iterator[list[dict]]:
         """The items of a collection, a page at a time, following ``@odata.nextLink``."""
-        for page in self._pages(url, params, headers, _json_object):
+        for page in self._pages(url, params, headers, _plain_page):
             yield page.data["value"]
 
     def sent_pages(
@@ -165,8 +165,7 @@ class GraphClient:
         next_url: str | None = url
         seen: set[str] = set()
         while next_url:
-            page = self._object("GET", next_url, params, headers, decode=decode)
-            sent = _sent(page)
+            sent = self._object("GET", next_url, params, headers, decode=decode)
             params = None  # the nextLink carries the query
             page_items(sent.data, next_url)
             yield sent
@@ -346,19 +345,20 @@ def _target(url: str, params: Mapping[str, str] | None) -> str:
     return parts.path + (f"?{query}" if query else "")
 
 
-def _sent_page(body: bytes) -> SentAnswer | dict | None:
-    """A page with its items' texts where ``sent_text`` can keep them, else decoded the plain way."""
-    return read_page(body) or _json_object(body)
+def _sent_page(body: bytes) -> SentAnswer | None:
+    """A page with its items' texts where ``sent_text`` can keep them, else read the plain way."""
+    return read_page(body) or _plain_page(body)
 
 
-def _sent_batch(body: bytes) -> SentAnswer | dict | None:
-    """A batch's answer with its bodies' texts where ``sent_text`` can keep them, else decoded the plain way."""
-    return read_batch(body) or _json_object(body)
+def _sent_batch(body: bytes) -> SentAnswer | None:
+    """A batch's answer with its bodies' texts where ``sent_text`` can keep them, else read the plain way."""
+    return read_batch(body) or _plain_page(body)
 
 
-def _sent(answer: SentAnswer | dict) -> SentAnswer:
-    """An answer read the plain way as one that kept no text (each record is checked as written)."""
-    return answer if isinstance(answer, SentAnswer) else SentAnswer(answer)
+def _plain_page(body: bytes) -> SentAnswer | None:
+    """An answer decoded the plain way: no record's text kept, each checked as it is written."""
+    data = _json_object(body)
+    return None if data is None else SentAnswer(data)
 
 
 def _json_object(body: bytes) -> dict | None:

@@ -15,12 +15,9 @@ from typing import Any
 from ..errors import may_hold_password, redact
 from ..importers.imported import SECRET_FIELDS, is_secret_field
 
-# What a record's JSON text shows when it may need scrubbing: a secret-named key or an encrypted
-# OMA value, in casefolded text (casefolding maps character by character, so a key that folds to
-# a secret name shows as that name between quotes).
-_SECRET_KEYS = tuple(f'"{name}":' for name in sorted(SECRET_FIELDS))
-# An encrypted OMA value: an object with ``isEncrypted`` true and a ``value`` (both show).
-_ENCRYPTED = ('"isencrypted":true', '"value":')
+# A secret's name as a key shows as the quoted name in casefolded text (casefolding maps character
+# by character, so a key that folds to a secret name shows as that name between quotes).
+_QUOTED_SECRETS = tuple(f'"{name}"' for name in sorted(SECRET_FIELDS))
 
 # Notes the scrubbing makes: (JSON path inside the record, what was done).
 Note = Callable[[str, str], None]
@@ -49,19 +46,22 @@ def scrubbed(record: Any, note: Note, path: str = "$") -> Any:
     return record
 
 
-def clean_as_written(text: str) -> bool:
-    """Whether a record whose compact JSON text is ``text`` has nothing ``scrubbed`` would change:
-    no secret-named key, no encrypted value, and no string that could hold a password (every
-    string of the record is a stretch of the text, escapes included, and ``may_hold_password``
-    of a text is true where it is true of any stretch of it). Most records take only this scan."""
-    if may_hold_password(text):
+def is_clean(text: str) -> bool:
+    """Whether nothing in the JSON text ``text`` is what ``scrubbed`` changes: no key named as a
+    secret, no encrypted OMA value, no string that could hold a recovery password. Most records,
+    and most pages of them, take only this scan.
+
+    Any spacing is allowed. It errs one way only: a ``\\u`` escape (which could spell a secret's
+    name) and a secret's name between quotes anywhere, a key or not, send the text to the scrub;
+    every string of a record is a stretch of its text, escapes included, and ``may_hold_password``
+    of a text is true where it is true of any stretch of it."""
+    if "\\u" in text or may_hold_password(text):
         return False
     folded = text.casefold()
-    encrypted, value = _ENCRYPTED
-    if encrypted in folded and value in folded:
+    if '"isencrypted"' in folded and '"value"' in folded:
         return False
-    # Every secret name ends in "key" or "password" (a test holds SECRET_FIELDS to it): two
-    # scans rule out most records. Written out, not as any(): this runs for every record.
-    if 'key":' not in folded and 'password":' not in folded:
+    # Every secret name ends in "key" or "password" (a test holds SECRET_FIELDS to it): two scans
+    # rule out most texts. Written out, not as any(): this runs for every record.
+    if 'key"' not in folded and 'password"' not in folded:
         return True
-    return not any(key in folded for key in _SECRET_KEYS)
+    return not any(name in folded for name in _QUOTED_SECRETS)

@@ -8,7 +8,7 @@ that spelled each record is kept, to be written as it came. Two shapes hold reco
 
 Texts are kept only when the records show nothing to scrub (``is_clean``) and no line break;
 otherwise the caller encodes each record again, and checks it unless the records were found
-clean. A body that is not a JSON object is left to the plain reading, which says what is wrong.
+clean (``scrub.is_clean``). A body that is not a JSON object is left to the plain reading, which says what is wrong.
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ from typing import Any
 
 from attrs import frozen
 
-from ..errors import may_hold_password
-from ..importers.imported import SECRET_FIELDS
+from .scrub import is_clean
 
 # The scanner ``json.loads`` decodes with: the value at an index, and where it ends.
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed types it oddly
 _SPACE = re.compile(r"[ \t\n\r]*")
 _WHITE = " \t\n\r"  # JSON's whitespace: Graph sends none, so the pattern is asked only where some is
-# A secret's name as a key shows as the quoted name in casefolded text, whatever the spacing.
-_QUOTED_SECRETS = tuple(f'"{name}"' for name in sorted(SECRET_FIELDS))
 
 
 @frozen
@@ -59,24 +56,6 @@ def read_batch(body: bytes) -> SentAnswer | None:
     return _read(body, "responses", _response)
 
 
-def is_clean(text: str) -> bool:
-    """Whether nothing in the JSON text ``text`` is what the snapshot's scrub changes: no key named
-    as a secret, no encrypted OMA value, no string that could hold a recovery password.
-
-    Stricter than ``scrub.clean_as_written`` (which reads compact text only): any spacing is
-    allowed, a ``\\u`` escape (which could spell a secret's name) is refused, and a secret's
-    name anywhere between quotes, a key or not, is refused."""
-    if "\\u" in text or may_hold_password(text):
-        return False
-    folded = text.casefold()
-    if '"isencrypted"' in folded and '"value"' in folded:
-        return False
-    # Every secret name ends in "key" or "password" (a test holds SECRET_FIELDS to it).
-    if 'key"' not in folded and 'password"' not in folded:
-        return True
-    return not any(name in folded for name in _QUOTED_SECRETS)
-
-
 # How the records of a collection are read: an item's value, the text kept of it, where it ends.
 _Record = Callable[[str, int], tuple[Any, "str | None", int]]
 
@@ -97,7 +76,8 @@ def _answer(text: str, at: int, records: str, record: _Record) -> SentAnswer | N
     is the last such member's (a repeated key's last value wins, as in ``json.loads``); None for
     text after the object."""
     data: dict[str, Any] = {}
-    kept: SentAnswer = SentAnswer({})
+    texts: tuple[str | None, ...] = ()
+    clean = False
     at = _skip(text, at + 1)
     closed = text[at] == "}"
     at += closed
@@ -108,10 +88,11 @@ def _answer(text: str, at: int, records: str, record: _Record) -> SentAnswer | N
             data[key], texts, at = _array(text, at, record)
             found = text[start:at]  # only the records: the page's own links (their & and %) are not scanned
             clean = is_clean(found)
-            kept = SentAnswer({}, texts if clean and "\n" not in found and "\r" not in found else (), clean)
+            texts = texts if clean and "\n" not in found and "\r" not in found else ()
         else:
             data[key], at = _SCAN(text, at)
-            kept = SentAnswer({}) if key == records else kept
+            if key == records:
+                texts, clean = (), False
         at = _skip(text, at)
         closed = text[at] == "}"
         if not closed and text[at] != ",":
@@ -119,7 +100,7 @@ def _answer(text: str, at: int, records: str, record: _Record) -> SentAnswer | N
         at = _skip(text, at + 1)
     if text[at:].strip():
         return None
-    return SentAnswer(data, kept.texts, kept.clean)
+    return SentAnswer(data, texts, clean)
 
 
 def _array(text: str, at: int, record: _Record) -> tuple[list[Any], tuple[str | None, ...], int]:

@@ -21,7 +21,7 @@ from typing import Any
 from .. import snapshot as reading
 from ..errors import InputError
 from .failures import SNAPSHOT, tenant_error
-from .scrub import clean_as_written, scrubbed
+from .scrub import is_clean, scrubbed
 
 SCHEMA = reading.SCHEMA
 SCHEMA_VERSION = reading.SCHEMA_VERSION
@@ -201,7 +201,7 @@ class UnitWriter:
         """One record of ``kind``, secrets scrubbed (each one noted as skipped); ``clean`` when the
         answer it came in was found to hold nothing to scrub (``sent_text``)."""
         line = _compact(record)
-        if not clean and not clean_as_written(line):
+        if not clean and not is_clean(line):
             name = str(record.get("id") or record.get("displayName") or "")
             line = _compact(scrubbed(dict(record), self._noting(kind, name)))
         self._line(kind, line)
