@@ -11,9 +11,12 @@ import time
 
 import pytest
 from graph_fake import LocalGraph, Tenant, dropped, not_json, once, throttled
+from hypothesis import given
+from hypothesis import strategies as st
 from werkzeug import Response
 
 from bitlocker_rules.tenant import GraphClient, Pacing, TenantError
+from bitlocker_rules.tenant.client import batch_requests
 from bitlocker_rules.tenant.pacing import retry_after_seconds
 from bitlocker_rules.tenant.signin import CredentialToken, EnvironmentToken
 
@@ -368,3 +371,23 @@ def test_a_host_name_that_does_not_resolve_is_said_so():
 
     answer = Connections("https://graph.example.invalid", timeout=5).exchange("GET", "/v1.0/", {})
     assert answer.status is None and "could not be resolved" in answer.failure
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(max_size=4),
+            st.one_of(
+                st.text(max_size=20),
+                st.builds(
+                    lambda p, q: f"{p}?{q}", st.text(max_size=10), st.sampled_from(["$select=a,b", "x?y", 'é"\\'])
+                ),
+            ),
+        ),
+        max_size=4,
+    )
+)
+def test_a_batch_request_is_the_json_of_its_requests(asked):
+    # Oracle: json.dumps of the request the batch describes, as the client sent it before.
+    expected = {"requests": [{"id": i, "method": "GET", "url": "/" + target.lstrip("/")} for i, target in asked]}
+    assert batch_requests(asked) == json.dumps(expected).encode()

@@ -168,3 +168,25 @@ def test_a_pull_writes_the_report_rows_as_graph_sent_them(tmp_path):
     devices = (out / "managed_devices.jsonl").read_text(encoding="utf-8").splitlines()
     assert [n for n, line in enumerate(devices) if '", "' not in line] == list(range(10))  # pages of 10 ids
     assert not planted.leaks("\n".join(devices))
+
+
+@pytest.mark.parametrize(
+    ("body", "texts"),
+    [
+        # Graph's shape: each body cut out and decoded once, the rest read together.
+        ('{"responses":[{"id":"1","status":200,"body":{"a":1}},{"id":"2","status":404}]}', ('{"a":1}', None)),
+        # A header named body, a key that ends in an escaped quote and "body", a repeated body, a
+        # response whose body is null: none is cut as a response's body, so the walk reads them.
+        ('{"responses":[{"id":"1","headers":{"body":"x"},"body":{"a":1}}]}', ('{"a":1}',)),
+        ('{"responses":[{"id":"1","body":{"a":1},"a\\"body":{"b":2}}]}', ('{"a":1}',)),
+        ('{"responses":[{"id":"1","body":{"a":1},"body":{"b":2}}]}', ('{"b":2}',)),
+        ('{"responses":[{"id":"1","body":null},{"id":"2","body":{"b":2}}]}', ("null", '{"b":2}')),
+        ('{"body":{"a":1},"responses":[{"id":"1","body":{"b":2}}]}', ('{"b":2}',)),
+        ('{"responses":[{"id":"1","body": {"a":1}}]}', ('{"a":1}',)),
+        ('{"responses":[{"id":"1","body" :{"a":1}}]}', ('{"a":1}',)),
+    ],
+)
+def test_each_batch_body_s_text_is_that_response_s_body(body, texts):
+    sent = read_batch(body.encode())
+    assert sent is not None and sent.data == json.loads(body)
+    assert sent.texts == texts

@@ -117,8 +117,8 @@ class GraphClient:
         found: dict[int, tuple[dict | None, str | None, bool]] = {}
         pending, fault = list(range(len(targets))), ""
         for attempt in range(self.pacing.attempts):
-            asked = [{"id": str(i), "method": "GET", "url": "/" + targets[i].lstrip("/")} for i in pending]
-            sent = self._object("POST", url, body={"requests": asked}, decode=_sent_batch)
+            asked = batch_requests([(str(i), targets[i]) for i in pending])
+            sent = self._object("POST", url, body=asked, decode=_sent_batch)
             answers = _batch_answers(sent, url)
             retried: dict[int, Answer] = {}
             for i in pending:
@@ -185,19 +185,20 @@ class GraphClient:
         url: str,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | bytes | None = None,
         *,
         needs: str = "",
         empty_ok: bool = False,
         decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """The JSON object Graph answers ``method`` on ``url`` with, retried as the module says
-        (``empty_ok``: an empty answer, a write's 204, is ``{}``); ``decode`` reads the body
-        (``_json_object`` by default; None for what is not a JSON object)."""
+        (``body``: a JSON object, or its encoding; ``empty_ok``: an empty answer, a write's 204,
+        is ``{}``); ``decode`` reads the body (``_json_object`` by default; None for what is not
+        a JSON object)."""
         self._check_host(url)
         target = _target(url, params)
         sent = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
-        payload = None if body is None else json.dumps(body).encode()
+        payload = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         token, renewed = self.tokens.token(), False
         code, fault = SERVER, ""
         for attempt in range(self.pacing.attempts):
@@ -302,6 +303,22 @@ def page_items(page: Mapping[str, Any], url: str) -> list[dict]:
     return items
 
 
+def batch_requests(asked: Sequence[tuple[str, str]]) -> bytes:
+    """The JSON of a ``$batch`` request reading each ``(id, target)`` of ``asked``: what
+    ``json.dumps`` writes for ``{"requests": [{"id", "method": "GET", "url": "/" + target}, ...]}``.
+    The targets of a batch share one query (the same ``$select`` for every device, most of
+    each target): it is encoded once, not once a device."""
+    requests = []
+    query, encoded = None, ""
+    for request_id, target in asked:
+        path, mark, query_now = target.lstrip("/").partition("?")
+        if query_now != query:
+            query, encoded = query_now, _json_string(query_now)[1:-1]
+        url = f'"/{_json_string(path)[1:-1]}{mark}{encoded}"'
+        requests.append(f'{{"id": {_json_string(request_id)}, "method": "GET", "url": {url}}}')
+    return ('{"requests": [' + ", ".join(requests) + "]}").encode()
+
+
 def graph_error(body: bytes) -> str:
     """Graph's own words from an error body (``error.code: error.message``), shortened."""
     try:
@@ -359,6 +376,10 @@ def _plain_page(body: bytes) -> SentAnswer | None:
     """An answer decoded the plain way: no record's text kept, each checked as it is written."""
     data = _json_object(body)
     return None if data is None else SentAnswer(data)
+
+
+# A string as json.dumps writes it (ASCII, escaped), without its encoder's set-up for each call.
+_json_string = json.encoder.encode_basestring_ascii
 
 
 def _json_object(body: bytes) -> dict | None:

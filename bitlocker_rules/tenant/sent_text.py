@@ -5,6 +5,9 @@ again to write it, paid twice for every record. Here an answer is walked with ``
 scanner: every value is decoded once, as ``json.loads`` would, and the stretch of the answer
 that spelled each record is kept, to be written as it came. Two shapes hold records: a page
 (the items of ``value``) and a JSON batch's answer (the ``body`` of each of ``responses``).
+A compact batch answer, as Graph writes it, is read faster still: each body is cut out and
+decoded once, and what is left (ids, statuses, headers) is read in one ``json.loads``; the
+member-by-member walk reads whatever that cannot.
 
 Texts are kept only when the records show nothing to scrub (``is_clean``) and no line break;
 otherwise the caller encodes each record again, and checks it unless the records were found
@@ -53,7 +56,67 @@ def read_batch(body: bytes) -> SentAnswer | None:
     """A JSON batch's answer (``{"responses": [{"id", "status", "body"}, ...]}``) decoded as
     ``json.loads`` would, with the text of each response's ``body`` where it can be kept (None for
     a response without one); None when the body is not a UTF-8 JSON object."""
-    return _read(body, "responses", _response)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return _bodies_apart(text) or _read(body, "responses", _response)
+
+
+# A body cut out of a batch's answer stands there as a string that starts with NUL: JSON spells
+# NUL only as an escape, and an answer with any ``\u`` escape is not cut.
+_CUT = "\x00"
+_BODY = '"body":'
+
+
+def _bodies_apart(text: str) -> SentAnswer | None:
+    """The batch's answer read with every body cut out first, for a compact answer (Graph's):
+    each body is decoded once, the rest (ids, statuses, headers) in one ``json.loads``. None
+    where a cut does not come out as exactly one response's body (a repeated key, a ``body``
+    in headers, spaces): the member-by-member walk then reads it."""
+    if "\\" in text and "\\u" in text:
+        return None
+    parts: list[str] = []
+    bodies: list[Any] = []
+    texts: list[str] = []
+    at = 0
+    try:
+        while (found := text.find(_BODY, at)) >= 0:
+            start = found + len(_BODY)
+            value, end = _SCAN(text, start)
+            parts += (text[at:start], f'"\\u0000{len(bodies)}"')
+            bodies.append(value)
+            texts.append(text[start:end])
+            at = end
+        parts.append(text[at:])
+        data = json.loads("".join(parts))
+    except (ValueError, StopIteration, RecursionError):
+        return None
+    kept = _bodies_back(data, bodies, texts)
+    if kept is None:
+        return None
+    clean = is_clean(text)
+    return SentAnswer(data, kept if clean and "\n" not in text and "\r" not in text else (), clean)
+
+
+def _bodies_back(data: Any, bodies: list[Any], texts: list[str]) -> tuple[str | None, ...] | None:
+    """Each response's body put back in ``data`` where it was cut, and each response's text (None
+    without a body); None unless every cut is one response's body and every body was cut."""
+    responses = data.get("responses") if isinstance(data, dict) else None
+    if not isinstance(responses, list):
+        return None
+    kept: list[str | None] = []
+    for response in responses:
+        cut = response.get("body", _CUT) if isinstance(response, dict) else _CUT
+        if not isinstance(cut, str) or not cut.startswith(_CUT):
+            return None  # a body the cutting did not see
+        if cut == _CUT:
+            kept.append(None)
+            continue
+        n = int(cut[1:])
+        response["body"] = bodies[n]
+        kept.append(texts[n])
+    return tuple(kept) if len(kept) - kept.count(None) == len(bodies) else None
 
 
 # How the records of a collection are read: an item's value, the text kept of it, where it ends.
