@@ -24,6 +24,7 @@ them, as they ignore every OData annotation).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -252,23 +253,21 @@ class Puller:
         """Every Windows managed device, each read alone (for its hardware and health properties)."""
         for page in self.pages(self.calls.managed_devices):
             ids = [_id(item) for item in page]
-            for device_id, (record, text, clean) in zip(ids, self.batched(self.calls.managed_device, ids)):
+            read = list(self.batched(self.calls.managed_device, ids))
+            for device_id, (record, _, _) in zip(ids, read):
                 if record is None:  # removed between the list and the read
                     unit.skip("managed_devices", device_id, "listed, then not found (404): removed meanwhile")
-                else:
-                    unit.write_sent("managed_devices", record, text, clean=clean)
+            unit.write_all_sent("managed_devices", [(r, text, clean) for r, text, clean in read if r is not None])
 
     def encryption_states(self, unit: UnitWriter) -> None:
         """The encryption report, a row per device."""
         for page in self.sent_pages(self.calls.encryption_states):
-            for n, record in enumerate(page.data["value"]):
-                unit.write_sent("encryption_states", record, page.text(n), clean=page.clean)
+            unit.write_all_sent("encryption_states", _kept(page))
 
     def recovery_keys(self, unit: UnitWriter) -> None:
         """Recovery key metadata of the tenant (never a key's value)."""
         for page in self.sent_pages(self.calls.recovery_keys, RECOVERY_KEY_HEADERS):
-            for n, record in enumerate(page.data["value"]):
-                unit.write_sent("recovery_keys", record, page.text(n), clean=page.clean)
+            unit.write_all_sent("recovery_keys", _kept(page))
 
     # -- reading ----------------------------------------------------------------------
 
@@ -379,6 +378,14 @@ class Puller:
             kinds = ", ".join(f"{kind} {n}" for kind, n in self.counts.items())
             throttled = f", throttled {traffic.throttled}×" if traffic.throttled else ""
             self.progress(f"{traffic.requests} requests{throttled}; {kinds}{waiting}")
+
+
+def _kept(page: SentAnswer) -> Iterator[tuple[dict, str | None, bool]]:
+    """A page's records, each with the text Graph wrote for it (None where none was kept) and
+    whether the page's records were found to hold nothing to scrub."""
+    records = page.data["value"]
+    texts = page.texts if len(page.texts) == len(records) else itertools.repeat(None)
+    return zip(records, texts, itertools.repeat(page.clean))
 
 
 def _id(item: dict) -> str:
