@@ -315,6 +315,8 @@ def _mutated(snapshot: tuple, rng: random.Random, changes: int) -> tuple:
     policies, targets = copy.deepcopy(snapshot)
     every = [p for kind in policies.values() for p in kind]
     for _ in range(changes):
+        if not every:  # every policy deleted: nothing left to edit
+            break
         policy = rng.choice(every)
         edit = rng.randrange(8)
         if edit == 0 and "bitLockerEncryptDevice" in policy:
@@ -333,9 +335,10 @@ def _mutated(snapshot: tuple, rng: random.Random, changes: int) -> tuple:
         elif edit == 5 and policy.get("omaSettings"):
             setting = policy["omaSettings"][0]
             setting["value"] = 1 - setting["value"] if isinstance(setting.get("value"), int) else setting.get("value")
-        elif edit == 6:  # the policy deleted
+        elif edit == 6:  # the policy deleted: no later edit can touch it
             for kind in policies.values():
                 kind[:] = [p for p in kind if p is not policy]
+            every = [p for p in every if p is not policy]
         elif edit == 7:  # a copy made, as a new policy
             copied = {**copy.deepcopy(policy), "id": f"copy-{rng.randrange(10**6)}"}
             next(kind for kind in policies.values() if any(p is policy for p in kind)).append(copied)
