@@ -473,23 +473,23 @@ class VerdictPath:
                 codes, decided_on = self.engine.verdicts_per_policy(path.loaded, values, views)
             else:
                 codes, decided_on = path.loaded.verdicts(values), None
-            seen = by_codes[path.index]
-            seen[codes] = seen.get(codes, 0) + 1
+            plan = path.plans.get(codes) or path.plan(codes)
+            seen = by_codes[path.index]  # counted by plan: its hash is its identity's, not a tuple's of every code
+            seen[plan] = seen.get(plan, 0) + 1
             if len(seen) > _CODES_LIMIT:
                 tally.fold_codes(path.index)
-            plan = path.plans.get(codes) or path.plan(codes)
             if plan.fixed is not None:
                 parts.append(plan.fixed)
             elif wanted:
                 part = self._part(plan, values, views, decided_on, context)
                 if part.failed:
                     failed = True
-                    tally.reasons.update(part.reasons)
+                    tally.count_reasons(part.reasons)
                 parts.append(part)
             elif plan.failing:  # counted only: the reasons of the failures, nothing else is explained
                 failed = True
                 for detail in self._details(plan, plan.failing, values, views, decided_on, context):
-                    tally.reasons.update(detail.reasons)
+                    tally.count_reasons(detail.reasons)
         tally.devices += 1
         tally.failed_devices += failed
         tally.count_scenarios(values)
@@ -654,13 +654,7 @@ class _Counted:
 
     def statuses(self) -> list[int]:
         """How many rules passed, failed, are unknown, do not apply (and were waived, in a run with waivers)."""
-        totals = [0, 0, 0, 0]
-        for part in self.parts:
-            statuses = part.statuses
-            totals[0] += statuses[0]
-            totals[1] += statuses[1]
-            totals[2] += statuses[2]
-            totals[3] += statuses[3]
+        totals = list(map(sum, zip(*[part.statuses for part in self.parts]))) or [0, 0, 0, 0]  # summed in C
         if self.waived is not None:
             totals[1] -= self.waived
             totals.append(self.waived)
@@ -681,10 +675,16 @@ class _Counted:
     def line(self) -> ShownText:
         """``json_text(self.record())``, the same text, shown, without making the record: its
         parts were shown once when they were made, so only the head is shown here."""
-        head = shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))
-        texts = ", ".join([part.text for part in self.parts if part.text])
+        pieces = [shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))]
+        for part in self.parts:
+            if part.text:
+                pieces += (part.text, ", ")
+        if len(pieces) > 1:
+            pieces[-1] = "]}"  # in place of the last separator
+        else:
+            pieces.append("]}")
         # Every piece is shown and starts and ends with a bracket: the line is shown (see joined_values).
-        return ShownText(f"{head}{texts}]}}")
+        return ShownText("".join(pieces))  # one join: a line is kilobytes, each copy of it costs
 
 
 class _PolicyContext:
