@@ -675,16 +675,10 @@ class _Counted:
     def line(self) -> ShownText:
         """``json_text(self.record())``, the same text, shown, without making the record: its
         parts were shown once when they were made, so only the head is shown here."""
-        pieces = [shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))]
-        for part in self.parts:
-            if part.text:
-                pieces += (part.text, ", ")
-        if len(pieces) > 1:
-            pieces[-1] = "]}"  # in place of the last separator
-        else:
-            pieces.append("]}")
+        head = shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))
+        texts = ", ".join([part.text for part in self.parts if part.text])
         # Every piece is shown and starts and ends with a bracket: the line is shown (see joined_values).
-        return ShownText("".join(pieces))  # one join: a line is kilobytes, each copy of it costs
+        return ShownText(f"{head}{texts}]}}")
 
 
 class _PolicyContext:
