@@ -309,10 +309,11 @@ class _CodesPlan:
 
     def __init__(self, path: _RulesetPath, codes: tuple[int, ...]) -> None:
         self.path, self.codes = path, codes
-        self.open = tuple(i for i, code in enumerate(codes) if code in OPEN)
-        self.failing = tuple(i for i, code in enumerate(codes) if code == Verdict.FAIL)
+        # Picked in C: a large ruleset makes a plan for about every other device (its codes hardly repeat).
+        self.open = tuple(itertools.compress(itertools.count(), map(OPEN.__contains__, codes)))
+        self.failing = tuple(itertools.compress(itertools.count(), map(_FAIL.__eq__, codes)))
         self.failed = bool(self.failing)
-        self.statuses = tuple(codes.count(code) for code in Verdict)
+        self.statuses = tuple(map(codes.count, _CODE_ORDER))
         self.fixed = None if self.open else self.part([])
         self.reads: Reads | None = None  # what the open rules' explanations read together (made on second use)
         self.uses = 0  # counted until the second use (and on, when the explanations are not memoised)
@@ -740,6 +741,8 @@ def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, ShownText]:
 
 
 _WAIVED_STATUSES = (*STATUSES, Status.WAIVED)
+_FAIL = int(Verdict.FAIL)
+_CODE_ORDER = tuple(int(code) for code in Verdict)  # a plan's statuses: how many rules have each code
 _EVERY_POLICY: frozenset[str] = frozenset()  # without an assignment file: every device gets every policy
 _PARTS_LIMIT = 500  # per set of policies and ruleset: each part holds its ruleset's entries and their text
 # (kilobytes; 20,000 for all rulesets together held 45 MB more at 40,000 devices with --jsonl, for no
