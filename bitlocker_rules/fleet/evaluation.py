@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping
+from operator import getitem
 from typing import Any
 
 import attrs
@@ -253,29 +254,23 @@ class _Part:
 
     def __init__(self, plan: _CodesPlan, details: list[_Detail]) -> None:
         self.plan, self.details = plan, tuple(details)
-        explained = iter(details)
+        texts = list(map(getitem, plan.path.texts, plan.codes))  # picked in C; None where a rule is open
+        for i, detail in zip(plan.open, details):
+            texts[i] = detail.text
         # Each entry's text is shown and a JSON object: their join is shown (see joined_values), as is.
-        self.text = ShownText(
-            ", ".join(
-                [
-                    next(explained).text if code in OPEN else fixed[code][1]
-                    for fixed, code in zip(plan.path.fixed, plan.codes)
-                ]
-            )
-        )
+        self.text = ShownText(", ".join(texts))
         self.failed, self.statuses = plan.failed, plan.statuses
-        self.reasons = tuple(r for d in details for r in d.reasons)
+        self.reasons = tuple(itertools.chain.from_iterable([d.reasons for d in details]))
         self._entries: list[dict] | None = None
 
     @property
     def entries(self) -> list[dict]:
         """The ruleset's entries of a device record, in rule order."""
         if self._entries is None:
-            explained = iter(self.details)
-            self._entries = [
-                next(explained).entry if code in OPEN else fixed[code][0]
-                for fixed, code in zip(self.plan.path.fixed, self.plan.codes)
-            ]
+            entries = list(map(getitem, self.plan.path.entries, self.plan.codes))
+            for i, detail in zip(self.plan.open, self.details):
+                entries[i] = detail.entry
+            self._entries = entries
         return self._entries
 
 
@@ -286,9 +281,13 @@ class _RulesetPath:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
         self.engine = engine
-        self.fixed: list[dict[int, tuple[dict, ShownText]]] = [
-            {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in loaded.rules
+        # Per rule, by verdict code: its fixed entry and the entry's text (None for the open codes,
+        # whose entries are explained).
+        fixed = [
+            {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in self.rules
         ]
+        self.entries = [tuple(made.get(code, (None, None))[0] for code in _CODE_ORDER) for made in fixed]
+        self.texts = [tuple(made.get(code, (None, None))[1] for code in _CODE_ORDER) for made in fixed]
         self.plans: dict[tuple[int, ...], _CodesPlan] = {}
 
     def plan(self, codes: tuple[int, ...]) -> _CodesPlan:
