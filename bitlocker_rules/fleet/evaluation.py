@@ -254,7 +254,7 @@ class _Part:
 
     def __init__(self, plan: _CodesPlan, details: list[_Detail]) -> None:
         self.plan, self.details = plan, tuple(details)
-        texts = list(map(getitem, plan.path.texts, plan.codes))  # picked in C; None where a rule is open
+        texts: list[Any] = list(map(getitem, plan.path.texts, plan.codes))  # picked in C; None where open, set next
         for i, detail in zip(plan.open, details):
             texts[i] = detail.text
         # Each entry's text is shown and a JSON object: their join is shown (see joined_values), as is.
@@ -267,7 +267,7 @@ class _Part:
     def entries(self) -> list[dict]:
         """The ruleset's entries of a device record, in rule order."""
         if self._entries is None:
-            entries = list(map(getitem, self.plan.path.entries, self.plan.codes))
+            entries: list[Any] = list(map(getitem, self.plan.path.entries, self.plan.codes))  # None where open
             for i, detail in zip(self.plan.open, self.details):
                 entries[i] = detail.entry
             self._entries = entries
@@ -286,8 +286,12 @@ class _RulesetPath:
         fixed = [
             {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in self.rules
         ]
-        self.entries = [tuple(made.get(code, (None, None))[0] for code in _CODE_ORDER) for made in fixed]
-        self.texts = [tuple(made.get(code, (None, None))[1] for code in _CODE_ORDER) for made in fixed]
+        self.entries: list[tuple[dict | None, ...]] = [
+            tuple(made[code][0] if code in made else None for code in Verdict) for made in fixed
+        ]
+        self.texts: list[tuple[ShownText | None, ...]] = [
+            tuple(made[code][1] if code in made else None for code in Verdict) for made in fixed
+        ]
         self.plans: dict[tuple[int, ...], _CodesPlan] = {}
 
     def plan(self, codes: tuple[int, ...]) -> _CodesPlan:
