@@ -108,6 +108,21 @@ def test_counts_and_reasons(tmp_path, engine):
     assert len(records) == 40 and records[0]["device"] == "device 'PC-000'"
 
 
+def test_reasons_keep_the_order_they_were_first_seen_in(tmp_path, engine):
+    """The default path counts reasons by tuple and adds them at the end: in the order a count
+    device by device gives, as the report path's, which orders ties in the summary."""
+    policy = load_policy_file(POLICY, engine.vocabulary)
+    rows = devices(40)
+    rows[3]["facts"]["firmware_mode"] = "BIOS"  # a reason first seen on a later device than others
+    fleet_rows_read = read_fleet_text(tmp_path, rows)
+    summary = evaluate_fleet(fleet_rows_read, engine, policy, write=lambda _: None, reader=fleet_device)
+    by_report = evaluate_fleet(
+        read_fleet_text(tmp_path, rows), engine, policy, reader=fleet_device, record=lambda *_: 0
+    )
+    assert len(summary.reason_counts) >= 3  # (several, first seen on different devices)
+    assert list(summary.reason_counts) == list(by_report.reason_counts)
+
+
 def test_two_processes_give_the_same_summary_and_order(tmp_path):
     path = tmp_path / "fleet.jsonl"
     path.write_text("\n".join(json.dumps(d) for d in devices(1200)) + "\n")
@@ -332,6 +347,8 @@ def test_default_path_records_and_counts_equal_a_fresh_interpreter(
     # The report path (what a renderer asking for whole reports gets) counts the same.
     by_report = evaluate_fleet(rows, every_rule, policy, reader=fleet_device, record=device_record)
     assert summary == by_report
+    # Reasons in the order first seen, as the report path counts them: ties are listed in it.
+    assert list(summary.reason_counts) == list(by_report.reason_counts)
     # Counted only (no record wanted, only failed rules explained): the same summary.
     assert evaluate_fleet(rows, every_rule, policy, reader=fleet_device) == summary
     for tally, index in zip(summary.rules, range(len(summary.rules))):

@@ -528,6 +528,40 @@ def test_the_version_memo_does_not_take_true_for_one():
     assert convert("1809") == convert("1809") == WindowsVersion(10, 0, 17763, 0)
 
 
+def test_the_scalar_memo_does_not_take_true_for_one():
+    integer, decimal, flag = (FACTS_BY_KIND[kind][0] for kind in ("integer", "decimal", "bool"))
+    to_int, to_float, to_bool = (value_converter(f.type, VOCABULARY.releases) for f in (integer, decimal, flag))
+    assert to_int("350") == 350 and to_int(" 350 ") == 350  # each text remembered as itself
+    with pytest.raises(ValueError):
+        to_int(True)
+    assert type(to_float(1)) is float and to_float(1) == 1.0  # the int 1 remembered as 1.0 ...
+    with pytest.raises(ValueError):
+        to_float(True)  # ... and True, which hashes alike, still refused
+    assert to_bool("true") is True and to_bool("TRUE") is True
+    with pytest.raises(ValueError):
+        to_bool(1)
+    with pytest.raises(ValueError, match="an integer"):
+        to_int("3.5")  # an error is raised again, never remembered
+    with pytest.raises(ValueError, match="an integer"):
+        to_int("3.5")
+
+
+def test_a_typed_record_is_its_own_item_and_others_are_converted():
+    convert = value_converter(VOCABULARY.fact("device.recovery_keys").type, VOCABULARY.releases)
+    item = {"key_id": "k1", "volume_type": "OperatingSystem", "created": "2024-10-19T10:00:00Z"}
+    (record,) = convert([item])
+    assert type(record) is MappingProxyType and record == item
+    # A member spelled another way, or a null, is not kept as it came: converted as parse_typed does.
+    (folded,) = convert([{**item, "volume_type": "operatingsystem"}])
+    assert folded["volume_type"] == "OperatingSystem"
+    (without,) = convert([{**item, "created": None}])
+    assert "created" not in without
+    with pytest.raises(ValueError, match="no field `kind`"):
+        convert([{**item, "kind": "x"}])
+    with pytest.raises(ValueError):
+        convert([{**item, "volume_type": "Floppy"}])
+
+
 def test_a_non_string_field_name_is_a_value_error():
     fact = VOCABULARY.fact("device.volumes")
     with pytest.raises(ValueError, match="item 0: no field `1`"):

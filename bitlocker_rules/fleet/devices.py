@@ -9,7 +9,7 @@ from ..engine import Engine
 from ..errors import Diagnostic, InputError, clip
 from ..facts import Facts, apply_grants, facts_from_mapping
 from ..source import RecordPlace
-from ..vocabulary import Vocabulary
+from ..vocabulary import Vocabulary, kept_type
 
 DeviceReader = Callable[[Any, Engine, int], Facts]
 _DEVICE_NAMESPACES = ("device", "actor", "action", "tenant")
@@ -84,14 +84,17 @@ class RowTyper:
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
-        self.columns: dict[str, tuple[str, Callable[[Any], Any]]] = {}
+        # By the names a row may use: the fact, the type whose values it keeps without a call
+        # (``kept_type``; None: every value is converted) and its converter.
+        self.columns: dict[str, tuple[str, type | None, Callable[[Any], Any]]] = {}
         self.roles_facts = frozenset(g.roles_fact for g in vocabulary.grants)
         for name, convert in vocabulary.converters.items():
             namespace, _, bare = name.partition(".")
+            column = (name, kept_type(vocabulary.facts[name].type), convert)
             if namespace in _DEVICE_NAMESPACES:
-                self.columns[name] = (name, convert)
+                self.columns[name] = column
             if namespace == "device":
-                self.columns[bare] = (name, convert)
+                self.columns[bare] = column
 
     def values(self, data: Any) -> dict | None:
         """Typed values of a ``{"facts": {...}}`` or flat row, or None (see the class)."""
@@ -109,8 +112,10 @@ class RowTyper:
                     if flat and key in ("id", "deviceName"):
                         continue
                     return None
-                if value is not None:
-                    typed[column[0]] = column[1](value)
+                if type(value) is column[1]:  # already typed: kept without a call
+                    typed[column[0]] = value
+                elif value is not None:
+                    typed[column[0]] = column[2](value)
         except ValueError:
             return None
         if not self.roles_facts.isdisjoint(typed):  # most rows name no role: nothing to grant

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping
+from operator import getitem
 from typing import Any
 
 import attrs
@@ -253,29 +254,23 @@ class _Part:
 
     def __init__(self, plan: _CodesPlan, details: list[_Detail]) -> None:
         self.plan, self.details = plan, tuple(details)
-        explained = iter(details)
+        texts: list[Any] = list(map(getitem, plan.path.texts, plan.codes))  # picked in C; None where open, set next
+        for i, detail in zip(plan.open, details):
+            texts[i] = detail.text
         # Each entry's text is shown and a JSON object: their join is shown (see joined_values), as is.
-        self.text = ShownText(
-            ", ".join(
-                [
-                    next(explained).text if code in OPEN else fixed[code][1]
-                    for fixed, code in zip(plan.path.fixed, plan.codes)
-                ]
-            )
-        )
+        self.text = ShownText(", ".join(texts))
         self.failed, self.statuses = plan.failed, plan.statuses
-        self.reasons = tuple(r for d in details for r in d.reasons)
+        self.reasons = tuple(itertools.chain.from_iterable([d.reasons for d in details]))
         self._entries: list[dict] | None = None
 
     @property
     def entries(self) -> list[dict]:
         """The ruleset's entries of a device record, in rule order."""
         if self._entries is None:
-            explained = iter(self.details)
-            self._entries = [
-                next(explained).entry if code in OPEN else fixed[code][0]
-                for fixed, code in zip(self.plan.path.fixed, self.plan.codes)
-            ]
+            entries: list[Any] = list(map(getitem, self.plan.path.entries, self.plan.codes))  # None where open
+            for i, detail in zip(self.plan.open, self.details):
+                entries[i] = detail.entry
+            self._entries = entries
         return self._entries
 
 
@@ -286,8 +281,16 @@ class _RulesetPath:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
         self.engine = engine
-        self.fixed: list[dict[int, tuple[dict, ShownText]]] = [
-            {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in loaded.rules
+        # Per rule, by verdict code: its fixed entry and the entry's text (None for the open codes,
+        # whose entries are explained).
+        fixed = [
+            {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in self.rules
+        ]
+        self.entries: list[tuple[dict | None, ...]] = [
+            tuple(made[code][0] if code in made else None for code in Verdict) for made in fixed
+        ]
+        self.texts: list[tuple[ShownText | None, ...]] = [
+            tuple(made[code][1] if code in made else None for code in Verdict) for made in fixed
         ]
         self.plans: dict[tuple[int, ...], _CodesPlan] = {}
 
@@ -309,10 +312,11 @@ class _CodesPlan:
 
     def __init__(self, path: _RulesetPath, codes: tuple[int, ...]) -> None:
         self.path, self.codes = path, codes
-        self.open = tuple(i for i, code in enumerate(codes) if code in OPEN)
-        self.failing = tuple(i for i, code in enumerate(codes) if code == Verdict.FAIL)
+        # Picked in C: a large ruleset makes a plan for about every other device (its codes hardly repeat).
+        self.open = tuple(itertools.compress(itertools.count(), map(OPEN.__contains__, codes)))
+        self.failing = tuple(itertools.compress(itertools.count(), map(_FAIL.__eq__, codes)))
         self.failed = bool(self.failing)
-        self.statuses = tuple(codes.count(code) for code in Verdict)
+        self.statuses = tuple(map(codes.count, _CODE_ORDER))
         self.fixed = None if self.open else self.part([])
         self.reads: Reads | None = None  # what the open rules' explanations read together (made on second use)
         self.uses = 0  # counted until the second use (and on, when the explanations are not memoised)
@@ -473,23 +477,23 @@ class VerdictPath:
                 codes, decided_on = self.engine.verdicts_per_policy(path.loaded, values, views)
             else:
                 codes, decided_on = path.loaded.verdicts(values), None
-            seen = by_codes[path.index]
-            seen[codes] = seen.get(codes, 0) + 1
+            plan = path.plans.get(codes) or path.plan(codes)
+            seen = by_codes[path.index]  # counted by plan: its hash is its identity's, not a tuple's of every code
+            seen[plan] = seen.get(plan, 0) + 1
             if len(seen) > _CODES_LIMIT:
                 tally.fold_codes(path.index)
-            plan = path.plans.get(codes) or path.plan(codes)
             if plan.fixed is not None:
                 parts.append(plan.fixed)
             elif wanted:
                 part = self._part(plan, values, views, decided_on, context)
                 if part.failed:
                     failed = True
-                    tally.reasons.update(part.reasons)
+                    tally.count_reasons(part.reasons)
                 parts.append(part)
             elif plan.failing:  # counted only: the reasons of the failures, nothing else is explained
                 failed = True
                 for detail in self._details(plan, plan.failing, values, views, decided_on, context):
-                    tally.reasons.update(detail.reasons)
+                    tally.count_reasons(detail.reasons)
         tally.devices += 1
         tally.failed_devices += failed
         tally.count_scenarios(values)
@@ -654,13 +658,7 @@ class _Counted:
 
     def statuses(self) -> list[int]:
         """How many rules passed, failed, are unknown, do not apply (and were waived, in a run with waivers)."""
-        totals = [0, 0, 0, 0]
-        for part in self.parts:
-            statuses = part.statuses
-            totals[0] += statuses[0]
-            totals[1] += statuses[1]
-            totals[2] += statuses[2]
-            totals[3] += statuses[3]
+        totals = list(map(sum, zip(*[part.statuses for part in self.parts]))) or [0, 0, 0, 0]  # summed in C
         if self.waived is not None:
             totals[1] -= self.waived
             totals.append(self.waived)
@@ -746,6 +744,8 @@ def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, ShownText]:
 
 
 _WAIVED_STATUSES = (*STATUSES, Status.WAIVED)
+_FAIL = int(Verdict.FAIL)
+_CODE_ORDER = tuple(int(code) for code in Verdict)  # a plan's statuses: how many rules have each code
 _EVERY_POLICY: frozenset[str] = frozenset()  # without an assignment file: every device gets every policy
 _PARTS_LIMIT = 500  # per set of policies and ruleset: each part holds its ruleset's entries and their text
 # (kilobytes; 20,000 for all rulesets together held 45 MB more at 40,000 devices with --jsonl, for no

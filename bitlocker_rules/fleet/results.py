@@ -355,7 +355,16 @@ def write_jsonl(stream: TextSink) -> JsonLinesWriter:
     return JsonLinesWriter(stream)
 
 
+_REASON_TUPLES_LIMIT = 5_000  # distinct reason tuples counted before they are added to the reasons
 BAD_ROWS_LISTED = 1000  # a summary lists this many rows that could not be read, and counts the others
+
+
+class HasCodes(Protocol):
+    """What ``Tally.by_codes`` counts devices by: one ruleset's verdict codes, a code per rule."""
+
+    @property
+    def codes(self) -> tuple[int, ...]:
+        """The verdict codes, in rule order."""
 
 
 class Tally:
@@ -365,6 +374,9 @@ class Tally:
         self.engine = engine
         self.counts = [[0, 0, 0, 0] for loaded in engine.rulesets for _ in loaded.rules]
         self.reasons: Counter = Counter()
+        # The default path counts failure reasons by the tuple a part or explanation gives (a dict
+        # update, not a Counter.update per tuple), added to ``reasons`` in the order first seen.
+        self.reasons_by_tuple: dict[tuple[str, ...], int] = {}
         self.bad_rows: list[BadRow] = []  # the first BAD_ROWS_LISTED; the others are counted
         self.unlisted_bad_rows = 0
         self.devices = 0
@@ -374,17 +386,36 @@ class Tally:
         self.scenario_facts = tuple(s.fact for s in engine.vocabulary.scenarios.values())
         self.scenarios: Counter = Counter()  # (scenario fact, True / False / None) -> devices
         self.scenario_states: dict[tuple, int] = {}  # the fast path's: each scenario's state, in order -> devices
-        # The default path counts each ruleset's verdict codes by distinct tuple (a dict update
-        # per ruleset, not a counter per rule), folded into ``counts`` now and then.
-        self.by_codes: list[dict[tuple[int, ...], int]] = [{} for _ in engine.rulesets]
+        # The default path counts each ruleset's verdict codes by what holds a distinct tuple of
+        # them (its plan, hashed by identity: a dict update per ruleset, not a counter per
+        # rule), folded into ``counts`` now and then.
+        self.by_codes: list[dict[HasCodes, int]] = [{} for _ in engine.rulesets]
         self.firsts = tuple(itertools.accumulate((len(loaded.rules) for loaded in engine.rulesets), initial=0))
         self.waivers_given = False  # set by a run given waivers: rules count ``waived`` apart
         self.waived = [0] * len(self.counts)  # per rule, failures waived
         self.waived_by: Counter = Counter()  # waiver id -> failures it waived
 
+    def count_reasons(self, reasons: tuple[str, ...]) -> None:
+        """Count one failed rule's (or part's) reasons for a device (see ``reasons_by_tuple``)."""
+        seen = self.reasons_by_tuple
+        seen[reasons] = seen.get(reasons, 0) + 1
+        if len(seen) > _REASON_TUPLES_LIMIT:
+            self.fold_reasons()
+
+    def fold_reasons(self) -> None:
+        """Add the reasons counted by tuple to ``reasons`` (and forget the tuples). Each reason
+        is added where the first tuple holding it was seen, so ``reasons`` keeps the order a
+        count device by device gives (the order ties are listed in)."""
+        reasons = self.reasons
+        for found, devices in self.reasons_by_tuple.items():
+            for reason in found:
+                reasons[reason] += devices
+        self.reasons_by_tuple.clear()
+
     def waive(self, index: int, waiver: str, reasons: Iterable[str]) -> None:
         """Move one device's failure of rule ``index`` (in engine order) to ``waived``, counted by
         the default path as failed: its reasons leave the most common failure reasons."""
+        self.fold_reasons()  # the reasons counted so far first: a reason keeps its place
         self.counts[index][CODES[Status.FAIL]] -= 1
         self.waived[index] += 1
         self.waived_by[waiver] += 1
@@ -393,13 +424,14 @@ class Tally:
     def fold_codes(self, index: int) -> None:
         """Add one ruleset's counts by codes tuple to the per-rule counts (and forget them)."""
         counts, first = self.counts, self.firsts[index]
-        for codes, devices in self.by_codes[index].items():
-            for offset, code in enumerate(codes):
+        for held, devices in self.by_codes[index].items():
+            for offset, code in enumerate(held.codes):
                 counts[first + offset][code] += devices
         self.by_codes[index].clear()
 
     def add(self, report: Report) -> None:
         """Count one device's report."""
+        self.fold_reasons()  # the reasons counted so far first: a reason keeps its place
         self.devices += 1
         self.conflicts.update(report.conflicts)
         self.scenarios.update((s.fact, s.holds) for s in report.scenarios)
@@ -419,6 +451,7 @@ class Tally:
         """The counters as a FleetSummary."""
         for index in range(len(self.by_codes)):
             self.fold_codes(index)
+        self.fold_reasons()
         for states, devices in self.scenario_states.items():
             for fact, state in zip(self.scenario_facts, states):
                 self.scenarios[(fact, state)] += devices

@@ -6,7 +6,7 @@ The declarations are data (``rulesets/vocabulary.toml``). One module per stage:
 and ``loading`` (the TOML checked and built). The names below are the ones importers use.
 """
 
-from .conversion import Converter, is_typed, parse_typed, value_converter
+from .conversion import Converter, is_typed, kept_type, parse_typed, value_converter
 from .declarations import (
     NAMESPACES,
     ORDERED_KINDS,
@@ -37,6 +37,7 @@ __all__ = [
     "Vocabulary",
     "build_vocabulary",
     "is_typed",
+    "kept_type",
     "load_vocabulary",
     "parse_typed",
     "shipped_vocabulary",

@@ -142,7 +142,6 @@ def _parse_collection(
 # Converters built once per fact, for inputs typed by the thousand (fleets).
 
 Converter = Callable[[Any], Any]
-_KNOWN_VERSIONS = 4096  # distinct raw versions remembered per fact; fleets repeat a few hundred
 
 
 def value_converter(ftype: FactType, releases: Mapping[str, WindowsVersion]) -> Converter:
@@ -153,20 +152,54 @@ def value_converter(ftype: FactType, releases: Mapping[str, WindowsVersion]) -> 
     the same ValueError.
     """
 
-    def slow(raw: Any) -> Any:
+    def parsed(raw: Any) -> Any:
         return parse_typed(ftype, raw, releases)
 
     kind = ftype.kind
     if kind == "collection":
-        return _collection_converter(ftype, slow, releases)
+        return _collection_converter(ftype, parsed, releases)
+    slow = _remembered(parsed)
+    if kind == "version":
+        return slow  # a fleet repeats a few hundred versions
     if kind == "enum":
         return _enum_converter(ftype.enum, slow)
-    if kind == "version":
-        return _version_converter(slow)
-    exact = {"bool": bool, "integer": int, "string": str}.get(kind)
+    exact = kept_type(ftype)
     if exact is not None:
         return lambda raw: raw if type(raw) is exact else slow(raw)
     return lambda raw: raw if type(raw) is float and math.isfinite(raw) else slow(raw)
+
+
+def kept_type(ftype: FactType) -> type | None:
+    """The one type whose raw values of ``ftype`` are already typed, every one of them (a bool
+    for a bool fact, an int for an integer, a str for a string), or None: callers that type
+    values by the thousand keep such a value without a call."""
+    return _KEPT_TYPES.get(ftype.kind)
+
+
+_KEPT_TYPES: dict[str, type] = {"bool": bool, "integer": int, "string": str}
+
+
+def _remembered(parsed: Converter) -> Converter:
+    """``parsed``, remembering what it gives for raw text and integers: a fleet spells a scalar
+    fact a few ways ("true", "350", "2.0", "azureadjoined"), each parsed once. An error is
+    raised again each time, never remembered."""
+    known: dict[Any, Any] = {}  # str and int keys only: 1 and True (or 1.0) must not meet
+
+    def convert(raw: Any) -> Any:
+        if type(raw) is not str and type(raw) is not int:
+            return parsed(raw)
+        found = known.get(raw, _UNSEEN)
+        if found is _UNSEEN:
+            found = parsed(raw)
+            if len(known) < _KNOWN_VALUES:
+                known[raw] = found
+        return found
+
+    return convert
+
+
+_UNSEEN = object()
+_KNOWN_VALUES = 4096  # distinct raw values remembered per fact: a fleet's spellings of one fact are few
 
 
 def _enum_converter(enum: EnumType | None, slow: Converter) -> Converter:
@@ -186,28 +219,30 @@ def _enum_converter(enum: EnumType | None, slow: Converter) -> Converter:
     return convert
 
 
-def _version_converter(slow: Converter) -> Converter:
-    known: dict[Any, WindowsVersion] = {}  # str and int keys only: 1 and True must not meet
-
-    def convert(raw: Any) -> Any:
-        if type(raw) is not str and type(raw) is not int:
-            return slow(raw)
-        found = known.get(raw)
-        if found is None:
-            found = slow(raw)
-            if len(known) < _KNOWN_VERSIONS:
-                known[raw] = found
-        return found
-
-    return convert
-
-
 def _collection_converter(ftype: FactType, slow: Converter, releases: Mapping[str, WindowsVersion]) -> Converter:
     fields = {f.name: value_converter(f.type, releases) for f in reversed(ftype.fields)}
+    # Per field, the type of the raw values kept as they are and, for an enum, its members'
+    # names (None: any value of the type): an item holding only such values is its own record.
+    kept: dict[str, tuple[type, frozenset[str] | None]] = {}
+    for f in ftype.fields:
+        exact = kept_type(f.type)
+        if exact is not None:
+            kept[f.name] = (exact, None)
+        elif f.type.kind == "enum" and f.type.enum is not None:
+            kept[f.name] = (str, frozenset(f.type.enum.member_names))
 
     def record(item: Any) -> Mapping[str, Any]:
         if type(item) is not dict:
             raise TypeError("not an object")
+        for key, value in item.items():
+            spec = kept.get(key)
+            if spec is None or type(value) is not spec[0] or (spec[1] is not None and value not in spec[1]):
+                return converted(item)
+        # Every value is typed already (no null to drop): the decoded item, read-only, is the record.
+        # The row it came from is read and never changed (fleets, importers).
+        return MappingProxyType(item)
+
+    def converted(item: dict[str, Any]) -> Mapping[str, Any]:
         typed = {}
         for key, value in item.items():
             convert = fields[key]  # an unknown field is an error even when its value is null
