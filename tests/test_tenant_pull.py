@@ -11,6 +11,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from graph_fake import CUSTOM_TYPE, LocalGraph, Tenant, once, throttled
@@ -19,6 +20,7 @@ from werkzeug import Response
 from bitlocker_rules.cli import main
 from bitlocker_rules.importers import import_devices, import_policies
 from bitlocker_rules.tenant import Pacing, PullOptions, TenantError, pull, read_manifest
+from bitlocker_rules.tenant.pull import Puller
 from bitlocker_rules.tenant.signin import EnvironmentToken
 
 TOKENS = EnvironmentToken("GRAPH_TOKEN", {"GRAPH_TOKEN": "good-token"})
@@ -469,3 +471,22 @@ def test_a_device_read_in_a_batch_asks_what_its_call_asks():
     for call in (calls.managed_device, calls.managed_devices, calls.recovery_keys):
         assert call.item_target("0000-id") == call.item("0000-id").target()
         assert "%24select=" in call.item_target("0000-id")
+
+
+def test_concurrent_reads_come_back_in_order_and_the_first_failure_stops_the_rest():
+    puller = SimpleNamespace(concurrency=3)
+    assert Puller.concurrently(puller, lambda n: n * n, range(40)) == [n * n for n in range(40)]
+    started: list[int] = []
+    gate = threading.Event()
+
+    def read(n: int) -> int:
+        started.append(n)
+        if n == 1:
+            raise ValueError("item 1")
+        gate.wait(5)  # the others hold their worker until the failure is seen
+        return n
+
+    threading.Timer(0.5, gate.set).start()
+    with pytest.raises(ValueError, match="item 1"):
+        Puller.concurrently(puller, read, range(40))
+    assert len(started) < 40  # what had not started was cancelled

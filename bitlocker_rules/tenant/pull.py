@@ -28,7 +28,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -318,12 +318,17 @@ class Puller:
         for records in self.concurrently(read, chunks):
             yield from records
 
-    def concurrently(self, work: Callable[[_T], _R], items: Iterable[_T], concurrency: int = 0) -> Iterator[_R]:
+    def concurrently(self, work: Callable[[_T], _R], items: Iterable[_T], concurrency: int = 0) -> list[_R]:
         """``work`` on each item, ``concurrency`` (default: the pull's) at a time, the results in
-        the order of the items."""
+        the order of the items once all are in (the first failure raised, what had not started
+        cancelled). Waiting for all at once wakes this thread once: waiting for each result in
+        turn woke it for every batch, and those wake-ups cost about a twelfth of the client's CPU."""
         executor = ThreadPoolExecutor(max_workers=concurrency or self.concurrency)
         try:
-            yield from executor.map(work, list(items))
+            futures = [executor.submit(work, item) for item in items]
+            for waiting in wait(futures, return_when=FIRST_EXCEPTION).not_done:
+                waiting.cancel()  # a failure came first; the items before it have all started
+            return [future.result() for future in futures]
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
 
