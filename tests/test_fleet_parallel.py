@@ -10,10 +10,13 @@ import gc
 import json
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import bitlocker_rules
 import bitlocker_rules.fleet.parallel as fleet_parallel
 import bitlocker_rules.fleet.ranges as fleet_ranges
 from bitlocker_rules.cli import main
@@ -160,3 +163,23 @@ def test_a_heap_the_caller_froze_stays_frozen(capsys, tmp_path, frozen_counts):
         assert gc.get_freeze_count() > 0  # and not unfrozen
     finally:
         gc.unfreeze()
+
+
+def test_a_fleet_run_leaves_its_heap_frozen_for_the_processs_exit(tmp_path):
+    """The interpreter's shutdown collections skip the run's objects: frozen at exit (an exit
+    hook registered before the run runs after the command's own), once the report is written."""
+    report = tmp_path / "report.sarif"
+    script = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+        "from bitlocker_rules.cli import main\n"
+        f"code = main({['check', *SE, '--policy', POLICY, '--fleet', str(_fleet(tmp_path))]!r}"
+        f" + ['--format', 'sarif', '--output', {str(report)!r}])\n"
+        "print('frozen after the run:', gc.get_freeze_count() > 0, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(bitlocker_rules.__file__).resolve().parent.parent))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == ["frozen after the run: False", "frozen at exit: True"]
+    assert json.loads(report.read_text())["runs"][0]["results"]
