@@ -10,6 +10,7 @@ lines, counters and what the collector gathered. Never a device's whole report.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import pickle
@@ -182,6 +183,7 @@ class _Run:
         self.done = 0
         self.folder: str | None = None
         self.held = 0  # bytes of JSON lines of this process's ranges held in memory (``_HeldBlock``)
+        self.froze = False  # whether this run froze the heap (``gc.freeze``) as it forked its workers
 
     def pool(self, workers: int) -> Any:
         """A pool of ``workers`` processes, each starting with the run's engine."""
@@ -209,7 +211,10 @@ class _Run:
         return summary, results, gathered
 
     def submitted(self, pool: Any, function: Callable[..., _BatchResult], *args: Any) -> Future:
-        """``function(*args)`` on the pool; its processes noted, to say how one ended."""
+        """``function(*args)`` on the pool; its processes noted, to say how one ended. The
+        first submit forks the workers: the heap is frozen first (see ``_freeze``)."""
+        if self.forks and not self.workers and not self.froze:
+            self.froze = _freeze()
         future = pool.submit(function, *args)
         self.workers.update(getattr(pool, "_processes", None) or {})
         return future
@@ -262,9 +267,26 @@ class _Run:
                 self.merge(_result(item))
 
     def close(self) -> None:
-        """Remove the private folder of range outputs, with whatever is left in it."""
+        """Remove the private folder of range outputs, with whatever is left in it; the heap
+        unfrozen if this run froze it."""
+        if self.froze:
+            gc.unfreeze()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _freeze() -> bool:
+    """The heap moved out of the collector's reach (``gc.freeze``) as the workers are forked from
+    it: the objects they inherit (the engine, the warm caches) are never scanned by their full
+    collections, which would write to each one's header (copying its page) and spend as long on
+    them as this process does; this process's own collections skip them too until the run ends
+    (``close``). Measured, SARIF at 100,000 devices: the full collections of each process took
+    0.32-0.36 s of CPU, 0.13-0.15 s frozen. Not when the caller froze a heap already (freezing
+    does not nest: unfreezing would undo theirs). Whether it froze."""
+    if gc.get_freeze_count():
+        return False
+    gc.freeze()
+    return True
 
 
 def _running(item: Future | _BatchResult) -> bool:

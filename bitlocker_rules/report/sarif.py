@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -62,7 +63,10 @@ def _level(outcome: RuleOutcome) -> str:
     return _LEVELS.get(outcome.severity, "warning") if failed else "note"
 
 
-def _finding_key(outcome: RuleOutcome, condition: Condition) -> tuple[str, str, str, tuple[ValueOrigin, ...]]:
+_FindingKey = tuple[str, str, str, tuple[ValueOrigin, ...]]  # rule, status, fact, where its value came from
+
+
+def _finding_key(outcome: RuleOutcome, condition: Condition) -> _FindingKey:
     """What tells a fleet's findings apart: rule, status (a waived one by its waiver), setting, source."""
     status = outcome.status.value if outcome.waiver is None else f"{outcome.status.value}:{outcome.waiver.id}"
     return (outcome.rule, status, condition.fact, condition.origins)
@@ -358,14 +362,21 @@ class FleetSarif:
         for outcome in rules:
             self._outcomes.setdefault(outcome.rule, _bare(outcome))
         # key -> [outcome, condition, locations, devices]
-        self._found: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], list] = {}
+        self._found: dict[_FindingKey, list] = {}
         # devices per finding since the last take()
-        self._counted: dict[tuple[str, str, str, tuple[ValueOrigin, ...]], int] = {}
+        self._counted: dict[_FindingKey, int] = {}
         self._by_outcome: dict[int, _Remembered] = {}
         self._citations: dict[str, Citation] = {c.id: c for c in citations}
         self._devices: dict[tuple[str, str, str], _DeviceFinding] = {}
         # per device finding, its devices and its seen at the last take()
         self._devices_taken: dict[tuple[str, str, str], tuple[int, int]] = {}
+        # take(): what this collector is in the parts it gives, and the index of each finding and
+        # device finding it has given (what a finding is crosses once; then its index and counts)
+        self._source: bytes | None = None
+        self._sent: dict[_FindingKey, int] = {}
+        self._sent_devices: dict[tuple[str, str, str], int] = {}
+        # merge(): per collector that gave parts, its findings' and device findings' keys by index
+        self._received: dict[bytes, tuple[dict[int, _FindingKey], dict[int, tuple[str, str, str]]]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # a worker process reads the files itself
         self._flush()
@@ -407,7 +418,7 @@ class FleetSarif:
         its findings on device facts with their conditions."""
         if outcome.rule not in self._outcomes:
             self._outcomes[outcome.rule] = _bare(outcome)
-        keys: list[tuple[str, str, str, tuple[ValueOrigin, ...]]] = []
+        keys: list[_FindingKey] = []
         on_device: list[tuple[_DeviceFinding, Condition]] = []
         locator = self._locator or Locator(self.inputs, self._read_text)
         self._locator = locator
@@ -444,36 +455,49 @@ class FleetSarif:
                     entry.devices += known.devices
                 known.devices = 0
 
-    def take(self) -> tuple[list[list], list[_DeviceFinding]]:
-        """The findings counted since the last take, each with that count, and the device
-        findings with theirs and the devices seen since (for ``merge``)."""
+    def take(self) -> tuple[bytes, list[tuple], list[tuple]]:
+        """What was counted since the last take, for ``merge``: which collector gives it, each
+        finding counted with its devices, and each device finding with its devices and the
+        devices seen since. A finding's outcome, condition and locations (a device finding's
+        outcome and condition) are given the first time only, with its index; then its index
+        alone (they are most of what crosses between processes, and never change)."""
         self._flush()
-        taken = [[*self._found[key][:3], devices] for key, devices in self._counted.items()]
+        if self._source is None:  # made where the parts are taken: a forked worker's copy makes its own
+            self._source = os.urandom(8)
+        taken = [
+            _given(self._sent, key, (devices,), tuple(self._found[key][:3])) for key, devices in self._counted.items()
+        ]
         self._counted.clear()
         on_device = []
         for key, entry in self._devices.items():
             devices, seen = self._devices_taken.get(key, (0, 0))
             if entry.devices > devices:
-                on_device.append(
-                    _DeviceFinding(entry.outcome, entry.condition, entry.devices - devices, entry.seen[seen:])
-                )
+                counts = (entry.devices - devices, entry.seen[seen:])
+                on_device.append(_given(self._sent_devices, key, counts, (entry.outcome, entry.condition)))
                 self._devices_taken[key] = (entry.devices, len(entry.seen))
-        return taken, on_device
+        return self._source, taken, on_device
 
-    def merge(self, part: tuple[Iterable[list], Iterable[_DeviceFinding]]) -> None:
-        """Add the findings another process took (parts merged in row order)."""
-        findings, on_device = part
-        for outcome, condition, locations, devices in findings:
-            key = _finding_key(outcome, condition)
-            self._outcomes.setdefault(outcome.rule, _bare(outcome))
-            entry = self._found.setdefault(key, [outcome, condition, locations, 0])
-            entry[3] += devices
-        for taken in on_device:
-            self._outcomes.setdefault(taken.outcome.rule, _bare(taken.outcome))
-            finding = _finding_key(taken.outcome, taken.condition)[:3]
-            mine = self._devices.setdefault(finding, _DeviceFinding(taken.outcome, taken.condition))
-            mine.devices += taken.devices
-            mine.seen.extend(taken.seen[: DEVICE_LOCATIONS - len(mine.seen)])
+    def merge(self, part: tuple[bytes, Iterable[tuple], Iterable[tuple]]) -> None:
+        """Add what another collector took (its parts merged in the order it took them, and all
+        parts in row order)."""
+        source, findings, on_device = part
+        keys, device_keys = self._received.setdefault(source, ({}, {}))
+        for index, devices, *first in findings:
+            if first:
+                outcome, condition, locations = first
+                keys[index] = key = _finding_key(outcome, condition)
+                self._outcomes.setdefault(outcome.rule, _bare(outcome))
+                self._found.setdefault(key, [outcome, condition, locations, 0])
+            self._found[keys[index]][3] += devices
+        for index, devices, seen, *first in on_device:
+            if first:
+                outcome, condition = first
+                device_keys[index] = finding = _finding_key(outcome, condition)[:3]
+                self._outcomes.setdefault(outcome.rule, _bare(outcome))
+                self._devices.setdefault(finding, _DeviceFinding(outcome, condition))
+            mine = self._devices[device_keys[index]]
+            mine.devices += devices
+            mine.seen.extend(seen[: DEVICE_LOCATIONS - len(mine.seen)])
 
     def log(self, bad_rows: Sequence[Any] = (), unlisted: int = 0) -> dict[str, Any]:
         """The SARIF log (plain data); ``bad_rows`` (``fleet.BadRow``) become error notifications
@@ -517,6 +541,16 @@ class FleetSarif:
 
 
 _OUTCOMES_REMEMBERED = 50_000
+
+
+def _given(sent: dict[Any, int], key: Any, counts: tuple, what: tuple) -> tuple:
+    """A finding as ``take`` gives it: its index and ``counts``, with ``what`` it is the first
+    time (its index noted in ``sent``)."""
+    index = sent.get(key)
+    if index is not None:
+        return (index, *counts)
+    sent[key] = index = len(sent)
+    return (index, *counts, *what)
 
 
 def _device_result(entry: _DeviceFinding, rule_index: int, located: list[dict[str, Any]]) -> dict[str, Any]:
