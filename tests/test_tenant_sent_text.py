@@ -166,6 +166,8 @@ def test_a_pull_writes_the_report_rows_as_graph_sent_them(tmp_path):
     # Devices are read a listed page at a time (here 10) in JSON batches: kept as sent, but for the batch with
     # the planted password (encoded again, compact, the password masked).
     devices = (out / "managed_devices.jsonl").read_text(encoding="utf-8").splitlines()
+    # Every device written whole, its text kept or not (the planted batch's records encoded again).
+    assert [json.loads(line)["id"] for line in devices] == [d["id"] for d in tenant.managed_devices]
     assert [n for n, line in enumerate(devices) if '", "' not in line] == list(range(10))  # pages of 10 ids
     assert not planted.leaks("\n".join(devices))
 

@@ -309,7 +309,11 @@ class Puller:
 
         def read(chunk: list[str]) -> list[tuple[dict | None, str | None, bool]]:
             try:
-                return self.client.sent_batch(call.version, [call.item_target(i) for i in chunk])
+                sent = self.client.sent_batch(call.version, [call.item_target(i) for i in chunk])
+                # A record with its text is written from the text: its decoded object goes here, in
+                # the thread that read it. Held for the page instead, a thousand records outlived
+                # the collector's young generation and were traversed again and again.
+                return [(_AS_SENT if text is not None else record, text, clean) for record, text, clean in sent]
             except BadRequest:
                 each = self.each([call.item(i) for i in chunk], missing_ok=True, concurrency=1)
                 return [(record, None, False) for record in each]
@@ -383,6 +387,10 @@ class Puller:
             kinds = ", ".join(f"{kind} {n}" for kind, n in self.counts.items())
             throttled = f", throttled {traffic.throttled}×" if traffic.throttled else ""
             self.progress(f"{traffic.requests} requests{throttled}; {kinds}{waiting}")
+
+
+# Stands for a record written as Graph sent it (from its text): never read.
+_AS_SENT: dict = {}
 
 
 def _kept(page: SentAnswer) -> Iterator[tuple[dict, str | None, bool]]:
