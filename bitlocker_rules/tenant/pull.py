@@ -326,7 +326,7 @@ class Puller:
         """``work`` on each item, ``concurrency`` (default: the pull's) at a time, the results in
         the order of the items once all are in (the first failure raised, what had not started
         cancelled). Waiting for all at once wakes this thread once: waiting for each result in
-        turn woke it for every batch, and those wake-ups cost about a twelfth of the client's CPU."""
+        turn woke it for every batch (8 % of the samples holding the interpreter lock, py-spy)."""
         executor = ThreadPoolExecutor(max_workers=concurrency or self.concurrency)
         try:
             futures = [executor.submit(work, item) for item in items]

@@ -202,14 +202,10 @@ class UnitWriter:
         answer it came in was found to hold nothing to scrub (``sent_text``)."""
         self._lines(kind, (self._scrubbed_line(kind, record, clean),))
 
-    def write_sent(self, kind: str, record: Mapping[str, Any], text: str | None, *, clean: bool = False) -> None:
-        """One record of ``kind`` as Graph wrote it, when ``text`` is its text from an answer
-        whose records show nothing to scrub (``sent_text``); else as ``write`` writes it."""
-        self._lines(kind, (self._scrubbed_line(kind, record, clean) if text is None else text,))
-
     def write_all_sent(self, kind: str, sent: Iterable[tuple[Mapping[str, Any], str | None, bool]]) -> None:
-        """Each ``(record, text, clean)`` of ``sent`` as ``write_sent`` writes it, in one write:
-        a write a record cost about as much as reading the record."""
+        """Records of ``kind``, each ``(record, text, clean)``: as Graph wrote it when ``text`` is its
+        text from an answer whose records show nothing to scrub (``sent_text``), else as ``write``
+        writes it; all in one write (a write call a record cost half as much again: 0.8 against 0.53 us)."""
         lines = [self._scrubbed_line(kind, record, clean) if text is None else text for record, text, clean in sent]
         self._lines(kind, lines)
 
