@@ -211,6 +211,42 @@ def test_a_line_block_shows_each_line_and_writes_to_any_sink():
     assert sink.getvalue() == block.data.decode()
 
 
+class _NoFileno(io.BytesIO):
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("fileno")
+
+
+@pytest.mark.parametrize("target", ["file", "no file number", "text only"])
+def test_a_line_file_is_appended_after_what_was_written_to_any_sink(tmp_path, target):
+    """A worker's file of shown lines is appended as it is: by the kernel into a file, through a
+    buffer where the stream has no file underneath, decoded where it takes only text."""
+    from bitlocker_rules.cli.output import ShownStream
+    from bitlocker_rules.fleet import LineFile, write_jsonl
+
+    lines = tmp_path / "lines.jsonl"
+    lines.write_bytes(b'{"device": "\\u0007"}\n' * 50_000)  # beyond one sendfile call's copy, for some kernels
+    if target == "file":
+        stream = (tmp_path / "out.jsonl").open("w", encoding="utf-8")
+    elif target == "no file number":
+        stream = io.TextIOWrapper(_NoFileno(), encoding="utf-8")
+    else:
+        stream = io.StringIO()
+    write = write_jsonl(ShownStream(stream))
+    write(f'{{"device": "{KEY}"}}')  # buffered before the file: it must come first
+    write(LineFile(str(lines)))
+    write('{"device": "last"}')
+    stream.flush()
+    if target == "file":
+        stream.close()
+        written = (tmp_path / "out.jsonl").read_bytes()
+    elif target == "no file number":
+        written = stream.buffer.getvalue()
+    else:
+        written = stream.getvalue().encode()
+    expected = f'{{"device": "{SECRET_MASK}"}}\n'.encode() + lines.read_bytes() + b'{"device": "last"}\n'
+    assert written == expected
+
+
 # --- the default path (verdict codes, no Report) against the report path and a fresh interpreter
 
 from hypothesis import given  # noqa: E402

@@ -21,6 +21,7 @@ import bitlocker_rules.fleet.parallel as fleet_parallel
 import bitlocker_rules.fleet.ranges as fleet_ranges
 import bitlocker_rules.fleet.rows as fleet_rows
 from bitlocker_rules.cli import main
+from bitlocker_rules.cli.output import ShownStream
 from bitlocker_rules.fleet import read_fleet
 from bitlocker_rules.fleet.ranges import line_ranges
 from bitlocker_rules.fleet.rows import read_line_range
@@ -231,8 +232,8 @@ def test_range_outputs_go_through_files_that_are_removed(capsys, tmp_path, small
     fleet.write_bytes(awkward_fleet() + b"\n" + device(f"WITH-KEY {KEY}") + b"\n")
     small_ranges(500)
     appended = []  # the files this process appended
-    real = fleet_parallel._SpooledBlock.block
-    monkeypatch.setattr(fleet_parallel._SpooledBlock, "block", lambda self: appended.append(self.path) or real(self))
+    real = ShownStream.append_file
+    monkeypatch.setattr(ShownStream, "append_file", lambda self, path: appended.append(path) or real(self, path))
     written = []
     for jobs in ("1", "2"):
         lines = tmp_path / f"lines-{jobs}.jsonl"
@@ -318,10 +319,10 @@ def test_this_process_holds_its_waiting_lines_in_memory_up_to_a_bound_then_in_fi
 
     monkeypatch.setattr(fleet_parallel._Run, "own", noted_own)
     monkeypatch.setattr(fleet_parallel._Run, "close", lambda run: held.append(run.held) or close(run))
-    spooled: list[int] = []  # only this process's are seen here: a worker appends to its own copy
-    spool = fleet_parallel._spooled
+    spooled: list[str] = []  # only this process's are seen here: a worker appends to its own copy
+    spool = fleet_parallel._LineSpool.__init__
     monkeypatch.setattr(
-        fleet_parallel, "_spooled", lambda block, path: spooled.append(len(block.data)) or spool(block, path)
+        fleet_parallel._LineSpool, "__init__", lambda self, path: spooled.append(path) or spool(self, path)
     )
     fleet = tmp_path / "fleet.jsonl"
     fleet.write_bytes(awkward_fleet())

@@ -9,6 +9,7 @@ the end, so an interrupted run leaves the previous report and never half of one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import sys
@@ -16,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from ..errors import Diagnostic, InputError, escape_controls, redact
 from .status import EXIT_USAGE
@@ -89,10 +90,51 @@ class ShownStream:
             self._stream.flush()
             buffer.write(data)
 
+    def append_file(self, path: str) -> None:
+        """Append a file of text already shown and encoded as UTF-8 (a ``--jobs`` worker's JSON
+        lines) as it is, after the text written before it: copied by the kernel where it can be
+        (``os.sendfile``), else through a buffer; never read into memory whole."""
+        with _writing(self._stream), open(path, "rb") as source:
+            buffer = getattr(self._stream, "buffer", None)
+            if buffer is None or (self._stream.encoding or "").lower().replace("-", "") != "utf8":
+                self._stream.write(source.read().decode())
+                return
+            self._stream.flush()
+            sent = _sent(source, buffer)
+            source.seek(sent)
+            shutil.copyfileobj(source, buffer, _COPY_CHUNK)  # what the kernel could not send, if anything
+
     def flush(self) -> None:
         """Flush the stream underneath."""
         with _writing(self._stream):
             self._stream.flush()
+
+
+def _sent(source: BinaryIO, target: BinaryIO) -> int:
+    """How many bytes of ``source`` (from its start) ``os.sendfile`` copied to ``target``: all
+    of them, unless the target takes none this way (not a file, or a kind sendfile refuses)."""
+    try:
+        out = target.fileno()
+    except (AttributeError, OSError, ValueError):
+        return 0
+    if not hasattr(os, "sendfile"):  # not on Windows
+        return 0
+    size, sent = os.fstat(source.fileno()).st_size, 0
+    while sent < size:
+        try:
+            count = os.sendfile(out, source.fileno(), sent, size - sent)
+        except OSError as exc:
+            if exc.errno in _NOT_SENDABLE:
+                return sent
+            raise
+        if count == 0:
+            break
+        sent += count
+    return sent
+
+
+_NOT_SENDABLE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF, errno.ESPIPE})
+_COPY_CHUNK = 1 << 20
 
 
 def flush_standard_output() -> None:

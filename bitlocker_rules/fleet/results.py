@@ -305,8 +305,9 @@ def json_text(record: dict) -> str:
 class TextSink(Protocol):
     """Anything text can be written to: a file opened for writing, the command line's masking stream.
 
-    A sink may also take text already shown and encoded as UTF-8 (``write_encoded(data)``, as
-    the command line's stream does): a ``LineBlock`` is then written without decoding it.
+    A sink may also take text already shown and encoded as UTF-8 (``write_encoded(data)``, and
+    a file of it, ``append_file(path)``, as the command line's stream does): a ``LineBlock`` or
+    a ``LineFile`` is then written without decoding it.
     """
 
     def write(self, text: str, /) -> Any:
@@ -328,6 +329,15 @@ class LineBlock:
         return cls(b"".join([shown_text(line).encode() + b"\n" for line in lines]))
 
 
+@frozen
+class LineFile:
+    """A file of consecutive JSON lines as a ``LineBlock`` holds them (shown, UTF-8, each ending
+    in a newline): what a ``--jobs`` worker leaves for the reading process to append as it is,
+    without reading it into memory."""
+
+    path: str
+
+
 class JsonLinesWriter:
     """A ``write`` callback that appends one JSON line per record (or per line ``json_line``
     made), and a ``LineBlock``'s lines as they are: given one, ``evaluate_fleet_parallel``
@@ -336,9 +346,16 @@ class JsonLinesWriter:
     def __init__(self, stream: TextSink) -> None:
         self.stream = stream
         self.write_encoded = getattr(stream, "write_encoded", None)
+        self.append_file = getattr(stream, "append_file", None)
 
-    def __call__(self, record: dict | str | LineBlock) -> None:
-        """Append ``record``'s line (or the block's lines)."""
+    def __call__(self, record: dict | str | LineBlock | LineFile) -> None:
+        """Append ``record``'s line (or the block's lines, or the file's)."""
+        if type(record) is LineFile:
+            if self.append_file is not None:
+                self.append_file(record.path)
+                return
+            with open(record.path, "rb") as lines:
+                record = LineBlock(lines.read())
         if type(record) is LineBlock:
             if self.write_encoded is not None:
                 self.write_encoded(record.data)
