@@ -93,7 +93,8 @@ class ShownStream:
     def append_file(self, path: str) -> None:
         """Append a file of text already shown and encoded as UTF-8 (a ``--jobs`` worker's JSON
         lines) as it is, after the text written before it: copied by the kernel where it can be
-        (``os.sendfile``), else through a buffer; never read into memory whole."""
+        (``os.sendfile``), else through a buffer; read whole only into a stream that takes text
+        alone or another encoding."""
         with _writing(self._stream), open(path, "rb") as source:
             buffer = getattr(self._stream, "buffer", None)
             if buffer is None or (self._stream.encoding or "").lower().replace("-", "") != "utf8":
