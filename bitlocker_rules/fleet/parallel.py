@@ -400,7 +400,7 @@ def _run_batch(
     wanted: bool,
     blocks: bool = False,
 ) -> _BatchResult:
-    results, summary, gathered = _evaluated(_unpacked(batch), reader, record, encode, wanted)
+    summary, results, gathered = _evaluated(_unpacked(batch), reader, record, encode, wanted)
     if results and blocks:  # JSON lines for a JsonLinesWriter: sent back shown and encoded, in one block
         return summary, [LineBlock.of(results)], gathered
     return summary, results, gathered
@@ -415,10 +415,9 @@ def _run_range(
     rows = read_line_range(path, lines.start, lines.end, lines.before)
     reader, record, encode, wanted, blocks = attrs.astuple(options, recurse=False)
     if folder is None or not blocks:
-        results, summary, gathered = _evaluated(rows, reader, record, encode, wanted, sink)
-        return summary, results, gathered
+        return _evaluated(rows, reader, record, encode, wanted, sink)
     with _LineSpool(os.path.join(folder, f"{lines.start}.jsonl")) as spool:
-        _, summary, gathered = _evaluated(rows, reader, record, encode, wanted, spool)
+        summary, _, gathered = _evaluated(rows, reader, record, encode, wanted, spool)
     return summary, [spool.result()], gathered
 
 
@@ -429,9 +428,9 @@ def _evaluated(
     encode: Callable[[Any], Any] | None,
     wanted: bool,
     sink: Callable[[Any], None] | None = None,
-) -> tuple[list[Any], FleetSummary, Any]:
-    """Rows evaluated with this process's engine: the results to write (none when they went to
-    ``sink`` as they were made), the summary's counters, what the collector gathered."""
+) -> _BatchResult:
+    """Rows evaluated with this process's engine: the summary's counters, the results to write
+    (none when they went to ``sink`` as they were made), what the collector gathered."""
     engine, policy, collector = _worker_state["engine"], _worker_state["policy"], _worker_state["collector"]
     codes = None
     if record is None:  # one path per worker: its record entries are made once, not once per batch
@@ -450,7 +449,7 @@ def _evaluated(
         collector.add if collector is not None else None,
         _worker_state.get("waivers"),
     )
-    return results, summary, collector.take() if collector is not None else None
+    return summary, results, collector.take() if collector is not None else None
 
 
 @frozen

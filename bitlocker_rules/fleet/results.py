@@ -340,8 +340,8 @@ class LineFile:
 
 class JsonLinesWriter:
     """A ``write`` callback that appends one JSON line per record (or per line ``json_line``
-    made), and a ``LineBlock``'s lines as they are: given one, ``evaluate_fleet_parallel``
-    has its workers send their lines as blocks."""
+    made), and a ``LineBlock``'s or ``LineFile``'s lines as they are: given one,
+    ``evaluate_fleet_parallel`` has its workers send their lines as blocks or files."""
 
     def __init__(self, stream: TextSink) -> None:
         self.stream = stream
