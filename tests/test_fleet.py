@@ -247,6 +247,49 @@ def test_a_line_file_is_appended_after_what_was_written_to_any_sink(tmp_path, ta
     assert written == expected
 
 
+def test_lines_written_as_bytes_are_the_text_lines_in_order(tmp_path, monkeypatch):
+    """The command line's JSON Lines writer takes each default-path line as bytes, joined from its
+    parts' bytes: the same lines as the text path makes, masked, after text written before."""
+    from bitlocker_rules.cli.output import ShownStream
+    from bitlocker_rules.fleet import evaluation, json_text, write_jsonl
+
+    rows = [*devices(40), {"deviceName": f"PC {KEY}\u001b]0;x\u0007", "facts": {"os_version": "10.0.22631"}}]
+    path = tmp_path / "fleet.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows))
+    engine, policy = fleet_engine(None, (str(POLICY),))
+    texts: list[str] = []
+    evaluate_fleet(read_fleet(path), engine, policy, write=texts.append, encode=json_text)
+
+    def no_text_line(self):
+        raise AssertionError("the line was made as text, not as bytes")
+
+    monkeypatch.setattr(evaluation._Counted, "line", no_text_line)
+    out = tmp_path / "out.jsonl"
+    with out.open("w", encoding="utf-8") as stream:
+        shown = ShownStream(stream)
+        shown.write(f"before {KEY}\n")  # buffered in the text layer: it must come first
+        evaluate_fleet(read_fleet(path), engine, policy, write=write_jsonl(shown), encode=json_text)
+        shown.write("after\n")
+    expected = f"before {SECRET_MASK}\n" + "".join(f"{line}\n" for line in texts) + "after\n"
+    assert out.read_bytes() == expected.encode()
+    assert KEY not in expected and "\x1b" not in expected and len(texts) == 41
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        io.StringIO(),  # text only
+        io.TextIOWrapper(io.BytesIO(), encoding="latin-1"),  # another encoding
+        io.TextIOWrapper(io.BytesIO(), encoding="utf-8", line_buffering=True),  # a terminal's: line by line
+    ],
+    ids=["text only", "latin-1", "line buffered"],
+)
+def test_no_encoded_writer_where_bytes_would_not_show_as_text_does(stream):
+    from bitlocker_rules.cli.output import ShownStream
+
+    assert ShownStream(stream).encoded_writer() is None
+
+
 # --- the default path (verdict codes, no Report) against the report path and a fresh interpreter
 
 from hypothesis import given  # noqa: E402

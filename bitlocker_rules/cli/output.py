@@ -70,13 +70,38 @@ class ShownStream:
     def __init__(self, stream: TextIO, *, colour: bool = False) -> None:
         self._stream = stream
         self._colour = colour
+        self._text_pending = False  # text written since an encoded writer last wrote (flushed before it)
 
     def write(self, text: str) -> int:
         """Write ``text``, shown."""
+        self._text_pending = True
         try:  # not ``_writing``: a fleet writes each device's line here, and a try costs nothing
             return self._stream.write(shown(text, colour=self._colour))
         except OSError as exc:
             raise _write_failure(self._stream, exc) from None
+
+    def encoded_writer(self) -> Callable[[bytes], None] | None:
+        """A writer of text already shown and encoded as UTF-8 (a fleet's JSON lines, made as
+        bytes), straight into the binary stream underneath: no decoding, no encoding, no copy
+        through the text layer. Text written here meanwhile is flushed ahead of it, so the order
+        holds. None where there is no UTF-8 binary stream underneath, or where the stream is line
+        buffered (a terminal: each line shows as it is written, as text does)."""
+        buffer = getattr(self._stream, "buffer", None)
+        if buffer is None or not _takes_utf8(self._stream) or getattr(self._stream, "line_buffering", False):
+            return None
+        stream, write = self._stream, buffer.write
+        self._text_pending = True  # whatever was written before this writer was made
+
+        def write_encoded(data: bytes) -> None:
+            try:
+                if self._text_pending:
+                    stream.flush()
+                    self._text_pending = False
+                write(data)
+            except OSError as exc:
+                raise _write_failure(stream, exc) from None
+
+        return write_encoded
 
     def write_encoded(self, data: bytes) -> None:
         """Write text already shown and encoded as UTF-8 (a ``--jobs`` worker's JSON lines) as it
@@ -84,7 +109,7 @@ class ShownStream:
         underneath is not UTF-8 bytes."""
         with _writing(self._stream):
             buffer = getattr(self._stream, "buffer", None)
-            if buffer is None or (self._stream.encoding or "").lower().replace("-", "") != "utf8":
+            if buffer is None or not _takes_utf8(self._stream):
                 self._stream.write(data.decode())
                 return
             self._stream.flush()
@@ -97,7 +122,7 @@ class ShownStream:
         alone or another encoding."""
         with _writing(self._stream), open(path, "rb") as source:
             buffer = getattr(self._stream, "buffer", None)
-            if buffer is None or (self._stream.encoding or "").lower().replace("-", "") != "utf8":
+            if buffer is None or not _takes_utf8(self._stream):
                 self._stream.write(source.read().decode())
                 return
             self._stream.flush()
@@ -109,6 +134,10 @@ class ShownStream:
         """Flush the stream underneath."""
         with _writing(self._stream):
             self._stream.flush()
+
+
+def _takes_utf8(stream: TextIO) -> bool:
+    return (stream.encoding or "").lower().replace("-", "") == "utf8"
 
 
 def _sent(source: BinaryIO, target: BinaryIO) -> int:

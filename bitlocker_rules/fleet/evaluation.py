@@ -113,13 +113,27 @@ def evaluate_rows(
     tally = Tally(engine)
     tally.waivers_given = waivers is not None
     wanted = write is not None or collect is not None
+    write_line = _line_writer(write, encode)
     for row in rows:
         result = _evaluate_row(row, engine, policy, reader, tally, codes, record, wanted, collect, waivers)
         if result is not None and write is not None:
-            write(output(result, encode))
+            if write_line is not None and type(result) is _Counted:
+                write_line(result.line_data())
+            else:
+                write(output(result, encode))
         if progress is not None:
             progress(tally.rows())
     return tally.summary()
+
+
+def _line_writer(write: Callable[[Any], None] | None, encode: Callable[[Any], Any] | None) -> Any:
+    """Where ``write`` takes a device's JSON line as encoded bytes (``line_writer``, as the command
+    line's JSON Lines writer does), that writer: the default path then writes each line from its
+    parts' bytes, encoded once per part, not once per device. None otherwise."""
+    if encode is not json_text and encode is not json_line:
+        return None
+    make = getattr(write, "line_writer", None)
+    return make() if make is not None else None
 
 
 def output(result: Any, encode: Callable[[Any], Any] | None) -> Any:
@@ -250,7 +264,7 @@ class _Part:
     of verdict codes and explanations (shared by every device that has it). Its JSON text is
     made at once (every JSON line uses it); its list of entries only when a record asks for it."""
 
-    __slots__ = ("_entries", "details", "failed", "plan", "reasons", "statuses", "text")
+    __slots__ = ("_entries", "data", "details", "failed", "plan", "reasons", "statuses", "text")
 
     def __init__(self, plan: _CodesPlan, details: list[_Detail]) -> None:
         self.plan, self.details = plan, tuple(details)
@@ -259,6 +273,7 @@ class _Part:
             texts[i] = detail.text
         # Each entry's text is shown and a JSON object: their join is shown (see joined_values), as is.
         self.text = ShownText(", ".join(texts))
+        self.data = self.text.encode()  # as a line written as bytes takes it
         self.failed, self.statuses = plan.failed, plan.statuses
         self.reasons = tuple(itertools.chain.from_iterable([d.reasons for d in details]))
         self._entries: list[dict] | None = None
@@ -625,7 +640,7 @@ class _WaivedPart:
     """A ruleset's part of a device's record with some failures waived: made once per part and
     waivers (``VerdictPath._waived_part``), shared by the devices that have both."""
 
-    __slots__ = ("details", "entries", "plan", "statuses", "text")
+    __slots__ = ("data", "details", "entries", "plan", "statuses", "text")
 
     def __init__(self, part: _Part, chosen: Mapping[int, Waiver]) -> None:
         self.plan, self.statuses = part.plan, part.statuses  # the verdicts' counts: _Counted moves the waived
@@ -634,6 +649,7 @@ class _WaivedPart:
             entries[i] = waived_entry(entries[i], waiver.id)
         self.entries = entries
         self.text = joined_values([shown_text(json.dumps(e, ensure_ascii=False)) for e in entries], ", ")
+        self.data = self.text.encode()
         by_rule = {part.plan.open.index(i): waiver for i, waiver in chosen.items()}
         self.details = tuple(_WaivedDetail(d, by_rule[k]) if k in by_rule else d for k, d in enumerate(part.details))
 
@@ -683,6 +699,12 @@ class _Counted:
         texts = ", ".join([part.text for part in self.parts if part.text])
         # Every piece is shown and starts and ends with a bracket: the line is shown (see joined_values).
         return ShownText(f"{head}{texts}]}}")
+
+    def line_data(self) -> bytes:
+        """``line()`` encoded as UTF-8 and ended by a newline, joined from the parts' bytes: a
+        line written as bytes is not copied through a string, an encoder and a text buffer."""
+        head = shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))
+        return b"".join([head.encode(), b", ".join([part.data for part in self.parts if part.data]), _LINE_END])
 
 
 class _PolicyContext:
@@ -744,6 +766,7 @@ def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, ShownText]:
 
 
 _WAIVED_STATUSES = (*STATUSES, Status.WAIVED)
+_LINE_END = b"]}\n"  # a device record's results and the record closed, then the line
 _FAIL = int(Verdict.FAIL)
 _CODE_ORDER = tuple(int(code) for code in Verdict)  # a plan's statuses: how many rules have each code
 _EVERY_POLICY: frozenset[str] = frozenset()  # without an assignment file: every device gets every policy

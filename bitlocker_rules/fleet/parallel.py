@@ -469,7 +469,7 @@ class _LineSpool:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.file = open(path, "w", encoding="utf-8", newline="\n", buffering=_SPOOL_BUFFER)  # noqa: SIM115 - closed on exit
+        self.file = open(path, "wb", buffering=_SPOOL_BUFFER)  # noqa: SIM115 - closed on exit
 
     def __enter__(self) -> _LineSpool:
         return self
@@ -479,8 +479,11 @@ class _LineSpool:
 
     def __call__(self, line: str) -> None:
         """Append one line (shown here unless it is already)."""
-        self.file.write(shown_text(line))
-        self.file.write("\n")
+        self.file.write(shown_text(line).encode() + b"\n")
+
+    def line_writer(self) -> Callable[[bytes], Any]:
+        """A writer of lines already shown, encoded and ended (``JsonLinesWriter.line_writer``)."""
+        return self.file.write
 
     def result(self) -> LineBlock | LineFile:
         """What the reading process gets, once the file is closed: the file, or a small one's

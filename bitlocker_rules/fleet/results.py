@@ -307,7 +307,8 @@ class TextSink(Protocol):
 
     A sink may also take text already shown and encoded as UTF-8 (``write_encoded(data)``, and
     a file of it, ``append_file(path)``, as the command line's stream does): a ``LineBlock`` or
-    a ``LineFile`` is then written without decoding it.
+    a ``LineFile`` is then written without decoding it. A sink that offers ``encoded_writer()``
+    (a writer of such bytes, or None) gets the default path's lines one by one as bytes.
     """
 
     def write(self, text: str, /) -> Any:
@@ -347,6 +348,13 @@ class JsonLinesWriter:
         self.stream = stream
         self.write_encoded = getattr(stream, "write_encoded", None)
         self.append_file = getattr(stream, "append_file", None)
+
+    def line_writer(self) -> Callable[[bytes], Any] | None:
+        """A writer of single lines already shown, encoded as UTF-8 and ended by a newline (the
+        fleet's default path makes them so, from parts encoded once), where the stream can take
+        them as they are (``encoded_writer``); else None, and lines are written as text."""
+        make = getattr(self.stream, "encoded_writer", None)
+        return make() if make is not None else None
 
     def __call__(self, record: dict | str | LineBlock | LineFile) -> None:
         """Append ``record``'s line (or the block's lines, or the file's)."""
