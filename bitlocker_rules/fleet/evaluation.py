@@ -234,7 +234,7 @@ class _Detail:
     """What a fleet needs of one explained outcome: its failure reasons, its record entry and
     the entry's JSON text (secrets masked); for collectors, the outcome with where its values came from."""
 
-    __slots__ = ("_conflicts", "_origins", "_shown", "_vocabulary", "entry", "outcome", "reasons", "text")
+    __slots__ = ("_conflicts", "_origins", "_shown", "_vocabulary", "data", "entry", "outcome", "reasons")
 
     def __init__(
         self,
@@ -247,7 +247,8 @@ class _Detail:
         self.outcome = outcome
         self.reasons = failure_reasons(shown) if shown.status is Status.FAIL else ()
         self.entry = outcome_entry(shown)
-        self.text = shown_text(json.dumps(self.entry, ensure_ascii=False))  # shown once, for every line it is in
+        # Shown and encoded once, for every line it is in.
+        self.data = shown_text(json.dumps(self.entry, ensure_ascii=False)).encode()
         self._origins, self._conflicts, self._vocabulary = origins, conflicts, vocabulary
         self._shown: RuleOutcome | None = None
 
@@ -262,21 +263,29 @@ class _Detail:
 class _Part:
     """What one ruleset gives a device's record and the fleet's counters, for one combination
     of verdict codes and explanations (shared by every device that has it). Its JSON text is
-    made at once (every JSON line uses it); its list of entries only when a record asks for it."""
+    made at once, encoded (every JSON line uses it, most written as bytes); as a string and its
+    list of entries only when asked."""
 
-    __slots__ = ("_entries", "data", "details", "failed", "plan", "reasons", "statuses", "text")
+    __slots__ = ("_entries", "_text", "data", "details", "failed", "plan", "reasons", "statuses")
 
     def __init__(self, plan: _CodesPlan, details: list[_Detail]) -> None:
         self.plan, self.details = plan, tuple(details)
-        texts: list[Any] = list(map(getitem, plan.path.texts, plan.codes))  # picked in C; None where open, set next
+        datas: list[Any] = list(map(getitem, plan.path.datas, plan.codes))  # picked in C; None where open, set next
         for i, detail in zip(plan.open, details):
-            texts[i] = detail.text
+            datas[i] = detail.data
         # Each entry's text is shown and a JSON object: their join is shown (see joined_values), as is.
-        self.text = ShownText(", ".join(texts))
-        self.data = self.text.encode()  # as a line written as bytes takes it
+        self.data = b", ".join(datas)
         self.failed, self.statuses = plan.failed, plan.statuses
         self.reasons = tuple(itertools.chain.from_iterable([d.reasons for d in details]))
         self._entries: list[dict] | None = None
+        self._text: ShownText | None = None
+
+    @property
+    def text(self) -> ShownText:
+        """The entries' JSON text as a string (decoded on first use: a line made as text, a record)."""
+        if self._text is None:
+            self._text = ShownText(self.data.decode())
+        return self._text
 
     @property
     def entries(self) -> list[dict]:
@@ -296,15 +305,15 @@ class _RulesetPath:
         self.index, self.loaded, self.rules = index, loaded, loaded.rules
         self.per_policy = any((loaded.id, rule.id) in per_policy for rule in loaded.rules)
         self.engine = engine
-        # Per rule, by verdict code: its fixed entry and the entry's text (None for the open codes,
-        # whose entries are explained).
+        # Per rule, by verdict code: its fixed entry and the entry's text, shown and encoded (None
+        # for the open codes, whose entries are explained).
         fixed = [
             {code: _fixed_entry(rule, code) for code in (Verdict.PASS, Verdict.NOT_APPLICABLE)} for rule in self.rules
         ]
         self.entries: list[tuple[dict | None, ...]] = [
             tuple(made[code][0] if code in made else None for code in Verdict) for made in fixed
         ]
-        self.texts: list[tuple[ShownText | None, ...]] = [
+        self.datas: list[tuple[bytes | None, ...]] = [
             tuple(made[code][1] if code in made else None for code in Verdict) for made in fixed
         ]
         self.plans: dict[tuple[int, ...], _CodesPlan] = {}
@@ -689,14 +698,14 @@ class _Counted:
             record = record_from_parts(
                 self.number, self.subject, counts, results, self.names, statuses=statuses, scope=self.scope
             )
-            self._record = DeviceRecord(record, [part.text for part in self.parts if part.text])
+            self._record = DeviceRecord(record, [part.text for part in self.parts if part.data])
         return self._record
 
     def line(self) -> ShownText:
         """``json_text(self.record())``, the same text, shown, without making the record: its
         parts were shown once when they were made, so only the head is shown here."""
         head = shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))
-        texts = ", ".join([part.text for part in self.parts if part.text])
+        texts = ", ".join([part.text for part in self.parts if part.data])
         # Every piece is shown and starts and ends with a bracket: the line is shown (see joined_values).
         return ShownText(f"{head}{texts}]}}")
 
@@ -760,9 +769,9 @@ def _count_scope(policy: Facts | AssignedPolicies | None, chosen: frozenset[str]
         tally.unscoped += 1
 
 
-def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, ShownText]:
+def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, bytes]:
     entry = {"rule": rule.id, "status": STATUSES[code].value}
-    return entry, shown_text(json.dumps(entry, ensure_ascii=False))
+    return entry, shown_text(json.dumps(entry, ensure_ascii=False)).encode()
 
 
 _WAIVED_STATUSES = (*STATUSES, Status.WAIVED)
