@@ -126,7 +126,9 @@ def evaluate_rows(
     return tally.summary()
 
 
-def _line_writer(write: Callable[[Any], None] | None, encode: Callable[[Any], Any] | None) -> Any:
+def _line_writer(
+    write: Callable[[Any], None] | None, encode: Callable[[Any], Any] | None
+) -> Callable[[bytes], Any] | None:
     """Where ``write`` takes a device's JSON line as encoded bytes (``line_writer``, as the command
     line's JSON Lines writer does), that writer: the default path then writes each line from its
     parts' bytes, encoded once per part, not once per device. None otherwise."""
