@@ -706,16 +706,19 @@ class _Counted:
     def line(self) -> ShownText:
         """``json_text(self.record())``, the same text, shown, without making the record: its
         parts were shown once when they were made, so only the head is shown here."""
-        head = shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))
         texts = ", ".join([part.text for part in self.parts if part.data])
         # Every piece is shown and starts and ends with a bracket: the line is shown (see joined_values).
-        return ShownText(f"{head}{texts}]}}")
+        return ShownText(f"{self._head()}{texts}]}}")
 
     def line_data(self) -> bytes:
         """``line()`` encoded as UTF-8 and ended by a newline, joined from the parts' bytes: a
         line written as bytes is not copied through a string, an encoder and a text buffer."""
-        head = shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))
-        return b"".join([head.encode(), b", ".join([part.data for part in self.parts if part.data]), _LINE_END])
+        data = b", ".join([part.data for part in self.parts if part.data])
+        return b"".join([self._head().encode(), data, _LINE_END])
+
+    def _head(self) -> ShownText:
+        """The record's JSON text up to its results, shown."""
+        return shown_text(json_head(self.number, self.subject, self.names, self.statuses(), self.scope))
 
 
 class _PolicyContext:
