@@ -27,13 +27,23 @@ from attrs import frozen
 
 from ..assignments import AssignedPolicies
 from ..engine import Engine
-from ..errors import BitLockerRulesError, Diagnostic, shown_text
+from ..errors import BitLockerRulesError, Diagnostic
 from ..facts import Facts
 from ..outcome import Report
 from .devices import DeviceReader, device_facts
 from .evaluation import VerdictPath, evaluate_rows
 from .ranges import LineRange, line_ranges
-from .results import DeviceResult, FleetSummary, JsonLinesWriter, LineBlock, LineFile, Tally, json_line, json_text
+from .results import (
+    DeviceResult,
+    FleetSummary,
+    JsonLinesWriter,
+    LineBlock,
+    LineFile,
+    Tally,
+    encoded_line,
+    json_line,
+    json_text,
+)
 from .rows import FleetRow, JsonLine, read_line_range
 from .waiving import FleetWaivers
 
@@ -479,7 +489,7 @@ class _LineSpool:
 
     def __call__(self, line: str) -> None:
         """Append one line (shown here unless it is already)."""
-        self.file.write(shown_text(line).encode() + b"\n")
+        self.file.write(encoded_line(line))
 
     def line_writer(self) -> Callable[[bytes], Any]:
         """A writer of lines already shown, encoded and ended (``JsonLinesWriter.line_writer``)."""

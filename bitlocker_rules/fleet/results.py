@@ -327,7 +327,12 @@ class LineBlock:
     @classmethod
     def of(cls, lines: Iterable[str]) -> LineBlock:
         """The block of these lines (each shown here unless it is already)."""
-        return cls(b"".join([shown_text(line).encode() + b"\n" for line in lines]))
+        return cls(b"".join([encoded_line(line) for line in lines]))
+
+
+def encoded_line(line: str) -> bytes:
+    """One JSON line as a ``LineBlock`` holds it: shown (unless it is already), UTF-8, a newline after."""
+    return shown_text(line).encode() + b"\n"
 
 
 @frozen
