@@ -37,7 +37,11 @@ What it does (see benchmarks/README.md, section ``bench_fleet.py``, for how to r
      --format FORMAT --jobs J``, wall time, for each of ``--formats`` (``jsonl`` is
      ``--format json --jsonl /dev/null``; the report of the other formats is written to a
      temporary file and its size kept), with ``--jobs 1`` and ``--jobs N`` (N = ``--jobs``
-     when above 1, else 2).
+     when above 1, else 2);
+   - the machine's ceiling for ``--jobs N`` (with ``json`` among ``--formats``): N independent
+     commands, ``--format json --jobs 1``, each on 1/N of the fleet (consecutive lines, split
+     before timing), started together; wall time until the last ends. Its speed-up over json's
+     ``--jobs 1`` is what this moment's machine gives N processes, nothing of ``--jobs`` in it.
 4. Prints devices per second, the ratio to the floor, and memory per run (then, per format, the
    command's speed-up from ``--jobs 1`` to ``--jobs N`` and its report's bytes per device): peak RSS, its growth
    over the RSS before the first row, the growth of live Python memory blocks (sampled every
@@ -1159,6 +1163,21 @@ def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[i
     )
 
 
+def print_ceiling(runs: dict, sizes: list[int], jobs: int) -> None:
+    """What the machine gave ``--jobs`` in this run: ``jobs`` independent commands on a share of
+    the fleet each, against json's ``--jobs 1`` on the whole (timed in the same rounds)."""
+    for size in sizes:
+        one, split = _median(runs, size, "cli:json:1"), _median(runs, size, "split")
+        many = _median(runs, size, f"cli:json:{jobs}")
+        cpu = statistics.median(r["cpu_seconds"] for r in runs[(size, "split")])
+        print(
+            f"\nThe machine's ceiling, {size:,} devices: {jobs} independent commands (json, --jobs 1), each on "
+            f"1/{jobs} of the fleet, started together, {split:.2f} s (CPU {cpu:.2f} s), against {one:.2f} s for "
+            f"the whole: {one / split:.2f}x.\njson with --jobs {jobs}: {one / many:.2f}x, "
+            f"{split / many:.0%} of that ceiling (100%: --jobs costs what splitting the file by hand would)."
+        )
+
+
 def print_flat(runs: dict, mode: str, small: int, big: int, traced: bool) -> None:
     """The goal of flat memory: peak RSS and its growth over start-up, at the smallest and largest size."""
 
@@ -1226,6 +1245,44 @@ def run_cli(path: Path, policy: Path, jobs: int, fmt: str = "json") -> dict[str,
         "report_bytes": size,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
     }  # its workers included: they were waited for
+
+
+def split_fleet(path: Path, parts: int) -> list[Path]:
+    """``path``'s lines in ``parts`` files of consecutive lines, as even as whole lines allow."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    step = -(-len(lines) // parts)
+    pieces = []
+    for k in range(parts):
+        piece = path.with_name(f"{path.stem}-part{k + 1}of{parts}.jsonl")
+        piece.write_bytes(b"".join(lines[k * step : (k + 1) * step]))
+        pieces.append(piece)
+    return pieces
+
+
+def run_split(pieces: list[Path], policy: Path) -> dict[str, Any]:
+    """What the machine gives ``--jobs N`` right now, with nothing of ``--jobs`` itself: N
+    independent commands (``--format json --jobs 1``), each on its own 1/N of the fleet, started
+    together; wall time until the last ends, CPU of all. Timed in the same round as the --jobs
+    rows, so that its speed-up over ``--jobs 1`` is the most this moment's machine allows them."""
+    cmd = [sys.executable, "-m", "bitlocker_rules", "check", "--policy", str(policy), "--format", "json"]
+    errors = [tempfile.TemporaryFile() for _ in pieces]  # noqa: SIM115 - closed below
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen([*cmd, "--fleet", str(piece)], stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT, env=_env())
+        for piece, err in zip(pieces, errors)
+    ]
+    cpu, codes = 0.0, []
+    for proc in procs:
+        _, status, usage = os.wait4(proc.pid, 0)  # reaped here, so that its rusage is ours
+        cpu += usage.ru_utime + usage.ru_stime
+        codes.append(os.waitstatus_to_exitcode(status))
+    seconds = time.perf_counter() - start
+    for code, err in zip(codes, errors):
+        err.seek(0)
+        if code not in (0, 1):
+            raise SystemExit(f"the command on a part of the fleet failed ({code}):\n{err.read().decode()}")
+        err.close()
+    return {"seconds": seconds, "cpu_seconds": cpu, "rss_peak_kb": 0, "tallies": None}
 
 
 def _env() -> dict[str, str]:
@@ -1681,15 +1738,21 @@ def main(argv: list[str] | None = None) -> int:
         # --- timing, round-robin, a fresh process per run
         modes = ["floor", "floor-vocab", "tool", "tool-jsonl"]
         formats = [f for f in args.formats.split(",") if f.strip()]
+        split = not args.no_cli and "json" in formats  # the machine's ceiling for --jobs, beside json's --jobs 1
         if not args.no_cli:
             modes += [f"cli:{fmt}:{j}" for fmt in formats for j in jobs]
+        if split:
+            modes.append("split")
+            pieces = {size: split_fleet(paths[size], jobs[-1]) for size in sizes}
         runs: dict[tuple[int, str], list[dict]] = {}
         cores_before = effective_cores()
         for size in sizes:
             repeats = args.repeat if size <= 20_000 else args.repeat_large
             for _ in range(repeats):
                 for mode in modes:
-                    if mode.startswith("cli"):
+                    if mode == "split":
+                        result = run_split(pieces[size], policy)
+                    elif mode.startswith("cli"):
                         _, fmt, j = mode.split(":")
                         result = run_cli(paths[size], policy, int(j), fmt)
                         summary = result.pop("summary")
@@ -1726,6 +1789,7 @@ def main(argv: list[str] | None = None) -> int:
             "floor-vocab": "floor, typing by vocabulary.parse_value",
             "tool": "tool: read_fleet + evaluate_fleet",
             "tool-jsonl": "tool + write_jsonl(/dev/null)",
+            "split": f"{jobs[-1]} commands at once, each json --jobs 1 on 1/{jobs[-1]} (wall)",
         }
         labels.update(
             {
@@ -1797,6 +1861,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.no_cli:
             print_formats(runs, sizes, formats, jobs)
+        if split:
+            print_ceiling(runs, sizes, jobs[-1])
         big, small = max(sizes), min(sizes)
         print(
             f"\nEffective cores before / after the timed runs: {cores_before:.1f} / {cores_after:.1f} of "
@@ -1816,12 +1882,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'MET' if jsonl <= JSONL_GOAL_RATIO else 'NOT MET'}"
             )
             if not args.no_cli:
+                ceiling = f"{_median(runs, size, 'cli:json:1') / _median(runs, size, 'split'):.2f}x" if split else "n/a"
                 for fmt in formats:
                     speedup = _median(runs, size, f"cli:{fmt}:1") / _median(runs, size, f"cli:{fmt}:{jobs[-1]}")
                     print(
                         f"  --jobs {jobs[-1]} at least {JOBS_GOAL_SPEEDUP}x faster than --jobs 1, --format {fmt}, "
                         f"{size:,} devices: {speedup:.2f}x -> {'MET' if speedup >= JOBS_GOAL_SPEEDUP else 'NOT MET'}"
-                        " (needs two free cores)"
+                        f" (needs two free cores; this run's ceiling, {jobs[-1]} independent commands: {ceiling})"
                     )
         if big != small:
             for mode in ("tool", "tool-jsonl"):
