@@ -1262,7 +1262,7 @@ def split_fleet(path: Path, parts: int) -> list[Path]:
 def run_split(pieces: list[Path], policy: Path) -> dict[str, Any]:
     """What the machine gives ``--jobs N`` right now, with nothing of ``--jobs`` itself: N
     independent commands (``--format json --jobs 1``), each on its own 1/N of the fleet, started
-    together; wall time until the last ends, CPU of all. Timed in the same round as the --jobs
+    together; wall time until the last ends, CPU of all, the largest RSS of one. Timed in the same round as the --jobs
     rows, so that its speed-up over ``--jobs 1`` is the most this moment's machine allows them."""
     cmd = [sys.executable, "-m", "bitlocker_rules", "check", "--policy", str(policy), "--format", "json"]
     errors = [tempfile.TemporaryFile() for _ in pieces]  # noqa: SIM115 - closed below
@@ -1271,10 +1271,11 @@ def run_split(pieces: list[Path], policy: Path) -> dict[str, Any]:
         subprocess.Popen([*cmd, "--fleet", str(piece)], stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT, env=_env())
         for piece, err in zip(pieces, errors)
     ]
-    cpu, codes = 0.0, []
+    cpu, peak, codes = 0.0, 0, []
     for proc in procs:
         _, status, usage = os.wait4(proc.pid, 0)  # reaped here, so that its rusage is ours
         cpu += usage.ru_utime + usage.ru_stime
+        peak = max(peak, usage.ru_maxrss)
         codes.append(os.waitstatus_to_exitcode(status))
     seconds = time.perf_counter() - start
     for code, err in zip(codes, errors):
@@ -1282,7 +1283,7 @@ def run_split(pieces: list[Path], policy: Path) -> dict[str, Any]:
         if code not in (0, 1):
             raise SystemExit(f"the command on a part of the fleet failed ({code}):\n{err.read().decode()}")
         err.close()
-    return {"seconds": seconds, "cpu_seconds": cpu, "rss_peak_kb": 0, "tallies": None}
+    return {"seconds": seconds, "cpu_seconds": cpu, "rss_peak_kb": peak, "tallies": None}
 
 
 def _env() -> dict[str, str]:
