@@ -34,7 +34,8 @@ What it does (see benchmarks/README.md, section ``bench_fleet.py``, for how to r
    - tool + JSON Lines (extra): the same with ``write=write_jsonl(/dev/null)`` through the
      command line's masking stream and ``encode=json_text``, what the command does with ``--jsonl``;
    - the command line: ``python -m bitlocker_rules check --fleet FILE --policy POLICY
-     --format FORMAT --jobs J``, wall time, for each of ``--formats`` (``jsonl`` is
+     --format FORMAT --jobs J``, wall time, started from cached bytecode as an installed package
+     is (``cache_bytecode``), for each of ``--formats`` (``jsonl`` is
      ``--format json --jsonl /dev/null``; the report of the other formats is written to a
      temporary file and its size kept), with ``--jobs 1`` and ``--jobs N`` (N = ``--jobs``
      when above 1, else 2);
@@ -60,6 +61,7 @@ import argparse
 import cProfile
 import gc
 import io
+import itertools
 import json
 import os
 import platform
@@ -1292,6 +1294,23 @@ def _env() -> dict[str, str]:
     return env
 
 
+def cache_bytecode(path: Path, policy: Path, formats: list[str], jobs: list[int], folder: Path) -> None:
+    """The commands start from cached bytecode, as an installed package does (pip writes .pyc
+    files at install time), not compiling this checkout's modules on every run, as they do where
+    PYTHONDONTWRITEBYTECODE is set (about 0.3 s a run, the same for --jobs 1 and --jobs N, so it
+    lowered every speed-up). The cache is a private folder of ``folder``, filled by running each
+    timed command once, untimed, on the first 200 devices: every module it imports (this
+    package's, the standard library's, the dependencies') is then cached."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # for the child processes (``_env``)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+    small = folder / "warm-up.jsonl"
+    with path.open("rb") as stream:
+        small.write_bytes(b"".join(itertools.islice(stream, 200)))
+    for fmt in formats:
+        for j in jobs:
+            run_cli(small, policy, j, fmt)
+
+
 # ---------------------------------------------------------------------------------------------
 # Verification.
 
@@ -1745,6 +1764,8 @@ def main(argv: list[str] | None = None) -> int:
         if split:
             modes.append("split")
             pieces = {size: split_fleet(paths[size], jobs[-1]) for size in sizes}
+        if not args.no_cli:
+            cache_bytecode(paths[min(sizes)], policy, formats, jobs, Path(tmp))
         runs: dict[tuple[int, str], list[dict]] = {}
         cores_before = effective_cores()
         for size in sizes:
@@ -1856,8 +1877,9 @@ def main(argv: list[str] | None = None) -> int:
             "\nRSS growth: peak RSS (VmHWM) minus RSS after loading engine and policy, before the first row. "
             "Live blocks growth: the most\nPython memory blocks alive (sys.getallocatedblocks, sampled every "
             "1,000 rows) minus the count before the first row.\nMemo entries: explanations memoised by the "
-            "engine at the end (capped at 50,000). CLI rows: wall time including start-up;\npeak RSS is the "
-            "largest of any one of its processes (wait4 ru_maxrss)."
+            "engine at the end (capped at 50,000). CLI rows: wall time including start-up (from cached "
+            "bytecode,\nas an installed package starts); peak RSS is the largest of any one of its processes "
+            "(wait4 ru_maxrss)."
         )
 
         if not args.no_cli:
