@@ -4,7 +4,7 @@
                                      [--formats json,jsonl,text,markdown,html,sarif,junit]
                                      [--policy examples/policy-silent.json] [--seed N]
                                      [--repeat 3] [--repeat-large 1] [--no-cli] [--profile]
-                                     [--tracemalloc]
+                                     [--tracemalloc] [--raw FILE]
 
 What it does (see benchmarks/README.md, section ``bench_fleet.py``, for how to read it):
 
@@ -1113,6 +1113,13 @@ def _median(runs: dict, size: int, mode: str) -> float:
     return statistics.median(r["seconds"] for r in runs[(size, mode)])
 
 
+def _paired(runs: dict, size: int, slow: str, fast: str) -> float:
+    """The median over rounds of ``slow``'s time over ``fast``'s in the same round: the two runs
+    of a pair are a few seconds apart, so a busy minute of the host slows both, where a ratio of
+    medians may take one from a busy minute and the other from a quiet one."""
+    return statistics.median(a["seconds"] / b["seconds"] for a, b in zip(runs[(size, slow)], runs[(size, fast)]))
+
+
 def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[int]) -> None:
     """Per format: the command with --jobs 1 and --jobs N, the speed-up, the report's bytes per device."""
     rows = []
@@ -1130,6 +1137,7 @@ def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[i
                     f"{one:.2f}",
                     f"{many:.2f}",
                     f"{one / many:.2f}x",
+                    f"{_paired(runs, size, f'cli:{fmt}:1', f'cli:{fmt}:{jobs[-1]}'):.2f}x",
                     f"{cpu_one:.2f}",
                     f"{cpu_many:.2f}",
                     f"{cpu_many / cpu_one:.2f}x",
@@ -1149,6 +1157,7 @@ def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[i
                 "--jobs 1 s",
                 f"--jobs {jobs[-1]} s",
                 "speed-up",
+                "paired",
                 "--jobs 1 CPU s",
                 f"--jobs {jobs[-1]} CPU s",
                 "CPU ratio",
@@ -1159,6 +1168,8 @@ def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[i
         )
     )
     print(
+        "Speed-up: the ratio of the medians; paired: the median over rounds of the ratio of the round's two runs "
+        "(run one after the\nother, so a busy minute of the host slows both).\n"
         "CPU: user + system seconds of the command and its workers. On a busy machine the wall-time speed-up "
         "cannot show;\nthe CPU ratio can: near 1.0x, the work spreads over the processes with little added, "
         f"so on {jobs[-1]} free cores the speed-up\napproaches {jobs[-1]}x less the reading process's share."
@@ -1175,7 +1186,8 @@ def print_ceiling(runs: dict, sizes: list[int], jobs: int) -> None:
         print(
             f"\nThe machine's ceiling, {size:,} devices: {jobs} independent commands (json, --jobs 1), each on "
             f"1/{jobs} of the fleet, started together, {split:.2f} s (CPU {cpu:.2f} s), against {one:.2f} s for "
-            f"the whole: {one / split:.2f}x.\njson with --jobs {jobs}: {one / many:.2f}x, "
+            f"the whole: {one / split:.2f}x (paired rounds {_paired(runs, size, 'cli:json:1', 'split'):.2f}x)."
+            f"\njson with --jobs {jobs}: {one / many:.2f}x, "
             f"{split / many:.0%} of that ceiling (100%: --jobs costs what splitting the file by hand would)."
         )
 
@@ -1694,6 +1706,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per row for fleets up to 20000 devices")
     parser.add_argument("--repeat-large", type=int, default=1, help="runs per row for larger fleets")
     parser.add_argument("--no-cli", action="store_true", help="skip the command-line rows")
+    parser.add_argument("--raw", type=Path, help="also write every timed run, in round order, to this JSON file")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the tool even within the goal")
     parser.add_argument(
         "--tracemalloc",
@@ -1792,6 +1805,13 @@ def main(argv: list[str] | None = None) -> int:
                 for mode in ("floor", "tool"):
                     traced = run_child(mode, paths[size], policy, trace=True)
                     runs[(size, mode)][0]["traced_peak"] = traced["traced_peak"]
+
+        if args.raw is not None:
+            timed = {
+                f"{size} {mode}": [{k: v for k, v in r.items() if k != "tallies"} for r in results]
+                for (size, mode), results in runs.items()
+            }
+            args.raw.write_text(json.dumps(timed, indent=1), encoding="utf-8")
 
         # counts of every run must equal the floor's over the same prefix
         wrong_counts = []
@@ -1911,7 +1931,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(
                         f"  --jobs {jobs[-1]} at least {JOBS_GOAL_SPEEDUP}x faster than --jobs 1, --format {fmt}, "
                         f"{size:,} devices: {speedup:.2f}x -> {'MET' if speedup >= JOBS_GOAL_SPEEDUP else 'NOT MET'}"
-                        f" (needs two free cores; this run's ceiling, {jobs[-1]} independent commands: {ceiling})"
+                        f" (needs two free cores; this run's ceiling, {jobs[-1]} independent commands: {ceiling};"
+                        f" paired rounds {_paired(runs, size, f'cli:{fmt}:1', f'cli:{fmt}:{jobs[-1]}'):.2f}x)"
                     )
         if big != small:
             for mode in ("tool", "tool-jsonl"):
