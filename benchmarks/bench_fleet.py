@@ -1120,6 +1120,12 @@ def _paired(runs: dict, size: int, slow: str, fast: str) -> float:
     return statistics.median(a["seconds"] / b["seconds"] for a, b in zip(runs[(size, slow)], runs[(size, fast)]))
 
 
+def _speedups(runs: dict, size: int, fmt: str, jobs: int) -> tuple[float, float]:
+    """A format's speed-up from --jobs 1 to --jobs ``jobs``: the ratio of the medians, and paired."""
+    one, many = f"cli:{fmt}:1", f"cli:{fmt}:{jobs}"
+    return _median(runs, size, one) / _median(runs, size, many), _paired(runs, size, one, many)
+
+
 def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[int]) -> None:
     """Per format: the command with --jobs 1 and --jobs N, the speed-up, the report's bytes per device."""
     rows = []
@@ -1136,8 +1142,7 @@ def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[i
                     fmt,
                     f"{one:.2f}",
                     f"{many:.2f}",
-                    f"{one / many:.2f}x",
-                    f"{_paired(runs, size, f'cli:{fmt}:1', f'cli:{fmt}:{jobs[-1]}'):.2f}x",
+                    *(f"{ratio:.2f}x" for ratio in _speedups(runs, size, fmt, jobs[-1])),
                     f"{cpu_one:.2f}",
                     f"{cpu_many:.2f}",
                     f"{cpu_many / cpu_one:.2f}x",
@@ -1220,20 +1225,7 @@ def run_cli(path: Path, policy: Path, jobs: int, fmt: str = "json") -> dict[str,
     """The whole command as a subprocess: wall time, the largest RSS of any of its processes, the
     report's size in bytes and, for ``json`` and ``jsonl`` (the fleet document on standard
     output; ``jsonl`` also writes every device's line to the null device), the summary."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "bitlocker_rules",
-        "check",
-        "--fleet",
-        str(path),
-        "--policy",
-        str(policy),
-        "--jobs",
-        str(jobs),
-        "--format",
-        "json" if fmt == "jsonl" else fmt,
-    ]
+    cmd = [*_check(policy, "json" if fmt == "jsonl" else fmt), "--fleet", str(path), "--jobs", str(jobs)]
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         report = Path(folder) / f"report.{fmt}"
         if fmt == "jsonl":
@@ -1278,7 +1270,7 @@ def run_split(pieces: list[Path], policy: Path) -> dict[str, Any]:
     independent commands (``--format json --jobs 1``), each on its own 1/N of the fleet, started
     together; wall time until the last ends, CPU of all, the largest RSS of one. Timed in the same round as the --jobs
     rows, so that its speed-up over ``--jobs 1`` is the most this moment's machine allows them."""
-    cmd = [sys.executable, "-m", "bitlocker_rules", "check", "--policy", str(policy), "--format", "json"]
+    cmd = _check(policy, "json")
     errors = [tempfile.TemporaryFile() for _ in pieces]  # noqa: SIM115 - closed below
     start = time.perf_counter()
     procs = [
@@ -1298,6 +1290,11 @@ def run_split(pieces: list[Path], policy: Path) -> dict[str, Any]:
             raise SystemExit(f"the command on a part of the fleet failed ({code}):\n{err.read().decode()}")
         err.close()
     return {"seconds": seconds, "cpu_seconds": cpu, "rss_peak_kb": peak, "tallies": None}
+
+
+def _check(policy: Path, fmt: str) -> list[str]:
+    """The start of every timed command: ``check`` with the policy, in ``fmt``, run from this checkout."""
+    return [sys.executable, "-m", "bitlocker_rules", "check", "--policy", str(policy), "--format", fmt]
 
 
 def _env() -> dict[str, str]:
@@ -1774,11 +1771,10 @@ def main(argv: list[str] | None = None) -> int:
         split = not args.no_cli and "json" in formats  # the machine's ceiling for --jobs, beside json's --jobs 1
         if not args.no_cli:
             modes += [f"cli:{fmt}:{j}" for fmt in formats for j in jobs]
+            cache_bytecode(paths[min(sizes)], policy, formats, jobs, Path(tmp))
         if split:
             modes.append("split")
             pieces = {size: split_fleet(paths[size], jobs[-1]) for size in sizes}
-        if not args.no_cli:
-            cache_bytecode(paths[min(sizes)], policy, formats, jobs, Path(tmp))
         runs: dict[tuple[int, str], list[dict]] = {}
         cores_before = effective_cores()
         for size in sizes:
@@ -1927,12 +1923,12 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_cli:
                 ceiling = f"{_median(runs, size, 'cli:json:1') / _median(runs, size, 'split'):.2f}x" if split else "n/a"
                 for fmt in formats:
-                    speedup = _median(runs, size, f"cli:{fmt}:1") / _median(runs, size, f"cli:{fmt}:{jobs[-1]}")
+                    speedup, paired = _speedups(runs, size, fmt, jobs[-1])
                     print(
                         f"  --jobs {jobs[-1]} at least {JOBS_GOAL_SPEEDUP}x faster than --jobs 1, --format {fmt}, "
                         f"{size:,} devices: {speedup:.2f}x -> {'MET' if speedup >= JOBS_GOAL_SPEEDUP else 'NOT MET'}"
                         f" (needs two free cores; this run's ceiling, {jobs[-1]} independent commands: {ceiling};"
-                        f" paired rounds {_paired(runs, size, f'cli:{fmt}:1', f'cli:{fmt}:{jobs[-1]}'):.2f}x)"
+                        f" paired rounds {paired:.2f}x)"
                     )
         if big != small:
             for mode in ("tool", "tool-jsonl"):
