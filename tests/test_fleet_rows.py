@@ -587,6 +587,16 @@ def test_jsonl_and_output_naming_one_file_is_refused(capsys, tmp_path):
     assert code == 2 and "--jsonl and --output name the same file" in err
 
 
+def test_jsonl_and_output_both_thrown_away_is_accepted(capsys, tmp_path):
+    # Both to the null device (timing a run, checking only its exit code) replaces nothing.
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_bytes(line("A") + line("B"))
+    code, out, err = run(
+        capsys, "check", "--policy", POLICY, "--fleet", str(fleet), "--jsonl", os.devnull, "--output", os.devnull
+    )
+    assert (code, out, err) == (0, "", "")
+
+
 def test_a_row_nested_past_a_device_files_limit_is_that_rows_error(capsys, tmp_path):
     # Rows promised the limits a device file has, but only a nesting deep enough to exhaust
     # Python's recursion was refused: 70 levels were evaluated as a device.

@@ -76,6 +76,7 @@ def fleet_problem(args: argparse.Namespace) -> str | None:
         args.jsonl not in (None, STANDARD_STREAM)
         and args.output not in (None, STANDARD_STREAM)
         and os.path.abspath(args.jsonl) == os.path.abspath(args.output)
+        and os.path.abspath(args.output) != os.devnull  # both thrown away: nothing is replaced
     ):
         return "--jsonl and --output name the same file: the report would replace the device lines"
     if jobs > 1 and STANDARD_STREAM in (*args.policy, args.assignments) and not _workers_forked():
