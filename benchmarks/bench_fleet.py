@@ -1024,7 +1024,7 @@ def _rss_kb(field: str) -> int:
 
 
 def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
-    from bitlocker_rules.cli.output import ShownStream
+    from bitlocker_rules.cli.output import REPORT_FILE_BUFFER, ShownStream
     from bitlocker_rules.fleet import evaluate_fleet, fleet_device, json_text, read_fleet, write_jsonl
     from bitlocker_rules.fleet.job import fleet_engine
 
@@ -1042,9 +1042,14 @@ def child(mode: str, path: Path, policy: Path, trace: bool) -> dict[str, Any]:
         def run():
             return run_floor(path, policy_values, convert, probe)
     else:
-        # The command's door: each line masked (and escaped) once, where it is written. The child
-        # process runs once and exits, so /dev/null stays open for its whole life.
-        sink = ShownStream(open(os.devnull, "w", encoding="utf-8")) if mode == "tool-jsonl" else None  # noqa: SIM115
+        # The command's door: each line masked (and escaped) once, where it is written, through the
+        # buffer the command gives a --jsonl file. The child process runs once and exits, so
+        # /dev/null stays open for its whole life.
+        sink = (
+            ShownStream(open(os.devnull, "w", encoding="utf-8", buffering=REPORT_FILE_BUFFER))  # noqa: SIM115
+            if mode == "tool-jsonl"
+            else None
+        )
 
         def run():  # as the command runs it: rows decoded by the evaluation, lines encoded from the parts
             summary = evaluate_fleet(

@@ -237,7 +237,7 @@ def _written(target: Path) -> Iterator[TextIO]:
 def _replacing(target: Path) -> Iterator[TextIO]:
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     try:
-        with open(handle, "w", encoding="utf-8", buffering=_FILE_BUFFER) as stream:
+        with open(handle, "w", encoding="utf-8", buffering=REPORT_FILE_BUFFER) as stream:
             yield stream
         os.chmod(temporary, _mode_for(target))
         os.replace(temporary, target)
@@ -250,7 +250,7 @@ def _replacing(target: Path) -> Iterator[TextIO]:
 # A report file's buffer: a fleet's JSON lines are about 8 KB a device, so the default buffer
 # (8 KB) made a write call for about every device (measured: 11-14 us a line into a file, 3-5 us
 # with this one).
-_FILE_BUFFER = 1 << 20
+REPORT_FILE_BUFFER = 1 << 20
 
 
 def _mode_for(target: Path) -> int:
