@@ -215,6 +215,25 @@ def test_output_dash_is_standard_output(tmp_path):
     assert not (ROOT / "-").exists()
 
 
+@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "PYTHONUNBUFFERED"])
+def test_json_lines_to_standard_output_are_the_lines_of_a_file(tmp_path, unbuffered):
+    # Standard output's lines are batched a megabyte at a time and written at the end: none is
+    # lost, and with PYTHONUNBUFFERED (a raw stream that may take part of a write) none is cut.
+    fleet = tmp_path / "fleet.jsonl"
+    fleet.write_bytes((EXAMPLES / "fleet.jsonl").read_bytes() * 6)  # about 1.8 MB of lines: more than one batch
+    file, report = tmp_path / "lines.jsonl", tmp_path / "report.json"
+    common = ("check", "--policy", POLICY, "--fleet", str(fleet), "--quiet")
+    env = {"PYTHONUNBUFFERED": unbuffered}
+    to_file = run(*common, "--jsonl", str(file), "--format", "json", "--output", str(report), env=env)
+    assert to_file.returncode == 2  # the fleet's one bad row, six times
+    to_stdout = run(*common, "--jsonl", "-", env=env)
+    assert to_stdout.returncode == 2 and to_stdout.stderr == ""
+    lines = to_stdout.stdout.splitlines()
+    assert len(lines) == json.loads(report.read_text())["devices"] and len(to_stdout.stdout) > 1 << 20
+    assert [json.loads(line)["row"] for line in lines] == sorted({json.loads(line)["row"] for line in lines})
+    assert to_stdout.stdout.encode() == file.read_bytes()
+
+
 def test_output_naming_an_input_is_refused_and_the_input_kept(tmp_path):
     policy = tmp_path / "policy.json"
     shutil.copy(POLICY, policy)

@@ -275,6 +275,39 @@ def test_lines_written_as_bytes_are_the_text_lines_in_order(tmp_path, monkeypatc
     assert KEY not in expected and "\x1b" not in expected and len(texts) == 41
 
 
+class _TakesLittle(io.RawIOBase):
+    """A raw stream that takes at most 1,000 bytes a write, as a pipe may take part of one."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        taken = bytes(b[:1000])
+        self.data += taken
+        return len(taken)
+
+
+def test_encoded_lines_reach_a_raw_stream_whole_and_in_order():
+    # Standard output with PYTHONUNBUFFERED is a text layer straight over a raw stream, whose
+    # write may take only part of a batch of lines: the rest is written, not dropped.
+    from bitlocker_rules.cli.output import ShownStream
+
+    raw = _TakesLittle()
+    shown = ShownStream(io.TextIOWrapper(raw, encoding="utf-8", write_through=True))
+    shown.write(f"head {KEY}\n")
+    write = shown.encoded_writer()
+    lines = [f'{{"n": {i}, "pad": "{"x" * 3000}"}}\n'.encode() for i in range(500)]  # 1.5 MB: a batch and a part
+    for line in lines:
+        write(line)
+    shown.write("tail\n")
+    write(lines[0])
+    shown.flush()
+    assert bytes(raw.data) == f"head {SECRET_MASK}\n".encode() + b"".join(lines) + b"tail\n" + lines[0]
+
+
 @pytest.mark.parametrize(
     "stream",
     [

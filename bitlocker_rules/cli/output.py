@@ -71,9 +71,13 @@ class ShownStream:
         self._stream = stream
         self._colour = colour
         self._text_pending = False  # text written since an encoded writer last wrote (flushed before it)
+        self._batch: list[bytes] = []  # lines an encoded writer took, not yet written
+        self._batched = 0  # their bytes
 
     def write(self, text: str) -> int:
         """Write ``text``, shown."""
+        if self._batch:
+            self._write_batch()
         self._text_pending = True
         try:  # not ``_writing``: a fleet writes each device's line here, and a try costs nothing
             return self._stream.write(shown(text, colour=self._colour))
@@ -83,43 +87,59 @@ class ShownStream:
     def encoded_writer(self) -> Callable[[bytes], None] | None:
         """A writer of text already shown and encoded as UTF-8 (a fleet's JSON lines, made as
         bytes), straight into the binary stream underneath: no decoding, no encoding, no copy
-        through the text layer. Text written here meanwhile is flushed ahead of it, so the order
-        holds. None where there is no UTF-8 binary stream underneath, or where the stream is line
-        buffered (a terminal: each line shows as it is written, as text does)."""
+        through the text layer. Its lines are batched and written a megabyte at a time (standard
+        output's buffer is 8 KB, about one device's line), and at the latest by the next text or
+        ``flush``; text written here before them goes first, so the order holds. None where there
+        is no UTF-8 binary stream underneath, or where the stream is line buffered (a terminal:
+        each line shows as it is written, as text does)."""
         buffer = getattr(self._stream, "buffer", None)
         if buffer is None or not _takes_utf8(self._stream) or getattr(self._stream, "line_buffering", False):
             return None
-        stream, write = self._stream, buffer.write
         self._text_pending = True  # whatever was written before this writer was made
+        batch = self._batch
 
         def write_encoded(data: bytes) -> None:
-            try:
-                if self._text_pending:
-                    stream.flush()
-                    self._text_pending = False
-                write(data)
-            except OSError as exc:
-                raise _write_failure(stream, exc) from None
+            batch.append(data)
+            self._batched += len(data)
+            if self._batched >= _BATCH_BYTES:
+                self._write_batch()
 
         return write_encoded
+
+    def _write_batch(self) -> None:
+        """Write the lines an encoded writer batched, after the text written before them."""
+        data = b"".join(self._batch)
+        self._batch.clear()
+        self._batched = 0
+        try:
+            if self._text_pending:
+                self._stream.flush()
+                self._text_pending = False
+            _write_all(self._stream.buffer, data)
+        except OSError as exc:
+            raise _write_failure(self._stream, exc) from None
 
     def write_encoded(self, data: bytes) -> None:
         """Write text already shown and encoded as UTF-8 (a ``--jobs`` worker's JSON lines) as it
         is, after the text written before it; decoded and written as text where the stream
         underneath is not UTF-8 bytes."""
+        if self._batch:
+            self._write_batch()
         with _writing(self._stream):
             buffer = getattr(self._stream, "buffer", None)
             if buffer is None or not _takes_utf8(self._stream):
                 self._stream.write(data.decode())
                 return
             self._stream.flush()
-            buffer.write(data)
+            _write_all(buffer, data)
 
     def append_file(self, path: str) -> None:
         """Append a file of text already shown and encoded as UTF-8 (a ``--jobs`` worker's JSON
         lines) as it is, after the text written before it: copied by the kernel where it can be
         (``os.sendfile``), else through a buffer; read whole only into a stream that takes text
         alone or another encoding."""
+        if self._batch:
+            self._write_batch()
         with _writing(self._stream), open(path, "rb") as source:
             buffer = getattr(self._stream, "buffer", None)
             if buffer is None or not _takes_utf8(self._stream):
@@ -128,12 +148,23 @@ class ShownStream:
             self._stream.flush()
             sent = _sent(source, buffer)
             source.seek(sent)
-            shutil.copyfileobj(source, buffer, _COPY_CHUNK)  # what the kernel could not send, if anything
+            for chunk in iter(lambda: source.read(_COPY_CHUNK), b""):  # what the kernel could not send, if anything
+                _write_all(buffer, chunk)
 
     def flush(self) -> None:
-        """Flush the stream underneath."""
+        """Write the batched lines, and flush the stream underneath."""
+        if self._batch:
+            self._write_batch()
         with _writing(self._stream):
             self._stream.flush()
+
+
+def _write_all(target: BinaryIO, data: bytes) -> None:
+    """Write all of ``data``: a raw stream underneath (standard output with PYTHONUNBUFFERED set)
+    may take part of a large write and say so only in the count it returns."""
+    view = memoryview(data)
+    while view:
+        view = view[target.write(view) or 0 :]
 
 
 def _takes_utf8(stream: TextIO) -> bool:
@@ -163,6 +194,7 @@ def _sent(source: BinaryIO, target: BinaryIO) -> int:
     return sent
 
 
+_BATCH_BYTES = 1 << 20  # an encoded writer's lines written together
 _NOT_SENDABLE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF, errno.ESPIPE})
 _COPY_CHUNK = 1 << 20
 
@@ -195,10 +227,24 @@ def _write_failure(stream: TextIO, exc: OSError) -> Exception:
 def report_stream(path: str | None, *, colour: bool = False) -> Iterator[ShownStream]:
     """Where a report goes, as a stream: the --output file (atomically), or standard output."""
     if path is None or path == STANDARD_STREAM:
-        yield ShownStream(sys.stdout, colour=colour)
+        with _flushed(ShownStream(sys.stdout, colour=colour)) as shown_stream:
+            yield shown_stream
         return
-    with _written(Path(path)) as stream:
-        yield ShownStream(stream, colour=colour)
+    with _written(Path(path)) as stream, _flushed(ShownStream(stream, colour=colour)) as shown_stream:
+        yield shown_stream
+
+
+@contextlib.contextmanager
+def _flushed(stream: ShownStream) -> Iterator[ShownStream]:
+    """``stream``, flushed at the end (the lines it batched written); after a failure, as far as
+    it can be: the failure is what is reported."""
+    try:
+        yield stream
+    except BaseException:
+        with contextlib.suppress(OSError, InputError):
+            stream.flush()
+        raise
+    stream.flush()
 
 
 @contextlib.contextmanager
