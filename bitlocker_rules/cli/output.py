@@ -65,7 +65,8 @@ def write_output(text: str, output: str | None, *, colour: bool = False) -> None
 
 
 class ShownStream:
-    """A text stream that shows (masks and escapes) whatever is written to it."""
+    """A text stream that shows (masks and escapes) whatever is written to it. Lines given to its
+    ``encoded_writer`` are held until a megabyte gathers: ``flush`` it at the end (``report_stream`` does)."""
 
     def __init__(self, stream: TextIO, *, colour: bool = False) -> None:
         self._stream = stream
