@@ -217,8 +217,9 @@ def test_output_dash_is_standard_output(tmp_path):
 
 @pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "PYTHONUNBUFFERED"])
 def test_json_lines_to_standard_output_are_the_lines_of_a_file(tmp_path, unbuffered):
-    # Standard output's lines are batched a megabyte at a time and written at the end: none is
-    # lost, and with PYTHONUNBUFFERED (a raw stream that may take part of a write) none is cut.
+    # Standard output's lines are batched a megabyte at a time and the last batch written at the
+    # end: none is lost, with PYTHONUNBUFFERED (a raw stream underneath) too. A raw stream that
+    # takes part of a write: test_fleet.py's test_encoded_lines_reach_a_raw_stream_whole_and_in_order.
     fleet = tmp_path / "fleet.jsonl"
     fleet.write_bytes((EXAMPLES / "fleet.jsonl").read_bytes() * 6)  # about 1.8 MB of lines: more than one batch
     file, report = tmp_path / "lines.jsonl", tmp_path / "report.json"

@@ -77,8 +77,7 @@ class ShownStream:
 
     def write(self, text: str) -> int:
         """Write ``text``, shown."""
-        if self._batch:
-            self._write_batch()
+        self._write_batch()
         self._text_pending = True
         try:  # not ``_writing``: a fleet writes each device's line here, and a try costs nothing
             return self._stream.write(shown(text, colour=self._colour))
@@ -108,7 +107,9 @@ class ShownStream:
         return write_encoded
 
     def _write_batch(self) -> None:
-        """Write the lines an encoded writer batched, after the text written before them."""
+        """Write the lines an encoded writer batched, if any, after the text written before them."""
+        if not self._batch:
+            return
         data = b"".join(self._batch)
         self._batch.clear()
         self._batched = 0
@@ -124,8 +125,7 @@ class ShownStream:
         """Write text already shown and encoded as UTF-8 (a ``--jobs`` worker's JSON lines) as it
         is, after the text written before it; decoded and written as text where the stream
         underneath is not UTF-8 bytes."""
-        if self._batch:
-            self._write_batch()
+        self._write_batch()
         with _writing(self._stream):
             buffer = getattr(self._stream, "buffer", None)
             if buffer is None or not _takes_utf8(self._stream):
@@ -139,8 +139,7 @@ class ShownStream:
         lines) as it is, after the text written before it: copied by the kernel where it can be
         (``os.sendfile``), else through a buffer; read whole only into a stream that takes text
         alone or another encoding."""
-        if self._batch:
-            self._write_batch()
+        self._write_batch()
         with _writing(self._stream), open(path, "rb") as source:
             buffer = getattr(self._stream, "buffer", None)
             if buffer is None or not _takes_utf8(self._stream):
@@ -154,15 +153,15 @@ class ShownStream:
 
     def flush(self) -> None:
         """Write the batched lines, and flush the stream underneath."""
-        if self._batch:
-            self._write_batch()
+        self._write_batch()
         with _writing(self._stream):
             self._stream.flush()
 
 
 def _write_all(target: BinaryIO, data: bytes) -> None:
     """Write all of ``data``: a raw stream underneath (standard output with PYTHONUNBUFFERED set)
-    may take part of a large write and say so only in the count it returns."""
+    may take part of a large write and say so only in the count it returns (or None, where it is
+    non-blocking and full: the rest is offered again)."""
     view = memoryview(data)
     while view:
         view = view[target.write(view) or 0 :]
