@@ -1125,10 +1125,19 @@ def _paired(runs: dict, size: int, slow: str, fast: str) -> float:
     return statistics.median(a["seconds"] / b["seconds"] for a, b in zip(runs[(size, slow)], runs[(size, fast)]))
 
 
+def _ratios(runs: dict, size: int, slow: str, fast: str) -> tuple[float, float]:
+    """How much faster ``fast`` ran than ``slow``: the ratio of the medians, and paired."""
+    return _median(runs, size, slow) / _median(runs, size, fast), _paired(runs, size, slow, fast)
+
+
 def _speedups(runs: dict, size: int, fmt: str, jobs: int) -> tuple[float, float]:
-    """A format's speed-up from --jobs 1 to --jobs ``jobs``: the ratio of the medians, and paired."""
-    one, many = f"cli:{fmt}:1", f"cli:{fmt}:{jobs}"
-    return _median(runs, size, one) / _median(runs, size, many), _paired(runs, size, one, many)
+    """A format's speed-up from --jobs 1 to --jobs ``jobs`` (``_ratios``)."""
+    return _ratios(runs, size, f"cli:{fmt}:1", f"cli:{fmt}:{jobs}")
+
+
+def _ceiling(runs: dict, size: int) -> tuple[float, float]:
+    """What the machine gave independent commands on shares of the fleet over json's --jobs 1 (``_ratios``)."""
+    return _ratios(runs, size, "cli:json:1", "split")
 
 
 def print_formats(runs: dict, sizes: list[int], formats: list[str], jobs: list[int]) -> None:
@@ -1193,10 +1202,11 @@ def print_ceiling(runs: dict, sizes: list[int], jobs: int) -> None:
         one, split = _median(runs, size, "cli:json:1"), _median(runs, size, "split")
         many = _median(runs, size, f"cli:json:{jobs}")
         cpu = statistics.median(r["cpu_seconds"] for r in runs[(size, "split")])
+        ceiling, paired = _ceiling(runs, size)
         print(
             f"\nThe machine's ceiling, {size:,} devices: {jobs} independent commands (json, --jobs 1), each on "
             f"1/{jobs} of the fleet, started together, {split:.2f} s (CPU {cpu:.2f} s), against {one:.2f} s for "
-            f"the whole: {one / split:.2f}x (paired rounds {_paired(runs, size, 'cli:json:1', 'split'):.2f}x)."
+            f"the whole: {ceiling:.2f}x (paired rounds {paired:.2f}x)."
             f"\njson with --jobs {jobs}: {one / many:.2f}x, "
             f"{split / many:.0%} of that ceiling (100%: --jobs costs what splitting the file by hand would)."
         )
@@ -1926,14 +1936,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'MET' if jsonl <= JSONL_GOAL_RATIO else 'NOT MET'}"
             )
             if not args.no_cli:
-                ceiling = f"{_median(runs, size, 'cli:json:1') / _median(runs, size, 'split'):.2f}x" if split else "n/a"
+                ceiling = "{:.2f}x (paired rounds {:.2f}x)".format(*_ceiling(runs, size)) if split else "n/a"
                 for fmt in formats:
                     speedup, paired = _speedups(runs, size, fmt, jobs[-1])
                     print(
                         f"  --jobs {jobs[-1]} at least {JOBS_GOAL_SPEEDUP}x faster than --jobs 1, --format {fmt}, "
-                        f"{size:,} devices: {speedup:.2f}x -> {'MET' if speedup >= JOBS_GOAL_SPEEDUP else 'NOT MET'}"
-                        f" (needs two free cores; this run's ceiling, {jobs[-1]} independent commands: {ceiling};"
-                        f" paired rounds {paired:.2f}x)"
+                        f"{size:,} devices: {speedup:.2f}x (paired rounds {paired:.2f}x) -> "
+                        f"{'MET' if speedup >= JOBS_GOAL_SPEEDUP else 'NOT MET'}"
+                        f" (needs two free cores; this run's ceiling, {jobs[-1]} independent commands: {ceiling})"
                     )
         if big != small:
             for mode in ("tool", "tool-jsonl"):
