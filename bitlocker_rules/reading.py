@@ -164,11 +164,23 @@ def _too_deep(source: SourceText) -> InputError:
 def too_deep(text: str, data: Any) -> bool:
     """Whether ``data``, decoded from ``text``, nests deeper than ``MAX_JSON_DEPTH``.
 
-    Nesting needs an opening bracket per level, so text with no more brackets than the limit
-    (brackets inside strings only add to the count) is shallow enough without a walk: a count
-    in C, where the walk visits every value (most of a fleet row's reading time).
+    Every array and object opens with a bracket, so the text's brackets bound how many
+    containers there are (brackets inside strings only raise the bound). Text with no more than
+    the limit is shallow enough without a walk: a count in C. Otherwise the walk goes level by
+    level and stops once the containers not yet visited could no longer make a chain past the
+    limit: a row of many records stops at the records, not after visiting every value in them.
     """
-    return text.count("{") + text.count("[") > MAX_JSON_DEPTH and json_depth(data) > MAX_JSON_DEPTH
+    budget = text.count("{") + text.count("[")
+    if budget <= MAX_JSON_DEPTH:
+        return False
+    depth, level = 0, [data] if isinstance(data, dict | list) else []
+    while level and depth <= MAX_JSON_DEPTH:
+        depth += 1
+        budget -= len(level)
+        if depth + budget <= MAX_JSON_DEPTH:  # even all the rest nested in one chain would fit
+            return False
+        level = _next_level(level)
+    return depth > MAX_JSON_DEPTH
 
 
 def json_depth(data: Any) -> int:
@@ -177,13 +189,18 @@ def json_depth(data: Any) -> int:
     depth, level = 0, [data] if isinstance(data, dict | list) else []
     while level and depth <= MAX_JSON_DEPTH:
         depth += 1
-        level = [
-            item
-            for value in level
-            for item in (value.values() if isinstance(value, dict) else value)
-            if isinstance(item, dict | list)
-        ]
+        level = _next_level(level)
     return depth
+
+
+def _next_level(level: list[Any]) -> list[Any]:
+    """The arrays and objects directly inside those of ``level``."""
+    return [
+        item
+        for value in level
+        for item in (value.values() if isinstance(value, dict) else value)
+        if isinstance(item, dict | list)
+    ]
 
 
 class _Structure:

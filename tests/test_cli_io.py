@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -154,6 +155,19 @@ def test_the_depth_walk_and_the_bracket_count_never_let_too_deep_json_through(da
         data = [data]
     text = json.dumps(data)
     assert json_depth(data) == min(_depth(data), MAX_JSON_DEPTH + 1)
+    assert too_deep(text, data) == (_depth(data) > MAX_JSON_DEPTH)
+
+
+@given(st.integers(0, 300), st.integers(0, 3), st.integers(MAX_JSON_DEPTH - 4, MAX_JSON_DEPTH + 4), st.booleans())
+def test_a_deep_chain_beside_many_shallow_records_is_found(records, fields, chain, first):
+    # The walk stops early when the containers left could not make a chain past the limit:
+    # many records beside one deep chain must not make it stop before the chain's end.
+    shallow = [{f"k{i}": [i] for i in range(fields)} for _ in range(records)]
+    deep: Any = 0
+    for _ in range(chain):
+        deep = [deep]
+    data = [deep, shallow] if first else [shallow, deep]
+    text = json.dumps(data)
     assert too_deep(text, data) == (_depth(data) > MAX_JSON_DEPTH)
 
 
