@@ -246,6 +246,17 @@ def test_lint_of_hundreds_of_one_line_rules_is_prompt(vocabulary):
     assert {f.code for f in findings} == {"L104", "L105"}
 
 
+def test_lint_stops_a_truth_table_at_its_time_limit(vocabulary):
+    # One rule of 4,000 conditions on one fact: its truth table has 8,001 values, each evaluated
+    # over every condition (16 s), and the time limit was read only between rules.
+    atoms = " or ".join(f"device.tpm_version == {i}" for i in range(1000, 5000))
+    ruleset = load(f'ruleset t "T"\nrule H-01 "h" require {atoms}\n', vocabulary)
+    with within(8):
+        findings = A.lint([ruleset], vocabulary, timeout=1)
+    assert [f.code for f in findings] == ["L108"]
+    assert "the truth table of device.tpm_version" in findings[0].details["doing"]
+
+
 def test_lint_reports_what_it_did_not_finish_and_keeps_the_cheap_findings(vocabulary):
     text = 'ruleset t "T"\ndefine unused = device.tpm_present\n' + "".join(
         f'rule L-{i} "r{i}" require policy.minimum_pin_length >= {i} or device.tpm_version >= {i}.5\n'
