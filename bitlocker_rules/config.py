@@ -16,6 +16,7 @@ from typing import Any
 from attrs import frozen
 
 from .errors import Diagnostic, InputError, suggest
+from .reading import parse_toml
 
 OWN_FILE = "bitlocker-rules.toml"
 PYPROJECT = "pyproject.toml"
@@ -80,7 +81,7 @@ def find_config(start: Path) -> Path | None:
 
 def _has_table(pyproject: Path) -> bool:
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        data = parse_toml(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False  # not ours to judge: a pyproject.toml without the table is not a configuration
     return isinstance(data.get("tool"), dict) and TABLE[1] in data["tool"]
@@ -89,7 +90,7 @@ def _has_table(pyproject: Path) -> bool:
 def load_config(path: Path) -> ProjectConfig:
     """The configuration in ``path``; ``InputError`` naming the file and key of each problem."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = parse_toml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError([Diagnostic("C001", f"cannot read the configuration: {exc}", file=str(path))]) from None
     except tomllib.TOMLDecodeError as exc:

@@ -13,6 +13,7 @@ import codecs
 import json
 import re
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ MAX_JSON_DEPTH = 64
 _MAX_NUMBER_DIGITS = 4300  # Python's own limit on converting digits to an integer
 _JSON_TOKENS = re.compile(r'\\.|["\[\]{}:,]', re.DOTALL)
 _LONG_NUMBER = re.compile(rf"\d{{{_MAX_NUMBER_DIGITS + 1},}}")
+_TOML_TOKENS = re.compile(r"[\n#\"'\[\]{}]")
 
 
 def input_name(path: str | Path) -> str:
@@ -150,6 +152,87 @@ def parse_json(text: str, name: str = "<input>") -> Any:
     return data
 
 
+class JsonLimitError(ValueError):
+    """JSON text past a limit every input has: nested deeper than ``MAX_JSON_DEPTH``, or a number
+    too long to convert. A ``ValueError``, as malformed JSON's ``JSONDecodeError`` is, so a reader
+    that reports one reports both."""
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads`` within the limits of ``parse_json``, for JSON that is part of a larger input
+    (a line of a run or of a snapshot, a setting's ``valueJson``): past a limit it raises
+    ``JsonLimitError``, never the ``RecursionError`` the decoder raises a thousand levels down."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise JsonLimitError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # int() refuses numbers over sys.get_int_max_str_digits() digits
+        raise JsonLimitError(f"a JSON number longer than {_MAX_NUMBER_DIGITS} digits") from None
+    if too_deep(text, data):
+        raise JsonLimitError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """``tomllib.loads`` with JSON's nesting limit. Deeper TOML (``tomllib`` recurses for each
+    nested array or inline table) is a ``TOMLDecodeError`` saying where, as a syntax error is,
+    not a ``RecursionError``."""
+    try:
+        data = tomllib.loads(text)
+    except RecursionError:
+        data = None
+    if data is None or json_depth(data) > MAX_JSON_DEPTH:
+        line, column = _toml_deep_at(text)
+        raise tomllib.TOMLDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels (at line {line}, column {column})")
+    return data
+
+
+def _toml_deep_at(text: str) -> tuple[int, int]:
+    """Where TOML's arrays and inline tables first nest past the limit (line and column), counted
+    outside strings and comments; the start when nesting comes from dotted keys instead. Only run
+    to locate an error already found; linear, as ``_structure`` is for JSON."""
+    depth, line, start = 0, 1, 0
+    found = _TOML_TOKENS.search(text)
+    while found is not None:
+        at, char = found.start(), found.group()
+        after = at + 1
+        if char == "\n":
+            line, start = line + 1, after
+        elif char == "#":
+            after = text.find("\n", at)
+            if after < 0:
+                break
+        elif char in "\"'":
+            quote = char * 3 if text.startswith(char * 3, at) else char
+            after = _string_end(text, at + len(quote), quote)
+            lines = text.count("\n", at, after)  # a multi-line string's
+            if lines:
+                line, start = line + lines, text.rfind("\n", at, after) + 1
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return line, at - start + 1
+        else:
+            depth -= 1
+        found = _TOML_TOKENS.search(text, after)
+    return 1, 1
+
+
+def _string_end(text: str, at: int, quote: str) -> int:
+    """Where the TOML string whose text starts at ``at`` ends (after its closing ``quote``): a
+    basic string's quote after an odd run of backslashes is escaped, a literal string has no escapes."""
+    while (found := text.find(quote, at)) >= 0:
+        run = found
+        while quote[0] == '"' and run > at and text[run - 1] == "\\":
+            run -= 1
+        if (found - run) % 2 == 0:
+            return found + len(quote)
+        at = found + 1
+    return len(text)
+
+
 def _error(source: SourceText, code: str, message: str, offset: int | None, help_text: str | None = None) -> InputError:
     if offset is None:
         return InputError([Diagnostic(code, message, file=source.name, help=help_text)])
@@ -161,7 +244,7 @@ def _too_deep(source: SourceText) -> InputError:
     return _error(source, "I004", f"JSON nested deeper than {MAX_JSON_DEPTH} levels", _structure(source.text).deep_at)
 
 
-def too_deep(text: str, data: Any) -> bool:
+def too_deep(text: str | bytes, data: Any) -> bool:
     """Whether ``data``, decoded from ``text``, nests deeper than ``MAX_JSON_DEPTH``.
 
     Every array and object opens with a bracket, so the text's brackets bound how many
@@ -170,7 +253,7 @@ def too_deep(text: str, data: Any) -> bool:
     level and stops once the containers not yet visited could no longer make a chain past the
     limit: a row of many records stops at the records, not after visiting every value in them.
     """
-    budget = text.count("{") + text.count("[")
+    budget = text.count(b"{") + text.count(b"[") if isinstance(text, bytes) else text.count("{") + text.count("[")
     if budget <= MAX_JSON_DEPTH:
         return False
     depth, level = 0, [data] if isinstance(data, dict | list) else []

@@ -23,7 +23,7 @@ from attrs import frozen
 
 from .errors import Diagnostic, InputError, suggest
 from .outcome import AppliedWaiver, Report, Status, WaiverNotice
-from .reading import read_source
+from .reading import parse_toml, read_source
 from .source import SourceText
 
 EVERY_DEVICE = "all"  # ``scope = "all"``: the waiver covers every device
@@ -188,7 +188,7 @@ def read_waivers(path: str | Path, known: KnownNames, on: dt.date) -> Waivers:
     """Read a waivers file; InputError lists every problem with its line and key path."""
     source = read_source(path)
     try:
-        data = tomllib.loads(source.text)
+        data = parse_toml(source.text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError([_syntax_error(source.name, exc)]) from None
     reader = _Reader(source, known)
@@ -203,7 +203,7 @@ def names_devices(path: str | Path) -> bool:
     """Whether a waiver of the file names devices (False for a file ``read_waivers`` will refuse):
     a fleet's device names are read for the check only then."""
     try:
-        data = tomllib.loads(read_source(path).text)
+        data = parse_toml(read_source(path).text)
     except (tomllib.TOMLDecodeError, InputError):
         return False
     tables = data.get("waivers")

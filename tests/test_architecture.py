@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bitlocker_rules"
 # Lower rank = closer to the leaves. A module may import only modules of lower rank.
 # fmt: off
 RANK = {
-    "source": 0, "operators": 0, "config": 2, "errors": 1, "versions": 1, "resources": 1, "cache": 1, "jsonpath": 1,
+    "source": 0, "operators": 0, "config": 3, "errors": 1, "versions": 1, "resources": 1, "cache": 1, "jsonpath": 1,
     "vocabulary": 2, "nodes": 2, "outcome": 2, "reading": 2, "assignment_filters": 2,
     "syntax": 3, "printer": 3, "facts": 3, "phrasing": 3, "waivers": 3, "formatter": 4,
     "verdict": 3,

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,17 @@ from bitlocker_rules import cli
 from bitlocker_rules.cli import main
 from bitlocker_rules.cli.output import report_stream, wants_colour
 from bitlocker_rules.errors import InputError
-from bitlocker_rules.reading import MAX_INPUT_BYTES, MAX_JSON_DEPTH, json_depth, parse_json, read_json, too_deep
+from bitlocker_rules.reading import (
+    MAX_INPUT_BYTES,
+    MAX_JSON_DEPTH,
+    JsonLimitError,
+    json_depth,
+    loads_json,
+    parse_json,
+    parse_toml,
+    read_json,
+    too_deep,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -183,6 +194,82 @@ def test_a_number_too_long_to_convert_is_an_input_error():
     diagnostic = caught.value.diagnostics[0]
     assert (diagnostic.code, diagnostic.location) == ("I005", "long.json:1:7")
     assert "longer than 4300 digits" in diagnostic.message
+
+
+_DEEP = "[" * 3000 + "]" * 3000  # past the decoders' recursion: a RecursionError once
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("a = " + _DEEP, "(at line 1, column 69)"),  # the 65th bracket
+        ('x = "[[[[#"\n# [[[[[[[[[[\nb = ' + "{c = " * 70 + "1" + "}" * 70, "(at line 3, column 325)"),
+        ("s = '''\n[[[[\n'''\nt = " + "[" * 65 + "]" * 65, "(at line 4, column 69)"),
+        ('q = "\\\\"\nt = ' + "[" * 65 + "]" * 65, "(at line 2, column 69)"),  # an escaped backslash, then the quote
+        ("[t]\n" + ".".join(["k"] * 70) + " = 1", "(at line 1, column 1)"),  # dotted keys: no bracket to point at
+    ],
+)
+def test_toml_nested_too_deep_is_a_syntax_error_with_its_place(text, place):
+    with pytest.raises(tomllib.TOMLDecodeError) as caught:
+        parse_toml(text)
+    assert str(caught.value) == f"nested deeper than {MAX_JSON_DEPTH} levels {place}"
+
+
+def test_toml_within_the_limit_reads_as_tomllib_reads_it():
+    text = "a = " + "[" * 63 + "1" + "]" * 63 + '\n[t]\nb = { c = [1, "]]"] }\n'
+    assert parse_toml(text) == tomllib.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_DEEP, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"),
+        ("[" * 65 + "]" * 65, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"),
+        (b"[" * 65 + b"]" * 65, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"),
+        ('{"x": ' + "9" * 5000 + "}", "a JSON number longer than 4300 digits"),
+    ],
+)
+def test_json_within_a_larger_input_is_held_to_the_same_limits(text, message):
+    with pytest.raises(JsonLimitError, match=message):
+        loads_json(text)
+    assert loads_json("[" * 64 + "]" * 64) is not None  # the limit itself is allowed
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "content", "said"),
+    [
+        (["test", "{dir}/p.rules"], "p.tests.toml", '[[case]]\nname = "x"\nfoo = ' + _DEEP, "error[K102]"),
+        (
+            ["check", "--policy", POLICY, "--device", READY, "--waivers", "{file}"],
+            "w.toml",
+            "[[waivers]]\nid = " + _DEEP,
+            "error[W010]",
+        ),
+        (
+            ["check", "--config", "{file}", "--policy", POLICY, "--device", READY],
+            "c.toml",
+            "[check]\nrules = " + _DEEP,
+            "error[C002]",
+        ),
+        (["lint", "--config", "{file}", "permissions"], "c.toml", "[lint]\nenable = " + _DEEP, "error[C002]"),
+        (
+            ["diff", "{file}", "{file}"],
+            "run.jsonl",
+            '{"row": 1, "device": "d", "results": ' + _DEEP + "}\n",
+            "error[H001]",
+        ),
+        (["diff", "{file}", "{file}"], "run.jsonl", '{"row": ' + _DEEP + ', "device": "d"}\n', "error[H001]"),
+    ],
+)
+def test_input_nested_too_deep_is_bad_input_in_every_command(tmp_path, command, name, content, said):
+    # Each once ended in "internal error (RecursionError ...)", exit 3.
+    shutil.copy(ROOT / "rulesets" / "permissions.rules", tmp_path / "p.rules")
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    args = [a.format(dir=tmp_path, file=tmp_path / name) for a in command]
+    result = run(*args)
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr and "nested deeper than 64 levels" in result.stderr
+    assert "internal error" not in result.stderr
 
 
 def test_a_key_given_twice_is_refused_with_its_place():

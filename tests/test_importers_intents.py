@@ -263,3 +263,25 @@ def test_a_bare_patch_of_an_intents_settings_replaces_each_by_its_definition(tmp
     assert main([*args, "--format", "json"]) == 0
     (setting,) = json.loads(capsys.readouterr().out)["fleet"]["settings"]  # only the PIN: nothing else went
     assert (setting["setting"], setting["after"]) == ("policy.tpm_startup_pin", "Do not allow startup PIN with TPM")
+
+
+def test_a_value_json_nested_too_deep_is_an_unread_setting_not_a_crash():
+    # json.loads of a valueJson a thousand levels deep raised RecursionError (an internal error,
+    # exit 3) in the importer and in the drift of two snapshots; now it is text that is not JSON.
+    from bitlocker_rules.history.drift import policy_settings
+    from bitlocker_rules.importers import import_policy, index_for
+    from bitlocker_rules.vocabulary import shipped_vocabulary
+
+    record = json.loads((ROOT / "examples" / "graph" / "endpoint-security-intent.json").read_text(encoding="utf-8"))
+    record["settings"][0]["valueJson"] = "[" * 3000 + "]" * 3000
+    vocabulary = shipped_vocabulary()
+    imported = import_policy(record, vocabulary)
+    assert [n.code for n in imported.notices] == ["N403"]
+    assert (
+        "bitLockerEncryptDevice` is not read: it has a `valueJson` that is not JSON text" in imported.notices[0].message
+    )
+    # The drift of two snapshots reads it as it reads any valueJson that is not JSON: as its text.
+    index = index_for(vocabulary)
+    settings = dict(policy_settings(record, "intents", index))
+    record["settings"][0]["valueJson"] = "not JSON"
+    assert settings.keys() == dict(policy_settings(record, "intents", index)).keys()

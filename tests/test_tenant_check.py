@@ -529,6 +529,37 @@ def test_a_damaged_snapshot_file_is_a_clear_error(tenant_pulled, tmp_path, capsy
     assert f"group_members.jsonl line {lines} is not JSON" in err
 
 
+_DEEP_RECORD = '{"id": "x", "deep": ' + "[" * 3000 + "]" * 3000 + "}"  # past the decoder's recursion
+
+
+@pytest.mark.parametrize("name", ["group_members.jsonl", "manifest.json"])
+def test_a_snapshot_file_nested_too_deep_is_a_clear_error(tenant_pulled, tmp_path, capsys, name):
+    # Each once ended in "internal error (RecursionError ...)", exit 3.
+    _, folder, _, _ = tenant_pulled
+    damaged = _copy_with_manifest(folder, tmp_path / "s")
+    if name == "manifest.json":
+        (damaged / name).write_text(_DEEP_RECORD)
+    else:
+        with (damaged / name).open("a") as stream:
+            stream.write(_DEEP_RECORD + "\n")
+    code, out, err = _check(capsys, "--snapshot", str(damaged))
+    assert code == 2 and out == "" and "Traceback" not in err and "internal error" not in err
+    assert "JSON nested deeper than 64 levels" in err
+
+
+@pytest.mark.parametrize("name", ["managed_devices.jsonl", "encryption_states.jsonl", "recovery_keys.jsonl"])
+def test_a_device_record_nested_too_deep_is_one_bad_row(tenant_pulled, tmp_path, capsys, name):
+    # A line of the files joined to each device is decoded while they are indexed: it once
+    # ended the run in "internal error (RecursionError ...)". Now the other devices are evaluated.
+    _, folder, _, _ = tenant_pulled
+    damaged = _copy_with_manifest(folder, tmp_path / "s")
+    with (damaged / name).open("a") as stream:
+        stream.write(_DEEP_RECORD + "\n")
+    code, out, err = _check(capsys, "--snapshot", str(damaged))
+    assert code in (1, 2) and "Traceback" not in err and "internal error" not in err
+    assert "Fleet: 600 devices evaluated" in out
+
+
 def test_a_snapshot_run_goes_into_a_results_store_with_its_manifest(tenant_pulled, tmp_path, capsys):
     """check --snapshot --store: the run records the snapshot's manifest and devices with their
     digests (it crashed: a snapshot run has no --fleet to record)."""

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from werkzeug import Response
 
 from bitlocker_rules.tenant import GraphClient, Pacing, TenantError
-from bitlocker_rules.tenant.client import batch_requests
+from bitlocker_rules.tenant.client import batch_requests, graph_error
 from bitlocker_rules.tenant.pacing import retry_after_seconds
 from bitlocker_rules.tenant.signin import CredentialToken, EnvironmentToken
 
@@ -391,3 +391,14 @@ def test_a_batch_request_is_the_json_of_its_requests(asked):
     # Oracle: json.dumps of the request the batch describes, as the client sent it before.
     expected = {"requests": [{"id": i, "method": "GET", "url": "/" + target.lstrip("/")} for i, target in asked]}
     assert batch_requests(asked) == json.dumps(expected).encode()
+
+
+def test_a_page_nested_too_deep_is_malformed_not_a_crash(graph):
+    # A page a thousand levels deep raised RecursionError out of json.loads (an internal error,
+    # exit 3); a server or proxy answering so now answers something that is not a JSON object.
+    deep = '{"value": ' + "[" * 3000 + "]" * 3000 + "}"
+    graph.fake.faults.append(once(on_devices, lambda r: Response(deep, content_type="application/json"), times=99))
+    with pytest.raises(TenantError) as caught:
+        device_ids(client_for(graph, [], attempts=2))
+    assert "T502" in caught.value.render() and "not a JSON object" in caught.value.render()
+    assert graph_error(deep.encode()) == ""

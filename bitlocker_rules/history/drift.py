@@ -37,6 +37,7 @@ from ..errors import redact
 from ..importers import OriginIndex, index_for
 from ..importers.imported import is_annotation, is_secret_field
 from ..importers.origins import Binding, Unmappable, normalise_csp
+from ..reading import loads_json
 from ..snapshot import (
     EXCLUSION,
     FILTER_ID,
@@ -393,7 +394,7 @@ def _intent_settings(settings: Any, index: OriginIndex) -> Iterator[tuple[str, S
         head, _, name = definition.partition("_")
         graph_type = head.removeprefix(_INTENT_SOURCE) if head.startswith(_INTENT_SOURCE) and name else ""
         try:
-            value = json.loads(setting["valueJson"])
+            value = loads_json(setting["valueJson"])
         except (KeyError, TypeError, ValueError):
             value = setting.get("valueJson")
         if not graph_type:

@@ -18,6 +18,7 @@ from typing import IO, NamedTuple
 from attrs import frozen
 
 from ..errors import Diagnostic, InputError, redact
+from ..reading import JsonLimitError, loads_json
 
 STATUSES = ("pass", "fail", "unknown", "not_applicable")
 WAIVED = "waived"  # a failure a waiver accepts (check --waivers): recorded as such, with the waiver's id
@@ -136,16 +137,16 @@ class LineReader:
         cut = text.find(_RESULTS_KEY)
         if cut >= 0 and text.endswith("]}"):
             try:
-                head = json.loads(text[:cut] + "}")
+                head = loads_json(text[:cut] + "}")
             except ValueError:
                 head = None
             if isinstance(head, dict) and isinstance(head.get("device"), str):
                 head["device"] = str(redact(head["device"]))
                 return head, text[cut + len(_RESULTS_KEY) : -2]
         try:
-            record = json.loads(text)
+            record = loads_json(text)
         except ValueError as exc:
-            raise _bad_line(where, f"not JSON: {exc}") from None
+            raise _bad_line(where, _json_problem("", exc)) from None
         if not isinstance(record, dict) or not isinstance(record.get("device"), str):
             raise _bad_line(where, 'a device record has a "device" name')
         results = record.pop("results", None)
@@ -180,9 +181,9 @@ class LineReader:
         if not pieces[0].startswith(_ENTRY_START) or not pieces[-1].endswith("}"):
             # Not as json.dumps writes the fleet's entries: decode them, write each so.
             try:
-                entries = json.loads("[" + results_text + "]")
+                entries = loads_json("[" + results_text + "]")
             except ValueError as exc:
-                raise _bad_line(where, f"the results are not JSON: {exc}") from None
+                raise _bad_line(where, _json_problem("the results are ", exc)) from None
             pieces = ", ".join(_entry_text(entry, where) for entry in entries).split(_ENTRY_SEPARATOR)
         pieces[0] = pieces[0][len(_ENTRY_START) :]
         pieces[-1] = pieces[-1][:-1]
@@ -194,9 +195,9 @@ class LineReader:
     def _new_entry(self, piece: str, where: str) -> int:
         text = _ENTRY_START + piece + "}"
         try:
-            entry = json.loads(text)
+            entry = loads_json(text)
         except ValueError as exc:
-            raise _bad_line(where, f"a result is not JSON: {exc}") from None
+            raise _bad_line(where, _json_problem("a result is ", exc)) from None
         result = self._result(entry, where)
         digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
         entry_id = self.known.get(digest)
@@ -290,6 +291,11 @@ def read_jsonl(stream: IO[str], label: str) -> RunResults:
     for line in stream:
         lines.add(line)
     return lines.finish()
+
+
+def _json_problem(subject: str, exc: ValueError) -> str:
+    """Why JSON text of a line cannot be read: ``subject`` (``the results are ``) not JSON, or a limit passed."""
+    return str(exc) if isinstance(exc, JsonLimitError) else f"{subject}not JSON: {exc}"
 
 
 def _bad_line(where: str, message: str) -> InputError:

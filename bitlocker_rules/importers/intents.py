@@ -12,7 +12,6 @@ snapshot's ``intents.jsonl`` alike. A setting of another shape is noted, never g
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from attrs import frozen
 
 from ..jsonpath import JsonPath
 from ..outcome import ValueOrigin
+from ..reading import loads_json
 from . import graph
 from .detect import ENDPOINT_SECURITY_INTENT, detect
 from .imported import INCOMPLETE, UNREADABLE, Collector, child_path, clean
@@ -121,7 +121,7 @@ def read_intent(intent: Mapping[str, Any]) -> IntentReading:
             unread.append(UnreadSetting(number, clean(definition), "has no `valueJson`"))
             continue
         try:
-            value = json.loads(setting["valueJson"])
+            value = loads_json(setting["valueJson"])
         except (TypeError, ValueError):
             unread.append(UnreadSetting(number, clean(definition), "has a `valueJson` that is not JSON text"))
             continue

@@ -27,6 +27,7 @@ from ..errors import Diagnostic, InputError, RulesError, suggest
 from ..facts import facts_from_mapping
 from ..jsonpath import JsonPath
 from ..outcome import Status
+from ..reading import parse_toml
 from ..vocabulary import Vocabulary
 
 CASE_SUFFIX = ".tests.toml"
@@ -139,7 +140,7 @@ _CASE_HELP = 'write [[case]] tables: a name, the facts (policy.x = …, device.y
 
 def _toml(path: Path, name: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return parse_toml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError([Diagnostic("K101", f"cannot read the case file: {exc}", file=name)]) from None
     except tomllib.TOMLDecodeError as exc:

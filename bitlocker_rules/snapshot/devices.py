@@ -19,7 +19,6 @@ keys the two indexes hold under 5 MB.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from array import array
 from bisect import bisect_left
@@ -31,6 +30,7 @@ import attrs
 
 from ..facts import Facts
 from ..importers import ImportedDevice, import_device, import_devices, joined_device
+from ..reading import loads_json
 from ..source import RecordPlace
 
 ENCRYPTION_STATES = "encryption_states.jsonl"
@@ -65,7 +65,7 @@ class LineIndex:
         found = []
         at = bisect_left(self.hashes, wanted)
         while at < len(self.hashes) and self.hashes[at] == wanted:
-            record = json.loads(self._line(self.offsets[at]))
+            record = loads_json(self._line(self.offsets[at]))
             if str(record.get(self.key, "")).strip().casefold() == value.strip().casefold():
                 found.append((self.numbers[at], self.offsets[at], record))
             at += 1
@@ -86,7 +86,7 @@ def _keyed_lines(path: Path, key: str) -> Iterator[tuple[int, int, str]]:
     with path.open("rb") as stream:
         for number, line in enumerate(stream, 1):
             try:
-                value = json.loads(line).get(key) if line.strip() else None
+                value = loads_json(line).get(key) if line.strip() else None
             except (ValueError, AttributeError):
                 value = None  # not a JSON object: the check of that file says so, not the join
             if isinstance(value, str) and value.strip():

@@ -7,12 +7,12 @@ a snapshot is read only when its manifest is one this version reads and says it 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import Diagnostic, InputError
+from ..reading import loads_json
 
 SCHEMA = "bitlocker-rules-snapshot"
 SCHEMA_VERSION = 1
@@ -58,7 +58,7 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     ``complete_manifest`` for a snapshot to check)."""
     path = manifest_path(folder)
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = loads_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise snapshot_error(folder, "this folder holds no snapshot (no manifest.json)") from None
     except (OSError, ValueError) as exc:
@@ -100,7 +100,7 @@ def records(folder: Path, manifest: Mapping[str, Any], kind: str) -> Iterator[di
         with path.open(encoding="utf-8") as stream:
             for number, line in enumerate(stream, 1):
                 try:
-                    record = json.loads(line)
+                    record = loads_json(line)
                 except ValueError as exc:
                     raise snapshot_error(folder, f"{path.name} line {number} is not JSON ({exc})") from None
                 if not isinstance(record, dict):

@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 from attrs import define, field
 
 from ..errors import Diagnostic, clip
+from ..reading import loads_json
 from .connection import Answer, Connections
 from .endpoints import permission_for
 from .failures import FORBIDDEN, MALFORMED, SERVER, UNAUTHORISED, TenantError, tenant_error
@@ -322,7 +323,7 @@ def batch_requests(asked: Sequence[tuple[str, str]]) -> bytes:
 def graph_error(body: bytes) -> str:
     """Graph's own words from an error body (``error.code: error.message``), shortened."""
     try:
-        error = json.loads(body).get("error") or {}
+        error = loads_json(body).get("error") or {}
     except (ValueError, AttributeError):
         return ""
     if not isinstance(error, dict):
@@ -384,7 +385,7 @@ _json_string = json.encoder.encode_basestring_ascii
 
 def _json_object(body: bytes) -> dict | None:
     try:
-        data = json.loads(body)
+        data = loads_json(body)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None

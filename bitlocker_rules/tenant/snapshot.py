@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import snapshot as reading
 from ..errors import InputError
+from ..reading import loads_json
 from .failures import SNAPSHOT, tenant_error
 from .scrub import is_clean, scrubbed
 
@@ -157,7 +158,7 @@ class Snapshot:
         path = self.folder / f"{kind}.jsonl"
         try:
             with path.open(encoding="utf-8") as stream:
-                yield from map(json.loads, stream)
+                yield from map(loads_json, stream)
         except (OSError, ValueError) as exc:
             raise tenant_error(
                 SNAPSHOT,

@@ -40,6 +40,9 @@ def load_vocabulary(path: str | Path) -> Vocabulary:
         data = cached(cache_key("vocabulary", text), dict, lambda: tomllib.loads(text), marshal.dumps, marshal.loads)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise VocabularyError([Diagnostic("V001", f"cannot read vocabulary: {exc}", path=str(path))]) from None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        problem = Diagnostic("V001", "cannot read vocabulary: nested too deeply", path=str(path))
+        raise VocabularyError([problem]) from None
     return build_vocabulary(
         data, origin=str(path), fingerprint=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     )
