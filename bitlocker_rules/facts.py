@@ -15,7 +15,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from .errors import Diagnostic, InputError, redact, shortened, suggest
+from .errors import Diagnostic, InputError, ProblemList, redact, shortened, suggest
 from .jsonpath import JsonPath, json_path_text, path_segments
 from .outcome import Origins, ValueOrigin, as_origins, require, usage_error
 from .reading import input_name, read_json
@@ -83,20 +83,21 @@ def facts_from_mapping(
     allowed = tuple(allowed) if allowed else None
     values: dict[str, Any] = {}
     origins: dict[str, Origins] = {}
-    problems: list[Diagnostic] = []
+    problems = ProblemList()  # past its limit only counted: no "did you mean" search per name
     # The mapping's own path: as segments for the values' origins, as text for the messages.
     base = path_segments(path) if isinstance(path, str) else path
     written = path if isinstance(path, str) else json_path_text(path)
     for key, raw in mapping.items():
         if not isinstance(key, str):
-            problems.append(
-                Diagnostic(
-                    "I202",
-                    f"a fact name must be a string, not the {type(key).__name__} {_shown(key)}",
-                    path=path,
-                    file=origin,
+            if not problems.counted():
+                problems.append(
+                    Diagnostic(
+                        "I202",
+                        f"a fact name must be a string, not the {type(key).__name__} {_shown(key)}",
+                        path=path,
+                        file=origin,
+                    )
                 )
-            )
             continue
         fact_name = key if "." in key else f"{default_namespace}.{key}"
         # A recovery password in the key is masked before a path quotes it (JSON would escape
@@ -104,22 +105,24 @@ def facts_from_mapping(
         where = (*base, redact(key)) if base is not None else _key_path(written, key)
         fact = vocabulary.fact(fact_name)
         if fact is None or (allowed and fact.namespace not in allowed):
-            problems.append(_unknown_fact(fact_name, where, origin, vocabulary, allowed))
+            if not problems.counted():
+                problems.append(_unknown_fact(fact_name, where, origin, vocabulary, allowed))
             continue
         if raw is None:
             continue
         try:
             values[fact.name] = vocabulary.parse_value(fact, raw)
         except ValueError as exc:
-            problems.append(
-                Diagnostic(
-                    "I201",
-                    f"{_shown(raw)} is not a valid value for {fact.name} ({fact.label})",
-                    path=where,
-                    file=origin,
-                    help=f"expected {exc}",
+            if not problems.counted():
+                problems.append(
+                    Diagnostic(
+                        "I201",
+                        f"{_shown(raw)} is not a valid value for {fact.name} ({fact.label})",
+                        path=where,
+                        file=origin,
+                        help=f"expected {exc}",
+                    )
                 )
-            )
             continue
         # ``key`` names a declared fact here: nothing in it to mask.
         origins[fact.name] = (
@@ -128,7 +131,7 @@ def facts_from_mapping(
             else ValueOrigin(name or origin, note=_key_path(written, key)),
         )
     if problems:
-        raise InputError(problems)
+        raise problems.error()
     apply_grants(values, origins, vocabulary)
     return Facts(values, origins, name=name)
 

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ..errors import Diagnostic, InputError
+from ..errors import Diagnostic, InputError, ProblemList
 from ..facts import facts_from_mapping, given_vocabulary, merge_facts
 from ..jsonpath import JsonPath
 from ..outcome import require
@@ -390,14 +390,17 @@ def _read_each(
     """Each item read by ``read_one``; every item's problems reported together; the page's notes
     go with the first item read."""
     found: list[_Imported] = []
-    problems: list[Diagnostic] = []
+    problems = ProblemList()
     for item, path in items:
+        if problems.full:  # each item's error is made and rendered: 400,000 bad items took 25 s
+            problems.stopped = True
+            break
         try:
             found.append(read_one(item, index, origin, path))
         except InputError as exc:
             problems.extend(exc.diagnostics)
     if problems:
-        raise InputError(problems)
+        raise problems.error()
     if found and page_notes:
         found[0] = attrs.evolve(found[0], notices=found[0].notices + page_notes)
     return tuple(found)
