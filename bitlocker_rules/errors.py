@@ -151,6 +151,10 @@ class ProblemList:
     def __bool__(self) -> bool:
         return bool(self.listed)
 
+    def __len__(self) -> int:
+        """How many problems were found, listed or only counted."""
+        return len(self.listed) + self.unlisted
+
     @property
     def full(self) -> bool:
         """Whether the limit is reached: another problem would only be counted."""

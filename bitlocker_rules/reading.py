@@ -183,6 +183,14 @@ def parse_toml(text: str) -> dict[str, Any]:
         data = tomllib.loads(text)
     except RecursionError:
         data = None
+    except tomllib.TOMLDecodeError:
+        raise
+    except ValueError:  # int() refuses numbers over sys.get_int_max_str_digits() digits
+        found = _LONG_NUMBER.search(text)
+        line, column = _line_and_column(text, found.start() if found else 0)
+        raise tomllib.TOMLDecodeError(
+            f"a number longer than {_MAX_NUMBER_DIGITS} digits (at line {line}, column {column})"
+        ) from None
     if data is None or json_depth(data) > MAX_JSON_DEPTH:
         line, column = _toml_deep_at(text)
         raise tomllib.TOMLDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels (at line {line}, column {column})")
@@ -218,6 +226,12 @@ def _toml_deep_at(text: str) -> tuple[int, int]:
             depth -= 1
         found = _TOML_TOKENS.search(text, after)
     return 1, 1
+
+
+def _line_and_column(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based line and column of ``offset`` in ``text``."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
 def _string_end(text: str, at: int, quote: str) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from .errors import Diagnostic, InputError, suggest
+from .errors import Diagnostic, InputError, ProblemList, suggest
 from .outcome import AppliedWaiver, Report, Status, WaiverNotice
 from .reading import parse_toml, read_source
 from .source import SourceText
@@ -194,7 +194,7 @@ def read_waivers(path: str | Path, known: KnownNames, on: dt.date) -> Waivers:
     reader = _Reader(source, known)
     waivers = reader.waivers(data)
     if reader.problems:
-        raise InputError(reader.problems)
+        raise reader.problems.error()
     digest = hashlib.sha256(source.text.encode("utf-8", "surrogatepass")).hexdigest()
     return Waivers(waivers, on, source.name, digest)
 
@@ -212,6 +212,7 @@ def names_devices(path: str | Path) -> bool:
     )
 
 
+_KEY_WRITTEN = re.compile(r"\s*(\w+)\s*[=.]")  # a line that gives a key (or a dotted key's first part)
 _TOML_PLACE = re.compile(r"^(?P<message>.*) \(at line (?P<line>\d+), column (?P<column>\d+)\)$")
 
 
@@ -228,9 +229,10 @@ class _Reader:
 
     def __init__(self, source: SourceText, known: KnownNames) -> None:
         self.source, self.known = source, known
-        self.problems: list[Diagnostic] = []
+        self.problems = ProblemList()  # past its limit counted: no line search nor "did you mean" each
         self.lines = source.text.splitlines()
         self.headers = [i + 1 for i, line in enumerate(self.lines) if re.match(r"\s*\[\[\s*waivers\s*\]\]", line)]
+        self.keys: dict[int, dict[str, int]] = {}  # by a waiver's header line: each key's first line
 
     def key_line(self, header: int, at: str) -> int:
         """The line of the key ``at`` names in the waiver whose header is on line ``header`` (the
@@ -238,16 +240,25 @@ class _Reader:
         found = re.match(r"waivers\[\d+\]\.(\w+)", at)
         if not header or found is None:
             return header
-        following = [h for h in self.headers if h > header]
-        end = following[0] if following else len(self.lines) + 1
-        for number in range(header + 1, end):
-            if re.match(rf"\s*{found[1]}\s*[=.]", self.lines[number - 1]):
-                return number
-        return header
+        return self.key_lines(header).get(found[1], header)
+
+    def key_lines(self, header: int) -> dict[str, int]:
+        """The line each key is first written on in the waiver whose header is on line ``header``
+        (found once per waiver: a waiver of thousands of keys was searched once per problem)."""
+        lines = self.keys.get(header)
+        if lines is None:
+            following = [h for h in self.headers if h > header]
+            end = following[0] if following else len(self.lines) + 1
+            lines = self.keys[header] = {}
+            for number in range(header + 1, end):
+                written = _KEY_WRITTEN.match(self.lines[number - 1])
+                if written is not None:
+                    lines.setdefault(written[1], number)
+        return lines
 
     def waivers(self, data: Mapping[str, Any]) -> tuple[Waiver, ...]:
         for key in data:
-            if key != "waivers":
+            if key != "waivers" and not self.problems.counted():
                 self.problem(0, key, f"unknown key `{key}`", suggest(key, ["waivers"]) or "write [[waivers]] tables")
         tables = data.get("waivers", [])
         if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
@@ -261,7 +272,7 @@ class _Reader:
         at = f"waivers[{index}]"
         line = self.headers[index] if index < len(self.headers) else 0
         for key in table:
-            if key not in _FIELDS:
+            if key not in _FIELDS and not self.problems.counted():
                 self.problem(line, f"{at}.{key}", f"unknown key `{key}`", suggest(key, _FIELDS))
         missing = [key for key in _FIELDS if key not in table]
         for key in missing:
@@ -350,6 +361,8 @@ class _Reader:
                 seen.add(waiver.id)
 
     def problem(self, line: int, at: str, message: str, hint: str | None = None) -> None:
+        if self.problems.counted():
+            return
         line = self.key_line(line, at)
         where = f"{self.source.name}:{line}" if line else self.source.name
         self.problems.append(Diagnostic("W002", message, file=where, path=at, help=hint))

@@ -1,8 +1,8 @@
-"""The adversarial run of issue 11: about 2,000 hostile cases against every command, counted.
+"""The adversarial run of issue 11: about 2,300 hostile cases against every command, counted.
 
 Usage (from the repository root, with the project's virtual environment active)::
 
-    python tests/adversarial.py                       # every case (about 2,000; 20-40 min on 2 cores)
+    python tests/adversarial.py                       # every case (about 2,300; 15-40 min on 2 cores)
     python tests/adversarial.py --family secrets      # one family (repeatable)
     python tests/adversarial.py --limit 200           # an even sample of every family
     python tests/adversarial.py --list                # print the cases, run nothing
@@ -706,6 +706,195 @@ def family_rules_syntax(rng, n):
         yield Case("rules-syntax", f"{base}:{name}:{argv[0]}", argv, {f"{base}.rules": data})
 
 
+# ---------------------------------------------------------------- the later commands' inputs
+
+BASE_CONFIG = """rulesets = ["silent_enablement", "key_rotation"]
+fail-on = "warning"
+format = "text"
+
+[lint]
+disable = ["L101"]
+
+[fmt]
+line-length = 100
+"""
+
+BASE_RUN = [
+    {
+        "row": 1,
+        "device": "device 'CONTOSO-LT-0001'",
+        "summary": {"pass": 1, "fail": 1, "unknown": 1, "not_applicable": 0},
+        "results": [
+            {"rule": "SE-01", "status": "pass"},
+            {"rule": "KR-01", "status": "fail", "reasons": ["OS version is 10.0.17134.0 (1803)"]},
+            {"rule": "KR-02", "status": "unknown", "reasons": ["Join type is not known"]},
+        ],
+    },
+    {
+        "row": 2,
+        "device": "device 'CONTOSO-LT-0002'",
+        "summary": {"pass": 3, "fail": 0, "unknown": 0, "not_applicable": 0},
+        "results": [
+            {"rule": "SE-01", "status": "pass"},
+            {"rule": "KR-01", "status": "pass"},
+            {"rule": "KR-02", "status": "pass"},
+        ],
+    },
+]
+
+
+def _toml_string(rng, text: str, payload: str) -> str:
+    """``text`` with the contents of one of its basic strings replaced by ``payload`` (a TOML
+    basic string's contents, escapes allowed), or a key added when it has none."""
+    found = list(re.finditer(r'"((?:[^"\\\n]|\\.)*)"', text))
+    if not found:
+        return text + f'\nplanted = "{payload}"\n'
+    match = rng.choice(found)
+    return text[: match.start(1)] + payload + text[match.end(1) :]
+
+
+def _toml_table_line(rng, text: str, line: str) -> str:
+    """``line`` added after a random table header (or at the top)."""
+    headers = [m.end() for m in re.finditer(r"^\[[^\n]*\]\n", text, flags=re.MULTILINE)]
+    at = rng.choice(headers) if headers else 0
+    return text[:at] + line + "\n" + text[at:]
+
+
+def _toml_escaped(payload: str) -> str:
+    """``payload`` as a TOML basic string's contents: control characters written as escapes."""
+    return "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in payload)
+
+
+# Every TOML mutation: name -> function(rng, text) -> bytes.
+TOML_MUTATIONS = {
+    "truncated": lambda r, t: t.encode()[: r.randrange(1, max(2, len(t.encode())))],
+    "byte-flips": lambda r, t: _flip(r, t.encode()),
+    "invalid-utf8": lambda r, t: _insert(r, t.encode(), b"\xff\xfe"),
+    "nul": lambda r, t: _insert(r, t.encode(), b"\x00"),
+    "deep-array": lambda r, t: _toml_table_line(r, t, "deep = " + "[" * (n := r.randint(100, 5000)) + "]" * n).encode(),
+    "deep-inline-table": lambda r, t: _toml_table_line(
+        r, t, "deep = " + "{ a = " * (n := r.randint(100, 3000)) + "1" + " }" * n
+    ).encode(),
+    "dotted-key": lambda r, t: _toml_table_line(r, t, ".".join(["k"] * r.randint(70, 3000)) + " = 1").encode(),
+    "huge-int": lambda r, t: _toml_table_line(r, t, "huge = " + "9" * r.randint(4301, 40000)).encode(),
+    "long-string": lambda r, t: _toml_string(r, t, "A" * r.choice([70000, 3000000])).encode(),
+    "many-keys": lambda r, t: _toml_table_line(r, t, "\n".join(f"k{i} = {i}" for i in range(50000))).encode(),
+    "control-string": lambda r, t: _toml_string(r, t, _toml_escaped(r.choice(ESCAPE_PAYLOADS))).encode(),
+    "control-key": lambda r, t: _toml_table_line(r, t, f'"{_toml_escaped(r.choice(ESCAPE_PAYLOADS))}" = 1').encode(),
+    "duplicate-key": lambda r, t: _toml_table_line(r, t, "same = 1\nsame = 2").encode(),
+    "wrong-type": lambda r, t: re.sub(r'= "[^"\n]*"', "= 1", t, count=1).encode(),
+    "empty": lambda r, t: b"",
+    "utf16": lambda r, t: t.encode("utf-16"),
+    "crlf": lambda r, t: t.replace("\n", "\r\n").encode(),
+}
+
+
+def family_commands(rng, n):
+    """The commands the other families do not reach (``fmt``, ``test``, ``diff``, ``history``,
+    ``plan``) and the TOML inputs of every command (waivers, configuration), each input mutated."""
+    kinds = ["fmt", "rule-tests", "waivers", "config", "diff", "history", "plan", "plant"]
+    for _ in range(n):
+        kind = rng.choice(kinds)
+        if kind == "fmt":
+            base = rng.choice(SHIPPED)
+            name, data = text_mutations(rng, (RULESETS / f"{base}.rules").read_text(encoding="utf-8"))
+            form = rng.choice(["--check", "--diff", "-"])
+            argv = ["fmt", "-"] if form == "-" else ["fmt", form, "r.rules"]
+            yield Case("commands", f"fmt{form}:{name}", argv, {"r.rules": data}, stdin=data if form == "-" else None)
+        elif kind == "rule-tests":
+            base = rng.choice(SHIPPED)
+            name = rng.choice(sorted(TOML_MUTATIONS))
+            text = (RULESETS / f"{base}.tests.toml").read_text(encoding="utf-8")
+            argv = ["test", f"{base}.rules", *pick_format(rng, ["text", "json", "junit"])]
+            if rng.random() < 0.3:
+                argv.append("--coverage")
+            files = {
+                f"{base}.rules": (RULESETS / f"{base}.rules").read_bytes(),
+                f"{base}.tests.toml": TOML_MUTATIONS[name](rng, text),
+            }
+            yield Case("commands", f"test:{base}:{name}", argv, files)
+        elif kind in ("waivers", "config"):
+            name = rng.choice(sorted(TOML_MUTATIONS))
+            text = (EXAMPLES / "waivers.toml").read_text(encoding="utf-8") if kind == "waivers" else BASE_CONFIG
+            option = "--waivers" if kind == "waivers" else "--config"
+            argv = rng.choice([check_one(rng, policy=POLICY_FILE, device=DEVICE_FILE), fleet_argv(rng, FLEET_FILE)])
+            if argv[0] != "check" or (kind == "config" and rng.random() < 0.3):
+                argv = (
+                    ["lint", "permissions"]
+                    if kind == "config"
+                    else ["check", "--policy", POLICY_FILE, "--fleet", FLEET_FILE]
+                )
+            at = 1 if argv[0] != "--debug" else 2
+            argv[at:at] = [option, f"{kind}.toml"]
+            yield Case("commands", f"{kind}:{name}:{argv[0]}", argv, {f"{kind}.toml": TOML_MUTATIONS[name](rng, text)})
+        elif kind == "diff":
+            name = rng.choice(sorted(JSON_MUTATIONS))
+            rows = copy.deepcopy(BASE_RUN)
+            lines = [dumps(row) for row in rows]
+            whole = rng.random() < 0.2
+            if whole:
+                data = JSON_MUTATIONS[name](rng, rows)
+            else:
+                i = rng.randrange(len(lines))
+                lines[i] = JSON_MUTATIONS[name](rng, rows[i]).replace(b"\n", b" ")
+                data = b"\n".join(lines) + b"\n"
+            argv = ["diff", "old.jsonl", "new.jsonl", *pick_format(rng, ["text", "json", "markdown", "html"])]
+            good = b"\n".join(dumps(row) for row in BASE_RUN) + b"\n"
+            files = (
+                {"old.jsonl": good, "new.jsonl": data} if rng.random() < 0.5 else {"old.jsonl": data, "new.jsonl": good}
+            )
+            yield Case("commands", f"diff:{'whole' if whole else 'line'}:{name}", argv, files)
+        elif kind == "history":
+            name = rng.choice(["empty", "random", "text", "json", "duckdb-head"])
+            data = {
+                "empty": b"",
+                "random": bytes(rng.randrange(256) for _ in range(rng.randint(1, 20000))),
+                "text": b"not a store\n" * 100,
+                "json": dumps(BASE_RUN),
+                "duckdb-head": b"\x00" * 8 + b"DUCK" + bytes(rng.randrange(256) for _ in range(4096)),
+            }[name]
+            argv = ["history", "store.duckdb"] + (
+                ["--rule", rng.choice(["KR-01", "\u001b]0;x\u0007"])] if rng.random() < 0.4 else []
+            )
+            yield Case("commands", f"history:{name}", argv, {"store.duckdb": data})
+        elif kind == "plan":
+            name = rng.choice(sorted(JSON_MUTATIONS))
+            argv = ["plan", "--policy", POLICY_FILE, "--fleet", FLEET_FILE, "--proposal-policy", "proposal.json"]
+            argv += ["--timeout", "5", *pick_format(rng, ["text", "json", "markdown", "html"])]
+            yield Case("commands", f"plan:{name}", argv, {"proposal.json": JSON_MUTATIONS[name](rng, base_policy())})
+        else:  # a recovery password planted in a TOML input's string, in a spelling TOML keeps
+            groups = new_password(rng)
+            target = rng.choice(["waivers", "rule-tests", "config"])
+            spelling = rng.choice(["dashes", "none", "spaces", "dots", "arabic-indic", "fullwidth", "adjacent-digits"])
+            planted = spell(groups, spelling)
+            if target == "waivers":
+                text = _toml_string(rng, (EXAMPLES / "waivers.toml").read_text(encoding="utf-8"), planted)
+                argv = [
+                    "check",
+                    "--policy",
+                    POLICY_FILE,
+                    "--fleet",
+                    FLEET_FILE,
+                    "--waivers",
+                    "w.toml",
+                    *pick_format(rng),
+                ]
+                files = {"w.toml": text.encode()}
+            elif target == "rule-tests":
+                base = rng.choice(SHIPPED)
+                text = _toml_string(rng, (RULESETS / f"{base}.tests.toml").read_text(encoding="utf-8"), planted)
+                argv = ["test", f"{base}.rules", *pick_format(rng, ["text", "json", "junit"])]
+                files = {
+                    f"{base}.rules": (RULESETS / f"{base}.rules").read_bytes(),
+                    f"{base}.tests.toml": text.encode(),
+                }
+            else:
+                text = _toml_string(rng, BASE_CONFIG, planted)
+                argv = ["check", "--config", "c.toml", "--policy", POLICY_FILE, "--device", DEVICE_FILE]
+                files = {"c.toml": text.encode()}
+            yield Case("commands", f"plant:{target}:{spelling}", argv, files, secrets=[groups])
+
+
 # ---------------------------------------------------------------- secrets and escapes
 
 
@@ -1085,6 +1274,7 @@ FAMILIES = {
     "escapes": (family_escapes, 150),
     "argv": (family_argv, 0),
     "io": (family_io, 0),
+    "commands": (family_commands, 200),
 }
 
 

@@ -272,6 +272,28 @@ def test_input_nested_too_deep_is_bad_input_in_every_command(tmp_path, command, 
     assert "internal error" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "name", "content", "said"),
+    [
+        (["test", "{dir}/p.rules"], "p.tests.toml", '[[case]]\nname = "x"\nfoo = ' + "9" * 5000, "error[K102]"),
+        (
+            ["check", "--policy", POLICY, "--device", READY, "--waivers", "{file}"],
+            "w.toml",
+            "x = " + "9" * 5000,
+            "W010",
+        ),
+        (["check", "--config", "{file}", "--policy", POLICY, "--device", READY], "c.toml", "x = " + "9" * 5000, "C002"),
+    ],
+)
+def test_a_toml_number_too_long_to_convert_is_bad_input(tmp_path, command, name, content, said):
+    # tomllib's int() raised a bare ValueError past 4,300 digits: an internal error, exit 3.
+    shutil.copy(ROOT / "rulesets" / "permissions.rules", tmp_path / "p.rules")
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    result = run(*[a.format(dir=tmp_path, file=tmp_path / name) for a in command])
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr and "a number longer than 4300 digits" in result.stderr
+
+
 def test_a_key_given_twice_is_refused_with_its_place():
     with pytest.raises(InputError) as caught:
         parse_json('{"settings": {"a": 1,\n  "a": 2}, "a": 3}', "twice.json")
