@@ -4,7 +4,8 @@ Pipes are read once, never seeked; at most ``MAX_INPUT_BYTES`` are read, counted
 come (``/dev/zero`` ends in a clear error, not in an exhausted memory); UTF-8 (with or without
 a byte-order mark) and UTF-16 with a byte-order mark, as PowerShell writes it, are decoded.
 JSON is parsed with limits on nesting and on the length of numbers, and a key given twice in
-one object is an error: which of the two values was meant cannot be known.
+one object is an error: which of the two values was meant cannot be known. JSON inside a larger
+input (``loads_json``) and TOML (``parse_toml``) are held to the same limits.
 """
 
 from __future__ import annotations
