@@ -162,23 +162,23 @@ class ProblemList:
 
     def counted(self) -> bool:
         """Once the limit is reached, count one more problem unlisted and say so (True): the
-        caller then makes no diagnostic. False while there is room for one."""
+        caller then makes no diagnostic (what it would cost is saved). False while there is room."""
         if self.full:
             self.unlisted += 1
             return True
         return False
 
     def append(self, diagnostic: Diagnostic) -> None:
-        """Keep ``diagnostic`` (after ``counted`` said there is room)."""
-        self.listed.append(diagnostic)
+        """Keep ``diagnostic``, or count it once the limit is reached."""
+        if self.full:
+            self.unlisted += 1
+        else:
+            self.listed.append(diagnostic)
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         """Keep these (as far as the limit), count the rest."""
         for diagnostic in diagnostics:
-            if self.full:
-                self.unlisted += 1
-            else:
-                self.listed.append(diagnostic)
+            self.append(diagnostic)
 
     def error(self) -> InputError:
         """The problems as one InputError; the last diagnostic (I010) counts those not listed."""

@@ -23,7 +23,7 @@ import attrs
 from attrs import frozen
 
 from ..engine import LoadedRuleset, load_ruleset
-from ..errors import Diagnostic, InputError, RulesError, suggest
+from ..errors import Diagnostic, InputError, ProblemList, RulesError, suggest
 from ..facts import facts_from_mapping
 from ..jsonpath import JsonPath
 from ..outcome import Status
@@ -102,7 +102,7 @@ def load_case_file(path: str | Path, vocabulary: Vocabulary) -> CaseFile:
     path = Path(path)
     name = str(path)
     data = _toml(path, name)
-    problems: list[Diagnostic] = []
+    problems = ProblemList()  # past its limit counted: no "did you mean" search per unknown key
     _unknown_keys(data, FILE_KEYS, (), name, problems)
     rulesets = _rulesets(data, path, vocabulary, problems)
     scenarios = _scenarios(data.get("scenarios"), ("scenarios",), name, vocabulary, problems)
@@ -115,7 +115,7 @@ def load_case_file(path: str | Path, vocabulary: Vocabulary) -> CaseFile:
     reader = _CaseReader(name, vocabulary, rulesets, problems)
     cases = tuple(reader.case(raw, i) for i, raw in enumerate(raw_cases))
     if problems:
-        raise InputError(problems)
+        raise problems.error()
     return CaseFile(name, rulesets, tuple(c for c in cases if c is not None), scenarios)
 
 
@@ -148,16 +148,16 @@ def _toml(path: Path, name: str) -> dict[str, Any]:
 
 
 def _unknown_keys(
-    table: Mapping[str, Any], allowed: Iterable[str], where: JsonPath, file: str, problems: list[Diagnostic]
+    table: Mapping[str, Any], allowed: Iterable[str], where: JsonPath, file: str, problems: ProblemList
 ) -> None:
     allowed = tuple(allowed)
     for key in table:
-        if key not in allowed:
+        if key not in allowed and not problems.counted():
             hint = suggest(key, allowed) or "expected one of: " + ", ".join(allowed)
             problems.append(Diagnostic("K105", f"unknown key `{key}`", file=file, path=(*where, key), help=hint))
 
 
-def _strings(value: Any, where: JsonPath, file: str, problems: list[Diagnostic]) -> tuple[str, ...] | None:
+def _strings(value: Any, where: JsonPath, file: str, problems: ProblemList) -> tuple[str, ...] | None:
     """A list of strings (one string is a list of one); None, with a problem, otherwise."""
     if isinstance(value, str):
         return (value,)
@@ -168,7 +168,7 @@ def _strings(value: Any, where: JsonPath, file: str, problems: list[Diagnostic])
 
 
 def _rulesets(
-    data: Mapping[str, Any], path: Path, vocabulary: Vocabulary, problems: list[Diagnostic]
+    data: Mapping[str, Any], path: Path, vocabulary: Vocabulary, problems: ProblemList
 ) -> tuple[LoadedRuleset, ...]:
     """The rule files a case file tests: ``rules`` (shipped names, or paths beside it), or the
     ``.rules`` file of its stem beside it."""
@@ -194,7 +194,7 @@ def _rulesets(
     return tuple(loaded)
 
 
-def _loaded(targets: Iterable[str], vocabulary: Vocabulary, problems: list[Diagnostic]) -> tuple[LoadedRuleset, ...]:
+def _loaded(targets: Iterable[str], vocabulary: Vocabulary, problems: ProblemList) -> tuple[LoadedRuleset, ...]:
     """Each rule file loaded; the problems of those that do not load (located in the rule file)."""
     loaded = []
     for target in targets:
@@ -206,7 +206,7 @@ def _loaded(targets: Iterable[str], vocabulary: Vocabulary, problems: list[Diagn
 
 
 def _scenarios(
-    value: Any, where: JsonPath, file: str, vocabulary: Vocabulary, problems: list[Diagnostic]
+    value: Any, where: JsonPath, file: str, vocabulary: Vocabulary, problems: ProblemList
 ) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -222,7 +222,7 @@ class _CaseReader:
     """Reads the ``[[case]]`` tables of one file in order, each against the cases before it."""
 
     def __init__(
-        self, file: str, vocabulary: Vocabulary, rulesets: tuple[LoadedRuleset, ...], problems: list[Diagnostic]
+        self, file: str, vocabulary: Vocabulary, rulesets: tuple[LoadedRuleset, ...], problems: ProblemList
     ) -> None:
         self.file = file
         self.vocabulary = vocabulary
