@@ -89,15 +89,14 @@ def facts_from_mapping(
     written = path if isinstance(path, str) else json_path_text(path)
     for key, raw in mapping.items():
         if not isinstance(key, str):
-            if not problems.counted():
-                problems.append(
-                    Diagnostic(
-                        "I202",
-                        f"a fact name must be a string, not the {type(key).__name__} {_shown(key)}",
-                        path=path,
-                        file=origin,
-                    )
+            problems.append(
+                Diagnostic(
+                    "I202",
+                    f"a fact name must be a string, not the {type(key).__name__} {_shown(key)}",
+                    path=path,
+                    file=origin,
                 )
+            )
             continue
         fact_name = key if "." in key else f"{default_namespace}.{key}"
         # A recovery password in the key is masked before a path quotes it (JSON would escape
@@ -105,7 +104,7 @@ def facts_from_mapping(
         where = (*base, redact(key)) if base is not None else _key_path(written, key)
         fact = vocabulary.fact(fact_name)
         if fact is None or (allowed and fact.namespace not in allowed):
-            if not problems.counted():
+            if not problems.counted():  # the "did you mean" search is the cost: skipped past the limit
                 problems.append(_unknown_fact(fact_name, where, origin, vocabulary, allowed))
             continue
         if raw is None:
@@ -113,16 +112,15 @@ def facts_from_mapping(
         try:
             values[fact.name] = vocabulary.parse_value(fact, raw)
         except ValueError as exc:
-            if not problems.counted():
-                problems.append(
-                    Diagnostic(
-                        "I201",
-                        f"{_shown(raw)} is not a valid value for {fact.name} ({fact.label})",
-                        path=where,
-                        file=origin,
-                        help=f"expected {exc}",
-                    )
+            problems.append(
+                Diagnostic(
+                    "I201",
+                    f"{_shown(raw)} is not a valid value for {fact.name} ({fact.label})",
+                    path=where,
+                    file=origin,
+                    help=f"expected {exc}",
                 )
+            )
             continue
         # ``key`` names a declared fact here: nothing in it to mask.
         origins[fact.name] = (

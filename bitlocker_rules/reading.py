@@ -27,7 +27,7 @@ MAX_JSON_DEPTH = 64
 _MAX_NUMBER_DIGITS = 4300  # Python's own limit on converting digits to an integer
 _JSON_TOKENS = re.compile(r'\\.|["\[\]{}:,]', re.DOTALL)
 _LONG_NUMBER = re.compile(rf"\d{{{_MAX_NUMBER_DIGITS + 1},}}")
-_TOML_TOKENS = re.compile(r"[\n#\"'\[\]{}]")
+_TOML_TOKENS = re.compile(r"[#\"'\[\]{}]")
 
 
 def input_name(path: str | Path) -> str:
@@ -178,8 +178,8 @@ def loads_json(text: str | bytes) -> Any:
 
 def parse_toml(text: str) -> dict[str, Any]:
     """``tomllib.loads`` with JSON's nesting limit. Deeper TOML (``tomllib`` recurses for each
-    nested array or inline table) is a ``TOMLDecodeError`` saying where, as a syntax error is,
-    not a ``RecursionError``."""
+    nested array or inline table) and a number too long to convert are a ``TOMLDecodeError``
+    saying where, as a syntax error is, not a ``RecursionError`` or a bare ``ValueError``."""
     try:
         data = tomllib.loads(text)
     except RecursionError:
@@ -188,51 +188,43 @@ def parse_toml(text: str) -> dict[str, Any]:
         raise
     except ValueError:  # int() refuses numbers over sys.get_int_max_str_digits() digits
         found = _LONG_NUMBER.search(text)
-        line, column = _line_and_column(text, found.start() if found else 0)
-        raise tomllib.TOMLDecodeError(
-            f"a number longer than {_MAX_NUMBER_DIGITS} digits (at line {line}, column {column})"
-        ) from None
+        at = found.start() if found else 0
+        raise _toml_error(text, f"a number longer than {_MAX_NUMBER_DIGITS} digits", at) from None
     if data is None or json_depth(data) > MAX_JSON_DEPTH:
-        line, column = _toml_deep_at(text)
-        raise tomllib.TOMLDecodeError(f"nested deeper than {MAX_JSON_DEPTH} levels (at line {line}, column {column})")
+        raise _toml_error(text, f"nested deeper than {MAX_JSON_DEPTH} levels", _toml_deep_at(text))
     return data
 
 
-def _toml_deep_at(text: str) -> tuple[int, int]:
-    """Where TOML's arrays and inline tables first nest past the limit (line and column), counted
-    outside strings and comments; the start when nesting comes from dotted keys instead. Only run
-    to locate an error already found; linear, as ``_structure`` is for JSON."""
-    depth, line, start = 0, 1, 0
+def _toml_error(text: str, message: str, offset: int) -> tomllib.TOMLDecodeError:
+    """A TOML error at ``offset``, its place written as ``tomllib`` writes its own."""
+    line, column = SourceText(text).position(offset)
+    return tomllib.TOMLDecodeError(f"{message} (at line {line}, column {column})")
+
+
+def _toml_deep_at(text: str) -> int:
+    """Where TOML's arrays and inline tables first nest past the limit, counted outside strings
+    and comments; the start when nesting comes from dotted keys instead. Only run to locate an
+    error already found; linear, as ``_structure`` is for JSON."""
+    depth = 0
     found = _TOML_TOKENS.search(text)
     while found is not None:
         at, char = found.start(), found.group()
         after = at + 1
-        if char == "\n":
-            line, start = line + 1, after
-        elif char == "#":
+        if char == "#":
             after = text.find("\n", at)
             if after < 0:
                 break
         elif char in "\"'":
             quote = char * 3 if text.startswith(char * 3, at) else char
             after = _string_end(text, at + len(quote), quote)
-            lines = text.count("\n", at, after)  # a multi-line string's
-            if lines:
-                line, start = line + lines, text.rfind("\n", at, after) + 1
         elif char in "[{":
             depth += 1
             if depth > MAX_JSON_DEPTH:
-                return line, at - start + 1
+                return at
         else:
             depth -= 1
         found = _TOML_TOKENS.search(text, after)
-    return 1, 1
-
-
-def _line_and_column(text: str, offset: int) -> tuple[int, int]:
-    """The 1-based line and column of ``offset`` in ``text``."""
-    line_start = text.rfind("\n", 0, offset) + 1
-    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+    return 0
 
 
 def _string_end(text: str, at: int, quote: str) -> int:

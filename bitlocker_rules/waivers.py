@@ -361,8 +361,6 @@ class _Reader:
                 seen.add(waiver.id)
 
     def problem(self, line: int, at: str, message: str, hint: str | None = None) -> None:
-        if self.problems.counted():
-            return
         line = self.key_line(line, at)
         where = f"{self.source.name}:{line}" if line else self.source.name
         self.problems.append(Diagnostic("W002", message, file=where, path=at, help=hint))

@@ -84,7 +84,7 @@ def _states(e: Entry, contexts: Sequence[SearchContext], deadline: Deadline) -> 
     return states
 
 
-_CHECKED_EVERY = 64  # values between two readings of the clock: a reading per value cost 5-10% on one-condition rules
+_CHECKED_EVERY = 64  # values between two readings of the clock: about 0.1 s of work at 4,000 conditions a rule
 
 
 def table_masks(tables: Tables, entries: Sequence[Entry], goal: int) -> Mapping[int, int]:
