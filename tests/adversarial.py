@@ -789,110 +789,122 @@ TOML_MUTATIONS = {
 }
 
 
+def _fmt_case(rng) -> Case:
+    base = rng.choice(SHIPPED)
+    name, data = text_mutations(rng, (RULESETS / f"{base}.rules").read_text(encoding="utf-8"))
+    form = rng.choice(["--check", "--diff", "-"])
+    argv = ["fmt", "-"] if form == "-" else ["fmt", form, "r.rules"]
+    return Case("commands", f"fmt{form}:{name}", argv, {"r.rules": data}, stdin=data if form == "-" else None)
+
+
+def _rule_files(base: str, tests: bytes) -> dict[str, bytes]:
+    """A shipped rule file and a case file beside it."""
+    return {f"{base}.rules": (RULESETS / f"{base}.rules").read_bytes(), f"{base}.tests.toml": tests}
+
+
+def _rule_tests_case(rng) -> Case:
+    base = rng.choice(SHIPPED)
+    name = rng.choice(sorted(TOML_MUTATIONS))
+    text = (RULESETS / f"{base}.tests.toml").read_text(encoding="utf-8")
+    argv = ["test", f"{base}.rules", *pick_format(rng, ["text", "json", "junit"])]
+    if rng.random() < 0.3:
+        argv.append("--coverage")
+    return Case("commands", f"test:{base}:{name}", argv, _rule_files(base, TOML_MUTATIONS[name](rng, text)))
+
+
+def _toml_input_case(rng, kind: str) -> Case:
+    """A mutated ``--waivers`` or ``--config`` file (``kind``) given to a check or a lint."""
+    name = rng.choice(sorted(TOML_MUTATIONS))
+    text = (EXAMPLES / "waivers.toml").read_text(encoding="utf-8") if kind == "waivers" else BASE_CONFIG
+    argv = rng.choice([check_one(rng, policy=POLICY_FILE, device=DEVICE_FILE), fleet_argv(rng, FLEET_FILE)])
+    if argv[0] != "check" or (kind == "config" and rng.random() < 0.3):
+        argv = (
+            ["lint", "permissions"] if kind == "config" else ["check", "--policy", POLICY_FILE, "--fleet", FLEET_FILE]
+        )
+    at = 1 if argv[0] != "--debug" else 2
+    argv[at:at] = [f"--{kind}", f"{kind}.toml"]
+    return Case("commands", f"{kind}:{name}:{argv[0]}", argv, {f"{kind}.toml": TOML_MUTATIONS[name](rng, text)})
+
+
+def _diff_case(rng) -> Case:
+    name = rng.choice(sorted(JSON_MUTATIONS))
+    rows = copy.deepcopy(BASE_RUN)
+    lines = [dumps(row) for row in rows]
+    whole = rng.random() < 0.2
+    if whole:
+        data = JSON_MUTATIONS[name](rng, rows)
+    else:
+        i = rng.randrange(len(lines))
+        lines[i] = JSON_MUTATIONS[name](rng, rows[i]).replace(b"\n", b" ")
+        data = b"\n".join(lines) + b"\n"
+    argv = ["diff", "old.jsonl", "new.jsonl", *pick_format(rng, ["text", "json", "markdown", "html"])]
+    good = b"\n".join(dumps(row) for row in BASE_RUN) + b"\n"
+    files = {"old.jsonl": good, "new.jsonl": data} if rng.random() < 0.5 else {"old.jsonl": data, "new.jsonl": good}
+    return Case("commands", f"diff:{'whole' if whole else 'line'}:{name}", argv, files)
+
+
+def _history_case(rng) -> Case:
+    name = rng.choice(["empty", "random", "text", "json", "duckdb-head"])
+    data = {
+        "empty": b"",
+        "random": bytes(rng.randrange(256) for _ in range(rng.randint(1, 20000))),
+        "text": b"not a store\n" * 100,
+        "json": dumps(BASE_RUN),
+        "duckdb-head": b"\x00" * 8 + b"DUCK" + bytes(rng.randrange(256) for _ in range(4096)),
+    }[name]
+    argv = ["history", "store.duckdb"] + (
+        ["--rule", rng.choice(["KR-01", "\u001b]0;x\u0007"])] if rng.random() < 0.4 else []
+    )
+    return Case("commands", f"history:{name}", argv, {"store.duckdb": data})
+
+
+def _plan_case(rng) -> Case:
+    name = rng.choice(sorted(JSON_MUTATIONS))
+    argv = ["plan", "--policy", POLICY_FILE, "--fleet", FLEET_FILE, "--proposal-policy", "proposal.json"]
+    argv += ["--timeout", "5", *pick_format(rng, ["text", "json", "markdown", "html"])]
+    return Case("commands", f"plan:{name}", argv, {"proposal.json": JSON_MUTATIONS[name](rng, base_policy())})
+
+
+def _planted_toml_case(rng) -> Case:
+    """A recovery password planted in a TOML input's string, in a spelling TOML keeps."""
+    groups = new_password(rng)
+    target = rng.choice(["waivers", "rule-tests", "config"])
+    spelling = rng.choice(["dashes", "none", "spaces", "dots", "arabic-indic", "fullwidth", "adjacent-digits"])
+    planted = spell(groups, spelling)
+    if target == "waivers":
+        text = _toml_string(rng, (EXAMPLES / "waivers.toml").read_text(encoding="utf-8"), planted)
+        argv = ["check", "--policy", POLICY_FILE, "--fleet", FLEET_FILE, "--waivers", "w.toml", *pick_format(rng)]
+        files = {"w.toml": text.encode()}
+    elif target == "rule-tests":
+        base = rng.choice(SHIPPED)
+        text = _toml_string(rng, (RULESETS / f"{base}.tests.toml").read_text(encoding="utf-8"), planted)
+        argv = ["test", f"{base}.rules", *pick_format(rng, ["text", "json", "junit"])]
+        files = _rule_files(base, text.encode())
+    else:
+        text = _toml_string(rng, BASE_CONFIG, planted)
+        argv = ["check", "--config", "c.toml", "--policy", POLICY_FILE, "--device", DEVICE_FILE]
+        files = {"c.toml": text.encode()}
+    return Case("commands", f"plant:{target}:{spelling}", argv, files, secrets=[groups])
+
+
+COMMAND_CASES = {
+    "fmt": _fmt_case,
+    "rule-tests": _rule_tests_case,
+    "waivers": functools.partial(_toml_input_case, kind="waivers"),
+    "config": functools.partial(_toml_input_case, kind="config"),
+    "diff": _diff_case,
+    "history": _history_case,
+    "plan": _plan_case,
+    "plant": _planted_toml_case,
+}
+
+
 def family_commands(rng, n):
     """The commands the other families do not reach (``fmt``, ``test``, ``diff``, ``history``,
     ``plan``) and the TOML inputs of every command (waivers, configuration), each input mutated."""
-    kinds = ["fmt", "rule-tests", "waivers", "config", "diff", "history", "plan", "plant"]
+    kinds = list(COMMAND_CASES)
     for _ in range(n):
-        kind = rng.choice(kinds)
-        if kind == "fmt":
-            base = rng.choice(SHIPPED)
-            name, data = text_mutations(rng, (RULESETS / f"{base}.rules").read_text(encoding="utf-8"))
-            form = rng.choice(["--check", "--diff", "-"])
-            argv = ["fmt", "-"] if form == "-" else ["fmt", form, "r.rules"]
-            yield Case("commands", f"fmt{form}:{name}", argv, {"r.rules": data}, stdin=data if form == "-" else None)
-        elif kind == "rule-tests":
-            base = rng.choice(SHIPPED)
-            name = rng.choice(sorted(TOML_MUTATIONS))
-            text = (RULESETS / f"{base}.tests.toml").read_text(encoding="utf-8")
-            argv = ["test", f"{base}.rules", *pick_format(rng, ["text", "json", "junit"])]
-            if rng.random() < 0.3:
-                argv.append("--coverage")
-            files = {
-                f"{base}.rules": (RULESETS / f"{base}.rules").read_bytes(),
-                f"{base}.tests.toml": TOML_MUTATIONS[name](rng, text),
-            }
-            yield Case("commands", f"test:{base}:{name}", argv, files)
-        elif kind in ("waivers", "config"):
-            name = rng.choice(sorted(TOML_MUTATIONS))
-            text = (EXAMPLES / "waivers.toml").read_text(encoding="utf-8") if kind == "waivers" else BASE_CONFIG
-            option = "--waivers" if kind == "waivers" else "--config"
-            argv = rng.choice([check_one(rng, policy=POLICY_FILE, device=DEVICE_FILE), fleet_argv(rng, FLEET_FILE)])
-            if argv[0] != "check" or (kind == "config" and rng.random() < 0.3):
-                argv = (
-                    ["lint", "permissions"]
-                    if kind == "config"
-                    else ["check", "--policy", POLICY_FILE, "--fleet", FLEET_FILE]
-                )
-            at = 1 if argv[0] != "--debug" else 2
-            argv[at:at] = [option, f"{kind}.toml"]
-            yield Case("commands", f"{kind}:{name}:{argv[0]}", argv, {f"{kind}.toml": TOML_MUTATIONS[name](rng, text)})
-        elif kind == "diff":
-            name = rng.choice(sorted(JSON_MUTATIONS))
-            rows = copy.deepcopy(BASE_RUN)
-            lines = [dumps(row) for row in rows]
-            whole = rng.random() < 0.2
-            if whole:
-                data = JSON_MUTATIONS[name](rng, rows)
-            else:
-                i = rng.randrange(len(lines))
-                lines[i] = JSON_MUTATIONS[name](rng, rows[i]).replace(b"\n", b" ")
-                data = b"\n".join(lines) + b"\n"
-            argv = ["diff", "old.jsonl", "new.jsonl", *pick_format(rng, ["text", "json", "markdown", "html"])]
-            good = b"\n".join(dumps(row) for row in BASE_RUN) + b"\n"
-            files = (
-                {"old.jsonl": good, "new.jsonl": data} if rng.random() < 0.5 else {"old.jsonl": data, "new.jsonl": good}
-            )
-            yield Case("commands", f"diff:{'whole' if whole else 'line'}:{name}", argv, files)
-        elif kind == "history":
-            name = rng.choice(["empty", "random", "text", "json", "duckdb-head"])
-            data = {
-                "empty": b"",
-                "random": bytes(rng.randrange(256) for _ in range(rng.randint(1, 20000))),
-                "text": b"not a store\n" * 100,
-                "json": dumps(BASE_RUN),
-                "duckdb-head": b"\x00" * 8 + b"DUCK" + bytes(rng.randrange(256) for _ in range(4096)),
-            }[name]
-            argv = ["history", "store.duckdb"] + (
-                ["--rule", rng.choice(["KR-01", "\u001b]0;x\u0007"])] if rng.random() < 0.4 else []
-            )
-            yield Case("commands", f"history:{name}", argv, {"store.duckdb": data})
-        elif kind == "plan":
-            name = rng.choice(sorted(JSON_MUTATIONS))
-            argv = ["plan", "--policy", POLICY_FILE, "--fleet", FLEET_FILE, "--proposal-policy", "proposal.json"]
-            argv += ["--timeout", "5", *pick_format(rng, ["text", "json", "markdown", "html"])]
-            yield Case("commands", f"plan:{name}", argv, {"proposal.json": JSON_MUTATIONS[name](rng, base_policy())})
-        else:  # a recovery password planted in a TOML input's string, in a spelling TOML keeps
-            groups = new_password(rng)
-            target = rng.choice(["waivers", "rule-tests", "config"])
-            spelling = rng.choice(["dashes", "none", "spaces", "dots", "arabic-indic", "fullwidth", "adjacent-digits"])
-            planted = spell(groups, spelling)
-            if target == "waivers":
-                text = _toml_string(rng, (EXAMPLES / "waivers.toml").read_text(encoding="utf-8"), planted)
-                argv = [
-                    "check",
-                    "--policy",
-                    POLICY_FILE,
-                    "--fleet",
-                    FLEET_FILE,
-                    "--waivers",
-                    "w.toml",
-                    *pick_format(rng),
-                ]
-                files = {"w.toml": text.encode()}
-            elif target == "rule-tests":
-                base = rng.choice(SHIPPED)
-                text = _toml_string(rng, (RULESETS / f"{base}.tests.toml").read_text(encoding="utf-8"), planted)
-                argv = ["test", f"{base}.rules", *pick_format(rng, ["text", "json", "junit"])]
-                files = {
-                    f"{base}.rules": (RULESETS / f"{base}.rules").read_bytes(),
-                    f"{base}.tests.toml": text.encode(),
-                }
-            else:
-                text = _toml_string(rng, BASE_CONFIG, planted)
-                argv = ["check", "--config", "c.toml", "--policy", POLICY_FILE, "--device", DEVICE_FILE]
-                files = {"c.toml": text.encode()}
-            yield Case("commands", f"plant:{target}:{spelling}", argv, files, secrets=[groups])
+        yield COMMAND_CASES[rng.choice(kinds)](rng)
 
 
 # ---------------------------------------------------------------- secrets and escapes
