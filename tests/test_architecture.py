@@ -182,9 +182,9 @@ PLAN_RANK = {"patches": 0, "memberships": 0, "possible": 1, "proposal": 1, "reco
 # fmt: on
 
 
-# Inside the snapshot: its files, an intent's profile and the filters' scope, the policies read, the package.
+# Inside the snapshot: its files and the filters' scope, then the policies read and the devices joined, the package.
 # fmt: off
-SNAPSHOT_RANK = {"files": 0, "scope": 0, "devices": 0, "reading": 1, "__init__": 2}
+SNAPSHOT_RANK = {"files": 0, "scope": 0, "devices": 1, "reading": 1, "__init__": 2}
 # fmt: on
 
 

@@ -255,6 +255,15 @@ def test_cli_page_documents_every_exit_code():
     assert {c.exit for b in blocks("cli.md", "console") for c in commands(b)} == {0, 1, 2}
 
 
+def test_every_input_problem_code_is_in_the_table_once():
+    # I601 once meant an unknown scenario, a damaged snapshot and a plan's bad patch, and I420
+    # was on no page: a code a user looks up must name one kind of problem, and be there.
+    table = re.findall(r"^\| (I\d{3}) \|", (DOCS / "input-formats.md").read_text(), re.MULTILINE)
+    used = {c for p in (ROOT / "bitlocker_rules").rglob("*.py") for c in re.findall(r'"(I\d{3})"', p.read_text())}
+    assert len(table) == len(set(table)), sorted(c for c in table if table.count(c) > 1)
+    assert used <= set(table), sorted(used - set(table))
+
+
 def test_cli_page_names_every_option():
     from bitlocker_rules.cli import build_parser
 

@@ -373,7 +373,7 @@ def test_a_patch_naming_no_policy_is_a_clear_error_with_a_suggestion(tmp_path, c
     patch.write_text(json.dumps({"policy": SILENT_ID[:-1] + "1", "patch": {}}))
     assert main(["plan", *TODAY, "--patch", str(patch)]) == 2
     err = capsys.readouterr().err
-    assert "I602" in err and "$.policy" in err and SILENT_ID in err and "Traceback" not in err
+    assert "I802" in err and "$.policy" in err and SILENT_ID in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(
@@ -385,7 +385,7 @@ def test_a_malformed_patch_names_its_bad_field(tmp_path, capsys, content, where)
     patch.write_text(json.dumps(content))
     assert main(["plan", *TODAY, "--patch", str(patch)]) == 2
     err = capsys.readouterr().err
-    assert "I601" in err and where in err
+    assert "I801" in err and where in err
 
 
 # --- usage, formats

@@ -547,17 +547,109 @@ def test_a_snapshot_file_nested_too_deep_is_a_clear_error(tenant_pulled, tmp_pat
     assert "JSON nested deeper than 64 levels" in err
 
 
-@pytest.mark.parametrize("name", ["managed_devices.jsonl", "encryption_states.jsonl", "recovery_keys.jsonl"])
-def test_a_device_record_nested_too_deep_is_one_bad_row(tenant_pulled, tmp_path, capsys, name):
-    # A line of the files joined to each device is decoded while they are indexed: it once
-    # ended the run in "internal error (RecursionError ...)". Now the other devices are evaluated.
+def test_a_device_row_nested_too_deep_is_one_bad_row(tenant_pulled, tmp_path, capsys):
+    # It once ended the run in "internal error (RecursionError ...)". The devices are the fleet's
+    # rows: the other devices are evaluated.
     _, folder, _, _ = tenant_pulled
     damaged = _copy_with_manifest(folder, tmp_path / "s")
-    with (damaged / name).open("a") as stream:
+    with (damaged / "managed_devices.jsonl").open("a") as stream:
         stream.write(_DEEP_RECORD + "\n")
     code, out, err = _check(capsys, "--snapshot", str(damaged))
-    assert code in (1, 2) and "Traceback" not in err and "internal error" not in err
+    assert code == 2 and "Traceback" not in err and "internal error" not in err
     assert "Fleet: 600 devices evaluated" in out
+
+
+@pytest.mark.parametrize(
+    "name, line, expected",
+    [
+        ("encryption_states.jsonl", _DEEP_RECORD, "is not JSON (JSON nested deeper than 64 levels)"),
+        ("recovery_keys.jsonl", _DEEP_RECORD, "is not JSON (JSON nested deeper than 64 levels)"),
+        ("encryption_states.jsonl", "}{", "is not JSON (Expecting value"),
+        ("recovery_keys.jsonl", "[1, 2]", "is not a JSON object"),
+        ("encryption_states.jsonl", '{"id": 7}', "gives `id` as a JSON number, not a string as Graph does"),
+        ("recovery_keys.jsonl", '{"deviceId": ["x"]}', "gives `deviceId` as a JSON array, not a string as Graph does"),
+    ],
+)
+def test_a_damaged_line_of_a_file_joined_to_devices_refuses_the_snapshot(
+    tenant_pulled, tmp_path, capsys, name, line, expected
+):
+    # A line of these files was once skipped without a word (its device then checked without
+    # its encryption report row or its keys), or, nested too deep, ended in a RecursionError.
+    _, folder, _, _ = tenant_pulled
+    damaged = _copy_with_manifest(folder, tmp_path / "s")
+    number = len((damaged / name).read_text().splitlines()) + 1
+    with (damaged / name).open("a") as stream:
+        stream.write(line + "\n")
+    for command in (["check", "--snapshot", str(damaged)], ["check", "--snapshot", str(damaged), "--jobs", "2"]):
+        code = main(command)
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "" and "Traceback" not in err, err
+        assert f"error[I701]: {name} line {number} {expected}" in err
+
+
+@pytest.mark.parametrize(
+    "name, change, path, found",
+    [
+        (
+            "device_configuration_assignments.jsonl",
+            ("@bitlockerRules.policy", "id", []),
+            '$["@bitlockerRules.policy"].id',
+            "a JSON array, not the id of the policy assigned",
+        ),
+        (
+            "intent_assignments.jsonl",
+            ("@bitlockerRules.policy", "id", None),
+            '$["@bitlockerRules.policy"].id',
+            "missing or null, not the id of the policy assigned",
+        ),
+        (
+            "configuration_policy_assignments.jsonl",
+            ("target", None, 5),
+            "$.target",
+            "a JSON number, not the assignment's target",
+        ),
+        (
+            "group_members.jsonl",
+            ("@bitlockerRules.groupId", None, {}),
+            '$["@bitlockerRules.groupId"]',
+            "a JSON object, not the group's id",
+        ),
+        ("assignment_filters.jsonl", ("id", None, None), "$.id", "missing or null, not the filter's id"),
+    ],
+)
+def test_a_record_without_what_pull_writes_refuses_the_snapshot_naming_its_field(
+    tenant_pulled, tmp_path, capsys, name, change, path, found
+):
+    # An assignment whose policy id was a list once ended in "internal error (TypeError ...)";
+    # one whose target was not an object, a member without its group, a filter without its id
+    # were left out without a word, changing which devices get which policies.
+    _, folder, _, _ = tenant_pulled
+    damaged = _copy_with_manifest(folder, tmp_path / "s")
+    lines = (damaged / name).read_text().splitlines()
+    record = json.loads(lines[1])
+    key, inner, value = change
+    if inner is None:
+        record[key] = value
+    else:
+        record[key][inner] = value
+    lines[1] = json.dumps(record)
+    (damaged / name).write_text("\n".join(lines) + "\n")
+    code, out, err = _check(capsys, "--snapshot", str(damaged))
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    assert f"{damaged / name}: {path}: error[I701]: line 2: {found}" in err
+    assert "pull again into a new folder" in err
+
+
+def test_a_snapshot_line_that_is_not_utf8_is_named(tenant_pulled, tmp_path, capsys):
+    # It once ended in "internal error (UnicodeDecodeError ...)", exit 3.
+    _, folder, _, _ = tenant_pulled
+    damaged = _copy_with_manifest(folder, tmp_path / "s")
+    data = (damaged / "groups.jsonl").read_bytes().split(b"\n")
+    data[2] = data[2][:10] + b"\xff" + data[2][10:]
+    (damaged / "groups.jsonl").write_bytes(b"\n".join(data))
+    code, out, err = _check(capsys, "--snapshot", str(damaged))
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    assert "error[I701]: groups.jsonl line 3 is not UTF-8 text (byte 11)" in err
 
 
 def test_a_snapshot_run_goes_into_a_results_store_with_its_manifest(tenant_pulled, tmp_path, capsys):

@@ -76,7 +76,7 @@ def _target(path: str) -> str:
 
 
 def _bad(origin: str, path: str, message: str) -> InputError:
-    return InputError([Diagnostic("I601", message, file=origin, path=path)])
+    return InputError([Diagnostic("I801", message, file=origin, path=path)])
 
 
 def patched(exported: Any, body: Any) -> Any:

@@ -145,7 +145,7 @@ def _apply_patch(policies: list[AssignedPolicy], files: Sequence[tuple[str, Any]
         raise InputError(
             [
                 Diagnostic(
-                    "I602",
+                    "I802",
                     f"the patch names policy `{patch.policy_id}`, which no --policy file or --snapshot holds",
                     file=patch.origin,
                     path="$.policy" if patch.wrapped else None,

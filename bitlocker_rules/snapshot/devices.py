@@ -32,6 +32,7 @@ from ..facts import Facts
 from ..importers import ImportedDevice, import_device, import_devices, joined_device
 from ..reading import loads_json
 from ..source import RecordPlace
+from .files import DAMAGED_HELP, DamagedLine, json_kind, line_record, snapshot_error
 
 ENCRYPTION_STATES = "encryption_states.jsonl"
 RECOVERY_KEYS = "recovery_keys.jsonl"
@@ -45,8 +46,9 @@ class LineIndex:
         hashes, offsets, numbers = array("q"), array("q"), array("q")
         self._stream: IO[bytes] | None = None
         self._opened_by = 0  # the process that opened _stream
+        self.damaged: list[tuple[int, str]] = []  # lines that hold no record: (number, what they hold)
         if path.exists():
-            for number, offset, value in _keyed_lines(path, key):
+            for number, offset, value in _keyed_lines(path, key, self.damaged):
                 hashes.append(_hash(value))
                 offsets.append(offset)
                 numbers.append(number)
@@ -80,15 +82,19 @@ class LineIndex:
         return self._stream.readline()
 
 
-def _keyed_lines(path: Path, key: str) -> Iterator[tuple[int, int, str]]:
-    """Each line's number, byte offset and value of ``key`` (lines without one are left out)."""
+def _keyed_lines(path: Path, key: str, damaged: list[tuple[int, str]]) -> Iterator[tuple[int, int, str]]:
+    """Each line's number, byte offset and value of ``key``. A record without one joins no
+    device and is left out; a line that holds no record is added to ``damaged``."""
     offset = 0
     with path.open("rb") as stream:
         for number, line in enumerate(stream, 1):
             try:
-                value = loads_json(line).get(key) if line.strip() else None
-            except (ValueError, AttributeError):
-                value = None  # not a JSON object: the check of that file says so, not the join
+                value = line_record(line).get(key)
+            except DamagedLine as exc:
+                damaged.append((number, str(exc)))
+                value = None
+            if value is not None and not isinstance(value, str):  # Graph's ids are strings
+                damaged.append((number, f"gives `{key}` as {json_kind(value)}, not a string as Graph does"))
             if isinstance(value, str) and value.strip():
                 yield number, offset, value
             offset += len(line)
@@ -174,5 +180,12 @@ def device_join(folder: str) -> DeviceJoin:
 
 def device_reader(folder: str | Path) -> SnapshotReader:
     """The reader that gives each managed device of the snapshot in ``folder`` its joined records
-    (picklable: ``--jobs`` workers build their own join)."""
-    return SnapshotReader(str(folder))
+    (picklable: ``--jobs`` workers build their own join). The files it joins are indexed here,
+    once per process: a line of them that holds no record refuses the snapshot (InputError), as
+    a line of any other of its files does, rather than leave a device without its records."""
+    reader = SnapshotReader(str(Path(folder)))  # one spelling of the folder: one join per process
+    join = device_join(reader.folder)
+    for index in (join.states, join.keys):
+        for number, problem in index.damaged[:1]:
+            raise snapshot_error(folder, f"{index.path.name} line {number} {problem}", help=DAMAGED_HELP)
+    return reader

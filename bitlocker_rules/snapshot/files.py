@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import Diagnostic, InputError
 from ..reading import loads_json
+from ..source import JsonPath
 
 SCHEMA = "bitlocker-rules-snapshot"
 SCHEMA_VERSION = 1
@@ -35,7 +36,8 @@ EXCLUSION = "#microsoft.graph.exclusionGroupAssignmentTarget"
 FILTER_ID = "deviceAndAppManagementAssignmentFilterId"
 FILTER_TYPE = "deviceAndAppManagementAssignmentFilterType"
 
-SNAPSHOT_PROBLEM = "I601"  # a folder that is not a complete snapshot this version reads
+SNAPSHOT_PROBLEM = "I701"  # a folder that is not a complete snapshot this version reads, or a damaged one
+DAMAGED_HELP = "a pull writes every record whole: pull again into a new folder"
 
 
 def devices_path(folder: str | Path) -> Path:
@@ -51,6 +53,14 @@ def manifest_path(folder: str | Path) -> Path:
 def snapshot_error(folder: str | Path, message: str, help: str | None = None) -> InputError:
     """An ``InputError`` about the snapshot in ``folder`` (the command line exits 2)."""
     return InputError([Diagnostic(SNAPSHOT_PROBLEM, message, file=str(folder), help=help)])
+
+
+def damaged_record(folder: Path, kind: str, number: int, path: JsonPath, message: str) -> InputError:
+    """An ``InputError`` about one record of a snapshot (line ``number`` of ``kind``'s file) that
+    lacks what every record of its kind has when ``pull`` writes it: ``path`` is the JSON path of
+    the field, ``message`` what it is instead."""
+    file, message = str(folder / f"{kind}.jsonl"), f"line {number}: {message}"
+    return InputError([Diagnostic(SNAPSHOT_PROBLEM, message, file=file, path=path, help=DAMAGED_HELP)])
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
@@ -90,6 +100,34 @@ def complete_manifest(folder: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def json_kind(found: Any) -> str:
+    """What a JSON value is, in words: how a damaged record's field is described."""
+    if found is None:
+        return "missing or null"
+    return f"a JSON {_JSON_KINDS.get(type(found), 'value')}"
+
+
+_JSON_KINDS = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+
+
+class DamagedLine(ValueError):
+    """A line of a snapshot's JSON Lines file that is not a record as ``pull`` writes them (one
+    JSON object in UTF-8); its message says what it is instead."""
+
+
+def line_record(line: bytes) -> dict:
+    """The record on one line of a snapshot's JSON Lines file; ``DamagedLine`` when it holds none."""
+    try:
+        record = loads_json(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:  # a ValueError too: named first
+        raise DamagedLine(f"is not UTF-8 text (byte {exc.start + 1})") from None
+    except ValueError as exc:
+        raise DamagedLine(f"is not JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise DamagedLine("is not a JSON object")
+    return record
+
+
 def records(folder: Path, manifest: Mapping[str, Any], kind: str) -> Iterator[dict]:
     """The records of ``kind`` one at a time (none when the snapshot has no such file)."""
     entry = manifest["kinds"].get(kind)
@@ -97,14 +135,12 @@ def records(folder: Path, manifest: Mapping[str, Any], kind: str) -> Iterator[di
         return
     path = folder / f"{kind}.jsonl"
     try:
-        with path.open(encoding="utf-8") as stream:
+        with path.open("rb") as stream:  # decoded line by line: a line that is not UTF-8 is named
             for number, line in enumerate(stream, 1):
                 try:
-                    record = loads_json(line)
-                except ValueError as exc:
-                    raise snapshot_error(folder, f"{path.name} line {number} is not JSON ({exc})") from None
-                if not isinstance(record, dict):
-                    raise snapshot_error(folder, f"{path.name} line {number} is not a JSON object")
+                    record = line_record(line)
+                except DamagedLine as exc:
+                    raise snapshot_error(folder, f"{path.name} line {number} {exc}", help=DAMAGED_HELP) from None
                 yield record
     except OSError as exc:
         raise snapshot_error(

@@ -20,9 +20,10 @@ from typing import Any
 from attrs import field, frozen
 
 from ..assignments import AssignedPolicy, Assignments, Group
-from ..errors import BitLockerRulesError, Diagnostic, redact
+from ..errors import BitLockerRulesError, Diagnostic, InputError, redact
 from ..importers import ImportedPolicy, import_policies
 from ..importers.imported import UNREADABLE
+from ..source import JsonPath
 from ..vocabulary import Vocabulary
 from .files import (
     ALL_DEVICES,
@@ -35,7 +36,9 @@ from .files import (
     POLICY_ANNOTATION,
     POLICY_KINDS,
     complete_manifest,
+    damaged_record,
     devices_path,
+    json_kind,
     records,
 )
 from .scope import AssignmentFilter, FilteredTarget, SnapshotPolicies, assignment_filter, filter_notes
@@ -85,8 +88,8 @@ def read_snapshot(folder: str | Path, vocabulary: Vocabulary) -> TenantSnapshot:
     members = _members(folder, manifest)
     assigning = _Assigning(order, members, _filters(folder, manifest), notes)
     for _, kind in POLICY_KINDS:
-        for record in records(folder, manifest, kind):
-            assigning.target(record)
+        for number, record in enumerate(records(folder, manifest, kind), 1):
+            assigning.target(record, _Line(folder, kind, number))
     assignments = assigning.assignments()
     assigned = tuple(AssignedPolicy(p.policy_id, p.display_name, p.facts) for p in policies)
     filtered = tuple(assigning.filtered)
@@ -136,9 +139,12 @@ def _members(folder: Path, manifest: Mapping[str, Any]) -> dict[str, set[str]]:
     """Each group's transitive device members, by the Entra device id a managed device carries
     as ``azureADDeviceId`` (case-folded, as ``Assignments`` compares device keys)."""
     members: dict[str, set[str]] = defaultdict(set)
-    for member in records(folder, manifest, "group_members"):
+    for number, member in enumerate(records(folder, manifest, "group_members"), 1):
         group, device = member.get(GROUP_ANNOTATION), member.get("deviceId")
-        if isinstance(group, str) and isinstance(device, str) and device.strip():
+        if not isinstance(group, str):  # pull names each member's group
+            line = _Line(folder, "group_members", number)
+            raise line.damaged((GROUP_ANNOTATION,), group, "the group's id (a string)")
+        if isinstance(device, str) and device.strip():  # a member without one is no managed device's
             members[group].add(device.strip().casefold())
     return members
 
@@ -146,10 +152,25 @@ def _members(folder: Path, manifest: Mapping[str, Any]) -> dict[str, set[str]]:
 def _filters(folder: Path, manifest: Mapping[str, Any]) -> dict[str, AssignmentFilter]:
     """Each assignment filter, its rule parsed, by id."""
     found = {}
-    for record in records(folder, manifest, "assignment_filters"):
-        if record.get("id"):
-            found[str(record["id"])] = assignment_filter(record)
+    for number, record in enumerate(records(folder, manifest, "assignment_filters"), 1):
+        if not isinstance(record.get("id"), str):  # Graph gives every filter its id
+            line = _Line(folder, "assignment_filters", number)
+            raise line.damaged(("id",), record.get("id"), "the filter's id (a string)")
+        found[record["id"]] = assignment_filter(record)
     return found
+
+
+@frozen
+class _Line:
+    """A record's place in a snapshot: the kind of its file and its line."""
+
+    folder: Path
+    kind: str
+    number: int
+
+    def damaged(self, path: JsonPath, found: Any, wanted: str) -> InputError:
+        """The error for a record whose field at ``path`` is ``found`` instead of ``wanted``."""
+        return damaged_record(self.folder, self.kind, self.number, path, f"{json_kind(found)}, not {wanted}")
 
 
 class _Assigning:
@@ -188,13 +209,17 @@ class _Assigning:
         """``ids`` in the order the policies were read (the order reports name them in)."""
         return tuple(i for i in self.order if i in ids)
 
-    def target(self, record: dict) -> None:
-        """One assignment: its policy gets all devices, a group, or a group excluded."""
+    def target(self, record: dict, line: _Line) -> None:
+        """One assignment (at ``line``): its policy gets all devices, a group, or a group excluded."""
         policy = record.get(POLICY_ANNOTATION)
         policy_id = policy.get("id") if isinstance(policy, dict) else None
         target = record.get("target")
-        if policy_id not in self.known or not isinstance(target, dict):
-            return  # a policy not read (noted already), or not an assignment
+        if not isinstance(policy_id, str):  # pull names each assignment's policy, as Graph gives a target
+            raise line.damaged((POLICY_ANNOTATION, "id"), policy_id, "the id of the policy assigned (a string)")
+        if not isinstance(target, dict):
+            raise line.damaged(("target",), target, "the assignment's target (an object)")
+        if policy_id not in self.known:
+            return  # a policy not read (noted already), or one the rules do not read (no BitLocker setting)
         kind, group = target.get("@odata.type"), target.get("groupId")
         if target.get(FILTER_ID) and kind in (ALL_DEVICES, GROUP) and (kind == ALL_DEVICES or isinstance(group, str)):
             self._filtered(policy_id, group if kind == GROUP else None, target)
