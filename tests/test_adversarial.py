@@ -92,3 +92,28 @@ def test_generation_is_deterministic():
     again = adversarial.generate(seed=5, families=families)
     assert [(c.name, c.argv, c.files) for c in first] == [(c.name, c.argv, c.files) for c in again]
     assert {c.family for c in first} == set(families)
+
+
+def test_a_results_store_is_read_by_its_rows_for_leaks_not_escapes(tmp_path):
+    # A store's bytes are binary (control characters everywhere) and may compress the strings
+    # its rows hold: the oracle reads the rows, checks them for passwords, not for escapes.
+    import duckdb
+
+    groups = adversarial.new_password(random.Random(8))
+    store = tmp_path / "runs.duckdb"
+    with duckdb.connect(str(store)) as db:
+        db.execute("CREATE TABLE t (name VARCHAR)")
+        db.execute("INSERT INTO t VALUES (?), (?)", ["\u2011".join(groups), adversarial.ESCAPE_PAYLOADS[0]])
+    assert adversarial._is_store(store) and not adversarial._is_store(tmp_path / "missing")
+    name = adversarial._output_name(store, tmp_path)
+    case = adversarial.Case("snapshot", "store", ["check"], secrets=[groups])
+    outputs = {name: adversarial._store_rows(store)}
+    classes, _ = adversarial.classify(case, 1, False, "", "", outputs, {}, {}, tmp_path)
+    assert classes == ["leak"]
+
+
+def test_the_snapshot_family_is_the_same_from_one_pull_to_the_next():
+    first = adversarial.generate(seed=5, families=["snapshot"])[:40]
+    adversarial.base_snapshot.cache_clear()  # pulled again: another port, other times
+    again = adversarial.generate(seed=5, families=["snapshot"])[:40]
+    assert [(c.argv, c.files) for c in first] == [(c.argv, c.files) for c in again]
