@@ -135,6 +135,7 @@ class InputError(BitLockerRulesError):
 
 
 MAX_LISTED_PROBLEMS = 100  # problems of one input listed whole; past them, I010 says how many more
+UNLISTED_PROBLEMS = "I010"
 
 
 class ProblemList:
@@ -189,7 +190,7 @@ class ProblemList:
             said = f"reading stopped after {total} problems, the first {listed} listed: the rest was not checked"
         else:
             said = f"{self.unlisted} more problems in this input are not listed (the first {len(self.listed)} are)"
-        return InputError([*self.listed, Diagnostic("I010", said, file=self.listed[0].file)])
+        return InputError([*self.listed, Diagnostic(UNLISTED_PROBLEMS, said, file=self.listed[0].file)])
 
 
 class VocabularyError(BitLockerRulesError):

@@ -89,6 +89,22 @@ def test_bad_rows_do_not_stop_the_fleet_and_set_exit_code_2(tmp_path, engine):
     assert summary.exit_code == 2
 
 
+@pytest.mark.parametrize("unknown", [3, 40, 300])
+def test_a_bad_rows_line_keeps_how_many_problems_it_has_in_view(engine, unknown):
+    # A row of many problems was one line clipped at 1,000 characters: the count of the
+    # problems not listed (I010), at its end, was cut off. The line now shows the problems
+    # that fit, then how many more, then that count, within what a report shows whole.
+    row = fleet.FleetRow(1, {"facts": {f"unknown_fact_{i}": 1 for i in range(unknown)}})
+    message = evaluate_fleet([row], engine, reader=fleet_device).bad_rows[0].message
+    assert len(message) <= 1000 and message.startswith("$.unknown_fact_0: unknown fact")
+    shown = message.count("unknown fact `")
+    listed = min(unknown, 100)
+    assert shown == listed or f"; {listed - shown} more problems of this row not shown here" in message
+    assert (unknown > 100) == message.endswith(
+        f"; {unknown - 100} more problems in this input are not listed (the first 100 are)"
+    )
+
+
 def read_fleet_text(tmp_path, items) -> list:
     path = tmp_path / "part.jsonl"
     path.write_text("\n".join(json.dumps(d) for d in items) + "\n")
