@@ -566,8 +566,12 @@ def test_a_device_row_nested_too_deep_is_one_bad_row(tenant_pulled, tmp_path, ca
         ("recovery_keys.jsonl", _DEEP_RECORD, "is not JSON (JSON nested deeper than 64 levels)"),
         ("encryption_states.jsonl", "}{", "is not JSON (Expecting value"),
         ("recovery_keys.jsonl", "[1, 2]", "is not a JSON object"),
-        ("encryption_states.jsonl", '{"id": 7}', "gives `id` as a JSON number, not a string as Graph does"),
-        ("recovery_keys.jsonl", '{"deviceId": ["x"]}', "gives `deviceId` as a JSON array, not a string as Graph does"),
+        ("encryption_states.jsonl", '{"id": 7}', "gives `id` as a JSON number, not a string as Graph's ids are"),
+        (
+            "recovery_keys.jsonl",
+            '{"deviceId": ["x"]}',
+            "gives `deviceId` as a JSON array, not a string as Graph's ids are",
+        ),
     ],
 )
 def test_a_damaged_line_of_a_file_joined_to_devices_refuses_the_snapshot(

@@ -180,7 +180,7 @@ def _evaluate_row(
             return codes.evaluate(row, reader, wanted, tally, collect, waivers)
         device = reader(row.data, engine, row.number)
     except BitLockerRulesError as exc:
-        tally.bad(BadRow(row.number, row_message(exc.diagnostics)))
+        tally.bad(BadRow(row.number, _row_message(exc.diagnostics)))
         return None
     chosen, merged, _, _ = _policy_for(policy, row.data)
     report = _waived(engine.evaluate(_merged(merged, device), subject=device.name), waivers, row.data, chosen)
@@ -198,23 +198,21 @@ def _merged(policy: Facts | None, device: Facts) -> Facts:
     return merge_facts([policy, device], name=device.name) if policy else device
 
 
-def row_message(diagnostics: Sequence[Diagnostic]) -> str:
-    """A bad row's problems in one line that a report shows whole (reports clip a row's line
-    at ``ROW_MESSAGE_BUDGET`` characters and more): the first problems, as many as fit, then how
+def _row_message(diagnostics: Sequence[Diagnostic]) -> str:
+    """A bad row's problems in one line that a report shows whole (it clips a row's line at
+    1,000 characters): the first problems, as many as fit in ``_ROW_MESSAGE_BUDGET``, then how
     many more there are, and the count of those not even listed (I010) always at the end."""
     counts = [_row_problem(d) for d in diagnostics if d.code == UNLISTED_PROBLEMS]
+    listed = [d for d in diagnostics if d.code != UNLISTED_PROBLEMS]
     shown: list[str] = []
-    size = sum(len(text) + 2 for text in counts)
-    for d in diagnostics:
-        if d.code == UNLISTED_PROBLEMS:
-            continue
+    size = sum(len(text) + 2 for text in counts) + _MORE_PROBLEMS_SIZE
+    for d in listed:
         text = _row_problem(d)
-        if shown and size + len(text) + 40 > ROW_MESSAGE_BUDGET:
+        if shown and size + len(text) > _ROW_MESSAGE_BUDGET:
             break
         shown.append(text)
         size += len(text) + 2
-    rest = sum(d.code != UNLISTED_PROBLEMS for d in diagnostics) - len(shown)
-    more = [f"{rest} more problems of this row not shown here"] if rest else []
+    more = [f"{len(listed) - len(shown)} more problems of this row not shown here"] if len(shown) < len(listed) else []
     return redact("; ".join([*shown, *more, *counts]))
 
 
@@ -809,7 +807,8 @@ def _fixed_entry(rule: n.Rule, code: int) -> tuple[dict, bytes]:
 
 
 _WAIVED_STATUSES = (*STATUSES, Status.WAIVED)
-ROW_MESSAGE_BUDGET = 900  # under the 1,000 characters at which a report clips a bad row's line
+_ROW_MESSAGE_BUDGET = 900  # under the 1,000 characters at which a report clips a bad row's line
+_MORE_PROBLEMS_SIZE = 50  # room kept for "N more problems of this row not shown here"
 _LINE_END = b"]}\n"  # a device record's results and the record closed, then the line
 _FAIL = int(Verdict.FAIL)
 _CODE_ORDER = tuple(int(code) for code in Verdict)  # a plan's statuses: how many rules have each code

@@ -46,7 +46,7 @@ class LineIndex:
         hashes, offsets, numbers = array("q"), array("q"), array("q")
         self._stream: IO[bytes] | None = None
         self._opened_by = 0  # the process that opened _stream
-        self.damaged: list[tuple[int, str]] = []  # lines that hold no record: (number, what they hold)
+        self.damaged: list[tuple[int, str]] = []  # the first line that holds no record: (number, what it holds)
         if path.exists():
             for number, offset, value in _keyed_lines(path, key, self.damaged):
                 hashes.append(_hash(value))
@@ -84,20 +84,28 @@ class LineIndex:
 
 def _keyed_lines(path: Path, key: str, damaged: list[tuple[int, str]]) -> Iterator[tuple[int, int, str]]:
     """Each line's number, byte offset and value of ``key``. A record without one joins no
-    device and is left out; a line that holds no record is added to ``damaged``."""
+    device and is left out; the first line that holds no record is kept in ``damaged``."""
     offset = 0
     with path.open("rb") as stream:
         for number, line in enumerate(stream, 1):
             try:
-                value = line_record(line).get(key)
+                value = _keyed_value(line, key)
             except DamagedLine as exc:
-                damaged.append((number, str(exc)))
                 value = None
-            if value is not None and not isinstance(value, str):  # Graph's ids are strings
-                damaged.append((number, f"gives `{key}` as {json_kind(value)}, not a string as Graph does"))
-            if isinstance(value, str) and value.strip():
+                if not damaged:
+                    damaged.append((number, str(exc)))
+            if value is not None and value.strip():
                 yield number, offset, value
             offset += len(line)
+
+
+def _keyed_value(line: bytes, key: str) -> str | None:
+    """The ``key`` of the record on ``line`` (None without one); ``DamagedLine`` for a line that
+    holds no record, or whose ``key`` is not a string, as Graph's ids are."""
+    value = line_record(line).get(key)
+    if value is not None and not isinstance(value, str):
+        raise DamagedLine(f"gives `{key}` as {json_kind(value)}, not a string as Graph's ids are")
+    return value
 
 
 def _hash(value: str) -> int:
@@ -186,6 +194,6 @@ def device_reader(folder: str | Path) -> SnapshotReader:
     reader = SnapshotReader(str(Path(folder)))  # one spelling of the folder: one join per process
     join = device_join(reader.folder)
     for index in (join.states, join.keys):
-        for number, problem in index.damaged[:1]:
+        for number, problem in index.damaged:
             raise snapshot_error(folder, f"{index.path.name} line {number} {problem}", help=DAMAGED_HELP)
     return reader

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from attrs import frozen
+
 from ..errors import Diagnostic, InputError
 from ..reading import loads_json
 from ..source import JsonPath
@@ -55,12 +57,20 @@ def snapshot_error(folder: str | Path, message: str, help: str | None = None) ->
     return InputError([Diagnostic(SNAPSHOT_PROBLEM, message, file=str(folder), help=help)])
 
 
-def damaged_record(folder: Path, kind: str, number: int, path: JsonPath, message: str) -> InputError:
-    """An ``InputError`` about one record of a snapshot (line ``number`` of ``kind``'s file) that
-    lacks what every record of its kind has when ``pull`` writes it: ``path`` is the JSON path of
-    the field, ``message`` what it is instead."""
-    file, message = str(folder / f"{kind}.jsonl"), f"line {number}: {message}"
-    return InputError([Diagnostic(SNAPSHOT_PROBLEM, message, file=file, path=path, help=DAMAGED_HELP)])
+@frozen
+class RecordLine:
+    """Where a record of a snapshot is: the folder, the kind of its file, its line."""
+
+    folder: Path
+    kind: str
+    number: int
+
+    def damaged(self, path: JsonPath, found: Any, wanted: str) -> InputError:
+        """The error for a record without what every record of its kind has when ``pull``
+        writes it: at ``path`` (a JSON path) it holds ``found`` instead of ``wanted``."""
+        message = f"line {self.number}: {json_kind(found)}, not {wanted}"
+        file = str(self.folder / f"{self.kind}.jsonl")
+        return InputError([Diagnostic(SNAPSHOT_PROBLEM, message, file=file, path=path, help=DAMAGED_HELP)])
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:

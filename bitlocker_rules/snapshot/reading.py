@@ -20,10 +20,9 @@ from typing import Any
 from attrs import field, frozen
 
 from ..assignments import AssignedPolicy, Assignments, Group
-from ..errors import BitLockerRulesError, Diagnostic, InputError, redact
+from ..errors import BitLockerRulesError, Diagnostic, redact
 from ..importers import ImportedPolicy, import_policies
 from ..importers.imported import UNREADABLE
-from ..source import JsonPath
 from ..vocabulary import Vocabulary
 from .files import (
     ALL_DEVICES,
@@ -35,10 +34,9 @@ from .files import (
     GROUP_ANNOTATION,
     POLICY_ANNOTATION,
     POLICY_KINDS,
+    RecordLine,
     complete_manifest,
-    damaged_record,
     devices_path,
-    json_kind,
     records,
 )
 from .scope import AssignmentFilter, FilteredTarget, SnapshotPolicies, assignment_filter, filter_notes
@@ -89,7 +87,7 @@ def read_snapshot(folder: str | Path, vocabulary: Vocabulary) -> TenantSnapshot:
     assigning = _Assigning(order, members, _filters(folder, manifest), notes)
     for _, kind in POLICY_KINDS:
         for number, record in enumerate(records(folder, manifest, kind), 1):
-            assigning.target(record, _Line(folder, kind, number))
+            assigning.target(record, RecordLine(folder, kind, number))
     assignments = assigning.assignments()
     assigned = tuple(AssignedPolicy(p.policy_id, p.display_name, p.facts) for p in policies)
     filtered = tuple(assigning.filtered)
@@ -142,7 +140,7 @@ def _members(folder: Path, manifest: Mapping[str, Any]) -> dict[str, set[str]]:
     for number, member in enumerate(records(folder, manifest, "group_members"), 1):
         group, device = member.get(GROUP_ANNOTATION), member.get("deviceId")
         if not isinstance(group, str):  # pull names each member's group
-            line = _Line(folder, "group_members", number)
+            line = RecordLine(folder, "group_members", number)
             raise line.damaged((GROUP_ANNOTATION,), group, "the group's id (a string)")
         if isinstance(device, str) and device.strip():  # a member without one is no managed device's
             members[group].add(device.strip().casefold())
@@ -154,23 +152,10 @@ def _filters(folder: Path, manifest: Mapping[str, Any]) -> dict[str, AssignmentF
     found = {}
     for number, record in enumerate(records(folder, manifest, "assignment_filters"), 1):
         if not isinstance(record.get("id"), str):  # Graph gives every filter its id
-            line = _Line(folder, "assignment_filters", number)
+            line = RecordLine(folder, "assignment_filters", number)
             raise line.damaged(("id",), record.get("id"), "the filter's id (a string)")
         found[record["id"]] = assignment_filter(record)
     return found
-
-
-@frozen
-class _Line:
-    """A record's place in a snapshot: the kind of its file and its line."""
-
-    folder: Path
-    kind: str
-    number: int
-
-    def damaged(self, path: JsonPath, found: Any, wanted: str) -> InputError:
-        """The error for a record whose field at ``path`` is ``found`` instead of ``wanted``."""
-        return damaged_record(self.folder, self.kind, self.number, path, f"{json_kind(found)}, not {wanted}")
 
 
 class _Assigning:
@@ -209,7 +194,7 @@ class _Assigning:
         """``ids`` in the order the policies were read (the order reports name them in)."""
         return tuple(i for i in self.order if i in ids)
 
-    def target(self, record: dict, line: _Line) -> None:
+    def target(self, record: dict, line: RecordLine) -> None:
         """One assignment (at ``line``): its policy gets all devices, a group, or a group excluded."""
         policy = record.get(POLICY_ANNOTATION)
         policy_id = policy.get("id") if isinstance(policy, dict) else None
