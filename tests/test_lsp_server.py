@@ -136,6 +136,20 @@ def test_a_syntax_error_is_a_diagnostic_and_the_server_keeps_answering(session):
     assert "**BIOS Mode**" in hover.contents.value
 
 
+def test_a_request_about_a_document_not_open_is_refused_and_the_server_keeps_answering(session, tmp_path):
+    # It was read from disk: a missing file answered "internal error: FileNotFoundError", and a
+    # file of any size was read whole. Requests are about the documents the editor opened.
+    on_disk = tmp_path / "on-disk.rules"
+    on_disk.write_text(VALID)
+    for uri in ("file:///no/such/file.rules", on_disk.as_uri()):
+        params = types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(0, 0))
+        with pytest.raises(Exception, match="is not open") as refused:
+            session.run(session.client.text_document_hover_async(params))
+        assert "FileNotFoundError" not in str(refused.value)
+    uri = session.open(VALID)
+    assert not session.published(uri)
+
+
 def test_a_change_is_read_again(session):
     uri = session.open(ERRONEOUS)
     assert session.published(uri)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -43,7 +44,10 @@ class RulesServer(LanguageServer):
     def document(self, uri: str, *, findings: bool = False) -> Document:
         """The current text of ``uri``, parsed once per text; with ``findings``, also checked and
         linted once per text (requests only parse, so they never wait for the analyser)."""
-        text = self.workspace.get_text_document(uri).source
+        opened = self.workspace.text_documents.get(uri)
+        if opened is None:  # pygls would read it from disk: any size, and a missing file an internal error
+            raise JsonRpcInvalidParams(f"{uri} is not open: bitlocker-rules answers about the documents it was sent")
+        text = opened.source
         known = self.readings.get(uri)
         if known is None or known.text != text or (findings and known.findings is None):
             name = _display_name(uri)
