@@ -197,6 +197,75 @@ def small():
     local.stop()
 
 
+def test_an_id_that_is_no_url_segment_is_asked_for_percent_encoded(tmp_path):
+    # An id from an answer was put into the next request's path as it was: a character that is
+    # not ASCII ended the pull in "internal error (UnicodeEncodeError ...)", and `?` or `#`
+    # would have sent the request elsewhere. The request now reaches that object.
+    tenant = Tenant(seed=3, policies=4, groups=6, devices=20)
+    policy = next(p for p in tenant.device_configurations if p["id"] in _bitlocker_policies(tenant))
+    old, new = policy["id"], "pol?x=1#frag \u00e9\u2067"
+    policy["id"] = new
+    tenant.assignments[new] = tenant.assignments.pop(old)
+    local = LocalGraph(tenant, page_size=10)
+    try:
+        pull(PullOptions(tmp_path / "snapshot", local.url, concurrency=1), TOKENS, pacing=quick())
+        asked = [path for path, _, _ in local.fake.requests]
+    finally:
+        local.stop()
+    assert f"/beta/deviceManagement/deviceConfigurations/{new}" in asked
+    assert new in {p["id"] for p in records(tmp_path / "snapshot", "device_configurations")}
+    assigned = records(tmp_path / "snapshot", "device_configuration_assignments")
+    assert {a["@bitlockerRules.policy"]["id"] for a in assigned} >= {new}
+
+
+def test_a_lone_surrogate_in_an_answer_is_kept_as_its_escape(tmp_path, capsys):
+    # JSON may escape half a surrogate pair ("\ud800"), which no UTF-8 file can hold: writing the
+    # snapshot ended in "internal error (UnicodeEncodeError ...)". The line keeps the escape, and
+    # the snapshot is checked with the name shown escaped.
+    tenant = Tenant(seed=3, policies=4, groups=6, devices=20)
+    tenant.managed_devices[0]["deviceName"] = "PC-\ud800-1"
+    local = LocalGraph(tenant, page_size=10)
+    folder = tmp_path / "snapshot"
+    try:
+        pull(PullOptions(folder, local.url, concurrency=1), TOKENS, pacing=quick())
+    finally:
+        local.stop()
+    assert '"PC-\\ud800-1"' in (folder / "managed_devices.jsonl").read_text(encoding="utf-8")
+    assert records(folder, "managed_devices")[0]["deviceName"] == "PC-\ud800-1"
+    code = main(["check", "--snapshot", str(folder), "--rules", "silent_enablement", "--verbose"])
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2) and "Traceback" not in err
+    assert "\ud800" not in out + err  # a lone surrogate is never printed raw
+
+
+def test_a_filter_id_that_is_no_string_is_not_asked_for_and_the_check_says_so(tmp_path, capsys):
+    # Sorting the filter ids to ask for ended in "internal error (TypeError ...)" with a number
+    # among them. It is not asked for; the check of the snapshot names the filter it lacks.
+    tenant = Tenant(seed=3, policies=4, groups=6, devices=20)
+    kept = _bitlocker_policies(tenant)
+    filtered = [
+        (policy_id in kept, a["target"])
+        for policy_id, assignments in tenant.assignments.items()
+        for a in assignments
+        if a["target"].get("deviceAndAppManagementAssignmentFilterId")
+    ]
+    filtered.sort(key=lambda found: not found[0])  # one of a policy the check reads first
+    filtered[0][1]["deviceAndAppManagementAssignmentFilterId"] = 7  # the others keep their string ids
+    filtered = [target for _, target in filtered]
+    assert len({t["deviceAndAppManagementAssignmentFilterId"] for t in filtered}) > 1
+    local = LocalGraph(tenant, page_size=10)
+    folder = tmp_path / "snapshot"
+    try:
+        pull(PullOptions(folder, local.url, concurrency=1), TOKENS, pacing=quick())
+    finally:
+        local.stop()
+    assert read_manifest(folder)["complete"] is True
+    code = main(["check", "--snapshot", str(folder), "--rules", "silent_enablement"])
+    _, err = capsys.readouterr()
+    assert code in (0, 1) and "assignment filter `7` is not evaluated" in err
+    assert "the snapshot does not hold this filter" in err
+
+
 def test_a_failed_pull_is_marked_incomplete_and_resume_finishes_it(small, tmp_path):
     folder = tmp_path / "snapshot"
     small.fake.denied = {"DeviceManagementManagedDevices.Read.All"}

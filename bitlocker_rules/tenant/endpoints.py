@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from attrs import frozen
 
@@ -97,20 +97,36 @@ class Call:
     def item_target(self, item_id: str) -> str:
         """``self.item(item_id).target()``, without making the call (a pull asks it per device)."""
         query = _query_text(self.select, self.expand, "", 0)
-        return f"{self.path}/{item_id}" + (f"?{query}" if query else "")
+        return f"{self.path}/{path_segment(item_id)}" + (f"?{query}" if query else "")
 
     def item(self, item_id: str, **changes: tuple[str, ...]) -> Call:
         """The same call for one object of the collection (its query changed by ``changes``)."""
         fields = {"select": self.select, "expand": self.expand, **changes}
         return Call(
-            self.version, f"{self.path}/{item_id}", fields["select"], fields["expand"], relations=self.relations
+            self.version,
+            f"{self.path}/{path_segment(item_id)}",
+            fields["select"],
+            fields["expand"],
+            relations=self.relations,
         )
 
     def under(self, item_id: str, relation: str) -> Call:
         """The collection ``relation`` of one object (``groups/{id}/transitiveMembers/…``), with this query."""
         return Call(
-            self.version, f"{self.path}/{item_id}/{relation}", self.select, self.expand, self.filter, top=self.top
+            self.version,
+            f"{self.path}/{path_segment(item_id)}/{relation}",
+            self.select,
+            self.expand,
+            self.filter,
+            top=self.top,
         )
+
+
+def path_segment(item_id: str) -> str:
+    """An id read from an answer as one segment of a URL path, percent-encoded: whatever it
+    holds (``/``, ``?``, ``#``, ``..``, a character that is not ASCII), the request goes to that
+    object, or to none. Graph's ids (GUIDs, ``GUID_suffix``) are left as they are."""
+    return quote(str(item_id), safe="")
 
 
 @functools.lru_cache(maxsize=64)

@@ -208,7 +208,10 @@ class Puller:
             {
                 t["deviceAndAppManagementAssignmentFilterId"]
                 for t in _targets(self.assignments())
-                if t.get("deviceAndAppManagementAssignmentFilterId")
+                # Graph's filter ids are strings; another value is not asked for (the check of the
+                # snapshot says the filter it names is not held, as for a filter deleted since)
+                if isinstance(t.get("deviceAndAppManagementAssignmentFilterId"), str)
+                and t["deviceAndAppManagementAssignmentFilterId"]
             }
         )
         for filter_id, record in zip(named, self.each((self.calls.assignment_filter.item(f) for f in named), True)):

@@ -14,6 +14,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,16 @@ _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_cir
 def _compact(record: Any) -> str:
     """A record as one line of JSON."""
     return _COMPACT(record)
+
+
+def _surrogates_escaped(text: str) -> str:
+    """Lines of JSON with each lone surrogate (``\\ud800`` in an answer, or bytes that encode one,
+    which the JSON decoder lets through) written as its JSON escape: UTF-8 cannot encode it,
+    and in a JSON string the escape is the same character when the line is read back."""
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _now() -> str:
@@ -220,8 +231,12 @@ class UnitWriter:
     def _lines(self, kind: str, lines: Sequence[str]) -> None:
         if not lines:
             return
+        text = "\n".join(lines) + "\n"
         try:  # not _writing(): a context manager per record cost as much as the write
-            self._streams[kind].write("\n".join(lines) + "\n")
+            try:
+                self._streams[kind].write(text)
+            except UnicodeEncodeError:  # nothing was written: the whole text is encoded first
+                self._streams[kind].write(_surrogates_escaped(text))
         except OSError as exc:
             raise _unwritable(self.folder, exc) from None
         self.counts[kind] += len(lines)
