@@ -197,21 +197,30 @@ def small():
     local.stop()
 
 
+def _changed_tenant() -> Tenant:
+    return Tenant(seed=3, policies=4, groups=6, devices=20)
+
+
+def _pull_of(tenant: Tenant, folder: Path) -> list[str]:
+    """``tenant`` served by a local Graph and pulled into ``folder``: the paths it was asked for."""
+    local = LocalGraph(tenant, page_size=10)
+    try:
+        pull(PullOptions(folder, local.url, concurrency=1), TOKENS, pacing=quick())
+        return [path for path, _, _ in local.fake.requests]
+    finally:
+        local.stop()
+
+
 def test_an_id_that_is_no_url_segment_is_asked_for_percent_encoded(tmp_path):
     # An id from an answer was put into the next request's path as it was: a character that is
     # not ASCII ended the pull in "internal error (UnicodeEncodeError ...)", and `?` or `#`
     # would have sent the request elsewhere. The request now reaches that object.
-    tenant = Tenant(seed=3, policies=4, groups=6, devices=20)
+    tenant = _changed_tenant()
     policy = next(p for p in tenant.device_configurations if p["id"] in _bitlocker_policies(tenant))
     old, new = policy["id"], "pol?x=1#frag \u00e9\u2067"
     policy["id"] = new
     tenant.assignments[new] = tenant.assignments.pop(old)
-    local = LocalGraph(tenant, page_size=10)
-    try:
-        pull(PullOptions(tmp_path / "snapshot", local.url, concurrency=1), TOKENS, pacing=quick())
-        asked = [path for path, _, _ in local.fake.requests]
-    finally:
-        local.stop()
+    asked = _pull_of(tenant, tmp_path / "snapshot")
     assert f"/beta/deviceManagement/deviceConfigurations/{new}" in asked
     assert new in {p["id"] for p in records(tmp_path / "snapshot", "device_configurations")}
     assigned = records(tmp_path / "snapshot", "device_configuration_assignments")
@@ -222,14 +231,10 @@ def test_a_lone_surrogate_in_an_answer_is_kept_as_its_escape(tmp_path, capsys):
     # JSON may escape half a surrogate pair ("\ud800"), which no UTF-8 file can hold: writing the
     # snapshot ended in "internal error (UnicodeEncodeError ...)". The line keeps the escape, and
     # the snapshot is checked with the name shown escaped.
-    tenant = Tenant(seed=3, policies=4, groups=6, devices=20)
+    tenant = _changed_tenant()
     tenant.managed_devices[0]["deviceName"] = "PC-\ud800-1"
-    local = LocalGraph(tenant, page_size=10)
     folder = tmp_path / "snapshot"
-    try:
-        pull(PullOptions(folder, local.url, concurrency=1), TOKENS, pacing=quick())
-    finally:
-        local.stop()
+    _pull_of(tenant, folder)
     assert '"PC-\\ud800-1"' in (folder / "managed_devices.jsonl").read_text(encoding="utf-8")
     assert records(folder, "managed_devices")[0]["deviceName"] == "PC-\ud800-1"
     code = main(["check", "--snapshot", str(folder), "--rules", "silent_enablement", "--verbose"])
@@ -240,25 +245,21 @@ def test_a_lone_surrogate_in_an_answer_is_kept_as_its_escape(tmp_path, capsys):
 
 def test_a_filter_id_that_is_no_string_is_not_asked_for_and_the_check_says_so(tmp_path, capsys):
     # Sorting the filter ids to ask for ended in "internal error (TypeError ...)" with a number
-    # among them. It is not asked for; the check of the snapshot names the filter it lacks.
-    tenant = Tenant(seed=3, policies=4, groups=6, devices=20)
+    # among string ids. It is not asked for; the check of the snapshot names the filter it lacks.
+    tenant = _changed_tenant()
     kept = _bitlocker_policies(tenant)
-    filtered = [
-        (policy_id in kept, a["target"])
-        for policy_id, assignments in tenant.assignments.items()
-        for a in assignments
-        if a["target"].get("deviceAndAppManagementAssignmentFilterId")
-    ]
-    filtered.sort(key=lambda found: not found[0])  # one of a policy the check reads first
-    filtered[0][1]["deviceAndAppManagementAssignmentFilterId"] = 7  # the others keep their string ids
-    filtered = [target for _, target in filtered]
-    assert len({t["deviceAndAppManagementAssignmentFilterId"] for t in filtered}) > 1
-    local = LocalGraph(tenant, page_size=10)
+    targets = sorted(
+        (
+            a["target"]
+            for policy_id, assignments in tenant.assignments.items()
+            if policy_id in kept
+            for a in assignments
+        ),
+        key=lambda target: not target.get("deviceAndAppManagementAssignmentFilterId"),
+    )
+    targets[0]["deviceAndAppManagementAssignmentFilterId"] = 7  # the others keep their string ids
     folder = tmp_path / "snapshot"
-    try:
-        pull(PullOptions(folder, local.url, concurrency=1), TOKENS, pacing=quick())
-    finally:
-        local.stop()
+    _pull_of(tenant, folder)
     assert read_manifest(folder)["complete"] is True
     code = main(["check", "--snapshot", str(folder), "--rules", "silent_enablement"])
     _, err = capsys.readouterr()
