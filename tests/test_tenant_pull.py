@@ -20,6 +20,7 @@ from werkzeug import Response
 from bitlocker_rules.cli import main
 from bitlocker_rules.importers import import_devices, import_policies
 from bitlocker_rules.tenant import Pacing, PullOptions, TenantError, pull, read_manifest
+from bitlocker_rules.tenant.endpoints import path_segment
 from bitlocker_rules.tenant.pull import Puller
 from bitlocker_rules.tenant.signin import EnvironmentToken
 
@@ -227,6 +228,20 @@ def test_an_id_that_is_no_url_segment_is_asked_for_percent_encoded(tmp_path):
     assert {a["@bitlockerRules.policy"]["id"] for a in assigned} >= {new}
 
 
+@pytest.mark.parametrize(
+    "item_id, segment",
+    [
+        ("0b4f1a3e-7c2d-4e59-9a61-3f2b8c0d7e15_2", "0b4f1a3e-7c2d-4e59-9a61-3f2b8c0d7e15_2"),
+        ("../../me", "..%2F..%2Fme"),
+        ("a?b#c d", "a%3Fb%23c%20d"),
+        ("\u2067", "%E2%81%A7"),
+        ("\ud800x", "%ED%A0%80x"),  # half a surrogate pair: quoted, never an encoding error
+    ],
+)
+def test_an_id_is_one_path_segment_whatever_it_holds(item_id, segment):
+    assert path_segment(item_id) == segment
+
+
 def test_a_lone_surrogate_in_an_answer_is_kept_as_its_escape(tmp_path, capsys):
     # JSON may escape half a surrogate pair ("\ud800"), which no UTF-8 file can hold: writing the
     # snapshot ended in "internal error (UnicodeEncodeError ...)". The line keeps the escape, and
@@ -241,6 +256,15 @@ def test_a_lone_surrogate_in_an_answer_is_kept_as_its_escape(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code in (0, 1, 2) and "Traceback" not in err
     assert "\ud800" not in out + err  # a lone surrogate is never printed raw
+
+
+def test_a_failure_quoting_half_a_surrogate_pair_is_kept_in_the_manifest(tmp_path):
+    # The reason a pull stopped can quote what Graph sent; the manifest could not be written.
+    from bitlocker_rules.tenant.snapshot import Snapshot
+
+    snapshot = Snapshot.create(tmp_path / "snapshot", "https://graph.microsoft.com", None, "0")
+    snapshot.fail("Graph refused device \ud800x", {})
+    assert read_manifest(tmp_path / "snapshot")["error"] == "Graph refused device \ud800x"
 
 
 def test_a_filter_id_that_is_no_string_is_not_asked_for_and_the_check_says_so(tmp_path, capsys):

@@ -124,9 +124,9 @@ class Call:
 
 def path_segment(item_id: str) -> str:
     """An id read from an answer as one segment of a URL path, percent-encoded: whatever it
-    holds (``/``, ``?``, ``#``, ``..``, a character that is not ASCII), the request goes to that
-    object, or to none. Graph's ids (GUIDs, ``GUID_suffix``) are left as they are."""
-    return quote(str(item_id), safe="")
+    holds (``/``, ``?``, ``#``, ``..``, a character that is not ASCII, half a surrogate pair), the
+    request goes to that object, or to none. Graph's ids (GUIDs, ``GUID_suffix``) are left as they are."""
+    return quote(str(item_id), safe="", errors="surrogatepass")
 
 
 @functools.lru_cache(maxsize=64)

@@ -190,7 +190,8 @@ class Snapshot:
 
     def save(self) -> None:
         """Write the manifest atomically."""
-        text = json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n"
+        # A reason may quote what Graph sent, half a surrogate pair included: escaped, as in a record.
+        text = _surrogates_escaped(json.dumps(self.manifest, indent=2, ensure_ascii=False)) + "\n"
         try:
             write_atomically(self.folder / MANIFEST, text)
         except OSError as exc:
