@@ -194,6 +194,7 @@ def device_reader(folder: str | Path) -> SnapshotReader:
     reader = SnapshotReader(str(Path(folder)))  # one spelling of the folder: one join per process
     join = device_join(reader.folder)
     for index in (join.states, join.keys):
-        for number, problem in index.damaged:
+        if index.damaged:
+            number, problem = index.damaged[0]
             raise snapshot_error(folder, f"{index.path.name} line {number} {problem}", help=DAMAGED_HELP)
     return reader

@@ -14,13 +14,12 @@ import contextlib
 import datetime
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import snapshot as reading
-from ..errors import InputError
+from ..errors import InputError, escape_controls
 from ..reading import loads_json
 from .failures import SNAPSHOT, tenant_error
 from .scrub import is_clean, scrubbed
@@ -40,16 +39,6 @@ _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_cir
 def _compact(record: Any) -> str:
     """A record as one line of JSON."""
     return _COMPACT(record)
-
-
-def _surrogates_escaped(text: str) -> str:
-    """Lines of JSON with each lone surrogate (``\\ud800`` in an answer, or bytes that encode one,
-    which the JSON decoder lets through) written as its JSON escape: UTF-8 cannot encode it,
-    and in a JSON string the escape is the same character when the line is read back."""
-    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _now() -> str:
@@ -191,7 +180,7 @@ class Snapshot:
     def save(self) -> None:
         """Write the manifest atomically."""
         # A reason may quote what Graph sent, half a surrogate pair included: escaped, as in a record.
-        text = _surrogates_escaped(json.dumps(self.manifest, indent=2, ensure_ascii=False)) + "\n"
+        text = escape_controls(json.dumps(self.manifest, indent=2, ensure_ascii=False)) + "\n"
         try:
             write_atomically(self.folder / MANIFEST, text)
         except OSError as exc:
@@ -237,7 +226,9 @@ class UnitWriter:
             try:
                 self._streams[kind].write(text)
             except UnicodeEncodeError:  # nothing was written: the whole text is encoded first
-                self._streams[kind].write(_surrogates_escaped(text))
+                # Half a surrogate pair (an answer's ``\ud800``, which the JSON decoder lets
+                # through) cannot be UTF-8: written as its JSON escape, the same character read back.
+                self._streams[kind].write(escape_controls(text))
         except OSError as exc:
             raise _unwritable(self.folder, exc) from None
         self.counts[kind] += len(lines)
