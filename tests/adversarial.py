@@ -1,8 +1,8 @@
-"""The adversarial run of issue 11: about 2,500 hostile cases against every command, counted.
+"""The adversarial run of issue 11: about 2,650 hostile cases against every command, counted.
 
 Usage (from the repository root, with the project's virtual environment active)::
 
-    python tests/adversarial.py                       # every case (about 2,500; 15-40 min on 2 cores)
+    python tests/adversarial.py                       # every case (about 2,650; 20-45 min on 2 cores)
     python tests/adversarial.py --family secrets      # one family (repeatable)
     python tests/adversarial.py --limit 200           # an even sample of every family
     python tests/adversarial.py --list                # print the cases, run nothing
@@ -15,7 +15,10 @@ same cases, byte for byte. Each case writes its input files into a fresh folder,
 ``python -m bitlocker_rules ...`` there as a subprocess (``nice``, its own process group,
 an address-space limit of ``--memory`` MB, killed after ``--timeout`` seconds), at most
 ``--jobs`` at a time, and is classified by an oracle written independently of the
-production code:
+production code. A case of the ``tenant`` family first starts a Graph of its own on
+127.0.0.1 (the tenant tests' ``graph_fake``, a small tenant) that answers one kind of request
+its own hostile way, runs ``pull`` from it, then commands on the snapshot it wrote; every
+command of a case is classified, and its output files once all have run:
 
 * ``hang``: still running at the time limit (the process group is killed);
 * ``traceback``: the word ``Traceback`` on standard error;
@@ -61,9 +64,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,6 +202,9 @@ class Case:
     expect: set[int] | None = None
     allow_color: bool = False
     name: str = ""
+    graph: GraphFault | None = None  # a local Graph started for the case (its address: GRAPH_URL)
+    then: list[list[str]] = field(default_factory=list)  # commands run after ``argv``, in the same folder
+    timeout: float | None = None  # seconds for each command, when not the run's
 
     def describe(self) -> dict:
         return {
@@ -205,6 +212,8 @@ class Case:
             "family": self.family,
             "what": self.what,
             "argv": ["bitlocker-rules", *self.argv],
+            **({"then": [["bitlocker-rules", *argv] for argv in self.then]} if self.then else {}),
+            **({"graph": asdict(self.graph)} if self.graph else {}),
             "files": {n: len(b) for n, b in self.files.items()},
             "stdin_bytes": None if self.stdin is None else len(self.stdin),
             "expect": sorted(self.expect) if self.expect else None,
@@ -1035,6 +1044,206 @@ def family_snapshot(rng, n):
         yield Case("snapshot", f"{kind}:{what}:{argv[0]}", argv, inputs, secrets=secrets)
 
 
+# ---------------------------------------------------------------- a hostile live Graph
+
+GRAPH_URL = "@@GRAPH@@"  # in a case's command line: the address of the local Graph started for it
+GRAPH_TOKEN_VARIABLE = "ADVERSARIAL_GRAPH_TOKEN"
+# What the pull asks Graph for, by a piece of the request's path (matched case-blind).
+GRAPH_ASKED = (
+    "deviceConfigurations",
+    "configurationPolicies",
+    "intents",
+    "assignmentFilters",
+    "/groups",
+    "transitiveMembers",
+    "managedDevices",
+    "EncryptionStates",
+    "recoveryKeys",
+    "assignments",
+    "settings",
+    "$batch",
+)
+GRAPH_STATUSES = (
+    (500, None),
+    (502, None),
+    (503, "1"),
+    (429, "0"),
+    (429, "soon"),
+    (429, "Wed, 21 Oct 2015 07:28:00 GMT"),
+    (400, None),
+    (401, None),
+    (403, None),
+    (404, None),
+    (409, None),
+)
+GRAPH_BODIES = {
+    "html": (b"<html><body>502 Bad Gateway</body></html>", "text/html"),
+    "empty": (b"", "application/json"),
+    "array": (b"[]", "application/json"),
+    "no-value": (b'{"@odata.context": "x"}', "application/json"),
+    "value-not-list": (b'{"value": {"id": "x"}}', "application/json"),
+    "items-not-objects": (b'{"value": [1, "x", null, []]}', "application/json"),
+    "text-plain-json": (b'{"value": []}', "text/plain"),
+}
+GRAPH_LINKS = {
+    "itself": lambda url: url,
+    "other-host": lambda url: "http://attacker.example/beta/deviceManagement/managedDevices",
+    "other-scheme": lambda url: "file:///etc/passwd",
+    "not-a-string": lambda url: 42,
+    "relative": lambda url: "/beta/deviceManagement/managedDevices?$skiptoken=1",
+    "control": lambda url: url + "\u001b]0;PWNED\u0007",
+    "long": lambda url: url + "&x=" + "a" * 200_000,
+}
+
+
+@dataclass(frozen=True)
+class GraphFault:
+    """How the local Graph started for a case answers the requests whose path holds ``asked``
+    (the first ``times`` of them): ``kind`` is ``answer`` or ``item`` (a JSON mutation of the
+    whole answer or of one of its records), ``status``, ``body``, ``link`` (its
+    ``@odata.nextLink``), ``secret`` or ``escape`` (text planted in a string of a record),
+    ``dropped`` (the connection closes mid-answer); ``detail`` names which."""
+
+    kind: str
+    asked: str
+    detail: str
+    times: int
+    seed: int
+
+    def answer(self, fake, request):
+        """The faulty answer to ``request`` (a werkzeug Response), or None to answer it as Graph."""
+        import graph_fake
+        from werkzeug import Response
+
+        if self.kind == "status":
+            status, retry_after = json.loads(self.detail)
+            body = json.dumps({"error": {"code": "Hostile", "message": ESCAPE_PAYLOADS[0] + " refused"}})
+            headers = {"Retry-After": retry_after} if retry_after else None
+            return Response(body, status=status, content_type="application/json", headers=headers)
+        if self.kind == "body":
+            body, content_type = GRAPH_BODIES[self.detail]
+            return Response(body, status=200, content_type=content_type)
+        if self.kind == "dropped":
+            return graph_fake.dropped(request)
+        found = _graph_answer(fake, request)
+        if not isinstance(found, dict):
+            return None
+        rng = random.Random(f"{self.seed}:{request.full_path}")
+        listed = "responses" if "responses" in found else "value"  # a batch's answers, or a page's records
+        items = found.get(listed)
+        if self.kind == "answer":
+            return _json_answer(JSON_MUTATIONS[self.detail](rng, found), request)
+        if self.kind == "link":
+            return _json_answer(dumps({**found, "@odata.nextLink": GRAPH_LINKS[self.detail](request.url)}), request)
+        if not isinstance(items, list) or not items:
+            return None
+        found = copy.deepcopy(found)
+        at = rng.randrange(len(items))
+        if self.kind == "item":
+            text = dumps({**found, listed: [PLACEHOLDER]}).replace(
+                dumps(PLACEHOLDER), JSON_MUTATIONS[self.detail](rng, items[at]), 1
+            )
+            return _json_answer(text, request)
+        strings = [(c, k) for c, k in _containers(found[listed][at]) if isinstance(c[k], str)]
+        if not strings:
+            return None
+        container, key = rng.choice(strings)
+        container[key] = spell(*json.loads(self.detail)) if self.kind == "secret" else self.detail
+        return _json_answer(dumps(found), request)
+
+
+def _graph_answer(fake, request) -> dict | None:
+    """What the local Graph would answer ``request`` with, as JSON (None where it has no page)."""
+    if request.method == "POST" and request.path.endswith("/$batch"):
+        return json.loads(fake.batch(request).get_data())
+    return fake.route(request)
+
+
+def _json_answer(body: bytes, request):
+    """``body`` as Graph's answer. A request of a batch gets it only where a batch can carry it
+    (JSON that Python reads back); else the request is answered as Graph would."""
+    from werkzeug import Response
+
+    if request.environ.get("graph_fake.batched"):
+        try:
+            json.loads(body)
+        except ValueError:
+            return None
+    return Response(body, status=200, content_type="application/json")
+
+
+class LiveGraph:
+    """A local Graph (the tenant tests' ``LocalGraph``, a small tenant) answering as ``fault`` says."""
+
+    def __init__(self, fault: GraphFault) -> None:
+        from graph_fake import LocalGraph, Tenant
+
+        self.local = LocalGraph(Tenant(seed=3, policies=4, groups=6, devices=20), page_size=10)
+        self.url = self.local.url
+        left, lock, fake = [fault.times], threading.Lock(), self.local.fake
+
+        def answer(request):
+            if fault.asked.lower() not in request.path.lower():
+                return None
+            with lock:
+                if left[0] <= 0:
+                    return None
+                left[0] -= 1
+            return fault.answer(fake, request)
+
+        fake.faults.append(answer)
+
+    def stop(self) -> None:
+        self.local.stop()
+
+
+def _graph_fault(rng, seed: int) -> tuple[GraphFault, list[list[str]]]:
+    """A fault and the passwords it plants."""
+    kind = rng.choice(["answer", "item", "item", "status", "body", "link", "secret", "escape", "dropped"])
+    asked = rng.choice(GRAPH_ASKED)
+    secrets: list[list[str]] = []
+    times = rng.choice([1, 1, 2, 3, 1000])
+    if kind in ("answer", "item"):
+        detail = rng.choice(sorted(JSON_MUTATIONS))
+    elif kind == "status":
+        status, retry_after = rng.choice(GRAPH_STATUSES)
+        detail = json.dumps([status, retry_after])
+        if status >= 500 or status == 429:
+            times = rng.choice([1, 2])  # every answer failing waits out the backoff of every retry
+    elif kind == "body":
+        detail = rng.choice(sorted(GRAPH_BODIES))
+    elif kind == "link":
+        detail = rng.choice(sorted(GRAPH_LINKS))
+    elif kind == "secret":
+        secrets = [new_password(rng)]
+        detail = json.dumps([secrets[0], rng.choice(sorted(SPELLINGS))])
+    elif kind == "escape":
+        detail = rng.choice(ESCAPE_PAYLOADS)
+    else:
+        detail, times = "", rng.choice([1, 2])
+    return GraphFault(kind, asked, detail, times, seed), secrets
+
+
+def family_tenant(rng, n):
+    """``pull`` from a local Graph that answers one kind of request its own hostile way (a
+    mutated answer or record, an error status, a body that is no page, a bad next link, a
+    password or control text in a record, a dropped connection), then commands on the
+    snapshot it wrote, whatever the pull's exit."""
+    from graph_fake import PLANTED_IN_TEXT, PLANTED_KEY
+
+    for _ in range(n):
+        fault, secrets = _graph_fault(rng, rng.randrange(2**32))
+        pull = ["pull", "--out", "snap", "--auth", "token-env", GRAPH_TOKEN_VARIABLE, "--graph-url", GRAPH_URL]
+        pull += ["--concurrency", rng.choice(["1", "4"]), *(["--quiet"] if rng.random() < 0.3 else [])]
+        then = [["check", "--snapshot", "snap", *pick_format(rng)]]
+        if rng.random() < 0.3:
+            then.append(["pull", "--out", "snap", "--resume", *pull[3:8]])
+        # The fake tenant's own planted passwords (a recovery key, a password in a text) count too.
+        known = [PLANTED_KEY.split("-"), PLANTED_IN_TEXT.split("-")]
+        what = f"{fault.kind}:{fault.asked}:{ascii(fault.detail)[:40]}:x{fault.times}"
+        yield Case("tenant", what, pull, secrets=[*secrets, *known], graph=fault, then=then, timeout=90.0)
+
+
 # ---------------------------------------------------------------- secrets and escapes
 
 
@@ -1416,6 +1625,7 @@ FAMILIES = {
     "io": (family_io, 0),
     "commands": (family_commands, 200),
     "snapshot": (family_snapshot, 200),
+    "tenant": (family_tenant, 150),
 }
 
 
@@ -1466,7 +1676,7 @@ class Outcome:
     stderr_head: str = ""
 
 
-def _command(case: Case, memory_mb: int) -> list[str]:
+def _command(argv: list[str], memory_mb: int) -> list[str]:
     """The case's command line, niced and with an address-space limit (no ``preexec_fn``:
     cases run from threads)."""
     return [
@@ -1478,7 +1688,7 @@ def _command(case: Case, memory_mb: int) -> list[str]:
         sys.executable,
         "-m",
         "bitlocker_rules",
-        *case.argv,
+        *argv,
     ]
 
 
@@ -1528,7 +1738,9 @@ def _store_rows(path: Path) -> str:
 
 
 def run_case(case: Case, root: Path, timeout: float, memory_mb: int) -> Outcome:
-    """Run one case in a fresh folder under ``root`` and classify it."""
+    """Run one case in a fresh folder under ``root`` and classify it: its command, then each of
+    ``case.then`` (whatever the exit code before, unless a command hung or did not start),
+    with a local Graph of its own when the case has a fault for one."""
     folder = root / case.name
     work = folder / "in"
     work.mkdir(parents=True)
@@ -1536,15 +1748,80 @@ def run_case(case: Case, root: Path, timeout: float, memory_mb: int) -> Outcome:
         (work / name).parent.mkdir(parents=True, exist_ok=True)
         (work / name).write_bytes(data)
     before = {name: _digest(work / name) for name in case.files}
-    out_path, err_path = folder / "stdout", folder / "stderr"
+    graph = LiveGraph(case.graph) if case.graph is not None else None
+    runs: list[tuple[list[str], Run]] = []
+    try:
+        for step, argv in enumerate([case.argv, *case.then]):
+            if graph is not None:
+                argv = [graph.url if a == GRAPH_URL else a for a in argv]
+            run = _run_command(case, argv, work, folder / f"{step}", case.timeout or timeout, memory_mb)
+            runs.append((argv, run))
+            if run.code is None:  # hung or not started: what follows would read what it left half made
+                break
+    finally:
+        if graph is not None:
+            graph.stop()
+    outputs = {
+        _output_name(p, work): _store_rows(p) if _is_store(p) else _read(p)
+        for p in sorted(work.rglob("*"))
+        if p.is_file() and p.relative_to(work).as_posix() not in case.files
+    }
+    after = {n: _digest(work / n) for n in case.files}
+    classes, problems = [], []
+    for step, (argv, run) in enumerate(runs):
+        # The files are read once all commands have run: they count with the last.
+        files = (outputs, before) if step == len(runs) - 1 else ({}, {})
+        if not run.started:
+            found, said = ["not-run"], [run.stderr]
+        else:
+            found, said = classify(case, run.code, run.hung, run.stdout, run.stderr, files[0], files[1], after, work)
+        classes += [c for c in found if c not in classes]
+        problems += [f"{argv[0]} (command {step + 1}): {text}" if len(runs) > 1 else text for text in said]
+    if len(classes) > 1 and "ok" in classes:
+        classes.remove("ok")
+    shown = next(
+        (run for _, run in runs if run.code is None or run.code == 3 or "Traceback" in run.stderr), runs[-1][1]
+    )
+    exception = ""
+    if "Traceback" in shown.stderr:
+        tail = [line for line in shown.stderr.strip().splitlines() if line.strip()]
+        exception = tail[-1][:300] if tail else ""
+    return Outcome(
+        case,
+        None if shown.hung else shown.code,
+        round(sum(run.seconds for _, run in runs), 2),
+        classes,
+        problems,
+        exception,
+        shown.stderr[:400].encode("unicode_escape").decode(),
+    )
+
+
+@dataclass
+class Run:
+    """One command of a case: its exit code (None when it hung or did not start), its streams."""
+
+    code: int | None
+    hung: bool
+    seconds: float
+    stdout: str = ""
+    stderr: str = ""
+    started: bool = True
+
+
+def _run_command(case: Case, argv: list[str], work: Path, streams: Path, timeout: float, memory_mb: int) -> Run:
+    """Run ``argv`` in ``work``, standard output and error into files named from ``streams``."""
+    out_path, err_path = streams.with_suffix(".stdout"), streams.with_suffix(".stderr")
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     env.update(COLUMNS="120", PYTHONDONTWRITEBYTECODE="1")
+    if case.graph is not None:
+        env[GRAPH_TOKEN_VARIABLE] = "good-token"  # the token the local Graph takes
     start = time.monotonic()
     hung = False
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         try:
             proc = subprocess.Popen(
-                _command(case, memory_mb),
+                _command(argv, memory_mb),
                 cwd=work,
                 env=env,
                 stdout=out,
@@ -1553,7 +1830,7 @@ def run_case(case: Case, root: Path, timeout: float, memory_mb: int) -> Outcome:
                 start_new_session=True,
             )
         except OSError as error:  # the case cannot be started (say, an argument over 128 KiB)
-            return Outcome(case, None, 0.0, ["not-run"], [f"not started: {error}"])
+            return Run(None, False, 0.0, "", f"not started: {error}", started=False)
         try:
             proc.communicate(input=case.stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -1565,36 +1842,7 @@ def run_case(case: Case, root: Path, timeout: float, memory_mb: int) -> Outcome:
         with contextlib.suppress(ProcessLookupError):  # workers left behind by a crashed parent
             os.killpg(proc.pid, signal.SIGKILL)
     seconds = time.monotonic() - start
-    stdout, stderr = _read(out_path), _read(err_path)
-    outputs = {
-        _output_name(p, work): _store_rows(p) if _is_store(p) else _read(p)
-        for p in sorted(work.rglob("*"))
-        if p.is_file() and p.relative_to(work).as_posix() not in case.files
-    }
-    classes, problems = classify(
-        case,
-        proc.returncode,
-        hung,
-        stdout,
-        stderr,
-        outputs,
-        before,
-        {n: _digest(work / n) for n in case.files},
-        work,
-    )
-    exception = ""
-    if "Traceback" in stderr:
-        tail = [line for line in stderr.strip().splitlines() if line.strip()]
-        exception = tail[-1][:300] if tail else ""
-    return Outcome(
-        case,
-        None if hung else proc.returncode,
-        round(seconds, 2),
-        classes,
-        problems,
-        exception,
-        stderr[:400].encode("unicode_escape").decode(),
-    )
+    return Run(None if hung else proc.returncode, hung, seconds, _read(out_path), _read(err_path))
 
 
 def classify(case, code, hung, stdout, stderr, outputs, before, after, work):
@@ -1710,7 +1958,9 @@ def keep_inputs(case: Case, keep: Path):
         (folder / name).write_bytes(data)
     if case.stdin is not None:
         (folder / "STDIN").write_bytes(case.stdin)
-    (folder / "ARGV.json").write_text(json.dumps(case.argv, ensure_ascii=True))
+    (folder / "ARGV.json").write_text(json.dumps([case.argv, *case.then], ensure_ascii=True))
+    if case.graph is not None:  # rerun with LiveGraph(GraphFault(**json.load(GRAPH.json)))
+        (folder / "GRAPH.json").write_text(json.dumps(asdict(case.graph), ensure_ascii=True))
 
 
 def record(outcome: Outcome) -> dict:

@@ -258,6 +258,36 @@ def test_a_lone_surrogate_in_an_answer_is_kept_as_its_escape(tmp_path, capsys):
     assert "\ud800" not in out + err  # a lone surrogate is never printed raw
 
 
+def test_control_characters_graph_sends_raw_are_written_as_their_escapes(tmp_path):
+    # Graph writes text that is not ASCII as UTF-8, not as escapes. A bidi override (U+202E) or a
+    # C1 code (U+009B) in a name reached the snapshot file raw, in the lines kept as Graph wrote
+    # them (the encryption states here) and in the lines encoded again (the managed devices,
+    # whose pages the scrub reads): opened in a terminal or an editor, the file reordered or drove
+    # what showed. Each is now its JSON escape, which reads back as the same value.
+    tenant = _changed_tenant()
+    names = ["PC-\u202eexe.1", "PC-\u009b31m-15"]
+    tenant.managed_devices[0]["deviceName"] = names[0]
+    tenant.encryption_states[15]["deviceName"] = names[1]
+    local = LocalGraph(tenant, page_size=10)
+
+    def raw_utf8(request):
+        found = local.fake.route(request) if request.method == "GET" else None
+        if found is None or "value" not in found:
+            return None
+        return Response(json.dumps(found, ensure_ascii=False, separators=(",", ":")), content_type="application/json")
+
+    local.fake.faults.append(raw_utf8)
+    folder = tmp_path / "snapshot"
+    try:
+        pull(PullOptions(folder, local.url, concurrency=1), TOKENS, pacing=quick())
+    finally:
+        local.stop()
+    for kind, name in zip(("managed_devices", "encryption_states"), names):
+        text = (folder / f"{kind}.jsonl").read_text(encoding="utf-8")
+        assert name not in text and json.dumps(name) in text, kind
+        assert name in {r["deviceName"] for r in records(folder, kind)}
+
+
 def test_a_failure_quoting_half_a_surrogate_pair_is_kept_in_the_manifest(tmp_path):
     # The reason a pull stopped can quote what Graph sent; the manifest could not be written.
     from bitlocker_rules.tenant.snapshot import Snapshot

@@ -41,6 +41,9 @@ def planted_tenant():
     custom["omaSettings"][-1]["value"] = planted.text("encrypted oma value")
     for key in tenant.recovery_keys:
         key["key"] = planted.password("recovery key", "dashes")
+    # An id is what the manifest names a scrubbed record by: a member's id (no join reads it)
+    member = next(iter(tenant.members.values()))[0]
+    member["id"] = planted.text("group member id")
     local = LocalGraph(tenant, page_size=25)
     yield local, planted
     local.stop()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import snapshot as reading
-from ..errors import InputError, escape_controls
+from ..errors import InputError, escape_controls, redact
 from ..reading import loads_json
 from .failures import SNAPSHOT, tenant_error
 from .scrub import is_clean, scrubbed
@@ -179,8 +179,10 @@ class Snapshot:
 
     def save(self) -> None:
         """Write the manifest atomically."""
-        # A reason may quote what Graph sent, half a surrogate pair included: escaped, as in a record.
-        text = escape_controls(json.dumps(self.manifest, indent=2, ensure_ascii=False)) + "\n"
+        # A reason may quote what Graph sent, and a note names the record it scrubbed by its id:
+        # either can hold a recovery password (masked, as in a record) or half a surrogate pair
+        # (escaped, as in a record).
+        text = escape_controls(redact(json.dumps(self.manifest, indent=2, ensure_ascii=False))) + "\n"
         try:
             write_atomically(self.folder / MANIFEST, text)
         except OSError as exc:
@@ -221,14 +223,14 @@ class UnitWriter:
     def _lines(self, kind: str, lines: Sequence[str]) -> None:
         if not lines:
             return
-        text = "\n".join(lines) + "\n"
+        # Each line with its control characters as JSON escapes, which read back as the same
+        # characters: a snapshot opened in a terminal or an editor shows a bidi override or a C1
+        # code Graph sent as its escape, and half a surrogate pair (an answer's ``\ud800``, which
+        # the JSON decoder lets through) can be written as UTF-8. JSON holds such characters only
+        # inside strings, where an escape means the same (a kept text has no raw line break).
+        text = "\n".join([escape_controls(line) for line in lines]) + "\n"
         try:  # not _writing(): a context manager per record cost as much as the write
-            try:
-                self._streams[kind].write(text)
-            except UnicodeEncodeError:  # nothing was written: the whole text is encoded first
-                # Half a surrogate pair (an answer's ``\ud800``, which the JSON decoder lets
-                # through) cannot be UTF-8: written as its JSON escape, the same character read back.
-                self._streams[kind].write(escape_controls(text))
+            self._streams[kind].write(text)
         except OSError as exc:
             raise _unwritable(self.folder, exc) from None
         self.counts[kind] += len(lines)
