@@ -5,6 +5,8 @@ Microsoft describes them (case-insensitive; versions compared as versions; Null 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bitlocker_rules.assignment_filters import DEVICE_FIELDS, FilterSyntaxError, parse_filter, problems
 
@@ -133,3 +135,56 @@ def test_a_rule_nested_too_deep_is_refused_before_anything_recurses():
         parse_filter(deep)
     assert "nested 5001 deep" in str(caught.value)
     assert parse_filter("(" * 60 + '(device.model -eq "(((")' + ")" * 60).evaluate({"model": "((("}).value is True
+
+
+def _oracle_version(text: str) -> tuple[int, ...]:
+    """A version as numbers, trailing zeros dropped: 10.0 and 10.0.0.0 are one version."""
+    numbers = [int(part) for part in text.split(".")]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
+
+
+_VERSION_ORACLE = {  # the six operators of operatingSystemVersion, on versions as numbers
+    "-eq": lambda a, b: a == b,
+    "-ne": lambda a, b: a != b,
+    "-gt": lambda a, b: a > b,
+    "-ge": lambda a, b: a >= b,
+    "-lt": lambda a, b: a < b,
+    "-le": lambda a, b: a <= b,
+}
+_VERSION_PARTS = st.lists(st.integers(0, 3), min_size=1, max_size=4)  # small numbers: ties and prefixes often
+
+
+@given(device=_VERSION_PARTS, bound=_VERSION_PARTS, operator=st.sampled_from(sorted(_VERSION_ORACLE)))
+def test_every_version_operator_compares_as_numbers_do(device, bound, operator):
+    # The mutation run of the fifteenth session: -ne answering as -eq, or -ge as -gt, failed no test.
+    device_text, bound_text = ".".join(map(str, device)), ".".join(map(str, bound))
+    expected = _VERSION_ORACLE[operator](_oracle_version(device_text), _oracle_version(bound_text))
+    rule = f"(device.operatingSystemVersion {operator} {bound_text})"
+    assert _value(rule, {**DEVICE, "osVersion": device_text}) is expected
+
+
+# The table of "Supported filter device and app properties" (Microsoft Learn, the operatingSystemSKU
+# property), value by value: the name a filter compares and the Win32 OperatingSystemSKU number.
+# The page writes Home as "(10/111)"; Win32's PRODUCT_CORE is 101.
+DOCUMENTED_SKUS = {
+    "BusinessN": 49, "CloudEdition": 203, "CloudEditionN": 202, "Core": 101, "CoreCountrySpecific": 99,
+    "CoreN": 98, "CoreSingleLanguage": 100, "Education": 121, "EducationN": 122, "Enterprise": 4,
+    "EnterpriseEval": 72, "EnterpriseG": 171, "EnterpriseGN": 172, "EnterpriseN": 27, "EnterpriseNEval": 84,
+    "EnterpriseS": 125, "EnterpriseSEval": 129, "EnterpriseSN": 126, "Holographic": 136, "IoTUAP": 123,
+    "IoTUAPCommercial": 131, "IoTEnterprise": 188, "PPIPro": 119, "Professional": 48,
+    "ProfessionalEducation": 164, "ProfessionalEducationN": 165, "ProfessionalWorkstation": 161,
+    "ProfessionalN": 162, "ProfessionalSingleLanguage": 138, "ServerRdsh": 175,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "number"), sorted(DOCUMENTED_SKUS.items()))
+def test_each_documented_sku_is_the_name_of_its_number_and_of_no_other(name, number):
+    assert _value(f'(device.operatingSystemSKU -eq "{name}")', {**DEVICE, "skuNumber": number}) is True
+    others = [n for other, n in DOCUMENTED_SKUS.items() if other != name]
+    assert not [n for n in others if _value(f'(device.operatingSystemSKU -eq "{name}")', {**DEVICE, "skuNumber": n})]
+
+
+def test_a_sku_number_the_table_does_not_list_is_not_evaluated():
+    assert _value('(device.operatingSystemSKU -eq "Enterprise")', {**DEVICE, "skuNumber": 7}) is None

@@ -633,6 +633,9 @@ def test_jobs_without_a_fleet_is_a_usage_error(capsys):
         (["check", "--frmat", "json"], "did you mean `--format`?"),
         (["chek"], "did you mean `check`?"),
         (["lint", "--format", "sarf"], "did you mean `sarif`?"),
+        # An option spelt right that this command does not take: "did you mean `--quiet`?" named it back.
+        (["plan", "--quiet"], "this command has no `--quiet` (it is an option of check, fmt, repair, pull, apply)"),
+        (["lint", "--jobs=2", "r.rules"], "this command has no `--jobs` (it is an option of check, diff)"),
     ],
 )
 def test_usage_errors_suggest_the_nearest_name(capsys, args, hint):

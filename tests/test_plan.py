@@ -125,6 +125,31 @@ def test_every_change_of_every_device_equals_two_check_runs_compared_by_hand(pin
         assert (rule["before"]["fail"], rule["after"]["fail"]) == fails
 
 
+def test_the_fleets_device_counts_equal_two_check_runs_counted_by_hand(tmp_path):
+    # A proposal under which some devices newly fail one rule while another changes otherwise:
+    # the mutation run of the fifteenth session counted newly failing devices with all() in
+    # place of any() (a device whose every change was a new failure), and no test failed.
+    proposed = silent_with(tmp_path, tpm_startup_pin="Allowed", require_device_encryption="NotConfigured")
+    out = tmp_path / "plan.json"
+    main(["plan", "--policy", str(SILENT), "--fleet", str(FLEET), "--proposal-policy", str(proposed)]
+         + ["--format", "json", "--output", str(out)])  # fmt: skip
+    fleet = json.loads(out.read_text(encoding="utf-8"))["fleet"]
+    runs = {}
+    for name, policy in (("before", SILENT), ("after", proposed)):
+        lines = tmp_path / f"{name}.jsonl"
+        main(["check", "--policy", str(policy), "--fleet", str(FLEET), "--quiet", "--jsonl", str(lines)])
+        runs[name] = {r["device"]: statuses(r) for r in jsonl(lines)}
+    moves = {
+        device: [(was, runs["after"][device][rule]) for rule, was in verdicts.items()]
+        for device, verdicts in runs["before"].items()
+    }
+    changed = {d for d, pairs in moves.items() if any(was != now for was, now in pairs)}
+    newly_failing = {d for d, pairs in moves.items() if any(now == "fail" != was for was, now in pairs)}
+    mixed = {d for d in newly_failing if any(was != now != "fail" for was, now in moves[d])}
+    assert mixed  # else the count could not tell any() from all()
+    assert (fleet["changed_devices"], fleet["newly_failing_devices"]) == (len(changed), len(newly_failing))
+
+
 def test_the_settings_that_change_and_the_conflict_resolved_name_the_policies(pin_required):
     fleet = pin_required["plan"]["fleet"]
     moved = {(s["label"], s["before"], s["after"]) for s in fleet["settings"]}
@@ -323,7 +348,7 @@ def test_a_wrapped_patch_and_a_bare_patch_plan_as_the_changed_policy_file(tmp_pa
 
 def test_a_graph_patch_applies_settings_by_their_key():
     exported = {
-        "omaSettings": [{"omaUri": "./A", "value": 1, "@odata.type": "x"}, {"omaUri": "./B", "value": 2}],
+        "omaSettings": [{"omaUri": "./A", "value": 1, "@odata.type": "x"}, {"omaUri": "./B", "value": 2, "id": "b"}],
         "bitLockerSystemDrivePolicy": {
             "startupAuthenticationRequired": True,
             "prebootRecoveryEnableMessageAndUrl": False,
@@ -338,7 +363,7 @@ def test_a_graph_patch_applies_settings_by_their_key():
     result = patched(exported, body)
     assert result["omaSettings"] == [
         {"omaUri": "./A", "value": 1, "@odata.type": "x"},
-        {"omaUri": "./B", "value": 3},
+        {"omaUri": "./B", "value": 3, "id": "b"},  # a setting given over its key's: member by member
         {"omaUri": "./C", "value": 4},
     ]
     assert result["bitLockerSystemDrivePolicy"] == {

@@ -57,11 +57,26 @@ def _misspelling_hint(message: str, parser: argparse.ArgumentParser) -> str | No
     words = message.split(": ", 1)[1].split() if message.startswith("unrecognized arguments: ") else []
     known = _option_names(parser)
     for word in words:
-        if word.startswith("-"):
-            hint = suggest(word.split("=")[0], known)
-            if hint:
-                return hint
+        if not word.startswith("-"):
+            continue
+        option = word.split("=")[0]
+        if option in known:  # spelt right, given to a command that does not take it
+            return f"this command has no `{option}` (it is an option of {', '.join(_commands_with(parser, option))})"
+        hint = suggest(option, known)
+        if hint:
+            return hint
     return None
+
+
+def _commands_with(parser: argparse.ArgumentParser, option: str) -> list[str]:
+    """The subcommands that take ``option``, by name."""
+    return [
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name, command in action.choices.items()
+        if option in _option_names(command)
+    ]
 
 
 _INVALID_CHOICE = re.compile(r"invalid choice: '(.*)' \(choose from (.*)\)$")
