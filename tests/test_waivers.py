@@ -328,3 +328,14 @@ def test_a_recovery_password_in_a_waiver_is_masked_everywhere(tmp_path, capsys, 
     )
     assert code == 1 and "waived" in out.lower()
     assert KEY not in out and KEY not in err
+
+
+def test_a_scope_covers_a_device_by_its_names_and_groups_whatever_their_case():
+    # The scope keeps its names case-folded and folds what it is given: an Intune device name,
+    # a group or a policy named as an export spells it is the same name.
+    from bitlocker_rules.waivers import WaiverScope
+
+    scope = WaiverScope(devices=frozenset({"pc-0001"}), groups=frozenset({"kiosks"}))
+    assert scope.covers(["PC-0001"], [], [])
+    assert scope.covers(["other"], ["KIOSKS"], [])
+    assert not scope.covers(["PC-0002"], ["Labs"], ["Kiosks"])  # a policy of that name is not the group
