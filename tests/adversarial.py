@@ -17,8 +17,9 @@ an address-space limit of ``--memory`` MB, killed after ``--timeout`` seconds), 
 ``--jobs`` at a time, and is classified by an oracle written independently of the
 production code. A case of the ``tenant`` family first starts a Graph of its own on
 127.0.0.1 (the tenant tests' ``graph_fake``, a small tenant) that answers one kind of request
-its own hostile way, runs ``pull`` from it, then commands on the snapshot it wrote; every
-command of a case is classified, and its output files once all have run:
+its own hostile way, runs ``pull`` from it, then commands on the snapshot it wrote (or
+``apply`` of a repair to it); every command of a case is classified, and its output files
+once all have run:
 
 * ``hang``: still running at the time limit (the process group is killed);
 * ``traceback``: the word ``Traceback`` on standard error;
@@ -1048,7 +1049,7 @@ def family_snapshot(rng, n):
 
 GRAPH_URL = "@@GRAPH@@"  # in a case's command line: the address of the local Graph started for it
 GRAPH_TOKEN_VARIABLE = "ADVERSARIAL_GRAPH_TOKEN"
-# What the pull asks Graph for, by a piece of the request's path (matched case-blind).
+# What the pull and apply ask Graph for, by a piece of the request's path (matched case-blind).
 GRAPH_ASKED = (
     "deviceConfigurations",
     "configurationPolicies",
@@ -1063,6 +1064,8 @@ GRAPH_ASKED = (
     "settings",
     "$batch",
 )
+# What apply asks for: each policy it changes (read, then written), an intent's updateSettings.
+APPLY_ASKED = ("deviceConfigurations", "configurationPolicies", "intents", "updateSettings")
 GRAPH_STATUSES = (
     (500, None),
     (502, None),
@@ -1115,9 +1118,10 @@ class GraphFault:
         import graph_fake
         from werkzeug import Response
 
-        if self.kind == "status":
-            status, retry_after = json.loads(self.detail)
-            body = json.dumps({"error": {"code": "Hostile", "message": ESCAPE_PAYLOADS[0] + " refused"}})
+        if self.kind == "status":  # Graph's error message, which the command may quote, is hostile too
+            status, retry_after, groups = json.loads(self.detail)
+            message = f"{ESCAPE_PAYLOADS[0]} refused {spell(groups, 'spaces')}"
+            body = json.dumps({"error": {"code": "Hostile", "message": message}})
             headers = {"Retry-After": retry_after} if retry_after else None
             return Response(body, status=status, content_type="application/json", headers=headers)
         if self.kind == "body":
@@ -1197,17 +1201,18 @@ class LiveGraph:
         self.local.stop()
 
 
-def _graph_fault(rng, seed: int) -> tuple[GraphFault, list[list[str]]]:
-    """A fault and the passwords it plants."""
+def _graph_fault(rng, seed: int, asked_from: tuple[str, ...] = GRAPH_ASKED) -> tuple[GraphFault, list[list[str]]]:
+    """A fault on one of the requests ``asked_from`` names, and the passwords it plants."""
     kind = rng.choice(["answer", "item", "item", "status", "body", "link", "secret", "escape", "dropped"])
-    asked = rng.choice(GRAPH_ASKED)
+    asked = rng.choice(asked_from)
     secrets: list[list[str]] = []
     times = rng.choice([1, 1, 2, 3, 1000])
     if kind in ("answer", "item"):
         detail = rng.choice(sorted(JSON_MUTATIONS))
     elif kind == "status":
         status, retry_after = rng.choice(GRAPH_STATUSES)
-        detail = json.dumps([status, retry_after])
+        secrets = [new_password(rng)]
+        detail = json.dumps([status, retry_after, secrets[0]])
         if status >= 500 or status == 429:
             times = rng.choice([1, 2])  # every answer failing waits out the backoff of every retry
     elif kind == "body":
@@ -1224,23 +1229,56 @@ def _graph_fault(rng, seed: int) -> tuple[GraphFault, list[list[str]]]:
     return GraphFault(kind, asked, detail, times, seed), secrets
 
 
+@functools.cache
+def base_emitted() -> tuple[tuple[str, bytes], ...]:
+    """A repair of one policy of each kind the base snapshot holds, as ``repair --emit`` writes
+    it (``emitted/<file>``): what ``apply`` sends to the local Graph of a case, whose tenant is
+    the snapshot's, so each request names a policy it holds."""
+    from test_apply import other
+
+    from bitlocker_rules import shipped_vocabulary
+    from bitlocker_rules.emit import emit_repair, write_emitted
+    from bitlocker_rules.importers import import_policy
+
+    vocabulary, files = shipped_vocabulary(), dict(base_snapshot())
+    kinds = ("device_configurations", "configuration_policies", "intents")
+    emitted, seen = [], set()
+    for record in (json.loads(line) for kind in kinds for line in files[f"{kind}.jsonl"].splitlines()):
+        policy = import_policy(record, vocabulary, origin="snapshot")
+        facts = [f for f in ("policy.require_device_encryption", "policy.tpm_startup_pin") if f in policy.facts.values]
+        if policy.kind in seen or not facts:
+            continue
+        seen.add(policy.kind)
+        change = {facts[0]: other(facts[0], policy.facts.values[facts[0]])}
+        emitted += emit_repair([(record, policy)], change, vocabulary)
+    with tempfile.TemporaryDirectory() as tmp:
+        return tuple((f"emitted/{p.name}", p.read_bytes()) for p in write_emitted(tmp, emitted))
+
+
 def family_tenant(rng, n):
     """``pull`` from a local Graph that answers one kind of request its own hostile way (a
     mutated answer or record, an error status, a body that is no page, a bad next link, a
     password or control text in a record, a dropped connection), then commands on the
-    snapshot it wrote, whatever the pull's exit."""
+    snapshot it wrote, whatever the pull's exit; or ``apply`` of an emitted repair to it."""
     from graph_fake import PLANTED_IN_TEXT, PLANTED_KEY
 
+    signing = ["--auth", "token-env", GRAPH_TOKEN_VARIABLE, "--graph-url", GRAPH_URL]
     for _ in range(n):
-        fault, secrets = _graph_fault(rng, rng.randrange(2**32))
-        pull = ["pull", "--out", "snap", "--auth", "token-env", GRAPH_TOKEN_VARIABLE, "--graph-url", GRAPH_URL]
-        pull += ["--concurrency", rng.choice(["1", "4"]), *(["--quiet"] if rng.random() < 0.3 else [])]
-        then = [["check", "--snapshot", "snap", *pick_format(rng)]]
-        if rng.random() < 0.3:
-            then.append(["pull", "--out", "snap", "--resume", *pull[3:8]])
+        applying = rng.random() < 0.25  # apply: the one command that writes to the tenant
+        fault, secrets = _graph_fault(rng, rng.randrange(2**32), APPLY_ASKED if applying else GRAPH_ASKED)
         # The fake tenant's own planted passwords (a recovery key, a password in a text) count too.
         known = [PLANTED_KEY.split("-"), PLANTED_IN_TEXT.split("-")]
         what = f"{fault.kind}:{fault.asked}:{ascii(fault.detail)[:40]}:x{fault.times}"
+        if applying:
+            argv = ["apply", "emitted", *signing, *(["--yes"] if rng.random() < 0.7 else [])]
+            files = dict(base_emitted())
+            yield Case("tenant", f"apply:{what}", argv, files, secrets=[*secrets, *known], graph=fault, timeout=90.0)
+            continue
+        pull = ["pull", "--out", "snap", *signing, "--concurrency", rng.choice(["1", "4"])]
+        pull += ["--quiet"] if rng.random() < 0.3 else []
+        then = [["check", "--snapshot", "snap", *pick_format(rng)]]
+        if rng.random() < 0.3:
+            then.append(["pull", "--out", "snap", "--resume", *signing])
         yield Case("tenant", what, pull, secrets=[*secrets, *known], graph=fault, then=then, timeout=90.0)
 
 

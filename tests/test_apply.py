@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from graph_fake import PLANTED_KEY, WRITE_PERMISSION, LocalGraph, Tenant
+from graph_fake import PLANTED_KEY, WRITE_PERMISSION, LocalGraph, Tenant, once
+from werkzeug import Response
 
 from bitlocker_rules import shipped_vocabulary
 from bitlocker_rules.cli import main
@@ -136,6 +137,25 @@ def test_graph_refusing_the_write_names_the_permission(graph, emitted, monkeypat
     assert run_apply(graph, folder, monkeypatch, "--yes") == 2
     err = capsys.readouterr().err
     assert "403" in err and f"this call needs {WRITE_PERMISSION}" in err
+
+
+def test_a_write_refused_midway_says_what_the_tenant_now_holds(graph, emitted, monkeypatch, capsys):
+    # A refusal stopped the run with Graph's words alone: the requests already sent (the tenant
+    # has their changes) and those never sent went unsaid. The adversarial tenant family's
+    # apply cases showed it.
+    folder, _ = emitted
+    files = sorted(folder.glob("*.json"))
+    refused = json.loads(files[1].read_text())["url"]
+    graph.fake.faults.append(
+        once(lambda r: r.method != "GET" and r.path == refused, lambda r: Response("{}", status=409), times=99)
+    )
+    assert run_apply(graph, folder, monkeypatch, "--yes") == 2
+    err = capsys.readouterr().err
+    assert len(graph.fake.writes) == 1  # the first file's request, then the refusal
+    assert "1 request(s) before this one were sent, and the tenant has their changes: " in err
+    assert str(files[0].relative_to(folder.parent)) in err or files[0].name in err
+    assert "1 request(s) after it were not sent" in err
+    assert "apply sends the same requests again, in the same order" in err
 
 
 def test_every_target_is_read_before_anything_is_written(graph, emitted, monkeypatch, capsys):

@@ -6,7 +6,8 @@ permission is read from its claims when it is a JWT (``roles`` for an applicatio
 signed-in user; an opaque token cannot be read, and Graph's 403 then tells), and each target is
 read (a GET of the policy, or of the intent an ``updateSettings`` action is for: it exists, the
 token may read it, and it is the kind of policy the file was made for). Only then, with ``send``,
-is each request sent, one at a time, in file order.
+is each request sent, one at a time, in file order; a failure stops there, and its error says
+which requests were sent before it (the tenant has their changes) and how many were not.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from pathlib import Path
 from attrs import frozen
 
 from ..emit import Emitted, read_emitted
+from ..errors import Diagnostic
 from .client import GraphClient
 from .clouds import graph_root
-from .failures import FORBIDDEN, MALFORMED, tenant_error
+from .failures import FORBIDDEN, MALFORMED, TenantError, tenant_error
 from .pacing import Pacing
 from .signin import TokenSource, token_claims
 
@@ -97,10 +99,31 @@ def apply(
         )
     steps = [_checked(client, file, item, send) for file, item in emitted]
     if send:
-        for step in steps:
-            if step.outcome == SENT:
+        writes = [step for step in steps if step.outcome == SENT]
+        for done, step in enumerate(writes):
+            try:
                 client.write(str(step.emitted.method), step.url, step.emitted.body, needs=WRITE_PERMISSION)
+            except TenantError as exc:
+                raise _stopped(exc, writes[:done], len(writes) - done - 1) from None
     return ApplyResult(tuple(steps), permission, send)
+
+
+def _stopped(exc: TenantError, sent: list[Step], unsent: int) -> TenantError:
+    """A write's failure, with what the tenant now holds: the requests sent before it (which
+    Graph took: the tenant has those changes) and how many after it were not sent."""
+    if sent:
+        listed = "; ".join(f"{s.emitted.method} {s.url} ({s.file})" for s in sent)
+        said = f"{len(sent)} request(s) before this one were sent, and the tenant has their changes: {listed}"
+    else:
+        said = "no request before this one was sent"
+    note = Diagnostic(
+        exc.diagnostics[0].code,
+        f"{said}; {unsent} request(s) after it were not sent",
+        severity="note",
+        file="apply",
+        help="apply sends the same requests again, in the same order (each is idempotent)",
+    )
+    return type(exc)([*exc.diagnostics, note])
 
 
 def _checked(client: GraphClient, file: str, item: Emitted, send: bool) -> Step:
