@@ -180,6 +180,33 @@ def test_settings_catalog_disabled_parent_carries_no_children():
     assert back["policy.tpm_startup_pin"] == "NotConfigured"  # what a disabled parent means
 
 
+def test_settings_catalog_parent_enabled_again_takes_its_children_from_the_repair():
+    # A disabled parent's children read as Not configured, which an enabled parent cannot carry:
+    # enabling it needs a value for each, and a repair that gives none is a clear error naming
+    # them (it was "policy.tpm_startup = NotConfigured has no catalog value"). The mutation run
+    # of the fifteenth session: the children of a parent enabled again were never rebuilt.
+    document = load(GRAPH / "settings-catalog-bitlocker.json")
+    enable = {"policy.additional_authentication_at_startup": "Require"}
+    (off,) = emit_repair(
+        [(document, imported(document))], {"policy.additional_authentication_at_startup": "NotConfigured"}, VOCABULARY
+    )
+    disabled = apply_to(document, off)
+    with pytest.raises(EmitError) as refused:
+        emit_repair([(disabled, imported(disabled))], enable, VOCABULARY)
+    said = str(refused.value)
+    assert "enabling device_vendor_msft_bitlocker_systemdrivesrequirestartupauthentication needs a value" in said
+    assert "policy.tpm_startup_pin" in said and "which an enabled parent cannot carry" in said
+    children = {
+        name: value
+        for name, value in imported(document).facts.values.items()
+        if VOCABULARY.facts[name].origins.get("csp_data_id")
+        and "StartupAuthentication" in VOCABULARY.facts[name].origins["csp"]
+    }
+    assert "policy.tpm_startup_pin" in children
+    expected, back = round_trip(disabled, {**enable, **children})
+    assert back == expected
+
+
 def test_settings_catalog_child_of_an_absent_parent_gets_the_parent_enabled():
     document = load(GRAPH / "settings-catalog-bitlocker.json")
     document["settings"] = [

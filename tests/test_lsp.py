@@ -330,6 +330,9 @@ def test_completion_in_a_clause_lists_what_it_names():
 def test_completion_elsewhere_offers_namespaces_definitions_and_keywords():
     listed = labels(RULES, RULES.index("administrator", RULES.index("when")))
     assert {"policy", "device", "administrator", "require", "any", "count"} <= set(listed)
+    second = RULES.replace("define administrator", "define uefi = device.firmware_mode == UEFI\ndefine administrator")
+    listed = labels(second, second.index("administrator", second.index("when")))
+    assert {"uefi", "administrator"} <= set(listed)  # every definition, not the first alone
 
 
 # --- definitions and symbols

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..importers.origins import OriginIndex
+from ..importers.origins import CATALOG, OriginIndex
 from ..vocabulary import Fact
-from .values import catalog_option, emit_error, raw_value, written
+from .values import catalog_option, emit_error, member_raw, raw_value, written
 
 CHOICE = "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance"
 SIMPLE = "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance"
@@ -131,7 +131,22 @@ class _Writer:
         if option == f"{definition}_0":
             choice["children"] = []
         elif was != option:
-            choice["children"] = [self.instance(b.fact, self.child_value(b.fact)) for b in children if self.has(b.fact)]
+            given = [b.fact for b in children if self.has(b.fact)]
+            # A child read from a parent that was off is Not configured, a value with no catalog option.
+            unset = [f for f in given if f.type.kind == "enum" and self.option_of(f) is None]
+            if unset:
+                raise emit_error(
+                    f"enabling {definition} needs a value for each of its settings; the repaired policy gives "
+                    + ", ".join(f"{f.label} ({f.name}) {self.child_value(f)}" for f in unset)
+                    + ", which an enabled parent cannot carry",
+                    file=self.file,
+                    help="give each of them a value in the repair (the Intune page lists the choices)",
+                )
+            choice["children"] = [self.instance(f, self.child_value(f)) for f in given]
+
+    def option_of(self, fact: Fact) -> Any:
+        """The catalog's raw value of ``fact``'s repaired member (None: the catalog has none)."""
+        return member_raw(self.index, fact, self.child_value(fact), CATALOG)
 
     def has(self, fact: Fact) -> bool:
         """Whether the repaired policy gives ``fact`` a value."""
