@@ -634,8 +634,15 @@ def test_jobs_without_a_fleet_is_a_usage_error(capsys):
         (["chek"], "did you mean `check`?"),
         (["lint", "--format", "sarf"], "did you mean `sarif`?"),
         # An option spelt right that this command does not take: "did you mean `--quiet`?" named it back.
-        (["plan", "--quiet"], "this command has no `--quiet` (it is an option of check, fmt, repair, pull, apply)"),
-        (["lint", "--jobs=2", "r.rules"], "this command has no `--jobs` (it is an option of check, diff)"),
+        (
+            ["plan", "--quiet"],
+            "`--quiet` is an option of check, fmt, repair, pull, apply only, after the command's name",
+        ),
+        (["lint", "--jobs=2", "r.rules"], "`--jobs` is an option of check, diff only, after the command's name"),
+        (
+            ["--quiet", "check", "--policy", "p.json"],
+            "`--quiet` is an option of check, fmt, repair, pull, apply only, after the command's name",
+        ),
     ],
 )
 def test_usage_errors_suggest_the_nearest_name(capsys, args, hint):

@@ -60,8 +60,10 @@ def _misspelling_hint(message: str, parser: argparse.ArgumentParser) -> str | No
         if not word.startswith("-"):
             continue
         option = word.split("=")[0]
-        if option in known:  # spelt right, given to a command that does not take it
-            return f"this command has no `{option}` (it is an option of {', '.join(_commands_with(parser, option))})"
+        if option in known:  # spelt right: given to a command that does not take it, or before the command
+            return (
+                f"`{option}` is an option of {', '.join(_commands_with(parser, option))} only, after the command's name"
+            )
         hint = suggest(option, known)
         if hint:
             return hint
