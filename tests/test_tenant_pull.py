@@ -265,9 +265,10 @@ def test_control_characters_graph_sends_raw_are_written_as_their_escapes(tmp_pat
     # whose pages the scrub reads): opened in a terminal or an editor, the file reordered or drove
     # what showed. Each is now its JSON escape, which reads back as the same value.
     tenant = _changed_tenant()
-    names = ["PC-\u202eexe.1", "PC-\u009b31m-15"]
+    names = ["PC-\u202eexe.1", "PC-\u009b31m-15", "PC-\u007f-5"]  # DEL: the one raw control ASCII JSON holds
     tenant.managed_devices[0]["deviceName"] = names[0]
     tenant.encryption_states[15]["deviceName"] = names[1]
+    tenant.encryption_states[5]["deviceName"] = names[2]
     local = LocalGraph(tenant, page_size=10)
 
     def raw_utf8(request):
@@ -282,7 +283,7 @@ def test_control_characters_graph_sends_raw_are_written_as_their_escapes(tmp_pat
         pull(PullOptions(folder, local.url, concurrency=1), TOKENS, pacing=quick())
     finally:
         local.stop()
-    for kind, name in zip(("managed_devices", "encryption_states"), names):
+    for kind, name in zip(("managed_devices", "encryption_states", "encryption_states"), names):
         text = (folder / f"{kind}.jsonl").read_text(encoding="utf-8")
         assert name not in text and json.dumps(name) in text, kind
         assert name in {r["deviceName"] for r in records(folder, kind)}

@@ -223,12 +223,7 @@ class UnitWriter:
     def _lines(self, kind: str, lines: Sequence[str]) -> None:
         if not lines:
             return
-        # Each line with its control characters as JSON escapes, which read back as the same
-        # characters: a snapshot opened in a terminal or an editor shows a bidi override or a C1
-        # code Graph sent as its escape, and half a surrogate pair (an answer's ``\ud800``, which
-        # the JSON decoder lets through) can be written as UTF-8. JSON holds such characters only
-        # inside strings, where an escape means the same (a kept text has no raw line break).
-        text = "\n".join([escape_controls(line) for line in lines]) + "\n"
+        text = "\n".join([_escaped_line(line) for line in lines]) + "\n"
         try:  # not _writing(): a context manager per record cost as much as the write
             self._streams[kind].write(text)
         except OSError as exc:
@@ -269,6 +264,20 @@ def _writing(folder: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         raise _unwritable(folder, exc) from None
+
+
+def _escaped_line(line: str) -> str:
+    """A record's line with its control characters as JSON escapes, which read back as the same
+    characters: a snapshot opened in a terminal or an editor shows a bidi override or a C1 code
+    Graph sent as its escape, and half a surrogate pair (an answer's ``\ud800``, which the JSON
+    decoder lets through) can be written as UTF-8. JSON holds such characters only inside
+    strings, where an escape means the same (a kept text has no raw line break)."""
+    # In JSON text that is ASCII the one raw control a string may hold is DEL: the decoder
+    # refuses the others raw, and the encoder escapes them. Most lines take only these two
+    # scans (isascii reads a flag); the full scan costs ~3 us a device line.
+    if line.isascii() and "\x7f" not in line:
+        return line
+    return escape_controls(line)
 
 
 def _unwritable(folder: Path, exc: OSError) -> Exception:
