@@ -2,7 +2,7 @@
 
 The whole run (about 2,650 cases, 20-45 minutes) is ``python tests/adversarial.py``; here
 every 30th generated case outside the rule-text family that once hung, plus the shell-pipe
-and output-safety cases, runs in CI (about 75 cases, two at a time; about 30 s). A case fails when the
+and output-safety cases, runs in CI (about 90 cases, two at a time; about 30 s). A case fails when the
 command hangs, crashes, prints a traceback, leaks a planted recovery password, lets a raw
 control character through or damages an input file.
 """

@@ -158,7 +158,7 @@ _VERSION_PARTS = st.lists(st.integers(0, 3), min_size=1, max_size=4)  # small nu
 
 @given(device=_VERSION_PARTS, bound=_VERSION_PARTS, operator=st.sampled_from(sorted(_VERSION_ORACLE)))
 def test_every_version_operator_compares_as_numbers_do(device, bound, operator):
-    # The mutation run of the fifteenth session: -ne answering as -eq, or -ge as -gt, failed no test.
+    # The mutation run of the sixteenth session: -ne answering as -eq, or -ge as -gt, failed no test.
     device_text, bound_text = ".".join(map(str, device)), ".".join(map(str, bound))
     expected = _VERSION_ORACLE[operator](_oracle_version(device_text), _oracle_version(bound_text))
     rule = f"(device.operatingSystemVersion {operator} {bound_text})"

@@ -184,7 +184,7 @@ def test_settings_catalog_parent_enabled_again_takes_its_children_from_the_repai
     # A disabled parent's children read as Not configured, which an enabled parent cannot carry:
     # enabling it needs a value for each, and a repair that gives none is a clear error naming
     # them (it was "policy.tpm_startup = NotConfigured has no catalog value"). The mutation run
-    # of the fifteenth session: the children of a parent enabled again were never rebuilt.
+    # of the sixteenth session: the children of a parent enabled again were never rebuilt.
     document = load(GRAPH / "settings-catalog-bitlocker.json")
     enable = {"policy.additional_authentication_at_startup": "Require"}
     (off,) = emit_repair(

@@ -127,7 +127,7 @@ def test_every_change_of_every_device_equals_two_check_runs_compared_by_hand(pin
 
 def test_the_fleets_device_counts_equal_two_check_runs_counted_by_hand(tmp_path):
     # A proposal under which some devices newly fail one rule while another changes otherwise:
-    # the mutation run of the fifteenth session counted newly failing devices with all() in
+    # the mutation run of the sixteenth session counted newly failing devices with all() in
     # place of any() (a device whose every change was a new failure), and no test failed.
     proposed = silent_with(tmp_path, tpm_startup_pin="Allowed", require_device_encryption="NotConfigured")
     out = tmp_path / "plan.json"

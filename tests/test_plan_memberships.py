@@ -430,7 +430,7 @@ def test_a_filter_this_version_cannot_evaluate_is_searched_matching_and_not():
 def test_an_exclude_filter_that_matches_withholds_the_policy_whatever_another_one_cannot_say():
     # docs/tenant.md: with exclude filters, the policy applies unless the device matches one of
     # them. A filter that cannot be evaluated beside one that matches decided nothing; the
-    # mutation run of the fifteenth session let it apply the policy, and no test failed.
+    # mutation run of the sixteenth session let it apply the policy, and no test failed.
     cannot = assignment_filter({"id": "arm", "displayName": "ARM only", "rule": '(device.cpuArchitecture -eq "arm64")'})
     named = assignment_filter({"id": "x", "displayName": "Device x", "rule": '(device.deviceName -eq "x")'})
     targets = [FilteredTarget("p1", None, frozenset(), "exclude", f) for f in (cannot, named)]

@@ -42,7 +42,7 @@ def planted_tenant():
     for key in tenant.recovery_keys:
         key["key"] = planted.password("recovery key", "dashes")
     # An id is what the manifest names a scrubbed record by: a member's id (no join reads it)
-    member = next(iter(tenant.members.values()))[0]
+    member = next(m for members in tenant.members.values() for m in members)
     member["id"] = planted.text("group member id")
     local = LocalGraph(tenant, page_size=25)
     yield local, planted
