@@ -1166,9 +1166,10 @@ def _graph_answer(fake, request) -> dict | None:
 def _json_answer(body: bytes, request):
     """``body`` as Graph's answer. A request of a batch gets it only where a batch can carry it
     (JSON that Python reads back); else the request is answered as Graph would."""
+    from graph_fake import BATCHED
     from werkzeug import Response
 
-    if request.environ.get("graph_fake.batched"):
+    if request.environ.get(BATCHED):
         try:
             json.loads(body)
         except ValueError:
