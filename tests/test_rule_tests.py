@@ -303,6 +303,18 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
     assert [d.code for d in info.value.diagnostics] == ["K116", "I202"]
 
 
+def test_a_rule_file_that_does_not_load_is_its_only_problem(tmp_path, capsys):
+    """A typo in the rule file is one error at its line, not also one "no rule D-01" per case
+    that names the rules the file would have held; a rule id the file really lacks is still one."""
+    path = demo(tmp_path, rules=DEMO_RULES.replace("device.tpm_version >= 1.2", "device.tpm_version >= 1x2"))
+    code, out, err = test([str(path)], capsys)
+    assert code == 2 and out == ""
+    assert "error[E103]" in err and "K118" not in err, err
+    with pytest.raises(InputError) as info:
+        load_case_file(demo(tmp_path, DEMO_CASES.replace('D-02 = "pass"', 'D-09 = "pass"')), VOCABULARY)
+    assert [d.code for d in info.value.diagnostics] == ["K118"]
+
+
 @pytest.mark.parametrize(
     ("text", "code", "words"),
     [
