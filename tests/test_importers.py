@@ -23,6 +23,7 @@ from bitlocker_rules.importers import (
 )
 from bitlocker_rules.importers.detect import detect
 from bitlocker_rules.importers.omauri import PayloadError
+from bitlocker_rules.jsonpath import json_path_text
 from bitlocker_rules.outcome import ValueOrigin
 
 VOCABULARY = shipped_vocabulary()
@@ -558,6 +559,40 @@ def test_catalog_simple_integer_string_and_collection():
     assert got["policy.minimum_pin_length"] == 8
     assert (got["policy.identification_field"], got["policy.allowed_identification_field"]) == ("CONTOSO", "FABRIKAM")
     assert [r["hardware_id"] for r in got["policy.removable_excluded_from_encryption"]] == ["USBSTOR\\A", "USBSTOR\\B"]
+
+
+def _group(instance_type, value_key, value):
+    return {
+        "@odata.type": f"#microsoft.graph.deviceManagementConfiguration{instance_type}",
+        "settingDefinitionId": "device_vendor_msft_example_group",
+        value_key: value,
+    }
+
+
+@pytest.mark.parametrize(
+    "group, inside",
+    [
+        (
+            _group(
+                "GroupSettingCollectionInstance", "groupSettingCollectionValue", [{"children": []}, {"children": [0]}]
+            ),
+            "groupSettingCollectionValue[1].children[0]",
+        ),
+        (_group("GroupSettingInstance", "groupSettingValue", {"children": [0]}), "groupSettingValue.children[0]"),
+    ],
+)
+def test_a_setting_inside_a_group_is_placed_at_its_children_entry(group, inside):
+    """A catalog setting below a group is located at the group value's ``children`` entry: Graph's
+    deviceManagementConfigurationGroupSettingValue holds its settings in ``children``, inside
+    ``groupSettingCollectionValue[n]`` of a group collection or the one ``groupSettingValue`` of a
+    group (Graph reference), so a path without ``children`` names nothing in the export and a report
+    points at the wrong line."""
+    value = group.get("groupSettingCollectionValue") or [group["groupSettingValue"]]
+    value[-1]["children"] = [choice("requiredeviceencryption", 1)]
+    policy = import_policy(catalog(group), VOCABULARY, origin="test.json")
+    assert policy.facts.values["policy.require_device_encryption"] == "Require"
+    (place,) = policy.facts.origins["policy.require_device_encryption"]
+    assert json_path_text(place.path) == f"$.settings[0].settingInstance.{inside}.choiceSettingValue.value"
 
 
 def test_catalog_boolean_data_id_and_policy_state():
