@@ -1882,3 +1882,10 @@ def test_inverted_applies_to_the_graph_boolean_only():
     csp = {"./Vendor/MSFT/DeviceStatus/Compliance/EncryptionCompliance": 1}
     assert import_device(graph, vocabulary).facts.get("device.encrypted") is False
     assert import_device(csp, vocabulary).facts.get("device.encrypted") is True
+
+
+def test_an_admx_payload_after_a_line_break_is_still_a_payload():
+    """A payload pasted with a leading line break or spaces (``\\n  <enabled/>``) is the same payload;
+    read as a plain string it would be refused for a node that takes an ADMX payload."""
+    got = values(oma(oma_str("SystemDrivesEnhancedPIN", "\n  <enabled/>")))
+    assert got["policy.enhanced_pin"] == "Enabled"

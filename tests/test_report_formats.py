@@ -1376,3 +1376,11 @@ def test_sarif_names_three_inputs_of_one_file_and_counts_the_others():
     assert artifact["description"]["text"] == (
         "policy 'P0' (policy-json); policy 'P1' (policy-json); policy 'P2' (policy-json); and 2 more"
     )
+
+
+def test_the_terminal_report_says_two_missing_facts_are_not_known():
+    """A rule left unknown by two missing facts is listed under both, "are not known" (plural)."""
+    missing = [Condition(f"policy.{x}", f"Setting {x.upper()}", None, "On", Status.UNKNOWN) for x in "ab"]
+    outcome = RuleOutcome("custom", "C-01", "Rule", "error", (), Status.UNKNOWN, tuple(missing))
+    out = render_table(Report("device 'D'", (outcome,)))
+    assert "  - Setting A (policy.a), Setting B (policy.b) are not known:" in out
