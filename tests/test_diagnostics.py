@@ -139,6 +139,17 @@ def test_a_suppression_without_a_reason_hides_nothing_and_is_a_finding(tmp_path,
     assert "warning[L106]" in out
 
 
+def test_a_suppression_with_an_empty_reason_hides_nothing(tmp_path, capsys):
+    """``reason:`` followed by nothing gives no reason (docs/authoring.md: a reason is required):
+    the suppression hides nothing and is itself a finding."""
+    code, out = lint_text(
+        tmp_path, capsys, "define spare = device.tpm_present  # bitlocker-rules: ignore[unused-definition] reason:  \n"
+    )
+    assert code == 1
+    assert "warning[L110]: suppression of unused-definition gives no reason" in out
+    assert "warning[L106]" in out
+
+
 def test_a_misspelled_check_is_a_finding_with_the_closest_name(tmp_path, capsys):
     _, out = lint_text(
         tmp_path, capsys, "define spare = device.tpm_present  # bitlocker-rules: ignore[unused-defintion] reason: x\n"
@@ -164,6 +175,20 @@ def test_a_suppression_applies_only_to_its_line(tmp_path, capsys):
         "define other = device.tpm_present\n",
     )
     assert code == 1 and "definition `other`" in out and "definition `spare`" not in out
+
+
+def test_a_suppression_hides_nothing_in_another_file(tmp_path, capsys):
+    """A suppression applies to its line of its own file: linting two files, a suppression on
+    line 3 of one does not hide a finding on line 3 of the other."""
+    hidden, shown = tmp_path / "a.rules", tmp_path / "b.rules"
+    hidden.write_text(
+        'ruleset a "A"\n\ndefine spare = device.tpm_present  # bitlocker-rules: ignore[unused-definition] reason: x\n'
+    )
+    shown.write_text('ruleset b "B"\n\ndefine other = device.tpm_present\n')
+    assert main(["lint", str(hidden), str(shown)]) == 1
+    out = capsys.readouterr().out
+    assert "b.rules:3:8: warning[L106]: definition `other` is never used" in out
+    assert "definition `spare`" not in out
 
 
 # --- the library function an editor calls

@@ -8,6 +8,7 @@ import io
 import json
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from bitlocker_rules.cli import main
 from bitlocker_rules.history import diff_runs
 from bitlocker_rules.history.runs import read_jsonl
 from bitlocker_rules.report import diff_to_dict
+from bitlocker_rules.report.diff import drift_headline, headline, render_diff_markdown, rule_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 FLEET = ROOT / "examples" / "fleet.jsonl"
@@ -298,3 +300,89 @@ def test_names_are_escaped_in_markdown_and_html(capsys, tmp_path):
     assert main(["diff", str(old), str(new), "--format", "html"]) == 0
     html = capsys.readouterr().out
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+# --- what the text and Markdown diffs say, against a hand-counted pair of runs ---------------
+
+HAND_OLD = [
+    record(
+        "device 'PC-1'",
+        {
+            "R-1": ("pass", ()),
+            "R-2": ("fail", ("b is off",)),
+            "R-3": ("fail", ("c is off",)),
+            "R-5": ("fail", ("e is off",)),
+        },
+        1,
+    ),
+    record("device 'PC-2'", {"R-1": ("fail", ("a is off",))}, 2),
+    record("device 'PC-3'", {"R-1": ("fail", ("a is off",)), "R-4": ("fail", ("d is off",))}, 3),
+    record("device 'PC-5'", {"R-1": ("pass", ())}, 4),
+]
+HAND_NEW = [
+    record(
+        "device 'PC-1'",
+        {
+            "R-1": ("fail", ("a is off",)),
+            "R-2": ("fail", ("b is off",)),
+            "R-3": ("fail", ("c is off",)),
+            "R-5": ("fail", ("e is off",)),
+        },
+        1,
+    ),
+    record("device 'PC-2'", {"R-1": ("pass", ())}, 2),
+    record("device 'PC-4'", {"R-1": ("pass", ())}, 3),
+    record("device 'PC-5'", {"R-1": ("fail", ("a is off",))}, 4),
+]
+
+
+def hand_diff():
+    return diff_runs(as_run(HAND_OLD, "A"), as_run(HAND_NEW, "B"))
+
+
+def test_the_headline_counts_each_kind_of_change_by_hand():
+    """By hand: R-1 newly fails on PC-1 and PC-5 and is fixed on PC-2; PC-1 still fails R-2, R-3 and R-5;
+    PC-4 appeared and PC-3 left."""
+    assert headline(hand_diff()) == (
+        "2 newly failing, 1 fixed, 0 newly unknown, 0 no longer unknown (device-rule results); "
+        "3 still failing; 1 device appeared, 1 left."
+    )
+
+
+def test_each_device_row_says_its_move_in_time_order():
+    """A device's change reads old → new: PC-1 went pass → fail (newly failing), PC-2 fail → pass
+    (fixed); the other way round would call a fix a new failure."""
+    rows = {
+        cells[0]: cells[1:]
+        for line in render_diff_markdown(hand_diff()).splitlines()
+        if (cells := [c.strip() for c in line.strip("|").split("|")]) and cells[0].startswith("device")
+    }
+    assert rows["device 'PC-1'"] == ["R-1", "pass → fail", "newly failing"]
+    assert rows["device 'PC-2'"] == ["R-1", "fail → pass", "fixed"]
+
+
+def test_the_moved_rules_table_by_hand():
+    """R-1: failing on PC-2, PC-3 before and PC-1, PC-5 after; 2 newly failing, 1 fixed. R-4 moved on
+    no device but fails on one fewer (PC-3 left): it is listed too, as a rule whose failures changed."""
+    rows = {row[0]: row[1:] for row in rule_rows(hand_diff())}
+    assert rows["R-1"] == [2, 2, 2, 1, 0, 0, 0]
+    assert rows["R-4"] == [1, 0, 0, 0, 0, 0, 0]
+    assert "R-2" not in rows and "R-3" not in rows  # still failing on the same device: not moved
+
+
+def test_drift_headline_counts_assignments_added_and_removed():
+    """A changed policy with one target added and two removed says so, in that order."""
+    policy = SimpleNamespace(
+        change="changed", settings=[object()], assigned=[object()], unassigned=[object(), object()]
+    )
+    drift = SimpleNamespace(empty=False, policies=[policy])
+    assert drift_headline(drift) == (
+        "Policies: 1 changed (1 setting; assignments: 1 added, 2 removed), 0 added, 0 removed."
+    )
+
+
+def test_no_device_appeared_is_said_in_the_plural():
+    """With no device come or gone the headline says "0 devices appeared" (English takes the
+    plural for zero), as for two or more."""
+    diff = diff_runs(as_run(HAND_OLD[:2], "A"), as_run(HAND_NEW[:2], "B"))
+    assert headline(diff).endswith("; 0 devices appeared, 0 left.")

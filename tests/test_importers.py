@@ -23,6 +23,7 @@ from bitlocker_rules.importers import (
 )
 from bitlocker_rules.importers.detect import detect
 from bitlocker_rules.importers.omauri import PayloadError
+from bitlocker_rules.jsonpath import json_path_text
 from bitlocker_rules.outcome import ValueOrigin
 
 VOCABULARY = shipped_vocabulary()
@@ -558,6 +559,40 @@ def test_catalog_simple_integer_string_and_collection():
     assert got["policy.minimum_pin_length"] == 8
     assert (got["policy.identification_field"], got["policy.allowed_identification_field"]) == ("CONTOSO", "FABRIKAM")
     assert [r["hardware_id"] for r in got["policy.removable_excluded_from_encryption"]] == ["USBSTOR\\A", "USBSTOR\\B"]
+
+
+def _group(instance_type, value_key, value):
+    return {
+        "@odata.type": f"#microsoft.graph.deviceManagementConfiguration{instance_type}",
+        "settingDefinitionId": "device_vendor_msft_example_group",
+        value_key: value,
+    }
+
+
+@pytest.mark.parametrize(
+    "group, inside",
+    [
+        (
+            _group(
+                "GroupSettingCollectionInstance", "groupSettingCollectionValue", [{"children": []}, {"children": [0]}]
+            ),
+            "groupSettingCollectionValue[1].children[0]",
+        ),
+        (_group("GroupSettingInstance", "groupSettingValue", {"children": [0]}), "groupSettingValue.children[0]"),
+    ],
+)
+def test_a_setting_inside_a_group_is_placed_at_its_children_entry(group, inside):
+    """A catalog setting below a group is located at the group value's ``children`` entry: Graph's
+    deviceManagementConfigurationGroupSettingValue holds its settings in ``children``, inside
+    ``groupSettingCollectionValue[n]`` of a group collection or the one ``groupSettingValue`` of a
+    group (Graph reference), so a path without ``children`` names nothing in the export and a report
+    points at the wrong line."""
+    value = group.get("groupSettingCollectionValue") or [group["groupSettingValue"]]
+    value[-1]["children"] = [choice("requiredeviceencryption", 1)]
+    policy = import_policy(catalog(group), VOCABULARY, origin="test.json")
+    assert policy.facts.values["policy.require_device_encryption"] == "Require"
+    (place,) = policy.facts.origins["policy.require_device_encryption"]
+    assert json_path_text(place.path) == f"$.settings[0].settingInstance.{inside}.choiceSettingValue.value"
 
 
 def test_catalog_boolean_data_id_and_policy_state():
@@ -1723,3 +1758,134 @@ def test_a_page_of_thousands_of_unreadable_items_stops_after_a_hundred_problems(
     with pytest.raises(InputError) as caught:  # exactly a hundred: all read, nothing more to say
         import_devices({"value": [1] * 100}, VOCABULARY, origin="page.json")
     assert [d.code for d in caught.value.diagnostics] == ["I407"] * 100
+
+
+# --- claims the mutation run found unchecked ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data, kind",
+    [
+        # deviceManagementIntent listed without $expand=settings, stored without @odata.type
+        ({"id": "i-1", "displayName": "Disk encryption", "templateId": "t-1"}, "endpoint-security-intent"),
+        # configurationPolicy listed without $expand=settings: settingCount is a property of it (reference 2.8)
+        ({"id": "c-1", "name": "Catalog", "platforms": "windows10", "settingCount": 3}, "settings-catalog"),
+        # a resource's own properties beside a `value` list: a resource, not a Graph page
+        ({"value": [], "omaSettings": [oma_int("RequireDeviceEncryption", 1)]}, "custom-oma-uri"),
+    ],
+)
+def test_detection_of_a_resource_by_its_own_properties(data, kind):
+    """A resource without ``@odata.type`` is recognised by a property only it has: an intent by its
+    ``templateId``, a catalog policy listed without its settings by ``settingCount``; a ``value``
+    list beside such properties does not make it a page. Each is otherwise undetectable."""
+    assert detect(data).kind == kind
+
+
+@pytest.mark.parametrize("version", ["beta", "v1.0"])
+def test_api_version_of_a_page_named_only_by_its_next_link(version):
+    """A page without ``@odata.context`` still names its endpoint in ``@odata.nextLink``."""
+    link = f"https://graph.microsoft.com/{version}/deviceManagement/deviceConfigurations?$skiptoken=x"
+    assert detect({"@odata.nextLink": link, "value": [ep()]}).api_version == version
+
+
+def test_oma_uri_with_a_trailing_slash_is_the_same_node():
+    """``…/RequireDeviceEncryption/`` names the same CSP node as without the slash."""
+    got = values(oma(oma_int("RequireDeviceEncryption/", 1)))
+    assert got["policy.require_device_encryption"] == "Require"
+
+
+@pytest.mark.parametrize(("value", "member"), [(True, "Require"), (False, "NotConfigured")])
+def test_oma_uri_boolean_setting_is_read_as_1_or_0(value, member):
+    """An ``omaSettingBoolean`` (Graph: ``value`` Boolean) sets the node as 1 or 0: CSP
+    RequireDeviceEncryption 1 = require, 0 = not configured (vocabulary member values)."""
+    setting = {**oma_int("RequireDeviceEncryption", value), "@odata.type": "#microsoft.graph.omaSettingBoolean"}
+    assert values(oma(setting))["policy.require_device_encryption"] == member
+
+
+def test_admx_payload_element_and_attribute_names_in_another_case():
+    """The tokenizer matches names whatever their case (re.IGNORECASE), so ``<Enabled/>`` must read as
+    enabled and ``ID``/``Value`` as the data id and its value, not be dropped or read as disabled."""
+    payload = parse_admx('<Enabled/><data ID="MinPINLength" Value="8"/>')
+    assert payload.enabled is True
+    assert payload.data == (("MinPINLength", "8"),)
+
+
+@pytest.mark.parametrize("written", ["True", "TRUE"])
+def test_admx_boolean_data_written_in_capitals_is_true(written):
+    """An ADMX boolean data id written ``True`` is true, as ``true`` is: OSAllowDRA_Name true is
+    Not configured (the inverted data recovery agent, as test_inverted_data_recovery_agent)."""
+    got = values(oma(oma_str("SystemDrivesRecoveryOptions", admx(("OSAllowDRA_Name", written)))))
+    assert got["policy.os_recovery_block_dra"] == "NotConfigured"
+
+
+def test_empty_template_family_is_plain_settings_catalog_without_a_notice():
+    """``templateFamily: ""`` is no family at all, read as ``none``: Settings catalog, and no N407
+    (which says the family is one the vocabulary does not name)."""
+    policy = import_policy(catalog(choice("requiredeviceencryption", 1), family=""), VOCABULARY)
+    assert policy.policy_type == "SettingsCatalog"
+    assert "N407" not in [n.code for n in policy.notices]
+
+
+def test_a_bare_setting_instance_in_settings_is_placed_where_it_is():
+    """A ``settings`` entry that is the instance itself (no ``settingInstance`` wrapper) is read, and
+    its value is placed at that entry: a path through ``settingInstance`` names nothing there."""
+    policy = import_policy(
+        {**catalog(), "settings": [choice("requiredeviceencryption", 1)]}, VOCABULARY, origin="test.json"
+    )
+    (place,) = policy.facts.origins["policy.require_device_encryption"]
+    assert json_path_text(place.path) == "$.settings[0].choiceSettingValue.value"
+
+
+def test_an_empty_policy_string_is_a_value_not_missing():
+    """An empty string in a policy setting is what the policy sets (an empty recovery message); only a
+    device fact's empty Graph string is missing (vocabulary: "An empty Graph string is always missing
+    for a device fact")."""
+    got = values(system(prebootRecoveryMessage=""))
+    assert got["policy.preboot_recovery_message"] == ""
+
+
+def test_a_bitlocker_recovery_password_field_is_dropped_as_a_secret():
+    """A ``bitLockerRecoveryPassword`` field is a recovery secret: dropped with N405, not merely
+    skipped as an unknown property (N401)."""
+    device = {"@odata.type": "#microsoft.graph.managedDevice", "id": "d-1", "bitLockerRecoveryPassword": KEY}
+    notices = import_device(device, VOCABULARY).notices
+    assert ("N405", "$.bitLockerRecoveryPassword") in codes(notices)
+
+
+def test_graph_strings_mapped_by_values_match_whatever_their_case():
+    """An alternate origin's ``values`` match as Graph enum members do (``_graph_key`` casefolds):
+    ``Encrypted`` is ``encrypted``, not an error."""
+    state = {"@odata.type": "#microsoft.graph.managedDeviceEncryptionState", "id": "d", "encryptionState": "Encrypted"}
+    assert device_values(state)["device.encrypted"] is True
+
+
+def test_device_parts_whose_entra_ids_differ_only_in_case_are_one_device():
+    """Entra device ids are GUIDs, which RFC 4122 (section 3) makes case-insensitive on input: a
+    managedDevice's ``azureADDeviceId`` and its recovery key's ``deviceId`` in another case are the
+    same device, not an I405."""
+    guid = "6f9a3b2e-1c4d-4e5f-8a7b-9c0d1e2f3a4b"
+    md = {**example("managed-device.json"), "azureADDeviceId": guid.upper()}
+    key = {"id": "k-1", "volumeType": "1", "deviceId": guid, "createdDateTime": "2024-01-01T00:00:00Z"}
+    device = import_device({"value": [md, key]}, VOCABULARY)
+    assert device.azure_ad_device_id.casefold() == guid
+
+
+def test_inverted_applies_to_the_graph_boolean_only():
+    """``inverted`` is declared as "a Graph Boolean has the opposite polarity of the CSP value"
+    (vocabulary header): with it, Graph ``true`` reads false, while the CSP's 1 still reads true."""
+
+    def edit(data):
+        next(f for f in data["facts"] if f["name"] == "device.encrypted")["origins"]["inverted"] = True
+
+    vocabulary = _vocabulary_with(edit)
+    graph = {"@odata.type": "#microsoft.graph.managedDevice", "id": "d-1", "isEncrypted": True}
+    csp = {"./Vendor/MSFT/DeviceStatus/Compliance/EncryptionCompliance": 1}
+    assert import_device(graph, vocabulary).facts.get("device.encrypted") is False
+    assert import_device(csp, vocabulary).facts.get("device.encrypted") is True
+
+
+def test_an_admx_payload_after_a_line_break_is_still_a_payload():
+    """A payload pasted with a leading line break or spaces (``\\n  <enabled/>``) is the same payload;
+    read as a plain string it would be refused for a node that takes an ADMX payload."""
+    got = values(oma(oma_str("SystemDrivesEnhancedPIN", "\n  <enabled/>")))
+    assert got["policy.enhanced_pin"] == "Enabled"

@@ -285,3 +285,32 @@ def test_a_value_json_nested_too_deep_is_an_unread_setting_not_a_crash():
     settings = dict(policy_settings(record, "intents", index))
     record["settings"][0]["valueJson"] = "not JSON"
     assert settings.keys() == dict(policy_settings(record, "intents", index)).keys()
+
+
+def test_a_drive_policy_property_named_by_its_path_merges_with_the_whole_policy():
+    """A setting may name a property of a nested drive policy by its path (``…_bitLockerSystemDrivePolicy_encryptionMethod``:
+    each ``_`` after the prefix goes one level down), and a later setting giving the whole drive policy
+    is merged with it, not put in its place: both values are read, each at its own setting."""
+    intent = {
+        "id": "i-2",
+        "displayName": "By path",
+        "templateId": "t-1",
+        "settings": [
+            {"definitionId": PREFIX + "bitLockerSystemDrivePolicy_encryptionMethod", "valueJson": '"xtsAes128"'},
+            {"definitionId": PREFIX + "bitLockerSystemDrivePolicy", "valueJson": json.dumps({"minimumPinLength": 6})},
+        ],
+    }
+    policy = import_policy(intent, VOCABULARY, origin="intent.json")
+    assert policy.facts.values["policy.os_encryption_method"] == "XtsAes128"
+    assert policy.facts.values["policy.minimum_pin_length"] == 6
+    assert origin_of(policy, "policy.os_encryption_method").path == ("settings", 0, "valueJson")
+    assert origin_of(policy, "policy.minimum_pin_length").path == ("settings", 1, "valueJson")
+
+
+def test_an_intent_listed_without_type_and_settings_is_still_an_intent():
+    """A pull stores an intent without ``@odata.type``; listed without ``$expand=settings`` only its
+    ``templateId`` tells what it is, and it must say its settings are missing (N406), not be refused."""
+    document = {k: v for k, v in load(EXAMPLE).items() if k not in ("settings", "@odata.context", "@odata.type")}
+    policy = import_policy(document, VOCABULARY, origin="intent.json")
+    assert policy.kind == "endpoint-security-intent"
+    assert [n.code for n in policy.notices] == ["N406"]

@@ -28,6 +28,7 @@ from bitlocker_rules.fleet import device_record
 from bitlocker_rules.importers import load_devices, load_policies
 from bitlocker_rules.jsonpath import json_path_text, locate_json_offsets, locate_json_path, parse_json_path
 from bitlocker_rules.outcome import (
+    AppliedWaiver,
     Condition,
     ConflictRecord,
     InputRecord,
@@ -43,7 +44,7 @@ from bitlocker_rules.report.json_report import fleet_to_dict, render_fleet_json,
 from bitlocker_rules.report.junit import render_junit
 from bitlocker_rules.report.markdown import code, render_fleet_markdown, render_markdown, text
 from bitlocker_rules.report.sarif import FleetSarif, render_sarif
-from bitlocker_rules.report.table import render_fleet_table
+from bitlocker_rules.report.table import render_fleet_table, render_table
 from bitlocker_rules.source import Location
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1243,3 +1244,143 @@ def test_a_cells_height_is_textwraps_line_count(text, width):
     from bitlocker_rules.report.table import _Cell
 
     assert _Cell(text).height(width) == (max(1, len(textwrap.wrap(text, width))) if text else 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims the mutation run found unchecked: SARIF findings and artifacts, JUnit counts, terminal escaping
+
+
+def _pin_outcome(status: Status, condition_status: Status, **extra) -> RuleOutcome:
+    """One rule on the startup PIN of policy P, read at ``$.settings.tpm_startup_pin``."""
+    condition = Condition(
+        "policy.tpm_startup_pin",
+        "Compatible TPM startup PIN",
+        "Require",
+        "not Require",
+        condition_status,
+        "policy.tpm_startup_pin != Required",
+        origins=(ValueOrigin("policy 'P' (1)", ("settings", "tpm_startup_pin")),),
+    )
+    return RuleOutcome(
+        "custom", "C-01", "Rule", "error", ("S1",), status, (condition,), remediation="Change it.", **extra
+    )
+
+
+def _pin_report(tmp_path, *outcomes: RuleOutcome, **extra) -> Report:
+    policy = tmp_path / "p.json"
+    policy.write_text('{\n  "settings": {\n    "tpm_startup_pin": "Required"\n  }\n}\n')
+    inputs = (InputRecord("policy 'P' (1)", str(policy), "policy-json"),)
+    return Report("policy 'P' (1)", outcomes, inputs=inputs, **extra)
+
+
+WAIVER = AppliedWaiver("W-1", "kiosks are replaced in Q1", "J. Doe", "2027-01-31")
+
+
+def test_sarif_an_unknown_the_sources_disagree_on_reports_its_failing_condition(tmp_path):
+    """A failure the sources disagree on is unknown (``caveat``): its failing condition is the
+    finding, a note located at the setting; without it SARIF would say nothing about the rule."""
+    outcome = _pin_outcome(Status.UNKNOWN, Status.FAIL, caveat="the policies disagree")
+    log = json.loads(render_sarif(_pin_report(tmp_path, outcome)))
+    assert_valid_sarif(log)
+    (result,) = log["runs"][0]["results"]
+    assert (result["ruleId"], result["level"]) == ("C-01", "note")
+    assert "unknown because the policies disagree" in result["message"]["text"]
+
+
+def test_sarif_a_waived_failure_still_says_its_fix(tmp_path):
+    """A waived failure is still a failure (suppressed, not fixed): its message keeps the fix."""
+    outcome = _pin_outcome(Status.WAIVED, Status.FAIL, waiver=WAIVER)
+    (result,) = json.loads(render_sarif(_pin_report(tmp_path, outcome)))["runs"][0]["results"]
+    assert ". Fix: Change it." in result["message"]["text"]
+    assert result["suppressions"][0]["status"] == "accepted"
+
+
+def test_sarif_a_finding_in_a_file_that_cannot_be_read_is_on_line_1(tmp_path):
+    """When the input file cannot be read the finding still names it, on line 1: SARIF 2.1.0
+    (3.30.5) requires ``startLine`` to be at least 1."""
+    report = _pin_report(tmp_path, _pin_outcome(Status.FAIL, Status.FAIL))
+    log = json.loads(render_sarif(report, read_text=lambda file: None))
+    assert_valid_sarif(log)
+    (result,) = log["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}
+
+
+def test_junit_skipped_counts_every_case_with_a_skipped_element(tmp_path):
+    """A suite's ``skipped`` attribute is the number of its test cases that are skipped, a waived
+    failure's included (JUnit XML: testsuite@skipped counts the skipped test cases)."""
+    outcomes = (
+        _pin_outcome(Status.WAIVED, Status.FAIL, waiver=WAIVER),
+        attrs.evolve(_pin_outcome(Status.UNKNOWN, Status.UNKNOWN), rule="C-02"),
+        attrs.evolve(_pin_outcome(Status.FAIL, Status.FAIL), rule="C-03"),
+    )
+    (suite,) = ET.fromstring(render_junit(_pin_report(tmp_path, *outcomes, waivers_given=True))).findall("testsuite")
+    skipped = [case for case in suite.findall("testcase") if case.find("skipped") is not None]
+    assert int(suite.get("skipped")) == len(skipped) == 2
+    assert int(suite.get("failures")) == 1
+
+
+@pytest.mark.parametrize("rules", ["silent_enablement", "platform_support"])
+def test_junit_fleet_suite_counts_are_the_cases_it_holds(capsys, rules):
+    """Each fleet suite's ``failures`` and ``skipped`` are the numbers of its test cases with a
+    ``<failure>`` and a ``<skipped>`` (JUnit XML), a rule that applies to no device included."""
+    _, out, _ = run(capsys, "check", "--rules", rules, "--policy", POLICY, "--fleet", FLEET, "--format", "junit")
+    suites = [s for s in ET.fromstring(out).findall("testsuite") if s.get("name") != "fleet input"]
+    assert suites
+    for suite in suites:
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests")) == len(cases)
+        assert int(suite.get("failures")) == sum(case.find("failure") is not None for case in cases)
+        assert int(suite.get("skipped")) == sum(case.find("skipped") is not None for case in cases)
+
+
+def test_junit_fleet_case_names_the_first_devices_and_counts_the_rest(capsys, tmp_path):
+    """22 devices fail SE-09 (the policy requires a startup PIN): the case names the first 20
+    (``DEVICES_PER_CASE``) and says there are 22 - 20 = 2 more."""
+    fleet = tmp_path / "fleet.jsonl"
+    rows = [json.dumps({"deviceName": f"D{i}", "facts": {"os_version": "22H2"}}) for i in range(22)]
+    fleet.write_text("\n".join(rows) + "\n")
+    _, out, _ = run(capsys, "check", *SE, "--policy", PIN_POLICY, "--fleet", str(fleet), "--format", "junit")
+    (case,) = [c for c in ET.fromstring(out).iter("testcase") if c.get("name", "").startswith("SE-09 ")]
+    failure = case.find("failure")
+    assert failure.get("message").startswith("fails on 22 of 22 devices")
+    named = ", ".join(f"device 'D{i}'" for i in range(20))
+    assert f"Devices where it fails: {named}, and 2 more (--jsonl lists every device)" in failure.text
+
+
+def test_junit_failure_message_is_the_decisive_reason():
+    """Of two failing conditions the failure message names the decisive one (the one that alone
+    decides the verdict), not merely the first listed."""
+    side = Condition("policy.a", "Setting A", "Off", "On", Status.FAIL, decisive=False)
+    decisive = Condition("policy.b", "Setting B", "Off", "On", Status.FAIL, decisive=True)
+    outcome = RuleOutcome("custom", "C-01", "Rule", "error", (), Status.FAIL, (side, decisive))
+    failure = ET.fromstring(render_junit(Report("device 'D'", (outcome,)))).find(".//failure")
+    assert failure.get("message") == "Setting B is Off; the rule needs On"
+
+
+def test_the_terminal_report_escapes_control_characters_from_the_inputs():
+    """A device name from an input may hold an escape sequence (ESC [2J clears the screen): the
+    terminal report shows it escaped, so the input cannot drive the reader's terminal."""
+    report = Report("device 'PC\x1b[2J'", (_pin_outcome(Status.FAIL, Status.FAIL),))
+    out = render_table(report)
+    assert "\x1b" not in out
+    assert "PC\\u001b[2J" in out
+
+
+def test_sarif_names_three_inputs_of_one_file_and_counts_the_others():
+    """One file holding five policies (a snapshot's JSON Lines) is one artifact naming the first
+    three and counting 5 - 3 = 2 more."""
+    inputs = tuple(InputRecord(f"policy 'P{i}'", "policies.jsonl#" + str(i + 1), "policy-json") for i in range(5))
+    log = json.loads(render_sarif(Report("d", (), inputs=inputs)))
+    (artifact,) = log["runs"][0]["artifacts"]
+    assert artifact["location"]["uri"] == "policies.jsonl"
+    assert artifact["description"]["text"] == (
+        "policy 'P0' (policy-json); policy 'P1' (policy-json); policy 'P2' (policy-json); and 2 more"
+    )
+
+
+def test_the_terminal_report_says_two_missing_facts_are_not_known():
+    """A rule left unknown by two missing facts is listed under both, "are not known" (plural)."""
+    missing = [Condition(f"policy.{x}", f"Setting {x.upper()}", None, "On", Status.UNKNOWN) for x in "ab"]
+    outcome = RuleOutcome("custom", "C-01", "Rule", "error", (), Status.UNKNOWN, tuple(missing))
+    out = render_table(Report("device 'D'", (outcome,)))
+    assert "  - Setting A (policy.a), Setting B (policy.b) are not known:" in out

@@ -146,14 +146,8 @@ def read_instance(instance: Mapping[str, Any], collector: Collector, path: JsonP
             else:
                 collector.take(binding, [v.get("value") for v in values], here)
     elif kind in (GROUP, GROUP_COLLECTION, "group"):
-        groups = instance.get("groupSettingCollectionValue", [instance.get("groupSettingValue")])
-        for number, group in enumerate(groups if isinstance(groups, list) else []):
-            if isinstance(group, Mapping):
-                _children(
-                    group.get("children"),
-                    collector,
-                    child_path(child_path(path, "groupSettingCollectionValue"), number),
-                )
+        for group, where in _groups(instance, path):
+            _children(group.get("children"), collector, child_path(where, "children"))
     else:
         if binding is not None or admx_children:
             collector.note(
@@ -161,6 +155,18 @@ def read_instance(instance: Mapping[str, Any], collector: Collector, path: JsonP
                 f"setting instance type {instance.get('@odata.type')!r} of `{definition}` is not read; skipped",
                 path,
             )
+
+
+def _groups(instance: Mapping[str, Any], path: JsonPath) -> list[tuple[Mapping[str, Any], JsonPath]]:
+    """Each group value of a group setting instance with its path: ``groupSettingCollectionValue[n]``
+    of a group collection, or the one ``groupSettingValue`` of a group (each holds ``children``)."""
+    if "groupSettingCollectionValue" in instance:
+        groups = instance["groupSettingCollectionValue"]
+        base = child_path(path, "groupSettingCollectionValue")
+        found = [(group, child_path(base, n)) for n, group in enumerate(groups)] if isinstance(groups, list) else []
+    else:
+        found = [(instance.get("groupSettingValue"), child_path(path, "groupSettingValue"))]
+    return [(group, where) for group, where in found if isinstance(group, Mapping)]
 
 
 def _kind_by_shape(instance: Mapping[str, Any]) -> str:
