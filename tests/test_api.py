@@ -459,6 +459,48 @@ rule O-2 "second"
     assert engine.decide(broken) == Decision(Status.FAIL, "order", "O-1", "first", "error")
 
 
+# What a one-rule ruleset decides, from language.md: a missing fact makes a test unknown
+# ("Missing is not NotConfigured"), Kleene's tables, the applicability table, and the
+# `disputed` / `unconfirmed` caveats. Unknown is never a pass.
+DECIDED = [
+    # (when, require, caveat, facts, status)
+    ("", "policy.tpm_startup_pin not in {Required}", "", {}, Status.UNKNOWN),
+    ("", "policy.tpm_startup_pin not in {Required}", "", {"policy.tpm_startup_pin": "Blocked"}, Status.PASS),
+    ("", "policy.tpm_startup_pin != Required", "", {}, Status.UNKNOWN),
+    ("", "policy.tpm_startup_pin != Required", "", {"policy.tpm_startup_pin": "Required"}, Status.FAIL),
+    ("", "not device.tpm_present", "", {}, Status.UNKNOWN),
+    ("", "not device.tpm_present", "", {"device.tpm_present": False}, Status.PASS),
+    ("", "device.tpm_present == false", "", {}, Status.UNKNOWN),
+    ("", "device.tpm_present", 'disputed "they differ"', {"device.tpm_present": False}, Status.UNKNOWN),
+    ("", "device.tpm_present", 'disputed "they differ"', {"device.tpm_present": True}, Status.PASS),
+    ("", "device.tpm_present", 'unconfirmed "not named"', {"device.tpm_present": True}, Status.UNKNOWN),
+    ("", "device.tpm_present", 'unconfirmed "not named"', {"device.tpm_present": False}, Status.FAIL),
+    ("device.encrypted", "device.tpm_present", "", {"device.tpm_present": False}, Status.UNKNOWN),
+    ("device.encrypted", "device.tpm_present", "", {"device.tpm_present": True}, Status.PASS),
+    ("device.encrypted", "device.tpm_present", "", {"device.encrypted": False}, Status.PASS),
+    (
+        "device.encrypted",
+        "device.tpm_present",
+        "",
+        {"device.encrypted": True, "device.tpm_present": False},
+        Status.FAIL,
+    ),
+]
+
+
+@pytest.mark.parametrize(("when", "require", "caveat", "facts", "status"), DECIDED)
+def test_decide_and_passes_follow_the_documented_verdict_of_one_rule(when, require, caveat, facts, status):
+    """Guards the compiled decision function's own two-valued tests (``compiler._Truth``), which
+    share no code with the report's evaluators: a test of a missing fact is neither true nor
+    false there, a disputed failure and an unconfirmed pass are unknown, and a rule that may
+    not apply and does not pass is unknown. Expected statuses are language.md's, by hand."""
+    clauses = "".join(f"\n  {c}" for c in (caveat, f"when {when}" if when else "", f"require {require}") if c)
+    engine = Engine([compile_text(f'ruleset one "One"\nrule R-1 "r"{clauses}\n', vocabulary=shipped_vocabulary())])
+    facts = engine.facts(facts)
+    assert engine.decide(facts).status is status
+    assert engine.passes(facts) is (status is Status.PASS)
+
+
 # ---------------------------------------------------------------------------------------
 # 5. Docstrings.
 

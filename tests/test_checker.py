@@ -157,3 +157,55 @@ def test_duplicate_ids_across_rulesets(tmp_path):
     with pytest.raises(RulesError) as info:
         Engine.load(["silent_enablement", str(path)])
     assert info.value.diagnostics[0].code == "E207"
+
+
+def test_an_integer_fact_compares_with_a_decimal_fact():
+    """Guards the numeric mix between two facts (language.md, Types: compatible types are "the
+    same enumeration, the same scalar type, or two numbers (integer and decimal mix)"): not
+    only a literal, which is converted, but a fact of the other numeric type, compared by value."""
+    loaded = compile_text(HEADER + 'rule A-1 "x" require policy.minimum_pin_length >= device.tpm_version\n')
+    assert loaded.verdicts({"policy.minimum_pin_length": 2, "device.tpm_version": 2.0}) == (0,)
+    assert loaded.verdicts({"policy.minimum_pin_length": 1, "device.tpm_version": 1.2}) == (1,)
+
+
+def test_two_facts_of_different_enumerations_do_not_compare():
+    """Guards E410 between enumerations (language.md, Types: both sides are "the same
+    enumeration"): two enum facts compare only when they share one, as the documented
+    `policy.tpm_startup == policy.tpm_startup_pin` does."""
+    d = only('rule A-1 "x" require policy.tpm_startup_pin == device.firmware_mode\n')
+    assert d.code == "E410"
+    compile_text(HEADER + 'rule A-1 "x" require policy.tpm_startup == policy.tpm_startup_pin\n')
+
+
+def test_a_fact_inside_a_set_is_refused():
+    """Guards E405 (language.md, Membership: "the items are constants of the operand's type"):
+    a fact of the right type among the items is still not a constant."""
+    d = only('rule A-1 "x" require policy.tpm_startup in {Allowed, policy.tpm_startup_pin}\n')
+    assert d.code == "E405"
+
+
+def test_a_quantifier_may_not_bind_a_definition_s_name():
+    """Guards E301 for definitions (language.md, Quantifiers: "a name may not reuse a
+    definition's name"): inside the body the bare name would mean the record, not the
+    definition, so the checker refuses it rather than pick one."""
+    d = only('define v = device.tpm_present\nrule A-1 "x" require any v in device.volumes: v.protection_status == On\n')
+    assert d.code == "E301"
+
+
+def chain(links: int, require: str) -> str:
+    """Definitions d0 … d<links>, each `not` the one before, and a rule requiring ``require``."""
+    defines = ["define d0 = device.tpm_present"] + [f"define d{k} = not d{k - 1}" for k in range(1, links + 1)]
+    return "\n".join(defines) + f'\nrule A-1 "x" require {require}\n'
+
+
+def test_a_condition_may_nest_exactly_to_the_limit_once_expanded():
+    """Guards the bound of E213 (checker.MAX_DEPTH, "the limit is 256"): 256 levels are allowed,
+    257 are not. Levels are nodes on the longest path, counted by hand: d0's body
+    (`tpm_present == true`) is 2, each `not d` adds 2 (the `not` and the reference), so
+    d<k>'s body is 2 + 2k; a rule's reference to it adds 1, and a `not` 1 more."""
+    compile_text(HEADER + chain(126, "not d126"))  # 1 + 1 + (2 + 2 * 126) = 256
+    d = only(chain(127, "d127"))  # 1 + (2 + 2 * 127) = 257; d127's own body is 256
+    assert (d.code, d.message) == (
+        "E213",
+        "rule A-1 nests 257 levels deep once its definitions are expanded; the limit is 256",
+    )

@@ -7,13 +7,17 @@ import json
 import pytest
 
 from bitlocker_rules import (
+    Engine,
     InputError,
+    Status,
     WindowsVersion,
+    compile_text,
     facts_from_mapping,
     load_device_file,
     merge_facts,
     shipped_vocabulary,
 )
+from bitlocker_rules.facts import derived
 from bitlocker_rules.reading import parse_json
 
 VOCABULARY = shipped_vocabulary()
@@ -84,6 +88,25 @@ def test_recovery_password_never_echoed():
     assert "******" in info.value.render()
 
 
+def test_the_build_revision_is_derived_only_from_a_fourth_number_other_than_zero():
+    """Guards ``derived``: vocabulary.md says the OS build revision is taken from the OS version
+    when that has a fourth number other than 0, and is not known for a release name or three
+    numbers (both parse with revision 0, which no released build has). A derived 0 would fail
+    `>= 529` where the truth is unknown; a revision the input gives is never replaced."""
+    assert derived({"device.os_version": WindowsVersion(10, 0, 17763, 529)}) == {"device.os_build_revision": 529}
+    assert derived({"device.os_version": WindowsVersion(10, 0, 17763, 0)}) == {}
+    assert derived({"device.os_version": WindowsVersion(10, 0, 17763, 7), "device.os_build_revision": 9}) == {}
+    rules = 'ruleset r "R"\nrule R-1 "Patched"\n  require device.os_build_revision >= 529\n'
+    engine = Engine([compile_text(rules, "r.rules", VOCABULARY)], VOCABULARY)
+    for version, expected in (
+        ("1809", Status.UNKNOWN),
+        ("10.0.17763", Status.UNKNOWN),
+        ("10.0.17763.107", Status.FAIL),
+    ):
+        (outcome,) = engine.evaluate({"device.os_version": version}).outcomes
+        assert outcome.status is expected, version
+
+
 def test_merge_keeps_agreement_and_records_conflicts():
     a = facts_from_mapping(
         {"tpm_startup_pin": "Blocked", "tpm_startup": "Allowed"},
@@ -102,6 +125,21 @@ def test_merge_keeps_agreement_and_records_conflicts():
     assert "policy.tpm_startup_pin" not in merged.values
     (conflict,) = merged.conflicts
     assert [v for _, v in conflict.values] == ["Blocked", "Required"]
+
+
+def test_sources_that_agree_on_a_collection_merge_without_a_conflict_and_name_each_source():
+    """Guards merging equal values that are collections of records (a device export and a
+    second device input both listing the volumes): equal values agree (merge_facts'
+    contract), whatever the value's type, a collection's records included; and the merged
+    value names every source that gave it, not only the first."""
+    volumes = [{"volume_type": "OperatingSystem", "protection_status": "On"}]
+    a = facts_from_mapping({"volumes": volumes, "tpm_present": True}, VOCABULARY, origin="a.json", name="A")
+    b = facts_from_mapping({"volumes": volumes, "tpm_present": True}, VOCABULARY, origin="b.json", name="B")
+    merged = merge_facts([a, b])
+    assert merged.conflicts == ()
+    assert merged.get("device.volumes") == a.get("device.volumes")
+    for fact in ("device.volumes", "device.tpm_present"):
+        assert [o.input for o in merged.origins[fact]] == ["A", "B"], fact
 
 
 def test_merging_merged_facts_keeps_their_conflicts():

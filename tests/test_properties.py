@@ -16,6 +16,7 @@ live in ``strategies.py``; settings profiles in ``conftest.py``.
 
 from __future__ import annotations
 
+import itertools
 import operator
 
 import attrs
@@ -361,6 +362,32 @@ def test_kleene_laws(a, b, c, facts):
 def test_kleene_with_an_unknown_fact(condition, expected):
     loaded = Loaded(ruleset_of(parse_expr(condition)))
     assert loaded.statuses({"policy.enabled": True}) == {"K-0": expected}
+
+
+THREE = (True, False, None)  # a bool fact's value; None: not given
+
+
+@pytest.mark.parametrize(
+    ("when", "require", "truths"),
+    [
+        # (applicability, requirement, their truths by hand from the values of flag, enabled, tpm)
+        ("policy.flag", "policy.enabled and device.tpm_present", lambda f, e, t: (f, k_and(e, t))),
+        ("policy.flag and policy.enabled", "device.tpm_present", lambda f, e, t: (k_and(f, e), t)),
+        ("policy.flag", "policy.enabled or device.tpm_present", lambda f, e, t: (f, k_or(e, t))),
+    ],
+    ids=["flat-requirements", "flat-applicability", "three-valued"],
+)
+def test_applicability_table_on_every_value_of_three_facts(when, require, truths):
+    """Guards the applicability table (language.md, Applicability) in both evaluators, brute
+    force over every value of three bool facts. The first two shapes are conjunctions of
+    one-fact tests, which the compiler decides without three-valued locals (``flat_rule``):
+    an unknown `when` with a false requirement is unknown there too, and a false requirement
+    outranks a missing one. The expected verdicts are Kleene's tables written out by hand."""
+    loaded = Loaded(ruleset_of(parse_expr(require), applicability=parse_expr(when)))
+    for f, e, t in itertools.product(THREE, repeat=3):
+        given = {"policy.flag": f, "policy.enabled": e, "device.tpm_present": t}
+        values = {fact: v for fact, v in given.items() if v is not None}
+        assert loaded.statuses(values) == {"K-0": rule_status(*truths(f, e, t))}, values
 
 
 # ---------------------------------------------------------------------------------------

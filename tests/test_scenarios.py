@@ -203,6 +203,26 @@ def test_an_input_may_give_a_scenario_itself():
     assert silent.how == "declared" and silent.holds is False and "device 'PC'" in silent.because
 
 
+def test_a_scenario_the_input_gives_as_holding_puts_the_one_it_excludes_out_of_scope():
+    """Guards the exclusion of a scenario by one the input declares (language.md, Scenarios: an
+    input's `"scenario.x": true` declares it, and declaring one puts the other out of scope), in
+    both directions of `excludes` and on every path: the resolver, the report and `decide`.
+    Nothing here infers either scenario, so only the exclusion can put one out of scope."""
+    resolver = ScenarioResolver(VOCABULARY, {})
+    assert resolver.values({"scenario.silent": True}) == {"scenario.interactive": False}
+    assert resolver.values({"scenario.interactive": True}) == {"scenario.silent": False}
+    # Given false, a scenario excludes nothing: the other stays not known.
+    assert resolver.values({"scenario.silent": False}) == {}
+    interactive_only = (
+        'ruleset d "D"\nrule D-2 "A TPM is present"\n  scenario interactive\n  require device.tpm_present\n'
+    )
+    engine = Engine([loaded(interactive_only)], VOCABULARY)
+    values = {"scenario.silent": True, "device.tpm_present": False}
+    assert statuses(engine, values) == {"D-2": Status.NOT_APPLICABLE}
+    assert engine.decide(engine.facts(values)).status is Status.PASS
+    assert engine.passes(engine.facts(values)) is True
+
+
 def test_declaring_an_unknown_or_two_exclusive_scenarios_is_an_input_error():
     with pytest.raises(InputError) as info:
         ScenarioResolver(VOCABULARY, {"silnt": "with --scenario silnt"})
