@@ -364,6 +364,70 @@ def test_kleene_with_an_unknown_fact(condition, expected):
     assert loaded.statuses({"policy.enabled": True}) == {"K-0": expected}
 
 
+# Records of device.volumes: one whose `encrypted` is true, one whose `encrypted` is not given.
+ENCRYPTED, UNSAID = {"encrypted": True}, {}
+COUNTED = "count(x in device.volumes: x.encrypted)"
+
+
+@pytest.mark.parametrize(
+    ("condition", "values", "expected"),
+    [
+        (f"{COUNTED} == 0", {"device.volumes": (UNSAID,)}, UNKNOWN),
+        (f"{COUNTED} >= 1", {"device.volumes": (ENCRYPTED, UNSAID)}, UNKNOWN),
+        (f"{COUNTED} == 1", {"device.volumes": (ENCRYPTED, {"encrypted": False})}, PASS),
+        (f"{COUNTED} == 0", {}, UNKNOWN),
+        (f"{COUNTED} == 0", {"device.volumes": ()}, PASS),
+        ("any x in device.volumes: x.encrypted", {"device.volumes": (UNSAID, {"encrypted": False})}, UNKNOWN),
+        ("all x in device.volumes: x.encrypted", {"device.volumes": (ENCRYPTED, UNSAID)}, UNKNOWN),
+        ("any x in device.volumes: x.encrypted", {"device.volumes": (UNSAID, ENCRYPTED)}, PASS),
+        ("policy.mode == policy.other_mode", {"policy.mode": "Require"}, UNKNOWN),
+        ("policy.mode != policy.other_mode", {"policy.other_mode": "Require"}, UNKNOWN),
+        ("policy.mode == policy.other_mode", {"policy.mode": "Require", "policy.other_mode": "Block"}, FAIL),
+        ("device.os_version >= policy.min_os_version", {"device.os_version": WindowsVersion(10, 0, 17763)}, UNKNOWN),
+    ],
+    ids=[
+        "count-of-an-unknown-record",
+        "count-with-one-record-unknown",
+        "count-all-known",
+        "count-of-a-missing-collection",
+        "count-of-an-empty-collection",
+        "any-with-one-record-unknown",
+        "all-with-one-record-unknown",
+        "any-with-one-record-true",
+        "fact-equals-a-missing-fact",
+        "missing-fact-differs-from-a-fact",
+        "two-known-facts",
+        "version-against-a-missing-version",
+    ],
+)
+def test_counts_quantifiers_and_comparisons_of_two_facts_with_something_missing(condition, values, expected):
+    """Guards `count(x in c: cond)`, `any`, `all` and a comparison of two facts in both evaluators
+    (language.md, Three-valued logic and Empty collections): a count is unknown when its
+    collection is missing or its condition is unknown for any record (never a count of the known
+    ones), 0 on an empty collection; `any` and `all` are Kleene's `or` and `and` over the records;
+    a comparison is unknown when either fact is missing. Verdicts by hand."""
+    loaded = Loaded(ruleset_of(parse_expr(condition)))
+    assert loaded.statuses(values) == {"K-0": expected}
+
+
+def test_a_note_without_when_always_applies():
+    """Guards a note's applicability (language.md: a rule without `when` always applies; a note
+    lists whether it applies, None when that cannot be told): true without `when`, else the
+    truth of its `when`, by hand, in the interpreter and in the note's compiled stand-in."""
+    ruleset = n.Ruleset(
+        "notes",
+        "",
+        rules=(n.Rule("N-0", "", kind="note"), n.Rule("N-1", "", kind="note", applicability=parse_expr("policy.flag"))),
+    )
+    loaded = Loaded(ruleset)
+    always, flagged = loaded.checked.rules
+    for flag, applies in ((True, True), (False, False), (None, None)):
+        values = {} if flag is None else {"policy.flag": flag}
+        assert loaded.interpreter.note(always, values).applies is True
+        assert loaded.interpreter.note(flagged, values).applies is applies
+        assert [NOTE_APPLIES[STATUS_BY_CODE[c]] for c in loaded.note_codes(values)] == [True, applies]
+
+
 THREE = (True, False, None)  # a bool fact's value; None: not given
 
 
@@ -468,6 +532,10 @@ def test_windows_versions_order_like_build_then_revision(a, b, ra, rb):
 
 
 @given(build=builds, revision=revisions, pad=st.sampled_from(["", " ", "\t", " \n"]))
+# The lowest number that is a build (language.md, Windows versions: "numbers from 10240 up"), and
+# the one below it, which names no release and is refused.
+@example(build=10240, revision=0, pad="")
+@example(build=10239, revision=0, pad="")
 def test_parse_windows_version_accepts_dotted_builds_and_numbers(build, revision, pad):
     assert parse_windows_version(f"{pad}10.0.{build}.{revision}{pad}", {}) == WindowsVersion(10, 0, build, revision)
     assert parse_windows_version(f"10.0.{build}", {}) == WindowsVersion(10, 0, build, 0)

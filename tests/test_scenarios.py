@@ -157,6 +157,25 @@ def test_a_disputed_failure_and_an_unconfirmed_pass_are_unknown_with_the_reason(
     assert list(engine.verdicts({"policy.warning": True})) == [(0, 2)]
 
 
+def test_disputed_and_unconfirmed_leave_a_rule_that_does_not_apply_or_is_unknown_as_it_is():
+    """Guards the caveats' reach (language.md, the four verdicts: `disputed` turns a failure
+    into unknown, `unconfirmed` a pass, nothing else): a rule that does not apply stays
+    `not_applicable` and an unknown one stays unknown, with no caveat, in the report and the codes."""
+    when = "  when policy.warning\n  require policy.pin != Required\n"
+    ruleset = loaded(
+        f'ruleset d "D"\nrule D-1 "x"\n  disputed "the pages disagree"\n{when}'
+        f'rule D-2 "y"\n  unconfirmed "no page names it"\n{when}'
+    )
+    engine = Engine([ruleset], VOCABULARY)
+    for values, status, code in (
+        ({"policy.warning": False}, Status.NOT_APPLICABLE, 3),
+        ({"policy.warning": True}, Status.UNKNOWN, 2),
+    ):
+        outcomes = engine.evaluate(engine.facts(values)).outcomes
+        assert [(o.status, o.caveat) for o in outcomes] == [(status, ""), (status, "")]
+        assert list(engine.verdicts(values)) == [(code, code)]
+
+
 def test_advice_rules_say_so():
     engine = Engine([loaded()], VOCABULARY, scenarios=["interactive"])
     outcomes = {o.rule: o for o in engine.evaluate(engine.facts({"policy.pin": "Required"})).outcomes}
@@ -219,6 +238,18 @@ def test_a_scenario_the_input_gives_as_holding_puts_the_one_it_excludes_out_of_s
     engine = Engine([loaded(interactive_only)], VOCABULARY)
     values = {"scenario.silent": True, "device.tpm_present": False}
     assert statuses(engine, values) == {"D-2": Status.NOT_APPLICABLE}
+    assert engine.decide(engine.facts(values)).status is Status.PASS
+    assert engine.passes(engine.facts(values)) is True
+
+
+def test_a_declared_scenario_puts_the_one_it_excludes_out_of_scope_in_decide():
+    """Guards the decision function's value for a scenario excluded by a declared one (language.md,
+    Scenarios: declaring one puts the other out of scope): D-1 is about silent enablement, which
+    declaring interactive startup excludes, so its failing PIN setting fails nothing, even where
+    the input would infer silent enablement; the report, `decide` and `passes` agree."""
+    engine = Engine([loaded()], VOCABULARY, scenarios=["interactive"])
+    values = {"policy.warning": True, "policy.pin": "Required", "device.tpm_present": True}
+    assert statuses(engine, values) == {"D-1": Status.NOT_APPLICABLE, "D-2": Status.PASS}
     assert engine.decide(engine.facts(values)).status is Status.PASS
     assert engine.passes(engine.facts(values)) is True
 
