@@ -134,7 +134,7 @@ def line_mutants(
             yield f"{line[: m.start()]}{replacement}{line[m.end() :]}", f"{m.group(0)!r} -> {replacement!r}"
     for m in _SET.finditer(line):
         items = [item.strip() for item in m.group(1).split(",")]
-        for k in range(len(items) if len(items) > 1 else 0):
+        for k in range(len(items)) if len(items) > 1 else ():  # a set of one cannot lose its member
             rest = ", ".join(items[:k] + items[k + 1 :])
             yield f"{line[: m.start()]}{{{rest}}}{line[m.end() :]}", f"{items[k]} dropped from the set"
     for m in _NUMBER.finditer(line):
@@ -163,15 +163,14 @@ def mutants(ruleset: str, text: str, vocabulary: Vocabulary) -> Iterator[Mutant]
     enums = [[member.name for member in enum.members] for enum in vocabulary.enums.values()]
     releases = [r for r in vocabulary.releases if r.isalnum()]
     lines = text.split("\n")
-    subject = ""
     for i in expression_lines(lines):
-        subject = _subject(lines, i, subject)
+        subject = _subject(lines, i)
         for new, change in line_mutants(lines[i], enums, releases):
             mutated = lines[:i] + ([] if new is None else [new]) + lines[i + 1 :]
             yield Mutant(ruleset, i + 1, subject, change, "\n".join(mutated))
 
 
-def _subject(lines: Sequence[str], index: int, previous: str) -> str:
+def _subject(lines: Sequence[str], index: int) -> str:
     """The rule or definition the expression line at ``index`` belongs to."""
     for line in reversed(lines[: index + 1]):
         text = line.strip()
@@ -179,7 +178,7 @@ def _subject(lines: Sequence[str], index: int, previous: str) -> str:
             return f"define {text.split()[1]}"
         if text.startswith(("rule ", "note ")):
             return text.split()[1]
-    return previous
+    return ""
 
 
 def outcome(mutant: Mutant, folder: Path, vocabulary: Vocabulary) -> str:
